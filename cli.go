@@ -1,0 +1,143 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"sort"
+	"strings"
+)
+
+// version is set at build time with -ldflags "-X main.version=...";
+// otherwise it comes from the module's build information.
+var version = ""
+
+func certformVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// Exit codes shared by every subcommand.
+const (
+	exitOK    = 0
+	exitError = 1 // the command ran and something failed
+	exitUsage = 2 // the command line was wrong
+)
+
+// command is one subcommand.
+type command struct {
+	name    string
+	args    string // synopsis after the name
+	summary string
+	// run executes the subcommand with its own arguments.
+	run func(io.Writer, io.Writer, []string) int
+}
+
+func commands() []*command {
+	return []*command{
+		{"validate", "--dir DIR [--json]", "check every spec below DIR; no network, no state", runValidate},
+		{"version", "", "print certform's version", runVersion},
+		{"help", "[COMMAND]", "show help for certform or one command", nil},
+	}
+}
+
+// run is the whole CLI: it returns the process exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	cmds := commands()
+	if len(args) == 0 {
+		usage(stderr, cmds)
+		return exitUsage
+	}
+	name := args[0]
+	switch name {
+	case "help", "-h", "-help", "--help":
+		if len(args) > 1 {
+			return run([]string{args[1], "-h"}, stdout, stderr)
+		}
+		usage(stdout, cmds)
+		return exitOK
+	case "-version", "--version":
+		name = "version"
+	}
+	for _, c := range cmds {
+		if c.name == name && c.run != nil {
+			return c.run(stdout, stderr, args[1:])
+		}
+	}
+	fmt.Fprintf(stderr, "certform: unknown command %q\n\n", name)
+	usage(stderr, cmds)
+	return exitUsage
+}
+
+func usage(w io.Writer, cmds []*command) {
+	fmt.Fprint(w, "certform keeps DigiCert CertCentral orders in line with a directory of YAML specs.\n\nUsage:\n  certform COMMAND [flags]\n\nCommands:\n")
+	sort.SliceStable(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
+	for _, c := range cmds {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(w, "\nRun 'certform COMMAND -h' for a command's flags.\n")
+}
+
+// newFlags returns a flag set for a subcommand whose usage text names it.
+func newFlags(stderr io.Writer, name, synopsis, summary string) *flag.FlagSet {
+	fs := flag.NewFlagSet("certform "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		out := fs.Output()
+		fmt.Fprintf(out, "Usage: certform %s %s\n\n%s\n", name, synopsis, upperFirst(summary))
+		has := false
+		fs.VisitAll(func(*flag.Flag) { has = true })
+		if has {
+			fmt.Fprint(out, "\nFlags:\n")
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:] + "."
+}
+
+// parseFlags parses a subcommand's flags. It returns done with the exit code
+// when the command should stop: 0 after -h (usage on stdout), 2 after a bad
+// flag or a stray argument (the error and usage on stderr).
+func parseFlags(fs *flag.FlagSet, stdout io.Writer, args []string, positional int) (done bool, code int) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return true, exitOK
+		}
+		return true, exitUsage
+	}
+	if positional >= 0 && fs.NArg() != positional {
+		if fs.NArg() > positional {
+			fmt.Fprintf(fs.Output(), "unexpected argument %q\n", fs.Arg(positional))
+		} else {
+			fmt.Fprintf(fs.Output(), "missing arguments: want %d, got %d\n", positional, fs.NArg())
+		}
+		fs.Usage()
+		return true, exitUsage
+	}
+	return false, 0
+}
+
+func runVersion(stdout, stderr io.Writer, args []string) int {
+	fs := newFlags(stderr, "version", "", "print certform's version")
+	if done, code := parseFlags(fs, stdout, args, 0); done {
+		return code
+	}
+	fmt.Fprintf(stdout, "certform %s\n", certformVersion())
+	return exitOK
+}

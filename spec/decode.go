@@ -1,0 +1,275 @@
+package spec
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// kind is the YAML type a spec key takes.
+type kind int
+
+const (
+	kString kind = iota
+	kInt
+	kBool
+	kStrings
+)
+
+func (k kind) String() string {
+	switch k {
+	case kInt:
+		return "an integer"
+	case kBool:
+		return "true or false"
+	case kStrings:
+		return "a list of strings"
+	}
+	return "a string"
+}
+
+// keyInfo describes one spec key: its type and whether defaults.yaml may
+// set it.
+type keyInfo struct {
+	kind       kind
+	noDefaults bool
+}
+
+// keys is the spec format: every key a spec may hold. It is the contract
+// users write; the README's spec reference lists the same keys.
+var keys = map[string]keyInfo{
+	"name":                          {kString, true},
+	"common_name":                   {kString, true},
+	"dns_names":                     {kStrings, true},
+	"csr":                           {kString, true},
+	"csr_file":                      {kString, true},
+	"signature_hash":                {kString, false},
+	"product":                       {kString, false},
+	"validity_years":                {kInt, false},
+	"validity_days":                 {kInt, false},
+	"organization_id":               {kInt, false},
+	"container_id":                  {kInt, false},
+	"server_platform_id":            {kInt, false},
+	"disable_ct":                    {kBool, false},
+	"auto_reissue":                  {kBool, false},
+	"auto_renew":                    {kBool, false},
+	"skip_approval":                 {kBool, false},
+	"disable_renewal_notifications": {kBool, false},
+	"dcv_method":                    {kString, false},
+	"additional_emails":             {kStrings, false},
+	"comments":                      {kString, false},
+	"revoke":                        {kBool, true},
+	"revoke_comments":               {kString, true},
+}
+
+// sortedKeys lists the keys alphabetically, for suggestions that do not
+// depend on map order.
+var sortedKeys = func() []string {
+	var ks []string
+	for k := range keys {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}()
+
+// value is one decoded key with where it was written.
+type value struct {
+	v    any // string, int, bool or []string
+	file string
+	line int
+	col  int
+	// items holds the position of each list element (kStrings only).
+	items []*yaml.Node
+}
+
+// fields is a decoded mapping: key to value.
+type fields map[string]*value
+
+// docErrors collects errors for one file.
+type docErrors struct {
+	file string
+	errs []*Error
+}
+
+func (d *docErrors) add(n *yaml.Node, field, format string, args ...any) {
+	d.errs = append(d.errs, &Error{File: d.file, Line: n.Line, Column: n.Column, Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+// resolve follows an alias to the node it names.
+func resolve(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
+}
+
+// describe names a node's YAML type for "must be X, got Y" messages.
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	}
+	switch n.ShortTag() {
+	case "!!int":
+		return "the integer " + n.Value
+	case "!!float":
+		return "the number " + n.Value
+	case "!!bool":
+		return n.Value
+	case "!!null":
+		return "nothing"
+	case "!!str":
+		return strconv.Quote(n.Value)
+	}
+	return n.ShortTag()
+}
+
+// decodeMapping decodes a spec or defaults mapping strictly: unknown keys,
+// repeated keys, keys defaults may not set, and wrong types are errors. The
+// keys that decoded cleanly are returned.
+func decodeMapping(m *yaml.Node, d *docErrors, isDefaults bool) (out fields, written map[string]bool) {
+	out, written = fields{}, map[string]bool{}
+	seen := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		kn, vn := resolve(m.Content[i]), resolve(m.Content[i+1])
+		if kn == nil || vn == nil {
+			continue
+		}
+		if kn.Kind != yaml.ScalarNode {
+			d.add(kn, "", "keys must be plain words such as common_name, got %s", describe(kn))
+			continue
+		}
+		key := kn.Value
+		if key == "<<" {
+			d.add(kn, key, "YAML merge keys are not supported; put shared values in a defaults.yaml file")
+			continue
+		}
+		if first, ok := seen[key]; ok {
+			d.add(kn, key, "repeated key (first at line %d); keep one", first.Line)
+			continue
+		}
+		seen[key] = kn
+		written[key] = true
+		info, ok := keys[key]
+		if !ok {
+			if s := suggest(key); s != "" {
+				d.add(kn, key, "unknown key; did you mean %s?", s)
+			} else {
+				d.add(kn, key, "unknown key; see the spec reference in README.md for the keys a spec may hold")
+			}
+			continue
+		}
+		if isDefaults && info.noDefaults {
+			d.add(kn, key, "cannot be set in defaults.yaml; set it in each spec")
+			continue
+		}
+		if v := decodeValue(key, info.kind, vn, d); v != nil {
+			out[key] = v
+		}
+	}
+	return out, written
+}
+
+func decodeValue(key string, k kind, n *yaml.Node, d *docErrors) *value {
+	v := &value{file: d.file, line: n.Line, col: n.Column}
+	wrong := func() *value {
+		if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
+			d.add(n, key, "has no value; give %s or remove the key", k)
+			return nil
+		}
+		d.add(n, key, "must be %s, got %s", k, describe(n))
+		return nil
+	}
+	switch k {
+	case kString:
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" {
+			return wrong()
+		}
+		v.v = n.Value
+	case kBool:
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" {
+			return wrong()
+		}
+		var b bool
+		if err := n.Decode(&b); err != nil {
+			return wrong()
+		}
+		v.v = b
+	case kInt:
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" {
+			return wrong()
+		}
+		var i int64
+		if err := n.Decode(&i); err != nil || i > math.MaxInt32 || i < math.MinInt32 {
+			d.add(n, key, "%s is out of range", n.Value)
+			return nil
+		}
+		v.v = int(i)
+	case kStrings:
+		if n.Kind != yaml.SequenceNode {
+			return wrong()
+		}
+		list := make([]string, 0, len(n.Content))
+		ok := true
+		for i, item := range n.Content {
+			item = resolve(item)
+			if item == nil || item.Kind != yaml.ScalarNode || item.ShortTag() != "!!str" {
+				if item != nil {
+					d.add(item, fmt.Sprintf("%s[%d]", key, i), "must be a string, got %s", describe(item))
+				}
+				ok = false
+				continue
+			}
+			list = append(list, item.Value)
+			v.items = append(v.items, item)
+		}
+		if !ok {
+			return nil
+		}
+		v.v = list
+	}
+	return v
+}
+
+// suggest returns the known key nearest to an unknown one, or "" when none
+// is close enough to be a likely typo.
+func suggest(key string) string {
+	best, bestDist := "", 4
+	for _, k := range sortedKeys {
+		if dist := levenshtein(key, k); dist < bestDist {
+			best, bestDist = k, dist
+		}
+	}
+	if best != "" && bestDist > len(key)/2 {
+		return ""
+	}
+	return best
+}
+
+// levenshtein is the edit distance between a and b (insertions, deletions,
+// substitutions; bytes, since keys are ASCII).
+func levenshtein(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

@@ -1,0 +1,491 @@
+package spec
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// MaxFileSize is the largest spec, defaults or CSR file Load reads (1 MiB);
+// a larger file is an error, never read.
+const MaxFileSize = 1 << 20
+
+// IsSpecFile reports whether Load reads the file at the slash-separated
+// path rel: a .yaml or .yml file that is not hidden, not in a hidden folder
+// and not an editor leftover.
+func IsSpecFile(rel string) bool {
+	for _, part := range strings.Split(rel, "/") {
+		if ignored(part) {
+			return false
+		}
+	}
+	return strings.HasSuffix(rel, ".yaml") || strings.HasSuffix(rel, ".yml")
+}
+
+// ignored reports whether a file or folder name is hidden or an editor
+// leftover (*~, .#*, #*#, *.swp, *.tmp).
+func ignored(name string) bool {
+	return strings.HasPrefix(name, ".") || strings.HasSuffix(name, "~") ||
+		(strings.HasPrefix(name, "#") && strings.HasSuffix(name, "#")) ||
+		strings.HasSuffix(name, ".swp") || strings.HasSuffix(name, ".tmp")
+}
+
+func isDefaultsName(name string) bool { return name == "defaults.yaml" || name == "defaults.yml" }
+
+// loader holds one Load call's directory and results.
+type loader struct {
+	root string // absolute, symlinks resolved
+}
+
+// Load reads every spec below dir. It returns an error only when dir itself
+// cannot be read; every problem inside it is in Result.Errors, next to the
+// orders that are valid. Load never follows a symlink: one that points
+// outside dir is an error, one that points inside is skipped, since its
+// target is read where it lives. Files are read in parallel; the result is
+// the same whatever the order.
+func Load(dir string) (*Result, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("spec directory %s: %w", dir, err)
+	}
+	root, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return nil, fmt.Errorf("spec directory %s: %w", dir, unwrapPathError(err))
+	}
+	if fi, err := os.Stat(root); err != nil {
+		return nil, fmt.Errorf("spec directory %s: %w", dir, unwrapPathError(err))
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("spec directory %s: not a directory", dir)
+	}
+	l := &loader{root: root}
+
+	var specFiles []string
+	defaultsFiles := map[string]string{} // folder (rel) -> file (rel)
+	var errs []*Error
+	walkErr := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		rel := l.rel(p)
+		if err != nil {
+			if p == root {
+				return err
+			}
+			errs = append(errs, fileError(rel, "cannot read: %v", unwrapPathError(err)))
+			if d != nil && d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if p == root {
+			return nil
+		}
+		if ignored(d.Name()) {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			if e := l.checkSymlink(p, rel); e != nil {
+				errs = append(errs, e)
+			}
+			return nil
+		}
+		if d.IsDir() || !IsSpecFile(rel) {
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			errs = append(errs, fileError(rel, "not a regular file; spec files must be plain files"))
+			return nil
+		}
+		if isDefaultsName(d.Name()) {
+			folder := path.Dir(rel)
+			if other, ok := defaultsFiles[folder]; ok {
+				errs = append(errs, fileError(rel, "a second defaults file in this folder (%s is the first); merge them into one", other))
+				return nil
+			}
+			defaultsFiles[folder] = rel
+			return nil
+		}
+		specFiles = append(specFiles, rel)
+		return nil
+	})
+	if walkErr != nil {
+		return nil, fmt.Errorf("spec directory %s: %w", dir, unwrapPathError(walkErr))
+	}
+
+	res := &Result{Errors: errs, Files: len(specFiles) + len(defaultsFiles)}
+
+	// Defaults first: every spec below a folder needs its chain.
+	defaults := map[string]*defaultsFile{}
+	for folder, rel := range defaultsFiles {
+		df := l.loadDefaults(rel)
+		defaults[folder] = df
+		res.Errors = append(res.Errors, df.errs...)
+	}
+
+	results := make([]fileResult, len(specFiles))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				results[i] = l.loadSpecFile(specFiles[i], defaults)
+			}
+		}()
+	}
+	for i := range specFiles {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+
+	invalid := map[string]bool{}
+	for _, fr := range results {
+		res.Specs += fr.docs
+		res.Orders = append(res.Orders, fr.orders...)
+		res.Errors = append(res.Errors, fr.errs...)
+		for _, n := range fr.invalid {
+			invalid[n] = true
+		}
+	}
+	res.Orders = rejectDuplicates(res.Orders, res, invalid)
+	for n := range invalid {
+		res.Invalid = append(res.Invalid, n)
+	}
+	sort.Strings(res.Invalid)
+	sort.Slice(res.Orders, func(i, j int) bool { return res.Orders[i].Name < res.Orders[j].Name })
+	sortErrors(res.Errors)
+	return res, nil
+}
+
+func sortErrors(errs []*Error) {
+	sort.SliceStable(errs, func(i, j int) bool {
+		a, b := errs[i], errs[j]
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		if a.Column != b.Column {
+			return a.Column < b.Column
+		}
+		return a.Field < b.Field
+	})
+}
+
+// rejectDuplicates removes every order whose name another order also uses,
+// with an error on each naming the other.
+func rejectDuplicates(orders []*Order, res *Result, invalid map[string]bool) []*Order {
+	byName := map[string][]*Order{}
+	for _, o := range orders {
+		byName[o.Name] = append(byName[o.Name], o)
+	}
+	kept := orders[:0]
+	for _, o := range orders {
+		group := byName[o.Name]
+		if len(group) == 1 {
+			kept = append(kept, o)
+			continue
+		}
+		var others []string
+		for _, g := range group {
+			if g != o {
+				others = append(others, fmt.Sprintf("%s:%d:%d", g.File, g.nameLine, g.nameCol))
+			}
+		}
+		sort.Strings(others)
+		res.Errors = append(res.Errors, &Error{File: o.File, Line: o.nameLine, Column: o.nameCol, Field: "name", Spec: o.Name,
+			Msg: fmt.Sprintf("%q is also used by %s; a name must be unique in the directory, rename one", o.Name, strings.Join(others, ", "))})
+		invalid[o.Name] = true
+	}
+	return kept
+}
+
+func (l *loader) rel(p string) string {
+	r, err := filepath.Rel(l.root, p)
+	if err != nil {
+		return filepath.ToSlash(p)
+	}
+	return filepath.ToSlash(r)
+}
+
+// within reports whether the absolute, symlink-free path p is root or below it.
+func (l *loader) within(p string) bool {
+	return p == l.root || strings.HasPrefix(p, l.root+string(filepath.Separator))
+}
+
+// checkSymlink returns an error for a symlink that points outside the
+// directory or nowhere, and nil for one that points inside it.
+func (l *loader) checkSymlink(p, rel string) *Error {
+	target, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		if IsSpecFile(rel) {
+			return fileError(rel, "broken symlink; remove it or point it at a file inside the spec directory")
+		}
+		return nil
+	}
+	if l.within(target) {
+		return nil
+	}
+	fi, err := os.Stat(target)
+	if err == nil && (fi.IsDir() || IsSpecFile(rel)) {
+		return fileError(rel, "symlink points outside the spec directory; certform does not follow it, copy the file in instead")
+	}
+	return nil
+}
+
+func fileError(rel, format string, args ...any) *Error {
+	return &Error{File: rel, Line: 1, Column: 1, Msg: fmt.Sprintf(format, args...)}
+}
+
+// unwrapPathError drops the *fs.PathError wrapper, whose path would repeat
+// what the caller's message already names.
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// readFile reads a file of at most MaxFileSize bytes below root.
+func (l *loader) readFile(rel string) ([]byte, error) {
+	f, err := os.Open(filepath.Join(l.root, filepath.FromSlash(rel)))
+	if err != nil {
+		return nil, unwrapPathError(err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, unwrapPathError(err)
+	}
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("file is larger than 1 MiB; certform refuses files that large, split it")
+	}
+	return data, nil
+}
+
+var yamlLineErr = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// yamlError turns a YAML syntax error into an Error at its line.
+func yamlError(rel string, data []byte, err error) *Error {
+	msg := err.Error()
+	line := 1
+	if m := yamlLineErr.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+	} else {
+		msg = strings.TrimPrefix(msg, "yaml: ")
+	}
+	msg = "invalid YAML: " + msg
+	if bytes.Contains(data, []byte("\t")) {
+		msg += " (the file contains tabs: YAML indents with spaces only)"
+	}
+	return &Error{File: rel, Line: line, Column: 1, Msg: msg}
+}
+
+// parseDocs splits a file into its YAML documents. A syntax error ends the
+// file: the documents before it are returned with the error.
+func parseDocs(data []byte) ([]*yaml.Node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var docs []*yaml.Node
+	for {
+		var n yaml.Node
+		err := dec.Decode(&n)
+		if err == io.EOF {
+			return docs, nil
+		}
+		if err != nil {
+			return docs, err
+		}
+		docs = append(docs, &n)
+	}
+}
+
+// body returns a document's top node, or nil for an empty document.
+func body(doc *yaml.Node) *yaml.Node {
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
+		return nil
+	}
+	n := resolve(doc.Content[0])
+	if n == nil || (n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null") {
+		return nil
+	}
+	return n
+}
+
+// defaultsFile is one decoded defaults.yaml.
+type defaultsFile struct {
+	rel    string
+	fields fields
+	errs   []*Error
+}
+
+func (l *loader) loadDefaults(rel string) *defaultsFile {
+	df := &defaultsFile{rel: rel, fields: fields{}}
+	d := &docErrors{file: rel}
+	data, err := l.readFile(rel)
+	if err != nil {
+		df.errs = []*Error{fileError(rel, "%v", err)}
+		return df
+	}
+	docs, err := parseDocs(data)
+	if err != nil {
+		df.errs = []*Error{yamlError(rel, data, err)}
+		return df
+	}
+	var bodies []*yaml.Node
+	for _, doc := range docs {
+		if b := body(doc); b != nil {
+			bodies = append(bodies, b)
+		}
+	}
+	switch {
+	case len(bodies) == 0:
+	case len(bodies) > 1:
+		d.add(bodies[1], "", "a defaults file holds one mapping; merge its documents into one")
+	case bodies[0].Kind != yaml.MappingNode:
+		d.add(bodies[0], "", "a defaults file holds one mapping of spec keys, got %s", describe(bodies[0]))
+	default:
+		df.fields, _ = decodeMapping(bodies[0], d, true)
+	}
+	df.errs = d.errs
+	return df
+}
+
+// fileResult is what one spec file yields.
+type fileResult struct {
+	orders  []*Order
+	errs    []*Error
+	invalid []string
+	docs    int
+}
+
+func (l *loader) loadSpecFile(rel string, defaults map[string]*defaultsFile) fileResult {
+	var fr fileResult
+	data, err := l.readFile(rel)
+	if err != nil {
+		fr.errs = []*Error{fileError(rel, "%v", err)}
+		return fr
+	}
+	docs, perr := parseDocs(data)
+	chain, broken := defaultsChain(path.Dir(rel), defaults)
+	for _, doc := range docs {
+		b := body(doc)
+		if b == nil {
+			continue
+		}
+		fr.docs++
+		d := &docErrors{file: rel}
+		o := l.buildDoc(rel, b, chain, d)
+		name := ""
+		if o != nil {
+			name = o.Name
+		} else if n := docName(b); n != "" {
+			name = n
+		}
+		switch {
+		case perr != nil:
+			// The file is broken further down: none of its documents is
+			// taken, so that a half-read file changes nothing.
+		case broken != nil && name != "":
+			d.add(b, "", "spec %q not loaded: fix the errors in %s first", name, broken.rel)
+		case broken != nil:
+			d.add(b, "", "spec not loaded: fix the errors in %s first", broken.rel)
+		case len(d.errs) == 0 && o != nil:
+			fr.orders = append(fr.orders, o)
+			continue
+		}
+		for _, e := range d.errs {
+			e.Spec = name
+		}
+		fr.errs = append(fr.errs, d.errs...)
+		if name != "" {
+			fr.invalid = append(fr.invalid, name)
+		}
+	}
+	if perr != nil {
+		fr.errs = append(fr.errs, yamlError(rel, data, perr))
+	}
+	return fr
+}
+
+// docName reads a document's name key, if it is a string.
+func docName(m *yaml.Node) string {
+	if m.Kind != yaml.MappingNode {
+		return ""
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := resolve(m.Content[i]), resolve(m.Content[i+1])
+		if k != nil && v != nil && k.Value == "name" && v.Kind == yaml.ScalarNode {
+			return v.Value
+		}
+	}
+	return ""
+}
+
+// defaultsChain returns the defaults files that apply to a folder, farthest
+// first, and the first of them that has errors, if any.
+func defaultsChain(folder string, defaults map[string]*defaultsFile) (chain []*defaultsFile, broken *defaultsFile) {
+	for {
+		if df, ok := defaults[folder]; ok {
+			chain = append(chain, df)
+		}
+		if folder == "." || folder == "/" || folder == "" {
+			break
+		}
+		folder = path.Dir(folder)
+	}
+	for i, j := 0, len(chain)-1; i < j; i, j = i+1, j-1 {
+		chain[i], chain[j] = chain[j], chain[i]
+	}
+	for _, df := range chain {
+		if len(df.errs) > 0 {
+			return chain, df
+		}
+	}
+	return chain, nil
+}
+
+// buildDoc decodes one spec document, applies the defaults chain and
+// validates the result. It returns nil when the document is not a mapping.
+func (l *loader) buildDoc(rel string, m *yaml.Node, chain []*defaultsFile, d *docErrors) *Order {
+	if m.Kind != yaml.MappingNode {
+		d.add(m, "", "a spec is a mapping of keys (name: ..., common_name: ...), got %s", describe(m))
+		return nil
+	}
+	own, written := decodeMapping(m, d, false)
+	eff := fields{}
+	for _, df := range chain {
+		merge(eff, df.fields)
+	}
+	merge(eff, own)
+	return l.validate(rel, m, eff, written, d)
+}
+
+// merge lays the values of src over dst. validity_years and validity_days
+// are one setting: a level that sets either replaces both.
+func merge(dst, src fields) {
+	if src["validity_years"] != nil || src["validity_days"] != nil {
+		delete(dst, "validity_years")
+		delete(dst, "validity_days")
+	}
+	for k, v := range src {
+		dst[k] = v
+	}
+}

@@ -1,0 +1,179 @@
+// Package spec owns certform's desired state: the YAML order specs a team
+// keeps in git. It finds spec files below a directory, decodes them strictly,
+// applies defaults.yaml files, validates every field (DNS names, CSRs,
+// ranges) and returns the valid orders side by side with every error found,
+// each pointing at file:line:col.
+//
+// It does not talk to CertCentral, read or write certform's state, or decide
+// what to do with an order; see packages digicert, state and reconcile.
+package spec
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Order is one validated order spec with defaults applied. Every field holds
+// the effective value: a key absent from the spec and from every
+// defaults.yaml holds its documented default (SignatureHash "sha256",
+// Product "ov", ValidityYears 1).
+type Order struct {
+	// Name is the spec's identity in certform's state, unique in the directory.
+	Name string
+	// CommonName is the domain to secure.
+	CommonName string
+	// DNSNames are the additional domains, in the order written.
+	DNSNames []string
+	// CSR is the PEM certificate signing request, read from csr or csr_file.
+	CSR string
+	// CSRFile is csr_file as written in the spec, empty for an inline csr.
+	CSRFile string
+	// SignatureHash is sha256, sha384 or sha512.
+	SignatureHash string
+	// Product is ov, ev, grid or private; sent as product.type_hint.
+	Product string
+	// ValidityYears (1-3) or ValidityDays (1-1095): exactly one is non-zero.
+	ValidityYears int
+	ValidityDays  int
+	// OrganizationID is the CertCentral organization (> 0).
+	OrganizationID int
+	// ContainerID is the CertCentral container; 0 means not set.
+	ContainerID int
+	// ServerPlatformID is the server platform; nil means not set.
+	ServerPlatformID *int
+	// DisableCT and AutoReissue can change in place on an existing order.
+	DisableCT   bool
+	AutoReissue bool
+	// Options that matter only while ordering.
+	AutoRenew                   bool
+	SkipApproval                bool
+	DisableRenewalNotifications bool
+	DCVMethod                   string
+	AdditionalEmails            []string
+	Comments                    string
+	// Revoke asks for the order to be revoked (irreversible);
+	// RevokeComments is then required and sent as the request's comments.
+	Revoke         bool
+	RevokeComments string
+
+	// File is the spec's path relative to the loaded directory, with
+	// forward slashes; Line and Column locate its document (1-based).
+	File   string
+	Line   int
+	Column int
+	// Fingerprint identifies the fields that define the certificate (see
+	// Fingerprint); two orders with equal fingerprints ask for the same
+	// certificate.
+	Fingerprint string
+
+	nameLine, nameCol int // position of the name value, for duplicate errors
+}
+
+// Pos returns "file:line:col" of the order's document.
+func (o *Order) Pos() string { return fmt.Sprintf("%s:%d:%d", o.File, o.Line, o.Column) }
+
+// FixedFields returns, by spec key, the values of the fields that are fixed
+// once ordered: names, CSR, product, validity, organization, signature hash
+// and server platform. The CSR is given as the SHA-256 of its DER bytes, so
+// re-encoding the same request does not count as a change. The fingerprint
+// is computed from exactly this map.
+func (o *Order) FixedFields() map[string]string {
+	names := append([]string(nil), o.DNSNames...)
+	sort.Strings(names)
+	platform := ""
+	if o.ServerPlatformID != nil {
+		platform = fmt.Sprint(*o.ServerPlatformID)
+	}
+	validity := fmt.Sprintf("%d years", o.ValidityYears)
+	if o.ValidityDays != 0 {
+		validity = fmt.Sprintf("%d days", o.ValidityDays)
+	}
+	return map[string]string{
+		"common_name":        o.CommonName,
+		"dns_names":          strings.Join(names, ","),
+		"csr":                csrDigest(o.CSR),
+		"product":            o.Product,
+		"validity":           validity,
+		"organization_id":    fmt.Sprint(o.OrganizationID),
+		"signature_hash":     o.SignatureHash,
+		"server_platform_id": platform,
+	}
+}
+
+// computeFingerprint hashes FixedFields into "sha256:<hex>".
+func computeFingerprint(o *Order) string {
+	// encoding/json sorts map keys, which makes the encoding canonical.
+	b, err := json.Marshal(o.FixedFields())
+	if err != nil {
+		panic(err) // a map of strings always marshals
+	}
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// Error is one problem in one spec file. Error() reads
+// "path:line:col: field: message", with path relative to the loaded
+// directory; Field is empty for problems that concern a whole file or
+// document.
+type Error struct {
+	File   string `json:"file"`
+	Line   int    `json:"line"`
+	Column int    `json:"column"`
+	Field  string `json:"field,omitempty"`
+	Msg    string `json:"message"`
+	// Spec is the name of the spec the error belongs to, when known.
+	Spec string `json:"spec,omitempty"`
+}
+
+func (e *Error) Error() string {
+	if e.Field == "" {
+		return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Column, e.Msg)
+	}
+	return fmt.Sprintf("%s:%d:%d: %s: %s", e.File, e.Line, e.Column, e.Field, e.Msg)
+}
+
+// Result is what Load found: the valid orders and every error, side by side.
+// An error in one file never removes another file's valid orders.
+type Result struct {
+	// Orders are the valid specs, sorted by name.
+	Orders []*Order
+	// Errors are all problems found, sorted by file, line and column.
+	Errors []*Error
+	// Invalid names the specs that were recognised by name but rejected
+	// (sorted, unique). A spec whose name could not be read is not listed.
+	Invalid []string
+	// Specs counts every spec document seen, valid or not; Files counts the
+	// YAML files read, defaults.yaml files included.
+	Specs int
+	Files int
+}
+
+// ErrorFiles returns how many distinct files have errors.
+func (r *Result) ErrorFiles() int {
+	files := map[string]bool{}
+	for _, e := range r.Errors {
+		files[e.File] = true
+	}
+	return len(files)
+}
+
+// Summary returns the one-line summary printed by certform validate, such as
+// "12 specs in 9 files: 2 errors in 2 files".
+func (r *Result) Summary() string {
+	s := fmt.Sprintf("%s in %s: ", plural(r.Specs, "spec"), plural(r.Files, "file"))
+	if len(r.Errors) == 0 {
+		return s + "no errors"
+	}
+	return s + fmt.Sprintf("%s in %s", plural(len(r.Errors), "error"), plural(r.ErrorFiles(), "file"))
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}

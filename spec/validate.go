@@ -1,0 +1,381 @@
+package spec
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"fmt"
+	"net/mail"
+	"path"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+
+// Allowed values of the enumerated keys, in the order README lists them.
+var (
+	signatureHashes = []string{"sha256", "sha384", "sha512"}
+	products        = []string{"ov", "ev", "grid", "private"}
+	dcvMethods      = []string{"email", "dns-txt-token", "dns-cname-token", "http-token"}
+)
+
+// at adds an error at a decoded value's position.
+func (d *docErrors) at(v *value, field, format string, args ...any) {
+	d.errs = append(d.errs, &Error{File: v.file, Line: v.line, Column: v.col, Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (f fields) str(key string) string {
+	if v := f[key]; v != nil {
+		return v.v.(string)
+	}
+	return ""
+}
+
+func (f fields) int(key string) int {
+	if v := f[key]; v != nil {
+		return v.v.(int)
+	}
+	return 0
+}
+
+func (f fields) bool(key string) bool {
+	if v := f[key]; v != nil {
+		return v.v.(bool)
+	}
+	return false
+}
+
+func (f fields) strs(key string) []string {
+	if v := f[key]; v != nil {
+		return v.v.([]string)
+	}
+	return nil
+}
+
+// validate turns effective fields into an Order, adding an error for every
+// rule broken. m is the spec's own mapping, where missing keys are reported.
+//
+// written holds the keys the spec itself wrote, valid or not: a required
+// key written with a bad value already has its error and is not also
+// reported missing.
+func (l *loader) validate(rel string, m *yaml.Node, f fields, written map[string]bool, d *docErrors) *Order {
+	o := &Order{
+		File: rel, Line: m.Line, Column: m.Column,
+		Name:                        f.str("name"),
+		CommonName:                  f.str("common_name"),
+		DNSNames:                    f.strs("dns_names"),
+		SignatureHash:               f.str("signature_hash"),
+		Product:                     f.str("product"),
+		ValidityYears:               f.int("validity_years"),
+		ValidityDays:                f.int("validity_days"),
+		OrganizationID:              f.int("organization_id"),
+		ContainerID:                 f.int("container_id"),
+		DisableCT:                   f.bool("disable_ct"),
+		AutoReissue:                 f.bool("auto_reissue"),
+		AutoRenew:                   f.bool("auto_renew"),
+		SkipApproval:                f.bool("skip_approval"),
+		DisableRenewalNotifications: f.bool("disable_renewal_notifications"),
+		DCVMethod:                   f.str("dcv_method"),
+		AdditionalEmails:            f.strs("additional_emails"),
+		Comments:                    f.str("comments"),
+		Revoke:                      f.bool("revoke"),
+		RevokeComments:              f.str("revoke_comments"),
+	}
+	missing := func(key, what string) {
+		if !written[key] {
+			d.add(m, key, "is required: %s", what)
+		}
+	}
+
+	if v := f["name"]; v == nil {
+		missing("name", "add a name such as `name: shop-example-com` (lower case letters, digits, '.', '_', '-')")
+	} else {
+		o.nameLine, o.nameCol = v.line, v.col
+		if !nameRE.MatchString(o.Name) {
+			d.at(v, "name", "%q is not a valid name: use 1 to 63 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit", o.Name)
+		}
+	}
+
+	if v := f["common_name"]; v == nil {
+		missing("common_name", "the domain the certificate secures, such as `common_name: shop.example.com`")
+	} else if msg := checkDNSName(o.CommonName); msg != "" {
+		d.at(v, "common_name", "%q %s", o.CommonName, msg)
+	}
+	if v := f["dns_names"]; v != nil {
+		first := map[string]int{}
+		for i, n := range o.DNSNames {
+			item := &value{file: v.file, line: v.items[i].Line, col: v.items[i].Column}
+			field := fmt.Sprintf("dns_names[%d]", i)
+			if msg := checkDNSName(n); msg != "" {
+				d.at(item, field, "%q %s", n, msg)
+				continue
+			}
+			if j, ok := first[n]; ok {
+				d.at(item, field, "%q is listed twice (also dns_names[%d]); remove one", n, j)
+				continue
+			}
+			first[n] = i
+		}
+	}
+
+	l.checkCSR(o, m, f, written, d)
+
+	if o.SignatureHash == "" {
+		o.SignatureHash = "sha256"
+	} else if !contains(signatureHashes, o.SignatureHash) {
+		d.at(f["signature_hash"], "signature_hash", "%q is not allowed; use one of %s", o.SignatureHash, strings.Join(signatureHashes, ", "))
+	}
+	if o.Product == "" {
+		o.Product = "ov"
+	} else if !contains(products, o.Product) {
+		d.at(f["product"], "product", "%q is not allowed; use one of %s", o.Product, strings.Join(products, ", "))
+	}
+
+	years, days := f["validity_years"], f["validity_days"]
+	switch {
+	case years != nil && days != nil:
+		d.at(days, "validity_days", "set either validity_years or validity_days, not both")
+	case years != nil && (o.ValidityYears < 1 || o.ValidityYears > 3):
+		d.at(years, "validity_years", "%d is out of range; use 1, 2 or 3", o.ValidityYears)
+	case days != nil && (o.ValidityDays < 1 || o.ValidityDays > 1095):
+		d.at(days, "validity_days", "%d is out of range; use 1 to 1095 days", o.ValidityDays)
+	case years == nil && days == nil:
+		o.ValidityYears = 1
+	}
+
+	if v := f["organization_id"]; v == nil {
+		missing("organization_id", "the CertCentral organization id, such as `organization_id: 112233` (here or in a defaults.yaml)")
+	} else if o.OrganizationID <= 0 {
+		d.at(v, "organization_id", "%d is not an organization id; it must be greater than 0", o.OrganizationID)
+	}
+	if v := f["container_id"]; v != nil && o.ContainerID <= 0 {
+		d.at(v, "container_id", "%d is not a container id; it must be greater than 0", o.ContainerID)
+	}
+	if v := f["server_platform_id"]; v != nil {
+		id := f.int("server_platform_id")
+		if id < -1 || id == 0 {
+			d.at(v, "server_platform_id", "%d is not a server platform id; use -1 (other) or a positive id", id)
+		}
+		o.ServerPlatformID = &id
+	}
+	if v := f["dcv_method"]; v != nil && !contains(dcvMethods, o.DCVMethod) {
+		d.at(v, "dcv_method", "%q is not allowed; use one of %s", o.DCVMethod, strings.Join(dcvMethods, ", "))
+	}
+	if v := f["additional_emails"]; v != nil {
+		for i, e := range o.AdditionalEmails {
+			if a, err := mail.ParseAddress(e); err != nil || a.Address != e || a.Name != "" {
+				item := &value{file: v.file, line: v.items[i].Line, col: v.items[i].Column}
+				d.at(item, fmt.Sprintf("additional_emails[%d]", i), "%q is not an e-mail address; write it bare, such as pki-team@example.com", e)
+			}
+		}
+	}
+	if o.Revoke && strings.TrimSpace(o.RevokeComments) == "" {
+		if v := f["revoke_comments"]; v != nil {
+			d.at(v, "revoke_comments", "is empty: say why the order is revoked; it is sent to DigiCert with the request")
+		} else {
+			d.at(f["revoke"], "revoke_comments", "is required when revoke is true: say why the order is revoked; it is sent to DigiCert with the request")
+		}
+	}
+	if len(d.errs) > 0 {
+		return o
+	}
+	o.Fingerprint = computeFingerprint(o)
+	return o
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// checkDNSName returns why name is not a valid DNS name for a certificate,
+// or "" when it is: lower-case LDH labels of 1-63 characters, at least two
+// labels, at most 253 characters, an optional leading "*." wildcard label.
+func checkDNSName(name string) string {
+	if name == "" {
+		return "is not a DNS name: it is empty"
+	}
+	if lower := strings.ToLower(name); lower != name && checkDNSName(lower) == "" {
+		return fmt.Sprintf("is not a DNS name: write it in lower case, %q", lower)
+	}
+	if len(name) > 253 {
+		return "is not a DNS name: longer than 253 characters"
+	}
+	labels := strings.Split(strings.TrimPrefix(name, "*."), ".")
+	if len(labels) < 2 {
+		return "is not a DNS name: it needs at least two labels, such as example.com"
+	}
+	for _, label := range labels {
+		if label == "" {
+			return "is not a DNS name: it has an empty label"
+		}
+		if len(label) > 63 {
+			return fmt.Sprintf("is not a DNS name: label %q is longer than 63 characters", label)
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+				if c == '*' {
+					return "is not a DNS name: a wildcard is allowed only as the whole first label, as in *.example.com"
+				}
+				return fmt.Sprintf("is not a DNS name: %q is not allowed (use a-z, 0-9 and '-')", string(rune(c)))
+			}
+		}
+		if label[0] == '-' || label[len(label)-1] == '-' {
+			return fmt.Sprintf("is not a DNS name: label %q starts or ends with '-'", label)
+		}
+	}
+	return ""
+}
+
+// checkCSR reads csr or csr_file and checks the request: PEM, parse,
+// signature, key type and size, and that its names agree with the spec's.
+func (l *loader) checkCSR(o *Order, m *yaml.Node, f fields, written map[string]bool, d *docErrors) {
+	inline, file := f["csr"], f["csr_file"]
+	var v *value
+	field := "csr"
+	switch {
+	case inline != nil && file != nil:
+		d.at(file, "csr_file", "give either csr or csr_file, not both")
+		return
+	case inline == nil && file == nil:
+		if written["csr"] || written["csr_file"] {
+			return
+		}
+		d.add(m, "csr", "is required: give the PEM request inline as csr, or a path to it as csr_file")
+		return
+	case inline != nil:
+		v = inline
+		o.CSR = inline.v.(string)
+	default:
+		v, field = file, "csr_file"
+		o.CSRFile = file.v.(string)
+		data, msg := l.readCSRFile(o.File, o.CSRFile)
+		if msg != "" {
+			d.at(v, field, "%s", msg)
+			return
+		}
+		o.CSR = string(data)
+	}
+
+	block, _ := pem.Decode([]byte(o.CSR))
+	if block == nil {
+		d.at(v, field, "is not a PEM certificate request: expected a -----BEGIN CERTIFICATE REQUEST----- block")
+		return
+	}
+	if block.Type != "CERTIFICATE REQUEST" && block.Type != "NEW CERTIFICATE REQUEST" {
+		d.at(v, field, "holds a PEM %q block, not a CERTIFICATE REQUEST", block.Type)
+		return
+	}
+	req, err := x509.ParseCertificateRequest(block.Bytes)
+	if err != nil {
+		d.at(v, field, "the certificate request does not parse: %v", err)
+		return
+	}
+	if err := req.CheckSignature(); err != nil {
+		d.at(v, field, "the certificate request's signature does not verify: %v", err)
+		return
+	}
+	switch k := req.PublicKey.(type) {
+	case *rsa.PublicKey:
+		if bits := k.N.BitLen(); bits < 2048 {
+			d.at(v, field, "the RSA key has %d bits; DigiCert needs at least 2048", bits)
+		}
+	case *ecdsa.PublicKey:
+		if k.Curve != elliptic.P256() && k.Curve != elliptic.P384() {
+			d.at(v, field, "the ECDSA key is on curve %s; use P-256 or P-384", k.Curve.Params().Name)
+		}
+	default:
+		d.at(v, field, "the key is %s; use RSA (2048 bits or more) or ECDSA P-256/P-384", req.PublicKeyAlgorithm)
+	}
+
+	cn := strings.ToLower(req.Subject.CommonName)
+	if cn != "" && o.CommonName != "" && cn != o.CommonName {
+		d.at(v, field, "the request's subject CN is %q but common_name is %q; they must match", req.Subject.CommonName, o.CommonName)
+	}
+	if len(req.DNSNames) == 0 || o.CommonName == "" {
+		return
+	}
+	want := map[string]bool{o.CommonName: true}
+	for _, n := range o.DNSNames {
+		want[n] = true
+	}
+	have := map[string]bool{}
+	if cn != "" {
+		have[cn] = true
+	}
+	for _, n := range req.DNSNames {
+		have[strings.ToLower(n)] = true
+	}
+	var extra, lacking []string
+	for n := range have {
+		if !want[n] {
+			extra = append(extra, n)
+		}
+	}
+	for n := range want {
+		if !have[n] {
+			lacking = append(lacking, n)
+		}
+	}
+	sort.Strings(extra)
+	sort.Strings(lacking)
+	if len(extra) > 0 {
+		d.at(v, field, "the request names %s, which common_name and dns_names do not; add it to dns_names or make a new CSR", strings.Join(extra, ", "))
+	}
+	if len(lacking) > 0 {
+		d.at(v, field, "the spec names %s, which the request's subject alternative names do not; make a new CSR with every name", strings.Join(lacking, ", "))
+	}
+}
+
+// readCSRFile reads csr_file relative to the spec file, refusing a path
+// that leaves the spec directory. It returns a message on failure.
+func (l *loader) readCSRFile(specRel, p string) ([]byte, string) {
+	if p == "" {
+		return nil, "is empty: give a path relative to this spec file"
+	}
+	if filepath.IsAbs(p) {
+		return nil, fmt.Sprintf("%q is absolute; give a path relative to this spec file, inside the spec directory", p)
+	}
+	rel := path.Join(path.Dir(specRel), filepath.ToSlash(p))
+	if rel == ".." || strings.HasPrefix(rel, "../") {
+		return nil, fmt.Sprintf("%q leads outside the spec directory; keep CSR files inside it", p)
+	}
+	full := filepath.Join(l.root, filepath.FromSlash(rel))
+	real, err := filepath.EvalSymlinks(full)
+	if err != nil {
+		return nil, fmt.Sprintf("%q cannot be read: %v", p, unwrapPathError(err))
+	}
+	if !l.within(real) {
+		return nil, fmt.Sprintf("%q is a symlink that leads outside the spec directory; keep CSR files inside it", p)
+	}
+	data, err := l.readFile(l.rel(real))
+	if err != nil {
+		return nil, fmt.Sprintf("%q cannot be read: %v", p, err)
+	}
+	return data, ""
+}
+
+// csrDigest returns the hex SHA-256 of a PEM request's DER bytes, or of the
+// text itself when it is not PEM.
+func csrDigest(csr string) string {
+	data := []byte(csr)
+	if block, _ := pem.Decode(data); block != nil {
+		data = block.Bytes
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
