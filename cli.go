@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -34,7 +35,6 @@ const (
 // command is one subcommand.
 type command struct {
 	name    string
-	args    string // synopsis after the name
 	summary string
 	// run executes the subcommand with its own arguments.
 	run func(io.Writer, io.Writer, []string) int
@@ -42,9 +42,9 @@ type command struct {
 
 func commands() []*command {
 	return []*command{
-		{"validate", "--dir DIR [--json]", "check every spec below DIR; no network, no state", runValidate},
-		{"version", "", "print certform's version", runVersion},
-		{"help", "[COMMAND]", "show help for certform or one command", nil},
+		{"validate", "check every spec below DIR; no network, no state", runValidate},
+		{"version", "print certform's version", runVersion},
+		{"help", "show help for certform or one command", nil},
 	}
 }
 
@@ -113,12 +113,18 @@ func upperFirst(s string) string {
 // when the command should stop: 0 after -h (usage on stdout), 2 after a bad
 // flag or a stray argument (the error and usage on stderr).
 func parseFlags(fs *flag.FlagSet, stdout io.Writer, args []string, positional int) (done bool, code int) {
-	if err := fs.Parse(args); err != nil {
+	stderr := fs.Output()
+	var buf bytes.Buffer
+	fs.SetOutput(&buf) // flag prints usage itself; decide where it goes
+	err := fs.Parse(args)
+	fs.SetOutput(stderr)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stdout)
 			fs.Usage()
 			return true, exitOK
 		}
+		io.Copy(stderr, &buf)
 		return true, exitUsage
 	}
 	if positional >= 0 && fs.NArg() != positional {

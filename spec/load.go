@@ -270,12 +270,36 @@ func (l *loader) readFile(rel string) ([]byte, error) {
 		return nil, unwrapPathError(err)
 	}
 	defer f.Close()
+	tooBig := fmt.Errorf("file is larger than 1 MiB; certform refuses files that large, split it")
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+		if fi.Size() > MaxFileSize {
+			return nil, tooBig
+		}
+		// One allocation of the known size; a byte more so that a file
+		// that grew meanwhile is noticed and read the slow way.
+		buf := make([]byte, fi.Size()+1)
+		n, err := io.ReadFull(f, buf)
+		if err == io.ErrUnexpectedEOF || err == io.EOF {
+			return buf[:n], nil
+		}
+		if err != nil {
+			return nil, unwrapPathError(err)
+		}
+		rest, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1-int64(n)))
+		if err != nil {
+			return nil, unwrapPathError(err)
+		}
+		if n+len(rest) > MaxFileSize {
+			return nil, tooBig
+		}
+		return append(buf, rest...), nil
+	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
 		return nil, unwrapPathError(err)
 	}
 	if len(data) > MaxFileSize {
-		return nil, fmt.Errorf("file is larger than 1 MiB; certform refuses files that large, split it")
+		return nil, tooBig
 	}
 	return data, nil
 }

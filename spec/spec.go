@@ -11,9 +11,9 @@ package spec
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -70,7 +70,8 @@ type Order struct {
 	// certificate.
 	Fingerprint string
 
-	nameLine, nameCol int // position of the name value, for duplicate errors
+	nameLine, nameCol int    // position of the name value, for duplicate errors
+	csrSum            string // hex SHA-256 of the CSR's DER bytes
 }
 
 // Pos returns "file:line:col" of the order's document.
@@ -95,7 +96,7 @@ func (o *Order) FixedFields() map[string]string {
 	return map[string]string{
 		"common_name":        o.CommonName,
 		"dns_names":          strings.Join(names, ","),
-		"csr":                csrDigest(o.CSR),
+		"csr":                o.csrDigest(),
 		"product":            o.Product,
 		"validity":           validity,
 		"organization_id":    fmt.Sprint(o.OrganizationID),
@@ -104,15 +105,25 @@ func (o *Order) FixedFields() map[string]string {
 	}
 }
 
-// computeFingerprint hashes FixedFields into "sha256:<hex>".
-func computeFingerprint(o *Order) string {
-	// encoding/json sorts map keys, which makes the encoding canonical.
-	b, err := json.Marshal(o.FixedFields())
-	if err != nil {
-		panic(err) // a map of strings always marshals
+// Fingerprint returns "sha256:<hex>" over fixed, the map FixedFields
+// returns: the hash of its keys and values in key order, each written as a
+// JSON string and followed by a newline.
+func Fingerprint(fixed map[string]string) string {
+	keys := make([]string, 0, len(fixed))
+	for k := range fixed {
+		keys = append(keys, k)
 	}
-	sum := sha256.Sum256(b)
-	return "sha256:" + hex.EncodeToString(sum[:])
+	sort.Strings(keys)
+	h := sha256.New()
+	var buf []byte
+	for _, k := range keys {
+		buf = strconv.AppendQuote(buf[:0], k)
+		buf = append(buf, ':')
+		buf = strconv.AppendQuote(buf, fixed[k])
+		buf = append(buf, '\n')
+		h.Write(buf)
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
 
 // Error is one problem in one spec file. Error() reads

@@ -188,7 +188,7 @@ func (l *loader) validate(rel string, m *yaml.Node, f fields, written map[string
 	if len(d.errs) > 0 {
 		return o
 	}
-	o.Fingerprint = computeFingerprint(o)
+	o.Fingerprint = Fingerprint(o.FixedFields())
 	return o
 }
 
@@ -280,6 +280,8 @@ func (l *loader) checkCSR(o *Order, m *yaml.Node, f fields, written map[string]b
 		d.at(v, field, "holds a PEM %q block, not a CERTIFICATE REQUEST", block.Type)
 		return
 	}
+	sum := sha256.Sum256(block.Bytes)
+	o.csrSum = hex.EncodeToString(sum[:])
 	req, err := x509.ParseCertificateRequest(block.Bytes)
 	if err != nil {
 		d.at(v, field, "the certificate request does not parse: %v", err)
@@ -369,13 +371,16 @@ func (l *loader) readCSRFile(specRel, p string) ([]byte, string) {
 	return data, ""
 }
 
-// csrDigest returns the hex SHA-256 of a PEM request's DER bytes, or of the
-// text itself when it is not PEM.
-func csrDigest(csr string) string {
-	data := []byte(csr)
-	if block, _ := pem.Decode(data); block != nil {
-		data = block.Bytes
+// csrDigest returns the hex SHA-256 of the request's DER bytes, computed
+// while checking it, or of the text itself when it is not PEM.
+func (o *Order) csrDigest() string {
+	if o.csrSum == "" {
+		data := []byte(o.CSR)
+		if block, _ := pem.Decode(data); block != nil {
+			data = block.Bytes
+		}
+		sum := sha256.Sum256(data)
+		o.csrSum = hex.EncodeToString(sum[:])
 	}
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:])
+	return o.csrSum
 }
