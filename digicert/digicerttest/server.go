@@ -1,0 +1,897 @@
+// Package digicerttest is an in-memory fake of DigiCert CertCentral's
+// Services API v2 over real HTTP, for certform's tests and its demo. It
+// serves the calls package digicert makes, validates them as CertCentral
+// does (key, content type, field types, required fields), keeps orders and
+// revoke requests, enforces rolling rate limits, records every request, and
+// lets a test inject faults and make out-of-band changes as if someone used
+// the CertCentral console.
+//
+// It is not a test-only file: certform's --dev mode serves it on a loopback
+// port. It never listens on anything but 127.0.0.1.
+package digicerttest
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/certform/certform/digicert"
+)
+
+// Order is one order the fake holds.
+type Order struct {
+	ID                 int
+	Status             string // needs_approval, issued, revoked, ...
+	CommonName         string
+	DNSNames           []string
+	SignatureHash      string
+	ProductType        string
+	OrganizationID     int
+	DisableCT          bool
+	AutoReissue        bool
+	AlternativeOrderID string
+	CertificateID      int
+	// Revoke is the revoke request on the order, if any.
+	Revoke *digicert.RevokeRequest
+	// Changed is when the status last changed.
+	Changed time.Time
+	// Body is the order request as received.
+	Body []byte
+}
+
+// Request is one request the fake received, recorded before it is
+// processed (a dropped request is recorded too).
+type Request struct {
+	Method string
+	Path   string // path below the API base, such as /order/certificate/ssl
+	Query  string
+	Header http.Header
+	Body   []byte
+}
+
+// Fault is a scripted misbehaviour for requests that match Method and Path
+// ("" matches any; Path may end in * to match a prefix). It applies Times
+// times (0: until cleared).
+type Fault struct {
+	Method string
+	Path   string
+	Times  int
+	// Latency delays the answer.
+	Latency time.Duration
+	// Status answers with this status and a DigiCert error body
+	// ({"errors":[{"code": Code, "message": ...}]}) without processing.
+	Status     int
+	Code       string
+	RetryAfter string
+	// DropBefore closes the connection without processing the request.
+	DropBefore bool
+	// DropAfter processes the request, then closes the connection without
+	// answering: the lost-response case.
+	DropAfter bool
+}
+
+// Server is a fake CertCentral. Its methods are safe for concurrent use.
+type Server struct {
+	// BasePath is the path prefix of the API, "/services/v2".
+	BasePath string
+
+	mu            sync.Mutex
+	key           string
+	orders        map[int]*Order
+	nextOrder     int
+	nextRequest   int
+	requests      []Request
+	faults        []*Fault
+	limits        []digicert.Limit
+	hits          []time.Time // start times of recent requests, for limits
+	penaltyUntil  time.Time
+	penalty       time.Duration
+	latency       time.Duration
+	uniqueAltIDs  bool
+	autoApprove   bool
+	ctUnsupported bool
+	now           func() time.Time
+	http          *httptest.Server
+	rateLimited   int
+}
+
+// Option configures a Server.
+type Option func(*Server)
+
+// WithLimits enforces rolling windows per key with 429
+// request_limit_exceeded (none by default).
+func WithLimits(limits ...digicert.Limit) Option {
+	return func(s *Server) { s.limits = limits }
+}
+
+// WithPenalty blocks the key for d after a limit is exceeded, as
+// CertCentral does.
+func WithPenalty(d time.Duration) Option { return func(s *Server) { s.penalty = d } }
+
+// WithLatency delays every answer by d.
+func WithLatency(d time.Duration) Option { return func(s *Server) { s.latency = d } }
+
+// WithUniqueAlternativeIDs rejects an order whose alternative_order_id an
+// existing order already carries, as the account setting "Require unique
+// alternative order IDs" does.
+func WithUniqueAlternativeIDs() Option { return func(s *Server) { s.uniqueAltIDs = true } }
+
+// WithInstantRevoke carries revoke requests out at once, answering 204, as
+// CertCentral does when approval is skipped. Without it a revoke request is
+// answered 201 and stays pending until ApproveRevoke or RejectRevoke.
+func WithInstantRevoke() Option { return func(s *Server) { s.autoApprove = true } }
+
+// WithoutCTOptOut makes CT status changes fail with
+// cert_transparency_turned_off_for_account, as on accounts without the
+// per-certificate CT option.
+func WithoutCTOptOut() Option { return func(s *Server) { s.ctUnsupported = true } }
+
+// New returns a fake that accepts only key. It does not listen; see Start,
+// or use it as an http.Handler.
+func New(key string, opts ...Option) *Server {
+	s := &Server{
+		BasePath:    "/services/v2",
+		key:         key,
+		orders:      map[int]*Order{},
+		nextOrder:   100001,
+		nextRequest: 500001,
+		now:         time.Now,
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Start serves the fake on a new 127.0.0.1 port and returns the API base
+// URL, such as http://127.0.0.1:41234/services/v2.
+func (s *Server) Start() string {
+	s.http = httptest.NewServer(s)
+	return s.URL()
+}
+
+// URL returns the API base URL of a started server.
+func (s *Server) URL() string { return s.http.URL + s.BasePath }
+
+// Close stops a started server.
+func (s *Server) Close() {
+	if s.http != nil {
+		s.http.CloseClientConnections()
+		s.http.Close()
+	}
+}
+
+// Inject adds a fault; later faults are checked after earlier ones.
+func (s *Server) Inject(f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fc := f
+	s.faults = append(s.faults, &fc)
+}
+
+// ClearFaults removes every fault.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
+}
+
+// Requests returns a copy of every request received so far.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.requests...)
+}
+
+// Calls returns "METHOD path" for every request received so far, the query
+// included, for compact assertions.
+func (s *Server) Calls() []string {
+	var out []string
+	for _, r := range s.Requests() {
+		c := r.Method + " " + r.Path
+		if r.Query != "" {
+			c += "?" + r.Query
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// ResetRequests forgets the recorded requests.
+func (s *Server) ResetRequests() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests = nil
+}
+
+// RateLimited returns how many requests were answered 429 by the limits.
+func (s *Server) RateLimited() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rateLimited
+}
+
+// Order returns a copy of an order.
+func (s *Server) Order(id int) (Order, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.orders[id]
+	if !ok {
+		return Order{}, false
+	}
+	return *o, true
+}
+
+// Orders returns copies of every order, by id.
+func (s *Server) Orders() []Order {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Order
+	for _, o := range s.orders {
+		out = append(out, *o)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// AddOrder creates an issued order out of band (as if ordered in the
+// console) and returns its id.
+func (s *Server) AddOrder(o Order) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o.ID = s.nextOrder
+	s.nextOrder++
+	if o.Status == "" {
+		o.Status = "issued"
+	}
+	o.Changed = s.now()
+	s.orders[o.ID] = &o
+	return o.ID
+}
+
+// SetCT changes an order's CT setting out of band.
+func (s *Server) SetCT(id int, disable bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if o := s.orders[id]; o != nil {
+		o.DisableCT = disable
+	}
+}
+
+// SetAutoReissue changes an order's auto-reissue setting out of band.
+func (s *Server) SetAutoReissue(id int, on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if o := s.orders[id]; o != nil {
+		o.AutoReissue = on
+	}
+}
+
+// SetStatus changes an order's status out of band (revoked, canceled...).
+func (s *Server) SetStatus(id int, status string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if o := s.orders[id]; o != nil {
+		o.Status = status
+		o.Changed = s.now()
+	}
+}
+
+// ApproveRevoke approves an order's pending revoke request: the order is
+// revoked.
+func (s *Server) ApproveRevoke(id int) {
+	s.decideRevoke(id, "approved", "revoked")
+}
+
+// RejectRevoke rejects an order's pending revoke request.
+func (s *Server) RejectRevoke(id int) {
+	s.decideRevoke(id, "rejected", "")
+}
+
+func (s *Server) decideRevoke(id int, reqStatus, orderStatus string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.orders[id]
+	if o == nil || o.Revoke == nil {
+		return
+	}
+	o.Revoke.Status = reqStatus
+	if orderStatus != "" {
+		o.Status = orderStatus
+		o.Changed = s.now()
+	}
+}
+
+type apiErr struct {
+	status int
+	code   string
+	msg    string
+}
+
+func (s *Server) fail(w http.ResponseWriter, e apiErr) {
+	writeJSON(w, e.status, map[string]any{"errors": []map[string]string{{"code": e.code, "message": e.msg}}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// ServeHTTP serves the API below BasePath.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	path := strings.TrimPrefix(r.URL.Path, s.BasePath)
+
+	s.mu.Lock()
+	s.requests = append(s.requests, Request{Method: r.Method, Path: path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: body})
+	fault := s.matchFault(r.Method, path)
+	limited := s.overLimit()
+	latency := s.latency
+	s.mu.Unlock()
+
+	if fault != nil && fault.Latency > 0 {
+		latency += fault.Latency
+	}
+	if latency > 0 {
+		select {
+		case <-time.After(latency):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	if fault != nil && fault.DropBefore {
+		hangUp(w)
+		return
+	}
+	if fault != nil && fault.Status != 0 {
+		if fault.RetryAfter != "" {
+			w.Header().Set("Retry-After", fault.RetryAfter)
+		}
+		code := fault.Code
+		if code == "" {
+			code = strings.ToLower(strings.ReplaceAll(http.StatusText(fault.Status), " ", "_"))
+		}
+		s.fail(w, apiErr{fault.Status, code, "Injected fault: " + http.StatusText(fault.Status) + "."})
+		return
+	}
+	if limited {
+		s.fail(w, apiErr{429, "request_limit_exceeded", "Request limit exceeded. Please wait before making additional requests."})
+		return
+	}
+	if r.Header.Get("X-DC-DEVKEY") != s.key || s.key == "" {
+		s.fail(w, apiErr{401, "access_denied|invalid_api_key", "Missing or invalid API key."})
+		return
+	}
+	if fault != nil && fault.DropAfter {
+		rec := httptest.NewRecorder()
+		s.route(rec, r, path, body)
+		hangUp(w)
+		return
+	}
+	s.route(w, r, path, body)
+}
+
+// hangUp closes the client's connection without an answer.
+func hangUp(w http.ResponseWriter) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		panic("digicerttest: connection cannot be hijacked")
+	}
+	conn, _, err := hj.Hijack()
+	if err == nil {
+		if tc, ok := conn.(*net.TCPConn); ok {
+			tc.SetLinger(0)
+		}
+		conn.Close()
+	}
+}
+
+// matchFault returns the first live fault for the request and uses it up.
+// Callers hold s.mu.
+func (s *Server) matchFault(method, path string) *Fault {
+	for _, f := range s.faults {
+		if f.Times < 0 {
+			continue
+		}
+		if f.Method != "" && f.Method != method {
+			continue
+		}
+		if f.Path != "" && f.Path != path && !(strings.HasSuffix(f.Path, "*") && strings.HasPrefix(path, strings.TrimSuffix(f.Path, "*"))) {
+			continue
+		}
+		if f.Times > 0 {
+			f.Times--
+			if f.Times == 0 {
+				f.Times = -1 // used up
+			}
+		}
+		fc := *f
+		return &fc
+	}
+	return nil
+}
+
+// overLimit counts a request against the rolling windows and reports
+// whether it exceeds one. Callers hold s.mu.
+func (s *Server) overLimit() bool {
+	if len(s.limits) == 0 {
+		return false
+	}
+	now := s.now()
+	if now.Before(s.penaltyUntil) {
+		s.rateLimited++
+		return true
+	}
+	var longest time.Duration
+	for _, l := range s.limits {
+		longest = max(longest, l.Per)
+	}
+	// Drop what no window can see any more.
+	i := 0
+	for i < len(s.hits) && now.Sub(s.hits[i]) >= longest {
+		i++
+	}
+	s.hits = s.hits[i:]
+	for _, l := range s.limits {
+		n := 0
+		for j := len(s.hits) - 1; j >= 0 && now.Sub(s.hits[j]) < l.Per; j-- {
+			n++
+		}
+		if n >= l.N {
+			s.rateLimited++
+			if s.penalty > 0 {
+				s.penaltyUntil = now.Add(s.penalty)
+			}
+			return true
+		}
+	}
+	s.hits = append(s.hits, now)
+	return false
+}
+
+var (
+	orderPath = regexp.MustCompile(`^/order/certificate/(\d+)(/ct-status|/auto-reissue|/revoke)?$`)
+	altPath   = regexp.MustCompile(`^/order/alternate/([^/]+)$`)
+	altIDRE   = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
+)
+
+func (s *Server) route(w http.ResponseWriter, r *http.Request, path string, body []byte) {
+	switch {
+	case path == "/order/certificate/ssl":
+		if r.Method != http.MethodPost {
+			s.fail(w, apiErr{405, "method_not_allowed", "Method not allowed."})
+			return
+		}
+		s.placeOrder(w, r, body)
+	case path == "/order/certificate/status-changes" && r.Method == http.MethodGet:
+		s.statusChanges(w, r)
+	case altPath.MatchString(path) && r.Method == http.MethodGet:
+		s.findAlternate(w, altPath.FindStringSubmatch(path)[1])
+	case orderPath.MatchString(path):
+		m := orderPath.FindStringSubmatch(path)
+		id, _ := strconv.Atoi(m[1])
+		s.orderCall(w, r, id, m[2], body)
+	default:
+		s.fail(w, apiErr{404, "not_found", "The requested resource was not found."})
+	}
+}
+
+// decodeBody checks the content type and decodes a JSON object.
+func decodeBody(r *http.Request, body []byte) (map[string]json.RawMessage, *apiErr) {
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		return nil, &apiErr{415, "unsupported_media_type", "Content-Type must be application/json."}
+	}
+	var m map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&m); err != nil || m == nil {
+		return nil, &apiErr{400, "bad_request_format", "The request body is not a JSON object."}
+	}
+	return m, nil
+}
+
+// field decoders: each reports DigiCert's error for a wrong type.
+func wantBool(m map[string]json.RawMessage, key string, required bool) (bool, *apiErr) {
+	raw, ok := m[key]
+	if !ok {
+		if required {
+			return false, &apiErr{400, "missing_field", fmt.Sprintf("Missing required field: %s.", key)}
+		}
+		return false, nil
+	}
+	var b bool
+	if err := json.Unmarshal(raw, &b); err != nil {
+		return false, &apiErr{400, "invalid_type", fmt.Sprintf("Field %s must be a boolean.", key)}
+	}
+	return b, nil
+}
+
+func wantInt(m map[string]json.RawMessage, key string, required bool) (int, bool, *apiErr) {
+	raw, ok := m[key]
+	if !ok {
+		if required {
+			return 0, false, &apiErr{400, "missing_field", fmt.Sprintf("Missing required field: %s.", key)}
+		}
+		return 0, false, nil
+	}
+	var i int
+	if err := json.Unmarshal(raw, &i); err != nil {
+		return 0, false, &apiErr{400, "invalid_type", fmt.Sprintf("Field %s must be an integer.", key)}
+	}
+	return i, true, nil
+}
+
+func wantString(m map[string]json.RawMessage, key string, required bool) (string, *apiErr) {
+	raw, ok := m[key]
+	if !ok {
+		if required {
+			return "", &apiErr{400, "missing_field", fmt.Sprintf("Missing required field: %s.", key)}
+		}
+		return "", nil
+	}
+	var str string
+	if err := json.Unmarshal(raw, &str); err != nil {
+		return "", &apiErr{400, "invalid_type", fmt.Sprintf("Field %s must be a string.", key)}
+	}
+	return str, nil
+}
+
+func wantObject(m map[string]json.RawMessage, key string, required bool) (map[string]json.RawMessage, *apiErr) {
+	raw, ok := m[key]
+	if !ok {
+		if required {
+			return nil, &apiErr{400, "missing_field", fmt.Sprintf("Missing required field: %s.", key)}
+		}
+		return nil, nil
+	}
+	var o map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &o); err != nil || o == nil {
+		return nil, &apiErr{400, "invalid_type", fmt.Sprintf("Field %s must be an object.", key)}
+	}
+	return o, nil
+}
+
+var dnsName = regexp.MustCompile(`^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// knownOrderFields are the top-level order fields the fake accepts; others
+// are rejected, so that a typo in certform's request body cannot pass.
+var knownOrderFields = map[string]bool{
+	"certificate": true, "order_validity": true, "container": true, "product": true, "auto_renew": true,
+	"auto_reissue": true, "disable_renewal_notifications": true, "additional_emails": true, "disable_ct": true,
+	"skip_approval": true, "organization": true, "dcv_method": true, "comments": true, "alternative_order_id": true,
+}
+
+func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request, body []byte) {
+	o, e := s.parseOrder(r, body)
+	if e != nil {
+		s.fail(w, *e)
+		return
+	}
+	s.mu.Lock()
+	if s.uniqueAltIDs && o.AlternativeOrderID != "" {
+		for _, x := range s.orders {
+			if x.AlternativeOrderID == o.AlternativeOrderID {
+				s.mu.Unlock()
+				s.fail(w, apiErr{400, "duplicate_alternative_order_id", "An order with this alternative order ID already exists."})
+				return
+			}
+		}
+	}
+	o.ID = s.nextOrder
+	s.nextOrder++
+	reqID := s.nextRequest
+	s.nextRequest++
+	o.Changed = s.now()
+	resp := map[string]any{"id": o.ID}
+	if o.Status == "issued" {
+		o.CertificateID = o.ID + 900000
+		resp["requests"] = []map[string]any{{"id": reqID, "status": "approved"}}
+		resp["certificate_id"] = o.CertificateID
+		var domains []map[string]any
+		for i, n := range append([]string{o.CommonName}, o.DNSNames...) {
+			domains = append(domains, map[string]any{"id": 1000 + i, "name": n, "dns_name": n})
+		}
+		resp["domains"] = domains
+	} else {
+		resp["requests"] = []map[string]any{{"id": reqID, "status": "pending"}}
+	}
+	s.orders[o.ID] = o
+	s.mu.Unlock()
+	writeJSON(w, http.StatusCreated, resp)
+}
+
+func (s *Server) parseOrder(r *http.Request, body []byte) (*Order, *apiErr) {
+	m, e := decodeBody(r, body)
+	if e != nil {
+		return nil, e
+	}
+	for k := range m {
+		if !knownOrderFields[k] {
+			return nil, &apiErr{400, "bad_request_format", fmt.Sprintf("Unknown field: %s.", k)}
+		}
+	}
+	o := &Order{Body: body}
+	cert, e := wantObject(m, "certificate", true)
+	if e != nil {
+		return nil, e
+	}
+	if o.CommonName, e = wantString(cert, "common_name", true); e != nil {
+		return nil, e
+	}
+	if !dnsName.MatchString(o.CommonName) {
+		return nil, &apiErr{400, "invalid_dns_name", fmt.Sprintf("Invalid domain name: %s.", o.CommonName)}
+	}
+	if raw, ok := cert["dns_names"]; ok {
+		if err := json.Unmarshal(raw, &o.DNSNames); err != nil {
+			return nil, &apiErr{400, "invalid_type", "Field dns_names must be an array of strings."}
+		}
+		for _, n := range o.DNSNames {
+			if !dnsName.MatchString(n) {
+				return nil, &apiErr{400, "invalid_dns_name", fmt.Sprintf("Invalid domain name: %s.", n)}
+			}
+		}
+	}
+	csr, e := wantString(cert, "csr", true)
+	if e != nil {
+		return nil, e
+	}
+	block, _ := pem.Decode([]byte(csr))
+	if block == nil {
+		return nil, &apiErr{400, "csr_invalid_cannot_parse", "Unable to parse the CSR."}
+	}
+	if _, err := x509.ParseCertificateRequest(block.Bytes); err != nil {
+		return nil, &apiErr{400, "csr_invalid_cannot_parse", "Unable to parse the CSR."}
+	}
+	if o.SignatureHash, e = wantString(cert, "signature_hash", true); e != nil {
+		return nil, e
+	}
+	switch o.SignatureHash {
+	case "sha256", "sha384", "sha512":
+	default:
+		return nil, &apiErr{400, "invalid_signature_hash", "Invalid signature hash."}
+	}
+	if sp, e := wantObject(cert, "server_platform", false); e != nil {
+		return nil, e
+	} else if sp != nil {
+		if _, _, e := wantInt(sp, "id", true); e != nil {
+			return nil, e
+		}
+	}
+	validity, e := wantObject(m, "order_validity", true)
+	if e != nil {
+		return nil, e
+	}
+	years, hasYears, e := wantInt(validity, "years", false)
+	if e != nil {
+		return nil, e
+	}
+	days, hasDays, e := wantInt(validity, "days", false)
+	if e != nil {
+		return nil, e
+	}
+	if (!hasYears && !hasDays) || (hasYears && (years < 1 || years > 3)) || (hasDays && (days < 1 || days > 1095)) {
+		return nil, &apiErr{400, "invalid_order_validity", "Order validity must be 1-3 years or 1-1095 days."}
+	}
+	org, e := wantObject(m, "organization", true)
+	if e != nil {
+		return nil, e
+	}
+	if o.OrganizationID, _, e = wantInt(org, "id", true); e != nil {
+		return nil, e
+	}
+	if c, e := wantObject(m, "container", false); e != nil {
+		return nil, e
+	} else if c != nil {
+		if _, _, e := wantInt(c, "id", true); e != nil {
+			return nil, e
+		}
+	}
+	product, e := wantObject(m, "product", false)
+	if e != nil {
+		return nil, e
+	}
+	if o.ProductType, e = wantString(product, "type_hint", false); e != nil {
+		return nil, e
+	}
+	switch o.ProductType {
+	case "", "ov", "ev", "grid", "private":
+	default:
+		return nil, &apiErr{400, "ambiguous_product", "Unable to determine the product from type_hint."}
+	}
+	for _, k := range []string{"auto_renew", "auto_reissue"} {
+		v, _, e := wantInt(m, k, false)
+		if e != nil {
+			return nil, e
+		}
+		if v != 0 && v != 1 {
+			return nil, &apiErr{400, "invalid_type", fmt.Sprintf("Field %s must be 0 or 1.", k)}
+		}
+		if k == "auto_reissue" {
+			o.AutoReissue = v == 1
+		}
+	}
+	for _, k := range []string{"disable_renewal_notifications", "skip_approval", "disable_ct"} {
+		if _, e := wantBool(m, k, false); e != nil {
+			return nil, e
+		}
+	}
+	o.DisableCT, _ = wantBool(m, "disable_ct", false)
+	skip, _ := wantBool(m, "skip_approval", false)
+	if raw, ok := m["additional_emails"]; ok {
+		var emails []string
+		if err := json.Unmarshal(raw, &emails); err != nil {
+			return nil, &apiErr{400, "invalid_type", "Field additional_emails must be an array of strings."}
+		}
+	}
+	for _, k := range []string{"dcv_method", "comments"} {
+		if _, e := wantString(m, k, false); e != nil {
+			return nil, e
+		}
+	}
+	if o.AlternativeOrderID, e = wantString(m, "alternative_order_id", false); e != nil {
+		return nil, e
+	}
+	if _, ok := m["alternative_order_id"]; ok && !altIDRE.MatchString(o.AlternativeOrderID) {
+		return nil, &apiErr{400, "invalid_alternative_order_id", "Alternative order ID must be alphanumeric, at most 64 characters."}
+	}
+	o.Status = "needs_approval"
+	if skip {
+		o.Status = "issued"
+	}
+	return o, nil
+}
+
+func (s *Server) orderCall(w http.ResponseWriter, r *http.Request, id int, action string, body []byte) {
+	var m map[string]json.RawMessage
+	if r.Method == http.MethodPut {
+		var e *apiErr
+		if m, e = decodeBody(r, body); e != nil {
+			s.fail(w, *e)
+			return
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.orders[id]
+	if o == nil {
+		s.fail(w, apiErr{404, "not_found|order", "Order not found."})
+		return
+	}
+	switch {
+	case action == "" && r.Method == http.MethodGet:
+		writeJSON(w, 200, s.orderJSON(o))
+	case action == "/ct-status" && r.Method == http.MethodPut:
+		v, e := wantBool(m, "disable_ct", true)
+		if e == nil && s.ctUnsupported {
+			e = &apiErr{400, "cert_transparency_turned_off_for_account", "CT logging options are not enabled for this account."}
+		}
+		if e == nil {
+			e = s.changeable(o)
+		}
+		if e != nil {
+			s.fail(w, *e)
+			return
+		}
+		o.DisableCT = v
+		w.WriteHeader(http.StatusNoContent)
+	case action == "/auto-reissue" && r.Method == http.MethodPut:
+		v, _, e := wantInt(m, "auto_reissue", true)
+		if e == nil && v != 0 && v != 1 {
+			e = &apiErr{400, "invalid_type", "Field auto_reissue must be 0 or 1."}
+		}
+		if e == nil {
+			e = s.changeable(o)
+		}
+		if e != nil {
+			s.fail(w, *e)
+			return
+		}
+		o.AutoReissue = v == 1
+		w.WriteHeader(http.StatusNoContent)
+	case action == "/revoke" && r.Method == http.MethodPut:
+		comments, e := wantString(m, "comments", true)
+		if e == nil && strings.TrimSpace(comments) == "" {
+			e = &apiErr{400, "missing_field", "Missing required field: comments."}
+		}
+		if e == nil && (o.Status == "revoked" || (o.Revoke != nil && o.Revoke.Status != "rejected")) {
+			e = &apiErr{400, "revoke_request_exists", "A revoke request already exists for this order."}
+		}
+		if e != nil {
+			s.fail(w, *e)
+			return
+		}
+		req := &digicert.RevokeRequest{ID: s.nextRequest, Date: s.now().UTC().Format(time.RFC3339), Type: "revoke", Status: "pending", Comments: comments}
+		s.nextRequest++
+		o.Revoke = req
+		if s.autoApprove {
+			req.Status = "approved"
+			o.Status = "revoked"
+			o.Changed = s.now()
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		writeJSON(w, http.StatusCreated, req)
+	default:
+		s.fail(w, apiErr{405, "method_not_allowed", "Method not allowed."})
+	}
+}
+
+// changeable refuses settings changes on a revoked or revoking order.
+func (s *Server) changeable(o *Order) *apiErr {
+	if o.Status == "revoked" || o.Status == "canceled" || o.Status == "rejected" || o.Status == "expired" {
+		return &apiErr{400, "invalid_order_status", fmt.Sprintf("The order is %s; its settings cannot change.", o.Status)}
+	}
+	return nil
+}
+
+func (s *Server) orderJSON(o *Order) map[string]any {
+	names := o.DNSNames
+	if len(names) == 0 {
+		names = []string{" "} // as CertCentral has been seen to report an empty list
+	}
+	out := map[string]any{
+		"id":           o.ID,
+		"status":       o.Status,
+		"disable_ct":   o.DisableCT,
+		"auto_reissue": digicert.Bool01(o.AutoReissue),
+		"certificate": map[string]any{
+			"common_name":    o.CommonName,
+			"dns_names":      names,
+			"signature_hash": o.SignatureHash,
+		},
+		"product":      map[string]any{"name_id": "ssl_" + o.ProductType, "type": "ssl_certificate"},
+		"organization": map[string]any{"id": o.OrganizationID},
+	}
+	if o.AlternativeOrderID != "" {
+		out["alternative_order_id"] = o.AlternativeOrderID
+	}
+	return out
+}
+
+func (s *Server) findAlternate(w http.ResponseWriter, altID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var refs []digicert.OrderRef
+	for _, o := range s.orders {
+		if o.AlternativeOrderID == altID {
+			refs = append(refs, digicert.OrderRef{OrderID: o.ID, CertificateID: o.CertificateID, Status: o.Status})
+		}
+	}
+	if len(refs) == 0 {
+		s.fail(w, apiErr{404, "not_found", "No orders found with this alternative order ID."})
+		return
+	}
+	sort.Slice(refs, func(i, j int) bool { return refs[i].OrderID < refs[j].OrderID })
+	writeJSON(w, 200, map[string]any{"orders": refs, "page": map[string]int{"total": len(refs), "limit": 1000, "offset": 0}})
+}
+
+func (s *Server) statusChanges(w http.ResponseWriter, r *http.Request) {
+	minutes, err := strconv.Atoi(r.URL.Query().Get("minutes"))
+	if err != nil || minutes < 1 || minutes > 10080 {
+		s.fail(w, apiErr{400, "invalid_minutes", "minutes must be between 1 and 10080."})
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	since := s.now().Add(-time.Duration(minutes) * time.Minute)
+	refs := []digicert.OrderRef{}
+	for _, o := range s.orders {
+		if o.Changed.After(since) {
+			refs = append(refs, digicert.OrderRef{OrderID: o.ID, CertificateID: o.CertificateID, Status: o.Status})
+		}
+	}
+	sort.Slice(refs, func(i, j int) bool { return refs[i].OrderID < refs[j].OrderID })
+	writeJSON(w, 200, map[string]any{"orders": refs})
+}

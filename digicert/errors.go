@@ -1,0 +1,110 @@
+package digicert
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// ErrorDetail is one {code, message} pair DigiCert sent.
+type ErrorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// APIError is any non-2xx answer from CertCentral: the HTTP status and every
+// error DigiCert listed. Its message reads like
+// "digicert: 400 invalid_dns_name: Invalid domain name: ...". Callers use
+// errors.As, or the helpers IsNotFound, IsUnauthorized and IsRateLimited.
+type APIError struct {
+	Status int
+	Errors []ErrorDetail
+}
+
+func (e *APIError) Error() string {
+	if len(e.Errors) == 0 {
+		return fmt.Sprintf("digicert: %d %s", e.Status, strings.ToLower(http.StatusText(e.Status)))
+	}
+	parts := make([]string, len(e.Errors))
+	for i, d := range e.Errors {
+		switch {
+		case d.Code != "" && d.Message != "":
+			parts[i] = d.Code + ": " + d.Message
+		case d.Code != "":
+			parts[i] = d.Code
+		default:
+			parts[i] = d.Message
+		}
+	}
+	return fmt.Sprintf("digicert: %d %s", e.Status, strings.Join(parts, "; "))
+}
+
+// Code returns the first error code DigiCert sent, or "".
+func (e *APIError) Code() string {
+	if len(e.Errors) == 0 {
+		return ""
+	}
+	return e.Errors[0].Code
+}
+
+// HasCode reports whether any of DigiCert's errors has the code.
+func (e *APIError) HasCode(code string) bool {
+	for _, d := range e.Errors {
+		if d.Code == code {
+			return true
+		}
+	}
+	return false
+}
+
+// Transient reports whether retrying the same call may succeed: 408, 429 and
+// 5xx. Any other 4xx is final.
+func (e *APIError) Transient() bool {
+	return e.Status == http.StatusRequestTimeout || e.Status == http.StatusTooManyRequests || e.Status >= 500
+}
+
+func statusOf(err error) int {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.Status
+	}
+	return 0
+}
+
+// IsNotFound reports whether err is a 404 from CertCentral.
+func IsNotFound(err error) bool { return statusOf(err) == http.StatusNotFound }
+
+// IsUnauthorized reports whether err is a 401 (missing or invalid API key)
+// or a 403 (the key lacks a permission).
+func IsUnauthorized(err error) bool {
+	s := statusOf(err)
+	return s == http.StatusUnauthorized || s == http.StatusForbidden
+}
+
+// IsRateLimited reports whether err is a 429 request_limit_exceeded.
+func IsRateLimited(err error) bool { return statusOf(err) == http.StatusTooManyRequests }
+
+// ErrOutcomeUnknown is matched (errors.Is) by an error from a call whose
+// request may have reached CertCentral and been carried out although no
+// answer came back: a dropped connection, a timeout or a 5xx after the
+// request was sent. The client never repeats such a call by itself; for an
+// order, look it up by its alternative order id before ordering again.
+var ErrOutcomeUnknown = errors.New("outcome unknown")
+
+// OutcomeUnknownError is the error behind ErrOutcomeUnknown: the call and
+// what went wrong.
+type OutcomeUnknownError struct {
+	Call string // such as "POST /order/certificate/ssl"
+	Err  error
+}
+
+func (e *OutcomeUnknownError) Error() string {
+	return fmt.Sprintf("digicert: %s: outcome unknown, the request may have been carried out: %v", e.Call, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *OutcomeUnknownError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrOutcomeUnknown) true.
+func (e *OutcomeUnknownError) Is(target error) bool { return target == ErrOutcomeUnknown }

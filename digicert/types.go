@@ -1,0 +1,158 @@
+package digicert
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// OrderRequest is the body of POST /order/certificate/ssl, with fields and
+// JSON names exactly as DigiCert's "Order SSL (type_hint)" page documents
+// them, in the order of its example. Integers that DigiCert takes as 0/1
+// (auto_renew, auto_reissue) are ints, not bools.
+type OrderRequest struct {
+	Certificate                 CertificateRequest `json:"certificate"`
+	OrderValidity               Validity           `json:"order_validity"`
+	Container                   *IDRef             `json:"container,omitempty"`
+	Product                     Product            `json:"product"`
+	AutoRenew                   int                `json:"auto_renew"`
+	AutoReissue                 int                `json:"auto_reissue"`
+	DisableRenewalNotifications bool               `json:"disable_renewal_notifications"`
+	AdditionalEmails            []string           `json:"additional_emails,omitempty"`
+	DisableCT                   bool               `json:"disable_ct"`
+	SkipApproval                bool               `json:"skip_approval"`
+	Organization                IDRef              `json:"organization"`
+	DCVMethod                   string             `json:"dcv_method,omitempty"`
+	Comments                    string             `json:"comments,omitempty"`
+	AlternativeOrderID          string             `json:"alternative_order_id,omitempty"`
+}
+
+// CertificateRequest is the certificate object of an order.
+type CertificateRequest struct {
+	CommonName     string   `json:"common_name"`
+	DNSNames       []string `json:"dns_names,omitempty"`
+	CSR            string   `json:"csr"`
+	SignatureHash  string   `json:"signature_hash"`
+	ServerPlatform *IDRef   `json:"server_platform,omitempty"`
+}
+
+// Validity is order_validity: Years (1-3) or Days (1-1095), one of them.
+type Validity struct {
+	Years int `json:"years,omitempty"`
+	Days  int `json:"days,omitempty"`
+}
+
+// IDRef is an object that names an existing entity by id, such as
+// {"id": 112233}.
+type IDRef struct {
+	ID int `json:"id"`
+}
+
+// Product is the product object; TypeHint is ov, ev, grid or private.
+type Product struct {
+	TypeHint string `json:"type_hint,omitempty"`
+	NameID   string `json:"name_id,omitempty"`
+	Type     string `json:"type,omitempty"`
+}
+
+// OrderResponse is the 201 answer to an order.
+type OrderResponse struct {
+	ID            int             `json:"id"`
+	Requests      []RequestStatus `json:"requests"`
+	CertificateID int             `json:"certificate_id,omitempty"`
+	Domains       []Domain        `json:"domains,omitempty"`
+}
+
+// RequestStatus is one request on an order: status is pending, submitted,
+// approved or rejected.
+type RequestStatus struct {
+	ID     int    `json:"id"`
+	Status string `json:"status"`
+}
+
+// Domain is a domain submitted for validation with an order.
+type Domain struct {
+	ID      int    `json:"id"`
+	Name    string `json:"name"`
+	DNSName string `json:"dns_name"`
+}
+
+// RevokeRequest is the request object PUT .../revoke answers with (201).
+// Status is submitted, pending, approved or rejected.
+type RevokeRequest struct {
+	ID       int    `json:"id"`
+	Date     string `json:"date"`
+	Type     string `json:"type"`
+	Status   string `json:"status"`
+	Comments string `json:"comments"`
+}
+
+// Order is what GET /order/certificate/{id} reports, reduced to the fields
+// certform uses.
+type Order struct {
+	ID                 int       `json:"id"`
+	Status             string    `json:"status"`
+	DisableCT          Flag      `json:"disable_ct"`
+	AutoReissue        Flag      `json:"auto_reissue"`
+	AlternativeOrderID string    `json:"alternative_order_id,omitempty"`
+	Certificate        OrderCert `json:"certificate"`
+	Product            Product   `json:"product"`
+	Organization       IDRef     `json:"organization"`
+}
+
+// OrderCert is the certificate part of an order.
+type OrderCert struct {
+	CommonName    string   `json:"common_name"`
+	DNSNames      []string `json:"dns_names"`
+	SignatureHash string   `json:"signature_hash"`
+}
+
+// Names returns the common name and DNS names of the order, lower-cased,
+// without blanks (DigiCert has been seen to report an empty list as [" "]).
+func (o *Order) Names() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, n := range append([]string{o.Certificate.CommonName}, o.Certificate.DNSNames...) {
+		n = strings.ToLower(strings.TrimSpace(n))
+		if n != "" && !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// OrderRef is one entry of an alternative-id lookup or a status-changes
+// list.
+type OrderRef struct {
+	OrderID       int    `json:"order_id"`
+	CertificateID int    `json:"certificate_id"`
+	Status        string `json:"status"`
+}
+
+// Flag is a boolean DigiCert may report as true/false or as 1/0.
+type Flag bool
+
+// UnmarshalJSON accepts true, false, 1, 0, "1", "0" and null (false).
+func (f *Flag) UnmarshalJSON(b []byte) error {
+	switch strings.TrimSpace(string(b)) {
+	case "true", "1", `"1"`, `"true"`:
+		*f = true
+	case "false", "0", `"0"`, `"false"`, "null", `""`:
+		*f = false
+	default:
+		return fmt.Errorf("digicert: %s is not a boolean", b)
+	}
+	return nil
+}
+
+// MarshalJSON writes a JSON boolean.
+func (f Flag) MarshalJSON() ([]byte, error) { return json.Marshal(bool(f)) }
+
+// Bool01 returns DigiCert's integer form of a boolean: 1 or 0.
+func Bool01(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
