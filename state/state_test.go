@@ -1,0 +1,151 @@
+package state
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestStore_roundTrip(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sub", "dir", "state.json")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	when := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	err = s.Update("shop", func(e *Entry) bool {
+		e.OrderID = 100001
+		e.AlternativeOrderID = "cf-shop-1"
+		e.Fingerprint = "sha256:ab"
+		e.DisableCT = true
+		e.Revoke = &RevokeRecord{RequestID: 5, Status: "pending", Comments: "gone", Time: when}
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{
+  "version": 1,
+  "entries": {
+    "shop": {
+      "order_id": 100001,
+      "alternative_order_id": "cf-shop-1",
+      "fingerprint": "sha256:ab",
+      "disable_ct": true,
+      "auto_reissue": false,
+      "revoke": {
+        "request_id": 5,
+        "status": "pending",
+        "comments": "gone",
+        "time": "2026-11-24T10:00:00Z"
+      }
+    }
+  }
+}
+`
+	if diff := cmp.Diff(want, string(data)); diff != "" {
+		t.Errorf("file (-want +got):\n%s", diff)
+	}
+	for p, mode := range map[string]os.FileMode{path: 0o600, LockPath(path): 0o600, filepath.Dir(path): 0o700 | os.ModeDir} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode() != mode {
+			t.Errorf("%s: mode %v, want %v", p, fi.Mode(), mode)
+		}
+	}
+	got, err := Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(s.Snapshot(), got); diff != "" {
+		t.Errorf("read back (-want +got):\n%s", diff)
+	}
+	if err := s.Update("shop", func(*Entry) bool { return false }); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := Read(path); len(got.Entries) != 0 {
+		t.Errorf("entry not deleted: %v", got.Entries)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".tmp-") {
+			t.Errorf("temporary file left: %s", e.Name())
+		}
+	}
+}
+
+func TestRead_corrupt(t *testing.T) {
+	tests := []struct {
+		name    string
+		content string
+		want    string
+	}{
+		{"empty", "", "is empty (truncated?)"},
+		{"truncated", `{"version": 1, "entries": {"a": {"order_id": 1`, "is not valid JSON, truncated or corrupt (unexpected end of JSON input)"},
+		{"not json", "hello", "is not valid JSON, truncated or corrupt (invalid character 'h' looking for beginning of value)"},
+		{"no version", `{"entries": {}}`, "has no version field; it is not a certform state file"},
+		{"future version", `{"version": 2, "entries": {}}`, "has version 2; this certform reads version 1"},
+		{"unknown field", `{"version": 1, "entries": {"a": {"order_idd": 1}}}`, `does not match the version 1 format (json: unknown field "order_idd")`},
+		{"null entry", `{"version": 1, "entries": {"a": null}}`, `has an empty entry "a"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "state.json")
+			if err := os.WriteFile(path, []byte(tt.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Open(path)
+			want := fmt.Sprintf("state file %s %s; certform will not use or overwrite it", path, tt.want)
+			var ce *CorruptError
+			if err == nil || err.Error() != want || !errors.As(err, &ce) {
+				t.Errorf("got %v\nwant %s", err, want)
+			}
+			if data, _ := os.ReadFile(path); string(data) != tt.content {
+				t.Error("the corrupt file was changed")
+			}
+			// The lock was released: opening again fails the same way, not with a lock error.
+			if _, err := Open(path); errors.Is(err, ErrLocked) {
+				t.Error("lock kept after a failed open")
+			}
+		})
+	}
+}
+
+func TestRead_missingIsEmpty(t *testing.T) {
+	f, err := Read(filepath.Join(t.TempDir(), "none.json"))
+	if err != nil || f.Version != Version || len(f.Entries) != 0 {
+		t.Errorf("got %+v, %v", f, err)
+	}
+}
+
+func TestLock_secondProcess(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(path)
+	want := fmt.Sprintf("state file %s is in use by another certform process (pid %d)", path, os.Getpid())
+	if err == nil || err.Error() != want || !errors.Is(err, ErrLocked) {
+		t.Errorf("got %v, want %s", err, want)
+	}
+	s.Close()
+	s2, err := Open(path)
+	if err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+	s2.Close()
+}
