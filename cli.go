@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -43,6 +44,11 @@ type command struct {
 func commands() []*command {
 	return []*command{
 		{"validate", "check every spec below DIR; no network, no state", runValidate},
+		{"plan", "show the calls apply would make", runPlan},
+		{"apply", "make the calls that bring CertCentral in line with the specs", runApply},
+		{"status", "list the orders in the state file", runStatus},
+		{"import", "adopt an existing order for a spec", runImport},
+		{"forget", "drop a spec's entry from the state file", runForget},
 		{"version", "print certform's version", runVersion},
 		{"help", "show help for certform or one command", nil},
 	}
@@ -137,6 +143,12 @@ func parseFlags(fs *flag.FlagSet, stdout io.Writer, args []string, positional in
 		return true, exitUsage
 	}
 	return false, 0
+}
+
+func newJSONEncoder(w io.Writer) *json.Encoder {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc
 }
 
 func runVersion(stdout, stderr io.Writer, args []string) int {

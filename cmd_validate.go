@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 
@@ -43,9 +42,7 @@ func runValidate(stdout, stderr io.Writer, args []string) int {
 		for _, o := range res.Orders {
 			out.Valid = append(out.Valid, o.Name)
 		}
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(out); err != nil {
+		if err := newJSONEncoder(stdout).Encode(out); err != nil {
 			fmt.Fprintf(stderr, "certform validate: %v\n", err)
 			return exitError
 		}

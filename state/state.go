@@ -78,6 +78,9 @@ type Intent struct {
 	Fingerprint        string    `json:"fingerprint,omitempty"`
 	Started            time.Time `json:"started"`
 	Attempts           int       `json:"attempts"`
+	// DisableCT and AutoReissue are the values the order was sent with.
+	DisableCT   bool `json:"disable_ct,omitempty"`
+	AutoReissue bool `json:"auto_reissue,omitempty"`
 }
 
 // File is the whole state.
@@ -251,6 +254,26 @@ func (s *Store) Update(name string, fn func(e *Entry) (keep bool)) error {
 		}
 		return err
 	}
+	return nil
+}
+
+// Batch changes any number of entries with fn and saves the file once.
+// Entries fn sets to nil are deleted. If saving fails, every change is
+// undone in memory and the error returned.
+func (s *Store) Batch(fn func(entries map[string]*Entry)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	work := s.file.Clone()
+	fn(work.Entries)
+	for n, e := range work.Entries {
+		if e == nil {
+			delete(work.Entries, n)
+		}
+	}
+	if err := WriteFile(s.path, work); err != nil {
+		return err
+	}
+	s.file = work
 	return nil
 }
 

@@ -105,6 +105,7 @@ type Server struct {
 	now           func() time.Time
 	http          *httptest.Server
 	rateLimited   int
+	hook          func(Request)
 }
 
 // Option configures a Server.
@@ -119,6 +120,12 @@ func WithLimits(limits ...digicert.Limit) Option {
 // WithPenalty blocks the key for d after a limit is exceeded, as
 // CertCentral does.
 func WithPenalty(d time.Duration) Option { return func(s *Server) { s.penalty = d } }
+
+// WithHook calls f with every request as it arrives, before the fake
+// processes it (tests use it to act at an exact step, such as killing the
+// client). f must not call the Server's methods that take its lock
+// synchronously; it runs outside the lock.
+func WithHook(f func(Request)) Option { return func(s *Server) { s.hook = f } }
 
 // WithLatency delays every answer by d.
 func WithLatency(d time.Duration) Option { return func(s *Server) { s.latency = d } }
@@ -340,17 +347,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fault := s.matchFault(r.Method, path)
 	limited := s.overLimit()
 	latency := s.latency
+	hook := s.hook
 	s.mu.Unlock()
+	if hook != nil {
+		hook(Request{Method: r.Method, Path: path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: body})
+	}
 
 	if fault != nil && fault.Latency > 0 {
 		latency += fault.Latency
 	}
+	// Latency is served in full even if the client goes away: like a real
+	// server, the fake carries out a request it has received, so a client
+	// killed mid-call leaves the order placed and the answer lost.
 	if latency > 0 {
-		select {
-		case <-time.After(latency):
-		case <-r.Context().Done():
-			return
-		}
+		time.Sleep(latency)
 	}
 	if fault != nil && fault.DropBefore {
 		hangUp(w)

@@ -1,0 +1,669 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/certform/certform/digicert"
+	"github.com/certform/certform/reconcile"
+	"github.com/certform/certform/spec"
+	"github.com/certform/certform/state"
+)
+
+// apiFlags are the flags every command that may call CertCentral takes.
+type apiFlags struct {
+	keyFile string
+	url     string
+}
+
+func (f *apiFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.keyFile, "api-key-file", "", "file holding the DigiCert API key (default $DIGICERT_API_KEY_FILE)")
+	fs.StringVar(&f.url, "api-url", "", "CertCentral API base URL (default $DIGICERT_API_URL, else "+digicert.BaseURLUS+")")
+}
+
+// errNoKey is returned by loadAPIKey when no source holds a key.
+var errNoKey = errors.New("no DigiCert API key")
+
+const keyHint = "hint: set DIGICERT_API_KEY, or give --api-key-file FILE (or DIGICERT_API_KEY_FILE=FILE); under systemd, LoadCredential=digicert-api-key:PATH"
+
+// loadAPIKey finds the API key: --api-key-file, then $DIGICERT_API_KEY_FILE,
+// then $DIGICERT_API_KEY, then $CREDENTIALS_DIRECTORY/digicert-api-key
+// (systemd's LoadCredential). The first source that is set is used; a file
+// that cannot be read is an error, not a fall-through.
+func loadAPIKey(flagFile string) (string, error) {
+	file := flagFile
+	if file == "" {
+		file = os.Getenv("DIGICERT_API_KEY_FILE")
+	}
+	if file == "" {
+		if k := strings.TrimSpace(os.Getenv("DIGICERT_API_KEY")); k != "" {
+			return k, nil
+		}
+		if dir := os.Getenv("CREDENTIALS_DIRECTORY"); dir != "" {
+			file = filepath.Join(dir, "digicert-api-key")
+		}
+	}
+	if file == "" {
+		return "", errNoKey
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("reading the API key file %s: %w", file, unwrapPathError(err))
+	}
+	k := strings.TrimSpace(string(data))
+	if k == "" {
+		return "", fmt.Errorf("the API key file %s is empty", file)
+	}
+	return k, nil
+}
+
+func unwrapPathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// newClient builds the CertCentral client from the flags and environment.
+func (f *apiFlags) newClient(logger *slog.Logger) (*digicert.Client, error) {
+	key, err := loadAPIKey(f.keyFile)
+	if err != nil {
+		return nil, err
+	}
+	url := f.url
+	if url == "" {
+		url = os.Getenv("DIGICERT_API_URL")
+	}
+	if url == "" {
+		url = digicert.BaseURLUS
+	}
+	return digicert.New(key, digicert.WithBaseURL(url), digicert.WithVersion(certformVersion()), digicert.WithLogger(logger))
+}
+
+// logFlags choose the format and level of log records on stderr.
+type logFlags struct {
+	format string
+	level  string
+}
+
+func (f *logFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.format, "log-format", "text", "log format on stderr: text or json")
+	fs.StringVar(&f.level, "log-level", "info", "log level: debug, info, warn or error")
+}
+
+func (f *logFlags) logger(w io.Writer) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(f.level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", f.level)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch f.format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use text or json", f.format)
+}
+
+// colorOK reports whether w is a terminal that may get ANSI colours: not
+// when NO_COLOR is set (https://no-color.org) or TERM is dumb.
+func colorOK(w io.Writer) bool {
+	if os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb" {
+		return false
+	}
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// planFlags are shared by plan and apply.
+type planFlags struct {
+	dir, state       string
+	refresh, asJSON  bool
+	detailedExitCode bool
+	api              apiFlags
+	log              logFlags
+}
+
+func (f *planFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.dir, "dir", "", "spec directory (required)")
+	fs.StringVar(&f.state, "state", "", "state file (required)")
+	fs.BoolVar(&f.refresh, "refresh", false, "read every known order from CertCentral first (GET calls only)")
+	fs.BoolVar(&f.asJSON, "json", false, "print the plan as JSON")
+	fs.BoolVar(&f.detailedExitCode, "detailed-exitcode", false, "exit 0 with no changes, 2 with changes, 1 on error")
+	f.api.register(fs)
+	f.log.register(fs)
+}
+
+func requireFlags(fs *flag.FlagSet, stderr io.Writer, pairs ...string) bool {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i+1] == "" {
+			fmt.Fprintf(stderr, "%s: --%s is required\n", fs.Name(), pairs[i])
+			fs.Usage()
+			return false
+		}
+	}
+	return true
+}
+
+// loaded is what plan and apply start from.
+type loaded struct {
+	specs *spec.Result
+	input reconcile.Input
+}
+
+// printSpecErrors writes every spec error and a hint.
+func printSpecErrors(w io.Writer, res *spec.Result) {
+	if len(res.Errors) == 0 {
+		return
+	}
+	for _, e := range res.Errors {
+		fmt.Fprintln(w, e)
+	}
+	fmt.Fprintf(w, "%s; the invalid specs are left out, the valid ones are planned\n", res.Summary())
+}
+
+func runPlan(stdout, stderr io.Writer, args []string) int {
+	fs := newFlags(stderr, "plan", "--dir DIR --state FILE [--refresh] [--json] [--detailed-exitcode]",
+		"show what apply would do; without --refresh no API call and no key are needed, with it only GET calls")
+	var f planFlags
+	f.register(fs)
+	if done, code := parseFlags(fs, stdout, args, 0); done {
+		return code
+	}
+	if !requireFlags(fs, stderr, "dir", f.dir, "state", f.state) {
+		return exitUsage
+	}
+	logger, err := f.log.logger(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "certform plan: %v\n", err)
+		return exitUsage
+	}
+	specs, err := spec.Load(f.dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "certform plan: %v\n", err)
+		return exitError
+	}
+	known, err := state.Read(f.state)
+	if err != nil {
+		fmt.Fprintf(stderr, "certform plan: %v\nhint: see \"Recovering the state file\" in README.md\n", err)
+		return exitError
+	}
+	in := reconcile.Input{Desired: specs.Orders, Invalid: specs.Invalid, Known: known, MaxRevocations: -1}
+	failed := len(specs.Errors) > 0
+	if f.refresh {
+		client, err := f.api.newClient(logger)
+		if err != nil {
+			fmt.Fprintf(stderr, "certform plan: %v\n", err)
+			if errors.Is(err, errNoKey) {
+				fmt.Fprintln(stderr, keyHint)
+			}
+			return exitError
+		}
+		obs, errs := reconcile.Refresh(context.Background(), client, known, 4)
+		for _, e := range errs {
+			fmt.Fprintf(stderr, "certform plan: %v\n", e)
+		}
+		failed = failed || len(errs) > 0
+		in.Observed = obs
+	}
+	p := reconcile.Plan(in)
+	if f.asJSON {
+		if err := p.WriteJSON(stdout, specs.Errors); err != nil {
+			fmt.Fprintf(stderr, "certform plan: %v\n", err)
+			return exitError
+		}
+	} else {
+		printSpecErrors(stderr, specs)
+		p.WriteText(stdout, colorOK(stdout))
+	}
+	switch {
+	case failed || len(p.Blocked) > 0:
+		return exitError
+	case f.detailedExitCode && len(p.Actions) > 0:
+		return 2
+	}
+	return exitOK
+}
+
+func runApply(stdout, stderr io.Writer, args []string) int {
+	fs := newFlags(stderr, "apply", "--dir DIR --state FILE [--refresh] [--json] [--max-revocations N] [--parallelism N]",
+		"plan, then make the calls; exit 0 only when every call landed")
+	var f planFlags
+	f.register(fs)
+	maxRevocations := fs.Int("max-revocations", 1, "most revocations one run may make; more blocks them all")
+	parallelism := fs.Int("parallelism", 4, "specs worked on at once")
+	if done, code := parseFlags(fs, stdout, args, 0); done {
+		return code
+	}
+	if !requireFlags(fs, stderr, "dir", f.dir, "state", f.state) {
+		return exitUsage
+	}
+	if *parallelism < 1 || *maxRevocations < 0 {
+		fmt.Fprintln(stderr, "certform apply: --parallelism must be at least 1 and --max-revocations at least 0")
+		return exitUsage
+	}
+	logger, err := f.log.logger(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "certform apply: %v\n", err)
+		return exitUsage
+	}
+	client, err := f.api.newClient(logger)
+	if err != nil {
+		fmt.Fprintf(stderr, "certform apply: %v\n", err)
+		if errors.Is(err, errNoKey) {
+			fmt.Fprintln(stderr, keyHint)
+		}
+		return exitError
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	out := applyOnce(ctx, applyConfig{
+		dir: f.dir, statePath: f.state, refresh: f.refresh, asJSON: f.asJSON,
+		maxRevocations: *maxRevocations, parallelism: *parallelism,
+	}, client, logger, stdout, stderr)
+	return out
+}
+
+// signalContext ends on the first SIGINT or SIGTERM; a second one exits at
+// once.
+func signalContext() (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		n := 0
+		for range ch {
+			n++
+			if n == 1 {
+				cancel()
+				continue
+			}
+			os.Exit(130)
+		}
+	}()
+	return ctx, func() { signal.Stop(ch); cancel() }
+}
+
+type applyConfig struct {
+	dir, statePath string
+	refresh        bool
+	asJSON         bool
+	maxRevocations int
+	parallelism    int
+}
+
+// applyOnce is one apply: lock the state, load specs, refresh if asked,
+// plan, print, apply, report. It returns the exit code.
+func applyOnce(ctx context.Context, cfg applyConfig, client reconcile.API, logger *slog.Logger, stdout, stderr io.Writer) int {
+	store, err := state.Open(cfg.statePath)
+	if err != nil {
+		fmt.Fprintf(stderr, "certform apply: %v\n", err)
+		var ce *state.CorruptError
+		if errors.As(err, &ce) {
+			fmt.Fprintln(stderr, "hint: see \"Recovering the state file\" in README.md")
+		}
+		return exitError
+	}
+	defer store.Close()
+	specs, err := spec.Load(cfg.dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "certform apply: %v\n", err)
+		return exitError
+	}
+	failed := len(specs.Errors) > 0
+	printSpecErrors(stderr, specs)
+	known := store.Snapshot()
+	in := reconcile.Input{Desired: specs.Orders, Invalid: specs.Invalid, Known: known, MaxRevocations: cfg.maxRevocations}
+	if cfg.refresh {
+		obs, errs := reconcile.Refresh(ctx, client, known, cfg.parallelism)
+		for _, e := range errs {
+			fmt.Fprintf(stderr, "certform apply: %v\n", e)
+		}
+		failed = failed || len(errs) > 0
+		if err := reconcile.RecordObserved(store, obs, time.Now()); err != nil {
+			fmt.Fprintf(stderr, "certform apply: %v\n", err)
+			return exitError
+		}
+		in.Observed = obs
+		in.Known = store.Snapshot()
+	}
+	p := reconcile.Plan(in)
+	if cfg.asJSON {
+		p.WriteJSON(stdout, specs.Errors)
+	} else {
+		p.WriteText(stdout, colorOK(stdout))
+	}
+	ap := &reconcile.Applier{API: client, Store: store, Log: logger, Parallelism: cfg.parallelism}
+	results := ap.Apply(ctx, p)
+	var bad []reconcile.Result
+	for _, r := range results {
+		if r.Err != nil {
+			bad = append(bad, r)
+		}
+	}
+	if !cfg.asJSON && len(results) > 0 {
+		fmt.Fprintf(stdout, "\nApply: %d of %d calls done", len(results)-len(bad), len(results))
+		if len(bad) > 0 {
+			fmt.Fprintf(stdout, ", %d failed", len(bad))
+		}
+		fmt.Fprintln(stdout, ".")
+	}
+	if len(bad) > 0 || len(p.Blocked) > 0 {
+		fmt.Fprintf(stderr, "certform apply: %s\n", failureSummary(bad, p.Blocked))
+		return exitError
+	}
+	if failed {
+		return exitError
+	}
+	return exitOK
+}
+
+func failureSummary(bad []reconcile.Result, blocked []reconcile.Action) string {
+	var b strings.Builder
+	if len(bad) > 0 {
+		fmt.Fprintf(&b, "%d failed:", len(bad))
+		for _, r := range bad {
+			who := r.Action.Name
+			if r.Action.OrderID != 0 {
+				who += fmt.Sprintf(" (order %d)", r.Action.OrderID)
+			}
+			fmt.Fprintf(&b, "\n  %s %s: %v", r.Action.Kind, who, r.Err)
+		}
+	}
+	if len(blocked) > 0 {
+		if b.Len() > 0 {
+			b.WriteString("\n")
+		}
+		var names []string
+		for _, a := range blocked {
+			names = append(names, a.Name)
+		}
+		fmt.Fprintf(&b, "%d revocations blocked by --max-revocations: %s", len(blocked), strings.Join(names, ", "))
+	}
+	return b.String()
+}
+
+// statusJSON is one entry of certform status --json; a stable interface.
+type statusJSON struct {
+	Name               string              `json:"name"`
+	OrderID            int                 `json:"order_id,omitempty"`
+	Status             string              `json:"status,omitempty"`
+	DisableCT          bool                `json:"disable_ct"`
+	AutoReissue        bool                `json:"auto_reissue"`
+	Revoke             *state.RevokeRecord `json:"revoke,omitempty"`
+	Intent             *state.Intent       `json:"intent,omitempty"`
+	Orphan             bool                `json:"orphan"`
+	File               string              `json:"file,omitempty"`
+	AlternativeOrderID string              `json:"alternative_order_id,omitempty"`
+	Imported           bool                `json:"imported,omitempty"`
+}
+
+func runStatus(stdout, stderr io.Writer, args []string) int {
+	fs := newFlags(stderr, "status", "--state FILE [--dir DIR] [--json]",
+		"list every order in the state file; with --dir, orphans (entries without a valid spec) are marked")
+	statePath := fs.String("state", "", "state file (required)")
+	dir := fs.String("dir", "", "spec directory, to mark orphans")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if done, code := parseFlags(fs, stdout, args, 0); done {
+		return code
+	}
+	if !requireFlags(fs, stderr, "state", *statePath) {
+		return exitUsage
+	}
+	known, err := state.Read(*statePath)
+	if err != nil {
+		fmt.Fprintf(stderr, "certform status: %v\n", err)
+		return exitError
+	}
+	var valid map[string]bool
+	if *dir != "" {
+		specs, err := spec.Load(*dir)
+		if err != nil {
+			fmt.Fprintf(stderr, "certform status: %v\n", err)
+			return exitError
+		}
+		valid = map[string]bool{}
+		for _, o := range specs.Orders {
+			valid[o.Name] = true
+		}
+	}
+	var rows []statusJSON
+	for _, n := range known.Names() {
+		e := known.Entries[n]
+		rows = append(rows, statusJSON{Name: n, OrderID: e.OrderID, Status: e.Status, DisableCT: e.DisableCT, AutoReissue: e.AutoReissue,
+			Revoke: e.Revoke, Intent: e.Intent, Orphan: valid != nil && !valid[n], File: e.File, AlternativeOrderID: e.AlternativeOrderID, Imported: e.Imported})
+	}
+	if *asJSON {
+		if rows == nil {
+			rows = []statusJSON{}
+		}
+		return writeJSON(stdout, stderr, "status", rows)
+	}
+	if len(rows) == 0 {
+		fmt.Fprintf(stdout, "The state file %s tracks no orders.\n", *statePath)
+		return exitOK
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tORDER\tSTATUS\tDISABLE_CT\tAUTO_REISSUE\tREVOKE\tNOTE")
+	for _, r := range rows {
+		order, status, revoke := "-", orDash(r.Status), "-"
+		if r.OrderID != 0 {
+			order = strconv.Itoa(r.OrderID)
+		}
+		if r.Revoke != nil {
+			revoke = r.Revoke.Status
+			if r.Revoke.RequestID != 0 {
+				revoke += fmt.Sprintf(" (request %d)", r.Revoke.RequestID)
+			}
+		}
+		var notes []string
+		if r.Intent != nil {
+			notes = append(notes, fmt.Sprintf("%s outcome unknown since %s", r.Intent.Action, r.Intent.Started.Format(time.RFC3339)))
+		}
+		if r.Orphan {
+			notes = append(notes, "orphan: no valid spec")
+		}
+		if r.Imported {
+			notes = append(notes, "imported")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%v\t%s\t%s\n", r.Name, order, status, r.DisableCT, r.AutoReissue, revoke, strings.Join(notes, "; "))
+	}
+	tw.Flush()
+	return exitOK
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func writeJSON(stdout, stderr io.Writer, cmd string, v any) int {
+	enc := newJSONEncoder(stdout)
+	if err := enc.Encode(v); err != nil {
+		fmt.Fprintf(stderr, "certform %s: %v\n", cmd, err)
+		return exitError
+	}
+	return exitOK
+}
+
+func runImport(stdout, stderr io.Writer, args []string) int {
+	fs := newFlags(stderr, "import", "--dir DIR --state FILE NAME ORDER_ID",
+		"adopt an existing CertCentral order for the spec NAME after checking that its names match; from then on only toggles are planned for it")
+	dir := fs.String("dir", "", "spec directory (required)")
+	statePath := fs.String("state", "", "state file (required)")
+	var api apiFlags
+	api.register(fs)
+	var lf logFlags
+	lf.register(fs)
+	if done, code := parseFlags(fs, stdout, args, 2); done {
+		return code
+	}
+	if !requireFlags(fs, stderr, "dir", *dir, "state", *statePath) {
+		return exitUsage
+	}
+	name := fs.Arg(0)
+	orderID, err := strconv.Atoi(fs.Arg(1))
+	if err != nil || orderID <= 0 {
+		fmt.Fprintf(stderr, "certform import: ORDER_ID %q is not an order id (a positive integer)\n", fs.Arg(1))
+		return exitUsage
+	}
+	logger, err := lf.logger(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "certform import: %v\n", err)
+		return exitUsage
+	}
+	client, err := api.newClient(logger)
+	if err != nil {
+		fmt.Fprintf(stderr, "certform import: %v\n", err)
+		if errors.Is(err, errNoKey) {
+			fmt.Fprintln(stderr, keyHint)
+		}
+		return exitError
+	}
+	store, err := state.Open(*statePath)
+	if err != nil {
+		fmt.Fprintf(stderr, "certform import: %v\n", err)
+		return exitError
+	}
+	defer store.Close()
+	specs, err := spec.Load(*dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "certform import: %v\n", err)
+		return exitError
+	}
+	var o *spec.Order
+	for _, x := range specs.Orders {
+		if x.Name == name {
+			o = x
+		}
+	}
+	if o == nil {
+		fmt.Fprintf(stderr, "certform import: no valid spec named %q in %s\n", name, *dir)
+		for _, e := range specs.Errors {
+			if e.Spec == name {
+				fmt.Fprintln(stderr, e)
+			}
+		}
+		return exitError
+	}
+	if e := store.Entry(name); e != nil && (e.OrderID != 0 || e.Intent != nil) {
+		fmt.Fprintf(stderr, "certform import: %s already tracks order %d\nhint: run certform forget %s first to track another order\n", name, e.OrderID, name)
+		return exitError
+	}
+	got, err := client.GetOrder(context.Background(), orderID)
+	if err != nil {
+		fmt.Fprintf(stderr, "certform import: reading order %d: %v\n", orderID, err)
+		return exitError
+	}
+	if msg := namesDiffer(o, got); msg != "" {
+		fmt.Fprintf(stderr, "certform import: order %d does not match spec %s: %s; nothing imported\n", orderID, name, msg)
+		return exitError
+	}
+	err = store.Update(name, func(e *state.Entry) bool {
+		*e = state.Entry{OrderID: got.ID, AlternativeOrderID: got.AlternativeOrderID, Fingerprint: o.Fingerprint, Fixed: o.FixedFields(),
+			DisableCT: bool(got.DisableCT), AutoReissue: bool(got.AutoReissue), Imported: true, File: o.File,
+			OrderedAt: time.Now().UTC(), Status: got.Status, RefreshedAt: time.Now().UTC()}
+		return true
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "certform import: %v\n", err)
+		return exitError
+	}
+	fmt.Fprintf(stdout, "Imported order %d (%s) as %s.\n", got.ID, got.Status, name)
+	return exitOK
+}
+
+// namesDiffer compares an order's names with a spec's and says which differ.
+func namesDiffer(o *spec.Order, got *digicert.Order) string {
+	want := map[string]bool{o.CommonName: true}
+	for _, n := range o.DNSNames {
+		want[n] = true
+	}
+	have := map[string]bool{}
+	for _, n := range got.Names() {
+		have[n] = true
+	}
+	var extra, missing []string
+	for n := range have {
+		if !want[n] {
+			extra = append(extra, n)
+		}
+	}
+	for n := range want {
+		if !have[n] {
+			missing = append(missing, n)
+		}
+	}
+	sort.Strings(extra)
+	sort.Strings(missing)
+	var parts []string
+	if len(missing) > 0 {
+		parts = append(parts, "the order lacks "+strings.Join(missing, ", "))
+	}
+	if len(extra) > 0 {
+		parts = append(parts, "the order also names "+strings.Join(extra, ", "))
+	}
+	if cn := strings.ToLower(got.Certificate.CommonName); len(parts) == 0 && cn != o.CommonName {
+		parts = append(parts, fmt.Sprintf("its common name is %s, the spec's %s", cn, o.CommonName))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func runForget(stdout, stderr io.Writer, args []string) int {
+	fs := newFlags(stderr, "forget", "--state FILE NAME",
+		"drop NAME's entry from the state file; no API call, the order itself is untouched")
+	statePath := fs.String("state", "", "state file (required)")
+	if done, code := parseFlags(fs, stdout, args, 1); done {
+		return code
+	}
+	if !requireFlags(fs, stderr, "state", *statePath) {
+		return exitUsage
+	}
+	name := fs.Arg(0)
+	store, err := state.Open(*statePath)
+	if err != nil {
+		fmt.Fprintf(stderr, "certform forget: %v\n", err)
+		return exitError
+	}
+	defer store.Close()
+	e := store.Entry(name)
+	if e == nil {
+		fmt.Fprintf(stderr, "certform forget: the state file has no entry named %q\n", name)
+		return exitError
+	}
+	if err := store.Update(name, func(*state.Entry) bool { return false }); err != nil {
+		fmt.Fprintf(stderr, "certform forget: %v\n", err)
+		return exitError
+	}
+	switch {
+	case e.Intent != nil:
+		fmt.Fprintf(stdout, "Forgot %s. Its %s was in flight with an unknown outcome (alternative order id %s): check CertCentral for it.\n", name, e.Intent.Action, e.Intent.AlternativeOrderID)
+	case e.OrderID != 0:
+		fmt.Fprintf(stdout, "Forgot %s; order %d is untouched in CertCentral.\n", name, e.OrderID)
+	default:
+		fmt.Fprintf(stdout, "Forgot %s.\n", name)
+	}
+	fmt.Fprintf(stdout, "If a spec named %s still exists, the next apply places a new order for it; remove or rename the spec, or import the order again.\n", name)
+	return exitOK
+}

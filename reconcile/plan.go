@@ -1,0 +1,362 @@
+// Package reconcile decides and carries out what certform does: Plan
+// compares the desired orders (package spec) with what certform knows
+// (package state, and optionally what CertCentral reports) and lists the
+// fewest calls that close the gap, with diagnostics for what it will not do
+// by itself; Apply makes those calls through package digicert and records
+// each one in the state as it lands.
+//
+// Plan is pure and deterministic. Reconciling is level-based: every plan is
+// computed from the whole desired and known state, never from the event
+// that caused it.
+package reconcile
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/certform/certform/spec"
+	"github.com/certform/certform/state"
+)
+
+// Kind is what an action does.
+type Kind string
+
+// Action kinds: each is one CertCentral call (an order resumed from an
+// earlier, unknown outcome starts with a look-up).
+const (
+	KindOrder          Kind = "order"
+	KindSetCT          Kind = "set_ct"
+	KindSetAutoReissue Kind = "set_auto_reissue"
+	KindRevoke         Kind = "revoke"
+)
+
+// Action is one call the plan makes.
+type Action struct {
+	Kind Kind   `json:"kind"`
+	Name string `json:"name"`
+	// File and Line locate the spec.
+	File string `json:"file"`
+	Line int    `json:"line"`
+	// OrderID is the order acted on; 0 for a new order.
+	OrderID int `json:"order_id,omitempty"`
+	// From and To are the old and new values of a toggle.
+	From *bool `json:"from,omitempty"`
+	To   *bool `json:"to,omitempty"`
+	// Resume is the alternative order id of an earlier order (or revoke)
+	// whose outcome is unknown: Apply looks it up before anything else.
+	Resume string `json:"resume_alternative_order_id,omitempty"`
+	// Recheck is set on a revoke whose earlier request's outcome is
+	// unknown: Apply reads the order first and revokes only if needed.
+	Recheck bool `json:"recheck,omitempty"`
+	// Comments is the revoke request's comments.
+	Comments string `json:"comments,omitempty"`
+	// Spec is the desired order (nil in a decoded plan).
+	Spec *spec.Order `json:"-"`
+}
+
+// Note kinds: diagnostics that make no call.
+const (
+	NoteOrphan        = "orphan"
+	NoteNeedsNewOrder = "needs_new_order"
+	NoteIrreversible  = "irreversible"
+	NotePending       = "pending"
+	NoteDrift         = "drift"
+	NoteBlocked       = "blocked"
+	NoteNoEffect      = "no_effect"
+	NoteWarning       = "warning"
+)
+
+// Note is a diagnostic: something certform will not do by itself, with
+// what to do about it.
+type Note struct {
+	Kind    string `json:"kind"`
+	Name    string `json:"name,omitempty"`
+	OrderID int    `json:"order_id,omitempty"`
+	Message string `json:"message"`
+	Hint    string `json:"hint,omitempty"`
+}
+
+// Changes is what Plan returns: the calls to make and the notes.
+type Changes struct {
+	Actions []Action `json:"actions"`
+	// Blocked are revocations held back by the max-revocations rail; each
+	// makes the run fail.
+	Blocked []Action `json:"blocked"`
+	Notes   []Note   `json:"notes"`
+}
+
+// Counts returns the numbers in the plan's summary line.
+func (p *Changes) Counts() (order, update, revoke int) {
+	for _, a := range p.Actions {
+		switch a.Kind {
+		case KindOrder:
+			order++
+		case KindSetCT, KindSetAutoReissue:
+			update++
+		case KindRevoke:
+			revoke++
+		}
+	}
+	return
+}
+
+// Summary returns "Plan: 2 to order, 1 to update, 0 to revoke." Updates
+// count calls: a spec whose CT and auto-reissue both change counts 2.
+func (p *Changes) Summary() string {
+	o, u, r := p.Counts()
+	return fmt.Sprintf("Plan: %d to order, %d to update, %d to revoke.", o, u, r)
+}
+
+// Observed is what CertCentral reported for an order in a refresh.
+type Observed struct {
+	Status      string
+	DisableCT   bool
+	AutoReissue bool
+}
+
+// Input is everything Plan looks at.
+type Input struct {
+	// Desired are the valid specs.
+	Desired []*spec.Order
+	// Invalid names specs that exist but are currently invalid.
+	Invalid []string
+	// Known is the state.
+	Known *state.File
+	// Observed, when refreshing, is what CertCentral reported per spec
+	// name. Entries missing from it are judged from the state alone.
+	Observed map[string]*Observed
+	// MaxRevocations: more revocations than this in one plan blocks them
+	// all. Negative means no limit.
+	MaxRevocations int
+}
+
+// closedStatuses are order statuses after which nothing can change.
+var closedStatuses = map[string]bool{"revoked": true, "canceled": true, "rejected": true, "expired": true}
+
+func boolp(b bool) *bool { return &b }
+
+// orderingOptions returns the ordering-only options of an order, by spec
+// key, as recorded in state.Entry.Options.
+func orderingOptions(o *spec.Order) map[string]string {
+	return map[string]string{
+		"comments":                      o.Comments,
+		"skip_approval":                 fmt.Sprint(o.SkipApproval),
+		"dcv_method":                    o.DCVMethod,
+		"additional_emails":             strings.Join(o.AdditionalEmails, ","),
+		"auto_renew":                    fmt.Sprint(o.AutoRenew),
+		"container_id":                  fmt.Sprint(o.ContainerID),
+		"disable_renewal_notifications": fmt.Sprint(o.DisableRenewalNotifications),
+	}
+}
+
+// changedKeys returns the keys whose values differ between a and b, sorted.
+// Keys missing from old are not reported (an older state lacks them).
+func changedKeys(old, cur map[string]string) []string {
+	var out []string
+	for k, v := range cur {
+		if ov, ok := old[k]; ok && ov != v {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Plan computes the actions and notes for in. It makes no call and
+// changes nothing; the result depends only on in.
+func Plan(in Input) *Changes {
+	p := &Changes{Actions: []Action{}, Blocked: []Action{}, Notes: []Note{}}
+	desired := map[string]*spec.Order{}
+	for _, o := range in.Desired {
+		desired[o.Name] = o
+	}
+	invalid := map[string]bool{}
+	for _, n := range in.Invalid {
+		invalid[n] = true
+	}
+	known := in.Known
+	if known == nil {
+		known = &state.File{Entries: map[string]*state.Entry{}}
+	}
+	names := map[string]bool{}
+	for n := range desired {
+		names[n] = true
+	}
+	for n := range known.Entries {
+		names[n] = true
+	}
+	sorted := make([]string, 0, len(names))
+	for n := range names {
+		sorted = append(sorted, n)
+	}
+	sort.Strings(sorted)
+
+	if len(in.Desired) == 0 && len(in.Invalid) == 0 && len(known.Entries) > 0 {
+		p.Notes = append(p.Notes, Note{Kind: NoteWarning,
+			Message: fmt.Sprintf("the spec directory holds no specs, but the state tracks %s; nothing is revoked or changed", plural(len(known.Entries), "order")),
+			Hint:    "check --dir: a wrong path or an unmounted volume looks like this"})
+	}
+	for _, name := range sorted {
+		planOne(p, name, desired[name], known.Entries[name], invalid[name], in.Observed[name])
+	}
+	if in.MaxRevocations >= 0 {
+		var revokes, rest []Action
+		for _, a := range p.Actions {
+			if a.Kind == KindRevoke {
+				revokes = append(revokes, a)
+			} else {
+				rest = append(rest, a)
+			}
+		}
+		if len(revokes) > in.MaxRevocations {
+			var ns []string
+			for _, a := range revokes {
+				ns = append(ns, a.Name)
+			}
+			p.Actions = append([]Action{}, rest...)
+			p.Blocked = revokes
+			p.Notes = append(p.Notes, Note{Kind: NoteBlocked,
+				Message: fmt.Sprintf("%d revocations planned, more than --max-revocations=%d allows: %s; none of them is made", len(revokes), in.MaxRevocations, strings.Join(ns, ", ")),
+				Hint:    fmt.Sprintf("revocation is irreversible: check these specs, then run again with --max-revocations=%d", len(revokes))})
+		}
+	}
+	return p
+}
+
+func planOne(p *Changes, name string, d *spec.Order, e *state.Entry, invalid bool, obs *Observed) {
+	note := func(kind string, orderID int, hint, format string, args ...any) {
+		p.Notes = append(p.Notes, Note{Kind: kind, Name: name, OrderID: orderID, Message: fmt.Sprintf(format, args...), Hint: hint})
+	}
+	if d == nil {
+		if e == nil || (e.OrderID == 0 && e.Intent == nil) {
+			return
+		}
+		what := fmt.Sprintf("order %d", e.OrderID)
+		if e.OrderID == 0 {
+			what = fmt.Sprintf("an order whose outcome is unknown (alternative order id %s)", e.Intent.AlternativeOrderID)
+		}
+		if invalid {
+			note(NoteOrphan, e.OrderID, "fix the spec's errors listed above",
+				"the spec is currently invalid; %s is left as it is until it is fixed", what)
+		} else {
+			note(NoteOrphan, e.OrderID, fmt.Sprintf("to revoke it, restore the spec with revoke: true; to stop tracking it, run certform forget %s", name),
+				"the spec is gone (deleted or renamed; last seen in %s); nothing is revoked, %s is left as it is", orNone(e.File), what)
+		}
+		return
+	}
+	pos := func(a Action) Action {
+		a.Name, a.File, a.Line, a.Spec = name, d.File, d.Line, d
+		return a
+	}
+	if e == nil || (e.OrderID == 0 && e.Intent == nil) {
+		if d.Revoke {
+			note(NoteWarning, 0, fmt.Sprintf("to revoke an order made elsewhere, adopt it first: certform import %s ORDER_ID", name),
+				"revoke is true but certform has no order for this spec; nothing is ordered or revoked")
+			return
+		}
+		p.Actions = append(p.Actions, pos(Action{Kind: KindOrder}))
+		return
+	}
+	if e.OrderID == 0 {
+		// An intent whose outcome is unknown.
+		if e.Intent.Action == state.IntentOrder {
+			if d.Revoke {
+				note(NoteWarning, 0, "run certform apply with revoke: false to resolve the earlier order first, then ask for revocation",
+					"an earlier order's outcome is unknown (alternative order id %s) and the spec asks for revocation; nothing is done", e.Intent.AlternativeOrderID)
+				return
+			}
+			p.Actions = append(p.Actions, pos(Action{Kind: KindOrder, Resume: e.Intent.AlternativeOrderID}))
+		}
+		return
+	}
+
+	status := e.Status
+	if obs != nil {
+		status = obs.Status
+	}
+	revokeUnknown := e.Intent != nil && e.Intent.Action == state.IntentRevoke
+	switch {
+	case e.Revoke != nil && !d.Revoke:
+		note(NoteIrreversible, e.OrderID, "revocation cannot be undone; for a new certificate, write a spec with a new name",
+			"revoke was requested on %s (request %d, %s); setting revoke back to false does not undo it",
+			e.Revoke.Time.UTC().Format("2006-01-02"), e.Revoke.RequestID, e.Revoke.Status)
+		return
+	case revokeUnknown && !d.Revoke:
+		note(NoteIrreversible, e.OrderID, "check the order in CertCentral; revocation cannot be undone",
+			"a revoke request was sent and its outcome is unknown; setting revoke back to false does not undo it")
+		return
+	case d.Revoke && status == "revoked":
+		return
+	case d.Revoke && e.Revoke != nil && e.Revoke.Status == "rejected" && e.Revoke.Comments != d.RevokeComments:
+		p.Actions = append(p.Actions, pos(Action{Kind: KindRevoke, OrderID: e.OrderID, Comments: d.RevokeComments}))
+		return
+	case d.Revoke && e.Revoke != nil && e.Revoke.Status == "rejected":
+		note(NotePending, e.OrderID, "to ask again, change revoke_comments",
+			"the revoke request %d was rejected by an administrator", e.Revoke.RequestID)
+		return
+	case d.Revoke && e.Revoke != nil && e.Revoke.Status != "approved":
+		note(NotePending, e.OrderID, "an administrator approves or rejects it in CertCentral",
+			"revoke request %d is %s, waiting for approval", e.Revoke.RequestID, e.Revoke.Status)
+		return
+	case d.Revoke && e.Revoke != nil:
+		return
+	case d.Revoke && closedStatuses[status]:
+		note(NoteDrift, e.OrderID, "", "the order is %s in CertCentral; there is nothing to revoke", status)
+		return
+	case d.Revoke:
+		a := pos(Action{Kind: KindRevoke, OrderID: e.OrderID, Comments: d.RevokeComments})
+		a.Recheck = revokeUnknown
+		p.Actions = append(p.Actions, a)
+		return
+	case closedStatuses[status]:
+		note(NoteDrift, e.OrderID, "for a new certificate, write a spec with a new name; to stop tracking this one, run certform forget "+name,
+			"the order is %s in CertCentral, changed outside certform; certform changes nothing on it", status)
+		return
+	}
+
+	if e.Fingerprint != "" && d.Fingerprint != e.Fingerprint {
+		changed := changedKeys(e.Fixed, d.FixedFields())
+		what := "fields that are fixed once ordered changed"
+		if len(changed) > 0 {
+			what = strings.Join(changed, ", ") + " changed; they are fixed once ordered"
+		}
+		note(NoteNeedsNewOrder, e.OrderID, "certform does not buy a new certificate by itself: for a new order, give the spec a new name; then revoke the old order explicitly (revoke: true under the old name) if it must go",
+			"%s; order %d keeps its values", what, e.OrderID)
+	}
+	if changed := changedKeys(e.Options, orderingOptions(d)); len(changed) > 0 {
+		note(NoteNoEffect, e.OrderID, "",
+			"%s changed; %s only used while ordering and has no effect on order %d", strings.Join(changed, ", "), isAre(len(changed)), e.OrderID)
+	}
+	ct, ar := e.DisableCT, e.AutoReissue
+	if obs != nil {
+		ct, ar = obs.DisableCT, obs.AutoReissue
+	}
+	if d.DisableCT != ct {
+		p.Actions = append(p.Actions, pos(Action{Kind: KindSetCT, OrderID: e.OrderID, From: boolp(ct), To: boolp(d.DisableCT)}))
+	}
+	if d.AutoReissue != ar {
+		p.Actions = append(p.Actions, pos(Action{Kind: KindSetAutoReissue, OrderID: e.OrderID, From: boolp(ar), To: boolp(d.AutoReissue)}))
+	}
+}
+
+func isAre(n int) string {
+	if n == 1 {
+		return "it is"
+	}
+	return "they are"
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "an unknown file"
+	}
+	return s
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}

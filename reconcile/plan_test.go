@@ -1,0 +1,162 @@
+package reconcile
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/certform/certform/spec"
+	"github.com/certform/certform/state"
+	"github.com/google/go-cmp/cmp"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata/plans")
+
+// mkOrder returns a valid-looking desired order; mods change it before its
+// fingerprint is computed.
+func mkOrder(name string, mods ...func(*spec.Order)) *spec.Order {
+	o := &spec.Order{
+		Name: name, CommonName: name + ".example.com", CSR: "csr-of-" + name, SignatureHash: "sha256",
+		Product: "ov", ValidityYears: 1, OrganizationID: 112233, File: name + ".yaml", Line: 1, Column: 1,
+	}
+	for _, m := range mods {
+		m(o)
+	}
+	o.Fingerprint = spec.Fingerprint(o.FixedFields())
+	return o
+}
+
+// entryFor returns the state entry certform writes after ordering o.
+func entryFor(o *spec.Order, orderID int, mods ...func(*state.Entry)) *state.Entry {
+	e := &state.Entry{
+		OrderID: orderID, AlternativeOrderID: "cf-" + o.Name + "-000000000000", Fingerprint: o.Fingerprint, Fixed: o.FixedFields(),
+		Options: orderingOptions(o), DisableCT: o.DisableCT, AutoReissue: o.AutoReissue, File: o.File, Status: "issued",
+		OrderedAt: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC),
+	}
+	for _, m := range mods {
+		m(e)
+	}
+	return e
+}
+
+func known(entries map[string]*state.Entry) *state.File {
+	return &state.File{Version: state.Version, Entries: entries}
+}
+
+var (
+	withCT      = func(o *spec.Order) { o.DisableCT = true }
+	withReissue = func(o *spec.Order) { o.AutoReissue = true }
+	withRevoke  = func(o *spec.Order) { o.Revoke, o.RevokeComments = true, "key compromised" }
+	revokedAt   = time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC)
+)
+
+func TestPlan_golden(t *testing.T) {
+	base := mkOrder("shop")
+	tests := []struct {
+		name string
+		in   Input
+	}{
+		{"new", Input{Desired: []*spec.Order{mkOrder("shop", withCT), mkOrder("api")}, Known: known(nil)}},
+		{"unchanged", Input{Desired: []*spec.Order{base}, Known: known(map[string]*state.Entry{"shop": entryFor(base, 100001)})}},
+		{"toggle-ct", Input{Desired: []*spec.Order{mkOrder("shop", withCT)}, Known: known(map[string]*state.Entry{"shop": entryFor(base, 100001)})}},
+		{"toggle-auto-reissue", Input{Desired: []*spec.Order{mkOrder("shop", withReissue)}, Known: known(map[string]*state.Entry{"shop": entryFor(base, 100001)})}},
+		{"both-toggles", Input{Desired: []*spec.Order{mkOrder("shop", withCT, withReissue)}, Known: known(map[string]*state.Entry{"shop": entryFor(base, 100001)})}},
+		{"revoke", Input{Desired: []*spec.Order{mkOrder("shop", withRevoke, withCT)}, Known: known(map[string]*state.Entry{"shop": entryFor(base, 100001)}), MaxRevocations: 1}},
+		{"revoke-pending", Input{Desired: []*spec.Order{mkOrder("shop", withRevoke)}, Known: known(map[string]*state.Entry{"shop": entryFor(base, 100001, func(e *state.Entry) {
+			e.Revoke = &state.RevokeRecord{RequestID: 500009, Status: "pending", Comments: "key compromised", Time: revokedAt}
+		})}), MaxRevocations: 1}},
+		{"revoked", Input{Desired: []*spec.Order{mkOrder("shop", withRevoke, withCT)}, Known: known(map[string]*state.Entry{"shop": entryFor(base, 100001, func(e *state.Entry) {
+			e.Revoke = &state.RevokeRecord{Status: "approved", Comments: "key compromised", Time: revokedAt}
+			e.Status = "revoked"
+		})}), MaxRevocations: 1}},
+		{"revoke-rejected", Input{Desired: []*spec.Order{mkOrder("shop", withRevoke)}, Known: known(map[string]*state.Entry{"shop": entryFor(base, 100001, func(e *state.Entry) {
+			e.Revoke = &state.RevokeRecord{RequestID: 500009, Status: "rejected", Comments: "key compromised", Time: revokedAt}
+		})}), MaxRevocations: 1}},
+		{"revoke-unset", Input{Desired: []*spec.Order{base}, Known: known(map[string]*state.Entry{"shop": entryFor(base, 100001, func(e *state.Entry) {
+			e.Revoke = &state.RevokeRecord{RequestID: 500009, Status: "pending", Comments: "key compromised", Time: revokedAt}
+		})})}},
+		{"orphan", Input{Desired: nil, Invalid: []string{"broken"}, Known: known(map[string]*state.Entry{
+			"shop": entryFor(base, 100001), "broken": entryFor(mkOrder("broken"), 100002)})}},
+		{"fixed-field-change", Input{Desired: []*spec.Order{mkOrder("shop", func(o *spec.Order) {
+			o.DNSNames = []string{"www.shop.example.com"}
+			o.Product = "ev"
+			o.Comments = "now with www"
+		}, withCT)}, Known: known(map[string]*state.Entry{"shop": entryFor(base, 100001)})}},
+		{"invalid-among-valid", Input{Desired: []*spec.Order{mkOrder("api")}, Invalid: []string{"shop"}, Known: known(map[string]*state.Entry{"shop": entryFor(base, 100001)})}},
+		{"max-revocations", Input{Desired: []*spec.Order{mkOrder("a", withRevoke), mkOrder("b", withRevoke), mkOrder("c", withCT)},
+			Known: known(map[string]*state.Entry{"a": entryFor(mkOrder("a"), 1), "b": entryFor(mkOrder("b"), 2), "c": entryFor(mkOrder("c"), 3)}), MaxRevocations: 1}},
+		{"resume-intent", Input{Desired: []*spec.Order{base}, Known: known(map[string]*state.Entry{"shop": {
+			Intent: &state.Intent{Action: state.IntentOrder, AlternativeOrderID: "cf-shop-1a2b3c4d5e6f", Fingerprint: base.Fingerprint, Started: revokedAt, Attempts: 1}}})}},
+		{"refresh-drift", Input{Desired: []*spec.Order{base, mkOrder("api")},
+			Known:    known(map[string]*state.Entry{"shop": entryFor(base, 100001), "api": entryFor(mkOrder("api"), 100002)}),
+			Observed: map[string]*Observed{"shop": {Status: "issued", DisableCT: true, AutoReissue: false}, "api": {Status: "revoked"}}}},
+		{"empty-dir", Input{Known: known(map[string]*state.Entry{"shop": entryFor(base, 100001)})}},
+		{"new-with-revoke", Input{Desired: []*spec.Order{mkOrder("shop", withRevoke)}, Known: known(nil), MaxRevocations: 1}},
+		{"imported", Input{Desired: []*spec.Order{mkOrder("shop", withCT)}, Known: known(map[string]*state.Entry{"shop": {OrderID: 100007, Imported: true, Status: "issued"}})}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := Plan(tt.in)
+			var b bytes.Buffer
+			if err := p.WriteText(&b, false); err != nil {
+				t.Fatal(err)
+			}
+			b.WriteString("---\n")
+			if err := p.WriteJSON(&b, nil); err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("..", "testdata", "plans", tt.name+".golden")
+			if *update {
+				os.MkdirAll(filepath.Dir(golden), 0o755)
+				if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(string(want), b.String()); diff != "" {
+				t.Errorf("plan (-want +got):\n%s", diff)
+			}
+			// Plan is pure: the same input gives the same plan.
+			var again bytes.Buffer
+			Plan(tt.in).WriteText(&again, false)
+			if !bytes.HasPrefix(b.Bytes(), again.Bytes()) {
+				t.Error("a second Plan of the same input differs")
+			}
+		})
+	}
+}
+
+func TestPlan_color(t *testing.T) {
+	p := Plan(Input{Desired: []*spec.Order{mkOrder("shop")}, Known: known(nil)})
+	var b bytes.Buffer
+	p.WriteText(&b, true)
+	if !bytes.Contains(b.Bytes(), []byte("\x1b[32m+ order \x1b[0m shop")) {
+		t.Errorf("no colour:\n%q", b.String())
+	}
+	b.Reset()
+	p.WriteText(&b, false)
+	if bytes.Contains(b.Bytes(), []byte("\x1b[")) {
+		t.Errorf("colour without asking:\n%q", b.String())
+	}
+}
+
+func TestNewAlternativeID(t *testing.T) {
+	for _, name := range []string{"shop", "a.b_c-d", "x" + string(bytes.Repeat([]byte("y"), 62))} {
+		id := NewAlternativeID(name)
+		if len(id) > 64 || !altIDPattern.MatchString(id) {
+			t.Errorf("%q -> %q", name, id)
+		}
+		if NewAlternativeID(name) == id {
+			t.Errorf("%q: two ids alike", name)
+		}
+	}
+}
+
+var altIDPattern = regexp.MustCompile(`^cf-[A-Za-z0-9-]+-[0-9a-f]{12}$`)

@@ -1,0 +1,150 @@
+package reconcile
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/certform/certform/spec"
+)
+
+// ANSI colours used by WriteText when colour is on.
+const (
+	green  = "\x1b[32m"
+	yellow = "\x1b[33m"
+	red    = "\x1b[31m"
+	bold   = "\x1b[1m"
+	reset  = "\x1b[0m"
+)
+
+// WriteText writes the plan for people, in the style of Terraform: one line
+// per call ("+ order", "~ update", "- revoke", "! blocked"), details
+// indented below, then the notes with their hints, then the summary line.
+// color adds ANSI colours; callers turn it on only for a terminal and never
+// when NO_COLOR is set.
+func (p *Changes) WriteText(w io.Writer, color bool) error {
+	c := func(code, s string) string {
+		if !color {
+			return s
+		}
+		return code + s + reset
+	}
+	var b strings.Builder
+	if len(p.Actions)+len(p.Blocked) > 0 {
+		b.WriteString("certform will make these calls:\n\n")
+	}
+	for _, a := range p.Actions {
+		writeAction(&b, a, c, "")
+	}
+	for _, a := range p.Blocked {
+		writeAction(&b, a, c, "blocked")
+	}
+	if len(p.Notes) > 0 {
+		if b.Len() > 0 {
+			b.WriteString("\n")
+		}
+		b.WriteString("Notes:\n")
+		for _, n := range p.Notes {
+			who := n.Name
+			if n.OrderID != 0 {
+				who += fmt.Sprintf(" (order %d)", n.OrderID)
+			}
+			if who != "" {
+				who += ": "
+			}
+			fmt.Fprintf(&b, "  %s %s%s\n", c(yellow, fmt.Sprintf("%-15s", n.Kind)), who, n.Message)
+			if n.Hint != "" {
+				fmt.Fprintf(&b, "  %-15s hint: %s\n", "", n.Hint)
+			}
+		}
+	}
+	if b.Len() > 0 {
+		b.WriteString("\n")
+	}
+	if len(p.Actions) == 0 && len(p.Blocked) == 0 {
+		b.WriteString("No calls to make.\n")
+	}
+	b.WriteString(c(bold, p.Summary()) + "\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func onOff(b *bool) string {
+	if b == nil {
+		return "?"
+	}
+	return fmt.Sprint(*b)
+}
+
+func writeAction(b *strings.Builder, a Action, c func(string, string) string, blocked string) {
+	where := fmt.Sprintf("(%s:%d)", a.File, a.Line)
+	switch {
+	case blocked != "":
+		fmt.Fprintf(b, "  %s %s order %d  %s\n", c(red, "! blocked revoke"), a.Name, a.OrderID, where)
+	case a.Kind == KindOrder:
+		fmt.Fprintf(b, "  %s %s  %s\n", c(green, "+ order "), a.Name, where)
+		if a.Resume != "" {
+			fmt.Fprintf(b, "        an earlier order's outcome is unknown: alternative order id %s is looked up first and adopted if found\n", a.Resume)
+		}
+		if o := a.Spec; o != nil {
+			writeOrderDetails(b, o)
+		}
+	case a.Kind == KindSetCT:
+		fmt.Fprintf(b, "  %s %s order %d  %s\n        disable_ct: %s -> %s\n", c(yellow, "~ update"), a.Name, a.OrderID, where, onOff(a.From), onOff(a.To))
+	case a.Kind == KindSetAutoReissue:
+		fmt.Fprintf(b, "  %s %s order %d  %s\n        auto_reissue: %s -> %s\n", c(yellow, "~ update"), a.Name, a.OrderID, where, onOff(a.From), onOff(a.To))
+	case a.Kind == KindRevoke:
+		fmt.Fprintf(b, "  %s %s order %d  %s\n        comments: %q\n", c(red, "- revoke"), a.Name, a.OrderID, where, a.Comments)
+		if a.Recheck {
+			b.WriteString("        an earlier revoke request's outcome is unknown: the order is read first\n")
+		}
+	}
+}
+
+func writeOrderDetails(b *strings.Builder, o *spec.Order) {
+	fmt.Fprintf(b, "        common_name: %s\n", o.CommonName)
+	if len(o.DNSNames) > 0 {
+		fmt.Fprintf(b, "        dns_names: %s\n", strings.Join(o.DNSNames, ", "))
+	}
+	validity := fmt.Sprintf("%d year", o.ValidityYears)
+	if o.ValidityYears > 1 {
+		validity += "s"
+	}
+	if o.ValidityDays > 0 {
+		validity = fmt.Sprintf("%d days", o.ValidityDays)
+	}
+	fmt.Fprintf(b, "        product: %s, validity: %s, organization: %d, signature_hash: %s\n", o.Product, validity, o.OrganizationID, o.SignatureHash)
+	fmt.Fprintf(b, "        disable_ct: %v, auto_reissue: %v\n", o.DisableCT, o.AutoReissue)
+}
+
+// JSONPlan is the --json form of a plan. Its fields are a stable interface,
+// documented in README.md; FormatVersion changes when they do.
+type JSONPlan struct {
+	FormatVersion int           `json:"format_version"`
+	Actions       []Action      `json:"actions"`
+	Blocked       []Action      `json:"blocked"`
+	Notes         []Note        `json:"notes"`
+	Errors        []*spec.Error `json:"errors"`
+	Summary       JSONSummary   `json:"summary"`
+}
+
+// JSONSummary counts the calls by kind.
+type JSONSummary struct {
+	Order  int `json:"order"`
+	Update int `json:"update"`
+	Revoke int `json:"revoke"`
+}
+
+// WriteJSON writes the plan and the spec errors as a JSONPlan.
+func (p *Changes) WriteJSON(w io.Writer, specErrors []*spec.Error) error {
+	o, u, r := p.Counts()
+	out := JSONPlan{FormatVersion: 1, Actions: p.Actions, Blocked: p.Blocked, Notes: p.Notes, Errors: specErrors,
+		Summary: JSONSummary{Order: o, Update: u, Revoke: r}}
+	if out.Errors == nil {
+		out.Errors = []*spec.Error{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
