@@ -164,12 +164,6 @@ func requireFlags(fs *flag.FlagSet, stderr io.Writer, pairs ...string) bool {
 	return true
 }
 
-// loaded is what plan and apply start from.
-type loaded struct {
-	specs *spec.Result
-	input reconcile.Input
-}
-
 // printSpecErrors writes every spec error and a hint.
 func printSpecErrors(w io.Writer, res *spec.Result) {
 	if len(res.Errors) == 0 {

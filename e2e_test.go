@@ -1,0 +1,565 @@
+package main
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/certform/certform/digicert/digicerttest"
+	"github.com/certform/certform/state"
+	"github.com/google/go-cmp/cmp"
+)
+
+const e2eKey = "E2E-KEY-9f8e7d6c5b4a"
+
+// startFake serves a fake CertCentral on 127.0.0.1 for one test.
+func startFake(t *testing.T, opts ...digicerttest.Option) (*digicerttest.Server, []string) {
+	t.Helper()
+	srv := digicerttest.New(e2eKey, opts...)
+	url := srv.Start()
+	t.Cleanup(srv.Close)
+	return srv, []string{"DIGICERT_API_KEY=" + e2eKey, "DIGICERT_API_URL=" + url}
+}
+
+// copyTree copies a directory into a new temp dir.
+func copyTree(t *testing.T, src string) string {
+	t.Helper()
+	dst := t.TempDir()
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o700)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), data, 0o600)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+func readState(t *testing.T, path string) *state.File {
+	t.Helper()
+	f, err := state.Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func sortedCalls(srv *digicerttest.Server) []string {
+	c := srv.Calls()
+	sort.Strings(c)
+	return c
+}
+
+func editFile(t *testing.T, path, old, new string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(data, []byte(old)) {
+		t.Fatalf("%s does not contain %q", path, old)
+	}
+	if err := os.WriteFile(path, bytes.Replace(data, []byte(old), []byte(new), 1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var (
+	e2eKeyOnce sync.Once
+	e2eCSRKey  *ecdsa.PrivateKey
+)
+
+// writeSpecs writes n simple specs (spec00.yaml ...) with P-256 CSRs.
+func writeSpecs(t *testing.T, dir string, n int) {
+	t.Helper()
+	e2eKeyOnce.Do(func() {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			panic(err)
+		}
+		e2eCSRKey = k
+	})
+	for i := 0; i < n; i++ {
+		cn := fmt.Sprintf("host%02d.example.com", i)
+		der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: cn}}, e2eCSRKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		csr := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
+		body := fmt.Sprintf("name: host%02d\ncommon_name: %s\norganization_id: 1\nskip_approval: true\ncsr: |\n  %s\n",
+			i, cn, strings.ReplaceAll(strings.TrimSpace(string(csr)), "\n", "\n  "))
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("spec%02d.yaml", i)), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestApply_examples(t *testing.T) {
+	srv, env := startFake(t)
+	dir := copyTree(t, "examples")
+	st := filepath.Join(t.TempDir(), "state", "certform.json")
+	code, stdout, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	want := []string{"POST /order/certificate/ssl", "POST /order/certificate/ssl", "POST /order/certificate/ssl", "POST /order/certificate/ssl", "POST /order/certificate/ssl"}
+	if diff := cmp.Diff(want, srv.Calls()); diff != "" {
+		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+	if !strings.Contains(stdout, "Plan: 5 to order, 0 to update, 0 to revoke.\n") || !strings.HasSuffix(stdout, "Apply: 5 of 5 calls done.\n") {
+		t.Errorf("stdout:\n%s", stdout)
+	}
+	f := readState(t, st)
+	if got := f.Names(); !cmp.Equal(got, []string{"api-example-com", "blog-example-com", "checkout-example-com", "internal-wildcard", "www-example-com"}) {
+		t.Errorf("state names %v", got)
+	}
+	byCN := map[string]digicerttest.Order{}
+	for _, o := range srv.Orders() {
+		byCN[o.CommonName] = o
+	}
+	for name, e := range f.Entries {
+		if e.Intent != nil || e.OrderID == 0 || e.Fingerprint == "" {
+			t.Errorf("%s: %+v", name, e)
+		}
+	}
+	api := f.Entries["api-example-com"]
+	o := byCN["api.example.com"]
+	if api.OrderID != o.ID || !api.DisableCT || !api.AutoReissue || api.AlternativeOrderID != o.AlternativeOrderID || o.ProductType != "ev" || !o.DisableCT {
+		t.Errorf("api entry %+v vs order %+v", api, o)
+	}
+	if fi, err := os.Stat(st); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("state mode: %v %v", fi.Mode(), err)
+	}
+	if fi, err := os.Stat(filepath.Dir(st)); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("state dir mode: %v %v", fi.Mode(), err)
+	}
+
+	srv.ResetRequests()
+	code, stdout, _ = runBinary(t, env, "apply", "--dir", dir, "--state", st)
+	if code != 0 || len(srv.Calls()) != 0 || !strings.Contains(stdout, "No calls to make.\n") {
+		t.Errorf("second apply: exit %d, calls %v\n%s", code, srv.Calls(), stdout)
+	}
+
+	// A changed toggle is one call with the documented body.
+	editFile(t, filepath.Join(dir, "payments", "api.yaml"), "disable_ct: true", "disable_ct: false")
+	code, stdout, stderr = runBinary(t, env, "apply", "--dir", dir, "--state", st)
+	reqs := srv.Requests()
+	if code != 0 || len(reqs) != 1 || reqs[0].Method != "PUT" || reqs[0].Path != fmt.Sprintf("/order/certificate/%d/ct-status", api.OrderID) || string(reqs[0].Body) != `{"disable_ct":false}` {
+		t.Errorf("toggle: exit %d, requests %v\n%s%s", code, srv.Calls(), stdout, stderr)
+	}
+	if e := readState(t, st).Entries["api-example-com"]; e.DisableCT {
+		t.Error("state not updated after the toggle")
+	}
+}
+
+func TestApply_lostResponseAdopted(t *testing.T) {
+	srv, env := startFake(t)
+	dir := t.TempDir()
+	writeSpecs(t, dir, 1)
+	st := filepath.Join(t.TempDir(), "s.json")
+	srv.Inject(digicerttest.Fault{Method: "POST", Times: 1, DropAfter: true})
+	code, stdout, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	e := readState(t, st).Entries["host00"]
+	want := []string{"POST /order/certificate/ssl", "GET /order/alternate/" + e.AlternativeOrderID}
+	if diff := cmp.Diff(want, srv.Calls()); diff != "" {
+		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+	if n := len(srv.Orders()); n != 1 || e.OrderID != srv.Orders()[0].ID || e.Intent != nil {
+		t.Errorf("%d orders, entry %+v", n, e)
+	}
+	if !strings.Contains(stderr, "the answer was lost; found by alternative order id") {
+		t.Errorf("stderr:\n%s", stderr)
+	}
+}
+
+func TestApply_outcomeUnknownThenResolved(t *testing.T) {
+	srv, env := startFake(t)
+	dir := t.TempDir()
+	writeSpecs(t, dir, 1)
+	st := filepath.Join(t.TempDir(), "s.json")
+	srv.Inject(digicerttest.Fault{Method: "POST", Times: 1, Status: 503})
+	code, _, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st)
+	e := readState(t, st).Entries["host00"]
+	if code != 1 || e.Intent == nil || e.OrderID != 0 {
+		t.Fatalf("exit %d, entry %+v\n%s", code, e, stderr)
+	}
+	alt := e.Intent.AlternativeOrderID
+	wantErr := "certform apply: 1 failed:\n  order host00: digicert: POST /order/certificate/ssl: outcome unknown, the request may have been carried out: " +
+		"digicert: 503 service_unavailable: Injected fault: Service Unavailable.; the next apply looks up alternative order id " + alt + " before it orders again\n"
+	if !strings.HasSuffix(stderr, wantErr) {
+		t.Errorf("stderr:\n%s\nwant suffix:\n%s", stderr, wantErr)
+	}
+	srv.ResetRequests()
+	code, stdout, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st)
+	want := []string{"GET /order/alternate/" + alt, "POST /order/certificate/ssl"}
+	if code != 0 || !cmp.Equal(want, srv.Calls()) || len(srv.Orders()) != 1 {
+		t.Errorf("second apply: exit %d, calls %v, %d orders\n%s%s", code, srv.Calls(), len(srv.Orders()), stdout, stderr)
+	}
+	if got := srv.Orders()[0].AlternativeOrderID; got != alt {
+		t.Errorf("re-ordered with alternative id %q, want the intent's %q", got, alt)
+	}
+}
+
+// TestApply_killAtEachStep kills apply with SIGKILL as the k-th call of a
+// three-order apply reaches a slow CertCentral (which carries the call out
+// anyway), for each k; then applies again. Every spec must end with exactly
+// one order and the plan must be empty.
+func TestApply_killAtEachStep(t *testing.T) {
+	const specs = 3
+	dir := t.TempDir()
+	writeSpecs(t, dir, specs)
+	for k := 1; k <= specs; k++ {
+		t.Run(fmt.Sprintf("kill at call %d", k), func(t *testing.T) {
+			arrived := make(chan struct{}, 10)
+			var n int
+			var mu sync.Mutex
+			srv, env := startFake(t, digicerttest.WithLatency(300*time.Millisecond), digicerttest.WithHook(func(digicerttest.Request) {
+				mu.Lock()
+				n++
+				if n == k {
+					arrived <- struct{}{}
+				}
+				mu.Unlock()
+			}))
+			st := filepath.Join(t.TempDir(), "s.json")
+			cmd := exec.Command(binary, "apply", "--dir", dir, "--state", st, "--parallelism", "1")
+			cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-arrived:
+			case <-time.After(20 * time.Second):
+				cmd.Process.Kill()
+				t.Fatal("the call never arrived")
+			}
+			cmd.Process.Kill()
+			cmd.Wait()
+			time.Sleep(400 * time.Millisecond) // the fake finishes the call in flight
+			if n := len(srv.Orders()); n != k {
+				t.Fatalf("%d orders placed before the kill, want %d", n, k)
+			}
+			srv.ResetRequests()
+			code, stdout, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st)
+			if code != 0 {
+				t.Fatalf("re-apply: exit %d\n%s\n%s", code, stdout, stderr)
+			}
+			// The order in flight is found by its alternative id, not placed again.
+			lookups, posts := 0, 0
+			for _, c := range srv.Calls() {
+				if strings.HasPrefix(c, "GET /order/alternate/") {
+					lookups++
+				}
+				if c == "POST /order/certificate/ssl" {
+					posts++
+				}
+			}
+			if lookups != 1 || posts != specs-k {
+				t.Errorf("re-apply made %d look-ups and %d orders, want 1 and %d: %v", lookups, posts, specs-k, srv.Calls())
+			}
+			perCN := map[string]int{}
+			for _, o := range srv.Orders() {
+				perCN[o.CommonName]++
+			}
+			if len(perCN) != specs {
+				t.Errorf("orders for %d specs, want %d: %v", len(perCN), specs, perCN)
+			}
+			for cn, c := range perCN {
+				if c != 1 {
+					t.Errorf("%s ordered %d times", cn, c)
+				}
+			}
+			code, stdout, _ = runBinary(t, env, "plan", "--dir", dir, "--state", st, "--detailed-exitcode")
+			if code != 0 {
+				t.Errorf("plan after re-apply: exit %d\n%s", code, stdout)
+			}
+		})
+	}
+}
+
+func TestApply_corruptState(t *testing.T) {
+	srv, env := startFake(t)
+	st := filepath.Join(t.TempDir(), "s.json")
+	content := []byte(`{"version": 1, "entries": {"a": {"order_id": 10`)
+	os.WriteFile(st, content, 0o600)
+	code, _, stderr := runBinary(t, env, "apply", "--dir", "examples", "--state", st)
+	want := "certform apply: state file " + st + " is not valid JSON, truncated or corrupt (unexpected end of JSON input); certform will not use or overwrite it\n" +
+		"hint: see \"Recovering the state file\" in README.md\n"
+	if code != 1 || stderr != want {
+		t.Errorf("exit %d\nstderr %q\nwant   %q", code, stderr, want)
+	}
+	if data, _ := os.ReadFile(st); !bytes.Equal(data, content) {
+		t.Error("corrupt state file changed")
+	}
+	if n := len(srv.Calls()); n != 0 {
+		t.Errorf("%d calls", n)
+	}
+	code, _, stderr = runBinary(t, nil, "plan", "--dir", "examples", "--state", st)
+	if code != 1 || !strings.HasPrefix(stderr, "certform plan: state file "+st+" is not valid JSON") {
+		t.Errorf("plan: exit %d, %q", code, stderr)
+	}
+}
+
+func TestApply_locked(t *testing.T) {
+	srv, env := startFake(t)
+	st := filepath.Join(t.TempDir(), "s.json")
+	l, err := state.AcquireLock(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	for _, args := range [][]string{
+		{"apply", "--dir", "examples", "--state", st},
+		{"forget", "--state", st, "x"},
+		{"import", "--dir", "examples", "--state", st, "www-example-com", "5"},
+	} {
+		code, _, stderr := runBinary(t, env, args...)
+		want := fmt.Sprintf("certform %s: state file %s is in use by another certform process (pid %d)\n", args[0], st, os.Getpid())
+		if code != 1 || stderr != want {
+			t.Errorf("%s: exit %d\nstderr %q\nwant   %q", args[0], code, stderr, want)
+		}
+	}
+	if n := len(srv.Calls()); n != 0 {
+		t.Errorf("%d calls", n)
+	}
+	// plan and status read without the lock.
+	if code, _, stderr := runBinary(t, nil, "plan", "--dir", "examples", "--state", st); code != 0 {
+		t.Errorf("plan under lock: exit %d %s", code, stderr)
+	}
+	if code, _, stderr := runBinary(t, nil, "status", "--state", st); code != 0 {
+		t.Errorf("status under lock: exit %d %s", code, stderr)
+	}
+}
+
+func TestApply_maxRevocations(t *testing.T) {
+	srv, env := startFake(t, digicerttest.WithInstantRevoke())
+	dir := t.TempDir()
+	writeSpecs(t, dir, 3)
+	st := filepath.Join(t.TempDir(), "s.json")
+	if code, _, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st); code != 0 {
+		t.Fatal(stderr)
+	}
+	for _, f := range []string{"spec00.yaml", "spec01.yaml"} {
+		editFile(t, filepath.Join(dir, f), "skip_approval: true\n", "skip_approval: true\nrevoke: true\nrevoke_comments: retired\n")
+	}
+	editFile(t, filepath.Join(dir, "spec02.yaml"), "skip_approval: true\n", "skip_approval: true\ndisable_ct: true\n")
+	srv.ResetRequests()
+	code, stdout, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st)
+	f := readState(t, st)
+	if code != 1 || !strings.HasSuffix(stderr, "certform apply: 2 revocations blocked by --max-revocations: host00, host01\n") {
+		t.Errorf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	want := []string{fmt.Sprintf("PUT /order/certificate/%d/ct-status", f.Entries["host02"].OrderID)}
+	if diff := cmp.Diff(want, srv.Calls()); diff != "" {
+		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+	srv.ResetRequests()
+	code, _, stderr = runBinary(t, env, "apply", "--dir", dir, "--state", st, "--max-revocations", "2")
+	want = []string{fmt.Sprintf("PUT /order/certificate/%d/revoke", f.Entries["host00"].OrderID), fmt.Sprintf("PUT /order/certificate/%d/revoke", f.Entries["host01"].OrderID)}
+	sort.Strings(want)
+	if diff := cmp.Diff(want, sortedCalls(srv)); code != 0 || diff != "" {
+		t.Errorf("exit %d, calls (-want +got):\n%s\n%s", code, diff, stderr)
+	}
+	f = readState(t, st)
+	if r := f.Entries["host00"].Revoke; r == nil || r.Status != "approved" || r.Comments != "retired" || f.Entries["host00"].Status != "revoked" {
+		t.Errorf("revoke record %+v", r)
+	}
+}
+
+func TestApply_refreshRepairsDrift(t *testing.T) {
+	srv, env := startFake(t)
+	dir := t.TempDir()
+	writeSpecs(t, dir, 2)
+	st := filepath.Join(t.TempDir(), "s.json")
+	if code, _, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st); code != 0 {
+		t.Fatal(stderr)
+	}
+	id := readState(t, st).Entries["host01"].OrderID
+	srv.SetCT(id, true) // someone disabled CT logging in the console
+	srv.ResetRequests()
+	if code, _, _ := runBinary(t, env, "apply", "--dir", dir, "--state", st); code != 0 || len(srv.Calls()) != 0 {
+		t.Errorf("without --refresh: exit %d, calls %v", code, srv.Calls())
+	}
+	code, stdout, _ := runBinary(t, env, "plan", "--dir", dir, "--state", st, "--refresh", "--detailed-exitcode")
+	if code != 2 || !strings.Contains(stdout, "disable_ct: true -> false") {
+		t.Errorf("plan --refresh: exit %d\n%s", code, stdout)
+	}
+	srv.ResetRequests()
+	code, _, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st, "--refresh")
+	reqs := srv.Requests()
+	var puts []string
+	gets := 0
+	for _, r := range reqs {
+		if r.Method == "GET" {
+			gets++
+		} else {
+			puts = append(puts, r.Method+" "+r.Path+" "+string(r.Body))
+		}
+	}
+	want := []string{fmt.Sprintf(`PUT /order/certificate/%d/ct-status {"disable_ct":false}`, id)}
+	if code != 0 || gets != 2 || !cmp.Equal(want, puts) {
+		t.Errorf("exit %d, %d GETs, writes %v\n%s", code, gets, puts, stderr)
+	}
+	if o, _ := srv.Order(id); o.DisableCT {
+		t.Error("drift not repaired")
+	}
+}
+
+func TestImport(t *testing.T) {
+	srv, env := startFake(t)
+	dir := copyTree(t, "examples")
+	st := filepath.Join(t.TempDir(), "s.json")
+	id := srv.AddOrder(digicerttest.Order{CommonName: "www.example.com", DNSNames: []string{"example.com"}, SignatureHash: "sha256", DisableCT: true})
+	other := srv.AddOrder(digicerttest.Order{CommonName: "www.example.com", DNSNames: []string{"shop.example.com"}})
+	code, _, stderr := runBinary(t, env, "import", "--dir", dir, "--state", st, "www-example-com", fmt.Sprint(other))
+	want := fmt.Sprintf("certform import: order %d does not match spec www-example-com: the order lacks example.com; the order also names shop.example.com; nothing imported\n", other)
+	if code != 1 || stderr != want {
+		t.Errorf("mismatch: exit %d\n%q\nwant %q", code, stderr, want)
+	}
+	code, stdout, stderr := runBinary(t, env, "import", "--dir", dir, "--state", st, "www-example-com", fmt.Sprint(id))
+	if code != 0 || stdout != fmt.Sprintf("Imported order %d (issued) as www-example-com.\n", id) {
+		t.Fatalf("import: exit %d\n%s%s", code, stdout, stderr)
+	}
+	e := readState(t, st).Entries["www-example-com"]
+	if !e.Imported || e.OrderID != id || !e.DisableCT {
+		t.Errorf("entry %+v", e)
+	}
+	srv.ResetRequests()
+	code, _, stderr = runBinary(t, env, "apply", "--dir", dir, "--state", st)
+	var forWWW []string
+	for _, r := range srv.Requests() {
+		if strings.Contains(string(r.Body), "www.example.com") || strings.Contains(r.Path, fmt.Sprint(id)) {
+			forWWW = append(forWWW, r.Method+" "+r.Path+" "+string(r.Body))
+		}
+	}
+	want2 := []string{fmt.Sprintf(`PUT /order/certificate/%d/ct-status {"disable_ct":false}`, id)}
+	if code != 0 || !cmp.Equal(want2, forWWW) {
+		t.Errorf("apply after import: exit %d, calls for www: %v\n%s", code, forWWW, stderr)
+	}
+}
+
+func TestApply_missingKey(t *testing.T) {
+	srv, env := startFake(t)
+	code, stdout, stderr := runBinary(t, env[1:], "apply", "--dir", "examples", "--state", filepath.Join(t.TempDir(), "s.json"))
+	want := "certform apply: no DigiCert API key\n" + keyHint + "\n"
+	if code != 1 || stdout != "" || stderr != want || len(srv.Calls()) != 0 {
+		t.Errorf("exit %d\nstdout %q\nstderr %q", code, stdout, stderr)
+	}
+	keyFile := filepath.Join(t.TempDir(), "key")
+	os.WriteFile(keyFile, []byte(e2eKey+"\n"), 0o600)
+	code, _, stderr = runBinary(t, env[1:], "apply", "--dir", "examples", "--state", filepath.Join(t.TempDir(), "s.json"), "--api-key-file", keyFile)
+	if code != 0 || len(srv.Calls()) != 5 {
+		t.Errorf("with --api-key-file: exit %d, %d calls\n%s", code, len(srv.Calls()), stderr)
+	}
+	credDir := t.TempDir()
+	os.WriteFile(filepath.Join(credDir, "digicert-api-key"), []byte(e2eKey), 0o600)
+	srv.ResetRequests()
+	code, _, stderr = runBinary(t, append(env[1:], "CREDENTIALS_DIRECTORY="+credDir), "apply", "--dir", "examples", "--state", filepath.Join(t.TempDir(), "s.json"))
+	if code != 0 || len(srv.Calls()) != 5 {
+		t.Errorf("with CREDENTIALS_DIRECTORY: exit %d, %d calls\n%s", code, len(srv.Calls()), stderr)
+	}
+}
+
+func TestApply_invalidAmongValid(t *testing.T) {
+	srv, env := startFake(t)
+	dir := copyTree(t, "examples")
+	os.WriteFile(filepath.Join(dir, "broken.yaml"), []byte("name: broken\ncommon_nme: x.example.com\n"), 0o600)
+	code, _, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", filepath.Join(t.TempDir(), "s.json"))
+	if code != 1 || len(srv.Orders()) != 5 {
+		t.Errorf("exit %d, %d orders", code, len(srv.Orders()))
+	}
+	if !strings.Contains(stderr, "broken.yaml:2:1: common_nme: unknown key; did you mean common_name?\n") {
+		t.Errorf("stderr:\n%s", stderr)
+	}
+}
+
+func TestPlan_noKeyNoCalls(t *testing.T) {
+	srv, env := startFake(t)
+	code, stdout, stderr := runBinary(t, env[1:], "plan", "--dir", "examples", "--state", filepath.Join(t.TempDir(), "s.json"), "--detailed-exitcode")
+	if code != 2 || len(srv.Calls()) != 0 || !strings.Contains(stdout, "Plan: 5 to order, 0 to update, 0 to revoke.") {
+		t.Errorf("exit %d, calls %v\n%s%s", code, srv.Calls(), stdout, stderr)
+	}
+	code, stdout, _ = runBinary(t, env[1:], "plan", "--json", "--dir", "examples", "--state", filepath.Join(t.TempDir(), "s.json"))
+	if code != 0 || !strings.Contains(stdout, `"summary": {
+    "order": 5,
+    "update": 0,
+    "revoke": 0
+  }`) {
+		t.Errorf("json: exit %d\n%s", code, stdout)
+	}
+}
+
+// TestKeyNeverPrinted runs commands that succeed and fail with debug logs
+// and checks the key appears in no output and not in the state file.
+func TestKeyNeverPrinted(t *testing.T) {
+	srv, env := startFake(t)
+	dir := copyTree(t, "examples")
+	st := filepath.Join(t.TempDir(), "s.json")
+	var all strings.Builder
+	run := func(args ...string) {
+		_, stdout, stderr := runBinary(t, env, args...)
+		all.WriteString(stdout + stderr)
+	}
+	srv.Inject(digicerttest.Fault{Method: "POST", Times: 1, Status: 400, Code: "bad_request_format"})
+	srv.Inject(digicerttest.Fault{Method: "POST", Times: 1, Status: 503})
+	run("apply", "--dir", dir, "--state", st, "--log-level", "debug")
+	run("apply", "--dir", dir, "--state", st, "--log-level", "debug", "--log-format", "json", "--refresh")
+	run("plan", "--dir", dir, "--state", st, "--refresh", "--json")
+	run("status", "--state", st, "--json")
+	run("import", "--dir", dir, "--state", st, "www-example-com", "999")
+	_, stdout, stderr := runBinary(t, []string{"DIGICERT_API_KEY=" + e2eKey, "DIGICERT_API_URL=http://203.0.113.9/services/v2"}, "apply", "--dir", dir, "--state", st)
+	all.WriteString(stdout + stderr)
+	data, _ := os.ReadFile(st)
+	all.Write(data)
+	if !strings.Contains(all.String(), "digicert call") || !strings.Contains(all.String(), "plain http is allowed only for loopback addresses") {
+		t.Fatalf("the commands did not run as expected:\n%s", all.String())
+	}
+	if strings.Contains(all.String(), e2eKey) || strings.Contains(all.String(), "9f8e7d6c5b4a") {
+		t.Errorf("the API key leaked:\n%s", all.String())
+	}
+}
+
+func TestForget(t *testing.T) {
+	srv, env := startFake(t)
+	dir := t.TempDir()
+	writeSpecs(t, dir, 1)
+	st := filepath.Join(t.TempDir(), "s.json")
+	runBinary(t, env, "apply", "--dir", dir, "--state", st)
+	id := readState(t, st).Entries["host00"].OrderID
+	srv.ResetRequests()
+	code, stdout, _ := runBinary(t, nil, "forget", "--state", st, "host00")
+	want := fmt.Sprintf("Forgot host00; order %d is untouched in CertCentral.\nIf a spec named host00 still exists, the next apply places a new order for it; remove or rename the spec, or import the order again.\n", id)
+	if code != 0 || stdout != want || len(readState(t, st).Entries) != 0 || len(srv.Calls()) != 0 {
+		t.Errorf("exit %d\n%q\nwant %q", code, stdout, want)
+	}
+	code, _, stderr := runBinary(t, nil, "forget", "--state", st, "host00")
+	if code != 1 || stderr != "certform forget: the state file has no entry named \"host00\"\n" {
+		t.Errorf("second forget: exit %d %q", code, stderr)
+	}
+}
