@@ -28,6 +28,9 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
+	if planBenchDir != "" {
+		os.RemoveAll(planBenchDir)
+	}
 	os.Exit(code)
 }
 

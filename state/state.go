@@ -178,12 +178,23 @@ func unwrapPathError(err error) error {
 }
 
 // Store is a state file opened for changes: it holds the lock and saves
-// every change atomically. It is safe for concurrent use.
+// every change atomically before reporting it done. It is safe for
+// concurrent use. Changes made at the same time share one write (group
+// commit): each caller still returns only once a write that includes its
+// change is on disk.
 type Store struct {
 	path string
 	lock *Lock
-	mu   sync.Mutex
-	file *File
+
+	mu      sync.Mutex
+	cond    *sync.Cond
+	file    *File  // in memory: the last write plus changes not yet written
+	durable []byte // the content of the last successful write
+	gen     uint64 // counts changes
+	written uint64 // the last change that is on disk
+	failed  uint64 // changes up to this one were lost to failErr
+	failErr error
+	writing bool
 }
 
 // Open locks the state file at path (see Lock) and reads it. The folder is
@@ -201,7 +212,14 @@ func Open(path string) (*Store, error) {
 		l.Release()
 		return nil, err
 	}
-	return &Store{path: path, lock: l, file: f}, nil
+	durable, err := marshal(f)
+	if err != nil {
+		l.Release()
+		return nil, fmt.Errorf("state file %s: %w", path, err)
+	}
+	s := &Store{path: path, lock: l, file: f, durable: durable}
+	s.cond = sync.NewCond(&s.mu)
+	return s, nil
 }
 
 // Path returns the state file's path.
@@ -225,69 +243,140 @@ func (s *Store) Entry(name string) *Entry {
 	if e == nil {
 		return nil
 	}
-	c := (&File{Entries: map[string]*Entry{name: e}}).Clone()
-	return c.Entries[name]
+	return cloneEntry(e)
 }
 
-// Update changes one entry (created if missing) with fn and saves the file
-// before returning. If fn returns false the entry is deleted. If saving
-// fails, the change is undone in memory and the error returned.
+func cloneEntry(e *Entry) *Entry {
+	b, err := json.Marshal(e)
+	if err != nil {
+		panic(err)
+	}
+	var c Entry
+	if err := json.Unmarshal(b, &c); err != nil {
+		panic(err)
+	}
+	return &c
+}
+
+// Update changes one entry (created if missing) with fn and returns once
+// the change is saved. If fn returns false the entry is deleted. If saving
+// fails, the change is undone and the error returned.
 func (s *Store) Update(name string, fn func(e *Entry) (keep bool)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old := s.file.Entries[name]
 	e := &Entry{}
-	if old != nil {
-		c := (&File{Entries: map[string]*Entry{name: old}}).Clone()
-		e = c.Entries[name]
+	if old := s.file.Entries[name]; old != nil {
+		e = cloneEntry(old)
 	}
 	if fn(e) {
 		s.file.Entries[name] = e
 	} else {
 		delete(s.file.Entries, name)
 	}
-	if err := WriteFile(s.path, s.file); err != nil {
-		if old != nil {
-			s.file.Entries[name] = old
-		} else {
-			delete(s.file.Entries, name)
-		}
-		return err
-	}
-	return nil
+	s.gen++
+	return s.commit(s.gen)
 }
 
-// Batch changes any number of entries with fn and saves the file once.
-// Entries fn sets to nil are deleted. If saving fails, every change is
-// undone in memory and the error returned.
+// Batch changes any number of entries with fn and returns once they are
+// saved, in one write. Entries fn sets to nil are deleted. If saving fails,
+// every change is undone and the error returned.
 func (s *Store) Batch(fn func(entries map[string]*Entry)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	work := s.file.Clone()
-	fn(work.Entries)
-	for n, e := range work.Entries {
+	fn(s.file.Entries)
+	for n, e := range s.file.Entries {
 		if e == nil {
-			delete(work.Entries, n)
+			delete(s.file.Entries, n)
 		}
 	}
-	if err := WriteFile(s.path, work); err != nil {
-		return err
+	s.gen++
+	return s.commit(s.gen)
+}
+
+// commit waits until change gen is on disk, writing it if no write is under
+// way. The caller holds s.mu. A failed write puts the state back to the
+// last good write and fails every change not in it.
+func (s *Store) commit(gen uint64) error {
+	for {
+		switch {
+		case s.written >= gen:
+			return nil
+		case s.failed >= gen:
+			return s.failErr
+		case s.writing:
+			s.cond.Wait()
+			continue
+		}
+		s.writing = true
+		upTo := s.gen
+		data, err := marshal(s.file)
+		if err == nil {
+			s.mu.Unlock()
+			err = writeBytes(s.path, data)
+			s.mu.Lock()
+		}
+		s.writing = false
+		if err == nil {
+			s.written, s.durable = upTo, data
+		} else {
+			var f File
+			if uerr := json.Unmarshal(s.durable, &f); uerr == nil {
+				s.file = &f
+				if s.file.Entries == nil {
+					s.file.Entries = map[string]*Entry{}
+				}
+			}
+			// Changes made while writing were undone too.
+			s.failed, s.failErr = s.gen, err
+		}
+		s.cond.Broadcast()
 	}
-	s.file = work
-	return nil
+}
+
+// marshal encodes the file with one entry per line, sorted by name: easy
+// to read and to diff, and much cheaper to write than indenting every field
+// (the state is rewritten after every call).
+func marshal(f *File) ([]byte, error) {
+	f.Version = Version
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "{\n  \"version\": %d,\n  \"entries\": {", Version)
+	for i, name := range f.Names() {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, err := json.Marshal(name)
+		if err != nil {
+			return nil, err
+		}
+		v, err := json.Marshal(f.Entries[name])
+		if err != nil {
+			return nil, err
+		}
+		b.WriteString("\n    ")
+		b.Write(k)
+		b.WriteString(": ")
+		b.Write(v)
+	}
+	if len(f.Entries) > 0 {
+		b.WriteString("\n  ")
+	}
+	b.WriteString("}\n}\n")
+	return b.Bytes(), nil
 }
 
 // WriteFile writes f to path atomically: a temporary file in the same
 // folder, written, synced and closed, renamed over path, then the folder
 // synced. The file has mode 0600. On any error the temporary file is
 // removed and path is unchanged.
-func WriteFile(path string, f *File) (err error) {
-	f.Version = Version
-	data, err := json.MarshalIndent(f, "", "  ")
+func WriteFile(path string, f *File) error {
+	data, err := marshal(f)
 	if err != nil {
 		return fmt.Errorf("state file %s: %w", path, err)
 	}
-	data = append(data, '\n')
+	return writeBytes(path, data)
+}
+
+func writeBytes(path string, data []byte) (err error) {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {

@@ -38,19 +38,7 @@ func TestStore_roundTrip(t *testing.T) {
 	want := `{
   "version": 1,
   "entries": {
-    "shop": {
-      "order_id": 100001,
-      "alternative_order_id": "cf-shop-1",
-      "fingerprint": "sha256:ab",
-      "disable_ct": true,
-      "auto_reissue": false,
-      "revoke": {
-        "request_id": 5,
-        "status": "pending",
-        "comments": "gone",
-        "time": "2026-11-24T10:00:00Z"
-      }
-    }
+    "shop": {"order_id":100001,"alternative_order_id":"cf-shop-1","fingerprint":"sha256:ab","disable_ct":true,"auto_reissue":false,"revoke":{"request_id":5,"status":"pending","comments":"gone","time":"2026-11-24T10:00:00Z"}}
   }
 }
 `

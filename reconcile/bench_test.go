@@ -1,0 +1,78 @@
+package reconcile
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/certform/certform/digicert"
+	"github.com/certform/certform/digicert/digicerttest"
+	"github.com/certform/certform/spec"
+	"github.com/certform/certform/spec/spectest"
+	"github.com/certform/certform/state"
+)
+
+// BenchmarkApply1000 applies 1,000 new orders against a fake that enforces
+// DigiCert's two windows, scaled down in time by 10 (100 per 0.5 s, 1000
+// per 18 s), and answers after 100 ms, with the client keeping the same
+// windows, 100 specs at once (a window's worth, so the last window is not drained by a few workers) and the state saved after every order.
+// Reported: 429s (target 0), duplicate orders (must be 0), and ratio, the
+// fastest time the windows allow (4.5 s plus one latency) divided by the
+// time taken (target >= 0.9).
+func BenchmarkApply1000(b *testing.B) {
+	dir := b.TempDir()
+	if err := spectest.WriteTree(filepath.Join(dir, "specs"), 1000); err != nil {
+		b.Fatal(err)
+	}
+	res, err := spec.Load(filepath.Join(dir, "specs"))
+	if err != nil || len(res.Orders) != 1000 {
+		b.Fatalf("%v, %d orders", err, len(res.Orders))
+	}
+	limits := []digicert.Limit{{N: 100, Per: 500 * time.Millisecond}, {N: 1000, Per: 18 * time.Second}}
+	const latency = 100 * time.Millisecond
+	ideal := 9*limits[0].Per + latency
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		srv := digicerttest.New("k", digicerttest.WithLimits(limits...), digicerttest.WithLatency(latency))
+		url := srv.Start()
+		client, err := digicert.New("k", digicert.WithBaseURL(url), digicert.WithLimits(limits...))
+		if err != nil {
+			b.Fatal(err)
+		}
+		st := filepath.Join(dir, "state.json")
+		os.Remove(st)
+		store, err := state.Open(st)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p := Plan(Input{Desired: res.Orders, Known: store.Snapshot()})
+		ap := &Applier{API: client, Store: store, Parallelism: 100}
+		start := time.Now()
+		results := ap.Apply(context.Background(), p)
+		elapsed := time.Since(start)
+		store.Close()
+		srv.Close()
+		for _, r := range results {
+			if r.Err != nil {
+				b.Fatalf("%s: %v", r.Action.Name, r.Err)
+			}
+		}
+		perCN := map[string]int{}
+		dups := 0
+		for _, o := range srv.Orders() {
+			perCN[o.CommonName]++
+			if perCN[o.CommonName] > 1 {
+				dups++
+			}
+		}
+		if len(perCN) != 1000 {
+			b.Fatalf("%d specs ordered", len(perCN))
+		}
+		b.ReportMetric(float64(srv.RateLimited()), "429s")
+		b.ReportMetric(float64(dups), "duplicates")
+		b.ReportMetric(ideal.Seconds()/elapsed.Seconds(), "ratio")
+		b.ReportMetric(1000/elapsed.Seconds(), "orders/s")
+	}
+}
