@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -136,4 +137,55 @@ func TestLock_secondProcess(t *testing.T) {
 		t.Fatalf("after release: %v", err)
 	}
 	s2.Close()
+}
+
+func TestStore_concurrentUpdates(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var wg sync.WaitGroup
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.Update(fmt.Sprintf("n%02d", i), func(e *Entry) bool { e.OrderID = i + 1; return true }); err != nil {
+				t.Error(err)
+			}
+			// Once Update returns, the change is on disk.
+			f, err := Read(path)
+			if err != nil || f.Entries[fmt.Sprintf("n%02d", i)] == nil {
+				t.Errorf("n%02d not on disk after Update returned: %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if f, _ := Read(path); len(f.Entries) != 50 {
+		t.Errorf("%d entries on disk", len(f.Entries))
+	}
+}
+
+func TestStore_failedWriteUndone(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "d")
+	path := filepath.Join(dir, "state.json")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Update("a", func(e *Entry) bool { e.OrderID = 1; return true }); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	err = s.Update("b", func(e *Entry) bool { e.OrderID = 2; return true })
+	if err == nil || !strings.HasPrefix(err.Error(), "state file "+path+": ") {
+		t.Fatalf("got %v", err)
+	}
+	if got := s.Snapshot().Names(); !cmp.Equal(got, []string{"a"}) {
+		t.Errorf("in memory after a failed write: %v", got)
+	}
 }
