@@ -56,7 +56,11 @@ type loader struct {
 // outside dir is an error, one that points inside is skipped, since its
 // target is read where it lives. Files are read in parallel; the result is
 // the same whatever the order.
-func Load(dir string) (*Result, error) {
+func Load(dir string) (*Result, error) { return LoadWith(dir, nil) }
+
+// LoadWith is Load with a cache of earlier loads of the same directory
+// (nil for none): files that did not change are not read again.
+func LoadWith(dir string, cache *Cache) (*Result, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("spec directory %s: %w", dir, err)
@@ -135,6 +139,15 @@ func Load(dir string) (*Result, error) {
 		res.Errors = append(res.Errors, df.errs...)
 	}
 
+	var fresh map[string]*cachedFile
+	if cache != nil {
+		cache.mu.Lock()
+		if cache.root != root {
+			cache.root, cache.files = root, map[string]*cachedFile{}
+		}
+		cache.mu.Unlock()
+		fresh = map[string]*cachedFile{}
+	}
 	results := make([]fileResult, len(specFiles))
 	var wg sync.WaitGroup
 	next := make(chan int)
@@ -143,7 +156,7 @@ func Load(dir string) (*Result, error) {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				results[i] = l.loadSpecFile(specFiles[i], defaults)
+				results[i] = l.loadCached(specFiles[i], defaults, cache, fresh)
 			}
 		}()
 	}
@@ -152,6 +165,11 @@ func Load(dir string) (*Result, error) {
 	}
 	close(next)
 	wg.Wait()
+	if cache != nil {
+		cache.mu.Lock()
+		cache.files = fresh
+		cache.mu.Unlock()
+	}
 
 	invalid := map[string]bool{}
 	for _, fr := range results {
@@ -356,12 +374,13 @@ func body(doc *yaml.Node) *yaml.Node {
 // defaultsFile is one decoded defaults.yaml.
 type defaultsFile struct {
 	rel    string
+	st     stamp
 	fields fields
 	errs   []*Error
 }
 
 func (l *loader) loadDefaults(rel string) *defaultsFile {
-	df := &defaultsFile{rel: rel, fields: fields{}}
+	df := &defaultsFile{rel: rel, fields: fields{}, st: statStamp(filepath.Join(l.root, filepath.FromSlash(rel)))}
 	d := &docErrors{file: rel}
 	data, err := l.readFile(rel)
 	if err != nil {
@@ -398,9 +417,52 @@ type fileResult struct {
 	errs    []*Error
 	invalid []string
 	docs    int
+	// deps are the other files the result depends on (CSR files), with
+	// their stamps when read; a Cache checks them before reusing it.
+	deps map[string]stamp
+}
+
+// fileCtx loads one spec file and records what else it reads.
+type fileCtx struct {
+	*loader
+	deps map[string]stamp
+}
+
+// depend records a file the current spec file's result depends on.
+func (l *fileCtx) depend(full string) {
+	l.deps[full] = statStamp(full)
+}
+
+// loadCached loads a spec file, or reuses the cache's result when neither
+// the file, its defaults chain nor its CSR files changed. Stamps are taken
+// before reading, so a file changed while being read is read again next
+// time.
+func (l *loader) loadCached(rel string, defaults map[string]*defaultsFile, cache *Cache, next map[string]*cachedFile) fileResult {
+	if cache == nil {
+		return l.loadSpecFile(rel, defaults)
+	}
+	self := statStamp(filepath.Join(l.root, filepath.FromSlash(rel)))
+	chain, _ := defaultsChain(path.Dir(rel), defaults)
+	cs := make([]chainStamp, len(chain))
+	for i, df := range chain {
+		cs[i] = chainStamp{df.rel, df.st}
+	}
+	fr, ok := cache.lookup(rel, self, cs)
+	if !ok {
+		fr = l.loadSpecFile(rel, defaults)
+	}
+	cache.store(next, rel, &cachedFile{self: self, chain: cs, result: fr})
+	return fr
 }
 
 func (l *loader) loadSpecFile(rel string, defaults map[string]*defaultsFile) fileResult {
+	fc := &fileCtx{loader: l, deps: map[string]stamp{}}
+	fr := fc.load(rel, defaults)
+	fr.deps = fc.deps
+	return fr
+}
+
+func (l *fileCtx) load(rel string, defaults map[string]*defaultsFile) fileResult {
 	var fr fileResult
 	data, err := l.readFile(rel)
 	if err != nil {
@@ -488,7 +550,7 @@ func defaultsChain(folder string, defaults map[string]*defaultsFile) (chain []*d
 
 // buildDoc decodes one spec document, applies the defaults chain and
 // validates the result. It returns nil when the document is not a mapping.
-func (l *loader) buildDoc(rel string, m *yaml.Node, chain []*defaultsFile, d *docErrors) *Order {
+func (l *fileCtx) buildDoc(rel string, m *yaml.Node, chain []*defaultsFile, d *docErrors) *Order {
 	if m.Kind != yaml.MappingNode {
 		d.add(m, "", "a spec is a mapping of keys (name: ..., common_name: ...), got %s", describe(m))
 		return nil

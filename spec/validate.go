@@ -67,7 +67,7 @@ func (f fields) strs(key string) []string {
 // written holds the keys the spec itself wrote, valid or not: a required
 // key written with a bad value already has its error and is not also
 // reported missing.
-func (l *loader) validate(rel string, m *yaml.Node, f fields, written map[string]bool, d *docErrors) *Order {
+func (l *fileCtx) validate(rel string, m *yaml.Node, f fields, written map[string]bool, d *docErrors) *Order {
 	o := &Order{
 		File: rel, Line: m.Line, Column: m.Column,
 		Name:                        f.str("name"),
@@ -243,7 +243,7 @@ func checkDNSName(name string) string {
 
 // checkCSR reads csr or csr_file and checks the request: PEM, parse,
 // signature, key type and size, and that its names agree with the spec's.
-func (l *loader) checkCSR(o *Order, m *yaml.Node, f fields, written map[string]bool, d *docErrors) {
+func (l *fileCtx) checkCSR(o *Order, m *yaml.Node, f fields, written map[string]bool, d *docErrors) {
 	inline, file := f["csr"], f["csr_file"]
 	var v *value
 	field := "csr"
@@ -345,7 +345,7 @@ func (l *loader) checkCSR(o *Order, m *yaml.Node, f fields, written map[string]b
 
 // readCSRFile reads csr_file relative to the spec file, refusing a path
 // that leaves the spec directory. It returns a message on failure.
-func (l *loader) readCSRFile(specRel, p string) ([]byte, string) {
+func (l *fileCtx) readCSRFile(specRel, p string) ([]byte, string) {
 	if p == "" {
 		return nil, "is empty: give a path relative to this spec file"
 	}
@@ -357,6 +357,7 @@ func (l *loader) readCSRFile(specRel, p string) ([]byte, string) {
 		return nil, fmt.Sprintf("%q leads outside the spec directory; keep CSR files inside it", p)
 	}
 	full := filepath.Join(l.root, filepath.FromSlash(rel))
+	l.depend(full)
 	real, err := filepath.EvalSymlinks(full)
 	if err != nil {
 		return nil, fmt.Sprintf("%q cannot be read: %v", p, unwrapPathError(err))
