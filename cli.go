@@ -46,6 +46,7 @@ func commands() []*command {
 		{"validate", "check every spec below DIR; no network, no state", runValidate},
 		{"plan", "show the calls apply would make", runPlan},
 		{"apply", "make the calls that bring CertCentral in line with the specs", runApply},
+		{"run", "the daemon: reconcile on every change, schedule tick and SIGHUP", runRun},
 		{"status", "list the orders in the state file", runStatus},
 		{"import", "adopt an existing order for a spec", runImport},
 		{"forget", "drop a spec's entry from the state file", runForget},

@@ -28,16 +28,16 @@ const MaxFileSize = 1 << 20
 // and not an editor leftover.
 func IsSpecFile(rel string) bool {
 	for _, part := range strings.Split(rel, "/") {
-		if ignored(part) {
+		if IgnoredName(part) {
 			return false
 		}
 	}
 	return strings.HasSuffix(rel, ".yaml") || strings.HasSuffix(rel, ".yml")
 }
 
-// ignored reports whether a file or folder name is hidden or an editor
+// IgnoredName reports whether a file or folder name is hidden or an editor
 // leftover (*~, .#*, #*#, *.swp, *.tmp).
-func ignored(name string) bool {
+func IgnoredName(name string) bool {
 	return strings.HasPrefix(name, ".") || strings.HasSuffix(name, "~") ||
 		(strings.HasPrefix(name, "#") && strings.HasSuffix(name, "#")) ||
 		strings.HasSuffix(name, ".swp") || strings.HasSuffix(name, ".tmp")
@@ -94,7 +94,7 @@ func LoadWith(dir string, cache *Cache) (*Result, error) {
 		if p == root {
 			return nil
 		}
-		if ignored(d.Name()) {
+		if IgnoredName(d.Name()) {
 			if d.IsDir() {
 				return fs.SkipDir
 			}

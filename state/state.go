@@ -235,6 +235,14 @@ func (s *Store) Snapshot() *File {
 	return s.file.Clone()
 }
 
+// View calls fn with the state as it is, under the store's lock, without a
+// copy; fn must neither keep nor change it, and must not call the store.
+func (s *Store) View(fn func(f *File)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fn(s.file)
+}
+
 // Entry returns a copy of one entry, or nil.
 func (s *Store) Entry(name string) *Entry {
 	s.mu.Lock()

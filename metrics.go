@@ -1,0 +1,153 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/certform/certform/digicert"
+	"github.com/certform/certform/reconcile"
+	"github.com/certform/certform/state"
+)
+
+// metrics are the daemon's Prometheus metrics, on a registry of its own.
+type metrics struct {
+	reg           *prometheus.Registry
+	cycles        *prometheus.CounterVec
+	cycleSeconds  prometheus.Histogram
+	actions       *prometheus.CounterVec
+	apiCalls      *prometheus.CounterVec
+	rateLimited   prometheus.Counter
+	retries       prometheus.Counter
+	specErrors    prometheus.Gauge
+	orders        *prometheus.GaugeVec
+	pendingRevoke prometheus.Gauge
+	lastSuccess   prometheus.Gauge
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		cycles: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "certform_cycles_total",
+			Help: "Reconcile cycles, by what triggered them and how they ended (ok, failed)."}, []string{"trigger", "result"}),
+		cycleSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "certform_cycle_duration_seconds",
+			Help: "How long reconcile cycles take.", Buckets: prometheus.ExponentialBuckets(0.01, 4, 8)}),
+		actions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "certform_plan_actions_total",
+			Help: "Planned calls and notes, by kind (order, set_ct, set_auto_reissue, revoke, blocked, and note kinds)."}, []string{"kind"}),
+		apiCalls: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "certform_api_calls_total",
+			Help: "HTTP exchanges with CertCentral, by endpoint and status (0: no answer)."}, []string{"endpoint", "status"}),
+		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{Name: "certform_api_rate_limited_total",
+			Help: "CertCentral answers 429 request_limit_exceeded."}),
+		retries: prometheus.NewCounter(prometheus.CounterOpts{Name: "certform_api_retries_total",
+			Help: "Retried CertCentral calls (attempts after the first)."}),
+		specErrors: prometheus.NewGauge(prometheus.GaugeOpts{Name: "certform_spec_errors",
+			Help: "Spec errors found by the last cycle."}),
+		orders: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certform_orders",
+			Help: "Orders in the state file, by the status last seen."}, []string{"status"}),
+		pendingRevoke: prometheus.NewGauge(prometheus.GaugeOpts{Name: "certform_revoke_requests_pending",
+			Help: "Revoke requests waiting for an administrator's approval."}),
+		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{Name: "certform_last_success_timestamp_seconds",
+			Help: "When the last cycle without failures ended (Unix time)."}),
+	}
+	m.reg.MustRegister(m.cycles, m.cycleSeconds, m.actions, m.apiCalls, m.rateLimited, m.retries, m.specErrors,
+		m.orders, m.pendingRevoke, m.lastSuccess)
+	return m
+}
+
+// observeCall is the digicert client's observer.
+func (m *metrics) observeCall(c digicert.Call) {
+	m.apiCalls.WithLabelValues(c.Endpoint, strconv.Itoa(c.Status)).Inc()
+	if c.Status == http.StatusTooManyRequests {
+		m.rateLimited.Inc()
+	}
+	if c.Attempt > 1 {
+		m.retries.Inc()
+	}
+}
+
+// observeCycle records a finished cycle.
+func (m *metrics) observeCycle(trigger string, ok bool, d time.Duration, specErrors int, p *reconcile.Changes, known *state.File) {
+	result := "ok"
+	if !ok {
+		result = "failed"
+	}
+	m.cycles.WithLabelValues(trigger, result).Inc()
+	m.cycleSeconds.Observe(d.Seconds())
+	m.specErrors.Set(float64(specErrors))
+	if p != nil {
+		for _, a := range p.Actions {
+			m.actions.WithLabelValues(string(a.Kind)).Inc()
+		}
+		for range p.Blocked {
+			m.actions.WithLabelValues("blocked").Inc()
+		}
+		for _, n := range p.Notes {
+			m.actions.WithLabelValues(n.Kind).Inc()
+		}
+	}
+	if known != nil {
+		m.orders.Reset()
+		pending := 0
+		for _, e := range known.Entries {
+			status := e.Status
+			if status == "" {
+				status = "unknown"
+			}
+			if e.OrderID != 0 {
+				m.orders.WithLabelValues(status).Inc()
+			}
+			if e.Revoke != nil && (e.Revoke.Status == "pending" || e.Revoke.Status == "submitted") {
+				pending++
+			}
+		}
+		m.pendingRevoke.Set(float64(pending))
+	}
+	if ok {
+		m.lastSuccess.Set(float64(time.Now().Unix()))
+	}
+}
+
+// health is what /healthz reports: 503 until the first cycle ends, then
+// 200 with the last cycle's end time and result.
+type health struct {
+	mu     sync.Mutex
+	last   time.Time
+	ok     bool
+	reason string
+}
+
+func (h *health) set(t time.Time, ok bool, reason string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.last, h.ok, h.reason = t, ok, reason
+}
+
+func (h *health) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	h.mu.Lock()
+	last, ok, reason := h.last, h.ok, h.reason
+	h.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	if last.IsZero() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		json.NewEncoder(w).Encode(map[string]string{"status": "starting"})
+		return
+	}
+	result := "ok"
+	if !ok {
+		result = "failed"
+	}
+	json.NewEncoder(w).Encode(map[string]string{"status": "ok", "last_cycle": last.UTC().Format(time.RFC3339), "last_result": result, "trigger": reason})
+}
+
+// handler serves /healthz and /metrics.
+func (m *metrics) handler(h *health) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/healthz", h)
+	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	return mux
+}
