@@ -95,6 +95,12 @@ var (
 // writeSpecs writes n simple specs (spec00.yaml ...) with P-256 CSRs.
 func writeSpecs(t *testing.T, dir string, n int) {
 	t.Helper()
+	writeSpecsFrom(t, dir, 0, n)
+}
+
+// writeSpecsFrom writes specs numbered from first to first+n-1.
+func writeSpecsFrom(t *testing.T, dir string, first, n int) {
+	t.Helper()
 	e2eKeyOnce.Do(func() {
 		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		if err != nil {
@@ -102,7 +108,7 @@ func writeSpecs(t *testing.T, dir string, n int) {
 		}
 		e2eCSRKey = k
 	})
-	for i := 0; i < n; i++ {
+	for i := first; i < first+n; i++ {
 		cn := fmt.Sprintf("host%02d.example.com", i)
 		der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: cn}}, e2eCSRKey)
 		if err != nil {

@@ -1,0 +1,412 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/certform/certform/digicert/digicerttest"
+)
+
+// daemonProc is a certform run process whose JSON log records are parsed
+// as they come.
+type daemonProc struct {
+	t       *testing.T
+	cmd     *exec.Cmd
+	mu      sync.Mutex
+	records []map[string]any
+	stderr  strings.Builder
+	changed chan struct{}
+	exited  chan struct{}
+	code    int
+}
+
+// startDaemon runs certform run with JSON logs; the process is killed when
+// the test ends if it is still running.
+func startDaemon(t *testing.T, env []string, args ...string) *daemonProc {
+	t.Helper()
+	d := &daemonProc{t: t, changed: make(chan struct{}, 1), exited: make(chan struct{})}
+	d.cmd = exec.Command(binary, append([]string{"run", "--log-format", "json"}, args...)...)
+	d.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
+	pipe, err := d.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(pipe)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			var rec map[string]any
+			d.mu.Lock()
+			d.stderr.WriteString(line + "\n")
+			if json.Unmarshal([]byte(line), &rec) == nil {
+				d.records = append(d.records, rec)
+			}
+			d.mu.Unlock()
+			select {
+			case d.changed <- struct{}{}:
+			default:
+			}
+		}
+		io.Copy(io.Discard, pipe)
+		d.cmd.Wait()
+		d.code = d.cmd.ProcessState.ExitCode()
+		close(d.exited)
+	}()
+	t.Cleanup(func() {
+		d.cmd.Process.Kill()
+		<-d.exited
+	})
+	return d
+}
+
+// count returns how many records satisfy pred.
+func (d *daemonProc) count(pred func(map[string]any) bool) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for _, r := range d.records {
+		if pred(r) {
+			n++
+		}
+	}
+	return n
+}
+
+// waitFor waits until at least n records satisfy pred.
+func (d *daemonProc) waitFor(what string, n int, pred func(map[string]any) bool) {
+	d.t.Helper()
+	deadline := time.After(30 * time.Second)
+	for d.count(pred) < n {
+		select {
+		case <-d.changed:
+		case <-time.After(50 * time.Millisecond):
+		case <-d.exited:
+			if d.count(pred) >= n {
+				return
+			}
+			d.t.Fatalf("certform run exited (code %d) before %s:\n%s", d.code, what, d.logs())
+		case <-deadline:
+			d.t.Fatalf("timed out waiting for %s:\n%s", what, d.logs())
+		}
+	}
+}
+
+func (d *daemonProc) logs() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.stderr.String()
+}
+
+func (d *daemonProc) signal(s os.Signal) {
+	if err := d.cmd.Process.Signal(s); err != nil {
+		d.t.Fatal(err)
+	}
+}
+
+func (d *daemonProc) waitExit() int {
+	d.t.Helper()
+	select {
+	case <-d.exited:
+		return d.code
+	case <-time.After(20 * time.Second):
+		d.t.Fatalf("certform run did not exit:\n%s", d.logs())
+		return -1
+	}
+}
+
+func msg(m string) func(map[string]any) bool {
+	return func(r map[string]any) bool { return r["msg"] == m }
+}
+
+func cycleDone(r map[string]any) bool { return r["msg"] == "cycle done" }
+
+func cycleDoneWith(trigger string) func(map[string]any) bool {
+	return func(r map[string]any) bool {
+		t, _ := r["trigger"].(string)
+		return r["msg"] == "cycle done" && strings.Contains(t, trigger)
+	}
+}
+
+func writes(srv *digicerttest.Server) []string {
+	var out []string
+	for _, c := range srv.Calls() {
+		if !strings.HasPrefix(c, "GET ") {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func TestRun_triggers(t *testing.T) {
+	srv, env := startFake(t)
+	dir := t.TempDir()
+	writeSpecs(t, dir, 2)
+	st := filepath.Join(t.TempDir(), "s.json")
+	d := startDaemon(t, env, "--dir", dir, "--state", st, "--debounce", "200ms")
+	d.waitFor("the start cycle", 1, cycleDoneWith("start"))
+	if n := len(srv.Orders()); n != 2 {
+		t.Fatalf("%d orders after start", n)
+	}
+	// A new file is reconciled.
+	sub := filepath.Join(dir, "new-team")
+	os.MkdirAll(sub, 0o700)
+	time.Sleep(100 * time.Millisecond) // let the new folder be watched
+	writeSpecsFrom(t, sub, 77, 1)
+	d.waitFor("a cycle for the new file", 1, cycleDoneWith("file change"))
+	d.waitFor("the order for the new file", 1, func(r map[string]any) bool { return r["msg"] == "done" && r["spec"] == "host77" })
+	// An edited file is reconciled: one toggle.
+	srv.ResetRequests()
+	editFile(t, filepath.Join(dir, "spec00.yaml"), "skip_approval: true\n", "skip_approval: true\ndisable_ct: true\n")
+	d.waitFor("the toggle", 1, func(r map[string]any) bool { return r["msg"] == "done" && r["action"] == "set_ct" })
+	if got := writes(srv); len(got) != 1 || !strings.HasSuffix(got[0], "/ct-status") {
+		t.Errorf("calls after the edit: %v", got)
+	}
+	// SIGHUP runs a cycle.
+	d.signal(syscall.SIGHUP)
+	d.waitFor("the SIGHUP cycle", 1, cycleDoneWith("signal"))
+	// SIGTERM stops it with exit 0.
+	d.signal(syscall.SIGTERM)
+	if code := d.waitExit(); code != 0 {
+		t.Errorf("exit %d after SIGTERM\n%s", code, d.logs())
+	}
+	if d.count(msg("certform run stopped")) != 1 {
+		t.Errorf("no stop record:\n%s", d.logs())
+	}
+	if n := len(srv.Orders()); n != 3 {
+		t.Errorf("%d orders in the end, want 3", n)
+	}
+}
+
+// TestRun_gitCheckout switches a spec repository to a branch that adds 100
+// spec files: each is ordered exactly once, in at most 3 cycles.
+func TestRun_gitCheckout(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+	srv, env := startFake(t)
+	repo := t.TempDir()
+	gitCmd := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-c", "user.email=t@example.com", "-c", "user.name=t", "-c", "init.defaultBranch=main"}, args...)...)
+		cmd.Dir = repo
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	gitCmd("init", "-q")
+	os.WriteFile(filepath.Join(repo, "README.md"), []byte("specs\n"), 0o600)
+	gitCmd("add", ".")
+	gitCmd("commit", "-qm", "empty")
+	gitCmd("checkout", "-qb", "more")
+	writeSpecs(t, repo, 100)
+	gitCmd("add", ".")
+	gitCmd("commit", "-qm", "100 specs")
+	gitCmd("checkout", "-q", "main")
+
+	st := filepath.Join(t.TempDir(), "s.json")
+	d := startDaemon(t, env, "--dir", repo, "--state", st, "--debounce", "200ms")
+	d.waitFor("the start cycle", 1, cycleDoneWith("start"))
+	gitCmd("checkout", "-q", "more")
+	d.waitFor("100 orders", 100, func(r map[string]any) bool { return r["msg"] == "done" && r["action"] == "order" })
+	time.Sleep(2500 * time.Millisecond) // anything left to trigger has triggered by now
+	cycles := d.count(cycleDone) - 1
+	t.Logf("%d cycles after the checkout", cycles)
+	if cycles < 1 || cycles > 3 {
+		t.Errorf("%d cycles after the checkout, want 1 to 3:\n%s", cycles, d.logs())
+	}
+	perCN := map[string]int{}
+	for _, o := range srv.Orders() {
+		perCN[o.CommonName]++
+	}
+	if len(perCN) != 100 {
+		t.Errorf("%d specs ordered", len(perCN))
+	}
+	for cn, n := range perCN {
+		if n != 1 {
+			t.Errorf("%s ordered %d times", cn, n)
+		}
+	}
+}
+
+func TestRun_dryRun(t *testing.T) {
+	srv, env := startFake(t)
+	dir := copyTree(t, "examples")
+	st := filepath.Join(t.TempDir(), "s.json")
+	d := startDaemon(t, env, "--dir", dir, "--state", st, "--debounce", "200ms", "--dry-run")
+	d.waitFor("the start cycle", 1, cycleDoneWith("start"))
+	editFile(t, filepath.Join(dir, "payments", "api.yaml"), "disable_ct: true", "disable_ct: false")
+	d.waitFor("a file-change cycle", 1, cycleDoneWith("file change"))
+	d.signal(syscall.SIGHUP)
+	d.waitFor("the SIGHUP cycle", 1, cycleDoneWith("signal"))
+	if got := writes(srv); len(got) != 0 {
+		t.Errorf("dry run made write calls: %v", got)
+	}
+	if n := d.count(msg("planned (dry run: not applied)")); n != 15 {
+		t.Errorf("%d dry-run plan records over 3 cycles, want 15:\n%s", n, d.logs())
+	}
+	if _, err := os.Stat(st); err == nil {
+		if f := readState(t, st); len(f.Entries) != 0 {
+			t.Errorf("dry run changed the state: %v", f.Names())
+		}
+	}
+}
+
+// TestRun_killDuringApply kills the daemon with SIGKILL while it applies
+// 20 orders against a slow CertCentral, starts it again, and checks that
+// every spec ends with exactly one order.
+func TestRun_killDuringApply(t *testing.T) {
+	arrived := make(chan struct{}, 100)
+	srv, env := startFake(t, digicerttest.WithLatency(200*time.Millisecond), digicerttest.WithHook(func(digicerttest.Request) { arrived <- struct{}{} }))
+	dir := t.TempDir()
+	writeSpecs(t, dir, 20)
+	st := filepath.Join(t.TempDir(), "s.json")
+	d := startDaemon(t, env, "--dir", dir, "--state", st)
+	for i := 0; i < 6; i++ {
+		select {
+		case <-arrived:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("calls did not arrive:\n%s", d.logs())
+		}
+	}
+	d.cmd.Process.Kill()
+	d.waitExit()
+	time.Sleep(300 * time.Millisecond) // the fake finishes the calls in flight
+	before := len(srv.Orders())
+	d2 := startDaemon(t, env, "--dir", dir, "--state", st)
+	d2.waitFor("the start cycle", 1, cycleDone)
+	perCN := map[string]int{}
+	for _, o := range srv.Orders() {
+		perCN[o.CommonName]++
+	}
+	if len(perCN) != 20 || before < 6 {
+		t.Errorf("%d specs ordered (%d before the restart)", len(perCN), before)
+	}
+	for cn, n := range perCN {
+		if n != 1 {
+			t.Errorf("%s ordered %d times", cn, n)
+		}
+	}
+	if n := d2.count(func(r map[string]any) bool {
+		res, _ := r["result"].(string)
+		return r["msg"] == "done" && strings.HasPrefix(res, "adopted order")
+	}); n == 0 {
+		t.Errorf("no order was adopted after the kill:\n%s", d2.logs())
+	}
+}
+
+func TestRun_secondDaemonRefuses(t *testing.T) {
+	_, env := startFake(t)
+	dir := t.TempDir()
+	writeSpecs(t, dir, 1)
+	st := filepath.Join(t.TempDir(), "s.json")
+	d := startDaemon(t, env, "--dir", dir, "--state", st)
+	d.waitFor("the start cycle", 1, cycleDone)
+	code, _, stderr := runBinary(t, env, "run", "--dir", dir, "--state", st)
+	want := fmt.Sprintf("certform run: state file %s is in use by another certform process (pid %d)\n", st, d.cmd.Process.Pid)
+	if code != 1 || !strings.HasSuffix(stderr, want) {
+		t.Errorf("exit %d\n%s\nwant suffix %q", code, stderr, want)
+	}
+}
+
+func TestRun_healthAndMetrics(t *testing.T) {
+	_, env := startFake(t)
+	dir := t.TempDir()
+	writeSpecs(t, dir, 2)
+	d := startDaemon(t, env, "--dir", dir, "--state", filepath.Join(t.TempDir(), "s.json"), "--listen", "127.0.0.1:0")
+	d.waitFor("the start cycle", 1, cycleDone)
+	var addr string
+	d.mu.Lock()
+	for _, r := range d.records {
+		if r["msg"] == "serving /healthz and /metrics" {
+			addr, _ = r["addr"].(string)
+		}
+	}
+	d.mu.Unlock()
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	code, body := get("/healthz")
+	var h map[string]string
+	json.Unmarshal([]byte(body), &h)
+	if code != 200 || h["status"] != "ok" || h["last_result"] != "ok" || h["last_cycle"] == "" {
+		t.Errorf("/healthz: %d %s", code, body)
+	}
+	code, body = get("/metrics")
+	for _, want := range []string{
+		`certform_cycles_total{result="ok",trigger="start"} 1`,
+		`certform_api_calls_total{endpoint="POST /order/certificate/ssl",status="201"} 2`,
+		`certform_plan_actions_total{kind="order"} 2`,
+		`certform_orders{status="issued"} 2`,
+		`certform_spec_errors 0`,
+		`certform_revoke_requests_pending 0`,
+		`certform_api_rate_limited_total 0`,
+		"certform_last_success_timestamp_seconds ",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if code != 200 {
+		t.Errorf("/metrics: %d", code)
+	}
+}
+
+func TestRun_usageErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--dir", "examples", "--state", "x", "--schedule", "every day"}, "certform run: --schedule \"every day\": "},
+		{[]string{"run", "--dir", "examples"}, "certform run: --state is required\n"},
+		{[]string{"run", "--dir", "examples", "--state", "x", "--debounce", "0s"}, "certform run: --debounce and --retry-backoff must be positive"},
+	}
+	for _, tt := range tests {
+		code, _, stderr := runBinary(t, nil, tt.args...)
+		if code != 2 || !strings.HasPrefix(stderr, tt.want) {
+			t.Errorf("%v: exit %d\n%s", tt.args, code, stderr)
+		}
+	}
+}
+
+func TestRun_specErrorsAndOutageRetried(t *testing.T) {
+	srv, env := startFake(t)
+	dir := t.TempDir()
+	writeSpecs(t, dir, 1)
+	os.WriteFile(filepath.Join(dir, "broken.yaml"), []byte("name: broken\ncommon_nme: x.example.com\n"), 0o600)
+	srv.Inject(digicerttest.Fault{Method: "POST", Times: 1, Status: 503})
+	d := startDaemon(t, env, "--dir", dir, "--state", filepath.Join(t.TempDir(), "s.json"), "--retry-backoff", "300ms")
+	d.waitFor("the retry cycle", 1, cycleDoneWith("retry"))
+	if n := len(srv.Orders()); n != 1 {
+		t.Errorf("%d orders after the retry", n)
+	}
+	specErr := func(r map[string]any) bool {
+		return r["msg"] == "spec error" && r["error"] == "broken.yaml:2:1: common_nme: unknown key; did you mean common_name?"
+	}
+	if n := d.count(specErr); n < 2 {
+		t.Errorf("the spec error was logged %d times over 2 cycles:\n%s", n, d.logs())
+	}
+	if n := d.count(func(r map[string]any) bool { return r["msg"] == "cycle done" && r["failed"] == 1.0 }); n != 1 {
+		t.Errorf("want one failed cycle:\n%s", d.logs())
+	}
+}
