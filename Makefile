@@ -4,6 +4,11 @@
 GO          ?= go
 PREFIX      ?= /usr/local
 DESTDIR     ?=
+BINDIR      ?= $(PREFIX)/bin
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+DOCDIR      ?= $(PREFIX)/share/doc/certform
+SYSCONFDIR  ?= /etc
+UNITS       := certform.service certform-git-sync.service certform-git-sync.timer
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS     := -X main.version=$(VERSION)
 TOOLS       := $(CURDIR)/.tools
@@ -40,12 +45,25 @@ bench:
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./spec
 
+# demo runs the daemon on examples/ against a fake CertCentral served in the
+# same process, with a temporary state: no API key, no network. It keeps
+# watching until Ctrl-C; edit a file in examples/ to see a cycle.
 demo: build
-	./bin/certform validate --dir examples
+	./bin/certform run --dev --dir examples --debounce 500ms
 
+# install puts the binary, the systemd units (with the binary's path filled
+# in), README.md and an example configuration in place; see README.md,
+# "Running on a server". It does not enable or start anything.
 install: build
-	install -d -m 0755 $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 bin/certform $(DESTDIR)$(PREFIX)/bin/certform
+	install -d -m 0755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
+	install -d -m 0750 $(DESTDIR)$(SYSCONFDIR)/certform
+	install -m 0755 bin/certform $(DESTDIR)$(BINDIR)/certform
+	for u in $(UNITS); do \
+		sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	install -m 0640 systemd/certform.env.example $(DESTDIR)$(SYSCONFDIR)/certform/certform.env.example
 
 clean:
 	rm -rf bin .tools
