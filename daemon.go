@@ -228,12 +228,12 @@ func (d *daemon) cycle(ctx context.Context, t trigger) bool {
 		}
 	}
 	ok := !apiFailed && failed == 0 && len(p.Blocked) == 0 && len(res.Errors) == 0
-	var known *state.File
-	d.store.View(func(f *state.File) { known = f.Clone() })
+	var stats *stateStats
+	d.store.View(func(f *state.File) { stats = countState(f) })
 	d.log.Info("cycle done", "cycle", d.cycleNum, "trigger", t.reason(), "duration", time.Since(start).Round(time.Millisecond).String(),
 		"specs", len(res.Orders), "spec_errors", len(res.Errors), "planned", len(p.Actions), "done", done, "failed", failed,
 		"blocked", len(p.Blocked), "notes", len(p.Notes), "dry_run", d.dryRun)
-	d.finish(t, start, ok, len(res.Errors), p, known)
+	d.finish(t, start, ok, len(res.Errors), p, stats)
 	d.scheduleRetry(apiFailed && ctx.Err() == nil)
 	return ok
 }
@@ -250,9 +250,9 @@ func planAttrs(a reconcile.Action) []any {
 	return attrs
 }
 
-func (d *daemon) finish(t trigger, start time.Time, ok bool, specErrors int, p *reconcile.Changes, known *state.File) {
+func (d *daemon) finish(t trigger, start time.Time, ok bool, specErrors int, p *reconcile.Changes, stats *stateStats) {
 	if d.met != nil {
-		d.met.observeCycle(t.reason(), ok, time.Since(start), specErrors, p, known)
+		d.met.observeCycle(t.reason(), ok, time.Since(start), specErrors, p, stats)
 	}
 	if d.health != nil {
 		d.health.set(time.Now(), ok, t.reason())

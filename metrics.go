@@ -71,7 +71,7 @@ func (m *metrics) observeCall(c digicert.Call) {
 }
 
 // observeCycle records a finished cycle.
-func (m *metrics) observeCycle(trigger string, ok bool, d time.Duration, specErrors int, p *reconcile.Changes, known *state.File) {
+func (m *metrics) observeCycle(trigger string, ok bool, d time.Duration, specErrors int, p *reconcile.Changes, stats *stateStats) {
 	result := "ok"
 	if !ok {
 		result = "failed"
@@ -90,26 +90,41 @@ func (m *metrics) observeCycle(trigger string, ok bool, d time.Duration, specErr
 			m.actions.WithLabelValues(n.Kind).Inc()
 		}
 	}
-	if known != nil {
+	if stats != nil {
 		m.orders.Reset()
-		pending := 0
-		for _, e := range known.Entries {
-			status := e.Status
-			if status == "" {
-				status = "unknown"
-			}
-			if e.OrderID != 0 {
-				m.orders.WithLabelValues(status).Inc()
-			}
-			if e.Revoke != nil && (e.Revoke.Status == "pending" || e.Revoke.Status == "submitted") {
-				pending++
-			}
+		for status, n := range stats.orders {
+			m.orders.WithLabelValues(status).Set(float64(n))
 		}
-		m.pendingRevoke.Set(float64(pending))
+		m.pendingRevoke.Set(float64(stats.pendingRevokes))
 	}
 	if ok {
 		m.lastSuccess.Set(float64(time.Now().Unix()))
 	}
+}
+
+// stateStats are the state file's numbers the metrics show.
+type stateStats struct {
+	orders         map[string]int // by the status last seen ("unknown" if none)
+	pendingRevokes int
+}
+
+// countState reads the numbers from the state (under the store's lock, so
+// it must be quick and keep nothing).
+func countState(f *state.File) *stateStats {
+	st := &stateStats{orders: map[string]int{}}
+	for _, e := range f.Entries {
+		if e.OrderID != 0 {
+			status := e.Status
+			if status == "" {
+				status = "unknown"
+			}
+			st.orders[status]++
+		}
+		if e.Revoke != nil && (e.Revoke.Status == "pending" || e.Revoke.Status == "submitted") {
+			st.pendingRevokes++
+		}
+	}
+	return st
 }
 
 // health is what /healthz reports: 503 until the first cycle ends, then
