@@ -110,7 +110,7 @@ func TestValidate_badCorpus(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
 	lines := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
-	if got := lines[len(lines)-1]; got != "16 specs in 14 files: 45 errors in 10 files" {
+	if got := lines[len(lines)-1]; got != "16 specs in 15 files: 47 errors in 12 files" {
 		t.Errorf("summary %q", got)
 	}
 	want := `types.yaml:5:13: disable_ct: must be true or false, got "yes"`
@@ -132,7 +132,7 @@ func TestValidate_json(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
 		t.Fatal(err)
 	}
-	if got.Specs != 16 || got.Files != 14 || len(got.Errors) != 45 {
+	if got.Specs != 16 || got.Files != 15 || len(got.Errors) != 47 {
 		t.Errorf("got %d specs, %d files, %d errors", got.Specs, got.Files, len(got.Errors))
 	}
 	if diff := cmp.Diff([]string{"good-example-com"}, got.Valid); diff != "" {

@@ -230,10 +230,12 @@ func (d *daemon) cycle(ctx context.Context, t trigger) bool {
 	ok := !apiFailed && failed == 0 && len(p.Blocked) == 0 && len(res.Errors) == 0
 	var stats *stateStats
 	d.store.View(func(f *state.File) { stats = countState(f) })
+	// Metrics, health and systemd status first: whoever sees "cycle done"
+	// in the log finds them up to date.
+	d.finish(t, start, ok, len(res.Errors), p, stats)
 	d.log.Info("cycle done", "cycle", d.cycleNum, "trigger", t.reason(), "duration", time.Since(start).Round(time.Millisecond).String(),
 		"specs", len(res.Orders), "spec_errors", len(res.Errors), "planned", len(p.Actions), "done", done, "failed", failed,
 		"blocked", len(p.Blocked), "notes", len(p.Notes), "dry_run", d.dryRun)
-	d.finish(t, start, ok, len(res.Errors), p, stats)
 	d.scheduleRetry(apiFailed && ctx.Err() == nil)
 	return ok
 }

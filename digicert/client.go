@@ -116,12 +116,18 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// WithHTTPClient replaces the default *http.Client (30 s timeout, system
-// certificate pool). Certificate verification cannot be turned off through
-// certform's configuration; a caller that passes a client owns its TLS
-// settings.
-func WithHTTPClient(h *http.Client) Option {
-	return func(c *Client) error { c.http = h; return nil }
+// WithTimeout sets the time limit of one HTTP exchange (default 30 s),
+// connection, request and reading the answer included. There is no option
+// to replace the transport or turn certificate verification off: https
+// always verifies against the system's certificate pool.
+func WithTimeout(d time.Duration) Option {
+	return func(c *Client) error {
+		if d <= 0 {
+			return fmt.Errorf("digicert: timeout %s must be positive", d)
+		}
+		c.http.Timeout = d
+		return nil
+	}
 }
 
 // WithVersion sets the version in the User-Agent header, "certform/VERSION".
