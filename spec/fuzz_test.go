@@ -31,21 +31,21 @@ func FuzzLoad(f *testing.F) {
 		}
 	}
 	csr := makeCSR(f, "a.example.com", "a.example.com", "www.a.example.com")
-	f.Add([]byte("name: a\ncommon_name: a.example.com\ndns_names: [www.a.example.com]\ncsr_file: a.csr\n"))
+	f.Add([]byte("name: a\ncommon_name: a.example.com\ndns_names: [www.a.example.com]\ncsr_file: ../a.csr\n"))
+	// One directory for every input: a fuzz worker runs its inputs one at
+	// a time, and only the spec file changes between them.
+	dir := f.TempDir()
+	for name, content := range map[string]string{"defaults.yaml": "organization_id: 1\n", "a.csr": csr} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			f.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "s"), 0o700); err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		dir := t.TempDir()
-		for name, content := range map[string][]byte{
-			"defaults.yaml": []byte("organization_id: 1\n"),
-			"a.csr":         []byte(csr),
-			"s/spec.yaml":   data,
-		} {
-			p := filepath.Join(dir, name)
-			if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(p, content, 0o600); err != nil {
-				t.Fatal(err)
-			}
+		if err := os.WriteFile(filepath.Join(dir, "s", "spec.yaml"), data, 0o600); err != nil {
+			t.Fatal(err)
 		}
 		res, err := Load(dir)
 		if err != nil {
