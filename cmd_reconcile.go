@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -78,8 +77,9 @@ func unwrapPathError(err error) error {
 	return err
 }
 
-// newClient builds the CertCentral client from the flags and environment.
-func (f *apiFlags) newClient(logger *slog.Logger) (*digicert.Client, error) {
+// newClient builds the CertCentral client from the flags and environment;
+// opts add to (or override) the options this sets.
+func (f *apiFlags) newClient(logger *slog.Logger, opts ...digicert.Option) (*digicert.Client, error) {
 	key, err := loadAPIKey(f.keyFile)
 	if err != nil {
 		return nil, err
@@ -91,7 +91,7 @@ func (f *apiFlags) newClient(logger *slog.Logger) (*digicert.Client, error) {
 	if url == "" {
 		url = digicert.BaseURLUS
 	}
-	return digicert.New(key, digicert.WithBaseURL(url), digicert.WithVersion(certformVersion()), digicert.WithLogger(logger))
+	return digicert.New(key, append([]digicert.Option{digicert.WithBaseURL(url), digicert.WithVersion(certformVersion()), digicert.WithLogger(logger)}, opts...)...)
 }
 
 // logFlags choose the format and level of log records on stderr.
@@ -590,27 +590,7 @@ func runImport(stdout, stderr io.Writer, args []string) int {
 
 // namesDiffer compares an order's names with a spec's and says which differ.
 func namesDiffer(o *spec.Order, got *digicert.Order) string {
-	want := map[string]bool{o.CommonName: true}
-	for _, n := range o.DNSNames {
-		want[n] = true
-	}
-	have := map[string]bool{}
-	for _, n := range got.Names() {
-		have[n] = true
-	}
-	var extra, missing []string
-	for n := range have {
-		if !want[n] {
-			extra = append(extra, n)
-		}
-	}
-	for n := range want {
-		if !have[n] {
-			missing = append(missing, n)
-		}
-	}
-	sort.Strings(extra)
-	sort.Strings(missing)
+	extra, missing := spec.NameDiff(append([]string{o.CommonName}, o.DNSNames...), got.Names())
 	var parts []string
 	if len(missing) > 0 {
 		parts = append(parts, "the order lacks "+strings.Join(missing, ", "))

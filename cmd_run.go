@@ -105,19 +105,10 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 		}
 		logger.Info("dev mode: a fake CertCentral serves this run; nothing leaves this machine", "api_url", api.url, "state", *statePath)
 	}
-	key, err := loadAPIKey(api.keyFile)
-	if err != nil {
+	client, err := api.newClient(logger, digicert.WithObserver(met.observeCall))
+	if errors.Is(err, errNoKey) {
 		return fail(err, keyHint)
 	}
-	url := api.url
-	if url == "" {
-		url = os.Getenv("DIGICERT_API_URL")
-	}
-	if url == "" {
-		url = digicert.BaseURLUS
-	}
-	client, err := digicert.New(key, digicert.WithBaseURL(url), digicert.WithVersion(certformVersion()), digicert.WithLogger(logger),
-		digicert.WithObserver(met.observeCall))
 	if err != nil {
 		return fail(err, "")
 	}

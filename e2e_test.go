@@ -2,12 +2,6 @@ package main
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"os"
 	"os/exec"
@@ -19,6 +13,7 @@ import (
 	"time"
 
 	"github.com/certform/certform/digicert/digicerttest"
+	"github.com/certform/certform/spec/spectest"
 	"github.com/certform/certform/state"
 	"github.com/google/go-cmp/cmp"
 )
@@ -87,11 +82,6 @@ func editFile(t *testing.T, path, old, new string) {
 	}
 }
 
-var (
-	e2eKeyOnce sync.Once
-	e2eCSRKey  *ecdsa.PrivateKey
-)
-
 // writeSpecs writes n simple specs (spec00.yaml ...) with P-256 CSRs.
 func writeSpecs(t *testing.T, dir string, n int) {
 	t.Helper()
@@ -101,22 +91,13 @@ func writeSpecs(t *testing.T, dir string, n int) {
 // writeSpecsFrom writes specs numbered from first to first+n-1.
 func writeSpecsFrom(t *testing.T, dir string, first, n int) {
 	t.Helper()
-	e2eKeyOnce.Do(func() {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			panic(err)
-		}
-		e2eCSRKey = k
-	})
 	for i := first; i < first+n; i++ {
 		cn := fmt.Sprintf("host%02d.example.com", i)
-		der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: cn}}, e2eCSRKey)
+		csr, err := spectest.CSR(cn)
 		if err != nil {
 			t.Fatal(err)
 		}
-		csr := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
-		body := fmt.Sprintf("name: host%02d\ncommon_name: %s\norganization_id: 1\nskip_approval: true\ncsr: |\n  %s\n",
-			i, cn, strings.ReplaceAll(strings.TrimSpace(string(csr)), "\n", "\n  "))
+		body := fmt.Sprintf("name: host%02d\ncommon_name: %s\norganization_id: 1\nskip_approval: true\ncsr: |\n%s", i, cn, spectest.Indent(csr))
 		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("spec%02d.yaml", i)), []byte(body), 0o600); err != nil {
 			t.Fatal(err)
 		}

@@ -1,59 +1,30 @@
 package spec
 
 import (
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"flag"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/certform/certform/spec/spectest"
 	"github.com/google/go-cmp/cmp"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 
-var (
-	testKeyOnce sync.Once
-	testKey     *ecdsa.PrivateKey
-)
-
-// makeCSR returns a PEM CSR for cn and sans, signed with a P-256 key made
-// once per test binary.
+// makeCSR returns a PEM CSR for cn and sans (see spectest.CSR).
 func makeCSR(t testing.TB, cn string, sans ...string) string {
 	t.Helper()
-	testKeyOnce.Do(func() {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			panic(err)
-		}
-		testKey = k
-	})
-	return csrWithKey(t, testKey, cn, sans...)
-}
-
-func csrWithKey(t testing.TB, key crypto.Signer, cn string, sans ...string) string {
-	t.Helper()
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
-		Subject: pkix.Name{CommonName: cn}, DNSNames: sans,
-	}, key)
+	csr, err := spectest.CSR(cn, sans...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
+	return csr
 }
 
 // indent indents a block for use under "csr: |".
-func indent(s string) string {
-	return "  " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n  ") + "\n"
-}
+func indent(s string) string { return spectest.Indent(s) }
 
 // writeTree writes files (slash paths relative to a new temp dir) and
 // returns the dir.

@@ -311,30 +311,8 @@ func (l *fileCtx) checkCSR(o *Order, m *yaml.Node, f fields, written map[string]
 	if len(req.DNSNames) == 0 || o.CommonName == "" {
 		return
 	}
-	want := map[string]bool{o.CommonName: true}
-	for _, n := range o.DNSNames {
-		want[n] = true
-	}
-	have := map[string]bool{}
-	if cn != "" {
-		have[cn] = true
-	}
-	for _, n := range req.DNSNames {
-		have[strings.ToLower(n)] = true
-	}
-	var extra, lacking []string
-	for n := range have {
-		if !want[n] {
-			extra = append(extra, n)
-		}
-	}
-	for n := range want {
-		if !have[n] {
-			lacking = append(lacking, n)
-		}
-	}
-	sort.Strings(extra)
-	sort.Strings(lacking)
+	have := append([]string{cn}, req.DNSNames...)
+	extra, lacking := NameDiff(append([]string{o.CommonName}, o.DNSNames...), have)
 	if len(extra) > 0 {
 		d.at(v, field, "the request names %s, which common_name and dns_names do not; add it to dns_names or make a new CSR", strings.Join(extra, ", "))
 	}
@@ -384,4 +362,33 @@ func (o *Order) csrDigest() string {
 		o.csrSum = hex.EncodeToString(sum[:])
 	}
 	return o.csrSum
+}
+
+// NameDiff compares two lists of DNS names as sets, ignoring case and blank
+// entries: extra are the names in have that want lacks, missing the names
+// in want that have lacks; both sorted.
+func NameDiff(want, have []string) (extra, missing []string) {
+	set := func(list []string) map[string]bool {
+		m := map[string]bool{}
+		for _, n := range list {
+			if n = strings.ToLower(strings.TrimSpace(n)); n != "" {
+				m[n] = true
+			}
+		}
+		return m
+	}
+	w, h := set(want), set(have)
+	for n := range h {
+		if !w[n] {
+			extra = append(extra, n)
+		}
+	}
+	for n := range w {
+		if !h[n] {
+			missing = append(missing, n)
+		}
+	}
+	sort.Strings(extra)
+	sort.Strings(missing)
+	return extra, missing
 }

@@ -3,6 +3,9 @@
 package spectest
 
 import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -86,19 +89,48 @@ func writeFile(dir string, f, n int, keys []*rsa.PrivateKey) error {
 	for d := 0; d < PerFile && f*PerFile+d < n; d++ {
 		i := f*PerFile + d
 		cn := CommonName(i)
-		der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
-			Subject: pkix.Name{CommonName: cn}, DNSNames: []string{cn, "www." + cn},
-		}, keys[i%len(keys)])
+		csr, err := CSRWithKey(keys[i%len(keys)], cn, cn, "www."+cn)
 		if err != nil {
 			return err
 		}
-		csr := strings.TrimSpace(string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})))
 		if d > 0 {
 			sb.WriteString("---\n")
 		}
-		fmt.Fprintf(&sb, "name: %s\ncommon_name: %s\ndns_names: [www.%s]\ndisable_ct: %v\ncsr: |\n  %s\n",
-			Name(i), cn, cn, i%2 == 0, strings.ReplaceAll(csr, "\n", "\n  "))
+		fmt.Fprintf(&sb, "name: %s\ncommon_name: %s\ndns_names: [www.%s]\ndisable_ct: %v\ncsr: |\n%s", Name(i), cn, cn, i%2 == 0, Indent(csr))
 	}
 	p := filepath.Join(dir, fmt.Sprintf("team%02d", f%Teams), fmt.Sprintf("specs%04d.yaml", f))
 	return os.WriteFile(p, []byte(sb.String()), 0o600)
+}
+
+var (
+	p256Once sync.Once
+	p256Key  *ecdsa.PrivateKey
+	p256Err  error
+)
+
+// CSR returns a PEM certificate request with subject CN cn and the DNS
+// names sans, signed with a P-256 key made once per process (fast: no RSA
+// key generation).
+func CSR(cn string, sans ...string) (string, error) {
+	p256Once.Do(func() { p256Key, p256Err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader) })
+	if p256Err != nil {
+		return "", p256Err
+	}
+	return CSRWithKey(p256Key, cn, sans...)
+}
+
+// CSRWithKey is CSR with the caller's key.
+func CSRWithKey(key crypto.Signer, cn string, sans ...string) (string, error) {
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
+		Subject: pkix.Name{CommonName: cn}, DNSNames: sans,
+	}, key)
+	if err != nil {
+		return "", err
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})), nil
+}
+
+// Indent indents a PEM block by two spaces, for a YAML "csr: |" value.
+func Indent(s string) string {
+	return "  " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n  ") + "\n"
 }
