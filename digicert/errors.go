@@ -22,6 +22,7 @@ type APIError struct {
 	Errors []ErrorDetail
 }
 
+// Error reads "digicert: STATUS code: message; code: message".
 func (e *APIError) Error() string {
 	if len(e.Errors) == 0 {
 		return fmt.Sprintf("digicert: %d %s", e.Status, strings.ToLower(http.StatusText(e.Status)))
@@ -99,6 +100,7 @@ type OutcomeUnknownError struct {
 	Err  error
 }
 
+// Error names the call, says its outcome is unknown, and gives the cause.
 func (e *OutcomeUnknownError) Error() string {
 	return fmt.Sprintf("digicert: %s: outcome unknown, the request may have been carried out: %v", e.Call, e.Err)
 }

@@ -140,6 +140,8 @@ type Error struct {
 	Spec string `json:"spec,omitempty"`
 }
 
+// Error reads "path:line:col: field: message" (without "field: " when
+// Field is empty).
 func (e *Error) Error() string {
 	if e.Field == "" {
 		return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Column, e.Msg)

@@ -19,6 +19,7 @@ type LockedError struct {
 	PID  int    // 0 if unknown
 }
 
+// Error reads "state file PATH is in use by another certform process (pid N)".
 func (e *LockedError) Error() string {
 	pid := "unknown pid"
 	if e.PID > 0 {

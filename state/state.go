@@ -122,6 +122,7 @@ type CorruptError struct {
 	Why  string
 }
 
+// Error names the file and what is wrong with it.
 func (e *CorruptError) Error() string {
 	return fmt.Sprintf("state file %s %s; certform will not use or overwrite it", e.Path, e.Why)
 }
