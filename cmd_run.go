@@ -75,7 +75,6 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 		return exitUsage
 	}
 	fail := func(err error, hint string) int {
-		logger.Error("certform run cannot start", "error", err.Error())
 		fmt.Fprintf(stderr, "certform run: %v\n", err)
 		if hint != "" {
 			fmt.Fprintln(stderr, hint)

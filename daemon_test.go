@@ -285,7 +285,9 @@ func TestRun_killDuringApply(t *testing.T) {
 	}
 	d.cmd.Process.Kill()
 	d.waitExit()
-	time.Sleep(300 * time.Millisecond) // the fake finishes the calls in flight
+	if !srv.WaitIdle(10 * time.Second) { // the fake finishes the calls in flight
+		t.Fatal("the fake did not finish the calls in flight")
+	}
 	before := len(srv.Orders())
 	d2 := startDaemon(t, env, "--dir", dir, "--state", st)
 	d2.waitFor("the start cycle", 1, cycleDone)

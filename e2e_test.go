@@ -248,7 +248,9 @@ func TestApply_killAtEachStep(t *testing.T) {
 			}
 			cmd.Process.Kill()
 			cmd.Wait()
-			time.Sleep(400 * time.Millisecond) // the fake finishes the call in flight
+			if !srv.WaitIdle(10 * time.Second) { // the fake finishes the call in flight
+				t.Fatal("the fake did not finish the call in flight")
+			}
 			if n := len(srv.Orders()); n != k {
 				t.Fatalf("%d orders placed before the kill, want %d", n, k)
 			}

@@ -106,6 +106,7 @@ type Server struct {
 	http          *httptest.Server
 	rateLimited   int
 	hook          func(Request)
+	inflight      int // requests being served
 }
 
 // Option configures a Server.
@@ -337,8 +338,35 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
+// WaitIdle waits until no request is being served, at most d, and reports
+// whether that happened. Tests use it after killing a client mid-call: the
+// fake still carries the call out.
+func (s *Server) WaitIdle(d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for {
+		s.mu.Lock()
+		n := s.inflight
+		s.mu.Unlock()
+		if n == 0 {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // ServeHTTP serves the API below BasePath.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.inflight++
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.inflight--
+		s.mu.Unlock()
+	}()
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	path := strings.TrimPrefix(r.URL.Path, s.BasePath)
 
