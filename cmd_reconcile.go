@@ -341,13 +341,14 @@ func applyOnce(ctx context.Context, cfg applyConfig, client reconcile.API, logge
 		in.Known = store.Snapshot()
 	}
 	p := reconcile.Plan(in)
-	if cfg.asJSON {
-		p.WriteJSON(stdout, specs.Errors)
-	} else {
+	if !cfg.asJSON {
 		p.WriteText(stdout, colorOK(stdout))
 	}
 	ap := &reconcile.Applier{API: client, Store: store, Log: logger, Parallelism: cfg.parallelism}
 	results := ap.Apply(ctx, p)
+	if cfg.asJSON {
+		p.WriteJSONResults(stdout, specs.Errors, results)
+	}
 	var bad []reconcile.Result
 	for _, r := range results {
 		if r.Err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -550,5 +551,27 @@ func TestForget(t *testing.T) {
 	code, _, stderr := runBinary(t, nil, "forget", "--state", st, "host00")
 	if code != 1 || stderr != "certform forget: the state file has no entry named \"host00\"\n" {
 		t.Errorf("second forget: exit %d %q", code, stderr)
+	}
+}
+
+func TestApply_json(t *testing.T) {
+	srv, env := startFake(t)
+	dir := t.TempDir()
+	writeSpecs(t, dir, 2)
+	srv.Inject(digicerttest.Fault{Method: "POST", Times: 1, Status: 400, Code: "invalid_dns_name"})
+	code, stdout, _ := runBinary(t, env, "apply", "--json", "--parallelism", "1", "--dir", dir, "--state", filepath.Join(t.TempDir(), "s.json"))
+	var got struct {
+		Summary struct{ Order int }
+		Results []map[string]any
+	}
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatalf("%v\n%s", err, stdout)
+	}
+	want := []map[string]any{
+		{"kind": "order", "name": "host00", "ok": false, "error": "digicert: 400 invalid_dns_name: Injected fault: Bad Request."},
+		{"kind": "order", "name": "host01", "ok": true, "detail": "ordered 100001"},
+	}
+	if diff := cmp.Diff(want, got.Results); code != 1 || got.Summary.Order != 2 || diff != "" {
+		t.Errorf("exit %d, summary %+v, results (-want +got):\n%s", code, got.Summary, diff)
 	}
 }

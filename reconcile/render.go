@@ -127,6 +127,18 @@ type JSONPlan struct {
 	Notes         []Note        `json:"notes"`
 	Errors        []*spec.Error `json:"errors"`
 	Summary       JSONSummary   `json:"summary"`
+	// Results, in apply's output only: one per action, in plan order.
+	Results []JSONResult `json:"results,omitempty"`
+}
+
+// JSONResult is the outcome of one action in apply --json.
+type JSONResult struct {
+	Kind    Kind   `json:"kind"`
+	Name    string `json:"name"`
+	OrderID int    `json:"order_id,omitempty"`
+	OK      bool   `json:"ok"`
+	Detail  string `json:"detail,omitempty"`
+	Error   string `json:"error,omitempty"`
 }
 
 // JSONSummary counts the calls by kind.
@@ -138,9 +150,22 @@ type JSONSummary struct {
 
 // WriteJSON writes the plan and the spec errors as a JSONPlan.
 func (p *Changes) WriteJSON(w io.Writer, specErrors []*spec.Error) error {
+	return p.WriteJSONResults(w, specErrors, nil)
+}
+
+// WriteJSONResults writes the plan, the spec errors and what Apply did as
+// a JSONPlan.
+func (p *Changes) WriteJSONResults(w io.Writer, specErrors []*spec.Error, results []Result) error {
 	o, u, r := p.Counts()
 	out := JSONPlan{FormatVersion: 1, Actions: p.Actions, Blocked: p.Blocked, Notes: p.Notes, Errors: specErrors,
 		Summary: JSONSummary{Order: o, Update: u, Revoke: r}}
+	for _, res := range results {
+		jr := JSONResult{Kind: res.Action.Kind, Name: res.Action.Name, OrderID: res.Action.OrderID, OK: res.Err == nil, Detail: res.Detail}
+		if res.Err != nil {
+			jr.Error = res.Err.Error()
+		}
+		out.Results = append(out.Results, jr)
+	}
 	if out.Errors == nil {
 		out.Errors = []*spec.Error{}
 	}
