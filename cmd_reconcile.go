@@ -201,7 +201,7 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 		fmt.Fprintf(stderr, "certform plan: %v\nhint: see \"Recovering the state file\" in README.md\n", err)
 		return exitError
 	}
-	in := reconcile.Input{Desired: specs.Orders, Invalid: specs.Invalid, Known: known, MaxRevocations: -1}
+	in := reconcile.Input{Desired: specs.Orders, Invalid: specs.Invalid, Unreadable: specs.Unreadable(), Known: known, MaxRevocations: -1}
 	failed := len(specs.Errors) > 0
 	if f.refresh {
 		client, err := f.api.newClient(logger)
@@ -326,7 +326,7 @@ func applyOnce(ctx context.Context, cfg applyConfig, client reconcile.API, logge
 	failed := len(specs.Errors) > 0
 	printSpecErrors(stderr, specs)
 	known := store.Snapshot()
-	in := reconcile.Input{Desired: specs.Orders, Invalid: specs.Invalid, Known: known, MaxRevocations: cfg.maxRevocations}
+	in := reconcile.Input{Desired: specs.Orders, Invalid: specs.Invalid, Unreadable: specs.Unreadable(), Known: known, MaxRevocations: cfg.maxRevocations}
 	if cfg.refresh {
 		obs, errs := reconcile.Refresh(ctx, client, known, cfg.parallelism)
 		for _, e := range errs {

@@ -188,7 +188,7 @@ func (d *daemon) cycle(ctx context.Context, t trigger) bool {
 	}
 	var p *reconcile.Changes
 	d.store.View(func(f *state.File) {
-		p = reconcile.Plan(reconcile.Input{Desired: res.Orders, Invalid: res.Invalid, Known: f, Observed: obs, MaxRevocations: d.maxRevocations})
+		p = reconcile.Plan(reconcile.Input{Desired: res.Orders, Invalid: res.Invalid, Unreadable: res.Unreadable(), Known: f, Observed: obs, MaxRevocations: d.maxRevocations})
 	})
 	for _, n := range p.Notes {
 		attrs := []any{"kind", n.Kind}

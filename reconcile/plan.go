@@ -121,6 +121,9 @@ type Input struct {
 	Desired []*spec.Order
 	// Invalid names specs that exist but are currently invalid.
 	Invalid []string
+	// Unreadable lists spec files whose specs could not be named at all
+	// (broken YAML, too large...): a spec that seems gone may be in one.
+	Unreadable []string
 	// Known is the state.
 	Known *state.File
 	// Observed, when refreshing, is what CertCentral reported per spec
@@ -197,8 +200,12 @@ func Plan(in Input) *Changes {
 			Message: fmt.Sprintf("the spec directory holds no specs, but the state tracks %s; nothing is revoked or changed", plural(len(known.Entries), "order")),
 			Hint:    "check --dir: a wrong path or an unmounted volume looks like this"})
 	}
+	gone := "deleted or renamed"
+	if len(in.Unreadable) > 0 {
+		gone = "deleted, renamed, or in a file that cannot be read now: " + strings.Join(in.Unreadable, ", ")
+	}
 	for _, name := range sorted {
-		planOne(p, name, desired[name], known.Entries[name], invalid[name], in.Observed[name])
+		planOne(p, name, desired[name], known.Entries[name], invalid[name], in.Observed[name], gone)
 	}
 	if in.MaxRevocations >= 0 {
 		var revokes, rest []Action
@@ -224,7 +231,7 @@ func Plan(in Input) *Changes {
 	return p
 }
 
-func planOne(p *Changes, name string, d *spec.Order, e *state.Entry, invalid bool, obs *Observed) {
+func planOne(p *Changes, name string, d *spec.Order, e *state.Entry, invalid bool, obs *Observed, gone string) {
 	note := func(kind string, orderID int, hint, format string, args ...any) {
 		p.Notes = append(p.Notes, Note{Kind: kind, Name: name, OrderID: orderID, Message: fmt.Sprintf(format, args...), Hint: hint})
 	}
@@ -241,7 +248,7 @@ func planOne(p *Changes, name string, d *spec.Order, e *state.Entry, invalid boo
 				"the spec is currently invalid; %s is left as it is until it is fixed", what)
 		} else {
 			note(NoteOrphan, e.OrderID, fmt.Sprintf("to revoke it, restore the spec with revoke: true; to stop tracking it, run certform forget %s", name),
-				"the spec is gone (deleted or renamed; last seen in %s); nothing is revoked, %s is left as it is", orNone(e.File), what)
+				"the spec is gone (%s; last seen in %s); nothing is revoked, %s is left as it is", gone, orNone(e.File), what)
 		}
 		return
 	}

@@ -79,7 +79,7 @@ func TestPlan_golden(t *testing.T) {
 		{"revoke-unset", Input{Desired: []*spec.Order{base}, Known: known(map[string]*state.Entry{"shop": entryFor(base, 100001, func(e *state.Entry) {
 			e.Revoke = &state.RevokeRecord{RequestID: 500009, Status: "pending", Comments: "key compromised", Time: revokedAt}
 		})})}},
-		{"orphan", Input{Desired: nil, Invalid: []string{"broken"}, Known: known(map[string]*state.Entry{
+		{"orphan", Input{Desired: nil, Invalid: []string{"broken"}, Unreadable: []string{"team/bad.yaml"}, Known: known(map[string]*state.Entry{
 			"shop": entryFor(base, 100001), "broken": entryFor(mkOrder("broken"), 100002)})}},
 		{"fixed-field-change", Input{Desired: []*spec.Order{mkOrder("shop", func(o *spec.Order) {
 			o.DNSNames = []string{"www.shop.example.com"}

@@ -468,6 +468,7 @@ func TestLoad_badCorpus(t *testing.T) {
 	b.WriteString(res.Summary() + "\n")
 	b.WriteString("valid: " + strings.Join(orderNames(res.Orders), " ") + "\n")
 	b.WriteString("invalid: " + strings.Join(res.Invalid, " ") + "\n")
+	b.WriteString("unreadable: " + strings.Join(res.Unreadable(), " ") + "\n")
 	golden := "../testdata/specs/bad.golden"
 	if *update {
 		if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {

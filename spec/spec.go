@@ -12,6 +12,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -163,6 +164,22 @@ type Result struct {
 	// YAML files read, defaults.yaml files included.
 	Specs int
 	Files int
+}
+
+// Unreadable returns the files, sorted, with errors that belong to no named
+// spec (broken YAML, a file too large, a document that is not a mapping):
+// specs in them could not even be named.
+func (r *Result) Unreadable() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, e := range r.Errors {
+		if e.Spec == "" && !seen[e.File] && !isDefaultsName(path.Base(e.File)) {
+			seen[e.File] = true
+			out = append(out, e.File)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // ErrorFiles returns how many distinct files have errors.
