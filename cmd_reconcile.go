@@ -271,7 +271,7 @@ func runApply(stdout, stderr io.Writer, args []string) int {
 	ctx, stop := signalContext()
 	defer stop()
 	out := applyOnce(ctx, applyConfig{
-		dir: f.dir, statePath: f.state, refresh: f.refresh, asJSON: f.asJSON,
+		dir: f.dir, statePath: f.state, refresh: f.refresh, asJSON: f.asJSON, detailedExitCode: f.detailedExitCode,
 		maxRevocations: *maxRevocations, parallelism: *parallelism,
 	}, client, logger, stdout, stderr)
 	return out
@@ -298,11 +298,12 @@ func signalContext() (context.Context, func()) {
 }
 
 type applyConfig struct {
-	dir, statePath string
-	refresh        bool
-	asJSON         bool
-	maxRevocations int
-	parallelism    int
+	dir, statePath   string
+	refresh          bool
+	asJSON           bool
+	detailedExitCode bool // exit 2 when calls were made (and all landed)
+	maxRevocations   int
+	parallelism      int
 }
 
 // applyOnce is one apply: lock the state, load specs, refresh if asked,
@@ -368,6 +369,9 @@ func applyOnce(ctx context.Context, cfg applyConfig, client reconcile.API, logge
 	}
 	if failed {
 		return exitError
+	}
+	if cfg.detailedExitCode && len(results) > 0 {
+		return 2
 	}
 	return exitOK
 }

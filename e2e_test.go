@@ -109,9 +109,9 @@ func TestApply_examples(t *testing.T) {
 	srv, env := startFake(t)
 	dir := copyTree(t, "examples")
 	st := filepath.Join(t.TempDir(), "state", "certform.json")
-	code, stdout, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st)
-	if code != 0 {
-		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	code, stdout, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st, "--detailed-exitcode")
+	if code != 2 {
+		t.Fatalf("exit %d, want 2 (calls made)\n%s\n%s", code, stdout, stderr)
 	}
 	want := []string{"POST /order/certificate/ssl", "POST /order/certificate/ssl", "POST /order/certificate/ssl", "POST /order/certificate/ssl", "POST /order/certificate/ssl"}
 	if diff := cmp.Diff(want, srv.Calls()); diff != "" {
@@ -418,6 +418,18 @@ func TestApply_refreshRepairsDrift(t *testing.T) {
 	}
 	if o, _ := srv.Order(id); o.DisableCT {
 		t.Error("drift not repaired")
+	}
+
+	// An order revoked in the console is drift: reported, nothing called.
+	other := readState(t, st).Entries["host00"].OrderID
+	srv.Revoke(other, "done in the console")
+	srv.ResetRequests()
+	code, stdout, _ = runBinary(t, env, "apply", "--dir", dir, "--state", st, "--refresh", "--detailed-exitcode")
+	if code != 0 || len(writes(srv)) != 0 || !strings.Contains(stdout, fmt.Sprintf("drift           host00 (order %d): the order is revoked in CertCentral, changed outside certform", other)) {
+		t.Errorf("out-of-band revoke: exit %d, writes %v\n%s", code, writes(srv), stdout)
+	}
+	if e := readState(t, st).Entries["host00"]; e.Status != "revoked" || e.RefreshedAt.IsZero() {
+		t.Errorf("refresh not recorded: %+v", e)
 	}
 }
 

@@ -297,6 +297,21 @@ func (s *Server) SetStatus(id int, status string) {
 	}
 }
 
+// Revoke revokes an order out of band, as an administrator would in the
+// console: an approved revoke request and the status revoked.
+func (s *Server) Revoke(id int, comments string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.orders[id]
+	if o == nil {
+		return
+	}
+	o.Revoke = &digicert.RevokeRequest{ID: s.nextRequest, Date: s.now().UTC().Format(time.RFC3339), Type: "revoke", Status: "approved", Comments: comments}
+	s.nextRequest++
+	o.Status = "revoked"
+	o.Changed = s.now()
+}
+
 // ApproveRevoke approves an order's pending revoke request: the order is
 // revoked.
 func (s *Server) ApproveRevoke(id int) {
