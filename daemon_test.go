@@ -176,6 +176,18 @@ func TestRun_triggers(t *testing.T) {
 	if got := writes(srv); len(got) != 1 || !strings.HasSuffix(got[0], "/ct-status") {
 		t.Errorf("calls after the edit: %v", got)
 	}
+	// A folder renamed is still watched under its new name.
+	renamed := filepath.Join(dir, "renamed-team")
+	changes := d.count(cycleDoneWith("file change"))
+	if err := os.Rename(sub, renamed); err != nil {
+		t.Fatal(err)
+	}
+	d.waitFor("a cycle for the rename", changes+1, cycleDoneWith("file change"))
+	srv.ResetRequests()
+	editFile(t, filepath.Join(renamed, "spec77.yaml"), "skip_approval: true\n", "skip_approval: true\nauto_reissue: true\n")
+	d.waitFor("the toggle in the renamed folder", 1, func(r map[string]any) bool {
+		return r["msg"] == "done" && r["action"] == "set_auto_reissue" && r["spec"] == "host77"
+	})
 	// SIGHUP runs a cycle.
 	d.signal(syscall.SIGHUP)
 	d.waitFor("the SIGHUP cycle", 1, cycleDoneWith("signal"))
