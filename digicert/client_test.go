@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -557,5 +558,65 @@ func TestClient_redaction(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), `"level":"DEBUG","msg":"digicert call"`) || !strings.Contains(logs.String(), "retrying") {
 		t.Errorf("expected call and retry records in logs:\n%s", logs.String())
+	}
+}
+
+func TestClient_timeoutOnOrderIsOutcomeUnknown(t *testing.T) {
+	srv := digicerttest.New(testKey)
+	url := srv.Start()
+	defer srv.Close()
+	c, err := digicert.New(testKey, digicert.WithBaseURL(url), digicert.WithLimits(), digicert.WithRetry(fastRetry), digicert.WithTimeout(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Inject(digicerttest.Fault{Method: "POST", Times: 1, Latency: 400 * time.Millisecond})
+	_, err = c.PlaceOrder(context.Background(), sampleOrder())
+	if !errors.Is(err, digicert.ErrOutcomeUnknown) {
+		t.Fatalf("got %v, want outcome unknown", err)
+	}
+	if !srv.WaitIdle(5 * time.Second) {
+		t.Fatal("fake still busy")
+	}
+	// The slow order was carried out all the same: exactly one, never re-sent.
+	if n, calls := len(srv.Orders()), srv.Calls(); n != 1 || len(calls) != 1 {
+		t.Errorf("%d orders, calls %v", n, calls)
+	}
+	if _, err := digicert.New(testKey, digicert.WithTimeout(0)); err == nil || err.Error() != "digicert: timeout 0s must be positive" {
+		t.Errorf("zero timeout: %v", err)
+	}
+}
+
+func TestClient_retryAfterDate(t *testing.T) {
+	srv, c := newPair(t)
+	id := srv.AddOrder(digicerttest.Order{CommonName: "a.example.com"})
+	when := time.Now().Add(1500 * time.Millisecond).UTC().Format(http.TimeFormat)
+	srv.Inject(digicerttest.Fault{Times: 1, Status: 503, RetryAfter: when})
+	start := time.Now()
+	if err := c.SetCT(context.Background(), id, true); err != nil {
+		t.Fatal(err)
+	}
+	// HTTP dates have whole seconds: the wait is at least half a second.
+	if d := time.Since(start); d < 500*time.Millisecond {
+		t.Errorf("retried after %s, before the Retry-After date", d)
+	}
+}
+
+func TestServer_rateLimits(t *testing.T) {
+	srv := digicerttest.New(testKey, digicerttest.WithLimits(digicert.Limit{N: 2, Per: time.Minute}))
+	url := srv.Start()
+	defer srv.Close()
+	c, _ := digicert.New(testKey, digicert.WithBaseURL(url), digicert.WithLimits(), digicert.WithRetry(digicert.Retry{}))
+	id := srv.AddOrder(digicerttest.Order{CommonName: "a.example.com"})
+	for i := 0; i < 2; i++ {
+		if err := c.SetCT(context.Background(), id, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := c.SetCT(context.Background(), id, true)
+	if !digicert.IsRateLimited(err) || err.Error() != "digicert: 429 request_limit_exceeded: Request limit exceeded. Please wait before making additional requests." {
+		t.Errorf("third call: %v", err)
+	}
+	if srv.RateLimited() != 1 {
+		t.Errorf("RateLimited() = %d", srv.RateLimited())
 	}
 }
