@@ -376,6 +376,14 @@ func applyOnce(ctx context.Context, cfg applyConfig, client reconcile.API, logge
 	return exitOK
 }
 
+// countOf returns "1 order", "2 orders".
+func countOf(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
 func failureSummary(bad []reconcile.Result, blocked []reconcile.Action) string {
 	var b strings.Builder
 	if len(bad) > 0 {
@@ -388,15 +396,25 @@ func failureSummary(bad []reconcile.Result, blocked []reconcile.Action) string {
 			fmt.Fprintf(&b, "\n  %s %s: %v", r.Action.Kind, who, r.Err)
 		}
 	}
-	if len(blocked) > 0 {
+	var revokes, orders []string
+	for _, a := range blocked {
+		if a.Kind == reconcile.KindRevoke {
+			revokes = append(revokes, a.Name)
+		} else {
+			orders = append(orders, a.Name)
+		}
+	}
+	if len(revokes) > 0 {
 		if b.Len() > 0 {
 			b.WriteString("\n")
 		}
-		var names []string
-		for _, a := range blocked {
-			names = append(names, a.Name)
+		fmt.Fprintf(&b, "%s blocked by --max-revocations: %s", countOf(len(revokes), "revocation"), strings.Join(revokes, ", "))
+	}
+	if len(orders) > 0 {
+		if b.Len() > 0 {
+			b.WriteString("\n")
 		}
-		fmt.Fprintf(&b, "%d revocations blocked by --max-revocations: %s", len(blocked), strings.Join(names, ", "))
+		fmt.Fprintf(&b, "%s blocked as duplicates of a certificate already ordered or asked for: %s (see the notes)", countOf(len(orders), "order"), strings.Join(orders, ", "))
 	}
 	return b.String()
 }

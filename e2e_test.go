@@ -587,3 +587,39 @@ func TestApply_json(t *testing.T) {
 		t.Errorf("exit %d, summary %+v, results (-want +got):\n%s", code, got.Summary, diff)
 	}
 }
+
+// TestApply_renamedSpecNotOrderedAgain renames a spec (its name key) after it
+// was ordered: the same certificate must not be bought again; following the
+// hint (forget, import) converges with no order call.
+func TestApply_renamedSpecNotOrderedAgain(t *testing.T) {
+	srv, env := startFake(t)
+	dir := t.TempDir()
+	writeSpecs(t, dir, 2)
+	st := filepath.Join(t.TempDir(), "s.json")
+	if code, _, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st); code != 0 {
+		t.Fatal(stderr)
+	}
+	id := readState(t, st).Entries["host01"].OrderID
+	editFile(t, filepath.Join(dir, "spec01.yaml"), "name: host01\n", "name: web-frontend\n")
+	srv.ResetRequests()
+	code, stdout, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st)
+	if code != 1 || len(srv.Calls()) != 0 {
+		t.Errorf("exit %d, calls %v", code, srv.Calls())
+	}
+	wantHint := fmt.Sprintf("hint: if host01 was renamed to web-frontend, move the order to the new name: certform forget host01, then certform import web-frontend %d", id)
+	if !strings.Contains(stdout, "! blocked order web-frontend") || !strings.Contains(stdout, wantHint) ||
+		!strings.HasSuffix(stderr, "certform apply: 1 order blocked as duplicates of a certificate already ordered or asked for: web-frontend (see the notes)\n") {
+		t.Errorf("stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	}
+	if code, _, stderr := runBinary(t, env, "forget", "--state", st, "host01"); code != 0 {
+		t.Fatal(stderr)
+	}
+	if code, _, stderr := runBinary(t, env, "import", "--dir", dir, "--state", st, "web-frontend", fmt.Sprint(id)); code != 0 {
+		t.Fatal(stderr)
+	}
+	srv.ResetRequests()
+	code, stdout, _ = runBinary(t, env, "apply", "--dir", dir, "--state", st, "--detailed-exitcode")
+	if code != 0 || len(writes(srv)) != 0 || len(srv.Orders()) != 2 {
+		t.Errorf("after forget and import: exit %d, writes %v, %d orders\n%s", code, writes(srv), len(srv.Orders()), stdout)
+	}
+}

@@ -65,6 +65,7 @@ const (
 	NoteBlocked       = "blocked"
 	NoteNoEffect      = "no_effect"
 	NoteWarning       = "warning"
+	NoteDuplicate     = "duplicate"
 )
 
 // Note is a diagnostic: something certform will not do by itself, with
@@ -80,8 +81,9 @@ type Note struct {
 // Changes is what Plan returns: the calls to make and the notes.
 type Changes struct {
 	Actions []Action `json:"actions"`
-	// Blocked are revocations held back by the max-revocations rail; each
-	// makes the run fail.
+	// Blocked are calls held back by a safety rail: revocations over
+	// --max-revocations, and orders for a certificate that another spec
+	// already has or asks for (duplicates). Each makes the run fail.
 	Blocked []Action `json:"blocked"`
 	Notes   []Note   `json:"notes"`
 }
@@ -204,7 +206,14 @@ func Plan(in Input) *Changes {
 	if len(in.Unreadable) > 0 {
 		gone = "deleted, renamed, or in a file that cannot be read now: " + strings.Join(in.Unreadable, ", ")
 	}
+	dups := duplicates(in.Desired, known)
 	for _, name := range sorted {
+		if dup, ok := dups[name]; ok {
+			d := desired[name]
+			p.Blocked = append(p.Blocked, Action{Kind: KindOrder, Name: name, File: d.File, Line: d.Line, Spec: d})
+			p.Notes = append(p.Notes, Note{Kind: NoteDuplicate, Name: name, Message: dup.reason + "; it is not ordered", Hint: dup.hint})
+			continue
+		}
 		planOne(p, name, desired[name], known.Entries[name], invalid[name], in.Observed[name], gone)
 	}
 	if in.MaxRevocations >= 0 {
@@ -222,13 +231,85 @@ func Plan(in Input) *Changes {
 				ns = append(ns, a.Name)
 			}
 			p.Actions = append([]Action{}, rest...)
-			p.Blocked = revokes
+			p.Blocked = append(p.Blocked, revokes...)
 			p.Notes = append(p.Notes, Note{Kind: NoteBlocked,
 				Message: fmt.Sprintf("%d revocations planned, more than --max-revocations=%d allows: %s; none of them is made", len(revokes), in.MaxRevocations, strings.Join(ns, ", ")),
 				Hint:    fmt.Sprintf("revocation is irreversible: check these specs, then run again with --max-revocations=%d", len(revokes))})
 		}
 	}
 	return p
+}
+
+// isNew reports whether a desired spec would be a new order: no entry, or
+// one with neither an order nor an intent.
+func isNew(e *state.Entry) bool { return e == nil || (e.OrderID == 0 && e.Intent == nil) }
+
+// live reports whether an entry stands for an order that still counts: not
+// revoked, canceled, rejected or expired.
+func live(e *state.Entry) bool {
+	return !closedStatuses[e.Status] && (e.Revoke == nil || e.Revoke.Status != "approved")
+}
+
+// duplicate says why a new order is held back and what to do.
+type duplicate struct{ reason, hint string }
+
+// duplicates finds new orders that would buy a certificate again: a spec
+// whose fingerprint a live order in the state already has under another
+// name (typically a renamed spec), or several new specs with one
+// fingerprint. It returns them by spec name.
+func duplicates(desired []*spec.Order, known *state.File) map[string]duplicate {
+	owner := map[string]string{}
+	for _, name := range known.Names() {
+		e := known.Entries[name]
+		fp := e.Fingerprint
+		if e.OrderID == 0 && e.Intent != nil {
+			fp = e.Intent.Fingerprint
+		}
+		if fp != "" && live(e) && (e.OrderID != 0 || e.Intent != nil) {
+			if _, ok := owner[fp]; !ok {
+				owner[fp] = name
+			}
+		}
+	}
+	groups := map[string][]string{}
+	for _, d := range desired {
+		if !d.Revoke && isNew(known.Entries[d.Name]) {
+			groups[d.Fingerprint] = append(groups[d.Fingerprint], d.Name)
+		}
+	}
+	const same = "asks for the same certificate (names, CSR, product, validity, organization) as "
+	out := map[string]duplicate{}
+	for fp, names := range groups {
+		sort.Strings(names)
+		if o, ok := owner[fp]; ok {
+			e := known.Entries[o]
+			what := fmt.Sprintf("order %d", e.OrderID)
+			if e.OrderID == 0 {
+				what = "the order with alternative order id " + e.Intent.AlternativeOrderID
+			}
+			for _, n := range names {
+				hint := "for a second certificate, make a new CSR"
+				if e.OrderID != 0 {
+					hint = fmt.Sprintf("if %s was renamed to %s, move the order to the new name: certform forget %s, then certform import %s %d; %s",
+						o, n, o, n, e.OrderID, hint)
+				}
+				out[n] = duplicate{fmt.Sprintf(same+"%s, tracked as %s", what, o), hint}
+			}
+			continue
+		}
+		if len(names) > 1 {
+			for _, n := range names {
+				var others []string
+				for _, m := range names {
+					if m != n {
+						others = append(others, m)
+					}
+				}
+				out[n] = duplicate{same + strings.Join(others, ", "), "keep one of these specs; for a second certificate, make a new CSR"}
+			}
+		}
+	}
+	return out
 }
 
 func planOne(p *Changes, name string, d *spec.Order, e *state.Entry, invalid bool, obs *Observed, gone string) {
@@ -256,7 +337,7 @@ func planOne(p *Changes, name string, d *spec.Order, e *state.Entry, invalid boo
 		a.Name, a.File, a.Line, a.Spec = name, d.File, d.Line, d
 		return a
 	}
-	if e == nil || (e.OrderID == 0 && e.Intent == nil) {
+	if isNew(e) {
 		if d.Revoke {
 			note(NoteWarning, 0, fmt.Sprintf("to revoke an order made elsewhere, adopt it first: certform import %s ORDER_ID", name),
 				"revoke is true but certform has no order for this spec; nothing is ordered or revoked")

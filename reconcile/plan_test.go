@@ -96,6 +96,10 @@ func TestPlan_golden(t *testing.T) {
 			Observed: map[string]*Observed{"shop": {Status: "issued", DisableCT: true, AutoReissue: false}, "api": {Status: "revoked"}}}},
 		{"empty-dir", Input{Known: known(map[string]*state.Entry{"shop": entryFor(base, 100001)})}},
 		{"new-with-revoke", Input{Desired: []*spec.Order{mkOrder("shop", withRevoke)}, Known: known(nil), MaxRevocations: 1}},
+		{"duplicate-renamed", Input{Desired: []*spec.Order{mkOrder("shop", func(o *spec.Order) { o.Name, o.File = "shop-v2", "shop-v2.yaml" })},
+			Known: known(map[string]*state.Entry{"shop": entryFor(base, 100001)})}},
+		{"duplicate-new", Input{Desired: []*spec.Order{mkOrder("a", func(o *spec.Order) { o.CSR = "same" }), mkOrder("b", func(o *spec.Order) { o.CSR = "same"; o.CommonName = "a.example.com" }), mkOrder("c")},
+			Known: known(nil)}},
 		{"imported", Input{Desired: []*spec.Order{mkOrder("shop", withCT)}, Known: known(map[string]*state.Entry{"shop": {OrderID: 100007, Imported: true, Status: "issued"}})}},
 	}
 	for _, tt := range tests {

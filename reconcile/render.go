@@ -80,6 +80,8 @@ func onOff(b *bool) string {
 func writeAction(b *strings.Builder, a Action, c func(string, string) string, blocked string) {
 	where := fmt.Sprintf("(%s:%d)", a.File, a.Line)
 	switch {
+	case blocked != "" && a.Kind == KindOrder:
+		fmt.Fprintf(b, "  %s %s  %s\n", c(red, "! blocked order"), a.Name, where)
 	case blocked != "":
 		fmt.Fprintf(b, "  %s %s order %d  %s\n", c(red, "! blocked revoke"), a.Name, a.OrderID, where)
 	case a.Kind == KindOrder:
