@@ -196,9 +196,9 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 		fmt.Fprintf(stderr, "certform plan: %v\n", err)
 		return exitError
 	}
-	known, err := state.Read(f.state)
+	known, err := readState(f.state)
 	if err != nil {
-		fmt.Fprintf(stderr, "certform plan: %v\nhint: see \"Recovering the state file\" in README.md\n", err)
+		fmt.Fprintf(stderr, "certform plan: %v\n%s", err, stateHint(err))
 		return exitError
 	}
 	in := reconcile.Input{Desired: specs.Orders, Invalid: specs.Invalid, Unreadable: specs.Unreadable(), Known: known, MaxRevocations: -1}
@@ -311,11 +311,7 @@ type applyConfig struct {
 func applyOnce(ctx context.Context, cfg applyConfig, client reconcile.API, logger *slog.Logger, stdout, stderr io.Writer) int {
 	store, err := state.Open(cfg.statePath)
 	if err != nil {
-		fmt.Fprintf(stderr, "certform apply: %v\n", err)
-		var ce *state.CorruptError
-		if errors.As(err, &ce) {
-			fmt.Fprintln(stderr, "hint: see \"Recovering the state file\" in README.md")
-		}
+		fmt.Fprintf(stderr, "certform apply: %v\n%s", err, stateHint(err))
 		return exitError
 	}
 	defer store.Close()
@@ -419,6 +415,28 @@ func failureSummary(bad []reconcile.Result, blocked []reconcile.Action) string {
 	return b.String()
 }
 
+// readState reads a state file for the read-only commands: like state.Read,
+// and refusing a state file that is missing next to its lock file.
+func readState(path string) (*state.File, error) {
+	if err := state.CheckMissing(path); err != nil {
+		return nil, err
+	}
+	return state.Read(path)
+}
+
+// stateHint returns the hint lines for a state file error, or "".
+func stateHint(err error) string {
+	var ce *state.CorruptError
+	var me *state.MissingError
+	switch {
+	case errors.As(err, &me):
+		return fmt.Sprintf("hint: restore it from a backup (see \"Recovering the state file\" in README.md); to start over on purpose, remove %s first\n", state.LockPath(me.Path))
+	case errors.As(err, &ce):
+		return "hint: see \"Recovering the state file\" in README.md\n"
+	}
+	return ""
+}
+
 // statusJSON is one entry of certform status --json; a stable interface.
 type statusJSON struct {
 	Name               string              `json:"name"`
@@ -446,9 +464,9 @@ func runStatus(stdout, stderr io.Writer, args []string) int {
 	if !requireFlags(fs, stderr, "state", *statePath) {
 		return exitUsage
 	}
-	known, err := state.Read(*statePath)
+	known, err := readState(*statePath)
 	if err != nil {
-		fmt.Fprintf(stderr, "certform status: %v\n", err)
+		fmt.Fprintf(stderr, "certform status: %v\n%s", err, stateHint(err))
 		return exitError
 	}
 	var valid map[string]bool
@@ -560,7 +578,7 @@ func runImport(stdout, stderr io.Writer, args []string) int {
 	}
 	store, err := state.Open(*statePath)
 	if err != nil {
-		fmt.Fprintf(stderr, "certform import: %v\n", err)
+		fmt.Fprintf(stderr, "certform import: %v\n%s", err, stateHint(err))
 		return exitError
 	}
 	defer store.Close()
@@ -640,7 +658,7 @@ func runForget(stdout, stderr io.Writer, args []string) int {
 	name := fs.Arg(0)
 	store, err := state.Open(*statePath)
 	if err != nil {
-		fmt.Fprintf(stderr, "certform forget: %v\n", err)
+		fmt.Fprintf(stderr, "certform forget: %v\n%s", err, stateHint(err))
 		return exitError
 	}
 	defer store.Close()

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -113,12 +114,7 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 	}
 	store, err := state.Open(*statePath)
 	if err != nil {
-		hint := ""
-		var ce *state.CorruptError
-		if errors.As(err, &ce) {
-			hint = "hint: see \"Recovering the state file\" in README.md"
-		}
-		return fail(err, hint)
+		return fail(err, strings.TrimSuffix(stateHint(err), "\n"))
 	}
 	defer store.Close()
 	if *dev {

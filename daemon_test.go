@@ -272,7 +272,7 @@ func TestRun_dryRun(t *testing.T) {
 		t.Errorf("%d dry-run plan records over 3 cycles, want 15:\n%s", n, d.logs())
 	}
 	if _, err := os.Stat(st); err == nil {
-		if f := readState(t, st); len(f.Entries) != 0 {
+		if f := loadStateFile(t, st); len(f.Entries) != 0 {
 			t.Errorf("dry run changed the state: %v", f.Names())
 		}
 	}

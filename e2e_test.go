@@ -54,7 +54,7 @@ func copyTree(t *testing.T, src string) string {
 	return dst
 }
 
-func readState(t *testing.T, path string) *state.File {
+func loadStateFile(t *testing.T, path string) *state.File {
 	t.Helper()
 	f, err := state.Read(path)
 	if err != nil {
@@ -120,7 +120,7 @@ func TestApply_examples(t *testing.T) {
 	if !strings.Contains(stdout, "Plan: 5 to order, 0 to update, 0 to revoke.\n") || !strings.HasSuffix(stdout, "Apply: 5 of 5 calls done.\n") {
 		t.Errorf("stdout:\n%s", stdout)
 	}
-	f := readState(t, st)
+	f := loadStateFile(t, st)
 	if got := f.Names(); !cmp.Equal(got, []string{"api-example-com", "blog-example-com", "checkout-example-com", "internal-wildcard", "www-example-com"}) {
 		t.Errorf("state names %v", got)
 	}
@@ -158,7 +158,7 @@ func TestApply_examples(t *testing.T) {
 	if code != 0 || len(reqs) != 1 || reqs[0].Method != "PUT" || reqs[0].Path != fmt.Sprintf("/order/certificate/%d/ct-status", api.OrderID) || string(reqs[0].Body) != `{"disable_ct":false}` {
 		t.Errorf("toggle: exit %d, requests %v\n%s%s", code, srv.Calls(), stdout, stderr)
 	}
-	if e := readState(t, st).Entries["api-example-com"]; e.DisableCT {
+	if e := loadStateFile(t, st).Entries["api-example-com"]; e.DisableCT {
 		t.Error("state not updated after the toggle")
 	}
 }
@@ -173,7 +173,7 @@ func TestApply_lostResponseAdopted(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
-	e := readState(t, st).Entries["host00"]
+	e := loadStateFile(t, st).Entries["host00"]
 	want := []string{"POST /order/certificate/ssl", "GET /order/alternate/" + e.AlternativeOrderID}
 	if diff := cmp.Diff(want, srv.Calls()); diff != "" {
 		t.Errorf("calls (-want +got):\n%s", diff)
@@ -193,7 +193,7 @@ func TestApply_outcomeUnknownThenResolved(t *testing.T) {
 	st := filepath.Join(t.TempDir(), "s.json")
 	srv.Inject(digicerttest.Fault{Method: "POST", Times: 1, Status: 503})
 	code, _, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st)
-	e := readState(t, st).Entries["host00"]
+	e := loadStateFile(t, st).Entries["host00"]
 	if code != 1 || e.Intent == nil || e.OrderID != 0 {
 		t.Fatalf("exit %d, entry %+v\n%s", code, e, stderr)
 	}
@@ -319,11 +319,11 @@ func TestApply_corruptState(t *testing.T) {
 func TestApply_locked(t *testing.T) {
 	srv, env := startFake(t)
 	st := filepath.Join(t.TempDir(), "s.json")
-	l, err := state.AcquireLock(st)
+	other, err := state.Open(st) // as another certform process would hold it
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Release()
+	defer other.Close()
 	for _, args := range [][]string{
 		{"apply", "--dir", "examples", "--state", st},
 		{"forget", "--state", st, "x"},
@@ -361,7 +361,7 @@ func TestApply_maxRevocations(t *testing.T) {
 	editFile(t, filepath.Join(dir, "spec02.yaml"), "skip_approval: true\n", "skip_approval: true\ndisable_ct: true\n")
 	srv.ResetRequests()
 	code, stdout, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st)
-	f := readState(t, st)
+	f := loadStateFile(t, st)
 	if code != 1 || !strings.HasSuffix(stderr, "certform apply: 2 revocations blocked by --max-revocations: host00, host01\n") {
 		t.Errorf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
@@ -376,7 +376,7 @@ func TestApply_maxRevocations(t *testing.T) {
 	if diff := cmp.Diff(want, sortedCalls(srv)); code != 0 || diff != "" {
 		t.Errorf("exit %d, calls (-want +got):\n%s\n%s", code, diff, stderr)
 	}
-	f = readState(t, st)
+	f = loadStateFile(t, st)
 	if r := f.Entries["host00"].Revoke; r == nil || r.Status != "approved" || r.Comments != "retired" || f.Entries["host00"].Status != "revoked" {
 		t.Errorf("revoke record %+v", r)
 	}
@@ -390,7 +390,7 @@ func TestApply_refreshRepairsDrift(t *testing.T) {
 	if code, _, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st); code != 0 {
 		t.Fatal(stderr)
 	}
-	id := readState(t, st).Entries["host01"].OrderID
+	id := loadStateFile(t, st).Entries["host01"].OrderID
 	srv.SetCT(id, true) // someone disabled CT logging in the console
 	srv.ResetRequests()
 	if code, _, _ := runBinary(t, env, "apply", "--dir", dir, "--state", st); code != 0 || len(srv.Calls()) != 0 {
@@ -421,14 +421,14 @@ func TestApply_refreshRepairsDrift(t *testing.T) {
 	}
 
 	// An order revoked in the console is drift: reported, nothing called.
-	other := readState(t, st).Entries["host00"].OrderID
+	other := loadStateFile(t, st).Entries["host00"].OrderID
 	srv.Revoke(other, "done in the console")
 	srv.ResetRequests()
 	code, stdout, _ = runBinary(t, env, "apply", "--dir", dir, "--state", st, "--refresh", "--detailed-exitcode")
 	if code != 0 || len(writes(srv)) != 0 || !strings.Contains(stdout, fmt.Sprintf("drift           host00 (order %d): the order is revoked in CertCentral, changed outside certform", other)) {
 		t.Errorf("out-of-band revoke: exit %d, writes %v\n%s", code, writes(srv), stdout)
 	}
-	if e := readState(t, st).Entries["host00"]; e.Status != "revoked" || e.RefreshedAt.IsZero() {
+	if e := loadStateFile(t, st).Entries["host00"]; e.Status != "revoked" || e.RefreshedAt.IsZero() {
 		t.Errorf("refresh not recorded: %+v", e)
 	}
 }
@@ -448,7 +448,7 @@ func TestImport(t *testing.T) {
 	if code != 0 || stdout != fmt.Sprintf("Imported order %d (issued) as www-example-com.\n", id) {
 		t.Fatalf("import: exit %d\n%s%s", code, stdout, stderr)
 	}
-	e := readState(t, st).Entries["www-example-com"]
+	e := loadStateFile(t, st).Entries["www-example-com"]
 	if !e.Imported || e.OrderID != id || !e.DisableCT {
 		t.Errorf("entry %+v", e)
 	}
@@ -553,11 +553,11 @@ func TestForget(t *testing.T) {
 	writeSpecs(t, dir, 1)
 	st := filepath.Join(t.TempDir(), "s.json")
 	runBinary(t, env, "apply", "--dir", dir, "--state", st)
-	id := readState(t, st).Entries["host00"].OrderID
+	id := loadStateFile(t, st).Entries["host00"].OrderID
 	srv.ResetRequests()
 	code, stdout, _ := runBinary(t, nil, "forget", "--state", st, "host00")
 	want := fmt.Sprintf("Forgot host00; order %d is untouched in CertCentral.\nIf a spec named host00 still exists, the next apply places a new order for it; remove or rename the spec, or import the order again.\n", id)
-	if code != 0 || stdout != want || len(readState(t, st).Entries) != 0 || len(srv.Calls()) != 0 {
+	if code != 0 || stdout != want || len(loadStateFile(t, st).Entries) != 0 || len(srv.Calls()) != 0 {
 		t.Errorf("exit %d\n%q\nwant %q", code, stdout, want)
 	}
 	code, _, stderr := runBinary(t, nil, "forget", "--state", st, "host00")
@@ -599,7 +599,7 @@ func TestApply_renamedSpecNotOrderedAgain(t *testing.T) {
 	if code, _, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st); code != 0 {
 		t.Fatal(stderr)
 	}
-	id := readState(t, st).Entries["host01"].OrderID
+	id := loadStateFile(t, st).Entries["host01"].OrderID
 	editFile(t, filepath.Join(dir, "spec01.yaml"), "name: host01\n", "name: web-frontend\n")
 	srv.ResetRequests()
 	code, stdout, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st)
@@ -621,5 +621,40 @@ func TestApply_renamedSpecNotOrderedAgain(t *testing.T) {
 	code, stdout, _ = runBinary(t, env, "apply", "--dir", dir, "--state", st, "--detailed-exitcode")
 	if code != 0 || len(writes(srv)) != 0 || len(srv.Orders()) != 2 {
 		t.Errorf("after forget and import: exit %d, writes %v, %d orders\n%s", code, writes(srv), len(srv.Orders()), stdout)
+	}
+}
+
+// TestApply_lostStateRefused deletes the state file after an apply: apply,
+// run, plan and status refuse to start over (every spec would be ordered
+// again) until the lock file is removed on purpose.
+func TestApply_lostStateRefused(t *testing.T) {
+	srv, env := startFake(t)
+	dir := t.TempDir()
+	writeSpecs(t, dir, 2)
+	st := filepath.Join(t.TempDir(), "s.json")
+	if code, _, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st); code != 0 {
+		t.Fatal(stderr)
+	}
+	os.Remove(st)
+	srv.ResetRequests()
+	msg := fmt.Sprintf("state file %s is missing, but its lock file %s.lock shows certform has used it before; starting from an empty state would order every spec again\n", st, st)
+	hint := fmt.Sprintf("hint: restore it from a backup (see \"Recovering the state file\" in README.md); to start over on purpose, remove %s.lock first\n", st)
+	for _, args := range [][]string{
+		{"apply", "--dir", dir, "--state", st},
+		{"plan", "--dir", dir, "--state", st},
+		{"status", "--state", st},
+		{"run", "--dir", dir, "--state", st},
+	} {
+		code, _, stderr := runBinary(t, env, args...)
+		if want := "certform " + args[0] + ": " + msg + hint; code != 1 || stderr != want {
+			t.Errorf("%s: exit %d\n%q\nwant %q", args[0], code, stderr, want)
+		}
+	}
+	if len(srv.Calls()) != 0 {
+		t.Errorf("calls %v", srv.Calls())
+	}
+	os.Remove(st + ".lock")
+	if code, _, _ := runBinary(t, env, "apply", "--dir", dir, "--state", st); code != 0 || len(srv.Orders()) != 4 {
+		t.Errorf("after removing the lock on purpose: exit %d, %d orders", code, len(srv.Orders()))
 	}
 }

@@ -115,6 +115,30 @@ func (f *File) Clone() *File {
 	return &c
 }
 
+// MissingError is a state file that is gone although its lock file shows
+// that certform has used it before.
+type MissingError struct {
+	Path string
+}
+
+// Error names the file and says how to start over deliberately.
+func (e *MissingError) Error() string {
+	return fmt.Sprintf("state file %s is missing, but its lock file %s shows certform has used it before; "+
+		"starting from an empty state would order every spec again", e.Path, LockPath(e.Path))
+}
+
+// CheckMissing returns a *MissingError when the state file at path does not
+// exist but its lock file does; otherwise nil.
+func CheckMissing(path string) error {
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if _, err := os.Stat(LockPath(path)); err == nil {
+		return &MissingError{Path: path}
+	}
+	return nil
+}
+
 // CorruptError is a state file that cannot be used: unreadable, not JSON,
 // truncated, or of an unknown version. certform never overwrites it.
 type CorruptError struct {
@@ -200,13 +224,25 @@ type Store struct {
 
 // Open locks the state file at path (see Lock) and reads it. The folder is
 // created (mode 0700) if missing.
+//
+// A state file that does not exist yet is created at once (empty), so that
+// the file exists whenever its lock file does. A missing state file next to
+// an existing lock file therefore means the state was lost: Open refuses
+// with a *MissingError rather than start over, which would order every spec
+// again.
 func Open(path string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("state file %s: creating its folder: %w", path, err)
 	}
+	_, lockErr := os.Stat(LockPath(path))
 	l, err := AcquireLock(path)
 	if err != nil {
 		return nil, err
+	}
+	_, statErr := os.Stat(path)
+	if errors.Is(statErr, fs.ErrNotExist) && lockErr == nil {
+		l.Release()
+		return nil, &MissingError{Path: path}
 	}
 	f, err := Read(path)
 	if err != nil {
@@ -217,6 +253,12 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		l.Release()
 		return nil, fmt.Errorf("state file %s: %w", path, err)
+	}
+	if errors.Is(statErr, fs.ErrNotExist) {
+		if err := writeBytes(path, durable); err != nil {
+			l.Release()
+			return nil, err
+		}
 	}
 	s := &Store{path: path, lock: l, file: f, durable: durable}
 	s.cond = sync.NewCond(&s.mu)

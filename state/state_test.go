@@ -189,3 +189,38 @@ func TestStore_failedWriteUndone(t *testing.T) {
 		t.Errorf("in memory after a failed write: %v", got)
 	}
 }
+
+func TestOpen_missingNextToLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The state file exists from the first Open on, empty.
+	if data, err := os.ReadFile(path); err != nil || string(data) != "{\n  \"version\": 1,\n  \"entries\": {}\n}\n" {
+		t.Errorf("new state file: %q, %v", data, err)
+	}
+	s.Close()
+	os.Remove(path)
+	_, err = Open(path)
+	var me *MissingError
+	want := fmt.Sprintf("state file %s is missing, but its lock file %s.lock shows certform has used it before; starting from an empty state would order every spec again", path, path)
+	if !errors.As(err, &me) || err.Error() != want {
+		t.Errorf("got %v", err)
+	}
+	if err := CheckMissing(path); err == nil || err.Error() != want {
+		t.Errorf("CheckMissing: %v", err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Error("Open created a state file in place of the lost one")
+	}
+	os.Remove(LockPath(path))
+	if err := CheckMissing(path); err != nil {
+		t.Errorf("without a lock file: %v", err)
+	}
+	s, err = Open(path)
+	if err != nil {
+		t.Fatalf("starting over on purpose: %v", err)
+	}
+	s.Close()
+}
