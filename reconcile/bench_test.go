@@ -43,6 +43,7 @@ func BenchmarkApply1000(b *testing.B) {
 		}
 		st := filepath.Join(dir, "state.json")
 		os.Remove(st)
+		os.Remove(state.LockPath(st)) // a fresh start on purpose
 		store, err := state.Open(st)
 		if err != nil {
 			b.Fatal(err)
