@@ -203,7 +203,7 @@ func (d *daemon) cycle(ctx context.Context, t trigger) bool {
 			attrs = append(attrs, "hint", n.Hint)
 		}
 		level := slog.LevelInfo
-		if n.Kind == reconcile.NoteBlocked || n.Kind == reconcile.NoteWarning {
+		if n.Kind == reconcile.NoteBlocked || n.Kind == reconcile.NoteWarning || n.Kind == reconcile.NoteDuplicate {
 			level = slog.LevelWarn
 		}
 		d.log.Log(ctx, level, "note", attrs...)

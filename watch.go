@@ -36,6 +36,10 @@ type watcher struct {
 const maxPathsLogged = 5
 
 func newWatcher(root string, quiet time.Duration, log *slog.Logger, fire func([]string, int)) (*watcher, error) {
+	// Watch the real folder when --dir is a symlink (as the loader reads it).
+	if real, err := filepath.EvalSymlinks(root); err == nil {
+		root = real
+	}
 	fsw, err := fsnotify.NewWatcher()
 	if err != nil {
 		return nil, err
