@@ -83,6 +83,22 @@ func editFile(t *testing.T, path, old, new string) {
 	}
 }
 
+// appliedSpecs starts a fake, writes n specs to a new folder and applies
+// them once: the starting point of the tests that change something after a
+// first apply. It returns the fake, the environment that points at it, the
+// spec folder and the state file.
+func appliedSpecs(t *testing.T, n int, opts ...digicerttest.Option) (*digicerttest.Server, []string, string, string) {
+	t.Helper()
+	srv, env := startFake(t, opts...)
+	dir := t.TempDir()
+	writeSpecs(t, dir, n)
+	st := filepath.Join(t.TempDir(), "s.json")
+	if code, _, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st); code != 0 {
+		t.Fatalf("first apply: exit %d\n%s", code, stderr)
+	}
+	return srv, env, dir, st
+}
+
 // writeSpecs writes n simple specs (spec00.yaml ...) with P-256 CSRs.
 func writeSpecs(t *testing.T, dir string, n int) {
 	t.Helper()
@@ -348,13 +364,7 @@ func TestApply_locked(t *testing.T) {
 }
 
 func TestApply_maxRevocations(t *testing.T) {
-	srv, env := startFake(t, digicerttest.WithInstantRevoke())
-	dir := t.TempDir()
-	writeSpecs(t, dir, 3)
-	st := filepath.Join(t.TempDir(), "s.json")
-	if code, _, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st); code != 0 {
-		t.Fatal(stderr)
-	}
+	srv, env, dir, st := appliedSpecs(t, 3, digicerttest.WithInstantRevoke())
 	for _, f := range []string{"spec00.yaml", "spec01.yaml"} {
 		editFile(t, filepath.Join(dir, f), "skip_approval: true\n", "skip_approval: true\nrevoke: true\nrevoke_comments: retired\n")
 	}
@@ -383,13 +393,7 @@ func TestApply_maxRevocations(t *testing.T) {
 }
 
 func TestApply_refreshRepairsDrift(t *testing.T) {
-	srv, env := startFake(t)
-	dir := t.TempDir()
-	writeSpecs(t, dir, 2)
-	st := filepath.Join(t.TempDir(), "s.json")
-	if code, _, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st); code != 0 {
-		t.Fatal(stderr)
-	}
+	srv, env, dir, st := appliedSpecs(t, 2)
 	id := loadStateFile(t, st).Entries["host01"].OrderID
 	srv.SetCT(id, true) // someone disabled CT logging in the console
 	srv.ResetRequests()
@@ -548,11 +552,7 @@ func TestKeyNeverPrinted(t *testing.T) {
 }
 
 func TestForget(t *testing.T) {
-	srv, env := startFake(t)
-	dir := t.TempDir()
-	writeSpecs(t, dir, 1)
-	st := filepath.Join(t.TempDir(), "s.json")
-	runBinary(t, env, "apply", "--dir", dir, "--state", st)
+	srv, _, _, st := appliedSpecs(t, 1)
 	id := loadStateFile(t, st).Entries["host00"].OrderID
 	srv.ResetRequests()
 	code, stdout, _ := runBinary(t, nil, "forget", "--state", st, "host00")
@@ -592,13 +592,7 @@ func TestApply_json(t *testing.T) {
 // was ordered: the same certificate must not be bought again; following the
 // hint (forget, import) converges with no order call.
 func TestApply_renamedSpecNotOrderedAgain(t *testing.T) {
-	srv, env := startFake(t)
-	dir := t.TempDir()
-	writeSpecs(t, dir, 2)
-	st := filepath.Join(t.TempDir(), "s.json")
-	if code, _, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st); code != 0 {
-		t.Fatal(stderr)
-	}
+	srv, env, dir, st := appliedSpecs(t, 2)
 	id := loadStateFile(t, st).Entries["host01"].OrderID
 	editFile(t, filepath.Join(dir, "spec01.yaml"), "name: host01\n", "name: web-frontend\n")
 	srv.ResetRequests()
@@ -628,13 +622,7 @@ func TestApply_renamedSpecNotOrderedAgain(t *testing.T) {
 // run, plan and status refuse to start over (every spec would be ordered
 // again) until the lock file is removed on purpose.
 func TestApply_lostStateRefused(t *testing.T) {
-	srv, env := startFake(t)
-	dir := t.TempDir()
-	writeSpecs(t, dir, 2)
-	st := filepath.Join(t.TempDir(), "s.json")
-	if code, _, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st); code != 0 {
-		t.Fatal(stderr)
-	}
+	srv, env, dir, st := appliedSpecs(t, 2)
 	os.Remove(st)
 	srv.ResetRequests()
 	msg := fmt.Sprintf("state file %s is missing, but its lock file %s.lock shows certform has used it before; starting from an empty state would order every spec again\n", st, st)
