@@ -320,24 +320,17 @@ func applyOnce(ctx context.Context, cfg applyConfig, client reconcile.API, logge
 		fmt.Fprintf(stderr, "certform apply: %v\n", err)
 		return exitError
 	}
-	failed := len(specs.Errors) > 0
 	printSpecErrors(stderr, specs)
-	known := store.Snapshot()
-	in := reconcile.Input{Desired: specs.Orders, Invalid: specs.Invalid, Unreadable: specs.Unreadable(), Known: known, MaxRevocations: cfg.maxRevocations}
-	if cfg.refresh {
-		obs, errs := reconcile.Refresh(ctx, client, known, cfg.parallelism)
-		for _, e := range errs {
-			fmt.Fprintf(stderr, "certform apply: %v\n", e)
-		}
-		failed = failed || len(errs) > 0
-		if err := reconcile.RecordObserved(store, obs, time.Now()); err != nil {
-			fmt.Fprintf(stderr, "certform apply: %v\n", err)
-			return exitError
-		}
-		in.Observed = obs
-		in.Known = store.Snapshot()
+	p, refreshErrs, err := reconcile.PlanStore(ctx, client, store, specs, reconcile.StoreOptions{
+		Refresh: cfg.refresh, Record: true, MaxRevocations: cfg.maxRevocations, Parallelism: cfg.parallelism})
+	for _, e := range refreshErrs {
+		fmt.Fprintf(stderr, "certform apply: %v\n", e)
 	}
-	p := reconcile.Plan(in)
+	if err != nil {
+		fmt.Fprintf(stderr, "certform apply: %v\n", err)
+		return exitError
+	}
+	failed := len(specs.Errors) > 0 || len(refreshErrs) > 0
 	if !cfg.asJSON {
 		p.WriteText(stdout, colorOK(stdout))
 	}

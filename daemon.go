@@ -169,27 +169,15 @@ func (d *daemon) cycle(ctx context.Context, t trigger) bool {
 	for _, e := range res.Errors {
 		d.log.Warn("spec error", "error", e.Error())
 	}
-	apiFailed := false
-	var obs map[string]*reconcile.Observed
-	if t.refresh {
-		var known *state.File
-		d.store.View(func(f *state.File) { known = f.Clone() })
-		var errs []error
-		obs, errs = reconcile.Refresh(ctx, d.api, known, d.parallelism)
-		for _, e := range errs {
-			d.log.Error("refresh failed", "error", e.Error())
-		}
-		apiFailed = len(errs) > 0
-		if !d.dryRun {
-			if err := reconcile.RecordObserved(d.store, obs, time.Now()); err != nil {
-				d.log.Error("saving what the refresh saw", "error", err.Error())
-			}
-		}
+	p, refreshErrs, err := reconcile.PlanStore(ctx, d.api, d.store, res, reconcile.StoreOptions{
+		Refresh: t.refresh, Record: !d.dryRun, MaxRevocations: d.maxRevocations, Parallelism: d.parallelism})
+	for _, e := range refreshErrs {
+		d.log.Error("refresh failed", "error", e.Error())
 	}
-	var p *reconcile.Changes
-	d.store.View(func(f *state.File) {
-		p = reconcile.Plan(reconcile.Input{Desired: res.Orders, Invalid: res.Invalid, Unreadable: res.Unreadable(), Known: f, Observed: obs, MaxRevocations: d.maxRevocations})
-	})
+	if err != nil {
+		d.log.Error("saving what the refresh saw", "error", err.Error())
+	}
+	apiFailed := len(refreshErrs) > 0
 	for _, n := range p.Notes {
 		attrs := []any{"kind", n.Kind}
 		if n.Name != "" {

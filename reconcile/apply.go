@@ -466,3 +466,36 @@ func RecordObserved(store *state.Store, obs map[string]*Observed, now time.Time)
 		}
 	})
 }
+
+// StoreOptions say how PlanStore plans.
+type StoreOptions struct {
+	// Refresh reads every known order from CertCentral first (GET calls
+	// only); Record then saves what it saw in the state.
+	Refresh, Record bool
+	MaxRevocations  int
+	Parallelism     int // for the refresh
+}
+
+// PlanStore plans the loaded specs against the state a Store holds: the
+// one sequence apply and the daemon share. It refreshes first when asked
+// and returns the plan (never nil), one error per order a refresh could not
+// read, and the error of saving what the refresh saw, if that failed.
+func PlanStore(ctx context.Context, api API, store *state.Store, specs *spec.Result, o StoreOptions) (*Changes, []error, error) {
+	var obs map[string]*Observed
+	var refreshErrs []error
+	var recordErr error
+	if o.Refresh {
+		var known *state.File
+		store.View(func(f *state.File) { known = f.Clone() })
+		obs, refreshErrs = Refresh(ctx, api, known, o.Parallelism)
+		if o.Record {
+			recordErr = RecordObserved(store, obs, time.Now())
+		}
+	}
+	var p *Changes
+	store.View(func(f *state.File) {
+		p = Plan(Input{Desired: specs.Orders, Invalid: specs.Invalid, Unreadable: specs.Unreadable(), Known: f,
+			Observed: obs, MaxRevocations: o.MaxRevocations})
+	})
+	return p, refreshErrs, recordErr
+}
