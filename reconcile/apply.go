@@ -171,25 +171,24 @@ func (ap *Applier) do(ctx context.Context, a Action) (string, error) {
 	case KindOrder:
 		return ap.order(ctx, a)
 	case KindSetCT:
-		if err := ap.API.SetCT(ctx, a.OrderID, *a.To); err != nil {
-			return "", err
-		}
-		return fmt.Sprintf("disable_ct is %v", *a.To), ap.Store.Update(a.Name, func(e *state.Entry) bool {
-			e.DisableCT = *a.To
-			return true
-		})
+		return ap.toggle(ctx, a, "disable_ct", ap.API.SetCT, func(e *state.Entry, v bool) { e.DisableCT = v })
 	case KindSetAutoReissue:
-		if err := ap.API.SetAutoReissue(ctx, a.OrderID, *a.To); err != nil {
-			return "", err
-		}
-		return fmt.Sprintf("auto_reissue is %v", *a.To), ap.Store.Update(a.Name, func(e *state.Entry) bool {
-			e.AutoReissue = *a.To
-			return true
-		})
+		return ap.toggle(ctx, a, "auto_reissue", ap.API.SetAutoReissue, func(e *state.Entry, v bool) { e.AutoReissue = v })
 	case KindRevoke:
 		return ap.revoke(ctx, a)
 	}
 	return "", fmt.Errorf("unknown action %q", a.Kind)
+}
+
+// toggle makes one settings call and records the value applied.
+func (ap *Applier) toggle(ctx context.Context, a Action, key string, call func(context.Context, int, bool) error, set func(*state.Entry, bool)) (string, error) {
+	if err := call(ctx, a.OrderID, *a.To); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s is %v", key, *a.To), ap.Store.Update(a.Name, func(e *state.Entry) bool {
+		set(e, *a.To)
+		return true
+	})
 }
 
 var notAltID = regexp.MustCompile(`[^A-Za-z0-9]+`)
