@@ -123,7 +123,7 @@ func parseFlags(fs *flag.FlagSet, stdout io.Writer, args []string, positional in
 	stderr := fs.Output()
 	var buf bytes.Buffer
 	fs.SetOutput(&buf) // flag prints usage itself; decide where it goes
-	err := fs.Parse(args)
+	err := parseInterspersed(fs, args)
 	fs.SetOutput(stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -144,6 +144,30 @@ func parseFlags(fs *flag.FlagSet, stdout io.Writer, args []string, positional in
 		return true, exitUsage
 	}
 	return false, 0
+}
+
+// parseInterspersed parses flags before, between and after positional
+// arguments (certform forget NAME --state FILE works as well as
+// certform forget --state FILE NAME); after "--" everything is positional.
+// fs.Args() holds the positional arguments afterwards.
+func parseInterspersed(fs *flag.FlagSet, args []string) error {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		if args[0] == "--" {
+			pos = append(pos, args[1:]...)
+			break
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+	return fs.Parse(append([]string{"--"}, pos...))
 }
 
 func newJSONEncoder(w io.Writer) *json.Encoder {

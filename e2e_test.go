@@ -560,7 +560,8 @@ func TestForget(t *testing.T) {
 	if code != 0 || stdout != want || len(loadStateFile(t, st).Entries) != 0 || len(srv.Calls()) != 0 {
 		t.Errorf("exit %d\n%q\nwant %q", code, stdout, want)
 	}
-	code, _, stderr := runBinary(t, nil, "forget", "--state", st, "host00")
+	// Flags may follow the positional arguments too.
+	code, _, stderr := runBinary(t, nil, "forget", "host00", "--state", st)
 	if code != 1 || stderr != "certform forget: the state file has no entry named \"host00\"\n" {
 		t.Errorf("second forget: exit %d %q", code, stderr)
 	}
