@@ -1,8 +1,26 @@
 // Package digicert is certform's client for the DigiCert CertCentral
-// Services API v2: the calls the reconciler needs (order, CT status,
-// auto-reissue, revoke, order info, alternative-id lookup, status changes),
-// with CertCentral's rate limits kept on the client side, retries of what is
-// transient only, and errors that carry DigiCert's codes.
+// Services API v2, with CertCentral's rate limits kept on the client side,
+// retries of what is transient only, and errors that carry DigiCert's codes.
+// The calls are those the reconciler needs:
+//
+//	PlaceOrder           POST /order/certificate/ssl
+//	SetCT                PUT  /order/certificate/{id}/ct-status
+//	SetAutoReissue       PUT  /order/certificate/{id}/auto-reissue
+//	Revoke               PUT  /order/certificate/{id}/revoke
+//	GetOrder             GET  /order/certificate/{id}
+//	ListOrders           GET  /order/certificate (every page)
+//	FindByAlternativeID  GET  /order/alternate/{alternative_order_id}
+//	StatusChanges        GET  /order/certificate/status-changes
+//	ListRequests         GET  /request (every page)
+//	GetRequest           GET  /request/{id}
+//
+// An answer counts only when it proves what happened. The client never
+// follows a redirect (the API key would go to another host, and an order
+// could be placed twice), and a 2xx answer that does not decode or lacks
+// what it must have is an error matching ErrBadAnswer, never a success or a
+// "none". PlaceOrder and Revoke, which cost money or cannot be undone, are
+// never repeated once they may have reached CertCentral: such failures
+// match ErrOutcomeUnknown.
 //
 // It does not decide what to call; package reconcile does. A fake
 // CertCentral for tests and the demo lives in digicert/digicerttest.
@@ -30,6 +48,10 @@ const (
 	BaseURLUS = "https://www.digicert.com/services/v2"
 	BaseURLEU = "https://certcentral.digicert.eu/services/v2"
 )
+
+// listLimit is the page size asked of list calls: 1000, the most
+// CertCentral's list endpoints accept (shared/digicert-api.md).
+const listLimit = 1000
 
 // maxBody caps how much of a response body is read (1 MiB); the rest is
 // discarded. CertCentral's answers for these calls are a few KiB.
@@ -166,7 +188,7 @@ func New(key string, opts ...Option) (*Client, error) {
 	k := apiKey(strings.TrimSpace(key))
 	c := &Client{
 		key:     &k,
-		http:    &http.Client{Timeout: 30 * time.Second},
+		http:    &http.Client{Timeout: 30 * time.Second, CheckRedirect: noRedirects},
 		ua:      "certform/dev",
 		log:     slog.New(slog.DiscardHandler),
 		limiter: newWindowLimiter(DefaultLimits),
@@ -182,6 +204,11 @@ func New(key string, opts ...Option) (*Client, error) {
 	}
 	return c, nil
 }
+
+// noRedirects makes the http.Client hand every 3xx answer back unfollowed:
+// following one would send the X-DC-DEVKEY header to wherever Location
+// points and, after a 307 or 308, send an order POST a second time.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // String describes the client without its key. String, GoString, Format
 // and LogValue have value receivers so that a copy of a Client prints the
@@ -200,146 +227,370 @@ func (c Client) LogValue() slog.Value { return slog.StringValue(c.String()) }
 // BaseURL returns the API base in use.
 func (c *Client) BaseURL() string { return c.base.String() }
 
-// PlaceOrder submits an order. It is never repeated by the client once the
-// request may have reached CertCentral: such failures match
-// ErrOutcomeUnknown, and the caller must look the order up by
-// req.AlternativeOrderID before ordering again. Failures before sending
-// (connection refused, 408, 429) are retried.
+// PlaceOrder submits an order. It succeeds only with a 2xx answer that
+// decodes and carries an order id > 0. It is never repeated by the client
+// once the request may have reached CertCentral: such failures match
+// ErrOutcomeUnknown (a lost answer, a timeout, a 5xx, a redirect, or a 2xx
+// answer that cannot be understood, which matches ErrBadAnswer too), and
+// the caller must look the order up by req.AlternativeOrderID before
+// ordering again. Failures before sending (connection refused) and 408 and
+// 429 answers are retried.
 func (c *Client) PlaceOrder(ctx context.Context, req *OrderRequest) (*OrderResponse, error) {
-	var out OrderResponse
-	if _, err := c.do(ctx, "POST", "/order/certificate/ssl", "POST /order/certificate/ssl", req, &out, false); err != nil {
+	const endpoint = "POST /order/certificate/ssl"
+	ans, err := c.do(ctx, "POST", "/order/certificate/ssl", endpoint, req, false)
+	if err != nil {
 		return nil, err
+	}
+	var out OrderResponse
+	if err := ans.decode(&out); err != nil {
+		return nil, &OutcomeUnknownError{Call: endpoint, Err: err}
+	}
+	if out.ID <= 0 {
+		return nil, &OutcomeUnknownError{Call: endpoint, Err: badAnswer("the %d answer has no order id > 0", ans.status)}
 	}
 	return &out, nil
 }
 
 // SetCT turns CT logging off (disable true) or on for an order: PUT
-// .../ct-status {"disable_ct": bool}, answered 204.
+// .../ct-status {"disable_ct": bool}, answered 204. Any 2xx counts as done,
+// whatever its body; the call is retried as a GET is, since repeating it
+// changes nothing.
 func (c *Client) SetCT(ctx context.Context, orderID int, disable bool) error {
 	body := struct {
 		DisableCT bool `json:"disable_ct"`
 	}{disable}
-	_, err := c.do(ctx, "PUT", fmt.Sprintf("/order/certificate/%d/ct-status", orderID), "PUT /order/certificate/{id}/ct-status", body, nil, true)
+	_, err := c.do(ctx, "PUT", fmt.Sprintf("/order/certificate/%d/ct-status", orderID), "PUT /order/certificate/{id}/ct-status", body, true)
 	return err
 }
 
 // SetAutoReissue turns auto-reissue on or off: PUT .../auto-reissue
-// {"auto_reissue": 1|0}, answered 204.
+// {"auto_reissue": 1|0}, answered 204. Like SetCT, any 2xx counts as done.
 func (c *Client) SetAutoReissue(ctx context.Context, orderID int, on bool) error {
 	body := struct {
 		AutoReissue int `json:"auto_reissue"`
 	}{Bool01(on)}
-	_, err := c.do(ctx, "PUT", fmt.Sprintf("/order/certificate/%d/auto-reissue", orderID), "PUT /order/certificate/{id}/auto-reissue", body, nil, true)
+	_, err := c.do(ctx, "PUT", fmt.Sprintf("/order/certificate/%d/auto-reissue", orderID), "PUT /order/certificate/{id}/auto-reissue", body, true)
 	return err
 }
 
 // Revoke asks DigiCert to revoke every certificate on an order: PUT
 // .../revoke {"comments": ...}. DigiCert answers 201 with the request
 // (usually pending an administrator's approval), or 204 when approval is
-// skipped; then the returned request is nil. Like PlaceOrder it is never
+// skipped; then the returned request is nil. Any 2xx other than 204 must
+// decode to a request with an id > 0; otherwise the error is an
+// *OutcomeUnknownError matching ErrBadAnswer. Like PlaceOrder it is never
 // repeated once it may have been carried out (a second revoke is an error).
 func (c *Client) Revoke(ctx context.Context, orderID int, comments string) (*RevokeRequest, error) {
+	const endpoint = "PUT /order/certificate/{id}/revoke"
 	body := struct {
 		Comments string `json:"comments"`
 	}{comments}
-	var out RevokeRequest
-	status, err := c.do(ctx, "PUT", fmt.Sprintf("/order/certificate/%d/revoke", orderID), "PUT /order/certificate/{id}/revoke", body, &out, false)
+	ans, err := c.do(ctx, "PUT", fmt.Sprintf("/order/certificate/%d/revoke", orderID), endpoint, body, false)
 	if err != nil {
 		return nil, err
 	}
-	if status == http.StatusNoContent {
+	if ans.status == http.StatusNoContent {
 		return nil, nil
+	}
+	var out RevokeRequest
+	if err := ans.decode(&out); err != nil {
+		return nil, &OutcomeUnknownError{Call: endpoint, Err: err}
+	}
+	if out.ID <= 0 {
+		return nil, &OutcomeUnknownError{Call: endpoint, Err: badAnswer("the %d answer has no request id > 0", ans.status)}
 	}
 	return &out, nil
 }
 
-// GetOrder reads one order: GET /order/certificate/{id}.
+// GetOrder reads one order: GET /order/certificate/{id}. A 2xx answer that
+// does not decode or has no id > 0 is an error matching ErrBadAnswer.
 func (c *Client) GetOrder(ctx context.Context, orderID int) (*Order, error) {
-	var out Order
-	if _, err := c.do(ctx, "GET", fmt.Sprintf("/order/certificate/%d", orderID), "GET /order/certificate/{id}", nil, &out, true); err != nil {
+	const endpoint = "GET /order/certificate/{id}"
+	ans, err := c.do(ctx, "GET", fmt.Sprintf("/order/certificate/%d", orderID), endpoint, nil, true)
+	if err != nil {
 		return nil, err
+	}
+	var out Order
+	if err := ans.decode(&out); err != nil {
+		return nil, fmt.Errorf("digicert: %s: %w", endpoint, err)
+	}
+	if out.ID <= 0 {
+		return nil, fmt.Errorf("digicert: %s: %w", endpoint, badAnswer("the %d answer has no order id > 0", ans.status))
+	}
+	return &out, nil
+}
+
+// ListOrders lists every order that matches the filter, reading all pages
+// of GET /order/certificate?filters[status]=...&filters[common_name]=...
+// &limit=1000&offset=N until offset + the page's length reaches the page's
+// total; an empty filter field is not sent. Each page is retried as any GET
+// is. A 2xx page without an orders array or a page object, with an entry
+// whose id is not > 0, at another offset than asked, or with no orders
+// while more are due is an error matching ErrBadAnswer: the list is never
+// cut short silently. Pages are not a snapshot: an order whose status
+// changes while they are read may be missed, and one seen twice is kept
+// once. It returns nil when no order matches.
+func (c *Client) ListOrders(ctx context.Context, f OrderFilter) ([]Order, error) {
+	q := url.Values{}
+	if f.Status != "" {
+		q.Set("filters[status]", f.Status)
+	}
+	if f.CommonName != "" {
+		q.Set("filters[common_name]", f.CommonName)
+	}
+	return listAll(ctx, c, "/order/certificate", "GET /order/certificate", "orders", q, func(o *Order) int { return o.ID })
+}
+
+// ListRequests lists every approval request that matches the filter
+// (revoke requests among them), reading all pages of
+// GET /request?filters[status]=S&limit=1000&offset=N as ListOrders does,
+// with the same checks; the answer's array is "requests". It returns nil
+// when none matches.
+func (c *Client) ListRequests(ctx context.Context, f RequestFilter) ([]Request, error) {
+	q := url.Values{}
+	if f.Status != "" {
+		q.Set("filters[status]", f.Status)
+	}
+	return listAll(ctx, c, "/request", "GET /request", "requests", q, func(r *Request) int { return r.ID })
+}
+
+// GetRequest reads one approval request: GET /request/{id}. A 2xx answer
+// that does not decode or has no id > 0 is an error matching ErrBadAnswer.
+func (c *Client) GetRequest(ctx context.Context, requestID int) (*Request, error) {
+	const endpoint = "GET /request/{id}"
+	ans, err := c.do(ctx, "GET", fmt.Sprintf("/request/%d", requestID), endpoint, nil, true)
+	if err != nil {
+		return nil, err
+	}
+	var out Request
+	if err := ans.decode(&out); err != nil {
+		return nil, fmt.Errorf("digicert: %s: %w", endpoint, err)
+	}
+	if out.ID <= 0 {
+		return nil, fmt.Errorf("digicert: %s: %w", endpoint, badAnswer("the %d answer has no request id > 0", ans.status))
 	}
 	return &out, nil
 }
 
 // FindByAlternativeID lists the orders that carry an alternative order id:
-// GET /order/alternate/{id}. None is an empty list and no error (DigiCert
-// answers 404).
+// GET /order/alternate/{id}. It answers "none" (nil, nil) only when
+// CertCentral proves it: a 404 whose body is DigiCert's error document
+// ({"errors": [{"code": ...}]}, at least one error with a code). A 404
+// without one (a proxy's page, a wrong --api-url) is an *APIError. A 2xx
+// answer must be an object whose "orders" is an array of at least one
+// entry, each with an order_id > 0; anything else (an empty body, {}, null,
+// "orders": null or [], another shape) is an error matching ErrBadAnswer.
+//
+// Only proof counts because the caller orders again when this says none:
+// a look-up whose answer is not clearly "none" must never lead to a second
+// order, so it fails instead, and the caller tries again later.
 func (c *Client) FindByAlternativeID(ctx context.Context, altID string) ([]OrderRef, error) {
-	var out struct {
-		Orders []OrderRef `json:"orders"`
-	}
-	_, err := c.do(ctx, "GET", "/order/alternate/"+url.PathEscape(altID), "GET /order/alternate/{id}", nil, &out, true)
-	if IsNotFound(err) {
+	const endpoint = "GET /order/alternate/{id}"
+	ans, err := c.do(ctx, "GET", "/order/alternate/"+url.PathEscape(altID), endpoint, nil, true)
+	var apiErr *APIError
+	if errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound && isErrorDocument(apiErr) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	return out.Orders, nil
+	var doc map[string]json.RawMessage
+	if err := ans.decode(&doc); err != nil {
+		return nil, fmt.Errorf("digicert: %s: %w", endpoint, err)
+	}
+	if !isJSONArray(doc["orders"]) {
+		return nil, fmt.Errorf("digicert: %s: %w", endpoint, badAnswer("the %d answer has no orders array", ans.status))
+	}
+	var refs []OrderRef
+	if err := json.Unmarshal(doc["orders"], &refs); err != nil {
+		return nil, fmt.Errorf("digicert: %s: %w", endpoint, &badAnswerError{reason: fmt.Sprintf("the %d answer's orders could not be decoded", ans.status), err: err})
+	}
+	if len(refs) == 0 {
+		return nil, fmt.Errorf("digicert: %s: %w", endpoint, badAnswer("the %d answer lists no orders; only a 404 means none", ans.status))
+	}
+	for i, r := range refs {
+		if r.OrderID <= 0 {
+			return nil, fmt.Errorf("digicert: %s: %w", endpoint, badAnswer("the %d answer's orders[%d] has no order_id > 0", ans.status, i))
+		}
+	}
+	return refs, nil
 }
 
 // StatusChanges lists orders whose status changed in the last minutes (1 to
-// 10080, seven days): GET /order/certificate/status-changes?minutes=N.
+// 10080, seven days): GET /order/certificate/status-changes?minutes=N. A
+// 2xx answer must be a JSON object; a missing or null "orders" means no
+// changes. Anything else is an error matching ErrBadAnswer.
 func (c *Client) StatusChanges(ctx context.Context, minutes int) ([]OrderRef, error) {
+	const endpoint = "GET /order/certificate/status-changes"
 	if minutes < 1 || minutes > 7*24*60 {
 		return nil, fmt.Errorf("digicert: status changes: %d minutes is out of range 1-10080", minutes)
 	}
-	var out struct {
+	ans, err := c.do(ctx, "GET", "/order/certificate/status-changes?minutes="+strconv.Itoa(minutes), endpoint, nil, true)
+	if err != nil {
+		return nil, err
+	}
+	var out *struct {
 		Orders []OrderRef `json:"orders"`
 	}
-	if _, err := c.do(ctx, "GET", "/order/certificate/status-changes?minutes="+strconv.Itoa(minutes), "GET /order/certificate/status-changes", nil, &out, true); err != nil {
-		return nil, err
+	if err := ans.decode(&out); err != nil {
+		return nil, fmt.Errorf("digicert: %s: %w", endpoint, err)
+	}
+	if out == nil {
+		return nil, fmt.Errorf("digicert: %s: %w", endpoint, badAnswer("the %d answer is null, not an object", ans.status))
 	}
 	return out.Orders, nil
 }
 
-// do sends one call with throttling and retries and decodes a 2xx answer
-// into out. repeatable says whether the call may be sent again after it may
-// have reached the server; when false, such failures become
-// OutcomeUnknownError. It returns the final HTTP status.
-func (c *Client) do(ctx context.Context, method, path, endpoint string, in, out any, repeatable bool) (int, error) {
+// listAll reads every page of a list call: path?query&limit=1000&offset=N,
+// whose answer is {field: [...], "page": {"total", "limit", "offset"}}. id
+// returns an entry's id; entries are kept once by id, in the order read.
+func listAll[T any](ctx context.Context, c *Client, path, endpoint, field string, q url.Values, id func(*T) int) ([]T, error) {
+	var out []T
+	seen := map[int]bool{}
+	q.Set("limit", strconv.Itoa(listLimit))
+	for offset := 0; ; {
+		q.Set("offset", strconv.Itoa(offset))
+		ans, err := c.do(ctx, "GET", path+"?"+q.Encode(), endpoint, nil, true)
+		if err != nil {
+			return nil, err
+		}
+		bad := func(format string, args ...any) error {
+			return fmt.Errorf("digicert: %s: %w", endpoint, badAnswer("the %d answer at offset %d %s", ans.status, offset, fmt.Sprintf(format, args...)))
+		}
+		var doc map[string]json.RawMessage
+		if err := ans.decode(&doc); err != nil {
+			return nil, fmt.Errorf("digicert: %s: offset %d: %w", endpoint, offset, err)
+		}
+		if !isJSONArray(doc[field]) {
+			return nil, bad("has no %s array", field)
+		}
+		var page struct {
+			Total  *int `json:"total"`
+			Offset *int `json:"offset"`
+		}
+		if raw := bytes.TrimSpace(doc["page"]); len(raw) == 0 || raw[0] != '{' || json.Unmarshal(raw, &page) != nil {
+			return nil, bad("has no page object")
+		}
+		if page.Total == nil || *page.Total < 0 {
+			return nil, bad("has no page total")
+		}
+		if page.Offset != nil && *page.Offset != offset {
+			return nil, bad("is the page at offset %d", *page.Offset)
+		}
+		var items []T
+		if err := json.Unmarshal(doc[field], &items); err != nil {
+			return nil, fmt.Errorf("digicert: %s: %w", endpoint, &badAnswerError{reason: fmt.Sprintf("the %d answer at offset %d: %s could not be decoded", ans.status, offset, field), err: err})
+		}
+		for i := range items {
+			n := id(&items[i])
+			if n <= 0 {
+				return nil, bad("has %s[%d] without an id > 0", field, i)
+			}
+			if !seen[n] {
+				seen[n] = true
+				out = append(out, items[i])
+			}
+		}
+		if offset+len(items) >= *page.Total {
+			return out, nil
+		}
+		if len(items) == 0 {
+			return nil, bad("has no %s although the total is %d", field, *page.Total)
+		}
+		offset += len(items)
+	}
+}
+
+// isErrorDocument reports whether an error answer's body was DigiCert's
+// error document: at least one error with a code.
+func isErrorDocument(e *APIError) bool {
+	for _, d := range e.Errors {
+		if d.Code != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// isJSONArray reports whether raw is a JSON array (not missing, not null).
+func isJSONArray(raw json.RawMessage) bool {
+	raw = bytes.TrimSpace(raw)
+	return len(raw) > 0 && raw[0] == '['
+}
+
+// answer is a 2xx answer: status, content type and body.
+type answer struct {
+	status      int
+	contentType string
+	body        []byte
+}
+
+// decode unmarshals the answer's JSON body into v. An empty body or one
+// that does not decode is an error matching ErrBadAnswer that says so.
+func (a *answer) decode(v any) error {
+	if len(bytes.TrimSpace(a.body)) == 0 {
+		return badAnswer("the %d answer is empty", a.status)
+	}
+	if err := json.Unmarshal(a.body, v); err != nil {
+		ct := a.contentType
+		if ct == "" {
+			ct = "no Content-Type"
+		}
+		return &badAnswerError{reason: fmt.Sprintf("the %d answer could not be decoded (%s, %d bytes)", a.status, ct, len(a.body)), err: err}
+	}
+	return nil
+}
+
+// do sends one call with throttling and retries and returns its 2xx
+// answer, undecoded; the caller checks it. repeatable says whether the call
+// may be sent again after it may have reached the server; when false, such
+// failures become OutcomeUnknownError. A 3xx answer is never followed nor
+// retried: an error, and for a call that is not repeatable an
+// OutcomeUnknownError, since the server that redirected may have acted.
+func (c *Client) do(ctx context.Context, method, path, endpoint string, in any, repeatable bool) (*answer, error) {
 	var payload []byte
 	if in != nil {
 		var err error
 		if payload, err = json.Marshal(in); err != nil {
-			return 0, fmt.Errorf("digicert: %s: encoding the request: %w", endpoint, err)
+			return nil, fmt.Errorf("digicert: %s: encoding the request: %w", endpoint, err)
 		}
 	}
 	start := time.Now()
 	for attempt := 1; ; attempt++ {
 		if err := c.limiter.Wait(ctx); err != nil {
-			return 0, fmt.Errorf("digicert: %s: %w", endpoint, err)
+			return nil, fmt.Errorf("digicert: %s: %w", endpoint, err)
 		}
 		status, header, body, sent, err := c.send(ctx, method, path, payload)
 		c.observeCall(Call{Endpoint: endpoint, Status: status, Attempt: attempt, Duration: time.Since(start), Err: err})
-		if ctx.Err() != nil {
-			if !repeatable && sent {
-				return 0, &OutcomeUnknownError{Call: endpoint, Err: ctx.Err()}
-			}
-			return 0, fmt.Errorf("digicert: %s: %w", endpoint, ctx.Err())
-		}
 		var retryAfter time.Duration
 		var failure error
 		switch {
+		case err != nil && ctx.Err() != nil:
+			if !repeatable && sent {
+				return nil, &OutcomeUnknownError{Call: endpoint, Err: ctx.Err()}
+			}
+			return nil, fmt.Errorf("digicert: %s: %w", endpoint, ctx.Err())
 		case err != nil && sent && !repeatable:
-			return 0, &OutcomeUnknownError{Call: endpoint, Err: err}
+			return nil, &OutcomeUnknownError{Call: endpoint, Err: err}
 		case err != nil:
 			failure = fmt.Errorf("digicert: %s: %w", endpoint, err)
 		case status >= 200 && status < 300:
-			if out != nil && status != http.StatusNoContent && len(bytes.TrimSpace(body)) > 0 {
-				if err := json.Unmarshal(body, out); err != nil {
-					return status, fmt.Errorf("digicert: %s: decoding the %d answer: %w", endpoint, status, err)
-				}
+			// An answer read in full counts even if ctx ended meanwhile:
+			// it is the proof of what happened.
+			return &answer{status: status, contentType: header.Get("Content-Type"), body: body}, nil
+		case status >= 300 && status < 400:
+			rerr := c.redirectError(path, status, header.Get("Location"))
+			if !repeatable {
+				return nil, &OutcomeUnknownError{Call: endpoint, Err: rerr}
 			}
-			return status, nil
+			return nil, fmt.Errorf("digicert: %s: %w", endpoint, rerr)
 		default:
 			apiErr := decodeAPIError(status, body)
 			if !apiErr.Transient() {
-				return status, apiErr
+				return nil, apiErr
 			}
 			if status >= 500 && !repeatable {
-				return status, &OutcomeUnknownError{Call: endpoint, Err: apiErr}
+				return nil, &OutcomeUnknownError{Call: endpoint, Err: apiErr}
 			}
 			failure = apiErr
 			retryAfter = parseRetryAfter(header.Get("Retry-After"), time.Now())
@@ -350,19 +601,37 @@ func (c *Client) do(ctx context.Context, method, path, endpoint string, in, out 
 		}
 		if c.retry.MaxElapsed <= 0 || time.Since(start)+wait > c.retry.MaxElapsed {
 			if attempt > 1 {
-				return status, fmt.Errorf("%w (gave up after %d attempts in %s)", failure, attempt, time.Since(start).Round(time.Millisecond))
+				return nil, fmt.Errorf("%w (gave up after %d attempts in %s)", failure, attempt, time.Since(start).Round(time.Millisecond))
 			}
-			return status, failure
+			return nil, failure
 		}
 		c.log.Warn("digicert call failed, retrying", "endpoint", endpoint, "attempt", attempt, "wait", wait.Round(time.Millisecond), "error", failure.Error())
 		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			timer.Stop()
-			return status, fmt.Errorf("%w (retry cancelled: %w)", failure, ctx.Err())
+			return nil, fmt.Errorf("%w (retry cancelled: %w)", failure, ctx.Err())
 		case <-timer.C:
 		}
 	}
+}
+
+// redirectError describes a 3xx answer to path. The Location is resolved
+// against the request's URL and shown as scheme, host and path only: its
+// query may carry a token.
+func (c *Client) redirectError(path string, status int, location string) error {
+	what := fmt.Sprintf("%d %s", status, strings.ToLower(http.StatusText(status)))
+	to := "without a Location"
+	if location != "" {
+		to = "to an unreadable Location"
+		if loc, err := url.Parse(location); err == nil {
+			if reqURL, err := url.Parse(c.base.String() + path); err == nil {
+				loc = reqURL.ResolveReference(loc)
+			}
+			to = "to " + (&url.URL{Scheme: loc.Scheme, Host: loc.Host, Path: loc.Path, RawPath: loc.RawPath}).String()
+		}
+	}
+	return fmt.Errorf("the answer was a redirect, %s %s; certform never follows redirects: check --api-url", what, to)
 }
 
 func (c *Client) observeCall(call Call) {

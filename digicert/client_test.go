@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -618,5 +620,850 @@ func TestServer_rateLimits(t *testing.T) {
 	}
 	if srv.RateLimited() != 1 {
 		t.Errorf("RateLimited() = %d", srv.RateLimited())
+	}
+}
+
+// newClient returns a client for an API URL with fast retries and no
+// client-side limits.
+func newClient(t *testing.T, url string) *digicert.Client {
+	t.Helper()
+	c, err := digicert.New(testKey, digicert.WithBaseURL(url), digicert.WithRetry(fastRetry), digicert.WithLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// testClock is a settable clock for the fake.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// TestClient_redirects has server A redirect every call to server B: the
+// client follows none, so B never sees a request (nor the key), A sees one,
+// and the calls that cannot be repeated report an unknown outcome.
+func TestClient_redirects(t *testing.T) {
+	ctx := context.Background()
+	const never = "; certform never follows redirects: check --api-url"
+	tests := []struct {
+		name    string
+		fault   digicerttest.Fault // {B} in Redirect is B's API URL
+		call    func(c *digicert.Client) error
+		wantReq string
+		unknown bool
+		want    string // {B} is B's API URL, {A} A's origin
+	}{
+		{
+			name:  "order POST answered 307",
+			fault: digicerttest.Fault{Redirect: "{B}/order/certificate/ssl?token=s3cret", Status: 307},
+			call: func(c *digicert.Client) error {
+				_, err := c.PlaceOrder(ctx, sampleOrder())
+				return err
+			},
+			wantReq: "POST /order/certificate/ssl", unknown: true,
+			want: "digicert: POST /order/certificate/ssl: outcome unknown, the request may have been carried out: the answer was a redirect, 307 temporary redirect to {B}/order/certificate/ssl" + never,
+		},
+		{
+			name:  "order POST answered 308",
+			fault: digicerttest.Fault{Redirect: "{B}/order/certificate/ssl", Status: 308},
+			call: func(c *digicert.Client) error {
+				_, err := c.PlaceOrder(ctx, sampleOrder())
+				return err
+			},
+			wantReq: "POST /order/certificate/ssl", unknown: true,
+			want: "digicert: POST /order/certificate/ssl: outcome unknown, the request may have been carried out: the answer was a redirect, 308 permanent redirect to {B}/order/certificate/ssl" + never,
+		},
+		{
+			name:  "order POST answered 302 without a Location",
+			fault: digicerttest.Fault{Body: "moved", ContentType: "text/plain", Status: 302},
+			call: func(c *digicert.Client) error {
+				_, err := c.PlaceOrder(ctx, sampleOrder())
+				return err
+			},
+			wantReq: "POST /order/certificate/ssl", unknown: true,
+			want: "digicert: POST /order/certificate/ssl: outcome unknown, the request may have been carried out: the answer was a redirect, 302 found without a Location" + never,
+		},
+		{
+			name:  "revoke answered 307",
+			fault: digicerttest.Fault{Redirect: "{B}/order/certificate/100001/revoke"},
+			call: func(c *digicert.Client) error {
+				_, err := c.Revoke(ctx, 100001, "retired")
+				return err
+			},
+			wantReq: "PUT /order/certificate/100001/revoke", unknown: true,
+			want: "digicert: PUT /order/certificate/{id}/revoke: outcome unknown, the request may have been carried out: the answer was a redirect, 307 temporary redirect to {B}/order/certificate/100001/revoke" + never,
+		},
+		{
+			name:  "GetOrder answered 302",
+			fault: digicerttest.Fault{Redirect: "{B}/order/certificate/100001?a=b", Status: 302},
+			call: func(c *digicert.Client) error {
+				_, err := c.GetOrder(ctx, 100001)
+				return err
+			},
+			wantReq: "GET /order/certificate/100001",
+			want:    "digicert: GET /order/certificate/{id}: the answer was a redirect, 302 found to {B}/order/certificate/100001" + never,
+		},
+		{
+			name:  "GetOrder answered 301 to a relative Location",
+			fault: digicerttest.Fault{Redirect: "/elsewhere/v2/order?key=x", Status: 301},
+			call: func(c *digicert.Client) error {
+				_, err := c.GetOrder(ctx, 100001)
+				return err
+			},
+			wantReq: "GET /order/certificate/100001",
+			want:    "digicert: GET /order/certificate/{id}: the answer was a redirect, 301 moved permanently to {A}/elsewhere/v2/order" + never,
+		},
+		{
+			name:  "look-up answered 307 is not none",
+			fault: digicerttest.Fault{Redirect: "{B}/order/alternate/certform-a-0001"},
+			call: func(c *digicert.Client) error {
+				refs, err := c.FindByAlternativeID(ctx, "certform-a-0001")
+				if refs != nil {
+					t.Errorf("refs %v", refs)
+				}
+				return err
+			},
+			wantReq: "GET /order/alternate/certform-a-0001",
+			want:    "digicert: GET /order/alternate/{id}: the answer was a redirect, 307 temporary redirect to {B}/order/alternate/certform-a-0001" + never,
+		},
+		{
+			name:  "SetCT answered 303",
+			fault: digicerttest.Fault{Redirect: "{B}/order/certificate/100001/ct-status", Status: 303},
+			call: func(c *digicert.Client) error {
+				return c.SetCT(ctx, 100001, true)
+			},
+			wantReq: "PUT /order/certificate/100001/ct-status",
+			want:    "digicert: PUT /order/certificate/{id}/ct-status: the answer was a redirect, 303 see other to {B}/order/certificate/100001/ct-status" + never,
+		},
+		{
+			name:  "ListOrders answered 307",
+			fault: digicerttest.Fault{Redirect: "{B}/order/certificate"},
+			call: func(c *digicert.Client) error {
+				_, err := c.ListOrders(ctx, digicert.OrderFilter{})
+				return err
+			},
+			wantReq: "GET /order/certificate?limit=1000&offset=0",
+			want:    "digicert: GET /order/certificate: the answer was a redirect, 307 temporary redirect to {B}/order/certificate" + never,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := digicerttest.New(testKey)
+			bURL := b.Start()
+			t.Cleanup(b.Close)
+			a := digicerttest.New(testKey)
+			aURL := a.Start()
+			t.Cleanup(a.Close)
+			aOrigin := strings.TrimSuffix(aURL, a.BasePath)
+			f := tt.fault
+			f.Redirect = strings.ReplaceAll(f.Redirect, "{B}", bURL)
+			a.Inject(f)
+			err := tt.call(newClient(t, aURL))
+			want := strings.NewReplacer("{B}", bURL, "{A}", aOrigin).Replace(tt.want)
+			if err == nil || err.Error() != want {
+				t.Errorf("error\n got %v\nwant %s", err, want)
+			}
+			if got := errors.Is(err, digicert.ErrOutcomeUnknown); got != tt.unknown {
+				t.Errorf("errors.Is(err, ErrOutcomeUnknown) = %v, want %v", got, tt.unknown)
+			}
+			if errors.Is(err, digicert.ErrBadAnswer) {
+				t.Error("a redirect matches ErrBadAnswer")
+			}
+			if diff := cmp.Diff([]string{tt.wantReq}, a.Calls()); diff != "" {
+				t.Errorf("calls to A (-want +got):\n%s", diff)
+			}
+			if reqs := b.Requests(); len(reqs) != 0 {
+				t.Errorf("B received %d requests; the key reached it", len(reqs))
+			}
+			if n := len(a.Orders()) + len(b.Orders()); n != 0 {
+				t.Errorf("%d orders placed", n)
+			}
+		})
+	}
+}
+
+// TestClient_PlaceOrder_badAnswer: only a decoded 2xx with an order id > 0
+// is success; any other 2xx is an unknown outcome, sent exactly once.
+func TestClient_PlaceOrder_badAnswer(t *testing.T) {
+	const prefix = "digicert: POST /order/certificate/ssl: outcome unknown, the request may have been carried out: "
+	tests := []struct {
+		name   string
+		fault  digicerttest.Fault
+		want   string // after prefix
+		orders int    // orders that exist afterwards
+	}{
+		{"201 empty after placing", digicerttest.Fault{Process: true}, "the 201 answer is empty", 1},
+		{"201 empty, nothing placed", digicerttest.Fault{Status: 201}, "the 201 answer is empty", 0},
+		{"204 after placing", digicerttest.Fault{Status: 204, Process: true}, "the 204 answer is empty", 1},
+		{"201 truncated", digicerttest.Fault{Body: `{"id": 100001, "requ`, Process: true},
+			"the 201 answer could not be decoded (application/json, 20 bytes): unexpected end of JSON input", 1},
+		{"200 HTML from a proxy", digicerttest.Fault{Body: "<html><body>OK</body></html>", ContentType: "text/html; charset=utf-8", Status: 200, Process: true},
+			"the 200 answer could not be decoded (text/html; charset=utf-8, 28 bytes): invalid character '<' looking for beginning of value", 1},
+		{"201 not JSON", digicerttest.Fault{Body: "Created", ContentType: "text/plain", Process: true},
+			"the 201 answer could not be decoded (text/plain, 7 bytes): invalid character 'C' looking for beginning of value", 1},
+		{"201 id 0", digicerttest.Fault{Body: `{"id":0}`, Process: true}, "the 201 answer has no order id > 0", 1},
+		{"201 negative id", digicerttest.Fault{Body: `{"id":-4}`, Process: true}, "the 201 answer has no order id > 0", 1},
+		{"201 without id", digicerttest.Fault{Body: `{"requests":[{"id":500001,"status":"pending"}]}`, Process: true}, "the 201 answer has no order id > 0", 1},
+		{"201 null", digicerttest.Fault{Body: `null`, Process: true}, "the 201 answer has no order id > 0", 1},
+		{"201 id as a string", digicerttest.Fault{Body: `{"id":"100001"}`, Process: true},
+			"the 201 answer could not be decoded (application/json, 15 bytes): json: cannot unmarshal string into Go struct field OrderResponse.id of type int", 1},
+		{"201 array", digicerttest.Fault{Body: `[{"id":100001}]`},
+			"the 201 answer could not be decoded (application/json, 15 bytes): json: cannot unmarshal array into Go value of type digicert.OrderResponse", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, c := newPair(t)
+			tt.fault.Method, tt.fault.Times = "POST", 1
+			srv.Inject(tt.fault)
+			resp, err := c.PlaceOrder(context.Background(), sampleOrder())
+			if resp != nil {
+				t.Errorf("response %+v", resp)
+			}
+			if err == nil || err.Error() != prefix+tt.want {
+				t.Errorf("error\n got %v\nwant %s", err, prefix+tt.want)
+			}
+			var ou *digicert.OutcomeUnknownError
+			if !errors.As(err, &ou) || ou.Call != "POST /order/certificate/ssl" {
+				t.Errorf("errors.As OutcomeUnknownError: %#v", ou)
+			}
+			if !errors.Is(err, digicert.ErrOutcomeUnknown) || !errors.Is(err, digicert.ErrBadAnswer) {
+				t.Errorf("errors.Is: unknown %v, bad answer %v", errors.Is(err, digicert.ErrOutcomeUnknown), errors.Is(err, digicert.ErrBadAnswer))
+			}
+			if diff := cmp.Diff([]string{"POST /order/certificate/ssl"}, srv.Calls()); diff != "" {
+				t.Errorf("calls (-want +got):\n%s", diff)
+			}
+			if n := len(srv.Orders()); n != tt.orders {
+				t.Errorf("%d orders, want %d", n, tt.orders)
+			}
+		})
+	}
+}
+
+// TestClient_Revoke_badAnswer: a 2xx other than 204 must decode to a
+// request; otherwise the revoke's outcome is unknown.
+func TestClient_Revoke_badAnswer(t *testing.T) {
+	const prefix = "digicert: PUT /order/certificate/{id}/revoke: outcome unknown, the request may have been carried out: "
+	tests := []struct {
+		name     string
+		fault    digicerttest.Fault
+		want     string // after prefix; "" for no error
+		requests int    // revoke requests the fake holds afterwards
+	}{
+		{"201 garbled after revoking", digicerttest.Fault{Status: 201, Body: `{"id":500001,"sta`, Process: true},
+			"the 201 answer could not be decoded (application/json, 17 bytes): unexpected end of JSON input", 1},
+		{"201 empty after revoking", digicerttest.Fault{Status: 201, Process: true}, "the 201 answer is empty", 1},
+		{"201 object without id", digicerttest.Fault{Status: 201, Body: `{"status":"pending"}`, Process: true}, "the 201 answer has no request id > 0", 1},
+		{"200 HTML, nothing done", digicerttest.Fault{Body: "<html></html>", ContentType: "text/html"},
+			"the 200 answer could not be decoded (text/html, 13 bytes): invalid character '<' looking for beginning of value", 0},
+		{"204 is done without approval", digicerttest.Fault{Status: 204, Process: true}, "", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, c := newPair(t)
+			id := srv.AddOrder(digicerttest.Order{CommonName: "a.example.com"})
+			tt.fault.Method, tt.fault.Times = "PUT", 1
+			srv.Inject(tt.fault)
+			req, err := c.Revoke(context.Background(), id, "retired")
+			if req != nil {
+				t.Errorf("request %+v", req)
+			}
+			if tt.want == "" {
+				if err != nil {
+					t.Errorf("got %v", err)
+				}
+			} else {
+				if err == nil || err.Error() != prefix+tt.want {
+					t.Errorf("error\n got %v\nwant %s", err, prefix+tt.want)
+				}
+				if !errors.Is(err, digicert.ErrOutcomeUnknown) || !errors.Is(err, digicert.ErrBadAnswer) {
+					t.Errorf("errors.Is: unknown %v, bad answer %v", errors.Is(err, digicert.ErrOutcomeUnknown), errors.Is(err, digicert.ErrBadAnswer))
+				}
+			}
+			if diff := cmp.Diff([]string{fmt.Sprintf("PUT /order/certificate/%d/revoke", id)}, srv.Calls()); diff != "" {
+				t.Errorf("calls (-want +got):\n%s", diff)
+			}
+			if n := len(srv.RevokeRequests()); n != tt.requests {
+				t.Errorf("%d revoke requests, want %d", n, tt.requests)
+			}
+		})
+	}
+}
+
+// TestClient_FindByAlternativeID_answers: "none" only from a 404 with
+// DigiCert's error document; every other answer that is not a proper list
+// is an error.
+func TestClient_FindByAlternativeID_answers(t *testing.T) {
+	const prefix = "digicert: GET /order/alternate/{id}: "
+	tests := []struct {
+		name  string
+		fault digicerttest.Fault
+		want  []digicert.OrderRef
+		err   string // exact error, "" for none
+		bad   bool   // errors.Is(err, ErrBadAnswer)
+	}{
+		{name: "404 with DigiCert's error document is none", fault: digicerttest.Fault{Status: 404, Code: "not_found"}},
+		{name: "404 HTML is an error", fault: digicerttest.Fault{Status: 404, Body: "<html><h1>404 Not Found</h1></html>", ContentType: "text/html"},
+			err: "digicert: 404 not found"},
+		{name: "404 with an empty error list is an error", fault: digicerttest.Fault{Status: 404, Body: `{"errors":[]}`},
+			err: "digicert: 404 not found"},
+		{name: "404 with errors without a code is an error", fault: digicerttest.Fault{Status: 404, Body: `{"errors":[{"message":"Not here."}]}`},
+			err: "digicert: 404 Not here."},
+		{name: "200 {}", fault: digicerttest.Fault{Body: `{}`}, err: prefix + "the 200 answer has no orders array", bad: true},
+		{name: "200 null", fault: digicerttest.Fault{Body: `null`}, err: prefix + "the 200 answer has no orders array", bad: true},
+		{name: "200 orders null", fault: digicerttest.Fault{Body: `{"orders":null}`}, err: prefix + "the 200 answer has no orders array", bad: true},
+		{name: "200 orders an object", fault: digicerttest.Fault{Body: `{"orders":{"order_id":5}}`}, err: prefix + "the 200 answer has no orders array", bad: true},
+		{name: "200 orders empty", fault: digicerttest.Fault{Body: `{"orders":[],"page":{"total":0}}`},
+			err: prefix + "the 200 answer lists no orders; only a 404 means none", bad: true},
+		{name: "200 array", fault: digicerttest.Fault{Body: `[]`},
+			err: prefix + "the 200 answer could not be decoded (application/json, 2 bytes): json: cannot unmarshal array into Go value of type map[string]json.RawMessage", bad: true},
+		{name: "200 empty", fault: digicerttest.Fault{Status: 200}, err: prefix + "the 200 answer is empty", bad: true},
+		{name: "200 HTML", fault: digicerttest.Fault{Body: "<!DOCTYPE html>", ContentType: "text/html"},
+			err: prefix + "the 200 answer could not be decoded (text/html, 15 bytes): invalid character '<' looking for beginning of value", bad: true},
+		{name: "200 entry without order id", fault: digicerttest.Fault{Body: `{"orders":[{"order_id":100001},{"status":"issued"}]}`},
+			err: prefix + "the 200 answer's orders[1] has no order_id > 0", bad: true},
+		{name: "200 entry of the wrong type", fault: digicerttest.Fault{Body: `{"orders":["100001"]}`},
+			err: prefix + "the 200 answer's orders could not be decoded: json: cannot unmarshal string into Go value of type digicert.OrderRef", bad: true},
+		{name: "200 with one order", fault: digicerttest.Fault{Body: `{"orders":[{"order_id":100001,"certificate_id":7,"status":"pending"}],"page":{"total":1}}`},
+			want: []digicert.OrderRef{{OrderID: 100001, CertificateID: 7, Status: "pending"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, c := newPair(t)
+			tt.fault.Path = "/order/alternate/*"
+			srv.Inject(tt.fault)
+			refs, err := c.FindByAlternativeID(context.Background(), "certform-a-0001")
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tt.err {
+				t.Errorf("error\n got %q\nwant %q", got, tt.err)
+			}
+			if errors.Is(err, digicert.ErrBadAnswer) != tt.bad {
+				t.Errorf("errors.Is(err, ErrBadAnswer) = %v, want %v", errors.Is(err, digicert.ErrBadAnswer), tt.bad)
+			}
+			if diff := cmp.Diff(tt.want, refs); diff != "" {
+				t.Errorf("refs (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff([]string{"GET /order/alternate/certform-a-0001"}, srv.Calls()); diff != "" {
+				t.Errorf("calls (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestClient_GetOrder_badAnswer: a 2xx that is not an order is an error,
+// never an order with zero values.
+func TestClient_GetOrder_badAnswer(t *testing.T) {
+	const prefix = "digicert: GET /order/certificate/{id}: "
+	tests := []struct {
+		name  string
+		fault digicerttest.Fault
+		want  string
+	}{
+		{"empty", digicerttest.Fault{Status: 200}, "the 200 answer is empty"},
+		{"{}", digicerttest.Fault{Body: `{}`}, "the 200 answer has no order id > 0"},
+		{"id 0", digicerttest.Fault{Body: `{"id":0,"status":"issued"}`}, "the 200 answer has no order id > 0"},
+		{"truncated", digicerttest.Fault{Body: `{"id":100001,"status":"iss`}, "the 200 answer could not be decoded (application/json, 26 bytes): unexpected end of JSON input"},
+		{"HTML", digicerttest.Fault{Body: "<html/>", ContentType: "text/html"}, "the 200 answer could not be decoded (text/html, 7 bytes): invalid character '<' looking for beginning of value"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, c := newPair(t)
+			id := srv.AddOrder(digicerttest.Order{CommonName: "a.example.com"})
+			tt.fault.Method = "GET"
+			srv.Inject(tt.fault)
+			o, err := c.GetOrder(context.Background(), id)
+			if o != nil {
+				t.Errorf("order %+v", o)
+			}
+			if err == nil || err.Error() != prefix+tt.want {
+				t.Errorf("error\n got %v\nwant %s", err, prefix+tt.want)
+			}
+			if !errors.Is(err, digicert.ErrBadAnswer) || errors.Is(err, digicert.ErrOutcomeUnknown) {
+				t.Errorf("errors.Is: bad answer %v, unknown %v", errors.Is(err, digicert.ErrBadAnswer), errors.Is(err, digicert.ErrOutcomeUnknown))
+			}
+			if diff := cmp.Diff([]string{fmt.Sprintf("GET /order/certificate/%d", id)}, srv.Calls()); diff != "" {
+				t.Errorf("calls (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestClient_StatusChanges_badAnswer(t *testing.T) {
+	const prefix = "digicert: GET /order/certificate/status-changes: "
+	tests := []struct {
+		name  string
+		fault digicerttest.Fault
+		want  string // "" for no error and no changes
+	}{
+		{"{} is no changes", digicerttest.Fault{Body: `{}`}, ""},
+		{"null", digicerttest.Fault{Body: `null`}, "the 200 answer is null, not an object"},
+		{"empty", digicerttest.Fault{Status: 200}, "the 200 answer is empty"},
+		{"HTML", digicerttest.Fault{Body: "<p>", ContentType: "text/html"}, "the 200 answer could not be decoded (text/html, 3 bytes): invalid character '<' looking for beginning of value"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, c := newPair(t)
+			tt.fault.Method = "GET"
+			srv.Inject(tt.fault)
+			refs, err := c.StatusChanges(context.Background(), 60)
+			if tt.want == "" {
+				if err != nil || refs != nil {
+					t.Errorf("got %v, %v", refs, err)
+				}
+			} else if err == nil || err.Error() != prefix+tt.want || !errors.Is(err, digicert.ErrBadAnswer) {
+				t.Errorf("error\n got %v\nwant %s", err, prefix+tt.want)
+			}
+			if diff := cmp.Diff([]string{"GET /order/certificate/status-changes?minutes=60"}, srv.Calls()); diff != "" {
+				t.Errorf("calls (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestIsAlternativeIDTaken(t *testing.T) {
+	apiErr := func(status int, codes ...string) error {
+		e := &digicert.APIError{Status: status}
+		for _, c := range codes {
+			e.Errors = append(e.Errors, digicert.ErrorDetail{Code: c, Message: "m"})
+		}
+		return e
+	}
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"400 duplicate_alternative_order_id", apiErr(400, "duplicate_alternative_order_id"), true},
+		{"409 alternative_order_id_exists", apiErr(409, "alternative_order_id_exists"), true},
+		{"400 alternative_order_id_already_used", apiErr(400, "alternative_order_id_already_used"), true},
+		{"400 Alternative_Order_ID_Taken", apiErr(400, "Alternative_Order_ID_Taken"), true},
+		{"400 unique_alternative_order_id_required", apiErr(400, "unique_alternative_order_id_required"), true},
+		{"400 second code", apiErr(400, "invalid_dns_name", "duplicate_alternative_order_id"), true},
+		{"wrapped", fmt.Errorf("order shop: %w", apiErr(400, "duplicate_alternative_order_id")), true},
+		{"400 invalid_alternative_order_id", apiErr(400, "invalid_alternative_order_id"), false},
+		{"400 duplicate_order", apiErr(400, "duplicate_order"), false},
+		{"500 duplicate_alternative_order_id", apiErr(500, "duplicate_alternative_order_id"), false},
+		{"403 duplicate_alternative_order_id", apiErr(403, "duplicate_alternative_order_id"), false},
+		{"400 without codes", apiErr(400), false},
+		{"plain error naming the code", errors.New("duplicate_alternative_order_id"), false},
+		{"nil", nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := digicert.IsAlternativeIDTaken(tt.err); got != tt.want {
+				t.Errorf("IsAlternativeIDTaken(%v) = %v, want %v", tt.err, got, tt.want)
+			}
+		})
+	}
+	t.Run("fake with unique alternative ids", func(t *testing.T) {
+		srv, c := newPair(t, digicerttest.WithUniqueAlternativeIDs())
+		if _, err := c.PlaceOrder(context.Background(), sampleOrder()); err != nil {
+			t.Fatal(err)
+		}
+		_, err := c.PlaceOrder(context.Background(), sampleOrder())
+		if !digicert.IsAlternativeIDTaken(err) || errors.Is(err, digicert.ErrOutcomeUnknown) {
+			t.Errorf("second order: %v", err)
+		}
+		if n := len(srv.Orders()); n != 1 {
+			t.Errorf("%d orders", n)
+		}
+	})
+}
+
+func TestClient_ListOrders_paging(t *testing.T) {
+	tests := []struct {
+		name     string
+		pageSize int // the fake's page size
+		orders   int
+		calls    int
+	}{
+		{"none", 1000, 0, 1},
+		{"one page", 1000, 7, 1},
+		{"exactly one full page", 1000, 1000, 1},
+		{"2,345 orders in pages of 1000", 1000, 2345, 3},
+		{"2,345 orders in pages of 400", 400, 2345, 6},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, c := newPair(t, digicerttest.WithMaxPageSize(tt.pageSize))
+			var want []int
+			for i := 0; i < tt.orders; i++ {
+				want = append(want, srv.AddOrder(digicerttest.Order{CommonName: fmt.Sprintf("h%d.example.com", i)}))
+			}
+			srv.ResetRequests()
+			orders, err := c.ListOrders(context.Background(), digicert.OrderFilter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []int
+			for _, o := range orders {
+				got = append(got, o.ID)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("order ids (-want +got):\n%s", diff)
+			}
+			var wantCalls []string
+			for i := 0; i < tt.calls; i++ {
+				wantCalls = append(wantCalls, fmt.Sprintf("GET /order/certificate?limit=1000&offset=%d", i*tt.pageSize))
+			}
+			if diff := cmp.Diff(wantCalls, srv.Calls()); diff != "" {
+				t.Errorf("calls (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestClient_ListOrders_filters(t *testing.T) {
+	created := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	srv, c := newPair(t, digicerttest.WithClock(func() time.Time { return created }))
+	a := srv.AddOrder(digicerttest.Order{CommonName: "shop.example.com", DNSNames: []string{"www.shop.example.com"}, CertificateID: 9001, SignatureHash: "sha256", DisableCT: true, AlternativeOrderID: "cf-1"})
+	srv.AddOrder(digicerttest.Order{CommonName: "shop.example.com", Status: "revoked"})
+	srv.AddOrder(digicerttest.Order{CommonName: "other.example.com"})
+	b := srv.AddOrder(digicerttest.Order{CommonName: "SHOP.example.com"})
+	srv.ResetRequests()
+	ctx := context.Background()
+	tests := []struct {
+		name   string
+		filter digicert.OrderFilter
+		want   []int
+		call   string
+	}{
+		{"status and common name, any case", digicert.OrderFilter{Status: "issued", CommonName: "Shop.Example.com"}, []int{a, b},
+			"GET /order/certificate?filters%5Bcommon_name%5D=Shop.Example.com&filters%5Bstatus%5D=issued&limit=1000&offset=0"},
+		{"status only", digicert.OrderFilter{Status: "revoked"}, []int{a + 1},
+			"GET /order/certificate?filters%5Bstatus%5D=revoked&limit=1000&offset=0"},
+		{"common name only", digicert.OrderFilter{CommonName: "other.example.com"}, []int{a + 2},
+			"GET /order/certificate?filters%5Bcommon_name%5D=other.example.com&limit=1000&offset=0"},
+		{"escaped value", digicert.OrderFilter{CommonName: "a&b=c d.example.com"}, nil,
+			"GET /order/certificate?filters%5Bcommon_name%5D=a%26b%3Dc+d.example.com&limit=1000&offset=0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv.ResetRequests()
+			orders, err := c.ListOrders(ctx, tt.filter)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []int
+			for _, o := range orders {
+				got = append(got, o.ID)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("ids (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff([]string{tt.call}, srv.Calls()); diff != "" {
+				t.Errorf("calls (-want +got):\n%s", diff)
+			}
+		})
+	}
+	// A list entry carries what certform compares.
+	orders, err := c.ListOrders(ctx, digicert.OrderFilter{CommonName: "shop.example.com", Status: "issued"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := digicert.Order{
+		ID: a, Status: "issued", DateCreated: "2026-03-02T10:00:00Z", DisableCT: true, AlternativeOrderID: "cf-1",
+		Certificate:  digicert.OrderCert{ID: 9001, CommonName: "shop.example.com", DNSNames: []string{"www.shop.example.com"}, SignatureHash: "sha256"},
+		Product:      digicert.Product{NameID: "ssl_", Type: "ssl_certificate"},
+		Organization: digicert.IDRef{ID: 0},
+	}
+	if diff := cmp.Diff(want, orders[0]); diff != "" {
+		t.Errorf("entry (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"shop.example.com"}, orders[1].Names()); diff != "" {
+		t.Errorf("names of an entry with dns_names [\" \"] (-want +got):\n%s", diff)
+	}
+}
+
+// TestClient_ListOrders_badAnswer: a page that is not a proper page fails
+// the whole list; none is read as "no more orders".
+func TestClient_ListOrders_badAnswer(t *testing.T) {
+	const prefix = "digicert: GET /order/certificate: "
+	tests := []struct {
+		name  string
+		fault digicerttest.Fault
+		want  string
+	}{
+		{"{}", digicerttest.Fault{Body: `{}`}, "the 200 answer at offset 0 has no orders array"},
+		{"null", digicerttest.Fault{Body: `null`}, "the 200 answer at offset 0 has no orders array"},
+		{"orders null", digicerttest.Fault{Body: `{"orders":null,"page":{"total":0}}`}, "the 200 answer at offset 0 has no orders array"},
+		{"no page", digicerttest.Fault{Body: `{"orders":[]}`}, "the 200 answer at offset 0 has no page object"},
+		{"page null", digicerttest.Fault{Body: `{"orders":[],"page":null}`}, "the 200 answer at offset 0 has no page object"},
+		{"page without total", digicerttest.Fault{Body: `{"orders":[],"page":{"limit":1000}}`}, "the 200 answer at offset 0 has no page total"},
+		{"empty page while more are due", digicerttest.Fault{Body: `{"orders":[],"page":{"total":5,"limit":1000,"offset":0}}`},
+			"the 200 answer at offset 0 has no orders although the total is 5"},
+		{"entry without id", digicerttest.Fault{Body: `{"orders":[{"status":"issued"}],"page":{"total":1}}`}, "the 200 answer at offset 0 has orders[0] without an id > 0"},
+		{"another page than asked", digicerttest.Fault{Body: `{"orders":[{"id":1}],"page":{"total":9,"offset":4}}`}, "the 200 answer at offset 0 is the page at offset 4"},
+		{"entry of the wrong type", digicerttest.Fault{Body: `{"orders":[1],"page":{"total":1}}`},
+			"the 200 answer at offset 0: orders could not be decoded: json: cannot unmarshal number into Go value of type digicert.Order"},
+		{"HTML", digicerttest.Fault{Body: "<html>", ContentType: "text/html"},
+			"offset 0: the 200 answer could not be decoded (text/html, 6 bytes): invalid character '<' looking for beginning of value"},
+		{"empty", digicerttest.Fault{Status: 200}, "offset 0: the 200 answer is empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, c := newPair(t)
+			tt.fault.Path = "/order/certificate"
+			srv.Inject(tt.fault)
+			orders, err := c.ListOrders(context.Background(), digicert.OrderFilter{})
+			if orders != nil {
+				t.Errorf("orders %v", orders)
+			}
+			if err == nil || err.Error() != prefix+tt.want || !errors.Is(err, digicert.ErrBadAnswer) {
+				t.Errorf("error\n got %v\nwant %s", err, prefix+tt.want)
+			}
+			if diff := cmp.Diff([]string{"GET /order/certificate?limit=1000&offset=0"}, srv.Calls()); diff != "" {
+				t.Errorf("calls (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestClient_ListOrders_pageLoop scripts the pages by offset: the loop
+// ends on an empty page that should not be empty or on a server that
+// ignores offset, and keeps an entry seen on two pages once.
+func TestClient_ListOrders_pageLoop(t *testing.T) {
+	tests := []struct {
+		name  string
+		pages map[string]string // offset → answer
+		want  []int
+		err   string
+		calls []string // offsets asked
+	}{
+		{
+			name: "empty page while more are due",
+			pages: map[string]string{
+				"0": `{"orders":[{"id":1},{"id":2}],"page":{"total":5,"limit":1000,"offset":0}}`,
+				"2": `{"orders":[],"page":{"total":5,"limit":1000,"offset":2}}`,
+			},
+			err:   "digicert: GET /order/certificate: the 200 answer at offset 2 has no orders although the total is 5",
+			calls: []string{"0", "2"},
+		},
+		{
+			name: "offset ignored",
+			pages: map[string]string{
+				"0": `{"orders":[{"id":1},{"id":2}],"page":{"total":5,"limit":1000,"offset":0}}`,
+				"2": `{"orders":[{"id":1},{"id":2}],"page":{"total":5,"limit":1000,"offset":0}}`,
+			},
+			err:   "digicert: GET /order/certificate: the 200 answer at offset 2 is the page at offset 0",
+			calls: []string{"0", "2"},
+		},
+		{
+			name: "entry seen twice is kept once",
+			pages: map[string]string{
+				"0": `{"orders":[{"id":3},{"id":2}],"page":{"total":4,"limit":2,"offset":0}}`,
+				"2": `{"orders":[{"id":2},{"id":1}],"page":{"total":4,"limit":2,"offset":2}}`,
+			},
+			want:  []int{3, 2, 1},
+			calls: []string{"0", "2"},
+		},
+		{
+			name: "pages without an offset",
+			pages: map[string]string{
+				"0": `{"orders":[{"id":1}],"page":{"total":2}}`,
+				"1": `{"orders":[{"id":2}],"page":{"total":2}}`,
+			},
+			want:  []int{1, 2},
+			calls: []string{"0", "1"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var calls []string
+			stub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				off := r.URL.Query().Get("offset")
+				mu.Lock()
+				calls = append(calls, off)
+				mu.Unlock()
+				body, ok := tt.pages[off]
+				if !ok || r.URL.Path != "/order/certificate" || r.URL.Query().Get("limit") != "1000" {
+					http.Error(w, `{"errors":[{"code":"unexpected"}]}`, http.StatusTeapot)
+					return
+				}
+				w.Header().Set("Content-Type", "application/json")
+				io.WriteString(w, body)
+			}))
+			defer stub.Close()
+			orders, err := newClient(t, stub.URL).ListOrders(context.Background(), digicert.OrderFilter{})
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tt.err {
+				t.Errorf("error\n got %q\nwant %q", got, tt.err)
+			}
+			if tt.err != "" && !errors.Is(err, digicert.ErrBadAnswer) {
+				t.Errorf("errors.Is(err, ErrBadAnswer) is false")
+			}
+			var ids []int
+			for _, o := range orders {
+				ids = append(ids, o.ID)
+			}
+			if diff := cmp.Diff(tt.want, ids); diff != "" {
+				t.Errorf("ids (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.calls, calls); diff != "" {
+				t.Errorf("offsets asked (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestClient_ListOrders_retried(t *testing.T) {
+	srv, c := newPair(t)
+	id := srv.AddOrder(digicerttest.Order{CommonName: "a.example.com"})
+	srv.ResetRequests()
+	srv.Inject(digicerttest.Fault{Path: "/order/certificate", Times: 1, Status: 503})
+	orders, err := c.ListOrders(context.Background(), digicert.OrderFilter{})
+	if err != nil || len(orders) != 1 || orders[0].ID != id {
+		t.Fatalf("got %v, %v", orders, err)
+	}
+	want := []string{"GET /order/certificate?limit=1000&offset=0", "GET /order/certificate?limit=1000&offset=0"}
+	if diff := cmp.Diff(want, srv.Calls()); diff != "" {
+		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+}
+
+func TestClient_ListRequests(t *testing.T) {
+	when := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	srv, c := newPair(t, digicerttest.WithMaxPageSize(2), digicerttest.WithClock(func() time.Time { return when }))
+	ctx := context.Background()
+	var ids []int
+	for _, cn := range []string{"a.example.com", "b.example.com", "c.example.com", "d.example.com"} {
+		ids = append(ids, srv.AddOrder(digicerttest.Order{CommonName: cn}))
+	}
+	revoke := func(id int, comments string) {
+		t.Helper()
+		if _, err := c.Revoke(ctx, id, comments); err != nil {
+			t.Fatal(err)
+		}
+	}
+	revoke(ids[0], "retired a")
+	revoke(ids[1], "retired b")
+	srv.RejectRevoke(ids[1])
+	revoke(ids[1], "retired b again")
+	srv.Revoke(ids[2], "done in the console")
+	revoke(ids[3], "retired d")
+	srv.ApproveRevoke(ids[3])
+	date := "2026-03-02T10:00:00Z"
+	all := []digicert.Request{
+		{ID: 500001, Date: date, Type: "revoke", Status: "pending", Comments: "retired a", Order: digicert.RequestOrder{ID: ids[0]}},
+		{ID: 500002, Date: date, Type: "revoke", Status: "rejected", Comments: "retired b", Order: digicert.RequestOrder{ID: ids[1]}},
+		{ID: 500003, Date: date, Type: "revoke", Status: "pending", Comments: "retired b again", Order: digicert.RequestOrder{ID: ids[1]}},
+		{ID: 500004, Date: date, Type: "revoke", Status: "approved", Comments: "done in the console", Order: digicert.RequestOrder{ID: ids[2]}},
+		{ID: 500005, Date: date, Type: "revoke", Status: "approved", Comments: "retired d", Order: digicert.RequestOrder{ID: ids[3]}},
+	}
+	if diff := cmp.Diff(all, srv.RevokeRequests()); diff != "" {
+		t.Errorf("fake's requests (-want +got):\n%s", diff)
+	}
+	tests := []struct {
+		name   string
+		filter digicert.RequestFilter
+		want   []digicert.Request
+		calls  []string
+	}{
+		{"all, three pages", digicert.RequestFilter{}, all, []string{
+			"GET /request?limit=1000&offset=0", "GET /request?limit=1000&offset=2", "GET /request?limit=1000&offset=4"}},
+		{"pending", digicert.RequestFilter{Status: "pending"}, []digicert.Request{all[0], all[2]}, []string{
+			"GET /request?filters%5Bstatus%5D=pending&limit=1000&offset=0"}},
+		{"submitted: none", digicert.RequestFilter{Status: "submitted"}, nil, []string{
+			"GET /request?filters%5Bstatus%5D=submitted&limit=1000&offset=0"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv.ResetRequests()
+			got, err := c.ListRequests(ctx, tt.filter)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("requests (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.calls, srv.Calls()); diff != "" {
+				t.Errorf("calls (-want +got):\n%s", diff)
+			}
+		})
+	}
+	t.Run("GetRequest", func(t *testing.T) {
+		srv.ResetRequests()
+		got, err := c.GetRequest(ctx, 500002)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(&all[1], got); diff != "" {
+			t.Errorf("request (-want +got):\n%s", diff)
+		}
+		_, err = c.GetRequest(ctx, 7)
+		if !digicert.IsNotFound(err) || err.Error() != "digicert: 404 not_found: Request not found." {
+			t.Errorf("unknown request: %v", err)
+		}
+		srv.Inject(digicerttest.Fault{Path: "/request/*", Times: 1, Body: `{"status":"pending"}`})
+		_, err = c.GetRequest(ctx, 500001)
+		if !errors.Is(err, digicert.ErrBadAnswer) || err.Error() != "digicert: GET /request/{id}: the 200 answer has no request id > 0" {
+			t.Errorf("bad answer: %v", err)
+		}
+		if diff := cmp.Diff([]string{"GET /request/500002", "GET /request/7", "GET /request/500001"}, srv.Calls()); diff != "" {
+			t.Errorf("calls (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// TestClient_lookupLag: an order placed a moment ago is missed by the
+// look-up and the list until the fake's clock passes the lag; reading it by
+// id sees it at once.
+func TestClient_lookupLag(t *testing.T) {
+	clock := &testClock{t: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
+	srv, c := newPair(t, digicerttest.WithLookupLag(30*time.Second), digicerttest.WithClock(clock.Now))
+	ctx := context.Background()
+	resp, err := c.PlaceOrder(ctx, sampleOrder())
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(wantRefs []digicert.OrderRef, wantListed int) {
+		t.Helper()
+		refs, err := c.FindByAlternativeID(ctx, "certform-a-0001")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(wantRefs, refs); diff != "" {
+			t.Errorf("look-up (-want +got):\n%s", diff)
+		}
+		orders, err := c.ListOrders(ctx, digicert.OrderFilter{})
+		if err != nil || len(orders) != wantListed {
+			t.Errorf("list: %d orders, %v", len(orders), err)
+		}
+		o, err := c.GetOrder(ctx, resp.ID)
+		if err != nil || o.ID != resp.ID {
+			t.Errorf("by id: %+v, %v", o, err)
+		}
+	}
+	check(nil, 0)
+	clock.Add(29 * time.Second)
+	check(nil, 0)
+	clock.Add(time.Second)
+	check([]digicert.OrderRef{{OrderID: resp.ID, CertificateID: resp.CertificateID, Status: "issued"}}, 1)
+	var want []string
+	want = append(want, "POST /order/certificate/ssl")
+	for i := 0; i < 3; i++ {
+		want = append(want, "GET /order/alternate/certform-a-0001", "GET /order/certificate?limit=1000&offset=0", fmt.Sprintf("GET /order/certificate/%d", resp.ID))
+	}
+	if diff := cmp.Diff(want, srv.Calls()); diff != "" {
+		t.Errorf("calls (-want +got):\n%s", diff)
 	}
 }

@@ -88,9 +88,12 @@ func IsRateLimited(err error) bool { return statusOf(err) == http.StatusTooManyR
 
 // ErrOutcomeUnknown is matched (errors.Is) by an error from a call whose
 // request may have reached CertCentral and been carried out although no
-// answer came back: a dropped connection, a timeout or a 5xx after the
-// request was sent. The client never repeats such a call by itself; for an
-// order, look it up by its alternative order id before ordering again.
+// answer that proves what happened came back: a dropped connection, a
+// timeout or a 5xx after the request was sent, a redirect (the server that
+// redirected may have acted), or a 2xx answer that could not be understood
+// (then ErrBadAnswer matches too). Only PlaceOrder and Revoke return it. The
+// client never repeats such a call by itself; for an order, look it up by
+// its alternative order id before ordering again.
 var ErrOutcomeUnknown = errors.New("outcome unknown")
 
 // OutcomeUnknownError is the error behind ErrOutcomeUnknown: the call and
@@ -110,3 +113,61 @@ func (e *OutcomeUnknownError) Unwrap() error { return e.Err }
 
 // Is makes errors.Is(err, ErrOutcomeUnknown) true.
 func (e *OutcomeUnknownError) Is(target error) bool { return target == ErrOutcomeUnknown }
+
+// IsAlternativeIDTaken reports whether err is CertCentral refusing an order
+// because another order already carries its alternative order id: a 400 or
+// 409 with an error code that names the alternative order id (it contains
+// "alternative") and says it is taken (it contains "duplicate", "exist",
+// "taken", "already" or "unique"), such as duplicate_alternative_order_id.
+// Accounts reject such orders only with "Require unique alternative order
+// IDs" set. DigiCert does not document the code, so the test is by these
+// words rather than one exact code; the caller should look the id up
+// (FindByAlternativeID) and adopt the order it finds.
+func IsAlternativeIDTaken(err error) bool {
+	var ae *APIError
+	if !errors.As(err, &ae) || (ae.Status != http.StatusBadRequest && ae.Status != http.StatusConflict) {
+		return false
+	}
+	for _, d := range ae.Errors {
+		code := strings.ToLower(d.Code)
+		if !strings.Contains(code, "alternative") {
+			continue
+		}
+		for _, w := range []string{"duplicate", "exist", "taken", "already", "unique"} {
+			if strings.Contains(code, w) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// ErrBadAnswer is matched (errors.Is) by every error about a 2xx answer that
+// could not be understood: an empty body, a body that is not the JSON
+// document the call returns (truncated, HTML from a proxy, another shape),
+// or one that lacks what it must have, such as an order id > 0. For
+// PlaceOrder and Revoke such an error is also an *OutcomeUnknownError: the
+// server said yes, but not to what.
+var ErrBadAnswer = errors.New("the answer could not be understood")
+
+// badAnswerError says what was wrong with a 2xx answer; Err is the JSON
+// decoder's error, if any.
+type badAnswerError struct {
+	reason string
+	err    error
+}
+
+func (e *badAnswerError) Error() string {
+	if e.err != nil {
+		return e.reason + ": " + e.err.Error()
+	}
+	return e.reason
+}
+
+func (e *badAnswerError) Unwrap() error { return e.err }
+
+func (e *badAnswerError) Is(target error) bool { return target == ErrBadAnswer }
+
+func badAnswer(format string, args ...any) error {
+	return &badAnswerError{reason: fmt.Sprintf(format, args...)}
+}

@@ -88,10 +88,14 @@ type RevokeRequest struct {
 }
 
 // Order is what GET /order/certificate/{id} reports, reduced to the fields
-// certform uses.
+// certform uses. The entries of ListOrders are decoded into it too; a list
+// entry carries id, status, date_created and the certificate's id,
+// common_name and dns_names, and may lack the settings (disable_ct,
+// auto_reissue), so read those with GetOrder.
 type Order struct {
 	ID                 int       `json:"id"`
 	Status             string    `json:"status"`
+	DateCreated        string    `json:"date_created,omitempty"` // as DigiCert sends it, such as 2026-03-02T10:00:00+00:00
 	DisableCT          Flag      `json:"disable_ct"`
 	AutoReissue        Flag      `json:"auto_reissue"`
 	AlternativeOrderID string    `json:"alternative_order_id,omitempty"`
@@ -100,8 +104,10 @@ type Order struct {
 	Organization       IDRef     `json:"organization"`
 }
 
-// OrderCert is the certificate part of an order.
+// OrderCert is the certificate part of an order. ID is the current
+// certificate's id, 0 before one is issued.
 type OrderCert struct {
+	ID            int      `json:"id,omitempty"`
 	CommonName    string   `json:"common_name"`
 	DNSNames      []string `json:"dns_names"`
 	SignatureHash string   `json:"signature_hash"`
@@ -128,6 +134,38 @@ type OrderRef struct {
 	OrderID       int    `json:"order_id"`
 	CertificateID int    `json:"certificate_id"`
 	Status        string `json:"status"`
+}
+
+// OrderFilter narrows ListOrders. An empty field does not filter.
+type OrderFilter struct {
+	// Status is an order status, such as issued or pending.
+	Status string
+	// CommonName is the certificate's common name, matched whole. DigiCert
+	// does not document whether case matters; the fake ignores it.
+	CommonName string
+}
+
+// RequestFilter narrows ListRequests. An empty Status lists every request.
+type RequestFilter struct {
+	// Status is submitted, pending, approved or rejected.
+	Status string
+}
+
+// Request is an approval request as GET /request and GET /request/{id}
+// report it. Type is new_request, revoke, duplicate or reissue; Status is
+// submitted, pending, approved or rejected.
+type Request struct {
+	ID       int          `json:"id"`
+	Date     string       `json:"date"`
+	Type     string       `json:"type"`
+	Status   string       `json:"status"`
+	Comments string       `json:"comments"`
+	Order    RequestOrder `json:"order"`
+}
+
+// RequestOrder is the order a request is about, reduced to its id.
+type RequestOrder struct {
+	ID int `json:"id"`
 }
 
 // Flag is a boolean DigiCert may report as true/false or as 1/0.

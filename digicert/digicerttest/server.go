@@ -2,9 +2,16 @@
 // Services API v2 over real HTTP, for certform's tests and its demo. It
 // serves the calls package digicert makes, validates them as CertCentral
 // does (key, content type, field types, required fields), keeps orders and
-// revoke requests, enforces rolling rate limits, records every request, and
-// lets a test inject faults and make out-of-band changes as if someone used
-// the CertCentral console.
+// revoke requests, lists them page by page, enforces rolling rate limits,
+// records every request, and lets a test inject faults (lost answers,
+// redirects, garbled 2xx answers, look-up lag) and make out-of-band changes
+// as if someone used the CertCentral console.
+//
+// Calls served, below BasePath: POST /order/certificate/ssl,
+// GET /order/certificate (list), GET /order/certificate/{id},
+// PUT /order/certificate/{id}/ct-status, .../auto-reissue and .../revoke,
+// GET /order/alternate/{id}, GET /order/certificate/status-changes,
+// GET /request (revoke requests only) and GET /request/{id}.
 //
 // It is not a test-only file: certform's --dev mode serves it on a loopback
 // port. It never listens on anything but 127.0.0.1.
@@ -43,8 +50,12 @@ type Order struct {
 	AutoReissue        bool
 	AlternativeOrderID string
 	CertificateID      int
-	// Revoke is the revoke request on the order, if any.
+	// Revoke is the latest revoke request on the order, if any. The fake
+	// replaces it rather than changing it, so a copy stays as it was.
 	Revoke *digicert.RevokeRequest
+	// Created is when the order was placed, by the fake's clock; AddOrder
+	// sets it to now when zero. See WithLookupLag.
+	Created time.Time
 	// Changed is when the status last changed.
 	Changed time.Time
 	// Body is the order request as received.
@@ -64,6 +75,12 @@ type Request struct {
 // Fault is a scripted misbehaviour for requests that match Method and Path
 // ("" matches any; Path may end in * to match a prefix). It applies Times
 // times (0: until cleared).
+//
+// Precedence, after Latency (always served in full): DropBefore, then
+// Redirect, then a raw answer that is not processed (Body or a 2xx Status,
+// Process false), then Status as a DigiCert error; then the fake's rate
+// limits and key check; then DropAfter, then a raw answer sent after
+// processing (Process true).
 type Fault struct {
 	Method string
 	Path   string
@@ -72,6 +89,8 @@ type Fault struct {
 	Latency time.Duration
 	// Status answers with this status and a DigiCert error body
 	// ({"errors":[{"code": Code, "message": ...}]}) without processing.
+	// With Redirect it is the redirect's status; with Body, Process or a
+	// 2xx value it is the raw answer's status (see Body).
 	Status     int
 	Code       string
 	RetryAfter string
@@ -80,6 +99,26 @@ type Fault struct {
 	// DropAfter processes the request, then closes the connection without
 	// answering: the lost-response case.
 	DropAfter bool
+	// Redirect answers with a redirect to this Location without processing:
+	// Status when it is 301, 302, 303, 307 or 308, else 307. The answer has
+	// no body.
+	Redirect string
+	// Body answers with exactly this raw body, under ContentType (default
+	// application/json), and Status (default 201 for POST, 200 otherwise).
+	// A Status of 200-299 without Body, or Process without Body, answers
+	// an empty body the same way.
+	Body        string
+	ContentType string
+	// Process carries the request out first (the order is placed, the
+	// revoke made, whatever the real answer would have been) and then sends
+	// the raw answer instead of the real one: the garbled 2xx after
+	// success. Without it a raw answer is sent and nothing is carried out.
+	Process bool
+}
+
+// raw reports whether the fault answers with a raw body.
+func (f *Fault) raw() bool {
+	return f.Body != "" || f.Process || (f.Status >= 200 && f.Status < 300)
 }
 
 // Server is a fake CertCentral. Its methods are safe for concurrent use.
@@ -90,8 +129,11 @@ type Server struct {
 	mu            sync.Mutex
 	key           string
 	orders        map[int]*Order
+	revokes       []*digicert.Request // every revoke request, by id
 	nextOrder     int
 	nextRequest   int
+	lookupLag     time.Duration
+	maxPage       int
 	requests      []Request
 	faults        []*Fault
 	limits        []digicert.Limit
@@ -141,6 +183,22 @@ func WithUniqueAlternativeIDs() Option { return func(s *Server) { s.uniqueAltIDs
 // answered 201 and stays pending until ApproveRevoke or RejectRevoke.
 func WithInstantRevoke() Option { return func(s *Server) { s.autoApprove = true } }
 
+// WithLookupLag makes an order visible to GET /order/alternate/{id} and to
+// the list GET /order/certificate only d after it was created, by the
+// fake's clock: the look-up lag of a search index. GET
+// /order/certificate/{id} sees it at once.
+func WithLookupLag(d time.Duration) Option { return func(s *Server) { s.lookupLag = d } }
+
+// WithClock replaces the fake's clock (time.Now), which dates orders and
+// requests and drives status changes, look-up lag and rate limits. now is
+// called with the fake's lock held and must be safe for concurrent use.
+func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = now } }
+
+// WithMaxPageSize makes the list calls answer at most n entries a page,
+// whatever limit asks (default and most: 1000), so that tests can page
+// through many entries with few orders.
+func WithMaxPageSize(n int) Option { return func(s *Server) { s.maxPage = n } }
+
 // WithoutCTOptOut makes CT status changes fail with
 // cert_transparency_turned_off_for_account, as on accounts without the
 // per-certificate CT option.
@@ -155,6 +213,7 @@ func New(key string, opts ...Option) *Server {
 		orders:      map[int]*Order{},
 		nextOrder:   100001,
 		nextRequest: 500001,
+		maxPage:     maxPageSize,
 		now:         time.Now,
 	}
 	for _, o := range opts {
@@ -265,8 +324,24 @@ func (s *Server) AddOrder(o Order) int {
 		o.Status = "issued"
 	}
 	o.Changed = s.now()
+	if o.Created.IsZero() {
+		o.Created = o.Changed
+	}
 	s.orders[o.ID] = &o
 	return o.ID
+}
+
+// RevokeRequests returns copies of every revoke request the fake created,
+// by id: through the API, out of band (Revoke) or approved at once
+// (WithInstantRevoke).
+func (s *Server) RevokeRequests() []digicert.Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]digicert.Request, 0, len(s.revokes))
+	for _, r := range s.revokes {
+		out = append(out, *r)
+	}
+	return out
 }
 
 // SetCT changes an order's CT setting out of band.
@@ -306,8 +381,7 @@ func (s *Server) Revoke(id int, comments string) {
 	if o == nil {
 		return
 	}
-	o.Revoke = &digicert.RevokeRequest{ID: s.nextRequest, Date: s.now().UTC().Format(time.RFC3339), Type: "revoke", Status: "approved", Comments: comments}
-	s.nextRequest++
+	s.newRevoke(o, "approved", comments)
 	o.Status = "revoked"
 	o.Changed = s.now()
 }
@@ -330,10 +404,34 @@ func (s *Server) decideRevoke(id int, reqStatus, orderStatus string) {
 	if o == nil || o.Revoke == nil {
 		return
 	}
-	o.Revoke.Status = reqStatus
+	s.setRevokeStatus(o, reqStatus)
 	if orderStatus != "" {
 		o.Status = orderStatus
 		o.Changed = s.now()
+	}
+}
+
+// newRevoke records a new revoke request on o and returns it. Callers hold
+// s.mu.
+func (s *Server) newRevoke(o *Order, status, comments string) *digicert.RevokeRequest {
+	r := &digicert.Request{ID: s.nextRequest, Date: s.now().UTC().Format(time.RFC3339), Type: "revoke", Status: status,
+		Comments: comments, Order: digicert.RequestOrder{ID: o.ID}}
+	s.nextRequest++
+	s.revokes = append(s.revokes, r)
+	o.Revoke = &digicert.RevokeRequest{ID: r.ID, Date: r.Date, Type: r.Type, Status: r.Status, Comments: r.Comments}
+	return o.Revoke
+}
+
+// setRevokeStatus changes the status of o's latest revoke request, in the
+// order and in the list. Callers hold s.mu.
+func (s *Server) setRevokeStatus(o *Order, status string) {
+	rr := *o.Revoke
+	rr.Status = status
+	o.Revoke = &rr
+	for _, r := range s.revokes {
+		if r.ID == rr.ID {
+			r.Status = status
+		}
 	}
 }
 
@@ -409,7 +507,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hangUp(w)
 		return
 	}
-	if fault != nil && fault.Status != 0 {
+	if fault != nil && fault.Redirect != "" {
+		status := fault.Status
+		switch status {
+		case 301, 302, 303, 307, 308:
+		default:
+			status = http.StatusTemporaryRedirect
+		}
+		w.Header().Set("Location", fault.Redirect)
+		w.WriteHeader(status)
+		return
+	}
+	if fault != nil && fault.raw() && !fault.Process {
+		writeRaw(w, r, fault)
+		return
+	}
+	if fault != nil && fault.Status != 0 && !fault.raw() {
 		if fault.RetryAfter != "" {
 			w.Header().Set("Retry-After", fault.RetryAfter)
 		}
@@ -434,7 +547,30 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hangUp(w)
 		return
 	}
+	if fault != nil && fault.raw() {
+		s.route(httptest.NewRecorder(), r, path, body)
+		writeRaw(w, r, fault)
+		return
+	}
 	s.route(w, r, path, body)
+}
+
+// writeRaw sends a fault's raw answer.
+func writeRaw(w http.ResponseWriter, r *http.Request, f *Fault) {
+	status := f.Status
+	if status == 0 {
+		status = http.StatusOK
+		if r.Method == http.MethodPost {
+			status = http.StatusCreated
+		}
+	}
+	ct := f.ContentType
+	if ct == "" {
+		ct = "application/json"
+	}
+	w.Header().Set("Content-Type", ct)
+	w.WriteHeader(status)
+	io.WriteString(w, f.Body)
 }
 
 // hangUp closes the client's connection without an answer.
@@ -516,9 +652,10 @@ func (s *Server) overLimit() bool {
 }
 
 var (
-	orderPath = regexp.MustCompile(`^/order/certificate/(\d+)(/ct-status|/auto-reissue|/revoke)?$`)
-	altPath   = regexp.MustCompile(`^/order/alternate/([^/]+)$`)
-	altIDRE   = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
+	orderPath   = regexp.MustCompile(`^/order/certificate/(\d+)(/ct-status|/auto-reissue|/revoke)?$`)
+	requestPath = regexp.MustCompile(`^/request/(\d+)$`)
+	altPath     = regexp.MustCompile(`^/order/alternate/([^/]+)$`)
+	altIDRE     = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
 )
 
 func (s *Server) route(w http.ResponseWriter, r *http.Request, path string, body []byte) {
@@ -531,6 +668,13 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, path string, body
 		s.placeOrder(w, r, body)
 	case path == "/order/certificate/status-changes" && r.Method == http.MethodGet:
 		s.statusChanges(w, r)
+	case path == "/order/certificate" && r.Method == http.MethodGet:
+		s.listOrders(w, r)
+	case path == "/request" && r.Method == http.MethodGet:
+		s.listRequests(w, r)
+	case requestPath.MatchString(path) && r.Method == http.MethodGet:
+		id, _ := strconv.Atoi(requestPath.FindStringSubmatch(path)[1])
+		s.getRequest(w, id)
 	case altPath.MatchString(path) && r.Method == http.MethodGet:
 		s.findAlternate(w, altPath.FindStringSubmatch(path)[1])
 	case orderPath.MatchString(path):
@@ -647,6 +791,7 @@ func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request, body []byte)
 	reqID := s.nextRequest
 	s.nextRequest++
 	o.Changed = s.now()
+	o.Created = o.Changed
 	resp := map[string]any{"id": o.ID}
 	if o.Status == "issued" {
 		o.CertificateID = o.ID + 900000
@@ -865,17 +1010,14 @@ func (s *Server) orderCall(w http.ResponseWriter, r *http.Request, id int, actio
 			s.fail(w, *e)
 			return
 		}
-		req := &digicert.RevokeRequest{ID: s.nextRequest, Date: s.now().UTC().Format(time.RFC3339), Type: "revoke", Status: "pending", Comments: comments}
-		s.nextRequest++
-		o.Revoke = req
 		if s.autoApprove {
-			req.Status = "approved"
+			s.newRevoke(o, "approved", comments)
 			o.Status = "revoked"
 			o.Changed = s.now()
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}
-		writeJSON(w, http.StatusCreated, req)
+		writeJSON(w, http.StatusCreated, s.newRevoke(o, "pending", comments))
 	default:
 		s.fail(w, apiErr{405, "method_not_allowed", "Method not allowed."})
 	}
@@ -894,16 +1036,21 @@ func (s *Server) orderJSON(o *Order) map[string]any {
 	if len(names) == 0 {
 		names = []string{" "} // as CertCentral has been seen to report an empty list
 	}
+	cert := map[string]any{
+		"common_name":    o.CommonName,
+		"dns_names":      names,
+		"signature_hash": o.SignatureHash,
+	}
+	if o.CertificateID != 0 {
+		cert["id"] = o.CertificateID
+	}
 	out := map[string]any{
 		"id":           o.ID,
 		"status":       o.Status,
+		"date_created": o.Created.UTC().Format(time.RFC3339),
 		"disable_ct":   o.DisableCT,
 		"auto_reissue": digicert.Bool01(o.AutoReissue),
-		"certificate": map[string]any{
-			"common_name":    o.CommonName,
-			"dns_names":      names,
-			"signature_hash": o.SignatureHash,
-		},
+		"certificate":  cert,
 		"product":      map[string]any{"name_id": "ssl_" + o.ProductType, "type": "ssl_certificate"},
 		"organization": map[string]any{"id": o.OrganizationID},
 	}
@@ -918,7 +1065,7 @@ func (s *Server) findAlternate(w http.ResponseWriter, altID string) {
 	defer s.mu.Unlock()
 	var refs []digicert.OrderRef
 	for _, o := range s.orders {
-		if o.AlternativeOrderID == altID {
+		if o.AlternativeOrderID == altID && s.visible(o) {
 			refs = append(refs, digicert.OrderRef{OrderID: o.ID, CertificateID: o.CertificateID, Status: o.Status})
 		}
 	}
@@ -947,4 +1094,106 @@ func (s *Server) statusChanges(w http.ResponseWriter, r *http.Request) {
 	}
 	sort.Slice(refs, func(i, j int) bool { return refs[i].OrderID < refs[j].OrderID })
 	writeJSON(w, 200, map[string]any{"orders": refs})
+}
+
+// maxPageSize is the most entries a list page holds, and the default.
+const maxPageSize = 1000
+
+// visible reports whether look-ups and lists see o yet (WithLookupLag).
+// Callers hold s.mu.
+func (s *Server) visible(o *Order) bool {
+	return !s.now().Before(o.Created.Add(s.lookupLag))
+}
+
+// page reads limit and offset from a list call's query: limit defaults to
+// and is capped at the server's page size.
+func (s *Server) page(r *http.Request) (limit, offset int, e *apiErr) {
+	q := r.URL.Query()
+	limit = s.maxPage
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return 0, 0, &apiErr{400, "invalid_limit", "limit must be a positive integer."}
+		}
+		limit = min(n, s.maxPage)
+	}
+	if v := q.Get("offset"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return 0, 0, &apiErr{400, "invalid_offset", "offset must be an integer of at least 0."}
+		}
+		offset = n
+	}
+	return limit, offset, nil
+}
+
+// writePage answers one page of a list: {field: entries[offset:offset+limit],
+// "page": {"total", "limit", "offset"}}.
+func writePage[T any](w http.ResponseWriter, field string, entries []T, limit, offset int) {
+	start := min(offset, len(entries))
+	end := min(start+limit, len(entries))
+	writeJSON(w, 200, map[string]any{
+		field:  append([]T{}, entries[start:end]...),
+		"page": map[string]int{"total": len(entries), "limit": limit, "offset": offset},
+	})
+}
+
+// listOrders serves GET /order/certificate: the orders that match
+// filters[status] and filters[common_name] (whole, without regard to
+// case) and that look-ups see yet, by id, one page.
+func (s *Server) listOrders(w http.ResponseWriter, r *http.Request) {
+	limit, offset, e := s.page(r)
+	if e != nil {
+		s.fail(w, *e)
+		return
+	}
+	q := r.URL.Query()
+	status, cn := q.Get("filters[status]"), q.Get("filters[common_name]")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ids []int
+	for id, o := range s.orders {
+		if s.visible(o) && (status == "" || o.Status == status) && (cn == "" || strings.EqualFold(o.CommonName, cn)) {
+			ids = append(ids, id)
+		}
+	}
+	sort.Ints(ids)
+	entries := make([]map[string]any, len(ids))
+	for i, id := range ids {
+		entries[i] = s.orderJSON(s.orders[id])
+	}
+	writePage(w, "orders", entries, limit, offset)
+}
+
+// listRequests serves GET /request: the revoke requests that match
+// filters[status], by id, one page.
+func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) {
+	limit, offset, e := s.page(r)
+	if e != nil {
+		s.fail(w, *e)
+		return
+	}
+	status := r.URL.Query().Get("filters[status]")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var entries []digicert.Request
+	for _, rr := range s.revokes {
+		if status == "" || rr.Status == status {
+			entries = append(entries, *rr)
+		}
+	}
+	writePage(w, "requests", entries, limit, offset)
+}
+
+// getRequest serves GET /request/{id}.
+func (s *Server) getRequest(w http.ResponseWriter, id int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, rr := range s.revokes {
+		if rr.ID == id {
+			writeJSON(w, 200, rr)
+			return
+		}
+	}
+	s.fail(w, apiErr{404, "not_found", "Request not found."})
 }
