@@ -3,19 +3,22 @@ package state
 import (
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 )
 
-// ErrLocked is matched (errors.Is) by the error AcquireLock returns when
-// another process holds the lock.
+// ErrLocked is matched (errors.Is) by the error AcquireLock, Open and
+// Store.Reacquire return when another process holds the lock.
 var ErrLocked = errors.New("state file is locked")
 
 // LockedError says which process holds a state file's lock.
 type LockedError struct {
-	Path string // the state file
+	Path string // the state file, symlinks resolved (see RealPath)
 	PID  int    // 0 if unknown
 }
 
@@ -31,41 +34,264 @@ func (e *LockedError) Error() string {
 // Is makes errors.Is(err, ErrLocked) true.
 func (e *LockedError) Is(target error) bool { return target == ErrLocked }
 
-// Lock is an exclusive, non-blocking flock on PATH.lock, the file next to
-// the state file; it holds the owner's pid. The kernel releases it when the
-// process ends, however it ends, so a kill -9 leaves no stale lock.
+// The lock file holds the owner's pid on its first line and, on its second,
+// whether the state file next to it has been created: markerPending until
+// the state file is durable on disk, markerCreated from then on. Only the
+// marker is evidence that a state file existed; see lockFile.history.
+const (
+	markerPending = "state pending"
+	markerCreated = "state created"
+)
+
+// lockAttempts bounds how often AcquireLock locks a lock file and finds that
+// another file has taken its place at the lock path in the meantime. Each
+// retry means someone removed or replaced the lock file during one open and
+// flock; ten in a row means something keeps doing it.
+const lockAttempts = 10
+
+// lockOpened, when set (by tests only), runs between opening the lock file
+// and locking it.
+var lockOpened func(lockPath string)
+
+// Lock is an exclusive, non-blocking flock on REAL.lock, the file next to
+// the state file at its real path (see RealPath). The file holds the
+// owner's pid and a marker saying whether the state file has been created
+// (see Open). The kernel releases the lock when the process ends, however
+// it ends, so a kill -9 leaves no stale lock.
+//
+// A Lock is bound to the lock file it locked (device and inode): if that
+// file is removed or replaced, the Lock no longer excludes anyone, and a
+// Store finds out before its next write (see ErrLockLost). A Lock is not
+// safe for concurrent use; a Store serialises its use of its Lock.
 type Lock struct {
-	f *os.File
+	f    *os.File
+	path string // the lock file
+	id   fileID // its device and inode when locked
+	// created is true when the lock file showed, when locked, that the state
+	// file had been created before (or could not show it had not).
+	created bool
 }
 
-// LockPath returns the lock file used for the state file at path.
+// LockPath returns the lock file used for the state file at path: path with
+// ".lock" appended. It does not resolve symlinks; pass it a path from
+// RealPath (as Store.Path and the Path of every error in this package are).
 func LockPath(path string) string { return path + ".lock" }
 
-// AcquireLock takes the lock for the state file at path or fails at once
-// with a *LockedError.
+// AcquireLock takes the lock for the state file at path, resolved through
+// symlinks (see RealPath), or fails at once with a *LockedError. It writes
+// the process's pid into the lock file and keeps the lock file's marker.
+//
+// A lock file created here by root in a folder owned by another user is
+// given the folder's owner. If the file at the lock path is removed or
+// replaced between opening and locking it, AcquireLock tries again, up to
+// 10 times, then fails.
 func AcquireLock(path string) (*Lock, error) {
-	f, err := os.OpenFile(LockPath(path), os.O_RDWR|os.O_CREATE, 0o600)
+	real, err := RealPath(path)
 	if err != nil {
-		return nil, fmt.Errorf("state file %s: opening its lock %s: %w", path, LockPath(path), unwrapPathError(err))
+		return nil, err
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		defer f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			b := make([]byte, 32)
-			n, _ := f.ReadAt(b, 0)
-			pid, _ := strconv.Atoi(strings.TrimSpace(string(b[:n])))
-			return nil, &LockedError{Path: path, PID: pid}
+	return acquire(real)
+}
+
+func acquire(real string) (*Lock, error) {
+	lp := LockPath(real)
+	for range lockAttempts {
+		f, err := openLockFile(lp)
+		if errors.Is(err, errLockVanished) {
+			continue
 		}
-		return nil, fmt.Errorf("state file %s: locking %s: %w", path, LockPath(path), err)
+		if err != nil {
+			return nil, fmt.Errorf("state file %s: opening its lock %s: %w", real, lp, unwrapPathError(err))
+		}
+		if lockOpened != nil {
+			lockOpened(lp)
+		}
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			defer f.Close()
+			if errors.Is(err, syscall.EWOULDBLOCK) {
+				b := make([]byte, 64)
+				n, _ := f.ReadAt(b, 0)
+				pid, _ := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b[:n]), "\n", 2)[0]))
+				return nil, &LockedError{Path: real, PID: pid}
+			}
+			return nil, fmt.Errorf("state file %s: locking %s: %w", real, lp, err)
+		}
+		fi, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("state file %s: locking %s: %w", real, lp, unwrapPathError(err))
+		}
+		locked := idOf(fi)
+		now, err := os.Stat(lp)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			f.Close()
+			return nil, fmt.Errorf("state file %s: locking %s: %w", real, lp, unwrapPathError(err))
+		}
+		if err != nil || !idOf(now).sameFile(locked) {
+			f.Close() // we locked a file no longer at the lock path
+			continue
+		}
+		l := &Lock{f: f, path: lp, id: locked}
+		if err := l.readHistory(); err != nil {
+			l.Release()
+			return nil, fmt.Errorf("state file %s: reading its lock %s: %w", real, lp, err)
+		}
+		if err := l.write(false); err != nil {
+			l.Release()
+			return nil, fmt.Errorf("state file %s: writing its lock %s: %w", real, lp, err)
+		}
+		return l, nil
 	}
-	if err := f.Truncate(0); err == nil {
-		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return nil, fmt.Errorf("state file %s: its lock file %s was removed or replaced %d times while locking it; something keeps deleting it",
+		real, lp, lockAttempts)
+}
+
+// errLockVanished is a lock file removed between the attempt to create it
+// and the open of the one found in its place.
+var errLockVanished = errors.New("lock file vanished")
+
+// openLockFile opens the lock file, creating it (mode 0600) if missing.
+// A lock file root creates in a folder owned by another user gets the
+// folder's owner, so that user's certform can lock it later.
+func openLockFile(lp string) (*os.File, error) {
+	f, err := os.OpenFile(lp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		f, err = os.OpenFile(lp, os.O_RDWR, 0)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, errLockVanished
+		}
+		return f, err
 	}
-	return &Lock{f: f}, nil
+	if err != nil {
+		return nil, err
+	}
+	if err := chownLikeFolder(f, filepath.Dir(lp)); err != nil {
+		f.Close()
+		os.Remove(lp)
+		return nil, err
+	}
+	return f, nil
+}
+
+// chownLikeFolder gives f the owner of the folder dir when this process
+// runs as root and the two differ; otherwise it does nothing.
+func chownLikeFolder(f *os.File, dir string) error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	di, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	uid, gid, ok := ownerOf(di)
+	if !ok {
+		return nil
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if fuid, fgid, ok := ownerOf(fi); ok && fuid == uid && fgid == gid {
+		return nil
+	}
+	if err := f.Chown(uid, gid); err != nil {
+		return fmt.Errorf("giving it the owner %d:%d of its folder: %w", uid, gid, unwrapPathError(err))
+	}
+	return nil
+}
+
+// readHistory sets l.created from the lock file's content:
+//
+//   - "state created" on the second line: the state file was created;
+//   - "state pending" on the second line, or an empty file: a first run
+//     died before the state file was durable, so none ever existed;
+//   - anything else, including a lock file written by a certform from
+//     before the marker (the pid alone): the state file may have existed,
+//     so it counts as created.
+func (l *Lock) readHistory() error {
+	b := make([]byte, 256)
+	n, err := l.f.ReadAt(b, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return unwrapPathError(err)
+	}
+	l.created = history(b[:n])
+	return nil
+}
+
+// history reports whether lock file content shows that the state file was
+// created (see Lock.readHistory).
+func history(b []byte) (created bool) {
+	if len(b) == 0 {
+		return false
+	}
+	lines := strings.Split(string(b), "\n")
+	if len(lines) >= 2 {
+		switch strings.TrimSpace(lines[1]) {
+		case markerPending:
+			return false
+		case markerCreated:
+			return true
+		}
+	}
+	return true
+}
+
+// write puts the pid and the marker into the lock file, in place. The
+// second line is written whole by one write, so a crash leaves either the
+// old marker or the new one there; a longer old content is cut off after.
+// With sync set it is synced too.
+func (l *Lock) write(sync bool) error {
+	marker := markerPending
+	if l.created {
+		marker = markerCreated
+	}
+	content := []byte(strconv.Itoa(os.Getpid()) + "\n" + marker + "\n")
+	if _, err := l.f.WriteAt(content, 0); err != nil {
+		return unwrapPathError(err)
+	}
+	if err := l.f.Truncate(int64(len(content))); err != nil {
+		return unwrapPathError(err)
+	}
+	if sync {
+		if err := l.f.Sync(); err != nil {
+			return unwrapPathError(err)
+		}
+	}
+	return nil
+}
+
+// markCreated records, durably, that the state file exists. It is called
+// only once the state file is durable on disk.
+func (l *Lock) markCreated() error {
+	if l.created {
+		return nil
+	}
+	l.created = true
+	if err := l.write(true); err != nil {
+		l.created = false
+		return err
+	}
+	return nil
+}
+
+// changed says how the file at the lock path differs from the one this
+// Lock holds, or "" if it is still the same file.
+func (l *Lock) changed() string {
+	fi, err := os.Stat(l.path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Sprintf("its lock file %s was removed", l.path)
+	case err != nil:
+		return fmt.Sprintf("its lock file %s cannot be checked (%v)", l.path, unwrapPathError(err))
+	case !idOf(fi).sameFile(l.id):
+		return fmt.Sprintf("its lock file %s was replaced by another file", l.path)
+	}
+	return ""
 }
 
 // Release unlocks. The lock file stays (removing it would race with a
-// process that just opened it).
+// process that just opened it). Releasing twice, or a nil Lock, does
+// nothing.
 func (l *Lock) Release() error {
 	if l == nil || l.f == nil {
 		return nil

@@ -1,8 +1,12 @@
 // Package state owns certform's record of what it has done: for each spec
 // name, the CertCentral order it placed or adopted, the values it last
 // applied, revoke requests, and intents written before a call whose outcome
-// must survive a crash. The file is JSON, written atomically with mode 0600,
-// and guarded by a lock so that one process at a time changes it.
+// must survive a crash; and a log of revocation requests sent. The file is
+// JSON, written atomically with mode 0600 at its real path (symlinks
+// resolved, see RealPath), and guarded by a lock so that one process at a
+// time changes it. A Store that finds its lock file or its state file
+// changed under it writes nothing more (ErrLockLost) until it takes the lock
+// again.
 //
 // It does not decide anything; package reconcile reads and updates it.
 package state
@@ -12,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -83,10 +88,44 @@ type Intent struct {
 	AutoReissue bool `json:"auto_reissue,omitempty"`
 }
 
-// File is the whole state.
+// File is the whole state. Version 1 files written before APIURL and
+// Revocations existed read as having neither. A File is a plain value, not
+// safe for concurrent changes; a Store guards its own.
 type File struct {
-	Version int               `json:"version"`
-	Entries map[string]*Entry `json:"entries"`
+	Version int `json:"version"`
+	// APIURL is the CertCentral API base URL the state was first used with;
+	// "" when not recorded. The state does not check it: callers decide
+	// what a different URL means.
+	APIURL string `json:"api_url,omitempty"`
+	// Revocations has one record per revocation request sent, in the order
+	// of their Time, oldest first (the Store keeps them sorted), for a
+	// revocation budget; see RevocationsSince. Nil when there are none.
+	Revocations []Revocation      `json:"revocations,omitempty"`
+	Entries     map[string]*Entry `json:"entries"`
+}
+
+// Revocation records one revocation request certform sent: the spec name,
+// the CertCentral order and when it was sent. It is written in the same
+// write as the revoke intent, before the request.
+type Revocation struct {
+	Name    string    `json:"name"`
+	OrderID int       `json:"order_id"`
+	Time    time.Time `json:"time"`
+}
+
+// RevocationsSince returns a copy of the revocation records whose Time is t
+// or later, in file order; nil when there are none. A nil f has none.
+func (f *File) RevocationsSince(t time.Time) []Revocation {
+	if f == nil {
+		return nil
+	}
+	var out []Revocation
+	for _, r := range f.Revocations {
+		if !r.Time.Before(t) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // Names returns the entry names, sorted.
@@ -99,7 +138,9 @@ func (f *File) Names() []string {
 	return names
 }
 
-// Clone returns a deep copy.
+// Clone returns a deep copy: the entries with their maps and records, and
+// the revocation log, are all new. It copies through JSON, so it panics if
+// f cannot be encoded (a time outside the years 0 to 9999).
 func (f *File) Clone() *File {
 	b, err := json.Marshal(f)
 	if err != nil {
@@ -115,10 +156,41 @@ func (f *File) Clone() *File {
 	return &c
 }
 
+// normalize puts f in the shape it is written in: an entries map without
+// nil entries, and the revocation log sorted (see revocationLess).
+func (f *File) normalize() {
+	f.Version = Version
+	if f.Entries == nil {
+		f.Entries = map[string]*Entry{}
+	}
+	for n, e := range f.Entries {
+		if e == nil {
+			delete(f.Entries, n)
+		}
+	}
+	if !sort.SliceIsSorted(f.Revocations, func(i, j int) bool { return revocationLess(f.Revocations[i], f.Revocations[j]) }) {
+		sort.SliceStable(f.Revocations, func(i, j int) bool { return revocationLess(f.Revocations[i], f.Revocations[j]) })
+	}
+	if len(f.Revocations) == 0 {
+		f.Revocations = nil
+	}
+}
+
+// revocationLess orders revocation records by time, then name, then order.
+func revocationLess(a, b Revocation) bool {
+	if !a.Time.Equal(b.Time) {
+		return a.Time.Before(b.Time)
+	}
+	if a.Name != b.Name {
+		return a.Name < b.Name
+	}
+	return a.OrderID < b.OrderID
+}
+
 // MissingError is a state file that is gone although its lock file shows
-// that certform has used it before.
+// that the state file was created before (see Open).
 type MissingError struct {
-	Path string
+	Path string // the state file, symlinks resolved
 }
 
 // Error names the file and says how to start over deliberately.
@@ -127,14 +199,25 @@ func (e *MissingError) Error() string {
 		"starting from an empty state would order every spec again", e.Path, LockPath(e.Path))
 }
 
-// CheckMissing returns a *MissingError when the state file at path does not
-// exist but its lock file does; otherwise nil.
+// CheckMissing returns a *MissingError when the state file at path
+// (resolved through symlinks, see RealPath) does not exist but its lock
+// file shows it was created before, or cannot be read to show it was not
+// (see Open for the lock file's marker); the RealPath error when path
+// cannot be resolved; otherwise nil. It takes no lock and changes nothing.
 func CheckMissing(path string) error {
-	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+	real, err := RealPath(path)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(real); !errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	if _, err := os.Stat(LockPath(path)); err == nil {
-		return &MissingError{Path: path}
+	b, err := os.ReadFile(LockPath(real))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil || history(b) {
+		return &MissingError{Path: real}
 	}
 	return nil
 }
@@ -142,7 +225,7 @@ func CheckMissing(path string) error {
 // CorruptError is a state file that cannot be used: unreadable, not JSON,
 // truncated, or of an unknown version. certform never overwrites it.
 type CorruptError struct {
-	Path string
+	Path string // the state file, symlinks resolved
 	Why  string
 }
 
@@ -151,17 +234,53 @@ func (e *CorruptError) Error() string {
 	return fmt.Sprintf("state file %s %s; certform will not use or overwrite it", e.Path, e.Why)
 }
 
-// Read loads the state file at path. A missing file is an empty state; any
-// other problem is an error naming the file (a *CorruptError when the
-// content is unusable).
+// Read loads the state file at path, resolved through symlinks (see
+// RealPath), without taking the lock. A missing file is an empty state;
+// any other problem is an error naming the file (a *CorruptError when the
+// content is unusable). Files without the api_url and revocations fields
+// read as having neither.
 func Read(path string) (*File, error) {
-	data, err := os.ReadFile(path)
+	real, err := RealPath(path)
+	if err != nil {
+		return nil, err
+	}
+	f, _, err := readState(real)
+	if err == nil && f == nil {
+		f = &File{Version: Version, Entries: map[string]*Entry{}}
+	}
+	return f, err
+}
+
+// readState reads the state file at the real path, and says which file it
+// read. A missing file is a nil *File and no error.
+func readState(path string) (*File, fileID, error) {
+	unreadable := func(err error) error {
+		return &CorruptError{Path: path, Why: fmt.Sprintf("cannot be read (%v)", unwrapPathError(err))}
+	}
+	fh, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return &File{Version: Version, Entries: map[string]*Entry{}}, nil
+		return nil, fileID{}, nil
 	}
 	if err != nil {
-		return nil, &CorruptError{Path: path, Why: fmt.Sprintf("cannot be read (%v)", unwrapPathError(err))}
+		return nil, fileID{}, unreadable(err)
 	}
+	defer fh.Close()
+	fi, err := fh.Stat()
+	if err != nil {
+		return nil, fileID{}, unreadable(err)
+	}
+	data, err := io.ReadAll(fh)
+	if err != nil {
+		return nil, fileID{}, unreadable(err)
+	}
+	f, err := decode(path, data)
+	if err != nil {
+		return nil, fileID{}, err
+	}
+	return f, idOf(fi), nil
+}
+
+func decode(path string, data []byte) (*File, error) {
 	var probe struct {
 		Version *int `json:"version"`
 	}
@@ -202,74 +321,194 @@ func unwrapPathError(err error) error {
 	return err
 }
 
+// ErrLockLost is matched (errors.Is) by the error a Store returns, instead
+// of writing, once it can no longer prove that it holds the state file's
+// lock and that the state file is the one it last read or wrote: see
+// LockLostError and Store.Lost.
+var ErrLockLost = errors.New("state file lock lost")
+
+// LockLostError is a write a Store refused, and every write after it,
+// because its lock file or its state file changed under it: another
+// process may be acting on the state. The process must stop acting on what
+// it knows and re-read the state (Store.Reacquire) before acting again.
+type LockLostError struct {
+	Path string // the state file, symlinks resolved
+	What string // what changed, e.g. "its lock file F was removed while this process held it"
+}
+
+// Error reads "state file PATH: lock lost: WHAT; nothing was written: ...".
+func (e *LockLostError) Error() string {
+	return fmt.Sprintf("state file %s: lock lost: %s; nothing was written: this process stops acting on the state "+
+		"until it takes the lock again and re-reads the state", e.Path, e.What)
+}
+
+// Is makes errors.Is(err, ErrLockLost) true.
+func (e *LockLostError) Is(target error) bool { return target == ErrLockLost }
+
 // Store is a state file opened for changes: it holds the lock and saves
 // every change atomically before reporting it done. It is safe for
 // concurrent use. Changes made at the same time share one write (group
-// commit): each caller still returns only once a write that includes its
-// change is on disk.
+// commit): each caller returns once the write that holds its change is on
+// disk, or with that write's error when it failed, in which case its change
+// was undone (as were the changes made while that write was under way).
+//
+// Before every write the Store checks that the file at the lock path is
+// still the one it locked and that the state file is still the one it last
+// read or wrote (device, inode, size, modification time). If not, it writes
+// nothing and is lost: that change and every later one fail with a
+// *LockLostError (ErrLockLost) until Reacquire succeeds. The check narrows,
+// but cannot close, the window in which another writer could act between
+// the check and the rename.
 type Store struct {
-	path string
-	lock *Lock
+	path string // the state file, symlinks resolved
 
 	mu      sync.Mutex
 	cond    *sync.Cond
+	lock    *Lock
 	file    *File  // in memory: the last write plus changes not yet written
-	durable []byte // the content of the last successful write
-	gen     uint64 // counts changes
-	written uint64 // the last change that is on disk
-	failed  uint64 // changes up to this one were lost to failErr
-	failErr error
+	durable []byte // the content of the last successful write (or read)
+	stateID fileID // the state file as last read or written
+	pending *batch // the changes not yet in a write
 	writing bool
+	lost    error // a *LockLostError once lost
+	closed  bool
 }
 
-// Open locks the state file at path (see Lock) and reads it. The folder is
-// created (mode 0700) if missing.
+// batch is the changes saved by one write, and its outcome.
+type batch struct {
+	changes int
+	done    bool
+	err     error
+}
+
+// Open resolves path through symlinks (see RealPath), locks the state
+// file at that real path (see Lock) and reads it. The folder is created
+// (mode 0700) if missing.
 //
-// A state file that does not exist yet is created at once (empty), so that
-// the file exists whenever its lock file does. A missing state file next to
-// an existing lock file therefore means the state was lost: Open refuses
-// with a *MissingError rather than start over, which would order every spec
-// again.
+// A state file that does not exist yet is created at once (empty), and
+// only once it is durable does the lock file record "state created" on its
+// second line. A missing state file next to a lock file with that marker
+// means the state was lost: Open refuses with a *MissingError rather than
+// start over, which would order every spec again. A lock file with "state
+// pending", or empty, is a first run that died before the state file was
+// durable: Open creates the state file. A lock file in any other form, such
+// as the pid alone written by an earlier certform, counts as used.
 func Open(path string) (*Store, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("state file %s: creating its folder: %w", path, err)
-	}
-	_, lockErr := os.Stat(LockPath(path))
-	l, err := AcquireLock(path)
+	real, err := RealPath(path)
 	if err != nil {
 		return nil, err
 	}
-	_, statErr := os.Stat(path)
-	if errors.Is(statErr, fs.ErrNotExist) && lockErr == nil {
-		l.Release()
-		return nil, &MissingError{Path: path}
+	if err := os.MkdirAll(filepath.Dir(real), 0o700); err != nil {
+		return nil, fmt.Errorf("state file %s: creating its folder: %w", real, err)
 	}
-	f, err := Read(path)
-	if err != nil {
-		l.Release()
-		return nil, err
-	}
-	durable, err := marshal(f)
-	if err != nil {
-		l.Release()
-		return nil, fmt.Errorf("state file %s: %w", path, err)
-	}
-	if errors.Is(statErr, fs.ErrNotExist) {
-		if err := writeBytes(path, durable); err != nil {
-			l.Release()
-			return nil, err
-		}
-	}
-	s := &Store{path: path, lock: l, file: f, durable: durable}
+	s := &Store{path: real, pending: &batch{}}
 	s.cond = sync.NewCond(&s.mu)
+	if err := s.load(); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
-// Path returns the state file's path.
+// load takes the lock and reads the state into memory, creating the state
+// file on a first run (see Open). On error it holds no lock and has changed
+// nothing in s.
+func (s *Store) load() error {
+	l, err := acquire(s.path)
+	if err != nil {
+		return err
+	}
+	f, id, err := readState(s.path)
+	if err != nil {
+		l.Release()
+		return err
+	}
+	create := f == nil
+	if create {
+		if l.created {
+			l.Release()
+			return &MissingError{Path: s.path}
+		}
+		f = &File{Version: Version, Entries: map[string]*Entry{}}
+	}
+	f.normalize()
+	durable, err := marshal(f)
+	if err != nil {
+		l.Release()
+		return fmt.Errorf("state file %s: encoding: %w", s.path, err)
+	}
+	if create {
+		if id, err = writeBytes(s.path, durable); err != nil {
+			l.Release()
+			return err
+		}
+	}
+	if err := l.markCreated(); err != nil {
+		l.Release()
+		return fmt.Errorf("state file %s: recording in its lock file %s that it exists: %w", s.path, l.path, err)
+	}
+	s.lock, s.file, s.durable, s.stateID = l, f, durable, id
+	return nil
+}
+
+// Path returns the state file's real path (see RealPath).
 func (s *Store) Path() string { return s.path }
 
-// Close releases the lock.
-func (s *Store) Close() error { return s.lock.Release() }
+// Close waits for the changes already made to be written, then releases
+// the lock. After Close, Update, Batch, Mutate and Reacquire fail without
+// writing; reading (Snapshot, View, Entry) still works. Closing again does
+// nothing.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.flush()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	return s.lock.Release()
+}
+
+// Lost returns nil while the Store holds its lock, and the *LockLostError
+// (matching ErrLockLost) once a write found the lock or the state file
+// changed, until Reacquire succeeds.
+func (s *Store) Lost() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lost
+}
+
+// Reacquire takes the lock again and re-reads the state from disk,
+// discarding what was in memory, by the rules of Open (a *LockedError when
+// another process holds the lock now, a *MissingError, a *CorruptError).
+// Changes already made are first written, or fail if the Store is lost. On
+// success the Store is no longer lost; on failure it holds no lock and is
+// lost (Lost reports why) until a later Reacquire succeeds. It waits for a
+// write under way and blocks every other call while it runs.
+func (s *Store) Reacquire() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return s.closedError()
+	}
+	s.flush()
+	s.lock.Release()
+	if err := s.load(); err != nil {
+		if s.lost == nil {
+			s.lost = &LockLostError{Path: s.path, What: fmt.Sprintf("taking its lock again failed (%v)", err)}
+		}
+		return err
+	}
+	s.lost = nil
+	return nil
+}
+
+// APIURL returns the API base URL recorded in the state (File.APIURL); ""
+// when none is.
+func (s *Store) APIURL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.file.APIURL
+}
 
 // Snapshot returns a deep copy of the state.
 func (s *Store) Snapshot() *File {
@@ -311,86 +550,200 @@ func cloneEntry(e *Entry) *Entry {
 
 // Update changes one entry (created if missing) with fn and returns once
 // the change is saved. If fn returns false the entry is deleted. If saving
-// fails, the change is undone and the error returned.
+// fails, the change is undone and the error returned; fn must not call the
+// store.
 func (s *Store) Update(name string, fn func(e *Entry) (keep bool)) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e := &Entry{}
-	if old := s.file.Entries[name]; old != nil {
-		e = cloneEntry(old)
-	}
-	if fn(e) {
-		s.file.Entries[name] = e
-	} else {
-		delete(s.file.Entries, name)
-	}
-	s.gen++
-	return s.commit(s.gen)
+	return s.change(func(f *File) {
+		e := &Entry{}
+		if old := f.Entries[name]; old != nil {
+			e = cloneEntry(old)
+		}
+		if fn(e) {
+			f.Entries[name] = e
+		} else {
+			delete(f.Entries, name)
+		}
+	})
 }
 
 // Batch changes any number of entries with fn and returns once they are
 // saved, in one write. Entries fn sets to nil are deleted. If saving fails,
-// every change is undone and the error returned.
+// every change is undone and the error returned; fn must not call the
+// store.
 func (s *Store) Batch(fn func(entries map[string]*Entry)) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	fn(s.file.Entries)
-	for n, e := range s.file.Entries {
-		if e == nil {
-			delete(s.file.Entries, n)
-		}
-	}
-	s.gen++
-	return s.commit(s.gen)
+	return s.change(func(f *File) { fn(f.Entries) })
 }
 
-// commit waits until change gen is on disk, writing it if no write is under
-// way. The caller holds s.mu. A failed write puts the state back to the
-// last good write and fails every change not in it.
-func (s *Store) commit(gen uint64) error {
-	for {
-		switch {
-		case s.written >= gen:
-			return nil
-		case s.failed >= gen:
-			return s.failErr
-		case s.writing:
+// Mutate changes anything in the state (entries, APIURL, Revocations) with
+// fn and returns once the changes are saved, in one write. Entries fn sets
+// to nil are deleted; Revocations are kept sorted by time. If saving fails,
+// every change is undone and the error returned. fn changes the state in
+// place: it must not keep f or call the store.
+func (s *Store) Mutate(fn func(f *File)) error {
+	return s.change(fn)
+}
+
+// change applies fn to the state in memory and waits for the write that
+// holds it (see Store).
+func (s *Store) change(fn func(f *File)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return s.closedError()
+	}
+	if s.lost != nil {
+		return s.lost
+	}
+	fn(s.file)
+	s.file.normalize()
+	b := s.pending
+	b.changes++
+	for !b.done {
+		if s.writing {
 			s.cond.Wait()
 			continue
 		}
-		s.writing = true
-		upTo := s.gen
-		data, err := marshal(s.file)
-		if err == nil {
-			s.mu.Unlock()
-			err = writeBytes(s.path, data)
-			s.mu.Lock()
+		s.write()
+	}
+	return b.err
+}
+
+func (s *Store) closedError() error {
+	return fmt.Errorf("state file %s: the store is closed; nothing was written", s.path)
+}
+
+// flush returns once no write is under way and every change made is
+// written or failed. The caller holds s.mu.
+func (s *Store) flush() {
+	for s.writing || s.pending.changes > 0 {
+		if s.writing {
+			s.cond.Wait()
+			continue
 		}
-		s.writing = false
-		if err == nil {
-			s.written, s.durable = upTo, data
-		} else {
-			var f File
-			if uerr := json.Unmarshal(s.durable, &f); uerr == nil {
-				s.file = &f
-				if s.file.Entries == nil {
-					s.file.Entries = map[string]*Entry{}
-				}
-			}
-			// Changes made while writing were undone too.
-			s.failed, s.failErr = s.gen, err
-		}
-		s.cond.Broadcast()
+		s.write()
 	}
 }
 
-// marshal encodes the file with one entry per line, sorted by name: easy
-// to read and to diff, and much cheaper to write than indenting every field
-// (the state is rewritten after every call).
+// write saves the state as it is now, settling the pending batch: its
+// changes are on disk, or undone and failed. Changes made while the write
+// is under way form the next batch; a failed write undoes them too, and
+// fails them with the same error. The caller holds s.mu and no write is
+// under way.
+func (s *Store) write() {
+	b := s.pending
+	s.pending = &batch{}
+	err := s.lost
+	if s.closed {
+		err = s.closedError()
+	}
+	var data []byte
+	if err == nil {
+		if data, err = marshal(s.file); err != nil {
+			err = fmt.Errorf("state file %s: encoding: %w", s.path, err)
+		}
+	}
+	if err == nil {
+		s.writing = true
+		lock, last := s.lock, s.stateID
+		s.mu.Unlock()
+		var id fileID
+		id, err = fencedWrite(s.path, lock, last, data)
+		s.mu.Lock()
+		s.writing = false
+		if id.known() {
+			// Renamed into place, even if the folder sync then failed: the
+			// file at the path is this process's.
+			s.stateID = id
+		}
+	}
+	if err == nil {
+		s.durable = data
+	} else {
+		s.file = mustDecode(s.durable)
+		if errors.Is(err, ErrLockLost) && s.lost == nil {
+			s.lost = err
+		}
+		if next := s.pending; next.changes > 0 {
+			next.done, next.err = true, err
+			s.pending = &batch{}
+		}
+	}
+	b.done, b.err = true, err
+	s.cond.Broadcast()
+}
+
+// mustDecode decodes what marshal wrote; failing is a bug in this package.
+func mustDecode(data []byte) *File {
+	var f File
+	if err := json.Unmarshal(data, &f); err != nil {
+		panic(fmt.Sprintf("state: decoding the last write: %v", err))
+	}
+	f.normalize()
+	return &f
+}
+
+// fencedWrite writes data to the state file at path after checking that
+// the lock file is still the one lock holds and that the state file is
+// still last (see Store). It returns the written file's identity once it
+// is renamed into place, even with an error from the folder sync after.
+func fencedWrite(path string, lock *Lock, last fileID, data []byte) (fileID, error) {
+	if what := lock.changed(); what != "" {
+		return fileID{}, &LockLostError{Path: path, What: what + " while this process held it"}
+	}
+	fi, err := os.Stat(path)
+	what := ""
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		what = "it was removed"
+	case err != nil:
+		what = fmt.Sprintf("it cannot be checked (%v)", unwrapPathError(err))
+	case !idOf(fi).sameFile(last):
+		what = "it was replaced by another file"
+	case !idOf(fi).same(last):
+		what = "it was changed by another writer"
+	}
+	if what != "" {
+		return fileID{}, &LockLostError{Path: path, What: what + " since this process last read or wrote it"}
+	}
+	return writeBytes(path, data)
+}
+
+// marshal encodes the file: the file-level fields on their own lines, then
+// one entry per line sorted by name, the revocation records one per line
+// sorted by time (see revocationLess). It is easy to read and to diff, and
+// much cheaper to write than indenting every field (the state is rewritten
+// after every call).
 func marshal(f *File) ([]byte, error) {
 	f.Version = Version
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "{\n  \"version\": %d,\n  \"entries\": {", Version)
+	fmt.Fprintf(&b, "{\n  \"version\": %d,\n", Version)
+	if f.APIURL != "" {
+		v, err := json.Marshal(f.APIURL)
+		if err != nil {
+			return nil, err
+		}
+		b.WriteString("  \"api_url\": ")
+		b.Write(v)
+		b.WriteString(",\n")
+	}
+	if len(f.Revocations) > 0 {
+		revs := append([]Revocation(nil), f.Revocations...)
+		sort.SliceStable(revs, func(i, j int) bool { return revocationLess(revs[i], revs[j]) })
+		b.WriteString("  \"revocations\": [")
+		for i, r := range revs {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			v, err := json.Marshal(r)
+			if err != nil {
+				return nil, err
+			}
+			b.WriteString("\n    ")
+			b.Write(v)
+		}
+		b.WriteString("\n  ],\n")
+	}
+	b.WriteString("  \"entries\": {")
 	for i, name := range f.Names() {
 		if i > 0 {
 			b.WriteByte(',')
@@ -415,51 +768,108 @@ func marshal(f *File) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// WriteFile writes f to path atomically: a temporary file in the same
-// folder, written, synced and closed, renamed over path, then the folder
-// synced. The file has mode 0600. On any error the temporary file is
-// removed and path is unchanged.
+// WriteFile writes f to the state file at path, resolved through symlinks
+// (see RealPath), atomically: a temporary file in the same folder, written,
+// synced and closed, renamed over the file, then the folder synced. The file
+// has mode 0600; run as root, it keeps the owner of the file it replaces
+// (or takes its folder's owner when new). On any error before the rename
+// the temporary file is removed and the file is unchanged; an error syncing
+// the folder after the rename is returned too. WriteFile takes no lock.
 func WriteFile(path string, f *File) error {
+	real, err := RealPath(path)
+	if err != nil {
+		return err
+	}
 	data, err := marshal(f)
 	if err != nil {
-		return fmt.Errorf("state file %s: %w", path, err)
+		return fmt.Errorf("state file %s: encoding: %w", real, err)
 	}
-	return writeBytes(path, data)
+	_, err = writeBytes(real, data)
+	return err
 }
 
-func writeBytes(path string, data []byte) (err error) {
+// openFolder opens a folder to sync it; tests replace it.
+var openFolder = os.Open
+
+// writeBytes writes data to path atomically (see WriteFile) and returns the
+// identity of the file it put there, known once the rename is done (even
+// if syncing the folder then fails).
+func writeBytes(path string, data []byte) (id fileID, err error) {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("state file %s: %w", path, err)
+		return fileID{}, fmt.Errorf("state file %s: %w", path, err)
 	}
 	defer func() {
-		if err != nil {
+		if err != nil && !id.known() {
 			tmp.Close()
 			os.Remove(tmp.Name())
 		}
 	}()
+	if err = keepOwner(tmp, path); err != nil {
+		return fileID{}, fmt.Errorf("state file %s: %w", path, err)
+	}
 	if err = tmp.Chmod(0o600); err != nil {
-		return fmt.Errorf("state file %s: %w", path, err)
+		return fileID{}, fmt.Errorf("state file %s: %w", path, err)
 	}
 	if _, err = tmp.Write(data); err != nil {
-		return fmt.Errorf("state file %s: writing: %w", path, err)
+		return fileID{}, fmt.Errorf("state file %s: writing: %w", path, err)
 	}
 	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("state file %s: syncing: %w", path, err)
+		return fileID{}, fmt.Errorf("state file %s: syncing: %w", path, err)
+	}
+	fi, err := tmp.Stat()
+	if err != nil {
+		return fileID{}, fmt.Errorf("state file %s: %w", path, err)
 	}
 	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("state file %s: %w", path, err)
+		return fileID{}, fmt.Errorf("state file %s: %w", path, err)
 	}
 	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("state file %s: %w", path, err)
+		return fileID{}, fmt.Errorf("state file %s: %w", path, err)
 	}
-	if d, derr := os.Open(dir); derr == nil {
-		serr := d.Sync()
-		d.Close()
-		if serr != nil {
-			return fmt.Errorf("state file %s: syncing its folder: %w", path, serr)
-		}
+	id = idOf(fi)
+	d, err := openFolder(dir)
+	if err != nil {
+		return id, fmt.Errorf("state file %s: opening its folder to sync it: %w", path, unwrapPathError(err))
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return id, fmt.Errorf("state file %s: syncing its folder: %w", path, unwrapPathError(err))
+	}
+	return id, nil
+}
+
+// keepOwner, run as root, gives tmp the owner of the file at path or, when
+// there is none yet, of its folder, so that a command run as root leaves a
+// state file its owner can still use. Otherwise it does nothing.
+func keepOwner(tmp *os.File, path string) error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return chownLikeFolder(tmp, filepath.Dir(path))
+	}
+	if err != nil {
+		return unwrapPathError(err)
+	}
+	uid, gid, ok := ownerOf(fi)
+	if !ok {
+		return nil
+	}
+	ti, err := tmp.Stat()
+	if err != nil {
+		return unwrapPathError(err)
+	}
+	if tuid, tgid, ok := ownerOf(ti); ok && tuid == uid && tgid == gid {
+		return nil
+	}
+	if err := tmp.Chown(uid, gid); err != nil {
+		return fmt.Errorf("giving it the owner %d:%d of the file it replaces: %w", uid, gid, unwrapPathError(err))
 	}
 	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -223,4 +225,202 @@ func TestOpen_missingNextToLock(t *testing.T) {
 		t.Fatalf("starting over on purpose: %v", err)
 	}
 	s.Close()
+}
+
+// poison is a time JSON cannot encode: a change holding it makes the write
+// fail before anything reaches the disk.
+var poison = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// TestStore_failedWriteFailsItsCallers has changes that make their write
+// fail mixed with good ones. A caller whose change was undone by a failed
+// write must get that failure even when a later write succeeds before it
+// wakes. With one P, waking callers are often scheduled after the next
+// write, which is what the check must not depend on.
+func TestStore_failedWriteFailsItsCallers(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	for round := range 5 {
+		path := filepath.Join(t.TempDir(), "state.json")
+		s, err := Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		saved := map[string]bool{}
+		var wg sync.WaitGroup
+		for w := range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range 40 {
+					name := fmt.Sprintf("w%02d-%02d", w, i)
+					bad := (w+i)%4 == 0
+					err := s.Update(name, func(e *Entry) bool {
+						e.OrderID = i + 1
+						if bad {
+							e.OrderedAt = poison
+						}
+						return true
+					})
+					if bad && err == nil {
+						t.Errorf("%s: an unwritable change reported saved", name)
+					}
+					mu.Lock()
+					saved[name] = err == nil
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		f, err := Read(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wrong []string
+		for name, ok := range saved {
+			if ok != (f.Entries[name] != nil) {
+				wrong = append(wrong, fmt.Sprintf("%s (reported saved %v)", name, ok))
+			}
+		}
+		if len(wrong) > 0 {
+			sort.Strings(wrong)
+			t.Fatalf("round %d: %d changes reported wrongly, e.g. %s", round, len(wrong), wrong[0])
+		}
+		if diff := cmp.Diff(f, s.Snapshot()); diff != "" {
+			t.Fatalf("round %d: memory and disk differ (-disk +memory):\n%s", round, diff)
+		}
+		s.Close()
+	}
+}
+
+func TestStore_folderSyncError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Update("a", func(e *Entry) bool { e.OrderID = 1; return true }); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { openFolder = os.Open })
+	openFolder = func(string) (*os.File, error) { return nil, errors.New("injected") }
+	err = s.Update("b", func(e *Entry) bool { e.OrderID = 2; return true })
+	want := "state file " + path + ": opening its folder to sync it: injected"
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v\nwant %s", err, want)
+	}
+	if got := s.Snapshot().Names(); !cmp.Equal(got, []string{"a"}) {
+		t.Errorf("in memory after the failed write: %v", got)
+	}
+	openFolder = os.Open
+	// The file renamed into place is this store's: no lost lock.
+	if err := s.Update("c", func(e *Entry) bool { e.OrderID = 3; return true }); err != nil {
+		t.Fatal(err)
+	}
+	if f, _ := Read(path); !cmp.Equal(f.Names(), []string{"a", "c"}) {
+		t.Errorf("on disk: %v", f.Names())
+	}
+	openFolder = func(string) (*os.File, error) { return nil, errors.New("injected") }
+	if err := WriteFile(path, &File{}); err == nil || err.Error() != want {
+		t.Errorf("WriteFile: %v", err)
+	}
+}
+
+func TestStore_Mutate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	// A version 1 file from before the file-level fields.
+	if err := os.WriteFile(path, []byte(`{"version": 1, "entries": {"shop": {"order_id": 7, "disable_ct": false, "auto_reissue": true}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.APIURL() != "" || s.Snapshot().Revocations != nil {
+		t.Errorf("old file: %+v", s.Snapshot())
+	}
+	t0 := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	err = s.Mutate(func(f *File) {
+		f.APIURL = "https://www.digicert.com/services/v2"
+		f.Revocations = append(f.Revocations,
+			Revocation{Name: "www", OrderID: 12, Time: t0.Add(time.Hour)},
+			Revocation{Name: "shop", OrderID: 7, Time: t0})
+		f.Entries["shop"].Intent = &Intent{Action: IntentRevoke, Started: t0, Attempts: 1}
+		f.Entries["www"] = &Entry{OrderID: 12}
+		f.Entries["gone"] = nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{
+  "version": 1,
+  "api_url": "https://www.digicert.com/services/v2",
+  "revocations": [
+    {"name":"shop","order_id":7,"time":"2026-11-24T10:00:00Z"},
+    {"name":"www","order_id":12,"time":"2026-11-24T11:00:00Z"}
+  ],
+  "entries": {
+    "shop": {"order_id":7,"disable_ct":false,"auto_reissue":true,"intent":{"action":"revoke","started":"2026-11-24T10:00:00Z","attempts":1}},
+    "www": {"order_id":12,"disable_ct":false,"auto_reissue":false}
+  }
+}
+`
+	if diff := cmp.Diff(want, readBytes(t, path)); diff != "" {
+		t.Errorf("file (-want +got):\n%s", diff)
+	}
+	if s.APIURL() != "https://www.digicert.com/services/v2" {
+		t.Errorf("APIURL() = %q", s.APIURL())
+	}
+	got, err := Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(s.Snapshot(), got); diff != "" {
+		t.Errorf("read back (-memory +disk):\n%s", diff)
+	}
+	if r := got.RevocationsSince(t0.Add(time.Minute)); !cmp.Equal(r, []Revocation{{Name: "www", OrderID: 12, Time: t0.Add(time.Hour)}}) {
+		t.Errorf("RevocationsSince: %v", r)
+	}
+	if r := got.RevocationsSince(t0); len(r) != 2 {
+		t.Errorf("RevocationsSince is inclusive: %v", r)
+	}
+	if r := got.RevocationsSince(t0.Add(2 * time.Hour)); r != nil {
+		t.Errorf("none since: %v", r)
+	}
+	// A failed write undoes file-level changes too.
+	before := readBytes(t, path)
+	err = s.Mutate(func(f *File) {
+		f.APIURL = "https://other"
+		f.Revocations = append(f.Revocations, Revocation{Name: "x", OrderID: 1, Time: t0})
+		f.Entries["shop"].OrderedAt = poison
+	})
+	if err == nil || !strings.HasPrefix(err.Error(), "state file "+path+": encoding: ") {
+		t.Errorf("got %v", err)
+	}
+	if diff := cmp.Diff(got, s.Snapshot()); diff != "" {
+		t.Errorf("not undone (-before +after):\n%s", diff)
+	}
+	if readBytes(t, path) != before {
+		t.Error("file changed")
+	}
+}
+
+func TestFile_Clone(t *testing.T) {
+	t0 := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	f := &File{Version: Version, APIURL: "https://a", Revocations: []Revocation{{Name: "a", OrderID: 1, Time: t0}},
+		Entries: map[string]*Entry{"a": {OrderID: 1, Fixed: map[string]string{"k": "v"}, Revoke: &RevokeRecord{Status: "pending"}}}}
+	c := f.Clone()
+	if diff := cmp.Diff(f, c); diff != "" {
+		t.Fatalf("clone differs:\n%s", diff)
+	}
+	c.Revocations[0].Name = "changed"
+	c.Revocations = append(c.Revocations, Revocation{Name: "b"})
+	c.Entries["a"].Fixed["k"] = "changed"
+	c.Entries["a"].Revoke.Status = "changed"
+	c.APIURL = "changed"
+	if f.Revocations[0].Name != "a" || len(f.Revocations) != 1 || f.Entries["a"].Fixed["k"] != "v" ||
+		f.Entries["a"].Revoke.Status != "pending" || f.APIURL != "https://a" {
+		t.Errorf("the clone shares data: %+v", f)
+	}
 }
