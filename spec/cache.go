@@ -13,11 +13,16 @@ type stamp struct {
 	ino                uint64
 }
 
+// statStamp stats full, following symlinks; a zero stamp when it cannot.
 func statStamp(full string) stamp {
 	fi, err := os.Stat(full)
 	if err != nil {
 		return stamp{}
 	}
+	return stampOf(fi)
+}
+
+func stampOf(fi os.FileInfo) stamp {
 	st := stamp{size: fi.Size(), mtime: fi.ModTime().UnixNano()}
 	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
 		st.ino = sys.Ino

@@ -3,8 +3,10 @@ package spec
 import (
 	"fmt"
 	"math"
+	"math/big"
 	"sort"
 	"strconv"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -63,6 +65,9 @@ var keys = map[string]keyInfo{
 	"comments":                      {kString, false},
 	"revoke":                        {kBool, true},
 	"revoke_comments":               {kString, true},
+	// allow_existing_names: order anew even when CertCentral already has a
+	// live order with exactly these names (Order.AllowExistingNames).
+	"allow_existing_names": {kBool, false},
 }
 
 // sortedKeys lists the keys alphabetically, for suggestions that do not
@@ -193,24 +198,31 @@ func decodeValue(key string, k kind, n *yaml.Node, d *docErrors) *value {
 		}
 		v.v = n.Value
 	case kBool:
-		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" {
+		if n.Kind != yaml.ScalarNode {
 			return wrong()
 		}
-		var b bool
-		if err := n.Decode(&b); err != nil {
+		b, msg := plainBool(n)
+		if msg == wrongType {
 			return wrong()
+		}
+		if msg != "" {
+			d.add(n, key, "%s", msg)
+			return nil
 		}
 		v.v = b
 	case kInt:
-		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" {
+		if n.Kind != yaml.ScalarNode {
 			return wrong()
 		}
-		var i int64
-		if err := n.Decode(&i); err != nil || i > math.MaxInt32 || i < math.MinInt32 {
-			d.add(n, key, "%s is out of range", n.Value)
+		i, msg := plainInt(n)
+		if msg == wrongType {
+			return wrong()
+		}
+		if msg != "" {
+			d.add(n, key, "%s", msg)
 			return nil
 		}
-		v.v = int(i)
+		v.v = i
 	case kStrings:
 		if n.Kind != yaml.SequenceNode {
 			return wrong()
@@ -235,6 +247,161 @@ func decodeValue(key string, k kind, n *yaml.Node, d *docErrors) *value {
 		v.v = list
 	}
 	return v
+}
+
+// wrongType is what plainInt and plainBool return for a value that is not
+// even written like one of their type; the caller then says "must be X,
+// got Y".
+const wrongType = "wrong type"
+
+// Styles that make a scalar something other than plain.
+const (
+	quotedStyles = yaml.DoubleQuotedStyle | yaml.SingleQuotedStyle
+	blockStyles  = yaml.LiteralStyle | yaml.FoldedStyle
+)
+
+// plainInt reads an integer field. Only a plain (unquoted, untagged)
+// decimal integer is taken: an optional '-' then digits, without a leading
+// zero unless the number is 0. YAML would also read 0112233 (as octal),
+// 0x10, 0o17, 0b101, 1_000, +5 and tagged or quoted forms as integers;
+// each is refused with a message that says what to write instead, so that
+// a value never means something other than what it looks like. msg is ""
+// when n holds a valid integer, wrongType when n is not written like an
+// integer at all.
+func plainInt(n *yaml.Node) (i int, msg string) {
+	switch {
+	case n.Style&yaml.TaggedStyle != 0:
+		hint := "a plain decimal integer such as 112233"
+		if canon, _, ok := intForm(n.Value); ok {
+			hint = canon
+		}
+		return 0, fmt.Sprintf("%s is not a plain decimal integer: explicit tags are not allowed (write %s)", asWritten(n), hint)
+	case n.Style&quotedStyles != 0:
+		if canon, _, ok := intForm(n.Value); ok {
+			return 0, fmt.Sprintf("%s is not a plain decimal integer: quotes are not allowed (write %s)", asWritten(n), canon)
+		}
+		return 0, wrongType
+	case n.Style&blockStyles != 0 || n.ShortTag() == "!!null":
+		return 0, wrongType
+	}
+	canon, reason, ok := intForm(n.Value)
+	switch {
+	case !ok:
+		return 0, wrongType
+	case reason != "":
+		return 0, fmt.Sprintf("%s is not a plain decimal integer: %s (write %s)", n.Value, reason, canon)
+	}
+	v, err := strconv.ParseInt(n.Value, 10, 64)
+	if err != nil || v > math.MaxInt32 || v < math.MinInt32 {
+		return 0, fmt.Sprintf("%s is out of range", n.Value)
+	}
+	return int(v), ""
+}
+
+// intForm reads s as any of the integer forms YAML knows: decimal with an
+// optional sign, digit separators '_' and leading zeros, or hexadecimal
+// (0x), octal (0o) or binary (0b). ok is false when s is none of them.
+// Otherwise canon is its value in plain decimal, and reason is "" when s
+// is written that way already, or why it is not. Leading zeros are read as
+// decimal (0112233 is 112233), as a reader of the spec would.
+func intForm(s string) (canon, reason string, ok bool) {
+	body, sign := s, ""
+	if body != "" && (body[0] == '+' || body[0] == '-') {
+		sign, body = body[:1], body[1:]
+	}
+	base := 10
+	if len(body) > 2 && body[0] == '0' {
+		switch body[1] {
+		case 'x', 'X':
+			base, reason = 16, "hexadecimal (0x) is not allowed"
+		case 'o', 'O':
+			base, reason = 8, "octal (0o) is not allowed"
+		case 'b', 'B':
+			base, reason = 2, "binary (0b) is not allowed"
+		}
+		if base != 10 {
+			body = body[2:]
+		}
+	}
+	digits := strings.ReplaceAll(body, "_", "")
+	if digits == "" {
+		return "", "", false
+	}
+	for i := 0; i < len(digits); i++ {
+		if !isDigit(digits[i], base) {
+			return "", "", false
+		}
+	}
+	switch {
+	case reason != "":
+	case len(digits) != len(body):
+		reason = "digit separators (_) are not allowed"
+	case sign == "+":
+		reason = "a + sign is not allowed"
+	case len(body) > 1 && body[0] == '0':
+		reason = "leading zeros are not allowed"
+	default:
+		return s, "", true
+	}
+	v, _ := new(big.Int).SetString(digits, base)
+	if sign == "-" {
+		v.Neg(v)
+	}
+	return v.String(), reason, true
+}
+
+func isDigit(c byte, base int) bool {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c-'0') < base
+	case base == 16 && (c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'):
+		return true
+	}
+	return false
+}
+
+// plainBool reads a boolean field: only plain (unquoted, untagged) true or
+// false is taken. Other spellings YAML accepts (True, FALSE, tagged or
+// quoted values) are refused with a message that says what to write; msg
+// is "" for a valid boolean and wrongType for a value that is not written
+// like one (yes, 1, a list).
+func plainBool(n *yaml.Node) (b bool, msg string) {
+	lower := strings.ToLower(n.Value)
+	isBool := lower == "true" || lower == "false"
+	switch {
+	case n.Style&yaml.TaggedStyle != 0:
+		hint := "true or false"
+		if isBool {
+			hint = lower
+		}
+		return false, fmt.Sprintf("%s is not a plain boolean: explicit tags are not allowed (write %s)", asWritten(n), hint)
+	case n.Style&quotedStyles != 0:
+		if isBool {
+			return false, fmt.Sprintf("%s is not a plain boolean: quotes are not allowed (write %s)", asWritten(n), lower)
+		}
+		return false, wrongType
+	case n.Style&blockStyles != 0 || !isBool:
+		return false, wrongType
+	case n.Value != lower:
+		return false, fmt.Sprintf("%s is not a plain boolean: write it in lower case (write %s)", n.Value, lower)
+	}
+	return lower == "true", ""
+}
+
+// asWritten renders a scalar about as the spec wrote it: its explicit tag,
+// if any, then the value in its quotes.
+func asWritten(n *yaml.Node) string {
+	s := n.Value
+	switch {
+	case n.Style&yaml.SingleQuotedStyle != 0:
+		s = "'" + strings.ReplaceAll(s, "'", "''") + "'"
+	case n.Style&(yaml.DoubleQuotedStyle|blockStyles) != 0:
+		s = strconv.Quote(s)
+	}
+	if n.Style&yaml.TaggedStyle != 0 {
+		s = n.Tag + " " + s
+	}
+	return s
 }
 
 // suggest returns the known key nearest to an unknown one, or "" when none

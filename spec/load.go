@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -109,17 +110,20 @@ func LoadWith(dir string, cache *Cache) (*Result, error) {
 		if d.IsDir() || !IsSpecFile(rel) {
 			return nil
 		}
-		if !d.Type().IsRegular() {
-			errs = append(errs, fileError(rel, "not a regular file; spec files must be plain files"))
-			return nil
-		}
 		if isDefaultsName(d.Name()) {
+			// Registered even when it is not a regular file: reading it
+			// then fails, and the specs below wait for it instead of
+			// loading without their defaults.
 			folder := path.Dir(rel)
 			if other, ok := defaultsFiles[folder]; ok {
 				errs = append(errs, fileError(rel, "a second defaults file in this folder (%s is the first); merge them into one", other))
 				return nil
 			}
 			defaultsFiles[folder] = rel
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			errs = append(errs, notRegularFileError(rel, d.Type()))
 			return nil
 		}
 		specFiles = append(specFiles, rel)
@@ -129,7 +133,8 @@ func LoadWith(dir string, cache *Cache) (*Result, error) {
 		return nil, fmt.Errorf("spec directory %s: %w", dir, unwrapPathError(walkErr))
 	}
 
-	res := &Result{Errors: errs, Files: len(specFiles) + len(defaultsFiles)}
+	res := &Result{Errors: errs, Files: len(specFiles)}
+	read := map[string]source{} // full path -> what was read
 
 	// Defaults first: every spec below a folder needs its chain.
 	defaults := map[string]*defaultsFile{}
@@ -137,6 +142,12 @@ func LoadWith(dir string, cache *Cache) (*Result, error) {
 		df := l.loadDefaults(rel)
 		defaults[folder] = df
 		res.Errors = append(res.Errors, df.errs...)
+		if df.read {
+			read[df.src.full] = df.src
+		}
+		if df.regular {
+			res.Files++
+		}
 	}
 
 	var fresh map[string]*cachedFile
@@ -173,6 +184,9 @@ func LoadWith(dir string, cache *Cache) (*Result, error) {
 
 	invalid := map[string]bool{}
 	for _, fr := range results {
+		for _, src := range fr.reads {
+			read[src.full] = src
+		}
 		res.Specs += fr.docs
 		res.Orders = append(res.Orders, fr.orders...)
 		res.Errors = append(res.Errors, fr.errs...)
@@ -185,6 +199,11 @@ func LoadWith(dir string, cache *Cache) (*Result, error) {
 		res.Invalid = append(res.Invalid, n)
 	}
 	sort.Strings(res.Invalid)
+	res.read = make([]source, 0, len(read))
+	for _, src := range read {
+		res.read = append(res.read, src)
+	}
+	sort.Slice(res.read, func(i, j int) bool { return res.read[i].rel < res.read[j].rel })
 	sort.Slice(res.Orders, func(i, j int) bool { return res.Orders[i].Name < res.Orders[j].Name })
 	sortErrors(res.Errors)
 	return res, nil
@@ -281,45 +300,91 @@ func unwrapPathError(err error) error {
 	return err
 }
 
-// readFile reads a file of at most MaxFileSize bytes below root.
-func (l *loader) readFile(rel string) ([]byte, error) {
-	f, err := os.Open(filepath.Join(l.root, filepath.FromSlash(rel)))
+// readFile reads the regular file rel (relative to root) of at most
+// MaxFileSize bytes. It returns the file's stamp as fstat saw it on the
+// open descriptor, before reading. Anything but a regular file is refused
+// (a *notRegularError) and not read: the file is checked with lstat before
+// it is opened, so that a device or socket is never opened at all, then
+// opened without following a symlink and without blocking (a FIFO swapped
+// in meanwhile would otherwise block the open until a writer came), and
+// checked again on the descriptor.
+func (l *loader) readFile(rel string) ([]byte, stamp, error) {
+	full := filepath.Join(l.root, filepath.FromSlash(rel))
+	fi, err := os.Lstat(full)
 	if err != nil {
-		return nil, unwrapPathError(err)
+		return nil, stamp{}, unwrapPathError(err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, stamp{}, &notRegularError{fi.Mode()}
+	}
+	f, err := os.OpenFile(full, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, stamp{}, &notRegularError{fs.ModeSymlink}
+	}
+	if err != nil {
+		return nil, stamp{}, unwrapPathError(err)
 	}
 	defer f.Close()
-	tooBig := fmt.Errorf("file is larger than 1 MiB; certform refuses files that large, split it")
-	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
-		if fi.Size() > MaxFileSize {
-			return nil, tooBig
-		}
-		// One allocation of the known size; a byte more so that a file
-		// that grew meanwhile is noticed and read the slow way.
-		buf := make([]byte, fi.Size()+1)
-		n, err := io.ReadFull(f, buf)
-		if err == io.ErrUnexpectedEOF || err == io.EOF {
-			return buf[:n], nil
-		}
-		if err != nil {
-			return nil, unwrapPathError(err)
-		}
-		rest, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1-int64(n)))
-		if err != nil {
-			return nil, unwrapPathError(err)
-		}
-		if n+len(rest) > MaxFileSize {
-			return nil, tooBig
-		}
-		return append(buf, rest...), nil
-	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	fi, err = f.Stat()
 	if err != nil {
-		return nil, unwrapPathError(err)
+		return nil, stamp{}, unwrapPathError(err)
 	}
-	if len(data) > MaxFileSize {
-		return nil, tooBig
+	if !fi.Mode().IsRegular() {
+		return nil, stamp{}, &notRegularError{fi.Mode()}
 	}
-	return data, nil
+	st := stampOf(fi)
+	tooBig := fmt.Errorf("file is larger than 1 MiB; certform refuses files that large, split it")
+	if fi.Size() > MaxFileSize {
+		return nil, stamp{}, tooBig
+	}
+	// One allocation of the known size; a byte more so that a file that
+	// grew meanwhile is noticed and read the slow way.
+	buf := make([]byte, fi.Size()+1)
+	n, err := io.ReadFull(f, buf)
+	if err == io.ErrUnexpectedEOF || err == io.EOF {
+		return buf[:n], st, nil
+	}
+	if err != nil {
+		return nil, stamp{}, unwrapPathError(err)
+	}
+	rest, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1-int64(n)))
+	if err != nil {
+		return nil, stamp{}, unwrapPathError(err)
+	}
+	if n+len(rest) > MaxFileSize {
+		return nil, stamp{}, tooBig
+	}
+	return append(buf, rest...), st, nil
+}
+
+// notRegularError is readFile's answer for anything but a regular file.
+type notRegularError struct{ mode fs.FileMode }
+
+func (e *notRegularError) Error() string {
+	return fmt.Sprintf("is not a regular file (%s); certform reads only regular files", fileKind(e.mode))
+}
+
+// notRegularFileError is the error for a spec or defaults file that is not
+// a regular file.
+func notRegularFileError(rel string, mode fs.FileMode) *Error {
+	return fileError(rel, "%s %v", path.Base(rel), &notRegularError{mode})
+}
+
+// fileKind names the type of a file that is not a regular file.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeSymlink != 0:
+		return "a symlink"
+	}
+	return "an irregular file"
 }
 
 var yamlLineErr = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
@@ -375,18 +440,31 @@ func body(doc *yaml.Node) *yaml.Node {
 type defaultsFile struct {
 	rel    string
 	st     stamp
+	src    source // the file as read (src.st is st)
 	fields fields
 	errs   []*Error
+	// read is set when the file was read; regular when it is a regular
+	// file, read or not.
+	read, regular bool
 }
 
 func (l *loader) loadDefaults(rel string) *defaultsFile {
-	df := &defaultsFile{rel: rel, fields: fields{}, st: statStamp(filepath.Join(l.root, filepath.FromSlash(rel)))}
+	full := filepath.Join(l.root, filepath.FromSlash(rel))
+	df := &defaultsFile{rel: rel, fields: fields{}, st: statStamp(full)}
+	df.src = source{rel: rel, full: full, st: df.st}
 	d := &docErrors{file: rel}
-	data, err := l.readFile(rel)
+	data, _, err := l.readFile(rel)
+	var nr *notRegularError
+	df.regular = !errors.As(err, &nr)
+	if nr != nil {
+		df.errs = []*Error{notRegularFileError(rel, nr.mode)}
+		return df
+	}
 	if err != nil {
 		df.errs = []*Error{fileError(rel, "%v", err)}
 		return df
 	}
+	df.read = true
 	docs, err := parseDocs(data)
 	if err != nil {
 		df.errs = []*Error{yamlError(rel, data, err)}
@@ -420,12 +498,15 @@ type fileResult struct {
 	// deps are the other files the result depends on (CSR files), with
 	// their stamps when read; a Cache checks them before reusing it.
 	deps map[string]stamp
+	// reads are the files read: the spec file, then its CSR files.
+	reads []source
 }
 
 // fileCtx loads one spec file and records what else it reads.
 type fileCtx struct {
 	*loader
-	deps map[string]stamp
+	deps  map[string]stamp
+	reads []source
 }
 
 // depend records a file the current spec file's result depends on.
@@ -439,7 +520,7 @@ func (l *fileCtx) depend(full string) {
 // time.
 func (l *loader) loadCached(rel string, defaults map[string]*defaultsFile, cache *Cache, next map[string]*cachedFile) fileResult {
 	if cache == nil {
-		return l.loadSpecFile(rel, defaults)
+		return l.loadSpecFile(rel, defaults, stamp{})
 	}
 	self := statStamp(filepath.Join(l.root, filepath.FromSlash(rel)))
 	chain, _ := defaultsChain(path.Dir(rel), defaults)
@@ -449,28 +530,50 @@ func (l *loader) loadCached(rel string, defaults map[string]*defaultsFile, cache
 	}
 	fr, ok := cache.lookup(rel, self, cs)
 	if !ok {
-		fr = l.loadSpecFile(rel, defaults)
+		fr = l.loadSpecFile(rel, defaults, self)
 	}
 	cache.store(next, rel, &cachedFile{self: self, chain: cs, result: fr})
 	return fr
 }
 
-func (l *loader) loadSpecFile(rel string, defaults map[string]*defaultsFile) fileResult {
+// loadSpecFile reads and loads one spec file. pre is the file's stamp taken
+// before it was read, if the caller took one; it is recorded for the file
+// instead of the stamp seen while reading, since an older stamp can only
+// make a later change look bigger, never hide one.
+func (l *loader) loadSpecFile(rel string, defaults map[string]*defaultsFile, pre stamp) fileResult {
 	fc := &fileCtx{loader: l, deps: map[string]stamp{}}
-	fr := fc.load(rel, defaults)
+	fr := fc.load(rel, defaults, pre)
 	fr.deps = fc.deps
+	fr.reads = fc.reads
 	return fr
 }
 
-func (l *fileCtx) load(rel string, defaults map[string]*defaultsFile) fileResult {
+func (l *fileCtx) load(rel string, defaults map[string]*defaultsFile, pre stamp) fileResult {
 	var fr fileResult
-	data, err := l.readFile(rel)
+	data, st, err := l.readFile(rel)
 	if err != nil {
-		fr.errs = []*Error{fileError(rel, "%v", err)}
+		var nr *notRegularError
+		if errors.As(err, &nr) {
+			fr.errs = []*Error{notRegularFileError(rel, nr.mode)}
+		} else {
+			fr.errs = []*Error{fileError(rel, "%v", err)}
+		}
 		return fr
 	}
+	if pre != (stamp{}) {
+		st = pre
+	}
+	self := source{rel: rel, full: filepath.Join(l.root, filepath.FromSlash(rel)), st: st}
+	l.reads = append(l.reads, self)
 	docs, perr := parseDocs(data)
 	chain, broken := defaultsChain(path.Dir(rel), defaults)
+	// The files every order of this file is built from: the file and its
+	// defaults chain. Orders without a CSR file share the slice.
+	sources := make([]source, 0, 1+len(chain))
+	sources = append(sources, self)
+	for _, df := range chain {
+		sources = append(sources, df.src)
+	}
 	for _, doc := range docs {
 		b := body(doc)
 		if b == nil {
@@ -494,6 +597,11 @@ func (l *fileCtx) load(rel string, defaults map[string]*defaultsFile) fileResult
 		case broken != nil:
 			d.add(b, "", "spec not loaded: fix the errors in %s first", broken.rel)
 		case len(d.errs) == 0 && o != nil:
+			if o.sources == nil {
+				o.sources = sources
+			} else {
+				o.sources = append(append(make([]source, 0, len(sources)+len(o.sources)), sources...), o.sources...)
+			}
 			fr.orders = append(fr.orders, o)
 			continue
 		}

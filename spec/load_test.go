@@ -368,6 +368,7 @@ func TestLoad_fingerprint(t *testing.T) {
 		"disable_ct: true\n", "auto_reissue: true\n", "revoke: true\nrevoke_comments: gone\n", "comments: hi\n",
 		"skip_approval: true\n", "dcv_method: email\n", "additional_emails: [a@example.com]\n", "auto_renew: true\n",
 		"container_id: 3\n", "disable_renewal_notifications: true\n", "validity_years: 1\n", "signature_hash: sha256\n",
+		"allow_existing_names: true\n",
 	} {
 		if got := load(extra); got != base {
 			t.Errorf("%q changed the fingerprint", extra)

@@ -60,6 +60,13 @@ type Order struct {
 	// RevokeComments is then required and sent as the request's comments.
 	Revoke         bool
 	RevokeComments string
+	// AllowExistingNames (allow_existing_names, default false) says that
+	// this spec truly wants a separate new order even when CertCentral
+	// already has a live order with exactly these names. Without it, such
+	// an order is taken as the one the spec asks for and none is placed.
+	// It is not a fixed field: it is outside FixedFields and the
+	// fingerprint, and it is not sent with the order.
+	AllowExistingNames bool
 
 	// File is the spec's path relative to the loaded directory, with
 	// forward slashes; Line and Column locate its document (1-based).
@@ -73,6 +80,11 @@ type Order struct {
 
 	nameLine, nameCol int    // position of the name value, for duplicate errors
 	csrSum            string // hex SHA-256 of the CSR's DER bytes
+	// sources are the files the order was built from, as read: its spec
+	// file, its defaults chain and its CSR file (see SourceChanged). The
+	// slice may be shared with other orders; it is never written after
+	// the load.
+	sources []source
 }
 
 // Pos returns "file:line:col" of the order's document.
@@ -164,6 +176,10 @@ type Result struct {
 	// YAML files read, defaults.yaml files included.
 	Specs int
 	Files int
+
+	// read are the files the load read (or a Cache served), sorted by
+	// path, one entry a file; see Changed.
+	read []source
 }
 
 // Unreadable returns the files, sorted, with errors that belong to no named

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"net/mail"
 	"path"
@@ -89,6 +90,7 @@ func (l *fileCtx) validate(rel string, m *yaml.Node, f fields, written map[strin
 		Comments:                    f.str("comments"),
 		Revoke:                      f.bool("revoke"),
 		RevokeComments:              f.str("revoke_comments"),
+		AllowExistingNames:          f.bool("allow_existing_names"),
 	}
 	missing := func(key, what string) {
 		if !written[key] {
@@ -263,12 +265,13 @@ func (l *fileCtx) checkCSR(o *Order, m *yaml.Node, f fields, written map[string]
 	default:
 		v, field = file, "csr_file"
 		o.CSRFile = file.v.(string)
-		data, msg := l.readCSRFile(o.File, o.CSRFile)
+		data, src, msg := l.readCSRFile(o.File, o.CSRFile)
 		if msg != "" {
 			d.at(v, field, "%s", msg)
 			return
 		}
 		o.CSR = string(data)
+		o.sources = []source{src}
 	}
 
 	block, _ := pem.Decode([]byte(o.CSR))
@@ -322,32 +325,42 @@ func (l *fileCtx) checkCSR(o *Order, m *yaml.Node, f fields, written map[string]
 }
 
 // readCSRFile reads csr_file relative to the spec file, refusing a path
-// that leaves the spec directory. It returns a message on failure.
-func (l *fileCtx) readCSRFile(specRel, p string) ([]byte, string) {
+// that leaves the spec directory and anything but a regular file. It
+// returns the data and the file as read, or a message on failure.
+func (l *fileCtx) readCSRFile(specRel, p string) ([]byte, source, string) {
 	if p == "" {
-		return nil, "is empty: give a path relative to this spec file"
+		return nil, source{}, "is empty: give a path relative to this spec file"
 	}
 	if filepath.IsAbs(p) {
-		return nil, fmt.Sprintf("%q is absolute; give a path relative to this spec file, inside the spec directory", p)
+		return nil, source{}, fmt.Sprintf("%q is absolute; give a path relative to this spec file, inside the spec directory", p)
 	}
 	rel := path.Join(path.Dir(specRel), filepath.ToSlash(p))
 	if rel == ".." || strings.HasPrefix(rel, "../") {
-		return nil, fmt.Sprintf("%q leads outside the spec directory; keep CSR files inside it", p)
+		return nil, source{}, fmt.Sprintf("%q leads outside the spec directory; keep CSR files inside it", p)
 	}
 	full := filepath.Join(l.root, filepath.FromSlash(rel))
 	l.depend(full)
 	real, err := filepath.EvalSymlinks(full)
 	if err != nil {
-		return nil, fmt.Sprintf("%q cannot be read: %v", p, unwrapPathError(err))
+		return nil, source{}, fmt.Sprintf("%q cannot be read: %v", p, unwrapPathError(err))
 	}
 	if !l.within(real) {
-		return nil, fmt.Sprintf("%q is a symlink that leads outside the spec directory; keep CSR files inside it", p)
+		return nil, source{}, fmt.Sprintf("%q is a symlink that leads outside the spec directory; keep CSR files inside it", p)
 	}
-	data, err := l.readFile(l.rel(real))
+	data, _, err := l.readFile(l.rel(real))
+	var nr *notRegularError
+	if errors.As(err, &nr) {
+		return nil, source{}, fmt.Sprintf("%q %v", p, err)
+	}
 	if err != nil {
-		return nil, fmt.Sprintf("%q cannot be read: %v", p, err)
+		return nil, source{}, fmt.Sprintf("%q cannot be read: %v", p, err)
 	}
-	return data, ""
+	// Recorded under the path the spec names, with the stamp taken before
+	// reading (following a symlink, so that pointing it elsewhere counts
+	// as a change).
+	src := source{rel: rel, full: full, st: l.deps[full]}
+	l.reads = append(l.reads, src)
+	return data, src, ""
 }
 
 // csrDigest returns the hex SHA-256 of the request's DER bytes, computed
