@@ -17,7 +17,7 @@ import (
 	"github.com/certform/certform/state"
 )
 
-// API is the part of *digicert.Client that Apply and Refresh use.
+// API is the part of *digicert.Client that the Reconciler uses.
 type API interface {
 	PlaceOrder(ctx context.Context, req *digicert.OrderRequest) (*digicert.OrderResponse, error)
 	SetCT(ctx context.Context, orderID int, disable bool) error
@@ -25,10 +25,13 @@ type API interface {
 	Revoke(ctx context.Context, orderID int, comments string) (*digicert.RevokeRequest, error)
 	GetOrder(ctx context.Context, orderID int) (*digicert.Order, error)
 	FindByAlternativeID(ctx context.Context, altID string) ([]digicert.OrderRef, error)
+	ListOrders(ctx context.Context, f digicert.OrderFilter) ([]digicert.Order, error)
+	ListRequests(ctx context.Context, f digicert.RequestFilter) ([]digicert.Request, error)
+	GetRequest(ctx context.Context, id int) (*digicert.Request, error)
 }
 
-// Applier carries plans out.
-type Applier struct {
+// applier carries plans out.
+type applier struct {
 	API   API
 	Store *state.Store
 	Log   *slog.Logger
@@ -38,9 +41,28 @@ type Applier struct {
 	// Grace bounds how long calls in flight may go on after the context
 	// passed to Apply ends (default 10 s); no new call starts meanwhile.
 	Grace time.Duration
+	// ResendAfter is how old an order intent must be before the order is
+	// sent again after a look-up that misses.
+	ResendAfter time.Duration
 	// Now returns the time recorded in state (default time.Now).
 	Now func() time.Time
 }
+
+// ErrWaiting is matched (errors.Is) by a *WaitError.
+var ErrWaiting = errors.New("waiting")
+
+// WaitError is the result of an action that waits: nothing was sent, and
+// the action can go on at Until at the earliest.
+type WaitError struct {
+	Until time.Time
+	Why   string
+}
+
+// Error says what is waited for.
+func (e *WaitError) Error() string { return "waiting: " + e.Why }
+
+// Is makes errors.Is(err, ErrWaiting) true.
+func (e *WaitError) Is(target error) bool { return target == ErrWaiting }
 
 // Result is the outcome of one action.
 type Result struct {
@@ -59,7 +81,7 @@ var ErrStopping = errors.New("not started: certform is stopping")
 // each call that lands. An error on one spec does not stop the others.
 // When ctx ends, no new call starts; calls in flight get Grace to finish.
 // Results are in plan order.
-func (ap *Applier) Apply(ctx context.Context, p *Changes) []Result {
+func (ap *applier) Apply(ctx context.Context, p *Changes) []Result {
 	log := ap.logger()
 	for _, a := range p.Actions {
 		log.Info("planned", actionAttrs(a)...)
@@ -129,14 +151,14 @@ func (ap *Applier) Apply(ctx context.Context, p *Changes) []Result {
 	return results
 }
 
-func (ap *Applier) logger() *slog.Logger {
+func (ap *applier) logger() *slog.Logger {
 	if ap.Log == nil {
 		return slog.New(slog.DiscardHandler)
 	}
 	return ap.Log
 }
 
-func (ap *Applier) now() time.Time {
+func (ap *applier) now() time.Time {
 	if ap.Now == nil {
 		return time.Now().UTC()
 	}
@@ -166,7 +188,7 @@ func actionAttrs(a Action) []any {
 	return attrs
 }
 
-func (ap *Applier) do(ctx context.Context, a Action) (string, error) {
+func (ap *applier) do(ctx context.Context, a Action) (string, error) {
 	switch a.Kind {
 	case KindOrder:
 		return ap.order(ctx, a)
@@ -181,7 +203,7 @@ func (ap *Applier) do(ctx context.Context, a Action) (string, error) {
 }
 
 // toggle makes one settings call and records the value applied.
-func (ap *Applier) toggle(ctx context.Context, a Action, key string, call func(context.Context, int, bool) error, set func(*state.Entry, bool)) (string, error) {
+func (ap *applier) toggle(ctx context.Context, a Action, key string, call func(context.Context, int, bool) error, set func(*state.Entry, bool)) (string, error) {
 	if err := call(ctx, a.OrderID, *a.To); err != nil {
 		return "", err
 	}
@@ -193,12 +215,12 @@ func (ap *Applier) toggle(ctx context.Context, a Action, key string, call func(c
 
 var notAltID = regexp.MustCompile(`[^A-Za-z0-9]+`)
 
-// NewAlternativeID returns a fresh alternative order id for a spec:
+// newAlternativeID returns a fresh alternative order id for a spec:
 // "cf-", the name with every run of other characters than letters and
 // digits turned into "-" (at most 40 characters), "-" and 12 random hex
 // digits. It is alphanumeric with dashes and at most 56 characters, within
 // DigiCert's 64.
-func NewAlternativeID(name string) string {
+func newAlternativeID(name string) string {
 	s := strings.Trim(notAltID.ReplaceAllString(name, "-"), "-")
 	if len(s) > 40 {
 		s = strings.TrimRight(s[:40], "-")
@@ -210,9 +232,9 @@ func NewAlternativeID(name string) string {
 	return "cf-" + s + "-" + hex.EncodeToString(b[:])
 }
 
-// OrderRequest builds the order body for a spec, as DigiCert's "Order SSL
+// orderRequest builds the order body for a spec, as DigiCert's "Order SSL
 // (type_hint)" page documents it.
-func OrderRequest(o *spec.Order, altID string) *digicert.OrderRequest {
+func orderRequest(o *spec.Order, altID string) *digicert.OrderRequest {
 	req := &digicert.OrderRequest{
 		Certificate: digicert.CertificateRequest{
 			CommonName:    o.CommonName,
@@ -245,31 +267,40 @@ func OrderRequest(o *spec.Order, altID string) *digicert.OrderRequest {
 	return req
 }
 
-// order places an order exactly once. An intent with the alternative order
-// id is saved before the POST; an intent left by an earlier attempt is
-// resolved by looking its id up first, and a found order is adopted.
-func (ap *Applier) order(ctx context.Context, a Action) (string, error) {
+// order places an order exactly once; README's "Ordering exactly once"
+// tells the rules. An intent carrying the alternative order id is saved
+// before every POST, and only proof settles it: a decoded answer with an
+// order id, or a look-up that finds the order (which is then adopted). An
+// intent left by an earlier attempt is looked up first; the order is sent
+// again only when the look-up misses, the intent is at least ResendAfter
+// old, and CertCentral holds no live order with the spec's names.
+func (ap *applier) order(ctx context.Context, a Action) (string, error) {
 	o := a.Spec
 	if o == nil {
 		return "", fmt.Errorf("order %s: no spec", a.Name)
 	}
 	prev := ap.Store.Entry(a.Name)
-	altID := ""
-	if prev != nil && prev.Intent != nil && prev.Intent.Action == state.IntentOrder {
-		altID = prev.Intent.AlternativeOrderID
-		refs, err := ap.API.FindByAlternativeID(ctx, altID)
-		if err != nil {
-			return "", fmt.Errorf("looking up alternative order id %s before ordering again: %w; nothing was ordered", altID, err)
+	var altID string
+	switch {
+	case prev != nil && prev.Intent != nil && prev.Intent.Action == state.IntentOrder:
+		in := prev.Intent
+		altID = in.AlternativeOrderID
+		if detail, found, err := ap.lookUp(ctx, a, altID); found || err != nil {
+			return detail, err
 		}
-		if len(refs) > 0 {
-			id, err := ap.adopt(a, altID, refs)
-			if err != nil {
-				return "", err
-			}
-			return fmt.Sprintf("adopted order %d, placed earlier with alternative order id %s", id, altID), nil
+		if at := in.Started.Add(ap.ResendAfter); ap.now().Before(at) {
+			return "", &WaitError{Until: at, Why: fmt.Sprintf("alternative order id %s, sent at %s, is not found yet; CertCentral may still be working on it, so it is not sent again before %s",
+				altID, in.Started.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339))}
 		}
-	} else {
-		altID = NewAlternativeID(a.Name)
+		if err := ap.checkNames(ctx, a); err != nil {
+			return "", err
+		}
+	case prev != nil && (prev.OrderID != 0 || prev.Intent != nil):
+		return "", fmt.Errorf("not ordered: the state now tracks order %d for %s (it changed after the plan was made)", prev.OrderID, a.Name)
+	case !a.Consulted:
+		return "", fmt.Errorf("not ordered: CertCentral was not asked for live orders with these names first")
+	default:
+		altID = newAlternativeID(a.Name)
 	}
 	err := ap.Store.Update(a.Name, func(e *state.Entry) bool {
 		attempts := 1
@@ -284,49 +315,98 @@ func (ap *Applier) order(ctx context.Context, a Action) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("saving the intent before ordering: %w; nothing was ordered", err)
 	}
-	resp, err := ap.API.PlaceOrder(ctx, OrderRequest(o, altID))
-	if errors.Is(err, digicert.ErrOutcomeUnknown) {
-		refs, lerr := ap.API.FindByAlternativeID(ctx, altID)
-		if lerr == nil && len(refs) > 0 {
-			id, aerr := ap.adopt(a, altID, refs)
-			if aerr != nil {
-				return "", aerr
+	resp, err := ap.API.PlaceOrder(ctx, orderRequest(o, altID))
+	switch {
+	case err == nil:
+		status := "needs_approval"
+		if resp.CertificateID != 0 {
+			status = "issued"
+		}
+		err = ap.Store.Update(a.Name, func(e *state.Entry) bool {
+			*e = state.Entry{
+				OrderID: resp.ID, AlternativeOrderID: altID, Fingerprint: o.Fingerprint, Fixed: o.FixedFields(),
+				Options: orderingOptions(o), DisableCT: o.DisableCT, AutoReissue: o.AutoReissue, File: o.File,
+				OrderedAt: ap.now(), Status: status,
 			}
+			return true
+		})
+		if err != nil {
+			return "", fmt.Errorf("order %d was placed but saving it failed: %w; the next apply finds it by alternative order id %s", resp.ID, err, altID)
+		}
+		return fmt.Sprintf("ordered %d", resp.ID), nil
+	case errors.Is(err, digicert.ErrOutcomeUnknown):
+		if _, found, lerr := ap.lookUp(ctx, a, altID); found && lerr == nil {
+			id := ap.Store.Entry(a.Name).OrderID
 			return fmt.Sprintf("ordered %d (the answer was lost; found by alternative order id %s)", id, altID), nil
 		}
-		return "", fmt.Errorf("%w; the next apply looks up alternative order id %s before it orders again", err, altID)
-	}
-	if err != nil {
-		// CertCentral refused the order: none was created.
-		if uerr := ap.Store.Update(a.Name, func(e *state.Entry) bool {
-			e.Intent = nil
-			return e.OrderID != 0
-		}); uerr != nil {
-			return "", fmt.Errorf("%w (and clearing the intent failed: %v)", err, uerr)
+		return "", fmt.Errorf("%w; %s", err, ap.unsettled(altID))
+	case digicert.IsAlternativeIDTaken(err):
+		if _, found, lerr := ap.lookUp(ctx, a, altID); found && lerr == nil {
+			id := ap.Store.Entry(a.Name).OrderID
+			return fmt.Sprintf("adopted order %d: CertCentral says alternative order id %s is taken, so an earlier attempt landed", id, altID), nil
 		}
-		return "", err
+		return "", fmt.Errorf("%w: an earlier attempt with alternative order id %s landed, but a look-up does not show it yet; %s", err, altID, ap.unsettled(altID))
+	default:
+		return "", fmt.Errorf("%w; %s", err, ap.unsettled(altID))
 	}
-	status := "needs_approval"
-	if resp.CertificateID != 0 {
-		status = "issued"
-	}
-	err = ap.Store.Update(a.Name, func(e *state.Entry) bool {
-		*e = state.Entry{
-			OrderID: resp.ID, AlternativeOrderID: altID, Fingerprint: o.Fingerprint, Fixed: o.FixedFields(),
-			Options: orderingOptions(o), DisableCT: o.DisableCT, AutoReissue: o.AutoReissue, File: o.File,
-			OrderedAt: ap.now(), Status: status,
-		}
-		return true
-	})
+}
+
+// unsettled says what happens to an order intent that no proof settled.
+func (ap *applier) unsettled(altID string) string {
+	return fmt.Sprintf("the intent stays until CertCentral shows the order: the next apply looks alternative order id %s up first, and sends the order again only if it is not found, no earlier than %s",
+		altID, ap.now().Add(ap.ResendAfter).UTC().Format(time.RFC3339))
+}
+
+// lookUp looks an alternative order id up and adopts the order if found.
+// An error means the look-up did not answer clearly: nothing may be sent.
+func (ap *applier) lookUp(ctx context.Context, a Action, altID string) (detail string, found bool, err error) {
+	refs, err := ap.API.FindByAlternativeID(ctx, altID)
 	if err != nil {
-		return "", fmt.Errorf("order %d was placed but saving it failed: %w; the next apply finds it by alternative order id %s", resp.ID, err, altID)
+		return "", false, fmt.Errorf("looking up alternative order id %s before ordering again: %w; nothing was ordered", altID, err)
 	}
-	return fmt.Sprintf("ordered %d", resp.ID), nil
+	if len(refs) == 0 {
+		return "", false, nil
+	}
+	id, err := ap.adopt(a, altID, refs)
+	if err != nil {
+		return "", false, err
+	}
+	return fmt.Sprintf("adopted order %d, placed earlier with alternative order id %s", id, altID), true, nil
+}
+
+// checkNames asks CertCentral, just before an order is sent again, for
+// live orders with exactly the spec's names: one may be the order whose
+// answer was lost, not yet visible to look-ups. Orders other entries
+// track are left out for a spec that allows existing names.
+func (ap *applier) checkNames(ctx context.Context, a Action) error {
+	o := a.Spec
+	orders, err := ap.API.ListOrders(ctx, digicert.OrderFilter{CommonName: o.CommonName})
+	if err != nil {
+		return fmt.Errorf("asking CertCentral for live orders named %s before sending the order again: %w; nothing was ordered", o.CommonName, err)
+	}
+	var tracked map[int]string
+	ap.Store.View(func(f *state.File) { tracked = trackedOrders(f) })
+	want := specNames(o)
+	var ids []string
+	for _, x := range orders {
+		if closedStatuses[x.Status] || !sameNames(orderNames(x.Certificate.CommonName, x.Certificate.DNSNames), want) {
+			continue
+		}
+		if _, other := tracked[x.ID]; other && o.AllowExistingNames {
+			continue
+		}
+		ids = append(ids, fmt.Sprint(x.ID))
+	}
+	if len(ids) > 0 {
+		return fmt.Errorf("not sent again: CertCentral has a live order with exactly these names (%s), which may be the one sent earlier; nothing was ordered; "+
+			"if it is, run certform forget %s --force, then certform import %s %s", strings.Join(ids, ", "), a.Name, a.Name, ids[0])
+	}
+	return nil
 }
 
 // adopt records an order found by alternative order id. Should several
 // carry the id, the oldest is kept and the rest reported loudly.
-func (ap *Applier) adopt(a Action, altID string, refs []digicert.OrderRef) (int, error) {
+func (ap *applier) adopt(a Action, altID string, refs []digicert.OrderRef) (int, error) {
 	ref := refs[0]
 	for _, r := range refs[1:] {
 		if r.OrderID < ref.OrderID {
@@ -360,47 +440,76 @@ func (ap *Applier) adopt(a Action, altID string, refs []digicert.OrderRef) (int,
 	return ref.OrderID, nil
 }
 
-// revoke asks for revocation once: an intent is saved before the call, and
-// a revoke whose earlier outcome is unknown reads the order first.
-func (ap *Applier) revoke(ctx context.Context, a Action) (string, error) {
-	if a.Recheck {
-		o, err := ap.API.GetOrder(ctx, a.OrderID)
+// ErrSpecChanged is the error of a revocation not sent because its spec's
+// file (or a defaults.yaml it inherits) changed after the plan was made.
+var ErrSpecChanged = errors.New("not sent: the spec's file changed after the plan was made; the next run plans again")
+
+// revoke asks for revocation once. The spec is read again (its files'
+// stamps) just before the call; an intent and a record in the revocation
+// budget are saved before it; an earlier request whose outcome is unknown
+// is looked for (the order, then the revoke requests) before asking again,
+// and a request found is recorded instead of sending another.
+func (ap *applier) revoke(ctx context.Context, a Action) (string, error) {
+	if a.Spec != nil && a.Spec.SourceChanged() {
+		return "", ErrSpecChanged
+	}
+	prev := ap.Store.Entry(a.Name)
+	if prev == nil || prev.OrderID != a.OrderID {
+		return "", fmt.Errorf("not sent: the state no longer tracks order %d as %s", a.OrderID, a.Name)
+	}
+	if a.Recheck || (prev.Intent != nil && prev.Intent.Action == state.IntentRevoke) {
+		detail, settled, err := ap.settleRevoke(ctx, a)
 		if err != nil {
-			return "", fmt.Errorf("reading order %d before revoking again: %w; nothing was revoked", a.OrderID, err)
+			return "", fmt.Errorf("finding out whether the earlier revoke request landed: %w; nothing was sent", err)
 		}
-		if o.Status == "revoked" {
-			return "order is revoked (the earlier request landed)", ap.Store.Update(a.Name, func(e *state.Entry) bool {
-				e.Intent = nil
-				e.Status = "revoked"
-				e.Revoke = &state.RevokeRecord{Status: "approved", Comments: a.Comments, Time: ap.now()}
-				return true
-			})
+		if settled {
+			return detail, nil
 		}
 	}
-	err := ap.Store.Update(a.Name, func(e *state.Entry) bool {
-		e.Intent = &state.Intent{Action: state.IntentRevoke, Started: ap.now(), Attempts: 1}
-		return true
+	now := ap.now()
+	err := ap.Store.Mutate(func(f *state.File) {
+		e := f.Entries[a.Name]
+		if e == nil {
+			return
+		}
+		attempts := 1
+		if e.Intent != nil {
+			attempts = e.Intent.Attempts + 1
+		}
+		e.Intent = &state.Intent{Action: state.IntentRevoke, Started: now, Attempts: attempts}
+		f.Revocations = append(f.Revocations, state.Revocation{Name: a.Name, OrderID: a.OrderID, Time: now})
 	})
 	if err != nil {
 		return "", fmt.Errorf("saving the intent before revoking: %w; nothing was revoked", err)
 	}
 	req, err := ap.API.Revoke(ctx, a.OrderID, a.Comments)
-	if errors.Is(err, digicert.ErrOutcomeUnknown) {
-		return "", fmt.Errorf("%w; the next apply reads order %d before it asks again", err, a.OrderID)
-	}
 	if err != nil {
-		if uerr := ap.Store.Update(a.Name, func(e *state.Entry) bool { e.Intent = nil; return true }); uerr != nil {
-			return "", fmt.Errorf("%w (and clearing the intent failed: %v)", err, uerr)
+		detail, settled, serr := ap.settleRevoke(ctx, a)
+		if settled {
+			return detail, nil
 		}
-		return "", err
+		var apiErr *digicert.APIError
+		if serr == nil && !errors.Is(err, digicert.ErrOutcomeUnknown) && errors.As(err, &apiErr) && apiErr.Status < 500 {
+			// Refused, and CertCentral holds no request: none was made.
+			if uerr := ap.Store.Update(a.Name, func(e *state.Entry) bool { e.Intent = nil; return true }); uerr != nil {
+				return "", fmt.Errorf("%w (and clearing the intent failed: %v)", err, uerr)
+			}
+			return "", err
+		}
+		return "", fmt.Errorf("%w; the next apply reads order %d and its revoke requests before it asks again", err, a.OrderID)
 	}
-	rec := &state.RevokeRecord{Status: "approved", Comments: a.Comments, Time: ap.now()}
+	rec := &state.RevokeRecord{Status: "approved", Comments: a.Comments, Time: now}
 	detail := "revoked"
 	if req != nil {
 		rec.RequestID, rec.Status = req.ID, req.Status
 		detail = fmt.Sprintf("revoke request %d is %s", req.ID, req.Status)
 	}
-	return detail, ap.Store.Update(a.Name, func(e *state.Entry) bool {
+	return detail, ap.recordRevoke(a.Name, rec)
+}
+
+// recordRevoke saves a revoke request's outcome and settles the intent.
+func (ap *applier) recordRevoke(name string, rec *state.RevokeRecord) error {
+	return ap.Store.Update(name, func(e *state.Entry) bool {
 		e.Intent = nil
 		e.Revoke = rec
 		if rec.Status == "approved" {
@@ -410,91 +519,39 @@ func (ap *Applier) revoke(ctx context.Context, a Action) (string, error) {
 	})
 }
 
-// Refresh reads every known order from CertCentral (parallelism at once)
-// and returns what it reports by spec name, with one error per order that
-// could not be read. It only makes GET calls.
-func Refresh(ctx context.Context, api API, known *state.File, parallelism int) (map[string]*Observed, []error) {
-	if parallelism <= 0 {
-		parallelism = 4
+// settleRevoke finds out whether a revoke request for the action's order
+// exists: the order revoked, or a pending (or submitted) revoke request,
+// or a rejected one with the same comments. What it finds is recorded and
+// settles the intent.
+func (ap *applier) settleRevoke(ctx context.Context, a Action) (detail string, settled bool, err error) {
+	o, err := ap.API.GetOrder(ctx, a.OrderID)
+	if err != nil {
+		return "", false, fmt.Errorf("reading order %d: %w", a.OrderID, err)
 	}
-	var mu sync.Mutex
-	obs := map[string]*Observed{}
-	var errs []error
-	sem := make(chan struct{}, parallelism)
-	var wg sync.WaitGroup
-	for _, name := range known.Names() {
-		e := known.Entries[name]
-		if e.OrderID == 0 {
+	if o.Status == "revoked" {
+		return "order is revoked (the earlier request landed)", true,
+			ap.recordRevoke(a.Name, &state.RevokeRecord{Status: "approved", Comments: a.Comments, Time: ap.now()})
+	}
+	for _, status := range []string{"pending", "submitted", "rejected"} {
+		reqs, err := ap.API.ListRequests(ctx, digicert.RequestFilter{Status: status})
+		if err != nil {
+			return "", false, fmt.Errorf("listing %s requests: %w", status, err)
+		}
+		var found *digicert.Request
+		for i := range reqs {
+			r := &reqs[i]
+			if r.Type == "revoke" && r.Order.ID == a.OrderID && (found == nil || r.ID > found.ID) {
+				found = r
+			}
+		}
+		if found == nil || (status == "rejected" && found.Comments != a.Comments) {
 			continue
 		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			o, err := api.GetOrder(ctx, e.OrderID)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, fmt.Errorf("refresh %s (order %d): %w", name, e.OrderID, err))
-				return
-			}
-			obs[name] = &Observed{Status: o.Status, DisableCT: bool(o.DisableCT), AutoReissue: bool(o.AutoReissue)}
-		}()
-	}
-	wg.Wait()
-	return obs, errs
-}
-
-// RecordObserved saves what a refresh saw: each order's status and the
-// time, and a pending revoke request's approval once the order is revoked.
-func RecordObserved(store *state.Store, obs map[string]*Observed, now time.Time) error {
-	if len(obs) == 0 {
-		return nil
-	}
-	return store.Batch(func(entries map[string]*state.Entry) {
-		for name, o := range obs {
-			e := entries[name]
-			if e == nil {
-				continue
-			}
-			e.Status, e.RefreshedAt = o.Status, now.UTC()
-			if o.Status == "revoked" && e.Revoke != nil && e.Revoke.Status != "approved" {
-				e.Revoke.Status = "approved"
-			}
+		rec := &state.RevokeRecord{RequestID: found.ID, Status: found.Status, Comments: a.Comments, Time: ap.now()}
+		if rec.Status == "" {
+			rec.Status = status
 		}
-	})
-}
-
-// StoreOptions say how PlanStore plans.
-type StoreOptions struct {
-	// Refresh reads every known order from CertCentral first (GET calls
-	// only); Record then saves what it saw in the state.
-	Refresh, Record bool
-	MaxRevocations  int
-	Parallelism     int // for the refresh
-}
-
-// PlanStore plans the loaded specs against the state a Store holds: the
-// one sequence apply and the daemon share. It refreshes first when asked
-// and returns the plan (never nil), one error per order a refresh could not
-// read, and the error of saving what the refresh saw, if that failed.
-func PlanStore(ctx context.Context, api API, store *state.Store, specs *spec.Result, o StoreOptions) (*Changes, []error, error) {
-	var obs map[string]*Observed
-	var refreshErrs []error
-	var recordErr error
-	if o.Refresh {
-		var known *state.File
-		store.View(func(f *state.File) { known = f.Clone() })
-		obs, refreshErrs = Refresh(ctx, api, known, o.Parallelism)
-		if o.Record {
-			recordErr = RecordObserved(store, obs, time.Now())
-		}
+		return fmt.Sprintf("revoke request %d is %s (found after the earlier answer was lost)", found.ID, rec.Status), true, ap.recordRevoke(a.Name, rec)
 	}
-	var p *Changes
-	store.View(func(f *state.File) {
-		p = Plan(Input{Desired: specs.Orders, Invalid: specs.Invalid, Unreadable: specs.Unreadable(), Known: f,
-			Observed: obs, MaxRevocations: o.MaxRevocations})
-	})
-	return p, refreshErrs, recordErr
+	return "", false, nil
 }

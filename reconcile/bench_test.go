@@ -48,8 +48,8 @@ func BenchmarkApply1000(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		p := Plan(Input{Desired: res.Orders, Known: store.Snapshot()})
-		ap := &Applier{API: client, Store: store, Parallelism: 100}
+		p := Plan(Input{Desired: res.Orders, Known: store.Snapshot(), Consulted: true})
+		ap := &applier{API: client, Store: store, Parallelism: 100}
 		start := time.Now()
 		results := ap.Apply(context.Background(), p)
 		elapsed := time.Since(start)

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/certform/certform/spec"
 	"github.com/certform/certform/state"
@@ -46,14 +47,38 @@ type Action struct {
 	// Resume is the alternative order id of an earlier order (or revoke)
 	// whose outcome is unknown: Apply looks it up before anything else.
 	Resume string `json:"resume_alternative_order_id,omitempty"`
+	// ResendAt is set on a resumed order: the earliest time the order may
+	// be sent again if the look-up does not find it (the intent's last
+	// attempt plus --resend-after). Before then apply only looks it up.
+	ResendAt time.Time `json:"resend_at,omitzero"`
+	// Consulted is set on a new order when CertCentral was asked for live
+	// orders with the spec's names and none was found (or the spec says
+	// allow_existing_names). Apply places no new order without it.
+	Consulted bool `json:"consulted,omitempty"`
 	// Recheck is set on a revoke whose earlier request's outcome is
 	// unknown: Apply reads the order first and revokes only if needed.
 	Recheck bool `json:"recheck,omitempty"`
+	// OrderNames are the names (common name first, then the others,
+	// sorted) of the order a revoke acts on, as certform knows them.
+	OrderNames []string `json:"order_names,omitempty"`
+	// BlockedBy says, for a blocked action, which safety rail holds it
+	// back: "max_revocations", "names" (a revoke whose order's names are
+	// not the spec's), "duplicate" (a certificate another spec has or asks
+	// for) or "exists" (CertCentral has a live order with these names).
+	BlockedBy string `json:"blocked_by,omitempty"`
 	// Comments is the revoke request's comments.
 	Comments string `json:"comments,omitempty"`
 	// Spec is the desired order (nil in a decoded plan).
 	Spec *spec.Order `json:"-"`
 }
+
+// Why an action is blocked (Action.BlockedBy).
+const (
+	BlockedMaxRevocations = "max_revocations"
+	BlockedNames          = "names"
+	BlockedDuplicate      = "duplicate"
+	BlockedExists         = "exists"
+)
 
 // Note kinds: diagnostics that make no call.
 const (
@@ -66,6 +91,12 @@ const (
 	NoteNoEffect      = "no_effect"
 	NoteWarning       = "warning"
 	NoteDuplicate     = "duplicate"
+	// NoteExists: CertCentral already has a live order with exactly the
+	// names of a new spec; it is not ordered.
+	NoteExists = "exists"
+	// NoteWaiting: certform waits for something before it acts (an order
+	// whose outcome is unknown, before it may be sent again).
+	NoteWaiting = "waiting"
 )
 
 // Note is a diagnostic: something certform will not do by itself, with
@@ -115,7 +146,26 @@ type Observed struct {
 	Status      string
 	DisableCT   bool
 	AutoReissue bool
+	// Names are the order's common name and DNS names (lower case, the
+	// common name first); nil when not reported.
+	Names []string
+	// RevokeRequest is the status of the order's pending revoke request
+	// when the refresh read it (approved, rejected...); empty otherwise.
+	RevokeRequest string
 }
+
+// LiveOrder is an order CertCentral holds, found when certform consulted
+// the account before a purchase.
+type LiveOrder struct {
+	ID     int
+	Status string
+	// Names are the common name and DNS names, lower case, the common name
+	// first.
+	Names []string
+}
+
+// revocationWindow is the rolling window of the --max-revocations budget.
+const revocationWindow = 24 * time.Hour
 
 // Input is everything Plan looks at.
 type Input struct {
@@ -131,9 +181,21 @@ type Input struct {
 	// Observed, when refreshing, is what CertCentral reported per spec
 	// name. Entries missing from it are judged from the state alone.
 	Observed map[string]*Observed
-	// MaxRevocations: more revocations than this in one plan blocks them
-	// all. Negative means no limit.
+	// MaxRevocations is the budget of revocation requests in any rolling
+	// 24 hours, counted from Known.Revocations: a plan whose revocations
+	// do not fit in what is left blocks them all. Negative means no limit.
 	MaxRevocations int
+	// Now is the time the plan is made at (the budget's window and the
+	// re-send times are measured from it); zero means time.Now.
+	Now time.Time
+	// ResendAfter is how old an order intent must be before the order may
+	// be sent again after a look-up that misses (--resend-after).
+	ResendAfter time.Duration
+	// Consulted says that CertCentral was asked for live orders with the
+	// names of every new spec (Live holds what it found); without it new
+	// orders are planned but not marked Consulted, and apply refuses them.
+	Consulted bool
+	Live      []LiveOrder
 }
 
 // closedStatuses are order statuses after which nothing can change.
@@ -172,6 +234,9 @@ func changedKeys(old, cur map[string]string) []string {
 // changes nothing; the result depends only on in.
 func Plan(in Input) *Changes {
 	p := &Changes{Actions: []Action{}, Blocked: []Action{}, Notes: []Note{}}
+	if in.Now.IsZero() {
+		in.Now = time.Now()
+	}
 	desired := map[string]*spec.Order{}
 	for _, o := range in.Desired {
 		desired[o.Name] = o
@@ -207,37 +272,149 @@ func Plan(in Input) *Changes {
 		gone = "deleted, renamed, or in a file that cannot be read now: " + strings.Join(in.Unreadable, ", ")
 	}
 	dups := duplicates(in.Desired, known)
+	pc := &planCtx{in: &in, known: known, tracked: trackedOrders(known)}
 	for _, name := range sorted {
 		if dup, ok := dups[name]; ok {
 			d := desired[name]
-			p.Blocked = append(p.Blocked, Action{Kind: KindOrder, Name: name, File: d.File, Line: d.Line, Spec: d})
+			p.Blocked = append(p.Blocked, Action{Kind: KindOrder, Name: name, File: d.File, Line: d.Line, Spec: d, BlockedBy: BlockedDuplicate})
 			p.Notes = append(p.Notes, Note{Kind: NoteDuplicate, Name: name, Message: dup.reason + "; it is not ordered", Hint: dup.hint})
 			continue
 		}
-		planOne(p, name, desired[name], known.Entries[name], invalid[name], in.Observed[name], gone)
+		pc.planOne(p, name, desired[name], known.Entries[name], invalid[name], in.Observed[name], gone)
 	}
-	if in.MaxRevocations >= 0 {
-		var revokes, rest []Action
-		for _, a := range p.Actions {
-			if a.Kind == KindRevoke {
-				revokes = append(revokes, a)
-			} else {
-				rest = append(rest, a)
-			}
-		}
-		if len(revokes) > in.MaxRevocations {
-			var ns []string
-			for _, a := range revokes {
-				ns = append(ns, a.Name)
-			}
-			p.Actions = append([]Action{}, rest...)
-			p.Blocked = append(p.Blocked, revokes...)
-			p.Notes = append(p.Notes, Note{Kind: NoteBlocked,
-				Message: fmt.Sprintf("%d revocations planned, more than --max-revocations=%d allows: %s; none of them is made", len(revokes), in.MaxRevocations, strings.Join(ns, ", ")),
-				Hint:    fmt.Sprintf("revocation is irreversible: check these specs, then run again with --max-revocations=%d", len(revokes))})
-		}
-	}
+	budgetRevocations(p, known, in.MaxRevocations, in.Now)
 	return p
+}
+
+// budgetRevocations blocks every planned revocation when they do not all
+// fit in what is left of the rolling 24-hour budget.
+func budgetRevocations(p *Changes, known *state.File, max int, now time.Time) {
+	if max < 0 {
+		return
+	}
+	var revokes, rest []Action
+	for _, a := range p.Actions {
+		if a.Kind == KindRevoke {
+			revokes = append(revokes, a)
+		} else {
+			rest = append(rest, a)
+		}
+	}
+	used := known.RevocationsSince(now.Add(-revocationWindow))
+	if len(revokes) == 0 || len(used)+len(revokes) <= max {
+		return
+	}
+	var ns []string
+	for _, a := range revokes {
+		ns = append(ns, a.Name)
+	}
+	p.Actions = append([]Action{}, rest...)
+	for _, a := range revokes {
+		a.BlockedBy = BlockedMaxRevocations
+		p.Blocked = append(p.Blocked, a)
+	}
+	msg := fmt.Sprintf("%d revocations planned, more than --max-revocations=%d allows: %s; none of them is made", len(revokes), max, strings.Join(ns, ", "))
+	hint := fmt.Sprintf("revocation is irreversible: check these specs, then run again with --max-revocations=%d", len(used)+len(revokes))
+	if len(used) > 0 {
+		oldest := used[0].Time
+		for _, r := range used[1:] {
+			if r.Time.Before(oldest) {
+				oldest = r.Time
+			}
+		}
+		msg = fmt.Sprintf("%s planned, but %d of the %d revocation requests --max-revocations allows in 24 hours %s used already: %s; none of them is made",
+			plural(len(revokes), "revocation"), len(used), max, wasWere(len(used)), strings.Join(ns, ", "))
+		hint = fmt.Sprintf("revocation is irreversible: the budget frees up from %s; to go on now, check these specs, then run again with --max-revocations=%d",
+			oldest.Add(revocationWindow).UTC().Format(time.RFC3339), len(used)+len(revokes))
+	}
+	p.Notes = append(p.Notes, Note{Kind: NoteBlocked, Message: msg, Hint: hint})
+}
+
+func wasWere(n int) string {
+	if n == 1 {
+		return "was"
+	}
+	return "were"
+}
+
+// planCtx carries what planOne needs besides the one spec and entry.
+type planCtx struct {
+	in      *Input
+	known   *state.File
+	tracked map[int]string // order id -> the entry that tracks it
+}
+
+// trackedOrders maps every order id the state tracks to its entry's name.
+func trackedOrders(known *state.File) map[int]string {
+	out := map[int]string{}
+	for _, n := range known.Names() {
+		if id := known.Entries[n].OrderID; id != 0 {
+			if _, ok := out[id]; !ok {
+				out[id] = n
+			}
+		}
+	}
+	return out
+}
+
+// specNames returns a spec's names as certform compares them with an
+// order's: the common name first, then the other names sorted, lower case,
+// without repeats.
+func specNames(o *spec.Order) []string { return orderNames(o.CommonName, o.DNSNames) }
+
+func orderNames(cn string, dns []string) []string {
+	cn = strings.ToLower(strings.TrimSpace(cn))
+	seen := map[string]bool{cn: true}
+	var rest []string
+	for _, n := range dns {
+		n = strings.ToLower(strings.TrimSpace(n))
+		if n != "" && !seen[n] {
+			seen[n] = true
+			rest = append(rest, n)
+		}
+	}
+	sort.Strings(rest)
+	return append([]string{cn}, rest...)
+}
+
+// entryNames returns the names of the order an entry tracks, as recorded
+// when it was ordered or adopted (nil when not recorded).
+func entryNames(e *state.Entry) []string {
+	cn, ok := e.Fixed["common_name"]
+	if !ok || cn == "" {
+		return nil
+	}
+	var dns []string
+	if s := e.Fixed["dns_names"]; s != "" {
+		dns = strings.Split(s, ",")
+	}
+	return orderNames(cn, dns)
+}
+
+func sameNames(a, b []string) bool {
+	if len(a) != len(b) || len(a) == 0 {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// liveMatches returns the live orders in the account whose names are
+// exactly the spec's.
+func (pc *planCtx) liveMatches(d *spec.Order) []LiveOrder {
+	want := specNames(d)
+	var out []LiveOrder
+	for _, o := range pc.in.Live {
+		if !closedStatuses[o.Status] && sameNames(o.Names, want) {
+			out = append(out, o)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
 }
 
 // isNew reports whether a desired spec would be a new order: no entry, or
@@ -312,7 +489,7 @@ func duplicates(desired []*spec.Order, known *state.File) map[string]duplicate {
 	return out
 }
 
-func planOne(p *Changes, name string, d *spec.Order, e *state.Entry, invalid bool, obs *Observed, gone string) {
+func (pc *planCtx) planOne(p *Changes, name string, d *spec.Order, e *state.Entry, invalid bool, obs *Observed, gone string) {
 	note := func(kind string, orderID int, hint, format string, args ...any) {
 		p.Notes = append(p.Notes, Note{Kind: kind, Name: name, OrderID: orderID, Message: fmt.Sprintf(format, args...), Hint: hint})
 	}
@@ -343,18 +520,35 @@ func planOne(p *Changes, name string, d *spec.Order, e *state.Entry, invalid boo
 				"revoke is true but certform has no order for this spec; nothing is ordered or revoked")
 			return
 		}
-		p.Actions = append(p.Actions, pos(Action{Kind: KindOrder}))
+		a := pos(Action{Kind: KindOrder, Consulted: d.AllowExistingNames})
+		if pc.in.Consulted && !d.AllowExistingNames {
+			if found := pc.liveMatches(d); len(found) > 0 {
+				a.BlockedBy = BlockedExists
+				p.Blocked = append(p.Blocked, a)
+				p.Notes = append(p.Notes, pc.existsNote(name, found))
+				return
+			}
+			a.Consulted = true
+		}
+		p.Actions = append(p.Actions, a)
 		return
 	}
 	if e.OrderID == 0 {
 		// An intent whose outcome is unknown.
 		if e.Intent.Action == state.IntentOrder {
+			in := e.Intent
 			if d.Revoke {
 				note(NoteWarning, 0, "run certform apply with revoke: false to resolve the earlier order first, then ask for revocation",
-					"an earlier order's outcome is unknown (alternative order id %s) and the spec asks for revocation; nothing is done", e.Intent.AlternativeOrderID)
+					"an earlier order's outcome is unknown (alternative order id %s) and the spec asks for revocation; nothing is done", in.AlternativeOrderID)
 				return
 			}
-			p.Actions = append(p.Actions, pos(Action{Kind: KindOrder, Resume: e.Intent.AlternativeOrderID}))
+			a := pos(Action{Kind: KindOrder, Resume: in.AlternativeOrderID, ResendAt: in.Started.Add(pc.in.ResendAfter).UTC()})
+			p.Actions = append(p.Actions, a)
+			if pc.in.Now.Before(a.ResendAt) {
+				note(NoteWaiting, 0, fmt.Sprintf("CertCentral may still be working on it; to give up on it after checking CertCentral, run certform forget %s --force", name),
+					"the order sent at %s has an unknown outcome; apply looks alternative order id %s up and adopts the order if found; it is not sent again before %s",
+					in.Started.UTC().Format(time.RFC3339), in.AlternativeOrderID, a.ResendAt.Format(time.RFC3339))
+			}
 		}
 		return
 	}
@@ -376,26 +570,43 @@ func planOne(p *Changes, name string, d *spec.Order, e *state.Entry, invalid boo
 		return
 	case d.Revoke && status == "revoked":
 		return
-	case d.Revoke && e.Revoke != nil && e.Revoke.Status == "rejected" && e.Revoke.Comments != d.RevokeComments:
-		p.Actions = append(p.Actions, pos(Action{Kind: KindRevoke, OrderID: e.OrderID, Comments: d.RevokeComments}))
-		return
-	case d.Revoke && e.Revoke != nil && e.Revoke.Status == "rejected":
+	case d.Revoke && e.Revoke != nil && e.Revoke.Status == "rejected" && e.Revoke.Comments == d.RevokeComments:
 		note(NotePending, e.OrderID, "to ask again, change revoke_comments",
 			"the revoke request %d was rejected by an administrator", e.Revoke.RequestID)
 		return
-	case d.Revoke && e.Revoke != nil && e.Revoke.Status != "approved":
+	case d.Revoke && e.Revoke != nil && e.Revoke.Status == "approved":
+		return
+	case d.Revoke && e.Revoke != nil && e.Revoke.Status != "rejected":
 		note(NotePending, e.OrderID, "an administrator approves or rejects it in CertCentral",
 			"revoke request %d is %s, waiting for approval", e.Revoke.RequestID, e.Revoke.Status)
-		return
-	case d.Revoke && e.Revoke != nil:
 		return
 	case d.Revoke && closedStatuses[status]:
 		note(NoteDrift, e.OrderID, "", "the order is %s in CertCentral; there is nothing to revoke", status)
 		return
 	case d.Revoke:
-		a := pos(Action{Kind: KindRevoke, OrderID: e.OrderID, Comments: d.RevokeComments})
-		a.Recheck = revokeUnknown
-		p.Actions = append(p.Actions, a)
+		a := pos(Action{Kind: KindRevoke, OrderID: e.OrderID, Comments: d.RevokeComments, Recheck: revokeUnknown})
+		have := entryNames(e)
+		if obs != nil && len(obs.Names) > 0 {
+			have = obs.Names
+		}
+		a.OrderNames = have
+		want := specNames(d)
+		if !sameNames(have, want) {
+			a.BlockedBy = BlockedNames
+		}
+		switch {
+		case len(have) == 0:
+			p.Blocked = append(p.Blocked, a)
+			note(NoteBlocked, e.OrderID, "run with --refresh so that certform reads the order's names from CertCentral",
+				"the spec asks to revoke order %d, but the state does not record the order's names; nothing is revoked", e.OrderID)
+		case !sameNames(have, want):
+			p.Blocked = append(p.Blocked, a)
+			note(NoteBlocked, e.OrderID, fmt.Sprintf("a revoke acts on the order the spec describes; if order %d must go, write its names in the spec; if this spec is meant for a new certificate, give it a new name", e.OrderID),
+				"the spec asks to revoke order %d, but the order's names (%s) are not the spec's (%s); nothing is revoked",
+				e.OrderID, strings.Join(have, ", "), strings.Join(want, ", "))
+		default:
+			p.Actions = append(p.Actions, a)
+		}
 		return
 	case closedStatuses[status]:
 		note(NoteDrift, e.OrderID, "for a new certificate, write a spec with a new name; to stop tracking this one, run certform forget "+name,
@@ -426,6 +637,28 @@ func planOne(p *Changes, name string, d *spec.Order, e *state.Entry, invalid boo
 	if d.AutoReissue != ar {
 		p.Actions = append(p.Actions, pos(Action{Kind: KindSetAutoReissue, OrderID: e.OrderID, From: boolp(ar), To: boolp(d.AutoReissue)}))
 	}
+}
+
+// existsNote says that live orders with a new spec's names exist, and how
+// to track one of them instead of buying again.
+func (pc *planCtx) existsNote(name string, found []LiveOrder) Note {
+	var what []string
+	for _, o := range found {
+		w := fmt.Sprintf("order %d (%s", o.ID, o.Status)
+		if t, ok := pc.tracked[o.ID]; ok {
+			w += ", tracked as " + t
+		}
+		what = append(what, w+")")
+	}
+	id := found[0].ID
+	hint := fmt.Sprintf("to track it, run certform import %s %d", name, id)
+	if t, ok := pc.tracked[id]; ok {
+		hint = fmt.Sprintf("if %s was renamed to %s, run certform forget %s, then certform import %s %d", t, name, t, name, id)
+	}
+	hint += "; for a second, separate order with the same names, set allow_existing_names: true in the spec"
+	return Note{Kind: NoteExists, Name: name, OrderID: id,
+		Message: fmt.Sprintf("CertCentral already has a live order with exactly these names: %s; it is not ordered", strings.Join(what, ", ")),
+		Hint:    hint}
 }
 
 func isAre(n int) string {

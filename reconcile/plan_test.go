@@ -101,9 +101,24 @@ func TestPlan_golden(t *testing.T) {
 		{"duplicate-new", Input{Desired: []*spec.Order{mkOrder("a", func(o *spec.Order) { o.CSR = "same" }), mkOrder("b", func(o *spec.Order) { o.CSR = "same"; o.CommonName = "a.example.com" }), mkOrder("c")},
 			Known: known(nil)}},
 		{"imported", Input{Desired: []*spec.Order{mkOrder("shop", withCT)}, Known: known(map[string]*state.Entry{"shop": {OrderID: 100007, Imported: true, Status: "issued"}})}},
+		{"resume-intent-due", Input{Desired: []*spec.Order{base}, Now: revokedAt.Add(10 * time.Minute), Known: known(map[string]*state.Entry{"shop": {
+			Intent: &state.Intent{Action: state.IntentOrder, AlternativeOrderID: "cf-shop-1a2b3c4d5e6f", Fingerprint: base.Fingerprint, Started: revokedAt, Attempts: 2}}})}},
+		{"exists", Input{Desired: []*spec.Order{base, mkOrder("api"), mkOrder("www", func(o *spec.Order) { o.AllowExistingNames = true; o.CommonName = "api.example.com" })},
+			Known: known(map[string]*state.Entry{"old": entryFor(mkOrder("old", func(o *spec.Order) { o.CommonName = "shop.example.com" }), 100003)}), Consulted: true,
+			Live: []LiveOrder{{ID: 100003, Status: "issued", Names: []string{"shop.example.com"}}, {ID: 100004, Status: "pending", Names: []string{"shop.example.com"}},
+				{ID: 100005, Status: "issued", Names: []string{"api.example.com", "www.api.example.com"}}, {ID: 100006, Status: "revoked", Names: []string{"api.example.com"}}}}},
+		{"revoke-names-mismatch", Input{Desired: []*spec.Order{mkOrder("r0", withRevoke, func(o *spec.Order) { o.CommonName = "other.example.com" })},
+			Known: known(map[string]*state.Entry{"r0": entryFor(mkOrder("r0"), 100001)}), MaxRevocations: 1}},
+		{"max-revocations-used", Input{Desired: []*spec.Order{mkOrder("a", withRevoke)}, MaxRevocations: 1,
+			Known: &state.File{Version: state.Version, Entries: map[string]*state.Entry{"a": entryFor(mkOrder("a"), 1)},
+				Revocations: []state.Revocation{{Name: "z", OrderID: 9, Time: revokedAt.Add(-time.Hour)}, {Name: "y", OrderID: 8, Time: revokedAt.Add(-25 * time.Hour)}}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if tt.in.Now.IsZero() {
+				tt.in.Now = revokedAt.Add(2 * time.Minute)
+			}
+			tt.in.ResendAfter = 5 * time.Minute
 			p := Plan(tt.in)
 			var b bytes.Buffer
 			if err := p.WriteText(&b, false); err != nil {
@@ -153,11 +168,11 @@ func TestPlan_color(t *testing.T) {
 
 func TestNewAlternativeID(t *testing.T) {
 	for _, name := range []string{"shop", "a.b_c-d", "x" + string(bytes.Repeat([]byte("y"), 62))} {
-		id := NewAlternativeID(name)
+		id := newAlternativeID(name)
 		if len(id) > 64 || !altIDPattern.MatchString(id) {
 			t.Errorf("%q -> %q", name, id)
 		}
-		if NewAlternativeID(name) == id {
+		if newAlternativeID(name) == id {
 			t.Errorf("%q: two ids alike", name)
 		}
 	}

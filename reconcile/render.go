@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/certform/certform/spec"
 )
@@ -84,10 +85,15 @@ func writeAction(b *strings.Builder, a Action, c func(string, string) string, bl
 		fmt.Fprintf(b, "  %s %s  %s\n", c(red, "! blocked order"), a.Name, where)
 	case blocked != "":
 		fmt.Fprintf(b, "  %s %s order %d  %s\n", c(red, "! blocked revoke"), a.Name, a.OrderID, where)
+		writeOrderNames(b, a)
 	case a.Kind == KindOrder:
 		fmt.Fprintf(b, "  %s %s  %s\n", c(green, "+ order "), a.Name, where)
-		if a.Resume != "" {
-			fmt.Fprintf(b, "        an earlier order's outcome is unknown: alternative order id %s is looked up first and adopted if found\n", a.Resume)
+		switch {
+		case a.Resume != "":
+			fmt.Fprintf(b, "        an earlier order's outcome is unknown: alternative order id %s is looked up first and adopted if found;\n", a.Resume)
+			fmt.Fprintf(b, "        if it is not found, the order is sent again no earlier than %s\n", a.ResendAt.Format(time.RFC3339))
+		case !a.Consulted:
+			b.WriteString("        before ordering, CertCentral is asked for live orders with these names\n")
 		}
 		if o := a.Spec; o != nil {
 			writeOrderDetails(b, o)
@@ -98,9 +104,17 @@ func writeAction(b *strings.Builder, a Action, c func(string, string) string, bl
 		fmt.Fprintf(b, "  %s %s order %d  %s\n        auto_reissue: %s -> %s\n", c(yellow, "~ update"), a.Name, a.OrderID, where, onOff(a.From), onOff(a.To))
 	case a.Kind == KindRevoke:
 		fmt.Fprintf(b, "  %s %s order %d  %s\n        comments: %q\n", c(red, "- revoke"), a.Name, a.OrderID, where, a.Comments)
+		writeOrderNames(b, a)
 		if a.Recheck {
 			b.WriteString("        an earlier revoke request's outcome is unknown: the order is read first\n")
 		}
+	}
+}
+
+// writeOrderNames shows the names of the order a revoke acts on.
+func writeOrderNames(b *strings.Builder, a Action) {
+	if a.Kind == KindRevoke && len(a.OrderNames) > 0 {
+		fmt.Fprintf(b, "        order names: %s\n", strings.Join(a.OrderNames, ", "))
 	}
 }
 

@@ -1,0 +1,362 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/certform/certform/digicert"
+	"github.com/certform/certform/spec"
+	"github.com/certform/certform/state"
+)
+
+// Reconciler is certform's one reconcile loop, shared by the plan and apply
+// commands and the daemon: refresh (read the known orders from
+// CertCentral, when asked), load the specs from a quiet, consistent
+// snapshot of the spec tree, consult CertCentral before any purchase, plan,
+// and apply with re-checks just before irreversible calls. Neither the CLI
+// nor the daemon wires these steps themselves.
+//
+// A Reconciler is used by one goroutine at a time: one cycle at once.
+type Reconciler struct {
+	// Dir is the spec directory.
+	Dir string
+	// API is CertCentral; nil makes no call at all (a plan without
+	// --refresh): nothing is refreshed and CertCentral is not consulted.
+	API API
+	// Store is the locked state that Apply changes. Nil for a read-only
+	// plan, which plans against Known.
+	Store *state.Store
+	Known *state.File
+	// Cache, if set, lets repeated loads skip unchanged files.
+	Cache *spec.Cache
+	Log   *slog.Logger
+	// Parallelism is how many specs are worked on (and orders refreshed)
+	// at once; default 4.
+	Parallelism int
+	// MaxRevocations is the budget of revocation requests per rolling 24
+	// hours (--max-revocations); negative means no limit.
+	MaxRevocations int
+	// ResendAfter is how old an order intent must be before the order may
+	// be sent again after a look-up that misses (--resend-after).
+	ResendAfter time.Duration
+	// Quiet is how long no file below Dir may have changed before the
+	// specs are loaded: a checkout writes its files within milliseconds of
+	// each other, so a quiet tree is a consistent one. Zero loads at once.
+	Quiet time.Duration
+	// DryRun plans and never writes: no call but GETs, no state change.
+	DryRun bool
+	// Now and Sleep are the clock (default time.Now and a timer that ends
+	// with ctx); tests inject their own.
+	Now   func() time.Time
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// CycleOptions say what one cycle does besides planning.
+type CycleOptions struct {
+	// Refresh reads every known order from CertCentral before planning
+	// (GET calls only), and saves what it saw unless DryRun.
+	Refresh bool
+}
+
+// Cycle is one planned cycle: the specs it loaded and the plan.
+type Cycle struct {
+	Specs *spec.Result
+	Plan  *Changes
+	// Errors are the problems met while refreshing, consulting CertCentral
+	// or saving what a refresh saw: the plan was made regardless, but the
+	// cycle has failed.
+	Errors []error
+}
+
+// sweepAbove is how many new specs are looked up one by one (one filtered
+// list call each) before a single paged sweep of the whole account is the
+// cheaper way to consult CertCentral.
+const sweepAbove = 3
+
+// Prepare runs a cycle up to its plan: refresh, load, consult, plan. An
+// error means no plan could be made (the state lock was lost and cannot be
+// taken again, or the spec directory cannot be read).
+func (r *Reconciler) Prepare(ctx context.Context, opt CycleOptions) (*Cycle, error) {
+	if r.Store != nil {
+		if err := r.Store.Lost(); err != nil {
+			r.logger().Warn("the state file's lock was lost; taking it again and reading the state afresh", "error", err.Error())
+			if err := r.Store.Reacquire(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	c := &Cycle{}
+	var obs map[string]*Observed
+	if opt.Refresh && r.API != nil {
+		var errs []error
+		obs, errs = refresh(ctx, r.API, r.known(), r.Parallelism)
+		c.Errors = append(c.Errors, errs...)
+		if r.Store != nil && !r.DryRun {
+			if err := recordObserved(r.Store, obs, r.now()); err != nil {
+				c.Errors = append(c.Errors, fmt.Errorf("saving what the refresh saw: %w", err))
+			}
+		}
+	}
+	// The specs are loaded after the refresh, which may take minutes: a
+	// revoke reverted meanwhile is not acted on.
+	specs, err := r.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.Specs = specs
+	known := r.known()
+	in := Input{Desired: specs.Orders, Invalid: specs.Invalid, Unreadable: specs.Unreadable(), Known: known,
+		Observed: obs, MaxRevocations: r.MaxRevocations, Now: r.now(), ResendAfter: r.ResendAfter}
+	c.Plan = Plan(in)
+	if r.API != nil {
+		if news := needConsult(c.Plan); len(news) > 0 {
+			live, err := r.consult(ctx, news)
+			if err != nil {
+				c.Errors = append(c.Errors, fmt.Errorf("asking CertCentral for live orders with the names of new specs: %w; no new order is placed", err))
+			} else {
+				in.Consulted, in.Live = true, live
+				c.Plan = Plan(in)
+			}
+		}
+	}
+	return c, nil
+}
+
+// Apply carries a prepared cycle's plan out (nothing in a dry run) and
+// returns one result per action, in plan order.
+func (r *Reconciler) Apply(ctx context.Context, c *Cycle) []Result {
+	if r.DryRun || r.Store == nil || r.API == nil {
+		return nil
+	}
+	ap := &applier{API: r.API, Store: r.Store, Log: r.Log, Parallelism: r.Parallelism, ResendAfter: r.ResendAfter, Now: r.Now}
+	return ap.Apply(ctx, c.Plan)
+}
+
+func (r *Reconciler) logger() *slog.Logger {
+	if r.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return r.Log
+}
+
+func (r *Reconciler) now() time.Time {
+	if r.Now == nil {
+		return time.Now().UTC()
+	}
+	return r.Now().UTC()
+}
+
+func (r *Reconciler) sleep(ctx context.Context, d time.Duration) error {
+	if r.Sleep != nil {
+		return r.Sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// known returns a copy of the state to plan against.
+func (r *Reconciler) known() *state.File {
+	if r.Store != nil {
+		return r.Store.Snapshot()
+	}
+	if r.Known != nil {
+		return r.Known
+	}
+	return &state.File{Version: state.Version, Entries: map[string]*state.Entry{}}
+}
+
+// load reads the specs from a consistent snapshot: once no file below Dir
+// changed for Quiet, and again (after quiet) if any file it read, or the
+// tree, changed while it read.
+func (r *Reconciler) load(ctx context.Context) (*spec.Result, error) {
+	for {
+		last, err := r.waitQuiet(ctx)
+		if err != nil {
+			return nil, err
+		}
+		res, err := spec.LoadWith(r.Dir, r.Cache)
+		if err != nil {
+			return nil, err
+		}
+		changed := res.Changed()
+		after, err := spec.LastChange(r.Dir)
+		if err != nil {
+			return nil, err
+		}
+		if len(changed) == 0 && after.Equal(last) {
+			return res, nil
+		}
+		r.logger().Info("the spec directory changed while it was read; waiting for it to be quiet and reading it again", "changed", changed)
+		if r.Quiet <= 0 {
+			// Without a quiet period, give the writer a moment.
+			if err := r.sleep(ctx, 50*time.Millisecond); err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+// waitQuiet waits until no file or folder below Dir has changed for
+// Quiet, and returns the time of the last change. A time stamp in the
+// future (clock skew, an archive's times) counts as quiet once it has not
+// moved for a whole quiet period.
+func (r *Reconciler) waitQuiet(ctx context.Context) (time.Time, error) {
+	last, err := spec.LastChange(r.Dir)
+	if err != nil || r.Quiet <= 0 {
+		return last, err
+	}
+	waited := time.Duration(0)
+	for {
+		age := r.now().Sub(last)
+		if age >= r.Quiet {
+			return last, nil
+		}
+		wait := min(r.Quiet-age, r.Quiet)
+		if waited > 10*r.Quiet && waited-wait <= 10*r.Quiet {
+			r.logger().Info("waiting for the spec directory to be quiet before reading it", "dir", r.Dir, "waited", waited.String())
+		}
+		if err := r.sleep(ctx, wait); err != nil {
+			return last, err
+		}
+		waited += wait
+		next, err := spec.LastChange(r.Dir)
+		if err != nil {
+			return last, err
+		}
+		if next.Equal(last) && wait >= r.Quiet {
+			return last, nil
+		}
+		last = next
+	}
+}
+
+// needConsult returns the specs of the planned new orders that may not
+// buy names CertCentral already has.
+func needConsult(p *Changes) []*spec.Order {
+	var out []*spec.Order
+	for _, a := range p.Actions {
+		if a.Kind == KindOrder && a.Resume == "" && a.Spec != nil && !a.Spec.AllowExistingNames {
+			out = append(out, a.Spec)
+		}
+	}
+	return out
+}
+
+// consult asks CertCentral for the orders that may have the names of the
+// new specs: one filtered list per spec for a few, one paged sweep of the
+// account for more (GET calls only). Only live orders are returned.
+func (r *Reconciler) consult(ctx context.Context, news []*spec.Order) ([]LiveOrder, error) {
+	var filters []digicert.OrderFilter
+	if len(news) > sweepAbove {
+		filters = []digicert.OrderFilter{{}}
+	} else {
+		seen := map[string]bool{}
+		for _, o := range news {
+			if !seen[o.CommonName] {
+				seen[o.CommonName] = true
+				filters = append(filters, digicert.OrderFilter{CommonName: o.CommonName})
+			}
+		}
+	}
+	var live []LiveOrder
+	seen := map[int]bool{}
+	for _, f := range filters {
+		orders, err := r.API.ListOrders(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range orders {
+			if closedStatuses[o.Status] || seen[o.ID] {
+				continue
+			}
+			seen[o.ID] = true
+			live = append(live, LiveOrder{ID: o.ID, Status: o.Status, Names: orderNames(o.Certificate.CommonName, o.Certificate.DNSNames)})
+		}
+	}
+	sort.Slice(live, func(i, j int) bool { return live[i].ID < live[j].ID })
+	return live, nil
+}
+
+// refresh reads every known order from CertCentral (parallelism at once),
+// and every pending revoke request's state, and returns what it reports
+// by spec name, with one error per order that could not be read. It only
+// makes GET calls.
+func refresh(ctx context.Context, api API, known *state.File, parallelism int) (map[string]*Observed, []error) {
+	if parallelism <= 0 {
+		parallelism = 4
+	}
+	var mu sync.Mutex
+	obs := map[string]*Observed{}
+	var errs []error
+	sem := make(chan struct{}, parallelism)
+	var wg sync.WaitGroup
+	for _, name := range known.Names() {
+		e := known.Entries[name]
+		if e.OrderID == 0 {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			o, err := api.GetOrder(ctx, e.OrderID)
+			var req *digicert.Request
+			if err == nil && e.Revoke != nil && e.Revoke.RequestID != 0 && e.Revoke.Status != "approved" && e.Revoke.Status != "rejected" && o.Status != "revoked" {
+				req, err = api.GetRequest(ctx, e.Revoke.RequestID)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("refresh %s (order %d): %w", name, e.OrderID, err))
+				return
+			}
+			ob := &Observed{Status: o.Status, DisableCT: bool(o.DisableCT), AutoReissue: bool(o.AutoReissue)}
+			if o.Certificate.CommonName != "" {
+				ob.Names = orderNames(o.Certificate.CommonName, o.Certificate.DNSNames)
+			}
+			if req != nil {
+				ob.RevokeRequest = req.Status
+			}
+			obs[name] = ob
+		}()
+	}
+	wg.Wait()
+	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+	return obs, errs
+}
+
+// recordObserved saves what a refresh saw: each order's status and the
+// time, and a revoke request's decision.
+func recordObserved(store *state.Store, obs map[string]*Observed, now time.Time) error {
+	if len(obs) == 0 {
+		return nil
+	}
+	return store.Batch(func(entries map[string]*state.Entry) {
+		for name, o := range obs {
+			e := entries[name]
+			if e == nil {
+				continue
+			}
+			e.Status, e.RefreshedAt = o.Status, now.UTC()
+			if e.Revoke != nil && e.Revoke.Status != "approved" {
+				switch {
+				case o.Status == "revoked":
+					e.Revoke.Status = "approved"
+				case o.RevokeRequest == "approved" || o.RevokeRequest == "rejected":
+					e.Revoke.Status = o.RevokeRequest
+				}
+			}
+		}
+	})
+}
