@@ -189,6 +189,11 @@ func actionAttrs(a Action) []any {
 }
 
 func (ap *applier) do(ctx context.Context, a Action) (string, error) {
+	// A process that lost its state lock stops acting: no call, until it
+	// takes the lock again and re-reads the state (the next cycle).
+	if err := ap.Store.Lost(); err != nil {
+		return "", fmt.Errorf("not sent: %w", err)
+	}
 	switch a.Kind {
 	case KindOrder:
 		return ap.order(ctx, a)

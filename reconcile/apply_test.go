@@ -551,3 +551,38 @@ func TestApply_revocationBudget(t *testing.T) {
 		t.Fatalf("revocations recorded: %+v", f.Revocations)
 	}
 }
+
+// TestApply_lockLost: once the state's lock file is replaced under it, the
+// process makes no call at all; the next cycle takes the lock again and
+// re-reads the state first.
+func TestApply_lockLost(t *testing.T) {
+	r := newRig(t)
+	r.spec("a")
+	r.spec("b")
+	rec := r.reconciler(1)
+	c, err := rec.Prepare(context.Background(), CycleOptions{})
+	if err != nil || len(c.Plan.Actions) != 2 {
+		t.Fatalf("plan: %v %+v", err, c)
+	}
+	r.calls()
+	lock := state.LockPath(r.store.Path())
+	if err := os.Remove(lock); err != nil {
+		t.Fatal(err)
+	}
+	res := rec.Apply(context.Background(), c)
+	for _, x := range res {
+		if !errors.Is(x.Err, state.ErrLockLost) {
+			t.Errorf("%s: %v", x.Action.Name, x.Err)
+		}
+	}
+	// The first intent write found the lock gone; nothing was sent.
+	wantLines(t, "calls", r.calls(), nil)
+	// The next cycle takes the lock again, re-reads the state and goes on.
+	_, out := r.cycle(1)
+	if len(out) != 2 || !strings.HasPrefix(out[0], "order a: ordered ") || !strings.HasPrefix(out[1], "order b: ordered ") {
+		t.Fatalf("results: %q", out)
+	}
+	if _, err := os.Stat(lock); err != nil {
+		t.Fatalf("lock file: %v", err)
+	}
+}
