@@ -464,3 +464,34 @@ func TestAcquireLock_missingFolder(t *testing.T) {
 		t.Errorf("got %v\nwant %s", err, want)
 	}
 }
+
+// TestStore_Check: Check proves the lock without writing, and a store
+// whose lock file was replaced becomes lost.
+func TestStore_Check(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.json")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Check(); err != nil {
+		t.Fatalf("fresh store: %v", err)
+	}
+	if err := os.Remove(LockPath(path)); err != nil {
+		t.Fatal(err)
+	}
+	err = s.Check()
+	want := fmt.Sprintf("state file %s: lock lost: its lock file %s was removed while this process held it; nothing was written: this process stops acting on the state until it takes the lock again and re-reads the state", path, LockPath(path))
+	if !errors.Is(err, ErrLockLost) || err.Error() != want {
+		t.Fatalf("Check: %v\nwant %s", err, want)
+	}
+	if !errors.Is(s.Lost(), ErrLockLost) {
+		t.Fatalf("Lost: %v", s.Lost())
+	}
+	if err := s.Reacquire(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Check(); err != nil {
+		t.Fatalf("after Reacquire: %v", err)
+	}
+}

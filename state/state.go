@@ -139,21 +139,19 @@ func (f *File) Names() []string {
 }
 
 // Clone returns a deep copy: the entries with their maps and records, and
-// the revocation log, are all new. It copies through JSON, so it panics if
-// f cannot be encoded (a time outside the years 0 to 9999).
+// the revocation log, are all new. It copies field by field: a plan over
+// 10,000 entries clones the state once per cycle.
 func (f *File) Clone() *File {
-	b, err := json.Marshal(f)
-	if err != nil {
-		panic(err)
+	c := &File{Version: f.Version, APIURL: f.APIURL, Entries: make(map[string]*Entry, len(f.Entries))}
+	if f.Revocations != nil {
+		c.Revocations = append([]Revocation(nil), f.Revocations...)
 	}
-	var c File
-	if err := json.Unmarshal(b, &c); err != nil {
-		panic(err)
+	for n, e := range f.Entries {
+		if e != nil {
+			c.Entries[n] = cloneEntry(e)
+		}
 	}
-	if c.Entries == nil {
-		c.Entries = map[string]*Entry{}
-	}
-	return &c
+	return c
 }
 
 // normalize puts f in the shape it is written in: an entries map without
@@ -483,6 +481,32 @@ func (s *Store) Lost() error {
 // Changes already made are first written, or fail if the Store is lost. On
 // success the Store is no longer lost; on failure it holds no lock and is
 // lost (Lost reports why) until a later Reacquire succeeds. It waits for a
+
+// Check proves, without writing, that the store still holds its lock: the
+// lock file at the lock path is the one it locked and the state file is the
+// one it last read or wrote (the checks every write makes). If not, the
+// store becomes lost (see Lost) and the *LockLostError is returned; a store
+// already lost returns its error. Callers check before they act on the
+// state, such as at the start of a cycle.
+func (s *Store) Check() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return s.closedError()
+	}
+	if s.lost != nil {
+		return s.lost
+	}
+	if s.writing {
+		return nil // the write under way checks
+	}
+	if err := fence(s.path, s.lock, s.stateID); err != nil {
+		s.lost = err
+		return err
+	}
+	return nil
+}
+
 // write under way and blocks every other call while it runs.
 func (s *Store) Reacquire() error {
 	s.mu.Lock()
@@ -537,15 +561,29 @@ func (s *Store) Entry(name string) *Entry {
 }
 
 func cloneEntry(e *Entry) *Entry {
-	b, err := json.Marshal(e)
-	if err != nil {
-		panic(err)
+	c := *e
+	c.Fixed = cloneMap(e.Fixed)
+	c.Options = cloneMap(e.Options)
+	if e.Revoke != nil {
+		r := *e.Revoke
+		c.Revoke = &r
 	}
-	var c Entry
-	if err := json.Unmarshal(b, &c); err != nil {
-		panic(err)
+	if e.Intent != nil {
+		in := *e.Intent
+		c.Intent = &in
 	}
 	return &c
+}
+
+func cloneMap(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	c := make(map[string]string, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
 }
 
 // Update changes one entry (created if missing) with fn and returns once
@@ -687,8 +725,17 @@ func mustDecode(data []byte) *File {
 // still last (see Store). It returns the written file's identity once it
 // is renamed into place, even with an error from the folder sync after.
 func fencedWrite(path string, lock *Lock, last fileID, data []byte) (fileID, error) {
+	if err := fence(path, lock, last); err != nil {
+		return fileID{}, err
+	}
+	return writeBytes(path, data)
+}
+
+// fence returns a *LockLostError unless the lock file is still the one lock
+// holds and the state file at path is still last.
+func fence(path string, lock *Lock, last fileID) error {
 	if what := lock.changed(); what != "" {
-		return fileID{}, &LockLostError{Path: path, What: what + " while this process held it"}
+		return &LockLostError{Path: path, What: what + " while this process held it"}
 	}
 	fi, err := os.Stat(path)
 	what := ""
@@ -703,9 +750,9 @@ func fencedWrite(path string, lock *Lock, last fileID, data []byte) (fileID, err
 		what = "it was changed by another writer"
 	}
 	if what != "" {
-		return fileID{}, &LockLostError{Path: path, What: what + " since this process last read or wrote it"}
+		return &LockLostError{Path: path, What: what + " since this process last read or wrote it"}
 	}
-	return writeBytes(path, data)
+	return nil
 }
 
 // marshal encodes the file: the file-level fields on their own lines, then
