@@ -82,7 +82,10 @@ const sweepAbove = 3
 // taken again, or the spec directory cannot be read).
 func (r *Reconciler) Prepare(ctx context.Context, opt CycleOptions) (*Cycle, error) {
 	if r.Store != nil {
-		if err := r.Store.Lost(); err != nil {
+		// Prove the lock before acting on the state: a lock file removed or
+		// replaced since (another process may hold the lock now) makes the
+		// store lost; it is locked and read again before anything else.
+		if err := r.Store.Check(); err != nil {
 			r.logger().Warn("the state file's lock was lost; taking it again and reading the state afresh", "error", err.Error())
 			if err := r.Store.Reacquire(); err != nil {
 				return nil, err
