@@ -139,9 +139,18 @@ type planFlags struct {
 	dir, state       string
 	refresh, asJSON  bool
 	detailedExitCode bool
+	maxRevocations   int
+	resendAfter      time.Duration
+	quiet            time.Duration
+	accountMoved     bool
 	api              apiFlags
 	log              logFlags
 }
+
+// defaultResendAfter is --resend-after's default: longer than CertCentral
+// has been seen to keep working on an order request its client gave up
+// on (the client's own time limit is 30 s, retries end within a minute).
+const defaultResendAfter = 5 * time.Minute
 
 func (f *planFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.dir, "dir", "", "spec directory (required)")
@@ -149,8 +158,20 @@ func (f *planFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.refresh, "refresh", false, "read every known order from CertCentral first (GET calls only)")
 	fs.BoolVar(&f.asJSON, "json", false, "print the plan as JSON")
 	fs.BoolVar(&f.detailedExitCode, "detailed-exitcode", false, "exit 0 with no changes, 2 with changes, 1 on error")
+	fs.IntVar(&f.maxRevocations, "max-revocations", 1, "revocation requests allowed in any 24 hours (recorded in the state); a plan with more blocks them all")
+	fs.DurationVar(&f.resendAfter, "resend-after", defaultResendAfter, "an order whose outcome is unknown and that a look-up does not find is sent again only this long after it was sent")
+	fs.DurationVar(&f.quiet, "quiet-period", time.Second, "read the specs only once no file below --dir changed for this long (a git checkout in progress)")
+	fs.BoolVar(&f.accountMoved, "account-moved", false, "the state's orders moved to the CertCentral at --api-url: record the new API URL instead of refusing")
 	f.api.register(fs)
 	f.log.register(fs)
+}
+
+// check reports flag values out of range.
+func (f *planFlags) check() error {
+	if f.maxRevocations < 0 || f.resendAfter < 0 || f.quiet < 0 {
+		return errors.New("--max-revocations, --resend-after and --quiet-period must not be negative")
+	}
+	return nil
 }
 
 func requireFlags(fs *flag.FlagSet, stderr io.Writer, pairs ...string) bool {
@@ -175,6 +196,82 @@ func printSpecErrors(w io.Writer, res *spec.Result) {
 	fmt.Fprintf(w, "%s; the invalid specs are left out, the valid ones are planned\n", res.Summary())
 }
 
+// checkStateOutsideDir refuses a state file inside the spec directory:
+// every state write would change the tree the daemon watches and the
+// snapshot a cycle reads.
+func checkStateOutsideDir(statePath, dir string) error {
+	real, err := state.RealPath(statePath)
+	if err != nil {
+		return err
+	}
+	d, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	if rd, err := filepath.EvalSymlinks(d); err == nil {
+		d = rd
+	}
+	if rel, err := filepath.Rel(d, real); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+		return fmt.Errorf("the state file %s is inside the spec directory %s; every state write would change the specs' tree\n"+
+			"hint: keep the state outside --dir, such as /var/lib/certform/state.json", statePath, dir)
+	}
+	return nil
+}
+
+// apiURLError is a state file used with another CertCentral API URL.
+type apiURLError struct{ path, have, want string }
+
+func (e *apiURLError) Error() string {
+	return fmt.Sprintf("the state file %s belongs to the CertCentral API at %s, but this command uses %s; its orders are not in that account\n"+
+		"hint: use --api-url %s (or DIGICERT_API_URL); if the account really moved, run again with --account-moved to record the new URL", e.path, e.have, e.want, e.have)
+}
+
+// checkAPIURL compares the API URL in use with the one the state records.
+// A store records it on first use (or, with moved, a new one); a read-only
+// state (store nil) is only compared.
+func checkAPIURL(store *state.Store, known *state.File, base string, moved bool, log *slog.Logger) error {
+	have := ""
+	if store != nil {
+		have = store.APIURL()
+	} else if known != nil {
+		have = known.APIURL
+	}
+	switch {
+	case have == base:
+		return nil
+	case have != "" && !moved:
+		path := ""
+		if store != nil {
+			path = store.Path()
+		}
+		return &apiURLError{path: path, have: have, want: base}
+	case store == nil:
+		return nil
+	}
+	if have != "" {
+		log.Warn("the account moved: recording the new CertCentral API URL in the state", "from", have, "to", base)
+	}
+	return store.Mutate(func(f *state.File) { f.APIURL = base })
+}
+
+// openState locks the state file for a command that changes it, after
+// the checks every such command shares; on failure it prints the error
+// with its hint and returns nil.
+func openState(cmd, statePath, dir string, stderr io.Writer) *state.Store {
+	if dir != "" {
+		if err := checkStateOutsideDir(statePath, dir); err != nil {
+			fmt.Fprintf(stderr, "certform %s: %v\n", cmd, err)
+			return nil
+		}
+	}
+	store, err := state.Open(statePath)
+	if err != nil {
+		fmt.Fprintf(stderr, "certform %s: %v\n%s", cmd, err, stateHint(err))
+		return nil
+	}
+	return store
+}
+
 func runPlan(stdout, stderr io.Writer, args []string) int {
 	fs := newFlags(stderr, "plan", "--dir DIR --state FILE [--refresh] [--json] [--detailed-exitcode]",
 		"show what apply would do; without --refresh no API call and no key are needed, with it only GET calls")
@@ -186,23 +283,22 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 	if !requireFlags(fs, stderr, "dir", f.dir, "state", f.state) {
 		return exitUsage
 	}
+	if err := f.check(); err != nil {
+		fmt.Fprintf(stderr, "certform plan: %v\n", err)
+		return exitUsage
+	}
 	logger, err := f.log.logger(stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "certform plan: %v\n", err)
 		return exitUsage
-	}
-	specs, err := spec.Load(f.dir)
-	if err != nil {
-		fmt.Fprintf(stderr, "certform plan: %v\n", err)
-		return exitError
 	}
 	known, err := readState(f.state)
 	if err != nil {
 		fmt.Fprintf(stderr, "certform plan: %v\n%s", err, stateHint(err))
 		return exitError
 	}
-	in := reconcile.Input{Desired: specs.Orders, Invalid: specs.Invalid, Unreadable: specs.Unreadable(), Known: known, MaxRevocations: -1}
-	failed := len(specs.Errors) > 0
+	r := &reconcile.Reconciler{Dir: f.dir, Known: known, Log: logger, MaxRevocations: f.maxRevocations,
+		ResendAfter: f.resendAfter, Quiet: f.quiet, DryRun: true}
 	if f.refresh {
 		client, err := f.api.newClient(logger)
 		if err != nil {
@@ -212,38 +308,47 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 			}
 			return exitError
 		}
-		obs, errs := reconcile.Refresh(context.Background(), client, known, 4)
-		for _, e := range errs {
-			fmt.Fprintf(stderr, "certform plan: %v\n", e)
-		}
-		failed = failed || len(errs) > 0
-		in.Observed = obs
-	}
-	p := reconcile.Plan(in)
-	if f.asJSON {
-		if err := p.WriteJSON(stdout, specs.Errors); err != nil {
+		if err := checkAPIURL(nil, known, client.BaseURL(), f.accountMoved, logger); err != nil {
 			fmt.Fprintf(stderr, "certform plan: %v\n", err)
 			return exitError
 		}
+		r.API = client
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	c, err := r.Prepare(ctx, reconcile.CycleOptions{Refresh: f.refresh})
+	if err != nil {
+		fmt.Fprintf(stderr, "certform plan: %v\n", err)
+		return exitError
+	}
+	for _, e := range c.Errors {
+		fmt.Fprintf(stderr, "certform plan: %v\n", e)
+	}
+	failed := len(c.Specs.Errors) > 0 || len(c.Errors) > 0
+	if f.asJSON {
+		err = c.Plan.WriteJSON(stdout, c.Specs.Errors)
 	} else {
-		printSpecErrors(stderr, specs)
-		p.WriteText(stdout, colorOK(stdout))
+		printSpecErrors(stderr, c.Specs)
+		err = c.Plan.WriteText(stdout, colorOK(stdout))
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "certform plan: writing the plan: %v\n", err)
+		return exitError
 	}
 	switch {
-	case failed || len(p.Blocked) > 0:
+	case failed || len(c.Plan.Blocked) > 0:
 		return exitError
-	case f.detailedExitCode && len(p.Actions) > 0:
+	case f.detailedExitCode && len(c.Plan.Actions) > 0:
 		return 2
 	}
 	return exitOK
 }
 
 func runApply(stdout, stderr io.Writer, args []string) int {
-	fs := newFlags(stderr, "apply", "--dir DIR --state FILE [--refresh] [--json] [--max-revocations N] [--parallelism N]",
+	fs := newFlags(stderr, "apply", "--dir DIR --state FILE [--refresh] [--json] [--max-revocations N] [--parallelism N] [--resend-after DUR]",
 		"plan, then make the calls; exit 0 only when every call landed")
 	var f planFlags
 	f.register(fs)
-	maxRevocations := fs.Int("max-revocations", 1, "most revocations one run may make; more blocks them all")
 	parallelism := fs.Int("parallelism", 4, "specs worked on at once")
 	if done, code := parseFlags(fs, stdout, args, 0); done {
 		return code
@@ -251,8 +356,8 @@ func runApply(stdout, stderr io.Writer, args []string) int {
 	if !requireFlags(fs, stderr, "dir", f.dir, "state", f.state) {
 		return exitUsage
 	}
-	if *parallelism < 1 || *maxRevocations < 0 {
-		fmt.Fprintln(stderr, "certform apply: --parallelism must be at least 1 and --max-revocations at least 0")
+	if err := f.check(); err != nil || *parallelism < 1 {
+		fmt.Fprintln(stderr, "certform apply: --parallelism must be at least 1; --max-revocations, --resend-after and --quiet-period must not be negative")
 		return exitUsage
 	}
 	logger, err := f.log.logger(stderr)
@@ -270,11 +375,7 @@ func runApply(stdout, stderr io.Writer, args []string) int {
 	}
 	ctx, stop := signalContext()
 	defer stop()
-	out := applyOnce(ctx, applyConfig{
-		dir: f.dir, statePath: f.state, refresh: f.refresh, asJSON: f.asJSON, detailedExitCode: f.detailedExitCode,
-		maxRevocations: *maxRevocations, parallelism: *parallelism,
-	}, client, logger, stdout, stderr)
-	return out
+	return applyOnce(ctx, f, *parallelism, client, logger, stdout, stderr)
 }
 
 // signalContext ends on the first SIGINT or SIGTERM; a second one exits at
@@ -297,47 +398,41 @@ func signalContext() (context.Context, func()) {
 	return ctx, func() { signal.Stop(ch); cancel() }
 }
 
-type applyConfig struct {
-	dir, statePath   string
-	refresh          bool
-	asJSON           bool
-	detailedExitCode bool // exit 2 when calls were made (and all landed)
-	maxRevocations   int
-	parallelism      int
-}
-
-// applyOnce is one apply: lock the state, load specs, refresh if asked,
-// plan, print, apply, report. It returns the exit code.
-func applyOnce(ctx context.Context, cfg applyConfig, client reconcile.API, logger *slog.Logger, stdout, stderr io.Writer) int {
-	store, err := state.Open(cfg.statePath)
+// applyOnce is one apply: lock the state, then one Reconciler cycle
+// (refresh if asked, load, plan, print, apply), and report. It returns the
+// exit code.
+func applyOnce(ctx context.Context, f planFlags, parallelism int, client *digicert.Client, logger *slog.Logger, stdout, stderr io.Writer) int {
+	store := openState("apply", f.state, f.dir, stderr)
+	if store == nil {
+		return exitError
+	}
+	defer store.Close()
+	if err := checkAPIURL(store, nil, client.BaseURL(), f.accountMoved, logger); err != nil {
+		fmt.Fprintf(stderr, "certform apply: %v\n", err)
+		return exitError
+	}
+	r := &reconcile.Reconciler{Dir: f.dir, API: client, Store: store, Log: logger, Parallelism: parallelism,
+		MaxRevocations: f.maxRevocations, ResendAfter: f.resendAfter, Quiet: f.quiet}
+	c, err := r.Prepare(ctx, reconcile.CycleOptions{Refresh: f.refresh})
 	if err != nil {
 		fmt.Fprintf(stderr, "certform apply: %v\n%s", err, stateHint(err))
 		return exitError
 	}
-	defer store.Close()
-	specs, err := spec.Load(cfg.dir)
-	if err != nil {
-		fmt.Fprintf(stderr, "certform apply: %v\n", err)
-		return exitError
-	}
-	printSpecErrors(stderr, specs)
-	p, refreshErrs, err := reconcile.PlanStore(ctx, client, store, specs, reconcile.StoreOptions{
-		Refresh: cfg.refresh, Record: true, MaxRevocations: cfg.maxRevocations, Parallelism: cfg.parallelism})
-	for _, e := range refreshErrs {
+	printSpecErrors(stderr, c.Specs)
+	for _, e := range c.Errors {
 		fmt.Fprintf(stderr, "certform apply: %v\n", e)
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "certform apply: %v\n", err)
-		return exitError
+	failed := len(c.Specs.Errors) > 0 || len(c.Errors) > 0
+	if !f.asJSON {
+		if err := c.Plan.WriteText(stdout, colorOK(stdout)); err != nil {
+			fmt.Fprintf(stderr, "certform apply: writing the plan: %v; nothing applied\n", err)
+			return exitError
+		}
 	}
-	failed := len(specs.Errors) > 0 || len(refreshErrs) > 0
-	if !cfg.asJSON {
-		p.WriteText(stdout, colorOK(stdout))
-	}
-	ap := &reconcile.Applier{API: client, Store: store, Log: logger, Parallelism: cfg.parallelism}
-	results := ap.Apply(ctx, p)
-	if cfg.asJSON {
-		p.WriteJSONResults(stdout, specs.Errors, results)
+	results := r.Apply(ctx, c)
+	var outErr error
+	if f.asJSON {
+		outErr = c.Plan.WriteJSONResults(stdout, c.Specs.Errors, results)
 	}
 	var bad []reconcile.Result
 	for _, r := range results {
@@ -345,24 +440,31 @@ func applyOnce(ctx context.Context, cfg applyConfig, client reconcile.API, logge
 			bad = append(bad, r)
 		}
 	}
-	if !cfg.asJSON && len(results) > 0 {
-		fmt.Fprintf(stdout, "\nApply: %d of %d calls done", len(results)-len(bad), len(results))
-		if len(bad) > 0 {
-			fmt.Fprintf(stdout, ", %d failed", len(bad))
-		}
-		fmt.Fprintln(stdout, ".")
+	if !f.asJSON && len(results) > 0 {
+		_, outErr = fmt.Fprintf(stdout, "\nApply: %d of %d calls done%s.\n", len(results)-len(bad), len(results), failedCount(len(bad)))
 	}
-	if len(bad) > 0 || len(p.Blocked) > 0 {
-		fmt.Fprintf(stderr, "certform apply: %s\n", failureSummary(bad, p.Blocked))
+	if outErr != nil {
+		fmt.Fprintf(stderr, "certform apply: writing the results: %v\n", outErr)
+		failed = true
+	}
+	if len(bad) > 0 || len(c.Plan.Blocked) > 0 {
+		fmt.Fprintf(stderr, "certform apply: %s\n", failureSummary(bad, c.Plan.Blocked))
 		return exitError
 	}
 	if failed {
 		return exitError
 	}
-	if cfg.detailedExitCode && len(results) > 0 {
+	if f.detailedExitCode && len(results) > 0 {
 		return 2
 	}
 	return exitOK
+}
+
+func failedCount(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", %d failed", n)
 }
 
 // countOf returns "1 order", "2 orders".
@@ -374,8 +476,9 @@ func countOf(n int, word string) string {
 }
 
 func failureSummary(bad []reconcile.Result, blocked []reconcile.Action) string {
-	var b strings.Builder
+	var lines []string
 	if len(bad) > 0 {
+		var b strings.Builder
 		fmt.Fprintf(&b, "%d failed:", len(bad))
 		for _, r := range bad {
 			who := r.Action.Name
@@ -384,28 +487,27 @@ func failureSummary(bad []reconcile.Result, blocked []reconcile.Action) string {
 			}
 			fmt.Fprintf(&b, "\n  %s %s: %v", r.Action.Kind, who, r.Err)
 		}
+		lines = append(lines, b.String())
 	}
-	var revokes, orders []string
+	by := map[string][]string{}
 	for _, a := range blocked {
-		if a.Kind == reconcile.KindRevoke {
-			revokes = append(revokes, a.Name)
-		} else {
-			orders = append(orders, a.Name)
+		by[a.BlockedBy] = append(by[a.BlockedBy], a.Name)
+	}
+	for _, g := range []struct{ reason, word, text string }{
+		{reconcile.BlockedMaxRevocations, "revocation", "blocked by --max-revocations"},
+		{reconcile.BlockedNames, "revocation", "blocked because the order's names are not the spec's"},
+		{reconcile.BlockedDuplicate, "order", "blocked as duplicates of a certificate already ordered or asked for"},
+		{reconcile.BlockedExists, "order", "blocked because CertCentral already has live orders with these names"},
+	} {
+		if ns := by[g.reason]; len(ns) > 0 {
+			line := fmt.Sprintf("%s %s: %s", countOf(len(ns), g.word), g.text, strings.Join(ns, ", "))
+			if g.reason != reconcile.BlockedMaxRevocations {
+				line += " (see the notes)"
+			}
+			lines = append(lines, line)
 		}
 	}
-	if len(revokes) > 0 {
-		if b.Len() > 0 {
-			b.WriteString("\n")
-		}
-		fmt.Fprintf(&b, "%s blocked by --max-revocations: %s", countOf(len(revokes), "revocation"), strings.Join(revokes, ", "))
-	}
-	if len(orders) > 0 {
-		if b.Len() > 0 {
-			b.WriteString("\n")
-		}
-		fmt.Fprintf(&b, "%s blocked as duplicates of a certificate already ordered or asked for: %s (see the notes)", countOf(len(orders), "order"), strings.Join(orders, ", "))
-	}
-	return b.String()
+	return strings.Join(lines, "\n")
 }
 
 // readState reads a state file for the read-only commands: like state.Read,
@@ -423,7 +525,7 @@ func stateHint(err error) string {
 	var me *state.MissingError
 	switch {
 	case errors.As(err, &me):
-		return fmt.Sprintf("hint: restore it from a backup (see \"Recovering the state file\" in README.md); to start over on purpose, remove %s first\n", state.LockPath(me.Path))
+		return fmt.Sprintf("hint: restore it from a backup (see \"Recovering the state file\" in README.md); to start over on purpose, stop every certform that uses it, then remove %s\n", state.LockPath(me.Path))
 	case errors.As(err, &ce):
 		return "hint: see \"Recovering the state file\" in README.md\n"
 	}
@@ -540,6 +642,7 @@ func runImport(stdout, stderr io.Writer, args []string) int {
 		"adopt an existing CertCentral order for the spec NAME after checking that its names match; from then on only toggles are planned for it")
 	dir := fs.String("dir", "", "spec directory (required)")
 	statePath := fs.String("state", "", "state file (required)")
+	accountMoved := fs.Bool("account-moved", false, "the state's orders moved to the CertCentral at --api-url: record the new API URL instead of refusing")
 	var api apiFlags
 	api.register(fs)
 	var lf logFlags
@@ -569,12 +672,15 @@ func runImport(stdout, stderr io.Writer, args []string) int {
 		}
 		return exitError
 	}
-	store, err := state.Open(*statePath)
-	if err != nil {
-		fmt.Fprintf(stderr, "certform import: %v\n%s", err, stateHint(err))
+	store := openState("import", *statePath, *dir, stderr)
+	if store == nil {
 		return exitError
 	}
 	defer store.Close()
+	if err := checkAPIURL(store, nil, client.BaseURL(), *accountMoved, logger); err != nil {
+		fmt.Fprintf(stderr, "certform import: %v\n", err)
+		return exitError
+	}
 	specs, err := spec.Load(*dir)
 	if err != nil {
 		fmt.Fprintf(stderr, "certform import: %v\n", err)
@@ -597,6 +703,20 @@ func runImport(stdout, stderr io.Writer, args []string) int {
 	}
 	if e := store.Entry(name); e != nil && (e.OrderID != 0 || e.Intent != nil) {
 		fmt.Fprintf(stderr, "certform import: %s already tracks order %d\nhint: run certform forget %s first to track another order\n", name, e.OrderID, name)
+		return exitError
+	}
+	var other string
+	store.View(func(f *state.File) {
+		for _, n := range f.Names() {
+			if f.Entries[n].OrderID == orderID && n != name {
+				other = n
+				break
+			}
+		}
+	})
+	if other != "" {
+		fmt.Fprintf(stderr, "certform import: order %d is already tracked as %s; one order is tracked by one spec; nothing imported\nhint: to move it to %s, run certform forget %s, then certform import %s %d\n",
+			orderID, other, name, other, name, orderID)
 		return exitError
 	}
 	got, err := client.GetOrder(context.Background(), orderID)
@@ -639,9 +759,10 @@ func namesDiffer(o *spec.Order, got *digicert.Order) string {
 }
 
 func runForget(stdout, stderr io.Writer, args []string) int {
-	fs := newFlags(stderr, "forget", "--state FILE NAME",
+	fs := newFlags(stderr, "forget", "--state FILE [--force] NAME",
 		"drop NAME's entry from the state file; no API call, the order itself is untouched")
 	statePath := fs.String("state", "", "state file (required)")
+	force := fs.Bool("force", false, "forget an entry even while a call's outcome is unknown (an order or revoke in flight)")
 	if done, code := parseFlags(fs, stdout, args, 1); done {
 		return code
 	}
@@ -649,15 +770,24 @@ func runForget(stdout, stderr io.Writer, args []string) int {
 		return exitUsage
 	}
 	name := fs.Arg(0)
-	store, err := state.Open(*statePath)
-	if err != nil {
-		fmt.Fprintf(stderr, "certform forget: %v\n%s", err, stateHint(err))
+	store := openState("forget", *statePath, "", stderr)
+	if store == nil {
 		return exitError
 	}
 	defer store.Close()
 	e := store.Entry(name)
 	if e == nil {
 		fmt.Fprintf(stderr, "certform forget: the state file has no entry named %q\n", name)
+		return exitError
+	}
+	if e.Intent != nil && !*force {
+		what := fmt.Sprintf("its %s sent at %s", e.Intent.Action, e.Intent.Started.UTC().Format(time.RFC3339))
+		hint := fmt.Sprintf("apply settles it (it looks the order up and adopts it); to drop it anyway after checking CertCentral, run certform forget %s --force", name)
+		if e.Intent.Action == state.IntentOrder {
+			what += fmt.Sprintf(" (alternative order id %s)", e.Intent.AlternativeOrderID)
+			hint = fmt.Sprintf("look for alternative order id %s in CertCentral; apply settles it by looking it up; to drop it anyway, run certform forget %s --force", e.Intent.AlternativeOrderID, name)
+		}
+		fmt.Fprintf(stderr, "certform forget: %s is not forgotten: %s has an unknown outcome, and forgetting it could order the same certificate twice or lose a revocation\nhint: %s\n", name, what, hint)
 		return exitError
 	}
 	if err := store.Update(name, func(*state.Entry) bool { return false }); err != nil {

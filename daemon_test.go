@@ -2,18 +2,24 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/certform/certform/digicert/digicerttest"
 )
@@ -283,7 +289,11 @@ func TestRun_dryRun(t *testing.T) {
 // every spec ends with exactly one order.
 func TestRun_killDuringApply(t *testing.T) {
 	arrived := make(chan struct{}, 100)
-	srv, env := startFake(t, digicerttest.WithLatency(200*time.Millisecond), digicerttest.WithHook(func(digicerttest.Request) { arrived <- struct{}{} }))
+	srv, env := startFake(t, digicerttest.WithLatency(200*time.Millisecond), digicerttest.WithHook(func(r digicerttest.Request) {
+		if r.Method == "POST" { // orders, not the look-ups before them
+			arrived <- struct{}{}
+		}
+	}))
 	dir := t.TempDir()
 	writeSpecs(t, dir, 20)
 	st := filepath.Join(t.TempDir(), "s.json")
@@ -301,8 +311,13 @@ func TestRun_killDuringApply(t *testing.T) {
 		t.Fatal("the fake did not finish the calls in flight")
 	}
 	before := len(srv.Orders())
-	d2 := startDaemon(t, env, "--dir", dir, "--state", st)
-	d2.waitFor("the start cycle", 1, cycleDone)
+	// An intent saved just before the kill, whose order never reached
+	// CertCentral, is not found by its look-up: that order is sent again
+	// only after --resend-after, by a "resend" cycle.
+	d2 := startDaemon(t, env, "--dir", dir, "--state", st, "--resend-after", "1s")
+	d2.waitFor("a cycle with nothing failed or waiting", 1, func(r map[string]any) bool {
+		return r["msg"] == "cycle done" && r["failed"] == 0.0 && r["waiting"] == 0.0
+	})
 	perCN := map[string]int{}
 	for _, o := range srv.Orders() {
 		perCN[o.CommonName]++
@@ -403,24 +418,239 @@ func TestRun_usageErrors(t *testing.T) {
 	}
 }
 
+// TestRun_specErrorsAndOutageRetried fails the first order with a 503: its
+// outcome is unknown, so the retry cycle only looks it up and waits
+// (--resend-after), and a "resend" cycle scheduled for then orders it.
+// The spec error is logged by every cycle.
 func TestRun_specErrorsAndOutageRetried(t *testing.T) {
 	srv, env := startFake(t)
 	dir := t.TempDir()
 	writeSpecs(t, dir, 1)
 	os.WriteFile(filepath.Join(dir, "broken.yaml"), []byte("name: broken\ncommon_nme: x.example.com\n"), 0o600)
 	srv.Inject(digicerttest.Fault{Method: "POST", Times: 1, Status: 503})
-	d := startDaemon(t, env, "--dir", dir, "--state", filepath.Join(t.TempDir(), "s.json"), "--retry-backoff", "300ms")
-	d.waitFor("the retry cycle", 1, cycleDoneWith("retry"))
+	d := startDaemon(t, env, "--dir", dir, "--state", filepath.Join(t.TempDir(), "s.json"), "--retry-backoff", "300ms", "--resend-after", "1s")
+	d.waitFor("the resend cycle", 1, cycleDoneWith("resend"))
 	if n := len(srv.Orders()); n != 1 {
-		t.Errorf("%d orders after the retry", n)
+		t.Errorf("%d orders after the resend", n)
 	}
 	specErr := func(r map[string]any) bool {
 		return r["msg"] == "spec error" && r["error"] == "broken.yaml:2:1: common_nme: unknown key; did you mean common_name?"
 	}
-	if n := d.count(specErr); n < 2 {
-		t.Errorf("the spec error was logged %d times over 2 cycles:\n%s", n, d.logs())
+	if n := d.count(specErr); n < 3 {
+		t.Errorf("the spec error was logged %d times over 3 cycles:\n%s", n, d.logs())
 	}
-	if n := d.count(func(r map[string]any) bool { return r["msg"] == "cycle done" && r["failed"] == 1.0 }); n != 1 {
-		t.Errorf("want one failed cycle:\n%s", d.logs())
+	for _, c := range []struct {
+		trigger               string
+		done, failed, waiting float64
+	}{{"start", 0, 1, 0}, {"retry", 0, 0, 1}, {"resend", 1, 0, 0}} {
+		if n := d.count(func(r map[string]any) bool {
+			return r["msg"] == "cycle done" && r["trigger"] == c.trigger && r["done"] == c.done && r["failed"] == c.failed && r["waiting"] == c.waiting
+		}); n != 1 {
+			t.Errorf("want one %s cycle with %v done, %v failed, %v waiting:\n%s", c.trigger, c.done, c.failed, c.waiting, d.logs())
+		}
+	}
+	if n := d.count(msg("an order waits before it may be sent again; a cycle is scheduled for then")); n != 1 {
+		t.Errorf("%d records of the scheduled resend:\n%s", n, d.logs())
+	}
+}
+
+// TestRun_revocationBudget checks that --max-revocations is a budget per
+// rolling 24 hours, recorded in the state, across daemon cycles: a second
+// revocation a cycle later is blocked.
+func TestRun_revocationBudget(t *testing.T) {
+	srv, env, dir, st := appliedSpecs(t, 2)
+	ids := loadStateFile(t, st).Entries
+	srv.ResetRequests()
+	d := startDaemon(t, env, "--dir", dir, "--state", st, "--debounce", "200ms", "--max-revocations", "1")
+	d.waitFor("the start cycle", 1, cycleDoneWith("start"))
+	revoke := "skip_approval: true\nrevoke: true\nrevoke_comments: retired\n"
+	editFile(t, filepath.Join(dir, "spec00.yaml"), "skip_approval: true\n", revoke)
+	d.waitFor("the revocation", 1, func(r map[string]any) bool {
+		return r["msg"] == "done" && r["action"] == "revoke" && r["spec"] == "host00"
+	})
+	editFile(t, filepath.Join(dir, "spec01.yaml"), "skip_approval: true\n", revoke)
+	d.waitFor("the blocked cycle", 1, func(r map[string]any) bool { return cycleDone(r) && r["blocked"] == 1.0 })
+	want := []string{fmt.Sprintf("PUT /order/certificate/%d/revoke", ids["host00"].OrderID)}
+	if diff := cmp.Diff(want, writes(srv)); diff != "" {
+		t.Errorf("write calls (-want +got):\n%s", diff)
+	}
+	note := func(r map[string]any) bool {
+		return r["msg"] == "note" && r["level"] == "WARN" && r["kind"] == "blocked" &&
+			r["message"] == "1 revocation planned, but 1 of the 1 revocation requests --max-revocations allows in 24 hours was used already: host01; none of them is made"
+	}
+	if d.count(note) == 0 {
+		t.Errorf("no blocked note:\n%s", d.logs())
+	}
+	if revs := loadStateFile(t, st).Revocations; len(revs) != 1 || revs[0].Name != "host00" || revs[0].OrderID != ids["host00"].OrderID {
+		t.Errorf("revocations in the state: %+v", revs)
+	}
+}
+
+// TestRun_stateRefused: run --dev keeps its own state and refuses --state
+// (a usage error); a state file inside --dir is refused before any call.
+func TestRun_stateRefused(t *testing.T) {
+	dir := t.TempDir()
+	writeSpecs(t, dir, 1)
+	code, _, stderr := runBinary(t, nil, "run", "--dev", "--dir", dir, "--state", "prod.json")
+	want := "certform run: --dev keeps its own temporary state; --state would record the fake's order ids in prod.json\nUsage: certform run --dir DIR"
+	if code != 2 || !strings.HasPrefix(stderr, want) {
+		t.Errorf("--dev --state: exit %d\n%s\nwant prefix %q", code, stderr, want)
+	}
+
+	srv, env := startFake(t)
+	st := filepath.Join(dir, "state", "s.json")
+	code, _, stderr = runBinary(t, env, "run", "--dir", dir, "--state", st)
+	want = fmt.Sprintf("certform run: the state file %s is inside the spec directory %s; every state write would change the specs' tree\n"+
+		"hint: keep the state outside --dir, such as /var/lib/certform/state.json\n", st, dir)
+	if code != 1 || stderr != want {
+		t.Errorf("state inside --dir: exit %d\n%q\nwant %q", code, stderr, want)
+	}
+	if _, err := os.Stat(st); !errors.Is(err, fs.ErrNotExist) || len(srv.Calls()) != 0 {
+		t.Errorf("state file: %v; calls %v", err, srv.Calls())
+	}
+}
+
+// TestRun_lockFileRemoved removes the state's lock file under a running
+// daemon, so that certform apply can take the lock (in a new lock file).
+// While apply holds it, the daemon's next cycle fails on the lock, calling
+// and writing nothing; once apply has exited, the daemon takes the lock
+// again, reads the state apply wrote and orders nothing twice.
+func TestRun_lockFileRemoved(t *testing.T) {
+	var gated atomic.Bool
+	release := make(chan struct{})
+	arrived := make(chan string, 10)
+	srv, env := startFake(t, digicerttest.WithHook(func(r digicerttest.Request) {
+		if gated.Load() && r.Method == "GET" {
+			arrived <- r.Path
+			<-release
+		}
+	}))
+	dir := t.TempDir()
+	writeSpecs(t, dir, 2)
+	st := filepath.Join(t.TempDir(), "s.json")
+	d := startDaemon(t, env, "--dir", dir, "--state", st, "--debounce", "200ms", "--retry-backoff", "300ms")
+	d.waitFor("the start cycle", 1, cycleDoneWith("start"))
+	if err := os.Remove(st + ".lock"); err != nil {
+		t.Fatal(err)
+	}
+	known := loadStateFile(t, st).Entries
+	refreshes := map[string]bool{}
+	for _, e := range known {
+		refreshes[fmt.Sprintf("GET /order/certificate/%d", e.OrderID)] = true
+	}
+	before, err := os.ReadFile(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// apply --refresh takes the lock, then its GETs wait in the fake.
+	srv.ResetRequests()
+	gated.Store(true)
+	apply := exec.Command(binary, "apply", "--refresh", "--dir", dir, "--state", st)
+	apply.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
+	var applyOut bytes.Buffer
+	apply.Stdout, apply.Stderr = &applyOut, &applyOut
+	if err := apply.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var applyErr error
+	applied := make(chan struct{})
+	go func() { applyErr = apply.Wait(); close(applied) }()
+	released := false
+	t.Cleanup(func() {
+		if !released {
+			gated.Store(false)
+			close(release)
+		}
+		apply.Process.Kill()
+		<-applied
+	})
+	select {
+	case <-arrived:
+	case <-time.After(20 * time.Second):
+		t.Fatal("apply's refresh did not reach the fake")
+	}
+	if lock, err := os.ReadFile(st + ".lock"); err != nil || !strings.HasPrefix(string(lock), fmt.Sprintf("%d\n", apply.Process.Pid)) {
+		t.Fatalf("the new lock file: %q, %v", lock, err)
+	}
+
+	// A new spec triggers the daemon's next cycle, which fails on the lock.
+	writeSpecsFrom(t, dir, 2, 1)
+	real, err := filepath.EvalSymlinks(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lockErr := fmt.Sprintf("state file %s is in use by another certform process (pid %d)", real, apply.Process.Pid)
+	d.waitFor("the cycle that fails on the lock", 1, func(r map[string]any) bool { return r["msg"] == "cycle failed" && r["error"] == lockErr })
+	if n := d.count(func(r map[string]any) bool {
+		return r["msg"] == "cycle failed" && r["level"] == "ERROR" &&
+			r["hint"] == "another certform process holds the state file's lock; this daemon calls nothing and writes nothing until it can take the lock again, which it retries with backoff"
+	}); n == 0 {
+		t.Errorf("no hint with the failed cycle:\n%s", d.logs())
+	}
+	for _, c := range srv.Calls() {
+		if !refreshes[c] {
+			t.Errorf("call %q while apply held the lock (only apply's refresh GETs were expected)", c)
+		}
+	}
+	if now, err := os.ReadFile(st); err != nil || !bytes.Equal(now, before) {
+		t.Errorf("the state file changed while apply waited: %v\n%s", err, now)
+	}
+
+	gated.Store(false)
+	close(release)
+	released = true
+	select {
+	case <-applied:
+		if applyErr != nil || !strings.Contains(applyOut.String(), "Apply: 1 of 1 calls done.\n") {
+			t.Fatalf("apply: %v\n%s", applyErr, applyOut.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("apply did not end")
+	}
+	d.waitFor("a cycle with the lock taken again", 1, func(r map[string]any) bool {
+		tr, _ := r["trigger"].(string)
+		return cycleDone(r) && strings.Contains(tr, "retry") && r["planned"] == 0.0 && r["blocked"] == 0.0 && r["failed"] == 0.0
+	})
+	if n := d.count(msg("the state file's lock file was removed or replaced while this process held it; taking the lock again and reading the state afresh")); n != 1 {
+		t.Errorf("%d records of the lock loss:\n%s", n, d.logs())
+	}
+	perCN := map[string]int{}
+	for _, o := range srv.Orders() {
+		perCN[o.CommonName]++
+	}
+	if want := map[string]int{"host00.example.com": 1, "host01.example.com": 1, "host02.example.com": 1}; !cmp.Equal(want, perCN) {
+		t.Errorf("orders per name %v, want %v", perCN, want)
+	}
+	if e := loadStateFile(t, st).Entries["host02"]; e == nil || e.OrderID == 0 {
+		t.Errorf("host02 in the state: %+v", e)
+	}
+}
+
+// TestRun_signalWaitsForQuietTree edits a spec just before SIGHUP: the
+// cycle the signal starts reads the specs only once the tree has been
+// quiet for --debounce, and so sees the whole edit.
+func TestRun_signalWaitsForQuietTree(t *testing.T) {
+	var putAt atomic.Int64
+	_, env, dir, st := appliedSpecs(t, 1, digicerttest.WithHook(func(r digicerttest.Request) {
+		if r.Method == "PUT" {
+			putAt.CompareAndSwap(0, time.Now().UnixNano())
+		}
+	}))
+	const quiet = 2 * time.Second
+	d := startDaemon(t, env, "--dir", dir, "--state", st, "--debounce", quiet.String())
+	d.waitFor("the start cycle", 1, cycleDoneWith("start"))
+	edited := time.Now()
+	editFile(t, filepath.Join(dir, "spec00.yaml"), "skip_approval: true\n", "skip_approval: true\ndisable_ct: true\n")
+	d.signal(syscall.SIGHUP)
+	d.waitFor("the signal cycle", 1, cycleDoneWith("signal"))
+	if n := d.count(func(r map[string]any) bool {
+		return cycleDone(r) && r["trigger"] == "signal" && r["planned"] == 1.0 && r["done"] == 1.0
+	}); n != 1 {
+		t.Errorf("the signal cycle did not apply the edit:\n%s", d.logs())
+	}
+	// Generous margin: without the quiet wait the call follows within milliseconds.
+	if at := putAt.Load(); at == 0 || time.Unix(0, at).Sub(edited) < quiet*3/4 {
+		t.Errorf("the call came %v after the edit, want about %v or more", time.Unix(0, at).Sub(edited), quiet)
 	}
 }

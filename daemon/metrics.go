@@ -1,9 +1,10 @@
-package main
+package daemon
 
 import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,8 +16,11 @@ import (
 	"github.com/certform/certform/state"
 )
 
-// metrics are the daemon's Prometheus metrics, on a registry of its own.
-type metrics struct {
+// Metrics are the daemon's Prometheus metrics, on a registry of their own,
+// served at /metrics. The CertCentral client feeds the call counters
+// through ObserveCall; the daemon records every cycle. Safe for concurrent
+// use.
+type Metrics struct {
 	reg           *prometheus.Registry
 	cycles        *prometheus.CounterVec
 	cycleSeconds  prometheus.Histogram
@@ -30,8 +34,9 @@ type metrics struct {
 	lastSuccess   prometheus.Gauge
 }
 
-func newMetrics() *metrics {
-	m := &metrics{
+// NewMetrics returns the metrics, all zero.
+func NewMetrics() *Metrics {
+	m := &Metrics{
 		reg: prometheus.NewRegistry(),
 		cycles: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "certform_cycles_total",
 			Help: "Reconcile cycles, by what triggered them and how they ended (ok, failed)."}, []string{"trigger", "result"}),
@@ -59,8 +64,9 @@ func newMetrics() *metrics {
 	return m
 }
 
-// observeCall is the digicert client's observer.
-func (m *metrics) observeCall(c digicert.Call) {
+// ObserveCall counts one HTTP exchange with CertCentral; it is the
+// digicert client's observer (digicert.WithObserver).
+func (m *Metrics) ObserveCall(c digicert.Call) {
 	m.apiCalls.WithLabelValues(c.Endpoint, strconv.Itoa(c.Status)).Inc()
 	if c.Status == http.StatusTooManyRequests {
 		m.rateLimited.Inc()
@@ -70,8 +76,9 @@ func (m *metrics) observeCall(c digicert.Call) {
 	}
 }
 
-// observeCycle records a finished cycle.
-func (m *metrics) observeCycle(trigger string, ok bool, d time.Duration, specErrors int, p *reconcile.Changes, stats *stateStats) {
+// observeCycle records a finished cycle that ended at end; p and stats
+// are nil when no plan was made.
+func (m *Metrics) observeCycle(trigger string, ok bool, d time.Duration, end time.Time, specErrors int, p *reconcile.Changes, stats *stateStats) {
 	result := "ok"
 	if !ok {
 		result = "failed"
@@ -98,7 +105,7 @@ func (m *metrics) observeCycle(trigger string, ok bool, d time.Duration, specErr
 		m.pendingRevoke.Set(float64(stats.pendingRevokes))
 	}
 	if ok {
-		m.lastSuccess.Set(float64(time.Now().Unix()))
+		m.lastSuccess.Set(float64(end.Unix()))
 	}
 }
 
@@ -127,40 +134,60 @@ func countState(f *state.File) *stateStats {
 	return st
 }
 
-// health is what /healthz reports: 503 until the first cycle ends, then
-// 200 with the last cycle's end time and result.
+// health is what /healthz reports: 503 until the first cycle ends, and
+// 503 while a folder below the spec directory cannot be watched; otherwise
+// 200. The body gives the last cycle's end time, result and trigger, and
+// the reason of a 503. Safe for concurrent use.
 type health struct {
-	mu     sync.Mutex
-	last   time.Time
-	ok     bool
-	reason string
+	mu        sync.Mutex
+	last      time.Time
+	ok        bool
+	trigger   string
+	unwatched []string
 }
 
-func (h *health) set(t time.Time, ok bool, reason string) {
+func (h *health) setCycle(end time.Time, ok bool, trigger string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.last, h.ok, h.reason = t, ok, reason
+	h.last, h.ok, h.trigger = end, ok, trigger
+}
+
+func (h *health) setUnwatched(reasons []string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.unwatched = reasons
 }
 
 func (h *health) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	h.mu.Lock()
-	last, ok, reason := h.last, h.ok, h.reason
+	last, ok, trigger, unwatched := h.last, h.ok, h.trigger, h.unwatched
 	h.mu.Unlock()
+	body := map[string]string{"status": "ok"}
+	code := http.StatusOK
+	if !last.IsZero() {
+		result := "ok"
+		if !ok {
+			result = "failed"
+		}
+		body["last_cycle"], body["last_result"], body["trigger"] = last.UTC().Format(time.RFC3339), result, trigger
+	}
+	switch {
+	case last.IsZero():
+		code, body["status"] = http.StatusServiceUnavailable, "starting"
+	case len(unwatched) > 0:
+		code, body["status"] = http.StatusServiceUnavailable, "degraded"
+	}
+	if len(unwatched) > 0 {
+		body["reason"] = strings.Join(unwatched, "; ")
+	}
 	w.Header().Set("Content-Type", "application/json")
-	if last.IsZero() {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		json.NewEncoder(w).Encode(map[string]string{"status": "starting"})
-		return
-	}
-	result := "ok"
-	if !ok {
-		result = "failed"
-	}
-	json.NewEncoder(w).Encode(map[string]string{"status": "ok", "last_cycle": last.UTC().Format(time.RFC3339), "last_result": result, "trigger": reason})
+	w.WriteHeader(code)
+	// An error here is the client's going away; there is no one to tell.
+	_ = json.NewEncoder(w).Encode(body)
 }
 
 // handler serves /healthz and /metrics.
-func (m *metrics) handler(h *health) http.Handler {
+func (m *Metrics) handler(h *health) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/healthz", h)
 	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))

@@ -1,0 +1,611 @@
+// Package daemon is the long-running side of certform run: it decides when
+// a reconcile cycle runs and reports how each went. It owns the triggers
+// and their merging (start, file changes, cron schedules, SIGHUP, retries
+// after a failed cycle, re-sends of orders that wait), the debounced
+// fsnotify watcher, the retry backoff, /healthz and /metrics, systemd's
+// notifications and watchdog, and a daemon's signal handling.
+//
+// It does not own the steps of a cycle: refreshing, loading the specs from
+// a quiet tree, consulting CertCentral, planning and applying are
+// reconcile.Reconciler's, which certform plan and apply run too. Nor does
+// it parse flags, build the CertCentral client or open the state file:
+// package main wires those and hands the daemon a Reconciler.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/certform/certform/reconcile"
+	"github.com/certform/certform/spec"
+	"github.com/certform/certform/state"
+)
+
+// Config says what a Daemon runs and how.
+type Config struct {
+	// Reconciler runs every cycle; it and its Store (the locked state
+	// file) are required. New sets its Quiet to Debounce, so that every
+	// cycle, whatever triggered it, reads the specs only from a tree that
+	// has been quiet that long, and gives it a spec cache if it has none.
+	// The Daemon uses it from one goroutine at a time.
+	Reconciler *reconcile.Reconciler
+	// Log gets the daemon's records; nil discards them.
+	Log *slog.Logger
+	// Schedule ticks periodic cycles; RefreshSchedule ticks cycles that
+	// first read every order from CertCentral. Nil means no such ticks.
+	Schedule, RefreshSchedule *Schedule
+	// Debounce is the quiet period: a file change is reconciled once no
+	// file changed for Debounce, but at most 10x Debounce after the first
+	// change. Zero means DefaultDebounce.
+	Debounce time.Duration
+	// RetryBackoff is the wait before retrying a failed cycle (failed
+	// CertCentral calls, a state lock held by another process, an
+	// unreadable spec directory); it doubles with each failure in a row,
+	// up to 15 minutes, and starts over after a cycle without such
+	// failures. Zero means DefaultRetryBackoff.
+	RetryBackoff time.Duration
+	// Listen is the address /healthz and /metrics are served on, such as
+	// 127.0.0.1:9464; empty serves neither.
+	Listen string
+	// Once runs one cycle and returns: no watcher, schedule or listener.
+	Once bool
+	// Metrics are updated by every cycle; nil makes new ones.
+	Metrics *Metrics
+	// Notify gets systemd notifications (see SystemdNotify): READY=1
+	// after the first cycle, STATUS= after each, STOPPING=1 and
+	// WATCHDOG=1. Nil sends none.
+	Notify func(state string)
+	// Watchdog is systemd's watchdog interval (see SystemdWatchdog):
+	// Notify gets WATCHDOG=1 every half of it while the daemon is idle or
+	// in a cycle younger than Watchdog plus 10 minutes. Zero sends none.
+	Watchdog time.Duration
+	// Signals, if set, delivers SIGHUP, SIGINT and SIGTERM (see
+	// signal.Notify). SIGHUP reconciles now. The first SIGINT or SIGTERM
+	// stops the daemon: no new cycle starts, the one in progress finishes
+	// (its calls in flight get the Reconciler's grace period), then Run
+	// returns. A second makes Run return ErrInterrupted at once.
+	Signals <-chan os.Signal
+	// Clock is the daemon's time source; nil is the system clock.
+	Clock Clock
+}
+
+// Defaults of Config's durations.
+const (
+	// DefaultDebounce is the quiet period when Config.Debounce is zero.
+	DefaultDebounce = time.Second
+	// DefaultRetryBackoff is the first retry wait when Config.RetryBackoff
+	// is zero.
+	DefaultRetryBackoff = 30 * time.Second
+	// retryMax caps the retry backoff: the default schedule's interval.
+	retryMax = 15 * time.Minute
+	// minResendWait is the shortest wait before a "resend" cycle, so that
+	// clocks that disagree cannot make cycles follow each other at once.
+	minResendWait = time.Second
+)
+
+// ErrFailed is what Run returns with Config.Once when the cycle did not
+// land everything: a call failed or waits, an action was blocked, a spec
+// was invalid, or the cycle failed before its plan.
+var ErrFailed = errors.New("the cycle did not land everything")
+
+// ErrInterrupted is what Run returns at once on a second SIGINT or
+// SIGTERM; a cycle in progress may still be running.
+var ErrInterrupted = errors.New("interrupted by a second signal")
+
+// Daemon runs reconcile cycles: never two at once, each from the whole
+// desired and known state (level-based), whatever triggered it. Triggers
+// that arrive during a cycle are merged into one follow-up cycle.
+type Daemon struct {
+	cfg      Config
+	r        *reconcile.Reconciler
+	log      *slog.Logger
+	clock    Clock
+	notify   func(string)
+	met      *Metrics
+	health   *health
+	triggers *queue
+	watch    *watcher // nil with Once
+	ln       net.Listener
+	srv      *http.Server
+
+	busy   atomic.Int64 // Unix nanoseconds (Clock) when the running cycle started; 0 when idle
+	cycles int          // cycles begun; used by the loop goroutine only
+
+	mu            sync.Mutex // guards what follows
+	stopped       bool
+	backoff       time.Duration // the current retry wait; 0 after a cycle without failures
+	retry         Timer
+	resend        Timer
+	resendAt      time.Time
+	scheduleTimer Timer
+	refreshTimer  Timer
+	watchdogTimer Timer
+	closeOnce     sync.Once
+}
+
+// New checks cfg and sets the daemon up: unless Once, it watches every
+// folder below the Reconciler's Dir and listens on Listen (served once Run
+// starts). A folder that cannot be watched is logged and reported by
+// /healthz, not an error; a Dir that cannot be watched, or an address
+// that cannot be listened on, is. Close releases what New set up.
+func New(cfg Config) (*Daemon, error) {
+	r := cfg.Reconciler
+	if r == nil || r.Store == nil {
+		return nil, errors.New("daemon: Config.Reconciler with a Store is required")
+	}
+	if cfg.Debounce <= 0 {
+		cfg.Debounce = DefaultDebounce
+	}
+	if cfg.RetryBackoff <= 0 {
+		cfg.RetryBackoff = DefaultRetryBackoff
+	}
+	d := &Daemon{cfg: cfg, r: r, log: cfg.Log, clock: cfg.Clock, notify: cfg.Notify, met: cfg.Metrics,
+		health: &health{}, triggers: newQueue()}
+	if d.log == nil {
+		d.log = slog.New(slog.DiscardHandler)
+	}
+	if d.clock == nil {
+		d.clock = systemClock{}
+	}
+	if d.notify == nil {
+		d.notify = func(string) {}
+	}
+	if d.met == nil {
+		d.met = NewMetrics()
+	}
+	r.Quiet = cfg.Debounce
+	if r.Cache == nil {
+		r.Cache = spec.NewCache()
+	}
+	if cfg.Once {
+		return d, nil
+	}
+	deb := newDebouncer(d.clock, cfg.Debounce, func(paths []string, more int) {
+		d.triggers.add(trigger{reasons: []string{reasonFileChange}, paths: paths, more: more})
+	})
+	w, err := newWatcher(r.Dir, deb, d.log, nil, d.health.setUnwatched)
+	if err != nil {
+		return nil, fmt.Errorf("watching %s: %w", r.Dir, err)
+	}
+	d.watch = w
+	if cfg.Listen != "" {
+		ln, err := net.Listen("tcp", cfg.Listen)
+		if err != nil {
+			w.close()
+			return nil, fmt.Errorf("listening on %s for /healthz and /metrics: %w", cfg.Listen, err)
+		}
+		d.ln = ln
+		d.srv = &http.Server{Handler: d.met.handler(d.health), ReadHeaderTimeout: 10 * time.Second}
+		d.log.Info("serving /healthz and /metrics", "addr", ln.Addr().String())
+	}
+	return d, nil
+}
+
+// Close stops the watcher, the listener and every timer. Run calls it
+// when it returns; calling it again does nothing.
+func (d *Daemon) Close() {
+	d.closeOnce.Do(func() {
+		d.stopTimers()
+		if d.watch != nil {
+			d.watch.close()
+		}
+		if d.srv != nil {
+			// Closing the listener too covers a Run that never served it.
+			d.srv.Close()
+			d.ln.Close()
+		}
+	})
+}
+
+// Run runs the start cycle, then a cycle for every trigger until ctx ends
+// or a first signal arrives; the cycle in progress then finishes and Run
+// returns nil. With Once it runs one cycle and returns ErrFailed unless
+// everything landed. A second signal makes it return ErrInterrupted at
+// once. Run may be called once.
+func (d *Daemon) Run(ctx context.Context) error {
+	defer d.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	forced := make(chan struct{})
+	if d.cfg.Signals != nil {
+		done := make(chan struct{})
+		defer close(done)
+		go d.handleSignals(d.cfg.Signals, cancel, forced, done)
+	}
+	loopDone := make(chan struct{})
+	var ok bool
+	if d.cfg.Once {
+		go func() {
+			defer close(loopDone)
+			ok = d.cycle(ctx, trigger{reasons: []string{reasonStart}})
+		}()
+	} else {
+		if d.srv != nil {
+			go func() {
+				if err := d.srv.Serve(d.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+					d.log.Error("serving /healthz and /metrics", "error", err.Error())
+				}
+			}()
+		}
+		go d.watch.run(ctx)
+		d.tick(&d.scheduleTimer, d.cfg.Schedule, trigger{reasons: []string{reasonSchedule}})
+		d.tick(&d.refreshTimer, d.cfg.RefreshSchedule, trigger{reasons: []string{reasonRefreshSchedule}, refresh: true})
+		d.watchdog(ctx)
+		d.triggers.add(trigger{reasons: []string{reasonStart}})
+		go func() {
+			defer close(loopDone)
+			d.loop(ctx)
+		}()
+	}
+	select {
+	case <-forced:
+		return ErrInterrupted
+	case <-loopDone:
+	}
+	if d.cfg.Once && !ok {
+		return ErrFailed
+	}
+	return nil
+}
+
+// handleSignals acts on the signals until done is closed.
+func (d *Daemon) handleSignals(sigs <-chan os.Signal, stop context.CancelFunc, forced chan<- struct{}, done <-chan struct{}) {
+	stopping := false
+	for {
+		var s os.Signal
+		select {
+		case <-done:
+			return
+		case s = <-sigs:
+		}
+		switch {
+		case s == syscall.SIGHUP:
+			d.log.Info("SIGHUP: reconciling now")
+			d.triggers.add(trigger{reasons: []string{reasonSignal}})
+		case !stopping:
+			stopping = true
+			d.log.Info("stopping: the cycle in progress finishes, no new one starts; a second signal exits at once", "signal", s.String())
+			d.notify("STOPPING=1")
+			stop()
+		default:
+			d.log.Warn("second signal: exiting at once", "signal", s.String())
+			close(forced)
+			return
+		}
+	}
+}
+
+// loop runs a cycle for each trigger until ctx ends.
+func (d *Daemon) loop(ctx context.Context) {
+	first := true
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.triggers.ready:
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		t := d.triggers.take()
+		if t == nil {
+			continue
+		}
+		d.cycle(ctx, *t)
+		if first {
+			first = false
+			d.notify("READY=1")
+		}
+	}
+}
+
+// tally counts the results of a cycle's calls.
+type tally struct {
+	done, failed, waiting int
+	// retry is set when a call failed in a way a later attempt may mend
+	// (CertCentral failed or did not answer, the state could not be
+	// saved): the retry backoff is armed.
+	retry bool
+	// until is the earliest time an action that waits may go on; zero
+	// when none waits.
+	until time.Time
+}
+
+// tallyResults classifies results: an action that waits (ErrWaiting) is
+// neither done nor failed and schedules a "resend" cycle; a revocation not
+// sent because its spec changed (ErrSpecChanged) and an action not started
+// because certform is stopping (ErrStopping) failed but arm no retry (the
+// file change triggers a cycle of its own); any other error is a failure
+// to retry.
+func tallyResults(results []reconcile.Result) tally {
+	var t tally
+	for _, r := range results {
+		var wait *reconcile.WaitError
+		switch {
+		case r.Err == nil:
+			t.done++
+		case errors.Is(r.Err, reconcile.ErrWaiting):
+			t.waiting++
+			if errors.As(r.Err, &wait) && (t.until.IsZero() || wait.Until.Before(t.until)) {
+				t.until = wait.Until
+			}
+		case errors.Is(r.Err, reconcile.ErrSpecChanged), errors.Is(r.Err, reconcile.ErrStopping):
+			t.failed++
+		default:
+			t.failed++
+			t.retry = true
+		}
+	}
+	return t
+}
+
+// cycle runs one reconcile cycle: Prepare (refresh if asked, load from a
+// quiet tree, consult, plan), log what it found, Apply (unless dry run),
+// report. It returns whether everything landed.
+func (d *Daemon) cycle(ctx context.Context, t trigger) bool {
+	start := d.clock.Now()
+	d.busy.Store(start.UnixNano())
+	defer d.busy.Store(0)
+	d.cycles++
+	n := d.cycles
+	attrs := []any{"cycle", n, "trigger", t.reason()}
+	if len(t.paths) > 0 {
+		attrs = append(attrs, "paths", strings.Join(t.paths, ","))
+		if t.more > 0 {
+			attrs = append(attrs, "more_paths", t.more)
+		}
+	}
+	if t.refresh {
+		attrs = append(attrs, "refresh", true)
+	}
+	d.log.Info("cycle start", attrs...)
+
+	c, err := d.prepare(ctx, t)
+	if err != nil {
+		d.finish(t, start, false, 0, nil)
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			d.log.Info("cycle stopped before its plan: certform is stopping", "cycle", n)
+			return false
+		}
+		d.log.Error("cycle failed", "cycle", n, "error", err.Error(), "hint", prepareHint(err))
+		d.scheduleRetry(true)
+		return false
+	}
+	for _, e := range c.Specs.Errors {
+		d.log.Warn("spec error", "error", e.Error())
+	}
+	for _, e := range c.Errors {
+		d.log.Error("cycle error", "cycle", n, "error", e.Error())
+	}
+	p := c.Plan
+	for _, note := range p.Notes {
+		d.logNote(ctx, note)
+	}
+	var res tally
+	if d.r.DryRun {
+		for _, a := range p.Actions {
+			d.log.Info("planned (dry run: not applied)", planAttrs(a)...)
+		}
+	} else if len(p.Actions) > 0 || len(p.Blocked) > 0 {
+		res = tallyResults(d.r.Apply(ctx, c))
+	}
+	ok := len(c.Errors) == 0 && res.failed == 0 && res.waiting == 0 && len(p.Blocked) == 0 && len(c.Specs.Errors) == 0
+	// Metrics, health and systemd status first: whoever sees "cycle done"
+	// in the log finds them up to date.
+	d.finish(t, start, ok, len(c.Specs.Errors), p)
+	d.log.Info("cycle done", "cycle", n, "trigger", t.reason(), "duration", d.clock.Now().Sub(start).Round(time.Millisecond).String(),
+		"specs", len(c.Specs.Orders), "spec_errors", len(c.Specs.Errors), "errors", len(c.Errors), "planned", len(p.Actions),
+		"done", res.done, "failed", res.failed, "waiting", res.waiting, "blocked", len(p.Blocked), "notes", len(p.Notes), "dry_run", d.r.DryRun)
+	if ctx.Err() == nil {
+		d.scheduleRetry(res.retry || len(c.Errors) > 0)
+		if !res.until.IsZero() {
+			d.scheduleResend(res.until)
+		}
+	}
+	return ok
+}
+
+// prepare runs the Reconciler's Prepare, which proves the state file's
+// lock first: a state whose lock file was removed or replaced (another
+// process may have taken the lock) is locked and read again before
+// anything is planned; if another process holds the lock, the cycle fails
+// with its *state.LockedError and nothing is called or written.
+func (d *Daemon) prepare(ctx context.Context, t trigger) (*reconcile.Cycle, error) {
+	return d.r.Prepare(ctx, reconcile.CycleOptions{Refresh: t.refresh})
+}
+
+// prepareHint says what a cycle that failed before its plan means.
+func prepareHint(err error) string {
+	var missing *state.MissingError
+	var corrupt *state.CorruptError
+	switch {
+	case errors.Is(err, state.ErrLocked):
+		return "another certform process holds the state file's lock; this daemon calls nothing and writes nothing until it can take the lock again, which it retries with backoff"
+	case errors.Is(err, state.ErrLockLost):
+		return "this daemon calls nothing and writes nothing until it takes the state file's lock again, which it retries with backoff"
+	case errors.As(err, &missing), errors.As(err, &corrupt):
+		return "see \"Recovering the state file\" in README.md; retried with backoff"
+	}
+	return "check --dir; retried with backoff"
+}
+
+// logNote logs a plan note: blocked, warning and duplicate notes at WARN,
+// the others at INFO.
+func (d *Daemon) logNote(ctx context.Context, n reconcile.Note) {
+	attrs := []any{"kind", n.Kind}
+	if n.Name != "" {
+		attrs = append(attrs, "spec", n.Name)
+	}
+	if n.OrderID != 0 {
+		attrs = append(attrs, "order_id", n.OrderID)
+	}
+	attrs = append(attrs, "message", n.Message)
+	if n.Hint != "" {
+		attrs = append(attrs, "hint", n.Hint)
+	}
+	level := slog.LevelInfo
+	if n.Kind == reconcile.NoteBlocked || n.Kind == reconcile.NoteWarning || n.Kind == reconcile.NoteDuplicate {
+		level = slog.LevelWarn
+	}
+	d.log.Log(ctx, level, "note", attrs...)
+}
+
+// planAttrs are the log attributes of a planned action.
+func planAttrs(a reconcile.Action) []any {
+	attrs := []any{"action", string(a.Kind), "spec", a.Name}
+	if a.OrderID != 0 {
+		attrs = append(attrs, "order_id", a.OrderID)
+	}
+	if a.To != nil {
+		attrs = append(attrs, "to", *a.To)
+	}
+	return attrs
+}
+
+// finish reports a cycle to the metrics, /healthz and systemd, and watches
+// every folder again. p is nil when no plan was made.
+func (d *Daemon) finish(t trigger, start time.Time, ok bool, specErrors int, p *reconcile.Changes) {
+	end := d.clock.Now()
+	var stats *stateStats
+	if p != nil {
+		d.r.Store.View(func(f *state.File) { stats = countState(f) })
+	}
+	d.met.observeCycle(t.reason(), ok, end.Sub(start), end, specErrors, p, stats)
+	d.health.setCycle(end, ok, t.reason())
+	status := "last cycle ok"
+	if !ok {
+		status = "last cycle had failures"
+	}
+	if p != nil {
+		status += "; planned " + strings.TrimSuffix(strings.TrimPrefix(p.Summary(), "Plan: "), ".")
+	}
+	d.notify("STATUS=" + status + " (" + end.UTC().Format(time.RFC3339) + ")")
+	d.mu.Lock()
+	stopped := d.stopped
+	d.mu.Unlock()
+	if d.watch != nil && !stopped {
+		d.watch.resync()
+	}
+}
+
+// scheduleRetry arms a "retry" trigger with backoff after a failed cycle,
+// and starts the backoff over after one without failures.
+func (d *Daemon) scheduleRetry(failed bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !failed {
+		d.backoff = 0
+		return
+	}
+	if d.cfg.Once || d.stopped {
+		return
+	}
+	if d.backoff == 0 {
+		d.backoff = d.cfg.RetryBackoff
+	} else {
+		d.backoff = min(2*d.backoff, retryMax)
+	}
+	if d.retry != nil {
+		d.retry.Stop()
+	}
+	wait := d.backoff
+	d.log.Warn("the cycle failed; retrying later", "in", wait.String())
+	d.retry = d.clock.AfterFunc(wait, func() { d.triggers.add(trigger{reasons: []string{reasonRetry}}) })
+}
+
+// scheduleResend arms a "resend" trigger for until, when an action that
+// waits may go on, unless one is armed for that time or earlier.
+func (d *Daemon) scheduleResend(until time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.cfg.Once || d.stopped || (d.resend != nil && !d.resendAt.After(until)) {
+		return
+	}
+	if d.resend != nil {
+		d.resend.Stop()
+	}
+	wait := max(until.Sub(d.clock.Now()), minResendWait)
+	d.log.Info("an order waits before it may be sent again; a cycle is scheduled for then",
+		"at", until.UTC().Format(time.RFC3339), "in", wait.Round(time.Second).String())
+	var tm Timer
+	tm = d.clock.AfterFunc(wait, func() {
+		d.mu.Lock()
+		if d.resend == tm {
+			d.resend, d.resendAt = nil, time.Time{}
+		}
+		d.mu.Unlock()
+		d.triggers.add(trigger{reasons: []string{reasonResend}})
+	})
+	d.resend, d.resendAt = tm, until
+}
+
+// tick arms *slot for the schedule's next tick, which adds t and arms the
+// tick after it. A nil schedule arms nothing.
+func (d *Daemon) tick(slot *Timer, s *Schedule, t trigger) {
+	if s == nil {
+		return
+	}
+	now := d.clock.Now()
+	next := s.Next(now)
+	if next.IsZero() {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stopped {
+		return
+	}
+	*slot = d.clock.AfterFunc(next.Sub(now), func() {
+		d.triggers.add(t)
+		d.tick(slot, s, t)
+	})
+}
+
+// watchdog pings systemd's watchdog every half interval while the daemon
+// is healthy: idle, or in a cycle that started less than the interval plus
+// stuckAfter ago (a cycle stuck longer gets the service restarted).
+func (d *Daemon) watchdog(ctx context.Context) {
+	iv := d.cfg.Watchdog
+	if iv <= 0 {
+		return
+	}
+	var ping func()
+	ping = func() {
+		if ctx.Err() != nil {
+			return
+		}
+		if since := d.busy.Load(); since == 0 || d.clock.Now().Sub(time.Unix(0, since)) <= iv+stuckAfter {
+			d.notify("WATCHDOG=1")
+		}
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if !d.stopped {
+			d.watchdogTimer = d.clock.AfterFunc(iv/2, ping)
+		}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.watchdogTimer = d.clock.AfterFunc(iv/2, ping)
+}
+
+// stopTimers stops every timer and arms no new one.
+func (d *Daemon) stopTimers() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.stopped = true
+	for _, t := range []Timer{d.retry, d.resend, d.scheduleTimer, d.refreshTimer, d.watchdogTimer} {
+		if t != nil {
+			t.Stop()
+		}
+	}
+}
