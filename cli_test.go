@@ -21,7 +21,13 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "certform")
-	build := exec.Command("go", "build", "-o", binary, ".")
+	args := []string{"build", "-o", binary}
+	if raceEnabled {
+		// The end-to-end tests run the binary built with the race
+		// detector, so that it sees the CLI and daemon code too.
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, ".")...)
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		panic("building certform: " + err.Error())
@@ -110,7 +116,7 @@ func TestValidate_badCorpus(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
 	lines := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
-	if got := lines[len(lines)-1]; got != "16 specs in 15 files: 47 errors in 12 files" {
+	if got := lines[len(lines)-1]; got != "20 specs in 18 files: 64 errors in 15 files" {
 		t.Errorf("summary %q", got)
 	}
 	want := `types.yaml:5:13: disable_ct: must be true or false, got "yes"`
@@ -132,7 +138,7 @@ func TestValidate_json(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
 		t.Fatal(err)
 	}
-	if got.Specs != 16 || got.Files != 15 || len(got.Errors) != 47 {
+	if got.Specs != 20 || got.Files != 18 || len(got.Errors) != 64 {
 		t.Errorf("got %d specs, %d files, %d errors", got.Specs, got.Files, len(got.Errors))
 	}
 	if diff := cmp.Diff([]string{"good-example-com"}, got.Valid); diff != "" {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -129,7 +130,9 @@ func TestApply_examples(t *testing.T) {
 	if code != 2 {
 		t.Fatalf("exit %d, want 2 (calls made)\n%s\n%s", code, stdout, stderr)
 	}
-	want := []string{"POST /order/certificate/ssl", "POST /order/certificate/ssl", "POST /order/certificate/ssl", "POST /order/certificate/ssl", "POST /order/certificate/ssl"}
+	// Five new specs: CertCentral is consulted with one sweep of the
+	// account first.
+	want := []string{"GET /order/certificate?limit=1000&offset=0", "POST /order/certificate/ssl", "POST /order/certificate/ssl", "POST /order/certificate/ssl", "POST /order/certificate/ssl", "POST /order/certificate/ssl"}
 	if diff := cmp.Diff(want, srv.Calls()); diff != "" {
 		t.Errorf("calls (-want +got):\n%s", diff)
 	}
@@ -190,7 +193,7 @@ func TestApply_lostResponseAdopted(t *testing.T) {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
 	e := loadStateFile(t, st).Entries["host00"]
-	want := []string{"POST /order/certificate/ssl", "GET /order/alternate/" + e.AlternativeOrderID}
+	want := []string{"GET /order/certificate?filters%5Bcommon_name%5D=host00.example.com&limit=1000&offset=0", "POST /order/certificate/ssl", "GET /order/alternate/" + e.AlternativeOrderID}
 	if diff := cmp.Diff(want, srv.Calls()); diff != "" {
 		t.Errorf("calls (-want +got):\n%s", diff)
 	}
@@ -215,15 +218,24 @@ func TestApply_outcomeUnknownThenResolved(t *testing.T) {
 	}
 	alt := e.Intent.AlternativeOrderID
 	wantErr := "certform apply: 1 failed:\n  order host00: digicert: POST /order/certificate/ssl: outcome unknown, the request may have been carried out: " +
-		"digicert: 503 service_unavailable: Injected fault: Service Unavailable.; the next apply looks up alternative order id " + alt + " before it orders again\n"
-	if !strings.HasSuffix(stderr, wantErr) {
-		t.Errorf("stderr:\n%s\nwant suffix:\n%s", stderr, wantErr)
+		"digicert: 503 service_unavailable: Injected fault: Service Unavailable.; the intent stays until CertCentral shows the order: the next apply looks alternative order id " + alt +
+		" up first, and sends the order again only if it is not found, no earlier than "
+	if !strings.Contains(stderr, wantErr) {
+		t.Errorf("stderr:\n%s\nwant:\n%s", stderr, wantErr)
 	}
+	// Before --resend-after: looked up, not sent again.
 	srv.ResetRequests()
 	code, stdout, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st)
-	want := []string{"GET /order/alternate/" + alt, "POST /order/certificate/ssl"}
+	if want := []string{"GET /order/alternate/" + alt}; code != 1 || !cmp.Equal(want, srv.Calls()) || len(srv.Orders()) != 0 ||
+		!strings.Contains(stdout, "waiting         host00: the order sent at ") || !strings.Contains(stderr, "order host00: waiting: alternative order id "+alt) {
+		t.Errorf("apply within --resend-after: exit %d, calls %v, %d orders\n%s%s", code, srv.Calls(), len(srv.Orders()), stdout, stderr)
+	}
+	// After it: looked up, names checked, sent again with the same id.
+	srv.ResetRequests()
+	code, stdout, stderr = runBinary(t, env, "apply", "--dir", dir, "--state", st, "--resend-after", "0s")
+	want := []string{"GET /order/alternate/" + alt, "GET /order/certificate?filters%5Bcommon_name%5D=host00.example.com&limit=1000&offset=0", "POST /order/certificate/ssl"}
 	if code != 0 || !cmp.Equal(want, srv.Calls()) || len(srv.Orders()) != 1 {
-		t.Errorf("second apply: exit %d, calls %v, %d orders\n%s%s", code, srv.Calls(), len(srv.Orders()), stdout, stderr)
+		t.Errorf("apply after --resend-after: exit %d, calls %v, %d orders\n%s%s", code, srv.Calls(), len(srv.Orders()), stdout, stderr)
 	}
 	if got := srv.Orders()[0].AlternativeOrderID; got != alt {
 		t.Errorf("re-ordered with alternative id %q, want the intent's %q", got, alt)
@@ -243,7 +255,10 @@ func TestApply_killAtEachStep(t *testing.T) {
 			arrived := make(chan struct{}, 10)
 			var n int
 			var mu sync.Mutex
-			srv, env := startFake(t, digicerttest.WithLatency(300*time.Millisecond), digicerttest.WithHook(func(digicerttest.Request) {
+			srv, env := startFake(t, digicerttest.WithLatency(300*time.Millisecond), digicerttest.WithHook(func(r digicerttest.Request) {
+				if r.Method != "POST" {
+					return
+				}
 				mu.Lock()
 				n++
 				if n == k {
@@ -480,15 +495,15 @@ func TestApply_missingKey(t *testing.T) {
 	keyFile := filepath.Join(t.TempDir(), "key")
 	os.WriteFile(keyFile, []byte(e2eKey+"\n"), 0o600)
 	code, _, stderr = runBinary(t, env[1:], "apply", "--dir", "examples", "--state", filepath.Join(t.TempDir(), "s.json"), "--api-key-file", keyFile)
-	if code != 0 || len(srv.Calls()) != 5 {
-		t.Errorf("with --api-key-file: exit %d, %d calls\n%s", code, len(srv.Calls()), stderr)
+	if code != 0 || len(srv.Orders()) != 5 {
+		t.Errorf("with --api-key-file: exit %d, %d orders\n%s", code, len(srv.Orders()), stderr)
 	}
 	credDir := t.TempDir()
 	os.WriteFile(filepath.Join(credDir, "digicert-api-key"), []byte(e2eKey), 0o600)
-	srv.ResetRequests()
+	srv, env = startFake(t) // an account without these orders
 	code, _, stderr = runBinary(t, append(env[1:], "CREDENTIALS_DIRECTORY="+credDir), "apply", "--dir", "examples", "--state", filepath.Join(t.TempDir(), "s.json"))
-	if code != 0 || len(srv.Calls()) != 5 {
-		t.Errorf("with CREDENTIALS_DIRECTORY: exit %d, %d calls\n%s", code, len(srv.Calls()), stderr)
+	if code != 0 || len(srv.Orders()) != 5 {
+		t.Errorf("with CREDENTIALS_DIRECTORY: exit %d, %d orders\n%s", code, len(srv.Orders()), stderr)
 	}
 }
 
@@ -580,8 +595,13 @@ func TestApply_json(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
 		t.Fatalf("%v\n%s", err, stdout)
 	}
+	if len(got.Results) == 2 {
+		if e, _ := got.Results[0]["error"].(string); strings.HasPrefix(e, "digicert: 400 invalid_dns_name: Injected fault: Bad Request.; the intent stays until CertCentral shows the order") {
+			got.Results[0]["error"] = "400"
+		}
+	}
 	want := []map[string]any{
-		{"kind": "order", "name": "host00", "ok": false, "error": "digicert: 400 invalid_dns_name: Injected fault: Bad Request."},
+		{"kind": "order", "name": "host00", "ok": false, "error": "400"},
 		{"kind": "order", "name": "host01", "ok": true, "detail": "ordered 100001"},
 	}
 	if diff := cmp.Diff(want, got.Results); code != 1 || got.Summary.Order != 2 || diff != "" {
@@ -627,7 +647,7 @@ func TestApply_lostStateRefused(t *testing.T) {
 	os.Remove(st)
 	srv.ResetRequests()
 	msg := fmt.Sprintf("state file %s is missing, but its lock file %s.lock shows certform has used it before; starting from an empty state would order every spec again\n", st, st)
-	hint := fmt.Sprintf("hint: restore it from a backup (see \"Recovering the state file\" in README.md); to start over on purpose, remove %s.lock first\n", st)
+	hint := fmt.Sprintf("hint: restore it from a backup (see \"Recovering the state file\" in README.md); to start over on purpose, stop every certform that uses it, then remove %s.lock\n", st)
 	for _, args := range [][]string{
 		{"apply", "--dir", dir, "--state", st},
 		{"plan", "--dir", dir, "--state", st},
@@ -642,8 +662,311 @@ func TestApply_lostStateRefused(t *testing.T) {
 	if len(srv.Calls()) != 0 {
 		t.Errorf("calls %v", srv.Calls())
 	}
+	// Starting over on purpose: CertCentral is consulted before buying, so
+	// nothing is ordered again; the notes name the orders to import.
 	os.Remove(st + ".lock")
-	if code, _, _ := runBinary(t, env, "apply", "--dir", dir, "--state", st); code != 0 || len(srv.Orders()) != 4 {
+	code, stdout, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st)
+	if code != 1 || len(srv.Orders()) != 2 {
 		t.Errorf("after removing the lock on purpose: exit %d, %d orders", code, len(srv.Orders()))
+	}
+	for _, o := range srv.Orders() {
+		name := strings.TrimSuffix(o.CommonName, ".example.com")
+		if !strings.Contains(stdout, fmt.Sprintf("exists          %s (order %d): CertCentral already has a live order with exactly these names: order %d (issued); it is not ordered", name, o.ID, o.ID)) ||
+			!strings.Contains(stdout, fmt.Sprintf("hint: to track it, run certform import %s %d;", name, o.ID)) {
+			t.Errorf("no exists note for %s (order %d):\n%s", name, o.ID, stdout)
+		}
+	}
+	if !strings.HasSuffix(stderr, "certform apply: 2 orders blocked because CertCentral already has live orders with these names: host00, host01 (see the notes)\n") {
+		t.Errorf("stderr:\n%s", stderr)
+	}
+}
+
+// TestApply_freshStateOverExistingAccount: a new or mistyped --state path
+// over an account that has the orders places none (CertCentral is
+// consulted before any purchase) and names them.
+func TestApply_freshStateOverExistingAccount(t *testing.T) {
+	srv, env, dir, _ := appliedSpecs(t, 5)
+	srv.ResetRequests()
+	fresh := filepath.Join(t.TempDir(), "typo.json")
+	code, stdout, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", fresh)
+	if code != 1 || len(srv.Orders()) != 5 || len(writes(srv)) != 0 {
+		t.Fatalf("exit %d, %d orders, writes %v\n%s%s", code, len(srv.Orders()), writes(srv), stdout, stderr)
+	}
+	// More than three new specs: one paged sweep of the account.
+	if want := []string{"GET /order/certificate?limit=1000&offset=0"}; !cmp.Equal(want, srv.Calls()) {
+		t.Errorf("calls %v, want %v", srv.Calls(), want)
+	}
+	if n := strings.Count(stdout, "! blocked order"); n != 5 || !strings.Contains(stdout, "Plan: 0 to order, 0 to update, 0 to revoke.") {
+		t.Errorf("%d blocked orders:\n%s", n, stdout)
+	}
+	var got struct {
+		Blocked []map[string]any `json:"blocked"`
+		Notes   []map[string]any `json:"notes"`
+	}
+	_, out, _ := runBinary(t, env, "plan", "--json", "--refresh", "--dir", dir, "--state", fresh)
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Blocked) != 5 || got.Blocked[0]["kind"] != "order" || got.Blocked[0]["blocked_by"] != "exists" || len(got.Notes) != 5 || got.Notes[0]["kind"] != "exists" {
+		t.Errorf("plan --json: %s", out)
+	}
+}
+
+// TestApply_symlinkedState: a state file reached through a symlink is
+// locked and written at its real path: a second process using the real
+// path is refused, and the symlink stays a symlink.
+func TestApply_symlinkedState(t *testing.T) {
+	srv, env := startFake(t)
+	dir := t.TempDir()
+	writeSpecs(t, dir, 1)
+	realDir := t.TempDir()
+	real := filepath.Join(realDir, "state.json")
+	link := filepath.Join(t.TempDir(), "state.json")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", link); code != 0 {
+		t.Fatalf("apply through the link: exit %d\n%s", code, stderr)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the symlink was replaced: %v %v", fi.Mode(), err)
+	}
+	holder, err := state.Open(link) // another certform process, through the link
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	srv.ResetRequests()
+	code, _, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", real)
+	if want := fmt.Sprintf("certform apply: state file %s is in use by another certform process (pid %d)\n", real, os.Getpid()); code != 1 || stderr != want {
+		t.Errorf("exit %d\n%q\nwant %q", code, stderr, want)
+	}
+	if len(srv.Calls()) != 0 {
+		t.Errorf("calls %v", srv.Calls())
+	}
+}
+
+// TestApply_stateInsideDir: a state file inside the spec directory is
+// refused (each write would change the tree being read).
+func TestApply_stateInsideDir(t *testing.T) {
+	srv, env := startFake(t)
+	dir := t.TempDir()
+	writeSpecs(t, dir, 1)
+	st := filepath.Join(dir, "state", "s.json")
+	code, _, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st)
+	want := fmt.Sprintf("certform apply: the state file %s is inside the spec directory %s; every state write would change the specs' tree\nhint: keep the state outside --dir, such as /var/lib/certform/state.json\n", st, dir)
+	if code != 1 || stderr != want || len(srv.Calls()) != 0 {
+		t.Errorf("exit %d\n%q\nwant %q", code, stderr, want)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "state")); err == nil {
+		t.Error("the state folder was created inside --dir")
+	}
+}
+
+// TestApply_otherAPIURL: the state records the API URL it was used with;
+// another is refused unless the account moved on purpose.
+func TestApply_otherAPIURL(t *testing.T) {
+	_, envA, dir, st := appliedSpecs(t, 1)
+	srvB, envB := startFake(t)
+	urlA := strings.TrimPrefix(envA[1], "DIGICERT_API_URL=")
+	urlB := strings.TrimPrefix(envB[1], "DIGICERT_API_URL=")
+	code, _, stderr := runBinary(t, envB, "apply", "--dir", dir, "--state", st)
+	want := fmt.Sprintf("certform apply: the state file %s belongs to the CertCentral API at %s, but this command uses %s; its orders are not in that account\n"+
+		"hint: use --api-url %s (or DIGICERT_API_URL); if the account really moved, run again with --account-moved to record the new URL\n", st, urlA, urlB, urlA)
+	if code != 1 || stderr != want || len(srvB.Calls()) != 0 {
+		t.Errorf("exit %d\n%q\nwant %q", code, stderr, want)
+	}
+	if code, _, stderr := runBinary(t, envB, "apply", "--dir", dir, "--state", st, "--account-moved"); code != 0 {
+		t.Errorf("--account-moved: exit %d\n%s", code, stderr)
+	}
+	if got := loadStateFile(t, st).APIURL; got != urlB {
+		t.Errorf("api_url %q, want %q", got, urlB)
+	}
+}
+
+// TestImport_trackedUnderAnotherName: one order is tracked by one spec.
+func TestImport_trackedUnderAnotherName(t *testing.T) {
+	srv, env, dir, st := appliedSpecs(t, 2)
+	id := loadStateFile(t, st).Entries["host00"].OrderID
+	editFile(t, filepath.Join(dir, "spec01.yaml"), "name: host01\n", "name: host01b\n")
+	srv.ResetRequests()
+	code, _, stderr := runBinary(t, env, "import", "--dir", dir, "--state", st, "host01b", fmt.Sprint(id))
+	want := fmt.Sprintf("certform import: order %d is already tracked as host00; one order is tracked by one spec; nothing imported\nhint: to move it to host01b, run certform forget host00, then certform import host01b %d\n", id, id)
+	if code != 1 || stderr != want || len(srv.Calls()) != 0 {
+		t.Errorf("exit %d\n%q\nwant %q", code, stderr, want)
+	}
+	if _, ok := loadStateFile(t, st).Entries["host01b"]; ok {
+		t.Error("imported anyway")
+	}
+}
+
+// TestForget_unknownOutcome: forget refuses an entry whose order is in
+// flight with an unknown outcome, and says so before changing anything.
+func TestForget_unknownOutcome(t *testing.T) {
+	srv, env := startFake(t)
+	dir := t.TempDir()
+	writeSpecs(t, dir, 1)
+	st := filepath.Join(t.TempDir(), "s.json")
+	srv.Inject(digicerttest.Fault{Method: "POST", Times: 1, DropBefore: true})
+	runBinary(t, env, "apply", "--dir", dir, "--state", st)
+	in := loadStateFile(t, st).Entries["host00"].Intent
+	if in == nil {
+		t.Fatal("no intent")
+	}
+	code, stdout, stderr := runBinary(t, nil, "forget", "--state", st, "host00")
+	want := fmt.Sprintf("certform forget: host00 is not forgotten: its order sent at %s (alternative order id %s) has an unknown outcome, and forgetting it could order the same certificate twice or lose a revocation\n"+
+		"hint: look for alternative order id %s in CertCentral; apply settles it by looking it up; to drop it anyway, run certform forget host00 --force\n",
+		in.Started.UTC().Format(time.RFC3339), in.AlternativeOrderID, in.AlternativeOrderID)
+	if code != 1 || stdout != "" || stderr != want {
+		t.Errorf("exit %d\n%q\nwant %q", code, stderr, want)
+	}
+	if loadStateFile(t, st).Entries["host00"] == nil {
+		t.Fatal("forgotten without --force")
+	}
+	code, stdout, _ = runBinary(t, nil, "forget", "--state", st, "--force", "host00")
+	if code != 0 || !strings.HasPrefix(stdout, "Forgot host00. Its order was in flight with an unknown outcome (alternative order id "+in.AlternativeOrderID) {
+		t.Errorf("--force: exit %d\n%s", code, stdout)
+	}
+}
+
+// TestApply_killLoop kills apply at random moments, over and over, while a
+// slow CertCentral (250 ms an answer) carries every request it received
+// out, and restarts it at once without waiting for the fake to go idle:
+// no spec may ever be ordered twice.
+func TestApply_killLoop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kill loop")
+	}
+	const specs, kills = 4, 100
+	srv, env := startFake(t, digicerttest.WithLatency(250*time.Millisecond))
+	dir := t.TempDir()
+	writeSpecs(t, dir, specs)
+	st := filepath.Join(t.TempDir(), "s.json")
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	killed := 0
+	for killed < kills {
+		cmd := exec.Command(binary, "apply", "--dir", dir, "--state", st, "--quiet-period", "0s", "--resend-after", "2s")
+		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done: // finished by itself
+		case <-time.After(time.Duration(rng.IntN(600)) * time.Millisecond):
+			cmd.Process.Kill()
+			<-done
+			killed++
+		}
+		if n := maxOrdersPerName(srv); n > 1 {
+			t.Fatalf("after %d kills: a spec was ordered %d times", killed, n)
+		}
+	}
+	srv.WaitIdle(10 * time.Second)
+	code, stdout, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st, "--resend-after", "0s")
+	if code != 0 {
+		t.Fatalf("final apply: exit %d\n%s%s", code, stdout, stderr)
+	}
+	perCN := map[string]int{}
+	for _, o := range srv.Orders() {
+		perCN[o.CommonName]++
+	}
+	dups := 0
+	for _, n := range perCN {
+		dups += n - 1
+	}
+	t.Logf("%d kills, %d orders for %d specs, %d duplicates", killed, len(srv.Orders()), len(perCN), dups)
+	if len(perCN) != specs || dups != 0 {
+		t.Errorf("orders per name: %v", perCN)
+	}
+}
+
+func maxOrdersPerName(srv *digicerttest.Server) int {
+	perCN := map[string]int{}
+	m := 0
+	for _, o := range srv.Orders() {
+		perCN[o.CommonName]++
+		m = max(m, perCN[o.CommonName])
+	}
+	return m
+}
+
+// TestApply_consistentSnapshot applies again and again while another
+// process keeps switching the spec tree between two commits (defaults.yaml
+// and the spec written 20 ms apart, as a slow checkout does): every
+// order must carry one commit's values, never a mix of both.
+func TestApply_consistentSnapshot(t *testing.T) {
+	srv, env := startFake(t)
+	dir := t.TempDir()
+	csr, err := spectest.CSR("mix.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	commits := []struct{ defaults, comments string }{
+		{"product: ov\nvalidity_years: 1\n", "commit A"},
+		{"product: ev\nvalidity_years: 2\n", "commit B"},
+	}
+	checkout := func(i int) {
+		c := commits[i%2]
+		os.WriteFile(filepath.Join(dir, "defaults.yaml"), []byte(c.defaults), 0o600)
+		time.Sleep(20 * time.Millisecond)
+		body := fmt.Sprintf("name: mix\ncommon_name: mix.example.com\norganization_id: 1\nallow_existing_names: true\ncomments: %s\ncsr: |\n%s", c.comments, spectest.Indent(csr))
+		os.WriteFile(filepath.Join(dir, "mix.yaml"), []byte(body), 0o600)
+	}
+	checkout(0)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		rng := rand.New(rand.NewPCG(1, 2))
+		for i := 1; ; i++ {
+			// Checkouts in quick succession, with a quiet moment now
+			// and then.
+			pause := time.Duration(rng.IntN(30)) * time.Millisecond
+			if i%4 == 0 {
+				pause = 300 * time.Millisecond
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(pause):
+			}
+			checkout(i)
+		}
+	}()
+	for i := 0; i < 20; i++ {
+		if code, _, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", filepath.Join(t.TempDir(), "s.json"), "--quiet-period", "100ms"); code != 0 {
+			t.Errorf("apply %d: exit %d\n%s", i, code, stderr)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	mixed := 0
+	for _, r := range srv.Requests() {
+		if r.Method != "POST" {
+			continue
+		}
+		var body struct {
+			Comments string
+			Product  struct {
+				TypeHint string `json:"type_hint"`
+			}
+			OrderValidity struct{ Years int } `json:"order_validity"`
+		}
+		if err := json.Unmarshal(r.Body, &body); err != nil {
+			t.Fatal(err)
+		}
+		a := body.Comments == "commit A" && body.Product.TypeHint == "ov" && body.OrderValidity.Years == 1
+		b := body.Comments == "commit B" && body.Product.TypeHint == "ev" && body.OrderValidity.Years == 2
+		if !a && !b {
+			mixed++
+			t.Errorf("an order mixes two commits: %s, %s, %d years", body.Comments, body.Product.TypeHint, body.OrderValidity.Years)
+		}
+	}
+	t.Logf("%d orders, %d mixed", len(srv.Orders()), mixed)
+	if len(srv.Orders()) != 20 {
+		t.Errorf("%d orders, want 20", len(srv.Orders()))
 	}
 }
