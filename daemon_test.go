@@ -612,7 +612,9 @@ func TestRun_lockFileRemoved(t *testing.T) {
 		tr, _ := r["trigger"].(string)
 		return cycleDone(r) && strings.Contains(tr, "retry") && r["planned"] == 0.0 && r["blocked"] == 0.0 && r["failed"] == 0.0
 	})
-	if n := d.count(msg("the state file's lock file was removed or replaced while this process held it; taking the lock again and reading the state afresh")); n != 1 {
+	// One record each cycle that found the lock lost and tried to take it
+	// again: the one that failed on it, and the retry that succeeded.
+	if n := d.count(msg("the state file's lock was lost; taking it again and reading the state afresh")); n < 2 {
 		t.Errorf("%d records of the lock loss:\n%s", n, d.logs())
 	}
 	perCN := map[string]int{}
