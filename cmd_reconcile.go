@@ -229,10 +229,10 @@ func (e *apiURLError) Error() string {
 // checkAPIURL compares the API URL in use with the one the state records.
 // A store records it on first use (or, with moved, a new one); a read-only
 // state (store nil) is only compared.
-func checkAPIURL(store *state.Store, known *state.File, base string, moved bool, log *slog.Logger) error {
+func checkAPIURL(store *state.Store, known *state.File, path, base string, moved bool, log *slog.Logger) error {
 	have := ""
 	if store != nil {
-		have = store.APIURL()
+		have, path = store.APIURL(), store.Path()
 	} else if known != nil {
 		have = known.APIURL
 	}
@@ -240,10 +240,6 @@ func checkAPIURL(store *state.Store, known *state.File, base string, moved bool,
 	case have == base:
 		return nil
 	case have != "" && !moved:
-		path := ""
-		if store != nil {
-			path = store.Path()
-		}
 		return &apiURLError{path: path, have: have, want: base}
 	case store == nil:
 		return nil
@@ -308,7 +304,7 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 			}
 			return exitError
 		}
-		if err := checkAPIURL(nil, known, client.BaseURL(), f.accountMoved, logger); err != nil {
+		if err := checkAPIURL(nil, known, f.state, client.BaseURL(), f.accountMoved, logger); err != nil {
 			fmt.Fprintf(stderr, "certform plan: %v\n", err)
 			return exitError
 		}
@@ -407,7 +403,7 @@ func applyOnce(ctx context.Context, f planFlags, parallelism int, client *digice
 		return exitError
 	}
 	defer store.Close()
-	if err := checkAPIURL(store, nil, client.BaseURL(), f.accountMoved, logger); err != nil {
+	if err := checkAPIURL(store, nil, "", client.BaseURL(), f.accountMoved, logger); err != nil {
 		fmt.Fprintf(stderr, "certform apply: %v\n", err)
 		return exitError
 	}
@@ -523,7 +519,12 @@ func readState(path string) (*state.File, error) {
 func stateHint(err error) string {
 	var ce *state.CorruptError
 	var me *state.MissingError
+	var pe *state.PermissionError
 	switch {
+	case errors.As(err, &pe) && pe.UID >= 0:
+		return fmt.Sprintf("hint: run certform as the user that owns it (for the service, the systemd-run prefix in \"Running on a server\" in README.md), or give the state file and its lock back to one owner: chown %d:%d STATE STATE.lock\n", pe.UID, pe.GID)
+	case errors.As(err, &pe):
+		return "hint: run certform as the user that owns the state file (for the service, the systemd-run prefix in \"Running on a server\" in README.md)\n"
 	case errors.As(err, &me):
 		return fmt.Sprintf("hint: restore it from a backup (see \"Recovering the state file\" in README.md); to start over on purpose, stop every certform that uses it, then remove %s\n", state.LockPath(me.Path))
 	case errors.As(err, &ce):
@@ -617,7 +618,10 @@ func runStatus(stdout, stderr io.Writer, args []string) int {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%v\t%s\t%s\n", r.Name, order, status, r.DisableCT, r.AutoReissue, revoke, strings.Join(notes, "; "))
 	}
-	tw.Flush()
+	if err := tw.Flush(); err != nil {
+		fmt.Fprintf(stderr, "certform status: %v\n", err)
+		return exitError
+	}
 	return exitOK
 }
 
@@ -677,7 +681,7 @@ func runImport(stdout, stderr io.Writer, args []string) int {
 		return exitError
 	}
 	defer store.Close()
-	if err := checkAPIURL(store, nil, client.BaseURL(), *accountMoved, logger); err != nil {
+	if err := checkAPIURL(store, nil, "", client.BaseURL(), *accountMoved, logger); err != nil {
 		fmt.Fprintf(stderr, "certform import: %v\n", err)
 		return exitError
 	}
@@ -795,13 +799,15 @@ func runForget(stdout, stderr io.Writer, args []string) int {
 		return exitError
 	}
 	switch {
+	case e.Intent != nil && e.Intent.Action == state.IntentOrder:
+		fmt.Fprintf(stdout, "Forgot %s. Its order was in flight with an unknown outcome (alternative order id %s): check CertCentral for it.\n", name, e.Intent.AlternativeOrderID)
 	case e.Intent != nil:
-		fmt.Fprintf(stdout, "Forgot %s. Its %s was in flight with an unknown outcome (alternative order id %s): check CertCentral for it.\n", name, e.Intent.Action, e.Intent.AlternativeOrderID)
+		fmt.Fprintf(stdout, "Forgot %s. Its %s request on order %d was in flight with an unknown outcome: check CertCentral for it.\n", name, e.Intent.Action, e.OrderID)
 	case e.OrderID != 0:
 		fmt.Fprintf(stdout, "Forgot %s; order %d is untouched in CertCentral.\n", name, e.OrderID)
 	default:
 		fmt.Fprintf(stdout, "Forgot %s.\n", name)
 	}
-	fmt.Fprintf(stdout, "If a spec named %s still exists, the next apply places a new order for it; remove or rename the spec, or import the order again.\n", name)
+	fmt.Fprintf(stdout, "If a spec named %s still exists, the next apply consults CertCentral and orders it again only if no live order has its names; to track the order again, run certform import.\n", name)
 	return exitOK
 }

@@ -118,7 +118,7 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 		return exitError
 	}
 	defer store.Close()
-	if err := checkAPIURL(store, nil, client.BaseURL(), *accountMoved, logger); err != nil {
+	if err := checkAPIURL(store, nil, "", client.BaseURL(), *accountMoved, logger); err != nil {
 		return fail(err, "")
 	}
 	if *dev {

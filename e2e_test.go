@@ -571,7 +571,7 @@ func TestForget(t *testing.T) {
 	id := loadStateFile(t, st).Entries["host00"].OrderID
 	srv.ResetRequests()
 	code, stdout, _ := runBinary(t, nil, "forget", "--state", st, "host00")
-	want := fmt.Sprintf("Forgot host00; order %d is untouched in CertCentral.\nIf a spec named host00 still exists, the next apply places a new order for it; remove or rename the spec, or import the order again.\n", id)
+	want := fmt.Sprintf("Forgot host00; order %d is untouched in CertCentral.\nIf a spec named host00 still exists, the next apply consults CertCentral and orders it again only if no live order has its names; to track the order again, run certform import.\n", id)
 	if code != 0 || stdout != want || len(loadStateFile(t, st).Entries) != 0 || len(srv.Calls()) != 0 {
 		t.Errorf("exit %d\n%q\nwant %q", code, stdout, want)
 	}
@@ -775,6 +775,10 @@ func TestApply_otherAPIURL(t *testing.T) {
 		"hint: use --api-url %s (or DIGICERT_API_URL); if the account really moved, run again with --account-moved to record the new URL\n", st, urlA, urlB, urlA)
 	if code != 1 || stderr != want || len(srvB.Calls()) != 0 {
 		t.Errorf("exit %d\n%q\nwant %q", code, stderr, want)
+	}
+	code, _, stderr = runBinary(t, envB, "plan", "--refresh", "--dir", dir, "--state", st)
+	if want := strings.Replace(want, "apply", "plan", 1); code != 1 || stderr != want {
+		t.Errorf("plan --refresh: exit %d\n%q\nwant %q", code, stderr, want)
 	}
 	if code, _, stderr := runBinary(t, envB, "apply", "--dir", dir, "--state", st, "--account-moved"); code != 0 {
 		t.Errorf("--account-moved: exit %d\n%s", code, stderr)

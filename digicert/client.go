@@ -53,9 +53,10 @@ const (
 // CertCentral's list endpoints accept (shared/digicert-api.md).
 const listLimit = 1000
 
-// maxBody caps how much of a response body is read (1 MiB); the rest is
-// discarded. CertCentral's answers for these calls are a few KiB.
-const maxBody = 1 << 20
+// maxBody caps how much of a response body is read (16 MiB). Most answers
+// are a few KiB, but a list page holds up to 1000 orders of about 1 to 4
+// KiB each; a larger answer is an error, never silently cut short.
+const maxBody = 16 << 20
 
 // apiKey holds the API key and never prints it.
 type apiKey string
@@ -679,7 +680,10 @@ func (c *Client) send(ctx context.Context, method, path string, payload []byte) 
 		return 0, nil, nil, !notSent(err), scrubURLError(err)
 	}
 	defer resp.Body.Close()
-	body, err = io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	body, err = io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	if err == nil && len(body) > maxBody {
+		err = fmt.Errorf("the answer is larger than %d MiB, the most certform reads", maxBody>>20)
+	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 4*maxBody)) // drain for connection reuse
 	if err != nil {
 		return 0, nil, nil, true, fmt.Errorf("reading the %d answer: %w", resp.StatusCode, err)

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -1465,5 +1466,27 @@ func TestClient_lookupLag(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, srv.Calls()); diff != "" {
 		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+}
+
+// TestClient_answerTooLarge: an answer over the 16 MiB cap is an error,
+// never decoded cut short; a list page of 1000 large orders fits.
+func TestClient_answerTooLarge(t *testing.T) {
+	var size atomic.Int64
+	stub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		n := int(size.Load())
+		io.WriteString(w, `{"id": 7, "status": "issued", "pad": "`+strings.Repeat("x", n)+`"}`)
+	}))
+	defer stub.Close()
+	c := newClient(t, stub.URL)
+	size.Store(4 << 20)
+	if o, err := c.GetOrder(context.Background(), 7); err != nil || o.ID != 7 {
+		t.Fatalf("4 MiB answer: %v", err)
+	}
+	size.Store(17 << 20)
+	_, err := c.GetOrder(context.Background(), 7)
+	if err == nil || !strings.Contains(err.Error(), "the answer is larger than 16 MiB, the most certform reads") {
+		t.Fatalf("17 MiB answer: %v", err)
 	}
 }

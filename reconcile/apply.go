@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -191,7 +192,7 @@ func actionAttrs(a Action) []any {
 func (ap *applier) do(ctx context.Context, a Action) (string, error) {
 	// A process that lost its state lock stops acting: no call, until it
 	// takes the lock again and re-reads the state (the next cycle).
-	if err := ap.Store.Lost(); err != nil {
+	if err := ap.Store.Check(); err != nil {
 		return "", fmt.Errorf("not sent: %w", err)
 	}
 	switch a.Kind {
@@ -212,10 +213,13 @@ func (ap *applier) toggle(ctx context.Context, a Action, key string, call func(c
 	if err := call(ctx, a.OrderID, *a.To); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%s is %v", key, *a.To), ap.Store.Update(a.Name, func(e *state.Entry) bool {
+	if err := ap.Store.Update(a.Name, func(e *state.Entry) bool {
 		set(e, *a.To)
 		return true
-	})
+	}); err != nil {
+		return "", fmt.Errorf("%s was set to %v, but saving it failed: %w", key, *a.To, err)
+	}
+	return fmt.Sprintf("%s is %v", key, *a.To), nil
 }
 
 var notAltID = regexp.MustCompile(`[^A-Za-z0-9]+`)
@@ -297,7 +301,7 @@ func (ap *applier) order(ctx context.Context, a Action) (string, error) {
 			return "", &WaitError{Until: at, Why: fmt.Sprintf("alternative order id %s, sent at %s, is not found yet; CertCentral may still be working on it, so it is not sent again before %s",
 				altID, in.Started.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339))}
 		}
-		if err := ap.checkNames(ctx, a); err != nil {
+		if err := ap.checkNames(ctx, a, in); err != nil {
 			return "", err
 		}
 	case prev != nil && (prev.OrderID != 0 || prev.Intent != nil):
@@ -308,12 +312,17 @@ func (ap *applier) order(ctx context.Context, a Action) (string, error) {
 		altID = newAlternativeID(a.Name)
 	}
 	err := ap.Store.Update(a.Name, func(e *state.Entry) bool {
-		attempts := 1
-		if e.Intent != nil {
-			attempts = e.Intent.Attempts + 1
+		now := ap.now()
+		in := &state.Intent{Action: state.IntentOrder, AlternativeOrderID: altID, Fingerprint: o.Fingerprint,
+			Started: now, FirstSent: now, Attempts: 1, Names: [][]string{specNames(o)}, DisableCT: o.DisableCT, AutoReissue: o.AutoReissue}
+		if old := e.Intent; old != nil {
+			in.Attempts = old.Attempts + 1
+			if !old.FirstSent.IsZero() {
+				in.FirstSent = old.FirstSent
+			}
+			in.Names = addNames(old.Names, specNames(o))
 		}
-		e.Intent = &state.Intent{Action: state.IntentOrder, AlternativeOrderID: altID, Fingerprint: o.Fingerprint,
-			Started: ap.now(), Attempts: attempts, DisableCT: o.DisableCT, AutoReissue: o.AutoReissue}
+		e.Intent = in
 		e.File = o.File
 		return true
 	})
@@ -321,6 +330,16 @@ func (ap *applier) order(ctx context.Context, a Action) (string, error) {
 		return "", fmt.Errorf("saving the intent before ordering: %w; nothing was ordered", err)
 	}
 	resp, err := ap.API.PlaceOrder(ctx, orderRequest(o, altID))
+	if err != nil {
+		// --resend-after counts from when this attempt ended: the call
+		// may have waited for the rate limits before it went out.
+		ap.Store.Update(a.Name, func(e *state.Entry) bool {
+			if e.Intent != nil && e.Intent.AlternativeOrderID == altID {
+				e.Intent.Started = ap.now()
+			}
+			return true
+		})
+	}
 	switch {
 	case err == nil:
 		status := "needs_approval"
@@ -380,33 +399,64 @@ func (ap *applier) lookUp(ctx context.Context, a Action, altID string) (detail s
 }
 
 // checkNames asks CertCentral, just before an order is sent again, for
-// live orders with exactly the spec's names: one may be the order whose
-// answer was lost, not yet visible to look-ups. Orders other entries
-// track are left out for a spec that allows existing names.
-func (ap *applier) checkNames(ctx context.Context, a Action) error {
+// live orders with exactly the spec's names, or the names of an earlier
+// attempt (the spec may have changed since): one may be the order whose
+// answer was lost, not yet visible to look-ups. For a spec that allows
+// existing names, orders other entries track and orders created before
+// the first attempt are left out.
+func (ap *applier) checkNames(ctx context.Context, a Action, in *state.Intent) error {
 	o := a.Spec
-	orders, err := ap.API.ListOrders(ctx, digicert.OrderFilter{CommonName: o.CommonName})
-	if err != nil {
-		return fmt.Errorf("asking CertCentral for live orders named %s before sending the order again: %w; nothing was ordered", o.CommonName, err)
-	}
+	wants := addNames(in.Names, specNames(o))
 	var tracked map[int]string
 	ap.Store.View(func(f *state.File) { tracked = trackedOrders(f) })
-	want := specNames(o)
 	var ids []string
-	for _, x := range orders {
-		if closedStatuses[x.Status] || !sameNames(orderNames(x.Certificate.CommonName, x.Certificate.DNSNames), want) {
-			continue
+	for _, want := range wants {
+		orders, err := ap.API.ListOrders(ctx, digicert.OrderFilter{CommonName: want[0]})
+		if err != nil {
+			return fmt.Errorf("asking CertCentral for live orders named %s before sending the order again: %w; nothing was ordered", want[0], err)
 		}
-		if _, other := tracked[x.ID]; other && o.AllowExistingNames {
-			continue
+		for _, x := range orders {
+			if closedStatuses[x.Status] || !sameNames(orderNames(x.Certificate.CommonName, x.Certificate.DNSNames), want) {
+				continue
+			}
+			if o.AllowExistingNames {
+				if _, other := tracked[x.ID]; other || createdBefore(x.DateCreated, in.FirstSent) {
+					continue
+				}
+			}
+			ids = append(ids, fmt.Sprint(x.ID))
 		}
-		ids = append(ids, fmt.Sprint(x.ID))
 	}
 	if len(ids) > 0 {
-		return fmt.Errorf("not sent again: CertCentral has a live order with exactly these names (%s), which may be the one sent earlier; nothing was ordered; "+
+		return fmt.Errorf("not sent again: CertCentral has a live order with the names of this order (%s), which may be the one sent earlier; nothing was ordered; "+
 			"if it is, run certform forget %s --force, then certform import %s %s", strings.Join(ids, ", "), a.Name, a.Name, ids[0])
 	}
 	return nil
+}
+
+// createdBefore reports whether an order's date_created is known and more
+// than a minute before t (clocks differ); an unknown date is not.
+func createdBefore(dateCreated string, t time.Time) bool {
+	if t.IsZero() {
+		return false
+	}
+	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04:05-0700", "2006-01-02 15:04:05"} {
+		if d, err := time.Parse(layout, dateCreated); err == nil {
+			return d.Before(t.Add(-time.Minute))
+		}
+	}
+	return false
+}
+
+// addNames returns the name sets with names added unless one is the same.
+func addNames(sets [][]string, names []string) [][]string {
+	out := slices.Clone(sets)
+	for _, s := range sets {
+		if sameNames(s, names) {
+			return out
+		}
+	}
+	return append(out, names)
 }
 
 // adopt records an order found by alternative order id. Should several
@@ -462,13 +512,21 @@ func (ap *applier) revoke(ctx context.Context, a Action) (string, error) {
 	if prev == nil || prev.OrderID != a.OrderID {
 		return "", fmt.Errorf("not sent: the state no longer tracks order %d as %s", a.OrderID, a.Name)
 	}
-	if a.Recheck || (prev.Intent != nil && prev.Intent.Action == state.IntentRevoke) {
+	if in := prev.Intent; a.Recheck || (in != nil && in.Action == state.IntentRevoke) {
 		detail, settled, err := ap.settleRevoke(ctx, a)
 		if err != nil {
 			return "", fmt.Errorf("finding out whether the earlier revoke request landed: %w; nothing was sent", err)
 		}
 		if settled {
 			return detail, nil
+		}
+		// Not found: the request may not be listed yet. Asked again only
+		// once --resend-after has passed since the earlier request.
+		if in != nil {
+			if at := in.Started.Add(ap.ResendAfter); ap.now().Before(at) {
+				return "", &WaitError{Until: at, Why: fmt.Sprintf("the revoke request sent at %s is not found yet; it is not sent again before %s",
+					in.Started.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339))}
+			}
 		}
 	}
 	now := ap.now()
@@ -487,6 +545,20 @@ func (ap *applier) revoke(ctx context.Context, a Action) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("saving the intent before revoking: %w; nothing was revoked", err)
 	}
+	// The spec once more, immediately before the irreversible call.
+	if a.Spec != nil && a.Spec.SourceChanged() {
+		if err := ap.Store.Mutate(func(f *state.File) {
+			if e := f.Entries[a.Name]; e != nil {
+				e.Intent = prev.Intent
+			}
+			f.Revocations = slices.DeleteFunc(f.Revocations, func(r state.Revocation) bool {
+				return r.OrderID == a.OrderID && r.Time.Equal(now)
+			})
+		}); err != nil {
+			return "", fmt.Errorf("%w (and undoing the intent failed: %v)", ErrSpecChanged, err)
+		}
+		return "", ErrSpecChanged
+	}
 	req, err := ap.API.Revoke(ctx, a.OrderID, a.Comments)
 	if err != nil {
 		detail, settled, serr := ap.settleRevoke(ctx, a)
@@ -501,6 +573,12 @@ func (ap *applier) revoke(ctx context.Context, a Action) (string, error) {
 			}
 			return "", err
 		}
+		ap.Store.Update(a.Name, func(e *state.Entry) bool {
+			if e.Intent != nil && e.Intent.Action == state.IntentRevoke {
+				e.Intent.Started = ap.now() // --resend-after counts from here
+			}
+			return true
+		})
 		return "", fmt.Errorf("%w; the next apply reads order %d and its revoke requests before it asks again", err, a.OrderID)
 	}
 	rec := &state.RevokeRecord{Status: "approved", Comments: a.Comments, Time: now}

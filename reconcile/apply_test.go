@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -318,7 +319,7 @@ func TestApply_lookupLag(t *testing.T) {
 		r.clock.Add(6 * time.Minute)
 		_, res := r.cycle(1)
 		id := r.srv.Orders()[0].ID
-		wantLines(t, "results", res, []string{fmt.Sprintf("order shop: error: not sent again: CertCentral has a live order with exactly these names (%d), which may be the one sent earlier; nothing was ordered; if it is, run certform forget shop --force, then certform import shop %d", id, id)})
+		wantLines(t, "results", res, []string{fmt.Sprintf("order shop: error: not sent again: CertCentral has a live order with the names of this order (%d), which may be the one sent earlier; nothing was ordered; if it is, run certform forget shop --force, then certform import shop %d", id, id)})
 		wantLines(t, "calls", r.calls(), []string{lookup(alt), listShop})
 		if n := r.ordersFor("shop.example.com"); n != 1 {
 			t.Fatalf("%d orders", n)
@@ -585,4 +586,132 @@ func TestApply_lockLost(t *testing.T) {
 	if _, err := os.Stat(lock); err != nil {
 		t.Fatalf("lock file: %v", err)
 	}
+}
+
+// TestApply_revokeLostAnswerBudget: a revoke whose answer was lost, and
+// whose request could not be found at once, is checked again by the next
+// cycle: the re-check is not blocked by the budget its own first request
+// used, and no second revoke request is sent.
+func TestApply_revokeLostAnswerBudget(t *testing.T) {
+	r := revokeRig(t)
+	id := r.entry("shop").OrderID
+	r.srv.Inject(digicerttest.Fault{Method: "PUT", Path: "/order/certificate/*", Times: 1, DropAfter: true})
+	r.srv.Inject(digicerttest.Fault{Method: "GET", Path: fmt.Sprintf("/order/certificate/%d", id), Times: 1, Status: 503})
+	_, res := r.cycle(1)
+	if len(res) != 1 || !strings.Contains(res[0], "the next apply reads order") {
+		t.Fatalf("first cycle: %q", res)
+	}
+	if e := r.entry("shop"); e.Intent == nil || e.Intent.Action != state.IntentRevoke {
+		t.Fatalf("intent: %+v", e.Intent)
+	}
+	r.calls()
+	// Within --resend-after: looked for, found pending, recorded.
+	r.clock.Add(time.Minute)
+	p, res := r.cycle(1)
+	req := r.srv.RevokeRequests()[0]
+	if len(p.Blocked) != 0 {
+		t.Fatalf("blocked: %+v %+v", p.Blocked, p.Notes)
+	}
+	wantLines(t, "results", res, []string{fmt.Sprintf("revoke shop: revoke request %d is pending (found after the earlier answer was lost)", req.ID)})
+	wantLines(t, "calls", r.calls(), []string{fmt.Sprintf("GET /order/certificate/%d", id), "GET /request?filters%5Bstatus%5D=pending&limit=1000&offset=0"})
+	if n := len(r.srv.RevokeRequests()); n != 1 {
+		t.Fatalf("%d revoke requests", n)
+	}
+}
+
+// TestApply_revokeNotFoundWaits: a revoke whose request is not found after
+// a lost answer is not asked again before --resend-after.
+func TestApply_revokeNotFoundWaits(t *testing.T) {
+	r := revokeRig(t)
+	id := r.entry("shop").OrderID
+	r.srv.Inject(digicerttest.Fault{Method: "PUT", Path: "/order/certificate/*", Times: 1, DropBefore: true})
+	r.cycle(1)
+	r.calls()
+	r.clock.Add(time.Minute)
+	_, res := r.cycle(1)
+	if len(res) != 1 || !strings.Contains(res[0], "waiting: the revoke request sent at 2026-11-25T10:00:00Z is not found yet; it is not sent again before 2026-11-25T10:05:00Z") {
+		t.Fatalf("results: %q", res)
+	}
+	lists := []string{"GET /request?filters%5Bstatus%5D=pending&limit=1000&offset=0", "GET /request?filters%5Bstatus%5D=submitted&limit=1000&offset=0",
+		"GET /request?filters%5Bstatus%5D=rejected&limit=1000&offset=0"}
+	wantLines(t, "calls", r.calls(), append([]string{fmt.Sprintf("GET /order/certificate/%d", id)}, lists...))
+	r.clock.Add(5 * time.Minute)
+	_, res = r.cycle(1)
+	if len(res) != 1 || !strings.HasPrefix(res[0], "revoke shop: revoke request ") {
+		t.Fatalf("results: %q", res)
+	}
+	wantLines(t, "calls", r.calls(), append(append([]string{fmt.Sprintf("GET /order/certificate/%d", id)}, lists...), fmt.Sprintf("PUT /order/certificate/%d/revoke", id)))
+}
+
+// TestApply_resumeAfterSpecChange: an order whose answer was lost is not
+// sent again for changed names while CertCentral holds an order with the
+// names it was first sent with.
+func TestApply_resumeAfterSpecChange(t *testing.T) {
+	r := newRig(t)
+	r.spec("shop")
+	r.srv.Inject(digicerttest.Fault{Method: "POST", Path: "/order/certificate/ssl", Times: 1, DropAfter: true})
+	r.srv.Inject(digicerttest.Fault{Method: "GET", Path: "/order/alternate/*", Status: 404, Code: "not_found"})
+	r.cycle(1)
+	alt := r.intentAlt("shop")
+	// The spec gains a name; CSR and names change together.
+	cn := "shop.example.com"
+	csr, _ := spectest.CSR(cn, "www.shop.example.com")
+	body := fmt.Sprintf("name: shop\ncommon_name: %s\ndns_names: [www.shop.example.com]\norganization_id: 1\nskip_approval: true\ncsr: |\n%s", cn, spectest.Indent(csr))
+	if err := os.WriteFile(filepath.Join(r.dir, "shop.yaml"), []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r.calls()
+	r.clock.Add(6 * time.Minute)
+	_, res := r.cycle(1)
+	id := r.srv.Orders()[0].ID
+	wantLines(t, "results", res, []string{fmt.Sprintf("order shop: error: not sent again: CertCentral has a live order with the names of this order (%d), which may be the one sent earlier; nothing was ordered; if it is, run certform forget shop --force, then certform import shop %d", id, id)})
+	wantLines(t, "calls", r.calls(), []string{lookup(alt), listShop, listShop})
+	if n := len(r.srv.Orders()); n != 1 {
+		t.Fatalf("%d orders", n)
+	}
+}
+
+// TestApply_lockLostToggle: no settings call either once the lock is lost.
+func TestApply_lockLostToggle(t *testing.T) {
+	r := newRig(t)
+	r.spec("shop")
+	r.cycle(1)
+	r.spec("shop", "disable_ct: true")
+	rec := r.reconciler(1)
+	c, err := rec.Prepare(context.Background(), CycleOptions{})
+	if err != nil || len(c.Plan.Actions) != 1 || c.Plan.Actions[0].Kind != KindSetCT {
+		t.Fatalf("plan: %v %+v", err, c)
+	}
+	r.calls()
+	os.Remove(state.LockPath(r.store.Path()))
+	res := rec.Apply(context.Background(), c)
+	if len(res) != 1 || !errors.Is(res[0].Err, state.ErrLockLost) || res[0].Detail != "" {
+		t.Fatalf("results: %+v", res)
+	}
+	wantLines(t, "calls", r.calls(), nil)
+}
+
+// TestApply_revokeRevertedDuringRefresh: the specs are loaded after the
+// refresh, so a revoke reverted while it runs is never sent.
+func TestApply_revokeRevertedDuringRefresh(t *testing.T) {
+	var r *rig
+	var revert atomic.Bool
+	r = newRig(t, digicerttest.WithHook(func(q digicerttest.Request) {
+		if q.Method == "GET" && strings.HasPrefix(q.Path, "/order/certificate/") && revert.CompareAndSwap(true, false) {
+			r.spec("shop") // git revert of "revoke: true" while the refresh runs
+		}
+	}))
+	r.spec("shop")
+	r.cycle(1)
+	r.spec("shop", "revoke: true", "revoke_comments: key compromised")
+	r.calls()
+	revert.Store(true)
+	c, err := r.reconciler(1).Prepare(context.Background(), CycleOptions{Refresh: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Plan.Actions) != 0 || len(c.Plan.Blocked) != 0 {
+		t.Fatalf("plan after a revert during the refresh: %+v", c.Plan)
+	}
+	wantLines(t, "calls", r.calls(), []string{fmt.Sprintf("GET /order/certificate/%d", r.entry("shop").OrderID)})
 }

@@ -181,9 +181,10 @@ type Input struct {
 	// Observed, when refreshing, is what CertCentral reported per spec
 	// name. Entries missing from it are judged from the state alone.
 	Observed map[string]*Observed
-	// MaxRevocations is the budget of revocation requests in any rolling
-	// 24 hours, counted from Known.Revocations: a plan whose revocations
-	// do not fit in what is left blocks them all. Negative means no limit.
+	// MaxRevocations is the budget of orders asked to be revoked in any
+	// rolling 24 hours, counted from Known.Revocations: a plan whose
+	// revocations of orders not yet counted do not fit in what is left
+	// blocks them all. Negative means no limit.
 	MaxRevocations int
 	// Now is the time the plan is made at (the budget's window and the
 	// re-send times are measured from it); zero means time.Now.
@@ -300,8 +301,24 @@ func budgetRevocations(p *Changes, known *state.File, max int, now time.Time) {
 			rest = append(rest, a)
 		}
 	}
-	used := known.RevocationsSince(now.Add(-revocationWindow))
-	if len(revokes) == 0 || len(used)+len(revokes) <= max {
+	// The budget counts orders asked to be revoked: asking again for an
+	// order already counted (a re-check after a lost answer, new comments
+	// after a rejection) takes nothing more from it.
+	var used []state.Revocation
+	counted := map[int]bool{}
+	for _, r := range known.RevocationsSince(now.Add(-revocationWindow)) {
+		if !counted[r.OrderID] {
+			counted[r.OrderID] = true
+			used = append(used, r)
+		}
+	}
+	fresh := 0
+	for _, a := range revokes {
+		if !counted[a.OrderID] {
+			fresh++
+		}
+	}
+	if fresh == 0 || len(used)+fresh <= max {
 		return
 	}
 	var ns []string
@@ -314,7 +331,7 @@ func budgetRevocations(p *Changes, known *state.File, max int, now time.Time) {
 		p.Blocked = append(p.Blocked, a)
 	}
 	msg := fmt.Sprintf("%d revocations planned, more than --max-revocations=%d allows: %s; none of them is made", len(revokes), max, strings.Join(ns, ", "))
-	hint := fmt.Sprintf("revocation is irreversible: check these specs, then run again with --max-revocations=%d", len(used)+len(revokes))
+	hint := fmt.Sprintf("revocation is irreversible: check these specs, then run again with --max-revocations=%d", len(used)+fresh)
 	if len(used) > 0 {
 		oldest := used[0].Time
 		for _, r := range used[1:] {
@@ -325,7 +342,7 @@ func budgetRevocations(p *Changes, known *state.File, max int, now time.Time) {
 		msg = fmt.Sprintf("%s planned, but %d of the %d revocation requests --max-revocations allows in 24 hours %s used already: %s; none of them is made",
 			plural(len(revokes), "revocation"), len(used), max, wasWere(len(used)), strings.Join(ns, ", "))
 		hint = fmt.Sprintf("revocation is irreversible: the budget frees up from %s; to go on now, check these specs, then run again with --max-revocations=%d",
-			oldest.Add(revocationWindow).UTC().Format(time.RFC3339), len(used)+len(revokes))
+			oldest.Add(revocationWindow).UTC().Format(time.RFC3339), len(used)+fresh)
 	}
 	p.Notes = append(p.Notes, Note{Kind: NoteBlocked, Message: msg, Hint: hint})
 }

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -56,9 +57,10 @@ func (o *Order) SourceChanged() bool {
 }
 
 // LastChange returns the newest modification or status-change time (the
-// later of mtime and ctime) of dir and of every folder and file below it
-// that Load walks: hidden files and folders (.git among them) and editor
-// leftovers are skipped, and a symlink counts by its own times, never
+// later of mtime and ctime) of dir and of every folder and YAML file below
+// it that Load walks: hidden files and folders (.git among them), editor
+// leftovers and files of other kinds (a CSR file, a log that keeps
+// growing) are skipped, and a symlink counts by its own times, never
 // followed. Folders count because adding, removing or renaming an entry
 // changes its folder's times. When dir is itself a symlink, the symlink's
 // times count too, and the tree is that of its target.
@@ -97,6 +99,12 @@ func LastChange(dir string) (time.Time, error) {
 			if d.IsDir() {
 				return fs.SkipDir
 			}
+			return nil
+		}
+		if !d.IsDir() && !strings.HasSuffix(d.Name(), ".yaml") && !strings.HasSuffix(d.Name(), ".yml") {
+			// Only folders and YAML files: another file that keeps
+			// changing (a log, a build artefact) must not hold every cycle
+			// back. CSR files are covered by Result.Changed after a load.
 			return nil
 		}
 		fi, err := d.Info()

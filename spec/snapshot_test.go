@@ -265,3 +265,30 @@ func TestLastChange(t *testing.T) {
 		t.Errorf("file as dir: %v", err)
 	}
 }
+
+// TestLastChange_onlyYAML: a file Load does not read as a spec (a log that
+// keeps growing) does not move LastChange.
+func TestLastChange_onlyYAML(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "a.yaml"), []byte("# empty\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before, err := LastChange(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := filepath.Join(dir, "sync.log")
+	if err := os.WriteFile(log, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Creating it moved the folder's times; appending to it must not.
+	created, _ := LastChange(dir)
+	time.Sleep(20 * time.Millisecond)
+	if err := os.WriteFile(log, []byte("more\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := LastChange(dir)
+	if !after.Equal(created) || created.Before(before) {
+		t.Errorf("LastChange moved with a log file: %v -> %v -> %v", before, created, after)
+	}
+}

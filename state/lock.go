@@ -101,6 +101,9 @@ func acquire(real string) (*Lock, error) {
 			continue
 		}
 		if err != nil {
+			if errors.Is(err, fs.ErrPermission) {
+				return nil, fmt.Errorf("state file %s: its lock %w", real, permissionError(lp, err))
+			}
 			return nil, fmt.Errorf("state file %s: opening its lock %s: %w", real, lp, unwrapPathError(err))
 		}
 		if lockOpened != nil {

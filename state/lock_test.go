@@ -495,3 +495,20 @@ func TestStore_Check(t *testing.T) {
 		t.Fatalf("after Reacquire: %v", err)
 	}
 }
+
+// TestOpen_permission: a state file of another user is not "corrupt": the
+// error names its owner.
+func TestOpen_permission(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root may open any file")
+	}
+	path := filepath.Join(t.TempDir(), "s.json")
+	if err := os.WriteFile(path, []byte(`{"version": 1, "entries": {}}`), 0o000); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Read(path)
+	var pe *PermissionError
+	if !errors.As(err, &pe) || pe.UID != os.Getuid() {
+		t.Fatalf("Read: %v", err)
+	}
+}

@@ -81,8 +81,15 @@ type Intent struct {
 	Action             string    `json:"action"`
 	AlternativeOrderID string    `json:"alternative_order_id,omitempty"`
 	Fingerprint        string    `json:"fingerprint,omitempty"`
-	Started            time.Time `json:"started"`
-	Attempts           int       `json:"attempts"`
+	// Started is when the last attempt was made (saved before the call,
+	// and again when its answer came); FirstSent when the first was.
+	Started   time.Time `json:"started"`
+	FirstSent time.Time `json:"first_sent,omitzero"`
+	Attempts  int       `json:"attempts"`
+	// Names are the names (common name first) of each distinct set an
+	// order attempt was sent with, so that a re-send can look for an order
+	// with them even after the spec changed.
+	Names [][]string `json:"names,omitempty"`
 	// DisableCT and AutoReissue are the values the order was sent with.
 	DisableCT   bool `json:"disable_ct,omitempty"`
 	AutoReissue bool `json:"auto_reissue,omitempty"`
@@ -220,6 +227,34 @@ func CheckMissing(path string) error {
 	return nil
 }
 
+// PermissionError is a state file (or its lock file) this user may not
+// read or write: not corrupt, only owned by another user, typically the
+// service's after a command ran as another user.
+type PermissionError struct {
+	Path     string // the file that could not be opened
+	UID, GID int    // its owner; -1 when unknown
+}
+
+// Error names the file, its owner and this process's user.
+func (e *PermissionError) Error() string {
+	owner := "another user"
+	if e.UID >= 0 {
+		owner = fmt.Sprintf("uid %d (gid %d)", e.UID, e.GID)
+	}
+	return fmt.Sprintf("%s cannot be opened by this user (uid %d): permission denied; it belongs to %s", e.Path, os.Geteuid(), owner)
+}
+
+// permissionError describes a permission error on path, with its owner.
+func permissionError(path string, err error) error {
+	pe := &PermissionError{Path: path, UID: -1, GID: -1}
+	if fi, serr := os.Stat(path); serr == nil {
+		if uid, gid, ok := ownerOf(fi); ok {
+			pe.UID, pe.GID = uid, gid
+		}
+	}
+	return pe
+}
+
 // CorruptError is a state file that cannot be used: unreadable, not JSON,
 // truncated, or of an unknown version. certform never overwrites it.
 type CorruptError struct {
@@ -253,6 +288,9 @@ func Read(path string) (*File, error) {
 // read. A missing file is a nil *File and no error.
 func readState(path string) (*File, fileID, error) {
 	unreadable := func(err error) error {
+		if errors.Is(err, fs.ErrPermission) {
+			return permissionError(path, err)
+		}
 		return &CorruptError{Path: path, Why: fmt.Sprintf("cannot be read (%v)", unwrapPathError(err))}
 	}
 	fh, err := os.Open(path)
@@ -570,6 +608,10 @@ func cloneEntry(e *Entry) *Entry {
 	}
 	if e.Intent != nil {
 		in := *e.Intent
+		in.Names = nil
+		for _, n := range e.Intent.Names {
+			in.Names = append(in.Names, append([]string(nil), n...))
+		}
 		c.Intent = &in
 	}
 	return &c
