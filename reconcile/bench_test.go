@@ -48,7 +48,7 @@ func BenchmarkApply1000(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		p := Plan(Input{Desired: res.Orders, Known: store.Snapshot(), Consulted: true})
+		p := plan(planInput{Desired: res.Orders, Known: store.Snapshot(), Consulted: true})
 		ap := &applier{API: client, Store: store, Parallelism: 100}
 		start := time.Now()
 		results := ap.Apply(context.Background(), p)

@@ -1,13 +1,15 @@
-// Package reconcile decides and carries out what certform does: Plan
-// compares the desired orders (package spec) with what certform knows
-// (package state, and optionally what CertCentral reports) and lists the
-// fewest calls that close the gap, with diagnostics for what it will not do
-// by itself; Apply makes those calls through package digicert and records
-// each one in the state as it lands.
+// Package reconcile decides and carries out what certform does. Its one
+// loop, the Reconciler, serves the plan and apply commands and the daemon:
+// it refreshes what CertCentral reports (when asked), loads the specs
+// (package spec) from a quiet, consistent snapshot, consults CertCentral
+// before any purchase, plans against the state (package state), and makes
+// the calls through package digicert, recording each one as it lands and
+// re-checking just before irreversible ones.
 //
-// Plan is pure and deterministic. Reconciling is level-based: every plan is
-// computed from the whole desired and known state, never from the event
-// that caused it.
+// The planning step (plan) is pure and deterministic, golden-tested.
+// Reconciling is level-based: every plan is computed from the whole desired
+// and known state, never from the event that caused it. It does not watch
+// files, schedule cycles or serve health checks; package daemon does.
 package reconcile
 
 import (
@@ -141,8 +143,8 @@ func (p *Changes) Summary() string {
 	return fmt.Sprintf("Plan: %d to order, %d to update, %d to revoke.", o, u, r)
 }
 
-// Observed is what CertCentral reported for an order in a refresh.
-type Observed struct {
+// observed is what CertCentral reported for an order in a refresh.
+type observed struct {
 	Status      string
 	DisableCT   bool
 	AutoReissue bool
@@ -154,9 +156,9 @@ type Observed struct {
 	RevokeRequest string
 }
 
-// LiveOrder is an order CertCentral holds, found when certform consulted
+// liveOrder is an order CertCentral holds, found when certform consulted
 // the account before a purchase.
-type LiveOrder struct {
+type liveOrder struct {
 	ID     int
 	Status string
 	// Names are the common name and DNS names, lower case, the common name
@@ -167,8 +169,8 @@ type LiveOrder struct {
 // revocationWindow is the rolling window of the --max-revocations budget.
 const revocationWindow = 24 * time.Hour
 
-// Input is everything Plan looks at.
-type Input struct {
+// planInput is everything plan looks at.
+type planInput struct {
 	// Desired are the valid specs.
 	Desired []*spec.Order
 	// Invalid names specs that exist but are currently invalid.
@@ -180,7 +182,7 @@ type Input struct {
 	Known *state.File
 	// Observed, when refreshing, is what CertCentral reported per spec
 	// name. Entries missing from it are judged from the state alone.
-	Observed map[string]*Observed
+	Observed map[string]*observed
 	// MaxRevocations is the budget of orders asked to be revoked in any
 	// rolling 24 hours, counted from Known.Revocations: a plan whose
 	// revocations of orders not yet counted do not fit in what is left
@@ -196,7 +198,7 @@ type Input struct {
 	// names of every new spec (Live holds what it found); without it new
 	// orders are planned but not marked Consulted, and apply refuses them.
 	Consulted bool
-	Live      []LiveOrder
+	Live      []liveOrder
 }
 
 // closedStatuses are order statuses after which nothing can change.
@@ -231,9 +233,9 @@ func changedKeys(old, cur map[string]string) []string {
 	return out
 }
 
-// Plan computes the actions and notes for in. It makes no call and
+// plan computes the actions and notes for in. It makes no call and
 // changes nothing; the result depends only on in.
-func Plan(in Input) *Changes {
+func plan(in planInput) *Changes {
 	p := &Changes{Actions: []Action{}, Blocked: []Action{}, Notes: []Note{}}
 	if in.Now.IsZero() {
 		in.Now = time.Now()
@@ -356,7 +358,7 @@ func wasWere(n int) string {
 
 // planCtx carries what planOne needs besides the one spec and entry.
 type planCtx struct {
-	in      *Input
+	in      *planInput
 	known   *state.File
 	tracked map[int]string // order id -> the entry that tracks it
 }
@@ -422,9 +424,9 @@ func sameNames(a, b []string) bool {
 
 // liveMatches returns the live orders in the account whose names are
 // exactly the spec's.
-func (pc *planCtx) liveMatches(d *spec.Order) []LiveOrder {
+func (pc *planCtx) liveMatches(d *spec.Order) []liveOrder {
 	want := specNames(d)
-	var out []LiveOrder
+	var out []liveOrder
 	for _, o := range pc.in.Live {
 		if !closedStatuses[o.Status] && sameNames(o.Names, want) {
 			out = append(out, o)
@@ -506,7 +508,7 @@ func duplicates(desired []*spec.Order, known *state.File) map[string]duplicate {
 	return out
 }
 
-func (pc *planCtx) planOne(p *Changes, name string, d *spec.Order, e *state.Entry, invalid bool, obs *Observed, gone string) {
+func (pc *planCtx) planOne(p *Changes, name string, d *spec.Order, e *state.Entry, invalid bool, obs *observed, gone string) {
 	note := func(kind string, orderID int, hint, format string, args ...any) {
 		p.Notes = append(p.Notes, Note{Kind: kind, Name: name, OrderID: orderID, Message: fmt.Sprintf(format, args...), Hint: hint})
 	}
@@ -658,7 +660,7 @@ func (pc *planCtx) planOne(p *Changes, name string, d *spec.Order, e *state.Entr
 
 // existsNote says that live orders with a new spec's names exist, and how
 // to track one of them instead of buying again.
-func (pc *planCtx) existsNote(name string, found []LiveOrder) Note {
+func (pc *planCtx) existsNote(name string, found []liveOrder) Note {
 	var what []string
 	for _, o := range found {
 		w := fmt.Sprintf("order %d (%s", o.ID, o.Status)

@@ -58,58 +58,58 @@ func TestPlan_golden(t *testing.T) {
 	base := mkOrder("shop")
 	tests := []struct {
 		name string
-		in   Input
+		in   planInput
 	}{
-		{"new", Input{Desired: []*spec.Order{mkOrder("shop", withCT), mkOrder("api")}, Known: known(nil)}},
-		{"unchanged", Input{Desired: []*spec.Order{base}, Known: known(map[string]*state.Entry{"shop": entryFor(base, 100001)})}},
-		{"toggle-ct", Input{Desired: []*spec.Order{mkOrder("shop", withCT)}, Known: known(map[string]*state.Entry{"shop": entryFor(base, 100001)})}},
-		{"toggle-auto-reissue", Input{Desired: []*spec.Order{mkOrder("shop", withReissue)}, Known: known(map[string]*state.Entry{"shop": entryFor(base, 100001)})}},
-		{"both-toggles", Input{Desired: []*spec.Order{mkOrder("shop", withCT, withReissue)}, Known: known(map[string]*state.Entry{"shop": entryFor(base, 100001)})}},
-		{"revoke", Input{Desired: []*spec.Order{mkOrder("shop", withRevoke, withCT)}, Known: known(map[string]*state.Entry{"shop": entryFor(base, 100001)}), MaxRevocations: 1}},
-		{"revoke-pending", Input{Desired: []*spec.Order{mkOrder("shop", withRevoke)}, Known: known(map[string]*state.Entry{"shop": entryFor(base, 100001, func(e *state.Entry) {
+		{"new", planInput{Desired: []*spec.Order{mkOrder("shop", withCT), mkOrder("api")}, Known: known(nil)}},
+		{"unchanged", planInput{Desired: []*spec.Order{base}, Known: known(map[string]*state.Entry{"shop": entryFor(base, 100001)})}},
+		{"toggle-ct", planInput{Desired: []*spec.Order{mkOrder("shop", withCT)}, Known: known(map[string]*state.Entry{"shop": entryFor(base, 100001)})}},
+		{"toggle-auto-reissue", planInput{Desired: []*spec.Order{mkOrder("shop", withReissue)}, Known: known(map[string]*state.Entry{"shop": entryFor(base, 100001)})}},
+		{"both-toggles", planInput{Desired: []*spec.Order{mkOrder("shop", withCT, withReissue)}, Known: known(map[string]*state.Entry{"shop": entryFor(base, 100001)})}},
+		{"revoke", planInput{Desired: []*spec.Order{mkOrder("shop", withRevoke, withCT)}, Known: known(map[string]*state.Entry{"shop": entryFor(base, 100001)}), MaxRevocations: 1}},
+		{"revoke-pending", planInput{Desired: []*spec.Order{mkOrder("shop", withRevoke)}, Known: known(map[string]*state.Entry{"shop": entryFor(base, 100001, func(e *state.Entry) {
 			e.Revoke = &state.RevokeRecord{RequestID: 500009, Status: "pending", Comments: "key compromised", Time: revokedAt}
 		})}), MaxRevocations: 1}},
-		{"revoked", Input{Desired: []*spec.Order{mkOrder("shop", withRevoke, withCT)}, Known: known(map[string]*state.Entry{"shop": entryFor(base, 100001, func(e *state.Entry) {
+		{"revoked", planInput{Desired: []*spec.Order{mkOrder("shop", withRevoke, withCT)}, Known: known(map[string]*state.Entry{"shop": entryFor(base, 100001, func(e *state.Entry) {
 			e.Revoke = &state.RevokeRecord{Status: "approved", Comments: "key compromised", Time: revokedAt}
 			e.Status = "revoked"
 		})}), MaxRevocations: 1}},
-		{"revoke-rejected", Input{Desired: []*spec.Order{mkOrder("shop", withRevoke)}, Known: known(map[string]*state.Entry{"shop": entryFor(base, 100001, func(e *state.Entry) {
+		{"revoke-rejected", planInput{Desired: []*spec.Order{mkOrder("shop", withRevoke)}, Known: known(map[string]*state.Entry{"shop": entryFor(base, 100001, func(e *state.Entry) {
 			e.Revoke = &state.RevokeRecord{RequestID: 500009, Status: "rejected", Comments: "key compromised", Time: revokedAt}
 		})}), MaxRevocations: 1}},
-		{"revoke-unset", Input{Desired: []*spec.Order{base}, Known: known(map[string]*state.Entry{"shop": entryFor(base, 100001, func(e *state.Entry) {
+		{"revoke-unset", planInput{Desired: []*spec.Order{base}, Known: known(map[string]*state.Entry{"shop": entryFor(base, 100001, func(e *state.Entry) {
 			e.Revoke = &state.RevokeRecord{RequestID: 500009, Status: "pending", Comments: "key compromised", Time: revokedAt}
 		})})}},
-		{"orphan", Input{Desired: nil, Invalid: []string{"broken"}, Unreadable: []string{"team/bad.yaml"}, Known: known(map[string]*state.Entry{
+		{"orphan", planInput{Desired: nil, Invalid: []string{"broken"}, Unreadable: []string{"team/bad.yaml"}, Known: known(map[string]*state.Entry{
 			"shop": entryFor(base, 100001), "broken": entryFor(mkOrder("broken"), 100002)})}},
-		{"fixed-field-change", Input{Desired: []*spec.Order{mkOrder("shop", func(o *spec.Order) {
+		{"fixed-field-change", planInput{Desired: []*spec.Order{mkOrder("shop", func(o *spec.Order) {
 			o.DNSNames = []string{"www.shop.example.com"}
 			o.Product = "ev"
 			o.Comments = "now with www"
 		}, withCT)}, Known: known(map[string]*state.Entry{"shop": entryFor(base, 100001)})}},
-		{"invalid-among-valid", Input{Desired: []*spec.Order{mkOrder("api")}, Invalid: []string{"shop"}, Known: known(map[string]*state.Entry{"shop": entryFor(base, 100001)})}},
-		{"max-revocations", Input{Desired: []*spec.Order{mkOrder("a", withRevoke), mkOrder("b", withRevoke), mkOrder("c", withCT)},
+		{"invalid-among-valid", planInput{Desired: []*spec.Order{mkOrder("api")}, Invalid: []string{"shop"}, Known: known(map[string]*state.Entry{"shop": entryFor(base, 100001)})}},
+		{"max-revocations", planInput{Desired: []*spec.Order{mkOrder("a", withRevoke), mkOrder("b", withRevoke), mkOrder("c", withCT)},
 			Known: known(map[string]*state.Entry{"a": entryFor(mkOrder("a"), 1), "b": entryFor(mkOrder("b"), 2), "c": entryFor(mkOrder("c"), 3)}), MaxRevocations: 1}},
-		{"resume-intent", Input{Desired: []*spec.Order{base}, Known: known(map[string]*state.Entry{"shop": {
+		{"resume-intent", planInput{Desired: []*spec.Order{base}, Known: known(map[string]*state.Entry{"shop": {
 			Intent: &state.Intent{Action: state.IntentOrder, AlternativeOrderID: "cf-shop-1a2b3c4d5e6f", Fingerprint: base.Fingerprint, Started: revokedAt, Attempts: 1}}})}},
-		{"refresh-drift", Input{Desired: []*spec.Order{base, mkOrder("api")},
+		{"refresh-drift", planInput{Desired: []*spec.Order{base, mkOrder("api")},
 			Known:    known(map[string]*state.Entry{"shop": entryFor(base, 100001), "api": entryFor(mkOrder("api"), 100002)}),
-			Observed: map[string]*Observed{"shop": {Status: "issued", DisableCT: true, AutoReissue: false}, "api": {Status: "revoked"}}}},
-		{"empty-dir", Input{Known: known(map[string]*state.Entry{"shop": entryFor(base, 100001)})}},
-		{"new-with-revoke", Input{Desired: []*spec.Order{mkOrder("shop", withRevoke)}, Known: known(nil), MaxRevocations: 1}},
-		{"duplicate-renamed", Input{Desired: []*spec.Order{mkOrder("shop", func(o *spec.Order) { o.Name, o.File = "shop-v2", "shop-v2.yaml" })},
+			Observed: map[string]*observed{"shop": {Status: "issued", DisableCT: true, AutoReissue: false}, "api": {Status: "revoked"}}}},
+		{"empty-dir", planInput{Known: known(map[string]*state.Entry{"shop": entryFor(base, 100001)})}},
+		{"new-with-revoke", planInput{Desired: []*spec.Order{mkOrder("shop", withRevoke)}, Known: known(nil), MaxRevocations: 1}},
+		{"duplicate-renamed", planInput{Desired: []*spec.Order{mkOrder("shop", func(o *spec.Order) { o.Name, o.File = "shop-v2", "shop-v2.yaml" })},
 			Known: known(map[string]*state.Entry{"shop": entryFor(base, 100001)})}},
-		{"duplicate-new", Input{Desired: []*spec.Order{mkOrder("a", func(o *spec.Order) { o.CSR = "same" }), mkOrder("b", func(o *spec.Order) { o.CSR = "same"; o.CommonName = "a.example.com" }), mkOrder("c")},
+		{"duplicate-new", planInput{Desired: []*spec.Order{mkOrder("a", func(o *spec.Order) { o.CSR = "same" }), mkOrder("b", func(o *spec.Order) { o.CSR = "same"; o.CommonName = "a.example.com" }), mkOrder("c")},
 			Known: known(nil)}},
-		{"imported", Input{Desired: []*spec.Order{mkOrder("shop", withCT)}, Known: known(map[string]*state.Entry{"shop": {OrderID: 100007, Imported: true, Status: "issued"}})}},
-		{"resume-intent-due", Input{Desired: []*spec.Order{base}, Now: revokedAt.Add(10 * time.Minute), Known: known(map[string]*state.Entry{"shop": {
+		{"imported", planInput{Desired: []*spec.Order{mkOrder("shop", withCT)}, Known: known(map[string]*state.Entry{"shop": {OrderID: 100007, Imported: true, Status: "issued"}})}},
+		{"resume-intent-due", planInput{Desired: []*spec.Order{base}, Now: revokedAt.Add(10 * time.Minute), Known: known(map[string]*state.Entry{"shop": {
 			Intent: &state.Intent{Action: state.IntentOrder, AlternativeOrderID: "cf-shop-1a2b3c4d5e6f", Fingerprint: base.Fingerprint, Started: revokedAt, Attempts: 2}}})}},
-		{"exists", Input{Desired: []*spec.Order{base, mkOrder("api"), mkOrder("www", func(o *spec.Order) { o.AllowExistingNames = true; o.CommonName = "api.example.com" })},
+		{"exists", planInput{Desired: []*spec.Order{base, mkOrder("api"), mkOrder("www", func(o *spec.Order) { o.AllowExistingNames = true; o.CommonName = "api.example.com" })},
 			Known: known(map[string]*state.Entry{"old": entryFor(mkOrder("old", func(o *spec.Order) { o.CommonName = "shop.example.com" }), 100003)}), Consulted: true,
-			Live: []LiveOrder{{ID: 100003, Status: "issued", Names: []string{"shop.example.com"}}, {ID: 100004, Status: "pending", Names: []string{"shop.example.com"}},
+			Live: []liveOrder{{ID: 100003, Status: "issued", Names: []string{"shop.example.com"}}, {ID: 100004, Status: "pending", Names: []string{"shop.example.com"}},
 				{ID: 100005, Status: "issued", Names: []string{"api.example.com", "www.api.example.com"}}, {ID: 100006, Status: "revoked", Names: []string{"api.example.com"}}}}},
-		{"revoke-names-mismatch", Input{Desired: []*spec.Order{mkOrder("r0", withRevoke, func(o *spec.Order) { o.CommonName = "other.example.com" })},
+		{"revoke-names-mismatch", planInput{Desired: []*spec.Order{mkOrder("r0", withRevoke, func(o *spec.Order) { o.CommonName = "other.example.com" })},
 			Known: known(map[string]*state.Entry{"r0": entryFor(mkOrder("r0"), 100001)}), MaxRevocations: 1}},
-		{"max-revocations-used", Input{Desired: []*spec.Order{mkOrder("a", withRevoke)}, MaxRevocations: 1,
+		{"max-revocations-used", planInput{Desired: []*spec.Order{mkOrder("a", withRevoke)}, MaxRevocations: 1,
 			Known: &state.File{Version: state.Version, Entries: map[string]*state.Entry{"a": entryFor(mkOrder("a"), 1)},
 				Revocations: []state.Revocation{{Name: "z", OrderID: 9, Time: revokedAt.Add(-time.Hour)}, {Name: "y", OrderID: 8, Time: revokedAt.Add(-25 * time.Hour)}}}}},
 	}
@@ -119,7 +119,7 @@ func TestPlan_golden(t *testing.T) {
 				tt.in.Now = revokedAt.Add(2 * time.Minute)
 			}
 			tt.in.ResendAfter = 5 * time.Minute
-			p := Plan(tt.in)
+			p := plan(tt.in)
 			var b bytes.Buffer
 			if err := p.WriteText(&b, false); err != nil {
 				t.Fatal(err)
@@ -142,9 +142,9 @@ func TestPlan_golden(t *testing.T) {
 			if diff := cmp.Diff(string(want), b.String()); diff != "" {
 				t.Errorf("plan (-want +got):\n%s", diff)
 			}
-			// Plan is pure: the same input gives the same plan.
+			// plan is pure: the same input gives the same plan.
 			var again bytes.Buffer
-			Plan(tt.in).WriteText(&again, false)
+			plan(tt.in).WriteText(&again, false)
 			if !bytes.HasPrefix(b.Bytes(), again.Bytes()) {
 				t.Error("a second Plan of the same input differs")
 			}
@@ -153,7 +153,7 @@ func TestPlan_golden(t *testing.T) {
 }
 
 func TestPlan_color(t *testing.T) {
-	p := Plan(Input{Desired: []*spec.Order{mkOrder("shop")}, Known: known(nil)})
+	p := plan(planInput{Desired: []*spec.Order{mkOrder("shop")}, Known: known(nil)})
 	var b bytes.Buffer
 	p.WriteText(&b, true)
 	if !bytes.Contains(b.Bytes(), []byte("\x1b[32m+ order \x1b[0m shop")) {

@@ -93,7 +93,7 @@ func (r *Reconciler) Prepare(ctx context.Context, opt CycleOptions) (*Cycle, err
 		}
 	}
 	c := &Cycle{}
-	var obs map[string]*Observed
+	var obs map[string]*observed
 	if opt.Refresh && r.API != nil {
 		var errs []error
 		obs, errs = refresh(ctx, r.API, r.known(), r.Parallelism)
@@ -112,9 +112,9 @@ func (r *Reconciler) Prepare(ctx context.Context, opt CycleOptions) (*Cycle, err
 	}
 	c.Specs = specs
 	known := r.known()
-	in := Input{Desired: specs.Orders, Invalid: specs.Invalid, Unreadable: specs.Unreadable(), Known: known,
+	in := planInput{Desired: specs.Orders, Invalid: specs.Invalid, Unreadable: specs.Unreadable(), Known: known,
 		Observed: obs, MaxRevocations: r.MaxRevocations, Now: r.now(), ResendAfter: r.ResendAfter}
-	c.Plan = Plan(in)
+	c.Plan = plan(in)
 	if r.API != nil {
 		if news := needConsult(c.Plan); len(news) > 0 {
 			live, err := r.consult(ctx, news)
@@ -122,7 +122,7 @@ func (r *Reconciler) Prepare(ctx context.Context, opt CycleOptions) (*Cycle, err
 				c.Errors = append(c.Errors, fmt.Errorf("asking CertCentral for live orders with the names of new specs: %w; no new order is placed", err))
 			} else {
 				in.Consulted, in.Live = true, live
-				c.Plan = Plan(in)
+				c.Plan = plan(in)
 			}
 		}
 	}
@@ -258,7 +258,7 @@ func needConsult(p *Changes) []*spec.Order {
 // consult asks CertCentral for the orders that may have the names of the
 // new specs: one filtered list per spec for a few, one paged sweep of the
 // account for more (GET calls only). Only live orders are returned.
-func (r *Reconciler) consult(ctx context.Context, news []*spec.Order) ([]LiveOrder, error) {
+func (r *Reconciler) consult(ctx context.Context, news []*spec.Order) ([]liveOrder, error) {
 	var filters []digicert.OrderFilter
 	if len(news) > sweepAbove {
 		filters = []digicert.OrderFilter{{}}
@@ -271,7 +271,7 @@ func (r *Reconciler) consult(ctx context.Context, news []*spec.Order) ([]LiveOrd
 			}
 		}
 	}
-	var live []LiveOrder
+	var live []liveOrder
 	seen := map[int]bool{}
 	for _, f := range filters {
 		orders, err := r.API.ListOrders(ctx, f)
@@ -283,7 +283,7 @@ func (r *Reconciler) consult(ctx context.Context, news []*spec.Order) ([]LiveOrd
 				continue
 			}
 			seen[o.ID] = true
-			live = append(live, LiveOrder{ID: o.ID, Status: o.Status, Names: orderNames(o.Certificate.CommonName, o.Certificate.DNSNames)})
+			live = append(live, liveOrder{ID: o.ID, Status: o.Status, Names: orderNames(o.Certificate.CommonName, o.Certificate.DNSNames)})
 		}
 	}
 	sort.Slice(live, func(i, j int) bool { return live[i].ID < live[j].ID })
@@ -294,12 +294,12 @@ func (r *Reconciler) consult(ctx context.Context, news []*spec.Order) ([]LiveOrd
 // and every pending revoke request's state, and returns what it reports
 // by spec name, with one error per order that could not be read. It only
 // makes GET calls.
-func refresh(ctx context.Context, api API, known *state.File, parallelism int) (map[string]*Observed, []error) {
+func refresh(ctx context.Context, api API, known *state.File, parallelism int) (map[string]*observed, []error) {
 	if parallelism <= 0 {
 		parallelism = 4
 	}
 	var mu sync.Mutex
-	obs := map[string]*Observed{}
+	obs := map[string]*observed{}
 	var errs []error
 	sem := make(chan struct{}, parallelism)
 	var wg sync.WaitGroup
@@ -324,7 +324,7 @@ func refresh(ctx context.Context, api API, known *state.File, parallelism int) (
 				errs = append(errs, fmt.Errorf("refresh %s (order %d): %w", name, e.OrderID, err))
 				return
 			}
-			ob := &Observed{Status: o.Status, DisableCT: bool(o.DisableCT), AutoReissue: bool(o.AutoReissue)}
+			ob := &observed{Status: o.Status, DisableCT: bool(o.DisableCT), AutoReissue: bool(o.AutoReissue)}
 			if o.Certificate.CommonName != "" {
 				ob.Names = orderNames(o.Certificate.CommonName, o.Certificate.DNSNames)
 			}
@@ -341,7 +341,7 @@ func refresh(ctx context.Context, api API, known *state.File, parallelism int) (
 
 // recordObserved saves what a refresh saw: each order's status and the
 // time, and a revoke request's decision.
-func recordObserved(store *state.Store, obs map[string]*Observed, now time.Time) error {
+func recordObserved(store *state.Store, obs map[string]*observed, now time.Time) error {
 	if len(obs) == 0 {
 		return nil
 	}
