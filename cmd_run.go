@@ -168,6 +168,7 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 func seedDev(dir string, fake *digicerttest.Server, store *state.Store, log *slog.Logger) {
 	res, err := spec.Load(dir)
 	if err != nil {
+		log.Warn("dev mode: the specs could not be read to seed the fake; the first cycle reports why", "error", err.Error())
 		return
 	}
 	for _, o := range res.Orders {
@@ -181,9 +182,11 @@ func seedDev(dir string, fake *digicerttest.Server, store *state.Store, log *slo
 				AutoReissue: o.AutoReissue, Imported: true, File: o.File, OrderedAt: time.Now().UTC(), Status: "issued"}
 			return true
 		})
-		if err == nil {
-			log.Info("dev mode: seeded the fake with an order this spec asks to revoke, as if ordered earlier", "spec", o.Name, "order_id", id)
+		if err != nil {
+			log.Warn("dev mode: seeding the fake failed", "spec", o.Name, "error", err.Error())
+			continue
 		}
+		log.Info("dev mode: seeded the fake with an order this spec asks to revoke, as if ordered earlier", "spec", o.Name, "order_id", id)
 	}
 }
 

@@ -78,9 +78,9 @@ const (
 // blindly. An intent still present later means the call's outcome is
 // unknown: an order intent is resolved by looking AlternativeOrderID up.
 type Intent struct {
-	Action             string    `json:"action"`
-	AlternativeOrderID string    `json:"alternative_order_id,omitempty"`
-	Fingerprint        string    `json:"fingerprint,omitempty"`
+	Action             string `json:"action"`
+	AlternativeOrderID string `json:"alternative_order_id,omitempty"`
+	Fingerprint        string `json:"fingerprint,omitempty"`
 	// Started is when the last attempt was made (saved before the call,
 	// and again when its answer came); FirstSent when the first was.
 	Started   time.Time `json:"started"`
@@ -513,13 +513,6 @@ func (s *Store) Lost() error {
 	return s.lost
 }
 
-// Reacquire takes the lock again and re-reads the state from disk,
-// discarding what was in memory, by the rules of Open (a *LockedError when
-// another process holds the lock now, a *MissingError, a *CorruptError).
-// Changes already made are first written, or fail if the Store is lost. On
-// success the Store is no longer lost; on failure it holds no lock and is
-// lost (Lost reports why) until a later Reacquire succeeds. It waits for a
-
 // Check proves, without writing, that the store still holds its lock: the
 // lock file at the lock path is the one it locked and the state file is the
 // one it last read or wrote (the checks every write makes). If not, the
@@ -545,6 +538,12 @@ func (s *Store) Check() error {
 	return nil
 }
 
+// Reacquire takes the lock again and re-reads the state from disk,
+// discarding what was in memory, by the rules of Open (a *LockedError when
+// another process holds the lock now, a *MissingError, a *CorruptError).
+// Changes already made are first written, or fail if the Store is lost. On
+// success the Store is no longer lost; on failure it holds no lock and is
+// lost (Lost reports why) until a later Reacquire succeeds. It waits for a
 // write under way and blocks every other call while it runs.
 func (s *Store) Reacquire() error {
 	s.mu.Lock()
