@@ -352,8 +352,12 @@ func runApply(stdout, stderr io.Writer, args []string) int {
 	if !requireFlags(fs, stderr, "dir", f.dir, "state", f.state) {
 		return exitUsage
 	}
-	if err := f.check(); err != nil || *parallelism < 1 {
-		fmt.Fprintln(stderr, "certform apply: --parallelism must be at least 1; --max-revocations, --resend-after and --quiet-period must not be negative")
+	if err := f.check(); err != nil {
+		fmt.Fprintf(stderr, "certform apply: %v\n", err)
+		return exitUsage
+	}
+	if *parallelism < 1 {
+		fmt.Fprintf(stderr, "certform apply: --parallelism %d: it must be at least 1\n", *parallelism)
 		return exitUsage
 	}
 	logger, err := f.log.logger(stderr)
@@ -723,7 +727,9 @@ func runImport(stdout, stderr io.Writer, args []string) int {
 			orderID, other, name, other, name, orderID)
 		return exitError
 	}
-	got, err := client.GetOrder(context.Background(), orderID)
+	ctx, stop := signalContext()
+	defer stop()
+	got, err := client.GetOrder(ctx, orderID)
 	if err != nil {
 		fmt.Fprintf(stderr, "certform import: reading order %d: %v\n", orderID, err)
 		return exitError

@@ -834,21 +834,25 @@ func TestForget_unknownOutcome(t *testing.T) {
 }
 
 // TestApply_killLoop kills apply at random moments, over and over, while a
-// slow CertCentral (250 ms an answer) carries every request it received
-// out, and restarts it at once without waiting for the fake to go idle:
-// no spec may ever be ordered twice.
+// slow CertCentral carries every request it received out (250 ms an
+// answer, an order 1.5 s: a look-up sent after a restart runs while the
+// order is still being placed), and restarts it at once without waiting
+// for the fake to go idle. A new spec arrives before every start, so that
+// most kills land with orders in flight. No spec may ever be ordered twice.
 func TestApply_killLoop(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kill loop")
 	}
-	const specs, kills = 4, 100
+	const kills = 100
 	srv, env := startFake(t, digicerttest.WithLatency(250*time.Millisecond))
+	srv.Inject(digicerttest.Fault{Method: "POST", Path: "/order/certificate/ssl", Latency: 1250 * time.Millisecond})
 	dir := t.TempDir()
-	writeSpecs(t, dir, specs)
 	st := filepath.Join(t.TempDir(), "s.json")
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
-	killed := 0
+	killed, inFlight, specs := 0, 0, 0
 	for killed < kills {
+		writeSpecsFrom(t, dir, specs, 1)
+		specs++
 		cmd := exec.Command(binary, "apply", "--dir", dir, "--state", st, "--quiet-period", "0s", "--resend-after", "2s")
 		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
 		if err := cmd.Start(); err != nil {
@@ -858,17 +862,27 @@ func TestApply_killLoop(t *testing.T) {
 		go func() { cmd.Wait(); close(done) }()
 		select {
 		case <-done: // finished by itself
-		case <-time.After(time.Duration(rng.IntN(600)) * time.Millisecond):
+		case <-time.After(time.Duration(rng.IntN(700)) * time.Millisecond):
 			cmd.Process.Kill()
 			<-done
 			killed++
+			// Count the kills that left an order in flight (an intent
+			// saved, its outcome unknown).
+			if f, err := state.Read(st); err == nil {
+				for _, e := range f.Entries {
+					if e.Intent != nil {
+						inFlight++
+						break
+					}
+				}
+			}
 		}
 		if n := maxOrdersPerName(srv); n > 1 {
 			t.Fatalf("after %d kills: a spec was ordered %d times", killed, n)
 		}
 	}
 	srv.WaitIdle(10 * time.Second)
-	code, stdout, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st, "--resend-after", "0s")
+	code, stdout, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st, "--resend-after", "0s", "--quiet-period", "0s", "--parallelism", "16")
 	if code != 0 {
 		t.Fatalf("final apply: exit %d\n%s%s", code, stdout, stderr)
 	}
@@ -880,9 +894,9 @@ func TestApply_killLoop(t *testing.T) {
 	for _, n := range perCN {
 		dups += n - 1
 	}
-	t.Logf("%d kills, %d orders for %d specs, %d duplicates", killed, len(srv.Orders()), len(perCN), dups)
+	t.Logf("%d kills (%d with an order in flight), %d orders for %d specs, %d duplicates", killed, inFlight, len(srv.Orders()), len(perCN), dups)
 	if len(perCN) != specs || dups != 0 {
-		t.Errorf("orders per name: %v", perCN)
+		t.Errorf("%d specs, orders per name: %v", specs, perCN)
 	}
 }
 
