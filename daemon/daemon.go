@@ -439,8 +439,8 @@ func prepareHint(err error) string {
 	return "check --dir; retried with backoff"
 }
 
-// logNote logs a plan note: blocked, warning and duplicate notes at WARN,
-// the others at INFO.
+// logNote logs a plan note: blocked, warning, duplicate and exists notes
+// (something certform holds back) at WARN, the others at INFO.
 func (d *Daemon) logNote(ctx context.Context, n reconcile.Note) {
 	attrs := []any{"kind", n.Kind}
 	if n.Name != "" {
@@ -454,7 +454,8 @@ func (d *Daemon) logNote(ctx context.Context, n reconcile.Note) {
 		attrs = append(attrs, "hint", n.Hint)
 	}
 	level := slog.LevelInfo
-	if n.Kind == reconcile.NoteBlocked || n.Kind == reconcile.NoteWarning || n.Kind == reconcile.NoteDuplicate {
+	switch n.Kind {
+	case reconcile.NoteBlocked, reconcile.NoteWarning, reconcile.NoteDuplicate, reconcile.NoteExists:
 		level = slog.LevelWarn
 	}
 	d.log.Log(ctx, level, "note", attrs...)
