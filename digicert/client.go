@@ -11,6 +11,7 @@
 //	ListOrders           GET  /order/certificate (every page)
 //	FindByAlternativeID  GET  /order/alternate/{alternative_order_id}
 //	StatusChanges        GET  /order/certificate/status-changes
+//	DownloadCertificate  GET  /certificate/download/order/{id}/format/pem_all
 //	ListRequests         GET  /request (every page)
 //	GetRequest           GET  /request/{id}
 //
@@ -29,7 +30,9 @@ package digicert
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -442,6 +445,61 @@ func (c *Client) StatusChanges(ctx context.Context, minutes int) ([]OrderRef, er
 	return out.Orders, nil
 }
 
+// pemAccept is the Accept header of DownloadCertificate: DigiCert answers
+// application/x-pem-file (shared/digicert-api.md); text/plain or any other
+// type is taken too, since the body is checked, not its label.
+const pemAccept = "application/x-pem-file, text/plain;q=0.9, */*;q=0.8"
+
+// DownloadCertificate downloads the order's current certificate with its
+// chain: GET /certificate/download/order/{id}/format/pem_all, retried as any
+// GET is. The answer is PEM text, the leaf first, then the intermediates
+// and the root; its content type is not checked (DigiCert sends
+// application/x-pem-file). It returns the body as sent. A 2xx answer that
+// holds no PEM CERTIFICATE block, or one whose block is not an X.509
+// certificate, is an error matching ErrBadAnswer. The certificate is not
+// checked against a key, names or a chain: that is the caller's job.
+func (c *Client) DownloadCertificate(ctx context.Context, orderID int) ([]byte, error) {
+	const endpoint = "GET /certificate/download/order/{id}/format/pem_all"
+	ans, err := c.doAccept(ctx, "GET", fmt.Sprintf("/certificate/download/order/%d/format/pem_all", orderID), endpoint, pemAccept, nil, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPEMCertificates(ans); err != nil {
+		return nil, fmt.Errorf("digicert: %s: %w", endpoint, err)
+	}
+	return ans.body, nil
+}
+
+// checkPEMCertificates returns an error matching ErrBadAnswer unless the
+// answer holds at least one PEM CERTIFICATE block and every such block
+// parses as an X.509 certificate. Other blocks and text around them are
+// ignored.
+func checkPEMCertificates(a *answer) error {
+	ct := a.contentType
+	if ct == "" {
+		ct = "no Content-Type"
+	}
+	n := 0
+	for rest := a.body; ; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		n++
+		if _, err := x509.ParseCertificate(block.Bytes); err != nil {
+			return &badAnswerError{reason: fmt.Sprintf("the %d answer's certificate %d could not be parsed (%s, %d bytes)", a.status, n, ct, len(a.body)), err: err}
+		}
+	}
+	if n == 0 {
+		return badAnswer("the %d answer holds no PEM certificate (%s, %d bytes)", a.status, ct, len(a.body))
+	}
+	return nil
+}
+
 // listAll reads every page of a list call: path?query&limit=1000&offset=N,
 // whose answer is {field: [...], "page": {"total", "limit", "offset"}}. id
 // returns an entry's id; entries are kept once by id, in the order read.
@@ -549,6 +607,12 @@ func (a *answer) decode(v any) error {
 // retried: an error, and for a call that is not repeatable an
 // OutcomeUnknownError, since the server that redirected may have acted.
 func (c *Client) do(ctx context.Context, method, path, endpoint string, in any, repeatable bool) (*answer, error) {
+	return c.doAccept(ctx, method, path, endpoint, "application/json", in, repeatable)
+}
+
+// doAccept is do with the Accept header given: every call but a download
+// accepts application/json only.
+func (c *Client) doAccept(ctx context.Context, method, path, endpoint, accept string, in any, repeatable bool) (*answer, error) {
 	var payload []byte
 	if in != nil {
 		var err error
@@ -561,7 +625,7 @@ func (c *Client) do(ctx context.Context, method, path, endpoint string, in any, 
 		if err := c.limiter.Wait(ctx); err != nil {
 			return nil, fmt.Errorf("digicert: %s: %w", endpoint, err)
 		}
-		status, header, body, sent, err := c.send(ctx, method, path, payload)
+		status, header, body, sent, err := c.send(ctx, method, path, accept, payload)
 		c.observeCall(Call{Endpoint: endpoint, Status: status, Attempt: attempt, Duration: time.Since(start), Err: err})
 		var retryAfter time.Duration
 		var failure error
@@ -660,7 +724,7 @@ func (c *Client) backoff(attempt int) time.Duration {
 
 // send makes one HTTP exchange. sent reports whether the request may have
 // reached the server: false only when the connection could not be made.
-func (c *Client) send(ctx context.Context, method, path string, payload []byte) (status int, header http.Header, body []byte, sent bool, err error) {
+func (c *Client) send(ctx context.Context, method, path, accept string, payload []byte) (status int, header http.Header, body []byte, sent bool, err error) {
 	var rd io.Reader
 	if payload != nil {
 		rd = bytes.NewReader(payload)
@@ -670,7 +734,7 @@ func (c *Client) send(ctx context.Context, method, path string, payload []byte) 
 		return 0, nil, nil, false, err
 	}
 	req.Header.Set("X-DC-DEVKEY", string(*c.key))
-	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Accept", accept)
 	req.Header.Set("User-Agent", c.ua)
 	if payload != nil {
 		req.Header.Set("Content-Type", "application/json")

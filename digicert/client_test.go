@@ -75,9 +75,14 @@ func TestClient_PlaceOrder_body(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	placed, _ := srv.Order(100001)
+	if len(placed.DCVRandomValue) != 32 {
+		t.Errorf("dcv_random_value %q for dcv_method dns-txt-token", placed.DCVRandomValue)
+	}
 	want := &digicert.OrderResponse{
 		ID: 100001, Requests: []digicert.RequestStatus{{ID: 500001, Status: "approved"}}, CertificateID: 1000001,
-		Domains: []digicert.Domain{{ID: 1000, Name: "a.example.com", DNSName: "a.example.com"}, {ID: 1001, Name: "www.a.example.com", DNSName: "www.a.example.com"}},
+		Domains:        []digicert.Domain{{ID: 1000, Name: "a.example.com", DNSName: "a.example.com"}, {ID: 1001, Name: "www.a.example.com", DNSName: "www.a.example.com"}},
+		DCVRandomValue: placed.DCVRandomValue,
 	}
 	if diff := cmp.Diff(want, resp); diff != "" {
 		t.Errorf("response (-want +got):\n%s", diff)
@@ -270,7 +275,7 @@ func TestClient_StatusChanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]digicert.OrderRef{{OrderID: id, Status: "issued"}}, refs); diff != "" {
+	if diff := cmp.Diff([]digicert.OrderRef{{OrderID: id, CertificateID: id + 900000, Status: "issued"}}, refs); diff != "" {
 		t.Errorf("refs (-want +got):\n%s", diff)
 	}
 	if got := srv.Calls(); got[0] != "GET /order/certificate/status-changes?minutes=60" {
@@ -1177,11 +1182,14 @@ func TestClient_ListOrders_filters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	fake, _ := srv.Order(a)
 	want := digicert.Order{
 		ID: a, Status: "issued", DateCreated: "2026-03-02T10:00:00Z", DisableCT: true, AlternativeOrderID: "cf-1",
-		Certificate:  digicert.OrderCert{ID: 9001, CommonName: "shop.example.com", DNSNames: []string{"www.shop.example.com"}, SignatureHash: "sha256"},
-		Product:      digicert.Product{NameID: "ssl_", Type: "ssl_certificate"},
-		Organization: digicert.IDRef{ID: 0},
+		Certificate: digicert.OrderCert{ID: 9001, CommonName: "shop.example.com", DNSNames: []string{"www.shop.example.com"}, SignatureHash: "sha256",
+			SerialNumber: fake.SerialNumber, Thumbprint: fake.Thumbprint, ValidFrom: "2026-03-02", ValidTill: "2026-09-17", DaysRemaining: 199},
+		Product:        digicert.Product{NameID: "ssl_", Type: "ssl_certificate"},
+		Organization:   digicert.IDRef{ID: 0},
+		OrderValidTill: "2027-03-02",
 	}
 	if diff := cmp.Diff(want, orders[0]); diff != "" {
 		t.Errorf("entry (-want +got):\n%s", diff)

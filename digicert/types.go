@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // OrderRequest is the body of POST /order/certificate/ssl, with fields and
@@ -55,12 +56,15 @@ type Product struct {
 	Type     string `json:"type,omitempty"`
 }
 
-// OrderResponse is the 201 answer to an order.
+// OrderResponse is the 201 answer to an order. DCVRandomValue is the token
+// to publish for domain control validation when the order's dcv_method is
+// dns-txt-token, dns-cname-token or http-token; "" otherwise.
 type OrderResponse struct {
-	ID            int             `json:"id"`
-	Requests      []RequestStatus `json:"requests"`
-	CertificateID int             `json:"certificate_id,omitempty"`
-	Domains       []Domain        `json:"domains,omitempty"`
+	ID             int             `json:"id"`
+	Requests       []RequestStatus `json:"requests"`
+	CertificateID  int             `json:"certificate_id,omitempty"`
+	Domains        []Domain        `json:"domains,omitempty"`
+	DCVRandomValue string          `json:"dcv_random_value,omitempty"`
 }
 
 // RequestStatus is one request on an order: status is pending, submitted,
@@ -92,6 +96,11 @@ type RevokeRequest struct {
 // entry carries id, status, date_created and the certificate's id,
 // common_name and dns_names, and may lack the settings (disable_ct,
 // auto_reissue), so read those with GetOrder.
+//
+// The fields from OrderValidTill on are read when present and never
+// required: an answer without them decodes to their zero values. Dates are
+// kept as DigiCert sends them, such as "2026-11-25"; ValidTill and
+// OrderEnds parse them.
 type Order struct {
 	ID                 int       `json:"id"`
 	Status             string    `json:"status"`
@@ -102,15 +111,76 @@ type Order struct {
 	Certificate        OrderCert `json:"certificate"`
 	Product            Product   `json:"product"`
 	Organization       IDRef     `json:"organization"`
+	// OrderValidTill is the day the order (its plan) ends, such as
+	// "2026-11-25": no certificate of the order outlives it, and a renewal
+	// (a new order) is due before it.
+	OrderValidTill string `json:"order_valid_till,omitempty"`
+	// IsRenewed reports whether the order has been renewed: a new order
+	// names it in renewal_of_order_id. RenewedOrderID is that order's id,
+	// 0 when unknown.
+	IsRenewed      Flag `json:"is_renewed"`
+	RenewedOrderID int  `json:"renewed_order_id,omitempty"`
+	// DCVMethod is the domain control validation method, such as email,
+	// dns-txt-token, dns-cname-token or http-token; DCVRandomValue is the
+	// token to publish for the token methods.
+	DCVMethod      string `json:"dcv_method,omitempty"`
+	DCVRandomValue string `json:"dcv_random_value,omitempty"`
 }
 
 // OrderCert is the certificate part of an order. ID is the current
-// certificate's id, 0 before one is issued.
+// certificate's id, 0 before one is issued; the fields from SerialNumber on
+// describe that certificate and are empty or 0 before one is issued.
 type OrderCert struct {
 	ID            int      `json:"id,omitempty"`
 	CommonName    string   `json:"common_name"`
 	DNSNames      []string `json:"dns_names"`
 	SignatureHash string   `json:"signature_hash"`
+	// SerialNumber is the certificate's serial number in hexadecimal, as
+	// DigiCert shows it (upper case, no separators).
+	SerialNumber string `json:"serial_number,omitempty"`
+	// Thumbprint is the certificate's SHA-1 fingerprint in hexadecimal.
+	Thumbprint string `json:"thumbprint,omitempty"`
+	// ValidFrom and ValidTill are the first and last days of the
+	// certificate's validity, such as "2026-11-25"; see Order.ValidTill.
+	ValidFrom string `json:"valid_from,omitempty"`
+	ValidTill string `json:"valid_till,omitempty"`
+	// DaysRemaining is how many whole days the certificate has left.
+	DaysRemaining int `json:"days_remaining,omitempty"`
+}
+
+// ValidTill returns when the order's current certificate ends, parsed from
+// certificate.valid_till by ParseDate, and false when there is none or it
+// cannot be parsed. A bare date is midnight UTC at its start, at or before
+// the certificate's real end: early, never late, for deciding when to
+// reissue. The certificate's own NotAfter is exact.
+func (o *Order) ValidTill() (time.Time, bool) { return ParseDate(o.Certificate.ValidTill) }
+
+// OrderEnds returns when the order ends, parsed from order_valid_till by
+// ParseDate, and false when the answer has none or it cannot be parsed.
+func (o *Order) OrderEnds() (time.Time, bool) { return ParseDate(o.OrderValidTill) }
+
+// dateLayouts are the forms ParseDate reads: DigiCert's dates
+// ("2026-11-25", used by valid_from, valid_till and order_valid_till), its
+// timestamps ("2026-03-02T10:00:00+00:00", used by date_created) and the
+// space-separated form some of its answers use ("2026-03-02 10:00:00", read
+// as UTC).
+var dateLayouts = []string{"2006-01-02", time.RFC3339, "2006-01-02 15:04:05"}
+
+// ParseDate reads a date or time as DigiCert sends it (see dateLayouts:
+// "2026-11-25", "2026-03-02T10:00:00+00:00" or "2026-03-02 10:00:00").
+// A bare date is midnight UTC at its start. It returns false for "" and
+// for anything else.
+func ParseDate(s string) (time.Time, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, false
+	}
+	for _, layout := range dateLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), true
+		}
+	}
+	return time.Time{}, false
 }
 
 // Names returns the common name and DNS names of the order, lower-cased,

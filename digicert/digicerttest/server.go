@@ -11,7 +11,16 @@
 // GET /order/certificate (list), GET /order/certificate/{id},
 // PUT /order/certificate/{id}/ct-status, .../auto-reissue and .../revoke,
 // GET /order/alternate/{id}, GET /order/certificate/status-changes,
-// GET /request (revoke requests only) and GET /request/{id}.
+// GET /request (revoke requests only), GET /request/{id} and
+// GET /certificate/download/order/{id}/format/pem_all.
+//
+// Issued orders carry real certificates: each Server has its own test CA,
+// an ECDSA P-256 root (RootPEM) and an intermediate it signed, which signs
+// a TLS server certificate for the CSR's key and the order's names whenever
+// an order is issued (at once with skip_approval, by AddOrder, or later by
+// Approve) or its certificate is replaced (Reissue, IssueWrongKey,
+// ExpireSoon). The CA is not trusted anywhere and its keys live only in
+// memory.
 //
 // It is not a test-only file: certform's --dev mode serves it on a loopback
 // port. It never listens on anything but 127.0.0.1.
@@ -19,6 +28,10 @@ package digicerttest
 
 import (
 	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -49,14 +62,53 @@ type Order struct {
 	DisableCT          bool
 	AutoReissue        bool
 	AlternativeOrderID string
-	CertificateID      int
+	// CertificateID is the current certificate's id, 0 before one is
+	// issued. The first certificate of an order keeps an id given to
+	// AddOrder, or gets the order id + 900000; each later one (Reissue,
+	// IssueWrongKey, ExpireSoon) gets the next id from 5000001 up.
+	CertificateID int
+	// SerialNumber is the current certificate's serial number as DigiCert
+	// shows it: 32 upper-case hexadecimal digits. Thumbprint is its SHA-1
+	// fingerprint, 40 upper-case hexadecimal digits.
+	SerialNumber string
+	Thumbprint   string
+	// NotBefore and NotAfter are the current certificate's validity, to
+	// the second: NotBefore is a minute before it was issued by the fake's
+	// clock, NotAfter the lifetime later (WithCertificateLifetime), but
+	// never after OrderValidTill.
+	NotBefore time.Time
+	NotAfter  time.Time
+	// CertificatePEM is the current certificate alone, PEM-encoded; nil
+	// before one is issued. GET .../pem_all answers it with the
+	// intermediate and the root. The fake replaces it rather than changing
+	// it: treat it as read-only.
+	CertificatePEM []byte
+	// PublicKey is the key certificates are issued for: the CSR's for an
+	// order placed through the API. AddOrder and Approve give an order
+	// without one a fresh P-256 key whose private key nobody has, as for
+	// an order placed in the console with a CSR made elsewhere.
+	PublicKey crypto.PublicKey
+	// OrderValidTill is when the order ends: its creation plus the
+	// order_validity asked (years or days). AddOrder sets it to Created
+	// plus a year when zero.
+	OrderValidTill time.Time
+	// DCVMethod is the order's dcv_method, "" when none was sent.
+	// DCVRandomValue is the token the fake made for dns-txt-token,
+	// dns-cname-token and http-token: 32 lower-case hexadecimal digits.
+	DCVMethod      string
+	DCVRandomValue string
+	// IsRenewed and RenewedOrderID are answered as is_renewed and
+	// renewed_order_id (the latter when not 0); the fake never sets them.
+	IsRenewed      bool
+	RenewedOrderID int
 	// Revoke is the latest revoke request on the order, if any. The fake
 	// replaces it rather than changing it, so a copy stays as it was.
 	Revoke *digicert.RevokeRequest
 	// Created is when the order was placed, by the fake's clock; AddOrder
 	// sets it to now when zero. See WithLookupLag.
 	Created time.Time
-	// Changed is when the status last changed.
+	// Changed is when the status or the current certificate last changed;
+	// GET /order/certificate/status-changes reports orders by it.
 	Changed time.Time
 	// Body is the order request as received.
 	Body []byte
@@ -149,7 +201,15 @@ type Server struct {
 	rateLimited   int
 	hook          func(Request)
 	inflight      int // requests being served
+	ca            *testCA
+	lifetime      time.Duration
+	nextCert      int
 }
+
+// DefaultCertificateLifetime is how long the fake's certificates are valid
+// unless WithCertificateLifetime says otherwise: 199 days, the most
+// DigiCert issues for from 2026-02-24 (shared/digicert-api.md).
+const DefaultCertificateLifetime = 199 * 24 * time.Hour
 
 // Option configures a Server.
 type Option func(*Server)
@@ -204,6 +264,10 @@ func WithMaxPageSize(n int) Option { return func(s *Server) { s.maxPage = n } }
 // per-certificate CT option.
 func WithoutCTOptOut() Option { return func(s *Server) { s.ctUnsupported = true } }
 
+// WithCertificateLifetime sets how long certificates are valid from issue
+// (default DefaultCertificateLifetime); an order's end still caps it.
+func WithCertificateLifetime(d time.Duration) Option { return func(s *Server) { s.lifetime = d } }
+
 // New returns a fake that accepts only key. It does not listen; see Start,
 // or use it as an http.Handler.
 func New(key string, opts ...Option) *Server {
@@ -215,12 +279,24 @@ func New(key string, opts ...Option) *Server {
 		nextRequest: 500001,
 		maxPage:     maxPageSize,
 		now:         time.Now,
+		lifetime:    DefaultCertificateLifetime,
+		nextCert:    5000001,
 	}
 	for _, o := range opts {
 		o(s)
 	}
+	ca, err := newTestCA(s.now())
+	if err != nil {
+		panic("digicerttest: making the test CA: " + err.Error())
+	}
+	s.ca = ca
 	return s
 }
+
+// RootPEM returns the PEM-encoded root certificate of the fake's test CA:
+// every certificate the fake issues chains to it through the intermediate
+// that GET .../pem_all answers with.
+func (s *Server) RootPEM() []byte { return bytes.Clone(s.ca.rootPEM) }
 
 // Start serves the fake on a new 127.0.0.1 port and returns the API base
 // URL, such as http://127.0.0.1:41234/services/v2.
@@ -313,8 +389,11 @@ func (s *Server) Orders() []Order {
 	return out
 }
 
-// AddOrder creates an issued order out of band (as if ordered in the
-// console) and returns its id.
+// AddOrder creates an order out of band (as if ordered in the console)
+// and returns its id. Status defaults to issued; an issued order without
+// CertificatePEM gets a certificate at once, for PublicKey or else a fresh
+// key (see Order). OrderValidTill defaults to Created plus a year, and a
+// token DCVMethod gets a DCVRandomValue when it has none.
 func (s *Server) AddOrder(o Order) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -327,8 +406,154 @@ func (s *Server) AddOrder(o Order) int {
 	if o.Created.IsZero() {
 		o.Created = o.Changed
 	}
+	if o.OrderValidTill.IsZero() {
+		o.OrderValidTill = o.Created.AddDate(1, 0, 0)
+	}
+	if tokenDCV[o.DCVMethod] && o.DCVRandomValue == "" {
+		o.DCVRandomValue = randomToken()
+	}
+	if o.Status == "issued" && o.CertificatePEM == nil {
+		s.mustIssue(&o, s.orderKey(&o), time.Time{})
+	}
 	s.orders[o.ID] = &o
 	return o.ID
+}
+
+// tokenDCV are the DCV methods that DigiCert answers a random value for.
+var tokenDCV = map[string]bool{"dns-txt-token": true, "dns-cname-token": true, "http-token": true}
+
+// orderKey returns the key o's certificates are for, giving o a fresh one
+// if it has none. Callers hold s.mu.
+func (s *Server) orderKey(o *Order) crypto.PublicKey {
+	if o.PublicKey == nil {
+		o.PublicKey = newKey()
+	}
+	return o.PublicKey
+}
+
+// issue gives o a new current certificate for pub, with its names and
+// signature hash, ending at notAfter or, when that is zero, the lifetime
+// from now capped by the order's end, and marks o changed. The first
+// certificate keeps a CertificateID o already has or gets o.ID + 900000;
+// a later one gets the next id from 5000001 up. Callers hold s.mu.
+func (s *Server) issue(o *Order, pub crypto.PublicKey, notAfter time.Time) error {
+	now := s.now()
+	if notAfter.IsZero() {
+		notAfter = now.Add(s.lifetime)
+		if !o.OrderValidTill.IsZero() && o.OrderValidTill.After(now) && o.OrderValidTill.Before(notAfter) {
+			notAfter = o.OrderValidTill
+		}
+	}
+	notBefore := now.Add(-time.Minute)
+	if !notBefore.Before(notAfter) {
+		notBefore = notAfter.Add(-time.Hour) // ExpireSoon with no time left: already expired
+	}
+	names := []string{o.CommonName}
+	for _, n := range o.DNSNames {
+		if !containsFold(names, n) {
+			names = append(names, n)
+		}
+	}
+	l, err := s.ca.issue(pub, o.CommonName, names, o.SignatureHash, notBefore, notAfter)
+	if err != nil {
+		return err
+	}
+	switch {
+	case o.CertificatePEM == nil && o.CertificateID != 0:
+	case o.CertificatePEM == nil:
+		o.CertificateID = o.ID + 900000
+	default:
+		o.CertificateID = s.nextCert
+		s.nextCert++
+	}
+	o.SerialNumber, o.Thumbprint = l.serial, l.thumbprint
+	o.NotBefore, o.NotAfter = l.cert.NotBefore, l.cert.NotAfter
+	o.CertificatePEM = l.pem
+	o.Changed = now
+	return nil
+}
+
+// mustIssue is issue for the out-of-band methods, which have no answer to
+// fail: an error (a key the CA cannot sign for) panics. Callers hold s.mu.
+func (s *Server) mustIssue(o *Order, pub crypto.PublicKey, notAfter time.Time) {
+	if err := s.issue(o, pub, notAfter); err != nil {
+		panic(fmt.Sprintf("digicerttest: issuing a certificate for order %d: %v", o.ID, err))
+	}
+}
+
+func containsFold(list []string, s string) bool {
+	for _, x := range list {
+		if strings.EqualFold(x, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// Approve issues an order that waits for approval or validation (status
+// needs_approval or pending), as an administrator approving it or DigiCert
+// completing validation would: the status becomes issued and the order gets
+// its first certificate. It does nothing to an unknown order or one in
+// another status.
+func (s *Server) Approve(id int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.orders[id]
+	if o == nil || (o.Status != "needs_approval" && o.Status != "pending") {
+		return
+	}
+	o.Status = "issued"
+	s.mustIssue(o, s.orderKey(o), time.Time{})
+}
+
+// SetPending sets an order's status to pending (waiting for domain
+// validation) out of band; it is SetStatus(id, "pending").
+func (s *Server) SetPending(id int) { s.SetStatus(id, "pending") }
+
+// Reissue replaces an order's certificate with a new one for the same key
+// and names, as DigiCert does for a reissue or auto-reissue: a new
+// CertificateID, serial number and validity from now. The status is left
+// as it is. It does nothing to an unknown order or one without a
+// certificate.
+func (s *Server) Reissue(id int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if o := s.certified(id); o != nil {
+		s.mustIssue(o, s.orderKey(o), time.Time{})
+	}
+}
+
+// IssueWrongKey replaces an order's certificate with one for a fresh key
+// that is not the order's: a bad certificate, for testing that a client
+// checks the key before installing. The order's PublicKey is kept, so a
+// later Reissue puts things right. Like Reissue, it does nothing to an
+// order without a certificate.
+func (s *Server) IssueWrongKey(id int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if o := s.certified(id); o != nil {
+		s.mustIssue(o, newKey(), time.Time{})
+	}
+}
+
+// ExpireSoon replaces an order's certificate with one that ends left after
+// now by the fake's clock (left <= 0: one that has already ended), for the
+// same key and names; otherwise it is Reissue.
+func (s *Server) ExpireSoon(id int, left time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if o := s.certified(id); o != nil {
+		s.mustIssue(o, s.orderKey(o), s.now().Add(left))
+	}
+}
+
+// certified returns the order if it has a certificate, else nil. Callers
+// hold s.mu.
+func (s *Server) certified(id int) *Order {
+	if o := s.orders[id]; o != nil && o.CertificatePEM != nil {
+		return o
+	}
+	return nil
 }
 
 // RevokeRequests returns copies of every revoke request the fake created,
@@ -363,6 +588,7 @@ func (s *Server) SetAutoReissue(id int, on bool) {
 }
 
 // SetStatus changes an order's status out of band (revoked, canceled...).
+// It leaves the certificate as it is: to issue one, use Approve.
 func (s *Server) SetStatus(id int, status string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -656,6 +882,7 @@ var (
 	requestPath = regexp.MustCompile(`^/request/(\d+)$`)
 	altPath     = regexp.MustCompile(`^/order/alternate/([^/]+)$`)
 	altIDRE     = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
+	pemAllPath  = regexp.MustCompile(`^/certificate/download/order/(\d+)/format/pem_all$`)
 )
 
 func (s *Server) route(w http.ResponseWriter, r *http.Request, path string, body []byte) {
@@ -675,6 +902,9 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, path string, body
 	case requestPath.MatchString(path) && r.Method == http.MethodGet:
 		id, _ := strconv.Atoi(requestPath.FindStringSubmatch(path)[1])
 		s.getRequest(w, id)
+	case pemAllPath.MatchString(path) && r.Method == http.MethodGet:
+		id, _ := strconv.Atoi(pemAllPath.FindStringSubmatch(path)[1])
+		s.downloadCertificate(w, id)
 	case altPath.MatchString(path) && r.Method == http.MethodGet:
 		s.findAlternate(w, altPath.FindStringSubmatch(path)[1])
 	case orderPath.MatchString(path):
@@ -771,7 +1001,8 @@ var knownOrderFields = map[string]bool{
 }
 
 func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request, body []byte) {
-	o, e := s.parseOrder(r, body)
+	var validity digicert.Validity
+	o, e := s.parseOrder(r, body, &validity)
 	if e != nil {
 		s.fail(w, *e)
 		return
@@ -792,9 +1023,17 @@ func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request, body []byte)
 	s.nextRequest++
 	o.Changed = s.now()
 	o.Created = o.Changed
+	o.OrderValidTill = o.Created.AddDate(validity.Years, 0, validity.Days)
 	resp := map[string]any{"id": o.ID}
+	if o.DCVRandomValue != "" {
+		resp["dcv_random_value"] = o.DCVRandomValue
+	}
 	if o.Status == "issued" {
-		o.CertificateID = o.ID + 900000
+		if err := s.issue(o, o.PublicKey, time.Time{}); err != nil {
+			s.mu.Unlock()
+			s.fail(w, apiErr{500, "internal_error", "The certificate could not be issued: " + err.Error()})
+			return
+		}
 		resp["requests"] = []map[string]any{{"id": reqID, "status": "approved"}}
 		resp["certificate_id"] = o.CertificateID
 		var domains []map[string]any
@@ -810,7 +1049,9 @@ func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request, body []byte)
 	writeJSON(w, http.StatusCreated, resp)
 }
 
-func (s *Server) parseOrder(r *http.Request, body []byte) (*Order, *apiErr) {
+// parseOrder checks an order's body as CertCentral does and returns the
+// order it asks for, its order_validity in *validity.
+func (s *Server) parseOrder(r *http.Request, body []byte, validity *digicert.Validity) (*Order, *apiErr) {
 	m, e := decodeBody(r, body)
 	if e != nil {
 		return nil, e
@@ -849,7 +1090,14 @@ func (s *Server) parseOrder(r *http.Request, body []byte) (*Order, *apiErr) {
 	if block == nil {
 		return nil, &apiErr{400, "csr_invalid_cannot_parse", "Unable to parse the CSR."}
 	}
-	if _, err := x509.ParseCertificateRequest(block.Bytes); err != nil {
+	req, err := x509.ParseCertificateRequest(block.Bytes)
+	if err != nil {
+		return nil, &apiErr{400, "csr_invalid_cannot_parse", "Unable to parse the CSR."}
+	}
+	switch req.PublicKey.(type) {
+	case *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey:
+		o.PublicKey = req.PublicKey
+	default: // a key algorithm Go does not know: no certificate could be made for it
 		return nil, &apiErr{400, "csr_invalid_cannot_parse", "Unable to parse the CSR."}
 	}
 	if o.SignatureHash, e = wantString(cert, "signature_hash", true); e != nil {
@@ -867,21 +1115,22 @@ func (s *Server) parseOrder(r *http.Request, body []byte) (*Order, *apiErr) {
 			return nil, e
 		}
 	}
-	validity, e := wantObject(m, "order_validity", true)
+	ov, e := wantObject(m, "order_validity", true)
 	if e != nil {
 		return nil, e
 	}
-	years, hasYears, e := wantInt(validity, "years", false)
+	years, hasYears, e := wantInt(ov, "years", false)
 	if e != nil {
 		return nil, e
 	}
-	days, hasDays, e := wantInt(validity, "days", false)
+	days, hasDays, e := wantInt(ov, "days", false)
 	if e != nil {
 		return nil, e
 	}
 	if (!hasYears && !hasDays) || (hasYears && (years < 1 || years > 3)) || (hasDays && (days < 1 || days > 1095)) {
 		return nil, &apiErr{400, "invalid_order_validity", "Order validity must be 1-3 years or 1-1095 days."}
 	}
+	*validity = digicert.Validity{Years: years, Days: days}
 	org, e := wantObject(m, "organization", true)
 	if e != nil {
 		return nil, e
@@ -933,10 +1182,14 @@ func (s *Server) parseOrder(r *http.Request, body []byte) (*Order, *apiErr) {
 			return nil, &apiErr{400, "invalid_type", "Field additional_emails must be an array of strings."}
 		}
 	}
-	for _, k := range []string{"dcv_method", "comments"} {
-		if _, e := wantString(m, k, false); e != nil {
-			return nil, e
-		}
+	if o.DCVMethod, e = wantString(m, "dcv_method", false); e != nil {
+		return nil, e
+	}
+	if _, e := wantString(m, "comments", false); e != nil {
+		return nil, e
+	}
+	if tokenDCV[o.DCVMethod] {
+		o.DCVRandomValue = randomToken()
 	}
 	if o.AlternativeOrderID, e = wantString(m, "alternative_order_id", false); e != nil {
 		return nil, e
@@ -1044,6 +1297,13 @@ func (s *Server) orderJSON(o *Order) map[string]any {
 	if o.CertificateID != 0 {
 		cert["id"] = o.CertificateID
 	}
+	if o.CertificatePEM != nil {
+		cert["serial_number"] = o.SerialNumber
+		cert["thumbprint"] = o.Thumbprint
+		cert["valid_from"] = o.NotBefore.UTC().Format(dateLayout)
+		cert["valid_till"] = o.NotAfter.UTC().Format(dateLayout)
+		cert["days_remaining"] = max(0, int(o.NotAfter.Sub(s.now())/(24*time.Hour)))
+	}
 	out := map[string]any{
 		"id":           o.ID,
 		"status":       o.Status,
@@ -1057,7 +1317,49 @@ func (s *Server) orderJSON(o *Order) map[string]any {
 	if o.AlternativeOrderID != "" {
 		out["alternative_order_id"] = o.AlternativeOrderID
 	}
+	if !o.OrderValidTill.IsZero() {
+		out["order_valid_till"] = o.OrderValidTill.UTC().Format(dateLayout)
+	}
+	out["is_renewed"] = o.IsRenewed
+	if o.RenewedOrderID != 0 {
+		out["renewed_order_id"] = o.RenewedOrderID
+	}
+	if o.DCVMethod != "" {
+		out["dcv_method"] = o.DCVMethod
+	}
+	if o.DCVRandomValue != "" {
+		out["dcv_random_value"] = o.DCVRandomValue
+	}
 	return out
+}
+
+// dateLayout is how DigiCert writes the dates of an order: valid_from,
+// valid_till and order_valid_till, such as "2026-11-25" (UTC).
+const dateLayout = "2006-01-02"
+
+// downloadCertificate serves GET /certificate/download/order/{id}/format/pem_all:
+// the order's current certificate, the intermediate and the root, PEM, as
+// application/x-pem-file. An unknown order is a 404 not_found|order; an
+// order without a certificate, or a revoked one, a 400
+// certificate_not_issued (DigiCert does not document this code).
+func (s *Server) downloadCertificate(w http.ResponseWriter, id int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.orders[id]
+	switch {
+	case o == nil:
+		s.fail(w, apiErr{404, "not_found|order", "Order not found."})
+		return
+	case o.CertificatePEM == nil:
+		s.fail(w, apiErr{400, "certificate_not_issued", "The order has no issued certificate."})
+		return
+	case o.Status == "revoked":
+		s.fail(w, apiErr{400, "certificate_not_issued", "The order's certificate is revoked."})
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-pem-file")
+	w.WriteHeader(http.StatusOK)
+	w.Write(bytes.Join([][]byte{o.CertificatePEM, s.ca.interPEM, s.ca.rootPEM}, nil))
 }
 
 func (s *Server) findAlternate(w http.ResponseWriter, altID string) {

@@ -103,7 +103,11 @@ func TestServer_faultsAndOutOfBand(t *testing.T) {
 	s.SetCT(id, true)
 	s.SetStatus(id, "canceled")
 	_, answer := do(t, "GET", base+"/order/certificate/100001", "k", "", "")
-	want := `{"auto_reissue":0,"certificate":{"common_name":"a.example.com","dns_names":[" "],"signature_hash":""},"date_created":"2026-03-02T10:00:00Z","disable_ct":true,"id":100001,"organization":{"id":0},"product":{"name_id":"ssl_","type":"ssl_certificate"},"status":"canceled"}`
+	o, _ := s.Order(id)
+	want := `{"auto_reissue":0,"certificate":{"common_name":"a.example.com","days_remaining":199,"dns_names":[" "],"id":1000001,` +
+		`"serial_number":"` + o.SerialNumber + `","signature_hash":"","thumbprint":"` + o.Thumbprint + `","valid_from":"2026-03-02","valid_till":"2026-09-17"},` +
+		`"date_created":"2026-03-02T10:00:00Z","disable_ct":true,"id":100001,"is_renewed":false,"order_valid_till":"2027-03-02","organization":{"id":0},` +
+		`"product":{"name_id":"ssl_","type":"ssl_certificate"},"status":"canceled"}`
 	if answer != want {
 		t.Errorf("order\n got %s\nwant %s", answer, want)
 	}
@@ -184,11 +188,27 @@ func TestServer_listOrders(t *testing.T) {
 	s.AddOrder(Order{CommonName: "a.example.com", CertificateID: 7})
 	s.AddOrder(Order{CommonName: "B.example.com", Status: "revoked"})
 	s.AddOrder(Order{CommonName: "b.example.com"})
-	entry := func(id int, cn, status, cert string) string {
-		return `{"auto_reissue":0,"certificate":{"common_name":"` + cn + `","dns_names":[" "],` + cert + `"signature_hash":""},"date_created":"2026-03-02T10:00:00Z",` +
-			`"disable_ct":false,"id":` + strconv.Itoa(id) + `,"organization":{"id":0},"product":{"name_id":"ssl_","type":"ssl_certificate"},"status":"` + status + `"}`
+	// entry is an order's JSON; an issued order has a certificate of 199
+	// days from day0.
+	entry := func(id int, cn, status string) string {
+		o, _ := s.Order(id)
+		cert := `{"common_name":"` + cn + `","dns_names":[" "],"signature_hash":""}`
+		if o.CertificatePEM != nil {
+			cert = `{"common_name":"` + cn + `","days_remaining":199,"dns_names":[" "],"id":` + strconv.Itoa(o.CertificateID) +
+				`,"serial_number":"` + o.SerialNumber + `","signature_hash":"","thumbprint":"` + o.Thumbprint +
+				`","valid_from":"2026-03-02","valid_till":"2026-09-17"}`
+		}
+		return `{"auto_reissue":0,"certificate":` + cert + `,"date_created":"2026-03-02T10:00:00Z",` +
+			`"disable_ct":false,"id":` + strconv.Itoa(id) + `,"is_renewed":false,"order_valid_till":"2027-03-02","organization":{"id":0},` +
+			`"product":{"name_id":"ssl_","type":"ssl_certificate"},"status":"` + status + `"}`
 	}
-	a, b1, b2 := entry(100001, "a.example.com", "issued", `"id":7,`), entry(100002, "B.example.com", "revoked", ""), entry(100003, "b.example.com", "issued", "")
+	a, b1, b2 := entry(100001, "a.example.com", "issued"), entry(100002, "B.example.com", "revoked"), entry(100003, "b.example.com", "issued")
+	if o, _ := s.Order(100001); o.CertificateID != 7 {
+		t.Errorf("AddOrder replaced the certificate id 7 with %d", o.CertificateID)
+	}
+	if o, _ := s.Order(100003); o.CertificateID != 1000003 {
+		t.Errorf("AddOrder's first certificate id is %d, want 1000003", o.CertificateID)
+	}
 	tests := []struct {
 		name   string
 		query  string
