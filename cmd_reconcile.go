@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -411,7 +412,7 @@ func applyOnce(ctx context.Context, f planFlags, parallelism int, client *digice
 		fmt.Fprintf(stderr, "certform apply: %v\n", err)
 		return exitError
 	}
-	r := &reconcile.Reconciler{Dir: f.dir, API: client, Store: store, Log: logger, Parallelism: parallelism,
+	r := &reconcile.Reconciler{Dir: f.dir, API: client, Store: store, Log: logger, Parallelism: parallelism, Observe: true,
 		MaxRevocations: f.maxRevocations, ResendAfter: f.resendAfter, Quiet: f.quiet}
 	c, err := r.Prepare(ctx, reconcile.CycleOptions{Refresh: f.refresh})
 	if err != nil {
@@ -550,6 +551,29 @@ type statusJSON struct {
 	File               string              `json:"file,omitempty"`
 	AlternativeOrderID string              `json:"alternative_order_id,omitempty"`
 	Imported           bool                `json:"imported,omitempty"`
+	SerialNumber       string              `json:"serial_number,omitempty"`
+	NotAfter           *time.Time          `json:"not_after,omitempty"`
+	OrderValidTill     *time.Time          `json:"order_valid_till,omitempty"`
+	ObservedAt         *time.Time          `json:"observed_at,omitempty"`
+	DeliveredAt        *time.Time          `json:"delivered_at,omitempty"`
+	DCVToken           string              `json:"dcv_token,omitempty"`
+}
+
+// timeOrNil returns nil for the zero time, so that JSON leaves it out.
+func timeOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC()
+	return &t
+}
+
+// daysUntil returns the whole days from now until t ("-" when unknown).
+func daysUntil(t time.Time, now time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return strconv.Itoa(int(math.Floor(t.Sub(now).Hours() / 24)))
 }
 
 func runStatus(stdout, stderr io.Writer, args []string) int {
@@ -585,7 +609,9 @@ func runStatus(stdout, stderr io.Writer, args []string) int {
 	for _, n := range known.Names() {
 		e := known.Entries[n]
 		rows = append(rows, statusJSON{Name: n, OrderID: e.OrderID, Status: e.Status, DisableCT: e.DisableCT, AutoReissue: e.AutoReissue,
-			Revoke: e.Revoke, Intent: e.Intent, Orphan: valid != nil && !valid[n], File: e.File, AlternativeOrderID: e.AlternativeOrderID, Imported: e.Imported})
+			Revoke: e.Revoke, Intent: e.Intent, Orphan: valid != nil && !valid[n], File: e.File, AlternativeOrderID: e.AlternativeOrderID, Imported: e.Imported,
+			SerialNumber: e.SerialNumber, NotAfter: timeOrNil(e.NotAfter), OrderValidTill: timeOrNil(e.OrderValidTill), ObservedAt: timeOrNil(e.ObservedAt),
+			DeliveredAt: timeOrNil(e.DeliveredAt), DCVToken: e.DCVToken})
 	}
 	if *asJSON {
 		if rows == nil {
@@ -598,7 +624,8 @@ func runStatus(stdout, stderr io.Writer, args []string) int {
 		return exitOK
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tORDER\tSTATUS\tDISABLE_CT\tAUTO_REISSUE\tREVOKE\tNOTE")
+	now := time.Now()
+	fmt.Fprintln(tw, "NAME\tORDER\tSTATUS\tCERT_DAYS\tORDER_DAYS\tDISABLE_CT\tAUTO_REISSUE\tREVOKE\tNOTE")
 	for _, r := range rows {
 		order, status, revoke := "-", orDash(r.Status), "-"
 		if r.OrderID != 0 {
@@ -620,7 +647,17 @@ func runStatus(stdout, stderr io.Writer, args []string) int {
 		if r.Imported {
 			notes = append(notes, "imported")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%v\t%s\t%s\n", r.Name, order, status, r.DisableCT, r.AutoReissue, revoke, strings.Join(notes, "; "))
+		certDays, orderDays := "-", "-"
+		if r.NotAfter != nil {
+			certDays = daysUntil(*r.NotAfter, now)
+		}
+		if r.OrderValidTill != nil {
+			orderDays = daysUntil(*r.OrderValidTill, now)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\t%v\t%s\t%s\n", r.Name, order, status, certDays, orderDays, r.DisableCT, r.AutoReissue, revoke, strings.Join(notes, "; "))
+	}
+	if !known.ObservedAt.IsZero() {
+		fmt.Fprintf(tw, "\nLast observed in CertCentral: %s\n", known.ObservedAt.UTC().Format(time.RFC3339))
 	}
 	if err := tw.Flush(); err != nil {
 		fmt.Fprintf(stderr, "certform status: %v\n", err)

@@ -128,7 +128,7 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
-	r := &reconcile.Reconciler{Dir: *dir, API: client, Store: store, Cache: spec.NewCache(), Log: logger, Parallelism: *parallelism,
+	r := &reconcile.Reconciler{Dir: *dir, API: client, Store: store, Cache: spec.NewCache(), Log: logger, Parallelism: *parallelism, Observe: true,
 		MaxRevocations: *maxRevocations, ResendAfter: *resendAfter, DryRun: *dryRun}
 	d, err := daemon.New(daemon.Config{
 		Reconciler: r, Log: logger, Schedule: schedules[0], RefreshSchedule: schedules[1], Debounce: *debounce,

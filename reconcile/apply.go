@@ -29,6 +29,7 @@ type API interface {
 	ListOrders(ctx context.Context, f digicert.OrderFilter) ([]digicert.Order, error)
 	ListRequests(ctx context.Context, f digicert.RequestFilter) ([]digicert.Request, error)
 	GetRequest(ctx context.Context, id int) (*digicert.Request, error)
+	StatusChanges(ctx context.Context, minutes int) ([]digicert.OrderRef, error)
 }
 
 // applier carries plans out.
@@ -350,7 +351,8 @@ func (ap *applier) order(ctx context.Context, a Action) (string, error) {
 			*e = state.Entry{
 				OrderID: resp.ID, AlternativeOrderID: altID, Fingerprint: o.Fingerprint, Fixed: o.FixedFields(),
 				Options: orderingOptions(o), DisableCT: o.DisableCT, AutoReissue: o.AutoReissue, File: o.File,
-				OrderedAt: ap.now(), Status: status,
+				OrderedAt: ap.now(), Status: status, CertificateID: resp.CertificateID, DCVMethod: o.DCVMethod,
+				DCVToken: resp.DCVRandomValue,
 			}
 			return true
 		})
@@ -479,7 +481,8 @@ func (ap *applier) adopt(a Action, altID string, refs []digicert.OrderRef) (int,
 	o := a.Spec
 	err := ap.Store.Update(a.Name, func(e *state.Entry) bool {
 		in := e.Intent
-		ne := state.Entry{OrderID: ref.OrderID, AlternativeOrderID: altID, File: o.File, OrderedAt: ap.now(), Status: ref.Status}
+		ne := state.Entry{OrderID: ref.OrderID, AlternativeOrderID: altID, File: o.File, OrderedAt: ap.now(), Status: ref.Status,
+			CertificateID: ref.CertificateID, DCVMethod: o.DCVMethod}
 		if in != nil {
 			ne.Fingerprint, ne.DisableCT, ne.AutoReissue = in.Fingerprint, in.DisableCT, in.AutoReissue
 		}

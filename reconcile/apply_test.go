@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -714,4 +715,82 @@ func TestApply_revokeRevertedDuringRefresh(t *testing.T) {
 		t.Fatalf("plan after a revert during the refresh: %+v", c.Plan)
 	}
 	wantLines(t, "calls", r.calls(), []string{fmt.Sprintf("GET /order/certificate/%d", r.entry("shop").OrderID)})
+}
+
+// TestObserve: every cycle starts from what changed in CertCentral since
+// the last observation; an order is read only when the feed reports a
+// change certform does not know, or while certform waits on it.
+func TestObserve(t *testing.T) {
+	r := newRig(t)
+	r.spec("shop")
+	csr, _ := spectest.CSR("api.example.com")
+	body := "name: api\ncommon_name: api.example.com\norganization_id: 1\ncsr: |\n" + spectest.Indent(csr) // approval needed
+	if err := os.WriteFile(filepath.Join(r.dir, "api.yaml"), []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	observeCycle := func() []string {
+		t.Helper()
+		rec := r.reconciler(1)
+		rec.Observe = true
+		c, err := rec.Prepare(context.Background(), CycleOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range c.Errors {
+			t.Fatalf("cycle error: %v", e)
+		}
+		rec.Apply(context.Background(), c)
+		var kinds []string
+		for _, n := range c.Plan.Notes {
+			kinds = append(kinds, n.Kind+" "+n.Name)
+		}
+		return kinds
+	}
+	// The first cycle: nothing tracked yet, nothing to read; both ordered.
+	observeCycle()
+	shop, api := r.entry("shop"), r.entry("api")
+	if shop.Status != "issued" || shop.CertificateID == 0 || api.Status != "needs_approval" {
+		t.Fatalf("after ordering: %+v / %+v", shop, api)
+	}
+	r.calls()
+	// Nothing changed but api waits for approval: the feed, and api read.
+	r.clock.Add(time.Minute)
+	notes := observeCycle()
+	wantLines(t, "notes", notes, []string{"waiting api"})
+	wantLines(t, "calls", r.calls(), []string{"GET /order/certificate/status-changes?minutes=2", fmt.Sprintf("GET /order/certificate/%d", api.OrderID)})
+	// Approved: the feed reports it with its certificate; read once.
+	r.srv.Approve(api.OrderID)
+	r.clock.Add(time.Minute)
+	if notes := observeCycle(); len(notes) != 0 {
+		t.Fatalf("notes after approval: %v", notes)
+	}
+	wantLines(t, "calls", r.calls(), []string{"GET /order/certificate/status-changes?minutes=2", fmt.Sprintf("GET /order/certificate/%d", api.OrderID)})
+	o, _ := r.srv.Order(api.OrderID)
+	if e := r.entry("api"); e.Status != "issued" || e.CertificateID != o.CertificateID || e.SerialNumber != o.SerialNumber || e.NotAfter.IsZero() || e.OrderValidTill.IsZero() {
+		t.Fatalf("api after approval: %+v", e)
+	}
+	// Nothing changed: one call.
+	r.clock.Add(time.Minute)
+	observeCycle()
+	wantLines(t, "calls", r.calls(), []string{"GET /order/certificate/status-changes?minutes=2"})
+	if got := r.store.Snapshot().ObservedAt; !got.Equal(r.clock.Now()) {
+		t.Fatalf("observed_at %v, want %v", got, r.clock.Now())
+	}
+	// DigiCert reissued shop on its own: a new certificate id in the feed.
+	r.srv.Reissue(shop.OrderID)
+	r.clock.Add(time.Minute)
+	observeCycle()
+	wantLines(t, "calls", r.calls(), []string{"GET /order/certificate/status-changes?minutes=2", fmt.Sprintf("GET /order/certificate/%d", shop.OrderID)})
+	o, _ = r.srv.Order(shop.OrderID)
+	if e := r.entry("shop"); e.CertificateID != o.CertificateID || e.CertificateID == shop.CertificateID || e.SerialNumber != o.SerialNumber {
+		t.Fatalf("shop after DigiCert's reissue: %+v", e)
+	}
+	// After more than the feed's 7 days: every order is read.
+	r.clock.Add(8 * 24 * time.Hour)
+	observeCycle()
+	calls := r.calls()
+	want := []string{fmt.Sprintf("GET /order/certificate/%d", shop.OrderID), fmt.Sprintf("GET /order/certificate/%d", api.OrderID)}
+	sort.Strings(calls)
+	sort.Strings(want)
+	wantLines(t, "calls", calls, want)
 }

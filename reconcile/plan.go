@@ -633,6 +633,10 @@ func (pc *planCtx) planOne(p *Changes, name string, d *spec.Order, e *state.Entr
 		return
 	}
 
+	if why := waitingFor[status]; why != "" {
+		msg, hint := waitingNote(e, d, status, why)
+		note(NoteWaiting, e.OrderID, hint, "%s", msg)
+	}
 	if e.Fingerprint != "" && d.Fingerprint != e.Fingerprint {
 		changed := changedKeys(e.Fixed, d.FixedFields())
 		what := "fields that are fixed once ordered changed"
@@ -656,6 +660,35 @@ func (pc *planCtx) planOne(p *Changes, name string, d *spec.Order, e *state.Entr
 	if d.AutoReissue != ar {
 		p.Actions = append(p.Actions, pos(Action{Kind: KindSetAutoReissue, OrderID: e.OrderID, From: boolp(ar), To: boolp(d.AutoReissue)}))
 	}
+}
+
+// waitingNote says what an order waits for and what a person can do.
+func waitingNote(e *state.Entry, d *spec.Order, status, why string) (msg, hint string) {
+	msg = fmt.Sprintf("order %d is %s: it waits for %s", e.OrderID, status, why)
+	names := strings.Join(specNames(d), ", ")
+	switch {
+	case status == "needs_approval":
+		hint = "approve the request in CertCentral; certform reads the order again every cycle"
+	case status == "pending" && e.DCVToken != "":
+		msg += fmt.Sprintf(" of %s with the token %s (%s)", names, e.DCVToken, e.DCVMethod)
+		switch e.DCVMethod {
+		case "dns-txt-token":
+			hint = "publish a TXT record holding the token at each name (or at _dnsauth.NAME)"
+		case "dns-cname-token":
+			hint = "publish a CNAME record TOKEN.NAME pointing to dcv.digicert.com for each name"
+		case "http-token":
+			hint = "serve the token at http://NAME/.well-known/pki-validation/fileauth.txt for each name"
+		default:
+			hint = "publish the token as the order's validation method asks"
+		}
+		hint += "; CertCentral then validates, and certform reads the order again every cycle"
+	case status == "pending":
+		msg += " of " + names
+		hint = "complete the domain validation in CertCentral (for e-mail validation, the domain's contacts answer DigiCert's e-mail)"
+	default:
+		hint = "nothing to do: certform reads the order again every cycle"
+	}
+	return msg, hint
 }
 
 // existsNote says that live orders with a new spec's names exist, and how

@@ -109,6 +109,10 @@ func TestPlan_golden(t *testing.T) {
 				{ID: 100005, Status: "issued", Names: []string{"api.example.com", "www.api.example.com"}}, {ID: 100006, Status: "revoked", Names: []string{"api.example.com"}}}}},
 		{"revoke-names-mismatch", planInput{Desired: []*spec.Order{mkOrder("r0", withRevoke, func(o *spec.Order) { o.CommonName = "other.example.com" })},
 			Known: known(map[string]*state.Entry{"r0": entryFor(mkOrder("r0"), 100001)}), MaxRevocations: 1}},
+		{"waiting", planInput{Desired: []*spec.Order{base, mkOrder("api"), mkOrder("www")}, Known: known(map[string]*state.Entry{
+			"shop": entryFor(base, 100001, func(e *state.Entry) { e.Status, e.DCVMethod, e.DCVToken = "pending", "dns-txt-token", "tok3n" }),
+			"api":  entryFor(mkOrder("api"), 100002, func(e *state.Entry) { e.Status = "needs_approval" }),
+			"www":  entryFor(mkOrder("www"), 100003, func(e *state.Entry) { e.Status = "reissue_pending" })})}},
 		{"max-revocations-used", planInput{Desired: []*spec.Order{mkOrder("a", withRevoke)}, MaxRevocations: 1,
 			Known: &state.File{Version: state.Version, Entries: map[string]*state.Entry{"a": entryFor(mkOrder("a"), 1)},
 				Revocations: []state.Revocation{{Name: "z", OrderID: 9, Time: revokedAt.Add(-time.Hour)}, {Name: "y", OrderID: 8, Time: revokedAt.Add(-25 * time.Hour)}}}}},

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/certform/certform/digicert"
@@ -49,6 +48,10 @@ type Reconciler struct {
 	Quiet time.Duration
 	// DryRun plans and never writes: no call but GETs, no state change.
 	DryRun bool
+	// Observe starts every cycle by reading what changed in CertCentral
+	// since the last observation (see observe): apply and the daemon set
+	// it; a plan reads CertCentral only with --refresh.
+	Observe bool
 	// Now and Sleep are the clock (default time.Now and a timer that ends
 	// with ctx); tests inject their own.
 	Now   func() time.Time
@@ -94,13 +97,16 @@ func (r *Reconciler) Prepare(ctx context.Context, opt CycleOptions) (*Cycle, err
 	}
 	c := &Cycle{}
 	var obs map[string]*observed
-	if opt.Refresh && r.API != nil {
-		var errs []error
-		obs, errs = refresh(ctx, r.API, r.known(), r.Parallelism)
+	if r.API != nil && (opt.Refresh || r.Observe) {
+		known := r.known()
+		ob, errs := r.observe(ctx, known, opt.Refresh)
 		c.Errors = append(c.Errors, errs...)
+		revokes, errs := r.revokeRequests(ctx, known, ob)
+		c.Errors = append(c.Errors, errs...)
+		obs = observedFrom(ob.orders)
 		if r.Store != nil && !r.DryRun {
-			if err := recordObserved(r.Store, obs, r.now()); err != nil {
-				c.Errors = append(c.Errors, fmt.Errorf("saving what the refresh saw: %w", err))
+			if err := recordObservation(r.Store, ob, revokes, r.now()); err != nil {
+				c.Errors = append(c.Errors, fmt.Errorf("saving what CertCentral reported: %w", err))
 			}
 		}
 	}
@@ -290,76 +296,27 @@ func (r *Reconciler) consult(ctx context.Context, news []*spec.Order) ([]liveOrd
 	return live, nil
 }
 
-// refresh reads every known order from CertCentral (parallelism at once),
-// and every pending revoke request's state, and returns what it reports
-// by spec name, with one error per order that could not be read. It only
-// makes GET calls.
-func refresh(ctx context.Context, api API, known *state.File, parallelism int) (map[string]*observed, []error) {
-	if parallelism <= 0 {
-		parallelism = 4
-	}
-	var mu sync.Mutex
-	obs := map[string]*observed{}
+// revokeRequests reads the state of each revoke request the state holds
+// as submitted or pending (GET /request/{id}) whose order is not revoked:
+// a rejection does not change the order, so the feed does not report it.
+// It returns the statuses by spec name.
+func (r *Reconciler) revokeRequests(ctx context.Context, known *state.File, ob *observation) (map[string]string, []error) {
+	out := map[string]string{}
 	var errs []error
-	sem := make(chan struct{}, parallelism)
-	var wg sync.WaitGroup
-	for _, name := range known.Names() {
-		e := known.Entries[name]
-		if e.OrderID == 0 {
+	for _, n := range known.Names() {
+		e := known.Entries[n]
+		if e.Revoke == nil || e.Revoke.RequestID == 0 || e.Revoke.Status == "approved" || e.Revoke.Status == "rejected" || e.Status == "revoked" {
 			continue
 		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			o, err := api.GetOrder(ctx, e.OrderID)
-			var req *digicert.Request
-			if err == nil && e.Revoke != nil && e.Revoke.RequestID != 0 && e.Revoke.Status != "approved" && e.Revoke.Status != "rejected" && o.Status != "revoked" {
-				req, err = api.GetRequest(ctx, e.Revoke.RequestID)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, fmt.Errorf("refresh %s (order %d): %w", name, e.OrderID, err))
-				return
-			}
-			ob := &observed{Status: o.Status, DisableCT: bool(o.DisableCT), AutoReissue: bool(o.AutoReissue)}
-			if o.Certificate.CommonName != "" {
-				ob.Names = orderNames(o.Certificate.CommonName, o.Certificate.DNSNames)
-			}
-			if req != nil {
-				ob.RevokeRequest = req.Status
-			}
-			obs[name] = ob
-		}()
-	}
-	wg.Wait()
-	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
-	return obs, errs
-}
-
-// recordObserved saves what a refresh saw: each order's status and the
-// time, and a revoke request's decision.
-func recordObserved(store *state.Store, obs map[string]*observed, now time.Time) error {
-	if len(obs) == 0 {
-		return nil
-	}
-	return store.Batch(func(entries map[string]*state.Entry) {
-		for name, o := range obs {
-			e := entries[name]
-			if e == nil {
-				continue
-			}
-			e.Status, e.RefreshedAt = o.Status, now.UTC()
-			if e.Revoke != nil && e.Revoke.Status != "approved" {
-				switch {
-				case o.Status == "revoked":
-					e.Revoke.Status = "approved"
-				case o.RevokeRequest == "approved" || o.RevokeRequest == "rejected":
-					e.Revoke.Status = o.RevokeRequest
-				}
-			}
+		if o := ob.orders[n]; o != nil && o.Status == "revoked" {
+			continue
 		}
-	})
+		req, err := r.API.GetRequest(ctx, e.Revoke.RequestID)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("reading revoke request %d of %s: %w", e.Revoke.RequestID, n, err))
+			continue
+		}
+		out[n] = req.Status
+	}
+	return out, errs
 }

@@ -58,6 +58,26 @@ type Entry struct {
 	// when it was seen.
 	Status      string    `json:"status,omitempty"`
 	RefreshedAt time.Time `json:"refreshed_at,omitzero"`
+	// What CertCentral last reported for the order's current certificate:
+	// its id and serial number (0 and "" before one is issued), its
+	// validity (NotAfter from the order's valid_till date until the
+	// certificate itself is read, then exact), the order's end, whether
+	// the order was renewed, the domain validation method and token, and
+	// when certform last read the order (ObservedAt).
+	CertificateID  int       `json:"certificate_id,omitempty"`
+	SerialNumber   string    `json:"serial_number,omitempty"`
+	NotBefore      time.Time `json:"not_before,omitzero"`
+	NotAfter       time.Time `json:"not_after,omitzero"`
+	OrderValidTill time.Time `json:"order_valid_till,omitzero"`
+	Renewed        bool      `json:"renewed,omitempty"`
+	DCVMethod      string    `json:"dcv_method,omitempty"`
+	DCVToken       string    `json:"dcv_token,omitempty"`
+	ObservedAt     time.Time `json:"observed_at,omitzero"`
+	// DeliveredAt is when the certificate DeliveredSerial (certificate
+	// DeliveredCertificateID) was last written to the certificate folder.
+	DeliveredAt            time.Time `json:"delivered_at,omitzero"`
+	DeliveredSerial        string    `json:"delivered_serial,omitempty"`
+	DeliveredCertificateID int       `json:"delivered_certificate_id,omitempty"`
 }
 
 // RevokeRecord is a revoke request certform made.
@@ -107,8 +127,12 @@ type File struct {
 	// Revocations has one record per revocation request sent, in the order
 	// of their Time, oldest first (the Store keeps them sorted), for a
 	// revocation budget; see RevocationsSince. Nil when there are none.
-	Revocations []Revocation      `json:"revocations,omitempty"`
-	Entries     map[string]*Entry `json:"entries"`
+	Revocations []Revocation `json:"revocations,omitempty"`
+	// ObservedAt is when certform last read what changed in CertCentral
+	// (the status-changes feed, or every order); zero before the first
+	// time. The next observation reads the changes since then.
+	ObservedAt time.Time         `json:"observed_at,omitzero"`
+	Entries    map[string]*Entry `json:"entries"`
 }
 
 // Revocation records one revocation request certform sent: the spec name,
@@ -149,7 +173,7 @@ func (f *File) Names() []string {
 // the revocation log, are all new. It copies field by field: a plan over
 // 10,000 entries clones the state once per cycle.
 func (f *File) Clone() *File {
-	c := &File{Version: f.Version, APIURL: f.APIURL, Entries: make(map[string]*Entry, len(f.Entries))}
+	c := &File{Version: f.Version, APIURL: f.APIURL, ObservedAt: f.ObservedAt, Entries: make(map[string]*Entry, len(f.Entries))}
 	if f.Revocations != nil {
 		c.Revocations = append([]Revocation(nil), f.Revocations...)
 	}
@@ -811,6 +835,15 @@ func marshal(f *File) ([]byte, error) {
 			return nil, err
 		}
 		b.WriteString("  \"api_url\": ")
+		b.Write(v)
+		b.WriteString(",\n")
+	}
+	if !f.ObservedAt.IsZero() {
+		v, err := json.Marshal(f.ObservedAt)
+		if err != nil {
+			return nil, err
+		}
+		b.WriteString("  \"observed_at\": ")
 		b.Write(v)
 		b.WriteString(",\n")
 	}

@@ -424,3 +424,34 @@ func TestFile_Clone(t *testing.T) {
 		t.Errorf("the clone shares data: %+v", f)
 	}
 }
+
+// TestFile_observationRoundTrip: the observation fields survive a write,
+// a read and a clone.
+func TestFile_observationRoundTrip(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.json")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	err = s.Mutate(func(f *File) {
+		f.ObservedAt = t0
+		f.Entries["a"] = &Entry{OrderID: 1, Status: "issued", CertificateID: 900001, SerialNumber: "0A1B", NotBefore: t0,
+			NotAfter: t0.Add(199 * 24 * time.Hour), OrderValidTill: t0.AddDate(1, 0, 0), Renewed: true, DCVMethod: "dns-txt-token",
+			DCVToken: "tok", ObservedAt: t0}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(s.Snapshot(), got); diff != "" {
+		t.Errorf("read back (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(got, got.Clone()); diff != "" {
+		t.Errorf("clone (-want +got):\n%s", diff)
+	}
+}

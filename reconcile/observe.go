@@ -1,0 +1,188 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/certform/certform/digicert"
+	"github.com/certform/certform/state"
+)
+
+// waitingFor says, by order status, what an order waits for outside
+// certform; an order in any other status waits for nothing.
+var waitingFor = map[string]string{
+	"needs_approval":  "an administrator's approval in CertCentral",
+	"pending":         "domain control validation",
+	"reissue_pending": "its reissued certificate",
+	"waiting_pickup":  "the pickup of its issued certificate",
+	"processing":      "CertCentral to finish processing it",
+}
+
+// feedWindow is the longest window GET /order/certificate/status-changes
+// answers (7 days, shared/digicert-api.md); after a longer gap every
+// tracked order is read instead.
+const feedWindow = 7 * 24 * time.Hour
+
+// observation is what one observation read: the orders, by spec name, and
+// whether it saw every change since the last one (then the state's
+// ObservedAt moves to its time).
+type observation struct {
+	orders   map[string]*digicert.Order
+	complete bool
+}
+
+// observe reads what changed in CertCentral since the last observation
+// (known.ObservedAt): one GET /order/certificate/status-changes for the
+// window since then, and GET /order/certificate/{id} only for the tracked
+// orders it reports with another status or certificate id than the state
+// holds, and for the orders certform waits on (approval, validation,
+// reissue, pickup). The first observation, one after a gap longer than the
+// feed's window, and a refresh (all) read every tracked order instead.
+// Only GET calls are made.
+func (r *Reconciler) observe(ctx context.Context, known *state.File, all bool) (*observation, []error) {
+	now := r.now()
+	ob := &observation{orders: map[string]*digicert.Order{}, complete: true}
+	byID := map[int]string{}
+	for _, n := range known.Names() {
+		if e := known.Entries[n]; e.OrderID != 0 {
+			if _, dup := byID[e.OrderID]; !dup {
+				byID[e.OrderID] = n
+			}
+		}
+	}
+	read := map[string]bool{}
+	full := all || known.ObservedAt.IsZero() || now.Sub(known.ObservedAt) >= feedWindow
+	if full {
+		for _, n := range byID {
+			if all || !closedStatuses[known.Entries[n].Status] {
+				read[n] = true
+			}
+		}
+	} else {
+		// The window overlaps the last one by a minute: a change made
+		// while it was read is not missed.
+		minutes := int(math.Ceil(now.Sub(known.ObservedAt).Minutes())) + 1
+		minutes = max(1, min(minutes, int(feedWindow/time.Minute)))
+		refs, err := r.API.StatusChanges(ctx, minutes)
+		if err != nil {
+			return &observation{orders: ob.orders}, []error{fmt.Errorf("reading what changed in CertCentral: %w", err)}
+		}
+		for _, ref := range refs {
+			n, ok := byID[ref.OrderID]
+			if !ok {
+				continue
+			}
+			e := known.Entries[n]
+			if ref.Status != e.Status || (ref.CertificateID != 0 && ref.CertificateID != e.CertificateID) {
+				read[n] = true
+			}
+		}
+	}
+	for _, n := range known.Names() {
+		if e := known.Entries[n]; e.OrderID != 0 && waitingFor[e.Status] != "" {
+			read[n] = true
+		}
+	}
+	names := make([]string, 0, len(read))
+	for n := range read {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var mu sync.Mutex
+	var errs []error
+	sem := make(chan struct{}, max(r.Parallelism, 1))
+	var wg sync.WaitGroup
+	for _, n := range names {
+		id := known.Entries[n].OrderID
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			o, err := r.API.GetOrder(ctx, id)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("reading %s (order %d): %w", n, id, err))
+				ob.complete = false
+				return
+			}
+			ob.orders[n] = o
+		}()
+	}
+	wg.Wait()
+	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+	return ob, errs
+}
+
+// observedFrom returns what the plan needs of the orders read.
+func observedFrom(orders map[string]*digicert.Order) map[string]*observed {
+	out := make(map[string]*observed, len(orders))
+	for n, o := range orders {
+		ob := &observed{Status: o.Status, DisableCT: bool(o.DisableCT), AutoReissue: bool(o.AutoReissue)}
+		if o.Certificate.CommonName != "" {
+			ob.Names = orderNames(o.Certificate.CommonName, o.Certificate.DNSNames)
+		}
+		out[n] = ob
+	}
+	return out
+}
+
+// recordObservation saves what an observation read: each order's status,
+// current certificate and end, and when it was read; a revoke request's
+// decision; and, when the observation saw every change, its time as the
+// state's ObservedAt.
+func recordObservation(store *state.Store, ob *observation, revokeRequests map[string]string, now time.Time) error {
+	if len(ob.orders) == 0 && !ob.complete {
+		return nil
+	}
+	now = now.UTC()
+	return store.Mutate(func(f *state.File) {
+		for name, o := range ob.orders {
+			e := f.Entries[name]
+			if e == nil || e.OrderID != o.ID {
+				continue
+			}
+			recordOrder(e, o, now)
+			if e.Revoke != nil && e.Revoke.Status != "approved" {
+				switch rs := revokeRequests[name]; {
+				case o.Status == "revoked":
+					e.Revoke.Status = "approved"
+				case rs == "approved" || rs == "rejected":
+					e.Revoke.Status = rs
+				}
+			}
+		}
+		if ob.complete {
+			f.ObservedAt = now
+		}
+	})
+}
+
+// recordOrder copies what CertCentral reports of an order into its entry.
+// A certificate's dates are DigiCert's days until the certificate itself
+// is read (on delivery): they are kept when the certificate is the same.
+func recordOrder(e *state.Entry, o *digicert.Order, now time.Time) {
+	e.Status, e.RefreshedAt, e.ObservedAt = o.Status, now, now
+	if o.Certificate.ID != 0 && o.Certificate.ID != e.CertificateID {
+		e.CertificateID, e.SerialNumber = o.Certificate.ID, o.Certificate.SerialNumber
+		e.NotBefore, _ = digicert.ParseDate(o.Certificate.ValidFrom)
+		e.NotAfter, _ = o.ValidTill()
+	} else if o.Certificate.SerialNumber != "" {
+		e.SerialNumber = o.Certificate.SerialNumber
+	}
+	if t, ok := o.OrderEnds(); ok {
+		e.OrderValidTill = t
+	}
+	e.Renewed = bool(o.IsRenewed)
+	if o.DCVMethod != "" {
+		e.DCVMethod = o.DCVMethod
+	}
+	if o.DCVRandomValue != "" {
+		e.DCVToken = o.DCVRandomValue
+	}
+}
