@@ -119,6 +119,12 @@ func appliedSpecs(t *testing.T, n int, opts ...digicerttest.Option) (*digicertte
 	if code, _, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st); code != 0 {
 		t.Fatalf("first apply: exit %d\n%s", code, stderr)
 	}
+	// The next apply reads each new order's certificate once; from then on
+	// a cycle with nothing changed reads the status-changes feed only.
+	if code, _, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st); code != 0 {
+		t.Fatalf("second apply: exit %d\n%s", code, stderr)
+	}
+	srv.ResetRequests()
 	return srv, env, dir, st
 }
 
@@ -188,9 +194,18 @@ func TestApply_examples(t *testing.T) {
 
 	srv.ResetRequests()
 	code, stdout, _ = runBinary(t, env, "apply", "--dir", dir, "--state", st)
+	// The feed, and each new order read once for its certificate.
+	if rest, feeds := withoutFeed(srv); code != 0 || len(rest) != 5 || feeds != 1 || !strings.Contains(stdout, "No calls to make.\n") {
+		t.Errorf("second apply: exit %d, calls %v\n%s", code, srv.Calls(), stdout)
+	}
+	if e := loadStateFile(t, st).Entries["api-example-com"]; e.SerialNumber == "" || e.NotAfter.IsZero() || e.CertificateID == 0 {
+		t.Errorf("certificate not recorded: %+v", e)
+	}
+	srv.ResetRequests()
+	code, stdout, _ = runBinary(t, env, "apply", "--dir", dir, "--state", st)
 	// Nothing changed: the one read of what changed in CertCentral.
 	if rest, feeds := withoutFeed(srv); code != 0 || len(rest) != 0 || feeds != 1 || !strings.Contains(stdout, "No calls to make.\n") {
-		t.Errorf("second apply: exit %d, calls %v\n%s", code, srv.Calls(), stdout)
+		t.Errorf("third apply: exit %d, calls %v\n%s", code, srv.Calls(), stdout)
 	}
 	srv.ResetRequests()
 

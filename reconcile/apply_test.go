@@ -753,11 +753,19 @@ func TestObserve(t *testing.T) {
 		t.Fatalf("after ordering: %+v / %+v", shop, api)
 	}
 	r.calls()
-	// Nothing changed but api waits for approval: the feed, and api read.
+	// Nothing changed, but api waits for approval and shop's certificate
+	// is not read yet: the feed, and both read.
 	r.clock.Add(time.Minute)
 	notes := observeCycle()
 	wantLines(t, "notes", notes, []string{"waiting api"})
-	wantLines(t, "calls", r.calls(), []string{"GET /order/certificate/status-changes?minutes=2", fmt.Sprintf("GET /order/certificate/%d", api.OrderID)})
+	calls := r.calls()
+	want := []string{fmt.Sprintf("GET /order/certificate/%d", api.OrderID), fmt.Sprintf("GET /order/certificate/%d", shop.OrderID)}
+	sort.Strings(calls[1:])
+	sort.Strings(want)
+	wantLines(t, "calls", calls, append([]string{"GET /order/certificate/status-changes?minutes=2"}, want...))
+	if e := r.entry("shop"); e.SerialNumber == "" || e.NotAfter.IsZero() {
+		t.Fatalf("shop's certificate not recorded: %+v", e)
+	}
 	// Approved: the feed reports it with its certificate; read once.
 	r.srv.Approve(api.OrderID)
 	r.clock.Add(time.Minute)
@@ -788,9 +796,7 @@ func TestObserve(t *testing.T) {
 	// After more than the feed's 7 days: every order is read.
 	r.clock.Add(8 * 24 * time.Hour)
 	observeCycle()
-	calls := r.calls()
-	want := []string{fmt.Sprintf("GET /order/certificate/%d", shop.OrderID), fmt.Sprintf("GET /order/certificate/%d", api.OrderID)}
+	calls = r.calls()
 	sort.Strings(calls)
-	sort.Strings(want)
 	wantLines(t, "calls", calls, want)
 }

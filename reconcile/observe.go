@@ -39,8 +39,8 @@ type observation struct {
 // (known.ObservedAt): one GET /order/certificate/status-changes for the
 // window since then, and GET /order/certificate/{id} only for the tracked
 // orders it reports with another status or certificate id than the state
-// holds, and for the orders certform waits on (approval, validation,
-// reissue, pickup). The first observation, one after a gap longer than the
+// holds, for the orders certform waits on (approval, validation, reissue,
+// pickup), and for issued orders whose certificate it has not read yet. The first observation, one after a gap longer than the
 // feed's window, and a refresh (all) read every tracked order instead.
 // Only GET calls are made.
 func (r *Reconciler) observe(ctx context.Context, known *state.File, all bool) (*observation, []error) {
@@ -83,7 +83,10 @@ func (r *Reconciler) observe(ctx context.Context, known *state.File, all bool) (
 		}
 	}
 	for _, n := range known.Names() {
-		if e := known.Entries[n]; e.OrderID != 0 && waitingFor[e.Status] != "" {
+		e := known.Entries[n]
+		// Orders certform waits on, and issued ones whose certificate it
+		// has not read yet (an order's answer carries only its id).
+		if e.OrderID != 0 && (waitingFor[e.Status] != "" || (e.Status == "issued" && (e.CertificateID == 0 || e.SerialNumber == ""))) {
 			read[n] = true
 		}
 	}
@@ -168,12 +171,16 @@ func recordObservation(store *state.Store, ob *observation, revokeRequests map[s
 // is read (on delivery): they are kept when the certificate is the same.
 func recordOrder(e *state.Entry, o *digicert.Order, now time.Time) {
 	e.Status, e.RefreshedAt, e.ObservedAt = o.Status, now, now
-	if o.Certificate.ID != 0 && o.Certificate.ID != e.CertificateID {
-		e.CertificateID, e.SerialNumber = o.Certificate.ID, o.Certificate.SerialNumber
-		e.NotBefore, _ = digicert.ParseDate(o.Certificate.ValidFrom)
-		e.NotAfter, _ = o.ValidTill()
-	} else if o.Certificate.SerialNumber != "" {
-		e.SerialNumber = o.Certificate.SerialNumber
+	if c := o.Certificate; c.ID != 0 {
+		another := c.ID != e.CertificateID
+		e.CertificateID = c.ID
+		if c.SerialNumber != "" || another {
+			e.SerialNumber = c.SerialNumber
+		}
+		if another || e.NotAfter.IsZero() {
+			e.NotBefore, _ = digicert.ParseDate(c.ValidFrom)
+			e.NotAfter, _ = o.ValidTill()
+		}
 	}
 	if t, ok := o.OrderEnds(); ok {
 		e.OrderValidTill = t
