@@ -1,0 +1,193 @@
+package deliver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// DefaultHookTimeout is how long a deploy hook may run when Hook.Timeout is
+// zero.
+const DefaultHookTimeout = 5 * time.Minute
+
+// MaxHookOutput is how much of a deploy hook's output Run keeps, in bytes:
+// the first 64 KiB of stdout and stderr together.
+const MaxHookOutput = 64 << 10
+
+// hookGrace is how long a hook has between SIGTERM and SIGKILL, and how
+// long Run reads output still open after the hook exited.
+const hookGrace = 2 * time.Second
+
+// Hook is the operator's deploy hook: a shell command run after a
+// certificate was delivered, to reload the servers that use it.
+//
+// Command comes from certform's command line only, never from the spec
+// directory: specs are written by many hands in git, and nothing in them
+// may choose what runs as certform's user. A Hook is safe for concurrent
+// use.
+type Hook struct {
+	// Command is run by /bin/sh -c.
+	Command string
+	// Timeout bounds one run; zero means DefaultHookTimeout.
+	Timeout time.Duration
+}
+
+// Run runs the hook's command with /bin/sh -c, in its own process group,
+// with stdin from /dev/null and a minimal environment: PATH as certform has
+// it, plus env (such as CERTFORM_NAME, CERTFORM_ORDER_ID,
+// CERTFORM_CERT_DIR, CERTFORM_SERIAL, CERTFORM_NOT_AFTER; a PATH in env
+// wins). It returns stdout and stderr interleaved as written, the first
+// MaxHookOutput bytes of them, ending in a note when more was cut.
+//
+// When the timeout passes or ctx ends, the whole process group gets
+// SIGTERM, then SIGKILL two seconds later; when Run returns after that,
+// the group is gone (a process that left it, with setsid, is out of
+// reach). The error then reads "deploy hook timed out after 5m0s" or
+// "deploy hook stopped: context canceled" (wrapping ctx.Err()). A non-zero
+// exit reads "deploy hook exited with status N". A hook that exits 0 while
+// a process it started in the background keeps its output open succeeds:
+// Run stops reading two seconds after the hook's exit, says so in the
+// output, and leaves that process alone. Run does not retry.
+func (h *Hook) Run(ctx context.Context, env map[string]string) (output []byte, err error) {
+	if strings.TrimSpace(h.Command) == "" {
+		return nil, errors.New("deploy hook: the command is empty")
+	}
+	environ := map[string]string{}
+	if path, ok := os.LookupEnv("PATH"); ok {
+		environ["PATH"] = path
+	}
+	for k, v := range env {
+		if k == "" || strings.ContainsAny(k, "=\x00") {
+			return nil, fmt.Errorf("deploy hook: %q is not a valid environment variable name", k)
+		}
+		if strings.ContainsRune(v, 0) {
+			return nil, fmt.Errorf("deploy hook: the value of %s holds a NUL byte", k)
+		}
+		environ[k] = v
+	}
+	keys := make([]string, 0, len(environ))
+	for k := range environ {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+
+	timeout := h.Timeout
+	if timeout <= 0 {
+		timeout = DefaultHookTimeout
+	}
+	runCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	cmd := exec.CommandContext(runCtx, "/bin/sh", "-c", h.Command)
+	for _, k := range keys {
+		cmd.Env = append(cmd.Env, k+"="+environ[k])
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out := &cappedBuffer{max: MaxHookOutput}
+	cmd.Stdout, cmd.Stderr = out, out // one pipe: the order is kept
+	var (
+		killMu    sync.Mutex
+		killTimer *time.Timer
+	)
+	cmd.Cancel = func() error {
+		pgid := cmd.Process.Pid
+		err := syscall.Kill(-pgid, syscall.SIGTERM)
+		killMu.Lock()
+		killTimer = time.AfterFunc(hookGrace, func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
+		killMu.Unlock()
+		return err
+	}
+	// After the grace (counted from the cancel, or from the hook's exit),
+	// os/exec kills the shell and stops reading.
+	cmd.WaitDelay = hookGrace
+
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("deploy hook stopped: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("deploy hook: starting /bin/sh: %w", err)
+	}
+	err = cmd.Wait()
+	killMu.Lock()
+	cancelled := killTimer != nil
+	if cancelled {
+		// Make sure nothing of the group outlives Run.
+		killTimer.Stop()
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	killMu.Unlock()
+
+	switch {
+	case err == nil:
+	case cancelled && ctx.Err() != nil:
+		err = fmt.Errorf("deploy hook stopped: %w", ctx.Err())
+	case cancelled:
+		err = fmt.Errorf("deploy hook timed out after %v", timeout)
+	case errors.Is(err, exec.ErrWaitDelay):
+		out.note(fmt.Sprintf("the hook exited, but a process it started kept its output open; stopped reading %v later", hookGrace))
+		err = nil
+	default:
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				err = fmt.Errorf("deploy hook was killed by signal %d (%v)", int(ws.Signal()), ws.Signal())
+			} else {
+				err = fmt.Errorf("deploy hook exited with status %d", exit.ExitCode())
+			}
+		} else {
+			err = fmt.Errorf("deploy hook: %w", err)
+		}
+	}
+	return out.bytes(), err
+}
+
+// cappedBuffer keeps the first max bytes written to it and counts the
+// rest; it never fails a write, so the hook never blocks on its output.
+type cappedBuffer struct {
+	mu      sync.Mutex
+	max     int
+	buf     []byte
+	dropped int64
+	notes   []string
+}
+
+func (c *cappedBuffer) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	keep := min(len(p), c.max-len(c.buf))
+	c.buf = append(c.buf, p[:keep]...)
+	c.dropped += int64(len(p) - keep)
+	return len(p), nil
+}
+
+// note adds a line of certform's own at the end of the output.
+func (c *cappedBuffer) note(s string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.notes = append(c.notes, s)
+}
+
+// bytes returns the output kept, followed by the notes.
+func (c *cappedBuffer) bytes() []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := append([]byte(nil), c.buf...)
+	notes := c.notes
+	if c.dropped > 0 {
+		notes = append([]string{fmt.Sprintf("output cut at %d bytes; %d more bytes dropped", c.max, c.dropped)}, notes...)
+	}
+	for _, n := range notes {
+		if len(out) > 0 && out[len(out)-1] != '\n' {
+			out = append(out, '\n')
+		}
+		out = append(out, "[certform: "+n+"]\n"...)
+	}
+	return out
+}

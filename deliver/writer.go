@@ -1,0 +1,378 @@
+package deliver
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"time"
+)
+
+// The files Writer delivers in DIR/NAME, each a symlink to ..data/FILE.
+const (
+	// CertFile holds the leaf certificate.
+	CertFile = "cert.pem"
+	// ChainFile holds the intermediates in the downloaded order (the one
+	// that signed the leaf first), without the root; it is empty when the
+	// download had none.
+	ChainFile = "chain.pem"
+	// FullchainFile holds the leaf followed by the intermediates, what
+	// most TLS servers want.
+	FullchainFile = "fullchain.pem"
+)
+
+// visibleFiles are the files in the order they are written.
+var visibleFiles = []string{CertFile, ChainFile, FullchainFile}
+
+// keepReplaced is how long a version folder stays after a newer one
+// replaced it, for a reader who resolved ..data to it just before the swap
+// and is still opening its files. Removing it at once, or at the next
+// delivery, is not enough: run 1,500 times on a busy two-core machine,
+// TestWriter_concurrentReader saw a reader's open stall for 6.5 ms, across
+// a whole 3.6 ms delivery, and fail with ENOENT. A minute is far beyond
+// any such stall.
+const keepReplaced = time.Minute
+
+const (
+	dataLink = "..data"     // symlink to the current version folder
+	tmpLink  = "..data_tmp" // the next ..data, before its rename
+	// versionLayout names a version folder by its UTC creation time.
+	versionLayout = "..2006_01_02_15_04_05.000000000"
+)
+
+var (
+	// nameRE is the spec name rule (package spec): it admits no '/', no
+	// leading '.', and so no name that leaves DIR.
+	nameRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+	versionRE = regexp.MustCompile(`^\.\.\d{4}_\d{2}_\d{2}_\d{2}_\d{2}_\d{2}\.\d{9}$`)
+)
+
+// Writer delivers certificates below Dir, one folder per spec name, the
+// way Kubernetes' AtomicWriter projects secrets: each delivery writes a new
+// version folder DIR/NAME/..YYYY_MM_DD_HH_MM_SS.NNNNNNNNN (UTC), points the
+// symlink DIR/NAME/..data at it with one rename, and then removes the
+// version folders that were replaced a minute or more ago. A replaced
+// version stays that long, and at least until the next delivery, so that
+// a reader who resolved ..data to it just before the rename still finds
+// its files. DIR/NAME/cert.pem, chain.pem and fullchain.pem are symlinks to
+// ..data/cert.pem and so on. A reader that opens one of them gets one
+// certificate's complete file, never a partly written one; opening
+// cert.pem and chain.pem one after the other may straddle a delivery, so a
+// reader who needs both should read fullchain.pem or resolve ..data once
+// (filepath.EvalSymlinks) and read below it.
+//
+// Folders are 0755 and files 0644 whatever the umask: certificates are
+// public. Nothing else is left in DIR/NAME: ..data, the three links, the
+// current version, the one it replaced and any replaced less than a minute
+// before the last delivery. A crashed delivery's leftovers go the same way.
+//
+// A Writer is safe for concurrent use; it must not be copied after first
+// use. Two Writers, or two processes, must not deliver the same name at the
+// same time (certform's state lock sees to it).
+type Writer struct {
+	// Dir is the folder holding one folder per name; it is created 0755
+	// when missing.
+	Dir string
+
+	mu  sync.Mutex       // serializes Write
+	now func() time.Time // the clock; nil means time.Now
+}
+
+// Write delivers b's certificate as DIR/NAME and returns that folder.
+// changed is false, and nothing is written, when DIR/NAME already holds
+// exactly these files: the same leaf (same serial number and fingerprint)
+// and the same intermediates. It is true once the new version is in place,
+// even when a later step (creating a missing link, removing old versions)
+// returns an error.
+//
+// name must follow the spec name rule, 1 to 63 of [a-z0-9._-] starting with
+// a letter or digit; anything else is refused, so no name leads out of
+// Dir. Write refuses to replace a cert.pem, chain.pem or fullchain.pem in
+// DIR/NAME that is not its own link into ..data. It checks nothing about
+// the certificate: call Check first.
+func (w *Writer) Write(name string, b *Bundle) (dir string, changed bool, err error) {
+	if err := checkName(name); err != nil {
+		return "", false, err
+	}
+	if w.Dir == "" {
+		return "", false, errors.New("certificate folder: no folder to deliver to is set")
+	}
+	if b == nil || b.Leaf == nil {
+		return "", false, errors.New("certificate folder: no certificate to write")
+	}
+	dir = filepath.Join(w.Dir, name)
+	files := map[string][]byte{
+		CertFile:      encode(b.Leaf),
+		ChainFile:     encode(b.Intermediates...),
+		FullchainFile: encode(append([]*x509.Certificate{b.Leaf}, b.Intermediates...)...),
+	}
+
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := makeDirs(w.Dir, dir); err != nil {
+		return "", false, fmt.Errorf("certificate folder %s: %w", dir, err)
+	}
+	if err := checkLinks(dir); err != nil {
+		return "", false, fmt.Errorf("certificate folder %s: %w", dir, err)
+	}
+	if same(dir, files) {
+		return dir, false, nil
+	}
+	clock := w.now
+	if clock == nil {
+		clock = time.Now
+	}
+	changed, err = swap(dir, files, clock())
+	if err != nil {
+		return dir, changed, fmt.Errorf("certificate folder %s: %w", dir, err)
+	}
+	return dir, true, nil
+}
+
+// Current returns the leaf certificate now delivered as name: nil, nil
+// when there is none.
+func (w *Writer) Current(name string) (*x509.Certificate, error) {
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	if w.Dir == "" {
+		return nil, errors.New("certificate folder: no folder to deliver to is set")
+	}
+	dir := filepath.Join(w.Dir, name)
+	data, err := os.ReadFile(filepath.Join(dir, CertFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("certificate folder %s: %w", dir, err)
+	}
+	block, _ := pem.Decode(data)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return nil, fmt.Errorf("certificate folder %s: %s holds no PEM certificate", dir, CertFile)
+	}
+	c, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("certificate folder %s: %s: the certificate does not parse: %w", dir, CertFile, err)
+	}
+	return c, nil
+}
+
+// checkName refuses a name that breaks the spec name rule.
+func checkName(name string) error {
+	if !nameRE.MatchString(name) {
+		return fmt.Errorf("%q is not a valid name: use 1 to 63 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit", name)
+	}
+	return nil
+}
+
+// makeDirs creates root (with its parents) and dir, root's child, each 0755,
+// when missing, and syncs root when dir is new.
+func makeDirs(root, dir string) error {
+	if _, err := os.Stat(root); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(root, 0o755); err != nil {
+			return err
+		}
+		// MkdirAll's mode is masked by the umask.
+		if err := os.Chmod(root, 0o755); err != nil {
+			return err
+		}
+	}
+	err := os.Mkdir(dir, 0o755)
+	if errors.Is(err, fs.ErrExist) {
+		fi, err := os.Stat(dir)
+		if err != nil {
+			return err
+		}
+		if !fi.IsDir() {
+			return errors.New("it exists and is not a folder")
+		}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return err
+	}
+	return syncDir(root)
+}
+
+// checkLinks refuses visible files that are not Writer's links.
+func checkLinks(dir string) error {
+	for _, f := range visibleFiles {
+		p := filepath.Join(dir, f)
+		fi, err := os.Lstat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			if target, err := os.Readlink(p); err == nil && target == filepath.Join(dataLink, f) {
+				continue
+			}
+		}
+		return fmt.Errorf("%s is not certform's link to %s; move it away", f, filepath.Join(dataLink, f))
+	}
+	return nil
+}
+
+// same reports whether the visible files hold exactly files.
+func same(dir string, files map[string][]byte) bool {
+	for _, f := range visibleFiles {
+		data, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil || !bytes.Equal(data, files[f]) {
+			return false
+		}
+	}
+	return true
+}
+
+// swap writes files to a new version folder named by now, points ..data
+// at it, creates missing links and removes old versions (removeOld).
+// swapped reports whether ..data points at the new version.
+func swap(dir string, files map[string][]byte, now time.Time) (swapped bool, err error) {
+	version, err := newVersion(dir, now)
+	if err != nil {
+		return false, fmt.Errorf("creating a version folder: %w", err)
+	}
+	versionPath := filepath.Join(dir, version)
+	tmpPath := filepath.Join(dir, tmpLink)
+	defer func() {
+		if !swapped {
+			os.Remove(tmpPath)
+			os.RemoveAll(versionPath)
+		}
+	}()
+	for _, f := range visibleFiles {
+		if err := writeFile(filepath.Join(versionPath, f), files[f]); err != nil {
+			return false, fmt.Errorf("writing %s/%s: %w", version, f, err)
+		}
+	}
+	if err := syncDir(versionPath); err != nil {
+		return false, fmt.Errorf("syncing %s: %w", version, err)
+	}
+	// A crashed delivery may have left its ..data_tmp behind.
+	if err := os.Remove(tmpPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, fmt.Errorf("removing a stale %s: %w", tmpLink, err)
+	}
+	if err := os.Symlink(version, tmpPath); err != nil {
+		return false, fmt.Errorf("linking %s: %w", tmpLink, err)
+	}
+	if err := os.Rename(tmpPath, filepath.Join(dir, dataLink)); err != nil {
+		return false, fmt.Errorf("renaming %s to %s: %w", tmpLink, dataLink, err)
+	}
+	swapped = true
+	if err := syncDir(dir); err != nil {
+		return true, fmt.Errorf("syncing after the swap: %w", err)
+	}
+
+	created := false
+	for _, f := range visibleFiles {
+		p := filepath.Join(dir, f)
+		if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err := os.Symlink(filepath.Join(dataLink, f), p); err != nil {
+			return true, fmt.Errorf("linking %s: %w", f, err)
+		}
+		created = true
+	}
+	if created {
+		if err := syncDir(dir); err != nil {
+			return true, fmt.Errorf("syncing the links: %w", err)
+		}
+	}
+
+	return true, removeOld(dir, version, now)
+}
+
+// removeOld removes the version folders in dir, but current, that were
+// replaced keepReplaced or longer before now. A version counts as replaced
+// when the next one by name (by time) was made; the last one by name,
+// when not current, is kept (the clock went back, or a delivery crashed).
+func removeOld(dir, current string, now time.Time) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("listing old versions: %w", err)
+	}
+	var versions []string // sorted: ReadDir sorts by name
+	for _, e := range entries {
+		if versionRE.MatchString(e.Name()) {
+			versions = append(versions, e.Name())
+		}
+	}
+	var errs []error
+	for i := 0; i+1 < len(versions); i++ {
+		v := versions[i]
+		if v == current {
+			continue
+		}
+		replaced, err := time.Parse(versionLayout, versions[i+1])
+		if err != nil || now.Sub(replaced) < keepReplaced {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(dir, v)); err != nil {
+			errs = append(errs, fmt.Errorf("removing old version %s: %w", v, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// newVersion creates a new, empty version folder in dir, 0755, named by the
+// time, and returns its name. Names are unique: on a clash (a coarse clock)
+// the time moves on by a nanosecond.
+func newVersion(dir string, now time.Time) (string, error) {
+	t := now.UTC()
+	for {
+		name := t.Format(versionLayout)
+		err := os.Mkdir(filepath.Join(dir, name), 0o755)
+		if errors.Is(err, fs.ErrExist) {
+			t = t.Add(time.Nanosecond)
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		return name, os.Chmod(filepath.Join(dir, name), 0o755)
+	}
+}
+
+// writeFile creates path, 0644 whatever the umask, with data, synced.
+func writeFile(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	err = f.Chmod(0o644)
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// syncDir fsyncs a folder, so that entries created or renamed in it last.
+func syncDir(path string) error {
+	d, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
