@@ -17,6 +17,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/certform/certform/deliver"
 	"github.com/certform/certform/digicert"
 	"github.com/certform/certform/reconcile"
 	"github.com/certform/certform/spec"
@@ -197,6 +198,95 @@ func printSpecErrors(w io.Writer, res *spec.Result) {
 	fmt.Fprintf(w, "%s; the invalid specs are left out, the valid ones are planned\n", res.Summary())
 }
 
+// deliveryFlags choose where issued certificates are delivered and what
+// runs after each delivery: command-line only, never from the specs.
+type deliveryFlags struct {
+	certDir     string
+	hook        string
+	hookTimeout time.Duration
+}
+
+func (f *deliveryFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.certDir, "cert-dir", "", "deliver each issued certificate into DIR/NAME (cert.pem, chain.pem, fullchain.pem); off when empty")
+	fs.StringVar(&f.hook, "deploy-hook", "", "run this command with /bin/sh -c after each new delivery (needs --cert-dir)")
+	fs.DurationVar(&f.hookTimeout, "deploy-hook-timeout", deliver.DefaultHookTimeout, "time limit of one deploy hook run")
+}
+
+// apply checks the flags and sets them on r.
+func (f *deliveryFlags) apply(r *reconcile.Reconciler, specDir string) error {
+	if f.hook != "" && f.certDir == "" {
+		return errors.New("--deploy-hook needs --cert-dir")
+	}
+	if f.hookTimeout <= 0 {
+		return errors.New("--deploy-hook-timeout must be positive")
+	}
+	if f.certDir == "" {
+		return nil
+	}
+	abs, err := filepath.Abs(f.certDir)
+	if err != nil {
+		return err
+	}
+	if inside(abs, specDir) {
+		return fmt.Errorf("--cert-dir %s is inside the spec directory %s; every delivery would change the specs' tree\nhint: deliver elsewhere, such as /var/lib/certform/certs", f.certDir, specDir)
+	}
+	r.CertDir = abs
+	if f.hook != "" {
+		r.Hook = &deliver.Hook{Command: f.hook, Timeout: f.hookTimeout}
+	}
+	return nil
+}
+
+// inside reports whether path is dir or below it, symlinks resolved where
+// they exist.
+func inside(path, dir string) bool {
+	d, err := filepath.Abs(dir)
+	if err != nil {
+		return false
+	}
+	if rd, err := filepath.EvalSymlinks(d); err == nil {
+		d = rd
+	}
+	p := path
+	for q := p; ; q = filepath.Dir(q) {
+		if rq, err := filepath.EvalSymlinks(q); err == nil {
+			p = filepath.Join(rq, strings.TrimPrefix(p, q))
+			break
+		}
+		if q == filepath.Dir(q) {
+			break
+		}
+	}
+	rel, err := filepath.Rel(d, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
+}
+
+// printDeliveries reports each delivery on stdout and every failure on
+// stderr; it returns whether any failed.
+func printDeliveries(stdout, stderr io.Writer, cmd string, ds []reconcile.Delivery) (failed bool) {
+	for _, dv := range ds {
+		if dv.Err != nil {
+			failed = true
+			fmt.Fprintf(stderr, "certform %s: delivering %s: %v\n", cmd, dv.Name, dv.Err)
+			continue
+		}
+		if dv.Delivered {
+			fmt.Fprintf(stdout, "Delivered %s (serial %s, valid until %s) to %s.\n", dv.Name, dv.Serial, dv.NotAfter.Format(time.RFC3339), dv.Dir)
+		}
+		if dv.Hook == "failed" {
+			failed = true
+			fmt.Fprintf(stderr, "certform %s: deploy hook for %s: %v; it runs again with backoff\n", cmd, dv.Name, dv.HookErr)
+			if len(dv.HookOutput) > 0 {
+				fmt.Fprintf(stderr, "%s", dv.HookOutput)
+				if dv.HookOutput[len(dv.HookOutput)-1] != '\n' {
+					fmt.Fprintln(stderr)
+				}
+			}
+		}
+	}
+	return failed
+}
+
 // checkStateOutsideDir refuses a state file inside the spec directory:
 // every state write would change the tree the daemon watches and the
 // snapshot a cycle reads.
@@ -347,6 +437,8 @@ func runApply(stdout, stderr io.Writer, args []string) int {
 	var f planFlags
 	f.register(fs)
 	parallelism := fs.Int("parallelism", 4, "specs worked on at once")
+	var df deliveryFlags
+	df.register(fs)
 	if done, code := parseFlags(fs, stdout, args, 0); done {
 		return code
 	}
@@ -376,7 +468,7 @@ func runApply(stdout, stderr io.Writer, args []string) int {
 	}
 	ctx, stop := signalContext()
 	defer stop()
-	return applyOnce(ctx, f, *parallelism, client, logger, stdout, stderr)
+	return applyOnce(ctx, f, df, *parallelism, client, logger, stdout, stderr)
 }
 
 // signalContext ends on the first SIGINT or SIGTERM; a second one exits at
@@ -402,7 +494,7 @@ func signalContext() (context.Context, func()) {
 // applyOnce is one apply: lock the state, then one Reconciler cycle
 // (refresh if asked, load, plan, print, apply), and report. It returns the
 // exit code.
-func applyOnce(ctx context.Context, f planFlags, parallelism int, client *digicert.Client, logger *slog.Logger, stdout, stderr io.Writer) int {
+func applyOnce(ctx context.Context, f planFlags, df deliveryFlags, parallelism int, client *digicert.Client, logger *slog.Logger, stdout, stderr io.Writer) int {
 	store := openState("apply", f.state, f.dir, stderr)
 	if store == nil {
 		return exitError
@@ -414,6 +506,10 @@ func applyOnce(ctx context.Context, f planFlags, parallelism int, client *digice
 	}
 	r := &reconcile.Reconciler{Dir: f.dir, API: client, Store: store, Log: logger, Parallelism: parallelism, Observe: true,
 		MaxRevocations: f.maxRevocations, ResendAfter: f.resendAfter, Quiet: f.quiet}
+	if err := df.apply(r, f.dir); err != nil {
+		fmt.Fprintf(stderr, "certform apply: %v\n", err)
+		return exitError
+	}
 	c, err := r.Prepare(ctx, reconcile.CycleOptions{Refresh: f.refresh})
 	if err != nil {
 		fmt.Fprintf(stderr, "certform apply: %v\n%s", err, stateHint(err))
@@ -431,6 +527,13 @@ func applyOnce(ctx context.Context, f planFlags, parallelism int, client *digice
 		}
 	}
 	results := r.Apply(ctx, c)
+	dout := stdout
+	if f.asJSON {
+		dout = io.Discard // the JSON object is the whole of stdout
+	}
+	if printDeliveries(dout, stderr, "apply", r.Deliver(ctx, c)) {
+		failed = true
+	}
 	var outErr error
 	if f.asJSON {
 		outErr = c.Plan.WriteJSONResults(stdout, c.Specs.Errors, results)

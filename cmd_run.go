@@ -40,6 +40,8 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 	maxRevocations := fs.Int("max-revocations", 1, "revocation requests allowed in any 24 hours (recorded in the state); a plan with more blocks them all")
 	resendAfter := fs.Duration("resend-after", defaultResendAfter, "an order whose outcome is unknown and that a look-up does not find is sent again only this long after it was sent")
 	accountMoved := fs.Bool("account-moved", false, "the state's orders moved to the CertCentral at --api-url: record the new API URL instead of refusing")
+	var df deliveryFlags
+	df.register(fs)
 	parallelism := fs.Int("parallelism", 4, "specs worked on at once")
 	retryBackoff := fs.Duration("retry-backoff", daemon.DefaultRetryBackoff, "wait before retrying after a failed cycle; doubles on each failure, at most 15m")
 	var api apiFlags
@@ -104,7 +106,10 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 		}
 		defer os.RemoveAll(tmp)
 		*statePath = filepath.Join(tmp, "state.json")
-		logger.Info("dev mode: a fake CertCentral serves this run; nothing leaves this machine", "api_url", api.url, "state", *statePath)
+		if df.certDir == "" {
+			df.certDir = filepath.Join(tmp, "certs")
+		}
+		logger.Info("dev mode: a fake CertCentral serves this run; nothing leaves this machine", "api_url", api.url, "state", *statePath, "cert_dir", df.certDir)
 	}
 	client, err := api.newClient(logger, digicert.WithObserver(met.ObserveCall))
 	if errors.Is(err, errNoKey) {
@@ -130,6 +135,9 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 	defer signal.Stop(sigs)
 	r := &reconcile.Reconciler{Dir: *dir, API: client, Store: store, Cache: spec.NewCache(), Log: logger, Parallelism: *parallelism, Observe: true,
 		MaxRevocations: *maxRevocations, ResendAfter: *resendAfter, DryRun: *dryRun}
+	if err := df.apply(r, *dir); err != nil {
+		return fail(err, "")
+	}
 	d, err := daemon.New(daemon.Config{
 		Reconciler: r, Log: logger, Schedule: schedules[0], RefreshSchedule: schedules[1], Debounce: *debounce,
 		RetryBackoff: *retryBackoff, Listen: *listen, Once: *once, Metrics: met, Notify: daemon.SystemdNotify,

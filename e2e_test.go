@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -1033,5 +1035,93 @@ func TestApply_consistentSnapshot(t *testing.T) {
 	t.Logf("%d orders, %d mixed", len(srv.Orders()), mixed)
 	if len(srv.Orders()) != 20 {
 		t.Errorf("%d orders, want 20", len(srv.Orders()))
+	}
+}
+
+// TestApply_deliver: apply delivers an issued certificate into --cert-dir
+// and runs --deploy-hook once with its environment; a second apply
+// downloads nothing and runs no hook. The files verify up to the fake's
+// root and are public (0644, folders 0755).
+func TestApply_deliver(t *testing.T) {
+	srv, env := startFake(t)
+	dir := t.TempDir()
+	writeSpecs(t, dir, 1)
+	st := filepath.Join(t.TempDir(), "s.json")
+	certDir := filepath.Join(t.TempDir(), "certs")
+	hookLog := filepath.Join(t.TempDir(), "hook.log")
+	hook := `echo "$CERTFORM_NAME|$CERTFORM_ORDER_ID|$CERTFORM_SERIAL|$CERTFORM_NOT_AFTER|$CERTFORM_CERT_DIR" >> ` + hookLog
+	code, stdout, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st, "--cert-dir", certDir, "--deploy-hook", hook)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	o := srv.Orders()[0]
+	notAfter := o.NotAfter.UTC().Truncate(time.Second).Format(time.RFC3339)
+	want := fmt.Sprintf("Delivered host00 (serial %s, valid until %s) to %s.\n", o.SerialNumber, notAfter, filepath.Join(certDir, "host00"))
+	if !strings.Contains(stdout, want) {
+		t.Errorf("stdout lacks %q:\n%s", want, stdout)
+	}
+	hookRan, _ := os.ReadFile(hookLog)
+	if got, want := string(hookRan), fmt.Sprintf("host00|%d|%s|%s|%s\n", o.ID, o.SerialNumber, notAfter, filepath.Join(certDir, "host00")); got != want {
+		t.Errorf("hook ran with %q, want %q", got, want)
+	}
+	// The files: leaf, chain, fullchain; they verify up to the fake's root.
+	read := func(f string) []*x509.Certificate {
+		data, err := os.ReadFile(filepath.Join(certDir, "host00", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []*x509.Certificate
+		for b, rest := pem.Decode(data); b != nil; b, rest = pem.Decode(rest) {
+			c, err := x509.ParseCertificate(b.Bytes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, c)
+		}
+		return out
+	}
+	leaf, chain, full := read("cert.pem"), read("chain.pem"), read("fullchain.pem")
+	if len(leaf) != 1 || len(chain) != 1 || len(full) != 2 || !full[0].Equal(leaf[0]) || !full[1].Equal(chain[0]) {
+		t.Fatalf("files: %d leaf, %d chain, %d fullchain", len(leaf), len(chain), len(full))
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(srv.RootPEM())
+	inter := x509.NewCertPool()
+	inter.AddCert(chain[0])
+	if _, err := leaf[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, DNSName: "host00.example.com"}); err != nil {
+		t.Errorf("the delivered chain does not verify: %v", err)
+	}
+	for _, p := range []string{"host00", "host00/..data/cert.pem", "host00/..data/fullchain.pem"} {
+		fi, err := os.Stat(filepath.Join(certDir, p))
+		if want := os.FileMode(0o644); err != nil || fi.IsDir() && fi.Mode().Perm() != 0o755 || !fi.IsDir() && fi.Mode().Perm() != want {
+			t.Errorf("%s: %v %v", p, fi.Mode(), err)
+		}
+	}
+	if e := loadStateFile(t, st).Entries["host00"]; e.DeliveredSerial != o.SerialNumber || e.DeliveredAt.IsZero() {
+		t.Errorf("entry: %+v", e)
+	}
+	// Nothing new: no download, no hook.
+	srv.ResetRequests()
+	code, stdout, _ = runBinary(t, env, "apply", "--dir", dir, "--state", st, "--cert-dir", certDir, "--deploy-hook", hook)
+	for _, c := range srv.Calls() {
+		if strings.HasPrefix(c, "GET /certificate/download/") {
+			t.Errorf("downloaded again: %v", srv.Calls())
+		}
+	}
+	if again, _ := os.ReadFile(hookLog); code != 0 || string(again) != string(hookRan) || strings.Contains(stdout, "Delivered") {
+		t.Errorf("second apply: exit %d, hook log %q\n%s", code, again, stdout)
+	}
+	// The layouts refused: certificates inside --dir, a hook without a folder.
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--cert-dir", filepath.Join(dir, "certs")}, fmt.Sprintf("certform apply: --cert-dir %s is inside the spec directory %s; every delivery would change the specs' tree\nhint: deliver elsewhere, such as /var/lib/certform/certs\n", filepath.Join(dir, "certs"), dir)},
+		{[]string{"--deploy-hook", "true"}, "certform apply: --deploy-hook needs --cert-dir\n"},
+	} {
+		code, _, stderr := runBinary(t, env, append([]string{"apply", "--dir", dir, "--state", st}, tt.args...)...)
+		if code != 1 || stderr != tt.want {
+			t.Errorf("%v: exit %d\n%q\nwant %q", tt.args, code, stderr, tt.want)
+		}
 	}
 }

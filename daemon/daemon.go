@@ -399,7 +399,8 @@ func (d *Daemon) cycle(ctx context.Context, t trigger) bool {
 	} else if len(p.Actions) > 0 || len(p.Blocked) > 0 {
 		res = tallyResults(d.r.Apply(ctx, c))
 	}
-	ok := len(c.Errors) == 0 && res.failed == 0 && res.waiting == 0 && len(p.Blocked) == 0 && len(c.Specs.Errors) == 0
+	deliveryFailed := d.deliver(ctx, c)
+	ok := len(c.Errors) == 0 && res.failed == 0 && res.waiting == 0 && len(p.Blocked) == 0 && len(c.Specs.Errors) == 0 && !deliveryFailed
 	// Metrics, health and systemd status first: whoever sees "cycle done"
 	// in the log finds them up to date.
 	d.finish(t, start, ok, len(c.Specs.Errors), p)
@@ -413,6 +414,34 @@ func (d *Daemon) cycle(ctx context.Context, t trigger) bool {
 		}
 	}
 	return ok
+}
+
+// deliver writes the cycle's new certificates and runs the deploy hook
+// (Reconciler.Deliver), logging each: a refused certificate or a failed
+// hook at WARN with its reason (and the hook's output). It reports whether
+// any failed; a failed hook is retried with its own backoff.
+func (d *Daemon) deliver(ctx context.Context, c *reconcile.Cycle) (failed bool) {
+	ds := d.r.Deliver(ctx, c)
+	d.met.observeDeliveries(ds)
+	for _, dv := range ds {
+		switch {
+		case dv.Err != nil:
+			failed = true
+			d.log.Warn("delivery failed", "spec", dv.Name, "order_id", dv.OrderID, "error", dv.Err.Error(),
+				"hint", "the certificate in the folder, if any, stays; certform tries again every cycle")
+		case dv.Delivered:
+			d.log.Info("delivered", "spec", dv.Name, "order_id", dv.OrderID, "serial", dv.Serial, "not_after", dv.NotAfter.Format(time.RFC3339), "dir", dv.Dir)
+		}
+		switch dv.Hook {
+		case "ok":
+			d.log.Info("deploy hook ran", "spec", dv.Name, "serial", dv.Serial)
+		case "failed":
+			failed = true
+			d.log.Warn("deploy hook failed", "spec", dv.Name, "serial", dv.Serial, "error", dv.HookErr.Error(), "output", string(dv.HookOutput),
+				"hint", "the certificate stays delivered; the hook runs again with backoff")
+		}
+	}
+	return failed
 }
 
 // prepare runs the Reconciler's Prepare, which proves the state file's

@@ -32,6 +32,7 @@ type Metrics struct {
 	orders        *prometheus.GaugeVec
 	pendingRevoke prometheus.Gauge
 	lastSuccess   prometheus.Gauge
+	deliveries    *prometheus.CounterVec
 }
 
 // NewMetrics returns the metrics, all zero.
@@ -58,10 +59,27 @@ func NewMetrics() *Metrics {
 			Help: "Revoke requests waiting for an administrator's approval."}),
 		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{Name: "certform_last_success_timestamp_seconds",
 			Help: "When the last cycle without failures ended (Unix time)."}),
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "certform_deliveries_total",
+			Help: "Certificate deliveries and deploy hook runs, by result (delivered, failed, hook_ok, hook_failed)."}, []string{"result"}),
 	}
 	m.reg.MustRegister(m.cycles, m.cycleSeconds, m.actions, m.apiCalls, m.rateLimited, m.retries, m.specErrors,
-		m.orders, m.pendingRevoke, m.lastSuccess)
+		m.orders, m.pendingRevoke, m.lastSuccess, m.deliveries)
 	return m
+}
+
+// observeDeliveries counts a cycle's deliveries and hook runs.
+func (m *Metrics) observeDeliveries(ds []reconcile.Delivery) {
+	for _, dv := range ds {
+		switch {
+		case dv.Err != nil:
+			m.deliveries.WithLabelValues("failed").Inc()
+		case dv.Delivered:
+			m.deliveries.WithLabelValues("delivered").Inc()
+		}
+		if dv.Hook != "" {
+			m.deliveries.WithLabelValues("hook_" + dv.Hook).Inc()
+		}
+	}
 }
 
 // ObserveCall counts one HTTP exchange with CertCentral; it is the

@@ -30,6 +30,7 @@ type API interface {
 	ListRequests(ctx context.Context, f digicert.RequestFilter) ([]digicert.Request, error)
 	GetRequest(ctx context.Context, id int) (*digicert.Request, error)
 	StatusChanges(ctx context.Context, minutes int) ([]digicert.OrderRef, error)
+	DownloadCertificate(ctx context.Context, orderID int) ([]byte, error)
 }
 
 // applier carries plans out.

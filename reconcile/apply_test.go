@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certform/certform/deliver"
 	"github.com/certform/certform/digicert"
 	"github.com/certform/certform/digicert/digicerttest"
 	"github.com/certform/certform/spec/spectest"
@@ -799,4 +800,101 @@ func TestObserve(t *testing.T) {
 	calls = r.calls()
 	sort.Strings(calls)
 	wantLines(t, "calls", calls, want)
+}
+
+// TestDeliver: an issued certificate is checked and written once, the
+// deploy hook runs once per new certificate, DigiCert's own reissue is
+// delivered again, a certificate for another key is refused, and a failing
+// hook is retried with backoff.
+func TestDeliver(t *testing.T) {
+	r := newRig(t)
+	r.spec("shop")
+	certDir := filepath.Join(t.TempDir(), "certs")
+	hookLog := filepath.Join(t.TempDir(), "hook.log")
+	hook := &deliver.Hook{Command: `echo "$CERTFORM_NAME $CERTFORM_ORDER_ID $CERTFORM_SERIAL $CERTFORM_CERT_DIR" >> ` + hookLog}
+	cycle := func() []Delivery {
+		t.Helper()
+		rec := r.reconciler(1)
+		rec.Observe, rec.CertDir, rec.Hook = true, certDir, hook
+		c, err := rec.Prepare(context.Background(), CycleOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec.Apply(context.Background(), c)
+		return rec.Deliver(context.Background(), c)
+	}
+	hookRuns := func() []string {
+		data, _ := os.ReadFile(hookLog)
+		return strings.Fields(strings.ReplaceAll(string(data), "\n", " | "))
+	}
+	ds := cycle()
+	e := r.entry("shop")
+	o, _ := r.srv.Order(e.OrderID)
+	if len(ds) != 1 || ds[0].Err != nil || ds[0].Hook != "ok" || ds[0].Serial != o.SerialNumber || ds[0].Dir != filepath.Join(certDir, "shop") {
+		t.Fatalf("first delivery: %+v", ds)
+	}
+	leaf, err := (&deliver.Writer{Dir: certDir}).Current("shop")
+	if err != nil || leaf == nil || fmt.Sprintf("%X", leaf.SerialNumber) != o.SerialNumber {
+		t.Fatalf("delivered leaf: %v %v", leaf, err)
+	}
+	e = r.entry("shop")
+	if e.DeliveredSerial != o.SerialNumber || e.DeliveredCertificateID != o.CertificateID || e.DeliveredAt.IsZero() || !e.NotAfter.Equal(o.NotAfter.UTC().Truncate(time.Second)) && !e.NotAfter.Equal(o.NotAfter.UTC()) || e.HookPending != "" {
+		t.Fatalf("entry after delivery: %+v", e)
+	}
+	wantLines(t, "hook runs", hookRuns(), []string{"shop", fmt.Sprint(e.OrderID), o.SerialNumber, filepath.Join(certDir, "shop"), "|"})
+	// Nothing new: no download, no hook.
+	r.calls()
+	r.clock.Add(time.Minute)
+	if ds := cycle(); len(ds) != 0 {
+		t.Fatalf("deliveries without a new certificate: %+v", ds)
+	}
+	wantLines(t, "calls", r.calls(), []string{"GET /order/certificate/status-changes?minutes=2"})
+	// DigiCert reissued it on its own: noticed, delivered, hook again.
+	r.srv.Reissue(e.OrderID)
+	r.clock.Add(time.Minute)
+	ds = cycle()
+	o, _ = r.srv.Order(e.OrderID)
+	if len(ds) != 1 || ds[0].Err != nil || ds[0].Serial != o.SerialNumber || ds[0].Hook != "ok" {
+		t.Fatalf("delivery after DigiCert's reissue: %+v", ds)
+	}
+	if runs := hookRuns(); len(runs) != 10 || runs[7] != o.SerialNumber {
+		t.Fatalf("hook runs: %v", runs)
+	}
+	// A certificate for another key is refused; the good one stays.
+	good := o.SerialNumber
+	r.srv.IssueWrongKey(e.OrderID)
+	r.clock.Add(time.Minute)
+	ds = cycle()
+	if len(ds) != 1 || ds[0].Err == nil || !strings.Contains(ds[0].Err.Error(), "was refused") || !strings.Contains(ds[0].Err.Error(), "public key") {
+		t.Fatalf("wrong key: %+v", ds)
+	}
+	if leaf, _ := (&deliver.Writer{Dir: certDir}).Current("shop"); fmt.Sprintf("%X", leaf.SerialNumber) != good {
+		t.Fatalf("the refused certificate replaced the good one")
+	}
+	if e := r.entry("shop"); e.DeliveryError == "" || e.DeliveredSerial != good {
+		t.Fatalf("entry after a refused certificate: %+v", e)
+	}
+	// A failing hook is retried with backoff; the certificate stays.
+	hook.Command = "echo broken >&2; exit 3"
+	r.srv.Reissue(e.OrderID)
+	r.clock.Add(time.Minute)
+	ds = cycle()
+	if len(ds) != 1 || ds[0].Err != nil || ds[0].Hook != "failed" || ds[0].HookErr == nil || !strings.Contains(string(ds[0].HookOutput), "broken") {
+		t.Fatalf("failing hook: %+v", ds)
+	}
+	if e := r.entry("shop"); e.HookPending == "" || e.HookAttempts != 1 || !e.HookRetryAt.Equal(r.clock.Now().Add(30*time.Second)) {
+		t.Fatalf("entry after a failed hook: %+v", e)
+	}
+	r.clock.Add(10 * time.Second)
+	if ds := cycle(); len(ds) != 0 {
+		t.Fatalf("hook retried before its time: %+v", ds)
+	}
+	hook.Command = "true"
+	r.clock.Add(30 * time.Second)
+	if ds := cycle(); len(ds) != 1 || ds[0].Hook != "ok" {
+		t.Fatalf("hook retry: %+v", ds)
+	}
+	if e := r.entry("shop"); e.HookPending != "" {
+		t.Fatalf("hook still pending: %+v", e)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/certform/certform/deliver"
 	"github.com/certform/certform/digicert"
 	"github.com/certform/certform/spec"
 	"github.com/certform/certform/state"
@@ -48,6 +49,11 @@ type Reconciler struct {
 	Quiet time.Duration
 	// DryRun plans and never writes: no call but GETs, no state change.
 	DryRun bool
+	// CertDir, when set, is where Deliver writes each issued certificate
+	// (CertDir/NAME); Hook, when set, runs after each new delivery. Both
+	// come from the command line only, never from the spec directory.
+	CertDir string
+	Hook    *deliver.Hook
 	// Observe starts every cycle by reading what changed in CertCentral
 	// since the last observation (see observe): apply and the daemon set
 	// it; a plan reads CertCentral only with --refresh.

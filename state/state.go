@@ -78,6 +78,15 @@ type Entry struct {
 	DeliveredAt            time.Time `json:"delivered_at,omitzero"`
 	DeliveredSerial        string    `json:"delivered_serial,omitempty"`
 	DeliveredCertificateID int       `json:"delivered_certificate_id,omitempty"`
+	// DeliveryError is why the current certificate could not be delivered
+	// ("" once a delivery succeeds).
+	DeliveryError string `json:"delivery_error,omitempty"`
+	// HookPending is the serial of a delivered certificate whose deploy
+	// hook has not succeeded yet; it runs again at HookRetryAt, after
+	// HookAttempts failed runs.
+	HookPending  string    `json:"hook_pending,omitempty"`
+	HookAttempts int       `json:"hook_attempts,omitempty"`
+	HookRetryAt  time.Time `json:"hook_retry_at,omitzero"`
 }
 
 // RevokeRecord is a revoke request certform made.

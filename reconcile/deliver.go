@@ -1,0 +1,189 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/certform/certform/deliver"
+	"github.com/certform/certform/spec"
+	"github.com/certform/certform/state"
+)
+
+// Delivery is what delivering one order's certificate came to.
+type Delivery struct {
+	Name    string
+	OrderID int
+	// Serial and NotAfter describe the certificate delivered (or, on
+	// failure, the one that was refused, when it could be read).
+	Serial   string
+	NotAfter time.Time
+	// Dir is the certificate's folder, CertDir/NAME.
+	Dir string
+	// Delivered is true when this cycle delivered the certificate (false
+	// for a deploy hook run again for an earlier delivery).
+	Delivered bool
+	// Err is why the certificate was not delivered; nothing was written.
+	Err error
+	// Hook says whether the deploy hook ran for it: "" (not run), "ok" or
+	// "failed"; HookErr and HookOutput tell a failed run's story.
+	Hook       string
+	HookErr    error
+	HookOutput []byte
+}
+
+// Hook retry backoff: 30 s, doubling, at most an hour.
+const (
+	hookRetryFirst = 30 * time.Second
+	hookRetryMax   = time.Hour
+)
+
+// Deliver writes the current certificate of every issued order whose
+// certificate is not delivered yet into CertDir (see package deliver):
+// download (pem_all), check (names, the spec CSR's key, validity, chain),
+// write atomically, record. After each new delivery, and when a hook that
+// failed earlier is due again, it runs Hook. It does nothing without
+// CertDir, in a dry run, or without a Store and API.
+func (r *Reconciler) Deliver(ctx context.Context, c *Cycle) []Delivery {
+	if r.CertDir == "" || r.DryRun || r.Store == nil || r.API == nil || c == nil || c.Specs == nil {
+		return nil
+	}
+	desired := map[string]*spec.Order{}
+	for _, o := range c.Specs.Orders {
+		desired[o.Name] = o
+	}
+	var due, hooks []string
+	now := r.now()
+	r.Store.View(func(f *state.File) {
+		for _, n := range f.Names() {
+			e := f.Entries[n]
+			d := desired[n]
+			if d == nil || d.Revoke || e.Intent != nil || e.OrderID == 0 || e.Status != "issued" || e.CertificateID == 0 {
+				continue
+			}
+			if e.DeliveredCertificateID != e.CertificateID {
+				due = append(due, n)
+			} else if e.HookPending != "" && r.Hook != nil && !now.Before(e.HookRetryAt) {
+				hooks = append(hooks, n)
+			}
+		}
+	})
+	w := &deliver.Writer{Dir: r.CertDir}
+	out := make([]Delivery, len(due)+len(hooks))
+	sem := make(chan struct{}, max(r.Parallelism, 1))
+	var wg sync.WaitGroup
+	for i, n := range append(due, hooks...) {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if i < len(due) {
+				out[i] = r.deliverOne(ctx, w, n, desired[n])
+			} else {
+				out[i] = Delivery{Name: n}
+			}
+			if r.Hook != nil && out[i].Err == nil {
+				r.runHook(ctx, &out[i])
+			}
+		}()
+	}
+	wg.Wait()
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// deliverOne downloads, checks, writes and records one certificate.
+func (r *Reconciler) deliverOne(ctx context.Context, w *deliver.Writer, name string, d *spec.Order) Delivery {
+	e := r.Store.Entry(name)
+	dv := Delivery{Name: name, OrderID: e.OrderID}
+	fail := func(err error) Delivery {
+		dv.Err = err
+		if uerr := r.Store.Update(name, func(e *state.Entry) bool { e.DeliveryError = err.Error(); return true }); uerr != nil {
+			dv.Err = fmt.Errorf("%w (and saving it failed: %v)", err, uerr)
+		}
+		return dv
+	}
+	pemAll, err := r.API.DownloadCertificate(ctx, e.OrderID)
+	if err != nil {
+		return fail(fmt.Errorf("downloading the certificate of order %d: %w", e.OrderID, err))
+	}
+	b, err := deliver.Parse(pemAll)
+	if err != nil {
+		return fail(fmt.Errorf("the certificate of order %d: %w; nothing written", e.OrderID, err))
+	}
+	dv.Serial, dv.NotAfter = serialHex(b), b.Leaf.NotAfter.UTC()
+	if err := deliver.Check(b, specNames(d), d.CSR, r.now()); err != nil {
+		return fail(fmt.Errorf("the certificate of order %d was refused: %w; nothing written", e.OrderID, err))
+	}
+	dir, changed, err := w.Write(name, b)
+	dv.Dir = dir
+	if err != nil && !changed {
+		return fail(fmt.Errorf("writing the certificate of order %d: %w", e.OrderID, err))
+	}
+	now := r.now()
+	uerr := r.Store.Update(name, func(x *state.Entry) bool {
+		x.DeliveredAt, x.DeliveredSerial, x.DeliveredCertificateID, x.DeliveryError = now, dv.Serial, e.CertificateID, ""
+		x.SerialNumber, x.NotBefore, x.NotAfter = dv.Serial, b.Leaf.NotBefore.UTC(), dv.NotAfter
+		if r.Hook != nil && changed {
+			x.HookPending, x.HookAttempts, x.HookRetryAt = dv.Serial, 0, time.Time{}
+		}
+		return true
+	})
+	switch {
+	case uerr != nil:
+		dv.Err = fmt.Errorf("certificate written to %s, but saving it failed: %w", dir, uerr)
+	case err != nil:
+		dv.Err = fmt.Errorf("certificate written to %s, but: %w", dir, err)
+	default:
+		dv.Delivered = true
+	}
+	return dv
+}
+
+// runHook runs the deploy hook for a delivered certificate whose hook is
+// pending, and records the outcome: a failure is retried with backoff.
+func (r *Reconciler) runHook(ctx context.Context, dv *Delivery) {
+	e := r.Store.Entry(dv.Name)
+	if e == nil || e.HookPending == "" {
+		return
+	}
+	if dv.Dir == "" {
+		dv.Dir = r.CertDir + "/" + dv.Name
+	}
+	dv.OrderID, dv.Serial, dv.NotAfter = e.OrderID, e.DeliveredSerial, e.NotAfter
+	env := map[string]string{
+		"CERTFORM_NAME":      dv.Name,
+		"CERTFORM_ORDER_ID":  strconv.Itoa(e.OrderID),
+		"CERTFORM_CERT_DIR":  dv.Dir,
+		"CERTFORM_SERIAL":    e.DeliveredSerial,
+		"CERTFORM_NOT_AFTER": e.NotAfter.UTC().Format(time.RFC3339),
+	}
+	out, err := r.Hook.Run(ctx, env)
+	dv.HookOutput = out
+	now := r.now()
+	if err == nil {
+		dv.Hook = "ok"
+		if uerr := r.Store.Update(dv.Name, func(x *state.Entry) bool {
+			x.HookPending, x.HookAttempts, x.HookRetryAt = "", 0, time.Time{}
+			return true
+		}); uerr != nil {
+			dv.Hook, dv.HookErr = "failed", fmt.Errorf("the deploy hook succeeded, but saving it failed: %w", uerr)
+		}
+		return
+	}
+	dv.Hook, dv.HookErr = "failed", err
+	r.Store.Update(dv.Name, func(x *state.Entry) bool {
+		x.HookAttempts++
+		wait := hookRetryFirst << min(x.HookAttempts-1, 7)
+		x.HookRetryAt = now.Add(min(wait, hookRetryMax))
+		return true
+	})
+}
+
+// serialHex is a certificate's serial number as DigiCert shows it:
+// upper-case hexadecimal.
+func serialHex(b *deliver.Bundle) string { return fmt.Sprintf("%X", b.Leaf.SerialNumber) }
