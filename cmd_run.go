@@ -42,6 +42,7 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 	accountMoved := fs.Bool("account-moved", false, "the state's orders moved to the CertCentral at --api-url: record the new API URL instead of refusing")
 	var df deliveryFlags
 	df.register(fs)
+	pollInterval := fs.Duration("poll-interval", daemon.DefaultPollInterval, "while an order waits in CertCentral (approval, validation, reissue, pickup), look again this often")
 	parallelism := fs.Int("parallelism", 4, "specs worked on at once")
 	retryBackoff := fs.Duration("retry-backoff", daemon.DefaultRetryBackoff, "wait before retrying after a failed cycle; doubles on each failure, at most 15m")
 	var api apiFlags
@@ -71,8 +72,8 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 		}
 		schedules[i] = s
 	}
-	if *debounce <= 0 || *retryBackoff <= 0 || *parallelism < 1 || *maxRevocations < 0 || *resendAfter < 0 {
-		fmt.Fprintln(stderr, "certform run: --debounce and --retry-backoff must be positive, --parallelism at least 1, --max-revocations and --resend-after not negative")
+	if *debounce <= 0 || *retryBackoff <= 0 || *pollInterval <= 0 || *parallelism < 1 || *maxRevocations < 0 || *resendAfter < 0 {
+		fmt.Fprintln(stderr, "certform run: --debounce, --retry-backoff and --poll-interval must be positive, --parallelism at least 1, --max-revocations and --resend-after not negative")
 		return exitUsage
 	}
 	logger, err := lf.logger(stderr)
@@ -140,7 +141,7 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 	}
 	d, err := daemon.New(daemon.Config{
 		Reconciler: r, Log: logger, Schedule: schedules[0], RefreshSchedule: schedules[1], Debounce: *debounce,
-		RetryBackoff: *retryBackoff, Listen: *listen, Once: *once, Metrics: met, Notify: daemon.SystemdNotify,
+		RetryBackoff: *retryBackoff, PollInterval: *pollInterval, Listen: *listen, Once: *once, Metrics: met, Notify: daemon.SystemdNotify,
 		Watchdog: daemon.SystemdWatchdog(), Signals: sigs,
 	})
 	if err != nil {

@@ -54,6 +54,9 @@ type Config struct {
 	// up to 15 minutes, and starts over after a cycle without such
 	// failures. Zero means DefaultRetryBackoff.
 	RetryBackoff time.Duration
+	// PollInterval is how often a cycle runs on its own while an order
+	// waits in CertCentral (default DefaultPollInterval).
+	PollInterval time.Duration
 	// Listen is the address /healthz and /metrics are served on, such as
 	// 127.0.0.1:9464; empty serves neither.
 	Listen string
@@ -86,6 +89,9 @@ const (
 	// DefaultRetryBackoff is the first retry wait when Config.RetryBackoff
 	// is zero.
 	DefaultRetryBackoff = 30 * time.Second
+	// DefaultPollInterval is how often orders waiting in CertCentral are
+	// looked at when Config.PollInterval is zero.
+	DefaultPollInterval = 5 * time.Minute
 	// retryMax caps the retry backoff: the default schedule's interval.
 	retryMax = 15 * time.Minute
 	// minResendWait is the shortest wait before a "resend" cycle, so that
@@ -127,6 +133,8 @@ type Daemon struct {
 	retry         Timer
 	resend        Timer
 	resendAt      time.Time
+	poll          Timer
+	pollAt        time.Time
 	scheduleTimer Timer
 	refreshTimer  Timer
 	watchdogTimer Timer
@@ -148,6 +156,9 @@ func New(cfg Config) (*Daemon, error) {
 	}
 	if cfg.RetryBackoff <= 0 {
 		cfg.RetryBackoff = DefaultRetryBackoff
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = DefaultPollInterval
 	}
 	d := &Daemon{cfg: cfg, r: r, log: cfg.Log, clock: cfg.Clock, notify: cfg.Notify, met: cfg.Metrics,
 		health: &health{}, triggers: newQueue()}
@@ -412,6 +423,9 @@ func (d *Daemon) cycle(ctx context.Context, t trigger) bool {
 		if !res.until.IsZero() {
 			d.scheduleResend(res.until)
 		}
+		if waits(p) || deliveryFailed {
+			d.schedulePoll()
+		}
 	}
 	return ok
 }
@@ -442,6 +456,16 @@ func (d *Daemon) deliver(ctx context.Context, c *reconcile.Cycle) (failed bool) 
 		}
 	}
 	return failed
+}
+
+// waits reports whether the plan says an order waits in CertCentral.
+func waits(p *reconcile.Changes) bool {
+	for _, n := range p.Notes {
+		if n.Kind == reconcile.NoteWaiting {
+			return true
+		}
+	}
+	return false
 }
 
 // prepare runs the Reconciler's Prepare, which proves the state file's
@@ -556,27 +580,39 @@ func (d *Daemon) scheduleRetry(failed bool) {
 // scheduleResend arms a "resend" trigger for until, when an action that
 // waits may go on, unless one is armed for that time or earlier.
 func (d *Daemon) scheduleResend(until time.Time) {
+	d.wakeAt(&d.resend, &d.resendAt, reasonResend, until, "an order waits before it may be sent again; a cycle is scheduled for then")
+}
+
+// schedulePoll arms a "poll" cycle PollInterval from now while something
+// waits outside certform (approval, validation, reissue, pickup, a deploy
+// hook to run again): each cycle observes CertCentral first.
+func (d *Daemon) schedulePoll() {
+	d.wakeAt(&d.poll, &d.pollAt, reasonPoll, d.clock.Now().Add(d.cfg.PollInterval), "an order waits in CertCentral; a cycle is scheduled to look again")
+}
+
+// wakeAt arms *slot to add a trigger with reason at until (at least
+// minResendWait from now), unless it is armed for an earlier time already.
+func (d *Daemon) wakeAt(slot *Timer, at *time.Time, reason string, until time.Time, msg string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.cfg.Once || d.stopped || (d.resend != nil && !d.resendAt.After(until)) {
+	if d.cfg.Once || d.stopped || (*slot != nil && !at.After(until)) {
 		return
 	}
-	if d.resend != nil {
-		d.resend.Stop()
+	if *slot != nil {
+		(*slot).Stop()
 	}
 	wait := max(until.Sub(d.clock.Now()), minResendWait)
-	d.log.Info("an order waits before it may be sent again; a cycle is scheduled for then",
-		"at", until.UTC().Format(time.RFC3339), "in", wait.Round(time.Second).String())
+	d.log.Info(msg, "at", until.UTC().Format(time.RFC3339), "in", wait.Round(time.Second).String())
 	var tm Timer
 	tm = d.clock.AfterFunc(wait, func() {
 		d.mu.Lock()
-		if d.resend == tm {
-			d.resend, d.resendAt = nil, time.Time{}
+		if *slot == tm {
+			*slot, *at = nil, time.Time{}
 		}
 		d.mu.Unlock()
-		d.triggers.add(trigger{reasons: []string{reasonResend}})
+		d.triggers.add(trigger{reasons: []string{reason}})
 	})
-	d.resend, d.resendAt = tm, until
+	*slot, *at = tm, until
 }
 
 // tick arms *slot for the schedule's next tick, which adds t and arms the
@@ -633,7 +669,7 @@ func (d *Daemon) stopTimers() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.stopped = true
-	for _, t := range []Timer{d.retry, d.resend, d.scheduleTimer, d.refreshTimer, d.watchdogTimer} {
+	for _, t := range []Timer{d.retry, d.resend, d.poll, d.scheduleTimer, d.refreshTimer, d.watchdogTimer} {
 		if t != nil {
 			t.Stop()
 		}

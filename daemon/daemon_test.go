@@ -329,3 +329,30 @@ func TestDaemon_watchdog(t *testing.T) {
 		t.Errorf("%d pings after the cycle ended, want 27", n)
 	}
 }
+
+// TestDaemon_poll: while a plan says an order waits in CertCentral, one
+// "poll" cycle is armed PollInterval later; a later request does not move
+// an earlier one.
+func TestDaemon_poll(t *testing.T) {
+	d, clock, logs, _ := newTestDaemon(t, Config{PollInterval: 2 * time.Minute})
+	if waits(&reconcile.Changes{Notes: []reconcile.Note{{Kind: reconcile.NoteOrphan}}}) {
+		t.Fatal("an orphan is no wait")
+	}
+	if !waits(&reconcile.Changes{Notes: []reconcile.Note{{Kind: reconcile.NoteWaiting}}}) {
+		t.Fatal("a waiting note is a wait")
+	}
+	d.schedulePoll()
+	clock.Advance(time.Minute)
+	d.schedulePoll() // later than the one armed: changes nothing
+	if got := clock.pending(); !cmp.Equal(got, []time.Duration{time.Minute}) {
+		t.Errorf("timers %v, want one in 1m", got)
+	}
+	clock.Advance(time.Minute)
+	if tr := d.triggers.take(); tr == nil || tr.reason() != reasonPoll || tr.refresh {
+		t.Errorf("trigger %+v, want poll", tr)
+	}
+	want := []map[string]any{{"level": "INFO", "msg": "an order waits in CertCentral; a cycle is scheduled to look again", "at": "2026-03-01T12:02:00Z", "in": "2m0s"}}
+	if diff := cmp.Diff(want, logs.records(t)); diff != "" {
+		t.Errorf("log (-want +got):\n%s", diff)
+	}
+}

@@ -15,6 +15,7 @@ const (
 	reasonSignal          = "signal"
 	reasonRetry           = "retry"
 	reasonResend          = "resend"
+	reasonPoll            = "poll"
 )
 
 // maxPathsLogged is how many changed paths a trigger carries for the log.
