@@ -408,7 +408,8 @@ func TestRun_usageErrors(t *testing.T) {
 	}{
 		{[]string{"run", "--dir", "examples", "--state", "x", "--schedule", "every day"}, "certform run: --schedule \"every day\": "},
 		{[]string{"run", "--dir", "examples"}, "certform run: --state is required\n"},
-		{[]string{"run", "--dir", "examples", "--state", "x", "--debounce", "0s"}, "certform run: --debounce and --retry-backoff must be positive"},
+		{[]string{"run", "--dir", "examples", "--state", "x", "--debounce", "0s"}, "certform run: --debounce, --retry-backoff and --poll-interval must be positive"},
+		{[]string{"run", "--dir", "examples", "--state", "x", "--poll-interval", "0s"}, "certform run: --debounce, --retry-backoff and --poll-interval must be positive"},
 	}
 	for _, tt := range tests {
 		code, _, stderr := runBinary(t, nil, tt.args...)
