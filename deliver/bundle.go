@@ -16,9 +16,10 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
+
+	"github.com/certform/certform/spec"
 )
 
 // ClockSkew is how far in the future a certificate's NotBefore may lie and
@@ -113,7 +114,7 @@ func Check(b *Bundle, names []string, csrPEM string, now time.Time) error {
 		errs = append(errs, fmt.Errorf("%s: %s: %s", prefix, check, fmt.Sprintf(format, args...)))
 	}
 
-	if missing, extra := diffNames(leafNames(leaf), names); len(missing)+len(extra) > 0 {
+	if extra, missing := spec.NameDiff(names, leafNames(leaf)); len(missing)+len(extra) > 0 {
 		var parts []string
 		if len(missing) > 0 {
 			parts = append(parts, "missing "+strings.Join(missing, ", "))
@@ -186,33 +187,6 @@ func leafNames(c *x509.Certificate) []string {
 		names = append(names, strings.ToLower(n))
 	}
 	return names
-}
-
-// diffNames returns, sorted and without repeats, the names of want that
-// have is lacks and the names of have that want lacks, compared
-// lower-cased.
-func diffNames(have, want []string) (missing, extra []string) {
-	haveSet := make(map[string]bool, len(have))
-	for _, n := range have {
-		haveSet[n] = true
-	}
-	wantSet := make(map[string]bool, len(want))
-	for _, n := range want {
-		wantSet[strings.ToLower(n)] = true
-	}
-	for n := range wantSet {
-		if !haveSet[n] {
-			missing = append(missing, n)
-		}
-	}
-	for n := range haveSet {
-		if !wantSet[n] {
-			extra = append(extra, n)
-		}
-	}
-	slices.Sort(missing)
-	slices.Sort(extra)
-	return missing, extra
 }
 
 // checkKey returns why the leaf's key is not the key of the CSR, or "".
