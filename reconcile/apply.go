@@ -154,19 +154,9 @@ func (ap *applier) Apply(ctx context.Context, p *Changes) []Result {
 	return results
 }
 
-func (ap *applier) logger() *slog.Logger {
-	if ap.Log == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return ap.Log
-}
+func (ap *applier) logger() *slog.Logger { return loggerOr(ap.Log) }
 
-func (ap *applier) now() time.Time {
-	if ap.Now == nil {
-		return time.Now().UTC()
-	}
-	return ap.Now().UTC()
-}
+func (ap *applier) now() time.Time { return nowFrom(ap.Now) }
 
 func actionAttrs(a Action) []any {
 	attrs := []any{"action", string(a.Kind), "spec", a.Name}

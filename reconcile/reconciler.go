@@ -151,18 +151,24 @@ func (r *Reconciler) Apply(ctx context.Context, c *Cycle) []Result {
 	return ap.Apply(ctx, c.Plan)
 }
 
-func (r *Reconciler) logger() *slog.Logger {
-	if r.Log == nil {
+func (r *Reconciler) logger() *slog.Logger { return loggerOr(r.Log) }
+
+func (r *Reconciler) now() time.Time { return nowFrom(r.Now) }
+
+// loggerOr returns l, or a logger that discards everything when l is nil.
+func loggerOr(l *slog.Logger) *slog.Logger {
+	if l == nil {
 		return slog.New(slog.DiscardHandler)
 	}
-	return r.Log
+	return l
 }
 
-func (r *Reconciler) now() time.Time {
-	if r.Now == nil {
+// nowFrom returns the time from clock (time.Now when nil), in UTC.
+func nowFrom(clock func() time.Time) time.Time {
+	if clock == nil {
 		return time.Now().UTC()
 	}
-	return r.Now().UTC()
+	return clock().UTC()
 }
 
 func (r *Reconciler) sleep(ctx context.Context, d time.Duration) error {
