@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"math/big"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -1055,13 +1056,17 @@ func TestApply_deliver(t *testing.T) {
 		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
 	}
 	o := srv.Orders()[0]
+	// certform spells a serial as upper-case hexadecimal without leading
+	// zeros, whatever CertCentral's spelling.
+	n, _ := new(big.Int).SetString(o.SerialNumber, 16)
+	serial := fmt.Sprintf("%X", n)
 	notAfter := o.NotAfter.UTC().Truncate(time.Second).Format(time.RFC3339)
-	want := fmt.Sprintf("Delivered host00 (serial %s, valid until %s) to %s.\n", o.SerialNumber, notAfter, filepath.Join(certDir, "host00"))
+	want := fmt.Sprintf("Delivered host00 (serial %s, valid until %s) to %s.\n", serial, notAfter, filepath.Join(certDir, "host00"))
 	if !strings.Contains(stdout, want) {
 		t.Errorf("stdout lacks %q:\n%s", want, stdout)
 	}
 	hookRan, _ := os.ReadFile(hookLog)
-	if got, want := string(hookRan), fmt.Sprintf("host00|%d|%s|%s|%s\n", o.ID, o.SerialNumber, notAfter, filepath.Join(certDir, "host00")); got != want {
+	if got, want := string(hookRan), fmt.Sprintf("host00|%d|%s|%s|%s\n", o.ID, serial, notAfter, filepath.Join(certDir, "host00")); got != want {
 		t.Errorf("hook ran with %q, want %q", got, want)
 	}
 	// The files: leaf, chain, fullchain; they verify up to the fake's root.
@@ -1097,7 +1102,7 @@ func TestApply_deliver(t *testing.T) {
 			t.Errorf("%s: %v %v", p, fi.Mode(), err)
 		}
 	}
-	if e := loadStateFile(t, st).Entries["host00"]; e.DeliveredSerial != o.SerialNumber || e.DeliveredAt.IsZero() {
+	if e := loadStateFile(t, st).Entries["host00"]; e.DeliveredSerial != serial || e.DeliveredAt.IsZero() {
 		t.Errorf("entry: %+v", e)
 	}
 	// Nothing new: no download, no hook.

@@ -775,7 +775,7 @@ func TestObserve(t *testing.T) {
 	}
 	wantLines(t, "calls", r.calls(), []string{"GET /order/certificate/status-changes?minutes=2", fmt.Sprintf("GET /order/certificate/%d", api.OrderID)})
 	o, _ := r.srv.Order(api.OrderID)
-	if e := r.entry("api"); e.Status != "issued" || e.CertificateID != o.CertificateID || e.SerialNumber != o.SerialNumber || e.NotAfter.IsZero() || e.OrderValidTill.IsZero() {
+	if e := r.entry("api"); e.Status != "issued" || e.CertificateID != o.CertificateID || e.SerialNumber != canonicalSerial(o.SerialNumber) || e.NotAfter.IsZero() || e.OrderValidTill.IsZero() {
 		t.Fatalf("api after approval: %+v", e)
 	}
 	// Nothing changed: one call.
@@ -791,7 +791,7 @@ func TestObserve(t *testing.T) {
 	observeCycle()
 	wantLines(t, "calls", r.calls(), []string{"GET /order/certificate/status-changes?minutes=2", fmt.Sprintf("GET /order/certificate/%d", shop.OrderID)})
 	o, _ = r.srv.Order(shop.OrderID)
-	if e := r.entry("shop"); e.CertificateID != o.CertificateID || e.CertificateID == shop.CertificateID || e.SerialNumber != o.SerialNumber {
+	if e := r.entry("shop"); e.CertificateID != o.CertificateID || e.CertificateID == shop.CertificateID || e.SerialNumber != canonicalSerial(o.SerialNumber) {
 		t.Fatalf("shop after DigiCert's reissue: %+v", e)
 	}
 	// After more than the feed's 7 days: every order is read.
@@ -830,18 +830,18 @@ func TestDeliver(t *testing.T) {
 	ds := cycle()
 	e := r.entry("shop")
 	o, _ := r.srv.Order(e.OrderID)
-	if len(ds) != 1 || ds[0].Err != nil || ds[0].Hook != "ok" || ds[0].Serial != o.SerialNumber || ds[0].Dir != filepath.Join(certDir, "shop") {
+	if len(ds) != 1 || ds[0].Err != nil || ds[0].Hook != "ok" || ds[0].Serial != canonicalSerial(o.SerialNumber) || ds[0].Dir != filepath.Join(certDir, "shop") {
 		t.Fatalf("first delivery: %+v", ds)
 	}
 	leaf, err := (&deliver.Writer{Dir: certDir}).Current("shop")
-	if err != nil || leaf == nil || fmt.Sprintf("%X", leaf.SerialNumber) != o.SerialNumber {
+	if err != nil || leaf == nil || fmt.Sprintf("%X", leaf.SerialNumber) != canonicalSerial(o.SerialNumber) {
 		t.Fatalf("delivered leaf: %v %v", leaf, err)
 	}
 	e = r.entry("shop")
-	if e.DeliveredSerial != o.SerialNumber || e.DeliveredCertificateID != o.CertificateID || e.DeliveredAt.IsZero() || !e.NotAfter.Equal(o.NotAfter.UTC().Truncate(time.Second)) && !e.NotAfter.Equal(o.NotAfter.UTC()) || e.HookPending != "" {
+	if e.DeliveredSerial != canonicalSerial(o.SerialNumber) || e.DeliveredCertificateID != o.CertificateID || e.DeliveredAt.IsZero() || !e.NotAfter.Equal(o.NotAfter.UTC().Truncate(time.Second)) && !e.NotAfter.Equal(o.NotAfter.UTC()) || e.HookPending != "" {
 		t.Fatalf("entry after delivery: %+v", e)
 	}
-	wantLines(t, "hook runs", hookRuns(), []string{"shop", fmt.Sprint(e.OrderID), o.SerialNumber, filepath.Join(certDir, "shop"), "|"})
+	wantLines(t, "hook runs", hookRuns(), []string{"shop", fmt.Sprint(e.OrderID), canonicalSerial(o.SerialNumber), filepath.Join(certDir, "shop"), "|"})
 	// Nothing new: no download, no hook.
 	r.calls()
 	r.clock.Add(time.Minute)
@@ -854,14 +854,14 @@ func TestDeliver(t *testing.T) {
 	r.clock.Add(time.Minute)
 	ds = cycle()
 	o, _ = r.srv.Order(e.OrderID)
-	if len(ds) != 1 || ds[0].Err != nil || ds[0].Serial != o.SerialNumber || ds[0].Hook != "ok" {
+	if len(ds) != 1 || ds[0].Err != nil || ds[0].Serial != canonicalSerial(o.SerialNumber) || ds[0].Hook != "ok" {
 		t.Fatalf("delivery after DigiCert's reissue: %+v", ds)
 	}
-	if runs := hookRuns(); len(runs) != 10 || runs[7] != o.SerialNumber {
+	if runs := hookRuns(); len(runs) != 10 || runs[7] != canonicalSerial(o.SerialNumber) {
 		t.Fatalf("hook runs: %v", runs)
 	}
 	// A certificate for another key is refused; the good one stays.
-	good := o.SerialNumber
+	good := canonicalSerial(o.SerialNumber)
 	r.srv.IssueWrongKey(e.OrderID)
 	r.clock.Add(time.Minute)
 	ds = cycle()
@@ -896,5 +896,15 @@ func TestDeliver(t *testing.T) {
 	}
 	if e := r.entry("shop"); e.HookPending != "" {
 		t.Fatalf("hook still pending: %+v", e)
+	}
+}
+
+func TestCanonicalSerial(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"0A1B", "A1B"}, {"0a1b", "A1B"}, {"A1B", "A1B"}, {"00", "0"}, {"", ""}, {"not-hex", "not-hex"},
+	} {
+		if got := canonicalSerial(tt.in); got != tt.want {
+			t.Errorf("canonicalSerial(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }

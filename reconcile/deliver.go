@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"math/big"
 	"sort"
 	"strconv"
 	"sync"
@@ -184,6 +185,17 @@ func (r *Reconciler) runHook(ctx context.Context, dv *Delivery) {
 	})
 }
 
-// serialHex is a certificate's serial number as DigiCert shows it:
-// upper-case hexadecimal.
+// serialHex is a certificate's serial number in certform's one spelling:
+// upper-case hexadecimal without leading zeros (see canonicalSerial).
 func serialHex(b *deliver.Bundle) string { return fmt.Sprintf("%X", b.Leaf.SerialNumber) }
+
+// canonicalSerial spells a serial number CertCentral reports (hexadecimal,
+// perhaps with leading zeros or in lower case) as serialHex does, so that
+// the state, the delivered files and the deploy hook agree; a value that is
+// not hexadecimal is kept as it is.
+func canonicalSerial(s string) string {
+	if n, ok := new(big.Int).SetString(s, 16); ok && n.Sign() >= 0 {
+		return fmt.Sprintf("%X", n)
+	}
+	return s
+}

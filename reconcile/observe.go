@@ -175,7 +175,7 @@ func recordOrder(e *state.Entry, o *digicert.Order, now time.Time) {
 		another := c.ID != e.CertificateID
 		e.CertificateID = c.ID
 		if c.SerialNumber != "" || another {
-			e.SerialNumber = c.SerialNumber
+			e.SerialNumber = canonicalSerial(c.SerialNumber)
 		}
 		if another || e.NotAfter.IsZero() {
 			e.NotBefore, _ = digicert.ParseDate(c.ValidFrom)
