@@ -33,6 +33,9 @@ type Metrics struct {
 	pendingRevoke prometheus.Gauge
 	lastSuccess   prometheus.Gauge
 	deliveries    *prometheus.CounterVec
+	waiting       *prometheus.GaugeVec
+	notAfter      *prometheus.GaugeVec
+	orderEnd      *prometheus.GaugeVec
 }
 
 // NewMetrics returns the metrics, all zero.
@@ -61,9 +64,15 @@ func NewMetrics() *Metrics {
 			Help: "When the last cycle without failures ended (Unix time)."}),
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "certform_deliveries_total",
 			Help: "Certificate deliveries and deploy hook runs, by result (delivered, failed, hook_ok, hook_failed)."}, []string{"result"}),
+		waiting: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certform_orders_waiting",
+			Help: "Orders waiting in CertCentral, by what they wait for: the order's status (needs_approval, pending, reissue_pending, waiting_pickup, processing)."}, []string{"reason"}),
+		notAfter: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certform_certificate_not_after_timestamp_seconds",
+			Help: "When each spec's current certificate ends (Unix time), as last observed in CertCentral."}, []string{"name"}),
+		orderEnd: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certform_order_valid_till_timestamp_seconds",
+			Help: "When each spec's order ends (Unix time), as last observed in CertCentral."}, []string{"name"}),
 	}
 	m.reg.MustRegister(m.cycles, m.cycleSeconds, m.actions, m.apiCalls, m.rateLimited, m.retries, m.specErrors,
-		m.orders, m.pendingRevoke, m.lastSuccess, m.deliveries)
+		m.orders, m.pendingRevoke, m.lastSuccess, m.deliveries, m.waiting, m.notAfter, m.orderEnd)
 	return m
 }
 
@@ -121,6 +130,20 @@ func (m *Metrics) observeCycle(trigger string, ok bool, d time.Duration, end tim
 			m.orders.WithLabelValues(status).Set(float64(n))
 		}
 		m.pendingRevoke.Set(float64(stats.pendingRevokes))
+		m.waiting.Reset()
+		for reason, n := range stats.waiting {
+			m.waiting.WithLabelValues(reason).Set(float64(n))
+		}
+		m.notAfter.Reset()
+		m.orderEnd.Reset()
+		for _, d := range stats.dates {
+			if !d.notAfter.IsZero() {
+				m.notAfter.WithLabelValues(d.name).Set(float64(d.notAfter.Unix()))
+			}
+			if !d.orderEnd.IsZero() {
+				m.orderEnd.WithLabelValues(d.name).Set(float64(d.orderEnd.Unix()))
+			}
+		}
 	}
 	if ok {
 		m.lastSuccess.Set(float64(end.Unix()))
@@ -130,20 +153,35 @@ func (m *Metrics) observeCycle(trigger string, ok bool, d time.Duration, end tim
 // stateStats are the state file's numbers the metrics show.
 type stateStats struct {
 	orders         map[string]int // by the status last seen ("unknown" if none)
+	waiting        map[string]int // orders waiting in CertCentral, by status
 	pendingRevokes int
+	dates          []certDates
+}
+
+// certDates are one spec's certificate and order ends (zero: unknown).
+type certDates struct {
+	name               string
+	notAfter, orderEnd time.Time
 }
 
 // countState reads the numbers from the state (under the store's lock, so
 // it must be quick and keep nothing).
 func countState(f *state.File) *stateStats {
-	st := &stateStats{orders: map[string]int{}}
-	for _, e := range f.Entries {
+	st := &stateStats{orders: map[string]int{}, waiting: map[string]int{}}
+	for name, e := range f.Entries {
 		if e.OrderID != 0 {
 			status := e.Status
 			if status == "" {
 				status = "unknown"
 			}
 			st.orders[status]++
+			if reconcile.Waiting(e.Status) {
+				st.waiting[e.Status]++
+			}
+			// A revoked order's certificate no longer counts as its end.
+			if e.Status != "revoked" && (!e.NotAfter.IsZero() || !e.OrderValidTill.IsZero()) {
+				st.dates = append(st.dates, certDates{name: name, notAfter: e.NotAfter, orderEnd: e.OrderValidTill})
+			}
 		}
 		if e.Revoke != nil && (e.Revoke.Status == "pending" || e.Revoke.Status == "submitted") {
 			st.pendingRevokes++
