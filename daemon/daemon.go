@@ -20,6 +20,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -126,6 +127,9 @@ type Daemon struct {
 
 	busy   atomic.Int64 // Unix nanoseconds (Clock) when the running cycle started; 0 when idle
 	cycles int          // cycles begun; used by the loop goroutine only
+	// notes are the plan notes logged, each with when it was last logged;
+	// used by the loop goroutine only (see logNotes).
+	notes map[string]time.Time
 
 	mu            sync.Mutex // guards what follows
 	stopped       bool
@@ -135,6 +139,8 @@ type Daemon struct {
 	resendAt      time.Time
 	poll          Timer
 	pollAt        time.Time
+	hookRetry     Timer
+	hookRetryAt   time.Time
 	scheduleTimer Timer
 	refreshTimer  Timer
 	watchdogTimer Timer
@@ -399,9 +405,7 @@ func (d *Daemon) cycle(ctx context.Context, t trigger) bool {
 		d.log.Error("cycle error", "cycle", n, "error", e.Error())
 	}
 	p := c.Plan
-	for _, note := range p.Notes {
-		d.logNote(ctx, note)
-	}
+	d.logNotes(ctx, p.Notes)
 	var res tally
 	if d.r.DryRun {
 		for _, a := range p.Actions {
@@ -410,11 +414,11 @@ func (d *Daemon) cycle(ctx context.Context, t trigger) bool {
 	} else if len(p.Actions) > 0 || len(p.Blocked) > 0 {
 		res = tallyResults(d.r.Apply(ctx, c))
 	}
-	deliveryFailed := d.deliver(ctx, c)
-	ok := len(c.Errors) == 0 && res.failed == 0 && res.waiting == 0 && len(p.Blocked) == 0 && len(c.Specs.Errors) == 0 && !deliveryFailed
+	deliveryFailed, hookFailed := d.deliver(ctx, c)
+	ok := len(c.Errors) == 0 && res.failed == 0 && res.waiting == 0 && len(p.Blocked) == 0 && len(c.Specs.Errors) == 0 && !deliveryFailed && !hookFailed
 	// Metrics, health and systemd status first: whoever sees "cycle done"
 	// in the log finds them up to date.
-	d.finish(t, start, ok, len(c.Specs.Errors), p)
+	stats := d.finish(t, start, ok, len(c.Specs.Errors), p)
 	d.log.Info("cycle done", "cycle", n, "trigger", t.reason(), "duration", d.clock.Now().Sub(start).Round(time.Millisecond).String(),
 		"specs", len(c.Specs.Orders), "spec_errors", len(c.Specs.Errors), "errors", len(c.Errors), "planned", len(p.Actions),
 		"done", res.done, "failed", res.failed, "waiting", res.waiting, "blocked", len(p.Blocked), "notes", len(p.Notes), "dry_run", d.r.DryRun)
@@ -423,8 +427,12 @@ func (d *Daemon) cycle(ctx context.Context, t trigger) bool {
 		if !res.until.IsZero() {
 			d.scheduleResend(res.until)
 		}
-		if waits(p) || deliveryFailed {
+		// An order placed by this cycle may wait too: the state says.
+		if waits(p) || deliveryFailed || (stats != nil && len(stats.waiting) > 0) {
 			d.schedulePoll()
+		}
+		if at := d.r.HookDue(c); !at.IsZero() {
+			d.wakeAt(&d.hookRetry, &d.hookRetryAt, reasonHook, at, "a deploy hook failed; a cycle is scheduled to run it again")
 		}
 	}
 	return ok
@@ -433,8 +441,9 @@ func (d *Daemon) cycle(ctx context.Context, t trigger) bool {
 // deliver writes the cycle's new certificates and runs the deploy hook
 // (Reconciler.Deliver), logging each: a refused certificate or a failed
 // hook at WARN with its reason (and the hook's output). It reports whether
-// any failed; a failed hook is retried with its own backoff.
-func (d *Daemon) deliver(ctx context.Context, c *reconcile.Cycle) (failed bool) {
+// a delivery failed (tried again at the next poll) and whether a hook
+// failed (run again with its own backoff, see Reconciler.HookDue).
+func (d *Daemon) deliver(ctx context.Context, c *reconcile.Cycle) (failed, hookFailed bool) {
 	ds := d.r.Deliver(ctx, c)
 	d.met.observeDeliveries(ds)
 	for _, dv := range ds {
@@ -450,12 +459,15 @@ func (d *Daemon) deliver(ctx context.Context, c *reconcile.Cycle) (failed bool) 
 		case "ok":
 			d.log.Info("deploy hook ran", "spec", dv.Name, "serial", dv.Serial)
 		case "failed":
-			failed = true
-			d.log.Warn("deploy hook failed", "spec", dv.Name, "serial", dv.Serial, "error", dv.HookErr.Error(), "output", string(dv.HookOutput),
-				"hint", "the certificate stays delivered; the hook runs again with backoff")
+			hookFailed = true
+			attrs := []any{"spec", dv.Name, "serial", dv.Serial, "error", dv.HookErr.Error(), "output", string(dv.HookOutput)}
+			if !dv.RetryAt.IsZero() {
+				attrs = append(attrs, "retry_at", dv.RetryAt.UTC().Format(time.RFC3339))
+			}
+			d.log.Warn("deploy hook failed", append(attrs, "hint", "the certificate stays delivered; the hook runs again with backoff")...)
 		}
 	}
-	return failed
+	return failed, hookFailed
 }
 
 // waits reports whether the plan says an order waits in CertCentral.
@@ -492,9 +504,38 @@ func prepareHint(err error) string {
 	return "check --dir; retried with backoff"
 }
 
+// NoteReminder is how often a plan note that stays the same is logged
+// again.
+const NoteReminder = 24 * time.Hour
+
+// logNotes logs the plan notes that are new or changed since the last
+// plan: a note that stays the same cycle after cycle (an orphan, an order
+// waiting for approval) is logged when it first appears, then once every
+// NoteReminder with reminder=true; one that goes away and comes back is
+// logged again. A changed message is a new note. The notes are kept in
+// memory, so a restarted daemon logs each once more.
+func (d *Daemon) logNotes(ctx context.Context, notes []reconcile.Note) {
+	now := d.clock.Now()
+	seen := make(map[string]time.Time, len(notes))
+	for _, n := range notes {
+		key := strings.Join([]string{n.Kind, n.Name, strconv.Itoa(n.OrderID), n.Message, n.Hint}, "\x00")
+		if _, dup := seen[key]; dup {
+			continue
+		}
+		last, known := d.notes[key]
+		if !known || now.Sub(last) >= NoteReminder {
+			d.logNote(ctx, n, known)
+			last = now
+		}
+		seen[key] = last
+	}
+	d.notes = seen
+}
+
 // logNote logs a plan note: blocked, warning, duplicate and exists notes
-// (something certform holds back) at WARN, the others at INFO.
-func (d *Daemon) logNote(ctx context.Context, n reconcile.Note) {
+// (something certform holds back) at WARN, the others at INFO. A reminder
+// of a note logged before says so.
+func (d *Daemon) logNote(ctx context.Context, n reconcile.Note, reminder bool) {
 	attrs := []any{"kind", n.Kind}
 	if n.Name != "" {
 		attrs = append(attrs, "spec", n.Name)
@@ -505,6 +546,9 @@ func (d *Daemon) logNote(ctx context.Context, n reconcile.Note) {
 	attrs = append(attrs, "message", n.Message)
 	if n.Hint != "" {
 		attrs = append(attrs, "hint", n.Hint)
+	}
+	if reminder {
+		attrs = append(attrs, "reminder", true)
 	}
 	level := slog.LevelInfo
 	switch n.Kind {
@@ -527,8 +571,9 @@ func planAttrs(a reconcile.Action) []any {
 }
 
 // finish reports a cycle to the metrics, /healthz and systemd, and watches
-// every folder again. p is nil when no plan was made.
-func (d *Daemon) finish(t trigger, start time.Time, ok bool, specErrors int, p *reconcile.Changes) {
+// every folder again. p is nil when no plan was made; then so are the
+// state's numbers it returns.
+func (d *Daemon) finish(t trigger, start time.Time, ok bool, specErrors int, p *reconcile.Changes) *stateStats {
 	end := d.clock.Now()
 	var stats *stateStats
 	if p != nil {
@@ -550,6 +595,7 @@ func (d *Daemon) finish(t trigger, start time.Time, ok bool, specErrors int, p *
 	if d.watch != nil && !stopped {
 		d.watch.resync()
 	}
+	return stats
 }
 
 // scheduleRetry arms a "retry" trigger with backoff after a failed cycle,
@@ -669,7 +715,7 @@ func (d *Daemon) stopTimers() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.stopped = true
-	for _, t := range []Timer{d.retry, d.resend, d.poll, d.scheduleTimer, d.refreshTimer, d.watchdogTimer} {
+	for _, t := range []Timer{d.retry, d.resend, d.poll, d.hookRetry, d.scheduleTimer, d.refreshTimer, d.watchdogTimer} {
 		if t != nil {
 			t.Stop()
 		}

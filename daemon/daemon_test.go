@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/certform/certform/reconcile"
 	"github.com/certform/certform/state"
@@ -355,4 +356,44 @@ func TestDaemon_poll(t *testing.T) {
 	if diff := cmp.Diff(want, logs.records(t)); diff != "" {
 		t.Errorf("log (-want +got):\n%s", diff)
 	}
+}
+
+// TestDaemon_logNotes: a note is logged when it first appears and when it
+// changes, then once a day as a reminder; one that goes away and comes
+// back is logged again.
+func TestDaemon_logNotes(t *testing.T) {
+	d, clock, logs, _ := newTestDaemon(t, Config{})
+	waiting := reconcile.Note{Kind: reconcile.NoteWaiting, Name: "shop", OrderID: 7, Message: "order 7 is needs_approval", Hint: "approve it"}
+	orphan := reconcile.Note{Kind: reconcile.NoteOrphan, Name: "old", Message: "no spec"}
+	rec := func(n reconcile.Note, level string, reminder bool) map[string]any {
+		m := map[string]any{"level": level, "msg": "note", "kind": n.Kind, "spec": n.Name, "message": n.Message}
+		if n.OrderID != 0 {
+			m["order_id"] = float64(n.OrderID)
+		}
+		if n.Hint != "" {
+			m["hint"] = n.Hint
+		}
+		if reminder {
+			m["reminder"] = true
+		}
+		return m
+	}
+	step := func(what string, advance time.Duration, notes []reconcile.Note, want ...map[string]any) {
+		t.Helper()
+		clock.Advance(advance)
+		logs.reset()
+		d.logNotes(context.Background(), notes)
+		if diff := cmp.Diff(want, logs.records(t), cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("%s: log (-want +got):\n%s", what, diff)
+		}
+	}
+	step("first", 0, []reconcile.Note{waiting, orphan}, rec(waiting, "INFO", false), rec(orphan, "INFO", false))
+	step("same again", time.Minute, []reconcile.Note{waiting, orphan, orphan})
+	changed := waiting
+	changed.Message = "order 7 is pending"
+	step("changed", time.Minute, []reconcile.Note{changed, orphan}, rec(changed, "INFO", false))
+	step("gone", time.Minute, []reconcile.Note{changed})
+	step("back", time.Minute, []reconcile.Note{changed, orphan}, rec(orphan, "INFO", false))
+	step("a day after the change", 24*time.Hour-2*time.Minute, []reconcile.Note{changed, orphan}, rec(changed, "INFO", true))
+	step("a day after the orphan came back", 2*time.Minute, []reconcile.Note{changed, orphan}, rec(orphan, "INFO", true))
 }

@@ -16,6 +16,7 @@ const (
 	reasonRetry           = "retry"
 	reasonResend          = "resend"
 	reasonPoll            = "poll"
+	reasonHook            = "deploy hook"
 )
 
 // maxPathsLogged is how many changed paths a trigger carries for the log.

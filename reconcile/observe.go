@@ -22,6 +22,12 @@ var waitingFor = map[string]string{
 	"processing":      "CertCentral to finish processing it",
 }
 
+// Waiting reports whether an order in this CertCentral status waits for
+// something outside certform (an approval, domain validation, a reissue,
+// a pickup, processing): certform looks at it every cycle, and the daemon
+// polls while one does.
+func Waiting(status string) bool { return waitingFor[status] != "" }
+
 // feedWindow is the longest window GET /order/certificate/status-changes
 // answers (7 days, shared/digicert-api.md); after a longer gap every
 // tracked order is read instead.
@@ -55,7 +61,11 @@ func (r *Reconciler) observe(ctx context.Context, known *state.File, all bool) (
 		}
 	}
 	read := map[string]bool{}
-	full := all || known.ObservedAt.IsZero() || now.Sub(known.ObservedAt) >= feedWindow
+	since := known.ObservedAt
+	if r.observedAt.After(since) && !since.IsZero() {
+		since = r.observedAt
+	}
+	full := all || since.IsZero() || now.Sub(since) >= feedWindow
 	if full {
 		for _, n := range byID {
 			if all || !closedStatuses[known.Entries[n].Status] {
@@ -65,7 +75,7 @@ func (r *Reconciler) observe(ctx context.Context, known *state.File, all bool) (
 	} else {
 		// The window overlaps the last one by a minute: a change made
 		// while it was read is not missed.
-		minutes := int(math.Ceil(now.Sub(known.ObservedAt).Minutes())) + 1
+		minutes := int(math.Ceil(now.Sub(since).Minutes())) + 1
 		minutes = max(1, min(minutes, int(feedWindow/time.Minute)))
 		refs, err := r.API.StatusChanges(ctx, minutes)
 		if err != nil {
@@ -84,9 +94,10 @@ func (r *Reconciler) observe(ctx context.Context, known *state.File, all bool) (
 	}
 	for _, n := range known.Names() {
 		e := known.Entries[n]
-		// Orders certform waits on, and issued ones whose certificate it
-		// has not read yet (an order's answer carries only its id).
-		if e.OrderID != 0 && (waitingFor[e.Status] != "" || (e.Status == "issued" && (e.CertificateID == 0 || e.SerialNumber == ""))) {
+		// Orders certform waits on, and issued ones it has not read yet:
+		// an order's answer carries only its id, and a delivery reads
+		// the certificate, not the order's end (order_valid_till).
+		if e.OrderID != 0 && (waitingFor[e.Status] != "" || (e.Status == "issued" && (e.CertificateID == 0 || e.SerialNumber == "" || e.ObservedAt.IsZero()))) {
 			read[n] = true
 		}
 	}
@@ -133,6 +144,30 @@ func observedFrom(orders map[string]*digicert.Order) map[string]*observed {
 		out[n] = ob
 	}
 	return out
+}
+
+// observedSaveEvery is how old the state's ObservedAt may grow while
+// cycles observe no change before one saves its time: saving it every
+// cycle would rewrite the whole state file every cycle for nothing. The
+// process keeps the exact time meanwhile; a restarted one reads the
+// feed from the saved time, which is at most this old, and so misses
+// nothing.
+const observedSaveEvery = time.Hour
+
+// saveObservation records an observation (see recordObservation), except
+// when it saw no change and the state's ObservedAt is younger than
+// observedSaveEvery: then only this process remembers its time.
+func (r *Reconciler) saveObservation(known *state.File, ob *observation, revokeRequests map[string]string) error {
+	now := r.now()
+	if ob.complete && len(ob.orders) == 0 && len(revokeRequests) == 0 && !known.ObservedAt.IsZero() && now.Sub(known.ObservedAt) < observedSaveEvery {
+		r.observedAt = now
+		return nil
+	}
+	err := recordObservation(r.Store, ob, revokeRequests, now)
+	if err == nil && ob.complete {
+		r.observedAt = time.Time{}
+	}
+	return err
 }
 
 // recordObservation saves what an observation read: each order's status,
