@@ -204,12 +204,14 @@ type deliveryFlags struct {
 	certDir     string
 	hook        string
 	hookTimeout time.Duration
+	hookBackoff time.Duration
 }
 
 func (f *deliveryFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.certDir, "cert-dir", "", "deliver each issued certificate into DIR/NAME (cert.pem, chain.pem, fullchain.pem); off when empty")
 	fs.StringVar(&f.hook, "deploy-hook", "", "run this command with /bin/sh -c after each new delivery (needs --cert-dir)")
 	fs.DurationVar(&f.hookTimeout, "deploy-hook-timeout", deliver.DefaultHookTimeout, "time limit of one deploy hook run")
+	fs.DurationVar(&f.hookBackoff, "deploy-hook-backoff", reconcile.DefaultHookBackoff, "wait before a failed deploy hook runs again; doubles with each failure in a row, up to 1h")
 }
 
 // apply checks the flags and sets them on r.
@@ -217,8 +219,8 @@ func (f *deliveryFlags) apply(r *reconcile.Reconciler, specDir string) error {
 	if f.hook != "" && f.certDir == "" {
 		return errors.New("--deploy-hook needs --cert-dir")
 	}
-	if f.hookTimeout <= 0 {
-		return errors.New("--deploy-hook-timeout must be positive")
+	if f.hookTimeout <= 0 || f.hookBackoff <= 0 {
+		return errors.New("--deploy-hook-timeout and --deploy-hook-backoff must be positive")
 	}
 	if f.certDir == "" {
 		return nil
@@ -230,7 +232,7 @@ func (f *deliveryFlags) apply(r *reconcile.Reconciler, specDir string) error {
 	if inside(abs, specDir) {
 		return fmt.Errorf("--cert-dir %s is inside the spec directory %s; every delivery would change the specs' tree\nhint: deliver elsewhere, such as /var/lib/certform/certs", f.certDir, specDir)
 	}
-	r.CertDir = abs
+	r.CertDir, r.HookBackoff = abs, f.hookBackoff
 	if f.hook != "" {
 		r.Hook = &deliver.Hook{Command: f.hook, Timeout: f.hookTimeout}
 	}
@@ -273,9 +275,16 @@ func printDeliveries(stdout, stderr io.Writer, cmd string, ds []reconcile.Delive
 		if dv.Delivered {
 			fmt.Fprintf(stdout, "Delivered %s (serial %s, valid until %s) to %s.\n", dv.Name, dv.Serial, dv.NotAfter.Format(time.RFC3339), dv.Dir)
 		}
+		if dv.Hook == "ok" && !dv.Delivered {
+			fmt.Fprintf(stdout, "The deploy hook for %s (serial %s) ran again and succeeded.\n", dv.Name, dv.Serial)
+		}
 		if dv.Hook == "failed" {
 			failed = true
-			fmt.Fprintf(stderr, "certform %s: deploy hook for %s: %v; it runs again with backoff\n", cmd, dv.Name, dv.HookErr)
+			when := "with backoff"
+			if !dv.RetryAt.IsZero() {
+				when = "at the first cycle from " + dv.RetryAt.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintf(stderr, "certform %s: %s: %v; the certificate stays delivered, and the hook runs again %s\n", cmd, dv.Name, dv.HookErr, when)
 			if len(dv.HookOutput) > 0 {
 				fmt.Fprintf(stderr, "%s", dv.HookOutput)
 				if dv.HookOutput[len(dv.HookOutput)-1] != '\n' {
@@ -660,6 +669,10 @@ type statusJSON struct {
 	ObservedAt         *time.Time          `json:"observed_at,omitempty"`
 	DeliveredAt        *time.Time          `json:"delivered_at,omitempty"`
 	DCVToken           string              `json:"dcv_token,omitempty"`
+	DeliveredSerial    string              `json:"delivered_serial,omitempty"`
+	DeliveryError      string              `json:"delivery_error,omitempty"`
+	HookPending        string              `json:"hook_pending,omitempty"`
+	HookAttempts       int                 `json:"hook_attempts,omitempty"`
 }
 
 // timeOrNil returns nil for the zero time, so that JSON leaves it out.
@@ -714,7 +727,8 @@ func runStatus(stdout, stderr io.Writer, args []string) int {
 		rows = append(rows, statusJSON{Name: n, OrderID: e.OrderID, Status: e.Status, DisableCT: e.DisableCT, AutoReissue: e.AutoReissue,
 			Revoke: e.Revoke, Intent: e.Intent, Orphan: valid != nil && !valid[n], File: e.File, AlternativeOrderID: e.AlternativeOrderID, Imported: e.Imported,
 			SerialNumber: e.SerialNumber, NotAfter: timeOrNil(e.NotAfter), OrderValidTill: timeOrNil(e.OrderValidTill), ObservedAt: timeOrNil(e.ObservedAt),
-			DeliveredAt: timeOrNil(e.DeliveredAt), DCVToken: e.DCVToken})
+			DeliveredAt: timeOrNil(e.DeliveredAt), DCVToken: e.DCVToken, DeliveredSerial: e.DeliveredSerial, DeliveryError: e.DeliveryError,
+			HookPending: e.HookPending, HookAttempts: e.HookAttempts})
 	}
 	if *asJSON {
 		if rows == nil {
@@ -749,6 +763,12 @@ func runStatus(stdout, stderr io.Writer, args []string) int {
 		}
 		if r.Imported {
 			notes = append(notes, "imported")
+		}
+		if r.DeliveryError != "" {
+			notes = append(notes, "delivery failed: "+r.DeliveryError)
+		}
+		if r.HookPending != "" {
+			notes = append(notes, fmt.Sprintf("deploy hook for serial %s failed %s", r.HookPending, countOf(r.HookAttempts, "time")))
 		}
 		certDays, orderDays := "-", "-"
 		if r.NotAfter != nil {

@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/big"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +24,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/certform/certform/digicert/digicerttest"
+	"github.com/certform/certform/spec/spectest"
 )
 
 // daemonProc is a certform run process whose JSON log records are parsed
@@ -133,6 +136,29 @@ func (d *daemonProc) waitExit() int {
 		d.t.Fatalf("certform run did not exit:\n%s", d.logs())
 		return -1
 	}
+}
+
+// get fetches path from the daemon's --listen address.
+func (d *daemonProc) get(path string) (int, string) {
+	d.t.Helper()
+	var addr string
+	d.mu.Lock()
+	for _, r := range d.records {
+		if r["msg"] == "serving /healthz and /metrics" {
+			addr, _ = r["addr"].(string)
+		}
+	}
+	d.mu.Unlock()
+	if addr == "" {
+		d.t.Fatalf("the daemon serves no /metrics:\n%s", d.logs())
+	}
+	resp, err := http.Get("http://" + addr + path)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
 func msg(m string) func(map[string]any) bool {
@@ -358,23 +384,7 @@ func TestRun_healthAndMetrics(t *testing.T) {
 	writeSpecs(t, dir, 2)
 	d := startDaemon(t, env, "--dir", dir, "--state", filepath.Join(t.TempDir(), "s.json"), "--listen", "127.0.0.1:0")
 	d.waitFor("the start cycle", 1, cycleDone)
-	var addr string
-	d.mu.Lock()
-	for _, r := range d.records {
-		if r["msg"] == "serving /healthz and /metrics" {
-			addr, _ = r["addr"].(string)
-		}
-	}
-	d.mu.Unlock()
-	get := func(path string) (int, string) {
-		resp, err := http.Get("http://" + addr + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	get := d.get
 	code, body := get("/healthz")
 	var h map[string]string
 	json.Unmarshal([]byte(body), &h)
@@ -655,5 +665,112 @@ func TestRun_signalWaitsForQuietTree(t *testing.T) {
 	// Generous margin: without the quiet wait the call follows within milliseconds.
 	if at := putAt.Load(); at == 0 || time.Unix(0, at).Sub(edited) < quiet*3/4 {
 		t.Errorf("the call came %v after the edit, want about %v or more", time.Unix(0, at).Sub(edited), quiet)
+	}
+}
+
+// TestRun_certificateLife follows certificates through the daemon: one
+// issued at once is delivered by the start cycle, one that waits for
+// approval is noted once (not every poll), shown in the metrics, and
+// delivered by the poll after its approval; a certificate DigiCert
+// reissued on its own is noticed on SIGHUP and delivered, the hook run
+// again; a failing hook is run again after its backoff; a certificate for
+// another key is refused and the good one stays.
+func TestRun_certificateLife(t *testing.T) {
+	srv, env := startFake(t)
+	dir := t.TempDir()
+	writeSpecs(t, dir, 1)
+	csr, err := spectest.CSR("api.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "api.yaml"), []byte("name: api\ncommon_name: api.example.com\norganization_id: 1\ncsr: |\n"+spectest.Indent(csr)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st := filepath.Join(t.TempDir(), "s.json")
+	certDir := filepath.Join(t.TempDir(), "certs")
+	runs := filepath.Join(t.TempDir(), "runs")
+	fail := filepath.Join(t.TempDir(), "fail")
+	hook := fmt.Sprintf(`if [ -e %s ]; then echo "reload refused" >&2; exit 3; fi; echo "$CERTFORM_NAME $CERTFORM_SERIAL" >> %s`, fail, runs)
+	d := startDaemon(t, env, "--dir", dir, "--state", st, "--cert-dir", certDir, "--deploy-hook", hook, "--deploy-hook-backoff", "1s",
+		"--poll-interval", "300ms", "--debounce", "100ms", "--listen", "127.0.0.1:0")
+	delivered := func(name string) func(map[string]any) bool {
+		return func(r map[string]any) bool { return r["msg"] == "delivered" && r["spec"] == name }
+	}
+	hookRuns := func() []string {
+		data, _ := os.ReadFile(runs)
+		return strings.Split(strings.TrimSpace(string(data)), "\n")
+	}
+	serialOf := func(id int) string {
+		o, _ := srv.Order(id)
+		n, _ := new(big.Int).SetString(o.SerialNumber, 16)
+		return fmt.Sprintf("%X", n)
+	}
+	d.waitFor("host00's delivery", 1, delivered("host00"))
+	d.waitFor("three poll cycles", 3, cycleDoneWith("poll"))
+	ids := loadStateFile(t, st).Entries
+	waitingNote := func(r map[string]any) bool { return r["msg"] == "note" && r["kind"] == "waiting" && r["spec"] == "api" }
+	if n := d.count(waitingNote); n != 1 {
+		t.Errorf("the waiting note was logged %d times, want once:\n%s", n, d.logs())
+	}
+	_, metrics := d.get("/metrics")
+	for _, want := range []string{
+		`certform_orders_waiting{reason="needs_approval"} 1`,
+		fmt.Sprintf(`certform_certificate_not_after_timestamp_seconds{name="host00"} %s`, strconv.FormatFloat(float64(ids["host00"].NotAfter.Unix()), 'g', -1, 64)),
+		fmt.Sprintf(`certform_order_valid_till_timestamp_seconds{name="host00"} %s`, strconv.FormatFloat(float64(ids["host00"].OrderValidTill.Unix()), 'g', -1, 64)),
+		`certform_deliveries_total{result="delivered"} 1`,
+		`certform_deliveries_total{result="hook_ok"} 1`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if ids["host00"].NotAfter.IsZero() || ids["host00"].OrderValidTill.IsZero() {
+		t.Errorf("host00's dates not recorded: %+v", ids["host00"])
+	}
+	// Approved in CertCentral: the next poll delivers it.
+	srv.Approve(ids["api"].OrderID)
+	d.waitFor("api's delivery", 1, delivered("api"))
+	if diff := cmp.Diff([]string{"host00 " + serialOf(ids["host00"].OrderID), "api " + serialOf(ids["api"].OrderID)}, hookRuns()); diff != "" {
+		t.Errorf("hook runs (-want +got):\n%s", diff)
+	}
+	// DigiCert reissues host00 on its own, and the hook fails: SIGHUP
+	// delivers it; the hook runs again after its backoff, once fixed.
+	if err := os.WriteFile(fail, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv.Reissue(ids["host00"].OrderID)
+	d.signal(syscall.SIGHUP)
+	d.waitFor("the reissued certificate's delivery", 2, delivered("host00"))
+	d.waitFor("the failed hook", 1, msg("deploy hook failed"))
+	os.Remove(fail)
+	d.waitFor("the hook's retry", 1, cycleDoneWith("deploy hook"))
+	d.waitFor("the hook's success", 3, msg("deploy hook ran"))
+	if runs := hookRuns(); len(runs) != 3 || runs[2] != "host00 "+serialOf(ids["host00"].OrderID) {
+		t.Errorf("hook runs: %q", runs)
+	}
+	if e := loadStateFile(t, st).Entries["host00"]; e.HookPending != "" || e.DeliveredSerial != serialOf(ids["host00"].OrderID) {
+		t.Errorf("host00 after the hook's retry: %+v", e)
+	}
+	// A certificate for another key: refused, the good one stays.
+	good, err := os.ReadFile(filepath.Join(certDir, "host00", "fullchain.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.IssueWrongKey(ids["host00"].OrderID)
+	d.signal(syscall.SIGHUP)
+	d.waitFor("the refused delivery", 1, func(r map[string]any) bool {
+		e, _ := r["error"].(string)
+		return r["msg"] == "delivery failed" && r["level"] == "WARN" && r["spec"] == "host00" &&
+			strings.HasSuffix(e, "public key: it is not the key of the spec's CSR; nothing written")
+	})
+	if now, _ := os.ReadFile(filepath.Join(certDir, "host00", "fullchain.pem")); !bytes.Equal(now, good) {
+		t.Error("the refused certificate replaced the good one")
+	}
+	if runs := hookRuns(); len(runs) != 3 {
+		t.Errorf("hook runs after the refused certificate: %q", runs)
+	}
+	d.signal(syscall.SIGTERM)
+	if code := d.waitExit(); code != 0 {
+		t.Errorf("exit %d\n%s", code, d.logs())
 	}
 }

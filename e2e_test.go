@@ -5,7 +5,9 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math/big"
 	"math/rand/v2"
 	"os"
@@ -1128,5 +1130,136 @@ func TestApply_deliver(t *testing.T) {
 		if code != 1 || stderr != tt.want {
 			t.Errorf("%v: exit %d\n%q\nwant %q", tt.args, code, stderr, tt.want)
 		}
+	}
+}
+
+// TestApply_deliverRefused: a certificate for another key is refused: the
+// error names the check, nothing is written for it, the other spec's
+// certificate is still delivered, apply exits 1, and status shows the
+// failed delivery until a good certificate comes.
+func TestApply_deliverRefused(t *testing.T) {
+	srv, env, dir, st := appliedSpecs(t, 2)
+	ids := loadStateFile(t, st).Entries
+	srv.IssueWrongKey(ids["host00"].OrderID)
+	certDir := filepath.Join(t.TempDir(), "certs")
+	hookLog := filepath.Join(t.TempDir(), "hook.log")
+	hook := `echo "$CERTFORM_NAME" >> ` + hookLog
+	code, stdout, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st, "--cert-dir", certDir, "--deploy-hook", hook)
+	want := fmt.Sprintf("certform apply: delivering host00: the certificate of order %d was refused: certificate for host00.example.com: public key: it is not the key of the spec's CSR; nothing written\n", ids["host00"].OrderID)
+	if code != 1 || !strings.HasPrefix(stderr, want) {
+		t.Fatalf("exit %d, stderr:\n%s\nwant it to start with:\n%s", code, stderr, want)
+	}
+	if !strings.Contains(stdout, "Delivered host01 ") || strings.Contains(stdout, "Delivered host00") {
+		t.Errorf("stdout:\n%s", stdout)
+	}
+	if _, err := os.Lstat(filepath.Join(certDir, "host00")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the refused certificate's folder: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(certDir, "host01", "fullchain.pem")); err != nil {
+		t.Errorf("host01 not delivered: %v", err)
+	}
+	if got, _ := os.ReadFile(hookLog); string(got) != "host01\n" {
+		t.Errorf("hook runs %q, want host01 only", got)
+	}
+	var rows []map[string]any
+	code, out, _ := runBinary(t, nil, "status", "--state", st, "--json")
+	if err := json.Unmarshal([]byte(out), &rows); code != 0 || err != nil || len(rows) != 2 {
+		t.Fatalf("status --json: exit %d, %v\n%s", code, err, out)
+	}
+	if rows[0]["delivery_error"] != strings.TrimSuffix(strings.TrimPrefix(want, "certform apply: delivering host00: "), "\n") || rows[1]["delivery_error"] != nil || rows[1]["delivered_at"] == nil {
+		t.Errorf("status --json: %s", out)
+	}
+	_, out, _ = runBinary(t, nil, "status", "--state", st)
+	if !strings.Contains(out, "delivery failed: the certificate of order") {
+		t.Errorf("status does not show the failed delivery:\n%s", out)
+	}
+	// DigiCert puts it right: delivered, the error gone.
+	srv.Reissue(ids["host00"].OrderID)
+	code, stdout, stderr = runBinary(t, env, "apply", "--dir", dir, "--state", st, "--cert-dir", certDir, "--deploy-hook", hook)
+	if code != 0 || !strings.Contains(stdout, "Delivered host00 ") {
+		t.Fatalf("after a good reissue: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if e := loadStateFile(t, st).Entries["host00"]; e.DeliveryError != "" || e.DeliveredAt.IsZero() {
+		t.Errorf("entry: %+v", e)
+	}
+}
+
+// TestApply_deployHookFails: a failing hook leaves the certificate
+// delivered, prints its output, exits 1 and is recorded to run again after
+// --deploy-hook-backoff; an apply before then does not run it, one after
+// does, once.
+func TestApply_deployHookFails(t *testing.T) {
+	_, env, dir, st := appliedSpecs(t, 1)
+	certDir := filepath.Join(t.TempDir(), "certs")
+	runs := filepath.Join(t.TempDir(), "runs")
+	fail := filepath.Join(t.TempDir(), "fail")
+	if err := os.WriteFile(fail, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hook := fmt.Sprintf(`echo run >> %s; if [ -e %s ]; then echo "reload refused" >&2; exit 3; fi`, runs, fail)
+	apply := func() (int, string, string) {
+		return runBinary(t, env, "apply", "--dir", dir, "--state", st, "--cert-dir", certDir, "--deploy-hook", hook, "--deploy-hook-backoff", "1h")
+	}
+	code, stdout, stderr := apply()
+	e := loadStateFile(t, st).Entries["host00"]
+	want := fmt.Sprintf("certform apply: host00: deploy hook exited with status 3; the certificate stays delivered, and the hook runs again at the first cycle from %s\nreload refused\n", e.HookRetryAt.UTC().Format(time.RFC3339))
+	if code != 1 || stderr != want || !strings.Contains(stdout, "Delivered host00 ") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%q\nwant:\n%q", code, stdout, stderr, want)
+	}
+	if d := e.HookRetryAt.Sub(e.DeliveredAt); e.HookPending != e.DeliveredSerial || e.HookAttempts != 1 || d < time.Hour || d > time.Hour+time.Minute {
+		t.Fatalf("entry: %+v", e)
+	}
+	if _, err := os.Stat(filepath.Join(certDir, "host00", "fullchain.pem")); err != nil {
+		t.Fatal(err)
+	}
+	_, out, _ := runBinary(t, nil, "status", "--state", st)
+	if want := fmt.Sprintf("deploy hook for serial %s failed 1 time", e.DeliveredSerial); !strings.Contains(out, want) {
+		t.Errorf("status lacks %q:\n%s", want, out)
+	}
+	// Before the retry time: the hook does not run.
+	const noCalls = "No calls to make.\nPlan: 0 to order, 0 to update, 0 to revoke.\n"
+	if code, stdout, stderr := apply(); code != 0 || stdout != noCalls || stderr != "" {
+		t.Errorf("apply before the retry time: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if got, _ := os.ReadFile(runs); string(got) != "run\n" {
+		t.Errorf("the hook ran before its retry time: %q", got)
+	}
+	// An hour later (the state's retry time moved back), the hook is fixed.
+	setStateField(t, st, "host00", "hook_retry_at", time.Now().Add(-time.Second).UTC().Format(time.RFC3339Nano))
+	os.Remove(fail)
+	code, stdout, stderr = apply()
+	if want := noCalls + fmt.Sprintf("The deploy hook for host00 (serial %s) ran again and succeeded.\n", e.DeliveredSerial); code != 0 || stdout != want || stderr != "" {
+		t.Errorf("the retry: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if e := loadStateFile(t, st).Entries["host00"]; e.HookPending != "" || e.HookAttempts != 0 {
+		t.Errorf("entry after the retry: %+v", e)
+	}
+	if got, _ := os.ReadFile(runs); string(got) != "run\nrun\n" {
+		t.Errorf("hook runs %q, want 2", got)
+	}
+}
+
+// setStateField sets one field of a state entry in the file, as a JSON
+// string, while no certform runs.
+func setStateField(t *testing.T, path, name, field, value string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f map[string]any
+	if err := json.Unmarshal(data, &f); err != nil {
+		t.Fatal(err)
+	}
+	entry, ok := f["entries"].(map[string]any)[name].(map[string]any)
+	if !ok {
+		t.Fatalf("no entry %s in %s", name, path)
+	}
+	entry[field] = value
+	if data, err = json.Marshal(f); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
 	}
 }

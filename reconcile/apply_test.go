@@ -729,10 +729,10 @@ func TestObserve(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(r.dir, "api.yaml"), []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	rec := r.reconciler(1) // one for every cycle, as in the daemon
+	rec.Observe = true
 	observeCycle := func() []string {
 		t.Helper()
-		rec := r.reconciler(1)
-		rec.Observe = true
 		c, err := rec.Prepare(context.Background(), CycleOptions{})
 		if err != nil {
 			t.Fatal(err)
@@ -778,12 +778,29 @@ func TestObserve(t *testing.T) {
 	if e := r.entry("api"); e.Status != "issued" || e.CertificateID != o.CertificateID || e.SerialNumber != canonicalSerial(o.SerialNumber) || e.NotAfter.IsZero() || e.OrderValidTill.IsZero() {
 		t.Fatalf("api after approval: %+v", e)
 	}
-	// Nothing changed: one call.
+	// Nothing changed: one call, and the state is not written: the time
+	// of an observation that saw no change is saved once an hour.
+	saved := r.store.Snapshot().ObservedAt
 	r.clock.Add(time.Minute)
 	observeCycle()
 	wantLines(t, "calls", r.calls(), []string{"GET /order/certificate/status-changes?minutes=2"})
+	if got := r.store.Snapshot().ObservedAt; !got.Equal(saved) || !saved.Equal(r.clock.Now().Add(-time.Minute)) {
+		t.Fatalf("observed_at %v, want %v", got, saved)
+	}
+	// Another process (a restart) reads the feed from the saved time, a
+	// minute ago (this one would ask for 1 minute); this one from the
+	// time it remembers (the saved one would make it 62 minutes).
+	other := r.reconciler(1)
+	other.Observe = true
+	if _, err := other.Prepare(context.Background(), CycleOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	wantLines(t, "calls", r.calls(), []string{"GET /order/certificate/status-changes?minutes=2"})
+	r.clock.Add(time.Hour)
+	observeCycle()
+	wantLines(t, "calls", r.calls(), []string{"GET /order/certificate/status-changes?minutes=61"})
 	if got := r.store.Snapshot().ObservedAt; !got.Equal(r.clock.Now()) {
-		t.Fatalf("observed_at %v, want %v", got, r.clock.Now())
+		t.Fatalf("observed_at %v after an hour, want %v", got, r.clock.Now())
 	}
 	// DigiCert reissued shop on its own: a new certificate id in the feed.
 	r.srv.Reissue(shop.OrderID)
@@ -842,8 +859,18 @@ func TestDeliver(t *testing.T) {
 		t.Fatalf("entry after delivery: %+v", e)
 	}
 	wantLines(t, "hook runs", hookRuns(), []string{"shop", fmt.Sprint(e.OrderID), canonicalSerial(o.SerialNumber), filepath.Join(certDir, "shop"), "|"})
-	// Nothing new: no download, no hook.
+	// Nothing new: no download, no hook. The order itself is read once,
+	// for its end (a delivery reads only the certificate); then only the
+	// feed.
 	r.calls()
+	r.clock.Add(time.Minute)
+	if ds := cycle(); len(ds) != 0 {
+		t.Fatalf("deliveries without a new certificate: %+v", ds)
+	}
+	wantLines(t, "calls", r.calls(), []string{"GET /order/certificate/status-changes?minutes=2", fmt.Sprintf("GET /order/certificate/%d", e.OrderID)})
+	if e := r.entry("shop"); e.OrderValidTill.IsZero() {
+		t.Fatalf("the order's end not recorded: %+v", e)
+	}
 	r.clock.Add(time.Minute)
 	if ds := cycle(); len(ds) != 0 {
 		t.Fatalf("deliveries without a new certificate: %+v", ds)

@@ -34,13 +34,49 @@ type Delivery struct {
 	Hook       string
 	HookErr    error
 	HookOutput []byte
+	// RetryAt is when a failed hook runs again.
+	RetryAt time.Time
 }
 
-// Hook retry backoff: 30 s, doubling, at most an hour.
+// DefaultHookBackoff is the first wait before a failed deploy hook runs
+// again when Reconciler.HookBackoff is zero; the wait doubles with each
+// failure in a row, up to hookRetryMax.
 const (
-	hookRetryFirst = 30 * time.Second
-	hookRetryMax   = time.Hour
+	DefaultHookBackoff = 30 * time.Second
+	hookRetryMax       = time.Hour
 )
+
+// deliverable reports whether e, the entry of the spec d, has a current
+// certificate that may be delivered: the spec asks for the order
+// (not its revocation), nothing is in flight, and the order is issued
+// with a certificate certform knows.
+func deliverable(e *state.Entry, d *spec.Order) bool {
+	return d != nil && !d.Revoke && e.Intent == nil && e.OrderID != 0 && e.Status == "issued" && e.CertificateID != 0
+}
+
+// HookDue returns when the next deploy hook that failed earlier runs
+// again, for the specs of c (the zero time if none waits): the daemon
+// wakes then. A hook whose spec is gone or asks for revocation does not
+// run again, and so is not counted.
+func (r *Reconciler) HookDue(c *Cycle) time.Time {
+	var due time.Time
+	if r.CertDir == "" || r.Hook == nil || r.DryRun || r.Store == nil || c == nil || c.Specs == nil {
+		return due
+	}
+	desired := make(map[string]*spec.Order, len(c.Specs.Orders))
+	for _, o := range c.Specs.Orders {
+		desired[o.Name] = o
+	}
+	r.Store.View(func(f *state.File) {
+		for n, e := range f.Entries {
+			if e.HookPending != "" && deliverable(e, desired[n]) && e.DeliveredCertificateID == e.CertificateID &&
+				(due.IsZero() || e.HookRetryAt.Before(due)) {
+				due = e.HookRetryAt
+			}
+		}
+	})
+	return due
+}
 
 // Deliver writes the current certificate of every issued order whose
 // certificate is not delivered yet into CertDir (see package deliver):
@@ -61,8 +97,7 @@ func (r *Reconciler) Deliver(ctx context.Context, c *Cycle) []Delivery {
 	r.Store.View(func(f *state.File) {
 		for _, n := range f.Names() {
 			e := f.Entries[n]
-			d := desired[n]
-			if d == nil || d.Revoke || e.Intent != nil || e.OrderID == 0 || e.Status != "issued" || e.CertificateID == 0 {
+			if !deliverable(e, desired[n]) {
 				continue
 			}
 			if e.DeliveredCertificateID != e.CertificateID {
@@ -177,12 +212,19 @@ func (r *Reconciler) runHook(ctx context.Context, dv *Delivery) {
 		return
 	}
 	dv.Hook, dv.HookErr = "failed", err
-	r.Store.Update(dv.Name, func(x *state.Entry) bool {
+	first := r.HookBackoff
+	if first <= 0 {
+		first = DefaultHookBackoff
+	}
+	if uerr := r.Store.Update(dv.Name, func(x *state.Entry) bool {
 		x.HookAttempts++
-		wait := hookRetryFirst << min(x.HookAttempts-1, 7)
+		wait := first << min(x.HookAttempts-1, 7)
 		x.HookRetryAt = now.Add(min(wait, hookRetryMax))
+		dv.RetryAt = x.HookRetryAt
 		return true
-	})
+	}); uerr != nil {
+		dv.HookErr = fmt.Errorf("%w (and saving it failed: %v)", err, uerr)
+	}
 }
 
 // serialHex is a certificate's serial number in certform's one spelling:

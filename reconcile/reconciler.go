@@ -54,6 +54,10 @@ type Reconciler struct {
 	// come from the command line only, never from the spec directory.
 	CertDir string
 	Hook    *deliver.Hook
+	// HookBackoff is the wait before a failed deploy hook runs again; it
+	// doubles with each failure in a row, up to an hour. Zero means
+	// DefaultHookBackoff.
+	HookBackoff time.Duration
 	// Observe starts every cycle by reading what changed in CertCentral
 	// since the last observation (see observe): apply and the daemon set
 	// it; a plan reads CertCentral only with --refresh.
@@ -62,6 +66,12 @@ type Reconciler struct {
 	// with ctx); tests inject their own.
 	Now   func() time.Time
 	Sleep func(ctx context.Context, d time.Duration) error
+
+	// observedAt is the time of the last complete observation when it is
+	// later than the one saved in the state: a cycle that observed no
+	// change saves its time only once the saved one is observedSaveEvery
+	// old (see saveObservation). Zero when the state has the latest.
+	observedAt time.Time
 }
 
 // CycleOptions say what one cycle does besides planning.
@@ -96,6 +106,9 @@ func (r *Reconciler) Prepare(ctx context.Context, opt CycleOptions) (*Cycle, err
 		// store lost; it is locked and read again before anything else.
 		if err := r.Store.Check(); err != nil {
 			r.logger().Warn("the state file's lock was lost; taking it again and reading the state afresh", "error", err.Error())
+			// The state read afresh may be older than what this process
+			// observed: observe from its time, not from memory.
+			r.observedAt = time.Time{}
 			if err := r.Store.Reacquire(); err != nil {
 				return nil, err
 			}
@@ -111,7 +124,7 @@ func (r *Reconciler) Prepare(ctx context.Context, opt CycleOptions) (*Cycle, err
 		c.Errors = append(c.Errors, errs...)
 		obs = observedFrom(ob.orders)
 		if r.Store != nil && !r.DryRun {
-			if err := recordObservation(r.Store, ob, revokes, r.now()); err != nil {
+			if err := r.saveObservation(known, ob, revokes); err != nil {
 				c.Errors = append(c.Errors, fmt.Errorf("saving what CertCentral reported: %w", err))
 			}
 		}
