@@ -157,17 +157,20 @@ const observedSaveEvery = time.Hour
 // saveObservation records an observation (see recordObservation), except
 // when it saw no change and the state's ObservedAt is younger than
 // observedSaveEvery: then only this process remembers its time.
-func (r *Reconciler) saveObservation(known *state.File, ob *observation, revokeRequests map[string]string) error {
+// It reports whether it changed the state.
+func (r *Reconciler) saveObservation(known *state.File, ob *observation, revokeRequests map[string]string) (bool, error) {
 	now := r.now()
-	if ob.complete && len(ob.orders) == 0 && len(revokeRequests) == 0 && !known.ObservedAt.IsZero() && now.Sub(known.ObservedAt) < observedSaveEvery {
-		r.observedAt = now
-		return nil
+	if len(ob.orders) == 0 && len(revokeRequests) == 0 && (!ob.complete || !known.ObservedAt.IsZero() && now.Sub(known.ObservedAt) < observedSaveEvery) {
+		if ob.complete {
+			r.observedAt = now
+		}
+		return false, nil
 	}
 	err := recordObservation(r.Store, ob, revokeRequests, now)
 	if err == nil && ob.complete {
 		r.observedAt = time.Time{}
 	}
-	return err
+	return true, err
 }
 
 // recordObservation saves what an observation read: each order's status,
@@ -175,9 +178,6 @@ func (r *Reconciler) saveObservation(known *state.File, ob *observation, revokeR
 // decision; and, when the observation saw every change, its time as the
 // state's ObservedAt.
 func recordObservation(store *state.Store, ob *observation, revokeRequests map[string]string, now time.Time) error {
-	if len(ob.orders) == 0 && !ob.complete {
-		return nil
-	}
 	now = now.UTC()
 	return store.Mutate(func(f *state.File) {
 		for name, o := range ob.orders {

@@ -116,16 +116,23 @@ func (r *Reconciler) Prepare(ctx context.Context, opt CycleOptions) (*Cycle, err
 	}
 	c := &Cycle{}
 	var obs map[string]*observed
+	// The state as this cycle plans from; nil once a write may have
+	// changed it. Only this cycle writes to the store meanwhile.
+	var known *state.File
 	if r.API != nil && (opt.Refresh || r.Observe) {
-		known := r.known()
+		known = r.known()
 		ob, errs := r.observe(ctx, known, opt.Refresh)
 		c.Errors = append(c.Errors, errs...)
 		revokes, errs := r.revokeRequests(ctx, known, ob)
 		c.Errors = append(c.Errors, errs...)
 		obs = observedFrom(ob.orders)
 		if r.Store != nil && !r.DryRun {
-			if err := r.saveObservation(known, ob, revokes); err != nil {
+			wrote, err := r.saveObservation(known, ob, revokes)
+			if err != nil {
 				c.Errors = append(c.Errors, fmt.Errorf("saving what CertCentral reported: %w", err))
+			}
+			if wrote {
+				known = nil
 			}
 		}
 	}
@@ -136,7 +143,9 @@ func (r *Reconciler) Prepare(ctx context.Context, opt CycleOptions) (*Cycle, err
 		return nil, err
 	}
 	c.Specs = specs
-	known := r.known()
+	if known == nil {
+		known = r.known()
+	}
 	in := planInput{Desired: specs.Orders, Invalid: specs.Invalid, Unreadable: specs.Unreadable(), Known: known,
 		Observed: obs, MaxRevocations: r.MaxRevocations, Now: r.now(), ResendAfter: r.ResendAfter}
 	c.Plan = plan(in)
