@@ -3,7 +3,9 @@
 // retries of what is transient only, and errors that carry DigiCert's codes.
 // The calls are those the reconciler needs:
 //
-//	PlaceOrder           POST /order/certificate/ssl
+//	PlaceOrder           POST /order/certificate/ssl (renewals too)
+//	Reissue              POST /order/certificate/{id}/reissue
+//	ListReissues         GET  /order/certificate/{id}/reissue
 //	SetCT                PUT  /order/certificate/{id}/ct-status
 //	SetAutoReissue       PUT  /order/certificate/{id}/auto-reissue
 //	Revoke               PUT  /order/certificate/{id}/revoke
@@ -19,9 +21,9 @@
 // follows a redirect (the API key would go to another host, and an order
 // could be placed twice), and a 2xx answer that does not decode or lacks
 // what it must have is an error matching ErrBadAnswer, never a success or a
-// "none". PlaceOrder and Revoke, which cost money or cannot be undone, are
-// never repeated once they may have reached CertCentral: such failures
-// match ErrOutcomeUnknown.
+// "none". PlaceOrder, Reissue and Revoke, which cost money, replace the
+// certificate or cannot be undone, are never repeated once they may have
+// reached CertCentral: such failures match ErrOutcomeUnknown.
 //
 // It does not decide what to call; package reconcile does. A fake
 // CertCentral for tests and the demo lives in digicert/digicerttest.
@@ -231,7 +233,8 @@ func (c Client) LogValue() slog.Value { return slog.StringValue(c.String()) }
 // BaseURL returns the API base in use.
 func (c *Client) BaseURL() string { return c.base.String() }
 
-// PlaceOrder submits an order. It succeeds only with a 2xx answer that
+// PlaceOrder submits an order, or a renewal of an existing order when
+// req.RenewalOfOrderID is set. It succeeds only with a 2xx answer that
 // decodes and carries an order id > 0. It is never repeated by the client
 // once the request may have reached CertCentral: such failures match
 // ErrOutcomeUnknown (a lost answer, a timeout, a 5xx, a redirect, or a 2xx
@@ -245,14 +248,78 @@ func (c *Client) PlaceOrder(ctx context.Context, req *OrderRequest) (*OrderRespo
 	if err != nil {
 		return nil, err
 	}
-	var out OrderResponse
-	if err := ans.decode(&out); err != nil {
-		return nil, &OutcomeUnknownError{Call: endpoint, Err: err}
+	return decodeProof(endpoint, ans, "order id", func(r *OrderResponse) int { return r.ID })
+}
+
+// Reissue asks for a new certificate on an order, with the common name,
+// names, CSR and signature hash of req: POST
+// /order/certificate/{id}/reissue. DigiCert answers 201 with the order's
+// id and the reissue's request; the order is reissue_pending until the new
+// certificate is issued, at once when req.SkipApproval is honoured. A
+// reissue that changes the common name or drops a name makes DigiCert
+// revoke the order's earlier certificates 48 to 72 hours after the new one
+// is issued.
+//
+// Like PlaceOrder, it succeeds only with a 2xx answer that decodes and
+// carries an order id > 0, and it is never repeated by the client once the
+// request may have reached CertCentral: such failures (a lost answer, a
+// timeout, a 5xx, a redirect, a 2xx answer that cannot be understood,
+// which matches ErrBadAnswer too) match ErrOutcomeUnknown, and the caller
+// must read the order (a reissue_pending status or a new certificate id)
+// or ListReissues before asking again. Failures before sending and 408 and
+// 429 answers are retried.
+func (c *Client) Reissue(ctx context.Context, orderID int, req *ReissueRequest) (*ReissueResponse, error) {
+	const endpoint = "POST /order/certificate/{id}/reissue"
+	ans, err := c.do(ctx, "POST", fmt.Sprintf("/order/certificate/%d/reissue", orderID), endpoint, req, false)
+	if err != nil {
+		return nil, err
 	}
-	if out.ID <= 0 {
-		return nil, &OutcomeUnknownError{Call: endpoint, Err: badAnswer("the %d answer has no order id > 0", ans.status)}
+	return decodeProof(endpoint, ans, "order id", func(r *ReissueResponse) int { return r.ID })
+}
+
+// ListReissues lists an order's reissues: GET
+// /order/certificate/{id}/reissue, whose answer is {"certificates": [...]},
+// retried as any GET is. Entries are returned in the answer's order
+// (DigiCert does not document one; the fake sends the newest first), with
+// blank entries dropped from their DNSNames. A 2xx answer must be a JSON
+// object; a missing or null "certificates" means no reissues, since
+// DigiCert does not document the answer for an order without any. Any
+// other "certificates" than an array, or an entry without an id > 0, is an
+// error matching ErrBadAnswer. It returns nil when there are none.
+func (c *Client) ListReissues(ctx context.Context, orderID int) ([]Reissue, error) {
+	const endpoint = "GET /order/certificate/{id}/reissue"
+	ans, err := c.do(ctx, "GET", fmt.Sprintf("/order/certificate/%d/reissue", orderID), endpoint, nil, true)
+	if err != nil {
+		return nil, err
 	}
-	return &out, nil
+	var doc map[string]json.RawMessage
+	if err := ans.decode(&doc); err != nil {
+		return nil, fmt.Errorf("digicert: %s: %w", endpoint, err)
+	}
+	if doc == nil {
+		return nil, fmt.Errorf("digicert: %s: %w", endpoint, badAnswer("the %d answer is null, not an object", ans.status))
+	}
+	raw := bytes.TrimSpace(doc["certificates"])
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	if !isJSONArray(raw) {
+		return nil, fmt.Errorf("digicert: %s: %w", endpoint, badAnswer("the %d answer's certificates is not an array", ans.status))
+	}
+	var out []Reissue
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, fmt.Errorf("digicert: %s: %w", endpoint, &badAnswerError{reason: fmt.Sprintf("the %d answer's certificates could not be decoded", ans.status), err: err})
+	}
+	for i := range out {
+		if out[i].ID <= 0 {
+			return nil, fmt.Errorf("digicert: %s: %w", endpoint, badAnswer("the %d answer's certificates[%d] has no id > 0", ans.status, i))
+		}
+		out[i].DNSNames = withoutBlanks(out[i].DNSNames)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
 }
 
 // SetCT turns CT logging off (disable true) or on for an order: PUT
@@ -296,12 +363,21 @@ func (c *Client) Revoke(ctx context.Context, orderID int, comments string) (*Rev
 	if ans.status == http.StatusNoContent {
 		return nil, nil
 	}
-	var out RevokeRequest
+	return decodeProof(endpoint, ans, "request id", func(r *RevokeRequest) int { return r.ID })
+}
+
+// decodeProof decodes the 2xx answer of a call that is never repeated
+// (PlaceOrder, Reissue, Revoke) into a T and requires id to be > 0 in it,
+// what naming that id in the error. Anything less is no proof of what was
+// carried out: an *OutcomeUnknownError for the endpoint that matches
+// ErrBadAnswer.
+func decodeProof[T any](endpoint string, ans *answer, what string, id func(*T) int) (*T, error) {
+	var out T
 	if err := ans.decode(&out); err != nil {
 		return nil, &OutcomeUnknownError{Call: endpoint, Err: err}
 	}
-	if out.ID <= 0 {
-		return nil, &OutcomeUnknownError{Call: endpoint, Err: badAnswer("the %d answer has no request id > 0", ans.status)}
+	if id(&out) <= 0 {
+		return nil, &OutcomeUnknownError{Call: endpoint, Err: badAnswer("the %d answer has no %s > 0", ans.status, what)}
 	}
 	return &out, nil
 }

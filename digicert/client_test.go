@@ -713,6 +713,26 @@ func TestClient_redirects(t *testing.T) {
 			want: "digicert: PUT /order/certificate/{id}/revoke: outcome unknown, the request may have been carried out: the answer was a redirect, 307 temporary redirect to {B}/order/certificate/100001/revoke" + never,
 		},
 		{
+			name:  "reissue POST answered 307",
+			fault: digicerttest.Fault{Redirect: "{B}/order/certificate/100001/reissue"},
+			call: func(c *digicert.Client) error {
+				_, err := c.Reissue(ctx, 100001, sampleReissue(true))
+				return err
+			},
+			wantReq: "POST /order/certificate/100001/reissue", unknown: true,
+			want: "digicert: POST /order/certificate/{id}/reissue: outcome unknown, the request may have been carried out: the answer was a redirect, 307 temporary redirect to {B}/order/certificate/100001/reissue" + never,
+		},
+		{
+			name:  "ListReissues answered 302",
+			fault: digicerttest.Fault{Redirect: "{B}/order/certificate/100001/reissue", Status: 302},
+			call: func(c *digicert.Client) error {
+				_, err := c.ListReissues(ctx, 100001)
+				return err
+			},
+			wantReq: "GET /order/certificate/100001/reissue",
+			want:    "digicert: GET /order/certificate/{id}/reissue: the answer was a redirect, 302 found to {B}/order/certificate/100001/reissue" + never,
+		},
+		{
 			name:  "GetOrder answered 302",
 			fault: digicerttest.Fault{Redirect: "{B}/order/certificate/100001?a=b", Status: 302},
 			call: func(c *digicert.Client) error {
@@ -1496,5 +1516,373 @@ func TestClient_answerTooLarge(t *testing.T) {
 	_, err := c.GetOrder(context.Background(), 7)
 	if err == nil || !strings.Contains(err.Error(), "the answer is larger than 16 MiB, the most certform reads") {
 		t.Fatalf("17 MiB answer: %v", err)
+	}
+}
+
+// sampleReissue is a reissue of a.example.com to testCSR's key, adding
+// www.a.example.com, with or without skip_approval.
+func sampleReissue(skip bool) *digicert.ReissueRequest {
+	return &digicert.ReissueRequest{
+		Certificate: digicert.CertificateRequest{
+			CommonName: "a.example.com", DNSNames: []string{"www.a.example.com"}, CSR: testCSR,
+			SignatureHash: "sha384", ServerPlatform: &digicert.IDRef{ID: 2},
+		},
+		SkipApproval: skip,
+	}
+}
+
+func TestClient_Reissue(t *testing.T) {
+	tests := []struct {
+		name    string
+		skip    bool
+		body    string
+		request string // the request's status
+		status  string // the order's afterwards
+	}{
+		{"skip_approval", true, `{"certificate":{"common_name":"a.example.com","dns_names":["www.a.example.com"],"csr":` + jsonString(testCSR) +
+			`,"signature_hash":"sha384","server_platform":{"id":2}},"skip_approval":true}`, "approved", "issued"},
+		{"skip_approval false is not sent", false, `{"certificate":{"common_name":"a.example.com","dns_names":["www.a.example.com"],"csr":` + jsonString(testCSR) +
+			`,"signature_hash":"sha384","server_platform":{"id":2}}}`, "pending", "reissue_pending"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, c := newPair(t)
+			id := srv.AddOrder(digicerttest.Order{CommonName: "a.example.com", SignatureHash: "sha256"})
+			resp, err := c.Reissue(context.Background(), id, sampleReissue(tt.skip))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := &digicert.ReissueResponse{ID: id, Requests: []digicert.RequestStatus{{ID: 500001, Status: tt.request}}}
+			if diff := cmp.Diff(want, resp); diff != "" {
+				t.Errorf("response (-want +got):\n%s", diff)
+			}
+			reqs := srv.Requests()
+			if len(reqs) != 1 {
+				t.Fatalf("%d requests", len(reqs))
+			}
+			r := reqs[0]
+			if r.Method != "POST" || r.Path != fmt.Sprintf("/order/certificate/%d/reissue", id) {
+				t.Errorf("call %s %s", r.Method, r.Path)
+			}
+			if diff := cmp.Diff(tt.body, string(r.Body)); diff != "" {
+				t.Errorf("body (-want +got):\n%s", diff)
+			}
+			for h, v := range map[string]string{"X-DC-DEVKEY": testKey, "Content-Type": "application/json", "User-Agent": "certform/1.2.3", "Accept": "application/json"} {
+				if got := r.Header.Get(h); got != v {
+					t.Errorf("header %s = %q, want %q", h, got, v)
+				}
+			}
+			o, _ := srv.Order(id)
+			if o.Status != tt.status || o.SignatureHash != "sha384" || len(o.Reissues) != 1 || o.Reissues[0].CertificateID != 5000001 {
+				t.Errorf("order afterwards: %s %s, %d reissues", o.Status, o.SignatureHash, len(o.Reissues))
+			}
+		})
+	}
+	t.Run("refused", func(t *testing.T) {
+		srv, c := newPair(t)
+		id := srv.AddOrder(digicerttest.Order{CommonName: "a.example.com", Status: "needs_approval"})
+		_, err := c.Reissue(context.Background(), id, sampleReissue(true))
+		var apiErr *digicert.APIError
+		if !errors.As(err, &apiErr) || apiErr.Code() != "order_not_issued" || errors.Is(err, digicert.ErrOutcomeUnknown) ||
+			err.Error() != "digicert: 400 order_not_issued: The order is needs_approval; only an issued order can be reissued." {
+			t.Errorf("reissue of an order not issued: %v", err)
+		}
+		_, err = c.Reissue(context.Background(), 999, sampleReissue(true))
+		if !digicert.IsNotFound(err) || errors.Is(err, digicert.ErrOutcomeUnknown) {
+			t.Errorf("reissue of an unknown order: %v", err)
+		}
+		if n := len(srv.Requests()); n != 2 {
+			t.Errorf("%d requests, want 2: a final 4xx is not retried", n)
+		}
+	})
+}
+
+// TestClient_Reissue_outcomeUnknown: like an order, a reissue is sent
+// exactly once once it may have reached CertCentral, and only a decoded
+// 2xx with an order id > 0 is success.
+func TestClient_Reissue_outcomeUnknown(t *testing.T) {
+	const prefix = "digicert: POST /order/certificate/{id}/reissue: outcome unknown, the request may have been carried out: "
+	tests := []struct {
+		name     string
+		fault    digicerttest.Fault
+		want     string // the error after prefix; "" to check the prefix only
+		bad      bool   // errors.Is(err, ErrBadAnswer)
+		reissued bool   // the fake carried the reissue out
+	}{
+		{name: "answer lost after the reissue", fault: digicerttest.Fault{DropAfter: true}, reissued: true},
+		{name: "connection dropped before processing", fault: digicerttest.Fault{DropBefore: true}},
+		{name: "503", fault: digicerttest.Fault{Status: 503}, want: "digicert: 503 service_unavailable: Injected fault: Service Unavailable."},
+		{name: "garbled 2xx after the reissue", fault: digicerttest.Fault{Body: `{"id": 100001, "requ`, Process: true}, bad: true, reissued: true,
+			want: "the 201 answer could not be decoded (application/json, 20 bytes): unexpected end of JSON input"},
+		{name: "HTML 200 from a proxy", fault: digicerttest.Fault{Body: "<html>OK</html>", ContentType: "text/html", Status: 200, Process: true}, bad: true, reissued: true,
+			want: "the 200 answer could not be decoded (text/html, 15 bytes): invalid character '<' looking for beginning of value"},
+		{name: "empty 201", fault: digicerttest.Fault{Process: true}, bad: true, reissued: true, want: "the 201 answer is empty"},
+		{name: "id 0", fault: digicerttest.Fault{Body: `{"id":0,"requests":[{"id":500001,"status":"approved"}]}`, Process: true}, bad: true, reissued: true,
+			want: "the 201 answer has no order id > 0"},
+		{name: "no id, nothing done", fault: digicerttest.Fault{Body: `{}`}, bad: true, want: "the 201 answer has no order id > 0"},
+		{name: "redirect", fault: digicerttest.Fault{Redirect: "https://elsewhere.example/x", Status: 308},
+			want: "the answer was a redirect, 308 permanent redirect to https://elsewhere.example/x; certform never follows redirects: check --api-url"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, c := newPair(t)
+			id := srv.AddOrder(digicerttest.Order{CommonName: "a.example.com"})
+			tt.fault.Method, tt.fault.Path, tt.fault.Times = "POST", fmt.Sprintf("/order/certificate/%d/reissue", id), 1
+			srv.Inject(tt.fault)
+			resp, err := c.Reissue(context.Background(), id, sampleReissue(true))
+			if resp != nil {
+				t.Errorf("response %+v", resp)
+			}
+			if !errors.Is(err, digicert.ErrOutcomeUnknown) {
+				t.Fatalf("got %v, want outcome unknown", err)
+			}
+			if !strings.HasPrefix(err.Error(), prefix) || (tt.want != "" && err.Error() != prefix+tt.want) {
+				t.Errorf("error\n got %v\nwant %s%s", err, prefix, tt.want)
+			}
+			var ou *digicert.OutcomeUnknownError
+			if !errors.As(err, &ou) || ou.Call != "POST /order/certificate/{id}/reissue" {
+				t.Errorf("errors.As OutcomeUnknownError: %#v", ou)
+			}
+			if got := errors.Is(err, digicert.ErrBadAnswer); got != tt.bad {
+				t.Errorf("errors.Is(err, ErrBadAnswer) = %v, want %v", got, tt.bad)
+			}
+			if !srv.WaitIdle(5 * time.Second) {
+				t.Fatal("fake still busy")
+			}
+			if diff := cmp.Diff([]string{fmt.Sprintf("POST /order/certificate/%d/reissue", id)}, srv.Calls()); diff != "" {
+				t.Errorf("calls (-want +got):\n%s", diff)
+			}
+			if o, _ := srv.Order(id); (len(o.Reissues) == 1) != tt.reissued {
+				t.Errorf("%d reissues, want carried out %v", len(o.Reissues), tt.reissued)
+			}
+		})
+	}
+	t.Run("429 is retried: the reissue was not taken", func(t *testing.T) {
+		srv, c := newPair(t)
+		id := srv.AddOrder(digicerttest.Order{CommonName: "a.example.com"})
+		srv.Inject(digicerttest.Fault{Method: "POST", Times: 1, Status: 429, Code: "request_limit_exceeded"})
+		if _, err := c.Reissue(context.Background(), id, sampleReissue(true)); err != nil {
+			t.Fatal(err)
+		}
+		if o, _ := srv.Order(id); len(srv.Requests()) != 2 || len(o.Reissues) != 1 {
+			t.Errorf("%d requests, %d reissues", len(srv.Requests()), len(o.Reissues))
+		}
+	})
+	t.Run("408 is retried", func(t *testing.T) {
+		srv, c := newPair(t)
+		id := srv.AddOrder(digicerttest.Order{CommonName: "a.example.com"})
+		srv.Inject(digicerttest.Fault{Method: "POST", Times: 1, Status: 408})
+		if _, err := c.Reissue(context.Background(), id, sampleReissue(true)); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(srv.Requests()); n != 2 {
+			t.Errorf("%d requests, want 2", n)
+		}
+	})
+	t.Run("server down is not unknown: nothing was sent", func(t *testing.T) {
+		srv := digicerttest.New(testKey)
+		url := srv.Start()
+		srv.Close()
+		c, _ := digicert.New(testKey, digicert.WithBaseURL(url), digicert.WithLimits(),
+			digicert.WithRetry(digicert.Retry{Base: time.Millisecond, Max: 2 * time.Millisecond, MaxElapsed: 50 * time.Millisecond}))
+		_, err := c.Reissue(context.Background(), 100001, sampleReissue(true))
+		if err == nil || errors.Is(err, digicert.ErrOutcomeUnknown) || !strings.Contains(err.Error(), "connection refused") {
+			t.Errorf("got %v", err)
+		}
+	})
+	t.Run("timeout", func(t *testing.T) {
+		srv := digicerttest.New(testKey)
+		url := srv.Start()
+		defer srv.Close()
+		id := srv.AddOrder(digicerttest.Order{CommonName: "a.example.com"})
+		c, _ := digicert.New(testKey, digicert.WithBaseURL(url), digicert.WithLimits(), digicert.WithRetry(fastRetry), digicert.WithTimeout(100*time.Millisecond))
+		srv.Inject(digicerttest.Fault{Method: "POST", Times: 1, Latency: 400 * time.Millisecond})
+		if _, err := c.Reissue(context.Background(), id, sampleReissue(true)); !errors.Is(err, digicert.ErrOutcomeUnknown) {
+			t.Fatalf("got %v, want outcome unknown", err)
+		}
+		if !srv.WaitIdle(5 * time.Second) {
+			t.Fatal("fake still busy")
+		}
+		if o, _ := srv.Order(id); len(srv.Calls()) != 1 || len(o.Reissues) != 1 {
+			t.Errorf("calls %v, %d reissues", srv.Calls(), len(o.Reissues))
+		}
+	})
+}
+
+func TestClient_ListReissues(t *testing.T) {
+	clock := &testClock{t: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
+	srv, c := newPair(t, digicerttest.WithClock(clock.Now))
+	ctx := context.Background()
+	id := srv.AddOrder(digicerttest.Order{CommonName: "a.example.com"})
+	if got, err := c.ListReissues(ctx, id); err != nil || got != nil {
+		t.Fatalf("before any reissue: %v, %v", got, err)
+	}
+	clock.Add(time.Hour)
+	if _, err := c.Reissue(ctx, id, sampleReissue(true)); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(time.Hour)
+	pending := sampleReissue(false)
+	pending.Certificate.DNSNames = nil // listed as [" "]
+	if _, err := c.Reissue(ctx, id, pending); err != nil {
+		t.Fatal(err)
+	}
+	o, _ := srv.Order(id)
+	issued := o.Reissues[0]
+	srv.ResetRequests()
+	got, err := c.ListReissues(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []digicert.Reissue{
+		{ID: 5000002, Status: "pending", CommonName: "a.example.com", CSR: testCSR, DateCreated: "2026-03-02T12:00:00+00:00"},
+		{ID: 5000001, Status: "issued", CommonName: "a.example.com", DNSNames: []string{"www.a.example.com"}, SerialNumber: issued.SerialNumber,
+			CSR: testCSR, DateCreated: "2026-03-02T11:00:00+00:00", DateIssued: "2026-03-02T11:00:00+00:00", ValidTill: "2026-09-17"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("reissues (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{fmt.Sprintf("GET /order/certificate/%d/reissue", id)}, srv.Calls()); diff != "" {
+		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+	if created, ok := got[0].Created(); !ok || !created.Equal(time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)) {
+		t.Errorf("Created() = %s, %v", created, ok)
+	}
+	if diff := cmp.Diff([]string{"a.example.com"}, got[0].Names()); diff != "" {
+		t.Errorf("names (-want +got):\n%s", diff)
+	}
+	if _, err := c.ListReissues(ctx, 999); !digicert.IsNotFound(err) || err.Error() != "digicert: 404 not_found|order: Order not found." {
+		t.Errorf("unknown order: %v", err)
+	}
+}
+
+func TestReissue_Created(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want time.Time
+		ok   bool
+	}{
+		{"2019-04-08T17:33:26+00:00", time.Date(2019, 4, 8, 17, 33, 26, 0, time.UTC), true},
+		{"2019-04-08T17:33:26Z", time.Date(2019, 4, 8, 17, 33, 26, 0, time.UTC), true},
+		{"2019-04-08T19:33:26+02:00", time.Date(2019, 4, 8, 17, 33, 26, 0, time.UTC), true},
+		{"", time.Time{}, false},
+		{"yesterday", time.Time{}, false},
+	} {
+		got, ok := digicert.Reissue{DateCreated: tt.in}.Created()
+		if ok != tt.ok || !got.Equal(tt.want) || (ok && got.Location() != time.UTC) {
+			t.Errorf("Created(%q) = %s, %v; want %s, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+// TestClient_ListReissues_answers: only an object counts; a missing or
+// null list is none, anything else that is not a list of entries with ids
+// is a bad answer.
+func TestClient_ListReissues_answers(t *testing.T) {
+	const prefix = "digicert: GET /order/certificate/{id}/reissue: "
+	tests := []struct {
+		name  string
+		fault digicerttest.Fault
+		want  string // error, "" for none
+		calls int
+	}{
+		{name: "empty object is none", fault: digicerttest.Fault{Body: `{}`}, calls: 1},
+		{name: "null list is none", fault: digicerttest.Fault{Body: `{"certificates":null}`}, calls: 1},
+		{name: "empty list is none", fault: digicerttest.Fault{Body: `{"certificates":[]}`}, calls: 1},
+		{name: "retried after a 503", fault: digicerttest.Fault{Status: 503}, calls: 2},
+		{name: "empty 200", fault: digicerttest.Fault{Status: 200}, calls: 1, want: prefix + "the 200 answer is empty"},
+		{name: "null", fault: digicerttest.Fault{Body: `null`}, calls: 1, want: prefix + "the 200 answer is null, not an object"},
+		{name: "an array", fault: digicerttest.Fault{Body: `[]`}, calls: 1,
+			want: prefix + "the 200 answer could not be decoded (application/json, 2 bytes): json: cannot unmarshal array into Go value of type map[string]json.RawMessage"},
+		{name: "certificates an object", fault: digicerttest.Fault{Body: `{"certificates":{}}`}, calls: 1, want: prefix + "the 200 answer's certificates is not an array"},
+		{name: "an entry without id", fault: digicerttest.Fault{Body: `{"certificates":[{"status":"pending"}]}`}, calls: 1,
+			want: prefix + "the 200 answer's certificates[0] has no id > 0"},
+		{name: "an id as a string", fault: digicerttest.Fault{Body: `{"certificates":[{"id":"5"}]}`}, calls: 1,
+			want: prefix + "the 200 answer's certificates could not be decoded: json: cannot unmarshal string into Go struct field Reissue.id of type int"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, c := newPair(t)
+			tt.fault.Times = 1
+			srv.Inject(tt.fault)
+			got, err := c.ListReissues(context.Background(), srv.AddOrder(digicerttest.Order{CommonName: "a.example.com"}))
+			if tt.want == "" {
+				if err != nil || got != nil {
+					t.Errorf("got %v, %v; want none", got, err)
+				}
+			} else {
+				if err == nil || err.Error() != tt.want {
+					t.Errorf("error\n got %v\nwant %s", err, tt.want)
+				}
+				if !errors.Is(err, digicert.ErrBadAnswer) || errors.Is(err, digicert.ErrOutcomeUnknown) {
+					t.Errorf("errors.Is: bad answer %v, unknown %v", errors.Is(err, digicert.ErrBadAnswer), errors.Is(err, digicert.ErrOutcomeUnknown))
+				}
+			}
+			if n := len(srv.Requests()); n != tt.calls {
+				t.Errorf("%d requests, want %d", n, tt.calls)
+			}
+		})
+	}
+	t.Run("blank names are dropped", func(t *testing.T) {
+		srv, c := newPair(t)
+		srv.Inject(digicerttest.Fault{Times: 1, Body: `{"certificates":[{"id":5,"common_name":"a.example.com","dns_names":[" ", "b.example.com ", ""]},{"id":6,"dns_names":[" "]}]}`})
+		got, err := c.ListReissues(context.Background(), 100001)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []digicert.Reissue{{ID: 5, CommonName: "a.example.com", DNSNames: []string{"b.example.com"}}, {ID: 6}}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("reissues (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func TestClient_PlaceOrder_renewal(t *testing.T) {
+	srv, c := newPair(t)
+	ctx := context.Background()
+	first, err := c.PlaceOrder(ctx, sampleOrder())
+	if err != nil {
+		t.Fatal(err)
+	}
+	renewal := sampleOrder()
+	renewal.AlternativeOrderID = "certform-a-0002"
+	renewal.RenewalOfOrderID = first.ID
+	second, err := c.PlaceOrder(ctx, renewal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bodies := srv.Requests()
+	const tail = `"dcv_method":"dns-txt-token","comments":"ticket 1","alternative_order_id":"certform-a-0001"}`
+	if got := string(bodies[0].Body); !strings.HasSuffix(got, tail) || strings.Contains(got, "renewal_of_order_id") {
+		t.Errorf("an order that renews nothing sends renewal_of_order_id: %s", got)
+	}
+	wantTail := fmt.Sprintf(`"dcv_method":"dns-txt-token","comments":"ticket 1","alternative_order_id":"certform-a-0002","renewal_of_order_id":%d}`, first.ID)
+	if got := string(bodies[1].Body); !strings.HasSuffix(got, wantTail) {
+		t.Errorf("renewal body %s\nwant it to end %s", got, wantTail)
+	}
+	old, err := c.GetOrder(ctx, first.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bool(old.IsRenewed) || old.RenewedOrderID != second.ID || old.RenewalOfOrderID != 0 {
+		t.Errorf("renewed order: is_renewed %v, renewed_order_id %d, renewal_of_order_id %d", old.IsRenewed, old.RenewedOrderID, old.RenewalOfOrderID)
+	}
+	renewed, err := c.GetOrder(ctx, second.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bool(renewed.IsRenewed) || renewed.RenewalOfOrderID != first.ID {
+		t.Errorf("renewal: is_renewed %v, renewal_of_order_id %d", renewed.IsRenewed, renewed.RenewalOfOrderID)
+	}
+	renewal.AlternativeOrderID = "certform-a-0003"
+	srv.ResetRequests()
+	_, err = c.PlaceOrder(ctx, renewal)
+	want := fmt.Sprintf("digicert: 400 order_already_renewed: Order %d has already been renewed by order %d; it cannot be renewed again.", first.ID, second.ID)
+	var apiErr *digicert.APIError
+	if err == nil || err.Error() != want || !errors.As(err, &apiErr) || apiErr.Code() != "order_already_renewed" || errors.Is(err, digicert.ErrOutcomeUnknown) {
+		t.Errorf("renewing twice: %v", err)
+	}
+	if n := len(srv.Requests()); n != 1 {
+		t.Errorf("%d requests: a refused renewal was retried", n)
 	}
 }

@@ -91,9 +91,10 @@ func IsRateLimited(err error) bool { return statusOf(err) == http.StatusTooManyR
 // answer that proves what happened came back: a dropped connection, a
 // timeout or a 5xx after the request was sent, a redirect (the server that
 // redirected may have acted), or a 2xx answer that could not be understood
-// (then ErrBadAnswer matches too). Only PlaceOrder and Revoke return it. The
-// client never repeats such a call by itself; for an order, look it up by
-// its alternative order id before ordering again.
+// (then ErrBadAnswer matches too). Only PlaceOrder, Reissue and Revoke
+// return it. The client never repeats such a call by itself; for an order,
+// look it up by its alternative order id before ordering again, and for a
+// reissue read the order or its reissues before asking again.
 var ErrOutcomeUnknown = errors.New("outcome unknown")
 
 // OutcomeUnknownError is the error behind ErrOutcomeUnknown: the call and
@@ -146,8 +147,8 @@ func IsAlternativeIDTaken(err error) bool {
 // could not be understood: an empty body, a body that is not the JSON
 // document the call returns (truncated, HTML from a proxy, another shape),
 // or one that lacks what it must have, such as an order id > 0. For
-// PlaceOrder and Revoke such an error is also an *OutcomeUnknownError: the
-// server said yes, but not to what.
+// PlaceOrder, Reissue and Revoke such an error is also an
+// *OutcomeUnknownError: the server said yes, but not to what.
 var ErrBadAnswer = errors.New("the answer could not be understood")
 
 // badAnswerError says what was wrong with a 2xx answer; Err is the JSON

@@ -26,6 +26,10 @@ type OrderRequest struct {
 	DCVMethod                   string             `json:"dcv_method,omitempty"`
 	Comments                    string             `json:"comments,omitempty"`
 	AlternativeOrderID          string             `json:"alternative_order_id,omitempty"`
+	// RenewalOfOrderID makes the order a renewal of that order, which must
+	// belong to the same account; 0 (not sent) for a new order. CertCentral
+	// then reports the old order with is_renewed true.
+	RenewalOfOrderID int `json:"renewal_of_order_id,omitempty"`
 }
 
 // CertificateRequest is the certificate object of an order.
@@ -91,6 +95,48 @@ type RevokeRequest struct {
 	Comments string `json:"comments"`
 }
 
+// ReissueRequest is the body of POST /order/certificate/{id}/reissue: the
+// certificate the order is to carry from now on (common name, names, CSR,
+// signature hash) and, with SkipApproval, a request that no administrator
+// has to approve it.
+type ReissueRequest struct {
+	Certificate  CertificateRequest `json:"certificate"`
+	SkipApproval bool               `json:"skip_approval,omitempty"`
+}
+
+// ReissueResponse is the 201 answer to a reissue: the order's id and the
+// reissue's request, whose status is approved when the certificate was
+// issued at once and pending (or submitted) while it waits for approval or
+// validation.
+type ReissueResponse struct {
+	ID       int             `json:"id"`
+	Requests []RequestStatus `json:"requests"`
+}
+
+// Reissue is one entry of GET /order/certificate/{id}/reissue (its
+// "certificates" array): a certificate requested by a reissue of the
+// order. ListReissues drops blank entries from DNSNames.
+type Reissue struct {
+	ID           int      `json:"id"`     // the certificate's id
+	Status       string   `json:"status"` // issued, pending or rejected
+	CommonName   string   `json:"common_name"`
+	DNSNames     []string `json:"dns_names"`
+	SerialNumber string   `json:"serial_number,omitempty"` // hexadecimal, once issued
+	CSR          string   `json:"csr,omitempty"`
+	DateCreated  string   `json:"date_created"`          // ISO 8601 in UTC, such as 2019-04-08T17:33:26+00:00
+	DateIssued   string   `json:"date_issued,omitempty"` // as DateCreated; absent while pending or rejected
+	ValidTill    string   `json:"valid_till,omitempty"`  // the certificate's last day, such as 2020-04-08
+}
+
+// Created returns when the reissue was requested, parsed from
+// date_created by ParseDate, and false when it is empty or cannot be
+// parsed.
+func (r Reissue) Created() (time.Time, bool) { return ParseDate(r.DateCreated) }
+
+// Names returns the common name and DNS names of the reissue, lower-cased,
+// without blanks or repeats, as Order.Names does.
+func (r Reissue) Names() []string { return names(r.CommonName, r.DNSNames) }
+
 // Order is what GET /order/certificate/{id} reports, reduced to the fields
 // certform uses. The entries of ListOrders are decoded into it too; a list
 // entry carries id, status, date_created and the certificate's id,
@@ -120,6 +166,10 @@ type Order struct {
 	// 0 when unknown.
 	IsRenewed      Flag `json:"is_renewed"`
 	RenewedOrderID int  `json:"renewed_order_id,omitempty"`
+	// RenewalOfOrderID is the order this one renews, 0 for none or when
+	// the answer does not say: DigiCert's order-info page does not
+	// document it, but the request field of that name does.
+	RenewalOfOrderID int `json:"renewal_of_order_id,omitempty"`
 	// DCVMethod is the domain control validation method, such as email,
 	// dns-txt-token, dns-cname-token or http-token; DCVRandomValue is the
 	// token to publish for the token methods.
@@ -185,13 +235,29 @@ func ParseDate(s string) (time.Time, bool) {
 
 // Names returns the common name and DNS names of the order, lower-cased,
 // without blanks (DigiCert has been seen to report an empty list as [" "]).
-func (o *Order) Names() []string {
+func (o *Order) Names() []string { return names(o.Certificate.CommonName, o.Certificate.DNSNames) }
+
+// names returns cn and dns, lower-cased and trimmed, without blanks or
+// repeats, cn first.
+func names(cn string, dns []string) []string {
 	var out []string
 	seen := map[string]bool{}
-	for _, n := range append([]string{o.Certificate.CommonName}, o.Certificate.DNSNames...) {
+	for _, n := range append([]string{cn}, dns...) {
 		n = strings.ToLower(strings.TrimSpace(n))
 		if n != "" && !seen[n] {
 			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// withoutBlanks returns dns without its blank entries (DigiCert has been
+// seen to report an empty list as [" "]), trimmed, nil when none is left.
+func withoutBlanks(dns []string) []string {
+	var out []string
+	for _, n := range dns {
+		if n = strings.TrimSpace(n); n != "" {
 			out = append(out, n)
 		}
 	}

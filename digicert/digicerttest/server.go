@@ -7,20 +7,31 @@
 // redirects, garbled 2xx answers, look-up lag) and make out-of-band changes
 // as if someone used the CertCentral console.
 //
-// Calls served, below BasePath: POST /order/certificate/ssl,
-// GET /order/certificate (list), GET /order/certificate/{id},
-// PUT /order/certificate/{id}/ct-status, .../auto-reissue and .../revoke,
-// GET /order/alternate/{id}, GET /order/certificate/status-changes,
-// GET /request (revoke requests only), GET /request/{id} and
+// Calls served, below BasePath: POST /order/certificate/ssl (renewals
+// too, with renewal_of_order_id), GET /order/certificate (list),
+// GET /order/certificate/{id}, PUT /order/certificate/{id}/ct-status,
+// .../auto-reissue and .../revoke, POST and GET
+// /order/certificate/{id}/reissue, GET /order/alternate/{id},
+// GET /order/certificate/status-changes, GET /request (revoke requests
+// only), GET /request/{id} and
 // GET /certificate/download/order/{id}/format/pem_all.
 //
 // Issued orders carry real certificates: each Server has its own test CA,
 // an ECDSA P-256 root (RootPEM) and an intermediate it signed, which signs
 // a TLS server certificate for the CSR's key and the order's names whenever
 // an order is issued (at once with skip_approval, by AddOrder, or later by
-// Approve) or its certificate is replaced (Reissue, IssueWrongKey,
-// ExpireSoon). The CA is not trusted anywhere and its keys live only in
-// memory.
+// Approve), reissued (through the API, at once or by ApproveReissue) or its
+// certificate is replaced (Reissue, IssueWrongKey, ExpireSoon). The CA is
+// not trusted anywhere and its keys live only in memory.
+//
+// A reissue through the API follows CertCentral: the order must be issued;
+// it takes the requested names, CSR key and signature hash at once, and
+// either gets its new certificate at once (skip_approval, unless
+// WithReissueHold) and stays issued, or waits as reissue_pending until
+// ApproveReissue or RejectReissue. A renewal is an order with
+// renewal_of_order_id; the renewed order reports is_renewed and
+// renewed_order_id, and cannot be renewed again. RenewOutside and
+// OrderEndsIn make the same changes out of band.
 //
 // It is not a test-only file: certform's --dev mode serves it on a loopback
 // port. It never listens on anything but 127.0.0.1.
@@ -64,8 +75,9 @@ type Order struct {
 	AlternativeOrderID string
 	// CertificateID is the current certificate's id, 0 before one is
 	// issued. The first certificate of an order keeps an id given to
-	// AddOrder, or gets the order id + 900000; each later one (Reissue,
-	// IssueWrongKey, ExpireSoon) gets the next id from 5000001 up.
+	// AddOrder, or gets the order id + 900000; each later one (a reissue,
+	// Reissue, IssueWrongKey, ExpireSoon) gets the next id from 5000001
+	// up, a reissue through the API when it is requested.
 	CertificateID int
 	// SerialNumber is the current certificate's serial number as DigiCert
 	// shows it: 32 upper-case hexadecimal digits. Thumbprint is its SHA-1
@@ -84,9 +96,10 @@ type Order struct {
 	// it: treat it as read-only.
 	CertificatePEM []byte
 	// PublicKey is the key certificates are issued for: the CSR's for an
-	// order placed through the API. AddOrder and Approve give an order
-	// without one a fresh P-256 key whose private key nobody has, as for
-	// an order placed in the console with a CSR made elsewhere.
+	// order placed or reissued through the API (from the reissue request
+	// on, even while it waits). AddOrder and Approve give an order without
+	// one a fresh P-256 key whose private key nobody has, as for an order
+	// placed in the console with a CSR made elsewhere.
 	PublicKey crypto.PublicKey
 	// OrderValidTill is when the order ends: its creation plus the
 	// order_validity asked (years or days). AddOrder sets it to Created
@@ -98,9 +111,26 @@ type Order struct {
 	DCVMethod      string
 	DCVRandomValue string
 	// IsRenewed and RenewedOrderID are answered as is_renewed and
-	// renewed_order_id (the latter when not 0); the fake never sets them.
+	// renewed_order_id (the latter when not 0). A renewal (an order with
+	// renewal_of_order_id, or RenewOutside) sets them on the order it
+	// renews, which then cannot be renewed again.
 	IsRenewed      bool
 	RenewedOrderID int
+	// RenewalOfOrderID is the order this one renews, 0 for none; it is
+	// answered as renewal_of_order_id when not 0.
+	RenewalOfOrderID int
+	// Reissues are the order's reissues, oldest first: those asked for
+	// through the API and those Reissue made. GET .../reissue lists them
+	// newest first. The fake replaces the slice rather than changing it or
+	// its entries, so a copy stays as it was.
+	Reissues []Reissue
+	// RevokesPrevious reports whether a reissue of the order, issued or
+	// waiting, changed the common name or dropped a name the order had
+	// before it: DigiCert then revokes the order's earlier certificates 48
+	// to 72 hours after the new one is issued. The fake revokes nothing;
+	// tests assert on this field. Adding names leaves it as it was, and
+	// RejectReissue clears it unless another reissue still sets it.
+	RevokesPrevious bool
 	// Revoke is the latest revoke request on the order, if any. The fake
 	// replaces it rather than changing it, so a copy stays as it was.
 	Revoke *digicert.RevokeRequest
@@ -112,6 +142,48 @@ type Order struct {
 	Changed time.Time
 	// Body is the order request as received.
 	Body []byte
+}
+
+// Reissue is one reissue of an order, as GET
+// /order/certificate/{id}/reissue lists it.
+type Reissue struct {
+	// CertificateID is the reissued certificate's id, given when the
+	// reissue is requested: the order's CertificateID once it is issued.
+	CertificateID int
+	// RequestID is the id of the reissue's request in the POST answer, 0
+	// for one made by Reissue.
+	RequestID int
+	// Status is pending, issued or rejected.
+	Status        string
+	CommonName    string
+	DNSNames      []string
+	SignatureHash string
+	// CSR is the PEM CSR as sent, "" for one made by Reissue; PublicKey is
+	// the key the certificate is for.
+	CSR       string
+	PublicKey crypto.PublicKey
+	// Created is when the reissue was requested, Issued when its
+	// certificate was issued (zero while pending or rejected), by the
+	// fake's clock.
+	Created time.Time
+	Issued  time.Time
+	// SerialNumber, Thumbprint and NotAfter describe the certificate once
+	// issued, as Order's fields of those names do.
+	SerialNumber string
+	Thumbprint   string
+	NotAfter     time.Time
+	// RevokesPrevious reports whether this reissue changed the order's
+	// common name or dropped one of its names; see Order.RevokesPrevious.
+	RevokesPrevious bool
+}
+
+// reissueBefore is what a waiting reissue changed on its order, which
+// RejectReissue puts back.
+type reissueBefore struct {
+	commonName    string
+	dnsNames      []string
+	signatureHash string
+	publicKey     crypto.PublicKey
 }
 
 // Request is one request the fake received, recorded before it is
@@ -162,9 +234,10 @@ type Fault struct {
 	Body        string
 	ContentType string
 	// Process carries the request out first (the order is placed, the
-	// revoke made, whatever the real answer would have been) and then sends
-	// the raw answer instead of the real one: the garbled 2xx after
-	// success. Without it a raw answer is sent and nothing is carried out.
+	// reissue or revoke made, whatever the real answer would have been)
+	// and then sends the raw answer instead of the real one: the garbled
+	// 2xx after success. Without it a raw answer is sent and nothing is
+	// carried out.
 	Process bool
 }
 
@@ -204,6 +277,8 @@ type Server struct {
 	ca            *testCA
 	lifetime      time.Duration
 	nextCert      int
+	holdReissues  bool
+	before        map[int]reissueBefore // by the certificate id of a waiting reissue
 }
 
 // DefaultCertificateLifetime is how long the fake's certificates are valid
@@ -264,6 +339,12 @@ func WithMaxPageSize(n int) Option { return func(s *Server) { s.maxPage = n } }
 // per-certificate CT option.
 func WithoutCTOptOut() Option { return func(s *Server) { s.ctUnsupported = true } }
 
+// WithReissueHold makes every reissue requested through the API wait, as
+// reissue_pending, for ApproveReissue or RejectReissue, even with
+// skip_approval: as when DigiCert must validate a new name first. Without
+// it a reissue with skip_approval is issued at once and one without waits.
+func WithReissueHold() Option { return func(s *Server) { s.holdReissues = true } }
+
 // WithCertificateLifetime sets how long certificates are valid from issue
 // (default DefaultCertificateLifetime); an order's end still caps it.
 func WithCertificateLifetime(d time.Duration) Option { return func(s *Server) { s.lifetime = d } }
@@ -281,6 +362,7 @@ func New(key string, opts ...Option) *Server {
 		now:         time.Now,
 		lifetime:    DefaultCertificateLifetime,
 		nextCert:    5000001,
+		before:      map[int]reissueBefore{},
 	}
 	for _, o := range opts {
 		o(s)
@@ -397,6 +479,11 @@ func (s *Server) Orders() []Order {
 func (s *Server) AddOrder(o Order) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.addOrder(o)
+}
+
+// addOrder is AddOrder for callers that hold s.mu.
+func (s *Server) addOrder(o Order) int {
 	o.ID = s.nextOrder
 	s.nextOrder++
 	if o.Status == "" {
@@ -437,6 +524,26 @@ func (s *Server) orderKey(o *Order) crypto.PublicKey {
 // certificate keeps a CertificateID o already has or gets o.ID + 900000;
 // a later one gets the next id from 5000001 up. Callers hold s.mu.
 func (s *Server) issue(o *Order, pub crypto.PublicKey, notAfter time.Time) error {
+	certID, fresh := o.CertificateID, false
+	switch {
+	case o.CertificatePEM == nil && o.CertificateID != 0:
+	case o.CertificatePEM == nil:
+		certID = o.ID + 900000
+	default:
+		certID, fresh = s.nextCert, true
+	}
+	if err := s.issueAs(o, pub, notAfter, certID); err != nil {
+		return err
+	}
+	if fresh {
+		s.nextCert++
+	}
+	return nil
+}
+
+// issueAs is issue with the new certificate's id given. It changes o only
+// when it succeeds. Callers hold s.mu.
+func (s *Server) issueAs(o *Order, pub crypto.PublicKey, notAfter time.Time, certID int) error {
 	now := s.now()
 	if notAfter.IsZero() {
 		notAfter = now.Add(s.lifetime)
@@ -458,14 +565,7 @@ func (s *Server) issue(o *Order, pub crypto.PublicKey, notAfter time.Time) error
 	if err != nil {
 		return err
 	}
-	switch {
-	case o.CertificatePEM == nil && o.CertificateID != 0:
-	case o.CertificatePEM == nil:
-		o.CertificateID = o.ID + 900000
-	default:
-		o.CertificateID = s.nextCert
-		s.nextCert++
-	}
+	o.CertificateID = certID
 	o.SerialNumber, o.Thumbprint = l.serial, l.thumbprint
 	o.NotBefore, o.NotAfter = l.cert.NotBefore, l.cert.NotAfter
 	o.CertificatePEM = l.pem
@@ -511,15 +611,174 @@ func (s *Server) Approve(id int) {
 func (s *Server) SetPending(id int) { s.SetStatus(id, "pending") }
 
 // Reissue replaces an order's certificate with a new one for the same key
-// and names, as DigiCert does for a reissue or auto-reissue: a new
-// CertificateID, serial number and validity from now. The status is left
-// as it is. It does nothing to an unknown order or one without a
-// certificate.
+// and names, as DigiCert does for an auto-reissue or a reissue asked for in
+// the console: a new CertificateID, serial number and validity from now,
+// and an issued entry in the order's Reissues. The status is left as it
+// is, and so is a reissue waiting for ApproveReissue. It does nothing to
+// an unknown order or one without a certificate.
 func (s *Server) Reissue(id int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if o := s.certified(id); o != nil {
-		s.mustIssue(o, s.orderKey(o), time.Time{})
+	o := s.certified(id)
+	if o == nil {
+		return
+	}
+	s.mustIssue(o, s.orderKey(o), time.Time{})
+	s.addReissue(o, Reissue{
+		CertificateID: o.CertificateID, Status: "issued", CommonName: o.CommonName, DNSNames: o.DNSNames,
+		SignatureHash: o.SignatureHash, PublicKey: o.PublicKey, Created: o.Changed,
+	}.issued(o))
+}
+
+// ApproveReissue issues an order's reissue that waits (the latest pending
+// one), as an administrator approving it or DigiCert completing validation
+// would: the order gets the new certificate, with the reissue's
+// certificate id, names and key, and its status becomes issued again. It
+// does nothing to an unknown order or one without a pending reissue.
+func (s *Server) ApproveReissue(id int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, i := s.pendingReissue(id)
+	if o == nil {
+		return
+	}
+	rr := o.Reissues[i]
+	if err := s.issueAs(o, rr.PublicKey, time.Time{}, rr.CertificateID); err != nil {
+		panic(fmt.Sprintf("digicerttest: issuing the reissue of order %d: %v", o.ID, err))
+	}
+	o.Status = "issued"
+	s.setReissue(o, i, rr.issued(o))
+	delete(s.before, rr.CertificateID)
+}
+
+// RejectReissue rejects an order's reissue that waits (the latest pending
+// one): the reissue becomes rejected, the order's status issued again,
+// and its common name, DNS names, signature hash and key those it had
+// before the reissue; its certificate never changed. RevokesPrevious is
+// worked out again from the reissues that are not rejected. It does
+// nothing to an unknown order or one without a pending reissue.
+func (s *Server) RejectReissue(id int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, i := s.pendingReissue(id)
+	if o == nil {
+		return
+	}
+	rr := o.Reissues[i]
+	rr.Status = "rejected"
+	s.setReissue(o, i, rr)
+	b := s.before[rr.CertificateID]
+	delete(s.before, rr.CertificateID)
+	o.CommonName, o.DNSNames, o.SignatureHash, o.PublicKey = b.commonName, b.dnsNames, b.signatureHash, b.publicKey
+	o.Status = "issued"
+	o.Changed = s.now()
+	o.RevokesPrevious = false
+	for _, x := range o.Reissues {
+		if x.Status != "rejected" && x.RevokesPrevious {
+			o.RevokesPrevious = true
+		}
+	}
+}
+
+// pendingReissue returns the order and the index of its latest pending
+// reissue, or nil. Callers hold s.mu.
+func (s *Server) pendingReissue(id int) (*Order, int) {
+	o := s.orders[id]
+	if o == nil {
+		return nil, 0
+	}
+	for i := len(o.Reissues) - 1; i >= 0; i-- {
+		if o.Reissues[i].Status == "pending" {
+			return o, i
+		}
+	}
+	return nil, 0
+}
+
+// issued returns r as issued with o's current certificate, now by the
+// order's Changed time.
+func (r Reissue) issued(o *Order) Reissue {
+	r.Status = "issued"
+	r.Issued = o.Changed
+	r.SerialNumber, r.Thumbprint, r.NotAfter = o.SerialNumber, o.Thumbprint, o.NotAfter
+	return r
+}
+
+// addReissue appends r to o's reissues, in a new slice. Callers hold s.mu.
+func (s *Server) addReissue(o *Order, r Reissue) {
+	o.Reissues = append(o.Reissues[:len(o.Reissues):len(o.Reissues)], r)
+}
+
+// setReissue replaces o's reissue i with r, in a new slice. Callers hold
+// s.mu.
+func (s *Server) setReissue(o *Order, i int, r Reissue) {
+	rs := append([]Reissue(nil), o.Reissues...)
+	rs[i] = r
+	o.Reissues = rs
+}
+
+// revokesPrevious reports whether a reissue to the common name cn and the
+// DNS names dns makes DigiCert revoke o's earlier certificates: cn is not
+// o's common name, or a name o has (its common name or a DNS name) is
+// neither cn nor among dns. Case does not matter.
+func revokesPrevious(o *Order, cn string, dns []string) bool {
+	if !strings.EqualFold(o.CommonName, cn) {
+		return true
+	}
+	after := append([]string{cn}, dns...)
+	for _, n := range o.DNSNames {
+		if !containsFold(after, n) {
+			return true
+		}
+	}
+	return false
+}
+
+// RenewOutside renews an order out of band, as CertCentral's auto_renew or
+// a person in the console would, and returns the new order's id: a new
+// issued order for the same names, key, signature hash, product,
+// organization, CT and auto-reissue settings and DCV method, created now,
+// ending a year later, with RenewalOfOrderID set and no alternative order
+// id. The old order gets IsRenewed, RenewedOrderID and Changed now; its
+// status and certificate stay as they are. It does nothing and returns 0
+// for an unknown order or one already renewed.
+func (s *Server) RenewOutside(id int) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.orders[id]
+	if old == nil || old.IsRenewed {
+		return 0
+	}
+	newID := s.addOrder(Order{
+		CommonName: old.CommonName, DNSNames: append([]string(nil), old.DNSNames...), SignatureHash: old.SignatureHash,
+		ProductType: old.ProductType, OrganizationID: old.OrganizationID, DisableCT: old.DisableCT, AutoReissue: old.AutoReissue,
+		PublicKey: s.orderKey(old), DCVMethod: old.DCVMethod, RenewalOfOrderID: old.ID,
+	})
+	s.markRenewed(old, newID)
+	return newID
+}
+
+// markRenewed records on old that the order newID renews it. Callers hold
+// s.mu.
+func (s *Server) markRenewed(old *Order, newID int) {
+	old.IsRenewed = true
+	old.RenewedOrderID = newID
+	old.Changed = s.now()
+}
+
+// OrderEndsIn makes an order end left after now by the fake's clock
+// (left <= 0: an order that has ended), as an order near the end of its
+// plan: OrderValidTill becomes now + left and Changed now. The current
+// certificate is left as it is, even when it now outlives the order
+// (ExpireSoon replaces it); one issued later ends no later than the order
+// unless the order has already ended. It does nothing to an unknown order.
+func (s *Server) OrderEndsIn(id int, left time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if o := s.orders[id]; o != nil {
+		now := s.now()
+		o.OrderValidTill = now.Add(left)
+		o.Changed = now
 	}
 }
 
@@ -538,7 +797,8 @@ func (s *Server) IssueWrongKey(id int) {
 
 // ExpireSoon replaces an order's certificate with one that ends left after
 // now by the fake's clock (left <= 0: one that has already ended), for the
-// same key and names; otherwise it is Reissue.
+// same key and names; otherwise it is Reissue, but without an entry in the
+// order's Reissues.
 func (s *Server) ExpireSoon(id int, left time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -883,6 +1143,7 @@ var (
 	altPath     = regexp.MustCompile(`^/order/alternate/([^/]+)$`)
 	altIDRE     = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
 	pemAllPath  = regexp.MustCompile(`^/certificate/download/order/(\d+)/format/pem_all$`)
+	reissuePath = regexp.MustCompile(`^/order/certificate/(\d+)/reissue$`)
 )
 
 func (s *Server) route(w http.ResponseWriter, r *http.Request, path string, body []byte) {
@@ -907,6 +1168,16 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, path string, body
 		s.downloadCertificate(w, id)
 	case altPath.MatchString(path) && r.Method == http.MethodGet:
 		s.findAlternate(w, altPath.FindStringSubmatch(path)[1])
+	case reissuePath.MatchString(path):
+		id, _ := strconv.Atoi(reissuePath.FindStringSubmatch(path)[1])
+		switch r.Method {
+		case http.MethodPost:
+			s.reissue(w, r, id, body)
+		case http.MethodGet:
+			s.listReissues(w, id)
+		default:
+			s.fail(w, apiErr{405, "method_not_allowed", "Method not allowed."})
+		}
 	case orderPath.MatchString(path):
 		m := orderPath.FindStringSubmatch(path)
 		id, _ := strconv.Atoi(m[1])
@@ -998,7 +1269,11 @@ var knownOrderFields = map[string]bool{
 	"certificate": true, "order_validity": true, "container": true, "product": true, "auto_renew": true,
 	"auto_reissue": true, "disable_renewal_notifications": true, "additional_emails": true, "disable_ct": true,
 	"skip_approval": true, "organization": true, "dcv_method": true, "comments": true, "alternative_order_id": true,
+	"renewal_of_order_id": true,
 }
+
+// knownReissueFields are the top-level reissue fields the fake accepts.
+var knownReissueFields = map[string]bool{"certificate": true, "skip_approval": true, "comments": true}
 
 func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request, body []byte) {
 	var validity digicert.Validity
@@ -1015,6 +1290,19 @@ func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request, body []byte)
 				s.fail(w, apiErr{400, "duplicate_alternative_order_id", "An order with this alternative order ID already exists."})
 				return
 			}
+		}
+	}
+	var old *Order
+	if o.RenewalOfOrderID != 0 {
+		if old = s.orders[o.RenewalOfOrderID]; old == nil {
+			s.mu.Unlock()
+			s.fail(w, apiErr{400, "invalid_renewal_of_order_id", fmt.Sprintf("Order %d does not exist; renewal_of_order_id must name an order of this account.", o.RenewalOfOrderID)})
+			return
+		}
+		if old.IsRenewed {
+			s.mu.Unlock()
+			s.fail(w, apiErr{400, "order_already_renewed", fmt.Sprintf("Order %d has already been renewed by order %d; it cannot be renewed again.", old.ID, old.RenewedOrderID)})
+			return
 		}
 	}
 	o.ID = s.nextOrder
@@ -1045,8 +1333,75 @@ func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request, body []byte)
 		resp["requests"] = []map[string]any{{"id": reqID, "status": "pending"}}
 	}
 	s.orders[o.ID] = o
+	if old != nil {
+		s.markRenewed(old, o.ID)
+	}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusCreated, resp)
+}
+
+// parseCertificate checks the "certificate" object of an order's or a
+// reissue's body m as CertCentral does: a valid common name and DNS names,
+// a CSR that parses, for a key the test CA can sign for, a signature hash
+// of sha256, sha384 or sha512, and a server_platform with an id if any.
+// It sets o's CommonName, DNSNames, PublicKey and SignatureHash and
+// returns the CSR as sent. The CSR's own names are not checked against
+// the request's: CertCentral takes the names from the request.
+func parseCertificate(m map[string]json.RawMessage, o *Order) (string, *apiErr) {
+	cert, e := wantObject(m, "certificate", true)
+	if e != nil {
+		return "", e
+	}
+	if o.CommonName, e = wantString(cert, "common_name", true); e != nil {
+		return "", e
+	}
+	if !dnsName.MatchString(o.CommonName) {
+		return "", &apiErr{400, "invalid_dns_name", fmt.Sprintf("Invalid domain name: %s.", o.CommonName)}
+	}
+	if raw, ok := cert["dns_names"]; ok {
+		if err := json.Unmarshal(raw, &o.DNSNames); err != nil {
+			return "", &apiErr{400, "invalid_type", "Field dns_names must be an array of strings."}
+		}
+		for _, n := range o.DNSNames {
+			if !dnsName.MatchString(n) {
+				return "", &apiErr{400, "invalid_dns_name", fmt.Sprintf("Invalid domain name: %s.", n)}
+			}
+		}
+	}
+	csr, e := wantString(cert, "csr", true)
+	if e != nil {
+		return "", e
+	}
+	block, _ := pem.Decode([]byte(csr))
+	if block == nil {
+		return "", &apiErr{400, "csr_invalid_cannot_parse", "Unable to parse the CSR."}
+	}
+	req, err := x509.ParseCertificateRequest(block.Bytes)
+	if err != nil {
+		return "", &apiErr{400, "csr_invalid_cannot_parse", "Unable to parse the CSR."}
+	}
+	switch req.PublicKey.(type) {
+	case *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey:
+		o.PublicKey = req.PublicKey
+	default: // a key algorithm Go does not know: no certificate could be made for it
+		return "", &apiErr{400, "csr_invalid_cannot_parse", "Unable to parse the CSR."}
+	}
+	if o.SignatureHash, e = wantString(cert, "signature_hash", true); e != nil {
+		return "", e
+	}
+	switch o.SignatureHash {
+	case "sha256", "sha384", "sha512":
+	default:
+		return "", &apiErr{400, "invalid_signature_hash", "Invalid signature hash."}
+	}
+	if sp, e := wantObject(cert, "server_platform", false); e != nil {
+		return "", e
+	} else if sp != nil {
+		if _, _, e := wantInt(sp, "id", true); e != nil {
+			return "", e
+		}
+	}
+	return csr, nil
 }
 
 // parseOrder checks an order's body as CertCentral does and returns the
@@ -1062,58 +1417,8 @@ func (s *Server) parseOrder(r *http.Request, body []byte, validity *digicert.Val
 		}
 	}
 	o := &Order{Body: body}
-	cert, e := wantObject(m, "certificate", true)
-	if e != nil {
+	if _, e := parseCertificate(m, o); e != nil {
 		return nil, e
-	}
-	if o.CommonName, e = wantString(cert, "common_name", true); e != nil {
-		return nil, e
-	}
-	if !dnsName.MatchString(o.CommonName) {
-		return nil, &apiErr{400, "invalid_dns_name", fmt.Sprintf("Invalid domain name: %s.", o.CommonName)}
-	}
-	if raw, ok := cert["dns_names"]; ok {
-		if err := json.Unmarshal(raw, &o.DNSNames); err != nil {
-			return nil, &apiErr{400, "invalid_type", "Field dns_names must be an array of strings."}
-		}
-		for _, n := range o.DNSNames {
-			if !dnsName.MatchString(n) {
-				return nil, &apiErr{400, "invalid_dns_name", fmt.Sprintf("Invalid domain name: %s.", n)}
-			}
-		}
-	}
-	csr, e := wantString(cert, "csr", true)
-	if e != nil {
-		return nil, e
-	}
-	block, _ := pem.Decode([]byte(csr))
-	if block == nil {
-		return nil, &apiErr{400, "csr_invalid_cannot_parse", "Unable to parse the CSR."}
-	}
-	req, err := x509.ParseCertificateRequest(block.Bytes)
-	if err != nil {
-		return nil, &apiErr{400, "csr_invalid_cannot_parse", "Unable to parse the CSR."}
-	}
-	switch req.PublicKey.(type) {
-	case *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey:
-		o.PublicKey = req.PublicKey
-	default: // a key algorithm Go does not know: no certificate could be made for it
-		return nil, &apiErr{400, "csr_invalid_cannot_parse", "Unable to parse the CSR."}
-	}
-	if o.SignatureHash, e = wantString(cert, "signature_hash", true); e != nil {
-		return nil, e
-	}
-	switch o.SignatureHash {
-	case "sha256", "sha384", "sha512":
-	default:
-		return nil, &apiErr{400, "invalid_signature_hash", "Invalid signature hash."}
-	}
-	if sp, e := wantObject(cert, "server_platform", false); e != nil {
-		return nil, e
-	} else if sp != nil {
-		if _, _, e := wantInt(sp, "id", true); e != nil {
-			return nil, e
-		}
 	}
 	ov, e := wantObject(m, "order_validity", true)
 	if e != nil {
@@ -1197,6 +1502,14 @@ func (s *Server) parseOrder(r *http.Request, body []byte, validity *digicert.Val
 	if _, ok := m["alternative_order_id"]; ok && !altIDRE.MatchString(o.AlternativeOrderID) {
 		return nil, &apiErr{400, "invalid_alternative_order_id", "Alternative order ID must be alphanumeric, at most 64 characters."}
 	}
+	renewal, hasRenewal, e := wantInt(m, "renewal_of_order_id", false)
+	if e != nil {
+		return nil, e
+	}
+	if hasRenewal && renewal <= 0 {
+		return nil, &apiErr{400, "invalid_renewal_of_order_id", fmt.Sprintf("Order %d does not exist; renewal_of_order_id must name an order of this account.", renewal)}
+	}
+	o.RenewalOfOrderID = renewal
 	o.Status = "needs_approval"
 	if skip {
 		o.Status = "issued"
@@ -1276,6 +1589,130 @@ func (s *Server) orderCall(w http.ResponseWriter, r *http.Request, id int, actio
 	}
 }
 
+// reissue serves POST /order/certificate/{id}/reissue. An unknown order
+// is a 404 not_found|order; a body CertCentral would refuse, the error it
+// gives (see parseCertificate; unknown fields are bad_request_format); an
+// order that is not issued a 400 order_not_issued. Otherwise the order
+// takes the requested names, key and signature hash, the reissue is
+// recorded with the next certificate id, and the answer is 201 {"id",
+// "requests": [{"id", "status"}]}: approved when the certificate is issued
+// at once (skip_approval without WithReissueHold; the order stays issued),
+// pending when it waits (the order becomes reissue_pending).
+func (s *Server) reissue(w http.ResponseWriter, r *http.Request, id int, body []byte) {
+	m, e := decodeBody(r, body)
+	if e != nil {
+		s.fail(w, *e)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.orders[id]
+	if o == nil {
+		s.fail(w, apiErr{404, "not_found|order", "Order not found."})
+		return
+	}
+	for k := range m {
+		if !knownReissueFields[k] {
+			s.fail(w, apiErr{400, "bad_request_format", fmt.Sprintf("Unknown field: %s.", k)})
+			return
+		}
+	}
+	var want Order
+	csr, e := parseCertificate(m, &want)
+	if e != nil {
+		s.fail(w, *e)
+		return
+	}
+	skip, e := wantBool(m, "skip_approval", false)
+	if e == nil {
+		_, e = wantString(m, "comments", false)
+	}
+	if e == nil && o.Status != "issued" {
+		e = &apiErr{400, "order_not_issued", fmt.Sprintf("The order is %s; only an issued order can be reissued.", o.Status)}
+	}
+	if e != nil {
+		s.fail(w, *e)
+		return
+	}
+	now := s.now()
+	rr := Reissue{
+		CertificateID: s.nextCert, RequestID: s.nextRequest, Status: "pending",
+		CommonName: want.CommonName, DNSNames: want.DNSNames, SignatureHash: want.SignatureHash,
+		CSR: csr, PublicKey: want.PublicKey, Created: now,
+		RevokesPrevious: revokesPrevious(o, want.CommonName, want.DNSNames),
+	}
+	// Work on a copy, so that an order whose certificate cannot be made
+	// is left as it was.
+	n := *o
+	n.CommonName, n.DNSNames, n.SignatureHash, n.PublicKey = want.CommonName, want.DNSNames, want.SignatureHash, want.PublicKey
+	n.RevokesPrevious = o.RevokesPrevious || rr.RevokesPrevious
+	status := "pending"
+	if skip && !s.holdReissues {
+		if err := s.issueAs(&n, rr.PublicKey, time.Time{}, rr.CertificateID); err != nil {
+			s.fail(w, apiErr{500, "internal_error", "The certificate could not be issued: " + err.Error()})
+			return
+		}
+		rr = rr.issued(&n)
+		status = "approved"
+	} else {
+		n.Status = "reissue_pending"
+		n.Changed = now
+		s.before[rr.CertificateID] = reissueBefore{o.CommonName, o.DNSNames, o.SignatureHash, o.PublicKey}
+	}
+	s.addReissue(&n, rr)
+	*o = n
+	s.nextCert++
+	s.nextRequest++
+	writeJSON(w, http.StatusCreated, map[string]any{"id": o.ID, "requests": []map[string]any{{"id": rr.RequestID, "status": status}}})
+}
+
+// timestampLayout is how DigiCert writes date_created and date_issued of a
+// reissue: ISO 8601 in UTC with a numeric offset, such as
+// 2019-04-08T17:33:26+00:00.
+const timestampLayout = "2006-01-02T15:04:05-07:00"
+
+// listReissues serves GET /order/certificate/{id}/reissue: {"certificates":
+// [...]}, the order's reissues newest first, an empty array for none. An
+// entry has id, status, common_name, dns_names ([" "] when empty, as for an
+// order), date_created and csr when one was sent; an issued one also
+// date_issued, valid_till, serial_number and thumbprint. An unknown order
+// is a 404 not_found|order.
+func (s *Server) listReissues(w http.ResponseWriter, id int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.orders[id]
+	if o == nil {
+		s.fail(w, apiErr{404, "not_found|order", "Order not found."})
+		return
+	}
+	certs := []map[string]any{}
+	for i := len(o.Reissues) - 1; i >= 0; i-- {
+		rr := o.Reissues[i]
+		names := rr.DNSNames
+		if len(names) == 0 {
+			names = []string{" "}
+		}
+		c := map[string]any{
+			"id":           rr.CertificateID,
+			"status":       rr.Status,
+			"common_name":  rr.CommonName,
+			"dns_names":    names,
+			"date_created": rr.Created.UTC().Format(timestampLayout),
+		}
+		if rr.CSR != "" {
+			c["csr"] = rr.CSR
+		}
+		if rr.Status == "issued" {
+			c["date_issued"] = rr.Issued.UTC().Format(timestampLayout)
+			c["valid_till"] = rr.NotAfter.UTC().Format(dateLayout)
+			c["serial_number"] = rr.SerialNumber
+			c["thumbprint"] = rr.Thumbprint
+		}
+		certs = append(certs, c)
+	}
+	writeJSON(w, 200, map[string]any{"certificates": certs})
+}
+
 // changeable refuses settings changes on a revoked or revoking order.
 func (s *Server) changeable(o *Order) *apiErr {
 	if o.Status == "revoked" || o.Status == "canceled" || o.Status == "rejected" || o.Status == "expired" {
@@ -1323,6 +1760,9 @@ func (s *Server) orderJSON(o *Order) map[string]any {
 	out["is_renewed"] = o.IsRenewed
 	if o.RenewedOrderID != 0 {
 		out["renewed_order_id"] = o.RenewedOrderID
+	}
+	if o.RenewalOfOrderID != 0 {
+		out["renewal_of_order_id"] = o.RenewalOfOrderID
 	}
 	if o.DCVMethod != "" {
 		out["dcv_method"] = o.DCVMethod
