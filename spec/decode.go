@@ -68,6 +68,10 @@ var keys = map[string]keyInfo{
 	// allow_existing_names: order anew even when CertCentral already has a
 	// live order with exactly these names (Order.AllowExistingNames).
 	"allow_existing_names": {kBool, false},
+	// Keeping the certificate alive (Order.ReissueBeforeDays,
+	// ReissueOnCTChange).
+	"reissue_before_days":  {kInt, false},
+	"reissue_on_ct_change": {kBool, false},
 }
 
 // sortedKeys lists the keys alphabetically, for suggestions that do not

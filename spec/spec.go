@@ -67,6 +67,15 @@ type Order struct {
 	// It is not a fixed field: it is outside FixedFields and the
 	// fingerprint, and it is not sent with the order.
 	AllowExistingNames bool
+	// ReissueBeforeDays (reissue_before_days, 1-90, default 30): when the
+	// current certificate ends within that many days and the order lasts
+	// beyond it, certform reissues it (auto_reissue false) or warns when
+	// DigiCert has not (auto_reissue true). ReissueOnCTChange
+	// (reissue_on_ct_change, default true): after a disable_ct change on
+	// an issued order, reissue so that the current certificate follows the
+	// setting. None of them is a fixed field or sent with the order.
+	ReissueBeforeDays int
+	ReissueOnCTChange bool
 
 	// File is the spec's path relative to the loaded directory, with
 	// forward slashes; Line and Column locate its document (1-based).

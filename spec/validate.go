@@ -22,6 +22,10 @@ import (
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 
+// DefaultBeforeDays is reissue_before_days when a spec (and its defaults)
+// leaves it out.
+const DefaultBeforeDays = 30
+
 // Allowed values of the enumerated keys, in the order README lists them.
 var (
 	signatureHashes = []string{"sha256", "sha384", "sha512"}
@@ -91,6 +95,8 @@ func (l *fileCtx) validate(rel string, m *yaml.Node, f fields, written map[strin
 		Revoke:                      f.bool("revoke"),
 		RevokeComments:              f.str("revoke_comments"),
 		AllowExistingNames:          f.bool("allow_existing_names"),
+		ReissueBeforeDays:           f.int("reissue_before_days"),
+		ReissueOnCTChange:           f["reissue_on_ct_change"] == nil || f.bool("reissue_on_ct_change"),
 	}
 	missing := func(key, what string) {
 		if !written[key] {
@@ -178,6 +184,19 @@ func (l *fileCtx) validate(rel string, m *yaml.Node, f fields, written map[strin
 				item := &value{file: v.file, line: v.items[i].Line, col: v.items[i].Column}
 				d.at(item, fmt.Sprintf("additional_emails[%d]", i), "%q is not an e-mail address; write it bare, such as pki-team@example.com", e)
 			}
+		}
+	}
+	for _, k := range []struct {
+		key  string
+		days *int
+		why  string
+	}{
+		{"reissue_before_days", &o.ReissueBeforeDays, "days before the certificate ends"},
+	} {
+		if v := f[k.key]; v == nil {
+			*k.days = DefaultBeforeDays
+		} else if *k.days < 1 || *k.days > 90 {
+			d.at(v, k.key, "%d is out of range; use 1 to 90 %s", *k.days, k.why)
 		}
 	}
 	if o.Revoke && strings.TrimSpace(o.RevokeComments) == "" {

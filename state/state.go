@@ -87,6 +87,12 @@ type Entry struct {
 	HookPending  string    `json:"hook_pending,omitempty"`
 	HookAttempts int       `json:"hook_attempts,omitempty"`
 	HookRetryAt  time.Time `json:"hook_retry_at,omitzero"`
+	// ReissuedAt is when certform's last reissue of the order was
+	// accepted, and ReissuedFrom the certificate that was current then:
+	// until CertCentral shows another current certificate, the reissue is
+	// pending and no other is sent. Both are cleared once it shows one.
+	ReissuedAt   time.Time `json:"reissued_at,omitzero"`
+	ReissuedFrom int       `json:"reissued_from_certificate_id,omitempty"`
 }
 
 // RevokeRecord is a revoke request certform made.
@@ -99,8 +105,9 @@ type RevokeRecord struct {
 
 // Intent kinds.
 const (
-	IntentOrder  = "order"
-	IntentRevoke = "revoke"
+	IntentOrder   = "order"
+	IntentRevoke  = "revoke"
+	IntentReissue = "reissue"
 )
 
 // Intent is written, and saved, before a call that must never be repeated
@@ -122,6 +129,12 @@ type Intent struct {
 	// DisableCT and AutoReissue are the values the order was sent with.
 	DisableCT   bool `json:"disable_ct,omitempty"`
 	AutoReissue bool `json:"auto_reissue,omitempty"`
+	// CertificateID, for a reissue, is the order's current certificate
+	// when the reissue was sent: a current certificate other than it, or
+	// a reissue created since FirstSent, proves that the reissue landed.
+	// Fixed holds the fixed fields the reissue asked for.
+	CertificateID int               `json:"certificate_id,omitempty"`
+	Fixed         map[string]string `json:"fixed,omitempty"`
 }
 
 // File is the whole state. Version 1 files written before APIURL and
@@ -641,6 +654,7 @@ func cloneEntry(e *Entry) *Entry {
 	if e.Intent != nil {
 		in := *e.Intent
 		in.Names = nil
+		in.Fixed = cloneMap(e.Intent.Fixed)
 		for _, n := range e.Intent.Names {
 			in.Names = append(in.Names, append([]string(nil), n...))
 		}
