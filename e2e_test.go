@@ -214,7 +214,8 @@ func TestApply_examples(t *testing.T) {
 	}
 	srv.ResetRequests()
 
-	// A changed toggle is one call with the documented body.
+	// A changed toggle is one call with the documented body, then one
+	// reissue so that the current certificate follows the CT setting.
 	editFile(t, filepath.Join(dir, "payments", "api.yaml"), "disable_ct: true", "disable_ct: false")
 	code, stdout, stderr = runBinary(t, env, "apply", "--dir", dir, "--state", st)
 	var reqs []digicerttest.Request
@@ -223,7 +224,8 @@ func TestApply_examples(t *testing.T) {
 			reqs = append(reqs, r)
 		}
 	}
-	if code != 0 || len(reqs) != 1 || reqs[0].Method != "PUT" || reqs[0].Path != fmt.Sprintf("/order/certificate/%d/ct-status", api.OrderID) || string(reqs[0].Body) != `{"disable_ct":false}` {
+	if code != 0 || len(reqs) != 2 || reqs[0].Method != "PUT" || reqs[0].Path != fmt.Sprintf("/order/certificate/%d/ct-status", api.OrderID) || string(reqs[0].Body) != `{"disable_ct":false}` ||
+		reqs[1].Method != "POST" || reqs[1].Path != fmt.Sprintf("/order/certificate/%d/reissue", api.OrderID) {
 		t.Errorf("toggle: exit %d, requests %v\n%s%s", code, srv.Calls(), stdout, stderr)
 	}
 	if e := loadStateFile(t, st).Entries["api-example-com"]; e.DisableCT {
@@ -439,13 +441,16 @@ func TestApply_maxRevocations(t *testing.T) {
 	if code != 1 || !strings.HasSuffix(stderr, "certform apply: 2 revocations blocked by --max-revocations: host00, host01\n") {
 		t.Errorf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
-	want := []string{fmt.Sprintf("PUT /order/certificate/%d/ct-status", f.Entries["host02"].OrderID)}
+	// host02's CT change: the CT call, then a reissue (the same names).
+	want := []string{fmt.Sprintf("PUT /order/certificate/%d/ct-status", f.Entries["host02"].OrderID), fmt.Sprintf("POST /order/certificate/%d/reissue", f.Entries["host02"].OrderID)}
 	if diff := cmp.Diff(want, firstOf(withoutFeed(srv))); diff != "" {
 		t.Errorf("calls (-want +got):\n%s", diff)
 	}
 	srv.ResetRequests()
 	code, _, stderr = runBinary(t, env, "apply", "--dir", dir, "--state", st, "--max-revocations", "2")
-	want = []string{fmt.Sprintf("PUT /order/certificate/%d/revoke", f.Entries["host00"].OrderID), fmt.Sprintf("PUT /order/certificate/%d/revoke", f.Entries["host01"].OrderID)}
+	// host02's reissue is read until its certificate shows.
+	want = []string{fmt.Sprintf("GET /order/certificate/%d", f.Entries["host02"].OrderID),
+		fmt.Sprintf("PUT /order/certificate/%d/revoke", f.Entries["host00"].OrderID), fmt.Sprintf("PUT /order/certificate/%d/revoke", f.Entries["host01"].OrderID)}
 	sort.Strings(want)
 	if diff := cmp.Diff(want, sortedCalls(srv)); code != 0 || diff != "" {
 		t.Errorf("exit %d, calls (-want +got):\n%s\n%s", code, diff, stderr)
@@ -482,7 +487,12 @@ func TestApply_refreshRepairsDrift(t *testing.T) {
 			puts = append(puts, r.Method+" "+r.Path+" "+string(r.Body))
 		}
 	}
-	want := []string{fmt.Sprintf(`PUT /order/certificate/%d/ct-status {"disable_ct":false}`, id)}
+	want := []string{fmt.Sprintf(`PUT /order/certificate/%d/ct-status {"disable_ct":false}`, id), fmt.Sprintf("POST /order/certificate/%d/reissue", id)}
+	for i, p := range puts {
+		if strings.HasPrefix(p, "POST ") {
+			puts[i], _, _ = strings.Cut(p, " {")
+		}
+	}
 	if code != 0 || gets != 2 || !cmp.Equal(want, puts) {
 		t.Errorf("exit %d, %d GETs, writes %v\n%s", code, gets, puts, stderr)
 	}
@@ -531,7 +541,13 @@ func TestImport(t *testing.T) {
 		}
 	}
 	// The first observation of the state reads the imported order.
-	want2 := []string{fmt.Sprintf("GET /order/certificate/%d ", id), fmt.Sprintf(`PUT /order/certificate/%d/ct-status {"disable_ct":false}`, id)}
+	// The CT change is followed by a reissue of the imported order.
+	want2 := []string{fmt.Sprintf("GET /order/certificate/%d ", id), fmt.Sprintf(`PUT /order/certificate/%d/ct-status {"disable_ct":false}`, id), fmt.Sprintf("POST /order/certificate/%d/reissue", id)}
+	for i, p := range forWWW {
+		if strings.HasPrefix(p, "POST ") {
+			forWWW[i], _, _ = strings.Cut(p, " {")
+		}
+	}
 	if code != 0 || !cmp.Equal(want2, forWWW) {
 		t.Errorf("apply after import: exit %d, calls for www: %v\n%s", code, forWWW, stderr)
 	}
@@ -1261,5 +1277,69 @@ func setStateField(t *testing.T, path, name, field, value string) {
 	}
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestApply_reissue: a name and a new CSR added to an issued order are
+// exactly one reissue call with the new names and CSR, no new order; the
+// next apply delivers the reissued certificate; the one after makes no
+// call but the feed.
+func TestApply_reissue(t *testing.T) {
+	srv, env, dir, st := appliedSpecs(t, 1)
+	old := loadStateFile(t, st).Entries["host00"]
+	csr, err := spectest.CSR("host00.example.com", "www.host00.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := "name: host00\ncommon_name: host00.example.com\ndns_names: [www.host00.example.com]\norganization_id: 1\nskip_approval: true\ncsr: |\n" + spectest.Indent(csr)
+	if err := os.WriteFile(filepath.Join(dir, "spec00.yaml"), []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	certDir := filepath.Join(t.TempDir(), "certs")
+	srv.ResetRequests()
+	code, stdout, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st, "--cert-dir", certDir)
+	if code != 0 || !strings.Contains(stdout, fmt.Sprintf("~ reissue host00 order %d", old.OrderID)) || !strings.Contains(stdout, "changed: csr, dns_names") {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	if diff := cmp.Diff([]string{fmt.Sprintf("POST /order/certificate/%d/reissue", old.OrderID)}, writes(srv)); diff != "" {
+		t.Errorf("write calls (-want +got):\n%s", diff)
+	}
+	var req struct {
+		Certificate struct {
+			DNSNames []string `json:"dns_names"`
+			CSR      string   `json:"csr"`
+		}
+	}
+	for _, r := range srv.Requests() {
+		if r.Method == "POST" {
+			json.Unmarshal(r.Body, &req)
+		}
+	}
+	if strings.Join(req.Certificate.DNSNames, ",") != "www.host00.example.com" || req.Certificate.CSR != csr {
+		t.Errorf("reissue body: %+v", req.Certificate)
+	}
+	if len(srv.Orders()) != 1 {
+		t.Errorf("%d orders", len(srv.Orders()))
+	}
+	// The next apply sees the new certificate and delivers it.
+	srv.ResetRequests()
+	code, stdout, stderr = runBinary(t, env, "apply", "--dir", dir, "--state", st, "--cert-dir", certDir)
+	o, _ := srv.Order(old.OrderID)
+	if code != 0 || !strings.Contains(stdout, "Delivered host00 ") || len(writes(srv)) != 0 || o.CertificateID == old.CertificateID {
+		t.Fatalf("second apply: exit %d, writes %v\n%s%s", code, writes(srv), stdout, stderr)
+	}
+	data, err := os.ReadFile(filepath.Join(certDir, "host00", "cert.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := pem.Decode(data)
+	leaf, err := x509.ParseCertificate(b.Bytes)
+	if err != nil || strings.Join(leaf.DNSNames, ",") != "host00.example.com,www.host00.example.com" && strings.Join(leaf.DNSNames, ",") != "www.host00.example.com,host00.example.com" {
+		t.Errorf("delivered leaf names %v (%v)", leaf.DNSNames, err)
+	}
+	srv.ResetRequests()
+	code, stdout, _ = runBinary(t, env, "apply", "--dir", dir, "--state", st, "--cert-dir", certDir)
+	if calls := srv.Calls(); code != 0 || len(calls) != 1 || !strings.HasPrefix(calls[0], "GET /order/certificate/status-changes") {
+		t.Errorf("third apply: exit %d, calls %v\n%s", code, calls, stdout)
 	}
 }

@@ -31,6 +31,8 @@ type API interface {
 	GetRequest(ctx context.Context, id int) (*digicert.Request, error)
 	StatusChanges(ctx context.Context, minutes int) ([]digicert.OrderRef, error)
 	DownloadCertificate(ctx context.Context, orderID int) ([]byte, error)
+	Reissue(ctx context.Context, orderID int, req *digicert.ReissueRequest) (*digicert.ReissueResponse, error)
+	ListReissues(ctx context.Context, orderID int) ([]digicert.Reissue, error)
 }
 
 // applier carries plans out.
@@ -177,6 +179,14 @@ func actionAttrs(a Action) []any {
 		}
 	case KindRevoke:
 		attrs = append(attrs, "change", "revoke: "+a.Comments)
+	case KindReissue:
+		attrs = append(attrs, "change", "reissue: "+a.Reason)
+		if len(a.Changed) > 0 {
+			attrs = append(attrs, "changed", strings.Join(a.Changed, ","))
+		}
+		if a.RevokesPrevious {
+			attrs = append(attrs, "revokes_previous", true)
+		}
 	}
 	return attrs
 }
@@ -196,6 +206,8 @@ func (ap *applier) do(ctx context.Context, a Action) (string, error) {
 		return ap.toggle(ctx, a, "auto_reissue", ap.API.SetAutoReissue, func(e *state.Entry, v bool) { e.AutoReissue = v })
 	case KindRevoke:
 		return ap.revoke(ctx, a)
+	case KindReissue:
+		return ap.reissue(ctx, a)
 	}
 	return "", fmt.Errorf("unknown action %q", a.Kind)
 }

@@ -45,6 +45,7 @@ type rig struct {
 	srv   *digicerttest.Server
 	api   *digicert.Client
 	clock *clock
+	csrs  map[string]string // by spec name: a spec written again keeps its CSR
 }
 
 func newRig(t *testing.T, opts ...digicerttest.Option) *rig {
@@ -62,7 +63,7 @@ func newRig(t *testing.T, opts ...digicerttest.Option) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	return &rig{t: t, dir: t.TempDir(), store: store, srv: srv, api: api, clock: clk}
+	return &rig{t: t, dir: t.TempDir(), store: store, srv: srv, api: api, clock: clk, csrs: map[string]string{}}
 }
 
 // spec writes a spec file NAME.yaml for NAME.example.com; extra is added
@@ -70,9 +71,13 @@ func newRig(t *testing.T, opts ...digicerttest.Option) *rig {
 func (r *rig) spec(name string, extra ...string) {
 	r.t.Helper()
 	cn := name + ".example.com"
-	csr, err := spectest.CSR(cn)
-	if err != nil {
-		r.t.Fatal(err)
+	csr, ok := r.csrs[name]
+	if !ok {
+		var err error
+		if csr, err = spectest.CSR(cn); err != nil {
+			r.t.Fatal(err)
+		}
+		r.csrs[name] = csr
 	}
 	body := fmt.Sprintf("name: %s\ncommon_name: %s\norganization_id: 1\nskip_approval: true\n%scsr: |\n%s", name, cn, lines(extra), spectest.Indent(csr))
 	if err := os.WriteFile(filepath.Join(r.dir, name+".yaml"), []byte(body), 0o600); err != nil {
@@ -97,7 +102,15 @@ func (r *rig) reconciler(maxRevocations int) *Reconciler {
 // "kind name: detail" or "kind name: error: ...".
 func (r *rig) cycle(maxRevocations int) (*Changes, []string) {
 	r.t.Helper()
+	return r.runCycle(maxRevocations, false)
+}
+
+// runCycle runs one cycle, which starts by observing CertCentral when
+// observe is set, and returns the plan and the results as cycle does.
+func (r *rig) runCycle(maxRevocations int, observe bool) (*Changes, []string) {
+	r.t.Helper()
 	rec := r.reconciler(maxRevocations)
+	rec.Observe = observe
 	c, err := rec.Prepare(context.Background(), CycleOptions{})
 	if err != nil {
 		r.t.Fatal(err)
@@ -678,7 +691,7 @@ func TestApply_lockLostToggle(t *testing.T) {
 	r := newRig(t)
 	r.spec("shop")
 	r.cycle(1)
-	r.spec("shop", "disable_ct: true")
+	r.spec("shop", "disable_ct: true", "reissue_on_ct_change: false")
 	rec := r.reconciler(1)
 	c, err := rec.Prepare(context.Background(), CycleOptions{})
 	if err != nil || len(c.Plan.Actions) != 1 || c.Plan.Actions[0].Kind != KindSetCT {

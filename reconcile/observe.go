@@ -209,6 +209,10 @@ func recordOrder(e *state.Entry, o *digicert.Order, now time.Time) {
 	if c := o.Certificate; c.ID != 0 {
 		another := c.ID != e.CertificateID
 		e.CertificateID = c.ID
+		if e.ReissuedFrom != 0 && c.ID != e.ReissuedFrom {
+			// certform's reissue is issued.
+			e.ReissuedAt, e.ReissuedFrom = time.Time{}, 0
+		}
 		if c.SerialNumber != "" || another {
 			e.SerialNumber = canonicalSerial(c.SerialNumber)
 		}

@@ -14,6 +14,7 @@ package reconcile
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -32,7 +33,30 @@ const (
 	KindSetCT          Kind = "set_ct"
 	KindSetAutoReissue Kind = "set_auto_reissue"
 	KindRevoke         Kind = "revoke"
+	// KindReissue is POST /order/certificate/{id}/reissue: a new
+	// certificate on the same order, at no cost (see Action.Reason).
+	KindReissue Kind = "reissue"
 )
+
+// Why a reissue is planned (Action.Reason).
+const (
+	// ReissueChanged: names, CSR, signature hash or server platform changed.
+	ReissueChanged = "changed"
+	// ReissueCT: disable_ct changed, so that the certificate follows it.
+	ReissueCT = "disable_ct"
+	// ReissueExpiring: the certificate ends within reissue_before_days.
+	ReissueExpiring = "expiring"
+	// ReissueResume: an earlier reissue's outcome is unknown.
+	ReissueResume = "resume"
+)
+
+// reissuable are the fixed fields a reissue changes on the same order;
+// the others (product, validity, organization) need a new order.
+var reissuable = map[string]bool{"common_name": true, "dns_names": true, "csr": true, "signature_hash": true, "server_platform_id": true}
+
+// autoReissueWarnDays: with auto_reissue on, certform warns when the
+// certificate is this close to its end and DigiCert has not reissued it.
+const autoReissueWarnDays = 7
 
 // Action is one call the plan makes.
 type Action struct {
@@ -70,6 +94,15 @@ type Action struct {
 	BlockedBy string `json:"blocked_by,omitempty"`
 	// Comments is the revoke request's comments.
 	Comments string `json:"comments,omitempty"`
+	// Reason says why a reissue is planned (ReissueChanged, ReissueCT,
+	// ReissueExpiring, ReissueResume), Changed which fields it changes
+	// (spec keys, sorted), and RevokesPrevious that DigiCert will revoke
+	// the order's earlier certificates 48-72 hours after the new one is
+	// issued (the common name changes or a name is removed): such a
+	// reissue counts against --max-revocations.
+	Reason          string   `json:"reason,omitempty"`
+	Changed         []string `json:"changed,omitempty"`
+	RevokesPrevious bool     `json:"revokes_previous,omitempty"`
 	// Spec is the desired order (nil in a decoded plan).
 	Spec *spec.Order `json:"-"`
 }
@@ -127,7 +160,7 @@ func (p *Changes) Counts() (order, update, revoke int) {
 		switch a.Kind {
 		case KindOrder:
 			order++
-		case KindSetCT, KindSetAutoReissue:
+		case KindSetCT, KindSetAutoReissue, KindReissue:
 			update++
 		case KindRevoke:
 			revoke++
@@ -289,6 +322,12 @@ func plan(in planInput) *Changes {
 	return p
 }
 
+// revoking reports whether an action revokes something: a revoke, or a
+// reissue that makes DigiCert revoke the earlier certificates.
+func revoking(a Action) bool {
+	return a.Kind == KindRevoke || a.Kind == KindReissue && a.RevokesPrevious
+}
+
 // budgetRevocations blocks every planned revocation when they do not all
 // fit in what is left of the rolling 24-hour budget.
 func budgetRevocations(p *Changes, known *state.File, max int, now time.Time) {
@@ -297,7 +336,7 @@ func budgetRevocations(p *Changes, known *state.File, max int, now time.Time) {
 	}
 	var revokes, rest []Action
 	for _, a := range p.Actions {
-		if a.Kind == KindRevoke {
+		if revoking(a) {
 			revokes = append(revokes, a)
 		} else {
 			rest = append(rest, a)
@@ -637,14 +676,23 @@ func (pc *planCtx) planOne(p *Changes, name string, d *spec.Order, e *state.Entr
 		msg, hint := waitingNote(e, d, status, why)
 		note(NoteWaiting, e.OrderID, hint, "%s", msg)
 	}
+	var changedInPlace, changedFixed []string
 	if e.Fingerprint != "" && d.Fingerprint != e.Fingerprint {
-		changed := changedKeys(e.Fixed, d.FixedFields())
-		what := "fields that are fixed once ordered changed"
-		if len(changed) > 0 {
-			what = strings.Join(changed, ", ") + " changed; they are fixed once ordered"
+		for _, k := range changedKeys(e.Fixed, d.FixedFields()) {
+			if reissuable[k] {
+				changedInPlace = append(changedInPlace, k)
+			} else {
+				changedFixed = append(changedFixed, k)
+			}
 		}
-		note(NoteNeedsNewOrder, e.OrderID, "certform does not buy a new certificate by itself: for a new order, give the spec a new name; then revoke the old order explicitly (revoke: true under the old name) if it must go",
-			"%s; order %d keeps its values", what, e.OrderID)
+		if len(changedInPlace)+len(changedFixed) == 0 {
+			note(NoteNeedsNewOrder, e.OrderID, "for a new order, give the spec a new name",
+				"fields that are fixed once ordered changed; order %d keeps its values", e.OrderID)
+		}
+	}
+	if len(changedFixed) > 0 {
+		note(NoteNeedsNewOrder, e.OrderID, "certform does not buy a new certificate by itself: for a new order, give the spec a new name; revoke the old order (revoke: true under the old name) only once the new certificate is installed",
+			"%s changed; %s fixed once ordered, and order %d keeps %s", strings.Join(changedFixed, ", "), isAre(len(changedFixed)), e.OrderID, itThem(len(changedFixed)))
 	}
 	if changed := changedKeys(e.Options, orderingOptions(d)); len(changed) > 0 {
 		note(NoteNoEffect, e.OrderID, "",
@@ -660,6 +708,87 @@ func (pc *planCtx) planOne(p *Changes, name string, d *spec.Order, e *state.Entr
 	if d.AutoReissue != ar {
 		p.Actions = append(p.Actions, pos(Action{Kind: KindSetAutoReissue, OrderID: e.OrderID, From: boolp(ar), To: boolp(d.AutoReissue)}))
 	}
+	pc.planReissue(p, pos, note, d, e, status, changedInPlace, d.DisableCT != ct)
+}
+
+// planReissue plans a reissue of an order (after its toggles, which the
+// same worker makes first): to resume one whose outcome is unknown, for
+// changed names, CSR, signature hash or server platform, after a
+// disable_ct change (unless reissue_on_ct_change is false), or when the
+// certificate ends within reissue_before_days and auto_reissue is off.
+// Only an issued order with no reissue pending is reissued; otherwise the
+// reissue waits, with a note.
+func (pc *planCtx) planReissue(p *Changes, pos func(Action) Action, note func(string, int, string, string, ...any), d *spec.Order, e *state.Entry, status string, changed []string, ctChanged bool) {
+	now := pc.in.Now
+	a := pos(Action{Kind: KindReissue, OrderID: e.OrderID, Changed: changed})
+	switch {
+	case e.Intent != nil && e.Intent.Action == state.IntentReissue:
+		a.Reason, a.Recheck = ReissueResume, true
+	case len(changed) > 0:
+		a.Reason = ReissueChanged
+		if ctChanged && d.ReissueOnCTChange {
+			a.Changed = append(a.Changed, "disable_ct")
+			sort.Strings(a.Changed)
+		}
+	case ctChanged && d.ReissueOnCTChange && e.CertificateID != 0:
+		a.Reason, a.Changed = ReissueCT, []string{"disable_ct"}
+	case expiring(e, d.ReissueBeforeDays, now) && !d.AutoReissue:
+		a.Reason = ReissueExpiring
+	case expiring(e, autoReissueWarnDays, now) && d.AutoReissue && !reissuePending(e, status):
+		note(NoteWarning, e.OrderID, "check the order's reissue request in CertCentral, or set auto_reissue: false so that certform reissues it",
+			"the certificate ends at %s and DigiCert has not reissued it, although auto_reissue is on", e.NotAfter.UTC().Format(time.RFC3339))
+		return
+	default:
+		return
+	}
+	if a.Reason != ReissueResume {
+		if reissuePending(e, status) {
+			note(NoteWaiting, e.OrderID, "nothing to do: certform reads the order again every cycle",
+				"a reissue (%s) waits until the reissue requested at %s is issued", a.Reason, e.ReissuedAt.UTC().Format(time.RFC3339))
+			return
+		}
+		if status != "issued" {
+			note(NoteWaiting, e.OrderID, "the reissue is made once CertCentral shows the order issued",
+				"a reissue (%s) waits: order %d is %s", a.Reason, e.OrderID, orNone(status))
+			return
+		}
+	}
+	old, want := entryNames(e), specNames(d)
+	a.OrderNames = old
+	a.RevokesPrevious = len(old) > 0 && (old[0] != want[0] || len(removedNames(old, want)) > 0)
+	p.Actions = append(p.Actions, a)
+}
+
+// expiring reports whether the entry's certificate ends within days of
+// now while its order lasts beyond it (a reissue can help).
+func expiring(e *state.Entry, days int, now time.Time) bool {
+	return !e.NotAfter.IsZero() && !e.OrderValidTill.IsZero() && e.OrderValidTill.After(e.NotAfter) &&
+		!now.Before(e.NotAfter.Add(-time.Duration(days)*24*time.Hour))
+}
+
+// reissuePending reports whether a reissue of the order waits for its
+// certificate: CertCentral says so, or certform's last reissue has not
+// yet shown another current certificate.
+func reissuePending(e *state.Entry, status string) bool {
+	return status == "reissue_pending" || e.ReissuedFrom != 0 && e.CertificateID == e.ReissuedFrom
+}
+
+// removedNames returns the names in old that are not in cur.
+func removedNames(old, cur []string) []string {
+	var out []string
+	for _, n := range old {
+		if !slices.Contains(cur, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func itThem(n int) string {
+	if n == 1 {
+		return "its value"
+	}
+	return "their values"
 }
 
 // waitingNote says what an order waits for and what a person can do.

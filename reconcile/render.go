@@ -84,8 +84,11 @@ func writeAction(b *strings.Builder, a Action, c func(string, string) string, bl
 	case blocked != "" && a.Kind == KindOrder:
 		fmt.Fprintf(b, "  %s %s  %s\n", c(red, "! blocked order"), a.Name, where)
 	case blocked != "":
-		fmt.Fprintf(b, "  %s %s order %d  %s\n", c(red, "! blocked revoke"), a.Name, a.OrderID, where)
+		fmt.Fprintf(b, "  %s %s order %d  %s\n", c(red, "! blocked "+string(a.Kind)), a.Name, a.OrderID, where)
 		writeOrderNames(b, a)
+		if a.Kind == KindReissue {
+			writeReissue(b, a, c)
+		}
 	case a.Kind == KindOrder:
 		fmt.Fprintf(b, "  %s %s  %s\n", c(green, "+ order "), a.Name, where)
 		switch {
@@ -102,12 +105,34 @@ func writeAction(b *strings.Builder, a Action, c func(string, string) string, bl
 		fmt.Fprintf(b, "  %s %s order %d  %s\n        disable_ct: %s -> %s\n", c(yellow, "~ update"), a.Name, a.OrderID, where, onOff(a.From), onOff(a.To))
 	case a.Kind == KindSetAutoReissue:
 		fmt.Fprintf(b, "  %s %s order %d  %s\n        auto_reissue: %s -> %s\n", c(yellow, "~ update"), a.Name, a.OrderID, where, onOff(a.From), onOff(a.To))
+	case a.Kind == KindReissue:
+		fmt.Fprintf(b, "  %s %s order %d  %s\n", c(yellow, "~ reissue"), a.Name, a.OrderID, where)
+		writeReissue(b, a, c)
 	case a.Kind == KindRevoke:
 		fmt.Fprintf(b, "  %s %s order %d  %s\n        comments: %q\n", c(red, "- revoke"), a.Name, a.OrderID, where, a.Comments)
 		writeOrderNames(b, a)
 		if a.Recheck {
 			b.WriteString("        an earlier revoke request's outcome is unknown: the order is read first\n")
 		}
+	}
+}
+
+// writeReissue shows why a reissue is made and what it changes.
+func writeReissue(b *strings.Builder, a Action, c func(string, string) string) {
+	switch a.Reason {
+	case ReissueChanged, ReissueCT:
+		fmt.Fprintf(b, "        changed: %s\n", strings.Join(a.Changed, ", "))
+	case ReissueExpiring:
+		b.WriteString("        the certificate ends within reissue_before_days: same names and CSR\n")
+	case ReissueResume:
+		b.WriteString("        an earlier reissue's outcome is unknown: the order is read first, and the reissue is sent again only if it did not land\n")
+	}
+	if a.Spec != nil && a.Reason != ReissueResume {
+		fmt.Fprintf(b, "        names: %s\n", strings.Join(specNames(a.Spec), ", "))
+	}
+	if a.RevokesPrevious {
+		fmt.Fprintf(b, "        %s: the common name changes or a name is removed, so DigiCert revokes them 48-72 hours after the new one is issued (counts against --max-revocations)\n",
+			c(red, "! revokes earlier certificates"))
 	}
 }
 

@@ -1,0 +1,188 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"time"
+
+	"github.com/certform/certform/digicert"
+	"github.com/certform/certform/spec"
+	"github.com/certform/certform/state"
+)
+
+// reissue asks CertCentral for a new certificate on the same order, once.
+// An intent holding the current certificate id is saved before the POST;
+// a reissue that makes DigiCert revoke the earlier certificates is also
+// recorded in the revocation budget in the same write. Only proof settles
+// the intent: a decoded answer, or the order showing a reissue (status
+// reissue_pending, another current certificate, or a reissue created since
+// the first attempt). An intent left by an earlier attempt is settled that
+// way first; the reissue is sent again only when nothing shows it and the
+// intent is at least ResendAfter old. A definite refusal (a 4xx) clears
+// the intent: CertCentral did nothing.
+func (ap *applier) reissue(ctx context.Context, a Action) (string, error) {
+	o := a.Spec
+	if o == nil {
+		return "", fmt.Errorf("reissue %s: no spec", a.Name)
+	}
+	prev := ap.Store.Entry(a.Name)
+	if prev == nil || prev.OrderID != a.OrderID {
+		return "", fmt.Errorf("not reissued: the state no longer tracks order %d for %s (it changed after the plan was made)", a.OrderID, a.Name)
+	}
+	from := prev.CertificateID
+	if in := prev.Intent; in != nil {
+		if in.Action != state.IntentReissue {
+			return "", fmt.Errorf("not reissued: an earlier %s of order %d has an unknown outcome", in.Action, a.OrderID)
+		}
+		detail, landed, err := ap.settleReissue(ctx, a, in)
+		if err != nil || landed {
+			return detail, err
+		}
+		if at := in.Started.Add(ap.ResendAfter); ap.now().Before(at) {
+			return "", &WaitError{Until: at, Why: fmt.Sprintf("the reissue of order %d sent at %s does not show yet; CertCentral may still be working on it, so it is not sent again before %s",
+				a.OrderID, in.Started.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339))}
+		}
+		from = in.CertificateID
+	}
+	now := ap.now()
+	err := ap.Store.Mutate(func(f *state.File) {
+		e := f.Entries[a.Name]
+		if e == nil {
+			return
+		}
+		in := &state.Intent{Action: state.IntentReissue, Fingerprint: o.Fingerprint, Fixed: o.FixedFields(), Started: now, FirstSent: now,
+			Attempts: 1, Names: [][]string{specNames(o)}, CertificateID: from}
+		if old := e.Intent; old != nil {
+			in.Attempts, in.FirstSent = old.Attempts+1, old.FirstSent
+		}
+		e.Intent = in
+		if a.RevokesPrevious {
+			f.Revocations = append(f.Revocations, state.Revocation{Name: a.Name, OrderID: a.OrderID, Time: now})
+		}
+	})
+	if err != nil {
+		return "", fmt.Errorf("saving the intent before reissuing: %w; nothing was sent", err)
+	}
+	req := &digicert.ReissueRequest{Certificate: orderRequest(o, "").Certificate, SkipApproval: o.SkipApproval}
+	resp, err := ap.API.Reissue(ctx, a.OrderID, req)
+	switch {
+	case err == nil:
+		if err := ap.recordReissue(a.Name, o, from); err != nil {
+			return "", fmt.Errorf("the reissue of order %d was accepted, but saving it failed: %w; the next apply reads the order before sending anything", a.OrderID, err)
+		}
+		return fmt.Sprintf("reissue requested (%s)", requestStatus(resp.Requests)), nil
+	case errors.Is(err, digicert.ErrOutcomeUnknown):
+		ap.Store.Update(a.Name, func(e *state.Entry) bool {
+			if e.Intent != nil && e.Intent.Action == state.IntentReissue {
+				e.Intent.Started = ap.now()
+			}
+			return true
+		})
+		if detail, landed, serr := ap.settleReissue(ctx, a, ap.Store.Entry(a.Name).Intent); landed && serr == nil {
+			return detail, nil
+		}
+		return "", fmt.Errorf("%w; the intent stays: the next apply reads the order and sends the reissue again only if it did not land, no earlier than %s",
+			err, ap.now().Add(ap.ResendAfter).UTC().Format(time.RFC3339))
+	default:
+		var apiErr *digicert.APIError
+		if errors.As(err, &apiErr) && apiErr.Status >= 400 && apiErr.Status < 500 {
+			ap.Store.Update(a.Name, func(e *state.Entry) bool {
+				if e.Intent != nil && e.Intent.Action == state.IntentReissue {
+					e.Intent = nil
+				}
+				return true
+			})
+		}
+		return "", err
+	}
+}
+
+// requestStatus describes a reissue's approval requests ("approved",
+// "pending approval"), or "accepted" when it has none.
+func requestStatus(rs []digicert.RequestStatus) string {
+	for _, r := range rs {
+		if r.Status == "pending" || r.Status == "submitted" {
+			return fmt.Sprintf("request %d waits for approval", r.ID)
+		}
+	}
+	return "accepted"
+}
+
+// settleReissue looks for proof that a reissue whose outcome is unknown
+// landed: the order is reissue_pending or has another current
+// certificate than when the reissue was sent, or a reissue was created
+// since its first attempt. Found, the reissue is recorded. An error means
+// CertCentral could not be asked: nothing may be sent.
+func (ap *applier) settleReissue(ctx context.Context, a Action, in *state.Intent) (detail string, landed bool, err error) {
+	if in == nil {
+		return "", false, nil
+	}
+	o, err := ap.API.GetOrder(ctx, a.OrderID)
+	if err != nil {
+		return "", false, fmt.Errorf("reading order %d before reissuing again: %w; nothing was sent", a.OrderID, err)
+	}
+	proof := ""
+	switch {
+	case o.Status == "reissue_pending":
+		proof = "the order is reissue_pending"
+	case o.Certificate.ID != 0 && o.Certificate.ID != in.CertificateID:
+		proof = fmt.Sprintf("the order's current certificate is %d, not %d", o.Certificate.ID, in.CertificateID)
+	default:
+		rs, err := ap.API.ListReissues(ctx, a.OrderID)
+		if err != nil {
+			return "", false, fmt.Errorf("listing the reissues of order %d before reissuing again: %w; nothing was sent", a.OrderID, err)
+		}
+		for _, r := range rs {
+			if t, ok := r.Created(); ok && !t.Before(in.FirstSent.Add(-time.Minute)) {
+				proof = fmt.Sprintf("reissue %d was created at %s", r.ID, t.UTC().Format(time.RFC3339))
+				break
+			}
+		}
+	}
+	if proof == "" {
+		return "", false, nil
+	}
+	if err := ap.recordReissueFixed(a.Name, in.Fixed, in.Fingerprint, in.CertificateID); err != nil {
+		return "", false, fmt.Errorf("the earlier reissue of order %d landed (%s), but saving it failed: %w", a.OrderID, proof, err)
+	}
+	return fmt.Sprintf("reissue found: the earlier request landed (%s)", proof), true, nil
+}
+
+// recordReissue saves a reissue that landed for spec o.
+func (ap *applier) recordReissue(name string, o *spec.Order, from int) error {
+	return ap.recordReissueFixed(name, o.FixedFields(), o.Fingerprint, from)
+}
+
+// recordReissueFixed saves a reissue that landed: the intent is settled;
+// the reissuable fixed fields (names, CSR, signature hash, server
+// platform) become the ones asked for, the others stay the order's, and
+// the fingerprint follows; the order is reissue_pending, so that every
+// cycle reads it until CertCentral shows the new certificate.
+func (ap *applier) recordReissueFixed(name string, fixed map[string]string, fingerprint string, from int) error {
+	now := ap.now()
+	return ap.Store.Update(name, func(e *state.Entry) bool {
+		e.Intent = nil
+		merged := maps.Clone(e.Fixed)
+		if merged == nil {
+			merged = map[string]string{}
+		}
+		for k, v := range fixed {
+			if reissuable[k] {
+				merged[k] = v
+			}
+		}
+		e.Fixed = merged
+		if len(merged) == len(fixed) && maps.Equal(merged, fixed) {
+			e.Fingerprint = fingerprint
+		} else {
+			e.Fingerprint = spec.Fingerprint(merged)
+		}
+		e.ReissuedAt, e.ReissuedFrom = now, from
+		if e.CertificateID == from {
+			e.Status = "reissue_pending"
+		}
+		return true
+	})
+}
