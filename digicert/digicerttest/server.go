@@ -1517,6 +1517,16 @@ func (s *Server) parseOrder(r *http.Request, body []byte, validity *digicert.Val
 	return o, nil
 }
 
+// orderOr404 returns the order id, or answers DigiCert's 404 for an
+// unknown order and returns nil. Callers hold s.mu.
+func (s *Server) orderOr404(w http.ResponseWriter, id int) *Order {
+	o := s.orders[id]
+	if o == nil {
+		s.fail(w, apiErr{404, "not_found|order", "Order not found."})
+	}
+	return o
+}
+
 func (s *Server) orderCall(w http.ResponseWriter, r *http.Request, id int, action string, body []byte) {
 	var m map[string]json.RawMessage
 	if r.Method == http.MethodPut {
@@ -1528,9 +1538,8 @@ func (s *Server) orderCall(w http.ResponseWriter, r *http.Request, id int, actio
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	o := s.orders[id]
+	o := s.orderOr404(w, id)
 	if o == nil {
-		s.fail(w, apiErr{404, "not_found|order", "Order not found."})
 		return
 	}
 	switch {
@@ -1606,9 +1615,8 @@ func (s *Server) reissue(w http.ResponseWriter, r *http.Request, id int, body []
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	o := s.orders[id]
+	o := s.orderOr404(w, id)
 	if o == nil {
-		s.fail(w, apiErr{404, "not_found|order", "Order not found."})
 		return
 	}
 	for k := range m {
@@ -1680,9 +1688,8 @@ const timestampLayout = "2006-01-02T15:04:05-07:00"
 func (s *Server) listReissues(w http.ResponseWriter, id int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	o := s.orders[id]
+	o := s.orderOr404(w, id)
 	if o == nil {
-		s.fail(w, apiErr{404, "not_found|order", "Order not found."})
 		return
 	}
 	certs := []map[string]any{}
@@ -1785,10 +1792,9 @@ const dateLayout = "2006-01-02"
 func (s *Server) downloadCertificate(w http.ResponseWriter, id int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	o := s.orders[id]
+	o := s.orderOr404(w, id)
 	switch {
 	case o == nil:
-		s.fail(w, apiErr{404, "not_found|order", "Order not found."})
 		return
 	case o.CertificatePEM == nil:
 		s.fail(w, apiErr{400, "certificate_not_issued", "The order has no issued certificate."})
