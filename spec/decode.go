@@ -69,9 +69,10 @@ var keys = map[string]keyInfo{
 	// live order with exactly these names (Order.AllowExistingNames).
 	"allow_existing_names": {kBool, false},
 	// Keeping the certificate alive (Order.ReissueBeforeDays,
-	// ReissueOnCTChange).
+	// ReissueOnCTChange, RenewBeforeDays).
 	"reissue_before_days":  {kInt, false},
 	"reissue_on_ct_change": {kBool, false},
+	"renew_before_days":    {kInt, false},
 }
 
 // sortedKeys lists the keys alphabetically, for suggestions that do not

@@ -159,6 +159,11 @@ func TestLoad_rules(t *testing.T) {
 			want:  []string{"a.yaml:4:22: reissue_before_days: 0 is out of range; use 1 to 90 days before the certificate ends"},
 		},
 		{
+			name:  "renew_before_days out of range",
+			files: map[string]string{"a.yaml": base + "renew_before_days: 91\n" + good},
+			want:  []string{"a.yaml:4:20: renew_before_days: 91 is out of range; use 1 to 90 days before the order ends (DigiCert renews from 90 days before)"},
+		},
+		{
 			name:  "server platform zero",
 			files: map[string]string{"a.yaml": base + "server_platform_id: 0\n" + good},
 			want:  []string{"a.yaml:4:21: server_platform_id: 0 is not a server platform id; use -1 (other) or a positive id"},
@@ -305,7 +310,7 @@ func TestLoad_rules(t *testing.T) {
 func TestLoad_defaultsApplied(t *testing.T) {
 	good := "csr: |\n" + indent(makeCSR(t, "a.example.com"))
 	dir := writeTree(t, map[string]string{
-		"defaults.yaml":      "organization_id: 7\nproduct: ev\nvalidity_years: 2\ndisable_ct: true\nreissue_before_days: 60\nreissue_on_ct_change: false\n",
+		"defaults.yaml":      "organization_id: 7\nproduct: ev\nvalidity_years: 2\ndisable_ct: true\nreissue_before_days: 60\nreissue_on_ct_change: false\nrenew_before_days: 45\n",
 		"team/defaults.yaml": "product: grid\nadditional_emails: [pki@example.com]\n",
 		"team/a.yaml":        "name: a\ncommon_name: a.example.com\nvalidity_days: 90\n" + good,
 		"team/b.yaml":        "name: b\ncommon_name: a.example.com\nproduct: private\ndisable_ct: false\n" + good,
@@ -337,8 +342,8 @@ func TestLoad_defaultsApplied(t *testing.T) {
 		t.Errorf("effective values (-want +got):\n%s", diff)
 	}
 	for _, o := range res.Orders {
-		if o.ReissueBeforeDays != 60 || o.ReissueOnCTChange {
-			t.Errorf("%s: reissue_before_days %d, reissue_on_ct_change %v", o.Name, o.ReissueBeforeDays, o.ReissueOnCTChange)
+		if o.ReissueBeforeDays != 60 || o.ReissueOnCTChange || o.RenewBeforeDays != 45 {
+			t.Errorf("%s: reissue_before_days %d, reissue_on_ct_change %v, renew_before_days %d", o.Name, o.ReissueBeforeDays, o.ReissueOnCTChange, o.RenewBeforeDays)
 		}
 	}
 }
@@ -353,7 +358,7 @@ func TestLoad_builtinDefaults(t *testing.T) {
 	if o.SignatureHash != "sha256" || o.Product != "ov" || o.ValidityYears != 1 || o.ValidityDays != 0 || o.DisableCT || o.AutoReissue || o.Revoke {
 		t.Errorf("defaults: got %+v", o)
 	}
-	if o.ReissueBeforeDays != 30 || !o.ReissueOnCTChange {
+	if o.ReissueBeforeDays != 30 || !o.ReissueOnCTChange || o.RenewBeforeDays != 30 {
 		t.Errorf("keep-alive defaults: got %+v", o)
 	}
 	if o.File != "a.yaml" || o.Line != 1 || o.Column != 1 {

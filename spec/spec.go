@@ -73,9 +73,13 @@ type Order struct {
 	// DigiCert has not (auto_reissue true). ReissueOnCTChange
 	// (reissue_on_ct_change, default true): after a disable_ct change on
 	// an issued order, reissue so that the current certificate follows the
-	// setting. None of them is a fixed field or sent with the order.
+	// setting. RenewBeforeDays (renew_before_days, 1-90, default 30): when
+	// the order ends within that many days, certform renews it (or adopts
+	// the order CertCentral renewed it with). None of them is a fixed
+	// field or sent with the order.
 	ReissueBeforeDays int
 	ReissueOnCTChange bool
+	RenewBeforeDays   int
 
 	// File is the spec's path relative to the loaded directory, with
 	// forward slashes; Line and Column locate its document (1-based).

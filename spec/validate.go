@@ -22,8 +22,8 @@ import (
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 
-// DefaultBeforeDays is reissue_before_days when a spec (and its defaults)
-// leaves it out.
+// DefaultBeforeDays is reissue_before_days and renew_before_days when a
+// spec (and its defaults) leaves them out.
 const DefaultBeforeDays = 30
 
 // Allowed values of the enumerated keys, in the order README lists them.
@@ -96,6 +96,7 @@ func (l *fileCtx) validate(rel string, m *yaml.Node, f fields, written map[strin
 		RevokeComments:              f.str("revoke_comments"),
 		AllowExistingNames:          f.bool("allow_existing_names"),
 		ReissueBeforeDays:           f.int("reissue_before_days"),
+		RenewBeforeDays:             f.int("renew_before_days"),
 		ReissueOnCTChange:           f["reissue_on_ct_change"] == nil || f.bool("reissue_on_ct_change"),
 	}
 	missing := func(key, what string) {
@@ -192,6 +193,7 @@ func (l *fileCtx) validate(rel string, m *yaml.Node, f fields, written map[strin
 		why  string
 	}{
 		{"reissue_before_days", &o.ReissueBeforeDays, "days before the certificate ends"},
+		{"renew_before_days", &o.RenewBeforeDays, "days before the order ends (DigiCert renews from 90 days before)"},
 	} {
 		if v := f[k.key]; v == nil {
 			*k.days = DefaultBeforeDays

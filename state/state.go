@@ -20,6 +20,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -93,6 +94,13 @@ type Entry struct {
 	// pending and no other is sent. Both are cleared once it shows one.
 	ReissuedAt   time.Time `json:"reissued_at,omitzero"`
 	ReissuedFrom int       `json:"reissued_from_certificate_id,omitempty"`
+	// RenewedOrderID is the order CertCentral last reported as the
+	// renewal of this one (renewed_order_id; 0 when none or not reported).
+	RenewedOrderID int `json:"renewed_order_id,omitempty"`
+	// PreviousOrderIDs are the orders the spec had before this one, oldest
+	// first: a renewal tracks the new order under the same name and keeps
+	// the old one here. The old orders are left as they are.
+	PreviousOrderIDs []int `json:"previous_order_ids,omitempty"`
 }
 
 // RevokeRecord is a revoke request certform made.
@@ -108,6 +116,9 @@ const (
 	IntentOrder   = "order"
 	IntentRevoke  = "revoke"
 	IntentReissue = "reissue"
+	// IntentRenew is a renewal order (an order with renewal_of_order_id):
+	// it is settled like IntentOrder, by its alternative order id.
+	IntentRenew = "renew"
 )
 
 // Intent is written, and saved, before a call that must never be repeated
@@ -135,6 +146,8 @@ type Intent struct {
 	// Fixed holds the fixed fields the reissue asked for.
 	CertificateID int               `json:"certificate_id,omitempty"`
 	Fixed         map[string]string `json:"fixed,omitempty"`
+	// RenewalOfOrderID, for a renewal, is the order it renews.
+	RenewalOfOrderID int `json:"renewal_of_order_id,omitempty"`
 }
 
 // File is the whole state. Version 1 files written before APIURL and
@@ -647,6 +660,7 @@ func cloneEntry(e *Entry) *Entry {
 	c := *e
 	c.Fixed = cloneMap(e.Fixed)
 	c.Options = cloneMap(e.Options)
+	c.PreviousOrderIDs = slices.Clone(e.PreviousOrderIDs)
 	if e.Revoke != nil {
 		r := *e.Revoke
 		c.Revoke = &r

@@ -409,7 +409,7 @@ func TestStore_Mutate(t *testing.T) {
 func TestFile_Clone(t *testing.T) {
 	t0 := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
 	f := &File{Version: Version, APIURL: "https://a", Revocations: []Revocation{{Name: "a", OrderID: 1, Time: t0}},
-		Entries: map[string]*Entry{"a": {OrderID: 1, Fixed: map[string]string{"k": "v"}, Revoke: &RevokeRecord{Status: "pending"}}}}
+		Entries: map[string]*Entry{"a": {OrderID: 1, Fixed: map[string]string{"k": "v"}, Revoke: &RevokeRecord{Status: "pending"}, PreviousOrderIDs: []int{7}}}}
 	c := f.Clone()
 	if diff := cmp.Diff(f, c); diff != "" {
 		t.Fatalf("clone differs:\n%s", diff)
@@ -418,8 +418,9 @@ func TestFile_Clone(t *testing.T) {
 	c.Revocations = append(c.Revocations, Revocation{Name: "b"})
 	c.Entries["a"].Fixed["k"] = "changed"
 	c.Entries["a"].Revoke.Status = "changed"
+	c.Entries["a"].PreviousOrderIDs[0] = 8
 	c.APIURL = "changed"
-	if f.Revocations[0].Name != "a" || len(f.Revocations) != 1 || f.Entries["a"].Fixed["k"] != "v" ||
+	if f.Revocations[0].Name != "a" || len(f.Revocations) != 1 || f.Entries["a"].Fixed["k"] != "v" || f.Entries["a"].PreviousOrderIDs[0] != 7 ||
 		f.Entries["a"].Revoke.Status != "pending" || f.APIURL != "https://a" {
 		t.Errorf("the clone shares data: %+v", f)
 	}
