@@ -673,6 +673,9 @@ type statusJSON struct {
 	DeliveryError      string              `json:"delivery_error,omitempty"`
 	HookPending        string              `json:"hook_pending,omitempty"`
 	HookAttempts       int                 `json:"hook_attempts,omitempty"`
+	// PreviousOrderIDs are the spec's earlier orders, oldest first (an
+	// order renewed is kept here).
+	PreviousOrderIDs []int `json:"previous_order_ids,omitempty"`
 }
 
 // timeOrNil returns nil for the zero time, so that JSON leaves it out.
@@ -728,7 +731,7 @@ func runStatus(stdout, stderr io.Writer, args []string) int {
 			Revoke: e.Revoke, Intent: e.Intent, Orphan: valid != nil && !valid[n], File: e.File, AlternativeOrderID: e.AlternativeOrderID, Imported: e.Imported,
 			SerialNumber: e.SerialNumber, NotAfter: timeOrNil(e.NotAfter), OrderValidTill: timeOrNil(e.OrderValidTill), ObservedAt: timeOrNil(e.ObservedAt),
 			DeliveredAt: timeOrNil(e.DeliveredAt), DCVToken: e.DCVToken, DeliveredSerial: e.DeliveredSerial, DeliveryError: e.DeliveryError,
-			HookPending: e.HookPending, HookAttempts: e.HookAttempts})
+			HookPending: e.HookPending, HookAttempts: e.HookAttempts, PreviousOrderIDs: e.PreviousOrderIDs})
 	}
 	if *asJSON {
 		if rows == nil {
@@ -763,6 +766,9 @@ func runStatus(stdout, stderr io.Writer, args []string) int {
 		}
 		if r.Imported {
 			notes = append(notes, "imported")
+		}
+		if n := len(r.PreviousOrderIDs); n > 0 {
+			notes = append(notes, fmt.Sprintf("renews order %d", r.PreviousOrderIDs[n-1]))
 		}
 		if r.DeliveryError != "" {
 			notes = append(notes, "delivery failed: "+r.DeliveryError)

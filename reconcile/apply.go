@@ -179,6 +179,13 @@ func actionAttrs(a Action) []any {
 		}
 	case KindRevoke:
 		attrs = append(attrs, "change", "revoke: "+a.Comments)
+	case KindRenew:
+		attrs = append(attrs, "change", "renewal: "+a.Reason)
+		if a.Resume != "" {
+			attrs = append(attrs, "resume", a.Resume)
+		}
+	case KindAdoptRenewal:
+		attrs = append(attrs, "change", fmt.Sprintf("track order %d, which renews it", a.RenewedOrderID))
 	case KindReissue:
 		attrs = append(attrs, "change", "reissue: "+a.Reason)
 		if len(a.Changed) > 0 {
@@ -208,6 +215,10 @@ func (ap *applier) do(ctx context.Context, a Action) (string, error) {
 		return ap.revoke(ctx, a)
 	case KindReissue:
 		return ap.reissue(ctx, a)
+	case KindRenew:
+		return ap.renew(ctx, a)
+	case KindAdoptRenewal:
+		return ap.adoptRenewal(ctx, a, a.RenewedOrderID)
 	}
 	return "", fmt.Errorf("unknown action %q", a.Kind)
 }
@@ -281,21 +292,45 @@ func orderRequest(o *spec.Order, altID string) *digicert.OrderRequest {
 }
 
 // order places an order exactly once; README's "Ordering exactly once"
-// tells the rules. An intent carrying the alternative order id is saved
+// tells the rules.
+func (ap *applier) order(ctx context.Context, a Action) (string, error) { return ap.place(ctx, a, 0) }
+
+// renew places a renewal of order a.OrderID (an order with
+// renewal_of_order_id) exactly once, by the rules of order, and tracks the
+// new order under the same spec name; the renewed order is left as it is
+// and its id kept in the entry's PreviousOrderIDs. Just before each send,
+// the order renewed is read: one CertCentral renewed meanwhile (auto_renew,
+// a person) is adopted instead of buying a second renewal.
+func (ap *applier) renew(ctx context.Context, a Action) (string, error) {
+	prev := ap.Store.Entry(a.Name)
+	if prev == nil || prev.OrderID != a.OrderID {
+		return "", fmt.Errorf("not renewed: the state no longer tracks order %d as %s (it changed after the plan was made)", a.OrderID, a.Name)
+	}
+	return ap.place(ctx, a, a.OrderID)
+}
+
+// place places an order, or a renewal of order renewal (when not 0),
+// exactly once. An intent carrying the alternative order id is saved
 // before every POST, and only proof settles it: a decoded answer with an
 // order id, or a look-up that finds the order (which is then adopted). An
 // intent left by an earlier attempt is looked up first; the order is sent
 // again only when the look-up misses, the intent is at least ResendAfter
-// old, and CertCentral holds no live order with the spec's names.
-func (ap *applier) order(ctx context.Context, a Action) (string, error) {
+// old, and CertCentral holds no live order with the spec's names (for a
+// renewal: neither a renewal of the order, nor another live order with
+// the names than the order renewed and the spec's earlier orders).
+func (ap *applier) place(ctx context.Context, a Action, renewal int) (string, error) {
 	o := a.Spec
 	if o == nil {
-		return "", fmt.Errorf("order %s: no spec", a.Name)
+		return "", fmt.Errorf("%s %s: no spec", a.Kind, a.Name)
+	}
+	kind := state.IntentOrder
+	if renewal != 0 {
+		kind = state.IntentRenew
 	}
 	prev := ap.Store.Entry(a.Name)
 	var altID string
 	switch {
-	case prev != nil && prev.Intent != nil && prev.Intent.Action == state.IntentOrder:
+	case prev != nil && prev.Intent != nil && prev.Intent.Action == kind:
 		in := prev.Intent
 		altID = in.AlternativeOrderID
 		if detail, found, err := ap.lookUp(ctx, a, altID); found || err != nil {
@@ -305,19 +340,31 @@ func (ap *applier) order(ctx context.Context, a Action) (string, error) {
 			return "", &WaitError{Until: at, Why: fmt.Sprintf("alternative order id %s, sent at %s, is not found yet; CertCentral may still be working on it, so it is not sent again before %s",
 				altID, in.Started.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339))}
 		}
+		if renewal != 0 {
+			if detail, done, err := ap.renewedYet(ctx, a); done || err != nil {
+				return detail, err
+			}
+		}
 		if err := ap.checkNames(ctx, a, in); err != nil {
 			return "", err
 		}
-	case prev != nil && (prev.OrderID != 0 || prev.Intent != nil):
+	case renewal == 0 && prev != nil && (prev.OrderID != 0 || prev.Intent != nil):
 		return "", fmt.Errorf("not ordered: the state now tracks order %d for %s (it changed after the plan was made)", prev.OrderID, a.Name)
+	case renewal != 0 && prev.Intent != nil:
+		return "", fmt.Errorf("not renewed: an earlier %s of order %d has an unknown outcome", prev.Intent.Action, renewal)
 	case !a.Consulted:
 		return "", fmt.Errorf("not ordered: CertCentral was not asked for live orders with these names first")
 	default:
+		if renewal != 0 {
+			if detail, done, err := ap.renewedYet(ctx, a); done || err != nil {
+				return detail, err
+			}
+		}
 		altID = newAlternativeID(a.Name)
 	}
 	err := ap.Store.Update(a.Name, func(e *state.Entry) bool {
 		now := ap.now()
-		in := &state.Intent{Action: state.IntentOrder, AlternativeOrderID: altID, Fingerprint: o.Fingerprint,
+		in := &state.Intent{Action: kind, AlternativeOrderID: altID, Fingerprint: o.Fingerprint, RenewalOfOrderID: renewal,
 			Started: now, FirstSent: now, Attempts: 1, Names: [][]string{specNames(o)}, DisableCT: o.DisableCT, AutoReissue: o.AutoReissue}
 		if old := e.Intent; old != nil {
 			in.Attempts = old.Attempts + 1
@@ -333,7 +380,9 @@ func (ap *applier) order(ctx context.Context, a Action) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("saving the intent before ordering: %w; nothing was ordered", err)
 	}
-	resp, err := ap.API.PlaceOrder(ctx, orderRequest(o, altID))
+	req := orderRequest(o, altID)
+	req.RenewalOfOrderID = renewal
+	resp, err := ap.API.PlaceOrder(ctx, req)
 	if err != nil {
 		// --resend-after counts from when this attempt ended: the call
 		// may have waited for the rate limits before it went out.
@@ -351,22 +400,34 @@ func (ap *applier) order(ctx context.Context, a Action) (string, error) {
 			status = "issued"
 		}
 		err = ap.Store.Update(a.Name, func(e *state.Entry) bool {
-			*e = state.Entry{
+			ne := state.Entry{
 				OrderID: resp.ID, AlternativeOrderID: altID, Fingerprint: o.Fingerprint, Fixed: o.FixedFields(),
 				Options: orderingOptions(o), DisableCT: o.DisableCT, AutoReissue: o.AutoReissue, File: o.File,
 				OrderedAt: ap.now(), Status: status, CertificateID: resp.CertificateID, DCVMethod: o.DCVMethod,
 				DCVToken: resp.DCVRandomValue,
 			}
+			carryOver(e, &ne)
+			*e = ne
 			return true
 		})
 		if err != nil {
 			return "", fmt.Errorf("order %d was placed but saving it failed: %w; the next apply finds it by alternative order id %s", resp.ID, err, altID)
+		}
+		if renewal != 0 {
+			return fmt.Sprintf("renewed as order %d", resp.ID), nil
 		}
 		return fmt.Sprintf("ordered %d", resp.ID), nil
 	case errors.Is(err, digicert.ErrOutcomeUnknown):
 		if _, found, lerr := ap.lookUp(ctx, a, altID); found && lerr == nil {
 			id := ap.Store.Entry(a.Name).OrderID
 			return fmt.Sprintf("ordered %d (the answer was lost; found by alternative order id %s)", id, altID), nil
+		}
+		return "", fmt.Errorf("%w; %s", err, ap.unsettled(altID))
+	case renewal != 0 && hasCode(err, "order_already_renewed"):
+		// Renewed meanwhile, by someone else or by an earlier attempt
+		// that a look-up does not show yet: adopt that renewal.
+		if detail, done, rerr := ap.renewedYet(ctx, a); done && rerr == nil {
+			return detail, nil
 		}
 		return "", fmt.Errorf("%w; %s", err, ap.unsettled(altID))
 	case digicert.IsAlternativeIDTaken(err):
@@ -413,7 +474,17 @@ func (ap *applier) checkNames(ctx context.Context, a Action, in *state.Intent) e
 	o := a.Spec
 	wants := addNames(in.Names, specNames(o))
 	var tracked map[int]string
-	ap.Store.View(func(f *state.File) { tracked = trackedOrders(f) })
+	// A renewal's own order, and the spec's earlier ones, are not matches.
+	skip := map[int]bool{}
+	ap.Store.View(func(f *state.File) {
+		tracked = trackedOrders(f)
+		if e := f.Entries[a.Name]; e != nil && in.RenewalOfOrderID != 0 {
+			skip[in.RenewalOfOrderID] = true
+			for _, id := range e.PreviousOrderIDs {
+				skip[id] = true
+			}
+		}
+	})
 	var ids []string
 	for _, want := range wants {
 		orders, err := ap.API.ListOrders(ctx, digicert.OrderFilter{CommonName: want[0]})
@@ -421,7 +492,7 @@ func (ap *applier) checkNames(ctx context.Context, a Action, in *state.Intent) e
 			return fmt.Errorf("asking CertCentral for live orders named %s before sending the order again: %w; nothing was ordered", want[0], err)
 		}
 		for _, x := range orders {
-			if closedStatuses[x.Status] || !sameNames(orderNames(x.Certificate.CommonName, x.Certificate.DNSNames), want) {
+			if closedStatuses[x.Status] || skip[x.ID] || !sameNames(orderNames(x.Certificate.CommonName, x.Certificate.DNSNames), want) {
 				continue
 			}
 			if o.AllowExistingNames {
@@ -492,6 +563,7 @@ func (ap *applier) adopt(a Action, altID string, refs []digicert.OrderRef) (int,
 		if ne.Fingerprint == o.Fingerprint {
 			ne.Fixed, ne.Options = o.FixedFields(), orderingOptions(o)
 		}
+		carryOver(e, &ne)
 		*e = ne
 		return true
 	})

@@ -87,7 +87,11 @@ func (r *Reconciler) observe(ctx context.Context, known *state.File, all bool) (
 				continue
 			}
 			e := known.Entries[n]
-			if ref.Status != e.Status || (ref.CertificateID != 0 && ref.CertificateID != e.CertificateID) {
+			// An order that may be renewed (within renewWindow of its
+			// end) is read when the feed reports it at all: a renewal
+			// changes neither its status nor its certificate.
+			if ref.Status != e.Status || (ref.CertificateID != 0 && ref.CertificateID != e.CertificateID) ||
+				(!e.Renewed && !e.OrderValidTill.IsZero() && !now.Before(e.OrderValidTill.Add(-renewWindow))) {
 				read[n] = true
 			}
 		}
@@ -137,7 +141,8 @@ func (r *Reconciler) observe(ctx context.Context, known *state.File, all bool) (
 func observedFrom(orders map[string]*digicert.Order) map[string]*observed {
 	out := make(map[string]*observed, len(orders))
 	for n, o := range orders {
-		ob := &observed{Status: o.Status, DisableCT: bool(o.DisableCT), AutoReissue: bool(o.AutoReissue)}
+		ob := &observed{Status: o.Status, DisableCT: bool(o.DisableCT), AutoReissue: bool(o.AutoReissue),
+			Renewed: bool(o.IsRenewed), RenewedOrderID: o.RenewedOrderID}
 		if o.Certificate.CommonName != "" {
 			ob.Names = orderNames(o.Certificate.CommonName, o.Certificate.DNSNames)
 		}
@@ -224,7 +229,7 @@ func recordOrder(e *state.Entry, o *digicert.Order, now time.Time) {
 	if t, ok := o.OrderEnds(); ok {
 		e.OrderValidTill = t
 	}
-	e.Renewed = bool(o.IsRenewed)
+	e.Renewed, e.RenewedOrderID = bool(o.IsRenewed), o.RenewedOrderID
 	if o.DCVMethod != "" {
 		e.DCVMethod = o.DCVMethod
 	}

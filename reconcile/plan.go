@@ -36,7 +36,29 @@ const (
 	// KindReissue is POST /order/certificate/{id}/reissue: a new
 	// certificate on the same order, at no cost (see Action.Reason).
 	KindReissue Kind = "reissue"
+	// KindRenew is a renewal order: the spec's order with
+	// renewal_of_order_id, for an order that ends within
+	// renew_before_days or has expired. It costs money, like KindOrder.
+	KindRenew Kind = "renew"
+	// KindAdoptRenewal tracks the order CertCentral renewed an order with
+	// (auto_renew, or a person in CertCentral) under the same spec name:
+	// GET calls only.
+	KindAdoptRenewal Kind = "adopt_renewal"
 )
+
+// Why a renewal is planned (Action.Reason of a KindRenew).
+const (
+	// RenewEnding: the order ends within renew_before_days.
+	RenewEnding = "ending"
+	// RenewExpired: the order has expired.
+	RenewExpired = "expired"
+	// RenewResume: an earlier renewal's outcome is unknown (Action.Resume).
+	RenewResume = "resume"
+)
+
+// renewWindow is how long before an order's end DigiCert accepts its
+// renewal (shared/digicert-api.md), and the most renew_before_days allows.
+const renewWindow = 90 * 24 * time.Hour
 
 // Why a reissue is planned (Action.Reason).
 const (
@@ -103,6 +125,11 @@ type Action struct {
 	Reason          string   `json:"reason,omitempty"`
 	Changed         []string `json:"changed,omitempty"`
 	RevokesPrevious bool     `json:"revokes_previous,omitempty"`
+	// OrderEnds is, on a renewal, when the order renewed ends (or ended).
+	OrderEnds time.Time `json:"order_valid_till,omitzero"`
+	// RenewedOrderID is, on an adopt_renewal, the order CertCentral
+	// renewed OrderID with: certform tracks it from then on.
+	RenewedOrderID int `json:"renewed_order_id,omitempty"`
 	// Spec is the desired order (nil in a decoded plan).
 	Spec *spec.Order `json:"-"`
 }
@@ -158,9 +185,9 @@ type Changes struct {
 func (p *Changes) Counts() (order, update, revoke int) {
 	for _, a := range p.Actions {
 		switch a.Kind {
-		case KindOrder:
+		case KindOrder, KindRenew:
 			order++
-		case KindSetCT, KindSetAutoReissue, KindReissue:
+		case KindSetCT, KindSetAutoReissue, KindReissue, KindAdoptRenewal:
 			update++
 		case KindRevoke:
 			revoke++
@@ -169,8 +196,9 @@ func (p *Changes) Counts() (order, update, revoke int) {
 	return
 }
 
-// Summary returns "Plan: 2 to order, 1 to update, 0 to revoke." Updates
-// count calls: a spec whose CT and auto-reissue both change counts 2.
+// Summary returns "Plan: 2 to order, 1 to update, 0 to revoke." Orders
+// count new orders and renewals (both cost money); updates count calls: a
+// spec whose CT and auto-reissue both change counts 2.
 func (p *Changes) Summary() string {
 	o, u, r := p.Counts()
 	return fmt.Sprintf("Plan: %d to order, %d to update, %d to revoke.", o, u, r)
@@ -187,6 +215,9 @@ type observed struct {
 	// RevokeRequest is the status of the order's pending revoke request
 	// when the refresh read it (approved, rejected...); empty otherwise.
 	RevokeRequest string
+	// Renewed and RenewedOrderID are is_renewed and renewed_order_id.
+	Renewed        bool
+	RenewedOrderID int
 }
 
 // liveOrder is an order CertCentral holds, found when certform consulted
@@ -462,12 +493,12 @@ func sameNames(a, b []string) bool {
 }
 
 // liveMatches returns the live orders in the account whose names are
-// exactly the spec's.
-func (pc *planCtx) liveMatches(d *spec.Order) []liveOrder {
+// exactly the spec's, but for the orders in skip.
+func (pc *planCtx) liveMatches(d *spec.Order, skip ...int) []liveOrder {
 	want := specNames(d)
 	var out []liveOrder
 	for _, o := range pc.in.Live {
-		if !closedStatuses[o.Status] && sameNames(o.Names, want) {
+		if !closedStatuses[o.Status] && sameNames(o.Names, want) && !slices.Contains(skip, o.ID) {
 			out = append(out, o)
 		}
 	}
@@ -666,12 +697,17 @@ func (pc *planCtx) planOne(p *Changes, name string, d *spec.Order, e *state.Entr
 			p.Actions = append(p.Actions, a)
 		}
 		return
+	case status == "expired" && pc.planRenewal(p, pos, note, d, e, status, obs):
+		return
 	case closedStatuses[status]:
 		note(NoteDrift, e.OrderID, "for a new certificate, write a spec with a new name; to stop tracking this one, run certform forget "+name,
 			"the order is %s in CertCentral, changed outside certform; certform changes nothing on it", status)
 		return
 	}
 
+	if pc.planRenewal(p, pos, note, d, e, status, obs) {
+		return
+	}
 	if why := waitingFor[status]; why != "" {
 		msg, hint := waitingNote(e, d, status, why)
 		note(NoteWaiting, e.OrderID, hint, "%s", msg)
@@ -757,6 +793,73 @@ func (pc *planCtx) planReissue(p *Changes, pos func(Action) Action, note func(st
 	a.OrderNames = old
 	a.RevokesPrevious = len(old) > 0 && (old[0] != want[0] || len(removedNames(old, want)) > 0)
 	p.Actions = append(p.Actions, a)
+}
+
+// planRenewal plans what keeps an order alive at its end, and reports
+// whether it planned anything (then nothing else is planned for the
+// order: a renewal carries the spec's values). CertCentral renewed the
+// order (renewed_order_id): the renewal is adopted, whenever it was made.
+// An earlier renewal's outcome is unknown: it is resumed like an order.
+// The order ends within renew_before_days, or has expired, and is issued
+// (or expired): a renewal order is placed, unless CertCentral holds
+// another live order with the spec's names (the order renewed, and the
+// spec's earlier orders, do not count).
+func (pc *planCtx) planRenewal(p *Changes, pos func(Action) Action, note func(string, int, string, string, ...any), d *spec.Order, e *state.Entry, status string, obs *observed) bool {
+	now := pc.in.Now
+	renewed, renewedID := e.Renewed, e.RenewedOrderID
+	if obs != nil {
+		renewed, renewedID = obs.Renewed, obs.RenewedOrderID
+	}
+	if e.Intent != nil && e.Intent.Action != state.IntentRenew {
+		return false // another call's outcome is settled first
+	}
+	ends := !e.OrderValidTill.IsZero() && !now.Before(e.OrderValidTill.Add(-time.Duration(d.RenewBeforeDays)*24*time.Hour))
+	switch {
+	case renewedID != 0 && renewedID != e.OrderID:
+		p.Actions = append(p.Actions, pos(Action{Kind: KindAdoptRenewal, OrderID: e.OrderID, RenewedOrderID: renewedID}))
+		return true
+	case e.Intent != nil:
+		in := e.Intent
+		a := pos(Action{Kind: KindRenew, OrderID: e.OrderID, Reason: RenewResume, Resume: in.AlternativeOrderID,
+			ResendAt: in.Started.Add(pc.in.ResendAfter).UTC(), OrderEnds: e.OrderValidTill})
+		p.Actions = append(p.Actions, a)
+		if now.Before(a.ResendAt) {
+			note(NoteWaiting, e.OrderID, fmt.Sprintf("CertCentral may still be working on it; to give up on it after checking CertCentral, run certform forget %s --force", d.Name),
+				"the renewal of order %d sent at %s has an unknown outcome; apply looks alternative order id %s up and tracks the new order if found; it is not sent again before %s",
+				e.OrderID, in.Started.UTC().Format(time.RFC3339), in.AlternativeOrderID, a.ResendAt.Format(time.RFC3339))
+		}
+		return true
+	case !ends && (status != "expired" || !e.OrderValidTill.IsZero()):
+		// An expired order whose end is not known is renewed; one that
+		// lasts beyond renew_before_days is left to the drift note.
+		return false
+	case renewed:
+		note(NoteWarning, e.OrderID, fmt.Sprintf("find the renewal in CertCentral, then track it: certform forget %s, then certform import %s NEW_ORDER_ID", d.Name, d.Name),
+			"order %d ends at %s and CertCentral says it was renewed, but not by which order; certform does not renew it again", e.OrderID, e.OrderValidTill.UTC().Format(time.RFC3339))
+		return true
+	case status != "issued" && status != "expired":
+		note(NoteWaiting, e.OrderID, "the renewal is placed once CertCentral shows the order issued",
+			"order %d ends at %s; its renewal waits: the order is %s", e.OrderID, e.OrderValidTill.UTC().Format(time.RFC3339), orNone(status))
+		return false
+	}
+	a := pos(Action{Kind: KindRenew, OrderID: e.OrderID, Reason: RenewEnding, OrderEnds: e.OrderValidTill, Consulted: d.AllowExistingNames})
+	if status == "expired" {
+		a.Reason = RenewExpired
+	}
+	if pc.in.Consulted && !d.AllowExistingNames {
+		if found := pc.liveMatches(d, append([]int{e.OrderID}, e.PreviousOrderIDs...)...); len(found) > 0 {
+			a.BlockedBy = BlockedExists
+			p.Blocked = append(p.Blocked, a)
+			n := pc.existsNote(d.Name, found)
+			n.Message = strings.Replace(n.Message, "; it is not ordered", fmt.Sprintf("; order %d is not renewed", e.OrderID), 1)
+			n.Hint = fmt.Sprintf("if order %d is the renewal, track it: certform forget %s, then certform import %s %d; to renew anyway, set allow_existing_names: true in the spec", found[0].ID, d.Name, d.Name, found[0].ID)
+			p.Notes = append(p.Notes, n)
+			return true
+		}
+		a.Consulted = true
+	}
+	p.Actions = append(p.Actions, a)
+	return true
 }
 
 // expiring reports whether the entry's certificate ends within days of

@@ -22,6 +22,7 @@ func mkOrder(name string, mods ...func(*spec.Order)) *spec.Order {
 	o := &spec.Order{
 		Name: name, CommonName: name + ".example.com", CSR: "csr-of-" + name, SignatureHash: "sha256",
 		Product: "ov", ValidityYears: 1, OrganizationID: 112233, File: name + ".yaml", Line: 1, Column: 1,
+		ReissueBeforeDays: spec.DefaultBeforeDays, RenewBeforeDays: spec.DefaultBeforeDays, ReissueOnCTChange: true,
 	}
 	for _, m := range mods {
 		m(o)
@@ -116,6 +117,20 @@ func TestPlan_golden(t *testing.T) {
 		{"max-revocations-used", planInput{Desired: []*spec.Order{mkOrder("a", withRevoke)}, MaxRevocations: 1,
 			Known: &state.File{Version: state.Version, Entries: map[string]*state.Entry{"a": entryFor(mkOrder("a"), 1)},
 				Revocations: []state.Revocation{{Name: "z", OrderID: 9, Time: revokedAt.Add(-time.Hour)}, {Name: "y", OrderID: 8, Time: revokedAt.Add(-25 * time.Hour)}}}}},
+		{"renew", planInput{Desired: []*spec.Order{base, mkOrder("api"), mkOrder("www"), mkOrder("old"), mkOrder("exp")}, Consulted: true,
+			Live: []liveOrder{{ID: 100004, Status: "issued", Names: []string{"old.example.com"}}, {ID: 100001, Status: "issued", Names: []string{"shop.example.com"}}},
+			Known: known(map[string]*state.Entry{
+				"shop": entryFor(base, 100001, func(e *state.Entry) { e.OrderValidTill = revokedAt.Add(10 * 24 * time.Hour) }),
+				"api": entryFor(mkOrder("api"), 100002, func(e *state.Entry) {
+					e.OrderValidTill, e.Renewed, e.RenewedOrderID = revokedAt.Add(20*24*time.Hour), true, 100009
+				}),
+				"www": entryFor(mkOrder("www"), 100003, func(e *state.Entry) {
+					e.OrderValidTill = revokedAt.Add(10 * 24 * time.Hour)
+					e.Intent = &state.Intent{Action: state.IntentRenew, AlternativeOrderID: "cf-www-1a2b3c4d5e6f", RenewalOfOrderID: 100003, Started: revokedAt, Attempts: 1}
+				}),
+				"old": entryFor(mkOrder("old"), 100006, func(e *state.Entry) { e.OrderValidTill = revokedAt.Add(24 * time.Hour) }),
+				"exp": entryFor(mkOrder("exp"), 100007, func(e *state.Entry) { e.Status, e.OrderValidTill = "expired", revokedAt.Add(-24*time.Hour) }),
+			})}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -283,12 +283,12 @@ func (r *Reconciler) waitQuiet(ctx context.Context) (time.Time, error) {
 	}
 }
 
-// needConsult returns the specs of the planned new orders that may not
-// buy names CertCentral already has.
+// needConsult returns the specs of the planned new orders and renewals
+// that may not buy names CertCentral already has.
 func needConsult(p *Changes) []*spec.Order {
 	var out []*spec.Order
 	for _, a := range p.Actions {
-		if a.Kind == KindOrder && a.Resume == "" && a.Spec != nil && !a.Spec.AllowExistingNames {
+		if (a.Kind == KindOrder || a.Kind == KindRenew) && a.Resume == "" && a.Spec != nil && !a.Spec.AllowExistingNames {
 			out = append(out, a.Spec)
 		}
 	}

@@ -86,8 +86,11 @@ func writeAction(b *strings.Builder, a Action, c func(string, string) string, bl
 	case blocked != "":
 		fmt.Fprintf(b, "  %s %s order %d  %s\n", c(red, "! blocked "+string(a.Kind)), a.Name, a.OrderID, where)
 		writeOrderNames(b, a)
-		if a.Kind == KindReissue {
+		switch a.Kind {
+		case KindReissue:
 			writeReissue(b, a, c)
+		case KindRenew:
+			writeRenewal(b, a)
 		}
 	case a.Kind == KindOrder:
 		fmt.Fprintf(b, "  %s %s  %s\n", c(green, "+ order "), a.Name, where)
@@ -101,6 +104,13 @@ func writeAction(b *strings.Builder, a Action, c func(string, string) string, bl
 		if o := a.Spec; o != nil {
 			writeOrderDetails(b, o)
 		}
+	case a.Kind == KindRenew:
+		fmt.Fprintf(b, "  %s %s order %d  %s\n", c(green, "+ renew "), a.Name, a.OrderID, where)
+		writeRenewal(b, a)
+	case a.Kind == KindAdoptRenewal:
+		fmt.Fprintf(b, "  %s %s order %d  %s\n", c(yellow, "~ adopt renewal"), a.Name, a.OrderID, where)
+		fmt.Fprintf(b, "        CertCentral renewed order %d as order %d: certform tracks order %d from now on and leaves order %d as it is\n",
+			a.OrderID, a.RenewedOrderID, a.RenewedOrderID, a.OrderID)
 	case a.Kind == KindSetCT:
 		fmt.Fprintf(b, "  %s %s order %d  %s\n        disable_ct: %s -> %s\n", c(yellow, "~ update"), a.Name, a.OrderID, where, onOff(a.From), onOff(a.To))
 	case a.Kind == KindSetAutoReissue:
@@ -114,6 +124,26 @@ func writeAction(b *strings.Builder, a Action, c func(string, string) string, bl
 		if a.Recheck {
 			b.WriteString("        an earlier revoke request's outcome is unknown: the order is read first\n")
 		}
+	}
+}
+
+// writeRenewal shows why a renewal order is placed and what it buys.
+func writeRenewal(b *strings.Builder, a Action) {
+	ends := a.OrderEnds.UTC().Format(time.RFC3339)
+	switch a.Reason {
+	case RenewEnding:
+		fmt.Fprintf(b, "        order %d ends at %s, within renew_before_days: a new order with renewal_of_order_id %d; order %d is left as it is\n", a.OrderID, ends, a.OrderID, a.OrderID)
+	case RenewExpired:
+		fmt.Fprintf(b, "        order %d has expired: a new order with renewal_of_order_id %d\n", a.OrderID, a.OrderID)
+	case RenewResume:
+		fmt.Fprintf(b, "        an earlier renewal's outcome is unknown: alternative order id %s is looked up first and tracked if found;\n", a.Resume)
+		fmt.Fprintf(b, "        if it is not found, the renewal is sent again no earlier than %s\n", a.ResendAt.Format(time.RFC3339))
+	}
+	if a.Resume == "" && !a.Consulted && a.BlockedBy == "" {
+		b.WriteString("        before renewing, CertCentral is asked for live orders with these names\n")
+	}
+	if o := a.Spec; o != nil {
+		writeOrderDetails(b, o)
 	}
 }
 
