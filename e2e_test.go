@@ -916,44 +916,17 @@ func TestApply_killLoop(t *testing.T) {
 	srv.Inject(digicerttest.Fault{Method: "POST", Path: "/order/certificate/ssl", Latency: 1250 * time.Millisecond})
 	dir := t.TempDir()
 	st := filepath.Join(t.TempDir(), "s.json")
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
-	killed, inFlight, specs := 0, 0, 0
-	for killed < kills {
+	specs := 0
+	args := []string{"apply", "--dir", dir, "--state", st, "--quiet-period", "0s", "--resend-after", "2s"}
+	killed, inFlight := killLoop(t, env, args, st, kills, 700*time.Millisecond, func() {
 		writeSpecsFrom(t, dir, specs, 1)
 		specs++
-		cmd := exec.Command(binary, "apply", "--dir", dir, "--state", st, "--quiet-period", "0s", "--resend-after", "2s")
-		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done: // finished by itself
-		case <-time.After(time.Duration(rng.IntN(700)) * time.Millisecond):
-			cmd.Process.Kill()
-			<-done
-			killed++
-			// Count the kills that left an order in flight (an intent
-			// saved, its outcome unknown).
-			if f, err := state.Read(st); err == nil {
-				for _, e := range f.Entries {
-					if e.Intent != nil {
-						inFlight++
-						break
-					}
-				}
-			}
-		}
+	}, func(killed int) {
 		if n := maxOrdersPerName(srv); n > 1 {
 			t.Fatalf("after %d kills: a spec was ordered %d times", killed, n)
 		}
-	}
-	srv.WaitIdle(10 * time.Second)
-	code, stdout, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st, "--resend-after", "0s", "--quiet-period", "0s", "--parallelism", "16")
-	if code != 0 {
-		t.Fatalf("final apply: exit %d\n%s%s", code, stdout, stderr)
-	}
+	})
+	finalApply(t, srv, env, dir, st)
 	perCN := map[string]int{}
 	for _, o := range srv.Orders() {
 		perCN[o.CommonName]++

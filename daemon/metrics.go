@@ -47,7 +47,7 @@ func NewMetrics() *Metrics {
 		cycleSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "certform_cycle_duration_seconds",
 			Help: "How long reconcile cycles take.", Buckets: prometheus.ExponentialBuckets(0.01, 4, 8)}),
 		actions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "certform_plan_actions_total",
-			Help: "Planned calls and notes, by kind (order, set_ct, set_auto_reissue, revoke, blocked, and note kinds)."}, []string{"kind"}),
+			Help: "Planned calls and notes, by kind (order, renew, adopt_renewal, reissue, set_ct, set_auto_reissue, revoke, blocked, and note kinds)."}, []string{"kind"}),
 		apiCalls: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "certform_api_calls_total",
 			Help: "HTTP exchanges with CertCentral, by endpoint and status (0: no answer)."}, []string{"endpoint", "status"}),
 		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{Name: "certform_api_rate_limited_total",

@@ -657,6 +657,13 @@ func (pc *planCtx) planOne(p *Changes, name string, d *spec.Order, e *state.Entr
 		note(NoteIrreversible, e.OrderID, "check the order in CertCentral; revocation cannot be undone",
 			"a revoke request was sent and its outcome is unknown; setting revoke back to false does not undo it")
 		return
+	case d.Revoke && e.Intent != nil && e.Intent.Action == state.IntentRenew:
+		// Revoking now would drop the renewal's intent: a renewal that
+		// landed would be bought and never tracked.
+		note(NoteWarning, e.OrderID, "run certform apply with revoke: false to settle the renewal first; certform then tracks the renewal, and revoke: true acts on it",
+			"the renewal of order %d sent at %s has an unknown outcome (alternative order id %s) and the spec asks for revocation; nothing is done",
+			e.OrderID, e.Intent.Started.UTC().Format(time.RFC3339), e.Intent.AlternativeOrderID)
+		return
 	case d.Revoke && status == "revoked":
 		return
 	case d.Revoke && e.Revoke != nil && e.Revoke.Status == "rejected" && e.Revoke.Comments == d.RevokeComments:

@@ -285,3 +285,22 @@ func TestRenew_notRenewed(t *testing.T) {
 		}
 	})
 }
+
+// TestRenew_revokeWhileInFlight: revoke: true on a spec whose renewal has
+// an unknown outcome revokes nothing and keeps the renewal's intent.
+func TestRenew_revokeWhileInFlight(t *testing.T) {
+	r := newRig(t)
+	id := r.endingOrder()
+	r.srv.Inject(digicerttest.Fault{Method: "POST", Path: "/order/certificate/ssl", Times: 1, Status: 503, Code: "service_unavailable"})
+	r.observeCycle(1)
+	r.spec("shop", "revoke: true", "revoke_comments: retired")
+	r.clock.Add(time.Minute)
+	p, res := r.observeCycle(1)
+	if len(p.Actions) != 0 || len(res) != 0 || len(p.Notes) != 1 || p.Notes[0].Kind != NoteWarning ||
+		!strings.Contains(p.Notes[0].Message, fmt.Sprintf("the renewal of order %d sent at", id)) {
+		t.Fatalf("plan: %+v", p)
+	}
+	if e := r.entry("shop"); e.Intent == nil || e.Intent.Action != "renew" || e.OrderID != id {
+		t.Fatalf("entry: %+v", e)
+	}
+}
