@@ -577,7 +577,7 @@ func (d *Daemon) finish(t trigger, start time.Time, ok bool, specErrors int, p *
 	end := d.clock.Now()
 	var stats *stateStats
 	if p != nil {
-		d.r.Store.View(func(f *state.File) { stats = countState(f) })
+		d.r.Store.View(func(f *state.File) { stats = countState(f, end) })
 	}
 	d.met.observeCycle(t.reason(), ok, end.Sub(start), end, specErrors, p, stats)
 	d.health.setCycle(end, ok, t.reason())

@@ -36,6 +36,8 @@ type Metrics struct {
 	waiting       *prometheus.GaugeVec
 	notAfter      *prometheus.GaugeVec
 	orderEnd      *prometheus.GaugeVec
+	// reissueOverdue is 1 per spec whose auto-reissue is overdue.
+	reissueOverdue *prometheus.GaugeVec
 }
 
 // NewMetrics returns the metrics, all zero.
@@ -70,9 +72,11 @@ func NewMetrics() *Metrics {
 			Help: "When each spec's current certificate ends (Unix time), as last observed in CertCentral."}, []string{"name"}),
 		orderEnd: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certform_order_valid_till_timestamp_seconds",
 			Help: "When each spec's order ends (Unix time), as last observed in CertCentral."}, []string{"name"}),
+		reissueOverdue: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certform_reissue_overdue",
+			Help: "1 for each spec whose certificate ends within 7 days, on an order that lasts longer, with auto_reissue on and no reissue pending: DigiCert has not reissued it."}, []string{"name"}),
 	}
 	m.reg.MustRegister(m.cycles, m.cycleSeconds, m.actions, m.apiCalls, m.rateLimited, m.retries, m.specErrors,
-		m.orders, m.pendingRevoke, m.lastSuccess, m.deliveries, m.waiting, m.notAfter, m.orderEnd)
+		m.orders, m.pendingRevoke, m.lastSuccess, m.deliveries, m.waiting, m.notAfter, m.orderEnd, m.reissueOverdue)
 	return m
 }
 
@@ -144,6 +148,10 @@ func (m *Metrics) observeCycle(trigger string, ok bool, d time.Duration, end tim
 				m.orderEnd.WithLabelValues(d.name).Set(float64(d.orderEnd.Unix()))
 			}
 		}
+		m.reissueOverdue.Reset()
+		for _, n := range stats.reissueOverdue {
+			m.reissueOverdue.WithLabelValues(n).Set(1)
+		}
 	}
 	if ok {
 		m.lastSuccess.Set(float64(end.Unix()))
@@ -156,6 +164,9 @@ type stateStats struct {
 	waiting        map[string]int // orders waiting in CertCentral, by status
 	pendingRevokes int
 	dates          []certDates
+	// reissueOverdue names the specs whose certificate DigiCert should
+	// have auto-reissued by now (see reconcile.ReissueOverdue).
+	reissueOverdue []string
 }
 
 // certDates are one spec's certificate and order ends (zero: unknown).
@@ -164,9 +175,9 @@ type certDates struct {
 	notAfter, orderEnd time.Time
 }
 
-// countState reads the numbers from the state (under the store's lock, so
+// countState reads the numbers from the state at now (under the store's lock, so
 // it must be quick and keep nothing).
-func countState(f *state.File) *stateStats {
+func countState(f *state.File, now time.Time) *stateStats {
 	st := &stateStats{orders: map[string]int{}, waiting: map[string]int{}}
 	for name, e := range f.Entries {
 		if e.OrderID != 0 {
@@ -181,6 +192,9 @@ func countState(f *state.File) *stateStats {
 			// A revoked order's certificate no longer counts as its end.
 			if e.Status != "revoked" && (!e.NotAfter.IsZero() || !e.OrderValidTill.IsZero()) {
 				st.dates = append(st.dates, certDates{name: name, notAfter: e.NotAfter, orderEnd: e.OrderValidTill})
+			}
+			if reconcile.ReissueOverdue(e, now) {
+				st.reissueOverdue = append(st.reissueOverdue, name)
 			}
 		}
 		if e.Revoke != nil && (e.Revoke.Status == "pending" || e.Revoke.Status == "submitted") {

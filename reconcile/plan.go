@@ -777,7 +777,7 @@ func (pc *planCtx) planReissue(p *Changes, pos func(Action) Action, note func(st
 		a.Reason, a.Changed = ReissueCT, []string{"disable_ct"}
 	case expiring(e, d.ReissueBeforeDays, now) && !d.AutoReissue:
 		a.Reason = ReissueExpiring
-	case expiring(e, autoReissueWarnDays, now) && d.AutoReissue && !reissuePending(e, status):
+	case d.AutoReissue && reissueOverdue(e, status, now):
 		note(NoteWarning, e.OrderID, "check the order's reissue request in CertCentral, or set auto_reissue: false so that certform reissues it",
 			"the certificate ends at %s and DigiCert has not reissued it, although auto_reissue is on", e.NotAfter.UTC().Format(time.RFC3339))
 		return
@@ -867,6 +867,19 @@ func (pc *planCtx) planRenewal(p *Changes, pos func(Action) Action, note func(st
 	}
 	p.Actions = append(p.Actions, a)
 	return true
+}
+
+// ReissueOverdue reports whether DigiCert should have auto-reissued the
+// entry's certificate by now: auto_reissue is on (as last applied), the
+// certificate ends within 7 days on an order that lasts longer, and no
+// reissue is pending. certform warns about it (a note; the daemon's
+// certform_reissue_overdue metric).
+func ReissueOverdue(e *state.Entry, now time.Time) bool {
+	return e.AutoReissue && e.OrderID != 0 && !closedStatuses[e.Status] && reissueOverdue(e, e.Status, now)
+}
+
+func reissueOverdue(e *state.Entry, status string, now time.Time) bool {
+	return expiring(e, autoReissueWarnDays, now) && !reissuePending(e, status)
 }
 
 // expiring reports whether the entry's certificate ends within days of
