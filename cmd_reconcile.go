@@ -602,15 +602,23 @@ func failureSummary(bad []reconcile.Result, blocked []reconcile.Action) string {
 		}
 		lines = append(lines, b.String())
 	}
+	// Adoptions are grouped apart: their rails mean other things.
 	by := map[string][]string{}
 	for _, a := range blocked {
-		by[a.BlockedBy] = append(by[a.BlockedBy], a.Name)
+		key := a.BlockedBy
+		if a.Kind == reconcile.KindAdopt {
+			key = "adopt:" + key
+		}
+		by[key] = append(by[key], a.Name)
 	}
 	for _, g := range []struct{ reason, word, text string }{
 		{reconcile.BlockedMaxRevocations, "revocation", "blocked by --max-revocations"},
 		{reconcile.BlockedNames, "revocation", "blocked because the order's names are not the spec's"},
 		{reconcile.BlockedDuplicate, "order", "blocked as duplicates of a certificate already ordered or asked for"},
 		{reconcile.BlockedExists, "order", "blocked because CertCentral already has live orders with these names"},
+		{"adopt:" + reconcile.BlockedNames, "adoption", "blocked because the order's names are not the spec's"},
+		{"adopt:" + reconcile.BlockedDuplicate, "adoption", "blocked because another spec tracks the order"},
+		{"adopt:" + reconcile.BlockedOrderID, "adoption", "blocked because order_id names an order that cannot be adopted"},
 	} {
 		if ns := by[g.reason]; len(ns) > 0 {
 			line := fmt.Sprintf("%s %s: %s", countOf(len(ns), g.word), g.text, strings.Join(ns, ", "))
@@ -915,6 +923,7 @@ func runImport(stdout, stderr io.Writer, args []string) int {
 		return exitError
 	}
 	fmt.Fprintf(stdout, "Imported order %d (%s) as %s.\n", got.ID, got.Status, name)
+	fmt.Fprintf(stdout, "A spec can also adopt an order declaratively, reviewed in git like any change: write order_id: %d in it, and apply (see \"Adopting existing orders\" in README.md).\n", got.ID)
 	return exitOK
 }
 

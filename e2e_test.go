@@ -525,7 +525,7 @@ func TestImport(t *testing.T) {
 		t.Errorf("mismatch: exit %d\n%q\nwant %q", code, stderr, want)
 	}
 	code, stdout, stderr := runBinary(t, env, "import", "--dir", dir, "--state", st, "www-example-com", fmt.Sprint(id))
-	if code != 0 || stdout != fmt.Sprintf("Imported order %d (issued) as www-example-com.\n", id) {
+	if code != 0 || stdout != fmt.Sprintf("Imported order %d (issued) as www-example-com.\nA spec can also adopt an order declaratively, reviewed in git like any change: write order_id: %d in it, and apply (see \"Adopting existing orders\" in README.md).\n", id, id) {
 		t.Fatalf("import: exit %d\n%s%s", code, stdout, stderr)
 	}
 	e := loadStateFile(t, st).Entries["www-example-com"]
@@ -598,7 +598,8 @@ func TestPlan_noKeyNoCalls(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, `"summary": {
     "order": 5,
     "update": 0,
-    "revoke": 0
+    "revoke": 0,
+    "adopt": 0
   }`) {
 		t.Errorf("json: exit %d\n%s", code, stdout)
 	}

@@ -186,6 +186,8 @@ func actionAttrs(a Action) []any {
 		}
 	case KindAdoptRenewal:
 		attrs = append(attrs, "change", fmt.Sprintf("track order %d, which renews it", a.RenewedOrderID))
+	case KindAdopt:
+		attrs = append(attrs, "change", "adopt the order named by order_id")
 	case KindReissue:
 		attrs = append(attrs, "change", "reissue: "+a.Reason)
 		if len(a.Changed) > 0 {
@@ -219,6 +221,8 @@ func (ap *applier) do(ctx context.Context, a Action) (string, error) {
 		return ap.renew(ctx, a)
 	case KindAdoptRenewal:
 		return ap.adoptRenewal(ctx, a, a.RenewedOrderID)
+	case KindAdopt:
+		return ap.adopt(ctx, a)
 	}
 	return "", fmt.Errorf("unknown action %q", a.Kind)
 }
@@ -457,7 +461,7 @@ func (ap *applier) lookUp(ctx context.Context, a Action, altID string) (detail s
 	if len(refs) == 0 {
 		return "", false, nil
 	}
-	id, err := ap.adopt(a, altID, refs)
+	id, err := ap.adoptFound(a, altID, refs)
 	if err != nil {
 		return "", false, err
 	}
@@ -535,9 +539,9 @@ func addNames(sets [][]string, names []string) [][]string {
 	return append(out, names)
 }
 
-// adopt records an order found by alternative order id. Should several
+// adoptFound records an order found by alternative order id. Should several
 // carry the id, the oldest is kept and the rest reported loudly.
-func (ap *applier) adopt(a Action, altID string, refs []digicert.OrderRef) (int, error) {
+func (ap *applier) adoptFound(a Action, altID string, refs []digicert.OrderRef) (int, error) {
 	ref := refs[0]
 	for _, r := range refs[1:] {
 		if r.OrderID < ref.OrderID {

@@ -106,16 +106,34 @@ func (r *Reconciler) observe(ctx context.Context, known *state.File, all bool) (
 		}
 	}
 	names := make([]string, 0, len(read))
+	ids := make([]int, 0, len(read))
 	for n := range read {
 		names = append(names, n)
+		ids = append(ids, known.Entries[n].OrderID)
 	}
-	sort.Strings(names)
-	var mu sync.Mutex
+	orders, failed := r.readOrders(ctx, ids)
 	var errs []error
-	sem := make(chan struct{}, max(r.Parallelism, 1))
-	var wg sync.WaitGroup
 	for _, n := range names {
 		id := known.Entries[n].OrderID
+		if err := failed[id]; err != nil {
+			errs = append(errs, fmt.Errorf("reading %s (order %d): %w", n, id, err))
+			ob.complete = false
+		} else if o := orders[id]; o != nil {
+			ob.orders[n] = o
+		}
+	}
+	sortErrors(errs)
+	return ob, errs
+}
+
+// readOrders reads orders by id (GET /order/certificate/{id}), Parallelism
+// at once, and returns those read and the errors, by order id.
+func (r *Reconciler) readOrders(ctx context.Context, ids []int) (map[int]*digicert.Order, map[int]error) {
+	orders, errs := map[int]*digicert.Order{}, map[int]error{}
+	var mu sync.Mutex
+	sem := make(chan struct{}, max(r.Parallelism, 1))
+	var wg sync.WaitGroup
+	for _, id := range ids {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
@@ -125,16 +143,20 @@ func (r *Reconciler) observe(ctx context.Context, known *state.File, all bool) (
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				errs = append(errs, fmt.Errorf("reading %s (order %d): %w", n, id, err))
-				ob.complete = false
-				return
+				errs[id] = err
+			} else {
+				orders[id] = o
 			}
-			ob.orders[n] = o
 		}()
 	}
 	wg.Wait()
+	return orders, errs
+}
+
+// sortErrors sorts errors by their text, for output that does not depend
+// on which call ended first.
+func sortErrors(errs []error) {
 	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
-	return ob, errs
 }
 
 // observedFrom returns what the plan needs of the orders read.

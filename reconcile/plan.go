@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/certform/certform/digicert"
 	"github.com/certform/certform/spec"
 	"github.com/certform/certform/state"
 )
@@ -40,6 +41,11 @@ const (
 	// renewal_of_order_id, for an order that ends within
 	// renew_before_days or has expired. It costs money, like KindOrder.
 	KindRenew Kind = "renew"
+	// KindAdopt tracks existing order OrderID for a spec that names it
+	// with order_id: GET calls only; nothing is ever ordered for such a
+	// spec. Toggles the spec asks for follow it in the same plan when the
+	// order was read (Verified).
+	KindAdopt Kind = "adopt"
 	// KindAdoptRenewal tracks the order CertCentral renewed an order with
 	// (auto_renew, or a person in CertCentral) under the same spec name:
 	// GET calls only.
@@ -130,6 +136,13 @@ type Action struct {
 	// RenewedOrderID is, on an adopt_renewal, the order CertCentral
 	// renewed OrderID with: certform tracks it from then on.
 	RenewedOrderID int `json:"renewed_order_id,omitempty"`
+	// Verified is set on an adopt when the order was read in this cycle
+	// and found live, untracked and with exactly the spec's names;
+	// OrderStatus is then its status. Apply reads an unverified one first.
+	Verified    bool   `json:"verified,omitempty"`
+	OrderStatus string `json:"order_status,omitempty"`
+	// adoptee is the order read for an adopt, for apply.
+	adoptee *adoptee
 	// Spec is the desired order (nil in a decoded plan).
 	Spec *spec.Order `json:"-"`
 }
@@ -140,6 +153,9 @@ const (
 	BlockedNames          = "names"
 	BlockedDuplicate      = "duplicate"
 	BlockedExists         = "exists"
+	// BlockedOrderID: a spec's order_id names an order that cannot be
+	// adopted (missing, not live), or not the order the state tracks.
+	BlockedOrderID = "order_id"
 )
 
 // Note kinds: diagnostics that make no call.
@@ -159,6 +175,9 @@ const (
 	// NoteWaiting: certform waits for something before it acts (an order
 	// whose outcome is unknown, before it may be sent again).
 	NoteWaiting = "waiting"
+	// NoteNeedsCSR: a reissue or renewal is due, but the spec (adopting
+	// an order by order_id) gives no CSR; nothing is sent until it does.
+	NoteNeedsCSR = "needs_csr"
 )
 
 // Note is a diagnostic: something certform will not do by itself, with
@@ -183,8 +202,16 @@ type Changes struct {
 
 // Counts returns the numbers in the plan's summary line.
 func (p *Changes) Counts() (order, update, revoke int) {
+	order, update, revoke, _ = p.counts()
+	return
+}
+
+// counts returns Counts and the number of adoptions.
+func (p *Changes) counts() (order, update, revoke, adopt int) {
 	for _, a := range p.Actions {
 		switch a.Kind {
+		case KindAdopt:
+			adopt++
 		case KindOrder, KindRenew:
 			order++
 		case KindSetCT, KindSetAutoReissue, KindReissue, KindAdoptRenewal:
@@ -196,12 +223,17 @@ func (p *Changes) Counts() (order, update, revoke int) {
 	return
 }
 
-// Summary returns "Plan: 2 to order, 1 to update, 0 to revoke." Orders
-// count new orders and renewals (both cost money); updates count calls: a
-// spec whose CT and auto-reissue both change counts 2.
+// Summary returns "Plan: 2 to order, 1 to update, 0 to revoke.", with
+// "N to adopt, " first when the plan adopts orders. Orders count new
+// orders and renewals (both cost money); updates count calls: a spec whose
+// CT and auto-reissue both change counts 2.
 func (p *Changes) Summary() string {
-	o, u, r := p.Counts()
-	return fmt.Sprintf("Plan: %d to order, %d to update, %d to revoke.", o, u, r)
+	o, u, r, a := p.counts()
+	adopt := ""
+	if a > 0 {
+		adopt = fmt.Sprintf("%d to adopt, ", a)
+	}
+	return fmt.Sprintf("Plan: %s%d to order, %d to update, %d to revoke.", adopt, o, u, r)
 }
 
 // observed is what CertCentral reported for an order in a refresh.
@@ -263,6 +295,20 @@ type planInput struct {
 	// orders are planned but not marked Consulted, and apply refuses them.
 	Consulted bool
 	Live      []liveOrder
+	// Adoptees are the orders named by order_id in new specs, read from
+	// CertCentral (by order id); an order not in it was not read.
+	Adoptees map[int]*adoptee
+}
+
+// adoptee is an order a spec names with order_id, as read from
+// CertCentral: Missing when CertCentral has no such order.
+type adoptee struct {
+	Missing     bool
+	Status      string
+	Names       []string
+	DisableCT   bool
+	AutoReissue bool
+	order       *digicert.Order
 }
 
 // closedStatuses are order statuses after which nothing can change.
@@ -539,7 +585,7 @@ func duplicates(desired []*spec.Order, known *state.File) map[string]duplicate {
 	}
 	groups := map[string][]string{}
 	for _, d := range desired {
-		if !d.Revoke && isNew(known.Entries[d.Name]) {
+		if !d.Revoke && d.OrderID == 0 && isNew(known.Entries[d.Name]) {
 			groups[d.Fingerprint] = append(groups[d.Fingerprint], d.Name)
 		}
 	}
@@ -603,6 +649,10 @@ func (pc *planCtx) planOne(p *Changes, name string, d *spec.Order, e *state.Entr
 		a.Name, a.File, a.Line, a.Spec = name, d.File, d.Line, d
 		return a
 	}
+	if isNew(e) && d.OrderID != 0 {
+		pc.planAdopt(p, pos, note, d)
+		return
+	}
 	if isNew(e) {
 		if d.Revoke {
 			note(NoteWarning, 0, fmt.Sprintf("to revoke an order made elsewhere, adopt it first: certform import %s ORDER_ID", name),
@@ -624,6 +674,11 @@ func (pc *planCtx) planOne(p *Changes, name string, d *spec.Order, e *state.Entr
 	}
 	if e.OrderID == 0 {
 		// An intent whose outcome is unknown.
+		if d.OrderID != 0 {
+			note(NoteWarning, 0, fmt.Sprintf("after checking CertCentral for alternative order id %s, run certform forget %s --force; the next apply adopts order %d", e.Intent.AlternativeOrderID, name, d.OrderID),
+				"an earlier order's outcome is unknown (alternative order id %s) and the spec now names order %d; nothing is done", e.Intent.AlternativeOrderID, d.OrderID)
+			return
+		}
 		if e.Intent.Action == state.IntentOrder {
 			in := e.Intent
 			if d.Revoke {
@@ -642,6 +697,12 @@ func (pc *planCtx) planOne(p *Changes, name string, d *spec.Order, e *state.Entr
 		return
 	}
 
+	if d.OrderID != 0 && d.OrderID != e.OrderID && !slices.Contains(e.PreviousOrderIDs, d.OrderID) {
+		p.Blocked = append(p.Blocked, pos(Action{Kind: KindAdopt, OrderID: d.OrderID, BlockedBy: BlockedOrderID}))
+		note(NoteBlocked, e.OrderID, fmt.Sprintf("set order_id: %d (or remove it); to track order %d instead, run certform forget %s, then apply", e.OrderID, d.OrderID, name),
+			"the spec says order_id: %d, but certform tracks order %d for it; nothing is done for this spec", d.OrderID, e.OrderID)
+		return
+	}
 	status := e.Status
 	if obs != nil {
 		status = obs.Status
@@ -720,8 +781,15 @@ func (pc *planCtx) planOne(p *Changes, name string, d *spec.Order, e *state.Entr
 		note(NoteWaiting, e.OrderID, hint, "%s", msg)
 	}
 	var changedInPlace, changedFixed []string
-	if e.Fingerprint != "" && d.Fingerprint != e.Fingerprint {
-		for _, k := range changedKeys(e.Fixed, d.FixedFields()) {
+	fixed, fp := d.FixedFields(), d.Fingerprint
+	if csr, ok := e.Fixed["csr"]; ok && csr == "" && fixed["csr"] != "" {
+		// The order was adopted without its CSR: a CSR given later is
+		// taken as the order's, not as a change.
+		fixed["csr"] = ""
+		fp = spec.Fingerprint(fixed)
+	}
+	if e.Fingerprint != "" && fp != e.Fingerprint {
+		for _, k := range changedKeys(e.Fixed, fixed) {
 			if reissuable[k] {
 				changedInPlace = append(changedInPlace, k)
 			} else {
@@ -796,6 +864,11 @@ func (pc *planCtx) planReissue(p *Changes, pos func(Action) Action, note func(st
 			return
 		}
 	}
+	if d.CSR == "" && a.Reason != ReissueResume {
+		note(NoteNeedsCSR, e.OrderID, "add csr or csr_file to the spec: the request for the key the new certificate is for",
+			"a reissue (%s) is due, but the spec gives no CSR; nothing is sent until it does", a.Reason)
+		return
+	}
 	old, want := entryNames(e), specNames(d)
 	a.OrderNames = old
 	a.RevokesPrevious = len(old) > 0 && (old[0] != want[0] || len(removedNames(old, want)) > 0)
@@ -853,6 +926,11 @@ func (pc *planCtx) planRenewal(p *Changes, pos func(Action) Action, note func(st
 	if status == "expired" {
 		a.Reason = RenewExpired
 	}
+	if d.CSR == "" {
+		note(NoteNeedsCSR, e.OrderID, "add csr or csr_file to the spec: the request for the key the renewal's certificate is for",
+			"order %d ends at %s and needs a renewal, but the spec gives no CSR; nothing is ordered until it does", e.OrderID, e.OrderValidTill.UTC().Format(time.RFC3339))
+		return true
+	}
 	if pc.in.Consulted && !d.AllowExistingNames {
 		if found := pc.liveMatches(d, append([]int{e.OrderID}, e.PreviousOrderIDs...)...); len(found) > 0 {
 			a.BlockedBy = BlockedExists
@@ -880,6 +958,91 @@ func ReissueOverdue(e *state.Entry, now time.Time) bool {
 
 func reissueOverdue(e *state.Entry, status string, now time.Time) bool {
 	return expiring(e, autoReissueWarnDays, now) && !reissuePending(e, status)
+}
+
+// planAdopt plans the adoption of the order a new spec names with
+// order_id. An order another entry tracks is blocked. When the order was
+// read (pc.in.Adoptees), it must exist, be live and have exactly the
+// spec's names; the adoption is then Verified and the toggles the spec
+// asks for follow it. An order not read is planned unverified: apply
+// reads and checks it first.
+func (pc *planCtx) planAdopt(p *Changes, pos func(Action) Action, note func(string, int, string, string, ...any), d *spec.Order) {
+	a := pos(Action{Kind: KindAdopt, OrderID: d.OrderID})
+	blocked := func(by, hint, format string, args ...any) {
+		a.BlockedBy = by
+		p.Blocked = append(p.Blocked, a)
+		note(NoteBlocked, d.OrderID, hint, format, args...)
+	}
+	if owner, ok := pc.tracked[d.OrderID]; ok {
+		blocked(BlockedDuplicate, fmt.Sprintf("one order, one spec: if %s was renamed to %s, run certform forget %s; the next apply adopts the order here", owner, d.Name, owner),
+			"order %d is tracked as %s; nothing is adopted", d.OrderID, owner)
+		return
+	}
+	ad := pc.in.Adoptees[d.OrderID]
+	if ad == nil {
+		p.Actions = append(p.Actions, a)
+		return
+	}
+	if by, msg, hint := adoptProblem(d, ad); by != "" {
+		blocked(by, hint, "%s", msg)
+		return
+	}
+	a.Verified, a.OrderStatus, a.adoptee = true, ad.Status, ad
+	p.Actions = append(p.Actions, a)
+	if d.Revoke {
+		return // the revoke is planned once the order is tracked
+	}
+	if d.DisableCT != ad.DisableCT {
+		p.Actions = append(p.Actions, pos(Action{Kind: KindSetCT, OrderID: d.OrderID, From: boolp(ad.DisableCT), To: boolp(d.DisableCT)}))
+	}
+	if d.AutoReissue != ad.AutoReissue {
+		p.Actions = append(p.Actions, pos(Action{Kind: KindSetAutoReissue, OrderID: d.OrderID, From: boolp(ad.AutoReissue), To: boolp(d.AutoReissue)}))
+	}
+}
+
+// adoptProblem says why the order ad cannot be adopted for spec d (what
+// blocks it, the message and the hint), or "" when it can: it must exist,
+// be live, and have exactly the spec's names.
+func adoptProblem(d *spec.Order, ad *adoptee) (blockedBy, msg, hint string) {
+	switch {
+	case ad.Missing:
+		return BlockedOrderID, fmt.Sprintf("order %d does not exist in this CertCentral account; nothing is adopted", d.OrderID),
+			"check order_id against the order's id in CertCentral"
+	case closedStatuses[ad.Status]:
+		return BlockedOrderID, fmt.Sprintf("order %d is %s in CertCentral; only a live order is adopted", d.OrderID, ad.Status),
+			"for a new order, remove order_id from the spec"
+	}
+	want := specNames(d)
+	if sameNames(ad.Names, want) {
+		return "", "", ""
+	}
+	extra, missing := spec.NameDiff(want, ad.Names)
+	var parts []string
+	if len(extra) > 0 {
+		parts = append(parts, "only on the order: "+strings.Join(extra, ", "))
+	}
+	if len(missing) > 0 {
+		parts = append(parts, "only in the spec: "+strings.Join(missing, ", "))
+	}
+	if len(parts) == 0 {
+		parts = append(parts, fmt.Sprintf("the order's common name is %s, the spec's %s", first(ad.Names), want[0]))
+	}
+	return BlockedNames, fmt.Sprintf("order %d's names are not the spec's (%s); nothing is adopted", d.OrderID, strings.Join(parts, "; ")),
+		"write the order's names in the spec, or check order_id"
+}
+
+func first(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[0]
+}
+
+// adopteeFrom reduces an order read from CertCentral to what adoption
+// checks.
+func adopteeFrom(o *digicert.Order) *adoptee {
+	return &adoptee{Status: o.Status, Names: orderNames(o.Certificate.CommonName, o.Certificate.DNSNames),
+		DisableCT: bool(o.DisableCT), AutoReissue: bool(o.AutoReissue), order: o}
 }
 
 // expiring reports whether the entry's certificate ends within days of

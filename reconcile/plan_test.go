@@ -52,6 +52,7 @@ var (
 	withCT      = func(o *spec.Order) { o.DisableCT = true }
 	withReissue = func(o *spec.Order) { o.AutoReissue = true }
 	withRevoke  = func(o *spec.Order) { o.Revoke, o.RevokeComments = true, "key compromised" }
+	withOrderID = func(id int) func(*spec.Order) { return func(o *spec.Order) { o.OrderID, o.CSR = id, "" } }
 	revokedAt   = time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC)
 )
 
@@ -131,6 +132,23 @@ func TestPlan_golden(t *testing.T) {
 				"old": entryFor(mkOrder("old"), 100006, func(e *state.Entry) { e.OrderValidTill = revokedAt.Add(24 * time.Hour) }),
 				"exp": entryFor(mkOrder("exp"), 100007, func(e *state.Entry) { e.Status, e.OrderValidTill = "expired", revokedAt.Add(-24*time.Hour) }),
 			})}},
+		{"adopt", planInput{
+			Desired: []*spec.Order{
+				mkOrder("shop", withOrderID(100001), withCT),
+				mkOrder("api", withOrderID(100002)),
+				mkOrder("www", withOrderID(100003), func(o *spec.Order) { o.DNSNames = []string{"m.www.example.com"} }),
+				mkOrder("old", withOrderID(100004)),
+				mkOrder("gone", withOrderID(100005)),
+				mkOrder("exp", withOrderID(100006)),
+				mkOrder("moved", withOrderID(100008)),
+			},
+			Known: known(map[string]*state.Entry{"legacy": entryFor(mkOrder("old"), 100004), "moved": entryFor(mkOrder("moved"), 100007)}),
+			Adoptees: map[int]*adoptee{
+				100001: {Status: "issued", Names: []string{"shop.example.com"}},
+				100003: {Status: "issued", Names: []string{"www.example.com", "www2.example.com"}},
+				100005: {Missing: true},
+				100006: {Status: "expired", Names: []string{"exp.example.com"}},
+			}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

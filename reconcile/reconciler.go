@@ -150,17 +150,59 @@ func (r *Reconciler) Prepare(ctx context.Context, opt CycleOptions) (*Cycle, err
 		Observed: obs, MaxRevocations: r.MaxRevocations, Now: r.now(), ResendAfter: r.ResendAfter}
 	c.Plan = plan(in)
 	if r.API != nil {
+		replan := false
 		if news := needConsult(c.Plan); len(news) > 0 {
 			live, err := r.consult(ctx, news)
 			if err != nil {
 				c.Errors = append(c.Errors, fmt.Errorf("asking CertCentral for live orders with the names of new specs: %w; no new order is placed", err))
 			} else {
-				in.Consulted, in.Live = true, live
-				c.Plan = plan(in)
+				in.Consulted, in.Live, replan = true, live, true
 			}
+		}
+		if ids := needAdoptees(c.Plan); len(ids) > 0 {
+			var errs []error
+			in.Adoptees, errs = r.readAdoptees(ctx, ids)
+			c.Errors = append(c.Errors, errs...)
+			replan = true
+		}
+		if replan {
+			c.Plan = plan(in)
 		}
 	}
 	return c, nil
+}
+
+// needAdoptees returns the ids of the orders that planned adoptions name
+// and that were not read yet.
+func needAdoptees(p *Changes) []int {
+	var out []int
+	for _, a := range p.Actions {
+		if a.Kind == KindAdopt && !a.Verified {
+			out = append(out, a.OrderID)
+		}
+	}
+	return out
+}
+
+// readAdoptees reads the orders specs name with order_id (GET, a few at
+// once). An order CertCentral does not know is Missing; one that could not
+// be read is left out (apply reads it again) and its error returned.
+func (r *Reconciler) readAdoptees(ctx context.Context, ids []int) (map[int]*adoptee, []error) {
+	out := map[int]*adoptee{}
+	orders, errs := r.readOrders(ctx, ids)
+	for id, o := range orders {
+		out[id] = adopteeFrom(o)
+	}
+	var rest []error
+	for id, err := range errs {
+		if digicert.IsNotFound(err) {
+			out[id] = &adoptee{Missing: true}
+			continue
+		}
+		rest = append(rest, fmt.Errorf("reading order %d, named by order_id: %w", id, err))
+	}
+	sortErrors(rest)
+	return out, rest
 }
 
 // Apply carries a prepared cycle's plan out (nothing in a dry run) and

@@ -104,6 +104,13 @@ func writeAction(b *strings.Builder, a Action, c func(string, string) string, bl
 		if o := a.Spec; o != nil {
 			writeOrderDetails(b, o)
 		}
+	case a.Kind == KindAdopt:
+		fmt.Fprintf(b, "  %s %s order %d  %s\n", c(green, "= adopt "), a.Name, a.OrderID, where)
+		if a.Verified {
+			fmt.Fprintf(b, "        order %d (%s) has exactly the spec's names: %s; certform tracks it from now on and orders nothing\n", a.OrderID, a.OrderStatus, strings.Join(specNames(a.Spec), ", "))
+		} else {
+			fmt.Fprintf(b, "        order %d is read and its names checked before it is adopted; nothing is ordered\n", a.OrderID)
+		}
 	case a.Kind == KindRenew:
 		fmt.Fprintf(b, "  %s %s order %d  %s\n", c(green, "+ renew "), a.Name, a.OrderID, where)
 		writeRenewal(b, a)
@@ -212,11 +219,13 @@ type JSONResult struct {
 	Error   string `json:"error,omitempty"`
 }
 
-// JSONSummary counts the calls by kind.
+// JSONSummary counts the calls by kind: Order counts new orders and
+// renewals, Adopt the orders adopted by order_id.
 type JSONSummary struct {
 	Order  int `json:"order"`
 	Update int `json:"update"`
 	Revoke int `json:"revoke"`
+	Adopt  int `json:"adopt"`
 }
 
 // WriteJSON writes the plan and the spec errors as a JSONPlan.
@@ -227,9 +236,9 @@ func (p *Changes) WriteJSON(w io.Writer, specErrors []*spec.Error) error {
 // WriteJSONResults writes the plan, the spec errors and what Apply did as
 // a JSONPlan.
 func (p *Changes) WriteJSONResults(w io.Writer, specErrors []*spec.Error, results []Result) error {
-	o, u, r := p.Counts()
+	o, u, r, ad := p.counts()
 	out := JSONPlan{FormatVersion: 1, Actions: p.Actions, Blocked: p.Blocked, Notes: p.Notes, Errors: specErrors,
-		Summary: JSONSummary{Order: o, Update: u, Revoke: r}}
+		Summary: JSONSummary{Order: o, Update: u, Revoke: r, Adopt: ad}}
 	for _, res := range results {
 		jr := JSONResult{Kind: res.Action.Kind, Name: res.Action.Name, OrderID: res.Action.OrderID, OK: res.Err == nil, Detail: res.Detail}
 		if res.Err != nil {

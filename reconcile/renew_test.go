@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/certform/certform/digicert/digicerttest"
+	"github.com/certform/certform/state"
 )
 
 // renewals returns the orders the fake holds that renew order id.
@@ -22,6 +23,18 @@ func (r *rig) renewals(id int) []digicerttest.Order {
 		}
 	}
 	return out
+}
+
+// endsIn makes the order tracked as name end left from now, in the fake
+// and in the state, as time passing does (an order's end never changes:
+// certform reads it once).
+func (r *rig) endsIn(name string, left time.Duration) {
+	r.t.Helper()
+	e := r.entry(name)
+	r.srv.OrderEndsIn(e.OrderID, left)
+	if err := r.store.Update(name, func(e *state.Entry) bool { e.OrderValidTill = r.clock.Now().Add(left); return true }); err != nil {
+		r.t.Fatal(err)
+	}
 }
 
 // endingOrder orders shop, observes it, and makes it end in 10 days.

@@ -68,6 +68,8 @@ var keys = map[string]keyInfo{
 	// allow_existing_names: order anew even when CertCentral already has a
 	// live order with exactly these names (Order.AllowExistingNames).
 	"allow_existing_names": {kBool, false},
+	// order_id: this spec is existing CertCentral order N (Order.OrderID).
+	"order_id": {kInt, true},
 	// Keeping the certificate alive (Order.ReissueBeforeDays,
 	// ReissueOnCTChange, RenewBeforeDays).
 	"reissue_before_days":  {kInt, false},

@@ -176,7 +176,18 @@ func TestLoad_rules(t *testing.T) {
 		{
 			name:  "missing csr",
 			files: map[string]string{"a.yaml": base},
-			want:  []string{"a.yaml:1:1: csr: is required: give the PEM request inline as csr, or a path to it as csr_file"},
+			want:  []string{"a.yaml:1:1: csr: is required: give the PEM request inline as csr, or a path to it as csr_file (a spec with order_id may leave it out)"},
+		},
+		{
+			name:  "order_id zero",
+			files: map[string]string{"a.yaml": base + "order_id: 0\n"},
+			want:  []string{"a.yaml:4:11: order_id: 0 is not an order id: use the id CertCentral shows for the order, a number above 0"},
+		},
+		{
+			name:  "order_id in defaults",
+			files: map[string]string{"defaults.yaml": "order_id: 7\n", "a.yaml": base + "order_id: 7\n"},
+			want: []string{`a.yaml:1:1: spec "a" not loaded: fix the errors in defaults.yaml first`,
+				"defaults.yaml:1:1: order_id: cannot be set in defaults.yaml; set it in each spec"},
 		},
 		{
 			name:  "missing organization",
@@ -345,6 +356,20 @@ func TestLoad_defaultsApplied(t *testing.T) {
 		if o.ReissueBeforeDays != 60 || o.ReissueOnCTChange || o.RenewBeforeDays != 45 {
 			t.Errorf("%s: reissue_before_days %d, reissue_on_ct_change %v, renew_before_days %d", o.Name, o.ReissueBeforeDays, o.ReissueOnCTChange, o.RenewBeforeDays)
 		}
+	}
+}
+
+// TestLoad_orderIDWithoutCSR: a spec that names an existing order with
+// order_id may leave out the CSR; its fingerprint then holds no CSR.
+func TestLoad_orderIDWithoutCSR(t *testing.T) {
+	dir := writeTree(t, map[string]string{"a.yaml": "name: a\ncommon_name: a.example.com\norganization_id: 1\norder_id: 100001\n"})
+	res, err := Load(dir)
+	if err != nil || len(res.Errors) > 0 || len(res.Orders) != 1 {
+		t.Fatal(err, errorStrings(res.Errors))
+	}
+	o := res.Orders[0]
+	if o.OrderID != 100001 || o.CSR != "" || o.FixedFields()["csr"] != "" || o.Fingerprint == "" {
+		t.Errorf("order: id %d, csr %q, fixed csr %q", o.OrderID, o.CSR, o.FixedFields()["csr"])
 	}
 }
 

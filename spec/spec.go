@@ -25,11 +25,17 @@ import (
 type Order struct {
 	// Name is the spec's identity in certform's state, unique in the directory.
 	Name string
+	// OrderID (order_id, > 0; 0 when not set) says that this spec is
+	// existing CertCentral order N: certform adopts it and never places an
+	// order for the spec. It may not come from a defaults.yaml.
+	OrderID int
 	// CommonName is the domain to secure.
 	CommonName string
 	// DNSNames are the additional domains, in the order written.
 	DNSNames []string
-	// CSR is the PEM certificate signing request, read from csr or csr_file.
+	// CSR is the PEM certificate signing request, read from csr or csr_file;
+	// "" only when OrderID is set (a spec adopting an order may leave it
+	// out until a reissue or renewal needs one).
 	CSR string
 	// CSRFile is csr_file as written in the spec, empty for an inline csr.
 	CSRFile string

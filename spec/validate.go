@@ -76,6 +76,7 @@ func (l *fileCtx) validate(rel string, m *yaml.Node, f fields, written map[strin
 	o := &Order{
 		File: rel, Line: m.Line, Column: m.Column,
 		Name:                        f.str("name"),
+		OrderID:                     f.int("order_id"),
 		CommonName:                  f.str("common_name"),
 		DNSNames:                    f.strs("dns_names"),
 		SignatureHash:               f.str("signature_hash"),
@@ -136,6 +137,9 @@ func (l *fileCtx) validate(rel string, m *yaml.Node, f fields, written map[strin
 		}
 	}
 
+	if v := f["order_id"]; v != nil && o.OrderID < 1 {
+		d.at(v, "order_id", "%d is not an order id: use the id CertCentral shows for the order, a number above 0", o.OrderID)
+	}
 	l.checkCSR(o, m, f, written, d)
 
 	if o.SignatureHash == "" {
@@ -275,10 +279,12 @@ func (l *fileCtx) checkCSR(o *Order, m *yaml.Node, f fields, written map[string]
 		d.at(file, "csr_file", "give either csr or csr_file, not both")
 		return
 	case inline == nil && file == nil:
-		if written["csr"] || written["csr_file"] {
+		if written["csr"] || written["csr_file"] || written["order_id"] {
+			// A spec adopting an order needs a CSR only for a reissue
+			// or a renewal, which say so.
 			return
 		}
-		d.add(m, "csr", "is required: give the PEM request inline as csr, or a path to it as csr_file")
+		d.add(m, "csr", "is required: give the PEM request inline as csr, or a path to it as csr_file (a spec with order_id may leave it out)")
 		return
 	case inline != nil:
 		v = inline
@@ -387,6 +393,9 @@ func (l *fileCtx) readCSRFile(specRel, p string) ([]byte, source, string) {
 // csrDigest returns the hex SHA-256 of the request's DER bytes, computed
 // while checking it, or of the text itself when it is not PEM.
 func (o *Order) csrDigest() string {
+	if o.CSR == "" {
+		return "" // unknown: a spec adopting an order without its CSR
+	}
 	if o.csrSum == "" {
 		data := []byte(o.CSR)
 		if block, _ := pem.Decode(data); block != nil {

@@ -1,0 +1,57 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/certform/certform/digicert"
+	"github.com/certform/certform/state"
+)
+
+// adopt records the order a spec names with order_id as the spec's, with
+// the order's current CT and auto-reissue values, after the checks of
+// adoptProblem (on the order as the plan read it, or read now when the
+// plan did not) and once more that no entry tracks it. Only GET calls.
+func (ap *applier) adopt(ctx context.Context, a Action) (string, error) {
+	d := a.Spec
+	if d == nil {
+		return "", fmt.Errorf("adopt %s: no spec", a.Name)
+	}
+	if prev := ap.Store.Entry(a.Name); !isNew(prev) {
+		return "", fmt.Errorf("not adopted: the state now tracks order %d for %s (it changed after the plan was made)", prev.OrderID, a.Name)
+	}
+	ad := a.adoptee
+	if ad == nil {
+		o, err := ap.API.GetOrder(ctx, a.OrderID)
+		switch {
+		case digicert.IsNotFound(err):
+			ad = &adoptee{Missing: true}
+		case err != nil:
+			return "", fmt.Errorf("reading order %d before adopting it: %w; nothing was adopted", a.OrderID, err)
+		default:
+			ad = adopteeFrom(o)
+		}
+	}
+	if _, msg, _ := adoptProblem(d, ad); msg != "" {
+		return "", errors.New(msg)
+	}
+	var owner string
+	ap.Store.View(func(f *state.File) { owner = trackedOrders(f)[a.OrderID] })
+	if owner != "" {
+		return "", fmt.Errorf("not adopted: order %d is tracked as %s", a.OrderID, owner)
+	}
+	o := ad.order
+	now := ap.now()
+	err := ap.Store.Update(a.Name, func(e *state.Entry) bool {
+		ne := state.Entry{OrderID: o.ID, AlternativeOrderID: o.AlternativeOrderID, Fingerprint: d.Fingerprint, Fixed: d.FixedFields(),
+			Options: orderingOptions(d), DisableCT: bool(o.DisableCT), AutoReissue: bool(o.AutoReissue), Imported: true, File: d.File, OrderedAt: now}
+		recordOrder(&ne, o, now)
+		*e = ne
+		return true
+	})
+	if err != nil {
+		return "", fmt.Errorf("order %d was checked but saving it failed: %w; the next apply adopts it again", a.OrderID, err)
+	}
+	return fmt.Sprintf("adopted order %d (%s)", o.ID, o.Status), nil
+}
