@@ -113,13 +113,20 @@ func (f *logFlags) logger(w io.Writer) (*slog.Logger, error) {
 		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", f.level)
 	}
 	opts := &slog.HandlerOptions{Level: lvl}
+	var newHandler func(io.Writer) slog.Handler
 	switch f.format {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		newHandler = func(w io.Writer) slog.Handler { return slog.NewTextHandler(w, opts) }
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		newHandler = func(w io.Writer) slog.Handler { return slog.NewJSONHandler(w, opts) }
+	default:
+		return nil, fmt.Errorf("--log-format %q: use text or json", f.format)
 	}
-	return nil, fmt.Errorf("--log-format %q: use text or json", f.format)
+	if isJournal(w) {
+		// Under systemd: each line carries its syslog priority.
+		return slog.New(newJournalHandler(w, newHandler)), nil
+	}
+	return slog.New(newHandler(w)), nil
 }
 
 // colorOK reports whether w is a terminal that may get ANSI colours: not

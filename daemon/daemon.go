@@ -180,6 +180,13 @@ func New(cfg Config) (*Daemon, error) {
 	if d.met == nil {
 		d.met = NewMetrics()
 	}
+	d.health.now = d.clock.Now
+	if s := cfg.Schedule; s != nil {
+		// Three schedule intervals without a successful cycle make
+		// /healthz answer 503 "stale".
+		next := s.Next(d.clock.Now())
+		d.health.staleAfter = 3 * s.Next(next).Sub(next)
+	}
 	r.Quiet = cfg.Debounce
 	if r.Cache == nil {
 		r.Cache = spec.NewCache()
@@ -202,7 +209,10 @@ func New(cfg Config) (*Daemon, error) {
 			return nil, fmt.Errorf("listening on %s for /healthz and /metrics: %w", cfg.Listen, err)
 		}
 		d.ln = ln
-		d.srv = &http.Server{Handler: d.met.handler(d.health), ReadHeaderTimeout: 10 * time.Second}
+		// Timeouts: a client that connects and sends nothing, or never
+		// reads, or keeps idle connections open, holds nothing for long.
+		d.srv = &http.Server{Handler: d.met.handler(d.health), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 10 * time.Second,
+			WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 64 << 10}
 		d.log.Info("serving /healthz and /metrics", "addr", ln.Addr().String())
 	}
 	return d, nil
@@ -416,10 +426,17 @@ func (d *Daemon) cycle(ctx context.Context, t trigger) bool {
 	}
 	deliveryFailed, hookFailed := d.deliver(ctx, c)
 	ok := len(c.Errors) == 0 && res.failed == 0 && res.waiting == 0 && len(p.Blocked) == 0 && len(c.Specs.Errors) == 0 && !deliveryFailed && !hookFailed
+	if !ok {
+		d.health.setFailure(failureWhy(len(c.Errors), res, len(p.Blocked), len(c.Specs.Errors), deliveryFailed, hookFailed))
+	}
 	// Metrics, health and systemd status first: whoever sees "cycle done"
 	// in the log finds them up to date.
 	stats := d.finish(t, start, ok, len(c.Specs.Errors), p)
-	d.log.Info("cycle done", "cycle", n, "trigger", t.reason(), "duration", d.clock.Now().Sub(start).Round(time.Millisecond).String(),
+	level := slog.LevelInfo
+	if !ok {
+		level = slog.LevelWarn
+	}
+	d.log.Log(ctx, level, "cycle done", "cycle", n, "trigger", t.reason(), "duration", d.clock.Now().Sub(start).Round(time.Millisecond).String(),
 		"specs", len(c.Specs.Orders), "spec_errors", len(c.Specs.Errors), "errors", len(c.Errors), "planned", len(p.Actions),
 		"done", res.done, "failed", res.failed, "waiting", res.waiting, "blocked", len(p.Blocked), "notes", len(p.Notes), "dry_run", d.r.DryRun)
 	if ctx.Err() == nil {
@@ -532,8 +549,9 @@ func (d *Daemon) logNotes(ctx context.Context, notes []reconcile.Note) {
 	d.notes = seen
 }
 
-// logNote logs a plan note: blocked, warning, duplicate and exists notes
-// (something certform holds back) at WARN, the others at INFO. A reminder
+// logNote logs a plan note: blocked, warning, duplicate, exists, orphan
+// and needs_csr notes (something certform holds back or leaves alone) at
+// WARN, the others at INFO. A reminder
 // of a note logged before says so.
 func (d *Daemon) logNote(ctx context.Context, n reconcile.Note, reminder bool) {
 	attrs := []any{"kind", n.Kind}
@@ -552,7 +570,7 @@ func (d *Daemon) logNote(ctx context.Context, n reconcile.Note, reminder bool) {
 	}
 	level := slog.LevelInfo
 	switch n.Kind {
-	case reconcile.NoteBlocked, reconcile.NoteWarning, reconcile.NoteDuplicate, reconcile.NoteExists:
+	case reconcile.NoteBlocked, reconcile.NoteWarning, reconcile.NoteDuplicate, reconcile.NoteExists, reconcile.NoteOrphan, reconcile.NoteNeedsCSR:
 		level = slog.LevelWarn
 	}
 	d.log.Log(ctx, level, "note", attrs...)
@@ -568,6 +586,30 @@ func planAttrs(a reconcile.Action) []any {
 		attrs = append(attrs, "to", *a.To)
 	}
 	return attrs
+}
+
+// failureWhy says, for /healthz, what made a cycle fail.
+func failureWhy(errs int, res tally, blocked, specErrors int, deliveryFailed, hookFailed bool) string {
+	var parts []string
+	for _, c := range []struct {
+		n         int
+		one, many string
+	}{{errs, "error", "errors"}, {res.failed, "failed call", "failed calls"}, {res.waiting, "call waiting", "calls waiting"},
+		{blocked, "blocked action", "blocked actions"}, {specErrors, "spec error", "spec errors"}} {
+		switch {
+		case c.n == 1:
+			parts = append(parts, "1 "+c.one)
+		case c.n > 1:
+			parts = append(parts, fmt.Sprintf("%d %s", c.n, c.many))
+		}
+	}
+	if deliveryFailed {
+		parts = append(parts, "a delivery failed")
+	}
+	if hookFailed {
+		parts = append(parts, "a deploy hook failed")
+	}
+	return strings.Join(parts, ", ")
 }
 
 // finish reports a cycle to the metrics, /healthz and systemd, and watches

@@ -266,13 +266,15 @@ func TestDaemon_once(t *testing.T) {
 		t.Errorf("spec errors %v", specErrors)
 	}
 	want := []map[string]any{
-		{"level": "INFO", "msg": "cycle done", "cycle": 1.0, "trigger": "start", "duration": "0s", "specs": 0.0, "spec_errors": float64(len(specErrors)), "errors": 0.0,
+		{"level": "WARN", "msg": "cycle done", "cycle": 1.0, "trigger": "start", "duration": "0s", "specs": 0.0, "spec_errors": float64(len(specErrors)), "errors": 0.0,
 			"planned": 0.0, "done": 0.0, "failed": 0.0, "waiting": 0.0, "blocked": 0.0, "notes": 0.0, "dry_run": false},
 	}
 	if diff := cmp.Diff(want, logs.records(t, "cycle done")); diff != "" {
 		t.Errorf("log (-want +got):\n%s", diff)
 	}
-	if code, body := healthz(t, d.health); code != http.StatusOK || body["last_result"] != "failed" || body["trigger"] != "start" || body["last_cycle"] != "2026-03-01T12:00:00Z" {
+	wantBody := map[string]string{"status": "failing", "last_result": "failed", "trigger": "start", "last_cycle": "2026-03-01T12:00:00Z",
+		"reason": fmt.Sprintf("the last cycle failed: %d spec errors", len(specErrors))}
+	if code, body := healthz(t, d.health); code != http.StatusServiceUnavailable || !cmp.Equal(body, wantBody) {
 		t.Errorf("/healthz after the cycle: %d %v", code, body)
 	}
 
@@ -387,13 +389,13 @@ func TestDaemon_logNotes(t *testing.T) {
 			t.Errorf("%s: log (-want +got):\n%s", what, diff)
 		}
 	}
-	step("first", 0, []reconcile.Note{waiting, orphan}, rec(waiting, "INFO", false), rec(orphan, "INFO", false))
+	step("first", 0, []reconcile.Note{waiting, orphan}, rec(waiting, "INFO", false), rec(orphan, "WARN", false))
 	step("same again", time.Minute, []reconcile.Note{waiting, orphan, orphan})
 	changed := waiting
 	changed.Message = "order 7 is pending"
 	step("changed", time.Minute, []reconcile.Note{changed, orphan}, rec(changed, "INFO", false))
 	step("gone", time.Minute, []reconcile.Note{changed})
-	step("back", time.Minute, []reconcile.Note{changed, orphan}, rec(orphan, "INFO", false))
+	step("back", time.Minute, []reconcile.Note{changed, orphan}, rec(orphan, "WARN", false))
 	step("a day after the change", 24*time.Hour-2*time.Minute, []reconcile.Note{changed, orphan}, rec(changed, "INFO", true))
-	step("a day after the orphan came back", 2*time.Minute, []reconcile.Note{changed, orphan}, rec(orphan, "INFO", true))
+	step("a day after the orphan came back", 2*time.Minute, []reconcile.Note{changed, orphan}, rec(orphan, "WARN", true))
 }

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -204,22 +205,40 @@ func countState(f *state.File, now time.Time) *stateStats {
 	return st
 }
 
-// health is what /healthz reports: 503 until the first cycle ends, and
-// 503 while a folder below the spec directory cannot be watched; otherwise
-// 200. The body gives the last cycle's end time, result and trigger, and
-// the reason of a 503. Safe for concurrent use.
+// health is what /healthz reports: 503 "starting" until the first cycle
+// ends; 503 "failing" with the reason while the last cycle failed; 503
+// "stale" when no cycle succeeded for staleAfter (three schedule
+// intervals); 503 "degraded" while a folder below the spec directory
+// cannot be watched; otherwise 200. The body gives the last cycle's end
+// time, result and trigger, the last success, and the reason of a 503.
+// Safe for concurrent use.
 type health struct {
-	mu        sync.Mutex
-	last      time.Time
-	ok        bool
-	trigger   string
-	unwatched []string
+	mu          sync.Mutex
+	last        time.Time
+	ok          bool
+	trigger     string
+	why         string // why the last cycle failed
+	lastSuccess time.Time
+	unwatched   []string
+	// now and staleAfter judge staleness; a zero staleAfter never does.
+	now        func() time.Time
+	staleAfter time.Duration
 }
 
 func (h *health) setCycle(end time.Time, ok bool, trigger string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.last, h.ok, h.trigger = end, ok, trigger
+	if ok {
+		h.lastSuccess, h.why = end, ""
+	}
+}
+
+// setFailure records why the cycle about to be reported failed.
+func (h *health) setFailure(why string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.why = why
 }
 
 func (h *health) setUnwatched(reasons []string) {
@@ -230,7 +249,8 @@ func (h *health) setUnwatched(reasons []string) {
 
 func (h *health) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	h.mu.Lock()
-	last, ok, trigger, unwatched := h.last, h.ok, h.trigger, h.unwatched
+	last, ok, trigger, unwatched, why, success := h.last, h.ok, h.trigger, h.unwatched, h.why, h.lastSuccess
+	stale := h.staleAfter > 0 && h.now != nil && !last.IsZero() && h.now().Sub(success) > h.staleAfter
 	h.mu.Unlock()
 	body := map[string]string{"status": "ok"}
 	code := http.StatusOK
@@ -241,14 +261,31 @@ func (h *health) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 		}
 		body["last_cycle"], body["last_result"], body["trigger"] = last.UTC().Format(time.RFC3339), result, trigger
 	}
+	if !success.IsZero() {
+		body["last_success"] = success.UTC().Format(time.RFC3339)
+	}
+	var reasons []string
 	switch {
 	case last.IsZero():
 		code, body["status"] = http.StatusServiceUnavailable, "starting"
+	case !ok:
+		code, body["status"] = http.StatusServiceUnavailable, "failing"
+		reasons = append(reasons, "the last cycle failed: "+why)
+	case stale:
+		code, body["status"] = http.StatusServiceUnavailable, "stale"
 	case len(unwatched) > 0:
 		code, body["status"] = http.StatusServiceUnavailable, "degraded"
 	}
-	if len(unwatched) > 0 {
-		body["reason"] = strings.Join(unwatched, "; ")
+	if stale {
+		since := "since the daemon started"
+		if !success.IsZero() {
+			since = "since " + success.UTC().Format(time.RFC3339)
+		}
+		reasons = append(reasons, fmt.Sprintf("no cycle succeeded %s (more than %s)", since, h.staleAfter))
+	}
+	reasons = append(reasons, unwatched...)
+	if len(reasons) > 0 {
+		body["reason"] = strings.Join(reasons, "; ")
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)

@@ -54,3 +54,40 @@ func TestCountState_reissueOverdue(t *testing.T) {
 		t.Errorf("certform_reissue_overdue (-want +got):\n%s", diff)
 	}
 }
+
+// TestHealth_failingAndStale: /healthz answers 503 "failing" with the
+// reason while the last cycle failed, 503 "stale" once no cycle succeeded
+// for three schedule intervals, and 200 otherwise.
+func TestHealth_failingAndStale(t *testing.T) {
+	sched, err := ParseSchedule("*/5 * * * *")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, clock, _, _ := newTestDaemon(t, Config{Once: true, Schedule: sched})
+	h := d.health
+	if h.staleAfter != 15*time.Minute {
+		t.Fatalf("staleAfter %v, want three 5-minute intervals", h.staleAfter)
+	}
+	t0 := clock.Now()
+	h.setCycle(t0, true, reasonStart)
+	if code, body := healthz(t, h); code != 200 || body["status"] != "ok" || body["last_success"] != t0.UTC().Format(time.RFC3339) {
+		t.Errorf("after a good cycle: %d %v", code, body)
+	}
+	clock.Advance(5 * time.Minute)
+	h.setFailure("2 failed calls, 1 blocked action")
+	h.setCycle(clock.Now(), false, reasonSchedule)
+	if code, body := healthz(t, h); code != 503 || body["status"] != "failing" || body["reason"] != "the last cycle failed: 2 failed calls, 1 blocked action" {
+		t.Errorf("after a failed cycle: %d %v", code, body)
+	}
+	clock.Advance(5 * time.Minute)
+	h.setCycle(clock.Now(), true, reasonSchedule)
+	if code, body := healthz(t, h); code != 200 || body["reason"] != "" {
+		t.Errorf("after a good cycle again: %d %v", code, body)
+	}
+	success := clock.Now()
+	clock.Advance(16 * time.Minute)
+	want := "no cycle succeeded since " + success.UTC().Format(time.RFC3339) + " (more than 15m0s)"
+	if code, body := healthz(t, h); code != 503 || body["status"] != "stale" || body["reason"] != want {
+		t.Errorf("after 16 minutes without a cycle: %d %v", code, body)
+	}
+}

@@ -92,7 +92,7 @@ func (ap *applier) Apply(ctx context.Context, p *Changes) []Result {
 		log.Info("planned", actionAttrs(a)...)
 	}
 	for _, a := range p.Blocked {
-		log.Error("blocked", actionAttrs(a)...)
+		log.Warn("blocked", actionAttrs(a)...)
 	}
 	results := make([]Result, len(p.Actions))
 	byName := map[string][]int{}
