@@ -49,6 +49,7 @@ func commands() []*command {
 		{"run", "the daemon: reconcile on every change, schedule tick and SIGHUP", runRun},
 		{"status", "list the orders in the state file", runStatus},
 		{"import", "adopt an existing order for a spec", runImport},
+		{"adopt", "generate specs for the account's orders that certform does not track", runAdopt},
 		{"forget", "drop a spec's entry from the state file", runForget},
 		{"version", "print certform's version", runVersion},
 		{"help", "show help for certform or one command", nil},

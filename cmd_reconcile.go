@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -95,6 +96,34 @@ func (f *apiFlags) newClient(logger *slog.Logger, opts ...digicert.Option) (*dig
 	}
 	return digicert.New(key, append([]digicert.Option{digicert.WithBaseURL(url), digicert.WithVersion(certformVersion()), digicert.WithLogger(logger)}, opts...)...)
 }
+
+// preflight asks CertCentral once, before any work, whether it answers
+// and accepts the key (digicert.Client.Check): a command against an
+// unreachable CertCentral or with a refused key fails within
+// digicert.CheckTimeout with one error and a hint, not one error per spec
+// after every retry. It reports whether the command may go on.
+func preflight(ctx context.Context, cmd string, client *digicert.Client, stderr io.Writer) bool {
+	err := client.Check(ctx)
+	if err == nil {
+		return true
+	}
+	fmt.Fprintf(stderr, "certform %s: %v; nothing was done\n", cmd, err)
+	var ae *digicert.APIError
+	switch {
+	case errors.As(err, &ae) && ae.Status == http.StatusUnauthorized:
+		fmt.Fprintln(stderr, "hint: CertCentral does not accept the API key: check DIGICERT_API_KEY, DIGICERT_API_KEY_FILE or --api-key-file (a mistyped, revoked or expired key)")
+	case errors.As(err, &ae) && ae.Status == http.StatusForbidden:
+		fmt.Fprintln(stderr, "hint: "+permissionsHint)
+	case errors.As(err, &ae):
+	default:
+		fmt.Fprintln(stderr, "hint: check --api-url (or DIGICERT_API_URL) and that this machine can reach CertCentral")
+	}
+	return false
+}
+
+// permissionsHint says which permission each command's key needs.
+const permissionsHint = "the API key's user may not list orders: plan --refresh, import and adopt need a key that can view orders (View Only is enough); " +
+	"apply and run also order, reissue, renew, revoke and change settings, which needs a user allowed to (such as a Manager or an Administrator)"
 
 // logFlags choose the format and level of log records on stderr.
 type logFlags struct {
@@ -419,6 +448,9 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 	}
 	ctx, stop := signalContext()
 	defer stop()
+	if f.refresh && !preflight(ctx, "plan", r.API.(*digicert.Client), stderr) {
+		return exitError
+	}
 	c, err := r.Prepare(ctx, reconcile.CycleOptions{Refresh: f.refresh})
 	if err != nil {
 		fmt.Fprintf(stderr, "certform plan: %v\n", err)
@@ -428,9 +460,15 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 		fmt.Fprintf(stderr, "certform plan: %v\n", e)
 	}
 	failed := len(c.Specs.Errors) > 0 || len(c.Errors) > 0
-	if f.asJSON {
+	switch {
+	case f.asJSON:
 		err = c.Plan.WriteJSON(stdout, c.Specs.Errors)
-	} else {
+	case len(c.Errors) > 0:
+		// A plan from a refresh that failed would tell a reviewer "No
+		// calls to make." when certform does not know.
+		printSpecErrors(stderr, c.Specs)
+		fmt.Fprintln(stderr, "certform plan: no plan printed: CertCentral could not be read (see above); run again once it answers")
+	default:
 		printSpecErrors(stderr, c.Specs)
 		err = c.Plan.WriteText(stdout, colorOK(stdout))
 	}
@@ -518,6 +556,9 @@ func applyOnce(ctx context.Context, f planFlags, df deliveryFlags, parallelism i
 	defer store.Close()
 	if err := checkAPIURL(store, nil, "", client.BaseURL(), f.accountMoved, logger); err != nil {
 		fmt.Fprintf(stderr, "certform apply: %v\n", err)
+		return exitError
+	}
+	if !preflight(ctx, "apply", client, stderr) {
 		return exitError
 	}
 	r := &reconcile.Reconciler{Dir: f.dir, API: client, Store: store, Log: logger, Parallelism: parallelism, Observe: true,
@@ -910,6 +951,9 @@ func runImport(stdout, stderr io.Writer, args []string) int {
 	}
 	ctx, stop := signalContext()
 	defer stop()
+	if !preflight(ctx, "import", client, stderr) {
+		return exitError
+	}
 	got, err := client.GetOrder(ctx, orderID)
 	if err != nil {
 		fmt.Fprintf(stderr, "certform import: reading order %d: %v\n", orderID, err)

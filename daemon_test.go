@@ -545,7 +545,7 @@ func TestRun_lockFileRemoved(t *testing.T) {
 		t.Fatal(err)
 	}
 	known := loadStateFile(t, st).Entries
-	refreshes := map[string]bool{}
+	refreshes := map[string]bool{checkCall: true} // apply checks CertCentral first
 	for _, e := range known {
 		refreshes[fmt.Sprintf("GET /order/certificate/%d", e.OrderID)] = true
 	}

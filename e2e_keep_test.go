@@ -251,7 +251,7 @@ func TestApply_renew(t *testing.T) {
 	}
 	srv.ResetRequests()
 	code, stdout, _ = runBinary(t, env, "apply", "--dir", dir, "--state", st, "--cert-dir", certDir)
-	if calls := srv.Calls(); code != 0 || len(calls) != 1 || !strings.HasPrefix(calls[0], "GET /order/certificate/status-changes") {
+	if calls := callsAfterCheck(srv); code != 0 || len(calls) != 1 || !strings.HasPrefix(calls[0], "GET /order/certificate/status-changes") {
 		t.Errorf("third apply: exit %d, calls %v\n%s", code, calls, stdout)
 	}
 }

@@ -421,6 +421,32 @@ func (c *Client) ListOrders(ctx context.Context, f OrderFilter) ([]Order, error)
 	return listAll(ctx, c, "/order/certificate", "GET /order/certificate", "orders", q, func(o *Order) int { return o.ID })
 }
 
+// CheckTimeout bounds Check: a CertCentral that cannot be reached fails a
+// command within it, instead of after every retry of every call.
+const CheckTimeout = 15 * time.Second
+
+// Check asks CertCentral once, cheaply, whether it answers and accepts the
+// key: one GET /order/certificate?limit=1, not retried, within
+// CheckTimeout. A 401 or 403 answer matches IsUnauthorized.
+func (c *Client) Check(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, CheckTimeout)
+	defer cancel()
+	once := *c
+	once.retry = Retry{}
+	ans, err := once.do(ctx, "GET", "/order/certificate?limit=1&offset=0", "GET /order/certificate", nil, true)
+	if err != nil {
+		if ctx.Err() != nil && !errors.Is(err, context.Canceled) {
+			return fmt.Errorf("digicert: CertCentral at %s did not answer within %s: %w", c.BaseURL(), CheckTimeout, err)
+		}
+		return err
+	}
+	var doc map[string]json.RawMessage
+	if err := ans.decode(&doc); err != nil {
+		return fmt.Errorf("digicert: GET /order/certificate: %w", err)
+	}
+	return nil
+}
+
 // ListRequests lists every approval request that matches the filter
 // (revoke requests among them), reading all pages of
 // GET /request?filters[status]=S&limit=1000&offset=N as ListOrders does,

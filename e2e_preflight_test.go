@@ -1,0 +1,69 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/certform/certform/digicert/digicerttest"
+)
+
+// TestApply_unreachable: apply against an address nothing listens on
+// fails at once with one error and a hint, before any work: no plan, no
+// state file written.
+func TestApply_unreachable(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeSpecs(t, dir, 3)
+	st := filepath.Join(t.TempDir(), "s.json")
+	start := time.Now()
+	code, stdout, stderr := runBinary(t, []string{"DIGICERT_API_KEY=" + e2eKey}, "apply", "--dir", dir, "--state", st, "--api-url", "http://127.0.0.1:1/services/v2")
+	t.Logf("failed after %s", time.Since(start).Round(time.Millisecond))
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	if code != 1 || stdout != "" || len(lines) != 2 || !strings.HasPrefix(lines[0], "certform apply: ") || !strings.HasSuffix(lines[0], "; nothing was done") ||
+		lines[1] != "hint: check --api-url (or DIGICERT_API_URL) and that this machine can reach CertCentral" {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	if f := loadStateFile(t, st); len(f.Entries) != 0 {
+		t.Errorf("state: %+v", f.Entries)
+	}
+}
+
+// TestApply_keyRefused: a 401 stops apply and plan --refresh with one line
+// and a hint about the key; a 403 with the permissions each command needs.
+func TestApply_keyRefused(t *testing.T) {
+	t.Parallel()
+	srv, env := startFake(t)
+	dir := t.TempDir()
+	writeSpecs(t, dir, 3)
+	st := filepath.Join(t.TempDir(), "s.json")
+	bad := []string{"DIGICERT_API_KEY=not-the-key", env[1]}
+	code, stdout, stderr := runBinary(t, bad, "apply", "--dir", dir, "--state", st)
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	if code != 1 || stdout != "" || len(lines) != 2 || !strings.Contains(lines[0], "401") ||
+		!strings.HasPrefix(lines[1], "hint: CertCentral does not accept the API key") || strings.Contains(stderr, "not-the-key") {
+		t.Fatalf("401: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	srv.Inject(digicerttest.Fault{Method: "GET", Path: "/order/certificate", Status: 403, Code: "access_denied"})
+	code, stdout, stderr = runBinary(t, env, "plan", "--dir", dir, "--state", st, "--refresh")
+	lines = strings.Split(strings.TrimSpace(stderr), "\n")
+	if code != 1 || stdout != "" || len(lines) != 2 || !strings.Contains(lines[0], "403") || lines[1] != "hint: "+permissionsHint {
+		t.Fatalf("403: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	if w := writes(srv); len(w) != 0 {
+		t.Errorf("write calls: %v", w)
+	}
+}
+
+// TestPlan_refreshFails: a plan --refresh whose reads fail prints no plan
+// (no "No calls to make.") and exits 1.
+func TestPlan_refreshFails(t *testing.T) {
+	t.Parallel()
+	srv, env, dir, st := appliedSpecs(t, 1)
+	srv.Inject(digicerttest.Fault{Method: "GET", Path: "/order/certificate/*", Status: 400, Code: "invalid_request"})
+	code, stdout, stderr := runBinary(t, env, "plan", "--dir", dir, "--state", st, "--refresh")
+	if code != 1 || stdout != "" || !strings.Contains(stderr, "certform plan: no plan printed: CertCentral could not be read (see above)") {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+}
