@@ -119,3 +119,71 @@ func TestApply_adoptOtherNames(t *testing.T) {
 		t.Errorf("state: %+v", f.Entries)
 	}
 }
+
+// TestAdopt_reviewThenApply is adoption as a team does it: three orders
+// placed outside certform; adopt writes three specs that validate accepts
+// as they are; plan --json shows three adopt actions and nothing else;
+// apply makes no write call; status --json lists the three orders; a
+// toggle changed afterwards is one call.
+func TestAdopt_reviewThenApply(t *testing.T) {
+	t.Parallel()
+	srv, env := startFake(t)
+	dir := t.TempDir()
+	st := filepath.Join(t.TempDir(), "s.json")
+	ids := map[int]bool{}
+	for i, cn := range []string{"www.example.com", "api.example.com", "*.example.com"} {
+		ids[srv.AddOrder(digicerttest.Order{CommonName: cn, DNSNames: []string{cn}, OrganizationID: 7, ProductType: "ov", AutoReissue: i == 1})] = true
+	}
+	if code, stdout, stderr := runBinary(t, env, "adopt", "--dir", dir, "--state", st, "--out", "adopted"); code != 0 || !strings.Contains(stdout, "Adopt: 3 specs written") {
+		t.Fatalf("adopt: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if code, stdout, stderr := runBinary(t, env, "validate", "--dir", dir); code != 0 {
+		t.Fatalf("validate: exit %d\n%s%s", code, stdout, stderr)
+	}
+	code, stdout, stderr := runBinary(t, env, "plan", "--dir", dir, "--state", st, "--json", "--refresh")
+	var plan struct {
+		Actions []struct {
+			Kind     string `json:"kind"`
+			OrderID  int    `json:"order_id"`
+			Verified bool   `json:"verified"`
+		} `json:"actions"`
+		Blocked []any `json:"blocked"`
+		Notes   []any `json:"notes"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &plan); err != nil || code != 0 || len(plan.Actions) != 3 || len(plan.Blocked)+len(plan.Notes) != 0 {
+		t.Fatalf("plan: exit %d, %v\n%s%s", code, err, stdout, stderr)
+	}
+	for _, a := range plan.Actions {
+		if a.Kind != "adopt" || !a.Verified || !ids[a.OrderID] {
+			t.Errorf("action %+v", a)
+		}
+	}
+	if code, stdout, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st); code != 0 || len(writes(srv)) != 0 {
+		t.Fatalf("apply: exit %d, writes %v\n%s%s", code, writes(srv), stdout, stderr)
+	}
+	code, stdout, _ = runBinary(t, env, "status", "--state", st, "--json")
+	var rows []struct {
+		Name    string `json:"name"`
+		OrderID int    `json:"order_id"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &rows); err != nil || code != 0 || len(rows) != 3 {
+		t.Fatalf("status: exit %d, %v\n%s", code, err, stdout)
+	}
+	var names []string
+	for _, r := range rows {
+		names = append(names, r.Name)
+		if !ids[r.OrderID] {
+			t.Errorf("status row %+v", r)
+		}
+	}
+	if diff := cmp.Diff([]string{"api-example-com", "wildcard-example-com", "www-example-com"}, names); diff != "" {
+		t.Errorf("names (-want +got):\n%s", diff)
+	}
+	editFile(t, filepath.Join(dir, "adopted", "www-example-com.yaml"), "disable_ct: false", "disable_ct: true")
+	srv.ResetRequests()
+	code, stdout, stderr = runBinary(t, env, "apply", "--dir", dir, "--state", st)
+	w := writes(srv)
+	if code != 0 || len(w) != 1 || !strings.HasSuffix(w[0], "/ct-status") {
+		t.Errorf("toggle: exit %d, writes %v\n%s%s", code, w, stdout, stderr)
+	}
+}
