@@ -317,3 +317,32 @@ func TestRenew_revokeWhileInFlight(t *testing.T) {
 		t.Fatalf("entry: %+v", e)
 	}
 }
+
+// TestRenew_dryRunRefresh: plan --refresh (a dry run that saves nothing)
+// plans from what it read, as apply does: an order CertCentral says ends
+// in 10 days is a renewal in the plan, and nothing is called or saved.
+func TestRenew_dryRunRefresh(t *testing.T) {
+	r := newRig(t)
+	r.spec("shop")
+	r.observeCycle(1)
+	id := r.entry("shop").OrderID
+	r.srv.OrderEndsIn(id, 10*24*time.Hour) // the state does not know yet
+	r.calls()
+	before := r.entry("shop")
+	plan := &Reconciler{Dir: r.dir, API: r.api, Known: r.store.Snapshot(), DryRun: true, Now: r.clock.Now, ResendAfter: 5 * time.Minute}
+	c, err := plan.Prepare(t.Context(), CycleOptions{Refresh: true})
+	if err != nil || len(c.Errors) != 0 {
+		t.Fatal(err, c.Errors)
+	}
+	if len(c.Plan.Actions) != 1 || c.Plan.Actions[0].Kind != KindRenew {
+		t.Fatalf("plan: %+v", c.Plan.Actions)
+	}
+	for _, call := range r.calls() {
+		if !strings.HasPrefix(call, "GET ") {
+			t.Errorf("call %s", call)
+		}
+	}
+	if e := r.entry("shop"); !e.OrderValidTill.Equal(before.OrderValidTill) || !e.ObservedAt.Equal(before.ObservedAt) {
+		t.Errorf("the dry run saved what it read: %+v", e)
+	}
+}
