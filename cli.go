@@ -9,6 +9,7 @@ import (
 	"io"
 	"runtime/debug"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -50,6 +51,7 @@ func commands() []*command {
 		{"status", "list the orders in the state file", runStatus},
 		{"import", "adopt an existing order for a spec", runImport},
 		{"adopt", "generate specs for the account's orders that certform does not track", runAdopt},
+		{"fake-server", "serve a fake CertCentral on this machine to try certform by hand", runFakeServer},
 		{"forget", "drop a spec's entry from the state file", runForget},
 		{"version", "print certform's version", runVersion},
 		{"help", "show help for certform or one command", nil},
@@ -79,16 +81,60 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return c.run(stdout, stderr, args[1:])
 		}
 	}
-	fmt.Fprintf(stderr, "certform: unknown command %q\n\n", name)
+	fmt.Fprintf(stderr, "certform: unknown command %q", name)
+	var names []string
+	for _, c := range cmds {
+		names = append(names, c.name)
+	}
+	if near := nearest(name, names); near != "" {
+		fmt.Fprintf(stderr, "; did you mean %s?", near)
+	}
+	fmt.Fprint(stderr, "\n\n")
 	usage(stderr, cmds)
 	return exitUsage
+}
+
+// nearest returns the candidate closest to s by edit distance when it is
+// close enough to be a typo (at most a third of its length, and 2), or "".
+func nearest(s string, candidates []string) string {
+	best, bestD := "", 0
+	for _, c := range candidates {
+		if d := editDistance(s, c); best == "" || d < bestD {
+			best, bestD = c, d
+		}
+	}
+	if best == "" || bestD > 2 || bestD*3 > max(len(s), 3) {
+		return ""
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 func usage(w io.Writer, cmds []*command) {
 	fmt.Fprint(w, "certform keeps DigiCert CertCentral orders in line with a directory of YAML specs.\n\nUsage:\n  certform COMMAND [flags]\n\nCommands:\n")
 	sort.SliceStable(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
 	for _, c := range cmds {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.summary)
 	}
 	fmt.Fprint(w, "\nRun 'certform COMMAND -h' for a command's flags.\n")
 }
@@ -104,10 +150,31 @@ func newFlags(stderr io.Writer, name, synopsis, summary string) *flag.FlagSet {
 		fs.VisitAll(func(*flag.Flag) { has = true })
 		if has {
 			fmt.Fprint(out, "\nFlags:\n")
-			fs.PrintDefaults()
+			printFlags(fs)
 		}
 	}
 	return fs
+}
+
+// printFlags writes the flags as README writes them: "--name TYPE", then
+// the usage and the default, indented.
+func printFlags(fs *flag.FlagSet) {
+	out := fs.Output()
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		line := "  --" + f.Name
+		if name != "" {
+			line += " " + name
+		}
+		fmt.Fprintf(out, "%s\n    \t%s", line, strings.ReplaceAll(usage, "\n", "\n    \t"))
+		if d := f.DefValue; d != "" && d != "false" && d != "0" {
+			if name == "string" {
+				d = strconv.Quote(d)
+			}
+			fmt.Fprintf(out, " (default %s)", d)
+		}
+		fmt.Fprintln(out)
+	})
 }
 
 func upperFirst(s string) string {
@@ -132,19 +199,49 @@ func parseFlags(fs *flag.FlagSet, stdout io.Writer, args []string, positional in
 			fs.Usage()
 			return true, exitOK
 		}
-		io.Copy(stderr, &buf)
-		return true, exitUsage
+		// The flag package's own message ("flag provided but not
+		// defined: -refersh") is replaced by one that names the
+		// command, writes flags as --flag, and suggests the nearest.
+		msg := err.Error()
+		if bad, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+			msg = "unknown flag --" + bad
+			var names []string
+			fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+			if near := nearest(bad, names); near != "" {
+				msg += "; did you mean --" + near + "?"
+			}
+		} else {
+			msg = strings.ReplaceAll(msg, " -", " --")
+		}
+		fmt.Fprintf(stderr, "%s: %s\nRun '%s -h' for its flags.\n", fs.Name(), msg, fs.Name())
+		return true, usageCode(args)
 	}
 	if positional >= 0 && fs.NArg() != positional {
 		if fs.NArg() > positional {
-			fmt.Fprintf(fs.Output(), "unexpected argument %q\n", fs.Arg(positional))
+			fmt.Fprintf(fs.Output(), "%s: unexpected argument %q\n", fs.Name(), fs.Arg(positional))
 		} else {
-			fmt.Fprintf(fs.Output(), "missing arguments: want %d, got %d\n", positional, fs.NArg())
+			fmt.Fprintf(fs.Output(), "%s: missing arguments: want %d, got %d\n", fs.Name(), positional, fs.NArg())
 		}
 		fs.Usage()
-		return true, exitUsage
+		return true, usageCode(args)
 	}
 	return false, 0
+}
+
+// usageCode is the exit code of a wrong command line: 2, but 1 when the
+// command line asks for --detailed-exitcode, where 2 means "changes" and a
+// typo must never read as that.
+func usageCode(args []string) int {
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		name, value, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if strings.HasPrefix(a, "-") && name == "detailed-exitcode" && value != "false" {
+			return exitError
+		}
+	}
+	return exitUsage
 }
 
 // parseInterspersed parses flags before, between and after positional

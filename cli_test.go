@@ -74,13 +74,19 @@ func TestRun_usage(t *testing.T) {
 		exactEmpty bool
 	}{
 		{name: "no arguments", args: nil, code: 2, stderr: "Usage:\n  certform COMMAND [flags]"},
-		{name: "help", args: []string{"help"}, code: 0, stdout: "  validate   check every spec below DIR; no network, no state\n"},
+		{name: "help", args: []string{"help"}, code: 0, stdout: "  validate    check every spec below DIR; no network, no state\n"},
 		{name: "help validate", args: []string{"help", "validate"}, code: 0, stdout: "Usage: certform validate --dir DIR [--json]"},
-		{name: "validate -h", args: []string{"validate", "-h"}, code: 0, stdout: "  -dir string\n    \tspec directory to check (required)\n"},
+		{name: "validate -h", args: []string{"validate", "-h"}, code: 0, stdout: "  --dir string\n    \tspec directory to check (required)\n"},
 		{name: "unknown command", args: []string{"frobnicate"}, code: 2, stderr: "certform: unknown command \"frobnicate\"\n\ncertform keeps"},
-		{name: "unknown flag", args: []string{"validate", "--frob"}, code: 2, stderr: "flag provided but not defined: -frob\nUsage: certform validate"},
+		{name: "mistyped command", args: []string{"aply"}, code: 2, stderr: "certform: unknown command \"aply\"; did you mean apply?\n\ncertform keeps"},
+		{name: "unknown flag", args: []string{"validate", "--frob"}, code: 2, stderr: "certform validate: unknown flag --frob\nRun 'certform validate -h' for its flags.\n", exactEmpty: true},
+		{name: "mistyped flag", args: []string{"plan", "--refersh"}, code: 2, stderr: "certform plan: unknown flag --refersh; did you mean --refresh?\nRun 'certform plan -h' for its flags.\n"},
+		{name: "mistyped flag with --detailed-exitcode", args: []string{"plan", "--detailed-exitcode", "--refersh"}, code: 1, stderr: "certform plan: unknown flag --refersh; did you mean --refresh?\n"},
+		{name: "missing dir with --detailed-exitcode", args: []string{"plan", "--detailed-exitcode", "--state", "s.json"}, code: 1, stderr: "certform plan: --dir is required\n"},
+		{name: "bad value", args: []string{"apply", "--dir", "d", "--state", "s", "--parallelism", "x"}, code: 2, stderr: "certform apply: invalid value \"x\" for flag --parallelism: parse error\n"},
+		{name: "bad --api-url", args: []string{"plan", "--refresh", "--dir", "examples", "--state", "s.json", "--api-url", "http://certcentral.example.com/v2"}, code: 2, stderr: "certform plan: digicert: API URL"},
 		{name: "missing dir", args: []string{"validate"}, code: 2, stderr: "certform validate: --dir is required\nUsage: certform validate"},
-		{name: "stray argument", args: []string{"validate", "--dir", "examples", "extra"}, code: 2, stderr: "unexpected argument \"extra\"\nUsage: certform validate"},
+		{name: "stray argument", args: []string{"validate", "--dir", "examples", "extra"}, code: 2, stderr: "certform validate: unexpected argument \"extra\"\nUsage: certform validate"},
 		{name: "version", args: []string{"version"}, code: 0, stdout: "certform "},
 	}
 	for _, tt := range tests {

@@ -834,11 +834,7 @@ func runAdopt(stdout, stderr io.Writer, args []string) int {
 	}
 	client, err := api.newClient(logger)
 	if err != nil {
-		fmt.Fprintf(stderr, "certform adopt: %v\n", err)
-		if errors.Is(err, errNoKey) {
-			fmt.Fprintln(stderr, keyHint)
-		}
-		return exitError
+		return clientFailed(stderr, "adopt", args, err)
 	}
 	known, err := readState(*statePath)
 	if err != nil {

@@ -80,19 +80,44 @@ func unwrapPathError(err error) error {
 	return err
 }
 
+// usageError is a command line (or environment) that cannot work, such as
+// a bad --api-url: exit 2.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+// clientFailed reports an error from newClient for command cmd and
+// returns the exit code: 2 (usageCode) for a bad API URL, 1 otherwise,
+// with the key hint when no key was found.
+func clientFailed(stderr io.Writer, cmd string, args []string, err error) int {
+	fmt.Fprintf(stderr, "certform %s: %v\n", cmd, err)
+	if errors.Is(err, errNoKey) {
+		fmt.Fprintln(stderr, keyHint)
+	}
+	var ue *usageError
+	if errors.As(err, &ue) {
+		return usageCode(args)
+	}
+	return exitError
+}
+
 // newClient builds the CertCentral client from the flags and environment;
 // opts add to (or override) the options this sets.
 func (f *apiFlags) newClient(logger *slog.Logger, opts ...digicert.Option) (*digicert.Client, error) {
-	key, err := loadAPIKey(f.keyFile)
-	if err != nil {
-		return nil, err
-	}
 	url := f.url
 	if url == "" {
 		url = os.Getenv("DIGICERT_API_URL")
 	}
 	if url == "" {
 		url = digicert.BaseURLUS
+	}
+	if err := digicert.WithBaseURL(url)(new(digicert.Client)); err != nil {
+		return nil, &usageError{err}
+	}
+	key, err := loadAPIKey(f.keyFile)
+	if err != nil {
+		return nil, err
 	}
 	return digicert.New(key, append([]digicert.Option{digicert.WithBaseURL(url), digicert.WithVersion(certformVersion()), digicert.WithLogger(logger)}, opts...)...)
 }
@@ -413,16 +438,16 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 		return code
 	}
 	if !requireFlags(fs, stderr, "dir", f.dir, "state", f.state) {
-		return exitUsage
+		return usageCode(args)
 	}
 	if err := f.check(); err != nil {
 		fmt.Fprintf(stderr, "certform plan: %v\n", err)
-		return exitUsage
+		return usageCode(args)
 	}
 	logger, err := f.log.logger(stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "certform plan: %v\n", err)
-		return exitUsage
+		return usageCode(args)
 	}
 	known, err := readState(f.state)
 	if err != nil {
@@ -434,11 +459,7 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 	if f.refresh {
 		client, err := f.api.newClient(logger)
 		if err != nil {
-			fmt.Fprintf(stderr, "certform plan: %v\n", err)
-			if errors.Is(err, errNoKey) {
-				fmt.Fprintln(stderr, keyHint)
-			}
-			return exitError
+			return clientFailed(stderr, "plan", args, err)
 		}
 		if err := checkAPIURL(nil, known, f.state, client.BaseURL(), f.accountMoved, logger); err != nil {
 			fmt.Fprintf(stderr, "certform plan: %v\n", err)
@@ -497,28 +518,24 @@ func runApply(stdout, stderr io.Writer, args []string) int {
 		return code
 	}
 	if !requireFlags(fs, stderr, "dir", f.dir, "state", f.state) {
-		return exitUsage
+		return usageCode(args)
 	}
 	if err := f.check(); err != nil {
 		fmt.Fprintf(stderr, "certform apply: %v\n", err)
-		return exitUsage
+		return usageCode(args)
 	}
 	if *parallelism < 1 {
 		fmt.Fprintf(stderr, "certform apply: --parallelism %d: it must be at least 1\n", *parallelism)
-		return exitUsage
+		return usageCode(args)
 	}
 	logger, err := f.log.logger(stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "certform apply: %v\n", err)
-		return exitUsage
+		return usageCode(args)
 	}
 	client, err := f.api.newClient(logger)
 	if err != nil {
-		fmt.Fprintf(stderr, "certform apply: %v\n", err)
-		if errors.Is(err, errNoKey) {
-			fmt.Fprintln(stderr, keyHint)
-		}
-		return exitError
+		return clientFailed(stderr, "apply", args, err)
 	}
 	ctx, stop := signalContext()
 	defer stop()
@@ -896,11 +913,7 @@ func runImport(stdout, stderr io.Writer, args []string) int {
 	}
 	client, err := api.newClient(logger)
 	if err != nil {
-		fmt.Fprintf(stderr, "certform import: %v\n", err)
-		if errors.Is(err, errNoKey) {
-			fmt.Fprintln(stderr, keyHint)
-		}
-		return exitError
+		return clientFailed(stderr, "import", args, err)
 	}
 	store := openState("import", *statePath, *dir, stderr)
 	if store == nil {

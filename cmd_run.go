@@ -113,11 +113,8 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 		logger.Info("dev mode: a fake CertCentral serves this run; nothing leaves this machine", "api_url", api.url, "state", *statePath, "cert_dir", df.certDir)
 	}
 	client, err := api.newClient(logger, digicert.WithObserver(met.ObserveCall))
-	if errors.Is(err, errNoKey) {
-		return fail(err, keyHint)
-	}
 	if err != nil {
-		return fail(err, "")
+		return clientFailed(stderr, "run", args, err)
 	}
 	store := openState("run", *statePath, *dir, stderr)
 	if store == nil {
