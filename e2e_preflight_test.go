@@ -67,3 +67,23 @@ func TestPlan_refreshFails(t *testing.T) {
 		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}
 }
+
+// TestRun_unreachable: a daemon whose CertCentral cannot be reached logs
+// one error per retry, with backoff, and no retry lines of its calls.
+func TestRun_unreachable(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeSpecs(t, dir, 3)
+	st := filepath.Join(t.TempDir(), "s.json")
+	d := startDaemon(t, []string{"DIGICERT_API_KEY=" + e2eKey, "DIGICERT_API_URL=http://127.0.0.1:1/services/v2"},
+		"--dir", dir, "--state", st, "--retry-backoff", "200ms", "--debounce", "50ms")
+	skipped := func(r map[string]any) bool {
+		return r["msg"] == "cycle skipped: CertCentral cannot be reached or refuses the key" && r["level"] == "ERROR"
+	}
+	d.waitFor("three skipped cycles", 3, skipped)
+	retries := d.count(func(r map[string]any) bool { return r["msg"] == "digicert call failed, retrying" })
+	backoffs := d.count(func(r map[string]any) bool { return r["msg"] == "the cycle failed; retrying later" })
+	if retries != 0 || backoffs < 2 {
+		t.Errorf("%d retry lines, %d backoff lines:\n%s", retries, backoffs, d.logs())
+	}
+}

@@ -328,11 +328,15 @@ func (d *Daemon) loop(ctx context.Context) {
 		if t == nil {
 			continue
 		}
-		d.cycle(ctx, *t)
 		if first {
+			// READY as soon as the daemon is up: a first cycle over
+			// thousands of orders may outlast any TimeoutStartSec.
+			// STATUS says that it runs.
 			first = false
 			d.notify("READY=1")
+			d.notify("STATUS=first cycle running")
 		}
+		d.cycle(ctx, *t)
 	}
 }
 
@@ -397,6 +401,22 @@ func (d *Daemon) cycle(ctx context.Context, t trigger) bool {
 	}
 	d.log.Info("cycle start", attrs...)
 
+	// After a failure (and at start), one cheap call first: while
+	// CertCentral cannot be reached or refuses the key, a cycle is one
+	// error line, not a minute of retries per call.
+	d.mu.Lock()
+	failing := d.backoff > 0
+	d.mu.Unlock()
+	if checker, ok := d.r.API.(interface{ Check(context.Context) error }); ok && (n == 1 || failing) {
+		if err := checker.Check(ctx); err != nil && ctx.Err() == nil {
+			d.health.setFailure("CertCentral: " + err.Error())
+			d.finish(t, start, false, 0, nil)
+			d.log.Error("cycle skipped: CertCentral cannot be reached or refuses the key", "cycle", n, "error", err.Error(),
+				"hint", "check --api-url and the network, or the key and its permissions; certform tries again with backoff")
+			d.scheduleRetry(true)
+			return false
+		}
+	}
 	c, err := d.prepare(ctx, t)
 	if err != nil {
 		d.finish(t, start, false, 0, nil)
@@ -726,19 +746,31 @@ func (d *Daemon) tick(slot *Timer, s *Schedule, t trigger) {
 }
 
 // watchdog pings systemd's watchdog every half interval while the daemon
-// is healthy: idle, or in a cycle that started less than the interval plus
-// stuckAfter ago (a cycle stuck longer gets the service restarted).
+// is healthy: idle, or in a cycle that started, or ended a CertCentral
+// call, less than the interval plus stuckAfter ago (a cycle stuck longer
+// gets the service restarted).
 func (d *Daemon) watchdog(ctx context.Context) {
 	iv := d.cfg.Watchdog
 	if iv <= 0 {
 		return
 	}
 	var ping func()
+	var lastCalls uint64
+	var lastProgress time.Time
 	ping = func() {
 		if ctx.Err() != nil {
 			return
 		}
-		if since := d.busy.Load(); since == 0 || d.clock.Now().Sub(time.Unix(0, since)) <= iv+stuckAfter {
+		// A cycle makes progress while its CertCentral calls end: a
+		// refresh of thousands of orders, paced by the rate limits, is
+		// long but not stuck. Only a cycle that neither started nor
+		// finished a call for iv+stuckAfter stops the pings.
+		now := d.clock.Now()
+		if n := d.met.calls.Load(); n != lastCalls {
+			lastCalls, lastProgress = n, now
+		}
+		since := d.busy.Load()
+		if since == 0 || now.Sub(time.Unix(0, since)) <= iv+stuckAfter || now.Sub(lastProgress) <= iv+stuckAfter {
 			d.notify("WATCHDOG=1")
 		}
 		d.mu.Lock()

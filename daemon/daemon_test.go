@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/certform/certform/digicert"
 	"github.com/certform/certform/reconcile"
 	"github.com/certform/certform/state"
 )
@@ -330,6 +331,23 @@ func TestDaemon_watchdog(t *testing.T) {
 	clock.Advance(30 * time.Second)
 	if n := count(); n != 27 {
 		t.Errorf("%d pings after the cycle ended, want 27", n)
+	}
+	// A long cycle that keeps ending CertCentral calls (a refresh of
+	// thousands of orders paced by the rate limits) is not stuck.
+	d.busy.Store(clock.Now().UnixNano())
+	for range 40 { // 40 minutes, a call every minute
+		d.met.ObserveCall(digicert.Call{Endpoint: "GET /order/certificate/{id}", Status: 200, Attempt: 1})
+		clock.Advance(time.Minute)
+	}
+	if n := count(); n != 27+80 {
+		t.Errorf("%d pings in a 40-minute cycle making progress, want 107", n)
+	}
+	// Then it hangs: no call for longer than the interval plus stuckAfter.
+	clock.Advance(12 * time.Minute)
+	// The last call was seen at the ping half a minute before; pings go
+	// on for 11 minutes after that one: 21 more.
+	if n := count(); n != 107+21 {
+		t.Errorf("%d pings once the calls stopped, want 128", n)
 	}
 }
 

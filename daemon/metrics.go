@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,6 +40,9 @@ type Metrics struct {
 	orderEnd      *prometheus.GaugeVec
 	// reissueOverdue is 1 per spec whose auto-reissue is overdue.
 	reissueOverdue *prometheus.GaugeVec
+	// calls counts CertCentral calls ended: the watchdog's sign of
+	// progress in a long cycle.
+	calls atomic.Uint64
 }
 
 // NewMetrics returns the metrics, all zero.
@@ -99,6 +103,7 @@ func (m *Metrics) observeDeliveries(ds []reconcile.Delivery) {
 // ObserveCall counts one HTTP exchange with CertCentral; it is the
 // digicert client's observer (digicert.WithObserver).
 func (m *Metrics) ObserveCall(c digicert.Call) {
+	m.calls.Add(1)
 	m.apiCalls.WithLabelValues(c.Endpoint, strconv.Itoa(c.Status)).Inc()
 	if c.Status == http.StatusTooManyRequests {
 		m.rateLimited.Inc()
