@@ -44,15 +44,18 @@ const keyHint = "hint: set DIGICERT_API_KEY, or give --api-key-file FILE (or DIG
 // loadAPIKey finds the API key: --api-key-file, then $DIGICERT_API_KEY_FILE,
 // then $DIGICERT_API_KEY, then $CREDENTIALS_DIRECTORY/digicert-api-key
 // (systemd's LoadCredential). The first source that is set is used; a file
-// that cannot be read is an error, not a fall-through.
-func loadAPIKey(flagFile string) (string, error) {
+// that cannot be read is an error, not a fall-through. A key holding a
+// control character (a stray carriage return, an escape sequence pasted
+// from a terminal) is refused, naming where it came from but never the
+// key. warn, when not nil, gets a warning about a key file others may read.
+func loadAPIKey(flagFile string, warn func(msg string, args ...any)) (string, error) {
 	file := flagFile
 	if file == "" {
 		file = os.Getenv("DIGICERT_API_KEY_FILE")
 	}
 	if file == "" {
 		if k := strings.TrimSpace(os.Getenv("DIGICERT_API_KEY")); k != "" {
-			return k, nil
+			return k, checkKeyText(k, "DIGICERT_API_KEY")
 		}
 		if dir := os.Getenv("CREDENTIALS_DIRECTORY"); dir != "" {
 			file = filepath.Join(dir, "digicert-api-key")
@@ -69,7 +72,22 @@ func loadAPIKey(flagFile string) (string, error) {
 	if k == "" {
 		return "", fmt.Errorf("the API key file %s is empty", file)
 	}
-	return k, nil
+	if fi, err := os.Stat(file); err == nil && fi.Mode().Perm()&0o044 != 0 && warn != nil {
+		warn("the API key file is readable by other users; make it readable by certform's user only", "file", file,
+			"mode", fmt.Sprintf("%04o", fi.Mode().Perm()), "hint", "chmod 600 "+file)
+	}
+	return k, checkKeyText(k, "the API key file "+file)
+}
+
+// checkKeyText refuses a key with a control character, saying where (the
+// position) but not what the key is.
+func checkKeyText(k, source string) error {
+	for i, r := range k {
+		if r < 0x20 || r == 0x7f {
+			return fmt.Errorf("the API key from %s holds a control character (0x%02x) at position %d: remove it (a Windows line ending or a paste from a terminal looks like this)", source, r, i+1)
+		}
+	}
+	return nil
 }
 
 func unwrapPathError(err error) error {
@@ -115,7 +133,11 @@ func (f *apiFlags) newClient(logger *slog.Logger, opts ...digicert.Option) (*dig
 	if err := digicert.WithBaseURL(url)(new(digicert.Client)); err != nil {
 		return nil, &usageError{err}
 	}
-	key, err := loadAPIKey(f.keyFile)
+	warn := slog.New(slog.DiscardHandler).Warn
+	if logger != nil {
+		warn = logger.Warn
+	}
+	key, err := loadAPIKey(f.keyFile, warn)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -85,5 +86,33 @@ func TestRun_unreachable(t *testing.T) {
 	backoffs := d.count(func(r map[string]any) bool { return r["msg"] == "the cycle failed; retrying later" })
 	if retries != 0 || backoffs < 2 {
 		t.Errorf("%d retry lines, %d backoff lines:\n%s", retries, backoffs, d.logs())
+	}
+}
+
+// TestApply_keyText: a key with a control character is refused naming its
+// source and position, never the key; a key file others may read is
+// warned about, and the key still works.
+func TestApply_keyText(t *testing.T) {
+	t.Parallel()
+	srv, env := startFake(t)
+	dir := t.TempDir()
+	writeSpecs(t, dir, 1)
+	st := filepath.Join(t.TempDir(), "s.json")
+	code, stdout, stderr := runBinary(t, []string{"DIGICERT_API_KEY=" + e2eKey + "\x1b[0m", env[1]}, "apply", "--dir", dir, "--state", st)
+	want := "certform apply: the API key from DIGICERT_API_KEY holds a control character (0x1b) at position 21: remove it (a Windows line ending or a paste from a terminal looks like this)\n"
+	if code != 1 || stdout != "" || stderr != want || len(srv.Calls()) != 0 {
+		t.Fatalf("exit %d, calls %v\nstdout %q\nstderr %q\nwant   %q", code, srv.Calls(), stdout, stderr, want)
+	}
+	keyFile := filepath.Join(t.TempDir(), "key")
+	if err := os.WriteFile(keyFile, []byte(e2eKey+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(keyFile, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = runBinary(t, []string{env[1]}, "apply", "--dir", dir, "--state", st, "--api-key-file", keyFile)
+	if code != 0 || !strings.Contains(stderr, `level=WARN msg="the API key file is readable by other users; make it readable by certform's user only"`) ||
+		!strings.Contains(stderr, "mode=0644") || strings.Contains(stderr, e2eKey) {
+		t.Errorf("exit %d\n%s", code, stderr)
 	}
 }
