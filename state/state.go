@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 )
@@ -504,6 +505,32 @@ func Open(path string) (*Store, error) {
 	return s, nil
 }
 
+// removeStaleTemps removes the temporary files a writer of the state file
+// at path left when it was killed between creating and renaming one
+// (".BASE.tmp-*" next to it). Only the lock holder writes the state, so,
+// called with the lock held, none of them is being written. Errors are
+// ignored: a leftover is harmless, only untidy.
+func removeStaleTemps(path string) {
+	matches, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "."+globEscape(filepath.Base(path))+".tmp-*"))
+	for _, m := range matches {
+		if fi, err := os.Lstat(m); err == nil && fi.Mode().IsRegular() {
+			os.Remove(m)
+		}
+	}
+}
+
+// globEscape escapes the characters filepath.Glob treats specially.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
 // load takes the lock and reads the state into memory, creating the state
 // file on a first run (see Open). On error it holds no lock and has changed
 // nothing in s.
@@ -512,6 +539,7 @@ func (s *Store) load() error {
 	if err != nil {
 		return err
 	}
+	removeStaleTemps(s.path)
 	f, id, err := readState(s.path)
 	if err != nil {
 		l.Release()

@@ -456,3 +456,35 @@ func TestFile_observationRoundTrip(t *testing.T) {
 		t.Errorf("clone (-want +got):\n%s", diff)
 	}
 }
+
+// TestOpen_removesStaleTemps: the temporary files a killed writer left
+// next to the state file are removed when the state is next opened (with
+// the lock held); other files are left alone.
+func TestOpen_removesStaleTemps(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "s.json")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	for _, name := range []string{".s.json.tmp-123", ".s.json.tmp-abc", "keep.txt", ".other.json.tmp-1"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err = Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var left []string
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		left = append(left, e.Name())
+	}
+	want := []string{".other.json.tmp-1", "keep.txt", "s.json", "s.json.lock"}
+	if diff := cmp.Diff(want, left); diff != "" {
+		t.Errorf("files (-want +got):\n%s", diff)
+	}
+}
