@@ -55,8 +55,12 @@ demo: build
 # in), README.md and an example configuration in place; see README.md,
 # "Running on a server". It does not enable or start anything.
 install: build
-	install -d -m 0755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
-	install -d -m 0750 $(DESTDIR)$(SYSCONFDIR)/certform
+	# Folders are created with these modes only when missing: a mode an
+	# earlier install or the admin set on purpose is kept.
+	for d in $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR); do \
+		test -d $$d || install -d -m 0755 $$d || exit 1; \
+	done
+	test -d $(DESTDIR)$(SYSCONFDIR)/certform || install -d -m 0750 $(DESTDIR)$(SYSCONFDIR)/certform
 	install -m 0755 bin/certform $(DESTDIR)$(BINDIR)/certform
 	for u in $(UNITS); do \
 		sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u && \

@@ -41,6 +41,16 @@ func TestInstallAndUnits(t *testing.T) {
 			t.Errorf("%s: mode %v, want %v", path, fi.Mode().Perm(), mode)
 		}
 	}
+	// Installing again keeps a folder mode the admin set on purpose.
+	if err := os.Chmod(filepath.Join(etc, "certform"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("make", "-s", "install", "PREFIX="+prefix, "SYSCONFDIR="+etc).CombinedOutput(); err != nil {
+		t.Fatalf("make install again: %v\n%s", err, out)
+	}
+	if fi, err := os.Stat(filepath.Join(etc, "certform")); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("%s after a second install: %v %v, want 0700 kept", filepath.Join(etc, "certform"), fi.Mode().Perm(), err)
+	}
 	unit, _ := os.ReadFile(filepath.Join(unitDir, "certform.service"))
 	if !strings.Contains(string(unit), "ExecStart="+filepath.Join(prefix, "bin", "certform")+" run --dir %S/certform/specs") || strings.Contains(string(unit), "@BINDIR@") {
 		t.Errorf("ExecStart not filled in:\n%s", unit)
