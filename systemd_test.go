@@ -78,3 +78,34 @@ func TestInstallAndUnits(t *testing.T) {
 		}
 	}
 }
+
+// TestGitSyncUnit_readsOnlyCredentials: the git-sync service runs as a
+// dynamic user that cannot read /etc/certform (root's, 0750), so every
+// file it needs from there comes as a credential (read by systemd as
+// root) or as the EnvironmentFile (read by systemd too): no other line
+// names a path below /etc/certform.
+func TestGitSyncUnit_readsOnlyCredentials(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("systemd", "certform-git-sync.service"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds := map[string]bool{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "#") || !strings.Contains(line, "/etc/certform") {
+			continue
+		}
+		switch key, value, _ := strings.Cut(line, "="); key {
+		case "LoadCredential":
+			id, _, _ := strings.Cut(strings.TrimPrefix(value, "-"), ":")
+			creds[id] = true
+		case "EnvironmentFile":
+		default:
+			t.Errorf("the dynamic user would have to read /etc/certform: %s", line)
+		}
+	}
+	for _, id := range []string{"git-ssh-key", "known_hosts"} {
+		if !creds[id] || !strings.Contains(string(data), "%d/"+id) {
+			t.Errorf("%s is not passed as a credential and used from %%d", id)
+		}
+	}
+}
