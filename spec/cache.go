@@ -7,10 +7,11 @@ import (
 )
 
 // stamp identifies a version of a file: size, modification and change
-// times, inode. A zero stamp means the file could not be stat'ed.
+// times, device and inode. A zero stamp means the file could not be
+// stat'ed.
 type stamp struct {
 	size, mtime, ctime int64
-	ino                uint64
+	dev, ino           uint64
 }
 
 // statStamp stats full, following symlinks; a zero stamp when it cannot.
@@ -25,21 +26,24 @@ func statStamp(full string) stamp {
 func stampOf(fi os.FileInfo) stamp {
 	st := stamp{size: fi.Size(), mtime: fi.ModTime().UnixNano()}
 	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
-		st.ino = sys.Ino
+		st.dev, st.ino = uint64(sys.Dev), sys.Ino
 		st.ctime = sys.Ctim.Nano()
 	}
 	return st
 }
 
 // Cache lets repeated loads of one directory skip the files that did not
-// change: a spec file is read again only when it, a defaults.yaml above
-// it, or a CSR file it names changed (size, times or inode). The daemon
-// keeps one for its life. It is safe for concurrent use; pass it to
-// LoadWith.
+// change: a spec file is read again only when it (through its symlink, if
+// Load reads it through one), a defaults.yaml above it, or a CSR file it
+// names changed (size, times, device or inode). It starts over when the
+// directory resolves to another folder or its .certformignore changed.
+// The daemon keeps one for its life. It is safe for concurrent use; pass
+// it to LoadWith.
 type Cache struct {
-	mu    sync.Mutex
-	root  string
-	files map[string]*cachedFile
+	mu     sync.Mutex
+	root   string
+	ignore stamp // the .certformignore of the loads cached; zero for none
+	files  map[string]*cachedFile
 }
 
 type cachedFile struct {

@@ -26,7 +26,8 @@ const MaxFileSize = 1 << 20
 
 // IsSpecFile reports whether Load reads the file at the slash-separated
 // path rel: a .yaml or .yml file that is not hidden, not in a hidden folder
-// and not an editor leftover.
+// and not an editor leftover. It knows nothing of .certformignore; see
+// Tree.Skip for that.
 func IsSpecFile(rel string) bool {
 	for _, part := range strings.Split(rel, "/") {
 		if IgnoredName(part) {
@@ -49,85 +50,82 @@ func isDefaultsName(name string) bool { return name == "defaults.yaml" || name =
 // loader holds one Load call's directory and results.
 type loader struct {
 	root string // absolute, symlinks resolved
+	// dir is the directory as given, made absolute: files are recorded
+	// below it (see source.full). Empty means root.
+	dir string
+	// links maps the files Load reads through a symlink (by their path
+	// relative to root, as Load names them) to their real paths; a file
+	// not in it is read at root/rel. Written before the files are read,
+	// only read after.
+	links map[string]string
 }
 
 // Load reads every spec below dir. It returns an error only when dir itself
-// cannot be read; every problem inside it is in Result.Errors, next to the
-// orders that are valid. Load never follows a symlink: one that points
-// outside dir is an error, one that points inside is skipped, since its
-// target is read where it lives. Files are read in parallel; the result is
+// cannot be read, or its .certformignore is broken (an *IgnoreError, with
+// the file and line of each broken pattern): which files are specs is then
+// unknown, and nothing is read. Every problem inside it is in
+// Result.Errors, next to the orders that are valid.
+//
+// Files and folders that are hidden, editor leftovers or excluded by
+// .certformignore (see ParseIgnore) are passed over. Symlinks are followed
+// only inside dir's real tree, each file read once (see Tree for the
+// rule), so that a Kubernetes ConfigMap volume, whose files are symlinks
+// into a hidden folder, reads like a plain folder. When no spec file at
+// all is read, but entries were passed over that could have held specs
+// (a folder, or a file whose name ends in .yaml or .yml), Result.Errors
+// says which and why, at ".". Files are read in parallel; the result is
 // the same whatever the order.
 func Load(dir string) (*Result, error) { return LoadWith(dir, nil) }
 
 // LoadWith is Load with a cache of earlier loads of the same directory
 // (nil for none): files that did not change are not read again.
 func LoadWith(dir string, cache *Cache) (*Result, error) {
-	abs, err := filepath.Abs(dir)
+	t, err := OpenTree(dir)
 	if err != nil {
-		return nil, fmt.Errorf("spec directory %s: %w", dir, err)
+		return nil, err
 	}
-	root, err := filepath.EvalSymlinks(abs)
-	if err != nil {
-		return nil, fmt.Errorf("spec directory %s: %w", dir, unwrapPathError(err))
+	if t.IgnoreErr != nil {
+		return nil, fmt.Errorf("spec directory %s: %w", dir, t.IgnoreErr)
 	}
-	if fi, err := os.Stat(root); err != nil {
-		return nil, fmt.Errorf("spec directory %s: %w", dir, unwrapPathError(err))
-	} else if !fi.IsDir() {
-		return nil, fmt.Errorf("spec directory %s: not a directory", dir)
-	}
-	l := &loader{root: root}
+	root := t.Root
+	l := &loader{root: root, dir: t.Dir, links: map[string]string{}}
 
 	var specFiles []string
 	defaultsFiles := map[string]string{} // folder (rel) -> file (rel)
 	var errs []*Error
-	walkErr := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		rel := l.rel(p)
-		if err != nil {
-			if p == root {
-				return err
+	var skipped skippedList
+	walkErr := t.walk(root, func(e *entry) {
+		switch e.kind {
+		case entryError:
+			errs = append(errs, fileError(e.rel, "%s", e.why))
+		case entrySkip:
+			skipped.add(e)
+		case entryFile:
+			if !IsSpecFile(e.rel) {
+				skipped.add(e)
+				return
 			}
-			errs = append(errs, fileError(rel, "cannot read: %v", unwrapPathError(err)))
-			if d != nil && d.IsDir() {
-				return fs.SkipDir
+			if e.linked {
+				l.links[e.rel] = e.real
 			}
-			return nil
-		}
-		if p == root {
-			return nil
-		}
-		if IgnoredName(d.Name()) {
-			if d.IsDir() {
-				return fs.SkipDir
+			if isDefaultsName(path.Base(e.rel)) {
+				// Registered even when it is not a regular file: reading it
+				// then fails, and the specs below wait for it instead of
+				// loading without their defaults.
+				folder := path.Dir(e.rel)
+				if other, ok := defaultsFiles[folder]; ok {
+					errs = append(errs, fileError(e.rel, "a second defaults file in this folder (%s is the first); merge them into one", other))
+					return
+				}
+				defaultsFiles[folder] = e.rel
+				return
 			}
-			return nil
-		}
-		if d.Type()&fs.ModeSymlink != 0 {
-			if e := l.checkSymlink(p, rel); e != nil {
-				errs = append(errs, e)
+			if !e.mode.IsRegular() {
+				errs = append(errs, notRegularFileError(e.rel, e.mode))
+				return
 			}
-			return nil
+			specFiles = append(specFiles, e.rel)
 		}
-		if d.IsDir() || !IsSpecFile(rel) {
-			return nil
-		}
-		if isDefaultsName(d.Name()) {
-			// Registered even when it is not a regular file: reading it
-			// then fails, and the specs below wait for it instead of
-			// loading without their defaults.
-			folder := path.Dir(rel)
-			if other, ok := defaultsFiles[folder]; ok {
-				errs = append(errs, fileError(rel, "a second defaults file in this folder (%s is the first); merge them into one", other))
-				return nil
-			}
-			defaultsFiles[folder] = rel
-			return nil
-		}
-		if !d.Type().IsRegular() {
-			errs = append(errs, notRegularFileError(rel, d.Type()))
-			return nil
-		}
-		specFiles = append(specFiles, rel)
-		return nil
 	})
 	if walkErr != nil {
 		return nil, fmt.Errorf("spec directory %s: %w", dir, unwrapPathError(walkErr))
@@ -153,8 +151,9 @@ func LoadWith(dir string, cache *Cache) (*Result, error) {
 	var fresh map[string]*cachedFile
 	if cache != nil {
 		cache.mu.Lock()
-		if cache.root != root {
-			cache.root, cache.files = root, map[string]*cachedFile{}
+		if cache.root != root || cache.ignore != t.ignoreSrc.st {
+			// Another tree, or other rules for which files are read.
+			cache.root, cache.ignore, cache.files = root, t.ignoreSrc.st, map[string]*cachedFile{}
 		}
 		cache.mu.Unlock()
 		fresh = map[string]*cachedFile{}
@@ -193,6 +192,15 @@ func LoadWith(dir string, cache *Cache) (*Result, error) {
 		for _, n := range fr.invalid {
 			invalid[n] = true
 		}
+	}
+	if res.Files == 0 {
+		if e := skipped.error(); e != nil {
+			res.Errors = append(res.Errors, e)
+		}
+	}
+	// The ignore file decided which files were read: it counts as read.
+	if t.ignoreSrc.rel != "" {
+		read[t.ignoreSrc.full] = t.ignoreSrc
 	}
 	res.Orders = rejectDuplicates(res.Orders, res, invalid)
 	for n := range invalid {
@@ -266,26 +274,6 @@ func (l *loader) within(p string) bool {
 	return p == l.root || strings.HasPrefix(p, l.root+string(filepath.Separator))
 }
 
-// checkSymlink returns an error for a symlink that points outside the
-// directory or nowhere, and nil for one that points inside it.
-func (l *loader) checkSymlink(p, rel string) *Error {
-	target, err := filepath.EvalSymlinks(p)
-	if err != nil {
-		if IsSpecFile(rel) {
-			return fileError(rel, "broken symlink; remove it or point it at a file inside the spec directory")
-		}
-		return nil
-	}
-	if l.within(target) {
-		return nil
-	}
-	fi, err := os.Stat(target)
-	if err == nil && (fi.IsDir() || IsSpecFile(rel)) {
-		return fileError(rel, "symlink points outside the spec directory; certform does not follow it, copy the file in instead")
-	}
-	return nil
-}
-
 func fileError(rel, format string, args ...any) *Error {
 	return &Error{File: rel, Line: 1, Column: 1, Msg: fmt.Sprintf(format, args...)}
 }
@@ -300,6 +288,26 @@ func unwrapPathError(err error) error {
 	return err
 }
 
+// named is the path Load names the file rel by: below the directory as
+// given, through the symlinks on its way. Stat'ing it again later sees a
+// swap of any of them.
+func (l *loader) named(rel string) string {
+	dir := l.dir
+	if dir == "" {
+		dir = l.root
+	}
+	return filepath.Join(dir, filepath.FromSlash(rel))
+}
+
+// realPath is where the file Load names rel lives: its symlink's target
+// when Load reads it through one, else root/rel.
+func (l *loader) realPath(rel string) string {
+	if real, ok := l.links[rel]; ok {
+		return real
+	}
+	return filepath.Join(l.root, filepath.FromSlash(rel))
+}
+
 // readFile reads the regular file rel (relative to root) of at most
 // MaxFileSize bytes. It returns the file's stamp as fstat saw it on the
 // open descriptor, before reading. Anything but a regular file is refused
@@ -309,7 +317,7 @@ func unwrapPathError(err error) error {
 // in meanwhile would otherwise block the open until a writer came), and
 // checked again on the descriptor.
 func (l *loader) readFile(rel string) ([]byte, stamp, error) {
-	full := filepath.Join(l.root, filepath.FromSlash(rel))
+	full := l.realPath(rel)
 	fi, err := os.Lstat(full)
 	if err != nil {
 		return nil, stamp{}, unwrapPathError(err)
@@ -449,8 +457,11 @@ type defaultsFile struct {
 }
 
 func (l *loader) loadDefaults(rel string) *defaultsFile {
-	full := filepath.Join(l.root, filepath.FromSlash(rel))
-	df := &defaultsFile{rel: rel, fields: fields{}, st: statStamp(full)}
+	// Recorded under the path Load names it by (so that a swap of a
+	// symlink on the way counts as a change), with the stamp of the file
+	// read.
+	full := l.named(rel)
+	df := &defaultsFile{rel: rel, fields: fields{}, st: statStamp(l.realPath(rel))}
 	df.src = source{rel: rel, full: full, st: df.st}
 	d := &docErrors{file: rel}
 	data, _, err := l.readFile(rel)
@@ -522,7 +533,7 @@ func (l *loader) loadCached(rel string, defaults map[string]*defaultsFile, cache
 	if cache == nil {
 		return l.loadSpecFile(rel, defaults, stamp{})
 	}
-	self := statStamp(filepath.Join(l.root, filepath.FromSlash(rel)))
+	self := statStamp(l.realPath(rel))
 	chain, _ := defaultsChain(path.Dir(rel), defaults)
 	cs := make([]chainStamp, len(chain))
 	for i, df := range chain {
@@ -563,7 +574,7 @@ func (l *fileCtx) load(rel string, defaults map[string]*defaultsFile, pre stamp)
 	if pre != (stamp{}) {
 		st = pre
 	}
-	self := source{rel: rel, full: filepath.Join(l.root, filepath.FromSlash(rel)), st: st}
+	self := source{rel: rel, full: l.named(rel), st: st}
 	l.reads = append(l.reads, self)
 	docs, perr := parseDocs(data)
 	chain, broken := defaultsChain(path.Dir(rel), defaults)

@@ -5,15 +5,17 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 )
 
 // source is one file a load read, with its stamp from then.
 type source struct {
-	rel  string // relative to the loaded directory, with forward slashes
-	full string // absolute
+	rel string // relative to the loaded directory, with forward slashes
+	// full is the absolute path Load names the file by: below the
+	// directory as given and through the symlinks Load followed, so that
+	// stat'ing it again follows them as they are now.
+	full string
 	st   stamp
 }
 
@@ -25,12 +27,16 @@ func (s source) changed() bool {
 }
 
 // Changed stats again every file the load read (spec files, defaults.yaml
-// files, CSR files; also those a Cache served without reading them again)
-// and returns, sorted, the paths relative to the loaded directory of those
-// that changed (size, modification or change time, inode) or vanished
-// since. Empty means the snapshot held: the result still describes the
-// files on disk. Files added since are not seen; see LastChange. Safe for
-// concurrent use.
+// files, CSR files, .certformignore; also those a Cache served without
+// reading them again) and returns, sorted, the paths relative to the
+// loaded directory of those that changed (size, modification or change
+// time, device, inode) or vanished since. Each is stat'ed again by the
+// path Load names it by, below the directory as given and through the
+// symlinks Load followed: when one of them points elsewhere now (git-sync
+// swapped `current`, Kubernetes swapped a ConfigMap's `..data`), the files
+// read through it are listed. Empty means the snapshot held: the result
+// still describes the files on disk. Files added since are not seen; see
+// LastChange. Safe for concurrent use.
 func (r *Result) Changed() []string {
 	var out []string
 	for _, s := range r.read {
@@ -58,66 +64,61 @@ func (o *Order) SourceChanged() bool {
 
 // LastChange returns the newest modification or status-change time (the
 // later of mtime and ctime) of dir and of every folder and YAML file below
-// it that Load walks: hidden files and folders (.git among them), editor
-// leftovers and files of other kinds (a CSR file, a log that keeps
-// growing) are skipped, and a symlink counts by its own times, never
-// followed. Folders count because adding, removing or renaming an entry
-// changes its folder's times. When dir is itself a symlink, the symlink's
-// times count too, and the tree is that of its target.
+// it that Load walks, and of its .certformignore. Passed over: what Load
+// passes over (hidden files and folders, .git among them, editor leftovers,
+// what .certformignore excludes) and files of other kinds (a CSR file, a
+// log that keeps growing). A symlink counts by its own times, and, when
+// Load follows it (see Tree), by those of what it points to. Folders
+// count because adding, removing or renaming an entry changes its folder's
+// times. The symlinks on dir's own path (dir itself, git-sync's `current`)
+// count by their own times, and the tree is that of their target, so that
+// a swap of one moves LastChange.
 //
 // Waiting until LastChange is a quiet period in the past lets a caller
 // load a tree that `git pull` or `git checkout` has finished rewriting.
 // Entries that vanish during the walk or cannot be read are passed over
 // (their folder's times move, and Load reports what it cannot read); only
-// a dir that cannot be read is an error.
+// a dir that cannot be read is an error. A broken .certformignore is not
+// one here (Load reports it): every visible folder and YAML file counts
+// then.
 func LastChange(dir string) (time.Time, error) {
-	abs, err := filepath.Abs(dir)
+	t, err := OpenTree(dir)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("spec directory %s: %w", dir, err)
+		return time.Time{}, err
 	}
 	var latest time.Time
-	if fi, err := os.Lstat(abs); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
-		latest = changeTime(fi)
-	}
-	root, err := filepath.EvalSymlinks(abs)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("spec directory %s: %w", dir, unwrapPathError(err))
-	}
-	if fi, err := os.Stat(root); err != nil {
-		return time.Time{}, fmt.Errorf("spec directory %s: %w", dir, unwrapPathError(err))
-	} else if !fi.IsDir() {
-		return time.Time{}, fmt.Errorf("spec directory %s: not a directory", dir)
-	}
-	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if p == root {
-				return err
-			}
-			return nil
+	see := func(p string, follow bool) {
+		stat := os.Lstat
+		if follow {
+			stat = os.Stat
 		}
-		if p != root && IgnoredName(d.Name()) {
-			if d.IsDir() {
-				return fs.SkipDir
+		if fi, err := stat(p); err == nil {
+			if c := changeTime(fi); c.After(latest) {
+				latest = c
 			}
-			return nil
 		}
-		if !d.IsDir() && !strings.HasSuffix(d.Name(), ".yaml") && !strings.HasSuffix(d.Name(), ".yml") {
+	}
+	for _, l := range t.Links {
+		see(l, false)
+	}
+	if t.ignoreSrc.rel != "" || t.IgnoreErr != nil {
+		see(filepath.Join(t.Root, IgnoreFile), false)
+		see(filepath.Join(t.Root, IgnoreFile), true)
+	}
+	err = t.walk(t.Root, func(e *entry) {
+		switch e.kind {
+		case entryDir:
+			see(e.real, false)
+		case entryLink:
+			see(e.real, false)
+		case entryFile:
 			// Only folders and YAML files: another file that keeps
 			// changing (a log, a build artefact) must not hold every cycle
 			// back. CSR files are covered by Result.Changed after a load.
-			return nil
-		}
-		fi, err := d.Info()
-		if err != nil {
-			if p == root {
-				return err
+			if hasSpecSuffix(e.rel) {
+				see(e.real, false)
 			}
-			return nil
 		}
-		if t := changeTime(fi); t.After(latest) {
-			latest = t
-		}
-		return nil
 	})
 	if err != nil {
 		return time.Time{}, fmt.Errorf("spec directory %s: %w", dir, unwrapPathError(err))

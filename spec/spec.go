@@ -208,7 +208,9 @@ func (r *Result) Unreadable() []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, e := range r.Errors {
-		if e.Spec == "" && !seen[e.File] && !isDefaultsName(path.Base(e.File)) {
+		// "." is the whole tree (no spec file read at all), not a file
+		// a spec may be in.
+		if e.Spec == "" && e.File != "." && !seen[e.File] && !isDefaultsName(path.Base(e.File)) {
 			seen[e.File] = true
 			out = append(out, e.File)
 		}
