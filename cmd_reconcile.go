@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -144,6 +146,51 @@ func (f *apiFlags) newClient(logger *slog.Logger, opts ...digicert.Option) (*dig
 	return digicert.New(key, append([]digicert.Option{digicert.WithBaseURL(url), digicert.WithVersion(certformVersion()), digicert.WithLogger(logger)}, opts...)...)
 }
 
+// interactive reports whether apply asks before making calls: stdin and
+// stdout are both terminals (a person runs it). Scripts and CI, with a
+// pipe or a file on either, are not asked.
+func interactive(in *os.File, out io.Writer) bool {
+	isTTY := func(f *os.File) bool {
+		fi, err := f.Stat()
+		return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	}
+	o, ok := out.(*os.File)
+	return ok && isTTY(in) && isTTY(o)
+}
+
+// approved asks for "yes" on out and reads the answer from in: only
+// "yes" approves.
+func approved(in io.Reader, out io.Writer) bool {
+	fmt.Fprint(out, "\nMake these calls? Only 'yes' is accepted: ")
+	line, _ := bufio.NewReader(in).ReadString('\n')
+	return strings.TrimSpace(line) == "yes"
+}
+
+// writeSavedPlan writes a saved plan atomically, mode 0600.
+func writeSavedPlan(path string, p *reconcile.SavedPlan) error {
+	data, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(data, '\n')); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
 // preflight asks CertCentral once, before any work, whether it answers
 // and accepts the key (digicert.Client.Check): a command against an
 // unreachable CertCentral or with a refused key fails within
@@ -230,6 +277,9 @@ type planFlags struct {
 	accountMoved     bool
 	api              apiFlags
 	log              logFlags
+	// apply only: the saved plan to apply, and --auto-approve.
+	planFile    string
+	autoApprove *bool
 }
 
 // defaultResendAfter is --resend-after's default: longer than CertCentral
@@ -456,6 +506,7 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 		"show what apply would do; without --refresh no API call and no key are needed, with it only GET calls")
 	var f planFlags
 	f.register(fs)
+	out := fs.String("out", "", "save the plan to FILE for certform apply FILE, which makes exactly its calls")
 	if done, code := parseFlags(fs, stdout, args, 0); done {
 		return code
 	}
@@ -519,6 +570,17 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 		fmt.Fprintf(stderr, "certform plan: writing the plan: %v\n", err)
 		return exitError
 	}
+	if *out != "" {
+		if failed {
+			fmt.Fprintf(stderr, "certform plan: the plan is not saved to %s: it was made with errors (see above)\n", *out)
+			return exitError
+		}
+		if err := writeSavedPlan(*out, reconcile.NewSavedPlan(c, known, time.Now())); err != nil {
+			fmt.Fprintf(stderr, "certform plan: saving the plan: %v\n", err)
+			return exitError
+		}
+		fmt.Fprintf(stderr, "certform plan: saved to %s; certform apply %s makes exactly these calls\n", *out, *out)
+	}
 	switch {
 	case failed || len(c.Plan.Blocked) > 0:
 		return exitError
@@ -529,16 +591,22 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 }
 
 func runApply(stdout, stderr io.Writer, args []string) int {
-	fs := newFlags(stderr, "apply", "--dir DIR --state FILE [--refresh] [--json] [--max-revocations N] [--parallelism N] [--resend-after DUR]",
-		"plan, then make the calls; exit 0 only when every call landed")
+	fs := newFlags(stderr, "apply", "--dir DIR --state FILE [PLAN_FILE] [--refresh] [--json] [--auto-approve] [--max-revocations N] [--parallelism N] [--resend-after DUR]",
+		"plan, then make the calls; exit 0 only when every call landed. With PLAN_FILE (from plan --out), make exactly its calls, or none if the state, the specs or the plan changed since")
 	var f planFlags
 	f.register(fs)
 	parallelism := fs.Int("parallelism", 4, "specs worked on at once")
+	f.autoApprove = fs.Bool("auto-approve", false, "on a terminal, make the calls without asking for yes")
 	var df deliveryFlags
 	df.register(fs)
-	if done, code := parseFlags(fs, stdout, args, 0); done {
+	if done, code := parseFlags(fs, stdout, args, -1); done {
 		return code
 	}
+	if fs.NArg() > 1 {
+		fmt.Fprintf(stderr, "certform apply: unexpected argument %q: apply takes at most one plan file\n", fs.Arg(1))
+		return usageCode(args)
+	}
+	f.planFile = fs.Arg(0)
 	if !requireFlags(fs, stderr, "dir", f.dir, "state", f.state) {
 		return usageCode(args)
 	}
@@ -597,9 +665,21 @@ func applyOnce(ctx context.Context, f planFlags, df deliveryFlags, parallelism i
 		fmt.Fprintf(stderr, "certform apply: %v\n", err)
 		return exitError
 	}
+	var saved *reconcile.SavedPlan
+	if f.planFile != "" {
+		data, err := os.ReadFile(f.planFile)
+		if err == nil {
+			saved, err = reconcile.ReadSavedPlan(data)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "certform apply: %s: %v; nothing was done\n", f.planFile, err)
+			return exitError
+		}
+	}
 	if !preflight(ctx, "apply", client, stderr) {
 		return exitError
 	}
+	known := store.Snapshot()
 	r := &reconcile.Reconciler{Dir: f.dir, API: client, Store: store, Log: logger, Parallelism: parallelism, Observe: true,
 		MaxRevocations: f.maxRevocations, ResendAfter: f.resendAfter, Quiet: f.quiet}
 	if err := df.apply(r, f.dir); err != nil {
@@ -616,9 +696,25 @@ func applyOnce(ctx context.Context, f planFlags, df deliveryFlags, parallelism i
 		fmt.Fprintf(stderr, "certform apply: %v\n", e)
 	}
 	failed := len(c.Specs.Errors) > 0 || len(c.Errors) > 0
+	if saved != nil {
+		if diffs := saved.Differences(c, known); len(diffs) > 0 {
+			fmt.Fprintf(stderr, "certform apply: %s cannot be applied; nothing was done:\n", f.planFile)
+			for _, d := range diffs {
+				fmt.Fprintf(stderr, "  %s\n", d)
+			}
+			fmt.Fprintln(stderr, "hint: make the plan again (certform plan --refresh --out FILE), review it, and apply that")
+			return exitError
+		}
+	}
 	if !f.asJSON {
 		if err := c.Plan.WriteText(stdout, colorOK(stdout)); err != nil {
 			fmt.Fprintf(stderr, "certform apply: writing the plan: %v; nothing applied\n", err)
+			return exitError
+		}
+	}
+	if saved == nil && (f.autoApprove == nil || !*f.autoApprove) && len(c.Plan.Actions) > 0 && interactive(os.Stdin, stdout) {
+		if !approved(os.Stdin, stdout) {
+			fmt.Fprintln(stderr, "certform apply: not approved; nothing was done")
 			return exitError
 		}
 	}
