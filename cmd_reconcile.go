@@ -150,12 +150,8 @@ func (f *apiFlags) newClient(logger *slog.Logger, opts ...digicert.Option) (*dig
 // stdout are both terminals (a person runs it). Scripts and CI, with a
 // pipe or a file on either, are not asked.
 func interactive(in *os.File, out io.Writer) bool {
-	isTTY := func(f *os.File) bool {
-		fi, err := f.Stat()
-		return err == nil && fi.Mode()&os.ModeCharDevice != 0
-	}
 	o, ok := out.(*os.File)
-	return ok && isTTY(in) && isTTY(o)
+	return ok && isTerminal(in) && isTerminal(o)
 }
 
 // approved asks for "yes" on out and reads the answer from in: only

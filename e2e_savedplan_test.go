@@ -81,4 +81,13 @@ func TestApply_approval(t *testing.T) {
 	if code != 0 || strings.Contains(out, "Make these calls?") || len(writes(srv)) != 1 {
 		t.Fatalf("--auto-approve: exit %d, writes %v\n%s", code, writes(srv), out)
 	}
+	// /dev/null on stdin and stdout is a character device, not a
+	// terminal: nothing is asked.
+	writeSpecsFrom(t, dir, 3, 1)
+	srv.ResetRequests()
+	cmd := exec.Command(binary, "apply", "--dir", dir, "--state", st)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
+	if err := cmd.Run(); err != nil || len(writes(srv)) != 1 {
+		t.Fatalf("stdin and stdout /dev/null: %v, writes %v", err, writes(srv))
+	}
 }
