@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/certform/certform/spec"
 	"io"
 	"runtime/debug"
 	"sort"
@@ -99,7 +100,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 func nearest(s string, candidates []string) string {
 	best, bestD := "", 0
 	for _, c := range candidates {
-		if d := editDistance(s, c); best == "" || d < bestD {
+		if d := spec.EditDistance(s, c); best == "" || d < bestD {
 			best, bestD = c, d
 		}
 	}
@@ -107,27 +108,6 @@ func nearest(s string, candidates []string) string {
 		return ""
 	}
 	return best
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }
 
 func usage(w io.Writer, cmds []*command) {

@@ -827,14 +827,9 @@ func runAdopt(stdout, stderr io.Writer, args []string) int {
 		fmt.Fprintf(stderr, "certform adopt: --common-name %q: %v\n", *cn, err)
 		return exitUsage
 	}
-	logger, err := lf.logger(stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "certform adopt: %v\n", err)
-		return exitUsage
-	}
-	client, err := api.newClient(logger)
-	if err != nil {
-		return clientFailed(stderr, "adopt", args, err)
+	logger, client, code := loggerAndClient("adopt", &lf, &api, stderr, args)
+	if code != 0 {
+		return code
 	}
 	known, err := readState(*statePath)
 	if err != nil {

@@ -122,6 +122,22 @@ func clientFailed(stderr io.Writer, cmd string, args []string, err error) int {
 	return exitError
 }
 
+// loggerAndClient builds the logger of lf and the CertCentral client of
+// api for command cmd. A code other than 0 means the command stops with
+// it; the reason is on stderr (usageCode for a bad log flag or API URL).
+func loggerAndClient(cmd string, lf *logFlags, api *apiFlags, stderr io.Writer, args []string) (*slog.Logger, *digicert.Client, int) {
+	logger, err := lf.logger(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "certform %s: %v\n", cmd, err)
+		return nil, nil, usageCode(args)
+	}
+	client, err := api.newClient(logger)
+	if err != nil {
+		return nil, nil, clientFailed(stderr, cmd, args, err)
+	}
+	return logger, client, 0
+}
+
 // newClient builds the CertCentral client from the flags and environment;
 // opts add to (or override) the options this sets.
 func (f *apiFlags) newClient(logger *slog.Logger, opts ...digicert.Option) (*digicert.Client, error) {
@@ -614,14 +630,9 @@ func runApply(stdout, stderr io.Writer, args []string) int {
 		fmt.Fprintf(stderr, "certform apply: --parallelism %d: it must be at least 1\n", *parallelism)
 		return usageCode(args)
 	}
-	logger, err := f.log.logger(stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "certform apply: %v\n", err)
-		return usageCode(args)
-	}
-	client, err := f.api.newClient(logger)
-	if err != nil {
-		return clientFailed(stderr, "apply", args, err)
+	logger, client, code := loggerAndClient("apply", &f.log, &f.api, stderr, args)
+	if code != 0 {
+		return code
 	}
 	ctx, stop := signalContext()
 	defer stop()
@@ -1020,14 +1031,9 @@ func runImport(stdout, stderr io.Writer, args []string) int {
 		fmt.Fprintf(stderr, "certform import: ORDER_ID %q is not an order id (a positive integer)\n", fs.Arg(1))
 		return exitUsage
 	}
-	logger, err := lf.logger(stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "certform import: %v\n", err)
-		return exitUsage
-	}
-	client, err := api.newClient(logger)
-	if err != nil {
-		return clientFailed(stderr, "import", args, err)
+	logger, client, code := loggerAndClient("import", &lf, &api, stderr, args)
+	if code != 0 {
+		return code
 	}
 	store := openState("import", *statePath, *dir, stderr)
 	if store == nil {

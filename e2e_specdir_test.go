@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -269,25 +268,8 @@ func TestApply_SpecDir_configMapConsistentSnapshot(t *testing.T) {
 	close(stop)
 	<-done
 	t.Logf("%d updates during 20 applies", updates)
-	for _, r := range srv.Requests() {
-		if r.Method != "POST" {
-			continue
-		}
-		var body struct {
-			Comments string
-			Product  struct {
-				TypeHint string `json:"type_hint"`
-			}
-			OrderValidity struct{ Years int } `json:"order_validity"`
-		}
-		if err := json.Unmarshal(r.Body, &body); err != nil {
-			t.Fatal(err)
-		}
-		a := body.Comments == "version A" && body.Product.TypeHint == "ov" && body.OrderValidity.Years == 1
-		b := body.Comments == "version B" && body.Product.TypeHint == "ev" && body.OrderValidity.Years == 2
-		if !a && !b {
-			t.Errorf("an order mixes two versions: %s, %s, %d years", body.Comments, body.Product.TypeHint, body.OrderValidity.Years)
-		}
+	for _, m := range mixedOrders(t, srv, "version A", "version B") {
+		t.Errorf("an order mixes two versions: %s", m)
 	}
 	if len(srv.Orders()) != 20 {
 		t.Errorf("%d orders, want 20", len(srv.Orders()))

@@ -1019,29 +1019,11 @@ func TestApply_consistentSnapshot(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
-	mixed := 0
-	for _, r := range srv.Requests() {
-		if r.Method != "POST" {
-			continue
-		}
-		var body struct {
-			Comments string
-			Product  struct {
-				TypeHint string `json:"type_hint"`
-			}
-			OrderValidity struct{ Years int } `json:"order_validity"`
-		}
-		if err := json.Unmarshal(r.Body, &body); err != nil {
-			t.Fatal(err)
-		}
-		a := body.Comments == "commit A" && body.Product.TypeHint == "ov" && body.OrderValidity.Years == 1
-		b := body.Comments == "commit B" && body.Product.TypeHint == "ev" && body.OrderValidity.Years == 2
-		if !a && !b {
-			mixed++
-			t.Errorf("an order mixes two commits: %s, %s, %d years", body.Comments, body.Product.TypeHint, body.OrderValidity.Years)
-		}
+	mixed := mixedOrders(t, srv, "commit A", "commit B")
+	for _, m := range mixed {
+		t.Errorf("an order mixes two commits: %s", m)
 	}
-	t.Logf("%d orders, %d mixed", len(srv.Orders()), mixed)
+	t.Logf("%d orders, %d mixed", len(srv.Orders()), len(mixed))
 	if len(srv.Orders()) != 20 {
 		t.Errorf("%d orders, want 20", len(srv.Orders()))
 	}
@@ -1243,6 +1225,36 @@ func TestApply_deployHookFails(t *testing.T) {
 	if got, _ := os.ReadFile(runs); string(got) != "run\nrun\n" {
 		t.Errorf("hook runs %q, want 2", got)
 	}
+}
+
+// mixedOrders returns the orders the fake got that carry neither version
+// A (comments a, product ov, 1 year) nor version B (comments b, product
+// ev, 2 years) whole, as "comments, product, N years": an order computed
+// from two versions of the spec tree at once.
+func mixedOrders(t *testing.T, srv *digicerttest.Server, a, b string) []string {
+	t.Helper()
+	var out []string
+	for _, r := range srv.Requests() {
+		if r.Method != "POST" {
+			continue
+		}
+		var body struct {
+			Comments string
+			Product  struct {
+				TypeHint string `json:"type_hint"`
+			}
+			OrderValidity struct{ Years int } `json:"order_validity"`
+		}
+		if err := json.Unmarshal(r.Body, &body); err != nil {
+			t.Fatal(err)
+		}
+		isA := body.Comments == a && body.Product.TypeHint == "ov" && body.OrderValidity.Years == 1
+		isB := body.Comments == b && body.Product.TypeHint == "ev" && body.OrderValidity.Years == 2
+		if !isA && !isB {
+			out = append(out, fmt.Sprintf("%s, %s, %d years", body.Comments, body.Product.TypeHint, body.OrderValidity.Years))
+		}
+	}
+	return out
 }
 
 // setStateField sets one field of a state entry in the file, as a JSON

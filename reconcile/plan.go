@@ -244,9 +244,6 @@ type observed struct {
 	// Names are the order's common name and DNS names (lower case, the
 	// common name first); nil when not reported.
 	Names []string
-	// RevokeRequest is the status of the order's pending revoke request
-	// when the refresh read it (approved, rejected...); empty otherwise.
-	RevokeRequest string
 	// Renewed and RenewedOrderID are is_renewed and renewed_order_id.
 	Renewed        bool
 	RenewedOrderID int

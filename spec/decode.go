@@ -416,7 +416,7 @@ func asWritten(n *yaml.Node) string {
 func suggest(key string) string {
 	best, bestDist := "", 4
 	for _, k := range sortedKeys {
-		if dist := levenshtein(key, k); dist < bestDist {
+		if dist := EditDistance(key, k); dist < bestDist {
 			best, bestDist = k, dist
 		}
 	}
@@ -426,9 +426,10 @@ func suggest(key string) string {
 	return best
 }
 
-// levenshtein is the edit distance between a and b (insertions, deletions,
-// substitutions; bytes, since keys are ASCII).
-func levenshtein(a, b string) int {
+// EditDistance is the Levenshtein distance between a and b (insertions,
+// deletions, substitutions; bytes, since keys, flags and commands are
+// ASCII): the "did you mean" of spec keys and of the command line.
+func EditDistance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {
