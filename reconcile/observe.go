@@ -205,27 +205,31 @@ func (r *Reconciler) saveObservation(known *state.File, ob *observation, revokeR
 // decision; and, when the observation saw every change, its time as the
 // state's ObservedAt.
 func recordObservation(store *state.Store, ob *observation, revokeRequests map[string]string, now time.Time) error {
+	return store.Mutate(func(f *state.File) { applyObservation(f, ob, revokeRequests, now) })
+}
+
+// applyObservation copies what an observation read into f (see
+// recordObservation): the store's file, or a dry run's copy.
+func applyObservation(f *state.File, ob *observation, revokeRequests map[string]string, now time.Time) {
 	now = now.UTC()
-	return store.Mutate(func(f *state.File) {
-		for name, o := range ob.orders {
-			e := f.Entries[name]
-			if e == nil || e.OrderID != o.ID {
-				continue
-			}
-			recordOrder(e, o, now)
-			if e.Revoke != nil && e.Revoke.Status != "approved" {
-				switch rs := revokeRequests[name]; {
-				case o.Status == "revoked":
-					e.Revoke.Status = "approved"
-				case rs == "approved" || rs == "rejected":
-					e.Revoke.Status = rs
-				}
+	for name, o := range ob.orders {
+		e := f.Entries[name]
+		if e == nil || e.OrderID != o.ID {
+			continue
+		}
+		recordOrder(e, o, now)
+		if e.Revoke != nil && e.Revoke.Status != "approved" {
+			switch rs := revokeRequests[name]; {
+			case o.Status == "revoked":
+				e.Revoke.Status = "approved"
+			case rs == "approved" || rs == "rejected":
+				e.Revoke.Status = rs
 			}
 		}
-		if ob.complete {
-			f.ObservedAt = now
-		}
-	})
+	}
+	if ob.complete {
+		f.ObservedAt = now
+	}
 }
 
 // recordOrder copies what CertCentral reports of an order into its entry.

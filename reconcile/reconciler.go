@@ -134,17 +134,13 @@ func (r *Reconciler) Prepare(ctx context.Context, opt CycleOptions) (*Cycle, err
 			if wrote {
 				known = nil
 			}
-		} else if len(ob.orders) > 0 {
+		} else if len(ob.orders) > 0 || len(revokes) > 0 {
 			// A dry run saves nothing, but plans from what it read, as
 			// apply would after saving it (an order's end, its current
-			// certificate...): the plan shows what apply would do.
+			// certificate, a revoke request's decision): the plan shows
+			// what apply would do.
 			known = known.Clone()
-			now := r.now().UTC()
-			for name, o := range ob.orders {
-				if e := known.Entries[name]; e != nil && e.OrderID == o.ID {
-					recordOrder(e, o, now)
-				}
-			}
+			applyObservation(known, ob, revokes, r.now())
 		}
 	}
 	// The specs are loaded after the refresh, which may take minutes: a

@@ -346,3 +346,28 @@ func TestRenew_dryRunRefresh(t *testing.T) {
 		t.Errorf("the dry run saved what it read: %+v", e)
 	}
 }
+
+// TestDryRunRefresh_revokeDecision: plan --refresh shows a revoke request
+// an administrator rejected in CertCentral as rejected, as apply would
+// record it, without saving anything.
+func TestDryRunRefresh_revokeDecision(t *testing.T) {
+	r := newRig(t)
+	r.spec("shop")
+	r.observeCycle(1)
+	r.spec("shop", "revoke: true", "revoke_comments: retired")
+	r.clock.Add(time.Minute)
+	r.observeCycle(1) // the revoke request, pending
+	id := r.entry("shop").OrderID
+	r.srv.RejectRevoke(id)
+	plan := &Reconciler{Dir: r.dir, API: r.api, Known: r.store.Snapshot(), DryRun: true, Now: r.clock.Now, ResendAfter: 5 * time.Minute, MaxRevocations: 1}
+	c, err := plan.Prepare(t.Context(), CycleOptions{Refresh: true})
+	if err != nil || len(c.Errors) != 0 {
+		t.Fatal(err, c.Errors)
+	}
+	if len(c.Plan.Notes) != 1 || !strings.Contains(c.Plan.Notes[0].Message, "was rejected by an administrator") {
+		t.Fatalf("plan: %+v", c.Plan)
+	}
+	if e := r.entry("shop"); e.Revoke == nil || e.Revoke.Status == "rejected" {
+		t.Errorf("the dry run saved the decision: %+v", e.Revoke)
+	}
+}
