@@ -233,6 +233,7 @@ func (j *adoptJob) run(ctx context.Context) (*adoptReport, error) {
 				if err := os.MkdirAll(out, 0o700); err != nil {
 					return nil, fmt.Errorf("--out %s: %w", j.Out, err)
 				}
+				removeStaleTemps(out, ".adopt-*.tmp")
 				made = true
 			}
 			if err := writeNewFile(out, s.Name+".yaml", content); errors.Is(err, fs.ErrExist) {

@@ -178,12 +178,31 @@ func approved(in io.Reader, out io.Writer) bool {
 	return strings.TrimSpace(line) == "yes"
 }
 
-// writeSavedPlan writes a saved plan atomically, mode 0600.
+// staleTempAge is how old a temporary file of ours must be before a later
+// run removes it as left by a killed writer: these writers take no lock,
+// and one running now is done within seconds.
+const staleTempAge = 10 * time.Minute
+
+// removeStaleTemps removes the regular files in dir matching pattern that
+// are older than staleTempAge: temporary files a killed writer left.
+// Errors are ignored: a leftover is harmless, only untidy.
+func removeStaleTemps(dir, pattern string) {
+	matches, _ := filepath.Glob(filepath.Join(dir, pattern))
+	for _, m := range matches {
+		if fi, err := os.Lstat(m); err == nil && fi.Mode().IsRegular() && time.Since(fi.ModTime()) > staleTempAge {
+			os.Remove(m)
+		}
+	}
+}
+
+// writeSavedPlan writes a saved plan atomically, mode 0600, after
+// removing the temporary files an earlier, killed write left.
 func writeSavedPlan(path string, p *reconcile.SavedPlan) error {
 	data, err := json.MarshalIndent(p, "", "  ")
 	if err != nil {
 		return err
 	}
+	removeStaleTemps(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return err
