@@ -106,6 +106,7 @@ type Client struct {
 	limiter *windowLimiter
 	retry   Retry
 	observe func(Call)
+	gate    func() error
 }
 
 // Option configures a Client.
@@ -183,6 +184,15 @@ func WithRetry(r Retry) Option {
 // WithObserver calls f after every HTTP exchange (metrics).
 func WithObserver(f func(Call)) Option {
 	return func(c *Client) error { c.observe = f; return nil }
+}
+
+// WithGate calls f just before each HTTP exchange (every attempt, after
+// the rate limiter's wait): an error from f sends nothing, and the call
+// fails with an error that wraps f's and says it was not sent. certform
+// passes the state store's lock check, so a process that may have lost
+// its lock (a standby took over while it was paused) makes no call.
+func WithGate(f func() error) Option {
+	return func(c *Client) error { c.gate = f; return nil }
 }
 
 // New returns a client for the API key. The key is sent only in the
@@ -726,6 +736,14 @@ func (c *Client) doAccept(ctx context.Context, method, path, endpoint, accept st
 	for attempt := 1; ; attempt++ {
 		if err := c.limiter.Wait(ctx); err != nil {
 			return nil, fmt.Errorf("digicert: %s: %w", endpoint, err)
+		}
+		if c.gate != nil {
+			// Only an attempt that cannot have reached the server, or a
+			// 429, is tried again when the call is not repeatable: nothing
+			// sent before can have acted, so this failure is certain too.
+			if err := c.gate(); err != nil {
+				return nil, fmt.Errorf("digicert: %s: not sent: %w", endpoint, err)
+			}
 		}
 		status, header, body, sent, err := c.send(ctx, method, path, accept, payload)
 		c.observeCall(Call{Endpoint: endpoint, Status: status, Attempt: attempt, Duration: time.Since(start), Err: err})

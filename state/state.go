@@ -456,17 +456,17 @@ func (e *LockLostError) Is(target error) bool { return target == ErrLockLost }
 // but cannot close, the window in which another writer could act between
 // the check and the rename.
 type Store struct {
-	path string // the state file, symlinks resolved
+	backend Backend
+	name    string // the backend's Name
+	path    string // the state file, symlinks resolved; the Name for another backend
 
 	mu      sync.Mutex
 	cond    *sync.Cond
-	lock    *Lock
-	file    *File  // in memory: the last write plus changes not yet written
-	durable []byte // the content of the last successful write (or read)
-	stateID fileID // the state file as last read or written
-	pending *batch // the changes not yet in a write
+	file    *File    // in memory: the last write plus changes not yet written
+	durable *Encoded // the last successful write (or read)
+	pending *batch   // the changes not yet in a write
 	writing bool
-	lost    error // a *LockLostError once lost
+	lost    error // an error matching ErrLockLost once lost
 	closed  bool
 }
 
@@ -497,13 +497,58 @@ func Open(path string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(real), 0o700); err != nil {
 		return nil, fmt.Errorf("state file %s: creating its folder: %w", real, err)
 	}
-	s := &Store{path: real, pending: &batch{}}
-	s.cond = sync.NewCond(&s.mu)
+	s := newStore(&fileBackend{path: real})
+	s.path = real
 	if err := s.load(); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
+
+// OpenBackend takes b's lock and reads its state (Backend.Load), as Open
+// does for the state file: a *Store that saves every change through b.
+func OpenBackend(b Backend) (*Store, error) {
+	s := newStore(b)
+	if err := s.load(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Standby returns a Store for b that does not hold b's lock: it is lost,
+// with an error matching ErrLockLost that wraps why (an error matching
+// ErrLocked when another process holds the lock), and its state is empty
+// until Reacquire succeeds. A daemon on a shared backend waits with one
+// (see Shared) while another process works.
+func Standby(b Backend, why error) *Store {
+	s := newStore(b)
+	s.file = &File{Version: Version, Entries: map[string]*Entry{}}
+	s.durable, _ = Encode(s.file) // an empty state always encodes
+	s.lost = &notLockedError{name: s.name, err: why}
+	return s
+}
+
+func newStore(b Backend) *Store {
+	s := &Store{backend: b, name: b.Name(), path: b.Name(), pending: &batch{}}
+	s.cond = sync.NewCond(&s.mu)
+	return s
+}
+
+// notLockedError is a Store that does not hold its lock because taking it
+// (again) failed: it matches ErrLockLost, and unwraps to why it failed.
+type notLockedError struct {
+	name string
+	err  error
+}
+
+func (e *notLockedError) Error() string {
+	return fmt.Sprintf("%s: lock lost: taking its lock again failed (%v); nothing was written: this process stops acting on the state "+
+		"until it takes the lock again and re-reads the state", e.name, e.err)
+}
+
+func (e *notLockedError) Is(target error) bool { return target == ErrLockLost }
+
+func (e *notLockedError) Unwrap() error { return e.err }
 
 // removeStaleTemps removes the temporary files a writer of the state file
 // at path left when it was killed between creating and renaming one
@@ -531,50 +576,126 @@ func globEscape(s string) string {
 	return b.String()
 }
 
-// load takes the lock and reads the state into memory, creating the state
-// file on a first run (see Open). On error it holds no lock and has changed
-// nothing in s.
+// load takes the lock and reads the state into memory (Backend.Load). On
+// error it holds no lock and has changed nothing in s.
 func (s *Store) load() error {
-	l, err := acquire(s.path)
+	f, err := s.backend.Load()
 	if err != nil {
 		return err
 	}
-	removeStaleTemps(s.path)
-	f, id, err := readState(s.path)
+	enc, err := Encode(f)
+	if err != nil {
+		s.backend.Release()
+		return fmt.Errorf("%s: encoding: %w", s.name, err)
+	}
+	s.file, s.durable = f, enc
+	return nil
+}
+
+// fileBackend is the state file: a Lock on its lock file, and the state
+// file as last read or written, which every write checks (see Store).
+type fileBackend struct {
+	path string // the state file, symlinks resolved
+
+	mu      sync.Mutex
+	lock    *Lock
+	stateID fileID // the state file as last read or written
+	writing bool
+}
+
+func (b *fileBackend) Name() string { return "state file " + b.path }
+
+// Load locks the state file and reads it, creating it on a first run (see
+// Open).
+func (b *fileBackend) Load() (*File, error) {
+	l, err := acquire(b.path)
+	if err != nil {
+		return nil, err
+	}
+	removeStaleTemps(b.path)
+	f, id, err := readState(b.path)
 	if err != nil {
 		l.Release()
-		return err
+		return nil, err
 	}
-	create := f == nil
-	if create {
+	if f == nil {
 		if l.created {
 			l.Release()
-			return &MissingError{Path: s.path}
+			return nil, &MissingError{Path: b.path}
 		}
 		f = &File{Version: Version, Entries: map[string]*Entry{}}
-	}
-	f.normalize()
-	durable, err := marshal(f)
-	if err != nil {
-		l.Release()
-		return fmt.Errorf("state file %s: encoding: %w", s.path, err)
-	}
-	if create {
-		if id, err = writeBytes(s.path, durable); err != nil {
+		enc, err := Encode(f)
+		if err != nil {
 			l.Release()
-			return err
+			return nil, fmt.Errorf("state file %s: encoding: %w", b.path, err)
+		}
+		if id, err = writeBytes(b.path, enc.Data); err != nil {
+			l.Release()
+			return nil, err
 		}
 	}
 	if err := l.markCreated(); err != nil {
 		l.Release()
-		return fmt.Errorf("state file %s: recording in its lock file %s that it exists: %w", s.path, l.path, err)
+		return nil, fmt.Errorf("state file %s: recording in its lock file %s that it exists: %w", b.path, l.path, err)
 	}
-	s.lock, s.file, s.durable, s.stateID = l, f, durable, id
-	return nil
+	b.mu.Lock()
+	b.lock, b.stateID = l, id
+	b.mu.Unlock()
+	return f, nil
 }
 
-// Path returns the state file's real path (see RealPath).
+// Write checks that the lock file and the state file are still this
+// process's, then writes next.Data atomically.
+func (b *fileBackend) Write(_, next *Encoded) error {
+	b.mu.Lock()
+	lock, last := b.lock, b.stateID
+	b.writing = true
+	b.mu.Unlock()
+	id, err := fencedWrite(b.path, lock, last, next.Data)
+	b.mu.Lock()
+	b.writing = false
+	if id.known() {
+		// Renamed into place, even if the folder sync then failed: the
+		// file at the path is this process's.
+		b.stateID = id
+	}
+	b.mu.Unlock()
+	return err
+}
+
+// Check runs the checks a write makes; while a write is under way it
+// returns nil (that write checks).
+func (b *fileBackend) Check() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.writing {
+		return nil
+	}
+	return fence(b.path, b.lock, b.stateID)
+}
+
+func (b *fileBackend) Release() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	err := b.lock.Release()
+	b.lock = nil
+	return err
+}
+
+// Path returns the state file's real path (see RealPath); for another
+// Backend, its Name.
 func (s *Store) Path() string { return s.path }
+
+// Name names the state in messages: "state file PATH", or the Backend's
+// Name.
+func (s *Store) Name() string { return s.name }
+
+// Shared reports whether the Backend is one several servers share (see
+// Shared): a daemon that finds its lock taken waits as a standby.
+func (s *Store) Shared() bool {
+	sh, ok := s.backend.(Shared)
+	return ok && sh.Shared()
+}
 
 // Close waits for the changes already made to be written, then releases
 // the lock. After Close, Update, Batch, Mutate and Reacquire fail without
@@ -588,41 +709,49 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
-	return s.lock.Release()
+	return s.backend.Release()
 }
 
-// Lost returns nil while the Store holds its lock, and the *LockLostError
-// (matching ErrLockLost) once a write found the lock or the state file
-// changed, until Reacquire succeeds.
+// Lost returns nil while the Store holds its lock, and an error matching
+// ErrLockLost (for the state file a *LockLostError) once a write or a
+// Check found the lock or the state changed, until Reacquire succeeds. A
+// Store that could not take its lock again (or a Standby) returns an
+// error that also matches ErrLocked when another process holds the lock.
 func (s *Store) Lost() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.lost
 }
 
-// Check proves, without writing, that the store still holds its lock: the
-// lock file at the lock path is the one it locked and the state file is the
-// one it last read or wrote (the checks every write makes). If not, the
-// store becomes lost (see Lost) and the *LockLostError is returned; a store
-// already lost returns its error. Callers check before they act on the
-// state, such as at the start of a cycle.
+// Check proves, without writing, that the store still holds its lock
+// (Backend.Check): for the state file, the lock file at the lock path is
+// the one it locked and the state file is the one it last read or wrote
+// (the checks every write makes; while a write is under way, that write
+// checks). If not, the store becomes lost (see Lost) and the error is
+// returned; a store already lost returns its error. Callers check before
+// they act on the state, such as at the start of a cycle, and before every
+// call to CertCentral. It does not wait for a write under way.
 func (s *Store) Check() error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
+		s.mu.Unlock()
 		return s.closedError()
 	}
 	if s.lost != nil {
+		s.mu.Unlock()
 		return s.lost
 	}
-	if s.writing {
-		return nil // the write under way checks
+	s.mu.Unlock()
+	err := s.backend.Check()
+	if err == nil {
+		return nil
 	}
-	if err := fence(s.path, s.lock, s.stateID); err != nil {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lost == nil && errors.Is(err, ErrLockLost) {
 		s.lost = err
-		return err
 	}
-	return nil
+	return err
 }
 
 // Reacquire takes the lock again and re-reads the state from disk,
@@ -639,11 +768,9 @@ func (s *Store) Reacquire() error {
 		return s.closedError()
 	}
 	s.flush()
-	s.lock.Release()
+	s.backend.Release()
 	if err := s.load(); err != nil {
-		if s.lost == nil {
-			s.lost = &LockLostError{Path: s.path, What: fmt.Sprintf("taking its lock again failed (%v)", err)}
-		}
+		s.lost = &notLockedError{name: s.name, err: err}
 		return err
 	}
 	s.lost = nil
@@ -777,7 +904,7 @@ func (s *Store) change(fn func(f *File)) error {
 }
 
 func (s *Store) closedError() error {
-	return fmt.Errorf("state file %s: the store is closed; nothing was written", s.path)
+	return fmt.Errorf("%s: the store is closed; nothing was written", s.name)
 }
 
 // flush returns once no write is under way and every change made is
@@ -804,30 +931,24 @@ func (s *Store) write() {
 	if s.closed {
 		err = s.closedError()
 	}
-	var data []byte
+	var enc *Encoded
 	if err == nil {
-		if data, err = marshal(s.file); err != nil {
-			err = fmt.Errorf("state file %s: encoding: %w", s.path, err)
+		if enc, err = Encode(s.file); err != nil {
+			err = fmt.Errorf("%s: encoding: %w", s.name, err)
 		}
 	}
 	if err == nil {
 		s.writing = true
-		lock, last := s.lock, s.stateID
+		prev := s.durable
 		s.mu.Unlock()
-		var id fileID
-		id, err = fencedWrite(s.path, lock, last, data)
+		err = s.backend.Write(prev, enc)
 		s.mu.Lock()
 		s.writing = false
-		if id.known() {
-			// Renamed into place, even if the folder sync then failed: the
-			// file at the path is this process's.
-			s.stateID = id
-		}
 	}
 	if err == nil {
-		s.durable = data
+		s.durable = enc
 	} else {
-		s.file = mustDecode(s.durable)
+		s.file = mustDecode(s.durable.Data)
 		if errors.Is(err, ErrLockLost) && s.lost == nil {
 			s.lost = err
 		}
@@ -864,6 +985,9 @@ func fencedWrite(path string, lock *Lock, last fileID, data []byte) (fileID, err
 // fence returns a *LockLostError unless the lock file is still the one lock
 // holds and the state file at path is still last.
 func fence(path string, lock *Lock, last fileID) error {
+	if lock == nil {
+		return &LockLostError{Path: path, What: "this process does not hold its lock"}
+	}
 	if what := lock.changed(); what != "" {
 		return &LockLostError{Path: path, What: what + " while this process held it"}
 	}
@@ -889,69 +1013,13 @@ func fence(path string, lock *Lock, last fileID) error {
 // one entry per line sorted by name, the revocation records one per line
 // sorted by time (see revocationLess). It is easy to read and to diff, and
 // much cheaper to write than indenting every field (the state is rewritten
-// after every call).
+// after every call). See Encode.
 func marshal(f *File) ([]byte, error) {
-	f.Version = Version
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "{\n  \"version\": %d,\n", Version)
-	if f.APIURL != "" {
-		v, err := json.Marshal(f.APIURL)
-		if err != nil {
-			return nil, err
-		}
-		b.WriteString("  \"api_url\": ")
-		b.Write(v)
-		b.WriteString(",\n")
+	enc, err := Encode(f)
+	if err != nil {
+		return nil, err
 	}
-	if !f.ObservedAt.IsZero() {
-		v, err := json.Marshal(f.ObservedAt)
-		if err != nil {
-			return nil, err
-		}
-		b.WriteString("  \"observed_at\": ")
-		b.Write(v)
-		b.WriteString(",\n")
-	}
-	if len(f.Revocations) > 0 {
-		revs := append([]Revocation(nil), f.Revocations...)
-		sort.SliceStable(revs, func(i, j int) bool { return revocationLess(revs[i], revs[j]) })
-		b.WriteString("  \"revocations\": [")
-		for i, r := range revs {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			v, err := json.Marshal(r)
-			if err != nil {
-				return nil, err
-			}
-			b.WriteString("\n    ")
-			b.Write(v)
-		}
-		b.WriteString("\n  ],\n")
-	}
-	b.WriteString("  \"entries\": {")
-	for i, name := range f.Names() {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		k, err := json.Marshal(name)
-		if err != nil {
-			return nil, err
-		}
-		v, err := json.Marshal(f.Entries[name])
-		if err != nil {
-			return nil, err
-		}
-		b.WriteString("\n    ")
-		b.Write(k)
-		b.WriteString(": ")
-		b.Write(v)
-	}
-	if len(f.Entries) > 0 {
-		b.WriteString("\n  ")
-	}
-	b.WriteString("}\n}\n")
-	return b.Bytes(), nil
+	return enc.Data, nil
 }
 
 // WriteFile writes f to the state file at path, resolved through symlinks

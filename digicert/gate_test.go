@@ -1,0 +1,55 @@
+package digicert_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+
+	"github.com/certform/certform/digicert"
+)
+
+// A gate that refuses sends nothing: the order is certainly not placed, so
+// the error is no unknown outcome, and the server sees no request.
+func TestClient_gate(t *testing.T) {
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"id": 1}`))
+	}))
+	defer srv.Close()
+	lost := errors.New("lock lost")
+	var gateCalls atomic.Int32
+	open := true
+	c, err := digicert.New(testKey, digicert.WithBaseURL(srv.URL), digicert.WithRetry(fastRetry), digicert.WithLimits(),
+		digicert.WithGate(func() error {
+			gateCalls.Add(1)
+			if open {
+				return nil
+			}
+			return lost
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetCT(context.Background(), 5, true); err != nil {
+		t.Fatalf("gate open: %v", err)
+	}
+	if gateCalls.Load() != 1 || requests.Load() != 1 {
+		t.Fatalf("gate open: %d gate calls, %d requests; want 1 and 1", gateCalls.Load(), requests.Load())
+	}
+	open = false
+	_, err = c.PlaceOrder(context.Background(), sampleOrder())
+	if !errors.Is(err, lost) || errors.Is(err, digicert.ErrOutcomeUnknown) {
+		t.Fatalf("gate shut: %v, want the gate's error and no unknown outcome", err)
+	}
+	if want := "digicert: POST /order/certificate/ssl: not sent: lock lost"; err.Error() != want {
+		t.Errorf("error %q, want %q", err, want)
+	}
+	if requests.Load() != 1 {
+		t.Errorf("the server saw %d requests, want 1 (none after the gate shut)", requests.Load())
+	}
+}
