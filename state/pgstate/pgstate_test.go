@@ -1,0 +1,375 @@
+package pgstate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/certform/certform/internal/pgtest"
+	"github.com/certform/certform/state"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// newWorkspace returns the Config of workspace ws in a fresh database of
+// the shared server, with the password in PGPASSWORD.
+func newWorkspace(t *testing.T, ws string) (*pgtest.Server, *Config) {
+	t.Helper()
+	srv := pgtest.Shared(t)
+	t.Setenv("PGPASSWORD", srv.Password)
+	cfg, err := Parse(srv.CreateDatabase(t), ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, cfg
+}
+
+func open(t *testing.T, cfg *Config) *state.Store {
+	t.Helper()
+	s, err := state.OpenBackend(New(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func encoded(t *testing.T, f *state.File) string {
+	t.Helper()
+	enc, err := state.Encode(f.Clone())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(enc.Data)
+}
+
+func TestStore_roundTrip(t *testing.T) {
+	_, cfg := newWorkspace(t, "")
+	s := open(t, cfg)
+	when := time.Date(2026, 12, 1, 10, 0, 0, 123456789, time.UTC)
+	err := s.Mutate(func(f *state.File) {
+		f.APIURL = "https://127.0.0.1:1/services/v2"
+		f.ObservedAt = when
+		f.Revocations = []state.Revocation{{Name: "b", OrderID: 2, Time: when}}
+		f.Entries["a"] = &state.Entry{OrderID: 1, Status: "issued", DisableCT: true}
+		f.Entries["b"] = &state.Entry{OrderID: 2, Intent: &state.Intent{Action: state.IntentRevoke, Started: when}}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Update("a", func(e *state.Entry) bool { e.AutoReissue = true; return true }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Update("b", func(*state.Entry) bool { return false }); err != nil {
+		t.Fatal(err)
+	}
+	want := encoded(t, s.Snapshot())
+	got, err := Read(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, encoded(t, got)); diff != "" {
+		t.Errorf("read without a lock (-want +got):\n%s", diff)
+	}
+	if !strings.Contains(want, `"a": {"order_id":1,`) || strings.Contains(want, `"b":`) {
+		t.Fatalf("unexpected state:\n%s", want)
+	}
+	s.Close()
+	again := open(t, cfg)
+	if diff := cmp.Diff(want, encoded(t, again.Snapshot())); diff != "" {
+		t.Errorf("opened again (-want +got):\n%s", diff)
+	}
+}
+
+func TestRead_emptyDatabase(t *testing.T) {
+	_, cfg := newWorkspace(t, "ci")
+	f, err := Read(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Entries) != 0 || f.APIURL != "" {
+		t.Fatalf("a database certform never used reads as %+v", f)
+	}
+}
+
+func TestLoad_lockedNamesHolder(t *testing.T) {
+	_, cfg := newWorkspace(t, "")
+	open(t, cfg)
+	_, err := state.OpenBackend(New(cfg))
+	host, _ := os.Hostname()
+	var le *LockedError
+	if !errors.As(err, &le) || !errors.Is(err, state.ErrLocked) {
+		t.Fatalf("second open: %v, want a *LockedError matching state.ErrLocked", err)
+	}
+	if want := fmt.Sprintf("certform on %s pid %d", host, os.Getpid()); le.Holder != want {
+		t.Errorf("holder %q, want %q", le.Holder, want)
+	}
+	prefix := fmt.Sprintf("PostgreSQL workspace default at %s is in use by another certform process (certform on %s pid %d, since ", cfg.URL, host, os.Getpid())
+	if !strings.HasPrefix(err.Error(), prefix) || time.Since(le.Since) > time.Minute {
+		t.Errorf("error %q, want it to start %q and a recent since", err, prefix)
+	}
+}
+
+func TestWorkspaces_independent(t *testing.T) {
+	srv, a := newWorkspace(t, "payments")
+	b, err := Parse(srv.URL(a.conn.Database), "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa, sb := open(t, a), open(t, b)
+	if err := sa.Update("x", func(e *state.Entry) bool { e.OrderID = 7; return true }); err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.Update("y", func(e *state.Entry) bool { e.OrderID = 8; return true }); err != nil {
+		t.Fatal(err)
+	}
+	for cfg, want := range map[*Config]string{a: "x", b: "y"} {
+		f, err := Read(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.Names(); len(got) != 1 || got[0] != want {
+			t.Errorf("workspace %s holds %v, want [%s]", cfg.Workspace, got, want)
+		}
+	}
+}
+
+// lockSession returns the pid of the session holding the workspace's lock.
+func lockSession(t *testing.T, srv *pgtest.Server, cfg *Config) int32 {
+	t.Helper()
+	conn := srv.Conn(t, cfg.conn.Database)
+	var pid int32
+	err := conn.QueryRow(context.Background(), `SELECT l.pid FROM pg_locks l JOIN certform.workspaces w ON l.objid::bigint = w.id
+		WHERE l.locktype = 'advisory' AND l.classid::bigint = $1 AND w.name = $2 AND l.granted`, int64(lockClass), cfg.Workspace).Scan(&pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pid
+}
+
+// The fencing rule: once the session that holds the lock is gone and
+// another process took the lock, the first process can neither prove its
+// lock nor write, and what it tried is not in the database.
+func TestFencing_sessionTerminated(t *testing.T) {
+	srv, cfg := newWorkspace(t, "")
+	first := open(t, cfg)
+	if err := first.Update("a", func(e *state.Entry) bool { e.OrderID = 1; return true }); err != nil {
+		t.Fatal(err)
+	}
+	srv.Exec(t, cfg.conn.Database, `SELECT pg_terminate_backend($1)`, lockSession(t, srv, cfg))
+	second := open(t, cfg) // the lock is free again
+	err := first.Check()
+	if !errors.Is(err, state.ErrLockLost) {
+		t.Fatalf("Check after the session ended: %v, want ErrLockLost", err)
+	}
+	if !strings.Contains(err.Error(), "lock lost: the database ended this session (terminating connection due to administrator command, SQLSTATE 57P01), and with it the lock") {
+		t.Errorf("Check: %v", err)
+	}
+	err = first.Update("a", func(e *state.Entry) bool { e.OrderID = 99; return true })
+	if !errors.Is(err, state.ErrLockLost) {
+		t.Fatalf("Update: %v, want ErrLockLost", err)
+	}
+	if got := second.Entry("a"); got == nil || got.OrderID != 1 {
+		t.Fatalf("the new holder reads %+v", got)
+	}
+	f, err := Read(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Entries["a"].OrderID; got != 1 {
+		t.Errorf("order id in the database %d, want 1 (the fenced write must not land)", got)
+	}
+}
+
+// A write whose epoch moved on (another process took the lock meanwhile,
+// as it could behind a connection that still looks alive) writes nothing,
+// even though this session still holds its advisory lock.
+func TestFencing_epoch(t *testing.T) {
+	srv, cfg := newWorkspace(t, "")
+	s := open(t, cfg)
+	srv.Exec(t, cfg.conn.Database, `UPDATE certform.workspaces SET epoch = epoch + 1`)
+	err := s.Update("a", func(e *state.Entry) bool { e.OrderID = 5; return true })
+	want := "PostgreSQL workspace default at " + cfg.URL + ": lock lost: the workspace's lock epoch moved on or this session no longer holds its lock (another process took it); nothing was written"
+	if !errors.Is(err, state.ErrLockLost) || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("Update: %v\nwant: %s", err, want)
+	}
+	if f, err := Read(context.Background(), cfg); err != nil || len(f.Entries) != 0 {
+		t.Fatalf("Read: %v, %v; want no entry", f, err)
+	}
+	if err := s.Check(); !errors.Is(err, state.ErrLockLost) {
+		t.Errorf("Check after a fenced write: %v", err)
+	}
+	// Taking the lock again reads the state afresh with a new epoch.
+	if err := s.Reacquire(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Update("a", func(e *state.Entry) bool { e.OrderID = 5; return true }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLoad_epochIncrements(t *testing.T) {
+	_, cfg := newWorkspace(t, "")
+	var epochs []int64
+	for range 3 {
+		b := New(cfg)
+		s, err := state.OpenBackend(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		epochs = append(epochs, b.Epoch())
+		s.Close()
+		if b.Epoch() != 0 {
+			t.Errorf("Epoch after Close: %d", b.Epoch())
+		}
+	}
+	if diff := cmp.Diff([]int64{1, 2, 3}, epochs); diff != "" {
+		t.Errorf("epochs (-want +got):\n%s", diff)
+	}
+}
+
+func TestNewerSchema_refused(t *testing.T) {
+	srv, cfg := newWorkspace(t, "")
+	open(t, cfg).Close()
+	srv.Exec(t, cfg.conn.Database, `UPDATE certform.schema_version SET version = 99`)
+	want := fmt.Sprintf("PostgreSQL workspace default at %s: the schema \"certform\" is at version 99, written by a newer certform; this certform knows versions up to %d and changes nothing", cfg.URL, SchemaVersion)
+	_, err := state.OpenBackend(New(cfg))
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("open: %v\nwant: %s", err, want)
+	}
+	if _, err := Read(context.Background(), cfg); err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("read: %v\nwant: %s", err, want)
+	}
+}
+
+// CI plans from the live state with a role that may only read.
+func TestRead_readOnlyRole(t *testing.T) {
+	srv, cfg := newWorkspace(t, "")
+	s := open(t, cfg)
+	if err := s.Update("a", func(e *state.Entry) bool { e.OrderID = 3; return true }); err != nil {
+		t.Fatal(err)
+	}
+	db := cfg.conn.Database
+	role := "ro_" + db
+	srv.Exec(t, db, fmt.Sprintf(`CREATE ROLE %s LOGIN PASSWORD 'ro-secret'`, role))
+	srv.Exec(t, db, fmt.Sprintf(`GRANT USAGE ON SCHEMA certform TO %[1]s; GRANT SELECT ON ALL TABLES IN SCHEMA certform TO %[1]s`, role))
+	t.Setenv("PGPASSWORD", "ro-secret")
+	ro, err := Parse(strings.Replace(cfg.URL, srv.User+"@", role+"@", 1), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := Read(context.Background(), ro)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Entries["a"] == nil || f.Entries["a"].OrderID != 3 {
+		t.Fatalf("read-only role read %+v", f.Entries)
+	}
+	// It cannot take the lock: the epoch is written when the lock is taken.
+	if _, err := state.OpenBackend(New(ro)); err == nil || !strings.Contains(err.Error(), "permission denied") {
+		t.Errorf("open with a read-only role: %v", err)
+	}
+}
+
+func TestParse(t *testing.T) {
+	creds := t.TempDir()
+	if err := os.WriteFile(filepath.Join(creds, CredentialName), []byte("from-credential\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, url, workspace string
+		env                  map[string]string
+		wantErr              string
+		wantPassword         string
+		wantWorkspace        string
+	}{
+		{name: "loopback plain", url: "postgres://u@127.0.0.1:5432/db?sslmode=disable", wantWorkspace: "default"},
+		{name: "postgresql scheme", url: "postgresql://u@localhost/db?sslmode=disable", workspace: "web.prod-1", wantWorkspace: "web.prod-1"},
+		{name: "remote verify-full", url: "postgres://u@db.example.com/db?sslmode=verify-full", wantWorkspace: "default"},
+		{name: "remote without sslmode", url: "postgres://u@db.example.com/db",
+			wantErr: "--state postgres://u@db.example.com/db: the connection to db.example.com may be in plain text (sslmode is disable, allow or prefer, or not given); plain text is accepted only on the loopback\nhint: add ?sslmode=verify-full (with sslrootcert=FILE for a private CA)"},
+		{name: "remote prefer", url: "postgres://u@10.1.2.3/db?sslmode=prefer", wantErr: "the connection to 10.1.2.3 may be in plain text"},
+		{name: "password in URL", url: "postgres://u:hunter2@127.0.0.1/db?sslmode=disable",
+			wantErr: "--state: the URL has a password; a password on the command line can be read by every user of the machine"},
+		{name: "password parameter", url: "postgres://u@127.0.0.1/db?sslmode=disable&password=hunter2", wantErr: "--state: the URL has a password parameter"},
+		{name: "bad workspace", url: "postgres://u@127.0.0.1/db?sslmode=disable", workspace: "a b",
+			wantErr: `--workspace "a b": a workspace name is 1 to 63 letters, digits, '_', '.' or '-', starting with a letter or digit`},
+		{name: "PGPASSWORD", url: "postgres://u@127.0.0.1/db?sslmode=disable", env: map[string]string{"PGPASSWORD": "from-env", "CREDENTIALS_DIRECTORY": creds},
+			wantPassword: "from-env", wantWorkspace: "default"},
+		{name: "systemd credential", url: "postgres://u@127.0.0.1/db?sslmode=disable", env: map[string]string{"CREDENTIALS_DIRECTORY": creds},
+			wantPassword: "from-credential", wantWorkspace: "default"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("PGPASSWORD", "")
+			os.Unsetenv("PGPASSWORD")
+			t.Setenv("PGPASSFILE", filepath.Join(t.TempDir(), "none"))
+			t.Setenv("CREDENTIALS_DIRECTORY", "")
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			cfg, err := Parse(tt.url, tt.workspace)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Parse: %v\nwant: %s", err, tt.wantErr)
+				}
+				if strings.Contains(err.Error(), "hunter2") {
+					t.Errorf("the error shows the password: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Workspace != tt.wantWorkspace || cfg.conn.Password != tt.wantPassword {
+				t.Errorf("workspace %q password %q, want %q %q", cfg.Workspace, cfg.conn.Password, tt.wantWorkspace, tt.wantPassword)
+			}
+		})
+	}
+}
+
+func TestIsURL(t *testing.T) {
+	for s, want := range map[string]bool{"postgres://h/db": true, "POSTGRESQL://h/db": true, "/var/lib/certform/state.json": false, "state.json": false, "postgres.json": false} {
+		if got := IsURL(s); got != want {
+			t.Errorf("IsURL(%q) = %v", s, got)
+		}
+	}
+}
+
+// A transaction whose answer is lost (the server stops mid-write) loses
+// the lock: the state in memory goes back to the last write, and nothing
+// more is written until the lock is taken again.
+func TestWrite_serverGoneLosesLock(t *testing.T) {
+	srv := pgtest.Start(t)
+	t.Setenv("PGPASSWORD", srv.Password)
+	cfg, err := Parse(srv.CreateDatabase(t), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := open(t, cfg)
+	if err := s.Update("a", func(e *state.Entry) bool { e.OrderID = 1; return true }); err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop(t)
+	err = s.Update("a", func(e *state.Entry) bool { e.OrderID = 2; return true })
+	if !errors.Is(err, state.ErrLockLost) {
+		t.Fatalf("Update with the server gone: %v", err)
+	}
+	if got := s.Entry("a").OrderID; got != 1 {
+		t.Errorf("in memory after the failed write: order %d, want 1", got)
+	}
+	srv.Restart(t)
+	if err := s.Reacquire(); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Entry("a").OrderID; got != 1 {
+		t.Errorf("read again: order %d, want 1", got)
+	}
+}
