@@ -373,3 +373,71 @@ func randomHex(n int) string {
 	rand.Read(b) // never fails since Go 1.24
 	return hex.EncodeToString(b)
 }
+
+// Bouncer starts PgBouncer (the Debian package pgbouncer) in front of s for
+// database db, pooling in poolMode ("session", "transaction" or
+// "statement") with at most poolSize server sessions, and returns the URL
+// of db through it (same user and password). It stops with the test.
+// Without pgbouncer the test is skipped, or fails under $CI.
+func (s *Server) Bouncer(tb testing.TB, db, poolMode string, poolSize int) string {
+	tb.Helper()
+	bin, err := exec.LookPath("pgbouncer")
+	if err != nil {
+		if bin, err = exec.LookPath("/usr/sbin/pgbouncer"); err != nil {
+			if os.Getenv("CI") == "" {
+				tb.Skip("pgtest: pgbouncer is not installed\nhint: apt-get install pgbouncer")
+			}
+			tb.Fatal("pgtest: pgbouncer is not installed\nhint: apt-get install pgbouncer")
+		}
+	}
+	dir, err := os.MkdirTemp("", "pgbouncer-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { os.RemoveAll(dir) })
+	port, err := freePort()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	files := map[string]string{
+		"users.txt": fmt.Sprintf("%q %q\n", s.User, s.Password),
+		"pgbouncer.ini": fmt.Sprintf("[databases]\n%s = host=127.0.0.1 port=%d dbname=%s\n\n[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = %d\n"+
+			"unix_socket_dir =\nauth_type = plain\nauth_file = %s\npool_mode = %s\ndefault_pool_size = %d\nmax_client_conn = 50\n"+
+			"logfile = %s\nserver_reset_query =\n",
+			db, s.Port, db, port, filepath.Join(dir, "users.txt"), poolMode, poolSize, filepath.Join(dir, "pgbouncer.log")),
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	cmd := exec.Command(bin, filepath.Join(dir, "pgbouncer.ini"))
+	cmd.Dir = dir
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "LANG=C", "HOME=" + dir}
+	if s.cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred}
+		for _, p := range []string{dir, filepath.Join(dir, "users.txt"), filepath.Join(dir, "pgbouncer.ini")} {
+			if err := os.Chown(p, int(s.cred.Uid), int(s.cred.Gid)); err != nil {
+				tb.Fatal(err)
+			}
+		}
+	}
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(filepath.Join(dir, "pgbouncer.log"))
+			tb.Fatalf("pgtest: pgbouncer does not listen on %s:\n%s", addr, log)
+		}
+	}
+	u := url.URL{Scheme: "postgres", User: url.User(s.User), Host: addr, Path: "/" + db, RawQuery: "sslmode=disable"}
+	return u.String()
+}

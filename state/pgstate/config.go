@@ -107,17 +107,12 @@ func Parse(rawURL, workspace string) (*Config, error) {
 	if conn.ConnectTimeout == 0 || conn.ConnectTimeout > connectTimeout {
 		conn.ConnectTimeout = connectTimeout
 	}
+	// No named prepared statements: behind a pooler in transaction mode
+	// they would meet other clients' (and certform must reach its own
+	// refusal of such a pooler, below, with a clear message).
+	conn.DefaultQueryExecMode = pgx.QueryExecModeExec
 	d := &net.Dialer{KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: keepAliveIdle, Interval: keepAliveInterval, Count: keepAliveCount}}
 	conn.DialFunc = d.DialContext
-	rp := conn.RuntimeParams
-	rp["statement_timeout"] = fmt.Sprint(opTimeout.Milliseconds())
-	rp["idle_in_transaction_session_timeout"] = fmt.Sprint((4 * opTimeout).Milliseconds())
-	rp["tcp_keepalives_idle"] = fmt.Sprint(int(keepAliveIdle.Seconds()))
-	rp["tcp_keepalives_interval"] = fmt.Sprint(int(keepAliveInterval.Seconds()))
-	rp["tcp_keepalives_count"] = fmt.Sprint(keepAliveCount)
-	if rp["application_name"] == "" {
-		rp["application_name"] = "certform"
-	}
 	return &Config{URL: rawURL, Workspace: workspace, conn: conn}, nil
 }
 
@@ -203,6 +198,16 @@ func (c *Config) connect(ctx context.Context) (*pgx.Conn, error) {
 	conn, err := pgx.ConnectConfig(ctx, cc)
 	if err != nil {
 		return nil, fmt.Errorf("%s: connecting: %w", c.Name(), err)
+	}
+	// Session settings go in a statement, not in the startup packet,
+	// which a pooler such as PgBouncer refuses for unknown parameters.
+	_, err = conn.Exec(ctx, `SELECT set_config('statement_timeout', $1, false), set_config('idle_in_transaction_session_timeout', $2, false),
+		set_config('tcp_keepalives_idle', $3, false), set_config('tcp_keepalives_interval', $4, false), set_config('tcp_keepalives_count', $5, false)`,
+		fmt.Sprint(opTimeout.Milliseconds()), fmt.Sprint((4 * opTimeout).Milliseconds()),
+		fmt.Sprint(int(keepAliveIdle.Seconds())), fmt.Sprint(int(keepAliveInterval.Seconds())), fmt.Sprint(keepAliveCount))
+	if err != nil {
+		conn.Close(context.Background())
+		return nil, fmt.Errorf("%s: setting the session's time limits: %w", c.Name(), err)
 	}
 	return conn, nil
 }

@@ -22,6 +22,8 @@ package pgstate
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -82,6 +84,7 @@ type Backend struct {
 	conn  *pgx.Conn // the session that holds the lock; nil when none
 	id    int32     // the workspace's id, the lock's second key
 	epoch int64     // the epoch this process's lock has
+	token string    // this session's mark (certform.session), see Load
 	lost  error     // why the lock was lost, until Release
 }
 
@@ -118,18 +121,27 @@ func (b *Backend) Load() (*state.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, id, epoch, err := b.lockAndRead(ctx, conn)
+	token := randomToken()
+	f, id, epoch, err := b.lockAndRead(ctx, conn, token)
 	if err != nil {
 		conn.Close(context.Background())
 		return nil, err
 	}
 	b.mu.Lock()
-	b.conn, b.id, b.epoch, b.lost = conn, id, epoch, nil
+	b.conn, b.id, b.epoch, b.token, b.lost = conn, id, epoch, token, nil
 	b.mu.Unlock()
 	return f, nil
 }
 
-func (b *Backend) lockAndRead(ctx context.Context, conn *pgx.Conn) (*state.File, int32, int64, error) {
+// lockAndRead takes the lock on conn and reads the state. A session-level
+// lock lasts as long as the session; behind a pooler in transaction or
+// statement mode the session answering a statement is any of the pool's,
+// shared with other clients. Such a pooler is refused: when this session
+// holds the lock before taking it (another client took it on the same
+// server session), or when the next statement runs in another session,
+// or without the session's mark (token, set with set_config) that every
+// check and write looks for afterwards.
+func (b *Backend) lockAndRead(ctx context.Context, conn *pgx.Conn, token string) (*state.File, int32, int64, error) {
 	name := b.Name()
 	if err := b.cfg.migrate(ctx, conn); err != nil {
 		return nil, 0, 0, err
@@ -139,6 +151,13 @@ func (b *Backend) lockAndRead(ctx context.Context, conn *pgx.Conn) (*state.File,
 		ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id`, b.cfg.Workspace).Scan(&id)
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("%s: creating the workspace: %w", name, explain(err))
+	}
+	var already bool
+	if err := conn.QueryRow(ctx, `SELECT `+heldSQL("$1", "$2"), int64(lockClass), int64(id)).Scan(&already); err != nil {
+		return nil, 0, 0, fmt.Errorf("%s: checking the lock: %w", name, err)
+	}
+	if already {
+		return nil, 0, 0, b.poolerError()
 	}
 	var got bool
 	var pid int32
@@ -153,17 +172,15 @@ func (b *Backend) lockAndRead(ctx context.Context, conn *pgx.Conn) (*state.File,
 		}
 		return nil, 0, 0, le
 	}
-	// A session-level lock lasts as long as the session: behind a pooler
-	// in transaction mode the next statement may run in another session,
-	// which does not hold it.
+	if _, err := conn.Exec(ctx, `SELECT set_config('certform.session', $1, false)`, token); err != nil {
+		return nil, 0, 0, fmt.Errorf("%s: marking the session: %w", name, err)
+	}
 	var same, held bool
-	if err := conn.QueryRow(ctx, `SELECT pg_backend_pid() = $1, `+heldSQL("$2", "$3"), pid, int64(lockClass), int64(id)).Scan(&same, &held); err != nil {
+	if err := conn.QueryRow(ctx, `SELECT pg_backend_pid() = $1, `+fencedSQL("$2", "$3", "$4"), pid, int64(lockClass), int64(id), token).Scan(&same, &held); err != nil {
 		return nil, 0, 0, fmt.Errorf("%s: checking the lock: %w", name, err)
 	}
 	if !same || !held {
-		return nil, 0, 0, fmt.Errorf("%s: the advisory lock taken in one statement is not held in the next (another server session answered): "+
-			"a connection pooler in transaction or statement mode (such as PgBouncer's pool_mode=transaction) is between certform and PostgreSQL\n"+
-			"hint: connect certform directly to PostgreSQL, or through a pool in session mode", name)
+		return nil, 0, 0, b.poolerError()
 	}
 	var epoch int64
 	if err := conn.QueryRow(ctx, `UPDATE certform.workspaces SET epoch = epoch + 1, holder = $2, holder_since = now()
@@ -183,6 +200,26 @@ func (b *Backend) lockAndRead(ctx context.Context, conn *pgx.Conn) (*state.File,
 func heldSQL(cls, id string) string {
 	return `EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()
 		AND classid::bigint = ` + cls + `::bigint AND objid::bigint = ` + id + `::bigint AND objsubid = 2 AND granted)`
+}
+
+// fencedSQL is true while this session holds the workspace's lock and
+// bears this process's mark: cls, id and token are parameters.
+func fencedSQL(cls, id, token string) string {
+	return heldSQL(cls, id) + ` AND current_setting('certform.session', true) = ` + token
+}
+
+// poolerError is a lock that does not belong to one server session.
+func (b *Backend) poolerError() error {
+	return fmt.Errorf("%s: the advisory lock is not this connection's own: another client shares its server session, or the next statement "+
+		"ran in another session; a connection pooler in transaction or statement mode (such as PgBouncer's pool_mode=transaction) "+
+		"is between certform and PostgreSQL, and a session lock cannot work there\n"+
+		"hint: connect certform directly to PostgreSQL, or through a pool in session mode", b.Name())
+}
+
+func randomToken() string {
+	var buf [16]byte
+	rand.Read(buf[:]) // never fails since Go 1.24
+	return hex.EncodeToString(buf[:])
 }
 
 // Write saves next as one transaction, conditional on the epoch and on
@@ -215,7 +252,7 @@ func (b *Backend) write(ctx context.Context, prev, next *state.Encoded) error {
 		observed = next.ObservedAt.Format(time.RFC3339Nano)
 	}
 	tag, err := tx.Exec(ctx, `UPDATE certform.workspaces SET api_url = $3, observed_at = $4, revocations = $5, updated_at = now()
-		WHERE id = $2 AND epoch = $1 AND `+heldSQL("$6", "$7"), b.epoch, b.id, next.APIURL, observed, string(next.Revocations), int64(lockClass), int64(b.id))
+		WHERE id = $2 AND epoch = $1 AND `+fencedSQL("$6", "$7", "$8"), b.epoch, b.id, next.APIURL, observed, string(next.Revocations), int64(lockClass), int64(b.id), b.token)
 	if err != nil {
 		return err
 	}
@@ -283,7 +320,7 @@ func (b *Backend) lose(err error) error {
 	what := ""
 	switch {
 	case errors.Is(err, errFenced):
-		what = "the workspace's lock epoch moved on or this session no longer holds its lock (another process took it)"
+		what = "the workspace's lock epoch moved on or this session no longer holds its lock (another process took it, or a pooler gave this connection another session)"
 	default:
 		var pe *pgconn.PgError
 		switch {
@@ -322,7 +359,7 @@ func (b *Backend) Check() error {
 	ctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
 	defer cancel()
 	var ok bool
-	err := b.conn.QueryRow(ctx, `SELECT epoch = $1 AND `+heldSQL("$2", "$3")+` FROM certform.workspaces WHERE id = $4`, b.epoch, int64(lockClass), int64(b.id), b.id).Scan(&ok)
+	err := b.conn.QueryRow(ctx, `SELECT epoch = $1 AND `+fencedSQL("$2", "$3", "$5")+` FROM certform.workspaces WHERE id = $4`, b.epoch, int64(lockClass), int64(b.id), b.id, b.token).Scan(&ok)
 	if errors.Is(err, pgx.ErrNoRows) || (err == nil && !ok) {
 		err = errFenced
 	}
@@ -343,13 +380,10 @@ func (b *Backend) Release() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, err := b.conn.Exec(ctx, `SELECT pg_advisory_unlock($1, $2)`, lockClass, b.id)
+	// Closing the session releases the lock even if unlocking fails.
+	b.conn.Exec(ctx, `SELECT pg_advisory_unlock($1, $2)`, lockClass, b.id)
 	b.conn.Close(ctx)
 	b.conn = nil
-	if err != nil {
-		// Closing the session released the lock anyway.
-		return nil
-	}
 	return nil
 }
 

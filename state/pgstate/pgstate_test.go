@@ -196,7 +196,7 @@ func TestFencing_epoch(t *testing.T) {
 	s := open(t, cfg)
 	srv.Exec(t, cfg.conn.Database, `UPDATE certform.workspaces SET epoch = epoch + 1`)
 	err := s.Update("a", func(e *state.Entry) bool { e.OrderID = 5; return true })
-	want := "PostgreSQL workspace default at " + cfg.URL + ": lock lost: the workspace's lock epoch moved on or this session no longer holds its lock (another process took it); nothing was written"
+	want := "PostgreSQL workspace default at " + cfg.URL + ": lock lost: the workspace's lock epoch moved on or this session no longer holds its lock (another process took it, or a pooler gave this connection another session); nothing was written"
 	if !errors.Is(err, state.ErrLockLost) || !strings.HasPrefix(err.Error(), want) {
 		t.Fatalf("Update: %v\nwant: %s", err, want)
 	}
@@ -371,5 +371,36 @@ func TestWrite_serverGoneLosesLock(t *testing.T) {
 	}
 	if got := s.Entry("a").OrderID; got != 1 {
 		t.Errorf("read again: order %d, want 1", got)
+	}
+}
+
+// A pooler in transaction mode: another client's lock may be held by the
+// very server session this client is handed, and a session lock cannot
+// work there. The second certform is refused, naming the pooler.
+func TestLoad_poolerInTransactionModeRefused(t *testing.T) {
+	srv, cfg := newWorkspace(t, "")
+	bounced, err := Parse(srv.Bouncer(t, cfg.conn.Database, "transaction", 1), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := open(t, bounced)
+	_, err = state.OpenBackend(New(bounced))
+	want := fmt.Sprintf("PostgreSQL workspace default at %s: the advisory lock is not this connection's own: another client shares its server session", bounced.URL)
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("second open through the pooler: %v\nwant: %s", err, want)
+	}
+	// The refused one changed nothing: the first still holds the lock.
+	if err := first.Update("a", func(e *state.Entry) bool { e.OrderID = 1; return true }); err != nil {
+		t.Errorf("the first after the refusal: %v", err)
+	}
+	// In session mode, the same two processes are simply one holder and
+	// one refused with the holder's name.
+	session, err := Parse(srv.Bouncer(t, cfg.conn.Database, "session", 4), "other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	open(t, session)
+	if _, err := state.OpenBackend(New(session)); !errors.Is(err, state.ErrLocked) {
+		t.Errorf("second open through a session pool: %v, want ErrLocked", err)
 	}
 }

@@ -1,0 +1,50 @@
+package pgstate
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/certform/certform/internal/pgtest"
+	"github.com/certform/certform/internal/statebench"
+	"github.com/certform/certform/state"
+)
+
+// BenchmarkStore_update1000 is one state write per op, as each call's
+// intent or result is: one entry changed in a state of 1,000, on
+// PostgreSQL (compare state's BenchmarkStore_update1000, the file).
+func BenchmarkStore_update1000(b *testing.B) {
+	srv := pgtest.Start(b)
+	b.Setenv("PGPASSWORD", srv.Password)
+	cfg, err := Parse(srv.CreateDatabase(b), "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := state.OpenBackend(New(cfg))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	statebench.Update1000(b, s)
+}
+
+// BenchmarkStore_check is the proof of the lock a client makes before
+// each CertCentral call on PostgreSQL (one query).
+func BenchmarkStore_check(b *testing.B) {
+	srv := pgtest.Start(b)
+	b.Setenv("PGPASSWORD", srv.Password)
+	cfg, err := Parse(srv.CreateDatabase(b), "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := state.OpenBackend(New(cfg))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := s.Check(); err != nil {
+			b.Fatal(fmt.Sprint(err))
+		}
+	}
+}
