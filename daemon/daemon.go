@@ -3,13 +3,16 @@
 // and their merging (start, file changes, cron schedules, SIGHUP, retries
 // after a failed cycle, re-sends of orders that wait), the debounced
 // fsnotify watcher, the retry backoff, /healthz and /metrics, systemd's
-// notifications and watchdog, and a daemon's signal handling.
+// notifications and watchdog, and a daemon's signal handling. On a state
+// that several servers share (state.Shared), it also stands by while
+// another server's daemon holds the state's lock, and takes over when
+// that lock comes free.
 //
 // It does not own the steps of a cycle: refreshing, loading the specs from
 // a quiet tree, consulting CertCentral, planning and applying are
 // reconcile.Reconciler's, which certform plan and apply run too. Nor does
-// it parse flags, build the CertCentral client or open the state file:
-// package main wires those and hands the daemon a Reconciler.
+// it parse flags, build the CertCentral client or open the state: package
+// main wires those and hands the daemon a Reconciler.
 package daemon
 
 import (
@@ -20,6 +23,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,11 +38,12 @@ import (
 
 // Config says what a Daemon runs and how.
 type Config struct {
-	// Reconciler runs every cycle; it and its Store (the locked state
-	// file) are required. New sets its Quiet to Debounce, so that every
-	// cycle, whatever triggered it, reads the specs only from a tree that
-	// has been quiet that long, and gives it a spec cache if it has none.
-	// The Daemon uses it from one goroutine at a time.
+	// Reconciler runs every cycle; it and its Store (the locked state,
+	// or on a shared backend a state.Standby) are required. New sets its
+	// Quiet to Debounce, so that every cycle, whatever triggered it,
+	// reads the specs only from a tree that has been quiet that long, and
+	// gives it a spec cache if it has none. The Daemon uses it from one
+	// goroutine at a time.
 	Reconciler *reconcile.Reconciler
 	// Log gets the daemon's records; nil discards them.
 	Log *slog.Logger
@@ -81,6 +86,17 @@ type Config struct {
 	Signals <-chan os.Signal
 	// Clock is the daemon's time source; nil is the system clock.
 	Clock Clock
+	// StandbyPoll is how often a daemon on a shared state (see
+	// state.Shared) whose lock another process holds tries to take it
+	// (Store.Reacquire) while it stands by. Zero means
+	// DefaultStandbyPoll.
+	StandbyPoll time.Duration
+	// TakeOver, if set, is called each time the daemon has taken the
+	// lock after standing by, before its first cycle as the leader
+	// (certform run checks the state's CertCentral API URL there). Its
+	// error is logged and returned by Run: the daemon exits. It is called
+	// from Run's loop goroutine.
+	TakeOver func() error
 }
 
 // Defaults of Config's durations.
@@ -95,6 +111,9 @@ const (
 	DefaultPollInterval = 5 * time.Minute
 	// retryMax caps the retry backoff: the default schedule's interval.
 	retryMax = 15 * time.Minute
+	// DefaultStandbyPoll is how often a standby tries to take the
+	// state's lock when Config.StandbyPoll is zero.
+	DefaultStandbyPoll = time.Second
 	// minResendWait is the shortest wait before a "resend" cycle, so that
 	// clocks that disagree cannot make cycles follow each other at once.
 	minResendWait = time.Second
@@ -127,6 +146,7 @@ type Daemon struct {
 
 	busy   atomic.Int64 // Unix nanoseconds (Clock) when the running cycle started; 0 when idle
 	cycles int          // cycles begun; used by the loop goroutine only
+	ready  bool         // READY=1 was sent; used by the loop goroutine only
 	// notes are the plan notes logged, each with when it was last logged;
 	// used by the loop goroutine only (see logNotes).
 	notes map[string]time.Time
@@ -144,6 +164,7 @@ type Daemon struct {
 	scheduleTimer Timer
 	refreshTimer  Timer
 	watchdogTimer Timer
+	standbyTimer  Timer
 	closeOnce     sync.Once
 }
 
@@ -165,6 +186,9 @@ func New(cfg Config) (*Daemon, error) {
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = DefaultPollInterval
+	}
+	if cfg.StandbyPoll <= 0 {
+		cfg.StandbyPoll = DefaultStandbyPoll
 	}
 	d := &Daemon{cfg: cfg, r: r, log: cfg.Log, clock: cfg.Clock, notify: cfg.Notify, met: cfg.Metrics,
 		health: &health{}, triggers: newQueue()}
@@ -239,6 +263,11 @@ func (d *Daemon) Close() {
 // returns nil. With Once it runs one cycle and returns ErrFailed unless
 // everything landed. A second signal makes it return ErrInterrupted at
 // once. Run may be called once.
+//
+// On a shared state whose lock another process holds (a state.Standby,
+// or a lock lost in a cycle), Run stands by instead of running cycles
+// until it takes the lock (see standBy); an error from Config.TakeOver
+// then ends Run with that error.
 func (d *Daemon) Run(ctx context.Context) error {
 	defer d.Close()
 	ctx, cancel := context.WithCancel(ctx)
@@ -249,8 +278,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 		defer close(done)
 		go d.handleSignals(d.cfg.Signals, cancel, forced, done)
 	}
+	if d.lockLost() == nil {
+		d.met.leader.Set(1)
+	}
 	loopDone := make(chan struct{})
 	var ok bool
+	var loopErr error
 	if d.cfg.Once {
 		go func() {
 			defer close(loopDone)
@@ -271,13 +304,16 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.triggers.add(trigger{reasons: []string{reasonStart}})
 		go func() {
 			defer close(loopDone)
-			d.loop(ctx)
+			loopErr = d.loop(ctx)
 		}()
 	}
 	select {
 	case <-forced:
 		return ErrInterrupted
 	case <-loopDone:
+	}
+	if loopErr != nil {
+		return loopErr
 	}
 	if d.cfg.Once && !ok {
 		return ErrFailed
@@ -312,32 +348,173 @@ func (d *Daemon) handleSignals(sigs <-chan os.Signal, stop context.CancelFunc, f
 	}
 }
 
-// loop runs a cycle for each trigger until ctx ends.
-func (d *Daemon) loop(ctx context.Context) {
-	first := true
+// loop runs a cycle for each trigger until ctx ends. Before each cycle,
+// and right after one, a daemon on a shared state whose lock another
+// process holds stands by instead (see standBy), then runs a "takeover"
+// cycle. It returns Config.TakeOver's error, or nil once ctx ends.
+func (d *Daemon) loop(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-d.triggers.ready:
 		}
 		if ctx.Err() != nil {
-			return
+			return nil
 		}
 		t := d.triggers.take()
 		if t == nil {
 			continue
 		}
-		if first {
-			// READY as soon as the daemon is up: a first cycle over
-			// thousands of orders may outlast any TimeoutStartSec.
-			// STATUS says that it runs.
-			first = false
-			d.notify("READY=1")
-			d.notify("STATUS=first cycle running")
+		for {
+			if lost := d.lockLost(); lost != nil {
+				took, err := d.standBy(ctx, lost)
+				if !took {
+					return err
+				}
+				t = &trigger{reasons: []string{reasonTakeover}}
+			} else if !d.ready {
+				// READY as soon as the daemon is up: a first cycle over
+				// thousands of orders may outlast any TimeoutStartSec.
+				// STATUS says that it runs.
+				d.up("STATUS=first cycle running")
+			}
+			d.cycle(ctx, *t)
+			lost := d.lockLost()
+			if lost == nil || ctx.Err() != nil {
+				break
+			}
+			// A write or a check in the cycle found the lock gone:
+			// another process may act on the state now. Stand by at
+			// once, not after the retry backoff.
+			d.log.Warn("lock lost: standing by", "state", d.r.Store.Name(), "error", lost.Error())
 		}
-		d.cycle(ctx, *t)
 	}
+}
+
+// up sends systemd READY=1 the first time it is called, then status.
+func (d *Daemon) up(status string) {
+	if !d.ready {
+		d.ready = true
+		d.notify("READY=1")
+	}
+	d.notify(status)
+}
+
+// lockLost returns why the daemon does not hold the lock of a shared
+// state (Store.Lost): another process holds it, or the backend cannot be
+// reached. It is nil while the daemon holds it, and always for a state
+// that is not shared, whose lost lock the next cycle takes again (see
+// prepare).
+func (d *Daemon) lockLost() error {
+	if !d.r.Store.Shared() {
+		return nil
+	}
+	return d.r.Store.Lost()
+}
+
+// standbyCause returns why a store is lost as a standby reports it: the
+// first error in lost's chain that is not itself a lost lock (the error
+// matching state.ErrLocked that names the holder, or why the backend
+// could not be reached), or lost itself when there is none.
+func standbyCause(lost error) error {
+	for e := lost; e != nil; e = errors.Unwrap(e) {
+		if !errors.Is(e, state.ErrLockLost) {
+			return e
+		}
+	}
+	return lost
+}
+
+// standBy waits while the daemon does not hold the shared state's lock
+// (lost says why): certform_leader is 0, /healthz answers 200 "standby"
+// with the cause, systemd gets READY=1 (if not sent yet) and STATUS=
+// standby: CAUSE. The cause is logged when standing by starts and again
+// whenever it changes: at INFO "standing by" with the holder while
+// another process holds the lock, at WARN with the error otherwise (the
+// backend cannot be reached). Every StandbyPoll it tries to take the lock
+// (Store.Reacquire); triggers that arrive meanwhile are dropped, the
+// cycle after the takeover covers them. Once it has the lock,
+// certform_leader is 1, /healthz reports cycles again, and TakeOver runs.
+// It returns true then, false when ctx ends first or TakeOver fails (with
+// its error).
+func (d *Daemon) standBy(ctx context.Context, lost error) (bool, error) {
+	name := d.r.Store.Name()
+	d.met.leader.Set(0)
+	d.dropTimers()
+	shown := ""
+	for {
+		cause := standbyCause(lost).Error()
+		if cause != shown {
+			shown = cause
+			d.health.setStandby(cause)
+			d.up("STATUS=standby: " + cause)
+			if errors.Is(lost, state.ErrLocked) {
+				d.log.Info("standing by", "state", name, "holder", cause)
+			} else {
+				d.log.Warn("standing by", "state", name, "error", cause)
+			}
+		}
+		if !d.waitStandbyPoll(ctx) {
+			return false, nil
+		}
+		err := d.r.Store.Reacquire()
+		if err == nil {
+			break
+		}
+		if lost = d.r.Store.Lost(); lost == nil {
+			lost = err
+		}
+	}
+	d.triggers.take()
+	d.met.leader.Set(1)
+	d.health.setStandby("")
+	d.log.Info("took over", "state", name)
+	d.notify("STATUS=took over; cycle running")
+	if d.cfg.TakeOver != nil {
+		if err := d.cfg.TakeOver(); err != nil {
+			d.log.Error("takeover check failed: exiting", "state", name, "error", err.Error())
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// waitStandbyPoll waits StandbyPoll on the daemon's clock; it reports
+// false when ctx ends first or the daemon is closed.
+func (d *Daemon) waitStandbyPoll(ctx context.Context) bool {
+	wake := make(chan struct{})
+	d.mu.Lock()
+	if d.stopped {
+		d.mu.Unlock()
+		return false
+	}
+	tm := d.clock.AfterFunc(d.cfg.StandbyPoll, func() { close(wake) })
+	d.standbyTimer = tm
+	d.mu.Unlock()
+	select {
+	case <-ctx.Done():
+		tm.Stop()
+		return false
+	case <-wake:
+		return ctx.Err() == nil
+	}
+}
+
+// dropTimers stops the retry, re-send, poll and deploy hook timers and
+// starts the retry backoff over: a standby runs no cycle, and the one
+// after the takeover arms what it needs.
+func (d *Daemon) dropTimers() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, t := range []Timer{d.retry, d.resend, d.poll, d.hookRetry} {
+		if t != nil {
+			t.Stop()
+		}
+	}
+	d.retry, d.resend, d.poll, d.hookRetry = nil, nil, nil, nil
+	d.resendAt, d.pollAt, d.hookRetryAt = time.Time{}, time.Time{}, time.Time{}
+	d.backoff = 0
 }
 
 // tally counts the results of a cycle's calls.
@@ -401,13 +578,13 @@ func (d *Daemon) cycle(ctx context.Context, t trigger) bool {
 	}
 	d.log.Info("cycle start", attrs...)
 
-	// After a failure (and at start), one cheap call first: while
-	// CertCentral cannot be reached or refuses the key, a cycle is one
-	// error line, not a minute of retries per call.
+	// After a failure (and at start, or a takeover), one cheap call
+	// first: while CertCentral cannot be reached or refuses the key, a
+	// cycle is one error line, not a minute of retries per call.
 	d.mu.Lock()
 	failing := d.backoff > 0
 	d.mu.Unlock()
-	if checker, ok := d.r.API.(interface{ Check(context.Context) error }); ok && (n == 1 || failing) {
+	if checker, ok := d.r.API.(interface{ Check(context.Context) error }); ok && (n == 1 || failing || slices.Contains(t.reasons, reasonTakeover)) {
 		if err := checker.Check(ctx); err != nil && ctx.Err() == nil {
 			d.health.setFailure("CertCentral: " + err.Error())
 			d.finish(t, start, false, 0, nil)
@@ -424,7 +601,7 @@ func (d *Daemon) cycle(ctx context.Context, t trigger) bool {
 			d.log.Info("cycle stopped before its plan: certform is stopping", "cycle", n)
 			return false
 		}
-		d.log.Error("cycle failed", "cycle", n, "error", err.Error(), "hint", prepareHint(err))
+		d.log.Error("cycle failed", "cycle", n, "error", err.Error(), "hint", prepareHint(err, !d.cfg.Once && d.lockLost() != nil))
 		d.scheduleRetry(true)
 		return false
 	}
@@ -526,11 +703,14 @@ func (d *Daemon) prepare(ctx context.Context, t trigger) (*reconcile.Cycle, erro
 	return d.r.Prepare(ctx, reconcile.CycleOptions{Refresh: t.refresh})
 }
 
-// prepareHint says what a cycle that failed before its plan means.
-func prepareHint(err error) string {
+// prepareHint says what a cycle that failed before its plan means;
+// standby is set when the daemon stands by next (see lockLost).
+func prepareHint(err error, standby bool) string {
 	var missing *state.MissingError
 	var corrupt *state.CorruptError
 	switch {
+	case standby:
+		return "this daemon does not hold the shared state's lock: it stands by, calling nothing and writing nothing, and takes over once it can take the lock"
 	case errors.Is(err, state.ErrLocked):
 		return "another certform process holds the state file's lock; this daemon calls nothing and writes nothing until it can take the lock again, which it retries with backoff"
 	case errors.Is(err, state.ErrLockLost):
@@ -661,15 +841,17 @@ func (d *Daemon) finish(t trigger, start time.Time, ok bool, specErrors int, p *
 }
 
 // scheduleRetry arms a "retry" trigger with backoff after a failed cycle,
-// and starts the backoff over after one without failures.
+// and starts the backoff over after one without failures. A daemon that
+// lost a shared state's lock arms none: it stands by (see loop).
 func (d *Daemon) scheduleRetry(failed bool) {
+	standby := failed && d.lockLost() != nil
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if !failed {
 		d.backoff = 0
 		return
 	}
-	if d.cfg.Once || d.stopped {
+	if d.cfg.Once || d.stopped || standby {
 		return
 	}
 	if d.backoff == 0 {
@@ -789,7 +971,7 @@ func (d *Daemon) stopTimers() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.stopped = true
-	for _, t := range []Timer{d.retry, d.resend, d.poll, d.hookRetry, d.scheduleTimer, d.refreshTimer, d.watchdogTimer} {
+	for _, t := range []Timer{d.retry, d.resend, d.poll, d.hookRetry, d.scheduleTimer, d.refreshTimer, d.watchdogTimer, d.standbyTimer} {
 		if t != nil {
 			t.Stop()
 		}

@@ -40,6 +40,9 @@ type Metrics struct {
 	orderEnd      *prometheus.GaugeVec
 	// reissueOverdue is 1 per spec whose auto-reissue is overdue.
 	reissueOverdue *prometheus.GaugeVec
+	// leader is 1 while the daemon holds the state's lock, 0 while it
+	// stands by.
+	leader prometheus.Gauge
 	// calls counts CertCentral calls ended: the watchdog's sign of
 	// progress in a long cycle.
 	calls atomic.Uint64
@@ -79,9 +82,11 @@ func NewMetrics() *Metrics {
 			Help: "When each spec's order ends (Unix time), as last observed in CertCentral."}, []string{"name"}),
 		reissueOverdue: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certform_reissue_overdue",
 			Help: "1 for each spec whose certificate ends within 7 days, on an order that lasts longer, with auto_reissue on and no reissue pending: DigiCert has not reissued it."}, []string{"name"}),
+		leader: prometheus.NewGauge(prometheus.GaugeOpts{Name: "certform_leader",
+			Help: "1 while this daemon holds the state's lock and acts; 0 while it stands by."}),
 	}
 	m.reg.MustRegister(m.cycles, m.cycleSeconds, m.actions, m.apiCalls, m.rateLimited, m.retries, m.specErrors,
-		m.orders, m.pendingRevoke, m.lastSuccess, m.deliveries, m.waiting, m.notAfter, m.orderEnd, m.reissueOverdue)
+		m.orders, m.pendingRevoke, m.lastSuccess, m.deliveries, m.waiting, m.notAfter, m.orderEnd, m.reissueOverdue, m.leader)
 	return m
 }
 
@@ -210,13 +215,14 @@ func countState(f *state.File, now time.Time) *stateStats {
 	return st
 }
 
-// health is what /healthz reports: 503 "starting" until the first cycle
-// ends; 503 "failing" with the reason while the last cycle failed; 503
-// "stale" when no cycle succeeded for staleAfter (three schedule
-// intervals); 503 "degraded" while a folder below the spec directory
-// cannot be watched; otherwise 200. The body gives the last cycle's end
-// time, result and trigger, the last success, and the reason of a 503.
-// Safe for concurrent use.
+// health is what /healthz reports: 200 "standby" with the reason (who
+// holds the lock) while the daemon stands by on a shared state; else 503
+// "starting" until the first cycle ends; 503 "failing" with the reason
+// while the last cycle failed; 503 "stale" when no cycle succeeded for
+// staleAfter (three schedule intervals); 503 "degraded" while a folder
+// below the spec directory cannot be watched; otherwise 200. The body
+// gives the last cycle's end time, result and trigger, the last success,
+// and the reason of a standby or a 503. Safe for concurrent use.
 type health struct {
 	mu          sync.Mutex
 	last        time.Time
@@ -225,6 +231,9 @@ type health struct {
 	why         string // why the last cycle failed
 	lastSuccess time.Time
 	unwatched   []string
+	// standby is why the daemon stands by (the error naming the lock's
+	// holder); "" while it holds the lock.
+	standby string
 	// now and staleAfter judge staleness; a zero staleAfter never does.
 	now        func() time.Time
 	staleAfter time.Duration
@@ -246,6 +255,13 @@ func (h *health) setFailure(why string) {
 	h.why = why
 }
 
+// setStandby records why the daemon stands by; "" once it took over.
+func (h *health) setStandby(why string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.standby = why
+}
+
 func (h *health) setUnwatched(reasons []string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -254,8 +270,9 @@ func (h *health) setUnwatched(reasons []string) {
 
 func (h *health) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	h.mu.Lock()
-	last, ok, trigger, unwatched, why, success := h.last, h.ok, h.trigger, h.unwatched, h.why, h.lastSuccess
-	stale := h.staleAfter > 0 && h.now != nil && !last.IsZero() && h.now().Sub(success) > h.staleAfter
+	last, ok, trigger, unwatched, why, success, standby := h.last, h.ok, h.trigger, h.unwatched, h.why, h.lastSuccess, h.standby
+	// A standby runs no cycle: it is never stale.
+	stale := standby == "" && h.staleAfter > 0 && h.now != nil && !last.IsZero() && h.now().Sub(success) > h.staleAfter
 	h.mu.Unlock()
 	body := map[string]string{"status": "ok"}
 	code := http.StatusOK
@@ -271,6 +288,9 @@ func (h *health) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	}
 	var reasons []string
 	switch {
+	case standby != "":
+		body["status"] = "standby"
+		reasons = append(reasons, standby)
 	case last.IsZero():
 		code, body["status"] = http.StatusServiceUnavailable, "starting"
 	case !ok:

@@ -17,6 +17,7 @@ const (
 	reasonResend          = "resend"
 	reasonPoll            = "poll"
 	reasonHook            = "deploy hook"
+	reasonTakeover        = "takeover" // a standby took the shared state's lock
 )
 
 // maxPathsLogged is how many changed paths a trigger carries for the log.
