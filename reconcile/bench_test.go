@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -9,9 +10,11 @@ import (
 
 	"github.com/certform/certform/digicert"
 	"github.com/certform/certform/digicert/digicerttest"
+	"github.com/certform/certform/internal/pgtest"
 	"github.com/certform/certform/spec"
 	"github.com/certform/certform/spec/spectest"
 	"github.com/certform/certform/state"
+	"github.com/certform/certform/state/pgstate"
 )
 
 // BenchmarkApply1000 applies 1,000 new orders against a fake that enforces
@@ -21,7 +24,46 @@ import (
 // Reported: 429s (target 0), duplicate orders (must be 0), and ratio, the
 // fastest time the windows allow (4.5 s plus one latency) divided by the
 // time taken (target >= 0.9).
+//
+// BenchmarkApply1000_postgres is the same with the state in PostgreSQL (a
+// throwaway server, a new workspace each run) and the client proving the
+// lock before each call, as certform apply does there.
 func BenchmarkApply1000(b *testing.B) {
+	dir := b.TempDir()
+	benchApply1000(b, func() (*state.Store, []digicert.Option) {
+		st := filepath.Join(dir, "state.json")
+		os.Remove(st)
+		os.Remove(state.LockPath(st)) // a fresh start on purpose
+		store, err := state.Open(st)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return store, nil
+	})
+}
+
+func BenchmarkApply1000_postgres(b *testing.B) {
+	srv := pgtest.Start(b)
+	b.Setenv("PGPASSWORD", srv.Password)
+	url := srv.CreateDatabase(b)
+	runs := 0
+	benchApply1000(b, func() (*state.Store, []digicert.Option) {
+		runs++
+		cfg, err := pgstate.Parse(url, fmt.Sprintf("bench%d", runs))
+		if err != nil {
+			b.Fatal(err)
+		}
+		store, err := state.OpenBackend(pgstate.New(cfg))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return store, []digicert.Option{digicert.WithGate(store.Check)}
+	})
+}
+
+// benchApply1000 runs BenchmarkApply1000 with the stores open returns, a
+// new empty one each run, and the client options it needs.
+func benchApply1000(b *testing.B, open func() (*state.Store, []digicert.Option)) {
 	dir := b.TempDir()
 	if err := spectest.WriteTree(filepath.Join(dir, "specs"), 1000); err != nil {
 		b.Fatal(err)
@@ -37,14 +79,8 @@ func BenchmarkApply1000(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		srv := digicerttest.New("k", digicerttest.WithLimits(limits...), digicerttest.WithLatency(latency))
 		url := srv.Start()
-		client, err := digicert.New("k", digicert.WithBaseURL(url), digicert.WithLimits(limits...))
-		if err != nil {
-			b.Fatal(err)
-		}
-		st := filepath.Join(dir, "state.json")
-		os.Remove(st)
-		os.Remove(state.LockPath(st)) // a fresh start on purpose
-		store, err := state.Open(st)
+		store, opts := open()
+		client, err := digicert.New("k", append([]digicert.Option{digicert.WithBaseURL(url), digicert.WithLimits(limits...)}, opts...)...)
 		if err != nil {
 			b.Fatal(err)
 		}
