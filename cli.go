@@ -54,6 +54,7 @@ func commands() []*command {
 		{"adopt", "generate specs for the account's orders that certform does not track", runAdopt},
 		{"fake-server", "serve a fake CertCentral on this machine to try certform by hand", runFakeServer},
 		{"forget", "drop a spec's entry from the state file", runForget},
+		{"state", "copy the state between a file and PostgreSQL (migrate), or print it (pull)", runState},
 		{"version", "print certform's version", runVersion},
 		{"help", "show help for certform or one command", nil},
 	}

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/certform/certform/internal/pgtest"
 )
 
 // binary is the certform executable built once for end-to-end tests.
@@ -32,7 +34,9 @@ func TestMain(m *testing.M) {
 	if err := build.Run(); err != nil {
 		panic("building certform: " + err.Error())
 	}
-	code := m.Run()
+	// pgtest.Main runs the tests and stops the PostgreSQL server the
+	// end-to-end tests of a PostgreSQL state share.
+	code := pgtest.Main(m)
 	os.RemoveAll(dir)
 	if planBenchDir != "" {
 		os.RemoveAll(planBenchDir)

@@ -797,7 +797,8 @@ func runAdopt(stdout, stderr io.Writer, args []string) int {
 	fs := newFlags(stderr, "adopt", "--dir DIR --state FILE --out FOLDER [--status S,...] [--common-name GLOB] [--dry-run]",
 		"write a spec with order_id for every live CertCentral order that neither the state file tracks nor a spec names; GET calls only, the state is only read")
 	dir := fs.String("dir", "", "spec directory (required)")
-	statePath := fs.String("state", "", "state file, only read (required)")
+	statePath := fs.String("state", "", "state file or postgres:// URL, only read (required)")
+	workspace := registerWorkspace(fs)
 	out := fs.String("out", "", "folder for the new specs, relative to --dir or absolute, inside --dir; created with mode 0700 (required)")
 	statuses := fs.String("status", "", "only orders with one of these comma-separated statuses, such as issued,pending (default: every live status)")
 	cn := fs.String("common-name", "", "only orders whose common name matches this pattern (Go's path.Match, whole name, lower case: * any characters, dots included; ? one; [...] a class; \\ escapes), such as '*.example.com'")
@@ -811,7 +812,7 @@ func runAdopt(stdout, stderr io.Writer, args []string) int {
 	if done, code := parseFlags(fs, stdout, args, 0); done {
 		return code
 	}
-	if !requireFlags(fs, stderr, "dir", *dir, "state", *statePath, "out", *out) {
+	if !requireFlags(fs, stderr, "dir", *dir, "state", *statePath, "out", *out) || !checkLocation("adopt", *statePath, *workspace, stderr) {
 		return exitUsage
 	}
 	if *parallelism < 1 {
@@ -832,12 +833,12 @@ func runAdopt(stdout, stderr io.Writer, args []string) int {
 	if code != 0 {
 		return code
 	}
-	known, err := readState(*statePath)
+	known, err := readState(*statePath, *workspace)
 	if err != nil {
 		fmt.Fprintf(stderr, "certform adopt: %v\n%s", err, stateHint(err))
 		return exitError
 	}
-	if err := checkAPIURL(nil, known, *statePath, client.BaseURL(), *accountMoved, logger); err != nil {
+	if err := checkAPIURL(nil, known, stateName(*statePath, *workspace), client.BaseURL(), *accountMoved, logger); err != nil {
 		fmt.Fprintf(stderr, "certform adopt: %v\n", err)
 		return exitError
 	}

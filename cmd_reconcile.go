@@ -125,13 +125,14 @@ func clientFailed(stderr io.Writer, cmd string, args []string, err error) int {
 // loggerAndClient builds the logger of lf and the CertCentral client of
 // api for command cmd. A code other than 0 means the command stops with
 // it; the reason is on stderr (usageCode for a bad log flag or API URL).
-func loggerAndClient(cmd string, lf *logFlags, api *apiFlags, stderr io.Writer, args []string) (*slog.Logger, *digicert.Client, int) {
+// opts add client options.
+func loggerAndClient(cmd string, lf *logFlags, api *apiFlags, stderr io.Writer, args []string, opts ...digicert.Option) (*slog.Logger, *digicert.Client, int) {
 	logger, err := lf.logger(stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "certform %s: %v\n", cmd, err)
 		return nil, nil, usageCode(args)
 	}
-	client, err := api.newClient(logger)
+	client, err := api.newClient(logger, opts...)
 	if err != nil {
 		return nil, nil, clientFailed(stderr, cmd, args, err)
 	}
@@ -300,6 +301,7 @@ func colorOK(w io.Writer) bool {
 // planFlags are shared by plan and apply.
 type planFlags struct {
 	dir, state       string
+	workspace        string
 	refresh, asJSON  bool
 	detailedExitCode bool
 	maxRevocations   int
@@ -320,7 +322,8 @@ const defaultResendAfter = 5 * time.Minute
 
 func (f *planFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.dir, "dir", "", "spec directory (required)")
-	fs.StringVar(&f.state, "state", "", "state file (required)")
+	fs.StringVar(&f.state, "state", "", stateUsage)
+	fs.StringVar(&f.workspace, "workspace", "", workspaceUsage)
 	fs.BoolVar(&f.refresh, "refresh", false, "read every known order from CertCentral first (GET calls only)")
 	fs.BoolVar(&f.asJSON, "json", false, "print the plan as JSON")
 	fs.BoolVar(&f.detailedExitCode, "detailed-exitcode", false, "exit 0 with no changes, 2 with changes, 1 on error")
@@ -483,20 +486,20 @@ func checkStateOutsideDir(statePath, dir string) error {
 }
 
 // apiURLError is a state file used with another CertCentral API URL.
-type apiURLError struct{ path, have, want string }
+type apiURLError struct{ name, have, want string }
 
 func (e *apiURLError) Error() string {
-	return fmt.Sprintf("the state file %s belongs to the CertCentral API at %s, but this command uses %s; its orders are not in that account\n"+
-		"hint: use --api-url %s (or DIGICERT_API_URL); if the account really moved, run again with --account-moved to record the new URL", e.path, e.have, e.want, e.have)
+	return fmt.Sprintf("the %s belongs to the CertCentral API at %s, but this command uses %s; its orders are not in that account\n"+
+		"hint: use --api-url %s (or DIGICERT_API_URL); if the account really moved, run again with --account-moved to record the new URL", e.name, e.have, e.want, e.have)
 }
 
 // checkAPIURL compares the API URL in use with the one the state records.
 // A store records it on first use (or, with moved, a new one); a read-only
-// state (store nil) is only compared.
-func checkAPIURL(store *state.Store, known *state.File, path, base string, moved bool, log *slog.Logger) error {
+// state (store nil) is only compared; name names it ("state file PATH").
+func checkAPIURL(store *state.Store, known *state.File, name, base string, moved bool, log *slog.Logger) error {
 	have := ""
 	if store != nil {
-		have, path = store.APIURL(), store.Path()
+		have, name = store.APIURL(), store.Name()
 	} else if known != nil {
 		have = known.APIURL
 	}
@@ -504,7 +507,7 @@ func checkAPIURL(store *state.Store, known *state.File, path, base string, moved
 	case have == base:
 		return nil
 	case have != "" && !moved:
-		return &apiURLError{path: path, have: have, want: base}
+		return &apiURLError{name: name, have: have, want: base}
 	case store == nil:
 		return nil
 	}
@@ -514,17 +517,22 @@ func checkAPIURL(store *state.Store, known *state.File, path, base string, moved
 	return store.Mutate(func(f *state.File) { f.APIURL = base })
 }
 
-// openState locks the state file for a command that changes it, after
-// the checks every such command shares; on failure it prints the error
-// with its hint and returns nil.
-func openState(cmd, statePath, dir string, stderr io.Writer) *state.Store {
-	if dir != "" {
+// openState locks the state (a file, or a PostgreSQL workspace) for a
+// command that changes it, after the checks every such command shares; on
+// failure it prints the error with its hint and returns nil.
+func openState(cmd, statePath, workspace, dir string, stderr io.Writer) *state.Store {
+	l, err := locate(statePath, workspace)
+	if err != nil {
+		fmt.Fprintf(stderr, "certform %s: %v\n", cmd, err)
+		return nil
+	}
+	if dir != "" && l.pg == nil {
 		if err := checkStateOutsideDir(statePath, dir); err != nil {
 			fmt.Fprintf(stderr, "certform %s: %v\n", cmd, err)
 			return nil
 		}
 	}
-	store, err := state.Open(statePath)
+	store, err := l.open()
 	if err != nil {
 		fmt.Fprintf(stderr, "certform %s: %v\n%s", cmd, err, stateHint(err))
 		return nil
@@ -541,7 +549,7 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 	if done, code := parseFlags(fs, stdout, args, 0); done {
 		return code
 	}
-	if !requireFlags(fs, stderr, "dir", f.dir, "state", f.state) {
+	if !requireFlags(fs, stderr, "dir", f.dir, "state", f.state) || !checkLocation(fs.Name(), f.state, f.workspace, stderr) {
 		return usageCode(args)
 	}
 	if err := f.check(); err != nil {
@@ -553,7 +561,7 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 		fmt.Fprintf(stderr, "certform plan: %v\n", err)
 		return usageCode(args)
 	}
-	known, err := readState(f.state)
+	known, err := readState(f.state, f.workspace)
 	if err != nil {
 		fmt.Fprintf(stderr, "certform plan: %v\n%s", err, stateHint(err))
 		return exitError
@@ -565,7 +573,7 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 		if err != nil {
 			return clientFailed(stderr, "plan", args, err)
 		}
-		if err := checkAPIURL(nil, known, f.state, client.BaseURL(), f.accountMoved, logger); err != nil {
+		if err := checkAPIURL(nil, known, stateName(f.state, f.workspace), client.BaseURL(), f.accountMoved, logger); err != nil {
 			fmt.Fprintf(stderr, "certform plan: %v\n", err)
 			return exitError
 		}
@@ -638,7 +646,7 @@ func runApply(stdout, stderr io.Writer, args []string) int {
 		return usageCode(args)
 	}
 	f.planFile = fs.Arg(0)
-	if !requireFlags(fs, stderr, "dir", f.dir, "state", f.state) {
+	if !requireFlags(fs, stderr, "dir", f.dir, "state", f.state) || !checkLocation(fs.Name(), f.state, f.workspace, stderr) {
 		return usageCode(args)
 	}
 	if err := f.check(); err != nil {
@@ -649,13 +657,14 @@ func runApply(stdout, stderr io.Writer, args []string) int {
 		fmt.Fprintf(stderr, "certform apply: --parallelism %d: it must be at least 1\n", *parallelism)
 		return usageCode(args)
 	}
-	logger, client, code := loggerAndClient("apply", &f.log, &f.api, stderr, args)
+	gate := &storeGate{}
+	logger, client, code := loggerAndClient("apply", &f.log, &f.api, stderr, args, digicert.WithGate(gate.check))
 	if code != 0 {
 		return code
 	}
 	ctx, stop := signalContext()
 	defer stop()
-	return applyOnce(ctx, f, df, *parallelism, client, logger, stdout, stderr)
+	return applyOnce(ctx, f, df, *parallelism, client, gate, logger, stdout, stderr)
 }
 
 // signalContext ends on the first SIGINT or SIGTERM; a second one exits at
@@ -681,12 +690,14 @@ func signalContext() (context.Context, func()) {
 // applyOnce is one apply: lock the state, then one Reconciler cycle
 // (refresh if asked, load, plan, print, apply), and report. It returns the
 // exit code.
-func applyOnce(ctx context.Context, f planFlags, df deliveryFlags, parallelism int, client *digicert.Client, logger *slog.Logger, stdout, stderr io.Writer) int {
-	store := openState("apply", f.state, f.dir, stderr)
+// gate is the client's store gate, set here once the state is open.
+func applyOnce(ctx context.Context, f planFlags, df deliveryFlags, parallelism int, client *digicert.Client, gate *storeGate, logger *slog.Logger, stdout, stderr io.Writer) int {
+	store := openState("apply", f.state, f.workspace, f.dir, stderr)
 	if store == nil {
 		return exitError
 	}
 	defer store.Close()
+	gate.set(store)
 	if err := checkAPIURL(store, nil, "", client.BaseURL(), f.accountMoved, logger); err != nil {
 		fmt.Fprintf(stderr, "certform apply: %v\n", err)
 		return exitError
@@ -840,15 +851,6 @@ func failureSummary(bad []reconcile.Result, blocked []reconcile.Action) string {
 	return strings.Join(lines, "\n")
 }
 
-// readState reads a state file for the read-only commands: like state.Read,
-// and refusing a state file that is missing next to its lock file.
-func readState(path string) (*state.File, error) {
-	if err := state.CheckMissing(path); err != nil {
-		return nil, err
-	}
-	return state.Read(path)
-}
-
 // stateHint returns the hint lines for a state file error, or "".
 func stateHint(err error) string {
 	var ce *state.CorruptError
@@ -915,16 +917,17 @@ func daysUntil(t time.Time, now time.Time) string {
 func runStatus(stdout, stderr io.Writer, args []string) int {
 	fs := newFlags(stderr, "status", "--state FILE [--dir DIR] [--json]",
 		"list every order in the state file; with --dir, orphans (entries without a valid spec) are marked")
-	statePath := fs.String("state", "", "state file (required)")
+	statePath := fs.String("state", "", stateUsage)
+	workspace := registerWorkspace(fs)
 	dir := fs.String("dir", "", "spec directory, to mark orphans")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if done, code := parseFlags(fs, stdout, args, 0); done {
 		return code
 	}
-	if !requireFlags(fs, stderr, "state", *statePath) {
+	if !requireFlags(fs, stderr, "state", *statePath) || !checkLocation(fs.Name(), *statePath, *workspace, stderr) {
 		return exitUsage
 	}
-	known, err := readState(*statePath)
+	known, err := readState(*statePath, *workspace)
 	if err != nil {
 		fmt.Fprintf(stderr, "certform status: %v\n%s", err, stateHint(err))
 		return exitError
@@ -1032,7 +1035,8 @@ func runImport(stdout, stderr io.Writer, args []string) int {
 	fs := newFlags(stderr, "import", "--dir DIR --state FILE NAME ORDER_ID",
 		"adopt an existing CertCentral order for the spec NAME after checking that its names match; from then on only toggles are planned for it")
 	dir := fs.String("dir", "", "spec directory (required)")
-	statePath := fs.String("state", "", "state file (required)")
+	statePath := fs.String("state", "", stateUsage)
+	workspace := registerWorkspace(fs)
 	accountMoved := fs.Bool("account-moved", false, "the state's orders moved to the CertCentral at --api-url: record the new API URL instead of refusing")
 	var api apiFlags
 	api.register(fs)
@@ -1041,7 +1045,7 @@ func runImport(stdout, stderr io.Writer, args []string) int {
 	if done, code := parseFlags(fs, stdout, args, 2); done {
 		return code
 	}
-	if !requireFlags(fs, stderr, "dir", *dir, "state", *statePath) {
+	if !requireFlags(fs, stderr, "dir", *dir, "state", *statePath) || !checkLocation(fs.Name(), *statePath, *workspace, stderr) {
 		return exitUsage
 	}
 	name := fs.Arg(0)
@@ -1050,14 +1054,16 @@ func runImport(stdout, stderr io.Writer, args []string) int {
 		fmt.Fprintf(stderr, "certform import: ORDER_ID %q is not an order id (a positive integer)\n", fs.Arg(1))
 		return exitUsage
 	}
-	logger, client, code := loggerAndClient("import", &lf, &api, stderr, args)
+	gate := &storeGate{}
+	logger, client, code := loggerAndClient("import", &lf, &api, stderr, args, digicert.WithGate(gate.check))
 	if code != 0 {
 		return code
 	}
-	store := openState("import", *statePath, *dir, stderr)
+	store := openState("import", *statePath, *workspace, *dir, stderr)
 	if store == nil {
 		return exitError
 	}
+	gate.set(store)
 	defer store.Close()
 	if err := checkAPIURL(store, nil, "", client.BaseURL(), *accountMoved, logger); err != nil {
 		fmt.Fprintf(stderr, "certform import: %v\n", err)
@@ -1149,16 +1155,17 @@ func namesDiffer(o *spec.Order, got *digicert.Order) string {
 func runForget(stdout, stderr io.Writer, args []string) int {
 	fs := newFlags(stderr, "forget", "--state FILE [--force] NAME",
 		"drop NAME's entry from the state file; no API call, the order itself is untouched")
-	statePath := fs.String("state", "", "state file (required)")
+	statePath := fs.String("state", "", stateUsage)
+	workspace := registerWorkspace(fs)
 	force := fs.Bool("force", false, "forget an entry even while a call's outcome is unknown (an order or revoke in flight)")
 	if done, code := parseFlags(fs, stdout, args, 1); done {
 		return code
 	}
-	if !requireFlags(fs, stderr, "state", *statePath) {
+	if !requireFlags(fs, stderr, "state", *statePath) || !checkLocation(fs.Name(), *statePath, *workspace, stderr) {
 		return exitUsage
 	}
 	name := fs.Arg(0)
-	store := openState("forget", *statePath, "", stderr)
+	store := openState("forget", *statePath, *workspace, "", stderr)
 	if store == nil {
 		return exitError
 	}

@@ -29,7 +29,8 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 	fs := newFlags(stderr, "run", "--dir DIR --state FILE [--schedule CRON] [--debounce DUR] [--dry-run] [--refresh-schedule CRON] [--listen ADDR] [--dev] [--once]",
 		"reconcile at start, then on every change below DIR, every --schedule tick and SIGHUP, until SIGINT or SIGTERM")
 	dir := fs.String("dir", "", "spec directory to watch (required)")
-	statePath := fs.String("state", "", "state file (required, except with --dev, which keeps a temporary one)")
+	statePath := fs.String("state", "", "state file, or postgres://USER@HOST:PORT/DB?sslmode=verify-full for a PostgreSQL state shared with standby servers (required, except with --dev, which keeps a temporary one)")
+	workspace := registerWorkspace(fs)
 	schedule := fs.String("schedule", "@every 15m", "cron schedule of periodic cycles (five fields, or @every DUR, @hourly, @daily)")
 	refreshSchedule := fs.String("refresh-schedule", "@daily", "cron schedule of cycles that first read every order from CertCentral (--refresh)")
 	debounce := fs.Duration("debounce", daemon.DefaultDebounce, "quiet period after a file change before reconciling (at most 10x this after the first change); every cycle reads the specs only once no file changed for this long")
@@ -61,6 +62,9 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 		return exitUsage
 	}
 	if !*dev && !requireFlags(fs, stderr, "state", *statePath) {
+		return exitUsage
+	}
+	if !*dev && !checkLocation("run", *statePath, *workspace, stderr) {
 		return exitUsage
 	}
 	var schedules [2]*daemon.Schedule
@@ -112,17 +116,24 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 		}
 		logger.Info("dev mode: a fake CertCentral serves this run; nothing leaves this machine", "api_url", api.url, "state", *statePath, "cert_dir", df.certDir)
 	}
-	client, err := api.newClient(logger, digicert.WithObserver(met.ObserveCall))
+	var gate storeGate
+	client, err := api.newClient(logger, digicert.WithObserver(met.ObserveCall), digicert.WithGate(gate.check))
 	if err != nil {
 		return clientFailed(stderr, "run", args, err)
 	}
-	store := openState("run", *statePath, *dir, stderr)
+	store := openDaemonState(*statePath, *workspace, *dir, *once, logger, stderr)
 	if store == nil {
 		return exitError
 	}
 	defer store.Close()
-	if err := checkAPIURL(store, nil, "", client.BaseURL(), *accountMoved, logger); err != nil {
-		return fail(err, "")
+	gate.set(store)
+	takeOver := func() error {
+		return checkAPIURL(store, nil, "", client.BaseURL(), *accountMoved, logger)
+	}
+	if store.Lost() == nil {
+		if err := takeOver(); err != nil {
+			return fail(err, "")
+		}
 	}
 	if *dev {
 		seedDev(*dir, fake, store, logger)
@@ -139,14 +150,18 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 	d, err := daemon.New(daemon.Config{
 		Reconciler: r, Log: logger, Schedule: schedules[0], RefreshSchedule: schedules[1], Debounce: *debounce,
 		RetryBackoff: *retryBackoff, PollInterval: *pollInterval, Listen: *listen, Once: *once, Metrics: met, Notify: daemon.SystemdNotify,
-		Watchdog: daemon.SystemdWatchdog(), Signals: sigs,
+		Watchdog: daemon.SystemdWatchdog(), Signals: sigs, TakeOver: takeOver,
 	})
 	if err != nil {
 		return fail(err, "")
 	}
 	defer d.Close()
 	if !*once {
-		logger.Info("certform run started", "dir", *dir, "state", *statePath, "schedule", *schedule, "refresh_schedule", *refreshSchedule,
+		stateLog := *statePath
+		if store.Shared() {
+			stateLog = store.Name()
+		}
+		logger.Info("certform run started", "dir", *dir, "state", stateLog, "schedule", *schedule, "refresh_schedule", *refreshSchedule,
 			"debounce", debounce.String(), "dry_run", *dryRun, "api_url", client.BaseURL(), "version", certformVersion())
 		if *dev {
 			logger.Info("dev mode: edit a file below the spec directory and watch the plan and the calls; Ctrl-C stops", "dir", *dir)
@@ -197,3 +212,26 @@ func seedDev(dir string, fake *digicerttest.Server, store *state.Store, log *slo
 }
 
 var _ reconcile.API = (*digicert.Client)(nil)
+
+// openDaemonState opens run's state. A PostgreSQL workspace whose lock
+// another server holds is not an error: the daemon stands by (see package
+// daemon) with a store that holds no lock, and takes over when that
+// server's session ends. With --once it fails at once instead, as apply
+// does: one cycle has nothing to wait for.
+func openDaemonState(statePath, workspace, dir string, once bool, logger *slog.Logger, stderr io.Writer) *state.Store {
+	l, err := locate(statePath, workspace)
+	if err != nil || l.pg == nil || once {
+		return openState("run", statePath, workspace, dir, stderr)
+	}
+	b := l.backend()
+	store, err := state.OpenBackend(b)
+	switch {
+	case err == nil:
+		return store
+	case errors.Is(err, state.ErrLocked):
+		logger.Info("another certform holds the workspace's lock: standing by", "state", l.name(), "holder", err.Error())
+		return state.Standby(b, err)
+	}
+	fmt.Fprintf(stderr, "certform run: %v\n%s", err, stateHint(err))
+	return nil
+}

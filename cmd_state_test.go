@@ -1,0 +1,94 @@
+package main
+
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/certform/certform/internal/pgtest"
+	"github.com/certform/certform/state"
+	"github.com/certform/certform/state/pgstate"
+)
+
+// TestStateLocation_usage: a --state or --workspace that cannot work is a
+// usage error (exit 2) that says why, before anything is opened or
+// called, and never shows a password.
+func TestStateLocation_usage(t *testing.T) {
+	st := filepath.Join(t.TempDir(), "s.json")
+	tests := []struct {
+		name   string
+		args   []string
+		stderr string
+	}{
+		{"workspace with a file", []string{"plan", "--dir", "examples", "--state", st, "--workspace", "web"},
+			"certform plan: --workspace web: a workspace is part of a PostgreSQL state (--state postgres://...); a state file has none\n"},
+		{"password in the URL", []string{"status", "--state", "postgres://u:s3cret@127.0.0.1/db?sslmode=disable"},
+			"certform status: --state: the URL has a password; a password on the command line can be read by every user of the machine\n"},
+		{"plain text to another host", []string{"apply", "--dir", "examples", "--state", "postgres://u@db.example.com/db"},
+			"certform apply: --state postgres://u@db.example.com/db: the connection to db.example.com may be in plain text"},
+		{"bad workspace", []string{"forget", "--state", "postgres://u@127.0.0.1/db?sslmode=disable", "--workspace", "../x", "a"},
+			"certform forget: --workspace \"../x\": a workspace name is 1 to 63 letters"},
+		{"run", []string{"run", "--dir", "examples", "--state", "postgres://u@db.example.com/db"},
+			"certform run: --state postgres://u@db.example.com/db: the connection to db.example.com may be in plain text"},
+		{"state without subcommand", []string{"state"}, "Usage:\n  certform state SUBCOMMAND [flags]\n\nSubcommands:\n  migrate"},
+		{"state subcommand typo", []string{"state", "pul"}, "certform state: unknown subcommand \"pul\"; did you mean pull?\n"},
+		{"migrate to itself", []string{"state", "migrate", "--from", st, "--to", st},
+			"certform state migrate: --from and --to are the same state file " + st + "\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(tt.args...)
+			if code != 2 || stdout != "" || !strings.HasPrefix(stderr, tt.stderr) {
+				t.Errorf("exit %d, stdout %q, stderr:\n%s\nwant exit 2 and stderr starting:\n%s", code, stdout, stderr, tt.stderr)
+			}
+			if strings.Contains(stderr, "s3cret") {
+				t.Errorf("stderr shows the password: %s", stderr)
+			}
+		})
+	}
+}
+
+// TestStoreGate: the client's check before each call proves the lock of a
+// PostgreSQL state in the database, and fails once the session that holds
+// it is gone; a state file's is not checked per call.
+func TestStoreGate(t *testing.T) {
+	var g storeGate
+	if err := g.check(); err != nil {
+		t.Fatalf("no store yet: %v", err)
+	}
+	file, err := state.Open(filepath.Join(t.TempDir(), "s.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	g.set(file)
+	if err := g.check(); err != nil {
+		t.Fatalf("state file: %v", err)
+	}
+	srv := pgtest.Shared(t)
+	t.Setenv("PGPASSWORD", srv.Password)
+	url := srv.CreateDatabase(t)
+	cfg, err := pgstate.Parse(url, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg, err := state.OpenBackend(pgstate.New(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close()
+	g.set(pg)
+	if err := g.check(); err != nil {
+		t.Fatalf("PostgreSQL, lock held: %v", err)
+	}
+	srv.Exec(t, dbName(url), `SELECT pg_terminate_backend($1)`, lockHolderPID(t, srv, url))
+	if err := g.check(); !errors.Is(err, state.ErrLockLost) {
+		t.Fatalf("PostgreSQL, session ended: %v, want ErrLockLost", err)
+	}
+	// Once lost, it stays lost (no query needed) until the lock is taken
+	// again.
+	if err := g.check(); !errors.Is(err, state.ErrLockLost) {
+		t.Fatalf("second check: %v", err)
+	}
+}

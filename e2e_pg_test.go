@@ -1,0 +1,274 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/certform/certform/digicert/digicerttest"
+	"github.com/certform/certform/internal/pgtest"
+)
+
+// pgState returns a --state URL for a fresh database of the test binary's
+// PostgreSQL server, and env with the password added (PGPASSWORD).
+func pgState(t *testing.T, env []string) (*pgtest.Server, string, []string) {
+	t.Helper()
+	srv := pgtest.Shared(t)
+	return srv, srv.CreateDatabase(t), append(append([]string{}, env...), srv.Env()...)
+}
+
+// dbName is the database of a pgtest URL.
+func dbName(url string) string {
+	return strings.TrimPrefix(url[strings.LastIndex(url, "/"):strings.Index(url, "?")], "/")
+}
+
+// lockHolderPID returns the server process of the session that holds the
+// workspace's lock, or 0 when none does.
+func lockHolderPID(t *testing.T, srv *pgtest.Server, url string) int32 {
+	t.Helper()
+	var pid int32
+	err := srv.Conn(t, dbName(url)).QueryRow(context.Background(), `SELECT coalesce(max(l.pid), 0) FROM pg_locks l
+		JOIN certform.workspaces w ON l.objid::bigint = w.id WHERE l.locktype = 'advisory' AND l.granted AND w.name = 'default'`).Scan(&pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pid
+}
+
+// TestPG_roundTrip: apply with a PostgreSQL state, apply again (nothing
+// to call but the feed), and plan from another process (no call at all):
+// the state lives in the database, not in a process.
+func TestPG_roundTrip(t *testing.T) {
+	fake, env := startFake(t)
+	_, url, env := pgState(t, env)
+	dir := t.TempDir()
+	writeSpecs(t, dir, 3)
+	if code, stdout, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", url); code != 0 {
+		t.Fatalf("first apply: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if n := len(fake.Orders()); n != 3 {
+		t.Fatalf("%d orders after the first apply, want 3", n)
+	}
+	// The second apply reads each new order's certificate once.
+	if code, _, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", url); code != 0 {
+		t.Fatalf("second apply: exit %d\n%s", code, stderr)
+	}
+	fake.ResetRequests()
+	code, stdout, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", url, "--detailed-exitcode")
+	if code != 0 {
+		t.Fatalf("third apply: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if calls, feeds := withoutFeed(fake); len(calls) != 0 || feeds != 1 {
+		t.Errorf("third apply made %v and %d feed reads, want only one feed read", calls, feeds)
+	}
+	fake.ResetRequests()
+	// CI: plan from another process, without the API key, reads the live
+	// state and plans nothing.
+	code, stdout, stderr = runBinary(t, env[1:], "plan", "--dir", dir, "--state", url, "--detailed-exitcode")
+	if code != 0 || len(fake.Calls()) != 0 {
+		t.Errorf("plan: exit %d, calls %v\n%s%s", code, fake.Calls(), stdout, stderr)
+	}
+	code, stdout, stderr = runBinary(t, env[1:], "status", "--state", url)
+	for i := range 3 {
+		if !strings.Contains(stdout, fmt.Sprintf("host%02d", i)) {
+			t.Errorf("status does not list host%02d: exit %d\n%s%s", i, code, stdout, stderr)
+		}
+	}
+	// The state pulled from the database is the file format, with the
+	// three orders the fake holds.
+	code, pulled, stderr := runBinary(t, env[1:], "state", "pull", "--state", url)
+	if code != 0 {
+		t.Fatalf("state pull: exit %d\n%s", code, stderr)
+	}
+	st := filepath.Join(t.TempDir(), "pulled.json")
+	if err := os.WriteFile(st, []byte(pulled), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := loadStateFile(t, st)
+	if got := f.Names(); !cmp.Equal(got, []string{"host00", "host01", "host02"}) {
+		t.Errorf("pulled state names %v", got)
+	}
+	for _, o := range fake.Orders() {
+		if e := f.Entries[strings.TrimSuffix(o.CommonName, ".example.com")]; e == nil || e.OrderID != o.ID {
+			t.Errorf("order %d (%s) is not in the pulled state: %+v", o.ID, o.CommonName, e)
+		}
+	}
+}
+
+// TestPG_applyRefusedWhileDaemonHolds: a daemon holds the workspace's
+// lock; apply fails at once, naming the holder, and calls nothing.
+func TestPG_applyRefusedWhileDaemonHolds(t *testing.T) {
+	fake, env := startFake(t)
+	_, url, env := pgState(t, env)
+	dir := t.TempDir()
+	writeSpecs(t, dir, 1)
+	d := startDaemon(t, env, "--dir", dir, "--state", url, "--schedule", "@every 1h")
+	d.waitFor("the start cycle", 1, cycleDoneWith("start"))
+	fake.ResetRequests()
+	code, stdout, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", url)
+	host, _ := os.Hostname()
+	want := fmt.Sprintf("certform apply: PostgreSQL workspace default at %s is in use by another certform process (certform on %s pid %d, since ", url, host, d.cmd.Process.Pid)
+	if code != 1 || !strings.HasPrefix(stderr, want) {
+		t.Errorf("apply: exit %d, stderr:\n%s\nwant it to start:\n%s", code, stderr, want)
+	}
+	if stdout != "" || len(fake.Calls()) != 0 {
+		t.Errorf("apply printed %q and made calls %v", stdout, fake.Calls())
+	}
+	// forget and import are refused alike; status reads without the lock.
+	if code, _, stderr := runBinary(t, env, "forget", "--state", url, "host00"); code != 1 || !strings.Contains(stderr, "is in use by another certform process") {
+		t.Errorf("forget: exit %d\n%s", code, stderr)
+	}
+	if code, stdout, stderr := runBinary(t, env, "status", "--state", url); code != 0 || !strings.Contains(stdout, "host00") {
+		t.Errorf("status: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
+
+// daemonPair starts two daemons on one workspace: the first to take the
+// lock acts, the other stands by. It returns them active first.
+func daemonPair(t *testing.T, env []string, dir, url string) (active, standby *daemonProc) {
+	t.Helper()
+	args := []string{"--dir", dir, "--state", url, "--schedule", "@every 1h", "--listen", "127.0.0.1:0", "--resend-after", "1s", "--retry-backoff", "1s"}
+	a := startDaemon(t, env, args...)
+	a.waitFor("the first daemon to start", 1, msg("certform run started"))
+	b := startDaemon(t, env, args...)
+	b.waitFor("the second daemon to stand by", 1, msg("standing by"))
+	if code, body := b.get("/healthz"); code != 200 || !strings.Contains(body, `"status":"standby"`) || !strings.Contains(body, "is in use by another certform process (certform on ") {
+		t.Errorf("standby /healthz: %d %q", code, body)
+	}
+	if _, body := b.get("/metrics"); !strings.Contains(body, "\ncertform_leader 0\n") {
+		t.Errorf("standby metrics lack certform_leader 0:\n%s", body)
+	}
+	return a, b
+}
+
+// TestPG_failoverKill: two daemons, 20 specs and a slow CertCentral; the
+// active one is killed (kill -9) while it orders. The standby takes over
+// within 15 seconds and every spec ends with exactly one order.
+func TestPG_failoverKill(t *testing.T) {
+	fake, env := startFake(t, digicerttest.WithLatency(300*time.Millisecond))
+	_, url, env := pgState(t, env)
+	dir := t.TempDir()
+	writeSpecs(t, dir, 20)
+	a, b := daemonPair(t, env, dir, url)
+	deadline := time.Now().Add(30 * time.Second)
+	for len(fake.Orders()) < 4 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := len(fake.Orders()); n < 4 || n >= 20 {
+		t.Fatalf("%d orders when the active daemon was to be killed mid-apply", n)
+	}
+	killed := time.Now()
+	a.cmd.Process.Kill()
+	b.waitFor("the standby to take over", 1, msg("took over"))
+	took := time.Since(killed)
+	if took > 15*time.Second {
+		t.Errorf("the standby took over %v after the kill, want within 15s", took)
+	}
+	t.Logf("failover: the standby took over %v after kill -9", took.Round(time.Millisecond))
+	b.waitFor("the takeover cycle", 1, cycleDoneWith("takeover"))
+	// A call the killed daemon had in flight may end as an intent whose
+	// outcome the takeover cycle settles; cycles follow until every spec
+	// has its order.
+	deadline = time.Now().Add(60 * time.Second)
+	for len(fake.Orders()) < 20 && time.Now().Before(deadline) {
+		b.signal(syscall.SIGHUP)
+		time.Sleep(time.Second)
+	}
+	if n, m := len(fake.Orders()), maxOrdersPerName(fake); n != 20 || m != 1 {
+		t.Fatalf("%d orders, at most %d per name; want 20 and 1\n%s", n, m, b.logs())
+	}
+	if _, body := b.get("/metrics"); !strings.Contains(body, "\ncertform_leader 1\n") {
+		t.Errorf("the new leader's metrics lack certform_leader 1")
+	}
+}
+
+// TestPG_pausedLeaderFenced: the active daemon is paused (SIGSTOP) in the
+// middle of its orders and its database session is ended, as a network
+// partition would; the standby takes over and finishes. Resumed (SIGCONT),
+// the former leader makes no call: it finds its lock lost and stands by.
+func TestPG_pausedLeaderFenced(t *testing.T) {
+	fake, env := startFake(t, digicerttest.WithLatency(300*time.Millisecond))
+	srv, url, env := pgState(t, env)
+	dir := t.TempDir()
+	writeSpecs(t, dir, 20)
+	a, b := daemonPair(t, env, dir, url)
+	deadline := time.Now().Add(30 * time.Second)
+	for len(fake.Orders()) < 4 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	a.signal(syscall.SIGSTOP)
+	pid := lockHolderPID(t, srv, url)
+	if pid == 0 {
+		t.Fatal("no session holds the workspace's lock")
+	}
+	srv.Exec(t, dbName(url), `SELECT pg_terminate_backend($1)`, pid)
+	b.waitFor("the standby to take over", 1, msg("took over"))
+	deadline = time.Now().Add(60 * time.Second)
+	for len(fake.Orders()) < 20 && time.Now().Before(deadline) {
+		b.signal(syscall.SIGHUP)
+		time.Sleep(time.Second)
+	}
+	b.waitFor("the new leader's cycles", 1, cycleDone)
+	if n, m := len(fake.Orders()), maxOrdersPerName(fake); n != 20 || m != 1 {
+		t.Fatalf("%d orders, at most %d per name; want 20 and 1\n%s", n, m, b.logs())
+	}
+	fake.WaitIdle(10 * time.Second)
+	time.Sleep(500 * time.Millisecond) // the new leader's last cycle has ended
+	fake.ResetRequests()
+	a.signal(syscall.SIGCONT)
+	a.waitFor("the resumed leader to stand by", 1, msg("lock lost: standing by"))
+	a.waitFor("the resumed leader to stand by", 1, msg("standing by"))
+	// Its calls in flight when it was paused had reached the fake before;
+	// nothing after it resumed.
+	if calls := fake.Calls(); len(calls) != 0 {
+		t.Errorf("calls after the former leader resumed: %v\n%s", calls, a.logs())
+	}
+	if code, body := a.get("/healthz"); code != 200 || !strings.Contains(body, `"status":"standby"`) {
+		t.Errorf("former leader /healthz: %d %q", code, body)
+	}
+	if n, m := len(fake.Orders()), maxOrdersPerName(fake); n != 20 || m != 1 {
+		t.Errorf("%d orders, at most %d per name; want 20 and 1", n, m)
+	}
+}
+
+// TestPG_migrateRoundTrip: file -> PostgreSQL -> file gives the same
+// state, and a target that is not empty is refused.
+func TestPG_migrateRoundTrip(t *testing.T) {
+	_, env, dir, st := appliedSpecs(t, 3)
+	_, url, env := pgState(t, env)
+	code, stdout, stderr := runBinary(t, env, "state", "migrate", "--from", st, "--to", url)
+	want := fmt.Sprintf("Copied 3 entries and 0 revocation records from state file %s to PostgreSQL workspace default at %s, and read them back: the same state.\n", st, url)
+	if code != 0 || !strings.HasPrefix(stdout, want) {
+		t.Fatalf("migrate to PostgreSQL: exit %d\n%s%s\nwant:\n%s", code, stdout, stderr, want)
+	}
+	code, _, stderr = runBinary(t, env, "state", "migrate", "--from", st, "--to", url)
+	if code != 1 || !strings.Contains(stderr, fmt.Sprintf("PostgreSQL workspace default at %s is not empty: it holds 3 entries and 0 revocation records; nothing was copied", url)) {
+		t.Errorf("migrate into a non-empty workspace: exit %d\n%s", code, stderr)
+	}
+	back := filepath.Join(t.TempDir(), "back.json")
+	if code, stdout, stderr := runBinary(t, env, "state", "migrate", "--from", url, "--to", back); code != 0 {
+		t.Fatalf("migrate back: exit %d\n%s%s", code, stdout, stderr)
+	}
+	orig, err := os.ReadFile(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(string(orig), string(got)); diff != "" {
+		t.Errorf("file -> PostgreSQL -> file (-want +got):\n%s", diff)
+	}
+	// The migrated state is the live one: apply from it calls nothing new.
+	if code, stdout, stderr := runBinary(t, env, "plan", "--dir", dir, "--state", url, "--detailed-exitcode"); code != 0 {
+		t.Errorf("plan from the migrated state: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
