@@ -30,7 +30,7 @@ import (
 // daemonProc is a certform run process whose JSON log records are parsed
 // as they come.
 type daemonProc struct {
-	t       *testing.T
+	t       testing.TB
 	cmd     *exec.Cmd
 	mu      sync.Mutex
 	records []map[string]any
@@ -42,7 +42,7 @@ type daemonProc struct {
 
 // startDaemon runs certform run with JSON logs; the process is killed when
 // the test ends if it is still running.
-func startDaemon(t *testing.T, env []string, args ...string) *daemonProc {
+func startDaemon(t testing.TB, env []string, args ...string) *daemonProc {
 	t.Helper()
 	d := &daemonProc{t: t, changed: make(chan struct{}, 1), exited: make(chan struct{})}
 	d.cmd = exec.Command(binary, append([]string{"run", "--log-format", "json"}, args...)...)
@@ -625,7 +625,7 @@ func TestRun_lockFileRemoved(t *testing.T) {
 	})
 	// One record each cycle that found the lock lost and tried to take it
 	// again: the one that failed on it, and the retry that succeeded.
-	if n := d.count(msg("the state file's lock was lost; taking it again and reading the state afresh")); n < 2 {
+	if n := d.count(msg("the state's lock was lost; taking it again and reading the state afresh")); n < 2 {
 		t.Errorf("%d records of the lock loss:\n%s", n, d.logs())
 	}
 	perCN := map[string]int{}

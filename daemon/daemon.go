@@ -91,6 +91,12 @@ type Config struct {
 	// (Store.Reacquire) while it stands by. Zero means
 	// DefaultStandbyPoll.
 	StandbyPoll time.Duration
+	// LockCheck is how often an idle leader on a shared state proves
+	// that it still holds the lock (Store.Check), so that one whose
+	// session ended stands by within LockCheck rather than at its next
+	// cycle; during a cycle, every write and every CertCentral call
+	// proves it anyway. Zero means DefaultLockCheck.
+	LockCheck time.Duration
 	// TakeOver, if set, is called each time the daemon has taken the
 	// lock after standing by, before its first cycle as the leader
 	// (certform run checks the state's CertCentral API URL there). Its
@@ -114,6 +120,9 @@ const (
 	// DefaultStandbyPoll is how often a standby tries to take the
 	// state's lock when Config.StandbyPoll is zero.
 	DefaultStandbyPoll = time.Second
+	// DefaultLockCheck is how often an idle leader proves its lock when
+	// Config.LockCheck is zero.
+	DefaultLockCheck = 5 * time.Second
 	// minResendWait is the shortest wait before a "resend" cycle, so that
 	// clocks that disagree cannot make cycles follow each other at once.
 	minResendWait = time.Second
@@ -165,6 +174,7 @@ type Daemon struct {
 	refreshTimer  Timer
 	watchdogTimer Timer
 	standbyTimer  Timer
+	lockTimer     Timer
 	closeOnce     sync.Once
 }
 
@@ -189,6 +199,9 @@ func New(cfg Config) (*Daemon, error) {
 	}
 	if cfg.StandbyPoll <= 0 {
 		cfg.StandbyPoll = DefaultStandbyPoll
+	}
+	if cfg.LockCheck <= 0 {
+		cfg.LockCheck = DefaultLockCheck
 	}
 	d := &Daemon{cfg: cfg, r: r, log: cfg.Log, clock: cfg.Clock, notify: cfg.Notify, met: cfg.Metrics,
 		health: &health{}, triggers: newQueue()}
@@ -301,6 +314,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.tick(&d.scheduleTimer, d.cfg.Schedule, trigger{reasons: []string{reasonSchedule}})
 		d.tick(&d.refreshTimer, d.cfg.RefreshSchedule, trigger{reasons: []string{reasonRefreshSchedule}, refresh: true})
 		d.watchdog(ctx)
+		d.checkLock(ctx)
 		d.triggers.add(trigger{reasons: []string{reasonStart}})
 		go func() {
 			defer close(loopDone)
@@ -443,7 +457,18 @@ func (d *Daemon) standBy(ctx context.Context, lost error) (bool, error) {
 	d.met.leader.Set(0)
 	d.dropTimers()
 	shown := ""
-	for {
+	// A lock found lost by a check or a write says only that; one attempt
+	// at once either takes it back (the session broke, nobody took it)
+	// or names the holder.
+	retook := false
+	if !errors.Is(lost, state.ErrLocked) {
+		if err := d.r.Store.Reacquire(); err == nil {
+			retook = true
+		} else if lost = d.r.Store.Lost(); lost == nil {
+			lost = err
+		}
+	}
+	for !retook {
 		cause := standbyCause(lost).Error()
 		if cause != shown {
 			shown = cause
@@ -966,12 +991,42 @@ func (d *Daemon) watchdog(ctx context.Context) {
 	d.watchdogTimer = d.clock.AfterFunc(iv/2, ping)
 }
 
+// checkLock proves, every LockCheck while the daemon leads idle on a
+// shared state, that it still holds the lock. When it does not (its
+// database session ended, another server took over), it logs WARN "lock
+// lost: standing by" and wakes the loop, which stands by (see loop).
+func (d *Daemon) checkLock(ctx context.Context) {
+	if !d.r.Store.Shared() {
+		return
+	}
+	var check func()
+	check = func() {
+		if ctx.Err() != nil {
+			return
+		}
+		if d.busy.Load() == 0 && d.lockLost() == nil {
+			if err := d.r.Store.Check(); err != nil && d.lockLost() != nil {
+				d.log.Warn("lock lost: standing by", "state", d.r.Store.Name(), "error", err.Error())
+				d.triggers.add(trigger{reasons: []string{reasonLockCheck}})
+			}
+		}
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if !d.stopped {
+			d.lockTimer = d.clock.AfterFunc(d.cfg.LockCheck, check)
+		}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.lockTimer = d.clock.AfterFunc(d.cfg.LockCheck, check)
+}
+
 // stopTimers stops every timer and arms no new one.
 func (d *Daemon) stopTimers() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.stopped = true
-	for _, t := range []Timer{d.retry, d.resend, d.poll, d.hookRetry, d.scheduleTimer, d.refreshTimer, d.watchdogTimer, d.standbyTimer} {
+	for _, t := range []Timer{d.retry, d.resend, d.poll, d.hookRetry, d.scheduleTimer, d.refreshTimer, d.watchdogTimer, d.standbyTimer, d.lockTimer} {
 		if t != nil {
 			t.Stop()
 		}

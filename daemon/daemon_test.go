@@ -76,7 +76,7 @@ func TestDaemon_lockTakenOver(t *testing.T) {
 	hint := "another certform process holds the state file's lock; this daemon calls nothing and writes nothing until it can take the lock again, which it retries with backoff"
 	want := []map[string]any{
 		{"level": "INFO", "msg": "cycle start", "cycle": 1.0, "trigger": "start"},
-		{"level": "WARN", "msg": "the state file's lock was lost; taking it again and reading the state afresh",
+		{"level": "WARN", "msg": "the state's lock was lost; taking it again and reading the state afresh",
 			"error": fmt.Sprintf("state file %s: lock lost: its lock file %s.lock was replaced by another file while this process held it; nothing was written: this process stops acting on the state until it takes the lock again and re-reads the state", real, real)},
 		{"level": "ERROR", "msg": "cycle failed", "cycle": 1.0, "error": lockErr, "hint": hint},
 		{"level": "WARN", "msg": "the cycle failed; retrying later", "in": "30s"},
@@ -121,7 +121,7 @@ func TestDaemon_lockTakenOver(t *testing.T) {
 	if !d.cycle(ctx, trigger{reasons: []string{reasonSchedule}}) {
 		t.Errorf("the next cycle failed: %v", logs.records(t))
 	}
-	lost := logs.records(t, "the state file's lock was lost; taking it again and reading the state afresh")
+	lost := logs.records(t, "the state's lock was lost; taking it again and reading the state afresh")
 	if len(lost) != 3 { // the first cycle's check, then Prepare in each retry
 		t.Errorf("%d records of the lock taken again, want 3: %v", len(lost), lost)
 	}

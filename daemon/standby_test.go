@@ -426,18 +426,18 @@ func TestDaemon_standby_lockLost(t *testing.T) {
 	want := []map[string]any{
 		{"level": "INFO", "msg": "cycle start", "cycle": 1.0, "trigger": "start"},
 		{"level": "INFO", "msg": "cycle start", "cycle": 2.0, "trigger": "signal"},
-		{"level": "WARN", "msg": "the state file's lock was lost; taking it again and reading the state afresh", "error": sharedName + ": lock lost: another process took it; nothing was written"},
+		{"level": "WARN", "msg": "the state's lock was lost; taking it again and reading the state afresh", "error": sharedName + ": lock lost: another process took it; nothing was written"},
 		{"level": "ERROR", "msg": "cycle failed", "cycle": 2.0, "error": lockedBy,
 			"hint": "this daemon does not hold the shared state's lock: it stands by, calling nothing and writing nothing, and takes over once it can take the lock"},
 		{"level": "WARN", "msg": "lock lost: standing by", "state": sharedName, "error": lost},
 		{"level": "INFO", "msg": "standing by", "state": sharedName, "holder": lockedBy},
 	}
-	if diff := cmp.Diff(want, r.logs.records(t, append(standbyMessages, "the state file's lock was lost; taking it again and reading the state afresh")...)); diff != "" {
+	if diff := cmp.Diff(want, r.logs.records(t, append(standbyMessages, "the state's lock was lost; taking it again and reading the state afresh")...)); diff != "" {
 		t.Errorf("log (-want +got):\n%s", diff)
 	}
 	r.armed(t)
-	if got := r.clock.pending(); !cmp.Equal(got, []time.Duration{standbyPoll, 5 * time.Minute}) {
-		t.Errorf("timers %v, want the standby's attempt in 2s and the watchdog's ping (no retry backoff)", got)
+	if got := r.clock.pending(); !cmp.Equal(got, []time.Duration{standbyPoll, DefaultLockCheck, 5 * time.Minute}) {
+		t.Errorf("timers %v, want the standby's attempt in 2s, the lock check's and the watchdog's ping (no retry backoff)", got)
 	}
 	if code, body := r.healthz(t); code != http.StatusOK || body["status"] != "standby" || body["reason"] != lockedBy {
 		t.Errorf("/healthz while standing by: %d %v", code, body)
@@ -553,5 +553,38 @@ func TestDaemon_notShared(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Run: %v", err)
+	}
+}
+
+// TestDaemon_standby_lockCheck: an idle leader whose lock is gone (its
+// session ended, server B took over) finds out at its next lock check,
+// with no cycle and no trigger: it stands by within DefaultLockCheck.
+func TestDaemon_standby_lockCheck(t *testing.T) {
+	b := &sharedBackend{}
+	store, err := state.OpenBackend(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := startStandby(t, b, store, nil)
+	r.waitLog(t, 1, "cycle done")
+	waitUntil(t, "the lock check to be armed", func() bool { return slices.Contains(r.clock.pending(), DefaultLockCheck) })
+	r.clock.Advance(DefaultLockCheck) // the lock still held: nothing happens
+	b.give(otherHolder)
+	waitUntil(t, "the lock check to be armed again", func() bool { return slices.Contains(r.clock.pending(), DefaultLockCheck) })
+	if got := r.logs.records(t, "lock lost: standing by"); len(got) != 0 {
+		t.Fatalf("lost before the check: %v", got)
+	}
+	r.clock.Advance(DefaultLockCheck)
+	r.waitLog(t, 1, "standing by")
+	want := []map[string]any{
+		{"level": "INFO", "msg": "cycle start", "cycle": 1.0, "trigger": "start"},
+		{"level": "WARN", "msg": "lock lost: standing by", "state": sharedName, "error": sharedName + ": lock lost: another process took it; nothing was written"},
+		{"level": "INFO", "msg": "standing by", "state": sharedName, "holder": lockedBy},
+	}
+	if diff := cmp.Diff(want, r.logs.records(t, standbyMessages...)); diff != "" {
+		t.Errorf("log (-want +got):\n%s", diff)
+	}
+	if v := r.leader(t); v != 0 {
+		t.Errorf("certform_leader %v after the lock check failed, want 0", v)
 	}
 }

@@ -17,7 +17,8 @@ const (
 	reasonResend          = "resend"
 	reasonPoll            = "poll"
 	reasonHook            = "deploy hook"
-	reasonTakeover        = "takeover" // a standby took the shared state's lock
+	reasonTakeover        = "takeover"   // a standby took the shared state's lock
+	reasonLockCheck       = "lock check" // an idle leader found its shared lock lost
 )
 
 // maxPathsLogged is how many changed paths a trigger carries for the log.

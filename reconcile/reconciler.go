@@ -105,7 +105,7 @@ func (r *Reconciler) Prepare(ctx context.Context, opt CycleOptions) (*Cycle, err
 		// replaced since (another process may hold the lock now) makes the
 		// store lost; it is locked and read again before anything else.
 		if err := r.Store.Check(); err != nil {
-			r.logger().Warn("the state file's lock was lost; taking it again and reading the state afresh", "error", err.Error())
+			r.logger().Warn("the state's lock was lost; taking it again and reading the state afresh", "error", err.Error())
 			// The state read afresh may be older than what this process
 			// observed: observe from its time, not from memory.
 			r.observedAt = time.Time{}
