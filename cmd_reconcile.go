@@ -25,6 +25,7 @@ import (
 	"github.com/certform/certform/reconcile"
 	"github.com/certform/certform/spec"
 	"github.com/certform/certform/state"
+	"github.com/certform/certform/state/pgstate"
 )
 
 // apiFlags are the flags every command that may call CertCentral takes.
@@ -960,7 +961,11 @@ func runStatus(stdout, stderr io.Writer, args []string) int {
 		return writeJSON(stdout, stderr, "status", rows)
 	}
 	if len(rows) == 0 {
-		fmt.Fprintf(stdout, "The state file %s tracks no orders.\n", *statePath)
+		if pgstate.IsURL(*statePath) {
+			fmt.Fprintf(stdout, "The %s tracks no orders.\n", stateName(*statePath, *workspace))
+		} else {
+			fmt.Fprintf(stdout, "The state file %s tracks no orders.\n", *statePath)
+		}
 		return exitOK
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)

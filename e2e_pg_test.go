@@ -18,7 +18,7 @@ import (
 
 // pgState returns a --state URL for a fresh database of the test binary's
 // PostgreSQL server, and env with the password added (PGPASSWORD).
-func pgState(t *testing.T, env []string) (*pgtest.Server, string, []string) {
+func pgState(t testing.TB, env []string) (*pgtest.Server, string, []string) {
 	t.Helper()
 	srv := pgtest.Shared(t)
 	return srv, srv.CreateDatabase(t), append(append([]string{}, env...), srv.Env()...)
@@ -50,6 +50,10 @@ func TestPG_roundTrip(t *testing.T) {
 	_, url, env := pgState(t, env)
 	dir := t.TempDir()
 	writeSpecs(t, dir, 3)
+	code, stdout, stderr := runBinary(t, env, "status", "--state", url, "--workspace", "empty")
+	if want := fmt.Sprintf("The PostgreSQL workspace empty at %s tracks no orders.\n", url); code != 0 || stdout != want {
+		t.Errorf("status of a new workspace: exit %d\n%s%s\nwant: %s", code, stdout, stderr, want)
+	}
 	if code, stdout, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", url); code != 0 {
 		t.Fatalf("first apply: exit %d\n%s%s", code, stdout, stderr)
 	}
@@ -61,7 +65,7 @@ func TestPG_roundTrip(t *testing.T) {
 		t.Fatalf("second apply: exit %d\n%s", code, stderr)
 	}
 	fake.ResetRequests()
-	code, stdout, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", url, "--detailed-exitcode")
+	code, stdout, stderr = runBinary(t, env, "apply", "--dir", dir, "--state", url, "--detailed-exitcode")
 	if code != 0 {
 		t.Fatalf("third apply: exit %d\n%s%s", code, stdout, stderr)
 	}

@@ -28,7 +28,7 @@ import (
 const e2eKey = "E2E-KEY-9f8e7d6c5b4a"
 
 // startFake serves a fake CertCentral on 127.0.0.1 for one test.
-func startFake(t *testing.T, opts ...digicerttest.Option) (*digicerttest.Server, []string) {
+func startFake(t testing.TB, opts ...digicerttest.Option) (*digicerttest.Server, []string) {
 	t.Helper()
 	srv := digicerttest.New(e2eKey, opts...)
 	url := srv.Start()
@@ -150,13 +150,13 @@ func appliedSpecs(t *testing.T, n int, opts ...digicerttest.Option) (*digicertte
 }
 
 // writeSpecs writes n simple specs (spec00.yaml ...) with P-256 CSRs.
-func writeSpecs(t *testing.T, dir string, n int) {
+func writeSpecs(t testing.TB, dir string, n int) {
 	t.Helper()
 	writeSpecsFrom(t, dir, 0, n)
 }
 
 // writeSpecsFrom writes specs numbered from first to first+n-1.
-func writeSpecsFrom(t *testing.T, dir string, first, n int) {
+func writeSpecsFrom(t testing.TB, dir string, first, n int) {
 	t.Helper()
 	for i := first; i < first+n; i++ {
 		cn := fmt.Sprintf("host%02d.example.com", i)

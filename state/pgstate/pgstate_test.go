@@ -404,3 +404,27 @@ func TestLoad_poolerInTransactionModeRefused(t *testing.T) {
 		t.Errorf("second open through a session pool: %v, want ErrLocked", err)
 	}
 }
+
+// A server where the advisory lock functions cannot be used is refused
+// with the reason, before anything is written: here a database whose
+// administrator revoked them from everyone.
+func TestLoad_noAdvisoryLocks(t *testing.T) {
+	srv, cfg := newWorkspace(t, "")
+	db := cfg.conn.Database
+	role := "nolocks_" + db
+	srv.Exec(t, db, fmt.Sprintf(`CREATE ROLE %[1]s LOGIN PASSWORD 'nl-secret'; GRANT CREATE ON DATABASE %[2]s TO %[1]s;
+		REVOKE EXECUTE ON FUNCTION pg_try_advisory_lock(integer, integer), pg_advisory_xact_lock(integer, integer) FROM PUBLIC`, role, db))
+	t.Setenv("PGPASSWORD", "nl-secret")
+	nl, err := Parse(strings.Replace(cfg.URL, srv.User+"@", role+"@", 1), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = state.OpenBackend(New(nl))
+	want := fmt.Sprintf("%s: this role may not take advisory locks (permission denied for function pg_advisory_xact_lock); certform needs them", nl.Name())
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("open: %v\nwant: %s", err, want)
+	}
+	if v, err := schemaVersion(context.Background(), srv.Conn(t, db)); err != nil || v != 0 {
+		t.Errorf("schema version %d (%v) after the refusal, want 0: nothing created", v, err)
+	}
+}

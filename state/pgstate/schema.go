@@ -147,6 +147,11 @@ func (c *Config) lockFuncError(err error) error {
 		return fmt.Errorf("%s: this server has no advisory locks (%s); certform needs them to keep two processes from acting on one state\n"+
 			"hint: use PostgreSQL itself (9.6 or newer), or a state file", c.Name(), pe.Message)
 	}
+	if errors.As(err, &pe) && pe.Code == "42501" { // insufficient_privilege
+		return fmt.Errorf("%s: this role may not take advisory locks (%s); certform needs them to keep two processes from acting on one state\n"+
+			"hint: GRANT EXECUTE ON FUNCTION pg_try_advisory_lock(integer, integer), pg_advisory_unlock(integer, integer), "+
+			"pg_advisory_xact_lock(integer, integer) TO the role", c.Name(), pe.Message)
+	}
 	return fmt.Errorf("%s: taking an advisory lock: %w", c.Name(), err)
 }
 
