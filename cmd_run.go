@@ -18,6 +18,7 @@ import (
 	"github.com/certform/certform/reconcile"
 	"github.com/certform/certform/spec"
 	"github.com/certform/certform/state"
+	"github.com/certform/certform/state/pgstate"
 )
 
 // devKey is the API key of the fake CertCentral that --dev starts.
@@ -216,7 +217,8 @@ var _ reconcile.API = (*digicert.Client)(nil)
 // openDaemonState opens run's state. A PostgreSQL workspace whose lock
 // another server holds is not an error: the daemon stands by (see package
 // daemon) with a store that holds no lock, and takes over when that
-// server's session ends. With --once it fails at once instead, as apply
+// server's session ends; a database that cannot be reached is waited for
+// the same way. With --once it fails at once instead, as apply
 // does: one cycle has nothing to wait for.
 func openDaemonState(statePath, workspace, dir string, once bool, logger *slog.Logger, stderr io.Writer) *state.Store {
 	l, err := locate(statePath, workspace)
@@ -225,11 +227,17 @@ func openDaemonState(statePath, workspace, dir string, once bool, logger *slog.L
 	}
 	b := l.backend()
 	store, err := state.OpenBackend(b)
+	var unavailable *pgstate.UnavailableError
 	switch {
 	case err == nil:
 		return store
 	case errors.Is(err, state.ErrLocked):
 		logger.Info("another certform holds the workspace's lock: standing by", "state", l.name(), "holder", err.Error())
+		return state.Standby(b, err)
+	case errors.As(err, &unavailable):
+		// The database may come back (or be failing over): wait for it
+		// as a standby does, rather than exit and depend on a restart.
+		logger.Warn("the database cannot be reached: standing by until it can", "state", l.name(), "error", err.Error())
 		return state.Standby(b, err)
 	}
 	fmt.Fprintf(stderr, "certform run: %v\n%s", err, stateHint(err))

@@ -71,13 +71,12 @@ func (l stateLocation) name() string {
 	return "state file " + l.path
 }
 
-// String is the location for logs: the path, or the URL without password
-// and the workspace.
-func (l stateLocation) String() string {
+// flags are the command-line flags that name this location.
+func (l stateLocation) flags() string {
 	if l.pg != nil {
-		return l.pg.Redacted() + " workspace " + l.pg.Workspace
+		return "--state " + l.pg.Redacted() + " --workspace " + l.pg.Workspace
 	}
-	return l.path
+	return "--state " + l.path
 }
 
 // backend returns the Backend that holds the state.
@@ -196,18 +195,23 @@ func runStatePull(stdout, stderr io.Writer, args []string) int {
 }
 
 func runStateMigrate(stdout, stderr io.Writer, args []string) int {
-	fs := newFlags(stderr, "state migrate", "--from STATE --to STATE [--workspace NAME]",
+	fs := newFlags(stderr, "state migrate", "--from STATE --to STATE [--workspace NAME] [--from-workspace NAME] [--to-workspace NAME]",
 		"copy the state, locked on both sides, into an empty target; the source is left as it is")
 	from := fs.String("from", "", "the state to copy: a state file or a postgres:// URL (required)")
 	to := fs.String("to", "", "where to copy it: a state file or a postgres:// URL; must hold no entries and no revocation records (required)")
 	workspace := fs.String("workspace", "", "the workspace on the PostgreSQL side(s) (default \"default\")")
+	fromWS := fs.String("from-workspace", "", "the workspace of --from, when it differs from --to's (default --workspace)")
+	toWS := fs.String("to-workspace", "", "the workspace of --to, when it differs from --from's (default --workspace)")
 	if done, code := parseFlags(fs, stdout, args, 0); done {
 		return code
 	}
 	if !requireFlags(fs, stderr, "from", *from, "to", *to) {
 		return usageCode(args)
 	}
-	wsFor := func(s string) string {
+	wsFor := func(s, side string) string {
+		if side != "" {
+			return side
+		}
 		if pgstate.IsURL(s) {
 			return *workspace
 		}
@@ -217,12 +221,12 @@ func runStateMigrate(stdout, stderr io.Writer, args []string) int {
 		fmt.Fprintf(stderr, "certform state migrate: --workspace %s: neither --from nor --to is a PostgreSQL state (postgres://...)\n", *workspace)
 		return usageCode(args)
 	}
-	src, err := locate(*from, wsFor(*from))
+	src, err := locate(*from, wsFor(*from, *fromWS))
 	if err != nil {
 		fmt.Fprintf(stderr, "certform state migrate: --from: %v\n", err)
 		return usageCode(args)
 	}
-	dst, err := locate(*to, wsFor(*to))
+	dst, err := locate(*to, wsFor(*to, *toWS))
 	if err != nil {
 		fmt.Fprintf(stderr, "certform state migrate: --to: %v\n", err)
 		return usageCode(args)
@@ -237,7 +241,7 @@ func runStateMigrate(stdout, stderr io.Writer, args []string) int {
 		return exitError
 	}
 	fmt.Fprintf(stdout, "Copied %d entries and %d revocation records from %s to %s, and read them back: the same state.\n", n, revs, src.name(), dst.name())
-	fmt.Fprintf(stdout, "Point every certform at the new state now (--state %s); the old one is left as it was: keep only one in use.\n", dst)
+	fmt.Fprintf(stdout, "Point every certform at the new state now (%s); the old one is left as it was: keep only one in use.\n", dst.flags())
 	return exitOK
 }
 

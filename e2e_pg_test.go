@@ -34,8 +34,12 @@ func dbName(url string) string {
 func lockHolderPID(t *testing.T, srv *pgtest.Server, url string) int32 {
 	t.Helper()
 	var pid int32
+	// Every test database's first workspace has id 1: only this
+	// database's lock counts.
 	err := srv.Conn(t, dbName(url)).QueryRow(context.Background(), `SELECT coalesce(max(l.pid), 0) FROM pg_locks l
-		JOIN certform.workspaces w ON l.objid::bigint = w.id WHERE l.locktype = 'advisory' AND l.granted AND w.name = 'default'`).Scan(&pid)
+		JOIN certform.workspaces w ON l.objid::bigint = w.id WHERE l.locktype = 'advisory' AND l.granted AND w.name = 'default'
+		AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND l.classid::bigint = $1 AND l.objsubid = 2`,
+		int64(0x63657266)).Scan(&pid)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,8 +227,11 @@ func TestPG_pausedLeaderFenced(t *testing.T) {
 	if n, m := len(fake.Orders()), maxOrdersPerName(fake); n != 20 || m != 1 {
 		t.Fatalf("%d orders, at most %d per name; want 20 and 1\n%s", n, m, b.logs())
 	}
+	// The new leader is paused in turn, so that every call the fake gets
+	// from now on is the former leader's.
+	b.signal(syscall.SIGSTOP)
+	defer b.signal(syscall.SIGCONT)
 	fake.WaitIdle(10 * time.Second)
-	time.Sleep(500 * time.Millisecond) // the new leader's last cycle has ended
 	fake.ResetRequests()
 	a.signal(syscall.SIGCONT)
 	a.waitFor("the resumed leader to stand by", 1, msg("lock lost: standing by"))
@@ -271,8 +278,46 @@ func TestPG_migrateRoundTrip(t *testing.T) {
 	if diff := cmp.Diff(string(orig), string(got)); diff != "" {
 		t.Errorf("file -> PostgreSQL -> file (-want +got):\n%s", diff)
 	}
+	// Between two workspaces of one database: the copy is the same state.
+	code, stdout, stderr = runBinary(t, env, "state", "migrate", "--from", url, "--to", url, "--to-workspace", "copy")
+	if want := fmt.Sprintf("Point every certform at the new state now (--state %s --workspace copy)", url); code != 0 || !strings.Contains(stdout, want) {
+		t.Errorf("migrate between workspaces: exit %d\n%s%s\nwant: %s", code, stdout, stderr, want)
+	}
+	_, a, _ := runBinary(t, env, "state", "pull", "--state", url)
+	_, b, _ := runBinary(t, env, "state", "pull", "--state", url, "--workspace", "copy")
+	if a == "" || a != b {
+		t.Errorf("workspace copy differs:\n%s\n%s", a, b)
+	}
 	// The migrated state is the live one: apply from it calls nothing new.
 	if code, stdout, stderr := runBinary(t, env, "plan", "--dir", dir, "--state", url, "--detailed-exitcode"); code != 0 {
 		t.Errorf("plan from the migrated state: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
+
+// TestPG_runWaitsForDatabase: a daemon whose database cannot be reached
+// at start stands by (it does not exit and wait for a restart), and takes
+// over once the database is back.
+func TestPG_runWaitsForDatabase(t *testing.T) {
+	fake, env := startFake(t)
+	srv := pgtest.Start(t)
+	url := srv.CreateDatabase(t)
+	env = append(env, srv.Env()...)
+	srv.Stop(t)
+	dir := t.TempDir()
+	writeSpecs(t, dir, 2)
+	d := startDaemon(t, env, "--dir", dir, "--state", url, "--schedule", "@every 1h", "--listen", "127.0.0.1:0")
+	d.waitFor("the daemon to wait for its database", 1, msg("the database cannot be reached: standing by until it can"))
+	d.waitFor("the daemon to stand by", 1, msg("standing by"))
+	if code, body := d.get("/healthz"); code != 200 || !strings.Contains(body, `"status":"standby"`) || !strings.Contains(body, "connecting:") {
+		t.Errorf("/healthz: %d %s", code, body)
+	}
+	if n := len(fake.Calls()); n != 0 {
+		t.Fatalf("%d calls while the database was down", n)
+	}
+	srv.Restart(t)
+	d.waitFor("the takeover", 1, msg("took over"))
+	d.waitFor("the takeover cycle", 1, cycleDoneWith("takeover"))
+	if n := len(fake.Orders()); n != 2 {
+		t.Errorf("%d orders after the takeover, want 2", n)
 	}
 }

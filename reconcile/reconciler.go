@@ -105,6 +105,12 @@ func (r *Reconciler) Prepare(ctx context.Context, opt CycleOptions) (*Cycle, err
 		// replaced since (another process may hold the lock now) makes the
 		// store lost; it is locked and read again before anything else.
 		if err := r.Store.Check(); err != nil {
+			if r.Store.Shared() {
+				// Another server may lead now: whoever takes the lock
+				// again (the daemon, standing by) checks the state's
+				// API URL and says so.
+				return nil, err
+			}
 			r.logger().Warn("the state's lock was lost; taking it again and reading the state afresh", "error", err.Error())
 			// The state read afresh may be older than what this process
 			// observed: observe from its time, not from memory.

@@ -34,6 +34,9 @@ const (
 	keepAliveIdle     = 5 * time.Second
 	keepAliveInterval = 2 * time.Second
 	keepAliveCount    = 3
+	// userTimeout bounds how long sent data may stay unacknowledged
+	// (TCP_USER_TIMEOUT, on both ends).
+	userTimeout = 15 * time.Second
 )
 
 // CredentialName is the systemd credential certform reads the password
@@ -78,7 +81,12 @@ func Parse(rawURL, workspace string) (*Config, error) {
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("--state: not a PostgreSQL URL: %v", redactErr(err, rawURL))
+		// Not err itself: it quotes the URL, password included.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("--state %s: not a PostgreSQL URL: %v", withoutUserinfo(rawURL), err)
 	}
 	if u.User != nil {
 		if _, has := u.User.Password(); has {
@@ -89,6 +97,9 @@ func Parse(rawURL, workspace string) (*Config, error) {
 	q := u.Query()
 	if q.Has("password") {
 		return nil, errors.New("--state: the URL has a password parameter; give the password in PGPASSWORD, a password file (PGPASSFILE), or the systemd credential " + CredentialName)
+	}
+	if q.Has("sslpassword") {
+		return nil, errors.New("--state: the URL has an sslpassword parameter (the client key's passphrase); give it in PGSSLPASSWORD instead, never on the command line")
 	}
 	conn, err := pgx.ParseConfig(rawURL)
 	if err != nil {
@@ -111,7 +122,8 @@ func Parse(rawURL, workspace string) (*Config, error) {
 	// they would meet other clients' (and certform must reach its own
 	// refusal of such a pooler, below, with a clear message).
 	conn.DefaultQueryExecMode = pgx.QueryExecModeExec
-	d := &net.Dialer{KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: keepAliveIdle, Interval: keepAliveInterval, Count: keepAliveCount}}
+	d := &net.Dialer{KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: keepAliveIdle, Interval: keepAliveInterval, Count: keepAliveCount},
+		Control: dialControl}
 	conn.DialFunc = d.DialContext
 	return &Config{URL: rawURL, Workspace: workspace, conn: conn}, nil
 }
@@ -166,16 +178,22 @@ func isLocal(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// redactErr returns err's text with the password in rawURL, if any,
-// replaced.
-func redactErr(err error, rawURL string) string {
-	msg := err.Error()
-	if u, perr := url.Parse(rawURL); perr == nil && u.User != nil {
-		if pw, ok := u.User.Password(); ok && pw != "" {
-			msg = strings.ReplaceAll(msg, pw, "xxxxx")
-		}
+// withoutUserinfo returns a URL that may not parse with what stands
+// between "://" and the last "@" before the host (user and password)
+// replaced by "...".
+func withoutUserinfo(rawURL string) string {
+	scheme, rest, ok := strings.Cut(rawURL, "://")
+	if !ok {
+		return "(not a URL)"
 	}
-	return msg
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	if at := strings.LastIndex(rest[:end], "@"); at >= 0 {
+		rest = "..." + rest[at:]
+	}
+	return scheme + "://" + rest
 }
 
 // Redacted is the URL for messages: Parse refused a password, so this is
@@ -197,7 +215,7 @@ func (c *Config) connect(ctx context.Context) (*pgx.Conn, error) {
 	defer cancel()
 	conn, err := pgx.ConnectConfig(ctx, cc)
 	if err != nil {
-		return nil, fmt.Errorf("%s: connecting: %w", c.Name(), err)
+		return nil, &UnavailableError{Name: c.Name(), Err: err}
 	}
 	// Session settings go in a statement, not in the startup packet,
 	// which a pooler such as PgBouncer refuses for unknown parameters.
@@ -209,8 +227,22 @@ func (c *Config) connect(ctx context.Context) (*pgx.Conn, error) {
 		conn.Close(context.Background())
 		return nil, fmt.Errorf("%s: setting the session's time limits: %w", c.Name(), err)
 	}
+	// tcp_user_timeout exists from PostgreSQL 12 on; an older server
+	// keeps its keepalives only.
+	conn.Exec(ctx, `SELECT set_config('tcp_user_timeout', $1, false)`, fmt.Sprint(userTimeout.Milliseconds()))
 	return conn, nil
 }
+
+// UnavailableError is a database certform could not connect to (or log
+// in to): a daemon stands by and tries again; a command fails.
+type UnavailableError struct {
+	Name string
+	Err  error
+}
+
+func (e *UnavailableError) Error() string { return fmt.Sprintf("%s: connecting: %v", e.Name, e.Err) }
+
+func (e *UnavailableError) Unwrap() error { return e.Err }
 
 func hostname() string {
 	h, err := os.Hostname()

@@ -146,9 +146,15 @@ func (b *Backend) lockAndRead(ctx context.Context, conn *pgx.Conn, token string)
 	if err := b.cfg.migrate(ctx, conn); err != nil {
 		return nil, 0, 0, err
 	}
+	// Looked up first: an INSERT ... ON CONFLICT would take an id from
+	// the sequence at every attempt, and standbys attempt every second.
 	var id int32
-	err := conn.QueryRow(ctx, `INSERT INTO certform.workspaces (name) VALUES ($1)
-		ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id`, b.cfg.Workspace).Scan(&id)
+	err := conn.QueryRow(ctx, `SELECT id FROM certform.workspaces WHERE name = $1`, b.cfg.Workspace).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		if _, err = conn.Exec(ctx, `INSERT INTO certform.workspaces (name) VALUES ($1) ON CONFLICT (name) DO NOTHING`, b.cfg.Workspace); err == nil {
+			err = conn.QueryRow(ctx, `SELECT id FROM certform.workspaces WHERE name = $1`, b.cfg.Workspace).Scan(&id)
+		}
+	}
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("%s: creating the workspace: %w", name, explain(err))
 	}

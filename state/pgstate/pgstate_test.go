@@ -272,7 +272,9 @@ func TestRead_readOnlyRole(t *testing.T) {
 	if f.Entries["a"] == nil || f.Entries["a"].OrderID != 3 {
 		t.Fatalf("read-only role read %+v", f.Entries)
 	}
-	// It cannot take the lock: the epoch is written when the lock is taken.
+	// It cannot take the lock, even a free one: the epoch is written when
+	// the lock is taken.
+	s.Close()
 	if _, err := state.OpenBackend(New(ro)); err == nil || !strings.Contains(err.Error(), "permission denied") {
 		t.Errorf("open with a read-only role: %v", err)
 	}
@@ -299,6 +301,11 @@ func TestParse(t *testing.T) {
 		{name: "password in URL", url: "postgres://u:hunter2@127.0.0.1/db?sslmode=disable",
 			wantErr: "--state: the URL has a password; a password on the command line can be read by every user of the machine"},
 		{name: "password parameter", url: "postgres://u@127.0.0.1/db?sslmode=disable&password=hunter2", wantErr: "--state: the URL has a password parameter"},
+		{name: "sslpassword parameter", url: "postgres://u@127.0.0.1/db?sslmode=verify-full&sslpassword=hunter2", wantErr: "--state: the URL has an sslpassword parameter"},
+		{name: "URL that does not parse, with a password", url: "postgres://u:hunter2%zz@127.0.0.1/db",
+			wantErr: `--state postgres://...@127.0.0.1/db: not a PostgreSQL URL: invalid URL escape "%zz"`},
+		{name: "bad port, with a password", url: "postgres://u:hunter2@127.0.0.1:54x2/db",
+			wantErr: `--state postgres://...@127.0.0.1:54x2/db: not a PostgreSQL URL: invalid port ":54x2" after host`},
 		{name: "bad workspace", url: "postgres://u@127.0.0.1/db?sslmode=disable", workspace: "a b",
 			wantErr: `--workspace "a b": a workspace name is 1 to 63 letters, digits, '_', '.' or '-', starting with a letter or digit`},
 		{name: "PGPASSWORD", url: "postgres://u@127.0.0.1/db?sslmode=disable", env: map[string]string{"PGPASSWORD": "from-env", "CREDENTIALS_DIRECTORY": creds},
@@ -343,9 +350,10 @@ func TestIsURL(t *testing.T) {
 	}
 }
 
-// A transaction whose answer is lost (the server stops mid-write) loses
-// the lock: the state in memory goes back to the last write, and nothing
-// more is written until the lock is taken again.
+// A write that fails because the server went away (stopped before the
+// write began) loses the lock: the state in memory goes back to the last
+// write, and nothing more is written until the lock is taken again, which
+// reads the state from the database.
 func TestWrite_serverGoneLosesLock(t *testing.T) {
 	srv := pgtest.Start(t)
 	t.Setenv("PGPASSWORD", srv.Password)
@@ -426,5 +434,53 @@ func TestLoad_noAdvisoryLocks(t *testing.T) {
 	}
 	if v, err := schemaVersion(context.Background(), srv.Conn(t, db)); err != nil || v != 0 {
 		t.Errorf("schema version %d (%v) after the refusal, want 0: nothing created", v, err)
+	}
+}
+
+// Every check and write looks for this process's mark on the session: a
+// session that another client marked (as it could behind a pooler that
+// hands one server session to several clients) is not this process's.
+func TestCheck_sessionMark(t *testing.T) {
+	_, cfg := newWorkspace(t, "")
+	b := New(cfg)
+	s, err := state.OpenBackend(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Check(); err != nil {
+		t.Fatal(err)
+	}
+	b.mu.Lock()
+	_, err = b.conn.Exec(context.Background(), `SELECT set_config('certform.session', 'another client', false)`)
+	b.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Update("a", func(e *state.Entry) bool { e.OrderID = 1; return true })
+	if !errors.Is(err, state.ErrLockLost) || !strings.Contains(err.Error(), "or a pooler gave this connection another session") {
+		t.Fatalf("write on a session marked by another: %v", err)
+	}
+	if f, err := Read(context.Background(), cfg); err != nil || len(f.Entries) != 0 {
+		t.Errorf("Read: %v %v; want no entry written", f, err)
+	}
+}
+
+// Standbys try the lock every second: a refused attempt must not use up
+// the workspaces' id sequence (a 4-byte id).
+func TestLoad_refusedUsesNoID(t *testing.T) {
+	srv, cfg := newWorkspace(t, "")
+	open(t, cfg)
+	for range 5 {
+		if _, err := state.OpenBackend(New(cfg)); !errors.Is(err, state.ErrLocked) {
+			t.Fatalf("open while locked: %v", err)
+		}
+	}
+	var last int64
+	if err := srv.Conn(t, cfg.conn.Database).QueryRow(context.Background(), `SELECT last_value FROM certform.workspaces_id_seq`).Scan(&last); err != nil {
+		t.Fatal(err)
+	}
+	if last != 1 {
+		t.Errorf("the id sequence is at %d after one workspace and 5 refused attempts, want 1", last)
 	}
 }
