@@ -156,6 +156,26 @@ func daemonPair(t *testing.T, env []string, dir, url string) (active, standby *d
 	return a, b
 }
 
+// waitOrders waits until the fake holds at least n orders (30 s at most).
+func waitOrders(t *testing.T, fake *digicerttest.Server, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for len(fake.Orders()) < n && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// finishOrders makes the new leader d reconcile (SIGHUP, once a second)
+// until the fake holds n orders, 60 s at most: a call the former leader
+// had in flight may end as an intent whose outcome a later cycle settles.
+func finishOrders(d *daemonProc, fake *digicerttest.Server, n int) {
+	deadline := time.Now().Add(60 * time.Second)
+	for len(fake.Orders()) < n && time.Now().Before(deadline) {
+		d.signal(syscall.SIGHUP)
+		time.Sleep(time.Second)
+	}
+}
+
 // TestPG_failoverKill: two daemons, 20 specs and a slow CertCentral; the
 // active one is killed (kill -9) while it orders. The standby takes over
 // within 15 seconds and every spec ends with exactly one order.
@@ -165,10 +185,7 @@ func TestPG_failoverKill(t *testing.T) {
 	dir := t.TempDir()
 	writeSpecs(t, dir, 20)
 	a, b := daemonPair(t, env, dir, url)
-	deadline := time.Now().Add(30 * time.Second)
-	for len(fake.Orders()) < 4 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitOrders(t, fake, 4)
 	if n := len(fake.Orders()); n < 4 || n >= 20 {
 		t.Fatalf("%d orders when the active daemon was to be killed mid-apply", n)
 	}
@@ -181,14 +198,7 @@ func TestPG_failoverKill(t *testing.T) {
 	}
 	t.Logf("failover: the standby took over %v after kill -9", took.Round(time.Millisecond))
 	b.waitFor("the takeover cycle", 1, cycleDoneWith("takeover"))
-	// A call the killed daemon had in flight may end as an intent whose
-	// outcome the takeover cycle settles; cycles follow until every spec
-	// has its order.
-	deadline = time.Now().Add(60 * time.Second)
-	for len(fake.Orders()) < 20 && time.Now().Before(deadline) {
-		b.signal(syscall.SIGHUP)
-		time.Sleep(time.Second)
-	}
+	finishOrders(b, fake, 20)
 	if n, m := len(fake.Orders()), maxOrdersPerName(fake); n != 20 || m != 1 {
 		t.Fatalf("%d orders, at most %d per name; want 20 and 1\n%s", n, m, b.logs())
 	}
@@ -207,10 +217,7 @@ func TestPG_pausedLeaderFenced(t *testing.T) {
 	dir := t.TempDir()
 	writeSpecs(t, dir, 20)
 	a, b := daemonPair(t, env, dir, url)
-	deadline := time.Now().Add(30 * time.Second)
-	for len(fake.Orders()) < 4 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitOrders(t, fake, 4)
 	a.signal(syscall.SIGSTOP)
 	pid := lockHolderPID(t, srv, url)
 	if pid == 0 {
@@ -218,11 +225,7 @@ func TestPG_pausedLeaderFenced(t *testing.T) {
 	}
 	srv.Exec(t, dbName(url), `SELECT pg_terminate_backend($1)`, pid)
 	b.waitFor("the standby to take over", 1, msg("took over"))
-	deadline = time.Now().Add(60 * time.Second)
-	for len(fake.Orders()) < 20 && time.Now().Before(deadline) {
-		b.signal(syscall.SIGHUP)
-		time.Sleep(time.Second)
-	}
+	finishOrders(b, fake, 20)
 	b.waitFor("the new leader's cycles", 1, cycleDone)
 	if n, m := len(fake.Orders()), maxOrdersPerName(fake); n != 20 || m != 1 {
 		t.Fatalf("%d orders, at most %d per name; want 20 and 1\n%s", n, m, b.logs())

@@ -407,13 +407,7 @@ func TestDaemon_standby(t *testing.T) {
 // cycle fails the lock check, and the daemon stands by at once (no retry
 // backoff), then takes over again once the lock is free.
 func TestDaemon_standby_lockLost(t *testing.T) {
-	b := &sharedBackend{}
-	store, err := state.OpenBackend(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := startStandby(t, b, store, nil)
-	r.waitLog(t, 1, "cycle done")
+	b, store, r := startLeader(t)
 	if v := r.leader(t); v != 1 {
 		t.Errorf("certform_leader %v while leading, want 1", v)
 	}
@@ -560,13 +554,7 @@ func TestDaemon_notShared(t *testing.T) {
 // session ended, server B took over) finds out at its next lock check,
 // with no cycle and no trigger: it stands by within DefaultLockCheck.
 func TestDaemon_standby_lockCheck(t *testing.T) {
-	b := &sharedBackend{}
-	store, err := state.OpenBackend(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := startStandby(t, b, store, nil)
-	r.waitLog(t, 1, "cycle done")
+	b, _, r := startLeader(t)
 	waitUntil(t, "the lock check to be armed", func() bool { return slices.Contains(r.clock.pending(), DefaultLockCheck) })
 	r.clock.Advance(DefaultLockCheck) // the lock still held: nothing happens
 	b.give(otherHolder)
@@ -587,4 +575,18 @@ func TestDaemon_standby_lockCheck(t *testing.T) {
 	if v := r.leader(t); v != 0 {
 		t.Errorf("certform_leader %v after the lock check failed, want 0", v)
 	}
+}
+
+// startLeader runs a daemon that holds the fake shared state's lock, and
+// waits for its start cycle.
+func startLeader(t *testing.T) (*sharedBackend, *state.Store, *standbyRig) {
+	t.Helper()
+	b := &sharedBackend{}
+	store, err := state.OpenBackend(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := startStandby(t, b, store, nil)
+	r.waitLog(t, 1, "cycle done")
+	return b, store, r
 }

@@ -1,7 +1,6 @@
 package pgstate
 
 import (
-	"fmt"
 	"testing"
 
 	"github.com/certform/certform/internal/pgtest"
@@ -9,10 +8,10 @@ import (
 	"github.com/certform/certform/state"
 )
 
-// BenchmarkStore_update1000 is one state write per op, as each call's
-// intent or result is: one entry changed in a state of 1,000, on
-// PostgreSQL (compare state's BenchmarkStore_update1000, the file).
-func BenchmarkStore_update1000(b *testing.B) {
+// benchStore opens a new workspace on a throwaway server of the
+// benchmark's own.
+func benchStore(b *testing.B) *state.Store {
+	b.Helper()
 	srv := pgtest.Start(b)
 	b.Setenv("PGPASSWORD", srv.Password)
 	cfg, err := Parse(srv.CreateDatabase(b), "")
@@ -23,28 +22,25 @@ func BenchmarkStore_update1000(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer s.Close()
-	statebench.Update1000(b, s)
+	b.Cleanup(func() { s.Close() })
+	return s
+}
+
+// BenchmarkStore_update1000 is one state write per op, as each call's
+// intent or result is: one entry changed in a state of 1,000, on
+// PostgreSQL (compare state's BenchmarkStore_update1000, the file).
+func BenchmarkStore_update1000(b *testing.B) {
+	statebench.Update1000(b, benchStore(b))
 }
 
 // BenchmarkStore_check is the proof of the lock a client makes before
 // each CertCentral call on PostgreSQL (one query).
 func BenchmarkStore_check(b *testing.B) {
-	srv := pgtest.Start(b)
-	b.Setenv("PGPASSWORD", srv.Password)
-	cfg, err := Parse(srv.CreateDatabase(b), "")
-	if err != nil {
-		b.Fatal(err)
-	}
-	s, err := state.OpenBackend(New(cfg))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	s := benchStore(b)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if err := s.Check(); err != nil {
-			b.Fatal(fmt.Sprint(err))
+			b.Fatal(err)
 		}
 	}
 }
