@@ -51,7 +51,7 @@ func lockHolderPID(t *testing.T, srv *pgtest.Server, url string) int32 {
 // the state lives in the database, not in a process.
 func TestPG_roundTrip(t *testing.T) {
 	fake, env := startFake(t)
-	_, url, env := pgState(t, env)
+	srv, url, env := pgState(t, env)
 	dir := t.TempDir()
 	writeSpecs(t, dir, 3)
 	code, stdout, stderr := runBinary(t, env, "status", "--state", url, "--workspace", "empty")
@@ -82,6 +82,20 @@ func TestPG_roundTrip(t *testing.T) {
 	code, stdout, stderr = runBinary(t, env[1:], "plan", "--dir", dir, "--state", url, "--detailed-exitcode")
 	if code != 0 || len(fake.Calls()) != 0 {
 		t.Errorf("plan: exit %d, calls %v\n%s%s", code, fake.Calls(), stdout, stderr)
+	}
+	// CI's role may only read: plan works, apply is refused.
+	db := dbName(url)
+	srv.Exec(t, db, fmt.Sprintf(`CREATE ROLE ci_%[1]s LOGIN PASSWORD 'ci-secret'; GRANT USAGE ON SCHEMA certform TO ci_%[1]s;
+		GRANT SELECT ON ALL TABLES IN SCHEMA certform TO ci_%[1]s`, db))
+	ciURL := strings.Replace(url, srv.User+"@", "ci_"+db+"@", 1)
+	ciEnv := []string{"PGPASSWORD=ci-secret"}
+	code, stdout, stderr = runBinary(t, ciEnv, "plan", "--dir", dir, "--state", ciURL, "--detailed-exitcode")
+	if code != 0 || len(fake.Calls()) != 0 {
+		t.Errorf("plan with a read-only role: exit %d, calls %v\n%s%s", code, fake.Calls(), stdout, stderr)
+	}
+	code, _, stderr = runBinary(t, append(ciEnv, env[:2]...), "apply", "--dir", dir, "--state", ciURL)
+	if code != 1 || !strings.Contains(stderr, "permission denied") || len(fake.Calls()) != 0 {
+		t.Errorf("apply with a read-only role: exit %d, calls %v\n%s", code, fake.Calls(), stderr)
 	}
 	code, stdout, stderr = runBinary(t, env[1:], "status", "--state", url)
 	for i := range 3 {
