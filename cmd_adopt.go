@@ -812,7 +812,11 @@ func runAdopt(stdout, stderr io.Writer, args []string) int {
 	if done, code := parseFlags(fs, stdout, args, 0); done {
 		return code
 	}
-	if !requireFlags(fs, stderr, "dir", *dir, "state", *statePath, "out", *out) || !checkLocation("adopt", *statePath, *workspace, stderr) {
+	if !requireFlags(fs, stderr, "dir", *dir, "state", *statePath, "out", *out) {
+		return exitUsage
+	}
+	loc, ok := checkLocation("adopt", *statePath, *workspace, stderr)
+	if !ok {
 		return exitUsage
 	}
 	if *parallelism < 1 {
@@ -833,12 +837,12 @@ func runAdopt(stdout, stderr io.Writer, args []string) int {
 	if code != 0 {
 		return code
 	}
-	known, err := readState(*statePath, *workspace)
+	known, err := loc.read()
 	if err != nil {
 		fmt.Fprintf(stderr, "certform adopt: %v\n%s", err, stateHint(err))
 		return exitError
 	}
-	if err := checkAPIURL(nil, known, stateName(*statePath, *workspace), client.BaseURL(), *accountMoved, logger); err != nil {
+	if err := checkAPIURL(nil, known, loc.name(), client.BaseURL(), *accountMoved, logger); err != nil {
 		fmt.Fprintf(stderr, "certform adopt: %v\n", err)
 		return exitError
 	}

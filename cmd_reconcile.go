@@ -25,7 +25,6 @@ import (
 	"github.com/certform/certform/reconcile"
 	"github.com/certform/certform/spec"
 	"github.com/certform/certform/state"
-	"github.com/certform/certform/state/pgstate"
 )
 
 // apiFlags are the flags every command that may call CertCentral takes.
@@ -521,14 +520,9 @@ func checkAPIURL(store *state.Store, known *state.File, name, base string, moved
 // openState locks the state (a file, or a PostgreSQL workspace) for a
 // command that changes it, after the checks every such command shares; on
 // failure it prints the error with its hint and returns nil.
-func openState(cmd, statePath, workspace, dir string, stderr io.Writer) *state.Store {
-	l, err := locate(statePath, workspace)
-	if err != nil {
-		fmt.Fprintf(stderr, "certform %s: %v\n", cmd, err)
-		return nil
-	}
+func openState(cmd string, l stateLocation, dir string, stderr io.Writer) *state.Store {
 	if dir != "" && l.pg == nil {
-		if err := checkStateOutsideDir(statePath, dir); err != nil {
+		if err := checkStateOutsideDir(l.path, dir); err != nil {
 			fmt.Fprintf(stderr, "certform %s: %v\n", cmd, err)
 			return nil
 		}
@@ -550,7 +544,11 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 	if done, code := parseFlags(fs, stdout, args, 0); done {
 		return code
 	}
-	if !requireFlags(fs, stderr, "dir", f.dir, "state", f.state) || !checkLocation(fs.Name(), f.state, f.workspace, stderr) {
+	if !requireFlags(fs, stderr, "dir", f.dir, "state", f.state) {
+		return usageCode(args)
+	}
+	loc, ok := checkLocation(fs.Name(), f.state, f.workspace, stderr)
+	if !ok {
 		return usageCode(args)
 	}
 	if err := f.check(); err != nil {
@@ -562,7 +560,7 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 		fmt.Fprintf(stderr, "certform plan: %v\n", err)
 		return usageCode(args)
 	}
-	known, err := readState(f.state, f.workspace)
+	known, err := loc.read()
 	if err != nil {
 		fmt.Fprintf(stderr, "certform plan: %v\n%s", err, stateHint(err))
 		return exitError
@@ -574,7 +572,7 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 		if err != nil {
 			return clientFailed(stderr, "plan", args, err)
 		}
-		if err := checkAPIURL(nil, known, stateName(f.state, f.workspace), client.BaseURL(), f.accountMoved, logger); err != nil {
+		if err := checkAPIURL(nil, known, loc.name(), client.BaseURL(), f.accountMoved, logger); err != nil {
 			fmt.Fprintf(stderr, "certform plan: %v\n", err)
 			return exitError
 		}
@@ -647,7 +645,11 @@ func runApply(stdout, stderr io.Writer, args []string) int {
 		return usageCode(args)
 	}
 	f.planFile = fs.Arg(0)
-	if !requireFlags(fs, stderr, "dir", f.dir, "state", f.state) || !checkLocation(fs.Name(), f.state, f.workspace, stderr) {
+	if !requireFlags(fs, stderr, "dir", f.dir, "state", f.state) {
+		return usageCode(args)
+	}
+	loc, ok := checkLocation(fs.Name(), f.state, f.workspace, stderr)
+	if !ok {
 		return usageCode(args)
 	}
 	if err := f.check(); err != nil {
@@ -665,7 +667,7 @@ func runApply(stdout, stderr io.Writer, args []string) int {
 	}
 	ctx, stop := signalContext()
 	defer stop()
-	return applyOnce(ctx, f, df, *parallelism, client, gate, logger, stdout, stderr)
+	return applyOnce(ctx, f, loc, df, *parallelism, client, gate, logger, stdout, stderr)
 }
 
 // signalContext ends on the first SIGINT or SIGTERM; a second one exits at
@@ -692,8 +694,8 @@ func signalContext() (context.Context, func()) {
 // (refresh if asked, load, plan, print, apply), and report. It returns the
 // exit code.
 // gate is the client's store gate, set here once the state is open.
-func applyOnce(ctx context.Context, f planFlags, df deliveryFlags, parallelism int, client *digicert.Client, gate *storeGate, logger *slog.Logger, stdout, stderr io.Writer) int {
-	store := openState("apply", f.state, f.workspace, f.dir, stderr)
+func applyOnce(ctx context.Context, f planFlags, loc stateLocation, df deliveryFlags, parallelism int, client *digicert.Client, gate *storeGate, logger *slog.Logger, stdout, stderr io.Writer) int {
+	store := openState("apply", loc, f.dir, stderr)
 	if store == nil {
 		return exitError
 	}
@@ -925,10 +927,14 @@ func runStatus(stdout, stderr io.Writer, args []string) int {
 	if done, code := parseFlags(fs, stdout, args, 0); done {
 		return code
 	}
-	if !requireFlags(fs, stderr, "state", *statePath) || !checkLocation(fs.Name(), *statePath, *workspace, stderr) {
+	if !requireFlags(fs, stderr, "state", *statePath) {
 		return exitUsage
 	}
-	known, err := readState(*statePath, *workspace)
+	loc, ok := checkLocation(fs.Name(), *statePath, *workspace, stderr)
+	if !ok {
+		return exitUsage
+	}
+	known, err := loc.read()
 	if err != nil {
 		fmt.Fprintf(stderr, "certform status: %v\n%s", err, stateHint(err))
 		return exitError
@@ -961,11 +967,7 @@ func runStatus(stdout, stderr io.Writer, args []string) int {
 		return writeJSON(stdout, stderr, "status", rows)
 	}
 	if len(rows) == 0 {
-		if pgstate.IsURL(*statePath) {
-			fmt.Fprintf(stdout, "The %s tracks no orders.\n", stateName(*statePath, *workspace))
-		} else {
-			fmt.Fprintf(stdout, "The state file %s tracks no orders.\n", *statePath)
-		}
+		fmt.Fprintf(stdout, "The %s tracks no orders.\n", loc.name())
 		return exitOK
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
@@ -1050,7 +1052,11 @@ func runImport(stdout, stderr io.Writer, args []string) int {
 	if done, code := parseFlags(fs, stdout, args, 2); done {
 		return code
 	}
-	if !requireFlags(fs, stderr, "dir", *dir, "state", *statePath) || !checkLocation(fs.Name(), *statePath, *workspace, stderr) {
+	if !requireFlags(fs, stderr, "dir", *dir, "state", *statePath) {
+		return exitUsage
+	}
+	loc, ok := checkLocation(fs.Name(), *statePath, *workspace, stderr)
+	if !ok {
 		return exitUsage
 	}
 	name := fs.Arg(0)
@@ -1064,7 +1070,7 @@ func runImport(stdout, stderr io.Writer, args []string) int {
 	if code != 0 {
 		return code
 	}
-	store := openState("import", *statePath, *workspace, *dir, stderr)
+	store := openState("import", loc, *dir, stderr)
 	if store == nil {
 		return exitError
 	}
@@ -1166,11 +1172,15 @@ func runForget(stdout, stderr io.Writer, args []string) int {
 	if done, code := parseFlags(fs, stdout, args, 1); done {
 		return code
 	}
-	if !requireFlags(fs, stderr, "state", *statePath) || !checkLocation(fs.Name(), *statePath, *workspace, stderr) {
+	if !requireFlags(fs, stderr, "state", *statePath) {
+		return exitUsage
+	}
+	loc, ok := checkLocation(fs.Name(), *statePath, *workspace, stderr)
+	if !ok {
 		return exitUsage
 	}
 	name := fs.Arg(0)
-	store := openState("forget", *statePath, *workspace, "", stderr)
+	store := openState("forget", loc, "", stderr)
 	if store == nil {
 		return exitError
 	}

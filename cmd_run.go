@@ -65,8 +65,12 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 	if !*dev && !requireFlags(fs, stderr, "state", *statePath) {
 		return exitUsage
 	}
-	if !*dev && !checkLocation("run", *statePath, *workspace, stderr) {
-		return exitUsage
+	var loc stateLocation
+	if !*dev {
+		var ok bool
+		if loc, ok = checkLocation("run", *statePath, *workspace, stderr); !ok {
+			return exitUsage
+		}
 	}
 	var schedules [2]*daemon.Schedule
 	for i, c := range []struct{ flag, text string }{{"schedule", *schedule}, {"refresh-schedule", *refreshSchedule}} {
@@ -112,6 +116,7 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 		}
 		defer os.RemoveAll(tmp)
 		*statePath = filepath.Join(tmp, "state.json")
+		loc = stateLocation{path: *statePath}
 		if df.certDir == "" {
 			df.certDir = filepath.Join(tmp, "certs")
 		}
@@ -122,7 +127,7 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 	if err != nil {
 		return clientFailed(stderr, "run", args, err)
 	}
-	store := openDaemonState(*statePath, *workspace, *dir, *once, logger, stderr)
+	store := openDaemonState(loc, *dir, *once, logger, stderr)
 	if store == nil {
 		return exitError
 	}
@@ -220,10 +225,9 @@ var _ reconcile.API = (*digicert.Client)(nil)
 // server's session ends; a database that cannot be reached is waited for
 // the same way. With --once it fails at once instead, as apply
 // does: one cycle has nothing to wait for.
-func openDaemonState(statePath, workspace, dir string, once bool, logger *slog.Logger, stderr io.Writer) *state.Store {
-	l, err := locate(statePath, workspace)
-	if err != nil || l.pg == nil || once {
-		return openState("run", statePath, workspace, dir, stderr)
+func openDaemonState(l stateLocation, dir string, once bool, logger *slog.Logger, stderr io.Writer) *state.Store {
+	if l.pg == nil || once {
+		return openState("run", l, dir, stderr)
 	}
 	b := l.backend()
 	store, err := state.OpenBackend(b)

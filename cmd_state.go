@@ -51,15 +51,15 @@ func locate(statePath, workspace string) (stateLocation, error) {
 	return stateLocation{pg: cfg}, nil
 }
 
-// checkLocation reports a --state or --workspace that cannot be used, for
-// cmd, as a usage error; it returns whether they can.
-func checkLocation(cmd, statePath, workspace string, stderr io.Writer) bool {
-	cmd = strings.TrimPrefix(cmd, "certform ")
-	if _, err := locate(statePath, workspace); err != nil {
-		fmt.Fprintf(stderr, "certform %s: %v\n", cmd, err)
-		return false
+// checkLocation locates --state and --workspace for cmd (see locate); one
+// that cannot be used is reported as a usage error, and ok is false.
+func checkLocation(cmd, statePath, workspace string, stderr io.Writer) (l stateLocation, ok bool) {
+	l, err := locate(statePath, workspace)
+	if err != nil {
+		fmt.Fprintf(stderr, "certform %s: %v\n", strings.TrimPrefix(cmd, "certform "), err)
+		return l, false
 	}
-	return true
+	return l, true
 }
 
 // name names the state in messages: "state file PATH", or the PostgreSQL
@@ -74,7 +74,7 @@ func (l stateLocation) name() string {
 // flags are the command-line flags that name this location.
 func (l stateLocation) flags() string {
 	if l.pg != nil {
-		return "--state " + l.pg.Redacted() + " --workspace " + l.pg.Workspace
+		return "--state " + l.pg.URL + " --workspace " + l.pg.Workspace
 	}
 	return "--state " + l.path
 }
@@ -111,27 +111,6 @@ func (l stateLocation) read() (*state.File, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), pgReadTimeout)
 	defer cancel()
 	return pgstate.Read(ctx, l.pg)
-}
-
-// readState reads the state for the read-only commands (see
-// stateLocation.read).
-func readState(statePath, workspace string) (*state.File, error) {
-	l, err := locate(statePath, workspace)
-	if err != nil {
-		return nil, err
-	}
-	return l.read()
-}
-
-// stateName names the state at --state and --workspace in messages (see
-// stateLocation.name); a location that cannot be parsed is named by its
-// text (which has no password: Parse refuses one).
-func stateName(statePath, workspace string) string {
-	l, err := locate(statePath, workspace)
-	if err != nil {
-		return "state " + statePath
-	}
-	return l.name()
 }
 
 func runState(stdout, stderr io.Writer, args []string) int {
@@ -174,10 +153,14 @@ func runStatePull(stdout, stderr io.Writer, args []string) int {
 	if done, code := parseFlags(fs, stdout, args, 0); done {
 		return code
 	}
-	if !requireFlags(fs, stderr, "state", *statePath) || !checkLocation("state pull", *statePath, *workspace, stderr) {
+	if !requireFlags(fs, stderr, "state", *statePath) {
 		return usageCode(args)
 	}
-	f, err := readState(*statePath, *workspace)
+	loc, ok := checkLocation("state pull", *statePath, *workspace, stderr)
+	if !ok {
+		return usageCode(args)
+	}
+	f, err := loc.read()
 	if err != nil {
 		fmt.Fprintf(stderr, "certform state pull: %v\n%s", err, stateHint(err))
 		return exitError

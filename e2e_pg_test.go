@@ -170,13 +170,21 @@ func daemonPair(t *testing.T, env []string, dir, url string) (active, standby *d
 	return a, b
 }
 
-// waitOrders waits until the fake holds at least n orders (30 s at most).
-func waitOrders(t *testing.T, fake *digicerttest.Server, n int) {
+// pairMidApply starts two daemons on one workspace over 20 specs and a
+// CertCentral that answers after 300 ms, and returns once the active one
+// has placed 4 orders (30 s at most): it is in the middle of its orders.
+func pairMidApply(t *testing.T) (fake *digicerttest.Server, srv *pgtest.Server, url string, active, standby *daemonProc) {
 	t.Helper()
+	fake, env := startFake(t, digicerttest.WithLatency(300*time.Millisecond))
+	srv, url, env = pgState(t, env)
+	dir := t.TempDir()
+	writeSpecs(t, dir, 20)
+	active, standby = daemonPair(t, env, dir, url)
 	deadline := time.Now().Add(30 * time.Second)
-	for len(fake.Orders()) < n && time.Now().Before(deadline) {
+	for len(fake.Orders()) < 4 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
+	return fake, srv, url, active, standby
 }
 
 // finishOrders makes the new leader d reconcile (SIGHUP, once a second)
@@ -194,12 +202,7 @@ func finishOrders(d *daemonProc, fake *digicerttest.Server, n int) {
 // active one is killed (kill -9) while it orders. The standby takes over
 // within 15 seconds and every spec ends with exactly one order.
 func TestPG_failoverKill(t *testing.T) {
-	fake, env := startFake(t, digicerttest.WithLatency(300*time.Millisecond))
-	_, url, env := pgState(t, env)
-	dir := t.TempDir()
-	writeSpecs(t, dir, 20)
-	a, b := daemonPair(t, env, dir, url)
-	waitOrders(t, fake, 4)
+	fake, _, _, a, b := pairMidApply(t)
 	if n := len(fake.Orders()); n < 4 || n >= 20 {
 		t.Fatalf("%d orders when the active daemon was to be killed mid-apply", n)
 	}
@@ -226,12 +229,7 @@ func TestPG_failoverKill(t *testing.T) {
 // partition would; the standby takes over and finishes. Resumed (SIGCONT),
 // the former leader makes no call: it finds its lock lost and stands by.
 func TestPG_pausedLeaderFenced(t *testing.T) {
-	fake, env := startFake(t, digicerttest.WithLatency(300*time.Millisecond))
-	srv, url, env := pgState(t, env)
-	dir := t.TempDir()
-	writeSpecs(t, dir, 20)
-	a, b := daemonPair(t, env, dir, url)
-	waitOrders(t, fake, 4)
+	fake, srv, url, a, b := pairMidApply(t)
 	a.signal(syscall.SIGSTOP)
 	pid := lockHolderPID(t, srv, url)
 	if pid == 0 {

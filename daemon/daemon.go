@@ -961,13 +961,9 @@ func (d *Daemon) watchdog(ctx context.Context) {
 	if iv <= 0 {
 		return
 	}
-	var ping func()
 	var lastCalls uint64
 	var lastProgress time.Time
-	ping = func() {
-		if ctx.Err() != nil {
-			return
-		}
+	d.every(ctx, &d.watchdogTimer, iv/2, func() {
 		// A cycle makes progress while its CertCentral calls end: a
 		// refresh of thousands of orders, paced by the rate limits, is
 		// long but not stuck. Only a cycle that neither started nor
@@ -980,15 +976,28 @@ func (d *Daemon) watchdog(ctx context.Context) {
 		if since == 0 || now.Sub(time.Unix(0, since)) <= iv+stuckAfter || now.Sub(lastProgress) <= iv+stuckAfter {
 			d.notify("WATCHDOG=1")
 		}
+	})
+}
+
+// every runs fn every iv on the daemon's clock, its timer in slot, until
+// ctx ends or the daemon stops.
+func (d *Daemon) every(ctx context.Context, slot *Timer, iv time.Duration, fn func()) {
+	var run func()
+	arm := func() {
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		if !d.stopped {
-			d.watchdogTimer = d.clock.AfterFunc(iv/2, ping)
+			*slot = d.clock.AfterFunc(iv, run)
 		}
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.watchdogTimer = d.clock.AfterFunc(iv/2, ping)
+	run = func() {
+		if ctx.Err() != nil {
+			return
+		}
+		fn()
+		arm()
+	}
+	arm()
 }
 
 // checkLock proves, every LockCheck while the daemon leads idle on a
@@ -999,26 +1008,14 @@ func (d *Daemon) checkLock(ctx context.Context) {
 	if !d.r.Store.Shared() {
 		return
 	}
-	var check func()
-	check = func() {
-		if ctx.Err() != nil {
-			return
-		}
+	d.every(ctx, &d.lockTimer, d.cfg.LockCheck, func() {
 		if d.busy.Load() == 0 && d.lockLost() == nil {
 			if err := d.r.Store.Check(); err != nil && d.lockLost() != nil {
 				d.log.Warn("lock lost: standing by", "state", d.r.Store.Name(), "error", err.Error())
 				d.triggers.add(trigger{reasons: []string{reasonLockCheck}})
 			}
 		}
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		if !d.stopped {
-			d.lockTimer = d.clock.AfterFunc(d.cfg.LockCheck, check)
-		}
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.lockTimer = d.clock.AfterFunc(d.cfg.LockCheck, check)
+	})
 }
 
 // stopTimers stops every timer and arms no new one.

@@ -24,7 +24,7 @@ type Backend interface {
 	Load() (*File, error)
 	// Write saves next as one atomic change, but only while the Backend
 	// still holds its lock; otherwise it writes nothing and returns an
-	// error matching ErrLockLost. prev is the last state loaded or
+	// error matching ErrLockLost. prev (never nil) is the last state loaded or
 	// written (a backend may write only the difference). The Store calls
 	// Write, Load and Release from one goroutine at a time.
 	Write(prev, next *Encoded) error
@@ -59,9 +59,13 @@ type Encoded struct {
 	Entries map[string][]byte
 }
 
-// Encode encodes f as Write receives it (and in the file format). It puts
-// f in the shape it is written in first: Version set, nil entries dropped,
-// the revocation log sorted.
+// Encode encodes f as Write receives it, in the file format: the
+// file-level fields on their own lines, then one entry per line sorted by
+// name, the revocation records one per line sorted by time (see
+// revocationLess). It is easy to read and to diff, and much cheaper to
+// write than indenting every field (the state is rewritten after every
+// call). It puts f in the shape it is written in first: Version set, nil
+// entries dropped, the revocation log sorted.
 func Encode(f *File) (*Encoded, error) {
 	f.normalize()
 	enc := &Encoded{APIURL: f.APIURL, ObservedAt: f.ObservedAt, Entries: make(map[string][]byte, len(f.Entries))}

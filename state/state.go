@@ -961,7 +961,7 @@ func (s *Store) write() {
 	s.cond.Broadcast()
 }
 
-// mustDecode decodes what marshal wrote; failing is a bug in this package.
+// mustDecode decodes what Encode wrote; failing is a bug in this package.
 func mustDecode(data []byte) *File {
 	var f File
 	if err := json.Unmarshal(data, &f); err != nil {
@@ -1009,19 +1009,6 @@ func fence(path string, lock *Lock, last fileID) error {
 	return nil
 }
 
-// marshal encodes the file: the file-level fields on their own lines, then
-// one entry per line sorted by name, the revocation records one per line
-// sorted by time (see revocationLess). It is easy to read and to diff, and
-// much cheaper to write than indenting every field (the state is rewritten
-// after every call). See Encode.
-func marshal(f *File) ([]byte, error) {
-	enc, err := Encode(f)
-	if err != nil {
-		return nil, err
-	}
-	return enc.Data, nil
-}
-
 // WriteFile writes f to the state file at path, resolved through symlinks
 // (see RealPath), atomically: a temporary file in the same folder, written,
 // synced and closed, renamed over the file, then the folder synced. The file
@@ -1034,11 +1021,11 @@ func WriteFile(path string, f *File) error {
 	if err != nil {
 		return err
 	}
-	data, err := marshal(f)
+	enc, err := Encode(f)
 	if err != nil {
 		return fmt.Errorf("state file %s: encoding: %w", real, err)
 	}
-	_, err = writeBytes(real, data)
+	_, err = writeBytes(real, enc.Data)
 	return err
 }
 

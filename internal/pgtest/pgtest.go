@@ -112,12 +112,7 @@ func (s *Server) initdb() error {
 	if err == nil && os.Geteuid() == 0 {
 		uid, gid := nobody()
 		s.cred = &syscall.Credential{Uid: uid, Gid: gid}
-		err = filepath.WalkDir(s.Dir, func(path string, _ os.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			return os.Lchown(path, int(uid), int(gid))
-		})
+		err = s.giveAway(s.Dir)
 	}
 	if err != nil {
 		return fmt.Errorf("pgtest: %w", err)
@@ -200,9 +195,27 @@ func (s *Server) Restart(tb testing.TB) {
 // URL returns the address of database db, without the password: pass Env to
 // child processes, or set pgx.ConnConfig.Password to s.Password.
 func (s *Server) URL(db string) string {
-	u := url.URL{Scheme: "postgres", User: url.User(s.User), Host: net.JoinHostPort(s.Host, strconv.Itoa(s.Port)),
-		Path: "/" + db, RawQuery: "sslmode=disable"}
+	return s.urlAt(net.JoinHostPort(s.Host, strconv.Itoa(s.Port)), db)
+}
+
+// urlAt is the URL of database db as User at addr (host:port).
+func (s *Server) urlAt(addr, db string) string {
+	u := url.URL{Scheme: "postgres", User: url.User(s.User), Host: addr, Path: "/" + db, RawQuery: "sslmode=disable"}
 	return u.String()
+}
+
+// giveAway makes everything below dir s.cred's, the user the server's
+// commands run as; with no such user it does nothing.
+func (s *Server) giveAway(dir string) error {
+	if s.cred == nil {
+		return nil
+	}
+	return filepath.WalkDir(dir, func(path string, _ os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(path, int(s.cred.Uid), int(s.cred.Gid))
+	})
 }
 
 // Env returns the environment a child process needs, with URL, to log in.
@@ -411,17 +424,10 @@ func (s *Server) Bouncer(tb testing.TB, db, poolMode string, poolSize int) strin
 			tb.Fatal(err)
 		}
 	}
-	cmd := exec.Command(bin, filepath.Join(dir, "pgbouncer.ini"))
-	cmd.Dir = dir
-	cmd.Env = []string{"PATH=/usr/bin:/bin", "LANG=C", "HOME=" + dir}
-	if s.cred != nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred}
-		for _, p := range []string{dir, filepath.Join(dir, "users.txt"), filepath.Join(dir, "pgbouncer.ini")} {
-			if err := os.Chown(p, int(s.cred.Uid), int(s.cred.Gid)); err != nil {
-				tb.Fatal(err)
-			}
-		}
+	if err := s.giveAway(dir); err != nil {
+		tb.Fatal(err)
 	}
+	cmd := s.command(bin, filepath.Join(dir, "pgbouncer.ini"))
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}
@@ -438,6 +444,5 @@ func (s *Server) Bouncer(tb testing.TB, db, poolMode string, poolSize int) strin
 			tb.Fatalf("pgtest: pgbouncer does not listen on %s:\n%s", addr, log)
 		}
 	}
-	u := url.URL{Scheme: "postgres", User: url.User(s.User), Host: addr, Path: "/" + db, RawQuery: "sslmode=disable"}
-	return u.String()
+	return s.urlAt(addr, db)
 }

@@ -196,10 +196,6 @@ func withoutUserinfo(rawURL string) string {
 	return scheme + "://" + rest
 }
 
-// Redacted is the URL for messages: Parse refused a password, so this is
-// the URL as given.
-func (c *Config) Redacted() string { return c.URL }
-
 // Name names the state in messages: "PostgreSQL workspace W at URL".
 func (c *Config) Name() string {
 	return fmt.Sprintf("PostgreSQL workspace %s at %s", c.Workspace, c.URL)

@@ -27,7 +27,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -267,22 +266,17 @@ func (b *Backend) write(ctx context.Context, prev, next *state.Encoded) error {
 	}
 	batch := &pgx.Batch{}
 	for name, data := range next.Entries {
-		if prev != nil && string(prev.Entries[name]) == string(data) {
+		if string(prev.Entries[name]) == string(data) {
 			continue
 		}
 		batch.Queue(`INSERT INTO certform.entries (workspace, name, data, epoch) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (workspace, name) DO UPDATE SET data = EXCLUDED.data, epoch = EXCLUDED.epoch`, b.cfg.Workspace, name, string(data), b.epoch)
 	}
 	var gone []string
-	if prev != nil {
-		for name := range prev.Entries {
-			if _, ok := next.Entries[name]; !ok {
-				gone = append(gone, name)
-			}
+	for name := range prev.Entries {
+		if _, ok := next.Entries[name]; !ok {
+			gone = append(gone, name)
 		}
-	} else {
-		// Without the last state, every entry not in next goes.
-		batch.Queue(`DELETE FROM certform.entries WHERE workspace = $1 AND NOT (name = ANY($2))`, b.cfg.Workspace, names(next))
 	}
 	if len(gone) > 0 {
 		batch.Queue(`DELETE FROM certform.entries WHERE workspace = $1 AND name = ANY($2)`, b.cfg.Workspace, gone)
@@ -293,15 +287,6 @@ func (b *Backend) write(ctx context.Context, prev, next *state.Encoded) error {
 		}
 	}
 	return tx.Commit(ctx)
-}
-
-func names(e *state.Encoded) []string {
-	out := make([]string, 0, len(e.Entries))
-	for n := range e.Entries {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // errFenced is a write or check the database refused: the epoch moved on
@@ -470,15 +455,9 @@ func readWorkspace(ctx context.Context, conn *pgx.Conn, cfg *Config) (*state.Fil
 	if err := tx.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("%s: reading: %w", name, err)
 	}
-	return state.Decode(name, mustEncode(f))
-}
-
-// mustEncode puts f through the file format, so that a state read from
-// the database is normalized exactly as one read from a file.
-func mustEncode(f *state.File) []byte {
-	enc, err := state.Encode(f)
-	if err != nil {
-		panic(err) // every field decoded from JSON encodes again
+	// Encode puts f in the shape a state file's reader gives it.
+	if _, err := state.Encode(f); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return enc.Data
+	return f, nil
 }
