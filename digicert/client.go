@@ -106,7 +106,7 @@ type Client struct {
 	limiter *windowLimiter
 	retry   Retry
 	observe func(Call)
-	gate    func() error
+	gate    *gate
 }
 
 // Option configures a Client.
@@ -188,11 +188,21 @@ func WithObserver(f func(Call)) Option {
 
 // WithGate calls f just before each HTTP exchange (every attempt, after
 // the rate limiter's wait): an error from f sends nothing, and the call
-// fails with an error that wraps f's and says it was not sent. certform
-// passes the state store's lock check, so a process that may have lost
-// its lock (a standby took over while it was paused) makes no call.
+// fails with an error that wraps f's and says it was not sent. It is
+// called again before any bytes leave more than 100 ms after the last
+// check began (a process paused between the check and the send, or a slow
+// connect): a failure then stops the request before its first byte, but,
+// as the connection may have carried part of it, a call that cannot be
+// repeated reports an unknown outcome. certform passes the state store's
+// lock check, so a process that may have lost its lock (a standby took
+// over while it was paused) makes no call. It gives the client its own
+// transport.
 func WithGate(f func() error) Option {
-	return func(c *Client) error { c.gate = f; return nil }
+	return func(c *Client) error {
+		c.gate = &gate{check: f}
+		c.http.Transport = gatedTransport(c.gate)
+		return nil
+	}
 }
 
 // New returns a client for the API key. The key is sent only in the
@@ -741,7 +751,7 @@ func (c *Client) doAccept(ctx context.Context, method, path, endpoint, accept st
 			// Only an attempt that cannot have reached the server, or a
 			// 429, is tried again when the call is not repeatable: nothing
 			// sent before can have acted, so this failure is certain too.
-			if err := c.gate(); err != nil {
+			if err := c.gate.prove(); err != nil {
 				return nil, fmt.Errorf("digicert: %s: not sent: %w", endpoint, err)
 			}
 		}

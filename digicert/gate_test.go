@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/certform/certform/digicert"
 )
@@ -51,5 +52,39 @@ func TestClient_gate(t *testing.T) {
 	}
 	if requests.Load() != 1 {
 		t.Errorf("the server saw %d requests, want 1 (none after the gate shut)", requests.Load())
+	}
+}
+
+// A process paused between its check and the send (here: a check that
+// takes longer than the proof stands) is checked again before the first
+// byte leaves; a failed second check stops the request, and the server
+// sees nothing.
+func TestClient_gateStaleAtSend(t *testing.T) {
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"id": 1}`))
+	}))
+	defer srv.Close()
+	lost := errors.New("lock lost")
+	var calls atomic.Int32
+	c, err := digicert.New(testKey, digicert.WithBaseURL(srv.URL), digicert.WithRetry(fastRetry), digicert.WithLimits(),
+		digicert.WithGate(func() error {
+			if calls.Add(1) == 1 {
+				time.Sleep(150 * time.Millisecond) // paused after the database answered
+				return nil
+			}
+			return lost
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.PlaceOrder(context.Background(), sampleOrder())
+	if !errors.Is(err, lost) || !errors.Is(err, digicert.ErrOutcomeUnknown) {
+		t.Fatalf("PlaceOrder: %v, want the gate's error as an unknown outcome", err)
+	}
+	if calls.Load() != 2 || requests.Load() != 0 {
+		t.Errorf("%d checks, %d requests; want 2 checks and no request", calls.Load(), requests.Load())
 	}
 }
