@@ -25,6 +25,7 @@ import (
 	"github.com/certform/certform/reconcile"
 	"github.com/certform/certform/spec"
 	"github.com/certform/certform/state"
+	"github.com/certform/certform/state/pgstate"
 )
 
 // apiFlags are the flags every command that may call CertCentral takes.
@@ -859,7 +860,10 @@ func stateHint(err error) string {
 	var ce *state.CorruptError
 	var me *state.MissingError
 	var pe *state.PermissionError
+	var ue *pgstate.UnavailableError
 	switch {
+	case errors.As(err, &ue):
+		return "hint: check that PostgreSQL answers at the --state address and that certform has the password (PGPASSWORD, a password file, or the systemd credential " + pgstate.CredentialName + ")\n"
 	case errors.As(err, &pe) && pe.UID >= 0:
 		return fmt.Sprintf("hint: run certform as the user that owns it (for the service, the systemd-run prefix in \"Running on a server\" in README.md), or give the state file and its lock back to one owner: chown %d:%d STATE STATE.lock\n", pe.UID, pe.GID)
 	case errors.As(err, &pe):

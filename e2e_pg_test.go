@@ -147,6 +147,9 @@ func TestPG_applyRefusedWhileDaemonHolds(t *testing.T) {
 	if code, _, stderr := runBinary(t, env, "forget", "--state", url, "host00"); code != 1 || !strings.Contains(stderr, "is in use by another certform process") {
 		t.Errorf("forget: exit %d\n%s", code, stderr)
 	}
+	if code, _, stderr := runBinary(t, env, "import", "--dir", dir, "--state", url, "host00", "100001"); code != 1 || !strings.Contains(stderr, "is in use by another certform process") || len(fake.Calls()) != 0 {
+		t.Errorf("import: exit %d, calls %v\n%s", code, fake.Calls(), stderr)
+	}
 	if code, stdout, stderr := runBinary(t, env, "status", "--state", url); code != 0 || !strings.Contains(stdout, "host00") {
 		t.Errorf("status: exit %d\n%s%s", code, stdout, stderr)
 	}
@@ -334,5 +337,21 @@ func TestPG_runWaitsForDatabase(t *testing.T) {
 	d.waitFor("the takeover cycle", 1, cycleDoneWith("takeover"))
 	if n := len(fake.Orders()); n != 2 {
 		t.Errorf("%d orders after the takeover, want 2", n)
+	}
+}
+
+// TestPG_unreachable: a database that does not answer stops apply at once
+// with the reason and what to check, before any CertCentral call.
+func TestPG_unreachable(t *testing.T) {
+	fake, env := startFake(t)
+	url := "postgres://certform@127.0.0.1:1/certform?sslmode=disable"
+	code, stdout, stderr := runBinary(t, env, "apply", "--dir", t.TempDir(), "--state", url)
+	want := "certform apply: PostgreSQL workspace default at " + url + ": connecting: "
+	hint := "hint: check that PostgreSQL answers at the --state address and that certform has the password (PGPASSWORD, a password file, or the systemd credential postgres-password)\n"
+	if code != 1 || stdout != "" || !strings.HasPrefix(stderr, want) || !strings.HasSuffix(stderr, hint) {
+		t.Errorf("exit %d\nstdout %q\nstderr:\n%s\nwant it to start %q and end %q", code, stdout, stderr, want, hint)
+	}
+	if calls := fake.Calls(); len(calls) != 0 {
+		t.Errorf("calls: %v", calls)
 	}
 }
