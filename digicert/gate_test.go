@@ -15,13 +15,7 @@ import (
 // A gate that refuses sends nothing: the order is certainly not placed, so
 // the error is no unknown outcome, and the server sees no request.
 func TestClient_gate(t *testing.T) {
-	var requests atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		requests.Add(1)
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"id": 1}`))
-	}))
-	defer srv.Close()
+	srv, requests := countingServer(t)
 	lost := errors.New("lock lost")
 	var gateCalls atomic.Int32
 	open := true
@@ -60,13 +54,7 @@ func TestClient_gate(t *testing.T) {
 // byte leaves; a failed second check stops the request, and the server
 // sees nothing.
 func TestClient_gateStaleAtSend(t *testing.T) {
-	var requests atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		requests.Add(1)
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"id": 1}`))
-	}))
-	defer srv.Close()
+	srv, requests := countingServer(t)
 	lost := errors.New("lock lost")
 	var calls atomic.Int32
 	c, err := digicert.New(testKey, digicert.WithBaseURL(srv.URL), digicert.WithRetry(fastRetry), digicert.WithLimits(),
@@ -87,4 +75,17 @@ func TestClient_gateStaleAtSend(t *testing.T) {
 	if calls.Load() != 2 || requests.Load() != 0 {
 		t.Errorf("%d checks, %d requests; want 2 checks and no request", calls.Load(), requests.Load())
 	}
+}
+
+// countingServer answers every request with order 1, counting them.
+func countingServer(t *testing.T) (*httptest.Server, *atomic.Int32) {
+	t.Helper()
+	requests := new(atomic.Int32)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"id": 1}`))
+	}))
+	t.Cleanup(srv.Close)
+	return srv, requests
 }
