@@ -189,7 +189,7 @@ func WithObserver(f func(Call)) Option {
 // WithGate calls f just before each HTTP exchange (every attempt, after
 // the rate limiter's wait): an error from f sends nothing, and the call
 // fails with an error that wraps f's and says it was not sent. It is
-// called again before any bytes leave more than 100 ms after the last
+// called again before any bytes leave more than a second after the last
 // check began (a process paused between the check and the send, or a slow
 // connect): a failure then stops the request before its first byte, but,
 // as the connection may have carried part of it, a call that cannot be

@@ -10,19 +10,24 @@ import (
 
 // gateFresh is how long a passed gate (see WithGate) stands for the
 // connection's writes: a request whose bytes would leave later than this
-// after the last proof (a paused process, SIGSTOP or a frozen VM, resumes
-// between the proof and the send; a slow dial or TLS handshake) is proved
-// again first. Without a pause the proof and the write are microseconds
-// apart; a standby that takes the lock meanwhile needs its poll (a
-// second) and a cycle's reads before it sends anything.
-const gateFresh = 100 * time.Millisecond
+// after the last proof began (a paused process, SIGSTOP or a frozen VM,
+// resumes between the proof and the send; a slow dial or TLS handshake)
+// is proved again first. Without a pause the proof and the write are
+// milliseconds apart, the proof's wait for the state's connection
+// included. A shorter pause is covered otherwise: a standby needs its
+// poll (a second) and a cycle's reads before it sends anything, and an
+// order or revoke in flight has its intent, which the new leader settles
+// by a look-up and does not send again before --resend-after. It is a
+// variable for tests.
+var gateFresh = time.Second
 
 // gate is WithGate's check, and when it last passed.
 type gate struct {
 	check func() error
 
-	mu     sync.Mutex
-	passed time.Time // monotonic; when the last passed check began
+	proving sync.Mutex // one proof at a time from fresh
+	mu      sync.Mutex
+	passed  time.Time // monotonic; when the last passed check began
 }
 
 // prove runs the check and records when it began.
@@ -39,15 +44,24 @@ func (g *gate) prove() error {
 	return nil
 }
 
-// fresh proves again unless a check passed less than gateFresh ago.
+// fresh proves again unless a check that passed began less than
+// gateFresh ago. Writes that find the proof stale at once share one new
+// proof, rather than queue one each for the state's connection.
 func (g *gate) fresh() error {
-	g.mu.Lock()
-	stale := time.Since(g.passed) > gateFresh
-	g.mu.Unlock()
-	if stale {
-		return g.prove()
+	stale := func() bool {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return time.Since(g.passed) > gateFresh
 	}
-	return nil
+	if !stale() {
+		return nil
+	}
+	g.proving.Lock()
+	defer g.proving.Unlock()
+	if !stale() {
+		return nil // proved while this write waited
+	}
+	return g.prove()
 }
 
 // gatedConn is a connection to CertCentral whose every write is preceded by

@@ -55,6 +55,7 @@ func TestClient_gate(t *testing.T) {
 // sees nothing.
 func TestClient_gateStaleAtSend(t *testing.T) {
 	srv, requests := countingServer(t)
+	defer digicert.SetGateFresh(100 * time.Millisecond)()
 	lost := errors.New("lock lost")
 	var calls atomic.Int32
 	c, err := digicert.New(testKey, digicert.WithBaseURL(srv.URL), digicert.WithRetry(fastRetry), digicert.WithLimits(),
