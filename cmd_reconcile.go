@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -307,6 +308,7 @@ type planFlags struct {
 	detailedExitCode bool
 	maxRevocations   int
 	resendAfter      time.Duration
+	maxClockSkew     time.Duration
 	quiet            time.Duration
 	accountMoved     bool
 	api              apiFlags
@@ -330,6 +332,7 @@ func (f *planFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.detailedExitCode, "detailed-exitcode", false, "exit 0 with no changes, 2 with changes, 1 on error")
 	fs.IntVar(&f.maxRevocations, "max-revocations", 1, "revocation requests allowed in any 24 hours (recorded in the state); a plan with more blocks them all")
 	fs.DurationVar(&f.resendAfter, "resend-after", defaultResendAfter, "an order whose outcome is unknown and that a look-up does not find is sent again only this long after it was sent")
+	fs.DurationVar(&f.maxClockSkew, "max-clock-skew", reconcile.DefaultMaxClockSkew, "the local clock may differ from CertCentral's (the Date header of its answers) by at most this much; beyond it no order, renewal, reissue or revocation is sent (0: no check)")
 	fs.DurationVar(&f.quiet, "quiet-period", time.Second, "read the specs only once no file below --dir changed for this long (a git checkout in progress)")
 	fs.BoolVar(&f.accountMoved, "account-moved", false, "the state's orders moved to the CertCentral at --api-url: record the new API URL instead of refusing")
 	f.api.register(fs)
@@ -338,8 +341,8 @@ func (f *planFlags) register(fs *flag.FlagSet) {
 
 // check reports flag values out of range.
 func (f *planFlags) check() error {
-	if f.maxRevocations < 0 || f.resendAfter < 0 || f.quiet < 0 {
-		return errors.New("--max-revocations, --resend-after and --quiet-period must not be negative")
+	if f.maxRevocations < 0 || f.resendAfter < 0 || f.quiet < 0 || f.maxClockSkew < 0 {
+		return errors.New("--max-revocations, --resend-after, --max-clock-skew and --quiet-period must not be negative")
 	}
 	return nil
 }
@@ -567,7 +570,7 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 		return exitError
 	}
 	r := &reconcile.Reconciler{Dir: f.dir, Known: known, Log: logger, MaxRevocations: f.maxRevocations,
-		ResendAfter: f.resendAfter, Quiet: f.quiet, DryRun: true}
+		ResendAfter: f.resendAfter, MaxClockSkew: f.maxClockSkew, Quiet: f.quiet, DryRun: true}
 	if f.refresh {
 		client, err := f.api.newClient(logger)
 		if err != nil {
@@ -590,15 +593,16 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 		return exitError
 	}
 	for _, e := range c.Errors {
-		fmt.Fprintf(stderr, "certform plan: %v\n", e)
+		fmt.Fprintf(stderr, "certform plan: %v\n%s", e, errorHint(e))
 	}
 	failed := len(c.Specs.Errors) > 0 || len(c.Errors) > 0
 	switch {
 	case f.asJSON:
 		err = c.Plan.WriteJSON(stdout, c.Specs.Errors)
-	case len(c.Errors) > 0:
+	case slices.ContainsFunc(c.Errors, func(e error) bool { return !reconcile.IsClockError(e) }):
 		// A plan from a refresh that failed would tell a reviewer "No
-		// calls to make." when certform does not know.
+		// calls to make." when certform does not know. (A wrong clock
+		// alone reads CertCentral fine: the plan shows what it blocks.)
 		printSpecErrors(stderr, c.Specs)
 		fmt.Fprintln(stderr, "certform plan: no plan printed: CertCentral could not be read (see above); run again once it answers")
 	default:
@@ -722,7 +726,7 @@ func applyOnce(ctx context.Context, f planFlags, loc stateLocation, df deliveryF
 	}
 	known := store.Snapshot()
 	r := &reconcile.Reconciler{Dir: f.dir, API: client, Store: store, Log: logger, Parallelism: parallelism, Observe: true,
-		MaxRevocations: f.maxRevocations, ResendAfter: f.resendAfter, Quiet: f.quiet}
+		MaxRevocations: f.maxRevocations, ResendAfter: f.resendAfter, MaxClockSkew: f.maxClockSkew, Quiet: f.quiet}
 	if err := df.apply(r, f.dir); err != nil {
 		fmt.Fprintf(stderr, "certform apply: %v\n", err)
 		return exitError
@@ -734,7 +738,7 @@ func applyOnce(ctx context.Context, f planFlags, loc stateLocation, df deliveryF
 	}
 	printSpecErrors(stderr, c.Specs)
 	for _, e := range c.Errors {
-		fmt.Fprintf(stderr, "certform apply: %v\n", e)
+		fmt.Fprintf(stderr, "certform apply: %v\n%s", e, errorHint(e))
 	}
 	failed := len(c.Specs.Errors) > 0 || len(c.Errors) > 0
 	if saved != nil {
@@ -840,19 +844,30 @@ func failureSummary(bad []reconcile.Result, blocked []reconcile.Action) string {
 		{reconcile.BlockedNames, "revocation", "blocked because the order's names are not the spec's"},
 		{reconcile.BlockedDuplicate, "order", "blocked as duplicates of a certificate already ordered or asked for"},
 		{reconcile.BlockedExists, "order", "blocked because CertCentral already has live orders with these names"},
+		{reconcile.BlockedClock, "call", "blocked because the local clock is not CertCentral's (see above)"},
 		{"adopt:" + reconcile.BlockedNames, "adoption", "blocked because the order's names are not the spec's"},
 		{"adopt:" + reconcile.BlockedDuplicate, "adoption", "blocked because another spec tracks the order"},
 		{"adopt:" + reconcile.BlockedOrderID, "adoption", "blocked because order_id names an order that cannot be adopted"},
 	} {
 		if ns := by[g.reason]; len(ns) > 0 {
 			line := fmt.Sprintf("%s %s: %s", countOf(len(ns), g.word), g.text, strings.Join(ns, ", "))
-			if g.reason != reconcile.BlockedMaxRevocations {
+			if g.reason != reconcile.BlockedMaxRevocations && g.reason != reconcile.BlockedClock {
 				line += " (see the notes)"
 			}
 			lines = append(lines, line)
 		}
 	}
 	return strings.Join(lines, "\n")
+}
+
+// errorHint returns "hint: ...\n" for an error that carries a hint (a
+// *reconcile.ClockError), or "".
+func errorHint(err error) string {
+	var h interface{ Hint() string }
+	if errors.As(err, &h) {
+		return "hint: " + h.Hint() + "\n"
+	}
+	return ""
 }
 
 // stateHint returns the hint lines for a state file error, or "".

@@ -633,8 +633,14 @@ func (d *Daemon) cycle(ctx context.Context, t trigger) bool {
 	for _, e := range c.Specs.Errors {
 		d.log.Warn("spec error", "error", e.Error())
 	}
+	d.health.setClock(clockError(c.Errors))
 	for _, e := range c.Errors {
-		d.log.Error("cycle error", "cycle", n, "error", e.Error())
+		attrs := []any{"cycle", n, "error", e.Error()}
+		var h interface{ Hint() string }
+		if errors.As(e, &h) {
+			attrs = append(attrs, "hint", h.Hint())
+		}
+		d.log.Error("cycle error", attrs...)
 	}
 	p := c.Plan
 	d.logNotes(ctx, p.Notes)
@@ -811,6 +817,18 @@ func planAttrs(a reconcile.Action) []any {
 		attrs = append(attrs, "to", *a.To)
 	}
 	return attrs
+}
+
+// clockError returns the text of the cycle's *reconcile.ClockError, for
+// /healthz; "" when it has none.
+func clockError(errs []error) string {
+	for _, e := range errs {
+		var ce *reconcile.ClockError
+		if errors.As(e, &ce) {
+			return ce.Error()
+		}
+	}
+	return ""
 }
 
 // failureWhy says, for /healthz, what made a cycle fail.

@@ -217,7 +217,11 @@ func countState(f *state.File, now time.Time) *stateStats {
 
 // health is what /healthz reports: 200 "standby" with the reason (who
 // holds the lock) while the daemon stands by on a shared state; else 503
-// "starting" until the first cycle ends; 503 "failing" with the reason
+// "clock_skew" with the cycle's *reconcile.ClockError while the last
+// cycle found the local clock too far from CertCentral's (GET calls go
+// on, but nothing can be ordered, renewed, reissued or revoked: a failing
+// health is what an operator must see); else 503 "starting" until the
+// first cycle ends; 503 "failing" with the reason
 // while the last cycle failed; 503 "stale" when no cycle succeeded for
 // staleAfter (three schedule intervals); 503 "degraded" while a folder
 // below the spec directory cannot be watched; otherwise 200. The body
@@ -234,6 +238,9 @@ type health struct {
 	// standby is why the daemon stands by (the error naming the lock's
 	// holder); "" while it holds the lock.
 	standby string
+	// clock is the last cycle's clock error; "" when the clock was fine
+	// or not checked.
+	clock string
 	// now and staleAfter judge staleness; a zero staleAfter never does.
 	now        func() time.Time
 	staleAfter time.Duration
@@ -262,6 +269,14 @@ func (h *health) setStandby(why string) {
 	h.standby = why
 }
 
+// setClock records the clock error of the cycle about to be reported; ""
+// when it had none.
+func (h *health) setClock(why string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.clock = why
+}
+
 func (h *health) setUnwatched(reasons []string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -270,7 +285,7 @@ func (h *health) setUnwatched(reasons []string) {
 
 func (h *health) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	h.mu.Lock()
-	last, ok, trigger, unwatched, why, success, standby := h.last, h.ok, h.trigger, h.unwatched, h.why, h.lastSuccess, h.standby
+	last, ok, trigger, unwatched, why, success, standby, clock := h.last, h.ok, h.trigger, h.unwatched, h.why, h.lastSuccess, h.standby, h.clock
 	// A standby runs no cycle: it is never stale.
 	stale := standby == "" && h.staleAfter > 0 && h.now != nil && !last.IsZero() && h.now().Sub(success) > h.staleAfter
 	h.mu.Unlock()
@@ -291,6 +306,9 @@ func (h *health) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	case standby != "":
 		body["status"] = "standby"
 		reasons = append(reasons, standby)
+	case clock != "":
+		code, body["status"] = http.StatusServiceUnavailable, "clock_skew"
+		reasons = append(reasons, clock)
 	case last.IsZero():
 		code, body["status"] = http.StatusServiceUnavailable, "starting"
 	case !ok:

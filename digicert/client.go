@@ -107,6 +107,7 @@ type Client struct {
 	retry   Retry
 	observe func(Call)
 	gate    *gate
+	clock   *serverClock // shared by copies of the Client (see Check)
 }
 
 // Option configures a Client.
@@ -219,6 +220,7 @@ func New(key string, opts ...Option) (*Client, error) {
 		log:     slog.New(slog.DiscardHandler),
 		limiter: newWindowLimiter(DefaultLimits),
 		retry:   DefaultRetry,
+		clock:   &serverClock{},
 	}
 	if err := WithBaseURL(BaseURLUS)(c); err != nil {
 		return nil, err
@@ -874,6 +876,7 @@ func (c *Client) send(ctx context.Context, method, path, accept string, payload 
 		return 0, nil, nil, !notSent(err), scrubURLError(err)
 	}
 	defer resp.Body.Close()
+	c.clock.record(resp.Header.Get("Date"))
 	body, err = io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if err == nil && len(body) > maxBody {
 		err = fmt.Errorf("the answer is larger than %d MiB, the most certform reads", maxBody>>20)

@@ -51,6 +51,9 @@ type applier struct {
 	ResendAfter time.Duration
 	// Now returns the time recorded in state (default time.Now).
 	Now func() time.Time
+	// CheckClock, when set, is called before every order, renewal,
+	// reissue and revocation: an error (a *ClockError) sends nothing.
+	CheckClock func(ctx context.Context) error
 }
 
 // ErrWaiting is matched (errors.Is) by a *WaitError.
@@ -205,6 +208,9 @@ func (ap *applier) do(ctx context.Context, a Action) (string, error) {
 	// takes the lock again and re-reads the state (the next cycle).
 	if err := ap.Store.Check(); err != nil {
 		return "", fmt.Errorf("not sent: %w", err)
+	}
+	if err := ap.checkClock(ctx, a); err != nil {
+		return "", err
 	}
 	switch a.Kind {
 	case KindOrder:

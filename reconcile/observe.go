@@ -65,7 +65,11 @@ func (r *Reconciler) observe(ctx context.Context, known *state.File, all bool) (
 	if r.observedAt.After(since) && !since.IsZero() {
 		since = r.observedAt
 	}
-	full := all || since.IsZero() || now.Sub(since) >= feedWindow
+	// A last observation in the future (the clock stepped back, or it
+	// was saved by a clock that ran ahead) says nothing of when the orders
+	// were last seen: every tracked order is read, as after a long gap,
+	// never only the feed's last minute.
+	full := all || since.IsZero() || since.After(now) || now.Sub(since) >= feedWindow
 	if full {
 		for _, n := range byID {
 			if all || !closedStatuses[known.Entries[n].Status] {
@@ -183,11 +187,12 @@ const observedSaveEvery = time.Hour
 
 // saveObservation records an observation (see recordObservation), except
 // when it saw no change and the state's ObservedAt is younger than
-// observedSaveEvery: then only this process remembers its time.
+// observedSaveEvery (and not in the future, which is replaced at once):
+// then only this process remembers its time.
 // It reports whether it changed the state.
 func (r *Reconciler) saveObservation(known *state.File, ob *observation, revokeRequests map[string]string) (bool, error) {
 	now := r.now()
-	if len(ob.orders) == 0 && len(revokeRequests) == 0 && (!ob.complete || !known.ObservedAt.IsZero() && now.Sub(known.ObservedAt) < observedSaveEvery) {
+	if len(ob.orders) == 0 && len(revokeRequests) == 0 && (!ob.complete || !known.ObservedAt.IsZero() && !known.ObservedAt.After(now) && now.Sub(known.ObservedAt) < observedSaveEvery) {
 		if ob.complete {
 			r.observedAt = now
 		}

@@ -43,6 +43,14 @@ type Reconciler struct {
 	// ResendAfter is how old an order intent must be before the order may
 	// be sent again after a look-up that misses (--resend-after).
 	ResendAfter time.Duration
+	// MaxClockSkew is how far the local clock (Now) may be from
+	// CertCentral's, as the Date header of its answers gives it, before no
+	// order, renewal, reissue or revocation is sent (--max-clock-skew; see
+	// checkClock): the plan blocks them (BlockedClock), the cycle fails
+	// with one *ClockError, and the applier checks again before each.
+	// Zero turns the check off; the commands default to
+	// DefaultMaxClockSkew.
+	MaxClockSkew time.Duration
 	// Quiet is how long no file below Dir may have changed before the
 	// specs are loaded: a checkout writes its files within milliseconds of
 	// each other, so a quiet tree is a consistent one. Zero loads at once.
@@ -181,6 +189,7 @@ func (r *Reconciler) Prepare(ctx context.Context, opt CycleOptions) (*Cycle, err
 		if replan {
 			c.Plan = plan(in)
 		}
+		r.holdOnClock(ctx, c)
 	}
 	return c, nil
 }
@@ -224,7 +233,8 @@ func (r *Reconciler) Apply(ctx context.Context, c *Cycle) []Result {
 	if r.DryRun || r.Store == nil || r.API == nil {
 		return nil
 	}
-	ap := &applier{API: r.API, Store: r.Store, Log: r.Log, Parallelism: r.Parallelism, ResendAfter: r.ResendAfter, Now: r.Now}
+	ap := &applier{API: r.API, Store: r.Store, Log: r.Log, Parallelism: r.Parallelism, ResendAfter: r.ResendAfter, Now: r.Now,
+		CheckClock: func(ctx context.Context) error { return r.checkClock(ctx, true) }}
 	return ap.Apply(ctx, c.Plan)
 }
 

@@ -325,7 +325,9 @@ func WithInstantRevoke() Option { return func(s *Server) { s.autoApprove = true 
 func WithLookupLag(d time.Duration) Option { return func(s *Server) { s.lookupLag = d } }
 
 // WithClock replaces the fake's clock (time.Now), which dates orders and
-// requests and drives status changes, look-up lag and rate limits. now is
+// requests, drives status changes, look-up lag and rate limits, and gives
+// every answer's Date header (a clock ahead of or behind the real one is
+// a CertCentral whose clock differs from the local one). now is
 // called with the fake's lock held and must be safe for concurrent use.
 func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = now } }
 
@@ -975,6 +977,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	limited := s.overLimit()
 	latency := s.latency
 	hook := s.hook
+	// The Date header is the fake's clock (WithClock), as CertCentral's
+	// is its own: tests skew the two apart to try certform's clock check.
+	w.Header().Set("Date", s.now().UTC().Format(http.TimeFormat))
 	s.mu.Unlock()
 	if hook != nil {
 		hook(Request{Method: r.Method, Path: path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: body})
