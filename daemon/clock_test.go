@@ -1,0 +1,81 @@
+package daemon
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/certform/certform/digicert"
+	"github.com/certform/certform/digicert/digicerttest"
+	"github.com/certform/certform/reconcile"
+	"github.com/certform/certform/spec/spectest"
+)
+
+// TestDaemon_clockSkew: while the local clock is two years ahead of
+// CertCentral's, a cycle orders nothing (GET calls only), logs the one
+// clock error with its hint, and /healthz answers 503 "clock_skew" with
+// that error; once the clock is right, the next cycle orders and /healthz
+// is ok again.
+func TestDaemon_clockSkew(t *testing.T) {
+	certcentral := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	srv := digicerttest.New("daemon-key", digicerttest.WithClock(func() time.Time { return certcentral }))
+	url := srv.Start()
+	t.Cleanup(srv.Close)
+	api, err := digicert.New("daemon-key", digicert.WithBaseURL(url), digicert.WithRetry(digicert.Retry{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	csr, err := spectest.CSR("shop.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	yaml := "name: shop\ncommon_name: shop.example.com\norganization_id: 1\nskip_approval: true\ncsr: |\n" + spectest.Indent(csr)
+	if err := os.WriteFile(filepath.Join(dir, "shop.yaml"), []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var off atomic.Int64
+	off.Store(int64(17520 * time.Hour))
+	r := &reconcile.Reconciler{Dir: dir, API: api, Observe: true, MaxRevocations: 1, MaxClockSkew: reconcile.DefaultMaxClockSkew,
+		Now: func() time.Time { return certcentral.Add(time.Duration(off.Load())) }}
+	d, _, logs, _ := newTestDaemon(t, Config{Reconciler: r})
+
+	if d.cycle(context.Background(), trigger{reasons: []string{reasonStart}}) {
+		t.Fatal("the cycle succeeded")
+	}
+	for _, c := range srv.Calls() {
+		if c[:4] != "GET " {
+			t.Fatalf("call %s with a clock two years ahead", c)
+		}
+	}
+	const msg = "the local clock reads 2028-02-29T12:00:00Z but CertCentral's reads 2026-03-01T12:00:00Z (17520h0m0s ahead, more than --max-clock-skew 5m0s): no order, renewal, reissue or revocation is sent"
+	wantLog := []map[string]any{{"level": "ERROR", "msg": "cycle error", "cycle": 1.0, "error": msg, "hint": reconcile.ClockHint}}
+	if diff := cmp.Diff(wantLog, logs.records(t, "cycle error")); diff != "" {
+		t.Errorf("log (-want +got):\n%s", diff)
+	}
+	wantBody := map[string]string{"status": "clock_skew", "last_result": "failed", "trigger": "start", "last_cycle": "2026-03-01T12:00:00Z", "reason": msg}
+	if code, body := healthz(t, d.health); code != http.StatusServiceUnavailable || !cmp.Equal(body, wantBody) {
+		t.Errorf("/healthz with the clock ahead: %d %v", code, body)
+	}
+	if n := len(srv.Orders()); n != 0 {
+		t.Fatalf("%d orders", n)
+	}
+
+	off.Store(int64(time.Second))
+	if !d.cycle(context.Background(), trigger{reasons: []string{reasonRetry}}) {
+		t.Fatal("the cycle failed with the clock right")
+	}
+	if n := len(srv.Orders()); n != 1 {
+		t.Fatalf("%d orders, want 1", n)
+	}
+	code, body := healthz(t, d.health)
+	if code != http.StatusOK || body["status"] != "ok" || body["reason"] != "" {
+		t.Errorf("/healthz with the clock right: %d %v", code, body)
+	}
+}
