@@ -34,8 +34,8 @@ const ClockHint = "set the clock right and keep it synchronized (NTP: timedatect
 // costs money or cannot be undone is sent.
 type ClockError struct {
 	// Local is the local clock's time, Server CertCentral's at the same
-	// moment (its latest Date header plus the time since), both to the
-	// second.
+	// moment (its latest Date header plus the time since). Error shows
+	// both to the second, and how far apart they are.
 	Local, Server time.Time
 	// Max is --max-clock-skew.
 	Max time.Duration
@@ -52,7 +52,7 @@ func (e *ClockError) Error() string {
 	if e.Server.IsZero() {
 		return fmt.Sprintf("the local clock reads %s, but CertCentral's clock could not be read (%v): %s", stamp(e.Local), e.Err, what)
 	}
-	d, dir := e.Local.Sub(e.Server), "ahead"
+	d, dir := e.Local.Sub(e.Server).Round(time.Second), "ahead"
 	if d < 0 {
 		d, dir = -d, "behind"
 	}
@@ -114,19 +114,17 @@ func (r *Reconciler) checkClock(ctx context.Context, read bool) error {
 	}
 	if read && (!known || (skewed() && time.Since(seen) > clockReread)) {
 		if _, err := r.API.StatusChanges(ctx, 1); err != nil {
-			return &ClockError{Local: r.now().Truncate(time.Second), Max: r.MaxClockSkew, Err: fmt.Errorf("reading it: %w", err)}
+			return &ClockError{Local: r.now(), Max: r.MaxClockSkew, Err: fmt.Errorf("reading it: %w", err)}
 		}
 		date, seen, known = sc.ServerClock()
 		if !known {
-			return &ClockError{Local: r.now().Truncate(time.Second), Max: r.MaxClockSkew, Err: errNoDate}
+			return &ClockError{Local: r.now(), Max: r.MaxClockSkew, Err: errNoDate}
 		}
 	}
 	if !known || !skewed() {
 		return nil
 	}
-	local := r.now()
-	server := date.Add(time.Since(seen))
-	return &ClockError{Local: local.Round(time.Second), Server: server.Round(time.Second), Max: r.MaxClockSkew}
+	return &ClockError{Local: r.now(), Server: date.Add(time.Since(seen)), Max: r.MaxClockSkew}
 }
 
 // costly reports whether an action costs money or cannot be undone: an
