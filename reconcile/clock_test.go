@@ -61,24 +61,29 @@ func writes(calls []string) []string {
 }
 
 // TestClock_skewBlocksCostlyCalls: a local clock two years ahead of
-// CertCentral's Date header (or an hour behind it) plans the renewal of an
-// order and a new order, but blocks both (blocked_by clock) with one error
-// saying both times; only GET calls are made, the state holds no intent.
-// Within --max-clock-skew both are made.
+// CertCentral's Date header (or an hour behind it) plans renewals, a
+// reissue and a new order, but blocks them all (blocked_by clock) with one
+// error saying both times; only GET calls are made, the state holds no
+// intent. Within --max-clock-skew they are made.
 func TestClock_skewBlocksCostlyCalls(t *testing.T) {
 	for _, tt := range []struct {
-		name   string
-		off    time.Duration
-		errMsg string // "" when within --max-clock-skew
+		name    string
+		off     time.Duration
+		errMsg  string // "" when within --max-clock-skew
+		blocked []string
 	}{
-		{"two years ahead", twoYears, "the local clock reads 2028-11-24T10:01:00Z but CertCentral's reads 2026-11-25T10:01:00Z (17520h0m0s ahead, more than --max-clock-skew 5m0s): no order, renewal, reissue or revocation is sent"},
-		{"an hour behind", -time.Hour, "the local clock reads 2026-11-25T09:01:00Z but CertCentral's reads 2026-11-25T10:01:00Z (1h0m0s behind, more than --max-clock-skew 5m0s): no order, renewal, reissue or revocation is sent"},
-		{"four minutes ahead", 4 * time.Minute, ""},
+		{"two years ahead", twoYears, "the local clock reads 2028-11-24T10:01:00Z but CertCentral's reads 2026-11-25T10:01:00Z (17520h0m0s ahead, more than --max-clock-skew 5m0s): no order, renewal, reissue or revocation is sent",
+			[]string{"order cafe: clock", "renew shop: clock", "renew web: clock"}},
+		{"an hour behind", -time.Hour, "the local clock reads 2026-11-25T09:01:00Z but CertCentral's reads 2026-11-25T10:01:00Z (1h0m0s behind, more than --max-clock-skew 5m0s): no order, renewal, reissue or revocation is sent",
+			[]string{"order cafe: clock", "renew shop: clock", "reissue web: clock"}},
+		{"four minutes ahead", 4 * time.Minute, "", nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := newRig(t)
+			r.spec("web")
 			r.endingOrder() // shop, 10 days from its end
 			r.spec("cafe")
+			r.specWithNames("web", "www.web.example.com")
 			if now := r.clock.Now(); !now.Equal(time.Date(2026, 11, 25, 10, 1, 0, 0, time.UTC)) {
 				t.Fatalf("the fake's clock reads %s", now)
 			}
@@ -95,7 +100,7 @@ func TestClock_skewBlocksCostlyCalls(t *testing.T) {
 				if len(c.Errors) != 0 || len(c.Plan.Blocked) != 0 {
 					t.Fatalf("errors %v, blocked %v", c.Errors, blockedLines(c.Plan))
 				}
-				if len(res) != 2 || strings.Contains(strings.Join(res, "\n"), "error") || len(r.srv.Orders()) != orders+2 {
+				if len(res) != 3 || strings.Contains(strings.Join(res, "\n"), "error") || len(r.srv.Orders()) != orders+2 {
 					t.Fatalf("results %q, %d orders", res, len(r.srv.Orders()))
 				}
 				return
@@ -110,7 +115,7 @@ func TestClock_skewBlocksCostlyCalls(t *testing.T) {
 			if len(c.Plan.Actions) != 0 || len(res) != 0 {
 				t.Fatalf("actions %+v, results %q", c.Plan.Actions, res)
 			}
-			wantLines(t, "blocked", blockedLines(c.Plan), []string{"order cafe: clock", "renew shop: clock"})
+			wantLines(t, "blocked", blockedLines(c.Plan), tt.blocked)
 			calls := r.calls()
 			if len(calls) == 0 || len(writes(calls)) != 0 {
 				t.Fatalf("calls: %q", calls)
