@@ -94,11 +94,11 @@ const clockReread = 10 * time.Second
 // checkClock compares the local clock (Now) with CertCentral's, as its
 // latest answer's Date header gave it, and returns a *ClockError when they
 // differ by more than MaxClockSkew. It is nil when MaxClockSkew is zero or
-// the API does not report CertCentral's clock (a test's stub). With read
-// set, CertCentral's clock is read (one GET of the status-changes feed for
-// the last minute) when no answer gave it yet, or when the skew found rests
-// on a Date older than clockReread; without it, an unknown clock is nil:
-// nothing is checked, and nothing may be sent on it.
+// the API does not report CertCentral's clock (a test's stub). A skew found
+// on a Date older than clockReread is confirmed with a fresh one, read with
+// one GET of the status-changes feed for the last minute; with read set, so
+// is CertCentral's clock when no answer gave it yet. Without read, an
+// unknown clock is nil: nothing is checked, and nothing may be sent on it.
 func (r *Reconciler) checkClock(ctx context.Context, read bool) error {
 	if r.MaxClockSkew <= 0 || r.API == nil {
 		return nil
@@ -112,7 +112,7 @@ func (r *Reconciler) checkClock(ctx context.Context, read bool) error {
 		d := r.now().Sub(date.Add(time.Since(seen)))
 		return d > r.MaxClockSkew || d < -r.MaxClockSkew
 	}
-	if read && (!known || (skewed() && time.Since(seen) > clockReread)) {
+	if (read && !known) || (known && skewed() && time.Since(seen) > clockReread) {
 		if _, err := r.API.StatusChanges(ctx, 1); err != nil {
 			return &ClockError{Local: r.now(), Max: r.MaxClockSkew, Err: fmt.Errorf("reading it: %w", err)}
 		}

@@ -9,8 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certform/certform/digicert"
 	"github.com/certform/certform/state"
 )
+
+const listCafe = "GET /order/certificate?filters%5Bcommon_name%5D=cafe.example.com&limit=1000&offset=0"
 
 // twoYears is a clock two years off: 730 days.
 const twoYears = 17520 * time.Hour
@@ -276,4 +279,46 @@ func TestObserve_futureWatermarkNothingOpen(t *testing.T) {
 	if !at.Equal(r.clock.Now()) {
 		t.Fatalf("observed_at %s, want %s", at, r.clock.Now())
 	}
+}
+
+// asleep is CertCentral as a process suspended for an hour sees it: its
+// latest Date is an hour old, but the monotonic clock counted a minute,
+// until it reads the feed again.
+type asleep struct {
+	*digicert.Client
+	date time.Time
+	woke atomic.Bool
+}
+
+func (a *asleep) ServerClock() (date, seen time.Time, ok bool) {
+	if !a.woke.Load() {
+		return a.date, time.Now().Add(-time.Minute), true
+	}
+	return a.Client.ServerClock()
+}
+
+func (a *asleep) StatusChanges(ctx context.Context, minutes int) ([]digicert.OrderRef, error) {
+	a.woke.Store(true)
+	return a.Client.StatusChanges(ctx, minutes)
+}
+
+// TestClock_staleDateReadAgain: a skew found on an old Date (a process
+// that was suspended counts less time passed than did) is confirmed with a
+// fresh one before anything is blocked; the fresh one agrees, so the order
+// is placed.
+func TestClock_staleDateReadAgain(t *testing.T) {
+	r := newRig(t)
+	r.spec("cafe")
+	var off atomic.Int64
+	rec := r.skewed(&off)
+	rec.API = &asleep{Client: r.api, date: r.clock.Now().Add(-time.Hour)}
+	c, err := rec.Prepare(context.Background(), CycleOptions{})
+	if err != nil || len(c.Errors) != 0 || len(c.Plan.Blocked) != 0 {
+		t.Fatalf("%v %q %v", err, c.Errors, blockedLines(c.Plan))
+	}
+	res := resultLines(rec.Apply(context.Background(), c))
+	if len(res) != 1 || !strings.HasPrefix(res[0], "order cafe: ordered ") {
+		t.Fatalf("results %q", res)
+	}
+	wantLines(t, "calls", r.calls(), []string{listCafe, "GET /order/certificate/status-changes?minutes=1", postOrder})
 }
