@@ -101,3 +101,21 @@ func TestApply_clockSkew(t *testing.T) {
 		t.Fatalf("%d orders, want %d", n, orders)
 	}
 }
+
+// TestRun_maxClockSkewNegative: a negative --max-clock-skew is a usage
+// error on plan, apply and run.
+func TestRun_maxClockSkewNegative(t *testing.T) {
+	dir, st := t.TempDir(), filepath.Join(t.TempDir(), "s.json")
+	for _, tt := range []struct {
+		cmd, want string
+	}{
+		{"plan", "certform plan: --max-revocations, --resend-after, --max-clock-skew and --quiet-period must not be negative\n"},
+		{"apply", "certform apply: --max-revocations, --resend-after, --max-clock-skew and --quiet-period must not be negative\n"},
+		{"run", "certform run: --debounce, --retry-backoff and --poll-interval must be positive, --parallelism at least 1, --max-revocations, --resend-after and --max-clock-skew not negative\n"},
+	} {
+		code, stdout, stderr := runCLI(tt.cmd, "--dir", dir, "--state", st, "--max-clock-skew", "-1s")
+		if code != exitUsage || stdout != "" || stderr != tt.want {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q", tt.cmd, code, stdout, stderr)
+		}
+	}
+}
