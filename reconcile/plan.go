@@ -118,7 +118,8 @@ type Action struct {
 	// BlockedBy says, for a blocked action, which safety rail holds it
 	// back: "max_revocations", "names" (a revoke whose order's names are
 	// not the spec's), "duplicate" (a certificate another spec has or asks
-	// for) or "exists" (CertCentral has a live order with these names).
+	// for), "exists" (CertCentral has a live order with these names) or
+	// "clock" (the local clock is not CertCentral's; see BlockedClock).
 	BlockedBy string `json:"blocked_by,omitempty"`
 	// Comments is the revoke request's comments.
 	Comments string `json:"comments,omitempty"`
