@@ -66,17 +66,23 @@ func (e *ClockError) Unwrap() error { return e.Err }
 // Hint returns ClockHint; when CertCentral's clock could not be read, it
 // says how to go on without the check.
 func (e *ClockError) Hint() string {
-	if e.Server.IsZero() && errors.Is(e.Err, errNoDate) {
-		return "a proxy between certform and CertCentral may drop the Date header: fix that, or run with --max-clock-skew 0 to skip this check (a wrong local clock then goes unnoticed)"
+	const skip = "run with --max-clock-skew 0 to skip this check (a wrong local clock then goes unnoticed)"
+	switch {
+	case !e.Server.IsZero():
+		return ClockHint
+	case errors.Is(e.Err, errNoDate):
+		return "a proxy between certform and CertCentral may drop the Date header: fix that, or " + skip
+	case errors.Is(e.Err, errNoClock):
+		return "this is a bug in certform: please report it; to go on meanwhile, " + skip
 	}
-	if e.Server.IsZero() {
-		return "certform tries again at the next run; the local clock cannot be checked while CertCentral does not answer"
-	}
-	return ClockHint
+	return "certform tries again at the next run; the local clock cannot be checked while CertCentral does not answer"
 }
 
 // errNoDate: CertCentral's answers carried no Date header.
 var errNoDate = errors.New("its answers carry no Date header")
+
+// errNoClock: the API in use does not report CertCentral's clock.
+var errNoClock = errors.New("the API client in use does not report it")
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
@@ -93,8 +99,9 @@ const clockReread = 10 * time.Second
 
 // checkClock compares the local clock (Now) with CertCentral's, as its
 // latest answer's Date header gave it, and returns a *ClockError when they
-// differ by more than MaxClockSkew. It is nil when MaxClockSkew is zero or
-// the API does not report CertCentral's clock (a test's stub). A skew found
+// differ by more than MaxClockSkew. It is nil when MaxClockSkew is zero;
+// an API that does not report CertCentral's clock counts as one whose
+// answers carry no Date header. A skew found
 // on a Date older than clockReread is confirmed with a fresh one, read with
 // one GET of the status-changes feed for the last minute; with read set, so
 // is CertCentral's clock when no answer gave it yet. Without read, an
@@ -105,6 +112,11 @@ func (r *Reconciler) checkClock(ctx context.Context, read bool) error {
 	}
 	sc, ok := r.API.(serverClocker)
 	if !ok {
+		// An API that hides CertCentral's clock (a wrapper) must not
+		// turn the check off unseen.
+		if read {
+			return &ClockError{Local: r.now(), Max: r.MaxClockSkew, Err: errNoClock}
+		}
 		return nil
 	}
 	date, seen, known := sc.ServerClock()

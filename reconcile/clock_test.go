@@ -322,3 +322,25 @@ func TestClock_staleDateReadAgain(t *testing.T) {
 	}
 	wantLines(t, "calls", r.calls(), []string{listCafe, "GET /order/certificate/status-changes?minutes=1", postOrder})
 }
+
+// hidden is an API wrapper that does not pass ServerClock on.
+type hidden struct{ API }
+
+// TestClock_apiWithoutClock: an API that does not report CertCentral's
+// clock does not turn the check off unseen: the order is blocked.
+func TestClock_apiWithoutClock(t *testing.T) {
+	r := newRig(t)
+	r.spec("cafe")
+	var off atomic.Int64
+	rec := r.skewed(&off)
+	rec.API = hidden{r.api}
+	c, err := rec.Prepare(context.Background(), CycleOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = "the local clock reads 2026-11-25T10:00:00Z, but CertCentral's clock could not be read (the API client in use does not report it): no order, renewal, reissue or revocation is sent"
+	if len(c.Errors) != 1 || c.Errors[0].Error() != want {
+		t.Fatalf("errors %q, want %q", c.Errors, want)
+	}
+	wantLines(t, "blocked", blockedLines(c.Plan), []string{"order cafe: clock"})
+}
