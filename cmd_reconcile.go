@@ -861,6 +861,7 @@ func stateHint(err error) string {
 	var me *state.MissingError
 	var pe *state.PermissionError
 	var ue *pgstate.UnavailableError
+	var nf *NotFoundError
 	switch {
 	case errors.As(err, &ue):
 		return "hint: check that PostgreSQL answers at the --state address and that certform has the password (PGPASSWORD, a password file, or the systemd credential " + pgstate.CredentialName + ")\n"
@@ -872,6 +873,8 @@ func stateHint(err error) string {
 		return fmt.Sprintf("hint: restore it from a backup (see \"Recovering the state file\" in README.md); to start over on purpose, stop every certform that uses it, then remove %s\n", state.LockPath(me.Path))
 	case errors.As(err, &ce):
 		return "hint: see \"Recovering the state file\" in README.md\n"
+	case errors.As(err, &nf):
+		return "hint: check --state (and the directory it runs in, for a relative path); certform creates a state file on the first apply, import or run\n"
 	}
 	return ""
 }
@@ -939,6 +942,9 @@ func runStatus(stdout, stderr io.Writer, args []string) int {
 		return exitUsage
 	}
 	known, err := loc.read()
+	if err == nil {
+		err = checkStatusExists(loc)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "certform status: %v\n%s", err, stateHint(err))
 		return exitError

@@ -113,6 +113,32 @@ func (l stateLocation) read() (*state.File, error) {
 	return pgstate.Read(ctx, l.pg)
 }
 
+// NotFoundError is a state file that does not exist where status was told
+// to read it: most likely a mistyped --state, never an empty state.
+type NotFoundError struct {
+	Path string // as given to --state
+}
+
+// Error names the path.
+func (e *NotFoundError) Error() string {
+	return fmt.Sprintf("state file %s does not exist", e.Path)
+}
+
+// checkStatusExists refuses, for status, a state file that does not
+// exist: it would list no orders and exit 0, which a mistyped --state
+// cannot be told apart from. (plan and apply need no state file yet: a
+// first apply creates it.) A PostgreSQL workspace that does not exist yet
+// reads as empty, and status says so naming it.
+func checkStatusExists(l stateLocation) error {
+	if l.pg != nil {
+		return nil
+	}
+	if _, err := os.Stat(l.path); errors.Is(err, fs.ErrNotExist) {
+		return &NotFoundError{Path: l.path}
+	}
+	return nil
+}
+
 func runState(stdout, stderr io.Writer, args []string) int {
 	subs := []*command{
 		{"migrate", "copy the state from one place to another (a state file, a PostgreSQL workspace), refusing a non-empty target", runStateMigrate},

@@ -92,3 +92,29 @@ func TestStoreGate(t *testing.T) {
 		t.Fatalf("second check: %v", err)
 	}
 }
+
+// TestStatus_missingState: status on a state file that does not exist (a
+// mistyped --state) is an error naming the path, exit 1, not an empty list;
+// one that exists and is empty still says it tracks no orders.
+func TestStatus_missingState(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "sate.json")
+	for _, args := range [][]string{{"status", "--state", missing}, {"status", "--state", missing, "--json"}} {
+		code, stdout, stderr := runCLI(args...)
+		want := "certform status: state file " + missing + " does not exist\n" +
+			"hint: check --state (and the directory it runs in, for a relative path); certform creates a state file on the first apply, import or run\n"
+		if code != 1 || stdout != "" || stderr != want {
+			t.Errorf("%v: exit %d\nstdout %q\nstderr:\n%s\nwant exit 1 and:\n%s", args, code, stdout, stderr, want)
+		}
+	}
+	st := filepath.Join(dir, "state.json")
+	s, err := state.Open(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	code, stdout, stderr := runCLI("status", "--state", st)
+	if want := "The state file " + st + " tracks no orders.\n"; code != 0 || stdout != want {
+		t.Errorf("empty state: exit %d\n%s%s\nwant: %s", code, stdout, stderr, want)
+	}
+}
