@@ -489,6 +489,10 @@ type batch struct {
 // pending", or empty, is a first run that died before the state file was
 // durable: Open creates the state file. A lock file in any other form, such
 // as the pid alone written by an earlier certform, counts as used.
+//
+// A state file with more than one hard link is refused with a
+// *HardLinkError: the lock is taken by name, so a process that opened the
+// other link would not be kept out.
 func Open(path string) (*Store, error) {
 	real, err := RealPath(path)
 	if err != nil {
@@ -614,6 +618,9 @@ func (b *fileBackend) Load() (*File, error) {
 	}
 	removeStaleTemps(b.path)
 	f, id, err := readState(b.path)
+	if err == nil && f != nil {
+		err = checkLinks(b.path, id)
+	}
 	if err != nil {
 		l.Release()
 		return nil, err
