@@ -75,8 +75,10 @@ func sortedCalls(srv *digicerttest.Server) []string {
 	return c
 }
 
-// checkCall is the GET with which apply, plan --refresh and import first
-// check that CertCentral answers and accepts the key.
+// checkCall is the GET with which apply, plan --refresh, import and adopt
+// checked that CertCentral answers and accepts the key before their first
+// call was the check (see preflight); it now precedes only a first call
+// that is not repeatable.
 const checkCall = "GET /order/certificate?limit=1&offset=0"
 
 // callsAfterCheck returns the calls the fake got, without the check that
