@@ -890,6 +890,7 @@ func stateHint(err error) string {
 	var ue *pgstate.UnavailableError
 	var nf *NotFoundError
 	var hl *state.HardLinkError
+	var mv *state.MovedError
 	switch {
 	case errors.As(err, &ue):
 		return "hint: check that PostgreSQL answers at the --state address and that certform has the password (PGPASSWORD, a password file, or the systemd credential " + pgstate.CredentialName + ")\n"
@@ -901,6 +902,8 @@ func stateHint(err error) string {
 		return fmt.Sprintf("hint: restore it from a backup (see \"Recovering the state file\" in README.md); to start over on purpose, stop every certform that uses it, then remove %s\n", state.LockPath(me.Path))
 	case errors.As(err, &ce):
 		return "hint: see \"Recovering the state file\" in README.md\n"
+	case errors.As(err, &mv):
+		return fmt.Sprintf("hint: point every certform at the new state (%s), and stop any certform still started with this one\n", mv.Moved.Flags)
 	case errors.As(err, &hl):
 		return "hint: keep one name for the state: remove the other hard link, and point every certform at this path (a symlink is resolved before locking, so it may stand for another name)\n"
 	case errors.As(err, &nf):
