@@ -907,7 +907,7 @@ func stateHint(err error) string {
 	case errors.As(err, &hl):
 		return "hint: keep one name for the state: remove the other hard link, and point every certform at this path (a symlink is resolved before locking, so it may stand for another name)\n"
 	case errors.As(err, &nf):
-		return "hint: check --state (and the directory it runs in, for a relative path); certform creates a state file on the first apply, import or run\n"
+		return nf.hint()
 	}
 	return ""
 }

@@ -135,28 +135,43 @@ func (l stateLocation) moved(at time.Time) state.Moved {
 	return state.Moved{To: "state file " + p, Flags: "--state " + p, At: at.UTC()}
 }
 
-// NotFoundError is a state file that does not exist where status was told
-// to read it: most likely a mistyped --state, never an empty state.
+// NotFoundError is a state that does not exist where status was told to
+// read it: most likely a mistyped --state or --workspace, never an empty
+// state.
 type NotFoundError struct {
-	Path string // as given to --state
+	Name string // "state file PATH" (as given to --state), or the workspace's name
+	pg   bool
 }
 
-// Error names the path.
+// Error names the state.
 func (e *NotFoundError) Error() string {
-	return fmt.Sprintf("state file %s does not exist", e.Path)
+	return e.Name + " does not exist"
 }
 
-// checkStatusExists refuses, for status, a state file that does not
-// exist: it would list no orders and exit 0, which a mistyped --state
-// cannot be told apart from. (plan and apply need no state file yet: a
-// first apply creates it.) A PostgreSQL workspace that does not exist yet
-// reads as empty, and status says so naming it.
+// hint says what to check.
+func (e *NotFoundError) hint() string {
+	if e.pg {
+		return "hint: check --state and --workspace; certform creates a workspace on the first apply, import or run\n"
+	}
+	return "hint: check --state (and the directory it runs in, for a relative path); certform creates a state file on the first apply, import or run\n"
+}
+
+// checkStatusExists refuses, for status, a state file or a PostgreSQL
+// workspace that does not exist: it would list no orders and exit 0,
+// which a mistyped --state or --workspace cannot be told apart from.
+// (plan and apply need no state yet: a first apply creates it.)
 func checkStatusExists(l stateLocation) error {
 	if l.pg != nil {
-		return nil
+		ctx, cancel := context.WithTimeout(context.Background(), pgReadTimeout)
+		defer cancel()
+		ok, err := pgstate.Exists(ctx, l.pg)
+		if err == nil && !ok {
+			err = &NotFoundError{Name: l.name(), pg: true}
+		}
+		return err
 	}
 	if _, err := os.Stat(l.path); errors.Is(err, fs.ErrNotExist) {
-		return &NotFoundError{Path: l.path}
+		return &NotFoundError{Name: l.name()}
 	}
 	return nil
 }

@@ -54,8 +54,11 @@ func TestPG_roundTrip(t *testing.T) {
 	srv, url, env := pgState(t, env)
 	dir := t.TempDir()
 	writeSpecs(t, dir, 3)
+	// A workspace not created yet (a mistyped --workspace) is an error.
 	code, stdout, stderr := runBinary(t, env, "status", "--state", url, "--workspace", "empty")
-	if want := fmt.Sprintf("The PostgreSQL workspace empty at %s tracks no orders.\n", url); code != 0 || stdout != want {
+	want := fmt.Sprintf("certform status: PostgreSQL workspace empty at %s does not exist\n"+
+		"hint: check --state and --workspace; certform creates a workspace on the first apply, import or run\n", url)
+	if code != 1 || stdout != "" || stderr != want {
 		t.Errorf("status of a new workspace: exit %d\n%s%s\nwant: %s", code, stdout, stderr, want)
 	}
 	if code, stdout, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", url); code != 0 {

@@ -393,6 +393,30 @@ func Read(ctx context.Context, cfg *Config) (*state.File, error) {
 	return readWorkspace(ctx, conn, cfg)
 }
 
+// Exists reports whether the workspace cfg names has been created (by a
+// first apply, import or run, or a state migrate into it), without a
+// lock: for status, which refuses a workspace that does not exist (a
+// mistyped --workspace) where plan reads it as empty.
+func Exists(ctx context.Context, cfg *Config) (bool, error) {
+	conn, err := cfg.connect(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close(context.Background())
+	v, err := schemaVersion(ctx, conn)
+	if err != nil {
+		return false, fmt.Errorf("%s: reading the schema version: %w", cfg.Name(), explain(err))
+	}
+	if v == 0 {
+		return false, nil
+	}
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM certform.workspaces WHERE name = $1)`, cfg.Workspace).Scan(&exists); err != nil {
+		return false, fmt.Errorf("%s: reading: %w", cfg.Name(), explain(err))
+	}
+	return exists, nil
+}
+
 // readWorkspace reads the workspace in one REPEATABLE READ, read-only
 // transaction.
 func readWorkspace(ctx context.Context, conn *pgx.Conn, cfg *Config) (*state.File, error) {
