@@ -109,3 +109,43 @@ func TestClient_CheckFirstCall(t *testing.T) {
 		})
 	}
 }
+
+// TestClient_CheckFirstCall_concurrent: calls made while the first call
+// is under way wait for it; once it failed (here a 401), none of them is
+// sent, and each returns its *CheckError.
+func TestClient_CheckFirstCall_concurrent(t *testing.T) {
+	var got atomic.Int32
+	arrived, release := make(chan struct{}), make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if got.Add(1) == 1 {
+			close(arrived)
+			<-release
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(401)
+		w.Write([]byte(`{"errors":[{"code":"invalid_api_key","message":"bad key"}]}`))
+	}))
+	defer srv.Close()
+	c := newClient(t, srv.URL+"/services/v2")
+	c.CheckFirstCall()
+	first := make(chan error, 1)
+	go func() { _, err := c.GetOrder(context.Background(), 1); first <- err }()
+	<-arrived
+	errs := make(chan error, 8)
+	for i := range 8 {
+		go func() { _, err := c.GetOrder(context.Background(), 2+i); errs <- err }()
+	}
+	close(release)
+	var ce *digicert.CheckError
+	if err := <-first; !errors.As(err, &ce) || !digicert.IsUnauthorized(err) {
+		t.Fatalf("first call: %v", err)
+	}
+	for range 8 {
+		if err := <-errs; err != error(ce) {
+			t.Errorf("a concurrent call: %v, want the first call's %v", err, ce)
+		}
+	}
+	if n := got.Load(); n != 1 {
+		t.Errorf("the server got %d requests, want 1", n)
+	}
+}
