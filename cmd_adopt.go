@@ -849,14 +849,12 @@ func runAdopt(stdout, stderr io.Writer, args []string) int {
 	ctx, stop := signalContext()
 	defer stop()
 	job := &adoptJob{API: client, Dir: *dir, Out: *out, Known: known, Statuses: want, CommonName: pattern,
-		DryRun: *dryRun, Parallelism: *parallelism, Check: func(ctx context.Context) error {
-			if !preflight(ctx, "adopt", client, stderr) {
-				return errReported
-			}
+		DryRun: *dryRun, Parallelism: *parallelism, Check: func(context.Context) error {
+			preflight(client)
 			return nil
 		}}
 	rep, err := job.run(ctx)
-	if errors.Is(err, errReported) {
+	if errors.Is(err, errReported) || unreachable("adopt", stderr, err) {
 		return exitError
 	}
 	if err != nil {

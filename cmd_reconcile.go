@@ -225,28 +225,51 @@ func writeSavedPlan(path string, p *reconcile.SavedPlan) error {
 	return os.Rename(tmp.Name(), path)
 }
 
-// preflight asks CertCentral once, before any work, whether it answers
-// and accepts the key (digicert.Client.Check): a command against an
-// unreachable CertCentral or with a refused key fails within
-// digicert.CheckTimeout with one error and a hint, not one error per spec
-// after every retry. It reports whether the command may go on.
-func preflight(ctx context.Context, cmd string, client *digicert.Client, stderr io.Writer) bool {
-	err := client.Check(ctx)
-	if err == nil {
-		return true
+// preflight makes the command's first call to CertCentral, whatever it
+// is (the status-changes feed, a look-up), the check that CertCentral
+// answers and accepts the key (digicert.Client.CheckFirstCall): no call
+// of its own, so a command with nothing to do makes one call. That call is
+// retried on a 5xx, a 429 and a timeout within digicert.CheckTimeout, and
+// fails at once when no connection can be made, on a TLS error, a 401 or
+// a 403; then every later call fails unsent with the same
+// *digicert.CheckError, which unreachable prints once with a hint.
+func preflight(client *digicert.Client) { client.CheckFirstCall() }
+
+// unreachable prints the first *digicert.CheckError among errs (see
+// preflight) as one error and a hint, and reports whether there was one:
+// the command then stops, nothing sent after the failed first call.
+func unreachable(cmd string, stderr io.Writer, errs ...error) bool {
+	var ce *digicert.CheckError
+	for _, err := range errs {
+		if errors.As(err, &ce) {
+			break
+		}
 	}
-	fmt.Fprintf(stderr, "certform %s: %v; nothing was done\n", cmd, err)
+	if ce == nil {
+		return false
+	}
+	fmt.Fprintf(stderr, "certform %s: %v; nothing was done\n", cmd, ce)
 	var ae *digicert.APIError
 	switch {
-	case errors.As(err, &ae) && ae.Status == http.StatusUnauthorized:
+	case errors.As(ce, &ae) && ae.Status == http.StatusUnauthorized:
 		fmt.Fprintln(stderr, "hint: CertCentral does not accept the API key: check DIGICERT_API_KEY, DIGICERT_API_KEY_FILE or --api-key-file (a mistyped, revoked or expired key)")
-	case errors.As(err, &ae) && ae.Status == http.StatusForbidden:
+	case errors.As(ce, &ae) && ae.Status == http.StatusForbidden:
 		fmt.Fprintln(stderr, "hint: "+permissionsHint)
-	case errors.As(err, &ae):
+	case errors.As(ce, &ae):
+		fmt.Fprintln(stderr, "hint: CertCentral failed (5xx) or limited this key (429) every time within that time; try again later")
 	default:
 		fmt.Fprintln(stderr, "hint: check --api-url (or DIGICERT_API_URL) and that this machine can reach CertCentral")
 	}
-	return false
+	return true
+}
+
+// cycleErrors returns a Prepare's error and its cycle's errors.
+func cycleErrors(c *reconcile.Cycle, err error) []error {
+	errs := []error{err}
+	if c != nil {
+		errs = append(errs, c.Errors...)
+	}
+	return errs
 }
 
 // permissionsHint says which permission each command's key needs.
@@ -584,10 +607,13 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 	}
 	ctx, stop := signalContext()
 	defer stop()
-	if f.refresh && !preflight(ctx, "plan", r.API.(*digicert.Client), stderr) {
-		return exitError
+	if f.refresh {
+		preflight(r.API.(*digicert.Client))
 	}
 	c, err := r.Prepare(ctx, reconcile.CycleOptions{Refresh: f.refresh})
+	if unreachable("plan", stderr, cycleErrors(c, err)...) {
+		return exitError
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "certform plan: %v\n", err)
 		return exitError
@@ -721,9 +747,7 @@ func applyOnce(ctx context.Context, f planFlags, loc stateLocation, df deliveryF
 			return exitError
 		}
 	}
-	if !preflight(ctx, "apply", client, stderr) {
-		return exitError
-	}
+	preflight(client)
 	known := store.Snapshot()
 	r := &reconcile.Reconciler{Dir: f.dir, API: client, Store: store, Log: logger, Parallelism: parallelism, Observe: true,
 		MaxRevocations: f.maxRevocations, ResendAfter: f.resendAfter, MaxClockSkew: f.maxClockSkew, Quiet: f.quiet}
@@ -732,6 +756,9 @@ func applyOnce(ctx context.Context, f planFlags, loc stateLocation, df deliveryF
 		return exitError
 	}
 	c, err := r.Prepare(ctx, reconcile.CycleOptions{Refresh: f.refresh})
+	if unreachable("apply", stderr, cycleErrors(c, err)...) {
+		return exitError
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "certform apply: %v\n%s", err, stateHint(err))
 		return exitError
@@ -876,6 +903,9 @@ func stateHint(err error) string {
 	var me *state.MissingError
 	var pe *state.PermissionError
 	var ue *pgstate.UnavailableError
+	var nf *NotFoundError
+	var hl *state.HardLinkError
+	var mv *state.MovedError
 	switch {
 	case errors.As(err, &ue):
 		return "hint: check that PostgreSQL answers at the --state address and that certform has the password (PGPASSWORD, a password file, or the systemd credential " + pgstate.CredentialName + ")\n"
@@ -887,6 +917,12 @@ func stateHint(err error) string {
 		return fmt.Sprintf("hint: restore it from a backup (see \"Recovering the state file\" in README.md); to start over on purpose, stop every certform that uses it, then remove %s\n", state.LockPath(me.Path))
 	case errors.As(err, &ce):
 		return "hint: see \"Recovering the state file\" in README.md\n"
+	case errors.As(err, &mv):
+		return fmt.Sprintf("hint: point every certform at the new state (%s), and stop any certform still started with this one\n", mv.Moved.Flags)
+	case errors.As(err, &hl):
+		return "hint: keep one name for the state: remove the other hard link, and point every certform at this path (a symlink is resolved before locking, so it may stand for another name)\n"
+	case errors.As(err, &nf):
+		return nf.hint()
 	}
 	return ""
 }
@@ -954,6 +990,9 @@ func runStatus(stdout, stderr io.Writer, args []string) int {
 		return exitUsage
 	}
 	known, err := loc.read()
+	if err == nil {
+		err = checkStatusExists(loc)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "certform status: %v\n%s", err, stateHint(err))
 		return exitError
@@ -1139,10 +1178,11 @@ func runImport(stdout, stderr io.Writer, args []string) int {
 	}
 	ctx, stop := signalContext()
 	defer stop()
-	if !preflight(ctx, "import", client, stderr) {
+	preflight(client)
+	got, err := client.GetOrder(ctx, orderID)
+	if unreachable("import", stderr, err) {
 		return exitError
 	}
-	got, err := client.GetOrder(ctx, orderID)
 	if err != nil {
 		fmt.Fprintf(stderr, "certform import: reading order %d: %v\n", orderID, err)
 		return exitError

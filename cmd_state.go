@@ -106,11 +106,74 @@ func (l stateLocation) read() (*state.File, error) {
 		if err := state.CheckMissing(l.path); err != nil {
 			return nil, err
 		}
-		return state.Read(l.path)
+		f, err := state.Read(l.path)
+		if err != nil {
+			return nil, err
+		}
+		return f, state.CheckMoved(l.name(), f)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), pgReadTimeout)
 	defer cancel()
-	return pgstate.Read(ctx, l.pg)
+	f, err := pgstate.Read(ctx, l.pg)
+	if err != nil {
+		return nil, err
+	}
+	return f, state.CheckMoved(l.name(), f)
+}
+
+// moved is the mark state migrate leaves on the state it copied from when
+// l is where the state went: its name and flags, without the PostgreSQL
+// user (and never a password), and a state file's absolute real path.
+func (l stateLocation) moved(at time.Time) state.Moved {
+	if l.pg != nil {
+		return state.Moved{To: l.pg.PublicName(), Flags: "--state " + l.pg.PublicURL() + " --workspace " + l.pg.Workspace, At: at.UTC()}
+	}
+	p := l.path
+	if real, err := state.RealPath(p); err == nil {
+		p = real
+	}
+	return state.Moved{To: "state file " + p, Flags: "--state " + p, At: at.UTC()}
+}
+
+// NotFoundError is a state that does not exist where status was told to
+// read it: most likely a mistyped --state or --workspace, never an empty
+// state.
+type NotFoundError struct {
+	Name string // "state file PATH" (as given to --state), or the workspace's name
+	pg   bool
+}
+
+// Error names the state.
+func (e *NotFoundError) Error() string {
+	return e.Name + " does not exist"
+}
+
+// hint says what to check.
+func (e *NotFoundError) hint() string {
+	if e.pg {
+		return "hint: check --state and --workspace; certform creates a workspace on the first apply, import or run\n"
+	}
+	return "hint: check --state (and the directory it runs in, for a relative path); certform creates a state file on the first apply, import or run\n"
+}
+
+// checkStatusExists refuses, for status, a state file or a PostgreSQL
+// workspace that does not exist: it would list no orders and exit 0,
+// which a mistyped --state or --workspace cannot be told apart from.
+// (plan and apply need no state yet: a first apply creates it.)
+func checkStatusExists(l stateLocation) error {
+	if l.pg != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), pgReadTimeout)
+		defer cancel()
+		ok, err := pgstate.Exists(ctx, l.pg)
+		if err == nil && !ok {
+			err = &NotFoundError{Name: l.name(), pg: true}
+		}
+		return err
+	}
+	if _, err := os.Stat(l.path); errors.Is(err, fs.ErrNotExist) {
+		return &NotFoundError{Name: l.name()}
+	}
+	return nil
 }
 
 func runState(stdout, stderr io.Writer, args []string) int {
@@ -179,7 +242,7 @@ func runStatePull(stdout, stderr io.Writer, args []string) int {
 
 func runStateMigrate(stdout, stderr io.Writer, args []string) int {
 	fs := newFlags(stderr, "state migrate", "--from STATE --to STATE [--workspace NAME] [--from-workspace NAME] [--to-workspace NAME]",
-		"copy the state, locked on both sides, into an empty target; the source is left as it is")
+		"copy the state, locked on both sides, into an empty target; the source is then marked as moved, and every command on it refuses")
 	from := fs.String("from", "", "the state to copy: a state file or a postgres:// URL (required)")
 	to := fs.String("to", "", "where to copy it: a state file or a postgres:// URL; must hold no entries and no revocation records (required)")
 	workspace := fs.String("workspace", "", "the workspace on the PostgreSQL side(s) (default \"default\")")
@@ -224,7 +287,7 @@ func runStateMigrate(stdout, stderr io.Writer, args []string) int {
 		return exitError
 	}
 	fmt.Fprintf(stdout, "Copied %d entries and %d revocation records from %s to %s, and read them back: the same state.\n", n, revs, src.name(), dst.name())
-	fmt.Fprintf(stdout, "Point every certform at the new state now (%s); the old one is left as it was: keep only one in use.\n", dst.flags())
+	fmt.Fprintf(stdout, "Point every certform at the new state now (%s); the old one is marked as moved there, and every command on it refuses.\n", dst.flags())
 	return exitOK
 }
 
@@ -232,8 +295,9 @@ func runStateMigrate(stdout, stderr io.Writer, args []string) int {
 var errMigrateSource = errors.New("has no state to copy")
 
 // migrateState copies the state at src to dst, both locked, refusing a
-// dst that holds entries or revocation records, and reads dst back to
-// prove the copy. It returns the entries and revocation records copied.
+// dst that holds entries or revocation records, reads dst back to prove
+// the copy, and then marks src as moved to dst (state.File.Moved: a
+// source already marked is refused when opened). It returns the entries and revocation records copied.
 // The source must exist: a state file missing, or a workspace that is
 // empty, is refused (a typo would otherwise copy nothing and say so).
 func migrateState(src, dst stateLocation) (entries, revocations int, err error) {
@@ -277,6 +341,13 @@ func migrateState(src, dst stateLocation) (entries, revocations int, err error) 
 	}
 	if string(got.Data) != string(want.Data) {
 		return 0, 0, fmt.Errorf("%s read back differs from %s; use neither until you have compared them (certform state pull)", dst.name(), src.name())
+	}
+	// Only now, the copy proved, the source is marked: from here on no
+	// command (a daemon not yet pointed at the new state) decides on it.
+	mark := dst.moved(time.Now())
+	if err := from.Mutate(func(f *state.File) { f.Moved = &mark }); err != nil {
+		return 0, 0, fmt.Errorf("copied to %s and read back, but marking %s as moved failed: %w\n"+
+			"hint: stop every certform that uses %s and point it at the new state (%s)", dst.name(), src.name(), err, src.name(), mark.Flags)
 	}
 	return len(f.Entries), len(f.Revocations), nil
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -90,5 +92,68 @@ func TestStoreGate(t *testing.T) {
 	// again.
 	if err := g.check(); !errors.Is(err, state.ErrLockLost) {
 		t.Fatalf("second check: %v", err)
+	}
+}
+
+// TestStatus_missingState: status on a state file that does not exist (a
+// mistyped --state) is an error naming the path, exit 1, not an empty list;
+// one that exists and is empty still says it tracks no orders.
+func TestStatus_missingState(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "sate.json")
+	for _, args := range [][]string{{"status", "--state", missing}, {"status", "--state", missing, "--json"}} {
+		code, stdout, stderr := runCLI(args...)
+		want := "certform status: state file " + missing + " does not exist\n" +
+			"hint: check --state (and the directory it runs in, for a relative path); certform creates a state file on the first apply, import or run\n"
+		if code != 1 || stdout != "" || stderr != want {
+			t.Errorf("%v: exit %d\nstdout %q\nstderr:\n%s\nwant exit 1 and:\n%s", args, code, stdout, stderr, want)
+		}
+	}
+	st := filepath.Join(dir, "state.json")
+	s, err := state.Open(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	code, stdout, stderr := runCLI("status", "--state", st)
+	if want := "The state file " + st + " tracks no orders.\n"; code != 0 || stdout != want {
+		t.Errorf("empty state: exit %d\n%s%s\nwant: %s", code, stdout, stderr, want)
+	}
+}
+
+// TestLockingCommands_hardLink: a command that locks the state refuses a
+// state file with a second hard link under either name, with the message
+// naming both and a hint, and changes nothing.
+func TestLockingCommands_hardLink(t *testing.T) {
+	dir := t.TempDir()
+	st := filepath.Join(dir, "state.json")
+	s, err := state.Open(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Update("a", func(e *state.Entry) bool { e.OrderID = 7; return true }); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	link := filepath.Join(dir, "link.json")
+	if err := os.Link(st, link); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ path, other string }{{link, st}, {st, link}} {
+		code, stdout, stderr := runCLI("forget", "--state", tt.path, "a")
+		want := fmt.Sprintf("certform forget: state file %s has 2 hard links (another hard link, %s): certform locks a state file by its name (%s.lock), "+
+			"so a certform using the other name would act on the same state beside this one; certform will not use it\n"+
+			"hint: keep one name for the state: remove the other hard link, and point every certform at this path "+
+			"(a symlink is resolved before locking, so it may stand for another name)\n", tt.path, tt.other, tt.path)
+		if code != 1 || stdout != "" || stderr != want {
+			t.Errorf("forget --state %s: exit %d\nstdout %q\nstderr:\n%s\nwant:\n%s", tt.path, code, stdout, stderr, want)
+		}
+	}
+	if after, err := os.ReadFile(st); err != nil || string(after) != string(before) {
+		t.Errorf("the state changed: %v\n%s", err, after)
 	}
 }

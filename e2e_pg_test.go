@@ -54,8 +54,11 @@ func TestPG_roundTrip(t *testing.T) {
 	srv, url, env := pgState(t, env)
 	dir := t.TempDir()
 	writeSpecs(t, dir, 3)
+	// A workspace not created yet (a mistyped --workspace) is an error.
 	code, stdout, stderr := runBinary(t, env, "status", "--state", url, "--workspace", "empty")
-	if want := fmt.Sprintf("The PostgreSQL workspace empty at %s tracks no orders.\n", url); code != 0 || stdout != want {
+	want := fmt.Sprintf("certform status: PostgreSQL workspace empty at %s does not exist\n"+
+		"hint: check --state and --workspace; certform creates a workspace on the first apply, import or run\n", url)
+	if code != 1 || stdout != "" || stderr != want {
 		t.Errorf("status of a new workspace: exit %d\n%s%s\nwant: %s", code, stdout, stderr, want)
 	}
 	if code, stdout, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", url); code != 0 {
@@ -267,47 +270,54 @@ func TestPG_pausedLeaderFenced(t *testing.T) {
 	}
 }
 
-// TestPG_migrateRoundTrip: file -> PostgreSQL -> file gives the same
-// state, and a target that is not empty is refused.
+// TestPG_migrateRoundTrip: file -> PostgreSQL -> another workspace -> file
+// gives the same state; each source is marked as moved (migrating from it
+// again is refused), and a target that is not empty is refused.
 func TestPG_migrateRoundTrip(t *testing.T) {
 	_, env, dir, st := appliedSpecs(t, 3)
 	_, url, env := pgState(t, env)
+	orig, err := os.ReadFile(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A plain copy of the state, never migrated: a source for the
+	// non-empty target below.
+	copied := filepath.Join(t.TempDir(), "copied.json")
+	if err := os.WriteFile(copied, orig, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	code, stdout, stderr := runBinary(t, env, "state", "migrate", "--from", st, "--to", url)
 	want := fmt.Sprintf("Copied 3 entries and 0 revocation records from state file %s to PostgreSQL workspace default at %s, and read them back: the same state.\n", st, url)
 	if code != 0 || !strings.HasPrefix(stdout, want) {
 		t.Fatalf("migrate to PostgreSQL: exit %d\n%s%s\nwant:\n%s", code, stdout, stderr, want)
 	}
+	// The source is marked as moved: migrating from it again is refused.
 	code, _, stderr = runBinary(t, env, "state", "migrate", "--from", st, "--to", url)
-	if code != 1 || !strings.Contains(stderr, fmt.Sprintf("PostgreSQL workspace default at %s is not empty: it holds 3 entries and 0 revocation records; nothing was copied", url)) {
-		t.Errorf("migrate into a non-empty workspace: exit %d\n%s", code, stderr)
-	}
-	back := filepath.Join(t.TempDir(), "back.json")
-	if code, stdout, stderr := runBinary(t, env, "state", "migrate", "--from", url, "--to", back); code != 0 {
-		t.Fatalf("migrate back: exit %d\n%s%s", code, stdout, stderr)
-	}
-	orig, err := os.ReadFile(st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := os.ReadFile(back)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(string(orig), string(got)); diff != "" {
-		t.Errorf("file -> PostgreSQL -> file (-want +got):\n%s", diff)
+	if code != 1 || !strings.Contains(stderr, fmt.Sprintf("state file %s was moved to PostgreSQL workspace default at ", st)) {
+		t.Errorf("migrate from the moved file again: exit %d\n%s", code, stderr)
 	}
 	// Between two workspaces of one database: the copy is the same state.
 	code, stdout, stderr = runBinary(t, env, "state", "migrate", "--from", url, "--to", url, "--to-workspace", "copy")
 	if want := fmt.Sprintf("Point every certform at the new state now (--state %s --workspace copy)", url); code != 0 || !strings.Contains(stdout, want) {
 		t.Errorf("migrate between workspaces: exit %d\n%s%s\nwant: %s", code, stdout, stderr, want)
 	}
-	_, a, _ := runBinary(t, env, "state", "pull", "--state", url)
-	_, b, _ := runBinary(t, env, "state", "pull", "--state", url, "--workspace", "copy")
-	if a == "" || a != b {
-		t.Errorf("workspace copy differs:\n%s\n%s", a, b)
+	back := filepath.Join(t.TempDir(), "back.json")
+	if code, stdout, stderr := runBinary(t, env, "state", "migrate", "--from", url, "--from-workspace", "copy", "--to", back); code != 0 {
+		t.Fatalf("migrate back: exit %d\n%s%s", code, stdout, stderr)
 	}
-	// The migrated state is the live one: apply from it calls nothing new.
-	if code, stdout, stderr := runBinary(t, env, "plan", "--dir", dir, "--state", url, "--detailed-exitcode"); code != 0 {
+	got, err := os.ReadFile(back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(string(orig), string(got)); diff != "" {
+		t.Errorf("file -> PostgreSQL -> workspace copy -> file (-want +got):\n%s", diff)
+	}
+	code, _, stderr = runBinary(t, env, "state", "migrate", "--from", copied, "--to", back)
+	if code != 1 || !strings.Contains(stderr, fmt.Sprintf("state file %s is not empty: it holds 3 entries and 0 revocation records; nothing was copied", back)) {
+		t.Errorf("migrate into a non-empty state: exit %d\n%s", code, stderr)
+	}
+	// The migrated state is the live one: plan from it has nothing to do.
+	if code, stdout, stderr := runBinary(t, env, "plan", "--dir", dir, "--state", back, "--detailed-exitcode"); code != 0 {
 		t.Errorf("plan from the migrated state: exit %d\n%s%s", code, stdout, stderr)
 	}
 }

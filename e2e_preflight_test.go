@@ -116,3 +116,74 @@ func TestApply_keyText(t *testing.T) {
 		t.Errorf("exit %d\n%s", code, stderr)
 	}
 }
+
+// TestApply_convergedOneCall: the check that starts apply is the cycle's
+// own first GET, the status-changes feed: a converged apply makes exactly
+// that one call, as a daemon's cycle does.
+func TestApply_convergedOneCall(t *testing.T) {
+	t.Parallel()
+	srv, env, dir, st := appliedSpecs(t, 2)
+	code, stdout, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st, "--detailed-exitcode")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	calls := srv.Calls()
+	if len(calls) != 1 || !strings.HasPrefix(calls[0], "GET /order/certificate/status-changes?minutes=") {
+		t.Errorf("calls %v, want the status-changes feed alone", calls)
+	}
+}
+
+// TestApply_firstCallRetried: one 503 (or 429) to the first call does not
+// fail apply: it is retried within the check's 15 seconds and the apply
+// goes on; import and plan --refresh alike.
+func TestApply_firstCallRetried(t *testing.T) {
+	t.Parallel()
+	srv, env, dir, st := appliedSpecs(t, 1)
+	feed := "GET /order/certificate/status-changes?minutes="
+	for _, status := range []int{503, 429} {
+		srv.ResetRequests()
+		srv.Inject(digicerttest.Fault{Method: "GET", Path: "/order/certificate*", Status: status, Code: "service_unavailable", Times: 1})
+		code, stdout, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st)
+		calls := srv.Calls()
+		if code != 0 || len(calls) != 2 || !strings.HasPrefix(calls[0], feed) || calls[1] != calls[0] {
+			t.Errorf("%d once: exit %d, calls %v\n%s%s", status, code, calls, stdout, stderr)
+		}
+	}
+	srv.ResetRequests()
+	srv.Inject(digicerttest.Fault{Method: "GET", Path: "/order/certificate*", Status: 502, Code: "bad_gateway", Times: 1})
+	if code, stdout, stderr := runBinary(t, env, "plan", "--dir", dir, "--state", st, "--refresh"); code != 0 || len(srv.Calls()) != 2 {
+		t.Errorf("plan --refresh after one 502: exit %d, calls %v\n%s%s", code, srv.Calls(), stdout, stderr)
+	}
+	if w := writes(srv); len(w) != 0 {
+		t.Errorf("write calls: %v", w)
+	}
+}
+
+// TestApply_firstCallKeepsFailing: a CertCentral that answers 503 to
+// every call fails apply once the check's time is up, with one error and
+// a hint, and nothing but that first GET tried.
+func TestApply_firstCallKeepsFailing(t *testing.T) {
+	t.Parallel()
+	srv, env, dir, st := appliedSpecs(t, 2)
+	srv.Inject(digicerttest.Fault{Method: "GET", Path: "/order/certificate*", Status: 503, Code: "service_unavailable", Times: 1000})
+	start := time.Now()
+	code, stdout, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st)
+	t.Logf("failed after %s", time.Since(start).Round(time.Millisecond))
+	var lines []string // without the retries' log lines
+	for _, l := range strings.Split(strings.TrimSpace(stderr), "\n") {
+		if !strings.HasPrefix(l, "time=") {
+			lines = append(lines, l)
+		}
+	}
+	url := strings.TrimPrefix(env[1], "DIGICERT_API_URL=")
+	want := "certform apply: digicert: CertCentral at " + url + " kept failing for 15s: digicert: 503 service_unavailable: "
+	if code != 1 || stdout != "" || len(lines) != 2 || !strings.HasPrefix(lines[0], want) || !strings.HasSuffix(lines[0], "; nothing was done") ||
+		lines[1] != "hint: CertCentral failed (5xx) or limited this key (429) every time within that time; try again later" {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s\nwant a line starting %q", code, stdout, stderr, want)
+	}
+	for _, c := range srv.Calls() {
+		if !strings.HasPrefix(c, "GET /order/certificate/status-changes?") {
+			t.Errorf("call %s after the first call failed", c)
+		}
+	}
+}

@@ -75,8 +75,10 @@ func sortedCalls(srv *digicerttest.Server) []string {
 	return c
 }
 
-// checkCall is the GET with which apply, plan --refresh and import first
-// check that CertCentral answers and accepts the key.
+// checkCall is the GET with which apply, plan --refresh, import and adopt
+// checked that CertCentral answers and accepts the key before their first
+// call was the check (see preflight); it now precedes only a first call
+// that is not repeatable.
 const checkCall = "GET /order/certificate?limit=1&offset=0"
 
 // callsAfterCheck returns the calls the fake got, without the check that
@@ -509,7 +511,7 @@ func TestApply_refreshRepairsDrift(t *testing.T) {
 			puts[i], _, _ = strings.Cut(p, " {")
 		}
 	}
-	if code != 0 || gets != 3 || !cmp.Equal(want, puts) { // the check, then the refresh's two reads
+	if code != 0 || gets != 2 || !cmp.Equal(want, puts) { // the refresh's two reads, the first of them the check
 		t.Errorf("exit %d, %d GETs, writes %v\n%s", code, gets, puts, stderr)
 	}
 	if o, _ := srv.Order(id); o.DisableCT {

@@ -108,6 +108,10 @@ type Client struct {
 	observe func(Call)
 	gate    *gate
 	clock   *serverClock // shared by copies of the Client (see Check)
+	// first is set by CheckFirstCall; failFast (on the first call's
+	// copy) fails a call at once on an error retrying cannot cure.
+	first    *firstCall
+	failFast bool
 }
 
 // Option configures a Client.
@@ -737,6 +741,9 @@ func (c *Client) do(ctx context.Context, method, path, endpoint string, in any, 
 // doAccept is do with the Accept header given: every call but a download
 // accepts application/json only.
 func (c *Client) doAccept(ctx context.Context, method, path, endpoint, accept string, in any, repeatable bool) (*answer, error) {
+	if c.first != nil {
+		return c.checked(ctx, method, path, endpoint, accept, in, repeatable)
+	}
 	var payload []byte
 	if in != nil {
 		var err error
@@ -767,6 +774,8 @@ func (c *Client) doAccept(ctx context.Context, method, path, endpoint, accept st
 				return nil, &OutcomeUnknownError{Call: endpoint, Err: ctx.Err()}
 			}
 			return nil, fmt.Errorf("digicert: %s: %w", endpoint, ctx.Err())
+		case err != nil && c.failFast && permanent(err):
+			return nil, fmt.Errorf("digicert: %s: %w", endpoint, err)
 		case err != nil && sent && !repeatable:
 			return nil, &OutcomeUnknownError{Call: endpoint, Err: err}
 		case err != nil:

@@ -34,47 +34,51 @@ func (k kind) String() string {
 }
 
 // keyInfo describes one spec key: its type and whether defaults.yaml may
-// set it.
+// set it (why not, when a key has its own reason).
 type keyInfo struct {
 	kind       kind
 	noDefaults bool
+	why        string
 }
 
 // keys is the spec format: every key a spec may hold. It is the contract
 // users write; the README's spec reference lists the same keys.
 var keys = map[string]keyInfo{
-	"name":                          {kString, true},
-	"common_name":                   {kString, true},
-	"dns_names":                     {kStrings, true},
-	"csr":                           {kString, true},
-	"csr_file":                      {kString, true},
-	"signature_hash":                {kString, false},
-	"product":                       {kString, false},
-	"validity_years":                {kInt, false},
-	"validity_days":                 {kInt, false},
-	"organization_id":               {kInt, false},
-	"container_id":                  {kInt, false},
-	"server_platform_id":            {kInt, false},
-	"disable_ct":                    {kBool, false},
-	"auto_reissue":                  {kBool, false},
-	"auto_renew":                    {kBool, false},
-	"skip_approval":                 {kBool, false},
-	"disable_renewal_notifications": {kBool, false},
-	"dcv_method":                    {kString, false},
-	"additional_emails":             {kStrings, false},
-	"comments":                      {kString, false},
-	"revoke":                        {kBool, true},
-	"revoke_comments":               {kString, true},
+	"name":                          {kind: kString, noDefaults: true},
+	"common_name":                   {kind: kString, noDefaults: true},
+	"dns_names":                     {kind: kStrings, noDefaults: true},
+	"csr":                           {kind: kString, noDefaults: true},
+	"csr_file":                      {kind: kString, noDefaults: true},
+	"signature_hash":                {kind: kString, noDefaults: false},
+	"product":                       {kind: kString, noDefaults: false},
+	"validity_years":                {kind: kInt, noDefaults: false},
+	"validity_days":                 {kind: kInt, noDefaults: false},
+	"organization_id":               {kind: kInt, noDefaults: false},
+	"container_id":                  {kind: kInt, noDefaults: false},
+	"server_platform_id":            {kind: kInt, noDefaults: false},
+	"disable_ct":                    {kind: kBool, noDefaults: false},
+	"auto_reissue":                  {kind: kBool, noDefaults: false},
+	"auto_renew":                    {kind: kBool, noDefaults: false},
+	"skip_approval":                 {kind: kBool, noDefaults: false},
+	"disable_renewal_notifications": {kind: kBool, noDefaults: false},
+	"dcv_method":                    {kind: kString, noDefaults: false},
+	"additional_emails":             {kind: kStrings, noDefaults: false},
+	"comments":                      {kind: kString, noDefaults: false},
+	"revoke":                        {kind: kBool, noDefaults: true},
+	"revoke_comments":               {kind: kString, noDefaults: true},
 	// allow_existing_names: order anew even when CertCentral already has a
-	// live order with exactly these names (Order.AllowExistingNames).
-	"allow_existing_names": {kBool, false},
+	// live order with exactly these names (Order.AllowExistingNames). A
+	// spec-only key: in a defaults file one line would turn the check off
+	// for a whole tree.
+	"allow_existing_names": {kind: kBool, noDefaults: true, why: "it would turn off the check for live orders with the same names for every spec below it; " +
+		"set it only in the spec that truly wants a second order"},
 	// order_id: this spec is existing CertCentral order N (Order.OrderID).
-	"order_id": {kInt, true},
+	"order_id": {kind: kInt, noDefaults: true},
 	// Keeping the certificate alive (Order.ReissueBeforeDays,
 	// ReissueOnCTChange, RenewBeforeDays).
-	"reissue_before_days":  {kInt, false},
-	"reissue_on_ct_change": {kBool, false},
-	"renew_before_days":    {kInt, false},
+	"reissue_before_days":  {kind: kInt, noDefaults: false},
+	"reissue_on_ct_change": {kind: kBool, noDefaults: false},
+	"renew_before_days":    {kind: kInt, noDefaults: false},
 }
 
 // sortedKeys lists the keys alphabetically, for suggestions that do not
@@ -178,7 +182,11 @@ func decodeMapping(m *yaml.Node, d *docErrors, isDefaults bool) (out fields, wri
 			continue
 		}
 		if isDefaults && info.noDefaults {
-			d.add(kn, key, "cannot be set in defaults.yaml; set it in each spec")
+			if info.why != "" {
+				d.add(kn, key, "cannot be set in defaults.yaml: %s", info.why)
+			} else {
+				d.add(kn, key, "cannot be set in defaults.yaml; set it in each spec")
+			}
 			continue
 		}
 		if v := decodeValue(key, info.kind, vn, d); v != nil {

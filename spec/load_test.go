@@ -159,6 +159,43 @@ func TestLoad_rules(t *testing.T) {
 			want:  []string{"a.yaml:4:22: reissue_before_days: 0 is out of range; use 1 to 90 days before the certificate ends"},
 		},
 		{
+			name:  "allow_existing_names in defaults",
+			files: map[string]string{"team/defaults.yml": "product: ov\nallow_existing_names: true\n", "team/a.yaml": base + good},
+			want: []string{`team/a.yaml:1:1: spec "a" not loaded: fix the errors in team/defaults.yml first`,
+				"team/defaults.yml:2:1: allow_existing_names: cannot be set in defaults.yaml: it would turn off the check for live orders " +
+					"with the same names for every spec below it; set it only in the spec that truly wants a second order"},
+		},
+		{
+			name:  "allow_existing_names false in defaults",
+			files: map[string]string{"defaults.yaml": "allow_existing_names: false\n", "a.yaml": base + good},
+			want: []string{`a.yaml:1:1: spec "a" not loaded: fix the errors in defaults.yaml first`,
+				"defaults.yaml:1:1: allow_existing_names: cannot be set in defaults.yaml: it would turn off the check for live orders " +
+					"with the same names for every spec below it; set it only in the spec that truly wants a second order"},
+		},
+		{
+			name:  "renew_before_days not shorter than validity_days",
+			files: map[string]string{"a.yaml": base + "validity_days: 20\nrenew_before_days: 30\n" + good},
+			want: []string{"a.yaml:5:20: renew_before_days: 30 is not shorter than the order's validity (validity_days: 20): every order would be " +
+				"due for renewal as soon as it is issued, and each renewal again; use fewer days than validity_days, or a longer validity"},
+		},
+		{
+			name:  "renew_before_days equal to validity_days",
+			files: map[string]string{"a.yaml": base + "validity_days: 45\n" + good, "defaults.yaml": "renew_before_days: 45\n"},
+			want: []string{"defaults.yaml:1:20: renew_before_days: 45 is not shorter than the order's validity (validity_days: 45): every order would be " +
+				"due for renewal as soon as it is issued, and each renewal again; use fewer days than validity_days, or a longer validity"},
+		},
+		{
+			name:  "validity_days not longer than the default renew_before_days",
+			files: map[string]string{"a.yaml": base + "validity_days: 30\n" + good},
+			want: []string{"a.yaml:4:16: validity_days: 30 days is not longer than renew_before_days (30 when not set): every order would be " +
+				"due for renewal as soon as it is issued, and each renewal again; give a longer validity, or a renew_before_days below 30"},
+		},
+		{
+			name:  "renew_before_days shorter than validity_days",
+			files: map[string]string{"a.yaml": base + "validity_days: 31\nreissue_before_days: 90\n" + good},
+			valid: []string{"a"},
+		},
+		{
 			name:  "renew_before_days out of range",
 			files: map[string]string{"a.yaml": base + "renew_before_days: 91\n" + good},
 			want:  []string{"a.yaml:4:20: renew_before_days: 91 is out of range; use 1 to 90 days before the order ends (DigiCert renews from 90 days before)"},

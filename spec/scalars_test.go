@@ -116,17 +116,15 @@ func TestLoad_strictScalarsInDefaults(t *testing.T) {
 	}
 }
 
-// TestLoad_allowExistingNames checks the key's default, that defaults.yaml
-// may set it, and that a spec overrides it.
+// TestLoad_allowExistingNames checks the key's default and that a spec
+// sets it (a defaults file may not: see TestLoad_rules).
 func TestLoad_allowExistingNames(t *testing.T) {
 	good := "csr: |\n" + indent(makeCSR(t, "a.example.com"))
 	dir := writeTree(t, map[string]string{
-		"defaults.yaml":      "organization_id: 1\n",
-		"team/defaults.yaml": "allow_existing_names: true\n",
-		"a.yaml":             "name: a\ncommon_name: a.example.com\n" + good,
-		"b.yaml":             "name: b\ncommon_name: a.example.com\nallow_existing_names: true\n" + good,
-		"team/c.yaml":        "name: c\ncommon_name: a.example.com\n" + good,
-		"team/d.yaml":        "name: d\ncommon_name: a.example.com\nallow_existing_names: false\n" + good,
+		"defaults.yaml": "organization_id: 1\n",
+		"a.yaml":        "name: a\ncommon_name: a.example.com\n" + good,
+		"b.yaml":        "name: b\ncommon_name: a.example.com\nallow_existing_names: true\n" + good,
+		"team/d.yaml":   "name: d\ncommon_name: a.example.com\nallow_existing_names: false\n" + good,
 	})
 	res, err := Load(dir)
 	if err != nil || len(res.Errors) > 0 {
@@ -139,7 +137,7 @@ func TestLoad_allowExistingNames(t *testing.T) {
 			t.Errorf("%s: allow_existing_names is in FixedFields", o.Name)
 		}
 	}
-	want := map[string]bool{"a": false, "b": true, "c": true, "d": false}
+	want := map[string]bool{"a": false, "b": true, "d": false}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("AllowExistingNames (-want +got):\n%s", diff)
 	}

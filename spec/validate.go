@@ -205,6 +205,7 @@ func (l *fileCtx) validate(rel string, m *yaml.Node, f fields, written map[strin
 			d.at(v, k.key, "%d is out of range; use 1 to 90 %s", *k.days, k.why)
 		}
 	}
+	checkRenewBefore(o, f, d)
 	if o.Revoke && strings.TrimSpace(o.RevokeComments) == "" {
 		if v := f["revoke_comments"]; v != nil {
 			d.at(v, "revoke_comments", "is empty: say why the order is revoked; it is sent to DigiCert with the request")
@@ -217,6 +218,32 @@ func (l *fileCtx) validate(rel string, m *yaml.Node, f fields, written map[strin
 	}
 	o.Fingerprint = Fingerprint(o.FixedFields())
 	return o
+}
+
+// checkRenewBefore refuses a renew_before_days (given, or the default)
+// that is not shorter than the order's validity in days: every new order
+// would be due for renewal once issued, and every renewal again, a
+// purchase each cycle. Only validity_days can be that short (a year is
+// longer than the 90 days renew_before_days allows). reissue_before_days
+// is not checked against the certificate's lifetime: the spec cannot know
+// it (DigiCert and the CA/Browser Forum set it, shorter over the years),
+// and a certificate never outlives its order, so the order's validity
+// bounds nothing there; plan guards that loop (no reissue for expiry
+// before the certificate has lived half its lifetime).
+func checkRenewBefore(o *Order, f fields, d *docErrors) {
+	days := f["validity_days"]
+	if days == nil || f["validity_years"] != nil || o.ValidityDays < 1 || o.ValidityDays > 1095 || o.RenewBeforeDays < 1 || o.RenewBeforeDays > 90 ||
+		o.RenewBeforeDays < o.ValidityDays {
+		return
+	}
+	const loop = "every order would be due for renewal as soon as it is issued, and each renewal again"
+	if v := f["renew_before_days"]; v != nil {
+		d.at(v, "renew_before_days", "%d is not shorter than the order's validity (validity_days: %d): %s; "+
+			"use fewer days than validity_days, or a longer validity", o.RenewBeforeDays, o.ValidityDays, loop)
+		return
+	}
+	d.at(days, "validity_days", "%d days is not longer than renew_before_days (%d when not set): %s; "+
+		"give a longer validity, or a renew_before_days below %d", o.ValidityDays, DefaultBeforeDays, loop, o.ValidityDays)
 }
 
 func contains(list []string, s string) bool {

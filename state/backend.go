@@ -55,6 +55,8 @@ type Encoded struct {
 	// Revocations is the revocation log as a JSON array, oldest first;
 	// nil when there is none.
 	Revocations []byte
+	// Moved is File.Moved as a JSON object; nil when not moved.
+	Moved []byte
 	// Entries maps each entry's name to its JSON object.
 	Entries map[string][]byte
 }
@@ -109,6 +111,16 @@ func Encode(f *File) (*Encoded, error) {
 		}
 		b.WriteString("\n  ]")
 		revs.end = b.Len()
+		b.WriteString(",\n")
+	}
+	if f.Moved != nil {
+		v, err := json.Marshal(f.Moved)
+		if err != nil {
+			return nil, err
+		}
+		enc.Moved = v
+		b.WriteString("  \"moved\": ")
+		b.Write(v)
 		b.WriteString(",\n")
 	}
 	b.WriteString("  \"entries\": {")
@@ -170,6 +182,21 @@ func DecodeRevocations(what string, data []byte) ([]Revocation, error) {
 		return nil, fmt.Errorf("%s does not match the version %d format (%v)", what, Version, err)
 	}
 	return revs, nil
+}
+
+// DecodeMoved decodes File.Moved as Encoded.Moved holds it; nil or empty
+// data is not moved.
+func DecodeMoved(what string, data []byte) (*Moved, error) {
+	if len(data) == 0 {
+		return nil, nil
+	}
+	var m Moved
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("%s does not match the version %d format (%v)", what, Version, err)
+	}
+	return &m, nil
 }
 
 // Decode reads a state in the file format; name names it in errors (a

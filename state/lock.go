@@ -34,6 +34,51 @@ func (e *LockedError) Error() string {
 // Is makes errors.Is(err, ErrLocked) true.
 func (e *LockedError) Is(target error) bool { return target == ErrLocked }
 
+// HardLinkError is a state file with more than one hard link. The lock is
+// taken by name (PATH.lock), so a process that opened the state file by
+// its other name would lock another lock file and act on the same state
+// beside this one; certform refuses such a state file instead.
+type HardLinkError struct {
+	Path  string // the state file, symlinks resolved
+	Links int    // its hard link count
+	// Others are the other names found in Path's folder, sorted; empty
+	// when the other links are elsewhere (another folder of the same file
+	// system).
+	Others []string
+}
+
+// Error names the state file and the other links found, or says
+// "another hard link" when none is in its folder.
+func (e *HardLinkError) Error() string {
+	others := "another hard link outside its folder"
+	if len(e.Others) > 0 {
+		others = "another hard link, " + strings.Join(e.Others, ", ")
+	}
+	return fmt.Sprintf("state file %s has %d hard links (%s): certform locks a state file by its name (%s), "+
+		"so a certform using the other name would act on the same state beside this one; certform will not use it", e.Path, e.Links, others, LockPath(e.Path))
+}
+
+// checkLinks returns a *HardLinkError when the file id was read from, at
+// path, has more than one hard link, naming the other links in its folder.
+func checkLinks(path string, id fileID) error {
+	if id.links <= 1 {
+		return nil
+	}
+	e := &HardLinkError{Path: path, Links: int(id.links)}
+	dir := filepath.Dir(path)
+	des, _ := os.ReadDir(dir) // best effort: the error is the same without names
+	for _, de := range des {
+		p := filepath.Join(dir, de.Name())
+		if p == path || !de.Type().IsRegular() {
+			continue
+		}
+		if fi, err := os.Lstat(p); err == nil && idOf(fi).sameFile(id) {
+			e.Others = append(e.Others, p)
+		}
+	}
+	return e
+}
+
 // The lock file holds the owner's pid on its first line and, on its second,
 // whether the state file next to it has been created: markerPending until
 // the state file is durable on disk, markerCreated from then on. Only the

@@ -512,3 +512,57 @@ func TestOpen_permission(t *testing.T) {
 		t.Fatalf("Read: %v", err)
 	}
 }
+
+// TestOpen_hardLink: a state file with a second hard link is refused by
+// Open under either name (each name would have a lock file of its own),
+// naming the other link when it is in the same folder and saying "another
+// hard link" when it is not; with the link gone it opens again.
+func TestOpen_hardLink(t *testing.T) {
+	dir := t.TempDir()
+	st := filepath.Join(dir, "state.json")
+	s, err := Open(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustUpdate(t, s, "a", 7)
+	// The first process holds its lock while the link is made.
+	link := filepath.Join(dir, "copy.json")
+	if err := os.Link(st, link); err != nil {
+		t.Fatal(err)
+	}
+	msg := func(path, others string) string {
+		return fmt.Sprintf("state file %s has 2 hard links (%s): certform locks a state file by its name (%s.lock), "+
+			"so a certform using the other name would act on the same state beside this one; certform will not use it", path, others, path)
+	}
+	for _, tt := range []struct{ path, want string }{
+		{link, msg(link, "another hard link, "+st)},
+		{st, msg(st, "another hard link, "+link)},
+	} {
+		if tt.path == st {
+			s.Close() // the original's own lock would refuse first
+		}
+		_, err := Open(tt.path)
+		var hl *HardLinkError
+		if !errors.As(err, &hl) || err.Error() != tt.want {
+			t.Errorf("Open(%s): %v\nwant: %s", tt.path, err, tt.want)
+		}
+	}
+	elsewhere := filepath.Join(t.TempDir(), "elsewhere.json")
+	if err := os.Rename(link, elsewhere); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(st); err == nil || err.Error() != msg(st, "another hard link outside its folder") {
+		t.Errorf("link in another folder: %v", err)
+	}
+	if err := os.Remove(elsewhere); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(st)
+	if err != nil {
+		t.Fatalf("after removing the link: %v", err)
+	}
+	defer s.Close()
+	if e := s.Entry("a"); e == nil || e.OrderID != 7 {
+		t.Errorf("entry a: %+v", e)
+	}
+}

@@ -87,12 +87,15 @@ type fileID struct {
 	dev, ino uint64
 	size     int64
 	mtime    time.Time
+	// links is the file's hard link count (0 when the platform does not
+	// say); not part of its identity.
+	links uint64
 }
 
 func idOf(fi fs.FileInfo) fileID {
 	id := fileID{size: fi.Size(), mtime: fi.ModTime()}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		id.dev, id.ino = uint64(st.Dev), uint64(st.Ino)
+		id.dev, id.ino, id.links = uint64(st.Dev), uint64(st.Ino), uint64(st.Nlink)
 	}
 	return id
 }

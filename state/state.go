@@ -167,8 +167,48 @@ type File struct {
 	// ObservedAt is when certform last read what changed in CertCentral
 	// (the status-changes feed, or every order); zero before the first
 	// time. The next observation reads the changes since then.
-	ObservedAt time.Time         `json:"observed_at,omitzero"`
-	Entries    map[string]*Entry `json:"entries"`
+	ObservedAt time.Time `json:"observed_at,omitzero"`
+	// Moved is set, by certform state migrate, on the state it copied
+	// from: where the state went. Such a state is kept only as a record:
+	// Open, OpenBackend and Reacquire refuse it with a *MovedError, and so
+	// does certform for every command. Nil when not moved.
+	Moved   *Moved            `json:"moved,omitempty"`
+	Entries map[string]*Entry `json:"entries"`
+}
+
+// Moved says where a state was migrated to (see File.Moved). It never
+// holds a password or a user name.
+type Moved struct {
+	// To names the new state: "state file PATH" (absolute) or
+	// "PostgreSQL workspace W at URL".
+	To string `json:"to"`
+	// Flags are the command-line flags that name it, such as
+	// "--state URL --workspace W".
+	Flags string `json:"flags"`
+	// At is when the migration finished.
+	At time.Time `json:"at"`
+}
+
+// MovedError is a state that certform state migrate copied elsewhere: no
+// command uses it any more (see File.Moved).
+type MovedError struct {
+	Name  string // the state refused, as Store.Name names it
+	Moved Moved
+}
+
+// Error names the state, where it went and when.
+func (e *MovedError) Error() string {
+	return fmt.Sprintf("%s was moved to %s on %s (certform state migrate); it is kept only as a record, and no certform command uses it",
+		e.Name, e.Moved.To, e.Moved.At.UTC().Format(time.RFC3339))
+}
+
+// CheckMoved returns a *MovedError when f, the state name names, was
+// moved; otherwise nil.
+func CheckMoved(name string, f *File) error {
+	if f == nil || f.Moved == nil {
+		return nil
+	}
+	return &MovedError{Name: name, Moved: *f.Moved}
 }
 
 // Revocation records one revocation request certform sent: the spec name,
@@ -210,6 +250,10 @@ func (f *File) Names() []string {
 // 10,000 entries clones the state once per cycle.
 func (f *File) Clone() *File {
 	c := &File{Version: f.Version, APIURL: f.APIURL, ObservedAt: f.ObservedAt, Entries: make(map[string]*Entry, len(f.Entries))}
+	if f.Moved != nil {
+		m := *f.Moved
+		c.Moved = &m
+	}
 	if f.Revocations != nil {
 		c.Revocations = append([]Revocation(nil), f.Revocations...)
 	}
@@ -489,6 +533,10 @@ type batch struct {
 // pending", or empty, is a first run that died before the state file was
 // durable: Open creates the state file. A lock file in any other form, such
 // as the pid alone written by an earlier certform, counts as used.
+//
+// A state file with more than one hard link is refused with a
+// *HardLinkError: the lock is taken by name, so a process that opened the
+// other link would not be kept out.
 func Open(path string) (*Store, error) {
 	real, err := RealPath(path)
 	if err != nil {
@@ -583,6 +631,10 @@ func (s *Store) load() error {
 	if err != nil {
 		return err
 	}
+	if err := CheckMoved(s.name, f); err != nil {
+		s.backend.Release()
+		return err
+	}
 	enc, err := Encode(f)
 	if err != nil {
 		s.backend.Release()
@@ -614,6 +666,9 @@ func (b *fileBackend) Load() (*File, error) {
 	}
 	removeStaleTemps(b.path)
 	f, id, err := readState(b.path)
+	if err == nil && f != nil {
+		err = checkLinks(b.path, id)
+	}
 	if err != nil {
 		l.Release()
 		return nil, err

@@ -488,3 +488,39 @@ func TestOpen_removesStaleTemps(t *testing.T) {
 		t.Errorf("files (-want +got):\n%s", diff)
 	}
 }
+
+// TestOpen_moved: a state marked as moved (state migrate's mark) keeps its
+// mark and entries in the file, and Open refuses it with a *MovedError
+// naming where it went, holding no lock after.
+func TestOpen_moved(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Update("a", func(e *Entry) bool { e.OrderID = 7; return true }); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 12, 7, 6, 0, 0, 0, time.UTC)
+	mark := Moved{To: "state file /srv/new.json", Flags: "--state /srv/new.json", At: at}
+	if err := s.Mutate(func(f *File) { f.Moved = &mark }); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if got := readBytes(t, path); !strings.Contains(got, `  "moved": {"to":"state file /srv/new.json","flags":"--state /srv/new.json","at":"2026-12-07T06:00:00Z"},`+"\n") {
+		t.Errorf("the file:\n%s", got)
+	}
+	f, err := Read(path)
+	if err != nil || f.Moved == nil || *f.Moved != mark || f.Entries["a"] == nil || f.Clone().Moved == f.Moved || *f.Clone().Moved != mark {
+		t.Fatalf("Read: %v %+v", err, f)
+	}
+	want := fmt.Sprintf("state file %s was moved to state file /srv/new.json on 2026-12-07T06:00:00Z (certform state migrate); "+
+		"it is kept only as a record, and no certform command uses it", path)
+	for range 2 { // the refusal releases the lock
+		_, err = Open(path)
+		var me *MovedError
+		if !errors.As(err, &me) || err.Error() != want || me.Moved != mark {
+			t.Fatalf("Open: %v\nwant: %s", err, want)
+		}
+	}
+}

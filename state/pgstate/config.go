@@ -201,6 +201,28 @@ func (c *Config) Name() string {
 	return fmt.Sprintf("PostgreSQL workspace %s at %s", c.Workspace, c.URL)
 }
 
+// PublicURL returns URL without a user name (in the URL or as its user
+// parameter; a password is never in it, see Parse): what certform writes
+// down of the database where others may read it, such as the moved mark
+// of a state migrated to it.
+func (c *Config) PublicURL() string {
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		return withoutUserinfo(c.URL) // Parse read it; kept for safety
+	}
+	u.User = nil
+	if q := u.Query(); q.Has("user") {
+		q.Del("user")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// PublicName is Name with PublicURL: "PostgreSQL workspace W at URL".
+func (c *Config) PublicName() string {
+	return fmt.Sprintf("PostgreSQL workspace %s at %s", c.Workspace, c.PublicURL())
+}
+
 // connect opens one connection, as application name
 // "certform HOST pid PID" so that an operator sees who holds a lock in
 // pg_stat_activity.

@@ -256,8 +256,9 @@ func (b *Backend) write(ctx context.Context, prev, next *state.Encoded) error {
 	if !next.ObservedAt.IsZero() {
 		observed = next.ObservedAt.Format(time.RFC3339Nano)
 	}
-	tag, err := tx.Exec(ctx, `UPDATE certform.workspaces SET api_url = $3, observed_at = $4, revocations = $5, updated_at = now()
-		WHERE id = $2 AND epoch = $1 AND `+fencedSQL("$6", "$7", "$8"), b.epoch, b.id, next.APIURL, observed, string(next.Revocations), int64(lockClass), int64(b.id), b.token)
+	tag, err := tx.Exec(ctx, `UPDATE certform.workspaces SET api_url = $3, observed_at = $4, revocations = $5, moved = $9, updated_at = now()
+		WHERE id = $2 AND epoch = $1 AND `+fencedSQL("$6", "$7", "$8"), b.epoch, b.id, next.APIURL, observed, string(next.Revocations), int64(lockClass), int64(b.id), b.token,
+		string(next.Moved))
 	if err != nil {
 		return err
 	}
@@ -392,6 +393,30 @@ func Read(ctx context.Context, cfg *Config) (*state.File, error) {
 	return readWorkspace(ctx, conn, cfg)
 }
 
+// Exists reports whether the workspace cfg names has been created (by a
+// first apply, import or run, or a state migrate into it), without a
+// lock: for status, which refuses a workspace that does not exist (a
+// mistyped --workspace) where plan reads it as empty.
+func Exists(ctx context.Context, cfg *Config) (bool, error) {
+	conn, err := cfg.connect(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close(context.Background())
+	v, err := schemaVersion(ctx, conn)
+	if err != nil {
+		return false, fmt.Errorf("%s: reading the schema version: %w", cfg.Name(), explain(err))
+	}
+	if v == 0 {
+		return false, nil
+	}
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM certform.workspaces WHERE name = $1)`, cfg.Workspace).Scan(&exists); err != nil {
+		return false, fmt.Errorf("%s: reading: %w", cfg.Name(), explain(err))
+	}
+	return exists, nil
+}
+
 // readWorkspace reads the workspace in one REPEATABLE READ, read-only
 // transaction.
 func readWorkspace(ctx context.Context, conn *pgx.Conn, cfg *Config) (*state.File, error) {
@@ -415,8 +440,8 @@ func readWorkspace(ctx context.Context, conn *pgx.Conn, cfg *Config) (*state.Fil
 		}
 		return nil, fmt.Errorf("%s: the schema %q is at version %d, older than this certform's %d; it is migrated by the first apply, import or run", name, Schema, v, SchemaVersion)
 	}
-	var apiURL, observed, revs string
-	err = tx.QueryRow(ctx, `SELECT api_url, observed_at, revocations FROM certform.workspaces WHERE name = $1`, cfg.Workspace).Scan(&apiURL, &observed, &revs)
+	var apiURL, observed, revs, moved string
+	err = tx.QueryRow(ctx, `SELECT api_url, observed_at, revocations, moved FROM certform.workspaces WHERE name = $1`, cfg.Workspace).Scan(&apiURL, &observed, &revs, &moved)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return empty, nil
 	}
@@ -431,6 +456,9 @@ func readWorkspace(ctx context.Context, conn *pgx.Conn, cfg *Config) (*state.Fil
 		}
 	}
 	if f.Revocations, err = state.DecodeRevocations(name+": the revocation log", []byte(revs)); err != nil {
+		return nil, err
+	}
+	if f.Moved, err = state.DecodeMoved(name+": the moved mark", []byte(moved)); err != nil {
 		return nil, err
 	}
 	rows, err := tx.Query(ctx, `SELECT name, data FROM certform.entries WHERE workspace = $1`, cfg.Workspace)

@@ -484,3 +484,46 @@ func TestLoad_refusedUsesNoID(t *testing.T) {
 		t.Errorf("the id sequence is at %d after one workspace and 5 refused attempts, want 1", last)
 	}
 }
+
+// TestBackend_moved: the moved mark is written to and read from the
+// workspace; OpenBackend then refuses the workspace, and Read returns the
+// mark for the caller to refuse.
+func TestBackend_moved(t *testing.T) {
+	_, cfg := newWorkspace(t, "")
+	s := open(t, cfg)
+	mark := state.Moved{To: "state file /srv/new.json", Flags: "--state /srv/new.json", At: time.Date(2026, 12, 7, 6, 0, 0, 0, time.UTC)}
+	if err := s.Mutate(func(f *state.File) { f.Moved = &mark }); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	f, err := Read(context.Background(), cfg)
+	if err != nil || f.Moved == nil || *f.Moved != mark {
+		t.Fatalf("Read: %v %+v", err, f)
+	}
+	_, err = state.OpenBackend(New(cfg))
+	var me *state.MovedError
+	if !errors.As(err, &me) || me.Name != cfg.Name() || me.Moved != mark {
+		t.Fatalf("OpenBackend: %v", err)
+	}
+}
+
+// TestConfig_PublicURL: the URL written where others read it has no user
+// name, in the userinfo or as a parameter.
+func TestConfig_PublicURL(t *testing.T) {
+	for _, tt := range []struct{ url, want string }{
+		{"postgres://certform@127.0.0.1:5432/db?sslmode=disable", "postgres://127.0.0.1:5432/db?sslmode=disable"},
+		{"postgresql://127.0.0.1/db?user=certform&sslmode=disable", "postgresql://127.0.0.1/db?sslmode=disable"},
+		{"postgres://127.0.0.1/db", "postgres://127.0.0.1/db"},
+	} {
+		cfg, err := Parse(tt.url, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cfg.PublicURL(); got != tt.want {
+			t.Errorf("PublicURL(%s) = %s, want %s", tt.url, got, tt.want)
+		}
+		if got, want := cfg.PublicName(), "PostgreSQL workspace default at "+tt.want; got != want {
+			t.Errorf("PublicName = %s, want %s", got, want)
+		}
+	}
+}
