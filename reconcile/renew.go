@@ -77,7 +77,7 @@ func (ap *applier) adoptRenewal(ctx context.Context, a Action, newID int) (strin
 			return false
 		}
 		ne := state.Entry{OrderID: o.ID, AlternativeOrderID: o.AlternativeOrderID, Fixed: maps.Clone(e.Fixed), Fingerprint: e.Fingerprint,
-			Options: e.Options, DisableCT: bool(o.DisableCT), AutoReissue: bool(o.AutoReissue), Imported: e.Imported, File: e.File, OrderedAt: now}
+			Options: e.Options, DisableCT: o.DisableCT.Or(e.DisableCT), AutoReissue: o.AutoReissue.Or(e.AutoReissue), Imported: e.Imported, File: e.File, OrderedAt: now}
 		if c := o.Certificate; c.CommonName != "" {
 			if names := orderNames(c.CommonName, c.DNSNames); !sameNames(names, entryNames(e)) {
 				if ne.Fixed == nil {
