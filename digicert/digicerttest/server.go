@@ -1865,10 +1865,10 @@ func (s *Server) findAlternate(w http.ResponseWriter, altID string) {
 
 // statusChanges serves GET /order/certificate/status-changes?minutes=N:
 // the orders that changed in the last N minutes, by order id, one page of
-// limit and offset as the other lists (WithMaxPageSize caps it), but, as
-// in DigiCert's example, without a page object: {"orders": [...]}, so
-// that a client must read on while a page is full. An empty feed is
-// {"orders": []}.
+// limit and offset as the other lists (WithMaxPageSize caps it), with a
+// page object: {"orders": [...], "page": {"total", "limit", "offset"}}.
+// DigiCert documents the list as paged; its example shows no page
+// object, which digicert.Client reads too.
 func (s *Server) statusChanges(w http.ResponseWriter, r *http.Request) {
 	minutes, err := strconv.Atoi(r.URL.Query().Get("minutes"))
 	if err != nil || minutes < 1 || minutes > 10080 {
@@ -1890,8 +1890,7 @@ func (s *Server) statusChanges(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	sort.Slice(refs, func(i, j int) bool { return refs[i].OrderID < refs[j].OrderID })
-	start := min(offset, len(refs))
-	writeJSON(w, 200, map[string]any{"orders": refs[start:min(start+limit, len(refs))]})
+	writePage(w, "orders", refs, limit, offset)
 }
 
 // maxPageSize is the most entries a list page holds, and the default.
