@@ -530,7 +530,7 @@ func TestApply_refreshRepairsDrift(t *testing.T) {
 }
 
 func TestImport(t *testing.T) {
-	srv, env := startFake(t)
+	srv, env := startFake(t, digicerttest.WithDisableCTField()) // the order's CT setting is known
 	dir := copyTree(t, "examples")
 	st := filepath.Join(t.TempDir(), "s.json")
 	id := srv.AddOrder(digicerttest.Order{CommonName: "www.example.com", DNSNames: []string{"example.com"}, SignatureHash: "sha256", DisableCT: true})
