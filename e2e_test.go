@@ -478,7 +478,7 @@ func TestApply_maxRevocations(t *testing.T) {
 }
 
 func TestApply_refreshRepairsDrift(t *testing.T) {
-	srv, env, dir, st := appliedSpecs(t, 2)
+	srv, env, dir, st := appliedSpecs(t, 2, digicerttest.WithDisableCTField()) // CT drift is seen only where order info shows disable_ct
 	id := loadStateFile(t, st).Entries["host01"].OrderID
 	srv.SetCT(id, true) // someone disabled CT logging in the console
 	srv.ResetRequests()
