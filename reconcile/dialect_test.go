@@ -165,3 +165,48 @@ func TestApply_alternativeIDAlphanumeric(t *testing.T) {
 		t.Fatalf("%d orders", n)
 	}
 }
+
+// TestObserve_pagedFeed: the status-changes feed is read to its last page
+// before the cycle counts as observed: with one change a page, a change on
+// page two is seen too (page one only would move the watermark past it
+// for good).
+func TestObserve_pagedFeed(t *testing.T) {
+	r := newRig(t, digicerttest.WithMaxPageSize(1))
+	r.spec("a")
+	r.spec("b")
+	r.cycle(1)
+	r.observeCycle(1)
+	a, b := r.entry("a").OrderID, r.entry("b").OrderID
+	r.clock.Add(time.Minute)
+	r.srv.SetStatus(a, "revoked")
+	r.srv.SetStatus(b, "revoked")
+	r.calls()
+	r.observeCycle(1)
+	if sa, sb := r.entry("a").Status, r.entry("b").Status; sa != "revoked" || sb != "revoked" {
+		t.Errorf("statuses after the cycle: a %s, b %s; want both revoked", sa, sb)
+	}
+	calls := r.calls()
+	if !slices.Contains(calls, "GET /order/certificate/status-changes?limit=1000&minutes=2&offset=1") {
+		t.Errorf("page two not read: %v", calls)
+	}
+}
+
+// TestAdopt_routeNotFound: an order_id whose read answers a 404 that is
+// not about an order (not_found|route: a wrong --api-url or a proxy) is
+// an error, not "does not exist": nothing is blocked or adopted on it.
+func TestAdopt_routeNotFound(t *testing.T) {
+	r := newRig(t)
+	id := r.srv.AddOrder(digicerttest.Order{CommonName: "shop.example.com", OrganizationID: 1})
+	r.adoptSpec("shop", id, "")
+	r.srv.Inject(digicerttest.Fault{Method: "GET", Path: fmt.Sprintf("/order/certificate/%d", id), Status: 404, Code: "not_found|route", Message: "The specified route was not found."})
+	c, err := r.reconciler(1).Prepare(t.Context(), CycleOptions{Refresh: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Plan.Blocked) != 0 || len(c.Errors) != 1 || !strings.Contains(c.Errors[0].Error(), "404 not_found|route") {
+		t.Fatalf("blocked %+v, errors %v", c.Plan.Blocked, c.Errors)
+	}
+	if e := r.store.Entry("shop"); e != nil && e.OrderID != 0 {
+		t.Fatalf("entry: %+v", e)
+	}
+}
