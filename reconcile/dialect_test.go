@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certform/certform/digicert"
 	"github.com/certform/certform/digicert/digicerttest"
 	"github.com/certform/certform/state"
 )
@@ -208,5 +209,20 @@ func TestAdopt_routeNotFound(t *testing.T) {
 	}
 	if e := r.store.Entry("shop"); e != nil && e.OrderID != 0 {
 		t.Fatalf("entry: %+v", e)
+	}
+}
+
+// TestObservedFrom_unknownSettings: an order whose answer lacks
+// disable_ct and auto_reissue is observed with the state's values, never
+// false; values the answer states win.
+func TestObservedFrom_unknownSettings(t *testing.T) {
+	known := &state.File{Entries: map[string]*state.Entry{"shop": {OrderID: 1, DisableCT: true, AutoReissue: true}}}
+	obs := observedFrom(map[string]*digicert.Order{"shop": {ID: 1, Status: "issued"}}, known)
+	if o := obs["shop"]; !o.DisableCT || !o.AutoReissue {
+		t.Errorf("unknown settings observed as %+v", o)
+	}
+	obs = observedFrom(map[string]*digicert.Order{"shop": {ID: 1, Status: "issued", DisableCT: digicert.KnownFlag(false), AutoReissue: digicert.KnownFlag(false)}}, known)
+	if o := obs["shop"]; o.DisableCT || o.AutoReissue {
+		t.Errorf("stated settings observed as %+v", o)
 	}
 }

@@ -2,13 +2,11 @@ package reconcile
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
 
-	"github.com/certform/certform/digicert"
 	"github.com/certform/certform/spec"
 	"github.com/certform/certform/state"
 )
@@ -112,8 +110,3 @@ func carryOver(old, ne *state.Entry) {
 	ne.HookPending, ne.HookAttempts, ne.HookRetryAt = old.HookPending, old.HookAttempts, old.HookRetryAt
 }
 
-// hasCode reports whether err is a CertCentral error carrying code.
-func hasCode(err error, code string) bool {
-	var ae *digicert.APIError
-	return errors.As(err, &ae) && ae.HasCode(code)
-}
