@@ -109,4 +109,3 @@ func carryOver(old, ne *state.Entry) {
 	ne.DeliveredAt, ne.DeliveredSerial, ne.DeliveredCertificateID = old.DeliveredAt, old.DeliveredSerial, old.DeliveredCertificateID
 	ne.HookPending, ne.HookAttempts, ne.HookRetryAt = old.HookPending, old.HookAttempts, old.HookRetryAt
 }
-
