@@ -354,8 +354,14 @@ func mergeListed(got, listed *digicert.Order) *digicert.Order {
 	if o.Product.NameID == "" {
 		o.Product = listed.Product
 	}
-	if o.Organization.ID == 0 {
-		o.Organization = listed.Organization
+	if o.OrganizationID() == 0 {
+		o.Organization, o.Certificate.Organization = listed.Organization, listed.Certificate.Organization
+	}
+	if o.DisableCT == nil {
+		o.DisableCT = listed.DisableCT
+	}
+	if o.AutoReissue == nil {
+		o.AutoReissue = listed.AutoReissue
 	}
 	if o.DateCreated == "" {
 		o.DateCreated = listed.DateCreated
@@ -480,7 +486,13 @@ type adoptSpec struct {
 	// does not take.
 	SignatureHash, SignatureNote string
 	DisableCT, AutoReissue       bool
-	OrderID                      int
+	// DisableCTUnknown and AutoReissueUnknown say that CertCentral's
+	// answer left the setting out (disable_ct is not on DigiCert's
+	// order-info page): the spec leaves it out too, with a comment, and
+	// the spec's value (its default) is then taken as the order's, so
+	// certform changes nothing on a guess.
+	DisableCTUnknown, AutoReissueUnknown bool
+	OrderID                              int
 	// Status and Date (YYYY-MM-DD) are for the header comment.
 	Status, Date string
 }
@@ -508,11 +520,12 @@ func buildAdoptSpec(o *digicert.Order) (adoptSpec, string) {
 	if !ok {
 		return adoptSpec{}, unknownProduct(o.Product.NameID)
 	}
-	if o.Organization.ID <= 0 {
+	if o.OrganizationID() <= 0 {
 		return adoptSpec{}, "CertCentral reports no organization id; write its spec by hand"
 	}
-	s := adoptSpec{CommonName: cn, DNSNames: dns, OrganizationID: o.Organization.ID, Product: product,
-		DisableCT: bool(o.DisableCT), AutoReissue: bool(o.AutoReissue), OrderID: o.ID, Status: o.Status}
+	s := adoptSpec{CommonName: cn, DNSNames: dns, OrganizationID: o.OrganizationID(), Product: product,
+		DisableCT: o.DisableCT.Or(false), AutoReissue: o.AutoReissue.Or(false), OrderID: o.ID, Status: o.Status,
+		DisableCTUnknown: o.DisableCT == nil, AutoReissueUnknown: o.AutoReissue == nil}
 	s.ValidityYears, s.ValidityDays, s.ValidityNote = adoptValidity(o.DateCreated, o.OrderValidTill)
 	switch h := strings.ToLower(strings.TrimSpace(o.Certificate.SignatureHash)); h {
 	case "":
@@ -555,8 +568,8 @@ func adoptDNSNames(cn string, dns []string) []string {
 var adoptProducts = map[string]string{
 	"ssl_ov": "ov", "ssl_ev": "ev", "ssl_grid": "grid", "ssl_private": "private",
 	"ssl_plus": "ov", "ssl_multi_domain": "ov", "ssl_wildcard": "ov", "ssl_cloud_wildcard": "ov",
-	"ssl_basic": "ov", "ssl_securesite_pro": "ov",
-	"ssl_ev_plus": "ev", "ssl_ev_multi_domain": "ev", "ssl_ev_basic": "ev", "ssl_ev_securesite_pro": "ev",
+	"ssl_basic": "ov", "ssl_securesite_pro": "ov", "ssl_securesite_flex": "ov",
+	"ssl_ev_plus": "ev", "ssl_ev_multi_domain": "ev", "ssl_ev_basic": "ev", "ssl_ev_securesite_pro": "ev", "ssl_ev_securesite_flex": "ev",
 }
 
 // adoptProduct returns certform's product for a name_id, and false when
@@ -715,10 +728,23 @@ func renderAdoptSpec(s adoptSpec, defaults map[string]any) []byte {
 		}
 		fmt.Fprintf(&b, "# validity: left out: %s; %s.\n", s.ValidityNote, applies)
 	}
-	if !same("disable_ct", s.DisableCT) {
+	unknown := func(key string) {
+		v, ok := defaults[key]
+		if !ok {
+			v = false
+		}
+		fmt.Fprintf(&b, "# %s: left out: CertCentral's answer does not say; the spec's value (%v) is taken as the order's and certform does not change it. Write the order's setting here if it differs.\n", key, v)
+	}
+	switch {
+	case s.DisableCTUnknown:
+		unknown("disable_ct")
+	case !same("disable_ct", s.DisableCT):
 		fmt.Fprintf(&b, "disable_ct: %t\n", s.DisableCT)
 	}
-	if !same("auto_reissue", s.AutoReissue) {
+	switch {
+	case s.AutoReissueUnknown:
+		unknown("auto_reissue")
+	case !same("auto_reissue", s.AutoReissue):
 		fmt.Fprintf(&b, "auto_reissue: %t\n", s.AutoReissue)
 	}
 	fmt.Fprintf(&b, "order_id: %d\n", s.OrderID)

@@ -86,7 +86,8 @@ func TestAdopt_product(t *testing.T) {
 		{"ssl_basic", "ov", true}, {"ssl_securesite_pro", "ov", true},
 		{"ssl_ev_plus", "ev", true}, {"ssl_ev_multi_domain", "ev", true}, {"ssl_ev_basic", "ev", true}, {"ssl_ev_securesite_pro", "ev", true},
 		{"private_ssl_plus", "private", true}, {"ssl_grid_premium", "grid", true}, {"SSL_Plus", "ov", true},
-		{"ssl_dv_geotrust", "", false}, {"ssl_securesite_flex", "", false}, {"", "", false}, {"client_premium", "", false},
+		{"ssl_securesite_flex", "ov", true}, {"ssl_ev_securesite_flex", "ev", true}, // real name_ids (issue 21, item 12)
+		{"ssl_dv_geotrust", "", false}, {"", "", false}, {"client_premium", "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.nameID, func(t *testing.T) {
@@ -320,7 +321,7 @@ func startAdoptFake(t testing.TB, opts ...digicerttest.Option) (*digicerttest.Se
 // and orders adopt cannot describe, are skipped with the reason; the rest
 // are written.
 func TestAdoptJob_taken(t *testing.T) {
-	srv, client := startAdoptFake(t)
+	srv, client := startAdoptFake(t, digicerttest.WithDisableCTField())
 	add := func(o digicerttest.Order) int {
 		if o.ProductType == "" {
 			o.ProductType = "ov"
@@ -388,15 +389,17 @@ func TestAdoptJob_taken(t *testing.T) {
 	if len(rep.Written) != 1 || rep.Written[0].OrderID != fine || rep.Written[0].File != "adopted/fine-example-com.yaml" || len(rep.Failed) != 0 || len(rep.Invalid) != 0 {
 		t.Errorf("written %+v, failed %+v, invalid %v", rep.Written, rep.Failed, rep.Invalid)
 	}
-	// The orders skipped after the list (bad name, no organization) were
-	// read; those skipped on the list alone were not.
+	// The orders skipped after the list (bad name, no organization, and
+	// the one in flight, whose list entry lacks its alternative order id
+	// as a real listing does) were read; those skipped on the list alone
+	// were not.
 	var gets []string
 	for _, c := range srv.Calls() {
 		if c != "GET /order/certificate?limit=1000&offset=0" {
 			gets = append(gets, c)
 		}
 	}
-	if len(gets) != 3 || len(writes(srv)) != 0 {
+	if len(gets) != 4 || len(writes(srv)) != 0 {
 		t.Errorf("calls after the list: %v", gets)
 	}
 }

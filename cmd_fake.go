@@ -57,7 +57,9 @@ func fakeServer(ctx context.Context, stdout, stderr io.Writer, args []string) in
 		return exitUsage
 	}
 
-	fake := digicerttest.New(*key)
+	// Order info shows disable_ct, so that a CT change made through the
+	// control API (as in the console) is seen; real order info may lack it.
+	fake := digicerttest.New(*key, digicerttest.WithDisableCTField())
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		fmt.Fprintf(stderr, "certform fake-server: %v\nhint: choose another port, or port 0 for a free one (--listen 127.0.0.1:0)\n", err)

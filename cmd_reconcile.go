@@ -251,7 +251,7 @@ func unreachable(cmd string, stderr io.Writer, errs ...error) bool {
 	fmt.Fprintf(stderr, "certform %s: %v; nothing was done\n", cmd, ce)
 	var ae *digicert.APIError
 	switch {
-	case errors.As(ce, &ae) && ae.Status == http.StatusUnauthorized:
+	case digicert.IsInvalidKey(ce): // a 401, or a 403 access_denied|access_denied_invalid_key
 		fmt.Fprintln(stderr, "hint: CertCentral does not accept the API key: check DIGICERT_API_KEY, DIGICERT_API_KEY_FILE or --api-key-file (a mistyped, revoked or expired key)")
 	case errors.As(ce, &ae) && ae.Status == http.StatusForbidden:
 		fmt.Fprintln(stderr, "hint: "+permissionsHint)
@@ -1193,7 +1193,7 @@ func runImport(stdout, stderr io.Writer, args []string) int {
 	}
 	err = store.Update(name, func(e *state.Entry) bool {
 		*e = state.Entry{OrderID: got.ID, AlternativeOrderID: got.AlternativeOrderID, Fingerprint: o.Fingerprint, Fixed: o.FixedFields(),
-			DisableCT: bool(got.DisableCT), AutoReissue: bool(got.AutoReissue), Imported: true, File: o.File,
+			DisableCT: got.DisableCT.Or(o.DisableCT), AutoReissue: got.AutoReissue.Or(o.AutoReissue), Imported: true, File: o.File,
 			OrderedAt: time.Now().UTC(), Status: got.Status, RefreshedAt: time.Now().UTC()}
 		return true
 	})

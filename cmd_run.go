@@ -105,7 +105,7 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 	met := daemon.NewMetrics()
 	var fake *digicerttest.Server
 	if *dev {
-		fake = digicerttest.New(devKey)
+		fake = digicerttest.New(devKey, digicerttest.WithDisableCTField()) // as an account whose answers show CT
 		api.url = fake.Start()
 		defer fake.Close()
 		os.Setenv("DIGICERT_API_KEY", devKey)

@@ -28,7 +28,7 @@ type adoptAccount struct {
 func newAdoptAccount(t *testing.T) *adoptAccount {
 	t.Helper()
 	a := &adoptAccount{dir: t.TempDir(), st: filepath.Join(t.TempDir(), "state.json")}
-	a.srv, a.env = startFake(t)
+	a.srv, a.env = startFake(t, digicerttest.WithDisableCTField()) // the orders' CT settings are known
 	a.www = a.srv.AddOrder(digicerttest.Order{CommonName: "www.example.com", DNSNames: []string{"example.com", "WWW.Example.com", " "},
 		SignatureHash: "sha256", ProductType: "ov", OrganizationID: 112233})
 	a.api = a.srv.AddOrder(digicerttest.Order{CommonName: "api.example.com", Status: "pending", ProductType: "ev", OrganizationID: 112233,

@@ -81,7 +81,7 @@ func TestFakeServer_tryByHand(t *testing.T) {
 	orders := p.orders(t)
 	placed := 0
 	for _, o := range orders {
-		if strings.HasPrefix(o.AlternativeOrderID, "cf-") {
+		if strings.HasPrefix(o.AlternativeOrderID, "cf") {
 			placed++
 		}
 	}

@@ -127,7 +127,7 @@ func TestApply_adoptOtherNames(t *testing.T) {
 // toggle changed afterwards is one call.
 func TestAdopt_reviewThenApply(t *testing.T) {
 	t.Parallel()
-	srv, env := startFake(t)
+	srv, env := startFake(t, digicerttest.WithDisableCTField()) // the orders' CT settings are known
 	dir := t.TempDir()
 	st := filepath.Join(t.TempDir(), "s.json")
 	ids := map[int]bool{}

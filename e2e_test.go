@@ -480,7 +480,7 @@ func TestApply_maxRevocations(t *testing.T) {
 }
 
 func TestApply_refreshRepairsDrift(t *testing.T) {
-	srv, env, dir, st := appliedSpecs(t, 2)
+	srv, env, dir, st := appliedSpecs(t, 2, digicerttest.WithDisableCTField()) // CT drift is seen only where order info shows disable_ct
 	id := loadStateFile(t, st).Entries["host01"].OrderID
 	srv.SetCT(id, true) // someone disabled CT logging in the console
 	srv.ResetRequests()
@@ -532,7 +532,7 @@ func TestApply_refreshRepairsDrift(t *testing.T) {
 }
 
 func TestImport(t *testing.T) {
-	srv, env := startFake(t)
+	srv, env := startFake(t, digicerttest.WithDisableCTField()) // the order's CT setting is known
 	dir := copyTree(t, "examples")
 	st := filepath.Join(t.TempDir(), "s.json")
 	id := srv.AddOrder(digicerttest.Order{CommonName: "www.example.com", DNSNames: []string{"example.com"}, SignatureHash: "sha256", DisableCT: true})

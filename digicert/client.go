@@ -43,8 +43,10 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -112,6 +114,77 @@ type Client struct {
 	// copy) fails a call at once on an error retrying cannot cure.
 	first    *firstCall
 	failFast bool
+	pause    *keyPause                                        // shared by copies of the client (Check's)
+	scrubRE  *regexp.Regexp                                   // the key, for scrub
+	now      func() time.Time                                 // time.Now; tests replace it
+	sleep    func(ctx context.Context, d time.Duration) error // sleepCtx; tests replace it
+}
+
+// RateLimitPause is the least wait after a 429 before the next call with
+// the same key, from any goroutine: CertCentral blocks a key that exceeded
+// a limit "for a while" (shared/digicert-api.md) and a retry within a
+// second of jitter only finds it blocked still. A Retry-After header that
+// asks for longer wins.
+const RateLimitPause = 5 * time.Second
+
+// keyPause is when the key may be used again after a 429.
+type keyPause struct {
+	mu    sync.Mutex
+	until time.Time
+}
+
+// block makes the key wait until t, unless it waits longer already.
+func (p *keyPause) block(t time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if t.After(p.until) {
+		p.until = t
+	}
+}
+
+// left returns how long the key must still wait at now.
+func (p *keyPause) left(now time.Time) time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.until.Sub(now)
+}
+
+// waitPause waits until the key may be used again after a 429, or ctx
+// ends. A 429 that another call gets meanwhile makes it wait again.
+func (c *Client) waitPause(ctx context.Context) error {
+	for {
+		d := c.pause.left(c.now())
+		if d <= 0 {
+			return ctx.Err()
+		}
+		if err := c.sleep(ctx, d); err != nil {
+			return err
+		}
+	}
+}
+
+// sleepCtx waits d, or until ctx ends, and returns ctx's error then.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// scrub replaces every occurrence of the API key in s, whatever its case,
+// with [redacted]: text that came from the network (DigiCert's error
+// messages, a Location) is scrubbed before an error carries it, so that a
+// server echoing the key ("API key KEY is not valid") never has it
+// printed or logged.
+func (c *Client) scrub(s string) string {
+	if c.scrubRE == nil {
+		return s
+	}
+	return c.scrubRE.ReplaceAllLiteralString(s, "[redacted]")
 }
 
 // Option configures a Client.
@@ -225,6 +298,10 @@ func New(key string, opts ...Option) (*Client, error) {
 		limiter: newWindowLimiter(DefaultLimits),
 		retry:   DefaultRetry,
 		clock:   &serverClock{},
+		pause:   &keyPause{},
+		scrubRE: regexp.MustCompile("(?i)" + regexp.QuoteMeta(string(k))),
+		now:     time.Now,
+		sleep:   sleepCtx,
 	}
 	if err := WithBaseURL(BaseURLUS)(c); err != nil {
 		return nil, err
@@ -409,7 +486,8 @@ func decodeProof[T any](endpoint string, ans *answer, what string, id func(*T) i
 }
 
 // GetOrder reads one order: GET /order/certificate/{id}. A 2xx answer that
-// does not decode or has no id > 0 is an error matching ErrBadAnswer.
+// does not decode or has no id > 0 is an error matching ErrBadAnswer. Only
+// an error that IsNotFound says the order does not exist.
 func (c *Client) GetOrder(ctx context.Context, orderID int) (*Order, error) {
 	const endpoint = "GET /order/certificate/{id}"
 	ans, err := c.do(ctx, "GET", fmt.Sprintf("/order/certificate/%d", orderID), endpoint, nil, true)
@@ -506,12 +584,14 @@ func (c *Client) GetRequest(ctx context.Context, requestID int) (*Request, error
 
 // FindByAlternativeID lists the orders that carry an alternative order id:
 // GET /order/alternate/{id}. It answers "none" (nil, nil) only when
-// CertCentral proves it: a 404 whose body is DigiCert's error document
-// ({"errors": [{"code": ...}]}, at least one error with a code). A 404
-// without one (a proxy's page, a wrong --api-url) is an *APIError. A 2xx
-// answer must be an object whose "orders" is an array of at least one
-// entry, each with an order_id > 0; anything else (an empty body, {}, null,
-// "orders": null or [], another shape) is an error matching ErrBadAnswer.
+// CertCentral proves it: a 404 that IsNotFound (DigiCert's error document
+// with the code not_found or not_found|order), or a 2xx answer whose
+// "orders" is an empty array and whose page says total 0. Any other 404
+// (not_found|route, another code, a proxy's page without DigiCert's error
+// document) is an *APIError. Any other 2xx answer must be an object whose
+// "orders" is an array of at least one entry, each with an order_id > 0;
+// anything else (an empty body, {}, null, "orders": null, [] without a
+// page total of 0, another shape) is an error matching ErrBadAnswer.
 //
 // Only proof counts because the caller orders again when this says none:
 // a look-up whose answer is not clearly "none" must never lead to a second
@@ -519,8 +599,7 @@ func (c *Client) GetRequest(ctx context.Context, requestID int) (*Request, error
 func (c *Client) FindByAlternativeID(ctx context.Context, altID string) ([]OrderRef, error) {
 	const endpoint = "GET /order/alternate/{id}"
 	ans, err := c.do(ctx, "GET", "/order/alternate/"+url.PathEscape(altID), endpoint, nil, true)
-	var apiErr *APIError
-	if errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound && isErrorDocument(apiErr) {
+	if IsNotFound(err) {
 		return nil, nil
 	}
 	if err != nil {
@@ -538,7 +617,13 @@ func (c *Client) FindByAlternativeID(ctx context.Context, altID string) ([]Order
 		return nil, fmt.Errorf("digicert: %s: %w", endpoint, &badAnswerError{reason: fmt.Sprintf("the %d answer's orders could not be decoded", ans.status), err: err})
 	}
 	if len(refs) == 0 {
-		return nil, fmt.Errorf("digicert: %s: %w", endpoint, badAnswer("the %d answer lists no orders; only a 404 means none", ans.status))
+		var page struct {
+			Total *int `json:"total"`
+		}
+		if raw := bytes.TrimSpace(doc["page"]); len(raw) > 0 && raw[0] == '{' && json.Unmarshal(raw, &page) == nil && page.Total != nil && *page.Total == 0 {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("digicert: %s: %w", endpoint, badAnswer("the %d answer lists no orders without a page total of 0; only that or a 404 not_found means none", ans.status))
 	}
 	for i, r := range refs {
 		if r.OrderID <= 0 {
@@ -549,28 +634,83 @@ func (c *Client) FindByAlternativeID(ctx context.Context, altID string) ([]Order
 }
 
 // StatusChanges lists orders whose status changed in the last minutes (1 to
-// 10080, seven days): GET /order/certificate/status-changes?minutes=N. A
-// 2xx answer must be a JSON object; a missing or null "orders" means no
-// changes. Anything else is an error matching ErrBadAnswer.
+// 10080, seven days), reading every page of GET
+// /order/certificate/status-changes: DigiCert documents the list as
+// paged, and a caller that moved its watermark after page one would miss
+// the rest for good. The first page is asked as ?minutes=N, with the list
+// defaults (limit 1000, offset 0); each later one as
+// ?limit=1000&minutes=N&offset=K. A page with a
+// page object ({"total", "offset"}) is followed until offset + its length
+// reaches total, as ListOrders does; one without (DigiCert's example has
+// none) until a page holds fewer than the limit asked. Each page is
+// retried as any GET is. A 2xx page must be a JSON object; a missing or
+// null "orders" means no (more) changes, so {} is an empty feed. Anything
+// else (another shape, a page at another offset, no orders while more are
+// due, a full page that repeats the one before) is an error matching
+// ErrBadAnswer, and nothing is returned: the list is never cut short
+// silently. Every entry read is returned, in the order read; an order
+// whose status changed while the pages were read may appear twice.
 func (c *Client) StatusChanges(ctx context.Context, minutes int) ([]OrderRef, error) {
 	const endpoint = "GET /order/certificate/status-changes"
 	if minutes < 1 || minutes > 7*24*60 {
 		return nil, fmt.Errorf("digicert: status changes: %d minutes is out of range 1-10080", minutes)
 	}
-	ans, err := c.do(ctx, "GET", "/order/certificate/status-changes?minutes="+strconv.Itoa(minutes), endpoint, nil, true)
-	if err != nil {
-		return nil, err
+	var out []OrderRef
+	seen := map[OrderRef]bool{}
+	q := url.Values{}
+	q.Set("minutes", strconv.Itoa(minutes))
+	for offset := 0; ; {
+		if offset > 0 {
+			q.Set("limit", strconv.Itoa(listLimit))
+			q.Set("offset", strconv.Itoa(offset))
+		}
+		ans, err := c.do(ctx, "GET", "/order/certificate/status-changes?"+q.Encode(), endpoint, nil, true)
+		if err != nil {
+			return nil, err
+		}
+		bad := func(format string, args ...any) error {
+			return fmt.Errorf("digicert: %s: %w", endpoint, badAnswer("the %d answer at offset %d %s", ans.status, offset, fmt.Sprintf(format, args...)))
+		}
+		var doc *struct {
+			Orders []OrderRef `json:"orders"`
+			Page   *struct {
+				Total  *int `json:"total"`
+				Offset *int `json:"offset"`
+			} `json:"page"`
+		}
+		if err := ans.decode(&doc); err != nil {
+			return nil, fmt.Errorf("digicert: %s: offset %d: %w", endpoint, offset, err)
+		}
+		if doc == nil {
+			return nil, bad("is null, not an object")
+		}
+		fresh := 0
+		for _, r := range doc.Orders {
+			if !seen[r] {
+				seen[r] = true
+				fresh++
+			}
+			out = append(out, r)
+		}
+		n := len(doc.Orders)
+		switch p := doc.Page; {
+		case p != nil && p.Total != nil:
+			if p.Offset != nil && *p.Offset != offset {
+				return nil, bad("is the page at offset %d", *p.Offset)
+			}
+			if offset+n >= *p.Total {
+				return out, nil
+			}
+			if n == 0 {
+				return nil, bad("has no orders although the total is %d", *p.Total)
+			}
+		case n < listLimit:
+			return out, nil
+		case fresh == 0:
+			return nil, bad("repeats the page before it")
+		}
+		offset += n
 	}
-	var out *struct {
-		Orders []OrderRef `json:"orders"`
-	}
-	if err := ans.decode(&out); err != nil {
-		return nil, fmt.Errorf("digicert: %s: %w", endpoint, err)
-	}
-	if out == nil {
-		return nil, fmt.Errorf("digicert: %s: %w", endpoint, badAnswer("the %d answer is null, not an object", ans.status))
-	}
-	return out.Orders, nil
 }
 
 // pemAccept is the Accept header of DownloadCertificate: DigiCert answers
@@ -688,17 +828,6 @@ func listAll[T any](ctx context.Context, c *Client, path, endpoint, field string
 	}
 }
 
-// isErrorDocument reports whether an error answer's body was DigiCert's
-// error document: at least one error with a code.
-func isErrorDocument(e *APIError) bool {
-	for _, d := range e.Errors {
-		if d.Code != "" {
-			return true
-		}
-	}
-	return false
-}
-
 // isJSONArray reports whether raw is a JSON array (not missing, not null).
 func isJSONArray(raw json.RawMessage) bool {
 	raw = bytes.TrimSpace(raw)
@@ -751,9 +880,17 @@ func (c *Client) doAccept(ctx context.Context, method, path, endpoint, accept st
 			return nil, fmt.Errorf("digicert: %s: encoding the request: %w", endpoint, err)
 		}
 	}
-	start := time.Now()
+	start, clockStart := time.Now(), c.now()
 	for attempt := 1; ; attempt++ {
+		// After a 429 the key waits RateLimitPause (or Retry-After) before
+		// any call, before and after the limiter's own wait.
+		if err := c.waitPause(ctx); err != nil {
+			return nil, fmt.Errorf("digicert: %s: %w", endpoint, err)
+		}
 		if err := c.limiter.Wait(ctx); err != nil {
+			return nil, fmt.Errorf("digicert: %s: %w", endpoint, err)
+		}
+		if err := c.waitPause(ctx); err != nil {
 			return nil, fmt.Errorf("digicert: %s: %w", endpoint, err)
 		}
 		if c.gate != nil {
@@ -791,7 +928,10 @@ func (c *Client) doAccept(ctx context.Context, method, path, endpoint, accept st
 			}
 			return nil, fmt.Errorf("digicert: %s: %w", endpoint, rerr)
 		default:
-			apiErr := decodeAPIError(status, body)
+			apiErr := c.decodeAPIError(status, body)
+			if status == http.StatusTooManyRequests {
+				c.pause.block(c.now().Add(max(RateLimitPause, parseRetryAfter(header.Get("Retry-After"), c.now()))))
+			}
 			if !apiErr.Transient() {
 				return nil, apiErr
 			}
@@ -799,25 +939,23 @@ func (c *Client) doAccept(ctx context.Context, method, path, endpoint, accept st
 				return nil, &OutcomeUnknownError{Call: endpoint, Err: apiErr}
 			}
 			failure = apiErr
-			retryAfter = parseRetryAfter(header.Get("Retry-After"), time.Now())
+			retryAfter = parseRetryAfter(header.Get("Retry-After"), c.now())
 		}
 		wait := retryAfter
 		if wait <= 0 {
 			wait = c.backoff(attempt)
 		}
-		if c.retry.MaxElapsed <= 0 || time.Since(start)+wait > c.retry.MaxElapsed {
+		wait = max(wait, c.pause.left(c.now()))
+		elapsed := c.now().Sub(clockStart)
+		if c.retry.MaxElapsed <= 0 || elapsed+wait > c.retry.MaxElapsed {
 			if attempt > 1 {
-				return nil, fmt.Errorf("%w (gave up after %d attempts in %s)", failure, attempt, time.Since(start).Round(time.Millisecond))
+				return nil, fmt.Errorf("%w (gave up after %d attempts in %s)", failure, attempt, elapsed.Round(time.Millisecond))
 			}
 			return nil, failure
 		}
 		c.log.Warn("digicert call failed, retrying", "endpoint", endpoint, "attempt", attempt, "wait", wait.Round(time.Millisecond), "error", failure.Error())
-		timer := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return nil, fmt.Errorf("%w (retry cancelled: %w)", failure, ctx.Err())
-		case <-timer.C:
+		if err := c.sleep(ctx, wait); err != nil {
+			return nil, fmt.Errorf("%w (retry cancelled: %w)", failure, err)
 		}
 	}
 }
@@ -834,7 +972,7 @@ func (c *Client) redirectError(path string, status int, location string) error {
 			if reqURL, err := url.Parse(c.base.String() + path); err == nil {
 				loc = reqURL.ResolveReference(loc)
 			}
-			to = "to " + (&url.URL{Scheme: loc.Scheme, Host: loc.Host, Path: loc.Path, RawPath: loc.RawPath}).String()
+			to = "to " + c.scrub((&url.URL{Scheme: loc.Scheme, Host: loc.Host, Path: loc.Path, RawPath: loc.RawPath}).String())
 		}
 	}
 	return fmt.Errorf("the answer was a redirect, %s %s; certform never follows redirects: check --api-url", what, to)
@@ -914,13 +1052,34 @@ func scrubURLError(err error) error {
 	return err
 }
 
-func decodeAPIError(status int, body []byte) *APIError {
+// decodeAPIError reads DigiCert's error document from a non-2xx answer:
+// {"errors": [{"code", "message"}, ...]}, or {"errors": {"code",
+// "message"}} with one object, as some of its answers have it
+// (shared/realdata/ribose_errors.json). A body that is neither leaves
+// Errors empty. Codes and messages are scrubbed of the API key.
+func (c *Client) decodeAPIError(status int, body []byte) *APIError {
 	e := &APIError{Status: status}
 	var doc struct {
-		Errors []ErrorDetail `json:"errors"`
+		Errors json.RawMessage `json:"errors"`
 	}
-	if json.Unmarshal(body, &doc) == nil {
-		e.Errors = doc.Errors
+	if json.Unmarshal(body, &doc) != nil {
+		return e
+	}
+	raw := bytes.TrimSpace(doc.Errors)
+	switch {
+	case len(raw) > 0 && raw[0] == '[':
+		var list []ErrorDetail
+		if json.Unmarshal(raw, &list) == nil {
+			e.Errors = list
+		}
+	case len(raw) > 0 && raw[0] == '{':
+		var one ErrorDetail
+		if json.Unmarshal(raw, &one) == nil {
+			e.Errors = []ErrorDetail{one}
+		}
+	}
+	for i := range e.Errors {
+		e.Errors[i].Code, e.Errors[i].Message = c.scrub(e.Errors[i].Code), c.scrub(e.Errors[i].Message)
 	}
 	return e
 }

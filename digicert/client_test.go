@@ -209,7 +209,7 @@ func TestClient_Revoke(t *testing.T) {
 }
 
 func TestClient_GetOrder(t *testing.T) {
-	srv, c := newPair(t)
+	srv, c := newPair(t, digicerttest.WithDisableCTField())
 	resp, err := c.PlaceOrder(context.Background(), sampleOrder())
 	if err != nil {
 		t.Fatal(err)
@@ -218,7 +218,7 @@ func TestClient_GetOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.ID != resp.ID || o.Status != "issued" || !bool(o.DisableCT) || bool(o.AutoReissue) || o.AlternativeOrderID != "certform-a-0001" ||
+	if o.ID != resp.ID || o.Status != "issued" || o.DisableCT == nil || !bool(*o.DisableCT) || o.AutoReissue == nil || bool(*o.AutoReissue) || o.AlternativeOrderID != "certform-a-0001" ||
 		o.Organization.ID != 112233 || o.Certificate.SignatureHash != "sha256" {
 		t.Errorf("order %+v", o)
 	}
@@ -352,7 +352,9 @@ func TestClient_retries(t *testing.T) {
 		}
 	})
 	t.Run("429 without Retry-After backs off", func(t *testing.T) {
-		srv, c := newPair(t)
+		srv, _ := newPair(t)
+		c, _ := digicert.New(testKey, digicert.WithBaseURL(srv.URL()), digicert.WithLimits(), digicert.WithRetry(digicert.Retry{Base: time.Millisecond, Max: time.Millisecond, MaxElapsed: time.Minute}))
+		ft := useFakeTime(c)
 		id := srv.AddOrder(digicerttest.Order{CommonName: "a.example.com"})
 		srv.Inject(digicerttest.Fault{Times: 2, Status: 429, Code: "request_limit_exceeded"})
 		if err := c.SetAutoReissue(ctx, id, true); err != nil {
@@ -361,21 +363,26 @@ func TestClient_retries(t *testing.T) {
 		if n := len(srv.Requests()); n != 3 {
 			t.Errorf("%d requests, want 3", n)
 		}
+		if d := ft.Total(); d < 2*digicert.RateLimitPause {
+			t.Errorf("waited %s in all (%v), want at least 2 x %s", d, ft.Slept(), digicert.RateLimitPause)
+		}
 	})
 	t.Run("429 with Retry-After waits that long", func(t *testing.T) {
-		srv, c := newPair(t)
+		srv, _ := newPair(t)
+		c, _ := digicert.New(testKey, digicert.WithBaseURL(srv.URL()), digicert.WithLimits(), digicert.WithRetry(digicert.Retry{Base: time.Millisecond, Max: time.Millisecond, MaxElapsed: time.Minute}))
+		ft := useFakeTime(c)
 		id := srv.AddOrder(digicerttest.Order{CommonName: "a.example.com"})
-		srv.Inject(digicerttest.Fault{Times: 1, Status: 429, Code: "request_limit_exceeded", RetryAfter: "1"})
-		start := time.Now()
+		srv.Inject(digicerttest.Fault{Times: 1, Status: 429, Code: "request_limit_exceeded", RetryAfter: "7"})
 		if err := c.SetCT(ctx, id, false); err != nil {
 			t.Fatal(err)
 		}
-		if d := time.Since(start); d < time.Second {
-			t.Errorf("retried after %s, before Retry-After's 1s", d)
+		if d := ft.Total(); d != 7*time.Second {
+			t.Errorf("waited %s (%v), want Retry-After's 7s", d, ft.Slept())
 		}
 	})
 	t.Run("429 on ordering is retried: the order was not taken", func(t *testing.T) {
 		srv, c := newPair(t)
+		useFakeTime(c)
 		srv.Inject(digicerttest.Fault{Times: 1, Status: 429, Code: "request_limit_exceeded"})
 		if _, err := c.PlaceOrder(ctx, sampleOrder()); err != nil {
 			t.Fatal(err)
@@ -941,6 +948,13 @@ func TestClient_FindByAlternativeID_answers(t *testing.T) {
 		bad   bool   // errors.Is(err, ErrBadAnswer)
 	}{
 		{name: "404 with DigiCert's error document is none", fault: digicerttest.Fault{Status: 404, Code: "not_found"}},
+		{name: "404 not_found|order is none", fault: digicerttest.Fault{Status: 404, Code: "not_found|order"}},
+		{name: "404 not_found|route is an error", fault: digicerttest.Fault{Status: 404, Code: "not_found|route", Message: "The specified route was not found."},
+			err: "digicert: 404 not_found|route: The specified route was not found."},
+		{name: "404 not_found|route as one error object is an error", fault: digicerttest.Fault{Status: 404, Body: `{"errors":{"code":"not_found|route","message":"The specified route was not found."}}`},
+			err: "digicert: 404 not_found|route: The specified route was not found."},
+		{name: "404 with another code is an error", fault: digicerttest.Fault{Status: 404, Code: "invalid_request", Message: "No."},
+			err: "digicert: 404 invalid_request: No."},
 		{name: "404 HTML is an error", fault: digicerttest.Fault{Status: 404, Body: "<html><h1>404 Not Found</h1></html>", ContentType: "text/html"},
 			err: "digicert: 404 not found"},
 		{name: "404 with an empty error list is an error", fault: digicerttest.Fault{Status: 404, Body: `{"errors":[]}`},
@@ -951,8 +965,11 @@ func TestClient_FindByAlternativeID_answers(t *testing.T) {
 		{name: "200 null", fault: digicerttest.Fault{Body: `null`}, err: prefix + "the 200 answer has no orders array", bad: true},
 		{name: "200 orders null", fault: digicerttest.Fault{Body: `{"orders":null}`}, err: prefix + "the 200 answer has no orders array", bad: true},
 		{name: "200 orders an object", fault: digicerttest.Fault{Body: `{"orders":{"order_id":5}}`}, err: prefix + "the 200 answer has no orders array", bad: true},
-		{name: "200 orders empty", fault: digicerttest.Fault{Body: `{"orders":[],"page":{"total":0}}`},
-			err: prefix + "the 200 answer lists no orders; only a 404 means none", bad: true},
+		{name: "200 orders empty, page total 0, is none", fault: digicerttest.Fault{Body: `{"orders":[],"page":{"total":0,"limit":1000,"offset":0}}`}},
+		{name: "200 orders empty without a page", fault: digicerttest.Fault{Body: `{"orders":[]}`},
+			err: prefix + "the 200 answer lists no orders without a page total of 0; only that or a 404 not_found means none", bad: true},
+		{name: "200 orders empty, page total 2", fault: digicerttest.Fault{Body: `{"orders":[],"page":{"total":2}}`},
+			err: prefix + "the 200 answer lists no orders without a page total of 0; only that or a 404 not_found means none", bad: true},
 		{name: "200 array", fault: digicerttest.Fault{Body: `[]`},
 			err: prefix + "the 200 answer could not be decoded (application/json, 2 bytes): json: cannot unmarshal array into Go value of type map[string]json.RawMessage", bad: true},
 		{name: "200 empty", fault: digicerttest.Fault{Status: 200}, err: prefix + "the 200 answer is empty", bad: true},
@@ -1037,9 +1054,9 @@ func TestClient_StatusChanges_badAnswer(t *testing.T) {
 		want  string // "" for no error and no changes
 	}{
 		{"{} is no changes", digicerttest.Fault{Body: `{}`}, ""},
-		{"null", digicerttest.Fault{Body: `null`}, "the 200 answer is null, not an object"},
-		{"empty", digicerttest.Fault{Status: 200}, "the 200 answer is empty"},
-		{"HTML", digicerttest.Fault{Body: "<p>", ContentType: "text/html"}, "the 200 answer could not be decoded (text/html, 3 bytes): invalid character '<' looking for beginning of value"},
+		{"null", digicerttest.Fault{Body: `null`}, "the 200 answer at offset 0 is null, not an object"},
+		{"empty", digicerttest.Fault{Status: 200}, "offset 0: the 200 answer is empty"},
+		{"HTML", digicerttest.Fault{Body: "<p>", ContentType: "text/html"}, "offset 0: the 200 answer could not be decoded (text/html, 3 bytes): invalid character '<' looking for beginning of value"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1204,7 +1221,7 @@ func TestClient_ListOrders_filters(t *testing.T) {
 	}
 	fake, _ := srv.Order(a)
 	want := digicert.Order{
-		ID: a, Status: "issued", DateCreated: "2026-03-02T10:00:00Z", DisableCT: true, AlternativeOrderID: "cf-1",
+		ID: a, Status: "issued", DateCreated: "2026-03-02T10:00:00Z", // no disable_ct, auto_reissue, alternative_order_id: a real list entry has none
 		Certificate: digicert.OrderCert{ID: 9001, CommonName: "shop.example.com", DNSNames: []string{"www.shop.example.com"}, SignatureHash: "sha256",
 			SerialNumber: fake.SerialNumber, Thumbprint: fake.Thumbprint, ValidFrom: "2026-03-02", ValidTill: "2026-09-17", DaysRemaining: 199},
 		Product:        digicert.Product{NameID: "ssl_", Type: "ssl_certificate"},
@@ -1659,6 +1676,7 @@ func TestClient_Reissue_outcomeUnknown(t *testing.T) {
 	}
 	t.Run("429 is retried: the reissue was not taken", func(t *testing.T) {
 		srv, c := newPair(t)
+		useFakeTime(c)
 		id := srv.AddOrder(digicerttest.Order{CommonName: "a.example.com"})
 		srv.Inject(digicerttest.Fault{Method: "POST", Times: 1, Status: 429, Code: "request_limit_exceeded"})
 		if _, err := c.Reissue(context.Background(), id, sampleReissue(true)); err != nil {

@@ -73,14 +73,76 @@ func statusOf(err error) int {
 	return 0
 }
 
-// IsNotFound reports whether err is a 404 from CertCentral.
-func IsNotFound(err error) bool { return statusOf(err) == http.StatusNotFound }
+// NotFoundCodes are the error codes with which a 404 means that no such
+// order (or alternative order id) exists: not_found and not_found|order
+// (shared/digicert-api.md). Other 404s, such as not_found|route (no such
+// endpoint: a wrong --api-url or a proxy) or one without DigiCert's error
+// body, prove nothing about the order.
+var NotFoundCodes = []string{"not_found", "not_found|order"}
+
+// IsNotFound reports whether err is CertCentral saying that the order (or
+// whatever was looked up) does not exist: a 404 whose body is DigiCert's
+// error document with a code in NotFoundCodes. Any other 404 is not: a
+// caller that acts on "none" (orders again, marks an order missing) must
+// not act on a route or a proxy's page.
+func IsNotFound(err error) bool {
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.Status != http.StatusNotFound {
+		return false
+	}
+	for _, code := range NotFoundCodes {
+		if ae.HasCode(code) {
+			return true
+		}
+	}
+	return false
+}
 
 // IsUnauthorized reports whether err is a 401 (missing or invalid API key)
-// or a 403 (the key lacks a permission).
+// or a 403 (the key lacks a permission, or, see IsInvalidKey, is invalid).
 func IsUnauthorized(err error) bool {
 	s := statusOf(err)
 	return s == http.StatusUnauthorized || s == http.StatusForbidden
+}
+
+// InvalidKeyCode is the code of a 403 with which CertCentral refuses an
+// invalid API key, as a real recording shows (shared/realdata,
+// jupiterone_403_invalid_key.json); other 403s mean the key lacks a
+// permission.
+const InvalidKeyCode = "access_denied|access_denied_invalid_key"
+
+// IsInvalidKey reports whether err is CertCentral refusing the API key
+// itself: any 401, or a 403 with InvalidKeyCode. Both call for the same
+// fix (another key), unlike a 403 for a missing permission.
+func IsInvalidKey(err error) bool {
+	var ae *APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	return ae.Status == http.StatusUnauthorized || ae.Status == http.StatusForbidden && ae.HasCode(InvalidKeyCode)
+}
+
+// RenewalConflictCodes are the error codes with which CertCentral refuses
+// a renewal because the order is renewed already or cannot be renewed:
+// order_already_renewed (the fake's), and order_renewed_already and
+// order_not_eligible_for_renewal, seen in a production client
+// (shared/digicert-api.md, interop).
+var RenewalConflictCodes = []string{"order_already_renewed", "order_renewed_already", "order_not_eligible_for_renewal"}
+
+// IsRenewalConflict reports whether err is a 4xx refusal of a renewal
+// with one of RenewalConflictCodes: the order may have been renewed
+// meanwhile, so the caller reads it and adopts the renewal it names.
+func IsRenewalConflict(err error) bool {
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.Status < 400 || ae.Status >= 500 {
+		return false
+	}
+	for _, code := range RenewalConflictCodes {
+		if ae.HasCode(code) {
+			return true
+		}
+	}
+	return false
 }
 
 // IsRateLimited reports whether err is a 429 request_limit_exceeded.

@@ -143,6 +143,11 @@ func (r Reissue) Names() []string { return names(r.CommonName, r.DNSNames) }
 // common_name and dns_names, and may lack the settings (disable_ct,
 // auto_reissue), so read those with GetOrder.
 //
+// DisableCT and AutoReissue are nil when the answer leaves them out (or
+// sends null): unknown, never false. DigiCert's order-info page does not
+// show disable_ct, and list entries carry neither; a caller keeps what it
+// knew before (see Flag.Or) and never changes a setting on such a guess.
+//
 // The fields from OrderValidTill on are read when present and never
 // required: an answer without them decodes to their zero values. Dates are
 // kept as DigiCert sends them, such as "2026-11-25"; ValidTill and
@@ -151,12 +156,14 @@ type Order struct {
 	ID                 int       `json:"id"`
 	Status             string    `json:"status"`
 	DateCreated        string    `json:"date_created,omitempty"` // as DigiCert sends it, such as 2026-03-02T10:00:00+00:00
-	DisableCT          Flag      `json:"disable_ct"`
-	AutoReissue        Flag      `json:"auto_reissue"`
+	DisableCT          *Flag     `json:"disable_ct,omitempty"`
+	AutoReissue        *Flag     `json:"auto_reissue,omitempty"`
 	AlternativeOrderID string    `json:"alternative_order_id,omitempty"`
 	Certificate        OrderCert `json:"certificate"`
 	Product            Product   `json:"product"`
-	Organization       IDRef     `json:"organization"`
+	// Organization is the top-level organization; real answers may carry
+	// its id only under certificate.organization (see OrganizationID).
+	Organization IDRef `json:"organization"`
 	// OrderValidTill is the day the order (its plan) ends, such as
 	// "2026-11-25": no certificate of the order outlives it, and a renewal
 	// (a new order) is due before it.
@@ -164,7 +171,7 @@ type Order struct {
 	// IsRenewed reports whether the order has been renewed: a new order
 	// names it in renewal_of_order_id. RenewedOrderID is that order's id,
 	// 0 when unknown.
-	IsRenewed      Flag `json:"is_renewed"`
+	IsRenewed      Flag `json:"is_renewed"` // absent reads as false: not renewed as far as the answer says
 	RenewedOrderID int  `json:"renewed_order_id,omitempty"`
 	// RenewalOfOrderID is the order this one renews, 0 for none or when
 	// the answer does not say: DigiCert's order-info page does not
@@ -185,6 +192,9 @@ type OrderCert struct {
 	CommonName    string   `json:"common_name"`
 	DNSNames      []string `json:"dns_names"`
 	SignatureHash string   `json:"signature_hash"`
+	// Organization is the certificate's organization, where real answers
+	// (order info, order lists) carry its id; see Order.OrganizationID.
+	Organization IDRef `json:"organization"`
 	// SerialNumber is the certificate's serial number in hexadecimal, as
 	// DigiCert shows it (upper case, no separators).
 	SerialNumber string `json:"serial_number,omitempty"`
@@ -196,6 +206,19 @@ type OrderCert struct {
 	ValidTill string `json:"valid_till,omitempty"`
 	// DaysRemaining is how many whole days the certificate has left.
 	DaysRemaining int `json:"days_remaining,omitempty"`
+}
+
+// OrganizationID returns the order's organization id: organization.id, or
+// certificate.organization.id when the top level has none (DigiCert's
+// order-info examples carry it only there). 0 when neither is > 0.
+func (o *Order) OrganizationID() int {
+	if o.Organization.ID > 0 {
+		return o.Organization.ID
+	}
+	if o.Certificate.Organization.ID > 0 {
+		return o.Certificate.Organization.ID
+	}
+	return 0
 }
 
 // ValidTill returns when the order's current certificate ends, parsed from
@@ -304,10 +327,24 @@ type RequestOrder struct {
 	ID int `json:"id"`
 }
 
-// Flag is a boolean DigiCert may report as true/false or as 1/0.
+// Flag is a boolean DigiCert may report as true/false or as 1/0. A field
+// that may be absent is a *Flag: nil is unknown.
 type Flag bool
 
-// UnmarshalJSON accepts true, false, 1, 0, "1", "0" and null (false).
+// KnownFlag returns a *Flag set to b: a value the answer stated.
+func KnownFlag(b bool) *Flag { f := Flag(b); return &f }
+
+// Or returns the flag's value, or def when f is nil (the answer did not
+// say): the caller's own knowledge, never a guessed false.
+func (f *Flag) Or(def bool) bool {
+	if f == nil {
+		return def
+	}
+	return bool(*f)
+}
+
+// UnmarshalJSON accepts true, false, 1, 0, "1", "0" and null (false; for
+// a *Flag, encoding/json leaves null as nil, unknown).
 func (f *Flag) UnmarshalJSON(b []byte) error {
 	switch strings.TrimSpace(string(b)) {
 	case "true", "1", `"1"`, `"true"`:

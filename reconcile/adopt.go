@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/certform/certform/digicert"
+	"github.com/certform/certform/spec"
 	"github.com/certform/certform/state"
 )
 
@@ -45,7 +46,7 @@ func (ap *applier) adopt(ctx context.Context, a Action) (string, error) {
 	now := ap.now()
 	err := ap.Store.Update(a.Name, func(e *state.Entry) bool {
 		ne := state.Entry{OrderID: o.ID, AlternativeOrderID: o.AlternativeOrderID, Fingerprint: d.Fingerprint, Fixed: d.FixedFields(),
-			Options: orderingOptions(d), DisableCT: bool(o.DisableCT), AutoReissue: bool(o.AutoReissue), Imported: true, File: d.File, OrderedAt: now}
+			Options: orderingOptions(d), DisableCT: o.DisableCT.Or(d.DisableCT), AutoReissue: o.AutoReissue.Or(d.AutoReissue), Imported: true, File: d.File, OrderedAt: now}
 		recordOrder(&ne, o, now)
 		*e = ne
 		return true
@@ -54,4 +55,17 @@ func (ap *applier) adopt(ctx context.Context, a Action) (string, error) {
 		return "", fmt.Errorf("order %d was checked but saving it failed: %w; the next apply adopts it again", a.OrderID, err)
 	}
 	return fmt.Sprintf("adopted order %d (%s)", o.ID, o.Status), nil
+}
+
+// settings returns the order's disable_ct and auto_reissue for adopting it
+// for spec d. A setting CertCentral's answer leaves out (disable_ct is not
+// on DigiCert's order-info page) is taken to be the spec's: certform never
+// changes CT logging, which calls for a reissue, on a guess, and the entry
+// records the spec's value. An adoptee made by hand (no order) has its
+// fields as they are.
+func (ad *adoptee) settings(d *spec.Order) (disableCT, autoReissue bool) {
+	if ad.order == nil {
+		return ad.DisableCT, ad.AutoReissue
+	}
+	return ad.order.DisableCT.Or(d.DisableCT), ad.order.AutoReissue.Or(d.AutoReissue)
 }

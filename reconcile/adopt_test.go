@@ -33,7 +33,7 @@ func (r *rig) adoptSpec(name string, id int, csr string, extra ...string) {
 // ordered; the next cycle plans nothing. A CSR added later is not a
 // change.
 func TestAdopt_orderID(t *testing.T) {
-	r := newRig(t)
+	r := newRig(t, digicerttest.WithDisableCTField()) // the order's CT setting is known
 	id := r.srv.AddOrder(digicerttest.Order{CommonName: "shop.example.com", OrganizationID: 1, ProductType: "ov", AutoReissue: true})
 	r.adoptSpec("shop", id, "", "disable_ct: true", "auto_reissue: true")
 	r.calls()

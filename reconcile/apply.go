@@ -249,21 +249,23 @@ func (ap *applier) toggle(ctx context.Context, a Action, key string, call func(c
 
 var notAltID = regexp.MustCompile(`[^A-Za-z0-9]+`)
 
-// newAlternativeID returns a fresh alternative order id for a spec:
-// "cf-", the name with every run of other characters than letters and
-// digits turned into "-" (at most 40 characters), "-" and 12 random hex
-// digits. It is alphanumeric with dashes and at most 56 characters, within
-// DigiCert's 64.
+// newAlternativeID returns a fresh alternative order id for a spec: "cf",
+// the name without its characters other than letters and digits (at most
+// 40 of them), and 12 random hex digits: letters and digits only, at most
+// 54 characters, as DigiCert documents alternative_order_id ("a custom
+// alphanumeric ID", at most 64). Intents recorded with the earlier form
+// (cf-NAME-HEX) keep theirs: an intent is resumed and looked up by the id
+// it recorded, never by a new one.
 func newAlternativeID(name string) string {
-	s := strings.Trim(notAltID.ReplaceAllString(name, "-"), "-")
+	s := notAltID.ReplaceAllString(name, "")
 	if len(s) > 40 {
-		s = strings.TrimRight(s[:40], "-")
+		s = s[:40]
 	}
 	var b [6]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		panic(err)
 	}
-	return "cf-" + s + "-" + hex.EncodeToString(b[:])
+	return "cf" + s + hex.EncodeToString(b[:])
 }
 
 // orderRequest builds the order body for a spec, as DigiCert's "Order SSL
@@ -433,7 +435,7 @@ func (ap *applier) place(ctx context.Context, a Action, renewal int) (string, er
 			return fmt.Sprintf("ordered %d (the answer was lost; found by alternative order id %s)", id, altID), nil
 		}
 		return "", fmt.Errorf("%w; %s", err, ap.unsettled(altID))
-	case renewal != 0 && hasCode(err, "order_already_renewed"):
+	case renewal != 0 && digicert.IsRenewalConflict(err):
 		// Renewed meanwhile, by someone else or by an earlier attempt
 		// that a look-up does not show yet: adopt that renewal.
 		if detail, done, rerr := ap.renewedYet(ctx, a); done && rerr == nil {

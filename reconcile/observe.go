@@ -163,11 +163,18 @@ func sortErrors(errs []error) {
 	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
 }
 
-// observedFrom returns what the plan needs of the orders read.
-func observedFrom(orders map[string]*digicert.Order) map[string]*observed {
+// observedFrom returns what the plan needs of the orders read. A setting
+// the answer leaves out (disable_ct is not on DigiCert's order-info page)
+// is the one known records for the entry: unknown is never false, so an
+// answer without it never makes the plan toggle CT and reissue.
+func observedFrom(orders map[string]*digicert.Order, known *state.File) map[string]*observed {
 	out := make(map[string]*observed, len(orders))
 	for n, o := range orders {
-		ob := &observed{Status: o.Status, DisableCT: bool(o.DisableCT), AutoReissue: bool(o.AutoReissue),
+		var was state.Entry
+		if known != nil && known.Entries[n] != nil {
+			was = *known.Entries[n]
+		}
+		ob := &observed{Status: o.Status, DisableCT: o.DisableCT.Or(was.DisableCT), AutoReissue: o.AutoReissue.Or(was.AutoReissue),
 			Renewed: bool(o.IsRenewed), RenewedOrderID: o.RenewedOrderID}
 		if o.Certificate.CommonName != "" {
 			ob.Names = orderNames(o.Certificate.CommonName, o.Certificate.DNSNames)

@@ -990,11 +990,12 @@ func (pc *planCtx) planAdopt(p *Changes, pos func(Action) Action, note func(stri
 	if d.Revoke {
 		return // the revoke is planned once the order is tracked
 	}
-	if d.DisableCT != ad.DisableCT {
-		p.Actions = append(p.Actions, pos(Action{Kind: KindSetCT, OrderID: d.OrderID, From: boolp(ad.DisableCT), To: boolp(d.DisableCT)}))
+	ct, ar := ad.settings(d)
+	if d.DisableCT != ct {
+		p.Actions = append(p.Actions, pos(Action{Kind: KindSetCT, OrderID: d.OrderID, From: boolp(ct), To: boolp(d.DisableCT)}))
 	}
-	if d.AutoReissue != ad.AutoReissue {
-		p.Actions = append(p.Actions, pos(Action{Kind: KindSetAutoReissue, OrderID: d.OrderID, From: boolp(ad.AutoReissue), To: boolp(d.AutoReissue)}))
+	if d.AutoReissue != ar {
+		p.Actions = append(p.Actions, pos(Action{Kind: KindSetAutoReissue, OrderID: d.OrderID, From: boolp(ar), To: boolp(d.AutoReissue)}))
 	}
 }
 
@@ -1040,7 +1041,7 @@ func first(s []string) string {
 // checks.
 func adopteeFrom(o *digicert.Order) *adoptee {
 	return &adoptee{Status: o.Status, Names: orderNames(o.Certificate.CommonName, o.Certificate.DNSNames),
-		DisableCT: bool(o.DisableCT), AutoReissue: bool(o.AutoReissue), order: o}
+		DisableCT: o.DisableCT.Or(false), AutoReissue: o.AutoReissue.Or(false), order: o}
 }
 
 // expiring reports whether the entry's certificate ends within days of

@@ -215,4 +215,4 @@ func TestNewAlternativeID(t *testing.T) {
 	}
 }
 
-var altIDPattern = regexp.MustCompile(`^cf-[A-Za-z0-9-]+-[0-9a-f]{12}$`)
+var altIDPattern = regexp.MustCompile(`^cf[A-Za-z0-9]*[0-9a-f]{12}$`) // letters and digits only (issue 21, item 11)

@@ -139,7 +139,7 @@ func (r *Reconciler) Prepare(ctx context.Context, opt CycleOptions) (*Cycle, err
 		c.Errors = append(c.Errors, errs...)
 		revokes, errs := r.revokeRequests(ctx, known, ob)
 		c.Errors = append(c.Errors, errs...)
-		obs = observedFrom(ob.orders)
+		obs = observedFrom(ob.orders, known)
 		if r.Store != nil && !r.DryRun {
 			wrote, err := r.saveObservation(known, ob, revokes)
 			if err != nil {

@@ -2,13 +2,11 @@ package reconcile
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
 
-	"github.com/certform/certform/digicert"
 	"github.com/certform/certform/spec"
 	"github.com/certform/certform/state"
 )
@@ -77,7 +75,7 @@ func (ap *applier) adoptRenewal(ctx context.Context, a Action, newID int) (strin
 			return false
 		}
 		ne := state.Entry{OrderID: o.ID, AlternativeOrderID: o.AlternativeOrderID, Fixed: maps.Clone(e.Fixed), Fingerprint: e.Fingerprint,
-			Options: e.Options, DisableCT: bool(o.DisableCT), AutoReissue: bool(o.AutoReissue), Imported: e.Imported, File: e.File, OrderedAt: now}
+			Options: e.Options, DisableCT: o.DisableCT.Or(e.DisableCT), AutoReissue: o.AutoReissue.Or(e.AutoReissue), Imported: e.Imported, File: e.File, OrderedAt: now}
 		if c := o.Certificate; c.CommonName != "" {
 			if names := orderNames(c.CommonName, c.DNSNames); !sameNames(names, entryNames(e)) {
 				if ne.Fixed == nil {
@@ -110,10 +108,4 @@ func carryOver(old, ne *state.Entry) {
 	}
 	ne.DeliveredAt, ne.DeliveredSerial, ne.DeliveredCertificateID = old.DeliveredAt, old.DeliveredSerial, old.DeliveredCertificateID
 	ne.HookPending, ne.HookAttempts, ne.HookRetryAt = old.HookPending, old.HookAttempts, old.HookRetryAt
-}
-
-// hasCode reports whether err is a CertCentral error carrying code.
-func hasCode(err error, code string) bool {
-	var ae *digicert.APIError
-	return errors.As(err, &ae) && ae.HasCode(code)
 }

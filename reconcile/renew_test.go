@@ -83,7 +83,7 @@ func TestRenew_ending(t *testing.T) {
 	cert, _ := body["certificate"].(map[string]any)
 	alt, _ := body["alternative_order_id"].(string)
 	if body["renewal_of_order_id"] != float64(id) || cert["common_name"] != "shop.example.com" || cert["csr"] != r.csrs["shop"] ||
-		body["skip_approval"] != true || !strings.HasPrefix(alt, "cf-shop-") {
+		body["skip_approval"] != true || !strings.HasPrefix(alt, "cfshop") {
 		t.Errorf("body: %v", body)
 	}
 	wantLines(t, "calls", r.calls(), []string{

@@ -237,15 +237,15 @@ func TestServer_approve(t *testing.T) {
 		changes string // status-changes?minutes=30 after the clock moved an hour and act ran
 		pemAll  string // the 400 answer, "" for a certificate
 	}{
-		{name: "needs approval", status: "needs_approval", changes: `{"orders":[]}`,
+		{name: "needs approval", status: "needs_approval", changes: `{"orders":[],"page":{"limit":1000,"offset":0,"total":0}}`,
 			pemAll: `{"errors":[{"code":"certificate_not_issued","message":"The order has no issued certificate."}]}`},
 		{name: "pending validation", act: func() { s.SetPending(100001) }, status: "pending",
-			changes: `{"orders":[{"order_id":100001,"certificate_id":0,"status":"pending"}]}`,
+			changes: `{"orders":[{"order_id":100001,"certificate_id":0,"status":"pending"}],"page":{"limit":1000,"offset":0,"total":1}}`,
 			pemAll:  `{"errors":[{"code":"certificate_not_issued","message":"The order has no issued certificate."}]}`},
 		{name: "approved", act: func() { s.Approve(100001) }, status: "issued",
-			changes: `{"orders":[{"order_id":100001,"certificate_id":1000001,"status":"issued"}]}`},
-		{name: "approving an issued order does nothing", act: func() { s.Approve(100001) }, status: "issued", changes: `{"orders":[]}`},
-		{name: "approving an unknown order does nothing", act: func() { s.Approve(42) }, status: "issued", changes: `{"orders":[]}`},
+			changes: `{"orders":[{"order_id":100001,"certificate_id":1000001,"status":"issued"}],"page":{"limit":1000,"offset":0,"total":1}}`},
+		{name: "approving an issued order does nothing", act: func() { s.Approve(100001) }, status: "issued", changes: `{"orders":[],"page":{"limit":1000,"offset":0,"total":0}}`},
+		{name: "approving an unknown order does nothing", act: func() { s.Approve(42) }, status: "issued", changes: `{"orders":[],"page":{"limit":1000,"offset":0,"total":0}}`},
 	}
 	for _, st := range steps {
 		clock.Add(time.Hour)
@@ -335,10 +335,10 @@ func TestServer_replaceCertificate(t *testing.T) {
 		if diff := cmp.Diff(wantCert(o, now), got.Certificate); diff != "" || got.Certificate.DaysRemaining != st.days {
 			t.Errorf("%s: days_remaining %d, want %d; certificate (-want +got):\n%s", st.name, got.Certificate.DaysRemaining, st.days, diff)
 		}
-		want := fmt.Sprintf(`{"orders":[{"order_id":%d,"certificate_id":%d,"status":"issued"}]}`, id, st.certID)
+		want := fmt.Sprintf(`{"orders":[{"order_id":%d,"certificate_id":%d,"status":"issued"}],"page":{"limit":1000,"offset":0,"total":1}}`, id, st.certID)
 		if i == 0 {
 			want = fmt.Sprintf(`{"orders":[{"order_id":%d,"certificate_id":%d,"status":"issued"},{"order_id":%d,"certificate_id":%d,"status":"issued"},`+
-				`{"order_id":%d,"certificate_id":0,"status":"needs_approval"}]}`, id, st.certID, other, other+900000, waiting)
+				`{"order_id":%d,"certificate_id":0,"status":"needs_approval"}],"page":{"limit":1000,"offset":0,"total":3}}`, id, st.certID, other, other+900000, waiting)
 		}
 		if _, answer := do(t, "GET", s.URL()+"/order/certificate/status-changes?minutes=30", "k", "", ""); answer != want {
 			t.Errorf("%s: status changes %s\nwant %s", st.name, answer, want)

@@ -92,7 +92,7 @@ func TestServer_reissue(t *testing.T) {
 				if status, answer := do(t, "GET", list, "k", "", ""); status != 200 || answer != want {
 					t.Errorf("list while waiting: %d %s\nwant %s", status, answer, want)
 				}
-				if _, answer := do(t, "GET", changes, "k", "", ""); answer != `{"orders":[{"order_id":100001,"certificate_id":1000001,"status":"reissue_pending"}]}` {
+				if _, answer := do(t, "GET", changes, "k", "", ""); answer != `{"orders":[{"order_id":100001,"certificate_id":1000001,"status":"reissue_pending"}],"page":{"limit":1000,"offset":0,"total":1}}` {
 					t.Errorf("status changes while waiting: %s", answer)
 				}
 				if leaf := downloadChain(t, s, id, clock.Now()); fmt.Sprintf("%032X", leaf.SerialNumber) != before.SerialNumber {
@@ -129,7 +129,7 @@ func TestServer_reissue(t *testing.T) {
 				t.Errorf("list: %d %s\nwant %s", status, answer, want)
 			}
 			// The feed reports the reissued order with its new certificate.
-			if _, answer := do(t, "GET", changes, "k", "", ""); answer != `{"orders":[{"order_id":100001,"certificate_id":5000001,"status":"issued"}]}` {
+			if _, answer := do(t, "GET", changes, "k", "", ""); answer != `{"orders":[{"order_id":100001,"certificate_id":5000001,"status":"issued"}],"page":{"limit":1000,"offset":0,"total":1}}` {
 				t.Errorf("status changes: %s", answer)
 			}
 			wantEntries := []Reissue{{
@@ -368,7 +368,7 @@ func TestServer_renewal(t *testing.T) {
 		t.Errorf("look-up by alternative id: %s", answer)
 	}
 	if _, answer := do(t, "GET", base+"/order/certificate/status-changes?minutes=30", "k", "", ""); answer !=
-		`{"orders":[{"order_id":100001,"certificate_id":1000001,"status":"issued"},{"order_id":100002,"certificate_id":0,"status":"needs_approval"}]}` {
+		`{"orders":[{"order_id":100001,"certificate_id":1000001,"status":"issued"},{"order_id":100002,"certificate_id":0,"status":"needs_approval"}],"page":{"limit":1000,"offset":0,"total":2}}` {
 		t.Errorf("status changes: %s", answer)
 	}
 	refused := []struct {
@@ -461,7 +461,7 @@ func TestServer_OrderEndsIn(t *testing.T) {
 	if got := getOrder(t, s, id); got.OrderValidTill != "2026-03-12" {
 		t.Errorf("order_valid_till %q", got.OrderValidTill)
 	}
-	if _, answer := do(t, "GET", base+"/order/certificate/status-changes?minutes=30", "k", "", ""); answer != `{"orders":[{"order_id":100001,"certificate_id":1000001,"status":"issued"}]}` {
+	if _, answer := do(t, "GET", base+"/order/certificate/status-changes?minutes=30", "k", "", ""); answer != `{"orders":[{"order_id":100001,"certificate_id":1000001,"status":"issued"}],"page":{"limit":1000,"offset":0,"total":1}}` {
 		t.Errorf("status changes: %s", answer)
 	}
 	// A certificate issued now ends with the order.

@@ -215,8 +215,12 @@ type Fault struct {
 	// ({"errors":[{"code": Code, "message": ...}]}) without processing.
 	// With Redirect it is the redirect's status; with Body, Process or a
 	// 2xx value it is the raw answer's status (see Body).
-	Status     int
-	Code       string
+	Status int
+	Code   string
+	// Message is the error's message, "Injected fault: STATUS TEXT." when
+	// empty; a test makes it echo what a real server might, such as the
+	// API key.
+	Message    string
 	RetryAfter string
 	// DropBefore closes the connection without processing the request.
 	DropBefore bool
@@ -278,6 +282,7 @@ type Server struct {
 	lifetime      time.Duration
 	nextCert      int
 	holdReissues  bool
+	sendCT        bool                  // WithDisableCTField
 	before        map[int]reissueBefore // by the certificate id of a waiting reissue
 }
 
@@ -346,6 +351,12 @@ func WithoutCTOptOut() Option { return func(s *Server) { s.ctUnsupported = true 
 // skip_approval: as when DigiCert must validate a new name first. Without
 // it a reissue with skip_approval is issued at once and one without waits.
 func WithReissueHold() Option { return func(s *Server) { s.holdReissues = true } }
+
+// WithDisableCTField makes GET /order/certificate/{id} report disable_ct.
+// By default it does not: DigiCert's order-info page does not show the
+// field, and a sanitized real answer lacks it (shared/realdata), so a
+// client must take its absence as unknown.
+func WithDisableCTField() Option { return func(s *Server) { s.sendCT = true } }
 
 // WithCertificateLifetime sets how long certificates are valid from issue
 // (default DefaultCertificateLifetime); an order's end still caps it.
@@ -1021,7 +1032,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if code == "" {
 			code = strings.ToLower(strings.ReplaceAll(http.StatusText(fault.Status), " ", "_"))
 		}
-		s.fail(w, apiErr{fault.Status, code, "Injected fault: " + http.StatusText(fault.Status) + "."})
+		msg := fault.Message
+		if msg == "" {
+			msg = "Injected fault: " + http.StatusText(fault.Status) + "."
+		}
+		s.fail(w, apiErr{fault.Status, code, msg})
 		return
 	}
 	if limited {
@@ -1549,7 +1564,7 @@ func (s *Server) orderCall(w http.ResponseWriter, r *http.Request, id int, actio
 	}
 	switch {
 	case action == "" && r.Method == http.MethodGet:
-		writeJSON(w, 200, s.orderJSON(o))
+		writeJSON(w, 200, s.orderJSON(o, false))
 	case action == "/ct-status" && r.Method == http.MethodPut:
 		v, e := wantBool(m, "disable_ct", true)
 		if e == nil && s.ctUnsupported {
@@ -1733,7 +1748,24 @@ func (s *Server) changeable(o *Order) *apiErr {
 	return nil
 }
 
-func (s *Server) orderJSON(o *Order) map[string]any {
+// productNames are the product name_ids the fake reports for a type_hint:
+// DigiCert's Secure Site products, as real answers name them
+// (shared/digicert-api.md, interop). grid and private keep the fake's
+// "ssl_" form, which certform reads by family; "" (no type_hint) too.
+var productNames = map[string]string{"ov": "ssl_securesite_flex", "ev": "ssl_ev_securesite_flex", "private": "private_ssl_plus"}
+
+// productNameID returns the name_id the fake reports for a type_hint.
+func productNameID(typeHint string) string {
+	if n, ok := productNames[typeHint]; ok {
+		return n
+	}
+	return "ssl_" + typeHint
+}
+
+// orderJSON is the order as GET /order/certificate/{id} answers it, or,
+// with listEntry, as an entry of GET /order/certificate. Callers hold
+// s.mu.
+func (s *Server) orderJSON(o *Order, listEntry bool) map[string]any {
 	names := o.DNSNames
 	if len(names) == 0 {
 		names = []string{" "} // as CertCentral has been seen to report an empty list
@@ -1757,14 +1789,20 @@ func (s *Server) orderJSON(o *Order) map[string]any {
 		"id":           o.ID,
 		"status":       o.Status,
 		"date_created": o.Created.UTC().Format(time.RFC3339),
-		"disable_ct":   o.DisableCT,
-		"auto_reissue": digicert.Bool01(o.AutoReissue),
 		"certificate":  cert,
-		"product":      map[string]any{"name_id": "ssl_" + o.ProductType, "type": "ssl_certificate"},
+		"product":      map[string]any{"name_id": productNameID(o.ProductType), "type": "ssl_certificate"},
 		"organization": map[string]any{"id": o.OrganizationID},
 	}
-	if o.AlternativeOrderID != "" {
-		out["alternative_order_id"] = o.AlternativeOrderID
+	if !listEntry {
+		// A list entry lacks the settings and the alternative order id,
+		// as in a sanitized real listing (shared/realdata).
+		if s.sendCT {
+			out["disable_ct"] = o.DisableCT
+		}
+		out["auto_reissue"] = digicert.Bool01(o.AutoReissue)
+		if o.AlternativeOrderID != "" {
+			out["alternative_order_id"] = o.AlternativeOrderID
+		}
 	}
 	if !o.OrderValidTill.IsZero() {
 		out["order_valid_till"] = o.OrderValidTill.UTC().Format(dateLayout)
@@ -1830,10 +1868,21 @@ func (s *Server) findAlternate(w http.ResponseWriter, altID string) {
 	writeJSON(w, 200, map[string]any{"orders": refs, "page": map[string]int{"total": len(refs), "limit": 1000, "offset": 0}})
 }
 
+// statusChanges serves GET /order/certificate/status-changes?minutes=N:
+// the orders that changed in the last N minutes, by order id, one page of
+// limit and offset as the other lists (WithMaxPageSize caps it), with a
+// page object: {"orders": [...], "page": {"total", "limit", "offset"}}.
+// DigiCert documents the list as paged; its example shows no page
+// object, which digicert.Client reads too.
 func (s *Server) statusChanges(w http.ResponseWriter, r *http.Request) {
 	minutes, err := strconv.Atoi(r.URL.Query().Get("minutes"))
 	if err != nil || minutes < 1 || minutes > 10080 {
 		s.fail(w, apiErr{400, "invalid_minutes", "minutes must be between 1 and 10080."})
+		return
+	}
+	limit, offset, e := s.page(r)
+	if e != nil {
+		s.fail(w, *e)
 		return
 	}
 	s.mu.Lock()
@@ -1846,7 +1895,7 @@ func (s *Server) statusChanges(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	sort.Slice(refs, func(i, j int) bool { return refs[i].OrderID < refs[j].OrderID })
-	writeJSON(w, 200, map[string]any{"orders": refs})
+	writePage(w, "orders", refs, limit, offset)
 }
 
 // maxPageSize is the most entries a list page holds, and the default.
@@ -1913,7 +1962,7 @@ func (s *Server) listOrders(w http.ResponseWriter, r *http.Request) {
 	sort.Ints(ids)
 	entries := make([]map[string]any, len(ids))
 	for i, id := range ids {
-		entries[i] = s.orderJSON(s.orders[id])
+		entries[i] = s.orderJSON(s.orders[id], true)
 	}
 	writePage(w, "orders", entries, limit, offset)
 }
