@@ -58,6 +58,7 @@ func TestStore_roundTrip(t *testing.T) {
 		f.APIURL = "https://127.0.0.1:1/services/v2"
 		f.ObservedAt = when
 		f.Revocations = []state.Revocation{{Name: "b", OrderID: 2, Time: when}}
+		f.Purchases = []state.Purchase{{Name: "a", AlternativeOrderID: "cfa0123", Time: when}, {Name: "c", AlternativeOrderID: "cfc0123", RenewalOfOrderID: 1, Time: when.Add(-time.Hour)}}
 		f.Entries["a"] = &state.Entry{OrderID: 1, Status: "issued", DisableCT: true}
 		f.Entries["b"] = &state.Entry{OrderID: 2, Intent: &state.Intent{Action: state.IntentRevoke, Started: when}}
 	})
@@ -78,7 +79,8 @@ func TestStore_roundTrip(t *testing.T) {
 	if diff := cmp.Diff(want, encoded(t, got)); diff != "" {
 		t.Errorf("read without a lock (-want +got):\n%s", diff)
 	}
-	if !strings.Contains(want, `"a": {"order_id":1,`) || strings.Contains(want, `"b":`) {
+	if !strings.Contains(want, `"a": {"order_id":1,`) || strings.Contains(want, `"b":`) ||
+		!strings.Contains(want, `{"name":"c","alternative_order_id":"cfc0123","renewal_of_order_id":1,"time":"2026-12-01T09:00:00.123456789Z"},`) {
 		t.Fatalf("unexpected state:\n%s", want)
 	}
 	s.Close()
