@@ -84,7 +84,7 @@ func benchApply1000(b *testing.B, open func() (*state.Store, []digicert.Option))
 		if err != nil {
 			b.Fatal(err)
 		}
-		p := plan(planInput{Desired: res.Orders, Known: store.Snapshot(), Consulted: true})
+		p := plan(planInput{Desired: res.Orders, Known: store.Snapshot(), Consulted: true, MaxPurchases: -1})
 		ap := &applier{API: client, Store: store, Parallelism: 100}
 		start := time.Now()
 		results := ap.Apply(context.Background(), p)

@@ -40,6 +40,12 @@ type Reconciler struct {
 	// MaxRevocations is the budget of revocation requests per rolling 24
 	// hours (--max-revocations); negative means no limit.
 	MaxRevocations int
+	// MaxPurchases is the budget of purchases (new orders and renewals)
+	// per rolling 24 hours (--max-purchases), counted from the state's
+	// purchase log: a plan whose purchases do not fit blocks them all, and
+	// apply checks again in the write before each one. Zero allows none
+	// (the zero value buys nothing); negative means no limit.
+	MaxPurchases int
 	// ResendAfter is how old an order intent must be before the order may
 	// be sent again after a look-up that misses (--resend-after).
 	ResendAfter time.Duration
@@ -160,7 +166,7 @@ func (r *Reconciler) Prepare(ctx context.Context, opt CycleOptions) (*Cycle, err
 		known = r.known()
 	}
 	in := planInput{Desired: specs.Orders, Invalid: specs.Invalid, Unreadable: specs.Unreadable(), Known: known,
-		Observed: obs, MaxRevocations: r.MaxRevocations, Now: r.now(), ResendAfter: r.ResendAfter}
+		Observed: obs, MaxRevocations: r.MaxRevocations, MaxPurchases: r.MaxPurchases, Now: r.now(), ResendAfter: r.ResendAfter}
 	c.Plan = plan(in)
 	if r.API != nil {
 		replan := false
@@ -224,7 +230,7 @@ func (r *Reconciler) Apply(ctx context.Context, c *Cycle) []Result {
 	if r.DryRun || r.Store == nil || r.API == nil {
 		return nil
 	}
-	ap := &applier{API: r.API, Store: r.Store, Log: r.Log, Parallelism: r.Parallelism, ResendAfter: r.ResendAfter, Now: r.Now}
+	ap := &applier{API: r.API, Store: r.Store, Log: r.Log, Parallelism: r.Parallelism, ResendAfter: r.ResendAfter, Now: r.Now, MaxPurchases: r.MaxPurchases}
 	return ap.Apply(ctx, c.Plan)
 }
 
