@@ -306,6 +306,7 @@ type planFlags struct {
 	refresh, asJSON  bool
 	detailedExitCode bool
 	maxRevocations   int
+	maxPurchases     int
 	resendAfter      time.Duration
 	quiet            time.Duration
 	accountMoved     bool
@@ -321,6 +322,15 @@ type planFlags struct {
 // on (the client's own time limit is 30 s, retries end within a minute).
 const defaultResendAfter = 5 * time.Minute
 
+// defaultMaxPurchases is --max-purchases's default: new orders and
+// renewals in any rolling 24 hours per state (issue 21). A daemon never
+// buys more than this a day, whatever goes wrong; a planned onboarding
+// raises it for one run.
+const defaultMaxPurchases = 20
+
+// maxPurchasesUsage is --max-purchases's help, shared by plan, apply and run.
+const maxPurchasesUsage = "new orders and renewals allowed in any 24 hours (recorded in the state); a plan with more blocks them all (raise it for a planned onboarding)"
+
 func (f *planFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.dir, "dir", "", "spec directory (required)")
 	fs.StringVar(&f.state, "state", "", stateUsage)
@@ -329,6 +339,7 @@ func (f *planFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.asJSON, "json", false, "print the plan as JSON")
 	fs.BoolVar(&f.detailedExitCode, "detailed-exitcode", false, "exit 0 with no changes, 2 with changes, 1 on error")
 	fs.IntVar(&f.maxRevocations, "max-revocations", 1, "revocation requests allowed in any 24 hours (recorded in the state); a plan with more blocks them all")
+	fs.IntVar(&f.maxPurchases, "max-purchases", defaultMaxPurchases, maxPurchasesUsage)
 	fs.DurationVar(&f.resendAfter, "resend-after", defaultResendAfter, "an order whose outcome is unknown and that a look-up does not find is sent again only this long after it was sent")
 	fs.DurationVar(&f.quiet, "quiet-period", time.Second, "read the specs only once no file below --dir changed for this long (a git checkout in progress)")
 	fs.BoolVar(&f.accountMoved, "account-moved", false, "the state's orders moved to the CertCentral at --api-url: record the new API URL instead of refusing")
@@ -338,8 +349,8 @@ func (f *planFlags) register(fs *flag.FlagSet) {
 
 // check reports flag values out of range.
 func (f *planFlags) check() error {
-	if f.maxRevocations < 0 || f.resendAfter < 0 || f.quiet < 0 {
-		return errors.New("--max-revocations, --resend-after and --quiet-period must not be negative")
+	if f.maxRevocations < 0 || f.maxPurchases < 0 || f.resendAfter < 0 || f.quiet < 0 {
+		return errors.New("--max-revocations, --max-purchases, --resend-after and --quiet-period must not be negative")
 	}
 	return nil
 }
@@ -566,7 +577,7 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 		fmt.Fprintf(stderr, "certform plan: %v\n%s", err, stateHint(err))
 		return exitError
 	}
-	r := &reconcile.Reconciler{Dir: f.dir, Known: known, Log: logger, MaxRevocations: f.maxRevocations,
+	r := &reconcile.Reconciler{Dir: f.dir, Known: known, Log: logger, MaxRevocations: f.maxRevocations, MaxPurchases: f.maxPurchases,
 		ResendAfter: f.resendAfter, Quiet: f.quiet, DryRun: true}
 	if f.refresh {
 		client, err := f.api.newClient(logger)
@@ -722,7 +733,7 @@ func applyOnce(ctx context.Context, f planFlags, loc stateLocation, df deliveryF
 	}
 	known := store.Snapshot()
 	r := &reconcile.Reconciler{Dir: f.dir, API: client, Store: store, Log: logger, Parallelism: parallelism, Observe: true,
-		MaxRevocations: f.maxRevocations, ResendAfter: f.resendAfter, Quiet: f.quiet}
+		MaxRevocations: f.maxRevocations, MaxPurchases: f.maxPurchases, ResendAfter: f.resendAfter, Quiet: f.quiet}
 	if err := df.apply(r, f.dir); err != nil {
 		fmt.Fprintf(stderr, "certform apply: %v\n", err)
 		return exitError
@@ -837,6 +848,7 @@ func failureSummary(bad []reconcile.Result, blocked []reconcile.Action) string {
 	}
 	for _, g := range []struct{ reason, word, text string }{
 		{reconcile.BlockedMaxRevocations, "revocation", "blocked by --max-revocations"},
+		{reconcile.BlockedMaxPurchases, "order", "blocked by --max-purchases"},
 		{reconcile.BlockedNames, "revocation", "blocked because the order's names are not the spec's"},
 		{reconcile.BlockedDuplicate, "order", "blocked as duplicates of a certificate already ordered or asked for"},
 		{reconcile.BlockedExists, "order", "blocked because CertCentral already has live orders with these names"},
@@ -846,7 +858,7 @@ func failureSummary(bad []reconcile.Result, blocked []reconcile.Action) string {
 	} {
 		if ns := by[g.reason]; len(ns) > 0 {
 			line := fmt.Sprintf("%s %s: %s", countOf(len(ns), g.word), g.text, strings.Join(ns, ", "))
-			if g.reason != reconcile.BlockedMaxRevocations {
+			if g.reason != reconcile.BlockedMaxRevocations && g.reason != reconcile.BlockedMaxPurchases {
 				line += " (see the notes)"
 			}
 			lines = append(lines, line)
