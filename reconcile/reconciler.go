@@ -78,6 +78,9 @@ type Reconciler struct {
 	// change saves its time only once the saved one is observedSaveEvery
 	// old (see saveObservation). Zero when the state has the latest.
 	observedAt time.Time
+	// editSpecs, in tests only, changes the specs once loaded: a spec that
+	// validation would refuse, as an older certform accepted it.
+	editSpecs func([]*spec.Order)
 }
 
 // CycleOptions say what one cycle does besides planning.
@@ -162,6 +165,9 @@ func (r *Reconciler) Prepare(ctx context.Context, opt CycleOptions) (*Cycle, err
 		return nil, err
 	}
 	c.Specs = specs
+	if r.editSpecs != nil {
+		r.editSpecs(specs.Orders)
+	}
 	if known == nil {
 		known = r.known()
 	}
