@@ -371,6 +371,8 @@ func (ap *applier) place(ctx context.Context, a Action, renewal int) (string, er
 			if detail, done, err := ap.renewedYet(ctx, a); done || err != nil {
 				return detail, err
 			}
+		} else if err := ap.claim(a); err != nil {
+			return "", err
 		}
 		if err := ap.checkNames(ctx, a, in); err != nil {
 			return "", err
@@ -543,22 +545,11 @@ func resendAt(in *state.Intent, resendAfter time.Duration) time.Time {
 func (ap *applier) recheckNames(ctx context.Context, a Action) error {
 	o := a.Spec
 	want := specNames(o)
-	key := strings.Join(want, " ")
-	ap.claimMu.Lock()
-	other, taken := ap.claimed[key]
-	if !taken {
-		if ap.claimed == nil {
-			ap.claimed = map[string]string{}
-		}
-		ap.claimed[key] = a.Name
+	if err := ap.claim(a); err != nil {
+		return err
 	}
-	ap.claimMu.Unlock()
 	if o.AllowExistingNames {
 		return nil
-	}
-	if taken {
-		return &BlockedError{By: BlockedExists, Why: fmt.Sprintf("not ordered: %s, ordered in this run, has exactly these names (%s); nothing was ordered; "+
-			"keep one of these specs, or set allow_existing_names: true in this one for a second, separate order", other, strings.Join(want, ", "))}
 	}
 	orders, err := ap.API.ListOrders(ctx, digicert.OrderFilter{CommonName: o.CommonName})
 	if err != nil {
@@ -581,6 +572,29 @@ func (ap *applier) recheckNames(ctx context.Context, a Action) error {
 	slices.Sort(what)
 	return &BlockedError{By: BlockedExists, Why: fmt.Sprintf("not ordered: CertCentral now has a live order with exactly these names: %s, placed since the plan was made; nothing was ordered; "+
 		"to track it, run certform import %s %d; for a second, separate order with the same names, set allow_existing_names: true in the spec", strings.Join(what, ", "), a.Name, first)}
+}
+
+// claim records that the action's spec orders its names in this run, or
+// returns a *BlockedError (BlockedExists) when another spec did first and
+// this spec does not allow existing names. A spec that allows them claims
+// its names all the same: its order counts for the others.
+func (ap *applier) claim(a Action) error {
+	want := specNames(a.Spec)
+	key := strings.Join(want, " ")
+	ap.claimMu.Lock()
+	other, taken := ap.claimed[key]
+	if !taken {
+		if ap.claimed == nil {
+			ap.claimed = map[string]string{}
+		}
+		ap.claimed[key] = a.Name
+	}
+	ap.claimMu.Unlock()
+	if !taken || other == a.Name || a.Spec.AllowExistingNames {
+		return nil
+	}
+	return &BlockedError{By: BlockedExists, Why: fmt.Sprintf("not ordered: %s, ordered in this run, has exactly these names (%s); nothing was ordered; "+
+		"keep one of these specs, or set allow_existing_names: true in this one for a second, separate order", other, strings.Join(want, ", "))}
 }
 
 // overBudget returns a *BlockedError when one more purchase does not fit

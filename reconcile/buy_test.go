@@ -388,3 +388,31 @@ func TestApply_maxPurchasesAtCall(t *testing.T) {
 		t.Errorf("intent saved: %+v", e.Intent)
 	}
 }
+
+// TestApply_sameNamesResent: an order sent again (its first attempt not
+// found) and a new spec with the same names in one run: one of them is
+// sent, the other blocked (exists), even while CertCentral lists neither.
+func TestApply_sameNamesResent(t *testing.T) {
+	r := newRig(t, digicerttest.WithLookupLag(time.Hour))
+	r.specFor("shop-a", "shop.example.com")
+	r.srv.Inject(digicerttest.Fault{Method: "POST", Path: "/order/certificate/ssl", Times: 1, DropBefore: true})
+	r.cycle(1)
+	r.intentAlt("shop-a")
+	r.specFor("shop-b", "shop.example.com")
+	r.clock.Add(6 * time.Minute)
+	_, res := r.cycleWith(nil)
+	sent, blocked := 0, 0
+	for _, x := range res {
+		switch {
+		case x.Err == nil:
+			sent++
+		case blockedBy(x.Err) == BlockedExists:
+			blocked++
+		default:
+			t.Errorf("%s: %v", x.Action.Name, x.Err)
+		}
+	}
+	if sent != 1 || blocked != 1 || len(r.srv.Orders()) != 1 {
+		t.Fatalf("%d sent, %d blocked, %d orders: %+v", sent, blocked, len(r.srv.Orders()), res)
+	}
+}
