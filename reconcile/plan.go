@@ -118,7 +118,8 @@ type Action struct {
 	// BlockedBy says, for a blocked action, which safety rail holds it
 	// back: "max_revocations", "names" (a revoke whose order's names are
 	// not the spec's), "duplicate" (a certificate another spec has or asks
-	// for) or "exists" (CertCentral has a live order with these names).
+	// for), "exists" (CertCentral has a live order with these names) or
+	// "max_purchases" (new orders and renewals over --max-purchases).
 	BlockedBy string `json:"blocked_by,omitempty"`
 	// Comments is the revoke request's comments.
 	Comments string `json:"comments,omitempty"`
@@ -197,8 +198,9 @@ type Note struct {
 type Changes struct {
 	Actions []Action `json:"actions"`
 	// Blocked are calls held back by a safety rail: revocations over
-	// --max-revocations, and orders for a certificate that another spec
-	// already has or asks for (duplicates). Each makes the run fail.
+	// --max-revocations, purchases over --max-purchases, and orders for a
+	// certificate that another spec already has or asks for (duplicates).
+	// Each makes the run fail.
 	Blocked []Action `json:"blocked"`
 	Notes   []Note   `json:"notes"`
 }
