@@ -416,3 +416,26 @@ func TestApply_sameNamesResent(t *testing.T) {
 		t.Fatalf("%d sent, %d blocked, %d orders: %+v", sent, blocked, len(r.srv.Orders()), res)
 	}
 }
+
+// TestPlan_renewClockAhead (issue 21, item 19): a renewal placed while the
+// clock was two years ahead records a start after the end CertCentral
+// gives it; with the clock still ahead, it is not renewed again (a
+// warning asks to check the clock) instead of renewing every renewal.
+func TestPlan_renewClockAhead(t *testing.T) {
+	d := mkOrder("shop")
+	ahead := time.Date(2028, 11, 25, 10, 0, 0, 0, time.UTC)
+	e := entryFor(d, 100002, func(e *state.Entry) {
+		e.OrderedAt, e.OrderValidTill = ahead, time.Date(2027, 11, 25, 0, 0, 0, 0, time.UTC)
+		e.PreviousOrderIDs = []int{100001}
+	})
+	p := plan(planInput{Desired: []*spec.Order{d}, Known: known(map[string]*state.Entry{"shop": e}), Now: ahead.Add(time.Hour), Consulted: true, MaxPurchases: -1})
+	want := []Note{{Kind: NoteWarning, Name: "shop", OrderID: 100002,
+		Message: "order 100002 ends at 2027-11-25T00:00:00Z, not after certform recorded its start (2028-11-25T10:00:00Z); certform does not renew it",
+		Hint:    "check this machine's clock (and CertCentral's order): certform renews only an order that has lived half its validity"}}
+	if len(p.Actions) != 0 || len(p.Blocked) != 0 {
+		t.Fatalf("plan: %+v / %+v", p.Actions, p.Blocked)
+	}
+	if diff := cmp.Diff(want, p.Notes); diff != "" {
+		t.Fatalf("notes (-want +got):\n%s", diff)
+	}
+}
