@@ -986,7 +986,10 @@ func (pc *planCtx) planRenewal(p *Changes, pos func(Action) Action, note func(st
 			"order %d ends at %s; its renewal waits: the order is %s", e.OrderID, e.OrderValidTill.UTC().Format(time.RFC3339), orNone(status))
 		return false
 	}
-	if start := orderStart(e); !start.IsZero() && !e.OrderValidTill.IsZero() {
+	// The half-life rule holds for orders certform bought (and renewals of
+	// them): an order imported or adopted started before certform saw it,
+	// and it is renewed as soon as it is due; its renewal is certform's.
+	if start := orderStart(e); !e.Imported && !start.IsZero() && !e.OrderValidTill.IsZero() {
 		half, ok := halfLife(start, e.OrderValidTill)
 		if !ok {
 			note(NoteWarning, e.OrderID, "check this machine's clock (and CertCentral's order): certform renews only an order that has lived half its validity",
