@@ -344,6 +344,14 @@ func (ap *applier) renew(ctx context.Context, a Action) (string, error) {
 // old, and CertCentral holds no live order with the spec's names (for a
 // renewal: neither a renewal of the order, nor another live order with
 // the names than the order renewed and the spec's earlier orders).
+//
+// Just before a new order's first request, CertCentral is asked once more
+// for live orders with the spec's names (recheckNames, issue 21): the plan's
+// check may be minutes old. A renewal is not checked that way: its own
+// order has the names; the order renewed is read instead (renewedYet), and
+// CertCentral refuses a second renewal of one order. The purchase budget
+// (MaxPurchases) is checked in the write that saves the intent, and a
+// first request DigiCert refuses for good (refused) clears it.
 func (ap *applier) place(ctx context.Context, a Action, renewal int) (string, error) {
 	o := a.Spec
 	if o == nil {
