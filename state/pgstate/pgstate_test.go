@@ -486,3 +486,37 @@ func TestLoad_refusedUsesNoID(t *testing.T) {
 		t.Errorf("the id sequence is at %d after one workspace and 5 refused attempts, want 1", last)
 	}
 }
+
+// TestMigrate_purchaseLog: a database at schema version 1 (before the
+// purchase log) is migrated by the next open: its state is kept, and the
+// purchase log is written and read back from then on.
+func TestMigrate_purchaseLog(t *testing.T) {
+	srv, cfg := newWorkspace(t, "")
+	when := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	s := open(t, cfg)
+	if err := s.Mutate(func(f *state.File) {
+		f.Revocations = []state.Revocation{{Name: "a", OrderID: 1, Time: when}}
+		f.Entries["a"] = &state.Entry{OrderID: 1}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	srv.Exec(t, cfg.conn.Database, `ALTER TABLE certform.workspaces DROP COLUMN purchases; UPDATE certform.schema_version SET version = 1`)
+	s = open(t, cfg)
+	if f := s.Snapshot(); len(f.Revocations) != 1 || f.Entries["a"] == nil || f.Purchases != nil {
+		t.Fatalf("after the migration: %+v", f)
+	}
+	if err := s.Mutate(func(f *state.File) {
+		f.Purchases = []state.Purchase{{Name: "b", AlternativeOrderID: "cfb0", Time: when}}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	got, err := Read(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]state.Purchase{{Name: "b", AlternativeOrderID: "cfb0", Time: when}}, got.Purchases); diff != "" {
+		t.Errorf("purchases (-want +got):\n%s", diff)
+	}
+}
