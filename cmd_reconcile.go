@@ -330,6 +330,7 @@ type planFlags struct {
 	refresh, asJSON  bool
 	detailedExitCode bool
 	maxRevocations   int
+	maxPurchases     int
 	resendAfter      time.Duration
 	maxClockSkew     time.Duration
 	quiet            time.Duration
@@ -346,6 +347,15 @@ type planFlags struct {
 // on (the client's own time limit is 30 s, retries end within a minute).
 const defaultResendAfter = 5 * time.Minute
 
+// defaultMaxPurchases is --max-purchases's default: new orders and
+// renewals in any rolling 24 hours per state (issue 21). A daemon never
+// buys more than this a day, whatever goes wrong; a planned onboarding
+// raises it for one run.
+const defaultMaxPurchases = 20
+
+// maxPurchasesUsage is --max-purchases's help, shared by plan, apply and run.
+const maxPurchasesUsage = "new orders and renewals allowed in any 24 hours (recorded in the state); a plan with more blocks them all (raise it for a planned onboarding)"
+
 func (f *planFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.dir, "dir", "", "spec directory (required)")
 	fs.StringVar(&f.state, "state", "", stateUsage)
@@ -354,6 +364,7 @@ func (f *planFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.asJSON, "json", false, "print the plan as JSON")
 	fs.BoolVar(&f.detailedExitCode, "detailed-exitcode", false, "exit 0 with no changes, 2 with changes, 1 on error")
 	fs.IntVar(&f.maxRevocations, "max-revocations", 1, "revocation requests allowed in any 24 hours (recorded in the state); a plan with more blocks them all")
+	fs.IntVar(&f.maxPurchases, "max-purchases", defaultMaxPurchases, maxPurchasesUsage)
 	fs.DurationVar(&f.resendAfter, "resend-after", defaultResendAfter, "an order whose outcome is unknown and that a look-up does not find is sent again only this long after it was sent")
 	fs.DurationVar(&f.maxClockSkew, "max-clock-skew", reconcile.DefaultMaxClockSkew, "the local clock may differ from CertCentral's (the Date header of its answers) by at most this much; beyond it no order, renewal, reissue or revocation is sent (0: no check)")
 	fs.DurationVar(&f.quiet, "quiet-period", time.Second, "read the specs only once no file below --dir changed for this long (a git checkout in progress)")
@@ -364,8 +375,8 @@ func (f *planFlags) register(fs *flag.FlagSet) {
 
 // check reports flag values out of range.
 func (f *planFlags) check() error {
-	if f.maxRevocations < 0 || f.resendAfter < 0 || f.quiet < 0 || f.maxClockSkew < 0 {
-		return errors.New("--max-revocations, --resend-after, --max-clock-skew and --quiet-period must not be negative")
+	if f.maxRevocations < 0 || f.maxPurchases < 0 || f.resendAfter < 0 || f.quiet < 0 || f.maxClockSkew < 0 {
+		return errors.New("--max-revocations, --max-purchases, --resend-after, --max-clock-skew and --quiet-period must not be negative")
 	}
 	return nil
 }
@@ -592,7 +603,7 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 		fmt.Fprintf(stderr, "certform plan: %v\n%s", err, stateHint(err))
 		return exitError
 	}
-	r := &reconcile.Reconciler{Dir: f.dir, Known: known, Log: logger, MaxRevocations: f.maxRevocations,
+	r := &reconcile.Reconciler{Dir: f.dir, Known: known, Log: logger, MaxRevocations: f.maxRevocations, MaxPurchases: f.maxPurchases,
 		ResendAfter: f.resendAfter, MaxClockSkew: f.maxClockSkew, Quiet: f.quiet, DryRun: true}
 	if f.refresh {
 		client, err := f.api.newClient(logger)
@@ -750,7 +761,7 @@ func applyOnce(ctx context.Context, f planFlags, loc stateLocation, df deliveryF
 	preflight(client)
 	known := store.Snapshot()
 	r := &reconcile.Reconciler{Dir: f.dir, API: client, Store: store, Log: logger, Parallelism: parallelism, Observe: true,
-		MaxRevocations: f.maxRevocations, ResendAfter: f.resendAfter, MaxClockSkew: f.maxClockSkew, Quiet: f.quiet}
+		MaxRevocations: f.maxRevocations, MaxPurchases: f.maxPurchases, ResendAfter: f.resendAfter, MaxClockSkew: f.maxClockSkew, Quiet: f.quiet}
 	if err := df.apply(r, f.dir); err != nil {
 		fmt.Fprintf(stderr, "certform apply: %v\n", err)
 		return exitError
@@ -868,6 +879,7 @@ func failureSummary(bad []reconcile.Result, blocked []reconcile.Action) string {
 	}
 	for _, g := range []struct{ reason, word, text string }{
 		{reconcile.BlockedMaxRevocations, "revocation", "blocked by --max-revocations"},
+		{reconcile.BlockedMaxPurchases, "order", "blocked by --max-purchases"},
 		{reconcile.BlockedNames, "revocation", "blocked because the order's names are not the spec's"},
 		{reconcile.BlockedDuplicate, "order", "blocked as duplicates of a certificate already ordered or asked for"},
 		{reconcile.BlockedExists, "order", "blocked because CertCentral already has live orders with these names"},
@@ -878,7 +890,7 @@ func failureSummary(bad []reconcile.Result, blocked []reconcile.Action) string {
 	} {
 		if ns := by[g.reason]; len(ns) > 0 {
 			line := fmt.Sprintf("%s %s: %s", countOf(len(ns), g.word), g.text, strings.Join(ns, ", "))
-			if g.reason != reconcile.BlockedMaxRevocations && g.reason != reconcile.BlockedClock {
+			if g.reason != reconcile.BlockedMaxRevocations && g.reason != reconcile.BlockedMaxPurchases && g.reason != reconcile.BlockedClock {
 				line += " (see the notes)"
 			}
 			lines = append(lines, line)

@@ -40,6 +40,7 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 	dev := fs.Bool("dev", false, "serve a fake CertCentral on a loopback port and use it (no API key, no network)")
 	once := fs.Bool("once", false, "run one cycle and exit: 0 when everything landed, 1 otherwise")
 	maxRevocations := fs.Int("max-revocations", 1, "revocation requests allowed in any 24 hours (recorded in the state); a plan with more blocks them all")
+	maxPurchases := fs.Int("max-purchases", defaultMaxPurchases, maxPurchasesUsage)
 	resendAfter := fs.Duration("resend-after", defaultResendAfter, "an order whose outcome is unknown and that a look-up does not find is sent again only this long after it was sent")
 	maxClockSkew := fs.Duration("max-clock-skew", reconcile.DefaultMaxClockSkew, "the local clock may differ from CertCentral's (the Date header of its answers) by at most this much; beyond it no order, renewal, reissue or revocation is sent (0: no check)")
 	accountMoved := fs.Bool("account-moved", false, "the state's orders moved to the CertCentral at --api-url: record the new API URL instead of refusing")
@@ -82,8 +83,8 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 		}
 		schedules[i] = s
 	}
-	if *debounce <= 0 || *retryBackoff <= 0 || *pollInterval <= 0 || *parallelism < 1 || *maxRevocations < 0 || *resendAfter < 0 || *maxClockSkew < 0 {
-		fmt.Fprintln(stderr, "certform run: --debounce, --retry-backoff and --poll-interval must be positive, --parallelism at least 1, --max-revocations, --resend-after and --max-clock-skew not negative")
+	if *debounce <= 0 || *retryBackoff <= 0 || *pollInterval <= 0 || *parallelism < 1 || *maxRevocations < 0 || *maxPurchases < 0 || *resendAfter < 0 || *maxClockSkew < 0 {
+		fmt.Fprintln(stderr, "certform run: --debounce, --retry-backoff and --poll-interval must be positive, --parallelism at least 1, --max-revocations, --max-purchases, --resend-after and --max-clock-skew not negative")
 		return exitUsage
 	}
 	logger, err := lf.logger(stderr)
@@ -150,7 +151,7 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 	r := &reconcile.Reconciler{Dir: *dir, API: client, Store: store, Cache: spec.NewCache(), Log: logger, Parallelism: *parallelism, Observe: true,
-		MaxRevocations: *maxRevocations, ResendAfter: *resendAfter, MaxClockSkew: *maxClockSkew, DryRun: *dryRun}
+		MaxRevocations: *maxRevocations, MaxPurchases: *maxPurchases, ResendAfter: *resendAfter, MaxClockSkew: *maxClockSkew, DryRun: *dryRun}
 	if err := df.apply(r, *dir); err != nil {
 		return fail(err, "")
 	}

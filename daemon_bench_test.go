@@ -96,7 +96,7 @@ func BenchmarkRun_noChangeCycle10000(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer store.Close()
-	r := &reconcile.Reconciler{Dir: specs, Store: store, Cache: spec.NewCache(), MaxRevocations: 1, Parallelism: 4}
+	r := &reconcile.Reconciler{Dir: specs, Store: store, Cache: spec.NewCache(), MaxRevocations: 1, MaxPurchases: -1, Parallelism: 4}
 	cycle := func() error {
 		d, err := daemon.New(daemon.Config{Reconciler: r, Once: true})
 		if err != nil {
@@ -162,7 +162,7 @@ func BenchmarkRun_noChangeCycleDelivered10000(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	r := &reconcile.Reconciler{Dir: specs, API: client, Store: store, Cache: spec.NewCache(), MaxRevocations: 1, Parallelism: 4,
+	r := &reconcile.Reconciler{Dir: specs, API: client, Store: store, Cache: spec.NewCache(), MaxRevocations: 1, MaxPurchases: -1, Parallelism: 4,
 		Observe: true, CertDir: b.TempDir(), Hook: &deliver.Hook{Command: "exit 1"}, Now: clock}
 	cycle := func() error {
 		clockMu.Lock()

@@ -263,7 +263,7 @@ func TestRun_gitCheckout(t *testing.T) {
 	gitCmd("checkout", "-q", "main")
 
 	st := filepath.Join(t.TempDir(), "s.json")
-	d := startDaemon(t, env, "--dir", repo, "--state", st, "--debounce", "200ms")
+	d := startDaemon(t, env, "--dir", repo, "--state", st, "--debounce", "200ms", "--max-purchases", "100")
 	d.waitFor("the start cycle", 1, cycleDoneWith("start"))
 	gitCmd("checkout", "-q", "more")
 	d.waitFor("100 orders", 100, func(r map[string]any) bool { return r["msg"] == "done" && r["action"] == "order" })
@@ -323,7 +323,9 @@ func TestRun_killDuringApply(t *testing.T) {
 	dir := t.TempDir()
 	writeSpecs(t, dir, 20)
 	st := filepath.Join(t.TempDir(), "s.json")
-	d := startDaemon(t, env, "--dir", dir, "--state", st)
+	// The first daemon's --resend-after is recorded in each intent: the
+	// restarted one does not send again before it.
+	d := startDaemon(t, env, "--dir", dir, "--state", st, "--resend-after", "1s")
 	for i := 0; i < 6; i++ {
 		select {
 		case <-arrived:

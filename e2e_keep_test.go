@@ -80,6 +80,9 @@ func endsIn(t *testing.T, srv *digicerttest.Server, st, name string, left time.D
 	id := loadStateFile(t, st).Entries[name].OrderID
 	srv.OrderEndsIn(id, left)
 	setStateField(t, st, name, "order_valid_till", time.Now().Add(left).UTC().Format(time.RFC3339))
+	// As time passing does: ordered a year before its end, so it has lived
+	// half its validity and may be renewed.
+	setStateField(t, st, name, "ordered_at", time.Now().Add(left).AddDate(-1, 0, 0).UTC().Format(time.RFC3339))
 	return id
 }
 
@@ -173,7 +176,15 @@ func TestApply_reissueExpiring(t *testing.T) {
 	srv, env, dir, st := appliedSpecs(t, 1)
 	id := loadStateFile(t, st).Entries["host00"].OrderID
 	srv.ExpireSoon(id, 10*24*time.Hour)
+	// A certificate of 10 days, new: not reissued before it lived half its
+	// lifetime (a warning says so).
 	code, stdout, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st)
+	if code != 0 || !strings.Contains(stdout, "but it has not lived half its lifetime") || len(writes(srv)) != 0 {
+		t.Fatalf("a new certificate of 10 days: exit %d, writes %v\n%s%s", code, writes(srv), stdout, stderr)
+	}
+	// As if it had lived 189 days of 199.
+	setStateField(t, st, "host00", "not_before", time.Now().Add(-189*24*time.Hour).UTC().Format(time.RFC3339))
+	code, stdout, stderr = runBinary(t, env, "apply", "--dir", dir, "--state", st)
 	if code != 0 || !strings.Contains(stdout, fmt.Sprintf("~ reissue host00 order %d", id)) || !strings.Contains(stdout, "the certificate ends within reissue_before_days") {
 		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
 	}
@@ -266,7 +277,8 @@ func TestApply_renewLostAnswer(t *testing.T) {
 	srv, env, dir, st := appliedSpecs(t, 1, digicerttest.WithLookupLag(time.Hour))
 	old := endsIn(t, srv, st, "host00", 10*24*time.Hour)
 	srv.Inject(digicerttest.Fault{Method: "POST", Path: "/order/certificate/ssl", Times: 1, DropAfter: true})
-	code, stdout, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st)
+	// Sent with --resend-after 0s, which its intent records.
+	code, stdout, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st, "--resend-after", "0s")
 	if code != 1 || !strings.Contains(stderr, "the intent stays until CertCentral shows the order") {
 		t.Fatalf("first apply: exit %d\n%s%s", code, stdout, stderr)
 	}

@@ -57,12 +57,23 @@ func killLoop(t *testing.T, env []string, args []string, st string, kills int, w
 	return killed, inFlight
 }
 
-// finalApply waits until the fake has carried out every call it got,
-// then applies once more with --resend-after 0s, which must succeed.
+// finalApply waits until the fake has carried out every call it got, and
+// until the latest re-send time an intent records (the killed runs' own
+// --resend-after: no process sends again before it), then applies once
+// more with --resend-after 0s, which must succeed.
 func finalApply(t *testing.T, srv *digicerttest.Server, env []string, dir, st string) {
 	t.Helper()
 	srv.WaitIdle(10 * time.Second)
-	code, stdout, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st, "--resend-after", "0s", "--quiet-period", "0s", "--parallelism", "16")
+	if f, err := state.Read(st); err == nil {
+		var last time.Time
+		for _, e := range f.Entries {
+			if e.Intent != nil && e.Intent.ResendAt.After(last) {
+				last = e.Intent.ResendAt
+			}
+		}
+		time.Sleep(time.Until(last.Add(10 * time.Millisecond)))
+	}
+	code, stdout, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st, "--resend-after", "0s", "--quiet-period", "0s", "--parallelism", "16", "--max-purchases", "1000")
 	if code != 0 {
 		t.Fatalf("final apply: exit %d\n%s%s", code, stdout, stderr)
 	}
@@ -82,7 +93,7 @@ func TestApply_killLoopReissue(t *testing.T) {
 	srv, env, dir, st := appliedSpecs(t, specs, digicerttest.WithLatency(100*time.Millisecond))
 	srv.Inject(digicerttest.Fault{Method: "POST", Path: "/order/certificate/*", Latency: time.Second})
 	changed := 0
-	args := []string{"apply", "--dir", dir, "--state", st, "--quiet-period", "0s", "--resend-after", "2s"}
+	args := []string{"apply", "--dir", dir, "--state", st, "--quiet-period", "0s", "--resend-after", "2s", "--max-purchases", "1000"}
 	killed, inFlight := killLoop(t, env, args, st, kills, 1500*time.Millisecond, func() {
 		if changed < specs {
 			writeSpecNames(t, dir, changed, []string{fmt.Sprintf("www.host%02d.example.com", changed)})
@@ -126,7 +137,7 @@ func TestApply_killLoopRenew(t *testing.T) {
 	srv, env, dir, st := appliedSpecs(t, specs, digicerttest.WithLatency(100*time.Millisecond))
 	srv.Inject(digicerttest.Fault{Method: "POST", Path: "/order/certificate/ssl", Latency: time.Second})
 	ending := map[string]int{} // spec name -> the order made to end
-	args := []string{"apply", "--dir", dir, "--state", st, "--quiet-period", "0s", "--resend-after", "2s"}
+	args := []string{"apply", "--dir", dir, "--state", st, "--quiet-period", "0s", "--resend-after", "2s", "--max-purchases", "1000"}
 	killed, inFlight := killLoop(t, env, args, st, kills, 1500*time.Millisecond, func() {
 		if n := len(ending); n < specs {
 			name := fmt.Sprintf("host%02d", n)
@@ -180,7 +191,9 @@ func killAtEachCall(t *testing.T, prepare func(t *testing.T, srv *digicerttest.S
 			srv, env, dir, st := appliedSpecs(t, 1, digicerttest.WithLatency(200*time.Millisecond), digicerttest.WithHook(hook))
 			prepare(t, srv, dir, st)
 			armed.Store(true)
-			cmd := exec.Command(binary, "apply", "--dir", dir, "--state", st)
+			// --resend-after 0s: the intent the killed run leaves may be
+			// sent again by the re-apply at once (it records resend_at).
+			cmd := exec.Command(binary, "apply", "--dir", dir, "--state", st, "--resend-after", "0s")
 			cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)

@@ -54,7 +54,29 @@ type applier struct {
 	// CheckClock, when set, is called before every order, renewal,
 	// reissue and revocation: an error (a *ClockError) sends nothing.
 	CheckClock func(ctx context.Context) error
+	// MaxPurchases is the budget of purchases (new orders and renewals) in
+	// any rolling 24 hours, checked once more in the write that saves each
+	// purchase's intent; negative means no limit.
+	MaxPurchases int
+
+	// claimed maps the names of each new order this applier started
+	// (common name first, joined by spaces) to its spec: a second spec
+	// with the same names is not ordered in the same run, even before
+	// CertCentral lists the first one.
+	claimMu sync.Mutex
+	claimed map[string]string
 }
+
+// BlockedError is the error of an action a safety rail held back while
+// applying, just before its call: nothing was sent. By is the rail, as in
+// Action.BlockedBy (BlockedExists, BlockedMaxPurchases).
+type BlockedError struct {
+	By  string
+	Why string
+}
+
+// Error says why nothing was sent and what to do.
+func (e *BlockedError) Error() string { return e.Why }
 
 // ErrWaiting is matched (errors.Is) by a *WaitError.
 var ErrWaiting = errors.New("waiting")
@@ -330,6 +352,14 @@ func (ap *applier) renew(ctx context.Context, a Action) (string, error) {
 // old, and CertCentral holds no live order with the spec's names (for a
 // renewal: neither a renewal of the order, nor another live order with
 // the names than the order renewed and the spec's earlier orders).
+//
+// Just before a new order's first request, CertCentral is asked once more
+// for live orders with the spec's names (recheckNames, issue 21): the plan's
+// check may be minutes old. A renewal is not checked that way: its own
+// order has the names; the order renewed is read instead (renewedYet), and
+// CertCentral refuses a second renewal of one order. The purchase budget
+// (MaxPurchases) is checked in the write that saves the intent, and a
+// first request DigiCert refuses for good (refused) clears it.
 func (ap *applier) place(ctx context.Context, a Action, renewal int) (string, error) {
 	o := a.Spec
 	if o == nil {
@@ -341,6 +371,7 @@ func (ap *applier) place(ctx context.Context, a Action, renewal int) (string, er
 	}
 	prev := ap.Store.Entry(a.Name)
 	var altID string
+	first := false // the first request with a new alternative order id
 	switch {
 	case prev != nil && prev.Intent != nil && prev.Intent.Action == kind:
 		in := prev.Intent
@@ -348,7 +379,7 @@ func (ap *applier) place(ctx context.Context, a Action, renewal int) (string, er
 		if detail, found, err := ap.lookUp(ctx, a, altID); found || err != nil {
 			return detail, err
 		}
-		if at := in.Started.Add(ap.ResendAfter); ap.now().Before(at) {
+		if at := resendAt(in, ap.ResendAfter); ap.now().Before(at) {
 			return "", &WaitError{Until: at, Why: fmt.Sprintf("alternative order id %s, sent at %s, is not found yet; CertCentral may still be working on it, so it is not sent again before %s",
 				altID, in.Started.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339))}
 		}
@@ -356,6 +387,8 @@ func (ap *applier) place(ctx context.Context, a Action, renewal int) (string, er
 			if detail, done, err := ap.renewedYet(ctx, a); done || err != nil {
 				return detail, err
 			}
+		} else if err := ap.claim(a); err != nil {
+			return "", err
 		}
 		if err := ap.checkNames(ctx, a, in); err != nil {
 			return "", err
@@ -371,13 +404,30 @@ func (ap *applier) place(ctx context.Context, a Action, renewal int) (string, er
 			if detail, done, err := ap.renewedYet(ctx, a); done || err != nil {
 				return detail, err
 			}
+		} else if err := ap.recheckNames(ctx, a); err != nil {
+			return "", err
 		}
 		altID = newAlternativeID(a.Name)
+		first = true
 	}
-	err := ap.Store.Update(a.Name, func(e *state.Entry) bool {
+	var over error
+	err := ap.Store.Mutate(func(f *state.File) {
 		now := ap.now()
+		counted := slices.ContainsFunc(f.PurchasesSince(now.Add(-purchaseWindow)), func(p state.Purchase) bool { return p.AlternativeOrderID == altID })
+		if !counted {
+			if over = ap.overBudget(f, now); over != nil {
+				return
+			}
+			f.Purchases = append(f.Purchases, state.Purchase{Name: a.Name, AlternativeOrderID: altID, RenewalOfOrderID: renewal, Time: now})
+		}
+		e := f.Entries[a.Name]
+		if e == nil {
+			e = &state.Entry{}
+			f.Entries[a.Name] = e
+		}
 		in := &state.Intent{Action: kind, AlternativeOrderID: altID, Fingerprint: o.Fingerprint, RenewalOfOrderID: renewal,
-			Started: now, FirstSent: now, Attempts: 1, Names: [][]string{specNames(o)}, DisableCT: o.DisableCT, AutoReissue: o.AutoReissue}
+			Started: now, FirstSent: now, Attempts: 1, Names: [][]string{specNames(o)}, DisableCT: o.DisableCT, AutoReissue: o.AutoReissue,
+			ResendAt: now.Add(ap.ResendAfter)}
 		if old := e.Intent; old != nil {
 			in.Attempts = old.Attempts + 1
 			if !old.FirstSent.IsZero() {
@@ -387,20 +437,44 @@ func (ap *applier) place(ctx context.Context, a Action, renewal int) (string, er
 		}
 		e.Intent = in
 		e.File = o.File
-		return true
 	})
 	if err != nil {
 		return "", fmt.Errorf("saving the intent before ordering: %w; nothing was ordered", err)
 	}
+	if over != nil {
+		return "", over
+	}
 	req := orderRequest(o, altID)
 	req.RenewalOfOrderID = renewal
 	resp, err := ap.API.PlaceOrder(ctx, req)
+	if err != nil && first && refused(err) {
+		// DigiCert said no to the first request: nothing was ordered, so
+		// nothing is left to find. The intent and the purchase go.
+		if uerr := ap.Store.Mutate(func(f *state.File) {
+			// The entry as it was before the intent (the first request
+			// is sent only without one).
+			if prev == nil {
+				delete(f.Entries, a.Name)
+			} else {
+				f.Entries[a.Name] = prev
+			}
+			f.Purchases = slices.DeleteFunc(f.Purchases, func(p state.Purchase) bool { return p.AlternativeOrderID == altID })
+		}); uerr != nil {
+			return "", fmt.Errorf("%w (and clearing the intent failed: %v; %s)", err, uerr, ap.unsettled(altID))
+		}
+		what := "the order"
+		if renewal != 0 {
+			what = "the renewal"
+		}
+		return "", fmt.Errorf("%w; CertCentral refused %s, so nothing was ordered and nothing is left to look up: fix what the message names, and the next apply orders it", err, what)
+	}
 	if err != nil {
 		// --resend-after counts from when this attempt ended: the call
 		// may have waited for the rate limits before it went out.
 		ap.Store.Update(a.Name, func(e *state.Entry) bool {
 			if e.Intent != nil && e.Intent.AlternativeOrderID == altID {
 				e.Intent.Started = ap.now()
+				e.Intent.ResendAt = e.Intent.Started.Add(ap.ResendAfter)
 			}
 			return true
 		})
@@ -451,6 +525,107 @@ func (ap *applier) place(ctx context.Context, a Action, renewal int) (string, er
 	default:
 		return "", fmt.Errorf("%w; %s", err, ap.unsettled(altID))
 	}
+}
+
+// refused reports whether err is CertCentral refusing an order for good:
+// a 4xx that carries DigiCert's error body (a code), other than 408 and
+// 429 (try again later) and an alternative order id already taken (an
+// earlier attempt landed). Anything else may have ordered.
+func refused(err error) bool {
+	var ae *digicert.APIError
+	if errors.Is(err, digicert.ErrOutcomeUnknown) || !errors.As(err, &ae) || ae.Status < 400 || ae.Status >= 500 || ae.Transient() || ae.Code() == "" {
+		return false
+	}
+	return !digicert.IsAlternativeIDTaken(err)
+}
+
+// resendAt returns the earliest time an order intent may be sent again
+// after a look-up that misses: its last attempt plus resendAfter, and
+// never before the time its sender recorded (a standby's shorter
+// --resend-after does not win).
+func resendAt(in *state.Intent, resendAfter time.Duration) time.Time {
+	at := in.Started.Add(resendAfter)
+	if in.ResendAt.After(at) {
+		at = in.ResendAt
+	}
+	return at.UTC()
+}
+
+// recheckNames asks CertCentral, immediately before a new order's first
+// request (after any approval prompt, and minutes after the plan in a
+// large apply), for live orders with exactly the spec's names: one
+// filtered GET by common name. One found blocks the order (BlockedExists),
+// and so does another spec that ordered the same names earlier in this
+// run, which CertCentral may not list yet. A spec that allows existing
+// names is not checked, but its names count for the other specs.
+func (ap *applier) recheckNames(ctx context.Context, a Action) error {
+	o := a.Spec
+	want := specNames(o)
+	if err := ap.claim(a); err != nil {
+		return err
+	}
+	if o.AllowExistingNames {
+		return nil
+	}
+	orders, err := ap.API.ListOrders(ctx, digicert.OrderFilter{CommonName: o.CommonName})
+	if err != nil {
+		return fmt.Errorf("asking CertCentral for live orders named %s just before ordering: %w; nothing was ordered", o.CommonName, err)
+	}
+	var what []string
+	first := 0
+	for _, x := range orders {
+		if closedStatuses[x.Status] || !sameNames(orderNames(x.Certificate.CommonName, x.Certificate.DNSNames), want) {
+			continue
+		}
+		if first == 0 || x.ID < first {
+			first = x.ID
+		}
+		what = append(what, fmt.Sprintf("order %d (%s)", x.ID, x.Status))
+	}
+	if len(what) == 0 {
+		return nil
+	}
+	slices.Sort(what)
+	return &BlockedError{By: BlockedExists, Why: fmt.Sprintf("not ordered: CertCentral now has a live order with exactly these names: %s, placed since the plan was made; nothing was ordered; "+
+		"to track it, run certform import %s %d; for a second, separate order with the same names, set allow_existing_names: true in the spec", strings.Join(what, ", "), a.Name, first)}
+}
+
+// claim records that the action's spec orders its names in this run, or
+// returns a *BlockedError (BlockedExists) when another spec did first and
+// this spec does not allow existing names. A spec that allows them claims
+// its names all the same: its order counts for the others.
+func (ap *applier) claim(a Action) error {
+	want := specNames(a.Spec)
+	key := strings.Join(want, " ")
+	ap.claimMu.Lock()
+	other, taken := ap.claimed[key]
+	if !taken {
+		if ap.claimed == nil {
+			ap.claimed = map[string]string{}
+		}
+		ap.claimed[key] = a.Name
+	}
+	ap.claimMu.Unlock()
+	if !taken || other == a.Name || a.Spec.AllowExistingNames {
+		return nil
+	}
+	return &BlockedError{By: BlockedExists, Why: fmt.Sprintf("not ordered: %s, ordered in this run, has exactly these names (%s); nothing was ordered; "+
+		"keep one of these specs, or set allow_existing_names: true in this one for a second, separate order", other, strings.Join(want, ", "))}
+}
+
+// overBudget returns a *BlockedError when one more purchase does not fit
+// in --max-purchases, counted in f (the state as this write changes it,
+// with the purchases other workers saved meanwhile); nil when it fits.
+func (ap *applier) overBudget(f *state.File, now time.Time) error {
+	if ap.MaxPurchases < 0 {
+		return nil
+	}
+	used := f.PurchasesSince(now.Add(-purchaseWindow))
+	if len(used) < ap.MaxPurchases {
+		return nil
+	}
+	return &BlockedError{By: BlockedMaxPurchases, Why: fmt.Sprintf("not ordered: %d of the %d purchases --max-purchases allows in 24 hours %s used already; nothing was ordered; "+
+		"for a planned onboarding, run again with a higher --max-purchases", len(used), ap.MaxPurchases, wasWere(len(used)))}
 }
 
 // unsettled says what happens to an order intent that no proof settled.

@@ -94,7 +94,7 @@ func lines(extra []string) string {
 }
 
 func (r *rig) reconciler(maxRevocations int) *Reconciler {
-	return &Reconciler{Dir: r.dir, API: r.api, Store: r.store, MaxRevocations: maxRevocations,
+	return &Reconciler{Dir: r.dir, API: r.api, Store: r.store, MaxRevocations: maxRevocations, MaxPurchases: -1,
 		ResendAfter: 5 * time.Minute, Now: r.clock.Now}
 }
 
@@ -209,7 +209,7 @@ func TestApply_garbledOrderAnswers(t *testing.T) {
 				}
 				alt = e.AlternativeOrderID
 				wantLines(t, "results", res, []string{fmt.Sprintf("order shop: ordered %d (the answer was lost; found by alternative order id %s)", e.OrderID, alt)})
-				wantLines(t, "calls", r.calls(), []string{listShop, postOrder, lookup(alt)})
+				wantLines(t, "calls", r.calls(), []string{listShop, listShop, postOrder, lookup(alt)})
 				if n := r.ordersFor("shop.example.com"); n != 1 {
 					t.Fatalf("%d orders", n)
 				}
@@ -220,7 +220,7 @@ func TestApply_garbledOrderAnswers(t *testing.T) {
 				!strings.HasSuffix(res[0], fmt.Sprintf("the intent stays until CertCentral shows the order: the next apply looks alternative order id %s up first, and sends the order again only if it is not found, no earlier than 2026-11-25T10:05:00Z", alt)) {
 				t.Fatalf("results: %q", res)
 			}
-			wantLines(t, "calls", r.calls(), []string{listShop, postOrder, lookup(alt)})
+			wantLines(t, "calls", r.calls(), []string{listShop, listShop, postOrder, lookup(alt)})
 
 			// A minute later: looked up, not sent again.
 			r.clock.Add(time.Minute)
@@ -287,7 +287,7 @@ func TestApply_lookupLag(t *testing.T) {
 		r.srv.Inject(digicerttest.Fault{Method: "POST", Path: "/order/certificate/ssl", Times: 1, DropAfter: true})
 		r.cycle(1)
 		alt := r.intentAlt("shop")
-		wantLines(t, "calls", r.calls(), []string{listShop, postOrder, lookup(alt)})
+		wantLines(t, "calls", r.calls(), []string{listShop, listShop, postOrder, lookup(alt)})
 		r.clock.Add(4 * time.Minute)
 		_, res := r.cycle(1)
 		e := r.entry("shop")
@@ -363,9 +363,11 @@ func TestApply_existingNames(t *testing.T) {
 	if diff := cmp.Diff([]Note{want}, p.Notes); diff != "" {
 		t.Fatalf("notes (-want +got):\n%s", diff)
 	}
+	// Planning asks for both; api's names are asked again immediately
+	// before its POST.
 	wantLines(t, "calls", r.calls(), []string{
 		"GET /order/certificate?filters%5Bcommon_name%5D=api.example.com&limit=1000&offset=0", listShop,
-		"POST /order/certificate/ssl"})
+		"GET /order/certificate?filters%5Bcommon_name%5D=api.example.com&limit=1000&offset=0", "POST /order/certificate/ssl"})
 	r.spec("shop", "allow_existing_names: true")
 	_, res = r.cycle(1)
 	if len(res) != 1 || !strings.HasPrefix(res[0], "order shop: ordered ") {
@@ -392,8 +394,15 @@ func TestApply_existingNamesSweep(t *testing.T) {
 			lists = append(lists, c)
 		}
 	}
+	// The plan's sweep first; then each order's own check immediately
+	// before its POST (in the order the workers reach them).
+	sort.Strings(lists[2:])
 	wantLines(t, "list calls", lists, []string{
-		"GET /order/certificate?limit=1000&offset=0", "GET /order/certificate?limit=1000&offset=2"})
+		"GET /order/certificate?limit=1000&offset=0", "GET /order/certificate?limit=1000&offset=2",
+		"GET /order/certificate?filters%5Bcommon_name%5D=s0.example.com&limit=1000&offset=0",
+		"GET /order/certificate?filters%5Bcommon_name%5D=s1.example.com&limit=1000&offset=0",
+		"GET /order/certificate?filters%5Bcommon_name%5D=s2.example.com&limit=1000&offset=0",
+		"GET /order/certificate?filters%5Bcommon_name%5D=s4.example.com&limit=1000&offset=0"})
 	if len(p.Blocked) != 1 || p.Blocked[0].Name != "s3" || len(p.Actions) != 4 {
 		t.Fatalf("plan: %+v / %+v", p.Actions, p.Blocked)
 	}

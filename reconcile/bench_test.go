@@ -84,8 +84,8 @@ func benchApply1000(b *testing.B, open func() (*state.Store, []digicert.Option))
 		if err != nil {
 			b.Fatal(err)
 		}
-		p := plan(planInput{Desired: res.Orders, Known: store.Snapshot(), Consulted: true})
-		ap := &applier{API: client, Store: store, Parallelism: 100}
+		p := plan(planInput{Desired: res.Orders, Known: store.Snapshot(), Consulted: true, MaxPurchases: -1})
+		ap := &applier{API: client, Store: store, Parallelism: 100, MaxPurchases: -1}
 		start := time.Now()
 		results := ap.Apply(context.Background(), p)
 		elapsed := time.Since(start)
@@ -107,9 +107,30 @@ func benchApply1000(b *testing.B, open func() (*state.Store, []digicert.Option))
 		if len(perCN) != 1000 {
 			b.Fatalf("%d specs ordered", len(perCN))
 		}
+		// Each new order's names are asked again just before its POST
+		// (issue 21): one GET more per order, and the windows allow
+		// 1,000 calls per 18 s, so the fastest time is that of the calls
+		// made (calls-ratio); ratio keeps the fastest time of 1,000.
+		calls := 0
+		for _, q := range srv.Requests() {
+			if q.Method == "GET" {
+				calls++
+			}
+		}
 		b.ReportMetric(float64(srv.RateLimited()), "429s")
 		b.ReportMetric(float64(dups), "duplicates")
+		b.ReportMetric(float64(calls)/1000, "GETs/order")
 		b.ReportMetric(ideal.Seconds()/elapsed.Seconds(), "ratio")
+		b.ReportMetric(fastest(len(srv.Requests()), limits, latency).Seconds()/elapsed.Seconds(), "calls-ratio")
 		b.ReportMetric(1000/elapsed.Seconds(), "orders/s")
 	}
+}
+
+// fastest is the least time n calls take within the windows limits (the
+// short one of limits[0].N per limits[0].Per, the long one of limits[1].N
+// per limits[1].Per), each answered after latency.
+func fastest(n int, limits []digicert.Limit, latency time.Duration) time.Duration {
+	long := (n - 1) / limits[1].N
+	rest := (n - 1) % limits[1].N
+	return time.Duration(long)*limits[1].Per + time.Duration(rest/limits[0].N)*limits[0].Per + latency
 }

@@ -120,6 +120,7 @@ type Action struct {
 	// not the spec's), "duplicate" (a certificate another spec has or asks
 	// for), "exists" (CertCentral has a live order with these names) or
 	// "clock" (the local clock is not CertCentral's; see BlockedClock).
+	// "max_purchases" (new orders and renewals over --max-purchases).
 	BlockedBy string `json:"blocked_by,omitempty"`
 	// Comments is the revoke request's comments.
 	Comments string `json:"comments,omitempty"`
@@ -157,6 +158,9 @@ const (
 	// BlockedOrderID: a spec's order_id names an order that cannot be
 	// adopted (missing, not live), or not the order the state tracks.
 	BlockedOrderID = "order_id"
+	// BlockedMaxPurchases: the new orders and renewals planned do not fit
+	// in what is left of --max-purchases in the rolling 24 hours.
+	BlockedMaxPurchases = "max_purchases"
 )
 
 // Note kinds: diagnostics that make no call.
@@ -195,8 +199,9 @@ type Note struct {
 type Changes struct {
 	Actions []Action `json:"actions"`
 	// Blocked are calls held back by a safety rail: revocations over
-	// --max-revocations, and orders for a certificate that another spec
-	// already has or asks for (duplicates). Each makes the run fail.
+	// --max-revocations, purchases over --max-purchases, and orders for a
+	// certificate that another spec already has or asks for (duplicates).
+	// Each makes the run fail.
 	Blocked []Action `json:"blocked"`
 	Notes   []Note   `json:"notes"`
 }
@@ -263,6 +268,9 @@ type liveOrder struct {
 // revocationWindow is the rolling window of the --max-revocations budget.
 const revocationWindow = 24 * time.Hour
 
+// purchaseWindow is the rolling window of the --max-purchases budget.
+const purchaseWindow = 24 * time.Hour
+
 // planInput is everything plan looks at.
 type planInput struct {
 	// Desired are the valid specs.
@@ -282,6 +290,11 @@ type planInput struct {
 	// revocations of orders not yet counted do not fit in what is left
 	// blocks them all. Negative means no limit.
 	MaxRevocations int
+	// MaxPurchases is the budget of purchases (new orders and renewals)
+	// in any rolling 24 hours, counted from Known.Purchases: a plan whose
+	// purchases not yet counted do not fit in what is left blocks them all.
+	// Negative means no limit.
+	MaxPurchases int
 	// Now is the time the plan is made at (the budget's window and the
 	// re-send times are measured from it); zero means time.Now.
 	Now time.Time
@@ -394,7 +407,55 @@ func plan(in planInput) *Changes {
 		pc.planOne(p, name, desired[name], known.Entries[name], invalid[name], in.Observed[name], gone)
 	}
 	budgetRevocations(p, known, in.MaxRevocations, in.Now)
+	budgetPurchases(p, known, in.MaxPurchases, in.Now)
 	return p
+}
+
+// budgetPurchases blocks every planned purchase (a new order or a renewal)
+// not yet counted when they do not all fit in what is left of the rolling
+// 24-hour budget. An order resumed with an alternative order id already
+// counted takes nothing more from it and is not blocked: a look-up may
+// find it.
+func budgetPurchases(p *Changes, known *state.File, max int, now time.Time) {
+	if max < 0 {
+		return
+	}
+	used := known.PurchasesSince(now.Add(-purchaseWindow))
+	counted := map[string]bool{}
+	for _, u := range used {
+		counted[u.AlternativeOrderID] = true
+	}
+	var buys, rest []Action
+	for _, a := range p.Actions {
+		if (a.Kind == KindOrder || a.Kind == KindRenew) && (a.Resume == "" || !counted[a.Resume]) {
+			buys = append(buys, a)
+		} else {
+			rest = append(rest, a)
+		}
+	}
+	if len(buys) == 0 || len(used)+len(buys) <= max {
+		return
+	}
+	var ns []string
+	for _, a := range buys {
+		ns = append(ns, a.Name)
+	}
+	p.Actions = append([]Action{}, rest...)
+	for _, a := range buys {
+		a.BlockedBy = BlockedMaxPurchases
+		p.Blocked = append(p.Blocked, a)
+	}
+	msg := fmt.Sprintf("%s (new orders and renewals) planned, more than --max-purchases=%d allows in 24 hours: %s; none of them is made",
+		plural(len(buys), "purchase"), max, strings.Join(ns, ", "))
+	hint := fmt.Sprintf("every order costs money: check these specs; for a planned onboarding, run again with --max-purchases=%d", len(used)+len(buys))
+	if len(used) > 0 {
+		oldest := used[0].Time
+		msg = fmt.Sprintf("%s (new orders and renewals) planned, but %d of the %d purchases --max-purchases allows in 24 hours %s used already: %s; none of them is made",
+			plural(len(buys), "purchase"), len(used), max, wasWere(len(used)), strings.Join(ns, ", "))
+		hint = fmt.Sprintf("every order costs money: the budget frees up from %s; to go on now (a planned onboarding), check these specs, then run again with --max-purchases=%d",
+			oldest.Add(purchaseWindow).UTC().Format(time.RFC3339), len(used)+len(buys))
+	}
+	p.Notes = append(p.Notes, Note{Kind: NoteBlocked, Message: msg, Hint: hint})
 }
 
 // revoking reports whether an action revokes something: a revoke, or a
@@ -684,7 +745,7 @@ func (pc *planCtx) planOne(p *Changes, name string, d *spec.Order, e *state.Entr
 					"an earlier order's outcome is unknown (alternative order id %s) and the spec asks for revocation; nothing is done", in.AlternativeOrderID)
 				return
 			}
-			a := pos(Action{Kind: KindOrder, Resume: in.AlternativeOrderID, ResendAt: in.Started.Add(pc.in.ResendAfter).UTC()})
+			a := pos(Action{Kind: KindOrder, Resume: in.AlternativeOrderID, ResendAt: resendAt(in, pc.in.ResendAfter)})
 			p.Actions = append(p.Actions, a)
 			if pc.in.Now.Before(a.ResendAt) {
 				note(NoteWaiting, 0, fmt.Sprintf("CertCentral may still be working on it; to give up on it after checking CertCentral, run certform forget %s --force", name),
@@ -842,6 +903,12 @@ func (pc *planCtx) planReissue(p *Changes, pos func(Action) Action, note func(st
 	case ctChanged && d.ReissueOnCTChange && e.CertificateID != 0:
 		a.Reason, a.Changed = ReissueCT, []string{"disable_ct"}
 	case expiring(e, d.ReissueBeforeDays, now) && !d.AutoReissue:
+		if half, ok := halfLife(e.NotBefore, e.NotAfter); ok && now.Before(half) {
+			note(NoteWarning, e.OrderID, "reissue_before_days is not shorter than the certificate's lifetime, so every new certificate would be reissued at once: lower reissue_before_days in the spec",
+				"the certificate ends at %s, within reissue_before_days (%d), but it has not lived half its lifetime (from %s); certform does not reissue it for its end before %s",
+				e.NotAfter.UTC().Format(time.RFC3339), d.ReissueBeforeDays, e.NotBefore.UTC().Format(time.RFC3339), half.UTC().Format(time.RFC3339))
+			return
+		}
 		a.Reason = ReissueExpiring
 	case d.AutoReissue && reissueOverdue(e, status, now):
 		note(NoteWarning, e.OrderID, "check the order's reissue request in CertCentral, or set auto_reissue: false so that certform reissues it",
@@ -899,7 +966,7 @@ func (pc *planCtx) planRenewal(p *Changes, pos func(Action) Action, note func(st
 	case e.Intent != nil:
 		in := e.Intent
 		a := pos(Action{Kind: KindRenew, OrderID: e.OrderID, Reason: RenewResume, Resume: in.AlternativeOrderID,
-			ResendAt: in.Started.Add(pc.in.ResendAfter).UTC(), OrderEnds: e.OrderValidTill})
+			ResendAt: resendAt(in, pc.in.ResendAfter), OrderEnds: e.OrderValidTill})
 		p.Actions = append(p.Actions, a)
 		if now.Before(a.ResendAt) {
 			note(NoteWaiting, e.OrderID, fmt.Sprintf("CertCentral may still be working on it; to give up on it after checking CertCentral, run certform forget %s --force", d.Name),
@@ -919,6 +986,23 @@ func (pc *planCtx) planRenewal(p *Changes, pos func(Action) Action, note func(st
 		note(NoteWaiting, e.OrderID, "the renewal is placed once CertCentral shows the order issued",
 			"order %d ends at %s; its renewal waits: the order is %s", e.OrderID, e.OrderValidTill.UTC().Format(time.RFC3339), orNone(status))
 		return false
+	}
+	// The half-life rule holds for orders certform bought (and renewals of
+	// them): an order imported or adopted started before certform saw it,
+	// and it is renewed as soon as it is due; its renewal is certform's.
+	if start := orderStart(e); !e.Imported && !start.IsZero() && !e.OrderValidTill.IsZero() {
+		half, ok := halfLife(start, e.OrderValidTill)
+		if !ok {
+			note(NoteWarning, e.OrderID, "check this machine's clock (and CertCentral's order): certform renews only an order that has lived half its validity",
+				"order %d ends at %s, not after certform recorded its start (%s); certform does not renew it", e.OrderID, e.OrderValidTill.UTC().Format(time.RFC3339), start.UTC().Format(time.RFC3339))
+			return false
+		}
+		if now.Before(half) {
+			note(NoteWarning, e.OrderID, "renew_before_days is not shorter than the order's validity, so every new order would be renewed at once: lower renew_before_days in the spec",
+				"order %d ends at %s, within renew_before_days (%d), but it has not lived half its validity (from %s); certform does not renew it before %s",
+				e.OrderID, e.OrderValidTill.UTC().Format(time.RFC3339), d.RenewBeforeDays, start.UTC().Format(time.RFC3339), half.UTC().Format(time.RFC3339))
+			return false
+		}
 	}
 	a := pos(Action{Kind: KindRenew, OrderID: e.OrderID, Reason: RenewEnding, OrderEnds: e.OrderValidTill, Consulted: d.AllowExistingNames})
 	if status == "expired" {
@@ -1049,6 +1133,35 @@ func adopteeFrom(o *digicert.Order) *adoptee {
 func expiring(e *state.Entry, days int, now time.Time) bool {
 	return !e.NotAfter.IsZero() && !e.OrderValidTill.IsZero() && e.OrderValidTill.After(e.NotAfter) &&
 		!now.Before(e.NotAfter.Add(-time.Duration(days)*24*time.Hour))
+}
+
+// orderStart returns the earliest known start of the entry's order: when
+// certform placed or adopted it (OrderedAt) or when its current
+// certificate starts (NotBefore), whichever is earlier; zero when neither
+// is known. For an order adopted late this is later than the order's real
+// start, which only delays its renewal towards the middle of what is left.
+func orderStart(e *state.Entry) time.Time {
+	start := e.OrderedAt
+	if !e.NotBefore.IsZero() && (start.IsZero() || e.NotBefore.Before(start)) {
+		start = e.NotBefore
+	}
+	return start
+}
+
+// halfLife returns the middle of [start, end]: an order is renewed, and a
+// certificate reissued for its end, only from then on (issue 21: a
+// renew_before_days or reissue_before_days not shorter than the validity
+// would otherwise buy or reissue every cycle). ok is false when end is not
+// after start (a clock stepped ahead when the start was recorded); a zero
+// start or end gives the zero time and ok, which holds nothing back.
+func halfLife(start, end time.Time) (time.Time, bool) {
+	if start.IsZero() || end.IsZero() {
+		return time.Time{}, true
+	}
+	if !end.After(start) {
+		return time.Time{}, false
+	}
+	return start.Add(end.Sub(start) / 2), true
 }
 
 // reissuePending reports whether a reissue of the order waits for its

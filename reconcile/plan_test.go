@@ -156,6 +156,9 @@ func TestPlan_golden(t *testing.T) {
 				tt.in.Now = revokedAt.Add(2 * time.Minute)
 			}
 			tt.in.ResendAfter = 5 * time.Minute
+			if tt.in.MaxPurchases == 0 {
+				tt.in.MaxPurchases = -1 // no budget but where a case sets one
+			}
 			p := plan(tt.in)
 			var b bytes.Buffer
 			if err := p.WriteText(&b, false); err != nil {
@@ -190,7 +193,7 @@ func TestPlan_golden(t *testing.T) {
 }
 
 func TestPlan_color(t *testing.T) {
-	p := plan(planInput{Desired: []*spec.Order{mkOrder("shop")}, Known: known(nil)})
+	p := plan(planInput{Desired: []*spec.Order{mkOrder("shop")}, Known: known(nil), MaxPurchases: -1})
 	var b bytes.Buffer
 	p.WriteText(&b, true)
 	if !bytes.Contains(b.Bytes(), []byte("\x1b[32m+ order \x1b[0m shop")) {

@@ -40,6 +40,12 @@ type Reconciler struct {
 	// MaxRevocations is the budget of revocation requests per rolling 24
 	// hours (--max-revocations); negative means no limit.
 	MaxRevocations int
+	// MaxPurchases is the budget of purchases (new orders and renewals)
+	// per rolling 24 hours (--max-purchases), counted from the state's
+	// purchase log: a plan whose purchases do not fit blocks them all, and
+	// apply checks again in the write before each one. Zero allows none
+	// (the zero value buys nothing); negative means no limit.
+	MaxPurchases int
 	// ResendAfter is how old an order intent must be before the order may
 	// be sent again after a look-up that misses (--resend-after).
 	ResendAfter time.Duration
@@ -80,6 +86,9 @@ type Reconciler struct {
 	// change saves its time only once the saved one is observedSaveEvery
 	// old (see saveObservation). Zero when the state has the latest.
 	observedAt time.Time
+	// editSpecs, in tests only, changes the specs once loaded: a spec that
+	// validation would refuse, as an older certform accepted it.
+	editSpecs func([]*spec.Order)
 }
 
 // CycleOptions say what one cycle does besides planning.
@@ -164,11 +173,14 @@ func (r *Reconciler) Prepare(ctx context.Context, opt CycleOptions) (*Cycle, err
 		return nil, err
 	}
 	c.Specs = specs
+	if r.editSpecs != nil {
+		r.editSpecs(specs.Orders)
+	}
 	if known == nil {
 		known = r.known()
 	}
 	in := planInput{Desired: specs.Orders, Invalid: specs.Invalid, Unreadable: specs.Unreadable(), Known: known,
-		Observed: obs, MaxRevocations: r.MaxRevocations, Now: r.now(), ResendAfter: r.ResendAfter}
+		Observed: obs, MaxRevocations: r.MaxRevocations, MaxPurchases: r.MaxPurchases, Now: r.now(), ResendAfter: r.ResendAfter}
 	c.Plan = plan(in)
 	if r.API != nil {
 		replan := false
@@ -233,7 +245,7 @@ func (r *Reconciler) Apply(ctx context.Context, c *Cycle) []Result {
 	if r.DryRun || r.Store == nil || r.API == nil {
 		return nil
 	}
-	ap := &applier{API: r.API, Store: r.Store, Log: r.Log, Parallelism: r.Parallelism, ResendAfter: r.ResendAfter, Now: r.Now,
+	ap := &applier{API: r.API, Store: r.Store, Log: r.Log, Parallelism: r.Parallelism, ResendAfter: r.ResendAfter, Now: r.Now, MaxPurchases: r.MaxPurchases,
 		CheckClock: func(ctx context.Context) error { return r.checkClock(ctx, true) }}
 	return ap.Apply(ctx, c.Plan)
 }

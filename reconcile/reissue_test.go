@@ -223,9 +223,15 @@ func TestReissue_ctAndExpiring(t *testing.T) {
 	}
 	r.clock.Add(time.Minute)
 	r.observeCycle(1) // the reissued certificate shows
-	// Ten days from its end.
-	r.srv.ExpireSoon(id, 10*24*time.Hour)
+	// A certificate of 20 days is not reissued before it lived 10 of them
+	// (half its lifetime), then once, ten days from its end.
+	r.srv.ExpireSoon(id, 20*24*time.Hour)
 	r.clock.Add(time.Minute)
+	p, _ = r.observeCycle(1)
+	if len(p.Actions) != 0 || len(p.Notes) != 1 || p.Notes[0].Kind != NoteWarning || !strings.Contains(p.Notes[0].Message, "but it has not lived half its lifetime") {
+		t.Fatalf("plan for a new certificate of 20 days: %+v", p)
+	}
+	r.clock.Add(10 * 24 * time.Hour)
 	p, res = r.observeCycle(1)
 	if len(p.Actions) != 1 || p.Actions[0].Reason != ReissueExpiring {
 		t.Fatalf("plan for an ending certificate: %+v", p.Actions)

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -217,6 +218,11 @@ type JSONResult struct {
 	OK      bool   `json:"ok"`
 	Detail  string `json:"detail,omitempty"`
 	Error   string `json:"error,omitempty"`
+	// BlockedBy is set on a call a safety rail held back just before it
+	// was made (nothing was sent), as in Action.BlockedBy: "exists" (a
+	// live order with the names appeared since the plan, or another spec
+	// ordered them in this run) or "max_purchases".
+	BlockedBy string `json:"blocked_by,omitempty"`
 }
 
 // JSONSummary counts the calls by kind: Order counts new orders and
@@ -243,6 +249,10 @@ func (p *Changes) WriteJSONResults(w io.Writer, specErrors []*spec.Error, result
 		jr := JSONResult{Kind: res.Action.Kind, Name: res.Action.Name, OrderID: res.Action.OrderID, OK: res.Err == nil, Detail: res.Detail}
 		if res.Err != nil {
 			jr.Error = res.Err.Error()
+			var be *BlockedError
+			if errors.As(res.Err, &be) {
+				jr.BlockedBy = be.By
+			}
 		}
 		out.Results = append(out.Results, jr)
 	}

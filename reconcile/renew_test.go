@@ -27,7 +27,8 @@ func (r *rig) renewals(id int) []digicerttest.Order {
 
 // endsIn makes the order tracked as name end left from now, in the fake
 // and in the state, as time passing does (an order's end never changes:
-// certform reads it once).
+// certform reads it once); the state's record of when it was ordered
+// moves back as far (see aged).
 func (r *rig) endsIn(name string, left time.Duration) {
 	r.t.Helper()
 	e := r.entry(name)
@@ -35,15 +36,36 @@ func (r *rig) endsIn(name string, left time.Duration) {
 	if err := r.store.Update(name, func(e *state.Entry) bool { e.OrderValidTill = r.clock.Now().Add(left); return true }); err != nil {
 		r.t.Fatal(err)
 	}
+	r.aged(name, left)
 }
 
-// endingOrder orders shop, observes it, and makes it end in 10 days.
+// aged moves the state's record of when name's order was placed (and its
+// certificate started) back to a year before left from now, as if the
+// order of a year had lived until left before its end: it has lived half
+// its validity, so it may be renewed.
+func (r *rig) aged(name string, left time.Duration) {
+	r.t.Helper()
+	start := r.clock.Now().Add(left).AddDate(-1, 0, 0)
+	if err := r.store.Update(name, func(e *state.Entry) bool {
+		e.OrderedAt = start
+		if !e.NotBefore.IsZero() {
+			e.NotBefore = start
+		}
+		return true
+	}); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// endingOrder orders shop, observes it, and makes it end in 10 days, as a
+// year's order 355 days old.
 func (r *rig) endingOrder() int {
 	r.t.Helper()
 	r.spec("shop")
 	r.observeCycle(1)
 	id := r.entry("shop").OrderID
 	r.srv.OrderEndsIn(id, 10*24*time.Hour)
+	r.aged("shop", 10*24*time.Hour)
 	r.clock.Add(time.Minute)
 	r.calls()
 	return id
@@ -327,9 +349,10 @@ func TestRenew_dryRunRefresh(t *testing.T) {
 	r.observeCycle(1)
 	id := r.entry("shop").OrderID
 	r.srv.OrderEndsIn(id, 10*24*time.Hour) // the state does not know yet
+	r.aged("shop", 10*24*time.Hour)
 	r.calls()
 	before := r.entry("shop")
-	plan := &Reconciler{Dir: r.dir, API: r.api, Known: r.store.Snapshot(), DryRun: true, Now: r.clock.Now, ResendAfter: 5 * time.Minute}
+	plan := &Reconciler{Dir: r.dir, API: r.api, Known: r.store.Snapshot(), DryRun: true, Now: r.clock.Now, ResendAfter: 5 * time.Minute, MaxPurchases: -1}
 	c, err := plan.Prepare(t.Context(), CycleOptions{Refresh: true})
 	if err != nil || len(c.Errors) != 0 {
 		t.Fatal(err, c.Errors)
@@ -359,7 +382,7 @@ func TestDryRunRefresh_revokeDecision(t *testing.T) {
 	r.observeCycle(1) // the revoke request, pending
 	id := r.entry("shop").OrderID
 	r.srv.RejectRevoke(id)
-	plan := &Reconciler{Dir: r.dir, API: r.api, Known: r.store.Snapshot(), DryRun: true, Now: r.clock.Now, ResendAfter: 5 * time.Minute, MaxRevocations: 1}
+	plan := &Reconciler{Dir: r.dir, API: r.api, Known: r.store.Snapshot(), DryRun: true, Now: r.clock.Now, ResendAfter: 5 * time.Minute, MaxRevocations: 1, MaxPurchases: -1}
 	c, err := plan.Prepare(t.Context(), CycleOptions{Refresh: true})
 	if err != nil || len(c.Errors) != 0 {
 		t.Fatal(err, c.Errors)

@@ -57,14 +57,17 @@ type Encoded struct {
 	Revocations []byte
 	// Moved is File.Moved as a JSON object; nil when not moved.
 	Moved []byte
+	// Purchases is the purchase log as a JSON array, oldest first; nil
+	// when there is none.
+	Purchases []byte
 	// Entries maps each entry's name to its JSON object.
 	Entries map[string][]byte
 }
 
 // Encode encodes f as Write receives it, in the file format: the
 // file-level fields on their own lines, then one entry per line sorted by
-// name, the revocation records one per line sorted by time (see
-// revocationLess). It is easy to read and to diff, and much cheaper to
+// name, the revocation and purchase records one per line sorted by time
+// (see revocationLess). It is easy to read and to diff, and much cheaper to
 // write than indenting every field (the state is rewritten after every
 // call). It puts f in the shape it is written in first: Version set, nil
 // entries dropped, the revocation log sorted.
@@ -73,7 +76,7 @@ func Encode(f *File) (*Encoded, error) {
 	enc := &Encoded{APIURL: f.APIURL, ObservedAt: f.ObservedAt, Entries: make(map[string][]byte, len(f.Entries))}
 	type span struct{ start, end int }
 	spans := make(map[string]span, len(f.Entries))
-	var revs span
+	var revs, purs span
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "{\n  \"version\": %d,\n", Version)
 	if f.APIURL != "" {
@@ -123,6 +126,25 @@ func Encode(f *File) (*Encoded, error) {
 		b.Write(v)
 		b.WriteString(",\n")
 	}
+	if len(f.Purchases) > 0 {
+		b.WriteString("  \"purchases\": ")
+		purs.start = b.Len()
+		b.WriteByte('[')
+		for i, p := range f.Purchases {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			v, err := json.Marshal(p)
+			if err != nil {
+				return nil, err
+			}
+			b.WriteString("\n    ")
+			b.Write(v)
+		}
+		b.WriteString("\n  ]")
+		purs.end = b.Len()
+		b.WriteString(",\n")
+	}
 	b.WriteString("  \"entries\": {")
 	for i, name := range f.Names() {
 		if i > 0 {
@@ -150,6 +172,9 @@ func Encode(f *File) (*Encoded, error) {
 	enc.Data = b.Bytes()
 	if revs.end > 0 {
 		enc.Revocations = enc.Data[revs.start:revs.end:revs.end]
+	}
+	if purs.end > 0 {
+		enc.Purchases = enc.Data[purs.start:purs.end:purs.end]
 	}
 	for name, s := range spans {
 		enc.Entries[name] = enc.Data[s.start:s.end:s.end]
@@ -197,6 +222,21 @@ func DecodeMoved(what string, data []byte) (*Moved, error) {
 		return nil, fmt.Errorf("%s does not match the version %d format (%v)", what, Version, err)
 	}
 	return &m, nil
+}
+
+// DecodePurchases decodes a purchase log as Encoded.Purchases holds it;
+// nil or empty data is no log.
+func DecodePurchases(what string, data []byte) ([]Purchase, error) {
+	if len(data) == 0 {
+		return nil, nil
+	}
+	var purs []Purchase
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&purs); err != nil {
+		return nil, fmt.Errorf("%s does not match the version %d format (%v)", what, Version, err)
+	}
+	return purs, nil
 }
 
 // Decode reads a state in the file format; name names it in errors (a

@@ -149,6 +149,13 @@ type Intent struct {
 	Fixed         map[string]string `json:"fixed,omitempty"`
 	// RenewalOfOrderID, for a renewal, is the order it renews.
 	RenewalOfOrderID int `json:"renewal_of_order_id,omitempty"`
+	// ResendAt, for an order or a renewal, is the earliest time its sender
+	// allowed it to be sent again after a look-up that misses: when its
+	// last attempt ended plus the sender's --resend-after. No process
+	// sends it again before then, whatever its own --resend-after; zero in
+	// intents written before it existed (Started plus the reader's
+	// --resend-after then rules).
+	ResendAt time.Time `json:"resend_at,omitzero"`
 }
 
 // File is the whole state. Version 1 files written before APIURL and
@@ -164,6 +171,11 @@ type File struct {
 	// of their Time, oldest first (the Store keeps them sorted), for a
 	// revocation budget; see RevocationsSince. Nil when there are none.
 	Revocations []Revocation `json:"revocations,omitempty"`
+	// Purchases has one record per purchase certform started (a new order
+	// or a renewal, by alternative order id), oldest first (the Store keeps
+	// them sorted), for the purchase budget; see PurchasesSince. Nil when
+	// there are none.
+	Purchases []Purchase `json:"purchases,omitempty"`
 	// ObservedAt is when certform last read what changed in CertCentral
 	// (the status-changes feed, or every order); zero before the first
 	// time. The next observation reads the changes since then.
@@ -220,6 +232,33 @@ type Revocation struct {
 	Time    time.Time `json:"time"`
 }
 
+// Purchase records one purchase certform started: the spec name, the
+// alternative order id it was sent with, the order it renews (0 for a new
+// order) and when it was first sent. It is written in the same write as
+// the order's intent, before the first request; a request sent again with
+// the same alternative order id is the same purchase.
+type Purchase struct {
+	Name               string    `json:"name"`
+	AlternativeOrderID string    `json:"alternative_order_id"`
+	RenewalOfOrderID   int       `json:"renewal_of_order_id,omitempty"`
+	Time               time.Time `json:"time"`
+}
+
+// PurchasesSince returns a copy of the purchase records whose Time is t or
+// later, in file order; nil when there are none. A nil f has none.
+func (f *File) PurchasesSince(t time.Time) []Purchase {
+	if f == nil {
+		return nil
+	}
+	var out []Purchase
+	for _, p := range f.Purchases {
+		if !p.Time.Before(t) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // RevocationsSince returns a copy of the revocation records whose Time is t
 // or later, in file order; nil when there are none. A nil f has none.
 func (f *File) RevocationsSince(t time.Time) []Revocation {
@@ -257,6 +296,9 @@ func (f *File) Clone() *File {
 	if f.Revocations != nil {
 		c.Revocations = append([]Revocation(nil), f.Revocations...)
 	}
+	if f.Purchases != nil {
+		c.Purchases = append([]Purchase(nil), f.Purchases...)
+	}
 	for n, e := range f.Entries {
 		if e != nil {
 			c.Entries[n] = cloneEntry(e)
@@ -283,6 +325,24 @@ func (f *File) normalize() {
 	if len(f.Revocations) == 0 {
 		f.Revocations = nil
 	}
+	if !sort.SliceIsSorted(f.Purchases, func(i, j int) bool { return purchaseLess(f.Purchases[i], f.Purchases[j]) }) {
+		sort.SliceStable(f.Purchases, func(i, j int) bool { return purchaseLess(f.Purchases[i], f.Purchases[j]) })
+	}
+	if len(f.Purchases) == 0 {
+		f.Purchases = nil
+	}
+}
+
+// purchaseLess orders purchase records by time, then name, then
+// alternative order id.
+func purchaseLess(a, b Purchase) bool {
+	if !a.Time.Equal(b.Time) {
+		return a.Time.Before(b.Time)
+	}
+	if a.Name != b.Name {
+		return a.Name < b.Name
+	}
+	return a.AlternativeOrderID < b.AlternativeOrderID
 }
 
 // revocationLess orders revocation records by time, then name, then order.
@@ -924,9 +984,10 @@ func (s *Store) Batch(fn func(entries map[string]*Entry)) error {
 	return s.change(func(f *File) { fn(f.Entries) })
 }
 
-// Mutate changes anything in the state (entries, APIURL, Revocations) with
-// fn and returns once the changes are saved, in one write. Entries fn sets
-// to nil are deleted; Revocations are kept sorted by time. If saving fails,
+// Mutate changes anything in the state (entries, APIURL, Revocations,
+// Purchases) with fn and returns once the changes are saved, in one write.
+// Entries fn sets to nil are deleted; Revocations and Purchases are kept
+// sorted by time. If saving fails,
 // every change is undone and the error returned. fn changes the state in
 // place: it must not keep f or call the store.
 func (s *Store) Mutate(fn func(f *File)) error {

@@ -524,3 +524,56 @@ func TestOpen_moved(t *testing.T) {
 		}
 	}
 }
+
+// TestStore_purchaseLog: the purchase log is written sorted by time, one
+// record a line, read back, cloned apart, and PurchasesSince is inclusive.
+func TestStore_purchaseLog(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	t0 := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	err = s.Mutate(func(f *File) {
+		f.Purchases = append(f.Purchases,
+			Purchase{Name: "www", AlternativeOrderID: "cfwwwb", RenewalOfOrderID: 12, Time: t0.Add(time.Hour)},
+			Purchase{Name: "shop", AlternativeOrderID: "cfshopa", Time: t0})
+		f.Entries["shop"] = &Entry{Intent: &Intent{Action: IntentOrder, AlternativeOrderID: "cfshopa", Started: t0, ResendAt: t0.Add(5 * time.Minute), Attempts: 1}}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{
+  "version": 1,
+  "purchases": [
+    {"name":"shop","alternative_order_id":"cfshopa","time":"2026-11-24T10:00:00Z"},
+    {"name":"www","alternative_order_id":"cfwwwb","renewal_of_order_id":12,"time":"2026-11-24T11:00:00Z"}
+  ],
+  "entries": {
+    "shop": {"disable_ct":false,"auto_reissue":false,"intent":{"action":"order","alternative_order_id":"cfshopa","started":"2026-11-24T10:00:00Z","attempts":1,"resend_at":"2026-11-24T10:05:00Z"}}
+  }
+}
+`
+	if diff := cmp.Diff(want, readBytes(t, path)); diff != "" {
+		t.Errorf("file (-want +got):\n%s", diff)
+	}
+	got, err := Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(s.Snapshot(), got); diff != "" {
+		t.Errorf("read back (-memory +disk):\n%s", diff)
+	}
+	if p := got.PurchasesSince(t0.Add(time.Minute)); len(p) != 1 || p[0].Name != "www" {
+		t.Errorf("PurchasesSince: %v", p)
+	}
+	if p := got.PurchasesSince(t0); len(p) != 2 {
+		t.Errorf("PurchasesSince is inclusive: %v", p)
+	}
+	c := got.Clone()
+	c.Purchases[0].Name = "changed"
+	if got.Purchases[0].Name != "shop" {
+		t.Error("the clone shares the purchase log")
+	}
+}

@@ -256,9 +256,9 @@ func (b *Backend) write(ctx context.Context, prev, next *state.Encoded) error {
 	if !next.ObservedAt.IsZero() {
 		observed = next.ObservedAt.Format(time.RFC3339Nano)
 	}
-	tag, err := tx.Exec(ctx, `UPDATE certform.workspaces SET api_url = $3, observed_at = $4, revocations = $5, moved = $9, updated_at = now()
+	tag, err := tx.Exec(ctx, `UPDATE certform.workspaces SET api_url = $3, observed_at = $4, revocations = $5, moved = $9, purchases = $10, updated_at = now()
 		WHERE id = $2 AND epoch = $1 AND `+fencedSQL("$6", "$7", "$8"), b.epoch, b.id, next.APIURL, observed, string(next.Revocations), int64(lockClass), int64(b.id), b.token,
-		string(next.Moved))
+		string(next.Moved), string(next.Purchases))
 	if err != nil {
 		return err
 	}
@@ -440,8 +440,8 @@ func readWorkspace(ctx context.Context, conn *pgx.Conn, cfg *Config) (*state.Fil
 		}
 		return nil, fmt.Errorf("%s: the schema %q is at version %d, older than this certform's %d; it is migrated by the first apply, import or run", name, Schema, v, SchemaVersion)
 	}
-	var apiURL, observed, revs, moved string
-	err = tx.QueryRow(ctx, `SELECT api_url, observed_at, revocations, moved FROM certform.workspaces WHERE name = $1`, cfg.Workspace).Scan(&apiURL, &observed, &revs, &moved)
+	var apiURL, observed, revs, moved, purs string
+	err = tx.QueryRow(ctx, `SELECT api_url, observed_at, revocations, moved, purchases FROM certform.workspaces WHERE name = $1`, cfg.Workspace).Scan(&apiURL, &observed, &revs, &moved, &purs)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return empty, nil
 	}
@@ -459,6 +459,9 @@ func readWorkspace(ctx context.Context, conn *pgx.Conn, cfg *Config) (*state.Fil
 		return nil, err
 	}
 	if f.Moved, err = state.DecodeMoved(name+": the moved mark", []byte(moved)); err != nil {
+		return nil, err
+	}
+	if f.Purchases, err = state.DecodePurchases(name+": the purchase log", []byte(purs)); err != nil {
 		return nil, err
 	}
 	rows, err := tx.Query(ctx, `SELECT name, data FROM certform.entries WHERE workspace = $1`, cfg.Workspace)

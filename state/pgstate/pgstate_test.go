@@ -58,6 +58,7 @@ func TestStore_roundTrip(t *testing.T) {
 		f.APIURL = "https://127.0.0.1:1/services/v2"
 		f.ObservedAt = when
 		f.Revocations = []state.Revocation{{Name: "b", OrderID: 2, Time: when}}
+		f.Purchases = []state.Purchase{{Name: "a", AlternativeOrderID: "cfa0123", Time: when}, {Name: "c", AlternativeOrderID: "cfc0123", RenewalOfOrderID: 1, Time: when.Add(-time.Hour)}}
 		f.Entries["a"] = &state.Entry{OrderID: 1, Status: "issued", DisableCT: true}
 		f.Entries["b"] = &state.Entry{OrderID: 2, Intent: &state.Intent{Action: state.IntentRevoke, Started: when}}
 	})
@@ -78,7 +79,8 @@ func TestStore_roundTrip(t *testing.T) {
 	if diff := cmp.Diff(want, encoded(t, got)); diff != "" {
 		t.Errorf("read without a lock (-want +got):\n%s", diff)
 	}
-	if !strings.Contains(want, `"a": {"order_id":1,`) || strings.Contains(want, `"b":`) {
+	if !strings.Contains(want, `"a": {"order_id":1,`) || strings.Contains(want, `"b":`) ||
+		!strings.Contains(want, `{"name":"c","alternative_order_id":"cfc0123","renewal_of_order_id":1,"time":"2026-12-01T09:00:00.123456789Z"},`) {
 		t.Fatalf("unexpected state:\n%s", want)
 	}
 	s.Close()
@@ -525,5 +527,39 @@ func TestConfig_PublicURL(t *testing.T) {
 		if got, want := cfg.PublicName(), "PostgreSQL workspace default at "+tt.want; got != want {
 			t.Errorf("PublicName = %s, want %s", got, want)
 		}
+	}
+}
+
+// TestMigrate_purchaseLog: a database at schema version 2 (before the
+// purchase log) is migrated by the next open: its state is kept, and the
+// purchase log is written and read back from then on.
+func TestMigrate_purchaseLog(t *testing.T) {
+	srv, cfg := newWorkspace(t, "")
+	when := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	s := open(t, cfg)
+	if err := s.Mutate(func(f *state.File) {
+		f.Revocations = []state.Revocation{{Name: "a", OrderID: 1, Time: when}}
+		f.Entries["a"] = &state.Entry{OrderID: 1}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	srv.Exec(t, cfg.conn.Database, `ALTER TABLE certform.workspaces DROP COLUMN purchases; UPDATE certform.schema_version SET version = 2`)
+	s = open(t, cfg)
+	if f := s.Snapshot(); len(f.Revocations) != 1 || f.Entries["a"] == nil || f.Purchases != nil {
+		t.Fatalf("after the migration: %+v", f)
+	}
+	if err := s.Mutate(func(f *state.File) {
+		f.Purchases = []state.Purchase{{Name: "b", AlternativeOrderID: "cfb0", Time: when}}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	got, err := Read(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]state.Purchase{{Name: "b", AlternativeOrderID: "cfb0", Time: when}}, got.Purchases); diff != "" {
+		t.Errorf("purchases (-want +got):\n%s", diff)
 	}
 }

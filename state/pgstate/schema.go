@@ -23,7 +23,7 @@ const lockClass int32 = 0x63657266
 //
 // The state is kept as the file format's parts: one row per workspace
 // (the lock's epoch and holder, the API URL, the observation time, the
-// revocation log, the moved mark) and one row per entry, whose JSON is kept as text, byte
+// revocation and purchase logs, the moved mark) and one row per entry, whose JSON is kept as text, byte
 // for byte as the file has it. Each entry is its own row so that a write
 // sends only the entries that changed.
 var migrations = []string{
@@ -50,6 +50,8 @@ var migrations = []string{
 	// of state.Moved; '' when it was not), so that no command uses it
 	// after.
 	`ALTER TABLE certform.workspaces ADD COLUMN moved text NOT NULL DEFAULT '';`,
+	// 3: the purchase log (--max-purchases), kept like the revocation log.
+	`ALTER TABLE certform.workspaces ADD COLUMN purchases text NOT NULL DEFAULT '';`,
 }
 
 // SchemaVersion is the schema version this certform writes and reads.
