@@ -224,7 +224,8 @@ func (r *Reconciler) Apply(ctx context.Context, c *Cycle) []Result {
 	if r.DryRun || r.Store == nil || r.API == nil {
 		return nil
 	}
-	ap := &applier{API: r.API, Store: r.Store, Log: r.Log, Parallelism: r.Parallelism, ResendAfter: r.ResendAfter, Now: r.Now}
+	ap := &applier{API: r.API, Store: r.Store, Log: r.Log, Parallelism: r.Parallelism, ResendAfter: r.ResendAfter, Now: r.Now,
+		MaxRevocations: r.MaxRevocations}
 	return ap.Apply(ctx, c.Plan)
 }
 

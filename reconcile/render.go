@@ -217,6 +217,9 @@ type JSONResult struct {
 	OK      bool   `json:"ok"`
 	Detail  string `json:"detail,omitempty"`
 	Error   string `json:"error,omitempty"`
+	// BlockedBy is set when a safety rail held the call back just before
+	// it was sent (see BlockedError): a value of Action.BlockedBy.
+	BlockedBy string `json:"blocked_by,omitempty"`
 }
 
 // JSONSummary counts the calls by kind: Order counts new orders and
@@ -242,7 +245,7 @@ func (p *Changes) WriteJSONResults(w io.Writer, specErrors []*spec.Error, result
 	for _, res := range results {
 		jr := JSONResult{Kind: res.Action.Kind, Name: res.Action.Name, OrderID: res.Action.OrderID, OK: res.Err == nil, Detail: res.Detail}
 		if res.Err != nil {
-			jr.Error = res.Err.Error()
+			jr.Error, jr.BlockedBy = res.Err.Error(), BlockedBy(res.Err)
 		}
 		out.Results = append(out.Results, jr)
 	}
