@@ -266,6 +266,7 @@ func applyObservation(f *state.File, ob *observation, revokeRequests map[string]
 		if ob.rejected[name] && e.ReissuedFrom != 0 {
 			recordRejection(e, now)
 		}
+
 		if e.Revoke != nil && e.Revoke.Status != "approved" {
 			switch rs := revokeRequests[name]; {
 			case o.Status == "revoked":
@@ -282,11 +283,20 @@ func applyObservation(f *state.File, ob *observation, revokeRequests map[string]
 
 // recordOrder copies what CertCentral reports of an order into its entry:
 // every read of an order refreshes its status, names and current
-// certificate. A certificate's dates are DigiCert's days until the
+// certificate, and an order read revoked settles certform's revoke intent. A certificate's dates are DigiCert's days until the
 // certificate itself is read (on delivery): they are kept when the
 // certificate is the same.
 func recordOrder(e *state.Entry, o *digicert.Order, now time.Time) {
 	e.Status, e.RefreshedAt, e.ObservedAt = o.Status, now, now
+	if o.Status == "revoked" && e.Intent != nil && e.Intent.Action == state.IntentRevoke {
+		// certform's revoke landed (its answer was lost): settled in the
+		// same write that records the order revoked, which a plan then
+		// leaves alone.
+		e.Intent = nil
+		if e.Revoke == nil {
+			e.Revoke = &state.RevokeRecord{Status: "approved", Time: now}
+		}
+	}
 	if o.Certificate.CommonName != "" {
 		e.Names = orderNames(o.Certificate.CommonName, o.Certificate.DNSNames)
 	}

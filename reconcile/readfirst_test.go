@@ -309,3 +309,35 @@ func TestReissue_rejected(t *testing.T) {
 		t.Fatalf("entry after the new reissue: %+v", e)
 	}
 }
+
+// TestObserve_revokeLandedSettles: a revoke whose answer was lost (apply
+// killed during the PUT) and that CertCentral carried out is settled by
+// the read that finds the order revoked, in the same write that records
+// it revoked: no intent is left that no plan would ever look at again
+// (found by TestApply_killLoopRevokeReissue).
+func TestObserve_revokeLandedSettles(t *testing.T) {
+	r := revokeRig(t, digicerttest.WithInstantRevoke())
+	id := r.entry("shop").OrderID
+	if _, err := r.api.Revoke(context.Background(), id, "key compromised"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.store.Update("shop", func(e *state.Entry) bool {
+		e.Intent = &state.Intent{Action: state.IntentRevoke, Started: r.clock.Now(), Attempts: 1}
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r.calls()
+	r.clock.Add(time.Minute)
+	p, res := r.observeCycle(1)
+	if len(p.Actions)+len(p.Blocked)+len(res) != 0 {
+		t.Fatalf("plan %+v, results %v", p, res)
+	}
+	if n := revokePuts(r.calls()); n != 0 {
+		t.Fatalf("%d revoke calls", n)
+	}
+	e := r.entry("shop")
+	if e.Intent != nil || e.Status != "revoked" || e.Revoke == nil || e.Revoke.Status != "approved" {
+		t.Fatalf("entry: intent %+v, status %s, revoke %+v", e.Intent, e.Status, e.Revoke)
+	}
+}
