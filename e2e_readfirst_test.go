@@ -24,6 +24,36 @@ func revokePuts(srv *digicerttest.Server) map[string]int {
 	return out
 }
 
+// TestApply_revokeNamesChangedInConsole (issue 21, item 1, end to end):
+// order host00 is reissued in the console with one more name; a plain
+// apply reads the change (and, with --max-revocations 0, does not yet
+// reissue it back); the spec then asks for revocation: apply must not
+// send it, since CertCentral's names are not the spec's.
+func TestApply_revokeNamesChangedInConsole(t *testing.T) {
+	srv, env, dir, st := appliedSpecs(t, 1, digicerttest.WithInstantRevoke())
+	id := loadStateFile(t, st).Entries["host00"].OrderID
+	srv.ReissueNames(id, "host00.example.com", []string{"api.host00.example.com"})
+	code, stdout, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st, "--max-revocations", "0")
+	if len(writes(srv)) != 0 {
+		t.Fatalf("apply after the console change: exit %d, writes %v\n%s%s", code, writes(srv), stdout, stderr)
+	}
+	writeSpecNames(t, dir, 0, nil, "revoke: true", "revoke_comments: retired")
+	srv.ResetRequests()
+	code, stdout, stderr = runBinary(t, env, "apply", "--dir", dir, "--state", st)
+	if code != 1 || len(writes(srv)) != 0 || len(srv.RevokeRequests()) != 0 {
+		t.Fatalf("revoke: exit %d, writes %v, %d revoke requests\n%s%s", code, writes(srv), len(srv.RevokeRequests()), stdout, stderr)
+	}
+	if want := "certform apply: 1 revocation blocked because the order's names are not the spec's: host00 (see the notes)\n"; !strings.HasSuffix(stderr, want) {
+		t.Errorf("stderr:\n%s\nwant the end:\n%s", stderr, want)
+	}
+	if want := fmt.Sprintf("the spec asks to revoke order %d, but the order's names (host00.example.com, api.host00.example.com) are not the spec's (host00.example.com); nothing is revoked", id); !strings.Contains(stdout, want) {
+		t.Errorf("stdout:\n%s\nwant:\n%s", stdout, want)
+	}
+	if o, _ := srv.Order(id); o.Status != "issued" {
+		t.Errorf("order %d is %s", id, o.Status)
+	}
+}
+
 // TestApply_killLoopRevokeReissue changes one more spec before every
 // start of apply, every other one to revoke: true and the others to one
 // more name (a reissue), kills apply at random moments while a slow

@@ -341,3 +341,29 @@ func TestObserve_revokeLandedSettles(t *testing.T) {
 		t.Fatalf("entry: intent %+v, status %s, revoke %+v", e.Intent, e.Status, e.Revoke)
 	}
 }
+
+// TestWriteJSONResults_blockedBy: a call held back by the read just
+// before it carries the rail in apply --json's results (blocked_by), as
+// the plan's blocked actions do.
+func TestWriteJSONResults_blockedBy(t *testing.T) {
+	p := &Changes{Actions: []Action{}, Blocked: []Action{}, Notes: []Note{}}
+	res := []Result{{Action: Action{Kind: KindRevoke, Name: "shop", OrderID: 7},
+		Err: fmt.Errorf("wrapped: %w", &BlockedError{By: BlockedNames, Why: "order 7's names differ", Hint: "write them in the spec"})}}
+	var b strings.Builder
+	if err := p.WriteJSONResults(&b, nil, res); err != nil {
+		t.Fatal(err)
+	}
+	want := `"results": [
+    {
+      "kind": "revoke",
+      "name": "shop",
+      "order_id": 7,
+      "ok": false,
+      "error": "wrapped: blocked (names): order 7's names differ; hint: write them in the spec",
+      "blocked_by": "names"
+    }
+  ]`
+	if !strings.Contains(b.String(), want) {
+		t.Fatalf("JSON:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
