@@ -303,8 +303,9 @@ func recordOrder(e *state.Entry, o *digicert.Order, now time.Time) {
 	if c := o.Certificate; c.ID != 0 {
 		another := c.ID != e.CertificateID
 		e.CertificateID = c.ID
-		if e.ReissuedFrom != 0 && c.ID != e.ReissuedFrom {
-			// certform's reissue is issued.
+		if e.ReissuedFrom != 0 && c.ID != e.ReissuedFrom && o.Status != "reissue_pending" {
+			// certform's reissue is issued (a pending one may show its
+			// certificate's id already, and go back if rejected).
 			e.ReissuedAt, e.ReissuedFrom, e.ReissuedUndo = time.Time{}, 0, nil
 		}
 		if c.SerialNumber != "" || another {
@@ -331,7 +332,9 @@ func recordOrder(e *state.Entry, o *digicert.Order, now time.Time) {
 // reissue of the entry's order: the pending marker is cleared, the fixed
 // fields the order had before the reissue are put back (the order keeps
 // them), and what the reissue asked for is kept in ReissueRejected, so
-// that it is not asked again until the spec asks for something else.
+// that it is not asked again until the spec asks for something else
+// (another certificate on the order, a console reissue say, does not
+// lift it: the administrator rejected the change, not the certificate).
 func recordRejection(e *state.Entry, now time.Time) {
 	asked := map[string]string{}
 	for k, v := range e.Fixed {
@@ -339,7 +342,8 @@ func recordRejection(e *state.Entry, now time.Time) {
 			asked[k] = v
 		}
 	}
-	rj := &state.ReissueRejection{Fixed: asked, DisableCT: e.DisableCT, Names: entryFixedNames(e), Requested: e.ReissuedAt, Seen: now}
+	rj := &state.ReissueRejection{Fixed: asked, DisableCT: e.DisableCT, Names: entryFixedNames(e), Requested: e.ReissuedAt, Seen: now,
+		CertificateID: e.ReissuedFrom}
 	if e.ReissuedUndo != nil {
 		for k, v := range e.ReissuedUndo {
 			if asked[k] != v {

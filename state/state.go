@@ -132,6 +132,8 @@ type ReissueRejection struct {
 	// found it rejected.
 	Requested time.Time `json:"requested,omitzero"`
 	Seen      time.Time `json:"seen"`
+	// CertificateID is the certificate that stayed current.
+	CertificateID int `json:"certificate_id,omitempty"`
 }
 
 // RevokeRecord is a revoke request certform made.
