@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/certform/certform/digicert/digicerttest"
+	"github.com/certform/certform/spec"
 	"github.com/certform/certform/spec/spectest"
 	"github.com/certform/certform/state"
 	"github.com/google/go-cmp/cmp"
@@ -365,5 +366,27 @@ func TestWriteJSONResults_blockedBy(t *testing.T) {
   ]`
 	if !strings.Contains(b.String(), want) {
 		t.Fatalf("JSON:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
+
+// TestPlan_adoptedWithoutNamesMarked (issue 21, item 2): an order adopted
+// after an unknown outcome has no recorded names; once a read recorded
+// CertCentral's names, a CT-change reissue that drops one of them is
+// planned as a name change, marked revokes_previous and counted against
+// --max-revocations (blocked with 0).
+func TestPlan_adoptedWithoutNamesMarked(t *testing.T) {
+	d := mkOrder("shop", withCT)
+	e := entryFor(mkOrder("shop"), 100001, func(e *state.Entry) {
+		e.Fixed, e.Options, e.CertificateID = nil, nil, 5000001
+		e.Names = []string{shopCN, shopWWW}
+	})
+	p := plan(planInput{Desired: []*spec.Order{d}, Known: known(map[string]*state.Entry{"shop": e}), MaxRevocations: 0,
+		Now: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)})
+	if len(p.Actions) != 1 || p.Actions[0].Kind != KindSetCT || len(p.Blocked) != 1 {
+		t.Fatalf("plan: %+v", p)
+	}
+	if b := p.Blocked[0]; b.Kind != KindReissue || !b.RevokesPrevious || b.BlockedBy != BlockedMaxRevocations ||
+		!cmp.Equal(b.Changed, []string{"disable_ct", "dns_names"}) || !cmp.Equal(b.OrderNames, []string{shopCN, shopWWW}) {
+		t.Fatalf("reissue: %+v", b)
 	}
 }
