@@ -390,3 +390,26 @@ func TestPlan_adoptedWithoutNamesMarked(t *testing.T) {
 		t.Fatalf("reissue: %+v", b)
 	}
 }
+
+// TestApply_revokeAlreadyRevoked: an order revoked in the console since
+// certform last read it is found so by the read before the revoke: it is
+// recorded revoked, and no revoke request is sent.
+func TestApply_revokeAlreadyRevoked(t *testing.T) {
+	r := revokeRig(t)
+	id := r.entry("shop").OrderID
+	r.srv.Revoke(id, "done in the console")
+	before := len(r.srv.RevokeRequests())
+	r.calls()
+	_, res := r.cycle(1)
+	wantLines(t, "results", res, []string{fmt.Sprintf("revoke shop: order %d is revoked in CertCentral already; nothing was sent", id)})
+	wantLines(t, "calls", r.calls(), []string{fmt.Sprintf("GET /order/certificate/%d", id)})
+	if n := len(r.srv.RevokeRequests()); n != before {
+		t.Fatalf("%d revoke requests, %d before", n, before)
+	}
+	if e := r.entry("shop"); e.Status != "revoked" || e.Revoke == nil || e.Revoke.Status != "approved" || e.Intent != nil {
+		t.Fatalf("entry: %+v", e)
+	}
+	if f := r.store.Snapshot(); len(f.Revocations) != 0 {
+		t.Fatalf("budget used: %+v", f.Revocations)
+	}
+}
