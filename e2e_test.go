@@ -244,7 +244,8 @@ func TestApply_examples(t *testing.T) {
 	srv.ResetRequests()
 
 	// A changed toggle is one call with the documented body, then one
-	// reissue so that the current certificate follows the CT setting.
+	// reissue so that the current certificate follows the CT setting,
+	// after a read of the order (read before acting).
 	editFile(t, filepath.Join(dir, "payments", "api.yaml"), "disable_ct: true", "disable_ct: false")
 	code, stdout, stderr = runBinary(t, env, "apply", "--dir", dir, "--state", st)
 	var reqs []digicerttest.Request
@@ -253,8 +254,9 @@ func TestApply_examples(t *testing.T) {
 			reqs = append(reqs, r)
 		}
 	}
-	if code != 0 || len(reqs) != 2 || reqs[0].Method != "PUT" || reqs[0].Path != fmt.Sprintf("/order/certificate/%d/ct-status", api.OrderID) || string(reqs[0].Body) != `{"disable_ct":false}` ||
-		reqs[1].Method != "POST" || reqs[1].Path != fmt.Sprintf("/order/certificate/%d/reissue", api.OrderID) {
+	if code != 0 || len(reqs) != 3 || reqs[0].Method != "PUT" || reqs[0].Path != fmt.Sprintf("/order/certificate/%d/ct-status", api.OrderID) || string(reqs[0].Body) != `{"disable_ct":false}` ||
+		reqs[1].Method != "GET" || reqs[1].Path != fmt.Sprintf("/order/certificate/%d", api.OrderID) ||
+		reqs[2].Method != "POST" || reqs[2].Path != fmt.Sprintf("/order/certificate/%d/reissue", api.OrderID) {
 		t.Errorf("toggle: exit %d, requests %v\n%s%s", code, callsAfterCheck(srv), stdout, stderr)
 	}
 	if e := loadStateFile(t, st).Entries["api-example-com"]; e.DisableCT {
@@ -475,15 +477,19 @@ func TestApply_maxRevocations(t *testing.T) {
 	if code != 1 || !strings.HasSuffix(stderr, "certform apply: 2 revocations blocked by --max-revocations: host00, host01\n") {
 		t.Errorf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
-	// host02's CT change: the CT call, then a reissue (the same names).
-	want := []string{fmt.Sprintf("PUT /order/certificate/%d/ct-status", f.Entries["host02"].OrderID), fmt.Sprintf("POST /order/certificate/%d/reissue", f.Entries["host02"].OrderID)}
+	// host02's CT change: the CT call, then a reissue (the same names),
+	// after a read of the order.
+	want := []string{fmt.Sprintf("PUT /order/certificate/%d/ct-status", f.Entries["host02"].OrderID), fmt.Sprintf("GET /order/certificate/%d", f.Entries["host02"].OrderID),
+		fmt.Sprintf("POST /order/certificate/%d/reissue", f.Entries["host02"].OrderID)}
 	if diff := cmp.Diff(want, firstOf(withoutFeed(srv))); diff != "" {
 		t.Errorf("calls (-want +got):\n%s", diff)
 	}
 	srv.ResetRequests()
 	code, _, stderr = runBinary(t, env, "apply", "--dir", dir, "--state", st, "--max-revocations", "2")
-	// host02's reissue is read until its certificate shows.
+	// host02's reissue is read until its certificate shows; each order is
+	// read just before its revoke.
 	want = []string{fmt.Sprintf("GET /order/certificate/%d", f.Entries["host02"].OrderID),
+		fmt.Sprintf("GET /order/certificate/%d", f.Entries["host00"].OrderID), fmt.Sprintf("GET /order/certificate/%d", f.Entries["host01"].OrderID),
 		fmt.Sprintf("PUT /order/certificate/%d/revoke", f.Entries["host00"].OrderID), fmt.Sprintf("PUT /order/certificate/%d/revoke", f.Entries["host01"].OrderID)}
 	sort.Strings(want)
 	if diff := cmp.Diff(want, sortedCalls(srv)); code != 0 || diff != "" {
@@ -527,7 +533,7 @@ func TestApply_refreshRepairsDrift(t *testing.T) {
 			puts[i], _, _ = strings.Cut(p, " {")
 		}
 	}
-	if code != 0 || gets != 2 || !cmp.Equal(want, puts) { // the refresh's two reads, the first of them the check
+	if code != 0 || gets != 3 || !cmp.Equal(want, puts) { // the refresh's two reads, the first of them the check, the read before the reissue
 		t.Errorf("exit %d, %d GETs, writes %v\n%s", code, gets, puts, stderr)
 	}
 	if o, _ := srv.Order(id); o.DisableCT {
@@ -575,8 +581,10 @@ func TestImport(t *testing.T) {
 		}
 	}
 	// The first observation of the state reads the imported order.
-	// The CT change is followed by a reissue of the imported order.
-	want2 := []string{fmt.Sprintf("GET /order/certificate/%d ", id), fmt.Sprintf(`PUT /order/certificate/%d/ct-status {"disable_ct":false}`, id), fmt.Sprintf("POST /order/certificate/%d/reissue", id)}
+	// The CT change is followed by a reissue of the imported order, read
+	// just before it.
+	want2 := []string{fmt.Sprintf("GET /order/certificate/%d ", id), fmt.Sprintf(`PUT /order/certificate/%d/ct-status {"disable_ct":false}`, id),
+		fmt.Sprintf("GET /order/certificate/%d ", id), fmt.Sprintf("POST /order/certificate/%d/reissue", id)}
 	for i, p := range forWWW {
 		if strings.HasPrefix(p, "POST ") {
 			forWWW[i], _, _ = strings.Cut(p, " {")

@@ -801,7 +801,7 @@ func (d *Daemon) logNote(ctx context.Context, n reconcile.Note, reminder bool) {
 	}
 	level := slog.LevelInfo
 	switch n.Kind {
-	case reconcile.NoteBlocked, reconcile.NoteWarning, reconcile.NoteDuplicate, reconcile.NoteExists, reconcile.NoteOrphan, reconcile.NoteNeedsCSR:
+	case reconcile.NoteBlocked, reconcile.NoteWarning, reconcile.NoteDuplicate, reconcile.NoteExists, reconcile.NoteOrphan, reconcile.NoteNeedsCSR, reconcile.NoteRejected:
 		level = slog.LevelWarn
 	}
 	d.log.Log(ctx, level, "note", attrs...)

@@ -65,18 +65,11 @@ type applier struct {
 	// CertCentral lists the first one.
 	claimMu sync.Mutex
 	claimed map[string]string
+	// MaxRevocations is the --max-revocations budget, checked again when
+	// the read just before a revoke or reissue finds it revoking
+	// certificates; negative means no limit.
+	MaxRevocations int
 }
-
-// BlockedError is the error of an action a safety rail held back while
-// applying, just before its call: nothing was sent. By is the rail, as in
-// Action.BlockedBy (BlockedExists, BlockedMaxPurchases).
-type BlockedError struct {
-	By  string
-	Why string
-}
-
-// Error says why nothing was sent and what to do.
-func (e *BlockedError) Error() string { return e.Why }
 
 // ErrWaiting is matched (errors.Is) by a *WaitError.
 var ErrWaiting = errors.New("waiting")
@@ -765,10 +758,13 @@ func (ap *applier) adoptFound(a Action, altID string, refs []digicert.OrderRef) 
 var ErrSpecChanged = errors.New("not sent: the spec's file changed after the plan was made; the next run plans again")
 
 // revoke asks for revocation once. The spec is read again (its files'
-// stamps) just before the call; an intent and a record in the revocation
-// budget are saved before it; an earlier request whose outcome is unknown
-// is looked for (the order, then the revoke requests) before asking again,
-// and a request found is recorded instead of sending another.
+// stamps) just before the call, and the order is read (GET) in the same
+// run: its names as CertCentral reports them now must be the spec's, else
+// nothing is sent (a *BlockedError, names). An intent and a record in the
+// revocation budget are saved before the call; an earlier request whose
+// outcome is unknown is looked for (the order, then the revoke requests)
+// before asking again, and a request found is recorded instead of sending
+// another.
 func (ap *applier) revoke(ctx context.Context, a Action) (string, error) {
 	if a.Spec != nil && a.Spec.SourceChanged() {
 		return "", ErrSpecChanged
@@ -777,8 +773,19 @@ func (ap *applier) revoke(ctx context.Context, a Action) (string, error) {
 	if prev == nil || prev.OrderID != a.OrderID {
 		return "", fmt.Errorf("not sent: the state no longer tracks order %d as %s", a.OrderID, a.Name)
 	}
+	// Read before acting: the names compared are CertCentral's now.
+	o, err := ap.API.GetOrder(ctx, a.OrderID)
+	if err != nil {
+		return "", fmt.Errorf("reading order %d before revoking it: %w; nothing was sent", a.OrderID, err)
+	}
+	if err := ap.refresh(a.Name, o); err != nil {
+		return "", fmt.Errorf("saving what CertCentral reports of order %d before revoking it: %w; nothing was sent", a.OrderID, err)
+	}
+	if in := prev.Intent; o.Status == "revoked" && !a.Recheck && (in == nil || in.Action != state.IntentRevoke) {
+		return fmt.Sprintf("order %d is revoked in CertCentral already; nothing was sent", a.OrderID), ap.recordRevoke(a.Name, &state.RevokeRecord{Status: "approved", Comments: a.Comments, Time: ap.now()})
+	}
 	if in := prev.Intent; a.Recheck || (in != nil && in.Action == state.IntentRevoke) {
-		detail, settled, err := ap.settleRevoke(ctx, a)
+		detail, settled, err := ap.settleRevoke(ctx, a, o)
 		if err != nil {
 			return "", fmt.Errorf("finding out whether the earlier revoke request landed: %w; nothing was sent", err)
 		}
@@ -794,10 +801,24 @@ func (ap *applier) revoke(ctx context.Context, a Action) (string, error) {
 			}
 		}
 	}
+	have, want := namesOf(o), a.OrderNames
+	if a.Spec != nil {
+		want = specNames(a.Spec)
+	}
+	if !sameNames(have, want) {
+		return "", &BlockedError{By: BlockedNames,
+			Why: fmt.Sprintf("order %d's names in CertCentral now (%s) are not the spec's (%s: %s); nothing was revoked",
+				a.OrderID, strings.Join(have, ", "), strings.Join(want, ", "), describeNames(have, want)),
+			Hint: fmt.Sprintf("a revoke acts on the order the spec describes; if order %d must go with these names, write them in the spec", a.OrderID)}
+	}
 	now := ap.now()
-	err := ap.Store.Mutate(func(f *state.File) {
+	fits, used := true, 0
+	err = ap.Store.Mutate(func(f *state.File) {
 		e := f.Entries[a.Name]
 		if e == nil {
+			return
+		}
+		if fits, used = takeRevocation(f, a.Name, a.OrderID, now, ap.MaxRevocations); !fits {
 			return
 		}
 		attempts := 1
@@ -805,10 +826,12 @@ func (ap *applier) revoke(ctx context.Context, a Action) (string, error) {
 			attempts = e.Intent.Attempts + 1
 		}
 		e.Intent = &state.Intent{Action: state.IntentRevoke, Started: now, Attempts: attempts}
-		f.Revocations = append(f.Revocations, state.Revocation{Name: a.Name, OrderID: a.OrderID, Time: now})
 	})
 	if err != nil {
 		return "", fmt.Errorf("saving the intent before revoking: %w; nothing was revoked", err)
+	}
+	if !fits {
+		return "", budgetBlocked(fmt.Sprintf("the revocation of order %d does not fit in the budget any more", a.OrderID), ap.MaxRevocations, used)
 	}
 	// The spec once more, immediately before the irreversible call.
 	if a.Spec != nil && a.Spec.SourceChanged() {
@@ -826,7 +849,7 @@ func (ap *applier) revoke(ctx context.Context, a Action) (string, error) {
 	}
 	req, err := ap.API.Revoke(ctx, a.OrderID, a.Comments)
 	if err != nil {
-		detail, settled, serr := ap.settleRevoke(ctx, a)
+		detail, settled, serr := ap.settleRevoke(ctx, a, nil)
 		if settled {
 			return detail, nil
 		}
@@ -870,11 +893,12 @@ func (ap *applier) recordRevoke(name string, rec *state.RevokeRecord) error {
 // settleRevoke finds out whether a revoke request for the action's order
 // exists: the order revoked, or a pending (or submitted) revoke request,
 // or a rejected one with the same comments. What it finds is recorded and
-// settles the intent.
-func (ap *applier) settleRevoke(ctx context.Context, a Action) (detail string, settled bool, err error) {
-	o, err := ap.API.GetOrder(ctx, a.OrderID)
-	if err != nil {
-		return "", false, fmt.Errorf("reading order %d: %w", a.OrderID, err)
+// settles the intent. o is the order as just read, or nil to read it.
+func (ap *applier) settleRevoke(ctx context.Context, a Action, o *digicert.Order) (detail string, settled bool, err error) {
+	if o == nil {
+		if o, err = ap.API.GetOrder(ctx, a.OrderID); err != nil {
+			return "", false, fmt.Errorf("reading order %d: %w", a.OrderID, err)
+		}
 	}
 	if o.Status == "revoked" {
 		return "order is revoked (the earlier request landed)", true,
@@ -902,4 +926,20 @@ func (ap *applier) settleRevoke(ctx context.Context, a Action) (detail string, s
 		return fmt.Sprintf("revoke request %d is %s (found after the earlier answer was lost)", found.ID, rec.Status), true, ap.recordRevoke(a.Name, rec)
 	}
 	return "", false, nil
+}
+
+// refresh records an order read just before a call (every read refreshes
+// the record: status, names, current certificate), unless the entry holds
+// all of that already.
+func (ap *applier) refresh(name string, o *digicert.Order) error {
+	e := ap.Store.Entry(name)
+	if e == nil || e.OrderID != o.ID || (e.Status == o.Status && e.CertificateID == o.Certificate.ID && slices.Equal(e.Names, namesOf(o))) {
+		return nil
+	}
+	return ap.Store.Update(name, func(e *state.Entry) bool {
+		if e.OrderID == o.ID {
+			recordOrder(e, o, ap.now())
+		}
+		return true
+	})
 }

@@ -437,7 +437,7 @@ func TestApply_revokeLostAnswer(t *testing.T) {
 				t.Fatalf("revoke requests: %+v", reqs)
 			}
 			wantLines(t, "results", res, []string{fmt.Sprintf("revoke shop: revoke request %d is pending (found after the earlier answer was lost)", reqs[0].ID)})
-			wantLines(t, "calls", r.calls(), []string{fmt.Sprintf("PUT /order/certificate/%d/revoke", id), fmt.Sprintf("GET /order/certificate/%d", id),
+			wantLines(t, "calls", r.calls(), []string{fmt.Sprintf("GET /order/certificate/%d", id), fmt.Sprintf("PUT /order/certificate/%d/revoke", id), fmt.Sprintf("GET /order/certificate/%d", id),
 				"GET /request?filters%5Bstatus%5D=pending&limit=1000&offset=0"})
 			e := r.entry("shop")
 			if e.Intent != nil || e.Revoke == nil || e.Revoke.RequestID != reqs[0].ID || e.Revoke.Status != "pending" {
@@ -617,10 +617,18 @@ func TestApply_lockLost(t *testing.T) {
 // cycle: the re-check is not blocked by the budget its own first request
 // used, and no second revoke request is sent.
 func TestApply_revokeLostAnswerBudget(t *testing.T) {
-	r := revokeRig(t)
-	id := r.entry("shop").OrderID
+	var srv atomic.Pointer[digicerttest.Server]
+	var id atomic.Int64
+	r := revokeRig(t, digicerttest.WithHook(func(q digicerttest.Request) {
+		// The order cannot be read just after the revoke's answer is lost
+		// (the read before the revoke succeeded).
+		if q.Method == "PUT" && srv.Load() != nil {
+			srv.Swap(nil).Inject(digicerttest.Fault{Method: "GET", Path: fmt.Sprintf("/order/certificate/%d", id.Load()), Times: 1, Status: 503})
+		}
+	}))
+	srv.Store(r.srv)
+	id.Store(int64(r.entry("shop").OrderID))
 	r.srv.Inject(digicerttest.Fault{Method: "PUT", Path: "/order/certificate/*", Times: 1, DropAfter: true})
-	r.srv.Inject(digicerttest.Fault{Method: "GET", Path: fmt.Sprintf("/order/certificate/%d", id), Times: 1, Status: 503})
 	_, res := r.cycle(1)
 	if len(res) != 1 || !strings.Contains(res[0], "the next apply reads order") {
 		t.Fatalf("first cycle: %q", res)
@@ -637,7 +645,7 @@ func TestApply_revokeLostAnswerBudget(t *testing.T) {
 		t.Fatalf("blocked: %+v %+v", p.Blocked, p.Notes)
 	}
 	wantLines(t, "results", res, []string{fmt.Sprintf("revoke shop: revoke request %d is pending (found after the earlier answer was lost)", req.ID)})
-	wantLines(t, "calls", r.calls(), []string{fmt.Sprintf("GET /order/certificate/%d", id), "GET /request?filters%5Bstatus%5D=pending&limit=1000&offset=0"})
+	wantLines(t, "calls", r.calls(), []string{fmt.Sprintf("GET /order/certificate/%d", id.Load()), "GET /request?filters%5Bstatus%5D=pending&limit=1000&offset=0"})
 	if n := len(r.srv.RevokeRequests()); n != 1 {
 		t.Fatalf("%d revoke requests", n)
 	}

@@ -102,7 +102,7 @@ func TestApply_namesOrderedAfterPlan(t *testing.T) {
 	if len(res) != 1 || blockedBy(res[0].Err) != BlockedExists {
 		t.Fatalf("laptop's apply: %+v", res)
 	}
-	want := fmt.Sprintf("not ordered: CertCentral now has a live order with exactly these names: order %d (issued), placed since the plan was made; nothing was ordered; "+
+	want := fmt.Sprintf("blocked (exists): not ordered: CertCentral now has a live order with exactly these names: order %d (issued), placed since the plan was made; nothing was ordered; "+
 		"to track it, run certform import shop %d; for a second, separate order with the same names, set allow_existing_names: true in the spec", id, id)
 	if got := res[0].Err.Error(); got != want {
 		t.Errorf("error:\n%s\nwant:\n%s", got, want)
@@ -156,8 +156,8 @@ func TestApply_sameNamesOneRun(t *testing.T) {
 						if !strings.Contains(x.Err.Error(), want) && !strings.Contains(x.Err.Error(), "CertCentral now has a live order with exactly these names") {
 							t.Errorf("error: %v", x.Err)
 						}
-					} else if x.Err.Error() != "not ordered: "+want {
-						t.Errorf("error: %v\nwant: not ordered: %s", x.Err, want)
+					} else if x.Err.Error() != "blocked (exists): not ordered: "+want {
+						t.Errorf("error: %v\nwant: blocked (exists): not ordered: %s", x.Err, want)
 					}
 				default:
 					t.Errorf("%s: %v", x.Action.Name, x.Err)
@@ -376,7 +376,7 @@ func TestApply_maxPurchasesAtCall(t *testing.T) {
 	r.calls()
 	res := rec.Apply(context.Background(), c)
 	if len(res) != 1 || blockedBy(res[0].Err) != BlockedMaxPurchases ||
-		res[0].Err.Error() != "not ordered: 1 of the 1 purchases --max-purchases allows in 24 hours was used already; nothing was ordered; for a planned onboarding, run again with a higher --max-purchases" {
+		res[0].Err.Error() != "blocked (max_purchases): not ordered: 1 of the 1 purchases --max-purchases allows in 24 hours was used already; nothing was ordered; for a planned onboarding, run again with a higher --max-purchases" {
 		t.Fatalf("results: %+v", res)
 	}
 	for _, call := range r.calls() {

@@ -3,12 +3,14 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/certform/certform/digicert"
+	"github.com/certform/certform/spec"
 	"github.com/certform/certform/state"
 )
 
@@ -39,6 +41,9 @@ const feedWindow = 7 * 24 * time.Hour
 type observation struct {
 	orders   map[string]*digicert.Order
 	complete bool
+	// rejected are the orders, by spec name, whose pending reissue by
+	// certform CertCentral rejected (see rejectedReissues).
+	rejected map[string]bool
 }
 
 // observe reads what changed in CertCentral since the last observation
@@ -126,8 +131,48 @@ func (r *Reconciler) observe(ctx context.Context, known *state.File, all bool) (
 			ob.orders[n] = o
 		}
 	}
+	rejected, rerrs := r.rejectedReissues(ctx, known, ob.orders)
+	ob.rejected = rejected
+	errs = append(errs, rerrs...)
 	sortErrors(errs)
 	return ob, errs
+}
+
+// rejectedReissues finds certform's reissues that CertCentral rejected.
+// A rejected reissue leaves the order issued with the certificate the
+// reissue started from, which is also how a reissue looks before
+// CertCentral shows it pending: for an order read so, the order's reissues
+// are listed (GET .../reissue), and the reissue counts as rejected only
+// when the newest one created since certform asked is rejected.
+func (r *Reconciler) rejectedReissues(ctx context.Context, known *state.File, orders map[string]*digicert.Order) (map[string]bool, []error) {
+	out := map[string]bool{}
+	var errs []error
+	for n, o := range orders {
+		e := known.Entries[n]
+		if e == nil || e.ReissuedFrom == 0 || o.Status != "issued" || o.Certificate.ID != e.ReissuedFrom {
+			continue
+		}
+		rs, err := r.API.ListReissues(ctx, o.ID)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("listing the reissues of %s (order %d) to see whether certform's reissue was rejected: %w", n, o.ID, err))
+			continue
+		}
+		var newest *digicert.Reissue
+		var newestAt time.Time
+		for i := range rs {
+			t, ok := rs[i].Created()
+			if !ok || t.Before(e.ReissuedAt.Add(-time.Minute)) {
+				continue
+			}
+			if newest == nil || t.After(newestAt) || (t.Equal(newestAt) && rs[i].ID > newest.ID) {
+				newest, newestAt = &rs[i], t
+			}
+		}
+		if newest != nil && newest.Status == "rejected" {
+			out[n] = true
+		}
+	}
+	return out, errs
 }
 
 // readOrders reads orders by id (GET /order/certificate/{id}), Parallelism
@@ -230,6 +275,10 @@ func applyObservation(f *state.File, ob *observation, revokeRequests map[string]
 			continue
 		}
 		recordOrder(e, o, now)
+		if ob.rejected[name] && e.ReissuedFrom != 0 {
+			recordRejection(e, now)
+		}
+
 		if e.Revoke != nil && e.Revoke.Status != "approved" {
 			switch rs := revokeRequests[name]; {
 			case o.Status == "revoked":
@@ -244,17 +293,32 @@ func applyObservation(f *state.File, ob *observation, revokeRequests map[string]
 	}
 }
 
-// recordOrder copies what CertCentral reports of an order into its entry.
-// A certificate's dates are DigiCert's days until the certificate itself
-// is read (on delivery): they are kept when the certificate is the same.
+// recordOrder copies what CertCentral reports of an order into its entry:
+// every read of an order refreshes its status, names and current
+// certificate, and an order read revoked settles certform's revoke intent. A certificate's dates are DigiCert's days until the
+// certificate itself is read (on delivery): they are kept when the
+// certificate is the same.
 func recordOrder(e *state.Entry, o *digicert.Order, now time.Time) {
 	e.Status, e.RefreshedAt, e.ObservedAt = o.Status, now, now
+	if o.Status == "revoked" && e.Intent != nil && e.Intent.Action == state.IntentRevoke {
+		// certform's revoke landed (its answer was lost): settled in the
+		// same write that records the order revoked, which a plan then
+		// leaves alone.
+		e.Intent = nil
+		if e.Revoke == nil {
+			e.Revoke = &state.RevokeRecord{Status: "approved", Time: now}
+		}
+	}
+	if o.Certificate.CommonName != "" {
+		e.Names = orderNames(o.Certificate.CommonName, o.Certificate.DNSNames)
+	}
 	if c := o.Certificate; c.ID != 0 {
 		another := c.ID != e.CertificateID
 		e.CertificateID = c.ID
-		if e.ReissuedFrom != 0 && c.ID != e.ReissuedFrom {
-			// certform's reissue is issued.
-			e.ReissuedAt, e.ReissuedFrom = time.Time{}, 0
+		if e.ReissuedFrom != 0 && c.ID != e.ReissuedFrom && o.Status != "reissue_pending" {
+			// certform's reissue is issued (a pending one may show its
+			// certificate's id already, and go back if rejected).
+			e.ReissuedAt, e.ReissuedFrom, e.ReissuedUndo = time.Time{}, 0, nil
 		}
 		if c.SerialNumber != "" || another {
 			e.SerialNumber = canonicalSerial(c.SerialNumber)
@@ -274,4 +338,35 @@ func recordOrder(e *state.Entry, o *digicert.Order, now time.Time) {
 	if o.DCVRandomValue != "" {
 		e.DCVToken = o.DCVRandomValue
 	}
+}
+
+// recordRejection records that CertCentral rejected certform's pending
+// reissue of the entry's order: the pending marker is cleared, the fixed
+// fields the order had before the reissue are put back (the order keeps
+// them), and what the reissue asked for is kept in ReissueRejected, so
+// that it is not asked again until the spec asks for something else
+// (another certificate on the order, a console reissue say, does not
+// lift it: the administrator rejected the change, not the certificate).
+func recordRejection(e *state.Entry, now time.Time) {
+	asked := map[string]string{}
+	for k, v := range e.Fixed {
+		if reissuable[k] {
+			asked[k] = v
+		}
+	}
+	rj := &state.ReissueRejection{Fixed: asked, DisableCT: e.DisableCT, Names: entryFixedNames(e), Requested: e.ReissuedAt, Seen: now,
+		CertificateID: e.ReissuedFrom}
+	if e.ReissuedUndo != nil {
+		for k, v := range e.ReissuedUndo {
+			if asked[k] != v {
+				rj.Changed = append(rj.Changed, k)
+			}
+		}
+		sort.Strings(rj.Changed)
+		fixed := maps.Clone(e.Fixed)
+		maps.Copy(fixed, e.ReissuedUndo)
+		e.Fixed, e.Fingerprint = fixed, spec.Fingerprint(fixed)
+	}
+	e.ReissueRejected = rj
+	e.ReissuedAt, e.ReissuedFrom, e.ReissuedUndo = time.Time{}, 0, nil
 }

@@ -183,6 +183,9 @@ const (
 	// NoteNeedsCSR: a reissue or renewal is due, but the spec (adopting
 	// an order by order_id) gives no CSR; nothing is sent until it does.
 	NoteNeedsCSR = "needs_csr"
+	// NoteRejected: CertCentral rejected certform's reissue of the order;
+	// it is not asked again until the spec asks for something else.
+	NoteRejected = "rejected"
 )
 
 // Note is a diagnostic: something certform will not do by itself, with
@@ -571,9 +574,21 @@ func orderNames(cn string, dns []string) []string {
 	return append([]string{cn}, rest...)
 }
 
-// entryNames returns the names of the order an entry tracks, as recorded
-// when it was ordered or adopted (nil when not recorded).
+// entryNames returns the names of the order an entry tracks: as
+// CertCentral last reported them (every read records them), else as
+// recorded when certform ordered, adopted or reissued it (nil when
+// neither is recorded).
 func entryNames(e *state.Entry) []string {
+	if len(e.Names) > 0 {
+		return e.Names
+	}
+	return entryFixedNames(e)
+}
+
+// entryFixedNames returns the names certform last asked for on the
+// entry's order (ordered, adopted or reissued with), nil when not
+// recorded.
+func entryFixedNames(e *state.Entry) []string {
 	cn, ok := e.Fixed["common_name"]
 	if !ok || cn == "" {
 		return nil
@@ -860,6 +875,9 @@ func (pc *planCtx) planOne(p *Changes, name string, d *spec.Order, e *state.Entr
 				"fields that are fixed once ordered changed; order %d keeps its values", e.OrderID)
 		}
 	}
+	if len(e.Names) > 0 {
+		changedInPlace = pc.namesChanged(note, d, e, status, changedInPlace)
+	}
 	if len(changedFixed) > 0 {
 		note(NoteNeedsNewOrder, e.OrderID, "certform does not buy a new certificate by itself: for a new order, give the spec a new name; revoke the old order (revoke: true under the old name) only once the new certificate is installed",
 			"%s changed; %s fixed once ordered, and order %d keeps %s", strings.Join(changedFixed, ", "), isAre(len(changedFixed)), e.OrderID, itThem(len(changedFixed)))
@@ -879,6 +897,49 @@ func (pc *planCtx) planOne(p *Changes, name string, d *spec.Order, e *state.Entr
 		p.Actions = append(p.Actions, pos(Action{Kind: KindSetAutoReissue, OrderID: e.OrderID, From: boolp(ar), To: boolp(d.AutoReissue)}))
 	}
 	pc.planReissue(p, pos, note, d, e, status, changedInPlace, d.DisableCT != ct)
+}
+
+// namesChanged returns changed (the reissuable fields that changed) with
+// the names judged on the names CertCentral last reported for the order
+// (e.Names), not on those certform asked for: "common_name" and
+// "dns_names" are in it when the order's differ from the spec's. Names
+// that differ from the spec's and that certform did not ask for (changed
+// in CertCentral's console, say) are a drift note; the reissue this plans
+// brings them back to the spec's.
+func (pc *planCtx) namesChanged(note func(string, int, string, string, ...any), d *spec.Order, e *state.Entry, status string, changed []string) []string {
+	have, want := e.Names, specNames(d)
+	changed = slices.DeleteFunc(slices.Clone(changed), func(k string) bool { return k == "common_name" || k == "dns_names" })
+	if have[0] != want[0] {
+		changed = append(changed, "common_name")
+	}
+	if !slices.Equal(have[1:], want[1:]) {
+		changed = append(changed, "dns_names")
+	}
+	sort.Strings(changed)
+	asked := entryFixedNames(e)
+	if sameNames(have, want) || asked == nil || sameNames(have, asked) || e.Intent != nil || reissuePending(e, status) || pc.rejected(d, e) {
+		return changed
+	}
+	note(NoteDrift, e.OrderID, "if the change made in CertCentral is wanted, write the order's names in the spec; otherwise certform reissues the order with the spec's names (a reissue that drops a name counts against --max-revocations)",
+		"order %d's names in CertCentral changed outside certform (%s); a reissue to the spec's names is planned", e.OrderID, describeNames(have, want))
+	return changed
+}
+
+// rejected reports whether CertCentral rejected certform's last reissue
+// of the entry's order and the spec still asks for the same content: the
+// same reissuable fields and the same CT setting.
+func (pc *planCtx) rejected(d *spec.Order, e *state.Entry) bool {
+	rj := e.ReissueRejected
+	if rj == nil || rj.DisableCT != d.DisableCT {
+		return false
+	}
+	fixed := d.FixedFields()
+	for k, v := range rj.Fixed {
+		if fixed[k] != v {
+			return false
+		}
+	}
+	return true
 }
 
 // planReissue plans a reissue of an order (after its toggles, which the
@@ -918,6 +979,20 @@ func (pc *planCtx) planReissue(p *Changes, pos func(Action) Action, note func(st
 		return
 	}
 	if a.Reason != ReissueResume {
+		if rj := e.ReissueRejected; rj != nil && pc.rejected(d, e) {
+			what := "the same names and CSR"
+			if len(rj.Changed) > 0 {
+				what = "a change of " + strings.Join(rj.Changed, ", ")
+			}
+			requested := ""
+			if !rj.Requested.IsZero() {
+				requested = " requested at " + rj.Requested.UTC().Format(time.RFC3339)
+			}
+			note(NoteRejected, e.OrderID, "to ask again, change the spec (names, CSR, signature hash, server platform or disable_ct), or ask the administrator who rejected it",
+				"the reissue of order %d%s (%s; names %s) was rejected in CertCentral, seen at %s; it is not asked again while the spec asks for the same (a reissue for %s waits)",
+				e.OrderID, requested, what, strings.Join(rj.Names, ", "), rj.Seen.UTC().Format(time.RFC3339), a.Reason)
+			return
+		}
 		if reissuePending(e, status) {
 			note(NoteWaiting, e.OrderID, "nothing to do: certform reads the order again every cycle",
 				"a reissue (%s) waits until the reissue requested at %s is issued", a.Reason, e.ReissuedAt.UTC().Format(time.RFC3339))
@@ -934,9 +1009,9 @@ func (pc *planCtx) planReissue(p *Changes, pos func(Action) Action, note func(st
 			"a reissue (%s) is due, but the spec gives no CSR; nothing is sent until it does", a.Reason)
 		return
 	}
-	old, want := entryNames(e), specNames(d)
+	old := entryNames(e)
 	a.OrderNames = old
-	a.RevokesPrevious = len(old) > 0 && (old[0] != want[0] || len(removedNames(old, want)) > 0)
+	a.RevokesPrevious = revokesPrevious(old, specNames(d))
 	p.Actions = append(p.Actions, a)
 }
 

@@ -245,7 +245,8 @@ func (r *Reconciler) Apply(ctx context.Context, c *Cycle) []Result {
 	if r.DryRun || r.Store == nil || r.API == nil {
 		return nil
 	}
-	ap := &applier{API: r.API, Store: r.Store, Log: r.Log, Parallelism: r.Parallelism, ResendAfter: r.ResendAfter, Now: r.Now, MaxPurchases: r.MaxPurchases,
+	ap := &applier{API: r.API, Store: r.Store, Log: r.Log, Parallelism: r.Parallelism, ResendAfter: r.ResendAfter, Now: r.Now,
+		MaxPurchases: r.MaxPurchases, MaxRevocations: r.MaxRevocations,
 		CheckClock: func(ctx context.Context) error { return r.checkClock(ctx, true) }}
 	return ap.Apply(ctx, c.Plan)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strings"
 	"time"
 
 	"github.com/certform/certform/digicert"
@@ -13,10 +14,15 @@ import (
 )
 
 // reissue asks CertCentral for a new certificate on the same order, once.
-// An intent holding the current certificate id is saved before the POST;
-// a reissue that makes DigiCert revoke the earlier certificates is also
-// recorded in the revocation budget in the same write. Only proof settles
-// the intent: a decoded answer, or the order showing a reissue (status
+// The order is read (GET) just before the POST, in the same run: it must
+// be issued, and whether the reissue makes DigiCert revoke the earlier
+// certificates (the common name changes, or a name the order has now is
+// dropped) is judged on the names it reports then, not on the plan's; one
+// that does is recorded in the revocation budget in the same write as the
+// intent, and is not sent when the budget has no room left (a
+// *BlockedError, max_revocations). An intent holding the current
+// certificate id is saved before the POST. Only proof settles the intent:
+// a decoded answer, or the order showing a reissue (status
 // reissue_pending, another current certificate, or a reissue created since
 // the first attempt). An intent left by an earlier attempt is settled that
 // way first; the reissue is sent again only when nothing shows it and the
@@ -31,12 +37,12 @@ func (ap *applier) reissue(ctx context.Context, a Action) (string, error) {
 	if prev == nil || prev.OrderID != a.OrderID {
 		return "", fmt.Errorf("not reissued: the state no longer tracks order %d for %s (it changed after the plan was made)", a.OrderID, a.Name)
 	}
-	from := prev.CertificateID
+	var read *digicert.Order
 	if in := prev.Intent; in != nil {
 		if in.Action != state.IntentReissue {
 			return "", fmt.Errorf("not reissued: an earlier %s of order %d has an unknown outcome", in.Action, a.OrderID)
 		}
-		detail, landed, err := ap.settleReissue(ctx, a, in)
+		detail, landed, cur, err := ap.settleReissue(ctx, a, in)
 		if err != nil || landed {
 			return detail, err
 		}
@@ -44,26 +50,50 @@ func (ap *applier) reissue(ctx context.Context, a Action) (string, error) {
 			return "", &WaitError{Until: at, Why: fmt.Sprintf("the reissue of order %d sent at %s does not show yet; CertCentral may still be working on it, so it is not sent again before %s",
 				a.OrderID, in.Started.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339))}
 		}
-		from = in.CertificateID
+		read = cur
 	}
+	if read == nil {
+		// Read before acting.
+		var err error
+		if read, err = ap.API.GetOrder(ctx, a.OrderID); err != nil {
+			return "", fmt.Errorf("reading order %d before reissuing it: %w; nothing was sent", a.OrderID, err)
+		}
+	}
+	if read.Status != "issued" {
+		if err := ap.refresh(a.Name, read); err != nil {
+			return "", fmt.Errorf("saving what CertCentral reports of order %d: %w; nothing was sent", a.OrderID, err)
+		}
+		return "", fmt.Errorf("not reissued: order %d is %s in CertCentral now (it changed after the plan was made); only an issued order is reissued, and the next run plans again", a.OrderID, orNone(read.Status))
+	}
+	from := read.Certificate.ID
+	have, want := namesOf(read), specNames(o)
+	revokes := revokesPrevious(have, want)
 	now := ap.now()
+	fits, used := true, 0
 	err := ap.Store.Mutate(func(f *state.File) {
 		e := f.Entries[a.Name]
 		if e == nil {
 			return
 		}
+		recordOrder(e, read, now)
+		if revokes {
+			if fits, used = takeRevocation(f, a.Name, a.OrderID, now, ap.MaxRevocations); !fits {
+				return
+			}
+		}
 		in := &state.Intent{Action: state.IntentReissue, Fingerprint: o.Fingerprint, Fixed: o.FixedFields(), Started: now, FirstSent: now,
-			Attempts: 1, Names: [][]string{specNames(o)}, CertificateID: from}
+			Attempts: 1, Names: [][]string{want}, CertificateID: from}
 		if old := e.Intent; old != nil {
 			in.Attempts, in.FirstSent = old.Attempts+1, old.FirstSent
 		}
 		e.Intent = in
-		if a.RevokesPrevious {
-			f.Revocations = append(f.Revocations, state.Revocation{Name: a.Name, OrderID: a.OrderID, Time: now})
-		}
 	})
 	if err != nil {
 		return "", fmt.Errorf("saving the intent before reissuing: %w; nothing was sent", err)
+	}
+	if !fits {
+		return "", budgetBlocked(fmt.Sprintf("order %d's names in CertCentral now are %s: the reissue to %s makes DigiCert revoke the earlier certificates (%s)",
+			a.OrderID, strings.Join(have, ", "), strings.Join(want, ", "), describeNames(have, want)), ap.MaxRevocations, used)
 	}
 	req := &digicert.ReissueRequest{Certificate: orderRequest(o, "").Certificate, SkipApproval: o.SkipApproval}
 	resp, err := ap.API.Reissue(ctx, a.OrderID, req)
@@ -80,7 +110,7 @@ func (ap *applier) reissue(ctx context.Context, a Action) (string, error) {
 			}
 			return true
 		})
-		if detail, landed, serr := ap.settleReissue(ctx, a, ap.Store.Entry(a.Name).Intent); landed && serr == nil {
+		if detail, landed, _, serr := ap.settleReissue(ctx, a, ap.Store.Entry(a.Name).Intent); landed && serr == nil {
 			return detail, nil
 		}
 		return "", fmt.Errorf("%w; the intent stays: the next apply reads the order and sends the reissue again only if it did not land, no earlier than %s",
@@ -113,15 +143,16 @@ func requestStatus(rs []digicert.RequestStatus) string {
 // settleReissue looks for proof that a reissue whose outcome is unknown
 // landed: the order is reissue_pending or has another current
 // certificate than when the reissue was sent, or a reissue was created
-// since its first attempt. Found, the reissue is recorded. An error means
-// CertCentral could not be asked: nothing may be sent.
-func (ap *applier) settleReissue(ctx context.Context, a Action, in *state.Intent) (detail string, landed bool, err error) {
+// since its first attempt. Found, the reissue is recorded. It returns the
+// order as it read it. An error means CertCentral could not be asked:
+// nothing may be sent.
+func (ap *applier) settleReissue(ctx context.Context, a Action, in *state.Intent) (detail string, landed bool, o *digicert.Order, err error) {
 	if in == nil {
-		return "", false, nil
+		return "", false, nil, nil
 	}
-	o, err := ap.API.GetOrder(ctx, a.OrderID)
+	o, err = ap.API.GetOrder(ctx, a.OrderID)
 	if err != nil {
-		return "", false, fmt.Errorf("reading order %d before reissuing again: %w; nothing was sent", a.OrderID, err)
+		return "", false, nil, fmt.Errorf("reading order %d before reissuing again: %w; nothing was sent", a.OrderID, err)
 	}
 	proof := ""
 	switch {
@@ -132,7 +163,7 @@ func (ap *applier) settleReissue(ctx context.Context, a Action, in *state.Intent
 	default:
 		rs, err := ap.API.ListReissues(ctx, a.OrderID)
 		if err != nil {
-			return "", false, fmt.Errorf("listing the reissues of order %d before reissuing again: %w; nothing was sent", a.OrderID, err)
+			return "", false, nil, fmt.Errorf("listing the reissues of order %d before reissuing again: %w; nothing was sent", a.OrderID, err)
 		}
 		for _, r := range rs {
 			if t, ok := r.Created(); ok && !t.Before(in.FirstSent.Add(-time.Minute)) {
@@ -142,12 +173,12 @@ func (ap *applier) settleReissue(ctx context.Context, a Action, in *state.Intent
 		}
 	}
 	if proof == "" {
-		return "", false, nil
+		return "", false, o, nil
 	}
 	if err := ap.recordReissueFixed(a.Name, in.Fixed, in.Fingerprint, in.CertificateID); err != nil {
-		return "", false, fmt.Errorf("the earlier reissue of order %d landed (%s), but saving it failed: %w", a.OrderID, proof, err)
+		return "", false, nil, fmt.Errorf("the earlier reissue of order %d landed (%s), but saving it failed: %w", a.OrderID, proof, err)
 	}
-	return fmt.Sprintf("reissue found: the earlier request landed (%s)", proof), true, nil
+	return fmt.Sprintf("reissue found: the earlier request landed (%s)", proof), true, o, nil
 }
 
 // recordReissue saves a reissue that landed for spec o.
@@ -168,11 +199,16 @@ func (ap *applier) recordReissueFixed(name string, fixed map[string]string, fing
 		if merged == nil {
 			merged = map[string]string{}
 		}
+		undo := map[string]string{}
 		for k, v := range fixed {
 			if reissuable[k] {
+				if old, ok := merged[k]; ok {
+					undo[k] = old
+				}
 				merged[k] = v
 			}
 		}
+		e.ReissuedUndo, e.ReissueRejected = undo, nil
 		e.Fixed = merged
 		if len(merged) == len(fixed) && maps.Equal(merged, fixed) {
 			e.Fingerprint = fingerprint

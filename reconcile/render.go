@@ -2,7 +2,6 @@ package reconcile
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -218,10 +217,10 @@ type JSONResult struct {
 	OK      bool   `json:"ok"`
 	Detail  string `json:"detail,omitempty"`
 	Error   string `json:"error,omitempty"`
-	// BlockedBy is set on a call a safety rail held back just before it
-	// was made (nothing was sent), as in Action.BlockedBy: "exists" (a
-	// live order with the names appeared since the plan, or another spec
-	// ordered them in this run) or "max_purchases".
+	// BlockedBy is set when a safety rail held the call back just before
+	// it was sent (see BlockedError): a value of Action.BlockedBy, such as
+	// "exists" (a live order with the names appeared since the plan, or
+	// another spec ordered them in this run), "max_purchases" or "names".
 	BlockedBy string `json:"blocked_by,omitempty"`
 }
 
@@ -248,11 +247,7 @@ func (p *Changes) WriteJSONResults(w io.Writer, specErrors []*spec.Error, result
 	for _, res := range results {
 		jr := JSONResult{Kind: res.Action.Kind, Name: res.Action.Name, OrderID: res.Action.OrderID, OK: res.Err == nil, Detail: res.Detail}
 		if res.Err != nil {
-			jr.Error = res.Err.Error()
-			var be *BlockedError
-			if errors.As(res.Err, &be) {
-				jr.BlockedBy = be.By
-			}
+			jr.Error, jr.BlockedBy = res.Err.Error(), BlockedBy(res.Err)
 		}
 		out.Results = append(out.Results, jr)
 	}

@@ -102,6 +102,38 @@ type Entry struct {
 	// first: a renewal tracks the new order under the same name and keeps
 	// the old one here. The old orders are left as they are.
 	PreviousOrderIDs []int `json:"previous_order_ids,omitempty"`
+	// Names are the order's names as CertCentral last reported them (the
+	// common name first, then the others sorted, lower case); nil until the
+	// order is read. Every read of the order refreshes them; Fixed keeps
+	// the names certform last asked for.
+	Names []string `json:"names,omitempty"`
+	// ReissuedUndo holds, while certform's reissue is pending, the
+	// reissuable fixed fields the order had before it: a rejected reissue
+	// puts them back into Fixed.
+	ReissuedUndo map[string]string `json:"reissued_undo,omitempty"`
+	// ReissueRejected is certform's last reissue of the order that
+	// CertCentral rejected: it is not asked again while the spec asks for
+	// the same content.
+	ReissueRejected *ReissueRejection `json:"reissue_rejected,omitempty"`
+}
+
+// ReissueRejection is a reissue certform asked for and CertCentral (an
+// administrator) rejected.
+type ReissueRejection struct {
+	// Fixed are the reissuable fixed fields the reissue asked for, and
+	// DisableCT the CT setting the order had then.
+	Fixed     map[string]string `json:"fixed,omitempty"`
+	DisableCT bool              `json:"disable_ct"`
+	// Names are the names asked for, Changed the spec keys the reissue
+	// changed (sorted; empty for a reissue with the same content).
+	Names   []string `json:"names,omitempty"`
+	Changed []string `json:"changed,omitempty"`
+	// Requested is when the reissue was accepted, Seen when certform
+	// found it rejected.
+	Requested time.Time `json:"requested,omitzero"`
+	Seen      time.Time `json:"seen"`
+	// CertificateID is the certificate that stayed current.
+	CertificateID int `json:"certificate_id,omitempty"`
 }
 
 // RevokeRecord is a revoke request certform made.
@@ -931,6 +963,13 @@ func cloneEntry(e *Entry) *Entry {
 	c.Fixed = cloneMap(e.Fixed)
 	c.Options = cloneMap(e.Options)
 	c.PreviousOrderIDs = slices.Clone(e.PreviousOrderIDs)
+	c.Names = slices.Clone(e.Names)
+	c.ReissuedUndo = cloneMap(e.ReissuedUndo)
+	if e.ReissueRejected != nil {
+		rj := *e.ReissueRejected
+		rj.Fixed, rj.Names, rj.Changed = cloneMap(rj.Fixed), slices.Clone(rj.Names), slices.Clone(rj.Changed)
+		c.ReissueRejected = &rj
+	}
 	if e.Revoke != nil {
 		r := *e.Revoke
 		c.Revoke = &r

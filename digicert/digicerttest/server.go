@@ -643,6 +643,29 @@ func (s *Server) Reissue(id int) {
 	}.issued(o))
 }
 
+// ReissueNames reissues an order with other names, as a person doing it
+// in the console would: the order takes the common name cn and the DNS
+// names dns, and otherwise changes as with Reissue (a new current
+// certificate, an issued entry in Reissues); RevokesPrevious is set when
+// the common name changed or a name was dropped. It does nothing to an
+// unknown order or one without a certificate.
+func (s *Server) ReissueNames(id int, cn string, dns []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.certified(id)
+	if o == nil {
+		return
+	}
+	revokes := revokesPrevious(o, cn, dns)
+	o.CommonName, o.DNSNames = cn, append([]string(nil), dns...)
+	o.RevokesPrevious = o.RevokesPrevious || revokes
+	s.mustIssue(o, s.orderKey(o), time.Time{})
+	s.addReissue(o, Reissue{
+		CertificateID: o.CertificateID, Status: "issued", CommonName: o.CommonName, DNSNames: o.DNSNames,
+		SignatureHash: o.SignatureHash, PublicKey: o.PublicKey, Created: o.Changed, RevokesPrevious: revokes,
+	}.issued(o))
+}
+
 // ApproveReissue issues an order's reissue that waits (the latest pending
 // one), as an administrator approving it or DigiCert completing validation
 // would: the order gets the new certificate, with the reissue's
