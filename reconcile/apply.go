@@ -522,14 +522,15 @@ func (ap *applier) place(ctx context.Context, a Action, renewal int) (string, er
 
 // refused reports whether err is CertCentral refusing an order for good:
 // a 4xx that carries DigiCert's error body (a code), other than 408 and
-// 429 (try again later) and an alternative order id already taken (an
-// earlier attempt landed). Anything else may have ordered.
+// 429 (try again later), an alternative order id already taken (an
+// earlier attempt landed) and a renewal conflict (the order was renewed
+// meanwhile: that renewal is adopted). Anything else may have ordered.
 func refused(err error) bool {
 	var ae *digicert.APIError
 	if errors.Is(err, digicert.ErrOutcomeUnknown) || !errors.As(err, &ae) || ae.Status < 400 || ae.Status >= 500 || ae.Transient() || ae.Code() == "" {
 		return false
 	}
-	return !digicert.IsAlternativeIDTaken(err)
+	return !digicert.IsAlternativeIDTaken(err) && !digicert.IsRenewalConflict(err)
 }
 
 // resendAt returns the earliest time an order intent may be sent again

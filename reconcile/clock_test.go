@@ -320,7 +320,7 @@ func TestClock_staleDateReadAgain(t *testing.T) {
 	if len(res) != 1 || !strings.HasPrefix(res[0], "order cafe: ordered ") {
 		t.Fatalf("results %q", res)
 	}
-	wantLines(t, "calls", r.calls(), []string{listCafe, "GET /order/certificate/status-changes?minutes=1", postOrder})
+	wantLines(t, "calls", r.calls(), []string{listCafe, "GET /order/certificate/status-changes?minutes=1", listCafe, postOrder})
 }
 
 // hidden is an API wrapper that does not pass ServerClock on.
