@@ -85,9 +85,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	o.Units = strings.Fields(units)
-	for name, v := range map[string]string{"--binary": o.Binary, "--arch": o.Arch, "--version": o.Version, "--units": units, "--maintainer": o.Maintainer} {
-		if v == "" {
-			fmt.Fprintf(stderr, "mkdeb: %s is required\n", name)
+	for _, f := range []struct{ name, value string }{{"--binary", o.Binary}, {"--arch", o.Arch}, {"--version", o.Version}, {"--units", units}, {"--maintainer", o.Maintainer}} {
+		if f.value == "" {
+			fmt.Fprintf(stderr, "mkdeb: %s is required\n", f.name)
 			return 2
 		}
 	}
