@@ -48,6 +48,7 @@ vet:
 
 staticcheck: $(STATICCHECK)
 	$(STATICCHECK) ./...
+	cd tools && $(STATICCHECK) ./...
 
 test: vet staticcheck
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
