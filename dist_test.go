@@ -178,6 +178,7 @@ func TestDist(t *testing.T) {
 		"./" + docDir + "/NOTICE":              "-rw-r--r--",
 		"./" + docDir + "/CHANGELOG.md":        "-rw-r--r--",
 		"./" + docDir + "/THIRD_PARTY_NOTICES": "-rw-r--r--",
+		"./" + docDir + "/copyright":           "-rw-r--r--",
 	}
 	for _, u := range units {
 		wantList["./"+unitDir+"/"+filepath.Base(u)] = "-rw-r--r--"

@@ -7,7 +7,8 @@
 //	/usr/bin/certform                          0755  the binary given with --binary
 //	/usr/lib/systemd/system/UNIT               0644  each of --units, @BINDIR@ and @DOCDIR@ filled in
 //	/usr/share/doc/certform/                   0755  README.md, LICENSE, NOTICE, CHANGELOG.md,
-//	                                                 docs/ when the tree has it, THIRD_PARTY_NOTICES
+//	                                                 docs/ when the tree has it, THIRD_PARTY_NOTICES,
+//	                                                 copyright (Debian's machine-readable format)
 //	/etc/certform/                             0750
 //	/etc/certform/certform.env.example         0640  a configuration file (conffile)
 //
@@ -199,6 +200,13 @@ func build(o options) (string, error) {
 			return "", err
 		}
 	}
+	// Debian's place for the license (Debian Policy 12.5), in its
+	// machine-readable format; the full text is LICENSE beside it.
+	copyright := filepath.Join(stage, "copyright")
+	if err := os.WriteFile(copyright, []byte(debianCopyright), 0o644); err != nil {
+		return "", err
+	}
+	contents = append(contents, file(copyright, docDir+"/copyright", 0o644))
 	notices, err := thirdPartyNotices(o.Binary)
 	if err != nil {
 		return "", err
@@ -265,6 +273,20 @@ func build(o options) (string, error) {
 	}
 	return path, nil
 }
+
+// debianCopyright is /usr/share/doc/certform/copyright, in Debian's
+// copyright format 1.0.
+const debianCopyright = `Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
+Upstream-Name: certform
+
+Files: *
+Copyright: 2026 The certform authors
+License: Apache-2.0
+ Licensed under the Apache License, Version 2.0. The full text is in
+ /usr/share/doc/certform/LICENSE (and, on Debian systems, in
+ /usr/share/common-licenses/Apache-2.0). The licenses of the software the
+ binary links are in /usr/share/doc/certform/THIRD_PARTY_NOTICES.
+`
 
 // gitDescribe matches git describe's name for a commit past a tag:
 // TAG-COUNT-gHASH.
