@@ -16,6 +16,10 @@ UNITS       := certform.service certform-git-sync.service certform-git-sync.time
 VERSION     ?= $(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null || echo dev)
 COMMIT      ?= $(shell c=$$(git rev-parse HEAD 2>/dev/null) && { git diff --quiet HEAD -- 2>/dev/null && echo $$c || echo $$c-dirty; })
 DATE        ?= $(shell date -u $${SOURCE_DATE_EPOCH:+-d @$$SOURCE_DATE_EPOCH} +%Y-%m-%dT%H:%M:%SZ)
+# Expanded once, so that every use in a run (the binary, the .deb) agrees.
+VERSION     := $(VERSION)
+COMMIT      := $(COMMIT)
+DATE        := $(DATE)
 LDFLAGS     := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
 TOOLS       := $(CURDIR)/.tools
 # staticcheck 2026.2.2 is the release that supports Go 1.26.
@@ -23,7 +27,8 @@ STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(TOOLS)/staticcheck-$(STATICCHECK_VERSION)
 FUZZTIME    ?= 30s
 # make dist: static binaries, a .deb per architecture and SHA256SUMS in
-# DISTDIR. tools/ is a module of its own that pins nfpm (tools/go.mod).
+# DISTDIR. tools/ is a module of its own that pins nfpm (tools/go.mod; it
+# needs Go 1.26.4 or later).
 DISTDIR     ?= dist
 DIST_ARCHES ?= amd64 arm64
 # The .deb's Maintainer field; a published release sets the real one.
