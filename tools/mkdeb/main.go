@@ -237,7 +237,8 @@ func build(o options) (string, error) {
 			"the CertCentral calls that bring the account in line with them and makes\n" +
 			"each exactly once. The package installs the binary, the systemd units\n" +
 			"(neither enabled nor started) and an example configuration.",
-		MTime: o.Date,
+		MTime:           o.Date,
+		DisableGlobbing: true, // every source is one file's path (a unit may be named certform-x@.service)
 		Overridables: nfpm.Overridables{
 			Umask:      0o022,
 			Recommends: []string{"git"}, // certform-git-sync.service clones and pulls the spec repository
