@@ -9,15 +9,33 @@ UNITDIR     ?= $(PREFIX)/lib/systemd/system
 DOCDIR      ?= $(PREFIX)/share/doc/certform
 SYSCONFDIR  ?= /etc
 UNITS       := certform.service certform-git-sync.service certform-git-sync.timer
-VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS     := -X main.version=$(VERSION)
+# What certform version prints (see README.md, "Releases"): the release tag
+# (v1.2.0; git describe's v1.2.0-3-gabc1234 past it, -dirty for uncommitted
+# changes) or dev without one; the full commit; the build time, from
+# SOURCE_DATE_EPOCH when set (reproducible builds).
+VERSION     ?= $(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null || echo dev)
+COMMIT      ?= $(shell c=$$(git rev-parse HEAD 2>/dev/null) && { git diff --quiet HEAD -- 2>/dev/null && echo $$c || echo $$c-dirty; })
+DATE        ?= $(shell date -u $${SOURCE_DATE_EPOCH:+-d @$$SOURCE_DATE_EPOCH} +%Y-%m-%dT%H:%M:%SZ)
+# Expanded once, so that every use in a run (the binary, the .deb) agrees.
+VERSION     := $(VERSION)
+COMMIT      := $(COMMIT)
+DATE        := $(DATE)
+LDFLAGS     := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
 TOOLS       := $(CURDIR)/.tools
 # staticcheck 2026.2.2 is the release that supports Go 1.26.
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(TOOLS)/staticcheck-$(STATICCHECK_VERSION)
 FUZZTIME    ?= 30s
+# make dist: static binaries, a .deb per architecture and SHA256SUMS in
+# DISTDIR. tools/ is a module of its own that pins nfpm (tools/go.mod; it
+# needs Go 1.26.4 or later).
+DISTDIR     ?= dist
+DIST_ARCHES ?= amd64 arm64
+# The .deb's Maintainer field; a published release sets the real one.
+MAINTAINER  ?= The certform authors <certform@invalid>
+MKDEB       := $(TOOLS)/mkdeb
 
-.PHONY: all build test vet staticcheck bench fuzz demo install clean
+.PHONY: all build test vet staticcheck bench fuzz demo install dist clean
 
 all: build
 
@@ -31,13 +49,16 @@ $(STATICCHECK):
 
 vet:
 	$(GO) vet ./...
+	$(GO) -C tools vet ./...
 
 staticcheck: $(STATICCHECK)
 	$(STATICCHECK) ./...
+	cd tools && $(STATICCHECK) ./...
 
 test: vet staticcheck
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(GO) test -race -count=1 -timeout 20m ./...
+	$(GO) -C tools test -count=1 ./...
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
@@ -69,5 +90,26 @@ install: build
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
 	install -m 0640 systemd/certform.env.example $(DESTDIR)$(SYSCONFDIR)/certform/certform.env.example
 
+# dist builds a release into DISTDIR (emptied first): for each of DIST_ARCHES
+# a static binary certform-VERSION-linux-ARCH (CGO_ENABLED=0, -trimpath, no
+# symbol table or DWARF (-s -w: panics still name functions and lines),
+# version, commit and date stamped) and a .deb (tools/mkdeb: the files make
+# install installs, at Debian's paths; no maintainer script), the notices of
+# the software the binary links (THIRD_PARTY_NOTICES), and SHA256SUMS over
+# all of them (check with sha256sum -c SHA256SUMS). See README.md, "Releases".
+dist: $(MKDEB)
+	rm -rf $(DISTDIR)
+	mkdir -p $(DISTDIR)
+	set -e; for a in $(DIST_ARCHES); do \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$a $(GO) build -trimpath -ldflags '-s -w $(LDFLAGS)' -o $(DISTDIR)/certform-$(VERSION)-linux-$$a . ; \
+		$(MKDEB) --binary $(DISTDIR)/certform-$(VERSION)-linux-$$a --arch $$a --version '$(VERSION)' --date '$(DATE)' \
+			--maintainer '$(MAINTAINER)' --units '$(UNITS)' --src . --out $(DISTDIR) --notices $(DISTDIR)/THIRD_PARTY_NOTICES >/dev/null; \
+	done
+	cd $(DISTDIR) && sha256sum certform-* certform_*.deb THIRD_PARTY_NOTICES > SHA256SUMS
+
+$(MKDEB): tools/go.mod tools/go.sum $(wildcard tools/mkdeb/*.go)
+	mkdir -p $(TOOLS)
+	$(GO) -C tools build -o $@ ./mkdeb
+
 clean:
-	rm -rf bin .tools
+	rm -rf bin .tools dist

@@ -8,25 +8,10 @@ import (
 	"fmt"
 	"github.com/certform/certform/spec"
 	"io"
-	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
 )
-
-// version is set at build time with -ldflags "-X main.version=...";
-// otherwise it comes from the module's build information.
-var version = ""
-
-func certformVersion() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
-}
 
 // Exit codes shared by every subcommand.
 const (
@@ -253,13 +238,4 @@ func newJSONEncoder(w io.Writer) *json.Encoder {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc
-}
-
-func runVersion(stdout, stderr io.Writer, args []string) int {
-	fs := newFlags(stderr, "version", "", "print certform's version")
-	if done, code := parseFlags(fs, stdout, args, 0); done {
-		return code
-	}
-	fmt.Fprintf(stdout, "certform %s\n", certformVersion())
-	return exitOK
 }
