@@ -39,7 +39,7 @@ func TestApply_maxPurchasesShared(t *testing.T) {
 		t.Fatalf("run within the budget: exit %d, writes %v\n%s", code, writes(srv), stderr)
 	}
 	if code, _, stderr = runBinary(t, env, "apply", "--dir", dir, "--state", st, "--max-purchases", "-1"); code != 2 ||
-		!strings.Contains(stderr, "--max-revocations, --max-purchases, --resend-after and --quiet-period must not be negative") {
+		!strings.Contains(stderr, "--max-revocations, --max-purchases, --resend-after, --max-clock-skew and --quiet-period must not be negative") {
 		t.Errorf("--max-purchases -1: exit %d\n%s", code, stderr)
 	}
 }

@@ -109,9 +109,9 @@ func TestRun_maxClockSkewNegative(t *testing.T) {
 	for _, tt := range []struct {
 		cmd, want string
 	}{
-		{"plan", "certform plan: --max-revocations, --resend-after, --max-clock-skew and --quiet-period must not be negative\n"},
-		{"apply", "certform apply: --max-revocations, --resend-after, --max-clock-skew and --quiet-period must not be negative\n"},
-		{"run", "certform run: --debounce, --retry-backoff and --poll-interval must be positive, --parallelism at least 1, --max-revocations, --resend-after and --max-clock-skew not negative\n"},
+		{"plan", "certform plan: --max-revocations, --max-purchases, --resend-after, --max-clock-skew and --quiet-period must not be negative\n"},
+		{"apply", "certform apply: --max-revocations, --max-purchases, --resend-after, --max-clock-skew and --quiet-period must not be negative\n"},
+		{"run", "certform run: --debounce, --retry-backoff and --poll-interval must be positive, --parallelism at least 1, --max-revocations, --max-purchases, --resend-after and --max-clock-skew not negative\n"},
 	} {
 		code, stdout, stderr := runCLI(tt.cmd, "--dir", dir, "--state", st, "--max-clock-skew", "-1s")
 		if code != exitUsage || stdout != "" || stderr != tt.want {
