@@ -34,6 +34,7 @@ import (
 	"github.com/certform/certform/reconcile"
 	"github.com/certform/certform/spec"
 	"github.com/certform/certform/state"
+	"github.com/certform/certform/status"
 )
 
 // Config says what a Daemon runs and how.
@@ -159,6 +160,9 @@ type Daemon struct {
 	// notes are the plan notes logged, each with when it was last logged;
 	// used by the loop goroutine only (see logNotes).
 	notes map[string]time.Time
+	// deliveryLogged are the failed deliveries logged, each with when it
+	// was last logged; used by the loop goroutine only (see deliver).
+	deliveryLogged map[string]time.Time
 
 	mu            sync.Mutex // guards what follows
 	stopped       bool
@@ -218,11 +222,14 @@ func New(cfg Config) (*Daemon, error) {
 		d.met = NewMetrics()
 	}
 	d.health.now = d.clock.Now
+	d.health.started = d.clock.Now()
+	d.health.unreachableAfter = DefaultUnreachableAfter
 	if s := cfg.Schedule; s != nil {
-		// Three schedule intervals without a successful cycle make
-		// /healthz answer 503 "stale".
+		// Three schedule intervals without a cycle that worked make
+		// /healthz answer 503 "stale" (or "unreachable").
 		next := s.Next(d.clock.Now())
 		d.health.staleAfter = 3 * s.Next(next).Sub(next)
+		d.health.unreachableAfter = d.health.staleAfter
 	}
 	r.Quiet = cfg.Debounce
 	if r.Cache == nil {
@@ -612,7 +619,8 @@ func (d *Daemon) cycle(ctx context.Context, t trigger) bool {
 	if checker, ok := d.r.API.(interface{ Check(context.Context) error }); ok && (n == 1 || failing || slices.Contains(t.reasons, reasonTakeover)) {
 		if err := checker.Check(ctx); err != nil && ctx.Err() == nil {
 			d.health.setFailure("CertCentral: " + err.Error())
-			d.finish(t, start, false, 0, nil)
+			d.health.setProblem("CertCentral cannot be reached or refuses the key: " + err.Error())
+			d.finish(t, start, false, 0, nil, apiDown)
 			d.log.Error("cycle skipped: CertCentral cannot be reached or refuses the key", "cycle", n, "error", err.Error(),
 				"hint", "check --api-url and the network, or the key and its permissions; certform tries again with backoff")
 			d.scheduleRetry(true)
@@ -621,8 +629,17 @@ func (d *Daemon) cycle(ctx context.Context, t trigger) bool {
 	}
 	c, err := d.prepare(ctx, t)
 	if err != nil {
-		d.finish(t, start, false, 0, nil)
-		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		o := broken
+		switch {
+		case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+			o = stopped
+		case errors.Is(err, state.ErrLocked), errors.Is(err, state.ErrLockLost):
+			o = lockLost
+		}
+		d.health.setFailure("the cycle failed before its plan")
+		d.health.setProblem(err.Error())
+		d.finish(t, start, false, 0, nil, o)
+		if o == stopped {
 			d.log.Info("cycle stopped before its plan: certform is stopping", "cycle", n)
 			return false
 		}
@@ -645,28 +662,37 @@ func (d *Daemon) cycle(ctx context.Context, t trigger) bool {
 	p := c.Plan
 	d.logNotes(ctx, p.Notes)
 	var res tally
+	var results []reconcile.Result
 	if d.r.DryRun {
 		for _, a := range p.Actions {
 			d.log.Info("planned (dry run: not applied)", planAttrs(a)...)
 		}
 	} else if len(p.Actions) > 0 || len(p.Blocked) > 0 {
-		res = tallyResults(d.r.Apply(ctx, c))
+		results = d.r.Apply(ctx, c)
+		res = tallyResults(results)
 	}
-	deliveryFailed, hookFailed := d.deliver(ctx, c)
+	ds, deliveriesFailed, hooksFailed := d.deliver(ctx, c)
+	deliveryFailed, hookFailed := deliveriesFailed > 0, hooksFailed > 0
 	ok := len(c.Errors) == 0 && res.failed == 0 && res.waiting == 0 && len(p.Blocked) == 0 && len(c.Specs.Errors) == 0 && !deliveryFailed && !hookFailed
 	if !ok {
 		d.health.setFailure(failureWhy(len(c.Errors), res, len(p.Blocked), len(c.Specs.Errors), deliveryFailed, hookFailed))
 	}
+	o := worked
+	if len(c.Errors) > 0 {
+		o = cycleErrors
+	}
+	d.updateStatus(c, results, ds)
 	// Metrics, health and systemd status first: whoever sees "cycle done"
 	// in the log finds them up to date.
-	stats := d.finish(t, start, ok, len(c.Specs.Errors), p)
+	stats := d.finish(t, start, ok, len(c.Specs.Errors), p, o)
 	level := slog.LevelInfo
 	if !ok {
 		level = slog.LevelWarn
 	}
 	d.log.Log(ctx, level, "cycle done", "cycle", n, "trigger", t.reason(), "duration", d.clock.Now().Sub(start).Round(time.Millisecond).String(),
 		"specs", len(c.Specs.Orders), "spec_errors", len(c.Specs.Errors), "errors", len(c.Errors), "planned", len(p.Actions),
-		"done", res.done, "failed", res.failed, "waiting", res.waiting, "blocked", len(p.Blocked), "notes", len(p.Notes), "dry_run", d.r.DryRun)
+		"done", res.done, "failed", res.failed, "waiting", res.waiting, "blocked", len(p.Blocked), "notes", len(p.Notes),
+		"deliveries_failed", deliveriesFailed, "hooks_failed", hooksFailed, "dry_run", d.r.DryRun)
 	if ctx.Err() == nil {
 		d.scheduleRetry(res.retry || len(c.Errors) > 0)
 		if !res.until.IsZero() {
@@ -684,19 +710,34 @@ func (d *Daemon) cycle(ctx context.Context, t trigger) bool {
 }
 
 // deliver writes the cycle's new certificates and runs the deploy hook
-// (Reconciler.Deliver), logging each: a refused certificate or a failed
-// hook at WARN with its reason (and the hook's output). It reports whether
-// a delivery failed (tried again at the next poll) and whether a hook
-// failed (run again with its own backoff, see Reconciler.HookDue).
-func (d *Daemon) deliver(ctx context.Context, c *reconcile.Cycle) (failed, hookFailed bool) {
-	ds := d.r.Deliver(ctx, c)
+// (Reconciler.Deliver), logging each: a failed hook at WARN with its
+// reason (and the hook's output); a refused certificate at WARN with its
+// reason when it first fails, then as a reminder once every NoteReminder
+// while it keeps failing the same way (a delivery is tried again every
+// cycle). It returns the deliveries and counts the failed deliveries
+// (tried again at the next poll) and failed hooks (run again with their
+// own backoff, see Reconciler.HookDue).
+func (d *Daemon) deliver(ctx context.Context, c *reconcile.Cycle) (ds []reconcile.Delivery, failed, hookFailed int) {
+	ds = d.r.Deliver(ctx, c)
 	d.met.observeDeliveries(ds)
+	now := d.clock.Now()
+	seen := map[string]time.Time{}
 	for _, dv := range ds {
 		switch {
 		case dv.Err != nil:
-			failed = true
-			d.log.Warn("delivery failed", "spec", dv.Name, "order_id", dv.OrderID, "error", dv.Err.Error(),
-				"hint", "the certificate in the folder, if any, stays; certform tries again every cycle")
+			failed++
+			key := dv.Name + "\x00" + strconv.Itoa(dv.OrderID) + "\x00" + dv.Err.Error()
+			last, known := d.deliveryLogged[key]
+			if !known || now.Sub(last) >= NoteReminder {
+				attrs := []any{"spec", dv.Name, "order_id", dv.OrderID, "error", dv.Err.Error(),
+					"hint", "the certificate in the folder, if any, stays; certform tries again every cycle and logs this again daily while it fails"}
+				if known {
+					attrs = append(attrs, "reminder", true)
+				}
+				d.log.Warn("delivery failed", attrs...)
+				last = now
+			}
+			seen[key] = last
 		case dv.Delivered:
 			d.log.Info("delivered", "spec", dv.Name, "order_id", dv.OrderID, "serial", dv.Serial, "not_after", dv.NotAfter.Format(time.RFC3339), "dir", dv.Dir)
 		}
@@ -704,7 +745,7 @@ func (d *Daemon) deliver(ctx context.Context, c *reconcile.Cycle) (failed, hookF
 		case "ok":
 			d.log.Info("deploy hook ran", "spec", dv.Name, "serial", dv.Serial)
 		case "failed":
-			hookFailed = true
+			hookFailed++
 			attrs := []any{"spec", dv.Name, "serial", dv.Serial, "error", dv.HookErr.Error(), "output", string(dv.HookOutput)}
 			if !dv.RetryAt.IsZero() {
 				attrs = append(attrs, "retry_at", dv.RetryAt.UTC().Format(time.RFC3339))
@@ -712,7 +753,35 @@ func (d *Daemon) deliver(ctx context.Context, c *reconcile.Cycle) (failed, hookF
 			d.log.Warn("deploy hook failed", append(attrs, "hint", "the certificate stays delivered; the hook runs again with backoff")...)
 		}
 	}
-	return failed, hookFailed
+	d.deliveryLogged = seen
+	return ds, failed, hookFailed
+}
+
+// updateStatus records /status's answer after a cycle: every state
+// entry (see package status) with the specs of c and each spec's last
+// error in this cycle (a failed call, delivery or deploy hook).
+func (d *Daemon) updateStatus(c *reconcile.Cycle, results []reconcile.Result, ds []reconcile.Delivery) {
+	lastErrors := map[string]string{}
+	for _, r := range results {
+		if r.Err != nil && !errors.Is(r.Err, reconcile.ErrWaiting) {
+			lastErrors[r.Action.Name] = r.Err.Error()
+		}
+	}
+	for _, dv := range ds {
+		switch {
+		case dv.Err != nil:
+			lastErrors[dv.Name] = "delivery: " + dv.Err.Error()
+		case dv.Hook == "failed" && dv.HookErr != nil:
+			lastErrors[dv.Name] = "deploy hook: " + dv.HookErr.Error()
+		}
+	}
+	specs := c.Specs.Orders
+	if specs == nil {
+		specs = []*spec.Order{}
+	}
+	var rows []status.Entry
+	d.r.Store.View(func(f *state.File) { rows = status.Build(f, specs, lastErrors) })
+	d.health.setSpecs(rows)
 }
 
 // waits reports whether the plan says an order waits in CertCentral.
@@ -858,14 +927,14 @@ func failureWhy(errs int, res tally, blocked, specErrors int, deliveryFailed, ho
 // finish reports a cycle to the metrics, /healthz and systemd, and watches
 // every folder again. p is nil when no plan was made; then so are the
 // state's numbers it returns.
-func (d *Daemon) finish(t trigger, start time.Time, ok bool, specErrors int, p *reconcile.Changes) *stateStats {
+func (d *Daemon) finish(t trigger, start time.Time, ok bool, specErrors int, p *reconcile.Changes, o outcome) *stateStats {
 	end := d.clock.Now()
 	var stats *stateStats
 	if p != nil {
 		d.r.Store.View(func(f *state.File) { stats = countState(f, end) })
 	}
 	d.met.observeCycle(t.reason(), ok, end.Sub(start), end, specErrors, p, stats)
-	d.health.setCycle(end, ok, t.reason())
+	d.health.setCycle(end, ok, t.reason(), o)
 	status := "last cycle ok"
 	if !ok {
 		status = "last cycle had failures"

@@ -1,12 +1,8 @@
 package daemon
 
 import (
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -215,131 +211,12 @@ func countState(f *state.File, now time.Time) *stateStats {
 	return st
 }
 
-// health is what /healthz reports: 200 "standby" with the reason (who
-// holds the lock) while the daemon stands by on a shared state; else 503
-// "clock_skew" with the cycle's *reconcile.ClockError while the last
-// cycle found the local clock too far from CertCentral's (GET calls go
-// on, but nothing can be ordered, renewed, reissued or revoked: a failing
-// health is what an operator must see); else 503 "starting" until the
-// first cycle ends; 503 "failing" with the reason
-// while the last cycle failed; 503 "stale" when no cycle succeeded for
-// staleAfter (three schedule intervals); 503 "degraded" while a folder
-// below the spec directory cannot be watched; otherwise 200. The body
-// gives the last cycle's end time, result and trigger, the last success,
-// and the reason of a standby or a 503. Safe for concurrent use.
-type health struct {
-	mu          sync.Mutex
-	last        time.Time
-	ok          bool
-	trigger     string
-	why         string // why the last cycle failed
-	lastSuccess time.Time
-	unwatched   []string
-	// standby is why the daemon stands by (the error naming the lock's
-	// holder); "" while it holds the lock.
-	standby string
-	// clock is the last cycle's clock error; "" when the clock was fine
-	// or not checked.
-	clock string
-	// now and staleAfter judge staleness; a zero staleAfter never does.
-	now        func() time.Time
-	staleAfter time.Duration
-}
-
-func (h *health) setCycle(end time.Time, ok bool, trigger string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.last, h.ok, h.trigger = end, ok, trigger
-	if ok {
-		h.lastSuccess, h.why = end, ""
-	}
-}
-
-// setFailure records why the cycle about to be reported failed.
-func (h *health) setFailure(why string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.why = why
-}
-
-// setStandby records why the daemon stands by; "" once it took over.
-func (h *health) setStandby(why string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.standby = why
-}
-
-// setClock records the clock error of the cycle about to be reported; ""
-// when it had none.
-func (h *health) setClock(why string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.clock = why
-}
-
-func (h *health) setUnwatched(reasons []string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.unwatched = reasons
-}
-
-func (h *health) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
-	h.mu.Lock()
-	last, ok, trigger, unwatched, why, success, standby, clock := h.last, h.ok, h.trigger, h.unwatched, h.why, h.lastSuccess, h.standby, h.clock
-	// A standby runs no cycle: it is never stale.
-	stale := standby == "" && h.staleAfter > 0 && h.now != nil && !last.IsZero() && h.now().Sub(success) > h.staleAfter
-	h.mu.Unlock()
-	body := map[string]string{"status": "ok"}
-	code := http.StatusOK
-	if !last.IsZero() {
-		result := "ok"
-		if !ok {
-			result = "failed"
-		}
-		body["last_cycle"], body["last_result"], body["trigger"] = last.UTC().Format(time.RFC3339), result, trigger
-	}
-	if !success.IsZero() {
-		body["last_success"] = success.UTC().Format(time.RFC3339)
-	}
-	var reasons []string
-	switch {
-	case standby != "":
-		body["status"] = "standby"
-		reasons = append(reasons, standby)
-	case clock != "":
-		code, body["status"] = http.StatusServiceUnavailable, "clock_skew"
-		reasons = append(reasons, clock)
-	case last.IsZero():
-		code, body["status"] = http.StatusServiceUnavailable, "starting"
-	case !ok:
-		code, body["status"] = http.StatusServiceUnavailable, "failing"
-		reasons = append(reasons, "the last cycle failed: "+why)
-	case stale:
-		code, body["status"] = http.StatusServiceUnavailable, "stale"
-	case len(unwatched) > 0:
-		code, body["status"] = http.StatusServiceUnavailable, "degraded"
-	}
-	if stale {
-		since := "since the daemon started"
-		if !success.IsZero() {
-			since = "since " + success.UTC().Format(time.RFC3339)
-		}
-		reasons = append(reasons, fmt.Sprintf("no cycle succeeded %s (more than %s)", since, h.staleAfter))
-	}
-	reasons = append(reasons, unwatched...)
-	if len(reasons) > 0 {
-		body["reason"] = strings.Join(reasons, "; ")
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	// An error here is the client's going away; there is no one to tell.
-	_ = json.NewEncoder(w).Encode(body)
-}
-
-// handler serves /healthz and /metrics.
+// handler serves /healthz, /readyz, /status and /metrics.
 func (m *Metrics) handler(h *health) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/healthz", h)
+	mux.HandleFunc("/readyz", h.serveReady)
+	mux.HandleFunc("/status", h.serveStatus)
 	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
 	return mux
 }
