@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -57,6 +59,27 @@ func TestRun_deliveryFailsHealthy(t *testing.T) {
 	}
 	if rows[1]["name"] != "host01" || rows[1]["last_error"] != nil || rows[1]["delivered_at"] == nil {
 		t.Errorf("/status of host01: %v", rows[1])
+	}
+	_, metrics := d.get("/metrics")
+	h1 := loadStateFile(t, st).Entries["host01"]
+	for _, want := range []string{
+		`certform_certificate_ready_status{condition="False",name="host00"} 1`,
+		`certform_certificate_ready_status{condition="True",name="host00"} 0`,
+		`certform_certificate_ready_status{condition="True",name="host01"} 1`,
+		`certform_certificate_ready_status{condition="Unknown",name="host01"} 0`,
+		fmt.Sprintf(`certform_certificate_expiration_timestamp_seconds{name="host01",order_id="%d"} %s`, h1.OrderID, strconv.FormatFloat(float64(h1.NotAfter.Unix()), 'g', -1, 64)),
+		fmt.Sprintf(`certform_order_expiration_timestamp_seconds{name="host01",order_id="%d"} %s`, h1.OrderID, strconv.FormatFloat(float64(h1.OrderValidTill.Unix()), 'g', -1, 64)),
+		`certform_certificate_renewal_pending{name="host01"} 0`,
+		`certform_deliveries_total{result="failed"} 4`,
+		`certform_api_requests_total{code="200",endpoint="GET /order/certificate/status-changes"}`,
+		`certform_api_request_duration_seconds_count{endpoint="GET /order/certificate/status-changes"}`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if !strings.Contains(metrics, `certform_certificate_renewal_timestamp_seconds{name="host01"}`) {
+		t.Errorf("/metrics lacks host01's renewal time")
 	}
 	d.signal(syscall.SIGTERM)
 	if code := d.waitExit(); code != 0 {

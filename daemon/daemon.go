@@ -782,6 +782,13 @@ func (d *Daemon) updateStatus(c *reconcile.Cycle, results []reconcile.Result, ds
 	var rows []status.Entry
 	d.r.Store.View(func(f *state.File) { rows = status.Build(f, specs, lastErrors) })
 	d.health.setSpecs(rows)
+	revoked := map[string]bool{}
+	for _, o := range specs {
+		if o.Revoke {
+			revoked[o.Name] = true
+		}
+	}
+	d.met.observeSpecs(rows, revoked, d.clock.Now())
 }
 
 // waits reports whether the plan says an order waits in CertCentral.

@@ -12,6 +12,7 @@ import (
 	"github.com/certform/certform/digicert"
 	"github.com/certform/certform/reconcile"
 	"github.com/certform/certform/state"
+	"github.com/certform/certform/status"
 )
 
 // Metrics are the daemon's Prometheus metrics, on a registry of their own,
@@ -39,6 +40,14 @@ type Metrics struct {
 	// leader is 1 while the daemon holds the state's lock, 0 while it
 	// stands by.
 	leader prometheus.Gauge
+	// The cert-manager-shaped series (see docs/metrics.md).
+	certExpiry, orderExpiry  *prometheus.GaugeVec // {name, order_id}
+	renewalAt, ready         *prometheus.GaugeVec // {name}; {name, condition}
+	renewalPending           *prometheus.GaugeVec // {name}
+	dcvExpiry                *prometheus.GaugeVec // {domain}
+	apiRequests              *prometheus.CounterVec
+	apiDuration              *prometheus.HistogramVec
+	notifyFailed, notifySent *prometheus.CounterVec
 	// calls counts CertCentral calls ended: the watchdog's sign of
 	// progress in a long cycle.
 	calls atomic.Uint64
@@ -55,7 +64,7 @@ func NewMetrics() *Metrics {
 		actions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "certform_plan_actions_total",
 			Help: "Planned calls and notes, by kind (order, renew, adopt_renewal, reissue, set_ct, set_auto_reissue, revoke, blocked, and note kinds)."}, []string{"kind"}),
 		apiCalls: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "certform_api_calls_total",
-			Help: "HTTP exchanges with CertCentral, by endpoint and status (0: no answer)."}, []string{"endpoint", "status"}),
+			Help: "Deprecated: use certform_api_requests_total. HTTP exchanges with CertCentral, by endpoint and status (0: no answer)."}, []string{"endpoint", "status"}),
 		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{Name: "certform_api_rate_limited_total",
 			Help: "CertCentral answers 429 request_limit_exceeded."}),
 		retries: prometheus.NewCounter(prometheus.CounterOpts{Name: "certform_api_retries_total",
@@ -73,16 +82,37 @@ func NewMetrics() *Metrics {
 		waiting: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certform_orders_waiting",
 			Help: "Orders waiting in CertCentral, by what they wait for: the order's status (needs_approval, pending, reissue_pending, waiting_pickup, processing)."}, []string{"reason"}),
 		notAfter: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certform_certificate_not_after_timestamp_seconds",
-			Help: "When each spec's current certificate ends (Unix time), as last observed in CertCentral."}, []string{"name"}),
+			Help: "Deprecated: use certform_certificate_expiration_timestamp_seconds. When each spec's current certificate ends (Unix time), as last observed in CertCentral."}, []string{"name"}),
 		orderEnd: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certform_order_valid_till_timestamp_seconds",
-			Help: "When each spec's order ends (Unix time), as last observed in CertCentral."}, []string{"name"}),
+			Help: "Deprecated: use certform_order_expiration_timestamp_seconds. When each spec's order ends (Unix time), as last observed in CertCentral."}, []string{"name"}),
 		reissueOverdue: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certform_reissue_overdue",
 			Help: "1 for each spec whose certificate ends within 7 days, on an order that lasts longer, with auto_reissue on and no reissue pending: DigiCert has not reissued it."}, []string{"name"}),
 		leader: prometheus.NewGauge(prometheus.GaugeOpts{Name: "certform_leader",
 			Help: "1 while this daemon holds the state's lock and acts; 0 while it stands by."}),
+		certExpiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certform_certificate_expiration_timestamp_seconds",
+			Help: "When each spec's current certificate ends (Unix time), as last observed in CertCentral."}, []string{"name", "order_id"}),
+		orderExpiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certform_order_expiration_timestamp_seconds",
+			Help: "When each spec's order ends (Unix time), as last observed in CertCentral."}, []string{"name", "order_id"}),
+		renewalAt: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certform_certificate_renewal_timestamp_seconds",
+			Help: "When certform will next reissue the spec's certificate or renew its order (Unix time; in the past while due or under way)."}, []string{"name"}),
+		renewalPending: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certform_certificate_renewal_pending",
+			Help: "1 while a reissue, renewal or order of the spec waits in CertCentral or has an unknown outcome; 0 otherwise."}, []string{"name"}),
+		ready: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certform_certificate_ready_status",
+			Help: "The spec's certificate's Ready condition: 1 on the current condition (True: issued, current, delivered; False: a failure, or expired or revoked; Unknown: waiting or not known yet), 0 on the others."}, []string{"name", "condition"}),
+		dcvExpiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certform_domain_validation_expiry_timestamp_seconds",
+			Help: "When each domain's validation ends (Unix time), with the validation type."}, []string{"domain", "validation"}),
+		apiRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "certform_api_requests_total",
+			Help: "HTTP requests to CertCentral, by endpoint and status code (0: no answer)."}, []string{"endpoint", "code"}),
+		apiDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "certform_api_request_duration_seconds",
+			Help: "How long HTTP requests to CertCentral take, by endpoint.", Buckets: prometheus.ExponentialBuckets(0.05, 2, 10)}, []string{"endpoint"}),
+		notifySent: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "certform_notifications_sent_total",
+			Help: "Notifications a receiver accepted, by receiver."}, []string{"receiver"}),
+		notifyFailed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "certform_notifications_failed_total",
+			Help: "Notifications dropped after their retries, by receiver."}, []string{"receiver"}),
 	}
 	m.reg.MustRegister(m.cycles, m.cycleSeconds, m.actions, m.apiCalls, m.rateLimited, m.retries, m.specErrors,
-		m.orders, m.pendingRevoke, m.lastSuccess, m.deliveries, m.waiting, m.notAfter, m.orderEnd, m.reissueOverdue, m.leader)
+		m.orders, m.pendingRevoke, m.lastSuccess, m.deliveries, m.waiting, m.notAfter, m.orderEnd, m.reissueOverdue, m.leader,
+		m.certExpiry, m.orderExpiry, m.renewalAt, m.renewalPending, m.ready, m.dcvExpiry, m.apiRequests, m.apiDuration, m.notifySent, m.notifyFailed)
 	return m
 }
 
@@ -101,11 +131,94 @@ func (m *Metrics) observeDeliveries(ds []reconcile.Delivery) {
 	}
 }
 
+// NotificationSent counts a notification the receiver accepted, and
+// NotificationFailed one dropped after its retries; they are the
+// notifier's hooks (see package notify).
+func (m *Metrics) NotificationSent(receiver string) { m.notifySent.WithLabelValues(receiver).Inc() }
+
+// NotificationFailed counts a notification dropped after its retries.
+func (m *Metrics) NotificationFailed(receiver string) { m.notifyFailed.WithLabelValues(receiver).Inc() }
+
+// SetDomainValidation records when a domain's validation ends (the
+// validation type, such as "ov" or "ev", as CertCentral names it); a zero
+// expires removes the series.
+func (m *Metrics) SetDomainValidation(domain, validation string, expires time.Time) {
+	if expires.IsZero() {
+		m.dcvExpiry.DeleteLabelValues(domain, validation)
+		return
+	}
+	m.dcvExpiry.WithLabelValues(domain, validation).Set(float64(expires.Unix()))
+}
+
+// observeSpecs sets the per-spec series from /status's entries at now;
+// revoked names the specs that ask for their order's revocation (no
+// Ready condition: a revoked certificate is what they want).
+func (m *Metrics) observeSpecs(rows []status.Entry, revoked map[string]bool, now time.Time) {
+	m.certExpiry.Reset()
+	m.orderExpiry.Reset()
+	m.renewalAt.Reset()
+	m.renewalPending.Reset()
+	m.ready.Reset()
+	for _, r := range rows {
+		if r.Orphan {
+			continue
+		}
+		id := strconv.Itoa(r.OrderID)
+		if r.NotAfter != nil && r.Status != "revoked" {
+			m.certExpiry.WithLabelValues(r.Name, id).Set(float64(r.NotAfter.Unix()))
+		}
+		if r.OrderValidTill != nil && r.Status != "revoked" {
+			m.orderExpiry.WithLabelValues(r.Name, id).Set(float64(r.OrderValidTill.Unix()))
+		}
+		if r.NextRenewal != nil {
+			m.renewalAt.WithLabelValues(r.Name).Set(float64(r.NextRenewal.Unix()))
+		}
+		if revoked[r.Name] {
+			continue
+		}
+		pending := 0.0
+		if r.Waiting != "" || r.Intent != nil {
+			pending = 1
+		}
+		m.renewalPending.WithLabelValues(r.Name).Set(pending)
+		cond := ReadyCondition(r, now)
+		for _, c := range []string{"True", "False", "Unknown"} {
+			v := 0.0
+			if c == cond {
+				v = 1
+			}
+			m.ready.WithLabelValues(r.Name, c).Set(v)
+		}
+	}
+}
+
+// ReadyCondition returns a spec's Ready condition at now, as
+// certform_certificate_ready_status shows it: "False" when its last call,
+// delivery or deploy hook failed, or its order is revoked, canceled,
+// rejected or expired, or its certificate has ended; "True" when its order
+// is issued with a current certificate; "Unknown" otherwise (no order yet,
+// an order waiting in CertCentral, a certificate not read yet).
+func ReadyCondition(r status.Entry, now time.Time) string {
+	switch {
+	case r.LastError != "" || r.DeliveryError != "" || r.HookPending != "":
+		return "False"
+	case r.Status == "revoked" || r.Status == "canceled" || r.Status == "rejected" || r.Status == "expired":
+		return "False"
+	case r.NotAfter != nil && !now.Before(*r.NotAfter):
+		return "False"
+	case r.OrderID != 0 && r.Status == "issued" && r.NotAfter != nil && r.Intent == nil:
+		return "True"
+	}
+	return "Unknown"
+}
+
 // ObserveCall counts one HTTP exchange with CertCentral; it is the
 // digicert client's observer (digicert.WithObserver).
 func (m *Metrics) ObserveCall(c digicert.Call) {
 	m.calls.Add(1)
 	m.apiCalls.WithLabelValues(c.Endpoint, strconv.Itoa(c.Status)).Inc()
+	m.apiRequests.WithLabelValues(c.Endpoint, strconv.Itoa(c.Status)).Inc()
+	m.apiDuration.WithLabelValues(c.Endpoint).Observe(c.Duration.Seconds())
 	if c.Status == http.StatusTooManyRequests {
 		m.rateLimited.Inc()
 	}

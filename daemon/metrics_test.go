@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/certform/certform/state"
+	"github.com/certform/certform/status"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -115,5 +116,34 @@ func TestHealth_failingAndStale(t *testing.T) {
 	want = "no cycle worked since " + good.UTC().Format(time.RFC3339) + " (more than 15m0s)"
 	if code, body := healthz(t, h); code != 503 || body["status"] != "stale" || body["reason"] != want {
 		t.Errorf("after 16 minutes without a cycle that worked: %d %v", code, body)
+	}
+}
+
+// TestReadyCondition: one row per way a spec is ready, not ready or not
+// known yet.
+func TestReadyCondition(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	later, earlier := now.Add(time.Hour), now.Add(-time.Hour)
+	for _, c := range []struct {
+		name string
+		row  status.Entry
+		want string
+	}{
+		{"issued and current", status.Entry{OrderID: 1, Status: "issued", NotAfter: &later}, "True"},
+		{"no order yet", status.Entry{}, "Unknown"},
+		{"waiting for approval", status.Entry{OrderID: 1, Status: "needs_approval"}, "Unknown"},
+		{"issued, certificate not read", status.Entry{OrderID: 1, Status: "issued"}, "Unknown"},
+		{"an outcome unknown", status.Entry{OrderID: 1, Status: "issued", NotAfter: &later, Intent: &state.Intent{Action: "reissue"}}, "Unknown"},
+		{"ended", status.Entry{OrderID: 1, Status: "issued", NotAfter: &earlier}, "False"},
+		{"revoked", status.Entry{OrderID: 1, Status: "revoked", NotAfter: &later}, "False"},
+		{"delivery refused", status.Entry{OrderID: 1, Status: "issued", NotAfter: &later, DeliveryError: "wrong key"}, "False"},
+		{"hook failing", status.Entry{OrderID: 1, Status: "issued", NotAfter: &later, HookPending: "0A"}, "False"},
+		{"call failed", status.Entry{OrderID: 1, Status: "issued", NotAfter: &later, LastError: "503"}, "False"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := ReadyCondition(c.row, now); got != c.want {
+				t.Errorf("ReadyCondition = %s, want %s", got, c.want)
+			}
+		})
 	}
 }
