@@ -3,13 +3,18 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
+	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/certform/certform/spec/spectest"
 )
 
 // TestRun_deliveryFailsHealthy: a daemon whose delivery of one spec's
@@ -97,4 +102,85 @@ func TestRun_deliveryFailsHealthy(t *testing.T) {
 	if diff := cmp.Diff(rows, cli); diff != "" {
 		t.Errorf("/status and status --json differ (-/status +status --json):\n%s", diff)
 	}
+}
+
+// dashboardMetrics returns the metric names the dashboard's queries (its
+// panels' targets and its template variables) name, sorted.
+func dashboardMetrics(t *testing.T, path string) []string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Title  string
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+		Templating struct {
+			List []struct {
+				Definition string
+			}
+		}
+	}
+	if err := json.Unmarshal(data, &dash); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	var exprs []string
+	for _, p := range dash.Panels {
+		if len(p.Targets) == 0 {
+			t.Errorf("%s: panel %q queries nothing", path, p.Title)
+		}
+		for _, tg := range p.Targets {
+			exprs = append(exprs, tg.Expr)
+		}
+	}
+	for _, v := range dash.Templating.List {
+		exprs = append(exprs, v.Definition)
+	}
+	seen := map[string]bool{}
+	for _, e := range exprs {
+		for _, m := range metricName.FindAllString(e, -1) {
+			seen[m] = true
+		}
+	}
+	names := make([]string, 0, len(seen))
+	for m := range seen {
+		names = append(names, m)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// metricName matches certform's metric names in PromQL.
+var metricName = regexp.MustCompile(`\bcertform_[a-z0-9_]+\b`)
+
+// TestDashboard_metricsExist: every metric deploy/grafana/certform.json
+// queries is in /metrics of a running daemon with a delivery that fails,
+// an order waiting for approval and a notification receiver.
+func TestDashboard_metricsExist(t *testing.T) {
+	names := dashboardMetrics(t, filepath.Join("deploy", "grafana", "certform.json"))
+	if len(names) < 10 {
+		t.Fatalf("the dashboard names only %v", names)
+	}
+	srv, env, dir, st := appliedSpecs(t, 1)
+	srv.IssueWrongKey(loadStateFile(t, st).Entries["host00"].OrderID)
+	csr, err := spectest.CSR("api.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "api.yaml"), []byte("name: api\ncommon_name: api.example.com\norganization_id: 1\ncsr: |\n"+spectest.Indent(csr)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, env, "--dir", dir, "--state", st, "--cert-dir", filepath.Join(t.TempDir(), "certs"), "--poll-interval", "1h", "--listen", "127.0.0.1:0")
+	d.waitFor("the start cycle", 1, cycleDone)
+	_, metrics := d.get("/metrics")
+	for _, m := range names {
+		if !strings.Contains(metrics, "\n"+m+"{") && !strings.Contains(metrics, "\n"+m+" ") {
+			t.Errorf("the dashboard queries %s, which /metrics lacks", m)
+		}
+	}
+	d.signal(syscall.SIGTERM)
+	d.waitExit()
 }
