@@ -104,6 +104,13 @@ type Config struct {
 	// error is logged and returned by Run: the daemon exits. It is called
 	// from Run's loop goroutine.
 	TakeOver func() error
+	// Notifier, if set, gets the daemon's events (see package notify):
+	// destructive_plan and blocked when a plan has them, failed after
+	// FailedAfter failures in a row of a spec or of the whole cycle,
+	// delivered, hook_failed, expiring, waiting, and takeover. An event
+	// that stays the same is sent again only after the config's
+	// Reminder. Sends never wait for a receiver.
+	Notifier Notifier
 }
 
 // Defaults of Config's durations.
@@ -163,6 +170,9 @@ type Daemon struct {
 	// deliveryLogged are the failed deliveries logged, each with when it
 	// was last logged; used by the loop goroutine only (see deliver).
 	deliveryLogged map[string]time.Time
+	// events remembers what was sent (see emit); used by the loop
+	// goroutine only.
+	events events
 
 	mu            sync.Mutex // guards what follows
 	stopped       bool
@@ -461,6 +471,8 @@ func standbyCause(lost error) error {
 // its error).
 func (d *Daemon) standBy(ctx context.Context, lost error) (bool, error) {
 	name := d.r.Store.Name()
+	// A daemon that ran cycles led: another server took the lock from it.
+	led, told := d.cycles > 0, false
 	d.met.leader.Set(0)
 	d.dropTimers()
 	shown := ""
@@ -481,6 +493,10 @@ func (d *Daemon) standBy(ctx context.Context, lost error) (bool, error) {
 			shown = cause
 			d.health.setStandby(cause)
 			d.up("STATUS=standby: " + cause)
+			if led && !told && errors.Is(lost, state.ErrLocked) {
+				told = true
+				d.takeoverEvent("another server took over the state's lock; this one stands by: "+cause, "")
+			}
 			if errors.Is(lost, state.ErrLocked) {
 				d.log.Info("standing by", "state", name, "holder", cause)
 			} else {
@@ -502,6 +518,8 @@ func (d *Daemon) standBy(ctx context.Context, lost error) (bool, error) {
 	d.met.leader.Set(1)
 	d.health.setStandby("")
 	d.log.Info("took over", "state", name)
+	host, _ := os.Hostname()
+	d.takeoverEvent(fmt.Sprintf("this server (%s) took over the state's lock of %s and leads now", host, name), "the server that held it stopped, lost its database session, or was stopped on purpose; check it")
 	d.notify("STATUS=took over; cycle running")
 	if d.cfg.TakeOver != nil {
 		if err := d.cfg.TakeOver(); err != nil {
@@ -621,6 +639,7 @@ func (d *Daemon) cycle(ctx context.Context, t trigger) bool {
 			d.health.setFailure("CertCentral: " + err.Error())
 			d.health.setProblem("CertCentral cannot be reached or refuses the key: " + err.Error())
 			d.finish(t, start, false, 0, nil, apiDown)
+			d.cycleFailed("CertCentral cannot be reached or refuses the key: " + err.Error())
 			d.log.Error("cycle skipped: CertCentral cannot be reached or refuses the key", "cycle", n, "error", err.Error(),
 				"hint", "check --api-url and the network, or the key and its permissions; certform tries again with backoff")
 			d.scheduleRetry(true)
@@ -639,6 +658,9 @@ func (d *Daemon) cycle(ctx context.Context, t trigger) bool {
 		d.health.setFailure("the cycle failed before its plan")
 		d.health.setProblem(err.Error())
 		d.finish(t, start, false, 0, nil, o)
+		if o != stopped && !(o == lockLost && !d.cfg.Once && d.lockLost() != nil) {
+			d.cycleFailed(err.Error())
+		}
 		if o == stopped {
 			d.log.Info("cycle stopped before its plan: certform is stopping", "cycle", n)
 			return false
@@ -661,6 +683,10 @@ func (d *Daemon) cycle(ctx context.Context, t trigger) bool {
 	}
 	p := c.Plan
 	d.logNotes(ctx, p.Notes)
+	d.planEvents(p, d.r.DryRun)
+	if len(c.Errors) > 0 {
+		d.cycleFailed(c.Errors[0].Error())
+	}
 	var res tally
 	var results []reconcile.Result
 	if d.r.DryRun {
@@ -681,7 +707,8 @@ func (d *Daemon) cycle(ctx context.Context, t trigger) bool {
 	if len(c.Errors) > 0 {
 		o = cycleErrors
 	}
-	d.updateStatus(c, results, ds)
+	rows, revoked := d.updateStatus(c, results, ds)
+	d.resultEvents(results, ds, rows, revoked)
 	// Metrics, health and systemd status first: whoever sees "cycle done"
 	// in the log finds them up to date.
 	stats := d.finish(t, start, ok, len(c.Specs.Errors), p, o)
@@ -760,7 +787,7 @@ func (d *Daemon) deliver(ctx context.Context, c *reconcile.Cycle) (ds []reconcil
 // updateStatus records /status's answer after a cycle: every state
 // entry (see package status) with the specs of c and each spec's last
 // error in this cycle (a failed call, delivery or deploy hook).
-func (d *Daemon) updateStatus(c *reconcile.Cycle, results []reconcile.Result, ds []reconcile.Delivery) {
+func (d *Daemon) updateStatus(c *reconcile.Cycle, results []reconcile.Result, ds []reconcile.Delivery) (rows []status.Entry, revoked map[string]bool) {
 	lastErrors := map[string]string{}
 	for _, r := range results {
 		if r.Err != nil && !errors.Is(r.Err, reconcile.ErrWaiting) {
@@ -779,16 +806,16 @@ func (d *Daemon) updateStatus(c *reconcile.Cycle, results []reconcile.Result, ds
 	if specs == nil {
 		specs = []*spec.Order{}
 	}
-	var rows []status.Entry
 	d.r.Store.View(func(f *state.File) { rows = status.Build(f, specs, lastErrors) })
 	d.health.setSpecs(rows)
-	revoked := map[string]bool{}
+	revoked = map[string]bool{}
 	for _, o := range specs {
 		if o.Revoke {
 			revoked[o.Name] = true
 		}
 	}
 	d.met.observeSpecs(rows, revoked, d.clock.Now())
+	return rows, revoked
 }
 
 // waits reports whether the plan says an order waits in CertCentral.

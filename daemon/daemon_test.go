@@ -24,6 +24,12 @@ import (
 // file, with a fake clock; the Reconciler makes no API call.
 func newTestDaemon(t *testing.T, cfg Config) (*Daemon, *fakeClock, *logBuffer, string) {
 	t.Helper()
+	return newTestDaemonClock(t, cfg, newFakeClock())
+}
+
+// newTestDaemonClock is newTestDaemon on the given clock.
+func newTestDaemonClock(t *testing.T, cfg Config, clock *fakeClock) (*Daemon, *fakeClock, *logBuffer, string) {
+	t.Helper()
 	st := filepath.Join(t.TempDir(), "s.json")
 	store, err := state.Open(st)
 	if err != nil {
@@ -31,7 +37,6 @@ func newTestDaemon(t *testing.T, cfg Config) (*Daemon, *fakeClock, *logBuffer, s
 	}
 	t.Cleanup(func() { store.Close() })
 	log, logs := newLog()
-	clock := newFakeClock()
 	if cfg.Reconciler == nil {
 		cfg.Reconciler = &reconcile.Reconciler{Dir: t.TempDir()}
 	}
