@@ -136,6 +136,13 @@ func (m *Metrics) observeDeliveries(ds []reconcile.Delivery) {
 // notifier's hooks (see package notify).
 func (m *Metrics) NotificationSent(receiver string) { m.notifySent.WithLabelValues(receiver).Inc() }
 
+// AddReceiver makes the notification counters of a receiver, at zero, so
+// that they are in /metrics before its first event.
+func (m *Metrics) AddReceiver(receiver string) {
+	m.notifySent.WithLabelValues(receiver)
+	m.notifyFailed.WithLabelValues(receiver)
+}
+
 // NotificationFailed counts a notification dropped after its retries.
 func (m *Metrics) NotificationFailed(receiver string) { m.notifyFailed.WithLabelValues(receiver).Inc() }
 

@@ -54,6 +54,10 @@ type Notifier struct {
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	closeOnce sync.Once
+
+	mu      sync.Mutex // guards pending and idle
+	pending int        // events queued or being sent
+	idle    chan struct{}
 }
 
 // queue is one receiver's queue and its sender.
@@ -117,9 +121,11 @@ func (n *Notifier) Send(e Event) {
 		if !q.cfg.Wants(e.Type) {
 			continue
 		}
+		n.add(1)
 		select {
 		case q.events <- e:
 		default:
+			n.add(-1)
 			n.log.Error("notification dropped: the receiver's queue is full", "receiver", q.cfg.Name, "type", e.Type, "spec", e.Spec,
 				"hint", "the receiver has not accepted events for a while; check it, and certform_notifications_failed_total")
 			n.failed(q.cfg.Name)
@@ -151,6 +157,39 @@ func (n *Notifier) Test(ctx context.Context, e Event) []Result {
 	return out
 }
 
+// add changes the count of events queued or being sent.
+func (n *Notifier) add(k int) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.pending += k
+	if n.pending == 0 && n.idle != nil {
+		close(n.idle)
+		n.idle = nil
+	}
+}
+
+// Drain waits until every event sent so far was sent or dropped, or ctx
+// ends; it reports whether they all were. certform run calls it before it
+// exits (with --once, and on SIGTERM with a short deadline).
+func (n *Notifier) Drain(ctx context.Context) bool {
+	n.mu.Lock()
+	if n.pending == 0 {
+		n.mu.Unlock()
+		return true
+	}
+	if n.idle == nil {
+		n.idle = make(chan struct{})
+	}
+	idle := n.idle
+	n.mu.Unlock()
+	select {
+	case <-idle:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
 // Close stops the senders: events still queued or being retried are
 // dropped (logged at WARN). It waits for the goroutines to end.
 func (n *Notifier) Close() {
@@ -172,6 +211,7 @@ func (n *Notifier) run(q *queue) {
 			return
 		case e := <-q.events:
 			n.deliver(q, e)
+			n.add(-1)
 		}
 	}
 }

@@ -458,3 +458,25 @@ func TestTest(t *testing.T) {
 		t.Errorf("test event %+v", e)
 	}
 }
+
+// TestDrain: Drain returns once the queued events were sent, and false
+// when its context ends first.
+func TestDrain(t *testing.T) {
+	rcv := newReceiver(t)
+	rcv.block = make(chan struct{})
+	n, _, _, _ := newNotifier(t, &ReceiverConfig{Name: "ops", Kind: KindWebhook, URL: rcv.URL})
+	if !n.Drain(context.Background()) {
+		t.Error("Drain with nothing queued")
+	}
+	n.Send(testEvent())
+	n.Send(testEvent())
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if n.Drain(ctx) {
+		t.Error("Drain reported sent while the receiver holds the first")
+	}
+	close(rcv.block)
+	if !n.Drain(context.Background()) || len(rcv.requests()) != 2 {
+		t.Errorf("after Drain: %d requests", len(rcv.requests()))
+	}
+}
