@@ -932,15 +932,6 @@ func stateHint(err error) string {
 // shared with the daemon's /status (package status).
 type statusJSON = status.Entry
 
-// timeOrNil returns nil for the zero time, so that JSON leaves it out.
-func timeOrNil(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	t = t.UTC()
-	return &t
-}
-
 // daysUntil returns the whole days from now until t ("-" when unknown).
 func daysUntil(t time.Time, now time.Time) string {
 	if t.IsZero() {

@@ -203,7 +203,7 @@ func Load(path, specDir string) (*Config, error) {
 		}
 	}
 	if len(raw.Receivers) == 0 {
-		errs = append(errs, fmt.Errorf("%s: no receivers: the config lists them under receivers:", path))
+		errs = append(errs, fmt.Errorf("%s: no receivers; hint: list them under the receivers key", path))
 	}
 	names := map[string]int{}
 	for _, ry := range raw.Receivers {

@@ -104,7 +104,7 @@ func TestLoad_errors(t *testing.T) {
 			`FILE:13: receiver "e": secret_file ` + badSecret + `: the secret does not start with "whsec_"; hint: write "whsec_" and the key in base64, as the Standard Webhooks spec does`,
 			`FILE:17: receiver "f": url_file ` + open + `: mode 0644: others may read or write it` + "\nhint: chmod 600 " + open,
 		}},
-		{"no receivers", "failed_after: 2\n", []string{"FILE: no receivers: the config lists them under receivers:"}},
+		{"no receivers", "failed_after: 2\n", []string{"FILE: no receivers; hint: list them under the receivers key"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p := writeFile(t, t.TempDir(), "notify.yaml", c.text)
