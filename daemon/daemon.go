@@ -686,6 +686,8 @@ func (d *Daemon) cycle(ctx context.Context, t trigger) bool {
 	d.planEvents(p, d.r.DryRun)
 	if len(c.Errors) > 0 {
 		d.cycleFailed(c.Errors[0].Error())
+	} else {
+		d.cycleWorked()
 	}
 	var res tally
 	var results []reconcile.Result

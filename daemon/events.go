@@ -90,6 +90,15 @@ func (d *Daemon) cycleFailed(why string) {
 	}
 }
 
+// cycleWorked starts the count of whole-cycle failures over.
+func (d *Daemon) cycleWorked() {
+	if d.cfg.Notifier == nil {
+		return
+	}
+	d.events.init()
+	d.events.streak[""] = 0
+}
+
 // planEvents sends the events of a plan, before it is applied:
 // destructive_plan for each revocation, reissue that revokes earlier
 // certificates, or renewal; blocked for each blocked action.
@@ -97,8 +106,6 @@ func (d *Daemon) planEvents(p *reconcile.Changes, dryRun bool) {
 	if d.cfg.Notifier == nil {
 		return
 	}
-	d.events.init()
-	d.events.streak[""] = 0
 	for _, a := range p.Actions {
 		var what string
 		switch {

@@ -166,3 +166,22 @@ func TestDaemon_hangingReceiver(t *testing.T) {
 		t.Errorf("%d cycles ran", d.cycles)
 	}
 }
+
+// TestDaemon_notifyCycleFailed: while CertCentral cannot be reached,
+// the third failed cycle in a row sends one failed event; the next
+// failures the same way send nothing more.
+func TestDaemon_notifyCycleFailed(t *testing.T) {
+	rec := newRecorder()
+	d, _, srv := eventRig(t, rec)
+	srv.Close()
+	for i := range 4 {
+		d.cycle(context.Background(), trigger{reasons: []string{reasonRetry}})
+		got := rec.take()
+		switch {
+		case i == 2 && (len(got) != 1 || !strings.HasPrefix(got[0], "failed : 3 cycles in a row failed: CertCentral cannot be reached or refuses the key: ")):
+			t.Errorf("events of the third failed cycle: %q", got)
+		case i != 2 && len(got) != 0:
+			t.Errorf("events of failed cycle %d: %q", i+1, got)
+		}
+	}
+}
