@@ -106,6 +106,7 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 
 	met := daemon.NewMetrics()
 	var notifier *notify.Notifier
+	interrupted := false // a second signal: exit at once, queued events dropped
 	if *notifyConfig != "" {
 		cfg, err := notify.Load(*notifyConfig, *dir)
 		if err != nil {
@@ -120,7 +121,7 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 			// the receivers answer soon.
 			ctx, cancel := context.WithTimeout(context.Background(), notifyDrain)
 			defer cancel()
-			if !notifier.Drain(ctx) {
+			if !interrupted && !notifier.Drain(ctx) {
 				logger.Warn("notifications still queued at exit are dropped", "waited", notifyDrain.String())
 			}
 			notifier.Close()
@@ -204,6 +205,7 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 	err = d.Run(context.Background())
 	switch {
 	case errors.Is(err, daemon.ErrInterrupted):
+		interrupted = true
 		return exitError
 	case errors.Is(err, daemon.ErrFailed):
 		return exitError
