@@ -2,8 +2,10 @@
 // a reconcile cycle runs and reports how each went. It owns the triggers
 // and their merging (start, file changes, cron schedules, SIGHUP, retries
 // after a failed cycle, re-sends of orders that wait), the debounced
-// fsnotify watcher, the retry backoff, /healthz and /metrics, systemd's
-// notifications and watchdog, and a daemon's signal handling. On a state
+// fsnotify watcher, the retry backoff, /healthz, /readyz, /status and
+// /metrics, the events it hands to a Notifier (package notify sends
+// them), systemd's notifications and watchdog, and a daemon's signal
+// handling. On a state
 // that several servers share (state.Shared), it also stands by while
 // another server's daemon holds the state's lock, and takes over when
 // that lock comes free.
@@ -64,8 +66,8 @@ type Config struct {
 	// PollInterval is how often a cycle runs on its own while an order
 	// waits in CertCentral (default DefaultPollInterval).
 	PollInterval time.Duration
-	// Listen is the address /healthz and /metrics are served on, such as
-	// 127.0.0.1:9464; empty serves neither.
+	// Listen is the address /healthz, /readyz, /status and /metrics are
+	// served on, such as 127.0.0.1:9464; empty serves none.
 	Listen string
 	// Once runs one cycle and returns: no watcher, schedule or listener.
 	Once bool
