@@ -40,6 +40,7 @@ func commands() []*command {
 		{"fake-server", "serve a fake CertCentral on this machine to try certform by hand", runFakeServer},
 		{"forget", "drop a spec's entry from the state file", runForget},
 		{"state", "copy the state between a file and PostgreSQL (migrate), or print it (pull)", runState},
+		{"notify", "send a test event to each receiver of a notification config (notify test)", runNotify},
 		{"version", "print certform's version", runVersion},
 		{"help", "show help for certform or one command", nil},
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/certform/certform/spec"
 	"github.com/certform/certform/state"
 	"github.com/certform/certform/state/pgstate"
+	"github.com/certform/certform/status"
 )
 
 // apiFlags are the flags every command that may call CertCentral takes.
@@ -939,42 +940,9 @@ func stateHint(err error) string {
 	return ""
 }
 
-// statusJSON is one entry of certform status --json; a stable interface.
-type statusJSON struct {
-	Name               string              `json:"name"`
-	OrderID            int                 `json:"order_id,omitempty"`
-	Status             string              `json:"status,omitempty"`
-	DisableCT          bool                `json:"disable_ct"`
-	AutoReissue        bool                `json:"auto_reissue"`
-	Revoke             *state.RevokeRecord `json:"revoke,omitempty"`
-	Intent             *state.Intent       `json:"intent,omitempty"`
-	Orphan             bool                `json:"orphan"`
-	File               string              `json:"file,omitempty"`
-	AlternativeOrderID string              `json:"alternative_order_id,omitempty"`
-	Imported           bool                `json:"imported,omitempty"`
-	SerialNumber       string              `json:"serial_number,omitempty"`
-	NotAfter           *time.Time          `json:"not_after,omitempty"`
-	OrderValidTill     *time.Time          `json:"order_valid_till,omitempty"`
-	ObservedAt         *time.Time          `json:"observed_at,omitempty"`
-	DeliveredAt        *time.Time          `json:"delivered_at,omitempty"`
-	DCVToken           string              `json:"dcv_token,omitempty"`
-	DeliveredSerial    string              `json:"delivered_serial,omitempty"`
-	DeliveryError      string              `json:"delivery_error,omitempty"`
-	HookPending        string              `json:"hook_pending,omitempty"`
-	HookAttempts       int                 `json:"hook_attempts,omitempty"`
-	// PreviousOrderIDs are the spec's earlier orders, oldest first (an
-	// order renewed is kept here).
-	PreviousOrderIDs []int `json:"previous_order_ids,omitempty"`
-}
-
-// timeOrNil returns nil for the zero time, so that JSON leaves it out.
-func timeOrNil(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	t = t.UTC()
-	return &t
-}
+// statusJSON is one entry of certform status --json; a stable interface
+// shared with the daemon's /status (package status).
+type statusJSON = status.Entry
 
 // daysUntil returns the whole days from now until t ("-" when unknown).
 func daysUntil(t time.Time, now time.Time) string {
@@ -1009,26 +977,21 @@ func runStatus(stdout, stderr io.Writer, args []string) int {
 		fmt.Fprintf(stderr, "certform status: %v\n%s", err, stateHint(err))
 		return exitError
 	}
-	var valid map[string]bool
+	var specs []*spec.Order
 	if *dir != "" {
-		specs, err := spec.Load(*dir)
+		res, err := spec.Load(*dir)
 		if err != nil {
 			fmt.Fprintf(stderr, "certform status: %v\n", err)
 			return exitError
 		}
-		valid = map[string]bool{}
-		for _, o := range specs.Orders {
-			valid[o.Name] = true
+		specs = res.Orders
+		if specs == nil {
+			specs = []*spec.Order{}
 		}
 	}
 	var rows []statusJSON
-	for _, n := range known.Names() {
-		e := known.Entries[n]
-		rows = append(rows, statusJSON{Name: n, OrderID: e.OrderID, Status: e.Status, DisableCT: e.DisableCT, AutoReissue: e.AutoReissue,
-			Revoke: e.Revoke, Intent: e.Intent, Orphan: valid != nil && !valid[n], File: e.File, AlternativeOrderID: e.AlternativeOrderID, Imported: e.Imported,
-			SerialNumber: e.SerialNumber, NotAfter: timeOrNil(e.NotAfter), OrderValidTill: timeOrNil(e.OrderValidTill), ObservedAt: timeOrNil(e.ObservedAt),
-			DeliveredAt: timeOrNil(e.DeliveredAt), DCVToken: e.DCVToken, DeliveredSerial: e.DeliveredSerial, DeliveryError: e.DeliveryError,
-			HookPending: e.HookPending, HookAttempts: e.HookAttempts, PreviousOrderIDs: e.PreviousOrderIDs})
+	if len(known.Entries) > 0 {
+		rows = status.Build(known, specs, nil)
 	}
 	if *asJSON {
 		if rows == nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/certform/certform/daemon"
 	"github.com/certform/certform/digicert"
 	"github.com/certform/certform/digicert/digicerttest"
+	"github.com/certform/certform/notify"
 	"github.com/certform/certform/reconcile"
 	"github.com/certform/certform/spec"
 	"github.com/certform/certform/state"
@@ -48,6 +49,7 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 	df.register(fs)
 	pollInterval := fs.Duration("poll-interval", daemon.DefaultPollInterval, "while an order waits in CertCentral (approval, validation, reissue, pickup), look again this often")
 	parallelism := fs.Int("parallelism", 4, "specs worked on at once")
+	notifyConfig := fs.String("notify-config", os.Getenv("CERTFORM_NOTIFY_CONFIG"), "notification receivers and the events each wants (YAML; see docs/notifications.md); also $CERTFORM_NOTIFY_CONFIG; never inside --dir, and only its owner may read it")
 	retryBackoff := fs.Duration("retry-backoff", daemon.DefaultRetryBackoff, "wait before retrying after a failed cycle; doubles on each failure, at most 15m")
 	var api apiFlags
 	api.register(fs)
@@ -104,6 +106,28 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 	}
 
 	met := daemon.NewMetrics()
+	var notifier *notify.Notifier
+	interrupted := false // a second signal: exit at once, queued events dropped
+	if *notifyConfig != "" {
+		cfg, err := notify.Load(*notifyConfig, *dir)
+		if err != nil {
+			return fail(fmt.Errorf("--notify-config: %w", err), "")
+		}
+		notifier = notify.New(cfg, notify.Options{Log: logger, Metrics: met})
+		for _, r := range cfg.Receivers {
+			met.AddReceiver(r.Name)
+		}
+		defer func() {
+			// Events of the last cycle go out before certform exits, if
+			// the receivers answer soon.
+			ctx, cancel := context.WithTimeout(context.Background(), notifyDrain)
+			defer cancel()
+			if !interrupted && !notifier.Drain(ctx) {
+				logger.Warn("notifications still queued at exit are dropped", "waited", notifyDrain.String())
+			}
+			notifier.Close()
+		}()
+	}
 	var fake *digicerttest.Server
 	if *dev {
 		fake = digicerttest.New(devKey, digicerttest.WithDisableCTField()) // as an account whose answers show CT
@@ -155,11 +179,15 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 	if err := df.apply(r, *dir); err != nil {
 		return fail(err, "")
 	}
-	d, err := daemon.New(daemon.Config{
+	dcfg := daemon.Config{
 		Reconciler: r, Log: logger, Schedule: schedules[0], RefreshSchedule: schedules[1], Debounce: *debounce,
 		RetryBackoff: *retryBackoff, PollInterval: *pollInterval, Listen: *listen, Once: *once, Metrics: met, Notify: daemon.SystemdNotify,
 		Watchdog: daemon.SystemdWatchdog(), Signals: sigs, TakeOver: takeOver,
-	})
+	}
+	if notifier != nil {
+		dcfg.Notifier = notifier
+	}
+	d, err := daemon.New(dcfg)
 	if err != nil {
 		return fail(err, "")
 	}
@@ -178,6 +206,7 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 	err = d.Run(context.Background())
 	switch {
 	case errors.Is(err, daemon.ErrInterrupted):
+		interrupted = true
 		return exitError
 	case errors.Is(err, daemon.ErrFailed):
 		return exitError
@@ -189,6 +218,10 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 	}
 	return exitOK
 }
+
+// notifyDrain is how long certform run waits at exit for the
+// notifications still queued.
+const notifyDrain = 10 * time.Second
 
 // seedDev makes the dev fake look like an account that has been used: for
 // every valid spec that asks for revocation and has no state entry, an

@@ -2,8 +2,10 @@
 // a reconcile cycle runs and reports how each went. It owns the triggers
 // and their merging (start, file changes, cron schedules, SIGHUP, retries
 // after a failed cycle, re-sends of orders that wait), the debounced
-// fsnotify watcher, the retry backoff, /healthz and /metrics, systemd's
-// notifications and watchdog, and a daemon's signal handling. On a state
+// fsnotify watcher, the retry backoff, /healthz, /readyz, /status and
+// /metrics, the events it hands to a Notifier (package notify sends
+// them), systemd's notifications and watchdog, and a daemon's signal
+// handling. On a state
 // that several servers share (state.Shared), it also stands by while
 // another server's daemon holds the state's lock, and takes over when
 // that lock comes free.
@@ -34,6 +36,7 @@ import (
 	"github.com/certform/certform/reconcile"
 	"github.com/certform/certform/spec"
 	"github.com/certform/certform/state"
+	"github.com/certform/certform/status"
 )
 
 // Config says what a Daemon runs and how.
@@ -63,8 +66,8 @@ type Config struct {
 	// PollInterval is how often a cycle runs on its own while an order
 	// waits in CertCentral (default DefaultPollInterval).
 	PollInterval time.Duration
-	// Listen is the address /healthz and /metrics are served on, such as
-	// 127.0.0.1:9464; empty serves neither.
+	// Listen is the address /healthz, /readyz, /status and /metrics are
+	// served on, such as 127.0.0.1:9464; empty serves none.
 	Listen string
 	// Once runs one cycle and returns: no watcher, schedule or listener.
 	Once bool
@@ -103,6 +106,13 @@ type Config struct {
 	// error is logged and returned by Run: the daemon exits. It is called
 	// from Run's loop goroutine.
 	TakeOver func() error
+	// Notifier, if set, gets the daemon's events (see package notify):
+	// destructive_plan and blocked when a plan has them, failed after
+	// FailedAfter failures in a row of a spec or of the whole cycle,
+	// delivered, hook_failed, expiring, waiting, and takeover. An event
+	// that stays the same is sent again only after the config's
+	// Reminder. Sends never wait for a receiver.
+	Notifier Notifier
 }
 
 // Defaults of Config's durations.
@@ -159,6 +169,12 @@ type Daemon struct {
 	// notes are the plan notes logged, each with when it was last logged;
 	// used by the loop goroutine only (see logNotes).
 	notes map[string]time.Time
+	// deliveryLogged are the failed deliveries logged, each with when it
+	// was last logged; used by the loop goroutine only (see deliver).
+	deliveryLogged map[string]time.Time
+	// events remembers what was sent (see emit); used by the loop
+	// goroutine only.
+	events events
 
 	mu            sync.Mutex // guards what follows
 	stopped       bool
@@ -218,11 +234,14 @@ func New(cfg Config) (*Daemon, error) {
 		d.met = NewMetrics()
 	}
 	d.health.now = d.clock.Now
+	d.health.started = d.clock.Now()
+	d.health.unreachableAfter = DefaultUnreachableAfter
 	if s := cfg.Schedule; s != nil {
-		// Three schedule intervals without a successful cycle make
-		// /healthz answer 503 "stale".
+		// Three schedule intervals without a cycle that worked make
+		// /healthz answer 503 "stale" (or "unreachable").
 		next := s.Next(d.clock.Now())
 		d.health.staleAfter = 3 * s.Next(next).Sub(next)
+		d.health.unreachableAfter = d.health.staleAfter
 	}
 	r.Quiet = cfg.Debounce
 	if r.Cache == nil {
@@ -454,6 +473,8 @@ func standbyCause(lost error) error {
 // its error).
 func (d *Daemon) standBy(ctx context.Context, lost error) (bool, error) {
 	name := d.r.Store.Name()
+	// A daemon that ran cycles led: another server took the lock from it.
+	led, told := d.cycles > 0, false
 	d.met.leader.Set(0)
 	d.dropTimers()
 	shown := ""
@@ -474,6 +495,10 @@ func (d *Daemon) standBy(ctx context.Context, lost error) (bool, error) {
 			shown = cause
 			d.health.setStandby(cause)
 			d.up("STATUS=standby: " + cause)
+			if led && !told && errors.Is(lost, state.ErrLocked) {
+				told = true
+				d.takeoverEvent("another server took over the state's lock; this one stands by: "+cause, "")
+			}
 			if errors.Is(lost, state.ErrLocked) {
 				d.log.Info("standing by", "state", name, "holder", cause)
 			} else {
@@ -495,6 +520,8 @@ func (d *Daemon) standBy(ctx context.Context, lost error) (bool, error) {
 	d.met.leader.Set(1)
 	d.health.setStandby("")
 	d.log.Info("took over", "state", name)
+	host, _ := os.Hostname()
+	d.takeoverEvent(fmt.Sprintf("this server (%s) took over the state's lock of %s and leads now", host, name), "the server that held it stopped, lost its database session, or was stopped on purpose; check it")
 	d.notify("STATUS=took over; cycle running")
 	if d.cfg.TakeOver != nil {
 		if err := d.cfg.TakeOver(); err != nil {
@@ -612,7 +639,9 @@ func (d *Daemon) cycle(ctx context.Context, t trigger) bool {
 	if checker, ok := d.r.API.(interface{ Check(context.Context) error }); ok && (n == 1 || failing || slices.Contains(t.reasons, reasonTakeover)) {
 		if err := checker.Check(ctx); err != nil && ctx.Err() == nil {
 			d.health.setFailure("CertCentral: " + err.Error())
-			d.finish(t, start, false, 0, nil)
+			d.health.setProblem("CertCentral cannot be reached or refuses the key: " + err.Error())
+			d.finish(t, start, false, 0, nil, apiDown)
+			d.cycleFailed("CertCentral cannot be reached or refuses the key: " + err.Error())
 			d.log.Error("cycle skipped: CertCentral cannot be reached or refuses the key", "cycle", n, "error", err.Error(),
 				"hint", "check --api-url and the network, or the key and its permissions; certform tries again with backoff")
 			d.scheduleRetry(true)
@@ -621,8 +650,20 @@ func (d *Daemon) cycle(ctx context.Context, t trigger) bool {
 	}
 	c, err := d.prepare(ctx, t)
 	if err != nil {
-		d.finish(t, start, false, 0, nil)
-		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		o := broken
+		switch {
+		case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+			o = stopped
+		case errors.Is(err, state.ErrLocked), errors.Is(err, state.ErrLockLost):
+			o = lockLost
+		}
+		d.health.setFailure("the cycle failed before its plan")
+		d.health.setProblem(err.Error())
+		d.finish(t, start, false, 0, nil, o)
+		if o != stopped && !(o == lockLost && !d.cfg.Once && d.lockLost() != nil) {
+			d.cycleFailed(err.Error())
+		}
+		if o == stopped {
 			d.log.Info("cycle stopped before its plan: certform is stopping", "cycle", n)
 			return false
 		}
@@ -644,29 +685,45 @@ func (d *Daemon) cycle(ctx context.Context, t trigger) bool {
 	}
 	p := c.Plan
 	d.logNotes(ctx, p.Notes)
+	d.planEvents(p, d.r.DryRun)
+	if len(c.Errors) > 0 {
+		d.cycleFailed(c.Errors[0].Error())
+	} else {
+		d.cycleWorked()
+	}
 	var res tally
+	var results []reconcile.Result
 	if d.r.DryRun {
 		for _, a := range p.Actions {
 			d.log.Info("planned (dry run: not applied)", planAttrs(a)...)
 		}
 	} else if len(p.Actions) > 0 || len(p.Blocked) > 0 {
-		res = tallyResults(d.r.Apply(ctx, c))
+		results = d.r.Apply(ctx, c)
+		res = tallyResults(results)
 	}
-	deliveryFailed, hookFailed := d.deliver(ctx, c)
+	ds, deliveriesFailed, hooksFailed := d.deliver(ctx, c)
+	deliveryFailed, hookFailed := deliveriesFailed > 0, hooksFailed > 0
 	ok := len(c.Errors) == 0 && res.failed == 0 && res.waiting == 0 && len(p.Blocked) == 0 && len(c.Specs.Errors) == 0 && !deliveryFailed && !hookFailed
 	if !ok {
 		d.health.setFailure(failureWhy(len(c.Errors), res, len(p.Blocked), len(c.Specs.Errors), deliveryFailed, hookFailed))
 	}
+	o := worked
+	if len(c.Errors) > 0 {
+		o = cycleErrors
+	}
+	rows, revoked := d.updateStatus(c, results, ds)
+	d.resultEvents(results, ds, rows, revoked)
 	// Metrics, health and systemd status first: whoever sees "cycle done"
 	// in the log finds them up to date.
-	stats := d.finish(t, start, ok, len(c.Specs.Errors), p)
+	stats := d.finish(t, start, ok, len(c.Specs.Errors), p, o)
 	level := slog.LevelInfo
 	if !ok {
 		level = slog.LevelWarn
 	}
 	d.log.Log(ctx, level, "cycle done", "cycle", n, "trigger", t.reason(), "duration", d.clock.Now().Sub(start).Round(time.Millisecond).String(),
 		"specs", len(c.Specs.Orders), "spec_errors", len(c.Specs.Errors), "errors", len(c.Errors), "planned", len(p.Actions),
-		"done", res.done, "failed", res.failed, "waiting", res.waiting, "blocked", len(p.Blocked), "notes", len(p.Notes), "dry_run", d.r.DryRun)
+		"done", res.done, "failed", res.failed, "waiting", res.waiting, "blocked", len(p.Blocked), "notes", len(p.Notes),
+		"deliveries_failed", deliveriesFailed, "hooks_failed", hooksFailed, "dry_run", d.r.DryRun)
 	if ctx.Err() == nil {
 		d.scheduleRetry(res.retry || len(c.Errors) > 0)
 		if !res.until.IsZero() {
@@ -684,19 +741,34 @@ func (d *Daemon) cycle(ctx context.Context, t trigger) bool {
 }
 
 // deliver writes the cycle's new certificates and runs the deploy hook
-// (Reconciler.Deliver), logging each: a refused certificate or a failed
-// hook at WARN with its reason (and the hook's output). It reports whether
-// a delivery failed (tried again at the next poll) and whether a hook
-// failed (run again with its own backoff, see Reconciler.HookDue).
-func (d *Daemon) deliver(ctx context.Context, c *reconcile.Cycle) (failed, hookFailed bool) {
-	ds := d.r.Deliver(ctx, c)
+// (Reconciler.Deliver), logging each: a failed hook at WARN with its
+// reason (and the hook's output); a refused certificate at WARN with its
+// reason when it first fails, then as a reminder once every NoteReminder
+// while it keeps failing the same way (a delivery is tried again every
+// cycle). It returns the deliveries and counts the failed deliveries
+// (tried again at the next poll) and failed hooks (run again with their
+// own backoff, see Reconciler.HookDue).
+func (d *Daemon) deliver(ctx context.Context, c *reconcile.Cycle) (ds []reconcile.Delivery, failed, hookFailed int) {
+	ds = d.r.Deliver(ctx, c)
 	d.met.observeDeliveries(ds)
+	now := d.clock.Now()
+	seen := map[string]time.Time{}
 	for _, dv := range ds {
 		switch {
 		case dv.Err != nil:
-			failed = true
-			d.log.Warn("delivery failed", "spec", dv.Name, "order_id", dv.OrderID, "error", dv.Err.Error(),
-				"hint", "the certificate in the folder, if any, stays; certform tries again every cycle")
+			failed++
+			key := dv.Name + "\x00" + strconv.Itoa(dv.OrderID) + "\x00" + dv.Err.Error()
+			last, known := d.deliveryLogged[key]
+			if !known || now.Sub(last) >= NoteReminder {
+				attrs := []any{"spec", dv.Name, "order_id", dv.OrderID, "error", dv.Err.Error(),
+					"hint", "the certificate in the folder, if any, stays; certform tries again every cycle and logs this again daily while it fails"}
+				if known {
+					attrs = append(attrs, "reminder", true)
+				}
+				d.log.Warn("delivery failed", attrs...)
+				last = now
+			}
+			seen[key] = last
 		case dv.Delivered:
 			d.log.Info("delivered", "spec", dv.Name, "order_id", dv.OrderID, "serial", dv.Serial, "not_after", dv.NotAfter.Format(time.RFC3339), "dir", dv.Dir)
 		}
@@ -704,7 +776,7 @@ func (d *Daemon) deliver(ctx context.Context, c *reconcile.Cycle) (failed, hookF
 		case "ok":
 			d.log.Info("deploy hook ran", "spec", dv.Name, "serial", dv.Serial)
 		case "failed":
-			hookFailed = true
+			hookFailed++
 			attrs := []any{"spec", dv.Name, "serial", dv.Serial, "error", dv.HookErr.Error(), "output", string(dv.HookOutput)}
 			if !dv.RetryAt.IsZero() {
 				attrs = append(attrs, "retry_at", dv.RetryAt.UTC().Format(time.RFC3339))
@@ -712,7 +784,42 @@ func (d *Daemon) deliver(ctx context.Context, c *reconcile.Cycle) (failed, hookF
 			d.log.Warn("deploy hook failed", append(attrs, "hint", "the certificate stays delivered; the hook runs again with backoff")...)
 		}
 	}
-	return failed, hookFailed
+	d.deliveryLogged = seen
+	return ds, failed, hookFailed
+}
+
+// updateStatus records /status's answer after a cycle: every state
+// entry (see package status) with the specs of c and each spec's last
+// error in this cycle (a failed call, delivery or deploy hook).
+func (d *Daemon) updateStatus(c *reconcile.Cycle, results []reconcile.Result, ds []reconcile.Delivery) (rows []status.Entry, revoked map[string]bool) {
+	lastErrors := map[string]string{}
+	for _, r := range results {
+		if r.Err != nil && !errors.Is(r.Err, reconcile.ErrWaiting) {
+			lastErrors[r.Action.Name] = r.Err.Error()
+		}
+	}
+	for _, dv := range ds {
+		switch {
+		case dv.Err != nil:
+			lastErrors[dv.Name] = "delivery: " + dv.Err.Error()
+		case dv.Hook == "failed" && dv.HookErr != nil:
+			lastErrors[dv.Name] = "deploy hook: " + dv.HookErr.Error()
+		}
+	}
+	specs := c.Specs.Orders
+	if specs == nil {
+		specs = []*spec.Order{}
+	}
+	d.r.Store.View(func(f *state.File) { rows = status.Build(f, specs, lastErrors) })
+	d.health.setSpecs(rows)
+	revoked = map[string]bool{}
+	for _, o := range specs {
+		if o.Revoke {
+			revoked[o.Name] = true
+		}
+	}
+	d.met.observeSpecs(rows, revoked, d.clock.Now())
+	return rows, revoked
 }
 
 // waits reports whether the plan says an order waits in CertCentral.
@@ -858,14 +965,14 @@ func failureWhy(errs int, res tally, blocked, specErrors int, deliveryFailed, ho
 // finish reports a cycle to the metrics, /healthz and systemd, and watches
 // every folder again. p is nil when no plan was made; then so are the
 // state's numbers it returns.
-func (d *Daemon) finish(t trigger, start time.Time, ok bool, specErrors int, p *reconcile.Changes) *stateStats {
+func (d *Daemon) finish(t trigger, start time.Time, ok bool, specErrors int, p *reconcile.Changes, o outcome) *stateStats {
 	end := d.clock.Now()
 	var stats *stateStats
 	if p != nil {
 		d.r.Store.View(func(f *state.File) { stats = countState(f, end) })
 	}
 	d.met.observeCycle(t.reason(), ok, end.Sub(start), end, specErrors, p, stats)
-	d.health.setCycle(end, ok, t.reason())
+	d.health.setCycle(end, ok, t.reason(), o)
 	status := "last cycle ok"
 	if !ok {
 		status = "last cycle had failures"

@@ -1,12 +1,8 @@
 package daemon
 
 import (
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,6 +12,7 @@ import (
 	"github.com/certform/certform/digicert"
 	"github.com/certform/certform/reconcile"
 	"github.com/certform/certform/state"
+	"github.com/certform/certform/status"
 )
 
 // Metrics are the daemon's Prometheus metrics, on a registry of their own,
@@ -43,6 +40,14 @@ type Metrics struct {
 	// leader is 1 while the daemon holds the state's lock, 0 while it
 	// stands by.
 	leader prometheus.Gauge
+	// The cert-manager-shaped series (see docs/metrics.md).
+	certExpiry, orderExpiry  *prometheus.GaugeVec // {name, order_id}
+	renewalAt, ready         *prometheus.GaugeVec // {name}; {name, condition}
+	renewalPending           *prometheus.GaugeVec // {name}
+	dcvExpiry                *prometheus.GaugeVec // {domain}
+	apiRequests              *prometheus.CounterVec
+	apiDuration              *prometheus.HistogramVec
+	notifyFailed, notifySent *prometheus.CounterVec
 	// calls counts CertCentral calls ended: the watchdog's sign of
 	// progress in a long cycle.
 	calls atomic.Uint64
@@ -59,7 +64,7 @@ func NewMetrics() *Metrics {
 		actions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "certform_plan_actions_total",
 			Help: "Planned calls and notes, by kind (order, renew, adopt_renewal, reissue, set_ct, set_auto_reissue, revoke, blocked, and note kinds)."}, []string{"kind"}),
 		apiCalls: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "certform_api_calls_total",
-			Help: "HTTP exchanges with CertCentral, by endpoint and status (0: no answer)."}, []string{"endpoint", "status"}),
+			Help: "Deprecated: use certform_api_requests_total. HTTP exchanges with CertCentral, by endpoint and status (0: no answer)."}, []string{"endpoint", "status"}),
 		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{Name: "certform_api_rate_limited_total",
 			Help: "CertCentral answers 429 request_limit_exceeded."}),
 		retries: prometheus.NewCounter(prometheus.CounterOpts{Name: "certform_api_retries_total",
@@ -77,16 +82,37 @@ func NewMetrics() *Metrics {
 		waiting: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certform_orders_waiting",
 			Help: "Orders waiting in CertCentral, by what they wait for: the order's status (needs_approval, pending, reissue_pending, waiting_pickup, processing)."}, []string{"reason"}),
 		notAfter: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certform_certificate_not_after_timestamp_seconds",
-			Help: "When each spec's current certificate ends (Unix time), as last observed in CertCentral."}, []string{"name"}),
+			Help: "Deprecated: use certform_certificate_expiration_timestamp_seconds. When each spec's current certificate ends (Unix time), as last observed in CertCentral."}, []string{"name"}),
 		orderEnd: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certform_order_valid_till_timestamp_seconds",
-			Help: "When each spec's order ends (Unix time), as last observed in CertCentral."}, []string{"name"}),
+			Help: "Deprecated: use certform_order_expiration_timestamp_seconds. When each spec's order ends (Unix time), as last observed in CertCentral."}, []string{"name"}),
 		reissueOverdue: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certform_reissue_overdue",
 			Help: "1 for each spec whose certificate ends within 7 days, on an order that lasts longer, with auto_reissue on and no reissue pending: DigiCert has not reissued it."}, []string{"name"}),
 		leader: prometheus.NewGauge(prometheus.GaugeOpts{Name: "certform_leader",
 			Help: "1 while this daemon holds the state's lock and acts; 0 while it stands by."}),
+		certExpiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certform_certificate_expiration_timestamp_seconds",
+			Help: "When each spec's current certificate ends (Unix time), as last observed in CertCentral."}, []string{"name", "order_id"}),
+		orderExpiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certform_order_expiration_timestamp_seconds",
+			Help: "When each spec's order ends (Unix time), as last observed in CertCentral."}, []string{"name", "order_id"}),
+		renewalAt: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certform_certificate_renewal_timestamp_seconds",
+			Help: "When certform will next reissue the spec's certificate or renew its order (Unix time; in the past while due or under way)."}, []string{"name"}),
+		renewalPending: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certform_certificate_renewal_pending",
+			Help: "1 while a reissue, renewal or order of the spec waits in CertCentral or has an unknown outcome; 0 otherwise."}, []string{"name"}),
+		ready: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certform_certificate_ready_status",
+			Help: "The spec's certificate's Ready condition: 1 on the current condition (True: issued, current, delivered; False: a failure, or expired or revoked; Unknown: waiting or not known yet), 0 on the others."}, []string{"name", "condition"}),
+		dcvExpiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certform_domain_validation_expiry_timestamp_seconds",
+			Help: "When each domain's validation ends (Unix time), with the validation type."}, []string{"domain", "validation"}),
+		apiRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "certform_api_requests_total",
+			Help: "HTTP requests to CertCentral, by endpoint and status code (0: no answer)."}, []string{"endpoint", "code"}),
+		apiDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "certform_api_request_duration_seconds",
+			Help: "How long HTTP requests to CertCentral take, by endpoint.", Buckets: prometheus.ExponentialBuckets(0.05, 2, 10)}, []string{"endpoint"}),
+		notifySent: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "certform_notifications_sent_total",
+			Help: "Notifications a receiver accepted, by receiver."}, []string{"receiver"}),
+		notifyFailed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "certform_notifications_failed_total",
+			Help: "Notifications dropped after their retries, by receiver."}, []string{"receiver"}),
 	}
 	m.reg.MustRegister(m.cycles, m.cycleSeconds, m.actions, m.apiCalls, m.rateLimited, m.retries, m.specErrors,
-		m.orders, m.pendingRevoke, m.lastSuccess, m.deliveries, m.waiting, m.notAfter, m.orderEnd, m.reissueOverdue, m.leader)
+		m.orders, m.pendingRevoke, m.lastSuccess, m.deliveries, m.waiting, m.notAfter, m.orderEnd, m.reissueOverdue, m.leader,
+		m.certExpiry, m.orderExpiry, m.renewalAt, m.renewalPending, m.ready, m.dcvExpiry, m.apiRequests, m.apiDuration, m.notifySent, m.notifyFailed)
 	return m
 }
 
@@ -105,11 +131,101 @@ func (m *Metrics) observeDeliveries(ds []reconcile.Delivery) {
 	}
 }
 
+// NotificationSent counts a notification the receiver accepted, and
+// NotificationFailed one dropped after its retries; they are the
+// notifier's hooks (see package notify).
+func (m *Metrics) NotificationSent(receiver string) { m.notifySent.WithLabelValues(receiver).Inc() }
+
+// AddReceiver makes the notification counters of a receiver, at zero, so
+// that they are in /metrics before its first event.
+func (m *Metrics) AddReceiver(receiver string) {
+	m.notifySent.WithLabelValues(receiver)
+	m.notifyFailed.WithLabelValues(receiver)
+}
+
+// NotificationFailed counts a notification dropped after its retries.
+func (m *Metrics) NotificationFailed(receiver string) { m.notifyFailed.WithLabelValues(receiver).Inc() }
+
+// SetDomainValidation records when a domain's validation ends (the
+// validation type, such as "ov" or "ev", as CertCentral names it); a zero
+// expires removes the series.
+func (m *Metrics) SetDomainValidation(domain, validation string, expires time.Time) {
+	if expires.IsZero() {
+		m.dcvExpiry.DeleteLabelValues(domain, validation)
+		return
+	}
+	m.dcvExpiry.WithLabelValues(domain, validation).Set(float64(expires.Unix()))
+}
+
+// observeSpecs sets the per-spec series from /status's entries at now;
+// revoked names the specs that ask for their order's revocation (no
+// Ready condition: a revoked certificate is what they want).
+func (m *Metrics) observeSpecs(rows []status.Entry, revoked map[string]bool, now time.Time) {
+	m.certExpiry.Reset()
+	m.orderExpiry.Reset()
+	m.renewalAt.Reset()
+	m.renewalPending.Reset()
+	m.ready.Reset()
+	for _, r := range rows {
+		if r.Orphan {
+			continue
+		}
+		id := strconv.Itoa(r.OrderID)
+		if r.NotAfter != nil && r.Status != "revoked" {
+			m.certExpiry.WithLabelValues(r.Name, id).Set(float64(r.NotAfter.Unix()))
+		}
+		if r.OrderValidTill != nil && r.Status != "revoked" {
+			m.orderExpiry.WithLabelValues(r.Name, id).Set(float64(r.OrderValidTill.Unix()))
+		}
+		if r.NextRenewal != nil {
+			m.renewalAt.WithLabelValues(r.Name).Set(float64(r.NextRenewal.Unix()))
+		}
+		if revoked[r.Name] {
+			continue
+		}
+		pending := 0.0
+		if r.Waiting != "" || r.Intent != nil {
+			pending = 1
+		}
+		m.renewalPending.WithLabelValues(r.Name).Set(pending)
+		cond := ReadyCondition(r, now)
+		for _, c := range []string{"True", "False", "Unknown"} {
+			v := 0.0
+			if c == cond {
+				v = 1
+			}
+			m.ready.WithLabelValues(r.Name, c).Set(v)
+		}
+	}
+}
+
+// ReadyCondition returns a spec's Ready condition at now, as
+// certform_certificate_ready_status shows it: "False" when its last call,
+// delivery or deploy hook failed, or its order is revoked, canceled,
+// rejected or expired, or its certificate has ended; "True" when its order
+// is issued with a current certificate; "Unknown" otherwise (no order yet,
+// an order waiting in CertCentral, a certificate not read yet).
+func ReadyCondition(r status.Entry, now time.Time) string {
+	switch {
+	case r.LastError != "" || r.DeliveryError != "" || r.HookPending != "":
+		return "False"
+	case r.Status == "revoked" || r.Status == "canceled" || r.Status == "rejected" || r.Status == "expired":
+		return "False"
+	case r.NotAfter != nil && !now.Before(*r.NotAfter):
+		return "False"
+	case r.OrderID != 0 && r.Status == "issued" && r.NotAfter != nil && r.Intent == nil:
+		return "True"
+	}
+	return "Unknown"
+}
+
 // ObserveCall counts one HTTP exchange with CertCentral; it is the
 // digicert client's observer (digicert.WithObserver).
 func (m *Metrics) ObserveCall(c digicert.Call) {
 	m.calls.Add(1)
 	m.apiCalls.WithLabelValues(c.Endpoint, strconv.Itoa(c.Status)).Inc()
+	m.apiRequests.WithLabelValues(c.Endpoint, strconv.Itoa(c.Status)).Inc()
+	m.apiDuration.WithLabelValues(c.Endpoint).Observe(c.Duration.Seconds())
 	if c.Status == http.StatusTooManyRequests {
 		m.rateLimited.Inc()
 	}
@@ -215,131 +331,12 @@ func countState(f *state.File, now time.Time) *stateStats {
 	return st
 }
 
-// health is what /healthz reports: 200 "standby" with the reason (who
-// holds the lock) while the daemon stands by on a shared state; else 503
-// "clock_skew" with the cycle's *reconcile.ClockError while the last
-// cycle found the local clock too far from CertCentral's (GET calls go
-// on, but nothing can be ordered, renewed, reissued or revoked: a failing
-// health is what an operator must see); else 503 "starting" until the
-// first cycle ends; 503 "failing" with the reason
-// while the last cycle failed; 503 "stale" when no cycle succeeded for
-// staleAfter (three schedule intervals); 503 "degraded" while a folder
-// below the spec directory cannot be watched; otherwise 200. The body
-// gives the last cycle's end time, result and trigger, the last success,
-// and the reason of a standby or a 503. Safe for concurrent use.
-type health struct {
-	mu          sync.Mutex
-	last        time.Time
-	ok          bool
-	trigger     string
-	why         string // why the last cycle failed
-	lastSuccess time.Time
-	unwatched   []string
-	// standby is why the daemon stands by (the error naming the lock's
-	// holder); "" while it holds the lock.
-	standby string
-	// clock is the last cycle's clock error; "" when the clock was fine
-	// or not checked.
-	clock string
-	// now and staleAfter judge staleness; a zero staleAfter never does.
-	now        func() time.Time
-	staleAfter time.Duration
-}
-
-func (h *health) setCycle(end time.Time, ok bool, trigger string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.last, h.ok, h.trigger = end, ok, trigger
-	if ok {
-		h.lastSuccess, h.why = end, ""
-	}
-}
-
-// setFailure records why the cycle about to be reported failed.
-func (h *health) setFailure(why string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.why = why
-}
-
-// setStandby records why the daemon stands by; "" once it took over.
-func (h *health) setStandby(why string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.standby = why
-}
-
-// setClock records the clock error of the cycle about to be reported; ""
-// when it had none.
-func (h *health) setClock(why string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.clock = why
-}
-
-func (h *health) setUnwatched(reasons []string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.unwatched = reasons
-}
-
-func (h *health) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
-	h.mu.Lock()
-	last, ok, trigger, unwatched, why, success, standby, clock := h.last, h.ok, h.trigger, h.unwatched, h.why, h.lastSuccess, h.standby, h.clock
-	// A standby runs no cycle: it is never stale.
-	stale := standby == "" && h.staleAfter > 0 && h.now != nil && !last.IsZero() && h.now().Sub(success) > h.staleAfter
-	h.mu.Unlock()
-	body := map[string]string{"status": "ok"}
-	code := http.StatusOK
-	if !last.IsZero() {
-		result := "ok"
-		if !ok {
-			result = "failed"
-		}
-		body["last_cycle"], body["last_result"], body["trigger"] = last.UTC().Format(time.RFC3339), result, trigger
-	}
-	if !success.IsZero() {
-		body["last_success"] = success.UTC().Format(time.RFC3339)
-	}
-	var reasons []string
-	switch {
-	case standby != "":
-		body["status"] = "standby"
-		reasons = append(reasons, standby)
-	case clock != "":
-		code, body["status"] = http.StatusServiceUnavailable, "clock_skew"
-		reasons = append(reasons, clock)
-	case last.IsZero():
-		code, body["status"] = http.StatusServiceUnavailable, "starting"
-	case !ok:
-		code, body["status"] = http.StatusServiceUnavailable, "failing"
-		reasons = append(reasons, "the last cycle failed: "+why)
-	case stale:
-		code, body["status"] = http.StatusServiceUnavailable, "stale"
-	case len(unwatched) > 0:
-		code, body["status"] = http.StatusServiceUnavailable, "degraded"
-	}
-	if stale {
-		since := "since the daemon started"
-		if !success.IsZero() {
-			since = "since " + success.UTC().Format(time.RFC3339)
-		}
-		reasons = append(reasons, fmt.Sprintf("no cycle succeeded %s (more than %s)", since, h.staleAfter))
-	}
-	reasons = append(reasons, unwatched...)
-	if len(reasons) > 0 {
-		body["reason"] = strings.Join(reasons, "; ")
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	// An error here is the client's going away; there is no one to tell.
-	_ = json.NewEncoder(w).Encode(body)
-}
-
-// handler serves /healthz and /metrics.
+// handler serves /healthz, /readyz, /status and /metrics.
 func (m *Metrics) handler(h *health) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/healthz", h)
+	mux.HandleFunc("/readyz", h.serveReady)
+	mux.HandleFunc("/status", h.serveStatus)
 	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
 	return mux
 }

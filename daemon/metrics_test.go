@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/certform/certform/state"
+	"github.com/certform/certform/status"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -55,9 +56,12 @@ func TestCountState_reissueOverdue(t *testing.T) {
 	}
 }
 
-// TestHealth_failingAndStale: /healthz answers 503 "failing" with the
-// reason while the last cycle failed, 503 "stale" once no cycle succeeded
-// for three schedule intervals, and 200 otherwise.
+// TestHealth_failingAndStale: /healthz stays 200 while one spec fails (a
+// failed call, a blocked action), with last_failure saying what failed;
+// it answers 503 "failing" while a cycle fails before its plan, 503
+// "lock_lost" while another process holds the lock, 503 "unreachable"
+// once CertCentral was unreachable for three schedule intervals, and 503
+// "stale" once no cycle worked for three schedule intervals.
 func TestHealth_failingAndStale(t *testing.T) {
 	sched, err := ParseSchedule("*/5 * * * *")
 	if err != nil {
@@ -65,29 +69,81 @@ func TestHealth_failingAndStale(t *testing.T) {
 	}
 	d, clock, _, _ := newTestDaemon(t, Config{Once: true, Schedule: sched})
 	h := d.health
-	if h.staleAfter != 15*time.Minute {
-		t.Fatalf("staleAfter %v, want three 5-minute intervals", h.staleAfter)
+	if h.staleAfter != 15*time.Minute || h.unreachableAfter != 15*time.Minute {
+		t.Fatalf("staleAfter %v, unreachableAfter %v, want three 5-minute intervals", h.staleAfter, h.unreachableAfter)
 	}
 	t0 := clock.Now()
-	h.setCycle(t0, true, reasonStart)
+	h.setCycle(t0, true, reasonStart, worked)
 	if code, body := healthz(t, h); code != 200 || body["status"] != "ok" || body["last_success"] != t0.UTC().Format(time.RFC3339) {
 		t.Errorf("after a good cycle: %d %v", code, body)
 	}
 	clock.Advance(5 * time.Minute)
 	h.setFailure("2 failed calls, 1 blocked action")
-	h.setCycle(clock.Now(), false, reasonSchedule)
-	if code, body := healthz(t, h); code != 503 || body["status"] != "failing" || body["reason"] != "the last cycle failed: 2 failed calls, 1 blocked action" {
-		t.Errorf("after a failed cycle: %d %v", code, body)
+	h.setCycle(clock.Now(), false, reasonSchedule, worked)
+	if code, body := healthz(t, h); code != 200 || body["status"] != "ok" || body["last_result"] != "failed" || body["last_failure"] != "2 failed calls, 1 blocked action" || body["reason"] != "" {
+		t.Errorf("after a cycle where one spec failed: %d %v", code, body)
 	}
 	clock.Advance(5 * time.Minute)
-	h.setCycle(clock.Now(), true, reasonSchedule)
-	if code, body := healthz(t, h); code != 200 || body["reason"] != "" {
+	h.setFailure("the cycle failed before its plan")
+	h.setProblem("reading state.json: unexpected end of JSON input")
+	h.setCycle(clock.Now(), false, reasonSchedule, broken)
+	if code, body := healthz(t, h); code != 503 || body["status"] != "failing" || body["reason"] != "the last cycle failed before its plan: reading state.json: unexpected end of JSON input" {
+		t.Errorf("after a cycle that failed before its plan: %d %v", code, body)
+	}
+	h.setProblem("state.json.lock is held by process 42")
+	h.setCycle(clock.Now(), false, reasonRetry, lockLost)
+	if code, body := healthz(t, h); code != 503 || body["status"] != "lock_lost" || body["reason"] != "state.json.lock is held by process 42" {
+		t.Errorf("while another process holds the lock: %d %v", code, body)
+	}
+	h.setCycle(clock.Now(), true, reasonSchedule, worked)
+	if code, body := healthz(t, h); code != 200 || body["reason"] != "" || body["last_failure"] != "" {
 		t.Errorf("after a good cycle again: %d %v", code, body)
 	}
-	success := clock.Now()
-	clock.Advance(16 * time.Minute)
-	want := "no cycle succeeded since " + success.UTC().Format(time.RFC3339) + " (more than 15m0s)"
+	good := clock.Now()
+	// CertCentral refuses the key: 200 until three intervals passed.
+	clock.Advance(10 * time.Minute)
+	h.setProblem("CertCentral cannot be reached or refuses the key: 401 access_denied")
+	h.setCycle(clock.Now(), false, reasonRetry, apiDown)
+	if code, body := healthz(t, h); code != 200 || body["status"] != "ok" {
+		t.Errorf("10 minutes after CertCentral stopped answering: %d %v", code, body)
+	}
+	clock.Advance(6 * time.Minute)
+	want := "CertCentral cannot be reached or refuses the key: 401 access_denied (no cycle worked for more than 15m0s)"
+	if code, body := healthz(t, h); code != 503 || body["status"] != "unreachable" || body["reason"] != want {
+		t.Errorf("16 minutes after CertCentral stopped answering: %d %v", code, body)
+	}
+	h.setCycle(clock.Now(), false, reasonRetry, cycleErrors)
+	want = "no cycle worked since " + good.UTC().Format(time.RFC3339) + " (more than 15m0s)"
 	if code, body := healthz(t, h); code != 503 || body["status"] != "stale" || body["reason"] != want {
-		t.Errorf("after 16 minutes without a cycle: %d %v", code, body)
+		t.Errorf("after 16 minutes without a cycle that worked: %d %v", code, body)
+	}
+}
+
+// TestReadyCondition: one row per way a spec is ready, not ready or not
+// known yet.
+func TestReadyCondition(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	later, earlier := now.Add(time.Hour), now.Add(-time.Hour)
+	for _, c := range []struct {
+		name string
+		row  status.Entry
+		want string
+	}{
+		{"issued and current", status.Entry{OrderID: 1, Status: "issued", NotAfter: &later}, "True"},
+		{"no order yet", status.Entry{}, "Unknown"},
+		{"waiting for approval", status.Entry{OrderID: 1, Status: "needs_approval"}, "Unknown"},
+		{"issued, certificate not read", status.Entry{OrderID: 1, Status: "issued"}, "Unknown"},
+		{"an outcome unknown", status.Entry{OrderID: 1, Status: "issued", NotAfter: &later, Intent: &state.Intent{Action: "reissue"}}, "Unknown"},
+		{"ended", status.Entry{OrderID: 1, Status: "issued", NotAfter: &earlier}, "False"},
+		{"revoked", status.Entry{OrderID: 1, Status: "revoked", NotAfter: &later}, "False"},
+		{"delivery refused", status.Entry{OrderID: 1, Status: "issued", NotAfter: &later, DeliveryError: "wrong key"}, "False"},
+		{"hook failing", status.Entry{OrderID: 1, Status: "issued", NotAfter: &later, HookPending: "0A"}, "False"},
+		{"call failed", status.Entry{OrderID: 1, Status: "issued", NotAfter: &later, LastError: "503"}, "False"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := ReadyCondition(c.row, now); got != c.want {
+				t.Errorf("ReadyCondition = %s, want %s", got, c.want)
+			}
+		})
 	}
 }

@@ -154,12 +154,14 @@ const standbyPoll = 2 * time.Second
 // clock, a spec folder with one spec, /healthz on a free port, and
 // SIGHUP/SIGTERM at hand.
 type standbyRig struct {
-	d     *Daemon
-	b     *sharedBackend
-	clock *fakeClock
-	logs  *logBuffer
-	sigs  chan os.Signal
-	done  chan error // Run's result
+	// events are the notifications the daemon sent.
+	events *recorder
+	d      *Daemon
+	b      *sharedBackend
+	clock  *fakeClock
+	logs   *logBuffer
+	sigs   chan os.Signal
+	done   chan error // Run's result
 
 	mu        sync.Mutex
 	notes     []string // systemd notifications, WATCHDOG=1 left out
@@ -177,10 +179,10 @@ func startStandby(t *testing.T, b *sharedBackend, store *state.Store, takeOver f
 		t.Fatal(err)
 	}
 	log, logs := newLog()
-	r := &standbyRig{b: b, clock: newFakeClock(), logs: logs, sigs: make(chan os.Signal, 1), done: make(chan error, 1)}
+	r := &standbyRig{b: b, clock: newFakeClock(), logs: logs, sigs: make(chan os.Signal, 1), done: make(chan error, 1), events: newRecorder()}
 	cfg := Config{
 		Reconciler: &reconcile.Reconciler{Dir: dir, Store: store, Log: log},
-		Log:        log, Clock: r.clock, Listen: "127.0.0.1:0", Signals: r.sigs,
+		Log:        log, Clock: r.clock, Listen: "127.0.0.1:0", Signals: r.sigs, Notifier: r.events,
 		// The Reconciler's quiet wait sleeps for real.
 		Debounce: time.Millisecond,
 		// The watchdog is pinged every 5 minutes.
@@ -288,14 +290,20 @@ func leaderGauge(t *testing.T, m *Metrics) float64 {
 // healthz asks the daemon's /healthz over HTTP.
 func (r *standbyRig) healthz(t *testing.T) (int, map[string]string) {
 	t.Helper()
-	resp, err := http.Get("http://" + r.d.ln.Addr().String() + "/healthz")
+	return r.getJSON(t, "/healthz")
+}
+
+// getJSON asks the daemon for path over HTTP and decodes its JSON object.
+func (r *standbyRig) getJSON(t *testing.T, path string) (int, map[string]string) {
+	t.Helper()
+	resp, err := http.Get("http://" + r.d.ln.Addr().String() + path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	var body map[string]string
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		t.Fatalf("/healthz body: %v", err)
+		t.Fatalf("%s body: %v", path, err)
 	}
 	return resp.StatusCode, body
 }
@@ -349,6 +357,9 @@ func TestDaemon_standby(t *testing.T) {
 	if code, body := r.healthz(t); code != http.StatusOK || !cmp.Equal(body, map[string]string{"status": "standby", "reason": lockedBy}) {
 		t.Errorf("/healthz while standing by: %d %v", code, body)
 	}
+	if code, body := r.getJSON(t, "/readyz"); code != http.StatusServiceUnavailable || !cmp.Equal(body, map[string]string{"status": "standby", "reason": lockedBy}) {
+		t.Errorf("/readyz while standing by: %d %v", code, body)
+	}
 	if v := r.leader(t); v != 0 {
 		t.Errorf("certform_leader %v while standing by, want 0", v)
 	}
@@ -396,6 +407,9 @@ func TestDaemon_standby(t *testing.T) {
 	if code, body := r.healthz(t); code != http.StatusOK || body["status"] != "ok" || body["trigger"] != "takeover" || body["reason"] != "" {
 		t.Errorf("/healthz after the takeover: %d %v", code, body)
 	}
+	if code, body := r.getJSON(t, "/readyz"); code != http.StatusOK || !cmp.Equal(body, map[string]string{"status": "leading"}) {
+		t.Errorf("/readyz after the takeover: %d %v", code, body)
+	}
 	wantNotes := []string{"READY=1", "STATUS=standby: " + lockedBy, "STATUS=took over; cycle running",
 		"STATUS=last cycle ok; planned 1 to adopt, 0 to order, 0 to update, 0 to revoke (2026-03-01T12:05:06Z)"}
 	if diff := cmp.Diff(wantNotes, r.notifications()); diff != "" {
@@ -439,10 +453,17 @@ func TestDaemon_standby_lockLost(t *testing.T) {
 	if v := r.leader(t); v != 0 {
 		t.Errorf("certform_leader %v while standing by, want 0", v)
 	}
+	if got := r.events.take(); !cmp.Equal(got, []string{"takeover : another server took over the state's lock; this one stands by: " + lockedBy}) {
+		t.Errorf("events when the lock was lost: %q", got)
+	}
 
 	b.free()
 	r.poll(t)
 	r.waitLog(t, 2, "cycle done") // the failed cycle logged "cycle failed" instead
+	host, _ := os.Hostname()
+	if got := r.events.take(); !cmp.Equal(got, []string{"takeover : this server (" + host + ") took over the state's lock of " + sharedName + " and leads now"}) {
+		t.Errorf("events after taking over: %q", got)
+	}
 	if got := r.cycleStarts(t); !cmp.Equal(got, []any{"start", "signal", "takeover"}) {
 		t.Errorf("cycles %v", got)
 	}

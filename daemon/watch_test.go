@@ -72,7 +72,7 @@ func TestWatch_unwatchableFolder(t *testing.T) {
 	if diff := cmp.Diff(want, logs.records(t)); diff != "" {
 		t.Errorf("log (-want +got):\n%s", diff)
 	}
-	h.setCycle(time.Now(), true, reasonStart)
+	h.setCycle(time.Now(), true, reasonStart, worked)
 	code, body := healthz(t, h)
 	reason := fmt.Sprintf("folder %s cannot be watched (no space left on device); changes below it are seen at the next schedule tick", folder)
 	if code != http.StatusServiceUnavailable || body["status"] != "degraded" || body["reason"] != reason || body["last_result"] != "ok" {
@@ -115,7 +115,7 @@ func TestWatch_unwatchableFolderVanishes(t *testing.T) {
 	}
 	os.Remove(filepath.Join(root, "old"))
 	w.resync()
-	h.setCycle(time.Now(), true, reasonStart)
+	h.setCycle(time.Now(), true, reasonStart, worked)
 	if code, body := healthz(t, h); code != http.StatusOK || body["reason"] != "" {
 		t.Errorf("/healthz after the folder went: %d %v", code, body)
 	}

@@ -1,0 +1,249 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/certform/certform/notify"
+	"github.com/certform/certform/reconcile"
+	"github.com/certform/certform/status"
+)
+
+// Notifier gets the daemon's events (Config.Notifier): *notify.Notifier
+// is one. Send must not block.
+type Notifier interface {
+	Send(notify.Event)
+	Config() *notify.Config
+}
+
+// events is what the daemon remembers to send each event once: used by
+// the loop goroutine only.
+type events struct {
+	// sent are the events sent, by key, each with when it was last sent;
+	// seen are the keys the cycle in progress emitted. At the end of a
+	// cycle that made a plan, keys it did not emit are forgotten: an
+	// event that goes away and comes back is sent again.
+	sent, seen map[string]time.Time
+	// streak counts, by spec ("" for the whole cycle), the cycles in a
+	// row where it failed.
+	streak map[string]int
+	// waitingSince is when each spec's order was first seen waiting on a
+	// person, by spec and status (kept in memory: a restarted daemon
+	// starts counting again).
+	waitingSince map[string]time.Time
+}
+
+// init makes the maps.
+func (ev *events) init() {
+	if ev.sent == nil {
+		ev.sent, ev.seen, ev.streak, ev.waitingSince = map[string]time.Time{}, map[string]time.Time{}, map[string]int{}, map[string]time.Time{}
+	}
+}
+
+// emit sends e unless the same key was sent less than the config's
+// Reminder ago (then it stays remembered); a reminder says so.
+func (d *Daemon) emit(key string, e notify.Event) {
+	n := d.cfg.Notifier
+	if n == nil {
+		return
+	}
+	ev := &d.events
+	ev.init()
+	now := d.clock.Now()
+	last, known := ev.sent[key]
+	if known && now.Sub(last) < n.Config().Reminder {
+		ev.seen[key] = last
+		return
+	}
+	if known {
+		e.Message += " (reminder)"
+	}
+	e.Time = now
+	ev.sent[key], ev.seen[key] = now, now
+	n.Send(e)
+}
+
+// endEvents forgets the events a cycle that made a plan did not emit.
+func (d *Daemon) endEvents() {
+	ev := &d.events
+	ev.init()
+	ev.sent, ev.seen = ev.seen, map[string]time.Time{}
+}
+
+// cycleFailed counts a cycle that failed as a whole (before its plan, or
+// with errors while consulting CertCentral) and sends a failed event once
+// FailedAfter cycles in a row did; why is the error.
+func (d *Daemon) cycleFailed(why string) {
+	if d.cfg.Notifier == nil {
+		return
+	}
+	d.events.init()
+	d.events.streak[""]++
+	n, after := d.events.streak[""], d.cfg.Notifier.Config().FailedAfter
+	if n >= after {
+		d.emit("failed\x00\x00"+why, notify.Event{Type: notify.TypeFailed, Message: fmt.Sprintf("%d cycles in a row failed: %s", n, why),
+			Hint: "see /healthz and the daemon's log; certform retries with backoff"})
+	}
+}
+
+// cycleWorked starts the count of whole-cycle failures over.
+func (d *Daemon) cycleWorked() {
+	if d.cfg.Notifier == nil {
+		return
+	}
+	d.events.init()
+	d.events.streak[""] = 0
+}
+
+// planEvents sends the events of a plan, before it is applied:
+// destructive_plan for each revocation, reissue that revokes earlier
+// certificates, or renewal; blocked for each blocked action.
+func (d *Daemon) planEvents(p *reconcile.Changes, dryRun bool) {
+	if d.cfg.Notifier == nil {
+		return
+	}
+	for _, a := range p.Actions {
+		var what string
+		switch {
+		case a.Kind == reconcile.KindRevoke:
+			what = fmt.Sprintf("revoke order %d", a.OrderID)
+		case a.Kind == reconcile.KindReissue && a.RevokesPrevious:
+			what = fmt.Sprintf("reissue order %d, which makes DigiCert revoke its earlier certificates", a.OrderID)
+		case a.Kind == reconcile.KindRenew:
+			what = fmt.Sprintf("renew order %d (a new order, paid for)", a.OrderID)
+		default:
+			continue
+		}
+		msg := "certform will " + what
+		hint := "to stop it, change the spec before the next cycle; see certform plan"
+		if dryRun {
+			msg = "the plan would " + what + " (dry run: nothing is sent)"
+			hint = ""
+		}
+		d.emit(strings.Join([]string{notify.TypeDestructivePlan, a.Name, string(a.Kind), strconv.Itoa(a.OrderID)}, "\x00"),
+			notify.Event{Type: notify.TypeDestructivePlan, Spec: a.Name, OrderID: a.OrderID, Message: msg, Hint: hint})
+	}
+	for _, a := range p.Blocked {
+		msg := fmt.Sprintf("%s of %s blocked (%s)", a.Kind, a.Name, a.BlockedBy)
+		var hint string
+		for _, n := range p.Notes {
+			if n.Name == a.Name && (n.Kind == reconcile.NoteBlocked || n.Kind == reconcile.NoteDuplicate || n.Kind == reconcile.NoteExists) {
+				msg, hint = n.Message, n.Hint
+				break
+			}
+		}
+		d.emit(strings.Join([]string{notify.TypeBlocked, a.Name, string(a.Kind), a.BlockedBy}, "\x00"),
+			notify.Event{Type: notify.TypeBlocked, Spec: a.Name, OrderID: a.OrderID, Message: msg, Hint: hint})
+	}
+}
+
+// resultEvents sends the events of an applied cycle: failed for a spec
+// whose call or delivery failed FailedAfter cycles in a row, delivered,
+// hook_failed, expiring and waiting; then forgets the events the cycle
+// did not emit.
+func (d *Daemon) resultEvents(results []reconcile.Result, ds []reconcile.Delivery, rows []status.Entry, revoked map[string]bool) {
+	n := d.cfg.Notifier
+	if n == nil {
+		return
+	}
+	cfg := n.Config()
+	now := d.clock.Now()
+	d.events.init()
+	failures := map[string]string{}
+	orders := map[string]int{}
+	for _, r := range results {
+		if r.Err != nil && !errors.Is(r.Err, reconcile.ErrWaiting) && !errors.Is(r.Err, reconcile.ErrStopping) {
+			failures[r.Action.Name] = fmt.Sprintf("%s: %v", r.Action.Kind, r.Err)
+			orders[r.Action.Name] = r.Action.OrderID
+		}
+	}
+	for _, dv := range ds {
+		switch {
+		case dv.Err != nil:
+			if _, ok := failures[dv.Name]; !ok {
+				failures[dv.Name] = "delivery: " + dv.Err.Error()
+				orders[dv.Name] = dv.OrderID
+			}
+		case dv.Delivered:
+			d.emit(strings.Join([]string{notify.TypeDelivered, dv.Name, dv.Serial}, "\x00"), notify.Event{Type: notify.TypeDelivered, Spec: dv.Name, OrderID: dv.OrderID,
+				Message: fmt.Sprintf("certificate %s (until %s) delivered to %s", dv.Serial, dv.NotAfter.UTC().Format(time.RFC3339), dv.Dir)})
+		}
+		if dv.Hook == "failed" && dv.HookErr != nil {
+			hint := "the certificate stays delivered; the hook runs again with backoff"
+			if !dv.RetryAt.IsZero() {
+				hint += ", next at " + dv.RetryAt.UTC().Format(time.RFC3339)
+			}
+			d.emit(strings.Join([]string{notify.TypeHookFailed, dv.Name, dv.Serial, dv.HookErr.Error()}, "\x00"), notify.Event{Type: notify.TypeHookFailed,
+				Spec: dv.Name, OrderID: dv.OrderID, Message: fmt.Sprintf("the deploy hook for certificate %s failed: %v", dv.Serial, dv.HookErr), Hint: hint})
+		}
+	}
+	for name := range d.events.streak {
+		if _, ok := failures[name]; !ok && name != "" {
+			delete(d.events.streak, name)
+		}
+	}
+	for name, why := range failures {
+		d.events.streak[name]++
+		if k := d.events.streak[name]; k >= cfg.FailedAfter {
+			d.emit(strings.Join([]string{notify.TypeFailed, name, why}, "\x00"), notify.Event{Type: notify.TypeFailed, Spec: name, OrderID: orders[name],
+				Message: fmt.Sprintf("failed %d cycles in a row: %s", k, why), Hint: "see certform status and the daemon's log; certform tries again every cycle"})
+		}
+	}
+	waitingNow := map[string]time.Time{}
+	for _, r := range rows {
+		if r.Orphan || revoked[r.Name] {
+			continue
+		}
+		if r.NotAfter != nil && r.Waiting == "" && r.Intent == nil && r.Status == "issued" {
+			if left := r.NotAfter.Sub(now); left < time.Duration(cfg.ExpiringDays)*24*time.Hour {
+				days := int(math.Floor(left.Hours() / 24))
+				d.emit(strings.Join([]string{notify.TypeExpiring, r.Name, strconv.Itoa(r.OrderID)}, "\x00"), notify.Event{Type: notify.TypeExpiring, Spec: r.Name, OrderID: r.OrderID,
+					Message: fmt.Sprintf("the certificate ends at %s (%d days), and no reissue or renewal is pending", r.NotAfter.UTC().Format(time.RFC3339), days),
+					Hint:    "see certform status and the daemon's notes for this spec (waiting, needs_csr, blocked)"})
+			}
+		}
+		// A person: an administrator's approval, or domain validation.
+		if r.Waiting == "needs_approval" || r.Waiting == "pending" {
+			key := r.Name + "\x00" + r.Waiting
+			since, ok := d.events.waitingSince[key]
+			if !ok {
+				since = now
+			}
+			waitingNow[key] = since
+			if now.Sub(since) > time.Duration(cfg.WaitingHours)*time.Hour {
+				what := map[string]string{"needs_approval": "an administrator's approval", "pending": "domain control validation"}[r.Waiting]
+				d.emit(strings.Join([]string{notify.TypeWaiting, r.Name, strconv.Itoa(r.OrderID), r.Waiting}, "\x00"), notify.Event{Type: notify.TypeWaiting, Spec: r.Name, OrderID: r.OrderID,
+					Message: fmt.Sprintf("order %d has waited for %s since %s", r.OrderID, what, since.UTC().Format(time.RFC3339)),
+					Hint:    "approve or validate it in CertCentral; certform goes on by itself once it is done"})
+			}
+		}
+	}
+	d.events.waitingSince = waitingNow
+	// A deploy hook that failed stays failed until it succeeds, though it
+	// runs again only after its backoff: its event is not sent again
+	// meanwhile.
+	for _, r := range rows {
+		if r.HookPending == "" {
+			continue
+		}
+		prefix := strings.Join([]string{notify.TypeHookFailed, r.Name, r.HookPending, ""}, "\x00")
+		for k, at := range d.events.sent {
+			if _, seen := d.events.seen[k]; !seen && strings.HasPrefix(k, prefix) {
+				d.events.seen[k] = at
+			}
+		}
+	}
+	d.endEvents()
+}
+
+// takeoverEvent sends a takeover event: msg says who took the lock.
+func (d *Daemon) takeoverEvent(msg, hint string) {
+	if d.cfg.Notifier == nil {
+		return
+	}
+	d.cfg.Notifier.Send(notify.Event{Type: notify.TypeTakeover, Time: d.clock.Now(), Message: msg, Hint: hint})
+}
