@@ -75,7 +75,7 @@ func eventRig(t *testing.T, n Notifier) (*Daemon, *fakeClock, *digicerttest.Serv
 			t.Fatal(err)
 		}
 	}
-	r := &reconcile.Reconciler{Dir: dir, API: api, Observe: true, MaxRevocations: 1, CertDir: t.TempDir(),
+	r := &reconcile.Reconciler{Dir: dir, API: api, Observe: true, MaxRevocations: 1, MaxPurchases: 2, CertDir: t.TempDir(),
 		Hook: &deliver.Hook{Command: "echo reload refused >&2; exit 3", Timeout: 10 * time.Second}, HookBackoff: time.Hour}
 	d, c, logs, _ := newTestDaemonClock(t, Config{Reconciler: r, Notifier: n}, clock)
 	r.Now = c.Now
