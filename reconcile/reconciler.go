@@ -74,6 +74,9 @@ type Reconciler struct {
 	// with ctx); tests inject their own.
 	Now   func() time.Time
 	Sleep func(ctx context.Context, d time.Duration) error
+	// DCV, when set (--dcv-config), validates domains without a person:
+	// see dcv.go.
+	DCV *Validation
 
 	// observedAt is the time of the last complete observation when it is
 	// later than the one saved in the state: a cycle that observed no
@@ -190,6 +193,7 @@ func (r *Reconciler) Prepare(ctx context.Context, opt CycleOptions) (*Cycle, err
 			c.Plan = plan(in)
 		}
 		r.holdOnClock(ctx, c)
+		r.planDCV(ctx, c, r.known())
 	}
 	return c, nil
 }
@@ -233,9 +237,14 @@ func (r *Reconciler) Apply(ctx context.Context, c *Cycle) []Result {
 	if r.DryRun || r.Store == nil || r.API == nil {
 		return nil
 	}
+	// Records an interrupted run left go first; validation steps last.
+	for _, err := range r.cleanupDCV(ctx) {
+		r.logger().Error("a domain validation record left by an interrupted run could not be removed", "error", err.Error())
+	}
+	p, steps := splitDCV(c.Plan)
 	ap := &applier{API: r.API, Store: r.Store, Log: r.Log, Parallelism: r.Parallelism, ResendAfter: r.ResendAfter, Now: r.Now,
 		CheckClock: func(ctx context.Context) error { return r.checkClock(ctx, true) }}
-	return ap.Apply(ctx, c.Plan)
+	return append(ap.Apply(ctx, p), r.applyDCV(ctx, steps)...)
 }
 
 func (r *Reconciler) logger() *slog.Logger { return loggerOr(r.Log) }

@@ -102,6 +102,9 @@ type Entry struct {
 	// first: a renewal tracks the new order under the same name and keeps
 	// the old one here. The old orders are left as they are.
 	PreviousOrderIDs []int `json:"previous_order_ids,omitempty"`
+	// DCVRecords are the validation records certform published for this
+	// spec and has not cleaned up yet (see DCVRecord); nil when none.
+	DCVRecords []DCVRecord `json:"dcv_records,omitempty"`
 }
 
 // RevokeRecord is a revoke request certform made.
@@ -871,6 +874,7 @@ func cloneEntry(e *Entry) *Entry {
 	c.Fixed = cloneMap(e.Fixed)
 	c.Options = cloneMap(e.Options)
 	c.PreviousOrderIDs = slices.Clone(e.PreviousOrderIDs)
+	c.DCVRecords = slices.Clone(e.DCVRecords)
 	if e.Revoke != nil {
 		r := *e.Revoke
 		c.Revoke = &r
