@@ -49,7 +49,10 @@ func (r *dcvRig) dcvCycle() (string, []string) {
 	r.t.Helper()
 	rec := r.reconciler(-1)
 	rec.DCV = &Validation{Config: r.cfg, Waiter: &dcv.Waiter{Timeout: time.Minute, Now: r.clock.Now,
-		Sleep: func(context.Context, time.Duration) error { r.t.Fatal("the propagation wait slept: Knot answers at once"); return nil }}}
+		Sleep: func(context.Context, time.Duration) error {
+			r.t.Fatal("the propagation wait slept: Knot answers at once")
+			return nil
+		}}}
 	c, err := rec.Prepare(context.Background(), CycleOptions{})
 	if err != nil {
 		r.t.Fatal(err)
