@@ -10,6 +10,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -17,6 +18,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/miekg/dns"
 )
 
 // Request is one request a stand-in received.
@@ -358,4 +361,68 @@ func (s *Cloudflare) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		cfAnswer(w, http.StatusNotFound, nil, "7003 Could not route to "+r.URL.Path)
 	}
+}
+
+// ServeDNS serves DNS on a new 127.0.0.1 UDP port, answering each question
+// with what answer returns, and returns the address (host:port) and a
+// function that stops it. Tests point the fake CertCentral
+// (digicerttest.WithDNSResolver) and a provider's nameservers: at it, so
+// records published through a stand-in API can be seen.
+func ServeDNS(answer func(q dns.Question) []dns.RR) (addr string, stop func(), err error) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(r)
+		m.Authoritative = true
+		if len(r.Question) == 1 {
+			m.Answer = answer(r.Question[0])
+		}
+		w.WriteMsg(m)
+	})}
+	started := make(chan struct{})
+	srv.NotifyStartedFunc = func() { close(started) }
+	go srv.ActivateAndServe()
+	<-started
+	return pc.LocalAddr().String(), func() { srv.Shutdown() }, nil
+}
+
+// TXTOrCNAME returns the records of name and qtype given as values: TXT
+// strings (quotes trimmed) or CNAME targets.
+func TXTOrCNAME(q dns.Question, values []string) []dns.RR {
+	var out []dns.RR
+	hdr := dns.RR_Header{Name: q.Name, Rrtype: q.Qtype, Class: dns.ClassINET, Ttl: 60}
+	for _, v := range values {
+		switch q.Qtype {
+		case dns.TypeTXT:
+			out = append(out, &dns.TXT{Hdr: hdr, Txt: []string{strings.Trim(v, `"`)}})
+		case dns.TypeCNAME:
+			out = append(out, &dns.CNAME{Hdr: hdr, Target: dns.Fqdn(v)})
+		}
+	}
+	return out
+}
+
+// ServeDNS serves the stand-in's record sets over DNS (see the package
+// function ServeDNS).
+func (s *Route53) ServeDNS() (addr string, stop func(), err error) {
+	return ServeDNS(func(q dns.Question) []dns.RR {
+		return TXTOrCNAME(q, s.Values(strings.ToLower(q.Name), dns.TypeToString[q.Qtype]))
+	})
+}
+
+// ServeDNS serves the stand-in's records over DNS (see the package
+// function ServeDNS).
+func (s *Cloudflare) ServeDNS() (addr string, stop func(), err error) {
+	return ServeDNS(func(q dns.Question) []dns.RR {
+		var values []string
+		for _, r := range s.Records() {
+			if strings.EqualFold(r.Name+".", q.Name) && r.Type == dns.TypeToString[q.Qtype] {
+				values = append(values, r.Content)
+			}
+		}
+		return TXTOrCNAME(q, values)
+	})
 }

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"flag"
+	"io"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/certform/certform/dcv"
+	"github.com/certform/certform/reconcile"
+)
+
+// dcvFlags are the domain validation flags of plan, apply, run and
+// validate: the server's DCV config (never the spec directory's) and its
+// timing.
+type dcvFlags struct {
+	config             string
+	revalidateBefore   time.Duration
+	propagationTimeout time.Duration
+}
+
+func (f *dcvFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.config, "dcv-config", "", "DCV config (YAML: providers and the zones they serve) with which certform publishes domain validation records itself; also $CERTFORM_DCV_CONFIG; off when empty")
+	fs.DurationVar(&f.revalidateBefore, "dcv-revalidate-before", reconcile.DefaultRevalidateBefore, "revalidate an account domain a spec uses once its validation ends within this long (needs --dcv-config)")
+	fs.DurationVar(&f.propagationTimeout, "dcv-propagation-timeout", dcv.DefaultPropagationTimeout, "wait at most this long for every authoritative name server to answer a published record")
+}
+
+// path returns --dcv-config, else $CERTFORM_DCV_CONFIG.
+func (f *dcvFlags) path() string {
+	if f.config != "" {
+		return f.config
+	}
+	return os.Getenv("CERTFORM_DCV_CONFIG")
+}
+
+// load reads the config; nil without one.
+func (f *dcvFlags) load() (*reconcile.Validation, error) {
+	if f.revalidateBefore <= 0 || f.propagationTimeout <= 0 {
+		return nil, fmt.Errorf("--dcv-revalidate-before and --dcv-propagation-timeout must be positive")
+	}
+	path := f.path()
+	if path == "" {
+		return nil, nil
+	}
+	cfg, err := dcv.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	return &reconcile.Validation{Config: cfg, RevalidateBefore: f.revalidateBefore, PropagationTimeout: f.propagationTimeout}, nil
+}
+
+// apply loads the config and sets it on r.
+func (f *dcvFlags) apply(r *reconcile.Reconciler) error {
+	v, err := f.load()
+	if err != nil {
+		return err
+	}
+	r.DCV = v
+	return nil
+}
+
+// validateDCV checks the DCV config for certform validate: unknown keys,
+// missing secrets, zones without a provider, a file others may read.
+func validateDCV(stdout, stderr io.Writer, f *dcvFlags) int {
+	v, err := f.load()
+	if err != nil {
+		fmt.Fprintf(stderr, "certform validate: %v\n", err)
+		return exitError
+	}
+	fmt.Fprintf(stdout, "%s: %d providers, %d zones: valid\n", v.Config.Path, len(v.Config.Providers), len(v.Config.Zones))
+	return exitOK
+}
