@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/certform/certform/dcv"
@@ -26,12 +27,28 @@ func (f *dcvFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.propagationTimeout, "dcv-propagation-timeout", dcv.DefaultPropagationTimeout, "wait at most this long for every authoritative name server to answer a published record")
 }
 
-// path returns --dcv-config, else $CERTFORM_DCV_CONFIG.
+// credentialName is the DCV config's name as a systemd credential:
+// certform.service loads /etc/certform/dcv.yaml as it, since its dynamic
+// user cannot read /etc/certform.
+const credentialName = "dcv.yaml"
+
+// path returns --dcv-config, else $CERTFORM_DCV_CONFIG, else
+// $CREDENTIALS_DIRECTORY/dcv.yaml when that file exists (the unit's
+// LoadCredential=-dcv.yaml:/etc/certform/dcv.yaml); "" for none.
 func (f *dcvFlags) path() string {
 	if f.config != "" {
 		return f.config
 	}
-	return os.Getenv("CERTFORM_DCV_CONFIG")
+	if p := os.Getenv("CERTFORM_DCV_CONFIG"); p != "" {
+		return p
+	}
+	if dir := os.Getenv("CREDENTIALS_DIRECTORY"); dir != "" {
+		p := filepath.Join(dir, credentialName)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return ""
 }
 
 // load reads the config; nil without one.

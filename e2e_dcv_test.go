@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -44,6 +46,15 @@ func dcvConfig(t *testing.T, body string) string {
 	return path
 }
 
+func compactJSON(t *testing.T, raw []byte) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
 // dcvCalls returns the DCV calls among the fake's.
 func dcvCalls(srv *digicerttest.Server) []string {
 	var out []string
@@ -74,6 +85,30 @@ func TestE2E_DCV_rfc2136(t *testing.T) {
 	id := loadStateFile(t, st).Entries["shop"].OrderID
 	if o, _ := srv.Order(id); o.Status != "pending" {
 		t.Fatalf("order %d is %s, want pending", id, o.Status)
+	}
+	// plan --refresh reads the validation status (GET only) and shows the
+	// step as JSON kind validate; plan without --refresh makes no call.
+	srv.ResetRequests()
+	code, stdout, stderr = runBinary(t, env, "plan", "--dir", dir, "--state", st, "--dcv-config", conf, "--refresh", "--json")
+	var doc struct {
+		Actions []json.RawMessage `json:"actions"`
+	}
+	json.Unmarshal([]byte(stdout), &doc)
+	wantAction := `{"kind":"validate","name":"shop","file":"shop.yaml","line":1,"order_id":100001,"validation":{"dns_name":"shop.example.com","dcv_method":"dns-txt-token","zone":"example.com","provider":"corp"}}`
+	if code != 0 || len(doc.Actions) != 1 || compactJSON(t, doc.Actions[0]) != wantAction {
+		t.Fatalf("plan --refresh --json: exit %d, want the action\n%s\n%s\n%s", code, wantAction, stdout, stderr)
+	}
+	if strings.Contains(stdout, "publish a TXT record") || !strings.Contains(stdout, "certform publishes the value through the DCV config") {
+		t.Fatalf("the waiting note still asks a person to publish:\n%s", stdout)
+	}
+	for _, c := range srv.Calls() {
+		if !strings.HasPrefix(c, "GET ") {
+			t.Fatalf("plan --refresh made %s", c)
+		}
+	}
+	srv.ResetRequests()
+	if code, stdout, _ = runBinary(t, env, "plan", "--dir", dir, "--state", st, "--dcv-config", conf); code != 0 || len(srv.Calls()) != 0 || strings.Contains(stdout, "validate") {
+		t.Fatalf("plan without --refresh: exit %d, calls %v\n%s", code, srv.Calls(), stdout)
 	}
 	pendingAt := time.Now()
 	srv.ResetRequests()

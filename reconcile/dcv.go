@@ -111,6 +111,16 @@ func (r *Reconciler) planDCV(ctx context.Context, c *Cycle, known *state.File) {
 		return
 	}
 	cfg := r.DCV.Config
+	where := func(a Action) Action {
+		if c.Specs != nil {
+			for _, o := range c.Specs.Orders {
+				if o.Name == a.Name {
+					a.File, a.Line = o.File, o.Line
+				}
+			}
+		}
+		return a
+	}
 	for _, name := range known.Names() {
 		e := known.Entries[name]
 		if e.OrderID == 0 || !waitingStatuses[e.Status] {
@@ -143,8 +153,21 @@ func (r *Reconciler) planDCV(ctx context.Context, c *Cycle, known *state.File) {
 				c.Plan.Notes = append(c.Plan.Notes, r.unconfiguredNote(name, e.OrderID, dnsName, m, z.Provider))
 				continue
 			}
-			c.Plan.Actions = append(c.Plan.Actions, Action{Kind: KindValidate, Name: name, File: e.File, OrderID: e.OrderID,
-				Validation: &ValidationStep{DNSName: dnsName, Method: m, Zone: z.Name, Provider: z.Provider}})
+			c.Plan.Actions = append(c.Plan.Actions, where(Action{Kind: KindValidate, Name: name, File: e.File, OrderID: e.OrderID,
+				Validation: &ValidationStep{DNSName: dnsName, Method: m, Zone: z.Name, Provider: z.Provider}}))
+		}
+	}
+	// A waiting note no longer asks a person to publish what certform
+	// publishes itself.
+	validating := map[string]bool{}
+	for _, a := range c.Plan.Actions {
+		if a.Kind == KindValidate {
+			validating[a.Name] = true
+		}
+	}
+	for i, n := range c.Plan.Notes {
+		if validating[n.Name] && (n.Kind == NoteWaiting || n.Kind == NotePending) && strings.Contains(n.Hint, "publish") {
+			c.Plan.Notes[i].Hint = "certform publishes the value through the DCV config (the validate steps above), asks CertCentral to check it, and removes it"
 		}
 	}
 	if r.DCV.RevalidateBefore < 0 || c.Specs == nil {
@@ -194,8 +217,8 @@ func (r *Reconciler) planDCV(ctx context.Context, c *Cycle, known *state.File) {
 			c.Plan.Notes = append(c.Plan.Notes, n)
 			continue
 		}
-		c.Plan.Actions = append(c.Plan.Actions, Action{Kind: KindRevalidate, Name: user,
-			Validation: &ValidationStep{Domain: domain, DomainID: d.ID, Ends: ends, EndsInDays: max(0, int(ends.Sub(now)/(24*time.Hour))), Method: digicert.DCVDNSTXT, Zone: z.Name, Provider: z.Provider}})
+		c.Plan.Actions = append(c.Plan.Actions, where(Action{Kind: KindRevalidate, Name: user,
+			Validation: &ValidationStep{Domain: domain, DomainID: d.ID, Ends: ends, EndsInDays: max(0, int(ends.Sub(now)/(24*time.Hour))), Method: digicert.DCVDNSTXT, Zone: z.Name, Provider: z.Provider}}))
 	}
 }
 
