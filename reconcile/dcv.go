@@ -3,8 +3,10 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/certform/certform/dcv"
@@ -103,6 +105,24 @@ func (r *Reconciler) dcvAPI() (DCVAPI, bool) {
 	return api, ok
 }
 
+// dcvSeen is what the last plan read of domain validation, for metrics.
+type dcvSeen struct {
+	mu      sync.Mutex
+	ends    map[string]time.Time
+	waiting int
+}
+
+// DomainValidation returns what the last cycle read with --dcv-config:
+// when the validation of each account domain a spec uses ends (by domain
+// name), and how many names of waiting orders CertCentral reported
+// pending. Both are empty before such a cycle, or without --dcv-config.
+// Safe to call from another goroutine (the daemon's metrics).
+func (r *Reconciler) DomainValidation() (ends map[string]time.Time, waiting int) {
+	r.dcvSeen.mu.Lock()
+	defer r.dcvSeen.mu.Unlock()
+	return maps.Clone(r.dcvSeen.ends), r.dcvSeen.waiting
+}
+
 // planDCV adds the validation steps to c's plan: GET calls only (each
 // waiting order's validation status, the account's domains).
 func (r *Reconciler) planDCV(ctx context.Context, c *Cycle, known *state.File) {
@@ -111,6 +131,16 @@ func (r *Reconciler) planDCV(ctx context.Context, c *Cycle, known *state.File) {
 		return
 	}
 	cfg := r.DCV.Config
+	waiting := 0
+	var ends map[string]time.Time
+	defer func() {
+		r.dcvSeen.mu.Lock()
+		defer r.dcvSeen.mu.Unlock()
+		r.dcvSeen.waiting = waiting
+		if ends != nil {
+			r.dcvSeen.ends = ends
+		}
+	}()
 	where := func(a Action) Action {
 		if c.Specs != nil {
 			for _, o := range c.Specs.Orders {
@@ -135,6 +165,7 @@ func (r *Reconciler) planDCV(ctx context.Context, c *Cycle, known *state.File) {
 		if method == "" {
 			method = e.DCVMethod
 		}
+		waiting += len(v.Pending())
 		for _, nv := range v.Pending() {
 			m := method
 			if nv.DCVMethod != "" {
@@ -185,6 +216,7 @@ func (r *Reconciler) planDCV(ctx context.Context, c *Cycle, known *state.File) {
 		return
 	}
 	now := r.now()
+	ends = map[string]time.Time{}
 	specs := append(c.Specs.Orders[:0:0], c.Specs.Orders...)
 	sort.Slice(specs, func(i, j int) bool { return specs[i].Name < specs[j].Name })
 	for _, d := range domains {
@@ -202,8 +234,11 @@ func (r *Reconciler) planDCV(ctx context.Context, c *Cycle, known *state.File) {
 				break
 			}
 		}
-		ends, ok := d.ValidationEnds()
-		if user == "" || !ok || ends.Sub(now) > before {
+		end, ok := d.ValidationEnds()
+		if user != "" && ok {
+			ends[domain] = end
+		}
+		if user == "" || !ok || end.Sub(now) > before {
 			continue
 		}
 		z, ok := cfg.Match(domain)
@@ -213,12 +248,12 @@ func (r *Reconciler) planDCV(ctx context.Context, c *Cycle, known *state.File) {
 				p = z.Provider
 			}
 			n := r.unconfiguredNote(user, 0, domain, digicert.DCVDNSTXT, p)
-			n.Message = fmt.Sprintf("the validation of domain %s ends on %s and no DNS zone of the DCV config serves it", domain, ends.Format("2006-01-02"))
+			n.Message = fmt.Sprintf("the validation of domain %s ends on %s and no DNS zone of the DCV config serves it", domain, end.Format("2006-01-02"))
 			c.Plan.Notes = append(c.Plan.Notes, n)
 			continue
 		}
 		c.Plan.Actions = append(c.Plan.Actions, where(Action{Kind: KindRevalidate, Name: user,
-			Validation: &ValidationStep{Domain: domain, DomainID: d.ID, Ends: ends, EndsInDays: max(0, int(ends.Sub(now)/(24*time.Hour))), Method: digicert.DCVDNSTXT, Zone: z.Name, Provider: z.Provider}}))
+			Validation: &ValidationStep{Domain: domain, DomainID: d.ID, Ends: end, EndsInDays: max(0, int(end.Sub(now)/(24*time.Hour))), Method: digicert.DCVDNSTXT, Zone: z.Name, Provider: z.Provider}}))
 	}
 }
 

@@ -21,8 +21,9 @@ import (
 // DCV config whose provider updates it over RFC 2136.
 type dcvRig struct {
 	*rig
-	ns  *dnstest.Server
-	cfg *dcv.Config
+	ns   *dnstest.Server
+	cfg  *dcv.Config
+	last *Reconciler // the last dcvCycle's
 }
 
 func newDCVRig(t *testing.T, zones string) *dcvRig {
@@ -53,6 +54,7 @@ func (r *dcvRig) dcvCycle() (string, []string) {
 			r.t.Fatal("the propagation wait slept: Knot answers at once")
 			return nil
 		}}}
+	r.last = rec
 	c, err := rec.Prepare(context.Background(), CycleOptions{})
 	if err != nil {
 		r.t.Fatal(err)
@@ -83,6 +85,9 @@ func TestDCV_orderValidatedOverRFC2136(t *testing.T) {
 	}
 	r.calls()
 	text, results := r.dcvCycle()
+	if _, waiting := r.last.DomainValidation(); waiting != 2 {
+		t.Fatalf("%d names waiting, want 2", waiting)
+	}
 	for _, want := range []string{"  ~ validate a: a.example.com via corp (dns-txt-token)\n", "  ~ validate a: www.a.example.com via corp (dns-txt-token)\n"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the plan lacks %q:\n%s", want, text)
@@ -205,6 +210,9 @@ func TestDCV_domainRevalidatedOnce(t *testing.T) {
 	text, results := r.dcvCycle()
 	if want := "  ~ revalidate example.com (ends in 10 days)\n"; !strings.Contains(text, want) {
 		t.Fatalf("the plan lacks %q:\n%s", want, text)
+	}
+	if ends, waiting := r.last.DomainValidation(); waiting != 0 || !cmp.Equal(ends, map[string]time.Time{"example.com": r.clock.Now().Add(10 * 24 * time.Hour)}) {
+		t.Fatalf("DomainValidation() = %v, %d", ends, waiting)
 	}
 	if diff := cmp.Diff([]string{"revalidate a: revalidated domain example.com"}, results); diff != "" {
 		t.Fatalf("results (-want +got):\n%s", diff)

@@ -77,6 +77,8 @@ type Reconciler struct {
 	// DCV, when set (--dcv-config), validates domains without a person:
 	// see dcv.go.
 	DCV *Validation
+	// dcvSeen is what the last cycle read of domain validation.
+	dcvSeen dcvSeen
 
 	// observedAt is the time of the last complete observation when it is
 	// later than the one saved in the state: a cycle that observed no
