@@ -238,3 +238,43 @@ func TestDCV_domainRevalidatedOnce(t *testing.T) {
 		t.Fatalf("validations %d after the second cycle", d.Validations)
 	}
 }
+
+// TestDCV_reissueValidated: a reissue that adds a name waits in
+// reissue_pending until the new name is validated; only that name is
+// published.
+func TestDCV_reissueValidated(t *testing.T) {
+	r := newDCVRig(t, "  example.com: corp\n")
+	r.spec("a", "dcv_method: dns-txt-token")
+	r.cycle(-1)
+	if _, results := r.dcvCycle(); len(results) != 1 {
+		t.Fatalf("first validation: %v", results)
+	}
+	r.observeCycle(-1)
+	if st := r.entry("a").Status; st != "issued" {
+		t.Fatalf("status %q", st)
+	}
+	before := r.entry("a").CertificateID
+	r.spec("a", "dcv_method: dns-txt-token", "dns_names: [www.a.example.com]")
+	if _, results := r.cycle(-1); len(results) != 1 || !strings.HasPrefix(results[0], "reissue a:") {
+		t.Fatalf("reissue: %v", results)
+	}
+	o, _ := r.srv.Order(100001)
+	if o.Status != "reissue_pending" {
+		t.Fatalf("order %s, want reissue_pending", o.Status)
+	}
+	r.calls()
+	text, results := r.dcvCycle()
+	if strings.Contains(text, "validate a: a.example.com") || !strings.Contains(text, "  ~ validate a: www.a.example.com via corp (dns-txt-token)\n") {
+		t.Fatalf("plan:\n%s", text)
+	}
+	if diff := cmp.Diff([]string{"validate a: validated www.a.example.com (order 100001: issued)"}, results); diff != "" {
+		t.Fatalf("results (-want +got):\n%s", diff)
+	}
+	o, _ = r.srv.Order(100001)
+	if o.Status != "issued" || o.CertificateID == before || !cmp.Equal(o.DNSNames, []string{"www.a.example.com"}) {
+		t.Fatalf("order after validation: %s, certificate %d (was %d), names %v", o.Status, o.CertificateID, before, o.DNSNames)
+	}
+	if got := r.ns.TXT(t, "www.a.example.com"); got != nil {
+		t.Fatalf("TXT left %q", got)
+	}
+}

@@ -652,6 +652,11 @@ func (s *Server) Reissue(id int) {
 func (s *Server) ApproveReissue(id int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.approveReissue(id)
+}
+
+// approveReissue is ApproveReissue with s.mu held.
+func (s *Server) approveReissue(id int) {
 	o, i := s.pendingReissue(id)
 	if o == nil {
 		return
@@ -1682,6 +1687,9 @@ func (s *Server) reissue(w http.ResponseWriter, r *http.Request, id int, body []
 	n.CommonName, n.DNSNames, n.SignatureHash, n.PublicKey = want.CommonName, want.DNSNames, want.SignatureHash, want.PublicKey
 	n.RevokesPrevious = o.RevokesPrevious || rr.RevokesPrevious
 	status := "pending"
+	if skip && !s.holdReissues && !s.reissueValidated(o, &n) {
+		skip = false // waits in reissue_pending until check-dcv (dcv.go)
+	}
 	if skip && !s.holdReissues {
 		if err := s.issueAs(&n, rr.PublicKey, time.Time{}, rr.CertificateID); err != nil {
 			s.fail(w, apiErr{500, "internal_error", "The certificate could not be issued: " + err.Error()})
