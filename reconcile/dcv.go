@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"sort"
@@ -105,11 +106,87 @@ func (r *Reconciler) dcvAPI() (DCVAPI, bool) {
 	return api, ok
 }
 
-// dcvSeen is what the last plan read of domain validation, for metrics.
+// dcvSeen is what the last plan read of domain validation, for metrics,
+// and the steps that failed, for their backoff.
 type dcvSeen struct {
 	mu      sync.Mutex
 	ends    map[string]time.Time
 	waiting int
+	retry   map[string]dcvRetry // by stepKey
+}
+
+// dcvRetry is a validation step that failed Failures times in a row; it
+// is not tried again before Next.
+type dcvRetry struct {
+	Failures int
+	Next     time.Time
+}
+
+// Backoff of a failed validation step: DCVRetryBase after the first
+// failure, doubling with each failure in a row, at most DCVRetryMax. It
+// lives as long as the Reconciler (the daemon's); each apply command starts
+// afresh, since a person runs it.
+const (
+	DCVRetryBase = time.Minute
+	DCVRetryMax  = time.Hour
+)
+
+// stepKey identifies a validation step across cycles.
+func stepKey(a Action) string {
+	if a.Kind == KindRevalidate {
+		return fmt.Sprintf("domain %d", a.Validation.DomainID)
+	}
+	return fmt.Sprintf("order %d %s", a.OrderID, a.Validation.DNSName)
+}
+
+// backedOff returns the retry state of a step that may not run yet.
+func (r *Reconciler) backedOff(a Action, now time.Time) (dcvRetry, bool) {
+	r.dcvSeen.mu.Lock()
+	defer r.dcvSeen.mu.Unlock()
+	rt, ok := r.dcvSeen.retry[stepKey(a)]
+	return rt, ok && now.Before(rt.Next)
+}
+
+// settle records each step's outcome for the backoff.
+func (r *Reconciler) settle(results []Result) {
+	r.dcvSeen.mu.Lock()
+	defer r.dcvSeen.mu.Unlock()
+	if r.dcvSeen.retry == nil {
+		r.dcvSeen.retry = map[string]dcvRetry{}
+	}
+	now := r.now()
+	for _, res := range results {
+		if errors.Is(res.Err, ErrStopping) {
+			continue
+		}
+		k := stepKey(res.Action)
+		if res.Err == nil {
+			delete(r.dcvSeen.retry, k)
+			continue
+		}
+		rt := r.dcvSeen.retry[k]
+		rt.Failures++
+		wait := DCVRetryBase << min(rt.Failures-1, 10)
+		rt.Next = now.Add(min(wait, DCVRetryMax))
+		r.dcvSeen.retry[k] = rt
+	}
+}
+
+// addStep adds a validation step to the plan, or a waiting note while it
+// backs off after failures.
+func (r *Reconciler) addStep(c *Cycle, a Action) {
+	now := r.now()
+	if rt, ok := r.backedOff(a, now); ok {
+		what := a.Validation.DNSName
+		if a.Kind == KindRevalidate {
+			what = "domain " + a.Validation.Domain
+		}
+		c.Plan.Notes = append(c.Plan.Notes, Note{Kind: NoteWaiting, Name: a.Name, OrderID: a.OrderID,
+			Message: fmt.Sprintf("the validation of %s failed %d times in a row; it is tried again after %s", what, rt.Failures, rt.Next.Format(time.RFC3339)),
+			Hint:    "the last run's error says why (the provider's own answer); certform backs off, doubling up to an hour"})
+		return
+	}
+	c.Plan.Actions = append(c.Plan.Actions, a)
 }
 
 // DomainValidation returns what the last cycle read with --dcv-config:
@@ -184,7 +261,7 @@ func (r *Reconciler) planDCV(ctx context.Context, c *Cycle, known *state.File) {
 				c.Plan.Notes = append(c.Plan.Notes, r.unconfiguredNote(name, e.OrderID, dnsName, m, z.Provider))
 				continue
 			}
-			c.Plan.Actions = append(c.Plan.Actions, where(Action{Kind: KindValidate, Name: name, File: e.File, OrderID: e.OrderID,
+			r.addStep(c, where(Action{Kind: KindValidate, Name: name, File: e.File, OrderID: e.OrderID,
 				Validation: &ValidationStep{DNSName: dnsName, Method: m, Zone: z.Name, Provider: z.Provider}}))
 		}
 	}
@@ -252,7 +329,7 @@ func (r *Reconciler) planDCV(ctx context.Context, c *Cycle, known *state.File) {
 			c.Plan.Notes = append(c.Plan.Notes, n)
 			continue
 		}
-		c.Plan.Actions = append(c.Plan.Actions, where(Action{Kind: KindRevalidate, Name: user,
+		r.addStep(c, where(Action{Kind: KindRevalidate, Name: user,
 			Validation: &ValidationStep{Domain: domain, DomainID: d.ID, Ends: end, EndsInDays: max(0, int(end.Sub(now)/(24*time.Hour))), Method: digicert.DCVDNSTXT, Zone: z.Name, Provider: z.Provider}}))
 	}
 }
@@ -445,6 +522,7 @@ func (r *Reconciler) applyDCV(ctx context.Context, steps []Action) []Result {
 		}
 		results[i].Detail, results[i].Err = r.revalidate(ctx, api, a)
 	}
+	r.settle(results)
 	return results
 }
 

@@ -48,13 +48,18 @@ func newDCVRig(t *testing.T, zones string) *dcvRig {
 // text and the results.
 func (r *dcvRig) dcvCycle() (string, []string) {
 	r.t.Helper()
-	rec := r.reconciler(-1)
-	rec.DCV = &Validation{Config: r.cfg, Waiter: &dcv.Waiter{Timeout: time.Minute, Now: r.clock.Now,
-		Sleep: func(context.Context, time.Duration) error {
-			r.t.Fatal("the propagation wait slept: Knot answers at once")
-			return nil
-		}}}
-	r.last = rec
+	// One Reconciler for all cycles, as the daemon's.
+	rec := r.last
+	if rec == nil {
+		rec = r.reconciler(-1)
+		rec.DCV = &Validation{Waiter: &dcv.Waiter{Timeout: time.Minute, Now: r.clock.Now,
+			Sleep: func(context.Context, time.Duration) error {
+				r.t.Fatal("the propagation wait slept: Knot answers at once")
+				return nil
+			}}}
+		r.last = rec
+	}
+	rec.DCV.Config = r.cfg
 	c, err := rec.Prepare(context.Background(), CycleOptions{})
 	if err != nil {
 		r.t.Fatal(err)
@@ -276,5 +281,58 @@ func TestDCV_reissueValidated(t *testing.T) {
 	}
 	if got := r.ns.TXT(t, "www.a.example.com"); got != nil {
 		t.Fatalf("TXT left %q", got)
+	}
+}
+
+type failFor struct {
+	dcv.Provider
+	name string
+}
+
+func (f failFor) Present(ctx context.Context, r dcv.Record) error {
+	if r.Name == f.name {
+		return fmt.Errorf("rfc2136: adding %s at 192.0.2.53:53: the server answered REFUSED", r)
+	}
+	return f.Provider.Present(ctx, r)
+}
+
+// TestDCV_failureBacksOff: a provider's failure fails that step with the
+// provider's error, the other specs go on, the record is not left logged,
+// and the step is tried again only after a backoff that doubles.
+func TestDCV_failureBacksOff(t *testing.T) {
+	r := newDCVRig(t, "  example.com: corp\n")
+	r.spec("a", "dcv_method: dns-txt-token")
+	r.spec("b", "dcv_method: dns-txt-token")
+	r.cycle(-1)
+	r.cfg.SetProvider("corp", failFor{r.cfg.Provider("corp"), "a.example.com"})
+	_, results := r.dcvCycle()
+	want := []string{
+		"validate a: error: publishing through provider corp: rfc2136: adding a.example.com TXT at 192.0.2.53:53: the server answered REFUSED",
+		"validate b: validated b.example.com (order 100002: issued)",
+	}
+	if diff := cmp.Diff(want, results); diff != "" {
+		t.Fatalf("results (-want +got):\n%s", diff)
+	}
+	if recs := r.entry("a").DCVRecords; recs != nil {
+		t.Fatalf("state records %+v", recs)
+	}
+	// Backing off: a note, no step.
+	text, results := r.dcvCycle()
+	wantNote := "a (order 100001): the validation of a.example.com failed 1 times in a row; it is tried again after 2026-11-25T10:01:00Z"
+	if len(results) != 0 || !strings.Contains(text, wantNote) {
+		t.Fatalf("second cycle: %v\n%s", results, text)
+	}
+	r.clock.Add(time.Minute)
+	if _, results = r.dcvCycle(); len(results) != 1 || !strings.Contains(results[0], "REFUSED") {
+		t.Fatalf("third cycle: %v", results)
+	}
+	text, _ = r.dcvCycle()
+	if !strings.Contains(text, "failed 2 times in a row; it is tried again after 2026-11-25T10:03:00Z") {
+		t.Fatalf("after the second failure:\n%s", text)
+	}
+	r.clock.Add(2 * time.Minute)
+	r.cfg.SetProvider("corp", &dcv.RFC2136{Server: r.ns.Addr, Key: r.ns.KeyName, Algorithm: r.ns.Algorithm, Secret: dcv.Secret(r.ns.Secret)})
+	if _, results = r.dcvCycle(); !cmp.Equal(results, []string{"validate a: validated a.example.com (order 100001: issued)"}) {
+		t.Fatalf("after the backoff: %v", results)
 	}
 }
