@@ -166,3 +166,18 @@ func TestLoad_readableByOthers(t *testing.T) {
 func fmtAll(v any) string {
 	return strings.Join([]string{sprintf("%v", v), sprintf("%+v", v), sprintf("%#v", v), sprintf("%s", v)}, "\n")
 }
+
+// FuzzParse: no config, however broken, panics the parser; every error
+// names the file.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(sketch))
+	f.Add([]byte("providers:\n  x: {type: exec, command: /bin/true}\nzones:\n  example.com: x\n"))
+	f.Add([]byte("zones: [a, b]\n"))
+	f.Add([]byte("providers: {a: {type: rfc2136, nameservers: {x: 1}}}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, err := parse("fuzz.yaml", data)
+		if err != nil && !strings.Contains(err.Error(), "fuzz.yaml") {
+			t.Fatalf("the error does not name the file: %v", err)
+		}
+	})
+}
