@@ -47,11 +47,23 @@ func TestRFC2136_appendAndDeleteByValue(t *testing.T) {
 	if got := ns.CNAME(t, "_dnsauth.www.example.com"); got != "v1.dcv.digicert.com." {
 		t.Fatalf("CNAME %q", got)
 	}
+	if err := p.Present(ctx, c); err != nil { // ours already: done
+		t.Fatal(err)
+	}
 	if err := p.CleanUp(ctx, c); err != nil {
 		t.Fatal(err)
 	}
 	if got := ns.CNAME(t, "_dnsauth.www.example.com"); got != "" {
 		t.Fatalf("CNAME left: %q", got)
+	}
+	// A CNAME certform did not write is never replaced (RFC 2136 would).
+	ns.Add(t, "example.com", "_dnsauth.shop.example.com. 60 IN CNAME other.dcv.digicert.com.")
+	err := p.Present(ctx, dcv.Record{Type: dcv.TypeCNAME, Zone: "example.com", Name: "_dnsauth.shop.example.com", Value: "v2.dcv.digicert.com"})
+	if want := "rfc2136: adding _dnsauth.shop.example.com CNAME at " + ns.Addr + ": a CNAME to another target is there; certform never replaces a record it did not write"; err == nil || err.Error() != want {
+		t.Fatalf("err = %v, want %s", err, want)
+	}
+	if got := ns.CNAME(t, "_dnsauth.shop.example.com"); got != "other.dcv.digicert.com." {
+		t.Fatalf("the CNAME was replaced: %q", got)
 	}
 }
 

@@ -3,6 +3,7 @@ package dcv
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/miekg/dns"
@@ -47,6 +48,11 @@ func (p *RFC2136) update(ctx context.Context, r Record, add bool) error {
 	m := new(dns.Msg)
 	m.SetUpdate(dns.Fqdn(r.Zone))
 	if add {
+		if r.Type == TypeCNAME {
+			// RFC 2136 replaces a CNAME at the name: certform adds one
+			// only where none is (a prerequisite the server checks).
+			m.RRsetNotUsed([]dns.RR{&dns.CNAME{Hdr: dns.RR_Header{Name: rr.Header().Name, Rrtype: dns.TypeCNAME, Class: dns.ClassINET}}})
+		}
 		m.Insert([]dns.RR{rr})
 	} else {
 		m.Remove([]dns.RR{rr})
@@ -72,6 +78,12 @@ func (p *RFC2136) update(ctx context.Context, r Record, add bool) error {
 	if err != nil {
 		return fmt.Errorf("rfc2136: %s %s at %s: %w", verb, r, p.Server, err)
 	}
+	if add && r.Type == TypeCNAME && in.Rcode == dns.RcodeYXRrset {
+		if target, ok := p.cname(ctx, r); ok && strings.EqualFold(target, dns.Fqdn(r.Value)) {
+			return nil // ours already
+		}
+		return fmt.Errorf("rfc2136: adding %s at %s: a CNAME to another target is there; certform never replaces a record it did not write", r, p.Server)
+	}
 	if in.Rcode != dns.RcodeSuccess {
 		hint := ""
 		switch in.Rcode {
@@ -83,6 +95,24 @@ func (p *RFC2136) update(ctx context.Context, r Record, add bool) error {
 		return fmt.Errorf("rfc2136: %s %s at %s: the server answered %s%s", verb, r, p.Server, dns.RcodeToString[in.Rcode], hint)
 	}
 	return nil
+}
+
+// cname asks the server for the CNAME at r's name.
+func (p *RFC2136) cname(ctx context.Context, r Record) (string, bool) {
+	m := new(dns.Msg)
+	m.SetQuestion(dns.Fqdn(r.Name), dns.TypeCNAME)
+	m.RecursionDesired = false
+	c := &dns.Client{Net: "tcp", Timeout: 10 * time.Second}
+	in, _, err := c.ExchangeContext(ctx, m, p.Server)
+	if err != nil {
+		return "", false
+	}
+	for _, rr := range in.Answer {
+		if c, ok := rr.(*dns.CNAME); ok {
+			return c.Target, true
+		}
+	}
+	return "", false
 }
 
 // dnsRR builds r's resource record.
