@@ -413,21 +413,25 @@ func (r *Reconciler) waiter() *dcv.Waiter {
 // clean up (it was killed between publish and clean-up), before anything
 // else touches the entries. A record whose provider fails stays logged and
 // is tried again next run.
-func (r *Reconciler) cleanupDCV(ctx context.Context) []error {
+//
+// A record that could not be removed is a failed result (a validate
+// action of the spec naming the record), so that the run fails and says so.
+func (r *Reconciler) cleanupDCV(ctx context.Context) []Result {
 	if _, ok := r.dcvAPI(); !ok {
 		return nil
 	}
-	var errs []error
+	var out []Result
 	known := r.Store.Snapshot()
 	for _, name := range known.Names() {
 		for _, rec := range known.Entries[name].DCVRecords {
 			r.logger().Warn("removing a domain validation record an interrupted run left", "spec", name, "record", recordOf(rec).String(), "provider", rec.Provider)
 			if err := r.removeRecord(ctx, name, rec); err != nil {
-				errs = append(errs, err)
+				out = append(out, Result{Action: Action{Kind: KindValidate, Name: name, Validation: &ValidationStep{DNSName: rec.Name, Zone: rec.Zone, Provider: rec.Provider}},
+					Err: fmt.Errorf("removing %s, left by an interrupted run: %w", recordOf(rec), err)})
 			}
 		}
 	}
-	return errs
+	return out
 }
 
 func recordOf(rec state.DCVRecord) dcv.Record {
@@ -462,7 +466,7 @@ func (r *Reconciler) publish(ctx context.Context, spec string, rec state.DCVReco
 func (r *Reconciler) removeRecord(ctx context.Context, spec string, rec state.DCVRecord) error {
 	p := r.DCV.Config.Provider(rec.Provider)
 	if p == nil {
-		return fmt.Errorf("removing %s: no provider %q in %s any more\nhint: remove the record by hand, then certform state edits are not needed: the entry is kept until a provider cleans it up", recordOf(rec), rec.Provider, r.DCV.Config.Path)
+		return fmt.Errorf("removing %s: no provider %q in %s any more\nhint: put provider %s back in the DCV config: certform then removes the record and forgets it", recordOf(rec), rec.Provider, r.DCV.Config.Path, rec.Provider)
 	}
 	if err := p.CleanUp(ctx, recordOf(rec)); err != nil {
 		return fmt.Errorf("removing through provider %s: %w", rec.Provider, err)

@@ -196,6 +196,26 @@ func TestDCV_leftoverRecordRemoved(t *testing.T) {
 	r.store.Update("a", func(e *state.Entry) bool { e.DCVRecords = append(e.DCVRecords, rec); return true })
 	r.ns.Add(t, "example.com", `a.example.com. 60 IN TXT "left-over"`)
 	r.ns.Add(t, "example.com", `a.example.com. 60 IN TXT "someone-elses"`)
+	// Its provider gone from the config, the record stays logged and the
+	// run fails saying so.
+	good := r.cfg
+	path := filepath.Join(t.TempDir(), "other.yaml")
+	os.WriteFile(path, []byte("providers:\n  hook: {type: exec, command: /bin/true}\nzones:\n  example.com: hook\n"), 0o600)
+	other, err := dcv.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.cfg = other
+	_, results := r.dcvCycle()
+	want := `validate a: error: removing a.example.com TXT, left by an interrupted run: removing a.example.com TXT: no provider "corp" in ` + path + ` any more` +
+		"\nhint: put provider corp back in the DCV config: certform then removes the record and forgets it"
+	if !cmp.Equal(results, []string{want}) {
+		t.Fatalf("results %q\nwant %q", results, want)
+	}
+	if recs := r.entry("a").DCVRecords; len(recs) != 1 {
+		t.Fatalf("state records %+v", recs)
+	}
+	r.cfg = good
 	r.dcvCycle()
 	if got := r.ns.TXT(t, "a.example.com"); !cmp.Equal(got, []string{"someone-elses"}) {
 		t.Fatalf("TXT at a.example.com: %q", got)
@@ -305,10 +325,11 @@ func TestDCV_failureBacksOff(t *testing.T) {
 	r.spec("b", "dcv_method: dns-txt-token")
 	r.cycle(-1)
 	r.cfg.SetProvider("corp", failFor{r.cfg.Provider("corp"), "a.example.com"})
+	idA, idB := r.entry("a").OrderID, r.entry("b").OrderID // placed in parallel: either may be first
 	_, results := r.dcvCycle()
 	want := []string{
 		"validate a: error: publishing through provider corp: rfc2136: adding a.example.com TXT at 192.0.2.53:53: the server answered REFUSED",
-		"validate b: validated b.example.com (order 100002: issued)",
+		fmt.Sprintf("validate b: validated b.example.com (order %d: issued)", idB),
 	}
 	if diff := cmp.Diff(want, results); diff != "" {
 		t.Fatalf("results (-want +got):\n%s", diff)
@@ -318,7 +339,7 @@ func TestDCV_failureBacksOff(t *testing.T) {
 	}
 	// Backing off: a note, no step.
 	text, results := r.dcvCycle()
-	wantNote := "a (order 100001): the validation of a.example.com failed 1 times in a row; it is tried again after 2026-11-25T10:01:00Z"
+	wantNote := fmt.Sprintf("a (order %d): the validation", idA) + " of a.example.com failed 1 times in a row; it is tried again after 2026-11-25T10:01:00Z"
 	if len(results) != 0 || !strings.Contains(text, wantNote) {
 		t.Fatalf("second cycle: %v\n%s", results, text)
 	}
@@ -332,7 +353,7 @@ func TestDCV_failureBacksOff(t *testing.T) {
 	}
 	r.clock.Add(2 * time.Minute)
 	r.cfg.SetProvider("corp", &dcv.RFC2136{Server: r.ns.Addr, Key: r.ns.KeyName, Algorithm: r.ns.Algorithm, Secret: dcv.Secret(r.ns.Secret)})
-	if _, results = r.dcvCycle(); !cmp.Equal(results, []string{"validate a: validated a.example.com (order 100001: issued)"}) {
+	if _, results = r.dcvCycle(); !cmp.Equal(results, []string{fmt.Sprintf("validate a: validated a.example.com (order %d: issued)", idA)}) {
 		t.Fatalf("after the backoff: %v", results)
 	}
 }

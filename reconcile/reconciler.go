@@ -240,13 +240,11 @@ func (r *Reconciler) Apply(ctx context.Context, c *Cycle) []Result {
 		return nil
 	}
 	// Records an interrupted run left go first; validation steps last.
-	for _, err := range r.cleanupDCV(ctx) {
-		r.logger().Error("a domain validation record left by an interrupted run could not be removed", "error", err.Error())
-	}
+	left := r.cleanupDCV(ctx)
 	p, steps := splitDCV(c.Plan)
 	ap := &applier{API: r.API, Store: r.Store, Log: r.Log, Parallelism: r.Parallelism, ResendAfter: r.ResendAfter, Now: r.Now,
 		CheckClock: func(ctx context.Context) error { return r.checkClock(ctx, true) }}
-	return append(ap.Apply(ctx, p), r.applyDCV(ctx, steps)...)
+	return append(append(ap.Apply(ctx, p), r.applyDCV(ctx, steps)...), left...)
 }
 
 func (r *Reconciler) logger() *slog.Logger { return loggerOr(r.Log) }
