@@ -67,8 +67,15 @@ func (f *dcvFlags) load() (*reconcile.Validation, error) {
 	return &reconcile.Validation{Config: cfg, RevalidateBefore: f.revalidateBefore, PropagationTimeout: f.propagationTimeout}, nil
 }
 
-// apply loads the config and sets it on r.
+// apply loads the config and sets it on r. A config inside the spec
+// directory is refused: whoever can commit a spec must not be able to name
+// a command or a credential.
 func (f *dcvFlags) apply(r *reconcile.Reconciler) error {
+	if p := f.path(); p != "" && r.Dir != "" {
+		if abs, err := filepath.Abs(p); err == nil && inside(abs, r.Dir) {
+			return fmt.Errorf("the DCV config %s is inside the spec directory %s: whoever can commit a spec could name a command or a credential\nhint: keep it on the server, such as /etc/certform/dcv.yaml", p, r.Dir)
+		}
+	}
 	v, err := f.load()
 	if err != nil {
 		return err

@@ -414,3 +414,22 @@ func TestValidate_dcvConfig(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 }
+
+// TestApply_dcvConfigInSpecDir: a DCV config inside the spec directory is
+// refused before any call.
+func TestApply_dcvConfigInSpecDir(t *testing.T) {
+	srv, env := startFake(t)
+	dir := t.TempDir()
+	writeSpecs(t, dir, 1)
+	conf := filepath.Join(dir, "ops", "dcv.yaml")
+	os.Mkdir(filepath.Dir(conf), 0o700)
+	os.WriteFile(conf, []byte("providers:\n  hook: {type: exec, command: /bin/true}\nzones:\n  example.com: hook\n"), 0o600)
+	code, _, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", filepath.Join(t.TempDir(), "s.json"), "--dcv-config", conf)
+	want := "certform apply: the DCV config " + conf + " is inside the spec directory " + dir + ": whoever can commit a spec could name a command or a credential\nhint: keep it on the server, such as /etc/certform/dcv.yaml\n"
+	if code != 1 || stderr != want {
+		t.Fatalf("exit %d\n%q\nwant %q", code, stderr, want)
+	}
+	if calls := srv.Calls(); len(calls) != 0 {
+		t.Fatalf("calls were made: %v", calls)
+	}
+}
