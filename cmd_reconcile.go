@@ -963,6 +963,9 @@ type statusJSON struct {
 	// PreviousOrderIDs are the spec's earlier orders, oldest first (an
 	// order renewed is kept here).
 	PreviousOrderIDs []int `json:"previous_order_ids,omitempty"`
+	// DomainValidationEnds are when the validation of the account domains
+	// the spec uses ends, as last read with --dcv-config.
+	DomainValidationEnds map[string]time.Time `json:"domain_validation_ends,omitempty"`
 }
 
 // timeOrNil returns nil for the zero time, so that JSON leaves it out.
@@ -1026,7 +1029,7 @@ func runStatus(stdout, stderr io.Writer, args []string) int {
 			Revoke: e.Revoke, Intent: e.Intent, Orphan: valid != nil && !valid[n], File: e.File, AlternativeOrderID: e.AlternativeOrderID, Imported: e.Imported,
 			SerialNumber: e.SerialNumber, NotAfter: timeOrNil(e.NotAfter), OrderValidTill: timeOrNil(e.OrderValidTill), ObservedAt: timeOrNil(e.ObservedAt),
 			DeliveredAt: timeOrNil(e.DeliveredAt), DCVToken: e.DCVToken, DeliveredSerial: e.DeliveredSerial, DeliveryError: e.DeliveryError,
-			HookPending: e.HookPending, HookAttempts: e.HookAttempts, PreviousOrderIDs: e.PreviousOrderIDs})
+			HookPending: e.HookPending, HookAttempts: e.HookAttempts, PreviousOrderIDs: e.PreviousOrderIDs, DomainValidationEnds: e.DomainValidationEnds})
 	}
 	if *asJSON {
 		if rows == nil {
@@ -1071,6 +1074,7 @@ func runStatus(stdout, stderr io.Writer, args []string) int {
 		if r.HookPending != "" {
 			notes = append(notes, fmt.Sprintf("deploy hook for serial %s failed %s", r.HookPending, countOf(r.HookAttempts, "time")))
 		}
+		notes = append(notes, domainNotes(r.DomainValidationEnds, now)...)
 		certDays, orderDays := "-", "-"
 		if r.NotAfter != nil {
 			certDays = daysUntil(*r.NotAfter, now)

@@ -392,8 +392,19 @@ func TestE2E_DCV_domainRevalidated(t *testing.T) {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
 	runBinary(t, env, args...)
-	if d, _ := srv.DomainByID(id); d.Validations != 1 {
+	d, _ := srv.DomainByID(id)
+	if d.Validations != 1 {
 		t.Fatalf("revalidated %d times, want once", d.Validations)
+	}
+	// status shows when the domain's validation ends, as last read.
+	code, stdout, stderr = runBinary(t, nil, "status", "--state", st)
+	wantNote := "domain example.com validated until " + d.ValidatedUntil.UTC().Format("2006-01-02") + " (199 days)"
+	if code != 0 || !strings.Contains(stdout, wantNote) {
+		t.Fatalf("status: exit %d, want %q\n%s\n%s", code, wantNote, stdout, stderr)
+	}
+	code, stdout, _ = runBinary(t, nil, "status", "--state", st, "--json")
+	if code != 0 || !strings.Contains(compactJSON(t, []byte(stdout)), `"domain_validation_ends":{"example.com":"`+d.ValidatedUntil.UTC().Truncate(time.Second).Format(time.RFC3339)+`"}`) {
+		t.Fatalf("status --json:\n%s", stdout)
 	}
 	if got := ns.TXT(t, "example.com"); !slices.Equal(got, []string{dnstest.SPF}) {
 		t.Fatalf("apex %q", got)

@@ -113,6 +113,9 @@ type dcvSeen struct {
 	ends    map[string]time.Time
 	waiting int
 	retry   map[string]dcvRetry // by stepKey
+	// bySpec are the ends of the domains each spec uses, to save in the
+	// state; nil when the domains were not read.
+	bySpec map[string]map[string]time.Time
 }
 
 // dcvRetry is a validation step that failed Failures times in a row; it
@@ -210,10 +213,12 @@ func (r *Reconciler) planDCV(ctx context.Context, c *Cycle, known *state.File) {
 	cfg := r.DCV.Config
 	waiting := 0
 	var ends map[string]time.Time
+	var bySpec map[string]map[string]time.Time
 	defer func() {
 		r.dcvSeen.mu.Lock()
 		defer r.dcvSeen.mu.Unlock()
 		r.dcvSeen.waiting = waiting
+		r.dcvSeen.bySpec = bySpec
 		if ends != nil {
 			r.dcvSeen.ends = ends
 		}
@@ -294,24 +299,30 @@ func (r *Reconciler) planDCV(ctx context.Context, c *Cycle, known *state.File) {
 	}
 	now := r.now()
 	ends = map[string]time.Time{}
+	bySpec = map[string]map[string]time.Time{}
 	specs := append(c.Specs.Orders[:0:0], c.Specs.Orders...)
 	sort.Slice(specs, func(i, j int) bool { return specs[i].Name < specs[j].Name })
 	for _, d := range domains {
 		domain := strings.ToLower(d.Name)
+		end, ok := d.ValidationEnds()
 		user := ""
 		for _, o := range specs {
 			for _, n := range specNames(o) {
 				n = strings.TrimPrefix(n, "*.")
 				if n == domain || strings.HasSuffix(n, "."+domain) {
-					user = o.Name
+					if user == "" {
+						user = o.Name
+					}
+					if ok {
+						if bySpec[o.Name] == nil {
+							bySpec[o.Name] = map[string]time.Time{}
+						}
+						bySpec[o.Name][domain] = end
+					}
 					break
 				}
 			}
-			if user != "" {
-				break
-			}
 		}
-		end, ok := d.ValidationEnds()
 		if user != "" && ok {
 			ends[domain] = end
 		}
@@ -375,6 +386,35 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// saveDomainEnds records in each tracked spec's entry when the
+// validation of the domains it uses ends (for certform status), in one
+// write, and only when that changed. Entries are never created.
+func (r *Reconciler) saveDomainEnds() error {
+	r.dcvSeen.mu.Lock()
+	bySpec := r.dcvSeen.bySpec
+	r.dcvSeen.mu.Unlock()
+	if bySpec == nil {
+		return nil
+	}
+	known := r.Store.Snapshot()
+	changed := false
+	for name, e := range known.Entries {
+		if !maps.EqualFunc(e.DomainValidationEnds, bySpec[name], time.Time.Equal) {
+			changed = true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	return r.Store.Batch(func(entries map[string]*state.Entry) {
+		for name, e := range entries {
+			if e != nil {
+				e.DomainValidationEnds = maps.Clone(bySpec[name])
+			}
+		}
+	})
 }
 
 // isDCV reports whether an action is a validation step.

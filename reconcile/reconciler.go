@@ -241,6 +241,9 @@ func (r *Reconciler) Apply(ctx context.Context, c *Cycle) []Result {
 	}
 	// Records an interrupted run left go first; validation steps last.
 	left := r.cleanupDCV(ctx)
+	if err := r.saveDomainEnds(); err != nil {
+		r.logger().Error("saving the domains' validation ends", "error", err.Error())
+	}
 	p, steps := splitDCV(c.Plan)
 	ap := &applier{API: r.API, Store: r.Store, Log: r.Log, Parallelism: r.Parallelism, ResendAfter: r.ResendAfter, Now: r.Now,
 		CheckClock: func(ctx context.Context) error { return r.checkClock(ctx, true) }}

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -105,6 +106,10 @@ type Entry struct {
 	// DCVRecords are the validation records certform published for this
 	// spec and has not cleaned up yet (see DCVRecord); nil when none.
 	DCVRecords []DCVRecord `json:"dcv_records,omitempty"`
+	// DomainValidationEnds are, by account domain, when the validation of
+	// the domains the spec's names fall under ends, as last read with
+	// --dcv-config; nil when not read.
+	DomainValidationEnds map[string]time.Time `json:"domain_validation_ends,omitempty"`
 }
 
 // RevokeRecord is a revoke request certform made.
@@ -875,6 +880,7 @@ func cloneEntry(e *Entry) *Entry {
 	c.Options = cloneMap(e.Options)
 	c.PreviousOrderIDs = slices.Clone(e.PreviousOrderIDs)
 	c.DCVRecords = slices.Clone(e.DCVRecords)
+	c.DomainValidationEnds = maps.Clone(e.DomainValidationEnds)
 	if e.Revoke != nil {
 		r := *e.Revoke
 		c.Revoke = &r
