@@ -25,7 +25,7 @@ type dcvFlags struct {
 
 func (f *dcvFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.config, "dcv-config", "", "DCV config (YAML: providers and the zones they serve) with which certform publishes domain validation records itself; also $CERTFORM_DCV_CONFIG; off when empty")
-	fs.DurationVar(&f.revalidateBefore, "dcv-revalidate-before", reconcile.DefaultRevalidateBefore, "revalidate an account domain a spec uses once its validation ends within this long (needs --dcv-config)")
+	fs.DurationVar(&f.revalidateBefore, "dcv-revalidate-before", reconcile.DefaultRevalidateBefore, "revalidate an account domain a spec uses once its validation ends within this long (needs --dcv-config; 0: never, and GET /domain is not read)")
 	fs.DurationVar(&f.propagationTimeout, "dcv-propagation-timeout", dcv.DefaultPropagationTimeout, "wait at most this long for every authoritative name server to answer a published record")
 }
 
@@ -55,8 +55,8 @@ func (f *dcvFlags) path() string {
 
 // load reads the config; nil without one.
 func (f *dcvFlags) load() (*reconcile.Validation, error) {
-	if f.revalidateBefore <= 0 || f.propagationTimeout <= 0 {
-		return nil, fmt.Errorf("--dcv-revalidate-before and --dcv-propagation-timeout must be positive")
+	if f.revalidateBefore < 0 || f.propagationTimeout <= 0 {
+		return nil, fmt.Errorf("--dcv-propagation-timeout must be positive, --dcv-revalidate-before not negative")
 	}
 	path := f.path()
 	if path == "" {
@@ -66,7 +66,11 @@ func (f *dcvFlags) load() (*reconcile.Validation, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &reconcile.Validation{Config: cfg, RevalidateBefore: f.revalidateBefore, PropagationTimeout: f.propagationTimeout}, nil
+	before := f.revalidateBefore
+	if before == 0 {
+		before = -1 // off: the account's domains are not read
+	}
+	return &reconcile.Validation{Config: cfg, RevalidateBefore: before, PropagationTimeout: f.propagationTimeout}, nil
 }
 
 // apply loads the config and sets it on r. A config inside the spec

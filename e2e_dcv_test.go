@@ -148,6 +148,11 @@ func TestE2E_DCV_rfc2136(t *testing.T) {
 			t.Fatalf("the TSIG secret is in the %s", what)
 		}
 	}
+	// With --dcv-revalidate-before 0 the domains are not read.
+	srv.ResetRequests()
+	if code, _, _ = runBinary(t, env, append(args, "--dcv-revalidate-before", "0")...); code != 0 || slices.ContainsFunc(srv.Calls(), func(c string) bool { return strings.HasPrefix(c, "GET /domain") }) {
+		t.Fatalf("with --dcv-revalidate-before 0: exit %d, calls %v", code, srv.Calls())
+	}
 	// The next run sees the order issued and has nothing to validate.
 	srv.ResetRequests()
 	code, stdout, _ = runBinary(t, env, args...)
