@@ -338,6 +338,7 @@ type planFlags struct {
 	accountMoved     bool
 	api              apiFlags
 	log              logFlags
+	dcv              dcvFlags
 	// apply only: the saved plan to apply, and --auto-approve.
 	planFile    string
 	autoApprove *bool
@@ -372,6 +373,7 @@ func (f *planFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.accountMoved, "account-moved", false, "the state's orders moved to the CertCentral at --api-url: record the new API URL instead of refusing")
 	f.api.register(fs)
 	f.log.register(fs)
+	f.dcv.register(fs)
 }
 
 // check reports flag values out of range.
@@ -606,6 +608,10 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 	}
 	r := &reconcile.Reconciler{Dir: f.dir, Known: known, Log: logger, MaxRevocations: f.maxRevocations, MaxPurchases: f.maxPurchases,
 		ResendAfter: f.resendAfter, MaxClockSkew: f.maxClockSkew, Quiet: f.quiet, DryRun: true}
+	if err := f.dcv.apply(r); err != nil {
+		fmt.Fprintf(stderr, "certform plan: %v\n", err)
+		return exitError
+	}
 	if f.refresh {
 		client, err := f.api.newClient(logger)
 		if err != nil {
@@ -764,6 +770,10 @@ func applyOnce(ctx context.Context, f planFlags, loc stateLocation, df deliveryF
 	r := &reconcile.Reconciler{Dir: f.dir, API: client, Store: store, Log: logger, Parallelism: parallelism, Observe: true,
 		MaxRevocations: f.maxRevocations, MaxPurchases: f.maxPurchases, ResendAfter: f.resendAfter, MaxClockSkew: f.maxClockSkew, Quiet: f.quiet}
 	if err := df.apply(r, f.dir); err != nil {
+		fmt.Fprintf(stderr, "certform apply: %v\n", err)
+		return exitError
+	}
+	if err := f.dcv.apply(r); err != nil {
 		fmt.Fprintf(stderr, "certform apply: %v\n", err)
 		return exitError
 	}
@@ -1036,6 +1046,7 @@ func runStatus(stdout, stderr io.Writer, args []string) int {
 		if r.HookPending != "" {
 			notes = append(notes, fmt.Sprintf("deploy hook for serial %s failed %s", r.HookPending, countOf(r.HookAttempts, "time")))
 		}
+		notes = append(notes, domainNotes(r.DomainValidationEnds, now)...)
 		certDays, orderDays := "-", "-"
 		if r.NotAfter != nil {
 			certDays = daysUntil(*r.NotAfter, now)

@@ -47,6 +47,8 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 	accountMoved := fs.Bool("account-moved", false, "the state's orders moved to the CertCentral at --api-url: record the new API URL instead of refusing")
 	var df deliveryFlags
 	df.register(fs)
+	var dcvf dcvFlags
+	dcvf.register(fs)
 	pollInterval := fs.Duration("poll-interval", daemon.DefaultPollInterval, "while an order waits in CertCentral (approval, validation, reissue, pickup), look again this often")
 	parallelism := fs.Int("parallelism", 4, "specs worked on at once")
 	notifyConfig := fs.String("notify-config", os.Getenv("CERTFORM_NOTIFY_CONFIG"), "notification receivers and the events each wants (YAML; see docs/notifications.md); also $CERTFORM_NOTIFY_CONFIG; never inside --dir, and only its owner may read it")
@@ -177,6 +179,9 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 	r := &reconcile.Reconciler{Dir: *dir, API: client, Store: store, Cache: spec.NewCache(), Log: logger, Parallelism: *parallelism, Observe: true,
 		MaxRevocations: *maxRevocations, MaxPurchases: *maxPurchases, ResendAfter: *resendAfter, MaxClockSkew: *maxClockSkew, DryRun: *dryRun}
 	if err := df.apply(r, *dir); err != nil {
+		return fail(err, "")
+	}
+	if err := dcvf.apply(r); err != nil {
 		return fail(err, "")
 	}
 	dcfg := daemon.Config{

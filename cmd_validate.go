@@ -17,12 +17,19 @@ type validateJSON struct {
 }
 
 func runValidate(stdout, stderr io.Writer, args []string) int {
-	fs := newFlags(stderr, "validate", "--dir DIR [--json]",
+	fs := newFlags(stderr, "validate", "--dir DIR [--json] [--dcv-config FILE]",
 		"check every spec below DIR: exit 0 when all are valid, 1 otherwise; no network, no state")
 	dir := fs.String("dir", "", "spec directory to check (required)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
+	var dcvf dcvFlags
+	dcvf.register(fs)
 	if done, code := parseFlags(fs, stdout, args, 0); done {
 		return code
+	}
+	if dcvf.path() != "" {
+		if code := validateDCV(stdout, stderr, &dcvf); code != exitOK || *dir == "" {
+			return code
+		}
 	}
 	if *dir == "" {
 		fmt.Fprintln(stderr, "certform validate: --dir is required")

@@ -143,6 +143,8 @@ type Action struct {
 	// OrderStatus is then its status. Apply reads an unverified one first.
 	Verified    bool   `json:"verified,omitempty"`
 	OrderStatus string `json:"order_status,omitempty"`
+	// Validation is set on a validate or revalidate action (see dcv.go).
+	Validation *ValidationStep `json:"validation,omitempty"`
 	// adoptee is the order read for an adopt, for apply.
 	adoptee *adoptee
 	// Spec is the desired order (nil in a decoded plan).

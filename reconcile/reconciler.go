@@ -80,6 +80,11 @@ type Reconciler struct {
 	// with ctx); tests inject their own.
 	Now   func() time.Time
 	Sleep func(ctx context.Context, d time.Duration) error
+	// DCV, when set (--dcv-config), validates domains without a person:
+	// see dcv.go.
+	DCV *Validation
+	// dcvSeen is what the last cycle read of domain validation.
+	dcvSeen dcvSeen
 
 	// observedAt is the time of the last complete observation when it is
 	// later than the one saved in the state: a cycle that observed no
@@ -202,6 +207,7 @@ func (r *Reconciler) Prepare(ctx context.Context, opt CycleOptions) (*Cycle, err
 			c.Plan = plan(in)
 		}
 		r.holdOnClock(ctx, c)
+		r.planDCV(ctx, c, r.known())
 	}
 	return c, nil
 }
@@ -245,10 +251,16 @@ func (r *Reconciler) Apply(ctx context.Context, c *Cycle) []Result {
 	if r.DryRun || r.Store == nil || r.API == nil {
 		return nil
 	}
+	// Records an interrupted run left go first; validation steps last.
+	left := r.cleanupDCV(ctx)
+	if err := r.saveDomainEnds(); err != nil {
+		r.logger().Error("saving the domains' validation ends", "error", err.Error())
+	}
+	p, steps := splitDCV(c.Plan)
 	ap := &applier{API: r.API, Store: r.Store, Log: r.Log, Parallelism: r.Parallelism, ResendAfter: r.ResendAfter, Now: r.Now,
 		MaxPurchases: r.MaxPurchases, MaxRevocations: r.MaxRevocations,
 		CheckClock: func(ctx context.Context) error { return r.checkClock(ctx, true) }}
-	return ap.Apply(ctx, c.Plan)
+	return append(append(ap.Apply(ctx, p), r.applyDCV(ctx, steps)...), left...)
 }
 
 func (r *Reconciler) logger() *slog.Logger { return loggerOr(r.Log) }

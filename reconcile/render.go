@@ -104,6 +104,8 @@ func writeAction(b *strings.Builder, a Action, c func(string, string) string, bl
 		if o := a.Spec; o != nil {
 			writeOrderDetails(b, o)
 		}
+	case isDCV(a):
+		writeValidation(b, a, c)
 	case a.Kind == KindAdopt:
 		fmt.Fprintf(b, "  %s %s order %d  %s\n", c(green, "= adopt "), a.Name, a.OrderID, where)
 		if a.Verified {

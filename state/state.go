@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -115,6 +116,13 @@ type Entry struct {
 	// CertCentral rejected: it is not asked again while the spec asks for
 	// the same content.
 	ReissueRejected *ReissueRejection `json:"reissue_rejected,omitempty"`
+	// DCVRecords are the validation records certform published for this
+	// spec and has not cleaned up yet (see DCVRecord); nil when none.
+	DCVRecords []DCVRecord `json:"dcv_records,omitempty"`
+	// DomainValidationEnds are, by account domain, when the validation of
+	// the domains the spec's names fall under ends, as last read with
+	// --dcv-config; nil when not read.
+	DomainValidationEnds map[string]time.Time `json:"domain_validation_ends,omitempty"`
 }
 
 // ReissueRejection is a reissue certform asked for and CertCentral (an
@@ -970,6 +978,8 @@ func cloneEntry(e *Entry) *Entry {
 		rj.Fixed, rj.Names, rj.Changed = cloneMap(rj.Fixed), slices.Clone(rj.Names), slices.Clone(rj.Changed)
 		c.ReissueRejected = &rj
 	}
+	c.DCVRecords = slices.Clone(e.DCVRecords)
+	c.DomainValidationEnds = maps.Clone(e.DomainValidationEnds)
 	if e.Revoke != nil {
 		r := *e.Revoke
 		c.Revoke = &r

@@ -42,6 +42,9 @@ type Entry struct {
 	// PreviousOrderIDs are the spec's earlier orders, oldest first (an
 	// order renewed is kept here).
 	PreviousOrderIDs []int `json:"previous_order_ids,omitempty"`
+	// DomainValidationEnds are when the validation of the account domains
+	// the spec uses ends, as last read with --dcv-config.
+	DomainValidationEnds map[string]time.Time `json:"domain_validation_ends,omitempty"`
 	// NextRenewal is when certform will next reissue the certificate or
 	// renew the order on its own (see NextRenewal); known only with the
 	// spec (certform status --dir, and the daemon).
@@ -80,7 +83,8 @@ func Build(f *state.File, specs []*spec.Order, lastErrors map[string]string) []E
 			Revoke: e.Revoke, Intent: e.Intent, File: e.File, AlternativeOrderID: e.AlternativeOrderID, Imported: e.Imported,
 			SerialNumber: e.SerialNumber, NotAfter: timeOrNil(e.NotAfter), OrderValidTill: timeOrNil(e.OrderValidTill), ObservedAt: timeOrNil(e.ObservedAt),
 			DeliveredAt: timeOrNil(e.DeliveredAt), DCVToken: e.DCVToken, DeliveredSerial: e.DeliveredSerial, DeliveryError: e.DeliveryError,
-			HookPending: e.HookPending, HookAttempts: e.HookAttempts, PreviousOrderIDs: e.PreviousOrderIDs, LastError: lastErrors[n]}
+			HookPending: e.HookPending, HookAttempts: e.HookAttempts, PreviousOrderIDs: e.PreviousOrderIDs,
+			DomainValidationEnds: e.DomainValidationEnds, LastError: lastErrors[n]}
 		if reconcile.Waiting(e.Status) {
 			r.Waiting = e.Status
 		}

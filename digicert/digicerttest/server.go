@@ -284,6 +284,7 @@ type Server struct {
 	holdReissues  bool
 	sendCT        bool                  // WithDisableCTField
 	before        map[int]reissueBefore // by the certificate id of a waiting reissue
+	dcv           dcvState              // WithDNSResolver, WithHTTPValidation, AddDomain
 }
 
 // DefaultCertificateLifetime is how long the fake's certificates are valid
@@ -674,6 +675,11 @@ func (s *Server) ReissueNames(id int, cn string, dns []string) {
 func (s *Server) ApproveReissue(id int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.approveReissue(id)
+}
+
+// approveReissue is ApproveReissue with s.mu held.
+func (s *Server) approveReissue(id int) {
 	o, i := s.pendingReissue(id)
 	if o == nil {
 		return
@@ -1190,6 +1196,9 @@ var (
 )
 
 func (s *Server) route(w http.ResponseWriter, r *http.Request, path string, body []byte) {
+	if s.routeDCV(w, r, path) {
+		return
+	}
 	switch {
 	case path == "/order/certificate/ssl":
 		if r.Method != http.MethodPost {
@@ -1355,6 +1364,9 @@ func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request, body []byte)
 	o.Changed = s.now()
 	o.Created = o.Changed
 	o.OrderValidTill = o.Created.AddDate(validity.Years, 0, validity.Days)
+	if o.Status == "issued" && s.validatesDCV(o.DCVMethod) {
+		o.Status = "pending" // until check-dcv finds the value (dcv.go)
+	}
 	resp := map[string]any{"id": o.ID}
 	if o.DCVRandomValue != "" {
 		resp["dcv_random_value"] = o.DCVRandomValue
@@ -1698,6 +1710,9 @@ func (s *Server) reissue(w http.ResponseWriter, r *http.Request, id int, body []
 	n.CommonName, n.DNSNames, n.SignatureHash, n.PublicKey = want.CommonName, want.DNSNames, want.SignatureHash, want.PublicKey
 	n.RevokesPrevious = o.RevokesPrevious || rr.RevokesPrevious
 	status := "pending"
+	if skip && !s.holdReissues && !s.reissueValidated(o, &n) {
+		skip = false // waits in reissue_pending until check-dcv (dcv.go)
+	}
 	if skip && !s.holdReissues {
 		if err := s.issueAs(&n, rr.PublicKey, time.Time{}, rr.CertificateID); err != nil {
 			s.fail(w, apiErr{500, "internal_error", "The certificate could not be issued: " + err.Error()})

@@ -1,0 +1,5 @@
+package dcv
+
+import "fmt"
+
+var sprintf = fmt.Sprintf
