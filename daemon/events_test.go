@@ -121,7 +121,11 @@ func TestDaemon_notifications(t *testing.T) {
 	}
 	// Approved: the waiting event is over; the certificate is delivered
 	// (and its hook fails).
-	srv.Approve(100001)
+	for _, o := range srv.Orders() { // the two orders were placed in parallel
+		if o.CommonName == "api.example.com" {
+			srv.Approve(o.ID)
+		}
+	}
 	d.cycle(ctx, trigger{reasons: []string{reasonPoll}})
 	if got := rec.take(); len(got) != 2 || !strings.HasPrefix(got[0], "delivered api: certificate ") || !strings.HasPrefix(got[1], "hook_failed api: ") {
 		t.Errorf("events once approved: %q", got)
