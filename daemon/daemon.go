@@ -109,7 +109,8 @@ type Config struct {
 	// Notifier, if set, gets the daemon's events (see package notify):
 	// destructive_plan and blocked when a plan has them, failed after
 	// FailedAfter failures in a row of a spec or of the whole cycle,
-	// delivered, hook_failed, expiring, waiting, and takeover. An event
+	// delivered, hook_failed, expiring, waiting, takeover, and
+	// dcv_expiring (from the Reconciler's DomainValidation). An event
 	// that stays the same is sent again only after the config's
 	// Reminder. Sends never wait for a receiver.
 	Notifier Notifier
@@ -970,6 +971,7 @@ func (d *Daemon) finish(t trigger, start time.Time, ok bool, specErrors int, p *
 	var stats *stateStats
 	if p != nil {
 		d.r.Store.View(func(f *state.File) { stats = countState(f, end) })
+		d.met.observeDomainValidation(d.r.DomainValidation())
 	}
 	d.met.observeCycle(t.reason(), ok, end.Sub(start), end, specErrors, p, stats)
 	d.health.setCycle(end, ok, t.reason(), o)

@@ -3,7 +3,9 @@ package daemon
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -143,8 +145,8 @@ func (d *Daemon) planEvents(p *reconcile.Changes, dryRun bool) {
 
 // resultEvents sends the events of an applied cycle: failed for a spec
 // whose call or delivery failed FailedAfter cycles in a row, delivered,
-// hook_failed, expiring and waiting; then forgets the events the cycle
-// did not emit.
+// hook_failed, expiring, waiting and dcv_expiring; then forgets the
+// events the cycle did not emit.
 func (d *Daemon) resultEvents(results []reconcile.Result, ds []reconcile.Delivery, rows []status.Entry, revoked map[string]bool) {
 	n := d.cfg.Notifier
 	if n == nil {
@@ -199,8 +201,7 @@ func (d *Daemon) resultEvents(results []reconcile.Result, ds []reconcile.Deliver
 			continue
 		}
 		if r.NotAfter != nil && r.Waiting == "" && r.Intent == nil && r.Status == "issued" {
-			if left := r.NotAfter.Sub(now); left < time.Duration(cfg.ExpiringDays)*24*time.Hour {
-				days := int(math.Floor(left.Hours() / 24))
+			if days, soon := endsWithin(*r.NotAfter, now, cfg.ExpiringDays); soon {
 				d.emit(strings.Join([]string{notify.TypeExpiring, r.Name, strconv.Itoa(r.OrderID)}, "\x00"), notify.Event{Type: notify.TypeExpiring, Spec: r.Name, OrderID: r.OrderID,
 					Message: fmt.Sprintf("the certificate ends at %s (%d days), and no reissue or renewal is pending", r.NotAfter.UTC().Format(time.RFC3339), days),
 					Hint:    "see certform status and the daemon's notes for this spec (waiting, needs_csr, blocked)"})
@@ -223,6 +224,7 @@ func (d *Daemon) resultEvents(results []reconcile.Result, ds []reconcile.Deliver
 		}
 	}
 	d.events.waitingSince = waitingNow
+	d.dcvEvents(results, now, cfg.DCVExpiringDays)
 	// A deploy hook that failed stays failed until it succeeds, though it
 	// runs again only after its backoff: its event is not sent again
 	// meanwhile.
@@ -238,6 +240,42 @@ func (d *Daemon) resultEvents(results []reconcile.Result, ds []reconcile.Deliver
 		}
 	}
 	d.endEvents()
+}
+
+// endsWithin reports whether end is less than days days after now, and
+// how many whole days are left (negative once it has passed): the
+// threshold of the expiring and dcv_expiring events.
+func endsWithin(end, now time.Time, days int) (left int, soon bool) {
+	d := end.Sub(now)
+	return int(math.Floor(d.Hours() / 24)), d < time.Duration(days)*24*time.Hour
+}
+
+// dcvEvents sends a dcv_expiring event for each account domain a spec
+// uses whose validation, as the last cycle with --dcv-config read it
+// (Reconciler.DomainValidation), ends within days of now, unless this
+// cycle revalidated it (results). The same domain and end is one event,
+// reminded like the others.
+func (d *Daemon) dcvEvents(results []reconcile.Result, now time.Time, days int) {
+	ends, _ := d.r.DomainValidation()
+	revalidated := map[string]bool{}
+	for _, r := range results {
+		if r.Err == nil && r.Action.Kind == reconcile.KindRevalidate && r.Action.Validation != nil {
+			revalidated[r.Action.Validation.Domain] = true
+		}
+	}
+	for _, domain := range slices.Sorted(maps.Keys(ends)) {
+		end := ends[domain]
+		left, soon := endsWithin(end, now, days)
+		if !soon || revalidated[domain] {
+			continue
+		}
+		msg := fmt.Sprintf("the validation of domain %s ends at %s (%d days)", domain, end.UTC().Format(time.RFC3339), left)
+		if !end.After(now) {
+			msg = fmt.Sprintf("the validation of domain %s ended at %s", domain, end.UTC().Format(time.RFC3339))
+		}
+		d.emit(strings.Join([]string{notify.TypeDCVExpiring, domain, end.UTC().Format(time.RFC3339)}, "\x00"), notify.Event{Type: notify.TypeDCVExpiring, Domain: domain,
+			Message: msg, Hint: "certform revalidates a domain through a DNS zone of the DCV config (--dcv-revalidate-before): see the daemon's notes (dcv_unconfigured) and log, or revalidate it in CertCentral; orders with its names wait on validation once it ends"})
+	}
 }
 
 // takeoverEvent sends a takeover event: msg says who took the lock.

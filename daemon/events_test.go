@@ -2,21 +2,26 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/certform/certform/dcv"
 	"github.com/certform/certform/deliver"
 	"github.com/certform/certform/digicert"
 	"github.com/certform/certform/digicert/digicerttest"
+	"github.com/certform/certform/internal/dnstest"
 	"github.com/certform/certform/notify"
 	"github.com/certform/certform/reconcile"
 	"github.com/certform/certform/spec/spectest"
+	"github.com/google/go-cmp/cmp"
 )
 
 // recorder is a Notifier that keeps the events sent.
@@ -53,11 +58,11 @@ func (r *recorder) take() []string {
 
 // eventRig is a daemon against the fake CertCentral, with a spec that is
 // issued at once (shop), one that waits for approval (api), a certificate
-// folder and a deploy hook that fails.
-func eventRig(t *testing.T, n Notifier) (*Daemon, *fakeClock, *digicerttest.Server) {
+// folder and a deploy hook that fails; opts configure the fake.
+func eventRig(t *testing.T, n Notifier, opts ...digicerttest.Option) (*Daemon, *fakeClock, *digicerttest.Server) {
 	t.Helper()
 	clock := newFakeClock()
-	srv := digicerttest.New("daemon-key", digicerttest.WithClock(clock.Now))
+	srv := digicerttest.New("daemon-key", append([]digicerttest.Option{digicerttest.WithClock(clock.Now)}, opts...)...)
 	url := srv.Start()
 	t.Cleanup(srv.Close)
 	api, err := digicert.New("daemon-key", digicert.WithBaseURL(url), digicert.WithRetry(digicert.Retry{}))
@@ -187,5 +192,157 @@ func TestDaemon_notifyCycleFailed(t *testing.T) {
 		case i != 2 && len(got) != 0:
 			t.Errorf("events of failed cycle %d: %q", i+1, got)
 		}
+	}
+}
+
+// gauges returns the series of a gauge in m as "label=value,...: value",
+// sorted.
+func gauges(t *testing.T, m *Metrics, name string) []string {
+	t.Helper()
+	fams, err := m.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, fam := range fams {
+		if fam.GetName() != name {
+			continue
+		}
+		for _, mt := range fam.GetMetric() {
+			var labels []string
+			for _, l := range mt.GetLabel() {
+				labels = append(labels, l.GetName()+"="+l.GetValue())
+			}
+			out = append(out, fmt.Sprintf("%s: %v", strings.Join(labels, ","), mt.GetGauge().GetValue()))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// dcvEvents returns the dcv_expiring events sent since the last take, as
+// "domain: message", and forgets all events.
+func (r *recorder) dcvEvents() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, e := range r.got {
+		if e.Type == notify.TypeDCVExpiring {
+			out = append(out, e.Domain+": "+e.Message)
+			if e.Hint == "" || e.Spec != "" || e.OrderID != 0 {
+				panic(fmt.Sprintf("dcv_expiring event %+v", e))
+			}
+		}
+	}
+	r.got = nil
+	return out
+}
+
+// TestDaemon_domainValidation: with a DCV config, each cycle sets the
+// validation end of each account domain a spec uses (not of the others)
+// and the names waiting on validation; a domain whose validation ends
+// within dcv_expiring_days sends one dcv_expiring event, not sent again
+// by the next cycle, and a reminder a day later.
+func TestDaemon_domainValidation(t *testing.T) {
+	rec := newRecorder()
+	d, clock, srv := eventRig(t, rec)
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "dcv.yaml")
+	// No zone can revalidate example.com (a web root serves only
+	// http-token): it is left to end.
+	if err := os.WriteFile(conf, []byte("providers:\n  web: {type: webroot, path: "+dir+"}\nzones:\n  example.com: web\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := dcv.Load(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.r.DCV = &reconcile.Validation{Config: cfg}
+	start := clock.Now()
+	srv.AddDomain("example.com", start.Add(10*24*time.Hour))
+	srv.AddDomain("example.org", start.Add(5*24*time.Hour)) // no spec uses it
+	srv.AddDomain("example.net", start.Add(100*24*time.Hour))
+	ctx := context.Background()
+	d.cycle(ctx, trigger{reasons: []string{reasonStart}})
+	end := start.Add(10 * 24 * time.Hour)
+	want := []string{fmt.Sprintf("domain=example.com,validation=: %v", float64(end.Unix()))}
+	if diff := cmp.Diff(want, gauges(t, d.met, "certform_domain_validation_expiry_timestamp_seconds")); diff != "" {
+		t.Errorf("expiry series (-want +got):\n%s", diff)
+	}
+	// The orders were placed after the plan read their validation.
+	if diff := cmp.Diff([]string{": 0"}, gauges(t, d.met, "certform_domain_validation_names_waiting")); diff != "" {
+		t.Errorf("names waiting after the first cycle (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"example.com: the validation of domain example.com ends at 2026-03-11T12:00:00Z (10 days)"}, rec.dcvEvents()); diff != "" {
+		t.Fatalf("events of the first cycle (-want +got):\n%s", diff)
+	}
+	d.cycle(ctx, trigger{reasons: []string{reasonPoll}})
+	if got := rec.dcvEvents(); len(got) != 0 {
+		t.Errorf("sent again: %q", got)
+	}
+	// api waits for approval; its name is validated through example.com.
+	if diff := cmp.Diff([]string{": 0"}, gauges(t, d.met, "certform_domain_validation_names_waiting")); diff != "" {
+		t.Errorf("names waiting (-want +got):\n%s", diff)
+	}
+	clock.Advance(25 * time.Hour)
+	d.cycle(ctx, trigger{reasons: []string{reasonPoll}})
+	if diff := cmp.Diff([]string{"example.com: the validation of domain example.com ends at 2026-03-11T12:00:00Z (8 days) (reminder)"}, rec.dcvEvents()); diff != "" {
+		t.Errorf("events a day later (-want +got):\n%s", diff)
+	}
+	d.cycle(ctx, trigger{reasons: []string{reasonPoll}})
+	if got := rec.dcvEvents(); len(got) != 0 {
+		t.Errorf("reminder sent again: %q", got)
+	}
+	// Once example.com's validation has ended, api's name waits on
+	// validation; the event says it ended (a day after the reminder).
+	clock.Advance(10 * 24 * time.Hour)
+	d.cycle(ctx, trigger{reasons: []string{reasonPoll}})
+	if diff := cmp.Diff([]string{": 1"}, gauges(t, d.met, "certform_domain_validation_names_waiting")); diff != "" {
+		t.Errorf("names waiting after the end (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"example.com: the validation of domain example.com ended at 2026-03-11T12:00:00Z (reminder)"}, rec.dcvEvents()); diff != "" {
+		t.Errorf("events after the end (-want +got):\n%s", diff)
+	}
+}
+
+// TestDaemon_domainRevalidatedNoEvent: a domain that the cycle
+// revalidates sends no dcv_expiring event, though the plan read its old
+// end; the next cycle shows the new end.
+func TestDaemon_domainRevalidatedNoEvent(t *testing.T) {
+	ns := dnstest.Start(t)
+	rec := newRecorder()
+	d, clock, srv := eventRig(t, rec, digicerttest.WithDNSResolver(ns.Addr))
+	conf := filepath.Join(t.TempDir(), "dcv.yaml")
+	yaml := fmt.Sprintf("providers:\n  corp: {type: rfc2136, server: %q, tsig_key: %s, tsig_secret_file: %s, nameservers: [%q]}\nzones:\n  example.com: corp\n",
+		ns.Addr, ns.KeyName, ns.SecretFile, ns.Addr)
+	if err := os.WriteFile(conf, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := dcv.Load(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.r.DCV = &reconcile.Validation{Config: cfg, Waiter: &dcv.Waiter{Timeout: time.Minute, Now: clock.Now,
+		Sleep: func(context.Context, time.Duration) error {
+			t.Error("the propagation wait slept: Knot answers at once")
+			return nil
+		}}}
+	id := srv.AddDomain("example.com", clock.Now().Add(10*24*time.Hour))
+	ctx := context.Background()
+	d.cycle(ctx, trigger{reasons: []string{reasonStart}})
+	if dm, _ := srv.DomainByID(id); dm.Validations != 1 {
+		t.Fatalf("validations %d, want 1", dm.Validations)
+	}
+	if got := rec.dcvEvents(); len(got) != 0 {
+		t.Errorf("events of the cycle that revalidated: %q", got)
+	}
+	d.cycle(ctx, trigger{reasons: []string{reasonPoll}})
+	if got := rec.dcvEvents(); len(got) != 0 {
+		t.Errorf("events after the revalidation: %q", got)
+	}
+	end := clock.Now().Add(digicerttest.DomainValidationPeriod)
+	want := []string{fmt.Sprintf("domain=example.com,validation=: %v", float64(end.Unix()))}
+	if diff := cmp.Diff(want, gauges(t, d.met, "certform_domain_validation_expiry_timestamp_seconds")); diff != "" {
+		t.Errorf("expiry series (-want +got):\n%s", diff)
 	}
 }

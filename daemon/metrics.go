@@ -41,10 +41,13 @@ type Metrics struct {
 	// stands by.
 	leader prometheus.Gauge
 	// The cert-manager-shaped series (see docs/metrics.md).
-	certExpiry, orderExpiry  *prometheus.GaugeVec // {name, order_id}
-	renewalAt, ready         *prometheus.GaugeVec // {name}; {name, condition}
-	renewalPending           *prometheus.GaugeVec // {name}
-	dcvExpiry                *prometheus.GaugeVec // {domain}
+	certExpiry, orderExpiry *prometheus.GaugeVec // {name, order_id}
+	renewalAt, ready        *prometheus.GaugeVec // {name}; {name, condition}
+	renewalPending          *prometheus.GaugeVec // {name}
+	dcvExpiry               *prometheus.GaugeVec // {domain, validation}
+	// dcvWaiting counts the names of waiting orders CertCentral reports
+	// pending validation.
+	dcvWaiting               prometheus.Gauge
 	apiRequests              *prometheus.CounterVec
 	apiDuration              *prometheus.HistogramVec
 	notifyFailed, notifySent *prometheus.CounterVec
@@ -100,7 +103,9 @@ func NewMetrics() *Metrics {
 		ready: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certform_certificate_ready_status",
 			Help: "The spec's certificate's Ready condition: 1 on the current condition (True: issued, current, delivered; False: a failure, or expired or revoked; Unknown: waiting or not known yet), 0 on the others."}, []string{"name", "condition"}),
 		dcvExpiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certform_domain_validation_expiry_timestamp_seconds",
-			Help: "When each domain's validation ends (Unix time), with the validation type."}, []string{"domain", "validation"}),
+			Help: "When each account domain a spec uses stops being validated (Unix time), as the last cycle with --dcv-config read it; validation is the validation type, empty for the earliest of them."}, []string{"domain", "validation"}),
+		dcvWaiting: prometheus.NewGauge(prometheus.GaugeOpts{Name: "certform_domain_validation_names_waiting",
+			Help: "Names of waiting orders that CertCentral reports pending domain validation, as the last cycle with --dcv-config read them."}),
 		apiRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "certform_api_requests_total",
 			Help: "HTTP requests to CertCentral, by endpoint and status code (0: no answer)."}, []string{"endpoint", "code"}),
 		apiDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "certform_api_request_duration_seconds",
@@ -112,7 +117,7 @@ func NewMetrics() *Metrics {
 	}
 	m.reg.MustRegister(m.cycles, m.cycleSeconds, m.actions, m.apiCalls, m.rateLimited, m.retries, m.specErrors,
 		m.orders, m.pendingRevoke, m.lastSuccess, m.deliveries, m.waiting, m.notAfter, m.orderEnd, m.reissueOverdue, m.leader,
-		m.certExpiry, m.orderExpiry, m.renewalAt, m.renewalPending, m.ready, m.dcvExpiry, m.apiRequests, m.apiDuration, m.notifySent, m.notifyFailed)
+		m.certExpiry, m.orderExpiry, m.renewalAt, m.renewalPending, m.ready, m.dcvExpiry, m.dcvWaiting, m.apiRequests, m.apiDuration, m.notifySent, m.notifyFailed)
 	return m
 }
 
@@ -155,6 +160,19 @@ func (m *Metrics) SetDomainValidation(domain, validation string, expires time.Ti
 		return
 	}
 	m.dcvExpiry.WithLabelValues(domain, validation).Set(float64(expires.Unix()))
+}
+
+// observeDomainValidation sets the domain validation series from
+// reconcile.Reconciler.DomainValidation: each domain's end, under an empty
+// validation label (the earliest end of the domain's validation types,
+// which is what certform reads), and the names waiting on validation. A
+// domain no longer reported loses its series, as a spec's do.
+func (m *Metrics) observeDomainValidation(ends map[string]time.Time, waiting int) {
+	m.dcvExpiry.Reset()
+	for domain, end := range ends {
+		m.SetDomainValidation(domain, "", end)
+	}
+	m.dcvWaiting.Set(float64(waiting))
 }
 
 // observeSpecs sets the per-spec series from /status's entries at now;

@@ -147,3 +147,23 @@ func TestReadyCondition(t *testing.T) {
 		})
 	}
 }
+
+// TestMetrics_domainValidation: each cycle's domains replace the last
+// one's: a domain no longer reported loses its series; the names waiting
+// follow.
+func TestMetrics_domainValidation(t *testing.T) {
+	m := NewMetrics()
+	a, b := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	m.observeDomainValidation(map[string]time.Time{"a.example": a, "b.example": b}, 3)
+	want := []string{fmt.Sprintf("domain=a.example,validation=: %v", float64(a.Unix())), fmt.Sprintf("domain=b.example,validation=: %v", float64(b.Unix()))}
+	if diff := cmp.Diff(want, gauges(t, m, "certform_domain_validation_expiry_timestamp_seconds")); diff != "" {
+		t.Errorf("first cycle (-want +got):\n%s", diff)
+	}
+	m.observeDomainValidation(map[string]time.Time{"b.example": b}, 0)
+	if diff := cmp.Diff(want[1:], gauges(t, m, "certform_domain_validation_expiry_timestamp_seconds")); diff != "" {
+		t.Errorf("second cycle (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{": 0"}, gauges(t, m, "certform_domain_validation_names_waiting")); diff != "" {
+		t.Errorf("names waiting (-want +got):\n%s", diff)
+	}
+}
