@@ -40,14 +40,14 @@ type Metrics struct {
 	// leader is 1 while the daemon holds the state's lock, 0 while it
 	// stands by.
 	leader prometheus.Gauge
-	// The cert-manager-shaped series (see docs/metrics.md).
-	certExpiry, orderExpiry *prometheus.GaugeVec // {name, order_id}
-	renewalAt, ready        *prometheus.GaugeVec // {name}; {name, condition}
-	renewalPending          *prometheus.GaugeVec // {name}
-	dcvExpiry               *prometheus.GaugeVec // {domain, validation}
 	// dcvWaiting counts the names of waiting orders CertCentral reports
 	// pending validation.
-	dcvWaiting               prometheus.Gauge
+	dcvWaiting prometheus.Gauge
+	// The cert-manager-shaped series (see docs/metrics.md).
+	certExpiry, orderExpiry  *prometheus.GaugeVec // {name, order_id}
+	renewalAt, ready         *prometheus.GaugeVec // {name}; {name, condition}
+	renewalPending           *prometheus.GaugeVec // {name}
+	dcvExpiry                *prometheus.GaugeVec // {domain, validation}
 	apiRequests              *prometheus.CounterVec
 	apiDuration              *prometheus.HistogramVec
 	notifyFailed, notifySent *prometheus.CounterVec
@@ -166,7 +166,8 @@ func (m *Metrics) SetDomainValidation(domain, validation string, expires time.Ti
 // reconcile.Reconciler.DomainValidation: each domain's end, under an empty
 // validation label (the earliest end of the domain's validation types,
 // which is what certform reads), and the names waiting on validation. A
-// domain no longer reported loses its series, as a spec's do.
+// domain no longer reported loses its series, as a spec no longer loaded
+// does.
 func (m *Metrics) observeDomainValidation(ends map[string]time.Time, waiting int) {
 	m.dcvExpiry.Reset()
 	for domain, end := range ends {
