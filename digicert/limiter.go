@@ -144,19 +144,20 @@ func (l *windowLimiter) admit(now time.Time) (*slot, time.Duration) {
 	})
 	var wait time.Duration
 	for _, w := range l.windows {
-		var ends []time.Time // of the counted slots whose end is known
 		held := 0
 		for _, s := range l.slots {
-			if !s.counts(w, now) {
-				continue
-			}
-			held++
-			if end, ok := s.end(w); ok {
-				ends = append(ends, end)
+			if s.counts(w, now) {
+				held++
 			}
 		}
 		if held < w.N {
 			continue
+		}
+		var ends []time.Time // of the counted slots whose end is known
+		for _, s := range l.slots {
+			if end, ok := s.end(w); ok && !s.freed && now.Before(end) {
+				ends = append(ends, end)
+			}
 		}
 		// held-N+1 places must come free; the slots without an end free
 		// theirs only once it is known.
@@ -208,13 +209,14 @@ func (s *slot) counts(w window, now time.Time) bool {
 }
 
 // trace returns ctx with an httptrace that records when the request's
-// last byte was written.
+// last byte was written: the last time, if the transport writes it again
+// on a new connection after a reused one failed.
 func (s *slot) trace(ctx context.Context) context.Context {
 	if s == nil {
 		return ctx
 	}
 	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		WroteRequest: func(httptrace.WroteRequestInfo) { s.mark(&s.wrote) },
+		WroteRequest: func(httptrace.WroteRequestInfo) { s.mark(&s.wrote, true) },
 	})
 }
 
@@ -222,7 +224,7 @@ func (s *slot) trace(ctx context.Context) context.Context {
 // counted by now if it reached the server at all.
 func (s *slot) finish() {
 	if s != nil {
-		s.mark(&s.done)
+		s.mark(&s.done, false)
 	}
 }
 
@@ -238,10 +240,10 @@ func (s *slot) free() {
 	s.l.mu.Unlock()
 }
 
-// mark sets *t to now, once.
-func (s *slot) mark(t *time.Time) {
+// mark sets *t to now: once, or every time if again.
+func (s *slot) mark(t *time.Time, again bool) {
 	s.l.mu.Lock()
-	if t.IsZero() {
+	if t.IsZero() || again {
 		*t = s.l.now()
 		s.l.notify()
 	}

@@ -32,7 +32,7 @@ func TestLimiter_placeHeldUntilSent(t *testing.T) {
 	if s, wait := l.admit(now); s != nil || wait >= 0 {
 		t.Fatalf("an hour later, with both unsent: admitted %v, wait %s; want none until a send", s != nil, wait)
 	}
-	a.mark(&a.wrote) // written an hour late: counted from now on
+	a.mark(&a.wrote, true) // written an hour late: counted from now on
 	if s, wait := l.admit(now); s != nil || wait != 10*time.Second+220*time.Millisecond {
 		t.Fatalf("one written: admitted %v, wait %s; want 10.22s (Per and the margin after it was written)", s != nil, wait)
 	}
@@ -95,7 +95,7 @@ func TestLimiter_waitWakesOnSend(t *testing.T) {
 	if d := <-waiting; d >= 0 {
 		t.Fatalf("waits %s, want until a send", d)
 	}
-	a.mark(&a.wrote)
+	a.mark(&a.wrote, true)
 	if d := <-waiting; d != 10*time.Second+220*time.Millisecond {
 		t.Fatalf("after a's send: waits %s, want 10.22s", d)
 	}
