@@ -267,7 +267,7 @@ type Server struct {
 	requests      []Request
 	faults        []*Fault
 	limits        []digicert.Limit
-	hits          []time.Time // start times of recent requests, for limits
+	hits          []time.Time // arrival times of recent requests, in order, for limits
 	penaltyUntil  time.Time
 	penalty       time.Duration
 	latency       time.Duration
