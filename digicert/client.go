@@ -887,10 +887,16 @@ func (c *Client) doAccept(ctx context.Context, method, path, endpoint, accept st
 		if err := c.waitPause(ctx); err != nil {
 			return nil, fmt.Errorf("digicert: %s: %w", endpoint, err)
 		}
-		if err := c.limiter.Wait(ctx); err != nil {
+		// The slot holds the request's place in the rate windows from
+		// here until its end is known (written, answered), or is freed if
+		// nothing is sent: the pause and the gate below count as part of
+		// the send.
+		slot, err := c.limiter.Wait(ctx)
+		if err != nil {
 			return nil, fmt.Errorf("digicert: %s: %w", endpoint, err)
 		}
 		if err := c.waitPause(ctx); err != nil {
+			slot.free()
 			return nil, fmt.Errorf("digicert: %s: %w", endpoint, err)
 		}
 		if c.gate != nil {
@@ -898,10 +904,16 @@ func (c *Client) doAccept(ctx context.Context, method, path, endpoint, accept st
 			// 429, is tried again when the call is not repeatable: nothing
 			// sent before can have acted, so this failure is certain too.
 			if err := c.gate.prove(); err != nil {
+				slot.free()
 				return nil, fmt.Errorf("digicert: %s: not sent: %w", endpoint, err)
 			}
 		}
-		status, header, body, sent, err := c.send(ctx, method, path, accept, payload)
+		status, header, body, sent, err := c.send(slot.trace(ctx), method, path, accept, payload)
+		if sent {
+			slot.finish()
+		} else {
+			slot.free()
+		}
 		c.observeCall(Call{Endpoint: endpoint, Status: status, Attempt: attempt, Duration: time.Since(start), Err: err})
 		var retryAfter time.Duration
 		var failure error

@@ -25,6 +25,10 @@ import (
 // fastest time the windows allow (4.5 s plus one latency) divided by the
 // time taken (target >= 0.9).
 //
+// The client's pause after a 429 (digicert.RateLimitPause, 5 s) is not
+// scaled: the target is no 429 at all, and an unscaled pause makes one
+// that happens show in the ratios as well as in the count.
+//
 // BenchmarkApply1000_postgres is the same with the state in PostgreSQL (a
 // throwaway server, a new workspace each run) and the client proving the
 // lock before each call, as certform apply does there.
@@ -121,7 +125,10 @@ func benchApply1000(b *testing.B, open func() (*state.Store, []digicert.Option))
 		b.ReportMetric(float64(dups), "duplicates")
 		b.ReportMetric(float64(calls)/1000, "GETs/order")
 		b.ReportMetric(ideal.Seconds()/elapsed.Seconds(), "ratio")
-		b.ReportMetric(fastest(len(srv.Requests()), limits, latency).Seconds()/elapsed.Seconds(), "calls-ratio")
+		// A request answered 429 is not counted in the fake's windows, so
+		// the fastest time is that of the requests answered otherwise: a
+		// 429's retry must not make the run look faster than it was.
+		b.ReportMetric(fastest(len(srv.Requests())-srv.RateLimited(), limits, latency).Seconds()/elapsed.Seconds(), "calls-ratio")
 		b.ReportMetric(1000/elapsed.Seconds(), "orders/s")
 	}
 }

@@ -52,6 +52,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -266,7 +267,7 @@ type Server struct {
 	requests      []Request
 	faults        []*Fault
 	limits        []digicert.Limit
-	hits          []time.Time // start times of recent requests, for limits
+	hits          []time.Time // arrival times of recent requests, in order, for limits
 	penaltyUntil  time.Time
 	penalty       time.Duration
 	latency       time.Duration
@@ -1000,6 +1001,10 @@ func (s *Server) WaitIdle(d time.Duration) bool {
 
 // ServeHTTP serves the API below BasePath.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// The rate windows count a request when it arrives, as CertCentral's
+	// do: not after its body was read and the fake's one lock, which
+	// serialises every request, was had.
+	arrived := s.now()
 	s.mu.Lock()
 	s.inflight++
 	s.mu.Unlock()
@@ -1014,7 +1019,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests = append(s.requests, Request{Method: r.Method, Path: path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: body})
 	fault := s.matchFault(r.Method, path)
-	limited := s.overLimit()
+	limited := s.overLimit(arrived)
 	latency := s.latency
 	hook := s.hook
 	// The Date header is the fake's clock (WithClock), as CertCentral's
@@ -1148,13 +1153,15 @@ func (s *Server) matchFault(method, path string) *Fault {
 	return nil
 }
 
-// overLimit counts a request against the rolling windows and reports
-// whether it exceeds one. Callers hold s.mu.
-func (s *Server) overLimit() bool {
+// overLimit counts a request that arrived at now against the rolling
+// windows and reports whether it exceeds one. Requests are counted in the
+// order they get the lock, which may differ slightly from the order they
+// arrived: one that arrived later but was counted first counts against
+// this one too. Callers hold s.mu.
+func (s *Server) overLimit(now time.Time) bool {
 	if len(s.limits) == 0 {
 		return false
 	}
-	now := s.now()
 	if now.Before(s.penaltyUntil) {
 		s.rateLimited++
 		return true
@@ -1163,9 +1170,10 @@ func (s *Server) overLimit() bool {
 	for _, l := range s.limits {
 		longest = max(longest, l.Per)
 	}
-	// Drop what no window can see any more.
+	// Drop what no window can see any more, even from a request that
+	// arrived a little earlier but is counted later.
 	i := 0
-	for i < len(s.hits) && now.Sub(s.hits[i]) >= longest {
+	for i < len(s.hits) && now.Sub(s.hits[i]) >= 2*longest {
 		i++
 	}
 	s.hits = s.hits[i:]
@@ -1182,7 +1190,12 @@ func (s *Server) overLimit() bool {
 			return true
 		}
 	}
-	s.hits = append(s.hits, now)
+	// Keep hits in time order.
+	i = len(s.hits)
+	for i > 0 && s.hits[i-1].After(now) {
+		i--
+	}
+	s.hits = slices.Insert(s.hits, i, now)
 	return false
 }
 
