@@ -130,8 +130,14 @@ func (Key) String() string { return redacted }
 // GoString returns `"[redacted]"`.
 func (Key) GoString() string { return `"` + redacted + `"` }
 
-// Format writes "[redacted]" for every verb.
-func (Key) Format(f fmt.State, _ rune) { io.WriteString(f, redacted) }
+// Format writes "[redacted]" for every verb, quoted for %#v.
+func (k Key) Format(f fmt.State, verb rune) {
+	if verb == 'v' && f.Flag('#') {
+		io.WriteString(f, k.GoString())
+		return
+	}
+	io.WriteString(f, redacted)
+}
 
 // LogValue returns "[redacted]" for log/slog.
 func (Key) LogValue() slog.Value { return slog.StringValue(redacted) }
