@@ -91,6 +91,7 @@ func TestParseRecipients_errors(t *testing.T) {
 	id := newIdentity(t)
 	secret := id.String()
 	good := id.Recipient().String()
+	badSum := flipLast(good)
 	tests := []struct {
 		name string
 		in   []string
@@ -101,7 +102,7 @@ func TestParseRecipients_errors(t *testing.T) {
 		{"ssh key", []string{"ssh-ed25519 AAAAC3Nza"}, `--key-recipient 1: not an age X25519 public key; give the age1... line age-keygen prints as "Public key" (never the AGE-SECRET-KEY)`},
 		{"blank", []string{""}, `--key-recipient 1: not an age X25519 public key; give the age1... line age-keygen prints as "Public key" (never the AGE-SECRET-KEY)`},
 		{"post-quantum", []string{"age1pq1xyz"}, "--key-recipient 1: post-quantum age recipients are not supported; give an X25519 public key (age1..., from age-keygen)"},
-		{"bad checksum", []string{good[:len(good)-1] + "q"}, `--key-recipient 1: malformed recipient "` + good[:len(good)-1] + `q": invalid checksum`},
+		{"bad checksum", []string{badSum}, `--key-recipient 1: malformed recipient "` + badSum + `": invalid checksum`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -141,7 +142,7 @@ func TestReadIdentityFile(t *testing.T) {
 	}
 
 	bad := a.String()
-	broken := bad[:len(bad)-1] + "Q"
+	broken := flipLast(bad)
 	tests := []struct {
 		name, content, want string
 	}{
@@ -200,4 +201,18 @@ func TestLoadIdentities(t *testing.T) {
 	if _, _, err := LoadIdentities(filepath.Join(creds, "nope"), creds); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("missing file given: %v; want not exist, not the credential", err)
 	}
+}
+
+// flipLast changes the last character of a Bech32 string (its checksum)
+// to another character of the Bech32 alphabet, in the string's case.
+func flipLast(s string) string {
+	last := s[len(s)-1]
+	repl := byte('q')
+	if last == 'q' || last == 'Q' {
+		repl = 'p'
+	}
+	if last >= 'A' && last <= 'Z' {
+		repl -= 'a' - 'A'
+	}
+	return s[:len(s)-1] + string(repl)
 }
