@@ -48,7 +48,7 @@ func CreateCSR(k Key, commonName string, dnsNames []string) (CSR, error) {
 	tmpl := &x509.CertificateRequest{
 		Subject:            pkix.Name{CommonName: commonName},
 		DNSNames:           names,
-		SignatureAlgorithm: k.s.typ.x509Algorithm(),
+		SignatureAlgorithm: x509Algorithm(k.s.typ),
 	}
 	der, err := x509.CreateCertificateRequest(rand.Reader, tmpl, k.s.signer)
 	if err != nil {
