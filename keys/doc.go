@@ -10,6 +10,10 @@
 // package carries key material or an age identity. The one way out is
 // Key.PKCS8PEM, for the store, Seal and delivery.
 //
+// The key_type names and their parsing live in the leaf package keytype
+// (re-exported here as Type, ParseType and TypeError), so that package
+// spec can validate key_type without importing keys.
+//
 // It does not own where keys are used or when they rotate: which spec gets
 // a key, when a key is made, kept or removed, the intents that record a
 // CSR's fingerprint, the state's records (key_created_at), delivery of

@@ -241,6 +241,38 @@ func (s *Store) List() ([]Entry, error) {
 	return out, errors.Join(errs...)
 }
 
+// RemoveTemporary removes the temporary files a Put interrupted by a
+// crash left behind (".tmp-*": each may hold a key that was never stored,
+// so no intent uses it). Call it while holding the state's lock, before
+// the first Put. It removes symlinks by those names, never their targets.
+func (s *Store) RemoveTemporary() error {
+	des, err := os.ReadDir(s.dir)
+	if err != nil {
+		return fmt.Errorf("remove temporary key files: %w", err)
+	}
+	var errs []error
+	removed := false
+	for _, de := range des {
+		if !strings.HasPrefix(de.Name(), ".tmp-") {
+			continue
+		}
+		if err := os.Remove(filepath.Join(s.dir, de.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+			continue
+		}
+		removed = true
+	}
+	if removed {
+		if err := syncDir(s.dir); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("remove temporary key files: %w", err)
+	}
+	return nil
+}
+
 func parseFileName(base string) (name, fp string, ok bool) {
 	rest, found := strings.CutSuffix(base, keySuffix)
 	if !found || len(rest) < 66 || rest[len(rest)-65] != '.' {

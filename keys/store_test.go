@@ -229,3 +229,24 @@ func TestStore_badNames(t *testing.T) {
 		t.Fatalf("Put(zero Key) = %v; want ErrNoKey", err)
 	}
 }
+
+func TestStore_removeTemporary(t *testing.T) {
+	s := openTestStore(t)
+	if err := s.Put("shop", fp1, testKey(t, ECDSAP256)); err != nil {
+		t.Fatal(err)
+	}
+	outside := filepath.Join(t.TempDir(), "target")
+	os.WriteFile(outside, []byte("x"), 0o600)
+	os.WriteFile(filepath.Join(s.Dir(), ".tmp-shop."+fp2+".key.pem-4711"), []byte("half a key"), 0o600)
+	os.Symlink(outside, filepath.Join(s.Dir(), ".tmp-link"))
+	if err := s.RemoveTemporary(); err != nil {
+		t.Fatal(err)
+	}
+	des, _ := os.ReadDir(s.Dir())
+	if len(des) != 1 || des[0].Name() != "shop."+fp1+".key.pem" {
+		t.Fatalf("key dir after RemoveTemporary: %v; want only the stored key", des)
+	}
+	if _, err := os.Stat(outside); err != nil {
+		t.Fatalf("a symlink's target was removed: %v", err)
+	}
+}
