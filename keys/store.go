@@ -45,6 +45,7 @@ type PermissionError struct {
 	Dir  bool
 }
 
+// Error names the path and its mode, with a hint: line giving the chmod.
 func (e *PermissionError) Error() string {
 	if e.Dir {
 		return fmt.Sprintf("key directory %s has mode %04o; it must be 0700 so that only certform's user reaches the keys\nhint: chmod 700 %s", e.Path, e.Mode.Perm(), e.Path)
@@ -59,6 +60,7 @@ type NotRegularError struct {
 	Mode fs.FileMode
 }
 
+// Error names the path and what it is, with a hint: line.
 func (e *NotRegularError) Error() string {
 	what := "not a regular file"
 	if e.Mode&fs.ModeSymlink != 0 {

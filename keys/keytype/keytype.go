@@ -38,6 +38,7 @@ type TypeError struct {
 	Value string
 }
 
+// Error names the value and lists the allowed ones.
 func (e *TypeError) Error() string {
 	names := make([]string, len(types))
 	for i, t := range types {
