@@ -8,7 +8,7 @@ BINDIR      ?= $(PREFIX)/bin
 UNITDIR     ?= $(PREFIX)/lib/systemd/system
 DOCDIR      ?= $(PREFIX)/share/doc/certform
 SYSCONFDIR  ?= /etc
-UNITS       := certform.service certform-git-sync.service certform-git-sync.timer
+UNITS       := certform.service certform-git-sync.service certform-git-sync.timer certform-deploy@.path certform-deploy@.service
 # What certform version prints (see README.md, "Releases"): the release tag
 # (v1.2.0; git describe's v1.2.0-3-gabc1234 past it, -dirty for uncommitted
 # changes) or dev without one; the full commit; the build time, from
