@@ -115,9 +115,10 @@ func directives(t *testing.T, file, key string) []string {
 	return vals
 }
 
-// TestDeployUnits_contract: the path unit watches the ..data link certform
-// swaps on each delivery in the folder certform.service delivers into (its
-// StateDirectory below /var/lib/private, since it runs with DynamicUser=),
+// TestDeployUnits_contract: the path unit watches the spec's folder in the
+// folder certform.service delivers into (its StateDirectory below
+// /var/lib/private, since it runs with DynamicUser=), where each delivery
+// adds a version folder and swaps ..data,
 // and starts the service of the same spec; the service may read that
 // folder, write only below /etc/ssl/certform, and passes the hook the
 // environment certform's own --deploy-hook gets.
@@ -129,7 +130,7 @@ func TestDeployUnits_contract(t *testing.T) {
 	if exec := directives(t, main, "ExecStart"); len(exec) != 1 || !strings.Contains(exec[0], " --cert-dir %S/certform/certs ") {
 		t.Fatalf("%s: ExecStart=%q does not deliver into %%S/certform/certs", main, exec)
 	}
-	if got, want := directives(t, "certform-deploy@.path", "PathChanged"), []string{"/var/lib/private/certform/certs/%i/..data"}; !equal(got, want) {
+	if got, want := directives(t, "certform-deploy@.path", "PathChanged"), []string{"/var/lib/private/certform/certs/%i"}; !equal(got, want) {
 		t.Errorf("PathChanged=%q, want %q", got, want)
 	}
 	if got, want := directives(t, "certform-deploy@.path", "Unit"), []string{"certform-deploy@%i.service"}; !equal(got, want) {
@@ -306,11 +307,14 @@ func readMode(t *testing.T, path string) ([]byte, os.FileMode) {
 }
 
 // TestDeployHook_nginx: the nginx example copies the three files certform
-// delivered to CERTFORM_DEPLOY_DIR/NAME (0644) and reloads nginx once.
+// delivered to CERTFORM_DEPLOY_DIR/NAME (0644) and reloads nginx once; run
+// again for the same delivery, it does nothing.
 func TestDeployHook_nginx(t *testing.T) {
 	r := newHookRig(t, false)
-	if out, err := r.run(t, "nginx"); err != nil {
-		t.Fatalf("hook: %v\n%s", err, out)
+	for range 2 { // one delivery may start the deploy unit twice
+		if out, err := r.run(t, "nginx"); err != nil {
+			t.Fatalf("hook: %v\n%s", err, out)
+		}
 	}
 	for _, f := range []string{"cert.pem", "chain.pem", "fullchain.pem"} {
 		want, _ := readMode(t, filepath.Join(r.delivery, f))
@@ -325,11 +329,14 @@ func TestDeployHook_nginx(t *testing.T) {
 }
 
 // TestDeployHook_haproxy: the HAProxy example writes NAME.pem, the full
-// chain then the key, 0600, and reloads HAProxy once.
+// chain then the key, 0600, and reloads HAProxy once; run again for the same
+// delivery, it does nothing.
 func TestDeployHook_haproxy(t *testing.T) {
 	r := newHookRig(t, false)
-	if out, err := r.run(t, "haproxy"); err != nil {
-		t.Fatalf("hook: %v\n%s", err, out)
+	for range 2 { // one delivery may start the deploy unit twice
+		if out, err := r.run(t, "haproxy"); err != nil {
+			t.Fatalf("hook: %v\n%s", err, out)
+		}
 	}
 	full, _ := readMode(t, filepath.Join(r.delivery, "fullchain.pem"))
 	got, mode := readMode(t, filepath.Join(r.deploy, "haproxy", "shop-example-com.pem"))
@@ -358,5 +365,81 @@ func TestDeployHook_wrongKey(t *testing.T) {
 				t.Errorf("systemctl calls %q, want none", got)
 			}
 		})
+	}
+}
+
+// waitScript returns the deploy service's ExecStartPre as the shell runs it
+// ($$ unescaped), with its limit of 600 tries of 0.1 s set to tries.
+func waitScript(t *testing.T, tries string) string {
+	t.Helper()
+	pre := directives(t, "certform-deploy@.service", "ExecStartPre")
+	if len(pre) != 1 || !strings.HasPrefix(pre[0], "/bin/sh -c '") || !strings.HasSuffix(pre[0], "'") || strings.Contains(pre[0], "%") {
+		t.Fatalf("ExecStartPre=%q: want one /bin/sh -c '...' without specifiers", pre)
+	}
+	script := strings.ReplaceAll(strings.TrimSuffix(strings.TrimPrefix(pre[0], "/bin/sh -c '"), "'"), "$$", "$")
+	if !strings.Contains(script, "-gt 600 ") {
+		t.Fatalf("no limit of 600 tries in %s", script)
+	}
+	return strings.Replace(script, "-gt 600 ", "-gt "+tries+" ", 1)
+}
+
+// TestDeployUnits_waitsForTheSwap: the deploy service's ExecStartPre, run
+// when the path unit saw a delivery's first change, returns once ..data
+// points at the newest version folder, not before; after a delivery that
+// completed it returns at once, and when the newest folder is never swapped
+// in (a crashed delivery) it gives up after its limit, saying so, and lets
+// the hook deploy what ..data points at.
+func TestDeployUnits_waitsForTheSwap(t *testing.T) {
+	certs := t.TempDir()
+	chain, _ := newChain(t, "shop.example.com")
+	b, err := deliver.Parse(chain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, _, err := (&deliver.Writer{Dir: certs}).Write("shop-example-com", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(script string) *exec.Cmd {
+		cmd := exec.Command("/bin/sh", "-c", script)
+		cmd.Env = append(os.Environ(), "CERTFORM_CERT_DIR="+dir)
+		return cmd
+	}
+
+	// A completed delivery: nothing to wait for.
+	if out, err := run(waitScript(t, "600")).CombinedOutput(); err != nil || len(out) > 0 {
+		t.Fatalf("after a completed delivery: %v %q", err, out)
+	}
+
+	// A delivery under way: its version folder is there, ..data not swapped.
+	next := "..2999_01_01_00_00_00.000000000"
+	if err := os.Mkdir(filepath.Join(dir, next), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run(waitScript(t, "2")).CombinedOutput(); err != nil || !strings.Contains(string(out), "does not point at the newest version folder "+next) {
+		t.Fatalf("with the newest folder never swapped in: %v %q", err, out)
+	}
+	cmd := run(waitScript(t, "600"))
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		t.Fatalf("returned before the swap: %v %q", err, out.String())
+	default:
+	}
+	tmp := filepath.Join(dir, "..data_tmp")
+	if err := os.Symlink(next, tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil || out.Len() > 0 {
+		t.Fatalf("after the swap: %v %q", err, out.String())
 	}
 }
