@@ -8,8 +8,8 @@ BINDIR      ?= $(PREFIX)/bin
 UNITDIR     ?= $(PREFIX)/lib/systemd/system
 DOCDIR      ?= $(PREFIX)/share/doc/certform
 SYSCONFDIR  ?= /etc
-UNITS       := certform.service certform-git-sync.service certform-git-sync.timer
-# What certform version prints (see README.md, "Releases"): the release tag
+UNITS       := certform.service certform-git-sync.service certform-git-sync.timer certform-deploy@.path certform-deploy@.service
+# What certform version prints (see docs/development.md, "Releases"): the release tag
 # (v1.2.0; git describe's v1.2.0-3-gabc1234 past it, -dirty for uncommitted
 # changes) or dev without one; the full commit; the build time, from
 # SOURCE_DATE_EPOCH when set (reproducible builds).
@@ -73,7 +73,7 @@ demo: build
 	./bin/certform run --dev --dir examples --debounce 500ms
 
 # install puts the binary, the systemd units (with the binary's path filled
-# in), README.md and an example configuration in place; see README.md,
+# in), README.md and an example configuration in place; see docs/daemon.md,
 # "Running on a server". It does not enable or start anything.
 install: build
 	# Folders are created with these modes only when missing: a mode an
@@ -96,7 +96,7 @@ install: build
 # version, commit and date stamped) and a .deb (tools/mkdeb: the files make
 # install installs, at Debian's paths; no maintainer script), the notices of
 # the software the binary links (THIRD_PARTY_NOTICES), and SHA256SUMS over
-# all of them (check with sha256sum -c SHA256SUMS). See README.md, "Releases".
+# all of them (check with sha256sum -c SHA256SUMS). See docs/development.md, "Releases".
 dist: $(MKDEB)
 	rm -rf $(DISTDIR)
 	mkdir -p $(DISTDIR)
