@@ -39,6 +39,15 @@ type Backend interface {
 	Release() error
 }
 
+// PartsWriter is implemented by a Backend whose Write reads the parts of
+// an Encoded only (APIURL, ObservedAt, Revocations, Moved, Purchases,
+// Entries), never Data: for it, a write in which only entries changed
+// (Store.Update) leaves Data nil, so that its cost is that of the entries
+// it changed rather than of the whole state (package state/pgstate).
+type PartsWriter interface {
+	WritesParts() bool
+}
+
 // Shared is implemented by a Backend that several servers share, so that
 // a daemon that finds the lock taken waits as a standby (see
 // Store.Shared).
@@ -49,7 +58,8 @@ type Shared interface {
 // Encoded is one state as written: the whole state in the file format
 // (Data), and its parts. An Encoded is never changed once made.
 type Encoded struct {
-	// Data is the state in the file format (see WriteFile).
+	// Data is the state in the file format (see WriteFile); nil in a
+	// write to a PartsWriter that changed entries only.
 	Data       []byte
 	APIURL     string
 	ObservedAt time.Time
@@ -72,6 +82,8 @@ type Encoded struct {
 	lines map[string][]byte
 	// names are the entry names, sorted.
 	names []string
+	// head is the start of Data, up to the entries, when Data is nil.
+	head []byte
 }
 
 // Encode encodes f as Write receives it, in the file format: the
@@ -103,8 +115,9 @@ func Encode(f *File) (*Encoded, error) {
 // the entries named in changed only (created, changed or deleted): it
 // encodes those entries and the file-level fields, and reuses prev's
 // bytes for every other entry. Its Data is the same, byte for byte, as
-// Encode(f)'s. f must be normalized.
-func encodeChanged(prev *Encoded, f *File, changed map[string]bool) (*Encoded, error) {
+// Encode(f)'s; with noData it is left nil (see PartsWriter). f must be
+// normalized.
+func encodeChanged(prev *Encoded, f *File, changed map[string]bool, noData bool) (*Encoded, error) {
 	enc, err := encodeHead(f)
 	if err != nil {
 		return nil, err
@@ -132,8 +145,24 @@ func encodeChanged(prev *Encoded, f *File, changed map[string]bool) (*Encoded, e
 	if reshaped {
 		enc.names = slices.Sorted(maps.Keys(enc.lines))
 	}
+	if noData {
+		enc.head, enc.Data = enc.Data, nil
+		return enc, nil
+	}
 	enc.assemble()
 	return enc, nil
+}
+
+// fileData returns enc in the file format: Data, or, when it was left nil
+// (see PartsWriter), a new copy assembled from the parts.
+func (enc *Encoded) fileData() []byte {
+	if enc.Data != nil {
+		return enc.Data
+	}
+	c := *enc
+	c.Data = c.head
+	c.assemble()
+	return c.Data
 }
 
 // setLine encodes e, the entry named name, into enc.lines and enc.Entries.

@@ -3,6 +3,7 @@ package state
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,6 +30,11 @@ func (b *memBackend) Write(prev, next *Encoded) error {
 }
 func (b *memBackend) Check() error   { return nil }
 func (b *memBackend) Release() error { return nil }
+
+// partsBackend is a memBackend that is a PartsWriter.
+type partsBackend struct{ memBackend }
+
+func (b *partsBackend) WritesParts() bool { return true }
 
 func (b *memBackend) last(t *testing.T) (prev, next *Encoded) {
 	t.Helper()
@@ -91,8 +97,15 @@ func TestStore_updateEncodesTheChangedEntryOnly(t *testing.T) {
 // file-level fields, failed writes undone), each write's Data and parts
 // are those a whole encoding of the state gives.
 func TestStore_encodeChangedMatchesEncode(t *testing.T) {
-	b := &memBackend{}
-	s, err := OpenBackend(b)
+	m := &memBackend{}
+	t.Run("file", func(t *testing.T) { testEncodeChanged(t, m, m) })
+	p := &partsBackend{}
+	t.Run("parts", func(t *testing.T) { testEncodeChanged(t, p, &p.memBackend) })
+}
+
+func testEncodeChanged(t *testing.T, backend Backend, b *memBackend) {
+	_, parts := backend.(PartsWriter)
+	s, err := OpenBackend(backend)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +160,13 @@ func TestStore_encodeChangedMatchesEncode(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if string(next.Data) != string(want.Data) {
+		if parts && strings.HasPrefix(step.name, "change") && next.Data != nil {
+			t.Errorf("%s: Data encoded for a PartsWriter", step.name)
+		}
+		if !parts && next.Data == nil {
+			t.Errorf("%s: no Data for a Backend that writes it", step.name)
+		}
+		if string(next.fileData()) != string(want.Data) {
 			t.Fatalf("%s: Data differs from a whole encoding:\n%s", step.name, cmp.Diff(string(want.Data), string(next.Data)))
 		}
 		got := map[string]string{}

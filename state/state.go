@@ -1121,7 +1121,8 @@ func (s *Store) write() {
 		if all || s.durable == nil {
 			enc, err = Encode(s.file)
 		} else {
-			enc, err = encodeChanged(s.durable, s.file, changed)
+			pw, ok := s.backend.(PartsWriter)
+			enc, err = encodeChanged(s.durable, s.file, changed, ok && pw.WritesParts())
 		}
 		if err != nil {
 			err = fmt.Errorf("%s: encoding: %w", s.name, err)
@@ -1138,7 +1139,7 @@ func (s *Store) write() {
 	if err == nil {
 		s.durable = enc
 	} else {
-		s.file = mustDecode(s.durable.Data)
+		s.file = mustDecode(s.durable.fileData())
 		s.changed, s.changedAll = nil, false
 		if errors.Is(err, ErrLockLost) && s.lost == nil {
 			s.lost = err
