@@ -521,6 +521,11 @@ func readState(path string) (*File, fileID, error) {
 }
 
 func decode(path string, data []byte) (*File, error) {
+	// The common case, a valid state of this version, in one pass; any
+	// other goes the careful way below, which names what is wrong.
+	if f, ok := decodeValid(data); ok {
+		return f, nil
+	}
 	var probe struct {
 		Version *int `json:"version"`
 	}
@@ -551,6 +556,30 @@ func decode(path string, data []byte) (*File, error) {
 		}
 	}
 	return &f, nil
+}
+
+// decodeValid decodes data in one pass when it is a valid state of this
+// version (one JSON object, nothing after it but white space, no unknown
+// field, no empty entry); ok is false otherwise.
+func decodeValid(data []byte) (f *File, ok bool) {
+	var v File
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&v); err != nil || v.Version != Version {
+		return nil, false
+	}
+	if len(bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n")) > 0 {
+		return nil, false
+	}
+	if v.Entries == nil {
+		v.Entries = map[string]*Entry{}
+	}
+	for _, e := range v.Entries {
+		if e == nil {
+			return nil, false
+		}
+	}
+	return &v, true
 }
 
 func unwrapPathError(err error) error {
