@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -37,6 +39,15 @@ type Backend interface {
 	Release() error
 }
 
+// PartsWriter is implemented by a Backend whose Write reads the parts of
+// an Encoded only (APIURL, ObservedAt, Revocations, Moved, Purchases,
+// Entries), never Data: for it, a write in which only entries changed
+// (Store.Update) leaves Data nil, so that its cost is that of the entries
+// it changed rather than of the whole state (package state/pgstate).
+type PartsWriter interface {
+	WritesParts() bool
+}
+
 // Shared is implemented by a Backend that several servers share, so that
 // a daemon that finds the lock taken waits as a standby (see
 // Store.Shared).
@@ -45,10 +56,10 @@ type Shared interface {
 }
 
 // Encoded is one state as written: the whole state in the file format
-// (Data), and its parts, whose bytes are Data's own. An Encoded is never
-// changed once made.
+// (Data), and its parts. An Encoded is never changed once made.
 type Encoded struct {
-	// Data is the state in the file format (see WriteFile).
+	// Data is the state in the file format (see WriteFile); nil in a
+	// write to a PartsWriter that changed entries only.
 	Data       []byte
 	APIURL     string
 	ObservedAt time.Time
@@ -60,8 +71,19 @@ type Encoded struct {
 	// Purchases is the purchase log as a JSON array, oldest first; nil
 	// when there is none.
 	Purchases []byte
-	// Entries maps each entry's name to its JSON object.
+	// Entries maps each entry's name to its JSON object. An entry a
+	// write did not change holds the very bytes (same backing array) it
+	// held in the Encoded of the write before, so a Backend that writes
+	// the difference can tell it apart cheaply.
 	Entries map[string][]byte
+
+	// lines maps each entry's name to its line in Data without the comma
+	// before it ("\n    NAME: OBJECT"); Entries[name] is its tail.
+	lines map[string][]byte
+	// names are the entry names, sorted.
+	names []string
+	// head is the start of Data, up to the entries, when Data is nil.
+	head []byte
 }
 
 // Encode encodes f as Write receives it, in the file format: the
@@ -73,10 +95,100 @@ type Encoded struct {
 // entries dropped, the revocation log sorted.
 func Encode(f *File) (*Encoded, error) {
 	f.normalize()
-	enc := &Encoded{APIURL: f.APIURL, ObservedAt: f.ObservedAt, Entries: make(map[string][]byte, len(f.Entries))}
-	type span struct{ start, end int }
-	spans := make(map[string]span, len(f.Entries))
-	var revs, purs span
+	enc, err := encodeHead(f)
+	if err != nil {
+		return nil, err
+	}
+	enc.Entries = make(map[string][]byte, len(f.Entries))
+	enc.lines = make(map[string][]byte, len(f.Entries))
+	enc.names = f.Names()
+	for _, name := range enc.names {
+		if err := enc.setLine(name, f.Entries[name]); err != nil {
+			return nil, err
+		}
+	}
+	enc.assemble()
+	return enc, nil
+}
+
+// encodeChanged encodes f, which differs from the state prev encodes in
+// the entries named in changed only (created, changed or deleted): it
+// encodes those entries and the file-level fields, and reuses prev's
+// bytes for every other entry. Its Data is the same, byte for byte, as
+// Encode(f)'s; with noData it is left nil (see PartsWriter). f must be
+// normalized.
+func encodeChanged(prev *Encoded, f *File, changed map[string]bool, noData bool) (*Encoded, error) {
+	enc, err := encodeHead(f)
+	if err != nil {
+		return nil, err
+	}
+	enc.Entries = maps.Clone(prev.Entries)
+	enc.lines = maps.Clone(prev.lines)
+	enc.names = prev.names
+	reshaped := false
+	for name := range changed {
+		_, had := enc.lines[name]
+		e := f.Entries[name]
+		if e == nil {
+			if had {
+				delete(enc.Entries, name)
+				delete(enc.lines, name)
+				reshaped = true
+			}
+			continue
+		}
+		if err := enc.setLine(name, e); err != nil {
+			return nil, err
+		}
+		reshaped = reshaped || !had
+	}
+	if reshaped {
+		enc.names = slices.Sorted(maps.Keys(enc.lines))
+	}
+	if noData {
+		enc.head, enc.Data = enc.Data, nil
+		return enc, nil
+	}
+	enc.assemble()
+	return enc, nil
+}
+
+// fileData returns enc in the file format: Data, or, when it was left nil
+// (see PartsWriter), a new copy assembled from the parts.
+func (enc *Encoded) fileData() []byte {
+	if enc.Data != nil {
+		return enc.Data
+	}
+	c := *enc
+	c.Data = c.head
+	c.assemble()
+	return c.Data
+}
+
+// setLine encodes e, the entry named name, into enc.lines and enc.Entries.
+func (enc *Encoded) setLine(name string, e *Entry) error {
+	k, err := json.Marshal(name)
+	if err != nil {
+		return err
+	}
+	v, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	line := make([]byte, 0, len("\n    ")+len(k)+len(": ")+len(v))
+	line = append(line, "\n    "...)
+	line = append(line, k...)
+	line = append(line, ": "...)
+	line = append(line, v...)
+	enc.lines[name] = line
+	enc.Entries[name] = line[len(line)-len(v) : len(line) : len(line)]
+	return nil
+}
+
+// encodeHead encodes f's file-level fields: the start of Data, up to the
+// entries, in enc.Data, and their parts.
+func encodeHead(f *File) (*Encoded, error) {
+	enc := &Encoded{APIURL: f.APIURL, ObservedAt: f.ObservedAt}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "{\n  \"version\": %d,\n", Version)
 	if f.APIURL != "" {
@@ -97,9 +209,10 @@ func Encode(f *File) (*Encoded, error) {
 		b.Write(v)
 		b.WriteString(",\n")
 	}
+	var revs, purs []byte
 	if len(f.Revocations) > 0 {
 		b.WriteString("  \"revocations\": ")
-		revs.start = b.Len()
+		start := b.Len()
 		b.WriteByte('[')
 		for i, r := range f.Revocations {
 			if i > 0 {
@@ -113,7 +226,7 @@ func Encode(f *File) (*Encoded, error) {
 			b.Write(v)
 		}
 		b.WriteString("\n  ]")
-		revs.end = b.Len()
+		revs = bytes.Clone(b.Bytes()[start:])
 		b.WriteString(",\n")
 	}
 	if f.Moved != nil {
@@ -128,7 +241,7 @@ func Encode(f *File) (*Encoded, error) {
 	}
 	if len(f.Purchases) > 0 {
 		b.WriteString("  \"purchases\": ")
-		purs.start = b.Len()
+		start := b.Len()
 		b.WriteByte('[')
 		for i, p := range f.Purchases {
 			if i > 0 {
@@ -142,44 +255,33 @@ func Encode(f *File) (*Encoded, error) {
 			b.Write(v)
 		}
 		b.WriteString("\n  ]")
-		purs.end = b.Len()
+		purs = bytes.Clone(b.Bytes()[start:])
 		b.WriteString(",\n")
 	}
 	b.WriteString("  \"entries\": {")
-	for i, name := range f.Names() {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		k, err := json.Marshal(name)
-		if err != nil {
-			return nil, err
-		}
-		v, err := json.Marshal(f.Entries[name])
-		if err != nil {
-			return nil, err
-		}
-		b.WriteString("\n    ")
-		b.Write(k)
-		b.WriteString(": ")
-		start := b.Len()
-		b.Write(v)
-		spans[name] = span{start, b.Len()}
-	}
-	if len(f.Entries) > 0 {
-		b.WriteString("\n  ")
-	}
-	b.WriteString("}\n}\n")
-	enc.Data = b.Bytes()
-	if revs.end > 0 {
-		enc.Revocations = enc.Data[revs.start:revs.end:revs.end]
-	}
-	if purs.end > 0 {
-		enc.Purchases = enc.Data[purs.start:purs.end:purs.end]
-	}
-	for name, s := range spans {
-		enc.Entries[name] = enc.Data[s.start:s.end:s.end]
-	}
+	enc.Data, enc.Revocations, enc.Purchases = b.Bytes(), revs, purs
 	return enc, nil
+}
+
+// assemble completes enc.Data (the head encodeHead wrote) with the entry
+// lines in name order and the end.
+func (enc *Encoded) assemble() {
+	n := len(enc.Data) + len(enc.names) + len("\n  }\n}\n")
+	for _, line := range enc.lines {
+		n += len(line)
+	}
+	data := make([]byte, 0, n)
+	data = append(data, enc.Data...)
+	for i, name := range enc.names {
+		if i > 0 {
+			data = append(data, ',')
+		}
+		data = append(data, enc.lines[name]...)
+	}
+	if len(enc.names) > 0 {
+		data = append(data, "\n  "...)
+	}
+	enc.Data = append(data, "}\n}\n"...)
 }
 
 // DecodeEntry decodes one entry's JSON as Encoded.Entries holds it,

@@ -521,6 +521,11 @@ func readState(path string) (*File, fileID, error) {
 }
 
 func decode(path string, data []byte) (*File, error) {
+	// The common case, a valid state of this version, in one pass; any
+	// other goes the careful way below, which names what is wrong.
+	if f, ok := decodeValid(data); ok {
+		return f, nil
+	}
 	var probe struct {
 		Version *int `json:"version"`
 	}
@@ -551,6 +556,30 @@ func decode(path string, data []byte) (*File, error) {
 		}
 	}
 	return &f, nil
+}
+
+// decodeValid decodes data in one pass when it is a valid state of this
+// version (one JSON object, nothing after it but white space, no unknown
+// field, no empty entry); ok is false otherwise.
+func decodeValid(data []byte) (f *File, ok bool) {
+	var v File
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&v); err != nil || v.Version != Version {
+		return nil, false
+	}
+	if len(bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n")) > 0 {
+		return nil, false
+	}
+	if v.Entries == nil {
+		v.Entries = map[string]*Entry{}
+	}
+	for _, e := range v.Entries {
+		if e == nil {
+			return nil, false
+		}
+	}
+	return &v, true
 }
 
 func unwrapPathError(err error) error {
@@ -609,9 +638,15 @@ type Store struct {
 	file    *File    // in memory: the last write plus changes not yet written
 	durable *Encoded // the last successful write (or read)
 	pending *batch   // the changes not yet in a write
-	writing bool
-	lost    error // an error matching ErrLockLost once lost
-	closed  bool
+	// changed names the entries changed since durable, when only
+	// entries named there changed (Update); nil with changedAll set when
+	// anything may have (Batch, Mutate), so the next write encodes the
+	// whole state.
+	changed    map[string]bool
+	changedAll bool
+	writing    bool
+	lost       error // an error matching ErrLockLost once lost
+	closed     bool
 }
 
 // batch is the changes saved by one write, and its outcome.
@@ -741,6 +776,7 @@ func (s *Store) load() error {
 		return fmt.Errorf("%s: encoding: %w", s.name, err)
 	}
 	s.file, s.durable = f, enc
+	s.changed, s.changedAll = nil, false
 	return nil
 }
 
@@ -1012,7 +1048,7 @@ func cloneMap(m map[string]string) map[string]string {
 // fails, the change is undone and the error returned; fn must not call the
 // store.
 func (s *Store) Update(name string, fn func(e *Entry) (keep bool)) error {
-	return s.change(func(f *File) {
+	return s.change([]string{name}, func(f *File) {
 		e := &Entry{}
 		if old := f.Entries[name]; old != nil {
 			e = cloneEntry(old)
@@ -1030,7 +1066,7 @@ func (s *Store) Update(name string, fn func(e *Entry) (keep bool)) error {
 // every change is undone and the error returned; fn must not call the
 // store.
 func (s *Store) Batch(fn func(entries map[string]*Entry)) error {
-	return s.change(func(f *File) { fn(f.Entries) })
+	return s.change(nil, func(f *File) { fn(f.Entries) })
 }
 
 // Mutate changes anything in the state (entries, APIURL, Revocations,
@@ -1040,12 +1076,13 @@ func (s *Store) Batch(fn func(entries map[string]*Entry)) error {
 // every change is undone and the error returned. fn changes the state in
 // place: it must not keep f or call the store.
 func (s *Store) Mutate(fn func(f *File)) error {
-	return s.change(fn)
+	return s.change(nil, fn)
 }
 
 // change applies fn to the state in memory and waits for the write that
-// holds it (see Store).
-func (s *Store) change(fn func(f *File)) error {
+// holds it (see Store). names are the only entries fn changes; nil means
+// fn may change anything.
+func (s *Store) change(names []string, fn func(f *File)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -1056,6 +1093,16 @@ func (s *Store) change(fn func(f *File)) error {
 	}
 	fn(s.file)
 	s.file.normalize()
+	if names == nil {
+		s.changedAll = true
+	} else if !s.changedAll {
+		if s.changed == nil {
+			s.changed = map[string]bool{}
+		}
+		for _, name := range names {
+			s.changed[name] = true
+		}
+	}
 	b := s.pending
 	b.changes++
 	for !b.done {
@@ -1097,8 +1144,16 @@ func (s *Store) write() {
 		err = s.closedError()
 	}
 	var enc *Encoded
+	changed, all := s.changed, s.changedAll
+	s.changed, s.changedAll = nil, false
 	if err == nil {
-		if enc, err = Encode(s.file); err != nil {
+		if all || s.durable == nil {
+			enc, err = Encode(s.file)
+		} else {
+			pw, ok := s.backend.(PartsWriter)
+			enc, err = encodeChanged(s.durable, s.file, changed, ok && pw.WritesParts())
+		}
+		if err != nil {
 			err = fmt.Errorf("%s: encoding: %w", s.name, err)
 		}
 	}
@@ -1113,7 +1168,8 @@ func (s *Store) write() {
 	if err == nil {
 		s.durable = enc
 	} else {
-		s.file = mustDecode(s.durable.Data)
+		s.file = mustDecode(s.durable.fileData())
+		s.changed, s.changedAll = nil, false
 		if errors.Is(err, ErrLockLost) && s.lost == nil {
 			s.lost = err
 		}

@@ -91,6 +91,10 @@ func TestRead_corrupt(t *testing.T) {
 		{"future version", `{"version": 2, "entries": {}}`, "has version 2; this certform reads version 1"},
 		{"unknown field", `{"version": 1, "entries": {"a": {"order_idd": 1}}}`, `does not match the version 1 format (json: unknown field "order_idd")`},
 		{"null entry", `{"version": 1, "entries": {"a": null}}`, `has an empty entry "a"`},
+		// A valid state followed by anything is refused, although a
+		// decoder reading one value would stop before it.
+		{"data after the state", "{\"version\": 1, \"entries\": {}}\n{}", "is not valid JSON, truncated or corrupt (invalid character '{' after top-level value)"},
+		{"version twice", `{"version": 1, "version": 2, "entries": {}}`, "has version 2; this certform reads version 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -33,6 +33,13 @@ func BenchmarkStore_update1000(b *testing.B) {
 	statebench.Update1000(b, benchStore(b))
 }
 
+// BenchmarkStore_update100000 is BenchmarkStore_update1000 at 100,000
+// entries on PostgreSQL: the backend sends the changed row only (compare
+// state's BenchmarkStore_update100000, the file).
+func BenchmarkStore_update100000(b *testing.B) {
+	statebench.Update100000(b, benchStore(b))
+}
+
 // BenchmarkStore_check is the proof of the lock a client makes before
 // each CertCentral call on PostgreSQL (one query).
 func BenchmarkStore_check(b *testing.B) {

@@ -227,6 +227,11 @@ func randomToken() string {
 	return hex.EncodeToString(buf[:])
 }
 
+// WritesParts reports that Write reads an Encoded's parts only, never its
+// Data (state.PartsWriter): a write that changed one entry encodes and
+// sends that entry alone.
+func (b *Backend) WritesParts() bool { return true }
+
 // Write saves next as one transaction, conditional on the epoch and on
 // this session holding the lock; only the entries that differ from prev
 // are sent. Any failure loses the lock (see LostError): the outcome of a
