@@ -84,7 +84,7 @@ func TestStoreGate(t *testing.T) {
 	if err := g.check(); err != nil {
 		t.Fatalf("PostgreSQL, lock held: %v", err)
 	}
-	srv.Exec(t, dbName(url), `SELECT pg_terminate_backend($1)`, lockHolderPID(t, srv, url))
+	srv.Exec(t, dbName(url), `SELECT pg_terminate_backend($1, 10000)`, lockHolderPID(t, srv, url))
 	if err := g.check(); !errors.Is(err, state.ErrLockLost) {
 		t.Fatalf("PostgreSQL, session ended: %v, want ErrLockLost", err)
 	}

@@ -241,7 +241,7 @@ func TestPG_pausedLeaderFenced(t *testing.T) {
 	if pid == 0 {
 		t.Fatal("no session holds the workspace's lock")
 	}
-	srv.Exec(t, dbName(url), `SELECT pg_terminate_backend($1)`, pid)
+	srv.Exec(t, dbName(url), `SELECT pg_terminate_backend($1, 10000)`, pid)
 	b.waitFor("the standby to take over", 1, msg("took over"))
 	finishOrders(b, fake, 20)
 	b.waitFor("the new leader's cycles", 1, cycleDone)

@@ -165,7 +165,9 @@ func TestFencing_sessionTerminated(t *testing.T) {
 	if err := first.Update("a", func(e *state.Entry) bool { e.OrderID = 1; return true }); err != nil {
 		t.Fatal(err)
 	}
-	srv.Exec(t, cfg.conn.Database, `SELECT pg_terminate_backend($1)`, lockSession(t, srv, cfg))
+	// The timeout (ms) makes PostgreSQL wait until the session is gone: a
+	// terminated backend ends asynchronously, and its lock with it.
+	srv.Exec(t, cfg.conn.Database, `SELECT pg_terminate_backend($1, 10000)`, lockSession(t, srv, cfg))
 	second := open(t, cfg) // the lock is free again
 	err := first.Check()
 	if !errors.Is(err, state.ErrLockLost) {
