@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/certform/certform/internal/fsx"
 	"io"
 	"io/fs"
 	"os"
@@ -233,7 +234,7 @@ func (j *adoptJob) run(ctx context.Context) (*adoptReport, error) {
 				if err := os.MkdirAll(out, 0o700); err != nil {
 					return nil, fmt.Errorf("--out %s: %w", j.Out, err)
 				}
-				removeStaleTemps(out, ".adopt-*.tmp")
+				fsx.RemoveStale(out, adoptTempPattern, staleTempAge)
 				made = true
 			}
 			if err := writeNewFile(out, s.Name+".yaml", content); errors.Is(err, fs.ErrExist) {
@@ -283,16 +284,8 @@ func invalidWritten(dir string, written []adoptFile) []*spec.Error {
 // folder outside dir, and one that certform's loader does not read (hidden
 // or an editor leftover).
 func relFolder(dir, folder string) (string, error) {
-	d, err := filepath.Abs(dir)
-	if err != nil {
-		return "", err
-	}
-	f, err := filepath.Abs(folder)
-	if err != nil {
-		return "", err
-	}
-	rel, err := filepath.Rel(realPrefix(d), realPrefix(f))
-	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+	rel, ok := fsx.Rel(dir, folder)
+	if !ok {
 		return "", fmt.Errorf("it is outside the spec directory %s; adopt writes specs below --dir only", dir)
 	}
 	rel = filepath.ToSlash(rel)
@@ -304,21 +297,6 @@ func relFolder(dir, folder string) (string, error) {
 		}
 	}
 	return rel, nil
-}
-
-// realPrefix resolves the symlinks of the longest part of the absolute
-// path p that exists, and keeps the rest as written.
-func realPrefix(p string) string {
-	rest := ""
-	for q := filepath.Clean(p); ; q = filepath.Dir(q) {
-		if r, err := filepath.EvalSymlinks(q); err == nil {
-			return filepath.Join(r, rest)
-		}
-		if q == filepath.Dir(q) {
-			return p
-		}
-		rest = filepath.Join(filepath.Base(q), rest)
-	}
 }
 
 // fetchOrders reads each order with GET /order/certificate/{id},
@@ -761,42 +739,17 @@ func yamlString(s string) string {
 	return strings.TrimSuffix(string(out), "\n")
 }
 
+// adoptTempPattern names adopt's temporary files: hidden, so that
+// certform's loader and watcher ignore them.
+const adoptTempPattern = ".adopt-*.tmp"
+
 // writeNewFile writes data to dir/name atomically and never over an
-// existing file: a temporary file in dir (hidden, so that certform's
-// loader and watcher ignore it) is written, synced and closed, then
-// hard-linked to name, which fails if name exists, even one created a
-// moment before; then the temporary name is removed and dir synced. The
-// file's mode is 0600. An existing name is an error matching fs.ErrExist.
+// existing file (fsx.WriteFile with NoReplace), mode 0600. An existing
+// name, even one created a moment before, is an error matching
+// fs.ErrExist.
 func writeNewFile(dir, name string, data []byte) error {
-	tmp, err := os.CreateTemp(dir, ".adopt-*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Link(tmp.Name(), filepath.Join(dir, name)); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	_, err := fsx.WriteFile(filepath.Join(dir, name), data, fsx.Options{NoReplace: true, TempPattern: adoptTempPattern})
+	return err
 }
 
 // parseStatuses reads --status: comma-separated order statuses, each a

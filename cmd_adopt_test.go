@@ -494,28 +494,3 @@ func BenchmarkAdopt1000(b *testing.B) {
 		})
 	}
 }
-
-// TestRemoveStaleTemps: temporary files older than staleTempAge are
-// removed; younger ones (a writer at work) and other files stay.
-func TestRemoveStaleTemps(t *testing.T) {
-	dir := t.TempDir()
-	old := time.Now().Add(-staleTempAge - time.Minute)
-	for name, mtime := range map[string]time.Time{".adopt-1.tmp": old, ".adopt-2.tmp": time.Now(), "a.yaml": old} {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chtimes(p, mtime, mtime); err != nil {
-			t.Fatal(err)
-		}
-	}
-	removeStaleTemps(dir, ".adopt-*.tmp")
-	var left []string
-	entries, _ := os.ReadDir(dir)
-	for _, e := range entries {
-		left = append(left, e.Name())
-	}
-	if strings.Join(left, " ") != ".adopt-2.tmp a.yaml" {
-		t.Errorf("left %v", left)
-	}
-}

@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"github.com/certform/certform/internal/fsx"
 	"io"
 	"maps"
 	"os"
@@ -78,7 +79,7 @@ func (f *dcvFlags) load() (*reconcile.Validation, error) {
 // a command or a credential.
 func (f *dcvFlags) apply(r *reconcile.Reconciler) error {
 	if p := f.path(); p != "" && r.Dir != "" {
-		if abs, err := filepath.Abs(p); err == nil && inside(abs, r.Dir) {
+		if abs, err := filepath.Abs(p); err == nil && fsx.Inside(abs, r.Dir) {
 			return fmt.Errorf("the DCV config %s is inside the spec directory %s: whoever can commit a spec could name a command or a credential\nhint: keep it on the server, such as /etc/certform/dcv.yaml", p, r.Dir)
 		}
 	}

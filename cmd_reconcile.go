@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/certform/certform/internal/fsx"
 	"io"
 	"log/slog"
 	"math"
@@ -187,18 +188,6 @@ func approved(in io.Reader, out io.Writer) bool {
 // and one running now is done within seconds.
 const staleTempAge = 10 * time.Minute
 
-// removeStaleTemps removes the regular files in dir matching pattern that
-// are older than staleTempAge: temporary files a killed writer left.
-// Errors are ignored: a leftover is harmless, only untidy.
-func removeStaleTemps(dir, pattern string) {
-	matches, _ := filepath.Glob(filepath.Join(dir, pattern))
-	for _, m := range matches {
-		if fi, err := os.Lstat(m); err == nil && fi.Mode().IsRegular() && time.Since(fi.ModTime()) > staleTempAge {
-			os.Remove(m)
-		}
-	}
-}
-
 // writeSavedPlan writes a saved plan atomically, mode 0600, after
 // removing the temporary files an earlier, killed write left.
 func writeSavedPlan(path string, p *reconcile.SavedPlan) error {
@@ -206,24 +195,8 @@ func writeSavedPlan(path string, p *reconcile.SavedPlan) error {
 	if err != nil {
 		return err
 	}
-	removeStaleTemps(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(data, '\n')); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	_, err = fsx.WriteFile(path, append(data, '\n'), fsx.Options{RemoveStaleAfter: staleTempAge})
+	return err
 }
 
 // preflight makes the command's first call to CertCentral, whatever it
@@ -437,7 +410,7 @@ func (f *deliveryFlags) apply(r *reconcile.Reconciler, specDir string) error {
 	if err != nil {
 		return err
 	}
-	if inside(abs, specDir) {
+	if fsx.Inside(abs, specDir) {
 		return fmt.Errorf("--cert-dir %s is inside the spec directory %s; every delivery would change the specs' tree\nhint: deliver elsewhere, such as /var/lib/certform/certs", f.certDir, specDir)
 	}
 	r.CertDir, r.HookBackoff = abs, f.hookBackoff
@@ -445,30 +418,6 @@ func (f *deliveryFlags) apply(r *reconcile.Reconciler, specDir string) error {
 		r.Hook = &deliver.Hook{Command: f.hook, Timeout: f.hookTimeout}
 	}
 	return nil
-}
-
-// inside reports whether path is dir or below it, symlinks resolved where
-// they exist.
-func inside(path, dir string) bool {
-	d, err := filepath.Abs(dir)
-	if err != nil {
-		return false
-	}
-	if rd, err := filepath.EvalSymlinks(d); err == nil {
-		d = rd
-	}
-	p := path
-	for q := p; ; q = filepath.Dir(q) {
-		if rq, err := filepath.EvalSymlinks(q); err == nil {
-			p = filepath.Join(rq, strings.TrimPrefix(p, q))
-			break
-		}
-		if q == filepath.Dir(q) {
-			break
-		}
-	}
-	rel, err := filepath.Rel(d, p)
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
 }
 
 // printDeliveries reports each delivery on stdout and every failure on
@@ -512,14 +461,7 @@ func checkStateOutsideDir(statePath, dir string) error {
 	if err != nil {
 		return err
 	}
-	d, err := filepath.Abs(dir)
-	if err != nil {
-		return err
-	}
-	if rd, err := filepath.EvalSymlinks(d); err == nil {
-		d = rd
-	}
-	if rel, err := filepath.Rel(d, real); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+	if fsx.Inside(real, dir) {
 		return fmt.Errorf("the state file %s is inside the spec directory %s; every state write would change the specs' tree\n"+
 			"hint: keep the state outside --dir, such as /var/lib/certform/state.json", statePath, dir)
 	}
