@@ -816,12 +816,12 @@ func runAdopt(stdout, stderr io.Writer, args []string) int {
 	if code != 0 {
 		return code
 	}
-	known, err := loc.read()
+	known, err := loc.Read()
 	if err != nil {
 		fmt.Fprintf(stderr, "certform adopt: %v\n%s", err, stateHint(err))
 		return exitError
 	}
-	if err := checkAPIURL(nil, known, loc.name(), client.BaseURL(), *accountMoved, logger); err != nil {
+	if err := checkAPIURL(nil, known, loc.Name(), client.BaseURL(), *accountMoved, logger); err != nil {
 		fmt.Fprintf(stderr, "certform adopt: %v\n", err)
 		return exitError
 	}

@@ -504,13 +504,13 @@ func checkAPIURL(store *state.Store, known *state.File, name, base string, moved
 // command that changes it, after the checks every such command shares; on
 // failure it prints the error with its hint and returns nil.
 func openState(cmd string, l stateLocation, dir string, stderr io.Writer) *state.Store {
-	if dir != "" && l.pg == nil {
-		if err := checkStateOutsideDir(l.path, dir); err != nil {
+	if dir != "" && !l.Shared() {
+		if err := checkStateOutsideDir(l.Path(), dir); err != nil {
 			fmt.Fprintf(stderr, "certform %s: %v\n", cmd, err)
 			return nil
 		}
 	}
-	store, err := l.open()
+	store, err := l.Open()
 	if err != nil {
 		fmt.Fprintf(stderr, "certform %s: %v\n%s", cmd, err, stateHint(err))
 		return nil
@@ -543,7 +543,7 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 		fmt.Fprintf(stderr, "certform plan: %v\n", err)
 		return usageCode(args)
 	}
-	known, err := loc.read()
+	known, err := loc.Read()
 	if err != nil {
 		fmt.Fprintf(stderr, "certform plan: %v\n%s", err, stateHint(err))
 		return exitError
@@ -559,7 +559,7 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 		if err != nil {
 			return clientFailed(stderr, "plan", args, err)
 		}
-		if err := checkAPIURL(nil, known, loc.name(), client.BaseURL(), f.accountMoved, logger); err != nil {
+		if err := checkAPIURL(nil, known, loc.Name(), client.BaseURL(), f.accountMoved, logger); err != nil {
 			fmt.Fprintf(stderr, "certform plan: %v\n", err)
 			return exitError
 		}
@@ -921,7 +921,7 @@ func runStatus(stdout, stderr io.Writer, args []string) int {
 	if !ok {
 		return exitUsage
 	}
-	known, err := loc.read()
+	known, err := loc.Read()
 	if err == nil {
 		err = checkStatusExists(loc)
 	}
@@ -952,7 +952,7 @@ func runStatus(stdout, stderr io.Writer, args []string) int {
 		return writeJSON(stdout, stderr, "status", rows)
 	}
 	if len(rows) == 0 {
-		fmt.Fprintf(stdout, "The %s tracks no orders.\n", loc.name())
+		fmt.Fprintf(stdout, "The %s tracks no orders.\n", loc.Name())
 		return exitOK
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)

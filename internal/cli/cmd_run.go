@@ -19,6 +19,7 @@ import (
 	"github.com/certform/certform/reconcile"
 	"github.com/certform/certform/spec"
 	"github.com/certform/certform/state"
+	"github.com/certform/certform/state/location"
 	"github.com/certform/certform/state/pgstate"
 )
 
@@ -144,7 +145,7 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 		}
 		defer os.RemoveAll(tmp)
 		*statePath = filepath.Join(tmp, "state.json")
-		loc = stateLocation{path: *statePath}
+		loc = location.File(*statePath)
 		if df.certDir == "" {
 			df.certDir = filepath.Join(tmp, "certs")
 		}
@@ -266,22 +267,22 @@ var _ reconcile.API = (*digicert.Client)(nil)
 // the same way. With --once it fails at once instead, as apply
 // does: one cycle has nothing to wait for.
 func openDaemonState(l stateLocation, dir string, once bool, logger *slog.Logger, stderr io.Writer) *state.Store {
-	if l.pg == nil || once {
+	if !l.Shared() || once {
 		return openState("run", l, dir, stderr)
 	}
-	b := l.backend()
+	b := l.Backend()
 	store, err := state.OpenBackend(b)
 	var unavailable *pgstate.UnavailableError
 	switch {
 	case err == nil:
 		return store
 	case errors.Is(err, state.ErrLocked):
-		logger.Info("another certform holds the workspace's lock: standing by", "state", l.name(), "holder", err.Error())
+		logger.Info("another certform holds the workspace's lock: standing by", "state", l.Name(), "holder", err.Error())
 		return state.Standby(b, err)
 	case errors.As(err, &unavailable):
 		// The database may come back (or be failing over): wait for it
 		// as a standby does, rather than exit and depend on a restart.
-		logger.Warn("the database cannot be reached: standing by until it can", "state", l.name(), "error", err.Error())
+		logger.Warn("the database cannot be reached: standing by until it can", "state", l.Name(), "error", err.Error())
 		return state.Standby(b, err)
 	}
 	fmt.Fprintf(stderr, "certform run: %v\n%s", err, stateHint(err))

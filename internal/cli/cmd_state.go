@@ -1,19 +1,16 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/certform/certform/state"
-	"github.com/certform/certform/state/pgstate"
+	"github.com/certform/certform/state/location"
 )
 
 // stateUsage is --state's help text for the commands that require it.
@@ -27,28 +24,12 @@ func registerWorkspace(fs *flag.FlagSet) *string {
 	return fs.String("workspace", "", workspaceUsage)
 }
 
-// stateLocation is where a command's state is: a state file (the default)
-// or, for --state postgres://... (or postgresql://), a workspace in a
-// PostgreSQL database.
-type stateLocation struct {
-	path string          // the state file, when pg is nil
-	pg   *pgstate.Config // the PostgreSQL workspace
-}
+// stateLocation is where a command's state is (package location).
+type stateLocation = location.Location
 
-// locate parses --state and --workspace. --workspace with a state file is
-// refused: it would be silently ignored.
+// locate parses --state and --workspace (location.Parse).
 func locate(statePath, workspace string) (stateLocation, error) {
-	if !pgstate.IsURL(statePath) {
-		if workspace != "" {
-			return stateLocation{}, fmt.Errorf("--workspace %s: a workspace is part of a PostgreSQL state (--state postgres://...); a state file has none", workspace)
-		}
-		return stateLocation{path: statePath}, nil
-	}
-	cfg, err := pgstate.Parse(statePath, workspace)
-	if err != nil {
-		return stateLocation{}, err
-	}
-	return stateLocation{pg: cfg}, nil
+	return location.Parse(statePath, workspace)
 }
 
 // checkLocation locates --state and --workspace for cmd (see locate); one
@@ -60,79 +41,6 @@ func checkLocation(cmd, statePath, workspace string, stderr io.Writer) (l stateL
 		return l, false
 	}
 	return l, true
-}
-
-// name names the state in messages: "state file PATH", or the PostgreSQL
-// workspace and its URL without password.
-func (l stateLocation) name() string {
-	if l.pg != nil {
-		return l.pg.Name()
-	}
-	return "state file " + l.path
-}
-
-// flags are the command-line flags that name this location.
-func (l stateLocation) flags() string {
-	if l.pg != nil {
-		return "--state " + l.pg.URL + " --workspace " + l.pg.Workspace
-	}
-	return "--state " + l.path
-}
-
-// backend returns the Backend that holds the state.
-func (l stateLocation) backend() state.Backend {
-	return pgstate.New(l.pg)
-}
-
-// open takes the state's lock and reads it (state.Open or
-// state.OpenBackend).
-func (l stateLocation) open() (*state.Store, error) {
-	if l.pg == nil {
-		return state.Open(l.path)
-	}
-	return state.OpenBackend(l.backend())
-}
-
-// pgReadTimeout bounds a read of the state from PostgreSQL without a lock
-// (plan, status, adopt, state pull).
-const pgReadTimeout = time.Minute
-
-// read reads the state without a lock, for the commands that only read it
-// (plan, status, adopt, state pull): a state file missing next to its lock
-// file is refused (state.CheckMissing); a PostgreSQL workspace that does
-// not exist yet is an empty state, as a state file not created yet is.
-func (l stateLocation) read() (*state.File, error) {
-	if l.pg == nil {
-		if err := state.CheckMissing(l.path); err != nil {
-			return nil, err
-		}
-		f, err := state.Read(l.path)
-		if err != nil {
-			return nil, err
-		}
-		return f, state.CheckMoved(l.name(), f)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), pgReadTimeout)
-	defer cancel()
-	f, err := pgstate.Read(ctx, l.pg)
-	if err != nil {
-		return nil, err
-	}
-	return f, state.CheckMoved(l.name(), f)
-}
-
-// moved is the mark state migrate leaves on the state it copied from when
-// l is where the state went: its name and flags, without the PostgreSQL
-// user (and never a password), and a state file's absolute real path.
-func (l stateLocation) moved(at time.Time) state.Moved {
-	if l.pg != nil {
-		return state.Moved{To: l.pg.PublicName(), Flags: "--state " + l.pg.PublicURL() + " --workspace " + l.pg.Workspace, At: at.UTC()}
-	}
-	p := l.path
-	if real, err := state.RealPath(p); err == nil {
-		p = real
-	}
-	return state.Moved{To: "state file " + p, Flags: "--state " + p, At: at.UTC()}
 }
 
 // NotFoundError is a state that does not exist where status was told to
@@ -161,19 +69,11 @@ func (e *NotFoundError) hint() string {
 // which a mistyped --state or --workspace cannot be told apart from.
 // (plan and apply need no state yet: a first apply creates it.)
 func checkStatusExists(l stateLocation) error {
-	if l.pg != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), pgReadTimeout)
-		defer cancel()
-		ok, err := pgstate.Exists(ctx, l.pg)
-		if err == nil && !ok {
-			err = &NotFoundError{Name: l.name(), pg: true}
-		}
-		return err
+	ok, err := l.Exists()
+	if err == nil && !ok {
+		err = &NotFoundError{Name: l.Name(), pg: l.Shared()}
 	}
-	if _, err := os.Stat(l.path); errors.Is(err, fs.ErrNotExist) {
-		return &NotFoundError{Name: l.name()}
-	}
-	return nil
+	return err
 }
 
 func runState(stdout, stderr io.Writer, args []string) int {
@@ -223,7 +123,7 @@ func runStatePull(stdout, stderr io.Writer, args []string) int {
 	if !ok {
 		return usageCode(args)
 	}
-	f, err := loc.read()
+	f, err := loc.Read()
 	if err != nil {
 		fmt.Fprintf(stderr, "certform state pull: %v\n%s", err, stateHint(err))
 		return exitError
@@ -258,12 +158,12 @@ func runStateMigrate(stdout, stderr io.Writer, args []string) int {
 		if side != "" {
 			return side
 		}
-		if pgstate.IsURL(s) {
+		if location.IsURL(s) {
 			return *workspace
 		}
 		return ""
 	}
-	if *workspace != "" && !pgstate.IsURL(*from) && !pgstate.IsURL(*to) {
+	if *workspace != "" && !location.IsURL(*from) && !location.IsURL(*to) {
 		fmt.Fprintf(stderr, "certform state migrate: --workspace %s: neither --from nor --to is a PostgreSQL state (postgres://...)\n", *workspace)
 		return usageCode(args)
 	}
@@ -277,8 +177,8 @@ func runStateMigrate(stdout, stderr io.Writer, args []string) int {
 		fmt.Fprintf(stderr, "certform state migrate: --to: %v\n", err)
 		return usageCode(args)
 	}
-	if src.name() == dst.name() {
-		fmt.Fprintf(stderr, "certform state migrate: --from and --to are the same %s\n", src.name())
+	if src.Name() == dst.Name() {
+		fmt.Fprintf(stderr, "certform state migrate: --from and --to are the same %s\n", src.Name())
 		return usageCode(args)
 	}
 	n, revs, err := migrateState(src, dst)
@@ -286,8 +186,8 @@ func runStateMigrate(stdout, stderr io.Writer, args []string) int {
 		fmt.Fprintf(stderr, "certform state migrate: %v\n%s", err, stateHint(err))
 		return exitError
 	}
-	fmt.Fprintf(stdout, "Copied %d entries and %d revocation records from %s to %s, and read them back: the same state.\n", n, revs, src.name(), dst.name())
-	fmt.Fprintf(stdout, "Point every certform at the new state now (%s); the old one is marked as moved there, and every command on it refuses.\n", dst.flags())
+	fmt.Fprintf(stdout, "Copied %d entries and %d revocation records from %s to %s, and read them back: the same state.\n", n, revs, src.Name(), dst.Name())
+	fmt.Fprintf(stdout, "Point every certform at the new state now (%s); the old one is marked as moved there, and every command on it refuses.\n", dst.Flags())
 	return exitOK
 }
 
@@ -301,53 +201,53 @@ var errMigrateSource = errors.New("has no state to copy")
 // The source must exist: a state file missing, or a workspace that is
 // empty, is refused (a typo would otherwise copy nothing and say so).
 func migrateState(src, dst stateLocation) (entries, revocations int, err error) {
-	if src.pg == nil {
-		if _, err := os.Stat(src.path); errors.Is(err, fs.ErrNotExist) {
-			return 0, 0, fmt.Errorf("%s: %w: it does not exist", src.name(), errMigrateSource)
+	if !src.Shared() {
+		if ok, err := src.Exists(); err == nil && !ok {
+			return 0, 0, fmt.Errorf("%s: %w: it does not exist", src.Name(), errMigrateSource)
 		}
 	}
-	from, err := src.open()
+	from, err := src.Open()
 	if err != nil {
 		return 0, 0, err
 	}
 	defer from.Close()
 	f := from.Snapshot()
 	if len(f.Entries) == 0 && len(f.Revocations) == 0 && f.APIURL == "" {
-		return 0, 0, fmt.Errorf("%s: %w: it holds no entries, no revocation records and no API URL (another --workspace?)", src.name(), errMigrateSource)
+		return 0, 0, fmt.Errorf("%s: %w: it holds no entries, no revocation records and no API URL (another --workspace?)", src.Name(), errMigrateSource)
 	}
-	to, err := dst.open()
+	to, err := dst.Open()
 	if err != nil {
 		return 0, 0, err
 	}
 	defer to.Close()
 	if have := to.Snapshot(); len(have.Entries) > 0 || len(have.Revocations) > 0 {
 		return 0, 0, fmt.Errorf("%s is not empty: it holds %d entries and %d revocation records; nothing was copied\n"+
-			"hint: migrate into a new state file or a new --workspace, or empty this one first", dst.name(), len(have.Entries), len(have.Revocations))
+			"hint: migrate into a new state file or a new --workspace, or empty this one first", dst.Name(), len(have.Entries), len(have.Revocations))
 	}
 	if err := to.Mutate(func(t *state.File) { *t = *f }); err != nil {
-		return 0, 0, fmt.Errorf("writing %s: %w", dst.name(), err)
+		return 0, 0, fmt.Errorf("writing %s: %w", dst.Name(), err)
 	}
 	want, err := state.Encode(f.Clone())
 	if err != nil {
 		return 0, 0, err
 	}
-	back, err := dst.read()
+	back, err := dst.Read()
 	if err != nil {
-		return 0, 0, fmt.Errorf("reading %s back: %w", dst.name(), err)
+		return 0, 0, fmt.Errorf("reading %s back: %w", dst.Name(), err)
 	}
 	got, err := state.Encode(back)
 	if err != nil {
 		return 0, 0, err
 	}
 	if string(got.Data) != string(want.Data) {
-		return 0, 0, fmt.Errorf("%s read back differs from %s; use neither until you have compared them (certform state pull)", dst.name(), src.name())
+		return 0, 0, fmt.Errorf("%s read back differs from %s; use neither until you have compared them (certform state pull)", dst.Name(), src.Name())
 	}
 	// Only now, the copy proved, the source is marked: from here on no
 	// command (a daemon not yet pointed at the new state) decides on it.
-	mark := dst.moved(time.Now())
+	mark := dst.Moved(time.Now())
 	if err := from.Mutate(func(f *state.File) { f.Moved = &mark }); err != nil {
 		return 0, 0, fmt.Errorf("copied to %s and read back, but marking %s as moved failed: %w\n"+
-			"hint: stop every certform that uses %s and point it at the new state (%s)", dst.name(), src.name(), err, src.name(), mark.Flags)
+			"hint: stop every certform that uses %s and point it at the new state (%s)", dst.Name(), src.Name(), err, src.Name(), mark.Flags)
 	}
 	return len(f.Entries), len(f.Revocations), nil
 }
