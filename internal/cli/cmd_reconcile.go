@@ -303,11 +303,7 @@ type planFlags struct {
 	workspace        string
 	refresh, asJSON  bool
 	detailedExitCode bool
-	maxRevocations   int
-	maxPurchases     int
-	resendAfter      time.Duration
-	maxClockSkew     time.Duration
-	quiet            time.Duration
+	cycle            cycleFlags
 	accountMoved     bool
 	api              apiFlags
 	log              logFlags
@@ -338,11 +334,7 @@ func (f *planFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.refresh, "refresh", false, "read every known order from CertCentral first (GET calls only)")
 	fs.BoolVar(&f.asJSON, "json", false, "print the plan as JSON")
 	fs.BoolVar(&f.detailedExitCode, "detailed-exitcode", false, "exit 0 with no changes, 2 with changes, 1 on error")
-	fs.IntVar(&f.maxRevocations, "max-revocations", 1, "revocation requests allowed in any 24 hours (recorded in the state); a plan with more blocks them all")
-	fs.IntVar(&f.maxPurchases, "max-purchases", defaultMaxPurchases, maxPurchasesUsage)
-	fs.DurationVar(&f.resendAfter, "resend-after", defaultResendAfter, "an order whose outcome is unknown and that a look-up does not find is sent again only this long after it was sent")
-	fs.DurationVar(&f.maxClockSkew, "max-clock-skew", reconcile.DefaultMaxClockSkew, "the local clock may differ from CertCentral's (the Date header of its answers) by at most this much; beyond it no order, renewal, reissue or revocation is sent (0: no check)")
-	fs.DurationVar(&f.quiet, "quiet-period", time.Second, "read the specs only once no file below --dir changed for this long (a git checkout in progress)")
+	f.cycle.register(fs, "quiet-period", "debounce")
 	fs.BoolVar(&f.accountMoved, "account-moved", false, "the state's orders moved to the CertCentral at --api-url: record the new API URL instead of refusing")
 	f.api.register(fs)
 	f.log.register(fs)
@@ -351,7 +343,7 @@ func (f *planFlags) register(fs *flag.FlagSet) {
 
 // check reports flag values out of range.
 func (f *planFlags) check() error {
-	if f.maxRevocations < 0 || f.maxPurchases < 0 || f.resendAfter < 0 || f.quiet < 0 || f.maxClockSkew < 0 {
+	if f.cycle.negative() || f.cycle.quiet < 0 {
 		return errors.New("--max-revocations, --max-purchases, --resend-after, --max-clock-skew and --quiet-period must not be negative")
 	}
 	return nil
@@ -548,8 +540,7 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 		fmt.Fprintf(stderr, "certform plan: %v\n%s", err, stateHint(err))
 		return exitError
 	}
-	r := &reconcile.Reconciler{Dir: f.dir, Known: known, Log: logger, MaxRevocations: f.maxRevocations, MaxPurchases: f.maxPurchases,
-		ResendAfter: f.resendAfter, MaxClockSkew: f.maxClockSkew, Quiet: f.quiet, DryRun: true}
+	r := newReconciler(reconcilerOptions{dir: f.dir, known: known, log: logger, cycle: f.cycle})
 	if err := f.dcv.apply(r); err != nil {
 		fmt.Fprintf(stderr, "certform plan: %v\n", err)
 		return exitError
@@ -709,8 +700,7 @@ func applyOnce(ctx context.Context, f planFlags, loc stateLocation, df deliveryF
 	}
 	preflight(client)
 	known := store.Snapshot()
-	r := &reconcile.Reconciler{Dir: f.dir, API: client, Store: store, Log: logger, Parallelism: parallelism, Observe: true,
-		MaxRevocations: f.maxRevocations, MaxPurchases: f.maxPurchases, ResendAfter: f.resendAfter, MaxClockSkew: f.maxClockSkew, Quiet: f.quiet}
+	r := newReconciler(reconcilerOptions{dir: f.dir, api: client, store: store, log: logger, parallelism: parallelism, cycle: f.cycle})
 	if err := df.apply(r, f.dir); err != nil {
 		fmt.Fprintf(stderr, "certform apply: %v\n", err)
 		return exitError

@@ -36,15 +36,12 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 	workspace := registerWorkspace(fs)
 	schedule := fs.String("schedule", "@every 15m", "cron schedule of periodic cycles (five fields, or @every DUR, @hourly, @daily)")
 	refreshSchedule := fs.String("refresh-schedule", "@daily", "cron schedule of cycles that first read every order from CertCentral (--refresh)")
-	debounce := fs.Duration("debounce", daemon.DefaultDebounce, "quiet period after a file change before reconciling (at most 10x this after the first change); every cycle reads the specs only once no file changed for this long")
+	var cf cycleFlags
+	cf.register(fs, "debounce", "quiet-period")
 	dryRun := fs.Bool("dry-run", false, "plan and log every cycle; never make a write call or change the state")
 	listen := fs.String("listen", "", "address for /healthz and /metrics, such as 127.0.0.1:9464 (off by default)")
 	dev := fs.Bool("dev", false, "serve a fake CertCentral on a loopback port and use it (no API key, no network)")
 	once := fs.Bool("once", false, "run one cycle and exit: 0 when everything landed, 1 otherwise")
-	maxRevocations := fs.Int("max-revocations", 1, "revocation requests allowed in any 24 hours (recorded in the state); a plan with more blocks them all")
-	maxPurchases := fs.Int("max-purchases", defaultMaxPurchases, maxPurchasesUsage)
-	resendAfter := fs.Duration("resend-after", defaultResendAfter, "an order whose outcome is unknown and that a look-up does not find is sent again only this long after it was sent")
-	maxClockSkew := fs.Duration("max-clock-skew", reconcile.DefaultMaxClockSkew, "the local clock may differ from CertCentral's (the Date header of its answers) by at most this much; beyond it no order, renewal, reissue or revocation is sent (0: no check)")
 	accountMoved := fs.Bool("account-moved", false, "the state's orders moved to the CertCentral at --api-url: record the new API URL instead of refusing")
 	var df deliveryFlags
 	df.register(fs)
@@ -88,7 +85,7 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 		}
 		schedules[i] = s
 	}
-	if *debounce <= 0 || *retryBackoff <= 0 || *pollInterval <= 0 || *parallelism < 1 || *maxRevocations < 0 || *maxPurchases < 0 || *resendAfter < 0 || *maxClockSkew < 0 {
+	if cf.quiet <= 0 || *retryBackoff <= 0 || *pollInterval <= 0 || *parallelism < 1 || cf.negative() {
 		fmt.Fprintln(stderr, "certform run: --debounce, --retry-backoff and --poll-interval must be positive, --parallelism at least 1, --max-revocations, --max-purchases, --resend-after and --max-clock-skew not negative")
 		return exitUsage
 	}
@@ -177,8 +174,8 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
-	r := &reconcile.Reconciler{Dir: *dir, API: client, Store: store, Cache: spec.NewCache(), Log: logger, Parallelism: *parallelism, Observe: true,
-		MaxRevocations: *maxRevocations, MaxPurchases: *maxPurchases, ResendAfter: *resendAfter, MaxClockSkew: *maxClockSkew, DryRun: *dryRun}
+	r := newReconciler(reconcilerOptions{dir: *dir, api: client, store: store, log: logger, parallelism: *parallelism, dryRun: *dryRun, cycle: cf})
+	r.Cache = spec.NewCache()
 	if err := df.apply(r, *dir); err != nil {
 		return fail(err, "")
 	}
@@ -186,7 +183,7 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 		return fail(err, "")
 	}
 	dcfg := daemon.Config{
-		Reconciler: r, Log: logger, Schedule: schedules[0], RefreshSchedule: schedules[1], Debounce: *debounce,
+		Reconciler: r, Log: logger, Schedule: schedules[0], RefreshSchedule: schedules[1], Debounce: cf.quiet,
 		RetryBackoff: *retryBackoff, PollInterval: *pollInterval, Listen: *listen, Once: *once, Metrics: met, Notify: daemon.SystemdNotify,
 		Watchdog: daemon.SystemdWatchdog(), Signals: sigs, TakeOver: takeOver,
 	}
@@ -204,7 +201,7 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 			stateLog = store.Name()
 		}
 		logger.Info("certform run started", "dir", *dir, "state", stateLog, "schedule", *schedule, "refresh_schedule", *refreshSchedule,
-			"debounce", debounce.String(), "dry_run", *dryRun, "api_url", client.BaseURL(), "version", certformVersion())
+			"debounce", cf.quiet.String(), "dry_run", *dryRun, "api_url", client.BaseURL(), "version", certformVersion())
 		if *dev {
 			logger.Info("dev mode: edit a file below the spec directory and watch the plan and the calls; Ctrl-C stops", "dir", *dir)
 		}

@@ -119,3 +119,22 @@ func TestRun_maxClockSkewNegative(t *testing.T) {
 		}
 	}
 }
+
+// TestCLI_quietPeriodAlias: --quiet-period and --debounce are one setting
+// under two names on plan, apply and run: each command checks the value
+// given under either name, and names it as it always did.
+func TestCLI_quietPeriodAlias(t *testing.T) {
+	dir, st := t.TempDir(), filepath.Join(t.TempDir(), "s.json")
+	for _, tt := range []struct {
+		cmd, flag, value, want string
+	}{
+		{"plan", "--debounce", "-1s", "certform plan: --max-revocations, --max-purchases, --resend-after, --max-clock-skew and --quiet-period must not be negative\n"},
+		{"apply", "--debounce", "-1s", "certform apply: --max-revocations, --max-purchases, --resend-after, --max-clock-skew and --quiet-period must not be negative\n"},
+		{"run", "--quiet-period", "0s", "certform run: --debounce, --retry-backoff and --poll-interval must be positive, --parallelism at least 1, --max-revocations, --max-purchases, --resend-after and --max-clock-skew not negative\n"},
+	} {
+		code, stdout, stderr := runCLI(tt.cmd, "--dir", dir, "--state", st, tt.flag, tt.value)
+		if code != exitUsage || stdout != "" || stderr != tt.want {
+			t.Errorf("%s %s %s: exit %d, stdout %q, stderr %q", tt.cmd, tt.flag, tt.value, code, stdout, stderr)
+		}
+	}
+}
