@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"github.com/certform/certform/spec"
 	"io"
+	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -151,8 +153,41 @@ func printFlags(fs *flag.FlagSet) {
 			}
 			fmt.Fprintf(out, " (default %s)", d)
 		}
-		fmt.Fprintln(out)
+		fmt.Fprintf(out, "\n    \tenvironment: %s\n", envName(f.Name))
 	})
+}
+
+// envPrefix starts the name of the environment variable every flag is
+// also read from: --cert-dir is CERTFORM_CERT_DIR.
+const envPrefix = "CERTFORM_"
+
+// envName is the environment variable of the flag name.
+func envName(flagName string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// lookupEnv reads the environment; tests replace it.
+var lookupEnv = os.LookupEnv
+
+// setFromEnv sets every flag not given on the command line from its
+// environment variable (envName) when that is set, even to "": a flag on
+// the command line wins, the variable wins over the flag's default. A
+// value the flag refuses is an error naming the variable.
+func setFromEnv(fs *flag.FlagSet) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if given[f.Name] || err != nil {
+			return
+		}
+		if v, ok := lookupEnv(envName(f.Name)); ok {
+			if serr := fs.Set(f.Name, v); serr != nil {
+				err = fmt.Errorf("invalid value %q in %s for flag --%s: %v", v, envName(f.Name), f.Name, serr)
+			}
+		}
+	})
+	return err
 }
 
 func upperFirst(s string) string {
@@ -194,6 +229,10 @@ func parseFlags(fs *flag.FlagSet, stdout io.Writer, args []string, positional in
 		fmt.Fprintf(stderr, "%s: %s\nRun '%s -h' for its flags.\n", fs.Name(), msg, fs.Name())
 		return true, usageCode(args)
 	}
+	if err := setFromEnv(fs); err != nil {
+		fmt.Fprintf(stderr, "%s: %s\nRun '%s -h' for its flags.\n", fs.Name(), err, fs.Name())
+		return true, usageCode(args)
+	}
 	if positional >= 0 && fs.NArg() != positional {
 		if fs.NArg() > positional {
 			fmt.Fprintf(fs.Output(), "%s: unexpected argument %q\n", fs.Name(), fs.Arg(positional))
@@ -210,6 +249,9 @@ func parseFlags(fs *flag.FlagSet, stdout io.Writer, args []string, positional in
 // command line asks for --detailed-exitcode, where 2 means "changes" and a
 // typo must never read as that.
 func usageCode(args []string) int {
+	if v, ok := lookupEnv(envName("detailed-exitcode")); ok && v != "" && v != "false" && !slices.Contains(args, "--detailed-exitcode=false") {
+		return exitError
+	}
 	for _, a := range args {
 		if a == "--" {
 			break

@@ -301,7 +301,7 @@ func TestFakeServer_usage(t *testing.T) {
 		{name: "help", args: []string{"-h"}, code: 0,
 			stdout: "Usage: certform fake-server [--listen ADDR] [--key KEY]\n\n" +
 				"Serve a fake CertCentral on this machine to try certform by hand, until SIGINT or SIGTERM; its orders live in memory.\n\n" +
-				"Flags:\n  --key string\n    \tthe API key the fake accepts (default: a random one, printed at start)\n" +
+				"Flags:\n  --key string\n    \tthe API key the fake accepts (default: a random one, printed at start)\n    \tenvironment: CERTFORM_KEY\n" +
 				"  --listen string\n    \tloopback address to serve on (port 0: a free port); the fake has no TLS and serves this machine only (default \"127.0.0.1:0\")\n..."},
 	}
 	for _, tt := range tests {
