@@ -20,7 +20,8 @@ DATE        ?= $(shell date -u $${SOURCE_DATE_EPOCH:+-d @$$SOURCE_DATE_EPOCH} +%
 VERSION     := $(VERSION)
 COMMIT      := $(COMMIT)
 DATE        := $(DATE)
-LDFLAGS     := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
+CLIPKG      := github.com/certform/certform/internal/cli
+LDFLAGS     := -X $(CLIPKG).version=$(VERSION) -X $(CLIPKG).commit=$(COMMIT) -X $(CLIPKG).date=$(DATE)
 TOOLS       := $(CURDIR)/.tools
 # staticcheck 2026.2.2 is the release that supports Go 1.26.
 STATICCHECK_VERSION := v0.8.2

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/certform/certform/internal/fsx"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -83,27 +84,11 @@ func (p *Webroot) read() ([]string, error) {
 	return out, nil
 }
 
-// write replaces the file atomically (temp file, rename).
+// write replaces the file atomically (fsx.WriteFile), mode 0644 so that
+// the web server can read it.
 func (p *Webroot) write(lines []string) error {
-	f, err := os.CreateTemp(filepath.Dir(p.file()), ".fileauth-*")
-	if err != nil {
-		return fmt.Errorf("webroot: %w", err)
-	}
-	_, err = f.WriteString(strings.Join(lines, "\n") + "\n")
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), p.file())
-	}
-	if err != nil {
-		os.Remove(f.Name())
+	data := []byte(strings.Join(lines, "\n") + "\n")
+	if _, err := fsx.WriteFile(p.file(), data, fsx.Options{Mode: 0o644, TempPattern: ".fileauth-*"}); err != nil {
 		return fmt.Errorf("webroot: %w", err)
 	}
 	return nil

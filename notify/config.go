@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/certform/certform/internal/fsx"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -319,7 +320,7 @@ func readSecretFile(path, specDir, key string) ([]byte, error) {
 // checkFile refuses a file inside specDir, or one others may read or
 // write.
 func checkFile(path, specDir, what string) error {
-	if specDir != "" && inside(path, specDir) {
+	if specDir != "" && fsx.Inside(path, specDir) {
 		return fmt.Errorf("%s %s is inside the spec directory %s\nhint: keep it where only the server's administrators may write, such as /etc/certform", what, path, specDir)
 	}
 	fi, err := os.Stat(path)
@@ -330,23 +331,6 @@ func checkFile(path, specDir, what string) error {
 		return fmt.Errorf("%s %s: mode %04o: %w\nhint: chmod 600 %s", what, path, perm, ErrPermissions, path)
 	}
 	return nil
-}
-
-// inside reports whether path is dir or below it, after resolving
-// symbolic links where they exist.
-func inside(path, dir string) bool {
-	abs := func(p string) string {
-		a, err := filepath.Abs(p)
-		if err != nil {
-			return p
-		}
-		if r, err := filepath.EvalSymlinks(a); err == nil {
-			return r
-		}
-		return a
-	}
-	rel, err := filepath.Rel(abs(dir), abs(path))
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // yamlLine is one problem of a YAML error: "line N: what".

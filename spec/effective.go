@@ -3,6 +3,7 @@ package spec
 import (
 	"errors"
 	"fmt"
+	"github.com/certform/certform/internal/fsx"
 	"io/fs"
 	"os"
 	"path"
@@ -43,7 +44,7 @@ func DefaultsFor(dir, folder string) (map[string]any, []*Error, error) {
 	if !filepath.IsAbs(full) {
 		full = filepath.Join(root, full)
 	}
-	rel, err := filepath.Rel(root, resolveExisting(filepath.Clean(full)))
+	rel, err := filepath.Rel(root, fsx.RealPrefix(full))
 	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
 		return nil, nil, fmt.Errorf("folder %s is outside the spec directory %s", folder, dir)
 	}
@@ -97,21 +98,6 @@ func DefaultsFor(dir, folder string) (map[string]any, []*Error, error) {
 	}
 	sortErrors(errs)
 	return out, errs, nil
-}
-
-// resolveExisting resolves the symlinks of the longest part of the
-// absolute, clean path p that exists, and keeps the rest as written.
-func resolveExisting(p string) string {
-	rest := ""
-	for q := p; ; q = filepath.Dir(q) {
-		if r, err := filepath.EvalSymlinks(q); err == nil {
-			return filepath.Join(r, rest)
-		}
-		if q == filepath.Dir(q) {
-			return p
-		}
-		rest = filepath.Join(filepath.Base(q), rest)
-	}
 }
 
 // CheckDNSName returns nil when name is a DNS name that common_name and

@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/certform/certform/internal/fsx"
 	"io"
 	"io/fs"
 	"maps"
@@ -23,7 +24,6 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 )
@@ -739,24 +739,7 @@ func (e *notLockedError) Unwrap() error { return e.err }
 // called with the lock held, none of them is being written. Errors are
 // ignored: a leftover is harmless, only untidy.
 func removeStaleTemps(path string) {
-	matches, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "."+globEscape(filepath.Base(path))+".tmp-*"))
-	for _, m := range matches {
-		if fi, err := os.Lstat(m); err == nil && fi.Mode().IsRegular() {
-			os.Remove(m)
-		}
-	}
-}
-
-// globEscape escapes the characters filepath.Glob treats specially.
-func globEscape(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if strings.ContainsRune(`*?[]\`, r) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+	fsx.RemoveStale(filepath.Dir(path), fsx.TempPattern(path), 0)
 }
 
 // load takes the lock and reads the state into memory (Backend.Load). On
@@ -1253,56 +1236,28 @@ func WriteFile(path string, f *File) error {
 // openFolder opens a folder to sync it; tests replace it.
 var openFolder = os.Open
 
-// writeBytes writes data to path atomically (see WriteFile) and returns the
-// identity of the file it put there, known once the rename is done (even
-// if syncing the folder then fails).
+// writeBytes writes data to path atomically (fsx.WriteFile, keeping the
+// owner) and returns the identity of the file it put there, known once the
+// rename is done (even if syncing the folder then fails).
 func writeBytes(path string, data []byte) (id fileID, err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fileID{}, fmt.Errorf("state file %s: %w", path, err)
+	fi, err := fsx.WriteFile(path, data, fsx.Options{
+		Prepare:    func(tmp *os.File) error { return keepOwner(tmp, path) },
+		OpenFolder: openFolder,
+	})
+	if fi != nil {
+		id = idOf(fi)
 	}
-	defer func() {
-		if err != nil && !id.known() {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err = keepOwner(tmp, path); err != nil {
-		return fileID{}, fmt.Errorf("state file %s: %w", path, err)
+	var fe *fsx.Error
+	switch {
+	case err == nil:
+		return id, nil
+	case !errors.As(err, &fe):
+		return id, fmt.Errorf("state file %s: %w", path, err)
+	case fe.Step == fsx.StepWrite || fe.Step == fsx.StepSync || fe.Placed:
+		return id, fmt.Errorf("state file %s: %s: %w", path, fe.Step, fe.Err)
+	default:
+		return id, fmt.Errorf("state file %s: %w", path, fe.Err)
 	}
-	if err = tmp.Chmod(0o600); err != nil {
-		return fileID{}, fmt.Errorf("state file %s: %w", path, err)
-	}
-	if _, err = tmp.Write(data); err != nil {
-		return fileID{}, fmt.Errorf("state file %s: writing: %w", path, err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fileID{}, fmt.Errorf("state file %s: syncing: %w", path, err)
-	}
-	fi, err := tmp.Stat()
-	if err != nil {
-		return fileID{}, fmt.Errorf("state file %s: %w", path, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fileID{}, fmt.Errorf("state file %s: %w", path, err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fileID{}, fmt.Errorf("state file %s: %w", path, err)
-	}
-	id = idOf(fi)
-	d, err := openFolder(dir)
-	if err != nil {
-		return id, fmt.Errorf("state file %s: opening its folder to sync it: %w", path, unwrapPathError(err))
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return id, fmt.Errorf("state file %s: syncing its folder: %w", path, unwrapPathError(err))
-	}
-	return id, nil
 }
 
 // keepOwner, run as root, gives tmp the owner of the file at path or, when

@@ -1,0 +1,1196 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"github.com/certform/certform/internal/fsx"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/certform/certform/deliver"
+	"github.com/certform/certform/digicert"
+	"github.com/certform/certform/reconcile"
+	"github.com/certform/certform/spec"
+	"github.com/certform/certform/state"
+	"github.com/certform/certform/state/pgstate"
+	"github.com/certform/certform/status"
+)
+
+// apiFlags are the flags every command that may call CertCentral takes.
+type apiFlags struct {
+	keyFile string
+	url     string
+}
+
+func (f *apiFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.keyFile, "api-key-file", "", "file holding the DigiCert API key (default $DIGICERT_API_KEY_FILE)")
+	fs.StringVar(&f.url, "api-url", "", "CertCentral API base URL (default $DIGICERT_API_URL, else "+digicert.BaseURLUS+")")
+}
+
+// errNoKey is returned by loadAPIKey when no source holds a key.
+var errNoKey = errors.New("no DigiCert API key")
+
+const keyHint = "hint: set DIGICERT_API_KEY, or give --api-key-file FILE (or DIGICERT_API_KEY_FILE=FILE); under systemd, LoadCredential=digicert-api-key:PATH"
+
+// loadAPIKey finds the API key: --api-key-file, then $DIGICERT_API_KEY_FILE,
+// then $DIGICERT_API_KEY, then $CREDENTIALS_DIRECTORY/digicert-api-key
+// (systemd's LoadCredential). The first source that is set is used; a file
+// that cannot be read is an error, not a fall-through. A key holding a
+// control character (a stray carriage return, an escape sequence pasted
+// from a terminal) is refused, naming where it came from but never the
+// key. warn, when not nil, gets a warning about a key file others may read.
+func loadAPIKey(flagFile string, warn func(msg string, args ...any)) (string, error) {
+	file := flagFile
+	if file == "" {
+		file = os.Getenv("DIGICERT_API_KEY_FILE")
+	}
+	if file == "" {
+		if k := strings.TrimSpace(os.Getenv("DIGICERT_API_KEY")); k != "" {
+			return k, checkKeyText(k, "DIGICERT_API_KEY")
+		}
+		if dir := os.Getenv("CREDENTIALS_DIRECTORY"); dir != "" {
+			file = filepath.Join(dir, "digicert-api-key")
+		}
+	}
+	if file == "" {
+		return "", errNoKey
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("reading the API key file %s: %w", file, unwrapPathError(err))
+	}
+	k := strings.TrimSpace(string(data))
+	if k == "" {
+		return "", fmt.Errorf("the API key file %s is empty", file)
+	}
+	if fi, err := os.Stat(file); err == nil && fi.Mode().Perm()&0o044 != 0 && warn != nil {
+		warn("the API key file is readable by other users; make it readable by certform's user only", "file", file,
+			"mode", fmt.Sprintf("%04o", fi.Mode().Perm()), "hint", "chmod 600 "+file)
+	}
+	return k, checkKeyText(k, "the API key file "+file)
+}
+
+// checkKeyText refuses a key with a control character, saying where (the
+// position) but not what the key is.
+func checkKeyText(k, source string) error {
+	for i, r := range k {
+		if r < 0x20 || r == 0x7f {
+			return fmt.Errorf("the API key from %s holds a control character (0x%02x) at position %d: remove it (a Windows line ending or a paste from a terminal looks like this)", source, r, i+1)
+		}
+	}
+	return nil
+}
+
+func unwrapPathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// usageError is a command line (or environment) that cannot work, such as
+// a bad --api-url: exit 2.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+// clientFailed reports an error from newClient for command cmd and
+// returns the exit code: 2 (usageCode) for a bad API URL, 1 otherwise,
+// with the key hint when no key was found.
+func clientFailed(stderr io.Writer, cmd string, args []string, err error) int {
+	fmt.Fprintf(stderr, "certform %s: %v\n", cmd, err)
+	if errors.Is(err, errNoKey) {
+		fmt.Fprintln(stderr, keyHint)
+	}
+	var ue *usageError
+	if errors.As(err, &ue) {
+		return usageCode(args)
+	}
+	return exitError
+}
+
+// loggerAndClient builds the logger of lf and the CertCentral client of
+// api for command cmd. A code other than 0 means the command stops with
+// it; the reason is on stderr (usageCode for a bad log flag or API URL).
+// opts add client options.
+func loggerAndClient(cmd string, lf *logFlags, api *apiFlags, stderr io.Writer, args []string, opts ...digicert.Option) (*slog.Logger, *digicert.Client, int) {
+	logger, err := lf.logger(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "certform %s: %v\n", cmd, err)
+		return nil, nil, usageCode(args)
+	}
+	client, err := api.newClient(logger, opts...)
+	if err != nil {
+		return nil, nil, clientFailed(stderr, cmd, args, err)
+	}
+	return logger, client, 0
+}
+
+// newClient builds the CertCentral client from the flags and environment;
+// opts add to (or override) the options this sets.
+func (f *apiFlags) newClient(logger *slog.Logger, opts ...digicert.Option) (*digicert.Client, error) {
+	url := f.url
+	if url == "" {
+		url = os.Getenv("DIGICERT_API_URL")
+	}
+	if url == "" {
+		url = digicert.BaseURLUS
+	}
+	if err := digicert.WithBaseURL(url)(new(digicert.Client)); err != nil {
+		return nil, &usageError{err}
+	}
+	warn := slog.New(slog.DiscardHandler).Warn
+	if logger != nil {
+		warn = logger.Warn
+	}
+	key, err := loadAPIKey(f.keyFile, warn)
+	if err != nil {
+		return nil, err
+	}
+	return digicert.New(key, append([]digicert.Option{digicert.WithBaseURL(url), digicert.WithVersion(certformVersion()), digicert.WithLogger(logger)}, opts...)...)
+}
+
+// interactive reports whether apply asks before making calls: stdin and
+// stdout are both terminals (a person runs it). Scripts and CI, with a
+// pipe or a file on either, are not asked.
+func interactive(in *os.File, out io.Writer) bool {
+	o, ok := out.(*os.File)
+	return ok && isTerminal(in) && isTerminal(o)
+}
+
+// approved asks for "yes" on out and reads the answer from in: only
+// "yes" approves.
+func approved(in io.Reader, out io.Writer) bool {
+	fmt.Fprint(out, "\nMake these calls? Only 'yes' is accepted: ")
+	line, _ := bufio.NewReader(in).ReadString('\n')
+	return strings.TrimSpace(line) == "yes"
+}
+
+// staleTempAge is how old a temporary file of ours must be before a later
+// run removes it as left by a killed writer: these writers take no lock,
+// and one running now is done within seconds.
+const staleTempAge = 10 * time.Minute
+
+// writeSavedPlan writes a saved plan atomically, mode 0600, after
+// removing the temporary files an earlier, killed write left.
+func writeSavedPlan(path string, p *reconcile.SavedPlan) error {
+	data, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fsx.WriteFile(path, append(data, '\n'), fsx.Options{RemoveStaleAfter: staleTempAge})
+	return err
+}
+
+// preflight makes the command's first call to CertCentral, whatever it
+// is (the status-changes feed, a look-up), the check that CertCentral
+// answers and accepts the key (digicert.Client.CheckFirstCall): no call
+// of its own, so a command with nothing to do makes one call. That call is
+// retried on a 5xx, a 429 and a timeout within digicert.CheckTimeout, and
+// fails at once when no connection can be made, on a TLS error, a 401 or
+// a 403; then every later call fails unsent with the same
+// *digicert.CheckError, which unreachable prints once with a hint.
+func preflight(client *digicert.Client) { client.CheckFirstCall() }
+
+// unreachable prints the first *digicert.CheckError among errs (see
+// preflight) as one error and a hint, and reports whether there was one:
+// the command then stops, nothing sent after the failed first call.
+func unreachable(cmd string, stderr io.Writer, errs ...error) bool {
+	var ce *digicert.CheckError
+	for _, err := range errs {
+		if errors.As(err, &ce) {
+			break
+		}
+	}
+	if ce == nil {
+		return false
+	}
+	fmt.Fprintf(stderr, "certform %s: %v; nothing was done\n", cmd, ce)
+	var ae *digicert.APIError
+	switch {
+	case digicert.IsInvalidKey(ce): // a 401, or a 403 access_denied|access_denied_invalid_key
+		fmt.Fprintln(stderr, "hint: CertCentral does not accept the API key: check DIGICERT_API_KEY, DIGICERT_API_KEY_FILE or --api-key-file (a mistyped, revoked or expired key)")
+	case errors.As(ce, &ae) && ae.Status == http.StatusForbidden:
+		fmt.Fprintln(stderr, "hint: "+permissionsHint)
+	case errors.As(ce, &ae):
+		fmt.Fprintln(stderr, "hint: CertCentral failed (5xx) or limited this key (429) every time within that time; try again later")
+	default:
+		fmt.Fprintln(stderr, "hint: check --api-url (or DIGICERT_API_URL) and that this machine can reach CertCentral")
+	}
+	return true
+}
+
+// cycleErrors returns a Prepare's error and its cycle's errors.
+func cycleErrors(c *reconcile.Cycle, err error) []error {
+	errs := []error{err}
+	if c != nil {
+		errs = append(errs, c.Errors...)
+	}
+	return errs
+}
+
+// permissionsHint says which permission each command's key needs.
+const permissionsHint = "the API key's user may not list orders: plan --refresh, import and adopt need a key that can view orders (View Only is enough); " +
+	"apply and run also order, reissue, renew, revoke and change settings, which needs a user allowed to (such as a Manager or an Administrator)"
+
+// logFlags choose the format and level of log records on stderr.
+type logFlags struct {
+	format string
+	level  string
+}
+
+func (f *logFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.format, "log-format", "text", "log format on stderr: text or json")
+	fs.StringVar(&f.level, "log-level", "info", "log level: debug, info, warn or error")
+}
+
+func (f *logFlags) logger(w io.Writer) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(f.level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", f.level)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	var newHandler func(io.Writer) slog.Handler
+	switch f.format {
+	case "text":
+		newHandler = func(w io.Writer) slog.Handler { return slog.NewTextHandler(w, opts) }
+	case "json":
+		newHandler = func(w io.Writer) slog.Handler { return slog.NewJSONHandler(w, opts) }
+	default:
+		return nil, fmt.Errorf("--log-format %q: use text or json", f.format)
+	}
+	if isJournal(w) {
+		// Under systemd: each line carries its syslog priority.
+		return slog.New(newJournalHandler(w, newHandler)), nil
+	}
+	return slog.New(newHandler(w)), nil
+}
+
+// colorOK reports whether w is a terminal that may get ANSI colours: not
+// when NO_COLOR is set (https://no-color.org) or TERM is dumb.
+func colorOK(w io.Writer) bool {
+	if os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb" {
+		return false
+	}
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// planFlags are shared by plan and apply.
+type planFlags struct {
+	dir, state       string
+	workspace        string
+	refresh, asJSON  bool
+	detailedExitCode bool
+	cycle            cycleFlags
+	accountMoved     bool
+	api              apiFlags
+	log              logFlags
+	dcv              dcvFlags
+	// apply only: the saved plan to apply, and --auto-approve.
+	planFile    string
+	autoApprove *bool
+}
+
+// defaultResendAfter is --resend-after's default: longer than CertCentral
+// has been seen to keep working on an order request its client gave up
+// on (the client's own time limit is 30 s, retries end within a minute).
+const defaultResendAfter = 5 * time.Minute
+
+// defaultMaxPurchases is --max-purchases's default: new orders and
+// renewals in any rolling 24 hours per state (issue 21). A daemon never
+// buys more than this a day, whatever goes wrong; a planned onboarding
+// raises it for one run.
+const defaultMaxPurchases = 20
+
+// maxPurchasesUsage is --max-purchases's help, shared by plan, apply and run.
+const maxPurchasesUsage = "new orders and renewals allowed in any 24 hours (recorded in the state); a plan with more blocks them all (raise it for a planned onboarding)"
+
+func (f *planFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.dir, "dir", "", "spec directory (required)")
+	fs.StringVar(&f.state, "state", "", stateUsage)
+	fs.StringVar(&f.workspace, "workspace", "", workspaceUsage)
+	fs.BoolVar(&f.refresh, "refresh", false, "read every known order from CertCentral first (GET calls only)")
+	fs.BoolVar(&f.asJSON, "json", false, "print the plan as JSON")
+	fs.BoolVar(&f.detailedExitCode, "detailed-exitcode", false, "exit 0 with no changes, 2 with changes, 1 on error")
+	f.cycle.register(fs, "quiet-period", "debounce")
+	fs.BoolVar(&f.accountMoved, "account-moved", false, "the state's orders moved to the CertCentral at --api-url: record the new API URL instead of refusing")
+	f.api.register(fs)
+	f.log.register(fs)
+	f.dcv.register(fs)
+}
+
+// check reports flag values out of range.
+func (f *planFlags) check() error {
+	if f.cycle.negative() || f.cycle.quiet < 0 {
+		return errors.New("--max-revocations, --max-purchases, --resend-after, --max-clock-skew and --quiet-period must not be negative")
+	}
+	return nil
+}
+
+func requireFlags(fs *flag.FlagSet, stderr io.Writer, pairs ...string) bool {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i+1] == "" {
+			fmt.Fprintf(stderr, "%s: --%s is required\n", fs.Name(), pairs[i])
+			fs.Usage()
+			return false
+		}
+	}
+	return true
+}
+
+// printSpecErrors writes every spec error and a hint.
+func printSpecErrors(w io.Writer, res *spec.Result) {
+	if len(res.Errors) == 0 {
+		return
+	}
+	for _, e := range res.Errors {
+		fmt.Fprintln(w, e)
+	}
+	fmt.Fprintf(w, "%s; the invalid specs are left out, the valid ones are planned\n", res.Summary())
+}
+
+// deliveryFlags choose where issued certificates are delivered and what
+// runs after each delivery: command-line only, never from the specs.
+type deliveryFlags struct {
+	certDir     string
+	hook        string
+	hookTimeout time.Duration
+	hookBackoff time.Duration
+}
+
+func (f *deliveryFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.certDir, "cert-dir", "", "deliver each issued certificate into DIR/NAME (cert.pem, chain.pem, fullchain.pem); off when empty")
+	fs.StringVar(&f.hook, "deploy-hook", "", "run this command with /bin/sh -c after each new delivery (needs --cert-dir)")
+	fs.DurationVar(&f.hookTimeout, "deploy-hook-timeout", deliver.DefaultHookTimeout, "time limit of one deploy hook run")
+	fs.DurationVar(&f.hookBackoff, "deploy-hook-backoff", reconcile.DefaultHookBackoff, "wait before a failed deploy hook runs again; doubles with each failure in a row, up to 1h")
+}
+
+// apply checks the flags and sets them on r.
+func (f *deliveryFlags) apply(r *reconcile.Reconciler, specDir string) error {
+	if f.hook != "" && f.certDir == "" {
+		return errors.New("--deploy-hook needs --cert-dir")
+	}
+	if f.hookTimeout <= 0 || f.hookBackoff <= 0 {
+		return errors.New("--deploy-hook-timeout and --deploy-hook-backoff must be positive")
+	}
+	if f.certDir == "" {
+		return nil
+	}
+	abs, err := filepath.Abs(f.certDir)
+	if err != nil {
+		return err
+	}
+	if fsx.Inside(abs, specDir) {
+		return fmt.Errorf("--cert-dir %s is inside the spec directory %s; every delivery would change the specs' tree\nhint: deliver elsewhere, such as /var/lib/certform/certs", f.certDir, specDir)
+	}
+	r.CertDir, r.HookBackoff = abs, f.hookBackoff
+	if f.hook != "" {
+		r.Hook = &deliver.Hook{Command: f.hook, Timeout: f.hookTimeout}
+	}
+	return nil
+}
+
+// printDeliveries reports each delivery on stdout and every failure on
+// stderr; it returns whether any failed.
+func printDeliveries(stdout, stderr io.Writer, cmd string, ds []reconcile.Delivery) (failed bool) {
+	for _, dv := range ds {
+		if dv.Err != nil {
+			failed = true
+			fmt.Fprintf(stderr, "certform %s: delivering %s: %v\n", cmd, dv.Name, dv.Err)
+			continue
+		}
+		if dv.Delivered {
+			fmt.Fprintf(stdout, "Delivered %s (serial %s, valid until %s) to %s.\n", dv.Name, dv.Serial, dv.NotAfter.Format(time.RFC3339), dv.Dir)
+		}
+		if dv.Hook == "ok" && !dv.Delivered {
+			fmt.Fprintf(stdout, "The deploy hook for %s (serial %s) ran again and succeeded.\n", dv.Name, dv.Serial)
+		}
+		if dv.Hook == "failed" {
+			failed = true
+			when := "with backoff"
+			if !dv.RetryAt.IsZero() {
+				when = "at the first cycle from " + dv.RetryAt.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintf(stderr, "certform %s: %s: %v; the certificate stays delivered, and the hook runs again %s\n", cmd, dv.Name, dv.HookErr, when)
+			if len(dv.HookOutput) > 0 {
+				fmt.Fprintf(stderr, "%s", dv.HookOutput)
+				if dv.HookOutput[len(dv.HookOutput)-1] != '\n' {
+					fmt.Fprintln(stderr)
+				}
+			}
+		}
+	}
+	return failed
+}
+
+// checkStateOutsideDir refuses a state file inside the spec directory:
+// every state write would change the tree the daemon watches and the
+// snapshot a cycle reads.
+func checkStateOutsideDir(statePath, dir string) error {
+	real, err := state.RealPath(statePath)
+	if err != nil {
+		return err
+	}
+	if fsx.Inside(real, dir) {
+		return fmt.Errorf("the state file %s is inside the spec directory %s; every state write would change the specs' tree\n"+
+			"hint: keep the state outside --dir, such as /var/lib/certform/state.json", statePath, dir)
+	}
+	return nil
+}
+
+// apiURLError is a state file used with another CertCentral API URL.
+type apiURLError struct{ name, have, want string }
+
+func (e *apiURLError) Error() string {
+	return fmt.Sprintf("the %s belongs to the CertCentral API at %s, but this command uses %s; its orders are not in that account\n"+
+		"hint: use --api-url %s (or DIGICERT_API_URL); if the account really moved, run again with --account-moved to record the new URL", e.name, e.have, e.want, e.have)
+}
+
+// checkAPIURL compares the API URL in use with the one the state records.
+// A store records it on first use (or, with moved, a new one); a read-only
+// state (store nil) is only compared; name names it ("state file PATH").
+func checkAPIURL(store *state.Store, known *state.File, name, base string, moved bool, log *slog.Logger) error {
+	have := ""
+	if store != nil {
+		have, name = store.APIURL(), store.Name()
+	} else if known != nil {
+		have = known.APIURL
+	}
+	switch {
+	case have == base:
+		return nil
+	case have != "" && !moved:
+		return &apiURLError{name: name, have: have, want: base}
+	case store == nil:
+		return nil
+	}
+	if have != "" {
+		log.Warn("the account moved: recording the new CertCentral API URL in the state", "from", have, "to", base)
+	}
+	return store.Mutate(func(f *state.File) { f.APIURL = base })
+}
+
+// openState locks the state (a file, or a PostgreSQL workspace) for a
+// command that changes it, after the checks every such command shares; on
+// failure it prints the error with its hint and returns nil.
+func openState(cmd string, l stateLocation, dir string, stderr io.Writer) *state.Store {
+	if dir != "" && !l.Shared() {
+		if err := checkStateOutsideDir(l.Path(), dir); err != nil {
+			fmt.Fprintf(stderr, "certform %s: %v\n", cmd, err)
+			return nil
+		}
+	}
+	store, err := l.Open()
+	if err != nil {
+		fmt.Fprintf(stderr, "certform %s: %v\n%s", cmd, err, stateHint(err))
+		return nil
+	}
+	return store
+}
+
+func runPlan(stdout, stderr io.Writer, args []string) int {
+	fs := newFlags(stderr, "plan", "--dir DIR --state FILE [--refresh] [--json] [--detailed-exitcode]",
+		"show what apply would do; without --refresh no API call and no key are needed, with it only GET calls")
+	var f planFlags
+	f.register(fs)
+	out := fs.String("out", "", "save the plan to FILE for certform apply FILE, which makes exactly its calls")
+	if done, code := parseFlags(fs, stdout, args, 0); done {
+		return code
+	}
+	if !requireFlags(fs, stderr, "dir", f.dir, "state", f.state) {
+		return usageCode(args)
+	}
+	loc, ok := checkLocation(fs.Name(), f.state, f.workspace, stderr)
+	if !ok {
+		return usageCode(args)
+	}
+	if err := f.check(); err != nil {
+		fmt.Fprintf(stderr, "certform plan: %v\n", err)
+		return usageCode(args)
+	}
+	logger, err := f.log.logger(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "certform plan: %v\n", err)
+		return usageCode(args)
+	}
+	known, err := loc.Read()
+	if err != nil {
+		fmt.Fprintf(stderr, "certform plan: %v\n%s", err, stateHint(err))
+		return exitError
+	}
+	r := newReconciler(reconcilerOptions{dir: f.dir, known: known, log: logger, cycle: f.cycle})
+	if err := f.dcv.apply(r); err != nil {
+		fmt.Fprintf(stderr, "certform plan: %v\n", err)
+		return exitError
+	}
+	if f.refresh {
+		client, err := f.api.newClient(logger)
+		if err != nil {
+			return clientFailed(stderr, "plan", args, err)
+		}
+		if err := checkAPIURL(nil, known, loc.Name(), client.BaseURL(), f.accountMoved, logger); err != nil {
+			fmt.Fprintf(stderr, "certform plan: %v\n", err)
+			return exitError
+		}
+		r.API = client
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	if f.refresh {
+		preflight(r.API.(*digicert.Client))
+	}
+	c, err := r.Prepare(ctx, reconcile.CycleOptions{Refresh: f.refresh})
+	if unreachable("plan", stderr, cycleErrors(c, err)...) {
+		return exitError
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "certform plan: %v\n", err)
+		return exitError
+	}
+	for _, e := range c.Errors {
+		fmt.Fprintf(stderr, "certform plan: %v\n%s", e, errorHint(e))
+	}
+	failed := len(c.Specs.Errors) > 0 || len(c.Errors) > 0
+	switch {
+	case f.asJSON:
+		err = c.Plan.WriteJSON(stdout, c.Specs.Errors)
+	case slices.ContainsFunc(c.Errors, func(e error) bool { return !reconcile.IsClockError(e) }):
+		// A plan from a refresh that failed would tell a reviewer "No
+		// calls to make." when certform does not know. (A wrong clock
+		// alone reads CertCentral fine: the plan shows what it blocks.)
+		printSpecErrors(stderr, c.Specs)
+		fmt.Fprintln(stderr, "certform plan: no plan printed: CertCentral could not be read (see above); run again once it answers")
+	default:
+		printSpecErrors(stderr, c.Specs)
+		err = c.Plan.WriteText(stdout, colorOK(stdout))
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "certform plan: writing the plan: %v\n", err)
+		return exitError
+	}
+	if *out != "" {
+		if failed {
+			fmt.Fprintf(stderr, "certform plan: the plan is not saved to %s: it was made with errors (see above)\n", *out)
+			return exitError
+		}
+		if err := writeSavedPlan(*out, reconcile.NewSavedPlan(c, known, time.Now())); err != nil {
+			fmt.Fprintf(stderr, "certform plan: saving the plan: %v\n", err)
+			return exitError
+		}
+		fmt.Fprintf(stderr, "certform plan: saved to %s; certform apply %s makes exactly these calls\n", *out, *out)
+	}
+	switch {
+	case failed || len(c.Plan.Blocked) > 0:
+		return exitError
+	case f.detailedExitCode && len(c.Plan.Actions) > 0:
+		return 2
+	}
+	return exitOK
+}
+
+func runApply(stdout, stderr io.Writer, args []string) int {
+	fs := newFlags(stderr, "apply", "--dir DIR --state FILE [PLAN_FILE] [--refresh] [--json] [--auto-approve] [--max-revocations N] [--parallelism N] [--resend-after DUR]",
+		"plan, then make the calls; exit 0 only when every call landed. With PLAN_FILE (from plan --out), make exactly its calls, or none if the state, the specs or the plan changed since")
+	var f planFlags
+	f.register(fs)
+	parallelism := fs.Int("parallelism", 4, "specs worked on at once")
+	f.autoApprove = fs.Bool("auto-approve", false, "on a terminal, make the calls without asking for yes")
+	var df deliveryFlags
+	df.register(fs)
+	if done, code := parseFlags(fs, stdout, args, -1); done {
+		return code
+	}
+	if fs.NArg() > 1 {
+		fmt.Fprintf(stderr, "certform apply: unexpected argument %q: apply takes at most one plan file\n", fs.Arg(1))
+		return usageCode(args)
+	}
+	f.planFile = fs.Arg(0)
+	if !requireFlags(fs, stderr, "dir", f.dir, "state", f.state) {
+		return usageCode(args)
+	}
+	loc, ok := checkLocation(fs.Name(), f.state, f.workspace, stderr)
+	if !ok {
+		return usageCode(args)
+	}
+	if err := f.check(); err != nil {
+		fmt.Fprintf(stderr, "certform apply: %v\n", err)
+		return usageCode(args)
+	}
+	if *parallelism < 1 {
+		fmt.Fprintf(stderr, "certform apply: --parallelism %d: it must be at least 1\n", *parallelism)
+		return usageCode(args)
+	}
+	gate := &storeGate{}
+	logger, client, code := loggerAndClient("apply", &f.log, &f.api, stderr, args, digicert.WithGate(gate.check))
+	if code != 0 {
+		return code
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	return applyOnce(ctx, f, loc, df, *parallelism, client, gate, logger, stdout, stderr)
+}
+
+// signalContext ends on the first SIGINT or SIGTERM; a second one exits at
+// once.
+func signalContext() (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		n := 0
+		for range ch {
+			n++
+			if n == 1 {
+				cancel()
+				continue
+			}
+			os.Exit(130)
+		}
+	}()
+	return ctx, func() { signal.Stop(ch); cancel() }
+}
+
+// applyOnce is one apply: lock the state, then one Reconciler cycle
+// (refresh if asked, load, plan, print, apply), and report. It returns the
+// exit code.
+// gate is the client's store gate, set here once the state is open.
+func applyOnce(ctx context.Context, f planFlags, loc stateLocation, df deliveryFlags, parallelism int, client *digicert.Client, gate *storeGate, logger *slog.Logger, stdout, stderr io.Writer) int {
+	store := openState("apply", loc, f.dir, stderr)
+	if store == nil {
+		return exitError
+	}
+	defer store.Close()
+	gate.set(store)
+	if err := checkAPIURL(store, nil, "", client.BaseURL(), f.accountMoved, logger); err != nil {
+		fmt.Fprintf(stderr, "certform apply: %v\n", err)
+		return exitError
+	}
+	var saved *reconcile.SavedPlan
+	if f.planFile != "" {
+		data, err := os.ReadFile(f.planFile)
+		if err == nil {
+			saved, err = reconcile.ReadSavedPlan(data)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "certform apply: %s: %v; nothing was done\n", f.planFile, err)
+			return exitError
+		}
+	}
+	preflight(client)
+	known := store.Snapshot()
+	r := newReconciler(reconcilerOptions{dir: f.dir, api: client, store: store, log: logger, parallelism: parallelism, cycle: f.cycle})
+	if err := df.apply(r, f.dir); err != nil {
+		fmt.Fprintf(stderr, "certform apply: %v\n", err)
+		return exitError
+	}
+	if err := f.dcv.apply(r); err != nil {
+		fmt.Fprintf(stderr, "certform apply: %v\n", err)
+		return exitError
+	}
+	c, err := r.Prepare(ctx, reconcile.CycleOptions{Refresh: f.refresh})
+	if unreachable("apply", stderr, cycleErrors(c, err)...) {
+		return exitError
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "certform apply: %v\n%s", err, stateHint(err))
+		return exitError
+	}
+	printSpecErrors(stderr, c.Specs)
+	for _, e := range c.Errors {
+		fmt.Fprintf(stderr, "certform apply: %v\n%s", e, errorHint(e))
+	}
+	failed := len(c.Specs.Errors) > 0 || len(c.Errors) > 0
+	if saved != nil {
+		if diffs := saved.Differences(c, known); len(diffs) > 0 {
+			fmt.Fprintf(stderr, "certform apply: %s cannot be applied; nothing was done:\n", f.planFile)
+			for _, d := range diffs {
+				fmt.Fprintf(stderr, "  %s\n", d)
+			}
+			fmt.Fprintln(stderr, "hint: make the plan again (certform plan --refresh --out FILE), review it, and apply that")
+			return exitError
+		}
+	}
+	if !f.asJSON {
+		if err := c.Plan.WriteText(stdout, colorOK(stdout)); err != nil {
+			fmt.Fprintf(stderr, "certform apply: writing the plan: %v; nothing applied\n", err)
+			return exitError
+		}
+	}
+	if saved == nil && (f.autoApprove == nil || !*f.autoApprove) && len(c.Plan.Actions) > 0 && interactive(os.Stdin, stdout) {
+		if !approved(os.Stdin, stdout) {
+			fmt.Fprintln(stderr, "certform apply: not approved; nothing was done")
+			return exitError
+		}
+	}
+	results := r.Apply(ctx, c)
+	dout := stdout
+	if f.asJSON {
+		dout = io.Discard // the JSON object is the whole of stdout
+	}
+	if printDeliveries(dout, stderr, "apply", r.Deliver(ctx, c)) {
+		failed = true
+	}
+	var outErr error
+	if f.asJSON {
+		outErr = c.Plan.WriteJSONResults(stdout, c.Specs.Errors, results)
+	}
+	var bad []reconcile.Result
+	for _, r := range results {
+		if r.Err != nil {
+			bad = append(bad, r)
+		}
+	}
+	if !f.asJSON && len(results) > 0 {
+		_, outErr = fmt.Fprintf(stdout, "\nApply: %d of %d calls done%s.\n", len(results)-len(bad), len(results), failedCount(len(bad)))
+	}
+	if outErr != nil {
+		fmt.Fprintf(stderr, "certform apply: writing the results: %v\n", outErr)
+		failed = true
+	}
+	if len(bad) > 0 || len(c.Plan.Blocked) > 0 {
+		fmt.Fprintf(stderr, "certform apply: %s\n", failureSummary(bad, c.Plan.Blocked))
+		return exitError
+	}
+	if failed {
+		return exitError
+	}
+	if f.detailedExitCode && len(results) > 0 {
+		return 2
+	}
+	return exitOK
+}
+
+func failedCount(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", %d failed", n)
+}
+
+// countOf returns "1 order", "2 orders".
+func countOf(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+func failureSummary(bad []reconcile.Result, blocked []reconcile.Action) string {
+	var lines []string
+	if len(bad) > 0 {
+		var b strings.Builder
+		fmt.Fprintf(&b, "%d failed:", len(bad))
+		for _, r := range bad {
+			who := r.Action.Name
+			if r.Action.OrderID != 0 {
+				who += fmt.Sprintf(" (order %d)", r.Action.OrderID)
+			}
+			fmt.Fprintf(&b, "\n  %s %s: %v", r.Action.Kind, who, r.Err)
+		}
+		lines = append(lines, b.String())
+	}
+	// Adoptions are grouped apart: their rails mean other things.
+	by := map[string][]string{}
+	for _, a := range blocked {
+		key := a.BlockedBy
+		if a.Kind == reconcile.KindAdopt {
+			key = "adopt:" + key
+		}
+		by[key] = append(by[key], a.Name)
+	}
+	for _, g := range []struct{ reason, word, text string }{
+		{reconcile.BlockedMaxRevocations, "revocation", "blocked by --max-revocations"},
+		{reconcile.BlockedMaxPurchases, "order", "blocked by --max-purchases"},
+		{reconcile.BlockedNames, "revocation", "blocked because the order's names are not the spec's"},
+		{reconcile.BlockedDuplicate, "order", "blocked as duplicates of a certificate already ordered or asked for"},
+		{reconcile.BlockedExists, "order", "blocked because CertCentral already has live orders with these names"},
+		{reconcile.BlockedClock, "call", "blocked because the local clock is not CertCentral's (see above)"},
+		{"adopt:" + reconcile.BlockedNames, "adoption", "blocked because the order's names are not the spec's"},
+		{"adopt:" + reconcile.BlockedDuplicate, "adoption", "blocked because another spec tracks the order"},
+		{"adopt:" + reconcile.BlockedOrderID, "adoption", "blocked because order_id names an order that cannot be adopted"},
+	} {
+		if ns := by[g.reason]; len(ns) > 0 {
+			line := fmt.Sprintf("%s %s: %s", countOf(len(ns), g.word), g.text, strings.Join(ns, ", "))
+			if g.reason != reconcile.BlockedMaxRevocations && g.reason != reconcile.BlockedMaxPurchases && g.reason != reconcile.BlockedClock {
+				line += " (see the notes)"
+			}
+			lines = append(lines, line)
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// errorHint returns "hint: ...\n" for an error that carries a hint (a
+// *reconcile.ClockError), or "".
+func errorHint(err error) string {
+	var h interface{ Hint() string }
+	if errors.As(err, &h) {
+		return "hint: " + h.Hint() + "\n"
+	}
+	return ""
+}
+
+// stateHint returns the hint lines for a state file error, or "".
+func stateHint(err error) string {
+	var ce *state.CorruptError
+	var me *state.MissingError
+	var pe *state.PermissionError
+	var ue *pgstate.UnavailableError
+	var nf *NotFoundError
+	var hl *state.HardLinkError
+	var mv *state.MovedError
+	switch {
+	case errors.As(err, &ue):
+		return "hint: check that PostgreSQL answers at the --state address and that certform has the password (PGPASSWORD, a password file, or the systemd credential " + pgstate.CredentialName + ")\n"
+	case errors.As(err, &pe) && pe.UID >= 0:
+		return fmt.Sprintf("hint: run certform as the user that owns it (for the service, the systemd-run prefix in \"Running on a server\" in README.md), or give the state file and its lock back to one owner: chown %d:%d STATE STATE.lock\n", pe.UID, pe.GID)
+	case errors.As(err, &pe):
+		return "hint: run certform as the user that owns the state file (for the service, the systemd-run prefix in \"Running on a server\" in README.md)\n"
+	case errors.As(err, &me):
+		return fmt.Sprintf("hint: restore it from a backup (see \"Recovering the state file\" in README.md); to start over on purpose, stop every certform that uses it, then remove %s\n", state.LockPath(me.Path))
+	case errors.As(err, &ce):
+		return "hint: see \"Recovering the state file\" in README.md\n"
+	case errors.As(err, &mv):
+		return fmt.Sprintf("hint: point every certform at the new state (%s), and stop any certform still started with this one\n", mv.Moved.Flags)
+	case errors.As(err, &hl):
+		return "hint: keep one name for the state: remove the other hard link, and point every certform at this path (a symlink is resolved before locking, so it may stand for another name)\n"
+	case errors.As(err, &nf):
+		return nf.hint()
+	}
+	return ""
+}
+
+// statusJSON is one entry of certform status --json; a stable interface
+// shared with the daemon's /status (package status).
+type statusJSON = status.Entry
+
+// daysUntil returns the whole days from now until t ("-" when unknown).
+func daysUntil(t time.Time, now time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return strconv.Itoa(int(math.Floor(t.Sub(now).Hours() / 24)))
+}
+
+func runStatus(stdout, stderr io.Writer, args []string) int {
+	fs := newFlags(stderr, "status", "--state FILE [--dir DIR] [--json]",
+		"list every order in the state file; with --dir, orphans (entries without a valid spec) are marked")
+	statePath := fs.String("state", "", stateUsage)
+	workspace := registerWorkspace(fs)
+	dir := fs.String("dir", "", "spec directory, to mark orphans")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if done, code := parseFlags(fs, stdout, args, 0); done {
+		return code
+	}
+	if !requireFlags(fs, stderr, "state", *statePath) {
+		return exitUsage
+	}
+	loc, ok := checkLocation(fs.Name(), *statePath, *workspace, stderr)
+	if !ok {
+		return exitUsage
+	}
+	known, err := loc.Read()
+	if err == nil {
+		err = checkStatusExists(loc)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "certform status: %v\n%s", err, stateHint(err))
+		return exitError
+	}
+	var specs []*spec.Order
+	if *dir != "" {
+		res, err := spec.Load(*dir)
+		if err != nil {
+			fmt.Fprintf(stderr, "certform status: %v\n", err)
+			return exitError
+		}
+		specs = res.Orders
+		if specs == nil {
+			specs = []*spec.Order{}
+		}
+	}
+	var rows []statusJSON
+	if len(known.Entries) > 0 {
+		rows = status.Build(known, specs, nil)
+	}
+	if *asJSON {
+		if rows == nil {
+			rows = []statusJSON{}
+		}
+		return writeJSON(stdout, stderr, "status", rows)
+	}
+	if len(rows) == 0 {
+		fmt.Fprintf(stdout, "The %s tracks no orders.\n", loc.Name())
+		return exitOK
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	now := time.Now()
+	fmt.Fprintln(tw, "NAME\tORDER\tSTATUS\tCERT_DAYS\tORDER_DAYS\tDISABLE_CT\tAUTO_REISSUE\tREVOKE\tNOTE")
+	for _, r := range rows {
+		order, status, revoke := "-", orDash(r.Status), "-"
+		if r.OrderID != 0 {
+			order = strconv.Itoa(r.OrderID)
+		}
+		if r.Revoke != nil {
+			revoke = r.Revoke.Status
+			if r.Revoke.RequestID != 0 {
+				revoke += fmt.Sprintf(" (request %d)", r.Revoke.RequestID)
+			}
+		}
+		var notes []string
+		if r.Intent != nil {
+			notes = append(notes, fmt.Sprintf("%s outcome unknown since %s", r.Intent.Action, r.Intent.Started.Format(time.RFC3339)))
+		}
+		if r.Orphan {
+			notes = append(notes, "orphan: no valid spec")
+		}
+		if r.Imported {
+			notes = append(notes, "imported")
+		}
+		if n := len(r.PreviousOrderIDs); n > 0 {
+			notes = append(notes, fmt.Sprintf("renews order %d", r.PreviousOrderIDs[n-1]))
+		}
+		if r.DeliveryError != "" {
+			notes = append(notes, "delivery failed: "+r.DeliveryError)
+		}
+		if r.HookPending != "" {
+			notes = append(notes, fmt.Sprintf("deploy hook for serial %s failed %s", r.HookPending, countOf(r.HookAttempts, "time")))
+		}
+		notes = append(notes, domainNotes(r.DomainValidationEnds, now)...)
+		certDays, orderDays := "-", "-"
+		if r.NotAfter != nil {
+			certDays = daysUntil(*r.NotAfter, now)
+		}
+		if r.OrderValidTill != nil {
+			orderDays = daysUntil(*r.OrderValidTill, now)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\t%v\t%s\t%s\n", r.Name, order, status, certDays, orderDays, r.DisableCT, r.AutoReissue, revoke, strings.Join(notes, "; "))
+	}
+	if !known.ObservedAt.IsZero() {
+		fmt.Fprintf(tw, "\nLast observed in CertCentral: %s\n", known.ObservedAt.UTC().Format(time.RFC3339))
+	}
+	if err := tw.Flush(); err != nil {
+		fmt.Fprintf(stderr, "certform status: %v\n", err)
+		return exitError
+	}
+	return exitOK
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func writeJSON(stdout, stderr io.Writer, cmd string, v any) int {
+	enc := newJSONEncoder(stdout)
+	if err := enc.Encode(v); err != nil {
+		fmt.Fprintf(stderr, "certform %s: %v\n", cmd, err)
+		return exitError
+	}
+	return exitOK
+}
+
+func runImport(stdout, stderr io.Writer, args []string) int {
+	fs := newFlags(stderr, "import", "--dir DIR --state FILE NAME ORDER_ID",
+		"adopt an existing CertCentral order for the spec NAME after checking that its names match; from then on only toggles are planned for it")
+	dir := fs.String("dir", "", "spec directory (required)")
+	statePath := fs.String("state", "", stateUsage)
+	workspace := registerWorkspace(fs)
+	accountMoved := fs.Bool("account-moved", false, "the state's orders moved to the CertCentral at --api-url: record the new API URL instead of refusing")
+	var api apiFlags
+	api.register(fs)
+	var lf logFlags
+	lf.register(fs)
+	if done, code := parseFlags(fs, stdout, args, 2); done {
+		return code
+	}
+	if !requireFlags(fs, stderr, "dir", *dir, "state", *statePath) {
+		return exitUsage
+	}
+	loc, ok := checkLocation(fs.Name(), *statePath, *workspace, stderr)
+	if !ok {
+		return exitUsage
+	}
+	name := fs.Arg(0)
+	orderID, err := strconv.Atoi(fs.Arg(1))
+	if err != nil || orderID <= 0 {
+		fmt.Fprintf(stderr, "certform import: ORDER_ID %q is not an order id (a positive integer)\n", fs.Arg(1))
+		return exitUsage
+	}
+	gate := &storeGate{}
+	logger, client, code := loggerAndClient("import", &lf, &api, stderr, args, digicert.WithGate(gate.check))
+	if code != 0 {
+		return code
+	}
+	store := openState("import", loc, *dir, stderr)
+	if store == nil {
+		return exitError
+	}
+	gate.set(store)
+	defer store.Close()
+	if err := checkAPIURL(store, nil, "", client.BaseURL(), *accountMoved, logger); err != nil {
+		fmt.Fprintf(stderr, "certform import: %v\n", err)
+		return exitError
+	}
+	specs, err := spec.Load(*dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "certform import: %v\n", err)
+		return exitError
+	}
+	var o *spec.Order
+	for _, x := range specs.Orders {
+		if x.Name == name {
+			o = x
+		}
+	}
+	if o == nil {
+		fmt.Fprintf(stderr, "certform import: no valid spec named %q in %s\n", name, *dir)
+		for _, e := range specs.Errors {
+			if e.Spec == name {
+				fmt.Fprintln(stderr, e)
+			}
+		}
+		return exitError
+	}
+	if e := store.Entry(name); e != nil && (e.OrderID != 0 || e.Intent != nil) {
+		fmt.Fprintf(stderr, "certform import: %s already tracks order %d\nhint: run certform forget %s first to track another order\n", name, e.OrderID, name)
+		return exitError
+	}
+	var other string
+	store.View(func(f *state.File) {
+		for _, n := range f.Names() {
+			if f.Entries[n].OrderID == orderID && n != name {
+				other = n
+				break
+			}
+		}
+	})
+	if other != "" {
+		fmt.Fprintf(stderr, "certform import: order %d is already tracked as %s; one order is tracked by one spec; nothing imported\nhint: to move it to %s, run certform forget %s, then certform import %s %d\n",
+			orderID, other, name, other, name, orderID)
+		return exitError
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	preflight(client)
+	got, err := client.GetOrder(ctx, orderID)
+	if unreachable("import", stderr, err) {
+		return exitError
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "certform import: reading order %d: %v\n", orderID, err)
+		return exitError
+	}
+	if msg := namesDiffer(o, got); msg != "" {
+		fmt.Fprintf(stderr, "certform import: order %d does not match spec %s: %s; nothing imported\n", orderID, name, msg)
+		return exitError
+	}
+	err = store.Update(name, func(e *state.Entry) bool {
+		*e = state.Entry{OrderID: got.ID, AlternativeOrderID: got.AlternativeOrderID, Fingerprint: o.Fingerprint, Fixed: o.FixedFields(),
+			DisableCT: got.DisableCT.Or(o.DisableCT), AutoReissue: got.AutoReissue.Or(o.AutoReissue), Imported: true, File: o.File,
+			OrderedAt: time.Now().UTC(), Status: got.Status, RefreshedAt: time.Now().UTC()}
+		return true
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "certform import: %v\n", err)
+		return exitError
+	}
+	fmt.Fprintf(stdout, "Imported order %d (%s) as %s.\n", got.ID, got.Status, name)
+	fmt.Fprintf(stdout, "A spec can also adopt an order declaratively, reviewed in git like any change: write order_id: %d in it, and apply (see \"Adopting existing orders\" in README.md).\n", got.ID)
+	return exitOK
+}
+
+// namesDiffer compares an order's names with a spec's and says which differ.
+func namesDiffer(o *spec.Order, got *digicert.Order) string {
+	extra, missing := spec.NameDiff(append([]string{o.CommonName}, o.DNSNames...), got.Names())
+	var parts []string
+	if len(missing) > 0 {
+		parts = append(parts, "the order lacks "+strings.Join(missing, ", "))
+	}
+	if len(extra) > 0 {
+		parts = append(parts, "the order also names "+strings.Join(extra, ", "))
+	}
+	if cn := strings.ToLower(got.Certificate.CommonName); len(parts) == 0 && cn != o.CommonName {
+		parts = append(parts, fmt.Sprintf("its common name is %s, the spec's %s", cn, o.CommonName))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func runForget(stdout, stderr io.Writer, args []string) int {
+	fs := newFlags(stderr, "forget", "--state FILE [--force] NAME",
+		"drop NAME's entry from the state file; no API call, the order itself is untouched")
+	statePath := fs.String("state", "", stateUsage)
+	workspace := registerWorkspace(fs)
+	force := fs.Bool("force", false, "forget an entry even while a call's outcome is unknown (an order or revoke in flight)")
+	if done, code := parseFlags(fs, stdout, args, 1); done {
+		return code
+	}
+	if !requireFlags(fs, stderr, "state", *statePath) {
+		return exitUsage
+	}
+	loc, ok := checkLocation(fs.Name(), *statePath, *workspace, stderr)
+	if !ok {
+		return exitUsage
+	}
+	name := fs.Arg(0)
+	store := openState("forget", loc, "", stderr)
+	if store == nil {
+		return exitError
+	}
+	defer store.Close()
+	e := store.Entry(name)
+	if e == nil {
+		fmt.Fprintf(stderr, "certform forget: the state file has no entry named %q\n", name)
+		return exitError
+	}
+	if e.Intent != nil && !*force {
+		what := fmt.Sprintf("its %s sent at %s", e.Intent.Action, e.Intent.Started.UTC().Format(time.RFC3339))
+		hint := fmt.Sprintf("apply settles it (it looks the order up and adopts it); to drop it anyway after checking CertCentral, run certform forget %s --force", name)
+		if e.Intent.Action == state.IntentOrder {
+			what += fmt.Sprintf(" (alternative order id %s)", e.Intent.AlternativeOrderID)
+			hint = fmt.Sprintf("look for alternative order id %s in CertCentral; apply settles it by looking it up; to drop it anyway, run certform forget %s --force", e.Intent.AlternativeOrderID, name)
+		}
+		fmt.Fprintf(stderr, "certform forget: %s is not forgotten: %s has an unknown outcome, and forgetting it could order the same certificate twice or lose a revocation\nhint: %s\n", name, what, hint)
+		return exitError
+	}
+	if err := store.Update(name, func(*state.Entry) bool { return false }); err != nil {
+		fmt.Fprintf(stderr, "certform forget: %v\n", err)
+		return exitError
+	}
+	switch {
+	case e.Intent != nil && e.Intent.Action == state.IntentOrder:
+		fmt.Fprintf(stdout, "Forgot %s. Its order was in flight with an unknown outcome (alternative order id %s): check CertCentral for it.\n", name, e.Intent.AlternativeOrderID)
+	case e.Intent != nil:
+		fmt.Fprintf(stdout, "Forgot %s. Its %s request on order %d was in flight with an unknown outcome: check CertCentral for it.\n", name, e.Intent.Action, e.OrderID)
+	case e.OrderID != 0:
+		fmt.Fprintf(stdout, "Forgot %s; order %d is untouched in CertCentral.\n", name, e.OrderID)
+	default:
+		fmt.Fprintf(stdout, "Forgot %s.\n", name)
+	}
+	fmt.Fprintf(stdout, "If a spec named %s still exists, the next apply consults CertCentral and orders it again only if no live order has its names; to track the order again, run certform import.\n", name)
+	return exitOK
+}

@@ -1,0 +1,198 @@
+package cli
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/certform/certform/daemon"
+	"github.com/certform/certform/deliver"
+	"github.com/certform/certform/digicert"
+	"github.com/certform/certform/digicert/digicerttest"
+	"github.com/certform/certform/reconcile"
+	"github.com/certform/certform/spec"
+	"github.com/certform/certform/state"
+)
+
+// BenchmarkRun_changeToCall measures, for certform run with --debounce
+// 200ms, the time from writing a changed spec file to the first API call
+// that change causes, once per iteration (run it with -benchtime 30x or
+// more). Target: p99 within the quiet period + 100 ms (300 ms). Reported:
+// p50-ms and p99-ms.
+func BenchmarkRun_changeToCall(b *testing.B) {
+	arrived := make(chan time.Time, 16)
+	srv := digicerttest.New(e2eKey, digicerttest.WithHook(func(r digicerttest.Request) {
+		if r.Method == "PUT" {
+			arrived <- time.Now()
+		}
+	}))
+	url := srv.Start()
+	defer srv.Close()
+	dir := b.TempDir()
+	writeSpecs(&testing.T{}, dir, 1)
+	spec0 := filepath.Join(dir, "spec00.yaml")
+	orig, _ := os.ReadFile(spec0)
+	cmd := exec.Command(binary, "run", "--dir", dir, "--state", filepath.Join(b.TempDir(), "s.json"), "--debounce", "200ms", "--log-level", "warn")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "DIGICERT_API_KEY=" + e2eKey, "DIGICERT_API_URL=" + url}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	for len(srv.Orders()) == 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	var lat []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ct := "false"
+		if i%2 == 0 {
+			ct = "true"
+		}
+		content := strings.Replace(string(orig), "skip_approval: true\n", "skip_approval: true\ndisable_ct: "+ct+"\n", 1)
+		start := time.Now()
+		if err := os.WriteFile(spec0, []byte(content), 0o600); err != nil {
+			b.Fatal(err)
+		}
+		select {
+		case at := <-arrived:
+			lat = append(lat, at.Sub(start))
+		case <-time.After(10 * time.Second):
+			b.Fatal("no call after a change")
+		}
+		time.Sleep(50 * time.Millisecond) // let the cycle finish
+	}
+	b.StopTimer()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	pct := func(p float64) float64 {
+		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
+	}
+	b.ReportMetric(pct(0.50), "p50-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
+}
+
+// BenchmarkRun_noChangeCycle10000 measures the CPU time of one daemon cycle
+// over 10,000 specs and a matching state when nothing changed (the spec
+// cache is warm and the tree quiet, as in a running daemon; the cycle
+// checks the tree is quiet before and after it reads it). Target: under
+// 100 ms of CPU. Reported: cpu-ms/op (user + system time of the whole
+// process, all cores).
+func BenchmarkRun_noChangeCycle10000(b *testing.B) {
+	specs, st := planBenchTree(b)
+	work := filepath.Join(b.TempDir(), "state.json")
+	data, err := os.ReadFile(st)
+	if err != nil {
+		b.Fatal(err)
+	}
+	os.WriteFile(work, data, 0o600)
+	store, err := state.Open(work)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	r := &reconcile.Reconciler{Dir: specs, Store: store, Cache: spec.NewCache(), MaxRevocations: 1, MaxPurchases: -1, Parallelism: 4}
+	cycle := func() error {
+		d, err := daemon.New(daemon.Config{Reconciler: r, Once: true})
+		if err != nil {
+			return err
+		}
+		return d.Run(context.Background())
+	}
+	if err := cycle(); err != nil {
+		b.Fatalf("the warm-up cycle: %v", err)
+	}
+	cpu := func() time.Duration {
+		var ru syscall.Rusage
+		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	b.ResetTimer()
+	before := cpu()
+	for i := 0; i < b.N; i++ {
+		if err := cycle(); err != nil {
+			b.Fatalf("cycle: %v", err)
+		}
+	}
+	b.ReportMetric(float64((cpu()-before).Microseconds())/1000/float64(b.N), "cpu-ms/op")
+}
+
+// BenchmarkRun_noChangeCycleDelivered10000 measures one daemon cycle as
+// certform run makes it (observing CertCentral, delivering into
+// --cert-dir, a deploy hook set) over 10,000 specs whose orders are issued,
+// observed and delivered, when nothing changed in the specs or in
+// CertCentral: the fake is served over HTTP on 127.0.0.1 and holds the
+// 10,000 orders. Targets: 1 API call per cycle (the status-changes feed)
+// and no write call; CPU under 100 ms. Reported: calls/op, writes/op and
+// cpu-ms/op (user + system time of the whole process, fake included).
+func BenchmarkRun_noChangeCycleDelivered10000(b *testing.B) {
+	specs, st := planBenchTree(b)
+	start := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	var clockMu sync.Mutex
+	now := start
+	clock := func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return now }
+	srv := digicerttest.New(e2eKey, digicerttest.WithClock(clock))
+	url := srv.Start()
+	defer srv.Close()
+	f, err := state.Read(st)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, e := range f.Entries {
+		o, _ := srv.Order(srv.AddOrder(digicerttest.Order{Status: "issued"}))
+		e.OrderID, e.CertificateID, e.SerialNumber, e.NotAfter, e.OrderValidTill = o.ID, o.CertificateID, o.SerialNumber, o.NotAfter, o.OrderValidTill
+		e.ObservedAt, e.DeliveredAt, e.DeliveredCertificateID, e.DeliveredSerial = start, start, o.CertificateID, o.SerialNumber
+	}
+	f.ObservedAt = start
+	work := filepath.Join(b.TempDir(), "state.json")
+	if err := state.WriteFile(work, f); err != nil {
+		b.Fatal(err)
+	}
+	store, err := state.Open(work)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	client, err := digicert.New(e2eKey, digicert.WithBaseURL(url))
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := &reconcile.Reconciler{Dir: specs, API: client, Store: store, Cache: spec.NewCache(), MaxRevocations: 1, MaxPurchases: -1, Parallelism: 4,
+		Observe: true, CertDir: b.TempDir(), Hook: &deliver.Hook{Command: "exit 1"}, Now: clock}
+	cycle := func() error {
+		clockMu.Lock()
+		now = now.Add(time.Minute)
+		clockMu.Unlock()
+		d, err := daemon.New(daemon.Config{Reconciler: r, Once: true, Debounce: 10 * time.Millisecond})
+		if err != nil {
+			return err
+		}
+		return d.Run(context.Background())
+	}
+	if err := cycle(); err != nil {
+		b.Fatalf("the warm-up cycle: %v", err)
+	}
+	srv.ResetRequests()
+	cpu := func() time.Duration {
+		var ru syscall.Rusage
+		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	b.ResetTimer()
+	before := cpu()
+	for i := 0; i < b.N; i++ {
+		if err := cycle(); err != nil {
+			b.Fatalf("cycle: %v", err)
+		}
+	}
+	used := cpu() - before
+	b.StopTimer()
+	b.ReportMetric(float64(used.Microseconds())/1000/float64(b.N), "cpu-ms/op")
+	b.ReportMetric(float64(len(srv.Calls()))/float64(b.N), "calls/op")
+	b.ReportMetric(float64(len(writes(srv)))/float64(b.N), "writes/op")
+}

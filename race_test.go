@@ -1,7 +1,0 @@
-//go:build race
-
-package main
-
-// raceEnabled: the tests were built with -race, so the end-to-end binary is
-// built with it too.
-const raceEnabled = true
