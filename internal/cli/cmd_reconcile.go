@@ -511,10 +511,12 @@ func openState(cmd string, l stateLocation, dir string, stderr io.Writer) *state
 }
 
 func runPlan(stdout, stderr io.Writer, args []string) int {
-	fs := newFlags(stderr, "plan", "--dir DIR --state FILE [--refresh] [--json] [--detailed-exitcode]",
+	fs := newFlags(stderr, "plan", "--dir DIR --state FILE [--refresh] [--format text|json|markdown] [--compact] [--detailed-exitcode]",
 		"show what apply would do; without --refresh no API call and no key are needed, with it only GET calls")
 	var f planFlags
 	f.register(fs)
+	var of outputFlags
+	of.register(fs)
 	out := fs.String("out", "", "save the plan to FILE for certform apply FILE, which makes exactly its calls")
 	if done, code := parseFlags(fs, stdout, args, 0); done {
 		return code
@@ -527,6 +529,11 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 		return usageCode(args)
 	}
 	if err := f.check(); err != nil {
+		fmt.Fprintf(stderr, "certform plan: %v\n", err)
+		return usageCode(args)
+	}
+	format, err := of.resolve(f.asJSON)
+	if err != nil {
 		fmt.Fprintf(stderr, "certform plan: %v\n", err)
 		return usageCode(args)
 	}
@@ -574,7 +581,7 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 	}
 	failed := len(c.Specs.Errors) > 0 || len(c.Errors) > 0
 	switch {
-	case f.asJSON:
+	case format == formatJSON:
 		err = c.Plan.WriteJSON(stdout, c.Specs.Errors)
 	case slices.ContainsFunc(c.Errors, func(e error) bool { return !reconcile.IsClockError(e) }):
 		// A plan from a refresh that failed would tell a reviewer "No
@@ -584,7 +591,11 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 		fmt.Fprintln(stderr, "certform plan: no plan printed: CertCentral could not be read (see above); run again once it answers")
 	default:
 		printSpecErrors(stderr, c.Specs)
-		err = c.Plan.WriteText(stdout, colorOK(stdout))
+		if format == formatMarkdown {
+			err = c.Plan.WriteMarkdown(stdout)
+		} else {
+			err = writeTextPlan(stdout, c.Plan, of, fs)
+		}
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "certform plan: writing the plan: %v\n", err)
