@@ -378,6 +378,7 @@ type deliveryFlags struct {
 	hook        string
 	hookTimeout time.Duration
 	hookBackoff time.Duration
+	postHook    string
 }
 
 func (f *deliveryFlags) register(fs *flag.FlagSet) {
@@ -385,12 +386,16 @@ func (f *deliveryFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.hook, "deploy-hook", "", "run this command with /bin/sh -c after each new delivery (needs --cert-dir)")
 	fs.DurationVar(&f.hookTimeout, "deploy-hook-timeout", deliver.DefaultHookTimeout, "time limit of one deploy hook run")
 	fs.DurationVar(&f.hookBackoff, "deploy-hook-backoff", reconcile.DefaultHookBackoff, "wait before a failed deploy hook runs again; doubles with each failure in a row, up to 1h")
+	fs.StringVar(&f.postHook, "post-hook", "", "run this command with /bin/sh -c once after a cycle that delivered any certificate, after its deploy hooks (a reload; needs --cert-dir)")
 }
 
 // apply checks the flags and sets them on r.
 func (f *deliveryFlags) apply(r *reconcile.Reconciler, specDir string) error {
 	if f.hook != "" && f.certDir == "" {
 		return errors.New("--deploy-hook needs --cert-dir")
+	}
+	if f.postHook != "" && f.certDir == "" {
+		return errors.New("--post-hook needs --cert-dir")
 	}
 	if f.hookTimeout <= 0 || f.hookBackoff <= 0 {
 		return errors.New("--deploy-hook-timeout and --deploy-hook-backoff must be positive")
@@ -408,6 +413,9 @@ func (f *deliveryFlags) apply(r *reconcile.Reconciler, specDir string) error {
 	r.CertDir, r.HookBackoff = abs, f.hookBackoff
 	if f.hook != "" {
 		r.Hook = &deliver.Hook{Command: f.hook, Timeout: f.hookTimeout}
+	}
+	if f.postHook != "" {
+		r.PostHook = &deliver.Hook{Command: f.postHook, Timeout: f.hookTimeout, Label: "post hook"}
 	}
 	return nil
 }
@@ -760,7 +768,14 @@ func applyOnce(ctx context.Context, f planFlags, loc stateLocation, df deliveryF
 	if f.asJSON {
 		dout = io.Discard // the JSON object is the whole of stdout
 	}
-	if printDeliveries(dout, stderr, "apply", r.Deliver(ctx, c)) {
+	ds := r.Deliver(ctx, c)
+	if printDeliveries(dout, stderr, "apply", ds) {
+		failed = true
+	}
+	if printPostHook(dout, stderr, "apply", r.RunPostHook(ctx, ds)) {
+		failed = true
+	}
+	if printHooksWaiting(stderr, "apply", r.HooksWaiting(c, hookRan(ds))) {
 		failed = true
 	}
 	var outErr error
