@@ -349,11 +349,12 @@ func (f *planFlags) check() error {
 	return nil
 }
 
+// requireFlags says, in one line and a pointer to -h (as for an unknown
+// flag), the first required flag that is missing.
 func requireFlags(fs *flag.FlagSet, stderr io.Writer, pairs ...string) bool {
 	for i := 0; i+1 < len(pairs); i += 2 {
 		if pairs[i+1] == "" {
-			fmt.Fprintf(stderr, "%s: --%s is required\n", fs.Name(), pairs[i])
-			fs.Usage()
+			fmt.Fprintf(stderr, "%s: --%s is required\nRun '%s -h' for its flags.\n", fs.Name(), pairs[i], fs.Name())
 			return false
 		}
 	}
@@ -618,7 +619,7 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 			fmt.Fprintf(stderr, "certform plan: saving the plan: %v\n", err)
 			return exitError
 		}
-		fmt.Fprintf(stderr, "certform plan: saved to %s; certform apply %s makes exactly these calls\n", *out, *out)
+		fmt.Fprintf(stderr, "certform plan: saved to %s; %s makes exactly these calls\n", *out, applyCommand(f, *out))
 	}
 	switch {
 	case failed || len(c.Plan.Blocked) > 0:

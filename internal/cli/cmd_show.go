@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/certform/certform/reconcile"
@@ -123,4 +124,29 @@ func runShow(stdout, stderr io.Writer, args []string) int {
 		return exitError
 	}
 	return exitOK
+}
+
+// applyCommand is the command that applies the plan saved to file, with
+// the --dir, --state and --workspace the plan was made with, so that it
+// works as printed. A PostgreSQL state is written STATE: its URL may hold
+// a password, which certform never prints.
+func applyCommand(f planFlags, file string) string {
+	st := shellQuote(f.state)
+	if strings.Contains(f.state, "://") || strings.HasPrefix(f.state, "postgres") {
+		st = "STATE"
+	}
+	cmd := "certform apply --dir " + shellQuote(f.dir) + " --state " + st
+	if f.workspace != "" {
+		cmd += " --workspace " + shellQuote(f.workspace)
+	}
+	return cmd + " " + shellQuote(file)
+}
+
+// shellQuote quotes s for /bin/sh when it holds anything but letters,
+// digits and -_./=:@%+,.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:@%+,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

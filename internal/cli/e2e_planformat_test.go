@@ -54,6 +54,31 @@ func TestPlan_formatMarkdownAndShow(t *testing.T) {
 	}
 }
 
+// TestPlan_outHintWorksAsPrinted: the command plan --out prints to apply
+// the saved plan, with --dir and --state given through CERTFORM_DIR and
+// CERTFORM_STATE, runs as printed and makes the call; a missing --state is
+// one line and a pointer to -h, not the whole usage.
+func TestPlan_outHintWorksAsPrinted(t *testing.T) {
+	t.Parallel()
+	srv, env, dir, st := appliedSpecs(t, 1)
+	writeSpecsFrom(t, dir, 1, 1)
+	saved := filepath.Join(t.TempDir(), "plan.json")
+	code, _, stderr := runBinary(t, append(env, "CERTFORM_DIR="+dir, "CERTFORM_STATE="+st), "plan", "--out", saved)
+	before, printed, ok := strings.Cut(stderr, "certform plan: saved to "+saved+"; ")
+	printed, _, _ = strings.Cut(printed, " makes exactly these calls\n")
+	if code != 0 || !ok || before != "" || printed != "certform apply --dir "+dir+" --state "+st+" "+saved {
+		t.Fatalf("plan --out: exit %d\n%s", code, stderr)
+	}
+	code, _, stderr = runBinary(t, env, strings.Fields(strings.TrimPrefix(printed, "certform "))...)
+	if code != 0 || len(writes(srv)) != 1 {
+		t.Fatalf("%s: exit %d, writes %v\n%s", printed, code, writes(srv), stderr)
+	}
+	code, stdout, stderr := runBinary(t, env, "plan", "--dir", dir)
+	if code != 2 || stdout != "" || stderr != "certform plan: --state is required\nRun 'certform plan -h' for its flags.\n" {
+		t.Errorf("missing --state: exit %d\n%q", code, stderr)
+	}
+}
+
 // TestPlan_formatFlags: --format's values, --json kept as --format json,
 // and the combinations refused before anything is read.
 func TestPlan_formatFlags(t *testing.T) {
