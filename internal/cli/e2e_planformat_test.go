@@ -94,7 +94,7 @@ func TestPlan_formatFlags(t *testing.T) {
 		{"format json", []string{"--format", "json"}, 0, "{\n  \"format_version\": 1,", ""},
 		{"format text", []string{"--format", "text"}, 0, "certform will make these calls:\n", ""},
 		{"format markdown", []string{"--format", "markdown"}, 0, "**Plan: 5 to order, 0 to update, 0 to revoke.**\n", ""},
-		{"compact", []string{"--compact"}, 0, "Plan: 5 to order, 0 to update, 0 to revoke.\n\n  + order  api-example-com  (payments/api.yaml:2)\n", ""},
+		{"compact", []string{"--compact"}, 0, "Plan: 5 to order, 0 to update, 0 to revoke.\n\n  + order  api-example-com  (payments/api.yaml:3)\n", ""},
 		{"unknown format", []string{"--format", "yaml"}, 2, "", "certform plan: --format \"yaml\": use text, json or markdown\n"},
 		{"two formats", []string{"--json", "--format", "markdown"}, 2, "", "certform plan: --json and --format markdown ask for two formats: use one\n"},
 		{"compact markdown", []string{"--compact", "--format", "markdown"}, 2, "", "certform plan: --compact is for --format text, not markdown\n"},
