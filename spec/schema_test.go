@@ -52,6 +52,21 @@ func TestSchema_file(t *testing.T) {
 	}
 }
 
+// TestSchema_everyKeyDescribed: every key of the loader's table has its
+// schema constraint and description.
+func TestSchema_everyKeyDescribed(t *testing.T) {
+	for _, k := range sortedKeys {
+		if c, ok := keyConstraints[k]; !ok || c.desc == "" {
+			t.Errorf("spec key %s has no entry in keyConstraints (schema.go): add its enum, range and description", k)
+		}
+	}
+	for k := range keyConstraints {
+		if _, ok := keys[k]; !ok {
+			t.Errorf("keyConstraints has %s, which is not a spec key", k)
+		}
+	}
+}
+
 func compileSchema(t *testing.T) *jsonschema.Schema {
 	t.Helper()
 	data, err := Schema()
