@@ -52,3 +52,23 @@ func TestApply_postHook(t *testing.T) {
 		t.Errorf("without --cert-dir: exit %d\n%q", code, stderr)
 	}
 }
+
+// TestRun_postHook: the daemon runs --post-hook once after a cycle that
+// delivered certificates.
+func TestRun_postHook(t *testing.T) {
+	t.Parallel()
+	_, env := startFake(t)
+	dir := t.TempDir()
+	writeSpecs(t, dir, 2)
+	st := filepath.Join(t.TempDir(), "s.json")
+	log := filepath.Join(t.TempDir(), "log")
+	certDir := filepath.Join(t.TempDir(), "certs")
+	code, _, stderr := runBinary(t, env, "run", "--once", "--dir", dir, "--state", st, "--cert-dir", certDir,
+		"--post-hook", `echo "post $CERTFORM_NAMES" >> `+log)
+	if code != 0 || !strings.Contains(stderr, `msg="post hook ran" specs="host00 host01"`) {
+		t.Fatalf("run --once: exit %d\n%s", code, stderr)
+	}
+	if got, _ := os.ReadFile(log); string(got) != "post host00 host01\n" {
+		t.Errorf("post hook runs: %q", got)
+	}
+}
