@@ -752,6 +752,12 @@ func (d *Daemon) cycle(ctx context.Context, t trigger) bool {
 func (d *Daemon) deliver(ctx context.Context, c *reconcile.Cycle) (ds []reconcile.Delivery, failed, hookFailed int) {
 	ds = d.r.Deliver(ctx, c)
 	d.met.observeDeliveries(ds)
+	if run := d.r.RunPostHook(ctx, ds); run != nil && run.Err != nil {
+		d.log.Warn("post hook failed", "specs", strings.Join(run.Names, " "), "error", run.Err.Error(), "output", string(run.Output),
+			"hint", "the certificates stay delivered; the post hook runs again after the next delivery")
+	} else if run != nil {
+		d.log.Info("post hook ran", "specs", strings.Join(run.Names, " "))
+	}
 	now := d.clock.Now()
 	seen := map[string]time.Time{}
 	for _, dv := range ds {

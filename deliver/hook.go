@@ -37,6 +37,16 @@ type Hook struct {
 	Command string
 	// Timeout bounds one run; zero means DefaultHookTimeout.
 	Timeout time.Duration
+	// Label is what Run's errors call the hook; "" means "deploy hook"
+	// (the post hook's are "post hook").
+	Label string
+}
+
+func (h *Hook) label() string {
+	if h.Label == "" {
+		return "deploy hook"
+	}
+	return h.Label
 }
 
 // Run runs the hook's command with /bin/sh -c, in its own process group,
@@ -57,7 +67,7 @@ type Hook struct {
 // output, and leaves that process alone. Run does not retry.
 func (h *Hook) Run(ctx context.Context, env map[string]string) (output []byte, err error) {
 	if strings.TrimSpace(h.Command) == "" {
-		return nil, errors.New("deploy hook: the command is empty")
+		return nil, fmt.Errorf("%s: the command is empty", h.label())
 	}
 	environ := map[string]string{}
 	if path, ok := os.LookupEnv("PATH"); ok {
@@ -65,10 +75,10 @@ func (h *Hook) Run(ctx context.Context, env map[string]string) (output []byte, e
 	}
 	for k, v := range env {
 		if k == "" || strings.ContainsAny(k, "=\x00") {
-			return nil, fmt.Errorf("deploy hook: %q is not a valid environment variable name", k)
+			return nil, fmt.Errorf("%s: %q is not a valid environment variable name", h.label(), k)
 		}
 		if strings.ContainsRune(v, 0) {
-			return nil, fmt.Errorf("deploy hook: the value of %s holds a NUL byte", k)
+			return nil, fmt.Errorf("%s: the value of %s holds a NUL byte", h.label(), k)
 		}
 		environ[k] = v
 	}
@@ -109,10 +119,10 @@ func (h *Hook) Run(ctx context.Context, env map[string]string) (output []byte, e
 	cmd.WaitDelay = hookGrace
 
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("deploy hook stopped: %w", err)
+		return nil, fmt.Errorf("%s stopped: %w", h.label(), err)
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("deploy hook: starting /bin/sh: %w", err)
+		return nil, fmt.Errorf("%s: starting /bin/sh: %w", h.label(), err)
 	}
 	err = cmd.Wait()
 	killMu.Lock()
@@ -127,9 +137,9 @@ func (h *Hook) Run(ctx context.Context, env map[string]string) (output []byte, e
 	switch {
 	case err == nil:
 	case cancelled && ctx.Err() != nil:
-		err = fmt.Errorf("deploy hook stopped: %w", ctx.Err())
+		err = fmt.Errorf("%s stopped: %w", h.label(), ctx.Err())
 	case cancelled:
-		err = fmt.Errorf("deploy hook timed out after %v", timeout)
+		err = fmt.Errorf("%s timed out after %v", h.label(), timeout)
 	case errors.Is(err, exec.ErrWaitDelay):
 		out.note(fmt.Sprintf("the hook exited, but a process it started kept its output open; stopped reading %v later", hookGrace))
 		err = nil
@@ -137,12 +147,12 @@ func (h *Hook) Run(ctx context.Context, env map[string]string) (output []byte, e
 		var exit *exec.ExitError
 		if errors.As(err, &exit) {
 			if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-				err = fmt.Errorf("deploy hook was killed by signal %d (%v)", int(ws.Signal()), ws.Signal())
+				err = fmt.Errorf("%s was killed by signal %d (%v)", h.label(), int(ws.Signal()), ws.Signal())
 			} else {
-				err = fmt.Errorf("deploy hook exited with status %d", exit.ExitCode())
+				err = fmt.Errorf("%s exited with status %d", h.label(), exit.ExitCode())
 			}
 		} else {
-			err = fmt.Errorf("deploy hook: %w", err)
+			err = fmt.Errorf("%s: %w", h.label(), err)
 		}
 	}
 	return out.bytes(), err

@@ -72,6 +72,10 @@ type Reconciler struct {
 	// doubles with each failure in a row, up to an hour. Zero means
 	// DefaultHookBackoff.
 	HookBackoff time.Duration
+	// PostHook, when set, runs once after a cycle that delivered at least
+	// one certificate, after every deploy hook of that cycle (see
+	// RunPostHook). Command line only, like Hook.
+	PostHook *deliver.Hook
 	// Observe starts every cycle by reading what changed in CertCentral
 	// since the last observation (see observe): apply and the daemon set
 	// it; a plan reads CertCentral only with --refresh.

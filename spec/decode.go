@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -456,3 +457,7 @@ func EditDistance(a, b string) int {
 	}
 	return prev[len(b)]
 }
+
+// Keys returns every key a spec may hold, sorted: the field table the
+// loader decodes with (documentation tests and the JSON Schema use it).
+func Keys() []string { return slices.Clone(sortedKeys) }

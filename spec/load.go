@@ -25,7 +25,8 @@ import (
 const MaxFileSize = 1 << 20
 
 // IsSpecFile reports whether Load reads the file at the slash-separated
-// path rel: a .yaml or .yml file that is not hidden, not in a hidden folder
+// path rel: a .yaml or .yml file (the suffix in any case: SHOP.YAML is
+// read, issue 25) that is not hidden, not in a hidden folder
 // and not an editor leftover. It knows nothing of .certformignore; see
 // Tree.Skip for that.
 func IsSpecFile(rel string) bool {
@@ -34,7 +35,7 @@ func IsSpecFile(rel string) bool {
 			return false
 		}
 	}
-	return strings.HasSuffix(rel, ".yaml") || strings.HasSuffix(rel, ".yml")
+	return hasSpecSuffix(rel)
 }
 
 // IgnoredName reports whether a file or folder name is hidden or an editor
@@ -408,10 +409,33 @@ func yamlError(rel string, data []byte, err error) *Error {
 		msg = strings.TrimPrefix(msg, "yaml: ")
 	}
 	msg = "invalid YAML: " + msg
+	if v := aliasValue(data, line); v != "" {
+		msg += fmt.Sprintf(" (a value that starts with * is read as a YAML alias: quote it, as in %s)", v)
+	}
 	if bytes.Contains(data, []byte("\t")) {
 		msg += " (the file contains tabs: YAML indents with spaces only)"
 	}
 	return &Error{File: rel, Line: line, Column: 1, Msg: msg}
+}
+
+// unquotedStar matches a line whose value (of a key or a list item)
+// starts with an unquoted *, such as common_name: *.example.com.
+var unquotedStar = regexp.MustCompile(`^\s*(?:- +)?(?:[^\s:#"'][^:#]*: +|- +)?(\*[^\s#]*)\s*(?:#.*)?$`)
+
+// aliasValue returns the unquoted value starting with * on line (1-based)
+// of data, as a reader should write it, or "" when the line has none.
+func aliasValue(data []byte, line int) string {
+	lines := bytes.Split(data, []byte("\n"))
+	if line < 1 || line > len(lines) {
+		return ""
+	}
+	m := unquotedStar.FindSubmatch(bytes.TrimRight(lines[line-1], "\r"))
+	if m == nil {
+		return ""
+	}
+	text := string(bytes.TrimRight(lines[line-1], "\r"))
+	i := strings.LastIndex(text, string(m[1]))
+	return strings.TrimSpace(text[:i]) + ` "` + string(m[1]) + `"`
 }
 
 // parseDocs splits a file into its YAML documents. A syntax error ends the

@@ -234,7 +234,7 @@ func TestLoad_rules(t *testing.T) {
 		{
 			name:  "csr cn differs",
 			files: map[string]string{"a.yaml": base + "csr: |\n" + indent(makeCSR(t, "b.example.com"))},
-			want:  []string{`a.yaml:4:6: csr: the request's subject CN is "b.example.com" but common_name is "a.example.com"; they must match`},
+			want:  []string{`a.yaml:4:6: csr: the request's subject CN is "b.example.com" but common_name is "a.example.com"; they must match: set common_name to "b.example.com", or make a new CSR with CN "a.example.com"`},
 		},
 		{
 			name:  "csr sans consistent",

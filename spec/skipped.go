@@ -31,7 +31,7 @@ func (s *skippedList) add(e *entry) {
 		if !yamlName {
 			return
 		}
-		why = "the suffix is not .yaml or .yml in lower case"
+		why = "not a spec file"
 	case e.isDir:
 		name += "/"
 	case !yamlName:

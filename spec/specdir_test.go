@@ -359,7 +359,6 @@ func TestLoad_SpecDir_nothingRead(t *testing.T) {
 			files: map[string]string{
 				"..2026_11_25_10_00_00.123/a.yaml": "name: a\n",
 				".specs.yaml":                      "name: b\n",
-				"B.YAML":                           "name: b\n",
 				"a.yaml~":                          "name: a\n",
 				IgnoreFile:                         "catalog-info.yaml\n",
 				"catalog-info.yaml":                "kind: Component\n",
@@ -369,7 +368,7 @@ func TestLoad_SpecDir_nothingRead(t *testing.T) {
 			},
 			links: map[string]string{"..data": "..2026_11_25_10_00_00.123"},
 			want: []string{".:1:1: no spec file was read; passed over: ..2026_11_25_10_00_00.123/ (hidden), ..data/ (hidden), .specs.yaml (hidden), " +
-				"B.YAML (the suffix is not .yaml or .yml in lower case), catalog-info.yaml (excluded by .certformignore:1)" + rule},
+				"catalog-info.yaml (excluded by .certformignore:1)" + rule},
 		},
 		{
 			name:  "more than ten",

@@ -168,8 +168,10 @@ func (t *Tree) readInPlace(target string, isDir bool) bool {
 	return isDir || hasSpecSuffix(rel)
 }
 
+// hasSpecSuffix reports whether name ends in .yaml or .yml, in any case.
 func hasSpecSuffix(name string) bool {
-	return strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml")
+	lower := strings.ToLower(name)
+	return strings.HasSuffix(lower, ".yaml") || strings.HasSuffix(lower, ".yml")
 }
 
 // resolvePath resolves every symlink in the absolute path p, like

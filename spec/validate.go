@@ -16,8 +16,10 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
+	"golang.org/x/net/idna"
 )
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
@@ -279,13 +281,15 @@ func checkDNSName(name string) string {
 		if len(label) > 63 {
 			return fmt.Sprintf("is not a DNS name: label %q is longer than 63 characters", label)
 		}
-		for i := 0; i < len(label); i++ {
-			c := label[i]
+		for _, c := range label {
 			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
 				if c == '*' {
 					return "is not a DNS name: a wildcard is allowed only as the whole first label, as in *.example.com"
 				}
-				return fmt.Sprintf("is not a DNS name: %q is not allowed (use a-z, 0-9 and '-')", string(rune(c)))
+				if c >= utf8.RuneSelf {
+					return nonASCIIName(name, c)
+				}
+				return fmt.Sprintf("is not a DNS name: %q is not allowed (use a-z, 0-9 and '-')", string(c))
 			}
 		}
 		if label[0] == '-' || label[len(label)-1] == '-' {
@@ -293,6 +297,18 @@ func checkDNSName(name string) string {
 		}
 	}
 	return ""
+}
+
+// nonASCIIName says why name, which holds the non-ASCII character c, is
+// not a DNS name for a certificate, naming c itself (not one of its UTF-8
+// bytes) and the name's punycode (IDNA 2008, the form certificates carry)
+// when it has one.
+func nonASCIIName(name string, c rune) string {
+	msg := fmt.Sprintf("is not a DNS name: %q is not allowed (use a-z, 0-9 and '-')", string(c))
+	if ascii, err := idna.Lookup.ToASCII(name); err == nil && ascii != name && checkDNSName(ascii) == "" {
+		msg += fmt.Sprintf("; an internationalized name is written in punycode: %q", ascii)
+	}
+	return msg
 }
 
 // checkCSR reads csr or csr_file and checks the request: PEM, parse,
@@ -361,9 +377,16 @@ func (l *fileCtx) checkCSR(o *Order, m *yaml.Node, f fields, written map[string]
 		d.at(v, field, "the key is %s; use RSA (2048 bits or more) or ECDSA P-256/P-384", req.PublicKeyAlgorithm)
 	}
 
+	// The names are compared only when the spec's are valid: an invalid
+	// name has its own error, and comparing it would repeat it as request
+	// errors. DNS names compare case-insensitively.
+	if !namesValid(o) {
+		return
+	}
 	cn := strings.ToLower(req.Subject.CommonName)
-	if cn != "" && o.CommonName != "" && cn != o.CommonName {
-		d.at(v, field, "the request's subject CN is %q but common_name is %q; they must match", req.Subject.CommonName, o.CommonName)
+	if cn != "" && o.CommonName != "" && cn != strings.ToLower(o.CommonName) {
+		d.at(v, field, "the request's subject CN is %q but common_name is %q; they must match: set common_name to %q, or make a new CSR with CN %q",
+			req.Subject.CommonName, o.CommonName, cn, o.CommonName)
 	}
 	if len(req.DNSNames) == 0 || o.CommonName == "" {
 		return
@@ -376,6 +399,20 @@ func (l *fileCtx) checkCSR(o *Order, m *yaml.Node, f fields, written map[string]
 	if len(lacking) > 0 {
 		d.at(v, field, "the spec names %s, which the request's subject alternative names do not; make a new CSR with every name", strings.Join(lacking, ", "))
 	}
+}
+
+// namesValid reports whether the spec's common name and DNS names are
+// valid DNS names (each invalid one has its own error).
+func namesValid(o *Order) bool {
+	if o.CommonName != "" && checkDNSName(o.CommonName) != "" {
+		return false
+	}
+	for _, n := range o.DNSNames {
+		if checkDNSName(n) != "" {
+			return false
+		}
+	}
+	return true
 }
 
 // readCSRFile reads csr_file relative to the spec file, refusing a path

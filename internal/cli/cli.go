@@ -41,6 +41,8 @@ func commands() []*command {
 		{"plan", "show the calls apply would make", runPlan},
 		{"apply", "make the calls that bring CertCentral in line with the specs", runApply},
 		{"run", "the daemon: reconcile on every change, schedule tick and SIGHUP", runRun},
+		{"schema", "print the JSON Schema of spec files and defaults.yaml", runSchema},
+		{"show", "print a plan saved by plan --out", runShow},
 		{"status", "list the orders in the state file", runStatus},
 		{"import", "adopt an existing order for a spec", runImport},
 		{"adopt", "generate specs for the account's orders that certform does not track", runAdopt},

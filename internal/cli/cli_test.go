@@ -96,7 +96,7 @@ func TestRun_usage(t *testing.T) {
 		{name: "missing dir with --detailed-exitcode", args: []string{"plan", "--detailed-exitcode", "--state", "s.json"}, code: 1, stderr: "certform plan: --dir is required\n"},
 		{name: "bad value", args: []string{"apply", "--dir", "d", "--state", "s", "--parallelism", "x"}, code: 2, stderr: "certform apply: invalid value \"x\" for flag --parallelism: parse error\n"},
 		{name: "bad --api-url", args: []string{"plan", "--refresh", "--dir", "examples", "--state", "s.json", "--api-url", "http://certcentral.example.com/v2"}, code: 2, stderr: "certform plan: digicert: API URL"},
-		{name: "missing dir", args: []string{"validate"}, code: 2, stderr: "certform validate: --dir is required\nUsage: certform validate"},
+		{name: "missing dir", args: []string{"validate"}, code: 2, stderr: "certform validate: --dir is required\nRun 'certform validate -h' for its flags.\n"},
 		{name: "stray argument", args: []string{"validate", "--dir", "examples", "extra"}, code: 2, stderr: "certform validate: unexpected argument \"extra\"\nUsage: certform validate"},
 		{name: "version", args: []string{"version"}, code: 0, stdout: "certform "},
 	}

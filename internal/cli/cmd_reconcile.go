@@ -349,11 +349,12 @@ func (f *planFlags) check() error {
 	return nil
 }
 
+// requireFlags says, in one line and a pointer to -h (as for an unknown
+// flag), the first required flag that is missing.
 func requireFlags(fs *flag.FlagSet, stderr io.Writer, pairs ...string) bool {
 	for i := 0; i+1 < len(pairs); i += 2 {
 		if pairs[i+1] == "" {
-			fmt.Fprintf(stderr, "%s: --%s is required\n", fs.Name(), pairs[i])
-			fs.Usage()
+			fmt.Fprintf(stderr, "%s: --%s is required\nRun '%s -h' for its flags.\n", fs.Name(), pairs[i], fs.Name())
 			return false
 		}
 	}
@@ -378,6 +379,7 @@ type deliveryFlags struct {
 	hook        string
 	hookTimeout time.Duration
 	hookBackoff time.Duration
+	postHook    string
 }
 
 func (f *deliveryFlags) register(fs *flag.FlagSet) {
@@ -385,12 +387,16 @@ func (f *deliveryFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.hook, "deploy-hook", "", "run this command with /bin/sh -c after each new delivery (needs --cert-dir)")
 	fs.DurationVar(&f.hookTimeout, "deploy-hook-timeout", deliver.DefaultHookTimeout, "time limit of one deploy hook run")
 	fs.DurationVar(&f.hookBackoff, "deploy-hook-backoff", reconcile.DefaultHookBackoff, "wait before a failed deploy hook runs again; doubles with each failure in a row, up to 1h")
+	fs.StringVar(&f.postHook, "post-hook", "", "run this command with /bin/sh -c once after a cycle that delivered any certificate, after its deploy hooks (a reload; needs --cert-dir)")
 }
 
 // apply checks the flags and sets them on r.
 func (f *deliveryFlags) apply(r *reconcile.Reconciler, specDir string) error {
 	if f.hook != "" && f.certDir == "" {
 		return errors.New("--deploy-hook needs --cert-dir")
+	}
+	if f.postHook != "" && f.certDir == "" {
+		return errors.New("--post-hook needs --cert-dir")
 	}
 	if f.hookTimeout <= 0 || f.hookBackoff <= 0 {
 		return errors.New("--deploy-hook-timeout and --deploy-hook-backoff must be positive")
@@ -408,6 +414,9 @@ func (f *deliveryFlags) apply(r *reconcile.Reconciler, specDir string) error {
 	r.CertDir, r.HookBackoff = abs, f.hookBackoff
 	if f.hook != "" {
 		r.Hook = &deliver.Hook{Command: f.hook, Timeout: f.hookTimeout}
+	}
+	if f.postHook != "" {
+		r.PostHook = &deliver.Hook{Command: f.postHook, Timeout: f.hookTimeout, Label: "post hook"}
 	}
 	return nil
 }
@@ -511,10 +520,12 @@ func openState(cmd string, l stateLocation, dir string, stderr io.Writer) *state
 }
 
 func runPlan(stdout, stderr io.Writer, args []string) int {
-	fs := newFlags(stderr, "plan", "--dir DIR --state FILE [--refresh] [--json] [--detailed-exitcode]",
+	fs := newFlags(stderr, "plan", "--dir DIR --state FILE [--refresh] [--format text|json|markdown] [--compact] [--detailed-exitcode]",
 		"show what apply would do; without --refresh no API call and no key are needed, with it only GET calls")
 	var f planFlags
 	f.register(fs)
+	var of outputFlags
+	of.register(fs)
 	out := fs.String("out", "", "save the plan to FILE for certform apply FILE, which makes exactly its calls")
 	if done, code := parseFlags(fs, stdout, args, 0); done {
 		return code
@@ -527,6 +538,11 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 		return usageCode(args)
 	}
 	if err := f.check(); err != nil {
+		fmt.Fprintf(stderr, "certform plan: %v\n", err)
+		return usageCode(args)
+	}
+	format, err := of.resolve(f.asJSON)
+	if err != nil {
 		fmt.Fprintf(stderr, "certform plan: %v\n", err)
 		return usageCode(args)
 	}
@@ -574,7 +590,7 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 	}
 	failed := len(c.Specs.Errors) > 0 || len(c.Errors) > 0
 	switch {
-	case f.asJSON:
+	case format == formatJSON:
 		err = c.Plan.WriteJSON(stdout, c.Specs.Errors)
 	case slices.ContainsFunc(c.Errors, func(e error) bool { return !reconcile.IsClockError(e) }):
 		// A plan from a refresh that failed would tell a reviewer "No
@@ -584,7 +600,11 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 		fmt.Fprintln(stderr, "certform plan: no plan printed: CertCentral could not be read (see above); run again once it answers")
 	default:
 		printSpecErrors(stderr, c.Specs)
-		err = c.Plan.WriteText(stdout, colorOK(stdout))
+		if format == formatMarkdown {
+			err = c.Plan.WriteMarkdown(stdout)
+		} else {
+			err = writeTextPlan(stdout, c.Plan, of, fs)
+		}
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "certform plan: writing the plan: %v\n", err)
@@ -599,7 +619,7 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 			fmt.Fprintf(stderr, "certform plan: saving the plan: %v\n", err)
 			return exitError
 		}
-		fmt.Fprintf(stderr, "certform plan: saved to %s; certform apply %s makes exactly these calls\n", *out, *out)
+		fmt.Fprintf(stderr, "certform plan: saved to %s; %s makes exactly these calls\n", *out, applyCommand(f, *out))
 	}
 	switch {
 	case failed || len(c.Plan.Blocked) > 0:
@@ -749,7 +769,14 @@ func applyOnce(ctx context.Context, f planFlags, loc stateLocation, df deliveryF
 	if f.asJSON {
 		dout = io.Discard // the JSON object is the whole of stdout
 	}
-	if printDeliveries(dout, stderr, "apply", r.Deliver(ctx, c)) {
+	ds := r.Deliver(ctx, c)
+	if printDeliveries(dout, stderr, "apply", ds) {
+		failed = true
+	}
+	if printPostHook(dout, stderr, "apply", r.RunPostHook(ctx, ds)) {
+		failed = true
+	}
+	if printHooksWaiting(stderr, "apply", r.HooksWaiting(c, hookRan(ds))) {
 		failed = true
 	}
 	var outErr error

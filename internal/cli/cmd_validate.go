@@ -32,8 +32,7 @@ func runValidate(stdout, stderr io.Writer, args []string) int {
 		}
 	}
 	if *dir == "" {
-		fmt.Fprintln(stderr, "certform validate: --dir is required")
-		fs.Usage()
+		requireFlags(fs, stderr, "dir", "")
 		return exitUsage
 	}
 	res, err := spec.Load(*dir)

@@ -347,7 +347,7 @@ func TestAdopt_usage(t *testing.T) {
 		stderr string
 	}{
 		{name: "no out", env: a.env, args: []string{"adopt", "--dir", a.dir, "--state", a.st}, code: 2,
-			stderr: "certform adopt: --out is required\nUsage: certform adopt --dir DIR --state FILE --out FOLDER [--status S,...] [--common-name GLOB] [--dry-run]\n"},
+			stderr: "certform adopt: --out is required\nRun 'certform adopt -h' for its flags.\n"},
 		{name: "status not live", env: a.env, args: []string{"adopt", "--dir", a.dir, "--state", a.st, "--out", "x", "--status", "issued,expired"}, code: 2,
 			stderr: "certform adopt: --status expired: expired orders are not live, and adopt writes specs for live orders only\n"},
 		{name: "bad pattern", env: a.env, args: []string{"adopt", "--dir", a.dir, "--state", a.st, "--out", "x", "--common-name", "[a-"}, code: 2,

@@ -73,7 +73,7 @@ func TestFakeServer_tryByHand(t *testing.T) {
 		t.Fatalf("add: %d %s", status, answer)
 	}
 	code, stdout, stderr := runBinary(t, env, "plan", "--dir", dir, "--state", st, "--refresh")
-	expect("plan --refresh", code, 1, stdout+stderr, "  ! blocked order www-example-com  (web/sites.yaml:2)\n",
+	expect("plan --refresh", code, 1, stdout+stderr, "  ! blocked order www-example-com  (web/sites.yaml:3)\n",
 		"hint: to track it, run certform import www-example-com 100001;", "Plan: 4 to order, 0 to update, 0 to revoke.\n")
 	code, stdout, stderr = runBinary(t, env, "apply", "--dir", dir, "--state", st)
 	expect("apply", code, 1, stdout+stderr, "Apply: 4 of 4 calls done.\n",
@@ -99,7 +99,7 @@ func TestFakeServer_tryByHand(t *testing.T) {
 	}
 	code, stdout, stderr = runBinary(t, env, "apply", "--dir", dir, "--state", st, "--refresh")
 	expect("apply --refresh after a console change", code, 0, stdout+stderr,
-		"  ~ update www-example-com order 100001  (web/sites.yaml:2)\n        disable_ct: true -> false\n")
+		"  ~ update www-example-com order 100001  (web/sites.yaml:3)\n        disable_ct: true -> false\n")
 	if o := p.order(t, "100001"); o.DisableCT || len(o.Reissues) != 1 || o.Reissues[0].Status != "issued" {
 		t.Errorf("after the repair: %+v", o)
 	}
@@ -110,7 +110,7 @@ func TestFakeServer_tryByHand(t *testing.T) {
 		t.Fatalf("ends-in: %d %s", status, answer)
 	}
 	code, stdout, stderr = runBinary(t, env, "apply", "--dir", dir, "--state", st, "--refresh")
-	expect("apply --refresh near the end", code, 0, stdout+stderr, "  + renew  www-example-com order 100001  (web/sites.yaml:2)\n")
+	expect("apply --refresh near the end", code, 0, stdout+stderr, "  + renew  www-example-com order 100001  (web/sites.yaml:3)\n")
 	old := p.order(t, "100001")
 	if old.RenewedOrderID == 0 {
 		t.Fatalf("order 100001 was not renewed: %+v", old)

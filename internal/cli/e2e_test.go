@@ -1283,10 +1283,13 @@ func TestApply_deployHookFails(t *testing.T) {
 	if want := fmt.Sprintf("deploy hook for serial %s failed 1 time", e.DeliveredSerial); !strings.Contains(out, want) {
 		t.Errorf("status lacks %q:\n%s", want, out)
 	}
-	// Before the retry time: the hook does not run.
+	// Before the retry time: the hook does not run, and apply says it
+	// waits and until when (exit 1: the hook has not succeeded).
 	const noCalls = "No calls to make.\nPlan: 0 to order, 0 to update, 0 to revoke.\n"
-	if code, stdout, stderr := apply(); code != 0 || stdout != noCalls || stderr != "" {
-		t.Errorf("apply before the retry time: exit %d\n%s%s", code, stdout, stderr)
+	wantWait := fmt.Sprintf("certform apply: host00: the deploy hook for serial %s failed 1 time; it waits until %s to run again (--deploy-hook-backoff)\n"+
+		"hint: run certform apply again from then on, or let certform run retry it; certform status shows the failures\n", e.DeliveredSerial, e.HookRetryAt.UTC().Format(time.RFC3339))
+	if code, stdout, stderr := apply(); code != 1 || stdout != noCalls || stderr != wantWait {
+		t.Errorf("apply before the retry time: exit %d\n%s%q\nwant %q", code, stdout, stderr, wantWait)
 	}
 	if got, _ := os.ReadFile(runs); string(got) != "run\n" {
 		t.Errorf("the hook ran before its retry time: %q", got)

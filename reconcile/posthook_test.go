@@ -1,0 +1,85 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/certform/certform/deliver"
+)
+
+// TestDeliver_hookFailedThenRenewed: a deploy hook that failed (and waits
+// an hour for its retry) on an order that is renewed meanwhile runs on the
+// renewal's delivery, for the renewal's certificate, and its failures
+// start again from zero; HooksWaiting lists the wait before that.
+func TestDeliver_hookFailedThenRenewed(t *testing.T) {
+	r := newRig(t)
+	r.spec("shop")
+	certDir := filepath.Join(t.TempDir(), "certs")
+	hookLog := filepath.Join(t.TempDir(), "hook.log")
+	hook := &deliver.Hook{Command: "exit 3"}
+	var last *Cycle
+	cycle := func() []Delivery {
+		t.Helper()
+		rec := r.reconciler(1)
+		rec.Observe, rec.CertDir, rec.Hook, rec.HookBackoff = true, certDir, hook, time.Hour
+		c, err := rec.Prepare(context.Background(), CycleOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec.Apply(context.Background(), c)
+		last = c
+		return rec.Deliver(context.Background(), c)
+	}
+	waiting := func() []HookWait {
+		rec := r.reconciler(1)
+		rec.CertDir, rec.Hook = certDir, hook
+		return rec.HooksWaiting(last, nil)
+	}
+	ds := cycle()
+	if len(ds) != 1 || ds[0].Hook != "failed" {
+		t.Fatalf("first delivery: %+v", ds)
+	}
+	old := r.entry("shop")
+	if w := waiting(); len(w) != 1 || w[0].Name != "shop" || w[0].Serial != old.DeliveredSerial || w[0].Attempts != 1 || !w[0].RetryAt.Equal(r.clock.Now().Add(time.Hour)) {
+		t.Fatalf("waiting: %+v", w)
+	}
+	// The order ends in 10 days: renewed; the hook, fixed, runs for the
+	// renewal's certificate as soon as it is delivered.
+	hook.Command = `echo "$CERTFORM_ORDER_ID $CERTFORM_SERIAL" >> ` + hookLog
+	r.srv.OrderEndsIn(old.OrderID, 10*24*time.Hour)
+	r.aged("shop", 10*24*time.Hour)
+	r.clock.Add(time.Minute)
+	ds = cycle()
+	for range 3 {
+		if len(ds) > 0 {
+			break
+		}
+		r.clock.Add(time.Minute)
+		ds = cycle()
+	}
+	e := r.entry("shop")
+	if e.OrderID == old.OrderID {
+		t.Fatalf("not renewed: %+v", e)
+	}
+	if len(ds) != 1 || !ds[0].Delivered || ds[0].Hook != "ok" || ds[0].OrderID != e.OrderID {
+		t.Fatalf("the renewal's delivery: %+v\nentry %+v", ds, e)
+	}
+	got, _ := os.ReadFile(hookLog)
+	if want := fmt.Sprintf("%d %s\n", e.OrderID, e.DeliveredSerial); string(got) != want || e.DeliveredSerial == old.DeliveredSerial {
+		t.Errorf("hook runs %q, want %q", got, want)
+	}
+	if e.HookPending != "" || e.HookAttempts != 0 || !e.HookRetryAt.IsZero() {
+		t.Errorf("entry: hook_pending %q, attempts %d, retry %v", e.HookPending, e.HookAttempts, e.HookRetryAt)
+	}
+	if w := waiting(); len(w) != 0 {
+		t.Errorf("waiting after the renewal: %+v", w)
+	}
+	if strings.Count(string(got), "\n") != 1 {
+		t.Errorf("hook ran %q", got)
+	}
+}
