@@ -68,6 +68,13 @@ type Reconciler struct {
 	// come from the command line only, never from the spec directory.
 	CertDir string
 	Hook    *deliver.Hook
+	// CertGroup, when not nil, is the group id given read access to each
+	// delivered privkey.pem (--cert-group).
+	CertGroup *int
+	// Keys keeps the private keys certform makes for specs with key_type
+	// (--key-dir for a state file); nil refuses to order, renew or reissue
+	// them (ErrNoKeyStore) and to deliver their certificates.
+	Keys KeyStore
 	// HookBackoff is the wait before a failed deploy hook runs again; it
 	// doubles with each failure in a row, up to an hour. Zero means
 	// DefaultHookBackoff.
@@ -258,7 +265,7 @@ func (r *Reconciler) Apply(ctx context.Context, c *Cycle) []Result {
 	}
 	p, steps := splitDCV(c.Plan)
 	ap := &applier{API: r.API, Store: r.Store, Log: r.Log, Parallelism: r.Parallelism, ResendAfter: r.ResendAfter, Now: r.Now,
-		MaxPurchases: r.MaxPurchases, MaxRevocations: r.MaxRevocations,
+		MaxPurchases: r.MaxPurchases, MaxRevocations: r.MaxRevocations, Keys: r.Keys,
 		CheckClock: func(ctx context.Context) error { return r.checkClock(ctx, true) }}
 	return append(append(ap.Apply(ctx, p), r.applyDCV(ctx, steps)...), left...)
 }

@@ -378,6 +378,11 @@ type deliveryFlags struct {
 	hook        string
 	hookTimeout time.Duration
 	hookBackoff time.Duration
+	// keyDir is where the keys made for specs with key_type live, for a
+	// state file (default keys/ beside it); certGroup the group given
+	// read access to each delivered privkey.pem.
+	keyDir    string
+	certGroup string
 }
 
 func (f *deliveryFlags) register(fs *flag.FlagSet) {
@@ -385,6 +390,42 @@ func (f *deliveryFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.hook, "deploy-hook", "", "run this command with /bin/sh -c after each new delivery (needs --cert-dir)")
 	fs.DurationVar(&f.hookTimeout, "deploy-hook-timeout", deliver.DefaultHookTimeout, "time limit of one deploy hook run")
 	fs.DurationVar(&f.hookBackoff, "deploy-hook-backoff", reconcile.DefaultHookBackoff, "wait before a failed deploy hook runs again; doubles with each failure in a row, up to 1h")
+	fs.StringVar(&f.keyDir, "key-dir", "", "where the private keys certform makes for specs with key_type are kept, with a state file (folder 0700, files 0600); default keys/ beside the state file, never inside --dir")
+	fs.StringVar(&f.certGroup, "cert-group", "", "give this group read access to each delivered privkey.pem (a web server's group); needs --cert-dir")
+}
+
+// openKeys sets r.Keys: for a state file, the key store in --key-dir (keys/
+// beside the state file by default), refused inside the spec directory or
+// the certificate folder. A shared (PostgreSQL) state has no key store
+// yet: its specs with key_type are refused (reconcile.ErrNoKeyStore).
+func (f *deliveryFlags) openKeys(r *reconcile.Reconciler, specDir string, loc stateLocation) error {
+	if loc.Shared() {
+		if f.keyDir != "" {
+			return errors.New("--key-dir is for a state file; a shared (PostgreSQL) state keeps its keys in the database")
+		}
+		return nil
+	}
+	dir := f.keyDir
+	if dir == "" {
+		real, err := state.RealPath(loc.Path())
+		if err != nil {
+			return err
+		}
+		dir = filepath.Join(filepath.Dir(real), "keys")
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	if fsx.Inside(abs, specDir) {
+		return fmt.Errorf("--key-dir %s is inside the spec directory %s; private keys never go into the specs' tree\nhint: keep them beside the state, such as /var/lib/certform/keys", abs, specDir)
+	}
+	if r.CertDir != "" && fsx.Inside(abs, r.CertDir) {
+		return fmt.Errorf("--key-dir %s is inside --cert-dir %s\nhint: keep the key store beside the state, such as /var/lib/certform/keys", abs, r.CertDir)
+	}
+	// Opened lazily: a spec tree without key_type never creates the folder.
+	r.Keys = &lazyKeys{dir: abs}
+	return nil
 }
 
 // apply checks the flags and sets them on r.
@@ -396,6 +437,9 @@ func (f *deliveryFlags) apply(r *reconcile.Reconciler, specDir string) error {
 		return errors.New("--deploy-hook-timeout and --deploy-hook-backoff must be positive")
 	}
 	if f.certDir == "" {
+		if f.certGroup != "" {
+			return errors.New("--cert-group needs --cert-dir")
+		}
 		return nil
 	}
 	abs, err := filepath.Abs(f.certDir)
@@ -408,6 +452,13 @@ func (f *deliveryFlags) apply(r *reconcile.Reconciler, specDir string) error {
 	r.CertDir, r.HookBackoff = abs, f.hookBackoff
 	if f.hook != "" {
 		r.Hook = &deliver.Hook{Command: f.hook, Timeout: f.hookTimeout}
+	}
+	if f.certGroup != "" {
+		g, err := lookupGroup(f.certGroup)
+		if err != nil {
+			return fmt.Errorf("--cert-group %s: %w", f.certGroup, err)
+		}
+		r.CertGroup = &g
 	}
 	return nil
 }
@@ -702,6 +753,10 @@ func applyOnce(ctx context.Context, f planFlags, loc stateLocation, df deliveryF
 	known := store.Snapshot()
 	r := newReconciler(reconcilerOptions{dir: f.dir, api: client, store: store, log: logger, parallelism: parallelism, cycle: f.cycle})
 	if err := df.apply(r, f.dir); err != nil {
+		fmt.Fprintf(stderr, "certform apply: %v\n", err)
+		return exitError
+	}
+	if err := df.openKeys(r, f.dir, loc); err != nil {
 		fmt.Fprintf(stderr, "certform apply: %v\n", err)
 		return exitError
 	}
