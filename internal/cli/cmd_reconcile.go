@@ -1021,6 +1021,9 @@ func runStatus(stdout, stderr io.Writer, args []string) int {
 		if r.Orphan {
 			notes = append(notes, "orphan: no valid spec")
 		}
+		if r.KeyType != "" && r.KeyCreatedAt != nil {
+			notes = append(notes, fmt.Sprintf("key %s made %s", r.KeyType, r.KeyCreatedAt.UTC().Format(time.RFC3339)))
+		}
 		if r.Imported {
 			notes = append(notes, "imported")
 		}

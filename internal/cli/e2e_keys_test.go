@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/certform/certform/digicert/digicerttest"
 	"github.com/certform/certform/keys"
@@ -157,6 +158,24 @@ func TestE2E_keyType(t *testing.T) {
 	outputs = append(outputs, stdout, stderr)
 	if code != 0 {
 		t.Fatalf("status: exit %d\n%s", code, stderr)
+	}
+	var rows []struct {
+		KeyType         string `json:"key_type"`
+		KeyCreatedAt    string `json:"key_created_at"`
+		PublicKeySHA256 string `json:"public_key_sha256"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &rows); err != nil || len(rows) != 1 {
+		t.Fatalf("status --json: %v\n%s", err, stdout)
+	}
+	sum, _ := keys.PublicKeySHA256(leaf.PublicKey)
+	if rows[0].KeyType != "ecdsa-p256" || rows[0].KeyCreatedAt == "" || rows[0].PublicKeySHA256 != sum {
+		t.Fatalf("status --json key: %+v, want public_key_sha256 %s", rows[0], sum)
+	}
+	code, stdout, stderr = runBinary(t, env, "status", "--state", st)
+	outputs = append(outputs, stdout, stderr)
+	made, _ := time.Parse(time.RFC3339Nano, rows[0].KeyCreatedAt)
+	if code != 0 || !strings.Contains(stdout, "key ecdsa-p256 made "+made.UTC().Format(time.RFC3339)) {
+		t.Fatalf("status: exit %d, no key note\n%s%s", code, stdout, stderr)
 	}
 	for _, o := range outputs {
 		if strings.Contains(o, "PRIVATE KEY") {
