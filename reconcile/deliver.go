@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"crypto"
 	"errors"
 	"fmt"
 	"math/big"
@@ -140,9 +141,16 @@ func (r *Reconciler) Deliver(ctx context.Context, c *Cycle) []Delivery {
 func (r *Reconciler) deliverOne(ctx context.Context, w *deliver.Writer, name string, d *spec.Order) Delivery {
 	e := r.Store.Entry(name)
 	dv := Delivery{Name: name, OrderID: e.OrderID}
+	foreign := false // the certificate is for a key that is not the spec's
 	fail := func(err error) Delivery {
 		dv.Err = err
-		if uerr := r.Store.Update(name, func(e *state.Entry) bool { e.DeliveryError = err.Error(); return true }); uerr != nil {
+		if uerr := r.Store.Update(name, func(x *state.Entry) bool {
+			x.DeliveryError = err.Error()
+			if foreign && x.CertificateID == e.CertificateID {
+				x.ForeignKeyCertificateID = e.CertificateID
+			}
+			return true
+		}); uerr != nil {
 			dv.Err = fmt.Errorf("%w (and saving it failed: %v)", err, uerr)
 		}
 		return dv
@@ -156,10 +164,15 @@ func (r *Reconciler) deliverOne(ctx context.Context, w *deliver.Writer, name str
 		return fail(fmt.Errorf("the certificate of order %d: %w; nothing written", e.OrderID, err))
 	}
 	dv.Serial, dv.NotAfter = serialHex(b), b.Leaf.NotAfter.UTC()
+	if pub, _, ok := csrFacts(d.CSR); ok && d.CSR != "" {
+		lp, ok := b.Leaf.PublicKey.(interface{ Equal(crypto.PublicKey) bool })
+		foreign = !ok || !lp.Equal(pub)
+	}
 	if err := deliver.Check(b, specNames(d), d.CSR, r.now()); err != nil {
 		return fail(fmt.Errorf("the certificate of order %d was refused: %w; nothing written", e.OrderID, err))
 	}
 	keyPEM, used, err := r.deliveryKey(name, d, e, b)
+	foreign = foreign || errors.Is(err, errForeignKey)
 	if err != nil {
 		return fail(fmt.Errorf("the certificate of order %d was refused: %w; nothing written", e.OrderID, err))
 	}
@@ -172,6 +185,7 @@ func (r *Reconciler) deliverOne(ctx context.Context, w *deliver.Writer, name str
 	var dropped []state.KeyRecord
 	uerr := r.Store.Update(name, func(x *state.Entry) bool {
 		x.DeliveredAt, x.DeliveredSerial, x.DeliveredCertificateID, x.DeliveryError = now, dv.Serial, e.CertificateID, ""
+		x.ForeignKeyCertificateID = 0
 		x.SerialNumber, x.NotBefore, x.NotAfter = dv.Serial, b.Leaf.NotBefore.UTC(), dv.NotAfter
 		if r.Hook != nil && changed {
 			x.HookPending, x.HookAttempts, x.HookRetryAt = dv.Serial, 0, time.Time{}
@@ -237,8 +251,11 @@ func (r *Reconciler) deliveryKey(name string, d *spec.Order, e *state.Entry, b *
 		}
 		return data, &held[i], nil
 	}
-	return nil, nil, fmt.Errorf("certificate for %s: public key: it is not the key of a key certform holds for %s", specNames(d)[0], name)
+	return nil, nil, fmt.Errorf("certificate for %s: public key: %w for %s (the plan reissues it with a key certform makes: reason key)", specNames(d)[0], errForeignKey, name)
 }
+
+// errForeignKey is a certificate for a key certform does not hold.
+var errForeignKey = errors.New("it is not the key of a key certform holds")
 
 // runHook runs the deploy hook for a delivered certificate whose hook is
 // pending, and records the outcome: a failure is retried with backoff.

@@ -346,3 +346,118 @@ func TestKeys_hookEnv(t *testing.T) {
 		t.Error("the hook's environment holds the key")
 	}
 }
+
+// TestKeys_replace: --replace reissues once, with a new key even with
+// key_rotation: never; the plan says reason replace; the next cycle
+// without it plans nothing.
+func TestKeys_replace(t *testing.T) {
+	r := newKeyRig(t)
+	r.keySpec("shop", "key_rotation: never")
+	r.run(true)
+	first := *r.entry("shop").Key
+	r.clock.Add(time.Minute)
+	rec := r.reconciler(1)
+	rec.Observe, rec.CertDir, rec.Keys, rec.Replace = true, r.certDir, r.keys, []string{"shop"}
+	c, err := rec.Prepare(context.Background(), CycleOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Plan.Actions) != 1 || c.Plan.Actions[0].Kind != KindReissue || c.Plan.Actions[0].Reason != ReissueReplace {
+		t.Fatalf("plan: %+v", c.Plan.Actions)
+	}
+	var text strings.Builder
+	if err := c.Plan.WriteText(&text, false); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "        reason: replace (--replace): a new certificate now, with a new key\n") {
+		t.Errorf("plan text:\n%s", text.String())
+	}
+	res := rec.Apply(context.Background(), c)
+	if len(res) != 1 || res[0].Err != nil {
+		t.Fatalf("results: %+v", res)
+	}
+	if k := r.entry("shop").Key; k.PublicKeySHA256 == first.PublicKeySHA256 {
+		t.Fatal("--replace kept the key")
+	}
+	r.clock.Add(time.Minute)
+	_, ds := r.run(true)
+	if len(ds) != 1 || ds[0].Err != nil {
+		t.Fatalf("deliveries: %+v", ds)
+	}
+	r.delivered("shop")
+	r.clock.Add(time.Minute)
+	if res, _ := r.run(true); len(res) != 0 {
+		t.Fatalf("a second reissue without --replace: %q", res)
+	}
+	if n := len(r.sentCSRs()); n != 2 {
+		t.Fatalf("%d requests with a CSR, want the order and one reissue", n)
+	}
+}
+
+// TestKeys_foreignKey: an order adopted (order_id) for a spec with
+// key_type has a certificate for a key certform does not hold: it is
+// reissued with a key certform makes (reason key), then delivered with it.
+func TestKeys_foreignKey(t *testing.T) {
+	r := newKeyRig(t)
+	id := r.srv.AddOrder(digicerttest.Order{CommonName: "shop.example.com", OrganizationID: 1, ProductType: "ov"})
+	r.keySpec("shop", fmt.Sprintf("order_id: %d", id))
+	res, ds := r.run(true)
+	if len(res) != 1 || !strings.HasPrefix(res[0], "adopt shop: adopted") {
+		t.Fatalf("results: %q", res)
+	}
+	if len(ds) != 1 || ds[0].Err == nil || !strings.Contains(ds[0].Err.Error(), "it is not the key of a key certform holds") {
+		t.Fatalf("deliveries: %+v", ds)
+	}
+	r.clock.Add(time.Minute)
+	rec := r.reconciler(1)
+	rec.Observe, rec.Keys = true, r.keys
+	c, err := rec.Prepare(context.Background(), CycleOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Plan.Actions) != 1 || c.Plan.Actions[0].Kind != KindReissue || c.Plan.Actions[0].Reason != ReissueKey {
+		t.Fatalf("plan: %+v", c.Plan.Actions)
+	}
+	res, ds = r.run(true)
+	if len(res) != 1 || !strings.HasPrefix(res[0], "reissue shop: reissue requested") {
+		t.Fatalf("results: %q", res)
+	}
+	if len(ds) == 0 {
+		r.clock.Add(time.Minute)
+		_, ds = r.run(true)
+	}
+	if len(ds) != 1 || ds[0].Err != nil || !ds[0].Delivered {
+		t.Fatalf("deliveries: %+v", ds)
+	}
+	r.delivered("shop")
+	r.clock.Add(time.Minute)
+	if res, _ := r.run(true); len(res) != 0 {
+		t.Fatalf("after delivery: %q", res)
+	}
+}
+
+// TestKeys_foreignKeyCSR: a certificate for another key than the spec's
+// CSR (changed by hand in CertCentral) is refused at delivery, then
+// reissued with the spec's CSR (reason key).
+func TestKeys_foreignKeyCSR(t *testing.T) {
+	r := newKeyRig(t)
+	r.spec("shop")
+	r.run(false)
+	e := r.entry("shop")
+	r.srv.IssueWrongKey(e.OrderID)
+	r.clock.Add(time.Minute)
+	_, ds := r.run(false)
+	if len(ds) != 1 || ds[0].Err == nil {
+		t.Fatalf("deliveries: %+v", ds)
+	}
+	r.clock.Add(time.Minute)
+	p, res := r.cycle(1)
+	if len(p.Actions) != 1 || p.Actions[0].Reason != ReissueKey || len(res) != 1 || !strings.HasPrefix(res[0], "reissue shop: reissue requested") {
+		t.Fatalf("plan %+v, results %q", p.Actions, res)
+	}
+	r.clock.Add(time.Minute)
+	_, ds = r.run(false)
+	if len(ds) != 1 || ds[0].Err != nil || !ds[0].Delivered {
+		t.Fatalf("deliveries: %+v", ds)
+	}
+}

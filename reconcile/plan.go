@@ -76,6 +76,13 @@ const (
 	ReissueExpiring = "expiring"
 	// ReissueResume: an earlier reissue's outcome is unknown.
 	ReissueResume = "resume"
+	// ReissueReplace: certform apply --replace NAME asked for it; with a
+	// new key when certform makes the spec's keys, whatever key_rotation.
+	ReissueReplace = "replace"
+	// ReissueKey: the certificate's public key is neither the spec CSR's
+	// key nor a key certform holds for the spec (an order imported or
+	// adopted, a CSR changed by hand): reissued with the desired key.
+	ReissueKey = "key"
 )
 
 // reissuable are the fixed fields a reissue changes on the same order;
@@ -280,6 +287,8 @@ const purchaseWindow = 24 * time.Hour
 type planInput struct {
 	// Desired are the valid specs.
 	Desired []*spec.Order
+	// Replace names the specs to reissue now (--replace).
+	Replace map[string]bool
 	// Invalid names specs that exist but are currently invalid.
 	Invalid []string
 	// Unreadable lists spec files whose specs could not be named at all
@@ -957,6 +966,8 @@ func (pc *planCtx) planReissue(p *Changes, pos func(Action) Action, note func(st
 	switch {
 	case e.Intent != nil && e.Intent.Action == state.IntentReissue:
 		a.Reason, a.Recheck = ReissueResume, true
+	case pc.in.Replace[d.Name] && e.CertificateID != 0:
+		a.Reason = ReissueReplace
 	case len(changed) > 0:
 		a.Reason = ReissueChanged
 		if ctChanged && d.ReissueOnCTChange {
@@ -965,6 +976,8 @@ func (pc *planCtx) planReissue(p *Changes, pos func(Action) Action, note func(st
 		}
 	case ctChanged && d.ReissueOnCTChange && e.CertificateID != 0:
 		a.Reason, a.Changed = ReissueCT, []string{"disable_ct"}
+	case e.CertificateID != 0 && foreignKey(d, e):
+		a.Reason = ReissueKey
 	case expiring(e, d.ReissueBeforeDays, now) && !d.AutoReissue:
 		if half, ok := halfLife(e.NotBefore, e.NotAfter); ok && now.Before(half) {
 			note(NoteWarning, e.OrderID, "reissue_before_days is not shorter than the certificate's lifetime, so every new certificate would be reissued at once: lower reissue_before_days in the spec",
@@ -1336,4 +1349,16 @@ func plural(n int, word string) string {
 		return "1 " + word
 	}
 	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// foreignKey reports whether the entry's current certificate is known to
+// be for a key that is neither the spec CSR's nor one certform holds for
+// the spec: delivery found it so (ForeignKeyCertificateID), or the spec
+// has key_type and certform holds no key for the order (one imported or
+// adopted).
+func foreignKey(d *spec.Order, e *state.Entry) bool {
+	if e.ForeignKeyCertificateID != 0 && e.ForeignKeyCertificateID == e.CertificateID {
+		return true
+	}
+	return d.KeyType != "" && d.CSR == "" && e.Key == nil && e.Intent == nil
 }

@@ -75,6 +75,10 @@ type Reconciler struct {
 	// (--key-dir for a state file); nil refuses to order, renew or reissue
 	// them (ErrNoKeyStore) and to deliver their certificates.
 	Keys KeyStore
+	// Replace names the specs whose certificate is reissued now
+	// (--replace; reason ReissueReplace), with a new key when certform
+	// makes their keys.
+	Replace []string
 	// HookBackoff is the wait before a failed deploy hook runs again; it
 	// doubles with each failure in a row, up to an hour. Zero means
 	// DefaultHookBackoff.
@@ -193,6 +197,12 @@ func (r *Reconciler) Prepare(ctx context.Context, opt CycleOptions) (*Cycle, err
 	}
 	in := planInput{Desired: specs.Orders, Invalid: specs.Invalid, Unreadable: specs.Unreadable(), Known: known,
 		Observed: obs, MaxRevocations: r.MaxRevocations, MaxPurchases: r.MaxPurchases, Now: r.now(), ResendAfter: r.ResendAfter}
+	if len(r.Replace) > 0 {
+		in.Replace = map[string]bool{}
+		for _, n := range r.Replace {
+			in.Replace[n] = true
+		}
+	}
 	c.Plan = plan(in)
 	if r.API != nil {
 		replan := false

@@ -72,7 +72,8 @@ func (ap *applier) reissue(ctx context.Context, a Action) (string, error) {
 	fresh := false
 	if o.KeyType != "" {
 		var err error
-		csrPEM, key, fresh, err = ap.requestKey(a.Name, o, prev.Intent, prev.Key, o.KeyRotation == spec.KeyRotationNever)
+		reuse := o.KeyRotation == spec.KeyRotationNever && a.Reason != ReissueReplace && a.Reason != ReissueKey
+		csrPEM, key, fresh, err = ap.requestKey(a.Name, o, prev.Intent, prev.Key, reuse)
 		if err != nil {
 			return "", err
 		}

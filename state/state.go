@@ -132,6 +132,10 @@ type Entry struct {
 	// Key's: each is kept until a certificate of Key is delivered, then
 	// removed from the key store.
 	PreviousKeys []KeyRecord `json:"previous_keys,omitempty"`
+	// ForeignKeyCertificateID is the current certificate when a delivery
+	// found its public key neither the spec CSR's nor a key certform
+	// holds: the plan reissues it with the desired key (reason key).
+	ForeignKeyCertificateID int `json:"foreign_key_certificate_id,omitempty"`
 }
 
 // KeyRecord describes a private key certform made and keeps in its key

@@ -311,6 +311,24 @@ type planFlags struct {
 	// apply only: the saved plan to apply, and --auto-approve.
 	planFile    string
 	autoApprove *bool
+	// replace are the specs --replace names: reissued now (reason
+	// replace), with a new key when certform makes their keys.
+	replace namesFlag
+}
+
+// namesFlag is a repeatable flag of spec names.
+type namesFlag []string
+
+// String lists the names given, comma-separated.
+func (n *namesFlag) String() string { return strings.Join(*n, ",") }
+
+// Set adds one name.
+func (n *namesFlag) Set(v string) error {
+	if v == "" {
+		return errors.New("a spec name is required")
+	}
+	*n = append(*n, v)
+	return nil
 }
 
 // defaultResendAfter is --resend-after's default: longer than CertCentral
@@ -339,6 +357,23 @@ func (f *planFlags) register(fs *flag.FlagSet) {
 	f.api.register(fs)
 	f.log.register(fs)
 	f.dcv.register(fs)
+	fs.Var(&f.replace, "replace", "reissue this spec's certificate now (repeatable), with a new key when certform makes its key (key_type); the plan shows reason: replace")
+}
+
+// checkReplace refuses a --replace naming no valid spec.
+func (f *planFlags) checkReplace(c *reconcile.Cycle) error {
+	valid := map[string]bool{}
+	if c != nil && c.Specs != nil {
+		for _, o := range c.Specs.Orders {
+			valid[o.Name] = true
+		}
+	}
+	for _, n := range f.replace {
+		if !valid[n] {
+			return fmt.Errorf("--replace %s: no valid spec has this name; nothing was done\nhint: give the name: of a spec below --dir (certform validate lists the errors)", n)
+		}
+	}
+	return nil
 }
 
 // check reports flag values out of range.
@@ -592,6 +627,7 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 		return exitError
 	}
 	r := newReconciler(reconcilerOptions{dir: f.dir, known: known, log: logger, cycle: f.cycle})
+	r.Replace = f.replace
 	if err := f.dcv.apply(r); err != nil {
 		fmt.Fprintf(stderr, "certform plan: %v\n", err)
 		return exitError
@@ -617,6 +653,10 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 		return exitError
 	}
 	if err != nil {
+		fmt.Fprintf(stderr, "certform plan: %v\n", err)
+		return exitError
+	}
+	if err := f.checkReplace(c); err != nil {
 		fmt.Fprintf(stderr, "certform plan: %v\n", err)
 		return exitError
 	}
@@ -752,6 +792,7 @@ func applyOnce(ctx context.Context, f planFlags, loc stateLocation, df deliveryF
 	preflight(client)
 	known := store.Snapshot()
 	r := newReconciler(reconcilerOptions{dir: f.dir, api: client, store: store, log: logger, parallelism: parallelism, cycle: f.cycle})
+	r.Replace = f.replace
 	if err := df.apply(r, f.dir); err != nil {
 		fmt.Fprintf(stderr, "certform apply: %v\n", err)
 		return exitError
@@ -770,6 +811,10 @@ func applyOnce(ctx context.Context, f planFlags, loc stateLocation, df deliveryF
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "certform apply: %v\n%s", err, stateHint(err))
+		return exitError
+	}
+	if err := f.checkReplace(c); err != nil {
+		fmt.Fprintf(stderr, "certform apply: %v\n", err)
 		return exitError
 	}
 	printSpecErrors(stderr, c.Specs)
