@@ -196,3 +196,88 @@ func TestE2E_keyDirRefused(t *testing.T) {
 		t.Fatalf("exit %d\n%q\nwant %q", code, stderr, want)
 	}
 }
+
+// TestE2E_keyRotationReplaceImported: key_rotation: never keeps the key
+// through a names change; --replace reissues once (reason replace) with a
+// new key; an order adopted with order_id, whose certificate is for a key
+// certform does not hold, is reissued (reason key) and then delivered.
+func TestE2E_keyRotationReplaceImported(t *testing.T) {
+	srv, env := startFake(t)
+	dir := t.TempDir()
+	st := filepath.Join(t.TempDir(), "s.json")
+	certDir := filepath.Join(t.TempDir(), "certs")
+	write := func(name, body string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("defaults.yaml", "organization_id: 1\nkey_type: ecdsa-p256\nskip_approval: true\n")
+	write("shop.yaml", "name: shop\ncommon_name: shop.example.com\nkey_rotation: never\n")
+	apply := func(wantCode int, extra ...string) string {
+		t.Helper()
+		code, stdout, stderr := runBinary(t, env, append([]string{"apply", "--dir", dir, "--state", st, "--cert-dir", certDir, "--quiet-period", "0s"}, extra...)...)
+		if code != wantCode {
+			t.Fatalf("exit %d, want %d\n%s%s", code, wantCode, stdout, stderr)
+		}
+		return stdout
+	}
+	pub := func() string {
+		t.Helper()
+		sum, err := keys.PublicKeySHA256(deliveredPair(t, certDir, "shop").PublicKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sum
+	}
+	apply(0)
+	first := pub()
+	// key_rotation: never: a names change keeps the key.
+	write("shop.yaml", "name: shop\ncommon_name: shop.example.com\ndns_names: [www.shop.example.com]\nkey_rotation: never\n")
+	apply(0)
+	apply(0)
+	if got := pub(); got != first {
+		t.Fatalf("key_rotation: never changed the key: %s -> %s", first, got)
+	}
+	reissues := func() int {
+		n := 0
+		for _, c := range srv.Calls() {
+			if strings.HasSuffix(c, "/reissue") && strings.HasPrefix(c, "POST ") {
+				n++
+			}
+		}
+		return n
+	}
+	before := reissues()
+	// --replace: once, with a new key; the plan says reason: replace.
+	code, stdout, stderr := runBinary(t, env, "plan", "--dir", dir, "--state", st, "--replace", "shop")
+	if code != 0 || !strings.Contains(stdout, "        reason: replace (--replace): a new certificate now, with a new key\n") {
+		t.Fatalf("plan --replace: exit %d\n%s%s", code, stdout, stderr)
+	}
+	apply(0, "--replace", "shop")
+	apply(0)
+	if n := reissues() - before; n != 1 {
+		t.Fatalf("%d reissues after --replace, want 1", n)
+	}
+	if got := pub(); got == first {
+		t.Fatal("--replace kept the key")
+	}
+	code, _, stderr = runBinary(t, env, "apply", "--dir", dir, "--state", st, "--replace", "nosuch")
+	if want := "certform apply: --replace nosuch: no valid spec has this name; nothing was done\nhint: give the name: of a spec below --dir (certform validate lists the errors)\n"; code != 1 || stderr != want {
+		t.Fatalf("--replace nosuch: exit %d\n%q\nwant %q", code, stderr, want)
+	}
+
+	// An adopted order with another key: delivery refuses it, the plan
+	// reissues it with a key certform makes (reason key), then delivers.
+	id := srv.AddOrder(digicerttest.Order{CommonName: "api.example.com", OrganizationID: 1, ProductType: "ov"})
+	write("api.yaml", fmt.Sprintf("name: api\ncommon_name: api.example.com\norder_id: %d\n", id))
+	apply(1) // adopted; its certificate is refused (not a key certform holds)
+	code, stdout, stderr = runBinary(t, env, "plan", "--dir", dir, "--state", st, "--json")
+	if code != 0 || !strings.Contains(stdout, `"reason": "key"`) && !strings.Contains(stdout, `"reason":"key"`) {
+		t.Fatalf("plan: exit %d\n%s%s", code, stdout, stderr)
+	}
+	apply(0)
+	if _, err := os.Stat(filepath.Join(certDir, "api", "privkey.pem")); err != nil {
+		apply(0)
+	}
+	deliveredPair(t, certDir, "api")
+}
