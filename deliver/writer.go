@@ -313,6 +313,13 @@ func swap(dir string, files map[string][]byte, now time.Time, keyGroup *int) (sw
 		return true, fmt.Errorf("syncing after the swap: %w", err)
 	}
 
+	if files[KeyFile] == nil {
+		// The spec no longer has certform make its key: no link to a key
+		// the new version does not hold.
+		if err := os.Remove(filepath.Join(dir, KeyFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return true, fmt.Errorf("removing the %s link: %w", KeyFile, err)
+		}
+	}
 	created := false
 	for _, f := range names {
 		p := filepath.Join(dir, f)

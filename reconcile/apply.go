@@ -361,6 +361,9 @@ func (ap *applier) place(ctx context.Context, a Action, renewal int) (string, er
 	if o == nil {
 		return "", fmt.Errorf("%s %s: no spec", a.Kind, a.Name)
 	}
+	if o.KeyType != "" && ap.Keys == nil {
+		return "", ErrNoKeyStore
+	}
 	kind := state.IntentOrder
 	if renewal != 0 {
 		kind = state.IntentRenew

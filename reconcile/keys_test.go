@@ -2,6 +2,8 @@ package reconcile
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -459,5 +461,48 @@ func TestKeys_foreignKeyCSR(t *testing.T) {
 	_, ds = r.run(false)
 	if len(ds) != 1 || ds[0].Err != nil || !ds[0].Delivered {
 		t.Fatalf("deliveries: %+v", ds)
+	}
+}
+
+// TestKeys_switch: another key_type is a reissue (not a new order), and
+// so is a move from key_type to the spec's own CSR; each is reissued once,
+// then nothing more is planned.
+func TestKeys_switch(t *testing.T) {
+	r := newKeyRig(t)
+	r.keySpec("shop")
+	r.run(true)
+	settled := func(what string) {
+		t.Helper()
+		r.clock.Add(time.Minute)
+		r.run(true) // delivers the reissued certificate
+		r.clock.Add(time.Minute)
+		if res, _ := r.run(true); len(res) != 0 {
+			t.Fatalf("%s: planned again: %q", what, res)
+		}
+	}
+	// ecdsa-p256 -> ecdsa-p384.
+	body := "name: shop\ncommon_name: shop.example.com\norganization_id: 1\nskip_approval: true\nkey_type: ecdsa-p384\n"
+	if err := os.WriteFile(filepath.Join(r.dir, "shop.yaml"), []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r.clock.Add(time.Minute)
+	res, _ := r.run(true)
+	if len(res) != 1 || !strings.HasPrefix(res[0], "reissue shop: reissue requested") {
+		t.Fatalf("results: %q", res)
+	}
+	if k := r.entry("shop").Key; k.Type != "ecdsa-p384" {
+		t.Fatalf("key: %+v", k)
+	}
+	settled("ecdsa-p384")
+	// key_type -> the spec's own CSR.
+	r.spec("shop")
+	r.clock.Add(time.Minute)
+	res, _ = r.run(true)
+	if len(res) != 1 || !strings.HasPrefix(res[0], "reissue shop: reissue requested") {
+		t.Fatalf("results: %q", res)
+	}
+	settled("own CSR")
+	if _, err := os.Lstat(filepath.Join(r.certDir, "shop", "privkey.pem")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("privkey.pem left beside a certificate of the spec's own CSR: %v", err)
 	}
 }

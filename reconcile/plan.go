@@ -87,7 +87,7 @@ const (
 
 // reissuable are the fixed fields a reissue changes on the same order;
 // the others (product, validity, organization) need a new order.
-var reissuable = map[string]bool{"common_name": true, "dns_names": true, "csr": true, "signature_hash": true, "server_platform_id": true}
+var reissuable = map[string]bool{"common_name": true, "dns_names": true, "csr": true, "signature_hash": true, "server_platform_id": true, "key_type": true}
 
 // autoReissueWarnDays: with auto_reissue on, certform warns when the
 // certificate is this close to its end and DigiCert has not reissued it.
@@ -867,7 +867,7 @@ func (pc *planCtx) planOne(p *Changes, name string, d *spec.Order, e *state.Entr
 	}
 	var changedInPlace, changedFixed []string
 	fixed, fp := d.FixedFields(), d.Fingerprint
-	if csr, ok := e.Fixed["csr"]; ok && csr == "" && fixed["csr"] != "" {
+	if csr, ok := e.Fixed["csr"]; ok && csr == "" && fixed["csr"] != "" && e.Fixed["key_type"] == "" {
 		// The order was adopted without its CSR: a CSR given later is
 		// taken as the order's, not as a change.
 		fixed["csr"] = ""

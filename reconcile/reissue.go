@@ -33,6 +33,9 @@ func (ap *applier) reissue(ctx context.Context, a Action) (string, error) {
 	if o == nil {
 		return "", fmt.Errorf("reissue %s: no spec", a.Name)
 	}
+	if o.KeyType != "" && ap.Keys == nil {
+		return "", ErrNoKeyStore
+	}
 	prev := ap.Store.Entry(a.Name)
 	if prev == nil || prev.OrderID != a.OrderID {
 		return "", fmt.Errorf("not reissued: the state no longer tracks order %d for %s (it changed after the plan was made)", a.OrderID, a.Name)
@@ -235,6 +238,13 @@ func (ap *applier) recordReissueFixed(name string, fixed map[string]string, fing
 					undo[k] = old
 				}
 				merged[k] = v
+			}
+		}
+		for k, old := range merged {
+			if _, asked := fixed[k]; !asked && k == "key_type" {
+				// A spec that gave up key_type for a CSR.
+				undo[k] = old
+				delete(merged, k)
 			}
 		}
 		e.ReissuedUndo, e.ReissueRejected = undo, nil
