@@ -2,12 +2,12 @@ package reconcile
 
 import (
 	"context"
-	"errors"
-	"io/fs"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
