@@ -10,10 +10,10 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-
-	"github.com/certform/certform/internal/fsx"
 	"syscall"
 	"time"
+
+	"github.com/certform/certform/internal/fsx"
 )
 
 // Store keeps keys as files in one directory (the state's --key-dir): the
