@@ -506,3 +506,39 @@ func TestKeys_switch(t *testing.T) {
 		t.Fatalf("privkey.pem left beside a certificate of the spec's own CSR: %v", err)
 	}
 }
+
+// TestKeys_renewal: a renewal of a spec with key_type is ordered with a
+// new key (key_rotation: always) or the order's (never); the old key goes
+// once the renewal's certificate is delivered.
+func TestKeys_renewal(t *testing.T) {
+	for _, rotation := range []string{"always", "never"} {
+		t.Run(rotation, func(t *testing.T) {
+			r := newKeyRig(t)
+			r.keySpec("shop", "key_rotation: "+rotation)
+			r.run(true)
+			first := *r.entry("shop").Key
+			old := r.entry("shop").OrderID
+			r.endsIn("shop", 10*24*time.Hour)
+			r.clock.Add(time.Minute)
+			res, _ := r.run(true)
+			if len(res) != 1 || !strings.HasPrefix(res[0], "renew shop: renewed as order ") {
+				t.Fatalf("results: %q", res)
+			}
+			e := r.entry("shop")
+			if e.OrderID == old || e.Key == nil {
+				t.Fatalf("entry: %+v", e)
+			}
+			if same := e.Key.PublicKeySHA256 == first.PublicKeySHA256; same != (rotation == "never") {
+				t.Fatalf("key %+v after renewal, before %+v", e.Key, first)
+			}
+			csrs := r.sentCSRs()
+			if len(csrs) != 2 || keys.CSRFingerprint(csrs[1]) != e.Key.CSRFingerprint {
+				t.Fatalf("%d CSRs sent", len(csrs))
+			}
+			r.clock.Add(time.Minute)
+			r.run(true)
+			r.delivered("shop")
+			wantLines(t, "stored keys", r.storedKeys(), []string{"shop/" + e.Key.CSRFingerprint})
+		})
+	}
+}
