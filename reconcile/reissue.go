@@ -210,11 +210,6 @@ func (ap *applier) settleReissue(ctx context.Context, a Action, in *state.Intent
 	return fmt.Sprintf("reissue found: the earlier request landed (%s)", proof), true, o, nil
 }
 
-// recordReissue saves a reissue that landed for spec o.
-func (ap *applier) recordReissue(name string, o *spec.Order, from int) error {
-	return ap.recordReissueFixed(name, o.FixedFields(), o.Fingerprint, from, nil)
-}
-
 // recordReissueFixed saves a reissue that landed: the intent is settled;
 // the reissuable fixed fields (names, CSR, signature hash, server
 // platform) become the ones asked for, the others stay the order's, and
