@@ -289,6 +289,9 @@ type planInput struct {
 	Desired []*spec.Order
 	// Replace names the specs to reissue now (--replace).
 	Replace map[string]bool
+	// NoKeyStore says that the state has no key store (a shared state):
+	// a new spec with key_type is not ordered, with a note.
+	NoKeyStore bool
 	// Invalid names specs that exist but are currently invalid.
 	Invalid []string
 	// Unreadable lists spec files whose specs could not be named at all
@@ -742,6 +745,12 @@ func (pc *planCtx) planOne(p *Changes, name string, d *spec.Order, e *state.Entr
 		if d.Revoke {
 			note(NoteWarning, 0, fmt.Sprintf("to revoke an order made elsewhere, adopt it first: certform import %s ORDER_ID", name),
 				"revoke is true but certform has no order for this spec; nothing is ordered or revoked")
+			return
+		}
+		if pc.in.NoKeyStore && d.KeyType != "" {
+			// Not planned at all: no call, not even the names check.
+			note(NoteBlocked, 0, "a shared (PostgreSQL) state keeps no keys yet (--key-identity-file is not supported): give this spec a csr or csr_file, or use a state file with --key-dir",
+				"the spec has key_type, but this state has no key store to keep the key certform would make; it is not ordered")
 			return
 		}
 		a := pos(Action{Kind: KindOrder, Consulted: d.AllowExistingNames})

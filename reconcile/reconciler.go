@@ -79,6 +79,10 @@ type Reconciler struct {
 	// (--replace; reason ReissueReplace), with a new key when certform
 	// makes their keys.
 	Replace []string
+	// NoKeyStore says the state can keep no keys (a shared state, for
+	// now): new specs with key_type are not ordered (a blocked note, no
+	// call); without it a nil Keys refuses them when applied.
+	NoKeyStore bool
 	// HookBackoff is the wait before a failed deploy hook runs again; it
 	// doubles with each failure in a row, up to an hour. Zero means
 	// DefaultHookBackoff.
@@ -197,6 +201,7 @@ func (r *Reconciler) Prepare(ctx context.Context, opt CycleOptions) (*Cycle, err
 	}
 	in := planInput{Desired: specs.Orders, Invalid: specs.Invalid, Unreadable: specs.Unreadable(), Known: known,
 		Observed: obs, MaxRevocations: r.MaxRevocations, MaxPurchases: r.MaxPurchases, Now: r.now(), ResendAfter: r.ResendAfter}
+	in.NoKeyStore = r.NoKeyStore
 	if len(r.Replace) > 0 {
 		in.Replace = map[string]bool{}
 		for _, n := range r.Replace {

@@ -438,6 +438,7 @@ func (f *deliveryFlags) openKeys(r *reconcile.Reconciler, specDir string, loc st
 		if f.keyDir != "" {
 			return errors.New("--key-dir is for a state file; a shared (PostgreSQL) state keeps its keys in the database")
 		}
+		r.NoKeyStore = true
 		return nil
 	}
 	dir := f.keyDir

@@ -281,3 +281,33 @@ func TestE2E_keyRotationReplaceImported(t *testing.T) {
 	}
 	deliveredPair(t, certDir, "api")
 }
+
+// TestPG_keyTypeRefused: a shared (PostgreSQL) state has no key store yet:
+// a spec with key_type is not ordered (no order call, the error names the
+// flag), a spec with a CSR beside it is, and --key-dir is refused.
+func TestPG_keyTypeRefused(t *testing.T) {
+	fake, env := startFake(t)
+	_, url, env := pgState(t, env)
+	dir := t.TempDir()
+	writeSpecs(t, dir, 1)
+	if err := os.WriteFile(filepath.Join(dir, "shop.yaml"), []byte("name: shop\ncommon_name: shop.example.com\norganization_id: 1\nkey_type: ecdsa-p256\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", url)
+	if code != 0 || !strings.Contains(stdout, "the spec has key_type, but this state has no key store to keep the key certform would make; it is not ordered") ||
+		!strings.Contains(stdout, "--key-identity-file") {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	if n := len(fake.Orders()); n != 1 || fake.Orders()[0].CommonName == "shop.example.com" {
+		t.Fatalf("orders: %+v", fake.Orders())
+	}
+	for _, c := range fake.Calls() {
+		if strings.Contains(c, "shop.example.com") {
+			t.Errorf("a call for the refused spec: %s", c)
+		}
+	}
+	code, _, stderr = runBinary(t, env, "apply", "--dir", dir, "--state", url, "--key-dir", t.TempDir())
+	if want := "certform apply: --key-dir is for a state file; a shared (PostgreSQL) state keeps its keys in the database\n"; code != 1 || stderr != want {
+		t.Fatalf("--key-dir with PostgreSQL: exit %d\n%q\nwant %q", code, stderr, want)
+	}
+}
