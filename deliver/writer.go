@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sync"
 	"time"
 )
@@ -25,6 +26,10 @@ const (
 	// FullchainFile holds the leaf followed by the intermediates, what
 	// most TLS servers want.
 	FullchainFile = "fullchain.pem"
+	// KeyFile holds the private key, PKCS#8 PEM, mode 0600 (0640 with
+	// Writer.KeyGroup), for a spec whose key certform made; absent
+	// otherwise.
+	KeyFile = "privkey.pem"
 )
 
 // visibleFiles are the files in the order they are written.
@@ -80,6 +85,11 @@ type Writer struct {
 	// when missing.
 	Dir string
 
+	// KeyGroup, when not nil, is the group id given read access to
+	// KeyFile (0640) and to its version folder (0750): a web server's
+	// group (--cert-group).
+	KeyGroup *int
+
 	mu  sync.Mutex       // serializes Write
 	now func() time.Time // the clock; nil means time.Now
 }
@@ -97,6 +107,16 @@ type Writer struct {
 // DIR/NAME that is not its own link into ..data. It checks nothing about
 // the certificate: call Check first.
 func (w *Writer) Write(name string, b *Bundle) (dir string, changed bool, err error) {
+	return w.WriteWithKey(name, b, nil)
+}
+
+// WriteWithKey is Write with the certificate's private key (PKCS#8 PEM),
+// written as KeyFile in the same version folder, swapped in with the
+// certificates: a reader never sees a key and a certificate that do not
+// match. The folder is then 0750 and KeyFile 0600 (with KeyGroup: both
+// that group's, KeyFile 0640). A nil key is Write. It checks nothing
+// about the key: the caller checks it is the certificate's.
+func (w *Writer) WriteWithKey(name string, b *Bundle, key []byte) (dir string, changed bool, err error) {
 	if err := checkName(name); err != nil {
 		return "", false, err
 	}
@@ -111,6 +131,9 @@ func (w *Writer) Write(name string, b *Bundle) (dir string, changed bool, err er
 		CertFile:      encode(b.Leaf),
 		ChainFile:     encode(b.Intermediates...),
 		FullchainFile: encode(append([]*x509.Certificate{b.Leaf}, b.Intermediates...)...),
+	}
+	if key != nil {
+		files[KeyFile] = key
 	}
 
 	w.mu.Lock()
@@ -128,7 +151,7 @@ func (w *Writer) Write(name string, b *Bundle) (dir string, changed bool, err er
 	if clock == nil {
 		clock = time.Now
 	}
-	changed, err = swap(dir, files, clock())
+	changed, err = swap(dir, files, clock(), w.KeyGroup)
 	if err != nil {
 		return dir, changed, fmt.Errorf("certificate folder %s: %w", dir, err)
 	}
@@ -226,7 +249,10 @@ func checkLinks(dir string) error {
 
 // same reports whether the visible files hold exactly files.
 func same(dir string, files map[string][]byte) bool {
-	for _, f := range visibleFiles {
+	if _, err := os.Lstat(filepath.Join(dir, KeyFile)); (files[KeyFile] == nil) != errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	for _, f := range fileNames(files) {
 		data, err := os.ReadFile(filepath.Join(dir, f))
 		if err != nil || !bytes.Equal(data, files[f]) {
 			return false
@@ -238,12 +264,13 @@ func same(dir string, files map[string][]byte) bool {
 // swap writes files to a new version folder named by now, points ..data
 // at it, creates missing links and removes old versions (removeOld).
 // swapped reports whether ..data points at the new version.
-func swap(dir string, files map[string][]byte, now time.Time) (swapped bool, err error) {
+func swap(dir string, files map[string][]byte, now time.Time, keyGroup *int) (swapped bool, err error) {
 	version, err := newVersion(dir, now)
 	if err != nil {
 		return false, fmt.Errorf("creating a version folder: %w", err)
 	}
 	versionPath := filepath.Join(dir, version)
+	names := fileNames(files)
 	tmpPath := filepath.Join(dir, tmpLink)
 	defer func() {
 		if !swapped {
@@ -251,7 +278,19 @@ func swap(dir string, files map[string][]byte, now time.Time) (swapped bool, err
 			os.RemoveAll(versionPath)
 		}
 	}()
-	for _, f := range visibleFiles {
+	if files[KeyFile] != nil {
+		if err := protectKey(versionPath, keyGroup); err != nil {
+			os.RemoveAll(versionPath)
+			return false, fmt.Errorf("making %s private: %w", version, err)
+		}
+	}
+	for _, f := range names {
+		if f == KeyFile {
+			if err := writeKeyFile(filepath.Join(versionPath, f), files[f], keyGroup); err != nil {
+				return false, fmt.Errorf("writing %s/%s: %w", version, f, err)
+			}
+			continue
+		}
 		if err := writeFile(filepath.Join(versionPath, f), files[f]); err != nil {
 			return false, fmt.Errorf("writing %s/%s: %w", version, f, err)
 		}
@@ -274,8 +313,15 @@ func swap(dir string, files map[string][]byte, now time.Time) (swapped bool, err
 		return true, fmt.Errorf("syncing after the swap: %w", err)
 	}
 
+	if files[KeyFile] == nil {
+		// The spec no longer has certform make its key: no link to a key
+		// the new version does not hold.
+		if err := os.Remove(filepath.Join(dir, KeyFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return true, fmt.Errorf("removing the %s link: %w", KeyFile, err)
+		}
+	}
 	created := false
-	for _, f := range visibleFiles {
+	for _, f := range names {
 		p := filepath.Join(dir, f)
 		if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
 			continue
@@ -372,6 +418,52 @@ func syncDir(path string) error {
 	}
 	err = d.Sync()
 	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// fileNames returns the visible files of a delivery: visibleFiles, then
+// KeyFile when files holds a key.
+func fileNames(files map[string][]byte) []string {
+	if files[KeyFile] == nil {
+		return visibleFiles
+	}
+	return append(slices.Clone(visibleFiles), KeyFile)
+}
+
+// protectKey makes a version folder that will hold a key 0750, in group
+// gid when given.
+func protectKey(dir string, gid *int) error {
+	if gid != nil {
+		if err := os.Lchown(dir, -1, *gid); err != nil {
+			return err
+		}
+	}
+	return os.Chmod(dir, 0o750)
+}
+
+// writeKeyFile creates path with the key, 0600 (0640 in group gid when
+// given) whatever the umask, synced; the mode is set before the key is
+// written.
+func writeKeyFile(path string, data []byte, gid *int) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	err = f.Chmod(0o600)
+	if err == nil && gid != nil {
+		if err = f.Chown(-1, *gid); err == nil {
+			err = f.Chmod(0o640)
+		}
+	}
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	return err

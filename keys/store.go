@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/certform/certform/internal/fsx"
 )
 
 // Store keeps keys as files in one directory (the state's --key-dir): the
@@ -323,41 +325,14 @@ func readRegular(p string) ([]byte, error) {
 	return data, nil
 }
 
-// writeAtomic writes data to p with mode 0600: a temporary file in the
-// same directory, written, synced and closed, renamed over p, then the
-// directory synced; the temporary file is removed on any error. Phase 2
-// of issue 23 should switch to the shared helper (internal/fsx) once it
-// exists.
-func writeAtomic(p string, data []byte) (err error) {
-	dir := filepath.Dir(p)
-	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(p)+"-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	// CreateTemp makes the file 0600; say so, whatever the umask.
-	if err = f.Chmod(0o600); err != nil {
-		return err
-	}
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, p); err != nil {
-		return err
-	}
-	return syncDir(dir)
+// writeAtomic writes data to p with mode 0600, atomically, with the
+// shared helper (internal/fsx): a temporary file ".tmp-BASE-*" in the same
+// directory (the names RemoveTemporary removes), written, synced and
+// closed, renamed over p, then the directory synced; the temporary file is
+// removed on any error.
+func writeAtomic(p string, data []byte) error {
+	_, err := fsx.WriteFile(p, data, fsx.Options{Mode: 0o600, TempPattern: ".tmp-" + filepath.Base(p) + "-*"})
+	return err
 }
 
 func syncDir(dir string) error {

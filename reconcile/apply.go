@@ -69,6 +69,9 @@ type applier struct {
 	// the read just before a revoke or reissue finds it revoking
 	// certificates; negative means no limit.
 	MaxRevocations int
+	// Keys keeps the keys made for specs with key_type; nil refuses them
+	// (ErrNoKeyStore).
+	Keys KeyStore
 }
 
 // ErrWaiting is matched (errors.Is) by a *WaitError.
@@ -358,6 +361,9 @@ func (ap *applier) place(ctx context.Context, a Action, renewal int) (string, er
 	if o == nil {
 		return "", fmt.Errorf("%s %s: no spec", a.Kind, a.Name)
 	}
+	if o.KeyType != "" && ap.Keys == nil {
+		return "", ErrNoKeyStore
+	}
 	kind := state.IntentOrder
 	if renewal != 0 {
 		kind = state.IntentRenew
@@ -403,6 +409,29 @@ func (ap *applier) place(ctx context.Context, a Action, renewal int) (string, er
 		altID = newAlternativeID(a.Name)
 		first = true
 	}
+	// A spec with key_type: the key is made (or the intent's taken) and
+	// stored before the intent that records its CSR is saved.
+	var csrPEM string
+	var key, staleKey *state.KeyRecord
+	fresh := false
+	if o.KeyType != "" {
+		var in *state.Intent
+		var cur *state.KeyRecord
+		if prev != nil {
+			in, cur = prev.Intent, prev.Key
+			if in != nil && in.Action != kind {
+				in = nil
+			}
+		}
+		var err error
+		csrPEM, key, fresh, err = ap.requestKey(a.Name, o, in, cur, renewal != 0 && o.KeyRotation == spec.KeyRotationNever)
+		if err != nil {
+			return "", err
+		}
+		if fresh && in != nil && in.Key != nil && in.Key.CSRFingerprint != key.CSRFingerprint {
+			staleKey = in.Key // the same key, under its earlier CSR's name
+		}
+	}
 	var over error
 	err := ap.Store.Mutate(func(f *state.File) {
 		now := ap.now()
@@ -428,17 +457,30 @@ func (ap *applier) place(ctx context.Context, a Action, renewal int) (string, er
 			}
 			in.Names = addNames(old.Names, specNames(o))
 		}
+		in.CSR, in.Key = csrPEM, key
 		e.Intent = in
 		e.File = o.File
 	})
 	if err != nil {
+		if fresh {
+			ap.dropKey(a.Name, key, ap.Store.Entry(a.Name))
+		}
 		return "", fmt.Errorf("saving the intent before ordering: %w; nothing was ordered", err)
 	}
 	if over != nil {
+		if fresh {
+			ap.dropKey(a.Name, key, ap.Store.Entry(a.Name))
+		}
 		return "", over
+	}
+	if staleKey != nil {
+		ap.dropKey(a.Name, staleKey, ap.Store.Entry(a.Name))
 	}
 	req := orderRequest(o, altID)
 	req.RenewalOfOrderID = renewal
+	if csrPEM != "" {
+		req.Certificate.CSR = csrPEM
+	}
 	resp, err := ap.API.PlaceOrder(ctx, req)
 	if err != nil && first && refused(err) {
 		// DigiCert said no to the first request: nothing was ordered, so
@@ -452,7 +494,9 @@ func (ap *applier) place(ctx context.Context, a Action, renewal int) (string, er
 				f.Entries[a.Name] = prev
 			}
 			f.Purchases = slices.DeleteFunc(f.Purchases, func(p state.Purchase) bool { return p.AlternativeOrderID == altID })
-		}); uerr != nil {
+		}); uerr == nil {
+			ap.dropKey(a.Name, key, ap.Store.Entry(a.Name))
+		} else {
 			return "", fmt.Errorf("%w (and clearing the intent failed: %v; %s)", err, uerr, ap.unsettled(altID))
 		}
 		what := "the order"
@@ -484,6 +528,9 @@ func (ap *applier) place(ctx context.Context, a Action, renewal int) (string, er
 				Options: orderingOptions(o), DisableCT: o.DisableCT, AutoReissue: o.AutoReissue, File: o.File,
 				OrderedAt: ap.now(), Status: status, CertificateID: resp.CertificateID, DCVMethod: o.DCVMethod,
 				DCVToken: resp.DCVRandomValue,
+			}
+			if e.Intent != nil && e.Intent.AlternativeOrderID == altID {
+				ne.Key = e.Intent.Key
 			}
 			carryOver(e, &ne)
 			*e = ne
@@ -743,6 +790,9 @@ func (ap *applier) adoptFound(a Action, altID string, refs []digicert.OrderRef) 
 		}
 		if ne.Fingerprint == o.Fingerprint {
 			ne.Fixed, ne.Options = o.FixedFields(), orderingOptions(o)
+		}
+		if in != nil {
+			ne.Key = in.Key
 		}
 		carryOver(e, &ne)
 		*e = ne

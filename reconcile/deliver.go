@@ -2,14 +2,19 @@ package reconcile
 
 import (
 	"context"
+	"crypto"
+	"errors"
 	"fmt"
 	"math/big"
+	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/certform/certform/deliver"
+	"github.com/certform/certform/keys"
 	"github.com/certform/certform/spec"
 	"github.com/certform/certform/state"
 )
@@ -107,7 +112,7 @@ func (r *Reconciler) Deliver(ctx context.Context, c *Cycle) []Delivery {
 			}
 		}
 	})
-	w := &deliver.Writer{Dir: r.CertDir}
+	w := &deliver.Writer{Dir: r.CertDir, KeyGroup: r.CertGroup}
 	out := make([]Delivery, len(due)+len(hooks))
 	sem := make(chan struct{}, max(r.Parallelism, 1))
 	var wg sync.WaitGroup
@@ -136,9 +141,16 @@ func (r *Reconciler) Deliver(ctx context.Context, c *Cycle) []Delivery {
 func (r *Reconciler) deliverOne(ctx context.Context, w *deliver.Writer, name string, d *spec.Order) Delivery {
 	e := r.Store.Entry(name)
 	dv := Delivery{Name: name, OrderID: e.OrderID}
+	foreign := false // the certificate is for a key that is not the spec's
 	fail := func(err error) Delivery {
 		dv.Err = err
-		if uerr := r.Store.Update(name, func(e *state.Entry) bool { e.DeliveryError = err.Error(); return true }); uerr != nil {
+		if uerr := r.Store.Update(name, func(x *state.Entry) bool {
+			x.DeliveryError = err.Error()
+			if foreign && x.CertificateID == e.CertificateID {
+				x.ForeignKeyCertificateID = e.CertificateID
+			}
+			return true
+		}); uerr != nil {
 			dv.Err = fmt.Errorf("%w (and saving it failed: %v)", err, uerr)
 		}
 		return dv
@@ -152,23 +164,47 @@ func (r *Reconciler) deliverOne(ctx context.Context, w *deliver.Writer, name str
 		return fail(fmt.Errorf("the certificate of order %d: %w; nothing written", e.OrderID, err))
 	}
 	dv.Serial, dv.NotAfter = serialHex(b), b.Leaf.NotAfter.UTC()
+	if pub, _, ok := csrFacts(d.CSR); ok && d.CSR != "" {
+		lp, ok := b.Leaf.PublicKey.(interface{ Equal(crypto.PublicKey) bool })
+		foreign = !ok || !lp.Equal(pub)
+	}
 	if err := deliver.Check(b, specNames(d), d.CSR, r.now()); err != nil {
 		return fail(fmt.Errorf("the certificate of order %d was refused: %w; nothing written", e.OrderID, err))
 	}
-	dir, changed, err := w.Write(name, b)
+	keyPEM, used, err := r.deliveryKey(name, d, e, b)
+	foreign = foreign || errors.Is(err, errForeignKey)
+	if err != nil {
+		return fail(fmt.Errorf("the certificate of order %d was refused: %w; nothing written", e.OrderID, err))
+	}
+	dir, changed, err := w.WriteWithKey(name, b, keyPEM)
 	dv.Dir = dir
 	if err != nil && !changed {
 		return fail(fmt.Errorf("writing the certificate of order %d: %w", e.OrderID, err))
 	}
 	now := r.now()
+	var dropped []state.KeyRecord
 	uerr := r.Store.Update(name, func(x *state.Entry) bool {
 		x.DeliveredAt, x.DeliveredSerial, x.DeliveredCertificateID, x.DeliveryError = now, dv.Serial, e.CertificateID, ""
+		x.ForeignKeyCertificateID = 0
 		x.SerialNumber, x.NotBefore, x.NotAfter = dv.Serial, b.Leaf.NotBefore.UTC(), dv.NotAfter
 		if r.Hook != nil && changed {
 			x.HookPending, x.HookAttempts, x.HookRetryAt = dv.Serial, 0, time.Time{}
 		}
+		if used != nil && x.Key != nil && x.Key.CSRFingerprint == used.CSRFingerprint {
+			// The certificate of the current key is delivered: the
+			// keys before it go (from the key store just after).
+			dropped, x.PreviousKeys = x.PreviousKeys, nil
+		}
 		return true
 	})
+	for _, k := range dropped {
+		if used != nil && k.CSRFingerprint == used.CSRFingerprint {
+			continue
+		}
+		if derr := r.Keys.Delete(name, k.CSRFingerprint); derr != nil && !errors.Is(derr, keys.ErrNotFound) {
+			r.logger().Warn("removing a replaced key failed", "spec", name, "csr_fingerprint", k.CSRFingerprint, "error", derr)
+		}
+	}
 	switch {
 	case uerr != nil:
 		dv.Err = fmt.Errorf("certificate written to %s, but saving it failed: %w", dir, uerr)
@@ -179,6 +215,47 @@ func (r *Reconciler) deliverOne(ctx context.Context, w *deliver.Writer, name str
 	}
 	return dv
 }
+
+// deliveryKey returns the private key (PKCS#8 PEM) to deliver with the
+// certificate b of spec d, and which of the entry's keys it is: nil for a
+// spec with its own CSR. A spec with key_type needs a key certform holds
+// for the spec (the entry's current key, or one before it while a reissue
+// is pending) whose public key is the certificate's; anything else refuses
+// the delivery.
+func (r *Reconciler) deliveryKey(name string, d *spec.Order, e *state.Entry, b *deliver.Bundle) ([]byte, *state.KeyRecord, error) {
+	if d.CSR != "" || (d.KeyType == "" && e.Key == nil) {
+		return nil, nil, nil
+	}
+	if r.Keys == nil {
+		return nil, nil, ErrNoKeyStore
+	}
+	held := []state.KeyRecord{}
+	if e.Key != nil {
+		held = append(held, *e.Key)
+	}
+	held = append(held, e.PreviousKeys...)
+	for i := range held {
+		k, err := r.Keys.Get(name, held[i].CSRFingerprint)
+		if err != nil {
+			if errors.Is(err, keys.ErrNotFound) {
+				continue
+			}
+			return nil, nil, fmt.Errorf("reading the key of %s: %w", name, err)
+		}
+		if !k.Matches(b.Leaf) {
+			continue
+		}
+		data, err := k.PKCS8PEM()
+		if err != nil {
+			return nil, nil, fmt.Errorf("encoding the key of %s: %w", name, err)
+		}
+		return data, &held[i], nil
+	}
+	return nil, nil, fmt.Errorf("certificate for %s: public key: %w for %s (the plan reissues it with a key certform makes: reason key)", specNames(d)[0], errForeignKey, name)
+}
+
+// errForeignKey is a certificate for a key certform does not hold.
+var errForeignKey = errors.New("it is not the key of a key certform holds")
 
 // runHook runs the deploy hook for a delivered certificate whose hook is
 // pending, and records the outcome: a failure is retried with backoff.
@@ -197,6 +274,11 @@ func (r *Reconciler) runHook(ctx context.Context, dv *Delivery) {
 		"CERTFORM_CERT_DIR":  dv.Dir,
 		"CERTFORM_SERIAL":    e.DeliveredSerial,
 		"CERTFORM_NOT_AFTER": e.NotAfter.UTC().Format(time.RFC3339),
+		"CERTFORM_DNS_NAMES": strings.Join(entryNames(e), " "),
+	}
+	if e.Key != nil {
+		// The path, never the key.
+		env["CERTFORM_KEY_FILE"] = filepath.Join(dv.Dir, deliver.KeyFile)
 	}
 	out, err := r.Hook.Run(ctx, env)
 	dv.HookOutput = out

@@ -76,11 +76,18 @@ const (
 	ReissueExpiring = "expiring"
 	// ReissueResume: an earlier reissue's outcome is unknown.
 	ReissueResume = "resume"
+	// ReissueReplace: certform apply --replace NAME asked for it; with a
+	// new key when certform makes the spec's keys, whatever key_rotation.
+	ReissueReplace = "replace"
+	// ReissueKey: the certificate's public key is neither the spec CSR's
+	// key nor a key certform holds for the spec (an order imported or
+	// adopted, a CSR changed by hand): reissued with the desired key.
+	ReissueKey = "key"
 )
 
 // reissuable are the fixed fields a reissue changes on the same order;
 // the others (product, validity, organization) need a new order.
-var reissuable = map[string]bool{"common_name": true, "dns_names": true, "csr": true, "signature_hash": true, "server_platform_id": true}
+var reissuable = map[string]bool{"common_name": true, "dns_names": true, "csr": true, "signature_hash": true, "server_platform_id": true, "key_type": true}
 
 // autoReissueWarnDays: with auto_reissue on, certform warns when the
 // certificate is this close to its end and DigiCert has not reissued it.
@@ -280,6 +287,11 @@ const purchaseWindow = 24 * time.Hour
 type planInput struct {
 	// Desired are the valid specs.
 	Desired []*spec.Order
+	// Replace names the specs to reissue now (--replace).
+	Replace map[string]bool
+	// NoKeyStore says that the state has no key store (a shared state):
+	// a new spec with key_type is not ordered, with a note.
+	NoKeyStore bool
 	// Invalid names specs that exist but are currently invalid.
 	Invalid []string
 	// Unreadable lists spec files whose specs could not be named at all
@@ -735,6 +747,12 @@ func (pc *planCtx) planOne(p *Changes, name string, d *spec.Order, e *state.Entr
 				"revoke is true but certform has no order for this spec; nothing is ordered or revoked")
 			return
 		}
+		if pc.in.NoKeyStore && d.KeyType != "" {
+			// Not planned at all: no call, not even the names check.
+			note(NoteBlocked, 0, "a shared (PostgreSQL) state keeps no keys yet (--key-identity-file is not supported): give this spec a csr or csr_file, or use a state file with --key-dir",
+				"the spec has key_type, but this state has no key store to keep the key certform would make; it is not ordered")
+			return
+		}
 		a := pos(Action{Kind: KindOrder, Consulted: d.AllowExistingNames})
 		if pc.in.Consulted && !d.AllowExistingNames {
 			if found := pc.liveMatches(d); len(found) > 0 {
@@ -858,7 +876,7 @@ func (pc *planCtx) planOne(p *Changes, name string, d *spec.Order, e *state.Entr
 	}
 	var changedInPlace, changedFixed []string
 	fixed, fp := d.FixedFields(), d.Fingerprint
-	if csr, ok := e.Fixed["csr"]; ok && csr == "" && fixed["csr"] != "" {
+	if csr, ok := e.Fixed["csr"]; ok && csr == "" && fixed["csr"] != "" && e.Fixed["key_type"] == "" {
 		// The order was adopted without its CSR: a CSR given later is
 		// taken as the order's, not as a change.
 		fixed["csr"] = ""
@@ -957,6 +975,8 @@ func (pc *planCtx) planReissue(p *Changes, pos func(Action) Action, note func(st
 	switch {
 	case e.Intent != nil && e.Intent.Action == state.IntentReissue:
 		a.Reason, a.Recheck = ReissueResume, true
+	case pc.in.Replace[d.Name] && e.CertificateID != 0:
+		a.Reason = ReissueReplace
 	case len(changed) > 0:
 		a.Reason = ReissueChanged
 		if ctChanged && d.ReissueOnCTChange {
@@ -965,6 +985,8 @@ func (pc *planCtx) planReissue(p *Changes, pos func(Action) Action, note func(st
 		}
 	case ctChanged && d.ReissueOnCTChange && e.CertificateID != 0:
 		a.Reason, a.Changed = ReissueCT, []string{"disable_ct"}
+	case e.CertificateID != 0 && foreignKey(d, e):
+		a.Reason = ReissueKey
 	case expiring(e, d.ReissueBeforeDays, now) && !d.AutoReissue:
 		if half, ok := halfLife(e.NotBefore, e.NotAfter); ok && now.Before(half) {
 			note(NoteWarning, e.OrderID, "reissue_before_days is not shorter than the certificate's lifetime, so every new certificate would be reissued at once: lower reissue_before_days in the spec",
@@ -1006,8 +1028,8 @@ func (pc *planCtx) planReissue(p *Changes, pos func(Action) Action, note func(st
 			return
 		}
 	}
-	if d.CSR == "" && a.Reason != ReissueResume {
-		note(NoteNeedsCSR, e.OrderID, "add csr or csr_file to the spec: the request for the key the new certificate is for",
+	if d.CSR == "" && d.KeyType == "" && a.Reason != ReissueResume {
+		note(NoteNeedsCSR, e.OrderID, "add csr or csr_file to the spec (the request for the key the new certificate is for), or key_type for certform to make the key",
 			"a reissue (%s) is due, but the spec gives no CSR; nothing is sent until it does", a.Reason)
 		return
 	}
@@ -1085,8 +1107,8 @@ func (pc *planCtx) planRenewal(p *Changes, pos func(Action) Action, note func(st
 	if status == "expired" {
 		a.Reason = RenewExpired
 	}
-	if d.CSR == "" {
-		note(NoteNeedsCSR, e.OrderID, "add csr or csr_file to the spec: the request for the key the renewal's certificate is for",
+	if d.CSR == "" && d.KeyType == "" {
+		note(NoteNeedsCSR, e.OrderID, "add csr or csr_file to the spec (the request for the key the renewal's certificate is for), or key_type for certform to make the key",
 			"order %d ends at %s and needs a renewal, but the spec gives no CSR; nothing is ordered until it does", e.OrderID, e.OrderValidTill.UTC().Format(time.RFC3339))
 		return true
 	}
@@ -1336,4 +1358,16 @@ func plural(n int, word string) string {
 		return "1 " + word
 	}
 	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// foreignKey reports whether the entry's current certificate is known to
+// be for a key that is neither the spec CSR's nor one certform holds for
+// the spec: delivery found it so (ForeignKeyCertificateID), or the spec
+// has key_type and certform holds no key for the order (one imported or
+// adopted).
+func foreignKey(d *spec.Order, e *state.Entry) bool {
+	if e.ForeignKeyCertificateID != 0 && e.ForeignKeyCertificateID == e.CertificateID {
+		return true
+	}
+	return d.KeyType != "" && d.CSR == "" && e.Key == nil && e.Intent == nil
 }

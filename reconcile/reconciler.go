@@ -68,6 +68,21 @@ type Reconciler struct {
 	// come from the command line only, never from the spec directory.
 	CertDir string
 	Hook    *deliver.Hook
+	// CertGroup, when not nil, is the group id given read access to each
+	// delivered privkey.pem (--cert-group).
+	CertGroup *int
+	// Keys keeps the private keys certform makes for specs with key_type
+	// (--key-dir for a state file); nil refuses to order, renew or reissue
+	// them (ErrNoKeyStore) and to deliver their certificates.
+	Keys KeyStore
+	// Replace names the specs whose certificate is reissued now
+	// (--replace; reason ReissueReplace), with a new key when certform
+	// makes their keys.
+	Replace []string
+	// NoKeyStore says the state can keep no keys (a shared state, for
+	// now): new specs with key_type are not ordered (a blocked note, no
+	// call); without it a nil Keys refuses them when applied.
+	NoKeyStore bool
 	// HookBackoff is the wait before a failed deploy hook runs again; it
 	// doubles with each failure in a row, up to an hour. Zero means
 	// DefaultHookBackoff.
@@ -190,6 +205,13 @@ func (r *Reconciler) Prepare(ctx context.Context, opt CycleOptions) (*Cycle, err
 	}
 	in := planInput{Desired: specs.Orders, Invalid: specs.Invalid, Unreadable: specs.Unreadable(), Known: known,
 		Observed: obs, MaxRevocations: r.MaxRevocations, MaxPurchases: r.MaxPurchases, Now: r.now(), ResendAfter: r.ResendAfter}
+	in.NoKeyStore = r.NoKeyStore
+	if len(r.Replace) > 0 {
+		in.Replace = map[string]bool{}
+		for _, n := range r.Replace {
+			in.Replace[n] = true
+		}
+	}
 	c.Plan = plan(in)
 	if r.API != nil {
 		replan := false
@@ -262,7 +284,7 @@ func (r *Reconciler) Apply(ctx context.Context, c *Cycle) []Result {
 	}
 	p, steps := splitDCV(c.Plan)
 	ap := &applier{API: r.API, Store: r.Store, Log: r.Log, Parallelism: r.Parallelism, ResendAfter: r.ResendAfter, Now: r.Now,
-		MaxPurchases: r.MaxPurchases, MaxRevocations: r.MaxRevocations,
+		MaxPurchases: r.MaxPurchases, MaxRevocations: r.MaxRevocations, Keys: r.Keys,
 		CheckClock: func(ctx context.Context) error { return r.checkClock(ctx, true) }}
 	return append(append(ap.Apply(ctx, p), r.applyDCV(ctx, steps)...), left...)
 }

@@ -33,6 +33,9 @@ func (ap *applier) reissue(ctx context.Context, a Action) (string, error) {
 	if o == nil {
 		return "", fmt.Errorf("reissue %s: no spec", a.Name)
 	}
+	if o.KeyType != "" && ap.Keys == nil {
+		return "", ErrNoKeyStore
+	}
 	prev := ap.Store.Entry(a.Name)
 	if prev == nil || prev.OrderID != a.OrderID {
 		return "", fmt.Errorf("not reissued: the state no longer tracks order %d for %s (it changed after the plan was made)", a.OrderID, a.Name)
@@ -65,6 +68,19 @@ func (ap *applier) reissue(ctx context.Context, a Action) (string, error) {
 		}
 		return "", fmt.Errorf("not reissued: order %d is %s in CertCentral now (it changed after the plan was made); only an issued order is reissued, and the next run plans again", a.OrderID, orNone(read.Status))
 	}
+	// A spec with key_type: a new key (key_rotation: always) or the
+	// order's (never), or the earlier attempt's, stored before the intent.
+	var csrPEM string
+	var key *state.KeyRecord
+	fresh := false
+	if o.KeyType != "" {
+		var err error
+		reuse := o.KeyRotation == spec.KeyRotationNever && a.Reason != ReissueReplace && a.Reason != ReissueKey
+		csrPEM, key, fresh, err = ap.requestKey(a.Name, o, prev.Intent, prev.Key, reuse)
+		if err != nil {
+			return "", err
+		}
+	}
 	from := read.Certificate.ID
 	have, want := namesOf(read), specNames(o)
 	revokes := revokesPrevious(have, want)
@@ -86,8 +102,16 @@ func (ap *applier) reissue(ctx context.Context, a Action) (string, error) {
 		if old := e.Intent; old != nil {
 			in.Attempts, in.FirstSent = old.Attempts+1, old.FirstSent
 		}
+		in.CSR, in.Key = csrPEM, key
 		e.Intent = in
 	})
+	if err != nil || !fits {
+		if fresh {
+			ap.dropKey(a.Name, key, ap.Store.Entry(a.Name))
+		}
+	} else if fresh && prev.Intent != nil && prev.Intent.Key != nil && prev.Intent.Key.CSRFingerprint != key.CSRFingerprint {
+		ap.dropKey(a.Name, prev.Intent.Key, ap.Store.Entry(a.Name))
+	}
 	if err != nil {
 		return "", fmt.Errorf("saving the intent before reissuing: %w; nothing was sent", err)
 	}
@@ -96,10 +120,13 @@ func (ap *applier) reissue(ctx context.Context, a Action) (string, error) {
 			a.OrderID, strings.Join(have, ", "), strings.Join(want, ", "), describeNames(have, want)), ap.MaxRevocations, used)
 	}
 	req := &digicert.ReissueRequest{Certificate: orderRequest(o, "").Certificate, SkipApproval: o.SkipApproval}
+	if csrPEM != "" {
+		req.Certificate.CSR = csrPEM
+	}
 	resp, err := ap.API.Reissue(ctx, a.OrderID, req)
 	switch {
 	case err == nil:
-		if err := ap.recordReissue(a.Name, o, from); err != nil {
+		if err := ap.recordReissueFixed(a.Name, o.FixedFields(), o.Fingerprint, from, key); err != nil {
 			return "", fmt.Errorf("the reissue of order %d was accepted, but saving it failed: %w; the next apply reads the order before sending anything", a.OrderID, err)
 		}
 		return fmt.Sprintf("reissue requested (%s)", requestStatus(resp.Requests)), nil
@@ -118,12 +145,14 @@ func (ap *applier) reissue(ctx context.Context, a Action) (string, error) {
 	default:
 		var apiErr *digicert.APIError
 		if errors.As(err, &apiErr) && apiErr.Status >= 400 && apiErr.Status < 500 {
-			ap.Store.Update(a.Name, func(e *state.Entry) bool {
+			if ap.Store.Update(a.Name, func(e *state.Entry) bool {
 				if e.Intent != nil && e.Intent.Action == state.IntentReissue {
 					e.Intent = nil
 				}
 				return true
-			})
+			}) == nil && key != nil {
+				ap.dropKey(a.Name, key, ap.Store.Entry(a.Name))
+			}
 		}
 		return "", err
 	}
@@ -175,26 +204,24 @@ func (ap *applier) settleReissue(ctx context.Context, a Action, in *state.Intent
 	if proof == "" {
 		return "", false, o, nil
 	}
-	if err := ap.recordReissueFixed(a.Name, in.Fixed, in.Fingerprint, in.CertificateID); err != nil {
+	if err := ap.recordReissueFixed(a.Name, in.Fixed, in.Fingerprint, in.CertificateID, in.Key); err != nil {
 		return "", false, nil, fmt.Errorf("the earlier reissue of order %d landed (%s), but saving it failed: %w", a.OrderID, proof, err)
 	}
 	return fmt.Sprintf("reissue found: the earlier request landed (%s)", proof), true, o, nil
-}
-
-// recordReissue saves a reissue that landed for spec o.
-func (ap *applier) recordReissue(name string, o *spec.Order, from int) error {
-	return ap.recordReissueFixed(name, o.FixedFields(), o.Fingerprint, from)
 }
 
 // recordReissueFixed saves a reissue that landed: the intent is settled;
 // the reissuable fixed fields (names, CSR, signature hash, server
 // platform) become the ones asked for, the others stay the order's, and
 // the fingerprint follows; the order is reissue_pending, so that every
-// cycle reads it until CertCentral shows the new certificate.
-func (ap *applier) recordReissueFixed(name string, fixed map[string]string, fingerprint string, from int) error {
+// cycle reads it until CertCentral shows the new certificate. key, when
+// not nil, is the key the reissue was made with: it becomes the entry's,
+// and the one it had is kept until the new certificate is delivered.
+func (ap *applier) recordReissueFixed(name string, fixed map[string]string, fingerprint string, from int, key *state.KeyRecord) error {
 	now := ap.now()
 	return ap.Store.Update(name, func(e *state.Entry) bool {
 		e.Intent = nil
+		takeKey(e, key)
 		merged := maps.Clone(e.Fixed)
 		if merged == nil {
 			merged = map[string]string{}
@@ -206,6 +233,13 @@ func (ap *applier) recordReissueFixed(name string, fixed map[string]string, fing
 					undo[k] = old
 				}
 				merged[k] = v
+			}
+		}
+		for k, old := range merged {
+			if _, asked := fixed[k]; !asked && k == "key_type" {
+				// A spec that gave up key_type for a CSR.
+				undo[k] = old
+				delete(merged, k)
 			}
 		}
 		e.ReissuedUndo, e.ReissueRejected = undo, nil

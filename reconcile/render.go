@@ -165,6 +165,17 @@ func writeReissue(b *strings.Builder, a Action, c func(string, string) string) {
 		b.WriteString("        the certificate ends within reissue_before_days: same names and CSR\n")
 	case ReissueResume:
 		b.WriteString("        an earlier reissue's outcome is unknown: the order is read first, and the reissue is sent again only if it did not land\n")
+	case ReissueReplace:
+		b.WriteString("        reason: replace (--replace): a new certificate now")
+		if a.Spec != nil && a.Spec.KeyType != "" {
+			b.WriteString(", with a new key")
+		}
+		b.WriteString("\n")
+		if len(a.Changed) > 0 {
+			fmt.Fprintf(b, "        changed: %s\n", strings.Join(a.Changed, ", "))
+		}
+	case ReissueKey:
+		b.WriteString("        reason: key: the certificate's public key is neither the spec's nor a key certform holds for it; reissued with the desired key\n")
 	}
 	if a.Spec != nil && a.Reason != ReissueResume {
 		fmt.Fprintf(b, "        names: %s\n", strings.Join(specNames(a.Spec), ", "))

@@ -108,4 +108,13 @@ func carryOver(old, ne *state.Entry) {
 	}
 	ne.DeliveredAt, ne.DeliveredSerial, ne.DeliveredCertificateID = old.DeliveredAt, old.DeliveredSerial, old.DeliveredCertificateID
 	ne.HookPending, ne.HookAttempts, ne.HookRetryAt = old.HookPending, old.HookAttempts, old.HookRetryAt
+	// The key: a new order without one of its own (a renewal CertCentral
+	// made reuses the CSR) keeps the old key; one with another key keeps
+	// the old one until its certificate is delivered.
+	ne.PreviousKeys = slices.Clone(old.PreviousKeys)
+	if ne.Key == nil {
+		ne.Key = old.Key
+	} else if old.Key != nil && old.Key.CSRFingerprint != ne.Key.CSRFingerprint {
+		ne.PreviousKeys = append(ne.PreviousKeys, *old.Key)
+	}
 }

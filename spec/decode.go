@@ -45,11 +45,16 @@ type keyInfo struct {
 // keys is the spec format: every key a spec may hold. It is the contract
 // users write; the README's spec reference lists the same keys.
 var keys = map[string]keyInfo{
-	"name":                          {kind: kString, noDefaults: true},
-	"common_name":                   {kind: kString, noDefaults: true},
-	"dns_names":                     {kind: kStrings, noDefaults: true},
-	"csr":                           {kind: kString, noDefaults: true},
-	"csr_file":                      {kind: kString, noDefaults: true},
+	"name":        {kind: kString, noDefaults: true},
+	"common_name": {kind: kString, noDefaults: true},
+	"dns_names":   {kind: kStrings, noDefaults: true},
+	"csr":         {kind: kString, noDefaults: true},
+	"csr_file":    {kind: kString, noDefaults: true},
+	// key_type: certform makes the key and the CSR (Order.KeyType);
+	// key_rotation: a new key on every reissue and renewal, or not
+	// (Order.KeyRotation).
+	"key_type":                      {kind: kString, noDefaults: false},
+	"key_rotation":                  {kind: kString, noDefaults: false},
 	"signature_hash":                {kind: kString, noDefaults: false},
 	"product":                       {kind: kString, noDefaults: false},
 	"validity_years":                {kind: kInt, noDefaults: false},

@@ -213,7 +213,7 @@ func TestLoad_rules(t *testing.T) {
 		{
 			name:  "missing csr",
 			files: map[string]string{"a.yaml": base},
-			want:  []string{"a.yaml:1:1: csr: is required: give the PEM request inline as csr, or a path to it as csr_file (a spec with order_id may leave it out)"},
+			want:  []string{"a.yaml:1:1: csr: is required: give the PEM request inline as csr, or a path to it as csr_file (a spec with order_id may leave it out); hint: or let certform make the key and the CSR with key_type, such as `key_type: ecdsa-p256` (here or in a defaults.yaml)"},
 		},
 		{
 			name:  "order_id zero",

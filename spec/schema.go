@@ -3,6 +3,8 @@ package spec
 import (
 	"encoding/json"
 	"sort"
+
+	"github.com/certform/certform/keys/keytype"
 )
 
 // SchemaID is the $id of the JSON Schema Schema returns: where the
@@ -39,6 +41,8 @@ var keyConstraints = map[string]keyConstraint{
 	"skip_approval":                 {desc: "Skip the CertCentral approval step."},
 	"disable_renewal_notifications": {desc: "Turn off DigiCert's renewal e-mails for the order."},
 	"dcv_method":                    {enum: dcvMethods, desc: "The domain control validation method."},
+	"key_type":                      {enum: keyTypeNames(), desc: "certform makes the private key and the CSR on the server, of this type; not with csr/csr_file in the same file (a defaults.yaml's key_type gives way to a spec's own CSR)."},
+	"key_rotation":                  {enum: keyRotations, desc: "always (default): a new key for every reissue and renewal; never: the key is kept for the order's life. Only with key_type."},
 	"additional_emails":             {desc: "More e-mail addresses DigiCert writes to about the order, bare (pki-team@example.com)."},
 	"comments":                      {desc: "Comments on the order, for CertCentral."},
 	"revoke":                        {desc: "Revoke the order's certificate (irreversible; needs revoke_comments and --max-revocations)."},
@@ -113,4 +117,13 @@ func Schema() ([]byte, error) {
 		return nil, err
 	}
 	return append(out, '\n'), nil
+}
+
+// keyTypeNames returns the key_type values, as keytype.Types gives them.
+func keyTypeNames() []string {
+	var out []string
+	for _, t := range keytype.Types() {
+		out = append(out, string(t))
+	}
+	return out
 }

@@ -16,6 +16,14 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/certform/certform/keys/keytype"
+)
+
+// The values of key_rotation.
+const (
+	KeyRotationAlways = "always"
+	KeyRotationNever  = "never"
 )
 
 // Order is one validated order spec with defaults applied. Every field holds
@@ -39,6 +47,15 @@ type Order struct {
 	CSR string
 	// CSRFile is csr_file as written in the spec, empty for an inline csr.
 	CSRFile string
+	// KeyType (key_type, defaults-able) asks certform to make the private
+	// key and the CSR itself; "" when the spec gives csr or csr_file (a
+	// key_type from a defaults.yaml gives way to them). Then CSR is "".
+	KeyType keytype.Type
+	// KeyRotation (key_rotation, defaults-able) is KeyRotationAlways (the
+	// default: a new key on every reissue and renewal) or
+	// KeyRotationNever (the key is kept for the order's life). It matters
+	// only with KeyType, and is not a fixed field.
+	KeyRotation string
 	// SignatureHash is sha256, sha384 or sha512.
 	SignatureHash string
 	// Product is ov, ev, grid or private; sent as product.type_hint.
@@ -111,7 +128,8 @@ func (o *Order) Pos() string { return fmt.Sprintf("%s:%d:%d", o.File, o.Line, o.
 
 // FixedFields returns, by spec key, the values of the fields that are fixed
 // once ordered: names, CSR, product, validity, organization, signature hash
-// and server platform. The CSR is given as the SHA-256 of its DER bytes, so
+// and server platform, plus key_type when the spec has one (certform makes
+// its key and CSR; its "csr" is then ""). The CSR is given as the SHA-256 of its DER bytes, so
 // re-encoding the same request does not count as a change. The fingerprint
 // is computed from exactly this map.
 func (o *Order) FixedFields() map[string]string {
@@ -125,7 +143,7 @@ func (o *Order) FixedFields() map[string]string {
 	if o.ValidityDays != 0 {
 		validity = fmt.Sprintf("%d days", o.ValidityDays)
 	}
-	return map[string]string{
+	fixed := map[string]string{
 		"common_name":        o.CommonName,
 		"dns_names":          strings.Join(names, ","),
 		"csr":                o.csrDigest(),
@@ -135,6 +153,12 @@ func (o *Order) FixedFields() map[string]string {
 		"signature_hash":     o.SignatureHash,
 		"server_platform_id": platform,
 	}
+	// Only a spec with key_type has the key: the fingerprints of specs
+	// with a CSR stay what they were before key_type existed.
+	if o.KeyType != "" {
+		fixed["key_type"] = string(o.KeyType)
+	}
+	return fixed
 }
 
 // Fingerprint returns "sha256:<hex>" over fixed, the map FixedFields

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/certform/certform/keys/keytype"
 	"go.yaml.in/yaml/v3"
 	"golang.org/x/net/idna"
 )
@@ -315,6 +316,9 @@ func nonASCIIName(name string, c rune) string {
 // signature, key type and size, and that its names agree with the spec's.
 func (l *fileCtx) checkCSR(o *Order, m *yaml.Node, f fields, written map[string]bool, d *docErrors) {
 	inline, file := f["csr"], f["csr_file"]
+	if !l.checkKeyType(o, f, written, d) {
+		return
+	}
 	var v *value
 	field := "csr"
 	switch {
@@ -322,12 +326,13 @@ func (l *fileCtx) checkCSR(o *Order, m *yaml.Node, f fields, written map[string]
 		d.at(file, "csr_file", "give either csr or csr_file, not both")
 		return
 	case inline == nil && file == nil:
-		if written["csr"] || written["csr_file"] || written["order_id"] {
+		if written["csr"] || written["csr_file"] || written["order_id"] || written["key_type"] {
 			// A spec adopting an order needs a CSR only for a reissue
 			// or a renewal, which say so.
 			return
 		}
-		d.add(m, "csr", "is required: give the PEM request inline as csr, or a path to it as csr_file (a spec with order_id may leave it out)")
+		d.add(m, "csr", "is required: give the PEM request inline as csr, or a path to it as csr_file (a spec with order_id may leave it out)"+
+			"; hint: or let certform make the key and the CSR with key_type, such as `key_type: ecdsa-p256` (here or in a defaults.yaml)")
 		return
 	case inline != nil:
 		v = inline
@@ -413,6 +418,52 @@ func namesValid(o *Order) bool {
 		}
 	}
 	return true
+}
+
+// keyRotations are the values of key_rotation, the default first.
+var keyRotations = []string{KeyRotationAlways, KeyRotationNever}
+
+// checkKeyType reads key_type and key_rotation. It reports whether the
+// spec's CSR is still to be read: false when the spec has a key_type and no
+// csr/csr_file (certform makes the key and the CSR), or when key_type and
+// csr/csr_file are both in the spec's own file (an error). A key_type from
+// a defaults.yaml gives way to the spec's own csr or csr_file. key_rotation
+// written in a spec that has no key_type (its own or a default) is an
+// error: certform does not hold that spec's key.
+func (l *fileCtx) checkKeyType(o *Order, f fields, written map[string]bool, d *docErrors) bool {
+	kt := f["key_type"]
+	hasCSR := f["csr"] != nil || f["csr_file"] != nil || written["csr"] || written["csr_file"]
+	own := written["key_type"]
+	readCSR := true
+	switch {
+	case own && hasCSR:
+		if kt != nil {
+			d.at(kt, "key_type", "give either csr/csr_file or key_type, not both: with key_type certform makes the key and the CSR; remove key_type to keep your CSR, or remove csr/csr_file")
+		}
+		readCSR = false
+	case kt != nil && !hasCSR:
+		readCSR = false
+		t, err := keytype.Parse(kt.v.(string))
+		if err != nil {
+			d.at(kt, "key_type", "%v", err)
+		}
+		o.KeyType = t
+	case own:
+		readCSR = false // written with a bad type: already an error
+	}
+	o.KeyRotation = KeyRotationAlways
+	if v := f["key_rotation"]; v != nil {
+		r := v.v.(string)
+		switch {
+		case !contains(keyRotations, r):
+			d.at(v, "key_rotation", "%q is not allowed; use one of %s", r, strings.Join(keyRotations, ", "))
+		case written["key_rotation"] && o.KeyType == "" && readCSR:
+			d.at(v, "key_rotation", "applies only to keys certform makes: set key_type instead of csr/csr_file, or remove key_rotation")
+		default:
+			o.KeyRotation = r
+		}
+	}
+	return readCSR
 }
 
 // readCSRFile reads csr_file relative to the spec file, refusing a path

@@ -123,6 +123,33 @@ type Entry struct {
 	// the domains the spec's names fall under ends, as last read with
 	// --dcv-config; nil when not read.
 	DomainValidationEnds map[string]time.Time `json:"domain_validation_ends,omitempty"`
+	// Key is the private key certform made for the order's current (or
+	// requested) certificate, for a spec with key_type; nil for a spec
+	// with its own CSR. Only its description is here: the key itself is
+	// in the key store (--key-dir), never in the state.
+	Key *KeyRecord `json:"key,omitempty"`
+	// PreviousKeys are the keys of certificates that were current before
+	// Key's: each is kept until a certificate of Key is delivered, then
+	// removed from the key store.
+	PreviousKeys []KeyRecord `json:"previous_keys,omitempty"`
+	// ForeignKeyCertificateID is the current certificate when a delivery
+	// found its public key neither the spec CSR's nor a key certform
+	// holds: the plan reissues it with the desired key (reason key).
+	ForeignKeyCertificateID int `json:"foreign_key_certificate_id,omitempty"`
+}
+
+// KeyRecord describes a private key certform made and keeps in its key
+// store, never the key itself.
+type KeyRecord struct {
+	// Type is the key_type, such as "ecdsa-p256".
+	Type string `json:"type"`
+	// CSRFingerprint is the hex SHA-256 of the DER bytes of the CSR sent
+	// with the key: the key's name in the key store, with the spec name.
+	CSRFingerprint string `json:"csr_fingerprint"`
+	// PublicKeySHA256 is the hex SHA-256 of the public key's DER.
+	PublicKeySHA256 string `json:"public_key_sha256,omitempty"`
+	// CreatedAt is when the key was made.
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // ReissueRejection is a reissue certform asked for and CertCentral (an
@@ -196,6 +223,13 @@ type Intent struct {
 	// intents written before it existed (Started plus the reader's
 	// --resend-after then rules).
 	ResendAt time.Time `json:"resend_at,omitzero"`
+	// CSR, for a spec with key_type, is the PEM request sent with the
+	// first attempt, and Key the key it was made with (already in the key
+	// store when the intent was saved): every re-send and look-up uses
+	// exactly this request, never a new key. Empty for a spec with its own
+	// CSR.
+	CSR string     `json:"csr,omitempty"`
+	Key *KeyRecord `json:"key,omitempty"`
 }
 
 // File is the whole state. Version 1 files written before APIURL and
@@ -1003,8 +1037,17 @@ func cloneEntry(e *Entry) *Entry {
 		r := *e.Revoke
 		c.Revoke = &r
 	}
+	if e.Key != nil {
+		k := *e.Key
+		c.Key = &k
+	}
+	c.PreviousKeys = slices.Clone(e.PreviousKeys)
 	if e.Intent != nil {
 		in := *e.Intent
+		if in.Key != nil {
+			k := *in.Key
+			in.Key = &k
+		}
 		in.Names = nil
 		in.Fixed = cloneMap(e.Intent.Fixed)
 		for _, n := range e.Intent.Names {

@@ -57,6 +57,12 @@ type Entry struct {
 	// deploy hook in the daemon's last cycle; only the daemon's /status
 	// knows it.
 	LastError string `json:"last_error,omitempty"`
+	// KeyType, KeyCreatedAt and PublicKeySHA256 (hex SHA-256 of the
+	// public key's DER) describe the private key certform made for the
+	// spec (key_type); empty for a spec with its own CSR. Never the key.
+	KeyType         string     `json:"key_type,omitempty"`
+	KeyCreatedAt    *time.Time `json:"key_created_at,omitempty"`
+	PublicKeySHA256 string     `json:"public_key_sha256,omitempty"`
 }
 
 // Build returns one Entry per state entry, sorted by name. specs, when
@@ -87,6 +93,9 @@ func Build(f *state.File, specs []*spec.Order, lastErrors map[string]string) []E
 			DomainValidationEnds: e.DomainValidationEnds, LastError: lastErrors[n]}
 		if reconcile.Waiting(e.Status) {
 			r.Waiting = e.Status
+		}
+		if k := e.Key; k != nil {
+			r.KeyType, r.KeyCreatedAt, r.PublicKeySHA256 = k.Type, timeOrNil(k.CreatedAt), k.PublicKeySHA256
 		}
 		if byName != nil {
 			o := byName[n]

@@ -418,7 +418,7 @@ func TestAdoptJob_refused(t *testing.T) {
 		name, dir, out, want string
 	}{
 		{name: "spec errors", dir: broken, out: "adopted", want: "bad.yaml:1:1: common_name: is required: the domain the certificate secures, such as `common_name: shop.example.com`\n" +
-			"bad.yaml:1:1: csr: is required: give the PEM request inline as csr, or a path to it as csr_file (a spec with order_id may leave it out)\n" +
+			"bad.yaml:1:1: csr: is required: give the PEM request inline as csr, or a path to it as csr_file (a spec with order_id may leave it out); hint: or let certform make the key and the CSR with key_type, such as `key_type: ecdsa-p256` (here or in a defaults.yaml)\n" +
 			"bad.yaml:1:1: organization_id: is required: the CertCentral organization id, such as `organization_id: 112233` (here or in a defaults.yaml)\n" +
 			"bad.yaml:2:1: common_nme: unknown key; did you mean common_name?\n" +
 			"1 spec in 1 file: 4 errors in 1 file; nothing adopted: adopt needs every spec's name and order_id to know which orders the specs name\n" +

@@ -311,6 +311,24 @@ type planFlags struct {
 	// apply only: the saved plan to apply, and --auto-approve.
 	planFile    string
 	autoApprove *bool
+	// replace are the specs --replace names: reissued now (reason
+	// replace), with a new key when certform makes their keys.
+	replace namesFlag
+}
+
+// namesFlag is a repeatable flag of spec names.
+type namesFlag []string
+
+// String lists the names given, comma-separated.
+func (n *namesFlag) String() string { return strings.Join(*n, ",") }
+
+// Set adds one name.
+func (n *namesFlag) Set(v string) error {
+	if v == "" {
+		return errors.New("a spec name is required")
+	}
+	*n = append(*n, v)
+	return nil
 }
 
 // defaultResendAfter is --resend-after's default: longer than CertCentral
@@ -339,6 +357,23 @@ func (f *planFlags) register(fs *flag.FlagSet) {
 	f.api.register(fs)
 	f.log.register(fs)
 	f.dcv.register(fs)
+	fs.Var(&f.replace, "replace", "reissue this spec's certificate now (repeatable), with a new key when certform makes its key (key_type); the plan shows reason: replace")
+}
+
+// checkReplace refuses a --replace naming no valid spec.
+func (f *planFlags) checkReplace(c *reconcile.Cycle) error {
+	valid := map[string]bool{}
+	if c != nil && c.Specs != nil {
+		for _, o := range c.Specs.Orders {
+			valid[o.Name] = true
+		}
+	}
+	for _, n := range f.replace {
+		if !valid[n] {
+			return fmt.Errorf("--replace %s: no valid spec has this name; nothing was done\nhint: give the name: of a spec below --dir (certform validate lists the errors)", n)
+		}
+	}
+	return nil
 }
 
 // check reports flag values out of range.
@@ -380,6 +415,11 @@ type deliveryFlags struct {
 	hookTimeout time.Duration
 	hookBackoff time.Duration
 	postHook    string
+	// keyDir is where the keys made for specs with key_type live, for a
+	// state file (default keys/ beside it); certGroup the group given
+	// read access to each delivered privkey.pem.
+	keyDir    string
+	certGroup string
 }
 
 func (f *deliveryFlags) register(fs *flag.FlagSet) {
@@ -388,6 +428,43 @@ func (f *deliveryFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.hookTimeout, "deploy-hook-timeout", deliver.DefaultHookTimeout, "time limit of one deploy hook run")
 	fs.DurationVar(&f.hookBackoff, "deploy-hook-backoff", reconcile.DefaultHookBackoff, "wait before a failed deploy hook runs again; doubles with each failure in a row, up to 1h")
 	fs.StringVar(&f.postHook, "post-hook", "", "run this command with /bin/sh -c once after a cycle that delivered any certificate, after its deploy hooks (a reload; needs --cert-dir)")
+	fs.StringVar(&f.keyDir, "key-dir", "", "where the private keys certform makes for specs with key_type are kept, with a state file (folder 0700, files 0600); default keys/ beside the state file, never inside --dir")
+	fs.StringVar(&f.certGroup, "cert-group", "", "give this group read access to each delivered privkey.pem (a web server's group); needs --cert-dir")
+}
+
+// openKeys sets r.Keys: for a state file, the key store in --key-dir (keys/
+// beside the state file by default), refused inside the spec directory or
+// the certificate folder. A shared (PostgreSQL) state has no key store
+// yet: its specs with key_type are refused (reconcile.ErrNoKeyStore).
+func (f *deliveryFlags) openKeys(r *reconcile.Reconciler, specDir string, loc stateLocation) error {
+	if loc.Shared() {
+		if f.keyDir != "" {
+			return errors.New("--key-dir is for a state file; a shared (PostgreSQL) state keeps its keys in the database")
+		}
+		r.NoKeyStore = true
+		return nil
+	}
+	dir := f.keyDir
+	if dir == "" {
+		real, err := state.RealPath(loc.Path())
+		if err != nil {
+			return err
+		}
+		dir = filepath.Join(filepath.Dir(real), "keys")
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	if fsx.Inside(abs, specDir) {
+		return fmt.Errorf("--key-dir %s is inside the spec directory %s; private keys never go into the specs' tree\nhint: keep them beside the state, such as /var/lib/certform/keys", abs, specDir)
+	}
+	if r.CertDir != "" && fsx.Inside(abs, r.CertDir) {
+		return fmt.Errorf("--key-dir %s is inside --cert-dir %s\nhint: keep the key store beside the state, such as /var/lib/certform/keys", abs, r.CertDir)
+	}
+	// Opened lazily: a spec tree without key_type never creates the folder.
+	r.Keys = &lazyKeys{dir: abs}
+	return nil
 }
 
 // apply checks the flags and sets them on r.
@@ -402,6 +479,9 @@ func (f *deliveryFlags) apply(r *reconcile.Reconciler, specDir string) error {
 		return errors.New("--deploy-hook-timeout and --deploy-hook-backoff must be positive")
 	}
 	if f.certDir == "" {
+		if f.certGroup != "" {
+			return errors.New("--cert-group needs --cert-dir")
+		}
 		return nil
 	}
 	abs, err := filepath.Abs(f.certDir)
@@ -417,6 +497,13 @@ func (f *deliveryFlags) apply(r *reconcile.Reconciler, specDir string) error {
 	}
 	if f.postHook != "" {
 		r.PostHook = &deliver.Hook{Command: f.postHook, Timeout: f.hookTimeout, Label: "post hook"}
+	}
+	if f.certGroup != "" {
+		g, err := lookupGroup(f.certGroup)
+		if err != nil {
+			return fmt.Errorf("--cert-group %s: %w", f.certGroup, err)
+		}
+		r.CertGroup = &g
 	}
 	return nil
 }
@@ -557,6 +644,7 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 		return exitError
 	}
 	r := newReconciler(reconcilerOptions{dir: f.dir, known: known, log: logger, cycle: f.cycle})
+	r.Replace = f.replace
 	if err := f.dcv.apply(r); err != nil {
 		fmt.Fprintf(stderr, "certform plan: %v\n", err)
 		return exitError
@@ -582,6 +670,10 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 		return exitError
 	}
 	if err != nil {
+		fmt.Fprintf(stderr, "certform plan: %v\n", err)
+		return exitError
+	}
+	if err := f.checkReplace(c); err != nil {
 		fmt.Fprintf(stderr, "certform plan: %v\n", err)
 		return exitError
 	}
@@ -721,7 +813,12 @@ func applyOnce(ctx context.Context, f planFlags, loc stateLocation, df deliveryF
 	preflight(client)
 	known := store.Snapshot()
 	r := newReconciler(reconcilerOptions{dir: f.dir, api: client, store: store, log: logger, parallelism: parallelism, cycle: f.cycle})
+	r.Replace = f.replace
 	if err := df.apply(r, f.dir); err != nil {
+		fmt.Fprintf(stderr, "certform apply: %v\n", err)
+		return exitError
+	}
+	if err := df.openKeys(r, f.dir, loc); err != nil {
 		fmt.Fprintf(stderr, "certform apply: %v\n", err)
 		return exitError
 	}
@@ -735,6 +832,10 @@ func applyOnce(ctx context.Context, f planFlags, loc stateLocation, df deliveryF
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "certform apply: %v\n%s", err, stateHint(err))
+		return exitError
+	}
+	if err := f.checkReplace(c); err != nil {
+		fmt.Fprintf(stderr, "certform apply: %v\n", err)
 		return exitError
 	}
 	printSpecErrors(stderr, c.Specs)
@@ -992,6 +1093,9 @@ func runStatus(stdout, stderr io.Writer, args []string) int {
 		}
 		if r.Orphan {
 			notes = append(notes, "orphan: no valid spec")
+		}
+		if r.KeyType != "" && r.KeyCreatedAt != nil {
+			notes = append(notes, fmt.Sprintf("key %s made %s", r.KeyType, r.KeyCreatedAt.UTC().Format(time.RFC3339)))
 		}
 		if r.Imported {
 			notes = append(notes, "imported")

@@ -179,6 +179,9 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 	if err := df.apply(r, *dir); err != nil {
 		return fail(err, "")
 	}
+	if err := df.openKeys(r, *dir, loc); err != nil {
+		return fail(err, "")
+	}
 	if err := dcvf.apply(r); err != nil {
 		return fail(err, "")
 	}

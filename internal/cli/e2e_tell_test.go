@@ -31,10 +31,18 @@ import (
 // its error and is the object status --json prints, "cycle done" counts
 // the failed delivery, and the failure is logged once, not every cycle.
 func TestRun_deliveryFailsHealthy(t *testing.T) {
-	srv, env, dir, st := appliedSpecs(t, 2)
+	_, env, dir, st := appliedSpecs(t, 2)
 	ids := loadStateFile(t, st).Entries
-	srv.IssueWrongKey(ids["host00"].OrderID)
+	// A file where host00's folder goes: every delivery of it fails, and
+	// nothing a reissue could mend (a certificate for another key is
+	// reissued since issue 23: reason key).
 	certDir := filepath.Join(t.TempDir(), "certs")
+	if err := os.MkdirAll(certDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(certDir, "host00"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	hook := startWebhook(t)
 	d := startDaemon(t, env, "--dir", dir, "--state", st, "--cert-dir", certDir, "--poll-interval", "1h", "--debounce", "50ms", "--listen", "127.0.0.1:0",
 		"--notify-config", notifyConfig(t, hook.URL))
@@ -67,8 +75,8 @@ func TestRun_deliveryFailsHealthy(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &rows); err != nil || code != 200 || len(rows) != 2 {
 		t.Fatalf("/status: %d %v\n%s", code, err, body)
 	}
-	wantErr := "delivery: the certificate of order "
-	if e, _ := rows[0]["last_error"].(string); rows[0]["name"] != "host00" || !strings.HasPrefix(e, wantErr) || !strings.HasSuffix(e, "it is not the key of the spec's CSR; nothing written") ||
+	wantErr := "delivery: writing the certificate of order "
+	if e, _ := rows[0]["last_error"].(string); rows[0]["name"] != "host00" || !strings.HasPrefix(e, wantErr) || !strings.HasSuffix(e, "it exists and is not a folder") ||
 		rows[0]["delivery_error"] != strings.TrimPrefix(e, "delivery: ") || rows[0]["next_renewal"] == nil {
 		t.Errorf("/status of host00: %v", rows[0])
 	}
@@ -106,7 +114,7 @@ func TestRun_deliveryFailsHealthy(t *testing.T) {
 	events := hook.events()
 	if len(events) != 2 || events[0]["type"] != "delivered" || events[0]["spec"] != "host01" ||
 		events[1]["type"] != "failed" || events[1]["spec"] != "host00" || events[1]["order_id"] != float64(ids["host00"].OrderID) ||
-		!strings.HasPrefix(events[1]["message"].(string), "failed 3 cycles in a row: delivery: the certificate of order ") {
+		!strings.HasPrefix(events[1]["message"].(string), "failed 3 cycles in a row: delivery: writing the certificate of order ") {
 		t.Errorf("notifications: %v", events)
 	}
 	if !strings.Contains(metrics, `certform_notifications_sent_total{receiver="ops"} 2`) || !strings.Contains(metrics, `certform_notifications_failed_total{receiver="ops"} 0`) {

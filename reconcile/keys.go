@@ -1,0 +1,157 @@
+package reconcile
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+
+	"github.com/certform/certform/keys"
+	"github.com/certform/certform/spec"
+	"github.com/certform/certform/state"
+)
+
+// KeyStore keeps the private keys certform makes for specs with key_type,
+// by spec name and CSR fingerprint (the hex SHA-256 of the DER bytes of
+// the CSR sent with the key). *keys.Store is one (the state file's
+// --key-dir).
+type KeyStore interface {
+	Put(name, fingerprint string, k keys.Key) error
+	Get(name, fingerprint string) (keys.Key, error)
+	Delete(name, fingerprint string) error
+}
+
+// ErrNoKeyStore is the error of an order, renewal or reissue of a spec with
+// key_type when certform has no key store to keep its key in: nothing is
+// sent.
+var ErrNoKeyStore = errors.New("the spec has key_type, but certform has no key store to keep the key it makes; nothing was sent\n" +
+	"hint: with a state file, keys live in --key-dir (keys/ beside the state file by default); a shared (PostgreSQL) state needs --key-identity-file")
+
+// requestKey returns the CSR to send for spec o, name's spec with
+// key_type, and the key it was made with, already stored: the intent's
+// (in, may be nil) when an earlier attempt made one, so that a re-send
+// carries the first attempt's request (a new CSR of the same key when the
+// spec's names changed since), else a new key, or the entry's current key
+// (cur) when reuse is set (key_rotation: never). fresh reports whether the
+// key file was written by this call for a new CSR (to remove when the
+// request is refused).
+func (ap *applier) requestKey(name string, o *spec.Order, in *state.Intent, cur *state.KeyRecord, reuse bool) (csrPEM string, rec *state.KeyRecord, fresh bool, err error) {
+	if ap.Keys == nil {
+		return "", nil, false, ErrNoKeyStore
+	}
+	want := specNames(o)
+	var k keys.Key
+	switch {
+	case in != nil && in.Key != nil && in.CSR != "":
+		k, err = ap.storedKey(name, in.Key)
+		if err != nil {
+			return "", nil, false, err
+		}
+		if pub, names, ok := csrFacts(in.CSR); ok && k.MatchesPublic(pub) && sameNameSet(names, want) {
+			return in.CSR, in.Key, false, nil
+		}
+		rec = &state.KeyRecord{Type: in.Key.Type, PublicKeySHA256: in.Key.PublicKeySHA256, CreatedAt: in.Key.CreatedAt}
+	case reuse && cur != nil:
+		k, err = ap.storedKey(name, cur)
+		if err != nil {
+			return "", nil, false, err
+		}
+		rec = &state.KeyRecord{Type: cur.Type, PublicKeySHA256: cur.PublicKeySHA256, CreatedAt: cur.CreatedAt}
+	default:
+		k, err = keys.Generate(o.KeyType)
+		if err != nil {
+			return "", nil, false, fmt.Errorf("making a %s key: %w; nothing was sent", o.KeyType, err)
+		}
+		sum, err := k.PublicKeySHA256()
+		if err != nil {
+			return "", nil, false, fmt.Errorf("making a %s key: %w; nothing was sent", o.KeyType, err)
+		}
+		rec = &state.KeyRecord{Type: string(o.KeyType), PublicKeySHA256: sum, CreatedAt: ap.now().UTC()}
+	}
+	csr, err := keys.CreateCSR(k, o.CommonName, o.DNSNames)
+	if err != nil {
+		return "", nil, false, fmt.Errorf("making the CSR: %w; nothing was sent", err)
+	}
+	rec.CSRFingerprint = csr.Fingerprint
+	if err := ap.Keys.Put(name, csr.Fingerprint, k); err != nil {
+		return "", nil, false, fmt.Errorf("storing the new key: %w; nothing was sent", err)
+	}
+	return csr.PEM, rec, true, nil
+}
+
+// storedKey reads a key of the key store and checks it is the one
+// recorded.
+func (ap *applier) storedKey(name string, rec *state.KeyRecord) (keys.Key, error) {
+	k, err := ap.Keys.Get(name, rec.CSRFingerprint)
+	if err != nil {
+		return keys.Key{}, fmt.Errorf("reading the key of %s (CSR %s) from the key store: %w; nothing was sent", name, rec.CSRFingerprint, err)
+	}
+	if rec.PublicKeySHA256 != "" {
+		if sum, err := k.PublicKeySHA256(); err != nil || sum != rec.PublicKeySHA256 {
+			return keys.Key{}, fmt.Errorf("the key of %s (CSR %s) in the key store is not the key the state records; nothing was sent", name, rec.CSRFingerprint)
+		}
+	}
+	return k, nil
+}
+
+// dropKey removes a key made for a request that was refused, unless the
+// entry still uses the file (a reused key whose CSR came out the same).
+func (ap *applier) dropKey(name string, rec *state.KeyRecord, e *state.Entry) {
+	if ap.Keys == nil || rec == nil || keyInUse(e, rec.CSRFingerprint) {
+		return
+	}
+	if err := ap.Keys.Delete(name, rec.CSRFingerprint); err != nil && !errors.Is(err, keys.ErrNotFound) {
+		ap.logger().Warn("removing a key whose request was refused failed", "spec", name, "csr_fingerprint", rec.CSRFingerprint, "error", err)
+	}
+}
+
+// keyInUse reports whether the entry records the key file fp.
+func keyInUse(e *state.Entry, fp string) bool {
+	if e == nil {
+		return false
+	}
+	if e.Key != nil && e.Key.CSRFingerprint == fp {
+		return true
+	}
+	if e.Intent != nil && e.Intent.Key != nil && e.Intent.Key.CSRFingerprint == fp {
+		return true
+	}
+	for _, k := range e.PreviousKeys {
+		if k.CSRFingerprint == fp {
+			return true
+		}
+	}
+	return false
+}
+
+// takeKey makes rec the entry's key; the key it had goes to PreviousKeys,
+// removed once a certificate of rec is delivered.
+func takeKey(e *state.Entry, rec *state.KeyRecord) {
+	if rec == nil {
+		return
+	}
+	if e.Key != nil && e.Key.CSRFingerprint != rec.CSRFingerprint {
+		e.PreviousKeys = append(e.PreviousKeys, *e.Key)
+	}
+	k := *rec
+	e.Key = &k
+}
+
+// csrFacts returns a PEM CSR's public key and names (CN first).
+func csrFacts(csrPEM string) (pub any, names []string, ok bool) {
+	block, _ := pem.Decode([]byte(csrPEM))
+	if block == nil {
+		return nil, nil, false
+	}
+	req, err := x509.ParseCertificateRequest(block.Bytes)
+	if err != nil {
+		return nil, nil, false
+	}
+	return req.PublicKey, append([]string{req.Subject.CommonName}, req.DNSNames...), true
+}
+
+// sameNameSet reports whether two name lists hold the same names.
+func sameNameSet(a, b []string) bool {
+	extra, missing := spec.NameDiff(a, b)
+	return len(extra)+len(missing) == 0
+}
