@@ -108,4 +108,7 @@ func carryOver(old, ne *state.Entry) {
 	}
 	ne.DeliveredAt, ne.DeliveredSerial, ne.DeliveredCertificateID = old.DeliveredAt, old.DeliveredSerial, old.DeliveredCertificateID
 	ne.HookPending, ne.HookAttempts, ne.HookRetryAt = old.HookPending, old.HookAttempts, old.HookRetryAt
+	if ne.Checked == "" {
+		ne.Checked = old.Checked
+	}
 }
