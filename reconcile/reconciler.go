@@ -213,7 +213,10 @@ func (r *Reconciler) Prepare(ctx context.Context, opt CycleOptions) (*Cycle, err
 			c.Plan = plan(in)
 		}
 		r.holdOnClock(ctx, c)
-		r.planDCV(ctx, c, r.known())
+		if _, ok := r.dcvAPI(); ok {
+			// Only then: the state's copy costs a deep clone.
+			r.planDCV(ctx, c, r.known())
+		}
 	}
 	return c, nil
 }
