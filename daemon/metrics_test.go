@@ -167,3 +167,49 @@ func TestMetrics_domainValidation(t *testing.T) {
 		t.Errorf("names waiting (-want +got):\n%s", diff)
 	}
 }
+
+// TestMetrics_specsSetOnlyWhatChanged: a cycle sets the series of the
+// specs whose values changed only (a series the cycle's values did not
+// change keeps what it holds), deletes those of a spec gone or of an order
+// replaced, and a revoked spec loses its pending and ready series.
+func TestMetrics_specsSetOnlyWhatChanged(t *testing.T) {
+	m := NewMetrics()
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	end := now.Add(60 * 24 * time.Hour)
+	row := func(name string, id int) status.Entry {
+		return status.Entry{Name: name, OrderID: id, Status: "issued", NotAfter: &end}
+	}
+	e := fmt.Sprint(float64(end.Unix()))
+	m.observeSpecs([]status.Entry{row("a", 1), row("b", 2)}, nil, now)
+	if diff := cmp.Diff([]string{"name=a,order_id=1: " + e, "name=b,order_id=2: " + e},
+		gauges(t, m, "certform_certificate_expiration_timestamp_seconds")); diff != "" {
+		t.Fatalf("first cycle (-want +got):\n%s", diff)
+	}
+	// Not set again when its values are the same.
+	m.certExpiry.WithLabelValues("a", "1").Set(7)
+	m.observeSpecs([]status.Entry{row("a", 1), row("b", 2)}, nil, now)
+	if diff := cmp.Diff([]string{"name=a,order_id=1: 7", "name=b,order_id=2: " + e},
+		gauges(t, m, "certform_certificate_expiration_timestamp_seconds")); diff != "" {
+		t.Fatalf("the same values (-want +got):\n%s", diff)
+	}
+	// a has another order; b is gone.
+	m.observeSpecs([]status.Entry{row("a", 3)}, nil, now)
+	if diff := cmp.Diff([]string{"name=a,order_id=3: " + e},
+		gauges(t, m, "certform_certificate_expiration_timestamp_seconds")); diff != "" {
+		t.Errorf("a's new order, b gone (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"condition=False,name=a: 0", "condition=True,name=a: 1", "condition=Unknown,name=a: 0"},
+		gauges(t, m, "certform_certificate_ready_status")); diff != "" {
+		t.Errorf("ready, b gone (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"name=a: 0"}, gauges(t, m, "certform_certificate_renewal_pending")); diff != "" {
+		t.Errorf("pending, b gone (-want +got):\n%s", diff)
+	}
+	m.observeSpecs([]status.Entry{row("a", 3)}, map[string]bool{"a": true}, now)
+	if got := gauges(t, m, "certform_certificate_ready_status"); len(got) != 0 {
+		t.Errorf("ready of a revoked spec: %q, want none", got)
+	}
+	if got := gauges(t, m, "certform_certificate_renewal_pending"); len(got) != 0 {
+		t.Errorf("pending of a revoked spec: %q, want none", got)
+	}
+}

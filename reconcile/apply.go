@@ -524,7 +524,7 @@ func (ap *applier) place(ctx context.Context, a Action, renewal int) (string, er
 		}
 		err = ap.Store.Update(a.Name, func(e *state.Entry) bool {
 			ne := state.Entry{
-				OrderID: resp.ID, AlternativeOrderID: altID, Fingerprint: o.Fingerprint, Fixed: o.FixedFields(),
+				OrderID: resp.ID, AlternativeOrderID: altID, Fingerprint: o.Fingerprint, Fixed: o.FixedFields(), Checked: o.Fingerprint,
 				Options: orderingOptions(o), DisableCT: o.DisableCT, AutoReissue: o.AutoReissue, File: o.File,
 				OrderedAt: ap.now(), Status: status, CertificateID: resp.CertificateID, DCVMethod: o.DCVMethod,
 				DCVToken: resp.DCVRandomValue,

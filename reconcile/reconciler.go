@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/certform/certform/deliver"
@@ -213,6 +214,11 @@ func (r *Reconciler) Prepare(ctx context.Context, opt CycleOptions) (*Cycle, err
 		}
 	}
 	c.Plan = plan(in)
+	if r.Store != nil && !r.DryRun {
+		if err := r.recordChecked(specs.Orders); err != nil {
+			c.Errors = append(c.Errors, fmt.Errorf("saving which specs were checked: %w", err))
+		}
+	}
 	if r.API != nil {
 		replan := false
 		if news := needConsult(c.Plan); len(news) > 0 {
@@ -233,7 +239,10 @@ func (r *Reconciler) Prepare(ctx context.Context, opt CycleOptions) (*Cycle, err
 			c.Plan = plan(in)
 		}
 		r.holdOnClock(ctx, c)
-		r.planDCV(ctx, c, r.known())
+		if _, ok := r.dcvAPI(); ok {
+			// Only then: the state's copy costs a deep clone.
+			r.planDCV(ctx, c, r.known())
+		}
 	}
 	return c, nil
 }
@@ -343,7 +352,7 @@ func (r *Reconciler) load(ctx context.Context) (*spec.Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		res, err := spec.LoadWith(r.Dir, r.Cache)
+		res, err := spec.LoadOpts(r.Dir, spec.LoadOptions{Cache: r.Cache, Verified: r.checkedFingerprints()})
 		if err != nil {
 			return nil, err
 		}
@@ -363,6 +372,64 @@ func (r *Reconciler) load(ctx context.Context) (*spec.Result, error) {
 			}
 		}
 	}
+}
+
+// checkedFingerprints returns spec.LoadOptions.Verified for the state's
+// entries: the fingerprints they record as checked (state.Entry.Checked).
+// The set is built on the first call, from several goroutines at once,
+// and only then: a load that validates no spec (the cache's files all
+// unchanged) does not build it.
+func (r *Reconciler) checkedFingerprints() func(fingerprint string) bool {
+	var once sync.Once
+	var set map[string]bool
+	build := func(f *state.File) {
+		set = make(map[string]bool, len(f.Entries))
+		for _, e := range f.Entries {
+			if e.Checked != "" {
+				set[e.Checked] = true
+			}
+		}
+	}
+	return func(fingerprint string) bool {
+		once.Do(func() {
+			switch {
+			case r.Store != nil:
+				r.Store.View(build)
+			case r.Known != nil:
+				build(r.Known)
+			}
+		})
+		return set[fingerprint]
+	}
+}
+
+// recordChecked records, in the entries of the specs that loaded valid,
+// their fingerprints as checked (state.Entry.Checked) where the entry
+// records another: one write, and only when one differs. A spec without
+// an entry gets none; its order records it when placed.
+func (r *Reconciler) recordChecked(specs []*spec.Order) error {
+	var names []string
+	r.Store.View(func(f *state.File) {
+		for _, o := range specs {
+			if e := f.Entries[o.Name]; e != nil && o.Fingerprint != "" && e.Checked != o.Fingerprint {
+				names = append(names, o.Name)
+			}
+		}
+	})
+	if len(names) == 0 {
+		return nil
+	}
+	fps := make(map[string]string, len(names))
+	for _, o := range specs {
+		fps[o.Name] = o.Fingerprint
+	}
+	return r.Store.Batch(func(entries map[string]*state.Entry) {
+		for _, name := range names {
+			if e := entries[name]; e != nil {
+				e.Checked = fps[name]
+			}
+		}
+	})
 }
 
 // waitQuiet waits until no file or folder below Dir has changed for

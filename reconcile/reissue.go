@@ -249,6 +249,10 @@ func (ap *applier) recordReissueFixed(name string, fixed map[string]string, fing
 		} else {
 			e.Fingerprint = spec.Fingerprint(merged)
 		}
+		if fingerprint != "" && fingerprint == spec.Fingerprint(fixed) {
+			// The spec asked for the reissue loaded valid.
+			e.Checked = fingerprint
+		}
 		e.ReissuedAt, e.ReissuedFrom = now, from
 		if e.CertificateID == from {
 			e.Status = "reissue_pending"

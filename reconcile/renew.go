@@ -117,4 +117,7 @@ func carryOver(old, ne *state.Entry) {
 	} else if old.Key != nil && old.Key.CSRFingerprint != ne.Key.CSRFingerprint {
 		ne.PreviousKeys = append(ne.PreviousKeys, *old.Key)
 	}
+	if ne.Checked == "" {
+		ne.Checked = old.Checked
+	}
 }

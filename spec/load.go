@@ -59,6 +59,8 @@ type loader struct {
 	// not in it is read at root/rel. Written before the files are read,
 	// only read after.
 	links map[string]string
+	// verified is LoadOptions.Verified; nil checks every request.
+	verified func(fingerprint string) bool
 }
 
 // Load reads every spec below dir. It returns an error only when dir itself
@@ -81,6 +83,29 @@ func Load(dir string) (*Result, error) { return LoadWith(dir, nil) }
 // LoadWith is Load with a cache of earlier loads of the same directory
 // (nil for none): files that did not change are not read again.
 func LoadWith(dir string, cache *Cache) (*Result, error) {
+	return LoadOpts(dir, LoadOptions{Cache: cache})
+}
+
+// LoadOptions are the settings of LoadOpts; the zero value loads as Load.
+type LoadOptions struct {
+	// Cache holds earlier loads of the same directory (see LoadWith); nil
+	// for none.
+	Cache *Cache
+	// Verified reports whether fingerprint (Order.Fingerprint) is that of
+	// a spec that was valid when certform last loaded it, such as the
+	// fingerprint a state entry records for the order it placed or
+	// adopted. A spec whose fixed fields give such a fingerprint, and
+	// that has no other error, skips its certificate request's parse and
+	// signature check: they depend only on the request's bytes and the
+	// fixed fields, so they would pass again. Every other spec is checked
+	// in full, with the same messages. Nil checks every request. It is
+	// called from several goroutines at once.
+	Verified func(fingerprint string) bool
+}
+
+// LoadOpts is Load with options.
+func LoadOpts(dir string, opt LoadOptions) (*Result, error) {
+	cache := opt.Cache
 	t, err := OpenTree(dir)
 	if err != nil {
 		return nil, err
@@ -89,7 +114,7 @@ func LoadWith(dir string, cache *Cache) (*Result, error) {
 		return nil, fmt.Errorf("spec directory %s: %w", dir, t.IgnoreErr)
 	}
 	root := t.Root
-	l := &loader{root: root, dir: t.Dir, links: map[string]string{}}
+	l := &loader{root: root, dir: t.Dir, links: map[string]string{}, verified: opt.Verified}
 
 	var specFiles []string
 	defaultsFiles := map[string]string{} // folder (rel) -> file (rel)

@@ -143,7 +143,7 @@ func (l *fileCtx) validate(rel string, m *yaml.Node, f fields, written map[strin
 	if v := f["order_id"]; v != nil && o.OrderID < 1 {
 		d.at(v, "order_id", "%d is not an order id: use the id CertCentral shows for the order, a number above 0", o.OrderID)
 	}
-	l.checkCSR(o, m, f, written, d)
+	checkReq := l.checkCSR(o, m, f, written, d)
 
 	if o.SignatureHash == "" {
 		o.SignatureHash = "sha256"
@@ -217,9 +217,22 @@ func (l *fileCtx) validate(rel string, m *yaml.Node, f fields, written map[strin
 		}
 	}
 	if len(d.errs) > 0 {
+		if checkReq != nil {
+			checkReq()
+		}
 		return o
 	}
-	o.Fingerprint = Fingerprint(o.FixedFields())
+	fp := Fingerprint(o.FixedFields())
+	if checkReq != nil && (l.verified == nil || !l.verified(fp)) {
+		// The request is checked unless a valid spec with the same
+		// fixed fields (the same request bytes, names, product...)
+		// was checked before: the check depends on nothing else, so
+		// it would pass again.
+		if checkReq(); len(d.errs) > 0 {
+			return o
+		}
+	}
+	o.Fingerprint = fp
 	return o
 }
 
@@ -312,28 +325,31 @@ func nonASCIIName(name string, c rune) string {
 	return msg
 }
 
-// checkCSR reads csr or csr_file and checks the request: PEM, parse,
-// signature, key type and size, and that its names agree with the spec's.
-func (l *fileCtx) checkCSR(o *Order, m *yaml.Node, f fields, written map[string]bool, d *docErrors) {
+// checkCSR reads csr or csr_file and checks its PEM framing. It returns
+// the rest of the request's check (parse, signature, key type and size,
+// and that its names agree with the spec's), which adds its errors to d,
+// or nil when there is no request to check. The caller runs it unless a
+// fingerprint it knows as verified (LoadOptions.Verified) makes it moot.
+func (l *fileCtx) checkCSR(o *Order, m *yaml.Node, f fields, written map[string]bool, d *docErrors) func() {
 	inline, file := f["csr"], f["csr_file"]
 	if !l.checkKeyType(o, f, written, d) {
-		return
+		return nil
 	}
 	var v *value
 	field := "csr"
 	switch {
 	case inline != nil && file != nil:
 		d.at(file, "csr_file", "give either csr or csr_file, not both")
-		return
+		return nil
 	case inline == nil && file == nil:
 		if written["csr"] || written["csr_file"] || written["order_id"] || written["key_type"] {
 			// A spec adopting an order needs a CSR only for a reissue
 			// or a renewal, which say so.
-			return
+			return nil
 		}
 		d.add(m, "csr", "is required: give the PEM request inline as csr, or a path to it as csr_file (a spec with order_id may leave it out)"+
 			"; hint: or let certform make the key and the CSR with key_type, such as `key_type: ecdsa-p256` (here or in a defaults.yaml)")
-		return
+		return nil
 	case inline != nil:
 		v = inline
 		o.CSR = inline.v.(string)
@@ -343,7 +359,7 @@ func (l *fileCtx) checkCSR(o *Order, m *yaml.Node, f fields, written map[string]
 		data, src, msg := l.readCSRFile(o.File, o.CSRFile)
 		if msg != "" {
 			d.at(v, field, "%s", msg)
-			return
+			return nil
 		}
 		o.CSR = string(data)
 		o.sources = []source{src}
@@ -352,57 +368,59 @@ func (l *fileCtx) checkCSR(o *Order, m *yaml.Node, f fields, written map[string]
 	block, _ := pem.Decode([]byte(o.CSR))
 	if block == nil {
 		d.at(v, field, "is not a PEM certificate request: expected a -----BEGIN CERTIFICATE REQUEST----- block")
-		return
+		return nil
 	}
 	if block.Type != "CERTIFICATE REQUEST" && block.Type != "NEW CERTIFICATE REQUEST" {
 		d.at(v, field, "holds a PEM %q block, not a CERTIFICATE REQUEST", block.Type)
-		return
+		return nil
 	}
 	sum := sha256.Sum256(block.Bytes)
 	o.csrSum = hex.EncodeToString(sum[:])
-	req, err := x509.ParseCertificateRequest(block.Bytes)
-	if err != nil {
-		d.at(v, field, "the certificate request does not parse: %v", err)
-		return
-	}
-	if err := req.CheckSignature(); err != nil {
-		d.at(v, field, "the certificate request's signature does not verify: %v", err)
-		return
-	}
-	switch k := req.PublicKey.(type) {
-	case *rsa.PublicKey:
-		if bits := k.N.BitLen(); bits < 2048 {
-			d.at(v, field, "the RSA key has %d bits; DigiCert needs at least 2048", bits)
+	return func() {
+		req, err := x509.ParseCertificateRequest(block.Bytes)
+		if err != nil {
+			d.at(v, field, "the certificate request does not parse: %v", err)
+			return
 		}
-	case *ecdsa.PublicKey:
-		if k.Curve != elliptic.P256() && k.Curve != elliptic.P384() {
-			d.at(v, field, "the ECDSA key is on curve %s; use P-256 or P-384", k.Curve.Params().Name)
+		if err := req.CheckSignature(); err != nil {
+			d.at(v, field, "the certificate request's signature does not verify: %v", err)
+			return
 		}
-	default:
-		d.at(v, field, "the key is %s; use RSA (2048 bits or more) or ECDSA P-256/P-384", req.PublicKeyAlgorithm)
-	}
+		switch k := req.PublicKey.(type) {
+		case *rsa.PublicKey:
+			if bits := k.N.BitLen(); bits < 2048 {
+				d.at(v, field, "the RSA key has %d bits; DigiCert needs at least 2048", bits)
+			}
+		case *ecdsa.PublicKey:
+			if k.Curve != elliptic.P256() && k.Curve != elliptic.P384() {
+				d.at(v, field, "the ECDSA key is on curve %s; use P-256 or P-384", k.Curve.Params().Name)
+			}
+		default:
+			d.at(v, field, "the key is %s; use RSA (2048 bits or more) or ECDSA P-256/P-384", req.PublicKeyAlgorithm)
+		}
 
-	// The names are compared only when the spec's are valid: an invalid
-	// name has its own error, and comparing it would repeat it as request
-	// errors. DNS names compare case-insensitively.
-	if !namesValid(o) {
-		return
-	}
-	cn := strings.ToLower(req.Subject.CommonName)
-	if cn != "" && o.CommonName != "" && cn != strings.ToLower(o.CommonName) {
-		d.at(v, field, "the request's subject CN is %q but common_name is %q; they must match: set common_name to %q, or make a new CSR with CN %q",
-			req.Subject.CommonName, o.CommonName, cn, o.CommonName)
-	}
-	if len(req.DNSNames) == 0 || o.CommonName == "" {
-		return
-	}
-	have := append([]string{cn}, req.DNSNames...)
-	extra, lacking := NameDiff(append([]string{o.CommonName}, o.DNSNames...), have)
-	if len(extra) > 0 {
-		d.at(v, field, "the request names %s, which common_name and dns_names do not; add it to dns_names or make a new CSR", strings.Join(extra, ", "))
-	}
-	if len(lacking) > 0 {
-		d.at(v, field, "the spec names %s, which the request's subject alternative names do not; make a new CSR with every name", strings.Join(lacking, ", "))
+		// The names are compared only when the spec's are valid: an invalid
+		// name has its own error, and comparing it would repeat it as request
+		// errors. DNS names compare case-insensitively.
+		if !namesValid(o) {
+			return
+		}
+		cn := strings.ToLower(req.Subject.CommonName)
+		if cn != "" && o.CommonName != "" && cn != strings.ToLower(o.CommonName) {
+			d.at(v, field, "the request's subject CN is %q but common_name is %q; they must match: set common_name to %q, or make a new CSR with CN %q",
+				req.Subject.CommonName, o.CommonName, cn, o.CommonName)
+		}
+		if len(req.DNSNames) == 0 || o.CommonName == "" {
+			return
+		}
+		have := append([]string{cn}, req.DNSNames...)
+		extra, lacking := NameDiff(append([]string{o.CommonName}, o.DNSNames...), have)
+		if len(extra) > 0 {
+			d.at(v, field, "the request names %s, which common_name and dns_names do not; add it to dns_names or make a new CSR", strings.Join(extra, ", "))
+		}
+		if len(lacking) > 0 {
+			d.at(v, field, "the spec names %s, which the request's subject alternative names do not; make a new CSR with every name", strings.Join(lacking, ", "))
+		}
 	}
 }
 

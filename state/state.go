@@ -41,6 +41,13 @@ type Entry struct {
 	// placed or adopted (spec.Order.Fingerprint and FixedFields).
 	Fingerprint string            `json:"fingerprint,omitempty"`
 	Fixed       map[string]string `json:"fixed,omitempty"`
+	// Checked is the fingerprint (spec.Order.Fingerprint) of the last spec
+	// of this name that certform loaded valid, its certificate request's
+	// parse and signature check included: a load skips that check for a
+	// spec with the same fingerprint (spec.LoadOptions.Verified). It may
+	// differ from Fingerprint, which follows the order (a renewal with
+	// other names, a reissue CertCentral rejected). Empty when unknown.
+	Checked string `json:"checked,omitempty"`
 	// Options are the ordering-only options the order was placed with.
 	Options map[string]string `json:"options,omitempty"`
 	// DisableCT and AutoReissue are the values last applied (or, for an

@@ -45,8 +45,8 @@ func TestMain(m *testing.M) {
 	// end-to-end tests of a PostgreSQL state share.
 	code := pgtest.Main(m)
 	os.RemoveAll(dir)
-	if planBenchDir != "" {
-		os.RemoveAll(planBenchDir)
+	for _, d := range planBenchDirs {
+		os.RemoveAll(d)
 	}
 	os.Exit(code)
 }

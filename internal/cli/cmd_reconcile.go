@@ -1241,7 +1241,7 @@ func runImport(stdout, stderr io.Writer, args []string) int {
 		return exitError
 	}
 	err = store.Update(name, func(e *state.Entry) bool {
-		*e = state.Entry{OrderID: got.ID, AlternativeOrderID: got.AlternativeOrderID, Fingerprint: o.Fingerprint, Fixed: o.FixedFields(),
+		*e = state.Entry{OrderID: got.ID, AlternativeOrderID: got.AlternativeOrderID, Fingerprint: o.Fingerprint, Fixed: o.FixedFields(), Checked: o.Fingerprint,
 			DisableCT: got.DisableCT.Or(o.DisableCT), AutoReissue: got.AutoReissue.Or(o.AutoReissue), Imported: true, File: o.File,
 			OrderedAt: time.Now().UTC(), Status: got.Status, RefreshedAt: time.Now().UTC()}
 		return true

@@ -246,7 +246,7 @@ func seedDev(dir string, fake *digicerttest.Server, store *state.Store, log *slo
 		id := fake.AddOrder(digicerttest.Order{CommonName: o.CommonName, DNSNames: o.DNSNames, SignatureHash: o.SignatureHash,
 			ProductType: o.Product, OrganizationID: o.OrganizationID, DisableCT: o.DisableCT, AutoReissue: o.AutoReissue})
 		err := store.Update(o.Name, func(e *state.Entry) bool {
-			*e = state.Entry{OrderID: id, Fingerprint: o.Fingerprint, Fixed: o.FixedFields(), DisableCT: o.DisableCT,
+			*e = state.Entry{OrderID: id, Fingerprint: o.Fingerprint, Fixed: o.FixedFields(), Checked: o.Fingerprint, DisableCT: o.DisableCT,
 				AutoReissue: o.AutoReissue, Imported: true, File: o.File, OrderedAt: time.Now().UTC(), Status: "issued"}
 			return true
 		})

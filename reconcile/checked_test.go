@@ -1,0 +1,80 @@
+package reconcile
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/pem"
+	"maps"
+	"testing"
+
+	"github.com/certform/certform/spec"
+	"github.com/certform/certform/state"
+)
+
+// TestReconciler_checked: an order records its spec's fingerprint as
+// checked; a spec with a fingerprint the state records as checked loads
+// without its request's signature check; a spec loaded valid records its
+// fingerprint in an entry that lacks it (apply, not a dry run).
+func TestReconciler_checked(t *testing.T) {
+	r := newRig(t)
+	r.spec("shop")
+	r.cycle(0)
+	e := r.entry("shop")
+	if e.Checked == "" || e.Checked != e.Fingerprint {
+		t.Fatalf("after the order: checked %q, fingerprint %q: want the spec's fingerprint in both", e.Checked, e.Fingerprint)
+	}
+	ordered := e.Fingerprint
+
+	// The entry records nothing checked: a dry run leaves it so, a cycle
+	// that may write records it.
+	if err := r.store.Update("shop", func(e *state.Entry) bool { e.Checked = ""; return true }); err != nil {
+		t.Fatal(err)
+	}
+	dry := r.reconciler(0)
+	dry.DryRun = true
+	if _, err := dry.Prepare(context.Background(), CycleOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.entry("shop").Checked; got != "" {
+		t.Fatalf("after a dry run: checked %q, want none", got)
+	}
+	if _, out := r.cycle(0); len(out) != 0 {
+		t.Fatalf("results %q, want none", out)
+	}
+	if got := r.entry("shop").Checked; got != ordered {
+		t.Fatalf("after a cycle: checked %q, want %q", got, ordered)
+	}
+
+	// The same spec with a request whose signature does not verify: refused
+	// unless its fingerprint is recorded as checked.
+	block, _ := pem.Decode([]byte(r.csrs["shop"]))
+	block.Bytes[len(block.Bytes)-1] ^= 0xff
+	r.csrs["shop"] = string(pem.EncodeToMemory(block))
+	r.spec("shop")
+	sum := sha256.Sum256(block.Bytes)
+	fixed := maps.Clone(e.Fixed)
+	fixed["csr"] = hex.EncodeToString(sum[:])
+	bad := spec.Fingerprint(fixed)
+
+	c, err := dry.Prepare(context.Background(), CycleOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Specs.Errors) != 1 || len(c.Specs.Orders) != 0 {
+		t.Fatalf("not recorded as checked: errors %v, orders %d: want the signature refused", c.Specs.Errors, len(c.Specs.Orders))
+	}
+	if want := "shop.yaml:5:6: csr: the certificate request's signature does not verify: x509: ECDSA verification failure"; c.Specs.Errors[0].Error() != want {
+		t.Fatalf("error %q, want %q", c.Specs.Errors[0].Error(), want)
+	}
+	if err := r.store.Update("shop", func(e *state.Entry) bool { e.Checked = bad; return true }); err != nil {
+		t.Fatal(err)
+	}
+	c, err = dry.Prepare(context.Background(), CycleOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Specs.Errors) != 0 || len(c.Specs.Orders) != 1 || c.Specs.Orders[0].Fingerprint != bad {
+		t.Fatalf("recorded as checked: errors %v, orders %d: want the spec valid, fingerprint %s", c.Specs.Errors, len(c.Specs.Orders), bad)
+	}
+}
