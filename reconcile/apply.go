@@ -480,6 +480,14 @@ func (ap *applier) place(ctx context.Context, a Action, renewal int) (string, er
 	req.RenewalOfOrderID = renewal
 	if csrPEM != "" {
 		req.Certificate.CSR = csrPEM
+		if prev != nil && prev.Intent != nil && prev.Intent.CSR == csrPEM {
+			// A re-send of the intent's CSR carries the names of its
+			// first request, even when the spec's changed since: the
+			// order is then reissued for the spec's names.
+			if cn, dns, ok := csrNames(csrPEM); ok {
+				req.Certificate.CommonName, req.Certificate.DNSNames = cn, dns
+			}
+		}
 	}
 	resp, err := ap.API.PlaceOrder(ctx, req)
 	if err != nil && first && refused(err) {

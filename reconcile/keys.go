@@ -30,8 +30,8 @@ var ErrNoKeyStore = errors.New("the spec has key_type, but certform has no key s
 // requestKey returns the CSR to send for spec o, name's spec with
 // key_type, and the key it was made with, already stored: the intent's
 // (in, may be nil) when an earlier attempt made one, so that a re-send
-// carries the first attempt's request (a new CSR of the same key when the
-// spec's names changed since), else a new key, or the entry's current key
+// carries the first attempt's CSR (also when the spec's names changed
+// since: the re-send is the first request, names and CSR), else a new key, or the entry's current key
 // (cur) when reuse is set (key_rotation: never). fresh reports whether the
 // key file was written by this call for a new CSR (to remove when the
 // request is refused).
@@ -39,7 +39,6 @@ func (ap *applier) requestKey(name string, o *spec.Order, in *state.Intent, cur 
 	if ap.Keys == nil {
 		return "", nil, false, ErrNoKeyStore
 	}
-	want := specNames(o)
 	var k keys.Key
 	switch {
 	case in != nil && in.Key != nil && in.CSR != "":
@@ -47,7 +46,11 @@ func (ap *applier) requestKey(name string, o *spec.Order, in *state.Intent, cur 
 		if err != nil {
 			return "", nil, false, err
 		}
-		if pub, names, ok := csrFacts(in.CSR); ok && k.MatchesPublic(pub) && sameNameSet(names, want) {
+		// A re-send carries the first attempt's CSR even when the spec's
+		// names changed since (issue 23: "any re-send use the same CSR");
+		// place sends the CSR's names with it, and the plan reissues the
+		// order for the new names once it is found.
+		if pub, _, ok := csrFacts(in.CSR); ok && k.MatchesPublic(pub) {
 			return in.CSR, in.Key, false, nil
 		}
 		rec = &state.KeyRecord{Type: in.Key.Type, PublicKeySHA256: in.Key.PublicKeySHA256, CreatedAt: in.Key.CreatedAt}
@@ -148,6 +151,25 @@ func csrFacts(csrPEM string) (pub any, names []string, ok bool) {
 		return nil, nil, false
 	}
 	return req.PublicKey, append([]string{req.Subject.CommonName}, req.DNSNames...), true
+}
+
+// csrNames returns the common name and the other DNS names of a CSR, as
+// an order request carries them; ok is false when the CSR does not parse.
+func csrNames(csrPEM string) (cn string, dnsNames []string, ok bool) {
+	block, _ := pem.Decode([]byte(csrPEM))
+	if block == nil {
+		return "", nil, false
+	}
+	req, err := x509.ParseCertificateRequest(block.Bytes)
+	if err != nil {
+		return "", nil, false
+	}
+	for _, n := range req.DNSNames {
+		if n != req.Subject.CommonName {
+			dnsNames = append(dnsNames, n)
+		}
+	}
+	return req.Subject.CommonName, dnsNames, true
 }
 
 // sameNameSet reports whether two name lists hold the same names.

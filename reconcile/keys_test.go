@@ -248,6 +248,70 @@ func TestKeys_lostAnswer(t *testing.T) {
 	r.delivered("shop")
 }
 
+// TestKeys_lostAnswerNamesChanged: the spec's names change while an order
+// whose answer was lost is pending. The re-send (the same alternative
+// order id) carries the first attempt's CSR and names, never a CSR made
+// for the new names (issue 23: "any re-send use the same CSR"); once the
+// order is found, the names change is a reissue with a new key.
+func TestKeys_lostAnswerNamesChanged(t *testing.T) {
+	r := newKeyRig(t, digicerttest.WithReissueHold())
+	r.keySpec("shop")
+	r.srv.Inject(digicerttest.Fault{Method: "POST", Path: "/order/certificate/ssl", Times: 1, DropBefore: true})
+	if res, _ := r.run(true); len(res) != 1 || !strings.Contains(res[0], "outcome unknown") {
+		t.Fatalf("results: %q", res)
+	}
+	in := r.entry("shop").Intent
+	if in == nil || in.CSR == "" || in.Key == nil {
+		t.Fatalf("intent: %+v", in)
+	}
+	r.keySpec("shop", "dns_names: [www.shop.example.com]")
+	r.clock.Add(6 * time.Minute)
+	if res, _ := r.run(true); len(res) < 1 || !strings.HasPrefix(res[0], "order shop: ordered ") {
+		t.Fatalf("results: %q", res)
+	}
+	type sent struct {
+		AltID       string `json:"alternative_order_id"`
+		Certificate struct {
+			CommonName string   `json:"common_name"`
+			DNSNames   []string `json:"dns_names"`
+			CSR        string   `json:"csr"`
+		} `json:"certificate"`
+	}
+	var orders []sent
+	for _, q := range r.srv.Requests() {
+		if q.Method == "POST" && q.Path == "/order/certificate/ssl" {
+			var b sent
+			if err := json.Unmarshal(q.Body, &b); err != nil {
+				t.Fatal(err)
+			}
+			orders = append(orders, b)
+		}
+	}
+	if len(orders) != 2 || orders[0].AltID != orders[1].AltID {
+		t.Fatalf("order requests: %+v", orders)
+	}
+	if orders[1].Certificate.CSR != in.CSR {
+		t.Fatalf("the re-send carried another CSR (%s) than the first attempt (%s)", keys.CSRFingerprint(orders[1].Certificate.CSR), in.Key.CSRFingerprint)
+	}
+	if orders[1].Certificate.CommonName != "shop.example.com" || len(orders[1].Certificate.DNSNames) != 0 {
+		t.Fatalf("the re-send's names: %q %q, want the first request's (shop.example.com only)", orders[1].Certificate.CommonName, orders[1].Certificate.DNSNames)
+	}
+	// The order is found: the new names are a reissue, with a new key.
+	r.clock.Add(time.Minute)
+	res, _ := r.run(true)
+	if !slices.ContainsFunc(res, func(s string) bool { return strings.HasPrefix(s, "reissue shop: reissue requested") }) {
+		t.Fatalf("results: %q", res)
+	}
+	csrs := r.sentCSRs()
+	req := parseCSR(t, csrs[len(csrs)-1])
+	if !slices.Equal(req.DNSNames, []string{"shop.example.com", "www.shop.example.com"}) {
+		t.Fatalf("reissue CSR names %v", req.DNSNames)
+	}
+	if e := r.entry("shop"); e.Key == nil || e.Key.PublicKeySHA256 == in.Key.PublicKeySHA256 {
+		t.Fatalf("the reissue's key: %+v, the order's %+v", e.Key, in.Key)
+	}
+}
+
 // TestKeys_refused: a first request CertCentral refuses removes the key
 // made for it with the intent.
 func TestKeys_refused(t *testing.T) {

@@ -73,16 +73,18 @@ func TestApply_killLoopKeys(t *testing.T) {
 		if n := maxOrdersPerName(srv); n > 1 {
 			t.Fatalf("after %d kills: a spec was ordered %d times", killed, n)
 		}
-		first := map[string]string{}
+		first := map[string]sentRequest{}
 		for _, q := range keyRequests(t, srv) {
 			key := q.path + " " + q.altID
 			if q.altID == "" {
 				key = q.path + " " + strings.Join(q.names, ",")
 			}
-			if csr, ok := first[key]; ok && csr != q.csr {
-				t.Fatalf("after %d kills: a re-send (%s) carried another CSR than the first attempt", killed, key)
+			if f, ok := first[key]; ok && f.csr != q.csr {
+				t.Fatalf("after %d kills: a re-send (%s, names %v) carried another CSR than the first attempt (names %v)", killed, key, q.names, f.names)
 			}
-			first[key] = q.csr
+			if _, ok := first[key]; !ok {
+				first[key] = q
+			}
 		}
 	}
 	killed, inFlight := killLoop(t, env, args, st, kills, 400*time.Millisecond, func() {
