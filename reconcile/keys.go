@@ -171,9 +171,3 @@ func csrNames(csrPEM string) (cn string, dnsNames []string, ok bool) {
 	}
 	return req.Subject.CommonName, dnsNames, true
 }
-
-// sameNameSet reports whether two name lists hold the same names.
-func sameNameSet(a, b []string) bool {
-	extra, missing := spec.NameDiff(a, b)
-	return len(extra)+len(missing) == 0
-}
