@@ -48,6 +48,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/certform/certform/internal/wait"
 )
 
 // Base URLs of CertCentral's Services API v2.
@@ -117,7 +119,7 @@ type Client struct {
 	pause    *keyPause                                        // shared by copies of the client (Check's)
 	scrubRE  *regexp.Regexp                                   // the key, for scrub
 	now      func() time.Time                                 // time.Now; tests replace it
-	sleep    func(ctx context.Context, d time.Duration) error // sleepCtx; tests replace it
+	sleep    func(ctx context.Context, d time.Duration) error // wait.Sleep; tests replace it
 }
 
 // RateLimitPause is the least wait after a 429 before the next call with
@@ -160,18 +162,6 @@ func (c *Client) waitPause(ctx context.Context) error {
 		if err := c.sleep(ctx, d); err != nil {
 			return err
 		}
-	}
-}
-
-// sleepCtx waits d, or until ctx ends, and returns ctx's error then.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
 
@@ -301,7 +291,7 @@ func New(key string, opts ...Option) (*Client, error) {
 		pause:   &keyPause{},
 		scrubRE: regexp.MustCompile("(?i)" + regexp.QuoteMeta(string(k))),
 		now:     time.Now,
-		sleep:   sleepCtx,
+		sleep:   wait.Sleep,
 	}
 	if err := WithBaseURL(BaseURLUS)(c); err != nil {
 		return nil, err
