@@ -327,7 +327,7 @@ func ReadyCondition(r status.Entry, now time.Time) string {
 	switch {
 	case r.LastError != "" || r.DeliveryError != "" || r.HookPending != "":
 		return "False"
-	case r.Status == "revoked" || r.Status == "canceled" || r.Status == "rejected" || r.Status == "expired":
+	case digicert.IsClosed(r.Status):
 		return "False"
 	case r.NotAfter != nil && !now.Before(*r.NotAfter):
 		return "False"

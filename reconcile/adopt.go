@@ -5,13 +5,15 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/certform/certform/adopt"
 	"github.com/certform/certform/digicert"
 	"github.com/certform/certform/spec"
 	"github.com/certform/certform/state"
 )
 
-// adopt records the order a spec names with order_id as the spec's, with
-// the order's current CT and auto-reissue values, after the checks of
+// adopt records the order a spec names with order_id as the spec's
+// (adopt.Entry, with the spec's ordering-only options and what every read
+// of an order records), after the checks of
 // adoptProblem (on the order as the plan read it, or read now when the
 // plan did not) and once more that no entry tracks it. Only GET calls.
 func (ap *applier) adopt(ctx context.Context, a Action) (string, error) {
@@ -45,8 +47,8 @@ func (ap *applier) adopt(ctx context.Context, a Action) (string, error) {
 	o := ad.order
 	now := ap.now()
 	err := ap.Store.Update(a.Name, func(e *state.Entry) bool {
-		ne := state.Entry{OrderID: o.ID, AlternativeOrderID: o.AlternativeOrderID, Fingerprint: d.Fingerprint, Fixed: d.FixedFields(), Checked: d.Fingerprint,
-			Options: orderingOptions(d), DisableCT: o.DisableCT.Or(d.DisableCT), AutoReissue: o.AutoReissue.Or(d.AutoReissue), Imported: true, File: d.File, OrderedAt: now}
+		ne := adopt.Entry(d, o, now)
+		ne.Options = orderingOptions(d)
 		recordOrder(&ne, o, now)
 		*e = ne
 		return true

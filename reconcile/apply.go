@@ -623,7 +623,7 @@ func (ap *applier) recheckNames(ctx context.Context, a Action) error {
 	var what []string
 	first := 0
 	for _, x := range orders {
-		if closedStatuses[x.Status] || !sameNames(orderNames(x.Certificate.CommonName, x.Certificate.DNSNames), want) {
+		if digicert.IsClosed(x.Status) || !sameNames(orderNames(x.Certificate.CommonName, x.Certificate.DNSNames), want) {
 			continue
 		}
 		if first == 0 || x.ID < first {
@@ -728,7 +728,7 @@ func (ap *applier) checkNames(ctx context.Context, a Action, in *state.Intent) e
 			return fmt.Errorf("asking CertCentral for live orders named %s before sending the order again: %w; nothing was ordered", want[0], err)
 		}
 		for _, x := range orders {
-			if closedStatuses[x.Status] || skip[x.ID] || !sameNames(orderNames(x.Certificate.CommonName, x.Certificate.DNSNames), want) {
+			if digicert.IsClosed(x.Status) || skip[x.ID] || !sameNames(orderNames(x.Certificate.CommonName, x.Certificate.DNSNames), want) {
 				continue
 			}
 			if o.AllowExistingNames {

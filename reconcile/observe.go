@@ -77,7 +77,7 @@ func (r *Reconciler) observe(ctx context.Context, known *state.File, all bool) (
 	full := all || since.IsZero() || since.After(now) || now.Sub(since) >= feedWindow
 	if full {
 		for _, n := range byID {
-			if all || !closedStatuses[known.Entries[n].Status] {
+			if all || !digicert.IsClosed(known.Entries[n].Status) {
 				read[n] = true
 			}
 		}

@@ -339,9 +339,6 @@ type adoptee struct {
 	order       *digicert.Order
 }
 
-// closedStatuses are order statuses after which nothing can change.
-var closedStatuses = map[string]bool{"revoked": true, "canceled": true, "rejected": true, "expired": true}
-
 func boolp(b bool) *bool { return &b }
 
 // orderingOptions returns the ordering-only options of an order, by spec
@@ -632,7 +629,7 @@ func (pc *planCtx) liveMatches(d *spec.Order, skip ...int) []liveOrder {
 	want := specNames(d)
 	var out []liveOrder
 	for _, o := range pc.in.Live {
-		if !closedStatuses[o.Status] && sameNames(o.Names, want) && !slices.Contains(skip, o.ID) {
+		if !digicert.IsClosed(o.Status) && sameNames(o.Names, want) && !slices.Contains(skip, o.ID) {
 			out = append(out, o)
 		}
 	}
@@ -647,7 +644,7 @@ func isNew(e *state.Entry) bool { return e == nil || (e.OrderID == 0 && e.Intent
 // live reports whether an entry stands for an order that still counts: not
 // revoked, canceled, rejected or expired.
 func live(e *state.Entry) bool {
-	return !closedStatuses[e.Status] && (e.Revoke == nil || e.Revoke.Status != "approved")
+	return !digicert.IsClosed(e.Status) && (e.Revoke == nil || e.Revoke.Status != "approved")
 }
 
 // duplicate says why a new order is held back and what to do.
@@ -831,7 +828,7 @@ func (pc *planCtx) planOne(p *Changes, name string, d *spec.Order, e *state.Entr
 		note(NotePending, e.OrderID, "an administrator approves or rejects it in CertCentral",
 			"revoke request %d is %s, waiting for approval", e.Revoke.RequestID, e.Revoke.Status)
 		return
-	case d.Revoke && closedStatuses[status]:
+	case d.Revoke && digicert.IsClosed(status):
 		note(NoteDrift, e.OrderID, "", "the order is %s in CertCentral; there is nothing to revoke", status)
 		return
 	case d.Revoke:
@@ -861,7 +858,7 @@ func (pc *planCtx) planOne(p *Changes, name string, d *spec.Order, e *state.Entr
 		return
 	case status == "expired" && pc.planRenewal(p, pos, note, d, e, status, obs):
 		return
-	case closedStatuses[status]:
+	case digicert.IsClosed(status):
 		note(NoteDrift, e.OrderID, "for a new certificate, write a spec with a new name; to stop tracking this one, run certform forget "+name,
 			"the order is %s in CertCentral, changed outside certform; certform changes nothing on it", status)
 		return
@@ -1134,7 +1131,7 @@ func (pc *planCtx) planRenewal(p *Changes, pos func(Action) Action, note func(st
 // reissue is pending. certform warns about it (a note; the daemon's
 // certform_reissue_overdue metric).
 func ReissueOverdue(e *state.Entry, now time.Time) bool {
-	return e.AutoReissue && e.OrderID != 0 && !closedStatuses[e.Status] && reissueOverdue(e, e.Status, now)
+	return e.AutoReissue && e.OrderID != 0 && !digicert.IsClosed(e.Status) && reissueOverdue(e, e.Status, now)
 }
 
 func reissueOverdue(e *state.Entry, status string, now time.Time) bool {
@@ -1190,7 +1187,7 @@ func adoptProblem(d *spec.Order, ad *adoptee) (blockedBy, msg, hint string) {
 	case ad.Missing:
 		return BlockedOrderID, fmt.Sprintf("order %d does not exist in this CertCentral account; nothing is adopted", d.OrderID),
 			"check order_id against the order's id in CertCentral"
-	case closedStatuses[ad.Status]:
+	case digicert.IsClosed(ad.Status):
 		return BlockedOrderID, fmt.Sprintf("order %d is %s in CertCentral; only a live order is adopted", d.OrderID, ad.Status),
 			"for a new order, remove order_id from the spec"
 	}

@@ -496,7 +496,7 @@ func (r *Reconciler) consult(ctx context.Context, news []*spec.Order) ([]liveOrd
 			return nil, err
 		}
 		for _, o := range orders {
-			if closedStatuses[o.Status] || seen[o.ID] {
+			if digicert.IsClosed(o.Status) || seen[o.ID] {
 				continue
 			}
 			seen[o.ID] = true

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/certform/certform/digicert"
 	"github.com/certform/certform/spec"
 	"github.com/certform/certform/state"
 )
@@ -56,7 +57,7 @@ func (ap *applier) adoptRenewal(ctx context.Context, a Action, newID int) (strin
 	if o.RenewalOfOrderID != 0 && o.RenewalOfOrderID != a.OrderID {
 		return "", fmt.Errorf("not adopted: order %d renews order %d, not order %d; check both in CertCentral", newID, o.RenewalOfOrderID, a.OrderID)
 	}
-	if closedStatuses[o.Status] {
+	if digicert.IsClosed(o.Status) {
 		return "", fmt.Errorf("not adopted: order %d, the renewal of order %d, is %s in CertCentral; for a new certificate, give the spec a new name, or run certform forget %s so that certform orders anew",
 			newID, a.OrderID, o.Status, a.Name)
 	}

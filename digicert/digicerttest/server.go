@@ -1793,7 +1793,7 @@ func (s *Server) listReissues(w http.ResponseWriter, id int) {
 
 // changeable refuses settings changes on a revoked or revoking order.
 func (s *Server) changeable(o *Order) *apiErr {
-	if o.Status == "revoked" || o.Status == "canceled" || o.Status == "rejected" || o.Status == "expired" {
+	if digicert.IsClosed(o.Status) {
 		return &apiErr{400, "invalid_order_status", fmt.Sprintf("The order is %s; its settings cannot change.", o.Status)}
 	}
 	return nil

@@ -22,6 +22,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/certform/certform/adopt"
 	"github.com/certform/certform/deliver"
 	"github.com/certform/certform/digicert"
 	"github.com/certform/certform/reconcile"
@@ -1187,88 +1188,39 @@ func runImport(stdout, stderr io.Writer, args []string) int {
 		fmt.Fprintf(stderr, "certform import: %v\n", err)
 		return exitError
 	}
-	specs, err := spec.Load(*dir)
-	if err != nil {
-		fmt.Fprintf(stderr, "certform import: %v\n", err)
-		return exitError
-	}
-	var o *spec.Order
-	for _, x := range specs.Orders {
-		if x.Name == name {
-			o = x
-		}
-	}
-	if o == nil {
-		fmt.Fprintf(stderr, "certform import: no valid spec named %q in %s\n", name, *dir)
-		for _, e := range specs.Errors {
-			if e.Spec == name {
-				fmt.Fprintln(stderr, e)
-			}
-		}
-		return exitError
-	}
-	if e := store.Entry(name); e != nil && (e.OrderID != 0 || e.Intent != nil) {
-		fmt.Fprintf(stderr, "certform import: %s already tracks order %d\nhint: run certform forget %s first to track another order\n", name, e.OrderID, name)
-		return exitError
-	}
-	var other string
-	store.View(func(f *state.File) {
-		for _, n := range f.Names() {
-			if f.Entries[n].OrderID == orderID && n != name {
-				other = n
-				break
-			}
-		}
-	})
-	if other != "" {
-		fmt.Fprintf(stderr, "certform import: order %d is already tracked as %s; one order is tracked by one spec; nothing imported\nhint: to move it to %s, run certform forget %s, then certform import %s %d\n",
-			orderID, other, name, other, name, orderID)
-		return exitError
-	}
 	ctx, stop := signalContext()
 	defer stop()
-	preflight(client)
-	got, err := client.GetOrder(ctx, orderID)
-	if unreachable("import", stderr, err) {
-		return exitError
-	}
+	im := &adopt.Import{API: client, Store: store, Dir: *dir, Name: name, OrderID: orderID, Check: func(context.Context) error {
+		preflight(client)
+		return nil
+	}}
+	got, err := im.Run(ctx)
 	if err != nil {
-		fmt.Fprintf(stderr, "certform import: reading order %d: %v\n", orderID, err)
-		return exitError
-	}
-	if msg := namesDiffer(o, got); msg != "" {
-		fmt.Fprintf(stderr, "certform import: order %d does not match spec %s: %s; nothing imported\n", orderID, name, msg)
-		return exitError
-	}
-	err = store.Update(name, func(e *state.Entry) bool {
-		*e = state.Entry{OrderID: got.ID, AlternativeOrderID: got.AlternativeOrderID, Fingerprint: o.Fingerprint, Fixed: o.FixedFields(), Checked: o.Fingerprint,
-			DisableCT: got.DisableCT.Or(o.DisableCT), AutoReissue: got.AutoReissue.Or(o.AutoReissue), Imported: true, File: o.File,
-			OrderedAt: time.Now().UTC(), Status: got.Status, RefreshedAt: time.Now().UTC()}
-		return true
-	})
-	if err != nil {
-		fmt.Fprintf(stderr, "certform import: %v\n", err)
-		return exitError
+		return importFailed(stderr, err)
 	}
 	fmt.Fprintf(stdout, "Imported order %d (%s) as %s.\n", got.ID, got.Status, name)
 	fmt.Fprintf(stdout, "A spec can also adopt an order declaratively, reviewed in git like any change: write order_id: %d in it, and apply (see \"Adopting existing orders\" in README.md).\n", got.ID)
 	return exitOK
 }
 
-// namesDiffer compares an order's names with a spec's and says which differ.
-func namesDiffer(o *spec.Order, got *digicert.Order) string {
-	extra, missing := spec.NameDiff(append([]string{o.CommonName}, o.DNSNames...), got.Names())
-	var parts []string
-	if len(missing) > 0 {
-		parts = append(parts, "the order lacks "+strings.Join(missing, ", "))
+// importFailed prints why certform import did nothing and returns the
+// exit code.
+func importFailed(stderr io.Writer, err error) int {
+	var refused *adopt.Refusal
+	switch {
+	case unreachable("import", stderr, err):
+	case errors.As(err, &refused):
+		fmt.Fprintf(stderr, "certform import: %s\n", refused.Msg)
+		for _, d := range refused.Details {
+			fmt.Fprintln(stderr, d)
+		}
+		if refused.Hint != "" {
+			fmt.Fprintf(stderr, "hint: %s\n", refused.Hint)
+		}
+	default:
+		fmt.Fprintf(stderr, "certform import: %v\n", err)
 	}
-	if len(extra) > 0 {
-		parts = append(parts, "the order also names "+strings.Join(extra, ", "))
-	}
-	if cn := strings.ToLower(got.Certificate.CommonName); len(parts) == 0 && cn != o.CommonName {
-		parts = append(parts, fmt.Sprintf("its common name is %s, the spec's %s", cn, o.CommonName))
-	}
-	return strings.Join(parts, "; ")
+	return exitError
 }
 
 func runForget(stdout, stderr io.Writer, args []string) int {

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/certform/certform/adopt"
 	"github.com/certform/certform/daemon"
 	"github.com/certform/certform/digicert"
 	"github.com/certform/certform/digicert/digicerttest"
@@ -229,33 +230,13 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 // notifications still queued.
 const notifyDrain = 10 * time.Second
 
-// seedDev makes the dev fake look like an account that has been used: for
-// every valid spec that asks for revocation and has no state entry, an
-// issued order with its names is created in the fake and adopted into the
-// state (as certform import does), so that the demo shows a revocation.
+// seedDev seeds the dev fake (adopt.Seed): each order it places is an
+// issued order in the fake with the spec's names and settings.
 func seedDev(dir string, fake *digicerttest.Server, store *state.Store, log *slog.Logger) {
-	res, err := spec.Load(dir)
-	if err != nil {
-		log.Warn("dev mode: the specs could not be read to seed the fake; the first cycle reports why", "error", err.Error())
-		return
-	}
-	for _, o := range res.Orders {
-		if !o.Revoke || store.Entry(o.Name) != nil {
-			continue
-		}
-		id := fake.AddOrder(digicerttest.Order{CommonName: o.CommonName, DNSNames: o.DNSNames, SignatureHash: o.SignatureHash,
+	adopt.Seed(dir, store, log, func(o *spec.Order) int {
+		return fake.AddOrder(digicerttest.Order{CommonName: o.CommonName, DNSNames: o.DNSNames, SignatureHash: o.SignatureHash,
 			ProductType: o.Product, OrganizationID: o.OrganizationID, DisableCT: o.DisableCT, AutoReissue: o.AutoReissue})
-		err := store.Update(o.Name, func(e *state.Entry) bool {
-			*e = state.Entry{OrderID: id, Fingerprint: o.Fingerprint, Fixed: o.FixedFields(), Checked: o.Fingerprint, DisableCT: o.DisableCT,
-				AutoReissue: o.AutoReissue, Imported: true, File: o.File, OrderedAt: time.Now().UTC(), Status: "issued"}
-			return true
-		})
-		if err != nil {
-			log.Warn("dev mode: seeding the fake failed", "spec", o.Name, "error", err.Error())
-			continue
-		}
-		log.Info("dev mode: seeded the fake with an order this spec asks to revoke, as if ordered earlier", "spec", o.Name, "order_id", id)
-	}
+	})
 }
 
 var _ reconcile.API = (*digicert.Client)(nil)

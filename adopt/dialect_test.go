@@ -1,4 +1,4 @@
-package cli
+package adopt
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// orderAPI is an adoptAPI over orders given in full.
+// orderAPI is an API over orders given in full.
 type orderAPI map[int]*digicert.Order
 
 func (a orderAPI) ListOrders(context.Context, digicert.OrderFilter) ([]digicert.Order, error) {
@@ -33,14 +33,14 @@ func (a orderAPI) GetOrder(_ context.Context, id int) (*digicert.Order, error) {
 	return &c, nil
 }
 
-// TestAdoptJob_realShapes: adopt reads orders as real answers carry them:
+// TestBulk_realShapes: adopt reads orders as real answers carry them:
 // the organization id under certificate.organization only (DigiCert's
 // order-info example, digicert/testdata/realdata/ribose_order.json), the
 // product name_ids ssl_securesite_flex and ssl_ev_securesite_flex, and no
 // disable_ct or auto_reissue: the spec then leaves those out with a
 // comment, and never writes false for what it does not know.
-func TestAdoptJob_realShapes(t *testing.T) {
-	raw, err := os.ReadFile("digicert/testdata/realdata/ribose_order.json")
+func TestBulk_realShapes(t *testing.T) {
+	raw, err := os.ReadFile("../digicert/testdata/realdata/ribose_order.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,8 +61,8 @@ func TestAdoptJob_realShapes(t *testing.T) {
 		3: read(3, "ev.example.com", "ssl_ev_securesite_flex"),
 	}
 	dir := t.TempDir()
-	job := &adoptJob{API: api, Dir: dir, Out: "adopted", Parallelism: 1, DryRun: true, Now: func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) }}
-	rep, err := job.run(context.Background())
+	job := &Bulk{API: api, Dir: dir, Out: "adopted", Parallelism: 1, DryRun: true, Now: func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) }}
+	rep, err := job.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
