@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -72,26 +73,43 @@ func runAdopt(stdout, stderr io.Writer, args []string) int {
 		fmt.Fprintf(stderr, "certform adopt: --common-name %q: %v\n", *cn, err)
 		return exitUsage
 	}
-	logger, client, code := loggerAndClient("adopt", &lf, &api, stderr, args)
+	cmd := adoptCmd{loc: loc, api: &api, log: &lf, accountMoved: *accountMoved, args: args}
+	return cmd.adopt(stdout, stderr, adopt.Bulk{Dir: *dir, Out: *out, Statuses: want, CommonName: pattern, DryRun: *dryRun, Parallelism: *parallelism})
+}
+
+// adoptCmd is what certform adopt and certform import take from their
+// command lines besides the job: where the state is, the API and logging
+// flags, --account-moved, and the arguments (for the client's errors).
+type adoptCmd struct {
+	loc          stateLocation
+	api          *apiFlags
+	log          *logFlags
+	accountMoved bool
+	args         []string
+}
+
+// adopt runs certform adopt's job (its API, Known and Check are set here)
+// with the state only read, prints the report and returns the exit code.
+func (c adoptCmd) adopt(stdout, stderr io.Writer, job adopt.Bulk) int {
+	logger, client, code := loggerAndClient("adopt", c.log, c.api, stderr, c.args)
 	if code != 0 {
 		return code
 	}
-	known, err := loc.Read()
+	known, err := c.loc.Read()
 	if err != nil {
 		fmt.Fprintf(stderr, "certform adopt: %v\n%s", err, stateHint(err))
 		return exitError
 	}
-	if err := checkAPIURL(nil, known, loc.Name(), client.BaseURL(), *accountMoved, logger); err != nil {
+	if err := checkAPIURL(nil, known, c.loc.Name(), client.BaseURL(), c.accountMoved, logger); err != nil {
 		fmt.Fprintf(stderr, "certform adopt: %v\n", err)
 		return exitError
 	}
 	ctx, stop := signalContext()
 	defer stop()
-	job := &adopt.Bulk{API: client, Dir: *dir, Out: *out, Known: known, Statuses: want, CommonName: pattern,
-		DryRun: *dryRun, Parallelism: *parallelism, Check: func(context.Context) error {
-			preflight(client)
-			return nil
-		}}
+	job.API, job.Known, job.Check = client, known, func(context.Context) error {
+		preflight(client)
+		return nil
+	}
 	rep, err := job.Run(ctx)
 	if unreachable("adopt", stderr, err) {
 		return exitError
@@ -100,7 +118,60 @@ func runAdopt(stdout, stderr io.Writer, args []string) int {
 		fmt.Fprintf(stderr, "certform adopt: %v\n", err)
 		return exitError
 	}
-	return printAdopt(stdout, stderr, rep, *dryRun)
+	return printAdopt(stdout, stderr, rep, job.DryRun)
+}
+
+// importOrder runs certform import's job (its API, Store and Check are set
+// here), prints what it did and returns the exit code.
+func (c adoptCmd) importOrder(stdout, stderr io.Writer, im adopt.Import) int {
+	gate := &storeGate{}
+	logger, client, code := loggerAndClient("import", c.log, c.api, stderr, c.args, digicert.WithGate(gate.check))
+	if code != 0 {
+		return code
+	}
+	store := openState("import", c.loc, im.Dir, stderr)
+	if store == nil {
+		return exitError
+	}
+	gate.set(store)
+	defer store.Close()
+	if err := checkAPIURL(store, nil, "", client.BaseURL(), c.accountMoved, logger); err != nil {
+		fmt.Fprintf(stderr, "certform import: %v\n", err)
+		return exitError
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	im.API, im.Store, im.Check = client, store, func(context.Context) error {
+		preflight(client)
+		return nil
+	}
+	got, err := im.Run(ctx)
+	if err != nil {
+		return importFailed(stderr, err)
+	}
+	fmt.Fprintf(stdout, "Imported order %d (%s) as %s.\n", got.ID, got.Status, im.Name)
+	fmt.Fprintf(stdout, "A spec can also adopt an order declaratively, reviewed in git like any change: write order_id: %d in it, and apply (see \"Adopting existing orders\" in README.md).\n", got.ID)
+	return exitOK
+}
+
+// importFailed prints why certform import did nothing and returns the
+// exit code.
+func importFailed(stderr io.Writer, err error) int {
+	var refused *adopt.Refusal
+	switch {
+	case unreachable("import", stderr, err):
+	case errors.As(err, &refused):
+		fmt.Fprintf(stderr, "certform import: %s\n", refused.Msg)
+		for _, d := range refused.Details {
+			fmt.Fprintln(stderr, d)
+		}
+		if refused.Hint != "" {
+			fmt.Fprintf(stderr, "hint: %s\n", refused.Hint)
+		}
+	default:
+		fmt.Fprintf(stderr, "certform import: %v\n", err)
+	}
+	return exitError
 }
 
 // printAdopt prints an adopt's report and returns the exit code. Without

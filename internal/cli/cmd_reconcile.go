@@ -1173,54 +1173,8 @@ func runImport(stdout, stderr io.Writer, args []string) int {
 		fmt.Fprintf(stderr, "certform import: ORDER_ID %q is not an order id (a positive integer)\n", fs.Arg(1))
 		return exitUsage
 	}
-	gate := &storeGate{}
-	logger, client, code := loggerAndClient("import", &lf, &api, stderr, args, digicert.WithGate(gate.check))
-	if code != 0 {
-		return code
-	}
-	store := openState("import", loc, *dir, stderr)
-	if store == nil {
-		return exitError
-	}
-	gate.set(store)
-	defer store.Close()
-	if err := checkAPIURL(store, nil, "", client.BaseURL(), *accountMoved, logger); err != nil {
-		fmt.Fprintf(stderr, "certform import: %v\n", err)
-		return exitError
-	}
-	ctx, stop := signalContext()
-	defer stop()
-	im := &adopt.Import{API: client, Store: store, Dir: *dir, Name: name, OrderID: orderID, Check: func(context.Context) error {
-		preflight(client)
-		return nil
-	}}
-	got, err := im.Run(ctx)
-	if err != nil {
-		return importFailed(stderr, err)
-	}
-	fmt.Fprintf(stdout, "Imported order %d (%s) as %s.\n", got.ID, got.Status, name)
-	fmt.Fprintf(stdout, "A spec can also adopt an order declaratively, reviewed in git like any change: write order_id: %d in it, and apply (see \"Adopting existing orders\" in README.md).\n", got.ID)
-	return exitOK
-}
-
-// importFailed prints why certform import did nothing and returns the
-// exit code.
-func importFailed(stderr io.Writer, err error) int {
-	var refused *adopt.Refusal
-	switch {
-	case unreachable("import", stderr, err):
-	case errors.As(err, &refused):
-		fmt.Fprintf(stderr, "certform import: %s\n", refused.Msg)
-		for _, d := range refused.Details {
-			fmt.Fprintln(stderr, d)
-		}
-		if refused.Hint != "" {
-			fmt.Fprintf(stderr, "hint: %s\n", refused.Hint)
-		}
-	default:
-		fmt.Fprintf(stderr, "certform import: %v\n", err)
-	}
-	return exitError
+	cmd := adoptCmd{loc: loc, api: &api, log: &lf, accountMoved: *accountMoved, args: args}
+	return cmd.importOrder(stdout, stderr, adopt.Import{Dir: *dir, Name: name, OrderID: orderID})
 }
 
 func runForget(stdout, stderr io.Writer, args []string) int {
