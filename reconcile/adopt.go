@@ -46,7 +46,7 @@ func (ap *applier) adopt(ctx context.Context, a Action) (string, error) {
 	now := ap.now()
 	err := ap.Store.Update(a.Name, func(e *state.Entry) bool {
 		ne := state.Entry{OrderID: o.ID, AlternativeOrderID: o.AlternativeOrderID, Fingerprint: d.Fingerprint, Fixed: d.FixedFields(), Checked: d.Fingerprint,
-			Options: orderingOptions(d), DisableCT: o.DisableCT.Or(d.DisableCT), AutoReissue: o.AutoReissue.Or(d.AutoReissue), Imported: true, File: d.File, OrderedAt: now}
+			Options: d.OrderingOptions(), DisableCT: o.DisableCT.Or(d.DisableCT), AutoReissue: o.AutoReissue.Or(d.AutoReissue), Imported: true, File: d.File, OrderedAt: now}
 		recordOrder(&ne, o, now)
 		*e = ne
 		return true
