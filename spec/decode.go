@@ -136,71 +136,61 @@ func decodeMapping(m *yaml.Node, d *docErrors, isDefaults bool) (out fields, wri
 	return out, written
 }
 
+// decodeValue decodes one key's value n as kind k, or adds an error saying
+// what it should be and returns nil.
 func decodeValue(key string, k kind, n *yaml.Node, d *docErrors) *value {
-	v := &value{file: d.file, line: n.Line, col: n.Column}
-	wrong := func() *value {
-		if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
-			d.add(n, key, "has no value; give %s or remove the key", k)
-			return nil
+	var got any
+	var msg string
+	switch {
+	case k == kStrings && n.Kind == yaml.SequenceNode:
+		return decodeStrings(key, n, d)
+	case k == kStrings || n.Kind != yaml.ScalarNode:
+		msg = wrongType
+	case k == kString:
+		got = n.Value
+		if n.ShortTag() != "!!str" {
+			msg = wrongType
 		}
+	case k == kBool:
+		got, msg = plainBool(n)
+	case k == kInt:
+		got, msg = plainInt(n)
+	}
+	switch {
+	case msg == wrongType && n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null":
+		d.add(n, key, "has no value; give %s or remove the key", k)
+		return nil
+	case msg == wrongType:
 		d.add(n, key, "must be %s, got %s", k, describe(n))
 		return nil
+	case msg != "":
+		d.add(n, key, "%s", msg)
+		return nil
 	}
-	switch k {
-	case kString:
-		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" {
-			return wrong()
-		}
-		v.v = n.Value
-	case kBool:
-		if n.Kind != yaml.ScalarNode {
-			return wrong()
-		}
-		b, msg := plainBool(n)
-		if msg == wrongType {
-			return wrong()
-		}
-		if msg != "" {
-			d.add(n, key, "%s", msg)
-			return nil
-		}
-		v.v = b
-	case kInt:
-		if n.Kind != yaml.ScalarNode {
-			return wrong()
-		}
-		i, msg := plainInt(n)
-		if msg == wrongType {
-			return wrong()
-		}
-		if msg != "" {
-			d.add(n, key, "%s", msg)
-			return nil
-		}
-		v.v = i
-	case kStrings:
-		if n.Kind != yaml.SequenceNode {
-			return wrong()
-		}
-		list := make([]string, 0, len(n.Content))
-		ok := true
-		for i, item := range n.Content {
-			item = resolve(item)
-			if item == nil || item.Kind != yaml.ScalarNode || item.ShortTag() != "!!str" {
-				if item != nil {
-					d.add(item, fmt.Sprintf("%s[%d]", key, i), "must be a string, got %s", describe(item))
-				}
-				ok = false
-				continue
+	return &value{v: got, file: d.file, line: n.Line, col: n.Column}
+}
+
+// decodeStrings decodes a list of strings, each item's position kept.
+func decodeStrings(key string, n *yaml.Node, d *docErrors) *value {
+	v := &value{file: d.file, line: n.Line, col: n.Column}
+	list := make([]string, 0, len(n.Content))
+	ok := true
+	for i, item := range n.Content {
+		item = resolve(item)
+		if item == nil || item.Kind != yaml.ScalarNode || item.ShortTag() != "!!str" {
+			if item != nil {
+				d.add(item, fmt.Sprintf("%s[%d]", key, i), "must be a string, got %s", describe(item))
 			}
-			list = append(list, item.Value)
-			v.items = append(v.items, item)
+			ok = false
+			continue
 		}
-		if !ok {
-			return nil
-		}
-		v.v = list
+		list = append(list, item.Value)
+		v.items = append(v.items, item)
 	}
+	if !ok {
+		return nil
+	}
+	v.v = list
 	return v
 }
 

@@ -650,12 +650,7 @@ func (l *fileCtx) load(rel string, defaults map[string]*defaultsFile, pre stamp)
 	var fr fileResult
 	data, st, err := l.readFile(rel)
 	if err != nil {
-		var nr *notRegularError
-		if errors.As(err, &nr) {
-			fr.errs = []*Error{notRegularFileError(rel, nr.mode)}
-		} else {
-			fr.errs = []*Error{fileError(rel, "%v", err)}
-		}
+		fr.errs = []*Error{readFileError(rel, err)}
 		return fr
 	}
 	if pre != (stamp{}) {
@@ -673,48 +668,61 @@ func (l *fileCtx) load(rel string, defaults map[string]*defaultsFile, pre stamp)
 		sources = append(sources, df.src)
 	}
 	for _, doc := range docs {
-		b := body(doc)
-		if b == nil {
-			continue
-		}
-		fr.docs++
-		d := &docErrors{file: rel}
-		o := l.buildDoc(rel, b, chain, d)
-		name := ""
-		if o != nil {
-			name = o.Name
-		} else if n := docName(b); n != "" {
-			name = n
-		}
-		switch {
-		case perr != nil:
-			// The file is broken further down: none of its documents is
-			// taken, so that a half-read file changes nothing.
-		case broken != nil && name != "":
-			d.add(b, "", "spec %q not loaded: fix the errors in %s first", name, broken.rel)
-		case broken != nil:
-			d.add(b, "", "spec not loaded: fix the errors in %s first", broken.rel)
-		case len(d.errs) == 0 && o != nil:
-			if o.sources == nil {
-				o.sources = sources
-			} else {
-				o.sources = append(append(make([]source, 0, len(sources)+len(o.sources)), sources...), o.sources...)
-			}
-			fr.orders = append(fr.orders, o)
-			continue
-		}
-		for _, e := range d.errs {
-			e.Spec = name
-		}
-		fr.errs = append(fr.errs, d.errs...)
-		if name != "" {
-			fr.invalid = append(fr.invalid, name)
+		if b := body(doc); b != nil {
+			fr.docs++
+			l.loadDoc(&fr, rel, b, chain, broken, perr != nil, sources)
 		}
 	}
 	if perr != nil {
 		fr.errs = append(fr.errs, yamlError(rel, data, perr))
 	}
 	return fr
+}
+
+// readFileError is the error of a spec file that cannot be read.
+func readFileError(rel string, err error) *Error {
+	var nr *notRegularError
+	if errors.As(err, &nr) {
+		return notRegularFileError(rel, nr.mode)
+	}
+	return fileError(rel, "%v", err)
+}
+
+// loadDoc builds the order of one document b of file rel and adds it, or
+// its errors and name as invalid, to fr. A document of a file that is
+// broken further down (halfRead) or below a broken defaults file is not
+// taken, so that a half-read file changes nothing.
+func (l *fileCtx) loadDoc(fr *fileResult, rel string, b *yaml.Node, chain []*defaultsFile, broken *defaultsFile, halfRead bool, sources []source) {
+	d := &docErrors{file: rel}
+	o := l.buildDoc(rel, b, chain, d)
+	name := ""
+	if o != nil {
+		name = o.Name
+	} else if n := docName(b); n != "" {
+		name = n
+	}
+	switch {
+	case halfRead:
+	case broken != nil && name != "":
+		d.add(b, "", "spec %q not loaded: fix the errors in %s first", name, broken.rel)
+	case broken != nil:
+		d.add(b, "", "spec not loaded: fix the errors in %s first", broken.rel)
+	case len(d.errs) == 0 && o != nil:
+		if o.sources == nil {
+			o.sources = sources
+		} else {
+			o.sources = append(append(make([]source, 0, len(sources)+len(o.sources)), sources...), o.sources...)
+		}
+		fr.orders = append(fr.orders, o)
+		return
+	}
+	for _, e := range d.errs {
+		e.Spec = name
+	}
+	fr.errs = append(fr.errs, d.errs...)
+	if name != "" {
+		fr.invalid = append(fr.invalid, name)
+	}
 }
 
 // docName reads a document's name key, if it is a string.
