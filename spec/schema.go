@@ -22,36 +22,11 @@ func Schema() ([]byte, error) {
 	props := map[string]any{}
 	var specOnly []any
 	for i := range fieldTable {
-		info := &fieldTable[i]
-		k, c := info.key, info.keyConstraint
-		p := map[string]any{"description": c.desc}
-		switch info.kind {
-		case kString:
-			p["type"] = "string"
-		case kInt:
-			p["type"] = "integer"
-		case kBool:
-			p["type"] = "boolean"
-		case kStrings:
-			p["type"], p["items"] = "array", map[string]any{"type": "string"}
+		f := &fieldTable[i]
+		props[f.key] = f.schemaProperty()
+		if f.noDefaults {
+			specOnly = append(specOnly, f.key)
 		}
-		if c.enum != nil {
-			p["enum"] = c.enum
-		}
-		if c.min != 0 || c.max != 0 {
-			p["minimum"] = c.min
-			if c.max != 0 {
-				p["maximum"] = c.max
-			}
-		}
-		if c.notZero {
-			p["not"] = map[string]any{"const": 0}
-		}
-		if info.noDefaults {
-			p["description"] = c.desc + " Not in defaults.yaml."
-			specOnly = append(specOnly, k)
-		}
-		props[k] = p
 	}
 	sort.Slice(specOnly, func(i, j int) bool { return specOnly[i].(string) < specOnly[j].(string) })
 	forbidden := make([]any, 0, len(specOnly))
@@ -83,4 +58,37 @@ func keyTypeNames() []string {
 		out = append(out, string(t))
 	}
 	return out
+}
+
+// schemaProperty is the key's JSON Schema: its type, enum, range and
+// description ("Not in defaults.yaml." added for the keys defaults may not
+// set).
+func (f *field) schemaProperty() map[string]any {
+	p := map[string]any{"description": f.desc}
+	switch f.kind {
+	case kString:
+		p["type"] = "string"
+	case kInt:
+		p["type"] = "integer"
+	case kBool:
+		p["type"] = "boolean"
+	case kStrings:
+		p["type"], p["items"] = "array", map[string]any{"type": "string"}
+	}
+	if f.enum != nil {
+		p["enum"] = f.enum
+	}
+	if f.min != 0 || f.max != 0 {
+		p["minimum"] = f.min
+		if f.max != 0 {
+			p["maximum"] = f.max
+		}
+	}
+	if f.notZero {
+		p["not"] = map[string]any{"const": 0}
+	}
+	if f.noDefaults {
+		p["description"] = f.desc + " Not in defaults.yaml."
+	}
+	return p
 }
