@@ -53,3 +53,20 @@ func TestReissueChanges(t *testing.T) {
 		t.Errorf("ClassOf(disable_ct) = %s, %t", c, ok)
 	}
 }
+
+// TestFingerprint_golden: the fingerprint's bytes do not change (the state
+// records them; a change would make every spec look changed).
+func TestFingerprint_golden(t *testing.T) {
+	for _, tc := range []struct {
+		fixed map[string]string
+		want  string
+	}{
+		{map[string]string{"common_name": "a.example.com", "dns_names": "b.example.com,c\"d", "csr": "", "product": "ov", "validity": "1 years"},
+			"sha256:2143a5c604ecef54ea284d231812c09d36c9dacc0a817cf58705e081383ac219"},
+		{nil, "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+	} {
+		if got := Fingerprint(tc.fixed); got != tc.want {
+			t.Errorf("Fingerprint(%v) = %s, want %s", tc.fixed, got, tc.want)
+		}
+	}
+}
