@@ -48,7 +48,7 @@ func (ap *applier) adopt(ctx context.Context, a Action) (string, error) {
 	now := ap.now()
 	err := ap.Store.Update(a.Name, func(e *state.Entry) bool {
 		ne := adopt.Entry(d, o, now)
-		ne.Options = orderingOptions(d)
+		ne.Options = d.OrderingOptions()
 		recordOrder(&ne, o, now)
 		*e = ne
 		return true

@@ -533,7 +533,7 @@ func (ap *applier) place(ctx context.Context, a Action, renewal int) (string, er
 		err = ap.Store.Update(a.Name, func(e *state.Entry) bool {
 			ne := state.Entry{
 				OrderID: resp.ID, AlternativeOrderID: altID, Fingerprint: o.Fingerprint, Fixed: o.FixedFields(), Checked: o.Fingerprint,
-				Options: orderingOptions(o), DisableCT: o.DisableCT, AutoReissue: o.AutoReissue, File: o.File,
+				Options: o.OrderingOptions(), DisableCT: o.DisableCT, AutoReissue: o.AutoReissue, File: o.File,
 				OrderedAt: ap.now(), Status: status, CertificateID: resp.CertificateID, DCVMethod: o.DCVMethod,
 				DCVToken: resp.DCVRandomValue,
 			}
@@ -797,7 +797,7 @@ func (ap *applier) adoptFound(a Action, altID string, refs []digicert.OrderRef) 
 			ne.Fingerprint, ne.DisableCT, ne.AutoReissue = in.Fingerprint, in.DisableCT, in.AutoReissue
 		}
 		if ne.Fingerprint == o.Fingerprint {
-			ne.Fixed, ne.Options = o.FixedFields(), orderingOptions(o)
+			ne.Fixed, ne.Options = o.FixedFields(), o.OrderingOptions()
 		}
 		if in != nil {
 			ne.Key = in.Key

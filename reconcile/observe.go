@@ -350,7 +350,7 @@ func recordOrder(e *state.Entry, o *digicert.Order, now time.Time) {
 func recordRejection(e *state.Entry, now time.Time) {
 	asked := map[string]string{}
 	for k, v := range e.Fixed {
-		if reissuable[k] {
+		if spec.ReissueChanges(k) {
 			asked[k] = v
 		}
 	}

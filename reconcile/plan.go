@@ -85,10 +85,6 @@ const (
 	ReissueKey = "key"
 )
 
-// reissuable are the fixed fields a reissue changes on the same order;
-// the others (product, validity, organization) need a new order.
-var reissuable = map[string]bool{"common_name": true, "dns_names": true, "csr": true, "signature_hash": true, "server_platform_id": true, "key_type": true}
-
 // autoReissueWarnDays: with auto_reissue on, certform warns when the
 // certificate is this close to its end and DigiCert has not reissued it.
 const autoReissueWarnDays = 7
@@ -340,20 +336,6 @@ type adoptee struct {
 }
 
 func boolp(b bool) *bool { return &b }
-
-// orderingOptions returns the ordering-only options of an order, by spec
-// key, as recorded in state.Entry.Options.
-func orderingOptions(o *spec.Order) map[string]string {
-	return map[string]string{
-		"comments":                      o.Comments,
-		"skip_approval":                 fmt.Sprint(o.SkipApproval),
-		"dcv_method":                    o.DCVMethod,
-		"additional_emails":             strings.Join(o.AdditionalEmails, ","),
-		"auto_renew":                    fmt.Sprint(o.AutoRenew),
-		"container_id":                  fmt.Sprint(o.ContainerID),
-		"disable_renewal_notifications": fmt.Sprint(o.DisableRenewalNotifications),
-	}
-}
 
 // changedKeys returns the keys whose values differ between a and b, sorted.
 // Keys missing from old are not reported (an older state lacks them).
@@ -881,7 +863,7 @@ func (pc *planCtx) planOne(p *Changes, name string, d *spec.Order, e *state.Entr
 	}
 	if e.Fingerprint != "" && fp != e.Fingerprint {
 		for _, k := range changedKeys(e.Fixed, fixed) {
-			if reissuable[k] {
+			if spec.ReissueChanges(k) {
 				changedInPlace = append(changedInPlace, k)
 			} else {
 				changedFixed = append(changedFixed, k)
@@ -899,7 +881,7 @@ func (pc *planCtx) planOne(p *Changes, name string, d *spec.Order, e *state.Entr
 		note(NoteNeedsNewOrder, e.OrderID, "certform does not buy a new certificate by itself: for a new order, give the spec a new name; revoke the old order (revoke: true under the old name) only once the new certificate is installed",
 			"%s changed; %s fixed once ordered, and order %d keeps %s", strings.Join(changedFixed, ", "), isAre(len(changedFixed)), e.OrderID, itThem(len(changedFixed)))
 	}
-	if changed := changedKeys(e.Options, orderingOptions(d)); len(changed) > 0 {
+	if changed := changedKeys(e.Options, d.OrderingOptions()); len(changed) > 0 {
 		note(NoteNoEffect, e.OrderID, "",
 			"%s changed; %s only used while ordering and has no effect on order %d", strings.Join(changed, ", "), isAre(len(changed)), e.OrderID)
 	}

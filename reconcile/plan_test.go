@@ -35,7 +35,7 @@ func mkOrder(name string, mods ...func(*spec.Order)) *spec.Order {
 func entryFor(o *spec.Order, orderID int, mods ...func(*state.Entry)) *state.Entry {
 	e := &state.Entry{
 		OrderID: orderID, AlternativeOrderID: "cf-" + o.Name + "-000000000000", Fingerprint: o.Fingerprint, Fixed: o.FixedFields(),
-		Options: orderingOptions(o), DisableCT: o.DisableCT, AutoReissue: o.AutoReissue, File: o.File, Status: "issued",
+		Options: o.OrderingOptions(), DisableCT: o.DisableCT, AutoReissue: o.AutoReissue, File: o.File, Status: "issued",
 		OrderedAt: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC),
 	}
 	for _, m := range mods {

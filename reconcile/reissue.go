@@ -228,7 +228,7 @@ func (ap *applier) recordReissueFixed(name string, fixed map[string]string, fing
 		}
 		undo := map[string]string{}
 		for k, v := range fixed {
-			if reissuable[k] {
+			if spec.ReissueChanges(k) {
 				if old, ok := merged[k]; ok {
 					undo[k] = old
 				}

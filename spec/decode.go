@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/big"
-	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -33,70 +31,6 @@ func (k kind) String() string {
 	}
 	return "a string"
 }
-
-// keyInfo describes one spec key: its type and whether defaults.yaml may
-// set it (why not, when a key has its own reason).
-type keyInfo struct {
-	kind       kind
-	noDefaults bool
-	why        string
-}
-
-// keys is the spec format: every key a spec may hold. It is the contract
-// users write; the README's spec reference lists the same keys.
-var keys = map[string]keyInfo{
-	"name":        {kind: kString, noDefaults: true},
-	"common_name": {kind: kString, noDefaults: true},
-	"dns_names":   {kind: kStrings, noDefaults: true},
-	"csr":         {kind: kString, noDefaults: true},
-	"csr_file":    {kind: kString, noDefaults: true},
-	// key_type: certform makes the key and the CSR (Order.KeyType);
-	// key_rotation: a new key on every reissue and renewal, or not
-	// (Order.KeyRotation).
-	"key_type":                      {kind: kString, noDefaults: false},
-	"key_rotation":                  {kind: kString, noDefaults: false},
-	"signature_hash":                {kind: kString, noDefaults: false},
-	"product":                       {kind: kString, noDefaults: false},
-	"validity_years":                {kind: kInt, noDefaults: false},
-	"validity_days":                 {kind: kInt, noDefaults: false},
-	"organization_id":               {kind: kInt, noDefaults: false},
-	"container_id":                  {kind: kInt, noDefaults: false},
-	"server_platform_id":            {kind: kInt, noDefaults: false},
-	"disable_ct":                    {kind: kBool, noDefaults: false},
-	"auto_reissue":                  {kind: kBool, noDefaults: false},
-	"auto_renew":                    {kind: kBool, noDefaults: false},
-	"skip_approval":                 {kind: kBool, noDefaults: false},
-	"disable_renewal_notifications": {kind: kBool, noDefaults: false},
-	"dcv_method":                    {kind: kString, noDefaults: false},
-	"additional_emails":             {kind: kStrings, noDefaults: false},
-	"comments":                      {kind: kString, noDefaults: false},
-	"revoke":                        {kind: kBool, noDefaults: true},
-	"revoke_comments":               {kind: kString, noDefaults: true},
-	// allow_existing_names: order anew even when CertCentral already has a
-	// live order with exactly these names (Order.AllowExistingNames). A
-	// spec-only key: in a defaults file one line would turn the check off
-	// for a whole tree.
-	"allow_existing_names": {kind: kBool, noDefaults: true, why: "it would turn off the check for live orders with the same names for every spec below it; " +
-		"set it only in the spec that truly wants a second order"},
-	// order_id: this spec is existing CertCentral order N (Order.OrderID).
-	"order_id": {kind: kInt, noDefaults: true},
-	// Keeping the certificate alive (Order.ReissueBeforeDays,
-	// ReissueOnCTChange, RenewBeforeDays).
-	"reissue_before_days":  {kind: kInt, noDefaults: false},
-	"reissue_on_ct_change": {kind: kBool, noDefaults: false},
-	"renew_before_days":    {kind: kInt, noDefaults: false},
-}
-
-// sortedKeys lists the keys alphabetically, for suggestions that do not
-// depend on map order.
-var sortedKeys = func() []string {
-	var ks []string
-	for k := range keys {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
-}()
 
 // value is one decoded key with where it was written.
 type value struct {
@@ -202,71 +136,61 @@ func decodeMapping(m *yaml.Node, d *docErrors, isDefaults bool) (out fields, wri
 	return out, written
 }
 
+// decodeValue decodes one key's value n as kind k, or adds an error saying
+// what it should be and returns nil.
 func decodeValue(key string, k kind, n *yaml.Node, d *docErrors) *value {
-	v := &value{file: d.file, line: n.Line, col: n.Column}
-	wrong := func() *value {
-		if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
-			d.add(n, key, "has no value; give %s or remove the key", k)
-			return nil
+	var got any
+	var msg string
+	switch {
+	case k == kStrings && n.Kind == yaml.SequenceNode:
+		return decodeStrings(key, n, d)
+	case k == kStrings || n.Kind != yaml.ScalarNode:
+		msg = wrongType
+	case k == kString:
+		got = n.Value
+		if n.ShortTag() != "!!str" {
+			msg = wrongType
 		}
+	case k == kBool:
+		got, msg = plainBool(n)
+	case k == kInt:
+		got, msg = plainInt(n)
+	}
+	switch {
+	case msg == wrongType && n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null":
+		d.add(n, key, "has no value; give %s or remove the key", k)
+		return nil
+	case msg == wrongType:
 		d.add(n, key, "must be %s, got %s", k, describe(n))
 		return nil
+	case msg != "":
+		d.add(n, key, "%s", msg)
+		return nil
 	}
-	switch k {
-	case kString:
-		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" {
-			return wrong()
-		}
-		v.v = n.Value
-	case kBool:
-		if n.Kind != yaml.ScalarNode {
-			return wrong()
-		}
-		b, msg := plainBool(n)
-		if msg == wrongType {
-			return wrong()
-		}
-		if msg != "" {
-			d.add(n, key, "%s", msg)
-			return nil
-		}
-		v.v = b
-	case kInt:
-		if n.Kind != yaml.ScalarNode {
-			return wrong()
-		}
-		i, msg := plainInt(n)
-		if msg == wrongType {
-			return wrong()
-		}
-		if msg != "" {
-			d.add(n, key, "%s", msg)
-			return nil
-		}
-		v.v = i
-	case kStrings:
-		if n.Kind != yaml.SequenceNode {
-			return wrong()
-		}
-		list := make([]string, 0, len(n.Content))
-		ok := true
-		for i, item := range n.Content {
-			item = resolve(item)
-			if item == nil || item.Kind != yaml.ScalarNode || item.ShortTag() != "!!str" {
-				if item != nil {
-					d.add(item, fmt.Sprintf("%s[%d]", key, i), "must be a string, got %s", describe(item))
-				}
-				ok = false
-				continue
+	return &value{v: got, file: d.file, line: n.Line, col: n.Column}
+}
+
+// decodeStrings decodes a list of strings, each item's position kept.
+func decodeStrings(key string, n *yaml.Node, d *docErrors) *value {
+	v := &value{file: d.file, line: n.Line, col: n.Column}
+	list := make([]string, 0, len(n.Content))
+	ok := true
+	for i, item := range n.Content {
+		item = resolve(item)
+		if item == nil || item.Kind != yaml.ScalarNode || item.ShortTag() != "!!str" {
+			if item != nil {
+				d.add(item, fmt.Sprintf("%s[%d]", key, i), "must be a string, got %s", describe(item))
 			}
-			list = append(list, item.Value)
-			v.items = append(v.items, item)
+			ok = false
+			continue
 		}
-		if !ok {
-			return nil
-		}
-		v.v = list
+		list = append(list, item.Value)
+		v.items = append(v.items, item)
 	}
+	if !ok {
+		return nil
+	}
+	v.v = list
 	return v
 }
 
@@ -462,7 +386,3 @@ func EditDistance(a, b string) int {
 	}
 	return prev[len(b)]
 }
-
-// Keys returns every key a spec may hold, sorted: the field table the
-// loader decodes with (documentation tests and the JSON Schema use it).
-func Keys() []string { return slices.Clone(sortedKeys) }

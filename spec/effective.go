@@ -26,44 +26,80 @@ import (
 // they are fixed. The error is for a dir that cannot be read or a folder
 // outside it.
 func DefaultsFor(dir, folder string) (map[string]any, []*Error, error) {
+	root, err := specRoot(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	rel, err := defaultsFolder(root, dir, folder)
+	if err != nil {
+		return nil, nil, err
+	}
+	l := &loader{root: root}
+	defaults, errs := l.loadDefaultsAbove(rel)
+	chain, _ := defaultsChain(rel, defaults)
+	eff := fields{}
+	for _, df := range chain {
+		merge(eff, df.fields)
+	}
+	out := make(map[string]any, len(eff))
+	for k, v := range eff {
+		out[k] = v.v
+	}
+	sortErrors(errs)
+	return out, errs, nil
+}
+
+// specRoot returns the real path of the spec directory dir, or an error
+// naming dir when it cannot be read or is not a directory.
+func specRoot(dir string) (string, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return nil, nil, fmt.Errorf("spec directory %s: %w", dir, err)
+		return "", fmt.Errorf("spec directory %s: %w", dir, err)
 	}
 	root, err := filepath.EvalSymlinks(abs)
 	if err != nil {
-		return nil, nil, fmt.Errorf("spec directory %s: %w", dir, unwrapPathError(err))
+		return "", fmt.Errorf("spec directory %s: %w", dir, unwrapPathError(err))
 	}
 	if fi, err := os.Stat(root); err != nil {
-		return nil, nil, fmt.Errorf("spec directory %s: %w", dir, unwrapPathError(err))
+		return "", fmt.Errorf("spec directory %s: %w", dir, unwrapPathError(err))
 	} else if !fi.IsDir() {
-		return nil, nil, fmt.Errorf("spec directory %s: not a directory", dir)
+		return "", fmt.Errorf("spec directory %s: not a directory", dir)
 	}
-	l := &loader{root: root}
+	return root, nil
+}
+
+// defaultsFolder returns folder relative to root (with forward slashes),
+// or an error when it is outside root or in a folder Load does not read.
+func defaultsFolder(root, dir, folder string) (string, error) {
 	full := folder
 	if !filepath.IsAbs(full) {
 		full = filepath.Join(root, full)
 	}
-	rel, err := filepath.Rel(root, fsx.RealPrefix(full))
-	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return nil, nil, fmt.Errorf("folder %s is outside the spec directory %s", folder, dir)
+	rel, inside := fsx.Rel(root, full)
+	if !inside {
+		return "", fmt.Errorf("folder %s is outside the spec directory %s", folder, dir)
 	}
 	rel = filepath.ToSlash(rel)
 	if rel != "." {
 		for _, part := range strings.Split(rel, "/") {
 			if IgnoredName(part) {
-				return nil, nil, fmt.Errorf("folder %s: %q is hidden or an editor leftover, so certform does not read specs there", folder, part)
+				return "", fmt.Errorf("folder %s: %q is hidden or an editor leftover, so certform does not read specs there", folder, part)
 			}
 		}
 	}
+	return rel, nil
+}
 
+// loadDefaultsAbove loads the defaults files of folder rel and of every
+// folder above it, by folder, with their errors.
+func (l *loader) loadDefaultsAbove(rel string) (map[string]*defaultsFile, []*Error) {
 	defaults := map[string]*defaultsFile{}
 	var errs []*Error
 	for f := rel; ; f = path.Dir(f) {
 		// defaults.yaml before defaults.yml: the order Load walks them in.
 		for _, name := range []string{"defaults.yaml", "defaults.yml"} {
 			frel := path.Join(f, name)
-			fi, err := os.Lstat(filepath.Join(root, filepath.FromSlash(frel)))
+			fi, err := os.Lstat(filepath.Join(l.root, filepath.FromSlash(frel)))
 			switch {
 			case errors.Is(err, fs.ErrNotExist):
 				continue
@@ -84,20 +120,9 @@ func DefaultsFor(dir, folder string) (map[string]any, []*Error, error) {
 			errs = append(errs, df.errs...)
 		}
 		if f == "." {
-			break
+			return defaults, errs
 		}
 	}
-	chain, _ := defaultsChain(rel, defaults)
-	eff := fields{}
-	for _, df := range chain {
-		merge(eff, df.fields)
-	}
-	out := make(map[string]any, len(eff))
-	for k, v := range eff {
-		out[k] = v.v
-	}
-	sortErrors(errs)
-	return out, errs, nil
 }
 
 // CheckDNSName returns nil when name is a DNS name that common_name and

@@ -106,21 +106,7 @@ func ParseIgnore(name string, data []byte) (*Ignore, error) {
 // parseIgnoreLine parses one line: nil for a blank line or a comment, or a
 // message saying what is wrong with it.
 func parseIgnoreLine(line string) (*ignorePattern, string) {
-	if strings.HasPrefix(line, "#") {
-		return nil, ""
-	}
-	// Trailing spaces go, unless the last one is escaped: count the
-	// backslashes before it.
-	for strings.HasSuffix(line, " ") {
-		n := 0
-		for i := len(line) - 2; i >= 0 && line[i] == '\\'; i-- {
-			n++
-		}
-		if n%2 == 1 {
-			break
-		}
-		line = line[:len(line)-1]
-	}
+	line = trimIgnoreLine(line)
 	if line == "" {
 		return nil, ""
 	}
@@ -141,10 +127,45 @@ func parseIgnoreLine(line string) (*ignorePattern, string) {
 	if line == "" {
 		return nil, "names no file or folder"
 	}
+	segs, msg := ignoreSegs(line, anchored)
+	if msg != "" {
+		return nil, msg
+	}
+	p.segs = segs
+	return p, ""
+}
+
+// trimIgnoreLine returns an ignore file's line without its trailing
+// spaces (the last one stays when escaped), or "" for a comment.
+func trimIgnoreLine(line string) string {
+	if strings.HasPrefix(line, "#") {
+		return ""
+	}
+	// Trailing spaces go, unless the last one is escaped: count the
+	// backslashes before it.
+	for strings.HasSuffix(line, " ") {
+		n := 0
+		for i := len(line) - 2; i >= 0 && line[i] == '\\'; i-- {
+			n++
+		}
+		if n%2 == 1 {
+			break
+		}
+		line = line[:len(line)-1]
+	}
+	return line
+}
+
+// ignoreSegs splits a pattern (without its "!", leading and trailing "/")
+// into its segments; a pattern with a "/" in it is anchored, and an
+// unanchored one matches at any depth. The message says why a pattern is
+// not valid.
+func ignoreSegs(line string, anchored bool) ([]ignoreSeg, string) {
 	parts := strings.Split(line, "/")
 	if len(parts) > 1 {
 		anchored = true
 	}
+	var segs []ignoreSeg
 	for _, part := range parts {
 		if part == "" {
 			return nil, "has an empty folder name (two slashes in a row)"
@@ -153,16 +174,16 @@ func parseIgnoreLine(line string) (*ignorePattern, string) {
 			return nil, msg
 		}
 		if part == "**" && anchored {
-			p.segs = append(p.segs, ignoreSeg{anyDirs: true})
+			segs = append(segs, ignoreSeg{anyDirs: true})
 			continue
 		}
-		p.segs = append(p.segs, ignoreSeg{glob: part})
+		segs = append(segs, ignoreSeg{glob: part})
 	}
 	if !anchored {
 		// A bare name matches at any depth.
-		p.segs = append([]ignoreSeg{{anyDirs: true}}, p.segs...)
+		segs = append([]ignoreSeg{{anyDirs: true}}, segs...)
 	}
-	return p, ""
+	return segs, ""
 }
 
 // checkGlob returns what is wrong with one segment of a pattern, or "".

@@ -105,7 +105,6 @@ type LoadOptions struct {
 
 // LoadOpts is Load with options.
 func LoadOpts(dir string, opt LoadOptions) (*Result, error) {
-	cache := opt.Cache
 	t, err := OpenTree(dir)
 	if err != nil {
 		return nil, err
@@ -113,56 +112,90 @@ func LoadOpts(dir string, opt LoadOptions) (*Result, error) {
 	if t.IgnoreErr != nil {
 		return nil, fmt.Errorf("spec directory %s: %w", dir, t.IgnoreErr)
 	}
-	root := t.Root
-	l := &loader{root: root, dir: t.Dir, links: map[string]string{}, verified: opt.Verified}
+	l := &loader{root: t.Root, dir: t.Dir, links: map[string]string{}, verified: opt.Verified}
+	found, err := l.findFiles(t)
+	if err != nil {
+		return nil, fmt.Errorf("spec directory %s: %w", dir, unwrapPathError(err))
+	}
+	res := &Result{Errors: found.errs, Files: len(found.specs)}
+	read := map[string]source{} // full path -> what was read
+	// Defaults first: every spec below a folder needs its chain.
+	defaults := l.loadAllDefaults(found.defaults, res, read)
+	results := l.loadSpecFiles(t, found.specs, defaults, opt.Cache)
+	invalid := res.add(results, read)
+	if res.Files == 0 {
+		if e := found.skipped.error(); e != nil {
+			res.Errors = append(res.Errors, e)
+		}
+	}
+	// The ignore file decided which files were read: it counts as read.
+	if t.ignoreSrc.rel != "" {
+		read[t.ignoreSrc.full] = t.ignoreSrc
+	}
+	res.Orders = rejectDuplicates(res.Orders, res, invalid)
+	res.finish(invalid, read)
+	return res, nil
+}
 
-	var specFiles []string
-	defaultsFiles := map[string]string{} // folder (rel) -> file (rel)
-	var errs []*Error
-	var skipped skippedList
-	walkErr := t.walk(root, func(e *entry) {
+// foundFiles is what the walk of a spec tree found.
+type foundFiles struct {
+	specs    []string          // spec files (rel)
+	defaults map[string]string // folder (rel) -> its defaults file (rel)
+	errs     []*Error
+	skipped  skippedList
+}
+
+// findFiles walks the tree and sorts what it finds into spec files,
+// defaults files, skipped files and errors; it records the symlinked files
+// in l.links.
+func (l *loader) findFiles(t *Tree) (*foundFiles, error) {
+	found := &foundFiles{defaults: map[string]string{}}
+	err := t.walk(t.Root, func(e *entry) {
 		switch e.kind {
 		case entryError:
-			errs = append(errs, fileError(e.rel, "%s", e.why))
+			found.errs = append(found.errs, fileError(e.rel, "%s", e.why))
 		case entrySkip:
-			skipped.add(e)
+			found.skipped.add(e)
 		case entryFile:
-			if !IsSpecFile(e.rel) {
-				skipped.add(e)
-				return
-			}
-			if e.linked {
-				l.links[e.rel] = e.real
-			}
-			if isDefaultsName(path.Base(e.rel)) {
-				// Registered even when it is not a regular file: reading it
-				// then fails, and the specs below wait for it instead of
-				// loading without their defaults.
-				folder := path.Dir(e.rel)
-				if other, ok := defaultsFiles[folder]; ok {
-					errs = append(errs, fileError(e.rel, "a second defaults file in this folder (%s is the first); merge them into one", other))
-					return
-				}
-				defaultsFiles[folder] = e.rel
-				return
-			}
-			if !e.mode.IsRegular() {
-				errs = append(errs, notRegularFileError(e.rel, e.mode))
-				return
-			}
-			specFiles = append(specFiles, e.rel)
+			l.foundFile(found, e)
 		}
 	})
-	if walkErr != nil {
-		return nil, fmt.Errorf("spec directory %s: %w", dir, unwrapPathError(walkErr))
+	return found, err
+}
+
+// foundFile sorts one file of the walk.
+func (l *loader) foundFile(found *foundFiles, e *entry) {
+	if !IsSpecFile(e.rel) {
+		found.skipped.add(e)
+		return
 	}
+	if e.linked {
+		l.links[e.rel] = e.real
+	}
+	if isDefaultsName(path.Base(e.rel)) {
+		// Registered even when it is not a regular file: reading it
+		// then fails, and the specs below wait for it instead of
+		// loading without their defaults.
+		folder := path.Dir(e.rel)
+		if other, ok := found.defaults[folder]; ok {
+			found.errs = append(found.errs, fileError(e.rel, "a second defaults file in this folder (%s is the first); merge them into one", other))
+			return
+		}
+		found.defaults[folder] = e.rel
+		return
+	}
+	if !e.mode.IsRegular() {
+		found.errs = append(found.errs, notRegularFileError(e.rel, e.mode))
+		return
+	}
+	found.specs = append(found.specs, e.rel)
+}
 
-	res := &Result{Errors: errs, Files: len(specFiles)}
-	read := map[string]source{} // full path -> what was read
-
-	// Defaults first: every spec below a folder needs its chain.
+// loadAllDefaults loads every defaults file, by folder, adding their errors
+// and file count to res and what was read to read.
+func (l *loader) loadAllDefaults(files map[string]string, res *Result, read map[string]source) map[string]*defaultsFile {
 	defaults := map[string]*defaultsFile{}
-	for folder, rel := range defaultsFiles {
+	for folder, rel := range files {
 		df := l.loadDefaults(rel)
 		defaults[folder] = df
 		res.Errors = append(res.Errors, df.errs...)
@@ -173,13 +206,18 @@ func LoadOpts(dir string, opt LoadOptions) (*Result, error) {
 			res.Files++
 		}
 	}
+	return defaults
+}
 
+// loadSpecFiles loads the spec files on GOMAXPROCS workers, through cache
+// when there is one (which then keeps exactly these files).
+func (l *loader) loadSpecFiles(t *Tree, specFiles []string, defaults map[string]*defaultsFile, cache *Cache) []fileResult {
 	var fresh map[string]*cachedFile
 	if cache != nil {
 		cache.mu.Lock()
-		if cache.root != root || cache.ignore != t.ignoreSrc.st {
+		if cache.root != t.Root || cache.ignore != t.ignoreSrc.st {
 			// Another tree, or other rules for which files are read.
-			cache.root, cache.ignore, cache.files = root, t.ignoreSrc.st, map[string]*cachedFile{}
+			cache.root, cache.ignore, cache.files = t.Root, t.ignoreSrc.st, map[string]*cachedFile{}
 		}
 		cache.mu.Unlock()
 		fresh = map[string]*cachedFile{}
@@ -206,7 +244,12 @@ func LoadOpts(dir string, opt LoadOptions) (*Result, error) {
 		cache.files = fresh
 		cache.mu.Unlock()
 	}
+	return results
+}
 
+// add adds the spec files' results to res and what they read to read,
+// and returns the names of the invalid specs.
+func (res *Result) add(results []fileResult, read map[string]source) map[string]bool {
 	invalid := map[string]bool{}
 	for _, fr := range results {
 		for _, src := range fr.reads {
@@ -219,16 +262,12 @@ func LoadOpts(dir string, opt LoadOptions) (*Result, error) {
 			invalid[n] = true
 		}
 	}
-	if res.Files == 0 {
-		if e := skipped.error(); e != nil {
-			res.Errors = append(res.Errors, e)
-		}
-	}
-	// The ignore file decided which files were read: it counts as read.
-	if t.ignoreSrc.rel != "" {
-		read[t.ignoreSrc.full] = t.ignoreSrc
-	}
-	res.Orders = rejectDuplicates(res.Orders, res, invalid)
+	return invalid
+}
+
+// finish records the invalid names and the files read, and sorts the
+// orders, errors and files.
+func (res *Result) finish(invalid map[string]bool, read map[string]source) {
 	for n := range invalid {
 		res.Invalid = append(res.Invalid, n)
 	}
@@ -240,7 +279,6 @@ func LoadOpts(dir string, opt LoadOptions) (*Result, error) {
 	sort.Slice(res.read, func(i, j int) bool { return res.read[i].rel < res.read[j].rel })
 	sort.Slice(res.Orders, func(i, j int) bool { return res.Orders[i].Name < res.Orders[j].Name })
 	sortErrors(res.Errors)
-	return res, nil
 }
 
 func sortErrors(errs []*Error) {
@@ -612,12 +650,7 @@ func (l *fileCtx) load(rel string, defaults map[string]*defaultsFile, pre stamp)
 	var fr fileResult
 	data, st, err := l.readFile(rel)
 	if err != nil {
-		var nr *notRegularError
-		if errors.As(err, &nr) {
-			fr.errs = []*Error{notRegularFileError(rel, nr.mode)}
-		} else {
-			fr.errs = []*Error{fileError(rel, "%v", err)}
-		}
+		fr.errs = []*Error{readFileError(rel, err)}
 		return fr
 	}
 	if pre != (stamp{}) {
@@ -635,48 +668,61 @@ func (l *fileCtx) load(rel string, defaults map[string]*defaultsFile, pre stamp)
 		sources = append(sources, df.src)
 	}
 	for _, doc := range docs {
-		b := body(doc)
-		if b == nil {
-			continue
-		}
-		fr.docs++
-		d := &docErrors{file: rel}
-		o := l.buildDoc(rel, b, chain, d)
-		name := ""
-		if o != nil {
-			name = o.Name
-		} else if n := docName(b); n != "" {
-			name = n
-		}
-		switch {
-		case perr != nil:
-			// The file is broken further down: none of its documents is
-			// taken, so that a half-read file changes nothing.
-		case broken != nil && name != "":
-			d.add(b, "", "spec %q not loaded: fix the errors in %s first", name, broken.rel)
-		case broken != nil:
-			d.add(b, "", "spec not loaded: fix the errors in %s first", broken.rel)
-		case len(d.errs) == 0 && o != nil:
-			if o.sources == nil {
-				o.sources = sources
-			} else {
-				o.sources = append(append(make([]source, 0, len(sources)+len(o.sources)), sources...), o.sources...)
-			}
-			fr.orders = append(fr.orders, o)
-			continue
-		}
-		for _, e := range d.errs {
-			e.Spec = name
-		}
-		fr.errs = append(fr.errs, d.errs...)
-		if name != "" {
-			fr.invalid = append(fr.invalid, name)
+		if b := body(doc); b != nil {
+			fr.docs++
+			l.loadDoc(&fr, rel, b, chain, broken, perr != nil, sources)
 		}
 	}
 	if perr != nil {
 		fr.errs = append(fr.errs, yamlError(rel, data, perr))
 	}
 	return fr
+}
+
+// readFileError is the error of a spec file that cannot be read.
+func readFileError(rel string, err error) *Error {
+	var nr *notRegularError
+	if errors.As(err, &nr) {
+		return notRegularFileError(rel, nr.mode)
+	}
+	return fileError(rel, "%v", err)
+}
+
+// loadDoc builds the order of one document b of file rel and adds it, or
+// its errors and name as invalid, to fr. A document of a file that is
+// broken further down (halfRead) or below a broken defaults file is not
+// taken, so that a half-read file changes nothing.
+func (l *fileCtx) loadDoc(fr *fileResult, rel string, b *yaml.Node, chain []*defaultsFile, broken *defaultsFile, halfRead bool, sources []source) {
+	d := &docErrors{file: rel}
+	o := l.buildDoc(rel, b, chain, d)
+	name := ""
+	if o != nil {
+		name = o.Name
+	} else if n := docName(b); n != "" {
+		name = n
+	}
+	switch {
+	case halfRead:
+	case broken != nil && name != "":
+		d.add(b, "", "spec %q not loaded: fix the errors in %s first", name, broken.rel)
+	case broken != nil:
+		d.add(b, "", "spec not loaded: fix the errors in %s first", broken.rel)
+	case len(d.errs) == 0 && o != nil:
+		if o.sources == nil {
+			o.sources = sources
+		} else {
+			o.sources = append(append(make([]source, 0, len(sources)+len(o.sources)), sources...), o.sources...)
+		}
+		fr.orders = append(fr.orders, o)
+		return
+	}
+	for _, e := range d.errs {
+		e.Spec = name
+	}
+	fr.errs = append(fr.errs, d.errs...)
+	if name != "" {
+		fr.invalid = append(fr.invalid, name)
+	}
 }
 
 // docName reads a document's name key, if it is a string.

@@ -299,16 +299,7 @@ func (w *treeWalk) dir(rel, real string, linked bool) error {
 		crel, creal := path.Join(rel, name), filepath.Join(real, name)
 		isLink := de.Type()&fs.ModeSymlink != 0
 		if IgnoredName(name) {
-			why := skipLeftover
-			if strings.HasPrefix(name, ".") && !strings.HasPrefix(name, ".#") {
-				why = skipHidden
-			}
-			isDir := de.IsDir()
-			if isLink {
-				fi, err := os.Stat(creal)
-				isDir = err == nil && fi.IsDir()
-			}
-			w.visit(&entry{kind: entrySkip, rel: crel, real: creal, isDir: isDir, why: why})
+			w.visit(ignoredEntry(de, crel, creal))
 			continue
 		}
 		if isLink {
@@ -331,6 +322,21 @@ func (w *treeWalk) dir(rel, real string, linked bool) error {
 		w.visit(&entry{kind: entryFile, rel: crel, real: creal, mode: de.Type(), linked: linked})
 	}
 	return nil
+}
+
+// ignoredEntry is the skip entry of a hidden file or folder or an editor
+// leftover (IgnoredName), at crel (creal on disk).
+func ignoredEntry(de fs.DirEntry, crel, creal string) *entry {
+	why := skipLeftover
+	if name := de.Name(); strings.HasPrefix(name, ".") && !strings.HasPrefix(name, ".#") {
+		why = skipHidden
+	}
+	isDir := de.IsDir()
+	if de.Type()&fs.ModeSymlink != 0 {
+		fi, err := os.Stat(creal)
+		isDir = err == nil && fi.IsDir()
+	}
+	return &entry{kind: entrySkip, rel: crel, real: creal, isDir: isDir, why: why}
 }
 
 func excludedWhy(line int) string {

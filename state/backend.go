@@ -190,77 +190,71 @@ func (enc *Encoded) setLine(name string, e *Entry) error {
 func encodeHead(f *File) (*Encoded, error) {
 	enc := &Encoded{APIURL: f.APIURL, ObservedAt: f.ObservedAt}
 	var b bytes.Buffer
+	var err error
 	fmt.Fprintf(&b, "{\n  \"version\": %d,\n", Version)
 	if f.APIURL != "" {
-		v, err := json.Marshal(f.APIURL)
-		if err != nil {
+		if _, err = writeHeadField(&b, "api_url", f.APIURL); err != nil {
 			return nil, err
 		}
-		b.WriteString("  \"api_url\": ")
-		b.Write(v)
-		b.WriteString(",\n")
 	}
 	if !f.ObservedAt.IsZero() {
-		v, err := json.Marshal(f.ObservedAt)
-		if err != nil {
+		if _, err = writeHeadField(&b, "observed_at", f.ObservedAt); err != nil {
 			return nil, err
 		}
-		b.WriteString("  \"observed_at\": ")
-		b.Write(v)
-		b.WriteString(",\n")
 	}
-	var revs, purs []byte
-	if len(f.Revocations) > 0 {
-		b.WriteString("  \"revocations\": ")
-		start := b.Len()
-		b.WriteByte('[')
-		for i, r := range f.Revocations {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			v, err := json.Marshal(r)
-			if err != nil {
-				return nil, err
-			}
-			b.WriteString("\n    ")
-			b.Write(v)
-		}
-		b.WriteString("\n  ]")
-		revs = bytes.Clone(b.Bytes()[start:])
-		b.WriteString(",\n")
+	if enc.Revocations, err = writeHeadList(&b, "revocations", f.Revocations); err != nil {
+		return nil, err
 	}
 	if f.Moved != nil {
-		v, err := json.Marshal(f.Moved)
+		if enc.Moved, err = writeHeadField(&b, "moved", f.Moved); err != nil {
+			return nil, err
+		}
+	}
+	if enc.Purchases, err = writeHeadList(&b, "purchases", f.Purchases); err != nil {
+		return nil, err
+	}
+	b.WriteString("  \"entries\": {")
+	enc.Data = b.Bytes()
+	return enc, nil
+}
+
+// writeHeadField writes the file-level field key with value v as a line
+// of the head, and returns v's JSON.
+func writeHeadField(b *bytes.Buffer, key string, v any) ([]byte, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(b, "  %q: ", key)
+	b.Write(data)
+	b.WriteString(",\n")
+	return data, nil
+}
+
+// writeHeadList writes the file-level list key, one item a line, and
+// returns the list's JSON (a copy); nothing for an empty list.
+func writeHeadList[T any](b *bytes.Buffer, key string, items []T) ([]byte, error) {
+	if len(items) == 0 {
+		return nil, nil
+	}
+	fmt.Fprintf(b, "  %q: ", key)
+	start := b.Len()
+	b.WriteByte('[')
+	for i, it := range items {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		v, err := json.Marshal(it)
 		if err != nil {
 			return nil, err
 		}
-		enc.Moved = v
-		b.WriteString("  \"moved\": ")
+		b.WriteString("\n    ")
 		b.Write(v)
-		b.WriteString(",\n")
 	}
-	if len(f.Purchases) > 0 {
-		b.WriteString("  \"purchases\": ")
-		start := b.Len()
-		b.WriteByte('[')
-		for i, p := range f.Purchases {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			v, err := json.Marshal(p)
-			if err != nil {
-				return nil, err
-			}
-			b.WriteString("\n    ")
-			b.Write(v)
-		}
-		b.WriteString("\n  ]")
-		purs = bytes.Clone(b.Bytes()[start:])
-		b.WriteString(",\n")
-	}
-	b.WriteString("  \"entries\": {")
-	enc.Data, enc.Revocations, enc.Purchases = b.Bytes(), revs, purs
-	return enc, nil
+	b.WriteString("\n  ]")
+	list := bytes.Clone(b.Bytes()[start:])
+	b.WriteString(",\n")
+	return list, nil
 }
 
 // assemble completes enc.Data (the head encodeHead wrote) with the entry

@@ -138,6 +138,7 @@ func AcquireLock(path string) (*Lock, error) {
 	return acquire(real)
 }
 
+// acquire takes the lock of the state file at real (a real path).
 func acquire(real string) (*Lock, error) {
 	lp := LockPath(real)
 	for range lockAttempts {
@@ -154,28 +155,16 @@ func acquire(real string) (*Lock, error) {
 		if lockOpened != nil {
 			lockOpened(lp)
 		}
-		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-			defer f.Close()
-			if errors.Is(err, syscall.EWOULDBLOCK) {
-				b := make([]byte, 64)
-				n, _ := f.ReadAt(b, 0)
-				pid, _ := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b[:n]), "\n", 2)[0]))
-				return nil, &LockedError{Path: real, PID: pid}
-			}
-			return nil, fmt.Errorf("state file %s: locking %s: %w", real, lp, err)
+		if err := flockFile(f, real, lp); err != nil {
+			f.Close()
+			return nil, err
 		}
-		fi, err := f.Stat()
+		locked, still, err := stillAt(f, lp)
 		if err != nil {
 			f.Close()
 			return nil, fmt.Errorf("state file %s: locking %s: %w", real, lp, unwrapPathError(err))
 		}
-		locked := idOf(fi)
-		now, err := os.Stat(lp)
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			f.Close()
-			return nil, fmt.Errorf("state file %s: locking %s: %w", real, lp, unwrapPathError(err))
-		}
-		if err != nil || !idOf(now).sameFile(locked) {
+		if !still {
 			f.Close() // we locked a file no longer at the lock path
 			continue
 		}
@@ -192,6 +181,41 @@ func acquire(real string) (*Lock, error) {
 	}
 	return nil, fmt.Errorf("state file %s: its lock file %s was removed or replaced %d times while locking it; something keeps deleting it",
 		real, lp, lockAttempts)
+}
+
+// flockFile takes the lock on the open lock file f, or fails at once: a
+// *LockedError with the holder's pid when another process holds it.
+func flockFile(f *os.File, real, lp string) error {
+	err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, syscall.EWOULDBLOCK):
+		b := make([]byte, 64)
+		n, _ := f.ReadAt(b, 0)
+		pid, _ := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b[:n]), "\n", 2)[0]))
+		return &LockedError{Path: real, PID: pid}
+	}
+	return fmt.Errorf("state file %s: locking %s: %w", real, lp, err)
+}
+
+// stillAt returns the identity of the locked file f and whether it is
+// still the file at the lock path lp (it may have been removed or
+// replaced between opening and locking it).
+func stillAt(f *os.File, lp string) (fileID, bool, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return fileID{}, false, err
+	}
+	locked := idOf(fi)
+	now, err := os.Stat(lp)
+	if errors.Is(err, fs.ErrNotExist) {
+		return locked, false, nil
+	}
+	if err != nil {
+		return fileID{}, false, err
+	}
+	return locked, idOf(now).sameFile(locked), nil
 }
 
 // errLockVanished is a lock file removed between the attempt to create it

@@ -212,23 +212,6 @@ func unwrapPath(err error) error {
 	return err
 }
 
-// RealPrefix returns p (made clean) with the symbolic links of its longest
-// existing prefix resolved: the real path of p when it exists, and where
-// it would be created when it does not. It returns p unchanged when no
-// prefix resolves (a relative path with a missing first element).
-func RealPrefix(p string) string {
-	rest := ""
-	for q := filepath.Clean(p); ; q = filepath.Dir(q) {
-		if r, err := filepath.EvalSymlinks(q); err == nil {
-			return filepath.Join(r, rest)
-		}
-		if q == filepath.Dir(q) {
-			return p
-		}
-		rest = filepath.Join(filepath.Base(q), rest)
-	}
-}
-
 // Rel returns path relative to dir, both made absolute and resolved with
 // RealPrefix, and whether path is dir or below it.
 func Rel(dir, path string) (rel string, inside bool) {

@@ -18,20 +18,9 @@ import (
 // another stamp is one update.
 func ConfigMap(dir string, files map[string]string, stamp string) error {
 	old, _ := os.Readlink(filepath.Join(dir, "..data"))
-	payload := filepath.Join(dir, stamp)
-	if err := os.Mkdir(payload, 0o755); err != nil {
+	top, err := writePayload(filepath.Join(dir, stamp), files)
+	if err != nil {
 		return err
-	}
-	top := map[string]bool{}
-	for name, content := range files {
-		p := filepath.Join(payload, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			return err
-		}
-		top[strings.SplitN(name, "/", 2)[0]] = true
 	}
 	tmp := filepath.Join(dir, "..data_tmp")
 	if err := os.Symlink(stamp, tmp); err != nil {
@@ -40,6 +29,40 @@ func ConfigMap(dir string, files map[string]string, stamp string) error {
 	if err := os.Rename(tmp, filepath.Join(dir, "..data")); err != nil {
 		return err
 	}
+	if err := linkTop(dir, top); err != nil {
+		return err
+	}
+	if old != "" && old != stamp {
+		if err := os.RemoveAll(filepath.Join(dir, old)); err != nil {
+			return err
+		}
+	}
+	return unlinkGone(dir, top)
+}
+
+// writePayload writes files into the new payload folder and returns their
+// top-level names.
+func writePayload(payload string, files map[string]string) (map[string]bool, error) {
+	if err := os.Mkdir(payload, 0o755); err != nil {
+		return nil, err
+	}
+	top := map[string]bool{}
+	for name, content := range files {
+		p := filepath.Join(payload, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			return nil, err
+		}
+		top[strings.SplitN(name, "/", 2)[0]] = true
+	}
+	return top, nil
+}
+
+// linkTop links each top-level name missing in dir through ..data, in
+// name order.
+func linkTop(dir string, top map[string]bool) error {
 	names := make([]string, 0, len(top))
 	for name := range top {
 		names = append(names, name)
@@ -54,11 +77,12 @@ func ConfigMap(dir string, files map[string]string, stamp string) error {
 			return err
 		}
 	}
-	if old != "" && old != stamp {
-		if err := os.RemoveAll(filepath.Join(dir, old)); err != nil {
-			return err
-		}
-	}
+	return nil
+}
+
+// unlinkGone removes the top-level links of names the new payload no
+// longer has.
+func unlinkGone(dir string, top map[string]bool) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return err

@@ -79,27 +79,8 @@ func Parse(rawURL, workspace string) (*Config, error) {
 	if !workspaceRE.MatchString(workspace) {
 		return nil, fmt.Errorf("--workspace %q: a workspace name is 1 to 63 letters, digits, '_', '.' or '-', starting with a letter or digit", workspace)
 	}
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		// Not err itself: it quotes the URL, password included.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, fmt.Errorf("--state %s: not a PostgreSQL URL: %v", withoutUserinfo(rawURL), err)
-	}
-	if u.User != nil {
-		if _, has := u.User.Password(); has {
-			return nil, errors.New("--state: the URL has a password; a password on the command line can be read by every user of the machine\n" +
-				"hint: remove it from the URL and give it in PGPASSWORD, a password file (PGPASSFILE), or the systemd credential " + CredentialName)
-		}
-	}
-	q := u.Query()
-	if q.Has("password") {
-		return nil, errors.New("--state: the URL has a password parameter; give the password in PGPASSWORD, a password file (PGPASSFILE), or the systemd credential " + CredentialName)
-	}
-	if q.Has("sslpassword") {
-		return nil, errors.New("--state: the URL has an sslpassword parameter (the client key's passphrase); give it in PGSSLPASSWORD instead, never on the command line")
+	if err := checkNoSecrets(rawURL); err != nil {
+		return nil, err
 	}
 	conn, err := pgx.ParseConfig(rawURL)
 	if err != nil {
@@ -126,6 +107,34 @@ func Parse(rawURL, workspace string) (*Config, error) {
 		Control: dialControl}
 	conn.DialFunc = d.DialContext
 	return &Config{URL: rawURL, Workspace: workspace, conn: conn}, nil
+}
+
+// checkNoSecrets refuses a URL that does not parse (without quoting it:
+// it may hold a password) or that holds a password or a key passphrase.
+func checkNoSecrets(rawURL string) error {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		// Not err itself: it quotes the URL, password included.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("--state %s: not a PostgreSQL URL: %v", withoutUserinfo(rawURL), err)
+	}
+	if u.User != nil {
+		if _, has := u.User.Password(); has {
+			return errors.New("--state: the URL has a password; a password on the command line can be read by every user of the machine\n" +
+				"hint: remove it from the URL and give it in PGPASSWORD, a password file (PGPASSFILE), or the systemd credential " + CredentialName)
+		}
+	}
+	q := u.Query()
+	if q.Has("password") {
+		return errors.New("--state: the URL has a password parameter; give the password in PGPASSWORD, a password file (PGPASSFILE), or the systemd credential " + CredentialName)
+	}
+	if q.Has("sslpassword") {
+		return errors.New("--state: the URL has an sslpassword parameter (the client key's passphrase); give it in PGSSLPASSWORD instead, never on the command line")
+	}
+	return nil
 }
 
 // credentialPassword reads $CREDENTIALS_DIRECTORY/postgres-password, or

@@ -145,47 +145,12 @@ func (b *Backend) lockAndRead(ctx context.Context, conn *pgx.Conn, token string)
 	if err := b.cfg.migrate(ctx, conn); err != nil {
 		return nil, 0, 0, err
 	}
-	// Looked up first: an INSERT ... ON CONFLICT would take an id from
-	// the sequence at every attempt, and standbys attempt every second.
-	var id int32
-	err := conn.QueryRow(ctx, `SELECT id FROM certform.workspaces WHERE name = $1`, b.cfg.Workspace).Scan(&id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		if _, err = conn.Exec(ctx, `INSERT INTO certform.workspaces (name) VALUES ($1) ON CONFLICT (name) DO NOTHING`, b.cfg.Workspace); err == nil {
-			err = conn.QueryRow(ctx, `SELECT id FROM certform.workspaces WHERE name = $1`, b.cfg.Workspace).Scan(&id)
-		}
-	}
+	id, err := b.workspaceID(ctx, conn)
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("%s: creating the workspace: %w", name, explain(err))
 	}
-	var already bool
-	if err := conn.QueryRow(ctx, `SELECT `+heldSQL("$1", "$2"), int64(lockClass), int64(id)).Scan(&already); err != nil {
-		return nil, 0, 0, fmt.Errorf("%s: checking the lock: %w", name, err)
-	}
-	if already {
-		return nil, 0, 0, b.poolerError()
-	}
-	var got bool
-	var pid int32
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, $2), pg_backend_pid()`, lockClass, id).Scan(&got, &pid); err != nil {
-		return nil, 0, 0, b.cfg.lockFuncError(err)
-	}
-	if !got {
-		le := &LockedError{Name: name}
-		var since *time.Time
-		if err := conn.QueryRow(ctx, `SELECT holder, holder_since FROM certform.workspaces WHERE id = $1`, id).Scan(&le.Holder, &since); err == nil && since != nil {
-			le.Since = *since
-		}
-		return nil, 0, 0, le
-	}
-	if _, err := conn.Exec(ctx, `SELECT set_config('certform.session', $1, false)`, token); err != nil {
-		return nil, 0, 0, fmt.Errorf("%s: marking the session: %w", name, err)
-	}
-	var same, held bool
-	if err := conn.QueryRow(ctx, `SELECT pg_backend_pid() = $1, `+fencedSQL("$2", "$3", "$4"), pid, int64(lockClass), int64(id), token).Scan(&same, &held); err != nil {
-		return nil, 0, 0, fmt.Errorf("%s: checking the lock: %w", name, err)
-	}
-	if !same || !held {
-		return nil, 0, 0, b.poolerError()
+	if err := b.takeLock(ctx, conn, id, token); err != nil {
+		return nil, 0, 0, err
 	}
 	var epoch int64
 	if err := conn.QueryRow(ctx, `UPDATE certform.workspaces SET epoch = epoch + 1, holder = $2, holder_since = now()
@@ -197,6 +162,59 @@ func (b *Backend) lockAndRead(ctx context.Context, conn *pgx.Conn, token string)
 		return nil, 0, 0, err
 	}
 	return f, id, epoch, nil
+}
+
+// workspaceID returns the workspace's id, creating its row when missing.
+// It is looked up first: an INSERT ... ON CONFLICT would take an id from
+// the sequence at every attempt, and standbys attempt every second.
+func (b *Backend) workspaceID(ctx context.Context, conn *pgx.Conn) (int32, error) {
+	var id int32
+	err := conn.QueryRow(ctx, `SELECT id FROM certform.workspaces WHERE name = $1`, b.cfg.Workspace).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		if _, err = conn.Exec(ctx, `INSERT INTO certform.workspaces (name) VALUES ($1) ON CONFLICT (name) DO NOTHING`, b.cfg.Workspace); err == nil {
+			err = conn.QueryRow(ctx, `SELECT id FROM certform.workspaces WHERE name = $1`, b.cfg.Workspace).Scan(&id)
+		}
+	}
+	return id, err
+}
+
+// takeLock takes the workspace's advisory lock on conn's session and
+// marks the session with token, or fails: a *LockedError naming the
+// holder when another session holds it, the pooler error when the lock is
+// already held here or the session is not the one locked.
+func (b *Backend) takeLock(ctx context.Context, conn *pgx.Conn, id int32, token string) error {
+	name := b.Name()
+	var already bool
+	if err := conn.QueryRow(ctx, `SELECT `+heldSQL("$1", "$2"), int64(lockClass), int64(id)).Scan(&already); err != nil {
+		return fmt.Errorf("%s: checking the lock: %w", name, err)
+	}
+	if already {
+		return b.poolerError()
+	}
+	var got bool
+	var pid int32
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, $2), pg_backend_pid()`, lockClass, id).Scan(&got, &pid); err != nil {
+		return b.cfg.lockFuncError(err)
+	}
+	if !got {
+		le := &LockedError{Name: name}
+		var since *time.Time
+		if err := conn.QueryRow(ctx, `SELECT holder, holder_since FROM certform.workspaces WHERE id = $1`, id).Scan(&le.Holder, &since); err == nil && since != nil {
+			le.Since = *since
+		}
+		return le
+	}
+	if _, err := conn.Exec(ctx, `SELECT set_config('certform.session', $1, false)`, token); err != nil {
+		return fmt.Errorf("%s: marking the session: %w", name, err)
+	}
+	var same, held bool
+	if err := conn.QueryRow(ctx, `SELECT pg_backend_pid() = $1, `+fencedSQL("$2", "$3", "$4"), pid, int64(lockClass), int64(id), token).Scan(&same, &held); err != nil {
+		return fmt.Errorf("%s: checking the lock: %w", name, err)
+	}
+	if !same || !held {
+		return b.poolerError()
+	}
+	return nil
 }
 
 // heldSQL is true while this session holds the workspace's lock: the
@@ -435,58 +453,21 @@ func readWorkspace(ctx context.Context, conn *pgx.Conn, cfg *Config) (*state.Fil
 	if err != nil {
 		return nil, fmt.Errorf("%s: reading the schema version: %w", name, explain(err))
 	}
-	empty := &state.File{Version: state.Version, Entries: map[string]*state.Entry{}}
+	f := &state.File{Version: state.Version, Entries: map[string]*state.Entry{}}
 	if v > SchemaVersion {
 		return nil, &NewerSchemaError{Name: name, Version: v}
 	}
 	if v < SchemaVersion {
 		if v == 0 {
-			return empty, nil
+			return f, nil
 		}
 		return nil, fmt.Errorf("%s: the schema %q is at version %d, older than this certform's %d; it is migrated by the first apply, import or run", name, Schema, v, SchemaVersion)
 	}
-	var apiURL, observed, revs, moved, purs string
-	err = tx.QueryRow(ctx, `SELECT api_url, observed_at, revocations, moved, purchases FROM certform.workspaces WHERE name = $1`, cfg.Workspace).Scan(&apiURL, &observed, &revs, &moved, &purs)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return empty, nil
+	if found, err := readHead(ctx, tx, cfg, f); err != nil || !found {
+		return f, err
 	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: reading: %w", name, explain(err))
-	}
-	f := empty
-	f.APIURL = apiURL
-	if observed != "" {
-		if f.ObservedAt, err = time.Parse(time.RFC3339Nano, observed); err != nil {
-			return nil, fmt.Errorf("%s: observed_at %q: %v", name, observed, err)
-		}
-	}
-	if f.Revocations, err = state.DecodeRevocations(name+": the revocation log", []byte(revs)); err != nil {
+	if err := readEntries(ctx, tx, cfg, f); err != nil {
 		return nil, err
-	}
-	if f.Moved, err = state.DecodeMoved(name+": the moved mark", []byte(moved)); err != nil {
-		return nil, err
-	}
-	if f.Purchases, err = state.DecodePurchases(name+": the purchase log", []byte(purs)); err != nil {
-		return nil, err
-	}
-	rows, err := tx.Query(ctx, `SELECT name, data FROM certform.entries WHERE workspace = $1`, cfg.Workspace)
-	if err != nil {
-		return nil, fmt.Errorf("%s: reading the entries: %w", name, explain(err))
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var n, data string
-		if err := rows.Scan(&n, &data); err != nil {
-			return nil, fmt.Errorf("%s: reading the entries: %w", name, err)
-		}
-		e, err := state.DecodeEntry(fmt.Sprintf("%s: entry %q", name, n), []byte(data))
-		if err != nil {
-			return nil, err
-		}
-		f.Entries[n] = e
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s: reading the entries: %w", name, err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("%s: reading: %w", name, err)
@@ -496,4 +477,59 @@ func readWorkspace(ctx context.Context, conn *pgx.Conn, cfg *Config) (*state.Fil
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return f, nil
+}
+
+// readHead reads the workspace's file-level fields into f; found is false
+// when the workspace has no row yet (f stays empty).
+func readHead(ctx context.Context, tx pgx.Tx, cfg *Config, f *state.File) (found bool, err error) {
+	name := cfg.Name()
+	var apiURL, observed, revs, moved, purs string
+	err = tx.QueryRow(ctx, `SELECT api_url, observed_at, revocations, moved, purchases FROM certform.workspaces WHERE name = $1`, cfg.Workspace).Scan(&apiURL, &observed, &revs, &moved, &purs)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("%s: reading: %w", name, explain(err))
+	}
+	f.APIURL = apiURL
+	if observed != "" {
+		if f.ObservedAt, err = time.Parse(time.RFC3339Nano, observed); err != nil {
+			return false, fmt.Errorf("%s: observed_at %q: %v", name, observed, err)
+		}
+	}
+	if f.Revocations, err = state.DecodeRevocations(name+": the revocation log", []byte(revs)); err != nil {
+		return false, err
+	}
+	if f.Moved, err = state.DecodeMoved(name+": the moved mark", []byte(moved)); err != nil {
+		return false, err
+	}
+	if f.Purchases, err = state.DecodePurchases(name+": the purchase log", []byte(purs)); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// readEntries reads the workspace's entries into f.Entries.
+func readEntries(ctx context.Context, tx pgx.Tx, cfg *Config, f *state.File) error {
+	name := cfg.Name()
+	rows, err := tx.Query(ctx, `SELECT name, data FROM certform.entries WHERE workspace = $1`, cfg.Workspace)
+	if err != nil {
+		return fmt.Errorf("%s: reading the entries: %w", name, explain(err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var n, data string
+		if err := rows.Scan(&n, &data); err != nil {
+			return fmt.Errorf("%s: reading the entries: %w", name, err)
+		}
+		e, err := state.DecodeEntry(fmt.Sprintf("%s: entry %q", name, n), []byte(data))
+		if err != nil {
+			return err
+		}
+		f.Entries[n] = e
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("%s: reading the entries: %w", name, err)
+	}
+	return nil
 }
