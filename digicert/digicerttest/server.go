@@ -1341,6 +1341,10 @@ var knownOrderFields = map[string]bool{
 // knownReissueFields are the top-level reissue fields the fake accepts.
 var knownReissueFields = map[string]bool{"certificate": true, "skip_approval": true, "comments": true}
 
+// placeOrder serves POST /order/certificate/ssl: the order is recorded
+// with the next order and request ids, issued at once when it skips
+// approval and needs no DCV check, and the answer is 201 {"id",
+// "requests", ...}. An order CertCentral would refuse gets its error.
 func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request, body []byte) {
 	var validity digicert.Validity
 	o, e := s.parseOrder(r, body, &validity)
@@ -1349,27 +1353,11 @@ func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request, body []byte)
 		return
 	}
 	s.mu.Lock()
-	if s.uniqueAltIDs && o.AlternativeOrderID != "" {
-		for _, x := range s.orders {
-			if x.AlternativeOrderID == o.AlternativeOrderID {
-				s.mu.Unlock()
-				s.fail(w, apiErr{400, "duplicate_alternative_order_id", "An order with this alternative order ID already exists."})
-				return
-			}
-		}
-	}
-	var old *Order
-	if o.RenewalOfOrderID != 0 {
-		if old = s.orders[o.RenewalOfOrderID]; old == nil {
-			s.mu.Unlock()
-			s.fail(w, apiErr{400, "invalid_renewal_of_order_id", fmt.Sprintf("Order %d does not exist; renewal_of_order_id must name an order of this account.", o.RenewalOfOrderID)})
-			return
-		}
-		if old.IsRenewed {
-			s.mu.Unlock()
-			s.fail(w, apiErr{400, "order_already_renewed", fmt.Sprintf("Order %d has already been renewed by order %d; it cannot be renewed again.", old.ID, old.RenewedOrderID)})
-			return
-		}
+	defer s.mu.Unlock()
+	old, e := s.checkPlacement(o)
+	if e != nil {
+		s.fail(w, *e)
+		return
 	}
 	o.ID = s.nextOrder
 	s.nextOrder++
@@ -1387,7 +1375,6 @@ func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request, body []byte)
 	}
 	if o.Status == "issued" {
 		if err := s.issue(o, o.PublicKey, time.Time{}); err != nil {
-			s.mu.Unlock()
 			s.fail(w, apiErr{500, "internal_error", "The certificate could not be issued: " + err.Error()})
 			return
 		}
@@ -1405,8 +1392,31 @@ func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request, body []byte)
 	if old != nil {
 		s.markRenewed(old, o.ID)
 	}
-	s.mu.Unlock()
 	writeJSON(w, http.StatusCreated, resp)
+}
+
+// checkPlacement checks a new order against the account: an alternative
+// order id already used (WithUniqueAlternativeIDs), and the order it
+// renews, which it returns, must exist and not be renewed already.
+// Callers hold s.mu.
+func (s *Server) checkPlacement(o *Order) (old *Order, e *apiErr) {
+	if s.uniqueAltIDs && o.AlternativeOrderID != "" {
+		for _, x := range s.orders {
+			if x.AlternativeOrderID == o.AlternativeOrderID {
+				return nil, &apiErr{400, "duplicate_alternative_order_id", "An order with this alternative order ID already exists."}
+			}
+		}
+	}
+	if o.RenewalOfOrderID == 0 {
+		return nil, nil
+	}
+	if old = s.orders[o.RenewalOfOrderID]; old == nil {
+		return nil, &apiErr{400, "invalid_renewal_of_order_id", fmt.Sprintf("Order %d does not exist; renewal_of_order_id must name an order of this account.", o.RenewalOfOrderID)}
+	}
+	if old.IsRenewed {
+		return nil, &apiErr{400, "order_already_renewed", fmt.Sprintf("Order %d has already been renewed by order %d; it cannot be renewed again.", old.ID, old.RenewedOrderID)}
+	}
+	return old, nil
 }
 
 // parseCertificate checks the "certificate" object of an order's or a
@@ -1427,33 +1437,15 @@ func parseCertificate(m map[string]json.RawMessage, o *Order) (string, *apiErr) 
 	if !dnsName.MatchString(o.CommonName) {
 		return "", &apiErr{400, "invalid_dns_name", fmt.Sprintf("Invalid domain name: %s.", o.CommonName)}
 	}
-	if raw, ok := cert["dns_names"]; ok {
-		if err := json.Unmarshal(raw, &o.DNSNames); err != nil {
-			return "", &apiErr{400, "invalid_type", "Field dns_names must be an array of strings."}
-		}
-		for _, n := range o.DNSNames {
-			if !dnsName.MatchString(n) {
-				return "", &apiErr{400, "invalid_dns_name", fmt.Sprintf("Invalid domain name: %s.", n)}
-			}
-		}
+	if o.DNSNames, e = parseDNSNames(cert); e != nil {
+		return "", e
 	}
 	csr, e := wantString(cert, "csr", true)
 	if e != nil {
 		return "", e
 	}
-	block, _ := pem.Decode([]byte(csr))
-	if block == nil {
-		return "", &apiErr{400, "csr_invalid_cannot_parse", "Unable to parse the CSR."}
-	}
-	req, err := x509.ParseCertificateRequest(block.Bytes)
-	if err != nil {
-		return "", &apiErr{400, "csr_invalid_cannot_parse", "Unable to parse the CSR."}
-	}
-	switch req.PublicKey.(type) {
-	case *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey:
-		o.PublicKey = req.PublicKey
-	default: // a key algorithm Go does not know: no certificate could be made for it
-		return "", &apiErr{400, "csr_invalid_cannot_parse", "Unable to parse the CSR."}
+	if o.PublicKey, e = csrPublicKey(csr); e != nil {
+		return "", e
 	}
 	if o.SignatureHash, e = wantString(cert, "signature_hash", true); e != nil {
 		return "", e
@@ -1471,6 +1463,46 @@ func parseCertificate(m map[string]json.RawMessage, o *Order) (string, *apiErr) 
 		}
 	}
 	return csr, nil
+}
+
+// parseDNSNames checks a certificate object's dns_names, if any: an array
+// of valid DNS names.
+func parseDNSNames(cert map[string]json.RawMessage) ([]string, *apiErr) {
+	raw, ok := cert["dns_names"]
+	if !ok {
+		return nil, nil
+	}
+	var names []string
+	if err := json.Unmarshal(raw, &names); err != nil {
+		return nil, &apiErr{400, "invalid_type", "Field dns_names must be an array of strings."}
+	}
+	for _, n := range names {
+		if !dnsName.MatchString(n) {
+			return nil, &apiErr{400, "invalid_dns_name", fmt.Sprintf("Invalid domain name: %s.", n)}
+		}
+	}
+	return names, nil
+}
+
+// csrPublicKey returns the public key of a PEM CSR, one the test CA can sign
+// for (RSA, ECDSA, Ed25519); anything else is DigiCert's
+// csr_invalid_cannot_parse.
+func csrPublicKey(csr string) (crypto.PublicKey, *apiErr) {
+	bad := &apiErr{400, "csr_invalid_cannot_parse", "Unable to parse the CSR."}
+	block, _ := pem.Decode([]byte(csr))
+	if block == nil {
+		return nil, bad
+	}
+	req, err := x509.ParseCertificateRequest(block.Bytes)
+	if err != nil {
+		return nil, bad
+	}
+	switch req.PublicKey.(type) {
+	case *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey:
+		return req.PublicKey, nil
+	default: // a key algorithm Go does not know: no certificate could be made for it
+		return nil, bad
+	}
 }
 
 // parseOrder checks an order's body as CertCentral does and returns the
@@ -1888,6 +1920,54 @@ func productNameID(typeHint string) string {
 // with listEntry, as an entry of GET /order/certificate. Callers hold
 // s.mu.
 func (s *Server) orderJSON(o *Order, listEntry bool) map[string]any {
+	out := map[string]any{
+		"id":           o.ID,
+		"status":       o.Status,
+		"date_created": o.Created.UTC().Format(time.RFC3339),
+		"certificate":  s.certificateJSON(o),
+		"product":      map[string]any{"name_id": productNameID(o.ProductType), "type": "ssl_certificate"},
+		"organization": map[string]any{"id": o.OrganizationID},
+	}
+	if !listEntry {
+		// A list entry lacks the settings and the alternative order id,
+		// as in a sanitized real listing (shared/realdata).
+		if s.sendCT {
+			out["disable_ct"] = o.DisableCT
+		}
+		out["auto_reissue"] = digicert.Bool01(o.AutoReissue)
+		if o.AlternativeOrderID != "" {
+			out["alternative_order_id"] = o.AlternativeOrderID
+		}
+	}
+	if !o.OrderValidTill.IsZero() {
+		out["order_valid_till"] = o.OrderValidTill.UTC().Format(dateLayout)
+	}
+	addOrderLinks(out, o)
+	return out
+}
+
+// addOrderLinks adds to an order's JSON its renewal links and its DCV
+// method and random value, each when set (is_renewed always).
+func addOrderLinks(out map[string]any, o *Order) {
+	out["is_renewed"] = o.IsRenewed
+	if o.RenewedOrderID != 0 {
+		out["renewed_order_id"] = o.RenewedOrderID
+	}
+	if o.RenewalOfOrderID != 0 {
+		out["renewal_of_order_id"] = o.RenewalOfOrderID
+	}
+	if o.DCVMethod != "" {
+		out["dcv_method"] = o.DCVMethod
+	}
+	if o.DCVRandomValue != "" {
+		out["dcv_random_value"] = o.DCVRandomValue
+	}
+}
+
+// certificateJSON is the certificate object of an order's JSON: names and
+// hash, the certificate id once there is one, and the issued
+// certificate's serial, thumbprint, dates and days remaining.
+func (s *Server) certificateJSON(o *Order) map[string]any {
 	names := o.DNSNames
 	if len(names) == 0 {
 		names = []string{" "} // as CertCentral has been seen to report an empty list
@@ -1907,42 +1987,7 @@ func (s *Server) orderJSON(o *Order, listEntry bool) map[string]any {
 		cert["valid_till"] = o.NotAfter.UTC().Format(dateLayout)
 		cert["days_remaining"] = max(0, int(o.NotAfter.Sub(s.now())/(24*time.Hour)))
 	}
-	out := map[string]any{
-		"id":           o.ID,
-		"status":       o.Status,
-		"date_created": o.Created.UTC().Format(time.RFC3339),
-		"certificate":  cert,
-		"product":      map[string]any{"name_id": productNameID(o.ProductType), "type": "ssl_certificate"},
-		"organization": map[string]any{"id": o.OrganizationID},
-	}
-	if !listEntry {
-		// A list entry lacks the settings and the alternative order id,
-		// as in a sanitized real listing (shared/realdata).
-		if s.sendCT {
-			out["disable_ct"] = o.DisableCT
-		}
-		out["auto_reissue"] = digicert.Bool01(o.AutoReissue)
-		if o.AlternativeOrderID != "" {
-			out["alternative_order_id"] = o.AlternativeOrderID
-		}
-	}
-	if !o.OrderValidTill.IsZero() {
-		out["order_valid_till"] = o.OrderValidTill.UTC().Format(dateLayout)
-	}
-	out["is_renewed"] = o.IsRenewed
-	if o.RenewedOrderID != 0 {
-		out["renewed_order_id"] = o.RenewedOrderID
-	}
-	if o.RenewalOfOrderID != 0 {
-		out["renewal_of_order_id"] = o.RenewalOfOrderID
-	}
-	if o.DCVMethod != "" {
-		out["dcv_method"] = o.DCVMethod
-	}
-	if o.DCVRandomValue != "" {
-		out["dcv_random_value"] = o.DCVRandomValue
-	}
-	return out
+	return cert
 }
 
 // dateLayout is how DigiCert writes the dates of an order: valid_from,
