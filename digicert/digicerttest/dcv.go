@@ -275,40 +275,14 @@ func (s *Server) checkDCV(w http.ResponseWriter, ctx context.Context, id int) {
 		}
 	}
 	s.mu.Unlock()
-	found := map[string]bool{}
-	var httpMissing []string
-	for _, n := range pending {
-		ok := false
-		switch method {
-		case "dns-txt-token", "dns-cname-token":
-			ok = s.dnsHas(ctx, method, n, value)
-		case "http-token":
-			ok = s.webHas(ctx, n, value)
-			if !ok {
-				httpMissing = append(httpMissing, n)
-			}
-		}
-		found[n] = ok
-	}
+	found, httpMissing := s.lookUpDCV(ctx, method, value, pending)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(httpMissing) > 0 {
 		s.fail(w, apiErr{400, "file_random_value_not_found", fmt.Sprintf("The random value was not found at http://%s/.well-known/pki-validation/fileauth.txt.", httpMissing[0])})
 		return
 	}
-	if s.dcv.validated == nil {
-		s.dcv.validated = map[int]map[string]bool{}
-	}
-	if s.dcv.validated[id] == nil {
-		s.dcv.validated[id] = map[string]bool{}
-	}
-	all := true
-	for _, n := range orderNames(o) {
-		if found[n] {
-			s.dcv.validated[id][n] = true
-		}
-		all = all && s.nameValidated(o, n)
-	}
+	all := s.markValidated(o, found)
 	resp := map[string]any{}
 	if all && o.Status == "reissue_pending" {
 		s.approveReissue(o.ID)
@@ -327,6 +301,46 @@ func (s *Server) checkDCV(w http.ResponseWriter, ctx context.Context, id int) {
 	resp["dcv_status"] = map[bool]string{true: "complete", false: "pending"}[all]
 	resp["dns_name_validations"] = s.validationJSON(o)["dns_name_validations"]
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// lookUpDCV looks for value, published for method, at each of names,
+// without the lock: found tells which names have it, httpMissing which
+// lack the HTTP file.
+func (s *Server) lookUpDCV(ctx context.Context, method, value string, names []string) (found map[string]bool, httpMissing []string) {
+	found = map[string]bool{}
+	for _, n := range names {
+		ok := false
+		switch method {
+		case "dns-txt-token", "dns-cname-token":
+			ok = s.dnsHas(ctx, method, n, value)
+		case "http-token":
+			ok = s.webHas(ctx, n, value)
+			if !ok {
+				httpMissing = append(httpMissing, n)
+			}
+		}
+		found[n] = ok
+	}
+	return found, httpMissing
+}
+
+// markValidated records the names of o found validated and reports
+// whether every name of o is. Callers hold s.mu.
+func (s *Server) markValidated(o *Order, found map[string]bool) bool {
+	if s.dcv.validated == nil {
+		s.dcv.validated = map[int]map[string]bool{}
+	}
+	if s.dcv.validated[o.ID] == nil {
+		s.dcv.validated[o.ID] = map[string]bool{}
+	}
+	all := true
+	for _, n := range orderNames(o) {
+		if found[n] {
+			s.dcv.validated[o.ID][n] = true
+		}
+		all = all && s.nameValidated(o, n)
+	}
+	return all
 }
 
 // dnsHas reports whether the fake's DNS server answers value for name: a
