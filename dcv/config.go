@@ -18,9 +18,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -468,7 +469,7 @@ func (p *parser) zones(cfg *Config, n *yaml.Node) {
 		case z.Provider == "":
 			p.errf(k.Line, "name one of the providers:", "zone %q has no provider", k.Value)
 		case pc == nil && len(cfg.Providers) > 0:
-			p.errf(v.Line, "providers: "+strings.Join(sortedKeys(cfg.Providers), ", "), "zone %q: no provider %q", k.Value, z.Provider)
+			p.errf(v.Line, "providers: "+strings.Join(slices.Sorted(maps.Keys(cfg.Providers)), ", "), "zone %q: no provider %q", k.Value, z.Provider)
 		case pc == nil:
 			p.errf(v.Line, "add it under providers:", "zone %q: no provider %q", k.Value, z.Provider)
 		case pc.Type == TypeWebroot && z.TXTName != "":
@@ -541,15 +542,6 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func hostPort(s string) bool {

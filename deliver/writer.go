@@ -410,11 +410,21 @@ func newVersion(dir string, now time.Time) (string, error) {
 
 // writeFile creates path, 0644 whatever the umask, with data, synced.
 func writeFile(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	return createSynced(path, data, 0o644, nil)
+}
+
+// createSynced creates path, which must not exist, with mode perm
+// whatever the umask; then adjust, when given, changes the open file
+// before data is written and synced.
+func createSynced(path string, data []byte, perm os.FileMode, adjust func(*os.File) error) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
 		return err
 	}
-	err = f.Chmod(0o644)
+	err = f.Chmod(perm)
+	if err == nil && adjust != nil {
+		err = adjust(f)
+	}
 	if err == nil {
 		_, err = f.Write(data)
 	}
@@ -464,24 +474,13 @@ func protectKey(dir string, gid *int) error {
 // given) whatever the umask, synced; the mode is set before the key is
 // written.
 func writeKeyFile(path string, data []byte, gid *int) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	err = f.Chmod(0o600)
-	if err == nil && gid != nil {
-		if err = f.Chown(-1, *gid); err == nil {
-			err = f.Chmod(0o640)
+	return createSynced(path, data, 0o600, func(f *os.File) error {
+		if gid == nil {
+			return nil
 		}
-	}
-	if err == nil {
-		_, err = f.Write(data)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
+		if err := f.Chown(-1, *gid); err != nil {
+			return err
+		}
+		return f.Chmod(0o640)
+	})
 }

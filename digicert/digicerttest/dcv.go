@@ -148,42 +148,56 @@ var (
 	domainDCVPath = regexp.MustCompile(`^/domain/(\d+)/dcv/(token|validate-token)$`)
 )
 
+// dcvCall is a DCV call on an order or a domain: its method and what
+// serves it for the id in the path.
+type dcvCall struct {
+	method string
+	serve  func(s *Server, w http.ResponseWriter, r *http.Request, id int)
+}
+
+// dcvOrderCalls are the DCV calls on an order, by dcvOrderPath's action.
+var dcvOrderCalls = map[string]dcvCall{
+	"validation":       {http.MethodGet, func(s *Server, w http.ResponseWriter, _ *http.Request, id int) { s.orderValidation(w, id) }},
+	"dcv-random-value": {http.MethodPut, func(s *Server, w http.ResponseWriter, _ *http.Request, id int) { s.randomValue(w, id) }},
+	"check-dcv":        {http.MethodPut, func(s *Server, w http.ResponseWriter, r *http.Request, id int) { s.checkDCV(w, r.Context(), id) }},
+}
+
+// domainDCVCalls are the DCV calls on a domain, by domainDCVPath's action.
+var domainDCVCalls = map[string]dcvCall{
+	"token": {http.MethodPost, func(s *Server, w http.ResponseWriter, _ *http.Request, id int) { s.newDomainToken(w, id) }},
+	"validate-token": {http.MethodPut, func(s *Server, w http.ResponseWriter, r *http.Request, id int) {
+		s.validateDomainToken(w, r.Context(), id)
+	}},
+}
+
 // routeDCV serves the DCV calls and reports whether path was one.
 func (s *Server) routeDCV(w http.ResponseWriter, r *http.Request, path string) bool {
 	switch {
 	case dcvOrderPath.MatchString(path):
-		m := dcvOrderPath.FindStringSubmatch(path)
-		id, _ := strconv.Atoi(m[1])
-		switch {
-		case m[2] == "validation" && r.Method == http.MethodGet:
-			s.orderValidation(w, id)
-		case m[2] == "dcv-random-value" && r.Method == http.MethodPut:
-			s.randomValue(w, id)
-		case m[2] == "check-dcv" && r.Method == http.MethodPut:
-			s.checkDCV(w, r.Context(), id)
-		default:
-			s.fail(w, apiErr{405, "method_not_allowed", "Method not allowed."})
-		}
+		s.serveDCVCall(w, r, dcvOrderPath.FindStringSubmatch(path), dcvOrderCalls)
 	case path == "/domain" && r.Method == http.MethodGet:
 		s.listDomains(w, r)
 	case domainPath.MatchString(path) && r.Method == http.MethodGet:
 		id, _ := strconv.Atoi(domainPath.FindStringSubmatch(path)[1])
 		s.getDomain(w, id)
 	case domainDCVPath.MatchString(path):
-		m := domainDCVPath.FindStringSubmatch(path)
-		id, _ := strconv.Atoi(m[1])
-		switch {
-		case m[2] == "token" && r.Method == http.MethodPost:
-			s.newDomainToken(w, id)
-		case m[2] == "validate-token" && r.Method == http.MethodPut:
-			s.validateDomainToken(w, r.Context(), id)
-		default:
-			s.fail(w, apiErr{405, "method_not_allowed", "Method not allowed."})
-		}
+		s.serveDCVCall(w, r, domainDCVPath.FindStringSubmatch(path), domainDCVCalls)
 	default:
 		return false
 	}
 	return true
+}
+
+// serveDCVCall serves the call of calls named by the path's match m (id,
+// action), or a 405 when the method is not the call's.
+func (s *Server) serveDCVCall(w http.ResponseWriter, r *http.Request, m []string, calls map[string]dcvCall) {
+	id, _ := strconv.Atoi(m[1])
+	call, ok := calls[m[2]]
+	if !ok || r.Method != call.method {
+		s.fail(w, apiErr{405, "method_not_allowed", "Method not allowed."})
+		return
+	}
+	call.serve(s, w, r, id)
 }
 
 // names returns an order's common name and DNS names, lower case, once.
