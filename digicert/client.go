@@ -475,23 +475,31 @@ func decodeProof[T any](endpoint string, ans *answer, what string, id func(*T) i
 	return &out, nil
 }
 
+// callJSON sends a repeatable call without a body and decodes its 2xx
+// answer into a T. A decoded answer for which lacks (when given) is true
+// has what is missing ("no order id > 0"): it is an error matching
+// ErrBadAnswer, like an answer that does not decode.
+func callJSON[T any](ctx context.Context, c *Client, method, path, endpoint, missing string, lacks func(*T) bool) (*T, error) {
+	ans, err := c.do(ctx, method, path, endpoint, nil, true)
+	if err != nil {
+		return nil, err
+	}
+	var out T
+	if err := ans.decode(&out); err != nil {
+		return nil, fmt.Errorf("digicert: %s: %w", endpoint, err)
+	}
+	if lacks != nil && lacks(&out) {
+		return nil, fmt.Errorf("digicert: %s: %w", endpoint, badAnswer("the %d answer has %s", ans.status, missing))
+	}
+	return &out, nil
+}
+
 // GetOrder reads one order: GET /order/certificate/{id}. A 2xx answer that
 // does not decode or has no id > 0 is an error matching ErrBadAnswer. Only
 // an error that IsNotFound says the order does not exist.
 func (c *Client) GetOrder(ctx context.Context, orderID int) (*Order, error) {
 	const endpoint = "GET /order/certificate/{id}"
-	ans, err := c.do(ctx, "GET", fmt.Sprintf("/order/certificate/%d", orderID), endpoint, nil, true)
-	if err != nil {
-		return nil, err
-	}
-	var out Order
-	if err := ans.decode(&out); err != nil {
-		return nil, fmt.Errorf("digicert: %s: %w", endpoint, err)
-	}
-	if out.ID <= 0 {
-		return nil, fmt.Errorf("digicert: %s: %w", endpoint, badAnswer("the %d answer has no order id > 0", ans.status))
-	}
-	return &out, nil
+	return callJSON(ctx, c, "GET", fmt.Sprintf("/order/certificate/%d", orderID), endpoint, "no order id > 0", func(o *Order) bool { return o.ID <= 0 })
 }
 
 // ListOrders lists every order that matches the filter, reading all pages
@@ -558,18 +566,7 @@ func (c *Client) ListRequests(ctx context.Context, f RequestFilter) ([]Request, 
 // that does not decode or has no id > 0 is an error matching ErrBadAnswer.
 func (c *Client) GetRequest(ctx context.Context, requestID int) (*Request, error) {
 	const endpoint = "GET /request/{id}"
-	ans, err := c.do(ctx, "GET", fmt.Sprintf("/request/%d", requestID), endpoint, nil, true)
-	if err != nil {
-		return nil, err
-	}
-	var out Request
-	if err := ans.decode(&out); err != nil {
-		return nil, fmt.Errorf("digicert: %s: %w", endpoint, err)
-	}
-	if out.ID <= 0 {
-		return nil, fmt.Errorf("digicert: %s: %w", endpoint, badAnswer("the %d answer has no request id > 0", ans.status))
-	}
-	return &out, nil
+	return callJSON(ctx, c, "GET", fmt.Sprintf("/request/%d", requestID), endpoint, "no request id > 0", func(o *Request) bool { return o.ID <= 0 })
 }
 
 // FindByAlternativeID lists the orders that carry an alternative order id:
