@@ -1792,12 +1792,7 @@ func (s *Server) reissue(w http.ResponseWriter, r *http.Request, id int, body []
 		return
 	}
 	now := s.now()
-	rr := Reissue{
-		CertificateID: s.nextCert, RequestID: s.nextRequest, Status: "pending",
-		CommonName: want.CommonName, DNSNames: want.DNSNames, SignatureHash: want.SignatureHash,
-		CSR: csr, PublicKey: want.PublicKey, Created: now,
-		RevokesPrevious: revokesPrevious(o, want.CommonName, want.DNSNames),
-	}
+	rr := s.newReissue(o, &want, csr, now)
 	// Work on a copy, so that an order whose certificate cannot be made
 	// is left as it was.
 	n := *o
@@ -1824,6 +1819,17 @@ func (s *Server) reissue(w http.ResponseWriter, r *http.Request, id int, body []
 	s.nextCert++
 	s.nextRequest++
 	writeJSON(w, http.StatusCreated, map[string]any{"id": o.ID, "requests": []map[string]any{{"id": rr.RequestID, "status": status}}})
+}
+
+// newReissue is the pending reissue of order o to the names, key and hash
+// of want, with the next certificate and request ids. Callers hold s.mu.
+func (s *Server) newReissue(o, want *Order, csr string, now time.Time) Reissue {
+	return Reissue{
+		CertificateID: s.nextCert, RequestID: s.nextRequest, Status: "pending",
+		CommonName: want.CommonName, DNSNames: want.DNSNames, SignatureHash: want.SignatureHash,
+		CSR: csr, PublicKey: want.PublicKey, Created: now,
+		RevokesPrevious: revokesPrevious(o, want.CommonName, want.DNSNames),
+	}
 }
 
 // parseReissue checks a reissue's body m for order o as CertCentral does

@@ -147,14 +147,7 @@ func build(o options) (string, error) {
 	}
 	defer os.RemoveAll(stage)
 
-	st := &stager{o: o, stage: stage}
-	st.contents = files.Contents{
-		st.file(o.Binary, binDir+"/certform", 0o755),
-		st.dir(docDir, 0o755),
-		st.dir(confDir, 0o750),
-		{Type: files.TypeConfig, Source: filepath.Join(o.Src, "systemd", "certform.env.example"), Destination: confDir + "/certform.env.example",
-			FileInfo: &files.ContentFileInfo{Owner: "root", Group: "root", Mode: 0o640, MTime: o.Date}},
-	}
+	st := newStager(o, stage)
 	if err := st.units(); err != nil {
 		return "", err
 	}
@@ -194,6 +187,20 @@ type stager struct {
 	o        options
 	stage    string
 	contents files.Contents
+}
+
+// newStager starts the contents with the binary, the doc and config
+// folders and the example environment file.
+func newStager(o options, stage string) *stager {
+	st := &stager{o: o, stage: stage}
+	st.contents = files.Contents{
+		st.file(o.Binary, binDir+"/certform", 0o755),
+		st.dir(docDir, 0o755),
+		st.dir(confDir, 0o750),
+		{Type: files.TypeConfig, Source: filepath.Join(o.Src, "systemd", "certform.env.example"), Destination: confDir + "/certform.env.example",
+			FileInfo: &files.ContentFileInfo{Owner: "root", Group: "root", Mode: 0o640, MTime: o.Date}},
+	}
+	return st
 }
 
 // file is the regular file src installed at dst, owned by root.
