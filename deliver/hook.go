@@ -132,7 +132,8 @@ func (h *Hook) environ(env map[string]string) ([]string, error) {
 		}
 		environ[k] = v
 	}
-	var out []string
+	// Never nil: os/exec gives a command with a nil Env certform's own.
+	out := []string{}
 	for _, k := range slices.Sorted(maps.Keys(environ)) {
 		out = append(out, k+"="+environ[k])
 	}
