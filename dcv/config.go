@@ -18,9 +18,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -248,103 +249,147 @@ func (p *parser) providers(cfg *Config, n *yaml.Node) {
 			p.errf(v.Line, "", "provider %q must be a mapping with a type:", k.Value)
 			continue
 		}
-		pc := &ProviderConfig{Name: k.Value, Line: k.Line}
-		fields := map[string]*yaml.Node{}
-		for j := 0; j+1 < len(v.Content); j += 2 {
-			fields[v.Content[j].Value] = v.Content[j+1]
-		}
-		t := fields["type"]
-		if t == nil {
-			p.errf(v.Line, "one of rfc2136, route53, cloudflare, exec, webroot", "provider %q has no type", k.Value)
+		pn := p.providerNode(k, v)
+		if pn == nil {
 			continue
 		}
-		pc.Type = t.Value
-		allowed, ok := providerKeys[pc.Type]
-		if !ok {
-			p.errf(t.Line, "one of rfc2136, route53, cloudflare, exec, webroot", "provider %q: unknown type %q", k.Value, t.Value)
+		pn.nameservers()
+		pn.settings()
+		cfg.Providers[pn.pc.Name] = pn.pc
+	}
+}
+
+// providerNode is one provider of the config being read: its name's node
+// k, its mapping v, v's keys and the ProviderConfig being filled.
+type providerNode struct {
+	p       *parser
+	k, v    *yaml.Node
+	fields  map[string]*yaml.Node
+	allowed []string
+	pc      *ProviderConfig
+}
+
+// providerNode reads a provider's type and checks its keys: known to the
+// type, and no secret written inline. It returns nil, with the error
+// recorded, when the type is missing or unknown.
+func (p *parser) providerNode(k, v *yaml.Node) *providerNode {
+	pn := &providerNode{p: p, k: k, v: v, fields: map[string]*yaml.Node{}, pc: &ProviderConfig{Name: k.Value, Line: k.Line}}
+	for j := 0; j+1 < len(v.Content); j += 2 {
+		pn.fields[v.Content[j].Value] = v.Content[j+1]
+	}
+	t := pn.fields["type"]
+	if t == nil {
+		p.errf(v.Line, "one of rfc2136, route53, cloudflare, exec, webroot", "provider %q has no type", k.Value)
+		return nil
+	}
+	pn.pc.Type = t.Value
+	var ok bool
+	if pn.allowed, ok = providerKeys[pn.pc.Type]; !ok {
+		p.errf(t.Line, "one of rfc2136, route53, cloudflare, exec, webroot", "provider %q: unknown type %q", k.Value, t.Value)
+		return nil
+	}
+	for j := 0; j+1 < len(v.Content); j += 2 {
+		key := v.Content[j]
+		if key.Value == "type" {
 			continue
 		}
-		for j := 0; j+1 < len(v.Content); j += 2 {
-			key := v.Content[j]
-			if key.Value == "type" {
-				continue
-			}
-			if instead, ok := inlineSecrets[key.Value]; ok {
-				p.errf(key.Line, fmt.Sprintf("put the secret in a file readable only by certform and name it with %s", instead), "provider %q: %s: secrets are never written in the config", k.Value, key.Value)
-				continue
-			}
-			if !contains(allowed, key.Value) {
-				p.errf(key.Line, "keys of "+pc.Type+": "+strings.Join(allowed, ", "), "provider %q: unknown key %q", k.Value, key.Value)
-			}
+		if instead, ok := inlineSecrets[key.Value]; ok {
+			p.errf(key.Line, fmt.Sprintf("put the secret in a file readable only by certform and name it with %s", instead), "provider %q: %s: secrets are never written in the config", k.Value, key.Value)
+			continue
 		}
-		str := func(key string, required bool) string {
-			n := fields[key]
-			if n == nil {
-				if required {
-					p.errf(v.Line, "", "provider %q (%s) needs %s", k.Value, pc.Type, key)
-				}
-				return ""
-			}
-			if n.Kind != yaml.ScalarNode || n.Value == "" {
-				p.errf(n.Line, "", "provider %q: %s must be a non-empty string", k.Value, key)
-				return ""
-			}
-			return n.Value
+		if !contains(pn.allowed, key.Value) {
+			p.errf(key.Line, "keys of "+pn.pc.Type+": "+strings.Join(pn.allowed, ", "), "provider %q: unknown key %q", k.Value, key.Value)
 		}
-		if ns := fields["nameservers"]; ns != nil && contains(allowed, "nameservers") {
-			if ns.Kind != yaml.SequenceNode {
-				p.errf(ns.Line, "such as [\"192.0.2.53:53\"]", "provider %q: nameservers must be a list of host:port", k.Value)
-			}
-			for _, s := range ns.Content {
-				if !hostPort(s.Value) {
-					p.errf(s.Line, "such as 192.0.2.53:53", "provider %q: nameserver %q is not host:port", k.Value, s.Value)
-					continue
-				}
-				pc.Nameservers = append(pc.Nameservers, s.Value)
-			}
+	}
+	return pn
+}
+
+// str returns the non-empty string under key, or "" with an error
+// recorded when it is not one, or when it is required and missing.
+func (pn *providerNode) str(key string, required bool) string {
+	n := pn.fields[key]
+	if n == nil {
+		if required {
+			pn.p.errf(pn.v.Line, "", "provider %q (%s) needs %s", pn.k.Value, pn.pc.Type, key)
 		}
-		switch pc.Type {
-		case TypeRFC2136:
-			pc.Server = str("server", true)
-			if pc.Server != "" && !hostPort(pc.Server) {
-				p.errf(fields["server"].Line, "such as 192.0.2.53:53", "provider %q: server %q is not host:port", k.Value, pc.Server)
-			}
-			pc.TSIGKey = str("tsig_key", false)
-			pc.TSIGAlgorithm = str("tsig_algorithm", false)
-			if pc.TSIGAlgorithm == "" {
-				pc.TSIGAlgorithm = "hmac-sha256"
-			} else if _, ok := tsigAlgorithms[pc.TSIGAlgorithm]; !ok {
-				p.errf(fields["tsig_algorithm"].Line, "one of hmac-sha1, hmac-sha224, hmac-sha256, hmac-sha384, hmac-sha512", "provider %q: unknown tsig_algorithm %q", k.Value, pc.TSIGAlgorithm)
-			}
-			file := str("tsig_secret_file", false)
-			switch {
-			case (pc.TSIGKey == "") != (file == ""):
-				p.errf(v.Line, "give both tsig_key and tsig_secret_file, or neither for a server that takes unsigned updates", "provider %q: tsig_key and tsig_secret_file go together", k.Value)
-			case file != "":
-				pc.TSIGSecret = p.secret(fields["tsig_secret_file"].Line, k.Value, file)
-			}
-		case TypeRoute53:
-			pc.HostedZoneID = str("hosted_zone_id", true)
-			pc.Region = str("region", false)
-			pc.Endpoint = p.endpoint(fields["endpoint"], k.Value)
-		case TypeCloudflare:
-			pc.ZoneID = str("zone_id", true)
-			if file := str("api_token_file", true); file != "" {
-				pc.APIToken = p.secret(fields["api_token_file"].Line, k.Value, file)
-			}
-			pc.Endpoint = p.endpoint(fields["endpoint"], k.Value)
-		case TypeExec:
-			pc.Command = str("command", true)
-			if pc.Command != "" && !filepath.IsAbs(pc.Command) {
-				p.errf(fields["command"].Line, "name the program by its absolute path; it is run without a shell as COMMAND present|cleanup FQDN VALUE", "provider %q: command %q is not an absolute path", k.Value, pc.Command)
-			}
-		case TypeWebroot:
-			pc.Path = str("path", true)
-			if pc.Path != "" && !filepath.IsAbs(pc.Path) {
-				p.errf(fields["path"].Line, "the web server's document root, such as /var/www/html", "provider %q: path %q is not an absolute path", k.Value, pc.Path)
-			}
+		return ""
+	}
+	if n.Kind != yaml.ScalarNode || n.Value == "" {
+		pn.p.errf(n.Line, "", "provider %q: %s must be a non-empty string", pn.k.Value, key)
+		return ""
+	}
+	return n.Value
+}
+
+// nameservers reads the provider's nameservers, a list of host:port, when
+// its type has them.
+func (pn *providerNode) nameservers() {
+	ns := pn.fields["nameservers"]
+	if ns == nil || !contains(pn.allowed, "nameservers") {
+		return
+	}
+	if ns.Kind != yaml.SequenceNode {
+		pn.p.errf(ns.Line, "such as [\"192.0.2.53:53\"]", "provider %q: nameservers must be a list of host:port", pn.k.Value)
+	}
+	for _, s := range ns.Content {
+		if !hostPort(s.Value) {
+			pn.p.errf(s.Line, "such as 192.0.2.53:53", "provider %q: nameserver %q is not host:port", pn.k.Value, s.Value)
+			continue
 		}
-		cfg.Providers[pc.Name] = pc
+		pn.pc.Nameservers = append(pn.pc.Nameservers, s.Value)
+	}
+}
+
+// settings reads the keys of the provider's type.
+func (pn *providerNode) settings() {
+	p, pc, name := pn.p, pn.pc, pn.k.Value
+	switch pc.Type {
+	case TypeRFC2136:
+		pn.rfc2136()
+	case TypeRoute53:
+		pc.HostedZoneID = pn.str("hosted_zone_id", true)
+		pc.Region = pn.str("region", false)
+		pc.Endpoint = p.endpoint(pn.fields["endpoint"], name)
+	case TypeCloudflare:
+		pc.ZoneID = pn.str("zone_id", true)
+		if file := pn.str("api_token_file", true); file != "" {
+			pc.APIToken = p.secret(pn.fields["api_token_file"].Line, name, file)
+		}
+		pc.Endpoint = p.endpoint(pn.fields["endpoint"], name)
+	case TypeExec:
+		pc.Command = pn.str("command", true)
+		if pc.Command != "" && !filepath.IsAbs(pc.Command) {
+			p.errf(pn.fields["command"].Line, "name the program by its absolute path; it is run without a shell as COMMAND present|cleanup FQDN VALUE", "provider %q: command %q is not an absolute path", name, pc.Command)
+		}
+	case TypeWebroot:
+		pc.Path = pn.str("path", true)
+		if pc.Path != "" && !filepath.IsAbs(pc.Path) {
+			p.errf(pn.fields["path"].Line, "the web server's document root, such as /var/www/html", "provider %q: path %q is not an absolute path", name, pc.Path)
+		}
+	}
+}
+
+// rfc2136 reads an rfc2136 provider's server (host:port), TSIG key,
+// algorithm (default hmac-sha256) and secret file, key and file together.
+func (pn *providerNode) rfc2136() {
+	p, pc, name := pn.p, pn.pc, pn.k.Value
+	pc.Server = pn.str("server", true)
+	if pc.Server != "" && !hostPort(pc.Server) {
+		p.errf(pn.fields["server"].Line, "such as 192.0.2.53:53", "provider %q: server %q is not host:port", name, pc.Server)
+	}
+	pc.TSIGKey = pn.str("tsig_key", false)
+	pc.TSIGAlgorithm = pn.str("tsig_algorithm", false)
+	if pc.TSIGAlgorithm == "" {
+		pc.TSIGAlgorithm = "hmac-sha256"
+	} else if _, ok := tsigAlgorithms[pc.TSIGAlgorithm]; !ok {
+		p.errf(pn.fields["tsig_algorithm"].Line, "one of hmac-sha1, hmac-sha224, hmac-sha256, hmac-sha384, hmac-sha512", "provider %q: unknown tsig_algorithm %q", name, pc.TSIGAlgorithm)
+	}
+	file := pn.str("tsig_secret_file", false)
+	switch {
+	case (pc.TSIGKey == "") != (file == ""):
+		p.errf(pn.v.Line, "give both tsig_key and tsig_secret_file, or neither for a server that takes unsigned updates", "provider %q: tsig_key and tsig_secret_file go together", name)
+	case file != "":
+		pc.TSIGSecret = p.secret(pn.fields["tsig_secret_file"].Line, name, file)
 	}
 }
 
@@ -410,20 +455,7 @@ func (p *parser) zones(cfg *Config, n *yaml.Node) {
 		case yaml.ScalarNode:
 			z.Provider = v.Value
 		case yaml.MappingNode:
-			for j := 0; j+1 < len(v.Content); j += 2 {
-				key, val := v.Content[j], v.Content[j+1]
-				switch key.Value {
-				case "provider":
-					z.Provider = val.Value
-				case "txt_name":
-					if val.Value != TXTNameDNSAuth {
-						p.errf(val.Line, "txt_name: _dnsauth publishes TXT values at _dnsauth.NAME; leave it out to publish on the name", "zone %q: txt_name %q is not _dnsauth", k.Value, val.Value)
-					}
-					z.TXTName = val.Value
-				default:
-					p.errf(key.Line, "a zone takes provider: and txt_name:", "zone %q: unknown key %q", k.Value, key.Value)
-				}
-			}
+			p.zoneKeys(&z, k, v)
 		default:
 			p.errf(v.Line, "", "zone %q must name a provider", k.Value)
 			continue
@@ -437,7 +469,7 @@ func (p *parser) zones(cfg *Config, n *yaml.Node) {
 		case z.Provider == "":
 			p.errf(k.Line, "name one of the providers:", "zone %q has no provider", k.Value)
 		case pc == nil && len(cfg.Providers) > 0:
-			p.errf(v.Line, "providers: "+strings.Join(sortedKeys(cfg.Providers), ", "), "zone %q: no provider %q", k.Value, z.Provider)
+			p.errf(v.Line, "providers: "+strings.Join(slices.Sorted(maps.Keys(cfg.Providers)), ", "), "zone %q: no provider %q", k.Value, z.Provider)
 		case pc == nil:
 			p.errf(v.Line, "add it under providers:", "zone %q: no provider %q", k.Value, z.Provider)
 		case pc.Type == TypeWebroot && z.TXTName != "":
@@ -447,6 +479,25 @@ func (p *parser) zones(cfg *Config, n *yaml.Node) {
 			p.errf(k.Line, "", "zone %q is listed twice", k.Value)
 		}
 		cfg.Zones[name] = z
+	}
+}
+
+// zoneKeys reads the keys of zone z written as a mapping v: provider and
+// txt_name (only _dnsauth).
+func (p *parser) zoneKeys(z *Zone, k, v *yaml.Node) {
+	for j := 0; j+1 < len(v.Content); j += 2 {
+		key, val := v.Content[j], v.Content[j+1]
+		switch key.Value {
+		case "provider":
+			z.Provider = val.Value
+		case "txt_name":
+			if val.Value != TXTNameDNSAuth {
+				p.errf(val.Line, "txt_name: _dnsauth publishes TXT values at _dnsauth.NAME; leave it out to publish on the name", "zone %q: txt_name %q is not _dnsauth", k.Value, val.Value)
+			}
+			z.TXTName = val.Value
+		default:
+			p.errf(key.Line, "a zone takes provider: and txt_name:", "zone %q: unknown key %q", k.Value, key.Value)
+		}
 	}
 }
 
@@ -491,15 +542,6 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func hostPort(s string) bool {

@@ -114,3 +114,11 @@ func ForName(cfg *Config, z Zone, method, name, value string) (Record, bool) {
 	}
 	return Record{}, false
 }
+
+// verb names a change in errors: adding a record (add) or deleting it.
+func verb(add bool) string {
+	if add {
+		return "adding"
+	}
+	return "deleting"
+}

@@ -40,6 +40,8 @@ func (p *RFC2136) CleanUp(ctx context.Context, r Record) error {
 	return p.update(ctx, r, false)
 }
 
+// update sends one dynamic update that adds r (add) or deletes it by
+// value. Adding a CNAME where one to the same target is counts as done.
 func (p *RFC2136) update(ctx context.Context, r Record, add bool) error {
 	rr, err := dnsRR(r)
 	if err != nil {
@@ -57,6 +59,25 @@ func (p *RFC2136) update(ctx context.Context, r Record, add bool) error {
 	} else {
 		m.Remove([]dns.RR{rr})
 	}
+	in, _, err := p.client(m).ExchangeContext(ctx, m, p.Server)
+	if err != nil {
+		return fmt.Errorf("rfc2136: %s %s at %s: %w", verb(add), r, p.Server, err)
+	}
+	if add && r.Type == TypeCNAME && in.Rcode == dns.RcodeYXRrset {
+		if target, ok := p.cname(ctx, r); ok && strings.EqualFold(target, dns.Fqdn(r.Value)) {
+			return nil // ours already
+		}
+		return fmt.Errorf("rfc2136: adding %s at %s: a CNAME to another target is there; certform never replaces a record it did not write", r, p.Server)
+	}
+	if in.Rcode != dns.RcodeSuccess {
+		return fmt.Errorf("rfc2136: %s %s at %s: the server answered %s%s", verb(add), r, p.Server, dns.RcodeToString[in.Rcode], rcodeHint(in.Rcode))
+	}
+	return nil
+}
+
+// client is the TCP client for an update, with the timeout, and signs m
+// with TSIG when a key is set.
+func (p *RFC2136) client(m *dns.Msg) *dns.Client {
 	c := &dns.Client{Net: "tcp", Timeout: p.Timeout}
 	if c.Timeout == 0 {
 		c.Timeout = 10 * time.Second
@@ -70,31 +91,18 @@ func (p *RFC2136) update(ctx context.Context, r Record, add bool) error {
 		c.TsigSecret = map[string]string{key: string(p.Secret)}
 		m.SetTsig(key, alg, 300, time.Now().Unix())
 	}
-	verb := "adding"
-	if !add {
-		verb = "deleting"
+	return c
+}
+
+// rcodeHint says what a refusing answer to an update likely means.
+func rcodeHint(rcode int) string {
+	switch rcode {
+	case dns.RcodeRefused, dns.RcodeNotAuth:
+		return " (the server does not let this key update the zone: check its update policy and the TSIG key)"
+	case dns.RcodeNotZone:
+		return " (the name is not in the zone the server has)"
 	}
-	in, _, err := c.ExchangeContext(ctx, m, p.Server)
-	if err != nil {
-		return fmt.Errorf("rfc2136: %s %s at %s: %w", verb, r, p.Server, err)
-	}
-	if add && r.Type == TypeCNAME && in.Rcode == dns.RcodeYXRrset {
-		if target, ok := p.cname(ctx, r); ok && strings.EqualFold(target, dns.Fqdn(r.Value)) {
-			return nil // ours already
-		}
-		return fmt.Errorf("rfc2136: adding %s at %s: a CNAME to another target is there; certform never replaces a record it did not write", r, p.Server)
-	}
-	if in.Rcode != dns.RcodeSuccess {
-		hint := ""
-		switch in.Rcode {
-		case dns.RcodeRefused, dns.RcodeNotAuth:
-			hint = " (the server does not let this key update the zone: check its update policy and the TSIG key)"
-		case dns.RcodeNotZone:
-			hint = " (the name is not in the zone the server has)"
-		}
-		return fmt.Errorf("rfc2136: %s %s at %s: the server answered %s%s", verb, r, p.Server, dns.RcodeToString[in.Rcode], hint)
-	}
-	return nil
+	return ""
 }
 
 // cname asks the server for the CNAME at r's name.

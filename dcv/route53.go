@@ -71,11 +71,9 @@ func r53Value(r Record) string {
 	return r.Value + "."
 }
 
+// change adds r to (add) or removes it from the record set at its name
+// in one change batch; it does nothing when r is already there or gone.
 func (p *Route53) change(ctx context.Context, r Record, add bool) error {
-	verb := "adding"
-	if !add {
-		verb = "deleting"
-	}
 	if r.Type == TypeHTTP {
 		return fmt.Errorf("route53: cannot publish %s", r)
 	}
@@ -83,19 +81,9 @@ func (p *Route53) change(ctx context.Context, r Record, add bool) error {
 	if err != nil {
 		return err
 	}
-	rtype := types.RRType(r.Type)
-	fqdn := r.Name + "."
-	out, err := c.ListResourceRecordSets(ctx, &route53.ListResourceRecordSetsInput{
-		HostedZoneId: aws.String(p.HostedZoneID), StartRecordName: aws.String(fqdn), StartRecordType: rtype, MaxItems: aws.Int32(1)})
+	cur, err := p.current(ctx, c, r)
 	if err != nil {
-		return fmt.Errorf("route53: %s %s: reading the record set: %w", verb, r, err)
-	}
-	var cur *types.ResourceRecordSet
-	if len(out.ResourceRecordSets) > 0 {
-		s := out.ResourceRecordSets[0]
-		if strings.EqualFold(strings.TrimSuffix(aws.ToString(s.Name), "."), r.Name) && s.Type == rtype {
-			cur = &s
-		}
+		return fmt.Errorf("route53: %s %s: reading the record set: %w", verb(add), r, err)
 	}
 	value := r53Value(r)
 	var values []string
@@ -104,13 +92,8 @@ func (p *Route53) change(ctx context.Context, r Record, add bool) error {
 			values = append(values, aws.ToString(rr.Value))
 		}
 	}
-	has := slices.Contains(values, value)
-	if add == has {
+	if add == slices.Contains(values, value) {
 		return nil // already there, or already gone
-	}
-	var changes []types.Change
-	if cur != nil {
-		changes = append(changes, types.Change{Action: types.ChangeActionDelete, ResourceRecordSet: cur})
 	}
 	var next []string
 	if add {
@@ -121,20 +104,49 @@ func (p *Route53) change(ctx context.Context, r Record, add bool) error {
 	} else {
 		next = slices.DeleteFunc(slices.Clone(values), func(v string) bool { return v == value })
 	}
-	if len(next) > 0 {
-		set := types.ResourceRecordSet{Name: aws.String(fqdn), Type: rtype, TTL: aws.Int64(RecordTTL)}
-		if cur != nil && cur.TTL != nil {
-			set.TTL = cur.TTL
-		}
-		for _, v := range next {
-			set.ResourceRecords = append(set.ResourceRecords, types.ResourceRecord{Value: aws.String(v)})
-		}
-		changes = append(changes, types.Change{Action: types.ChangeActionCreate, ResourceRecordSet: &set})
-	}
 	_, err = c.ChangeResourceRecordSets(ctx, &route53.ChangeResourceRecordSetsInput{HostedZoneId: aws.String(p.HostedZoneID),
-		ChangeBatch: &types.ChangeBatch{Comment: aws.String("certform domain validation"), Changes: changes}})
+		ChangeBatch: &types.ChangeBatch{Comment: aws.String("certform domain validation"), Changes: r53Changes(r, cur, next)}})
 	if err != nil {
-		return fmt.Errorf("route53: %s %s: %w", verb, r, err)
+		return fmt.Errorf("route53: %s %s: %w", verb(add), r, err)
 	}
 	return nil
+}
+
+// current reads the record set of r's name and type, nil when there is
+// none.
+func (p *Route53) current(ctx context.Context, c *route53.Client, r Record) (*types.ResourceRecordSet, error) {
+	rtype := types.RRType(r.Type)
+	out, err := c.ListResourceRecordSets(ctx, &route53.ListResourceRecordSetsInput{
+		HostedZoneId: aws.String(p.HostedZoneID), StartRecordName: aws.String(r.Name + "."), StartRecordType: rtype, MaxItems: aws.Int32(1)})
+	if err != nil {
+		return nil, err
+	}
+	if len(out.ResourceRecordSets) > 0 {
+		s := out.ResourceRecordSets[0]
+		if strings.EqualFold(strings.TrimSuffix(aws.ToString(s.Name), "."), r.Name) && s.Type == rtype {
+			return &s, nil
+		}
+	}
+	return nil, nil
+}
+
+// r53Changes is the change batch that replaces the set cur (nil for none)
+// at r's name by one holding the values next (none: the set is only
+// deleted), with cur's TTL or RecordTTL.
+func r53Changes(r Record, cur *types.ResourceRecordSet, next []string) []types.Change {
+	var changes []types.Change
+	if cur != nil {
+		changes = append(changes, types.Change{Action: types.ChangeActionDelete, ResourceRecordSet: cur})
+	}
+	if len(next) == 0 {
+		return changes
+	}
+	set := types.ResourceRecordSet{Name: aws.String(r.Name + "."), Type: types.RRType(r.Type), TTL: aws.Int64(RecordTTL)}
+	if cur != nil && cur.TTL != nil {
+		set.TTL = cur.TTL
+	}
+	for _, v := range next {
+		set.ResourceRecords = append(set.ResourceRecords, types.ResourceRecord{Value: aws.String(v)})
+	}
+	return append(changes, types.Change{Action: types.ChangeActionCreate, ResourceRecordSet: &set})
 }

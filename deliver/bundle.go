@@ -116,15 +116,8 @@ func Check(b *Bundle, names []string, csrPEM string, now time.Time) error {
 		errs = append(errs, fmt.Errorf("%s: %s: %s", prefix, check, fmt.Sprintf(format, args...)))
 	}
 
-	if extra, missing := spec.NameDiff(names, leafNames(leaf)); len(missing)+len(extra) > 0 {
-		var parts []string
-		if len(missing) > 0 {
-			parts = append(parts, "missing "+strings.Join(missing, ", "))
-		}
-		if len(extra) > 0 {
-			parts = append(parts, "unexpected "+strings.Join(extra, ", "))
-		}
-		fail("names", "%s", strings.Join(parts, "; "))
+	if msg := nameMismatch(names, leaf); msg != "" {
+		fail("names", "%s", msg)
 	}
 
 	if msg := checkKey(leaf, csrPEM); csrPEM != "" && msg != "" {
@@ -140,31 +133,51 @@ func Check(b *Bundle, names []string, csrPEM string, now time.Time) error {
 
 	if b.Root == nil {
 		fail("chain", "the download holds no root to verify against")
-	} else {
-		roots := x509.NewCertPool()
-		roots.AddCert(b.Root)
-		inter := x509.NewCertPool()
-		for _, c := range b.Intermediates {
-			inter.AddCert(c)
-		}
-		at := now
-		if at.Before(leaf.NotBefore) {
-			at = leaf.NotBefore
-		}
-		if at.After(leaf.NotAfter) {
-			at = leaf.NotAfter
-		}
-		_, err := leaf.Verify(x509.VerifyOptions{
-			Roots:         roots,
-			Intermediates: inter,
-			CurrentTime:   at,
-			KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		})
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: chain: it does not verify: %w", prefix, err))
-		}
+	} else if err := verifyChain(b, now); err != nil {
+		errs = append(errs, fmt.Errorf("%s: chain: it does not verify: %w", prefix, err))
 	}
 	return errors.Join(errs...)
+}
+
+// nameMismatch says which of names the leaf misses and which it has
+// beyond them, "" when they are the same.
+func nameMismatch(names []string, leaf *x509.Certificate) string {
+	extra, missing := spec.NameDiff(names, leafNames(leaf))
+	var parts []string
+	if len(missing) > 0 {
+		parts = append(parts, "missing "+strings.Join(missing, ", "))
+	}
+	if len(extra) > 0 {
+		parts = append(parts, "unexpected "+strings.Join(extra, ", "))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// verifyChain verifies the bundle's leaf for server auth up to its root
+// through its intermediates, at now held within the leaf's validity (the
+// validity is checked on its own).
+func verifyChain(b *Bundle, now time.Time) error {
+	leaf := b.Leaf
+	roots := x509.NewCertPool()
+	roots.AddCert(b.Root)
+	inter := x509.NewCertPool()
+	for _, c := range b.Intermediates {
+		inter.AddCert(c)
+	}
+	at := now
+	if at.Before(leaf.NotBefore) {
+		at = leaf.NotBefore
+	}
+	if at.After(leaf.NotAfter) {
+		at = leaf.NotAfter
+	}
+	_, err := leaf.Verify(x509.VerifyOptions{
+		Roots:         roots,
+		Intermediates: inter,
+		CurrentTime:   at,
+		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	})
+	return err
 }
 
 // describe names a certificate for messages.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"slices"
@@ -69,6 +70,55 @@ func (h *Hook) Run(ctx context.Context, env map[string]string) (output []byte, e
 	if strings.TrimSpace(h.Command) == "" {
 		return nil, fmt.Errorf("%s: the command is empty", h.label())
 	}
+	environ, err := h.environ(env)
+	if err != nil {
+		return nil, err
+	}
+	timeout := h.Timeout
+	if timeout <= 0 {
+		timeout = DefaultHookTimeout
+	}
+	runCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	cmd := exec.CommandContext(runCtx, "/bin/sh", "-c", h.Command)
+	cmd.Env = environ
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out := &cappedBuffer{max: MaxHookOutput}
+	cmd.Stdout, cmd.Stderr = out, out // one pipe: the order is kept
+	k := &groupKiller{cmd: cmd}
+	cmd.Cancel = k.terminate
+	// After the grace (counted from the cancel, or from the hook's exit),
+	// os/exec kills the shell and stops reading.
+	cmd.WaitDelay = hookGrace
+
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%s stopped: %w", h.label(), err)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("%s: starting /bin/sh: %w", h.label(), err)
+	}
+	err = cmd.Wait()
+	cancelled := k.reap()
+	switch {
+	case err == nil:
+	case cancelled && ctx.Err() != nil:
+		err = fmt.Errorf("%s stopped: %w", h.label(), ctx.Err())
+	case cancelled:
+		err = fmt.Errorf("%s timed out after %v", h.label(), timeout)
+	case errors.Is(err, exec.ErrWaitDelay):
+		out.note(fmt.Sprintf("the hook exited, but a process it started kept its output open; stopped reading %v later", hookGrace))
+		err = nil
+	default:
+		err = h.exitError(err)
+	}
+	return out.bytes(), err
+}
+
+// environ is the hook's environment, sorted: PATH as certform has it, then
+// env. A name that is empty or holds '=' or NUL, or a value with NUL, is an
+// error.
+func (h *Hook) environ(env map[string]string) ([]string, error) {
 	environ := map[string]string{}
 	if path, ok := os.LookupEnv("PATH"); ok {
 		environ["PATH"] = path
@@ -82,80 +132,58 @@ func (h *Hook) Run(ctx context.Context, env map[string]string) (output []byte, e
 		}
 		environ[k] = v
 	}
-	keys := make([]string, 0, len(environ))
-	for k := range environ {
-		keys = append(keys, k)
+	// Never nil: os/exec gives a command with a nil Env certform's own.
+	out := []string{}
+	for _, k := range slices.Sorted(maps.Keys(environ)) {
+		out = append(out, k+"="+environ[k])
 	}
-	slices.Sort(keys)
+	return out, nil
+}
 
-	timeout := h.Timeout
-	if timeout <= 0 {
-		timeout = DefaultHookTimeout
+// exitError describes how the hook's shell ended: killed by a signal, a
+// non-zero status, or another failure of Wait.
+func (h *Hook) exitError(err error) error {
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) {
+		return fmt.Errorf("%s: %w", h.label(), err)
 	}
-	runCtx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return fmt.Errorf("%s was killed by signal %d (%v)", h.label(), int(ws.Signal()), ws.Signal())
+	}
+	return fmt.Errorf("%s exited with status %d", h.label(), exit.ExitCode())
+}
 
-	cmd := exec.CommandContext(runCtx, "/bin/sh", "-c", h.Command)
-	for _, k := range keys {
-		cmd.Env = append(cmd.Env, k+"="+environ[k])
-	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	out := &cappedBuffer{max: MaxHookOutput}
-	cmd.Stdout, cmd.Stderr = out, out // one pipe: the order is kept
-	var (
-		killMu    sync.Mutex
-		killTimer *time.Timer
-	)
-	cmd.Cancel = func() error {
-		pgid := cmd.Process.Pid
-		err := syscall.Kill(-pgid, syscall.SIGTERM)
-		killMu.Lock()
-		killTimer = time.AfterFunc(hookGrace, func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
-		killMu.Unlock()
-		return err
-	}
-	// After the grace (counted from the cancel, or from the hook's exit),
-	// os/exec kills the shell and stops reading.
-	cmd.WaitDelay = hookGrace
+// groupKiller stops a hook's process group: SIGTERM when the run is
+// cancelled, SIGKILL hookGrace later, and SIGKILL once the shell is
+// reaped, so that nothing of the group outlives Run.
+type groupKiller struct {
+	cmd   *exec.Cmd
+	mu    sync.Mutex
+	timer *time.Timer
+}
 
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("%s stopped: %w", h.label(), err)
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("%s: starting /bin/sh: %w", h.label(), err)
-	}
-	err = cmd.Wait()
-	killMu.Lock()
-	cancelled := killTimer != nil
-	if cancelled {
-		// Make sure nothing of the group outlives Run.
-		killTimer.Stop()
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	}
-	killMu.Unlock()
+// terminate is the command's Cancel: SIGTERM to the group now, SIGKILL
+// after hookGrace.
+func (k *groupKiller) terminate() error {
+	pgid := k.cmd.Process.Pid
+	err := syscall.Kill(-pgid, syscall.SIGTERM)
+	k.mu.Lock()
+	k.timer = time.AfterFunc(hookGrace, func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
+	k.mu.Unlock()
+	return err
+}
 
-	switch {
-	case err == nil:
-	case cancelled && ctx.Err() != nil:
-		err = fmt.Errorf("%s stopped: %w", h.label(), ctx.Err())
-	case cancelled:
-		err = fmt.Errorf("%s timed out after %v", h.label(), timeout)
-	case errors.Is(err, exec.ErrWaitDelay):
-		out.note(fmt.Sprintf("the hook exited, but a process it started kept its output open; stopped reading %v later", hookGrace))
-		err = nil
-	default:
-		var exit *exec.ExitError
-		if errors.As(err, &exit) {
-			if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-				err = fmt.Errorf("%s was killed by signal %d (%v)", h.label(), int(ws.Signal()), ws.Signal())
-			} else {
-				err = fmt.Errorf("%s exited with status %d", h.label(), exit.ExitCode())
-			}
-		} else {
-			err = fmt.Errorf("%s: %w", h.label(), err)
-		}
+// reap, after Wait, kills what is left of a cancelled run's group and
+// reports whether the run was cancelled.
+func (k *groupKiller) reap() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.timer == nil {
+		return false
 	}
-	return out.bytes(), err
+	k.timer.Stop()
+	_ = syscall.Kill(-k.cmd.Process.Pid, syscall.SIGKILL)
+	return true
 }
 
 // cappedBuffer keeps the first max bytes written to it and counts the

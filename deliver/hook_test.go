@@ -101,6 +101,23 @@ func readPID(t *testing.T, path string) int {
 	return pid
 }
 
+// TestHook_Run_noPATHNoEnv runs a hook with no variables at all (certform
+// without PATH, no env): the hook must still get an empty environment, not
+// certform's own (os/exec hands down the parent's when Env is nil).
+func TestHook_Run_noPATHNoEnv(t *testing.T) {
+	t.Setenv("CERTFORM_TEST_SECRET", "leaked")
+	t.Setenv("PATH", "")
+	os.Unsetenv("PATH")
+	h := &Hook{Command: `printf '%s\n' "${CERTFORM_TEST_SECRET-unset}"`}
+	out, err := h.Run(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(out) != "unset\n" {
+		t.Errorf("output %q, want %q: the hook saw certform's environment", out, "unset\n")
+	}
+}
+
 func TestHook_Run_stopped(t *testing.T) {
 	tests := []struct {
 		name    string

@@ -278,25 +278,8 @@ func swap(dir string, files map[string][]byte, now time.Time, keyGroup *int) (sw
 			os.RemoveAll(versionPath)
 		}
 	}()
-	if files[KeyFile] != nil {
-		if err := protectKey(versionPath, keyGroup); err != nil {
-			os.RemoveAll(versionPath)
-			return false, fmt.Errorf("making %s private: %w", version, err)
-		}
-	}
-	for _, f := range names {
-		if f == KeyFile {
-			if err := writeKeyFile(filepath.Join(versionPath, f), files[f], keyGroup); err != nil {
-				return false, fmt.Errorf("writing %s/%s: %w", version, f, err)
-			}
-			continue
-		}
-		if err := writeFile(filepath.Join(versionPath, f), files[f]); err != nil {
-			return false, fmt.Errorf("writing %s/%s: %w", version, f, err)
-		}
-	}
-	if err := syncDir(versionPath); err != nil {
-		return false, fmt.Errorf("syncing %s: %w", version, err)
+	if err := writeVersion(versionPath, version, files, keyGroup); err != nil {
+		return false, err
 	}
 	// A crashed delivery may have left its ..data_tmp behind.
 	if err := os.Remove(tmpPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -312,12 +295,47 @@ func swap(dir string, files map[string][]byte, now time.Time, keyGroup *int) (sw
 	if err := syncDir(dir); err != nil {
 		return true, fmt.Errorf("syncing after the swap: %w", err)
 	}
+	if err := linkFiles(dir, names, files[KeyFile] != nil); err != nil {
+		return true, err
+	}
+	return true, removeOld(dir, version, now)
+}
 
-	if files[KeyFile] == nil {
+// writeVersion writes files into the new version folder versionPath (the
+// key private to its owner and keyGroup) and syncs it.
+func writeVersion(versionPath, version string, files map[string][]byte, keyGroup *int) error {
+	if files[KeyFile] != nil {
+		if err := protectKey(versionPath, keyGroup); err != nil {
+			os.RemoveAll(versionPath)
+			return fmt.Errorf("making %s private: %w", version, err)
+		}
+	}
+	for _, f := range fileNames(files) {
+		if f == KeyFile {
+			if err := writeKeyFile(filepath.Join(versionPath, f), files[f], keyGroup); err != nil {
+				return fmt.Errorf("writing %s/%s: %w", version, f, err)
+			}
+			continue
+		}
+		if err := writeFile(filepath.Join(versionPath, f), files[f]); err != nil {
+			return fmt.Errorf("writing %s/%s: %w", version, f, err)
+		}
+	}
+	if err := syncDir(versionPath); err != nil {
+		return fmt.Errorf("syncing %s: %w", version, err)
+	}
+	return nil
+}
+
+// linkFiles, after a swap, links each of names that is not there yet to
+// its file under ..data, and removes the key's link when the new version
+// holds no key (hasKey false).
+func linkFiles(dir string, names []string, hasKey bool) error {
+	if !hasKey {
 		// The spec no longer has certform make its key: no link to a key
 		// the new version does not hold.
 		if err := os.Remove(filepath.Join(dir, KeyFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return true, fmt.Errorf("removing the %s link: %w", KeyFile, err)
+			return fmt.Errorf("removing the %s link: %w", KeyFile, err)
 		}
 	}
 	created := false
@@ -327,17 +345,16 @@ func swap(dir string, files map[string][]byte, now time.Time, keyGroup *int) (sw
 			continue
 		}
 		if err := os.Symlink(filepath.Join(dataLink, f), p); err != nil {
-			return true, fmt.Errorf("linking %s: %w", f, err)
+			return fmt.Errorf("linking %s: %w", f, err)
 		}
 		created = true
 	}
 	if created {
 		if err := syncDir(dir); err != nil {
-			return true, fmt.Errorf("syncing the links: %w", err)
+			return fmt.Errorf("syncing the links: %w", err)
 		}
 	}
-
-	return true, removeOld(dir, version, now)
+	return nil
 }
 
 // removeOld removes the version folders in dir, but current, that were
@@ -393,11 +410,21 @@ func newVersion(dir string, now time.Time) (string, error) {
 
 // writeFile creates path, 0644 whatever the umask, with data, synced.
 func writeFile(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	return createSynced(path, data, 0o644, nil)
+}
+
+// createSynced creates path, which must not exist, with mode perm
+// whatever the umask; then adjust, when given, changes the open file
+// before data is written and synced.
+func createSynced(path string, data []byte, perm os.FileMode, adjust func(*os.File) error) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
 		return err
 	}
-	err = f.Chmod(0o644)
+	err = f.Chmod(perm)
+	if err == nil && adjust != nil {
+		err = adjust(f)
+	}
 	if err == nil {
 		_, err = f.Write(data)
 	}
@@ -447,24 +474,13 @@ func protectKey(dir string, gid *int) error {
 // given) whatever the umask, synced; the mode is set before the key is
 // written.
 func writeKeyFile(path string, data []byte, gid *int) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	err = f.Chmod(0o600)
-	if err == nil && gid != nil {
-		if err = f.Chown(-1, *gid); err == nil {
-			err = f.Chmod(0o640)
+	return createSynced(path, data, 0o600, func(f *os.File) error {
+		if gid == nil {
+			return nil
 		}
-	}
-	if err == nil {
-		_, err = f.Write(data)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
+		if err := f.Chown(-1, *gid); err != nil {
+			return err
+		}
+		return f.Chmod(0o640)
+	})
 }

@@ -475,23 +475,31 @@ func decodeProof[T any](endpoint string, ans *answer, what string, id func(*T) i
 	return &out, nil
 }
 
+// callJSON sends a repeatable call without a body and decodes its 2xx
+// answer into a T. A decoded answer for which lacks (when given) is true
+// has what is missing ("no order id > 0"): it is an error matching
+// ErrBadAnswer, like an answer that does not decode.
+func callJSON[T any](ctx context.Context, c *Client, method, path, endpoint, missing string, lacks func(*T) bool) (*T, error) {
+	ans, err := c.do(ctx, method, path, endpoint, nil, true)
+	if err != nil {
+		return nil, err
+	}
+	var out T
+	if err := ans.decode(&out); err != nil {
+		return nil, fmt.Errorf("digicert: %s: %w", endpoint, err)
+	}
+	if lacks != nil && lacks(&out) {
+		return nil, fmt.Errorf("digicert: %s: %w", endpoint, badAnswer("the %d answer has %s", ans.status, missing))
+	}
+	return &out, nil
+}
+
 // GetOrder reads one order: GET /order/certificate/{id}. A 2xx answer that
 // does not decode or has no id > 0 is an error matching ErrBadAnswer. Only
 // an error that IsNotFound says the order does not exist.
 func (c *Client) GetOrder(ctx context.Context, orderID int) (*Order, error) {
 	const endpoint = "GET /order/certificate/{id}"
-	ans, err := c.do(ctx, "GET", fmt.Sprintf("/order/certificate/%d", orderID), endpoint, nil, true)
-	if err != nil {
-		return nil, err
-	}
-	var out Order
-	if err := ans.decode(&out); err != nil {
-		return nil, fmt.Errorf("digicert: %s: %w", endpoint, err)
-	}
-	if out.ID <= 0 {
-		return nil, fmt.Errorf("digicert: %s: %w", endpoint, badAnswer("the %d answer has no order id > 0", ans.status))
-	}
-	return &out, nil
+	return callJSON(ctx, c, "GET", fmt.Sprintf("/order/certificate/%d", orderID), endpoint, "no order id > 0", func(o *Order) bool { return o.ID <= 0 })
 }
 
 // ListOrders lists every order that matches the filter, reading all pages
@@ -558,18 +566,7 @@ func (c *Client) ListRequests(ctx context.Context, f RequestFilter) ([]Request, 
 // that does not decode or has no id > 0 is an error matching ErrBadAnswer.
 func (c *Client) GetRequest(ctx context.Context, requestID int) (*Request, error) {
 	const endpoint = "GET /request/{id}"
-	ans, err := c.do(ctx, "GET", fmt.Sprintf("/request/%d", requestID), endpoint, nil, true)
-	if err != nil {
-		return nil, err
-	}
-	var out Request
-	if err := ans.decode(&out); err != nil {
-		return nil, fmt.Errorf("digicert: %s: %w", endpoint, err)
-	}
-	if out.ID <= 0 {
-		return nil, fmt.Errorf("digicert: %s: %w", endpoint, badAnswer("the %d answer has no request id > 0", ans.status))
-	}
-	return &out, nil
+	return callJSON(ctx, c, "GET", fmt.Sprintf("/request/%d", requestID), endpoint, "no request id > 0", func(o *Request) bool { return o.ID <= 0 })
 }
 
 // FindByAlternativeID lists the orders that carry an alternative order id:
@@ -658,21 +655,12 @@ func (c *Client) StatusChanges(ctx context.Context, minutes int) ([]OrderRef, er
 		if err != nil {
 			return nil, err
 		}
-		bad := func(format string, args ...any) error {
-			return fmt.Errorf("digicert: %s: %w", endpoint, badAnswer("the %d answer at offset %d %s", ans.status, offset, fmt.Sprintf(format, args...)))
-		}
-		var doc *struct {
-			Orders []OrderRef `json:"orders"`
-			Page   *struct {
-				Total  *int `json:"total"`
-				Offset *int `json:"offset"`
-			} `json:"page"`
-		}
+		var doc *statusChangesPage
 		if err := ans.decode(&doc); err != nil {
 			return nil, fmt.Errorf("digicert: %s: offset %d: %w", endpoint, offset, err)
 		}
 		if doc == nil {
-			return nil, bad("is null, not an object")
+			return nil, badPage(endpoint, ans, offset, "is null, not an object")
 		}
 		fresh := 0
 		for _, r := range doc.Orders {
@@ -682,25 +670,55 @@ func (c *Client) StatusChanges(ctx context.Context, minutes int) ([]OrderRef, er
 			}
 			out = append(out, r)
 		}
-		n := len(doc.Orders)
-		switch p := doc.Page; {
-		case p != nil && p.Total != nil:
-			if p.Offset != nil && *p.Offset != offset {
-				return nil, bad("is the page at offset %d", *p.Offset)
-			}
-			if offset+n >= *p.Total {
-				return out, nil
-			}
-			if n == 0 {
-				return nil, bad("has no orders although the total is %d", *p.Total)
-			}
-		case n < listLimit:
-			return out, nil
-		case fresh == 0:
-			return nil, bad("repeats the page before it")
+		done, err := doc.last(endpoint, ans, offset, fresh)
+		if err != nil {
+			return nil, err
 		}
-		offset += n
+		if done {
+			return out, nil
+		}
+		offset += len(doc.Orders)
 	}
+}
+
+// statusChangesPage is one page of GET /order/certificate/status-changes.
+type statusChangesPage struct {
+	Orders []OrderRef `json:"orders"`
+	Page   *struct {
+		Total  *int `json:"total"`
+		Offset *int `json:"offset"`
+	} `json:"page"`
+}
+
+// last reports whether the page read at offset, with fresh entries not
+// seen before, ends the feed, or why it cannot be followed: a page object
+// with a total is followed until the total is reached, a page without one
+// until it holds fewer than the limit asked.
+func (p *statusChangesPage) last(endpoint string, ans *answer, offset, fresh int) (bool, error) {
+	n := len(p.Orders)
+	switch pg := p.Page; {
+	case pg != nil && pg.Total != nil:
+		if pg.Offset != nil && *pg.Offset != offset {
+			return false, badPage(endpoint, ans, offset, "is the page at offset %d", *pg.Offset)
+		}
+		if offset+n >= *pg.Total {
+			return true, nil
+		}
+		if n == 0 {
+			return false, badPage(endpoint, ans, offset, "has no orders although the total is %d", *pg.Total)
+		}
+	case n < listLimit:
+		return true, nil
+	case fresh == 0:
+		return false, badPage(endpoint, ans, offset, "repeats the page before it")
+	}
+	return false, nil
+}
+
+// badPage is the error matching ErrBadAnswer for the page of a list call
+// read at offset.
+func badPage(endpoint string, ans *answer, offset int, format string, args ...any) error {
+	return fmt.Errorf("digicert: %s: %w", endpoint, badAnswer("the %d answer at offset %d %s", ans.status, offset, fmt.Sprintf(format, args...)))
 }
 
 // pemAccept is the Accept header of DownloadCertificate: DigiCert answers
@@ -771,51 +789,60 @@ func listAll[T any](ctx context.Context, c *Client, path, endpoint, field string
 		if err != nil {
 			return nil, err
 		}
-		bad := func(format string, args ...any) error {
-			return fmt.Errorf("digicert: %s: %w", endpoint, badAnswer("the %d answer at offset %d %s", ans.status, offset, fmt.Sprintf(format, args...)))
-		}
-		var doc map[string]json.RawMessage
-		if err := ans.decode(&doc); err != nil {
-			return nil, fmt.Errorf("digicert: %s: offset %d: %w", endpoint, offset, err)
-		}
-		if !isJSONArray(doc[field]) {
-			return nil, bad("has no %s array", field)
-		}
-		var page struct {
-			Total  *int `json:"total"`
-			Offset *int `json:"offset"`
-		}
-		if raw := bytes.TrimSpace(doc["page"]); len(raw) == 0 || raw[0] != '{' || json.Unmarshal(raw, &page) != nil {
-			return nil, bad("has no page object")
-		}
-		if page.Total == nil || *page.Total < 0 {
-			return nil, bad("has no page total")
-		}
-		if page.Offset != nil && *page.Offset != offset {
-			return nil, bad("is the page at offset %d", *page.Offset)
-		}
-		var items []T
-		if err := json.Unmarshal(doc[field], &items); err != nil {
-			return nil, fmt.Errorf("digicert: %s: %w", endpoint, &badAnswerError{reason: fmt.Sprintf("the %d answer at offset %d: %s could not be decoded", ans.status, offset, field), err: err})
+		items, total, err := decodeListPage[T](ans, endpoint, field, offset)
+		if err != nil {
+			return nil, err
 		}
 		for i := range items {
 			n := id(&items[i])
 			if n <= 0 {
-				return nil, bad("has %s[%d] without an id > 0", field, i)
+				return nil, badPage(endpoint, ans, offset, "has %s[%d] without an id > 0", field, i)
 			}
 			if !seen[n] {
 				seen[n] = true
 				out = append(out, items[i])
 			}
 		}
-		if offset+len(items) >= *page.Total {
+		if offset+len(items) >= total {
 			return out, nil
 		}
 		if len(items) == 0 {
-			return nil, bad("has no %s although the total is %d", field, *page.Total)
+			return nil, badPage(endpoint, ans, offset, "has no %s although the total is %d", field, total)
 		}
 		offset += len(items)
 	}
+}
+
+// decodeListPage decodes the page of a list call read at offset: its
+// entries under field and the page's total. A page without the array or
+// without a page object with a total, or the page at another offset, is an
+// error matching ErrBadAnswer.
+func decodeListPage[T any](ans *answer, endpoint, field string, offset int) ([]T, int, error) {
+	var doc map[string]json.RawMessage
+	if err := ans.decode(&doc); err != nil {
+		return nil, 0, fmt.Errorf("digicert: %s: offset %d: %w", endpoint, offset, err)
+	}
+	if !isJSONArray(doc[field]) {
+		return nil, 0, badPage(endpoint, ans, offset, "has no %s array", field)
+	}
+	var page struct {
+		Total  *int `json:"total"`
+		Offset *int `json:"offset"`
+	}
+	if raw := bytes.TrimSpace(doc["page"]); len(raw) == 0 || raw[0] != '{' || json.Unmarshal(raw, &page) != nil {
+		return nil, 0, badPage(endpoint, ans, offset, "has no page object")
+	}
+	if page.Total == nil || *page.Total < 0 {
+		return nil, 0, badPage(endpoint, ans, offset, "has no page total")
+	}
+	if page.Offset != nil && *page.Offset != offset {
+		return nil, 0, badPage(endpoint, ans, offset, "is the page at offset %d", *page.Offset)
+	}
+	var items []T
+	if err := json.Unmarshal(doc[field], &items); err != nil {
+		return nil, 0, fmt.Errorf("digicert: %s: %w", endpoint, &badAnswerError{reason: fmt.Sprintf("the %d answer at offset %d: %s could not be decoded", ans.status, offset, field), err: err})
+	}
+	return items, *page.Total, nil
 }
 
 // isJSONArray reports whether raw is a JSON array (not missing, not null).
@@ -872,94 +899,135 @@ func (c *Client) doAccept(ctx context.Context, method, path, endpoint, accept st
 	}
 	start, clockStart := time.Now(), c.now()
 	for attempt := 1; ; attempt++ {
-		// After a 429 the key waits RateLimitPause (or Retry-After) before
-		// any call, before and after the limiter's own wait.
-		if err := c.waitPause(ctx); err != nil {
-			return nil, fmt.Errorf("digicert: %s: %w", endpoint, err)
-		}
-		// The slot holds the request's place in the rate windows from
-		// here until its end is known (written, answered), or is freed if
-		// nothing is sent: the pause and the gate below count as part of
-		// the send.
-		slot, err := c.limiter.Wait(ctx)
+		slot, err := c.takeSlot(ctx, endpoint)
 		if err != nil {
-			return nil, fmt.Errorf("digicert: %s: %w", endpoint, err)
+			return nil, err
 		}
-		if err := c.waitPause(ctx); err != nil {
-			slot.free()
-			return nil, fmt.Errorf("digicert: %s: %w", endpoint, err)
-		}
-		if c.gate != nil {
-			// Only an attempt that cannot have reached the server, or a
-			// 429, is tried again when the call is not repeatable: nothing
-			// sent before can have acted, so this failure is certain too.
-			if err := c.gate.prove(); err != nil {
-				slot.free()
-				return nil, fmt.Errorf("digicert: %s: not sent: %w", endpoint, err)
-			}
-		}
-		status, header, body, sent, err := c.send(slot.trace(ctx), method, path, accept, payload)
-		if sent {
+		ex := c.send(slot.trace(ctx), method, path, accept, payload)
+		if ex.sent {
 			slot.finish()
 		} else {
 			slot.free()
 		}
-		c.observeCall(Call{Endpoint: endpoint, Status: status, Attempt: attempt, Duration: time.Since(start), Err: err})
-		var retryAfter time.Duration
-		var failure error
-		switch {
-		case err != nil && ctx.Err() != nil:
-			if !repeatable && sent {
-				return nil, &OutcomeUnknownError{Call: endpoint, Err: ctx.Err()}
-			}
-			return nil, fmt.Errorf("digicert: %s: %w", endpoint, ctx.Err())
-		case err != nil && c.failFast && permanent(err):
-			return nil, fmt.Errorf("digicert: %s: %w", endpoint, err)
-		case err != nil && sent && !repeatable:
-			return nil, &OutcomeUnknownError{Call: endpoint, Err: err}
-		case err != nil:
-			failure = fmt.Errorf("digicert: %s: %w", endpoint, err)
-		case status >= 200 && status < 300:
-			// An answer read in full counts even if ctx ended meanwhile:
-			// it is the proof of what happened.
-			return &answer{status: status, contentType: header.Get("Content-Type"), body: body}, nil
-		case status >= 300 && status < 400:
-			rerr := c.redirectError(path, status, header.Get("Location"))
-			if !repeatable {
-				return nil, &OutcomeUnknownError{Call: endpoint, Err: rerr}
-			}
-			return nil, fmt.Errorf("digicert: %s: %w", endpoint, rerr)
-		default:
-			apiErr := c.decodeAPIError(status, body)
-			if status == http.StatusTooManyRequests {
-				c.pause.block(c.now().Add(max(RateLimitPause, parseRetryAfter(header.Get("Retry-After"), c.now()))))
-			}
-			if !apiErr.Transient() {
-				return nil, apiErr
-			}
-			if status >= 500 && !repeatable {
-				return nil, &OutcomeUnknownError{Call: endpoint, Err: apiErr}
-			}
-			failure = apiErr
-			retryAfter = parseRetryAfter(header.Get("Retry-After"), c.now())
+		c.observeCall(Call{Endpoint: endpoint, Status: ex.status, Attempt: attempt, Duration: time.Since(start), Err: ex.err})
+		ans, retry, err := c.judge(ctx, endpoint, path, repeatable, ex)
+		if retry == nil {
+			return ans, err
 		}
-		wait := retryAfter
-		if wait <= 0 {
-			wait = c.backoff(attempt)
-		}
-		wait = max(wait, c.pause.left(c.now()))
-		elapsed := c.now().Sub(clockStart)
-		if c.retry.MaxElapsed <= 0 || elapsed+wait > c.retry.MaxElapsed {
-			if attempt > 1 {
-				return nil, fmt.Errorf("%w (gave up after %d attempts in %s)", failure, attempt, elapsed.Round(time.Millisecond))
-			}
-			return nil, failure
-		}
-		c.log.Warn("digicert call failed, retrying", "endpoint", endpoint, "attempt", attempt, "wait", wait.Round(time.Millisecond), "error", failure.Error())
-		if err := c.sleep(ctx, wait); err != nil {
-			return nil, fmt.Errorf("%w (retry cancelled: %w)", failure, err)
+		if err := c.waitRetry(ctx, endpoint, attempt, clockStart, retry); err != nil {
+			return nil, err
 		}
 	}
+}
+
+// takeSlot waits for the key's pause after a 429 and for a place in the
+// rate windows, then passes the gate. The slot holds the request's place
+// from here until its end is known (written, answered), or is freed if
+// nothing is sent: the pause and the gate count as part of the send.
+func (c *Client) takeSlot(ctx context.Context, endpoint string) (*slot, error) {
+	// After a 429 the key waits RateLimitPause (or Retry-After) before
+	// any call, before and after the limiter's own wait.
+	if err := c.waitPause(ctx); err != nil {
+		return nil, fmt.Errorf("digicert: %s: %w", endpoint, err)
+	}
+	slot, err := c.limiter.Wait(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("digicert: %s: %w", endpoint, err)
+	}
+	if err := c.waitPause(ctx); err != nil {
+		slot.free()
+		return nil, fmt.Errorf("digicert: %s: %w", endpoint, err)
+	}
+	if c.gate != nil {
+		// Only an attempt that cannot have reached the server, or a
+		// 429, is tried again when the call is not repeatable: nothing
+		// sent before can have acted, so this failure is certain too.
+		if err := c.gate.prove(); err != nil {
+			slot.free()
+			return nil, fmt.Errorf("digicert: %s: not sent: %w", endpoint, err)
+		}
+	}
+	return slot, nil
+}
+
+// retryable is a failed attempt that may be tried again: its error and
+// the wait the server asked for (0 when it asked none).
+type retryable struct {
+	failure    error
+	retryAfter time.Duration
+}
+
+// judge classifies one exchange. It returns the answer of a 2xx, or the
+// error that ends the call, or (with a nil answer and error) the failure
+// to retry. A call that is not repeatable and may have reached the server
+// ends with an OutcomeUnknownError.
+func (c *Client) judge(ctx context.Context, endpoint, path string, repeatable bool, ex exchange) (*answer, *retryable, error) {
+	switch status, err := ex.status, ex.err; {
+	case err != nil && ctx.Err() != nil:
+		if !repeatable && ex.sent {
+			return nil, nil, &OutcomeUnknownError{Call: endpoint, Err: ctx.Err()}
+		}
+		return nil, nil, fmt.Errorf("digicert: %s: %w", endpoint, ctx.Err())
+	case err != nil && c.failFast && permanent(err):
+		return nil, nil, fmt.Errorf("digicert: %s: %w", endpoint, err)
+	case err != nil && ex.sent && !repeatable:
+		return nil, nil, &OutcomeUnknownError{Call: endpoint, Err: err}
+	case err != nil:
+		return nil, &retryable{failure: fmt.Errorf("digicert: %s: %w", endpoint, err)}, nil
+	case status >= 200 && status < 300:
+		// An answer read in full counts even if ctx ended meanwhile:
+		// it is the proof of what happened.
+		return &answer{status: status, contentType: ex.header.Get("Content-Type"), body: ex.body}, nil, nil
+	case status >= 300 && status < 400:
+		rerr := c.redirectError(path, status, ex.header.Get("Location"))
+		if !repeatable {
+			return nil, nil, &OutcomeUnknownError{Call: endpoint, Err: rerr}
+		}
+		return nil, nil, fmt.Errorf("digicert: %s: %w", endpoint, rerr)
+	default:
+		return c.judgeAPIError(endpoint, repeatable, ex)
+	}
+}
+
+// judgeAPIError classifies a 4xx or 5xx answer: a 429 pauses the key; an
+// answer that is not transient ends the call, and so does a 5xx to a call
+// that is not repeatable (an OutcomeUnknownError); the rest are retried.
+func (c *Client) judgeAPIError(endpoint string, repeatable bool, ex exchange) (*answer, *retryable, error) {
+	apiErr := c.decodeAPIError(ex.status, ex.body)
+	if ex.status == http.StatusTooManyRequests {
+		c.pause.block(c.now().Add(max(RateLimitPause, parseRetryAfter(ex.header.Get("Retry-After"), c.now()))))
+	}
+	if !apiErr.Transient() {
+		return nil, nil, apiErr
+	}
+	if ex.status >= 500 && !repeatable {
+		return nil, nil, &OutcomeUnknownError{Call: endpoint, Err: apiErr}
+	}
+	return nil, &retryable{failure: apiErr, retryAfter: parseRetryAfter(ex.header.Get("Retry-After"), c.now())}, nil
+}
+
+// waitRetry sleeps before the next attempt: Retry-After when the server
+// sent one, else the backoff, and at least the key's pause. It returns the
+// failure, with the attempts made, when that wait would pass the retry
+// budget (Retry.MaxElapsed since clockStart), and when ctx ends first.
+func (c *Client) waitRetry(ctx context.Context, endpoint string, attempt int, clockStart time.Time, r *retryable) error {
+	wait := r.retryAfter
+	if wait <= 0 {
+		wait = c.backoff(attempt)
+	}
+	wait = max(wait, c.pause.left(c.now()))
+	elapsed := c.now().Sub(clockStart)
+	if c.retry.MaxElapsed <= 0 || elapsed+wait > c.retry.MaxElapsed {
+		if attempt > 1 {
+			return fmt.Errorf("%w (gave up after %d attempts in %s)", r.failure, attempt, elapsed.Round(time.Millisecond))
+		}
+		return r.failure
+	}
+	c.log.Warn("digicert call failed, retrying", "endpoint", endpoint, "attempt", attempt, "wait", wait.Round(time.Millisecond), "error", r.failure.Error())
+	if err := c.sleep(ctx, wait); err != nil {
+		return fmt.Errorf("%w (retry cancelled: %w)", r.failure, err)
+	}
+	return nil
 }
 
 // redirectError describes a 3xx answer to path. The Location is resolved
@@ -1003,16 +1071,26 @@ func (c *Client) backoff(attempt int) time.Duration {
 	return time.Duration(rand.Int64N(int64(d) + 1))
 }
 
-// send makes one HTTP exchange. sent reports whether the request may have
-// reached the server: false only when the connection could not be made.
-func (c *Client) send(ctx context.Context, method, path, accept string, payload []byte) (status int, header http.Header, body []byte, sent bool, err error) {
+// exchange is the outcome of one HTTP exchange. sent reports whether the
+// request may have reached the server: false only when the connection
+// could not be made.
+type exchange struct {
+	status int
+	header http.Header
+	body   []byte
+	sent   bool
+	err    error
+}
+
+// send makes one HTTP exchange.
+func (c *Client) send(ctx context.Context, method, path, accept string, payload []byte) exchange {
 	var rd io.Reader
 	if payload != nil {
 		rd = bytes.NewReader(payload)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base.String()+path, rd)
 	if err != nil {
-		return 0, nil, nil, false, err
+		return exchange{err: err}
 	}
 	req.Header.Set("X-DC-DEVKEY", string(*c.key))
 	req.Header.Set("Accept", accept)
@@ -1022,19 +1100,19 @@ func (c *Client) send(ctx context.Context, method, path, accept string, payload 
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return 0, nil, nil, !notSent(err), scrubURLError(err)
+		return exchange{sent: !notSent(err), err: scrubURLError(err)}
 	}
 	defer resp.Body.Close()
 	c.clock.record(resp.Header.Get("Date"))
-	body, err = io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if err == nil && len(body) > maxBody {
 		err = fmt.Errorf("the answer is larger than %d MiB, the most certform reads", maxBody>>20)
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 4*maxBody)) // drain for connection reuse
 	if err != nil {
-		return 0, nil, nil, true, fmt.Errorf("reading the %d answer: %w", resp.StatusCode, err)
+		return exchange{sent: true, err: fmt.Errorf("reading the %d answer: %w", resp.StatusCode, err)}
 	}
-	return resp.StatusCode, resp.Header, body, true, nil
+	return exchange{status: resp.StatusCode, header: resp.Header, body: body, sent: true}
 }
 
 // notSent reports whether a transport error proves that the request never

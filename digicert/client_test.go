@@ -647,24 +647,6 @@ func newClient(t *testing.T, url string) *digicert.Client {
 	return c
 }
 
-// testClock is a settable clock for the fake.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // TestClient_redirects has server A redirect every call to server B: the
 // client follows none, so B never sees a request (nor the key), A sees one,
 // and the calls that cannot be repeated report an unknown outcome.
@@ -1474,7 +1456,7 @@ func TestClient_ListRequests(t *testing.T) {
 // look-up and the list until the fake's clock passes the lag; reading it by
 // id sees it at once.
 func TestClient_lookupLag(t *testing.T) {
-	clock := &testClock{t: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
+	clock := digicerttest.NewClock(time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC))
 	srv, c := newPair(t, digicerttest.WithLookupLag(30*time.Second), digicerttest.WithClock(clock.Now))
 	ctx := context.Background()
 	resp, err := c.PlaceOrder(ctx, sampleOrder())
@@ -1728,7 +1710,7 @@ func TestClient_Reissue_outcomeUnknown(t *testing.T) {
 }
 
 func TestClient_ListReissues(t *testing.T) {
-	clock := &testClock{t: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
+	clock := digicerttest.NewClock(time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC))
 	srv, c := newPair(t, digicerttest.WithClock(clock.Now))
 	ctx := context.Background()
 	id := srv.AddOrder(digicerttest.Order{CommonName: "a.example.com"})

@@ -135,15 +135,7 @@ func (d *AccountDomain) ValidationEnds() (time.Time, bool) {
 // /order/certificate/{id}/validation.
 func (c *Client) OrderValidation(ctx context.Context, orderID int) (*OrderValidation, error) {
 	const endpoint = "GET /order/certificate/{id}/validation"
-	ans, err := c.do(ctx, "GET", fmt.Sprintf("/order/certificate/%d/validation", orderID), endpoint, nil, true)
-	if err != nil {
-		return nil, err
-	}
-	var out OrderValidation
-	if err := ans.decode(&out); err != nil {
-		return nil, fmt.Errorf("digicert: %s: %w", endpoint, err)
-	}
-	return &out, nil
+	return callJSON[OrderValidation](ctx, c, "GET", fmt.Sprintf("/order/certificate/%d/validation", orderID), endpoint, "", nil)
 }
 
 // RandomValue returns the order's DCV random value: PUT
@@ -152,18 +144,7 @@ func (c *Client) OrderValidation(ctx context.Context, orderID int) (*OrderValida
 // call is repeatable. An answer without a value matches ErrBadAnswer.
 func (c *Client) RandomValue(ctx context.Context, orderID int) (*RandomValue, error) {
 	const endpoint = "PUT /order/certificate/{id}/dcv-random-value"
-	ans, err := c.do(ctx, "PUT", fmt.Sprintf("/order/certificate/%d/dcv-random-value", orderID), endpoint, nil, true)
-	if err != nil {
-		return nil, err
-	}
-	var out RandomValue
-	if err := ans.decode(&out); err != nil {
-		return nil, fmt.Errorf("digicert: %s: %w", endpoint, err)
-	}
-	if out.Value == "" {
-		return nil, fmt.Errorf("digicert: %s: %w", endpoint, badAnswer("the %d answer has no dcv_random_value", ans.status))
-	}
-	return &out, nil
+	return callJSON(ctx, c, "PUT", fmt.Sprintf("/order/certificate/%d/dcv-random-value", orderID), endpoint, "no dcv_random_value", func(o *RandomValue) bool { return o.Value == "" })
 }
 
 // CheckDCV asks DigiCert to check the order's validation now: PUT
@@ -171,15 +152,7 @@ func (c *Client) RandomValue(ctx context.Context, orderID int) (*RandomValue, er
 // when the file is not found; the *APIError says so.
 func (c *Client) CheckDCV(ctx context.Context, orderID int) (*CheckResult, error) {
 	const endpoint = "PUT /order/certificate/{id}/check-dcv"
-	ans, err := c.do(ctx, "PUT", fmt.Sprintf("/order/certificate/%d/check-dcv", orderID), endpoint, nil, true)
-	if err != nil {
-		return nil, err
-	}
-	var out CheckResult
-	if err := ans.decode(&out); err != nil {
-		return nil, fmt.Errorf("digicert: %s: %w", endpoint, err)
-	}
-	return &out, nil
+	return callJSON[CheckResult](ctx, c, "PUT", fmt.Sprintf("/order/certificate/%d/check-dcv", orderID), endpoint, "", nil)
 }
 
 // ListDomains lists the account's domains with their validations: every
@@ -194,18 +167,7 @@ func (c *Client) ListDomains(ctx context.Context) ([]AccountDomain, error) {
 // /domain/{id}?include_dcv=true&include_validation=true.
 func (c *Client) GetDomain(ctx context.Context, domainID int) (*AccountDomain, error) {
 	const endpoint = "GET /domain/{id}"
-	ans, err := c.do(ctx, "GET", fmt.Sprintf("/domain/%d?include_dcv=true&include_validation=true", domainID), endpoint, nil, true)
-	if err != nil {
-		return nil, err
-	}
-	var out AccountDomain
-	if err := ans.decode(&out); err != nil {
-		return nil, fmt.Errorf("digicert: %s: %w", endpoint, err)
-	}
-	if out.ID <= 0 {
-		return nil, fmt.Errorf("digicert: %s: %w", endpoint, badAnswer("the %d answer has no domain id > 0", ans.status))
-	}
-	return &out, nil
+	return callJSON(ctx, c, "GET", fmt.Sprintf("/domain/%d?include_dcv=true&include_validation=true", domainID), endpoint, "no domain id > 0", func(o *AccountDomain) bool { return o.ID <= 0 })
 }
 
 // NewDomainToken makes a new DCV token for a domain: POST
@@ -214,18 +176,7 @@ func (c *Client) GetDomain(ctx context.Context, domainID int) (*AccountDomain, e
 // one; it is repeatable for that reason.
 func (c *Client) NewDomainToken(ctx context.Context, domainID int) (*DomainToken, error) {
 	const endpoint = "POST /domain/{id}/dcv/token"
-	ans, err := c.do(ctx, "POST", fmt.Sprintf("/domain/%d/dcv/token", domainID), endpoint, nil, true)
-	if err != nil {
-		return nil, err
-	}
-	var out DomainToken
-	if err := ans.decode(&out); err != nil {
-		return nil, fmt.Errorf("digicert: %s: %w", endpoint, err)
-	}
-	if out.Token == "" {
-		return nil, fmt.Errorf("digicert: %s: %w", endpoint, badAnswer("the %d answer has no token", ans.status))
-	}
-	return &out, nil
+	return callJSON(ctx, c, "POST", fmt.Sprintf("/domain/%d/dcv/token", domainID), endpoint, "no token", func(o *DomainToken) bool { return o.Token == "" })
 }
 
 // ValidateDomainToken asks DigiCert to check a domain's token now: PUT
@@ -233,13 +184,5 @@ func (c *Client) NewDomainToken(ctx context.Context, domainID int) (*DomainToken
 // file_random_value_not_found when it does not find the value.
 func (c *Client) ValidateDomainToken(ctx context.Context, domainID int) (*DomainToken, error) {
 	const endpoint = "PUT /domain/{id}/dcv/validate-token"
-	ans, err := c.do(ctx, "PUT", fmt.Sprintf("/domain/%d/dcv/validate-token", domainID), endpoint, nil, true)
-	if err != nil {
-		return nil, err
-	}
-	var out DomainToken
-	if err := ans.decode(&out); err != nil {
-		return nil, fmt.Errorf("digicert: %s: %w", endpoint, err)
-	}
-	return &out, nil
+	return callJSON[DomainToken](ctx, c, "PUT", fmt.Sprintf("/domain/%d/dcv/validate-token", domainID), endpoint, "", nil)
 }

@@ -174,10 +174,36 @@ func Load(path, specDir string) (*Config, error) {
 	}
 	c := &Config{Path: path, FailedAfter: raw.FailedAfter, ExpiringDays: raw.ExpiringDays, DCVExpiringDays: raw.DCVExpiringDays,
 		WaitingHours: raw.WaitingHours, OrderURL: raw.OrderURL, Reminder: DefaultReminder}
-	var errs []error
-	at := func(line int, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s:%d: %s", path, line, fmt.Sprintf(format, args...)))
+	l := &loader{path: path, specDir: specDir}
+	l.settings(c, raw.Reminder)
+	if len(raw.Receivers) == 0 {
+		l.errs = append(l.errs, fmt.Errorf("%s: no receivers; hint: list them under the receivers key", path))
 	}
+	names := map[string]int{}
+	for i := range raw.Receivers {
+		c.Receivers = append(c.Receivers, l.receiver(&raw.Receivers[i], names))
+	}
+	if len(l.errs) > 0 {
+		return nil, errors.Join(l.errs...)
+	}
+	return c, nil
+}
+
+// loader collects every problem of the notification config at path.
+type loader struct {
+	path, specDir string
+	errs          []error
+}
+
+// at records a problem at a line of the config.
+func (l *loader) at(line int, format string, args ...any) {
+	l.errs = append(l.errs, fmt.Errorf("%s:%d: %s", l.path, line, fmt.Sprintf(format, args...)))
+}
+
+// settings checks the thresholds (negative is wrong, zero takes the
+// default), the reminder (at least 1m) and order_url (https, with
+// {order_id}) of c.
+func (l *loader) settings(c *Config, reminder string) {
 	for _, v := range []struct {
 		key string
 		n   *int
@@ -186,109 +212,117 @@ func Load(path, specDir string) (*Config, error) {
 		{"dcv_expiring_days", &c.DCVExpiringDays, DefaultDCVExpiringDays}, {"waiting_hours", &c.WaitingHours, DefaultWaitingHours}} {
 		switch {
 		case *v.n < 0:
-			errs = append(errs, fmt.Errorf("%s: %s: %d is negative", path, v.key, *v.n))
+			l.errs = append(l.errs, fmt.Errorf("%s: %s: %d is negative", l.path, v.key, *v.n))
 		case *v.n == 0:
 			*v.n = v.def
 		}
 	}
-	if raw.Reminder != "" {
-		d, err := time.ParseDuration(raw.Reminder)
+	if reminder != "" {
+		d, err := time.ParseDuration(reminder)
 		if err != nil || d < time.Minute {
-			errs = append(errs, fmt.Errorf("%s: reminder: %q is not a duration of at least 1m, such as 24h", path, raw.Reminder))
+			l.errs = append(l.errs, fmt.Errorf("%s: reminder: %q is not a duration of at least 1m, such as 24h", l.path, reminder))
 		}
 		c.Reminder = d
 	}
 	if c.OrderURL != "" {
 		if u, err := url.Parse(c.OrderURL); err != nil || u.Scheme != "https" || !strings.Contains(c.OrderURL, "{order_id}") {
-			errs = append(errs, fmt.Errorf("%s: order_url: %q is not an https URL with {order_id} in it", path, c.OrderURL))
+			l.errs = append(l.errs, fmt.Errorf("%s: order_url: %q is not an https URL with {order_id} in it", l.path, c.OrderURL))
 		}
 	}
-	if len(raw.Receivers) == 0 {
-		errs = append(errs, fmt.Errorf("%s: no receivers; hint: list them under the receivers key", path))
+}
+
+// receiver checks one receiver and returns it. names maps the names seen
+// so far to their lines.
+func (l *loader) receiver(ry *receiverYAML, names map[string]int) *ReceiverConfig {
+	r := &ReceiverConfig{Name: ry.Name, Kind: ry.Type, Command: ry.Command, Args: ry.Args, Events: ry.Events, Timeout: DefaultTimeout, RetryFor: DefaultRetryFor}
+	if r.Name == "" {
+		l.at(ry.line, "a receiver needs a name")
+	} else if first, dup := names[r.Name]; dup {
+		l.at(ry.line, "receiver %q is named twice (first at line %d)", r.Name, first)
+	} else {
+		names[r.Name] = ry.line
 	}
-	names := map[string]int{}
-	for _, ry := range raw.Receivers {
-		r := &ReceiverConfig{Name: ry.Name, Kind: ry.Type, Command: ry.Command, Args: ry.Args, Events: ry.Events, Timeout: DefaultTimeout, RetryFor: DefaultRetryFor}
-		if r.Name == "" {
-			at(ry.line, "a receiver needs a name")
-		} else if first, dup := names[r.Name]; dup {
-			at(ry.line, "receiver %q is named twice (first at line %d)", r.Name, first)
-		} else {
-			names[r.Name] = ry.line
+	label := fmt.Sprintf("receiver %q", r.Name)
+	switch r.Kind {
+	case KindWebhook, KindSlack, KindTeams:
+		l.receiverURL(ry, r, label)
+	case KindExec:
+		if ry.Command == "" {
+			l.at(ry.line, "%s: an exec receiver needs command", label)
+		} else if !filepath.IsAbs(ry.Command) {
+			l.at(ry.line, "%s: command %q is not an absolute path", label, ry.Command)
 		}
-		label := fmt.Sprintf("receiver %q", r.Name)
-		switch r.Kind {
-		case KindWebhook, KindSlack, KindTeams:
-			switch {
-			case ry.URL != "" && ry.URLFile != "":
-				at(ry.line, "%s: url and url_file both given; keep one", label)
-			case ry.URLFile != "":
-				u, err := readSecretFile(ry.URLFile, specDir, "url_file")
-				if err != nil {
-					at(ry.line, "%s: %v", label, err)
-				}
-				r.URL = strings.TrimSpace(string(u))
-			case ry.URL != "":
-				r.URL = ry.URL
-			default:
-				at(ry.line, "%s: a %s receiver needs url or url_file", label, r.Kind)
-			}
-			if r.URL != "" {
-				// The URL is a secret: the error never quotes it.
-				if u, err := url.Parse(r.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-					at(ry.line, "%s: the url is not an http(s) URL", label)
-				}
-			}
-			if ry.Command != "" || ry.Args != nil {
-				at(ry.line, "%s: command and args are for an exec receiver", label)
-			}
-		case KindExec:
-			if ry.Command == "" {
-				at(ry.line, "%s: an exec receiver needs command", label)
-			} else if !filepath.IsAbs(ry.Command) {
-				at(ry.line, "%s: command %q is not an absolute path", label, ry.Command)
-			}
-			if ry.URL != "" || ry.URLFile != "" {
-				at(ry.line, "%s: url and url_file are for webhook, slack and teams receivers", label)
-			}
-		case "":
-			at(ry.line, "%s needs a type: webhook, slack, teams or exec", label)
-		default:
-			at(ry.line, "%s: unknown type %q: use webhook, slack, teams or exec", label, r.Kind)
+		if ry.URL != "" || ry.URLFile != "" {
+			l.at(ry.line, "%s: url and url_file are for webhook, slack and teams receivers", label)
 		}
-		if ry.SecretFile != "" {
-			if r.Kind != KindWebhook {
-				at(ry.line, "%s: secret_file signs a webhook receiver's requests; a %s receiver has none", label, r.Kind)
-			} else if s, err := readSecretFile(ry.SecretFile, specDir, "secret_file"); err != nil {
-				at(ry.line, "%s: %v", label, err)
-			} else if r.Secret, err = decodeSecret(strings.TrimSpace(string(s))); err != nil {
-				at(ry.line, "%s: secret_file %s: %v", label, ry.SecretFile, err)
-			}
-		}
-		for _, e := range ry.Events {
-			if !slices.Contains(Types, e) {
-				at(ry.line, "%s: unknown event %q (known: %s)", label, e, strings.Join(Types, ", "))
-			}
-		}
-		for _, d := range []struct {
-			key, text string
-			to        *time.Duration
-		}{{"timeout", ry.Timeout, &r.Timeout}, {"retry_for", ry.RetryFor, &r.RetryFor}} {
-			if d.text == "" {
-				continue
-			}
-			v, err := time.ParseDuration(d.text)
-			if err != nil || v <= 0 {
-				at(ry.line, "%s: %s: %q is not a positive duration, such as 10s", label, d.key, d.text)
-			}
-			*d.to = v
-		}
-		c.Receivers = append(c.Receivers, r)
+	case "":
+		l.at(ry.line, "%s needs a type: webhook, slack, teams or exec", label)
+	default:
+		l.at(ry.line, "%s: unknown type %q: use webhook, slack, teams or exec", label, r.Kind)
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	if ry.SecretFile != "" {
+		if r.Kind != KindWebhook {
+			l.at(ry.line, "%s: secret_file signs a webhook receiver's requests; a %s receiver has none", label, r.Kind)
+		} else if s, err := readSecretFile(ry.SecretFile, l.specDir, "secret_file"); err != nil {
+			l.at(ry.line, "%s: %v", label, err)
+		} else if r.Secret, err = decodeSecret(strings.TrimSpace(string(s))); err != nil {
+			l.at(ry.line, "%s: secret_file %s: %v", label, ry.SecretFile, err)
+		}
 	}
-	return c, nil
+	for _, e := range ry.Events {
+		if !slices.Contains(Types, e) {
+			l.at(ry.line, "%s: unknown event %q (known: %s)", label, e, strings.Join(Types, ", "))
+		}
+	}
+	l.durations(ry, r, label)
+	return r
+}
+
+// receiverURL sets the URL of a webhook, slack or teams receiver from url
+// or url_file (one of them) and checks it is http(s); such a receiver has
+// no command.
+func (l *loader) receiverURL(ry *receiverYAML, r *ReceiverConfig, label string) {
+	switch {
+	case ry.URL != "" && ry.URLFile != "":
+		l.at(ry.line, "%s: url and url_file both given; keep one", label)
+	case ry.URLFile != "":
+		u, err := readSecretFile(ry.URLFile, l.specDir, "url_file")
+		if err != nil {
+			l.at(ry.line, "%s: %v", label, err)
+		}
+		r.URL = strings.TrimSpace(string(u))
+	case ry.URL != "":
+		r.URL = ry.URL
+	default:
+		l.at(ry.line, "%s: a %s receiver needs url or url_file", label, r.Kind)
+	}
+	if r.URL != "" {
+		// The URL is a secret: the error never quotes it.
+		if u, err := url.Parse(r.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			l.at(ry.line, "%s: the url is not an http(s) URL", label)
+		}
+	}
+	if ry.Command != "" || ry.Args != nil {
+		l.at(ry.line, "%s: command and args are for an exec receiver", label)
+	}
+}
+
+// durations sets a receiver's timeout and retry_for, each a positive
+// duration when given.
+func (l *loader) durations(ry *receiverYAML, r *ReceiverConfig, label string) {
+	for _, d := range []struct {
+		key, text string
+		to        *time.Duration
+	}{{"timeout", ry.Timeout, &r.Timeout}, {"retry_for", ry.RetryFor, &r.RetryFor}} {
+		if d.text == "" {
+			continue
+		}
+		v, err := time.ParseDuration(d.text)
+		if err != nil || v <= 0 {
+			l.at(ry.line, "%s: %s: %q is not a positive duration, such as 10s", label, d.key, d.text)
+		}
+		*d.to = v
+	}
 }
 
 // decodeSecret decodes a Standard Webhooks secret: "whsec_" and the key in

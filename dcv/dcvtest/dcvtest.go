@@ -10,9 +10,11 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"sort"
 	"strconv"
@@ -46,11 +48,21 @@ type base struct {
 	failBody   string
 }
 
-func (b *base) record(r *http.Request) (Request, bool) {
+// start records r and, when FailNext set a failure, answers it with that
+// (as ctype) and reports false; true leaves the request to serve. Callers
+// hold b.mu.
+func (b *base) start(w http.ResponseWriter, r *http.Request, ctype string) (Request, bool) {
 	body, _ := io.ReadAll(r.Body)
 	req := Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: string(body)}
 	b.requests = append(b.requests, req)
-	return req, b.failStatus != 0
+	if b.failStatus == 0 {
+		return req, true
+	}
+	w.Header().Set("Content-Type", ctype)
+	w.WriteHeader(b.failStatus)
+	io.WriteString(w, b.failBody)
+	b.failStatus, b.failBody = 0, ""
+	return req, false
 }
 
 // Requests returns the requests received, oldest first.
@@ -80,13 +92,6 @@ func (b *base) FailNext(status int, body string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.failStatus, b.failBody = status, body
-}
-
-func (b *base) failNow(w http.ResponseWriter, ctype string) {
-	w.Header().Set("Content-Type", ctype)
-	w.WriteHeader(b.failStatus)
-	io.WriteString(w, b.failBody)
-	b.failStatus, b.failBody = 0, ""
 }
 
 // Route53 is a stand-in of Amazon Route 53's REST API for one hosted
@@ -164,82 +169,92 @@ type xmlChangeRequest struct {
 	} `xml:"ChangeBatch>Changes>Change"`
 }
 
+// ServeHTTP serves ListResourceRecordSets and ChangeResourceRecordSets of
+// the hosted zone; anything else is NoSuchHostedZone.
 func (s *Route53) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	req, fail := s.record(r)
-	if fail {
-		s.failNow(w, "text/xml")
+	req, ok := s.start(w, r, "text/xml")
+	if !ok {
 		return
 	}
 	prefix := "/2013-04-01/hostedzone/" + s.ZoneID + "/rrset"
 	switch {
 	case r.Method == http.MethodGet && r.URL.Path == prefix:
-		q := r.URL.Query()
-		var names []string
-		for k := range s.sets {
-			names = append(names, k)
-		}
-		sort.Strings(names)
-		var out []xmlRRSet
-		max, _ := strconv.Atoi(q.Get("maxitems"))
-		for _, k := range names {
-			set := s.sets[k]
-			if k < q.Get("name")+" "+q.Get("type") {
-				continue
-			}
-			out = append(out, xmlRRSet{Name: set.Name, Type: set.Type, TTL: set.TTL, ResourceRecords: xmlValues(set.Values)})
-			if max > 0 && len(out) == max {
-				break
-			}
-		}
-		doc := struct {
-			XMLName     xml.Name   `xml:"https://route53.amazonaws.com/doc/2013-04-01/ ListResourceRecordSetsResponse"`
-			Sets        []xmlRRSet `xml:"ResourceRecordSets>ResourceRecordSet"`
-			IsTruncated bool       `xml:"IsTruncated"`
-			MaxItems    string     `xml:"MaxItems"`
-		}{Sets: out, MaxItems: q.Get("maxitems")}
-		w.Header().Set("Content-Type", "text/xml")
-		io.WriteString(w, xml.Header)
-		xml.NewEncoder(w).Encode(doc)
+		s.list(w, r.URL.Query())
 	case r.Method == http.MethodPost && strings.TrimSuffix(r.URL.Path, "/") == prefix:
-		var cr xmlChangeRequest
-		if err := xml.Unmarshal([]byte(req.Body), &cr); err != nil {
-			r53Error(w, "InvalidInput", err.Error())
-			return
-		}
-		next := map[string]*r53Set{}
-		for k, v := range s.sets {
-			next[k] = v
-		}
-		for _, c := range cr.Changes {
-			k := c.Set.Name + " " + c.Set.Type
-			cur := next[k]
-			switch c.Action {
-			case "DELETE":
-				if cur == nil || cur.TTL != c.Set.TTL || !slices.Equal(cur.Values, c.Set.values()) {
-					r53Error(w, "InvalidChangeBatch", fmt.Sprintf("[Tried to delete resource record set [name='%s', type='%s'] but the values provided do not match the current values]", c.Set.Name, c.Set.Type))
-					return
-				}
-				delete(next, k)
-			case "CREATE":
-				if cur != nil {
-					r53Error(w, "InvalidChangeBatch", fmt.Sprintf("[Tried to create resource record set [name='%s', type='%s'] but it already exists]", c.Set.Name, c.Set.Type))
-					return
-				}
-				next[k] = &r53Set{Name: c.Set.Name, Type: c.Set.Type, TTL: c.Set.TTL, Values: c.Set.values()}
-			default:
-				r53Error(w, "InvalidInput", "unsupported action "+c.Action)
-				return
-			}
-		}
-		s.sets = next
-		w.Header().Set("Content-Type", "text/xml")
-		io.WriteString(w, xml.Header+`<ChangeResourceRecordSetsResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><ChangeInfo><Id>/change/C0001</Id><Status>PENDING</Status><SubmittedAt>2026-12-07T00:00:00Z</SubmittedAt></ChangeInfo></ChangeResourceRecordSetsResponse>`)
+		s.change(w, req.Body)
 	default:
 		w.WriteHeader(http.StatusNotFound)
 		io.WriteString(w, xml.Header+`<ErrorResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><Error><Type>Sender</Type><Code>NoSuchHostedZone</Code><Message>No hosted zone found with ID: `+r.URL.Path+`</Message></Error><RequestId>r-1</RequestId></ErrorResponse>`)
 	}
+}
+
+// list answers ListResourceRecordSets: the sets from name and type on, in
+// order, at most maxitems.
+func (s *Route53) list(w http.ResponseWriter, q url.Values) {
+	var names []string
+	for k := range s.sets {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var out []xmlRRSet
+	max, _ := strconv.Atoi(q.Get("maxitems"))
+	for _, k := range names {
+		set := s.sets[k]
+		if k < q.Get("name")+" "+q.Get("type") {
+			continue
+		}
+		out = append(out, xmlRRSet{Name: set.Name, Type: set.Type, TTL: set.TTL, ResourceRecords: xmlValues(set.Values)})
+		if max > 0 && len(out) == max {
+			break
+		}
+	}
+	doc := struct {
+		XMLName     xml.Name   `xml:"https://route53.amazonaws.com/doc/2013-04-01/ ListResourceRecordSetsResponse"`
+		Sets        []xmlRRSet `xml:"ResourceRecordSets>ResourceRecordSet"`
+		IsTruncated bool       `xml:"IsTruncated"`
+		MaxItems    string     `xml:"MaxItems"`
+	}{Sets: out, MaxItems: q.Get("maxitems")}
+	w.Header().Set("Content-Type", "text/xml")
+	io.WriteString(w, xml.Header)
+	xml.NewEncoder(w).Encode(doc)
+}
+
+// change answers ChangeResourceRecordSets: the batch in body applies as a
+// whole or not at all; a DELETE must match the set exactly and a CREATE
+// must not find one.
+func (s *Route53) change(w http.ResponseWriter, body string) {
+	var cr xmlChangeRequest
+	if err := xml.Unmarshal([]byte(body), &cr); err != nil {
+		r53Error(w, "InvalidInput", err.Error())
+		return
+	}
+	next := maps.Clone(s.sets)
+	for _, c := range cr.Changes {
+		k := c.Set.Name + " " + c.Set.Type
+		cur := next[k]
+		switch c.Action {
+		case "DELETE":
+			if cur == nil || cur.TTL != c.Set.TTL || !slices.Equal(cur.Values, c.Set.values()) {
+				r53Error(w, "InvalidChangeBatch", fmt.Sprintf("[Tried to delete resource record set [name='%s', type='%s'] but the values provided do not match the current values]", c.Set.Name, c.Set.Type))
+				return
+			}
+			delete(next, k)
+		case "CREATE":
+			if cur != nil {
+				r53Error(w, "InvalidChangeBatch", fmt.Sprintf("[Tried to create resource record set [name='%s', type='%s'] but it already exists]", c.Set.Name, c.Set.Type))
+				return
+			}
+			next[k] = &r53Set{Name: c.Set.Name, Type: c.Set.Type, TTL: c.Set.TTL, Values: c.Set.values()}
+		default:
+			r53Error(w, "InvalidInput", "unsupported action "+c.Action)
+			return
+		}
+	}
+	s.sets = next
+	w.Header().Set("Content-Type", "text/xml")
+	io.WriteString(w, xml.Header+`<ChangeResourceRecordSetsResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><ChangeInfo><Id>/change/C0001</Id><Status>PENDING</Status><SubmittedAt>2026-12-07T00:00:00Z</SubmittedAt></ChangeInfo></ChangeResourceRecordSetsResponse>`)
 }
 
 func r53Error(w http.ResponseWriter, code, msg string) {
@@ -310,12 +325,13 @@ func cfAnswer(w http.ResponseWriter, status int, result any, errs ...string) {
 	json.NewEncoder(w).Encode(map[string]any{"success": len(errs) == 0, "errors": list, "messages": []any{}, "result": result})
 }
 
+// ServeHTTP serves creating, listing and deleting the zone's DNS records
+// for the bearer token; anything else is a 404.
 func (s *Cloudflare) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	req, fail := s.record(r)
-	if fail {
-		s.failNow(w, "application/json")
+	req, ok := s.start(w, r, "application/json")
+	if !ok {
 		return
 	}
 	if r.Header.Get("Authorization") != "Bearer "+s.Token {
@@ -325,21 +341,7 @@ func (s *Cloudflare) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	prefix := "/client/v4/zones/" + s.ZoneID + "/dns_records"
 	switch {
 	case r.Method == http.MethodPost && r.URL.Path == prefix:
-		var rec CFRecord
-		if err := json.Unmarshal([]byte(req.Body), &rec); err != nil {
-			cfAnswer(w, http.StatusBadRequest, nil, "9207 Request body is invalid.")
-			return
-		}
-		for _, x := range s.recs {
-			if x.Type == rec.Type && x.Name == rec.Name && x.Content == rec.Content {
-				cfAnswer(w, http.StatusBadRequest, nil, "81058 An identical record already exists.")
-				return
-			}
-		}
-		rec.ID = fmt.Sprintf("rec%d", s.nextID)
-		s.nextID++
-		s.recs = append(s.recs, rec)
-		cfAnswer(w, http.StatusOK, rec)
+		s.create(w, req.Body)
 	case r.Method == http.MethodGet && r.URL.Path == prefix:
 		q := r.URL.Query()
 		out := []CFRecord{}
@@ -361,6 +363,26 @@ func (s *Cloudflare) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		cfAnswer(w, http.StatusNotFound, nil, "7003 Could not route to "+r.URL.Path)
 	}
+}
+
+// create adds the record in body with the next id; an identical one is
+// Cloudflare's 81058.
+func (s *Cloudflare) create(w http.ResponseWriter, body string) {
+	var rec CFRecord
+	if err := json.Unmarshal([]byte(body), &rec); err != nil {
+		cfAnswer(w, http.StatusBadRequest, nil, "9207 Request body is invalid.")
+		return
+	}
+	for _, x := range s.recs {
+		if x.Type == rec.Type && x.Name == rec.Name && x.Content == rec.Content {
+			cfAnswer(w, http.StatusBadRequest, nil, "81058 An identical record already exists.")
+			return
+		}
+	}
+	rec.ID = fmt.Sprintf("rec%d", s.nextID)
+	s.nextID++
+	s.recs = append(s.recs, rec)
+	cfAnswer(w, http.StatusOK, rec)
 }
 
 // ServeDNS serves DNS on a new 127.0.0.1 UDP port, answering each question

@@ -31,41 +31,19 @@ type testCA struct {
 // year before now to 30 (root) and 20 (intermediate) years after it, so
 // that a test clock moved forward or back by months still sees them valid.
 func newTestCA(now time.Time) (*testCA, error) {
-	rootKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	interKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	rootSerial, err := randomSerial()
-	if err != nil {
-		return nil, err
-	}
-	interSerial, err := randomSerial()
-	if err != nil {
-		return nil, err
-	}
 	org := []string{"certform digicerttest (not trusted)"}
-	root := &x509.Certificate{
-		SerialNumber:          rootSerial,
+	rootKey, root, rootDER, err := newCACert(&x509.Certificate{
 		Subject:               pkix.Name{CommonName: "digicerttest Root CA", Organization: org},
 		NotBefore:             now.AddDate(-1, 0, 0),
 		NotAfter:              now.AddDate(30, 0, 0),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
-	}
-	rootDER, err := x509.CreateCertificate(rand.Reader, root, root, &rootKey.PublicKey, rootKey)
+	}, nil, nil)
 	if err != nil {
 		return nil, err
 	}
-	if root, err = x509.ParseCertificate(rootDER); err != nil {
-		return nil, err
-	}
-	inter := &x509.Certificate{
-		SerialNumber:          interSerial,
+	interKey, interCert, interDER, err := newCACert(&x509.Certificate{
 		Subject:               pkix.Name{CommonName: "digicerttest TLS Issuing CA", Organization: org},
 		NotBefore:             now.AddDate(-1, 0, 0),
 		NotAfter:              now.AddDate(20, 0, 0),
@@ -74,12 +52,7 @@ func newTestCA(now time.Time) (*testCA, error) {
 		BasicConstraintsValid: true,
 		IsCA:                  true,
 		MaxPathLenZero:        true,
-	}
-	interDER, err := x509.CreateCertificate(rand.Reader, inter, root, &interKey.PublicKey, rootKey)
-	if err != nil {
-		return nil, err
-	}
-	interCert, err := x509.ParseCertificate(interDER)
+	}, root, rootKey)
 	if err != nil {
 		return nil, err
 	}
@@ -89,6 +62,31 @@ func newTestCA(now time.Time) (*testCA, error) {
 		interKey:  interKey,
 		interPEM:  pemCert(interDER),
 	}, nil
+}
+
+// newCACert makes a P-256 key and a certificate for it from tmpl, with a
+// random serial, signed by parentKey as parent, or self-signed when parent
+// is nil. It returns the key, the certificate and its DER.
+func newCACert(tmpl, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*ecdsa.PrivateKey, *x509.Certificate, []byte, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if tmpl.SerialNumber, err = randomSerial(); err != nil {
+		return nil, nil, nil, err
+	}
+	if parent == nil {
+		parent, parentKey = tmpl, key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return key, cert, der, nil
 }
 
 // leaf is a certificate the test CA issued.

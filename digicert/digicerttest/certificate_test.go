@@ -219,7 +219,7 @@ func TestServer_issuedCertificate(t *testing.T) {
 }
 
 func TestServer_approve(t *testing.T) {
-	clock := &testClock{t: day0}
+	clock := NewClock(day0)
 	s := New("k", WithClock(clock.Now))
 	base := s.Start()
 	defer s.Close()
@@ -283,7 +283,7 @@ func TestServer_approve(t *testing.T) {
 }
 
 func TestServer_replaceCertificate(t *testing.T) {
-	clock := &testClock{t: day0}
+	clock := NewClock(day0)
 	s := New("k", WithClock(clock.Now))
 	s.Start()
 	defer s.Close()

@@ -128,20 +128,9 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 // controlRoute carries out the control call for the path rest below
 // ControlPath and returns the answer's status and body.
 func (s *Server) controlRoute(r *http.Request, rest string) (int, any, *controlError) {
-	notFound := ctlErr(http.StatusNotFound, "no control call %s %s%s; see README.md, \"Trying certform by hand\"", r.Method, ControlPath, rest)
-	method := func(allowed ...string) *controlError {
-		for _, m := range allowed {
-			if r.Method == m {
-				return nil
-			}
-		}
-		e := ctlErr(http.StatusMethodNotAllowed, "%s %s%s: method not allowed; use %s", r.Method, ControlPath, rest, strings.Join(allowed, " or "))
-		e.allow = strings.Join(allowed, ", ")
-		return e
-	}
 	switch rest {
 	case "/orders":
-		if e := method(http.MethodGet, http.MethodPost); e != nil {
+		if e := allowMethod(r, rest, http.MethodGet, http.MethodPost); e != nil {
 			return 0, nil, e
 		}
 		if r.Method == http.MethodGet {
@@ -149,7 +138,7 @@ func (s *Server) controlRoute(r *http.Request, rest string) (int, any, *controlE
 		}
 		return s.controlAdd(r)
 	case "/faults":
-		if e := method(http.MethodGet, http.MethodPost, http.MethodDelete); e != nil {
+		if e := allowMethod(r, rest, http.MethodGet, http.MethodPost, http.MethodDelete); e != nil {
 			return 0, nil, e
 		}
 		switch r.Method {
@@ -161,6 +150,26 @@ func (s *Server) controlRoute(r *http.Request, rest string) (int, any, *controlE
 		s.ClearFaults()
 		return http.StatusOK, map[string]any{"faults": []controlFault{}}, nil
 	}
+	return s.controlOrderRoute(r, rest)
+}
+
+// allowMethod is the 405 for a control call at rest whose method is not
+// one of allowed, nil when it is.
+func allowMethod(r *http.Request, rest string, allowed ...string) *controlError {
+	if slices.Contains(allowed, r.Method) {
+		return nil
+	}
+	e := ctlErr(http.StatusMethodNotAllowed, "%s %s%s: method not allowed; use %s", r.Method, ControlPath, rest, strings.Join(allowed, " or "))
+	e.allow = strings.Join(allowed, ", ")
+	return e
+}
+
+// controlOrderRoute serves the control calls on one order,
+// /orders/{id}[/action]: GET for the order itself, POST for an action of
+// orderCalls. It answers with the order as it is after the call (with
+// renew, the new order).
+func (s *Server) controlOrderRoute(r *http.Request, rest string) (int, any, *controlError) {
+	notFound := ctlErr(http.StatusNotFound, "no control call %s %s%s; see README.md, \"Trying certform by hand\"", r.Method, ControlPath, rest)
 	after, ok := strings.CutPrefix(rest, "/orders/")
 	if !ok {
 		return 0, nil, notFound
@@ -178,7 +187,7 @@ func (s *Server) controlRoute(r *http.Request, rest string) (int, any, *controlE
 	if action == "" {
 		want = http.MethodGet
 	}
-	if e := method(want); e != nil {
+	if e := allowMethod(r, rest, want); e != nil {
 		return 0, nil, e
 	}
 	o, found := s.Order(id)

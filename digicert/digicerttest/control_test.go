@@ -77,7 +77,7 @@ func TestControl_key(t *testing.T) {
 }
 
 func TestControl_orders(t *testing.T) {
-	clock := &testClock{t: day0}
+	clock := NewClock(day0)
 	s := New("k", WithClock(clock.Now))
 	root := startControl(t, s)
 

@@ -148,42 +148,56 @@ var (
 	domainDCVPath = regexp.MustCompile(`^/domain/(\d+)/dcv/(token|validate-token)$`)
 )
 
+// dcvCall is a DCV call on an order or a domain: its method and what
+// serves it for the id in the path.
+type dcvCall struct {
+	method string
+	serve  func(s *Server, w http.ResponseWriter, r *http.Request, id int)
+}
+
+// dcvOrderCalls are the DCV calls on an order, by dcvOrderPath's action.
+var dcvOrderCalls = map[string]dcvCall{
+	"validation":       {http.MethodGet, func(s *Server, w http.ResponseWriter, _ *http.Request, id int) { s.orderValidation(w, id) }},
+	"dcv-random-value": {http.MethodPut, func(s *Server, w http.ResponseWriter, _ *http.Request, id int) { s.randomValue(w, id) }},
+	"check-dcv":        {http.MethodPut, func(s *Server, w http.ResponseWriter, r *http.Request, id int) { s.checkDCV(w, r.Context(), id) }},
+}
+
+// domainDCVCalls are the DCV calls on a domain, by domainDCVPath's action.
+var domainDCVCalls = map[string]dcvCall{
+	"token": {http.MethodPost, func(s *Server, w http.ResponseWriter, _ *http.Request, id int) { s.newDomainToken(w, id) }},
+	"validate-token": {http.MethodPut, func(s *Server, w http.ResponseWriter, r *http.Request, id int) {
+		s.validateDomainToken(w, r.Context(), id)
+	}},
+}
+
 // routeDCV serves the DCV calls and reports whether path was one.
 func (s *Server) routeDCV(w http.ResponseWriter, r *http.Request, path string) bool {
 	switch {
 	case dcvOrderPath.MatchString(path):
-		m := dcvOrderPath.FindStringSubmatch(path)
-		id, _ := strconv.Atoi(m[1])
-		switch {
-		case m[2] == "validation" && r.Method == http.MethodGet:
-			s.orderValidation(w, id)
-		case m[2] == "dcv-random-value" && r.Method == http.MethodPut:
-			s.randomValue(w, id)
-		case m[2] == "check-dcv" && r.Method == http.MethodPut:
-			s.checkDCV(w, r.Context(), id)
-		default:
-			s.fail(w, apiErr{405, "method_not_allowed", "Method not allowed."})
-		}
+		s.serveDCVCall(w, r, dcvOrderPath.FindStringSubmatch(path), dcvOrderCalls)
 	case path == "/domain" && r.Method == http.MethodGet:
 		s.listDomains(w, r)
 	case domainPath.MatchString(path) && r.Method == http.MethodGet:
 		id, _ := strconv.Atoi(domainPath.FindStringSubmatch(path)[1])
 		s.getDomain(w, id)
 	case domainDCVPath.MatchString(path):
-		m := domainDCVPath.FindStringSubmatch(path)
-		id, _ := strconv.Atoi(m[1])
-		switch {
-		case m[2] == "token" && r.Method == http.MethodPost:
-			s.newDomainToken(w, id)
-		case m[2] == "validate-token" && r.Method == http.MethodPut:
-			s.validateDomainToken(w, r.Context(), id)
-		default:
-			s.fail(w, apiErr{405, "method_not_allowed", "Method not allowed."})
-		}
+		s.serveDCVCall(w, r, domainDCVPath.FindStringSubmatch(path), domainDCVCalls)
 	default:
 		return false
 	}
 	return true
+}
+
+// serveDCVCall serves the call of calls named by the path's match m (id,
+// action), or a 405 when the method is not the call's.
+func (s *Server) serveDCVCall(w http.ResponseWriter, r *http.Request, m []string, calls map[string]dcvCall) {
+	id, _ := strconv.Atoi(m[1])
+	call, ok := calls[m[2]]
+	if !ok || r.Method != call.method {
+		s.fail(w, apiErr{405, "method_not_allowed", "Method not allowed."})
+		return
+	}
+	call.serve(s, w, r, id)
 }
 
 // names returns an order's common name and DNS names, lower case, once.
@@ -275,40 +289,14 @@ func (s *Server) checkDCV(w http.ResponseWriter, ctx context.Context, id int) {
 		}
 	}
 	s.mu.Unlock()
-	found := map[string]bool{}
-	var httpMissing []string
-	for _, n := range pending {
-		ok := false
-		switch method {
-		case "dns-txt-token", "dns-cname-token":
-			ok = s.dnsHas(ctx, method, n, value)
-		case "http-token":
-			ok = s.webHas(ctx, n, value)
-			if !ok {
-				httpMissing = append(httpMissing, n)
-			}
-		}
-		found[n] = ok
-	}
+	found, httpMissing := s.lookUpDCV(ctx, method, value, pending)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(httpMissing) > 0 {
 		s.fail(w, apiErr{400, "file_random_value_not_found", fmt.Sprintf("The random value was not found at http://%s/.well-known/pki-validation/fileauth.txt.", httpMissing[0])})
 		return
 	}
-	if s.dcv.validated == nil {
-		s.dcv.validated = map[int]map[string]bool{}
-	}
-	if s.dcv.validated[id] == nil {
-		s.dcv.validated[id] = map[string]bool{}
-	}
-	all := true
-	for _, n := range orderNames(o) {
-		if found[n] {
-			s.dcv.validated[id][n] = true
-		}
-		all = all && s.nameValidated(o, n)
-	}
+	all := s.markValidated(o, found)
 	resp := map[string]any{}
 	if all && o.Status == "reissue_pending" {
 		s.approveReissue(o.ID)
@@ -327,6 +315,46 @@ func (s *Server) checkDCV(w http.ResponseWriter, ctx context.Context, id int) {
 	resp["dcv_status"] = map[bool]string{true: "complete", false: "pending"}[all]
 	resp["dns_name_validations"] = s.validationJSON(o)["dns_name_validations"]
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// lookUpDCV looks for value, published for method, at each of names,
+// without the lock: found tells which names have it, httpMissing which
+// lack the HTTP file.
+func (s *Server) lookUpDCV(ctx context.Context, method, value string, names []string) (found map[string]bool, httpMissing []string) {
+	found = map[string]bool{}
+	for _, n := range names {
+		ok := false
+		switch method {
+		case "dns-txt-token", "dns-cname-token":
+			ok = s.dnsHas(ctx, method, n, value)
+		case "http-token":
+			ok = s.webHas(ctx, n, value)
+			if !ok {
+				httpMissing = append(httpMissing, n)
+			}
+		}
+		found[n] = ok
+	}
+	return found, httpMissing
+}
+
+// markValidated records the names of o found validated and reports
+// whether every name of o is. Callers hold s.mu.
+func (s *Server) markValidated(o *Order, found map[string]bool) bool {
+	if s.dcv.validated == nil {
+		s.dcv.validated = map[int]map[string]bool{}
+	}
+	if s.dcv.validated[o.ID] == nil {
+		s.dcv.validated[o.ID] = map[string]bool{}
+	}
+	all := true
+	for _, n := range orderNames(o) {
+		if found[n] {
+			s.dcv.validated[o.ID][n] = true
+		}
+		all = all && s.nameValidated(o, n)
+	}
+	return all
 }
 
 // dnsHas reports whether the fake's DNS server answers value for name: a

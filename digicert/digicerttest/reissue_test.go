@@ -57,7 +57,7 @@ func TestServer_reissue(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clock := &testClock{t: day0}
+			clock := NewClock(day0)
 			s := New("k", append([]Option{WithClock(clock.Now)}, tt.opts...)...)
 			base := s.Start()
 			defer s.Close()
@@ -155,7 +155,7 @@ func TestServer_reissue(t *testing.T) {
 }
 
 func TestServer_RejectReissue(t *testing.T) {
-	clock := &testClock{t: day0}
+	clock := NewClock(day0)
 	s := New("k", WithClock(clock.Now))
 	base := s.Start()
 	defer s.Close()
@@ -290,7 +290,7 @@ func TestServer_reissueErrors(t *testing.T) {
 // listed like one asked for through the API; the other out-of-band
 // replacements are not reissues.
 func TestServer_Reissue_listed(t *testing.T) {
-	clock := &testClock{t: day0}
+	clock := NewClock(day0)
 	s := New("k", WithClock(clock.Now))
 	base := s.Start()
 	defer s.Close()
@@ -317,7 +317,7 @@ func TestServer_Reissue_listed(t *testing.T) {
 
 // TestServer_reissueNewestFirst lists several reissues newest first.
 func TestServer_reissueNewestFirst(t *testing.T) {
-	clock := &testClock{t: day0}
+	clock := NewClock(day0)
 	s := New("k", WithClock(clock.Now))
 	base := s.Start()
 	defer s.Close()
@@ -337,7 +337,7 @@ func TestServer_reissueNewestFirst(t *testing.T) {
 }
 
 func TestServer_renewal(t *testing.T) {
-	clock := &testClock{t: day0}
+	clock := NewClock(day0)
 	s := New("k", WithClock(clock.Now))
 	base := s.Start()
 	defer s.Close()
@@ -398,7 +398,7 @@ func TestServer_renewal(t *testing.T) {
 }
 
 func TestServer_RenewOutside(t *testing.T) {
-	clock := &testClock{t: day0}
+	clock := NewClock(day0)
 	s := New("k", WithClock(clock.Now))
 	base := s.Start()
 	defer s.Close()
@@ -442,7 +442,7 @@ func TestServer_RenewOutside(t *testing.T) {
 }
 
 func TestServer_OrderEndsIn(t *testing.T) {
-	clock := &testClock{t: day0}
+	clock := NewClock(day0)
 	s := New("k", WithClock(clock.Now))
 	base := s.Start()
 	defer s.Close()

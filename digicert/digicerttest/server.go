@@ -1005,75 +1005,28 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// do: not after its body was read and the fake's one lock, which
 	// serialises every request, was had.
 	arrived := s.now()
-	s.mu.Lock()
-	s.inflight++
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		s.inflight--
-		s.mu.Unlock()
-	}()
+	s.addInflight(1)
+	defer s.addInflight(-1)
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	path := strings.TrimPrefix(r.URL.Path, s.BasePath)
 
-	s.mu.Lock()
-	s.requests = append(s.requests, Request{Method: r.Method, Path: path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: body})
-	fault := s.matchFault(r.Method, path)
-	limited := s.overLimit(arrived)
-	latency := s.latency
-	hook := s.hook
-	// The Date header is the fake's clock (WithClock), as CertCentral's
-	// is its own: tests skew the two apart to try certform's clock check.
-	w.Header().Set("Date", s.now().UTC().Format(http.TimeFormat))
-	s.mu.Unlock()
-	if hook != nil {
-		hook(Request{Method: r.Method, Path: path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: body})
+	a := s.arrive(w, r, path, body, arrived)
+	if a.hook != nil {
+		a.hook(Request{Method: r.Method, Path: path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: body})
 	}
-
-	if fault != nil && fault.Latency > 0 {
-		latency += fault.Latency
+	if a.fault != nil && a.fault.Latency > 0 {
+		a.latency += a.fault.Latency
 	}
 	// Latency is served in full even if the client goes away: like a real
 	// server, the fake carries out a request it has received, so a client
 	// killed mid-call leaves the order placed and the answer lost.
-	if latency > 0 {
-		time.Sleep(latency)
+	if a.latency > 0 {
+		time.Sleep(a.latency)
 	}
-	if fault != nil && fault.DropBefore {
-		hangUp(w)
+	if s.answerFault(w, r, a.fault) {
 		return
 	}
-	if fault != nil && fault.Redirect != "" {
-		status := fault.Status
-		switch status {
-		case 301, 302, 303, 307, 308:
-		default:
-			status = http.StatusTemporaryRedirect
-		}
-		w.Header().Set("Location", fault.Redirect)
-		w.WriteHeader(status)
-		return
-	}
-	if fault != nil && fault.raw() && !fault.Process {
-		writeRaw(w, r, fault)
-		return
-	}
-	if fault != nil && fault.Status != 0 && !fault.raw() {
-		if fault.RetryAfter != "" {
-			w.Header().Set("Retry-After", fault.RetryAfter)
-		}
-		code := fault.Code
-		if code == "" {
-			code = strings.ToLower(strings.ReplaceAll(http.StatusText(fault.Status), " ", "_"))
-		}
-		msg := fault.Message
-		if msg == "" {
-			msg = "Injected fault: " + http.StatusText(fault.Status) + "."
-		}
-		s.fail(w, apiErr{fault.Status, code, msg})
-		return
-	}
-	if limited {
+	if a.limited {
 		s.fail(w, apiErr{429, "request_limit_exceeded", "Request limit exceeded. Please wait before making additional requests."})
 		return
 	}
@@ -1081,18 +1034,84 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, apiErr{401, "access_denied|invalid_api_key", "Missing or invalid API key."})
 		return
 	}
-	if fault != nil && fault.DropAfter {
-		rec := httptest.NewRecorder()
-		s.route(rec, r, path, body)
-		hangUp(w)
-		return
-	}
-	if fault != nil && fault.raw() {
+	switch f := a.fault; {
+	case f != nil && f.DropAfter:
 		s.route(httptest.NewRecorder(), r, path, body)
-		writeRaw(w, r, fault)
-		return
+		hangUp(w)
+	case f != nil && f.raw():
+		s.route(httptest.NewRecorder(), r, path, body)
+		writeRaw(w, r, f)
+	default:
+		s.route(w, r, path, body)
 	}
-	s.route(w, r, path, body)
+}
+
+// addInflight counts a request in (1) or out (-1) of the server.
+func (s *Server) addInflight(n int) {
+	s.mu.Lock()
+	s.inflight += n
+	s.mu.Unlock()
+}
+
+// arrival is what a request meets when it arrives: the fault it uses up,
+// whether it is over the rate limit, the latency and the hook.
+type arrival struct {
+	fault   *Fault
+	limited bool
+	latency time.Duration
+	hook    func(Request)
+}
+
+// arrive records the request, matches its fault and counts it against the
+// rate windows as of arrived, under the lock.
+func (s *Server) arrive(w http.ResponseWriter, r *http.Request, path string, body []byte, arrived time.Time) arrival {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests = append(s.requests, Request{Method: r.Method, Path: path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: body})
+	a := arrival{fault: s.matchFault(r.Method, path), limited: s.overLimit(arrived), latency: s.latency, hook: s.hook}
+	// The Date header is the fake's clock (WithClock), as CertCentral's
+	// is its own: tests skew the two apart to try certform's clock check.
+	w.Header().Set("Date", s.now().UTC().Format(http.TimeFormat))
+	return a
+}
+
+// answerFault answers the faults that stand in for the server before the
+// rate limit and the key are checked: a hang-up, a redirect, a raw answer
+// that is not processed, an API error. It reports whether it answered.
+func (s *Server) answerFault(w http.ResponseWriter, r *http.Request, f *Fault) bool {
+	switch {
+	case f == nil:
+		return false
+	case f.DropBefore:
+		hangUp(w)
+	case f.Redirect != "":
+		status := f.Status
+		switch status {
+		case 301, 302, 303, 307, 308:
+		default:
+			status = http.StatusTemporaryRedirect
+		}
+		w.Header().Set("Location", f.Redirect)
+		w.WriteHeader(status)
+	case f.raw() && !f.Process:
+		writeRaw(w, r, f)
+	case f.Status != 0 && !f.raw():
+		if f.RetryAfter != "" {
+			w.Header().Set("Retry-After", f.RetryAfter)
+		}
+		code := f.Code
+		if code == "" {
+			code = strings.ToLower(strings.ReplaceAll(http.StatusText(f.Status), " ", "_"))
+		}
+		msg := f.Message
+		if msg == "" {
+			msg = "Injected fault: " + http.StatusText(f.Status) + "."
+		}
+		s.fail(w, apiErr{f.Status, code, msg})
+	default:
+		return false
+	}
+	return true
 }
 
 // writeRaw sends a fault's raw answer.
@@ -1265,65 +1284,47 @@ func decodeBody(r *http.Request, body []byte) (map[string]json.RawMessage, *apiE
 	return m, nil
 }
 
-// field decoders: each reports DigiCert's error for a wrong type.
+// want decodes the field key of m into a T: DigiCert's missing_field
+// error when it is required and absent, its invalid_type error naming kind
+// ("a boolean") when it does not decode. found reports whether m has key.
+func want[T any](m map[string]json.RawMessage, key string, required bool, kind string) (v T, found bool, e *apiErr) {
+	raw, ok := m[key]
+	if !ok {
+		if required {
+			return v, false, &apiErr{400, "missing_field", fmt.Sprintf("Missing required field: %s.", key)}
+		}
+		return v, false, nil
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return v, false, &apiErr{400, "invalid_type", fmt.Sprintf("Field %s must be %s.", key, kind)}
+	}
+	return v, true, nil
+}
+
+// wantBool decodes a boolean field (see want).
 func wantBool(m map[string]json.RawMessage, key string, required bool) (bool, *apiErr) {
-	raw, ok := m[key]
-	if !ok {
-		if required {
-			return false, &apiErr{400, "missing_field", fmt.Sprintf("Missing required field: %s.", key)}
-		}
-		return false, nil
-	}
-	var b bool
-	if err := json.Unmarshal(raw, &b); err != nil {
-		return false, &apiErr{400, "invalid_type", fmt.Sprintf("Field %s must be a boolean.", key)}
-	}
-	return b, nil
+	b, _, e := want[bool](m, key, required, "a boolean")
+	return b, e
 }
 
+// wantInt decodes an integer field and reports whether it is there.
 func wantInt(m map[string]json.RawMessage, key string, required bool) (int, bool, *apiErr) {
-	raw, ok := m[key]
-	if !ok {
-		if required {
-			return 0, false, &apiErr{400, "missing_field", fmt.Sprintf("Missing required field: %s.", key)}
-		}
-		return 0, false, nil
-	}
-	var i int
-	if err := json.Unmarshal(raw, &i); err != nil {
-		return 0, false, &apiErr{400, "invalid_type", fmt.Sprintf("Field %s must be an integer.", key)}
-	}
-	return i, true, nil
+	return want[int](m, key, required, "an integer")
 }
 
+// wantString decodes a string field (see want).
 func wantString(m map[string]json.RawMessage, key string, required bool) (string, *apiErr) {
-	raw, ok := m[key]
-	if !ok {
-		if required {
-			return "", &apiErr{400, "missing_field", fmt.Sprintf("Missing required field: %s.", key)}
-		}
-		return "", nil
-	}
-	var str string
-	if err := json.Unmarshal(raw, &str); err != nil {
-		return "", &apiErr{400, "invalid_type", fmt.Sprintf("Field %s must be a string.", key)}
-	}
-	return str, nil
+	str, _, e := want[string](m, key, required, "a string")
+	return str, e
 }
 
+// wantObject decodes an object field; JSON null is not an object.
 func wantObject(m map[string]json.RawMessage, key string, required bool) (map[string]json.RawMessage, *apiErr) {
-	raw, ok := m[key]
-	if !ok {
-		if required {
-			return nil, &apiErr{400, "missing_field", fmt.Sprintf("Missing required field: %s.", key)}
-		}
-		return nil, nil
-	}
-	var o map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &o); err != nil || o == nil {
+	o, found, e := want[map[string]json.RawMessage](m, key, required, "an object")
+	if e == nil && found && o == nil {
 		return nil, &apiErr{400, "invalid_type", fmt.Sprintf("Field %s must be an object.", key)}
 	}
-	return o, nil
+	return o, e
 }
 
 var dnsName = regexp.MustCompile(`^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
@@ -1340,6 +1341,10 @@ var knownOrderFields = map[string]bool{
 // knownReissueFields are the top-level reissue fields the fake accepts.
 var knownReissueFields = map[string]bool{"certificate": true, "skip_approval": true, "comments": true}
 
+// placeOrder serves POST /order/certificate/ssl: the order is recorded
+// with the next order and request ids, issued at once when it skips
+// approval and needs no DCV check, and the answer is 201 {"id",
+// "requests", ...}. An order CertCentral would refuse gets its error.
 func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request, body []byte) {
 	var validity digicert.Validity
 	o, e := s.parseOrder(r, body, &validity)
@@ -1348,27 +1353,11 @@ func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request, body []byte)
 		return
 	}
 	s.mu.Lock()
-	if s.uniqueAltIDs && o.AlternativeOrderID != "" {
-		for _, x := range s.orders {
-			if x.AlternativeOrderID == o.AlternativeOrderID {
-				s.mu.Unlock()
-				s.fail(w, apiErr{400, "duplicate_alternative_order_id", "An order with this alternative order ID already exists."})
-				return
-			}
-		}
-	}
-	var old *Order
-	if o.RenewalOfOrderID != 0 {
-		if old = s.orders[o.RenewalOfOrderID]; old == nil {
-			s.mu.Unlock()
-			s.fail(w, apiErr{400, "invalid_renewal_of_order_id", fmt.Sprintf("Order %d does not exist; renewal_of_order_id must name an order of this account.", o.RenewalOfOrderID)})
-			return
-		}
-		if old.IsRenewed {
-			s.mu.Unlock()
-			s.fail(w, apiErr{400, "order_already_renewed", fmt.Sprintf("Order %d has already been renewed by order %d; it cannot be renewed again.", old.ID, old.RenewedOrderID)})
-			return
-		}
+	defer s.mu.Unlock()
+	old, e := s.checkPlacement(o)
+	if e != nil {
+		s.fail(w, *e)
+		return
 	}
 	o.ID = s.nextOrder
 	s.nextOrder++
@@ -1386,7 +1375,6 @@ func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request, body []byte)
 	}
 	if o.Status == "issued" {
 		if err := s.issue(o, o.PublicKey, time.Time{}); err != nil {
-			s.mu.Unlock()
 			s.fail(w, apiErr{500, "internal_error", "The certificate could not be issued: " + err.Error()})
 			return
 		}
@@ -1404,8 +1392,31 @@ func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request, body []byte)
 	if old != nil {
 		s.markRenewed(old, o.ID)
 	}
-	s.mu.Unlock()
 	writeJSON(w, http.StatusCreated, resp)
+}
+
+// checkPlacement checks a new order against the account: an alternative
+// order id already used (WithUniqueAlternativeIDs), and the order it
+// renews, which it returns, must exist and not be renewed already.
+// Callers hold s.mu.
+func (s *Server) checkPlacement(o *Order) (old *Order, e *apiErr) {
+	if s.uniqueAltIDs && o.AlternativeOrderID != "" {
+		for _, x := range s.orders {
+			if x.AlternativeOrderID == o.AlternativeOrderID {
+				return nil, &apiErr{400, "duplicate_alternative_order_id", "An order with this alternative order ID already exists."}
+			}
+		}
+	}
+	if o.RenewalOfOrderID == 0 {
+		return nil, nil
+	}
+	if old = s.orders[o.RenewalOfOrderID]; old == nil {
+		return nil, &apiErr{400, "invalid_renewal_of_order_id", fmt.Sprintf("Order %d does not exist; renewal_of_order_id must name an order of this account.", o.RenewalOfOrderID)}
+	}
+	if old.IsRenewed {
+		return nil, &apiErr{400, "order_already_renewed", fmt.Sprintf("Order %d has already been renewed by order %d; it cannot be renewed again.", old.ID, old.RenewedOrderID)}
+	}
+	return old, nil
 }
 
 // parseCertificate checks the "certificate" object of an order's or a
@@ -1426,33 +1437,15 @@ func parseCertificate(m map[string]json.RawMessage, o *Order) (string, *apiErr) 
 	if !dnsName.MatchString(o.CommonName) {
 		return "", &apiErr{400, "invalid_dns_name", fmt.Sprintf("Invalid domain name: %s.", o.CommonName)}
 	}
-	if raw, ok := cert["dns_names"]; ok {
-		if err := json.Unmarshal(raw, &o.DNSNames); err != nil {
-			return "", &apiErr{400, "invalid_type", "Field dns_names must be an array of strings."}
-		}
-		for _, n := range o.DNSNames {
-			if !dnsName.MatchString(n) {
-				return "", &apiErr{400, "invalid_dns_name", fmt.Sprintf("Invalid domain name: %s.", n)}
-			}
-		}
+	if o.DNSNames, e = parseDNSNames(cert); e != nil {
+		return "", e
 	}
 	csr, e := wantString(cert, "csr", true)
 	if e != nil {
 		return "", e
 	}
-	block, _ := pem.Decode([]byte(csr))
-	if block == nil {
-		return "", &apiErr{400, "csr_invalid_cannot_parse", "Unable to parse the CSR."}
-	}
-	req, err := x509.ParseCertificateRequest(block.Bytes)
-	if err != nil {
-		return "", &apiErr{400, "csr_invalid_cannot_parse", "Unable to parse the CSR."}
-	}
-	switch req.PublicKey.(type) {
-	case *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey:
-		o.PublicKey = req.PublicKey
-	default: // a key algorithm Go does not know: no certificate could be made for it
-		return "", &apiErr{400, "csr_invalid_cannot_parse", "Unable to parse the CSR."}
+	if o.PublicKey, e = csrPublicKey(csr); e != nil {
+		return "", e
 	}
 	if o.SignatureHash, e = wantString(cert, "signature_hash", true); e != nil {
 		return "", e
@@ -1472,6 +1465,46 @@ func parseCertificate(m map[string]json.RawMessage, o *Order) (string, *apiErr) 
 	return csr, nil
 }
 
+// parseDNSNames checks a certificate object's dns_names, if any: an array
+// of valid DNS names.
+func parseDNSNames(cert map[string]json.RawMessage) ([]string, *apiErr) {
+	raw, ok := cert["dns_names"]
+	if !ok {
+		return nil, nil
+	}
+	var names []string
+	if err := json.Unmarshal(raw, &names); err != nil {
+		return nil, &apiErr{400, "invalid_type", "Field dns_names must be an array of strings."}
+	}
+	for _, n := range names {
+		if !dnsName.MatchString(n) {
+			return nil, &apiErr{400, "invalid_dns_name", fmt.Sprintf("Invalid domain name: %s.", n)}
+		}
+	}
+	return names, nil
+}
+
+// csrPublicKey returns the public key of a PEM CSR, one the test CA can sign
+// for (RSA, ECDSA, Ed25519); anything else is DigiCert's
+// csr_invalid_cannot_parse.
+func csrPublicKey(csr string) (crypto.PublicKey, *apiErr) {
+	bad := &apiErr{400, "csr_invalid_cannot_parse", "Unable to parse the CSR."}
+	block, _ := pem.Decode([]byte(csr))
+	if block == nil {
+		return nil, bad
+	}
+	req, err := x509.ParseCertificateRequest(block.Bytes)
+	if err != nil {
+		return nil, bad
+	}
+	switch req.PublicKey.(type) {
+	case *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey:
+		return req.PublicKey, nil
+	default: // a key algorithm Go does not know: no certificate could be made for it
+		return nil, bad
+	}
+}
+
 // parseOrder checks an order's body as CertCentral does and returns the
 // order it asks for, its order_validity in *validity.
 func (s *Server) parseOrder(r *http.Request, body []byte, validity *digicert.Validity) (*Order, *apiErr) {
@@ -1488,72 +1521,15 @@ func (s *Server) parseOrder(r *http.Request, body []byte, validity *digicert.Val
 	if _, e := parseCertificate(m, o); e != nil {
 		return nil, e
 	}
-	ov, e := wantObject(m, "order_validity", true)
+	if *validity, e = parseValidity(m); e != nil {
+		return nil, e
+	}
+	if e := parseAccount(m, o); e != nil {
+		return nil, e
+	}
+	skip, e := parseOrderFlags(m, o)
 	if e != nil {
 		return nil, e
-	}
-	years, hasYears, e := wantInt(ov, "years", false)
-	if e != nil {
-		return nil, e
-	}
-	days, hasDays, e := wantInt(ov, "days", false)
-	if e != nil {
-		return nil, e
-	}
-	if (!hasYears && !hasDays) || (hasYears && (years < 1 || years > 3)) || (hasDays && (days < 1 || days > 1095)) {
-		return nil, &apiErr{400, "invalid_order_validity", "Order validity must be 1-3 years or 1-1095 days."}
-	}
-	*validity = digicert.Validity{Years: years, Days: days}
-	org, e := wantObject(m, "organization", true)
-	if e != nil {
-		return nil, e
-	}
-	if o.OrganizationID, _, e = wantInt(org, "id", true); e != nil {
-		return nil, e
-	}
-	if c, e := wantObject(m, "container", false); e != nil {
-		return nil, e
-	} else if c != nil {
-		if _, _, e := wantInt(c, "id", true); e != nil {
-			return nil, e
-		}
-	}
-	product, e := wantObject(m, "product", false)
-	if e != nil {
-		return nil, e
-	}
-	if o.ProductType, e = wantString(product, "type_hint", false); e != nil {
-		return nil, e
-	}
-	switch o.ProductType {
-	case "", "ov", "ev", "grid", "private":
-	default:
-		return nil, &apiErr{400, "ambiguous_product", "Unable to determine the product from type_hint."}
-	}
-	for _, k := range []string{"auto_renew", "auto_reissue"} {
-		v, _, e := wantInt(m, k, false)
-		if e != nil {
-			return nil, e
-		}
-		if v != 0 && v != 1 {
-			return nil, &apiErr{400, "invalid_type", fmt.Sprintf("Field %s must be 0 or 1.", k)}
-		}
-		if k == "auto_reissue" {
-			o.AutoReissue = v == 1
-		}
-	}
-	for _, k := range []string{"disable_renewal_notifications", "skip_approval", "disable_ct"} {
-		if _, e := wantBool(m, k, false); e != nil {
-			return nil, e
-		}
-	}
-	o.DisableCT, _ = wantBool(m, "disable_ct", false)
-	skip, _ := wantBool(m, "skip_approval", false)
-	if raw, ok := m["additional_emails"]; ok {
-		var emails []string
-		if err := json.Unmarshal(raw, &emails); err != nil {
-			return nil, &apiErr{400, "invalid_type", "Field additional_emails must be an array of strings."}
-		}
 	}
 	if o.DCVMethod, e = wantString(m, "dcv_method", false); e != nil {
 		return nil, e
@@ -1564,25 +1540,121 @@ func (s *Server) parseOrder(r *http.Request, body []byte, validity *digicert.Val
 	if tokenDCV[o.DCVMethod] {
 		o.DCVRandomValue = randomToken()
 	}
-	if o.AlternativeOrderID, e = wantString(m, "alternative_order_id", false); e != nil {
+	if e := parseOrderLinks(m, o); e != nil {
 		return nil, e
 	}
-	if _, ok := m["alternative_order_id"]; ok && !altIDRE.MatchString(o.AlternativeOrderID) {
-		return nil, &apiErr{400, "invalid_alternative_order_id", "Alternative order ID must be alphanumeric, at most 64 characters."}
-	}
-	renewal, hasRenewal, e := wantInt(m, "renewal_of_order_id", false)
-	if e != nil {
-		return nil, e
-	}
-	if hasRenewal && renewal <= 0 {
-		return nil, &apiErr{400, "invalid_renewal_of_order_id", fmt.Sprintf("Order %d does not exist; renewal_of_order_id must name an order of this account.", renewal)}
-	}
-	o.RenewalOfOrderID = renewal
 	o.Status = "needs_approval"
 	if skip {
 		o.Status = "issued"
 	}
 	return o, nil
+}
+
+// parseValidity checks an order's order_validity: 1 to 3 years or 1 to
+// 1095 days.
+func parseValidity(m map[string]json.RawMessage) (digicert.Validity, *apiErr) {
+	ov, e := wantObject(m, "order_validity", true)
+	if e != nil {
+		return digicert.Validity{}, e
+	}
+	years, hasYears, e := wantInt(ov, "years", false)
+	if e != nil {
+		return digicert.Validity{}, e
+	}
+	days, hasDays, e := wantInt(ov, "days", false)
+	if e != nil {
+		return digicert.Validity{}, e
+	}
+	if (!hasYears && !hasDays) || (hasYears && (years < 1 || years > 3)) || (hasDays && (days < 1 || days > 1095)) {
+		return digicert.Validity{}, &apiErr{400, "invalid_order_validity", "Order validity must be 1-3 years or 1-1095 days."}
+	}
+	return digicert.Validity{Years: years, Days: days}, nil
+}
+
+// parseAccount checks an order's organization (required, with an id),
+// container (an id if any) and product (a known type_hint if any), and
+// sets o's OrganizationID and ProductType.
+func parseAccount(m map[string]json.RawMessage, o *Order) *apiErr {
+	org, e := wantObject(m, "organization", true)
+	if e != nil {
+		return e
+	}
+	if o.OrganizationID, _, e = wantInt(org, "id", true); e != nil {
+		return e
+	}
+	if c, e := wantObject(m, "container", false); e != nil {
+		return e
+	} else if c != nil {
+		if _, _, e := wantInt(c, "id", true); e != nil {
+			return e
+		}
+	}
+	product, e := wantObject(m, "product", false)
+	if e != nil {
+		return e
+	}
+	if o.ProductType, e = wantString(product, "type_hint", false); e != nil {
+		return e
+	}
+	switch o.ProductType {
+	case "", "ov", "ev", "grid", "private":
+	default:
+		return &apiErr{400, "ambiguous_product", "Unable to determine the product from type_hint."}
+	}
+	return nil
+}
+
+// parseOrderFlags checks an order's switches (auto_renew and auto_reissue
+// 0 or 1, the booleans, additional_emails), sets o's AutoReissue and
+// DisableCT and returns skip_approval.
+func parseOrderFlags(m map[string]json.RawMessage, o *Order) (skip bool, e *apiErr) {
+	for _, k := range []string{"auto_renew", "auto_reissue"} {
+		v, _, e := wantInt(m, k, false)
+		if e != nil {
+			return false, e
+		}
+		if v != 0 && v != 1 {
+			return false, &apiErr{400, "invalid_type", fmt.Sprintf("Field %s must be 0 or 1.", k)}
+		}
+		if k == "auto_reissue" {
+			o.AutoReissue = v == 1
+		}
+	}
+	for _, k := range []string{"disable_renewal_notifications", "skip_approval", "disable_ct"} {
+		if _, e := wantBool(m, k, false); e != nil {
+			return false, e
+		}
+	}
+	o.DisableCT, _ = wantBool(m, "disable_ct", false)
+	skip, _ = wantBool(m, "skip_approval", false)
+	if raw, ok := m["additional_emails"]; ok {
+		var emails []string
+		if err := json.Unmarshal(raw, &emails); err != nil {
+			return false, &apiErr{400, "invalid_type", "Field additional_emails must be an array of strings."}
+		}
+	}
+	return skip, nil
+}
+
+// parseOrderLinks checks an order's alternative_order_id and
+// renewal_of_order_id and sets them on o.
+func parseOrderLinks(m map[string]json.RawMessage, o *Order) *apiErr {
+	var e *apiErr
+	if o.AlternativeOrderID, e = wantString(m, "alternative_order_id", false); e != nil {
+		return e
+	}
+	if _, ok := m["alternative_order_id"]; ok && !altIDRE.MatchString(o.AlternativeOrderID) {
+		return &apiErr{400, "invalid_alternative_order_id", "Alternative order ID must be alphanumeric, at most 64 characters."}
+	}
+	renewal, hasRenewal, e := wantInt(m, "renewal_of_order_id", false)
+	if e != nil {
+		return e
+	}
+	if hasRenewal && renewal <= 0 {
+		return &apiErr{400, "invalid_renewal_of_order_id", fmt.Sprintf("Order %d does not exist; renewal_of_order_id must name an order of this account.", renewal)}
+	}
+	o.RenewalOfOrderID = renewal
+	return nil
 }
 
 // orderOr404 returns the order id, or answers DigiCert's 404 for an
@@ -1595,6 +1667,9 @@ func (s *Server) orderOr404(w http.ResponseWriter, id int) *Order {
 	return o
 }
 
+// orderCall serves GET /order/certificate/{id} and the PUTs on an order
+// (action: /ct-status, /auto-reissue, /revoke). An unknown order is a 404
+// not_found|order.
 func (s *Server) orderCall(w http.ResponseWriter, r *http.Request, id int, action string, body []byte) {
 	var m map[string]json.RawMessage
 	if r.Method == http.MethodPut {
@@ -1610,60 +1685,84 @@ func (s *Server) orderCall(w http.ResponseWriter, r *http.Request, id int, actio
 	if o == nil {
 		return
 	}
+	var e *apiErr
 	switch {
 	case action == "" && r.Method == http.MethodGet:
 		writeJSON(w, 200, s.orderJSON(o, false))
+		return
 	case action == "/ct-status" && r.Method == http.MethodPut:
-		v, e := wantBool(m, "disable_ct", true)
-		if e == nil && s.ctUnsupported {
-			e = &apiErr{400, "cert_transparency_turned_off_for_account", "CT logging options are not enabled for this account."}
-		}
-		if e == nil {
-			e = s.changeable(o)
-		}
-		if e != nil {
-			s.fail(w, *e)
-			return
-		}
-		o.DisableCT = v
-		w.WriteHeader(http.StatusNoContent)
+		e = s.putCT(o, m)
 	case action == "/auto-reissue" && r.Method == http.MethodPut:
-		v, _, e := wantInt(m, "auto_reissue", true)
-		if e == nil && v != 0 && v != 1 {
-			e = &apiErr{400, "invalid_type", "Field auto_reissue must be 0 or 1."}
-		}
-		if e == nil {
-			e = s.changeable(o)
-		}
-		if e != nil {
-			s.fail(w, *e)
-			return
-		}
-		o.AutoReissue = v == 1
-		w.WriteHeader(http.StatusNoContent)
+		e = s.putAutoReissue(o, m)
 	case action == "/revoke" && r.Method == http.MethodPut:
-		comments, e := wantString(m, "comments", true)
-		if e == nil && strings.TrimSpace(comments) == "" {
-			e = &apiErr{400, "missing_field", "Missing required field: comments."}
-		}
-		if e == nil && (o.Status == "revoked" || (o.Revoke != nil && o.Revoke.Status != "rejected")) {
-			e = &apiErr{400, "revoke_request_exists", "A revoke request already exists for this order."}
-		}
-		if e != nil {
-			s.fail(w, *e)
-			return
-		}
-		if s.autoApprove {
-			s.newRevoke(o, "approved", comments)
-			o.Status = "revoked"
-			o.Changed = s.now()
-			w.WriteHeader(http.StatusNoContent)
-			return
-		}
-		writeJSON(w, http.StatusCreated, s.newRevoke(o, "pending", comments))
+		s.putRevoke(w, o, m)
+		return
 	default:
-		s.fail(w, apiErr{405, "method_not_allowed", "Method not allowed."})
+		e = &apiErr{405, "method_not_allowed", "Method not allowed."}
 	}
+	if e != nil {
+		s.fail(w, *e)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// putCT sets the order's CT logging from {"disable_ct": bool}: refused for
+// an account without the CT opt-out and for an order that cannot change.
+func (s *Server) putCT(o *Order, m map[string]json.RawMessage) *apiErr {
+	v, e := wantBool(m, "disable_ct", true)
+	if e == nil && s.ctUnsupported {
+		e = &apiErr{400, "cert_transparency_turned_off_for_account", "CT logging options are not enabled for this account."}
+	}
+	if e == nil {
+		e = s.changeable(o)
+	}
+	if e == nil {
+		o.DisableCT = v
+	}
+	return e
+}
+
+// putAutoReissue sets the order's auto-reissue from {"auto_reissue": 0 or
+// 1}: refused for an order that cannot change.
+func (s *Server) putAutoReissue(o *Order, m map[string]json.RawMessage) *apiErr {
+	v, _, e := wantInt(m, "auto_reissue", true)
+	if e == nil && v != 0 && v != 1 {
+		e = &apiErr{400, "invalid_type", "Field auto_reissue must be 0 or 1."}
+	}
+	if e == nil {
+		e = s.changeable(o)
+	}
+	if e == nil {
+		o.AutoReissue = v == 1
+	}
+	return e
+}
+
+// putRevoke asks to revoke the order with {"comments"}: a pending revoke
+// request (201 with the request), or with WithInstantRevoke the order
+// revoked at once (204). A revoked order, or one with a revoke request
+// that was not rejected, is a 400 revoke_request_exists.
+func (s *Server) putRevoke(w http.ResponseWriter, o *Order, m map[string]json.RawMessage) {
+	comments, e := wantString(m, "comments", true)
+	if e == nil && strings.TrimSpace(comments) == "" {
+		e = &apiErr{400, "missing_field", "Missing required field: comments."}
+	}
+	if e == nil && (o.Status == "revoked" || (o.Revoke != nil && o.Revoke.Status != "rejected")) {
+		e = &apiErr{400, "revoke_request_exists", "A revoke request already exists for this order."}
+	}
+	if e != nil {
+		s.fail(w, *e)
+		return
+	}
+	if s.autoApprove {
+		s.newRevoke(o, "approved", comments)
+		o.Status = "revoked"
+		o.Changed = s.now()
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	writeJSON(w, http.StatusCreated, s.newRevoke(o, "pending", comments))
 }
 
 // reissue serves POST /order/certificate/{id}/reissue. An unknown order
@@ -1687,36 +1786,13 @@ func (s *Server) reissue(w http.ResponseWriter, r *http.Request, id int, body []
 	if o == nil {
 		return
 	}
-	for k := range m {
-		if !knownReissueFields[k] {
-			s.fail(w, apiErr{400, "bad_request_format", fmt.Sprintf("Unknown field: %s.", k)})
-			return
-		}
-	}
-	var want Order
-	csr, e := parseCertificate(m, &want)
-	if e != nil {
-		s.fail(w, *e)
-		return
-	}
-	skip, e := wantBool(m, "skip_approval", false)
-	if e == nil {
-		_, e = wantString(m, "comments", false)
-	}
-	if e == nil && o.Status != "issued" {
-		e = &apiErr{400, "order_not_issued", fmt.Sprintf("The order is %s; only an issued order can be reissued.", o.Status)}
-	}
+	want, csr, skip, e := parseReissue(m, o)
 	if e != nil {
 		s.fail(w, *e)
 		return
 	}
 	now := s.now()
-	rr := Reissue{
-		CertificateID: s.nextCert, RequestID: s.nextRequest, Status: "pending",
-		CommonName: want.CommonName, DNSNames: want.DNSNames, SignatureHash: want.SignatureHash,
-		CSR: csr, PublicKey: want.PublicKey, Created: now,
-		RevokesPrevious: revokesPrevious(o, want.CommonName, want.DNSNames),
-	}
+	rr := s.newReissue(o, &want, csr, now)
 	// Work on a copy, so that an order whose certificate cannot be made
 	// is left as it was.
 	n := *o
@@ -1743,6 +1819,39 @@ func (s *Server) reissue(w http.ResponseWriter, r *http.Request, id int, body []
 	s.nextCert++
 	s.nextRequest++
 	writeJSON(w, http.StatusCreated, map[string]any{"id": o.ID, "requests": []map[string]any{{"id": rr.RequestID, "status": status}}})
+}
+
+// newReissue is the pending reissue of order o to the names, key and hash
+// of want, with the next certificate and request ids. Callers hold s.mu.
+func (s *Server) newReissue(o, want *Order, csr string, now time.Time) Reissue {
+	return Reissue{
+		CertificateID: s.nextCert, RequestID: s.nextRequest, Status: "pending",
+		CommonName: want.CommonName, DNSNames: want.DNSNames, SignatureHash: want.SignatureHash,
+		CSR: csr, PublicKey: want.PublicKey, Created: now,
+		RevokesPrevious: revokesPrevious(o, want.CommonName, want.DNSNames),
+	}
+}
+
+// parseReissue checks a reissue's body m for order o as CertCentral does
+// and returns the names, key and hash asked for, the CSR as sent and
+// skip_approval. Only an issued order can be reissued.
+func parseReissue(m map[string]json.RawMessage, o *Order) (want Order, csr string, skip bool, e *apiErr) {
+	for k := range m {
+		if !knownReissueFields[k] {
+			return want, "", false, &apiErr{400, "bad_request_format", fmt.Sprintf("Unknown field: %s.", k)}
+		}
+	}
+	if csr, e = parseCertificate(m, &want); e != nil {
+		return want, "", false, e
+	}
+	skip, e = wantBool(m, "skip_approval", false)
+	if e == nil {
+		_, e = wantString(m, "comments", false)
+	}
+	if e == nil && o.Status != "issued" {
+		e = &apiErr{400, "order_not_issued", fmt.Sprintf("The order is %s; only an issued order can be reissued.", o.Status)}
+	}
+	return want, csr, skip, e
 }
 
 // timestampLayout is how DigiCert writes date_created and date_issued of a
@@ -1817,6 +1926,54 @@ func productNameID(typeHint string) string {
 // with listEntry, as an entry of GET /order/certificate. Callers hold
 // s.mu.
 func (s *Server) orderJSON(o *Order, listEntry bool) map[string]any {
+	out := map[string]any{
+		"id":           o.ID,
+		"status":       o.Status,
+		"date_created": o.Created.UTC().Format(time.RFC3339),
+		"certificate":  s.certificateJSON(o),
+		"product":      map[string]any{"name_id": productNameID(o.ProductType), "type": "ssl_certificate"},
+		"organization": map[string]any{"id": o.OrganizationID},
+	}
+	if !listEntry {
+		// A list entry lacks the settings and the alternative order id,
+		// as in a sanitized real listing (shared/realdata).
+		if s.sendCT {
+			out["disable_ct"] = o.DisableCT
+		}
+		out["auto_reissue"] = digicert.Bool01(o.AutoReissue)
+		if o.AlternativeOrderID != "" {
+			out["alternative_order_id"] = o.AlternativeOrderID
+		}
+	}
+	if !o.OrderValidTill.IsZero() {
+		out["order_valid_till"] = o.OrderValidTill.UTC().Format(dateLayout)
+	}
+	addOrderLinks(out, o)
+	return out
+}
+
+// addOrderLinks adds to an order's JSON its renewal links and its DCV
+// method and random value, each when set (is_renewed always).
+func addOrderLinks(out map[string]any, o *Order) {
+	out["is_renewed"] = o.IsRenewed
+	if o.RenewedOrderID != 0 {
+		out["renewed_order_id"] = o.RenewedOrderID
+	}
+	if o.RenewalOfOrderID != 0 {
+		out["renewal_of_order_id"] = o.RenewalOfOrderID
+	}
+	if o.DCVMethod != "" {
+		out["dcv_method"] = o.DCVMethod
+	}
+	if o.DCVRandomValue != "" {
+		out["dcv_random_value"] = o.DCVRandomValue
+	}
+}
+
+// certificateJSON is the certificate object of an order's JSON: names and
+// hash, the certificate id once there is one, and the issued
+// certificate's serial, thumbprint, dates and days remaining.
+func (s *Server) certificateJSON(o *Order) map[string]any {
 	names := o.DNSNames
 	if len(names) == 0 {
 		names = []string{" "} // as CertCentral has been seen to report an empty list
@@ -1836,42 +1993,7 @@ func (s *Server) orderJSON(o *Order, listEntry bool) map[string]any {
 		cert["valid_till"] = o.NotAfter.UTC().Format(dateLayout)
 		cert["days_remaining"] = max(0, int(o.NotAfter.Sub(s.now())/(24*time.Hour)))
 	}
-	out := map[string]any{
-		"id":           o.ID,
-		"status":       o.Status,
-		"date_created": o.Created.UTC().Format(time.RFC3339),
-		"certificate":  cert,
-		"product":      map[string]any{"name_id": productNameID(o.ProductType), "type": "ssl_certificate"},
-		"organization": map[string]any{"id": o.OrganizationID},
-	}
-	if !listEntry {
-		// A list entry lacks the settings and the alternative order id,
-		// as in a sanitized real listing (shared/realdata).
-		if s.sendCT {
-			out["disable_ct"] = o.DisableCT
-		}
-		out["auto_reissue"] = digicert.Bool01(o.AutoReissue)
-		if o.AlternativeOrderID != "" {
-			out["alternative_order_id"] = o.AlternativeOrderID
-		}
-	}
-	if !o.OrderValidTill.IsZero() {
-		out["order_valid_till"] = o.OrderValidTill.UTC().Format(dateLayout)
-	}
-	out["is_renewed"] = o.IsRenewed
-	if o.RenewedOrderID != 0 {
-		out["renewed_order_id"] = o.RenewedOrderID
-	}
-	if o.RenewalOfOrderID != 0 {
-		out["renewal_of_order_id"] = o.RenewalOfOrderID
-	}
-	if o.DCVMethod != "" {
-		out["dcv_method"] = o.DCVMethod
-	}
-	if o.DCVRandomValue != "" {
-		out["dcv_random_value"] = o.DCVRandomValue
-	}
-	return out
+	return cert
 }
 
 // dateLayout is how DigiCert writes the dates of an order: valid_from,

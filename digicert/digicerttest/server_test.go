@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -159,24 +158,6 @@ func doFull(t *testing.T, method, url, key, ctype, body string) (int, http.Heade
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, resp.Header, string(b)
-}
-
-// testClock is a settable clock, safe for concurrent use.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }
 
 var day0 = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
@@ -392,7 +373,7 @@ func TestServer_rawFaults(t *testing.T) {
 }
 
 func TestServer_lookupLag(t *testing.T) {
-	clock := &testClock{t: day0}
+	clock := NewClock(day0)
 	s := New("k", WithLookupLag(time.Minute), WithClock(clock.Now))
 	base := s.Start()
 	defer s.Close()

@@ -117,11 +117,33 @@ func (s *Server) start(bin string) error {
 		return err
 	}
 	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	confPath := filepath.Join(s.Dir, "knot.conf")
+	if err := os.WriteFile(confPath, []byte(s.knotConf(port)), 0o600); err != nil {
+		return err
+	}
+	logFile, err := os.Create(filepath.Join(s.Dir, "knotd.log"))
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	s.cmd = exec.Command(bin, "-c", confPath)
+	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
+	if err := s.cmd.Start(); err != nil {
+		return fmt.Errorf("dnstest: starting knotd: %w", err)
+	}
+	exited := make(chan struct{})
+	go func() { s.cmd.Wait(); close(exited) }()
+	return s.waitReady(exited, logFile.Name(), port)
+}
+
+// knotConf is knotd's configuration: listening on 127.0.0.1 at port, with
+// the TSIG key allowed to update each zone, zone files in s.Dir.
+func (s *Server) knotConf(port int) string {
 	var zones strings.Builder
 	for _, z := range s.Zones {
 		fmt.Fprintf(&zones, "  - domain: %s\n    file: %s\n    acl: update\n", z, filepath.Join(s.Dir, z+".zone"))
 	}
-	conf := fmt.Sprintf(`server:
+	return fmt.Sprintf(`server:
     rundir: %[1]s
     listen: 127.0.0.1@%[2]d
 log:
@@ -144,22 +166,12 @@ template:
     journal-content: changes
 zone:
 %[6]s`, s.Dir, port, s.KeyName, s.Algorithm, s.Secret, zones.String())
-	confPath := filepath.Join(s.Dir, "knot.conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
-		return err
-	}
-	logFile, err := os.Create(filepath.Join(s.Dir, "knotd.log"))
-	if err != nil {
-		return err
-	}
-	defer logFile.Close()
-	s.cmd = exec.Command(bin, "-c", confPath)
-	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
-	if err := s.cmd.Start(); err != nil {
-		return fmt.Errorf("dnstest: starting knotd: %w", err)
-	}
-	exited := make(chan struct{})
-	go func() { s.cmd.Wait(); close(exited) }()
+}
+
+// waitReady waits up to 15s for knotd to serve the zones, failing with
+// the tail of its log at logPath when it exits (exited closes) or the
+// time runs out (then it is stopped).
+func (s *Server) waitReady(exited <-chan struct{}, logPath string, port int) error {
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		if s.ready() {
@@ -167,13 +179,13 @@ zone:
 		}
 		select {
 		case <-exited:
-			log, _ := os.ReadFile(logFile.Name())
+			log, _ := os.ReadFile(logPath)
 			return fmt.Errorf("dnstest: knotd on port %d exited: %s\n%s", port, s.cmd.ProcessState, tail(log))
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
 			s.stop()
-			log, _ := os.ReadFile(logFile.Name())
+			log, _ := os.ReadFile(logPath)
 			return fmt.Errorf("dnstest: knotd did not serve %s within 15s\n%s", s.Zones[0], tail(log))
 		}
 	}

@@ -394,15 +394,7 @@ func randomHex(n int) string {
 // Without pgbouncer the test is skipped, or fails under $CI.
 func (s *Server) Bouncer(tb testing.TB, db, poolMode string, poolSize int) string {
 	tb.Helper()
-	bin, err := exec.LookPath("pgbouncer")
-	if err != nil {
-		if bin, err = exec.LookPath("/usr/sbin/pgbouncer"); err != nil {
-			if os.Getenv("CI") == "" {
-				tb.Skip("pgtest: pgbouncer is not installed\nhint: apt-get install pgbouncer")
-			}
-			tb.Fatal("pgtest: pgbouncer is not installed\nhint: apt-get install pgbouncer")
-		}
-	}
+	bin := pgbouncerBinary(tb)
 	dir, err := os.MkdirTemp("", "pgbouncer-")
 	if err != nil {
 		tb.Fatal(err)
@@ -433,16 +425,41 @@ func (s *Server) Bouncer(tb testing.TB, db, poolMode string, poolSize int) strin
 	}
 	tb.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	waitListening(tb, addr, filepath.Join(dir, "pgbouncer.log"))
+	return s.urlAt(addr, db)
+}
+
+// pgbouncerBinary finds pgbouncer, on PATH or in /usr/sbin; without it the
+// test is skipped, or fails under CI.
+func pgbouncerBinary(tb testing.TB) string {
+	tb.Helper()
+	bin, err := exec.LookPath("pgbouncer")
+	if err == nil {
+		return bin
+	}
+	if bin, err = exec.LookPath("/usr/sbin/pgbouncer"); err == nil {
+		return bin
+	}
+	if os.Getenv("CI") == "" {
+		tb.Skip("pgtest: pgbouncer is not installed\nhint: apt-get install pgbouncer")
+	}
+	tb.Fatal("pgtest: pgbouncer is not installed\nhint: apt-get install pgbouncer")
+	return ""
+}
+
+// waitListening waits up to 10s for a TCP listener at addr, failing the
+// test with the log at logPath.
+func waitListening(tb testing.TB, addr, logPath string) {
+	tb.Helper()
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		c, err := net.Dial("tcp", addr)
 		if err == nil {
 			c.Close()
-			break
+			return
 		}
 		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(dir, "pgbouncer.log"))
+			log, _ := os.ReadFile(logPath)
 			tb.Fatalf("pgtest: pgbouncer does not listen on %s:\n%s", addr, log)
 		}
 	}
-	return s.urlAt(addr, db)
 }

@@ -33,6 +33,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -146,83 +147,134 @@ func build(o options) (string, error) {
 	}
 	defer os.RemoveAll(stage)
 
-	file := func(src, dst string, mode os.FileMode) *files.Content {
-		return &files.Content{Source: src, Destination: dst, FileInfo: &files.ContentFileInfo{Owner: "root", Group: "root", Mode: mode, MTime: o.Date}}
-	}
-	dir := func(dst string, mode os.FileMode) *files.Content {
-		return &files.Content{Type: files.TypeDir, Destination: dst, FileInfo: &files.ContentFileInfo{Owner: "root", Group: "root", Mode: mode, MTime: o.Date}}
-	}
-	contents := files.Contents{
-		file(o.Binary, binDir+"/certform", 0o755),
-		dir(docDir, 0o755),
-		dir(confDir, 0o750),
-		{Type: files.TypeConfig, Source: filepath.Join(o.Src, "systemd", "certform.env.example"), Destination: confDir + "/certform.env.example",
-			FileInfo: &files.ContentFileInfo{Owner: "root", Group: "root", Mode: 0o640, MTime: o.Date}},
-	}
-	for _, u := range o.Units {
-		b, err := os.ReadFile(filepath.Join(o.Src, "systemd", u))
-		if err != nil {
-			return "", err
-		}
-		b = bytes.ReplaceAll(b, []byte("@BINDIR@"), []byte(binDir))
-		b = bytes.ReplaceAll(b, []byte("@DOCDIR@"), []byte(docDir))
-		if p := placeholder.Find(b); p != nil {
-			return "", fmt.Errorf("systemd/%s: %s is not filled in\nhint: fill it in tools/mkdeb as the Makefile's install target does", u, p)
-		}
-		staged := filepath.Join(stage, u)
-		if err := os.WriteFile(staged, b, 0o644); err != nil {
-			return "", err
-		}
-		contents = append(contents, file(staged, unitDir+"/"+u, 0o644))
+	st := newStager(o, stage)
+	if err := st.units(); err != nil {
+		return "", err
 	}
 	for _, d := range []string{"README.md", "LICENSE", "NOTICE", "CHANGELOG.md"} {
-		contents = append(contents, file(filepath.Join(o.Src, d), docDir+"/"+d, 0o644))
+		st.add(st.file(filepath.Join(o.Src, d), docDir+"/"+d, 0o644))
 	}
-	// docs/ (the reference pages) when the tree has them: every regular
-	// file 0644, every folder 0755.
-	docs := filepath.Join(o.Src, "docs")
-	if _, err := os.Stat(docs); err == nil {
-		err := filepath.WalkDir(docs, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			rel, _ := filepath.Rel(o.Src, p)
-			dst := docDir + "/" + filepath.ToSlash(rel)
-			switch {
-			case d.IsDir():
-				contents = append(contents, dir(dst, 0o755))
-			case d.Type().IsRegular():
-				contents = append(contents, file(p, dst, 0o644))
-			}
-			return nil
-		})
-		if err != nil {
-			return "", err
-		}
+	if err := st.docs(); err != nil {
+		return "", err
 	}
 	// Debian's place for the license (Debian Policy 12.5), in its
 	// machine-readable format; the full text is LICENSE beside it.
-	copyright := filepath.Join(stage, "copyright")
-	if err := os.WriteFile(copyright, []byte(debianCopyright), 0o644); err != nil {
+	if err := st.staged("copyright", []byte(debianCopyright)); err != nil {
 		return "", err
 	}
-	contents = append(contents, file(copyright, docDir+"/copyright", 0o644))
 	notices, err := thirdPartyNotices(o.Binary)
 	if err != nil {
 		return "", err
 	}
-	staged := filepath.Join(stage, "THIRD_PARTY_NOTICES")
-	if err := os.WriteFile(staged, notices, 0o644); err != nil {
+	if err := st.staged("THIRD_PARTY_NOTICES", notices); err != nil {
 		return "", err
 	}
-	contents = append(contents, file(staged, docDir+"/THIRD_PARTY_NOTICES", 0o644))
 	if o.Notices != "" {
 		if err := writeNotices(o.Notices, notices); err != nil {
 			return "", err
 		}
 	}
+	info := packageInfo(o, version, st.contents)
+	if err := info.Validate(); err != nil {
+		return "", err
+	}
+	return writeDeb(info, o.Out)
+}
 
-	info := nfpm.WithDefaults(&nfpm.Info{
+// stager gathers the package's contents, staging the files it makes
+// (filled-in units, copyright, notices) in the folder stage.
+type stager struct {
+	o        options
+	stage    string
+	contents files.Contents
+}
+
+// newStager starts the contents with the binary, the doc and config
+// folders and the example environment file.
+func newStager(o options, stage string) *stager {
+	st := &stager{o: o, stage: stage}
+	st.contents = files.Contents{
+		st.file(o.Binary, binDir+"/certform", 0o755),
+		st.dir(docDir, 0o755),
+		st.dir(confDir, 0o750),
+		{Type: files.TypeConfig, Source: filepath.Join(o.Src, "systemd", "certform.env.example"), Destination: confDir + "/certform.env.example",
+			FileInfo: &files.ContentFileInfo{Owner: "root", Group: "root", Mode: 0o640, MTime: o.Date}},
+	}
+	return st
+}
+
+// file is the regular file src installed at dst, owned by root.
+func (st *stager) file(src, dst string, mode os.FileMode) *files.Content {
+	return &files.Content{Source: src, Destination: dst, FileInfo: &files.ContentFileInfo{Owner: "root", Group: "root", Mode: mode, MTime: st.o.Date}}
+}
+
+// dir is the folder dst, owned by root.
+func (st *stager) dir(dst string, mode os.FileMode) *files.Content {
+	return &files.Content{Type: files.TypeDir, Destination: dst, FileInfo: &files.ContentFileInfo{Owner: "root", Group: "root", Mode: mode, MTime: st.o.Date}}
+}
+
+// add adds c to the contents.
+func (st *stager) add(c *files.Content) { st.contents = append(st.contents, c) }
+
+// staged writes data to the stage as name and installs it as
+// docDir/name, 0644.
+func (st *stager) staged(name string, data []byte) error {
+	p := filepath.Join(st.stage, name)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		return err
+	}
+	st.add(st.file(p, docDir+"/"+name, 0o644))
+	return nil
+}
+
+// units adds the systemd units with @BINDIR@ and @DOCDIR@ filled in; a
+// placeholder left over is an error.
+func (st *stager) units() error {
+	for _, u := range st.o.Units {
+		b, err := os.ReadFile(filepath.Join(st.o.Src, "systemd", u))
+		if err != nil {
+			return err
+		}
+		b = bytes.ReplaceAll(b, []byte("@BINDIR@"), []byte(binDir))
+		b = bytes.ReplaceAll(b, []byte("@DOCDIR@"), []byte(docDir))
+		if p := placeholder.Find(b); p != nil {
+			return fmt.Errorf("systemd/%s: %s is not filled in\nhint: fill it in tools/mkdeb as the Makefile's install target does", u, p)
+		}
+		staged := filepath.Join(st.stage, u)
+		if err := os.WriteFile(staged, b, 0o644); err != nil {
+			return err
+		}
+		st.add(st.file(staged, unitDir+"/"+u, 0o644))
+	}
+	return nil
+}
+
+// docs adds docs/ (the reference pages) when the tree has them: every
+// regular file 0644, every folder 0755.
+func (st *stager) docs() error {
+	docs := filepath.Join(st.o.Src, "docs")
+	if _, err := os.Stat(docs); err != nil {
+		return nil
+	}
+	return filepath.WalkDir(docs, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(st.o.Src, p)
+		dst := docDir + "/" + filepath.ToSlash(rel)
+		switch {
+		case d.IsDir():
+			st.add(st.dir(dst, 0o755))
+		case d.Type().IsRegular():
+			st.add(st.file(p, dst, 0o644))
+		}
+		return nil
+	})
+}
+
+// packageInfo is the package's metadata with contents.
+func packageInfo(o options, version string, contents files.Contents) *nfpm.Info {
+	return nfpm.WithDefaults(&nfpm.Info{
 		Name:          "certform",
 		Arch:          o.Arch,
 		Platform:      "linux",
@@ -245,15 +297,17 @@ func build(o options) (string, error) {
 			Contents:   contents,
 		},
 	})
-	if err := info.Validate(); err != nil {
-		return "", err
-	}
+}
+
+// writeDeb writes the package to the folder out under its conventional
+// name, through a temporary file renamed in place, and returns its path.
+func writeDeb(info *nfpm.Info, out string) (string, error) {
 	name := deb.Default.ConventionalFileName(info)
-	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+	if err := os.MkdirAll(out, 0o755); err != nil {
 		return "", err
 	}
-	path := filepath.Join(o.Out, name)
-	tmp, err := os.CreateTemp(o.Out, "."+name+".*")
+	path := filepath.Join(out, name)
+	tmp, err := os.CreateTemp(out, "."+name+".*")
 	if err != nil {
 		return "", err
 	}
@@ -375,31 +429,13 @@ func thirdPartyNotices(binary string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", binary, err)
 	}
-	env, err := exec.Command("go", "env", "GOROOT", "GOMODCACHE").Output()
+	goroot, modcache, err := goEnv()
 	if err != nil {
-		return nil, fmt.Errorf("go env: %w", err)
+		return nil, err
 	}
-	lines := strings.Split(strings.TrimSpace(string(env)), "\n")
-	if len(lines) != 2 {
-		return nil, fmt.Errorf("go env GOROOT GOMODCACHE: unexpected output %q", env)
-	}
-	goroot, modcache := lines[0], lines[1]
-
 	var b bytes.Buffer
 	b.WriteString("certform links the following software; their licenses and notices follow.\n")
-	section := func(title, dir string, names []string) error {
-		fmt.Fprintf(&b, "\n================================================================================\n%s\n================================================================================\n", title)
-		for _, n := range names {
-			text, err := os.ReadFile(filepath.Join(dir, n))
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(&b, "\n--- %s ---\n\n%s", n, bytes.TrimRight(text, "\n"))
-			b.WriteString("\n")
-		}
-		return nil
-	}
-	if err := section("Go "+bi.GoVersion+" (the standard library and runtime)", goroot, []string{"LICENSE"}); err != nil {
+	if err := writeSection(&b, "Go "+bi.GoVersion+" (the standard library and runtime)", goroot, []string{"LICENSE"}); err != nil {
 		return nil, err
 	}
 	deps := bi.Deps
@@ -411,25 +447,63 @@ func thirdPartyNotices(binary string) ([]byte, error) {
 			}
 			m = m.Replace
 		}
-		dir := filepath.Join(modcache, escapeModulePath(m.Path)+"@"+m.Version)
-		entries, err := os.ReadDir(dir)
+		dir, names, err := licenseFiles(modcache, m)
 		if err != nil {
-			return nil, fmt.Errorf("module %s %s: %w\nhint: go mod download", m.Path, m.Version, err)
+			return nil, err
 		}
-		var names []string
-		for _, e := range entries {
-			if e.Type().IsRegular() && licenseFile.MatchString(e.Name()) {
-				names = append(names, e.Name())
-			}
-		}
-		if len(names) == 0 {
-			return nil, fmt.Errorf("module %s %s: no license file in %s", m.Path, m.Version, dir)
-		}
-		if err := section(m.Path+" "+m.Version, dir, names); err != nil {
+		if err := writeSection(&b, m.Path+" "+m.Version, dir, names); err != nil {
 			return nil, err
 		}
 	}
 	return b.Bytes(), nil
+}
+
+// goEnv returns GOROOT and GOMODCACHE as the go command has them.
+func goEnv() (goroot, modcache string, err error) {
+	env, err := exec.Command("go", "env", "GOROOT", "GOMODCACHE").Output()
+	if err != nil {
+		return "", "", fmt.Errorf("go env: %w", err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(env)), "\n")
+	if len(lines) != 2 {
+		return "", "", fmt.Errorf("go env GOROOT GOMODCACHE: unexpected output %q", env)
+	}
+	return lines[0], lines[1], nil
+}
+
+// writeSection writes a notices section: the title under a rule, then
+// each of the files names in dir under its name.
+func writeSection(b *bytes.Buffer, title, dir string, names []string) error {
+	fmt.Fprintf(b, "\n================================================================================\n%s\n================================================================================\n", title)
+	for _, n := range names {
+		text, err := os.ReadFile(filepath.Join(dir, n))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(b, "\n--- %s ---\n\n%s", n, bytes.TrimRight(text, "\n"))
+		b.WriteString("\n")
+	}
+	return nil
+}
+
+// licenseFiles returns module m's folder in the module cache and the
+// license and notice files at its top; none is an error.
+func licenseFiles(modcache string, m *debug.Module) (string, []string, error) {
+	dir := filepath.Join(modcache, escapeModulePath(m.Path)+"@"+m.Version)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", nil, fmt.Errorf("module %s %s: %w\nhint: go mod download", m.Path, m.Version, err)
+	}
+	var names []string
+	for _, e := range entries {
+		if e.Type().IsRegular() && licenseFile.MatchString(e.Name()) {
+			names = append(names, e.Name())
+		}
+	}
+	if len(names) == 0 {
+		return "", nil, fmt.Errorf("module %s %s: no license file in %s", m.Path, m.Version, dir)
+	}
+	return dir, names, nil
 }
 
 // escapeModulePath is the module cache's name for a module path: each
