@@ -128,13 +128,22 @@ func OpenStore(dir string) (*Store, error) {
 func (s *Store) Dir() string { return s.dir }
 
 func (s *Store) path(name, fingerprint string) (string, error) {
-	if !nameRE.MatchString(name) {
-		return "", fmt.Errorf("%w: spec name %q", ErrBadName, name)
-	}
-	if !fpRE.MatchString(fingerprint) {
-		return "", fmt.Errorf("%w: CSR fingerprint %q is not 64 lowercase hex digits", ErrBadName, fingerprint)
+	if err := checkNames(name, fingerprint); err != nil {
+		return "", err
 	}
 	return filepath.Join(s.dir, name+"."+fingerprint+keySuffix), nil
+}
+
+// checkNames refuses a name or fingerprint that cannot name a key
+// (ErrBadName).
+func checkNames(name, fingerprint string) error {
+	if !nameRE.MatchString(name) {
+		return fmt.Errorf("%w: spec name %q", ErrBadName, name)
+	}
+	if !fpRE.MatchString(fingerprint) {
+		return fmt.Errorf("%w: CSR fingerprint %q is not 64 lowercase hex digits", ErrBadName, fingerprint)
+	}
+	return nil
 }
 
 // Put stores k under name and fingerprint, atomically: after a crash the

@@ -420,6 +420,10 @@ type deliveryFlags struct {
 	// read access to each delivered privkey.pem.
 	keyDir    string
 	certGroup string
+	// keyRecipients and keyIdentity seal and open the keys of a shared
+	// state (internal/cli/keys.go).
+	keyRecipients recipientsFlag
+	keyIdentity   string
 }
 
 func (f *deliveryFlags) register(fs *flag.FlagSet) {
@@ -429,20 +433,21 @@ func (f *deliveryFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.hookBackoff, "deploy-hook-backoff", reconcile.DefaultHookBackoff, "wait before a failed deploy hook runs again; doubles with each failure in a row, up to 1h")
 	fs.StringVar(&f.postHook, "post-hook", "", "run this command with /bin/sh -c once after a cycle that delivered any certificate, after its deploy hooks (a reload; needs --cert-dir)")
 	fs.StringVar(&f.keyDir, "key-dir", "", "where the private keys certform makes for specs with key_type are kept, with a state file (folder 0700, files 0600); default keys/ beside the state file, never inside --dir")
+	fs.Var(&f.keyRecipients, "key-recipient", keyRecipientUsage)
+	fs.StringVar(&f.keyIdentity, "key-identity-file", "", keyIdentityUsage)
 	fs.StringVar(&f.certGroup, "cert-group", "", "give this group read access to each delivered privkey.pem (a web server's group); needs --cert-dir")
 }
 
 // openKeys sets r.Keys: for a state file, the key store in --key-dir (keys/
 // beside the state file by default), refused inside the spec directory or
-// the certificate folder. A shared (PostgreSQL) state has no key store
-// yet: its specs with key_type are refused (reconcile.ErrNoKeyStore).
+// the certificate folder; for a shared (PostgreSQL) state, the sealed keys
+// in its database (openSharedKeys).
 func (f *deliveryFlags) openKeys(r *reconcile.Reconciler, specDir string, loc stateLocation) error {
 	if loc.Shared() {
-		if f.keyDir != "" {
-			return errors.New("--key-dir is for a state file; a shared (PostgreSQL) state keeps its keys in the database")
-		}
-		r.NoKeyStore = true
-		return nil
+		return f.openSharedKeys(r)
+	}
+	if len(f.keyRecipients) > 0 || f.keyIdentity != "" {
+		return errors.New("--key-recipient and --key-identity-file are for a shared (PostgreSQL) state; a state file keeps its keys in --key-dir")
 	}
 	dir := f.keyDir
 	if dir == "" {

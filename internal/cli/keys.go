@@ -1,12 +1,18 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"os/user"
 	"strconv"
+	"strings"
 	"sync"
 
+	"filippo.io/age"
+
 	"github.com/certform/certform/keys"
+	"github.com/certform/certform/reconcile"
 )
 
 // lazyKeys is the key store of a state file, opened (and its folder
@@ -71,4 +77,66 @@ func lookupGroup(name string) (int, error) {
 		return 0, err
 	}
 	return strconv.Atoi(g.Gid)
+}
+
+// The flags of the keys of a shared state, declared with --key-dir.
+const (
+	keyRecipientUsage = "with a shared (PostgreSQL) state, seal the keys certform makes to this age public key (age1..., repeatable); default: the identity's own"
+	keyIdentityUsage  = "with a shared (PostgreSQL) state, the age identity file (age-keygen) that opens its keys; default: the systemd credential " + keys.CredentialName
+)
+
+// recipientsFlag is --key-recipient, repeatable; keys.ParseRecipients
+// checks each.
+type recipientsFlag []string
+
+// String lists the recipients given, comma-separated.
+func (r *recipientsFlag) String() string { return strings.Join(*r, ",") }
+
+// Set adds one recipient.
+func (r *recipientsFlag) Set(v string) error {
+	*r = append(*r, v)
+	return nil
+}
+
+// openSharedKeys sets r.Keys for a shared (PostgreSQL) state: its keys,
+// sealed with age to --key-recipient (the identity's own public key when
+// none is given) and kept in the database under the state's lock, opened
+// with the identity of --key-identity-file or of the systemd credential
+// certform-key-identity. Without an identity, specs with key_type are
+// refused (r.NoKeyStore); --key-recipient without one is an error, as is
+// --key-dir.
+func (f *deliveryFlags) openSharedKeys(r *reconcile.Reconciler) error {
+	if f.keyDir != "" {
+		return errors.New("--key-dir is for a state file; a shared (PostgreSQL) state keeps its keys in the database")
+	}
+	ids, path, err := keys.LoadIdentities(f.keyIdentity, os.Getenv("CREDENTIALS_DIRECTORY"))
+	if errors.Is(err, keys.ErrNoIdentity) {
+		if len(f.keyRecipients) > 0 {
+			return fmt.Errorf("--key-recipient seals keys that certform must open again: %w", err)
+		}
+		r.NoKeyStore = true
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var recipients []age.Recipient
+	if len(f.keyRecipients) > 0 {
+		if recipients, err = keys.ParseRecipients(f.keyRecipients); err != nil {
+			return err
+		}
+	}
+	var blobs keys.SealedBlobs
+	if r.Store != nil {
+		blobs, _ = r.Store.Backend().(keys.SealedBlobs)
+	}
+	if blobs == nil {
+		return errors.New("this shared state cannot keep keys")
+	}
+	ks, err := keys.NewSealedStore(blobs, recipients, ids)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	r.Keys = ks
+	return nil
 }
