@@ -749,8 +749,7 @@ func (pc *planCtx) planOne(p *Changes, name string, d *spec.Order, e *state.Entr
 		}
 		if pc.in.NoKeyStore && d.KeyType != "" {
 			// Not planned at all: no call, not even the names check.
-			note(NoteBlocked, 0, "a shared (PostgreSQL) state keeps keys sealed with age: give --key-identity-file FILE (or the systemd credential certform-key-identity), or give this spec a csr or csr_file",
-				"the spec has key_type, but this state has no key store to keep the key certform would make; it is not ordered")
+			blockKeyType(p, pos(Action{Kind: KindOrder}))
 			return
 		}
 		a := pos(Action{Kind: KindOrder, Consulted: d.AllowExistingNames})

@@ -960,6 +960,7 @@ func failureSummary(bad []reconcile.Result, blocked []reconcile.Action) string {
 		{reconcile.BlockedDuplicate, "order", "blocked as duplicates of a certificate already ordered or asked for"},
 		{reconcile.BlockedExists, "order", "blocked because CertCentral already has live orders with these names"},
 		{reconcile.BlockedClock, "call", "blocked because the local clock is not CertCentral's (see above)"},
+		{reconcile.BlockedKeyStore, "order", "blocked because this state has no key store for specs with key_type"},
 		{"adopt:" + reconcile.BlockedNames, "adoption", "blocked because the order's names are not the spec's"},
 		{"adopt:" + reconcile.BlockedDuplicate, "adoption", "blocked because another spec tracks the order"},
 		{"adopt:" + reconcile.BlockedOrderID, "adoption", "blocked because order_id names an order that cannot be adopted"},
