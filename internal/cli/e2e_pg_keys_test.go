@@ -167,3 +167,64 @@ func TestPG_keysTakeover(t *testing.T) {
 		}
 	}
 }
+
+// TestPG_keyFlags: --key-recipient and --key-identity-file are checked
+// before anything is ordered, with errors that say what to do; the
+// identity also comes from the systemd credential certform-key-identity.
+func TestPG_keyFlags(t *testing.T) {
+	fake, env := startFake(t)
+	_, url, env := pgState(t, env)
+	idFile, id := ageIdentityFile(t)
+	_, other := ageIdentityFile(t)
+	bad := filepath.Join(t.TempDir(), "bad.txt")
+	if err := os.WriteFile(bad, []byte("# made by hand\nAGE-SECRET-KEY-1 is not here\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "shop.yaml"), []byte("name: shop\ncommon_name: shop.example.com\norganization_id: 1\nkey_type: ecdsa-p256\nskip_approval: true\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	certDir := filepath.Join(t.TempDir(), "certs")
+	apply := func(env []string, extra ...string) (int, string, string) {
+		return runBinary(t, env, append([]string{"apply", "--dir", dir, "--state", url, "--cert-dir", certDir, "--quiet-period", "0s"}, extra...)...)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--key-recipient", id.Recipient().String()},
+			"certform apply: --key-recipient seals keys that certform must open again: no age identity to open the keys of the shared state\n" +
+				"hint: give --key-identity-file FILE (made with age-keygen) or the systemd credential certform-key-identity\n"},
+		{[]string{"--key-identity-file", idFile, "--key-recipient", other.Recipient().String()},
+			"certform apply: " + idFile + ": the age identity (--key-identity-file or the credential certform-key-identity) is not one of the --key-recipient public keys, so this server could not open the keys it seals\n" +
+				"hint: add the identity's public key (age-keygen -y FILE prints it) as a --key-recipient\n"},
+		{[]string{"--key-identity-file", idFile, "--key-recipient", "AGE-SECRET-KEY-1XYZ"},
+			"certform apply: --key-recipient 1: not an age X25519 public key; give the age1... line age-keygen prints as \"Public key\" (never the AGE-SECRET-KEY)\n"},
+		{[]string{"--key-identity-file", bad},
+			"certform apply: " + bad + ":2: malformed age identity\n"},
+	} {
+		code, stdout, stderr := apply(env, c.args...)
+		if code != 1 || stderr != c.want {
+			t.Errorf("%v: exit %d\n%s%s\nwant: %s", c.args, code, stdout, stderr, c.want)
+		}
+	}
+	code, _, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", filepath.Join(t.TempDir(), "s.json"), "--key-identity-file", idFile)
+	if want := "certform apply: --key-recipient and --key-identity-file are for a shared (PostgreSQL) state; a state file keeps its keys in --key-dir\n"; code != 1 || stderr != want {
+		t.Errorf("--key-identity-file with a state file: exit %d\n%q\nwant %q", code, stderr, want)
+	}
+	if n := len(fake.Orders()); n != 0 {
+		t.Fatalf("%d orders after refused flags", n)
+	}
+	// The identity as a systemd credential, keys sealed to it and to a
+	// backup recipient.
+	credDir := t.TempDir()
+	data, _ := os.ReadFile(idFile)
+	if err := os.WriteFile(filepath.Join(credDir, "certform-key-identity"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := apply(append(env, "CREDENTIALS_DIRECTORY="+credDir), "--key-recipient", other.Recipient().String(), "--key-recipient", id.Recipient().String())
+	if code != 0 || len(fake.Orders()) != 1 {
+		t.Fatalf("with the credential: exit %d, %d orders\n%s%s", code, len(fake.Orders()), stdout, stderr)
+	}
+	deliveredPair(t, certDir, "shop")
+}
