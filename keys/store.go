@@ -254,6 +254,26 @@ func (s *Store) List() ([]Entry, error) {
 	return out, errors.Join(errs...)
 }
 
+// DeleteName removes every key stored under name, whatever its
+// fingerprint (certform forget), and returns how many it removed.
+func (s *Store) DeleteName(name string) (int, error) {
+	if !nameRE.MatchString(name) {
+		return 0, fmt.Errorf("%w: spec name %q", ErrBadName, name)
+	}
+	es, err := s.List()
+	n := 0
+	for _, e := range es {
+		if e.Name != name {
+			continue
+		}
+		if derr := s.Delete(e.Name, e.Fingerprint); derr != nil {
+			return n, derr
+		}
+		n++
+	}
+	return n, err
+}
+
 // RemoveTemporary removes the temporary files a Put interrupted by a
 // crash left behind (".tmp-*": each may hold a key that was never stored,
 // so no intent uses it). Call it while holding the state's lock, before

@@ -1278,11 +1278,12 @@ func namesDiffer(o *spec.Order, got *digicert.Order) string {
 }
 
 func runForget(stdout, stderr io.Writer, args []string) int {
-	fs := newFlags(stderr, "forget", "--state FILE [--force] NAME",
-		"drop NAME's entry from the state file; no API call, the order itself is untouched")
+	fs := newFlags(stderr, "forget", "--state FILE [--force] [--key-dir DIR] NAME",
+		"drop NAME's entry and its keys from the state; no API call, the order itself is untouched")
 	statePath := fs.String("state", "", stateUsage)
 	workspace := registerWorkspace(fs)
 	force := fs.Bool("force", false, "forget an entry even while a call's outcome is unknown (an order or revoke in flight)")
+	keyDir := fs.String("key-dir", "", "the key store of a state file, whose keys of NAME are removed too; default keys/ beside the state file")
 	if done, code := parseFlags(fs, stdout, args, 1); done {
 		return code
 	}
@@ -1291,6 +1292,10 @@ func runForget(stdout, stderr io.Writer, args []string) int {
 	}
 	loc, ok := checkLocation(fs.Name(), *statePath, *workspace, stderr)
 	if !ok {
+		return exitUsage
+	}
+	if loc.Shared() && *keyDir != "" {
+		fmt.Fprintln(stderr, "certform forget: --key-dir is for a state file; a shared (PostgreSQL) state keeps its keys in the database")
 		return exitUsage
 	}
 	name := fs.Arg(0)
@@ -1329,5 +1334,13 @@ func runForget(stdout, stderr io.Writer, args []string) int {
 		fmt.Fprintf(stdout, "Forgot %s.\n", name)
 	}
 	fmt.Fprintf(stdout, "If a spec named %s still exists, the next apply consults CertCentral and orders it again only if no live order has its names; to track the order again, run certform import.\n", name)
+	n, err := forgetKeys(store, loc, *keyDir, name)
+	if n > 0 {
+		fmt.Fprintf(stdout, "Removed %s of %s from the key store.\n", countOf(n, "private key"), name)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "certform forget: %s is forgotten, but removing its keys failed: %v\n", name, err)
+		return exitError
+	}
 	return exitOK
 }

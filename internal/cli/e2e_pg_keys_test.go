@@ -173,7 +173,7 @@ func TestPG_keysTakeover(t *testing.T) {
 // identity also comes from the systemd credential certform-key-identity.
 func TestPG_keyFlags(t *testing.T) {
 	fake, env := startFake(t)
-	_, url, env := pgState(t, env)
+	srv, url, env := pgState(t, env)
 	idFile, id := ageIdentityFile(t)
 	_, other := ageIdentityFile(t)
 	bad := filepath.Join(t.TempDir(), "bad.txt")
@@ -227,4 +227,18 @@ func TestPG_keyFlags(t *testing.T) {
 		t.Fatalf("with the credential: exit %d, %d orders\n%s%s", code, len(fake.Orders()), stdout, stderr)
 	}
 	deliveredPair(t, certDir, "shop")
+
+	// forget removes the spec's rows; --key-dir is for a state file.
+	if code, _, stderr := runBinary(t, env, "forget", "--state", url, "--key-dir", t.TempDir(), "shop"); code != 2 ||
+		stderr != "certform forget: --key-dir is for a state file; a shared (PostgreSQL) state keeps its keys in the database\n" {
+		t.Errorf("forget --key-dir: exit %d %q", code, stderr)
+	}
+	code, stdout, stderr = runBinary(t, env, "forget", "--state", url, "shop")
+	if code != 0 || !strings.HasSuffix(stdout, "\nRemoved 1 private key of shop from the key store.\n") {
+		t.Fatalf("forget: exit %d\n%s%s", code, stdout, stderr)
+	}
+	var rows int
+	if err := srv.Conn(t, dbName(url)).QueryRow(context.Background(), `SELECT count(*) FROM certform.keys`).Scan(&rows); err != nil || rows != 0 {
+		t.Errorf("%d key rows after forget (%v)", rows, err)
+	}
 }

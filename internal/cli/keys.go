@@ -3,8 +3,10 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/certform/certform/keys"
 	"github.com/certform/certform/reconcile"
+	"github.com/certform/certform/state"
 )
 
 // lazyKeys is the key store of a state file, opened (and its folder
@@ -139,4 +142,30 @@ func (f *deliveryFlags) openSharedKeys(r *reconcile.Reconciler) error {
 	}
 	r.Keys = ks
 	return nil
+}
+
+// forgetKeys removes every key kept for the spec name (certform forget):
+// the rows of a shared state (no identity needed to remove them), or the
+// key files in keyDir (keys/ beside the state file when empty; a folder
+// that does not exist holds none). It returns how many it removed.
+func forgetKeys(store *state.Store, loc stateLocation, keyDir, name string) (int, error) {
+	if loc.Shared() {
+		b, ok := store.Backend().(interface{ DeleteSealedKeys(string) (int64, error) })
+		if !ok {
+			return 0, nil
+		}
+		n, err := b.DeleteSealedKeys(name)
+		return int(n), err
+	}
+	if keyDir == "" {
+		keyDir = filepath.Join(filepath.Dir(store.Path()), "keys")
+	}
+	if _, err := os.Lstat(keyDir); errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	ks, err := keys.OpenStore(keyDir)
+	if err != nil {
+		return 0, err
+	}
+	return ks.DeleteName(name)
 }

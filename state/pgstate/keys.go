@@ -104,3 +104,15 @@ func (b *Backend) keyTx(ctx context.Context, fn func(context.Context, pgx.Tx) er
 	}
 	return tx.Commit(ctx)
 }
+
+// DeleteSealedKeys removes every key stored for the spec name (certform
+// forget) and returns how many were; fenced as Write is.
+func (b *Backend) DeleteSealedKeys(name string) (int64, error) {
+	var n int64
+	err := b.fencedKeyTx(func(ctx context.Context, tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM certform.keys WHERE workspace = $1 AND name = $2`, b.cfg.Workspace, name)
+		n = tag.RowsAffected()
+		return err
+	})
+	return n, err
+}

@@ -79,7 +79,7 @@ func keyRows(t *testing.T, cfg *Config) [][]byte {
 
 func TestKeys_roundTrip(t *testing.T) {
 	_, cfg := newWorkspace(t, "")
-	_, _, ks := openKeys(t, cfg, newIdentity(t))
+	_, b, ks := openKeys(t, cfg, newIdentity(t))
 	k := newKey(t)
 	if err := ks.Put("shop", testFP, k); err != nil {
 		t.Fatal(err)
@@ -114,6 +114,23 @@ func TestKeys_roundTrip(t *testing.T) {
 	if err := ks.Delete("shop", testFP); err != nil {
 		t.Errorf("Delete of a key not there: %v", err)
 	}
+	// forget: every key of a name goes, no other name's.
+	for _, n := range []string{"shop", "blog"} {
+		for _, fp := range []string{testFP, strings.Repeat("b", 64)} {
+			if err := ks.Put(n, fp, newKey(t)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if n, err := b.DeleteSealedKeys("shop"); err != nil || n != 2 {
+		t.Errorf("DeleteSealedKeys: %d, %v; want 2", n, err)
+	}
+	if _, err := ks.Get("blog", testFP); err != nil {
+		t.Errorf("another spec's key went: %v", err)
+	}
+	if n, err := b.DeleteSealedKeys("blog"); err != nil || n != 2 {
+		t.Errorf("DeleteSealedKeys: %d, %v; want 2", n, err)
+	}
 	if n := len(keyRows(t, cfg)); n != 0 {
 		t.Errorf("%d key rows after Delete", n)
 	}
@@ -125,7 +142,7 @@ func TestKeys_roundTrip(t *testing.T) {
 func TestKeys_fencedWriterCannotPut(t *testing.T) {
 	srv, cfg := newWorkspace(t, "")
 	id := newIdentity(t)
-	first, _, oldKS := openKeys(t, cfg, id)
+	first, oldB, oldKS := openKeys(t, cfg, id)
 	if err := oldKS.Put("shop", testFP, newKey(t)); err != nil {
 		t.Fatal(err)
 	}
@@ -137,6 +154,9 @@ func TestKeys_fencedWriterCannotPut(t *testing.T) {
 	}
 	if err := oldKS.Delete("shop", testFP); !errors.Is(err, state.ErrLockLost) {
 		t.Fatalf("Delete by the deposed leader: %v, want ErrLockLost", err)
+	}
+	if _, err := oldB.DeleteSealedKeys("shop"); !errors.Is(err, state.ErrLockLost) {
+		t.Fatalf("DeleteSealedKeys by the deposed leader: %v, want ErrLockLost", err)
 	}
 	if err := first.Check(); !errors.Is(err, state.ErrLockLost) {
 		t.Errorf("Check after a fenced put: %v", err)
