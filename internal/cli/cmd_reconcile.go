@@ -1277,6 +1277,36 @@ func namesDiffer(o *spec.Order, got *digicert.Order) string {
 	return strings.Join(parts, "; ")
 }
 
+// unknownOutcomeRefusal is forget's error for an entry whose intent's
+// outcome is unknown, with its hint.
+func unknownOutcomeRefusal(name string, in *state.Intent) string {
+	what := fmt.Sprintf("its %s sent at %s", in.Action, in.Started.UTC().Format(time.RFC3339))
+	hint := fmt.Sprintf("apply settles it (it looks the order up and adopts it); to drop it anyway after checking CertCentral, run certform forget %s --force", name)
+	if in.Action == state.IntentOrder {
+		what += fmt.Sprintf(" (alternative order id %s)", in.AlternativeOrderID)
+		hint = fmt.Sprintf("look for alternative order id %s in CertCentral; apply settles it by looking it up; to drop it anyway, run certform forget %s --force", in.AlternativeOrderID, name)
+	}
+	return fmt.Sprintf("certform forget: %s is not forgotten: %s has an unknown outcome, and forgetting it could order the same certificate twice or lose a revocation\nhint: %s\n", name, what, hint)
+}
+
+// forgotReport says what forget dropped (e, the entry it was) and what
+// the next apply does.
+func forgotReport(name string, e *state.Entry) string {
+	var b strings.Builder
+	switch {
+	case e.Intent != nil && e.Intent.Action == state.IntentOrder:
+		fmt.Fprintf(&b, "Forgot %s. Its order was in flight with an unknown outcome (alternative order id %s): check CertCentral for it.\n", name, e.Intent.AlternativeOrderID)
+	case e.Intent != nil:
+		fmt.Fprintf(&b, "Forgot %s. Its %s request on order %d was in flight with an unknown outcome: check CertCentral for it.\n", name, e.Intent.Action, e.OrderID)
+	case e.OrderID != 0:
+		fmt.Fprintf(&b, "Forgot %s; order %d is untouched in CertCentral.\n", name, e.OrderID)
+	default:
+		fmt.Fprintf(&b, "Forgot %s.\n", name)
+	}
+	fmt.Fprintf(&b, "If a spec named %s still exists, the next apply consults CertCentral and orders it again only if no live order has its names; to track the order again, run certform import.\n", name)
+	return b.String()
+}
+
 func runForget(stdout, stderr io.Writer, args []string) int {
 	fs := newFlags(stderr, "forget", "--state FILE [--force] [--key-dir DIR] NAME",
 		"drop NAME's entry and its keys from the state; no API call, the order itself is untouched")
@@ -1310,37 +1340,13 @@ func runForget(stdout, stderr io.Writer, args []string) int {
 		return exitError
 	}
 	if e.Intent != nil && !*force {
-		what := fmt.Sprintf("its %s sent at %s", e.Intent.Action, e.Intent.Started.UTC().Format(time.RFC3339))
-		hint := fmt.Sprintf("apply settles it (it looks the order up and adopts it); to drop it anyway after checking CertCentral, run certform forget %s --force", name)
-		if e.Intent.Action == state.IntentOrder {
-			what += fmt.Sprintf(" (alternative order id %s)", e.Intent.AlternativeOrderID)
-			hint = fmt.Sprintf("look for alternative order id %s in CertCentral; apply settles it by looking it up; to drop it anyway, run certform forget %s --force", e.Intent.AlternativeOrderID, name)
-		}
-		fmt.Fprintf(stderr, "certform forget: %s is not forgotten: %s has an unknown outcome, and forgetting it could order the same certificate twice or lose a revocation\nhint: %s\n", name, what, hint)
+		fmt.Fprint(stderr, unknownOutcomeRefusal(name, e.Intent))
 		return exitError
 	}
 	if err := store.Update(name, func(*state.Entry) bool { return false }); err != nil {
 		fmt.Fprintf(stderr, "certform forget: %v\n", err)
 		return exitError
 	}
-	switch {
-	case e.Intent != nil && e.Intent.Action == state.IntentOrder:
-		fmt.Fprintf(stdout, "Forgot %s. Its order was in flight with an unknown outcome (alternative order id %s): check CertCentral for it.\n", name, e.Intent.AlternativeOrderID)
-	case e.Intent != nil:
-		fmt.Fprintf(stdout, "Forgot %s. Its %s request on order %d was in flight with an unknown outcome: check CertCentral for it.\n", name, e.Intent.Action, e.OrderID)
-	case e.OrderID != 0:
-		fmt.Fprintf(stdout, "Forgot %s; order %d is untouched in CertCentral.\n", name, e.OrderID)
-	default:
-		fmt.Fprintf(stdout, "Forgot %s.\n", name)
-	}
-	fmt.Fprintf(stdout, "If a spec named %s still exists, the next apply consults CertCentral and orders it again only if no live order has its names; to track the order again, run certform import.\n", name)
-	n, err := forgetKeys(store, loc, *keyDir, name)
-	if n > 0 {
-		fmt.Fprintf(stdout, "Removed %s of %s from the key store.\n", countOf(n, "private key"), name)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "certform forget: %s is forgotten, but removing its keys failed: %v\n", name, err)
-		return exitError
-	}
-	return exitOK
+	fmt.Fprint(stdout, forgotReport(name, e))
+	return removeForgottenKeys(stdout, stderr, store, loc, *keyDir, name)
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/user"
@@ -168,4 +169,18 @@ func forgetKeys(store *state.Store, loc stateLocation, keyDir, name string) (int
 		return 0, err
 	}
 	return ks.DeleteName(name)
+}
+
+// removeForgottenKeys removes the keys of name, which forget dropped from
+// the state (forgetKeys), says how many, and returns forget's exit code.
+func removeForgottenKeys(stdout, stderr io.Writer, store *state.Store, loc stateLocation, keyDir, name string) int {
+	n, err := forgetKeys(store, loc, keyDir, name)
+	if n > 0 {
+		fmt.Fprintf(stdout, "Removed %s of %s from the key store.\n", countOf(n, "private key"), name)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "certform forget: %s is forgotten, but removing its keys failed: %v\n", name, err)
+		return exitError
+	}
+	return exitOK
 }
