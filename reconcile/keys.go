@@ -14,7 +14,8 @@ import (
 // KeyStore keeps the private keys certform makes for specs with key_type,
 // by spec name and CSR fingerprint (the hex SHA-256 of the DER bytes of
 // the CSR sent with the key). *keys.Store is one (the state file's
-// --key-dir).
+// --key-dir), *keys.SealedStore another (a shared state's, sealed with
+// age in its database).
 type KeyStore interface {
 	Put(name, fingerprint string, k keys.Key) error
 	Get(name, fingerprint string) (keys.Key, error)

@@ -289,8 +289,9 @@ type planInput struct {
 	Desired []*spec.Order
 	// Replace names the specs to reissue now (--replace).
 	Replace map[string]bool
-	// NoKeyStore says that the state has no key store (a shared state):
-	// a new spec with key_type is not ordered, with a note.
+	// NoKeyStore says that the state has no key store (a shared state
+	// without an age identity): a new spec with key_type is a blocked
+	// order (BlockedKeyStore), with a note.
 	NoKeyStore bool
 	// Invalid names specs that exist but are currently invalid.
 	Invalid []string
