@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode"
 
 	"filippo.io/age"
 
@@ -85,20 +86,22 @@ func lookupGroup(name string) (int, error) {
 
 // The flags of the keys of a shared state, declared with --key-dir.
 const (
-	keyRecipientUsage = "with a shared (PostgreSQL) state, seal the keys certform makes to this age public key (age1..., repeatable); default: the identity's own"
+	keyRecipientUsage = "with a shared (PostgreSQL) state, seal the keys certform makes to this age public key (age1...; repeatable, or several separated by commas); default: the identity's own"
 	keyIdentityUsage  = "with a shared (PostgreSQL) state, the age identity file (age-keygen) that opens its keys; default: the systemd credential " + keys.CredentialName
 )
 
-// recipientsFlag is --key-recipient, repeatable; keys.ParseRecipients
-// checks each.
+// recipientsFlag is --key-recipient: repeatable, and each value may list
+// several recipients separated by commas or spaces (so that one
+// CERTFORM_KEY_RECIPIENT can give them all; set to "" it gives none).
+// keys.ParseRecipients checks each.
 type recipientsFlag []string
 
 // String lists the recipients given, comma-separated.
 func (r *recipientsFlag) String() string { return strings.Join(*r, ",") }
 
-// Set adds one recipient.
+// Set adds the recipients of one value.
 func (r *recipientsFlag) Set(v string) error {
-	*r = append(*r, v)
+	*r = append(*r, strings.FieldsFunc(v, func(c rune) bool { return c == ',' || unicode.IsSpace(c) })...)
 	return nil
 }
 
