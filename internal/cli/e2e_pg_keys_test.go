@@ -216,13 +216,14 @@ func TestPG_keyFlags(t *testing.T) {
 		t.Fatalf("%d orders after refused flags", n)
 	}
 	// The identity as a systemd credential, keys sealed to it and to a
-	// backup recipient.
+	// backup recipient; --key-dir= (empty, as docs/keys.md has it for the
+	// installed unit's --key-dir) is no key directory.
 	credDir := t.TempDir()
 	data, _ := os.ReadFile(idFile)
 	if err := os.WriteFile(filepath.Join(credDir, "certform-key-identity"), data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	code, stdout, stderr := apply(append(env, "CREDENTIALS_DIRECTORY="+credDir), "--key-recipient", other.Recipient().String(), "--key-recipient", id.Recipient().String())
+	code, stdout, stderr := apply(append(env, "CREDENTIALS_DIRECTORY="+credDir), "--key-dir=", "--key-recipient", other.Recipient().String(), "--key-recipient", id.Recipient().String())
 	if code != 0 || len(fake.Orders()) != 1 {
 		t.Fatalf("with the credential: exit %d, %d orders\n%s%s", code, len(fake.Orders()), stdout, stderr)
 	}
