@@ -128,13 +128,22 @@ func OpenStore(dir string) (*Store, error) {
 func (s *Store) Dir() string { return s.dir }
 
 func (s *Store) path(name, fingerprint string) (string, error) {
-	if !nameRE.MatchString(name) {
-		return "", fmt.Errorf("%w: spec name %q", ErrBadName, name)
-	}
-	if !fpRE.MatchString(fingerprint) {
-		return "", fmt.Errorf("%w: CSR fingerprint %q is not 64 lowercase hex digits", ErrBadName, fingerprint)
+	if err := checkNames(name, fingerprint); err != nil {
+		return "", err
 	}
 	return filepath.Join(s.dir, name+"."+fingerprint+keySuffix), nil
+}
+
+// checkNames refuses a name or fingerprint that cannot name a key
+// (ErrBadName).
+func checkNames(name, fingerprint string) error {
+	if !nameRE.MatchString(name) {
+		return fmt.Errorf("%w: spec name %q", ErrBadName, name)
+	}
+	if !fpRE.MatchString(fingerprint) {
+		return fmt.Errorf("%w: CSR fingerprint %q is not 64 lowercase hex digits", ErrBadName, fingerprint)
+	}
+	return nil
 }
 
 // Put stores k under name and fingerprint, atomically: after a crash the
@@ -243,6 +252,26 @@ func (s *Store) List() ([]Entry, error) {
 		return out[i].Fingerprint < out[j].Fingerprint
 	})
 	return out, errors.Join(errs...)
+}
+
+// DeleteName removes every key stored under name, whatever its
+// fingerprint (certform forget), and returns how many it removed.
+func (s *Store) DeleteName(name string) (int, error) {
+	if !nameRE.MatchString(name) {
+		return 0, fmt.Errorf("%w: spec name %q", ErrBadName, name)
+	}
+	es, err := s.List()
+	n := 0
+	for _, e := range es {
+		if e.Name != name {
+			continue
+		}
+		if derr := s.Delete(e.Name, e.Fingerprint); derr != nil {
+			return n, derr
+		}
+		n++
+	}
+	return n, err
 }
 
 // RemoveTemporary removes the temporary files a Put interrupted by a

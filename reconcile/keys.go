@@ -14,7 +14,8 @@ import (
 // KeyStore keeps the private keys certform makes for specs with key_type,
 // by spec name and CSR fingerprint (the hex SHA-256 of the DER bytes of
 // the CSR sent with the key). *keys.Store is one (the state file's
-// --key-dir).
+// --key-dir), *keys.SealedStore another (a shared state's, sealed with
+// age in its database).
 type KeyStore interface {
 	Put(name, fingerprint string, k keys.Key) error
 	Get(name, fingerprint string) (keys.Key, error)
@@ -26,6 +27,22 @@ type KeyStore interface {
 // sent.
 var ErrNoKeyStore = errors.New("the spec has key_type, but certform has no key store to keep the key it makes; nothing was sent\n" +
 	"hint: with a state file, keys live in --key-dir (keys/ beside the state file by default); a shared (PostgreSQL) state needs --key-identity-file")
+
+// BlockedKeyStore (Action.BlockedBy): the order of a new spec with
+// key_type, held back because the state has no key store to keep the key
+// certform would make (a shared state without an age identity); the run
+// fails, as for any blocked call.
+const BlockedKeyStore = "key_store"
+
+// blockKeyType holds back a, the order of a new spec with key_type on a
+// state without a key store, with a note that names the flag.
+func blockKeyType(p *Changes, a Action) {
+	a.BlockedBy = BlockedKeyStore
+	p.Blocked = append(p.Blocked, a)
+	p.Notes = append(p.Notes, Note{Kind: NoteBlocked, Name: a.Name,
+		Message: "the spec has key_type, but this state has no key store to keep the key certform would make; it is not ordered",
+		Hint:    "a shared (PostgreSQL) state keeps keys sealed with age: give --key-identity-file FILE (or the systemd credential " + keys.CredentialName + "), or give this spec a csr or csr_file"})
+}
 
 // requestKey returns the CSR to send for spec o, name's spec with
 // key_type, and the key it was made with, already stored: the intent's

@@ -217,6 +217,34 @@ func TestKeys_noStore(t *testing.T) {
 	}
 }
 
+// TestKeys_noKeyStoreBlocked: on a state that can keep no keys (a shared
+// state without an age identity), a new spec with key_type is a blocked
+// order (BlockedKeyStore, so the run fails) with a note naming
+// --key-identity-file; nothing is called for it, not even the names check.
+func TestKeys_noKeyStoreBlocked(t *testing.T) {
+	r := newKeyRig(t)
+	r.keySpec("shop")
+	rec := r.reconciler(1)
+	rec.NoKeyStore = true
+	c, err := rec.Prepare(context.Background(), CycleOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := c.Plan
+	if len(p.Actions) != 0 || len(p.Blocked) != 1 || p.Blocked[0].Kind != KindOrder || p.Blocked[0].Name != "shop" || p.Blocked[0].BlockedBy != BlockedKeyStore {
+		t.Fatalf("actions %+v, blocked %+v", p.Actions, p.Blocked)
+	}
+	if len(p.Notes) != 1 || p.Notes[0].Kind != NoteBlocked || !strings.Contains(p.Notes[0].Hint, "--key-identity-file") {
+		t.Fatalf("notes: %+v", p.Notes)
+	}
+	if res := rec.Apply(context.Background(), c); len(res) != 0 {
+		t.Fatalf("results: %+v", res)
+	}
+	if calls := r.calls(); len(calls) != 0 {
+		t.Fatalf("calls: %v", calls)
+	}
+}
+
 // TestKeys_lostAnswer: the order's request is lost; the re-send carries
 // the first attempt's CSR, and no second key is made.
 func TestKeys_lostAnswer(t *testing.T) {

@@ -285,8 +285,9 @@ type planInput struct {
 	Desired []*spec.Order
 	// Replace names the specs to reissue now (--replace).
 	Replace map[string]bool
-	// NoKeyStore says that the state has no key store (a shared state):
-	// a new spec with key_type is not ordered, with a note.
+	// NoKeyStore says that the state has no key store (a shared state
+	// without an age identity): a new spec with key_type is a blocked
+	// order (BlockedKeyStore), with a note.
 	NoKeyStore bool
 	// Invalid names specs that exist but are currently invalid.
 	Invalid []string
@@ -728,8 +729,7 @@ func (pc *planCtx) planOne(p *Changes, name string, d *spec.Order, e *state.Entr
 		}
 		if pc.in.NoKeyStore && d.KeyType != "" {
 			// Not planned at all: no call, not even the names check.
-			note(NoteBlocked, 0, "a shared (PostgreSQL) state keeps no keys yet (--key-identity-file is not supported): give this spec a csr or csr_file, or use a state file with --key-dir",
-				"the spec has key_type, but this state has no key store to keep the key certform would make; it is not ordered")
+			blockKeyType(p, pos(Action{Kind: KindOrder}))
 			return
 		}
 		a := pos(Action{Kind: KindOrder, Consulted: d.AllowExistingNames})

@@ -81,9 +81,10 @@ type Reconciler struct {
 	// (--replace; reason ReissueReplace), with a new key when certform
 	// makes their keys.
 	Replace []string
-	// NoKeyStore says the state can keep no keys (a shared state, for
-	// now): new specs with key_type are not ordered (a blocked note, no
-	// call); without it a nil Keys refuses them when applied.
+	// NoKeyStore says the state can keep no keys (a shared state without
+	// an age identity): new specs with key_type are blocked orders
+	// (BlockedKeyStore, with a note; no call); without it a nil Keys
+	// refuses them when applied.
 	NoKeyStore bool
 	// HookBackoff is the wait before a failed deploy hook runs again; it
 	// doubles with each failure in a row, up to an hour. Zero means

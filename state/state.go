@@ -912,6 +912,16 @@ func (s *Store) Shared() bool {
 	return ok && sh.Shared()
 }
 
+// Backend returns the Backend the Store keeps its state in; nil for the
+// state file. A shared Backend keeps other things under the same lock (the
+// keys of package pgstate).
+func (s *Store) Backend() Backend {
+	if _, ok := s.backend.(*fileBackend); ok {
+		return nil
+	}
+	return s.backend
+}
+
 // Close waits for the changes already made to be written, then releases
 // the lock. After Close, Update, Batch, Mutate and Reacquire fail without
 // writing; reading (Snapshot, View, Entry) still works. Closing again does

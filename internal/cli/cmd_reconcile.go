@@ -421,6 +421,10 @@ type deliveryFlags struct {
 	// read access to each delivered privkey.pem.
 	keyDir    string
 	certGroup string
+	// keyRecipients and keyIdentity seal and open the keys of a shared
+	// state (internal/cli/keys.go).
+	keyRecipients recipientsFlag
+	keyIdentity   string
 }
 
 func (f *deliveryFlags) register(fs *flag.FlagSet) {
@@ -430,20 +434,21 @@ func (f *deliveryFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.hookBackoff, "deploy-hook-backoff", reconcile.DefaultHookBackoff, "wait before a failed deploy hook runs again; doubles with each failure in a row, up to 1h")
 	fs.StringVar(&f.postHook, "post-hook", "", "run this command with /bin/sh -c once after a cycle that delivered any certificate, after its deploy hooks (a reload; needs --cert-dir)")
 	fs.StringVar(&f.keyDir, "key-dir", "", "where the private keys certform makes for specs with key_type are kept, with a state file (folder 0700, files 0600); default keys/ beside the state file, never inside --dir")
+	fs.Var(&f.keyRecipients, "key-recipient", keyRecipientUsage)
+	fs.StringVar(&f.keyIdentity, "key-identity-file", "", keyIdentityUsage)
 	fs.StringVar(&f.certGroup, "cert-group", "", "give this group read access to each delivered privkey.pem (a web server's group); needs --cert-dir")
 }
 
 // openKeys sets r.Keys: for a state file, the key store in --key-dir (keys/
 // beside the state file by default), refused inside the spec directory or
-// the certificate folder. A shared (PostgreSQL) state has no key store
-// yet: its specs with key_type are refused (reconcile.ErrNoKeyStore).
+// the certificate folder; for a shared (PostgreSQL) state, the sealed keys
+// in its database (openSharedKeys).
 func (f *deliveryFlags) openKeys(r *reconcile.Reconciler, specDir string, loc stateLocation) error {
 	if loc.Shared() {
-		if f.keyDir != "" {
-			return errors.New("--key-dir is for a state file; a shared (PostgreSQL) state keeps its keys in the database")
-		}
-		r.NoKeyStore = true
-		return nil
+		return f.openSharedKeys(r)
+	}
+	if len(f.keyRecipients) > 0 || f.keyIdentity != "" {
+		return errors.New("--key-recipient and --key-identity-file are for a shared (PostgreSQL) state; a state file keeps its keys in --key-dir")
 	}
 	dir := f.keyDir
 	if dir == "" {
@@ -956,6 +961,7 @@ func failureSummary(bad []reconcile.Result, blocked []reconcile.Action) string {
 		{reconcile.BlockedDuplicate, "order", "blocked as duplicates of a certificate already ordered or asked for"},
 		{reconcile.BlockedExists, "order", "blocked because CertCentral already has live orders with these names"},
 		{reconcile.BlockedClock, "call", "blocked because the local clock is not CertCentral's (see above)"},
+		{reconcile.BlockedKeyStore, "order", "blocked because this state has no key store for specs with key_type"},
 		{"adopt:" + reconcile.BlockedNames, "adoption", "blocked because the order's names are not the spec's"},
 		{"adopt:" + reconcile.BlockedDuplicate, "adoption", "blocked because another spec tracks the order"},
 		{"adopt:" + reconcile.BlockedOrderID, "adoption", "blocked because order_id names an order that cannot be adopted"},
@@ -1177,12 +1183,43 @@ func runImport(stdout, stderr io.Writer, args []string) int {
 	return cmd.importOrder(stdout, stderr, adopt.Import{Dir: *dir, Name: name, OrderID: orderID})
 }
 
+// unknownOutcomeRefusal is forget's error for an entry whose intent's
+// outcome is unknown, with its hint.
+func unknownOutcomeRefusal(name string, in *state.Intent) string {
+	what := fmt.Sprintf("its %s sent at %s", in.Action, in.Started.UTC().Format(time.RFC3339))
+	hint := fmt.Sprintf("apply settles it (it looks the order up and adopts it); to drop it anyway after checking CertCentral, run certform forget %s --force", name)
+	if in.Action == state.IntentOrder {
+		what += fmt.Sprintf(" (alternative order id %s)", in.AlternativeOrderID)
+		hint = fmt.Sprintf("look for alternative order id %s in CertCentral; apply settles it by looking it up; to drop it anyway, run certform forget %s --force", in.AlternativeOrderID, name)
+	}
+	return fmt.Sprintf("certform forget: %s is not forgotten: %s has an unknown outcome, and forgetting it could order the same certificate twice or lose a revocation\nhint: %s\n", name, what, hint)
+}
+
+// forgotReport says what forget dropped (e, the entry it was) and what
+// the next apply does.
+func forgotReport(name string, e *state.Entry) string {
+	var b strings.Builder
+	switch {
+	case e.Intent != nil && e.Intent.Action == state.IntentOrder:
+		fmt.Fprintf(&b, "Forgot %s. Its order was in flight with an unknown outcome (alternative order id %s): check CertCentral for it.\n", name, e.Intent.AlternativeOrderID)
+	case e.Intent != nil:
+		fmt.Fprintf(&b, "Forgot %s. Its %s request on order %d was in flight with an unknown outcome: check CertCentral for it.\n", name, e.Intent.Action, e.OrderID)
+	case e.OrderID != 0:
+		fmt.Fprintf(&b, "Forgot %s; order %d is untouched in CertCentral.\n", name, e.OrderID)
+	default:
+		fmt.Fprintf(&b, "Forgot %s.\n", name)
+	}
+	fmt.Fprintf(&b, "If a spec named %s still exists, the next apply consults CertCentral and orders it again only if no live order has its names; to track the order again, run certform import.\n", name)
+	return b.String()
+}
+
 func runForget(stdout, stderr io.Writer, args []string) int {
-	fs := newFlags(stderr, "forget", "--state FILE [--force] NAME",
-		"drop NAME's entry from the state file; no API call, the order itself is untouched")
+	fs := newFlags(stderr, "forget", "--state FILE [--force] [--key-dir DIR] NAME",
+		"drop NAME's entry and its keys from the state; no API call, the order itself is untouched")
 	statePath := fs.String("state", "", stateUsage)
 	workspace := registerWorkspace(fs)
 	force := fs.Bool("force", false, "forget an entry even while a call's outcome is unknown (an order or revoke in flight)")
+	keyDir := fs.String("key-dir", "", "the key store of a state file, whose keys of NAME are removed too; default keys/ beside the state file")
 	if done, code := parseFlags(fs, stdout, args, 1); done {
 		return code
 	}
@@ -1191,6 +1228,10 @@ func runForget(stdout, stderr io.Writer, args []string) int {
 	}
 	loc, ok := checkLocation(fs.Name(), *statePath, *workspace, stderr)
 	if !ok {
+		return exitUsage
+	}
+	if loc.Shared() && *keyDir != "" {
+		fmt.Fprintln(stderr, "certform forget: --key-dir is for a state file; a shared (PostgreSQL) state keeps its keys in the database")
 		return exitUsage
 	}
 	name := fs.Arg(0)
@@ -1205,29 +1246,13 @@ func runForget(stdout, stderr io.Writer, args []string) int {
 		return exitError
 	}
 	if e.Intent != nil && !*force {
-		what := fmt.Sprintf("its %s sent at %s", e.Intent.Action, e.Intent.Started.UTC().Format(time.RFC3339))
-		hint := fmt.Sprintf("apply settles it (it looks the order up and adopts it); to drop it anyway after checking CertCentral, run certform forget %s --force", name)
-		if e.Intent.Action == state.IntentOrder {
-			what += fmt.Sprintf(" (alternative order id %s)", e.Intent.AlternativeOrderID)
-			hint = fmt.Sprintf("look for alternative order id %s in CertCentral; apply settles it by looking it up; to drop it anyway, run certform forget %s --force", e.Intent.AlternativeOrderID, name)
-		}
-		fmt.Fprintf(stderr, "certform forget: %s is not forgotten: %s has an unknown outcome, and forgetting it could order the same certificate twice or lose a revocation\nhint: %s\n", name, what, hint)
+		fmt.Fprint(stderr, unknownOutcomeRefusal(name, e.Intent))
 		return exitError
 	}
 	if err := store.Update(name, func(*state.Entry) bool { return false }); err != nil {
 		fmt.Fprintf(stderr, "certform forget: %v\n", err)
 		return exitError
 	}
-	switch {
-	case e.Intent != nil && e.Intent.Action == state.IntentOrder:
-		fmt.Fprintf(stdout, "Forgot %s. Its order was in flight with an unknown outcome (alternative order id %s): check CertCentral for it.\n", name, e.Intent.AlternativeOrderID)
-	case e.Intent != nil:
-		fmt.Fprintf(stdout, "Forgot %s. Its %s request on order %d was in flight with an unknown outcome: check CertCentral for it.\n", name, e.Intent.Action, e.OrderID)
-	case e.OrderID != 0:
-		fmt.Fprintf(stdout, "Forgot %s; order %d is untouched in CertCentral.\n", name, e.OrderID)
-	default:
-		fmt.Fprintf(stdout, "Forgot %s.\n", name)
-	}
-	fmt.Fprintf(stdout, "If a spec named %s still exists, the next apply consults CertCentral and orders it again only if no live order has its names; to track the order again, run certform import.\n", name)
-	return exitOK
+	fmt.Fprint(stdout, forgotReport(name, e))
+	return removeForgottenKeys(stdout, stderr, store, loc, *keyDir, name)
 }

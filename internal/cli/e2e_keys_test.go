@@ -282,9 +282,10 @@ func TestE2E_keyRotationReplaceImported(t *testing.T) {
 	deliveredPair(t, certDir, "api")
 }
 
-// TestPG_keyTypeRefused: a shared (PostgreSQL) state has no key store yet:
-// a spec with key_type is not ordered (no order call, the error names the
-// flag), a spec with a CSR beside it is, and --key-dir is refused.
+// TestPG_keyTypeRefused: a shared (PostgreSQL) state without an age
+// identity has no key store: a spec with key_type is not ordered (no order
+// call, the note names the flag, apply exits 1 as for any blocked call), a
+// spec with a CSR beside it is, and --key-dir is refused.
 func TestPG_keyTypeRefused(t *testing.T) {
 	fake, env := startFake(t)
 	_, url, env := pgState(t, env)
@@ -294,8 +295,9 @@ func TestPG_keyTypeRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, stdout, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", url)
-	if code != 0 || !strings.Contains(stdout, "the spec has key_type, but this state has no key store to keep the key certform would make; it is not ordered") ||
-		!strings.Contains(stdout, "--key-identity-file") {
+	if code != 1 || !strings.Contains(stdout, "the spec has key_type, but this state has no key store to keep the key certform would make; it is not ordered") ||
+		!strings.Contains(stdout, "--key-identity-file") ||
+		!strings.HasSuffix(stderr, "certform apply: 1 order blocked because this state has no key store for specs with key_type: shop (see the notes)\n") {
 		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
 	}
 	if n := len(fake.Orders()); n != 1 || fake.Orders()[0].CommonName == "shop.example.com" {

@@ -1,12 +1,23 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"os"
 	"os/user"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
+	"unicode"
+
+	"filippo.io/age"
 
 	"github.com/certform/certform/keys"
+	"github.com/certform/certform/reconcile"
+	"github.com/certform/certform/state"
 )
 
 // lazyKeys is the key store of a state file, opened (and its folder
@@ -71,4 +82,108 @@ func lookupGroup(name string) (int, error) {
 		return 0, err
 	}
 	return strconv.Atoi(g.Gid)
+}
+
+// The flags of the keys of a shared state, declared with --key-dir.
+const (
+	keyRecipientUsage = "with a shared (PostgreSQL) state, seal the keys certform makes to this age public key (age1...; repeatable, or several separated by commas); default: the identity's own"
+	keyIdentityUsage  = "with a shared (PostgreSQL) state, the age identity file (age-keygen) that opens its keys; default: the systemd credential " + keys.CredentialName
+)
+
+// recipientsFlag is --key-recipient: repeatable, and each value may list
+// several recipients separated by commas or spaces (so that one
+// CERTFORM_KEY_RECIPIENT can give them all; set to "" it gives none).
+// keys.ParseRecipients checks each.
+type recipientsFlag []string
+
+// String lists the recipients given, comma-separated.
+func (r *recipientsFlag) String() string { return strings.Join(*r, ",") }
+
+// Set adds the recipients of one value.
+func (r *recipientsFlag) Set(v string) error {
+	*r = append(*r, strings.FieldsFunc(v, func(c rune) bool { return c == ',' || unicode.IsSpace(c) })...)
+	return nil
+}
+
+// openSharedKeys sets r.Keys for a shared (PostgreSQL) state: its keys,
+// sealed with age to --key-recipient (the identity's own public key when
+// none is given) and kept in the database under the state's lock, opened
+// with the identity of --key-identity-file or of the systemd credential
+// certform-key-identity. Without an identity, specs with key_type are
+// refused (r.NoKeyStore); --key-recipient without one is an error, as is
+// --key-dir.
+func (f *deliveryFlags) openSharedKeys(r *reconcile.Reconciler) error {
+	if f.keyDir != "" {
+		return errors.New("--key-dir is for a state file; a shared (PostgreSQL) state keeps its keys in the database")
+	}
+	ids, path, err := keys.LoadIdentities(f.keyIdentity, os.Getenv("CREDENTIALS_DIRECTORY"))
+	if errors.Is(err, keys.ErrNoIdentity) {
+		if len(f.keyRecipients) > 0 {
+			return fmt.Errorf("--key-recipient seals keys that certform must open again: %w", err)
+		}
+		r.NoKeyStore = true
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var recipients []age.Recipient
+	if len(f.keyRecipients) > 0 {
+		if recipients, err = keys.ParseRecipients(f.keyRecipients); err != nil {
+			return err
+		}
+	}
+	var blobs keys.SealedBlobs
+	if r.Store != nil {
+		blobs, _ = r.Store.Backend().(keys.SealedBlobs)
+	}
+	if blobs == nil {
+		return errors.New("this shared state cannot keep keys")
+	}
+	ks, err := keys.NewSealedStore(blobs, recipients, ids)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	r.Keys = ks
+	return nil
+}
+
+// forgetKeys removes every key kept for the spec name (certform forget):
+// the rows of a shared state (no identity needed to remove them), or the
+// key files in keyDir (keys/ beside the state file when empty; a folder
+// that does not exist holds none). It returns how many it removed.
+func forgetKeys(store *state.Store, loc stateLocation, keyDir, name string) (int, error) {
+	if loc.Shared() {
+		b, ok := store.Backend().(interface{ DeleteSealedKeys(string) (int64, error) })
+		if !ok {
+			return 0, nil
+		}
+		n, err := b.DeleteSealedKeys(name)
+		return int(n), err
+	}
+	if keyDir == "" {
+		keyDir = filepath.Join(filepath.Dir(store.Path()), "keys")
+	}
+	if _, err := os.Lstat(keyDir); errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	ks, err := keys.OpenStore(keyDir)
+	if err != nil {
+		return 0, err
+	}
+	return ks.DeleteName(name)
+}
+
+// removeForgottenKeys removes the keys of name, which forget dropped from
+// the state (forgetKeys), says how many, and returns forget's exit code.
+func removeForgottenKeys(stdout, stderr io.Writer, store *state.Store, loc stateLocation, keyDir, name string) int {
+	n, err := forgetKeys(store, loc, keyDir, name)
+	if n > 0 {
+		fmt.Fprintf(stdout, "Removed %s of %s from the key store.\n", countOf(n, "private key"), name)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "certform forget: %s is forgotten, but removing its keys failed: %v\n", name, err)
+		return exitError
+	}
+	return exitOK
 }

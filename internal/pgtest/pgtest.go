@@ -463,3 +463,24 @@ func waitListening(tb testing.TB, addr, logPath string) {
 		}
 	}
 }
+
+// Dump returns pg_dump's plain SQL dump of database db (the pg_dump beside
+// the server's postgres binary, links resolved), as an operator's backup would be.
+func (s *Server) Dump(tb testing.TB, db string) []byte {
+	tb.Helper()
+	bin := filepath.Join(filepath.Dir(s.bin.postgres), "pg_dump")
+	if real, err := filepath.EvalSymlinks(s.bin.postgres); err == nil {
+		bin = filepath.Join(filepath.Dir(real), "pg_dump") // postgres in $PATH may be a link
+	}
+	cmd := exec.Command(bin, "--no-password", s.URL(db))
+	cmd.Env = append([]string{"PATH=/usr/bin:/bin", "LANG=C"}, s.Env()...)
+	out, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			tb.Fatalf("pgtest: pg_dump: %v\n%s", err, ee.Stderr)
+		}
+		tb.Fatalf("pgtest: pg_dump: %v", err)
+	}
+	return out
+}

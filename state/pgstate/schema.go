@@ -52,6 +52,19 @@ var migrations = []string{
 	`ALTER TABLE certform.workspaces ADD COLUMN moved text NOT NULL DEFAULT '';`,
 	// 3: the purchase log (--max-purchases), kept like the revocation log.
 	`ALTER TABLE certform.workspaces ADD COLUMN purchases text NOT NULL DEFAULT '';`,
+	// 4: the private keys certform makes for specs with key_type, sealed
+	// with age (never in the clear), by spec name and CSR fingerprint;
+	// epoch is the lock's when the key was written (see keys.go). IF NOT
+	// EXISTS: a schema set back to an older version by hand keeps its keys.
+	`CREATE TABLE IF NOT EXISTS certform.keys (
+		workspace text NOT NULL REFERENCES certform.workspaces (name) ON DELETE CASCADE,
+		name text NOT NULL,
+		csr_fingerprint text NOT NULL,
+		sealed bytea NOT NULL,
+		epoch bigint NOT NULL,
+		created_at timestamptz NOT NULL DEFAULT now(),
+		PRIMARY KEY (workspace, name, csr_fingerprint)
+	);`,
 }
 
 // SchemaVersion is the schema version this certform writes and reads.
