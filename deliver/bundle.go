@@ -16,10 +16,10 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/certform/certform/internal/nameset"
 	"strings"
 	"time"
 
-	"github.com/certform/certform/spec"
 )
 
 // ClockSkew is how far in the future a certificate's NotBefore may lie and
@@ -116,7 +116,7 @@ func Check(b *Bundle, names []string, csrPEM string, now time.Time) error {
 		errs = append(errs, fmt.Errorf("%s: %s: %s", prefix, check, fmt.Sprintf(format, args...)))
 	}
 
-	if extra, missing := spec.NameDiff(names, leafNames(leaf)); len(missing)+len(extra) > 0 {
+	if extra, missing := nameset.Diff(names, leafNames(leaf)); len(missing)+len(extra) > 0 {
 		var parts []string
 		if len(missing) > 0 {
 			parts = append(parts, "missing "+strings.Join(missing, ", "))

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"github.com/certform/certform/internal/nameset"
 	"maps"
 	"math"
 	"sort"
@@ -222,7 +223,7 @@ func observedFrom(orders map[string]*digicert.Order, known *state.File) map[stri
 		ob := &observed{Status: o.Status, DisableCT: o.DisableCT.Or(was.DisableCT), AutoReissue: o.AutoReissue.Or(was.AutoReissue),
 			Renewed: bool(o.IsRenewed), RenewedOrderID: o.RenewedOrderID}
 		if o.Certificate.CommonName != "" {
-			ob.Names = orderNames(o.Certificate.CommonName, o.Certificate.DNSNames)
+			ob.Names = nameset.List(o.Certificate.CommonName, o.Certificate.DNSNames)
 		}
 		out[n] = ob
 	}
@@ -310,7 +311,7 @@ func recordOrder(e *state.Entry, o *digicert.Order, now time.Time) {
 		}
 	}
 	if o.Certificate.CommonName != "" {
-		e.Names = orderNames(o.Certificate.CommonName, o.Certificate.DNSNames)
+		e.Names = nameset.List(o.Certificate.CommonName, o.Certificate.DNSNames)
 	}
 	if c := o.Certificate; c.ID != 0 {
 		another := c.ID != e.CertificateID

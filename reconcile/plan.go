@@ -14,6 +14,7 @@ package reconcile
 
 import (
 	"fmt"
+	"github.com/certform/certform/internal/nameset"
 	"slices"
 	"sort"
 	"strings"
@@ -571,22 +572,7 @@ func trackedOrders(known *state.File) map[int]string {
 // specNames returns a spec's names as certform compares them with an
 // order's: the common name first, then the other names sorted, lower case,
 // without repeats.
-func specNames(o *spec.Order) []string { return orderNames(o.CommonName, o.DNSNames) }
-
-func orderNames(cn string, dns []string) []string {
-	cn = strings.ToLower(strings.TrimSpace(cn))
-	seen := map[string]bool{cn: true}
-	var rest []string
-	for _, n := range dns {
-		n = strings.ToLower(strings.TrimSpace(n))
-		if n != "" && !seen[n] {
-			seen[n] = true
-			rest = append(rest, n)
-		}
-	}
-	sort.Strings(rest)
-	return append([]string{cn}, rest...)
-}
+func specNames(o *spec.Order) []string { return nameset.List(o.CommonName, o.DNSNames) }
 
 // entryNames returns the names of the order an entry tracks: as
 // CertCentral last reported them (every read records them), else as
@@ -611,19 +597,7 @@ func entryFixedNames(e *state.Entry) []string {
 	if s := e.Fixed["dns_names"]; s != "" {
 		dns = strings.Split(s, ",")
 	}
-	return orderNames(cn, dns)
-}
-
-func sameNames(a, b []string) bool {
-	if len(a) != len(b) || len(a) == 0 {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+	return nameset.List(cn, dns)
 }
 
 // liveMatches returns the live orders in the account whose names are
@@ -632,7 +606,7 @@ func (pc *planCtx) liveMatches(d *spec.Order, skip ...int) []liveOrder {
 	want := specNames(d)
 	var out []liveOrder
 	for _, o := range pc.in.Live {
-		if !closedStatuses[o.Status] && sameNames(o.Names, want) && !slices.Contains(skip, o.ID) {
+		if !closedStatuses[o.Status] && nameset.Same(o.Names, want) && !slices.Contains(skip, o.ID) {
 			out = append(out, o)
 		}
 	}
@@ -842,7 +816,7 @@ func (pc *planCtx) planOne(p *Changes, name string, d *spec.Order, e *state.Entr
 		}
 		a.OrderNames = have
 		want := specNames(d)
-		if !sameNames(have, want) {
+		if !nameset.Same(have, want) {
 			a.BlockedBy = BlockedNames
 		}
 		switch {
@@ -850,7 +824,7 @@ func (pc *planCtx) planOne(p *Changes, name string, d *spec.Order, e *state.Entr
 			p.Blocked = append(p.Blocked, a)
 			note(NoteBlocked, e.OrderID, "run with --refresh so that certform reads the order's names from CertCentral",
 				"the spec asks to revoke order %d, but the state does not record the order's names; nothing is revoked", e.OrderID)
-		case !sameNames(have, want):
+		case !nameset.Same(have, want):
 			p.Blocked = append(p.Blocked, a)
 			note(NoteBlocked, e.OrderID, fmt.Sprintf("a revoke acts on the order the spec describes; if order %d must go, write its names in the spec; if this spec is meant for a new certificate, give it a new name", e.OrderID),
 				"the spec asks to revoke order %d, but the order's names (%s) are not the spec's (%s); nothing is revoked",
@@ -937,7 +911,7 @@ func (pc *planCtx) namesChanged(note func(string, int, string, string, ...any), 
 	}
 	sort.Strings(changed)
 	asked := entryFixedNames(e)
-	if sameNames(have, want) || asked == nil || sameNames(have, asked) || e.Intent != nil || reissuePending(e, status) || pc.rejected(d, e) {
+	if nameset.Same(have, want) || asked == nil || nameset.Same(have, asked) || e.Intent != nil || reissuePending(e, status) || pc.rejected(d, e) {
 		return changed
 	}
 	note(NoteDrift, e.OrderID, "if the change made in CertCentral is wanted, write the order's names in the spec; otherwise certform reissues the order with the spec's names (a reissue that drops a name counts against --max-revocations)",
@@ -1195,10 +1169,10 @@ func adoptProblem(d *spec.Order, ad *adoptee) (blockedBy, msg, hint string) {
 			"for a new order, remove order_id from the spec"
 	}
 	want := specNames(d)
-	if sameNames(ad.Names, want) {
+	if nameset.Same(ad.Names, want) {
 		return "", "", ""
 	}
-	extra, missing := spec.NameDiff(want, ad.Names)
+	extra, missing := nameset.Diff(want, ad.Names)
 	var parts []string
 	if len(extra) > 0 {
 		parts = append(parts, "only on the order: "+strings.Join(extra, ", "))
@@ -1223,7 +1197,7 @@ func first(s []string) string {
 // adopteeFrom reduces an order read from CertCentral to what adoption
 // checks.
 func adopteeFrom(o *digicert.Order) *adoptee {
-	return &adoptee{Status: o.Status, Names: orderNames(o.Certificate.CommonName, o.Certificate.DNSNames),
+	return &adoptee{Status: o.Status, Names: nameset.List(o.Certificate.CommonName, o.Certificate.DNSNames),
 		DisableCT: o.DisableCT.Or(false), AutoReissue: o.AutoReissue.Or(false), order: o}
 }
 

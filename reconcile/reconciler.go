@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"github.com/certform/certform/internal/nameset"
 	"log/slog"
 	"sort"
 	"sync"
@@ -500,7 +501,7 @@ func (r *Reconciler) consult(ctx context.Context, news []*spec.Order) ([]liveOrd
 				continue
 			}
 			seen[o.ID] = true
-			live = append(live, liveOrder{ID: o.ID, Status: o.Status, Names: orderNames(o.Certificate.CommonName, o.Certificate.DNSNames)})
+			live = append(live, liveOrder{ID: o.ID, Status: o.Status, Names: nameset.List(o.Certificate.CommonName, o.Certificate.DNSNames)})
 		}
 	}
 	sort.Slice(live, func(i, j int) bool { return live[i].ID < live[j].ID })

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"github.com/certform/certform/internal/nameset"
 	"maps"
 	"slices"
 	"strings"
@@ -77,7 +78,7 @@ func (ap *applier) adoptRenewal(ctx context.Context, a Action, newID int) (strin
 		ne := state.Entry{OrderID: o.ID, AlternativeOrderID: o.AlternativeOrderID, Fixed: maps.Clone(e.Fixed), Fingerprint: e.Fingerprint,
 			Options: e.Options, DisableCT: o.DisableCT.Or(e.DisableCT), AutoReissue: o.AutoReissue.Or(e.AutoReissue), Imported: e.Imported, File: e.File, OrderedAt: now}
 		if c := o.Certificate; c.CommonName != "" {
-			if names := orderNames(c.CommonName, c.DNSNames); !sameNames(names, entryNames(e)) {
+			if names := nameset.List(c.CommonName, c.DNSNames); !nameset.Same(names, entryNames(e)) {
 				if ne.Fixed == nil {
 					ne.Fixed = map[string]string{}
 				}

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"github.com/certform/certform/internal/fsx"
+	"github.com/certform/certform/internal/nameset"
 	"io"
 	"log/slog"
 	"math"
@@ -1257,7 +1258,7 @@ func runImport(stdout, stderr io.Writer, args []string) int {
 
 // namesDiffer compares an order's names with a spec's and says which differ.
 func namesDiffer(o *spec.Order, got *digicert.Order) string {
-	extra, missing := spec.NameDiff(append([]string{o.CommonName}, o.DNSNames...), got.Names())
+	extra, missing := nameset.Diff(append([]string{o.CommonName}, o.DNSNames...), got.Names())
 	var parts []string
 	if len(missing) > 0 {
 		parts = append(parts, "the order lacks "+strings.Join(missing, ", "))
