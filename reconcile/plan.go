@@ -686,161 +686,128 @@ func duplicates(desired []*spec.Order, known *state.File) map[string]duplicate {
 	return out
 }
 
+// noteFunc adds a note about one spec to the plan.
+type noteFunc = func(kind string, orderID int, hint, format string, args ...any)
+
+// posFunc gives an action the spec's name, place and order.
+type posFunc = func(Action) Action
+
+// planOne plans one spec d (nil when it is gone) against its entry e.
 func (pc *planCtx) planOne(p *Changes, name string, d *spec.Order, e *state.Entry, invalid bool, obs *observed, gone string) {
 	note := func(kind string, orderID int, hint, format string, args ...any) {
 		p.Notes = append(p.Notes, Note{Kind: kind, Name: name, OrderID: orderID, Message: fmt.Sprintf(format, args...), Hint: hint})
 	}
 	if d == nil {
-		if e == nil || (e.OrderID == 0 && e.Intent == nil) {
-			return
-		}
-		what := fmt.Sprintf("order %d", e.OrderID)
-		if e.OrderID == 0 {
-			what = fmt.Sprintf("an order whose outcome is unknown (alternative order id %s)", e.Intent.AlternativeOrderID)
-		}
-		if invalid {
-			note(NoteOrphan, e.OrderID, "fix the spec's errors listed above",
-				"the spec is currently invalid; %s is left as it is until it is fixed", what)
-		} else {
-			note(NoteOrphan, e.OrderID, fmt.Sprintf("to revoke it, restore the spec with revoke: true; to stop tracking it, run certform forget %s", name),
-				"the spec is gone (%s; last seen in %s); nothing is revoked, %s is left as it is", gone, orNone(e.File), what)
-		}
+		planGone(note, name, e, invalid, gone)
 		return
 	}
 	pos := func(a Action) Action {
 		a.Name, a.File, a.Line, a.Spec = name, d.File, d.Line, d
 		return a
 	}
-	if isNew(e) && d.OrderID != 0 {
+	switch {
+	case isNew(e) && d.OrderID != 0:
 		pc.planAdopt(p, pos, note, d)
-		return
-	}
-	if isNew(e) {
-		if d.Revoke {
-			note(NoteWarning, 0, fmt.Sprintf("to revoke an order made elsewhere, adopt it first: certform import %s ORDER_ID", name),
-				"revoke is true but certform has no order for this spec; nothing is ordered or revoked")
-			return
-		}
-		if pc.in.NoKeyStore && d.KeyType != "" {
-			// Not planned at all: no call, not even the names check.
-			note(NoteBlocked, 0, "a shared (PostgreSQL) state keeps no keys yet (--key-identity-file is not supported): give this spec a csr or csr_file, or use a state file with --key-dir",
-				"the spec has key_type, but this state has no key store to keep the key certform would make; it is not ordered")
-			return
-		}
-		a := pos(Action{Kind: KindOrder, Consulted: d.AllowExistingNames})
-		if pc.in.Consulted && !d.AllowExistingNames {
-			if found := pc.liveMatches(d); len(found) > 0 {
-				a.BlockedBy = BlockedExists
-				p.Blocked = append(p.Blocked, a)
-				p.Notes = append(p.Notes, pc.existsNote(name, found))
-				return
-			}
-			a.Consulted = true
-		}
-		p.Actions = append(p.Actions, a)
-		return
-	}
-	if e.OrderID == 0 {
-		// An intent whose outcome is unknown.
-		if d.OrderID != 0 {
-			note(NoteWarning, 0, fmt.Sprintf("after checking CertCentral for alternative order id %s, run certform forget %s --force; the next apply adopts order %d", e.Intent.AlternativeOrderID, name, d.OrderID),
-				"an earlier order's outcome is unknown (alternative order id %s) and the spec now names order %d; nothing is done", e.Intent.AlternativeOrderID, d.OrderID)
-			return
-		}
-		if e.Intent.Action == state.IntentOrder {
-			in := e.Intent
-			if d.Revoke {
-				note(NoteWarning, 0, "run certform apply with revoke: false to resolve the earlier order first, then ask for revocation",
-					"an earlier order's outcome is unknown (alternative order id %s) and the spec asks for revocation; nothing is done", in.AlternativeOrderID)
-				return
-			}
-			a := pos(Action{Kind: KindOrder, Resume: in.AlternativeOrderID, ResendAt: resendAt(in, pc.in.ResendAfter)})
-			p.Actions = append(p.Actions, a)
-			if pc.in.Now.Before(a.ResendAt) {
-				note(NoteWaiting, 0, fmt.Sprintf("CertCentral may still be working on it; to give up on it after checking CertCentral, run certform forget %s --force", name),
-					"the order sent at %s has an unknown outcome; apply looks alternative order id %s up and adopts the order if found; it is not sent again before %s",
-					in.Started.UTC().Format(time.RFC3339), in.AlternativeOrderID, a.ResendAt.Format(time.RFC3339))
-			}
-		}
-		return
-	}
-
-	if d.OrderID != 0 && d.OrderID != e.OrderID && !slices.Contains(e.PreviousOrderIDs, d.OrderID) {
+	case isNew(e):
+		pc.planNew(p, pos, note, name, d)
+	case e.OrderID == 0:
+		pc.planUnsettled(p, pos, note, name, d, e)
+	case d.OrderID != 0 && d.OrderID != e.OrderID && !slices.Contains(e.PreviousOrderIDs, d.OrderID):
 		p.Blocked = append(p.Blocked, pos(Action{Kind: KindAdopt, OrderID: d.OrderID, BlockedBy: BlockedOrderID}))
 		note(NoteBlocked, e.OrderID, fmt.Sprintf("set order_id: %d (or remove it); to track order %d instead, run certform forget %s, then apply", e.OrderID, d.OrderID, name),
 			"the spec says order_id: %d, but certform tracks order %d for it; nothing is done for this spec", d.OrderID, e.OrderID)
+	default:
+		pc.planTracked(p, pos, note, name, d, e, obs)
+	}
+}
+
+// planGone notes the entry e of a spec that is gone, or invalid: its order
+// is left as it is.
+func planGone(note noteFunc, name string, e *state.Entry, invalid bool, gone string) {
+	if e == nil || (e.OrderID == 0 && e.Intent == nil) {
 		return
 	}
+	what := fmt.Sprintf("order %d", e.OrderID)
+	if e.OrderID == 0 {
+		what = fmt.Sprintf("an order whose outcome is unknown (alternative order id %s)", e.Intent.AlternativeOrderID)
+	}
+	if invalid {
+		note(NoteOrphan, e.OrderID, "fix the spec's errors listed above",
+			"the spec is currently invalid; %s is left as it is until it is fixed", what)
+		return
+	}
+	note(NoteOrphan, e.OrderID, fmt.Sprintf("to revoke it, restore the spec with revoke: true; to stop tracking it, run certform forget %s", name),
+		"the spec is gone (%s; last seen in %s); nothing is revoked, %s is left as it is", gone, orNone(e.File), what)
+}
+
+// planNew plans the order of a spec certform has no order for: blocked
+// when CertCentral holds a live order with its names (unless
+// allow_existing_names), not planned at all when it asks to be revoked or
+// needs a key no store can keep.
+func (pc *planCtx) planNew(p *Changes, pos posFunc, note noteFunc, name string, d *spec.Order) {
+	if d.Revoke {
+		note(NoteWarning, 0, fmt.Sprintf("to revoke an order made elsewhere, adopt it first: certform import %s ORDER_ID", name),
+			"revoke is true but certform has no order for this spec; nothing is ordered or revoked")
+		return
+	}
+	if pc.in.NoKeyStore && d.KeyType != "" {
+		// Not planned at all: no call, not even the names check.
+		note(NoteBlocked, 0, "a shared (PostgreSQL) state keeps no keys yet (--key-identity-file is not supported): give this spec a csr or csr_file, or use a state file with --key-dir",
+			"the spec has key_type, but this state has no key store to keep the key certform would make; it is not ordered")
+		return
+	}
+	a := pos(Action{Kind: KindOrder, Consulted: d.AllowExistingNames})
+	if pc.in.Consulted && !d.AllowExistingNames {
+		if found := pc.liveMatches(d); len(found) > 0 {
+			a.BlockedBy = BlockedExists
+			p.Blocked = append(p.Blocked, a)
+			p.Notes = append(p.Notes, pc.existsNote(name, found))
+			return
+		}
+		a.Consulted = true
+	}
+	p.Actions = append(p.Actions, a)
+}
+
+// planUnsettled plans for an entry with no order yet but an intent whose
+// outcome is unknown: an order intent is resumed (looked up, and sent
+// again once --resend-after has passed); nothing is done while the spec
+// names another order or asks for revocation.
+func (pc *planCtx) planUnsettled(p *Changes, pos posFunc, note noteFunc, name string, d *spec.Order, e *state.Entry) {
+	in := e.Intent
+	if d.OrderID != 0 {
+		note(NoteWarning, 0, fmt.Sprintf("after checking CertCentral for alternative order id %s, run certform forget %s --force; the next apply adopts order %d", in.AlternativeOrderID, name, d.OrderID),
+			"an earlier order's outcome is unknown (alternative order id %s) and the spec now names order %d; nothing is done", in.AlternativeOrderID, d.OrderID)
+		return
+	}
+	if in.Action != state.IntentOrder {
+		return
+	}
+	if d.Revoke {
+		note(NoteWarning, 0, "run certform apply with revoke: false to resolve the earlier order first, then ask for revocation",
+			"an earlier order's outcome is unknown (alternative order id %s) and the spec asks for revocation; nothing is done", in.AlternativeOrderID)
+		return
+	}
+	a := pos(Action{Kind: KindOrder, Resume: in.AlternativeOrderID, ResendAt: resendAt(in, pc.in.ResendAfter)})
+	p.Actions = append(p.Actions, a)
+	if pc.in.Now.Before(a.ResendAt) {
+		note(NoteWaiting, 0, fmt.Sprintf("CertCentral may still be working on it; to give up on it after checking CertCentral, run certform forget %s --force", name),
+			"the order sent at %s has an unknown outcome; apply looks alternative order id %s up and adopts the order if found; it is not sent again before %s",
+			in.Started.UTC().Format(time.RFC3339), in.AlternativeOrderID, a.ResendAt.Format(time.RFC3339))
+	}
+}
+
+// planTracked plans for a spec whose order certform tracks: revocation
+// and closed orders first, then renewal, and else the changes made in
+// place (settings toggled, a reissue).
+func (pc *planCtx) planTracked(p *Changes, pos posFunc, note noteFunc, name string, d *spec.Order, e *state.Entry, obs *observed) {
 	status := e.Status
 	if obs != nil {
 		status = obs.Status
 	}
-	revokeUnknown := e.Intent != nil && e.Intent.Action == state.IntentRevoke
-	switch {
-	case e.Revoke != nil && !d.Revoke:
-		note(NoteIrreversible, e.OrderID, "revocation cannot be undone; for a new certificate, write a spec with a new name",
-			"revoke was requested on %s (request %d, %s); setting revoke back to false does not undo it",
-			e.Revoke.Time.UTC().Format("2006-01-02"), e.Revoke.RequestID, e.Revoke.Status)
-		return
-	case revokeUnknown && !d.Revoke:
-		note(NoteIrreversible, e.OrderID, "check the order in CertCentral; revocation cannot be undone",
-			"a revoke request was sent and its outcome is unknown; setting revoke back to false does not undo it")
-		return
-	case d.Revoke && e.Intent != nil && e.Intent.Action == state.IntentRenew:
-		// Revoking now would drop the renewal's intent: a renewal that
-		// landed would be bought and never tracked.
-		note(NoteWarning, e.OrderID, "run certform apply with revoke: false to settle the renewal first; certform then tracks the renewal, and revoke: true acts on it",
-			"the renewal of order %d sent at %s has an unknown outcome (alternative order id %s) and the spec asks for revocation; nothing is done",
-			e.OrderID, e.Intent.Started.UTC().Format(time.RFC3339), e.Intent.AlternativeOrderID)
-		return
-	case d.Revoke && status == "revoked":
-		return
-	case d.Revoke && e.Revoke != nil && e.Revoke.Status == "rejected" && e.Revoke.Comments == d.RevokeComments:
-		note(NotePending, e.OrderID, "to ask again, change revoke_comments",
-			"the revoke request %d was rejected by an administrator", e.Revoke.RequestID)
-		return
-	case d.Revoke && e.Revoke != nil && e.Revoke.Status == "approved":
-		return
-	case d.Revoke && e.Revoke != nil && e.Revoke.Status != "rejected":
-		note(NotePending, e.OrderID, "an administrator approves or rejects it in CertCentral",
-			"revoke request %d is %s, waiting for approval", e.Revoke.RequestID, e.Revoke.Status)
-		return
-	case d.Revoke && closedStatuses[status]:
-		note(NoteDrift, e.OrderID, "", "the order is %s in CertCentral; there is nothing to revoke", status)
-		return
-	case d.Revoke:
-		a := pos(Action{Kind: KindRevoke, OrderID: e.OrderID, Comments: d.RevokeComments, Recheck: revokeUnknown})
-		have := entryNames(e)
-		if obs != nil && len(obs.Names) > 0 {
-			have = obs.Names
-		}
-		a.OrderNames = have
-		want := specNames(d)
-		if !nameset.Same(have, want) {
-			a.BlockedBy = BlockedNames
-		}
-		switch {
-		case len(have) == 0:
-			p.Blocked = append(p.Blocked, a)
-			note(NoteBlocked, e.OrderID, "run with --refresh so that certform reads the order's names from CertCentral",
-				"the spec asks to revoke order %d, but the state does not record the order's names; nothing is revoked", e.OrderID)
-		case !nameset.Same(have, want):
-			p.Blocked = append(p.Blocked, a)
-			note(NoteBlocked, e.OrderID, fmt.Sprintf("a revoke acts on the order the spec describes; if order %d must go, write its names in the spec; if this spec is meant for a new certificate, give it a new name", e.OrderID),
-				"the spec asks to revoke order %d, but the order's names (%s) are not the spec's (%s); nothing is revoked",
-				e.OrderID, strings.Join(have, ", "), strings.Join(want, ", "))
-		default:
-			p.Actions = append(p.Actions, a)
-		}
-		return
-	case status == "expired" && pc.planRenewal(p, pos, note, d, e, status, obs):
-		return
-	case closedStatuses[status]:
-		note(NoteDrift, e.OrderID, "for a new certificate, write a spec with a new name; to stop tracking this one, run certform forget "+name,
-			"the order is %s in CertCentral, changed outside certform; certform changes nothing on it", status)
+	if pc.planRevokeOrClosed(p, pos, note, name, d, e, status, obs) {
 		return
 	}
-
 	if pc.planRenewal(p, pos, note, d, e, status, obs) {
 		return
 	}
@@ -848,6 +815,100 @@ func (pc *planCtx) planOne(p *Changes, name string, d *spec.Order, e *state.Entr
 		msg, hint := waitingNote(e, d, status, why)
 		note(NoteWaiting, e.OrderID, hint, "%s", msg)
 	}
+	changedInPlace := pc.fieldChanges(note, d, e, status)
+	ct, ar := e.DisableCT, e.AutoReissue
+	if obs != nil {
+		ct, ar = obs.DisableCT, obs.AutoReissue
+	}
+	if d.DisableCT != ct {
+		p.Actions = append(p.Actions, pos(Action{Kind: KindSetCT, OrderID: e.OrderID, From: boolp(ct), To: boolp(d.DisableCT)}))
+	}
+	if d.AutoReissue != ar {
+		p.Actions = append(p.Actions, pos(Action{Kind: KindSetAutoReissue, OrderID: e.OrderID, From: boolp(ar), To: boolp(d.AutoReissue)}))
+	}
+	pc.planReissue(p, pos, note, d, e, status, changedInPlace, d.DisableCT != ct)
+}
+
+// planRevokeOrClosed plans what a revocation asked for, done or pending
+// needs, and notes an order closed in CertCentral (an expired one may be
+// renewed); true when nothing else is planned for the spec.
+func (pc *planCtx) planRevokeOrClosed(p *Changes, pos posFunc, note noteFunc, name string, d *spec.Order, e *state.Entry, status string, obs *observed) bool {
+	revokeUnknown := e.Intent != nil && e.Intent.Action == state.IntentRevoke
+	switch {
+	case !d.Revoke && (e.Revoke != nil || revokeUnknown):
+		noteRevokeStays(note, e, revokeUnknown)
+	case d.Revoke && e.Intent != nil && e.Intent.Action == state.IntentRenew:
+		// Revoking now would drop the renewal's intent: a renewal that
+		// landed would be bought and never tracked.
+		note(NoteWarning, e.OrderID, "run certform apply with revoke: false to settle the renewal first; certform then tracks the renewal, and revoke: true acts on it",
+			"the renewal of order %d sent at %s has an unknown outcome (alternative order id %s) and the spec asks for revocation; nothing is done",
+			e.OrderID, e.Intent.Started.UTC().Format(time.RFC3339), e.Intent.AlternativeOrderID)
+	case d.Revoke && (status == "revoked" || (e.Revoke != nil && e.Revoke.Status == "approved")):
+	case d.Revoke && e.Revoke != nil && e.Revoke.Status == "rejected" && e.Revoke.Comments == d.RevokeComments:
+		note(NotePending, e.OrderID, "to ask again, change revoke_comments",
+			"the revoke request %d was rejected by an administrator", e.Revoke.RequestID)
+	case d.Revoke && e.Revoke != nil && e.Revoke.Status != "rejected":
+		note(NotePending, e.OrderID, "an administrator approves or rejects it in CertCentral",
+			"revoke request %d is %s, waiting for approval", e.Revoke.RequestID, e.Revoke.Status)
+	case d.Revoke && closedStatuses[status]:
+		note(NoteDrift, e.OrderID, "", "the order is %s in CertCentral; there is nothing to revoke", status)
+	case d.Revoke:
+		planRevoke(p, pos, note, d, e, obs, revokeUnknown)
+	case status == "expired" && pc.planRenewal(p, pos, note, d, e, status, obs):
+	case closedStatuses[status]:
+		note(NoteDrift, e.OrderID, "for a new certificate, write a spec with a new name; to stop tracking this one, run certform forget "+name,
+			"the order is %s in CertCentral, changed outside certform; certform changes nothing on it", status)
+	default:
+		return false
+	}
+	return true
+}
+
+// noteRevokeStays notes that setting revoke back to false does not undo
+// a revocation asked for (or one whose outcome is unknown).
+func noteRevokeStays(note noteFunc, e *state.Entry, revokeUnknown bool) {
+	if e.Revoke != nil {
+		note(NoteIrreversible, e.OrderID, "revocation cannot be undone; for a new certificate, write a spec with a new name",
+			"revoke was requested on %s (request %d, %s); setting revoke back to false does not undo it",
+			e.Revoke.Time.UTC().Format("2006-01-02"), e.Revoke.RequestID, e.Revoke.Status)
+		return
+	}
+	note(NoteIrreversible, e.OrderID, "check the order in CertCentral; revocation cannot be undone",
+		"a revoke request was sent and its outcome is unknown; setting revoke back to false does not undo it")
+}
+
+// planRevoke plans the revocation of the order e tracks, blocked unless
+// its names (as CertCentral last reported them) are the spec's.
+func planRevoke(p *Changes, pos posFunc, note noteFunc, d *spec.Order, e *state.Entry, obs *observed, revokeUnknown bool) {
+	a := pos(Action{Kind: KindRevoke, OrderID: e.OrderID, Comments: d.RevokeComments, Recheck: revokeUnknown})
+	have := entryNames(e)
+	if obs != nil && len(obs.Names) > 0 {
+		have = obs.Names
+	}
+	a.OrderNames = have
+	want := specNames(d)
+	if !nameset.Same(have, want) {
+		a.BlockedBy = BlockedNames
+	}
+	switch {
+	case len(have) == 0:
+		p.Blocked = append(p.Blocked, a)
+		note(NoteBlocked, e.OrderID, "run with --refresh so that certform reads the order's names from CertCentral",
+			"the spec asks to revoke order %d, but the state does not record the order's names; nothing is revoked", e.OrderID)
+	case !nameset.Same(have, want):
+		p.Blocked = append(p.Blocked, a)
+		note(NoteBlocked, e.OrderID, fmt.Sprintf("a revoke acts on the order the spec describes; if order %d must go, write its names in the spec; if this spec is meant for a new certificate, give it a new name", e.OrderID),
+			"the spec asks to revoke order %d, but the order's names (%s) are not the spec's (%s); nothing is revoked",
+			e.OrderID, strings.Join(have, ", "), strings.Join(want, ", "))
+	default:
+		p.Actions = append(p.Actions, a)
+	}
+}
+
+// fieldChanges notes the spec's changes that order e cannot take (fields
+// fixed once ordered, ordering-only options) and returns the reissuable
+// fields that changed, the names judged by namesChanged.
+func (pc *planCtx) fieldChanges(note noteFunc, d *spec.Order, e *state.Entry, status string) []string {
 	var changedInPlace, changedFixed []string
 	fixed, fp := d.FixedFields(), d.Fingerprint
 	if csr, ok := e.Fixed["csr"]; ok && csr == "" && fixed["csr"] != "" && e.Fixed["key_type"] == "" {
@@ -880,17 +941,7 @@ func (pc *planCtx) planOne(p *Changes, name string, d *spec.Order, e *state.Entr
 		note(NoteNoEffect, e.OrderID, "",
 			"%s changed; %s only used while ordering and has no effect on order %d", strings.Join(changed, ", "), isAre(len(changed)), e.OrderID)
 	}
-	ct, ar := e.DisableCT, e.AutoReissue
-	if obs != nil {
-		ct, ar = obs.DisableCT, obs.AutoReissue
-	}
-	if d.DisableCT != ct {
-		p.Actions = append(p.Actions, pos(Action{Kind: KindSetCT, OrderID: e.OrderID, From: boolp(ct), To: boolp(d.DisableCT)}))
-	}
-	if d.AutoReissue != ar {
-		p.Actions = append(p.Actions, pos(Action{Kind: KindSetAutoReissue, OrderID: e.OrderID, From: boolp(ar), To: boolp(d.AutoReissue)}))
-	}
-	pc.planReissue(p, pos, note, d, e, status, changedInPlace, d.DisableCT != ct)
+	return changedInPlace
 }
 
 // namesChanged returns changed (the reissuable fields that changed) with
