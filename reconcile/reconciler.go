@@ -144,25 +144,8 @@ const sweepAbove = 3
 // error means no plan could be made (the state lock was lost and cannot be
 // taken again, or the spec directory cannot be read).
 func (r *Reconciler) Prepare(ctx context.Context, opt CycleOptions) (*Cycle, error) {
-	if r.Store != nil {
-		// Prove the lock before acting on the state: a lock file removed or
-		// replaced since (another process may hold the lock now) makes the
-		// store lost; it is locked and read again before anything else.
-		if err := r.Store.Check(); err != nil {
-			if r.Store.Shared() {
-				// Another server may lead now: whoever takes the lock
-				// again (the daemon, standing by) checks the state's
-				// API URL and says so.
-				return nil, err
-			}
-			r.logger().Warn("the state's lock was lost; taking it again and reading the state afresh", "error", err.Error())
-			// The state read afresh may be older than what this process
-			// observed: observe from its time, not from memory.
-			r.observedAt = time.Time{}
-			if err := r.Store.Reacquire(); err != nil {
-				return nil, err
-			}
-		}
+	if err := r.proveLock(); err != nil {
+		return nil, err
 	}
 	c := &Cycle{}
 	var obs map[string]*observed
@@ -170,28 +153,7 @@ func (r *Reconciler) Prepare(ctx context.Context, opt CycleOptions) (*Cycle, err
 	// changed it. Only this cycle writes to the store meanwhile.
 	var known *state.File
 	if r.API != nil && (opt.Refresh || r.Observe) {
-		known = r.known()
-		ob, errs := r.observe(ctx, known, opt.Refresh)
-		c.Errors = append(c.Errors, errs...)
-		revokes, errs := r.revokeRequests(ctx, known, ob)
-		c.Errors = append(c.Errors, errs...)
-		obs = observedFrom(ob.orders, known)
-		if r.Store != nil && !r.DryRun {
-			wrote, err := r.saveObservation(known, ob, revokes)
-			if err != nil {
-				c.Errors = append(c.Errors, fmt.Errorf("saving what CertCentral reported: %w", err))
-			}
-			if wrote {
-				known = nil
-			}
-		} else if len(ob.orders) > 0 || len(revokes) > 0 {
-			// A dry run saves nothing, but plans from what it read, as
-			// apply would after saving it (an order's end, its current
-			// certificate, a revoke request's decision): the plan shows
-			// what apply would do.
-			known = known.Clone()
-			applyObservation(known, ob, revokes, r.now())
-		}
+		known, obs = r.observeCycle(ctx, c, opt.Refresh)
 	}
 	// The specs are loaded after the refresh, which may take minutes: a
 	// revoke reverted meanwhile is not acted on.
@@ -206,6 +168,78 @@ func (r *Reconciler) Prepare(ctx context.Context, opt CycleOptions) (*Cycle, err
 	if known == nil {
 		known = r.known()
 	}
+	in := r.planInputOf(specs, known, obs)
+	c.Plan = plan(in)
+	if r.Store != nil && !r.DryRun {
+		if err := r.recordChecked(specs.Orders); err != nil {
+			c.Errors = append(c.Errors, fmt.Errorf("saving which specs were checked: %w", err))
+		}
+	}
+	if r.API != nil {
+		r.consultAndReplan(ctx, c, in)
+		r.holdOnClock(ctx, c)
+		if _, ok := r.dcvAPI(); ok {
+			// Only then: the state's copy costs a deep clone.
+			r.planDCV(ctx, c, r.known())
+		}
+	}
+	return c, nil
+}
+
+// proveLock proves the lock before acting on the state: a lock file
+// removed or replaced since (another process may hold the lock now) makes
+// the store lost; it is locked and read again before anything else. A
+// shared state's lost lock is an error: another server may lead now, and
+// whoever takes the lock again (the daemon, standing by) checks the
+// state's API URL and says so.
+func (r *Reconciler) proveLock() error {
+	if r.Store == nil {
+		return nil
+	}
+	err := r.Store.Check()
+	if err == nil || r.Store.Shared() {
+		return err
+	}
+	r.logger().Warn("the state's lock was lost; taking it again and reading the state afresh", "error", err.Error())
+	// The state read afresh may be older than what this process
+	// observed: observe from its time, not from memory.
+	r.observedAt = time.Time{}
+	return r.Store.Reacquire()
+}
+
+// observeCycle reads what changed in CertCentral (every known order with
+// refresh) and the revoke requests waiting, and saves it unless DryRun. It
+// returns the state to plan from (nil once the save wrote it) and what
+// was observed of each spec's order.
+func (r *Reconciler) observeCycle(ctx context.Context, c *Cycle, refresh bool) (*state.File, map[string]*observed) {
+	known := r.known()
+	ob, errs := r.observe(ctx, known, refresh)
+	c.Errors = append(c.Errors, errs...)
+	revokes, errs := r.revokeRequests(ctx, known, ob)
+	c.Errors = append(c.Errors, errs...)
+	obs := observedFrom(ob.orders, known)
+	if r.Store != nil && !r.DryRun {
+		wrote, err := r.saveObservation(known, ob, revokes)
+		if err != nil {
+			c.Errors = append(c.Errors, fmt.Errorf("saving what CertCentral reported: %w", err))
+		}
+		if wrote {
+			known = nil
+		}
+	} else if len(ob.orders) > 0 || len(revokes) > 0 {
+		// A dry run saves nothing, but plans from what it read, as
+		// apply would after saving it (an order's end, its current
+		// certificate, a revoke request's decision): the plan shows
+		// what apply would do.
+		known = known.Clone()
+		applyObservation(known, ob, revokes, r.now())
+	}
+	return known, obs
+}
+
+// planInputOf is what the planner needs of this cycle: the specs loaded,
+// the state known, what was observed and the Reconciler's limits.
+func (r *Reconciler) planInputOf(specs *spec.Result, known *state.File, obs map[string]*observed) planInput {
 	in := planInput{Desired: specs.Orders, Invalid: specs.Invalid, Unreadable: specs.Unreadable(), Known: known,
 		Observed: obs, MaxRevocations: r.MaxRevocations, MaxPurchases: r.MaxPurchases, Now: r.now(), ResendAfter: r.ResendAfter}
 	in.NoKeyStore = r.NoKeyStore
@@ -215,38 +249,31 @@ func (r *Reconciler) Prepare(ctx context.Context, opt CycleOptions) (*Cycle, err
 			in.Replace[n] = true
 		}
 	}
-	c.Plan = plan(in)
-	if r.Store != nil && !r.DryRun {
-		if err := r.recordChecked(specs.Orders); err != nil {
-			c.Errors = append(c.Errors, fmt.Errorf("saving which specs were checked: %w", err))
+	return in
+}
+
+// consultAndReplan asks CertCentral what c's plan needs to know (live
+// orders with the names of new specs, the orders that adoptions name) and
+// plans again from in with the answers.
+func (r *Reconciler) consultAndReplan(ctx context.Context, c *Cycle, in planInput) {
+	replan := false
+	if news := needConsult(c.Plan); len(news) > 0 {
+		live, err := r.consult(ctx, news)
+		if err != nil {
+			c.Errors = append(c.Errors, fmt.Errorf("asking CertCentral for live orders with the names of new specs: %w; no new order is placed", err))
+		} else {
+			in.Consulted, in.Live, replan = true, live, true
 		}
 	}
-	if r.API != nil {
-		replan := false
-		if news := needConsult(c.Plan); len(news) > 0 {
-			live, err := r.consult(ctx, news)
-			if err != nil {
-				c.Errors = append(c.Errors, fmt.Errorf("asking CertCentral for live orders with the names of new specs: %w; no new order is placed", err))
-			} else {
-				in.Consulted, in.Live, replan = true, live, true
-			}
-		}
-		if ids := needAdoptees(c.Plan); len(ids) > 0 {
-			var errs []error
-			in.Adoptees, errs = r.readAdoptees(ctx, ids)
-			c.Errors = append(c.Errors, errs...)
-			replan = true
-		}
-		if replan {
-			c.Plan = plan(in)
-		}
-		r.holdOnClock(ctx, c)
-		if _, ok := r.dcvAPI(); ok {
-			// Only then: the state's copy costs a deep clone.
-			r.planDCV(ctx, c, r.known())
-		}
+	if ids := needAdoptees(c.Plan); len(ids) > 0 {
+		var errs []error
+		in.Adoptees, errs = r.readAdoptees(ctx, ids)
+		c.Errors = append(c.Errors, errs...)
+		replan = true
 	}
-	return c, nil
+	if replan {
+		c.Plan = plan(in)
+	}
 }
 
 // needAdoptees returns the ids of the orders that planned adoptions name
