@@ -58,14 +58,7 @@ type observation struct {
 func (r *Reconciler) observe(ctx context.Context, known *state.File, all bool) (*observation, []error) {
 	now := r.now()
 	ob := &observation{orders: map[string]*digicert.Order{}, complete: true}
-	byID := map[int]string{}
-	for _, n := range known.Names() {
-		if e := known.Entries[n]; e.OrderID != 0 {
-			if _, dup := byID[e.OrderID]; !dup {
-				byID[e.OrderID] = n
-			}
-		}
-	}
+	byID := trackedByID(known)
 	read := map[string]bool{}
 	since := known.ObservedAt
 	if r.observedAt.After(since) && !since.IsZero() {
@@ -82,29 +75,8 @@ func (r *Reconciler) observe(ctx context.Context, known *state.File, all bool) (
 				read[n] = true
 			}
 		}
-	} else {
-		// The window overlaps the last one by a minute: a change made
-		// while it was read is not missed.
-		minutes := int(math.Ceil(now.Sub(since).Minutes())) + 1
-		minutes = max(1, min(minutes, int(feedWindow/time.Minute)))
-		refs, err := r.API.StatusChanges(ctx, minutes)
-		if err != nil {
-			return &observation{orders: ob.orders}, []error{fmt.Errorf("reading what changed in CertCentral: %w", err)}
-		}
-		for _, ref := range refs {
-			n, ok := byID[ref.OrderID]
-			if !ok {
-				continue
-			}
-			e := known.Entries[n]
-			// An order that may be renewed (within renewWindow of its
-			// end) is read when the feed reports it at all: a renewal
-			// changes neither its status nor its certificate.
-			if ref.Status != e.Status || (ref.CertificateID != 0 && ref.CertificateID != e.CertificateID) ||
-				(!e.Renewed && !e.OrderValidTill.IsZero() && !now.Before(e.OrderValidTill.Add(-renewWindow))) {
-				read[n] = true
-			}
-		}
+	} else if err := r.readFeed(ctx, known, byID, since, now, read); err != nil {
+		return &observation{orders: ob.orders}, []error{err}
 	}
 	for _, n := range known.Names() {
 		e := known.Entries[n]
@@ -115,6 +87,60 @@ func (r *Reconciler) observe(ctx context.Context, known *state.File, all bool) (
 			read[n] = true
 		}
 	}
+	errs := r.readObserved(ctx, known, read, ob)
+	rejected, rerrs := r.rejectedReissues(ctx, known, ob.orders)
+	ob.rejected = rejected
+	errs = append(errs, rerrs...)
+	sortErrors(errs)
+	return ob, errs
+}
+
+// trackedByID returns the spec name of each order the state tracks, the
+// first by name when two entries track one order.
+func trackedByID(known *state.File) map[int]string {
+	byID := map[int]string{}
+	for _, n := range known.Names() {
+		if e := known.Entries[n]; e.OrderID != 0 {
+			if _, dup := byID[e.OrderID]; !dup {
+				byID[e.OrderID] = n
+			}
+		}
+	}
+	return byID
+}
+
+// readFeed reads CertCentral's status-changes feed for the window since
+// the last observation and marks in read the tracked orders (byID) it
+// reports changed.
+func (r *Reconciler) readFeed(ctx context.Context, known *state.File, byID map[int]string, since, now time.Time, read map[string]bool) error {
+	// The window overlaps the last one by a minute: a change made
+	// while it was read is not missed.
+	minutes := int(math.Ceil(now.Sub(since).Minutes())) + 1
+	minutes = max(1, min(minutes, int(feedWindow/time.Minute)))
+	refs, err := r.API.StatusChanges(ctx, minutes)
+	if err != nil {
+		return fmt.Errorf("reading what changed in CertCentral: %w", err)
+	}
+	for _, ref := range refs {
+		n, ok := byID[ref.OrderID]
+		if !ok {
+			continue
+		}
+		e := known.Entries[n]
+		// An order that may be renewed (within renewWindow of its
+		// end) is read when the feed reports it at all: a renewal
+		// changes neither its status nor its certificate.
+		if ref.Status != e.Status || (ref.CertificateID != 0 && ref.CertificateID != e.CertificateID) ||
+			(!e.Renewed && !e.OrderValidTill.IsZero() && !now.Before(e.OrderValidTill.Add(-renewWindow))) {
+			read[n] = true
+		}
+	}
+	return nil
+}
+
+// readObserved reads the orders of the specs in read into ob; an order
+// that cannot be read makes the observation incomplete.
+func (r *Reconciler) readObserved(ctx context.Context, known *state.File, read map[string]bool, ob *observation) []error {
 	names := make([]string, 0, len(read))
 	ids := make([]int, 0, len(read))
 	for n := range read {
@@ -132,11 +158,7 @@ func (r *Reconciler) observe(ctx context.Context, known *state.File, all bool) (
 			ob.orders[n] = o
 		}
 	}
-	rejected, rerrs := r.rejectedReissues(ctx, known, ob.orders)
-	ob.rejected = rejected
-	errs = append(errs, rerrs...)
-	sortErrors(errs)
-	return ob, errs
+	return errs
 }
 
 // rejectedReissues finds certform's reissues that CertCentral rejected.
