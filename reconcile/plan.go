@@ -995,14 +995,36 @@ func (pc *planCtx) rejected(d *spec.Order, e *state.Entry) bool {
 // Only an issued order with no reissue pending is reissued; otherwise the
 // reissue waits, with a note.
 func (pc *planCtx) planReissue(p *Changes, pos func(Action) Action, note func(string, int, string, string, ...any), d *spec.Order, e *state.Entry, status string, changed []string, ctChanged bool) {
-	now := pc.in.Now
 	a := pos(Action{Kind: KindReissue, OrderID: e.OrderID, Changed: changed})
+	if !pc.reissueReason(note, d, e, status, ctChanged, &a) {
+		return
+	}
+	if a.Reason != ReissueResume && pc.reissueWaits(note, d, e, status, a.Reason) {
+		return
+	}
+	if d.CSR == "" && d.KeyType == "" && a.Reason != ReissueResume {
+		note(NoteNeedsCSR, e.OrderID, "add csr or csr_file to the spec (the request for the key the new certificate is for), or key_type for certform to make the key",
+			"a reissue (%s) is due, but the spec gives no CSR; nothing is sent until it does", a.Reason)
+		return
+	}
+	old := entryNames(e)
+	a.OrderNames = old
+	a.RevokesPrevious = revokesPrevious(old, specNames(d))
+	p.Actions = append(p.Actions, a)
+}
+
+// reissueReason sets why a reissue of order e is due (a.Reason, and
+// a.Changed for a disable_ct change), and reports whether one is: none,
+// or one held back by the half-life rule or left to DigiCert's
+// auto-reissue (with a note).
+func (pc *planCtx) reissueReason(note noteFunc, d *spec.Order, e *state.Entry, status string, ctChanged bool, a *Action) bool {
+	now := pc.in.Now
 	switch {
 	case e.Intent != nil && e.Intent.Action == state.IntentReissue:
 		a.Reason, a.Recheck = ReissueResume, true
 	case pc.in.Replace[d.Name] && e.CertificateID != 0:
 		a.Reason = ReissueReplace
-	case len(changed) > 0:
+	case len(a.Changed) > 0:
 		a.Reason = ReissueChanged
 		if ctChanged && d.ReissueOnCTChange {
 			a.Changed = append(a.Changed, "disable_ct")
@@ -1017,51 +1039,48 @@ func (pc *planCtx) planReissue(p *Changes, pos func(Action) Action, note func(st
 			note(NoteWarning, e.OrderID, "reissue_before_days is not shorter than the certificate's lifetime, so every new certificate would be reissued at once: lower reissue_before_days in the spec",
 				"the certificate ends at %s, within reissue_before_days (%d), but it has not lived half its lifetime (from %s); certform does not reissue it for its end before %s",
 				e.NotAfter.UTC().Format(time.RFC3339), d.ReissueBeforeDays, e.NotBefore.UTC().Format(time.RFC3339), half.UTC().Format(time.RFC3339))
-			return
+			return false
 		}
 		a.Reason = ReissueExpiring
 	case d.AutoReissue && reissueOverdue(e, status, now):
 		note(NoteWarning, e.OrderID, "check the order's reissue request in CertCentral, or set auto_reissue: false so that certform reissues it",
 			"the certificate ends at %s and DigiCert has not reissued it, although auto_reissue is on", e.NotAfter.UTC().Format(time.RFC3339))
-		return
+		return false
 	default:
-		return
+		return false
 	}
-	if a.Reason != ReissueResume {
-		if rj := e.ReissueRejected; rj != nil && pc.rejected(d, e) {
-			what := "the same names and CSR"
-			if len(rj.Changed) > 0 {
-				what = "a change of " + strings.Join(rj.Changed, ", ")
-			}
-			requested := ""
-			if !rj.Requested.IsZero() {
-				requested = " requested at " + rj.Requested.UTC().Format(time.RFC3339)
-			}
-			note(NoteRejected, e.OrderID, "to ask again, change the spec (names, CSR, signature hash, server platform or disable_ct), or ask the administrator who rejected it",
-				"the reissue of order %d%s (%s; names %s) was rejected in CertCentral, seen at %s; it is not asked again while the spec asks for the same (a reissue for %s waits)",
-				e.OrderID, requested, what, strings.Join(rj.Names, ", "), rj.Seen.UTC().Format(time.RFC3339), a.Reason)
-			return
+	return true
+}
+
+// reissueWaits notes and reports why a new reissue (for reason) of order
+// e waits: CertCentral rejected the same reissue, one is pending, or the
+// order is not issued.
+func (pc *planCtx) reissueWaits(note noteFunc, d *spec.Order, e *state.Entry, status string, reason string) bool {
+	if rj := e.ReissueRejected; rj != nil && pc.rejected(d, e) {
+		what := "the same names and CSR"
+		if len(rj.Changed) > 0 {
+			what = "a change of " + strings.Join(rj.Changed, ", ")
 		}
-		if reissuePending(e, status) {
-			note(NoteWaiting, e.OrderID, "nothing to do: certform reads the order again every cycle",
-				"a reissue (%s) waits until the reissue requested at %s is issued", a.Reason, e.ReissuedAt.UTC().Format(time.RFC3339))
-			return
+		requested := ""
+		if !rj.Requested.IsZero() {
+			requested = " requested at " + rj.Requested.UTC().Format(time.RFC3339)
 		}
-		if status != "issued" {
-			note(NoteWaiting, e.OrderID, "the reissue is made once CertCentral shows the order issued",
-				"a reissue (%s) waits: order %d is %s", a.Reason, e.OrderID, orNone(status))
-			return
-		}
+		note(NoteRejected, e.OrderID, "to ask again, change the spec (names, CSR, signature hash, server platform or disable_ct), or ask the administrator who rejected it",
+			"the reissue of order %d%s (%s; names %s) was rejected in CertCentral, seen at %s; it is not asked again while the spec asks for the same (a reissue for %s waits)",
+			e.OrderID, requested, what, strings.Join(rj.Names, ", "), rj.Seen.UTC().Format(time.RFC3339), reason)
+		return true
 	}
-	if d.CSR == "" && d.KeyType == "" && a.Reason != ReissueResume {
-		note(NoteNeedsCSR, e.OrderID, "add csr or csr_file to the spec (the request for the key the new certificate is for), or key_type for certform to make the key",
-			"a reissue (%s) is due, but the spec gives no CSR; nothing is sent until it does", a.Reason)
-		return
+	if reissuePending(e, status) {
+		note(NoteWaiting, e.OrderID, "nothing to do: certform reads the order again every cycle",
+			"a reissue (%s) waits until the reissue requested at %s is issued", reason, e.ReissuedAt.UTC().Format(time.RFC3339))
+		return true
 	}
-	old := entryNames(e)
-	a.OrderNames = old
-	a.RevokesPrevious = revokesPrevious(old, specNames(d))
-	p.Actions = append(p.Actions, a)
+	if status != "issued" {
+		note(NoteWaiting, e.OrderID, "the reissue is made once CertCentral shows the order issued",
+			"a reissue (%s) waits: order %d is %s", reason, e.OrderID, orNone(status))
+		return true
+	}
+	return false
 }
 
 // planRenewal plans what keeps an order alive at its end, and reports
@@ -1111,23 +1130,42 @@ func (pc *planCtx) planRenewal(p *Changes, pos func(Action) Action, note func(st
 			"order %d ends at %s; its renewal waits: the order is %s", e.OrderID, e.OrderValidTill.UTC().Format(time.RFC3339), orNone(status))
 		return false
 	}
-	// The half-life rule holds for orders certform bought (and renewals of
-	// them): an order imported or adopted started before certform saw it,
-	// and it is renewed as soon as it is due; its renewal is certform's.
-	if start := orderStart(e); !e.Imported && !start.IsZero() && !e.OrderValidTill.IsZero() {
-		half, ok := halfLife(start, e.OrderValidTill)
-		if !ok {
-			note(NoteWarning, e.OrderID, "check this machine's clock (and CertCentral's order): certform renews only an order that has lived half its validity",
-				"order %d ends at %s, not after certform recorded its start (%s); certform does not renew it", e.OrderID, e.OrderValidTill.UTC().Format(time.RFC3339), start.UTC().Format(time.RFC3339))
-			return false
-		}
-		if now.Before(half) {
-			note(NoteWarning, e.OrderID, "renew_before_days is not shorter than the order's validity, so every new order would be renewed at once: lower renew_before_days in the spec",
-				"order %d ends at %s, within renew_before_days (%d), but it has not lived half its validity (from %s); certform does not renew it before %s",
-				e.OrderID, e.OrderValidTill.UTC().Format(time.RFC3339), d.RenewBeforeDays, start.UTC().Format(time.RFC3339), half.UTC().Format(time.RFC3339))
-			return false
-		}
+	if halfLifeHolds(note, d, e, now) {
+		return false
 	}
+	return pc.planRenewOrder(p, pos, note, d, e, status)
+}
+
+// halfLifeHolds notes and reports whether the half-life rule holds the
+// renewal of order e back. The rule holds for orders certform bought (and
+// renewals of them): an order imported or adopted started before certform
+// saw it, and it is renewed as soon as it is due; its renewal is
+// certform's.
+func halfLifeHolds(note noteFunc, d *spec.Order, e *state.Entry, now time.Time) bool {
+	start := orderStart(e)
+	if e.Imported || start.IsZero() || e.OrderValidTill.IsZero() {
+		return false
+	}
+	half, ok := halfLife(start, e.OrderValidTill)
+	if !ok {
+		note(NoteWarning, e.OrderID, "check this machine's clock (and CertCentral's order): certform renews only an order that has lived half its validity",
+			"order %d ends at %s, not after certform recorded its start (%s); certform does not renew it", e.OrderID, e.OrderValidTill.UTC().Format(time.RFC3339), start.UTC().Format(time.RFC3339))
+		return true
+	}
+	if now.Before(half) {
+		note(NoteWarning, e.OrderID, "renew_before_days is not shorter than the order's validity, so every new order would be renewed at once: lower renew_before_days in the spec",
+			"order %d ends at %s, within renew_before_days (%d), but it has not lived half its validity (from %s); certform does not renew it before %s",
+			e.OrderID, e.OrderValidTill.UTC().Format(time.RFC3339), d.RenewBeforeDays, start.UTC().Format(time.RFC3339), half.UTC().Format(time.RFC3339))
+		return true
+	}
+	return false
+}
+
+// planRenewOrder plans a renewal order for order e, blocked when
+// CertCentral holds another live order with the spec's names (the order
+// renewed and the spec's earlier orders aside), not planned without a
+// CSR; it reports true (nothing else is planned for the order).
+func (pc *planCtx) planRenewOrder(p *Changes, pos posFunc, note noteFunc, d *spec.Order, e *state.Entry, status string) bool {
 	a := pos(Action{Kind: KindRenew, OrderID: e.OrderID, Reason: RenewEnding, OrderEnds: e.OrderValidTill, Consulted: d.AllowExistingNames})
 	if status == "expired" {
 		a.Reason = RenewExpired
