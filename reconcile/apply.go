@@ -117,24 +117,9 @@ func (ap *applier) Apply(ctx context.Context, p *Changes) []Result {
 		log.Warn("blocked", actionAttrs(a)...)
 	}
 	results := make([]Result, len(p.Actions))
-	byName := map[string][]int{}
-	var names []string
-	for i, a := range p.Actions {
-		if _, ok := byName[a.Name]; !ok {
-			names = append(names, a.Name)
-		}
-		byName[a.Name] = append(byName[a.Name], i)
-	}
-
-	callCtx, cancelCalls := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelCalls()
-	grace := ap.Grace
-	if grace <= 0 {
-		grace = 10 * time.Second
-	}
-	stop := context.AfterFunc(ctx, func() { time.AfterFunc(grace, cancelCalls) })
+	names, byName := actionsBySpec(p.Actions)
+	callCtx, stop := ap.callContext(ctx)
 	defer stop()
-
 	par := ap.Parallelism
 	if par <= 0 {
 		par = 4
@@ -146,27 +131,7 @@ func (ap *applier) Apply(ctx context.Context, p *Changes) []Result {
 		go func() {
 			defer wg.Done()
 			for name := range work {
-				for _, i := range byName[name] {
-					a := p.Actions[i]
-					if ctx.Err() != nil {
-						results[i] = Result{Action: a, Err: ErrStopping}
-						continue
-					}
-					detail, err := ap.do(callCtx, a)
-					results[i] = Result{Action: a, Detail: detail, Err: err}
-					attrs := append(actionAttrs(a), "result", detail)
-					if err != nil {
-						log.Error("failed", append(actionAttrs(a), "error", err.Error())...)
-						// Later calls of the same spec depend on this one.
-						for _, j := range byName[name] {
-							if j > i && results[j].Action.Kind == "" {
-								results[j] = Result{Action: p.Actions[j], Err: fmt.Errorf("not started: an earlier call for %s failed", name)}
-							}
-						}
-						break
-					}
-					log.Info("done", attrs...)
-				}
+				ap.applySpec(ctx, callCtx, p.Actions, byName[name], results)
 			}
 		}()
 	}
@@ -176,6 +141,62 @@ func (ap *applier) Apply(ctx context.Context, p *Changes) []Result {
 	close(work)
 	wg.Wait()
 	return results
+}
+
+// actionsBySpec returns the spec names of actions in plan order, and the
+// indexes of each spec's actions.
+func actionsBySpec(actions []Action) (names []string, byName map[string][]int) {
+	byName = map[string][]int{}
+	for i, a := range actions {
+		if _, ok := byName[a.Name]; !ok {
+			names = append(names, a.Name)
+		}
+		byName[a.Name] = append(byName[a.Name], i)
+	}
+	return names, byName
+}
+
+// callContext returns the context the calls run in: it ends Grace
+// (default 10 s) after ctx ends, so that calls in flight may finish.
+// stop releases it.
+func (ap *applier) callContext(ctx context.Context) (callCtx context.Context, stop func()) {
+	callCtx, cancelCalls := context.WithCancel(context.WithoutCancel(ctx))
+	grace := ap.Grace
+	if grace <= 0 {
+		grace = 10 * time.Second
+	}
+	stopAfter := context.AfterFunc(ctx, func() { time.AfterFunc(grace, cancelCalls) })
+	return callCtx, func() {
+		stopAfter()
+		cancelCalls()
+	}
+}
+
+// applySpec makes the calls of one spec's actions (idx) in sequence, in
+// callCtx, into results: none starts once ctx has ended, and a call that
+// fails leaves the spec's later calls, which depend on it, not started.
+func (ap *applier) applySpec(ctx, callCtx context.Context, actions []Action, idx []int, results []Result) {
+	log := ap.logger()
+	for _, i := range idx {
+		a := actions[i]
+		if ctx.Err() != nil {
+			results[i] = Result{Action: a, Err: ErrStopping}
+			continue
+		}
+		detail, err := ap.do(callCtx, a)
+		results[i] = Result{Action: a, Detail: detail, Err: err}
+		if err != nil {
+			log.Error("failed", append(actionAttrs(a), "error", err.Error())...)
+			// Later calls of the same spec depend on this one.
+			for _, j := range idx {
+				if j > i && results[j].Action.Kind == "" {
+					results[j] = Result{Action: actions[j], Err: fmt.Errorf("not started: an earlier call for %s failed", a.Name)}
+				}
+			}
+			return
+		}
+		log.Info("done", append(actionAttrs(a), "result", detail)...)
+	}
 }
 
 func (ap *applier) logger() *slog.Logger { return loggerOr(ap.Log) }
@@ -365,10 +386,7 @@ func (ap *applier) place(ctx context.Context, a Action, renewal int) (string, er
 	if o.KeyType != "" && ap.Keys == nil {
 		return "", ErrNoKeyStore
 	}
-	kind := state.IntentOrder
-	if renewal != 0 {
-		kind = state.IntentRenew
-	}
+	kind := intentKind(renewal)
 	prev := ap.Store.Entry(a.Name)
 	var altID string
 	first := false // the first request with a new alternative order id
@@ -405,16 +423,30 @@ func (ap *applier) place(ctx context.Context, a Action, renewal int) (string, er
 	case first && refused(err):
 		return "", ap.clearRefused(a, renewal, altID, prev, k.key, err)
 	}
-	// --resend-after counts from when this attempt ended: the call may
-	// have waited for the rate limits before it went out.
-	ap.Store.Update(a.Name, func(e *state.Entry) bool {
+	ap.attemptEnded(a.Name, altID)
+	return ap.settlePlaceError(ctx, a, renewal, altID, err)
+}
+
+// attemptEnded records in the intent with alternative order id altID when
+// its attempt ended: --resend-after counts from then, as the call may
+// have waited for the rate limits before it went out.
+func (ap *applier) attemptEnded(name, altID string) {
+	ap.Store.Update(name, func(e *state.Entry) bool {
 		if e.Intent != nil && e.Intent.AlternativeOrderID == altID {
 			e.Intent.Started = ap.now()
 			e.Intent.ResendAt = e.Intent.Started.Add(ap.ResendAfter)
 		}
 		return true
 	})
-	return ap.settlePlaceError(ctx, a, renewal, altID, err)
+}
+
+// intentKind is the intent of an order (renewal 0) or of a renewal of
+// order renewal.
+func intentKind(renewal int) string {
+	if renewal != 0 {
+		return state.IntentRenew
+	}
+	return state.IntentOrder
 }
 
 // resumeIntent decides whether the intent in, left by an earlier attempt,
