@@ -16,10 +16,10 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"github.com/certform/certform/internal/nameset"
 	"strings"
 	"time"
 
+	"github.com/certform/certform/internal/nameset"
 )
 
 // ClockSkew is how far in the future a certificate's NotBefore may lie and

@@ -3,12 +3,12 @@ package reconcile
 import (
 	"errors"
 	"fmt"
-	"github.com/certform/certform/internal/nameset"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/certform/certform/digicert"
+	"github.com/certform/certform/internal/nameset"
 	"github.com/certform/certform/state"
 )
 

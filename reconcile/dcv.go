@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/certform/certform/spec"
 	"maps"
 	"slices"
 	"sort"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/certform/certform/dcv"
 	"github.com/certform/certform/digicert"
+	"github.com/certform/certform/spec"
 	"github.com/certform/certform/state"
 )
 

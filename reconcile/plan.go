@@ -14,13 +14,13 @@ package reconcile
 
 import (
 	"fmt"
-	"github.com/certform/certform/internal/nameset"
 	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/certform/certform/digicert"
+	"github.com/certform/certform/internal/nameset"
 	"github.com/certform/certform/spec"
 	"github.com/certform/certform/state"
 )
@@ -496,17 +496,7 @@ func budgetRevocations(p *Changes, known *state.File, max int, now time.Time) {
 			rest = append(rest, a)
 		}
 	}
-	// The budget counts orders asked to be revoked: asking again for an
-	// order already counted (a re-check after a lost answer, new comments
-	// after a rejection) takes nothing more from it.
-	var used []state.Revocation
-	counted := map[int]bool{}
-	for _, r := range known.RevocationsSince(now.Add(-revocationWindow)) {
-		if !counted[r.OrderID] {
-			counted[r.OrderID] = true
-			used = append(used, r)
-		}
-	}
+	used, counted := revocationsUsed(known, now)
 	fresh := 0
 	for _, a := range revokes {
 		if !counted[a.OrderID] {
@@ -516,14 +506,37 @@ func budgetRevocations(p *Changes, known *state.File, max int, now time.Time) {
 	if fresh == 0 || len(used)+fresh <= max {
 		return
 	}
-	var ns []string
-	for _, a := range revokes {
-		ns = append(ns, a.Name)
-	}
 	p.Actions = append([]Action{}, rest...)
 	for _, a := range revokes {
 		a.BlockedBy = BlockedMaxRevocations
 		p.Blocked = append(p.Blocked, a)
+	}
+	p.Notes = append(p.Notes, revocationBudgetNote(revokes, used, fresh, max))
+}
+
+// revocationsUsed returns the revocations of the rolling 24 hours before
+// now, one per order, and the orders they count. The budget counts orders
+// asked to be revoked: asking again for an order already counted (a
+// re-check after a lost answer, new comments after a rejection) takes
+// nothing more from it.
+func revocationsUsed(known *state.File, now time.Time) (used []state.Revocation, counted map[int]bool) {
+	counted = map[int]bool{}
+	for _, r := range known.RevocationsSince(now.Add(-revocationWindow)) {
+		if !counted[r.OrderID] {
+			counted[r.OrderID] = true
+			used = append(used, r)
+		}
+	}
+	return used, counted
+}
+
+// revocationBudgetNote says that the revocations planned (revokes, fresh
+// of them not counted yet) do not fit in the budget max, used already by
+// used, and when it frees up.
+func revocationBudgetNote(revokes []Action, used []state.Revocation, fresh, max int) Note {
+	var ns []string
+	for _, a := range revokes {
+		ns = append(ns, a.Name)
 	}
 	msg := fmt.Sprintf("%d revocations planned, more than --max-revocations=%d allows: %s; none of them is made", len(revokes), max, strings.Join(ns, ", "))
 	hint := fmt.Sprintf("revocation is irreversible: check these specs, then run again with --max-revocations=%d", len(used)+fresh)
@@ -539,7 +552,7 @@ func budgetRevocations(p *Changes, known *state.File, max int, now time.Time) {
 		hint = fmt.Sprintf("revocation is irreversible: the budget frees up from %s; to go on now, check these specs, then run again with --max-revocations=%d",
 			oldest.Add(revocationWindow).UTC().Format(time.RFC3339), len(used)+fresh)
 	}
-	p.Notes = append(p.Notes, Note{Kind: NoteBlocked, Message: msg, Hint: hint})
+	return Note{Kind: NoteBlocked, Message: msg, Hint: hint}
 }
 
 func wasWere(n int) string {

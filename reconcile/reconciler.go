@@ -3,7 +3,6 @@ package reconcile
 import (
 	"context"
 	"fmt"
-	"github.com/certform/certform/internal/nameset"
 	"log/slog"
 	"sort"
 	"sync"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/certform/certform/deliver"
 	"github.com/certform/certform/digicert"
+	"github.com/certform/certform/internal/nameset"
 	"github.com/certform/certform/internal/wait"
 	"github.com/certform/certform/spec"
 	"github.com/certform/certform/state"

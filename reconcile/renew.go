@@ -3,11 +3,13 @@ package reconcile
 import (
 	"context"
 	"fmt"
-	"github.com/certform/certform/internal/nameset"
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/certform/certform/digicert"
+	"github.com/certform/certform/internal/nameset"
 	"github.com/certform/certform/spec"
 	"github.com/certform/certform/state"
 )
@@ -75,26 +77,33 @@ func (ap *applier) adoptRenewal(ctx context.Context, a Action, newID int) (strin
 		if e.OrderID != a.OrderID {
 			return false
 		}
-		ne := state.Entry{OrderID: o.ID, AlternativeOrderID: o.AlternativeOrderID, Fixed: maps.Clone(e.Fixed), Fingerprint: e.Fingerprint,
-			Options: e.Options, DisableCT: o.DisableCT.Or(e.DisableCT), AutoReissue: o.AutoReissue.Or(e.AutoReissue), Imported: e.Imported, File: e.File, OrderedAt: now}
-		if c := o.Certificate; c.CommonName != "" {
-			if names := nameset.List(c.CommonName, c.DNSNames); !nameset.Same(names, entryNames(e)) {
-				if ne.Fixed == nil {
-					ne.Fixed = map[string]string{}
-				}
-				ne.Fixed["common_name"], ne.Fixed["dns_names"] = names[0], strings.Join(names[1:], ",")
-				ne.Fingerprint = spec.Fingerprint(ne.Fixed)
-			}
-		}
-		recordOrder(&ne, o, now)
-		carryOver(e, &ne)
-		*e = ne
+		*e = renewalEntry(e, o, now)
 		return true
 	})
 	if err != nil {
 		return "", fmt.Errorf("order %d, the renewal of order %d, was found but saving it failed: %w", newID, a.OrderID, err)
 	}
 	return fmt.Sprintf("tracking order %d, which CertCentral renewed order %d with", newID, a.OrderID), nil
+}
+
+// renewalEntry is the entry of order o, the renewal of the order entry e
+// tracks, adopted at now: e's fixed fields (the names as o reports them),
+// ordering options and delivery carry over.
+func renewalEntry(e *state.Entry, o *digicert.Order, now time.Time) state.Entry {
+	ne := state.Entry{OrderID: o.ID, AlternativeOrderID: o.AlternativeOrderID, Fixed: maps.Clone(e.Fixed), Fingerprint: e.Fingerprint,
+		Options: e.Options, DisableCT: o.DisableCT.Or(e.DisableCT), AutoReissue: o.AutoReissue.Or(e.AutoReissue), Imported: e.Imported, File: e.File, OrderedAt: now}
+	if c := o.Certificate; c.CommonName != "" {
+		if names := nameset.List(c.CommonName, c.DNSNames); !nameset.Same(names, entryNames(e)) {
+			if ne.Fixed == nil {
+				ne.Fixed = map[string]string{}
+			}
+			ne.Fixed["common_name"], ne.Fixed["dns_names"] = names[0], strings.Join(names[1:], ",")
+			ne.Fingerprint = spec.Fingerprint(ne.Fixed)
+		}
+	}
+	recordOrder(&ne, o, now)
+	carryOver(e, &ne)
+	return ne
 }
 
 // carryOver gives ne, the entry of the order that follows old's under the

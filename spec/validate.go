@@ -10,7 +10,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"github.com/certform/certform/internal/nameset"
 	"net/mail"
 	"path"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/certform/certform/internal/nameset"
 	"github.com/certform/certform/keys/keytype"
 	"go.yaml.in/yaml/v3"
 	"golang.org/x/net/idna"

@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"github.com/certform/certform/internal/fsx"
-	"github.com/certform/certform/internal/nameset"
 	"io"
 	"log/slog"
 	"math"
@@ -25,6 +24,7 @@ import (
 
 	"github.com/certform/certform/deliver"
 	"github.com/certform/certform/digicert"
+	"github.com/certform/certform/internal/nameset"
 	"github.com/certform/certform/reconcile"
 	"github.com/certform/certform/spec"
 	"github.com/certform/certform/state"
