@@ -146,18 +146,18 @@ func stepKey(a Action) string {
 
 // backedOff returns the retry state of a step that may not run yet.
 func (r *Reconciler) backedOff(a Action, now time.Time) (dcvRetry, bool) {
-	r.dcvSeen.mu.Lock()
-	defer r.dcvSeen.mu.Unlock()
-	rt, ok := r.dcvSeen.retry[stepKey(a)]
+	r.seen.dcv.mu.Lock()
+	defer r.seen.dcv.mu.Unlock()
+	rt, ok := r.seen.dcv.retry[stepKey(a)]
 	return rt, ok && now.Before(rt.Next)
 }
 
 // settle records each step's outcome for the backoff.
 func (r *Reconciler) settle(results []Result) {
-	r.dcvSeen.mu.Lock()
-	defer r.dcvSeen.mu.Unlock()
-	if r.dcvSeen.retry == nil {
-		r.dcvSeen.retry = map[string]dcvRetry{}
+	r.seen.dcv.mu.Lock()
+	defer r.seen.dcv.mu.Unlock()
+	if r.seen.dcv.retry == nil {
+		r.seen.dcv.retry = map[string]dcvRetry{}
 	}
 	now := r.now()
 	for _, res := range results {
@@ -166,14 +166,14 @@ func (r *Reconciler) settle(results []Result) {
 		}
 		k := stepKey(res.Action)
 		if res.Err == nil {
-			delete(r.dcvSeen.retry, k)
+			delete(r.seen.dcv.retry, k)
 			continue
 		}
-		rt := r.dcvSeen.retry[k]
+		rt := r.seen.dcv.retry[k]
 		rt.Failures++
 		wait := DCVRetryBase << min(rt.Failures-1, 10)
 		rt.Next = now.Add(min(wait, DCVRetryMax))
-		r.dcvSeen.retry[k] = rt
+		r.seen.dcv.retry[k] = rt
 	}
 }
 
@@ -200,9 +200,9 @@ func (r *Reconciler) addStep(c *Cycle, a Action) {
 // pending. Both are empty before such a cycle, or without --dcv-config.
 // Safe to call from another goroutine (the daemon's metrics).
 func (r *Reconciler) DomainValidation() (ends map[string]time.Time, waiting int) {
-	r.dcvSeen.mu.Lock()
-	defer r.dcvSeen.mu.Unlock()
-	return maps.Clone(r.dcvSeen.ends), r.dcvSeen.waiting
+	r.seen.dcv.mu.Lock()
+	defer r.seen.dcv.mu.Unlock()
+	return maps.Clone(r.seen.dcv.ends), r.seen.dcv.waiting
 }
 
 // planDCV adds the validation steps to c's plan: GET calls only (each
@@ -216,12 +216,12 @@ func (r *Reconciler) planDCV(ctx context.Context, c *Cycle, known *state.File) {
 	var ends map[string]time.Time
 	var bySpec map[string]map[string]time.Time
 	defer func() {
-		r.dcvSeen.mu.Lock()
-		defer r.dcvSeen.mu.Unlock()
-		r.dcvSeen.waiting = waiting
-		r.dcvSeen.bySpec = bySpec
+		r.seen.dcv.mu.Lock()
+		defer r.seen.dcv.mu.Unlock()
+		r.seen.dcv.waiting = waiting
+		r.seen.dcv.bySpec = bySpec
 		if ends != nil {
-			r.dcvSeen.ends = ends
+			r.seen.dcv.ends = ends
 		}
 	}()
 	for _, name := range known.Names() {
@@ -427,9 +427,9 @@ func sortedKeys[V any](m map[string]V) []string {
 // validation of the domains it uses ends (for certform status), in one
 // write, and only when that changed. Entries are never created.
 func (r *Reconciler) saveDomainEnds() error {
-	r.dcvSeen.mu.Lock()
-	bySpec := r.dcvSeen.bySpec
-	r.dcvSeen.mu.Unlock()
+	r.seen.dcv.mu.Lock()
+	bySpec := r.seen.dcv.bySpec
+	r.seen.dcv.mu.Unlock()
 	if bySpec == nil {
 		return nil
 	}

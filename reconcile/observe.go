@@ -61,8 +61,8 @@ func (r *Reconciler) observe(ctx context.Context, known *state.File, all bool) (
 	byID := trackedByID(known)
 	read := map[string]bool{}
 	since := known.ObservedAt
-	if r.observedAt.After(since) && !since.IsZero() {
-		since = r.observedAt
+	if r.seen.observedAt.After(since) && !since.IsZero() {
+		since = r.seen.observedAt
 	}
 	// A last observation in the future (the clock stepped back, or it
 	// was saved by a clock that ran ahead) says nothing of when the orders
@@ -269,13 +269,13 @@ func (r *Reconciler) saveObservation(known *state.File, ob *observation, revokeR
 	now := r.now()
 	if len(ob.orders) == 0 && len(revokeRequests) == 0 && (!ob.complete || !known.ObservedAt.IsZero() && !known.ObservedAt.After(now) && now.Sub(known.ObservedAt) < observedSaveEvery) {
 		if ob.complete {
-			r.observedAt = now
+			r.seen.observedAt = now
 		}
 		return false, nil
 	}
 	err := recordObservation(r.Store, ob, revokeRequests, now)
 	if err == nil && ob.complete {
-		r.observedAt = time.Time{}
+		r.seen.observedAt = time.Time{}
 	}
 	return true, err
 }

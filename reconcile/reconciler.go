@@ -40,6 +40,61 @@ type Reconciler struct {
 	// Parallelism is how many specs are worked on (and orders refreshed)
 	// at once; default 4.
 	Parallelism int
+	// Limits are the rails of what a cycle may send: budgets, resend
+	// wait, clock skew.
+	Limits
+	// Quiet is how long no file below Dir may have changed before the
+	// specs are loaded: a checkout writes its files within milliseconds of
+	// each other, so a quiet tree is a consistent one. Zero loads at once.
+	Quiet time.Duration
+	// DryRun plans and never writes: no call but GETs, no state change.
+	DryRun bool
+	// DeliveryOptions say where and how issued certificates are
+	// delivered, and the hooks that run after.
+	DeliveryOptions
+	// Keys keeps the private keys certform makes for specs with key_type
+	// (--key-dir for a state file); nil refuses to order, renew or reissue
+	// them (ErrNoKeyStore) and to deliver their certificates.
+	Keys KeyStore
+	// Replace names the specs whose certificate is reissued now
+	// (--replace; reason ReissueReplace), with a new key when certform
+	// makes their keys.
+	Replace []string
+	// NoKeyStore says the state can keep no keys (a shared state, for
+	// now): new specs with key_type are not ordered (a blocked note, no
+	// call); without it a nil Keys refuses them when applied.
+	NoKeyStore bool
+	// Observe starts every cycle by reading what changed in CertCentral
+	// since the last observation (see observe): apply and the daemon set
+	// it; a plan reads CertCentral only with --refresh.
+	Observe bool
+	// Now and Sleep are the clock (default time.Now and a timer that ends
+	// with ctx); tests inject their own.
+	Now   func() time.Time
+	Sleep func(ctx context.Context, d time.Duration) error
+	// DCV, when set (--dcv-config), validates domains without a person:
+	// see dcv.go.
+	DCV *Validation
+	// seen is what earlier cycles read of CertCentral.
+	seen struct {
+		// dcv is what the last cycle read of domain validation.
+		dcv dcvSeen
+		// observedAt is the time of the last complete observation when
+		// it is later than the one saved in the state: a cycle that
+		// observed no change saves its time only once the saved one is
+		// observedSaveEvery old (see saveObservation). Zero when the
+		// state has the latest.
+		observedAt time.Time
+	}
+	// editSpecs, in tests only, changes the specs once loaded: a spec that
+	// validation would refuse, as an older certform accepted it.
+	editSpecs func([]*spec.Order)
+}
+
+// Limits are the rails of a Reconciler: what a cycle may send, and when.
+// The zero value sends no purchase and no revocation, re-sends an unknown
+// order at once after a look-up that misses, and does not check the clock.
+type Limits struct {
 	// MaxRevocations is the budget of revocation requests per rolling 24
 	// hours (--max-revocations); negative means no limit.
 	MaxRevocations int
@@ -60,12 +115,12 @@ type Reconciler struct {
 	// Zero turns the check off; the commands default to
 	// DefaultMaxClockSkew.
 	MaxClockSkew time.Duration
-	// Quiet is how long no file below Dir may have changed before the
-	// specs are loaded: a checkout writes its files within milliseconds of
-	// each other, so a quiet tree is a consistent one. Zero loads at once.
-	Quiet time.Duration
-	// DryRun plans and never writes: no call but GETs, no state change.
-	DryRun bool
+}
+
+// DeliveryOptions say where a Reconciler delivers issued certificates and
+// what runs after. They come from the command line only, never from the
+// spec directory; the zero value delivers nothing.
+type DeliveryOptions struct {
 	// CertDir, when set, is where Deliver writes each issued certificate
 	// (CertDir/NAME); Hook, when set, runs after each new delivery. Both
 	// come from the command line only, never from the spec directory.
@@ -74,18 +129,6 @@ type Reconciler struct {
 	// CertGroup, when not nil, is the group id given read access to each
 	// delivered privkey.pem (--cert-group).
 	CertGroup *int
-	// Keys keeps the private keys certform makes for specs with key_type
-	// (--key-dir for a state file); nil refuses to order, renew or reissue
-	// them (ErrNoKeyStore) and to deliver their certificates.
-	Keys KeyStore
-	// Replace names the specs whose certificate is reissued now
-	// (--replace; reason ReissueReplace), with a new key when certform
-	// makes their keys.
-	Replace []string
-	// NoKeyStore says the state can keep no keys (a shared state, for
-	// now): new specs with key_type are not ordered (a blocked note, no
-	// call); without it a nil Keys refuses them when applied.
-	NoKeyStore bool
 	// HookBackoff is the wait before a failed deploy hook runs again; it
 	// doubles with each failure in a row, up to an hour. Zero means
 	// DefaultHookBackoff.
@@ -94,28 +137,6 @@ type Reconciler struct {
 	// one certificate, after every deploy hook of that cycle (see
 	// RunPostHook). Command line only, like Hook.
 	PostHook *deliver.Hook
-	// Observe starts every cycle by reading what changed in CertCentral
-	// since the last observation (see observe): apply and the daemon set
-	// it; a plan reads CertCentral only with --refresh.
-	Observe bool
-	// Now and Sleep are the clock (default time.Now and a timer that ends
-	// with ctx); tests inject their own.
-	Now   func() time.Time
-	Sleep func(ctx context.Context, d time.Duration) error
-	// DCV, when set (--dcv-config), validates domains without a person:
-	// see dcv.go.
-	DCV *Validation
-	// dcvSeen is what the last cycle read of domain validation.
-	dcvSeen dcvSeen
-
-	// observedAt is the time of the last complete observation when it is
-	// later than the one saved in the state: a cycle that observed no
-	// change saves its time only once the saved one is observedSaveEvery
-	// old (see saveObservation). Zero when the state has the latest.
-	observedAt time.Time
-	// editSpecs, in tests only, changes the specs once loaded: a spec that
-	// validation would refuse, as an older certform accepted it.
-	editSpecs func([]*spec.Order)
 }
 
 // CycleOptions say what one cycle does besides planning.
@@ -203,7 +224,7 @@ func (r *Reconciler) proveLock() error {
 	r.logger().Warn("the state's lock was lost; taking it again and reading the state afresh", "error", err.Error())
 	// The state read afresh may be older than what this process
 	// observed: observe from its time, not from memory.
-	r.observedAt = time.Time{}
+	r.seen.observedAt = time.Time{}
 	return r.Store.Reacquire()
 }
 
