@@ -749,7 +749,7 @@ func (ap *applier) recheckNames(ctx context.Context, a Action) error {
 	}
 	slices.Sort(what)
 	return &BlockedError{By: BlockedExists, Why: fmt.Sprintf("not ordered: CertCentral now has a live order with exactly these names: %s, placed since the plan was made; nothing was ordered; "+
-		"to track it, run certform import %s %d; for a second, separate order with the same names, set allow_existing_names: true in the spec", strings.Join(what, ", "), a.Name, first)}
+		"to track it, run %s; for a second, separate order with the same names, set allow_existing_names: true in the spec", strings.Join(what, ", "), importOrder(a.Name, first))}
 }
 
 // claim records that the action's spec orders its names in this run, or
@@ -854,7 +854,7 @@ func (ap *applier) checkNames(ctx context.Context, a Action, in *state.Intent) e
 	}
 	if len(ids) > 0 {
 		return fmt.Errorf("not sent again: CertCentral has a live order with the names of this order (%s), which may be the one sent earlier; nothing was ordered; "+
-			"if it is, run certform forget %s --force, then certform import %s %s", strings.Join(ids, ", "), a.Name, a.Name, ids[0])
+			"if it is, run %s, then %s", strings.Join(ids, ", "), forgetCommand(a.Name, true), importCommand(a.Name, ids[0]))
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -677,8 +678,8 @@ func duplicates(desired []*spec.Order, known *state.File) map[string]duplicate {
 			for _, n := range names {
 				hint := "for a second certificate, make a new CSR"
 				if e.OrderID != 0 {
-					hint = fmt.Sprintf("if %s was renamed to %s, move the order to the new name: certform forget %s, then certform import %s %d; %s",
-						o, n, o, n, e.OrderID, hint)
+					hint = fmt.Sprintf("if %s was renamed to %s, move the order to the new name: %s; %s",
+						o, n, moveCommands(o, n, strconv.Itoa(e.OrderID)), hint)
 				}
 				out[n] = duplicate{fmt.Sprintf(same+"%s, tracked as %s", what, o), hint}
 			}
@@ -727,7 +728,7 @@ func (pc *planCtx) planOne(p *Changes, name string, d *spec.Order, e *state.Entr
 		pc.planUnsettled(p, pos, note, name, d, e)
 	case d.OrderID != 0 && d.OrderID != e.OrderID && !slices.Contains(e.PreviousOrderIDs, d.OrderID):
 		p.Blocked = append(p.Blocked, pos(Action{Kind: KindAdopt, OrderID: d.OrderID, BlockedBy: BlockedOrderID}))
-		note(NoteBlocked, e.OrderID, fmt.Sprintf("set order_id: %d (or remove it); to track order %d instead, run certform forget %s, then apply", e.OrderID, d.OrderID, name),
+		note(NoteBlocked, e.OrderID, fmt.Sprintf("set order_id: %d (or remove it); to track order %d instead, run %s, then apply", e.OrderID, d.OrderID, forgetCommand(name, false)),
 			"the spec says order_id: %d, but certform tracks order %d for it; nothing is done for this spec", d.OrderID, e.OrderID)
 	default:
 		pc.planTracked(p, pos, note, name, d, e, obs)
@@ -749,7 +750,7 @@ func planGone(note noteFunc, name string, e *state.Entry, invalid bool, gone str
 			"the spec is currently invalid; %s is left as it is until it is fixed", what)
 		return
 	}
-	note(NoteOrphan, e.OrderID, fmt.Sprintf("to revoke it, restore the spec with revoke: true; to stop tracking it, run certform forget %s", name),
+	note(NoteOrphan, e.OrderID, fmt.Sprintf("to revoke it, restore the spec with revoke: true; to stop tracking it, run %s", forgetCommand(name, false)),
 		"the spec is gone (%s; last seen in %s); nothing is revoked, %s is left as it is", gone, orNone(e.File), what)
 }
 
@@ -759,7 +760,7 @@ func planGone(note noteFunc, name string, e *state.Entry, invalid bool, gone str
 // needs a key no store can keep.
 func (pc *planCtx) planNew(p *Changes, pos posFunc, note noteFunc, name string, d *spec.Order) {
 	if d.Revoke {
-		note(NoteWarning, 0, fmt.Sprintf("to revoke an order made elsewhere, adopt it first: certform import %s ORDER_ID", name),
+		note(NoteWarning, 0, fmt.Sprintf("to revoke an order made elsewhere, adopt it first: %s", importCommand(name, anyOrderID)),
 			"revoke is true but certform has no order for this spec; nothing is ordered or revoked")
 		return
 	}
@@ -789,7 +790,7 @@ func (pc *planCtx) planNew(p *Changes, pos posFunc, note noteFunc, name string, 
 func (pc *planCtx) planUnsettled(p *Changes, pos posFunc, note noteFunc, name string, d *spec.Order, e *state.Entry) {
 	in := e.Intent
 	if d.OrderID != 0 {
-		note(NoteWarning, 0, fmt.Sprintf("after checking CertCentral for alternative order id %s, run certform forget %s --force; the next apply adopts order %d", in.AlternativeOrderID, name, d.OrderID),
+		note(NoteWarning, 0, fmt.Sprintf("after checking CertCentral for alternative order id %s, run %s; the next apply adopts order %d", in.AlternativeOrderID, forgetCommand(name, true), d.OrderID),
 			"an earlier order's outcome is unknown (alternative order id %s) and the spec now names order %d; nothing is done", in.AlternativeOrderID, d.OrderID)
 		return
 	}
@@ -804,7 +805,7 @@ func (pc *planCtx) planUnsettled(p *Changes, pos posFunc, note noteFunc, name st
 	a := pos(Action{Kind: KindOrder, Resume: in.AlternativeOrderID, ResendAt: resendAt(in, pc.in.ResendAfter)})
 	p.Actions = append(p.Actions, a)
 	if pc.in.Now.Before(a.ResendAt) {
-		note(NoteWaiting, 0, fmt.Sprintf("CertCentral may still be working on it; to give up on it after checking CertCentral, run certform forget %s --force", name),
+		note(NoteWaiting, 0, fmt.Sprintf("CertCentral may still be working on it; to give up on it after checking CertCentral, run %s", forgetCommand(name, true)),
 			"the order sent at %s has an unknown outcome; apply looks alternative order id %s up and adopts the order if found; it is not sent again before %s",
 			in.Started.UTC().Format(time.RFC3339), in.AlternativeOrderID, a.ResendAt.Format(time.RFC3339))
 	}
@@ -869,7 +870,7 @@ func (pc *planCtx) planRevokeOrClosed(p *Changes, pos posFunc, note noteFunc, na
 		planRevoke(p, pos, note, d, e, obs, revokeUnknown)
 	case status == "expired" && pc.planRenewal(p, pos, note, d, e, status, obs):
 	case closedStatuses[status]:
-		note(NoteDrift, e.OrderID, "for a new certificate, write a spec with a new name; to stop tracking this one, run certform forget "+name,
+		note(NoteDrift, e.OrderID, "for a new certificate, write a spec with a new name; to stop tracking this one, run "+forgetCommand(name, false).String(),
 			"the order is %s in CertCentral, changed outside certform; certform changes nothing on it", status)
 	default:
 		return false
@@ -1125,7 +1126,7 @@ func (pc *planCtx) planRenewal(p *Changes, pos func(Action) Action, note func(st
 			ResendAt: resendAt(in, pc.in.ResendAfter), OrderEnds: e.OrderValidTill})
 		p.Actions = append(p.Actions, a)
 		if now.Before(a.ResendAt) {
-			note(NoteWaiting, e.OrderID, fmt.Sprintf("CertCentral may still be working on it; to give up on it after checking CertCentral, run certform forget %s --force", d.Name),
+			note(NoteWaiting, e.OrderID, fmt.Sprintf("CertCentral may still be working on it; to give up on it after checking CertCentral, run %s", forgetCommand(d.Name, true)),
 				"the renewal of order %d sent at %s has an unknown outcome; apply looks alternative order id %s up and tracks the new order if found; it is not sent again before %s",
 				e.OrderID, in.Started.UTC().Format(time.RFC3339), in.AlternativeOrderID, a.ResendAt.Format(time.RFC3339))
 		}
@@ -1135,7 +1136,7 @@ func (pc *planCtx) planRenewal(p *Changes, pos func(Action) Action, note func(st
 		// lasts beyond renew_before_days is left to the drift note.
 		return false
 	case renewed:
-		note(NoteWarning, e.OrderID, fmt.Sprintf("find the renewal in CertCentral, then track it: certform forget %s, then certform import %s NEW_ORDER_ID", d.Name, d.Name),
+		note(NoteWarning, e.OrderID, fmt.Sprintf("find the renewal in CertCentral, then track it: %s", moveCommands(d.Name, d.Name, renewalOrderID)),
 			"order %d ends at %s and CertCentral says it was renewed, but not by which order; certform does not renew it again", e.OrderID, e.OrderValidTill.UTC().Format(time.RFC3339))
 		return true
 	case status != "issued" && status != "expired":
@@ -1194,7 +1195,7 @@ func (pc *planCtx) planRenewOrder(p *Changes, pos posFunc, note noteFunc, d *spe
 			p.Blocked = append(p.Blocked, a)
 			n := pc.existsNote(d.Name, found)
 			n.Message = strings.Replace(n.Message, "; it is not ordered", fmt.Sprintf("; order %d is not renewed", e.OrderID), 1)
-			n.Hint = fmt.Sprintf("if order %d is the renewal, track it: certform forget %s, then certform import %s %d; to renew anyway, set allow_existing_names: true in the spec", found[0].ID, d.Name, d.Name, found[0].ID)
+			n.Hint = fmt.Sprintf("if order %d is the renewal, track it: %s; to renew anyway, set allow_existing_names: true in the spec", found[0].ID, moveCommands(d.Name, d.Name, strconv.Itoa(found[0].ID)))
 			p.Notes = append(p.Notes, n)
 			return true
 		}
@@ -1231,7 +1232,7 @@ func (pc *planCtx) planAdopt(p *Changes, pos func(Action) Action, note func(stri
 		note(NoteBlocked, d.OrderID, hint, format, args...)
 	}
 	if owner, ok := pc.tracked[d.OrderID]; ok {
-		blocked(BlockedDuplicate, fmt.Sprintf("one order, one spec: if %s was renamed to %s, run certform forget %s; the next apply adopts the order here", owner, d.Name, owner),
+		blocked(BlockedDuplicate, fmt.Sprintf("one order, one spec: if %s was renamed to %s, run %s; the next apply adopts the order here", owner, d.Name, forgetCommand(owner, false)),
 			"order %d is tracked as %s; nothing is adopted", d.OrderID, owner)
 		return
 	}
@@ -1405,9 +1406,9 @@ func (pc *planCtx) existsNote(name string, found []liveOrder) Note {
 		what = append(what, w+")")
 	}
 	id := found[0].ID
-	hint := fmt.Sprintf("to track it, run certform import %s %d", name, id)
+	hint := fmt.Sprintf("to track it, run %s", importOrder(name, id))
 	if t, ok := pc.tracked[id]; ok {
-		hint = fmt.Sprintf("if %s was renamed to %s, run certform forget %s, then certform import %s %d", t, name, t, name, id)
+		hint = fmt.Sprintf("if %s was renamed to %s, run %s", t, name, moveCommands(t, name, strconv.Itoa(id)))
 	}
 	hint += "; for a second, separate order with the same names, set allow_existing_names: true in the spec"
 	return Note{Kind: NoteExists, Name: name, OrderID: id,

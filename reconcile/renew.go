@@ -34,7 +34,7 @@ func (ap *applier) renewedYet(ctx context.Context, a Action) (detail string, don
 		return "not renewed again: " + detail, true, nil
 	case bool(old.IsRenewed):
 		return "", false, fmt.Errorf("not renewed: CertCentral says order %d is renewed already, but not by which order; nothing was ordered; "+
-			"find the renewal in CertCentral, then track it: certform forget %s, then certform import %s NEW_ORDER_ID", a.OrderID, a.Name, a.Name)
+			"find the renewal in CertCentral, then track it: %s", a.OrderID, moveCommands(a.Name, a.Name, renewalOrderID))
 	}
 	return "", false, nil
 }
@@ -60,8 +60,8 @@ func (ap *applier) adoptRenewal(ctx context.Context, a Action, newID int) (strin
 		return "", fmt.Errorf("not adopted: order %d renews order %d, not order %d; check both in CertCentral", newID, o.RenewalOfOrderID, a.OrderID)
 	}
 	if closedStatuses[o.Status] {
-		return "", fmt.Errorf("not adopted: order %d, the renewal of order %d, is %s in CertCentral; for a new certificate, give the spec a new name, or run certform forget %s so that certform orders anew",
-			newID, a.OrderID, o.Status, a.Name)
+		return "", fmt.Errorf("not adopted: order %d, the renewal of order %d, is %s in CertCentral; for a new certificate, give the spec a new name, or run %s so that certform orders anew",
+			newID, a.OrderID, o.Status, forgetCommand(a.Name, false))
 	}
 	var other string
 	ap.Store.View(func(f *state.File) {
@@ -70,7 +70,7 @@ func (ap *applier) adoptRenewal(ctx context.Context, a Action, newID int) (strin
 		}
 	})
 	if other != "" {
-		return "", fmt.Errorf("not adopted: order %d, the renewal of order %d, is tracked as %s; run certform forget %s if it belongs to %s", newID, a.OrderID, other, other, a.Name)
+		return "", fmt.Errorf("not adopted: order %d, the renewal of order %d, is tracked as %s; run %s if it belongs to %s", newID, a.OrderID, other, forgetCommand(other, false), a.Name)
 	}
 	now := ap.now()
 	err = ap.Store.Update(a.Name, func(e *state.Entry) bool {
