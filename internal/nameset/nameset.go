@@ -65,6 +65,21 @@ func Diff(want, have []string) (extra, missing []string) {
 	return extra, missing
 }
 
+// Key returns the names of a certificate with common name cn and DNS
+// names dns as one string, a map key that two certificates share exactly
+// when they name the same set of names (the common name counted among
+// them): lower-cased, trimmed, without blanks or repeats, sorted, joined
+// by commas.
+func Key(cn string, dns []string) string {
+	m := set(append([]string{cn}, dns...))
+	list := make([]string, 0, len(m))
+	for n := range m {
+		list = append(list, n)
+	}
+	sort.Strings(list)
+	return strings.Join(list, ",")
+}
+
 // set returns the names of list, normalised, without blanks.
 func set(list []string) map[string]bool {
 	m := map[string]bool{}

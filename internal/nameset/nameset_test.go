@@ -38,3 +38,12 @@ func TestDiff(t *testing.T) {
 		t.Fatalf("Diff of equal sets = %q, %q; want none", extra, missing)
 	}
 }
+
+func TestKey(t *testing.T) {
+	if got, want := Key(" B.com", []string{"a.com", "", "b.com"}), "a.com,b.com"; got != want {
+		t.Fatalf("Key = %q, want %q", got, want)
+	}
+	if Key("a.com", []string{"b.com"}) != Key("b.com", []string{"a.com"}) {
+		t.Fatal("Key differs for the same set of names")
+	}
+}
