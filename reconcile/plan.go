@@ -392,19 +392,7 @@ func plan(in planInput) *Changes {
 	if known == nil {
 		known = &state.File{Entries: map[string]*state.Entry{}}
 	}
-	names := map[string]bool{}
-	for n := range desired {
-		names[n] = true
-	}
-	for n := range known.Entries {
-		names[n] = true
-	}
-	sorted := make([]string, 0, len(names))
-	for n := range names {
-		sorted = append(sorted, n)
-	}
-	sort.Strings(sorted)
-
+	sorted := specAndEntryNames(desired, known)
 	if len(in.Desired) == 0 && len(in.Invalid) == 0 && len(known.Entries) > 0 {
 		p.Notes = append(p.Notes, Note{Kind: NoteWarning,
 			Message: fmt.Sprintf("the spec directory holds no specs, but the state tracks %s; nothing is revoked or changed", plural(len(known.Entries), "order")),
@@ -428,6 +416,24 @@ func plan(in planInput) *Changes {
 	budgetRevocations(p, known, in.MaxRevocations, in.Now)
 	budgetPurchases(p, known, in.MaxPurchases, in.Now)
 	return p
+}
+
+// specAndEntryNames returns the names of the specs desired and of the
+// state's entries, sorted, each once.
+func specAndEntryNames(desired map[string]*spec.Order, known *state.File) []string {
+	names := map[string]bool{}
+	for n := range desired {
+		names[n] = true
+	}
+	for n := range known.Entries {
+		names[n] = true
+	}
+	sorted := make([]string, 0, len(names))
+	for n := range names {
+		sorted = append(sorted, n)
+	}
+	sort.Strings(sorted)
+	return sorted
 }
 
 // budgetPurchases blocks every planned purchase (a new order or a renewal)
@@ -646,19 +652,7 @@ type duplicate struct{ reason, hint string }
 // name (typically a renamed spec), or several new specs with one
 // fingerprint. It returns them by spec name.
 func duplicates(desired []*spec.Order, known *state.File) map[string]duplicate {
-	owner := map[string]string{}
-	for _, name := range known.Names() {
-		e := known.Entries[name]
-		fp := e.Fingerprint
-		if e.OrderID == 0 && e.Intent != nil {
-			fp = e.Intent.Fingerprint
-		}
-		if fp != "" && live(e) && (e.OrderID != 0 || e.Intent != nil) {
-			if _, ok := owner[fp]; !ok {
-				owner[fp] = name
-			}
-		}
-	}
+	owner := fingerprintOwners(known)
 	groups := map[string][]string{}
 	for _, d := range desired {
 		if !d.Revoke && d.OrderID == 0 && isNew(known.Entries[d.Name]) {
@@ -698,6 +692,25 @@ func duplicates(desired []*spec.Order, known *state.File) map[string]duplicate {
 		}
 	}
 	return out
+}
+
+// fingerprintOwners returns, by fingerprint, the first entry (by name)
+// with a live order or an order intent for it.
+func fingerprintOwners(known *state.File) map[string]string {
+	owner := map[string]string{}
+	for _, name := range known.Names() {
+		e := known.Entries[name]
+		fp := e.Fingerprint
+		if e.OrderID == 0 && e.Intent != nil {
+			fp = e.Intent.Fingerprint
+		}
+		if fp != "" && live(e) && (e.OrderID != 0 || e.Intent != nil) {
+			if _, ok := owner[fp]; !ok {
+				owner[fp] = name
+			}
+		}
+	}
+	return owner
 }
 
 // noteFunc adds a note about one spec to the plan.
