@@ -44,7 +44,7 @@ type Delivery struct {
 }
 
 // DefaultHookBackoff is the first wait before a failed deploy hook runs
-// again when Reconciler.HookBackoff is zero; the wait doubles with each
+// again when DeliveryOptions.HookBackoff is zero; the wait doubles with each
 // failure in a row, up to hookRetryMax.
 const (
 	DefaultHookBackoff = 30 * time.Second
