@@ -978,7 +978,7 @@ func (pc *planCtx) fieldChanges(note noteFunc, d *spec.Order, e *state.Entry, st
 // that differ from the spec's and that certform did not ask for (changed
 // in CertCentral's console, say) are a drift note; the reissue this plans
 // brings them back to the spec's.
-func (pc *planCtx) namesChanged(note func(string, int, string, string, ...any), d *spec.Order, e *state.Entry, status string, changed []string) []string {
+func (pc *planCtx) namesChanged(note noteFunc, d *spec.Order, e *state.Entry, status string, changed []string) []string {
 	have, want := e.Names, specNames(d)
 	changed = slices.DeleteFunc(slices.Clone(changed), func(k string) bool { return k == "common_name" || k == "dns_names" })
 	if have[0] != want[0] {
@@ -1021,7 +1021,7 @@ func (pc *planCtx) rejected(d *spec.Order, e *state.Entry) bool {
 // certificate ends within reissue_before_days and auto_reissue is off.
 // Only an issued order with no reissue pending is reissued; otherwise the
 // reissue waits, with a note.
-func (pc *planCtx) planReissue(p *Changes, pos func(Action) Action, note func(string, int, string, string, ...any), d *spec.Order, e *state.Entry, status string, changed []string, ctChanged bool) {
+func (pc *planCtx) planReissue(p *Changes, pos posFunc, note noteFunc, d *spec.Order, e *state.Entry, status string, changed []string, ctChanged bool) {
 	a := pos(Action{Kind: KindReissue, OrderID: e.OrderID, Changed: changed})
 	if !pc.reissueReason(note, d, e, status, ctChanged, &a) {
 		return
@@ -1119,7 +1119,7 @@ func (pc *planCtx) reissueWaits(note noteFunc, d *spec.Order, e *state.Entry, st
 // (or expired): a renewal order is placed, unless CertCentral holds
 // another live order with the spec's names (the order renewed, and the
 // spec's earlier orders, do not count).
-func (pc *planCtx) planRenewal(p *Changes, pos func(Action) Action, note func(string, int, string, string, ...any), d *spec.Order, e *state.Entry, status string, obs *observed) bool {
+func (pc *planCtx) planRenewal(p *Changes, pos posFunc, note noteFunc, d *spec.Order, e *state.Entry, status string, obs *observed) bool {
 	now := pc.in.Now
 	renewed, renewedID := e.Renewed, e.RenewedOrderID
 	if obs != nil {
@@ -1237,7 +1237,7 @@ func reissueOverdue(e *state.Entry, status string, now time.Time) bool {
 // spec's names; the adoption is then Verified and the toggles the spec
 // asks for follow it. An order not read is planned unverified: apply
 // reads and checks it first.
-func (pc *planCtx) planAdopt(p *Changes, pos func(Action) Action, note func(string, int, string, string, ...any), d *spec.Order) {
+func (pc *planCtx) planAdopt(p *Changes, pos posFunc, note noteFunc, d *spec.Order) {
 	a := pos(Action{Kind: KindAdopt, OrderID: d.OrderID})
 	blocked := func(by, hint, format string, args ...any) {
 		a.BlockedBy = by

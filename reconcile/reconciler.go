@@ -41,7 +41,8 @@ type Reconciler struct {
 	// at once; default 4.
 	Parallelism int
 	// Limits are the rails of what a cycle may send: budgets, resend
-	// wait, clock skew.
+	// wait, clock skew. Embedded, like DeliveryOptions: their fields read
+	// as the Reconciler's (r.MaxPurchases), only a literal names the group.
 	Limits
 	// Quiet is how long no file below Dir may have changed before the
 	// specs are loaded: a checkout writes its files within milliseconds of
