@@ -14,6 +14,7 @@ package reconcile
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -428,12 +429,7 @@ func specAndEntryNames(desired map[string]*spec.Order, known *state.File) []stri
 	for n := range known.Entries {
 		names[n] = true
 	}
-	sorted := make([]string, 0, len(names))
-	for n := range names {
-		sorted = append(sorted, n)
-	}
-	sort.Strings(sorted)
-	return sorted
+	return slices.Sorted(maps.Keys(names))
 }
 
 // budgetPurchases blocks every planned purchase (a new order or a renewal)
