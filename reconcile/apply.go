@@ -47,18 +47,17 @@ type applier struct {
 	// Grace bounds how long calls in flight may go on after the context
 	// passed to Apply ends (default 10 s); no new call starts meanwhile.
 	Grace time.Duration
-	// ResendAfter is how old an order intent must be before the order is
-	// sent again after a look-up that misses.
-	ResendAfter time.Duration
 	// Now returns the time recorded in state (default time.Now).
 	Now func() time.Time
 	// CheckClock, when set, is called before every order, renewal,
 	// reissue and revocation: an error (a *ClockError) sends nothing.
 	CheckClock func(ctx context.Context) error
-	// MaxPurchases is the budget of purchases (new orders and renewals) in
-	// any rolling 24 hours, checked once more in the write that saves each
-	// purchase's intent; negative means no limit.
-	MaxPurchases int
+	// Limits are the Reconciler's: the purchase budget is checked once
+	// more in the write that saves each purchase's intent, the revocation
+	// budget again when the read just before a revoke or reissue finds it
+	// revoking certificates, and ResendAfter before an intent is sent
+	// again. MaxClockSkew is not read: CheckClock checks the clock.
+	Limits
 
 	// claimed maps the names of each new order this applier started
 	// (common name first, joined by spaces) to its spec: a second spec
@@ -66,10 +65,6 @@ type applier struct {
 	// CertCentral lists the first one.
 	claimMu sync.Mutex
 	claimed map[string]string
-	// MaxRevocations is the --max-revocations budget, checked again when
-	// the read just before a revoke or reissue finds it revoking
-	// certificates; negative means no limit.
-	MaxRevocations int
 	// Keys keeps the keys made for specs with key_type; nil refuses them
 	// (ErrNoKeyStore).
 	Keys KeyStore

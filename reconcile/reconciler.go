@@ -343,8 +343,7 @@ func (r *Reconciler) Apply(ctx context.Context, c *Cycle) []Result {
 		r.logger().Error("saving the domains' validation ends", "error", err.Error())
 	}
 	p, steps := splitDCV(c.Plan)
-	ap := &applier{API: r.API, Store: r.Store, Log: r.Log, Parallelism: r.Parallelism, ResendAfter: r.ResendAfter, Now: r.Now,
-		MaxPurchases: r.MaxPurchases, MaxRevocations: r.MaxRevocations, Keys: r.Keys,
+	ap := &applier{API: r.API, Store: r.Store, Log: r.Log, Parallelism: r.Parallelism, Now: r.Now, Limits: r.Limits, Keys: r.Keys,
 		CheckClock: func(ctx context.Context) error { return r.checkClock(ctx, true) }}
 	return append(append(ap.Apply(ctx, p), r.applyDCV(ctx, steps)...), left...)
 }
