@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/certform/certform/digicert"
+	"github.com/certform/certform/internal/nameset"
 	"github.com/certform/certform/spec"
 	"github.com/certform/certform/state"
 )
@@ -130,7 +131,7 @@ func (im *Import) free() error {
 
 // namesDiffer compares an order's names with a spec's and says which differ.
 func namesDiffer(o *spec.Order, got *digicert.Order) string {
-	extra, missing := spec.NameDiff(append([]string{o.CommonName}, o.DNSNames...), got.Names())
+	extra, missing := nameset.Diff(append([]string{o.CommonName}, o.DNSNames...), got.Names())
 	var parts []string
 	if len(missing) > 0 {
 		parts = append(parts, "the order lacks "+strings.Join(missing, ", "))

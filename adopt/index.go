@@ -2,10 +2,9 @@ package adopt
 
 import (
 	"fmt"
-	"sort"
-	"strings"
 
 	"github.com/certform/certform/digicert"
+	"github.com/certform/certform/internal/nameset"
 	"github.com/certform/certform/spec"
 	"github.com/certform/certform/state"
 )
@@ -52,26 +51,10 @@ func newIndex(known *state.File, specs *spec.Result) *index {
 		case o.OrderID != 0:
 			x.specIDs[o.OrderID] = o.File
 		case !hasOrder[o.Name] && !o.AllowExistingNames:
-			x.names[namesKey(o.CommonName, o.DNSNames)] = o
+			x.names[nameset.Key(o.CommonName, o.DNSNames)] = o
 		}
 	}
 	return x
-}
-
-// namesKey is a set of names as one string: lower case, sorted, unique.
-func namesKey(cn string, dns []string) string {
-	set := map[string]bool{}
-	for _, n := range append([]string{cn}, dns...) {
-		if n = strings.ToLower(strings.TrimSpace(n)); n != "" {
-			set[n] = true
-		}
-	}
-	list := make([]string, 0, len(set))
-	for n := range set {
-		list = append(list, n)
-	}
-	sort.Strings(list)
-	return strings.Join(list, ",")
 }
 
 // taken returns why the order is not adopted, or "" when nothing tracks
@@ -95,7 +78,7 @@ func (x *index) taken(o *digicert.Order) string {
 	if f, ok := x.specIDs[o.ID]; ok {
 		return "named by order_id in spec file " + f
 	}
-	if s, ok := x.names[namesKey(o.Certificate.CommonName, o.Certificate.DNSNames)]; ok {
+	if s, ok := x.names[nameset.Key(o.Certificate.CommonName, o.Certificate.DNSNames)]; ok {
 		return fmt.Sprintf("spec %s (%s) has exactly its names; to track this order for it, run certform import %s %d", s.Name, s.File, s.Name, o.ID)
 	}
 	return ""

@@ -42,7 +42,7 @@ func TestDaemon_clockSkew(t *testing.T) {
 	}
 	var off atomic.Int64
 	off.Store(int64(17520 * time.Hour))
-	r := &reconcile.Reconciler{Dir: dir, API: api, Observe: true, MaxRevocations: 1, MaxPurchases: 1, MaxClockSkew: reconcile.DefaultMaxClockSkew,
+	r := &reconcile.Reconciler{Dir: dir, API: api, Observe: true, Limits: reconcile.Limits{MaxRevocations: 1, MaxPurchases: 1, MaxClockSkew: reconcile.DefaultMaxClockSkew},
 		Now: func() time.Time { return certcentral.Add(time.Duration(off.Load())) }}
 	d, _, logs, _ := newTestDaemon(t, Config{Reconciler: r})
 

@@ -80,8 +80,9 @@ func eventRig(t *testing.T, n Notifier, opts ...digicerttest.Option) (*Daemon, *
 			t.Fatal(err)
 		}
 	}
-	r := &reconcile.Reconciler{Dir: dir, API: api, Observe: true, MaxRevocations: 1, MaxPurchases: 2, CertDir: t.TempDir(),
-		Hook: &deliver.Hook{Command: "echo reload refused >&2; exit 3", Timeout: 10 * time.Second}, HookBackoff: time.Hour}
+	r := &reconcile.Reconciler{Dir: dir, API: api, Observe: true, Limits: reconcile.Limits{MaxRevocations: 1, MaxPurchases: 2},
+		DeliveryOptions: reconcile.DeliveryOptions{CertDir: t.TempDir(),
+			Hook: &deliver.Hook{Command: "echo reload refused >&2; exit 3", Timeout: 10 * time.Second}, HookBackoff: time.Hour}}
 	d, c, logs, _ := newTestDaemonClock(t, Config{Reconciler: r, Notifier: n}, clock)
 	r.Now = c.Now
 	t.Cleanup(func() {

@@ -19,7 +19,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/certform/certform/spec"
+	"github.com/certform/certform/internal/nameset"
 )
 
 // ClockSkew is how far in the future a certificate's NotBefore may lie and
@@ -142,7 +142,7 @@ func Check(b *Bundle, names []string, csrPEM string, now time.Time) error {
 // nameMismatch says which of names the leaf misses and which it has
 // beyond them, "" when they are the same.
 func nameMismatch(names []string, leaf *x509.Certificate) string {
-	extra, missing := spec.NameDiff(names, leafNames(leaf))
+	extra, missing := nameset.Diff(names, leafNames(leaf))
 	var parts []string
 	if len(missing) > 0 {
 		parts = append(parts, "missing "+strings.Join(missing, ", "))

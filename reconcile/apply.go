@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/certform/certform/digicert"
+	"github.com/certform/certform/internal/nameset"
 	"github.com/certform/certform/spec"
 	"github.com/certform/certform/state"
 )
@@ -46,18 +47,17 @@ type applier struct {
 	// Grace bounds how long calls in flight may go on after the context
 	// passed to Apply ends (default 10 s); no new call starts meanwhile.
 	Grace time.Duration
-	// ResendAfter is how old an order intent must be before the order is
-	// sent again after a look-up that misses.
-	ResendAfter time.Duration
 	// Now returns the time recorded in state (default time.Now).
 	Now func() time.Time
 	// CheckClock, when set, is called before every order, renewal,
 	// reissue and revocation: an error (a *ClockError) sends nothing.
 	CheckClock func(ctx context.Context) error
-	// MaxPurchases is the budget of purchases (new orders and renewals) in
-	// any rolling 24 hours, checked once more in the write that saves each
-	// purchase's intent; negative means no limit.
-	MaxPurchases int
+	// Limits are the Reconciler's: the purchase budget is checked once
+	// more in the write that saves each purchase's intent, the revocation
+	// budget again when the read just before a revoke or reissue finds it
+	// revoking certificates, and ResendAfter before an intent is sent
+	// again. MaxClockSkew is not read: CheckClock checks the clock.
+	Limits
 
 	// claimed maps the names of each new order this applier started
 	// (common name first, joined by spaces) to its spec: a second spec
@@ -65,10 +65,6 @@ type applier struct {
 	// CertCentral lists the first one.
 	claimMu sync.Mutex
 	claimed map[string]string
-	// MaxRevocations is the --max-revocations budget, checked again when
-	// the read just before a revoke or reissue finds it revoking
-	// certificates; negative means no limit.
-	MaxRevocations int
 	// Keys keeps the keys made for specs with key_type; nil refuses them
 	// (ErrNoKeyStore).
 	Keys KeyStore
@@ -116,24 +112,9 @@ func (ap *applier) Apply(ctx context.Context, p *Changes) []Result {
 		log.Warn("blocked", actionAttrs(a)...)
 	}
 	results := make([]Result, len(p.Actions))
-	byName := map[string][]int{}
-	var names []string
-	for i, a := range p.Actions {
-		if _, ok := byName[a.Name]; !ok {
-			names = append(names, a.Name)
-		}
-		byName[a.Name] = append(byName[a.Name], i)
-	}
-
-	callCtx, cancelCalls := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelCalls()
-	grace := ap.Grace
-	if grace <= 0 {
-		grace = 10 * time.Second
-	}
-	stop := context.AfterFunc(ctx, func() { time.AfterFunc(grace, cancelCalls) })
+	names, byName := actionsBySpec(p.Actions)
+	callCtx, stop := ap.callContext(ctx)
 	defer stop()
-
 	par := ap.Parallelism
 	if par <= 0 {
 		par = 4
@@ -145,27 +126,7 @@ func (ap *applier) Apply(ctx context.Context, p *Changes) []Result {
 		go func() {
 			defer wg.Done()
 			for name := range work {
-				for _, i := range byName[name] {
-					a := p.Actions[i]
-					if ctx.Err() != nil {
-						results[i] = Result{Action: a, Err: ErrStopping}
-						continue
-					}
-					detail, err := ap.do(callCtx, a)
-					results[i] = Result{Action: a, Detail: detail, Err: err}
-					attrs := append(actionAttrs(a), "result", detail)
-					if err != nil {
-						log.Error("failed", append(actionAttrs(a), "error", err.Error())...)
-						// Later calls of the same spec depend on this one.
-						for _, j := range byName[name] {
-							if j > i && results[j].Action.Kind == "" {
-								results[j] = Result{Action: p.Actions[j], Err: fmt.Errorf("not started: an earlier call for %s failed", name)}
-							}
-						}
-						break
-					}
-					log.Info("done", attrs...)
-				}
+				ap.applySpec(ctx, callCtx, p.Actions, byName[name], results)
 			}
 		}()
 	}
@@ -175,6 +136,62 @@ func (ap *applier) Apply(ctx context.Context, p *Changes) []Result {
 	close(work)
 	wg.Wait()
 	return results
+}
+
+// actionsBySpec returns the spec names of actions in plan order, and the
+// indexes of each spec's actions.
+func actionsBySpec(actions []Action) (names []string, byName map[string][]int) {
+	byName = map[string][]int{}
+	for i, a := range actions {
+		if _, ok := byName[a.Name]; !ok {
+			names = append(names, a.Name)
+		}
+		byName[a.Name] = append(byName[a.Name], i)
+	}
+	return names, byName
+}
+
+// callContext returns the context the calls run in: it ends Grace
+// (default 10 s) after ctx ends, so that calls in flight may finish.
+// stop releases it.
+func (ap *applier) callContext(ctx context.Context) (callCtx context.Context, stop func()) {
+	callCtx, cancelCalls := context.WithCancel(context.WithoutCancel(ctx))
+	grace := ap.Grace
+	if grace <= 0 {
+		grace = 10 * time.Second
+	}
+	stopAfter := context.AfterFunc(ctx, func() { time.AfterFunc(grace, cancelCalls) })
+	return callCtx, func() {
+		stopAfter()
+		cancelCalls()
+	}
+}
+
+// applySpec makes the calls of one spec's actions (idx) in sequence, in
+// callCtx, into results: none starts once ctx has ended, and a call that
+// fails leaves the spec's later calls, which depend on it, not started.
+func (ap *applier) applySpec(ctx, callCtx context.Context, actions []Action, idx []int, results []Result) {
+	log := ap.logger()
+	for _, i := range idx {
+		a := actions[i]
+		if ctx.Err() != nil {
+			results[i] = Result{Action: a, Err: ErrStopping}
+			continue
+		}
+		detail, err := ap.do(callCtx, a)
+		results[i] = Result{Action: a, Detail: detail, Err: err}
+		if err != nil {
+			log.Error("failed", append(actionAttrs(a), "error", err.Error())...)
+			// Later calls of the same spec depend on this one.
+			for _, j := range idx {
+				if j > i && results[j].Action.Kind == "" {
+					results[j] = Result{Action: actions[j], Err: fmt.Errorf("not started: an earlier call for %s failed", a.Name)}
+				}
+			}
+			return
+		}
+		log.Info("done", append(actionAttrs(a), "result", detail)...)
+	}
 }
 
 func (ap *applier) logger() *slog.Logger { return loggerOr(ap.Log) }
@@ -364,33 +381,15 @@ func (ap *applier) place(ctx context.Context, a Action, renewal int) (string, er
 	if o.KeyType != "" && ap.Keys == nil {
 		return "", ErrNoKeyStore
 	}
-	kind := state.IntentOrder
-	if renewal != 0 {
-		kind = state.IntentRenew
-	}
+	kind := intentKind(renewal)
 	prev := ap.Store.Entry(a.Name)
 	var altID string
 	first := false // the first request with a new alternative order id
 	switch {
 	case prev != nil && prev.Intent != nil && prev.Intent.Action == kind:
-		in := prev.Intent
-		altID = in.AlternativeOrderID
-		if detail, found, err := ap.lookUp(ctx, a, altID); found || err != nil {
+		altID = prev.Intent.AlternativeOrderID
+		if detail, done, err := ap.resumeIntent(ctx, a, renewal, prev.Intent); done || err != nil {
 			return detail, err
-		}
-		if at := resendAt(in, ap.ResendAfter); ap.now().Before(at) {
-			return "", &WaitError{Until: at, Why: fmt.Sprintf("alternative order id %s, sent at %s, is not found yet; CertCentral may still be working on it, so it is not sent again before %s",
-				altID, in.Started.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339))}
-		}
-		if renewal != 0 {
-			if detail, done, err := ap.renewedYet(ctx, a); done || err != nil {
-				return detail, err
-			}
-		} else if err := ap.claim(a); err != nil {
-			return "", err
-		}
-		if err := ap.checkNames(ctx, a, in); err != nil {
-			return "", err
 		}
 	case renewal == 0 && prev != nil && (prev.OrderID != 0 || prev.Intent != nil):
 		return "", fmt.Errorf("not ordered: the state now tracks order %d for %s (it changed after the plan was made)", prev.OrderID, a.Name)
@@ -399,39 +398,141 @@ func (ap *applier) place(ctx context.Context, a Action, renewal int) (string, er
 	case !a.Consulted:
 		return "", fmt.Errorf("not ordered: CertCentral was not asked for live orders with these names first")
 	default:
-		if renewal != 0 {
-			if detail, done, err := ap.renewedYet(ctx, a); done || err != nil {
-				return detail, err
-			}
-		} else if err := ap.recheckNames(ctx, a); err != nil {
-			return "", err
+		if detail, done, err := ap.checkFirstSend(ctx, a, renewal); done || err != nil {
+			return detail, err
 		}
 		altID = newAlternativeID(a.Name)
 		first = true
 	}
-	// A spec with key_type: the key is made (or the intent's taken) and
-	// stored before the intent that records its CSR is saved.
-	var csrPEM string
-	var key, staleKey *state.KeyRecord
-	fresh := false
-	if o.KeyType != "" {
-		var in *state.Intent
-		var cur *state.KeyRecord
-		if prev != nil {
-			in, cur = prev.Intent, prev.Key
-			if in != nil && in.Action != kind {
-				in = nil
-			}
+	k, err := ap.orderKey(a.Name, o, prev, kind, renewal)
+	if err != nil {
+		return "", err
+	}
+	if err := ap.saveOrderIntent(a, kind, renewal, altID, k); err != nil {
+		return "", err
+	}
+	resp, err := ap.API.PlaceOrder(ctx, placeRequest(o, altID, renewal, k.csrPEM, prev))
+	switch {
+	case err == nil:
+		return ap.savePlaced(a, renewal, altID, resp)
+	case first && refused(err):
+		return "", ap.clearRefused(a, renewal, altID, prev, k.key, err)
+	}
+	ap.attemptEnded(a.Name, altID)
+	return ap.settlePlaceError(ctx, a, renewal, altID, err)
+}
+
+// attemptEnded records in the intent with alternative order id altID when
+// its attempt ended: --resend-after counts from then, as the call may
+// have waited for the rate limits before it went out.
+func (ap *applier) attemptEnded(name, altID string) {
+	ap.Store.Update(name, func(e *state.Entry) bool {
+		if e.Intent != nil && e.Intent.AlternativeOrderID == altID {
+			e.Intent.Started = ap.now()
+			e.Intent.ResendAt = e.Intent.Started.Add(ap.ResendAfter)
 		}
-		var err error
-		csrPEM, key, fresh, err = ap.requestKey(a.Name, o, in, cur, renewal != 0 && o.KeyRotation == spec.KeyRotationNever)
-		if err != nil {
-			return "", err
+		return true
+	})
+}
+
+// intentKind is the intent of an order (renewal 0) or of a renewal of
+// order renewal.
+func intentKind(renewal int) string {
+	if renewal != 0 {
+		return state.IntentRenew
+	}
+	return state.IntentOrder
+}
+
+// resumeIntent decides whether the intent in, left by an earlier attempt,
+// is sent again: not when a look-up finds its order (adopted), nor before
+// it is ResendAfter old, nor when the order renewed was renewed meanwhile
+// (renewedYet) or another spec of this run claimed the names (claim), nor
+// when CertCentral holds a live order with the names (checkNames). done
+// or err ends the action with detail.
+func (ap *applier) resumeIntent(ctx context.Context, a Action, renewal int, in *state.Intent) (detail string, done bool, err error) {
+	altID := in.AlternativeOrderID
+	if detail, found, err := ap.lookUp(ctx, a, altID); found || err != nil {
+		return detail, true, err
+	}
+	if at := resendAt(in, ap.ResendAfter); ap.now().Before(at) {
+		return "", true, &WaitError{Until: at, Why: fmt.Sprintf("alternative order id %s, sent at %s, is not found yet; CertCentral may still be working on it, so it is not sent again before %s",
+			altID, in.Started.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339))}
+	}
+	if renewal != 0 {
+		if detail, done, err := ap.renewedYet(ctx, a); done || err != nil {
+			return detail, true, err
 		}
-		if fresh && in != nil && in.Key != nil && in.Key.CSRFingerprint != key.CSRFingerprint {
-			staleKey = in.Key // the same key, under its earlier CSR's name
+	} else if err := ap.claim(a); err != nil {
+		return "", true, err
+	}
+	if err := ap.checkNames(ctx, a, in); err != nil {
+		return "", true, err
+	}
+	return "", false, nil
+}
+
+// checkFirstSend runs the checks just before the first request with a new
+// alternative order id: a renewal reads the order renewed (renewedYet), a
+// new order asks CertCentral once more for live orders with its names
+// (recheckNames). done or err ends the action with detail.
+func (ap *applier) checkFirstSend(ctx context.Context, a Action, renewal int) (detail string, done bool, err error) {
+	if renewal != 0 {
+		if detail, done, err := ap.renewedYet(ctx, a); done || err != nil {
+			return detail, true, err
+		}
+		return "", false, nil
+	}
+	if err := ap.recheckNames(ctx, a); err != nil {
+		return "", true, err
+	}
+	return "", false, nil
+}
+
+// intentKey is the key of an order intent for a spec with key_type: the
+// CSR sent, the key record saved with the intent, whether the key is new
+// in this attempt (fresh: dropped again when the intent is not saved), and
+// the intent's earlier record of the same key (stale) under an earlier
+// CSR's name.
+type intentKey struct {
+	csrPEM     string
+	key, stale *state.KeyRecord
+	fresh      bool
+}
+
+// orderKey makes (or takes from the intent of an earlier attempt) the key
+// of a spec with key_type and stores it, before the intent that records
+// its CSR is saved. A spec without key_type has none.
+func (ap *applier) orderKey(name string, o *spec.Order, prev *state.Entry, kind string, renewal int) (intentKey, error) {
+	var k intentKey
+	if o.KeyType == "" {
+		return k, nil
+	}
+	var in *state.Intent
+	var cur *state.KeyRecord
+	if prev != nil {
+		in, cur = prev.Intent, prev.Key
+		if in != nil && in.Action != kind {
+			in = nil
 		}
 	}
+	var err error
+	k.csrPEM, k.key, k.fresh, err = ap.requestKey(name, o, in, cur, renewal != 0 && o.KeyRotation == spec.KeyRotationNever)
+	if err != nil {
+		return k, err
+	}
+	if k.fresh && in != nil && in.Key != nil && in.Key.CSRFingerprint != k.key.CSRFingerprint {
+		k.stale = in.Key // the same key, under its earlier CSR's name
+	}
+	return k, nil
+}
+
+// saveOrderIntent saves the intent of one attempt and counts its purchase,
+// in one write that checks the purchase budget (MaxPurchases) again. A key
+// made for this attempt goes again when nothing was saved; a stale record
+// of the key goes once the intent is saved.
+func (ap *applier) saveOrderIntent(a Action, kind string, renewal int, altID string, k intentKey) error {
+	o := a.Spec
 	var over error
 	err := ap.Store.Mutate(func(f *state.File) {
 		now := ap.now()
@@ -457,100 +558,107 @@ func (ap *applier) place(ctx context.Context, a Action, renewal int) (string, er
 			}
 			in.Names = addNames(old.Names, specNames(o))
 		}
-		in.CSR, in.Key = csrPEM, key
+		in.CSR, in.Key = k.csrPEM, k.key
 		e.Intent = in
 		e.File = o.File
 	})
 	if err != nil {
-		if fresh {
-			ap.dropKey(a.Name, key, ap.Store.Entry(a.Name))
+		if k.fresh {
+			ap.dropKey(a.Name, k.key, ap.Store.Entry(a.Name))
 		}
-		return "", fmt.Errorf("saving the intent before ordering: %w; nothing was ordered", err)
+		return fmt.Errorf("saving the intent before ordering: %w; nothing was ordered", err)
 	}
 	if over != nil {
-		if fresh {
-			ap.dropKey(a.Name, key, ap.Store.Entry(a.Name))
+		if k.fresh {
+			ap.dropKey(a.Name, k.key, ap.Store.Entry(a.Name))
 		}
-		return "", over
+		return over
 	}
-	if staleKey != nil {
-		ap.dropKey(a.Name, staleKey, ap.Store.Entry(a.Name))
+	if k.stale != nil {
+		ap.dropKey(a.Name, k.stale, ap.Store.Entry(a.Name))
 	}
+	return nil
+}
+
+// placeRequest is the order request of one attempt: the spec's order, a
+// renewal of order renewal when not 0, with the CSR of a spec with
+// key_type. A re-send of the intent's CSR carries the names of its first
+// request, even when the spec's changed since: the order is then reissued
+// for the spec's names.
+func placeRequest(o *spec.Order, altID string, renewal int, csrPEM string, prev *state.Entry) *digicert.OrderRequest {
 	req := orderRequest(o, altID)
 	req.RenewalOfOrderID = renewal
-	if csrPEM != "" {
-		req.Certificate.CSR = csrPEM
-		if prev != nil && prev.Intent != nil && prev.Intent.CSR == csrPEM {
-			// A re-send of the intent's CSR carries the names of its
-			// first request, even when the spec's changed since: the
-			// order is then reissued for the spec's names.
-			if cn, dns, ok := csrNames(csrPEM); ok {
-				req.Certificate.CommonName, req.Certificate.DNSNames = cn, dns
-			}
+	if csrPEM == "" {
+		return req
+	}
+	req.Certificate.CSR = csrPEM
+	if prev != nil && prev.Intent != nil && prev.Intent.CSR == csrPEM {
+		if cn, dns, ok := csrNames(csrPEM); ok {
+			req.Certificate.CommonName, req.Certificate.DNSNames = cn, dns
 		}
 	}
-	resp, err := ap.API.PlaceOrder(ctx, req)
-	if err != nil && first && refused(err) {
-		// DigiCert said no to the first request: nothing was ordered, so
-		// nothing is left to find. The intent and the purchase go.
-		if uerr := ap.Store.Mutate(func(f *state.File) {
-			// The entry as it was before the intent (the first request
-			// is sent only without one).
-			if prev == nil {
-				delete(f.Entries, a.Name)
-			} else {
-				f.Entries[a.Name] = prev
-			}
-			f.Purchases = slices.DeleteFunc(f.Purchases, func(p state.Purchase) bool { return p.AlternativeOrderID == altID })
-		}); uerr == nil {
-			ap.dropKey(a.Name, key, ap.Store.Entry(a.Name))
+	return req
+}
+
+// clearRefused handles DigiCert saying no to the first request (err):
+// nothing was ordered, so nothing is left to find. The intent and the
+// purchase go, the entry is as it was before the intent (prev: the first
+// request is sent only without one), and a key made for it goes.
+func (ap *applier) clearRefused(a Action, renewal int, altID string, prev *state.Entry, key *state.KeyRecord, err error) error {
+	if uerr := ap.Store.Mutate(func(f *state.File) {
+		if prev == nil {
+			delete(f.Entries, a.Name)
 		} else {
-			return "", fmt.Errorf("%w (and clearing the intent failed: %v; %s)", err, uerr, ap.unsettled(altID))
+			f.Entries[a.Name] = prev
 		}
-		what := "the order"
-		if renewal != 0 {
-			what = "the renewal"
-		}
-		return "", fmt.Errorf("%w; CertCentral refused %s, so nothing was ordered and nothing is left to look up: fix what the message names, and the next apply orders it", err, what)
+		f.Purchases = slices.DeleteFunc(f.Purchases, func(p state.Purchase) bool { return p.AlternativeOrderID == altID })
+	}); uerr != nil {
+		return fmt.Errorf("%w (and clearing the intent failed: %v; %s)", err, uerr, ap.unsettled(altID))
 	}
+	ap.dropKey(a.Name, key, ap.Store.Entry(a.Name))
+	what := "the order"
+	if renewal != 0 {
+		what = "the renewal"
+	}
+	return fmt.Errorf("%w; CertCentral refused %s, so nothing was ordered and nothing is left to look up: fix what the message names, and the next apply orders it", err, what)
+}
+
+// savePlaced records the order CertCentral answered with (resp) as the
+// spec's entry, settling the intent.
+func (ap *applier) savePlaced(a Action, renewal int, altID string, resp *digicert.OrderResponse) (string, error) {
+	o := a.Spec
+	status := "needs_approval"
+	if resp.CertificateID != 0 {
+		status = "issued"
+	}
+	err := ap.Store.Update(a.Name, func(e *state.Entry) bool {
+		ne := state.Entry{
+			OrderID: resp.ID, AlternativeOrderID: altID, Fingerprint: o.Fingerprint, Fixed: o.FixedFields(), Checked: o.Fingerprint,
+			Options: o.OrderingOptions(), DisableCT: o.DisableCT, AutoReissue: o.AutoReissue, File: o.File,
+			OrderedAt: ap.now(), Status: status, CertificateID: resp.CertificateID, DCVMethod: o.DCVMethod,
+			DCVToken: resp.DCVRandomValue,
+		}
+		if e.Intent != nil && e.Intent.AlternativeOrderID == altID {
+			ne.Key = e.Intent.Key
+		}
+		carryOver(e, &ne)
+		*e = ne
+		return true
+	})
 	if err != nil {
-		// --resend-after counts from when this attempt ended: the call
-		// may have waited for the rate limits before it went out.
-		ap.Store.Update(a.Name, func(e *state.Entry) bool {
-			if e.Intent != nil && e.Intent.AlternativeOrderID == altID {
-				e.Intent.Started = ap.now()
-				e.Intent.ResendAt = e.Intent.Started.Add(ap.ResendAfter)
-			}
-			return true
-		})
+		return "", fmt.Errorf("order %d was placed but saving it failed: %w; the next apply finds it by alternative order id %s", resp.ID, err, altID)
 	}
+	if renewal != 0 {
+		return fmt.Sprintf("renewed as order %d", resp.ID), nil
+	}
+	return fmt.Sprintf("ordered %d", resp.ID), nil
+}
+
+// settlePlaceError settles a request that failed (err) by what proof
+// there is: a look-up that finds the order adopts it; otherwise the
+// intent stays and the error says how to settle it.
+func (ap *applier) settlePlaceError(ctx context.Context, a Action, renewal int, altID string, err error) (string, error) {
 	switch {
-	case err == nil:
-		status := "needs_approval"
-		if resp.CertificateID != 0 {
-			status = "issued"
-		}
-		err = ap.Store.Update(a.Name, func(e *state.Entry) bool {
-			ne := state.Entry{
-				OrderID: resp.ID, AlternativeOrderID: altID, Fingerprint: o.Fingerprint, Fixed: o.FixedFields(), Checked: o.Fingerprint,
-				Options: o.OrderingOptions(), DisableCT: o.DisableCT, AutoReissue: o.AutoReissue, File: o.File,
-				OrderedAt: ap.now(), Status: status, CertificateID: resp.CertificateID, DCVMethod: o.DCVMethod,
-				DCVToken: resp.DCVRandomValue,
-			}
-			if e.Intent != nil && e.Intent.AlternativeOrderID == altID {
-				ne.Key = e.Intent.Key
-			}
-			carryOver(e, &ne)
-			*e = ne
-			return true
-		})
-		if err != nil {
-			return "", fmt.Errorf("order %d was placed but saving it failed: %w; the next apply finds it by alternative order id %s", resp.ID, err, altID)
-		}
-		if renewal != 0 {
-			return fmt.Sprintf("renewed as order %d", resp.ID), nil
-		}
-		return fmt.Sprintf("ordered %d", resp.ID), nil
 	case errors.Is(err, digicert.ErrOutcomeUnknown):
 		if _, found, lerr := ap.lookUp(ctx, a, altID); found && lerr == nil {
 			id := ap.Store.Entry(a.Name).OrderID
@@ -623,7 +731,7 @@ func (ap *applier) recheckNames(ctx context.Context, a Action) error {
 	var what []string
 	first := 0
 	for _, x := range orders {
-		if digicert.IsClosed(x.Status) || !sameNames(orderNames(x.Certificate.CommonName, x.Certificate.DNSNames), want) {
+		if digicert.IsClosed(x.Status) || !nameset.Same(nameset.List(x.Certificate.CommonName, x.Certificate.DNSNames), want) {
 			continue
 		}
 		if first == 0 || x.ID < first {
@@ -636,7 +744,7 @@ func (ap *applier) recheckNames(ctx context.Context, a Action) error {
 	}
 	slices.Sort(what)
 	return &BlockedError{By: BlockedExists, Why: fmt.Sprintf("not ordered: CertCentral now has a live order with exactly these names: %s, placed since the plan was made; nothing was ordered; "+
-		"to track it, run certform import %s %d; for a second, separate order with the same names, set allow_existing_names: true in the spec", strings.Join(what, ", "), a.Name, first)}
+		"to track it, run %s; for a second, separate order with the same names, set allow_existing_names: true in the spec", strings.Join(what, ", "), importOrder(a.Name, first))}
 }
 
 // claim records that the action's spec orders its names in this run, or
@@ -728,7 +836,7 @@ func (ap *applier) checkNames(ctx context.Context, a Action, in *state.Intent) e
 			return fmt.Errorf("asking CertCentral for live orders named %s before sending the order again: %w; nothing was ordered", want[0], err)
 		}
 		for _, x := range orders {
-			if digicert.IsClosed(x.Status) || skip[x.ID] || !sameNames(orderNames(x.Certificate.CommonName, x.Certificate.DNSNames), want) {
+			if digicert.IsClosed(x.Status) || skip[x.ID] || !nameset.Same(nameset.List(x.Certificate.CommonName, x.Certificate.DNSNames), want) {
 				continue
 			}
 			if o.AllowExistingNames {
@@ -741,7 +849,7 @@ func (ap *applier) checkNames(ctx context.Context, a Action, in *state.Intent) e
 	}
 	if len(ids) > 0 {
 		return fmt.Errorf("not sent again: CertCentral has a live order with the names of this order (%s), which may be the one sent earlier; nothing was ordered; "+
-			"if it is, run certform forget %s --force, then certform import %s %s", strings.Join(ids, ", "), a.Name, a.Name, ids[0])
+			"if it is, run %s, then %s", strings.Join(ids, ", "), forgetCommand(a.Name, true), importCommand(a.Name, ids[0]))
 	}
 	return nil
 }
@@ -764,7 +872,7 @@ func createdBefore(dateCreated string, t time.Time) bool {
 func addNames(sets [][]string, names []string) [][]string {
 	out := slices.Clone(sets)
 	for _, s := range sets {
-		if sameNames(s, names) {
+		if nameset.Same(s, names) {
 			return out
 		}
 	}
@@ -840,39 +948,87 @@ func (ap *applier) revoke(ctx context.Context, a Action) (string, error) {
 	if err := ap.refresh(a.Name, o); err != nil {
 		return "", fmt.Errorf("saving what CertCentral reports of order %d before revoking it: %w; nothing was sent", a.OrderID, err)
 	}
-	if in := prev.Intent; o.Status == "revoked" && !a.Recheck && (in == nil || in.Action != state.IntentRevoke) {
-		return fmt.Sprintf("order %d is revoked in CertCentral already; nothing was sent", a.OrderID), ap.recordRevoke(a.Name, &state.RevokeRecord{Status: "approved", Comments: a.Comments, Time: ap.now()})
+	if detail, done, err := ap.revokedYet(ctx, a, prev.Intent, o); done || err != nil {
+		return detail, err
 	}
-	if in := prev.Intent; a.Recheck || (in != nil && in.Action == state.IntentRevoke) {
-		detail, settled, err := ap.settleRevoke(ctx, a, o)
-		if err != nil {
-			return "", fmt.Errorf("finding out whether the earlier revoke request landed: %w; nothing was sent", err)
-		}
-		if settled {
-			return detail, nil
-		}
-		// Not found: the request may not be listed yet. Asked again only
-		// once --resend-after has passed since the earlier request.
-		if in != nil {
-			if at := in.Started.Add(ap.ResendAfter); ap.now().Before(at) {
-				return "", &WaitError{Until: at, Why: fmt.Sprintf("the revoke request sent at %s is not found yet; it is not sent again before %s",
-					in.Started.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339))}
-			}
+	if err := checkRevokeNames(a, o); err != nil {
+		return "", err
+	}
+	now := ap.now()
+	if err := ap.saveRevokeIntent(a, now); err != nil {
+		return "", err
+	}
+	// The spec once more, immediately before the irreversible call.
+	if a.Spec != nil && a.Spec.SourceChanged() {
+		return "", ap.undoRevokeIntent(a, prev.Intent, now)
+	}
+	req, err := ap.API.Revoke(ctx, a.OrderID, a.Comments)
+	if err != nil {
+		return ap.settleRevokeError(ctx, a, err)
+	}
+	rec := &state.RevokeRecord{Status: "approved", Comments: a.Comments, Time: now}
+	detail := "revoked"
+	if req != nil {
+		rec.RequestID, rec.Status = req.ID, req.Status
+		detail = fmt.Sprintf("revoke request %d is %s", req.ID, req.Status)
+	}
+	return detail, ap.recordRevoke(a.Name, rec)
+}
+
+// revokedYet settles what is known before a revoke request is sent: an
+// order CertCentral shows revoked already (o) is recorded so; a re-check
+// or an earlier attempt's intent (in) is settled by its revoke request
+// when CertCentral lists one, and waits until --resend-after has passed
+// since the earlier request when it does not. done or err ends the
+// action with detail.
+func (ap *applier) revokedYet(ctx context.Context, a Action, in *state.Intent, o *digicert.Order) (detail string, done bool, err error) {
+	resuming := in != nil && in.Action == state.IntentRevoke
+	if o.Status == "revoked" && !a.Recheck && !resuming {
+		return fmt.Sprintf("order %d is revoked in CertCentral already; nothing was sent", a.OrderID), true,
+			ap.recordRevoke(a.Name, &state.RevokeRecord{Status: "approved", Comments: a.Comments, Time: ap.now()})
+	}
+	if !a.Recheck && !resuming {
+		return "", false, nil
+	}
+	detail, settled, err := ap.settleRevoke(ctx, a, o)
+	if err != nil {
+		return "", true, fmt.Errorf("finding out whether the earlier revoke request landed: %w; nothing was sent", err)
+	}
+	if settled {
+		return detail, true, nil
+	}
+	// Not found: the request may not be listed yet. Asked again only
+	// once --resend-after has passed since the earlier request.
+	if in != nil {
+		if at := in.Started.Add(ap.ResendAfter); ap.now().Before(at) {
+			return "", true, &WaitError{Until: at, Why: fmt.Sprintf("the revoke request sent at %s is not found yet; it is not sent again before %s",
+				in.Started.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339))}
 		}
 	}
+	return "", false, nil
+}
+
+// checkRevokeNames blocks a revoke of an order whose names in CertCentral
+// now (o) are not the spec's (or, without a spec, the plan's).
+func checkRevokeNames(a Action, o *digicert.Order) error {
 	have, want := namesOf(o), a.OrderNames
 	if a.Spec != nil {
 		want = specNames(a.Spec)
 	}
-	if !sameNames(have, want) {
-		return "", &BlockedError{By: BlockedNames,
-			Why: fmt.Sprintf("order %d's names in CertCentral now (%s) are not the spec's (%s: %s); nothing was revoked",
-				a.OrderID, strings.Join(have, ", "), strings.Join(want, ", "), describeNames(have, want)),
-			Hint: fmt.Sprintf("a revoke acts on the order the spec describes; if order %d must go with these names, write them in the spec", a.OrderID)}
+	if nameset.Same(have, want) {
+		return nil
 	}
-	now := ap.now()
+	return &BlockedError{By: BlockedNames,
+		Why: fmt.Sprintf("order %d's names in CertCentral now (%s) are not the spec's (%s: %s); nothing was revoked",
+			a.OrderID, strings.Join(have, ", "), strings.Join(want, ", "), describeNames(have, want)),
+		Hint: fmt.Sprintf("a revoke acts on the order the spec describes; if order %d must go with these names, write them in the spec", a.OrderID)}
+}
+
+// saveRevokeIntent saves the revoke intent in the write that takes the
+// revocation from the budget (MaxRevocations) at now.
+func (ap *applier) saveRevokeIntent(a Action, now time.Time) error {
 	fits, used := true, 0
-	err = ap.Store.Mutate(func(f *state.File) {
+	err := ap.Store.Mutate(func(f *state.File) {
 		e := f.Entries[a.Name]
 		if e == nil {
 			return
@@ -887,54 +1043,55 @@ func (ap *applier) revoke(ctx context.Context, a Action) (string, error) {
 		e.Intent = &state.Intent{Action: state.IntentRevoke, Started: now, Attempts: attempts}
 	})
 	if err != nil {
-		return "", fmt.Errorf("saving the intent before revoking: %w; nothing was revoked", err)
+		return fmt.Errorf("saving the intent before revoking: %w; nothing was revoked", err)
 	}
 	if !fits {
-		return "", budgetBlocked(fmt.Sprintf("the revocation of order %d does not fit in the budget any more", a.OrderID), ap.MaxRevocations, used)
+		return budgetBlocked(fmt.Sprintf("the revocation of order %d does not fit in the budget any more", a.OrderID), ap.MaxRevocations, used)
 	}
-	// The spec once more, immediately before the irreversible call.
-	if a.Spec != nil && a.Spec.SourceChanged() {
-		if err := ap.Store.Mutate(func(f *state.File) {
-			if e := f.Entries[a.Name]; e != nil {
-				e.Intent = prev.Intent
-			}
-			f.Revocations = slices.DeleteFunc(f.Revocations, func(r state.Revocation) bool {
-				return r.OrderID == a.OrderID && r.Time.Equal(now)
-			})
-		}); err != nil {
-			return "", fmt.Errorf("%w (and undoing the intent failed: %v)", ErrSpecChanged, err)
+	return nil
+}
+
+// undoRevokeIntent puts the entry's intent back to what it was before
+// (old) and returns the revocation taken at now to the budget, when the
+// spec changed just before the call: ErrSpecChanged.
+func (ap *applier) undoRevokeIntent(a Action, old *state.Intent, now time.Time) error {
+	if err := ap.Store.Mutate(func(f *state.File) {
+		if e := f.Entries[a.Name]; e != nil {
+			e.Intent = old
 		}
-		return "", ErrSpecChanged
-	}
-	req, err := ap.API.Revoke(ctx, a.OrderID, a.Comments)
-	if err != nil {
-		detail, settled, serr := ap.settleRevoke(ctx, a, nil)
-		if settled {
-			return detail, nil
-		}
-		var apiErr *digicert.APIError
-		if serr == nil && !errors.Is(err, digicert.ErrOutcomeUnknown) && errors.As(err, &apiErr) && apiErr.Status < 500 {
-			// Refused, and CertCentral holds no request: none was made.
-			if uerr := ap.Store.Update(a.Name, func(e *state.Entry) bool { e.Intent = nil; return true }); uerr != nil {
-				return "", fmt.Errorf("%w (and clearing the intent failed: %v)", err, uerr)
-			}
-			return "", err
-		}
-		ap.Store.Update(a.Name, func(e *state.Entry) bool {
-			if e.Intent != nil && e.Intent.Action == state.IntentRevoke {
-				e.Intent.Started = ap.now() // --resend-after counts from here
-			}
-			return true
+		f.Revocations = slices.DeleteFunc(f.Revocations, func(r state.Revocation) bool {
+			return r.OrderID == a.OrderID && r.Time.Equal(now)
 		})
-		return "", fmt.Errorf("%w; the next apply reads order %d and its revoke requests before it asks again", err, a.OrderID)
+	}); err != nil {
+		return fmt.Errorf("%w (and undoing the intent failed: %v)", ErrSpecChanged, err)
 	}
-	rec := &state.RevokeRecord{Status: "approved", Comments: a.Comments, Time: now}
-	detail := "revoked"
-	if req != nil {
-		rec.RequestID, rec.Status = req.ID, req.Status
-		detail = fmt.Sprintf("revoke request %d is %s", req.ID, req.Status)
+	return ErrSpecChanged
+}
+
+// settleRevokeError settles a revoke request that failed (err): a revoke
+// request CertCentral lists settles it; a refusal while CertCentral holds
+// no request clears the intent (none was made); anything else keeps the
+// intent for the next apply.
+func (ap *applier) settleRevokeError(ctx context.Context, a Action, err error) (string, error) {
+	detail, settled, serr := ap.settleRevoke(ctx, a, nil)
+	if settled {
+		return detail, nil
 	}
-	return detail, ap.recordRevoke(a.Name, rec)
+	var apiErr *digicert.APIError
+	if serr == nil && !errors.Is(err, digicert.ErrOutcomeUnknown) && errors.As(err, &apiErr) && apiErr.Status < 500 {
+		// Refused, and CertCentral holds no request: none was made.
+		if uerr := ap.Store.Update(a.Name, func(e *state.Entry) bool { e.Intent = nil; return true }); uerr != nil {
+			return "", fmt.Errorf("%w (and clearing the intent failed: %v)", err, uerr)
+		}
+		return "", err
+	}
+	ap.Store.Update(a.Name, func(e *state.Entry) bool {
+		if e.Intent != nil && e.Intent.Action == state.IntentRevoke {
+			e.Intent.Started = ap.now() // --resend-after counts from here
+		}
+		return true
+	})
+	return "", fmt.Errorf("%w; the next apply reads order %d and its revoke requests before it asks again", err, a.OrderID)
 }
 
 // recordRevoke saves a revoke request's outcome and settles the intent.

@@ -94,8 +94,8 @@ func lines(extra []string) string {
 }
 
 func (r *rig) reconciler(maxRevocations int) *Reconciler {
-	return &Reconciler{Dir: r.dir, API: r.api, Store: r.store, MaxRevocations: maxRevocations, MaxPurchases: -1,
-		ResendAfter: 5 * time.Minute, Now: r.clock.Now}
+	return &Reconciler{Dir: r.dir, API: r.api, Store: r.store, Limits: Limits{MaxRevocations: maxRevocations, MaxPurchases: -1,
+		ResendAfter: 5 * time.Minute}, Now: r.clock.Now}
 }
 
 // cycle runs one cycle and returns the plan and the results as lines

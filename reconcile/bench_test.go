@@ -89,7 +89,7 @@ func benchApply1000(b *testing.B, open func() (*state.Store, []digicert.Option))
 			b.Fatal(err)
 		}
 		p := plan(planInput{Desired: res.Orders, Known: store.Snapshot(), Consulted: true, MaxPurchases: -1})
-		ap := &applier{API: client, Store: store, Parallelism: 100, MaxPurchases: -1}
+		ap := &applier{API: client, Store: store, Parallelism: 100, Limits: Limits{MaxPurchases: -1}}
 		start := time.Now()
 		results := ap.Apply(context.Background(), p)
 		elapsed := time.Since(start)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/certform/certform/digicert"
+	"github.com/certform/certform/internal/nameset"
 	"github.com/certform/certform/state"
 )
 
@@ -84,7 +85,7 @@ func namesOf(o *digicert.Order) []string {
 	if o.Certificate.CommonName == "" {
 		return nil
 	}
-	return orderNames(o.Certificate.CommonName, o.Certificate.DNSNames)
+	return nameset.List(o.Certificate.CommonName, o.Certificate.DNSNames)
 }
 
 // describeNames says how the names have differ from want: the names only

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/certform/certform/dcv"
 	"github.com/certform/certform/digicert"
+	"github.com/certform/certform/spec"
 	"github.com/certform/certform/state"
 )
 
@@ -144,18 +146,18 @@ func stepKey(a Action) string {
 
 // backedOff returns the retry state of a step that may not run yet.
 func (r *Reconciler) backedOff(a Action, now time.Time) (dcvRetry, bool) {
-	r.dcvSeen.mu.Lock()
-	defer r.dcvSeen.mu.Unlock()
-	rt, ok := r.dcvSeen.retry[stepKey(a)]
+	r.seen.dcv.mu.Lock()
+	defer r.seen.dcv.mu.Unlock()
+	rt, ok := r.seen.dcv.retry[stepKey(a)]
 	return rt, ok && now.Before(rt.Next)
 }
 
 // settle records each step's outcome for the backoff.
 func (r *Reconciler) settle(results []Result) {
-	r.dcvSeen.mu.Lock()
-	defer r.dcvSeen.mu.Unlock()
-	if r.dcvSeen.retry == nil {
-		r.dcvSeen.retry = map[string]dcvRetry{}
+	r.seen.dcv.mu.Lock()
+	defer r.seen.dcv.mu.Unlock()
+	if r.seen.dcv.retry == nil {
+		r.seen.dcv.retry = map[string]dcvRetry{}
 	}
 	now := r.now()
 	for _, res := range results {
@@ -164,14 +166,14 @@ func (r *Reconciler) settle(results []Result) {
 		}
 		k := stepKey(res.Action)
 		if res.Err == nil {
-			delete(r.dcvSeen.retry, k)
+			delete(r.seen.dcv.retry, k)
 			continue
 		}
-		rt := r.dcvSeen.retry[k]
+		rt := r.seen.dcv.retry[k]
 		rt.Failures++
 		wait := DCVRetryBase << min(rt.Failures-1, 10)
 		rt.Next = now.Add(min(wait, DCVRetryMax))
-		r.dcvSeen.retry[k] = rt
+		r.seen.dcv.retry[k] = rt
 	}
 }
 
@@ -198,9 +200,9 @@ func (r *Reconciler) addStep(c *Cycle, a Action) {
 // pending. Both are empty before such a cycle, or without --dcv-config.
 // Safe to call from another goroutine (the daemon's metrics).
 func (r *Reconciler) DomainValidation() (ends map[string]time.Time, waiting int) {
-	r.dcvSeen.mu.Lock()
-	defer r.dcvSeen.mu.Unlock()
-	return maps.Clone(r.dcvSeen.ends), r.dcvSeen.waiting
+	r.seen.dcv.mu.Lock()
+	defer r.seen.dcv.mu.Unlock()
+	return maps.Clone(r.seen.dcv.ends), r.seen.dcv.waiting
 }
 
 // planDCV adds the validation steps to c's plan: GET calls only (each
@@ -210,85 +212,28 @@ func (r *Reconciler) planDCV(ctx context.Context, c *Cycle, known *state.File) {
 	if !ok {
 		return
 	}
-	cfg := r.DCV.Config
 	waiting := 0
 	var ends map[string]time.Time
 	var bySpec map[string]map[string]time.Time
 	defer func() {
-		r.dcvSeen.mu.Lock()
-		defer r.dcvSeen.mu.Unlock()
-		r.dcvSeen.waiting = waiting
-		r.dcvSeen.bySpec = bySpec
+		r.seen.dcv.mu.Lock()
+		defer r.seen.dcv.mu.Unlock()
+		r.seen.dcv.waiting = waiting
+		r.seen.dcv.bySpec = bySpec
 		if ends != nil {
-			r.dcvSeen.ends = ends
+			r.seen.dcv.ends = ends
 		}
 	}()
-	where := func(a Action) Action {
-		if c.Specs != nil {
-			for _, o := range c.Specs.Orders {
-				if o.Name == a.Name {
-					a.File, a.Line = o.File, o.Line
-				}
-			}
-		}
-		return a
-	}
 	for _, name := range known.Names() {
 		e := known.Entries[name]
 		if e.OrderID == 0 || !waitingStatuses[e.Status] {
 			continue
 		}
-		v, err := api.OrderValidation(ctx, e.OrderID)
-		if err != nil {
-			c.Errors = append(c.Errors, fmt.Errorf("reading the validation status of order %d of %s: %w", e.OrderID, name, err))
-			continue
-		}
-		method := v.DCVMethod
-		if method == "" {
-			method = e.DCVMethod
-		}
-		waiting += len(v.Pending())
-		for _, nv := range v.Pending() {
-			m := method
-			if nv.DCVMethod != "" {
-				m = nv.DCVMethod
-			}
-			if !tokenMethods[m] {
-				continue // e-mail validation waits on a person
-			}
-			dnsName := strings.ToLower(nv.DNSName)
-			z, ok := cfg.Match(dnsName)
-			if !ok {
-				c.Plan.Notes = append(c.Plan.Notes, r.unconfiguredNote(name, e.OrderID, dnsName, m, ""))
-				continue
-			}
-			if _, ok := dcv.ForName(cfg, z, m, dnsName, "x"); !ok {
-				c.Plan.Notes = append(c.Plan.Notes, r.unconfiguredNote(name, e.OrderID, dnsName, m, z.Provider))
-				continue
-			}
-			r.addStep(c, where(Action{Kind: KindValidate, Name: name, File: e.File, OrderID: e.OrderID,
-				Validation: &ValidationStep{DNSName: dnsName, Method: m, Zone: z.Name, Provider: z.Provider}}))
-		}
+		waiting += r.planValidations(ctx, api, c, name, e)
 	}
-	// A waiting note no longer asks a person to publish what certform
-	// publishes itself.
-	validating := map[string]bool{}
-	for _, a := range c.Plan.Actions {
-		if a.Kind == KindValidate {
-			validating[a.Name] = true
-		}
-	}
-	for i, n := range c.Plan.Notes {
-		if validating[n.Name] && (n.Kind == NoteWaiting || n.Kind == NotePending) && strings.Contains(n.Hint, "publish") {
-			c.Plan.Notes[i].Hint = "certform publishes the value through the DCV config (the validate steps above), asks CertCentral to check it, and removes it"
-		}
-	}
+	validatedNotes(c.Plan)
 	if r.DCV.RevalidateBefore < 0 || c.Specs == nil {
 		return
-	}
-	before := r.DCV.RevalidateBefore
-	if before == 0 {
-		before = DefaultRevalidateBefore
 	}
 	// The domains of the account that specs use, by the first spec (by
 	// name) that uses each.
@@ -296,6 +241,86 @@ func (r *Reconciler) planDCV(ctx context.Context, c *Cycle, known *state.File) {
 	if err != nil {
 		c.Errors = append(c.Errors, fmt.Errorf("reading the account's domains: %w", err))
 		return
+	}
+	ends, bySpec = r.planRevalidations(c, domains)
+}
+
+// withSpecPlace returns a with the file and line of its spec in c.
+func withSpecPlace(c *Cycle, a Action) Action {
+	if c.Specs != nil {
+		for _, o := range c.Specs.Orders {
+			if o.Name == a.Name {
+				a.File, a.Line = o.File, o.Line
+			}
+		}
+	}
+	return a
+}
+
+// planValidations reads the validation status of the waiting order of
+// spec name (entry e) and plans a validate step for each of its pending
+// names that a zone of the DCV config can publish (a note for the others,
+// e-mail validation aside); it returns how many names are pending.
+func (r *Reconciler) planValidations(ctx context.Context, api DCVAPI, c *Cycle, name string, e *state.Entry) int {
+	cfg := r.DCV.Config
+	v, err := api.OrderValidation(ctx, e.OrderID)
+	if err != nil {
+		c.Errors = append(c.Errors, fmt.Errorf("reading the validation status of order %d of %s: %w", e.OrderID, name, err))
+		return 0
+	}
+	method := v.DCVMethod
+	if method == "" {
+		method = e.DCVMethod
+	}
+	for _, nv := range v.Pending() {
+		m := method
+		if nv.DCVMethod != "" {
+			m = nv.DCVMethod
+		}
+		if !tokenMethods[m] {
+			continue // e-mail validation waits on a person
+		}
+		dnsName := strings.ToLower(nv.DNSName)
+		z, ok := cfg.Match(dnsName)
+		if !ok {
+			c.Plan.Notes = append(c.Plan.Notes, r.unconfiguredNote(name, e.OrderID, dnsName, m, ""))
+			continue
+		}
+		if _, ok := dcv.ForName(cfg, z, m, dnsName, "x"); !ok {
+			c.Plan.Notes = append(c.Plan.Notes, r.unconfiguredNote(name, e.OrderID, dnsName, m, z.Provider))
+			continue
+		}
+		r.addStep(c, withSpecPlace(c, Action{Kind: KindValidate, Name: name, File: e.File, OrderID: e.OrderID,
+			Validation: &ValidationStep{DNSName: dnsName, Method: m, Zone: z.Name, Provider: z.Provider}}))
+	}
+	return len(v.Pending())
+}
+
+// validatedNotes rewrites the hint of a waiting note that asks a person to
+// publish what certform publishes itself (a spec with validate steps).
+func validatedNotes(p *Changes) {
+	validating := map[string]bool{}
+	for _, a := range p.Actions {
+		if a.Kind == KindValidate {
+			validating[a.Name] = true
+		}
+	}
+	for i, n := range p.Notes {
+		if validating[n.Name] && (n.Kind == NoteWaiting || n.Kind == NotePending) && strings.Contains(n.Hint, "publish") {
+			p.Notes[i].Hint = "certform publishes the value through the DCV config (the validate steps above), asks CertCentral to check it, and removes it"
+		}
+	}
+}
+
+// planRevalidations plans a revalidate step for each account domain that
+// a spec uses and whose validation ends within RevalidateBefore (a note
+// when no DNS zone of the DCV config serves it). It returns when the
+// validation of each domain a spec uses ends, and the same by spec.
+func (r *Reconciler) planRevalidations(c *Cycle, domains []digicert.AccountDomain) (ends map[string]time.Time, bySpec map[string]map[string]time.Time) {
+	cfg := r.DCV.Config
+	before := r.DCV.RevalidateBefore
+	if before == 0 {
+		before = DefaultRevalidateBefore
 	}
 	now := r.now()
 	ends = map[string]time.Time{}
@@ -305,24 +330,14 @@ func (r *Reconciler) planDCV(ctx context.Context, c *Cycle, known *state.File) {
 	for _, d := range domains {
 		domain := strings.ToLower(d.Name)
 		end, ok := d.ValidationEnds()
-		user := ""
-		for _, o := range specs {
-			for _, n := range specNames(o) {
-				n = strings.TrimPrefix(n, "*.")
-				if n == domain || strings.HasSuffix(n, "."+domain) {
-					if user == "" {
-						user = o.Name
-					}
-					if ok {
-						if bySpec[o.Name] == nil {
-							bySpec[o.Name] = map[string]time.Time{}
-						}
-						bySpec[o.Name][domain] = end
-					}
-					break
+		user := domainUser(specs, domain, func(spec string) {
+			if ok {
+				if bySpec[spec] == nil {
+					bySpec[spec] = map[string]time.Time{}
 				}
+				bySpec[spec][domain] = end
 			}
-		}
+		})
 		if user != "" && ok {
 			ends[domain] = end
 		}
@@ -340,9 +355,29 @@ func (r *Reconciler) planDCV(ctx context.Context, c *Cycle, known *state.File) {
 			c.Plan.Notes = append(c.Plan.Notes, n)
 			continue
 		}
-		r.addStep(c, where(Action{Kind: KindRevalidate, Name: user,
+		r.addStep(c, withSpecPlace(c, Action{Kind: KindRevalidate, Name: user,
 			Validation: &ValidationStep{Domain: domain, DomainID: d.ID, Ends: end, EndsInDays: max(0, int(end.Sub(now)/(24*time.Hour))), Method: digicert.DCVDNSTXT, Zone: z.Name, Provider: z.Provider}}))
 	}
+	return ends, bySpec
+}
+
+// domainUser calls uses with the name of each spec (of specs, sorted by
+// name) with a name in domain, and returns the first, "" when none.
+func domainUser(specs []*spec.Order, domain string, uses func(spec string)) string {
+	user := ""
+	for _, o := range specs {
+		for _, n := range specNames(o) {
+			n = strings.TrimPrefix(n, "*.")
+			if n == domain || strings.HasSuffix(n, "."+domain) {
+				if user == "" {
+					user = o.Name
+				}
+				uses(o.Name)
+				break
+			}
+		}
+	}
+	return user
 }
 
 // unconfiguredNote says that name waits on validation by method and no
@@ -392,9 +427,9 @@ func sortedKeys[V any](m map[string]V) []string {
 // validation of the domains it uses ends (for certform status), in one
 // write, and only when that changed. Entries are never created.
 func (r *Reconciler) saveDomainEnds() error {
-	r.dcvSeen.mu.Lock()
-	bySpec := r.dcvSeen.bySpec
-	r.dcvSeen.mu.Unlock()
+	r.seen.dcv.mu.Lock()
+	bySpec := r.seen.dcv.bySpec
+	r.seen.dcv.mu.Unlock()
 	if bySpec == nil {
 		return nil
 	}
@@ -572,63 +607,17 @@ func (r *Reconciler) applyDCV(ctx context.Context, steps []Action) []Result {
 
 // validateOrder validates the names idx of order id.
 func (r *Reconciler) validateOrder(ctx context.Context, api DCVAPI, id int, steps []Action, idx []int, results []Result) {
-	fail := func(err error) {
-		for _, i := range idx {
-			if results[i].Err == nil {
-				results[i].Err = err
-			}
-		}
-	}
 	rv, err := api.RandomValue(ctx, id)
 	if err != nil {
-		fail(fmt.Errorf("getting the random value: %w", err))
+		failSteps(results, idx, fmt.Errorf("getting the random value: %w", err))
 		return
 	}
 	spec := steps[idx[0]].Name
-	// The records to publish, once each (a wildcard and its base name
-	// share one), and which steps each serves.
-	var recs []state.DCVRecord
-	serves := map[int][]int{} // record index -> step indexes
-	for _, i := range idx {
-		v := steps[i].Validation
-		z := dcv.Zone{Name: v.Zone, Provider: v.Provider}
-		if cz, ok := r.DCV.Config.Match(v.DNSName); ok {
-			z = cz
-		}
-		rec, ok := dcv.ForName(r.DCV.Config, z, v.Method, v.DNSName, rv.Value)
-		if !ok {
-			results[i].Err = fmt.Errorf("provider %s cannot publish %s for %s", z.Provider, v.Method, v.DNSName)
-			continue
-		}
-		sr := state.DCVRecord{Provider: z.Provider, Type: rec.Type, Zone: rec.Zone, Name: rec.Name, Value: rec.Value, Since: r.now()}
-		k := -1
-		for j, x := range recs {
-			if x.Provider == sr.Provider && x.Type == sr.Type && x.Name == sr.Name && x.Value == sr.Value {
-				k = j
-			}
-		}
-		if k < 0 {
-			recs = append(recs, sr)
-			k = len(recs) - 1
-		}
-		serves[k] = append(serves[k], i)
-	}
-	var published []state.DCVRecord
-	defer func() {
-		for _, rec := range published {
-			if err := r.removeRecord(context.WithoutCancel(ctx), spec, rec); err != nil {
-				r.logger().Error("a domain validation record could not be removed; the next run tries again", "spec", spec, "record", recordOf(rec).String(), "error", err.Error())
-				for _, i := range idx {
-					if results[i].Err == nil {
-						results[i].Err = fmt.Errorf("validated, but %s could not be removed: %w", recordOf(rec), err)
-					}
-				}
-			}
-		}
-	}()
+	recs, serves := r.dcvRecords(steps, idx, rv.Value, results)
+	// Every record is removed whatever happens: a failed publish may have
+	// landed.
+	defer r.removeRecords(context.WithoutCancel(ctx), spec, recs, idx, results)
 	for k, rec := range recs {
-		// Removed whatever happens: a failed publish may have landed.
-		published = append(published, rec)
 		if err := r.publish(ctx, spec, rec); err != nil {
 			for _, i := range serves[k] {
 				results[i].Err = err
@@ -646,18 +635,75 @@ func (r *Reconciler) validateOrder(ctx context.Context, api DCVAPI, id int, step
 			}
 		}
 	}
-	ready := false
-	for _, i := range idx {
-		ready = ready || results[i].Err == nil
-	}
-	if !ready {
+	if !slices.ContainsFunc(idx, func(i int) bool { return results[i].Err == nil }) {
 		return
 	}
 	res, err := api.CheckDCV(ctx, id)
 	if err != nil {
-		fail(fmt.Errorf("asking CertCentral to check: %w", err))
+		failSteps(results, idx, fmt.Errorf("asking CertCentral to check: %w", err))
 		return
 	}
+	checkedSteps(res, id, steps, idx, results)
+}
+
+// failSteps sets err as the result of the steps idx that have not failed
+// yet.
+func failSteps(results []Result, idx []int, err error) {
+	for _, i := range idx {
+		if results[i].Err == nil {
+			results[i].Err = err
+		}
+	}
+}
+
+// dcvRecords returns the records that publish value for the steps idx,
+// once each (a wildcard and its base name share one), and which steps
+// each serves (record index -> step indexes). A step no provider can
+// publish fails.
+func (r *Reconciler) dcvRecords(steps []Action, idx []int, value string, results []Result) (recs []state.DCVRecord, serves map[int][]int) {
+	serves = map[int][]int{}
+	for _, i := range idx {
+		v := steps[i].Validation
+		z := dcv.Zone{Name: v.Zone, Provider: v.Provider}
+		if cz, ok := r.DCV.Config.Match(v.DNSName); ok {
+			z = cz
+		}
+		rec, ok := dcv.ForName(r.DCV.Config, z, v.Method, v.DNSName, value)
+		if !ok {
+			results[i].Err = fmt.Errorf("provider %s cannot publish %s for %s", z.Provider, v.Method, v.DNSName)
+			continue
+		}
+		sr := state.DCVRecord{Provider: z.Provider, Type: rec.Type, Zone: rec.Zone, Name: rec.Name, Value: rec.Value, Since: r.now()}
+		k := -1
+		for j, x := range recs {
+			if x.Provider == sr.Provider && x.Type == sr.Type && x.Name == sr.Name && x.Value == sr.Value {
+				k = j
+			}
+		}
+		if k < 0 {
+			recs = append(recs, sr)
+			k = len(recs) - 1
+		}
+		serves[k] = append(serves[k], i)
+	}
+	return recs, serves
+}
+
+// removeRecords removes the records published for the steps idx of spec;
+// one that cannot be removed stays logged in the state (the next run
+// tries again) and fails the steps that have not failed yet.
+func (r *Reconciler) removeRecords(ctx context.Context, spec string, recs []state.DCVRecord, idx []int, results []Result) {
+	for _, rec := range recs {
+		if err := r.removeRecord(ctx, spec, rec); err != nil {
+			r.logger().Error("a domain validation record could not be removed; the next run tries again", "spec", spec, "record", recordOf(rec).String(), "error", err.Error())
+			failSteps(results, idx, fmt.Errorf("validated, but %s could not be removed: %w", recordOf(rec), err))
+		}
+	}
+}
+
+// checkedSteps sets the results of the steps idx that have not failed by
+// what CertCentral's check of order id found (res).
+func checkedSteps(res *digicert.CheckResult, id int, steps []Action, idx []int, results []Result) {
 	status := map[string]string{}
 	for _, n := range res.Names {
 		status[strings.ToLower(n.DNSName)] = n.Status

@@ -44,7 +44,7 @@ type Delivery struct {
 }
 
 // DefaultHookBackoff is the first wait before a failed deploy hook runs
-// again when Reconciler.HookBackoff is zero; the wait doubles with each
+// again when DeliveryOptions.HookBackoff is zero; the wait doubles with each
 // failure in a row, up to hookRetryMax.
 const (
 	DefaultHookBackoff = 30 * time.Second
@@ -142,19 +142,7 @@ func (r *Reconciler) deliverOne(ctx context.Context, w *deliver.Writer, name str
 	e := r.Store.Entry(name)
 	dv := Delivery{Name: name, OrderID: e.OrderID}
 	foreign := false // the certificate is for a key that is not the spec's
-	fail := func(err error) Delivery {
-		dv.Err = err
-		if uerr := r.Store.Update(name, func(x *state.Entry) bool {
-			x.DeliveryError = err.Error()
-			if foreign && x.CertificateID == e.CertificateID {
-				x.ForeignKeyCertificateID = e.CertificateID
-			}
-			return true
-		}); uerr != nil {
-			dv.Err = fmt.Errorf("%w (and saving it failed: %v)", err, uerr)
-		}
-		return dv
-	}
+	fail := func(err error) Delivery { return r.deliveryFailed(name, e.CertificateID, foreign, dv, err) }
 	pemAll, err := r.API.DownloadCertificate(ctx, e.OrderID)
 	if err != nil {
 		return fail(fmt.Errorf("downloading the certificate of order %d: %w", e.OrderID, err))
@@ -181,14 +169,49 @@ func (r *Reconciler) deliverOne(ctx context.Context, w *deliver.Writer, name str
 	if err != nil && !changed {
 		return fail(fmt.Errorf("writing the certificate of order %d: %w", e.OrderID, err))
 	}
+	uerr := r.recordDelivered(name, e.CertificateID, b, changed, used)
+	switch {
+	case uerr != nil:
+		dv.Err = fmt.Errorf("certificate written to %s, but saving it failed: %w", dir, uerr)
+	case err != nil:
+		dv.Err = fmt.Errorf("certificate written to %s, but: %w", dir, err)
+	default:
+		dv.Delivered = true
+	}
+	return dv
+}
+
+// deliveryFailed returns dv failed with err, recorded as name's
+// delivery error, with (when foreign) the certificate certID marked as
+// one for a key that is not the spec's.
+func (r *Reconciler) deliveryFailed(name string, certID int, foreign bool, dv Delivery, err error) Delivery {
+	dv.Err = err
+	if uerr := r.Store.Update(name, func(x *state.Entry) bool {
+		x.DeliveryError = err.Error()
+		if foreign && x.CertificateID == certID {
+			x.ForeignKeyCertificateID = certID
+		}
+		return true
+	}); uerr != nil {
+		dv.Err = fmt.Errorf("%w (and saving it failed: %v)", err, uerr)
+	}
+	return dv
+}
+
+// recordDelivered records in name's entry the certificate b (of
+// certificate id certID) delivered, with its deploy hook due when the
+// files changed; once the certificate of the current key (used) is
+// delivered, the keys before it go, from the state and the key store.
+func (r *Reconciler) recordDelivered(name string, certID int, b *deliver.Bundle, changed bool, used *state.KeyRecord) error {
 	now := r.now()
+	serial, notAfter := serialHex(b), b.Leaf.NotAfter.UTC()
 	var dropped []state.KeyRecord
 	uerr := r.Store.Update(name, func(x *state.Entry) bool {
-		x.DeliveredAt, x.DeliveredSerial, x.DeliveredCertificateID, x.DeliveryError = now, dv.Serial, e.CertificateID, ""
+		x.DeliveredAt, x.DeliveredSerial, x.DeliveredCertificateID, x.DeliveryError = now, serial, certID, ""
 		x.ForeignKeyCertificateID = 0
-		x.SerialNumber, x.NotBefore, x.NotAfter = dv.Serial, b.Leaf.NotBefore.UTC(), dv.NotAfter
+		x.SerialNumber, x.NotBefore, x.NotAfter = serial, b.Leaf.NotBefore.UTC(), notAfter
 		if r.Hook != nil && changed {
-			x.HookPending, x.HookAttempts, x.HookRetryAt = dv.Serial, 0, time.Time{}
+			x.HookPending, x.HookAttempts, x.HookRetryAt = serial, 0, time.Time{}
 		}
 		if used != nil && x.Key != nil && x.Key.CSRFingerprint == used.CSRFingerprint {
 			// The certificate of the current key is delivered: the
@@ -205,15 +228,7 @@ func (r *Reconciler) deliverOne(ctx context.Context, w *deliver.Writer, name str
 			r.logger().Warn("removing a replaced key failed", "spec", name, "csr_fingerprint", k.CSRFingerprint, "error", derr)
 		}
 	}
-	switch {
-	case uerr != nil:
-		dv.Err = fmt.Errorf("certificate written to %s, but saving it failed: %w", dir, uerr)
-	case err != nil:
-		dv.Err = fmt.Errorf("certificate written to %s, but: %w", dir, err)
-	default:
-		dv.Delivered = true
-	}
-	return dv
+	return uerr
 }
 
 // deliveryKey returns the private key (PKCS#8 PEM) to deliver with the

@@ -66,7 +66,7 @@ func BenchmarkDeliver1000(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer store.Close()
-	r := &Reconciler{Dir: specDir, API: client, Store: store, Parallelism: 4, MaxPurchases: -1, CertDir: filepath.Join(dir, "certs")}
+	r := &Reconciler{Dir: specDir, API: client, Store: store, Parallelism: 4, Limits: Limits{MaxPurchases: -1}, DeliveryOptions: DeliveryOptions{CertDir: filepath.Join(dir, "certs")}}
 	c := &Cycle{Specs: res}
 	var calls int
 	var took time.Duration

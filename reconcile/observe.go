@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/certform/certform/digicert"
+	"github.com/certform/certform/internal/nameset"
 	"github.com/certform/certform/spec"
 	"github.com/certform/certform/state"
 )
@@ -57,18 +58,11 @@ type observation struct {
 func (r *Reconciler) observe(ctx context.Context, known *state.File, all bool) (*observation, []error) {
 	now := r.now()
 	ob := &observation{orders: map[string]*digicert.Order{}, complete: true}
-	byID := map[int]string{}
-	for _, n := range known.Names() {
-		if e := known.Entries[n]; e.OrderID != 0 {
-			if _, dup := byID[e.OrderID]; !dup {
-				byID[e.OrderID] = n
-			}
-		}
-	}
+	byID := trackedByID(known)
 	read := map[string]bool{}
 	since := known.ObservedAt
-	if r.observedAt.After(since) && !since.IsZero() {
-		since = r.observedAt
+	if r.seen.observedAt.After(since) && !since.IsZero() {
+		since = r.seen.observedAt
 	}
 	// A last observation in the future (the clock stepped back, or it
 	// was saved by a clock that ran ahead) says nothing of when the orders
@@ -81,29 +75,8 @@ func (r *Reconciler) observe(ctx context.Context, known *state.File, all bool) (
 				read[n] = true
 			}
 		}
-	} else {
-		// The window overlaps the last one by a minute: a change made
-		// while it was read is not missed.
-		minutes := int(math.Ceil(now.Sub(since).Minutes())) + 1
-		minutes = max(1, min(minutes, int(feedWindow/time.Minute)))
-		refs, err := r.API.StatusChanges(ctx, minutes)
-		if err != nil {
-			return &observation{orders: ob.orders}, []error{fmt.Errorf("reading what changed in CertCentral: %w", err)}
-		}
-		for _, ref := range refs {
-			n, ok := byID[ref.OrderID]
-			if !ok {
-				continue
-			}
-			e := known.Entries[n]
-			// An order that may be renewed (within renewWindow of its
-			// end) is read when the feed reports it at all: a renewal
-			// changes neither its status nor its certificate.
-			if ref.Status != e.Status || (ref.CertificateID != 0 && ref.CertificateID != e.CertificateID) ||
-				(!e.Renewed && !e.OrderValidTill.IsZero() && !now.Before(e.OrderValidTill.Add(-renewWindow))) {
-				read[n] = true
-			}
-		}
+	} else if err := r.readFeed(ctx, known, byID, since, now, read); err != nil {
+		return &observation{orders: ob.orders}, []error{err}
 	}
 	for _, n := range known.Names() {
 		e := known.Entries[n]
@@ -114,6 +87,60 @@ func (r *Reconciler) observe(ctx context.Context, known *state.File, all bool) (
 			read[n] = true
 		}
 	}
+	errs := r.readObserved(ctx, known, read, ob)
+	rejected, rerrs := r.rejectedReissues(ctx, known, ob.orders)
+	ob.rejected = rejected
+	errs = append(errs, rerrs...)
+	sortErrors(errs)
+	return ob, errs
+}
+
+// trackedByID returns the spec name of each order the state tracks, the
+// first by name when two entries track one order.
+func trackedByID(known *state.File) map[int]string {
+	byID := map[int]string{}
+	for _, n := range known.Names() {
+		if e := known.Entries[n]; e.OrderID != 0 {
+			if _, dup := byID[e.OrderID]; !dup {
+				byID[e.OrderID] = n
+			}
+		}
+	}
+	return byID
+}
+
+// readFeed reads CertCentral's status-changes feed for the window since
+// the last observation and marks in read the tracked orders (byID) it
+// reports changed.
+func (r *Reconciler) readFeed(ctx context.Context, known *state.File, byID map[int]string, since, now time.Time, read map[string]bool) error {
+	// The window overlaps the last one by a minute: a change made
+	// while it was read is not missed.
+	minutes := int(math.Ceil(now.Sub(since).Minutes())) + 1
+	minutes = max(1, min(minutes, int(feedWindow/time.Minute)))
+	refs, err := r.API.StatusChanges(ctx, minutes)
+	if err != nil {
+		return fmt.Errorf("reading what changed in CertCentral: %w", err)
+	}
+	for _, ref := range refs {
+		n, ok := byID[ref.OrderID]
+		if !ok {
+			continue
+		}
+		e := known.Entries[n]
+		// An order that may be renewed (within renewWindow of its
+		// end) is read when the feed reports it at all: a renewal
+		// changes neither its status nor its certificate.
+		if ref.Status != e.Status || (ref.CertificateID != 0 && ref.CertificateID != e.CertificateID) ||
+			(!e.Renewed && !e.OrderValidTill.IsZero() && !now.Before(e.OrderValidTill.Add(-renewWindow))) {
+			read[n] = true
+		}
+	}
+	return nil
+}
+
+// readObserved reads the orders of the specs in read into ob; an order
+// that cannot be read makes the observation incomplete.
+func (r *Reconciler) readObserved(ctx context.Context, known *state.File, read map[string]bool, ob *observation) []error {
 	names := make([]string, 0, len(read))
 	ids := make([]int, 0, len(read))
 	for n := range read {
@@ -131,11 +158,7 @@ func (r *Reconciler) observe(ctx context.Context, known *state.File, all bool) (
 			ob.orders[n] = o
 		}
 	}
-	rejected, rerrs := r.rejectedReissues(ctx, known, ob.orders)
-	ob.rejected = rejected
-	errs = append(errs, rerrs...)
-	sortErrors(errs)
-	return ob, errs
+	return errs
 }
 
 // rejectedReissues finds certform's reissues that CertCentral rejected.
@@ -222,7 +245,7 @@ func observedFrom(orders map[string]*digicert.Order, known *state.File) map[stri
 		ob := &observed{Status: o.Status, DisableCT: o.DisableCT.Or(was.DisableCT), AutoReissue: o.AutoReissue.Or(was.AutoReissue),
 			Renewed: bool(o.IsRenewed), RenewedOrderID: o.RenewedOrderID}
 		if o.Certificate.CommonName != "" {
-			ob.Names = orderNames(o.Certificate.CommonName, o.Certificate.DNSNames)
+			ob.Names = nameset.List(o.Certificate.CommonName, o.Certificate.DNSNames)
 		}
 		out[n] = ob
 	}
@@ -246,13 +269,13 @@ func (r *Reconciler) saveObservation(known *state.File, ob *observation, revokeR
 	now := r.now()
 	if len(ob.orders) == 0 && len(revokeRequests) == 0 && (!ob.complete || !known.ObservedAt.IsZero() && !known.ObservedAt.After(now) && now.Sub(known.ObservedAt) < observedSaveEvery) {
 		if ob.complete {
-			r.observedAt = now
+			r.seen.observedAt = now
 		}
 		return false, nil
 	}
 	err := recordObservation(r.Store, ob, revokeRequests, now)
 	if err == nil && ob.complete {
-		r.observedAt = time.Time{}
+		r.seen.observedAt = time.Time{}
 	}
 	return true, err
 }
@@ -310,7 +333,7 @@ func recordOrder(e *state.Entry, o *digicert.Order, now time.Time) {
 		}
 	}
 	if o.Certificate.CommonName != "" {
-		e.Names = orderNames(o.Certificate.CommonName, o.Certificate.DNSNames)
+		e.Names = nameset.List(o.Certificate.CommonName, o.Certificate.DNSNames)
 	}
 	if c := o.Certificate; c.ID != 0 {
 		another := c.ID != e.CertificateID

@@ -14,12 +14,15 @@ package reconcile
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/certform/certform/digicert"
+	"github.com/certform/certform/internal/nameset"
 	"github.com/certform/certform/spec"
 	"github.com/certform/certform/state"
 )
@@ -370,19 +373,7 @@ func plan(in planInput) *Changes {
 	if known == nil {
 		known = &state.File{Entries: map[string]*state.Entry{}}
 	}
-	names := map[string]bool{}
-	for n := range desired {
-		names[n] = true
-	}
-	for n := range known.Entries {
-		names[n] = true
-	}
-	sorted := make([]string, 0, len(names))
-	for n := range names {
-		sorted = append(sorted, n)
-	}
-	sort.Strings(sorted)
-
+	sorted := specAndEntryNames(desired, known)
 	if len(in.Desired) == 0 && len(in.Invalid) == 0 && len(known.Entries) > 0 {
 		p.Notes = append(p.Notes, Note{Kind: NoteWarning,
 			Message: fmt.Sprintf("the spec directory holds no specs, but the state tracks %s; nothing is revoked or changed", plural(len(known.Entries), "order")),
@@ -406,6 +397,19 @@ func plan(in planInput) *Changes {
 	budgetRevocations(p, known, in.MaxRevocations, in.Now)
 	budgetPurchases(p, known, in.MaxPurchases, in.Now)
 	return p
+}
+
+// specAndEntryNames returns the names of the specs desired and of the
+// state's entries, sorted, each once.
+func specAndEntryNames(desired map[string]*spec.Order, known *state.File) []string {
+	names := map[string]bool{}
+	for n := range desired {
+		names[n] = true
+	}
+	for n := range known.Entries {
+		names[n] = true
+	}
+	return slices.Sorted(maps.Keys(names))
 }
 
 // budgetPurchases blocks every planned purchase (a new order or a renewal)
@@ -475,17 +479,7 @@ func budgetRevocations(p *Changes, known *state.File, max int, now time.Time) {
 			rest = append(rest, a)
 		}
 	}
-	// The budget counts orders asked to be revoked: asking again for an
-	// order already counted (a re-check after a lost answer, new comments
-	// after a rejection) takes nothing more from it.
-	var used []state.Revocation
-	counted := map[int]bool{}
-	for _, r := range known.RevocationsSince(now.Add(-revocationWindow)) {
-		if !counted[r.OrderID] {
-			counted[r.OrderID] = true
-			used = append(used, r)
-		}
-	}
+	used, counted := revocationsUsed(known, now)
 	fresh := 0
 	for _, a := range revokes {
 		if !counted[a.OrderID] {
@@ -495,14 +489,37 @@ func budgetRevocations(p *Changes, known *state.File, max int, now time.Time) {
 	if fresh == 0 || len(used)+fresh <= max {
 		return
 	}
-	var ns []string
-	for _, a := range revokes {
-		ns = append(ns, a.Name)
-	}
 	p.Actions = append([]Action{}, rest...)
 	for _, a := range revokes {
 		a.BlockedBy = BlockedMaxRevocations
 		p.Blocked = append(p.Blocked, a)
+	}
+	p.Notes = append(p.Notes, revocationBudgetNote(revokes, used, fresh, max))
+}
+
+// revocationsUsed returns the revocations of the rolling 24 hours before
+// now, one per order, and the orders they count. The budget counts orders
+// asked to be revoked: asking again for an order already counted (a
+// re-check after a lost answer, new comments after a rejection) takes
+// nothing more from it.
+func revocationsUsed(known *state.File, now time.Time) (used []state.Revocation, counted map[int]bool) {
+	counted = map[int]bool{}
+	for _, r := range known.RevocationsSince(now.Add(-revocationWindow)) {
+		if !counted[r.OrderID] {
+			counted[r.OrderID] = true
+			used = append(used, r)
+		}
+	}
+	return used, counted
+}
+
+// revocationBudgetNote says that the revocations planned (revokes, fresh
+// of them not counted yet) do not fit in the budget max, used already by
+// used, and when it frees up.
+func revocationBudgetNote(revokes []Action, used []state.Revocation, fresh, max int) Note {
+	var ns []string
+	for _, a := range revokes {
+		ns = append(ns, a.Name)
 	}
 	msg := fmt.Sprintf("%d revocations planned, more than --max-revocations=%d allows: %s; none of them is made", len(revokes), max, strings.Join(ns, ", "))
 	hint := fmt.Sprintf("revocation is irreversible: check these specs, then run again with --max-revocations=%d", len(used)+fresh)
@@ -518,7 +535,7 @@ func budgetRevocations(p *Changes, known *state.File, max int, now time.Time) {
 		hint = fmt.Sprintf("revocation is irreversible: the budget frees up from %s; to go on now, check these specs, then run again with --max-revocations=%d",
 			oldest.Add(revocationWindow).UTC().Format(time.RFC3339), len(used)+fresh)
 	}
-	p.Notes = append(p.Notes, Note{Kind: NoteBlocked, Message: msg, Hint: hint})
+	return Note{Kind: NoteBlocked, Message: msg, Hint: hint}
 }
 
 func wasWere(n int) string {
@@ -551,22 +568,7 @@ func trackedOrders(known *state.File) map[int]string {
 // specNames returns a spec's names as certform compares them with an
 // order's: the common name first, then the other names sorted, lower case,
 // without repeats.
-func specNames(o *spec.Order) []string { return orderNames(o.CommonName, o.DNSNames) }
-
-func orderNames(cn string, dns []string) []string {
-	cn = strings.ToLower(strings.TrimSpace(cn))
-	seen := map[string]bool{cn: true}
-	var rest []string
-	for _, n := range dns {
-		n = strings.ToLower(strings.TrimSpace(n))
-		if n != "" && !seen[n] {
-			seen[n] = true
-			rest = append(rest, n)
-		}
-	}
-	sort.Strings(rest)
-	return append([]string{cn}, rest...)
-}
+func specNames(o *spec.Order) []string { return nameset.List(o.CommonName, o.DNSNames) }
 
 // entryNames returns the names of the order an entry tracks: as
 // CertCentral last reported them (every read records them), else as
@@ -591,19 +593,7 @@ func entryFixedNames(e *state.Entry) []string {
 	if s := e.Fixed["dns_names"]; s != "" {
 		dns = strings.Split(s, ",")
 	}
-	return orderNames(cn, dns)
-}
-
-func sameNames(a, b []string) bool {
-	if len(a) != len(b) || len(a) == 0 {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+	return nameset.List(cn, dns)
 }
 
 // liveMatches returns the live orders in the account whose names are
@@ -612,7 +602,7 @@ func (pc *planCtx) liveMatches(d *spec.Order, skip ...int) []liveOrder {
 	want := specNames(d)
 	var out []liveOrder
 	for _, o := range pc.in.Live {
-		if !digicert.IsClosed(o.Status) && sameNames(o.Names, want) && !slices.Contains(skip, o.ID) {
+		if !digicert.IsClosed(o.Status) && nameset.Same(o.Names, want) && !slices.Contains(skip, o.ID) {
 			out = append(out, o)
 		}
 	}
@@ -638,19 +628,7 @@ type duplicate struct{ reason, hint string }
 // name (typically a renamed spec), or several new specs with one
 // fingerprint. It returns them by spec name.
 func duplicates(desired []*spec.Order, known *state.File) map[string]duplicate {
-	owner := map[string]string{}
-	for _, name := range known.Names() {
-		e := known.Entries[name]
-		fp := e.Fingerprint
-		if e.OrderID == 0 && e.Intent != nil {
-			fp = e.Intent.Fingerprint
-		}
-		if fp != "" && live(e) && (e.OrderID != 0 || e.Intent != nil) {
-			if _, ok := owner[fp]; !ok {
-				owner[fp] = name
-			}
-		}
-	}
+	owner := fingerprintOwners(known)
 	groups := map[string][]string{}
 	for _, d := range desired {
 		if !d.Revoke && d.OrderID == 0 && isNew(known.Entries[d.Name]) {
@@ -670,8 +648,8 @@ func duplicates(desired []*spec.Order, known *state.File) map[string]duplicate {
 			for _, n := range names {
 				hint := "for a second certificate, make a new CSR"
 				if e.OrderID != 0 {
-					hint = fmt.Sprintf("if %s was renamed to %s, move the order to the new name: certform forget %s, then certform import %s %d; %s",
-						o, n, o, n, e.OrderID, hint)
+					hint = fmt.Sprintf("if %s was renamed to %s, move the order to the new name: %s; %s",
+						o, n, moveCommands(o, n, strconv.Itoa(e.OrderID)), hint)
 				}
 				out[n] = duplicate{fmt.Sprintf(same+"%s, tracked as %s", what, o), hint}
 			}
@@ -692,160 +670,146 @@ func duplicates(desired []*spec.Order, known *state.File) map[string]duplicate {
 	return out
 }
 
+// fingerprintOwners returns, by fingerprint, the first entry (by name)
+// with a live order or an order intent for it.
+func fingerprintOwners(known *state.File) map[string]string {
+	owner := map[string]string{}
+	for _, name := range known.Names() {
+		e := known.Entries[name]
+		fp := e.Fingerprint
+		if e.OrderID == 0 && e.Intent != nil {
+			fp = e.Intent.Fingerprint
+		}
+		if fp != "" && live(e) && (e.OrderID != 0 || e.Intent != nil) {
+			if _, ok := owner[fp]; !ok {
+				owner[fp] = name
+			}
+		}
+	}
+	return owner
+}
+
+// noteFunc adds a note about one spec to the plan.
+type noteFunc = func(kind string, orderID int, hint, format string, args ...any)
+
+// posFunc gives an action the spec's name, place and order.
+type posFunc = func(Action) Action
+
+// planOne plans one spec d (nil when it is gone) against its entry e.
 func (pc *planCtx) planOne(p *Changes, name string, d *spec.Order, e *state.Entry, invalid bool, obs *observed, gone string) {
 	note := func(kind string, orderID int, hint, format string, args ...any) {
 		p.Notes = append(p.Notes, Note{Kind: kind, Name: name, OrderID: orderID, Message: fmt.Sprintf(format, args...), Hint: hint})
 	}
 	if d == nil {
-		if e == nil || (e.OrderID == 0 && e.Intent == nil) {
-			return
-		}
-		what := fmt.Sprintf("order %d", e.OrderID)
-		if e.OrderID == 0 {
-			what = fmt.Sprintf("an order whose outcome is unknown (alternative order id %s)", e.Intent.AlternativeOrderID)
-		}
-		if invalid {
-			note(NoteOrphan, e.OrderID, "fix the spec's errors listed above",
-				"the spec is currently invalid; %s is left as it is until it is fixed", what)
-		} else {
-			note(NoteOrphan, e.OrderID, fmt.Sprintf("to revoke it, restore the spec with revoke: true; to stop tracking it, run certform forget %s", name),
-				"the spec is gone (%s; last seen in %s); nothing is revoked, %s is left as it is", gone, orNone(e.File), what)
-		}
+		planGone(note, name, e, invalid, gone)
 		return
 	}
 	pos := func(a Action) Action {
 		a.Name, a.File, a.Line, a.Spec = name, d.File, d.Line, d
 		return a
 	}
-	if isNew(e) && d.OrderID != 0 {
+	switch {
+	case isNew(e) && d.OrderID != 0:
 		pc.planAdopt(p, pos, note, d)
-		return
-	}
-	if isNew(e) {
-		if d.Revoke {
-			note(NoteWarning, 0, fmt.Sprintf("to revoke an order made elsewhere, adopt it first: certform import %s ORDER_ID", name),
-				"revoke is true but certform has no order for this spec; nothing is ordered or revoked")
-			return
-		}
-		if pc.in.NoKeyStore && d.KeyType != "" {
-			// Not planned at all: no call, not even the names check.
-			blockKeyType(p, pos(Action{Kind: KindOrder}))
-			return
-		}
-		a := pos(Action{Kind: KindOrder, Consulted: d.AllowExistingNames})
-		if pc.in.Consulted && !d.AllowExistingNames {
-			if found := pc.liveMatches(d); len(found) > 0 {
-				a.BlockedBy = BlockedExists
-				p.Blocked = append(p.Blocked, a)
-				p.Notes = append(p.Notes, pc.existsNote(name, found))
-				return
-			}
-			a.Consulted = true
-		}
-		p.Actions = append(p.Actions, a)
-		return
-	}
-	if e.OrderID == 0 {
-		// An intent whose outcome is unknown.
-		if d.OrderID != 0 {
-			note(NoteWarning, 0, fmt.Sprintf("after checking CertCentral for alternative order id %s, run certform forget %s --force; the next apply adopts order %d", e.Intent.AlternativeOrderID, name, d.OrderID),
-				"an earlier order's outcome is unknown (alternative order id %s) and the spec now names order %d; nothing is done", e.Intent.AlternativeOrderID, d.OrderID)
-			return
-		}
-		if e.Intent.Action == state.IntentOrder {
-			in := e.Intent
-			if d.Revoke {
-				note(NoteWarning, 0, "run certform apply with revoke: false to resolve the earlier order first, then ask for revocation",
-					"an earlier order's outcome is unknown (alternative order id %s) and the spec asks for revocation; nothing is done", in.AlternativeOrderID)
-				return
-			}
-			a := pos(Action{Kind: KindOrder, Resume: in.AlternativeOrderID, ResendAt: resendAt(in, pc.in.ResendAfter)})
-			p.Actions = append(p.Actions, a)
-			if pc.in.Now.Before(a.ResendAt) {
-				note(NoteWaiting, 0, fmt.Sprintf("CertCentral may still be working on it; to give up on it after checking CertCentral, run certform forget %s --force", name),
-					"the order sent at %s has an unknown outcome; apply looks alternative order id %s up and adopts the order if found; it is not sent again before %s",
-					in.Started.UTC().Format(time.RFC3339), in.AlternativeOrderID, a.ResendAt.Format(time.RFC3339))
-			}
-		}
-		return
-	}
-
-	if d.OrderID != 0 && d.OrderID != e.OrderID && !slices.Contains(e.PreviousOrderIDs, d.OrderID) {
+	case isNew(e):
+		pc.planNew(p, pos, note, name, d)
+	case e.OrderID == 0:
+		pc.planUnsettled(p, pos, note, name, d, e)
+	case d.OrderID != 0 && d.OrderID != e.OrderID && !slices.Contains(e.PreviousOrderIDs, d.OrderID):
 		p.Blocked = append(p.Blocked, pos(Action{Kind: KindAdopt, OrderID: d.OrderID, BlockedBy: BlockedOrderID}))
-		note(NoteBlocked, e.OrderID, fmt.Sprintf("set order_id: %d (or remove it); to track order %d instead, run certform forget %s, then apply", e.OrderID, d.OrderID, name),
+		note(NoteBlocked, e.OrderID, fmt.Sprintf("set order_id: %d (or remove it); to track order %d instead, run %s, then apply", e.OrderID, d.OrderID, forgetCommand(name, false)),
 			"the spec says order_id: %d, but certform tracks order %d for it; nothing is done for this spec", d.OrderID, e.OrderID)
+	default:
+		pc.planTracked(p, pos, note, name, d, e, obs)
+	}
+}
+
+// planGone notes the entry e of a spec that is gone, or invalid: its order
+// is left as it is.
+func planGone(note noteFunc, name string, e *state.Entry, invalid bool, gone string) {
+	if e == nil || (e.OrderID == 0 && e.Intent == nil) {
 		return
 	}
+	what := fmt.Sprintf("order %d", e.OrderID)
+	if e.OrderID == 0 {
+		what = fmt.Sprintf("an order whose outcome is unknown (alternative order id %s)", e.Intent.AlternativeOrderID)
+	}
+	if invalid {
+		note(NoteOrphan, e.OrderID, "fix the spec's errors listed above",
+			"the spec is currently invalid; %s is left as it is until it is fixed", what)
+		return
+	}
+	note(NoteOrphan, e.OrderID, fmt.Sprintf("to revoke it, restore the spec with revoke: true; to stop tracking it, run %s", forgetCommand(name, false)),
+		"the spec is gone (%s; last seen in %s); nothing is revoked, %s is left as it is", gone, orNone(e.File), what)
+}
+
+// planNew plans the order of a spec certform has no order for: blocked
+// when CertCentral holds a live order with its names (unless
+// allow_existing_names), not planned at all when it asks to be revoked or
+// needs a key no store can keep.
+func (pc *planCtx) planNew(p *Changes, pos posFunc, note noteFunc, name string, d *spec.Order) {
+	if d.Revoke {
+		note(NoteWarning, 0, fmt.Sprintf("to revoke an order made elsewhere, adopt it first: %s", importCommand(name, anyOrderID)),
+			"revoke is true but certform has no order for this spec; nothing is ordered or revoked")
+		return
+	}
+	if pc.in.NoKeyStore && d.KeyType != "" {
+		// Not planned at all: no call, not even the names check.
+		blockKeyType(p, pos(Action{Kind: KindOrder}))
+		return
+	}
+	a := pos(Action{Kind: KindOrder, Consulted: d.AllowExistingNames})
+	if pc.in.Consulted && !d.AllowExistingNames {
+		if found := pc.liveMatches(d); len(found) > 0 {
+			a.BlockedBy = BlockedExists
+			p.Blocked = append(p.Blocked, a)
+			p.Notes = append(p.Notes, pc.existsNote(name, found))
+			return
+		}
+		a.Consulted = true
+	}
+	p.Actions = append(p.Actions, a)
+}
+
+// planUnsettled plans for an entry with no order yet but an intent whose
+// outcome is unknown: an order intent is resumed (looked up, and sent
+// again once --resend-after has passed); nothing is done while the spec
+// names another order or asks for revocation.
+func (pc *planCtx) planUnsettled(p *Changes, pos posFunc, note noteFunc, name string, d *spec.Order, e *state.Entry) {
+	in := e.Intent
+	if d.OrderID != 0 {
+		note(NoteWarning, 0, fmt.Sprintf("after checking CertCentral for alternative order id %s, run %s; the next apply adopts order %d", in.AlternativeOrderID, forgetCommand(name, true), d.OrderID),
+			"an earlier order's outcome is unknown (alternative order id %s) and the spec now names order %d; nothing is done", in.AlternativeOrderID, d.OrderID)
+		return
+	}
+	if in.Action != state.IntentOrder {
+		return
+	}
+	if d.Revoke {
+		note(NoteWarning, 0, "run certform apply with revoke: false to resolve the earlier order first, then ask for revocation",
+			"an earlier order's outcome is unknown (alternative order id %s) and the spec asks for revocation; nothing is done", in.AlternativeOrderID)
+		return
+	}
+	a := pos(Action{Kind: KindOrder, Resume: in.AlternativeOrderID, ResendAt: resendAt(in, pc.in.ResendAfter)})
+	p.Actions = append(p.Actions, a)
+	if pc.in.Now.Before(a.ResendAt) {
+		note(NoteWaiting, 0, fmt.Sprintf("CertCentral may still be working on it; to give up on it after checking CertCentral, run %s", forgetCommand(name, true)),
+			"the order sent at %s has an unknown outcome; apply looks alternative order id %s up and adopts the order if found; it is not sent again before %s",
+			in.Started.UTC().Format(time.RFC3339), in.AlternativeOrderID, a.ResendAt.Format(time.RFC3339))
+	}
+}
+
+// planTracked plans for a spec whose order certform tracks: revocation
+// and closed orders first, then renewal, and else the changes made in
+// place (settings toggled, a reissue).
+func (pc *planCtx) planTracked(p *Changes, pos posFunc, note noteFunc, name string, d *spec.Order, e *state.Entry, obs *observed) {
 	status := e.Status
 	if obs != nil {
 		status = obs.Status
 	}
-	revokeUnknown := e.Intent != nil && e.Intent.Action == state.IntentRevoke
-	switch {
-	case e.Revoke != nil && !d.Revoke:
-		note(NoteIrreversible, e.OrderID, "revocation cannot be undone; for a new certificate, write a spec with a new name",
-			"revoke was requested on %s (request %d, %s); setting revoke back to false does not undo it",
-			e.Revoke.Time.UTC().Format("2006-01-02"), e.Revoke.RequestID, e.Revoke.Status)
-		return
-	case revokeUnknown && !d.Revoke:
-		note(NoteIrreversible, e.OrderID, "check the order in CertCentral; revocation cannot be undone",
-			"a revoke request was sent and its outcome is unknown; setting revoke back to false does not undo it")
-		return
-	case d.Revoke && e.Intent != nil && e.Intent.Action == state.IntentRenew:
-		// Revoking now would drop the renewal's intent: a renewal that
-		// landed would be bought and never tracked.
-		note(NoteWarning, e.OrderID, "run certform apply with revoke: false to settle the renewal first; certform then tracks the renewal, and revoke: true acts on it",
-			"the renewal of order %d sent at %s has an unknown outcome (alternative order id %s) and the spec asks for revocation; nothing is done",
-			e.OrderID, e.Intent.Started.UTC().Format(time.RFC3339), e.Intent.AlternativeOrderID)
-		return
-	case d.Revoke && status == "revoked":
-		return
-	case d.Revoke && e.Revoke != nil && e.Revoke.Status == "rejected" && e.Revoke.Comments == d.RevokeComments:
-		note(NotePending, e.OrderID, "to ask again, change revoke_comments",
-			"the revoke request %d was rejected by an administrator", e.Revoke.RequestID)
-		return
-	case d.Revoke && e.Revoke != nil && e.Revoke.Status == "approved":
-		return
-	case d.Revoke && e.Revoke != nil && e.Revoke.Status != "rejected":
-		note(NotePending, e.OrderID, "an administrator approves or rejects it in CertCentral",
-			"revoke request %d is %s, waiting for approval", e.Revoke.RequestID, e.Revoke.Status)
-		return
-	case d.Revoke && digicert.IsClosed(status):
-		note(NoteDrift, e.OrderID, "", "the order is %s in CertCentral; there is nothing to revoke", status)
-		return
-	case d.Revoke:
-		a := pos(Action{Kind: KindRevoke, OrderID: e.OrderID, Comments: d.RevokeComments, Recheck: revokeUnknown})
-		have := entryNames(e)
-		if obs != nil && len(obs.Names) > 0 {
-			have = obs.Names
-		}
-		a.OrderNames = have
-		want := specNames(d)
-		if !sameNames(have, want) {
-			a.BlockedBy = BlockedNames
-		}
-		switch {
-		case len(have) == 0:
-			p.Blocked = append(p.Blocked, a)
-			note(NoteBlocked, e.OrderID, "run with --refresh so that certform reads the order's names from CertCentral",
-				"the spec asks to revoke order %d, but the state does not record the order's names; nothing is revoked", e.OrderID)
-		case !sameNames(have, want):
-			p.Blocked = append(p.Blocked, a)
-			note(NoteBlocked, e.OrderID, fmt.Sprintf("a revoke acts on the order the spec describes; if order %d must go, write its names in the spec; if this spec is meant for a new certificate, give it a new name", e.OrderID),
-				"the spec asks to revoke order %d, but the order's names (%s) are not the spec's (%s); nothing is revoked",
-				e.OrderID, strings.Join(have, ", "), strings.Join(want, ", "))
-		default:
-			p.Actions = append(p.Actions, a)
-		}
-		return
-	case status == "expired" && pc.planRenewal(p, pos, note, d, e, status, obs):
-		return
-	case digicert.IsClosed(status):
-		note(NoteDrift, e.OrderID, "for a new certificate, write a spec with a new name; to stop tracking this one, run certform forget "+name,
-			"the order is %s in CertCentral, changed outside certform; certform changes nothing on it", status)
+	if pc.planRevokeOrClosed(p, pos, note, name, d, e, status, obs) {
 		return
 	}
-
 	if pc.planRenewal(p, pos, note, d, e, status, obs) {
 		return
 	}
@@ -853,6 +817,100 @@ func (pc *planCtx) planOne(p *Changes, name string, d *spec.Order, e *state.Entr
 		msg, hint := waitingNote(e, d, status, why)
 		note(NoteWaiting, e.OrderID, hint, "%s", msg)
 	}
+	changedInPlace := pc.fieldChanges(note, d, e, status)
+	ct, ar := e.DisableCT, e.AutoReissue
+	if obs != nil {
+		ct, ar = obs.DisableCT, obs.AutoReissue
+	}
+	if d.DisableCT != ct {
+		p.Actions = append(p.Actions, pos(Action{Kind: KindSetCT, OrderID: e.OrderID, From: boolp(ct), To: boolp(d.DisableCT)}))
+	}
+	if d.AutoReissue != ar {
+		p.Actions = append(p.Actions, pos(Action{Kind: KindSetAutoReissue, OrderID: e.OrderID, From: boolp(ar), To: boolp(d.AutoReissue)}))
+	}
+	pc.planReissue(p, pos, note, d, e, status, changedInPlace, d.DisableCT != ct)
+}
+
+// planRevokeOrClosed plans what a revocation asked for, done or pending
+// needs, and notes an order closed in CertCentral (an expired one may be
+// renewed); true when nothing else is planned for the spec.
+func (pc *planCtx) planRevokeOrClosed(p *Changes, pos posFunc, note noteFunc, name string, d *spec.Order, e *state.Entry, status string, obs *observed) bool {
+	revokeUnknown := e.Intent != nil && e.Intent.Action == state.IntentRevoke
+	switch {
+	case !d.Revoke && (e.Revoke != nil || revokeUnknown):
+		noteRevokeStays(note, e, revokeUnknown)
+	case d.Revoke && e.Intent != nil && e.Intent.Action == state.IntentRenew:
+		// Revoking now would drop the renewal's intent: a renewal that
+		// landed would be bought and never tracked.
+		note(NoteWarning, e.OrderID, "run certform apply with revoke: false to settle the renewal first; certform then tracks the renewal, and revoke: true acts on it",
+			"the renewal of order %d sent at %s has an unknown outcome (alternative order id %s) and the spec asks for revocation; nothing is done",
+			e.OrderID, e.Intent.Started.UTC().Format(time.RFC3339), e.Intent.AlternativeOrderID)
+	case d.Revoke && (status == "revoked" || (e.Revoke != nil && e.Revoke.Status == "approved")):
+	case d.Revoke && e.Revoke != nil && e.Revoke.Status == "rejected" && e.Revoke.Comments == d.RevokeComments:
+		note(NotePending, e.OrderID, "to ask again, change revoke_comments",
+			"the revoke request %d was rejected by an administrator", e.Revoke.RequestID)
+	case d.Revoke && e.Revoke != nil && e.Revoke.Status != "rejected":
+		note(NotePending, e.OrderID, "an administrator approves or rejects it in CertCentral",
+			"revoke request %d is %s, waiting for approval", e.Revoke.RequestID, e.Revoke.Status)
+	case d.Revoke && digicert.IsClosed(status):
+		note(NoteDrift, e.OrderID, "", "the order is %s in CertCentral; there is nothing to revoke", status)
+	case d.Revoke:
+		planRevoke(p, pos, note, d, e, obs, revokeUnknown)
+	case status == "expired" && pc.planRenewal(p, pos, note, d, e, status, obs):
+	case digicert.IsClosed(status):
+		note(NoteDrift, e.OrderID, "for a new certificate, write a spec with a new name; to stop tracking this one, run "+forgetCommand(name, false).String(),
+			"the order is %s in CertCentral, changed outside certform; certform changes nothing on it", status)
+	default:
+		return false
+	}
+	return true
+}
+
+// noteRevokeStays notes that setting revoke back to false does not undo
+// a revocation asked for (or one whose outcome is unknown).
+func noteRevokeStays(note noteFunc, e *state.Entry, revokeUnknown bool) {
+	if e.Revoke != nil {
+		note(NoteIrreversible, e.OrderID, "revocation cannot be undone; for a new certificate, write a spec with a new name",
+			"revoke was requested on %s (request %d, %s); setting revoke back to false does not undo it",
+			e.Revoke.Time.UTC().Format("2006-01-02"), e.Revoke.RequestID, e.Revoke.Status)
+		return
+	}
+	note(NoteIrreversible, e.OrderID, "check the order in CertCentral; revocation cannot be undone",
+		"a revoke request was sent and its outcome is unknown; setting revoke back to false does not undo it")
+}
+
+// planRevoke plans the revocation of the order e tracks, blocked unless
+// its names (as CertCentral last reported them) are the spec's.
+func planRevoke(p *Changes, pos posFunc, note noteFunc, d *spec.Order, e *state.Entry, obs *observed, revokeUnknown bool) {
+	a := pos(Action{Kind: KindRevoke, OrderID: e.OrderID, Comments: d.RevokeComments, Recheck: revokeUnknown})
+	have := entryNames(e)
+	if obs != nil && len(obs.Names) > 0 {
+		have = obs.Names
+	}
+	a.OrderNames = have
+	want := specNames(d)
+	if !nameset.Same(have, want) {
+		a.BlockedBy = BlockedNames
+	}
+	switch {
+	case len(have) == 0:
+		p.Blocked = append(p.Blocked, a)
+		note(NoteBlocked, e.OrderID, "run with --refresh so that certform reads the order's names from CertCentral",
+			"the spec asks to revoke order %d, but the state does not record the order's names; nothing is revoked", e.OrderID)
+	case !nameset.Same(have, want):
+		p.Blocked = append(p.Blocked, a)
+		note(NoteBlocked, e.OrderID, fmt.Sprintf("a revoke acts on the order the spec describes; if order %d must go, write its names in the spec; if this spec is meant for a new certificate, give it a new name", e.OrderID),
+			"the spec asks to revoke order %d, but the order's names (%s) are not the spec's (%s); nothing is revoked",
+			e.OrderID, strings.Join(have, ", "), strings.Join(want, ", "))
+	default:
+		p.Actions = append(p.Actions, a)
+	}
+}
+
+// fieldChanges notes the spec's changes that order e cannot take (fields
+// fixed once ordered, ordering-only options) and returns the reissuable
+// fields that changed, the names judged by namesChanged.
+func (pc *planCtx) fieldChanges(note noteFunc, d *spec.Order, e *state.Entry, status string) []string {
 	var changedInPlace, changedFixed []string
 	fixed, fp := d.FixedFields(), d.Fingerprint
 	if csr, ok := e.Fixed["csr"]; ok && csr == "" && fixed["csr"] != "" && e.Fixed["key_type"] == "" {
@@ -885,17 +943,7 @@ func (pc *planCtx) planOne(p *Changes, name string, d *spec.Order, e *state.Entr
 		note(NoteNoEffect, e.OrderID, "",
 			"%s changed; %s only used while ordering and has no effect on order %d", strings.Join(changed, ", "), isAre(len(changed)), e.OrderID)
 	}
-	ct, ar := e.DisableCT, e.AutoReissue
-	if obs != nil {
-		ct, ar = obs.DisableCT, obs.AutoReissue
-	}
-	if d.DisableCT != ct {
-		p.Actions = append(p.Actions, pos(Action{Kind: KindSetCT, OrderID: e.OrderID, From: boolp(ct), To: boolp(d.DisableCT)}))
-	}
-	if d.AutoReissue != ar {
-		p.Actions = append(p.Actions, pos(Action{Kind: KindSetAutoReissue, OrderID: e.OrderID, From: boolp(ar), To: boolp(d.AutoReissue)}))
-	}
-	pc.planReissue(p, pos, note, d, e, status, changedInPlace, d.DisableCT != ct)
+	return changedInPlace
 }
 
 // namesChanged returns changed (the reissuable fields that changed) with
@@ -905,7 +953,7 @@ func (pc *planCtx) planOne(p *Changes, name string, d *spec.Order, e *state.Entr
 // that differ from the spec's and that certform did not ask for (changed
 // in CertCentral's console, say) are a drift note; the reissue this plans
 // brings them back to the spec's.
-func (pc *planCtx) namesChanged(note func(string, int, string, string, ...any), d *spec.Order, e *state.Entry, status string, changed []string) []string {
+func (pc *planCtx) namesChanged(note noteFunc, d *spec.Order, e *state.Entry, status string, changed []string) []string {
 	have, want := e.Names, specNames(d)
 	changed = slices.DeleteFunc(slices.Clone(changed), func(k string) bool { return k == "common_name" || k == "dns_names" })
 	if have[0] != want[0] {
@@ -916,7 +964,7 @@ func (pc *planCtx) namesChanged(note func(string, int, string, string, ...any), 
 	}
 	sort.Strings(changed)
 	asked := entryFixedNames(e)
-	if sameNames(have, want) || asked == nil || sameNames(have, asked) || e.Intent != nil || reissuePending(e, status) || pc.rejected(d, e) {
+	if nameset.Same(have, want) || asked == nil || nameset.Same(have, asked) || e.Intent != nil || reissuePending(e, status) || pc.rejected(d, e) {
 		return changed
 	}
 	note(NoteDrift, e.OrderID, "if the change made in CertCentral is wanted, write the order's names in the spec; otherwise certform reissues the order with the spec's names (a reissue that drops a name counts against --max-revocations)",
@@ -948,15 +996,37 @@ func (pc *planCtx) rejected(d *spec.Order, e *state.Entry) bool {
 // certificate ends within reissue_before_days and auto_reissue is off.
 // Only an issued order with no reissue pending is reissued; otherwise the
 // reissue waits, with a note.
-func (pc *planCtx) planReissue(p *Changes, pos func(Action) Action, note func(string, int, string, string, ...any), d *spec.Order, e *state.Entry, status string, changed []string, ctChanged bool) {
-	now := pc.in.Now
+func (pc *planCtx) planReissue(p *Changes, pos posFunc, note noteFunc, d *spec.Order, e *state.Entry, status string, changed []string, ctChanged bool) {
 	a := pos(Action{Kind: KindReissue, OrderID: e.OrderID, Changed: changed})
+	if !pc.reissueReason(note, d, e, status, ctChanged, &a) {
+		return
+	}
+	if a.Reason != ReissueResume && pc.reissueWaits(note, d, e, status, a.Reason) {
+		return
+	}
+	if d.CSR == "" && d.KeyType == "" && a.Reason != ReissueResume {
+		note(NoteNeedsCSR, e.OrderID, "add csr or csr_file to the spec (the request for the key the new certificate is for), or key_type for certform to make the key",
+			"a reissue (%s) is due, but the spec gives no CSR; nothing is sent until it does", a.Reason)
+		return
+	}
+	old := entryNames(e)
+	a.OrderNames = old
+	a.RevokesPrevious = revokesPrevious(old, specNames(d))
+	p.Actions = append(p.Actions, a)
+}
+
+// reissueReason sets why a reissue of order e is due (a.Reason, and
+// a.Changed for a disable_ct change), and reports whether one is: none,
+// or one held back by the half-life rule or left to DigiCert's
+// auto-reissue (with a note).
+func (pc *planCtx) reissueReason(note noteFunc, d *spec.Order, e *state.Entry, status string, ctChanged bool, a *Action) bool {
+	now := pc.in.Now
 	switch {
 	case e.Intent != nil && e.Intent.Action == state.IntentReissue:
 		a.Reason, a.Recheck = ReissueResume, true
 	case pc.in.Replace[d.Name] && e.CertificateID != 0:
 		a.Reason = ReissueReplace
-	case len(changed) > 0:
+	case len(a.Changed) > 0:
 		a.Reason = ReissueChanged
 		if ctChanged && d.ReissueOnCTChange {
 			a.Changed = append(a.Changed, "disable_ct")
@@ -971,51 +1041,48 @@ func (pc *planCtx) planReissue(p *Changes, pos func(Action) Action, note func(st
 			note(NoteWarning, e.OrderID, "reissue_before_days is not shorter than the certificate's lifetime, so every new certificate would be reissued at once: lower reissue_before_days in the spec",
 				"the certificate ends at %s, within reissue_before_days (%d), but it has not lived half its lifetime (from %s); certform does not reissue it for its end before %s",
 				e.NotAfter.UTC().Format(time.RFC3339), d.ReissueBeforeDays, e.NotBefore.UTC().Format(time.RFC3339), half.UTC().Format(time.RFC3339))
-			return
+			return false
 		}
 		a.Reason = ReissueExpiring
 	case d.AutoReissue && reissueOverdue(e, status, now):
 		note(NoteWarning, e.OrderID, "check the order's reissue request in CertCentral, or set auto_reissue: false so that certform reissues it",
 			"the certificate ends at %s and DigiCert has not reissued it, although auto_reissue is on", e.NotAfter.UTC().Format(time.RFC3339))
-		return
+		return false
 	default:
-		return
+		return false
 	}
-	if a.Reason != ReissueResume {
-		if rj := e.ReissueRejected; rj != nil && pc.rejected(d, e) {
-			what := "the same names and CSR"
-			if len(rj.Changed) > 0 {
-				what = "a change of " + strings.Join(rj.Changed, ", ")
-			}
-			requested := ""
-			if !rj.Requested.IsZero() {
-				requested = " requested at " + rj.Requested.UTC().Format(time.RFC3339)
-			}
-			note(NoteRejected, e.OrderID, "to ask again, change the spec (names, CSR, signature hash, server platform or disable_ct), or ask the administrator who rejected it",
-				"the reissue of order %d%s (%s; names %s) was rejected in CertCentral, seen at %s; it is not asked again while the spec asks for the same (a reissue for %s waits)",
-				e.OrderID, requested, what, strings.Join(rj.Names, ", "), rj.Seen.UTC().Format(time.RFC3339), a.Reason)
-			return
+	return true
+}
+
+// reissueWaits notes and reports why a new reissue (for reason) of order
+// e waits: CertCentral rejected the same reissue, one is pending, or the
+// order is not issued.
+func (pc *planCtx) reissueWaits(note noteFunc, d *spec.Order, e *state.Entry, status string, reason string) bool {
+	if rj := e.ReissueRejected; rj != nil && pc.rejected(d, e) {
+		what := "the same names and CSR"
+		if len(rj.Changed) > 0 {
+			what = "a change of " + strings.Join(rj.Changed, ", ")
 		}
-		if reissuePending(e, status) {
-			note(NoteWaiting, e.OrderID, "nothing to do: certform reads the order again every cycle",
-				"a reissue (%s) waits until the reissue requested at %s is issued", a.Reason, e.ReissuedAt.UTC().Format(time.RFC3339))
-			return
+		requested := ""
+		if !rj.Requested.IsZero() {
+			requested = " requested at " + rj.Requested.UTC().Format(time.RFC3339)
 		}
-		if status != "issued" {
-			note(NoteWaiting, e.OrderID, "the reissue is made once CertCentral shows the order issued",
-				"a reissue (%s) waits: order %d is %s", a.Reason, e.OrderID, orNone(status))
-			return
-		}
+		note(NoteRejected, e.OrderID, "to ask again, change the spec (names, CSR, signature hash, server platform or disable_ct), or ask the administrator who rejected it",
+			"the reissue of order %d%s (%s; names %s) was rejected in CertCentral, seen at %s; it is not asked again while the spec asks for the same (a reissue for %s waits)",
+			e.OrderID, requested, what, strings.Join(rj.Names, ", "), rj.Seen.UTC().Format(time.RFC3339), reason)
+		return true
 	}
-	if d.CSR == "" && d.KeyType == "" && a.Reason != ReissueResume {
-		note(NoteNeedsCSR, e.OrderID, "add csr or csr_file to the spec (the request for the key the new certificate is for), or key_type for certform to make the key",
-			"a reissue (%s) is due, but the spec gives no CSR; nothing is sent until it does", a.Reason)
-		return
+	if reissuePending(e, status) {
+		note(NoteWaiting, e.OrderID, "nothing to do: certform reads the order again every cycle",
+			"a reissue (%s) waits until the reissue requested at %s is issued", reason, e.ReissuedAt.UTC().Format(time.RFC3339))
+		return true
 	}
-	old := entryNames(e)
-	a.OrderNames = old
-	a.RevokesPrevious = revokesPrevious(old, specNames(d))
-	p.Actions = append(p.Actions, a)
+	if status != "issued" {
+		note(NoteWaiting, e.OrderID, "the reissue is made once CertCentral shows the order issued",
+			"a reissue (%s) waits: order %d is %s", reason, e.OrderID, orNone(status))
+		return true
+	}
+	return false
 }
 
 // planRenewal plans what keeps an order alive at its end, and reports
@@ -1027,7 +1094,7 @@ func (pc *planCtx) planReissue(p *Changes, pos func(Action) Action, note func(st
 // (or expired): a renewal order is placed, unless CertCentral holds
 // another live order with the spec's names (the order renewed, and the
 // spec's earlier orders, do not count).
-func (pc *planCtx) planRenewal(p *Changes, pos func(Action) Action, note func(string, int, string, string, ...any), d *spec.Order, e *state.Entry, status string, obs *observed) bool {
+func (pc *planCtx) planRenewal(p *Changes, pos posFunc, note noteFunc, d *spec.Order, e *state.Entry, status string, obs *observed) bool {
 	now := pc.in.Now
 	renewed, renewedID := e.Renewed, e.RenewedOrderID
 	if obs != nil {
@@ -1047,7 +1114,7 @@ func (pc *planCtx) planRenewal(p *Changes, pos func(Action) Action, note func(st
 			ResendAt: resendAt(in, pc.in.ResendAfter), OrderEnds: e.OrderValidTill})
 		p.Actions = append(p.Actions, a)
 		if now.Before(a.ResendAt) {
-			note(NoteWaiting, e.OrderID, fmt.Sprintf("CertCentral may still be working on it; to give up on it after checking CertCentral, run certform forget %s --force", d.Name),
+			note(NoteWaiting, e.OrderID, fmt.Sprintf("CertCentral may still be working on it; to give up on it after checking CertCentral, run %s", forgetCommand(d.Name, true)),
 				"the renewal of order %d sent at %s has an unknown outcome; apply looks alternative order id %s up and tracks the new order if found; it is not sent again before %s",
 				e.OrderID, in.Started.UTC().Format(time.RFC3339), in.AlternativeOrderID, a.ResendAt.Format(time.RFC3339))
 		}
@@ -1057,7 +1124,7 @@ func (pc *planCtx) planRenewal(p *Changes, pos func(Action) Action, note func(st
 		// lasts beyond renew_before_days is left to the drift note.
 		return false
 	case renewed:
-		note(NoteWarning, e.OrderID, fmt.Sprintf("find the renewal in CertCentral, then track it: certform forget %s, then certform import %s NEW_ORDER_ID", d.Name, d.Name),
+		note(NoteWarning, e.OrderID, fmt.Sprintf("find the renewal in CertCentral, then track it: %s", moveCommands(d.Name, d.Name, renewalOrderID)),
 			"order %d ends at %s and CertCentral says it was renewed, but not by which order; certform does not renew it again", e.OrderID, e.OrderValidTill.UTC().Format(time.RFC3339))
 		return true
 	case status != "issued" && status != "expired":
@@ -1065,23 +1132,42 @@ func (pc *planCtx) planRenewal(p *Changes, pos func(Action) Action, note func(st
 			"order %d ends at %s; its renewal waits: the order is %s", e.OrderID, e.OrderValidTill.UTC().Format(time.RFC3339), orNone(status))
 		return false
 	}
-	// The half-life rule holds for orders certform bought (and renewals of
-	// them): an order imported or adopted started before certform saw it,
-	// and it is renewed as soon as it is due; its renewal is certform's.
-	if start := orderStart(e); !e.Imported && !start.IsZero() && !e.OrderValidTill.IsZero() {
-		half, ok := halfLife(start, e.OrderValidTill)
-		if !ok {
-			note(NoteWarning, e.OrderID, "check this machine's clock (and CertCentral's order): certform renews only an order that has lived half its validity",
-				"order %d ends at %s, not after certform recorded its start (%s); certform does not renew it", e.OrderID, e.OrderValidTill.UTC().Format(time.RFC3339), start.UTC().Format(time.RFC3339))
-			return false
-		}
-		if now.Before(half) {
-			note(NoteWarning, e.OrderID, "renew_before_days is not shorter than the order's validity, so every new order would be renewed at once: lower renew_before_days in the spec",
-				"order %d ends at %s, within renew_before_days (%d), but it has not lived half its validity (from %s); certform does not renew it before %s",
-				e.OrderID, e.OrderValidTill.UTC().Format(time.RFC3339), d.RenewBeforeDays, start.UTC().Format(time.RFC3339), half.UTC().Format(time.RFC3339))
-			return false
-		}
+	if halfLifeHolds(note, d, e, now) {
+		return false
 	}
+	return pc.planRenewOrder(p, pos, note, d, e, status)
+}
+
+// halfLifeHolds notes and reports whether the half-life rule holds the
+// renewal of order e back. The rule holds for orders certform bought (and
+// renewals of them): an order imported or adopted started before certform
+// saw it, and it is renewed as soon as it is due; its renewal is
+// certform's.
+func halfLifeHolds(note noteFunc, d *spec.Order, e *state.Entry, now time.Time) bool {
+	start := orderStart(e)
+	if e.Imported || start.IsZero() || e.OrderValidTill.IsZero() {
+		return false
+	}
+	half, ok := halfLife(start, e.OrderValidTill)
+	if !ok {
+		note(NoteWarning, e.OrderID, "check this machine's clock (and CertCentral's order): certform renews only an order that has lived half its validity",
+			"order %d ends at %s, not after certform recorded its start (%s); certform does not renew it", e.OrderID, e.OrderValidTill.UTC().Format(time.RFC3339), start.UTC().Format(time.RFC3339))
+		return true
+	}
+	if now.Before(half) {
+		note(NoteWarning, e.OrderID, "renew_before_days is not shorter than the order's validity, so every new order would be renewed at once: lower renew_before_days in the spec",
+			"order %d ends at %s, within renew_before_days (%d), but it has not lived half its validity (from %s); certform does not renew it before %s",
+			e.OrderID, e.OrderValidTill.UTC().Format(time.RFC3339), d.RenewBeforeDays, start.UTC().Format(time.RFC3339), half.UTC().Format(time.RFC3339))
+		return true
+	}
+	return false
+}
+
+// planRenewOrder plans a renewal order for order e, blocked when
+// CertCentral holds another live order with the spec's names (the order
+// renewed and the spec's earlier orders aside), not planned without a
+// CSR; it reports true (nothing else is planned for the order).
+func (pc *planCtx) planRenewOrder(p *Changes, pos posFunc, note noteFunc, d *spec.Order, e *state.Entry, status string) bool {
 	a := pos(Action{Kind: KindRenew, OrderID: e.OrderID, Reason: RenewEnding, OrderEnds: e.OrderValidTill, Consulted: d.AllowExistingNames})
 	if status == "expired" {
 		a.Reason = RenewExpired
@@ -1097,7 +1183,7 @@ func (pc *planCtx) planRenewal(p *Changes, pos func(Action) Action, note func(st
 			p.Blocked = append(p.Blocked, a)
 			n := pc.existsNote(d.Name, found)
 			n.Message = strings.Replace(n.Message, "; it is not ordered", fmt.Sprintf("; order %d is not renewed", e.OrderID), 1)
-			n.Hint = fmt.Sprintf("if order %d is the renewal, track it: certform forget %s, then certform import %s %d; to renew anyway, set allow_existing_names: true in the spec", found[0].ID, d.Name, d.Name, found[0].ID)
+			n.Hint = fmt.Sprintf("if order %d is the renewal, track it: %s; to renew anyway, set allow_existing_names: true in the spec", found[0].ID, moveCommands(d.Name, d.Name, strconv.Itoa(found[0].ID)))
 			p.Notes = append(p.Notes, n)
 			return true
 		}
@@ -1126,7 +1212,7 @@ func reissueOverdue(e *state.Entry, status string, now time.Time) bool {
 // spec's names; the adoption is then Verified and the toggles the spec
 // asks for follow it. An order not read is planned unverified: apply
 // reads and checks it first.
-func (pc *planCtx) planAdopt(p *Changes, pos func(Action) Action, note func(string, int, string, string, ...any), d *spec.Order) {
+func (pc *planCtx) planAdopt(p *Changes, pos posFunc, note noteFunc, d *spec.Order) {
 	a := pos(Action{Kind: KindAdopt, OrderID: d.OrderID})
 	blocked := func(by, hint, format string, args ...any) {
 		a.BlockedBy = by
@@ -1134,7 +1220,7 @@ func (pc *planCtx) planAdopt(p *Changes, pos func(Action) Action, note func(stri
 		note(NoteBlocked, d.OrderID, hint, format, args...)
 	}
 	if owner, ok := pc.tracked[d.OrderID]; ok {
-		blocked(BlockedDuplicate, fmt.Sprintf("one order, one spec: if %s was renamed to %s, run certform forget %s; the next apply adopts the order here", owner, d.Name, owner),
+		blocked(BlockedDuplicate, fmt.Sprintf("one order, one spec: if %s was renamed to %s, run %s; the next apply adopts the order here", owner, d.Name, forgetCommand(owner, false)),
 			"order %d is tracked as %s; nothing is adopted", d.OrderID, owner)
 		return
 	}
@@ -1174,10 +1260,10 @@ func adoptProblem(d *spec.Order, ad *adoptee) (blockedBy, msg, hint string) {
 			"for a new order, remove order_id from the spec"
 	}
 	want := specNames(d)
-	if sameNames(ad.Names, want) {
+	if nameset.Same(ad.Names, want) {
 		return "", "", ""
 	}
-	extra, missing := spec.NameDiff(want, ad.Names)
+	extra, missing := nameset.Diff(want, ad.Names)
 	var parts []string
 	if len(extra) > 0 {
 		parts = append(parts, "only on the order: "+strings.Join(extra, ", "))
@@ -1202,7 +1288,7 @@ func first(s []string) string {
 // adopteeFrom reduces an order read from CertCentral to what adoption
 // checks.
 func adopteeFrom(o *digicert.Order) *adoptee {
-	return &adoptee{Status: o.Status, Names: orderNames(o.Certificate.CommonName, o.Certificate.DNSNames),
+	return &adoptee{Status: o.Status, Names: nameset.List(o.Certificate.CommonName, o.Certificate.DNSNames),
 		DisableCT: o.DisableCT.Or(false), AutoReissue: o.AutoReissue.Or(false), order: o}
 }
 
@@ -1308,9 +1394,9 @@ func (pc *planCtx) existsNote(name string, found []liveOrder) Note {
 		what = append(what, w+")")
 	}
 	id := found[0].ID
-	hint := fmt.Sprintf("to track it, run certform import %s %d", name, id)
+	hint := fmt.Sprintf("to track it, run %s", importOrder(name, id))
 	if t, ok := pc.tracked[id]; ok {
-		hint = fmt.Sprintf("if %s was renamed to %s, run certform forget %s, then certform import %s %d", t, name, t, name, id)
+		hint = fmt.Sprintf("if %s was renamed to %s, run %s", t, name, moveCommands(t, name, strconv.Itoa(id)))
 	}
 	hint += "; for a second, separate order with the same names, set allow_existing_names: true in the spec"
 	return Note{Kind: NoteExists, Name: name, OrderID: id,

@@ -10,6 +10,7 @@ import (
 
 	"github.com/certform/certform/deliver"
 	"github.com/certform/certform/digicert"
+	"github.com/certform/certform/internal/nameset"
 	"github.com/certform/certform/internal/wait"
 	"github.com/certform/certform/spec"
 	"github.com/certform/certform/state"
@@ -39,6 +40,63 @@ type Reconciler struct {
 	// Parallelism is how many specs are worked on (and orders refreshed)
 	// at once; default 4.
 	Parallelism int
+	// Limits are the rails of what a cycle may send: budgets, resend
+	// wait, clock skew. Embedded, like DeliveryOptions: their fields read
+	// as the Reconciler's (r.MaxPurchases), only a literal names the group.
+	Limits
+	// Quiet is how long no file below Dir may have changed before the
+	// specs are loaded: a checkout writes its files within milliseconds of
+	// each other, so a quiet tree is a consistent one. Zero loads at once.
+	Quiet time.Duration
+	// DryRun plans and never writes: no call but GETs, no state change.
+	DryRun bool
+	// DeliveryOptions say where and how issued certificates are
+	// delivered, and the hooks that run after.
+	DeliveryOptions
+	// Keys keeps the private keys certform makes for specs with key_type
+	// (--key-dir for a state file); nil refuses to order, renew or reissue
+	// them (ErrNoKeyStore) and to deliver their certificates.
+	Keys KeyStore
+	// Replace names the specs whose certificate is reissued now
+	// (--replace; reason ReissueReplace), with a new key when certform
+	// makes their keys.
+	Replace []string
+	// NoKeyStore says the state can keep no keys (a shared state without
+	// an age identity): new specs with key_type are blocked orders
+	// (BlockedKeyStore, with a note; no call); without it a nil Keys
+	// refuses them when applied.
+	NoKeyStore bool
+	// Observe starts every cycle by reading what changed in CertCentral
+	// since the last observation (see observe): apply and the daemon set
+	// it; a plan reads CertCentral only with --refresh.
+	Observe bool
+	// Now and Sleep are the clock (default time.Now and a timer that ends
+	// with ctx); tests inject their own.
+	Now   func() time.Time
+	Sleep func(ctx context.Context, d time.Duration) error
+	// DCV, when set (--dcv-config), validates domains without a person:
+	// see dcv.go.
+	DCV *Validation
+	// seen is what earlier cycles read of CertCentral.
+	seen struct {
+		// dcv is what the last cycle read of domain validation.
+		dcv dcvSeen
+		// observedAt is the time of the last complete observation when
+		// it is later than the one saved in the state: a cycle that
+		// observed no change saves its time only once the saved one is
+		// observedSaveEvery old (see saveObservation). Zero when the
+		// state has the latest.
+		observedAt time.Time
+	}
+	// editSpecs, in tests only, changes the specs once loaded: a spec that
+	// validation would refuse, as an older certform accepted it.
+	editSpecs func([]*spec.Order)
+}
+
+// Limits are the rails of a Reconciler: what a cycle may send, and when.
+// The zero value sends no purchase and no revocation, re-sends an unknown
+// order at once after a look-up that misses, and does not check the clock.
+type Limits struct {
 	// MaxRevocations is the budget of revocation requests per rolling 24
 	// hours (--max-revocations); negative means no limit.
 	MaxRevocations int
@@ -59,12 +117,12 @@ type Reconciler struct {
 	// Zero turns the check off; the commands default to
 	// DefaultMaxClockSkew.
 	MaxClockSkew time.Duration
-	// Quiet is how long no file below Dir may have changed before the
-	// specs are loaded: a checkout writes its files within milliseconds of
-	// each other, so a quiet tree is a consistent one. Zero loads at once.
-	Quiet time.Duration
-	// DryRun plans and never writes: no call but GETs, no state change.
-	DryRun bool
+}
+
+// DeliveryOptions say where a Reconciler delivers issued certificates and
+// what runs after. They come from the command line only, never from the
+// spec directory; the zero value delivers nothing.
+type DeliveryOptions struct {
 	// CertDir, when set, is where Deliver writes each issued certificate
 	// (CertDir/NAME); Hook, when set, runs after each new delivery. Both
 	// come from the command line only, never from the spec directory.
@@ -73,19 +131,6 @@ type Reconciler struct {
 	// CertGroup, when not nil, is the group id given read access to each
 	// delivered privkey.pem (--cert-group).
 	CertGroup *int
-	// Keys keeps the private keys certform makes for specs with key_type
-	// (--key-dir for a state file); nil refuses to order, renew or reissue
-	// them (ErrNoKeyStore) and to deliver their certificates.
-	Keys KeyStore
-	// Replace names the specs whose certificate is reissued now
-	// (--replace; reason ReissueReplace), with a new key when certform
-	// makes their keys.
-	Replace []string
-	// NoKeyStore says the state can keep no keys (a shared state without
-	// an age identity): new specs with key_type are blocked orders
-	// (BlockedKeyStore, with a note; no call); without it a nil Keys
-	// refuses them when applied.
-	NoKeyStore bool
 	// HookBackoff is the wait before a failed deploy hook runs again; it
 	// doubles with each failure in a row, up to an hour. Zero means
 	// DefaultHookBackoff.
@@ -94,28 +139,6 @@ type Reconciler struct {
 	// one certificate, after every deploy hook of that cycle (see
 	// RunPostHook). Command line only, like Hook.
 	PostHook *deliver.Hook
-	// Observe starts every cycle by reading what changed in CertCentral
-	// since the last observation (see observe): apply and the daemon set
-	// it; a plan reads CertCentral only with --refresh.
-	Observe bool
-	// Now and Sleep are the clock (default time.Now and a timer that ends
-	// with ctx); tests inject their own.
-	Now   func() time.Time
-	Sleep func(ctx context.Context, d time.Duration) error
-	// DCV, when set (--dcv-config), validates domains without a person:
-	// see dcv.go.
-	DCV *Validation
-	// dcvSeen is what the last cycle read of domain validation.
-	dcvSeen dcvSeen
-
-	// observedAt is the time of the last complete observation when it is
-	// later than the one saved in the state: a cycle that observed no
-	// change saves its time only once the saved one is observedSaveEvery
-	// old (see saveObservation). Zero when the state has the latest.
-	observedAt time.Time
-	// editSpecs, in tests only, changes the specs once loaded: a spec that
-	// validation would refuse, as an older certform accepted it.
-	editSpecs func([]*spec.Order)
 }
 
 // CycleOptions say what one cycle does besides planning.
@@ -144,25 +167,8 @@ const sweepAbove = 3
 // error means no plan could be made (the state lock was lost and cannot be
 // taken again, or the spec directory cannot be read).
 func (r *Reconciler) Prepare(ctx context.Context, opt CycleOptions) (*Cycle, error) {
-	if r.Store != nil {
-		// Prove the lock before acting on the state: a lock file removed or
-		// replaced since (another process may hold the lock now) makes the
-		// store lost; it is locked and read again before anything else.
-		if err := r.Store.Check(); err != nil {
-			if r.Store.Shared() {
-				// Another server may lead now: whoever takes the lock
-				// again (the daemon, standing by) checks the state's
-				// API URL and says so.
-				return nil, err
-			}
-			r.logger().Warn("the state's lock was lost; taking it again and reading the state afresh", "error", err.Error())
-			// The state read afresh may be older than what this process
-			// observed: observe from its time, not from memory.
-			r.observedAt = time.Time{}
-			if err := r.Store.Reacquire(); err != nil {
-				return nil, err
-			}
-		}
+	if err := r.proveLock(); err != nil {
+		return nil, err
 	}
 	c := &Cycle{}
 	var obs map[string]*observed
@@ -170,28 +176,7 @@ func (r *Reconciler) Prepare(ctx context.Context, opt CycleOptions) (*Cycle, err
 	// changed it. Only this cycle writes to the store meanwhile.
 	var known *state.File
 	if r.API != nil && (opt.Refresh || r.Observe) {
-		known = r.known()
-		ob, errs := r.observe(ctx, known, opt.Refresh)
-		c.Errors = append(c.Errors, errs...)
-		revokes, errs := r.revokeRequests(ctx, known, ob)
-		c.Errors = append(c.Errors, errs...)
-		obs = observedFrom(ob.orders, known)
-		if r.Store != nil && !r.DryRun {
-			wrote, err := r.saveObservation(known, ob, revokes)
-			if err != nil {
-				c.Errors = append(c.Errors, fmt.Errorf("saving what CertCentral reported: %w", err))
-			}
-			if wrote {
-				known = nil
-			}
-		} else if len(ob.orders) > 0 || len(revokes) > 0 {
-			// A dry run saves nothing, but plans from what it read, as
-			// apply would after saving it (an order's end, its current
-			// certificate, a revoke request's decision): the plan shows
-			// what apply would do.
-			known = known.Clone()
-			applyObservation(known, ob, revokes, r.now())
-		}
+		known, obs = r.observeCycle(ctx, c, opt.Refresh)
 	}
 	// The specs are loaded after the refresh, which may take minutes: a
 	// revoke reverted meanwhile is not acted on.
@@ -206,6 +191,78 @@ func (r *Reconciler) Prepare(ctx context.Context, opt CycleOptions) (*Cycle, err
 	if known == nil {
 		known = r.known()
 	}
+	in := r.planInputOf(specs, known, obs)
+	c.Plan = plan(in)
+	if r.Store != nil && !r.DryRun {
+		if err := r.recordChecked(specs.Orders); err != nil {
+			c.Errors = append(c.Errors, fmt.Errorf("saving which specs were checked: %w", err))
+		}
+	}
+	if r.API != nil {
+		r.consultAndReplan(ctx, c, in)
+		r.holdOnClock(ctx, c)
+		if _, ok := r.dcvAPI(); ok {
+			// Only then: the state's copy costs a deep clone.
+			r.planDCV(ctx, c, r.known())
+		}
+	}
+	return c, nil
+}
+
+// proveLock proves the lock before acting on the state: a lock file
+// removed or replaced since (another process may hold the lock now) makes
+// the store lost; it is locked and read again before anything else. A
+// shared state's lost lock is an error: another server may lead now, and
+// whoever takes the lock again (the daemon, standing by) checks the
+// state's API URL and says so.
+func (r *Reconciler) proveLock() error {
+	if r.Store == nil {
+		return nil
+	}
+	err := r.Store.Check()
+	if err == nil || r.Store.Shared() {
+		return err
+	}
+	r.logger().Warn("the state's lock was lost; taking it again and reading the state afresh", "error", err.Error())
+	// The state read afresh may be older than what this process
+	// observed: observe from its time, not from memory.
+	r.seen.observedAt = time.Time{}
+	return r.Store.Reacquire()
+}
+
+// observeCycle reads what changed in CertCentral (every known order with
+// refresh) and the revoke requests waiting, and saves it unless DryRun. It
+// returns the state to plan from (nil once the save wrote it) and what
+// was observed of each spec's order.
+func (r *Reconciler) observeCycle(ctx context.Context, c *Cycle, refresh bool) (*state.File, map[string]*observed) {
+	known := r.known()
+	ob, errs := r.observe(ctx, known, refresh)
+	c.Errors = append(c.Errors, errs...)
+	revokes, errs := r.revokeRequests(ctx, known, ob)
+	c.Errors = append(c.Errors, errs...)
+	obs := observedFrom(ob.orders, known)
+	if r.Store != nil && !r.DryRun {
+		wrote, err := r.saveObservation(known, ob, revokes)
+		if err != nil {
+			c.Errors = append(c.Errors, fmt.Errorf("saving what CertCentral reported: %w", err))
+		}
+		if wrote {
+			known = nil
+		}
+	} else if len(ob.orders) > 0 || len(revokes) > 0 {
+		// A dry run saves nothing, but plans from what it read, as
+		// apply would after saving it (an order's end, its current
+		// certificate, a revoke request's decision): the plan shows
+		// what apply would do.
+		known = known.Clone()
+		applyObservation(known, ob, revokes, r.now())
+	}
+	return known, obs
+}
+
+// planInputOf is what the planner needs of this cycle: the specs loaded,
+// the state known, what was observed and the Reconciler's limits.
+func (r *Reconciler) planInputOf(specs *spec.Result, known *state.File, obs map[string]*observed) planInput {
 	in := planInput{Desired: specs.Orders, Invalid: specs.Invalid, Unreadable: specs.Unreadable(), Known: known,
 		Observed: obs, MaxRevocations: r.MaxRevocations, MaxPurchases: r.MaxPurchases, Now: r.now(), ResendAfter: r.ResendAfter}
 	in.NoKeyStore = r.NoKeyStore
@@ -215,38 +272,31 @@ func (r *Reconciler) Prepare(ctx context.Context, opt CycleOptions) (*Cycle, err
 			in.Replace[n] = true
 		}
 	}
-	c.Plan = plan(in)
-	if r.Store != nil && !r.DryRun {
-		if err := r.recordChecked(specs.Orders); err != nil {
-			c.Errors = append(c.Errors, fmt.Errorf("saving which specs were checked: %w", err))
+	return in
+}
+
+// consultAndReplan asks CertCentral what c's plan needs to know (live
+// orders with the names of new specs, the orders that adoptions name) and
+// plans again from in with the answers.
+func (r *Reconciler) consultAndReplan(ctx context.Context, c *Cycle, in planInput) {
+	replan := false
+	if news := needConsult(c.Plan); len(news) > 0 {
+		live, err := r.consult(ctx, news)
+		if err != nil {
+			c.Errors = append(c.Errors, fmt.Errorf("asking CertCentral for live orders with the names of new specs: %w; no new order is placed", err))
+		} else {
+			in.Consulted, in.Live, replan = true, live, true
 		}
 	}
-	if r.API != nil {
-		replan := false
-		if news := needConsult(c.Plan); len(news) > 0 {
-			live, err := r.consult(ctx, news)
-			if err != nil {
-				c.Errors = append(c.Errors, fmt.Errorf("asking CertCentral for live orders with the names of new specs: %w; no new order is placed", err))
-			} else {
-				in.Consulted, in.Live, replan = true, live, true
-			}
-		}
-		if ids := needAdoptees(c.Plan); len(ids) > 0 {
-			var errs []error
-			in.Adoptees, errs = r.readAdoptees(ctx, ids)
-			c.Errors = append(c.Errors, errs...)
-			replan = true
-		}
-		if replan {
-			c.Plan = plan(in)
-		}
-		r.holdOnClock(ctx, c)
-		if _, ok := r.dcvAPI(); ok {
-			// Only then: the state's copy costs a deep clone.
-			r.planDCV(ctx, c, r.known())
-		}
+	if ids := needAdoptees(c.Plan); len(ids) > 0 {
+		var errs []error
+		in.Adoptees, errs = r.readAdoptees(ctx, ids)
+		c.Errors = append(c.Errors, errs...)
+		replan = true
 	}
-	return c, nil
+	if replan {
+		c.Plan = plan(in)
+	}
 }
 
 // needAdoptees returns the ids of the orders that planned adoptions name
@@ -294,8 +344,7 @@ func (r *Reconciler) Apply(ctx context.Context, c *Cycle) []Result {
 		r.logger().Error("saving the domains' validation ends", "error", err.Error())
 	}
 	p, steps := splitDCV(c.Plan)
-	ap := &applier{API: r.API, Store: r.Store, Log: r.Log, Parallelism: r.Parallelism, ResendAfter: r.ResendAfter, Now: r.Now,
-		MaxPurchases: r.MaxPurchases, MaxRevocations: r.MaxRevocations, Keys: r.Keys,
+	ap := &applier{API: r.API, Store: r.Store, Log: r.Log, Parallelism: r.Parallelism, Now: r.Now, Limits: r.Limits, Keys: r.Keys,
 		CheckClock: func(ctx context.Context) error { return r.checkClock(ctx, true) }}
 	return append(append(ap.Apply(ctx, p), r.applyDCV(ctx, steps)...), left...)
 }
@@ -501,7 +550,7 @@ func (r *Reconciler) consult(ctx context.Context, news []*spec.Order) ([]liveOrd
 				continue
 			}
 			seen[o.ID] = true
-			live = append(live, liveOrder{ID: o.ID, Status: o.Status, Names: orderNames(o.Certificate.CommonName, o.Certificate.DNSNames)})
+			live = append(live, liveOrder{ID: o.ID, Status: o.Status, Names: nameset.List(o.Certificate.CommonName, o.Certificate.DNSNames)})
 		}
 	}
 	sort.Slice(live, func(i, j int) bool { return live[i].ID < live[j].ID })

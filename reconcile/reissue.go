@@ -40,48 +40,83 @@ func (ap *applier) reissue(ctx context.Context, a Action) (string, error) {
 	if prev == nil || prev.OrderID != a.OrderID {
 		return "", fmt.Errorf("not reissued: the state no longer tracks order %d for %s (it changed after the plan was made)", a.OrderID, a.Name)
 	}
-	var read *digicert.Order
-	if in := prev.Intent; in != nil {
+	read, detail, done, err := ap.readBeforeReissue(ctx, a, prev.Intent)
+	if done || err != nil {
+		return detail, err
+	}
+	// A spec with key_type: a new key (key_rotation: always) or the
+	// order's (never), or the earlier attempt's, stored before the intent.
+	var k intentKey
+	if o.KeyType != "" {
+		reuse := o.KeyRotation == spec.KeyRotationNever && a.Reason != ReissueReplace && a.Reason != ReissueKey
+		if k.csrPEM, k.key, k.fresh, err = ap.requestKey(a.Name, o, prev.Intent, prev.Key, reuse); err != nil {
+			return "", err
+		}
+		if k.fresh && prev.Intent != nil && prev.Intent.Key != nil && prev.Intent.Key.CSRFingerprint != k.key.CSRFingerprint {
+			k.stale = prev.Intent.Key
+		}
+	}
+	if err := ap.saveReissueIntent(a, read, k); err != nil {
+		return "", err
+	}
+	from := read.Certificate.ID
+	req := &digicert.ReissueRequest{Certificate: orderRequest(o, "").Certificate, SkipApproval: o.SkipApproval}
+	if k.csrPEM != "" {
+		req.Certificate.CSR = k.csrPEM
+	}
+	resp, err := ap.API.Reissue(ctx, a.OrderID, req)
+	if err != nil {
+		return ap.settleReissueError(ctx, a, k.key, err)
+	}
+	if err := ap.recordReissueFixed(a.Name, o.FixedFields(), o.Fingerprint, from, k.key); err != nil {
+		return "", fmt.Errorf("the reissue of order %d was accepted, but saving it failed: %w; the next apply reads the order before sending anything", a.OrderID, err)
+	}
+	return fmt.Sprintf("reissue requested (%s)", requestStatus(resp.Requests)), nil
+}
+
+// readBeforeReissue settles the intent in of an earlier attempt first (a
+// reissue that shows ends the action; one that does not waits until the
+// intent is ResendAfter old), then reads the order just before the POST:
+// only an issued order is reissued. done or err ends the action with
+// detail.
+func (ap *applier) readBeforeReissue(ctx context.Context, a Action, in *state.Intent) (read *digicert.Order, detail string, done bool, err error) {
+	if in != nil {
 		if in.Action != state.IntentReissue {
-			return "", fmt.Errorf("not reissued: an earlier %s of order %d has an unknown outcome", in.Action, a.OrderID)
+			return nil, "", true, fmt.Errorf("not reissued: an earlier %s of order %d has an unknown outcome", in.Action, a.OrderID)
 		}
 		detail, landed, cur, err := ap.settleReissue(ctx, a, in)
 		if err != nil || landed {
-			return detail, err
+			return nil, detail, true, err
 		}
 		if at := in.Started.Add(ap.ResendAfter); ap.now().Before(at) {
-			return "", &WaitError{Until: at, Why: fmt.Sprintf("the reissue of order %d sent at %s does not show yet; CertCentral may still be working on it, so it is not sent again before %s",
+			return nil, "", true, &WaitError{Until: at, Why: fmt.Sprintf("the reissue of order %d sent at %s does not show yet; CertCentral may still be working on it, so it is not sent again before %s",
 				a.OrderID, in.Started.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339))}
 		}
 		read = cur
 	}
 	if read == nil {
 		// Read before acting.
-		var err error
 		if read, err = ap.API.GetOrder(ctx, a.OrderID); err != nil {
-			return "", fmt.Errorf("reading order %d before reissuing it: %w; nothing was sent", a.OrderID, err)
+			return nil, "", true, fmt.Errorf("reading order %d before reissuing it: %w; nothing was sent", a.OrderID, err)
 		}
 	}
 	if read.Status != "issued" {
 		if err := ap.refresh(a.Name, read); err != nil {
-			return "", fmt.Errorf("saving what CertCentral reports of order %d: %w; nothing was sent", a.OrderID, err)
+			return nil, "", true, fmt.Errorf("saving what CertCentral reports of order %d: %w; nothing was sent", a.OrderID, err)
 		}
-		return "", fmt.Errorf("not reissued: order %d is %s in CertCentral now (it changed after the plan was made); only an issued order is reissued, and the next run plans again", a.OrderID, orNone(read.Status))
+		return nil, "", true, fmt.Errorf("not reissued: order %d is %s in CertCentral now (it changed after the plan was made); only an issued order is reissued, and the next run plans again", a.OrderID, orNone(read.Status))
 	}
-	// A spec with key_type: a new key (key_rotation: always) or the
-	// order's (never), or the earlier attempt's, stored before the intent.
-	var csrPEM string
-	var key *state.KeyRecord
-	fresh := false
-	if o.KeyType != "" {
-		var err error
-		reuse := o.KeyRotation == spec.KeyRotationNever && a.Reason != ReissueReplace && a.Reason != ReissueKey
-		csrPEM, key, fresh, err = ap.requestKey(a.Name, o, prev.Intent, prev.Key, reuse)
-		if err != nil {
-			return "", err
-		}
-	}
-	from := read.Certificate.ID
+	return read, "", false, nil
+}
+
+// saveReissueIntent saves the reissue's intent with what CertCentral
+// reports of the order now (read), in one write that takes a revocation
+// from the budget when the reissue makes DigiCert revoke the earlier
+// certificates (the budget full: a *BlockedError, nothing saved). A key
+// made for this attempt goes again when nothing was saved; the earlier
+// attempt's record of a key replaced goes once the intent is saved.
+func (ap *applier) saveReissueIntent(a Action, read *digicert.Order, k intentKey) error {
+	o := a.Spec
 	have, want := namesOf(read), specNames(o)
 	revokes := revokesPrevious(have, want)
 	now := ap.now()
@@ -98,39 +133,36 @@ func (ap *applier) reissue(ctx context.Context, a Action) (string, error) {
 			}
 		}
 		in := &state.Intent{Action: state.IntentReissue, Fingerprint: o.Fingerprint, Fixed: o.FixedFields(), Started: now, FirstSent: now,
-			Attempts: 1, Names: [][]string{want}, CertificateID: from}
+			Attempts: 1, Names: [][]string{want}, CertificateID: read.Certificate.ID}
 		if old := e.Intent; old != nil {
 			in.Attempts, in.FirstSent = old.Attempts+1, old.FirstSent
 		}
-		in.CSR, in.Key = csrPEM, key
+		in.CSR, in.Key = k.csrPEM, k.key
 		e.Intent = in
 	})
 	if err != nil || !fits {
-		if fresh {
-			ap.dropKey(a.Name, key, ap.Store.Entry(a.Name))
+		if k.fresh {
+			ap.dropKey(a.Name, k.key, ap.Store.Entry(a.Name))
 		}
-	} else if fresh && prev.Intent != nil && prev.Intent.Key != nil && prev.Intent.Key.CSRFingerprint != key.CSRFingerprint {
-		ap.dropKey(a.Name, prev.Intent.Key, ap.Store.Entry(a.Name))
+	} else if k.stale != nil {
+		ap.dropKey(a.Name, k.stale, ap.Store.Entry(a.Name))
 	}
 	if err != nil {
-		return "", fmt.Errorf("saving the intent before reissuing: %w; nothing was sent", err)
+		return fmt.Errorf("saving the intent before reissuing: %w; nothing was sent", err)
 	}
 	if !fits {
-		return "", budgetBlocked(fmt.Sprintf("order %d's names in CertCentral now are %s: the reissue to %s makes DigiCert revoke the earlier certificates (%s)",
+		return budgetBlocked(fmt.Sprintf("order %d's names in CertCentral now are %s: the reissue to %s makes DigiCert revoke the earlier certificates (%s)",
 			a.OrderID, strings.Join(have, ", "), strings.Join(want, ", "), describeNames(have, want)), ap.MaxRevocations, used)
 	}
-	req := &digicert.ReissueRequest{Certificate: orderRequest(o, "").Certificate, SkipApproval: o.SkipApproval}
-	if csrPEM != "" {
-		req.Certificate.CSR = csrPEM
-	}
-	resp, err := ap.API.Reissue(ctx, a.OrderID, req)
-	switch {
-	case err == nil:
-		if err := ap.recordReissueFixed(a.Name, o.FixedFields(), o.Fingerprint, from, key); err != nil {
-			return "", fmt.Errorf("the reissue of order %d was accepted, but saving it failed: %w; the next apply reads the order before sending anything", a.OrderID, err)
-		}
-		return fmt.Sprintf("reissue requested (%s)", requestStatus(resp.Requests)), nil
-	case errors.Is(err, digicert.ErrOutcomeUnknown):
+	return nil
+}
+
+// settleReissueError settles a reissue request that failed (err): when
+// the outcome is unknown, a reissue that shows settles it and the intent
+// stays otherwise; a definite refusal (a 4xx) clears the intent and drops
+// the key made for it (key): CertCentral did nothing.
+func (ap *applier) settleReissueError(ctx context.Context, a Action, key *state.KeyRecord, err error) (string, error) {
+	if errors.Is(err, digicert.ErrOutcomeUnknown) {
 		ap.Store.Update(a.Name, func(e *state.Entry) bool {
 			if e.Intent != nil && e.Intent.Action == state.IntentReissue {
 				e.Intent.Started = ap.now()
@@ -142,20 +174,19 @@ func (ap *applier) reissue(ctx context.Context, a Action) (string, error) {
 		}
 		return "", fmt.Errorf("%w; the intent stays: the next apply reads the order and sends the reissue again only if it did not land, no earlier than %s",
 			err, ap.now().Add(ap.ResendAfter).UTC().Format(time.RFC3339))
-	default:
-		var apiErr *digicert.APIError
-		if errors.As(err, &apiErr) && apiErr.Status >= 400 && apiErr.Status < 500 {
-			if ap.Store.Update(a.Name, func(e *state.Entry) bool {
-				if e.Intent != nil && e.Intent.Action == state.IntentReissue {
-					e.Intent = nil
-				}
-				return true
-			}) == nil && key != nil {
-				ap.dropKey(a.Name, key, ap.Store.Entry(a.Name))
-			}
-		}
-		return "", err
 	}
+	var apiErr *digicert.APIError
+	if errors.As(err, &apiErr) && apiErr.Status >= 400 && apiErr.Status < 500 {
+		if ap.Store.Update(a.Name, func(e *state.Entry) bool {
+			if e.Intent != nil && e.Intent.Action == state.IntentReissue {
+				e.Intent = nil
+			}
+			return true
+		}) == nil && key != nil {
+			ap.dropKey(a.Name, key, ap.Store.Entry(a.Name))
+		}
+	}
+	return "", err
 }
 
 // requestStatus describes a reissue's approval requests ("approved",

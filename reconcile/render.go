@@ -78,6 +78,8 @@ func onOff(b *bool) string {
 	return fmt.Sprint(*b)
 }
 
+// writeAction shows one action of the plan (blocked, when blocked is
+// not "") with what it does.
 func writeAction(b *strings.Builder, a Action, c func(string, string) string, blocked string) {
 	where := fmt.Sprintf("(%s:%d)", a.File, a.Line)
 	switch {
@@ -94,25 +96,12 @@ func writeAction(b *strings.Builder, a Action, c func(string, string) string, bl
 		}
 	case a.Kind == KindOrder:
 		fmt.Fprintf(b, "  %s %s  %s\n", c(green, "+ order "), a.Name, where)
-		switch {
-		case a.Resume != "":
-			fmt.Fprintf(b, "        an earlier order's outcome is unknown: alternative order id %s is looked up first and adopted if found;\n", a.Resume)
-			fmt.Fprintf(b, "        if it is not found, the order is sent again no earlier than %s\n", a.ResendAt.Format(time.RFC3339))
-		case !a.Consulted:
-			b.WriteString("        before ordering, CertCentral is asked for live orders with these names\n")
-		}
-		if o := a.Spec; o != nil {
-			writeOrderDetails(b, o)
-		}
+		writeOrder(b, a)
 	case isDCV(a):
 		writeValidation(b, a, c)
 	case a.Kind == KindAdopt:
 		fmt.Fprintf(b, "  %s %s order %d  %s\n", c(green, "= adopt "), a.Name, a.OrderID, where)
-		if a.Verified {
-			fmt.Fprintf(b, "        order %d (%s) has exactly the spec's names: %s; certform tracks it from now on and orders nothing\n", a.OrderID, a.OrderStatus, strings.Join(specNames(a.Spec), ", "))
-		} else {
-			fmt.Fprintf(b, "        order %d is read and its names checked before it is adopted; nothing is ordered\n", a.OrderID)
-		}
+		writeAdopt(b, a)
 	case a.Kind == KindRenew:
 		fmt.Fprintf(b, "  %s %s order %d  %s\n", c(green, "+ renew "), a.Name, a.OrderID, where)
 		writeRenewal(b, a)
@@ -133,6 +122,30 @@ func writeAction(b *strings.Builder, a Action, c func(string, string) string, bl
 		if a.Recheck {
 			b.WriteString("        an earlier revoke request's outcome is unknown: the order is read first\n")
 		}
+	}
+}
+
+// writeOrder shows how a new order is sent (resumed, or after CertCentral
+// is asked for live orders with its names) and what it buys.
+func writeOrder(b *strings.Builder, a Action) {
+	switch {
+	case a.Resume != "":
+		fmt.Fprintf(b, "        an earlier order's outcome is unknown: alternative order id %s is looked up first and adopted if found;\n", a.Resume)
+		fmt.Fprintf(b, "        if it is not found, the order is sent again no earlier than %s\n", a.ResendAt.Format(time.RFC3339))
+	case !a.Consulted:
+		b.WriteString("        before ordering, CertCentral is asked for live orders with these names\n")
+	}
+	if o := a.Spec; o != nil {
+		writeOrderDetails(b, o)
+	}
+}
+
+// writeAdopt shows what an adoption checks of the order it tracks.
+func writeAdopt(b *strings.Builder, a Action) {
+	if a.Verified {
+		fmt.Fprintf(b, "        order %d (%s) has exactly the spec's names: %s; certform tracks it from now on and orders nothing\n", a.OrderID, a.OrderStatus, strings.Join(specNames(a.Spec), ", "))
+	} else {
+		fmt.Fprintf(b, "        order %d is read and its names checked before it is adopted; nothing is ordered\n", a.OrderID)
 	}
 }
 

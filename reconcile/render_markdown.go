@@ -92,13 +92,25 @@ func noteLine(n Note) string {
 // compact form (WriteCompact), and cut with a line saying so if even that
 // is too long.
 func (p *Changes) WriteMarkdown(w io.Writer) error {
-	plain := func(_, s string) string { return s }
 	var b strings.Builder
 	fmt.Fprintf(&b, "**%s**", p.Summary())
 	if len(p.Actions)+len(p.Blocked) == 0 {
 		b.WriteString(" No calls to make.")
 	}
 	b.WriteString("\n")
+	p.writeCalledOut(&b)
+	tail := p.markdownNotes()
+	if n := len(p.Actions) + len(p.Blocked); n > 0 {
+		b.WriteString(p.markdownCalls(n, MarkdownLimit-b.Len()-len(tail)))
+	}
+	b.WriteString(tail)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// writeCalledOut writes the destructive calls and the blocked ones as
+// lists.
+func (p *Changes) writeCalledOut(b *strings.Builder) {
 	var destructive []Action
 	for _, a := range p.Actions {
 		if Destructive(a) {
@@ -106,51 +118,60 @@ func (p *Changes) WriteMarkdown(w io.Writer) error {
 		}
 	}
 	if len(destructive) > 0 {
-		fmt.Fprintf(&b, "\n:warning: **Destructive: %s** (revocations, reissues that revoke earlier certificates, paid renewals):\n\n", plural(len(destructive), "call"))
+		fmt.Fprintf(b, "\n:warning: **Destructive: %s** (revocations, reissues that revoke earlier certificates, paid renewals):\n\n", plural(len(destructive), "call"))
 		for _, a := range destructive {
-			fmt.Fprintf(&b, "- %s\n", markdownItem(a))
+			fmt.Fprintf(b, "- %s\n", markdownItem(a))
 		}
 	}
 	if len(p.Blocked) > 0 {
-		fmt.Fprintf(&b, "\n:no_entry: **%s blocked by a safety rail (the run fails):**\n\n", plural(len(p.Blocked), "call"))
+		fmt.Fprintf(b, "\n:no_entry: **%s blocked by a safety rail (the run fails):**\n\n", plural(len(p.Blocked), "call"))
 		for _, a := range p.Blocked {
-			fmt.Fprintf(&b, "- %s (blocked_by: `%s`)\n", markdownItem(a), a.BlockedBy)
+			fmt.Fprintf(b, "- %s (blocked_by: `%s`)\n", markdownItem(a), a.BlockedBy)
 		}
+	}
+}
+
+// markdownNotes is the notes folded in a <details> block, "" without
+// notes.
+func (p *Changes) markdownNotes() string {
+	if len(p.Notes) == 0 {
+		return ""
 	}
 	var tail strings.Builder
-	if len(p.Notes) > 0 {
-		fmt.Fprintf(&tail, "\n<details><summary>%s</summary>\n\n```text\n", plural(len(p.Notes), "note"))
-		for _, n := range p.Notes {
-			fmt.Fprintf(&tail, "%-15s %s\n", n.Kind, noteLine(n))
-			if n.Hint != "" {
-				fmt.Fprintf(&tail, "%-15s hint: %s\n", "", n.Hint)
-			}
+	fmt.Fprintf(&tail, "\n<details><summary>%s</summary>\n\n```text\n", plural(len(p.Notes), "note"))
+	for _, n := range p.Notes {
+		fmt.Fprintf(&tail, "%-15s %s\n", n.Kind, noteLine(n))
+		if n.Hint != "" {
+			fmt.Fprintf(&tail, "%-15s hint: %s\n", "", n.Hint)
 		}
-		tail.WriteString("```\n\n</details>\n")
 	}
-	if n := len(p.Actions) + len(p.Blocked); n > 0 {
-		var full strings.Builder
-		without := *p
-		without.Notes = nil
-		without.WriteText(&full, false)
-		body := strings.TrimSuffix(strings.TrimPrefix(full.String(), "certform will make these calls:\n\n"), "\n"+p.Summary()+"\n")
-		head := fmt.Sprintf("\n<details><summary>%s</summary>\n\n```diff\n", plural(n, "call"))
-		foot := "```\n\n</details>\n"
-		room := MarkdownLimit - b.Len() - tail.Len() - len(head) - len(foot) - 200
-		if len(body) > room {
-			head = fmt.Sprintf("\n<details><summary>%s (one line each: the plan is too long for a comment)</summary>\n\n```diff\n", plural(n, "call"))
-			body = strings.Join(p.compactLines(plain), "\n") + "\n"
-		}
-		if len(body) > room {
-			cut := strings.LastIndex(body[:max(room, 0)], "\n") + 1
-			left := strings.Count(body[cut:], "\n")
-			body = body[:cut] + fmt.Sprintf("... %s more: see the saved plan (certform show PLAN_FILE)\n", plural(left, "line"))
-		}
-		b.WriteString(head + dedent(body) + foot)
+	tail.WriteString("```\n\n</details>\n")
+	return tail.String()
+}
+
+// markdownCalls is the plan's n calls as WriteText prints them folded in
+// a <details> block, in the compact form when they do not fit in left
+// characters, and cut with a line saying so if even that does not fit.
+func (p *Changes) markdownCalls(n, left int) string {
+	plain := func(_, s string) string { return s }
+	var full strings.Builder
+	without := *p
+	without.Notes = nil
+	without.WriteText(&full, false)
+	body := strings.TrimSuffix(strings.TrimPrefix(full.String(), "certform will make these calls:\n\n"), "\n"+p.Summary()+"\n")
+	head := fmt.Sprintf("\n<details><summary>%s</summary>\n\n```diff\n", plural(n, "call"))
+	foot := "```\n\n</details>\n"
+	room := left - len(head) - len(foot) - 200
+	if len(body) > room {
+		head = fmt.Sprintf("\n<details><summary>%s (one line each: the plan is too long for a comment)</summary>\n\n```diff\n", plural(n, "call"))
+		body = strings.Join(p.compactLines(plain), "\n") + "\n"
 	}
-	b.WriteString(tail.String())
-	_, err := io.WriteString(w, b.String())
-	return err
+	if len(body) > room {
+		cut := strings.LastIndex(body[:max(room, 0)], "\n") + 1
+		lines := strings.Count(body[cut:], "\n")
+		body = body[:cut] + fmt.Sprintf("... %s more: see the saved plan (certform show PLAN_FILE)\n", plural(lines, "line"))
+	}
+	return head + dedent(body) + foot
 }
 
 // markdownItem is one call in a Markdown list: its kind, spec, order and

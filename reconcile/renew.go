@@ -6,8 +6,10 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/certform/certform/digicert"
+	"github.com/certform/certform/internal/nameset"
 	"github.com/certform/certform/spec"
 	"github.com/certform/certform/state"
 )
@@ -32,7 +34,7 @@ func (ap *applier) renewedYet(ctx context.Context, a Action) (detail string, don
 		return "not renewed again: " + detail, true, nil
 	case bool(old.IsRenewed):
 		return "", false, fmt.Errorf("not renewed: CertCentral says order %d is renewed already, but not by which order; nothing was ordered; "+
-			"find the renewal in CertCentral, then track it: certform forget %s, then certform import %s NEW_ORDER_ID", a.OrderID, a.Name, a.Name)
+			"find the renewal in CertCentral, then track it: %s", a.OrderID, moveCommands(a.Name, a.Name, renewalOrderID))
 	}
 	return "", false, nil
 }
@@ -58,8 +60,8 @@ func (ap *applier) adoptRenewal(ctx context.Context, a Action, newID int) (strin
 		return "", fmt.Errorf("not adopted: order %d renews order %d, not order %d; check both in CertCentral", newID, o.RenewalOfOrderID, a.OrderID)
 	}
 	if digicert.IsClosed(o.Status) {
-		return "", fmt.Errorf("not adopted: order %d, the renewal of order %d, is %s in CertCentral; for a new certificate, give the spec a new name, or run certform forget %s so that certform orders anew",
-			newID, a.OrderID, o.Status, a.Name)
+		return "", fmt.Errorf("not adopted: order %d, the renewal of order %d, is %s in CertCentral; for a new certificate, give the spec a new name, or run %s so that certform orders anew",
+			newID, a.OrderID, o.Status, forgetCommand(a.Name, false))
 	}
 	var other string
 	ap.Store.View(func(f *state.File) {
@@ -68,33 +70,40 @@ func (ap *applier) adoptRenewal(ctx context.Context, a Action, newID int) (strin
 		}
 	})
 	if other != "" {
-		return "", fmt.Errorf("not adopted: order %d, the renewal of order %d, is tracked as %s; run certform forget %s if it belongs to %s", newID, a.OrderID, other, other, a.Name)
+		return "", fmt.Errorf("not adopted: order %d, the renewal of order %d, is tracked as %s; run %s if it belongs to %s", newID, a.OrderID, other, forgetCommand(other, false), a.Name)
 	}
 	now := ap.now()
 	err = ap.Store.Update(a.Name, func(e *state.Entry) bool {
 		if e.OrderID != a.OrderID {
 			return false
 		}
-		ne := state.Entry{OrderID: o.ID, AlternativeOrderID: o.AlternativeOrderID, Fixed: maps.Clone(e.Fixed), Fingerprint: e.Fingerprint,
-			Options: e.Options, DisableCT: o.DisableCT.Or(e.DisableCT), AutoReissue: o.AutoReissue.Or(e.AutoReissue), Imported: e.Imported, File: e.File, OrderedAt: now}
-		if c := o.Certificate; c.CommonName != "" {
-			if names := orderNames(c.CommonName, c.DNSNames); !sameNames(names, entryNames(e)) {
-				if ne.Fixed == nil {
-					ne.Fixed = map[string]string{}
-				}
-				ne.Fixed["common_name"], ne.Fixed["dns_names"] = names[0], strings.Join(names[1:], ",")
-				ne.Fingerprint = spec.Fingerprint(ne.Fixed)
-			}
-		}
-		recordOrder(&ne, o, now)
-		carryOver(e, &ne)
-		*e = ne
+		*e = renewalEntry(e, o, now)
 		return true
 	})
 	if err != nil {
 		return "", fmt.Errorf("order %d, the renewal of order %d, was found but saving it failed: %w", newID, a.OrderID, err)
 	}
 	return fmt.Sprintf("tracking order %d, which CertCentral renewed order %d with", newID, a.OrderID), nil
+}
+
+// renewalEntry is the entry of order o, the renewal of the order entry e
+// tracks, adopted at now: e's fixed fields (the names as o reports them),
+// ordering options and delivery carry over.
+func renewalEntry(e *state.Entry, o *digicert.Order, now time.Time) state.Entry {
+	ne := state.Entry{OrderID: o.ID, AlternativeOrderID: o.AlternativeOrderID, Fixed: maps.Clone(e.Fixed), Fingerprint: e.Fingerprint,
+		Options: e.Options, DisableCT: o.DisableCT.Or(e.DisableCT), AutoReissue: o.AutoReissue.Or(e.AutoReissue), Imported: e.Imported, File: e.File, OrderedAt: now}
+	if c := o.Certificate; c.CommonName != "" {
+		if names := nameset.List(c.CommonName, c.DNSNames); !nameset.Same(names, entryNames(e)) {
+			if ne.Fixed == nil {
+				ne.Fixed = map[string]string{}
+			}
+			ne.Fixed["common_name"], ne.Fixed["dns_names"] = names[0], strings.Join(names[1:], ",")
+			ne.Fingerprint = spec.Fingerprint(ne.Fixed)
+		}
+	}
+	recordOrder(&ne, o, now)
+	carryOver(e, &ne)
+	return ne
 }
 
 // carryOver gives ne, the entry of the order that follows old's under the

@@ -352,7 +352,7 @@ func TestRenew_dryRunRefresh(t *testing.T) {
 	r.aged("shop", 10*24*time.Hour)
 	r.calls()
 	before := r.entry("shop")
-	plan := &Reconciler{Dir: r.dir, API: r.api, Known: r.store.Snapshot(), DryRun: true, Now: r.clock.Now, ResendAfter: 5 * time.Minute, MaxPurchases: -1}
+	plan := &Reconciler{Dir: r.dir, API: r.api, Known: r.store.Snapshot(), DryRun: true, Now: r.clock.Now, Limits: Limits{ResendAfter: 5 * time.Minute, MaxPurchases: -1}}
 	c, err := plan.Prepare(t.Context(), CycleOptions{Refresh: true})
 	if err != nil || len(c.Errors) != 0 {
 		t.Fatal(err, c.Errors)
@@ -382,7 +382,7 @@ func TestDryRunRefresh_revokeDecision(t *testing.T) {
 	r.observeCycle(1) // the revoke request, pending
 	id := r.entry("shop").OrderID
 	r.srv.RejectRevoke(id)
-	plan := &Reconciler{Dir: r.dir, API: r.api, Known: r.store.Snapshot(), DryRun: true, Now: r.clock.Now, ResendAfter: 5 * time.Minute, MaxRevocations: 1, MaxPurchases: -1}
+	plan := &Reconciler{Dir: r.dir, API: r.api, Known: r.store.Snapshot(), DryRun: true, Now: r.clock.Now, Limits: Limits{ResendAfter: 5 * time.Minute, MaxRevocations: 1, MaxPurchases: -1}}
 	c, err := plan.Prepare(t.Context(), CycleOptions{Refresh: true})
 	if err != nil || len(c.Errors) != 0 {
 		t.Fatal(err, c.Errors)

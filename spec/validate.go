@@ -14,11 +14,11 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"unicode/utf8"
 	"unsafe"
 
+	"github.com/certform/certform/internal/nameset"
 	"github.com/certform/certform/keys/keytype"
 	"go.yaml.in/yaml/v3"
 	"golang.org/x/net/idna"
@@ -471,7 +471,7 @@ func checkRequestNames(o *Order, req *x509.CertificateRequest, v *value, field s
 		return
 	}
 	have := append([]string{cn}, req.DNSNames...)
-	extra, lacking := NameDiff(append([]string{o.CommonName}, o.DNSNames...), have)
+	extra, lacking := nameset.Diff(append([]string{o.CommonName}, o.DNSNames...), have)
 	if len(extra) > 0 {
 		d.at(v, field, "the request names %s, which common_name and dns_names do not; add it to dns_names or make a new CSR", strings.Join(extra, ", "))
 	}
@@ -594,33 +594,4 @@ func (o *Order) csrDigest() string {
 		o.csrSum = hex.EncodeToString(sum[:])
 	}
 	return o.csrSum
-}
-
-// NameDiff compares two lists of DNS names as sets, ignoring case and blank
-// entries: extra are the names in have that want lacks, missing the names
-// in want that have lacks; both sorted.
-func NameDiff(want, have []string) (extra, missing []string) {
-	set := func(list []string) map[string]bool {
-		m := map[string]bool{}
-		for _, n := range list {
-			if n = strings.ToLower(strings.TrimSpace(n)); n != "" {
-				m[n] = true
-			}
-		}
-		return m
-	}
-	w, h := set(want), set(have)
-	for n := range h {
-		if !w[n] {
-			extra = append(extra, n)
-		}
-	}
-	for n := range w {
-		if !h[n] {
-			missing = append(missing, n)
-		}
-	}
-	sort.Strings(extra)
-	sort.Strings(missing)
-	return extra, missing
 }

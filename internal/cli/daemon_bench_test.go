@@ -146,7 +146,7 @@ func BenchmarkRun_noChangeCycle10000(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer store.Close()
-	r := &reconcile.Reconciler{Dir: specs, Store: store, Cache: spec.NewCache(), MaxRevocations: 1, MaxPurchases: -1, Parallelism: 4}
+	r := &reconcile.Reconciler{Dir: specs, Store: store, Cache: spec.NewCache(), Limits: reconcile.Limits{MaxRevocations: 1, MaxPurchases: -1}, Parallelism: 4}
 	cycle, stop := runningDaemon(b, r)
 	defer stop()
 	// The start cycle was the warm-up.
@@ -207,8 +207,8 @@ func BenchmarkRun_noChangeCycleDelivered10000(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	r := &reconcile.Reconciler{Dir: specs, API: client, Store: store, Cache: spec.NewCache(), MaxRevocations: 1, MaxPurchases: -1, Parallelism: 4,
-		Observe: true, CertDir: b.TempDir(), Hook: &deliver.Hook{Command: "exit 1"}, Now: clock}
+	r := &reconcile.Reconciler{Dir: specs, API: client, Store: store, Cache: spec.NewCache(), Limits: reconcile.Limits{MaxRevocations: 1, MaxPurchases: -1}, Parallelism: 4,
+		Observe: true, DeliveryOptions: reconcile.DeliveryOptions{CertDir: b.TempDir(), Hook: &deliver.Hook{Command: "exit 1"}}, Now: clock}
 	next, stop := runningDaemon(b, r)
 	defer stop()
 	cycle := func() error {

@@ -63,7 +63,8 @@ func newReconciler(o reconcilerOptions) *reconcile.Reconciler {
 	return &reconcile.Reconciler{
 		Dir: o.dir, API: o.api, Store: o.store, Known: o.known, Log: o.log, Parallelism: o.parallelism,
 		Observe: o.store != nil, DryRun: o.dryRun || o.store == nil,
-		MaxRevocations: o.cycle.maxRevocations, MaxPurchases: o.cycle.maxPurchases,
-		ResendAfter: o.cycle.resendAfter, MaxClockSkew: o.cycle.maxClockSkew, Quiet: o.cycle.quiet,
+		Limits: reconcile.Limits{MaxRevocations: o.cycle.maxRevocations, MaxPurchases: o.cycle.maxPurchases,
+			ResendAfter: o.cycle.resendAfter, MaxClockSkew: o.cycle.maxClockSkew},
+		Quiet: o.cycle.quiet,
 	}
 }
