@@ -119,9 +119,17 @@ type Reconciler struct {
 
 // CycleOptions say what one cycle does besides planning.
 type CycleOptions struct {
-	// Refresh reads every known order from CertCentral before planning
-	// (GET calls only), and saves what it saw unless DryRun.
+	// Refresh reads the known orders from CertCentral before planning
+	// (GET calls only), and saves what it saw unless DryRun: the pages of
+	// the order list, then one by one only the orders whose listed entry
+	// differs from the state or that the list does not show (see
+	// markListed). The list does not carry disable_ct or auto_reissue: a
+	// change of those alone is seen only by FullRefresh.
 	Refresh bool
+	// FullRefresh, with Refresh, reads every known order one by one
+	// instead (GET /order/certificate/{id}; --refresh=full): one call per
+	// order, and the only refresh that sees every setting.
+	FullRefresh bool
 }
 
 // Cycle is one planned cycle: the specs it loaded and the plan.
@@ -170,7 +178,7 @@ func (r *Reconciler) Prepare(ctx context.Context, opt CycleOptions) (*Cycle, err
 	var known *state.File
 	if r.API != nil && (opt.Refresh || r.Observe) {
 		known = r.known()
-		ob, errs := r.observe(ctx, known, opt.Refresh)
+		ob, errs := r.observe(ctx, known, opt.mode())
 		c.Errors = append(c.Errors, errs...)
 		revokes, errs := r.revokeRequests(ctx, known, ob)
 		c.Errors = append(c.Errors, errs...)
