@@ -2,7 +2,9 @@ package cli
 
 import (
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -56,5 +58,24 @@ func TestRefresh_list(t *testing.T) {
 	wantErr := "certform plan: invalid boolean value \"all\" for --refresh: want true, false or full\nRun 'certform plan -h' for its flags.\n"
 	if code != 2 || stderr != wantErr || len(srv.Calls()) != 0 {
 		t.Errorf("--refresh=all: exit %d, calls %v\n%q\nwant %q", code, srv.Calls(), stderr, wantErr)
+	}
+}
+
+// TestRun_refreshSchedule: the daemon's --refresh-schedule cycles refresh
+// from the order list: with nothing changed, its page and no order read
+// one by one.
+func TestRun_refreshSchedule(t *testing.T) {
+	t.Parallel()
+	srv, env, dir, st := appliedSpecs(t, 2)
+	d := startDaemon(t, env, "--dir", dir, "--state", st, "--debounce", "50ms", "--refresh-schedule", "@every 1s")
+	d.waitFor("a refresh schedule cycle", 1, cycleDoneWith("refresh schedule"))
+	calls := srv.Calls()
+	if !slices.Contains(calls, listPage) {
+		t.Errorf("no list page read: %v", calls)
+	}
+	for _, c := range calls {
+		if strings.HasPrefix(c, "GET /order/certificate/") && !strings.HasPrefix(c, "GET /order/certificate/status-changes?") {
+			t.Errorf("an order read one by one: %s (calls %v)", c, calls)
+		}
 	}
 }
