@@ -16,8 +16,8 @@ const listPage = "GET /order/certificate?limit=1000&offset=0"
 // TestRefresh_list: plan --refresh over orders that did not change reads
 // the order list alone; after an order is revoked in the console,
 // apply --refresh reads the list and that order, and records it revoked;
-// --refresh=full reads every order one by one; --refresh=false reads
-// nothing; another value is a usage error.
+// --refresh=full (or CERTFORM_REFRESH=full) reads every order one by one;
+// --refresh=false reads nothing; another value is a usage error.
 func TestRefresh_list(t *testing.T) {
 	t.Parallel()
 	srv, env, dir, st := appliedSpecs(t, 3)
@@ -48,6 +48,11 @@ func TestRefresh_list(t *testing.T) {
 	sort.Strings(want)
 	if diff := cmp.Diff(want, sortedCalls(srv)); code != 0 || diff != "" {
 		t.Errorf("plan --refresh=full: exit %d, calls (-want +got):\n%s\n%s%s", code, diff, stdout, stderr)
+	}
+	srv.ResetRequests()
+	code, stdout, stderr = runBinary(t, append([]string{"CERTFORM_REFRESH=full"}, env...), "plan", "--dir", dir, "--state", st)
+	if diff := cmp.Diff(want, sortedCalls(srv)); code != 0 || diff != "" {
+		t.Errorf("plan with CERTFORM_REFRESH=full: exit %d, calls (-want +got):\n%s\n%s%s", code, diff, stdout, stderr)
 	}
 
 	srv.ResetRequests()
