@@ -738,7 +738,7 @@ func TestApply_revokeRevertedDuringRefresh(t *testing.T) {
 	r.spec("shop", "revoke: true", "revoke_comments: key compromised")
 	r.calls()
 	revert.Store(true)
-	c, err := r.reconciler(1).Prepare(context.Background(), CycleOptions{Refresh: true})
+	c, err := r.reconciler(1).Prepare(context.Background(), CycleOptions{Refresh: true, FullRefresh: true})
 	if err != nil {
 		t.Fatal(err)
 	}

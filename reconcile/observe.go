@@ -53,10 +53,11 @@ type observation struct {
 // orders it reports with another status or certificate id than the state
 // holds, for the orders certform waits on (approval, validation, reissue,
 // pickup), and for issued orders whose certificate it has not read yet. The first observation, one after a gap longer than the
-// feed's window, and a refresh (all) read every tracked order instead.
+// feed's window, and a full refresh read every tracked order instead; a
+// list refresh reads the order list instead of the feed (see markListed).
 // Only GET calls are made.
-func (r *Reconciler) observe(ctx context.Context, known *state.File, all bool) (*observation, []error) {
-	now := r.now()
+func (r *Reconciler) observe(ctx context.Context, known *state.File, mode refreshMode) (*observation, []error) {
+	now, all := r.now(), mode == fullRefresh
 	ob := &observation{orders: map[string]*digicert.Order{}, complete: true}
 	byID := trackedByID(known)
 	read := map[string]bool{}
@@ -69,7 +70,11 @@ func (r *Reconciler) observe(ctx context.Context, known *state.File, all bool) (
 	// were last seen: every tracked order is read, as after a long gap,
 	// never only the feed's last minute.
 	full := all || since.IsZero() || since.After(now) || now.Sub(since) >= feedWindow
-	if full {
+	if mode == listRefresh {
+		if err := r.markListed(ctx, known, byID, read); err != nil {
+			return &observation{orders: ob.orders}, []error{err}
+		}
+	} else if full {
 		for _, n := range byID {
 			if all || !digicert.IsClosed(known.Entries[n].Status) {
 				read[n] = true

@@ -143,9 +143,17 @@ type DeliveryOptions struct {
 
 // CycleOptions say what one cycle does besides planning.
 type CycleOptions struct {
-	// Refresh reads every known order from CertCentral before planning
-	// (GET calls only), and saves what it saw unless DryRun.
+	// Refresh reads the known orders from CertCentral before planning
+	// (GET calls only), and saves what it saw unless DryRun: the pages of
+	// the order list, then one by one only the orders whose listed entry
+	// differs from the state or that the list does not show (see
+	// markListed). The list does not carry disable_ct or auto_reissue: a
+	// change of those alone is seen only by FullRefresh.
 	Refresh bool
+	// FullRefresh, with Refresh, reads every known order one by one
+	// instead (GET /order/certificate/{id}; --refresh=full): one call per
+	// order, and the only refresh that sees every setting.
+	FullRefresh bool
 }
 
 // Cycle is one planned cycle: the specs it loaded and the plan.
@@ -176,7 +184,7 @@ func (r *Reconciler) Prepare(ctx context.Context, opt CycleOptions) (*Cycle, err
 	// changed it. Only this cycle writes to the store meanwhile.
 	var known *state.File
 	if r.API != nil && (opt.Refresh || r.Observe) {
-		known, obs = r.observeCycle(ctx, c, opt.Refresh)
+		known, obs = r.observeCycle(ctx, c, opt.mode())
 	}
 	// The specs are loaded after the refresh, which may take minutes: a
 	// revoke reverted meanwhile is not acted on.
@@ -234,9 +242,9 @@ func (r *Reconciler) proveLock() error {
 // refresh) and the revoke requests waiting, and saves it unless DryRun. It
 // returns the state to plan from (nil once the save wrote it) and what
 // was observed of each spec's order.
-func (r *Reconciler) observeCycle(ctx context.Context, c *Cycle, refresh bool) (*state.File, map[string]*observed) {
+func (r *Reconciler) observeCycle(ctx context.Context, c *Cycle, mode refreshMode) (*state.File, map[string]*observed) {
 	known := r.known()
-	ob, errs := r.observe(ctx, known, refresh)
+	ob, errs := r.observe(ctx, known, mode)
 	c.Errors = append(c.Errors, errs...)
 	revokes, errs := r.revokeRequests(ctx, known, ob)
 	c.Errors = append(c.Errors, errs...)

@@ -303,6 +303,7 @@ type planFlags struct {
 	dir, state       string
 	workspace        string
 	refresh, asJSON  bool
+	refreshFull      bool // --refresh=full
 	detailedExitCode bool
 	cycle            cycleFlags
 	accountMoved     bool
@@ -350,7 +351,7 @@ func (f *planFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.dir, "dir", "", "spec directory (required)")
 	fs.StringVar(&f.state, "state", "", stateUsage)
 	fs.StringVar(&f.workspace, "workspace", "", workspaceUsage)
-	fs.BoolVar(&f.refresh, "refresh", false, "read every known order from CertCentral first (GET calls only)")
+	fs.Var(refreshFlag{on: &f.refresh, full: &f.refreshFull}, "refresh", refreshUsage)
 	fs.BoolVar(&f.asJSON, "json", false, "print the plan as JSON")
 	fs.BoolVar(&f.detailedExitCode, "detailed-exitcode", false, "exit 0 with no changes, 2 with changes, 1 on error")
 	f.cycle.register(fs, "quiet-period", "debounce")
@@ -671,7 +672,7 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 	if f.refresh {
 		preflight(r.API.(*digicert.Client))
 	}
-	c, err := r.Prepare(ctx, reconcile.CycleOptions{Refresh: f.refresh})
+	c, err := r.Prepare(ctx, reconcile.CycleOptions{Refresh: f.refresh, FullRefresh: f.refreshFull})
 	if unreachable("plan", stderr, cycleErrors(c, err)...) {
 		return exitError
 	}
@@ -832,7 +833,7 @@ func applyOnce(ctx context.Context, f planFlags, loc stateLocation, df deliveryF
 		fmt.Fprintf(stderr, "certform apply: %v\n", err)
 		return exitError
 	}
-	c, err := r.Prepare(ctx, reconcile.CycleOptions{Refresh: f.refresh})
+	c, err := r.Prepare(ctx, reconcile.CycleOptions{Refresh: f.refresh, FullRefresh: f.refreshFull})
 	if unreachable("apply", stderr, cycleErrors(c, err)...) {
 		return exitError
 	}

@@ -36,7 +36,7 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 	statePath := fs.String("state", "", "state file, or postgres://USER@HOST:PORT/DB?sslmode=verify-full for a PostgreSQL state shared with standby servers (required, except with --dev, which keeps a temporary one)")
 	workspace := registerWorkspace(fs)
 	schedule := fs.String("schedule", "@every 15m", "cron schedule of periodic cycles (five fields, or @every DUR, @hourly, @daily)")
-	refreshSchedule := fs.String("refresh-schedule", "@daily", "cron schedule of cycles that first read every order from CertCentral (--refresh)")
+	refreshSchedule := fs.String("refresh-schedule", "@daily", "cron schedule of cycles that first refresh from CertCentral's order list, reading one by one only the orders that differ from the state (as --refresh)")
 	var cf cycleFlags
 	cf.register(fs, "debounce", "quiet-period")
 	dryRun := fs.Bool("dry-run", false, "plan and log every cycle; never make a write call or change the state")

@@ -556,10 +556,11 @@ func TestRun_lockFileRemoved(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// apply --refresh takes the lock, then its GETs wait in the fake.
+	// apply --refresh=full takes the lock, then its GETs (one per order)
+	// wait in the fake.
 	srv.ResetRequests()
 	gated.Store(true)
-	apply := exec.Command(binary, "apply", "--refresh", "--dir", dir, "--state", st)
+	apply := exec.Command(binary, "apply", "--refresh=full", "--dir", dir, "--state", st)
 	apply.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
 	var applyOut bytes.Buffer
 	apply.Stdout, apply.Stderr = &applyOut, &applyOut

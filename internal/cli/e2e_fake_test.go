@@ -97,7 +97,7 @@ func TestFakeServer_tryByHand(t *testing.T) {
 	if status, answer := p.call(t, "POST", "/_fake/orders/100001/settings", `{"disable_ct":true}`); status != 200 || !strings.Contains(answer, `"disable_ct":true`) {
 		t.Fatalf("settings: %d %s", status, answer)
 	}
-	code, stdout, stderr = runBinary(t, env, "apply", "--dir", dir, "--state", st, "--refresh")
+	code, stdout, stderr = runBinary(t, env, "apply", "--dir", dir, "--state", st, "--refresh=full")
 	expect("apply --refresh after a console change", code, 0, stdout+stderr,
 		"  ~ update www-example-com order 100001  (web/sites.yaml:3)\n        disable_ct: true -> false\n")
 	if o := p.order(t, "100001"); o.DisableCT || len(o.Reissues) != 1 || o.Reissues[0].Status != "issued" {

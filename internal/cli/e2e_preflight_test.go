@@ -62,7 +62,9 @@ func TestApply_keyRefused(t *testing.T) {
 func TestPlan_refreshFails(t *testing.T) {
 	t.Parallel()
 	srv, env, dir, st := appliedSpecs(t, 1)
-	srv.Inject(digicerttest.Fault{Method: "GET", Path: "/order/certificate/*", Status: 400, Code: "invalid_request"})
+	// Every read fails: the order list that a refresh reads first, and
+	// the orders.
+	srv.Inject(digicerttest.Fault{Method: "GET", Path: "/order/certificate*", Status: 400, Code: "invalid_request"})
 	code, stdout, stderr := runBinary(t, env, "plan", "--dir", dir, "--state", st, "--refresh")
 	if code != 1 || stdout != "" || !strings.Contains(stderr, "certform plan: no plan printed: CertCentral could not be read (see above)") {
 		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)

@@ -507,16 +507,17 @@ func TestApply_refreshRepairsDrift(t *testing.T) {
 	srv.SetCT(id, true) // someone disabled CT logging in the console
 	srv.ResetRequests()
 	// CT drift changes neither status nor certificate: the feed does not
-	// make certform read the order; --refresh does.
+	// make certform read the order, nor does the order list that --refresh
+	// reads; --refresh=full does.
 	if code, _, _ := runBinary(t, env, "apply", "--dir", dir, "--state", st); code != 0 || len(firstOf(withoutFeed(srv))) != 0 {
 		t.Errorf("without --refresh: exit %d, calls %v", code, callsAfterCheck(srv))
 	}
-	code, stdout, _ := runBinary(t, env, "plan", "--dir", dir, "--state", st, "--refresh", "--detailed-exitcode")
+	code, stdout, _ := runBinary(t, env, "plan", "--dir", dir, "--state", st, "--refresh=full", "--detailed-exitcode")
 	if code != 2 || !strings.Contains(stdout, "disable_ct: true -> false") {
 		t.Errorf("plan --refresh: exit %d\n%s", code, stdout)
 	}
 	srv.ResetRequests()
-	code, _, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st, "--refresh")
+	code, _, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st, "--refresh=full")
 	reqs := srv.Requests()
 	var puts []string
 	gets := 0
