@@ -13,6 +13,7 @@ import (
 
 	"github.com/certform/certform/digicert"
 	"github.com/certform/certform/digicert/digicerttest"
+	"github.com/certform/certform/internal/runner"
 	"github.com/certform/certform/reconcile"
 	"github.com/certform/certform/spec/spectest"
 )
@@ -44,7 +45,7 @@ func TestDaemon_clockSkew(t *testing.T) {
 	off.Store(int64(17520 * time.Hour))
 	r := &reconcile.Reconciler{Dir: dir, API: api, Observe: true, MaxRevocations: 1, MaxPurchases: 1, MaxClockSkew: reconcile.DefaultMaxClockSkew,
 		Now: func() time.Time { return certcentral.Add(time.Duration(off.Load())) }}
-	d, _, logs, _ := newTestDaemon(t, Config{Reconciler: r})
+	d, _, logs, _ := newTestDaemon(t, Config{Runner: runner.From(r)})
 
 	if d.cycle(context.Background(), trigger{reasons: []string{reasonStart}}) {
 		t.Fatal("the cycle succeeded")

@@ -13,11 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certform/certform/daemon/serve"
 	"github.com/certform/certform/dcv"
 	"github.com/certform/certform/deliver"
 	"github.com/certform/certform/digicert"
 	"github.com/certform/certform/digicert/digicerttest"
 	"github.com/certform/certform/internal/dnstest"
+	"github.com/certform/certform/internal/runner"
 	"github.com/certform/certform/notify"
 	"github.com/certform/certform/reconcile"
 	"github.com/certform/certform/spec/spectest"
@@ -82,7 +84,7 @@ func eventRig(t *testing.T, n Notifier, opts ...digicerttest.Option) (*Daemon, *
 	}
 	r := &reconcile.Reconciler{Dir: dir, API: api, Observe: true, MaxRevocations: 1, MaxPurchases: 2, CertDir: t.TempDir(),
 		Hook: &deliver.Hook{Command: "echo reload refused >&2; exit 3", Timeout: 10 * time.Second}, HookBackoff: time.Hour}
-	d, c, logs, _ := newTestDaemonClock(t, Config{Reconciler: r, Notifier: n}, clock)
+	d, c, logs, _ := newTestDaemonClock(t, Config{Runner: runner.From(r), Notifier: n}, clock)
 	r.Now = c.Now
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -197,9 +199,9 @@ func TestDaemon_notifyCycleFailed(t *testing.T) {
 
 // gauges returns the series of a gauge in m as "label=value,...: value",
 // sorted.
-func gauges(t *testing.T, m *Metrics, name string) []string {
+func gauges(t *testing.T, m *serve.Metrics, name string) []string {
 	t.Helper()
-	fams, err := m.reg.Gather()
+	fams, err := m.Gatherer().Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +261,7 @@ func TestDaemon_domainValidation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.r.DCV = &reconcile.Validation{Config: cfg}
+	reconcilerOf(d).DCV = &reconcile.Validation{Config: cfg}
 	start := clock.Now()
 	srv.AddDomain("example.com", start.Add(10*24*time.Hour))
 	srv.AddDomain("example.org", start.Add(5*24*time.Hour)) // no spec uses it
@@ -324,7 +326,7 @@ func TestDaemon_domainRevalidatedNoEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.r.DCV = &reconcile.Validation{Config: cfg, Waiter: &dcv.Waiter{Timeout: time.Minute, Now: clock.Now,
+	reconcilerOf(d).DCV = &reconcile.Validation{Config: cfg, Waiter: &dcv.Waiter{Timeout: time.Minute, Now: clock.Now,
 		Sleep: func(context.Context, time.Duration) error {
 			t.Error("the propagation wait slept: Knot answers at once")
 			return nil

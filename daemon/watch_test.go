@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/certform/certform/daemon/serve"
 	"github.com/certform/certform/spec"
 	"github.com/certform/certform/spec/spectest"
 )
@@ -56,8 +57,8 @@ func TestWatch_unwatchableFolder(t *testing.T) {
 		}
 		return nil
 	}
-	h := &health{}
-	w, err := newWatcher(root, newDebouncer(newFakeClock(), time.Second, func([]string, int) {}), log, add, h.setUnwatched)
+	h := &serve.Health{}
+	w, err := newWatcher(root, newDebouncer(newFakeClock(), time.Second, func([]string, int) {}), log, add, h.SetUnwatched)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +73,7 @@ func TestWatch_unwatchableFolder(t *testing.T) {
 	if diff := cmp.Diff(want, logs.records(t)); diff != "" {
 		t.Errorf("log (-want +got):\n%s", diff)
 	}
-	h.setCycle(time.Now(), true, reasonStart, worked)
+	h.SetCycle(time.Now(), true, reasonStart, serve.Worked)
 	code, body := healthz(t, h)
 	reason := fmt.Sprintf("folder %s cannot be watched (no space left on device); changes below it are seen at the next schedule tick", folder)
 	if code != http.StatusServiceUnavailable || body["status"] != "degraded" || body["reason"] != reason || body["last_result"] != "ok" {
@@ -97,14 +98,14 @@ func TestWatch_unwatchableFolderVanishes(t *testing.T) {
 	root := t.TempDir()
 	os.MkdirAll(filepath.Join(root, "old"), 0o700)
 	log, logs := newLog()
-	h := &health{}
+	h := &serve.Health{}
 	add := func(p string) error {
 		if filepath.Base(p) == "old" {
 			return syscall.EACCES
 		}
 		return nil
 	}
-	w, err := newWatcher(root, newDebouncer(newFakeClock(), time.Second, func([]string, int) {}), log, add, h.setUnwatched)
+	w, err := newWatcher(root, newDebouncer(newFakeClock(), time.Second, func([]string, int) {}), log, add, h.SetUnwatched)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +116,7 @@ func TestWatch_unwatchableFolderVanishes(t *testing.T) {
 	}
 	os.Remove(filepath.Join(root, "old"))
 	w.resync()
-	h.setCycle(time.Now(), true, reasonStart, worked)
+	h.SetCycle(time.Now(), true, reasonStart, serve.Worked)
 	if code, body := healthz(t, h); code != http.StatusOK || body["reason"] != "" {
 		t.Errorf("/healthz after the folder went: %d %v", code, body)
 	}

@@ -1,8 +1,13 @@
-package daemon
+package serve
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
+	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,12 +38,12 @@ func TestCountState_reissueOverdue(t *testing.T) {
 		"no-certificate": entry(func(e *state.Entry) { e.NotAfter = time.Time{} }),
 		"reissue-landed": entry(func(e *state.Entry) { e.ReissuedFrom, e.CertificateID = 10, 11 }),
 	}}
-	st := countState(f, now)
+	st := CountState(f, now)
 	if diff := cmp.Diff([]string{"overdue", "reissue-landed"}, slices.Sorted(slices.Values(st.reissueOverdue))); diff != "" {
 		t.Errorf("overdue (-want +got):\n%s", diff)
 	}
 	m := NewMetrics()
-	m.observeCycle("cron", true, time.Second, now, 0, nil, st)
+	m.ObserveCycle("cron", true, time.Second, now, 0, nil, st)
 	fams, err := m.reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -63,47 +68,44 @@ func TestCountState_reissueOverdue(t *testing.T) {
 // once CertCentral was unreachable for three schedule intervals, and 503
 // "stale" once no cycle worked for three schedule intervals.
 func TestHealth_failingAndStale(t *testing.T) {
-	sched, err := ParseSchedule("*/5 * * * *")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, clock, _, _ := newTestDaemon(t, Config{Once: true, Schedule: sched})
-	h := d.health
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	clock := &stepClock{now: t0}
+	// Three 5-minute schedule intervals (see the daemon's staleAfter).
+	h := NewHealth(clock.Now, 15*time.Minute)
 	if h.staleAfter != 15*time.Minute || h.unreachableAfter != 15*time.Minute {
 		t.Fatalf("staleAfter %v, unreachableAfter %v, want three 5-minute intervals", h.staleAfter, h.unreachableAfter)
 	}
-	t0 := clock.Now()
-	h.setCycle(t0, true, reasonStart, worked)
+	h.SetCycle(t0, true, "start", Worked)
 	if code, body := healthz(t, h); code != 200 || body["status"] != "ok" || body["last_success"] != t0.UTC().Format(time.RFC3339) {
 		t.Errorf("after a good cycle: %d %v", code, body)
 	}
 	clock.Advance(5 * time.Minute)
-	h.setFailure("2 failed calls, 1 blocked action")
-	h.setCycle(clock.Now(), false, reasonSchedule, worked)
+	h.SetFailure("2 failed calls, 1 blocked action")
+	h.SetCycle(clock.Now(), false, "schedule", Worked)
 	if code, body := healthz(t, h); code != 200 || body["status"] != "ok" || body["last_result"] != "failed" || body["last_failure"] != "2 failed calls, 1 blocked action" || body["reason"] != "" {
 		t.Errorf("after a cycle where one spec failed: %d %v", code, body)
 	}
 	clock.Advance(5 * time.Minute)
-	h.setFailure("the cycle failed before its plan")
-	h.setProblem("reading state.json: unexpected end of JSON input")
-	h.setCycle(clock.Now(), false, reasonSchedule, broken)
+	h.SetFailure("the cycle failed before its plan")
+	h.SetProblem("reading state.json: unexpected end of JSON input")
+	h.SetCycle(clock.Now(), false, "schedule", Broken)
 	if code, body := healthz(t, h); code != 503 || body["status"] != "failing" || body["reason"] != "the last cycle failed before its plan: reading state.json: unexpected end of JSON input" {
 		t.Errorf("after a cycle that failed before its plan: %d %v", code, body)
 	}
-	h.setProblem("state.json.lock is held by process 42")
-	h.setCycle(clock.Now(), false, reasonRetry, lockLost)
+	h.SetProblem("state.json.lock is held by process 42")
+	h.SetCycle(clock.Now(), false, "retry", LockLost)
 	if code, body := healthz(t, h); code != 503 || body["status"] != "lock_lost" || body["reason"] != "state.json.lock is held by process 42" {
 		t.Errorf("while another process holds the lock: %d %v", code, body)
 	}
-	h.setCycle(clock.Now(), true, reasonSchedule, worked)
+	h.SetCycle(clock.Now(), true, "schedule", Worked)
 	if code, body := healthz(t, h); code != 200 || body["reason"] != "" || body["last_failure"] != "" {
 		t.Errorf("after a good cycle again: %d %v", code, body)
 	}
 	good := clock.Now()
 	// CertCentral refuses the key: 200 until three intervals passed.
 	clock.Advance(10 * time.Minute)
-	h.setProblem("CertCentral cannot be reached or refuses the key: 401 access_denied")
-	h.setCycle(clock.Now(), false, reasonRetry, apiDown)
+	h.SetProblem("CertCentral cannot be reached or refuses the key: 401 access_denied")
+	h.SetCycle(clock.Now(), false, "retry", APIDown)
 	if code, body := healthz(t, h); code != 200 || body["status"] != "ok" {
 		t.Errorf("10 minutes after CertCentral stopped answering: %d %v", code, body)
 	}
@@ -112,7 +114,7 @@ func TestHealth_failingAndStale(t *testing.T) {
 	if code, body := healthz(t, h); code != 503 || body["status"] != "unreachable" || body["reason"] != want {
 		t.Errorf("16 minutes after CertCentral stopped answering: %d %v", code, body)
 	}
-	h.setCycle(clock.Now(), false, reasonRetry, cycleErrors)
+	h.SetCycle(clock.Now(), false, "retry", CycleErrors)
 	want = "no cycle worked since " + good.UTC().Format(time.RFC3339) + " (more than 15m0s)"
 	if code, body := healthz(t, h); code != 503 || body["status"] != "stale" || body["reason"] != want {
 		t.Errorf("after 16 minutes without a cycle that worked: %d %v", code, body)
@@ -154,12 +156,12 @@ func TestReadyCondition(t *testing.T) {
 func TestMetrics_domainValidation(t *testing.T) {
 	m := NewMetrics()
 	a, b := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
-	m.observeDomainValidation(map[string]time.Time{"a.example": a, "b.example": b}, 3)
+	m.ObserveDomainValidation(map[string]time.Time{"a.example": a, "b.example": b}, 3)
 	want := []string{fmt.Sprintf("domain=a.example,validation=: %v", float64(a.Unix())), fmt.Sprintf("domain=b.example,validation=: %v", float64(b.Unix()))}
 	if diff := cmp.Diff(want, gauges(t, m, "certform_domain_validation_expiry_timestamp_seconds")); diff != "" {
 		t.Errorf("first cycle (-want +got):\n%s", diff)
 	}
-	m.observeDomainValidation(map[string]time.Time{"b.example": b}, 0)
+	m.ObserveDomainValidation(map[string]time.Time{"b.example": b}, 0)
 	if diff := cmp.Diff(want[1:], gauges(t, m, "certform_domain_validation_expiry_timestamp_seconds")); diff != "" {
 		t.Errorf("second cycle (-want +got):\n%s", diff)
 	}
@@ -180,20 +182,20 @@ func TestMetrics_specsSetOnlyWhatChanged(t *testing.T) {
 		return status.Entry{Name: name, OrderID: id, Status: "issued", NotAfter: &end}
 	}
 	e := fmt.Sprint(float64(end.Unix()))
-	m.observeSpecs([]status.Entry{row("a", 1), row("b", 2)}, nil, now)
+	m.ObserveSpecs([]status.Entry{row("a", 1), row("b", 2)}, nil, now)
 	if diff := cmp.Diff([]string{"name=a,order_id=1: " + e, "name=b,order_id=2: " + e},
 		gauges(t, m, "certform_certificate_expiration_timestamp_seconds")); diff != "" {
 		t.Fatalf("first cycle (-want +got):\n%s", diff)
 	}
 	// Not set again when its values are the same.
 	m.certExpiry.WithLabelValues("a", "1").Set(7)
-	m.observeSpecs([]status.Entry{row("a", 1), row("b", 2)}, nil, now)
+	m.ObserveSpecs([]status.Entry{row("a", 1), row("b", 2)}, nil, now)
 	if diff := cmp.Diff([]string{"name=a,order_id=1: 7", "name=b,order_id=2: " + e},
 		gauges(t, m, "certform_certificate_expiration_timestamp_seconds")); diff != "" {
 		t.Fatalf("the same values (-want +got):\n%s", diff)
 	}
 	// a has another order; b is gone.
-	m.observeSpecs([]status.Entry{row("a", 3)}, nil, now)
+	m.ObserveSpecs([]status.Entry{row("a", 3)}, nil, now)
 	if diff := cmp.Diff([]string{"name=a,order_id=3: " + e},
 		gauges(t, m, "certform_certificate_expiration_timestamp_seconds")); diff != "" {
 		t.Errorf("a's new order, b gone (-want +got):\n%s", diff)
@@ -205,11 +207,54 @@ func TestMetrics_specsSetOnlyWhatChanged(t *testing.T) {
 	if diff := cmp.Diff([]string{"name=a: 0"}, gauges(t, m, "certform_certificate_renewal_pending")); diff != "" {
 		t.Errorf("pending, b gone (-want +got):\n%s", diff)
 	}
-	m.observeSpecs([]status.Entry{row("a", 3)}, map[string]bool{"a": true}, now)
+	m.ObserveSpecs([]status.Entry{row("a", 3)}, map[string]bool{"a": true}, now)
 	if got := gauges(t, m, "certform_certificate_ready_status"); len(got) != 0 {
 		t.Errorf("ready of a revoked spec: %q, want none", got)
 	}
 	if got := gauges(t, m, "certform_certificate_renewal_pending"); len(got) != 0 {
 		t.Errorf("pending of a revoked spec: %q, want none", got)
 	}
+}
+
+// stepClock is a clock that moves only when a test advances it.
+type stepClock struct{ now time.Time }
+
+func (c *stepClock) Now() time.Time          { return c.now }
+func (c *stepClock) Advance(d time.Duration) { c.now = c.now.Add(d) }
+
+// healthz asks h and returns the status code and the decoded body.
+func healthz(t *testing.T, h http.Handler) (int, map[string]string) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
+	var body map[string]string
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+		t.Fatalf("/healthz body %q: %v", rec.Body.String(), err)
+	}
+	return rec.Code, body
+}
+
+// gauges returns the series of a gauge in m as "label=value,...: value",
+// sorted.
+func gauges(t *testing.T, m *Metrics, name string) []string {
+	t.Helper()
+	fams, err := m.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, fam := range fams {
+		if fam.GetName() != name {
+			continue
+		}
+		for _, mt := range fam.GetMetric() {
+			var labels []string
+			for _, l := range mt.GetLabel() {
+				labels = append(labels, l.GetName()+"="+l.GetValue())
+			}
+			out = append(out, fmt.Sprintf("%s: %v", strings.Join(labels, ","), mt.GetGauge().GetValue()))
+		}
+	}
+	sort.Strings(out)
+	return out
 }
