@@ -2,19 +2,19 @@
 // a reconcile cycle runs and reports how each went. It owns the triggers
 // and their merging (start, file changes, cron schedules, SIGHUP, retries
 // after a failed cycle, re-sends of orders that wait), the debounced
-// fsnotify watcher, the retry backoff, /healthz, /readyz, /status and
-// /metrics, the events it hands to a Notifier (package notify sends
-// them), systemd's notifications and watchdog, and a daemon's signal
-// handling. On a state
-// that several servers share (state.Shared), it also stands by while
-// another server's daemon holds the state's lock, and takes over when
-// that lock comes free.
+// fsnotify watcher, the retry backoff, the events it hands to a Notifier
+// (package notify sends them), and a daemon's signal handling. Package
+// daemon/serve answers /healthz, /readyz, /status and /metrics and talks
+// to systemd; package daemon/leader stands by on a state that several
+// servers share (state.Shared) while another server's daemon holds the
+// state's lock, and takes over when that lock comes free.
 //
-// It does not own the steps of a cycle: refreshing, loading the specs from
-// a quiet tree, consulting CertCentral, planning and applying are
-// reconcile.Reconciler's, which certform plan and apply run too. Nor does
-// it parse flags, build the CertCentral client or open the state: package
-// main wires those and hands the daemon a Reconciler.
+// It does not own the steps of a cycle, nor the state: a Runner (package
+// internal/runner) runs each cycle (refreshing, loading the specs from a
+// quiet tree, consulting CertCentral, planning, applying, delivering, as
+// certform plan and apply do) and is the daemon's only way to the state.
+// Nor does it parse flags, build the CertCentral client or open the
+// state: package internal/cli wires those and hands the daemon a Runner.
 package daemon
 
 import (
@@ -348,19 +348,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			ok = d.cycle(ctx, trigger{reasons: []string{reasonStart}})
 		}()
 	} else {
-		if d.srv != nil {
-			go func() {
-				if err := d.srv.Serve(d.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-					d.log.Error("serving /healthz and /metrics", "error", err.Error())
-				}
-			}()
-		}
-		go d.watch.run(ctx)
-		d.tick(&d.scheduleTimer, d.cfg.Schedule, trigger{reasons: []string{reasonSchedule}})
-		d.tick(&d.refreshTimer, d.cfg.RefreshSchedule, trigger{reasons: []string{reasonRefreshSchedule}, refresh: true})
-		d.watchdog(ctx)
-		d.checkLock(ctx)
-		d.triggers.add(trigger{reasons: []string{reasonStart}})
+		d.startTriggers(ctx)
 		go func() {
 			defer close(loopDone)
 			loopErr = d.loop(ctx)
@@ -378,6 +366,25 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return ErrFailed
 	}
 	return nil
+}
+
+// startTriggers starts what makes a long-running daemon's cycles and
+// answers for it: the listener, the watcher, the schedules, the watchdog,
+// the lock check, and the start cycle's trigger.
+func (d *Daemon) startTriggers(ctx context.Context) {
+	if d.srv != nil {
+		go func() {
+			if err := d.srv.Serve(d.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				d.log.Error("serving /healthz and /metrics", "error", err.Error())
+			}
+		}()
+	}
+	go d.watch.run(ctx)
+	d.tick(&d.scheduleTimer, d.cfg.Schedule, trigger{reasons: []string{reasonSchedule}})
+	d.tick(&d.refreshTimer, d.cfg.RefreshSchedule, trigger{reasons: []string{reasonRefreshSchedule}, refresh: true})
+	d.watchdog(ctx)
+	d.checkLock(ctx)
+	d.triggers.add(trigger{reasons: []string{reasonStart}})
 }
 
 // handleSignals acts on the signals until done is closed.

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/certform/certform/daemon/serve/servetest"
 	"github.com/certform/certform/digicert"
 	"github.com/certform/certform/internal/runner"
 	"github.com/certform/certform/reconcile"
@@ -234,7 +235,7 @@ func TestDaemon_once(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "broken.yaml"), []byte("name: broken\ncommon_nme: x.example.com\n"), 0o600)
 	var notes []string
 	d, _, logs, _ := newTestDaemon(t, Config{Once: true, Runner: runner.From(&reconcile.Reconciler{Dir: dir}), Notify: func(s string) { notes = append(notes, s) }})
-	if code, body := healthz(t, d.health); code != http.StatusOK || !cmp.Equal(body, map[string]string{"status": "starting"}) {
+	if code, body := servetest.Healthz(t, d.health); code != http.StatusOK || !cmp.Equal(body, map[string]string{"status": "starting"}) {
 		t.Errorf("/healthz before the cycle: %d %v", code, body)
 	}
 	if err := d.Run(context.Background()); !errors.Is(err, ErrFailed) {
@@ -257,7 +258,7 @@ func TestDaemon_once(t *testing.T) {
 	// A spec error is one spec's failure: the daemon works.
 	wantBody := map[string]string{"status": "ok", "last_result": "failed", "trigger": "start", "last_cycle": "2026-03-01T12:00:00Z",
 		"last_failure": fmt.Sprintf("%d spec errors", len(specErrors))}
-	if code, body := healthz(t, d.health); code != http.StatusOK || !cmp.Equal(body, wantBody) {
+	if code, body := servetest.Healthz(t, d.health); code != http.StatusOK || !cmp.Equal(body, wantBody) {
 		t.Errorf("/healthz after the cycle: %d %v", code, body)
 	}
 

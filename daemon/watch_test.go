@@ -1,10 +1,8 @@
 package daemon
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,21 +14,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/certform/certform/daemon/serve"
+	"github.com/certform/certform/daemon/serve/servetest"
 	"github.com/certform/certform/spec"
 	"github.com/certform/certform/spec/spectest"
 )
-
-// healthz asks h and returns the status code and the decoded body.
-func healthz(t *testing.T, h http.Handler) (int, map[string]string) {
-	t.Helper()
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
-	var body map[string]string
-	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
-		t.Fatalf("/healthz body %q: %v", rec.Body.String(), err)
-	}
-	return rec.Code, body
-}
 
 // TestWatch_unwatchableFolder makes fsnotify's Add fail for one folder
 // with ENOSPC, as when fs.inotify.max_user_watches is reached: the folder
@@ -74,7 +61,7 @@ func TestWatch_unwatchableFolder(t *testing.T) {
 		t.Errorf("log (-want +got):\n%s", diff)
 	}
 	h.SetCycle(time.Now(), true, reasonStart, serve.Worked)
-	code, body := healthz(t, h)
+	code, body := servetest.Healthz(t, h)
 	reason := fmt.Sprintf("folder %s cannot be watched (no space left on device); changes below it are seen at the next schedule tick", folder)
 	if code != http.StatusServiceUnavailable || body["status"] != "degraded" || body["reason"] != reason || body["last_result"] != "ok" {
 		t.Errorf("/healthz while a folder is unwatched: %d %v", code, body)
@@ -87,7 +74,7 @@ func TestWatch_unwatchableFolder(t *testing.T) {
 	if got := logs.records(t, "watching a folder again"); len(got) != 1 || got[0]["folder"] != folder || got[0]["level"] != "INFO" {
 		t.Errorf("records once watched: %v", got)
 	}
-	if code, body := healthz(t, h); code != http.StatusOK || body["status"] != "ok" || body["reason"] != "" {
+	if code, body := servetest.Healthz(t, h); code != http.StatusOK || body["status"] != "ok" || body["reason"] != "" {
 		t.Errorf("/healthz once watched: %d %v", code, body)
 	}
 }
@@ -117,7 +104,7 @@ func TestWatch_unwatchableFolderVanishes(t *testing.T) {
 	os.Remove(filepath.Join(root, "old"))
 	w.resync()
 	h.SetCycle(time.Now(), true, reasonStart, serve.Worked)
-	if code, body := healthz(t, h); code != http.StatusOK || body["reason"] != "" {
+	if code, body := servetest.Healthz(t, h); code != http.StatusOK || body["reason"] != "" {
 		t.Errorf("/healthz after the folder went: %d %v", code, body)
 	}
 	if got := logs.records(t, "watching a folder again"); len(got) != 0 {
