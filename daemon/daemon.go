@@ -94,11 +94,11 @@ type Config struct {
 	Clock Clock
 	// StandbyPoll is how often a daemon on a shared state (see
 	// state.Shared) whose lock another process holds tries to take it
-	// (Store.Reacquire) while it stands by. Zero means
+	// (Runner.Reacquire) while it stands by. Zero means
 	// DefaultStandbyPoll.
 	StandbyPoll time.Duration
 	// LockCheck is how often an idle leader on a shared state proves
-	// that it still holds the lock (Store.Check), so that one whose
+	// that it still holds the lock (Runner.CheckLock), so that one whose
 	// session ended stands by within LockCheck rather than at its next
 	// cycle; during a cycle, every write and every CertCentral call
 	// proves it anyway. Zero means DefaultLockCheck.
@@ -468,10 +468,10 @@ func (d *Daemon) up(status string) {
 }
 
 // lockLost returns why the daemon does not hold the lock of a shared
-// state (Store.Lost): another process holds it, or the backend cannot be
-// reached. It is nil while the daemon holds it, and always for a state
-// that is not shared, whose lost lock the next cycle takes again (see
-// prepare).
+// state (Runner.LockLost): another process holds it, or the backend cannot
+// be reached. It is nil while the daemon holds it, and always for a state
+// that is not shared, whose lost lock the next cycle takes again (its
+// Prepare does).
 func (d *Daemon) lockLost() error { return d.run.LockLost() }
 
 // standBy waits while the daemon does not hold the shared state's lock

@@ -62,13 +62,13 @@ func (rep Report) HooksFailed() int {
 	return n
 }
 
-// Landed reports whether a planned cycle landed everything: no cycle
-// error, no call failed or waits, nothing blocked, no spec error, every
+// Landed reports whether a planned cycle landed everything: it was not
+// stopped by its review, no cycle error, no call failed or waits, nothing blocked, no spec error, every
 // delivery and deploy hook worked. (The post hook's failure is the CLI's
 // to count: the daemon runs it again after the next delivery.)
 func (rep Report) Landed() bool {
 	c := rep.Cycle
-	if rep.Err != nil || c == nil {
+	if rep.Err != nil || rep.Stopped != nil || c == nil {
 		return false
 	}
 	return len(c.Errors) == 0 && rep.Calls.Failed == 0 && rep.Calls.Waiting == 0 && len(c.Plan.Blocked) == 0 &&
