@@ -97,8 +97,7 @@ func New(o Options, setup ...Setup) (*Runner, error) {
 // benchmarks, which tune fields Options does not name).
 func From(r *reconcile.Reconciler) *Runner { return &Runner{r: r} }
 
-// Reconciler returns the Runner's Reconciler (tests tune it; the plan
-// command's checks read it).
+// Reconciler returns the Runner's Reconciler, for tests that tune it.
 func (rn *Runner) Reconciler() *reconcile.Reconciler { return rn.r }
 
 // UseAPI gives a plan's runner CertCentral once the plan's other options
