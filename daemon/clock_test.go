@@ -11,8 +11,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/certform/certform/daemon/serve/servetest"
 	"github.com/certform/certform/digicert"
 	"github.com/certform/certform/digicert/digicerttest"
+	"github.com/certform/certform/internal/runner"
 	"github.com/certform/certform/reconcile"
 	"github.com/certform/certform/spec/spectest"
 )
@@ -44,7 +46,7 @@ func TestDaemon_clockSkew(t *testing.T) {
 	off.Store(int64(17520 * time.Hour))
 	r := &reconcile.Reconciler{Dir: dir, API: api, Observe: true, Limits: reconcile.Limits{MaxRevocations: 1, MaxPurchases: 1, MaxClockSkew: reconcile.DefaultMaxClockSkew},
 		Now: func() time.Time { return certcentral.Add(time.Duration(off.Load())) }}
-	d, _, logs, _ := newTestDaemon(t, Config{Reconciler: r})
+	d, _, logs, _ := newTestDaemon(t, Config{Runner: runner.From(r)})
 
 	if d.cycle(context.Background(), trigger{reasons: []string{reasonStart}}) {
 		t.Fatal("the cycle succeeded")
@@ -60,7 +62,7 @@ func TestDaemon_clockSkew(t *testing.T) {
 		t.Errorf("log (-want +got):\n%s", diff)
 	}
 	wantBody := map[string]string{"status": "clock_skew", "last_result": "failed", "trigger": "start", "last_cycle": "2026-03-01T12:00:00Z", "reason": msg}
-	if code, body := healthz(t, d.health); code != http.StatusServiceUnavailable || !cmp.Equal(body, wantBody) {
+	if code, body := servetest.Healthz(t, d.health); code != http.StatusServiceUnavailable || !cmp.Equal(body, wantBody) {
 		t.Errorf("/healthz with the clock ahead: %d %v", code, body)
 	}
 	if n := len(srv.Orders()); n != 0 {
@@ -74,7 +76,7 @@ func TestDaemon_clockSkew(t *testing.T) {
 	if n := len(srv.Orders()); n != 1 {
 		t.Fatalf("%d orders, want 1", n)
 	}
-	code, body := healthz(t, d.health)
+	code, body := servetest.Healthz(t, d.health)
 	if code != http.StatusOK || body["status"] != "ok" || body["reason"] != "" {
 		t.Errorf("/healthz with the clock right: %d %v", code, body)
 	}

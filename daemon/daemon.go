@@ -2,19 +2,19 @@
 // a reconcile cycle runs and reports how each went. It owns the triggers
 // and their merging (start, file changes, cron schedules, SIGHUP, retries
 // after a failed cycle, re-sends of orders that wait), the debounced
-// fsnotify watcher, the retry backoff, /healthz, /readyz, /status and
-// /metrics, the events it hands to a Notifier (package notify sends
-// them), systemd's notifications and watchdog, and a daemon's signal
-// handling. On a state
-// that several servers share (state.Shared), it also stands by while
-// another server's daemon holds the state's lock, and takes over when
-// that lock comes free.
+// fsnotify watcher, the retry backoff, the events it hands to a Notifier
+// (package notify sends them), and a daemon's signal handling. Package
+// daemon/serve answers /healthz, /readyz, /status and /metrics and talks
+// to systemd; package daemon/leader stands by on a state that several
+// servers share (state.Shared) while another server's daemon holds the
+// state's lock, and takes over when that lock comes free.
 //
-// It does not own the steps of a cycle: refreshing, loading the specs from
-// a quiet tree, consulting CertCentral, planning and applying are
-// reconcile.Reconciler's, which certform plan and apply run too. Nor does
-// it parse flags, build the CertCentral client or open the state: package
-// main wires those and hands the daemon a Reconciler.
+// It does not own the steps of a cycle, nor the state: a Runner (package
+// internal/runner) runs each cycle (refreshing, loading the specs from a
+// quiet tree, consulting CertCentral, planning, applying, delivering, as
+// certform plan and apply do) and is the daemon's only way to the state.
+// Nor does it parse flags, build the CertCentral client or open the
+// state: package internal/cli wires those and hands the daemon a Runner.
 package daemon
 
 import (
@@ -33,6 +33,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/certform/certform/daemon/leader"
+	"github.com/certform/certform/daemon/serve"
+	"github.com/certform/certform/internal/runner"
 	"github.com/certform/certform/reconcile"
 	"github.com/certform/certform/spec"
 	"github.com/certform/certform/state"
@@ -41,13 +44,13 @@ import (
 
 // Config says what a Daemon runs and how.
 type Config struct {
-	// Reconciler runs every cycle; it and its Store (the locked state,
-	// or on a shared backend a state.Standby) are required. New sets its
-	// Quiet to Debounce, so that every cycle, whatever triggered it,
-	// reads the specs only from a tree that has been quiet that long, and
-	// gives it a spec cache if it has none. The Daemon uses it from one
-	// goroutine at a time.
-	Reconciler *reconcile.Reconciler
+	// Runner runs every cycle and reaches the state (the locked state,
+	// or on a shared backend a state.Standby) for the daemon; required.
+	// Its quiet period should be Debounce (certform run gives both one
+	// setting), so that every cycle, whatever triggered it, reads the
+	// specs only from a tree that has been quiet that long. The Daemon
+	// uses it from one goroutine at a time.
+	Runner Runner
 	// Log gets the daemon's records; nil discards them.
 	Log *slog.Logger
 	// Schedule ticks periodic cycles; RefreshSchedule ticks cycles that
@@ -72,7 +75,7 @@ type Config struct {
 	// Once runs one cycle and returns: no watcher, schedule or listener.
 	Once bool
 	// Metrics are updated by every cycle; nil makes new ones.
-	Metrics *Metrics
+	Metrics *serve.Metrics
 	// Notify gets systemd notifications (see SystemdNotify): READY=1
 	// after the first cycle, STATUS= after each, STOPPING=1 and
 	// WATCHDOG=1. Nil sends none.
@@ -91,11 +94,11 @@ type Config struct {
 	Clock Clock
 	// StandbyPoll is how often a daemon on a shared state (see
 	// state.Shared) whose lock another process holds tries to take it
-	// (Store.Reacquire) while it stands by. Zero means
+	// (Runner.Reacquire) while it stands by. Zero means
 	// DefaultStandbyPoll.
 	StandbyPoll time.Duration
 	// LockCheck is how often an idle leader on a shared state proves
-	// that it still holds the lock (Store.Check), so that one whose
+	// that it still holds the lock (Runner.CheckLock), so that one whose
 	// session ended stands by within LockCheck rather than at its next
 	// cycle; during a cycle, every write and every CertCentral call
 	// proves it anyway. Zero means DefaultLockCheck.
@@ -139,6 +142,12 @@ const (
 	minResendWait = time.Second
 )
 
+// stuckAfter is how long past the watchdog interval a cycle may run before
+// the daemon stops pinging the watchdog, so that systemd restarts a daemon
+// stuck in a cycle: with the unit's WatchdogSec=10min, a cycle older than
+// 20 minutes.
+const stuckAfter = 10 * time.Minute
+
 // ErrFailed is what Run returns with Config.Once when the cycle did not
 // land everything: a call failed or waits, an action was blocked, a spec
 // was invalid, or the cycle failed before its plan.
@@ -153,12 +162,12 @@ var ErrInterrupted = errors.New("interrupted by a second signal")
 // that arrive during a cycle are merged into one follow-up cycle.
 type Daemon struct {
 	cfg      Config
-	r        *reconcile.Reconciler
+	run      Runner
 	log      *slog.Logger
 	clock    Clock
 	notify   func(string)
-	met      *Metrics
-	health   *health
+	met      *serve.Metrics
+	health   *serve.Health
 	triggers *queue
 	watch    *watcher // nil with Once
 	ln       net.Listener
@@ -167,18 +176,29 @@ type Daemon struct {
 	busy   atomic.Int64 // Unix nanoseconds (Clock) when the running cycle started; 0 when idle
 	cycles int          // cycles begun; used by the loop goroutine only
 	ready  bool         // READY=1 was sent; used by the loop goroutine only
-	// notes are the plan notes logged, each with when it was last logged;
-	// used by the loop goroutine only (see logNotes).
+	memory
+	timers
+	closeOnce sync.Once
+}
+
+// memory is what the loop remembers from one cycle to the next, to tell
+// what is new; used by the loop goroutine only.
+type memory struct {
+	// notes are the plan notes logged, each with when it was last logged
+	// (see logNotes).
 	notes map[string]time.Time
 	// deliveryLogged are the failed deliveries logged, each with when it
-	// was last logged; used by the loop goroutine only (see deliver).
+	// was last logged (see logDeliveries).
 	deliveryLogged map[string]time.Time
-	// events remembers what was sent (see emit); used by the loop
-	// goroutine only.
+	// events remembers what was sent (see emit).
 	events events
+}
 
-	mu            sync.Mutex // guards what follows
-	stopped       bool
+// timers are the daemon's timers, each armed for a trigger, and the retry
+// backoff; mu guards them.
+type timers struct {
+	mu            sync.Mutex
+	stopped       bool          // no timer is armed any more (see stopTimers)
 	backoff       time.Duration // the current retry wait; 0 after a cycle without failures
 	retry         Timer
 	resend        Timer
@@ -192,36 +212,19 @@ type Daemon struct {
 	watchdogTimer Timer
 	standbyTimer  Timer
 	lockTimer     Timer
-	closeOnce     sync.Once
 }
 
 // New checks cfg and sets the daemon up: unless Once, it watches every
-// folder below the Reconciler's Dir and listens on Listen (served once Run
+// folder below the Runner's Dir and listens on Listen (served once Run
 // starts). A folder that cannot be watched is logged and reported by
 // /healthz, not an error; a Dir that cannot be watched, or an address
 // that cannot be listened on, is. Close releases what New set up.
 func New(cfg Config) (*Daemon, error) {
-	r := cfg.Reconciler
-	if r == nil || r.Store == nil {
-		return nil, errors.New("daemon: Config.Reconciler with a Store is required")
+	if cfg.Runner == nil {
+		return nil, errors.New("daemon: Config.Runner is required")
 	}
-	if cfg.Debounce <= 0 {
-		cfg.Debounce = DefaultDebounce
-	}
-	if cfg.RetryBackoff <= 0 {
-		cfg.RetryBackoff = DefaultRetryBackoff
-	}
-	if cfg.PollInterval <= 0 {
-		cfg.PollInterval = DefaultPollInterval
-	}
-	if cfg.StandbyPoll <= 0 {
-		cfg.StandbyPoll = DefaultStandbyPoll
-	}
-	if cfg.LockCheck <= 0 {
-		cfg.LockCheck = DefaultLockCheck
-	}
-	d := &Daemon{cfg: cfg, r: r, log: cfg.Log, clock: cfg.Clock, notify: cfg.Notify, met: cfg.Metrics,
-		health: &health{}, triggers: newQueue()}
+	cfg = cfg.withDefaults()
+	d := &Daemon{cfg: cfg, run: cfg.Runner, log: cfg.Log, clock: cfg.Clock, notify: cfg.Notify, met: cfg.Metrics, triggers: newQueue()}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
@@ -232,47 +235,69 @@ func New(cfg Config) (*Daemon, error) {
 		d.notify = func(string) {}
 	}
 	if d.met == nil {
-		d.met = NewMetrics()
+		d.met = serve.NewMetrics()
 	}
-	d.health.now = d.clock.Now
-	d.health.started = d.clock.Now()
-	d.health.unreachableAfter = DefaultUnreachableAfter
-	if s := cfg.Schedule; s != nil {
-		// Three schedule intervals without a cycle that worked make
-		// /healthz answer 503 "stale" (or "unreachable").
-		next := s.Next(d.clock.Now())
-		d.health.staleAfter = 3 * s.Next(next).Sub(next)
-		d.health.unreachableAfter = d.health.staleAfter
-	}
-	r.Quiet = cfg.Debounce
-	if r.Cache == nil {
-		r.Cache = spec.NewCache()
-	}
+	d.health = serve.NewHealth(d.clock.Now, staleAfter(d.clock.Now(), cfg.Schedule))
 	if cfg.Once {
 		return d, nil
 	}
 	deb := newDebouncer(d.clock, cfg.Debounce, func(paths []string, more int) {
 		d.triggers.add(trigger{reasons: []string{reasonFileChange}, paths: paths, more: more})
 	})
-	w, err := newWatcher(r.Dir, deb, d.log, nil, d.health.setUnwatched)
+	w, err := newWatcher(d.run.Dir(), deb, d.log, nil, d.health.SetUnwatched)
 	if err != nil {
-		return nil, fmt.Errorf("watching %s: %w", r.Dir, err)
+		return nil, fmt.Errorf("watching %s: %w", d.run.Dir(), err)
 	}
 	d.watch = w
-	if cfg.Listen != "" {
-		ln, err := net.Listen("tcp", cfg.Listen)
-		if err != nil {
-			w.close()
-			return nil, fmt.Errorf("listening on %s for /healthz and /metrics: %w", cfg.Listen, err)
-		}
-		d.ln = ln
-		// Timeouts: a client that connects and sends nothing, or never
-		// reads, or keeps idle connections open, holds nothing for long.
-		d.srv = &http.Server{Handler: d.met.handler(d.health), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 10 * time.Second,
-			WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 64 << 10}
-		d.log.Info("serving /healthz and /metrics", "addr", ln.Addr().String())
+	if err := d.listen(); err != nil {
+		w.close()
+		return nil, err
 	}
 	return d, nil
+}
+
+// withDefaults returns cfg with each zero duration set to its default.
+func (cfg Config) withDefaults() Config {
+	for _, f := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{{&cfg.Debounce, DefaultDebounce}, {&cfg.RetryBackoff, DefaultRetryBackoff}, {&cfg.PollInterval, DefaultPollInterval},
+		{&cfg.StandbyPoll, DefaultStandbyPoll}, {&cfg.LockCheck, DefaultLockCheck}} {
+		if *f.v <= 0 {
+			*f.v = f.def
+		}
+	}
+	return cfg
+}
+
+// staleAfter is how long /healthz waits for a cycle that works before it
+// answers 503 "stale" (or "unreachable"): three schedule intervals; zero
+// without a schedule (see serve.NewHealth).
+func staleAfter(now time.Time, s *Schedule) time.Duration {
+	if s == nil {
+		return 0
+	}
+	next := s.Next(now)
+	return 3 * s.Next(next).Sub(next)
+}
+
+// listen listens on Config.Listen for /healthz, /readyz, /status and
+// /metrics (served once Run starts); an empty Listen serves none.
+func (d *Daemon) listen() error {
+	if d.cfg.Listen == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", d.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s for /healthz and /metrics: %w", d.cfg.Listen, err)
+	}
+	d.ln = ln
+	// Timeouts: a client that connects and sends nothing, or never
+	// reads, or keeps idle connections open, holds nothing for long.
+	d.srv = &http.Server{Handler: d.met.Handler(d.health), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 64 << 10}
+	d.log.Info("serving /healthz and /metrics", "addr", ln.Addr().String())
+	return nil
 }
 
 // Close stops the watcher, the listener and every timer. Run calls it
@@ -312,7 +337,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		go d.handleSignals(d.cfg.Signals, cancel, forced, done)
 	}
 	if d.lockLost() == nil {
-		d.met.leader.Set(1)
+		d.met.SetLeader(true)
 	}
 	loopDone := make(chan struct{})
 	var ok bool
@@ -323,19 +348,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			ok = d.cycle(ctx, trigger{reasons: []string{reasonStart}})
 		}()
 	} else {
-		if d.srv != nil {
-			go func() {
-				if err := d.srv.Serve(d.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-					d.log.Error("serving /healthz and /metrics", "error", err.Error())
-				}
-			}()
-		}
-		go d.watch.run(ctx)
-		d.tick(&d.scheduleTimer, d.cfg.Schedule, trigger{reasons: []string{reasonSchedule}})
-		d.tick(&d.refreshTimer, d.cfg.RefreshSchedule, trigger{reasons: []string{reasonRefreshSchedule}, refresh: true})
-		d.watchdog(ctx)
-		d.checkLock(ctx)
-		d.triggers.add(trigger{reasons: []string{reasonStart}})
+		d.startTriggers(ctx)
 		go func() {
 			defer close(loopDone)
 			loopErr = d.loop(ctx)
@@ -353,6 +366,25 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return ErrFailed
 	}
 	return nil
+}
+
+// startTriggers starts what makes a long-running daemon's cycles and
+// answers for it: the listener, the watcher, the schedules, the watchdog,
+// the lock check, and the start cycle's trigger.
+func (d *Daemon) startTriggers(ctx context.Context) {
+	if d.srv != nil {
+		go func() {
+			if err := d.srv.Serve(d.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				d.log.Error("serving /healthz and /metrics", "error", err.Error())
+			}
+		}()
+	}
+	go d.watch.run(ctx)
+	d.tick(&d.scheduleTimer, d.cfg.Schedule, trigger{reasons: []string{reasonSchedule}})
+	d.tick(&d.refreshTimer, d.cfg.RefreshSchedule, trigger{reasons: []string{reasonRefreshSchedule}, refresh: true})
+	d.watchdog(ctx)
+	d.checkLock(ctx)
+	d.triggers.add(trigger{reasons: []string{reasonStart}})
 }
 
 // handleSignals acts on the signals until done is closed.
@@ -421,7 +453,7 @@ func (d *Daemon) loop(ctx context.Context) error {
 			// A write or a check in the cycle found the lock gone:
 			// another process may act on the state now. Stand by at
 			// once, not after the retry backoff.
-			d.log.Warn("lock lost: standing by", "state", d.r.Store.Name(), "error", lost.Error())
+			d.log.Warn("lock lost: standing by", "state", d.run.StateName(), "error", lost.Error())
 		}
 	}
 }
@@ -436,90 +468,50 @@ func (d *Daemon) up(status string) {
 }
 
 // lockLost returns why the daemon does not hold the lock of a shared
-// state (Store.Lost): another process holds it, or the backend cannot be
-// reached. It is nil while the daemon holds it, and always for a state
-// that is not shared, whose lost lock the next cycle takes again (see
-// prepare).
-func (d *Daemon) lockLost() error {
-	if !d.r.Store.Shared() {
-		return nil
-	}
-	return d.r.Store.Lost()
-}
-
-// standbyCause returns why a store is lost as a standby reports it: the
-// first error in lost's chain that is not itself a lost lock (the error
-// matching state.ErrLocked that names the holder, or why the backend
-// could not be reached), or lost itself when there is none.
-func standbyCause(lost error) error {
-	for e := lost; e != nil; e = errors.Unwrap(e) {
-		if !errors.Is(e, state.ErrLockLost) {
-			return e
-		}
-	}
-	return lost
-}
+// state (Runner.LockLost): another process holds it, or the backend cannot
+// be reached. It is nil while the daemon holds it, and always for a state
+// that is not shared, whose lost lock the next cycle takes again (its
+// Prepare does).
+func (d *Daemon) lockLost() error { return d.run.LockLost() }
 
 // standBy waits while the daemon does not hold the shared state's lock
-// (lost says why): certform_leader is 0, /healthz answers 200 "standby"
-// with the cause, systemd gets READY=1 (if not sent yet) and STATUS=
-// standby: CAUSE. The cause is logged when standing by starts and again
-// whenever it changes: at INFO "standing by" with the holder while
-// another process holds the lock, at WARN with the error otherwise (the
-// backend cannot be reached). Every StandbyPoll it tries to take the lock
-// (Store.Reacquire); triggers that arrive meanwhile are dropped, the
-// cycle after the takeover covers them. Once it has the lock,
-// certform_leader is 1, /healthz reports cycles again, and TakeOver runs.
-// It returns true then, false when ctx ends first or TakeOver fails (with
-// its error).
+// (lost says why; see leader.Standby): certform_leader is 0, /healthz
+// answers 200 "standby" with the cause, systemd gets READY=1 (if not sent
+// yet) and STATUS=standby: CAUSE, and a daemon that led sends a takeover
+// event when another server holds the lock. Every StandbyPoll it tries
+// to take the lock; triggers that arrive meanwhile are dropped, the cycle
+// after the takeover covers them. Once it has the lock, it reports so
+// (see tookOver). It returns true then, false when ctx ends first or
+// TakeOver fails (with its error).
 func (d *Daemon) standBy(ctx context.Context, lost error) (bool, error) {
-	name := d.r.Store.Name()
 	// A daemon that ran cycles led: another server took the lock from it.
-	led, told := d.cycles > 0, false
-	d.met.leader.Set(0)
+	led := d.cycles > 0
+	d.met.SetLeader(false)
 	d.dropTimers()
-	shown := ""
-	// A lock found lost by a check or a write says only that; one attempt
-	// at once either takes it back (the session broke, nobody took it)
-	// or names the holder.
-	retook := false
-	if !errors.Is(lost, state.ErrLocked) {
-		if err := d.r.Store.Reacquire(); err == nil {
-			retook = true
-		} else if lost = d.r.Store.Lost(); lost == nil {
-			lost = err
-		}
-	}
-	for !retook {
-		cause := standbyCause(lost).Error()
-		if cause != shown {
-			shown = cause
-			d.health.setStandby(cause)
+	sb := leader.Standby{Poll: d.waitStandbyPoll, Log: d.log,
+		Show: func(cause string) {
+			d.health.SetStandby(cause)
 			d.up("STATUS=standby: " + cause)
-			if led && !told && errors.Is(lost, state.ErrLocked) {
-				told = true
+		},
+		Held: func(cause string) {
+			if led {
 				d.takeoverEvent("another server took over the state's lock; this one stands by: "+cause, "")
 			}
-			if errors.Is(lost, state.ErrLocked) {
-				d.log.Info("standing by", "state", name, "holder", cause)
-			} else {
-				d.log.Warn("standing by", "state", name, "error", cause)
-			}
-		}
-		if !d.waitStandbyPoll(ctx) {
-			return false, nil
-		}
-		err := d.r.Store.Reacquire()
-		if err == nil {
-			break
-		}
-		if lost = d.r.Store.Lost(); lost == nil {
-			lost = err
-		}
+		}}
+	if !sb.Wait(ctx, d.run, lost) {
+		return false, nil
 	}
+	return d.tookOver()
+}
+
+// tookOver reports a takeover: certform_leader is 1, /healthz reports
+// cycles again, a takeover event goes out, and Config.TakeOver runs; its
+// error ends the daemon.
+func (d *Daemon) tookOver() (bool, error) {
+	name := d.run.StateName()
 	d.triggers.take()
-	d.met.leader.Set(1)
-	d.health.setStandby("")
+	d.met.SetLeader(true)
+	d.health.SetStandby("")
 	d.log.Info("took over", "state", name)
 	host, _ := os.Hostname()
 	d.takeoverEvent(fmt.Sprintf("this server (%s) took over the state's lock of %s and leads now", host, name), "the server that held it stopped, lost its database session, or was stopped on purpose; check it")
@@ -570,55 +562,35 @@ func (d *Daemon) dropTimers() {
 	d.backoff = 0
 }
 
-// tally counts the results of a cycle's calls.
-type tally struct {
-	done, failed, waiting int
-	// retry is set when a call failed in a way a later attempt may mend
-	// (CertCentral failed or did not answer, the state could not be
-	// saved): the retry backoff is armed.
-	retry bool
-	// until is the earliest time an action that waits may go on; zero
-	// when none waits.
-	until time.Time
-}
-
-// tallyResults classifies results: an action that waits (ErrWaiting) is
-// neither done nor failed and schedules a "resend" cycle; a revocation not
-// sent because its spec changed (ErrSpecChanged) and an action not started
-// because certform is stopping (ErrStopping) failed but arm no retry (the
-// file change triggers a cycle of its own); any other error is a failure
-// to retry.
-func tallyResults(results []reconcile.Result) tally {
-	var t tally
-	for _, r := range results {
-		var wait *reconcile.WaitError
-		switch {
-		case r.Err == nil:
-			t.done++
-		case errors.Is(r.Err, reconcile.ErrWaiting):
-			t.waiting++
-			if errors.As(r.Err, &wait) && (t.until.IsZero() || wait.Until.Before(t.until)) {
-				t.until = wait.Until
-			}
-		case errors.Is(r.Err, reconcile.ErrSpecChanged), errors.Is(r.Err, reconcile.ErrStopping):
-			t.failed++
-		default:
-			t.failed++
-			t.retry = true
-		}
-	}
-	return t
-}
-
-// cycle runs one reconcile cycle: Prepare (refresh if asked, load from a
-// quiet tree, consult, plan), log what it found, Apply (unless dry run),
-// report. It returns whether everything landed.
+// cycle runs one reconcile cycle through the runner: after a failure (and
+// at start, or a takeover) one cheap CertCentral call first, then Prepare
+// (refresh if asked, load from a quiet tree, consult, plan), log what it
+// found (review), Apply (unless dry run), Deliver, report. It returns
+// whether everything landed.
 func (d *Daemon) cycle(ctx context.Context, t trigger) bool {
 	start := d.clock.Now()
 	d.busy.Store(start.UnixNano())
 	defer d.busy.Store(0)
 	d.cycles++
 	n := d.cycles
+	d.logStart(n, t)
+	if err := d.checkAPI(ctx, n, t); err != nil {
+		d.apiDown(t, n, start, err)
+		return false
+	}
+	rep := d.run.Once(ctx, runner.Step{Refresh: t.refresh, Review: func(c *reconcile.Cycle) error {
+		d.review(ctx, n, c)
+		return nil
+	}})
+	if rep.Err != nil {
+		d.prepareFailed(t, n, start, rep.Err, ctx.Err() != nil && errors.Is(rep.Err, ctx.Err()))
+		return false
+	}
+	return d.report(ctx, t, n, start, rep)
+}
+
+// logStart logs "cycle start" with what triggered the cycle.
+func (d *Daemon) logStart(n int, t trigger) {
 	attrs := []any{"cycle", n, "trigger", t.reason()}
 	if len(t.paths) > 0 {
 		attrs = append(attrs, "paths", strings.Join(t.paths, ","))
@@ -630,52 +602,71 @@ func (d *Daemon) cycle(ctx context.Context, t trigger) bool {
 		attrs = append(attrs, "refresh", true)
 	}
 	d.log.Info("cycle start", attrs...)
+}
 
-	// After a failure (and at start, or a takeover), one cheap call
-	// first: while CertCentral cannot be reached or refuses the key, a
-	// cycle is one error line, not a minute of retries per call.
+// checkAPI makes one cheap CertCentral call before the first cycle, a
+// takeover's cycle, and every cycle after a failed one: while CertCentral
+// cannot be reached or refuses the key, a cycle is one error line, not a
+// minute of retries per call. It returns that call's error; nil when it
+// was not made, worked, or ctx ended.
+func (d *Daemon) checkAPI(ctx context.Context, n int, t trigger) error {
 	d.mu.Lock()
 	failing := d.backoff > 0
 	d.mu.Unlock()
-	if checker, ok := d.r.API.(interface{ Check(context.Context) error }); ok && (n == 1 || failing || slices.Contains(t.reasons, reasonTakeover)) {
-		if err := checker.Check(ctx); err != nil && ctx.Err() == nil {
-			d.health.setFailure("CertCentral: " + err.Error())
-			d.health.setProblem("CertCentral cannot be reached or refuses the key: " + err.Error())
-			d.finish(t, start, false, 0, nil, apiDown)
-			d.cycleFailed("CertCentral cannot be reached or refuses the key: " + err.Error())
-			d.log.Error("cycle skipped: CertCentral cannot be reached or refuses the key", "cycle", n, "error", err.Error(),
-				"hint", "check --api-url and the network, or the key and its permissions; certform tries again with backoff")
-			d.scheduleRetry(true)
-			return false
-		}
+	if n != 1 && !failing && !slices.Contains(t.reasons, reasonTakeover) {
+		return nil
 	}
-	c, err := d.prepare(ctx, t)
-	if err != nil {
-		o := broken
-		switch {
-		case ctx.Err() != nil && errors.Is(err, ctx.Err()):
-			o = stopped
-		case errors.Is(err, state.ErrLocked), errors.Is(err, state.ErrLockLost):
-			o = lockLost
-		}
-		d.health.setFailure("the cycle failed before its plan")
-		d.health.setProblem(err.Error())
-		d.finish(t, start, false, 0, nil, o)
-		if o != stopped && !(o == lockLost && !d.cfg.Once && d.lockLost() != nil) {
-			d.cycleFailed(err.Error())
-		}
-		if o == stopped {
-			d.log.Info("cycle stopped before its plan: certform is stopping", "cycle", n)
-			return false
-		}
-		d.log.Error("cycle failed", "cycle", n, "error", err.Error(), "hint", prepareHint(err, !d.cfg.Once && d.lockLost() != nil))
-		d.scheduleRetry(true)
-		return false
+	if err := d.run.CheckAPI(ctx); err != nil && ctx.Err() == nil {
+		return err
 	}
+	return nil
+}
+
+// apiDown reports a cycle skipped because CertCentral cannot be reached or
+// refuses the key (err), and arms a retry.
+func (d *Daemon) apiDown(t trigger, n int, start time.Time, err error) {
+	d.health.SetFailure("CertCentral: " + err.Error())
+	d.health.SetProblem("CertCentral cannot be reached or refuses the key: " + err.Error())
+	d.finish(t, start, false, 0, nil, serve.APIDown)
+	d.cycleFailed("CertCentral cannot be reached or refuses the key: " + err.Error())
+	d.log.Error("cycle skipped: CertCentral cannot be reached or refuses the key", "cycle", n, "error", err.Error(),
+		"hint", "check --api-url and the network, or the key and its permissions; certform tries again with backoff")
+	d.scheduleRetry(true)
+}
+
+// prepareFailed reports a cycle that failed before its plan (err; stopping
+// when certform is stopping): to /healthz, the metrics and the notifier
+// (unless it stops, or stands by next), and arms a retry.
+func (d *Daemon) prepareFailed(t trigger, n int, start time.Time, err error, stopping bool) {
+	o := serve.Broken
+	switch {
+	case stopping:
+		o = serve.Stopped
+	case errors.Is(err, state.ErrLocked), errors.Is(err, state.ErrLockLost):
+		o = serve.LockLost
+	}
+	d.health.SetFailure("the cycle failed before its plan")
+	d.health.SetProblem(err.Error())
+	d.finish(t, start, false, 0, nil, o)
+	if o != serve.Stopped && !(o == serve.LockLost && !d.cfg.Once && d.lockLost() != nil) {
+		d.cycleFailed(err.Error())
+	}
+	if o == serve.Stopped {
+		d.log.Info("cycle stopped before its plan: certform is stopping", "cycle", n)
+		return
+	}
+	d.log.Error("cycle failed", "cycle", n, "error", err.Error(), "hint", prepareHint(err, !d.cfg.Once && d.lockLost() != nil))
+	d.scheduleRetry(true)
+}
+
+// review logs what a planned cycle found before anything is applied: spec
+// errors, cycle errors (with their hints), the notes (see logNotes), the
+// plan's events, and in a dry run the actions not applied.
+func (d *Daemon) review(ctx context.Context, n int, c *reconcile.Cycle) {
 	for _, e := range c.Specs.Errors {
 		d.log.Warn("spec error", "error", e.Error())
 	}
-	d.health.setClock(clockError(c.Errors))
+	d.health.SetClock(clockError(c.Errors))
 	for _, e := range c.Errors {
 		attrs := []any{"cycle", n, "error", e.Error()}
 		var h interface{ Hint() string }
@@ -686,34 +677,36 @@ func (d *Daemon) cycle(ctx context.Context, t trigger) bool {
 	}
 	p := c.Plan
 	d.logNotes(ctx, p.Notes)
-	d.planEvents(p, d.r.DryRun)
+	d.planEvents(p, d.run.DryRun())
 	if len(c.Errors) > 0 {
 		d.cycleFailed(c.Errors[0].Error())
 	} else {
 		d.cycleWorked()
 	}
-	var res tally
-	var results []reconcile.Result
-	if d.r.DryRun {
+	if d.run.DryRun() {
 		for _, a := range p.Actions {
 			d.log.Info("planned (dry run: not applied)", planAttrs(a)...)
 		}
-	} else if len(p.Actions) > 0 || len(p.Blocked) > 0 {
-		results = d.r.Apply(ctx, c)
-		res = tallyResults(results)
 	}
-	ds, deliveriesFailed, hooksFailed := d.deliver(ctx, c)
-	deliveryFailed, hookFailed := deliveriesFailed > 0, hooksFailed > 0
-	ok := len(c.Errors) == 0 && res.failed == 0 && res.waiting == 0 && len(p.Blocked) == 0 && len(c.Specs.Errors) == 0 && !deliveryFailed && !hookFailed
+}
+
+// report reports a planned cycle: its deliveries (see logDeliveries), to
+// /status, the notifier, the metrics, /healthz and systemd, then logs
+// "cycle done" and arms the cycles that follow (see scheduleNext). It
+// returns whether everything landed.
+func (d *Daemon) report(ctx context.Context, t trigger, n int, start time.Time, rep runner.Report) bool {
+	d.logDeliveries(rep)
+	c, p, res := rep.Cycle, rep.Cycle.Plan, rep.Calls
+	ok := rep.Landed()
 	if !ok {
-		d.health.setFailure(failureWhy(len(c.Errors), res, len(p.Blocked), len(c.Specs.Errors), deliveryFailed, hookFailed))
+		d.health.SetFailure(failureWhy(rep))
 	}
-	o := worked
+	o := serve.Worked
 	if len(c.Errors) > 0 {
-		o = cycleErrors
+		o = serve.CycleErrors
 	}
-	rows, revoked := d.updateStatus(c, results, ds)
-	d.resultEvents(results, ds, rows, revoked)
+	rows, revoked := d.updateStatus(rep)
+	d.resultEvents(rep, rows, revoked)
 	// Metrics, health and systemd status first: whoever sees "cycle done"
 	// in the log finds them up to date.
 	stats := d.finish(t, start, ok, len(c.Specs.Errors), p, o)
@@ -723,36 +716,41 @@ func (d *Daemon) cycle(ctx context.Context, t trigger) bool {
 	}
 	d.log.Log(ctx, level, "cycle done", "cycle", n, "trigger", t.reason(), "duration", d.clock.Now().Sub(start).Round(time.Millisecond).String(),
 		"specs", len(c.Specs.Orders), "spec_errors", len(c.Specs.Errors), "errors", len(c.Errors), "planned", len(p.Actions),
-		"done", res.done, "failed", res.failed, "waiting", res.waiting, "blocked", len(p.Blocked), "notes", len(p.Notes),
-		"deliveries_failed", deliveriesFailed, "hooks_failed", hooksFailed, "dry_run", d.r.DryRun)
+		"done", res.Done, "failed", res.Failed, "waiting", res.Waiting, "blocked", len(p.Blocked), "notes", len(p.Notes),
+		"deliveries_failed", rep.DeliveriesFailed(), "hooks_failed", rep.HooksFailed(), "dry_run", d.run.DryRun())
 	if ctx.Err() == nil {
-		d.scheduleRetry(res.retry || len(c.Errors) > 0)
-		if !res.until.IsZero() {
-			d.scheduleResend(res.until)
-		}
-		// An order placed by this cycle may wait too: the state says.
-		if waits(p) || deliveryFailed || (stats != nil && len(stats.waiting) > 0) {
-			d.schedulePoll()
-		}
-		if at := d.r.HookDue(c); !at.IsZero() {
-			d.wakeAt(&d.hookRetry, &d.hookRetryAt, reasonHook, at, "a deploy hook failed; a cycle is scheduled to run it again")
-		}
+		d.scheduleNext(rep, stats)
 	}
 	return ok
 }
 
-// deliver writes the cycle's new certificates and runs the deploy hook
-// (Reconciler.Deliver), logging each: a failed hook at WARN with its
-// reason (and the hook's output); a refused certificate at WARN with its
-// reason when it first fails, then as a reminder once every NoteReminder
-// while it keeps failing the same way (a delivery is tried again every
-// cycle). It returns the deliveries and counts the failed deliveries
-// (tried again at the next poll) and failed hooks (run again with their
-// own backoff, see Reconciler.HookDue).
-func (d *Daemon) deliver(ctx context.Context, c *reconcile.Cycle) (ds []reconcile.Delivery, failed, hookFailed int) {
-	ds = d.r.Deliver(ctx, c)
-	d.met.observeDeliveries(ds)
-	if run := d.r.RunPostHook(ctx, ds); run != nil && run.Err != nil {
+// scheduleNext arms what a planned cycle asks for: a retry after a
+// failure, a re-send when an action waits, a poll while an order waits in
+// CertCentral (this cycle's plan or the state says so) or a delivery
+// failed, and the next run of a deploy hook that failed.
+func (d *Daemon) scheduleNext(rep runner.Report, stats *serve.StateStats) {
+	c := rep.Cycle
+	d.scheduleRetry(rep.Calls.Retry || len(c.Errors) > 0)
+	if !rep.Calls.Until.IsZero() {
+		d.scheduleResend(rep.Calls.Until)
+	}
+	if waits(c.Plan) || rep.DeliveriesFailed() > 0 || (stats != nil && stats.Waiting()) {
+		d.schedulePoll()
+	}
+	if at := d.run.HookDue(c); !at.IsZero() {
+		d.wakeAt(&d.hookRetry, &d.hookRetryAt, reasonHook, at, "a deploy hook failed; a cycle is scheduled to run it again")
+	}
+}
+
+// logDeliveries logs the cycle's deliveries and hooks, and counts them in
+// the metrics: a failed post hook at WARN with its output; a refused
+// certificate at WARN with its reason when it first fails, then as a
+// reminder once every NoteReminder while it keeps failing the same way (a
+// delivery is tried again every cycle); a failed deploy hook at WARN
+// (run again with its own backoff, see Reconciler.HookDue).
+func (d *Daemon) logDeliveries(rep runner.Report) {
+	d.met.ObserveDeliveries(rep.Deliveries)
+	if run := rep.PostHook; run != nil && run.Err != nil {
 		d.log.Warn("post hook failed", "specs", strings.Join(run.Names, " "), "error", run.Err.Error(), "output", string(run.Output),
 			"hint", "the certificates stay delivered; the post hook runs again after the next delivery")
 	} else if run != nil {
@@ -760,30 +758,17 @@ func (d *Daemon) deliver(ctx context.Context, c *reconcile.Cycle) (ds []reconcil
 	}
 	now := d.clock.Now()
 	seen := map[string]time.Time{}
-	for _, dv := range ds {
+	for _, dv := range rep.Deliveries {
 		switch {
 		case dv.Err != nil:
-			failed++
-			key := dv.Name + "\x00" + strconv.Itoa(dv.OrderID) + "\x00" + dv.Err.Error()
-			last, known := d.deliveryLogged[key]
-			if !known || now.Sub(last) >= NoteReminder {
-				attrs := []any{"spec", dv.Name, "order_id", dv.OrderID, "error", dv.Err.Error(),
-					"hint", "the certificate in the folder, if any, stays; certform tries again every cycle and logs this again daily while it fails"}
-				if known {
-					attrs = append(attrs, "reminder", true)
-				}
-				d.log.Warn("delivery failed", attrs...)
-				last = now
-			}
-			seen[key] = last
+			seen[deliveryKey(dv)] = d.logDeliveryFailed(dv, now)
 		case dv.Delivered:
 			d.log.Info("delivered", "spec", dv.Name, "order_id", dv.OrderID, "serial", dv.Serial, "not_after", dv.NotAfter.Format(time.RFC3339), "dir", dv.Dir)
 		}
-		switch dv.Hook {
-		case "ok":
+		switch dv.Deploy {
+		case runner.HookRan:
 			d.log.Info("deploy hook ran", "spec", dv.Name, "serial", dv.Serial)
-		case "failed":
-			hookFailed++
+		case runner.HookFailed:
 			attrs := []any{"spec", dv.Name, "serial", dv.Serial, "error", dv.HookErr.Error(), "output", string(dv.HookOutput)}
 			if !dv.RetryAt.IsZero() {
 				attrs = append(attrs, "retry_at", dv.RetryAt.UTC().Format(time.RFC3339))
@@ -792,40 +777,61 @@ func (d *Daemon) deliver(ctx context.Context, c *reconcile.Cycle) (ds []reconcil
 		}
 	}
 	d.deliveryLogged = seen
-	return ds, failed, hookFailed
+}
+
+// logDeliveryFailed logs a refused certificate unless it was logged the
+// same way less than NoteReminder ago; it returns when it was last logged.
+func (d *Daemon) logDeliveryFailed(dv runner.Delivery, now time.Time) time.Time {
+	last, known := d.deliveryLogged[deliveryKey(dv)]
+	if known && now.Sub(last) < NoteReminder {
+		return last
+	}
+	attrs := []any{"spec", dv.Name, "order_id", dv.OrderID, "error", dv.Err.Error(),
+		"hint", "the certificate in the folder, if any, stays; certform tries again every cycle and logs this again daily while it fails"}
+	if known {
+		attrs = append(attrs, "reminder", true)
+	}
+	d.log.Warn("delivery failed", attrs...)
+	return now
+}
+
+// deliveryKey tells a refused certificate from another: the same spec,
+// order and reason is the same failure.
+func deliveryKey(dv runner.Delivery) string {
+	return dv.Name + "\x00" + strconv.Itoa(dv.OrderID) + "\x00" + dv.Err.Error()
 }
 
 // updateStatus records /status's answer after a cycle: every state
-// entry (see package status) with the specs of c and each spec's last
-// error in this cycle (a failed call, delivery or deploy hook).
-func (d *Daemon) updateStatus(c *reconcile.Cycle, results []reconcile.Result, ds []reconcile.Delivery) (rows []status.Entry, revoked map[string]bool) {
+// entry (see package status) with the specs of the cycle and each spec's
+// last error in it (a failed call, delivery or deploy hook).
+func (d *Daemon) updateStatus(rep runner.Report) (rows []status.Entry, revoked map[string]bool) {
 	lastErrors := map[string]string{}
-	for _, r := range results {
+	for _, r := range rep.Results {
 		if r.Err != nil && !errors.Is(r.Err, reconcile.ErrWaiting) {
 			lastErrors[r.Action.Name] = r.Err.Error()
 		}
 	}
-	for _, dv := range ds {
+	for _, dv := range rep.Deliveries {
 		switch {
 		case dv.Err != nil:
 			lastErrors[dv.Name] = "delivery: " + dv.Err.Error()
-		case dv.Hook == "failed" && dv.HookErr != nil:
+		case dv.Deploy == runner.HookFailed && dv.HookErr != nil:
 			lastErrors[dv.Name] = "deploy hook: " + dv.HookErr.Error()
 		}
 	}
-	specs := c.Specs.Orders
+	specs := rep.Cycle.Specs.Orders
 	if specs == nil {
 		specs = []*spec.Order{}
 	}
-	d.r.Store.View(func(f *state.File) { rows = status.Build(f, specs, lastErrors) })
-	d.health.setSpecs(rows)
+	d.run.View(func(f *state.File) { rows = status.Build(f, specs, lastErrors) })
+	d.health.SetSpecs(rows)
 	revoked = map[string]bool{}
 	for _, o := range specs {
 		if o.Revoke {
 			revoked[o.Name] = true
 		}
 	}
-	d.met.observeSpecs(rows, revoked, d.clock.Now())
+	d.met.ObserveSpecs(rows, revoked, d.clock.Now())
 	return rows, revoked
 }
 
@@ -837,15 +843,6 @@ func waits(p *reconcile.Changes) bool {
 		}
 	}
 	return false
-}
-
-// prepare runs the Reconciler's Prepare, which proves the state file's
-// lock first: a state whose lock file was removed or replaced (another
-// process may have taken the lock) is locked and read again before
-// anything is planned; if another process holds the lock, the cycle fails
-// with its *state.LockedError and nothing is called or written.
-func (d *Daemon) prepare(ctx context.Context, t trigger) (*reconcile.Cycle, error) {
-	return d.r.Prepare(ctx, reconcile.CycleOptions{Refresh: t.refresh})
 }
 
 // prepareHint says what a cycle that failed before its plan means;
@@ -946,12 +943,14 @@ func clockError(errs []error) string {
 }
 
 // failureWhy says, for /healthz, what made a cycle fail.
-func failureWhy(errs int, res tally, blocked, specErrors int, deliveryFailed, hookFailed bool) string {
+func failureWhy(rep runner.Report) string {
+	c, res := rep.Cycle, rep.Calls
+	errs, blocked, specErrors := len(c.Errors), len(c.Plan.Blocked), len(c.Specs.Errors)
 	var parts []string
 	for _, c := range []struct {
 		n         int
 		one, many string
-	}{{errs, "error", "errors"}, {res.failed, "failed call", "failed calls"}, {res.waiting, "call waiting", "calls waiting"},
+	}{{errs, "error", "errors"}, {res.Failed, "failed call", "failed calls"}, {res.Waiting, "call waiting", "calls waiting"},
 		{blocked, "blocked action", "blocked actions"}, {specErrors, "spec error", "spec errors"}} {
 		switch {
 		case c.n == 1:
@@ -960,10 +959,10 @@ func failureWhy(errs int, res tally, blocked, specErrors int, deliveryFailed, ho
 			parts = append(parts, fmt.Sprintf("%d %s", c.n, c.many))
 		}
 	}
-	if deliveryFailed {
+	if rep.DeliveriesFailed() > 0 {
 		parts = append(parts, "a delivery failed")
 	}
-	if hookFailed {
+	if rep.HooksFailed() > 0 {
 		parts = append(parts, "a deploy hook failed")
 	}
 	return strings.Join(parts, ", ")
@@ -972,15 +971,15 @@ func failureWhy(errs int, res tally, blocked, specErrors int, deliveryFailed, ho
 // finish reports a cycle to the metrics, /healthz and systemd, and watches
 // every folder again. p is nil when no plan was made; then so are the
 // state's numbers it returns.
-func (d *Daemon) finish(t trigger, start time.Time, ok bool, specErrors int, p *reconcile.Changes, o outcome) *stateStats {
+func (d *Daemon) finish(t trigger, start time.Time, ok bool, specErrors int, p *reconcile.Changes, o serve.Outcome) *serve.StateStats {
 	end := d.clock.Now()
-	var stats *stateStats
+	var stats *serve.StateStats
 	if p != nil {
-		d.r.Store.View(func(f *state.File) { stats = countState(f, end) })
-		d.met.observeDomainValidation(d.r.DomainValidation())
+		d.run.View(func(f *state.File) { stats = serve.CountState(f, end) })
+		d.met.ObserveDomainValidation(d.run.DomainValidation())
 	}
-	d.met.observeCycle(t.reason(), ok, end.Sub(start), end, specErrors, p, stats)
-	d.health.setCycle(end, ok, t.reason(), o)
+	d.met.ObserveCycle(t.reason(), ok, end.Sub(start), end, specErrors, p, stats)
+	d.health.SetCycle(end, ok, t.reason(), o)
 	status := "last cycle ok"
 	if !ok {
 		status = "last cycle had failures"
@@ -1102,7 +1101,7 @@ func (d *Daemon) watchdog(ctx context.Context) {
 		// long but not stuck. Only a cycle that neither started nor
 		// finished a call for iv+stuckAfter stops the pings.
 		now := d.clock.Now()
-		if n := d.met.calls.Load(); n != lastCalls {
+		if n := d.met.Calls(); n != lastCalls {
 			lastCalls, lastProgress = n, now
 		}
 		since := d.busy.Load()
@@ -1138,15 +1137,16 @@ func (d *Daemon) every(ctx context.Context, slot *Timer, iv time.Duration, fn fu
 // database session ended, another server took over), it logs WARN "lock
 // lost: standing by" and wakes the loop, which stands by (see loop).
 func (d *Daemon) checkLock(ctx context.Context) {
-	if !d.r.Store.Shared() {
+	if !d.run.Shared() {
 		return
 	}
 	d.every(ctx, &d.lockTimer, d.cfg.LockCheck, func() {
-		if d.busy.Load() == 0 && d.lockLost() == nil {
-			if err := d.r.Store.Check(); err != nil && d.lockLost() != nil {
-				d.log.Warn("lock lost: standing by", "state", d.r.Store.Name(), "error", err.Error())
-				d.triggers.add(trigger{reasons: []string{reasonLockCheck}})
-			}
+		if d.busy.Load() != 0 {
+			return
+		}
+		if err := leader.Check(d.run); err != nil {
+			d.log.Warn("lock lost: standing by", "state", d.run.StateName(), "error", err.Error())
+			d.triggers.add(trigger{reasons: []string{reasonLockCheck}})
 		}
 	})
 }
@@ -1162,3 +1162,31 @@ func (d *Daemon) stopTimers() {
 		}
 	}
 }
+
+// Runner runs the daemon's cycles and is the daemon's only way to the
+// state: package internal/runner implements it.
+type Runner interface {
+	// Dir is the spec directory the daemon watches.
+	Dir() string
+	// DryRun reports whether the cycles only plan.
+	DryRun() bool
+	// CheckAPI makes one cheap CertCentral call (nil when none is
+	// offered).
+	CheckAPI(ctx context.Context) error
+	// Once runs one cycle.
+	Once(ctx context.Context, s runner.Step) runner.Report
+	// HookDue returns when the next failed deploy hook runs again.
+	HookDue(c *reconcile.Cycle) time.Time
+	// DomainValidation returns the domains' validation ends and the DCV
+	// steps that wait.
+	DomainValidation() (map[string]time.Time, int)
+	// Shared reports whether several servers share the state.
+	Shared() bool
+	// Lock is the state's lock: for a state that is not shared,
+	// LockLost is always nil.
+	leader.Lock
+	// View calls fn with the state, read-only.
+	View(fn func(*state.File))
+}
+
+var _ Runner = (*runner.Runner)(nil)

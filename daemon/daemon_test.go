@@ -15,7 +15,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/certform/certform/daemon/serve/servetest"
 	"github.com/certform/certform/digicert"
+	"github.com/certform/certform/internal/runner"
 	"github.com/certform/certform/reconcile"
 	"github.com/certform/certform/state"
 )
@@ -37,14 +39,16 @@ func newTestDaemonClock(t *testing.T, cfg Config, clock *fakeClock) (*Daemon, *f
 	}
 	t.Cleanup(func() { store.Close() })
 	log, logs := newLog()
-	if cfg.Reconciler == nil {
-		cfg.Reconciler = &reconcile.Reconciler{Dir: t.TempDir()}
+	if cfg.Runner == nil {
+		cfg.Runner = runner.From(&reconcile.Reconciler{Dir: t.TempDir()})
 	}
-	cfg.Reconciler.Store, cfg.Reconciler.Log = store, log
+	r := cfg.Runner.(*runner.Runner).Reconciler()
+	r.Store, r.Log = store, log
 	cfg.Log, cfg.Clock = log, clock
 	if cfg.Debounce == 0 {
 		cfg.Debounce = time.Millisecond // the Reconciler's quiet wait sleeps for real
 	}
+	asRunner(r, cfg.Debounce)
 	d, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -113,10 +117,10 @@ func TestDaemon_lockTakenOver(t *testing.T) {
 	if tr == nil || !d.cycle(ctx, *tr) {
 		t.Fatalf("the cycle after the lock was freed failed:\n%v", logs.records(t))
 	}
-	if e := d.r.Store.Entry("imported-elsewhere"); e == nil || e.OrderID != 4242 {
+	if e := reconcilerOf(d).Store.Entry("imported-elsewhere"); e == nil || e.OrderID != 4242 {
 		t.Errorf("the other process's change was not read: %+v", e)
 	}
-	if err := d.r.Store.Update("x", func(*state.Entry) bool { return true }); err != nil {
+	if err := reconcilerOf(d).Store.Update("x", func(*state.Entry) bool { return true }); err != nil {
 		t.Errorf("writing after the lock was taken again: %v", err)
 	}
 	if got := clock.pending(); len(got) != 0 {
@@ -129,33 +133,6 @@ func TestDaemon_lockTakenOver(t *testing.T) {
 	lost := logs.records(t, "the state's lock was lost; taking it again and reading the state afresh")
 	if len(lost) != 3 { // the first cycle's check, then Prepare in each retry
 		t.Errorf("%d records of the lock taken again, want 3: %v", len(lost), lost)
-	}
-}
-
-func TestTallyResults(t *testing.T) {
-	at := time.Date(2026, 3, 1, 12, 5, 0, 0, time.UTC)
-	res := func(err error) reconcile.Result {
-		return reconcile.Result{Action: reconcile.Action{Kind: reconcile.KindOrder}, Err: err}
-	}
-	tests := []struct {
-		name    string
-		results []reconcile.Result
-		want    tally
-	}{
-		{name: "all done", results: []reconcile.Result{res(nil), res(nil)}, want: tally{done: 2}},
-		{name: "waiting is no failure and keeps the earliest time",
-			results: []reconcile.Result{res(&reconcile.WaitError{Until: at.Add(time.Minute)}), res(fmt.Errorf("order a: %w", &reconcile.WaitError{Until: at})), res(nil)},
-			want:    tally{done: 1, waiting: 2, until: at}},
-		{name: "a spec changed before a revocation: failed, no retry", results: []reconcile.Result{res(reconcile.ErrSpecChanged)}, want: tally{failed: 1}},
-		{name: "stopping: failed, no retry", results: []reconcile.Result{res(reconcile.ErrStopping)}, want: tally{failed: 1}},
-		{name: "a call failed: retry", results: []reconcile.Result{res(errors.New("digicert: 503")), res(reconcile.ErrStopping)}, want: tally{failed: 2, retry: true}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if diff := cmp.Diff(tt.want, tallyResults(tt.results), cmp.AllowUnexported(tally{})); diff != "" {
-				t.Errorf("tally (-want +got):\n%s", diff)
-			}
-		})
 	}
 }
 
@@ -257,8 +234,8 @@ func TestDaemon_once(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "broken.yaml"), []byte("name: broken\ncommon_nme: x.example.com\n"), 0o600)
 	var notes []string
-	d, _, logs, _ := newTestDaemon(t, Config{Once: true, Reconciler: &reconcile.Reconciler{Dir: dir}, Notify: func(s string) { notes = append(notes, s) }})
-	if code, body := healthz(t, d.health); code != http.StatusOK || !cmp.Equal(body, map[string]string{"status": "starting"}) {
+	d, _, logs, _ := newTestDaemon(t, Config{Once: true, Runner: runner.From(&reconcile.Reconciler{Dir: dir}), Notify: func(s string) { notes = append(notes, s) }})
+	if code, body := servetest.Healthz(t, d.health); code != http.StatusOK || !cmp.Equal(body, map[string]string{"status": "starting"}) {
 		t.Errorf("/healthz before the cycle: %d %v", code, body)
 	}
 	if err := d.Run(context.Background()); !errors.Is(err, ErrFailed) {
@@ -281,25 +258,25 @@ func TestDaemon_once(t *testing.T) {
 	// A spec error is one spec's failure: the daemon works.
 	wantBody := map[string]string{"status": "ok", "last_result": "failed", "trigger": "start", "last_cycle": "2026-03-01T12:00:00Z",
 		"last_failure": fmt.Sprintf("%d spec errors", len(specErrors))}
-	if code, body := healthz(t, d.health); code != http.StatusOK || !cmp.Equal(body, wantBody) {
+	if code, body := servetest.Healthz(t, d.health); code != http.StatusOK || !cmp.Equal(body, wantBody) {
 		t.Errorf("/healthz after the cycle: %d %v", code, body)
 	}
 
 	os.Remove(filepath.Join(dir, "broken.yaml"))
-	d2, _, _, _ := newTestDaemon(t, Config{Once: true, Reconciler: &reconcile.Reconciler{Dir: dir}})
+	d2, _, _, _ := newTestDaemon(t, Config{Once: true, Runner: runner.From(&reconcile.Reconciler{Dir: dir})})
 	if err := d2.Run(context.Background()); err != nil {
 		t.Errorf("Run without spec errors: %v", err)
 	}
 }
 
 func TestNew_errors(t *testing.T) {
-	if _, err := New(Config{}); err == nil || err.Error() != "daemon: Config.Reconciler with a Store is required" {
-		t.Errorf("no Reconciler: %v", err)
+	if _, err := New(Config{}); err == nil || err.Error() != "daemon: Config.Runner is required" {
+		t.Errorf("no Runner: %v", err)
 	}
 	st, _ := state.Open(filepath.Join(t.TempDir(), "s.json"))
 	defer st.Close()
 	missing := filepath.Join(t.TempDir(), "gone")
-	_, err := New(Config{Reconciler: &reconcile.Reconciler{Dir: missing, Store: st}})
+	_, err := New(Config{Runner: runner.From(&reconcile.Reconciler{Dir: missing, Store: st})})
 	if want := "watching " + missing + ": lstat " + missing + ": no such file or directory"; err == nil || err.Error() != want {
 		t.Errorf("missing dir: %v, want %q", err, want)
 	}
@@ -422,4 +399,20 @@ func TestDaemon_logNotes(t *testing.T) {
 	step("back", time.Minute, []reconcile.Note{changed, orphan}, rec(orphan, "WARN", false))
 	step("a day after the change", 24*time.Hour-2*time.Minute, []reconcile.Note{changed, orphan}, rec(changed, "INFO", true))
 	step("a day after the orphan came back", 2*time.Minute, []reconcile.Note{changed, orphan}, rec(orphan, "WARN", true))
+}
+
+// TestStaleAfter: /healthz calls a daemon stale after three schedule
+// intervals without a cycle that worked, and never without a schedule.
+func TestStaleAfter(t *testing.T) {
+	sched, err := ParseSchedule("*/5 * * * *")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	if got := staleAfter(now, sched); got != 15*time.Minute {
+		t.Errorf("staleAfter = %v, want three 5-minute intervals", got)
+	}
+	if got := staleAfter(now, nil); got != 0 {
+		t.Errorf("staleAfter without a schedule = %v, want 0", got)
+	}
 }

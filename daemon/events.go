@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/certform/certform/internal/runner"
 	"github.com/certform/certform/notify"
 	"github.com/certform/certform/reconcile"
 	"github.com/certform/certform/status"
@@ -147,7 +148,7 @@ func (d *Daemon) planEvents(p *reconcile.Changes, dryRun bool) {
 // whose call or delivery failed FailedAfter cycles in a row, delivered,
 // hook_failed, expiring, waiting and dcv_expiring; then forgets the
 // events the cycle did not emit.
-func (d *Daemon) resultEvents(results []reconcile.Result, ds []reconcile.Delivery, rows []status.Entry, revoked map[string]bool) {
+func (d *Daemon) resultEvents(rep runner.Report, rows []status.Entry, revoked map[string]bool) {
 	n := d.cfg.Notifier
 	if n == nil {
 		return
@@ -155,26 +156,39 @@ func (d *Daemon) resultEvents(results []reconcile.Result, ds []reconcile.Deliver
 	cfg := n.Config()
 	now := d.clock.Now()
 	d.events.init()
-	failures := map[string]string{}
-	orders := map[string]int{}
-	for _, r := range results {
+	d.failedEvents(d.deliveryEvents(rep), cfg.FailedAfter)
+	d.rowEvents(rows, revoked, now, cfg)
+	d.dcvEvents(rep.Results, now, cfg.DCVExpiringDays)
+	d.keepHookFailed(rows)
+	d.endEvents()
+}
+
+// specFailure is why a spec failed in a cycle, and its order.
+type specFailure struct {
+	why     string
+	orderID int
+}
+
+// deliveryEvents sends the delivered and hook_failed events of a cycle
+// and returns the specs whose call (or, failing none, delivery) failed.
+func (d *Daemon) deliveryEvents(rep runner.Report) map[string]specFailure {
+	failures := map[string]specFailure{}
+	for _, r := range rep.Results {
 		if r.Err != nil && !errors.Is(r.Err, reconcile.ErrWaiting) && !errors.Is(r.Err, reconcile.ErrStopping) {
-			failures[r.Action.Name] = fmt.Sprintf("%s: %v", r.Action.Kind, r.Err)
-			orders[r.Action.Name] = r.Action.OrderID
+			failures[r.Action.Name] = specFailure{fmt.Sprintf("%s: %v", r.Action.Kind, r.Err), r.Action.OrderID}
 		}
 	}
-	for _, dv := range ds {
+	for _, dv := range rep.Deliveries {
 		switch {
 		case dv.Err != nil:
 			if _, ok := failures[dv.Name]; !ok {
-				failures[dv.Name] = "delivery: " + dv.Err.Error()
-				orders[dv.Name] = dv.OrderID
+				failures[dv.Name] = specFailure{"delivery: " + dv.Err.Error(), dv.OrderID}
 			}
 		case dv.Delivered:
 			d.emit(strings.Join([]string{notify.TypeDelivered, dv.Name, dv.Serial}, "\x00"), notify.Event{Type: notify.TypeDelivered, Spec: dv.Name, OrderID: dv.OrderID,
 				Message: fmt.Sprintf("certificate %s (until %s) delivered to %s", dv.Serial, dv.NotAfter.UTC().Format(time.RFC3339), dv.Dir)})
 		}
-		if dv.Hook == "failed" && dv.HookErr != nil {
+		if dv.Deploy == runner.HookFailed && dv.HookErr != nil {
 			hint := "the certificate stays delivered; the hook runs again with backoff"
 			if !dv.RetryAt.IsZero() {
 				hint += ", next at " + dv.RetryAt.UTC().Format(time.RFC3339)
@@ -183,51 +197,84 @@ func (d *Daemon) resultEvents(results []reconcile.Result, ds []reconcile.Deliver
 				Spec: dv.Name, OrderID: dv.OrderID, Message: fmt.Sprintf("the deploy hook for certificate %s failed: %v", dv.Serial, dv.HookErr), Hint: hint})
 		}
 	}
+	return failures
+}
+
+// failedEvents counts each spec's failures in a row (a spec that did not
+// fail starts over) and sends a failed event for each that failed
+// failedAfter cycles in a row or more.
+func (d *Daemon) failedEvents(failures map[string]specFailure, failedAfter int) {
 	for name := range d.events.streak {
 		if _, ok := failures[name]; !ok && name != "" {
 			delete(d.events.streak, name)
 		}
 	}
-	for name, why := range failures {
+	for name, f := range failures {
 		d.events.streak[name]++
-		if k := d.events.streak[name]; k >= cfg.FailedAfter {
-			d.emit(strings.Join([]string{notify.TypeFailed, name, why}, "\x00"), notify.Event{Type: notify.TypeFailed, Spec: name, OrderID: orders[name],
-				Message: fmt.Sprintf("failed %d cycles in a row: %s", k, why), Hint: "see certform status and the daemon's log; certform tries again every cycle"})
+		if k := d.events.streak[name]; k >= failedAfter {
+			d.emit(strings.Join([]string{notify.TypeFailed, name, f.why}, "\x00"), notify.Event{Type: notify.TypeFailed, Spec: name, OrderID: f.orderID,
+				Message: fmt.Sprintf("failed %d cycles in a row: %s", k, f.why), Hint: "see certform status and the daemon's log; certform tries again every cycle"})
 		}
 	}
+}
+
+// rowEvents sends, for each state row of a spec (not an orphan, not to
+// be revoked), its expiring and waiting events (see expiringEvent and
+// waitingEvent).
+func (d *Daemon) rowEvents(rows []status.Entry, revoked map[string]bool, now time.Time, cfg *notify.Config) {
 	waitingNow := map[string]time.Time{}
 	for _, r := range rows {
 		if r.Orphan || revoked[r.Name] {
 			continue
 		}
-		if r.NotAfter != nil && r.Waiting == "" && r.Intent == nil && r.Status == "issued" {
-			if days, soon := endsWithin(*r.NotAfter, now, cfg.ExpiringDays); soon {
-				d.emit(strings.Join([]string{notify.TypeExpiring, r.Name, strconv.Itoa(r.OrderID)}, "\x00"), notify.Event{Type: notify.TypeExpiring, Spec: r.Name, OrderID: r.OrderID,
-					Message: fmt.Sprintf("the certificate ends at %s (%d days), and no reissue or renewal is pending", r.NotAfter.UTC().Format(time.RFC3339), days),
-					Hint:    "see certform status and the daemon's notes for this spec (waiting, needs_csr, blocked)"})
-			}
-		}
-		// A person: an administrator's approval, or domain validation.
-		if r.Waiting == "needs_approval" || r.Waiting == "pending" {
-			key := r.Name + "\x00" + r.Waiting
-			since, ok := d.events.waitingSince[key]
-			if !ok {
-				since = now
-			}
+		d.expiringEvent(r, now, cfg.ExpiringDays)
+		if key, since, ok := d.waitingEvent(r, now, cfg.WaitingHours); ok {
 			waitingNow[key] = since
-			if now.Sub(since) > time.Duration(cfg.WaitingHours)*time.Hour {
-				what := map[string]string{"needs_approval": "an administrator's approval", "pending": "domain control validation"}[r.Waiting]
-				d.emit(strings.Join([]string{notify.TypeWaiting, r.Name, strconv.Itoa(r.OrderID), r.Waiting}, "\x00"), notify.Event{Type: notify.TypeWaiting, Spec: r.Name, OrderID: r.OrderID,
-					Message: fmt.Sprintf("order %d has waited for %s since %s", r.OrderID, what, since.UTC().Format(time.RFC3339)),
-					Hint:    "approve or validate it in CertCentral; certform goes on by itself once it is done"})
-			}
 		}
 	}
 	d.events.waitingSince = waitingNow
-	d.dcvEvents(results, now, cfg.DCVExpiringDays)
-	// A deploy hook that failed stays failed until it succeeds, though it
-	// runs again only after its backoff: its event is not sent again
-	// meanwhile.
+}
+
+// expiringEvent sends an expiring event when r's issued certificate ends
+// within days of now with no reissue or renewal pending.
+func (d *Daemon) expiringEvent(r status.Entry, now time.Time, days int) {
+	if r.NotAfter == nil || r.Waiting != "" || r.Intent != nil || r.Status != "issued" {
+		return
+	}
+	if left, soon := endsWithin(*r.NotAfter, now, days); soon {
+		d.emit(strings.Join([]string{notify.TypeExpiring, r.Name, strconv.Itoa(r.OrderID)}, "\x00"), notify.Event{Type: notify.TypeExpiring, Spec: r.Name, OrderID: r.OrderID,
+			Message: fmt.Sprintf("the certificate ends at %s (%d days), and no reissue or renewal is pending", r.NotAfter.UTC().Format(time.RFC3339), left),
+			Hint:    "see certform status and the daemon's notes for this spec (waiting, needs_csr, blocked)"})
+	}
+}
+
+// waitingEvent sends a waiting event when r's order has waited for a
+// person (an administrator's approval, or domain validation) longer than
+// hours. ok says whether it waits for one; key and since are what
+// waitingSince keeps for it.
+func (d *Daemon) waitingEvent(r status.Entry, now time.Time, hours int) (key string, since time.Time, ok bool) {
+	if r.Waiting != "needs_approval" && r.Waiting != "pending" {
+		return "", time.Time{}, false
+	}
+	key = r.Name + "\x00" + r.Waiting
+	since, known := d.events.waitingSince[key]
+	if !known {
+		since = now
+	}
+	if now.Sub(since) > time.Duration(hours)*time.Hour {
+		what := map[string]string{"needs_approval": "an administrator's approval", "pending": "domain control validation"}[r.Waiting]
+		d.emit(strings.Join([]string{notify.TypeWaiting, r.Name, strconv.Itoa(r.OrderID), r.Waiting}, "\x00"), notify.Event{Type: notify.TypeWaiting, Spec: r.Name, OrderID: r.OrderID,
+			Message: fmt.Sprintf("order %d has waited for %s since %s", r.OrderID, what, since.UTC().Format(time.RFC3339)),
+			Hint:    "approve or validate it in CertCentral; certform goes on by itself once it is done"})
+	}
+	return key, since, true
+}
+
+// keepHookFailed keeps the hook_failed events of the deploy hooks still
+// pending: a hook that failed stays failed until it succeeds, though it
+// runs again only after its backoff, so its event is not sent again
+// meanwhile.
+func (d *Daemon) keepHookFailed(rows []status.Entry) {
 	for _, r := range rows {
 		if r.HookPending == "" {
 			continue
@@ -239,7 +286,6 @@ func (d *Daemon) resultEvents(results []reconcile.Result, ds []reconcile.Deliver
 			}
 		}
 	}
-	d.endEvents()
 }
 
 // endsWithin reports whether end is less than days days after now, and
@@ -256,7 +302,7 @@ func endsWithin(end, now time.Time, days int) (left int, soon bool) {
 // cycle revalidated it (results). The same domain and end is one event,
 // reminded like the others.
 func (d *Daemon) dcvEvents(results []reconcile.Result, now time.Time, days int) {
-	ends, _ := d.r.DomainValidation()
+	ends, _ := d.run.DomainValidation()
 	revalidated := map[string]bool{}
 	for _, r := range results {
 		if r.Err == nil && r.Action.Kind == reconcile.KindRevalidate && r.Action.Validation != nil {

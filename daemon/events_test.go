@@ -7,17 +7,18 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/certform/certform/daemon/serve/servetest"
 	"github.com/certform/certform/dcv"
 	"github.com/certform/certform/deliver"
 	"github.com/certform/certform/digicert"
 	"github.com/certform/certform/digicert/digicerttest"
 	"github.com/certform/certform/internal/dnstest"
+	"github.com/certform/certform/internal/runner"
 	"github.com/certform/certform/notify"
 	"github.com/certform/certform/reconcile"
 	"github.com/certform/certform/spec/spectest"
@@ -83,7 +84,7 @@ func eventRig(t *testing.T, n Notifier, opts ...digicerttest.Option) (*Daemon, *
 	r := &reconcile.Reconciler{Dir: dir, API: api, Observe: true, Limits: reconcile.Limits{MaxRevocations: 1, MaxPurchases: 2},
 		DeliveryOptions: reconcile.DeliveryOptions{CertDir: t.TempDir(),
 			Hook: &deliver.Hook{Command: "echo reload refused >&2; exit 3", Timeout: 10 * time.Second}, HookBackoff: time.Hour}}
-	d, c, logs, _ := newTestDaemonClock(t, Config{Reconciler: r, Notifier: n}, clock)
+	d, c, logs, _ := newTestDaemonClock(t, Config{Runner: runner.From(r), Notifier: n}, clock)
 	r.Now = c.Now
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -196,31 +197,6 @@ func TestDaemon_notifyCycleFailed(t *testing.T) {
 	}
 }
 
-// gauges returns the series of a gauge in m as "label=value,...: value",
-// sorted.
-func gauges(t *testing.T, m *Metrics, name string) []string {
-	t.Helper()
-	fams, err := m.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, fam := range fams {
-		if fam.GetName() != name {
-			continue
-		}
-		for _, mt := range fam.GetMetric() {
-			var labels []string
-			for _, l := range mt.GetLabel() {
-				labels = append(labels, l.GetName()+"="+l.GetValue())
-			}
-			out = append(out, fmt.Sprintf("%s: %v", strings.Join(labels, ","), mt.GetGauge().GetValue()))
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
 // dcvEvents returns the dcv_expiring events sent since the last take, as
 // "domain: message" (with what is wrong if one lacks a hint or names a
 // spec or order), and forgets all events.
@@ -260,7 +236,7 @@ func TestDaemon_domainValidation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.r.DCV = &reconcile.Validation{Config: cfg}
+	reconcilerOf(d).DCV = &reconcile.Validation{Config: cfg}
 	start := clock.Now()
 	srv.AddDomain("example.com", start.Add(10*24*time.Hour))
 	srv.AddDomain("example.org", start.Add(5*24*time.Hour)) // no spec uses it
@@ -269,11 +245,11 @@ func TestDaemon_domainValidation(t *testing.T) {
 	d.cycle(ctx, trigger{reasons: []string{reasonStart}})
 	end := start.Add(10 * 24 * time.Hour)
 	want := []string{fmt.Sprintf("domain=example.com,validation=: %v", float64(end.Unix()))}
-	if diff := cmp.Diff(want, gauges(t, d.met, "certform_domain_validation_expiry_timestamp_seconds")); diff != "" {
+	if diff := cmp.Diff(want, servetest.Gauges(t, d.met.Gatherer(), "certform_domain_validation_expiry_timestamp_seconds")); diff != "" {
 		t.Errorf("expiry series (-want +got):\n%s", diff)
 	}
 	// The orders were placed after the plan read their validation.
-	if diff := cmp.Diff([]string{": 0"}, gauges(t, d.met, "certform_domain_validation_names_waiting")); diff != "" {
+	if diff := cmp.Diff([]string{": 0"}, servetest.Gauges(t, d.met.Gatherer(), "certform_domain_validation_names_waiting")); diff != "" {
 		t.Errorf("names waiting after the first cycle (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff([]string{"example.com: the validation of domain example.com ends at 2026-03-11T12:00:00Z (10 days)"}, rec.dcvEvents()); diff != "" {
@@ -284,7 +260,7 @@ func TestDaemon_domainValidation(t *testing.T) {
 		t.Errorf("sent again: %q", got)
 	}
 	// api waits for approval; its name is validated through example.com.
-	if diff := cmp.Diff([]string{": 0"}, gauges(t, d.met, "certform_domain_validation_names_waiting")); diff != "" {
+	if diff := cmp.Diff([]string{": 0"}, servetest.Gauges(t, d.met.Gatherer(), "certform_domain_validation_names_waiting")); diff != "" {
 		t.Errorf("names waiting (-want +got):\n%s", diff)
 	}
 	clock.Advance(25 * time.Hour)
@@ -300,7 +276,7 @@ func TestDaemon_domainValidation(t *testing.T) {
 	// validation; the event says it ended (a day after the reminder).
 	clock.Advance(10 * 24 * time.Hour)
 	d.cycle(ctx, trigger{reasons: []string{reasonPoll}})
-	if diff := cmp.Diff([]string{": 1"}, gauges(t, d.met, "certform_domain_validation_names_waiting")); diff != "" {
+	if diff := cmp.Diff([]string{": 1"}, servetest.Gauges(t, d.met.Gatherer(), "certform_domain_validation_names_waiting")); diff != "" {
 		t.Errorf("names waiting after the end (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff([]string{"example.com: the validation of domain example.com ended at 2026-03-11T12:00:00Z (reminder)"}, rec.dcvEvents()); diff != "" {
@@ -325,7 +301,7 @@ func TestDaemon_domainRevalidatedNoEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.r.DCV = &reconcile.Validation{Config: cfg, Waiter: &dcv.Waiter{Timeout: time.Minute, Now: clock.Now,
+	reconcilerOf(d).DCV = &reconcile.Validation{Config: cfg, Waiter: &dcv.Waiter{Timeout: time.Minute, Now: clock.Now,
 		Sleep: func(context.Context, time.Duration) error {
 			t.Error("the propagation wait slept: Knot answers at once")
 			return nil
@@ -345,7 +321,7 @@ func TestDaemon_domainRevalidatedNoEvent(t *testing.T) {
 	}
 	end := clock.Now().Add(digicerttest.DomainValidationPeriod)
 	want := []string{fmt.Sprintf("domain=example.com,validation=: %v", float64(end.Unix()))}
-	if diff := cmp.Diff(want, gauges(t, d.met, "certform_domain_validation_expiry_timestamp_seconds")); diff != "" {
+	if diff := cmp.Diff(want, servetest.Gauges(t, d.met.Gatherer(), "certform_domain_validation_expiry_timestamp_seconds")); diff != "" {
 		t.Errorf("expiry series (-want +got):\n%s", diff)
 	}
 }

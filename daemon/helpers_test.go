@@ -3,6 +3,9 @@ package daemon
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/certform/certform/internal/runner"
+	"github.com/certform/certform/reconcile"
+	"github.com/certform/certform/spec"
 	"log/slog"
 	"sort"
 	"strings"
@@ -158,3 +161,16 @@ func contains(list []string, v any) bool {
 }
 
 func newDiscard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// asRunner gives r what certform run gives its Reconciler (the quiet
+// period is the debounce; a spec cache) and returns its Runner.
+func asRunner(r *reconcile.Reconciler, debounce time.Duration) *runner.Runner {
+	r.Quiet = debounce
+	if r.Cache == nil {
+		r.Cache = spec.NewCache()
+	}
+	return runner.From(r)
+}
+
+// reconcilerOf returns the Reconciler of d's Runner.
+func reconcilerOf(d *Daemon) *reconcile.Reconciler { return d.run.(*runner.Runner).Reconciler() }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/certform/certform/daemon/serve"
 	"github.com/certform/certform/reconcile"
 	"github.com/certform/certform/state"
 )
@@ -181,8 +182,8 @@ func startStandby(t *testing.T, b *sharedBackend, store *state.Store, takeOver f
 	log, logs := newLog()
 	r := &standbyRig{b: b, clock: newFakeClock(), logs: logs, sigs: make(chan os.Signal, 1), done: make(chan error, 1), events: newRecorder()}
 	cfg := Config{
-		Reconciler: &reconcile.Reconciler{Dir: dir, Store: store, Log: log},
-		Log:        log, Clock: r.clock, Listen: "127.0.0.1:0", Signals: r.sigs, Notifier: r.events,
+		Runner: asRunner(&reconcile.Reconciler{Dir: dir, Store: store, Log: log}, time.Millisecond),
+		Log:    log, Clock: r.clock, Listen: "127.0.0.1:0", Signals: r.sigs, Notifier: r.events,
 		// The Reconciler's quiet wait sleeps for real.
 		Debounce: time.Millisecond,
 		// The watchdog is pinged every 5 minutes.
@@ -272,9 +273,9 @@ func (r *standbyRig) leader(t *testing.T) float64 {
 }
 
 // leaderGauge returns m's certform_leader gauge.
-func leaderGauge(t *testing.T, m *Metrics) float64 {
+func leaderGauge(t *testing.T, m *serve.Metrics) float64 {
 	t.Helper()
-	fams, err := m.reg.Gather()
+	fams, err := m.Gatherer().Gather()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -521,6 +521,13 @@ func (w *watcher) handle(ev fsnotify.Event) {
 		w.deb.add(rel)
 		return
 	}
+	w.handleEntry(ev, rel)
+}
+
+// handleEntry handles an event of a file or folder of the tree, at rel:
+// one the tree skips matters only as a hidden symlink to a folder of the
+// tree; a new folder is watched, with what is already in it. w.mu is held.
+func (w *watcher) handleEntry(ev fsnotify.Event, rel string) {
 	fi, statErr := os.Lstat(ev.Name)
 	isDir := statErr == nil && fi.IsDir()
 	if w.tree.Skip(rel, isDir) {

@@ -1,10 +1,8 @@
 package daemon
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,21 +13,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/certform/certform/daemon/serve"
+	"github.com/certform/certform/daemon/serve/servetest"
 	"github.com/certform/certform/spec"
 	"github.com/certform/certform/spec/spectest"
 )
-
-// healthz asks h and returns the status code and the decoded body.
-func healthz(t *testing.T, h http.Handler) (int, map[string]string) {
-	t.Helper()
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
-	var body map[string]string
-	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
-		t.Fatalf("/healthz body %q: %v", rec.Body.String(), err)
-	}
-	return rec.Code, body
-}
 
 // TestWatch_unwatchableFolder makes fsnotify's Add fail for one folder
 // with ENOSPC, as when fs.inotify.max_user_watches is reached: the folder
@@ -56,8 +44,8 @@ func TestWatch_unwatchableFolder(t *testing.T) {
 		}
 		return nil
 	}
-	h := &health{}
-	w, err := newWatcher(root, newDebouncer(newFakeClock(), time.Second, func([]string, int) {}), log, add, h.setUnwatched)
+	h := &serve.Health{}
+	w, err := newWatcher(root, newDebouncer(newFakeClock(), time.Second, func([]string, int) {}), log, add, h.SetUnwatched)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,8 +60,8 @@ func TestWatch_unwatchableFolder(t *testing.T) {
 	if diff := cmp.Diff(want, logs.records(t)); diff != "" {
 		t.Errorf("log (-want +got):\n%s", diff)
 	}
-	h.setCycle(time.Now(), true, reasonStart, worked)
-	code, body := healthz(t, h)
+	h.SetCycle(time.Now(), true, reasonStart, serve.Worked)
+	code, body := servetest.Healthz(t, h)
 	reason := fmt.Sprintf("folder %s cannot be watched (no space left on device); changes below it are seen at the next schedule tick", folder)
 	if code != http.StatusServiceUnavailable || body["status"] != "degraded" || body["reason"] != reason || body["last_result"] != "ok" {
 		t.Errorf("/healthz while a folder is unwatched: %d %v", code, body)
@@ -86,7 +74,7 @@ func TestWatch_unwatchableFolder(t *testing.T) {
 	if got := logs.records(t, "watching a folder again"); len(got) != 1 || got[0]["folder"] != folder || got[0]["level"] != "INFO" {
 		t.Errorf("records once watched: %v", got)
 	}
-	if code, body := healthz(t, h); code != http.StatusOK || body["status"] != "ok" || body["reason"] != "" {
+	if code, body := servetest.Healthz(t, h); code != http.StatusOK || body["status"] != "ok" || body["reason"] != "" {
 		t.Errorf("/healthz once watched: %d %v", code, body)
 	}
 }
@@ -97,14 +85,14 @@ func TestWatch_unwatchableFolderVanishes(t *testing.T) {
 	root := t.TempDir()
 	os.MkdirAll(filepath.Join(root, "old"), 0o700)
 	log, logs := newLog()
-	h := &health{}
+	h := &serve.Health{}
 	add := func(p string) error {
 		if filepath.Base(p) == "old" {
 			return syscall.EACCES
 		}
 		return nil
 	}
-	w, err := newWatcher(root, newDebouncer(newFakeClock(), time.Second, func([]string, int) {}), log, add, h.setUnwatched)
+	w, err := newWatcher(root, newDebouncer(newFakeClock(), time.Second, func([]string, int) {}), log, add, h.SetUnwatched)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,8 +103,8 @@ func TestWatch_unwatchableFolderVanishes(t *testing.T) {
 	}
 	os.Remove(filepath.Join(root, "old"))
 	w.resync()
-	h.setCycle(time.Now(), true, reasonStart, worked)
-	if code, body := healthz(t, h); code != http.StatusOK || body["reason"] != "" {
+	h.SetCycle(time.Now(), true, reasonStart, serve.Worked)
+	if code, body := servetest.Healthz(t, h); code != http.StatusOK || body["reason"] != "" {
 		t.Errorf("/healthz after the folder went: %d %v", code, body)
 	}
 	if got := logs.records(t, "watching a folder again"); len(got) != 0 {

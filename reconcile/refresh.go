@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/certform/certform/internal/nameset"
 	"github.com/certform/certform/digicert"
+	"github.com/certform/certform/internal/nameset"
 	"github.com/certform/certform/state"
 )
 

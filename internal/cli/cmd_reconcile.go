@@ -7,7 +7,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/certform/certform/internal/fsx"
 	"io"
 	"log/slog"
 	"math"
@@ -25,6 +24,8 @@ import (
 	"github.com/certform/certform/adopt"
 	"github.com/certform/certform/deliver"
 	"github.com/certform/certform/digicert"
+	"github.com/certform/certform/internal/fsx"
+	"github.com/certform/certform/internal/runner"
 	"github.com/certform/certform/reconcile"
 	"github.com/certform/certform/spec"
 	"github.com/certform/certform/state"
@@ -517,7 +518,7 @@ func (f *deliveryFlags) apply(r *reconcile.Reconciler, specDir string) error {
 
 // printDeliveries reports each delivery on stdout and every failure on
 // stderr; it returns whether any failed.
-func printDeliveries(stdout, stderr io.Writer, cmd string, ds []reconcile.Delivery) (failed bool) {
+func printDeliveries(stdout, stderr io.Writer, cmd string, ds []runner.Delivery) (failed bool) {
 	for _, dv := range ds {
 		if dv.Err != nil {
 			failed = true
@@ -527,10 +528,10 @@ func printDeliveries(stdout, stderr io.Writer, cmd string, ds []reconcile.Delive
 		if dv.Delivered {
 			fmt.Fprintf(stdout, "Delivered %s (serial %s, valid until %s) to %s.\n", dv.Name, dv.Serial, dv.NotAfter.Format(time.RFC3339), dv.Dir)
 		}
-		if dv.Hook == "ok" && !dv.Delivered {
+		if dv.Deploy == runner.HookRan && !dv.Delivered {
 			fmt.Fprintf(stdout, "The deploy hook for %s (serial %s) ran again and succeeded.\n", dv.Name, dv.Serial)
 		}
-		if dv.Hook == "failed" {
+		if dv.Deploy == runner.HookFailed {
 			failed = true
 			when := "with backoff"
 			if !dv.RetryAt.IsZero() {
@@ -650,14 +651,15 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 		fmt.Fprintf(stderr, "certform plan: %v\n%s", err, stateHint(err))
 		return exitError
 	}
-	r := newReconciler(reconcilerOptions{dir: f.dir, known: known, log: logger, cycle: f.cycle})
-	r.Replace = f.replace
-	if err := f.dcv.apply(r); err != nil {
+	replace := func(r *reconcile.Reconciler) error { r.Replace = f.replace; return nil }
+	run, err := runner.New(runner.Options{Dir: f.dir, Known: known, Log: logger, Limits: f.cycle.limits()}, replace, f.dcv.apply)
+	if err != nil {
 		fmt.Fprintf(stderr, "certform plan: %v\n", err)
 		return exitError
 	}
+	var client *digicert.Client
 	if f.refresh {
-		client, err := f.api.newClient(logger)
+		client, err = f.api.newClient(logger)
 		if err != nil {
 			return clientFailed(stderr, "plan", args, err)
 		}
@@ -665,14 +667,15 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 			fmt.Fprintf(stderr, "certform plan: %v\n", err)
 			return exitError
 		}
-		r.API = client
+		run.UseAPI(client)
 	}
 	ctx, stop := signalContext()
 	defer stop()
 	if f.refresh {
-		preflight(r.API.(*digicert.Client))
+		preflight(client)
 	}
-	c, err := r.Prepare(ctx, reconcile.CycleOptions{Refresh: f.refresh, FullRefresh: f.refreshFull})
+	rep := run.Once(ctx, runner.Step{Refresh: f.refresh, FullRefresh: f.refreshFull})
+	c, err := rep.Cycle, rep.Err
 	if unreachable("plan", stderr, cycleErrors(c, err)...) {
 		return exitError
 	}
@@ -791,9 +794,9 @@ func signalContext() (context.Context, func()) {
 	return ctx, func() { signal.Stop(ch); cancel() }
 }
 
-// applyOnce is one apply: lock the state, then one Reconciler cycle
-// (refresh if asked, load, plan, print, apply), and report. It returns the
-// exit code.
+// applyOnce is one apply: lock the state, then one cycle of the runner
+// (refresh if asked, load, plan, print, approve, apply, deliver), and
+// report. It returns the exit code.
 // gate is the client's store gate, set here once the state is open.
 func applyOnce(ctx context.Context, f planFlags, loc stateLocation, df deliveryFlags, parallelism int, client *digicert.Client, gate *storeGate, logger *slog.Logger, stdout, stderr io.Writer) int {
 	store := openState("apply", loc, f.dir, stderr)
@@ -806,97 +809,126 @@ func applyOnce(ctx context.Context, f planFlags, loc stateLocation, df deliveryF
 		fmt.Fprintf(stderr, "certform apply: %v\n", err)
 		return exitError
 	}
-	var saved *reconcile.SavedPlan
-	if f.planFile != "" {
-		data, err := os.ReadFile(f.planFile)
-		if err == nil {
-			saved, err = reconcile.ReadSavedPlan(data)
-		}
-		if err != nil {
-			fmt.Fprintf(stderr, "certform apply: %s: %v; nothing was done\n", f.planFile, err)
-			return exitError
-		}
+	saved, ok := readSavedPlan(f.planFile, stderr)
+	if !ok {
+		return exitError
 	}
 	preflight(client)
 	known := store.Snapshot()
-	r := newReconciler(reconcilerOptions{dir: f.dir, api: client, store: store, log: logger, parallelism: parallelism, cycle: f.cycle})
-	r.Replace = f.replace
-	if err := df.apply(r, f.dir); err != nil {
+	replace := func(r *reconcile.Reconciler) error { r.Replace = f.replace; return nil }
+	run, err := runner.New(runner.Options{Dir: f.dir, API: client, Store: store, Log: logger, Parallelism: parallelism, Limits: f.cycle.limits()},
+		replace, df.setup(f.dir, loc), f.dcv.apply)
+	if err != nil {
 		fmt.Fprintf(stderr, "certform apply: %v\n", err)
 		return exitError
 	}
-	if err := df.openKeys(r, f.dir, loc); err != nil {
-		fmt.Fprintf(stderr, "certform apply: %v\n", err)
+	rv := applyReview{f: f, saved: saved, known: known, stdout: stdout, stderr: stderr}
+	rep := run.Once(ctx, runner.Step{Refresh: f.refresh, FullRefresh: f.refreshFull, Review: rv.review, ApplyIdle: true})
+	if rep.Err != nil {
+		if !unreachable("apply", stderr, cycleErrors(rep.Cycle, rep.Err)...) {
+			fmt.Fprintf(stderr, "certform apply: %v\n%s", rep.Err, stateHint(rep.Err))
+		}
 		return exitError
 	}
-	if err := f.dcv.apply(r); err != nil {
-		fmt.Fprintf(stderr, "certform apply: %v\n", err)
+	if rep.Stopped != nil {
 		return exitError
 	}
-	c, err := r.Prepare(ctx, reconcile.CycleOptions{Refresh: f.refresh, FullRefresh: f.refreshFull})
-	if unreachable("apply", stderr, cycleErrors(c, err)...) {
-		return exitError
+	return applyResults(f, rep, run.HooksWaiting(rep), stdout, stderr)
+}
+
+// readSavedPlan reads apply's saved plan, if one is named; ok is false
+// when it cannot be read (said on stderr).
+func readSavedPlan(file string, stderr io.Writer) (saved *reconcile.SavedPlan, ok bool) {
+	if file == "" {
+		return nil, true
+	}
+	data, err := os.ReadFile(file)
+	if err == nil {
+		saved, err = reconcile.ReadSavedPlan(data)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "certform apply: %v\n%s", err, stateHint(err))
-		return exitError
+		fmt.Fprintf(stderr, "certform apply: %s: %v; nothing was done\n", file, err)
+		return nil, false
+	}
+	return saved, true
+}
+
+// errNotApplied stops apply's cycle before anything is applied; why was
+// said on stderr.
+var errNotApplied = errors.New("nothing applied")
+
+// applyReview is apply's look at the plan before anything is applied.
+type applyReview struct {
+	f              planFlags
+	saved          *reconcile.SavedPlan
+	known          *state.File // the state before the cycle, for the saved plan's comparison
+	stdout, stderr io.Writer
+}
+
+// review prints the cycle's errors and the plan, compares it with the
+// saved plan and asks for approval on a terminal. Its errNotApplied stops
+// the cycle.
+func (v applyReview) review(c *reconcile.Cycle) error {
+	f, stdout, stderr := v.f, v.stdout, v.stderr
+	if unreachable("apply", stderr, c.Errors...) {
+		return errNotApplied
 	}
 	if err := f.checkReplace(c); err != nil {
 		fmt.Fprintf(stderr, "certform apply: %v\n", err)
-		return exitError
+		return errNotApplied
 	}
 	printSpecErrors(stderr, c.Specs)
 	for _, e := range c.Errors {
 		fmt.Fprintf(stderr, "certform apply: %v\n%s", e, errorHint(e))
 	}
-	failed := len(c.Specs.Errors) > 0 || len(c.Errors) > 0
-	if saved != nil {
-		if diffs := saved.Differences(c, known); len(diffs) > 0 {
+	if v.saved != nil {
+		if diffs := v.saved.Differences(c, v.known); len(diffs) > 0 {
 			fmt.Fprintf(stderr, "certform apply: %s cannot be applied; nothing was done:\n", f.planFile)
 			for _, d := range diffs {
 				fmt.Fprintf(stderr, "  %s\n", d)
 			}
 			fmt.Fprintln(stderr, "hint: make the plan again (certform plan --refresh --out FILE), review it, and apply that")
-			return exitError
+			return errNotApplied
 		}
 	}
 	if !f.asJSON {
 		if err := c.Plan.WriteText(stdout, colorOK(stdout)); err != nil {
 			fmt.Fprintf(stderr, "certform apply: writing the plan: %v; nothing applied\n", err)
-			return exitError
+			return errNotApplied
 		}
 	}
-	if saved == nil && (f.autoApprove == nil || !*f.autoApprove) && len(c.Plan.Actions) > 0 && interactive(os.Stdin, stdout) {
+	if v.saved == nil && (f.autoApprove == nil || !*f.autoApprove) && len(c.Plan.Actions) > 0 && interactive(os.Stdin, stdout) {
 		if !approved(os.Stdin, stdout) {
 			fmt.Fprintln(stderr, "certform apply: not approved; nothing was done")
-			return exitError
+			return errNotApplied
 		}
 	}
-	results := r.Apply(ctx, c)
+	return nil
+}
+
+// applyResults prints what apply's cycle came to (the deliveries, the
+// post hook, the hooks that wait, the calls) and returns the exit code.
+func applyResults(f planFlags, rep runner.Report, waiting []reconcile.HookWait, stdout, stderr io.Writer) int {
+	c, results := rep.Cycle, rep.Results
+	failed := len(c.Specs.Errors) > 0 || len(c.Errors) > 0
 	dout := stdout
 	if f.asJSON {
 		dout = io.Discard // the JSON object is the whole of stdout
 	}
-	ds := r.Deliver(ctx, c)
-	if printDeliveries(dout, stderr, "apply", ds) {
+	if printDeliveries(dout, stderr, "apply", rep.Deliveries) {
 		failed = true
 	}
-	if printPostHook(dout, stderr, "apply", r.RunPostHook(ctx, ds)) {
+	if printPostHook(dout, stderr, "apply", rep.PostHook) {
 		failed = true
 	}
-	if printHooksWaiting(stderr, "apply", r.HooksWaiting(c, hookRan(ds))) {
+	if printHooksWaiting(stderr, "apply", waiting) {
 		failed = true
 	}
 	var outErr error
 	if f.asJSON {
 		outErr = c.Plan.WriteJSONResults(stdout, c.Specs.Errors, results)
 	}
-	var bad []reconcile.Result
-	for _, r := range results {
-		if r.Err != nil {
-			bad = append(bad, r)
-		}
-	}
+	bad := rep.Failed()
 	if !f.asJSON && len(results) > 0 {
 		_, outErr = fmt.Fprintf(stdout, "\nApply: %d of %d calls done%s.\n", len(results)-len(bad), len(results), failedCount(len(bad)))
 	}

@@ -14,8 +14,10 @@ import (
 
 	"github.com/certform/certform/adopt"
 	"github.com/certform/certform/daemon"
+	"github.com/certform/certform/daemon/serve"
 	"github.com/certform/certform/digicert"
 	"github.com/certform/certform/digicert/digicerttest"
+	"github.com/certform/certform/internal/runner"
 	"github.com/certform/certform/notify"
 	"github.com/certform/certform/reconcile"
 	"github.com/certform/certform/spec"
@@ -106,7 +108,7 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 		return fail(fmt.Errorf("spec directory %s is not a readable folder", *dir), "hint: --dir names the folder that holds your .yaml order specs")
 	}
 
-	met := daemon.NewMetrics()
+	met := serve.NewMetrics()
 	var notifier *notify.Notifier
 	interrupted := false // a second signal: exit at once, queued events dropped
 	if *notifyConfig != "" {
@@ -175,21 +177,15 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
-	r := newReconciler(reconcilerOptions{dir: *dir, api: client, store: store, log: logger, parallelism: *parallelism, dryRun: *dryRun, cycle: cf})
-	r.Cache = spec.NewCache()
-	if err := df.apply(r, *dir); err != nil {
-		return fail(err, "")
-	}
-	if err := df.openKeys(r, *dir, loc); err != nil {
-		return fail(err, "")
-	}
-	if err := dcvf.apply(r); err != nil {
+	run, err := runner.New(runner.Options{Dir: *dir, API: client, Store: store, Log: logger, Parallelism: *parallelism, DryRun: *dryRun,
+		Cache: true, Limits: cf.limits()}, df.setup(*dir, loc), dcvf.apply)
+	if err != nil {
 		return fail(err, "")
 	}
 	dcfg := daemon.Config{
-		Reconciler: r, Log: logger, Schedule: schedules[0], RefreshSchedule: schedules[1], Debounce: cf.quiet,
-		RetryBackoff: *retryBackoff, PollInterval: *pollInterval, Listen: *listen, Once: *once, Metrics: met, Notify: daemon.SystemdNotify,
-		Watchdog: daemon.SystemdWatchdog(), Signals: sigs, TakeOver: takeOver,
+		Runner: run, Log: logger, Schedule: schedules[0], RefreshSchedule: schedules[1], Debounce: cf.quiet,
+		RetryBackoff: *retryBackoff, PollInterval: *pollInterval, Listen: *listen, Once: *once, Metrics: met, Notify: serve.SystemdNotify,
+		Watchdog: serve.SystemdWatchdog(), Signals: sigs, TakeOver: takeOver,
 	}
 	if notifier != nil {
 		dcfg.Notifier = notifier

@@ -17,6 +17,7 @@ import (
 	"github.com/certform/certform/deliver"
 	"github.com/certform/certform/digicert"
 	"github.com/certform/certform/digicert/digicerttest"
+	"github.com/certform/certform/internal/runner"
 	"github.com/certform/certform/reconcile"
 	"github.com/certform/certform/spec"
 	"github.com/certform/certform/state"
@@ -87,7 +88,8 @@ func runningDaemon(b *testing.B, r *reconcile.Reconciler) (cycle func() error, s
 	b.Helper()
 	sigs := make(chan os.Signal, 1)
 	ended := make(chan string, 16)
-	d, err := daemon.New(daemon.Config{Reconciler: r, Signals: sigs, Debounce: 10 * time.Millisecond,
+	r.Quiet = 10 * time.Millisecond // the debounce, as certform run sets both
+	d, err := daemon.New(daemon.Config{Runner: runner.From(r), Signals: sigs, Debounce: r.Quiet,
 		Notify: func(s string) {
 			if strings.HasPrefix(s, "STATUS=last cycle") {
 				ended <- s

@@ -30,17 +30,6 @@ func printPostHook(stdout, stderr io.Writer, cmd string, run *reconcile.PostHook
 	return true
 }
 
-// hookRan names the specs whose deploy hook ran in ds.
-func hookRan(ds []reconcile.Delivery) map[string]bool {
-	ran := map[string]bool{}
-	for _, dv := range ds {
-		if dv.Hook != "" {
-			ran[dv.Name] = true
-		}
-	}
-	return ran
-}
-
 // printHooksWaiting says, for each deploy hook that failed earlier and is
 // not due yet, that it waits and until when; it returns whether any does
 // (the hook has not succeeded: the command fails).

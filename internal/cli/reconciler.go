@@ -2,11 +2,10 @@ package cli
 
 import (
 	"flag"
-	"log/slog"
 	"time"
 
+	"github.com/certform/certform/internal/runner"
 	"github.com/certform/certform/reconcile"
-	"github.com/certform/certform/state"
 )
 
 // cycleFlags are the flags that tune every cycle, declared once for plan,
@@ -44,27 +43,19 @@ func (c *cycleFlags) negative() bool {
 	return c.maxRevocations < 0 || c.maxPurchases < 0 || c.resendAfter < 0 || c.maxClockSkew < 0
 }
 
-// reconcilerOptions is what newReconciler builds a Reconciler from.
-type reconcilerOptions struct {
-	dir         string
-	api         reconcile.API // nil for a plan without --refresh
-	store       *state.Store  // the locked state (apply, run); nil for plan
-	known       *state.File   // plan's state, read without a lock
-	log         *slog.Logger
-	parallelism int
-	dryRun      bool
-	cycle       cycleFlags
+// limits are the cycle flags as the runner takes them.
+func (c *cycleFlags) limits() runner.Limits {
+	return runner.Limits{MaxRevocations: c.maxRevocations, MaxPurchases: c.maxPurchases, ResendAfter: c.resendAfter,
+		MaxClockSkew: c.maxClockSkew, Quiet: c.quiet}
 }
 
-// newReconciler is the one place that builds a Reconciler (plan, apply and
-// run): a Reconciler with a locked store observes CertCentral's changes
-// at the start of each cycle; one without (plan) is a dry run.
-func newReconciler(o reconcilerOptions) *reconcile.Reconciler {
-	return &reconcile.Reconciler{
-		Dir: o.dir, API: o.api, Store: o.store, Known: o.known, Log: o.log, Parallelism: o.parallelism,
-		Observe: o.store != nil, DryRun: o.dryRun || o.store == nil,
-		Limits: reconcile.Limits{MaxRevocations: o.cycle.maxRevocations, MaxPurchases: o.cycle.maxPurchases,
-			ResendAfter: o.cycle.resendAfter, MaxClockSkew: o.cycle.maxClockSkew},
-		Quiet: o.cycle.quiet,
+// setup is the delivery flags' runner.Setup: certificate folder, hooks
+// and the keys' store (see apply and openKeys).
+func (f *deliveryFlags) setup(specDir string, loc stateLocation) runner.Setup {
+	return func(r *reconcile.Reconciler) error {
+		if err := f.apply(r, specDir); err != nil {
+			return err
+		}
+		return f.openKeys(r, specDir, loc)
 	}
 }

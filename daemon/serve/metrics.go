@@ -1,4 +1,4 @@
-package daemon
+package serve
 
 import (
 	"net/http"
@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/certform/certform/digicert"
+	"github.com/certform/certform/internal/runner"
 	"github.com/certform/certform/reconcile"
 	"github.com/certform/certform/state"
 	"github.com/certform/certform/status"
@@ -19,103 +20,132 @@ import (
 // Metrics are the daemon's Prometheus metrics, on a registry of their own,
 // served at /metrics. The CertCentral client feeds the call counters
 // through ObserveCall; the daemon records every cycle. Safe for concurrent
-// use.
+// use. They are grouped by topic: cycles, CertCentral calls, the state's
+// orders, each spec's certificate, domain validation, notifications.
 type Metrics struct {
-	reg           *prometheus.Registry
-	cycles        *prometheus.CounterVec
-	cycleSeconds  prometheus.Histogram
-	actions       *prometheus.CounterVec
-	apiCalls      *prometheus.CounterVec
-	rateLimited   prometheus.Counter
-	retries       prometheus.Counter
-	specErrors    prometheus.Gauge
-	orders        *prometheus.GaugeVec
-	pendingRevoke prometheus.Gauge
-	lastSuccess   prometheus.Gauge
-	deliveries    *prometheus.CounterVec
-	waiting       *prometheus.GaugeVec
-	notAfter      *prometheus.GaugeVec
-	orderEnd      *prometheus.GaugeVec
-	// reissueOverdue is 1 per spec whose auto-reissue is overdue.
-	reissueOverdue *prometheus.GaugeVec
-	// leader is 1 while the daemon holds the state's lock, 0 while it
-	// stands by.
-	leader prometheus.Gauge
-	// dcvWaiting counts the names of waiting orders CertCentral reports
-	// pending validation.
-	dcvWaiting prometheus.Gauge
-	// The cert-manager-shaped series (see docs/metrics.md).
-	certExpiry, orderExpiry  *prometheus.GaugeVec // {name, order_id}
-	renewalAt, ready         *prometheus.GaugeVec // {name}; {name, condition}
-	renewalPending           *prometheus.GaugeVec // {name}
-	specs                    specMemo             // what observeSpecs set last
-	dcvExpiry                *prometheus.GaugeVec // {domain, validation}
-	apiRequests              *prometheus.CounterVec
-	apiDuration              *prometheus.HistogramVec
-	notifyFailed, notifySent *prometheus.CounterVec
+	reg *prometheus.Registry
+	cycleMetrics
+	apiMetrics
+	stateMetrics
+	specMetrics
+	dcvMetrics
+	notifyMetrics
+}
+
+// cycleMetrics describe the reconcile cycles.
+type cycleMetrics struct {
+	cycles       *prometheus.CounterVec
+	cycleSeconds prometheus.Histogram
+	actions      *prometheus.CounterVec
+	specErrors   prometheus.Gauge
+	lastSuccess  prometheus.Gauge
+	deliveries   *prometheus.CounterVec
+}
+
+// apiMetrics describe the calls to CertCentral.
+type apiMetrics struct {
+	apiCalls    *prometheus.CounterVec
+	rateLimited prometheus.Counter
+	retries     prometheus.Counter
+	apiRequests *prometheus.CounterVec
+	apiDuration *prometheus.HistogramVec
 	// calls counts CertCentral calls ended: the watchdog's sign of
 	// progress in a long cycle.
 	calls atomic.Uint64
 }
 
+// stateMetrics describe the state's orders and the lock.
+type stateMetrics struct {
+	orders        *prometheus.GaugeVec
+	pendingRevoke prometheus.Gauge
+	waiting       *prometheus.GaugeVec
+	// leader is 1 while the daemon holds the state's lock, 0 while it
+	// stands by.
+	leader prometheus.Gauge
+}
+
+// specMetrics describe each spec's certificate and order.
+type specMetrics struct {
+	notAfter *prometheus.GaugeVec
+	orderEnd *prometheus.GaugeVec
+	// reissueOverdue is 1 per spec whose auto-reissue is overdue.
+	reissueOverdue *prometheus.GaugeVec
+	// The cert-manager-shaped series (see docs/metrics.md).
+	certExpiry, orderExpiry *prometheus.GaugeVec // {name, order_id}
+	renewalAt, ready        *prometheus.GaugeVec // {name}; {name, condition}
+	renewalPending          *prometheus.GaugeVec // {name}
+	specs                   specMemo             // what ObserveSpecs set last
+}
+
+// dcvMetrics describe the account's domain validation.
+type dcvMetrics struct {
+	dcvExpiry *prometheus.GaugeVec // {domain, validation}
+	// dcvWaiting counts the names of waiting orders CertCentral reports
+	// pending validation.
+	dcvWaiting prometheus.Gauge
+}
+
+// notifyMetrics describe the notifications sent.
+type notifyMetrics struct {
+	notifySent, notifyFailed *prometheus.CounterVec
+}
+
+func counter(name, help string) prometheus.Counter {
+	return prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
+}
+
+func counterVec(name, help string, labels ...string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+}
+
+func gauge(name, help string) prometheus.Gauge {
+	return prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
+}
+
+func gaugeVec(name, help string, labels ...string) *prometheus.GaugeVec {
+	return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)
+}
+
 // NewMetrics returns the metrics, all zero.
 func NewMetrics() *Metrics {
-	m := &Metrics{
-		reg: prometheus.NewRegistry(),
-		cycles: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "certform_cycles_total",
-			Help: "Reconcile cycles, by what triggered them and how they ended (ok, failed)."}, []string{"trigger", "result"}),
+	m := &Metrics{reg: prometheus.NewRegistry()}
+	m.cycleMetrics = cycleMetrics{
+		cycles: counterVec("certform_cycles_total", "Reconcile cycles, by what triggered them and how they ended (ok, failed).", "trigger", "result"),
 		cycleSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "certform_cycle_duration_seconds",
 			Help: "How long reconcile cycles take.", Buckets: prometheus.ExponentialBuckets(0.01, 4, 8)}),
-		actions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "certform_plan_actions_total",
-			Help: "Planned calls and notes, by kind (order, renew, adopt_renewal, reissue, set_ct, set_auto_reissue, revoke, blocked, and note kinds)."}, []string{"kind"}),
-		apiCalls: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "certform_api_calls_total",
-			Help: "Deprecated: use certform_api_requests_total. HTTP exchanges with CertCentral, by endpoint and status (0: no answer)."}, []string{"endpoint", "status"}),
-		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{Name: "certform_api_rate_limited_total",
-			Help: "CertCentral answers 429 request_limit_exceeded."}),
-		retries: prometheus.NewCounter(prometheus.CounterOpts{Name: "certform_api_retries_total",
-			Help: "Retried CertCentral calls (attempts after the first)."}),
-		specErrors: prometheus.NewGauge(prometheus.GaugeOpts{Name: "certform_spec_errors",
-			Help: "Spec errors found by the last cycle."}),
-		orders: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certform_orders",
-			Help: "Orders in the state file, by the status last seen."}, []string{"status"}),
-		pendingRevoke: prometheus.NewGauge(prometheus.GaugeOpts{Name: "certform_revoke_requests_pending",
-			Help: "Revoke requests waiting for an administrator's approval."}),
-		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{Name: "certform_last_success_timestamp_seconds",
-			Help: "When the last cycle without failures ended (Unix time)."}),
-		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "certform_deliveries_total",
-			Help: "Certificate deliveries and deploy hook runs, by result (delivered, failed, hook_ok, hook_failed)."}, []string{"result"}),
-		waiting: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certform_orders_waiting",
-			Help: "Orders waiting in CertCentral, by what they wait for: the order's status (needs_approval, pending, reissue_pending, waiting_pickup, processing)."}, []string{"reason"}),
-		notAfter: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certform_certificate_not_after_timestamp_seconds",
-			Help: "Deprecated: use certform_certificate_expiration_timestamp_seconds. When each spec's current certificate ends (Unix time), as last observed in CertCentral."}, []string{"name"}),
-		orderEnd: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certform_order_valid_till_timestamp_seconds",
-			Help: "Deprecated: use certform_order_expiration_timestamp_seconds. When each spec's order ends (Unix time), as last observed in CertCentral."}, []string{"name"}),
-		reissueOverdue: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certform_reissue_overdue",
-			Help: "1 for each spec whose certificate ends within 7 days, on an order that lasts longer, with auto_reissue on and no reissue pending: DigiCert has not reissued it."}, []string{"name"}),
-		leader: prometheus.NewGauge(prometheus.GaugeOpts{Name: "certform_leader",
-			Help: "1 while this daemon holds the state's lock and acts; 0 while it stands by."}),
-		certExpiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certform_certificate_expiration_timestamp_seconds",
-			Help: "When each spec's current certificate ends (Unix time), as last observed in CertCentral."}, []string{"name", "order_id"}),
-		orderExpiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certform_order_expiration_timestamp_seconds",
-			Help: "When each spec's order ends (Unix time), as last observed in CertCentral."}, []string{"name", "order_id"}),
-		renewalAt: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certform_certificate_renewal_timestamp_seconds",
-			Help: "When certform will next reissue the spec's certificate or renew its order (Unix time; in the past while due or under way)."}, []string{"name"}),
-		renewalPending: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certform_certificate_renewal_pending",
-			Help: "1 while a reissue, renewal or order of the spec waits in CertCentral or has an unknown outcome; 0 otherwise."}, []string{"name"}),
-		ready: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certform_certificate_ready_status",
-			Help: "The spec's certificate's Ready condition: 1 on the current condition (True: issued, current, delivered; False: a failure, or expired or revoked; Unknown: waiting or not known yet), 0 on the others."}, []string{"name", "condition"}),
-		dcvExpiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certform_domain_validation_expiry_timestamp_seconds",
-			Help: "When each account domain a spec uses stops being validated (Unix time), as the last cycle with --dcv-config read it; validation is the validation type, empty for the earliest of them."}, []string{"domain", "validation"}),
-		dcvWaiting: prometheus.NewGauge(prometheus.GaugeOpts{Name: "certform_domain_validation_names_waiting",
-			Help: "Names of waiting orders that CertCentral reports pending domain validation, as the last cycle with --dcv-config read them."}),
-		apiRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "certform_api_requests_total",
-			Help: "HTTP requests to CertCentral, by endpoint and status code (0: no answer)."}, []string{"endpoint", "code"}),
+		actions: counterVec("certform_plan_actions_total",
+			"Planned calls and notes, by kind (order, renew, adopt_renewal, reissue, set_ct, set_auto_reissue, revoke, blocked, and note kinds).", "kind"),
+		specErrors:  gauge("certform_spec_errors", "Spec errors found by the last cycle."),
+		lastSuccess: gauge("certform_last_success_timestamp_seconds", "When the last cycle without failures ended (Unix time)."),
+		deliveries: counterVec("certform_deliveries_total",
+			"Certificate deliveries and deploy hook runs, by result (delivered, failed, hook_ok, hook_failed).", "result"),
+	}
+	m.apiMetrics = apiMetrics{
+		apiCalls: counterVec("certform_api_calls_total",
+			"Deprecated: use certform_api_requests_total. HTTP exchanges with CertCentral, by endpoint and status (0: no answer).", "endpoint", "status"),
+		rateLimited: counter("certform_api_rate_limited_total", "CertCentral answers 429 request_limit_exceeded."),
+		retries:     counter("certform_api_retries_total", "Retried CertCentral calls (attempts after the first)."),
+		apiRequests: counterVec("certform_api_requests_total", "HTTP requests to CertCentral, by endpoint and status code (0: no answer).", "endpoint", "code"),
 		apiDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "certform_api_request_duration_seconds",
 			Help: "How long HTTP requests to CertCentral take, by endpoint.", Buckets: prometheus.ExponentialBuckets(0.05, 2, 10)}, []string{"endpoint"}),
-		notifySent: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "certform_notifications_sent_total",
-			Help: "Notifications a receiver accepted, by receiver."}, []string{"receiver"}),
-		notifyFailed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "certform_notifications_failed_total",
-			Help: "Notifications dropped after their retries, by receiver."}, []string{"receiver"}),
+	}
+	m.stateMetrics = stateMetrics{
+		orders:        gaugeVec("certform_orders", "Orders in the state file, by the status last seen.", "status"),
+		pendingRevoke: gauge("certform_revoke_requests_pending", "Revoke requests waiting for an administrator's approval."),
+		waiting: gaugeVec("certform_orders_waiting",
+			"Orders waiting in CertCentral, by what they wait for: the order's status (needs_approval, pending, reissue_pending, waiting_pickup, processing).", "reason"),
+		leader: gauge("certform_leader", "1 while this daemon holds the state's lock and acts; 0 while it stands by."),
+	}
+	m.specMetrics = newSpecMetrics()
+	m.dcvMetrics = dcvMetrics{
+		dcvExpiry: gaugeVec("certform_domain_validation_expiry_timestamp_seconds",
+			"When each account domain a spec uses stops being validated (Unix time), as the last cycle with --dcv-config read it; validation is the validation type, empty for the earliest of them.", "domain", "validation"),
+		dcvWaiting: gauge("certform_domain_validation_names_waiting",
+			"Names of waiting orders that CertCentral reports pending domain validation, as the last cycle with --dcv-config read them."),
+	}
+	m.notifyMetrics = notifyMetrics{
+		notifySent:   counterVec("certform_notifications_sent_total", "Notifications a receiver accepted, by receiver.", "receiver"),
+		notifyFailed: counterVec("certform_notifications_failed_total", "Notifications dropped after their retries, by receiver.", "receiver"),
 	}
 	m.reg.MustRegister(m.cycles, m.cycleSeconds, m.actions, m.apiCalls, m.rateLimited, m.retries, m.specErrors,
 		m.orders, m.pendingRevoke, m.lastSuccess, m.deliveries, m.waiting, m.notAfter, m.orderEnd, m.reissueOverdue, m.leader,
@@ -123,8 +153,30 @@ func NewMetrics() *Metrics {
 	return m
 }
 
-// observeDeliveries counts a cycle's deliveries and hook runs.
-func (m *Metrics) observeDeliveries(ds []reconcile.Delivery) {
+// newSpecMetrics returns each spec's series, all zero.
+func newSpecMetrics() specMetrics {
+	return specMetrics{
+		notAfter: gaugeVec("certform_certificate_not_after_timestamp_seconds",
+			"Deprecated: use certform_certificate_expiration_timestamp_seconds. When each spec's current certificate ends (Unix time), as last observed in CertCentral.", "name"),
+		orderEnd: gaugeVec("certform_order_valid_till_timestamp_seconds",
+			"Deprecated: use certform_order_expiration_timestamp_seconds. When each spec's order ends (Unix time), as last observed in CertCentral.", "name"),
+		reissueOverdue: gaugeVec("certform_reissue_overdue",
+			"1 for each spec whose certificate ends within 7 days, on an order that lasts longer, with auto_reissue on and no reissue pending: DigiCert has not reissued it.", "name"),
+		certExpiry: gaugeVec("certform_certificate_expiration_timestamp_seconds",
+			"When each spec's current certificate ends (Unix time), as last observed in CertCentral.", "name", "order_id"),
+		orderExpiry: gaugeVec("certform_order_expiration_timestamp_seconds",
+			"When each spec's order ends (Unix time), as last observed in CertCentral.", "name", "order_id"),
+		renewalAt: gaugeVec("certform_certificate_renewal_timestamp_seconds",
+			"When certform will next reissue the spec's certificate or renew its order (Unix time; in the past while due or under way).", "name"),
+		renewalPending: gaugeVec("certform_certificate_renewal_pending",
+			"1 while a reissue, renewal or order of the spec waits in CertCentral or has an unknown Outcome; 0 otherwise.", "name"),
+		ready: gaugeVec("certform_certificate_ready_status",
+			"The spec's certificate's Ready condition: 1 on the current condition (True: issued, current, delivered; False: a failure, or expired or revoked; Unknown: waiting or not known yet), 0 on the others.", "name", "condition"),
+	}
+}
+
+// ObserveDeliveries counts a cycle's deliveries and hook runs.
+func (m *Metrics) ObserveDeliveries(ds []runner.Delivery) {
 	for _, dv := range ds {
 		switch {
 		case dv.Err != nil:
@@ -132,8 +184,11 @@ func (m *Metrics) observeDeliveries(ds []reconcile.Delivery) {
 		case dv.Delivered:
 			m.deliveries.WithLabelValues("delivered").Inc()
 		}
-		if dv.Hook != "" {
-			m.deliveries.WithLabelValues("hook_" + dv.Hook).Inc()
+		switch dv.Deploy {
+		case runner.HookRan:
+			m.deliveries.WithLabelValues("hook_ok").Inc()
+		case runner.HookFailed:
+			m.deliveries.WithLabelValues("hook_failed").Inc()
 		}
 	}
 }
@@ -164,13 +219,13 @@ func (m *Metrics) SetDomainValidation(domain, validation string, expires time.Ti
 	m.dcvExpiry.WithLabelValues(domain, validation).Set(float64(expires.Unix()))
 }
 
-// observeDomainValidation sets the domain validation series from
+// ObserveDomainValidation sets the domain validation series from
 // reconcile.Reconciler.DomainValidation: each domain's end, under an empty
 // validation label (the earliest end of the domain's validation types,
 // which is what certform reads), and the names waiting on validation. A
 // domain no longer reported loses its series, as a spec no longer loaded
 // does.
-func (m *Metrics) observeDomainValidation(ends map[string]time.Time, waiting int) {
+func (m *Metrics) ObserveDomainValidation(ends map[string]time.Time, waiting int) {
 	m.dcvExpiry.Reset()
 	for domain, end := range ends {
 		m.SetDomainValidation(domain, "", end)
@@ -178,7 +233,7 @@ func (m *Metrics) observeDomainValidation(ends map[string]time.Time, waiting int
 	m.dcvWaiting.Set(float64(waiting))
 }
 
-// specSeries is what observeSpecs set for one spec: a spec whose series
+// specSeries is what ObserveSpecs set for one spec: a spec whose series
 // are the same as in the last call is left alone.
 type specSeries struct {
 	id                            string // order id label
@@ -189,7 +244,7 @@ type specSeries struct {
 	cond                          string // the Ready condition
 }
 
-// specMemo holds the series observeSpecs set last, by spec name; nil
+// specMemo holds the series ObserveSpecs set last, by spec name; nil
 // before the first call, and after a call that could not keep it (the
 // series are then reset on the next call).
 type specMemo struct {
@@ -197,13 +252,13 @@ type specMemo struct {
 	last map[string]specSeries
 }
 
-// observeSpecs sets the per-spec series from /status's entries at now;
+// ObserveSpecs sets the per-spec series from /status's entries at now;
 // revoked names the specs that ask for their order's revocation (no
 // Ready condition: a revoked certificate is what they want). Only the
 // series of specs whose values changed since the last call are set, and
 // those of specs gone are deleted: a quiet cycle over 10,000 specs touches
 // none.
-func (m *Metrics) observeSpecs(rows []status.Entry, revoked map[string]bool, now time.Time) {
+func (m *Metrics) ObserveSpecs(rows []status.Entry, revoked map[string]bool, now time.Time) {
 	m.specs.mu.Lock()
 	defer m.specs.mu.Unlock()
 	next := make(map[string]specSeries, len(rows))
@@ -352,9 +407,9 @@ func (m *Metrics) ObserveCall(c digicert.Call) {
 	}
 }
 
-// observeCycle records a finished cycle that ended at end; p and stats
+// ObserveCycle records a finished cycle that ended at end; p and stats
 // are nil when no plan was made.
-func (m *Metrics) observeCycle(trigger string, ok bool, d time.Duration, end time.Time, specErrors int, p *reconcile.Changes, stats *stateStats) {
+func (m *Metrics) ObserveCycle(trigger string, ok bool, d time.Duration, end time.Time, specErrors int, p *reconcile.Changes, stats *StateStats) {
 	result := "ok"
 	if !ok {
 		result = "failed"
@@ -403,8 +458,28 @@ func (m *Metrics) observeCycle(trigger string, ok bool, d time.Duration, end tim
 	}
 }
 
-// stateStats are the state file's numbers the metrics show.
-type stateStats struct {
+// Gatherer is what /metrics serves.
+func (m *Metrics) Gatherer() prometheus.Gatherer { return m.reg }
+
+// SetLeader sets certform_leader: 1 while the daemon holds the state's
+// lock, 0 while it stands by.
+func (m *Metrics) SetLeader(leading bool) {
+	if leading {
+		m.leader.Set(1)
+	} else {
+		m.leader.Set(0)
+	}
+}
+
+// Calls counts the CertCentral calls ended so far: the watchdog's sign of
+// progress in a long cycle.
+func (m *Metrics) Calls() uint64 { return m.calls.Load() }
+
+// Waiting reports whether an order waits in CertCentral.
+func (st *StateStats) Waiting() bool { return len(st.waiting) > 0 }
+
+// StateStats are the state file's numbers the metrics show.
+type StateStats struct {
 	orders         map[string]int // by the status last seen ("unknown" if none)
 	waiting        map[string]int // orders waiting in CertCentral, by status
 	pendingRevokes int
@@ -420,10 +495,10 @@ type certDates struct {
 	notAfter, orderEnd time.Time
 }
 
-// countState reads the numbers from the state at now (under the store's lock, so
+// CountState reads the numbers from the state at now (under the store's lock, so
 // it must be quick and keep nothing).
-func countState(f *state.File, now time.Time) *stateStats {
-	st := &stateStats{orders: map[string]int{}, waiting: map[string]int{}}
+func CountState(f *state.File, now time.Time) *StateStats {
+	st := &StateStats{orders: map[string]int{}, waiting: map[string]int{}}
 	for name, e := range f.Entries {
 		if e.OrderID != 0 {
 			status := e.Status
@@ -450,7 +525,7 @@ func countState(f *state.File, now time.Time) *stateStats {
 }
 
 // handler serves /healthz, /readyz, /status and /metrics.
-func (m *Metrics) handler(h *health) http.Handler {
+func (m *Metrics) Handler(h *Health) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/healthz", h)
 	mux.HandleFunc("/readyz", h.serveReady)

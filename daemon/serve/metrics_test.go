@@ -1,4 +1,4 @@
-package daemon
+package serve
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certform/certform/daemon/serve/servetest"
 	"github.com/certform/certform/state"
 	"github.com/certform/certform/status"
 	"github.com/google/go-cmp/cmp"
@@ -33,12 +34,12 @@ func TestCountState_reissueOverdue(t *testing.T) {
 		"no-certificate": entry(func(e *state.Entry) { e.NotAfter = time.Time{} }),
 		"reissue-landed": entry(func(e *state.Entry) { e.ReissuedFrom, e.CertificateID = 10, 11 }),
 	}}
-	st := countState(f, now)
+	st := CountState(f, now)
 	if diff := cmp.Diff([]string{"overdue", "reissue-landed"}, slices.Sorted(slices.Values(st.reissueOverdue))); diff != "" {
 		t.Errorf("overdue (-want +got):\n%s", diff)
 	}
 	m := NewMetrics()
-	m.observeCycle("cron", true, time.Second, now, 0, nil, st)
+	m.ObserveCycle("cron", true, time.Second, now, 0, nil, st)
 	fams, err := m.reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -63,58 +64,55 @@ func TestCountState_reissueOverdue(t *testing.T) {
 // once CertCentral was unreachable for three schedule intervals, and 503
 // "stale" once no cycle worked for three schedule intervals.
 func TestHealth_failingAndStale(t *testing.T) {
-	sched, err := ParseSchedule("*/5 * * * *")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, clock, _, _ := newTestDaemon(t, Config{Once: true, Schedule: sched})
-	h := d.health
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	clock := &stepClock{now: t0}
+	// Three 5-minute schedule intervals (see the daemon's staleAfter).
+	h := NewHealth(clock.Now, 15*time.Minute)
 	if h.staleAfter != 15*time.Minute || h.unreachableAfter != 15*time.Minute {
 		t.Fatalf("staleAfter %v, unreachableAfter %v, want three 5-minute intervals", h.staleAfter, h.unreachableAfter)
 	}
-	t0 := clock.Now()
-	h.setCycle(t0, true, reasonStart, worked)
-	if code, body := healthz(t, h); code != 200 || body["status"] != "ok" || body["last_success"] != t0.UTC().Format(time.RFC3339) {
+	h.SetCycle(t0, true, "start", Worked)
+	if code, body := servetest.Healthz(t, h); code != 200 || body["status"] != "ok" || body["last_success"] != t0.UTC().Format(time.RFC3339) {
 		t.Errorf("after a good cycle: %d %v", code, body)
 	}
 	clock.Advance(5 * time.Minute)
-	h.setFailure("2 failed calls, 1 blocked action")
-	h.setCycle(clock.Now(), false, reasonSchedule, worked)
-	if code, body := healthz(t, h); code != 200 || body["status"] != "ok" || body["last_result"] != "failed" || body["last_failure"] != "2 failed calls, 1 blocked action" || body["reason"] != "" {
+	h.SetFailure("2 failed calls, 1 blocked action")
+	h.SetCycle(clock.Now(), false, "schedule", Worked)
+	if code, body := servetest.Healthz(t, h); code != 200 || body["status"] != "ok" || body["last_result"] != "failed" || body["last_failure"] != "2 failed calls, 1 blocked action" || body["reason"] != "" {
 		t.Errorf("after a cycle where one spec failed: %d %v", code, body)
 	}
 	clock.Advance(5 * time.Minute)
-	h.setFailure("the cycle failed before its plan")
-	h.setProblem("reading state.json: unexpected end of JSON input")
-	h.setCycle(clock.Now(), false, reasonSchedule, broken)
-	if code, body := healthz(t, h); code != 503 || body["status"] != "failing" || body["reason"] != "the last cycle failed before its plan: reading state.json: unexpected end of JSON input" {
+	h.SetFailure("the cycle failed before its plan")
+	h.SetProblem("reading state.json: unexpected end of JSON input")
+	h.SetCycle(clock.Now(), false, "schedule", Broken)
+	if code, body := servetest.Healthz(t, h); code != 503 || body["status"] != "failing" || body["reason"] != "the last cycle failed before its plan: reading state.json: unexpected end of JSON input" {
 		t.Errorf("after a cycle that failed before its plan: %d %v", code, body)
 	}
-	h.setProblem("state.json.lock is held by process 42")
-	h.setCycle(clock.Now(), false, reasonRetry, lockLost)
-	if code, body := healthz(t, h); code != 503 || body["status"] != "lock_lost" || body["reason"] != "state.json.lock is held by process 42" {
+	h.SetProblem("state.json.lock is held by process 42")
+	h.SetCycle(clock.Now(), false, "retry", LockLost)
+	if code, body := servetest.Healthz(t, h); code != 503 || body["status"] != "lock_lost" || body["reason"] != "state.json.lock is held by process 42" {
 		t.Errorf("while another process holds the lock: %d %v", code, body)
 	}
-	h.setCycle(clock.Now(), true, reasonSchedule, worked)
-	if code, body := healthz(t, h); code != 200 || body["reason"] != "" || body["last_failure"] != "" {
+	h.SetCycle(clock.Now(), true, "schedule", Worked)
+	if code, body := servetest.Healthz(t, h); code != 200 || body["reason"] != "" || body["last_failure"] != "" {
 		t.Errorf("after a good cycle again: %d %v", code, body)
 	}
 	good := clock.Now()
 	// CertCentral refuses the key: 200 until three intervals passed.
 	clock.Advance(10 * time.Minute)
-	h.setProblem("CertCentral cannot be reached or refuses the key: 401 access_denied")
-	h.setCycle(clock.Now(), false, reasonRetry, apiDown)
-	if code, body := healthz(t, h); code != 200 || body["status"] != "ok" {
+	h.SetProblem("CertCentral cannot be reached or refuses the key: 401 access_denied")
+	h.SetCycle(clock.Now(), false, "retry", APIDown)
+	if code, body := servetest.Healthz(t, h); code != 200 || body["status"] != "ok" {
 		t.Errorf("10 minutes after CertCentral stopped answering: %d %v", code, body)
 	}
 	clock.Advance(6 * time.Minute)
 	want := "CertCentral cannot be reached or refuses the key: 401 access_denied (no cycle worked for more than 15m0s)"
-	if code, body := healthz(t, h); code != 503 || body["status"] != "unreachable" || body["reason"] != want {
+	if code, body := servetest.Healthz(t, h); code != 503 || body["status"] != "unreachable" || body["reason"] != want {
 		t.Errorf("16 minutes after CertCentral stopped answering: %d %v", code, body)
 	}
-	h.setCycle(clock.Now(), false, reasonRetry, cycleErrors)
+	h.SetCycle(clock.Now(), false, "retry", CycleErrors)
 	want = "no cycle worked since " + good.UTC().Format(time.RFC3339) + " (more than 15m0s)"
-	if code, body := healthz(t, h); code != 503 || body["status"] != "stale" || body["reason"] != want {
+	if code, body := servetest.Healthz(t, h); code != 503 || body["status"] != "stale" || body["reason"] != want {
 		t.Errorf("after 16 minutes without a cycle that worked: %d %v", code, body)
 	}
 }
@@ -154,16 +152,16 @@ func TestReadyCondition(t *testing.T) {
 func TestMetrics_domainValidation(t *testing.T) {
 	m := NewMetrics()
 	a, b := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
-	m.observeDomainValidation(map[string]time.Time{"a.example": a, "b.example": b}, 3)
+	m.ObserveDomainValidation(map[string]time.Time{"a.example": a, "b.example": b}, 3)
 	want := []string{fmt.Sprintf("domain=a.example,validation=: %v", float64(a.Unix())), fmt.Sprintf("domain=b.example,validation=: %v", float64(b.Unix()))}
-	if diff := cmp.Diff(want, gauges(t, m, "certform_domain_validation_expiry_timestamp_seconds")); diff != "" {
+	if diff := cmp.Diff(want, servetest.Gauges(t, m.reg, "certform_domain_validation_expiry_timestamp_seconds")); diff != "" {
 		t.Errorf("first cycle (-want +got):\n%s", diff)
 	}
-	m.observeDomainValidation(map[string]time.Time{"b.example": b}, 0)
-	if diff := cmp.Diff(want[1:], gauges(t, m, "certform_domain_validation_expiry_timestamp_seconds")); diff != "" {
+	m.ObserveDomainValidation(map[string]time.Time{"b.example": b}, 0)
+	if diff := cmp.Diff(want[1:], servetest.Gauges(t, m.reg, "certform_domain_validation_expiry_timestamp_seconds")); diff != "" {
 		t.Errorf("second cycle (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]string{": 0"}, gauges(t, m, "certform_domain_validation_names_waiting")); diff != "" {
+	if diff := cmp.Diff([]string{": 0"}, servetest.Gauges(t, m.reg, "certform_domain_validation_names_waiting")); diff != "" {
 		t.Errorf("names waiting (-want +got):\n%s", diff)
 	}
 }
@@ -180,36 +178,42 @@ func TestMetrics_specsSetOnlyWhatChanged(t *testing.T) {
 		return status.Entry{Name: name, OrderID: id, Status: "issued", NotAfter: &end}
 	}
 	e := fmt.Sprint(float64(end.Unix()))
-	m.observeSpecs([]status.Entry{row("a", 1), row("b", 2)}, nil, now)
+	m.ObserveSpecs([]status.Entry{row("a", 1), row("b", 2)}, nil, now)
 	if diff := cmp.Diff([]string{"name=a,order_id=1: " + e, "name=b,order_id=2: " + e},
-		gauges(t, m, "certform_certificate_expiration_timestamp_seconds")); diff != "" {
+		servetest.Gauges(t, m.reg, "certform_certificate_expiration_timestamp_seconds")); diff != "" {
 		t.Fatalf("first cycle (-want +got):\n%s", diff)
 	}
 	// Not set again when its values are the same.
 	m.certExpiry.WithLabelValues("a", "1").Set(7)
-	m.observeSpecs([]status.Entry{row("a", 1), row("b", 2)}, nil, now)
+	m.ObserveSpecs([]status.Entry{row("a", 1), row("b", 2)}, nil, now)
 	if diff := cmp.Diff([]string{"name=a,order_id=1: 7", "name=b,order_id=2: " + e},
-		gauges(t, m, "certform_certificate_expiration_timestamp_seconds")); diff != "" {
+		servetest.Gauges(t, m.reg, "certform_certificate_expiration_timestamp_seconds")); diff != "" {
 		t.Fatalf("the same values (-want +got):\n%s", diff)
 	}
 	// a has another order; b is gone.
-	m.observeSpecs([]status.Entry{row("a", 3)}, nil, now)
+	m.ObserveSpecs([]status.Entry{row("a", 3)}, nil, now)
 	if diff := cmp.Diff([]string{"name=a,order_id=3: " + e},
-		gauges(t, m, "certform_certificate_expiration_timestamp_seconds")); diff != "" {
+		servetest.Gauges(t, m.reg, "certform_certificate_expiration_timestamp_seconds")); diff != "" {
 		t.Errorf("a's new order, b gone (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff([]string{"condition=False,name=a: 0", "condition=True,name=a: 1", "condition=Unknown,name=a: 0"},
-		gauges(t, m, "certform_certificate_ready_status")); diff != "" {
+		servetest.Gauges(t, m.reg, "certform_certificate_ready_status")); diff != "" {
 		t.Errorf("ready, b gone (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]string{"name=a: 0"}, gauges(t, m, "certform_certificate_renewal_pending")); diff != "" {
+	if diff := cmp.Diff([]string{"name=a: 0"}, servetest.Gauges(t, m.reg, "certform_certificate_renewal_pending")); diff != "" {
 		t.Errorf("pending, b gone (-want +got):\n%s", diff)
 	}
-	m.observeSpecs([]status.Entry{row("a", 3)}, map[string]bool{"a": true}, now)
-	if got := gauges(t, m, "certform_certificate_ready_status"); len(got) != 0 {
+	m.ObserveSpecs([]status.Entry{row("a", 3)}, map[string]bool{"a": true}, now)
+	if got := servetest.Gauges(t, m.reg, "certform_certificate_ready_status"); len(got) != 0 {
 		t.Errorf("ready of a revoked spec: %q, want none", got)
 	}
-	if got := gauges(t, m, "certform_certificate_renewal_pending"); len(got) != 0 {
+	if got := servetest.Gauges(t, m.reg, "certform_certificate_renewal_pending"); len(got) != 0 {
 		t.Errorf("pending of a revoked spec: %q, want none", got)
 	}
 }
+
+// stepClock is a clock that moves only when a test advances it.
+type stepClock struct{ now time.Time }
+
+func (c *stepClock) Now() time.Time          { return c.now }
+func (c *stepClock) Advance(d time.Duration) { c.now = c.now.Add(d) }

@@ -1,4 +1,4 @@
-package daemon
+package serve
 
 import (
 	"time"
@@ -9,7 +9,7 @@ import (
 // SystemdNotify tells systemd about the service's state ("READY=1",
 // "STATUS=...", "WATCHDOG=1", "STOPPING=1") when it runs under
 // Type=notify; elsewhere it does nothing. It is the Notify that certform
-// run passes in Config.
+// run passes in daemon.Config.
 func SystemdNotify(state string) {
 	// Not running under systemd is not an error, and a lost notification
 	// cannot be reported anywhere useful.
@@ -25,9 +25,3 @@ func SystemdWatchdog() time.Duration {
 	}
 	return d
 }
-
-// stuckAfter is how long past the watchdog interval a cycle may run before
-// the daemon stops pinging the watchdog, so that systemd restarts a daemon
-// stuck in a cycle: with the unit's WatchdogSec=10min, a cycle older than
-// 20 minutes.
-const stuckAfter = 10 * time.Minute
