@@ -78,8 +78,11 @@ var (
 // before the last delivery. A crashed delivery's leftovers go the same way.
 //
 // A Writer is safe for concurrent use; it must not be copied after first
-// use. Two Writers, or two processes, must not deliver the same name at the
-// same time (certform's state lock sees to it).
+// use. Deliveries of different names run at the same time (each writes and
+// syncs only below its own folder, and the fsyncs, not the CPU, bound a
+// delivery); deliveries of one name wait for each other. Two Writers, or
+// two processes, must not deliver the same name at the same time
+// (certform's state lock sees to it).
 type Writer struct {
 	// Dir is the folder holding one folder per name; it is created 0755
 	// when missing.
@@ -90,8 +93,26 @@ type Writer struct {
 	// group (--cert-group).
 	KeyGroup *int
 
-	mu  sync.Mutex       // serializes Write
-	now func() time.Time // the clock; nil means time.Now
+	mu    sync.Mutex             // guards names
+	names map[string]*sync.Mutex // serializes the writes of each name
+	now   func() time.Time       // the clock; nil means time.Now
+}
+
+// lock takes the lock of name's folder and returns its release. The
+// locks stay for the Writer's life: one per name delivered.
+func (w *Writer) lock(name string) (unlock func()) {
+	w.mu.Lock()
+	l := w.names[name]
+	if l == nil {
+		if w.names == nil {
+			w.names = map[string]*sync.Mutex{}
+		}
+		l = &sync.Mutex{}
+		w.names[name] = l
+	}
+	w.mu.Unlock()
+	l.Lock()
+	return l.Unlock
 }
 
 // Write delivers b's certificate as DIR/NAME and returns that folder.
@@ -136,8 +157,7 @@ func (w *Writer) WriteWithKey(name string, b *Bundle, key []byte) (dir string, c
 		files[KeyFile] = key
 	}
 
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	defer w.lock(name)()
 	if err := makeDirs(w.Dir, dir); err != nil {
 		return "", false, fmt.Errorf("certificate folder %s: %w", dir, err)
 	}
