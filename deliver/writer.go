@@ -305,11 +305,8 @@ func swap(dir string, files map[string][]byte, now time.Time, keyGroup *int) (sw
 	if err := os.Remove(tmpPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return false, fmt.Errorf("removing a stale %s: %w", tmpLink, err)
 	}
-	if err := os.Symlink(version, tmpPath); err != nil {
-		return false, fmt.Errorf("linking %s: %w", tmpLink, err)
-	}
-	if err := os.Rename(tmpPath, filepath.Join(dir, dataLink)); err != nil {
-		return false, fmt.Errorf("renaming %s to %s: %w", tmpLink, dataLink, err)
+	if err := pointData(dir, version); err != nil {
+		return false, err
 	}
 	swapped = true
 	if err := syncDir(dir); err != nil {
@@ -319,6 +316,30 @@ func swap(dir string, files map[string][]byte, now time.Time, keyGroup *int) (sw
 		return true, err
 	}
 	return true, removeOld(dir, version, now)
+}
+
+// pointData points dir's ..data at version. The first delivery has no
+// ..data yet: the link is created at once (creating a symlink is atomic,
+// and it saves creating and renaming a second one, file system work that
+// bounds how fast many certificates are delivered). Later ones create
+// ..data_tmp and rename it over ..data.
+func pointData(dir, version string) error {
+	dataPath := filepath.Join(dir, dataLink)
+	err := os.Symlink(version, dataPath)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("linking %s: %w", dataLink, err)
+	}
+	tmpPath := filepath.Join(dir, tmpLink)
+	if err := os.Symlink(version, tmpPath); err != nil {
+		return fmt.Errorf("linking %s: %w", tmpLink, err)
+	}
+	if err := os.Rename(tmpPath, dataPath); err != nil {
+		return fmt.Errorf("renaming %s to %s: %w", tmpLink, dataLink, err)
+	}
+	return nil
 }
 
 // writeVersion writes files into the new version folder versionPath (the
