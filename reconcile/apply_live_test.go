@@ -125,13 +125,19 @@ func TestApply_liveReadBlocks(t *testing.T) {
 	if p := r.store.Snapshot().Purchases; len(p) != liveReadAbove {
 		t.Errorf("%d purchases, want %d", len(p), liveReadAbove)
 	}
+	if js := jsonResults(t, c.Plan, res); strings.Count(js, `"blocked_by": "exists"`) != 1 {
+		t.Errorf("JSON results:\n%s", js)
+	}
+}
+
+// jsonResults returns apply --json's results of p.
+func jsonResults(t *testing.T, p *Changes, res []Result) string {
+	t.Helper()
 	var b strings.Builder
-	if err := c.Plan.WriteJSONResults(&b, nil, res); err != nil {
+	if err := p.WriteJSONResults(&b, nil, res); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(b.String(), `"blocked_by": "exists"`) {
-		t.Errorf("JSON results:\n%s", b.String())
-	}
+	return b.String()
 }
 
 // TestApply_liveReadFails: when the apply's paged read fails, no new
