@@ -114,11 +114,11 @@ func (ap *applier) liveWithNames(ctx context.Context, cn string, want []string) 
 
 // find returns the live orders with exactly the names want, reading the
 // pages first when they were not read yet, or were read liveMaxAge or
-// longer before now.
+// longer before now (or after now: the clock went back).
 func (lr *liveRead) find(ctx context.Context, ap *applier, want []string) ([]liveOrder, error) {
 	lr.mu.Lock()
 	defer lr.mu.Unlock()
-	if lr.err == nil && (lr.at.IsZero() || ap.now().Sub(lr.at) >= liveMaxAge) {
+	if age := ap.now().Sub(lr.at); lr.err == nil && (lr.at.IsZero() || age < 0 || age >= liveMaxAge) {
 		lr.read(ctx, ap)
 	}
 	if lr.err != nil {

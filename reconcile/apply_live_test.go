@@ -191,4 +191,8 @@ func TestLiveRead_age(t *testing.T) {
 		t.Fatalf("found %+v, want order %d", got, id)
 	}
 	wantLines(t, "calls", r.calls(), []string{listAccount + "0"})
+	// A clock that goes back does not keep a read fresh.
+	r.clock.Add(-time.Second)
+	find()
+	wantLines(t, "calls after the clock went back", r.calls(), []string{listAccount + "0"})
 }
