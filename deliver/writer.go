@@ -78,8 +78,11 @@ var (
 // before the last delivery. A crashed delivery's leftovers go the same way.
 //
 // A Writer is safe for concurrent use; it must not be copied after first
-// use. Two Writers, or two processes, must not deliver the same name at the
-// same time (certform's state lock sees to it).
+// use. Deliveries of different names run at the same time (each writes and
+// syncs only below its own folder, and the fsyncs, not the CPU, bound a
+// delivery); deliveries of one name wait for each other. Two Writers, or
+// two processes, must not deliver the same name at the same time
+// (certform's state lock sees to it).
 type Writer struct {
 	// Dir is the folder holding one folder per name; it is created 0755
 	// when missing.
@@ -90,8 +93,26 @@ type Writer struct {
 	// group (--cert-group).
 	KeyGroup *int
 
-	mu  sync.Mutex       // serializes Write
-	now func() time.Time // the clock; nil means time.Now
+	mu    sync.Mutex             // guards names
+	names map[string]*sync.Mutex // serializes the writes of each name
+	now   func() time.Time       // the clock; nil means time.Now
+}
+
+// lock takes the lock of name's folder and returns its release. The
+// locks stay for the Writer's life: one per name delivered.
+func (w *Writer) lock(name string) (unlock func()) {
+	w.mu.Lock()
+	l := w.names[name]
+	if l == nil {
+		if w.names == nil {
+			w.names = map[string]*sync.Mutex{}
+		}
+		l = &sync.Mutex{}
+		w.names[name] = l
+	}
+	w.mu.Unlock()
+	l.Lock()
+	return l.Unlock
 }
 
 // Write delivers b's certificate as DIR/NAME and returns that folder.
@@ -136,8 +157,7 @@ func (w *Writer) WriteWithKey(name string, b *Bundle, key []byte) (dir string, c
 		files[KeyFile] = key
 	}
 
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	defer w.lock(name)()
 	if err := makeDirs(w.Dir, dir); err != nil {
 		return "", false, fmt.Errorf("certificate folder %s: %w", dir, err)
 	}
@@ -285,11 +305,8 @@ func swap(dir string, files map[string][]byte, now time.Time, keyGroup *int) (sw
 	if err := os.Remove(tmpPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return false, fmt.Errorf("removing a stale %s: %w", tmpLink, err)
 	}
-	if err := os.Symlink(version, tmpPath); err != nil {
-		return false, fmt.Errorf("linking %s: %w", tmpLink, err)
-	}
-	if err := os.Rename(tmpPath, filepath.Join(dir, dataLink)); err != nil {
-		return false, fmt.Errorf("renaming %s to %s: %w", tmpLink, dataLink, err)
+	if err := pointData(dir, version); err != nil {
+		return false, err
 	}
 	swapped = true
 	if err := syncDir(dir); err != nil {
@@ -299,6 +316,30 @@ func swap(dir string, files map[string][]byte, now time.Time, keyGroup *int) (sw
 		return true, err
 	}
 	return true, removeOld(dir, version, now)
+}
+
+// pointData points dir's ..data at version. The first delivery has no
+// ..data yet: the link is created at once (creating a symlink is atomic,
+// and it saves creating and renaming a second one, file system work that
+// bounds how fast many certificates are delivered). Later ones create
+// ..data_tmp and rename it over ..data.
+func pointData(dir, version string) error {
+	dataPath := filepath.Join(dir, dataLink)
+	err := os.Symlink(version, dataPath)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("linking %s: %w", dataLink, err)
+	}
+	tmpPath := filepath.Join(dir, tmpLink)
+	if err := os.Symlink(version, tmpPath); err != nil {
+		return fmt.Errorf("linking %s: %w", tmpLink, err)
+	}
+	if err := os.Rename(tmpPath, dataPath); err != nil {
+		return fmt.Errorf("renaming %s to %s: %w", tmpLink, dataLink, err)
+	}
+	return nil
 }
 
 // writeVersion writes files into the new version folder versionPath (the

@@ -390,3 +390,43 @@ func TestWriter_concurrentReader(t *testing.T) {
 		t.Errorf("Current = %v, %v; want the last leaf", subjectOf(cur), err)
 	}
 }
+
+// TestWriter_concurrentNames: one Writer delivering several names at once,
+// each name twice at the same time (a new certificate racing the old):
+// every folder ends with the layout of one complete delivery, ..data
+// pointing at a version that holds all three files, and no ..data_tmp.
+// Run with -race, it checks the Writer's locks.
+func TestWriter_concurrentNames(t *testing.T) {
+	f := newFixture(t)
+	second := newFixture(t)
+	w := &Writer{Dir: t.TempDir()}
+	names := []string{"a", "b", "c", "d", "e", "f"}
+	var wg sync.WaitGroup
+	for _, name := range names {
+		for _, fx := range []*fixture{f, second} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, _, err := w.Write(name, fx.bundle()); err != nil {
+					t.Errorf("%s: %v", name, err)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	for _, name := range names {
+		dir := filepath.Join(w.Dir, name)
+		got := listDir(t, dir)
+		if len(got) != 6 || !slices.Contains(got, dataLink) || slices.Contains(got, tmpLink) {
+			t.Errorf("%s holds %q", dir, got)
+		}
+		for _, file := range visibleFiles {
+			if _, err := os.ReadFile(filepath.Join(dir, file)); err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+		}
+		if c, err := w.Current(name); err != nil || c == nil {
+			t.Errorf("Current(%s) = %v, %v", name, c, err)
+		}
+	}
+}

@@ -65,6 +65,10 @@ type applier struct {
 	// CertCentral lists the first one.
 	claimMu sync.Mutex
 	claimed map[string]string
+	// live is the paged read of the account's live orders that the names
+	// checks of this apply's new orders share; nil when few new orders are
+	// placed (each is checked with a filtered GET). See liveRead.
+	live *liveRead
 	// Keys keeps the keys made for specs with key_type; nil refuses them
 	// (ErrNoKeyStore).
 	Keys KeyStore
@@ -112,6 +116,9 @@ func (ap *applier) Apply(ctx context.Context, p *Changes) []Result {
 		log.Warn("blocked", actionAttrs(a)...)
 	}
 	results := make([]Result, len(p.Actions))
+	if ap.useLiveRead(p.Actions) {
+		ap.live = &liveRead{}
+	}
 	names, byName := actionsBySpec(p.Actions)
 	callCtx, stop := ap.callContext(ctx)
 	defer stop()
@@ -711,10 +718,12 @@ func resendAt(in *state.Intent, resendAfter time.Duration) time.Time {
 // recheckNames asks CertCentral, immediately before a new order's first
 // request (after any approval prompt, and minutes after the plan in a
 // large apply), for live orders with exactly the spec's names: one
-// filtered GET by common name. One found blocks the order (BlockedExists),
-// and so does another spec that ordered the same names earlier in this
-// run, which CertCentral may not list yet. A spec that allows existing
-// names is not checked, but its names count for the other specs.
+// filtered GET by common name, or, when this apply places more than
+// liveReadAbove new orders, the apply's paged read of the account
+// (liveRead, at most liveMaxAge old). One found blocks the order (BlockedExists), and
+// so does another spec that ordered the same names earlier in this run,
+// which CertCentral may not list yet. A spec that allows existing names is
+// not checked, but its names count for the other specs.
 func (ap *applier) recheckNames(ctx context.Context, a Action) error {
 	o := a.Spec
 	want := specNames(o)
@@ -724,16 +733,13 @@ func (ap *applier) recheckNames(ctx context.Context, a Action) error {
 	if o.AllowExistingNames {
 		return nil
 	}
-	orders, err := ap.API.ListOrders(ctx, digicert.OrderFilter{CommonName: o.CommonName})
+	orders, err := ap.liveWithNames(ctx, o.CommonName, want)
 	if err != nil {
-		return fmt.Errorf("asking CertCentral for live orders named %s just before ordering: %w; nothing was ordered", o.CommonName, err)
+		return err
 	}
 	var what []string
 	first := 0
 	for _, x := range orders {
-		if digicert.IsClosed(x.Status) || !nameset.Same(nameset.List(x.Certificate.CommonName, x.Certificate.DNSNames), want) {
-			continue
-		}
 		if first == 0 || x.ID < first {
 			first = x.ID
 		}

@@ -112,37 +112,62 @@ func (r *Reconciler) Deliver(ctx context.Context, c *Cycle) []Delivery {
 			}
 		}
 	})
+	out := r.deliverAll(ctx, due, hooks, desired)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// deliverAll delivers the certificates of the specs named in due and
+// runs the hooks due again of those named in hooks, into a Delivery each
+// (due first). Up to Parallelism certificates are downloaded, checked and
+// written at once; each is then recorded in the state outside that
+// count, so that the records of several deliveries share one state write
+// (the Store's group commit) while the next ones download; then its hook
+// runs, up to Parallelism hooks at once. The effects of one certificate
+// keep their order: files written, state saved, hook run.
+func (r *Reconciler) deliverAll(ctx context.Context, due, hooks []string, desired map[string]*spec.Order) []Delivery {
 	w := &deliver.Writer{Dir: r.CertDir, KeyGroup: r.CertGroup}
 	out := make([]Delivery, len(due)+len(hooks))
 	sem := make(chan struct{}, max(r.Parallelism, 1))
+	hookSem := make(chan struct{}, max(r.Parallelism, 1))
 	var wg sync.WaitGroup
 	for i, n := range append(due, hooks...) {
 		wg.Add(1)
-		sem <- struct{}{}
+		if i < len(due) {
+			sem <- struct{}{}
+		}
 		go func() {
 			defer wg.Done()
-			defer func() { <-sem }()
 			if i < len(due) {
-				out[i] = r.deliverOne(ctx, w, n, desired[n])
+				var once sync.Once
+				written := func() { once.Do(func() { <-sem }) }
+				defer written()
+				out[i] = r.deliverOne(ctx, w, n, desired[n], written)
 			} else {
 				out[i] = Delivery{Name: n}
 			}
 			if r.Hook != nil && out[i].Err == nil {
+				hookSem <- struct{}{}
+				defer func() { <-hookSem }()
 				r.runHook(ctx, &out[i])
 			}
 		}()
 	}
 	wg.Wait()
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
 
-// deliverOne downloads, checks, writes and records one certificate.
-func (r *Reconciler) deliverOne(ctx context.Context, w *deliver.Writer, name string, d *spec.Order) Delivery {
+// deliverOne downloads, checks, writes and records one certificate. It
+// calls written once nothing but the record is left (the files are
+// written, or the delivery failed), before saving to the state.
+func (r *Reconciler) deliverOne(ctx context.Context, w *deliver.Writer, name string, d *spec.Order, written func()) Delivery {
 	e := r.Store.Entry(name)
 	dv := Delivery{Name: name, OrderID: e.OrderID}
 	foreign := false // the certificate is for a key that is not the spec's
-	fail := func(err error) Delivery { return r.deliveryFailed(name, e.CertificateID, foreign, dv, err) }
+	fail := func(err error) Delivery {
+		written()
+		return r.deliveryFailed(name, e.CertificateID, foreign, dv, err)
+	}
 	pemAll, err := r.API.DownloadCertificate(ctx, e.OrderID)
 	if err != nil {
 		return fail(fmt.Errorf("downloading the certificate of order %d: %w", e.OrderID, err))
@@ -169,6 +194,7 @@ func (r *Reconciler) deliverOne(ctx context.Context, w *deliver.Writer, name str
 	if err != nil && !changed {
 		return fail(fmt.Errorf("writing the certificate of order %d: %w", e.OrderID, err))
 	}
+	written()
 	uerr := r.recordDelivered(name, e.CertificateID, b, changed, used)
 	switch {
 	case uerr != nil:
