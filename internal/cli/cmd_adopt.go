@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/certform/certform/internal/fsx"
+	"github.com/spf13/pflag"
 	"io"
 	"io/fs"
 	"os"
@@ -772,9 +773,17 @@ func parseStatuses(s string) (map[string]bool, error) {
 	return out, nil
 }
 
-func runAdopt(stdout, stderr io.Writer, args []string) int {
-	fs := newFlags(stderr, "adopt", "--dir DIR --state FILE --out FOLDER [--status S,...] [--common-name GLOB] [--dry-run]",
-		"write a spec with order_id for every live CertCentral order that neither the state file tracks nor a spec names; GET calls only, the state is only read")
+// adoptCmd is certform adopt.
+var adoptCmd = &command{
+	name: "adopt", args: 0,
+	short:    "generate specs for the account's orders that certform does not track",
+	synopsis: "--dir DIR --state FILE --out FOLDER [--status S,...] [--common-name GLOB] [--dry-run]",
+	long:     "write a spec with order_id for every live CertCentral order that neither the state file tracks nor a spec names; GET calls only, the state is only read",
+	setup:    adoptSetup,
+}
+
+func adoptSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
+	stdout, stderr := s.stdout, s.stderr
 	dir := fs.String("dir", "", "spec directory (required)")
 	statePath := fs.String("state", "", "state file or postgres:// URL, only read (required)")
 	workspace := registerWorkspace(fs)
@@ -788,59 +797,57 @@ func runAdopt(stdout, stderr io.Writer, args []string) int {
 	api.register(fs)
 	var lf logFlags
 	lf.register(fs)
-	if done, code := parseFlags(fs, stdout, args, 0); done {
-		return code
+	return func(args []string) int {
+		if !requireFlags(fs, stderr, "dir", *dir, "state", *statePath, "out", *out) {
+			return exitUsage
+		}
+		loc, ok := checkLocation("adopt", *statePath, *workspace, stderr)
+		if !ok {
+			return exitUsage
+		}
+		if *parallelism < 1 {
+			fmt.Fprintf(stderr, "certform adopt: --parallelism %d: it must be at least 1\n", *parallelism)
+			return exitUsage
+		}
+		want, err := parseStatuses(*statuses)
+		if err != nil {
+			fmt.Fprintf(stderr, "certform adopt: %v\n", err)
+			return exitUsage
+		}
+		pattern := strings.ToLower(*cn)
+		if _, err := path.Match(pattern, ""); err != nil {
+			fmt.Fprintf(stderr, "certform adopt: --common-name %q: %v\n", *cn, err)
+			return exitUsage
+		}
+		logger, client, code := loggerAndClient("adopt", &lf, &api, stderr, s)
+		if code != 0 {
+			return code
+		}
+		known, err := loc.Read()
+		if err != nil {
+			fmt.Fprintf(stderr, "certform adopt: %v\n%s", err, stateHint(err))
+			return exitError
+		}
+		if err := checkAPIURL(nil, known, loc.Name(), client.BaseURL(), *accountMoved, logger); err != nil {
+			fmt.Fprintf(stderr, "certform adopt: %v\n", err)
+			return exitError
+		}
+		ctx := s.ctx
+		job := &adoptJob{API: client, Dir: *dir, Out: *out, Known: known, Statuses: want, CommonName: pattern,
+			DryRun: *dryRun, Parallelism: *parallelism, Check: func(context.Context) error {
+				preflight(client)
+				return nil
+			}}
+		rep, err := job.run(ctx)
+		if errors.Is(err, errReported) || unreachable("adopt", stderr, err) {
+			return exitError
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "certform adopt: %v\n", err)
+			return exitError
+		}
+		return printAdopt(stdout, stderr, rep, *dryRun)
 	}
-	if !requireFlags(fs, stderr, "dir", *dir, "state", *statePath, "out", *out) {
-		return exitUsage
-	}
-	loc, ok := checkLocation("adopt", *statePath, *workspace, stderr)
-	if !ok {
-		return exitUsage
-	}
-	if *parallelism < 1 {
-		fmt.Fprintf(stderr, "certform adopt: --parallelism %d: it must be at least 1\n", *parallelism)
-		return exitUsage
-	}
-	want, err := parseStatuses(*statuses)
-	if err != nil {
-		fmt.Fprintf(stderr, "certform adopt: %v\n", err)
-		return exitUsage
-	}
-	pattern := strings.ToLower(*cn)
-	if _, err := path.Match(pattern, ""); err != nil {
-		fmt.Fprintf(stderr, "certform adopt: --common-name %q: %v\n", *cn, err)
-		return exitUsage
-	}
-	logger, client, code := loggerAndClient("adopt", &lf, &api, stderr, args)
-	if code != 0 {
-		return code
-	}
-	known, err := loc.Read()
-	if err != nil {
-		fmt.Fprintf(stderr, "certform adopt: %v\n%s", err, stateHint(err))
-		return exitError
-	}
-	if err := checkAPIURL(nil, known, loc.Name(), client.BaseURL(), *accountMoved, logger); err != nil {
-		fmt.Fprintf(stderr, "certform adopt: %v\n", err)
-		return exitError
-	}
-	ctx, stop := signalContext()
-	defer stop()
-	job := &adoptJob{API: client, Dir: *dir, Out: *out, Known: known, Statuses: want, CommonName: pattern,
-		DryRun: *dryRun, Parallelism: *parallelism, Check: func(context.Context) error {
-			preflight(client)
-			return nil
-		}}
-	rep, err := job.run(ctx)
-	if errors.Is(err, errReported) || unreachable("adopt", stderr, err) {
-		return exitError
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "certform adopt: %v\n", err)
-		return exitError
-	}
-	return printAdopt(stdout, stderr, rep, *dryRun)
 }
 
 // printAdopt prints an adopt's report and returns the exit code. Without

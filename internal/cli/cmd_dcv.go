@@ -1,9 +1,9 @@
 package cli
 
 import (
-	"flag"
 	"fmt"
 	"github.com/certform/certform/internal/fsx"
+	"github.com/spf13/pflag"
 	"io"
 	"maps"
 	"os"
@@ -24,7 +24,7 @@ type dcvFlags struct {
 	propagationTimeout time.Duration
 }
 
-func (f *dcvFlags) register(fs *flag.FlagSet) {
+func (f *dcvFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.config, "dcv-config", "", "DCV config (YAML: providers and the zones they serve) with which certform publishes domain validation records itself; also $CERTFORM_DCV_CONFIG; off when empty")
 	fs.DurationVar(&f.revalidateBefore, "dcv-revalidate-before", reconcile.DefaultRevalidateBefore, "revalidate an account domain a spec uses once its validation ends within this long (needs --dcv-config; 0: never, and GET /domain is not read)")
 	fs.DurationVar(&f.propagationTimeout, "dcv-propagation-timeout", dcv.DefaultPropagationTimeout, "wait at most this long for every authoritative name server to answer a published record")

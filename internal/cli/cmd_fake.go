@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/spf13/pflag"
 	"io"
 	"log/slog"
 	"net"
@@ -21,76 +22,73 @@ import (
 // flight finish before it closes their connections.
 const fakeShutdownGrace = 5 * time.Second
 
-// runFakeServer serves the fake CertCentral (package digicerttest) and its
-// control API on a loopback port until SIGINT or SIGTERM.
-func runFakeServer(stdout, stderr io.Writer, args []string) int {
-	ctx, stop := signalContext()
-	defer stop()
-	return fakeServer(ctx, stdout, stderr, args)
+// fakeServerCmd is certform fake-server.
+var fakeServerCmd = &command{
+	name: "fake-server", args: 0,
+	short:    "serve a fake CertCentral on this machine to try certform by hand",
+	synopsis: "[--listen ADDR] [--key KEY]",
+	long:     "serve a fake CertCentral on this machine to try certform by hand, until SIGINT or SIGTERM; its orders live in memory",
+	setup:    fakeServerSetup,
 }
 
-// fakeServer is certform fake-server, serving until ctx ends: then it shuts
-// down (calls in flight get fakeShutdownGrace) and returns 0.
-func fakeServer(ctx context.Context, stdout, stderr io.Writer, args []string) int {
-	fs := newFlags(stderr, "fake-server", "[--listen ADDR] [--key KEY]",
-		"serve a fake CertCentral on this machine to try certform by hand, until SIGINT or SIGTERM; its orders live in memory")
+func fakeServerSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
+	stdout, stderr := s.stdout, s.stderr
 	listen := fs.String("listen", "127.0.0.1:0", "loopback address to serve on (port 0: a free port); the fake has no TLS and serves this machine only")
 	key := fs.String("key", "", "the API key the fake accepts (default: a random one, printed at start)")
 	var lf logFlags
 	lf.register(fs)
-	if done, code := parseFlags(fs, stdout, args, 0); done {
-		return code
-	}
-	if err := checkLoopbackListen(*listen); err != nil {
-		fmt.Fprintf(stderr, "certform fake-server: %v\n", err)
-		return exitUsage
-	}
-	if *key == "" {
-		*key = randomFakeKey()
-	} else if err := checkFakeKey(*key); err != nil {
-		fmt.Fprintf(stderr, "certform fake-server: %v\n", err)
-		return exitUsage
-	}
-	logger, err := lf.logger(stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "certform fake-server: %v\n", err)
-		return exitUsage
-	}
+	return func(args []string) int {
+		if err := checkLoopbackListen(*listen); err != nil {
+			fmt.Fprintf(stderr, "certform fake-server: %v\n", err)
+			return exitUsage
+		}
+		if *key == "" {
+			*key = randomFakeKey()
+		} else if err := checkFakeKey(*key); err != nil {
+			fmt.Fprintf(stderr, "certform fake-server: %v\n", err)
+			return exitUsage
+		}
+		logger, err := lf.logger(stderr)
+		if err != nil {
+			fmt.Fprintf(stderr, "certform fake-server: %v\n", err)
+			return exitUsage
+		}
 
-	// Order info shows disable_ct, so that a CT change made through the
-	// control API (as in the console) is seen; real order info may lack it.
-	fake := digicerttest.New(*key, digicerttest.WithDisableCTField())
-	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
-		fmt.Fprintf(stderr, "certform fake-server: %v\nhint: choose another port, or port 0 for a free one (--listen 127.0.0.1:0)\n", err)
-		return exitError
-	}
-	srv := &http.Server{Handler: logFakeCalls(logger, forgetRequests(fake, fake.Handler())), ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+		// Order info shows disable_ct, so that a CT change made through the
+		// control API (as in the console) is seen; real order info may lack it.
+		fake := digicerttest.New(*key, digicerttest.WithDisableCTField())
+		ln, err := net.Listen("tcp", *listen)
+		if err != nil {
+			fmt.Fprintf(stderr, "certform fake-server: %v\nhint: choose another port, or port 0 for a free one (--listen 127.0.0.1:0)\n", err)
+			return exitError
+		}
+		srv := &http.Server{Handler: logFakeCalls(logger, forgetRequests(fake, fake.Handler())), ReadHeaderTimeout: 10 * time.Second}
+		served := make(chan error, 1)
+		go func() { served <- srv.Serve(ln) }()
 
-	base := "http://" + ln.Addr().String()
-	printFakeBanner(stdout, base+fake.BasePath, base+digicerttest.ControlPath, *key)
-	logger.Info("fake CertCentral serving", "api_url", base+fake.BasePath, "control_url", base+digicerttest.ControlPath)
+		base := "http://" + ln.Addr().String()
+		printFakeBanner(stdout, base+fake.BasePath, base+digicerttest.ControlPath, *key)
+		logger.Info("fake CertCentral serving", "api_url", base+fake.BasePath, "control_url", base+digicerttest.ControlPath)
 
-	select {
-	case err := <-served:
-		fmt.Fprintf(stderr, "certform fake-server: serving on %s: %v\n", ln.Addr(), err)
-		return exitError
-	case <-ctx.Done():
+		select {
+		case err := <-served:
+			fmt.Fprintf(stderr, "certform fake-server: serving on %s: %v\n", ln.Addr(), err)
+			return exitError
+		case <-s.ctx.Done():
+		}
+		sctx, cancel := context.WithTimeout(context.Background(), fakeShutdownGrace)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			logger.Warn("calls still in flight were cut off", "error", err.Error())
+			srv.Close()
+		}
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			fmt.Fprintf(stderr, "certform fake-server: serving on %s: %v\n", ln.Addr(), err)
+			return exitError
+		}
+		logger.Info("fake CertCentral stopped; its orders are gone")
+		return exitOK
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), fakeShutdownGrace)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		logger.Warn("calls still in flight were cut off", "error", err.Error())
-		srv.Close()
-	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		fmt.Fprintf(stderr, "certform fake-server: serving on %s: %v\n", ln.Addr(), err)
-		return exitError
-	}
-	logger.Info("fake CertCentral stopped; its orders are gone")
-	return exitOK
 }
 
 // printFakeBanner tells the user where the fake is and how to point

@@ -5,20 +5,18 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"github.com/certform/certform/internal/fsx"
+	"github.com/spf13/pflag"
 	"io"
 	"log/slog"
 	"math"
 	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -37,7 +35,7 @@ type apiFlags struct {
 	url     string
 }
 
-func (f *apiFlags) register(fs *flag.FlagSet) {
+func (f *apiFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.keyFile, "api-key-file", "", "file holding the DigiCert API key (default $DIGICERT_API_KEY_FILE)")
 	fs.StringVar(&f.url, "api-url", "", "CertCentral API base URL (default $DIGICERT_API_URL, else "+digicert.BaseURLUS+")")
 }
@@ -114,14 +112,14 @@ func (e *usageError) Unwrap() error { return e.err }
 // clientFailed reports an error from newClient for command cmd and
 // returns the exit code: 2 (usageCode) for a bad API URL, 1 otherwise,
 // with the key hint when no key was found.
-func clientFailed(stderr io.Writer, cmd string, args []string, err error) int {
+func clientFailed(stderr io.Writer, cmd string, s *streams, err error) int {
 	fmt.Fprintf(stderr, "certform %s: %v\n", cmd, err)
 	if errors.Is(err, errNoKey) {
 		fmt.Fprintln(stderr, keyHint)
 	}
 	var ue *usageError
 	if errors.As(err, &ue) {
-		return usageCode(args)
+		return s.usageCode()
 	}
 	return exitError
 }
@@ -130,15 +128,15 @@ func clientFailed(stderr io.Writer, cmd string, args []string, err error) int {
 // api for command cmd. A code other than 0 means the command stops with
 // it; the reason is on stderr (usageCode for a bad log flag or API URL).
 // opts add client options.
-func loggerAndClient(cmd string, lf *logFlags, api *apiFlags, stderr io.Writer, args []string, opts ...digicert.Option) (*slog.Logger, *digicert.Client, int) {
+func loggerAndClient(cmd string, lf *logFlags, api *apiFlags, stderr io.Writer, s *streams, opts ...digicert.Option) (*slog.Logger, *digicert.Client, int) {
 	logger, err := lf.logger(stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "certform %s: %v\n", cmd, err)
-		return nil, nil, usageCode(args)
+		return nil, nil, s.usageCode()
 	}
 	client, err := api.newClient(logger, opts...)
 	if err != nil {
-		return nil, nil, clientFailed(stderr, cmd, args, err)
+		return nil, nil, clientFailed(stderr, cmd, s, err)
 	}
 	return logger, client, 0
 }
@@ -256,7 +254,7 @@ type logFlags struct {
 	level  string
 }
 
-func (f *logFlags) register(fs *flag.FlagSet) {
+func (f *logFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.format, "log-format", "text", "log format on stderr: text or json")
 	fs.StringVar(&f.level, "log-level", "info", "log level: debug, info, warn or error")
 }
@@ -322,6 +320,9 @@ type namesFlag []string
 // String lists the names given, comma-separated.
 func (n *namesFlag) String() string { return strings.Join(*n, ",") }
 
+// Type is the flag's type in the help: "value", as Go's flag package wrote it.
+func (n *namesFlag) Type() string { return "value" }
+
 // Set adds one name.
 func (n *namesFlag) Set(v string) error {
 	if v == "" {
@@ -345,7 +346,7 @@ const defaultMaxPurchases = 20
 // maxPurchasesUsage is --max-purchases's help, shared by plan, apply and run.
 const maxPurchasesUsage = "new orders and renewals allowed in any 24 hours (recorded in the state); a plan with more blocks them all (raise it for a planned onboarding)"
 
-func (f *planFlags) register(fs *flag.FlagSet) {
+func (f *planFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.dir, "dir", "", "spec directory (required)")
 	fs.StringVar(&f.state, "state", "", stateUsage)
 	fs.StringVar(&f.workspace, "workspace", "", workspaceUsage)
@@ -386,7 +387,7 @@ func (f *planFlags) check() error {
 
 // requireFlags says, in one line and a pointer to -h (as for an unknown
 // flag), the first required flag that is missing.
-func requireFlags(fs *flag.FlagSet, stderr io.Writer, pairs ...string) bool {
+func requireFlags(fs *pflag.FlagSet, stderr io.Writer, pairs ...string) bool {
 	for i := 0; i+1 < len(pairs); i += 2 {
 		if pairs[i+1] == "" {
 			fmt.Fprintf(stderr, "%s: --%s is required\nRun '%s -h' for its flags.\n", fs.Name(), pairs[i], fs.Name())
@@ -422,7 +423,7 @@ type deliveryFlags struct {
 	certGroup string
 }
 
-func (f *deliveryFlags) register(fs *flag.FlagSet) {
+func (f *deliveryFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.certDir, "cert-dir", "", "deliver each issued certificate into DIR/NAME (cert.pem, chain.pem, fullchain.pem); off when empty")
 	fs.StringVar(&f.hook, "deploy-hook", "", "run this command with /bin/sh -c after each new delivery (needs --cert-dir)")
 	fs.DurationVar(&f.hookTimeout, "deploy-hook-timeout", deliver.DefaultHookTimeout, "time limit of one deploy hook run")
@@ -606,182 +607,174 @@ func openState(cmd string, l stateLocation, dir string, stderr io.Writer) *state
 	return store
 }
 
-func runPlan(stdout, stderr io.Writer, args []string) int {
-	fs := newFlags(stderr, "plan", "--dir DIR --state FILE [--refresh] [--format text|json|markdown] [--compact] [--detailed-exitcode]",
-		"show what apply would do; without --refresh no API call and no key are needed, with it only GET calls")
+// planCmd is certform plan.
+var planCmd = &command{
+	name: "plan", args: 0,
+	short:    "show the calls apply would make",
+	synopsis: "--dir DIR --state FILE [--refresh] [--format text|json|markdown] [--compact] [--detailed-exitcode]",
+	long:     "show what apply would do; without --refresh no API call and no key are needed, with it only GET calls",
+	setup:    planSetup,
+}
+
+func planSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
+	stdout, stderr := s.stdout, s.stderr
 	var f planFlags
 	f.register(fs)
 	var of outputFlags
 	of.register(fs)
 	out := fs.String("out", "", "save the plan to FILE for certform apply FILE, which makes exactly its calls")
-	if done, code := parseFlags(fs, stdout, args, 0); done {
-		return code
-	}
-	if !requireFlags(fs, stderr, "dir", f.dir, "state", f.state) {
-		return usageCode(args)
-	}
-	loc, ok := checkLocation(fs.Name(), f.state, f.workspace, stderr)
-	if !ok {
-		return usageCode(args)
-	}
-	if err := f.check(); err != nil {
-		fmt.Fprintf(stderr, "certform plan: %v\n", err)
-		return usageCode(args)
-	}
-	format, err := of.resolve(f.asJSON)
-	if err != nil {
-		fmt.Fprintf(stderr, "certform plan: %v\n", err)
-		return usageCode(args)
-	}
-	logger, err := f.log.logger(stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "certform plan: %v\n", err)
-		return usageCode(args)
-	}
-	known, err := loc.Read()
-	if err != nil {
-		fmt.Fprintf(stderr, "certform plan: %v\n%s", err, stateHint(err))
-		return exitError
-	}
-	r := newReconciler(reconcilerOptions{dir: f.dir, known: known, log: logger, cycle: f.cycle})
-	r.Replace = f.replace
-	if err := f.dcv.apply(r); err != nil {
-		fmt.Fprintf(stderr, "certform plan: %v\n", err)
-		return exitError
-	}
-	if f.refresh {
-		client, err := f.api.newClient(logger)
-		if err != nil {
-			return clientFailed(stderr, "plan", args, err)
+	return func(args []string) int {
+		if !requireFlags(fs, stderr, "dir", f.dir, "state", f.state) {
+			return s.usageCode()
 		}
-		if err := checkAPIURL(nil, known, loc.Name(), client.BaseURL(), f.accountMoved, logger); err != nil {
+		loc, ok := checkLocation(fs.Name(), f.state, f.workspace, stderr)
+		if !ok {
+			return s.usageCode()
+		}
+		if err := f.check(); err != nil {
+			fmt.Fprintf(stderr, "certform plan: %v\n", err)
+			return s.usageCode()
+		}
+		format, err := of.resolve(f.asJSON)
+		if err != nil {
+			fmt.Fprintf(stderr, "certform plan: %v\n", err)
+			return s.usageCode()
+		}
+		logger, err := f.log.logger(stderr)
+		if err != nil {
+			fmt.Fprintf(stderr, "certform plan: %v\n", err)
+			return s.usageCode()
+		}
+		known, err := loc.Read()
+		if err != nil {
+			fmt.Fprintf(stderr, "certform plan: %v\n%s", err, stateHint(err))
+			return exitError
+		}
+		r := newReconciler(reconcilerOptions{dir: f.dir, known: known, log: logger, cycle: f.cycle})
+		r.Replace = f.replace
+		if err := f.dcv.apply(r); err != nil {
 			fmt.Fprintf(stderr, "certform plan: %v\n", err)
 			return exitError
 		}
-		r.API = client
-	}
-	ctx, stop := signalContext()
-	defer stop()
-	if f.refresh {
-		preflight(r.API.(*digicert.Client))
-	}
-	c, err := r.Prepare(ctx, reconcile.CycleOptions{Refresh: f.refresh})
-	if unreachable("plan", stderr, cycleErrors(c, err)...) {
-		return exitError
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "certform plan: %v\n", err)
-		return exitError
-	}
-	if err := f.checkReplace(c); err != nil {
-		fmt.Fprintf(stderr, "certform plan: %v\n", err)
-		return exitError
-	}
-	for _, e := range c.Errors {
-		fmt.Fprintf(stderr, "certform plan: %v\n%s", e, errorHint(e))
-	}
-	failed := len(c.Specs.Errors) > 0 || len(c.Errors) > 0
-	switch {
-	case format == formatJSON:
-		err = c.Plan.WriteJSON(stdout, c.Specs.Errors)
-	case slices.ContainsFunc(c.Errors, func(e error) bool { return !reconcile.IsClockError(e) }):
-		// A plan from a refresh that failed would tell a reviewer "No
-		// calls to make." when certform does not know. (A wrong clock
-		// alone reads CertCentral fine: the plan shows what it blocks.)
-		printSpecErrors(stderr, c.Specs)
-		fmt.Fprintln(stderr, "certform plan: no plan printed: CertCentral could not be read (see above); run again once it answers")
-	default:
-		printSpecErrors(stderr, c.Specs)
-		if format == formatMarkdown {
-			err = c.Plan.WriteMarkdown(stdout)
-		} else {
-			err = writeTextPlan(stdout, c.Plan, of, fs)
+		if f.refresh {
+			client, err := f.api.newClient(logger)
+			if err != nil {
+				return clientFailed(stderr, "plan", s, err)
+			}
+			if err := checkAPIURL(nil, known, loc.Name(), client.BaseURL(), f.accountMoved, logger); err != nil {
+				fmt.Fprintf(stderr, "certform plan: %v\n", err)
+				return exitError
+			}
+			r.API = client
 		}
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "certform plan: writing the plan: %v\n", err)
-		return exitError
-	}
-	if *out != "" {
-		if failed {
-			fmt.Fprintf(stderr, "certform plan: the plan is not saved to %s: it was made with errors (see above)\n", *out)
+		ctx := s.ctx
+		if f.refresh {
+			preflight(r.API.(*digicert.Client))
+		}
+		c, err := r.Prepare(ctx, reconcile.CycleOptions{Refresh: f.refresh})
+		if unreachable("plan", stderr, cycleErrors(c, err)...) {
 			return exitError
 		}
-		if err := writeSavedPlan(*out, reconcile.NewSavedPlan(c, known, time.Now())); err != nil {
-			fmt.Fprintf(stderr, "certform plan: saving the plan: %v\n", err)
+		if err != nil {
+			fmt.Fprintf(stderr, "certform plan: %v\n", err)
 			return exitError
 		}
-		fmt.Fprintf(stderr, "certform plan: saved to %s; %s makes exactly these calls\n", *out, applyCommand(f, *out))
+		if err := f.checkReplace(c); err != nil {
+			fmt.Fprintf(stderr, "certform plan: %v\n", err)
+			return exitError
+		}
+		for _, e := range c.Errors {
+			fmt.Fprintf(stderr, "certform plan: %v\n%s", e, errorHint(e))
+		}
+		failed := len(c.Specs.Errors) > 0 || len(c.Errors) > 0
+		switch {
+		case format == formatJSON:
+			err = c.Plan.WriteJSON(stdout, c.Specs.Errors)
+		case slices.ContainsFunc(c.Errors, func(e error) bool { return !reconcile.IsClockError(e) }):
+			// A plan from a refresh that failed would tell a reviewer "No
+			// calls to make." when certform does not know. (A wrong clock
+			// alone reads CertCentral fine: the plan shows what it blocks.)
+			printSpecErrors(stderr, c.Specs)
+			fmt.Fprintln(stderr, "certform plan: no plan printed: CertCentral could not be read (see above); run again once it answers")
+		default:
+			printSpecErrors(stderr, c.Specs)
+			if format == formatMarkdown {
+				err = c.Plan.WriteMarkdown(stdout)
+			} else {
+				err = writeTextPlan(stdout, c.Plan, of, fs)
+			}
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "certform plan: writing the plan: %v\n", err)
+			return exitError
+		}
+		if *out != "" {
+			if failed {
+				fmt.Fprintf(stderr, "certform plan: the plan is not saved to %s: it was made with errors (see above)\n", *out)
+				return exitError
+			}
+			if err := writeSavedPlan(*out, reconcile.NewSavedPlan(c, known, time.Now())); err != nil {
+				fmt.Fprintf(stderr, "certform plan: saving the plan: %v\n", err)
+				return exitError
+			}
+			fmt.Fprintf(stderr, "certform plan: saved to %s; %s makes exactly these calls\n", *out, applyCommand(f, *out))
+		}
+		switch {
+		case failed || len(c.Plan.Blocked) > 0:
+			return exitError
+		case f.detailedExitCode && len(c.Plan.Actions) > 0:
+			return 2
+		}
+		return exitOK
 	}
-	switch {
-	case failed || len(c.Plan.Blocked) > 0:
-		return exitError
-	case f.detailedExitCode && len(c.Plan.Actions) > 0:
-		return 2
-	}
-	return exitOK
 }
 
-func runApply(stdout, stderr io.Writer, args []string) int {
-	fs := newFlags(stderr, "apply", "--dir DIR --state FILE [PLAN_FILE] [--refresh] [--json] [--auto-approve] [--max-revocations N] [--parallelism N] [--resend-after DUR]",
-		"plan, then make the calls; exit 0 only when every call landed. With PLAN_FILE (from plan --out), make exactly its calls, or none if the state, the specs or the plan changed since")
+// applyCmd is certform apply.
+var applyCmd = &command{
+	name: "apply", args: -1,
+	short:    "make the calls that bring CertCentral in line with the specs",
+	synopsis: "--dir DIR --state FILE [PLAN_FILE] [--refresh] [--json] [--auto-approve] [--max-revocations N] [--parallelism N] [--resend-after DUR]",
+	long:     "plan, then make the calls; exit 0 only when every call landed. With PLAN_FILE (from plan --out), make exactly its calls, or none if the state, the specs or the plan changed since",
+	setup:    applySetup,
+}
+
+func applySetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
+	stdout, stderr := s.stdout, s.stderr
 	var f planFlags
 	f.register(fs)
 	parallelism := fs.Int("parallelism", 4, "specs worked on at once")
 	f.autoApprove = fs.Bool("auto-approve", false, "on a terminal, make the calls without asking for yes")
 	var df deliveryFlags
 	df.register(fs)
-	if done, code := parseFlags(fs, stdout, args, -1); done {
-		return code
-	}
-	if fs.NArg() > 1 {
-		fmt.Fprintf(stderr, "certform apply: unexpected argument %q: apply takes at most one plan file\n", fs.Arg(1))
-		return usageCode(args)
-	}
-	f.planFile = fs.Arg(0)
-	if !requireFlags(fs, stderr, "dir", f.dir, "state", f.state) {
-		return usageCode(args)
-	}
-	loc, ok := checkLocation(fs.Name(), f.state, f.workspace, stderr)
-	if !ok {
-		return usageCode(args)
-	}
-	if err := f.check(); err != nil {
-		fmt.Fprintf(stderr, "certform apply: %v\n", err)
-		return usageCode(args)
-	}
-	if *parallelism < 1 {
-		fmt.Fprintf(stderr, "certform apply: --parallelism %d: it must be at least 1\n", *parallelism)
-		return usageCode(args)
-	}
-	gate := &storeGate{}
-	logger, client, code := loggerAndClient("apply", &f.log, &f.api, stderr, args, digicert.WithGate(gate.check))
-	if code != 0 {
-		return code
-	}
-	ctx, stop := signalContext()
-	defer stop()
-	return applyOnce(ctx, f, loc, df, *parallelism, client, gate, logger, stdout, stderr)
-}
-
-// signalContext ends on the first SIGINT or SIGTERM; a second one exits at
-// once.
-func signalContext() (context.Context, func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	ch := make(chan os.Signal, 2)
-	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
-	go func() {
-		n := 0
-		for range ch {
-			n++
-			if n == 1 {
-				cancel()
-				continue
-			}
-			os.Exit(130)
+	return func(args []string) int {
+		if fs.NArg() > 1 {
+			fmt.Fprintf(stderr, "certform apply: unexpected argument %q: apply takes at most one plan file\n", fs.Arg(1))
+			return s.usageCode()
 		}
-	}()
-	return ctx, func() { signal.Stop(ch); cancel() }
+		f.planFile = fs.Arg(0)
+		if !requireFlags(fs, stderr, "dir", f.dir, "state", f.state) {
+			return s.usageCode()
+		}
+		loc, ok := checkLocation(fs.Name(), f.state, f.workspace, stderr)
+		if !ok {
+			return s.usageCode()
+		}
+		if err := f.check(); err != nil {
+			fmt.Fprintf(stderr, "certform apply: %v\n", err)
+			return s.usageCode()
+		}
+		if *parallelism < 1 {
+			fmt.Fprintf(stderr, "certform apply: --parallelism %d: it must be at least 1\n", *parallelism)
+			return s.usageCode()
+		}
+		gate := &storeGate{}
+		logger, client, code := loggerAndClient("apply", &f.log, &f.api, stderr, s, digicert.WithGate(gate.check))
+		if code != 0 {
+			return code
+		}
+		ctx := s.ctx
+		return applyOnce(ctx, f, loc, df, *parallelism, client, gate, logger, stdout, stderr)
+	}
 }
 
 // applyOnce is one apply: lock the state, then one Reconciler cycle
@@ -1022,111 +1015,118 @@ func daysUntil(t time.Time, now time.Time) string {
 	return strconv.Itoa(int(math.Floor(t.Sub(now).Hours() / 24)))
 }
 
-func runStatus(stdout, stderr io.Writer, args []string) int {
-	fs := newFlags(stderr, "status", "--state FILE [--dir DIR] [--json]",
-		"list every order in the state file; with --dir, orphans (entries without a valid spec) are marked")
+// statusCmd is certform status.
+var statusCmd = &command{
+	name: "status", args: 0,
+	short:    "list the orders in the state file",
+	synopsis: "--state FILE [--dir DIR] [--json]",
+	long:     "list every order in the state file; with --dir, orphans (entries without a valid spec) are marked",
+	setup:    statusSetup,
+}
+
+func statusSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
+	stdout, stderr := s.stdout, s.stderr
 	statePath := fs.String("state", "", stateUsage)
 	workspace := registerWorkspace(fs)
 	dir := fs.String("dir", "", "spec directory, to mark orphans")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if done, code := parseFlags(fs, stdout, args, 0); done {
-		return code
-	}
-	if !requireFlags(fs, stderr, "state", *statePath) {
-		return exitUsage
-	}
-	loc, ok := checkLocation(fs.Name(), *statePath, *workspace, stderr)
-	if !ok {
-		return exitUsage
-	}
-	known, err := loc.Read()
-	if err == nil {
-		err = checkStatusExists(loc)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "certform status: %v\n%s", err, stateHint(err))
-		return exitError
-	}
-	var specs []*spec.Order
-	if *dir != "" {
-		res, err := spec.Load(*dir)
+	return func(args []string) int {
+		if !requireFlags(fs, stderr, "state", *statePath) {
+			return exitUsage
+		}
+		loc, ok := checkLocation(fs.Name(), *statePath, *workspace, stderr)
+		if !ok {
+			return exitUsage
+		}
+		known, err := loc.Read()
+		if err == nil {
+			err = checkStatusExists(loc)
+		}
 		if err != nil {
+			fmt.Fprintf(stderr, "certform status: %v\n%s", err, stateHint(err))
+			return exitError
+		}
+		var specs []*spec.Order
+		if *dir != "" {
+			res, err := spec.Load(*dir)
+			if err != nil {
+				fmt.Fprintf(stderr, "certform status: %v\n", err)
+				return exitError
+			}
+			specs = res.Orders
+			if specs == nil {
+				specs = []*spec.Order{}
+			}
+		}
+		var rows []statusJSON
+		if len(known.Entries) > 0 {
+			rows = status.Build(known, specs, nil)
+		}
+		if *asJSON {
+			if rows == nil {
+				rows = []statusJSON{}
+			}
+			return writeJSON(stdout, stderr, "status", rows)
+		}
+		if len(rows) == 0 {
+			fmt.Fprintf(stdout, "The %s tracks no orders.\n", loc.Name())
+			return exitOK
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+		now := time.Now()
+		fmt.Fprintln(tw, "NAME\tORDER\tSTATUS\tCERT_DAYS\tORDER_DAYS\tDISABLE_CT\tAUTO_REISSUE\tREVOKE\tNOTE")
+		for _, r := range rows {
+			order, status, revoke := "-", orDash(r.Status), "-"
+			if r.OrderID != 0 {
+				order = strconv.Itoa(r.OrderID)
+			}
+			if r.Revoke != nil {
+				revoke = r.Revoke.Status
+				if r.Revoke.RequestID != 0 {
+					revoke += fmt.Sprintf(" (request %d)", r.Revoke.RequestID)
+				}
+			}
+			var notes []string
+			if r.Intent != nil {
+				notes = append(notes, fmt.Sprintf("%s outcome unknown since %s", r.Intent.Action, r.Intent.Started.Format(time.RFC3339)))
+			}
+			if r.Orphan {
+				notes = append(notes, "orphan: no valid spec")
+			}
+			if r.KeyType != "" && r.KeyCreatedAt != nil {
+				notes = append(notes, fmt.Sprintf("key %s made %s", r.KeyType, r.KeyCreatedAt.UTC().Format(time.RFC3339)))
+			}
+			if r.Imported {
+				notes = append(notes, "imported")
+			}
+			if n := len(r.PreviousOrderIDs); n > 0 {
+				notes = append(notes, fmt.Sprintf("renews order %d", r.PreviousOrderIDs[n-1]))
+			}
+			if r.DeliveryError != "" {
+				notes = append(notes, "delivery failed: "+r.DeliveryError)
+			}
+			if r.HookPending != "" {
+				notes = append(notes, fmt.Sprintf("deploy hook for serial %s failed %s", r.HookPending, countOf(r.HookAttempts, "time")))
+			}
+			notes = append(notes, domainNotes(r.DomainValidationEnds, now)...)
+			certDays, orderDays := "-", "-"
+			if r.NotAfter != nil {
+				certDays = daysUntil(*r.NotAfter, now)
+			}
+			if r.OrderValidTill != nil {
+				orderDays = daysUntil(*r.OrderValidTill, now)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\t%v\t%s\t%s\n", r.Name, order, status, certDays, orderDays, r.DisableCT, r.AutoReissue, revoke, strings.Join(notes, "; "))
+		}
+		if !known.ObservedAt.IsZero() {
+			fmt.Fprintf(tw, "\nLast observed in CertCentral: %s\n", known.ObservedAt.UTC().Format(time.RFC3339))
+		}
+		if err := tw.Flush(); err != nil {
 			fmt.Fprintf(stderr, "certform status: %v\n", err)
 			return exitError
 		}
-		specs = res.Orders
-		if specs == nil {
-			specs = []*spec.Order{}
-		}
-	}
-	var rows []statusJSON
-	if len(known.Entries) > 0 {
-		rows = status.Build(known, specs, nil)
-	}
-	if *asJSON {
-		if rows == nil {
-			rows = []statusJSON{}
-		}
-		return writeJSON(stdout, stderr, "status", rows)
-	}
-	if len(rows) == 0 {
-		fmt.Fprintf(stdout, "The %s tracks no orders.\n", loc.Name())
 		return exitOK
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	now := time.Now()
-	fmt.Fprintln(tw, "NAME\tORDER\tSTATUS\tCERT_DAYS\tORDER_DAYS\tDISABLE_CT\tAUTO_REISSUE\tREVOKE\tNOTE")
-	for _, r := range rows {
-		order, status, revoke := "-", orDash(r.Status), "-"
-		if r.OrderID != 0 {
-			order = strconv.Itoa(r.OrderID)
-		}
-		if r.Revoke != nil {
-			revoke = r.Revoke.Status
-			if r.Revoke.RequestID != 0 {
-				revoke += fmt.Sprintf(" (request %d)", r.Revoke.RequestID)
-			}
-		}
-		var notes []string
-		if r.Intent != nil {
-			notes = append(notes, fmt.Sprintf("%s outcome unknown since %s", r.Intent.Action, r.Intent.Started.Format(time.RFC3339)))
-		}
-		if r.Orphan {
-			notes = append(notes, "orphan: no valid spec")
-		}
-		if r.KeyType != "" && r.KeyCreatedAt != nil {
-			notes = append(notes, fmt.Sprintf("key %s made %s", r.KeyType, r.KeyCreatedAt.UTC().Format(time.RFC3339)))
-		}
-		if r.Imported {
-			notes = append(notes, "imported")
-		}
-		if n := len(r.PreviousOrderIDs); n > 0 {
-			notes = append(notes, fmt.Sprintf("renews order %d", r.PreviousOrderIDs[n-1]))
-		}
-		if r.DeliveryError != "" {
-			notes = append(notes, "delivery failed: "+r.DeliveryError)
-		}
-		if r.HookPending != "" {
-			notes = append(notes, fmt.Sprintf("deploy hook for serial %s failed %s", r.HookPending, countOf(r.HookAttempts, "time")))
-		}
-		notes = append(notes, domainNotes(r.DomainValidationEnds, now)...)
-		certDays, orderDays := "-", "-"
-		if r.NotAfter != nil {
-			certDays = daysUntil(*r.NotAfter, now)
-		}
-		if r.OrderValidTill != nil {
-			orderDays = daysUntil(*r.OrderValidTill, now)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\t%v\t%s\t%s\n", r.Name, order, status, certDays, orderDays, r.DisableCT, r.AutoReissue, revoke, strings.Join(notes, "; "))
-	}
-	if !known.ObservedAt.IsZero() {
-		fmt.Fprintf(tw, "\nLast observed in CertCentral: %s\n", known.ObservedAt.UTC().Format(time.RFC3339))
-	}
-	if err := tw.Flush(); err != nil {
-		fmt.Fprintf(stderr, "certform status: %v\n", err)
-		return exitError
-	}
-	return exitOK
 }
 
 func orDash(s string) string {
@@ -1145,9 +1145,17 @@ func writeJSON(stdout, stderr io.Writer, cmd string, v any) int {
 	return exitOK
 }
 
-func runImport(stdout, stderr io.Writer, args []string) int {
-	fs := newFlags(stderr, "import", "--dir DIR --state FILE NAME ORDER_ID",
-		"adopt an existing CertCentral order for the spec NAME after checking that its names match; from then on only toggles are planned for it")
+// importCmd is certform import.
+var importCmd = &command{
+	name: "import", args: 2,
+	short:    "adopt an existing order for a spec",
+	synopsis: "--dir DIR --state FILE NAME ORDER_ID",
+	long:     "adopt an existing CertCentral order for the spec NAME after checking that its names match; from then on only toggles are planned for it",
+	setup:    importSetup,
+}
+
+func importSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
+	stdout, stderr := s.stdout, s.stderr
 	dir := fs.String("dir", "", "spec directory (required)")
 	statePath := fs.String("state", "", stateUsage)
 	workspace := registerWorkspace(fs)
@@ -1156,103 +1164,101 @@ func runImport(stdout, stderr io.Writer, args []string) int {
 	api.register(fs)
 	var lf logFlags
 	lf.register(fs)
-	if done, code := parseFlags(fs, stdout, args, 2); done {
-		return code
-	}
-	if !requireFlags(fs, stderr, "dir", *dir, "state", *statePath) {
-		return exitUsage
-	}
-	loc, ok := checkLocation(fs.Name(), *statePath, *workspace, stderr)
-	if !ok {
-		return exitUsage
-	}
-	name := fs.Arg(0)
-	orderID, err := strconv.Atoi(fs.Arg(1))
-	if err != nil || orderID <= 0 {
-		fmt.Fprintf(stderr, "certform import: ORDER_ID %q is not an order id (a positive integer)\n", fs.Arg(1))
-		return exitUsage
-	}
-	gate := &storeGate{}
-	logger, client, code := loggerAndClient("import", &lf, &api, stderr, args, digicert.WithGate(gate.check))
-	if code != 0 {
-		return code
-	}
-	store := openState("import", loc, *dir, stderr)
-	if store == nil {
-		return exitError
-	}
-	gate.set(store)
-	defer store.Close()
-	if err := checkAPIURL(store, nil, "", client.BaseURL(), *accountMoved, logger); err != nil {
-		fmt.Fprintf(stderr, "certform import: %v\n", err)
-		return exitError
-	}
-	specs, err := spec.Load(*dir)
-	if err != nil {
-		fmt.Fprintf(stderr, "certform import: %v\n", err)
-		return exitError
-	}
-	var o *spec.Order
-	for _, x := range specs.Orders {
-		if x.Name == name {
-			o = x
+	return func(args []string) int {
+		if !requireFlags(fs, stderr, "dir", *dir, "state", *statePath) {
+			return exitUsage
 		}
-	}
-	if o == nil {
-		fmt.Fprintf(stderr, "certform import: no valid spec named %q in %s\n", name, *dir)
-		for _, e := range specs.Errors {
-			if e.Spec == name {
-				fmt.Fprintln(stderr, e)
+		loc, ok := checkLocation(fs.Name(), *statePath, *workspace, stderr)
+		if !ok {
+			return exitUsage
+		}
+		name := fs.Arg(0)
+		orderID, err := strconv.Atoi(fs.Arg(1))
+		if err != nil || orderID <= 0 {
+			fmt.Fprintf(stderr, "certform import: ORDER_ID %q is not an order id (a positive integer)\n", fs.Arg(1))
+			return exitUsage
+		}
+		gate := &storeGate{}
+		logger, client, code := loggerAndClient("import", &lf, &api, stderr, s, digicert.WithGate(gate.check))
+		if code != 0 {
+			return code
+		}
+		store := openState("import", loc, *dir, stderr)
+		if store == nil {
+			return exitError
+		}
+		gate.set(store)
+		defer store.Close()
+		if err := checkAPIURL(store, nil, "", client.BaseURL(), *accountMoved, logger); err != nil {
+			fmt.Fprintf(stderr, "certform import: %v\n", err)
+			return exitError
+		}
+		specs, err := spec.Load(*dir)
+		if err != nil {
+			fmt.Fprintf(stderr, "certform import: %v\n", err)
+			return exitError
+		}
+		var o *spec.Order
+		for _, x := range specs.Orders {
+			if x.Name == name {
+				o = x
 			}
 		}
-		return exitError
-	}
-	if e := store.Entry(name); e != nil && (e.OrderID != 0 || e.Intent != nil) {
-		fmt.Fprintf(stderr, "certform import: %s already tracks order %d\nhint: run certform forget %s first to track another order\n", name, e.OrderID, name)
-		return exitError
-	}
-	var other string
-	store.View(func(f *state.File) {
-		for _, n := range f.Names() {
-			if f.Entries[n].OrderID == orderID && n != name {
-				other = n
-				break
+		if o == nil {
+			fmt.Fprintf(stderr, "certform import: no valid spec named %q in %s\n", name, *dir)
+			for _, e := range specs.Errors {
+				if e.Spec == name {
+					fmt.Fprintln(stderr, e)
+				}
 			}
+			return exitError
 		}
-	})
-	if other != "" {
-		fmt.Fprintf(stderr, "certform import: order %d is already tracked as %s; one order is tracked by one spec; nothing imported\nhint: to move it to %s, run certform forget %s, then certform import %s %d\n",
-			orderID, other, name, other, name, orderID)
-		return exitError
+		if e := store.Entry(name); e != nil && (e.OrderID != 0 || e.Intent != nil) {
+			fmt.Fprintf(stderr, "certform import: %s already tracks order %d\nhint: run certform forget %s first to track another order\n", name, e.OrderID, name)
+			return exitError
+		}
+		var other string
+		store.View(func(f *state.File) {
+			for _, n := range f.Names() {
+				if f.Entries[n].OrderID == orderID && n != name {
+					other = n
+					break
+				}
+			}
+		})
+		if other != "" {
+			fmt.Fprintf(stderr, "certform import: order %d is already tracked as %s; one order is tracked by one spec; nothing imported\nhint: to move it to %s, run certform forget %s, then certform import %s %d\n",
+				orderID, other, name, other, name, orderID)
+			return exitError
+		}
+		ctx := s.ctx
+		preflight(client)
+		got, err := client.GetOrder(ctx, orderID)
+		if unreachable("import", stderr, err) {
+			return exitError
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "certform import: reading order %d: %v\n", orderID, err)
+			return exitError
+		}
+		if msg := namesDiffer(o, got); msg != "" {
+			fmt.Fprintf(stderr, "certform import: order %d does not match spec %s: %s; nothing imported\n", orderID, name, msg)
+			return exitError
+		}
+		err = store.Update(name, func(e *state.Entry) bool {
+			*e = state.Entry{OrderID: got.ID, AlternativeOrderID: got.AlternativeOrderID, Fingerprint: o.Fingerprint, Fixed: o.FixedFields(), Checked: o.Fingerprint,
+				DisableCT: got.DisableCT.Or(o.DisableCT), AutoReissue: got.AutoReissue.Or(o.AutoReissue), Imported: true, File: o.File,
+				OrderedAt: time.Now().UTC(), Status: got.Status, RefreshedAt: time.Now().UTC()}
+			return true
+		})
+		if err != nil {
+			fmt.Fprintf(stderr, "certform import: %v\n", err)
+			return exitError
+		}
+		fmt.Fprintf(stdout, "Imported order %d (%s) as %s.\n", got.ID, got.Status, name)
+		fmt.Fprintf(stdout, "A spec can also adopt an order declaratively, reviewed in git like any change: write order_id: %d in it, and apply (see \"Adopting existing orders\" in README.md).\n", got.ID)
+		return exitOK
 	}
-	ctx, stop := signalContext()
-	defer stop()
-	preflight(client)
-	got, err := client.GetOrder(ctx, orderID)
-	if unreachable("import", stderr, err) {
-		return exitError
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "certform import: reading order %d: %v\n", orderID, err)
-		return exitError
-	}
-	if msg := namesDiffer(o, got); msg != "" {
-		fmt.Fprintf(stderr, "certform import: order %d does not match spec %s: %s; nothing imported\n", orderID, name, msg)
-		return exitError
-	}
-	err = store.Update(name, func(e *state.Entry) bool {
-		*e = state.Entry{OrderID: got.ID, AlternativeOrderID: got.AlternativeOrderID, Fingerprint: o.Fingerprint, Fixed: o.FixedFields(), Checked: o.Fingerprint,
-			DisableCT: got.DisableCT.Or(o.DisableCT), AutoReissue: got.AutoReissue.Or(o.AutoReissue), Imported: true, File: o.File,
-			OrderedAt: time.Now().UTC(), Status: got.Status, RefreshedAt: time.Now().UTC()}
-		return true
-	})
-	if err != nil {
-		fmt.Fprintf(stderr, "certform import: %v\n", err)
-		return exitError
-	}
-	fmt.Fprintf(stdout, "Imported order %d (%s) as %s.\n", got.ID, got.Status, name)
-	fmt.Fprintf(stdout, "A spec can also adopt an order declaratively, reviewed in git like any change: write order_id: %d in it, and apply (see \"Adopting existing orders\" in README.md).\n", got.ID)
-	return exitOK
 }
 
 // namesDiffer compares an order's names with a spec's and says which differ.
@@ -1271,57 +1277,64 @@ func namesDiffer(o *spec.Order, got *digicert.Order) string {
 	return strings.Join(parts, "; ")
 }
 
-func runForget(stdout, stderr io.Writer, args []string) int {
-	fs := newFlags(stderr, "forget", "--state FILE [--force] NAME",
-		"drop NAME's entry from the state file; no API call, the order itself is untouched")
+// forgetCmd is certform forget.
+var forgetCmd = &command{
+	name: "forget", args: 1,
+	short:    "drop a spec's entry from the state file",
+	synopsis: "--state FILE [--force] NAME",
+	long:     "drop NAME's entry from the state file; no API call, the order itself is untouched",
+	setup:    forgetSetup,
+}
+
+func forgetSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
+	stdout, stderr := s.stdout, s.stderr
 	statePath := fs.String("state", "", stateUsage)
 	workspace := registerWorkspace(fs)
 	force := fs.Bool("force", false, "forget an entry even while a call's outcome is unknown (an order or revoke in flight)")
-	if done, code := parseFlags(fs, stdout, args, 1); done {
-		return code
-	}
-	if !requireFlags(fs, stderr, "state", *statePath) {
-		return exitUsage
-	}
-	loc, ok := checkLocation(fs.Name(), *statePath, *workspace, stderr)
-	if !ok {
-		return exitUsage
-	}
-	name := fs.Arg(0)
-	store := openState("forget", loc, "", stderr)
-	if store == nil {
-		return exitError
-	}
-	defer store.Close()
-	e := store.Entry(name)
-	if e == nil {
-		fmt.Fprintf(stderr, "certform forget: the state file has no entry named %q\n", name)
-		return exitError
-	}
-	if e.Intent != nil && !*force {
-		what := fmt.Sprintf("its %s sent at %s", e.Intent.Action, e.Intent.Started.UTC().Format(time.RFC3339))
-		hint := fmt.Sprintf("apply settles it (it looks the order up and adopts it); to drop it anyway after checking CertCentral, run certform forget %s --force", name)
-		if e.Intent.Action == state.IntentOrder {
-			what += fmt.Sprintf(" (alternative order id %s)", e.Intent.AlternativeOrderID)
-			hint = fmt.Sprintf("look for alternative order id %s in CertCentral; apply settles it by looking it up; to drop it anyway, run certform forget %s --force", e.Intent.AlternativeOrderID, name)
+	return func(args []string) int {
+		if !requireFlags(fs, stderr, "state", *statePath) {
+			return exitUsage
 		}
-		fmt.Fprintf(stderr, "certform forget: %s is not forgotten: %s has an unknown outcome, and forgetting it could order the same certificate twice or lose a revocation\nhint: %s\n", name, what, hint)
-		return exitError
+		loc, ok := checkLocation(fs.Name(), *statePath, *workspace, stderr)
+		if !ok {
+			return exitUsage
+		}
+		name := fs.Arg(0)
+		store := openState("forget", loc, "", stderr)
+		if store == nil {
+			return exitError
+		}
+		defer store.Close()
+		e := store.Entry(name)
+		if e == nil {
+			fmt.Fprintf(stderr, "certform forget: the state file has no entry named %q\n", name)
+			return exitError
+		}
+		if e.Intent != nil && !*force {
+			what := fmt.Sprintf("its %s sent at %s", e.Intent.Action, e.Intent.Started.UTC().Format(time.RFC3339))
+			hint := fmt.Sprintf("apply settles it (it looks the order up and adopts it); to drop it anyway after checking CertCentral, run certform forget %s --force", name)
+			if e.Intent.Action == state.IntentOrder {
+				what += fmt.Sprintf(" (alternative order id %s)", e.Intent.AlternativeOrderID)
+				hint = fmt.Sprintf("look for alternative order id %s in CertCentral; apply settles it by looking it up; to drop it anyway, run certform forget %s --force", e.Intent.AlternativeOrderID, name)
+			}
+			fmt.Fprintf(stderr, "certform forget: %s is not forgotten: %s has an unknown outcome, and forgetting it could order the same certificate twice or lose a revocation\nhint: %s\n", name, what, hint)
+			return exitError
+		}
+		if err := store.Update(name, func(*state.Entry) bool { return false }); err != nil {
+			fmt.Fprintf(stderr, "certform forget: %v\n", err)
+			return exitError
+		}
+		switch {
+		case e.Intent != nil && e.Intent.Action == state.IntentOrder:
+			fmt.Fprintf(stdout, "Forgot %s. Its order was in flight with an unknown outcome (alternative order id %s): check CertCentral for it.\n", name, e.Intent.AlternativeOrderID)
+		case e.Intent != nil:
+			fmt.Fprintf(stdout, "Forgot %s. Its %s request on order %d was in flight with an unknown outcome: check CertCentral for it.\n", name, e.Intent.Action, e.OrderID)
+		case e.OrderID != 0:
+			fmt.Fprintf(stdout, "Forgot %s; order %d is untouched in CertCentral.\n", name, e.OrderID)
+		default:
+			fmt.Fprintf(stdout, "Forgot %s.\n", name)
+		}
+		fmt.Fprintf(stdout, "If a spec named %s still exists, the next apply consults CertCentral and orders it again only if no live order has its names; to track the order again, run certform import.\n", name)
+		return exitOK
 	}
-	if err := store.Update(name, func(*state.Entry) bool { return false }); err != nil {
-		fmt.Fprintf(stderr, "certform forget: %v\n", err)
-		return exitError
-	}
-	switch {
-	case e.Intent != nil && e.Intent.Action == state.IntentOrder:
-		fmt.Fprintf(stdout, "Forgot %s. Its order was in flight with an unknown outcome (alternative order id %s): check CertCentral for it.\n", name, e.Intent.AlternativeOrderID)
-	case e.Intent != nil:
-		fmt.Fprintf(stdout, "Forgot %s. Its %s request on order %d was in flight with an unknown outcome: check CertCentral for it.\n", name, e.Intent.Action, e.OrderID)
-	case e.OrderID != 0:
-		fmt.Fprintf(stdout, "Forgot %s; order %d is untouched in CertCentral.\n", name, e.OrderID)
-	default:
-		fmt.Fprintf(stdout, "Forgot %s.\n", name)
-	}
-	fmt.Fprintf(stdout, "If a spec named %s still exists, the next apply consults CertCentral and orders it again only if no live order has its names; to track the order again, run certform import.\n", name)
-	return exitOK
 }

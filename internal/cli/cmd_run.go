@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/spf13/pflag"
 	"io"
 	"log/slog"
 	"os"
@@ -28,9 +29,17 @@ const devKey = "certform-dev-key"
 
 // runRun parses certform run's flags, builds the client, the locked state
 // and the Reconciler, and hands them to package daemon.
-func runRun(stdout, stderr io.Writer, args []string) int {
-	fs := newFlags(stderr, "run", "--dir DIR --state FILE [--schedule CRON] [--debounce DUR] [--dry-run] [--refresh-schedule CRON] [--listen ADDR] [--dev] [--once]",
-		"reconcile at start, then on every change below DIR, every --schedule tick and SIGHUP, until SIGINT or SIGTERM")
+// runCmd is certform run.
+var runCmd = &command{
+	name: "run", args: 0,
+	short:    "the daemon: reconcile on every change, schedule tick and SIGHUP",
+	synopsis: "--dir DIR --state FILE [--schedule CRON] [--debounce DUR] [--dry-run] [--refresh-schedule CRON] [--listen ADDR] [--dev] [--once]",
+	long:     "reconcile at start, then on every change below DIR, every --schedule tick and SIGHUP, until SIGINT or SIGTERM",
+	setup:    runSetup,
+}
+
+func runSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
+	stderr := s.stderr
 	dir := fs.String("dir", "", "spec directory to watch (required)")
 	statePath := fs.String("state", "", "state file, or postgres://USER@HOST:PORT/DB?sslmode=verify-full for a PostgreSQL state shared with standby servers (required, except with --dev, which keeps a temporary one)")
 	workspace := registerWorkspace(fs)
@@ -55,174 +64,174 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 	api.register(fs)
 	var lf logFlags
 	lf.register(fs)
-	if done, code := parseFlags(fs, stdout, args, 0); done {
-		return code
-	}
-	if !requireFlags(fs, stderr, "dir", *dir) {
-		return exitUsage
-	}
-	if *dev && *statePath != "" {
-		fmt.Fprintf(stderr, "certform run: --dev keeps its own temporary state; --state would record the fake's order ids in %s\n", *statePath)
-		fs.Usage()
-		return exitUsage
-	}
-	if !*dev && !requireFlags(fs, stderr, "state", *statePath) {
-		return exitUsage
-	}
-	var loc stateLocation
-	if !*dev {
-		var ok bool
-		if loc, ok = checkLocation("run", *statePath, *workspace, stderr); !ok {
+	return func(args []string) int {
+		if !requireFlags(fs, stderr, "dir", *dir) {
 			return exitUsage
 		}
-	}
-	var schedules [2]*daemon.Schedule
-	for i, c := range []struct{ flag, text string }{{"schedule", *schedule}, {"refresh-schedule", *refreshSchedule}} {
-		s, err := daemon.ParseSchedule(c.text)
-		if err != nil {
-			fmt.Fprintf(stderr, "certform run: --%s %q: %v\nhint: use five cron fields (\"*/15 * * * *\") or a descriptor (\"@every 15m\", \"@daily\")\n", c.flag, c.text, err)
+		if *dev && *statePath != "" {
+			fmt.Fprintf(stderr, "certform run: --dev keeps its own temporary state; --state would record the fake's order ids in %s\n", *statePath)
+			fs.Usage()
 			return exitUsage
 		}
-		schedules[i] = s
-	}
-	if cf.quiet <= 0 || *retryBackoff <= 0 || *pollInterval <= 0 || *parallelism < 1 || cf.negative() {
-		fmt.Fprintln(stderr, "certform run: --debounce, --retry-backoff and --poll-interval must be positive, --parallelism at least 1, --max-revocations, --max-purchases, --resend-after and --max-clock-skew not negative")
-		return exitUsage
-	}
-	logger, err := lf.logger(stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "certform run: %v\n", err)
-		return exitUsage
-	}
-	fail := func(err error, hint string) int {
-		fmt.Fprintf(stderr, "certform run: %v\n", err)
-		if hint != "" {
-			fmt.Fprintln(stderr, hint)
+		if !*dev && !requireFlags(fs, stderr, "state", *statePath) {
+			return exitUsage
 		}
-		return exitError
-	}
-	if fi, err := os.Stat(*dir); err != nil || !fi.IsDir() {
-		return fail(fmt.Errorf("spec directory %s is not a readable folder", *dir), "hint: --dir names the folder that holds your .yaml order specs")
-	}
-
-	met := daemon.NewMetrics()
-	var notifier *notify.Notifier
-	interrupted := false // a second signal: exit at once, queued events dropped
-	if *notifyConfig != "" {
-		cfg, err := notify.Load(*notifyConfig, *dir)
-		if err != nil {
-			return fail(fmt.Errorf("--notify-config: %w", err), "")
-		}
-		notifier = notify.New(cfg, notify.Options{Log: logger, Metrics: met})
-		for _, r := range cfg.Receivers {
-			met.AddReceiver(r.Name)
-		}
-		defer func() {
-			// Events of the last cycle go out before certform exits, if
-			// the receivers answer soon.
-			ctx, cancel := context.WithTimeout(context.Background(), notifyDrain)
-			defer cancel()
-			if !interrupted && !notifier.Drain(ctx) {
-				logger.Warn("notifications still queued at exit are dropped", "waited", notifyDrain.String())
+		var loc stateLocation
+		if !*dev {
+			var ok bool
+			if loc, ok = checkLocation("run", *statePath, *workspace, stderr); !ok {
+				return exitUsage
 			}
-			notifier.Close()
-		}()
-	}
-	var fake *digicerttest.Server
-	if *dev {
-		fake = digicerttest.New(devKey, digicerttest.WithDisableCTField()) // as an account whose answers show CT
-		api.url = fake.Start()
-		defer fake.Close()
-		os.Setenv("DIGICERT_API_KEY", devKey)
-		api.keyFile = ""
-		os.Unsetenv("DIGICERT_API_KEY_FILE")
-		tmp, err := os.MkdirTemp("", "certform-dev-")
+		}
+		var schedules [2]*daemon.Schedule
+		for i, c := range []struct{ flag, text string }{{"schedule", *schedule}, {"refresh-schedule", *refreshSchedule}} {
+			s, err := daemon.ParseSchedule(c.text)
+			if err != nil {
+				fmt.Fprintf(stderr, "certform run: --%s %q: %v\nhint: use five cron fields (\"*/15 * * * *\") or a descriptor (\"@every 15m\", \"@daily\")\n", c.flag, c.text, err)
+				return exitUsage
+			}
+			schedules[i] = s
+		}
+		if cf.quiet <= 0 || *retryBackoff <= 0 || *pollInterval <= 0 || *parallelism < 1 || cf.negative() {
+			fmt.Fprintln(stderr, "certform run: --debounce, --retry-backoff and --poll-interval must be positive, --parallelism at least 1, --max-revocations, --max-purchases, --resend-after and --max-clock-skew not negative")
+			return exitUsage
+		}
+		logger, err := lf.logger(stderr)
+		if err != nil {
+			fmt.Fprintf(stderr, "certform run: %v\n", err)
+			return exitUsage
+		}
+		fail := func(err error, hint string) int {
+			fmt.Fprintf(stderr, "certform run: %v\n", err)
+			if hint != "" {
+				fmt.Fprintln(stderr, hint)
+			}
+			return exitError
+		}
+		if fi, err := os.Stat(*dir); err != nil || !fi.IsDir() {
+			return fail(fmt.Errorf("spec directory %s is not a readable folder", *dir), "hint: --dir names the folder that holds your .yaml order specs")
+		}
+
+		met := daemon.NewMetrics()
+		var notifier *notify.Notifier
+		interrupted := false // a second signal: exit at once, queued events dropped
+		if *notifyConfig != "" {
+			cfg, err := notify.Load(*notifyConfig, *dir)
+			if err != nil {
+				return fail(fmt.Errorf("--notify-config: %w", err), "")
+			}
+			notifier = notify.New(cfg, notify.Options{Log: logger, Metrics: met})
+			for _, r := range cfg.Receivers {
+				met.AddReceiver(r.Name)
+			}
+			defer func() {
+				// Events of the last cycle go out before certform exits, if
+				// the receivers answer soon.
+				ctx, cancel := context.WithTimeout(context.Background(), notifyDrain)
+				defer cancel()
+				if !interrupted && !notifier.Drain(ctx) {
+					logger.Warn("notifications still queued at exit are dropped", "waited", notifyDrain.String())
+				}
+				notifier.Close()
+			}()
+		}
+		var fake *digicerttest.Server
+		if *dev {
+			fake = digicerttest.New(devKey, digicerttest.WithDisableCTField()) // as an account whose answers show CT
+			api.url = fake.Start()
+			defer fake.Close()
+			os.Setenv("DIGICERT_API_KEY", devKey)
+			api.keyFile = ""
+			os.Unsetenv("DIGICERT_API_KEY_FILE")
+			tmp, err := os.MkdirTemp("", "certform-dev-")
+			if err != nil {
+				return fail(err, "")
+			}
+			defer os.RemoveAll(tmp)
+			*statePath = filepath.Join(tmp, "state.json")
+			loc = location.File(*statePath)
+			if df.certDir == "" {
+				df.certDir = filepath.Join(tmp, "certs")
+			}
+			logger.Info("dev mode: a fake CertCentral serves this run; nothing leaves this machine", "api_url", api.url, "state", *statePath, "cert_dir", df.certDir)
+		}
+		var gate storeGate
+		client, err := api.newClient(logger, digicert.WithObserver(met.ObserveCall), digicert.WithGate(gate.check))
+		if err != nil {
+			return clientFailed(stderr, "run", s, err)
+		}
+		store := openDaemonState(loc, *dir, *once, logger, stderr)
+		if store == nil {
+			return exitError
+		}
+		defer store.Close()
+		gate.set(store)
+		takeOver := func() error {
+			return checkAPIURL(store, nil, "", client.BaseURL(), *accountMoved, logger)
+		}
+		if store.Lost() == nil {
+			if err := takeOver(); err != nil {
+				return fail(err, "")
+			}
+		}
+		if *dev {
+			seedDev(*dir, fake, store, logger)
+		}
+
+		sigs := make(chan os.Signal, 4)
+		daemonOwnsSignals.Store(true) // the daemon's own second-signal stop, not main's
+		signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
+		defer signal.Stop(sigs)
+		r := newReconciler(reconcilerOptions{dir: *dir, api: client, store: store, log: logger, parallelism: *parallelism, dryRun: *dryRun, cycle: cf})
+		r.Cache = spec.NewCache()
+		if err := df.apply(r, *dir); err != nil {
+			return fail(err, "")
+		}
+		if err := df.openKeys(r, *dir, loc); err != nil {
+			return fail(err, "")
+		}
+		if err := dcvf.apply(r); err != nil {
+			return fail(err, "")
+		}
+		dcfg := daemon.Config{
+			Reconciler: r, Log: logger, Schedule: schedules[0], RefreshSchedule: schedules[1], Debounce: cf.quiet,
+			RetryBackoff: *retryBackoff, PollInterval: *pollInterval, Listen: *listen, Once: *once, Metrics: met, Notify: daemon.SystemdNotify,
+			Watchdog: daemon.SystemdWatchdog(), Signals: sigs, TakeOver: takeOver,
+		}
+		if notifier != nil {
+			dcfg.Notifier = notifier
+		}
+		d, err := daemon.New(dcfg)
 		if err != nil {
 			return fail(err, "")
 		}
-		defer os.RemoveAll(tmp)
-		*statePath = filepath.Join(tmp, "state.json")
-		loc = location.File(*statePath)
-		if df.certDir == "" {
-			df.certDir = filepath.Join(tmp, "certs")
+		defer d.Close()
+		if !*once {
+			stateLog := *statePath
+			if store.Shared() {
+				stateLog = store.Name()
+			}
+			logger.Info("certform run started", "dir", *dir, "state", stateLog, "schedule", *schedule, "refresh_schedule", *refreshSchedule,
+				"debounce", cf.quiet.String(), "dry_run", *dryRun, "api_url", client.BaseURL(), "version", certformVersion())
+			if *dev {
+				logger.Info("dev mode: edit a file below the spec directory and watch the plan and the calls; Ctrl-C stops", "dir", *dir)
+			}
 		}
-		logger.Info("dev mode: a fake CertCentral serves this run; nothing leaves this machine", "api_url", api.url, "state", *statePath, "cert_dir", df.certDir)
-	}
-	var gate storeGate
-	client, err := api.newClient(logger, digicert.WithObserver(met.ObserveCall), digicert.WithGate(gate.check))
-	if err != nil {
-		return clientFailed(stderr, "run", args, err)
-	}
-	store := openDaemonState(loc, *dir, *once, logger, stderr)
-	if store == nil {
-		return exitError
-	}
-	defer store.Close()
-	gate.set(store)
-	takeOver := func() error {
-		return checkAPIURL(store, nil, "", client.BaseURL(), *accountMoved, logger)
-	}
-	if store.Lost() == nil {
-		if err := takeOver(); err != nil {
+		err = d.Run(context.Background())
+		switch {
+		case errors.Is(err, daemon.ErrInterrupted):
+			interrupted = true
+			return exitError
+		case errors.Is(err, daemon.ErrFailed):
+			return exitError
+		case err != nil:
 			return fail(err, "")
 		}
-	}
-	if *dev {
-		seedDev(*dir, fake, store, logger)
-	}
-
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	r := newReconciler(reconcilerOptions{dir: *dir, api: client, store: store, log: logger, parallelism: *parallelism, dryRun: *dryRun, cycle: cf})
-	r.Cache = spec.NewCache()
-	if err := df.apply(r, *dir); err != nil {
-		return fail(err, "")
-	}
-	if err := df.openKeys(r, *dir, loc); err != nil {
-		return fail(err, "")
-	}
-	if err := dcvf.apply(r); err != nil {
-		return fail(err, "")
-	}
-	dcfg := daemon.Config{
-		Reconciler: r, Log: logger, Schedule: schedules[0], RefreshSchedule: schedules[1], Debounce: cf.quiet,
-		RetryBackoff: *retryBackoff, PollInterval: *pollInterval, Listen: *listen, Once: *once, Metrics: met, Notify: daemon.SystemdNotify,
-		Watchdog: daemon.SystemdWatchdog(), Signals: sigs, TakeOver: takeOver,
-	}
-	if notifier != nil {
-		dcfg.Notifier = notifier
-	}
-	d, err := daemon.New(dcfg)
-	if err != nil {
-		return fail(err, "")
-	}
-	defer d.Close()
-	if !*once {
-		stateLog := *statePath
-		if store.Shared() {
-			stateLog = store.Name()
+		if !*once {
+			logger.Info("certform run stopped")
 		}
-		logger.Info("certform run started", "dir", *dir, "state", stateLog, "schedule", *schedule, "refresh_schedule", *refreshSchedule,
-			"debounce", cf.quiet.String(), "dry_run", *dryRun, "api_url", client.BaseURL(), "version", certformVersion())
-		if *dev {
-			logger.Info("dev mode: edit a file below the spec directory and watch the plan and the calls; Ctrl-C stops", "dir", *dir)
-		}
+		return exitOK
 	}
-	err = d.Run(context.Background())
-	switch {
-	case errors.Is(err, daemon.ErrInterrupted):
-		interrupted = true
-		return exitError
-	case errors.Is(err, daemon.ErrFailed):
-		return exitError
-	case err != nil:
-		return fail(err, "")
-	}
-	if !*once {
-		logger.Info("certform run stopped")
-	}
-	return exitOK
 }
 
 // notifyDrain is how long certform run waits at exit for the

@@ -1,7 +1,7 @@
 package cli
 
 import (
-	"flag"
+	"github.com/spf13/pflag"
 	"log/slog"
 	"time"
 
@@ -29,7 +29,7 @@ const quietUsage = "read the specs only once no file below --dir changed for thi
 
 // register declares the cycle flags on fs; name is the quiet period's
 // flag (quiet-period or debounce), alias its other name.
-func (c *cycleFlags) register(fs *flag.FlagSet, name, alias string) {
+func (c *cycleFlags) register(fs *pflag.FlagSet, name, alias string) {
 	fs.IntVar(&c.maxRevocations, "max-revocations", 1, "revocation requests allowed in any 24 hours (recorded in the state); a plan with more blocks them all")
 	fs.IntVar(&c.maxPurchases, "max-purchases", defaultMaxPurchases, maxPurchasesUsage)
 	fs.DurationVar(&c.resendAfter, "resend-after", defaultResendAfter, "an order whose outcome is unknown and that a look-up does not find is sent again only this long after it was sent")
