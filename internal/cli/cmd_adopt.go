@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/certform/certform/internal/cli/view"
 	"github.com/certform/certform/internal/fsx"
 	"github.com/spf13/pflag"
 	"io"
@@ -889,7 +890,7 @@ func printAdopt(stdout, stderr io.Writer, rep *adoptReport, dryRun bool) int {
 	if dryRun {
 		done = "to write (dry run: nothing written)"
 	}
-	fmt.Fprintf(summary, "Adopt: %s %s, %s skipped%s.\n", countOf(len(rep.Written), "spec"), done, countOf(len(rep.Skipped), "order"), failedCount(len(rep.Failed)))
+	fmt.Fprintf(summary, "Adopt: %s %s, %s skipped%s.\n", view.CountOf(len(rep.Written), "spec"), done, view.CountOf(len(rep.Skipped), "order"), view.FailedCount(len(rep.Failed)))
 	code := exitOK
 	for _, e := range rep.Invalid {
 		fmt.Fprintf(stderr, "certform adopt: %v\n", e)

@@ -5,10 +5,8 @@ import (
 	"github.com/certform/certform/internal/fsx"
 	"github.com/spf13/pflag"
 	"io"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"github.com/certform/certform/dcv"
@@ -101,14 +99,4 @@ func validateDCV(stdout, stderr io.Writer, f *dcvFlags) int {
 	}
 	fmt.Fprintf(stdout, "%s: %d providers, %d zones: valid\n", v.Config.Path, len(v.Config.Providers), len(v.Config.Zones))
 	return exitOK
-}
-
-// domainNotes are the status notes of the domains a spec uses: "domain
-// example.com validated until 2027-01-10 (34 days)", by domain name.
-func domainNotes(ends map[string]time.Time, now time.Time) []string {
-	var out []string
-	for _, d := range slices.Sorted(maps.Keys(ends)) {
-		out = append(out, fmt.Sprintf("domain %s validated until %s (%s days)", d, ends[d].UTC().Format("2006-01-02"), daysUntil(ends[d], now)))
-	}
-	return out
 }

@@ -6,18 +6,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/certform/certform/internal/cli/view"
 	"github.com/certform/certform/internal/fsx"
 	"github.com/spf13/pflag"
 	"io"
 	"log/slog"
-	"math"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/certform/certform/deliver"
@@ -509,39 +508,6 @@ func (f *deliveryFlags) apply(r *reconcile.Reconciler, specDir string) error {
 	return nil
 }
 
-// printDeliveries reports each delivery on stdout and every failure on
-// stderr; it returns whether any failed.
-func printDeliveries(stdout, stderr io.Writer, cmd string, ds []reconcile.Delivery) (failed bool) {
-	for _, dv := range ds {
-		if dv.Err != nil {
-			failed = true
-			fmt.Fprintf(stderr, "certform %s: delivering %s: %v\n", cmd, dv.Name, dv.Err)
-			continue
-		}
-		if dv.Delivered {
-			fmt.Fprintf(stdout, "Delivered %s (serial %s, valid until %s) to %s.\n", dv.Name, dv.Serial, dv.NotAfter.Format(time.RFC3339), dv.Dir)
-		}
-		if dv.Hook == "ok" && !dv.Delivered {
-			fmt.Fprintf(stdout, "The deploy hook for %s (serial %s) ran again and succeeded.\n", dv.Name, dv.Serial)
-		}
-		if dv.Hook == "failed" {
-			failed = true
-			when := "with backoff"
-			if !dv.RetryAt.IsZero() {
-				when = "at the first cycle from " + dv.RetryAt.UTC().Format(time.RFC3339)
-			}
-			fmt.Fprintf(stderr, "certform %s: %s: %v; the certificate stays delivered, and the hook runs again %s\n", cmd, dv.Name, dv.HookErr, when)
-			if len(dv.HookOutput) > 0 {
-				fmt.Fprintf(stderr, "%s", dv.HookOutput)
-				if dv.HookOutput[len(dv.HookOutput)-1] != '\n' {
-					fmt.Fprintln(stderr)
-				}
-			}
-		}
-	}
-	return failed
-}
-
 // checkStateOutsideDir refuses a state file inside the spec directory:
 // every state write would change the tree the daemon watches and the
 // snapshot a cycle reads.
@@ -864,7 +830,7 @@ func applyOnce(ctx context.Context, f planFlags, loc stateLocation, df deliveryF
 		dout = io.Discard // the JSON object is the whole of stdout
 	}
 	ds := r.Deliver(ctx, c)
-	if printDeliveries(dout, stderr, "apply", ds) {
+	if view.Deliveries(dout, stderr, "apply", ds) {
 		failed = true
 	}
 	if printPostHook(dout, stderr, "apply", r.RunPostHook(ctx, ds)) {
@@ -884,7 +850,7 @@ func applyOnce(ctx context.Context, f planFlags, loc stateLocation, df deliveryF
 		}
 	}
 	if !f.asJSON && len(results) > 0 {
-		_, outErr = fmt.Fprintf(stdout, "\nApply: %d of %d calls done%s.\n", len(results)-len(bad), len(results), failedCount(len(bad)))
+		_, outErr = fmt.Fprintf(stdout, "\nApply: %d of %d calls done%s.\n", len(results)-len(bad), len(results), view.FailedCount(len(bad)))
 	}
 	if outErr != nil {
 		fmt.Fprintf(stderr, "certform apply: writing the results: %v\n", outErr)
@@ -901,21 +867,6 @@ func applyOnce(ctx context.Context, f planFlags, loc stateLocation, df deliveryF
 		return 2
 	}
 	return exitOK
-}
-
-func failedCount(n int) string {
-	if n == 0 {
-		return ""
-	}
-	return fmt.Sprintf(", %d failed", n)
-}
-
-// countOf returns "1 order", "2 orders".
-func countOf(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return fmt.Sprintf("%d %ss", n, word)
 }
 
 func failureSummary(bad []reconcile.Result, blocked []reconcile.Action) string {
@@ -953,7 +904,7 @@ func failureSummary(bad []reconcile.Result, blocked []reconcile.Action) string {
 		{"adopt:" + reconcile.BlockedOrderID, "adoption", "blocked because order_id names an order that cannot be adopted"},
 	} {
 		if ns := by[g.reason]; len(ns) > 0 {
-			line := fmt.Sprintf("%s %s: %s", countOf(len(ns), g.word), g.text, strings.Join(ns, ", "))
+			line := fmt.Sprintf("%s %s: %s", view.CountOf(len(ns), g.word), g.text, strings.Join(ns, ", "))
 			if g.reason != reconcile.BlockedMaxRevocations && g.reason != reconcile.BlockedMaxPurchases && g.reason != reconcile.BlockedClock {
 				line += " (see the notes)"
 			}
@@ -1006,14 +957,6 @@ func stateHint(err error) string {
 // statusJSON is one entry of certform status --json; a stable interface
 // shared with the daemon's /status (package status).
 type statusJSON = status.Entry
-
-// daysUntil returns the whole days from now until t ("-" when unknown).
-func daysUntil(t time.Time, now time.Time) string {
-	if t.IsZero() {
-		return "-"
-	}
-	return strconv.Itoa(int(math.Floor(t.Sub(now).Hours() / 24)))
-}
 
 // statusCmd is certform status.
 var statusCmd = &command{
@@ -1072,68 +1015,12 @@ func statusSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
 			fmt.Fprintf(stdout, "The %s tracks no orders.\n", loc.Name())
 			return exitOK
 		}
-		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-		now := time.Now()
-		fmt.Fprintln(tw, "NAME\tORDER\tSTATUS\tCERT_DAYS\tORDER_DAYS\tDISABLE_CT\tAUTO_REISSUE\tREVOKE\tNOTE")
-		for _, r := range rows {
-			order, status, revoke := "-", orDash(r.Status), "-"
-			if r.OrderID != 0 {
-				order = strconv.Itoa(r.OrderID)
-			}
-			if r.Revoke != nil {
-				revoke = r.Revoke.Status
-				if r.Revoke.RequestID != 0 {
-					revoke += fmt.Sprintf(" (request %d)", r.Revoke.RequestID)
-				}
-			}
-			var notes []string
-			if r.Intent != nil {
-				notes = append(notes, fmt.Sprintf("%s outcome unknown since %s", r.Intent.Action, r.Intent.Started.Format(time.RFC3339)))
-			}
-			if r.Orphan {
-				notes = append(notes, "orphan: no valid spec")
-			}
-			if r.KeyType != "" && r.KeyCreatedAt != nil {
-				notes = append(notes, fmt.Sprintf("key %s made %s", r.KeyType, r.KeyCreatedAt.UTC().Format(time.RFC3339)))
-			}
-			if r.Imported {
-				notes = append(notes, "imported")
-			}
-			if n := len(r.PreviousOrderIDs); n > 0 {
-				notes = append(notes, fmt.Sprintf("renews order %d", r.PreviousOrderIDs[n-1]))
-			}
-			if r.DeliveryError != "" {
-				notes = append(notes, "delivery failed: "+r.DeliveryError)
-			}
-			if r.HookPending != "" {
-				notes = append(notes, fmt.Sprintf("deploy hook for serial %s failed %s", r.HookPending, countOf(r.HookAttempts, "time")))
-			}
-			notes = append(notes, domainNotes(r.DomainValidationEnds, now)...)
-			certDays, orderDays := "-", "-"
-			if r.NotAfter != nil {
-				certDays = daysUntil(*r.NotAfter, now)
-			}
-			if r.OrderValidTill != nil {
-				orderDays = daysUntil(*r.OrderValidTill, now)
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\t%v\t%s\t%s\n", r.Name, order, status, certDays, orderDays, r.DisableCT, r.AutoReissue, revoke, strings.Join(notes, "; "))
-		}
-		if !known.ObservedAt.IsZero() {
-			fmt.Fprintf(tw, "\nLast observed in CertCentral: %s\n", known.ObservedAt.UTC().Format(time.RFC3339))
-		}
-		if err := tw.Flush(); err != nil {
+		if err := view.Status(stdout, rows, known.ObservedAt, time.Now()); err != nil {
 			fmt.Fprintf(stderr, "certform status: %v\n", err)
 			return exitError
 		}
 		return exitOK
 	}
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 func writeJSON(stdout, stderr io.Writer, cmd string, v any) int {
