@@ -785,24 +785,24 @@ var adoptCmd = &command{
 
 func adoptSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
 	stdout, stderr := s.stdout, s.stderr
-	dir := fs.String("dir", "", "spec directory (required)")
-	statePath := fs.String("state", "", "state file or postgres:// URL, only read (required)")
-	workspace := registerWorkspace(fs)
+	dir := fs.String("dir", "", specDirUsage)
+	var st stateFlags
+	st.register(fs, "state file or postgres:// URL, only read (required)")
 	out := fs.String("out", "", "folder for the new specs, relative to --dir or absolute, inside --dir; created with mode 0700 (required)")
 	statuses := fs.String("status", "", "only orders with one of these comma-separated statuses, such as issued,pending (default: every live status)")
 	cn := fs.String("common-name", "", "only orders whose common name matches this pattern (Go's path.Match, whole name, lower case: * any characters, dots included; ? one; [...] a class; \\ escapes), such as '*.example.com'")
 	dryRun := fs.Bool("dry-run", false, "print the files on stdout instead of writing them")
 	parallelism := fs.Int("parallelism", 4, "orders read at once")
-	accountMoved := fs.Bool("account-moved", false, "the state's orders moved to the CertCentral at --api-url: compare with its orders anyway")
+	st.registerAccountMoved(fs, "the state's orders moved to the CertCentral at --api-url: compare with its orders anyway")
 	var api apiFlags
 	api.register(fs)
 	var lf logFlags
 	lf.register(fs)
 	return func(args []string) int {
-		if !requireFlags(fs, stderr, "dir", *dir, "state", *statePath, "out", *out) {
+		if !requireFlags(fs, stderr, "dir", *dir, "state", st.state, "out", *out) {
 			return exitUsage
 		}
-		loc, ok := checkLocation("adopt", *statePath, *workspace, stderr)
+		loc, ok := checkLocation("adopt", st.state, st.workspace, stderr)
 		if !ok {
 			return exitUsage
 		}
@@ -829,7 +829,7 @@ func adoptSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
 			fmt.Fprintf(stderr, "certform adopt: %v\n%s", err, stateHint(err))
 			return exitError
 		}
-		if err := checkAPIURL(nil, known, loc.Name(), client.BaseURL(), *accountMoved, logger); err != nil {
+		if err := checkAPIURL(nil, known, loc.Name(), client.BaseURL(), st.accountMoved, logger); err != nil {
 			fmt.Fprintf(stderr, "certform adopt: %v\n", err)
 			return exitError
 		}

@@ -296,12 +296,11 @@ func colorOK(w io.Writer) bool {
 
 // planFlags are shared by plan and apply.
 type planFlags struct {
-	dir, state       string
-	workspace        string
+	dir string
+	stateFlags
 	refresh, asJSON  bool
 	detailedExitCode bool
 	cycle            cycleFlags
-	accountMoved     bool
 	api              apiFlags
 	log              logFlags
 	dcv              dcvFlags
@@ -346,14 +345,13 @@ const defaultMaxPurchases = 20
 const maxPurchasesUsage = "new orders and renewals allowed in any 24 hours (recorded in the state); a plan with more blocks them all (raise it for a planned onboarding)"
 
 func (f *planFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&f.dir, "dir", "", "spec directory (required)")
-	fs.StringVar(&f.state, "state", "", stateUsage)
-	fs.StringVar(&f.workspace, "workspace", "", workspaceUsage)
+	fs.StringVar(&f.dir, "dir", "", specDirUsage)
+	f.stateFlags.register(fs, stateUsage)
 	fs.BoolVar(&f.refresh, "refresh", false, "read every known order from CertCentral first (GET calls only)")
 	fs.BoolVar(&f.asJSON, "json", false, "print the plan as JSON")
 	fs.BoolVar(&f.detailedExitCode, "detailed-exitcode", false, "exit 0 with no changes, 2 with changes, 1 on error")
 	f.cycle.register(fs, "quiet-period", "debounce")
-	fs.BoolVar(&f.accountMoved, "account-moved", false, "the state's orders moved to the CertCentral at --api-url: record the new API URL instead of refusing")
+	f.registerAccountMoved(fs, accountMovedUsage)
 	f.api.register(fs)
 	f.log.register(fs)
 	f.dcv.register(fs)
@@ -969,15 +967,15 @@ var statusCmd = &command{
 
 func statusSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
 	stdout, stderr := s.stdout, s.stderr
-	statePath := fs.String("state", "", stateUsage)
-	workspace := registerWorkspace(fs)
+	var st stateFlags
+	st.register(fs, stateUsage)
 	dir := fs.String("dir", "", "spec directory, to mark orphans")
 	asJSON := fs.Bool("json", false, "print JSON")
 	return func(args []string) int {
-		if !requireFlags(fs, stderr, "state", *statePath) {
+		if !requireFlags(fs, stderr, "state", st.state) {
 			return exitUsage
 		}
-		loc, ok := checkLocation(fs.Name(), *statePath, *workspace, stderr)
+		loc, ok := checkLocation(fs.Name(), st.state, st.workspace, stderr)
 		if !ok {
 			return exitUsage
 		}
@@ -1043,19 +1041,19 @@ var importCmd = &command{
 
 func importSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
 	stdout, stderr := s.stdout, s.stderr
-	dir := fs.String("dir", "", "spec directory (required)")
-	statePath := fs.String("state", "", stateUsage)
-	workspace := registerWorkspace(fs)
-	accountMoved := fs.Bool("account-moved", false, "the state's orders moved to the CertCentral at --api-url: record the new API URL instead of refusing")
+	dir := fs.String("dir", "", specDirUsage)
+	var st stateFlags
+	st.register(fs, stateUsage)
+	st.registerAccountMoved(fs, accountMovedUsage)
 	var api apiFlags
 	api.register(fs)
 	var lf logFlags
 	lf.register(fs)
 	return func(args []string) int {
-		if !requireFlags(fs, stderr, "dir", *dir, "state", *statePath) {
+		if !requireFlags(fs, stderr, "dir", *dir, "state", st.state) {
 			return exitUsage
 		}
-		loc, ok := checkLocation(fs.Name(), *statePath, *workspace, stderr)
+		loc, ok := checkLocation(fs.Name(), st.state, st.workspace, stderr)
 		if !ok {
 			return exitUsage
 		}
@@ -1076,7 +1074,7 @@ func importSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
 		}
 		gate.set(store)
 		defer store.Close()
-		if err := checkAPIURL(store, nil, "", client.BaseURL(), *accountMoved, logger); err != nil {
+		if err := checkAPIURL(store, nil, "", client.BaseURL(), st.accountMoved, logger); err != nil {
 			fmt.Fprintf(stderr, "certform import: %v\n", err)
 			return exitError
 		}
@@ -1175,14 +1173,14 @@ var forgetCmd = &command{
 
 func forgetSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
 	stdout, stderr := s.stdout, s.stderr
-	statePath := fs.String("state", "", stateUsage)
-	workspace := registerWorkspace(fs)
+	var st stateFlags
+	st.register(fs, stateUsage)
 	force := fs.Bool("force", false, "forget an entry even while a call's outcome is unknown (an order or revoke in flight)")
 	return func(args []string) int {
-		if !requireFlags(fs, stderr, "state", *statePath) {
+		if !requireFlags(fs, stderr, "state", st.state) {
 			return exitUsage
 		}
-		loc, ok := checkLocation(fs.Name(), *statePath, *workspace, stderr)
+		loc, ok := checkLocation(fs.Name(), st.state, st.workspace, stderr)
 		if !ok {
 			return exitUsage
 		}

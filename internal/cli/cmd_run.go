@@ -41,8 +41,8 @@ var runCmd = &command{
 func runSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
 	stderr := s.stderr
 	dir := fs.String("dir", "", "spec directory to watch (required)")
-	statePath := fs.String("state", "", "state file, or postgres://USER@HOST:PORT/DB?sslmode=verify-full for a PostgreSQL state shared with standby servers (required, except with --dev, which keeps a temporary one)")
-	workspace := registerWorkspace(fs)
+	var st stateFlags
+	st.register(fs, "state file, or postgres://USER@HOST:PORT/DB?sslmode=verify-full for a PostgreSQL state shared with standby servers (required, except with --dev, which keeps a temporary one)")
 	schedule := fs.String("schedule", "@every 15m", "cron schedule of periodic cycles (five fields, or @every DUR, @hourly, @daily)")
 	refreshSchedule := fs.String("refresh-schedule", "@daily", "cron schedule of cycles that first read every order from CertCentral (--refresh)")
 	var cf cycleFlags
@@ -51,7 +51,7 @@ func runSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
 	listen := fs.String("listen", "", "address for /healthz and /metrics, such as 127.0.0.1:9464 (off by default)")
 	dev := fs.Bool("dev", false, "serve a fake CertCentral on a loopback port and use it (no API key, no network)")
 	once := fs.Bool("once", false, "run one cycle and exit: 0 when everything landed, 1 otherwise")
-	accountMoved := fs.Bool("account-moved", false, "the state's orders moved to the CertCentral at --api-url: record the new API URL instead of refusing")
+	st.registerAccountMoved(fs, accountMovedUsage)
 	var df deliveryFlags
 	df.register(fs)
 	var dcvf dcvFlags
@@ -68,18 +68,18 @@ func runSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
 		if !requireFlags(fs, stderr, "dir", *dir) {
 			return exitUsage
 		}
-		if *dev && *statePath != "" {
-			fmt.Fprintf(stderr, "certform run: --dev keeps its own temporary state; --state would record the fake's order ids in %s\n", *statePath)
+		if *dev && st.state != "" {
+			fmt.Fprintf(stderr, "certform run: --dev keeps its own temporary state; --state would record the fake's order ids in %s\n", st.state)
 			fs.Usage()
 			return exitUsage
 		}
-		if !*dev && !requireFlags(fs, stderr, "state", *statePath) {
+		if !*dev && !requireFlags(fs, stderr, "state", st.state) {
 			return exitUsage
 		}
 		var loc stateLocation
 		if !*dev {
 			var ok bool
-			if loc, ok = checkLocation("run", *statePath, *workspace, stderr); !ok {
+			if loc, ok = checkLocation("run", st.state, st.workspace, stderr); !ok {
 				return exitUsage
 			}
 		}
@@ -148,12 +148,12 @@ func runSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
 				return fail(err, "")
 			}
 			defer os.RemoveAll(tmp)
-			*statePath = filepath.Join(tmp, "state.json")
-			loc = location.File(*statePath)
+			st.state = filepath.Join(tmp, "state.json")
+			loc = location.File(st.state)
 			if df.certDir == "" {
 				df.certDir = filepath.Join(tmp, "certs")
 			}
-			logger.Info("dev mode: a fake CertCentral serves this run; nothing leaves this machine", "api_url", api.url, "state", *statePath, "cert_dir", df.certDir)
+			logger.Info("dev mode: a fake CertCentral serves this run; nothing leaves this machine", "api_url", api.url, "state", st.state, "cert_dir", df.certDir)
 		}
 		var gate storeGate
 		client, err := api.newClient(logger, digicert.WithObserver(met.ObserveCall), digicert.WithGate(gate.check))
@@ -167,7 +167,7 @@ func runSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
 		defer store.Close()
 		gate.set(store)
 		takeOver := func() error {
-			return checkAPIURL(store, nil, "", client.BaseURL(), *accountMoved, logger)
+			return checkAPIURL(store, nil, "", client.BaseURL(), st.accountMoved, logger)
 		}
 		if store.Lost() == nil {
 			if err := takeOver(); err != nil {
@@ -207,7 +207,7 @@ func runSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
 		}
 		defer d.Close()
 		if !*once {
-			stateLog := *statePath
+			stateLog := st.state
 			if store.Shared() {
 				stateLog = store.Name()
 			}

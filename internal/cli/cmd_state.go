@@ -19,9 +19,33 @@ const stateUsage = "state file, or postgres://USER@HOST:PORT/DB?sslmode=verify-f
 // workspaceUsage is --workspace's help text, the same for every command.
 const workspaceUsage = "with a PostgreSQL --state: the workspace, one per spec repository sharing the database (default \"default\")"
 
-// registerWorkspace adds --workspace to a command that takes --state.
-func registerWorkspace(fs *pflag.FlagSet) *string {
-	return fs.String("workspace", "", workspaceUsage)
+// specDirUsage is --dir's help for the commands that read the specs and
+// require them.
+const specDirUsage = "spec directory (required)"
+
+// accountMovedUsage is --account-moved's help for the commands that
+// record the API URL in the state.
+const accountMovedUsage = "the state's orders moved to the CertCentral at --api-url: record the new API URL instead of refusing"
+
+// stateFlags is the state group, declared once for every command that
+// reads or writes the state: --state and --workspace, and --account-moved
+// for the commands that compare the state's API URL with --api-url.
+type stateFlags struct {
+	state, workspace string
+	accountMoved     bool
+}
+
+// register declares --state, with the command's help text, and
+// --workspace.
+func (f *stateFlags) register(fs *pflag.FlagSet, usage string) {
+	fs.StringVar(&f.state, "state", "", usage)
+	fs.StringVar(&f.workspace, "workspace", "", workspaceUsage)
+}
+
+// registerAccountMoved declares --account-moved with the command's help
+// text.
+func (f *stateFlags) registerAccountMoved(fs *pflag.FlagSet, usage string) {
+	fs.BoolVar(&f.accountMoved, "account-moved", false, usage)
 }
 
 // stateLocation is where a command's state is (package location).
@@ -126,13 +150,13 @@ var statePullCmd = &command{
 
 func statePullSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
 	stdout, stderr := s.stdout, s.stderr
-	statePath := fs.String("state", "", "state file or postgres:// URL (required)")
-	workspace := registerWorkspace(fs)
+	var st stateFlags
+	st.register(fs, "state file or postgres:// URL (required)")
 	return func(args []string) int {
-		if !requireFlags(fs, stderr, "state", *statePath) {
+		if !requireFlags(fs, stderr, "state", st.state) {
 			return s.usageCode()
 		}
-		loc, ok := checkLocation("state pull", *statePath, *workspace, stderr)
+		loc, ok := checkLocation("state pull", st.state, st.workspace, stderr)
 		if !ok {
 			return s.usageCode()
 		}
