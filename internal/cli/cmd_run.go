@@ -27,211 +27,271 @@ import (
 // devKey is the API key of the fake CertCentral that --dev starts.
 const devKey = "certform-dev-key"
 
-// runRun parses certform run's flags, builds the client, the locked state
-// and the Reconciler, and hands them to package daemon.
-// runCmd is certform run.
+// runCmd is certform run: it parses the flags, builds the client, the
+// locked state and the Reconciler, and hands them to package daemon.
 var runCmd = &command{
 	name: "run", args: 0,
 	short:    "the daemon: reconcile on every change, schedule tick and SIGHUP",
 	synopsis: "--dir DIR --state FILE [--schedule CRON] [--debounce DUR] [--dry-run] [--refresh-schedule CRON] [--listen ADDR] [--dev] [--once]",
 	long:     "reconcile at start, then on every change below DIR, every --schedule tick and SIGHUP, until SIGINT or SIGTERM",
-	setup:    runSetup,
+	setup: func(fs *pflag.FlagSet, s *streams) func(args []string) int {
+		o := &runOptions{}
+		o.register(fs)
+		return func([]string) int { return o.run(s, fs) }
+	},
 }
 
-func runSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
+// runOptions are certform run's flags.
+type runOptions struct {
+	dir, schedule, refreshSchedule string
+	listen, notifyConfig           string
+	st                             stateFlags
+	cf                             cycleFlags
+	dryRun, dev, once              bool
+	df                             deliveryFlags
+	dcvf                           dcvFlags
+	pollInterval, retryBackoff     time.Duration
+	parallelism                    int
+	api                            apiFlags
+	lf                             logFlags
+}
+
+// register declares run's flags on fs.
+func (o *runOptions) register(fs *pflag.FlagSet) {
+	fs.StringVar(&o.dir, "dir", "", "spec directory to watch (required)")
+	o.st.register(fs, "state file, or postgres://USER@HOST:PORT/DB?sslmode=verify-full for a PostgreSQL state shared with standby servers (required, except with --dev, which keeps a temporary one)")
+	fs.StringVar(&o.schedule, "schedule", "@every 15m", "cron schedule of periodic cycles (five fields, or @every DUR, @hourly, @daily)")
+	fs.StringVar(&o.refreshSchedule, "refresh-schedule", "@daily", "cron schedule of cycles that first read every order from CertCentral (--refresh)")
+	o.cf.register(fs, "debounce", "quiet-period")
+	fs.BoolVar(&o.dryRun, "dry-run", false, "plan and log every cycle; never make a write call or change the state")
+	fs.StringVar(&o.listen, "listen", "", "address for /healthz and /metrics, such as 127.0.0.1:9464 (off by default)")
+	fs.BoolVar(&o.dev, "dev", false, "serve a fake CertCentral on a loopback port and use it (no API key, no network)")
+	fs.BoolVar(&o.once, "once", false, "run one cycle and exit: 0 when everything landed, 1 otherwise")
+	o.st.registerAccountMoved(fs, accountMovedUsage)
+	o.df.register(fs)
+	o.dcvf.register(fs)
+	fs.DurationVar(&o.pollInterval, "poll-interval", daemon.DefaultPollInterval, "while an order waits in CertCentral (approval, validation, reissue, pickup), look again this often")
+	fs.IntVar(&o.parallelism, "parallelism", 4, "specs worked on at once")
+	fs.StringVar(&o.notifyConfig, "notify-config", os.Getenv("CERTFORM_NOTIFY_CONFIG"), "notification receivers and the events each wants (YAML; see docs/notifications.md); also $CERTFORM_NOTIFY_CONFIG; never inside --dir, and only its owner may read it")
+	fs.DurationVar(&o.retryBackoff, "retry-backoff", daemon.DefaultRetryBackoff, "wait before retrying after a failed cycle; doubles on each failure, at most 15m")
+	o.api.register(fs)
+	o.lf.register(fs)
+}
+
+// checkUsage checks the flags that need no I/O: the required ones, the
+// schedules and the ranges. A code other than 0 stops run with it (the
+// reason is on stderr).
+func (o *runOptions) checkUsage(fs *pflag.FlagSet, s *streams) (loc stateLocation, schedules [2]*daemon.Schedule, code int) {
 	stderr := s.stderr
-	dir := fs.String("dir", "", "spec directory to watch (required)")
-	var st stateFlags
-	st.register(fs, "state file, or postgres://USER@HOST:PORT/DB?sslmode=verify-full for a PostgreSQL state shared with standby servers (required, except with --dev, which keeps a temporary one)")
-	schedule := fs.String("schedule", "@every 15m", "cron schedule of periodic cycles (five fields, or @every DUR, @hourly, @daily)")
-	refreshSchedule := fs.String("refresh-schedule", "@daily", "cron schedule of cycles that first read every order from CertCentral (--refresh)")
-	var cf cycleFlags
-	cf.register(fs, "debounce", "quiet-period")
-	dryRun := fs.Bool("dry-run", false, "plan and log every cycle; never make a write call or change the state")
-	listen := fs.String("listen", "", "address for /healthz and /metrics, such as 127.0.0.1:9464 (off by default)")
-	dev := fs.Bool("dev", false, "serve a fake CertCentral on a loopback port and use it (no API key, no network)")
-	once := fs.Bool("once", false, "run one cycle and exit: 0 when everything landed, 1 otherwise")
-	st.registerAccountMoved(fs, accountMovedUsage)
-	var df deliveryFlags
-	df.register(fs)
-	var dcvf dcvFlags
-	dcvf.register(fs)
-	pollInterval := fs.Duration("poll-interval", daemon.DefaultPollInterval, "while an order waits in CertCentral (approval, validation, reissue, pickup), look again this often")
-	parallelism := fs.Int("parallelism", 4, "specs worked on at once")
-	notifyConfig := fs.String("notify-config", os.Getenv("CERTFORM_NOTIFY_CONFIG"), "notification receivers and the events each wants (YAML; see docs/notifications.md); also $CERTFORM_NOTIFY_CONFIG; never inside --dir, and only its owner may read it")
-	retryBackoff := fs.Duration("retry-backoff", daemon.DefaultRetryBackoff, "wait before retrying after a failed cycle; doubles on each failure, at most 15m")
-	var api apiFlags
-	api.register(fs)
-	var lf logFlags
-	lf.register(fs)
-	return func(args []string) int {
-		if !requireFlags(fs, stderr, "dir", *dir) {
-			return exitUsage
-		}
-		if *dev && st.state != "" {
-			fmt.Fprintf(stderr, "certform run: --dev keeps its own temporary state; --state would record the fake's order ids in %s\n", st.state)
-			fs.Usage()
-			return exitUsage
-		}
-		if !*dev && !requireFlags(fs, stderr, "state", st.state) {
-			return exitUsage
-		}
-		var loc stateLocation
-		if !*dev {
-			var ok bool
-			if loc, ok = checkLocation("run", st.state, st.workspace, stderr); !ok {
-				return exitUsage
-			}
-		}
-		var schedules [2]*daemon.Schedule
-		for i, c := range []struct{ flag, text string }{{"schedule", *schedule}, {"refresh-schedule", *refreshSchedule}} {
-			s, err := daemon.ParseSchedule(c.text)
-			if err != nil {
-				fmt.Fprintf(stderr, "certform run: --%s %q: %v\nhint: use five cron fields (\"*/15 * * * *\") or a descriptor (\"@every 15m\", \"@daily\")\n", c.flag, c.text, err)
-				return exitUsage
-			}
-			schedules[i] = s
-		}
-		if cf.quiet <= 0 || *retryBackoff <= 0 || *pollInterval <= 0 || *parallelism < 1 || cf.negative() {
-			fmt.Fprintln(stderr, "certform run: --debounce, --retry-backoff and --poll-interval must be positive, --parallelism at least 1, --max-revocations, --max-purchases, --resend-after and --max-clock-skew not negative")
-			return exitUsage
-		}
-		logger, err := lf.logger(stderr)
-		if err != nil {
-			fmt.Fprintf(stderr, "certform run: %v\n", err)
-			return exitUsage
-		}
-		fail := func(err error, hint string) int {
-			fmt.Fprintf(stderr, "certform run: %v\n", err)
-			if hint != "" {
-				fmt.Fprintln(stderr, hint)
-			}
-			return exitError
-		}
-		if fi, err := os.Stat(*dir); err != nil || !fi.IsDir() {
-			return fail(fmt.Errorf("spec directory %s is not a readable folder", *dir), "hint: --dir names the folder that holds your .yaml order specs")
-		}
-
-		met := daemon.NewMetrics()
-		var notifier *notify.Notifier
-		interrupted := false // a second signal: exit at once, queued events dropped
-		if *notifyConfig != "" {
-			cfg, err := notify.Load(*notifyConfig, *dir)
-			if err != nil {
-				return fail(fmt.Errorf("--notify-config: %w", err), "")
-			}
-			notifier = notify.New(cfg, notify.Options{Log: logger, Metrics: met})
-			for _, r := range cfg.Receivers {
-				met.AddReceiver(r.Name)
-			}
-			defer func() {
-				// Events of the last cycle go out before certform exits, if
-				// the receivers answer soon.
-				ctx, cancel := context.WithTimeout(context.Background(), notifyDrain)
-				defer cancel()
-				if !interrupted && !notifier.Drain(ctx) {
-					logger.Warn("notifications still queued at exit are dropped", "waited", notifyDrain.String())
-				}
-				notifier.Close()
-			}()
-		}
-		var fake *digicerttest.Server
-		if *dev {
-			fake = digicerttest.New(devKey, digicerttest.WithDisableCTField()) // as an account whose answers show CT
-			api.url = fake.Start()
-			defer fake.Close()
-			os.Setenv("DIGICERT_API_KEY", devKey)
-			api.keyFile = ""
-			os.Unsetenv("DIGICERT_API_KEY_FILE")
-			tmp, err := os.MkdirTemp("", "certform-dev-")
-			if err != nil {
-				return fail(err, "")
-			}
-			defer os.RemoveAll(tmp)
-			st.state = filepath.Join(tmp, "state.json")
-			loc = location.File(st.state)
-			if df.certDir == "" {
-				df.certDir = filepath.Join(tmp, "certs")
-			}
-			logger.Info("dev mode: a fake CertCentral serves this run; nothing leaves this machine", "api_url", api.url, "state", st.state, "cert_dir", df.certDir)
-		}
-		var gate storeGate
-		client, err := api.newClient(logger, digicert.WithObserver(met.ObserveCall), digicert.WithGate(gate.check))
-		if err != nil {
-			return clientFailed(stderr, "run", s, err)
-		}
-		store := openDaemonState(loc, *dir, *once, logger, stderr)
-		if store == nil {
-			return exitError
-		}
-		defer store.Close()
-		gate.set(store)
-		takeOver := func() error {
-			return checkAPIURL(store, nil, "", client.BaseURL(), st.accountMoved, logger)
-		}
-		if store.Lost() == nil {
-			if err := takeOver(); err != nil {
-				return fail(err, "")
-			}
-		}
-		if *dev {
-			seedDev(*dir, fake, store, logger)
-		}
-
-		sigs := make(chan os.Signal, 4)
-		daemonOwnsSignals.Store(true) // the daemon's own second-signal stop, not main's
-		signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
-		defer signal.Stop(sigs)
-		r := newReconciler(reconcilerOptions{dir: *dir, api: client, store: store, log: logger, parallelism: *parallelism, dryRun: *dryRun, cycle: cf})
-		r.Cache = spec.NewCache()
-		if err := df.apply(r, *dir); err != nil {
-			return fail(err, "")
-		}
-		if err := df.openKeys(r, *dir, loc); err != nil {
-			return fail(err, "")
-		}
-		if err := dcvf.apply(r); err != nil {
-			return fail(err, "")
-		}
-		dcfg := daemon.Config{
-			Reconciler: r, Log: logger, Schedule: schedules[0], RefreshSchedule: schedules[1], Debounce: cf.quiet,
-			RetryBackoff: *retryBackoff, PollInterval: *pollInterval, Listen: *listen, Once: *once, Metrics: met, Notify: daemon.SystemdNotify,
-			Watchdog: daemon.SystemdWatchdog(), Signals: sigs, TakeOver: takeOver,
-		}
-		if notifier != nil {
-			dcfg.Notifier = notifier
-		}
-		d, err := daemon.New(dcfg)
-		if err != nil {
-			return fail(err, "")
-		}
-		defer d.Close()
-		if !*once {
-			stateLog := st.state
-			if store.Shared() {
-				stateLog = store.Name()
-			}
-			logger.Info("certform run started", "dir", *dir, "state", stateLog, "schedule", *schedule, "refresh_schedule", *refreshSchedule,
-				"debounce", cf.quiet.String(), "dry_run", *dryRun, "api_url", client.BaseURL(), "version", certformVersion())
-			if *dev {
-				logger.Info("dev mode: edit a file below the spec directory and watch the plan and the calls; Ctrl-C stops", "dir", *dir)
-			}
-		}
-		err = d.Run(context.Background())
-		switch {
-		case errors.Is(err, daemon.ErrInterrupted):
-			interrupted = true
-			return exitError
-		case errors.Is(err, daemon.ErrFailed):
-			return exitError
-		case err != nil:
-			return fail(err, "")
-		}
-		if !*once {
-			logger.Info("certform run stopped")
-		}
-		return exitOK
+	if !requireFlags(fs, stderr, "dir", o.dir) {
+		return loc, schedules, exitUsage
 	}
+	if o.dev && o.st.state != "" {
+		fmt.Fprintf(stderr, "certform run: --dev keeps its own temporary state; --state would record the fake's order ids in %s\n", o.st.state)
+		s.usage()
+		return loc, schedules, exitUsage
+	}
+	if !o.dev && !requireFlags(fs, stderr, "state", o.st.state) {
+		return loc, schedules, exitUsage
+	}
+	if !o.dev {
+		var ok bool
+		if loc, ok = checkLocation("run", o.st.state, o.st.workspace, stderr); !ok {
+			return loc, schedules, exitUsage
+		}
+	}
+	for i, c := range []struct{ flag, text string }{{"schedule", o.schedule}, {"refresh-schedule", o.refreshSchedule}} {
+		sc, err := daemon.ParseSchedule(c.text)
+		if err != nil {
+			fmt.Fprintf(stderr, "certform run: --%s %q: %v\nhint: use five cron fields (\"*/15 * * * *\") or a descriptor (\"@every 15m\", \"@daily\")\n", c.flag, c.text, err)
+			return loc, schedules, exitUsage
+		}
+		schedules[i] = sc
+	}
+	if o.cf.quiet <= 0 || o.retryBackoff <= 0 || o.pollInterval <= 0 || o.parallelism < 1 || o.cf.negative() {
+		fmt.Fprintln(stderr, "certform run: --debounce, --retry-backoff and --poll-interval must be positive, --parallelism at least 1, --max-revocations, --max-purchases, --resend-after and --max-clock-skew not negative")
+		return loc, schedules, exitUsage
+	}
+	return loc, schedules, exitOK
+}
+
+// run is certform run once its flags are parsed.
+func (o *runOptions) run(s *streams, fs *pflag.FlagSet) int {
+	stderr := s.stderr
+	loc, schedules, code := o.checkUsage(fs, s)
+	if code != exitOK {
+		return code
+	}
+	logger, err := o.lf.logger(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "certform run: %v\n", err)
+		return exitUsage
+	}
+	fail := func(err error, hint string) int {
+		fmt.Fprintf(stderr, "certform run: %v\n", err)
+		if hint != "" {
+			fmt.Fprintln(stderr, hint)
+		}
+		return exitError
+	}
+	if fi, err := os.Stat(o.dir); err != nil || !fi.IsDir() {
+		return fail(fmt.Errorf("spec directory %s is not a readable folder", o.dir), "hint: --dir names the folder that holds your .yaml order specs")
+	}
+
+	met := daemon.NewMetrics()
+	interrupted := false // a second signal: exit at once, queued events dropped
+	notifier, err := openNotifier(o.notifyConfig, o.dir, logger, met)
+	if err != nil {
+		return fail(fmt.Errorf("--notify-config: %w", err), "")
+	}
+	if notifier != nil {
+		defer func() { drainNotifier(notifier, logger, interrupted) }()
+	}
+	var fake *digicerttest.Server
+	if o.dev {
+		var cleanup func()
+		if fake, loc, cleanup, err = o.startDev(logger); err != nil {
+			return fail(err, "")
+		}
+		defer cleanup()
+	}
+	var gate storeGate
+	client, err := o.api.newClient(logger, digicert.WithObserver(met.ObserveCall), digicert.WithGate(gate.check))
+	if err != nil {
+		return clientFailed(stderr, "run", s, err)
+	}
+	store := openDaemonState(loc, o.dir, o.once, logger, stderr)
+	if store == nil {
+		return exitError
+	}
+	defer store.Close()
+	gate.set(store)
+	takeOver := func() error {
+		return checkAPIURL(store, nil, "", client.BaseURL(), o.st.accountMoved, logger)
+	}
+	if store.Lost() == nil {
+		if err := takeOver(); err != nil {
+			return fail(err, "")
+		}
+	}
+	if o.dev {
+		seedDev(o.dir, fake, store, logger)
+	}
+
+	sigs := make(chan os.Signal, 4)
+	daemonOwnsSignals.Store(true) // the daemon's own second-signal stop, not main's
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	r := newReconciler(reconcilerOptions{dir: o.dir, api: client, store: store, log: logger, parallelism: o.parallelism, dryRun: o.dryRun, cycle: o.cf})
+	r.Cache = spec.NewCache()
+	if err := o.df.apply(r, o.dir); err != nil {
+		return fail(err, "")
+	}
+	if err := o.df.openKeys(r, o.dir, loc); err != nil {
+		return fail(err, "")
+	}
+	if err := o.dcvf.apply(r); err != nil {
+		return fail(err, "")
+	}
+	d, err := daemon.New(o.daemonConfig(r, logger, schedules, met, sigs, takeOver, notifier))
+	if err != nil {
+		return fail(err, "")
+	}
+	defer d.Close()
+	if !o.once {
+		o.logStart(logger, store, client.BaseURL())
+	}
+	err = d.Run(context.Background())
+	switch {
+	case errors.Is(err, daemon.ErrInterrupted):
+		interrupted = true
+		return exitError
+	case errors.Is(err, daemon.ErrFailed):
+		return exitError
+	case err != nil:
+		return fail(err, "")
+	}
+	if !o.once {
+		logger.Info("certform run stopped")
+	}
+	return exitOK
+}
+
+// daemonConfig is the daemon's configuration from run's flags and the
+// pieces run built.
+func (o *runOptions) daemonConfig(r *reconcile.Reconciler, logger *slog.Logger, schedules [2]*daemon.Schedule, met *daemon.Metrics,
+	sigs <-chan os.Signal, takeOver func() error, notifier *notify.Notifier) daemon.Config {
+	dcfg := daemon.Config{
+		Reconciler: r, Log: logger, Schedule: schedules[0], RefreshSchedule: schedules[1], Debounce: o.cf.quiet,
+		RetryBackoff: o.retryBackoff, PollInterval: o.pollInterval, Listen: o.listen, Once: o.once, Metrics: met, Notify: daemon.SystemdNotify,
+		Watchdog: daemon.SystemdWatchdog(), Signals: sigs, TakeOver: takeOver,
+	}
+	if notifier != nil {
+		dcfg.Notifier = notifier
+	}
+	return dcfg
+}
+
+// logStart logs that the daemon started, and how.
+func (o *runOptions) logStart(logger *slog.Logger, store *state.Store, apiURL string) {
+	stateLog := o.st.state
+	if store.Shared() {
+		stateLog = store.Name()
+	}
+	logger.Info("certform run started", "dir", o.dir, "state", stateLog, "schedule", o.schedule, "refresh_schedule", o.refreshSchedule,
+		"debounce", o.cf.quiet.String(), "dry_run", o.dryRun, "api_url", apiURL, "version", certformVersion())
+	if o.dev {
+		logger.Info("dev mode: edit a file below the spec directory and watch the plan and the calls; Ctrl-C stops", "dir", o.dir)
+	}
+}
+
+// startDev serves the dev fake CertCentral and points run at it, with a
+// temporary state (and certificate folder, unless --cert-dir names one);
+// cleanup stops the fake and removes them.
+func (o *runOptions) startDev(logger *slog.Logger) (fake *digicerttest.Server, loc stateLocation, cleanup func(), err error) {
+	fake = digicerttest.New(devKey, digicerttest.WithDisableCTField()) // as an account whose answers show CT
+	o.api.url = fake.Start()
+	os.Setenv("DIGICERT_API_KEY", devKey)
+	o.api.keyFile = ""
+	os.Unsetenv("DIGICERT_API_KEY_FILE")
+	tmp, err := os.MkdirTemp("", "certform-dev-")
+	if err != nil {
+		fake.Close()
+		return nil, loc, nil, err
+	}
+	o.st.state = filepath.Join(tmp, "state.json")
+	if o.df.certDir == "" {
+		o.df.certDir = filepath.Join(tmp, "certs")
+	}
+	logger.Info("dev mode: a fake CertCentral serves this run; nothing leaves this machine", "api_url", o.api.url, "state", o.st.state, "cert_dir", o.df.certDir)
+	return fake, location.File(o.st.state), func() { os.RemoveAll(tmp); fake.Close() }, nil
+}
+
+// openNotifier loads the notification config at path (none when path is
+// "") and starts its notifier, counting its receivers in met.
+func openNotifier(path, dir string, logger *slog.Logger, met *daemon.Metrics) (*notify.Notifier, error) {
+	if path == "" {
+		return nil, nil
+	}
+	cfg, err := notify.Load(path, dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range cfg.Receivers {
+		met.AddReceiver(r.Name)
+	}
+	return notify.New(cfg, notify.Options{Log: logger, Metrics: met}), nil
+}
+
+// drainNotifier sends the events of the last cycle before certform exits,
+// if the receivers answer soon (not after a second signal), then closes n.
+func drainNotifier(n *notify.Notifier, logger *slog.Logger, interrupted bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), notifyDrain)
+	defer cancel()
+	if !interrupted && !n.Drain(ctx) {
+		logger.Warn("notifications still queued at exit are dropped", "waited", notifyDrain.String())
+	}
+	n.Close()
 }
 
 // notifyDrain is how long certform run waits at exit for the
