@@ -581,116 +581,138 @@ var planCmd = &command{
 }
 
 func planSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
-	stdout, stderr := s.stdout, s.stderr
 	var f planFlags
 	f.register(fs)
 	var of outputFlags
 	of.register(fs)
 	out := fs.String("out", "", "save the plan to FILE for certform apply FILE, which makes exactly its calls")
-	return func(args []string) int {
-		if !requireFlags(fs, stderr, "dir", f.dir, "state", f.state) {
-			return s.usageCode()
-		}
-		loc, ok := checkLocation(fs.Name(), f.state, f.workspace, stderr)
-		if !ok {
-			return s.usageCode()
-		}
-		if err := f.check(); err != nil {
-			fmt.Fprintf(stderr, "certform plan: %v\n", err)
-			return s.usageCode()
-		}
-		format, err := of.resolve(f.asJSON)
-		if err != nil {
-			fmt.Fprintf(stderr, "certform plan: %v\n", err)
-			return s.usageCode()
-		}
-		logger, err := f.log.logger(stderr)
-		if err != nil {
-			fmt.Fprintf(stderr, "certform plan: %v\n", err)
-			return s.usageCode()
-		}
-		known, err := loc.Read()
-		if err != nil {
-			fmt.Fprintf(stderr, "certform plan: %v\n%s", err, stateHint(err))
-			return exitError
-		}
-		r := newReconciler(reconcilerOptions{dir: f.dir, known: known, log: logger, cycle: f.cycle})
-		r.Replace = f.replace
-		if err := f.dcv.apply(r); err != nil {
-			fmt.Fprintf(stderr, "certform plan: %v\n", err)
-			return exitError
-		}
-		if f.refresh {
-			client, err := f.api.newClient(logger)
-			if err != nil {
-				return clientFailed(stderr, "plan", s, err)
-			}
-			if err := checkAPIURL(nil, known, loc.Name(), client.BaseURL(), f.accountMoved, logger); err != nil {
-				fmt.Fprintf(stderr, "certform plan: %v\n", err)
-				return exitError
-			}
-			r.API = client
-		}
-		ctx := s.ctx
-		if f.refresh {
-			preflight(r.API.(*digicert.Client))
-		}
-		c, err := r.Prepare(ctx, reconcile.CycleOptions{Refresh: f.refresh})
-		if unreachable("plan", stderr, cycleErrors(c, err)...) {
-			return exitError
-		}
-		if err != nil {
-			fmt.Fprintf(stderr, "certform plan: %v\n", err)
-			return exitError
-		}
-		if err := f.checkReplace(c); err != nil {
-			fmt.Fprintf(stderr, "certform plan: %v\n", err)
-			return exitError
-		}
-		for _, e := range c.Errors {
-			fmt.Fprintf(stderr, "certform plan: %v\n%s", e, errorHint(e))
-		}
-		failed := len(c.Specs.Errors) > 0 || len(c.Errors) > 0
-		switch {
-		case format == formatJSON:
-			err = c.Plan.WriteJSON(stdout, c.Specs.Errors)
-		case slices.ContainsFunc(c.Errors, func(e error) bool { return !reconcile.IsClockError(e) }):
-			// A plan from a refresh that failed would tell a reviewer "No
-			// calls to make." when certform does not know. (A wrong clock
-			// alone reads CertCentral fine: the plan shows what it blocks.)
-			printSpecErrors(stderr, c.Specs)
-			fmt.Fprintln(stderr, "certform plan: no plan printed: CertCentral could not be read (see above); run again once it answers")
-		default:
-			printSpecErrors(stderr, c.Specs)
-			if format == formatMarkdown {
-				err = c.Plan.WriteMarkdown(stdout)
-			} else {
-				err = writeTextPlan(stdout, c.Plan, of, fs)
-			}
-		}
-		if err != nil {
-			fmt.Fprintf(stderr, "certform plan: writing the plan: %v\n", err)
-			return exitError
-		}
-		if *out != "" {
-			if failed {
-				fmt.Fprintf(stderr, "certform plan: the plan is not saved to %s: it was made with errors (see above)\n", *out)
-				return exitError
-			}
-			if err := writeSavedPlan(*out, reconcile.NewSavedPlan(c, known, time.Now())); err != nil {
-				fmt.Fprintf(stderr, "certform plan: saving the plan: %v\n", err)
-				return exitError
-			}
-			fmt.Fprintf(stderr, "certform plan: saved to %s; %s makes exactly these calls\n", *out, applyCommand(f, *out))
-		}
-		switch {
-		case failed || len(c.Plan.Blocked) > 0:
-			return exitError
-		case f.detailedExitCode && len(c.Plan.Actions) > 0:
-			return 2
-		}
-		return exitOK
+	return func([]string) int { return runPlan(s, fs, &f, of, *out) }
+}
+
+// runPlan is certform plan once its flags are parsed: out is --out.
+func runPlan(s *streams, fs *pflag.FlagSet, f *planFlags, of outputFlags, out string) int {
+	stderr := s.stderr
+	if !requireFlags(fs, stderr, "dir", f.dir, "state", f.state) {
+		return s.usageCode()
 	}
+	loc, ok := checkLocation(fs.Name(), f.state, f.workspace, stderr)
+	if !ok {
+		return s.usageCode()
+	}
+	if err := f.check(); err != nil {
+		fmt.Fprintf(stderr, "certform plan: %v\n", err)
+		return s.usageCode()
+	}
+	format, err := of.resolve(f.asJSON)
+	if err != nil {
+		fmt.Fprintf(stderr, "certform plan: %v\n", err)
+		return s.usageCode()
+	}
+	logger, err := f.log.logger(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "certform plan: %v\n", err)
+		return s.usageCode()
+	}
+	known, err := loc.Read()
+	if err != nil {
+		fmt.Fprintf(stderr, "certform plan: %v\n%s", err, stateHint(err))
+		return exitError
+	}
+	r, code := planReconciler(s, f, loc, known, logger)
+	if r == nil {
+		return code
+	}
+	c, err := r.Prepare(s.ctx, reconcile.CycleOptions{Refresh: f.refresh})
+	if unreachable("plan", stderr, cycleErrors(c, err)...) {
+		return exitError
+	}
+	if err == nil {
+		err = f.checkReplace(c)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "certform plan: %v\n", err)
+		return exitError
+	}
+	for _, e := range c.Errors {
+		fmt.Fprintf(stderr, "certform plan: %v\n%s", e, errorHint(e))
+	}
+	if err := writePlan(s.stdout, stderr, c, format, of, fs); err != nil {
+		fmt.Fprintf(stderr, "certform plan: writing the plan: %v\n", err)
+		return exitError
+	}
+	failed := len(c.Specs.Errors) > 0 || len(c.Errors) > 0
+	if out != "" && !savePlan(stderr, out, c, known, *f, failed) {
+		return exitError
+	}
+	switch {
+	case failed || len(c.Plan.Blocked) > 0:
+		return exitError
+	case f.detailedExitCode && len(c.Plan.Actions) > 0:
+		return 2
+	}
+	return exitOK
+}
+
+// planReconciler builds plan's Reconciler on the state known, reading
+// CertCentral with --refresh. A nil Reconciler stops plan with code (the
+// reason is on stderr).
+func planReconciler(s *streams, f *planFlags, loc stateLocation, known *state.File, logger *slog.Logger) (*reconcile.Reconciler, int) {
+	r := newReconciler(reconcilerOptions{dir: f.dir, known: known, log: logger, cycle: f.cycle})
+	r.Replace = f.replace
+	if err := f.dcv.apply(r); err != nil {
+		fmt.Fprintf(s.stderr, "certform plan: %v\n", err)
+		return nil, exitError
+	}
+	if !f.refresh {
+		return r, exitOK
+	}
+	client, err := f.api.newClient(logger)
+	if err != nil {
+		return nil, clientFailed(s.stderr, "plan", s, err)
+	}
+	if err := checkAPIURL(nil, known, loc.Name(), client.BaseURL(), f.accountMoved, logger); err != nil {
+		fmt.Fprintf(s.stderr, "certform plan: %v\n", err)
+		return nil, exitError
+	}
+	r.API = client
+	preflight(client)
+	return r, exitOK
+}
+
+// writePlan writes the plan of c in format, and the spec errors on stderr;
+// none when a refresh failed.
+func writePlan(stdout, stderr io.Writer, c *reconcile.Cycle, format string, of outputFlags, fs *pflag.FlagSet) error {
+	switch {
+	case format == formatJSON:
+		return c.Plan.WriteJSON(stdout, c.Specs.Errors)
+	case slices.ContainsFunc(c.Errors, func(e error) bool { return !reconcile.IsClockError(e) }):
+		// A plan from a refresh that failed would tell a reviewer "No
+		// calls to make." when certform does not know. (A wrong clock
+		// alone reads CertCentral fine: the plan shows what it blocks.)
+		printSpecErrors(stderr, c.Specs)
+		fmt.Fprintln(stderr, "certform plan: no plan printed: CertCentral could not be read (see above); run again once it answers")
+		return nil
+	}
+	printSpecErrors(stderr, c.Specs)
+	if format == formatMarkdown {
+		return c.Plan.WriteMarkdown(stdout)
+	}
+	return writeTextPlan(stdout, c.Plan, of, fs)
+}
+
+// savePlan saves the plan of c to out (--out) for certform apply out,
+// unless it was made with errors; it reports whether it did.
+func savePlan(stderr io.Writer, out string, c *reconcile.Cycle, known *state.File, f planFlags, failed bool) bool {
+	if failed {
+		fmt.Fprintf(stderr, "certform plan: the plan is not saved to %s: it was made with errors (see above)\n", out)
+		return false
+	}
+	if err := writeSavedPlan(out, reconcile.NewSavedPlan(c, known, time.Now())); err != nil {
+		fmt.Fprintf(stderr, "certform plan: saving the plan: %v\n", err)
+		return false
+	}
+	fmt.Fprintf(stderr, "certform plan: saved to %s; %s makes exactly these calls\n", out, applyCommand(f, out))
+	return true
 }
 
 // applyCmd is certform apply.
