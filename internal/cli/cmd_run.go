@@ -127,94 +127,122 @@ func (o *runOptions) run(s *streams, fs *pflag.FlagSet) int {
 		fmt.Fprintf(stderr, "certform run: %v\n", err)
 		return exitUsage
 	}
-	fail := func(err error, hint string) int {
-		fmt.Fprintf(stderr, "certform run: %v\n", err)
-		if hint != "" {
-			fmt.Fprintln(stderr, hint)
-		}
-		return exitError
-	}
 	if fi, err := os.Stat(o.dir); err != nil || !fi.IsDir() {
-		return fail(fmt.Errorf("spec directory %s is not a readable folder", o.dir), "hint: --dir names the folder that holds your .yaml order specs")
+		return runFailed(stderr, fmt.Errorf("spec directory %s is not a readable folder", o.dir), "hint: --dir names the folder that holds your .yaml order specs\n")
 	}
-
 	met := daemon.NewMetrics()
 	interrupted := false // a second signal: exit at once, queued events dropped
 	notifier, err := openNotifier(o.notifyConfig, o.dir, logger, met)
 	if err != nil {
-		return fail(fmt.Errorf("--notify-config: %w", err), "")
+		return runFailed(stderr, fmt.Errorf("--notify-config: %w", err), "")
 	}
 	if notifier != nil {
 		defer func() { drainNotifier(notifier, logger, interrupted) }()
 	}
 	var fake *digicerttest.Server
 	if o.dev {
-		var cleanup func()
-		if fake, loc, cleanup, err = o.startDev(logger); err != nil {
-			return fail(err, "")
+		fake, loc, err = o.startDev(logger)
+		if err != nil {
+			return runFailed(stderr, err, "")
 		}
-		defer cleanup()
+		defer fake.Close()
+		defer os.RemoveAll(filepath.Dir(o.st.state))
 	}
-	var gate storeGate
-	client, err := o.api.newClient(logger, digicert.WithObserver(met.ObserveCall), digicert.WithGate(gate.check))
-	if err != nil {
-		return clientFailed(stderr, "run", s, err)
-	}
-	store := openDaemonState(loc, o.dir, o.once, logger, stderr)
-	if store == nil {
-		return exitError
+	client, store, takeOver, code := o.connect(s, logger, met, loc)
+	if client == nil {
+		return code
 	}
 	defer store.Close()
-	gate.set(store)
-	takeOver := func() error {
-		return checkAPIURL(store, nil, "", client.BaseURL(), o.st.accountMoved, logger)
-	}
-	if store.Lost() == nil {
-		if err := takeOver(); err != nil {
-			return fail(err, "")
-		}
-	}
-	if o.dev {
+	if fake != nil {
 		seedDev(o.dir, fake, store, logger)
 	}
+	err = o.runDaemon(logger, client, store, loc, schedules, met, notifier, takeOver)
+	interrupted = errors.Is(err, daemon.ErrInterrupted)
+	switch {
+	case interrupted, errors.Is(err, daemon.ErrFailed):
+		return exitError
+	case err != nil:
+		return runFailed(stderr, err, "")
+	}
+	return exitOK
+}
 
+// runFailed reports err, then hint (whole lines), for certform run and
+// returns 1.
+func runFailed(stderr io.Writer, err error, hint string) int {
+	fmt.Fprintf(stderr, "certform run: %v\n%s", err, hint)
+	return exitError
+}
+
+// runDaemon builds the Reconciler and the daemon on the locked store and
+// runs it until it stops (package daemon's errors tell why).
+func (o *runOptions) runDaemon(logger *slog.Logger, client *digicert.Client, store *state.Store, loc stateLocation,
+	schedules [2]*daemon.Schedule, met *daemon.Metrics, notifier *notify.Notifier, takeOver func() error) error {
 	sigs := make(chan os.Signal, 4)
 	daemonOwnsSignals.Store(true) // the daemon's own second-signal stop, not main's
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
-	r := newReconciler(reconcilerOptions{dir: o.dir, api: client, store: store, log: logger, parallelism: o.parallelism, dryRun: o.dryRun, cycle: o.cf})
-	r.Cache = spec.NewCache()
-	if err := o.df.apply(r, o.dir); err != nil {
-		return fail(err, "")
-	}
-	if err := o.df.openKeys(r, o.dir, loc); err != nil {
-		return fail(err, "")
-	}
-	if err := o.dcvf.apply(r); err != nil {
-		return fail(err, "")
+	r, err := o.reconciler(client, store, logger, loc)
+	if err != nil {
+		return err
 	}
 	d, err := daemon.New(o.daemonConfig(r, logger, schedules, met, sigs, takeOver, notifier))
 	if err != nil {
-		return fail(err, "")
+		return err
 	}
 	defer d.Close()
 	if !o.once {
 		o.logStart(logger, store, client.BaseURL())
 	}
-	err = d.Run(context.Background())
-	switch {
-	case errors.Is(err, daemon.ErrInterrupted):
-		interrupted = true
-		return exitError
-	case errors.Is(err, daemon.ErrFailed):
-		return exitError
-	case err != nil:
-		return fail(err, "")
+	if err := d.Run(context.Background()); err != nil {
+		return err
 	}
 	if !o.once {
 		logger.Info("certform run stopped")
 	}
-	return exitOK
+	return nil
+}
+
+// connect builds the CertCentral client and opens the state at loc, which
+// the client's gate then checks before every write call; takeOver checks
+// the state's API URL (--account-moved), now when the lock is held, and
+// again whenever the daemon takes the lock over. A nil client stops run
+// with code (the reason is on stderr).
+func (o *runOptions) connect(s *streams, logger *slog.Logger, met *daemon.Metrics, loc stateLocation) (client *digicert.Client, store *state.Store, takeOver func() error, code int) {
+	var gate storeGate
+	client, err := o.api.newClient(logger, digicert.WithObserver(met.ObserveCall), digicert.WithGate(gate.check))
+	if err != nil {
+		return nil, nil, nil, clientFailed(s.stderr, "run", s, err)
+	}
+	if store = openDaemonState(loc, o.dir, o.once, logger, s.stderr); store == nil {
+		return nil, nil, nil, exitError
+	}
+	gate.set(store)
+	takeOver = func() error {
+		return checkAPIURL(store, nil, "", client.BaseURL(), o.st.accountMoved, logger)
+	}
+	if store.Lost() == nil {
+		if err := takeOver(); err != nil {
+			store.Close()
+			fmt.Fprintf(s.stderr, "certform run: %v\n", err)
+			return nil, nil, nil, exitError
+		}
+	}
+	return client, store, takeOver, exitOK
+}
+
+// reconciler builds the daemon's Reconciler on the locked store, with
+// delivery, the key store and DCV as the flags say.
+func (o *runOptions) reconciler(client *digicert.Client, store *state.Store, logger *slog.Logger, loc stateLocation) (*reconcile.Reconciler, error) {
+	r := newReconciler(reconcilerOptions{dir: o.dir, api: client, store: store, log: logger, parallelism: o.parallelism, dryRun: o.dryRun, cycle: o.cf})
+	r.Cache = spec.NewCache()
+	if err := o.df.apply(r, o.dir); err != nil {
+		return nil, err
+	}
+	if err := o.df.openKeys(r, o.dir, loc); err != nil {
+		return nil, err
+	}
+	return r, o.dcvf.apply(r)
 }
 
 // daemonConfig is the daemon's configuration from run's flags and the
@@ -246,9 +274,9 @@ func (o *runOptions) logStart(logger *slog.Logger, store *state.Store, apiURL st
 }
 
 // startDev serves the dev fake CertCentral and points run at it, with a
-// temporary state (and certificate folder, unless --cert-dir names one);
-// cleanup stops the fake and removes them.
-func (o *runOptions) startDev(logger *slog.Logger) (fake *digicerttest.Server, loc stateLocation, cleanup func(), err error) {
+// temporary state (and certificate folder, unless --cert-dir names one)
+// in the folder of --state, which the caller removes once it closed fake.
+func (o *runOptions) startDev(logger *slog.Logger) (fake *digicerttest.Server, loc stateLocation, err error) {
 	fake = digicerttest.New(devKey, digicerttest.WithDisableCTField()) // as an account whose answers show CT
 	o.api.url = fake.Start()
 	os.Setenv("DIGICERT_API_KEY", devKey)
@@ -257,14 +285,14 @@ func (o *runOptions) startDev(logger *slog.Logger) (fake *digicerttest.Server, l
 	tmp, err := os.MkdirTemp("", "certform-dev-")
 	if err != nil {
 		fake.Close()
-		return nil, loc, nil, err
+		return nil, loc, err
 	}
 	o.st.state = filepath.Join(tmp, "state.json")
 	if o.df.certDir == "" {
 		o.df.certDir = filepath.Join(tmp, "certs")
 	}
 	logger.Info("dev mode: a fake CertCentral serves this run; nothing leaves this machine", "api_url", o.api.url, "state", o.st.state, "cert_dir", o.df.certDir)
-	return fake, location.File(o.st.state), func() { os.RemoveAll(tmp); fake.Close() }, nil
+	return fake, location.File(o.st.state), nil
 }
 
 // openNotifier loads the notification config at path (none when path is
