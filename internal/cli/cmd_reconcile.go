@@ -1001,46 +1001,64 @@ func statusSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
 		if !ok {
 			return exitUsage
 		}
-		known, err := loc.Read()
-		if err == nil {
-			err = checkStatusExists(loc)
-		}
+		known, rows, err := statusRows(loc, *dir)
 		if err != nil {
 			fmt.Fprintf(stderr, "certform status: %v\n%s", err, stateHint(err))
 			return exitError
 		}
-		var specs []*spec.Order
-		if *dir != "" {
-			res, err := spec.Load(*dir)
-			if err != nil {
-				fmt.Fprintf(stderr, "certform status: %v\n", err)
-				return exitError
-			}
-			specs = res.Orders
-			if specs == nil {
-				specs = []*spec.Order{}
-			}
-		}
-		var rows []statusJSON
-		if len(known.Entries) > 0 {
-			rows = status.Build(known, specs, nil)
-		}
 		if *asJSON {
-			if rows == nil {
-				rows = []statusJSON{}
-			}
 			return writeJSON(stdout, stderr, "status", rows)
 		}
-		if len(rows) == 0 {
-			fmt.Fprintf(stdout, "The %s tracks no orders.\n", loc.Name())
-			return exitOK
-		}
-		if err := view.Status(stdout, rows, known.ObservedAt, time.Now()); err != nil {
+		if err := view.StatusText(stdout, loc.Name(), rows, known.ObservedAt, time.Now()); err != nil {
 			fmt.Fprintf(stderr, "certform status: %v\n", err)
 			return exitError
 		}
 		return exitOK
 	}
+}
+
+// statusRows reads the state at loc, which must exist, and builds a row
+// for each of its entries (none: an empty list); with dir, the entries
+// without a valid spec below it are marked as orphans.
+func statusRows(loc stateLocation, dir string) (*state.File, []statusJSON, error) {
+	known, err := loc.Read()
+	if err == nil {
+		err = checkStatusExists(loc)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	var specs []*spec.Order
+	if dir != "" {
+		res, err := spec.Load(dir)
+		if err != nil {
+			return nil, nil, err
+		}
+		specs = res.Orders
+		if specs == nil {
+			specs = []*spec.Order{}
+		}
+	}
+	rows := []statusJSON{}
+	if len(known.Entries) > 0 {
+		rows = status.Build(known, specs, nil)
+	}
+	return known, rows, nil
+}
+
+// forgetRefused is why forget keeps the entry e of spec name unless
+// --force: a call whose outcome is unknown; nil when there is none.
+func forgetRefused(name string, e *state.Entry) error {
+	if e.Intent == nil {
+		return nil
+	}
+	what := fmt.Sprintf("its %s sent at %s", e.Intent.Action, e.Intent.Started.UTC().Format(time.RFC3339))
+	hint := fmt.Sprintf("apply settles it (it looks the order up and adopts it); to drop it anyway after checking CertCentral, run certform forget %s --force", name)
+	if e.Intent.Action == state.IntentOrder {
+		what += fmt.Sprintf(" (alternative order id %s)", e.Intent.AlternativeOrderID)
+		hint = fmt.Sprintf("look for alternative order id %s in CertCentral; apply settles it by looking it up; to drop it anyway, run certform forget %s --force", e.Intent.AlternativeOrderID, name)
+	}
+	return withHint(fmt.Errorf("%s is not forgotten: %s has an unknown outcome, and forgetting it could order the same certificate twice or lose a revocation", name, what), hint)
 }
 
 func writeJSON(stdout, stderr io.Writer, cmd string, v any) int {
@@ -1217,31 +1235,15 @@ func forgetSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
 			fmt.Fprintf(stderr, "certform forget: the state file has no entry named %q\n", name)
 			return exitError
 		}
-		if e.Intent != nil && !*force {
-			what := fmt.Sprintf("its %s sent at %s", e.Intent.Action, e.Intent.Started.UTC().Format(time.RFC3339))
-			hint := fmt.Sprintf("apply settles it (it looks the order up and adopts it); to drop it anyway after checking CertCentral, run certform forget %s --force", name)
-			if e.Intent.Action == state.IntentOrder {
-				what += fmt.Sprintf(" (alternative order id %s)", e.Intent.AlternativeOrderID)
-				hint = fmt.Sprintf("look for alternative order id %s in CertCentral; apply settles it by looking it up; to drop it anyway, run certform forget %s --force", e.Intent.AlternativeOrderID, name)
-			}
-			fmt.Fprintf(stderr, "certform forget: %s is not forgotten: %s has an unknown outcome, and forgetting it could order the same certificate twice or lose a revocation\nhint: %s\n", name, what, hint)
+		if err := forgetRefused(name, e); err != nil && !*force {
+			printError(stderr, "forget", err)
 			return exitError
 		}
 		if err := store.Update(name, func(*state.Entry) bool { return false }); err != nil {
 			fmt.Fprintf(stderr, "certform forget: %v\n", err)
 			return exitError
 		}
-		switch {
-		case e.Intent != nil && e.Intent.Action == state.IntentOrder:
-			fmt.Fprintf(stdout, "Forgot %s. Its order was in flight with an unknown outcome (alternative order id %s): check CertCentral for it.\n", name, e.Intent.AlternativeOrderID)
-		case e.Intent != nil:
-			fmt.Fprintf(stdout, "Forgot %s. Its %s request on order %d was in flight with an unknown outcome: check CertCentral for it.\n", name, e.Intent.Action, e.OrderID)
-		case e.OrderID != 0:
-			fmt.Fprintf(stdout, "Forgot %s; order %d is untouched in CertCentral.\n", name, e.OrderID)
-		default:
-			fmt.Fprintf(stdout, "Forgot %s.\n", name)
-		}
-		fmt.Fprintf(stdout, "If a spec named %s still exists, the next apply consults CertCentral and orders it again only if no live order has its names; to track the order again, run certform import.\n", name)
+		view.Forgotten(stdout, name, e)
 		return exitOK
 	}
 }

@@ -14,6 +14,16 @@ import (
 	"github.com/certform/certform/status"
 )
 
+// StatusText is certform status's text: the table of Status, or a line
+// saying that the state named name tracks no orders.
+func StatusText(w io.Writer, name string, rows []status.Entry, observedAt, now time.Time) error {
+	if len(rows) == 0 {
+		_, err := fmt.Fprintf(w, "The %s tracks no orders.\n", name)
+		return err
+	}
+	return Status(w, rows, observedAt, now)
+}
+
 // Status writes certform status's table: one row per entry, then when the
 // state last observed CertCentral (unless never). now dates the days left.
 func Status(w io.Writer, rows []status.Entry, observedAt, now time.Time) error {
