@@ -38,22 +38,11 @@ func fakeServerSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
 	var lf logFlags
 	lf.register(fs)
 	return func(args []string) int {
-		if err := checkLoopbackListen(*listen); err != nil {
-			fmt.Fprintf(stderr, "certform fake-server: %v\n", err)
-			return exitUsage
-		}
-		if *key == "" {
-			*key = randomFakeKey()
-		} else if err := checkFakeKey(*key); err != nil {
-			fmt.Fprintf(stderr, "certform fake-server: %v\n", err)
-			return exitUsage
-		}
-		logger, err := lf.logger(stderr)
+		logger, err := checkFakeFlags(*listen, key, &lf, stderr)
 		if err != nil {
 			fmt.Fprintf(stderr, "certform fake-server: %v\n", err)
 			return exitUsage
 		}
-
 		// Order info shows disable_ct, so that a CT change made through the
 		// control API (as in the console) is seen; real order info may lack it.
 		fake := digicerttest.New(*key, digicerttest.WithDisableCTField())
@@ -89,6 +78,20 @@ func fakeServerSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
 		logger.Info("fake CertCentral stopped; its orders are gone")
 		return exitOK
 	}
+}
+
+// checkFakeFlags checks --listen and --key (a random key when none is
+// given) and builds the logger of lf, which logs on stderr.
+func checkFakeFlags(listen string, key *string, lf *logFlags, stderr io.Writer) (*slog.Logger, error) {
+	if err := checkLoopbackListen(listen); err != nil {
+		return nil, err
+	}
+	if *key == "" {
+		*key = randomFakeKey()
+	} else if err := checkFakeKey(*key); err != nil {
+		return nil, err
+	}
+	return lf.logger(stderr)
 }
 
 // printFakeBanner tells the user where the fake is and how to point

@@ -599,16 +599,7 @@ func runPlan(s *streams, fs *pflag.FlagSet, f *planFlags, of outputFlags, out st
 	if !ok {
 		return s.usageCode()
 	}
-	if err := f.check(); err != nil {
-		fmt.Fprintf(stderr, "certform plan: %v\n", err)
-		return s.usageCode()
-	}
-	format, err := of.resolve(f.asJSON)
-	if err != nil {
-		fmt.Fprintf(stderr, "certform plan: %v\n", err)
-		return s.usageCode()
-	}
-	logger, err := f.log.logger(stderr)
+	format, logger, err := planOutput(f, of, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "certform plan: %v\n", err)
 		return s.usageCode()
@@ -651,6 +642,19 @@ func runPlan(s *streams, fs *pflag.FlagSet, f *planFlags, of outputFlags, out st
 		return 2
 	}
 	return exitOK
+}
+
+// planOutput checks plan's limits and output flags, and returns the
+// plan's format and the logger of --log-format and --log-level.
+func planOutput(f *planFlags, of outputFlags, stderr io.Writer) (format string, logger *slog.Logger, err error) {
+	if err := f.check(); err != nil {
+		return "", nil, err
+	}
+	if format, err = of.resolve(f.asJSON); err != nil {
+		return "", nil, err
+	}
+	logger, err = f.log.logger(stderr)
+	return format, logger, err
 }
 
 // planReconciler builds plan's Reconciler on the state known, reading

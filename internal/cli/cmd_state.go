@@ -272,20 +272,8 @@ func migrateState(src, dst stateLocation) (entries, revocations int, err error) 
 	if err := to.Mutate(func(t *state.File) { *t = *f }); err != nil {
 		return 0, 0, fmt.Errorf("writing %s: %w", dst.Name(), err)
 	}
-	want, err := state.Encode(f.Clone())
-	if err != nil {
+	if err := checkCopy(f, src, dst); err != nil {
 		return 0, 0, err
-	}
-	back, err := dst.Read()
-	if err != nil {
-		return 0, 0, fmt.Errorf("reading %s back: %w", dst.Name(), err)
-	}
-	got, err := state.Encode(back)
-	if err != nil {
-		return 0, 0, err
-	}
-	if string(got.Data) != string(want.Data) {
-		return 0, 0, fmt.Errorf("%s read back differs from %s; use neither until you have compared them (certform state pull)", dst.Name(), src.Name())
 	}
 	// Only now, the copy proved, the source is marked: from here on no
 	// command (a daemon not yet pointed at the new state) decides on it.
@@ -295,6 +283,27 @@ func migrateState(src, dst stateLocation) (entries, revocations int, err error) 
 			"hint: stop every certform that uses %s and point it at the new state (%s)", dst.Name(), src.Name(), err, src.Name(), mark.Flags)
 	}
 	return len(f.Entries), len(f.Revocations), nil
+}
+
+// checkCopy reads dst back and compares it with f, the state copied from
+// src, in the state file's format.
+func checkCopy(f *state.File, src, dst stateLocation) error {
+	want, err := state.Encode(f.Clone())
+	if err != nil {
+		return err
+	}
+	back, err := dst.Read()
+	if err != nil {
+		return fmt.Errorf("reading %s back: %w", dst.Name(), err)
+	}
+	got, err := state.Encode(back)
+	if err != nil {
+		return err
+	}
+	if string(got.Data) != string(want.Data) {
+		return fmt.Errorf("%s read back differs from %s; use neither until you have compared them (certform state pull)", dst.Name(), src.Name())
+	}
+	return nil
 }
 
 // storeGate is the check a CertCentral client makes before each call (see
