@@ -40,7 +40,7 @@ func fakeServerSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
 	return func(args []string) int {
 		logger, err := checkFakeFlags(*listen, key, &lf, stderr)
 		if err != nil {
-			fmt.Fprintf(stderr, "certform fake-server: %v\n", err)
+			printError(stderr, "fake-server", err)
 			return exitUsage
 		}
 		// Order info shows disable_ct, so that a CT change made through the
@@ -121,7 +121,8 @@ See "Trying certform by hand" in README.md for every call. Ctrl-C stops it.
 func checkLoopbackListen(addr string) error {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fmt.Errorf("--listen %q is not HOST:PORT: %v\nhint: use a loopback address, such as --listen 127.0.0.1:8080", addr, strings.TrimPrefix(err.Error(), "address "+addr+": "))
+		return withHint(fmt.Errorf("--listen %q is not HOST:PORT: %v", addr, strings.TrimPrefix(err.Error(), "address "+addr+": ")),
+			"use a loopback address, such as --listen 127.0.0.1:8080")
 	}
 	if host == "localhost" {
 		return nil
@@ -133,7 +134,8 @@ func checkLoopbackListen(addr string) error {
 	if host == "" {
 		what = "listens on every interface"
 	}
-	return fmt.Errorf("--listen %s %s: the fake CertCentral has no TLS and is for this machine only\nhint: use a loopback address, such as --listen %s", addr, what, net.JoinHostPort("127.0.0.1", port))
+	return withHint(fmt.Errorf("--listen %s %s: the fake CertCentral has no TLS and is for this machine only", addr, what),
+		"use a loopback address, such as --listen "+net.JoinHostPort("127.0.0.1", port))
 }
 
 // fakeKeyChars are the characters a --key may hold: safe in an HTTP

@@ -227,7 +227,8 @@ func stateMigrateSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
 		}
 		n, revs, err := migrateState(src, dst)
 		if err != nil {
-			fmt.Fprintf(stderr, "certform state migrate: %v\n%s", err, stateHint(err))
+			printError(stderr, "state migrate", err)
+			fmt.Fprint(stderr, stateHint(err))
 			return exitError
 		}
 		fmt.Fprintf(stdout, "Copied %d entries and %d revocation records from %s to %s, and read them back: the same state.\n", n, revs, src.Name(), dst.Name())
@@ -266,8 +267,8 @@ func migrateState(src, dst stateLocation) (entries, revocations int, err error) 
 	}
 	defer to.Close()
 	if have := to.Snapshot(); len(have.Entries) > 0 || len(have.Revocations) > 0 {
-		return 0, 0, fmt.Errorf("%s is not empty: it holds %d entries and %d revocation records; nothing was copied\n"+
-			"hint: migrate into a new state file or a new --workspace, or empty this one first", dst.Name(), len(have.Entries), len(have.Revocations))
+		return 0, 0, withHint(fmt.Errorf("%s is not empty: it holds %d entries and %d revocation records; nothing was copied", dst.Name(), len(have.Entries), len(have.Revocations)),
+			"migrate into a new state file or a new --workspace, or empty this one first")
 	}
 	if err := to.Mutate(func(t *state.File) { *t = *f }); err != nil {
 		return 0, 0, fmt.Errorf("writing %s: %w", dst.Name(), err)
@@ -279,8 +280,8 @@ func migrateState(src, dst stateLocation) (entries, revocations int, err error) 
 	// command (a daemon not yet pointed at the new state) decides on it.
 	mark := dst.Moved(time.Now())
 	if err := from.Mutate(func(f *state.File) { f.Moved = &mark }); err != nil {
-		return 0, 0, fmt.Errorf("copied to %s and read back, but marking %s as moved failed: %w\n"+
-			"hint: stop every certform that uses %s and point it at the new state (%s)", dst.Name(), src.Name(), err, src.Name(), mark.Flags)
+		return 0, 0, withHint(fmt.Errorf("copied to %s and read back, but marking %s as moved failed: %w", dst.Name(), src.Name(), err),
+			fmt.Sprintf("stop every certform that uses %s and point it at the new state (%s)", src.Name(), mark.Flags))
 	}
 	return len(f.Entries), len(f.Revocations), nil
 }
