@@ -65,6 +65,9 @@ type command struct {
 	args     int    // positional arguments: exactly this many; -1 any number
 	setup    func(fs *pflag.FlagSet, s *streams) func(args []string) int
 	subs     []*command
+	// help, when set, is the command's -h instead of its synopsis and
+	// flags (state: its subcommands).
+	help func(w io.Writer)
 }
 
 func commands() []*command {

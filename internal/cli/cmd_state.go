@@ -106,6 +106,7 @@ var stateCmd = &command{
 	short: "copy the state between a file and PostgreSQL (migrate), or print it (pull)",
 	setup: stateSetup,
 	subs:  []*command{stateMigrateCmd, statePullCmd},
+	help:  printStateUsage,
 }
 
 // stateSetup is certform state without a subcommand it knows: its usage,

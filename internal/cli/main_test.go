@@ -52,6 +52,9 @@ func TestMain_cobra(t *testing.T) {
 			stderr: "certform plan: invalid value \"1x\" for flag --resend-after: parse error\nRun 'certform plan -h' for its flags.\n"},
 		{name: "an int out of range", args: []string{"apply", "--parallelism", "99999999999999999999"}, code: 2,
 			stderr: "certform apply: invalid value \"99999999999999999999\" for flag --parallelism: value out of range\nRun 'certform apply -h' for its flags.\n"},
+		{name: "state -h lists its subcommands", args: []string{"state", "-h"}, code: 0, stdout: "Usage:\n  certform state SUBCOMMAND [flags]\n\nSubcommands:\n  migrate"},
+		{name: "help state", args: []string{"help", "state"}, code: 0, stdout: "Subcommands:\n  migrate"},
+		{name: "help state pull", args: []string{"state", "pull", "-h"}, code: 0, stdout: "Usage: certform state pull --state STATE [--workspace NAME]\n"},
 		{name: "--version", args: []string{"--version", "--json"}, code: 0, stdout: `"version":`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -246,6 +246,10 @@ func usage(w io.Writer, cmds []*command) {
 // commandUsage is a command's help: its synopsis, what it does and its
 // flags, each with its environment variable.
 func commandUsage(w io.Writer, display string, cmd *command, fs *pflag.FlagSet) {
+	if cmd.help != nil {
+		cmd.help(w)
+		return
+	}
 	long := cmd.long
 	if long == "" {
 		long = cmd.short
