@@ -413,10 +413,9 @@ type deliveryFlags struct {
 	hookTimeout time.Duration
 	hookBackoff time.Duration
 	postHook    string
-	// keyDir is where the keys made for specs with key_type live, for a
-	// state file (default keys/ beside it); certGroup the group given
-	// read access to each delivered privkey.pem.
-	keyDir    string
+	keyFlags
+	// certGroup is the group given read access to each delivered
+	// privkey.pem.
 	certGroup string
 }
 
@@ -426,7 +425,7 @@ func (f *deliveryFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.hookTimeout, "deploy-hook-timeout", deliver.DefaultHookTimeout, "time limit of one deploy hook run")
 	fs.DurationVar(&f.hookBackoff, "deploy-hook-backoff", reconcile.DefaultHookBackoff, "wait before a failed deploy hook runs again; doubles with each failure in a row, up to 1h")
 	fs.StringVar(&f.postHook, "post-hook", "", "run this command with /bin/sh -c once after a cycle that delivered any certificate, after its deploy hooks (a reload; needs --cert-dir)")
-	fs.StringVar(&f.keyDir, "key-dir", "", "where the private keys certform makes for specs with key_type are kept, with a state file (folder 0700, files 0600); default keys/ beside the state file, never inside --dir")
+	f.keyFlags.register(fs)
 	fs.StringVar(&f.certGroup, "cert-group", "", "give this group read access to each delivered privkey.pem (a web server's group); needs --cert-dir")
 }
 

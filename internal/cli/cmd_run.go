@@ -128,13 +128,13 @@ func (o *runOptions) run(s *streams, fs *pflag.FlagSet) int {
 		return exitUsage
 	}
 	if fi, err := os.Stat(o.dir); err != nil || !fi.IsDir() {
-		return runFailed(stderr, fmt.Errorf("spec directory %s is not a readable folder", o.dir), "hint: --dir names the folder that holds your .yaml order specs\n")
+		return runFailed(stderr, withHint(fmt.Errorf("spec directory %s is not a readable folder", o.dir), specDirHint))
 	}
 	met := daemon.NewMetrics()
 	interrupted := false // a second signal: exit at once, queued events dropped
 	notifier, err := openNotifier(o.notifyConfig, o.dir, logger, met)
 	if err != nil {
-		return runFailed(stderr, fmt.Errorf("--notify-config: %w", err), "")
+		return runFailed(stderr, fmt.Errorf("--notify-config: %w", err))
 	}
 	if notifier != nil {
 		defer func() { drainNotifier(notifier, logger, interrupted) }()
@@ -143,7 +143,7 @@ func (o *runOptions) run(s *streams, fs *pflag.FlagSet) int {
 	if o.dev {
 		fake, loc, err = o.startDev(logger)
 		if err != nil {
-			return runFailed(stderr, err, "")
+			return runFailed(stderr, err)
 		}
 		defer fake.Close()
 		defer os.RemoveAll(filepath.Dir(o.st.state))
@@ -162,15 +162,14 @@ func (o *runOptions) run(s *streams, fs *pflag.FlagSet) int {
 	case interrupted, errors.Is(err, daemon.ErrFailed):
 		return exitError
 	case err != nil:
-		return runFailed(stderr, err, "")
+		return runFailed(stderr, err)
 	}
 	return exitOK
 }
 
-// runFailed reports err, then hint (whole lines), for certform run and
-// returns 1.
-func runFailed(stderr io.Writer, err error, hint string) int {
-	fmt.Fprintf(stderr, "certform run: %v\n%s", err, hint)
+// runFailed reports err (with its hints) for certform run and returns 1.
+func runFailed(stderr io.Writer, err error) int {
+	printError(stderr, "run", err)
 	return exitError
 }
 

@@ -43,7 +43,7 @@ func validateSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
 		}
 		res, err := spec.Load(*dir)
 		if err != nil {
-			fmt.Fprintf(stderr, "certform validate: %v\nhint: --dir names the folder that holds your .yaml order specs\n", err)
+			printError(stderr, "validate", withHint(err, specDirHint))
 			return exitError
 		}
 		if *asJSON {

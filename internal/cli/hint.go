@@ -21,6 +21,9 @@ func (e *HintError) Error() string { return e.Err.Error() }
 // Unwrap returns the error the hints are about.
 func (e *HintError) Unwrap() error { return e.Err }
 
+// specDirHint is the hint of a --dir that names no spec directory.
+const specDirHint = "--dir names the folder that holds your .yaml order specs"
+
 // withHint returns err with hint, as a *HintError.
 func withHint(err error, hints ...string) error { return &HintError{Err: err, Hints: hints} }
 

@@ -2,12 +2,26 @@ package cli
 
 import (
 	"fmt"
+	"github.com/spf13/pflag"
 	"os/user"
 	"strconv"
 	"sync"
 
 	"github.com/certform/certform/keys"
 )
+
+// keyFlags is the key group, part of the delivery flags (apply, run): where
+// the private keys certform makes are kept.
+type keyFlags struct {
+	// keyDir is where the keys made for specs with key_type live, for a
+	// state file (default keys/ beside it).
+	keyDir string
+}
+
+// register declares the key flags on fs.
+func (f *keyFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.keyDir, "key-dir", "", "where the private keys certform makes for specs with key_type are kept, with a state file (folder 0700, files 0600); default keys/ beside the state file, never inside --dir")
+}
 
 // lazyKeys is the key store of a state file, opened (and its folder
 // created, 0700) on first use, so that a spec tree without key_type never
