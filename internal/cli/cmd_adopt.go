@@ -796,6 +796,7 @@ func adoptSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
 	st.registerAccountMoved(fs, "the state's orders moved to the CertCentral at --api-url: compare with its orders anyway")
 	var api apiFlags
 	api.register(fs)
+	api.env = s.env
 	var lf logFlags
 	lf.register(fs)
 	return func(args []string) int {

@@ -32,6 +32,13 @@ import (
 type apiFlags struct {
 	keyFile string
 	url     string
+	// env is the environment DIGICERT_API_KEY, DIGICERT_API_KEY_FILE,
+	// DIGICERT_API_URL and CREDENTIALS_DIRECTORY are read from: Main's;
+	// nil is the process's.
+	env Env
+	// key, when set, is the key itself, given by certform (run --dev's
+	// fake): no flag or variable is read for it.
+	key string
 }
 
 func (f *apiFlags) register(fs *pflag.FlagSet) {
@@ -51,16 +58,16 @@ const keyHint = "hint: set DIGICERT_API_KEY, or give --api-key-file FILE (or DIG
 // control character (a stray carriage return, an escape sequence pasted
 // from a terminal) is refused, naming where it came from but never the
 // key. warn, when not nil, gets a warning about a key file others may read.
-func loadAPIKey(flagFile string, warn func(msg string, args ...any)) (string, error) {
+func loadAPIKey(flagFile string, getenv func(string) string, warn func(msg string, args ...any)) (string, error) {
 	file := flagFile
 	if file == "" {
-		file = os.Getenv("DIGICERT_API_KEY_FILE")
+		file = getenv("DIGICERT_API_KEY_FILE")
 	}
 	if file == "" {
-		if k := strings.TrimSpace(os.Getenv("DIGICERT_API_KEY")); k != "" {
+		if k := strings.TrimSpace(getenv("DIGICERT_API_KEY")); k != "" {
 			return k, checkKeyText(k, "DIGICERT_API_KEY")
 		}
-		if dir := os.Getenv("CREDENTIALS_DIRECTORY"); dir != "" {
+		if dir := getenv("CREDENTIALS_DIRECTORY"); dir != "" {
 			file = filepath.Join(dir, "digicert-api-key")
 		}
 	}
@@ -145,7 +152,7 @@ func loggerAndClient(cmd string, lf *logFlags, api *apiFlags, stderr io.Writer, 
 func (f *apiFlags) newClient(logger *slog.Logger, opts ...digicert.Option) (*digicert.Client, error) {
 	url := f.url
 	if url == "" {
-		url = os.Getenv("DIGICERT_API_URL")
+		url = f.getenv("DIGICERT_API_URL")
 	}
 	if url == "" {
 		url = digicert.BaseURLUS
@@ -157,11 +164,24 @@ func (f *apiFlags) newClient(logger *slog.Logger, opts ...digicert.Option) (*dig
 	if logger != nil {
 		warn = logger.Warn
 	}
-	key, err := loadAPIKey(f.keyFile, warn)
-	if err != nil {
-		return nil, err
+	key := f.key
+	if key == "" {
+		var err error
+		if key, err = loadAPIKey(f.keyFile, f.getenv, warn); err != nil {
+			return nil, err
+		}
 	}
 	return digicert.New(key, append([]digicert.Option{digicert.WithBaseURL(url), digicert.WithVersion(certformVersion()), digicert.WithLogger(logger)}, opts...)...)
+}
+
+// getenv reads a variable of f.env (the process's when nil); unset is "".
+func (f *apiFlags) getenv(key string) string {
+	env := f.env
+	if env == nil {
+		env = os.LookupEnv
+	}
+	v, _ := env(key)
+	return v
 }
 
 // interactive reports whether apply asks before making calls: stdin and
@@ -582,6 +602,7 @@ var planCmd = &command{
 func planSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
 	var f planFlags
 	f.register(fs)
+	f.api.env = s.env
 	var of outputFlags
 	of.register(fs)
 	out := fs.String("out", "", "save the plan to FILE for certform apply FILE, which makes exactly its calls")
@@ -731,6 +752,7 @@ func applySetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
 	stdout, stderr := s.stdout, s.stderr
 	var f planFlags
 	f.register(fs)
+	f.api.env = s.env
 	parallelism := fs.Int("parallelism", 4, "specs worked on at once")
 	f.autoApprove = fs.Bool("auto-approve", false, "on a terminal, make the calls without asking for yes")
 	var df deliveryFlags
@@ -1090,6 +1112,7 @@ func importSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
 	st.registerAccountMoved(fs, accountMovedUsage)
 	var api apiFlags
 	api.register(fs)
+	api.env = s.env
 	var lf logFlags
 	lf.register(fs)
 	return func(args []string) int {

@@ -37,6 +37,7 @@ var runCmd = &command{
 	setup: func(fs *pflag.FlagSet, s *streams) func(args []string) int {
 		o := &runOptions{}
 		o.register(fs)
+		o.api.env = s.env
 		return func([]string) int { return o.run(s, fs) }
 	},
 }
@@ -278,9 +279,7 @@ func (o *runOptions) logStart(logger *slog.Logger, store *state.Store, apiURL st
 func (o *runOptions) startDev(logger *slog.Logger) (fake *digicerttest.Server, loc stateLocation, err error) {
 	fake = digicerttest.New(devKey, digicerttest.WithDisableCTField()) // as an account whose answers show CT
 	o.api.url = fake.Start()
-	os.Setenv("DIGICERT_API_KEY", devKey)
-	o.api.keyFile = ""
-	os.Unsetenv("DIGICERT_API_KEY_FILE")
+	o.api.key = devKey // the fake's key, never through the process's environment
 	tmp, err := os.MkdirTemp("", "certform-dev-")
 	if err != nil {
 		fake.Close()

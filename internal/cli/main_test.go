@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"path/filepath"
+
 	"bytes"
 	"context"
 	"errors"
+	"github.com/certform/certform/digicert/digicerttest"
 	"strings"
 	"testing"
 )
@@ -103,5 +106,23 @@ func TestPrintError(t *testing.T) {
 	printError(&b, "plan", errors.New("plain"))
 	if b.String() != "certform plan: plain\n" {
 		t.Errorf("got %q", b.String())
+	}
+}
+
+// TestMain_apiEnvironment: the API key and URL come from the environment
+// Main is given, not from the process's.
+func TestMain_apiEnvironment(t *testing.T) {
+	fake := digicerttest.New("env-key")
+	url := fake.Start()
+	defer fake.Close()
+	st := filepath.Join(t.TempDir(), "state.json")
+	args := []string{"plan", "--refresh", "--dir", "examples", "--state", st}
+	env := map[string]string{"DIGICERT_API_KEY": "env-key", "DIGICERT_API_URL": url}
+	if code, stdout, stderr := mainWith(env, args...); code != 0 || !strings.Contains(stdout, "certform will make these calls") {
+		t.Errorf("with the key in Main's environment: exit %d\nstdout %q\nstderr %q", code, stdout, stderr)
+	}
+	code, _, stderr := mainWith(map[string]string{"DIGICERT_API_URL": url, "DIGICERT_API_KEY_FILE": ""}, args...)
+	if code != 1 || !strings.HasPrefix(stderr, "certform plan: no DigiCert API key\nhint: set DIGICERT_API_KEY") {
+		t.Errorf("without it: exit %d, stderr %q", code, stderr)
 	}
 }
