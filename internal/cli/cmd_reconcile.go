@@ -46,7 +46,8 @@ func (f *apiFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.url, "api-url", "", "CertCentral API base URL (default $DIGICERT_API_URL, else "+digicert.BaseURLUS+")")
 }
 
-// errNoKey is returned by loadAPIKey when no source holds a key.
+// errNoKey is returned by loadAPIKey when no source holds a key, with
+// keyHint.
 var errNoKey = errors.New("no DigiCert API key")
 
 const keyHint = "hint: set DIGICERT_API_KEY, or give --api-key-file FILE (or DIGICERT_API_KEY_FILE=FILE); under systemd, LoadCredential=digicert-api-key:PATH"
@@ -72,7 +73,7 @@ func loadAPIKey(flagFile string, getenv func(string) string, warn func(msg strin
 		}
 	}
 	if file == "" {
-		return "", errNoKey
+		return "", withHint(errNoKey, strings.TrimPrefix(keyHint, "hint: "))
 	}
 	data, err := os.ReadFile(file)
 	if err != nil {
@@ -115,14 +116,11 @@ type usageError struct{ err error }
 func (e *usageError) Error() string { return e.err.Error() }
 func (e *usageError) Unwrap() error { return e.err }
 
-// clientFailed reports an error from newClient for command cmd and
-// returns the exit code: 2 (usageCode) for a bad API URL, 1 otherwise,
-// with the key hint when no key was found.
+// clientFailed reports an error from newClient for command cmd, with its
+// hints (the key hint when no key was found), and returns the exit code:
+// 2 (usageCode) for a bad API URL, 1 otherwise.
 func clientFailed(stderr io.Writer, cmd string, s *streams, err error) int {
-	fmt.Fprintf(stderr, "certform %s: %v\n", cmd, err)
-	if errors.Is(err, errNoKey) {
-		fmt.Fprintln(stderr, keyHint)
-	}
+	printError(stderr, cmd, err)
 	var ue *usageError
 	if errors.As(err, &ue) {
 		return s.usageCode()
