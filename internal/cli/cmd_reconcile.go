@@ -1084,9 +1084,10 @@ func forgetRefused(name string, e *state.Entry) error {
 	return withHint(fmt.Errorf("%s is not forgotten: %s has an unknown outcome, and forgetting it could order the same certificate twice or lose a revocation", name, what), hint)
 }
 
+// writeJSON writes v as JSON (view.JSON) for command cmd; an error is
+// reported on stderr and the code is 1.
 func writeJSON(stdout, stderr io.Writer, cmd string, v any) int {
-	enc := newJSONEncoder(stdout)
-	if err := enc.Encode(v); err != nil {
+	if err := view.JSON(stdout, v); err != nil {
 		fmt.Fprintf(stderr, "certform %s: %v\n", cmd, err)
 		return exitError
 	}
