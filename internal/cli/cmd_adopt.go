@@ -11,6 +11,8 @@ import (
 
 	"github.com/certform/certform/adopt"
 	"github.com/certform/certform/digicert"
+	"github.com/certform/certform/internal/cli/view"
+	"github.com/spf13/pflag"
 )
 
 // parseStatuses reads --status: comma-separated order statuses, each a
@@ -33,65 +35,75 @@ func parseStatuses(s string) (map[string]bool, error) {
 	return out, nil
 }
 
-func runAdopt(stdout, stderr io.Writer, args []string) int {
-	fs := newFlags(stderr, "adopt", "--dir DIR --state FILE --out FOLDER [--status S,...] [--common-name GLOB] [--dry-run]",
-		"write a spec with order_id for every live CertCentral order that neither the state file tracks nor a spec names; GET calls only, the state is only read")
-	dir := fs.String("dir", "", "spec directory (required)")
-	statePath := fs.String("state", "", "state file or postgres:// URL, only read (required)")
-	workspace := registerWorkspace(fs)
+// adoptCmd is certform adopt.
+var adoptCmd = &command{
+	name: "adopt", args: 0,
+	short:    "generate specs for the account's orders that certform does not track",
+	synopsis: "--dir DIR --state FILE --out FOLDER [--status S,...] [--common-name GLOB] [--dry-run]",
+	long:     "write a spec with order_id for every live CertCentral order that neither the state file tracks nor a spec names; GET calls only, the state is only read",
+	setup:    adoptSetup,
+}
+
+func adoptSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
+	stderr := s.stderr
+	dir := fs.String("dir", "", specDirUsage)
+	var st stateFlags
+	st.register(fs, "state file or postgres:// URL, only read (required)")
 	out := fs.String("out", "", "folder for the new specs, relative to --dir or absolute, inside --dir; created with mode 0700 (required)")
 	statuses := fs.String("status", "", "only orders with one of these comma-separated statuses, such as issued,pending (default: every live status)")
 	cn := fs.String("common-name", "", "only orders whose common name matches this pattern (Go's path.Match, whole name, lower case: * any characters, dots included; ? one; [...] a class; \\ escapes), such as '*.example.com'")
 	dryRun := fs.Bool("dry-run", false, "print the files on stdout instead of writing them")
 	parallelism := fs.Int("parallelism", 4, "orders read at once")
-	accountMoved := fs.Bool("account-moved", false, "the state's orders moved to the CertCentral at --api-url: compare with its orders anyway")
+	st.registerAccountMoved(fs, "the state's orders moved to the CertCentral at --api-url: compare with its orders anyway")
 	var api apiFlags
 	api.register(fs)
+	api.env = s.env
 	var lf logFlags
 	lf.register(fs)
-	if done, code := parseFlags(fs, stdout, args, 0); done {
-		return code
+	return func(args []string) int {
+		if !requireFlags(fs, stderr, "dir", *dir, "state", st.state, "out", *out) {
+			return exitUsage
+		}
+		loc, ok := checkLocation("adopt", st.state, st.workspace, stderr)
+		if !ok {
+			return exitUsage
+		}
+		if *parallelism < 1 {
+			fmt.Fprintf(stderr, "certform adopt: --parallelism %d: it must be at least 1\n", *parallelism)
+			return exitUsage
+		}
+		want, err := parseStatuses(*statuses)
+		if err != nil {
+			fmt.Fprintf(stderr, "certform adopt: %v\n", err)
+			return exitUsage
+		}
+		pattern := strings.ToLower(*cn)
+		if _, err := path.Match(pattern, ""); err != nil {
+			fmt.Fprintf(stderr, "certform adopt: --common-name %q: %v\n", *cn, err)
+			return exitUsage
+		}
+		run := adoptRun{loc: loc, api: &api, log: &lf, accountMoved: st.accountMoved, s: s}
+		return run.adopt(adopt.Bulk{Dir: *dir, Out: *out, Statuses: want, CommonName: pattern, DryRun: *dryRun, Parallelism: *parallelism})
 	}
-	if !requireFlags(fs, stderr, "dir", *dir, "state", *statePath, "out", *out) {
-		return exitUsage
-	}
-	loc, ok := checkLocation("adopt", *statePath, *workspace, stderr)
-	if !ok {
-		return exitUsage
-	}
-	if *parallelism < 1 {
-		fmt.Fprintf(stderr, "certform adopt: --parallelism %d: it must be at least 1\n", *parallelism)
-		return exitUsage
-	}
-	want, err := parseStatuses(*statuses)
-	if err != nil {
-		fmt.Fprintf(stderr, "certform adopt: %v\n", err)
-		return exitUsage
-	}
-	pattern := strings.ToLower(*cn)
-	if _, err := path.Match(pattern, ""); err != nil {
-		fmt.Fprintf(stderr, "certform adopt: --common-name %q: %v\n", *cn, err)
-		return exitUsage
-	}
-	cmd := adoptCmd{loc: loc, api: &api, log: &lf, accountMoved: *accountMoved, args: args}
-	return cmd.adopt(stdout, stderr, adopt.Bulk{Dir: *dir, Out: *out, Statuses: want, CommonName: pattern, DryRun: *dryRun, Parallelism: *parallelism})
 }
 
-// adoptCmd is what certform adopt and certform import take from their
+// adoptRun is what certform adopt and certform import take from their
 // command lines besides the job: where the state is, the API and logging
-// flags, --account-moved, and the arguments (for the client's errors).
-type adoptCmd struct {
+// flags, --account-moved, and the command's streams (its context, output
+// and arguments).
+type adoptRun struct {
 	loc          stateLocation
 	api          *apiFlags
 	log          *logFlags
 	accountMoved bool
-	args         []string
+	s            *streams
 }
 
 // adopt runs certform adopt's job (its API, Known and Check are set here)
 // with the state only read, prints the report and returns the exit code.
-func (c adoptCmd) adopt(stdout, stderr io.Writer, job adopt.Bulk) int {
-	logger, client, code := loggerAndClient("adopt", c.log, c.api, stderr, c.args)
+func (c adoptRun) adopt(job adopt.Bulk) int {
+	stdout, stderr := c.s.stdout, c.s.stderr
+	logger, client, code := loggerAndClient("adopt", c.log, c.api, stderr, c.s)
 	if code != 0 {
 		return code
 	}
@@ -104,8 +116,7 @@ func (c adoptCmd) adopt(stdout, stderr io.Writer, job adopt.Bulk) int {
 		fmt.Fprintf(stderr, "certform adopt: %v\n", err)
 		return exitError
 	}
-	ctx, stop := signalContext()
-	defer stop()
+	ctx := c.s.ctx
 	job.API, job.Known, job.Check = client, known, func(context.Context) error {
 		preflight(client)
 		return nil
@@ -123,9 +134,10 @@ func (c adoptCmd) adopt(stdout, stderr io.Writer, job adopt.Bulk) int {
 
 // importOrder runs certform import's job (its API, Store and Check are set
 // here), prints what it did and returns the exit code.
-func (c adoptCmd) importOrder(stdout, stderr io.Writer, im adopt.Import) int {
+func (c adoptRun) importOrder(im adopt.Import) int {
+	stdout, stderr := c.s.stdout, c.s.stderr
 	gate := &storeGate{}
-	logger, client, code := loggerAndClient("import", c.log, c.api, stderr, c.args, digicert.WithGate(gate.check))
+	logger, client, code := loggerAndClient("import", c.log, c.api, stderr, c.s, digicert.WithGate(gate.check))
 	if code != 0 {
 		return code
 	}
@@ -139,8 +151,7 @@ func (c adoptCmd) importOrder(stdout, stderr io.Writer, im adopt.Import) int {
 		fmt.Fprintf(stderr, "certform import: %v\n", err)
 		return exitError
 	}
-	ctx, stop := signalContext()
-	defer stop()
+	ctx := c.s.ctx
 	im.API, im.Store, im.Check = client, store, func(context.Context) error {
 		preflight(client)
 		return nil
@@ -195,7 +206,7 @@ func printAdopt(stdout, stderr io.Writer, rep *adopt.Report, dryRun bool) int {
 	if len(rep.NotLive) > 0 {
 		fmt.Fprintln(summary, notLiveLine(rep.NotLive))
 	}
-	fmt.Fprintf(summary, "Adopt: %s %s, %s skipped%s.\n", countOf(len(rep.Written), "spec"), done, countOf(len(rep.Skipped), "order"), failedCount(len(rep.Failed)))
+	fmt.Fprintf(summary, "Adopt: %s %s, %s skipped%s.\n", view.CountOf(len(rep.Written), "spec"), done, view.CountOf(len(rep.Skipped), "order"), view.FailedCount(len(rep.Failed)))
 	return printAdoptProblems(stderr, rep)
 }
 

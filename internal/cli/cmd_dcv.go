@@ -1,14 +1,12 @@
 package cli
 
 import (
-	"flag"
 	"fmt"
 	"github.com/certform/certform/internal/fsx"
+	"github.com/spf13/pflag"
 	"io"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"github.com/certform/certform/dcv"
@@ -24,7 +22,7 @@ type dcvFlags struct {
 	propagationTimeout time.Duration
 }
 
-func (f *dcvFlags) register(fs *flag.FlagSet) {
+func (f *dcvFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.config, "dcv-config", "", "DCV config (YAML: providers and the zones they serve) with which certform publishes domain validation records itself; also $CERTFORM_DCV_CONFIG; off when empty")
 	fs.DurationVar(&f.revalidateBefore, "dcv-revalidate-before", reconcile.DefaultRevalidateBefore, "revalidate an account domain a spec uses once its validation ends within this long (needs --dcv-config; 0: never, and GET /domain is not read)")
 	fs.DurationVar(&f.propagationTimeout, "dcv-propagation-timeout", dcv.DefaultPropagationTimeout, "wait at most this long for every authoritative name server to answer a published record")
@@ -101,14 +99,4 @@ func validateDCV(stdout, stderr io.Writer, f *dcvFlags) int {
 	}
 	fmt.Fprintf(stdout, "%s: %d providers, %d zones: valid\n", v.Config.Path, len(v.Config.Providers), len(v.Config.Zones))
 	return exitOK
-}
-
-// domainNotes are the status notes of the domains a spec uses: "domain
-// example.com validated until 2027-01-10 (34 days)", by domain name.
-func domainNotes(ends map[string]time.Time, now time.Time) []string {
-	var out []string
-	for _, d := range slices.Sorted(maps.Keys(ends)) {
-		out = append(out, fmt.Sprintf("domain %s validated until %s (%s days)", d, ends[d].UTC().Format("2006-01-02"), daysUntil(ends[d], now)))
-	}
-	return out
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/spf13/pflag"
 	"io"
 	"log/slog"
 	"net"
@@ -21,76 +22,76 @@ import (
 // flight finish before it closes their connections.
 const fakeShutdownGrace = 5 * time.Second
 
-// runFakeServer serves the fake CertCentral (package digicerttest) and its
-// control API on a loopback port until SIGINT or SIGTERM.
-func runFakeServer(stdout, stderr io.Writer, args []string) int {
-	ctx, stop := signalContext()
-	defer stop()
-	return fakeServer(ctx, stdout, stderr, args)
+// fakeServerCmd is certform fake-server.
+var fakeServerCmd = &command{
+	name: "fake-server", args: 0,
+	short:    "serve a fake CertCentral on this machine to try certform by hand",
+	synopsis: "[--listen ADDR] [--key KEY]",
+	long:     "serve a fake CertCentral on this machine to try certform by hand, until SIGINT or SIGTERM; its orders live in memory",
+	setup:    fakeServerSetup,
 }
 
-// fakeServer is certform fake-server, serving until ctx ends: then it shuts
-// down (calls in flight get fakeShutdownGrace) and returns 0.
-func fakeServer(ctx context.Context, stdout, stderr io.Writer, args []string) int {
-	fs := newFlags(stderr, "fake-server", "[--listen ADDR] [--key KEY]",
-		"serve a fake CertCentral on this machine to try certform by hand, until SIGINT or SIGTERM; its orders live in memory")
+func fakeServerSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
+	stdout, stderr := s.stdout, s.stderr
 	listen := fs.String("listen", "127.0.0.1:0", "loopback address to serve on (port 0: a free port); the fake has no TLS and serves this machine only")
 	key := fs.String("key", "", "the API key the fake accepts (default: a random one, printed at start)")
 	var lf logFlags
 	lf.register(fs)
-	if done, code := parseFlags(fs, stdout, args, 0); done {
-		return code
+	return func(args []string) int {
+		logger, err := checkFakeFlags(*listen, key, &lf, stderr)
+		if err != nil {
+			printError(stderr, "fake-server", err)
+			return exitUsage
+		}
+		// Order info shows disable_ct, so that a CT change made through the
+		// control API (as in the console) is seen; real order info may lack it.
+		fake := digicerttest.New(*key, digicerttest.WithDisableCTField())
+		ln, err := net.Listen("tcp", *listen)
+		if err != nil {
+			fmt.Fprintf(stderr, "certform fake-server: %v\nhint: choose another port, or port 0 for a free one (--listen 127.0.0.1:0)\n", err)
+			return exitError
+		}
+		srv := &http.Server{Handler: logFakeCalls(logger, forgetRequests(fake, fake.Handler())), ReadHeaderTimeout: 10 * time.Second}
+		served := make(chan error, 1)
+		go func() { served <- srv.Serve(ln) }()
+
+		base := "http://" + ln.Addr().String()
+		printFakeBanner(stdout, base+fake.BasePath, base+digicerttest.ControlPath, *key)
+		logger.Info("fake CertCentral serving", "api_url", base+fake.BasePath, "control_url", base+digicerttest.ControlPath)
+
+		select {
+		case err := <-served:
+			fmt.Fprintf(stderr, "certform fake-server: serving on %s: %v\n", ln.Addr(), err)
+			return exitError
+		case <-s.ctx.Done():
+		}
+		sctx, cancel := context.WithTimeout(context.Background(), fakeShutdownGrace)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			logger.Warn("calls still in flight were cut off", "error", err.Error())
+			srv.Close()
+		}
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			fmt.Fprintf(stderr, "certform fake-server: serving on %s: %v\n", ln.Addr(), err)
+			return exitError
+		}
+		logger.Info("fake CertCentral stopped; its orders are gone")
+		return exitOK
 	}
-	if err := checkLoopbackListen(*listen); err != nil {
-		fmt.Fprintf(stderr, "certform fake-server: %v\n", err)
-		return exitUsage
+}
+
+// checkFakeFlags checks --listen and --key (a random key when none is
+// given) and builds the logger of lf, which logs on stderr.
+func checkFakeFlags(listen string, key *string, lf *logFlags, stderr io.Writer) (*slog.Logger, error) {
+	if err := checkLoopbackListen(listen); err != nil {
+		return nil, err
 	}
 	if *key == "" {
 		*key = randomFakeKey()
 	} else if err := checkFakeKey(*key); err != nil {
-		fmt.Fprintf(stderr, "certform fake-server: %v\n", err)
-		return exitUsage
+		return nil, err
 	}
-	logger, err := lf.logger(stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "certform fake-server: %v\n", err)
-		return exitUsage
-	}
-
-	// Order info shows disable_ct, so that a CT change made through the
-	// control API (as in the console) is seen; real order info may lack it.
-	fake := digicerttest.New(*key, digicerttest.WithDisableCTField())
-	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
-		fmt.Fprintf(stderr, "certform fake-server: %v\nhint: choose another port, or port 0 for a free one (--listen 127.0.0.1:0)\n", err)
-		return exitError
-	}
-	srv := &http.Server{Handler: logFakeCalls(logger, forgetRequests(fake, fake.Handler())), ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-
-	base := "http://" + ln.Addr().String()
-	printFakeBanner(stdout, base+fake.BasePath, base+digicerttest.ControlPath, *key)
-	logger.Info("fake CertCentral serving", "api_url", base+fake.BasePath, "control_url", base+digicerttest.ControlPath)
-
-	select {
-	case err := <-served:
-		fmt.Fprintf(stderr, "certform fake-server: serving on %s: %v\n", ln.Addr(), err)
-		return exitError
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), fakeShutdownGrace)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		logger.Warn("calls still in flight were cut off", "error", err.Error())
-		srv.Close()
-	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		fmt.Fprintf(stderr, "certform fake-server: serving on %s: %v\n", ln.Addr(), err)
-		return exitError
-	}
-	logger.Info("fake CertCentral stopped; its orders are gone")
-	return exitOK
+	return lf.logger(stderr)
 }
 
 // printFakeBanner tells the user where the fake is and how to point
@@ -120,7 +121,8 @@ See "Trying certform by hand" in README.md for every call. Ctrl-C stops it.
 func checkLoopbackListen(addr string) error {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fmt.Errorf("--listen %q is not HOST:PORT: %v\nhint: use a loopback address, such as --listen 127.0.0.1:8080", addr, strings.TrimPrefix(err.Error(), "address "+addr+": "))
+		return withHint(fmt.Errorf("--listen %q is not HOST:PORT: %v", addr, strings.TrimPrefix(err.Error(), "address "+addr+": ")),
+			"use a loopback address, such as --listen 127.0.0.1:8080")
 	}
 	if host == "localhost" {
 		return nil
@@ -132,7 +134,8 @@ func checkLoopbackListen(addr string) error {
 	if host == "" {
 		what = "listens on every interface"
 	}
-	return fmt.Errorf("--listen %s %s: the fake CertCentral has no TLS and is for this machine only\nhint: use a loopback address, such as --listen %s", addr, what, net.JoinHostPort("127.0.0.1", port))
+	return withHint(fmt.Errorf("--listen %s %s: the fake CertCentral has no TLS and is for this machine only", addr, what),
+		"use a loopback address, such as --listen "+net.JoinHostPort("127.0.0.1", port))
 }
 
 // fakeKeyChars are the characters a --key may hold: safe in an HTTP

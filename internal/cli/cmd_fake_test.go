@@ -385,3 +385,16 @@ func TestFakeServer_shutdownFinishesCalls(t *testing.T) {
 		t.Errorf("the log lacks the call:\n%s", logs)
 	}
 }
+
+// fakeServer is certform fake-server with args, serving until ctx ends.
+func fakeServer(ctx context.Context, stdout, stderr io.Writer, args []string) int {
+	return Main(ctx, append([]string{"fake-server"}, args...), lookupEnv, Stdio{Stdout: stdout, Stderr: stderr})
+}
+
+// runFakeServer is certform fake-server with args as main runs it: until
+// SIGINT or SIGTERM.
+func runFakeServer(stdout, stderr io.Writer, args []string) int {
+	ctx, _, stop := Interrupts(context.Background())
+	defer stop()
+	return fakeServer(ctx, stdout, stderr, args)
+}

@@ -5,25 +5,21 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/certform/certform/adopt"
 	"github.com/certform/certform/deliver"
 	"github.com/certform/certform/digicert"
+	"github.com/certform/certform/internal/cli/view"
 	"github.com/certform/certform/internal/fsx"
 	"github.com/certform/certform/internal/runner"
 	"github.com/certform/certform/reconcile"
@@ -31,20 +27,29 @@ import (
 	"github.com/certform/certform/state"
 	"github.com/certform/certform/state/pgstate"
 	"github.com/certform/certform/status"
+	"github.com/spf13/pflag"
 )
 
 // apiFlags are the flags every command that may call CertCentral takes.
 type apiFlags struct {
 	keyFile string
 	url     string
+	// env is the environment DIGICERT_API_KEY, DIGICERT_API_KEY_FILE,
+	// DIGICERT_API_URL and CREDENTIALS_DIRECTORY are read from: Main's;
+	// nil is the process's.
+	env Env
+	// key, when set, is the key itself, given by certform (run --dev's
+	// fake): no flag or variable is read for it.
+	key string
 }
 
-func (f *apiFlags) register(fs *flag.FlagSet) {
+func (f *apiFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.keyFile, "api-key-file", "", "file holding the DigiCert API key (default $DIGICERT_API_KEY_FILE)")
 	fs.StringVar(&f.url, "api-url", "", "CertCentral API base URL (default $DIGICERT_API_URL, else "+digicert.BaseURLUS+")")
 }
 
-// errNoKey is returned by loadAPIKey when no source holds a key.
+// errNoKey is returned by loadAPIKey when no source holds a key, with
+// keyHint.
 var errNoKey = errors.New("no DigiCert API key")
 
 const keyHint = "hint: set DIGICERT_API_KEY, or give --api-key-file FILE (or DIGICERT_API_KEY_FILE=FILE); under systemd, LoadCredential=digicert-api-key:PATH"
@@ -56,21 +61,21 @@ const keyHint = "hint: set DIGICERT_API_KEY, or give --api-key-file FILE (or DIG
 // control character (a stray carriage return, an escape sequence pasted
 // from a terminal) is refused, naming where it came from but never the
 // key. warn, when not nil, gets a warning about a key file others may read.
-func loadAPIKey(flagFile string, warn func(msg string, args ...any)) (string, error) {
+func loadAPIKey(flagFile string, getenv func(string) string, warn func(msg string, args ...any)) (string, error) {
 	file := flagFile
 	if file == "" {
-		file = os.Getenv("DIGICERT_API_KEY_FILE")
+		file = getenv("DIGICERT_API_KEY_FILE")
 	}
 	if file == "" {
-		if k := strings.TrimSpace(os.Getenv("DIGICERT_API_KEY")); k != "" {
+		if k := strings.TrimSpace(getenv("DIGICERT_API_KEY")); k != "" {
 			return k, checkKeyText(k, "DIGICERT_API_KEY")
 		}
-		if dir := os.Getenv("CREDENTIALS_DIRECTORY"); dir != "" {
+		if dir := getenv("CREDENTIALS_DIRECTORY"); dir != "" {
 			file = filepath.Join(dir, "digicert-api-key")
 		}
 	}
 	if file == "" {
-		return "", errNoKey
+		return "", withHint(errNoKey, strings.TrimPrefix(keyHint, "hint: "))
 	}
 	data, err := os.ReadFile(file)
 	if err != nil {
@@ -113,17 +118,14 @@ type usageError struct{ err error }
 func (e *usageError) Error() string { return e.err.Error() }
 func (e *usageError) Unwrap() error { return e.err }
 
-// clientFailed reports an error from newClient for command cmd and
-// returns the exit code: 2 (usageCode) for a bad API URL, 1 otherwise,
-// with the key hint when no key was found.
-func clientFailed(stderr io.Writer, cmd string, args []string, err error) int {
-	fmt.Fprintf(stderr, "certform %s: %v\n", cmd, err)
-	if errors.Is(err, errNoKey) {
-		fmt.Fprintln(stderr, keyHint)
-	}
+// clientFailed reports an error from newClient for command cmd, with its
+// hints (the key hint when no key was found), and returns the exit code:
+// 2 (usageCode) for a bad API URL, 1 otherwise.
+func clientFailed(stderr io.Writer, cmd string, s *streams, err error) int {
+	printError(stderr, cmd, err)
 	var ue *usageError
 	if errors.As(err, &ue) {
-		return usageCode(args)
+		return s.usageCode()
 	}
 	return exitError
 }
@@ -132,15 +134,15 @@ func clientFailed(stderr io.Writer, cmd string, args []string, err error) int {
 // api for command cmd. A code other than 0 means the command stops with
 // it; the reason is on stderr (usageCode for a bad log flag or API URL).
 // opts add client options.
-func loggerAndClient(cmd string, lf *logFlags, api *apiFlags, stderr io.Writer, args []string, opts ...digicert.Option) (*slog.Logger, *digicert.Client, int) {
+func loggerAndClient(cmd string, lf *logFlags, api *apiFlags, stderr io.Writer, s *streams, opts ...digicert.Option) (*slog.Logger, *digicert.Client, int) {
 	logger, err := lf.logger(stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "certform %s: %v\n", cmd, err)
-		return nil, nil, usageCode(args)
+		return nil, nil, s.usageCode()
 	}
 	client, err := api.newClient(logger, opts...)
 	if err != nil {
-		return nil, nil, clientFailed(stderr, cmd, args, err)
+		return nil, nil, clientFailed(stderr, cmd, s, err)
 	}
 	return logger, client, 0
 }
@@ -150,7 +152,7 @@ func loggerAndClient(cmd string, lf *logFlags, api *apiFlags, stderr io.Writer, 
 func (f *apiFlags) newClient(logger *slog.Logger, opts ...digicert.Option) (*digicert.Client, error) {
 	url := f.url
 	if url == "" {
-		url = os.Getenv("DIGICERT_API_URL")
+		url = f.getenv("DIGICERT_API_URL")
 	}
 	if url == "" {
 		url = digicert.BaseURLUS
@@ -162,11 +164,24 @@ func (f *apiFlags) newClient(logger *slog.Logger, opts ...digicert.Option) (*dig
 	if logger != nil {
 		warn = logger.Warn
 	}
-	key, err := loadAPIKey(f.keyFile, warn)
-	if err != nil {
-		return nil, err
+	key := f.key
+	if key == "" {
+		var err error
+		if key, err = loadAPIKey(f.keyFile, f.getenv, warn); err != nil {
+			return nil, err
+		}
 	}
 	return digicert.New(key, append([]digicert.Option{digicert.WithBaseURL(url), digicert.WithVersion(certformVersion()), digicert.WithLogger(logger)}, opts...)...)
+}
+
+// getenv reads a variable of f.env (the process's when nil); unset is "".
+func (f *apiFlags) getenv(key string) string {
+	env := f.env
+	if env == nil {
+		env = os.LookupEnv
+	}
+	v, _ := env(key)
+	return v
 }
 
 // interactive reports whether apply asks before making calls: stdin and
@@ -258,7 +273,7 @@ type logFlags struct {
 	level  string
 }
 
-func (f *logFlags) register(fs *flag.FlagSet) {
+func (f *logFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.format, "log-format", "text", "log format on stderr: text or json")
 	fs.StringVar(&f.level, "log-level", "info", "log level: debug, info, warn or error")
 }
@@ -301,13 +316,12 @@ func colorOK(w io.Writer) bool {
 
 // planFlags are shared by plan and apply.
 type planFlags struct {
-	dir, state       string
-	workspace        string
+	dir string
+	stateFlags
 	refresh, asJSON  bool
 	refreshFull      bool // --refresh=full
 	detailedExitCode bool
 	cycle            cycleFlags
-	accountMoved     bool
 	api              apiFlags
 	log              logFlags
 	dcv              dcvFlags
@@ -324,6 +338,9 @@ type namesFlag []string
 
 // String lists the names given, comma-separated.
 func (n *namesFlag) String() string { return strings.Join(*n, ",") }
+
+// Type is the flag's type in the help: "value", as Go's flag package wrote it.
+func (n *namesFlag) Type() string { return "value" }
 
 // Set adds one name.
 func (n *namesFlag) Set(v string) error {
@@ -348,15 +365,14 @@ const defaultMaxPurchases = 20
 // maxPurchasesUsage is --max-purchases's help, shared by plan, apply and run.
 const maxPurchasesUsage = "new orders and renewals allowed in any 24 hours (recorded in the state); a plan with more blocks them all (raise it for a planned onboarding)"
 
-func (f *planFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.dir, "dir", "", "spec directory (required)")
-	fs.StringVar(&f.state, "state", "", stateUsage)
-	fs.StringVar(&f.workspace, "workspace", "", workspaceUsage)
-	fs.Var(refreshFlag{on: &f.refresh, full: &f.refreshFull}, "refresh", refreshUsage)
+func (f *planFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.dir, "dir", "", specDirUsage)
+	f.stateFlags.register(fs, stateUsage)
+	registerRefresh(fs, &f.refresh, &f.refreshFull)
 	fs.BoolVar(&f.asJSON, "json", false, "print the plan as JSON")
 	fs.BoolVar(&f.detailedExitCode, "detailed-exitcode", false, "exit 0 with no changes, 2 with changes, 1 on error")
 	f.cycle.register(fs, "quiet-period", "debounce")
-	fs.BoolVar(&f.accountMoved, "account-moved", false, "the state's orders moved to the CertCentral at --api-url: record the new API URL instead of refusing")
+	f.registerAccountMoved(fs, accountMovedUsage)
 	f.api.register(fs)
 	f.log.register(fs)
 	f.dcv.register(fs)
@@ -389,7 +405,7 @@ func (f *planFlags) check() error {
 
 // requireFlags says, in one line and a pointer to -h (as for an unknown
 // flag), the first required flag that is missing.
-func requireFlags(fs *flag.FlagSet, stderr io.Writer, pairs ...string) bool {
+func requireFlags(fs *pflag.FlagSet, stderr io.Writer, pairs ...string) bool {
 	for i := 0; i+1 < len(pairs); i += 2 {
 		if pairs[i+1] == "" {
 			fmt.Fprintf(stderr, "%s: --%s is required\nRun '%s -h' for its flags.\n", fs.Name(), pairs[i], fs.Name())
@@ -418,26 +434,19 @@ type deliveryFlags struct {
 	hookTimeout time.Duration
 	hookBackoff time.Duration
 	postHook    string
-	// keyDir is where the keys made for specs with key_type live, for a
-	// state file (default keys/ beside it); certGroup the group given
-	// read access to each delivered privkey.pem.
-	keyDir    string
+	keyFlags
+	// certGroup is the group given read access to each delivered
+	// privkey.pem.
 	certGroup string
-	// keyRecipients and keyIdentity seal and open the keys of a shared
-	// state (internal/cli/keys.go).
-	keyRecipients recipientsFlag
-	keyIdentity   string
 }
 
-func (f *deliveryFlags) register(fs *flag.FlagSet) {
+func (f *deliveryFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.certDir, "cert-dir", "", "deliver each issued certificate into DIR/NAME (cert.pem, chain.pem, fullchain.pem); off when empty")
 	fs.StringVar(&f.hook, "deploy-hook", "", "run this command with /bin/sh -c after each new delivery (needs --cert-dir)")
 	fs.DurationVar(&f.hookTimeout, "deploy-hook-timeout", deliver.DefaultHookTimeout, "time limit of one deploy hook run")
 	fs.DurationVar(&f.hookBackoff, "deploy-hook-backoff", reconcile.DefaultHookBackoff, "wait before a failed deploy hook runs again; doubles with each failure in a row, up to 1h")
 	fs.StringVar(&f.postHook, "post-hook", "", "run this command with /bin/sh -c once after a cycle that delivered any certificate, after its deploy hooks (a reload; needs --cert-dir)")
-	fs.StringVar(&f.keyDir, "key-dir", "", "where the private keys certform makes for specs with key_type are kept, with a state file (folder 0700, files 0600); default keys/ beside the state file, never inside --dir")
-	fs.Var(&f.keyRecipients, "key-recipient", keyRecipientUsage)
-	fs.StringVar(&f.keyIdentity, "key-identity-file", "", keyIdentityUsage)
+	f.keyFlags.register(fs)
 	fs.StringVar(&f.certGroup, "cert-group", "", "give this group read access to each delivered privkey.pem (a web server's group); needs --cert-dir")
 }
 
@@ -516,39 +525,6 @@ func (f *deliveryFlags) apply(r *reconcile.Reconciler, specDir string) error {
 	return nil
 }
 
-// printDeliveries reports each delivery on stdout and every failure on
-// stderr; it returns whether any failed.
-func printDeliveries(stdout, stderr io.Writer, cmd string, ds []runner.Delivery) (failed bool) {
-	for _, dv := range ds {
-		if dv.Err != nil {
-			failed = true
-			fmt.Fprintf(stderr, "certform %s: delivering %s: %v\n", cmd, dv.Name, dv.Err)
-			continue
-		}
-		if dv.Delivered {
-			fmt.Fprintf(stdout, "Delivered %s (serial %s, valid until %s) to %s.\n", dv.Name, dv.Serial, dv.NotAfter.Format(time.RFC3339), dv.Dir)
-		}
-		if dv.Deploy == runner.HookRan && !dv.Delivered {
-			fmt.Fprintf(stdout, "The deploy hook for %s (serial %s) ran again and succeeded.\n", dv.Name, dv.Serial)
-		}
-		if dv.Deploy == runner.HookFailed {
-			failed = true
-			when := "with backoff"
-			if !dv.RetryAt.IsZero() {
-				when = "at the first cycle from " + dv.RetryAt.UTC().Format(time.RFC3339)
-			}
-			fmt.Fprintf(stderr, "certform %s: %s: %v; the certificate stays delivered, and the hook runs again %s\n", cmd, dv.Name, dv.HookErr, when)
-			if len(dv.HookOutput) > 0 {
-				fmt.Fprintf(stderr, "%s", dv.HookOutput)
-				if dv.HookOutput[len(dv.HookOutput)-1] != '\n' {
-					fmt.Fprintln(stderr)
-				}
-			}
-		}
-	}
-	return failed
-}
-
 // checkStateOutsideDir refuses a state file inside the spec directory:
 // every state write would change the tree the daemon watches and the
 // snapshot a cycle reads.
@@ -614,114 +590,71 @@ func openState(cmd string, l stateLocation, dir string, stderr io.Writer) *state
 	return store
 }
 
-func runPlan(stdout, stderr io.Writer, args []string) int {
-	fs := newFlags(stderr, "plan", "--dir DIR --state FILE [--refresh] [--format text|json|markdown] [--compact] [--detailed-exitcode]",
-		"show what apply would do; without --refresh no API call and no key are needed, with it only GET calls")
+// planCmd is certform plan.
+var planCmd = &command{
+	name: "plan", args: 0,
+	short:    "show the calls apply would make",
+	synopsis: "--dir DIR --state FILE [--refresh] [--format text|json|markdown] [--compact] [--detailed-exitcode]",
+	long:     "show what apply would do; without --refresh no API call and no key are needed, with it only GET calls",
+	setup:    planSetup,
+}
+
+func planSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
 	var f planFlags
 	f.register(fs)
+	f.api.env = s.env
 	var of outputFlags
 	of.register(fs)
 	out := fs.String("out", "", "save the plan to FILE for certform apply FILE, which makes exactly its calls")
-	if done, code := parseFlags(fs, stdout, args, 0); done {
-		return code
-	}
+	return func([]string) int { return runPlan(s, fs, &f, of, *out) }
+}
+
+// runPlan is certform plan once its flags are parsed: out is --out.
+func runPlan(s *streams, fs *pflag.FlagSet, f *planFlags, of outputFlags, out string) int {
+	stderr := s.stderr
 	if !requireFlags(fs, stderr, "dir", f.dir, "state", f.state) {
-		return usageCode(args)
+		return s.usageCode()
 	}
 	loc, ok := checkLocation(fs.Name(), f.state, f.workspace, stderr)
 	if !ok {
-		return usageCode(args)
+		return s.usageCode()
 	}
-	if err := f.check(); err != nil {
-		fmt.Fprintf(stderr, "certform plan: %v\n", err)
-		return usageCode(args)
-	}
-	format, err := of.resolve(f.asJSON)
+	format, logger, err := planOutput(f, of, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "certform plan: %v\n", err)
-		return usageCode(args)
-	}
-	logger, err := f.log.logger(stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "certform plan: %v\n", err)
-		return usageCode(args)
+		return s.usageCode()
 	}
 	known, err := loc.Read()
 	if err != nil {
 		fmt.Fprintf(stderr, "certform plan: %v\n%s", err, stateHint(err))
 		return exitError
 	}
-	replace := func(r *reconcile.Reconciler) error { r.Replace = f.replace; return nil }
-	run, err := runner.New(runner.Options{Dir: f.dir, Known: known, Log: logger, Limits: f.cycle.limits()}, replace, f.dcv.apply)
-	if err != nil {
-		fmt.Fprintf(stderr, "certform plan: %v\n", err)
-		return exitError
+	run, code := planRunner(s, f, loc, known, logger)
+	if run == nil {
+		return code
 	}
-	var client *digicert.Client
-	if f.refresh {
-		client, err = f.api.newClient(logger)
-		if err != nil {
-			return clientFailed(stderr, "plan", args, err)
-		}
-		if err := checkAPIURL(nil, known, loc.Name(), client.BaseURL(), f.accountMoved, logger); err != nil {
-			fmt.Fprintf(stderr, "certform plan: %v\n", err)
-			return exitError
-		}
-		run.UseAPI(client)
-	}
-	ctx, stop := signalContext()
-	defer stop()
-	if f.refresh {
-		preflight(client)
-	}
-	rep := run.Once(ctx, runner.Step{Refresh: f.refresh, FullRefresh: f.refreshFull})
+	rep := run.Once(s.ctx, runner.Step{Refresh: f.refresh, FullRefresh: f.refreshFull})
 	c, err := rep.Cycle, rep.Err
 	if unreachable("plan", stderr, cycleErrors(c, err)...) {
 		return exitError
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "certform plan: %v\n", err)
-		return exitError
+	if err == nil {
+		err = f.checkReplace(c)
 	}
-	if err := f.checkReplace(c); err != nil {
+	if err != nil {
 		fmt.Fprintf(stderr, "certform plan: %v\n", err)
 		return exitError
 	}
 	for _, e := range c.Errors {
 		fmt.Fprintf(stderr, "certform plan: %v\n%s", e, errorHint(e))
 	}
-	failed := len(c.Specs.Errors) > 0 || len(c.Errors) > 0
-	switch {
-	case format == formatJSON:
-		err = c.Plan.WriteJSON(stdout, c.Specs.Errors)
-	case slices.ContainsFunc(c.Errors, func(e error) bool { return !reconcile.IsClockError(e) }):
-		// A plan from a refresh that failed would tell a reviewer "No
-		// calls to make." when certform does not know. (A wrong clock
-		// alone reads CertCentral fine: the plan shows what it blocks.)
-		printSpecErrors(stderr, c.Specs)
-		fmt.Fprintln(stderr, "certform plan: no plan printed: CertCentral could not be read (see above); run again once it answers")
-	default:
-		printSpecErrors(stderr, c.Specs)
-		if format == formatMarkdown {
-			err = c.Plan.WriteMarkdown(stdout)
-		} else {
-			err = writeTextPlan(stdout, c.Plan, of, fs)
-		}
-	}
-	if err != nil {
+	if err := writePlan(s.stdout, stderr, c, format, of, fs); err != nil {
 		fmt.Fprintf(stderr, "certform plan: writing the plan: %v\n", err)
 		return exitError
 	}
-	if *out != "" {
-		if failed {
-			fmt.Fprintf(stderr, "certform plan: the plan is not saved to %s: it was made with errors (see above)\n", *out)
-			return exitError
-		}
-		if err := writeSavedPlan(*out, reconcile.NewSavedPlan(c, known, time.Now())); err != nil {
-			fmt.Fprintf(stderr, "certform plan: saving the plan: %v\n", err)
-			return exitError
-		}
-		fmt.Fprintf(stderr, "certform plan: saved to %s; %s makes exactly these calls\n", *out, applyCommand(f, *out))
+	failed := len(c.Specs.Errors) > 0 || len(c.Errors) > 0
+	if out != "" && !savePlan(stderr, out, c, known, *f, failed) {
+		return exitError
 	}
 	switch {
 	case failed || len(c.Plan.Blocked) > 0:
@@ -732,66 +665,128 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 	return exitOK
 }
 
-func runApply(stdout, stderr io.Writer, args []string) int {
-	fs := newFlags(stderr, "apply", "--dir DIR --state FILE [PLAN_FILE] [--refresh] [--json] [--auto-approve] [--max-revocations N] [--parallelism N] [--resend-after DUR]",
-		"plan, then make the calls; exit 0 only when every call landed. With PLAN_FILE (from plan --out), make exactly its calls, or none if the state, the specs or the plan changed since")
+// planOutput checks plan's limits and output flags, and returns the
+// plan's format and the logger of --log-format and --log-level.
+func planOutput(f *planFlags, of outputFlags, stderr io.Writer) (format string, logger *slog.Logger, err error) {
+	if err := f.check(); err != nil {
+		return "", nil, err
+	}
+	if format, err = of.resolve(f.asJSON); err != nil {
+		return "", nil, err
+	}
+	logger, err = f.log.logger(stderr)
+	return format, logger, err
+}
+
+// planRunner builds plan's runner on the state known, reading
+// CertCentral with --refresh. A nil runner stops plan with code (the
+// reason is on stderr).
+func planRunner(s *streams, f *planFlags, loc stateLocation, known *state.File, logger *slog.Logger) (*runner.Runner, int) {
+	replace := func(r *reconcile.Reconciler) error { r.Replace = f.replace; return nil }
+	run, err := runner.New(runner.Options{Dir: f.dir, Known: known, Log: logger, Limits: f.cycle.limits()}, replace, f.dcv.apply)
+	if err != nil {
+		fmt.Fprintf(s.stderr, "certform plan: %v\n", err)
+		return nil, exitError
+	}
+	if !f.refresh {
+		return run, exitOK
+	}
+	client, err := f.api.newClient(logger)
+	if err != nil {
+		return nil, clientFailed(s.stderr, "plan", s, err)
+	}
+	if err := checkAPIURL(nil, known, loc.Name(), client.BaseURL(), f.accountMoved, logger); err != nil {
+		fmt.Fprintf(s.stderr, "certform plan: %v\n", err)
+		return nil, exitError
+	}
+	run.UseAPI(client)
+	preflight(client)
+	return run, exitOK
+}
+
+// writePlan writes the plan of c in format, and the spec errors on stderr;
+// none when a refresh failed.
+func writePlan(stdout, stderr io.Writer, c *reconcile.Cycle, format string, of outputFlags, fs *pflag.FlagSet) error {
+	switch {
+	case format == formatJSON:
+		return c.Plan.WriteJSON(stdout, c.Specs.Errors)
+	case slices.ContainsFunc(c.Errors, func(e error) bool { return !reconcile.IsClockError(e) }):
+		// A plan from a refresh that failed would tell a reviewer "No
+		// calls to make." when certform does not know. (A wrong clock
+		// alone reads CertCentral fine: the plan shows what it blocks.)
+		printSpecErrors(stderr, c.Specs)
+		fmt.Fprintln(stderr, "certform plan: no plan printed: CertCentral could not be read (see above); run again once it answers")
+		return nil
+	}
+	printSpecErrors(stderr, c.Specs)
+	if format == formatMarkdown {
+		return c.Plan.WriteMarkdown(stdout)
+	}
+	return writeTextPlan(stdout, c.Plan, of, fs)
+}
+
+// savePlan saves the plan of c to out (--out) for certform apply out,
+// unless it was made with errors; it reports whether it did.
+func savePlan(stderr io.Writer, out string, c *reconcile.Cycle, known *state.File, f planFlags, failed bool) bool {
+	if failed {
+		fmt.Fprintf(stderr, "certform plan: the plan is not saved to %s: it was made with errors (see above)\n", out)
+		return false
+	}
+	if err := writeSavedPlan(out, reconcile.NewSavedPlan(c, known, time.Now())); err != nil {
+		fmt.Fprintf(stderr, "certform plan: saving the plan: %v\n", err)
+		return false
+	}
+	fmt.Fprintf(stderr, "certform plan: saved to %s; %s makes exactly these calls\n", out, applyCommand(f, out))
+	return true
+}
+
+// applyCmd is certform apply.
+var applyCmd = &command{
+	name: "apply", args: -1,
+	short:    "make the calls that bring CertCentral in line with the specs",
+	synopsis: "--dir DIR --state FILE [PLAN_FILE] [--refresh] [--json] [--auto-approve] [--max-revocations N] [--parallelism N] [--resend-after DUR]",
+	long:     "plan, then make the calls; exit 0 only when every call landed. With PLAN_FILE (from plan --out), make exactly its calls, or none if the state, the specs or the plan changed since",
+	setup:    applySetup,
+}
+
+func applySetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
+	stdout, stderr := s.stdout, s.stderr
 	var f planFlags
 	f.register(fs)
+	f.api.env = s.env
 	parallelism := fs.Int("parallelism", 4, "specs worked on at once")
 	f.autoApprove = fs.Bool("auto-approve", false, "on a terminal, make the calls without asking for yes")
 	var df deliveryFlags
 	df.register(fs)
-	if done, code := parseFlags(fs, stdout, args, -1); done {
-		return code
-	}
-	if fs.NArg() > 1 {
-		fmt.Fprintf(stderr, "certform apply: unexpected argument %q: apply takes at most one plan file\n", fs.Arg(1))
-		return usageCode(args)
-	}
-	f.planFile = fs.Arg(0)
-	if !requireFlags(fs, stderr, "dir", f.dir, "state", f.state) {
-		return usageCode(args)
-	}
-	loc, ok := checkLocation(fs.Name(), f.state, f.workspace, stderr)
-	if !ok {
-		return usageCode(args)
-	}
-	if err := f.check(); err != nil {
-		fmt.Fprintf(stderr, "certform apply: %v\n", err)
-		return usageCode(args)
-	}
-	if *parallelism < 1 {
-		fmt.Fprintf(stderr, "certform apply: --parallelism %d: it must be at least 1\n", *parallelism)
-		return usageCode(args)
-	}
-	gate := &storeGate{}
-	logger, client, code := loggerAndClient("apply", &f.log, &f.api, stderr, args, digicert.WithGate(gate.check))
-	if code != 0 {
-		return code
-	}
-	ctx, stop := signalContext()
-	defer stop()
-	return applyOnce(ctx, f, loc, df, *parallelism, client, gate, logger, stdout, stderr)
-}
-
-// signalContext ends on the first SIGINT or SIGTERM; a second one exits at
-// once.
-func signalContext() (context.Context, func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	ch := make(chan os.Signal, 2)
-	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
-	go func() {
-		n := 0
-		for range ch {
-			n++
-			if n == 1 {
-				cancel()
-				continue
-			}
-			os.Exit(130)
+	return func(args []string) int {
+		if fs.NArg() > 1 {
+			fmt.Fprintf(stderr, "certform apply: unexpected argument %q: apply takes at most one plan file\n", fs.Arg(1))
+			return s.usageCode()
 		}
-	}()
-	return ctx, func() { signal.Stop(ch); cancel() }
+		f.planFile = fs.Arg(0)
+		if !requireFlags(fs, stderr, "dir", f.dir, "state", f.state) {
+			return s.usageCode()
+		}
+		loc, ok := checkLocation(fs.Name(), f.state, f.workspace, stderr)
+		if !ok {
+			return s.usageCode()
+		}
+		if err := f.check(); err != nil {
+			fmt.Fprintf(stderr, "certform apply: %v\n", err)
+			return s.usageCode()
+		}
+		if *parallelism < 1 {
+			fmt.Fprintf(stderr, "certform apply: --parallelism %d: it must be at least 1\n", *parallelism)
+			return s.usageCode()
+		}
+		gate := &storeGate{}
+		logger, client, code := loggerAndClient("apply", &f.log, &f.api, stderr, s, digicert.WithGate(gate.check))
+		if code != 0 {
+			return code
+		}
+		ctx := s.ctx
+		return applyOnce(ctx, f, loc, df, *parallelism, client, gate, logger, stdout, stderr)
+	}
 }
 
 // applyOnce is one apply: lock the state, then one cycle of the runner
@@ -915,7 +910,7 @@ func applyResults(f planFlags, rep runner.Report, waiting []reconcile.HookWait, 
 	if f.asJSON {
 		dout = io.Discard // the JSON object is the whole of stdout
 	}
-	if printDeliveries(dout, stderr, "apply", rep.Deliveries) {
+	if view.Deliveries(dout, stderr, "apply", rep.Deliveries) {
 		failed = true
 	}
 	if printPostHook(dout, stderr, "apply", rep.PostHook) {
@@ -930,7 +925,7 @@ func applyResults(f planFlags, rep runner.Report, waiting []reconcile.HookWait, 
 	}
 	bad := rep.Failed()
 	if !f.asJSON && len(results) > 0 {
-		_, outErr = fmt.Fprintf(stdout, "\nApply: %d of %d calls done%s.\n", len(results)-len(bad), len(results), failedCount(len(bad)))
+		_, outErr = fmt.Fprintf(stdout, "\nApply: %d of %d calls done%s.\n", len(results)-len(bad), len(results), view.FailedCount(len(bad)))
 	}
 	if outErr != nil {
 		fmt.Fprintf(stderr, "certform apply: writing the results: %v\n", outErr)
@@ -947,21 +942,6 @@ func applyResults(f planFlags, rep runner.Report, waiting []reconcile.HookWait, 
 		return 2
 	}
 	return exitOK
-}
-
-func failedCount(n int) string {
-	if n == 0 {
-		return ""
-	}
-	return fmt.Sprintf(", %d failed", n)
-}
-
-// countOf returns "1 order", "2 orders".
-func countOf(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return fmt.Sprintf("%d %ss", n, word)
 }
 
 func failureSummary(bad []reconcile.Result, blocked []reconcile.Action) string {
@@ -1000,7 +980,7 @@ func failureSummary(bad []reconcile.Result, blocked []reconcile.Action) string {
 		{"adopt:" + reconcile.BlockedOrderID, "adoption", "blocked because order_id names an order that cannot be adopted"},
 	} {
 		if ns := by[g.reason]; len(ns) > 0 {
-			line := fmt.Sprintf("%s %s: %s", countOf(len(ns), g.word), g.text, strings.Join(ns, ", "))
+			line := fmt.Sprintf("%s %s: %s", view.CountOf(len(ns), g.word), g.text, strings.Join(ns, ", "))
 			if g.reason != reconcile.BlockedMaxRevocations && g.reason != reconcile.BlockedMaxPurchases && g.reason != reconcile.BlockedClock {
 				line += " (see the notes)"
 			}
@@ -1054,238 +1034,185 @@ func stateHint(err error) string {
 // shared with the daemon's /status (package status).
 type statusJSON = status.Entry
 
-// daysUntil returns the whole days from now until t ("-" when unknown).
-func daysUntil(t time.Time, now time.Time) string {
-	if t.IsZero() {
-		return "-"
-	}
-	return strconv.Itoa(int(math.Floor(t.Sub(now).Hours() / 24)))
+// statusCmd is certform status.
+var statusCmd = &command{
+	name: "status", args: 0,
+	short:    "list the orders in the state file",
+	synopsis: "--state FILE [--dir DIR] [--json]",
+	long:     "list every order in the state file; with --dir, orphans (entries without a valid spec) are marked",
+	setup:    statusSetup,
 }
 
-func runStatus(stdout, stderr io.Writer, args []string) int {
-	fs := newFlags(stderr, "status", "--state FILE [--dir DIR] [--json]",
-		"list every order in the state file; with --dir, orphans (entries without a valid spec) are marked")
-	statePath := fs.String("state", "", stateUsage)
-	workspace := registerWorkspace(fs)
+func statusSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
+	stdout, stderr := s.stdout, s.stderr
+	var st stateFlags
+	st.register(fs, stateUsage)
 	dir := fs.String("dir", "", "spec directory, to mark orphans")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if done, code := parseFlags(fs, stdout, args, 0); done {
-		return code
+	return func(args []string) int {
+		if !requireFlags(fs, stderr, "state", st.state) {
+			return exitUsage
+		}
+		loc, ok := checkLocation(fs.Name(), st.state, st.workspace, stderr)
+		if !ok {
+			return exitUsage
+		}
+		known, rows, err := statusRows(loc, *dir)
+		if err != nil {
+			fmt.Fprintf(stderr, "certform status: %v\n%s", err, stateHint(err))
+			return exitError
+		}
+		if *asJSON {
+			return writeJSON(stdout, stderr, "status", rows)
+		}
+		if err := view.StatusText(stdout, loc.Name(), rows, known.ObservedAt, time.Now()); err != nil {
+			fmt.Fprintf(stderr, "certform status: %v\n", err)
+			return exitError
+		}
+		return exitOK
 	}
-	if !requireFlags(fs, stderr, "state", *statePath) {
-		return exitUsage
-	}
-	loc, ok := checkLocation(fs.Name(), *statePath, *workspace, stderr)
-	if !ok {
-		return exitUsage
-	}
+}
+
+// statusRows reads the state at loc, which must exist, and builds a row
+// for each of its entries (none: an empty list); with dir, the entries
+// without a valid spec below it are marked as orphans.
+func statusRows(loc stateLocation, dir string) (*state.File, []statusJSON, error) {
 	known, err := loc.Read()
 	if err == nil {
 		err = checkStatusExists(loc)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "certform status: %v\n%s", err, stateHint(err))
-		return exitError
+		return nil, nil, err
 	}
 	var specs []*spec.Order
-	if *dir != "" {
-		res, err := spec.Load(*dir)
+	if dir != "" {
+		res, err := spec.Load(dir)
 		if err != nil {
-			fmt.Fprintf(stderr, "certform status: %v\n", err)
-			return exitError
+			return nil, nil, err
 		}
 		specs = res.Orders
 		if specs == nil {
 			specs = []*spec.Order{}
 		}
 	}
-	var rows []statusJSON
+	rows := []statusJSON{}
 	if len(known.Entries) > 0 {
 		rows = status.Build(known, specs, nil)
 	}
-	if *asJSON {
-		if rows == nil {
-			rows = []statusJSON{}
-		}
-		return writeJSON(stdout, stderr, "status", rows)
-	}
-	if len(rows) == 0 {
-		fmt.Fprintf(stdout, "The %s tracks no orders.\n", loc.Name())
-		return exitOK
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	now := time.Now()
-	fmt.Fprintln(tw, "NAME\tORDER\tSTATUS\tCERT_DAYS\tORDER_DAYS\tDISABLE_CT\tAUTO_REISSUE\tREVOKE\tNOTE")
-	for _, r := range rows {
-		order, status, revoke := "-", orDash(r.Status), "-"
-		if r.OrderID != 0 {
-			order = strconv.Itoa(r.OrderID)
-		}
-		if r.Revoke != nil {
-			revoke = r.Revoke.Status
-			if r.Revoke.RequestID != 0 {
-				revoke += fmt.Sprintf(" (request %d)", r.Revoke.RequestID)
-			}
-		}
-		var notes []string
-		if r.Intent != nil {
-			notes = append(notes, fmt.Sprintf("%s outcome unknown since %s", r.Intent.Action, r.Intent.Started.Format(time.RFC3339)))
-		}
-		if r.Orphan {
-			notes = append(notes, "orphan: no valid spec")
-		}
-		if r.KeyType != "" && r.KeyCreatedAt != nil {
-			notes = append(notes, fmt.Sprintf("key %s made %s", r.KeyType, r.KeyCreatedAt.UTC().Format(time.RFC3339)))
-		}
-		if r.Imported {
-			notes = append(notes, "imported")
-		}
-		if n := len(r.PreviousOrderIDs); n > 0 {
-			notes = append(notes, fmt.Sprintf("renews order %d", r.PreviousOrderIDs[n-1]))
-		}
-		if r.DeliveryError != "" {
-			notes = append(notes, "delivery failed: "+r.DeliveryError)
-		}
-		if r.HookPending != "" {
-			notes = append(notes, fmt.Sprintf("deploy hook for serial %s failed %s", r.HookPending, countOf(r.HookAttempts, "time")))
-		}
-		notes = append(notes, domainNotes(r.DomainValidationEnds, now)...)
-		certDays, orderDays := "-", "-"
-		if r.NotAfter != nil {
-			certDays = daysUntil(*r.NotAfter, now)
-		}
-		if r.OrderValidTill != nil {
-			orderDays = daysUntil(*r.OrderValidTill, now)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\t%v\t%s\t%s\n", r.Name, order, status, certDays, orderDays, r.DisableCT, r.AutoReissue, revoke, strings.Join(notes, "; "))
-	}
-	if !known.ObservedAt.IsZero() {
-		fmt.Fprintf(tw, "\nLast observed in CertCentral: %s\n", known.ObservedAt.UTC().Format(time.RFC3339))
-	}
-	if err := tw.Flush(); err != nil {
-		fmt.Fprintf(stderr, "certform status: %v\n", err)
-		return exitError
-	}
-	return exitOK
+	return known, rows, nil
 }
 
-func orDash(s string) string {
-	if s == "" {
-		return "-"
+// forgetRefused is why forget keeps the entry e of spec name unless
+// --force: a call whose outcome is unknown; nil when there is none.
+func forgetRefused(name string, e *state.Entry) error {
+	if e.Intent == nil {
+		return nil
 	}
-	return s
+	what := fmt.Sprintf("its %s sent at %s", e.Intent.Action, e.Intent.Started.UTC().Format(time.RFC3339))
+	hint := fmt.Sprintf("apply settles it (it looks the order up and adopts it); to drop it anyway after checking CertCentral, run certform forget %s --force", name)
+	if e.Intent.Action == state.IntentOrder {
+		what += fmt.Sprintf(" (alternative order id %s)", e.Intent.AlternativeOrderID)
+		hint = fmt.Sprintf("look for alternative order id %s in CertCentral; apply settles it by looking it up; to drop it anyway, run certform forget %s --force", e.Intent.AlternativeOrderID, name)
+	}
+	return withHint(fmt.Errorf("%s is not forgotten: %s has an unknown outcome, and forgetting it could order the same certificate twice or lose a revocation", name, what), hint)
 }
 
+// writeJSON writes v as JSON (view.JSON) for command cmd; an error is
+// reported on stderr and the code is 1.
 func writeJSON(stdout, stderr io.Writer, cmd string, v any) int {
-	enc := newJSONEncoder(stdout)
-	if err := enc.Encode(v); err != nil {
+	if err := view.JSON(stdout, v); err != nil {
 		fmt.Fprintf(stderr, "certform %s: %v\n", cmd, err)
 		return exitError
 	}
 	return exitOK
 }
 
-func runImport(stdout, stderr io.Writer, args []string) int {
-	fs := newFlags(stderr, "import", "--dir DIR --state FILE NAME ORDER_ID",
-		"adopt an existing CertCentral order for the spec NAME after checking that its names match; from then on only toggles are planned for it")
-	dir := fs.String("dir", "", "spec directory (required)")
-	statePath := fs.String("state", "", stateUsage)
-	workspace := registerWorkspace(fs)
-	accountMoved := fs.Bool("account-moved", false, "the state's orders moved to the CertCentral at --api-url: record the new API URL instead of refusing")
+// importCmd is certform import.
+var importCmd = &command{
+	name: "import", args: 2,
+	short:    "adopt an existing order for a spec",
+	synopsis: "--dir DIR --state FILE NAME ORDER_ID",
+	long:     "adopt an existing CertCentral order for the spec NAME after checking that its names match; from then on only toggles are planned for it",
+	setup:    importSetup,
+}
+
+func importSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
+	stderr := s.stderr
+	dir := fs.String("dir", "", specDirUsage)
+	var st stateFlags
+	st.register(fs, stateUsage)
+	st.registerAccountMoved(fs, accountMovedUsage)
 	var api apiFlags
 	api.register(fs)
+	api.env = s.env
 	var lf logFlags
 	lf.register(fs)
-	if done, code := parseFlags(fs, stdout, args, 2); done {
-		return code
+	return func(args []string) int {
+		if !requireFlags(fs, stderr, "dir", *dir, "state", st.state) {
+			return exitUsage
+		}
+		loc, ok := checkLocation(fs.Name(), st.state, st.workspace, stderr)
+		if !ok {
+			return exitUsage
+		}
+		name := fs.Arg(0)
+		orderID, err := strconv.Atoi(fs.Arg(1))
+		if err != nil || orderID <= 0 {
+			fmt.Fprintf(stderr, "certform import: ORDER_ID %q is not an order id (a positive integer)\n", fs.Arg(1))
+			return exitUsage
+		}
+		run := adoptRun{loc: loc, api: &api, log: &lf, accountMoved: st.accountMoved, s: s}
+		return run.importOrder(adopt.Import{Dir: *dir, Name: name, OrderID: orderID})
 	}
-	if !requireFlags(fs, stderr, "dir", *dir, "state", *statePath) {
-		return exitUsage
-	}
-	loc, ok := checkLocation(fs.Name(), *statePath, *workspace, stderr)
-	if !ok {
-		return exitUsage
-	}
-	name := fs.Arg(0)
-	orderID, err := strconv.Atoi(fs.Arg(1))
-	if err != nil || orderID <= 0 {
-		fmt.Fprintf(stderr, "certform import: ORDER_ID %q is not an order id (a positive integer)\n", fs.Arg(1))
-		return exitUsage
-	}
-	cmd := adoptCmd{loc: loc, api: &api, log: &lf, accountMoved: *accountMoved, args: args}
-	return cmd.importOrder(stdout, stderr, adopt.Import{Dir: *dir, Name: name, OrderID: orderID})
 }
 
-// unknownOutcomeRefusal is forget's error for an entry whose intent's
-// outcome is unknown, with its hint.
-func unknownOutcomeRefusal(name string, in *state.Intent) string {
-	what := fmt.Sprintf("its %s sent at %s", in.Action, in.Started.UTC().Format(time.RFC3339))
-	hint := fmt.Sprintf("apply settles it (it looks the order up and adopts it); to drop it anyway after checking CertCentral, run certform forget %s --force", name)
-	if in.Action == state.IntentOrder {
-		what += fmt.Sprintf(" (alternative order id %s)", in.AlternativeOrderID)
-		hint = fmt.Sprintf("look for alternative order id %s in CertCentral; apply settles it by looking it up; to drop it anyway, run certform forget %s --force", in.AlternativeOrderID, name)
-	}
-	return fmt.Sprintf("certform forget: %s is not forgotten: %s has an unknown outcome, and forgetting it could order the same certificate twice or lose a revocation\nhint: %s\n", name, what, hint)
+// forgetCmd is certform forget.
+var forgetCmd = &command{
+	name: "forget", args: 1,
+	short:    "drop a spec's entry from the state file",
+	synopsis: "--state FILE [--force] [--key-dir DIR] NAME",
+	long:     "drop NAME's entry and its keys from the state; no API call, the order itself is untouched",
+	setup:    forgetSetup,
 }
 
-// forgotReport says what forget dropped (e, the entry it was) and what
-// the next apply does.
-func forgotReport(name string, e *state.Entry) string {
-	var b strings.Builder
-	switch {
-	case e.Intent != nil && e.Intent.Action == state.IntentOrder:
-		fmt.Fprintf(&b, "Forgot %s. Its order was in flight with an unknown outcome (alternative order id %s): check CertCentral for it.\n", name, e.Intent.AlternativeOrderID)
-	case e.Intent != nil:
-		fmt.Fprintf(&b, "Forgot %s. Its %s request on order %d was in flight with an unknown outcome: check CertCentral for it.\n", name, e.Intent.Action, e.OrderID)
-	case e.OrderID != 0:
-		fmt.Fprintf(&b, "Forgot %s; order %d is untouched in CertCentral.\n", name, e.OrderID)
-	default:
-		fmt.Fprintf(&b, "Forgot %s.\n", name)
-	}
-	fmt.Fprintf(&b, "If a spec named %s still exists, the next apply consults CertCentral and orders it again only if no live order has its names; to track the order again, run certform import.\n", name)
-	return b.String()
-}
-
-func runForget(stdout, stderr io.Writer, args []string) int {
-	fs := newFlags(stderr, "forget", "--state FILE [--force] [--key-dir DIR] NAME",
-		"drop NAME's entry and its keys from the state; no API call, the order itself is untouched")
-	statePath := fs.String("state", "", stateUsage)
-	workspace := registerWorkspace(fs)
+func forgetSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
+	stdout, stderr := s.stdout, s.stderr
+	var st stateFlags
+	st.register(fs, stateUsage)
 	force := fs.Bool("force", false, "forget an entry even while a call's outcome is unknown (an order or revoke in flight)")
 	keyDir := fs.String("key-dir", "", "the key store of a state file, whose keys of NAME are removed too; default keys/ beside the state file")
-	if done, code := parseFlags(fs, stdout, args, 1); done {
-		return code
+	return func(args []string) int {
+		if !requireFlags(fs, stderr, "state", st.state) {
+			return exitUsage
+		}
+		loc, ok := checkLocation(fs.Name(), st.state, st.workspace, stderr)
+		if !ok {
+			return exitUsage
+		}
+		if loc.Shared() && *keyDir != "" {
+			fmt.Fprintln(stderr, "certform forget: --key-dir is for a state file; a shared (PostgreSQL) state keeps its keys in the database")
+			return exitUsage
+		}
+		name := fs.Arg(0)
+		store := openState("forget", loc, "", stderr)
+		if store == nil {
+			return exitError
+		}
+		defer store.Close()
+		e := store.Entry(name)
+		if e == nil {
+			fmt.Fprintf(stderr, "certform forget: the state file has no entry named %q\n", name)
+			return exitError
+		}
+		if err := forgetRefused(name, e); err != nil && !*force {
+			printError(stderr, "forget", err)
+			return exitError
+		}
+		if err := store.Update(name, func(*state.Entry) bool { return false }); err != nil {
+			fmt.Fprintf(stderr, "certform forget: %v\n", err)
+			return exitError
+		}
+		view.Forgotten(stdout, name, e)
+		return removeForgottenKeys(stdout, stderr, store, loc, *keyDir, name)
 	}
-	if !requireFlags(fs, stderr, "state", *statePath) {
-		return exitUsage
-	}
-	loc, ok := checkLocation(fs.Name(), *statePath, *workspace, stderr)
-	if !ok {
-		return exitUsage
-	}
-	if loc.Shared() && *keyDir != "" {
-		fmt.Fprintln(stderr, "certform forget: --key-dir is for a state file; a shared (PostgreSQL) state keeps its keys in the database")
-		return exitUsage
-	}
-	name := fs.Arg(0)
-	store := openState("forget", loc, "", stderr)
-	if store == nil {
-		return exitError
-	}
-	defer store.Close()
-	e := store.Entry(name)
-	if e == nil {
-		fmt.Fprintf(stderr, "certform forget: the state file has no entry named %q\n", name)
-		return exitError
-	}
-	if e.Intent != nil && !*force {
-		fmt.Fprint(stderr, unknownOutcomeRefusal(name, e.Intent))
-		return exitError
-	}
-	if err := store.Update(name, func(*state.Entry) bool { return false }); err != nil {
-		fmt.Fprintf(stderr, "certform forget: %v\n", err)
-		return exitError
-	}
-	fmt.Fprint(stdout, forgotReport(name, e))
-	return removeForgottenKeys(stdout, stderr, store, loc, *keyDir, name)
 }

@@ -1,8 +1,8 @@
 package cli
 
 import (
-	"flag"
 	"fmt"
+	"github.com/spf13/pflag"
 	"io"
 	"os"
 	"strings"
@@ -29,7 +29,7 @@ type outputFlags struct {
 	compact bool
 }
 
-func (f *outputFlags) register(fs *flag.FlagSet) {
+func (f *outputFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.format, "format", formatText, "output format: text, json or markdown (a comment-sized plan for a merge request: summary first, destructive calls called out, details folded)")
 	fs.BoolVar(&f.compact, "compact", false, fmt.Sprintf("text format: one line a call, the summary first and last (the default on a terminal for more than %d calls)", compactAbove))
 }
@@ -56,9 +56,9 @@ func (f *outputFlags) resolve(asJSON bool) (string, error) {
 
 // flagGiven reports whether the flag name was set on the command line or
 // from its environment variable.
-func flagGiven(fs *flag.FlagSet, name string) bool {
+func flagGiven(fs *pflag.FlagSet, name string) bool {
 	given := false
-	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	fs.Visit(func(f *pflag.Flag) { given = given || f.Name == name })
 	if _, ok := lookupEnv(envName(name)); ok {
 		return true
 	}
@@ -73,7 +73,7 @@ var stdoutTerminal = func(w io.Writer) bool {
 
 // writeTextPlan prints p as text, compact when asked, or by default when
 // it has more than compactAbove calls and w is a terminal.
-func writeTextPlan(w io.Writer, p *reconcile.Changes, of outputFlags, fs *flag.FlagSet) error {
+func writeTextPlan(w io.Writer, p *reconcile.Changes, of outputFlags, fs *pflag.FlagSet) error {
 	compact := of.compact
 	if !flagGiven(fs, "compact") && len(p.Actions)+len(p.Blocked) > compactAbove && stdoutTerminal(w) {
 		compact = true
@@ -84,46 +84,53 @@ func writeTextPlan(w io.Writer, p *reconcile.Changes, of outputFlags, fs *flag.F
 	return p.WriteText(w, colorOK(w))
 }
 
-func runShow(stdout, stderr io.Writer, args []string) int {
-	fs := newFlags(stderr, "show", "PLAN_FILE [--json] [--format text|json|markdown] [--compact]",
-		"print a plan saved by plan --out, as apply PLAN_FILE would make it; no state, no API call")
+// showCmd is certform show.
+var showCmd = &command{
+	name: "show", args: 1,
+	short:    "print a plan saved by plan --out",
+	synopsis: "PLAN_FILE [--json] [--format text|json|markdown] [--compact]",
+	long:     "print a plan saved by plan --out, as apply PLAN_FILE would make it; no state, no API call",
+	setup:    showSetup,
+}
+
+func showSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
+	stdout, stderr := s.stdout, s.stderr
 	var of outputFlags
 	of.register(fs)
 	asJSON := fs.Bool("json", false, "print the saved plan as JSON (the file's own format)")
-	if done, code := parseFlags(fs, stdout, args, 1); done {
-		return code
+	return func(args []string) int {
+		format, err := of.resolve(*asJSON)
+		if err != nil {
+			fmt.Fprintf(stderr, "certform show: %v\n", err)
+			return exitUsage
+		}
+		file := fs.Arg(0)
+		data, err := os.ReadFile(file)
+		var saved *reconcile.SavedPlan
+		if err == nil {
+			saved, err = reconcile.ReadSavedPlan(data)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "certform show: %s: %v\n", file, err)
+			return exitError
+		}
+		p := &reconcile.Changes{Actions: saved.Actions, Blocked: saved.Blocked}
+		switch format {
+		case formatJSON:
+			err = newJSONEncoder(stdout).Encode(saved)
+		case formatMarkdown:
+			err = p.WriteMarkdown(stdout)
+		default:
+			fmt.Fprintf(stdout, "Saved plan %s, made at %s (state version %.12s, specs %.12s); certform apply %s makes exactly these calls.\n\n",
+				file, saved.CreatedAt.UTC().Format(time.RFC3339), saved.StateVersion, saved.SpecsDigest, file)
+			err = writeTextPlan(stdout, p, of, fs)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "certform show: %v\n", err)
+			return exitError
+		}
+		return exitOK
 	}
-	format, err := of.resolve(*asJSON)
-	if err != nil {
-		fmt.Fprintf(stderr, "certform show: %v\n", err)
-		return exitUsage
-	}
-	file := fs.Arg(0)
-	data, err := os.ReadFile(file)
-	var saved *reconcile.SavedPlan
-	if err == nil {
-		saved, err = reconcile.ReadSavedPlan(data)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "certform show: %s: %v\n", file, err)
-		return exitError
-	}
-	p := &reconcile.Changes{Actions: saved.Actions, Blocked: saved.Blocked}
-	switch format {
-	case formatJSON:
-		err = newJSONEncoder(stdout).Encode(saved)
-	case formatMarkdown:
-		err = p.WriteMarkdown(stdout)
-	default:
-		fmt.Fprintf(stdout, "Saved plan %s, made at %s (state version %.12s, specs %.12s); certform apply %s makes exactly these calls.\n\n",
-			file, saved.CreatedAt.UTC().Format(time.RFC3339), saved.StateVersion, saved.SpecsDigest, file)
-		err = writeTextPlan(stdout, p, of, fs)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "certform show: %v\n", err)
-		return exitError
-	}
-	return exitOK
 }
 
 // applyCommand is the command that applies the plan saved to file, with

@@ -2,7 +2,7 @@ package cli
 
 import (
 	"fmt"
-	"io"
+	"github.com/spf13/pflag"
 
 	"github.com/certform/certform/spec"
 )
@@ -16,50 +16,57 @@ type validateJSON struct {
 	Errors []*spec.Error `json:"errors"`
 }
 
-func runValidate(stdout, stderr io.Writer, args []string) int {
-	fs := newFlags(stderr, "validate", "--dir DIR [--json] [--dcv-config FILE]",
-		"check every spec below DIR: exit 0 when all are valid, 1 otherwise; no network, no state")
+// validateCmd is certform validate.
+var validateCmd = &command{
+	name: "validate", args: 0,
+	short:    "check every spec below DIR; no network, no state",
+	synopsis: "--dir DIR [--json] [--dcv-config FILE]",
+	long:     "check every spec below DIR: exit 0 when all are valid, 1 otherwise; no network, no state",
+	setup:    validateSetup,
+}
+
+func validateSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
+	stdout, stderr := s.stdout, s.stderr
 	dir := fs.String("dir", "", "spec directory to check (required)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	var dcvf dcvFlags
 	dcvf.register(fs)
-	if done, code := parseFlags(fs, stdout, args, 0); done {
-		return code
-	}
-	if dcvf.path() != "" {
-		if code := validateDCV(stdout, stderr, &dcvf); code != exitOK || *dir == "" {
-			return code
+	return func(args []string) int {
+		if dcvf.path() != "" {
+			if code := validateDCV(stdout, stderr, &dcvf); code != exitOK || *dir == "" {
+				return code
+			}
 		}
-	}
-	if *dir == "" {
-		requireFlags(fs, stderr, "dir", "")
-		return exitUsage
-	}
-	res, err := spec.Load(*dir)
-	if err != nil {
-		fmt.Fprintf(stderr, "certform validate: %v\nhint: --dir names the folder that holds your .yaml order specs\n", err)
-		return exitError
-	}
-	if *asJSON {
-		out := validateJSON{Specs: res.Specs, Files: res.Files, Valid: []string{}, Errors: res.Errors}
-		if out.Errors == nil {
-			out.Errors = []*spec.Error{}
+		if *dir == "" {
+			requireFlags(fs, stderr, "dir", "")
+			return exitUsage
 		}
-		for _, o := range res.Orders {
-			out.Valid = append(out.Valid, o.Name)
-		}
-		if err := newJSONEncoder(stdout).Encode(out); err != nil {
-			fmt.Fprintf(stderr, "certform validate: %v\n", err)
+		res, err := spec.Load(*dir)
+		if err != nil {
+			printError(stderr, "validate", withHint(err, specDirHint))
 			return exitError
 		}
-	} else {
-		for _, e := range res.Errors {
-			fmt.Fprintln(stdout, e)
+		if *asJSON {
+			out := validateJSON{Specs: res.Specs, Files: res.Files, Valid: []string{}, Errors: res.Errors}
+			if out.Errors == nil {
+				out.Errors = []*spec.Error{}
+			}
+			for _, o := range res.Orders {
+				out.Valid = append(out.Valid, o.Name)
+			}
+			if err := newJSONEncoder(stdout).Encode(out); err != nil {
+				fmt.Fprintf(stderr, "certform validate: %v\n", err)
+				return exitError
+			}
+		} else {
+			for _, e := range res.Errors {
+				fmt.Fprintln(stdout, e)
+			}
+			fmt.Fprintln(stdout, res.Summary())
 		}
-		fmt.Fprintln(stdout, res.Summary())
+		if len(res.Errors) > 0 {
+			return exitError
+		}
+		return exitOK
 	}
-	if len(res.Errors) > 0 {
-		return exitError
-	}
-	return exitOK
 }

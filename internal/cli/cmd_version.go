@@ -2,7 +2,7 @@ package cli
 
 import (
 	"fmt"
-	"io"
+	"github.com/spf13/pflag"
 	"runtime"
 	"runtime/debug"
 )
@@ -93,28 +93,36 @@ func certformVersion() string {
 	return readBuildVersion().Version
 }
 
-func runVersion(stdout, stderr io.Writer, args []string) int {
-	fs := newFlags(stderr, "version", "[--json]", "print certform's version, commit, build date, Go version and OS/arch")
+// versionCmd is certform version.
+var versionCmd = &command{
+	name: "version", args: 0,
+	short:    "print certform's version",
+	synopsis: "[--json]",
+	long:     "print certform's version, commit, build date, Go version and OS/arch",
+	setup:    versionSetup,
+}
+
+func versionSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
+	stdout, stderr := s.stdout, s.stderr
 	jsonOut := fs.Bool("json", false, "print the version as a JSON object (version, commit, date, go, os, arch)")
-	if done, code := parseFlags(fs, stdout, args, 0); done {
-		return code
-	}
-	v := readBuildVersion()
-	if *jsonOut {
-		if err := newJSONEncoder(stdout).Encode(v); err != nil {
-			fmt.Fprintf(stderr, "certform version: %v\n", err)
-			return exitError
+	return func(args []string) int {
+		v := readBuildVersion()
+		if *jsonOut {
+			if err := newJSONEncoder(stdout).Encode(v); err != nil {
+				fmt.Fprintf(stderr, "certform version: %v\n", err)
+				return exitError
+			}
+			return exitOK
 		}
+		unknown := func(s string) string {
+			if s == "" {
+				return "unknown"
+			}
+			return s
+		}
+		// The first line is what certform version always printed.
+		fmt.Fprintf(stdout, "certform %s\n  commit:  %s\n  date:    %s\n  go:      %s\n  os/arch: %s/%s\n",
+			v.Version, unknown(v.Commit), unknown(v.Date), v.Go, v.OS, v.Arch)
 		return exitOK
 	}
-	unknown := func(s string) string {
-		if s == "" {
-			return "unknown"
-		}
-		return s
-	}
-	// The first line is what certform version always printed.
-	fmt.Fprintf(stdout, "certform %s\n  commit:  %s\n  date:    %s\n  go:      %s\n  os/arch: %s/%s\n",
-		v.Version, unknown(v.Commit), unknown(v.Date), v.Go, v.OS, v.Arch)
-	return exitOK
 }

@@ -37,7 +37,7 @@ var helpFlag = regexp.MustCompile(`(?m)^  --([a-z0-9-]+)`)
 func flagsOf(t *testing.T, cmd []string) []string {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	if code := Run(append(slices.Clone(cmd), "-h"), &stdout, &stderr); code != 0 {
+	if code := run(append(slices.Clone(cmd), "-h"), &stdout, &stderr); code != 0 {
 		t.Fatalf("certform %s -h: exit %d\n%s", strings.Join(cmd, " "), code, stderr.String())
 	}
 	var flags []string

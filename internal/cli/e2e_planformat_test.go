@@ -102,7 +102,7 @@ func TestPlan_formatFlags(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			code := Run(append([]string{"plan", "--dir", "examples", "--state", st}, tt.args...), &stdout, &stderr)
+			code := run(append([]string{"plan", "--dir", "examples", "--state", st}, tt.args...), &stdout, &stderr)
 			if code != tt.code || !strings.HasPrefix(stdout.String(), tt.stdout) || (tt.stdout == "" && stdout.Len() > 0) || stderr.String() != tt.stderr {
 				t.Errorf("exit %d, want %d\nstdout %q\nstderr %q\nwant   %q", code, tt.code, stdout.String(), stderr.String(), tt.stderr)
 			}
@@ -123,7 +123,7 @@ func TestPlan_compactDefault(t *testing.T) {
 	plan := func(args ...string) string {
 		t.Helper()
 		var stdout, stderr bytes.Buffer
-		if code := Run(append([]string{"plan", "--dir", dir, "--state", st, "--max-purchases", "1000"}, args...), &stdout, &stderr); code != 0 {
+		if code := run(append([]string{"plan", "--dir", dir, "--state", st, "--max-purchases", "1000"}, args...), &stdout, &stderr); code != 0 {
 			t.Fatalf("exit %d\n%s", code, stderr.String())
 		}
 		return stdout.String()

@@ -15,10 +15,31 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/certform/certform/internal/cli/view"
 	"github.com/certform/certform/keys"
 	"github.com/certform/certform/reconcile"
 	"github.com/certform/certform/state"
+	"github.com/spf13/pflag"
 )
+
+// keyFlags is the key group, part of the delivery flags (apply, run): where
+// the private keys certform makes are kept.
+type keyFlags struct {
+	// keyDir is where the keys made for specs with key_type live, for a
+	// state file (default keys/ beside it).
+	keyDir string
+	// keyRecipients and keyIdentity seal and open the keys of a shared
+	// state (openSharedKeys).
+	keyRecipients recipientsFlag
+	keyIdentity   string
+}
+
+// register declares the key flags on fs.
+func (f *keyFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.keyDir, "key-dir", "", "where the private keys certform makes for specs with key_type are kept, with a state file (folder 0700, files 0600); default keys/ beside the state file, never inside --dir")
+	fs.Var(&f.keyRecipients, "key-recipient", keyRecipientUsage)
+	fs.StringVar(&f.keyIdentity, "key-identity-file", "", keyIdentityUsage)
+}
 
 // lazyKeys is the key store of a state file, opened (and its folder
 // created, 0700) on first use, so that a spec tree without key_type never
@@ -98,6 +119,9 @@ type recipientsFlag []string
 
 // String lists the recipients given, comma-separated.
 func (r *recipientsFlag) String() string { return strings.Join(*r, ",") }
+
+// Type is the flag's type in the help: "value", as Go's flag package wrote it.
+func (r *recipientsFlag) Type() string { return "value" }
 
 // Set adds the recipients of one value.
 func (r *recipientsFlag) Set(v string) error {
@@ -179,7 +203,7 @@ func forgetKeys(store *state.Store, loc stateLocation, keyDir, name string) (int
 func removeForgottenKeys(stdout, stderr io.Writer, store *state.Store, loc stateLocation, keyDir, name string) int {
 	n, err := forgetKeys(store, loc, keyDir, name)
 	if n > 0 {
-		fmt.Fprintf(stdout, "Removed %s of %s from the key store.\n", countOf(n, "private key"), name)
+		fmt.Fprintf(stdout, "Removed %s of %s from the key store.\n", view.CountOf(n, "private key"), name)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "certform forget: %s is forgotten, but removing its keys failed: %v\n", name, err)

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"github.com/certform/certform/internal/cli/view"
 	"io"
 	"strings"
 	"time"
@@ -36,7 +37,7 @@ func printPostHook(stdout, stderr io.Writer, cmd string, run *reconcile.PostHook
 func printHooksWaiting(stderr io.Writer, cmd string, ws []reconcile.HookWait) bool {
 	for _, w := range ws {
 		fmt.Fprintf(stderr, "certform %s: %s: the deploy hook for serial %s failed %s; it waits until %s to run again (--deploy-hook-backoff)\n",
-			cmd, w.Name, w.Serial, countOf(w.Attempts, "time"), w.RetryAt.UTC().Format(time.RFC3339))
+			cmd, w.Name, w.Serial, view.CountOf(w.Attempts, "time"), w.RetryAt.UTC().Format(time.RFC3339))
 	}
 	if len(ws) > 0 {
 		fmt.Fprintf(stderr, "hint: run certform apply again from then on, or let certform run retry it; certform status shows the failures\n")

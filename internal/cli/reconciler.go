@@ -1,11 +1,11 @@
 package cli
 
 import (
-	"flag"
 	"time"
 
 	"github.com/certform/certform/internal/runner"
 	"github.com/certform/certform/reconcile"
+	"github.com/spf13/pflag"
 )
 
 // cycleFlags are the flags that tune every cycle, declared once for plan,
@@ -28,7 +28,7 @@ const quietUsage = "read the specs only once no file below --dir changed for thi
 
 // register declares the cycle flags on fs; name is the quiet period's
 // flag (quiet-period or debounce), alias its other name.
-func (c *cycleFlags) register(fs *flag.FlagSet, name, alias string) {
+func (c *cycleFlags) register(fs *pflag.FlagSet, name, alias string) {
 	fs.IntVar(&c.maxRevocations, "max-revocations", 1, "revocation requests allowed in any 24 hours (recorded in the state); a plan with more blocks them all")
 	fs.IntVar(&c.maxPurchases, "max-purchases", defaultMaxPurchases, maxPurchasesUsage)
 	fs.DurationVar(&c.resendAfter, "resend-after", defaultResendAfter, "an order whose outcome is unknown and that a look-up does not find is sent again only this long after it was sent")

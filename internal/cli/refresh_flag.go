@@ -3,6 +3,8 @@ package cli
 import (
 	"errors"
 	"strconv"
+
+	"github.com/spf13/pflag"
 )
 
 // refreshFlag is --refresh on plan and apply. Bare --refresh (or any true
@@ -20,8 +22,17 @@ const refreshFull = "full"
 const refreshUsage = "read CertCentral first (GET calls only): the order list, then each order that differs from the state; " +
 	"--refresh=full reads every known order one by one, the only refresh that sees disable_ct or auto_reissue changed alone"
 
-// IsBoolFlag lets --refresh stand alone, as a boolean flag does.
-func (f refreshFlag) IsBoolFlag() bool { return true }
+// registerRefresh declares --refresh on fs: alone it means true (its
+// NoOptDefVal, as for a boolean flag), and it takes true, false or full
+// (--refresh=full, or CERTFORM_REFRESH=full).
+func registerRefresh(fs *pflag.FlagSet, on, full *bool) {
+	f := fs.VarPF(refreshFlag{on: on, full: full}, "refresh", "", refreshUsage)
+	f.NoOptDefVal = "true"
+}
+
+// Type is "bool": the help shows --refresh without a value, as a boolean
+// flag, and a refused value is worded as a boolean's (flagMessage).
+func (f refreshFlag) Type() string { return "bool" }
 
 // String returns the flag's value: false, true or full.
 func (f refreshFlag) String() string {
