@@ -88,8 +88,12 @@ func (r *Reconciler) HookDue(c *Cycle) time.Time {
 // download (pem_all), check (names, the spec CSR's key, validity, chain),
 // write atomically, record. After each new delivery, and when a hook that
 // failed earlier is due again, it runs Hook. It does nothing without
-// CertDir, in a dry run, or without a Store and API.
+// CertDir (but remove the keys the certificates of new keys replaced: see
+// dropReplacedKeys), in a dry run, or without a Store and API.
 func (r *Reconciler) Deliver(ctx context.Context, c *Cycle) []Delivery {
+	if r.CertDir == "" && !r.DryRun && r.Store != nil {
+		r.dropReplacedKeys()
+	}
 	if r.CertDir == "" || r.DryRun || r.Store == nil || r.API == nil || c == nil || c.Specs == nil {
 		return nil
 	}
@@ -246,13 +250,8 @@ func (r *Reconciler) recordDelivered(name string, certID int, b *deliver.Bundle,
 		}
 		return true
 	})
-	for _, k := range dropped {
-		if used != nil && k.CSRFingerprint == used.CSRFingerprint {
-			continue
-		}
-		if derr := r.Keys.Delete(name, k.CSRFingerprint); derr != nil && !errors.Is(derr, keys.ErrNotFound) {
-			r.logger().Warn("removing a replaced key failed", "spec", name, "csr_fingerprint", k.CSRFingerprint, "error", derr)
-		}
+	if used != nil {
+		r.deleteKeys(name, dropped, used.CSRFingerprint)
 	}
 	return uerr
 }

@@ -188,3 +188,68 @@ func csrNames(csrPEM string) (cn string, dnsNames []string, ok bool) {
 	}
 	return req.Subject.CommonName, dnsNames, true
 }
+
+// dropReplacedKeys removes, when certform delivers nothing (no CertDir),
+// the previous keys of every entry whose order is issued with the
+// certificate of its current key (keysReplaced): from the state, then
+// from the key store. With CertDir they go once that certificate is
+// delivered instead (recordDelivered), since a delivery may still need
+// them until then.
+func (r *Reconciler) dropReplacedKeys() {
+	if r.Keys == nil {
+		return
+	}
+	var names []string
+	r.Store.View(func(f *state.File) {
+		for _, n := range f.Names() {
+			if keysReplaced(f.Entries[n]) {
+				names = append(names, n)
+			}
+		}
+	})
+	for _, n := range names {
+		var dropped []state.KeyRecord
+		current := ""
+		err := r.Store.Update(n, func(x *state.Entry) bool {
+			if keysReplaced(x) {
+				dropped, x.PreviousKeys, current = x.PreviousKeys, nil, x.Key.CSRFingerprint
+			}
+			return true
+		})
+		if err != nil {
+			r.logger().Warn("recording that the replaced keys go failed; they stay", "spec", n, "error", err)
+			continue
+		}
+		r.deleteKeys(n, dropped, current)
+	}
+}
+
+// keysReplaced reports whether e holds previous keys that the certificate
+// of its current key replaced: the order is issued, nothing is in flight,
+// no reissue is pending, and the certificate is not the one a rejected
+// reissue of the current key left in place (that one is a previous
+// key's).
+func keysReplaced(e *state.Entry) bool {
+	if e == nil || e.Key == nil || len(e.PreviousKeys) == 0 || e.Intent != nil {
+		return false
+	}
+	if e.OrderID == 0 || e.Status != "issued" || e.CertificateID == 0 || e.ReissuedFrom != 0 {
+		return false
+	}
+	return e.ReissueRejected == nil || e.ReissueRejected.CertificateID != e.CertificateID
+}
+
+// deleteKeys removes from the key store the keys dropped from name's
+// entry, except the one of CSR fingerprint keep (the entry's current
+// key); a failure is logged (the file or row stays, the state no longer
+// lists it).
+func (r *Reconciler) deleteKeys(name string, dropped []state.KeyRecord, keep string) {
+	for _, k := range dropped {
+		if k.CSRFingerprint == keep {
+			continue
+		}
+		if err := r.Keys.Delete(name, k.CSRFingerprint); err != nil && !errors.Is(err, keys.ErrNotFound) {
+			r.logger().Warn("removing a replaced key failed", "spec", name, "csr_fingerprint", k.CSRFingerprint, "error", err)
+		}
+	}
+}

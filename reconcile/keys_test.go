@@ -634,3 +634,110 @@ func TestKeys_renewal(t *testing.T) {
 		})
 	}
 }
+
+// reissueRotated runs a spec with key_type through a reissue with a new
+// key (held until approved), and returns the first key and the reissue's.
+func (r *keyRig) reissueRotated() (first, second string) {
+	r.t.Helper()
+	r.keySpec("shop")
+	r.run(true)
+	first = r.entry("shop").Key.CSRFingerprint
+	r.keySpec("shop", "dns_names: [www.shop.example.com]")
+	r.clock.Add(time.Minute)
+	if res, _ := r.run(true); len(res) != 1 || !strings.HasPrefix(res[0], "reissue shop: reissue requested") {
+		r.t.Fatalf("results: %q", res)
+	}
+	second = r.entry("shop").Key.CSRFingerprint
+	wantLines(r.t, "stored keys while pending", r.storedKeys(), sortedStrings("shop/"+first, "shop/"+second))
+	return first, second
+}
+
+// TestKeys_rotationWithoutCertDir: without a certificate folder nothing
+// is delivered, so the previous key goes once the certificate of the new
+// key is issued and recorded; the new key stays.
+func TestKeys_rotationWithoutCertDir(t *testing.T) {
+	r := newKeyRig(t, digicerttest.WithReissueHold())
+	r.certDir = ""
+	first, second := r.reissueRotated()
+	// Still pending: the first key's certificate is the order's.
+	r.clock.Add(time.Minute)
+	r.run(true)
+	wantLines(t, "stored keys while still pending", r.storedKeys(), sortedStrings("shop/"+first, "shop/"+second))
+	r.srv.ApproveReissue(r.entry("shop").OrderID)
+	r.clock.Add(time.Minute)
+	if res, ds := r.run(true); len(res) != 0 || len(ds) != 0 {
+		t.Fatalf("results %q, deliveries %+v", res, ds)
+	}
+	wantLines(t, "stored keys once issued", r.storedKeys(), []string{"shop/" + second})
+	if e := r.entry("shop"); len(e.PreviousKeys) != 0 || e.Key.CSRFingerprint != second {
+		t.Fatalf("entry keys: %+v, previous %+v", e.Key, e.PreviousKeys)
+	}
+}
+
+// TestKeys_rotationWithoutCertDirRejected: a reissue CertCentral rejected
+// leaves the first key's certificate in place: without a certificate
+// folder both keys stay.
+func TestKeys_rotationWithoutCertDirRejected(t *testing.T) {
+	r := newKeyRig(t, digicerttest.WithReissueHold())
+	r.certDir = ""
+	first, second := r.reissueRotated()
+	r.srv.RejectReissue(r.entry("shop").OrderID)
+	r.clock.Add(time.Minute)
+	r.run(true)
+	if e := r.entry("shop"); e.ReissueRejected == nil || e.Status != "issued" {
+		t.Fatalf("entry: %+v", e)
+	}
+	wantLines(t, "stored keys", r.storedKeys(), sortedStrings("shop/"+first, "shop/"+second))
+}
+
+// TestKeys_rotationWithoutCertDirRenewal: a renewal with a new key, issued
+// at once, removes the previous key in the same cycle when nothing is
+// delivered.
+func TestKeys_rotationWithoutCertDirRenewal(t *testing.T) {
+	r := newKeyRig(t)
+	r.certDir = ""
+	r.keySpec("shop")
+	r.run(true)
+	r.endsIn("shop", 10*24*time.Hour)
+	r.clock.Add(time.Minute)
+	if res, _ := r.run(true); len(res) != 1 || !strings.HasPrefix(res[0], "renew shop: renewed as order ") {
+		t.Fatalf("results: %q", res)
+	}
+	e := r.entry("shop")
+	wantLines(t, "stored keys", r.storedKeys(), []string{"shop/" + e.Key.CSRFingerprint})
+	if len(e.PreviousKeys) != 0 {
+		t.Fatalf("previous keys left: %+v", e.PreviousKeys)
+	}
+}
+
+// TestKeys_rotationCertDirKeepsUntilDelivery: with a certificate folder,
+// the previous key stays after the new key's certificate is issued until
+// that certificate is delivered.
+func TestKeys_rotationCertDirKeepsUntilDelivery(t *testing.T) {
+	r := newKeyRig(t, digicerttest.WithReissueHold())
+	first, second := r.reissueRotated()
+	r.srv.ApproveReissue(r.entry("shop").OrderID)
+	// The certificate folder is a file: the delivery fails.
+	if err := os.RemoveAll(r.certDir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(r.certDir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r.clock.Add(time.Minute)
+	if _, ds := r.run(true); len(ds) != 1 || ds[0].Err == nil {
+		t.Fatalf("deliveries: %+v", ds)
+	}
+	if e := r.entry("shop"); e.Status != "issued" || e.ReissuedFrom != 0 {
+		t.Fatalf("entry: %+v", e)
+	}
+	wantLines(t, "stored keys before delivery", r.storedKeys(), sortedStrings("shop/"+first, "shop/"+second))
+	if err := os.Remove(r.certDir); err != nil {
+		t.Fatal(err)
+	}
+	r.clock.Add(time.Minute)
+	if _, ds := r.run(true); len(ds) != 1 || !ds[0].Delivered {
+		t.Fatalf("deliveries: %+v", ds)
+	}
+	wantLines(t, "stored keys after delivery", r.storedKeys(), []string{"shop/" + second})
+}
