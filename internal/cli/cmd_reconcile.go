@@ -331,6 +331,9 @@ type planFlags struct {
 	// replace are the specs --replace names: reissued now (reason
 	// replace), with a new key when certform makes their keys.
 	replace namesFlag
+	// keyIdentity is plan's --key-identity-file (apply's is in
+	// keyFlags): see planKeys.
+	keyIdentity string
 }
 
 // namesFlag is a repeatable flag of spec names.
@@ -606,6 +609,7 @@ func planSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
 	var of outputFlags
 	of.register(fs)
 	out := fs.String("out", "", "save the plan to FILE for certform apply FILE, which makes exactly its calls")
+	fs.StringVar(&f.keyIdentity, "key-identity-file", "", planKeyIdentityUsage)
 	return func([]string) int { return runPlan(s, fs, &f, of, *out) }
 }
 
@@ -683,7 +687,8 @@ func planOutput(f *planFlags, of outputFlags, stderr io.Writer) (format string, 
 // reason is on stderr).
 func planRunner(s *streams, f *planFlags, loc stateLocation, known *state.File, logger *slog.Logger) (*runner.Runner, int) {
 	replace := func(r *reconcile.Reconciler) error { r.Replace = f.replace; return nil }
-	run, err := runner.New(runner.Options{Dir: f.dir, Known: known, Log: logger, Limits: f.cycle.limits()}, replace, f.dcv.apply)
+	run, err := runner.New(runner.Options{Dir: f.dir, Known: known, Log: logger, Limits: f.cycle.limits()}, replace, f.dcv.apply,
+		planKeys(f.keyIdentity, loc))
 	if err != nil {
 		fmt.Fprintf(s.stderr, "certform plan: %v\n", err)
 		return nil, exitError

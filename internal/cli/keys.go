@@ -16,6 +16,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/certform/certform/internal/cli/view"
+	"github.com/certform/certform/internal/runner"
 	"github.com/certform/certform/keys"
 	"github.com/certform/certform/reconcile"
 	"github.com/certform/certform/state"
@@ -170,6 +171,33 @@ func (f *deliveryFlags) openSharedKeys(r *reconcile.Reconciler) error {
 	}
 	r.Keys = ks
 	return nil
+}
+
+// planKeyIdentityUsage is plan's --key-identity-file.
+const planKeyIdentityUsage = "with a shared (PostgreSQL) state, the age identity file apply uses: without it (or the systemd credential " + keys.CredentialName + "), a new spec with key_type is blocked, as apply would block it; plan reads no key"
+
+// planKeys is plan's runner.Setup for the keys. Plan reads no key, but on
+// a shared (PostgreSQL) state it tells what apply would do: without an
+// age identity (--key-identity-file, or the systemd credential
+// certform-key-identity) a new spec with key_type is blocked
+// (r.NoKeyStore). A given identity file is read and checked, as apply
+// reads it, but opens nothing; with a state file --key-identity-file is
+// refused, as apply refuses it.
+func planKeys(identity string, loc stateLocation) runner.Setup {
+	return func(r *reconcile.Reconciler) error {
+		if !loc.Shared() {
+			if identity != "" {
+				return errors.New("--key-identity-file is for a shared (PostgreSQL) state; a state file keeps its keys in --key-dir")
+			}
+			return nil
+		}
+		_, _, err := keys.LoadIdentities(identity, os.Getenv("CREDENTIALS_DIRECTORY"))
+		if errors.Is(err, keys.ErrNoIdentity) {
+			r.NoKeyStore = true
+			return nil
+		}
+		return err
+	}
 }
 
 // forgetKeys removes every key kept for the spec name (certform forget):
