@@ -210,7 +210,6 @@ func (r *Reconciler) Prepare(ctx context.Context, opt CycleOptions) (*Cycle, err
 		r.consultAndReplan(ctx, c, in)
 		r.holdOnClock(ctx, c)
 		if _, ok := r.dcvAPI(); ok {
-			// Only then: the state's copy costs a deep clone.
 			r.planDCV(ctx, c, r.known())
 		}
 	}
@@ -384,10 +383,12 @@ func (r *Reconciler) sleep(ctx context.Context, d time.Duration) error {
 	return wait.Sleep(ctx, d)
 }
 
-// known returns a copy of the state to plan against.
+// known returns the state to plan against, read-only: the store's
+// Frozen copy, made again only after the state changed (an idle cycle
+// copies nothing), or Known.
 func (r *Reconciler) known() *state.File {
 	if r.Store != nil {
-		return r.Store.Snapshot()
+		return r.Store.Frozen()
 	}
 	if r.Known != nil {
 		return r.Known
