@@ -35,6 +35,7 @@ import (
 
 	"github.com/certform/certform/daemon/leader"
 	"github.com/certform/certform/daemon/serve"
+	"github.com/certform/certform/digicert"
 	"github.com/certform/certform/internal/runner"
 	"github.com/certform/certform/reconcile"
 	"github.com/certform/certform/spec"
@@ -563,10 +564,10 @@ func (d *Daemon) dropTimers() {
 }
 
 // cycle runs one reconcile cycle through the runner: after a failure (and
-// at start, or a takeover) one cheap CertCentral call first, then Prepare
-// (refresh if asked, load from a quiet tree, consult, plan), log what it
-// found (review), Apply (unless dry run), Deliver, report. It returns
-// whether everything landed.
+// at start, or a takeover) with a reachability check first (see
+// checkAPI), then Prepare (refresh if asked, load from a quiet tree,
+// consult, plan), log what it found (review), Apply (unless dry run),
+// Deliver, report. It returns whether everything landed.
 func (d *Daemon) cycle(ctx context.Context, t trigger) bool {
 	start := d.clock.Now()
 	d.busy.Store(start.UnixNano())
@@ -574,14 +575,20 @@ func (d *Daemon) cycle(ctx context.Context, t trigger) bool {
 	d.cycles++
 	n := d.cycles
 	d.logStart(n, t)
-	if err := d.checkAPI(ctx, n, t); err != nil {
+	armed, err := d.checkAPI(ctx, n, t)
+	if err != nil {
 		d.apiDown(t, n, start, err)
 		return false
 	}
-	rep := d.run.Once(ctx, runner.Step{Refresh: t.refresh, Review: func(c *reconcile.Cycle) error {
+	rep := d.run.Once(ctx, runner.Step{Refresh: t.refresh, Check: armed, Review: func(c *reconcile.Cycle) error {
 		d.review(ctx, n, c)
 		return nil
 	}})
+	var ce *digicert.CheckError
+	if armed && errors.As(rep.Err, &ce) && ctx.Err() == nil {
+		d.apiDown(t, n, start, ce)
+		return false
+	}
 	if rep.Err != nil {
 		d.prepareFailed(t, n, start, rep.Err, ctx.Err() != nil && errors.Is(rep.Err, ctx.Err()))
 		return false
@@ -604,22 +611,28 @@ func (d *Daemon) logStart(n int, t trigger) {
 	d.log.Info("cycle start", attrs...)
 }
 
-// checkAPI makes one cheap CertCentral call before the first cycle, a
-// takeover's cycle, and every cycle after a failed one: while CertCentral
-// cannot be reached or refuses the key, a cycle is one error line, not a
-// minute of retries per call. It returns that call's error; nil when it
-// was not made, worked, or ctx ended.
-func (d *Daemon) checkAPI(ctx context.Context, n int, t trigger) error {
+// checkAPI checks that CertCentral answers and accepts the key before the
+// first cycle, a takeover's cycle, and every cycle after a failed one:
+// while CertCentral cannot be reached or refuses the key, a cycle is one
+// error line, not a minute of retries per call. When the runner can make
+// the cycle's own first call the check (Runner.ArmCheck), it arms it and
+// reports armed: the cycle makes no call of its own for it. Otherwise it
+// makes one cheap call and returns its error; nil when it was not made,
+// worked, or ctx ended.
+func (d *Daemon) checkAPI(ctx context.Context, n int, t trigger) (armed bool, err error) {
 	d.mu.Lock()
 	failing := d.backoff > 0
 	d.mu.Unlock()
 	if n != 1 && !failing && !slices.Contains(t.reasons, reasonTakeover) {
-		return nil
+		return false, nil
+	}
+	if d.run.ArmCheck() {
+		return true, nil
 	}
 	if err := d.run.CheckAPI(ctx); err != nil && ctx.Err() == nil {
-		return err
+		return false, err
 	}
-	return nil
+	return false, nil
 }
 
 // apiDown reports a cycle skipped because CertCentral cannot be reached or
@@ -1173,6 +1186,9 @@ type Runner interface {
 	// CheckAPI makes one cheap CertCentral call (nil when none is
 	// offered).
 	CheckAPI(ctx context.Context) error
+	// ArmCheck makes the next cycle's first call its reachability
+	// check, when it can; it reports whether it did.
+	ArmCheck() bool
 	// Once runs one cycle.
 	Once(ctx context.Context, s runner.Step) runner.Report
 	// HookDue returns when the next failed deploy hook runs again.

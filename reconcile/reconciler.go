@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -154,6 +155,12 @@ type CycleOptions struct {
 	// instead (GET /order/certificate/{id}; --refresh=full): one call per
 	// order, and the only refresh that sees every setting.
 	FullRefresh bool
+	// StopUnreachable ends the cycle after the observation when one of
+	// its calls failed with a *digicert.CheckError (the client's first
+	// call, its reachability check, failed; see
+	// digicert.Client.CheckNextCall): Prepare returns that error and no
+	// plan. The daemon sets it on the cycles whose first call checks.
+	StopUnreachable bool
 }
 
 // Cycle is one planned cycle: the specs it loaded and the plan.
@@ -185,6 +192,9 @@ func (r *Reconciler) Prepare(ctx context.Context, opt CycleOptions) (*Cycle, err
 	var known *state.File
 	if r.API != nil && (opt.Refresh || r.Observe) {
 		known, obs = r.observeCycle(ctx, c, opt.mode())
+		if ce := checkError(c.Errors); ce != nil && opt.StopUnreachable {
+			return c, ce
+		}
 	}
 	// The specs are loaded after the refresh, which may take minutes: a
 	// revoke reverted meanwhile is not acted on.
@@ -214,6 +224,17 @@ func (r *Reconciler) Prepare(ctx context.Context, opt CycleOptions) (*Cycle, err
 		}
 	}
 	return c, nil
+}
+
+// checkError returns the first *digicert.CheckError among errs, or nil.
+func checkError(errs []error) *digicert.CheckError {
+	for _, err := range errs {
+		var ce *digicert.CheckError
+		if errors.As(err, &ce) {
+			return ce
+		}
+	}
+	return nil
 }
 
 // proveLock proves the lock before acting on the state: a lock file

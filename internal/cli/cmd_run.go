@@ -156,6 +156,7 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 	if err != nil {
 		return clientFailed(stderr, "run", args, err)
 	}
+	client.CheckFirstCall() // the daemon's first cycle checks with its own first call (Runner.ArmCheck)
 	store := openDaemonState(loc, *dir, *once, logger, stderr)
 	if store == nil {
 		return exitError

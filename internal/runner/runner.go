@@ -122,6 +122,17 @@ func (rn *Runner) CheckAPI(ctx context.Context) error {
 	return checker.Check(ctx)
 }
 
+// ArmCheck makes the next CertCentral call a reachability check, when
+// the API offers one (digicert.Client.CheckNextCall, on a client made
+// with CheckFirstCall): the cycle's own first GET then tells an
+// unreachable CertCentral or a refused key, in place of a call of its
+// own; run that cycle with Step.Check. It reports whether it armed one;
+// otherwise CheckAPI is the check.
+func (rn *Runner) ArmCheck() bool {
+	checker, ok := rn.r.API.(interface{ CheckNextCall() bool })
+	return ok && checker.CheckNextCall()
+}
+
 // HookDue returns when the next deploy hook that failed earlier runs again
 // for the specs of c (zero when none waits).
 func (rn *Runner) HookDue(c *reconcile.Cycle) time.Time { return rn.r.HookDue(c) }
@@ -176,6 +187,10 @@ type Step struct {
 	// list's pages, then the orders that differ (reconcile.CycleOptions);
 	// with FullRefresh every order one by one (--refresh=full).
 	Refresh, FullRefresh bool
+	// Check says the cycle's first call is its reachability check
+	// (ArmCheck armed it): when the check fails, the cycle stops before
+	// its plan with the *digicert.CheckError in Report.Err.
+	Check bool
 	// Review, if set, sees the cycle once it is planned, before anything
 	// is applied: it prints or logs the plan, asks for approval, compares
 	// a saved plan. An error stops the cycle there (Report.Stopped):
@@ -190,7 +205,7 @@ type Step struct {
 // Once runs one cycle: Prepare, Step.Review, Apply (unless a dry run),
 // Deliver and the post hook. The Report tells what came of each.
 func (rn *Runner) Once(ctx context.Context, s Step) Report {
-	c, err := rn.r.Prepare(ctx, reconcile.CycleOptions{Refresh: s.Refresh, FullRefresh: s.FullRefresh})
+	c, err := rn.r.Prepare(ctx, reconcile.CycleOptions{Refresh: s.Refresh, FullRefresh: s.FullRefresh, StopUnreachable: s.Check})
 	if err != nil {
 		return Report{Cycle: c, Err: err}
 	}
