@@ -89,6 +89,8 @@ type Reconciler struct {
 		// state has the latest.
 		observedAt time.Time
 	}
+	// sweep is the daemon's toggle sweep (see SweepNext).
+	sweep sweep
 	// editSpecs, in tests only, changes the specs once loaded: a spec that
 	// validation would refuse, as an older certform accepted it.
 	editSpecs func([]*spec.Order)
@@ -266,6 +268,7 @@ func (r *Reconciler) observeCycle(ctx context.Context, c *Cycle, mode refreshMod
 	known := r.known()
 	ob, errs := r.observe(ctx, known, mode)
 	c.Errors = append(c.Errors, errs...)
+	r.takeSwept(known, ob)
 	revokes, errs := r.revokeRequests(ctx, known, ob)
 	c.Errors = append(c.Errors, errs...)
 	obs := observedFrom(ob.orders, known)
