@@ -110,6 +110,13 @@ type Config struct {
 	// error is logged and returned by Run: the daemon exits. It is called
 	// from Run's loop goroutine.
 	TakeOver func() error
+	// RefreshBudget is the share of the CertCentral client's rate limit
+	// (Runner.Rate) that the toggle sweep spends: between cycles it reads
+	// the tracked orders one by one, to see a disable_ct or auto_reissue
+	// changed in CertCentral, which the order list of a refresh does not
+	// carry (see startSweep). 0.1 spends a tenth; zero (or a Runner that
+	// tells no rate) turns the sweep off. Once runs no sweep.
+	RefreshBudget float64
 	// Notifier, if set, gets the daemon's events (see package notify):
 	// destructive_plan and blocked when a plan has them, failed after
 	// FailedAfter failures in a row of a spec or of the whole cycle,
@@ -179,6 +186,7 @@ type Daemon struct {
 	ready  bool         // READY=1 was sent; used by the loop goroutine only
 	memory
 	timers
+	sweeper   sweeper // lets the toggle sweep read only between cycles
 	closeOnce sync.Once
 }
 
@@ -213,6 +221,7 @@ type timers struct {
 	watchdogTimer Timer
 	standbyTimer  Timer
 	lockTimer     Timer
+	sweepTimer    Timer
 }
 
 // New checks cfg and sets the daemon up: unless Once, it watches every
@@ -385,6 +394,7 @@ func (d *Daemon) startTriggers(ctx context.Context) {
 	d.tick(&d.refreshTimer, d.cfg.RefreshSchedule, trigger{reasons: []string{reasonRefreshSchedule}, refresh: true})
 	d.watchdog(ctx)
 	d.checkLock(ctx)
+	d.startSweep(ctx)
 	d.triggers.add(trigger{reasons: []string{reasonStart}})
 }
 
@@ -572,6 +582,10 @@ func (d *Daemon) cycle(ctx context.Context, t trigger) bool {
 	start := d.clock.Now()
 	d.busy.Store(start.UnixNano())
 	defer d.busy.Store(0)
+	// The toggle sweep's read under way, if any, ends now: it never
+	// delays a cycle.
+	d.sweeper.pause()
+	defer d.sweeper.resume()
 	d.cycles++
 	n := d.cycles
 	d.logStart(n, t)
@@ -1169,7 +1183,7 @@ func (d *Daemon) stopTimers() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.stopped = true
-	for _, t := range []Timer{d.retry, d.resend, d.poll, d.hookRetry, d.scheduleTimer, d.refreshTimer, d.watchdogTimer, d.standbyTimer, d.lockTimer} {
+	for _, t := range []Timer{d.retry, d.resend, d.poll, d.hookRetry, d.scheduleTimer, d.refreshTimer, d.watchdogTimer, d.standbyTimer, d.lockTimer, d.sweepTimer} {
 		if t != nil {
 			t.Stop()
 		}
@@ -1189,6 +1203,10 @@ type Runner interface {
 	// ArmCheck makes the next cycle's first call its reachability
 	// check, when it can; it reports whether it did.
 	ArmCheck() bool
+	// SweepNext makes one read of the toggle sweep; Rate is the API's
+	// long-run rate of calls per second (zero: none told).
+	SweepNext(ctx context.Context) (reconcile.SweepResult, error)
+	Rate() float64
 	// Once runs one cycle.
 	Once(ctx context.Context, s runner.Step) runner.Report
 	// HookDue returns when the next failed deploy hook runs again.

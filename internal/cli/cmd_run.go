@@ -39,6 +39,7 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 	workspace := registerWorkspace(fs)
 	schedule := fs.String("schedule", "@every 15m", "cron schedule of periodic cycles (five fields, or @every DUR, @hourly, @daily)")
 	refreshSchedule := fs.String("refresh-schedule", "@daily", "cron schedule of cycles that first refresh from CertCentral's order list, reading one by one only the orders that differ from the state (as --refresh)")
+	refreshBudget := fs.String("refresh-budget", "10%", "share of CertCentral's rate limit that a background sweep spends reading the tracked orders one by one, to see disable_ct and auto_reissue changed in CertCentral (the order list does not carry them): a percentage (10%) or a fraction (0.1); 0 turns the sweep off")
 	var cf cycleFlags
 	cf.register(fs, "debounce", "quiet-period")
 	dryRun := fs.Bool("dry-run", false, "plan and log every cycle; never make a write call or change the state")
@@ -87,6 +88,11 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 			return exitUsage
 		}
 		schedules[i] = s
+	}
+	budget, berr := daemon.ParseBudget(*refreshBudget)
+	if berr != nil {
+		fmt.Fprintf(stderr, "certform run: --refresh-budget %q: %v\n", *refreshBudget, berr)
+		return exitUsage
 	}
 	if cf.quiet <= 0 || *retryBackoff <= 0 || *pollInterval <= 0 || *parallelism < 1 || cf.negative() {
 		fmt.Fprintln(stderr, "certform run: --debounce, --retry-backoff and --poll-interval must be positive, --parallelism at least 1, --max-revocations, --max-purchases, --resend-after and --max-clock-skew not negative")
@@ -186,7 +192,7 @@ func runRun(stdout, stderr io.Writer, args []string) int {
 	dcfg := daemon.Config{
 		Runner: run, Log: logger, Schedule: schedules[0], RefreshSchedule: schedules[1], Debounce: cf.quiet,
 		RetryBackoff: *retryBackoff, PollInterval: *pollInterval, Listen: *listen, Once: *once, Metrics: met, Notify: serve.SystemdNotify,
-		Watchdog: serve.SystemdWatchdog(), Signals: sigs, TakeOver: takeOver,
+		Watchdog: serve.SystemdWatchdog(), Signals: sigs, TakeOver: takeOver, RefreshBudget: budget,
 	}
 	if notifier != nil {
 		dcfg.Notifier = notifier

@@ -133,6 +133,24 @@ func (rn *Runner) ArmCheck() bool {
 	return ok && checker.CheckNextCall()
 }
 
+// SweepNext makes one read of the daemon's toggle sweep (see
+// reconcile.Reconciler.SweepNext): what differs is recorded and planned
+// by the next cycle.
+func (rn *Runner) SweepNext(ctx context.Context) (reconcile.SweepResult, error) {
+	return rn.r.SweepNext(ctx)
+}
+
+// Rate returns how many CertCentral calls per second the API's limits
+// allow over a long run (digicert.Client.Rate); zero when the API has no
+// limits or tells none.
+func (rn *Runner) Rate() float64 {
+	limited, ok := rn.r.API.(interface{ Rate() float64 })
+	if !ok {
+		return 0
+	}
+	return limited.Rate()
+}
+
 // HookDue returns when the next deploy hook that failed earlier runs again
 // for the specs of c (zero when none waits).
 func (rn *Runner) HookDue(c *reconcile.Cycle) time.Time { return rn.r.HookDue(c) }
