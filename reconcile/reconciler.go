@@ -88,6 +88,10 @@ type Reconciler struct {
 		// observedSaveEvery old (see saveObservation). Zero when the
 		// state has the latest.
 		observedAt time.Time
+		// specsQuiet is the time of the last change below Dir when the
+		// last load read the specs from a quiet tree (see
+		// loadUnchanged); zero before.
+		specsQuiet time.Time
 	}
 	// sweep is the daemon's toggle sweep (see SweepNext).
 	sweep sweep
@@ -424,6 +428,9 @@ func (r *Reconciler) known() *state.File {
 // changed for Quiet, and again (after quiet) if any file it read, or the
 // tree, changed while it read.
 func (r *Reconciler) load(ctx context.Context) (*spec.Result, error) {
+	if res := r.loadUnchanged(); res != nil {
+		return res, nil
+	}
 	for {
 		last, err := r.waitQuiet(ctx)
 		if err != nil {
@@ -439,6 +446,7 @@ func (r *Reconciler) load(ctx context.Context) (*spec.Result, error) {
 			return nil, err
 		}
 		if len(changed) == 0 && after.Equal(last) {
+			r.seen.specsQuiet = after
 			return res, nil
 		}
 		r.logger().Info("the spec directory changed while it was read; waiting for it to be quiet and reading it again", "changed", changed)
@@ -449,6 +457,27 @@ func (r *Reconciler) load(ctx context.Context) (*spec.Result, error) {
 			}
 		}
 	}
+}
+
+// loadUnchanged reads the specs without first walking the tree to see it
+// quiet, when the tree's last change is the one the last load saw (its
+// quiet period long over): a daemon's idle cycle walks the tree once, not
+// twice. It needs a spec cache (the daemon), which tells the files that
+// changed since they were read. It returns nil when that cannot be
+// shown (the first load, a file or folder changed, or an error): load
+// then waits for quiet and reads as usual, and says so only then.
+func (r *Reconciler) loadUnchanged() *spec.Result {
+	if r.Cache == nil || r.seen.specsQuiet.IsZero() {
+		return nil
+	}
+	res, err := spec.LoadOpts(r.Dir, spec.LoadOptions{Cache: r.Cache, Verified: r.checkedFingerprints()})
+	if err != nil || len(res.Changed()) > 0 {
+		return nil
+	}
+	if after, err := spec.LastChange(r.Dir); err != nil || !after.Equal(r.seen.specsQuiet) {
+		return nil
+	}
+	return res
 }
 
 // checkedFingerprints returns spec.LoadOptions.Verified for the state's
