@@ -5,9 +5,9 @@ import (
 	"testing"
 )
 
-// TestStore_Frozen: Frozen hands out one copy while the state stays the
-// same, and a new one after a change; a copy handed out keeps what it
-// showed.
+// TestStore_Frozen: Frozen hands out one copy (and Version one value)
+// while the state stays the same, and a new one after a change; a copy
+// handed out keeps what it showed.
 func TestStore_Frozen(t *testing.T) {
 	s, err := Open(filepath.Join(t.TempDir(), "state.json"))
 	if err != nil {
@@ -17,14 +17,17 @@ func TestStore_Frozen(t *testing.T) {
 	if err := s.Update("a", func(e *Entry) bool { e.OrderID = 1; return true }); err != nil {
 		t.Fatal(err)
 	}
-	first := s.Frozen()
-	if again := s.Frozen(); again != first {
+	first, v := s.Frozen(), s.Version()
+	if again := s.Frozen(); again != first || s.Version() != v {
 		t.Fatal("Frozen copied an unchanged state again")
 	}
 	if err := s.Update("a", func(e *Entry) bool { e.OrderID = 2; return true }); err != nil {
 		t.Fatal(err)
 	}
 	after := s.Frozen()
+	if s.Version() == v {
+		t.Error("Version did not change with the state")
+	}
 	if after == first {
 		t.Fatal("Frozen returned the old copy after a change")
 	}

@@ -690,6 +690,8 @@ type Store struct {
 	closed     bool
 	// frozen is Frozen's copy of file; nil once file changed since.
 	frozen *File
+	// version counts the changes of file (see Version).
+	version uint64
 }
 
 // batch is the changes saved by one write, and its outcome.
@@ -802,6 +804,7 @@ func (s *Store) load() error {
 		return fmt.Errorf("%s: encoding: %w", s.name, err)
 	}
 	s.file, s.durable, s.frozen = f, enc, nil
+	s.version++
 	s.changed, s.changedAll = nil, false
 	return nil
 }
@@ -1035,6 +1038,16 @@ func (s *Store) Frozen() *File {
 	return s.frozen
 }
 
+// Version tells one state in memory from another: it changes with every
+// change (a write, a failed write that undoes changes, a fresh read), so
+// that two equal values mean the state did not change between the calls.
+// The daemon builds /status's rows again only when it changed.
+func (s *Store) Version() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.version
+}
+
 // View calls fn with the state as it is, under the store's lock, without a
 // copy; fn must neither keep nor change it, and must not call the store.
 func (s *Store) View(fn func(f *File)) {
@@ -1153,6 +1166,7 @@ func (s *Store) change(names []string, fn func(f *File)) error {
 		return s.lost
 	}
 	s.frozen = nil
+	s.version++
 	fn(s.file)
 	s.file.normalize()
 	if names == nil {
@@ -1231,6 +1245,7 @@ func (s *Store) write() {
 		s.durable = enc
 	} else {
 		s.file, s.frozen = mustDecode(s.durable.fileData()), nil
+		s.version++
 		s.changed, s.changedAll = nil, false
 		if errors.Is(err, ErrLockLost) && s.lost == nil {
 			s.lost = err
