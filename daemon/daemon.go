@@ -201,6 +201,18 @@ type memory struct {
 	deliveryLogged map[string]time.Time
 	// events remembers what was sent (see emit).
 	events events
+	// status is the last /status rows and what they were built from
+	// (see statusRows).
+	status statusMemo
+}
+
+// statusMemo is /status's rows as built from a state (by its version) and
+// specs, with no last errors.
+type statusMemo struct {
+	built   bool
+	version uint64
+	specs   []*spec.Order
+	rows    []status.Entry
 }
 
 // timers are the daemon's timers, each armed for a trigger, and the retry
@@ -850,7 +862,7 @@ func (d *Daemon) updateStatus(rep runner.Report) (rows []status.Entry, revoked m
 	if specs == nil {
 		specs = []*spec.Order{}
 	}
-	d.run.View(func(f *state.File) { rows = status.Build(f, specs, lastErrors) })
+	rows = d.statusRows(specs, lastErrors)
 	d.health.SetSpecs(rows)
 	revoked = map[string]bool{}
 	for _, o := range specs {
@@ -860,6 +872,29 @@ func (d *Daemon) updateStatus(rep runner.Report) (rows []status.Entry, revoked m
 	}
 	d.met.ObserveSpecs(rows, revoked, d.clock.Now())
 	return rows, revoked
+}
+
+// statusRows returns /status's rows (status.Build) of the state and
+// specs with lastErrors. The rows of a cycle without errors are kept: the
+// next such cycle reuses them when neither the state (Runner.StateVersion)
+// nor the specs changed, as in a daemon's idle cycles, instead of building
+// 10,000 rows again. The rows are not changed once built.
+func (d *Daemon) statusRows(specs []*spec.Order, lastErrors map[string]string) []status.Entry {
+	v := d.run.StateVersion()
+	m := &d.status
+	if len(lastErrors) == 0 && m.built && m.version == v && slices.Equal(m.specs, specs) {
+		return m.rows
+	}
+	var rows []status.Entry
+	d.run.View(func(f *state.File) { rows = status.Build(f, specs, lastErrors) })
+	*m = statusMemo{}
+	if len(lastErrors) == 0 {
+		// v was read before the rows were built: a change between the
+		// two makes the next cycle build them again, never reuse stale
+		// ones.
+		*m = statusMemo{built: true, version: v, specs: specs, rows: rows}
+	}
+	return rows
 }
 
 // waits reports whether the plan says an order waits in CertCentral.
@@ -1221,6 +1256,9 @@ type Runner interface {
 	leader.Lock
 	// View calls fn with the state, read-only.
 	View(fn func(*state.File))
+	// StateVersion changes with every change of the state (see
+	// state.Store.Version).
+	StateVersion() uint64
 }
 
 var _ Runner = (*runner.Runner)(nil)

@@ -196,6 +196,10 @@ func (rn *Runner) CheckLock() error { return rn.r.Store.Check() }
 // Reacquire tries to take the lost lock of a shared state again.
 func (rn *Runner) Reacquire() error { return rn.r.Store.Reacquire() }
 
+// StateVersion changes with every change of the state in memory (see
+// state.Store.Version): equal values mean the same state.
+func (rn *Runner) StateVersion() uint64 { return rn.r.Store.Version() }
+
 // View calls fn with the state, read-only, under the store's lock.
 func (rn *Runner) View(fn func(*state.File)) { rn.r.Store.View(fn) }
 
