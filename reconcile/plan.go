@@ -552,12 +552,13 @@ type planCtx struct {
 	tracked map[int]string // order id -> the entry that tracks it
 }
 
-// trackedOrders maps every order id the state tracks to its entry's name.
+// trackedOrders maps every order id the state tracks to its entry's name,
+// the first by name when several entries track one order.
 func trackedOrders(known *state.File) map[int]string {
-	out := map[int]string{}
-	for _, n := range known.Names() {
-		if id := known.Entries[n].OrderID; id != 0 {
-			if _, ok := out[id]; !ok {
+	out := make(map[int]string, len(known.Entries))
+	for n, e := range known.Entries {
+		if id := e.OrderID; id != 0 {
+			if have, ok := out[id]; !ok || n < have {
 				out[id] = n
 			}
 		}
@@ -628,15 +629,19 @@ type duplicate struct{ reason, hint string }
 // name (typically a renamed spec), or several new specs with one
 // fingerprint. It returns them by spec name.
 func duplicates(desired []*spec.Order, known *state.File) map[string]duplicate {
-	owner := fingerprintOwners(known)
 	groups := map[string][]string{}
 	for _, d := range desired {
 		if !d.Revoke && d.OrderID == 0 && isNew(known.Entries[d.Name]) {
 			groups[d.Fingerprint] = append(groups[d.Fingerprint], d.Name)
 		}
 	}
-	const same = "asks for the same certificate (names, CSR, product, validity, organization) as "
 	out := map[string]duplicate{}
+	if len(groups) == 0 {
+		// No new order (an idle cycle): nothing to look up.
+		return out
+	}
+	owner := fingerprintOwners(known)
+	const same = "asks for the same certificate (names, CSR, product, validity, organization) as "
 	for fp, names := range groups {
 		sort.Strings(names)
 		if o, ok := owner[fp]; ok {
