@@ -75,6 +75,10 @@ type specMetrics struct {
 	renewalAt, ready        *prometheus.GaugeVec // {name}; {name, condition}
 	renewalPending          *prometheus.GaugeVec // {name}
 	specs                   specMemo             // what ObserveSpecs set last
+	// dates are the ends ObserveCycle set last in notAfter and orderEnd,
+	// by spec name; nil sets them all from scratch. Used by the daemon's
+	// loop only.
+	dates map[string]certDates
 }
 
 // dcvMetrics describe the account's domain validation.
@@ -438,16 +442,7 @@ func (m *Metrics) ObserveCycle(trigger string, ok bool, d time.Duration, end tim
 		for reason, n := range stats.waiting {
 			m.waiting.WithLabelValues(reason).Set(float64(n))
 		}
-		m.notAfter.Reset()
-		m.orderEnd.Reset()
-		for _, d := range stats.dates {
-			if !d.notAfter.IsZero() {
-				m.notAfter.WithLabelValues(d.name).Set(float64(d.notAfter.Unix()))
-			}
-			if !d.orderEnd.IsZero() {
-				m.orderEnd.WithLabelValues(d.name).Set(float64(d.orderEnd.Unix()))
-			}
-		}
+		m.observeDates(stats.dates)
 		m.reissueOverdue.Reset()
 		for _, n := range stats.reissueOverdue {
 			m.reissueOverdue.WithLabelValues(n).Set(1)
@@ -455,6 +450,44 @@ func (m *Metrics) ObserveCycle(trigger string, ok bool, d time.Duration, end tim
 	}
 	if ok {
 		m.lastSuccess.Set(float64(end.Unix()))
+	}
+}
+
+// observeDates sets the per-spec end series (notAfter, orderEnd) to
+// dates: the series of a spec whose ends did not change since the last
+// call stay as they are, so that an idle cycle over 10,000 specs sets
+// none.
+func (m *Metrics) observeDates(dates []certDates) {
+	next := make(map[string]certDates, len(dates))
+	for _, d := range dates {
+		next[d.name] = d
+	}
+	if m.dates == nil || len(next) != len(dates) {
+		m.notAfter.Reset()
+		m.orderEnd.Reset()
+		m.dates = map[string]certDates{}
+	}
+	for name, old := range m.dates {
+		d, ok := next[name]
+		if !old.notAfter.IsZero() && (!ok || d.notAfter.IsZero()) {
+			m.notAfter.DeleteLabelValues(name)
+		}
+		if !old.orderEnd.IsZero() && (!ok || d.orderEnd.IsZero()) {
+			m.orderEnd.DeleteLabelValues(name)
+		}
+	}
+	for _, d := range dates {
+		old, ok := m.dates[d.name]
+		if !d.notAfter.IsZero() && (!ok || !old.notAfter.Equal(d.notAfter)) {
+			m.notAfter.WithLabelValues(d.name).Set(float64(d.notAfter.Unix()))
+		}
+		if !d.orderEnd.IsZero() && (!ok || !old.orderEnd.Equal(d.orderEnd)) {
+			m.orderEnd.WithLabelValues(d.name).Set(float64(d.orderEnd.Unix()))
+		}
+	}
+	m.dates = next
+	if len(next) != len(dates) {
+		m.dates = nil // names seen twice (not expected): from scratch next time
 	}
 }
 

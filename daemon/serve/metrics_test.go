@@ -217,3 +217,39 @@ type stepClock struct{ now time.Time }
 
 func (c *stepClock) Now() time.Time          { return c.now }
 func (c *stepClock) Advance(d time.Duration) { c.now = c.now.Add(d) }
+
+// TestMetrics_datesSetOnlyWhatChanged: ObserveCycle sets a spec's
+// certificate and order end series only when they changed, and deletes
+// those of an end gone or a spec gone.
+func TestMetrics_datesSetOnlyWhatChanged(t *testing.T) {
+	m := NewMetrics()
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	t1, t2, o1 := now.Add(24*time.Hour), now.Add(48*time.Hour), now.Add(365*24*time.Hour)
+	at := func(ts time.Time) string { return fmt.Sprint(float64(ts.Unix())) }
+	observe := func(entries map[string]*state.Entry) {
+		m.ObserveCycle("cron", true, time.Second, now, 0, nil, CountState(&state.File{Entries: entries}, now))
+	}
+	check := func(what string, notAfter, orderEnd []string) {
+		t.Helper()
+		if diff := cmp.Diff(notAfter, servetest.Gauges(t, m.reg, "certform_certificate_not_after_timestamp_seconds")); diff != "" {
+			t.Errorf("%s: not after (-want +got):\n%s", what, diff)
+		}
+		if diff := cmp.Diff(orderEnd, servetest.Gauges(t, m.reg, "certform_order_valid_till_timestamp_seconds")); diff != "" {
+			t.Errorf("%s: order end (-want +got):\n%s", what, diff)
+		}
+	}
+	observe(map[string]*state.Entry{
+		"a": {OrderID: 1, Status: "issued", NotAfter: t1, OrderValidTill: o1},
+		"b": {OrderID: 2, Status: "issued", NotAfter: t1},
+	})
+	check("first", []string{"name=a: " + at(t1), "name=b: " + at(t1)}, []string{"name=a: " + at(o1)})
+	m.notAfter.WithLabelValues("b").Set(7) // not set again while b's end stays
+	observe(map[string]*state.Entry{
+		"a": {OrderID: 1, Status: "issued", NotAfter: t2},
+		"b": {OrderID: 2, Status: "issued", NotAfter: t1},
+		"c": {OrderID: 3, Status: "issued", OrderValidTill: o1},
+	})
+	check("changed", []string{"name=a: " + at(t2), "name=b: 7"}, []string{"name=c: " + at(o1)})
+	observe(map[string]*state.Entry{"c": {OrderID: 3, Status: "revoked", OrderValidTill: o1}})
+	check("gone", nil, nil)
+}
