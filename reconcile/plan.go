@@ -14,7 +14,6 @@ package reconcile
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -402,14 +401,17 @@ func plan(in planInput) *Changes {
 // specAndEntryNames returns the names of the specs desired and of the
 // state's entries, sorted, each once.
 func specAndEntryNames(desired map[string]*spec.Order, known *state.File) []string {
-	names := map[string]bool{}
-	for n := range desired {
-		names[n] = true
-	}
+	names := make([]string, 0, len(known.Entries)+len(desired))
 	for n := range known.Entries {
-		names[n] = true
+		names = append(names, n)
 	}
-	return slices.Sorted(maps.Keys(names))
+	for n := range desired {
+		if _, ok := known.Entries[n]; !ok {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	return names
 }
 
 // budgetPurchases blocks every planned purchase (a new order or a renewal)
