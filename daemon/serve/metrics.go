@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"maps"
 	"net/http"
 	"strconv"
 	"sync"
@@ -254,6 +255,31 @@ type specSeries struct {
 type specMemo struct {
 	mu   sync.Mutex
 	last map[string]specSeries
+	// rows, revoked and at are the last call's arguments; flip is the
+	// first certificate end after at, when a Ready condition changes by
+	// itself (zero: none).
+	rows     []status.Entry
+	revoked  map[string]bool
+	at, flip time.Time
+}
+
+// unchanged reports whether ObserveSpecs(rows, revoked, now) would set
+// what the last call set: the same rows (the same slice, which the daemon
+// keeps while neither the state nor the specs change), the same revoked
+// specs, and no certificate ended since (see ReadyCondition).
+func (s *specMemo) unchanged(rows []status.Entry, revoked map[string]bool, now time.Time) bool {
+	return s.last != nil && len(rows) > 0 && len(rows) == len(s.rows) && &rows[0] == &s.rows[0] && maps.Equal(revoked, s.revoked) &&
+		!now.Before(s.at) && (s.flip.IsZero() || now.Before(s.flip))
+}
+
+// remember records a call's arguments for unchanged.
+func (s *specMemo) remember(rows []status.Entry, revoked map[string]bool, now time.Time) {
+	s.rows, s.revoked, s.at, s.flip = rows, maps.Clone(revoked), now, time.Time{}
+	for _, r := range rows {
+		if r.NotAfter != nil && r.NotAfter.After(now) && (s.flip.IsZero() || r.NotAfter.Before(s.flip)) {
+			s.flip = *r.NotAfter
+		}
+	}
 }
 
 // ObserveSpecs sets the per-spec series from /status's entries at now;
@@ -265,6 +291,10 @@ type specMemo struct {
 func (m *Metrics) ObserveSpecs(rows []status.Entry, revoked map[string]bool, now time.Time) {
 	m.specs.mu.Lock()
 	defer m.specs.mu.Unlock()
+	if m.specs.unchanged(rows, revoked, now) {
+		return
+	}
+	defer m.specs.remember(rows, revoked, now)
 	next := make(map[string]specSeries, len(rows))
 	for _, r := range rows {
 		if r.Orphan {

@@ -253,3 +253,32 @@ func TestMetrics_datesSetOnlyWhatChanged(t *testing.T) {
 	observe(map[string]*state.Entry{"c": {OrderID: 3, Status: "revoked", OrderValidTill: o1}})
 	check("gone", nil, nil)
 }
+
+// TestMetrics_specsSameRows: the same rows again (the daemon's idle
+// cycle) set nothing, until a certificate ends, when its Ready condition
+// turns False; other rows are looked at again.
+func TestMetrics_specsSameRows(t *testing.T) {
+	m := NewMetrics()
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	soon, later := now.Add(time.Hour), now.Add(48*time.Hour)
+	rows := []status.Entry{
+		{Name: "a", OrderID: 1, Status: "issued", NotAfter: &soon},
+		{Name: "b", OrderID: 2, Status: "issued", NotAfter: &later},
+	}
+	m.ObserveSpecs(rows, nil, now)
+	m.certExpiry.WithLabelValues("b", "2").Set(7) // not set again while nothing changes
+	m.ObserveSpecs(rows, nil, now.Add(time.Minute))
+	if got := servetest.Gauges(t, m.reg, "certform_certificate_expiration_timestamp_seconds"); !slices.Contains(got, "name=b,order_id=2: 7") {
+		t.Errorf("the same rows set the series again: %q", got)
+	}
+	m.ObserveSpecs(rows, nil, soon) // a's certificate ends
+	if diff := cmp.Diff([]string{"condition=False,name=a: 1", "condition=False,name=b: 0", "condition=True,name=a: 0",
+		"condition=True,name=b: 1", "condition=Unknown,name=a: 0", "condition=Unknown,name=b: 0"},
+		servetest.Gauges(t, m.reg, "certform_certificate_ready_status")); diff != "" {
+		t.Errorf("after a's end (-want +got):\n%s", diff)
+	}
+	m.ObserveSpecs(slices.Clone(rows), map[string]bool{"b": true}, soon)
+	if got := servetest.Gauges(t, m.reg, "certform_certificate_ready_status"); len(got) != 3 {
+		t.Errorf("b revoked: ready %q, want a's alone", got)
+	}
+}
