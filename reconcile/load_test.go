@@ -65,3 +65,41 @@ func TestLoad_unchangedSkipsTheQuietWait(t *testing.T) {
 		t.Fatalf("changed: %s, slept %v, want a wait for quiet", cn, slept)
 	}
 }
+
+// TestPlan_orderingOptionsKept: a daemon's Reconciler keeps the ordering
+// options of the specs its cache keeps between cycles; a spec file changed
+// is a new spec whose options are computed again: its changed option is
+// noted.
+func TestPlan_orderingOptionsKept(t *testing.T) {
+	r := newRig(t)
+	r.spec("a")
+	if _, res := r.cycle(1); len(res) != 1 {
+		t.Fatalf("ordering a: %v", res)
+	}
+	rec := r.reconciler(1)
+	rec.Cache = spec.NewCache()
+	noEffect := func() []string {
+		t.Helper()
+		c, err := rec.Prepare(t.Context(), CycleOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, n := range c.Plan.Notes {
+			if n.Kind == NoteNoEffect {
+				out = append(out, n.Message)
+			}
+		}
+		return out
+	}
+	for i := range 2 {
+		if got := noEffect(); len(got) != 0 {
+			t.Fatalf("cycle %d: notes %q", i+1, got)
+		}
+	}
+	r.spec("a", "auto_renew: true")
+	got := noEffect()
+	if len(got) != 1 || !strings.HasPrefix(got[0], "auto_renew changed") {
+		t.Errorf("after auto_renew changed: notes %q", got)
+	}
+}

@@ -325,6 +325,17 @@ type planInput struct {
 	// Adoptees are the orders named by order_id in new specs, read from
 	// CertCentral (by order id); an order not in it was not read.
 	Adoptees map[int]*adoptee
+	// OrderingOptions returns a spec's spec.Order.OrderingOptions, which
+	// the caller may keep between plans; nil computes them.
+	OrderingOptions func(*spec.Order) map[string]string
+}
+
+// orderingOptionsOf returns d's ordering options (see OrderingOptions).
+func (in *planInput) orderingOptionsOf(d *spec.Order) map[string]string {
+	if in.OrderingOptions != nil {
+		return in.OrderingOptions(d)
+	}
+	return d.OrderingOptions()
 }
 
 // adoptee is an order a spec names with order_id, as read from
@@ -954,7 +965,7 @@ func (pc *planCtx) fieldChanges(note noteFunc, d *spec.Order, e *state.Entry, st
 		note(NoteNeedsNewOrder, e.OrderID, "certform does not buy a new certificate by itself: for a new order, give the spec a new name; revoke the old order (revoke: true under the old name) only once the new certificate is installed",
 			"%s changed; %s fixed once ordered, and order %d keeps %s", strings.Join(changedFixed, ", "), isAre(len(changedFixed)), e.OrderID, itThem(len(changedFixed)))
 	}
-	if changed := changedKeys(e.Options, d.OrderingOptions()); len(changed) > 0 {
+	if changed := changedKeys(e.Options, pc.in.orderingOptionsOf(d)); len(changed) > 0 {
 		note(NoteNoEffect, e.OrderID, "",
 			"%s changed; %s only used while ordering and has no effect on order %d", strings.Join(changed, ", "), isAre(len(changed)), e.OrderID)
 	}

@@ -92,6 +92,9 @@ type Reconciler struct {
 		// last load read the specs from a quiet tree (see
 		// loadUnchanged); zero before.
 		specsQuiet time.Time
+		// options are the ordering options of the last cycle's specs
+		// (see orderingOptions).
+		options map[*spec.Order]map[string]string
 	}
 	// sweep is the daemon's toggle sweep (see SweepNext).
 	sweep sweep
@@ -301,6 +304,9 @@ func (r *Reconciler) planInputOf(specs *spec.Result, known *state.File, obs map[
 	in := planInput{Desired: specs.Orders, Invalid: specs.Invalid, Unreadable: specs.Unreadable(), Known: known,
 		Observed: obs, MaxRevocations: r.MaxRevocations, MaxPurchases: r.MaxPurchases, Now: r.now(), ResendAfter: r.ResendAfter}
 	in.NoKeyStore = r.NoKeyStore
+	if r.Cache != nil {
+		in.OrderingOptions = r.orderingOptions()
+	}
 	if len(r.Replace) > 0 {
 		in.Replace = map[string]bool{}
 		for _, n := range r.Replace {
@@ -308,6 +314,27 @@ func (r *Reconciler) planInputOf(specs *spec.Result, known *state.File, obs map[
 		}
 	}
 	return in
+}
+
+// orderingOptions returns planInput.OrderingOptions for this cycle: a
+// spec the cache kept since the last cycle (the same *spec.Order, which
+// the cache hands out for a file that did not change) has the options
+// computed then. Only this cycle's specs are kept for the next.
+func (r *Reconciler) orderingOptions() func(*spec.Order) map[string]string {
+	prev := r.seen.options
+	next := make(map[*spec.Order]map[string]string, len(prev))
+	r.seen.options = next
+	return func(o *spec.Order) map[string]string {
+		if m, ok := next[o]; ok {
+			return m
+		}
+		m, ok := prev[o]
+		if !ok {
+			m = o.OrderingOptions()
+		}
+		next[o] = m
+		return m
+	}
 }
 
 // consultAndReplan asks CertCentral what c's plan needs to know (live
