@@ -95,9 +95,10 @@ type Reconciler struct {
 		// options are the ordering options of the last cycle's specs
 		// (see orderingOptions).
 		options map[*spec.Order]map[string]string
+		// sweep is where the daemon's toggle sweep is and what it read
+		// (see SweepNext).
+		sweep sweep
 	}
-	// sweep is the daemon's toggle sweep (see SweepNext).
-	sweep sweep
 	// editSpecs, in tests only, changes the specs once loaded: a spec that
 	// validation would refuse, as an older certform accepted it.
 	editSpecs func([]*spec.Order)

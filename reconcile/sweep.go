@@ -63,7 +63,7 @@ func (r *Reconciler) SweepNext(ctx context.Context) (SweepResult, error) {
 		return SweepResult{}, nil
 	}
 	known := r.known()
-	name, wrapped := r.sweep.next(known)
+	name, wrapped := r.seen.sweep.next(known)
 	if name == "" {
 		return SweepResult{}, nil
 	}
@@ -77,12 +77,12 @@ func (r *Reconciler) SweepNext(ctx context.Context) (SweepResult, error) {
 		return res, nil
 	}
 	res.Differs = true
-	r.sweep.mu.Lock()
-	defer r.sweep.mu.Unlock()
-	if r.sweep.found == nil {
-		r.sweep.found = map[string]*digicert.Order{}
+	r.seen.sweep.mu.Lock()
+	defer r.seen.sweep.mu.Unlock()
+	if r.seen.sweep.found == nil {
+		r.seen.sweep.found = map[string]*digicert.Order{}
 	}
-	r.sweep.found[name] = o
+	r.seen.sweep.found[name] = o
 	return res, nil
 }
 
@@ -134,10 +134,10 @@ func sweptDiffers(e *state.Entry, o *digicert.Order) bool {
 // and that this cycle's observation did not read afresh, as a refresh's
 // read.
 func (r *Reconciler) takeSwept(known *state.File, ob *observation) {
-	r.sweep.mu.Lock()
-	found := r.sweep.found
-	r.sweep.found = nil
-	r.sweep.mu.Unlock()
+	r.seen.sweep.mu.Lock()
+	found := r.seen.sweep.found
+	r.seen.sweep.found = nil
+	r.seen.sweep.mu.Unlock()
 	for n, o := range found {
 		if e := known.Entries[n]; ob.orders[n] == nil && e != nil && e.OrderID == o.ID && sweepable(e) {
 			ob.orders[n] = o
