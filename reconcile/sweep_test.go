@@ -3,26 +3,9 @@ package reconcile
 import (
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/certform/certform/digicert/digicerttest"
 )
-
-// sweepRig orders a, b and c from a fake whose order answers carry
-// disable_ct, and observes until every order is read.
-func sweepRig(t *testing.T) *rig {
-	t.Helper()
-	r := newRig(t, digicerttest.WithDisableCTField())
-	for _, n := range []string{"a", "b", "c"} {
-		r.spec(n)
-	}
-	r.observeCycle(1)
-	r.clock.Add(time.Minute)
-	r.observeCycle(1)
-	r.clock.Add(time.Minute)
-	r.calls()
-	return r
-}
 
 // actionLines returns a plan's actions as "kind name to".
 func actionLines(p *Changes) []string {
@@ -43,7 +26,7 @@ func actionLines(p *Changes) []string {
 // calls only the feed, records that read and plans it as a full refresh
 // does: the CT setting set back.
 func TestSweepNext_drift(t *testing.T) {
-	r := sweepRig(t)
+	r := observedRig(t, digicerttest.WithDisableCTField()) // the order's answers carry disable_ct
 	rec := r.reconciler(1)
 	rec.Observe = true
 	ids := map[string]int{}
