@@ -328,6 +328,20 @@ type planInput struct {
 	// OrderingOptions returns a spec's spec.Order.OrderingOptions, which
 	// the caller may keep between plans; nil computes them.
 	OrderingOptions func(*spec.Order) map[string]string
+	// Index, when set, is indexOf(Known), which the caller may keep for
+	// as long as Known does not change; nil makes it.
+	Index *knownIndex
+}
+
+// knownIndex is what a plan derives from the state alone.
+type knownIndex struct {
+	names   []string       // the entries' names, sorted
+	tracked map[int]string // see trackedOrders
+}
+
+// indexOf makes known's index.
+func indexOf(known *state.File) *knownIndex {
+	return &knownIndex{names: known.Names(), tracked: trackedOrders(known)}
 }
 
 // orderingOptionsOf returns d's ordering options (see OrderingOptions).
@@ -383,7 +397,11 @@ func plan(in planInput) *Changes {
 	if known == nil {
 		known = &state.File{Entries: map[string]*state.Entry{}}
 	}
-	sorted := specAndEntryNames(desired, known)
+	idx := in.Index
+	if idx == nil || in.Known == nil {
+		idx = indexOf(known)
+	}
+	sorted := specAndEntryNames(desired, known, idx.names)
 	if len(in.Desired) == 0 && len(in.Invalid) == 0 && len(known.Entries) > 0 {
 		p.Notes = append(p.Notes, Note{Kind: NoteWarning,
 			Message: fmt.Sprintf("the spec directory holds no specs, but the state tracks %s; nothing is revoked or changed", plural(len(known.Entries), "order")),
@@ -394,7 +412,7 @@ func plan(in planInput) *Changes {
 		gone = "deleted, renamed, or in a file that cannot be read now: " + strings.Join(in.Unreadable, ", ")
 	}
 	dups := duplicates(in.Desired, known)
-	pc := &planCtx{in: &in, known: known, tracked: trackedOrders(known)}
+	pc := &planCtx{in: &in, known: known, tracked: idx.tracked}
 	for _, name := range sorted {
 		if dup, ok := dups[name]; ok {
 			d := desired[name]
@@ -410,17 +428,19 @@ func plan(in planInput) *Changes {
 }
 
 // specAndEntryNames returns the names of the specs desired and of the
-// state's entries, sorted, each once.
-func specAndEntryNames(desired map[string]*spec.Order, known *state.File) []string {
-	names := make([]string, 0, len(known.Entries)+len(desired))
-	for n := range known.Entries {
-		names = append(names, n)
-	}
+// state's entries (entryNames, sorted), sorted, each once: entryNames
+// itself when every spec has an entry.
+func specAndEntryNames(desired map[string]*spec.Order, known *state.File, entryNames []string) []string {
+	var extra []string
 	for n := range desired {
 		if _, ok := known.Entries[n]; !ok {
-			names = append(names, n)
+			extra = append(extra, n)
 		}
 	}
+	if len(extra) == 0 {
+		return entryNames
+	}
+	names := append(slices.Clone(entryNames), extra...)
 	slices.Sort(names)
 	return names
 }

@@ -98,6 +98,10 @@ type Reconciler struct {
 		// sweep is where the daemon's toggle sweep is and what it read
 		// (see SweepNext).
 		sweep sweep
+		// index is the plan's index of the state copy indexFrom (see
+		// planInputOf).
+		index     *knownIndex
+		indexFrom *state.File
 	}
 	// editSpecs, in tests only, changes the specs once loaded: a spec that
 	// validation would refuse, as an older certform accepted it.
@@ -306,7 +310,13 @@ func (r *Reconciler) planInputOf(specs *spec.Result, known *state.File, obs map[
 		Observed: obs, MaxRevocations: r.MaxRevocations, MaxPurchases: r.MaxPurchases, Now: r.now(), ResendAfter: r.ResendAfter}
 	in.NoKeyStore = r.NoKeyStore
 	if r.Cache != nil {
+		// A daemon: what the plan derives from an unchanged state, or
+		// from the specs its cache keeps, is made once.
 		in.OrderingOptions = r.orderingOptions()
+		if r.seen.indexFrom != known {
+			r.seen.index, r.seen.indexFrom = indexOf(known), known
+		}
+		in.Index = r.seen.index
 	}
 	if len(r.Replace) > 0 {
 		in.Replace = map[string]bool{}
