@@ -35,6 +35,7 @@ import (
 
 	"github.com/certform/certform/daemon/leader"
 	"github.com/certform/certform/daemon/serve"
+	"github.com/certform/certform/digicert"
 	"github.com/certform/certform/internal/runner"
 	"github.com/certform/certform/reconcile"
 	"github.com/certform/certform/spec"
@@ -109,6 +110,13 @@ type Config struct {
 	// error is logged and returned by Run: the daemon exits. It is called
 	// from Run's loop goroutine.
 	TakeOver func() error
+	// RefreshBudget is the share of the CertCentral client's rate limit
+	// (Runner.Rate) that the toggle sweep spends: between cycles it reads
+	// the tracked orders one by one, to see a disable_ct or auto_reissue
+	// changed in CertCentral, which the order list of a refresh does not
+	// carry (see startSweep). 0.1 spends a tenth; zero (or a Runner that
+	// tells no rate) turns the sweep off. Once runs no sweep.
+	RefreshBudget float64
 	// Notifier, if set, gets the daemon's events (see package notify):
 	// destructive_plan and blocked when a plan has them, failed after
 	// FailedAfter failures in a row of a spec or of the whole cycle,
@@ -178,6 +186,7 @@ type Daemon struct {
 	ready  bool         // READY=1 was sent; used by the loop goroutine only
 	memory
 	timers
+	sweeper   sweeper // lets the toggle sweep read only between cycles
 	closeOnce sync.Once
 }
 
@@ -192,6 +201,18 @@ type memory struct {
 	deliveryLogged map[string]time.Time
 	// events remembers what was sent (see emit).
 	events events
+	// status is the last /status rows and what they were built from
+	// (see statusRows).
+	status statusMemo
+}
+
+// statusMemo is /status's rows as built from a state (by its version) and
+// specs, with no last errors.
+type statusMemo struct {
+	built   bool
+	version uint64
+	specs   []*spec.Order
+	rows    []status.Entry
 }
 
 // timers are the daemon's timers, each armed for a trigger, and the retry
@@ -212,6 +233,7 @@ type timers struct {
 	watchdogTimer Timer
 	standbyTimer  Timer
 	lockTimer     Timer
+	sweepTimer    Timer
 }
 
 // New checks cfg and sets the daemon up: unless Once, it watches every
@@ -384,6 +406,7 @@ func (d *Daemon) startTriggers(ctx context.Context) {
 	d.tick(&d.refreshTimer, d.cfg.RefreshSchedule, trigger{reasons: []string{reasonRefreshSchedule}, refresh: true})
 	d.watchdog(ctx)
 	d.checkLock(ctx)
+	d.startSweep(ctx)
 	d.triggers.add(trigger{reasons: []string{reasonStart}})
 }
 
@@ -563,25 +586,35 @@ func (d *Daemon) dropTimers() {
 }
 
 // cycle runs one reconcile cycle through the runner: after a failure (and
-// at start, or a takeover) one cheap CertCentral call first, then Prepare
-// (refresh if asked, load from a quiet tree, consult, plan), log what it
-// found (review), Apply (unless dry run), Deliver, report. It returns
-// whether everything landed.
+// at start, or a takeover) with a reachability check first (see
+// checkAPI), then Prepare (refresh if asked, load from a quiet tree,
+// consult, plan), log what it found (review), Apply (unless dry run),
+// Deliver, report. It returns whether everything landed.
 func (d *Daemon) cycle(ctx context.Context, t trigger) bool {
 	start := d.clock.Now()
 	d.busy.Store(start.UnixNano())
 	defer d.busy.Store(0)
+	// The toggle sweep's read under way, if any, ends now: it never
+	// delays a cycle.
+	d.sweeper.pause()
+	defer d.sweeper.resume()
 	d.cycles++
 	n := d.cycles
 	d.logStart(n, t)
-	if err := d.checkAPI(ctx, n, t); err != nil {
+	armed, err := d.checkAPI(ctx, n, t)
+	if err != nil {
 		d.apiDown(t, n, start, err)
 		return false
 	}
-	rep := d.run.Once(ctx, runner.Step{Refresh: t.refresh, Review: func(c *reconcile.Cycle) error {
+	rep := d.run.Once(ctx, runner.Step{Refresh: t.refresh, Check: armed, Review: func(c *reconcile.Cycle) error {
 		d.review(ctx, n, c)
 		return nil
 	}})
+	var ce *digicert.CheckError
+	if armed && errors.As(rep.Err, &ce) && ctx.Err() == nil {
+		d.apiDown(t, n, start, ce)
+		return false
+	}
 	if rep.Err != nil {
 		d.prepareFailed(t, n, start, rep.Err, ctx.Err() != nil && errors.Is(rep.Err, ctx.Err()))
 		return false
@@ -604,22 +637,28 @@ func (d *Daemon) logStart(n int, t trigger) {
 	d.log.Info("cycle start", attrs...)
 }
 
-// checkAPI makes one cheap CertCentral call before the first cycle, a
-// takeover's cycle, and every cycle after a failed one: while CertCentral
-// cannot be reached or refuses the key, a cycle is one error line, not a
-// minute of retries per call. It returns that call's error; nil when it
-// was not made, worked, or ctx ended.
-func (d *Daemon) checkAPI(ctx context.Context, n int, t trigger) error {
+// checkAPI checks that CertCentral answers and accepts the key before the
+// first cycle, a takeover's cycle, and every cycle after a failed one:
+// while CertCentral cannot be reached or refuses the key, a cycle is one
+// error line, not a minute of retries per call. When the runner can make
+// the cycle's own first call the check (Runner.ArmCheck), it arms it and
+// reports armed: the cycle makes no call of its own for it. Otherwise it
+// makes one cheap call and returns its error; nil when it was not made,
+// worked, or ctx ended.
+func (d *Daemon) checkAPI(ctx context.Context, n int, t trigger) (armed bool, err error) {
 	d.mu.Lock()
 	failing := d.backoff > 0
 	d.mu.Unlock()
 	if n != 1 && !failing && !slices.Contains(t.reasons, reasonTakeover) {
-		return nil
+		return false, nil
+	}
+	if d.run.ArmCheck() {
+		return true, nil
 	}
 	if err := d.run.CheckAPI(ctx); err != nil && ctx.Err() == nil {
-		return err
+		return false, err
 	}
-	return nil
+	return false, nil
 }
 
 // apiDown reports a cycle skipped because CertCentral cannot be reached or
@@ -823,7 +862,7 @@ func (d *Daemon) updateStatus(rep runner.Report) (rows []status.Entry, revoked m
 	if specs == nil {
 		specs = []*spec.Order{}
 	}
-	d.run.View(func(f *state.File) { rows = status.Build(f, specs, lastErrors) })
+	rows = d.statusRows(specs, lastErrors)
 	d.health.SetSpecs(rows)
 	revoked = map[string]bool{}
 	for _, o := range specs {
@@ -833,6 +872,29 @@ func (d *Daemon) updateStatus(rep runner.Report) (rows []status.Entry, revoked m
 	}
 	d.met.ObserveSpecs(rows, revoked, d.clock.Now())
 	return rows, revoked
+}
+
+// statusRows returns /status's rows (status.Build) of the state and
+// specs with lastErrors. The rows of a cycle without errors are kept: the
+// next such cycle reuses them when neither the state (Runner.StateVersion)
+// nor the specs changed, as in a daemon's idle cycles, instead of building
+// 10,000 rows again. The rows are not changed once built.
+func (d *Daemon) statusRows(specs []*spec.Order, lastErrors map[string]string) []status.Entry {
+	v := d.run.StateVersion()
+	m := &d.status
+	if len(lastErrors) == 0 && m.built && m.version == v && slices.Equal(m.specs, specs) {
+		return m.rows
+	}
+	var rows []status.Entry
+	d.run.View(func(f *state.File) { rows = status.Build(f, specs, lastErrors) })
+	*m = statusMemo{}
+	if len(lastErrors) == 0 {
+		// v was read before the rows were built: a change between the
+		// two makes the next cycle build them again, never reuse stale
+		// ones.
+		*m = statusMemo{built: true, version: v, specs: specs, rows: rows}
+	}
+	return rows
 }
 
 // waits reports whether the plan says an order waits in CertCentral.
@@ -1156,7 +1218,7 @@ func (d *Daemon) stopTimers() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.stopped = true
-	for _, t := range []Timer{d.retry, d.resend, d.poll, d.hookRetry, d.scheduleTimer, d.refreshTimer, d.watchdogTimer, d.standbyTimer, d.lockTimer} {
+	for _, t := range []Timer{d.retry, d.resend, d.poll, d.hookRetry, d.scheduleTimer, d.refreshTimer, d.watchdogTimer, d.standbyTimer, d.lockTimer, d.sweepTimer} {
 		if t != nil {
 			t.Stop()
 		}
@@ -1173,6 +1235,13 @@ type Runner interface {
 	// CheckAPI makes one cheap CertCentral call (nil when none is
 	// offered).
 	CheckAPI(ctx context.Context) error
+	// ArmCheck makes the next cycle's first call its reachability
+	// check, when it can; it reports whether it did.
+	ArmCheck() bool
+	// SweepNext makes one read of the toggle sweep; Rate is the API's
+	// long-run rate of calls per second (zero: none told).
+	SweepNext(ctx context.Context) (reconcile.SweepResult, error)
+	Rate() float64
 	// Once runs one cycle.
 	Once(ctx context.Context, s runner.Step) runner.Report
 	// HookDue returns when the next failed deploy hook runs again.
@@ -1187,6 +1256,9 @@ type Runner interface {
 	leader.Lock
 	// View calls fn with the state, read-only.
 	View(fn func(*state.File))
+	// StateVersion changes with every change of the state (see
+	// state.Store.Version).
+	StateVersion() uint64
 }
 
 var _ Runner = (*runner.Runner)(nil)

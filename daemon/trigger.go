@@ -82,6 +82,13 @@ func (q *queue) add(t trigger) {
 	}
 }
 
+// waiting reports whether a trigger is pending.
+func (q *queue) waiting() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.pending != nil
+}
+
 // take returns the pending trigger, or nil, and empties the queue.
 func (q *queue) take() *trigger {
 	q.mu.Lock()

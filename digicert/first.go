@@ -64,7 +64,7 @@ func (e *CheckError) Unwrap() error { return e.Err }
 // is not repeatable (an order, a reissue, a revocation) is preceded by
 // Check's GET /order/certificate?limit=1, with the same rules, so that it
 // is never sent twice by a retry it does not allow. It is meant for a
-// command's client; the daemon checks with Check when it needs to.
+// command's client; the daemon re-arms it with CheckNextCall.
 func (c *Client) CheckFirstCall() {
 	c.first = &firstCall{done: make(chan struct{})}
 }
@@ -74,8 +74,10 @@ func (c *Client) CheckFirstCall() {
 type firstCall struct {
 	mu      sync.Mutex
 	started bool
-	done    chan struct{} // closed when the first call has finished
-	err     error         // the *CheckError, once failed
+	// finished is set once the first call has finished (done closed).
+	finished bool
+	done     chan struct{} // closed when the first call has finished
+	err      error         // the *CheckError, once failed
 }
 
 // enter reports whether the caller makes the first call; otherwise it
@@ -87,9 +89,10 @@ func (f *firstCall) enter(ctx context.Context) (first bool, err error) {
 		f.mu.Unlock()
 		return true, nil
 	}
+	done := f.done
 	f.mu.Unlock()
 	select {
-	case <-f.done:
+	case <-done:
 	case <-ctx.Done():
 		return false, ctx.Err()
 	}
@@ -102,8 +105,36 @@ func (f *firstCall) enter(ctx context.Context) (first bool, err error) {
 func (f *firstCall) finish(err error) {
 	f.mu.Lock()
 	f.err = err
+	f.finished = true
 	f.mu.Unlock()
 	close(f.done)
+}
+
+// rearm makes the next call a first call again, unless one is under way.
+func (f *firstCall) rearm() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.started && !f.finished {
+		return
+	}
+	f.started, f.finished, f.err = false, false, nil
+	f.done = make(chan struct{})
+}
+
+// CheckNextCall makes the next call of a client made with CheckFirstCall
+// the check again, with the first call's rules: after a check that
+// failed, calls are sent again, the next one as a check. A check under
+// way is left as it is. It reports false, doing nothing, for a client
+// without CheckFirstCall. The daemon calls it (through its runner) before
+// its start cycle, a takeover's cycle and every cycle after a failed one,
+// so that the cycle's own first GET, the status-changes feed, is its
+// reachability check. Safe for concurrent use.
+func (c *Client) CheckNextCall() bool {
+	if c.first == nil {
+		return false
+	}
+	c.first.rearm()
+	return true
 }
 
 // checked makes a call of a client with CheckFirstCall: the first one

@@ -149,3 +149,56 @@ func TestClient_CheckFirstCall_concurrent(t *testing.T) {
 		t.Errorf("the server got %d requests, want 1", n)
 	}
 }
+
+// TestClient_CheckNextCall: after a first call that failed the check (a
+// 401), calls fail unsent until CheckNextCall; then the next call is sent
+// as a check again, and once it passed the calls after it are plain. A
+// client without CheckFirstCall has no check to re-arm.
+func TestClient_CheckNextCall(t *testing.T) {
+	var got, refuse atomic.Int32
+	refuse.Store(1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		if refuse.Load() == 1 {
+			w.WriteHeader(401)
+			w.Write([]byte(`{"errors":[{"code":"access_denied","message":"no"}]}`))
+			return
+		}
+		w.Write([]byte(`{"id":7,"status":"issued","certificate":{"common_name":"a.example.com"}}`))
+	}))
+	defer srv.Close()
+	c, err := digicert.New(testKey, digicert.WithBaseURL(srv.URL+"/services/v2"), digicert.WithRetry(fastRetry), digicert.WithLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.CheckNextCall() {
+		t.Fatal("CheckNextCall re-armed a client without CheckFirstCall")
+	}
+	c.CheckFirstCall()
+	ctx := context.Background()
+	var ce *digicert.CheckError
+	if _, err := c.GetOrder(ctx, 7); !errors.As(err, &ce) {
+		t.Fatalf("first call: %v, want a *CheckError", err)
+	}
+	if _, err := c.GetOrder(ctx, 7); err != error(ce) || got.Load() != 1 {
+		t.Fatalf("second call: %v after %d requests, want the *CheckError unsent", err, got.Load())
+	}
+	refuse.Store(0)
+	if !c.CheckNextCall() {
+		t.Fatal("CheckNextCall: false for a client with CheckFirstCall")
+	}
+	for i := range 2 {
+		if _, err := c.GetOrder(ctx, 7); err != nil {
+			t.Fatalf("call %d after CheckNextCall: %v", i+1, err)
+		}
+	}
+	if n := got.Load(); n != 3 {
+		t.Errorf("the server got %d requests, want 3", n)
+	}
+	refuse.Store(1)
+	c.CheckNextCall()
+	if _, err := c.GetOrder(ctx, 7); !errors.As(err, &ce) {
+		t.Fatalf("the re-armed check of a refused key: %v, want a *CheckError", err)
+	}
+}

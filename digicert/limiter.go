@@ -255,3 +255,20 @@ func (l *windowLimiter) notify() {
 	close(l.changed)
 	l.changed = make(chan struct{})
 }
+
+// Rate returns how many requests per second the client's limits allow
+// over a long run: the smallest N/Per of its windows (DefaultLimits: 1000
+// per 3 minutes, about 5.6 per second). Zero when the client has no
+// limits. The daemon's toggle sweep paces itself to a share of it.
+func (c *Client) Rate() float64 {
+	if c.limiter == nil {
+		return 0
+	}
+	rate := 0.0
+	for _, w := range c.limiter.windows {
+		if r := float64(w.N) / w.Per.Seconds(); rate == 0 || r < rate {
+			rate = r
+		}
+	}
+	return rate
+}

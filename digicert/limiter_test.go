@@ -68,3 +68,26 @@ func (ft *fakeTime) advance(d time.Duration) {
 	defer ft.mu.Unlock()
 	ft.now = ft.now.Add(d)
 }
+
+// TestClient_Rate: the long-run rate is the tightest window's.
+func TestClient_Rate(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		limits []digicert.Limit
+		want   float64
+	}{
+		{"default", digicert.DefaultLimits, 1000.0 / 180},
+		{"one", []digicert.Limit{{N: 10, Per: time.Second}}, 10},
+		{"none", nil, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := digicert.New(testKey, digicert.WithLimits(tt.limits...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.Rate(); got != tt.want {
+				t.Errorf("Rate() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -59,7 +59,7 @@ type observation struct {
 func (r *Reconciler) observe(ctx context.Context, known *state.File, mode refreshMode) (*observation, []error) {
 	now, all := r.now(), mode == fullRefresh
 	ob := &observation{orders: map[string]*digicert.Order{}, complete: true}
-	byID := trackedByID(known)
+	byID := trackedOrders(known)
 	read := map[string]bool{}
 	since := known.ObservedAt
 	if r.seen.observedAt.After(since) && !since.IsZero() {
@@ -98,20 +98,6 @@ func (r *Reconciler) observe(ctx context.Context, known *state.File, mode refres
 	errs = append(errs, rerrs...)
 	sortErrors(errs)
 	return ob, errs
-}
-
-// trackedByID returns the spec name of each order the state tracks, the
-// first by name when two entries track one order.
-func trackedByID(known *state.File) map[int]string {
-	byID := map[int]string{}
-	for _, n := range known.Names() {
-		if e := known.Entries[n]; e.OrderID != 0 {
-			if _, dup := byID[e.OrderID]; !dup {
-				byID[e.OrderID] = n
-			}
-		}
-	}
-	return byID
 }
 
 // readFeed reads CertCentral's status-changes feed for the window since

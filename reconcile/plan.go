@@ -14,7 +14,6 @@ package reconcile
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -326,6 +325,31 @@ type planInput struct {
 	// Adoptees are the orders named by order_id in new specs, read from
 	// CertCentral (by order id); an order not in it was not read.
 	Adoptees map[int]*adoptee
+	// OrderingOptions returns a spec's spec.Order.OrderingOptions, which
+	// the caller may keep between plans; nil computes them.
+	OrderingOptions func(*spec.Order) map[string]string
+	// Index, when set, is indexOf(Known), which the caller may keep for
+	// as long as Known does not change; nil makes it.
+	Index *knownIndex
+}
+
+// knownIndex is what a plan derives from the state alone.
+type knownIndex struct {
+	names   []string       // the entries' names, sorted
+	tracked map[int]string // see trackedOrders
+}
+
+// indexOf makes known's index.
+func indexOf(known *state.File) *knownIndex {
+	return &knownIndex{names: known.Names(), tracked: trackedOrders(known)}
+}
+
+// orderingOptionsOf returns d's ordering options (see OrderingOptions).
+func (in *planInput) orderingOptionsOf(d *spec.Order) map[string]string {
+	if in.OrderingOptions != nil {
+		return in.OrderingOptions(d)
+	}
+	return d.OrderingOptions()
 }
 
 // adoptee is an order a spec names with order_id, as read from
@@ -373,7 +397,11 @@ func plan(in planInput) *Changes {
 	if known == nil {
 		known = &state.File{Entries: map[string]*state.Entry{}}
 	}
-	sorted := specAndEntryNames(desired, known)
+	idx := in.Index
+	if idx == nil || in.Known == nil {
+		idx = indexOf(known)
+	}
+	sorted := specAndEntryNames(desired, known, idx.names)
 	if len(in.Desired) == 0 && len(in.Invalid) == 0 && len(known.Entries) > 0 {
 		p.Notes = append(p.Notes, Note{Kind: NoteWarning,
 			Message: fmt.Sprintf("the spec directory holds no specs, but the state tracks %s; nothing is revoked or changed", plural(len(known.Entries), "order")),
@@ -384,7 +412,7 @@ func plan(in planInput) *Changes {
 		gone = "deleted, renamed, or in a file that cannot be read now: " + strings.Join(in.Unreadable, ", ")
 	}
 	dups := duplicates(in.Desired, known)
-	pc := &planCtx{in: &in, known: known, tracked: trackedOrders(known)}
+	pc := &planCtx{in: &in, known: known, tracked: idx.tracked}
 	for _, name := range sorted {
 		if dup, ok := dups[name]; ok {
 			d := desired[name]
@@ -400,16 +428,21 @@ func plan(in planInput) *Changes {
 }
 
 // specAndEntryNames returns the names of the specs desired and of the
-// state's entries, sorted, each once.
-func specAndEntryNames(desired map[string]*spec.Order, known *state.File) []string {
-	names := map[string]bool{}
+// state's entries (entryNames, sorted), sorted, each once: entryNames
+// itself when every spec has an entry.
+func specAndEntryNames(desired map[string]*spec.Order, known *state.File, entryNames []string) []string {
+	var extra []string
 	for n := range desired {
-		names[n] = true
+		if _, ok := known.Entries[n]; !ok {
+			extra = append(extra, n)
+		}
 	}
-	for n := range known.Entries {
-		names[n] = true
+	if len(extra) == 0 {
+		return entryNames
 	}
-	return slices.Sorted(maps.Keys(names))
+	names := append(slices.Clone(entryNames), extra...)
+	slices.Sort(names)
+	return names
 }
 
 // budgetPurchases blocks every planned purchase (a new order or a renewal)
@@ -552,12 +585,13 @@ type planCtx struct {
 	tracked map[int]string // order id -> the entry that tracks it
 }
 
-// trackedOrders maps every order id the state tracks to its entry's name.
+// trackedOrders maps every order id the state tracks to its entry's name,
+// the first by name when several entries track one order.
 func trackedOrders(known *state.File) map[int]string {
-	out := map[int]string{}
-	for _, n := range known.Names() {
-		if id := known.Entries[n].OrderID; id != 0 {
-			if _, ok := out[id]; !ok {
+	out := make(map[int]string, len(known.Entries))
+	for n, e := range known.Entries {
+		if id := e.OrderID; id != 0 {
+			if have, ok := out[id]; !ok || n < have {
 				out[id] = n
 			}
 		}
@@ -628,15 +662,19 @@ type duplicate struct{ reason, hint string }
 // name (typically a renamed spec), or several new specs with one
 // fingerprint. It returns them by spec name.
 func duplicates(desired []*spec.Order, known *state.File) map[string]duplicate {
-	owner := fingerprintOwners(known)
 	groups := map[string][]string{}
 	for _, d := range desired {
 		if !d.Revoke && d.OrderID == 0 && isNew(known.Entries[d.Name]) {
 			groups[d.Fingerprint] = append(groups[d.Fingerprint], d.Name)
 		}
 	}
-	const same = "asks for the same certificate (names, CSR, product, validity, organization) as "
 	out := map[string]duplicate{}
+	if len(groups) == 0 {
+		// No new order (an idle cycle): nothing to look up.
+		return out
+	}
+	owner := fingerprintOwners(known)
+	const same = "asks for the same certificate (names, CSR, product, validity, organization) as "
 	for fp, names := range groups {
 		sort.Strings(names)
 		if o, ok := owner[fp]; ok {
@@ -912,14 +950,22 @@ func planRevoke(p *Changes, pos posFunc, note noteFunc, d *spec.Order, e *state.
 // fields that changed, the names judged by namesChanged.
 func (pc *planCtx) fieldChanges(note noteFunc, d *spec.Order, e *state.Entry, status string) []string {
 	var changedInPlace, changedFixed []string
-	fixed, fp := d.FixedFields(), d.Fingerprint
-	if csr, ok := e.Fixed["csr"]; ok && csr == "" && fixed["csr"] != "" && e.Fixed["key_type"] == "" {
-		// The order was adopted without its CSR: a CSR given later is
-		// taken as the order's, not as a change.
-		fixed["csr"] = ""
-		fp = spec.Fingerprint(fixed)
+	// The fixed fields are built only when needed: an idle cycle over
+	// 10,000 specs whose fingerprints match builds none.
+	var fixed map[string]string
+	fp := d.Fingerprint
+	if csr, ok := e.Fixed["csr"]; ok && csr == "" && e.Fixed["key_type"] == "" {
+		if fixed = d.FixedFields(); fixed["csr"] != "" {
+			// The order was adopted without its CSR: a CSR given later
+			// is taken as the order's, not as a change.
+			fixed["csr"] = ""
+			fp = spec.Fingerprint(fixed)
+		}
 	}
 	if e.Fingerprint != "" && fp != e.Fingerprint {
+		if fixed == nil {
+			fixed = d.FixedFields()
+		}
 		for _, k := range changedKeys(e.Fixed, fixed) {
 			if spec.ReissueChanges(k) {
 				changedInPlace = append(changedInPlace, k)
@@ -939,7 +985,7 @@ func (pc *planCtx) fieldChanges(note noteFunc, d *spec.Order, e *state.Entry, st
 		note(NoteNeedsNewOrder, e.OrderID, "certform does not buy a new certificate by itself: for a new order, give the spec a new name; revoke the old order (revoke: true under the old name) only once the new certificate is installed",
 			"%s changed; %s fixed once ordered, and order %d keeps %s", strings.Join(changedFixed, ", "), isAre(len(changedFixed)), e.OrderID, itThem(len(changedFixed)))
 	}
-	if changed := changedKeys(e.Options, d.OrderingOptions()); len(changed) > 0 {
+	if changed := changedKeys(e.Options, pc.in.orderingOptionsOf(d)); len(changed) > 0 {
 		note(NoteNoEffect, e.OrderID, "",
 			"%s changed; %s only used while ordering and has no effect on order %d", strings.Join(changed, ", "), isAre(len(changed)), e.OrderID)
 	}

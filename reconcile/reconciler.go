@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -87,6 +88,20 @@ type Reconciler struct {
 		// observedSaveEvery old (see saveObservation). Zero when the
 		// state has the latest.
 		observedAt time.Time
+		// specsQuiet is the time of the last change below Dir when the
+		// last load read the specs from a quiet tree (see
+		// loadUnchanged); zero before.
+		specsQuiet time.Time
+		// options are the ordering options of the last cycle's specs
+		// (see orderingOptions).
+		options map[*spec.Order]map[string]string
+		// sweep is where the daemon's toggle sweep is and what it read
+		// (see SweepNext).
+		sweep sweep
+		// index is the plan's index of the state copy indexFrom (see
+		// planInputOf).
+		index     *knownIndex
+		indexFrom *state.File
 	}
 	// editSpecs, in tests only, changes the specs once loaded: a spec that
 	// validation would refuse, as an older certform accepted it.
@@ -154,6 +169,12 @@ type CycleOptions struct {
 	// instead (GET /order/certificate/{id}; --refresh=full): one call per
 	// order, and the only refresh that sees every setting.
 	FullRefresh bool
+	// StopUnreachable ends the cycle after the observation when one of
+	// its calls failed with a *digicert.CheckError (the client's first
+	// call, its reachability check, failed; see
+	// digicert.Client.CheckNextCall): Prepare returns that error and no
+	// plan. The daemon sets it on the cycles whose first call checks.
+	StopUnreachable bool
 }
 
 // Cycle is one planned cycle: the specs it loaded and the plan.
@@ -185,6 +206,9 @@ func (r *Reconciler) Prepare(ctx context.Context, opt CycleOptions) (*Cycle, err
 	var known *state.File
 	if r.API != nil && (opt.Refresh || r.Observe) {
 		known, obs = r.observeCycle(ctx, c, opt.mode())
+		if ce := checkError(c.Errors); ce != nil && opt.StopUnreachable {
+			return c, ce
+		}
 	}
 	// The specs are loaded after the refresh, which may take minutes: a
 	// revoke reverted meanwhile is not acted on.
@@ -210,11 +234,21 @@ func (r *Reconciler) Prepare(ctx context.Context, opt CycleOptions) (*Cycle, err
 		r.consultAndReplan(ctx, c, in)
 		r.holdOnClock(ctx, c)
 		if _, ok := r.dcvAPI(); ok {
-			// Only then: the state's copy costs a deep clone.
 			r.planDCV(ctx, c, r.known())
 		}
 	}
 	return c, nil
+}
+
+// checkError returns the first *digicert.CheckError among errs, or nil.
+func checkError(errs []error) *digicert.CheckError {
+	for _, err := range errs {
+		var ce *digicert.CheckError
+		if errors.As(err, &ce) {
+			return ce
+		}
+	}
+	return nil
 }
 
 // proveLock proves the lock before acting on the state: a lock file
@@ -246,6 +280,7 @@ func (r *Reconciler) observeCycle(ctx context.Context, c *Cycle, mode refreshMod
 	known := r.known()
 	ob, errs := r.observe(ctx, known, mode)
 	c.Errors = append(c.Errors, errs...)
+	r.takeSwept(known, ob)
 	revokes, errs := r.revokeRequests(ctx, known, ob)
 	c.Errors = append(c.Errors, errs...)
 	obs := observedFrom(ob.orders, known)
@@ -274,6 +309,15 @@ func (r *Reconciler) planInputOf(specs *spec.Result, known *state.File, obs map[
 	in := planInput{Desired: specs.Orders, Invalid: specs.Invalid, Unreadable: specs.Unreadable(), Known: known,
 		Observed: obs, MaxRevocations: r.MaxRevocations, MaxPurchases: r.MaxPurchases, Now: r.now(), ResendAfter: r.ResendAfter}
 	in.NoKeyStore = r.NoKeyStore
+	if r.Cache != nil {
+		// A daemon: what the plan derives from an unchanged state, or
+		// from the specs its cache keeps, is made once.
+		in.OrderingOptions = r.orderingOptions()
+		if r.seen.indexFrom != known {
+			r.seen.index, r.seen.indexFrom = indexOf(known), known
+		}
+		in.Index = r.seen.index
+	}
 	if len(r.Replace) > 0 {
 		in.Replace = map[string]bool{}
 		for _, n := range r.Replace {
@@ -281,6 +325,27 @@ func (r *Reconciler) planInputOf(specs *spec.Result, known *state.File, obs map[
 		}
 	}
 	return in
+}
+
+// orderingOptions returns planInput.OrderingOptions for this cycle: a
+// spec the cache kept since the last cycle (the same *spec.Order, which
+// the cache hands out for a file that did not change) has the options
+// computed then. Only this cycle's specs are kept for the next.
+func (r *Reconciler) orderingOptions() func(*spec.Order) map[string]string {
+	prev := r.seen.options
+	next := make(map[*spec.Order]map[string]string, len(prev))
+	r.seen.options = next
+	return func(o *spec.Order) map[string]string {
+		if m, ok := next[o]; ok {
+			return m
+		}
+		m, ok := prev[o]
+		if !ok {
+			m = o.OrderingOptions()
+		}
+		next[o] = m
+		return m
+	}
 }
 
 // consultAndReplan asks CertCentral what c's plan needs to know (live
@@ -384,10 +449,12 @@ func (r *Reconciler) sleep(ctx context.Context, d time.Duration) error {
 	return wait.Sleep(ctx, d)
 }
 
-// known returns a copy of the state to plan against.
+// known returns the state to plan against, read-only: the store's
+// Frozen copy, made again only after the state changed (an idle cycle
+// copies nothing), or Known.
 func (r *Reconciler) known() *state.File {
 	if r.Store != nil {
-		return r.Store.Snapshot()
+		return r.Store.Frozen()
 	}
 	if r.Known != nil {
 		return r.Known
@@ -399,6 +466,9 @@ func (r *Reconciler) known() *state.File {
 // changed for Quiet, and again (after quiet) if any file it read, or the
 // tree, changed while it read.
 func (r *Reconciler) load(ctx context.Context) (*spec.Result, error) {
+	if res := r.loadUnchanged(); res != nil {
+		return res, nil
+	}
 	for {
 		last, err := r.waitQuiet(ctx)
 		if err != nil {
@@ -414,6 +484,7 @@ func (r *Reconciler) load(ctx context.Context) (*spec.Result, error) {
 			return nil, err
 		}
 		if len(changed) == 0 && after.Equal(last) {
+			r.seen.specsQuiet = after
 			return res, nil
 		}
 		r.logger().Info("the spec directory changed while it was read; waiting for it to be quiet and reading it again", "changed", changed)
@@ -424,6 +495,27 @@ func (r *Reconciler) load(ctx context.Context) (*spec.Result, error) {
 			}
 		}
 	}
+}
+
+// loadUnchanged reads the specs without first walking the tree to see it
+// quiet, when the tree's last change is the one the last load saw (its
+// quiet period long over): a daemon's idle cycle walks the tree once, not
+// twice. It needs a spec cache (the daemon), which tells the files that
+// changed since they were read. It returns nil when that cannot be
+// shown (the first load, a file or folder changed, or an error): load
+// then waits for quiet and reads as usual, and says so only then.
+func (r *Reconciler) loadUnchanged() *spec.Result {
+	if r.Cache == nil || r.seen.specsQuiet.IsZero() {
+		return nil
+	}
+	res, err := spec.LoadOpts(r.Dir, spec.LoadOptions{Cache: r.Cache, Verified: r.checkedFingerprints()})
+	if err != nil || len(res.Changed()) > 0 {
+		return nil
+	}
+	if after, err := spec.LastChange(r.Dir); err != nil || !after.Equal(r.seen.specsQuiet) {
+		return nil
+	}
+	return res
 }
 
 // checkedFingerprints returns spec.LoadOptions.Verified for the state's

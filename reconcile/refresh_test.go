@@ -20,12 +20,18 @@ const (
 	listPage2 = "GET /order/certificate?limit=1000&offset=2"
 )
 
-// refreshRig orders a, b and c from a fake whose list pages hold 2
-// orders, and observes until every order is read: the state knows what
-// CertCentral shows, and the next cycle that observes calls only the feed.
+// refreshRig is observedRig with a fake whose list pages hold 2 orders.
 func refreshRig(t *testing.T) *rig {
 	t.Helper()
-	r := newRig(t, digicerttest.WithMaxPageSize(2))
+	return observedRig(t, digicerttest.WithMaxPageSize(2))
+}
+
+// observedRig orders a, b and c from a fake made with opts, and observes
+// until every order is read: the state knows what CertCentral shows, and
+// the next cycle that observes calls only the feed.
+func observedRig(t *testing.T, opts ...digicerttest.Option) *rig {
+	t.Helper()
+	r := newRig(t, opts...)
 	for _, n := range []string{"a", "b", "c"} {
 		r.spec(n)
 	}

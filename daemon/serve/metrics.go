@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"maps"
 	"net/http"
 	"strconv"
 	"sync"
@@ -75,6 +76,10 @@ type specMetrics struct {
 	renewalAt, ready        *prometheus.GaugeVec // {name}; {name, condition}
 	renewalPending          *prometheus.GaugeVec // {name}
 	specs                   specMemo             // what ObserveSpecs set last
+	// dates are the ends ObserveCycle set last in notAfter and orderEnd,
+	// by spec name; nil sets them all from scratch. Used by the daemon's
+	// loop only.
+	dates map[string]certDates
 }
 
 // dcvMetrics describe the account's domain validation.
@@ -250,6 +255,31 @@ type specSeries struct {
 type specMemo struct {
 	mu   sync.Mutex
 	last map[string]specSeries
+	// rows, revoked and at are the last call's arguments; flip is the
+	// first certificate end after at, when a Ready condition changes by
+	// itself (zero: none).
+	rows     []status.Entry
+	revoked  map[string]bool
+	at, flip time.Time
+}
+
+// unchanged reports whether ObserveSpecs(rows, revoked, now) would set
+// what the last call set: the same rows (the same slice, which the daemon
+// keeps while neither the state nor the specs change), the same revoked
+// specs, and no certificate ended since (see ReadyCondition).
+func (s *specMemo) unchanged(rows []status.Entry, revoked map[string]bool, now time.Time) bool {
+	return s.last != nil && len(rows) > 0 && len(rows) == len(s.rows) && &rows[0] == &s.rows[0] && maps.Equal(revoked, s.revoked) &&
+		!now.Before(s.at) && (s.flip.IsZero() || now.Before(s.flip))
+}
+
+// remember records a call's arguments for unchanged.
+func (s *specMemo) remember(rows []status.Entry, revoked map[string]bool, now time.Time) {
+	s.rows, s.revoked, s.at, s.flip = rows, maps.Clone(revoked), now, time.Time{}
+	for _, r := range rows {
+		if r.NotAfter != nil && r.NotAfter.After(now) && (s.flip.IsZero() || r.NotAfter.Before(s.flip)) {
+			s.flip = *r.NotAfter
+		}
+	}
 }
 
 // ObserveSpecs sets the per-spec series from /status's entries at now;
@@ -261,6 +291,10 @@ type specMemo struct {
 func (m *Metrics) ObserveSpecs(rows []status.Entry, revoked map[string]bool, now time.Time) {
 	m.specs.mu.Lock()
 	defer m.specs.mu.Unlock()
+	if m.specs.unchanged(rows, revoked, now) {
+		return
+	}
+	defer m.specs.remember(rows, revoked, now)
 	next := make(map[string]specSeries, len(rows))
 	for _, r := range rows {
 		if r.Orphan {
@@ -438,16 +472,7 @@ func (m *Metrics) ObserveCycle(trigger string, ok bool, d time.Duration, end tim
 		for reason, n := range stats.waiting {
 			m.waiting.WithLabelValues(reason).Set(float64(n))
 		}
-		m.notAfter.Reset()
-		m.orderEnd.Reset()
-		for _, d := range stats.dates {
-			if !d.notAfter.IsZero() {
-				m.notAfter.WithLabelValues(d.name).Set(float64(d.notAfter.Unix()))
-			}
-			if !d.orderEnd.IsZero() {
-				m.orderEnd.WithLabelValues(d.name).Set(float64(d.orderEnd.Unix()))
-			}
-		}
+		m.observeDates(stats.dates)
 		m.reissueOverdue.Reset()
 		for _, n := range stats.reissueOverdue {
 			m.reissueOverdue.WithLabelValues(n).Set(1)
@@ -455,6 +480,44 @@ func (m *Metrics) ObserveCycle(trigger string, ok bool, d time.Duration, end tim
 	}
 	if ok {
 		m.lastSuccess.Set(float64(end.Unix()))
+	}
+}
+
+// observeDates sets the per-spec end series (notAfter, orderEnd) to
+// dates: the series of a spec whose ends did not change since the last
+// call stay as they are, so that an idle cycle over 10,000 specs sets
+// none.
+func (m *Metrics) observeDates(dates []certDates) {
+	next := make(map[string]certDates, len(dates))
+	for _, d := range dates {
+		next[d.name] = d
+	}
+	if m.dates == nil || len(next) != len(dates) {
+		m.notAfter.Reset()
+		m.orderEnd.Reset()
+		m.dates = map[string]certDates{}
+	}
+	for name, old := range m.dates {
+		d, ok := next[name]
+		if !old.notAfter.IsZero() && (!ok || d.notAfter.IsZero()) {
+			m.notAfter.DeleteLabelValues(name)
+		}
+		if !old.orderEnd.IsZero() && (!ok || d.orderEnd.IsZero()) {
+			m.orderEnd.DeleteLabelValues(name)
+		}
+	}
+	for _, d := range dates {
+		old, ok := m.dates[d.name]
+		if !d.notAfter.IsZero() && (!ok || !old.notAfter.Equal(d.notAfter)) {
+			m.notAfter.WithLabelValues(d.name).Set(float64(d.notAfter.Unix()))
+		}
+		if !d.orderEnd.IsZero() && (!ok || !old.orderEnd.Equal(d.orderEnd)) {
+			m.orderEnd.WithLabelValues(d.name).Set(float64(d.orderEnd.Unix()))
+		}
+	}
+	m.dates = next
+	if len(next) != len(dates) {
+		m.dates = nil // names seen twice (not expected): from scratch next time
 	}
 }
 

@@ -217,3 +217,68 @@ type stepClock struct{ now time.Time }
 
 func (c *stepClock) Now() time.Time          { return c.now }
 func (c *stepClock) Advance(d time.Duration) { c.now = c.now.Add(d) }
+
+// TestMetrics_datesSetOnlyWhatChanged: ObserveCycle sets a spec's
+// certificate and order end series only when they changed, and deletes
+// those of an end gone or a spec gone.
+func TestMetrics_datesSetOnlyWhatChanged(t *testing.T) {
+	m := NewMetrics()
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	t1, t2, o1 := now.Add(24*time.Hour), now.Add(48*time.Hour), now.Add(365*24*time.Hour)
+	at := func(ts time.Time) string { return fmt.Sprint(float64(ts.Unix())) }
+	observe := func(entries map[string]*state.Entry) {
+		m.ObserveCycle("cron", true, time.Second, now, 0, nil, CountState(&state.File{Entries: entries}, now))
+	}
+	check := func(what string, notAfter, orderEnd []string) {
+		t.Helper()
+		if diff := cmp.Diff(notAfter, servetest.Gauges(t, m.reg, "certform_certificate_not_after_timestamp_seconds")); diff != "" {
+			t.Errorf("%s: not after (-want +got):\n%s", what, diff)
+		}
+		if diff := cmp.Diff(orderEnd, servetest.Gauges(t, m.reg, "certform_order_valid_till_timestamp_seconds")); diff != "" {
+			t.Errorf("%s: order end (-want +got):\n%s", what, diff)
+		}
+	}
+	observe(map[string]*state.Entry{
+		"a": {OrderID: 1, Status: "issued", NotAfter: t1, OrderValidTill: o1},
+		"b": {OrderID: 2, Status: "issued", NotAfter: t1},
+	})
+	check("first", []string{"name=a: " + at(t1), "name=b: " + at(t1)}, []string{"name=a: " + at(o1)})
+	m.notAfter.WithLabelValues("b").Set(7) // not set again while b's end stays
+	observe(map[string]*state.Entry{
+		"a": {OrderID: 1, Status: "issued", NotAfter: t2},
+		"b": {OrderID: 2, Status: "issued", NotAfter: t1},
+		"c": {OrderID: 3, Status: "issued", OrderValidTill: o1},
+	})
+	check("changed", []string{"name=a: " + at(t2), "name=b: 7"}, []string{"name=c: " + at(o1)})
+	observe(map[string]*state.Entry{"c": {OrderID: 3, Status: "revoked", OrderValidTill: o1}})
+	check("gone", nil, nil)
+}
+
+// TestMetrics_specsSameRows: the same rows again (the daemon's idle
+// cycle) set nothing, until a certificate ends, when its Ready condition
+// turns False; other rows are looked at again.
+func TestMetrics_specsSameRows(t *testing.T) {
+	m := NewMetrics()
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	soon, later := now.Add(time.Hour), now.Add(48*time.Hour)
+	rows := []status.Entry{
+		{Name: "a", OrderID: 1, Status: "issued", NotAfter: &soon},
+		{Name: "b", OrderID: 2, Status: "issued", NotAfter: &later},
+	}
+	m.ObserveSpecs(rows, nil, now)
+	m.certExpiry.WithLabelValues("b", "2").Set(7) // not set again while nothing changes
+	m.ObserveSpecs(rows, nil, now.Add(time.Minute))
+	if got := servetest.Gauges(t, m.reg, "certform_certificate_expiration_timestamp_seconds"); !slices.Contains(got, "name=b,order_id=2: 7") {
+		t.Errorf("the same rows set the series again: %q", got)
+	}
+	m.ObserveSpecs(rows, nil, soon) // a's certificate ends
+	if diff := cmp.Diff([]string{"condition=False,name=a: 1", "condition=False,name=b: 0", "condition=True,name=a: 0",
+		"condition=True,name=b: 1", "condition=Unknown,name=a: 0", "condition=Unknown,name=b: 0"},
+		servetest.Gauges(t, m.reg, "certform_certificate_ready_status")); diff != "" {
+		t.Errorf("after a's end (-want +got):\n%s", diff)
+	}
+	m.ObserveSpecs(slices.Clone(rows), map[string]bool{"b": true}, soon)
+	if got := servetest.Gauges(t, m.reg, "certform_certificate_ready_status"); len(got) != 3 {
+		t.Errorf("b revoked: ready %q, want a's alone", got)
+	}
+}

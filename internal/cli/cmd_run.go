@@ -48,6 +48,8 @@ var runCmd = &command{
 // runOptions are certform run's flags.
 type runOptions struct {
 	dir, schedule, refreshSchedule string
+	refreshBudget                  string
+	budget                         float64
 	listen, notifyConfig           string
 	st                             stateFlags
 	cf                             cycleFlags
@@ -66,6 +68,7 @@ func (o *runOptions) register(fs *pflag.FlagSet) {
 	o.st.register(fs, "state file, or postgres://USER@HOST:PORT/DB?sslmode=verify-full for a PostgreSQL state shared with standby servers (required, except with --dev, which keeps a temporary one)")
 	fs.StringVar(&o.schedule, "schedule", "@every 15m", "cron schedule of periodic cycles (five fields, or @every DUR, @hourly, @daily)")
 	fs.StringVar(&o.refreshSchedule, "refresh-schedule", "@daily", "cron schedule of cycles that first refresh from CertCentral's order list, reading one by one only the orders that differ from the state (as --refresh)")
+	fs.StringVar(&o.refreshBudget, "refresh-budget", "10%", "share of CertCentral's rate limit that a background sweep spends reading the tracked orders one by one, to see disable_ct and auto_reissue changed in CertCentral (the order list does not carry them): a percentage (10%) or a fraction (0.1); 0 turns the sweep off")
 	o.cf.register(fs, "debounce", "quiet-period")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "plan and log every cycle; never make a write call or change the state")
 	fs.StringVar(&o.listen, "listen", "", "address for /healthz and /metrics, such as 127.0.0.1:9464 (off by default)")
@@ -112,6 +115,12 @@ func (o *runOptions) checkUsage(fs *pflag.FlagSet, s *streams) (loc stateLocatio
 		}
 		schedules[i] = sc
 	}
+	budget, err := daemon.ParseBudget(o.refreshBudget)
+	if err != nil {
+		fmt.Fprintf(stderr, "certform run: --refresh-budget %q: %v\n", o.refreshBudget, err)
+		return loc, schedules, exitUsage
+	}
+	o.budget = budget
 	if o.cf.quiet <= 0 || o.retryBackoff <= 0 || o.pollInterval <= 0 || o.parallelism < 1 || o.cf.negative() {
 		fmt.Fprintln(stderr, "certform run: --debounce, --retry-backoff and --poll-interval must be positive, --parallelism at least 1, --max-revocations, --max-purchases, --resend-after and --max-clock-skew not negative")
 		return loc, schedules, exitUsage
@@ -217,6 +226,7 @@ func (o *runOptions) connect(s *streams, logger *slog.Logger, met *serve.Metrics
 	if err != nil {
 		return nil, nil, nil, clientFailed(s.stderr, "run", s, err)
 	}
+	client.CheckFirstCall() // the daemon's first cycle checks with its own first call (Runner.ArmCheck)
 	if store = openDaemonState(loc, o.dir, o.once, logger, s.stderr); store == nil {
 		return nil, nil, nil, exitError
 	}
@@ -248,7 +258,7 @@ func (o *runOptions) daemonConfig(run *runner.Runner, logger *slog.Logger, sched
 	dcfg := daemon.Config{
 		Runner: run, Log: logger, Schedule: schedules[0], RefreshSchedule: schedules[1], Debounce: o.cf.quiet,
 		RetryBackoff: o.retryBackoff, PollInterval: o.pollInterval, Listen: o.listen, Once: o.once, Metrics: met, Notify: serve.SystemdNotify,
-		Watchdog: serve.SystemdWatchdog(), Signals: sigs, TakeOver: takeOver,
+		Watchdog: serve.SystemdWatchdog(), Signals: sigs, TakeOver: takeOver, RefreshBudget: o.budget,
 	}
 	if notifier != nil {
 		dcfg.Notifier = notifier

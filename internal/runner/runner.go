@@ -122,6 +122,35 @@ func (rn *Runner) CheckAPI(ctx context.Context) error {
 	return checker.Check(ctx)
 }
 
+// ArmCheck makes the next CertCentral call a reachability check, when
+// the API offers one (digicert.Client.CheckNextCall, on a client made
+// with CheckFirstCall): the cycle's own first GET then tells an
+// unreachable CertCentral or a refused key, in place of a call of its
+// own; run that cycle with Step.Check. It reports whether it armed one;
+// otherwise CheckAPI is the check.
+func (rn *Runner) ArmCheck() bool {
+	checker, ok := rn.r.API.(interface{ CheckNextCall() bool })
+	return ok && checker.CheckNextCall()
+}
+
+// SweepNext makes one read of the daemon's toggle sweep (see
+// reconcile.Reconciler.SweepNext): what differs is recorded and planned
+// by the next cycle.
+func (rn *Runner) SweepNext(ctx context.Context) (reconcile.SweepResult, error) {
+	return rn.r.SweepNext(ctx)
+}
+
+// Rate returns how many CertCentral calls per second the API's limits
+// allow over a long run (digicert.Client.Rate); zero when the API has no
+// limits or tells none.
+func (rn *Runner) Rate() float64 {
+	limited, ok := rn.r.API.(interface{ Rate() float64 })
+	if !ok {
+		return 0
+	}
+	return limited.Rate()
+}
+
 // HookDue returns when the next deploy hook that failed earlier runs again
 // for the specs of c (zero when none waits).
 func (rn *Runner) HookDue(c *reconcile.Cycle) time.Time { return rn.r.HookDue(c) }
@@ -167,6 +196,10 @@ func (rn *Runner) CheckLock() error { return rn.r.Store.Check() }
 // Reacquire tries to take the lost lock of a shared state again.
 func (rn *Runner) Reacquire() error { return rn.r.Store.Reacquire() }
 
+// StateVersion changes with every change of the state in memory (see
+// state.Store.Version): equal values mean the same state.
+func (rn *Runner) StateVersion() uint64 { return rn.r.Store.Version() }
+
 // View calls fn with the state, read-only, under the store's lock.
 func (rn *Runner) View(fn func(*state.File)) { rn.r.Store.View(fn) }
 
@@ -176,6 +209,10 @@ type Step struct {
 	// list's pages, then the orders that differ (reconcile.CycleOptions);
 	// with FullRefresh every order one by one (--refresh=full).
 	Refresh, FullRefresh bool
+	// Check says the cycle's first call is its reachability check
+	// (ArmCheck armed it): when the check fails, the cycle stops before
+	// its plan with the *digicert.CheckError in Report.Err.
+	Check bool
 	// Review, if set, sees the cycle once it is planned, before anything
 	// is applied: it prints or logs the plan, asks for approval, compares
 	// a saved plan. An error stops the cycle there (Report.Stopped):
@@ -190,7 +227,7 @@ type Step struct {
 // Once runs one cycle: Prepare, Step.Review, Apply (unless a dry run),
 // Deliver and the post hook. The Report tells what came of each.
 func (rn *Runner) Once(ctx context.Context, s Step) Report {
-	c, err := rn.r.Prepare(ctx, reconcile.CycleOptions{Refresh: s.Refresh, FullRefresh: s.FullRefresh})
+	c, err := rn.r.Prepare(ctx, reconcile.CycleOptions{Refresh: s.Refresh, FullRefresh: s.FullRefresh, StopUnreachable: s.Check})
 	if err != nil {
 		return Report{Cycle: c, Err: err}
 	}
