@@ -550,6 +550,18 @@ func readState(path string) (*File, fileID, error) {
 	if err != nil {
 		return nil, fileID{}, unreadable(err)
 	}
+	// The common case, a valid state of this version, is decoded straight
+	// from the file: the decoder's buffer is then the only copy of its
+	// bytes (issue 27: a plan holds the state while it loads the specs).
+	// Any other content is read again, whole, for the careful decode that
+	// names what is wrong.
+	if f, ok := decodeValidFrom(fh); ok {
+		f.intern()
+		return f, idOf(fi), nil
+	}
+	if _, err := fh.Seek(0, io.SeekStart); err != nil {
+		return nil, fileID{}, unreadable(err)
+	}
 	data, err := io.ReadAll(fh)
 	if err != nil {
 		return nil, fileID{}, unreadable(err)
@@ -558,6 +570,7 @@ func readState(path string) (*File, fileID, error) {
 	if err != nil {
 		return nil, fileID{}, err
 	}
+	f.intern()
 	return f, idOf(fi), nil
 }
 
@@ -603,13 +616,19 @@ func decode(path string, data []byte) (*File, error) {
 // version (one JSON object, nothing after it but white space, no unknown
 // field, no empty entry); ok is false otherwise.
 func decodeValid(data []byte) (f *File, ok bool) {
+	return decodeValidFrom(bytes.NewReader(data))
+}
+
+// decodeValidFrom is decodeValid reading r to its end; ok is also false
+// when r fails.
+func decodeValidFrom(r io.Reader) (f *File, ok bool) {
 	var v File
-	dec := json.NewDecoder(bytes.NewReader(data))
+	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&v); err != nil || v.Version != Version {
 		return nil, false
 	}
-	if len(bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n")) > 0 {
+	if !onlySpace(io.MultiReader(dec.Buffered(), r)) {
 		return nil, false
 	}
 	if v.Entries == nil {
@@ -621,6 +640,24 @@ func decodeValid(data []byte) (f *File, ok bool) {
 		}
 	}
 	return &v, true
+}
+
+// onlySpace reports whether r holds nothing but JSON white space up to its
+// end; false when it cannot be read.
+func onlySpace(r io.Reader) bool {
+	var buf [512]byte
+	for {
+		n, err := r.Read(buf[:])
+		if len(bytes.TrimLeft(buf[:n], " \t\r\n")) > 0 {
+			return false
+		}
+		if err == io.EOF {
+			return true
+		}
+		if err != nil {
+			return false
+		}
+	}
 }
 
 func unwrapPathError(err error) error {
