@@ -1,12 +1,14 @@
 package reconcile
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/pem"
 	"maps"
 	"testing"
+	"time"
 
 	"github.com/certform/certform/spec"
 	"github.com/certform/certform/state"
@@ -76,5 +78,48 @@ func TestReconciler_checked(t *testing.T) {
 	}
 	if len(c.Specs.Errors) != 0 || len(c.Specs.Orders) != 1 || c.Specs.Orders[0].Fingerprint != bad {
 		t.Fatalf("recorded as checked: errors %v, orders %d: want the spec valid, fingerprint %s", c.Specs.Errors, len(c.Specs.Orders), bad)
+	}
+}
+
+// TestReconciler_planOnly: a plan-only cycle (plan without --out) loads
+// the specs the state records as checked without their CSR text, and
+// plans what a full load plans: a renewal that is due is planned (the
+// spec has a CSR), not a needs_csr note.
+func TestReconciler_planOnly(t *testing.T) {
+	r := newRig(t)
+	r.spec("shop")
+	r.cycle(0)
+	r.endsIn("shop", 10*24*time.Hour)
+	plan := func(planOnly bool) *Cycle {
+		t.Helper()
+		rec := &Reconciler{Dir: r.dir, Known: r.store.Snapshot(), DryRun: true, PlanOnly: planOnly, MaxPurchases: -1, Now: r.clock.Now}
+		c, err := rec.Prepare(context.Background(), CycleOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c.Specs.Errors) != 0 || len(c.Specs.Orders) != 1 {
+			t.Fatalf("specs: errors %v, %d orders", c.Specs.Errors, len(c.Specs.Orders))
+		}
+		return c
+	}
+	full, only := plan(false), plan(true)
+	if o := only.Specs.Orders[0]; o.CSR != "" || !o.HasCSR() || o.Fingerprint != full.Specs.Orders[0].Fingerprint {
+		t.Fatalf("plan-only spec: CSR %.40q, HasCSR %v, fingerprint %s: want no text, a CSR, %s", o.CSR, o.HasCSR(), o.Fingerprint, full.Specs.Orders[0].Fingerprint)
+	}
+	if full.Specs.Orders[0].CSR != r.csrs["shop"] {
+		t.Fatalf("full load: CSR %.40q, want the spec's", full.Specs.Orders[0].CSR)
+	}
+	var want, got bytes.Buffer
+	if err := full.Plan.WriteJSON(&want, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := only.Plan.WriteJSON(&got, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got.String() != want.String() {
+		t.Errorf("plan-only plan:\n%s\nwant the full load's:\n%s", got.String(), want.String())
+	}
+	if len(only.Plan.Actions) != 1 || only.Plan.Actions[0].Kind != KindRenew || len(only.Plan.Notes) != 0 {
+		t.Errorf("plan: actions %+v, notes %+v; want one renewal", only.Plan.Actions, only.Plan.Notes)
 	}
 }

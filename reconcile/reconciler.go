@@ -36,6 +36,12 @@ type Reconciler struct {
 	// Cache, if set, lets repeated loads skip unchanged files.
 	Cache *spec.Cache
 	Log   *slog.Logger
+	// PlanOnly says that the cycle's orders are only planned: nothing is
+	// applied, sent or saved from them (plan without --out). The load then
+	// keeps no CSR text that the state records as checked
+	// (spec.LoadOptions.DropCheckedCSR), to use less memory; the plan
+	// asks only whether a spec has a CSR (spec.Order.HasCSR).
+	PlanOnly bool
 	// Parallelism is how many specs are worked on (and orders refreshed)
 	// at once; default 4.
 	Parallelism int
@@ -282,10 +288,11 @@ func (r *Reconciler) readAdoptees(ctx context.Context, ids []int) (map[int]*adop
 	return out, rest
 }
 
-// Apply carries a prepared cycle's plan out (nothing in a dry run) and
-// returns one result per action, in plan order.
+// Apply carries a prepared cycle's plan out (nothing in a dry run or a
+// PlanOnly cycle, whose specs may lack their CSR text) and returns one
+// result per action, in plan order.
 func (r *Reconciler) Apply(ctx context.Context, c *Cycle) []Result {
-	if r.DryRun || r.Store == nil || r.API == nil {
+	if r.DryRun || r.PlanOnly || r.Store == nil || r.API == nil {
 		return nil
 	}
 	// Records an interrupted run left go first; validation steps last.
@@ -347,7 +354,7 @@ func (r *Reconciler) load(ctx context.Context) (*spec.Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		res, err := spec.LoadOpts(r.Dir, spec.LoadOptions{Cache: r.Cache, Verified: r.checkedFingerprints()})
+		res, err := spec.LoadOpts(r.Dir, spec.LoadOptions{Cache: r.Cache, Verified: r.checkedFingerprints(), DropCheckedCSR: r.PlanOnly})
 		if err != nil {
 			return nil, err
 		}

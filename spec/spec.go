@@ -117,12 +117,20 @@ type Order struct {
 
 	nameLine, nameCol int    // position of the name value, for duplicate errors
 	csrSum            string // hex SHA-256 of the CSR's DER bytes
+	// csrDropped is set when the spec has a CSR whose text the load did
+	// not keep (LoadOptions.DropCheckedCSR); csrSum is then its digest.
+	csrDropped bool
 	// sources are the files the order was built from, as read: its spec
 	// file, its defaults chain and its CSR file (see SourceChanged). The
 	// slice may be shared with other orders; it is never written after
 	// the load.
 	sources []source
 }
+
+// HasCSR reports whether the spec gives a certificate request (csr or
+// csr_file), also when the load kept no text of it (see
+// LoadOptions.DropCheckedCSR): CSR is then "".
+func (o *Order) HasCSR() bool { return o.CSR != "" || o.csrDropped }
 
 // Pos returns "file:line:col" of the order's document.
 func (o *Order) Pos() string { return fmt.Sprintf("%s:%d:%d", o.File, o.Line, o.Column) }

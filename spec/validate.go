@@ -90,7 +90,9 @@ func (l *fileCtx) validate(rel string, m *yaml.Node, f fields, written map[strin
 		return o
 	}
 	fp := Fingerprint(o.FixedFields())
-	if checkReq != nil && (l.verified == nil || !l.verified(fp)) {
+	switch {
+	case checkReq == nil:
+	case l.verified == nil || !l.verified(fp):
 		// The request is checked unless a valid spec with the same
 		// fixed fields (the same request bytes, names, product...)
 		// was checked before: the check depends on nothing else, so
@@ -98,6 +100,9 @@ func (l *fileCtx) validate(rel string, m *yaml.Node, f fields, written map[strin
 		if checkReq(); len(d.errs) > 0 {
 			return o
 		}
+	case l.dropChecked:
+		// Its digest is in csrSum, which FixedFields reads.
+		o.CSR, o.csrDropped = "", true
 	}
 	o.Fingerprint = fp
 	return o
@@ -582,7 +587,7 @@ func (l *fileCtx) readCSRFile(specRel, p string) ([]byte, source, string) {
 // csrDigest returns the hex SHA-256 of the request's DER bytes, computed
 // while checking it, or of the text itself when it is not PEM.
 func (o *Order) csrDigest() string {
-	if o.CSR == "" {
+	if o.CSR == "" && !o.csrDropped {
 		return "" // unknown: a spec adopting an order without its CSR
 	}
 	if o.csrSum == "" {

@@ -651,6 +651,7 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 	}
 	r := newReconciler(reconcilerOptions{dir: f.dir, known: known, log: logger, cycle: f.cycle})
 	r.Replace = f.replace
+	r.PlanOnly = *out == "" // a saved plan records the specs' values
 	if err := f.dcv.apply(r); err != nil {
 		fmt.Fprintf(stderr, "certform plan: %v\n", err)
 		return exitError
