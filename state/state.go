@@ -551,11 +551,10 @@ func readState(path string) (*File, fileID, error) {
 		return nil, fileID{}, unreadable(err)
 	}
 	// The common case, a valid state of this version, is decoded straight
-	// from the file: the decoder's buffer is then the only copy of its
-	// bytes (issue 27: a plan holds the state while it loads the specs).
-	// Any other content is read again, whole, for the careful decode that
-	// names what is wrong.
-	if f, ok := decodeValidFrom(fh); ok {
+	// from the file, one entry at a time (see decodeStream). Any other
+	// content is read again, whole, for the careful decode that names what
+	// is wrong.
+	if f, ok := decodeStream(fh); ok {
 		f.intern()
 		return f, idOf(fi), nil
 	}
@@ -616,19 +615,13 @@ func decode(path string, data []byte) (*File, error) {
 // version (one JSON object, nothing after it but white space, no unknown
 // field, no empty entry); ok is false otherwise.
 func decodeValid(data []byte) (f *File, ok bool) {
-	return decodeValidFrom(bytes.NewReader(data))
-}
-
-// decodeValidFrom is decodeValid reading r to its end; ok is also false
-// when r fails.
-func decodeValidFrom(r io.Reader) (f *File, ok bool) {
 	var v File
-	dec := json.NewDecoder(r)
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&v); err != nil || v.Version != Version {
 		return nil, false
 	}
-	if !onlySpace(io.MultiReader(dec.Buffered(), r)) {
+	if len(bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n")) > 0 {
 		return nil, false
 	}
 	if v.Entries == nil {
