@@ -89,7 +89,7 @@ func (l *fileCtx) validate(rel string, m *yaml.Node, f fields, written map[strin
 		}
 		return o
 	}
-	fp := Fingerprint(o.FixedFields())
+	fp := o.fingerprint()
 	switch {
 	case checkReq == nil:
 	case l.verified == nil || !l.verified(fp):
@@ -319,11 +319,11 @@ func checkDNSName(name string) string {
 	if len(name) > 253 {
 		return "is not a DNS name: longer than 253 characters"
 	}
-	labels := strings.Split(strings.TrimPrefix(name, "*."), ".")
-	if len(labels) < 2 {
+	labels := strings.TrimPrefix(name, "*.")
+	if !strings.Contains(labels, ".") {
 		return "is not a DNS name: it needs at least two labels, such as example.com"
 	}
-	for _, label := range labels {
+	for label := range strings.SplitSeq(labels, ".") {
 		if label == "" {
 			return "is not a DNS name: it has an empty label"
 		}
