@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"maps"
 	"testing"
 	"time"
@@ -121,5 +122,65 @@ func TestReconciler_planOnly(t *testing.T) {
 	}
 	if len(only.Plan.Actions) != 1 || only.Plan.Actions[0].Kind != KindRenew || len(only.Plan.Notes) != 0 {
 		t.Errorf("plan: actions %+v, notes %+v; want one renewal", only.Plan.Actions, only.Plan.Notes)
+	}
+}
+
+// TestReconciler_stateAfterLoad: a cycle with StateAfterLoad reads the
+// state once, after the load, and plans as one given the state (Known);
+// the load trusts the hint (Checked), and when the state does not record
+// all of it, the specs are loaded again against what the state records,
+// with the errors a load against it gives. Read's error is Prepare's.
+func TestReconciler_stateAfterLoad(t *testing.T) {
+	r := newRig(t)
+	r.spec("shop")
+	r.cycle(0)
+	r.endsIn("shop", 10*24*time.Hour)
+	known := r.store.Snapshot()
+	prepare := func(rec *Reconciler) *Cycle {
+		t.Helper()
+		c, err := rec.Prepare(context.Background(), CycleOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	planJSON := func(c *Cycle) string {
+		t.Helper()
+		var b bytes.Buffer
+		if err := c.Plan.WriteJSON(&b, c.Specs.Errors); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	want := planJSON(prepare(&Reconciler{Dir: r.dir, Known: known, DryRun: true, PlanOnly: true, MaxPurchases: -1, Now: r.clock.Now}))
+	reads := 0
+	readKnown := func() (*state.File, error) { reads++; return known, nil }
+	hint := map[string]bool{known.Entries["shop"].Checked: true}
+	rec := &Reconciler{Dir: r.dir, StateAfterLoad: &StateAfterLoad{Read: readKnown, Checked: hint}, DryRun: true, PlanOnly: true, MaxPurchases: -1, Now: r.clock.Now}
+	if got := planJSON(prepare(rec)); got != want || reads != 1 || rec.Known != known {
+		t.Errorf("reads %d, plan:\n%s\nwant:\n%s", reads, got, want)
+	}
+
+	// A request whose signature does not verify, trusted by a hint the
+	// state does not bear out: loaded again, and refused.
+	block, _ := pem.Decode([]byte(r.csrs["shop"]))
+	block.Bytes[len(block.Bytes)-1] ^= 0xff
+	r.csrs["shop"] = string(pem.EncodeToMemory(block))
+	r.spec("shop")
+	sum := sha256.Sum256(block.Bytes)
+	fixed := maps.Clone(known.Entries["shop"].Fixed)
+	fixed["csr"] = hex.EncodeToString(sum[:])
+	bad := spec.Fingerprint(fixed)
+	rec = &Reconciler{Dir: r.dir, StateAfterLoad: &StateAfterLoad{Read: readKnown, Checked: map[string]bool{bad: true}}, DryRun: true, PlanOnly: true, MaxPurchases: -1, Now: r.clock.Now}
+	c := prepare(rec)
+	if len(c.Specs.Errors) != 1 || len(c.Specs.Orders) != 0 ||
+		c.Specs.Errors[0].Error() != "shop.yaml:5:6: csr: the certificate request's signature does not verify: x509: ECDSA verification failure" {
+		t.Fatalf("a hint the state does not bear out: errors %v, orders %d; want the signature refused", c.Specs.Errors, len(c.Specs.Orders))
+	}
+
+	broken := errors.New("state file s.json is not valid JSON")
+	rec = &Reconciler{Dir: r.dir, StateAfterLoad: &StateAfterLoad{Read: func() (*state.File, error) { return nil, broken }}, DryRun: true, MaxPurchases: -1, Now: r.clock.Now}
+	if _, err := rec.Prepare(context.Background(), CycleOptions{}); err != broken {
+		t.Errorf("Prepare: %v, want ReadKnown's error", err)
 	}
 }

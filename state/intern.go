@@ -16,31 +16,12 @@ func (in interner) of(s string) string {
 	return s
 }
 
-// fixed returns m with its keys, and the values of the fields many orders
-// share (product, validity, organization, signature hash, server platform,
-// key type), the interner's copies. A new map: storing into the decoded
-// one makes it grow.
-func (in interner) fixed(m map[string]string) map[string]string {
-	if m == nil {
-		return nil
-	}
-	c := make(map[string]string, len(m))
-	for k, v := range m {
-		k = in.of(k)
-		switch k {
-		case "product", "validity", "organization_id", "signature_hash", "server_platform_id", "key_type":
-			v = in.of(v)
-		}
-		c[k] = v
-	}
-	return c
-}
-
 // intern makes the strings that repeat across a decoded state's entries
-// share one copy each (issue 27: a plan holds the whole state while it
-// loads the specs): the fixed fields' names and shared values, Checked
+// share one copy each (issue 27: a plan holds the whole state): Checked
 // when it equals Fingerprint (as it does for most entries), statuses, spec
-// files, DCV methods and key types. It changes no value.
+// files, DCV methods and key types. It changes no value. The fixed fields'
+// names are not shared: a map made again to hold shared keys leaves more
+// garbage, while the state is decoded, than the copies it frees.
 func (f *File) intern() {
 	in := interner{}
 	for _, e := range f.Entries {
@@ -50,7 +31,6 @@ func (f *File) intern() {
 
 // internFields interns one entry's repeated strings (see File.intern).
 func (e *Entry) internFields(in interner) {
-	e.Fixed = in.fixed(e.Fixed)
 	if e.Checked == e.Fingerprint {
 		e.Checked = e.Fingerprint
 	}

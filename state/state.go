@@ -555,7 +555,6 @@ func readState(path string) (*File, fileID, error) {
 	// content is read again, whole, for the careful decode that names what
 	// is wrong.
 	if f, ok := decodeStream(fh); ok {
-		f.intern()
 		return f, idOf(fi), nil
 	}
 	if _, err := fh.Seek(0, io.SeekStart); err != nil {

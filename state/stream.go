@@ -1,8 +1,10 @@
 package state
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
+	"os"
 )
 
 // decodeStream decodes a valid state of this version from r, entry by
@@ -17,7 +19,7 @@ import (
 // decoder's buffer holds one entry at a time. To stay exactly decodeValid,
 // it takes only the top-level keys as this package writes them; any other
 // spelling (encoding/json matches keys without regard to case) goes the
-// careful way.
+// careful way. Its entries share their repeated strings (File.intern).
 func decodeStream(r io.Reader) (f *File, ok bool) {
 	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
@@ -82,6 +84,7 @@ func decodeEntries(dec *json.Decoder, v *File) bool {
 	if v.Entries == nil {
 		v.Entries = map[string]*Entry{}
 	}
+	in := interner{}
 	for dec.More() {
 		name, ok := token[string](dec)
 		if !ok {
@@ -91,6 +94,9 @@ func decodeEntries(dec *json.Decoder, v *File) bool {
 		if err := dec.Decode(&e); err != nil || e == nil {
 			return false
 		}
+		// Interned as decoded, so that a collection meanwhile frees
+		// the copies (see File.intern).
+		e.internFields(in)
 		v.Entries[name] = e
 	}
 	return delim(dec, '}')
@@ -108,4 +114,46 @@ func token[T any](dec *json.Decoder) (T, bool) {
 	t, err := dec.Token()
 	v, ok := t.(T)
 	return v, ok && err == nil
+}
+
+// checkedKey is how Encode writes an entry's Checked field, up to its
+// value.
+var checkedKey = []byte(`"checked":"`)
+
+// ReadChecked returns the fingerprints the state file at path records as
+// checked (Entry.Checked), found without decoding the file: every string
+// written as a "checked" key's value, as Encode writes it. It is a hint,
+// for a caller that loads the specs before it reads the state (issue 27:
+// a plan that holds the decoded state while it decodes the specs needs
+// half again the memory): once the state is read, whatever the hint gave
+// that the state does not record must be dropped and its specs checked.
+// In a valid state file the hint gives nothing else, since the key cannot
+// occur inside a string; it may miss what the file spells otherwise (a
+// space, an escape), which only costs a check. Nil when the file cannot be
+// read: the read of the state says why.
+func ReadChecked(path string) map[string]bool {
+	real, err := RealPath(path)
+	if err != nil {
+		return nil
+	}
+	data, err := os.ReadFile(real)
+	if err != nil {
+		return nil
+	}
+	set := map[string]bool{}
+	for {
+		i := bytes.Index(data, checkedKey)
+		if i < 0 {
+			return set
+		}
+		data = data[i+len(checkedKey):]
+		j := bytes.IndexAny(data, `"\`)
+		if j < 0 {
+			return set
+		}
+		if data[j] == '"' && j > 0 {
+			set[string(data[:j])] = true
+		}
+		data = data[j:]
+	}
 }

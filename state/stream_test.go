@@ -3,6 +3,8 @@ package state
 import (
 	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -109,4 +111,37 @@ func FuzzDecodeStream(f *testing.F) {
 			t.Fatalf("%q: decodeValid %s, decodeStream %s", data, a, b)
 		}
 	})
+}
+
+// TestReadChecked: the hint gives the fingerprints the entries record as
+// checked, nothing from other keys or from inside strings, and nil for a
+// file that cannot be read.
+func TestReadChecked(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.json")
+	f := &File{Version: Version, Entries: map[string]*Entry{
+		"a": {Checked: "sha256:aa", Fingerprint: "sha256:aa"},
+		"b": {Checked: "sha256:bb", Status: `x","checked":"sha256:fake`, File: `\"checked\":\"sha256:fake2`},
+		"c": {Fingerprint: "sha256:cc", Options: map[string]string{"check": "sha256:opt"}},
+		"d": {Checked: `sha256:"quoted"`},
+	}}
+	if err := WriteFile(path, f); err != nil {
+		t.Fatal(err)
+	}
+	got := ReadChecked(path)
+	// d's value holds an escape: missed, which only costs a check.
+	want := map[string]bool{"sha256:aa": true, "sha256:bb": true}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("-want +got:\n%s", diff)
+	}
+	if got := ReadChecked(filepath.Join(dir, "none.json")); got != nil {
+		t.Errorf("missing file: %v, want nil", got)
+	}
+	link := filepath.Join(dir, "link.json")
+	if err := os.Symlink(path, link); err != nil {
+		t.Fatal(err)
+	}
+	if got := ReadChecked(link); !cmp.Equal(want, got) {
+		t.Errorf("through a symlink: %v", got)
+	}
 }

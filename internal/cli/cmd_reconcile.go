@@ -644,16 +644,17 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 		fmt.Fprintf(stderr, "certform plan: %v\n", err)
 		return usageCode(args)
 	}
-	known, err := loc.Read()
-	if err != nil {
-		fmt.Fprintf(stderr, "certform plan: %v\n%s", err, stateHint(err))
+	st := openPlanState(loc, f.refresh)
+	if st.err != nil && st.failed(stderr) {
 		return exitError
 	}
-	r := newReconciler(reconcilerOptions{dir: f.dir, known: known, log: logger, cycle: f.cycle})
-	r.Replace = f.replace
+	r := newReconciler(reconcilerOptions{dir: f.dir, known: st.known, log: logger, cycle: f.cycle})
+	r.Replace, r.StateAfterLoad = f.replace, st.afterLoad()
 	r.PlanOnly = *out == "" // a saved plan records the specs' values
 	if err := f.dcv.apply(r); err != nil {
-		fmt.Fprintf(stderr, "certform plan: %v\n", err)
+		if !st.failed(stderr) {
+			fmt.Fprintf(stderr, "certform plan: %v\n", err)
+		}
 		return exitError
 	}
 	if f.refresh {
@@ -661,7 +662,7 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 		if err != nil {
 			return clientFailed(stderr, "plan", args, err)
 		}
-		if err := checkAPIURL(nil, known, loc.Name(), client.BaseURL(), f.accountMoved, logger); err != nil {
+		if err := checkAPIURL(nil, st.known, loc.Name(), client.BaseURL(), f.accountMoved, logger); err != nil {
 			fmt.Fprintf(stderr, "certform plan: %v\n", err)
 			return exitError
 		}
@@ -673,6 +674,9 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 		preflight(r.API.(*digicert.Client))
 	}
 	c, err := r.Prepare(ctx, reconcile.CycleOptions{Refresh: f.refresh})
+	if st.failed(stderr) {
+		return exitError
+	}
 	if unreachable("plan", stderr, cycleErrors(c, err)...) {
 		return exitError
 	}
@@ -714,7 +718,7 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 			fmt.Fprintf(stderr, "certform plan: the plan is not saved to %s: it was made with errors (see above)\n", *out)
 			return exitError
 		}
-		if err := writeSavedPlan(*out, reconcile.NewSavedPlan(c, known, time.Now())); err != nil {
+		if err := writeSavedPlan(*out, reconcile.NewSavedPlan(c, st.known, time.Now())); err != nil {
 			fmt.Fprintf(stderr, "certform plan: saving the plan: %v\n", err)
 			return exitError
 		}
@@ -727,6 +731,61 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 		return 2
 	}
 	return exitOK
+}
+
+// planState is the state a plan reads: before it loads the specs, or,
+// for a state file and a plan that reads nothing from CertCentral, after
+// them (reconcile.StateAfterLoad), so that it holds less (issue 27).
+type planState struct {
+	loc   stateLocation
+	known *state.File // nil until read
+	err   error       // why it could not be read
+	// checked is the hint of the fingerprints a state file records as
+	// checked (state.ReadChecked) when the state is read after the specs.
+	checked map[string]bool
+}
+
+// openPlanState reads the state now when the plan reads CertCentral or
+// the state is not a readable file; else it takes the hint of what it
+// records as checked and leaves the read for after the load.
+func openPlanState(loc stateLocation, refresh bool) *planState {
+	s := &planState{loc: loc}
+	if !refresh {
+		s.checked = loc.ReadChecked()
+	}
+	if s.checked == nil {
+		s.read()
+	}
+	return s
+}
+
+// afterLoad is the Reconciler's StateAfterLoad: nil when the state was
+// read already.
+func (s *planState) afterLoad() *reconcile.StateAfterLoad {
+	if s.known != nil || s.err != nil {
+		return nil
+	}
+	return &reconcile.StateAfterLoad{Read: s.read, Checked: s.checked}
+}
+
+// read reads the state.
+func (s *planState) read() (*state.File, error) {
+	s.known, s.err = s.loc.Read()
+	return s.known, s.err
+}
+
+// failed reads the state unless it was read, and reports whether it could
+// not be, saying why: a plan that fails says that first, whatever else
+// failed after the point where the state used to be read.
+func (s *planState) failed(stderr io.Writer) bool {
+	if s.known == nil && s.err == nil {
+		s.read()
+	}
+	if s.err != nil {
+		fmt.Fprintf(stderr, "certform plan: %v\n%s", s.err, stateHint(s.err))
+		return true
+	}
+	return false
 }
 
 func runApply(stdout, stderr io.Writer, args []string) int {
