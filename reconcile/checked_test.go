@@ -128,8 +128,8 @@ func TestReconciler_planOnly(t *testing.T) {
 // TestReconciler_stateAfterLoad: a cycle with StateAfterLoad reads the
 // state once, after the load, and plans as one given the state (Known);
 // the load trusts the hint (Checked), and when the state does not record
-// all of it, the specs are loaded again against what the state records,
-// with the errors a load against it gives. Read's error is Prepare's.
+// exactly it, the specs are loaded again against what the state records,
+// with the result a load against it gives. Read's error is Prepare's.
 func TestReconciler_stateAfterLoad(t *testing.T) {
 	r := newRig(t)
 	r.spec("shop")
@@ -171,16 +171,28 @@ func TestReconciler_stateAfterLoad(t *testing.T) {
 	fixed := maps.Clone(known.Entries["shop"].Fixed)
 	fixed["csr"] = hex.EncodeToString(sum[:])
 	bad := spec.Fingerprint(fixed)
-	rec = &Reconciler{Dir: r.dir, StateAfterLoad: &StateAfterLoad{Read: readKnown, Checked: map[string]bool{bad: true}}, DryRun: true, PlanOnly: true, MaxPurchases: -1, Now: r.clock.Now}
+	rec = &Reconciler{Dir: r.dir, StateAfterLoad: &StateAfterLoad{Read: readKnown, Checked: map[string]bool{bad: true, known.Entries["shop"].Checked: true}}, DryRun: true, PlanOnly: true, MaxPurchases: -1, Now: r.clock.Now}
 	c := prepare(rec)
 	if len(c.Specs.Errors) != 1 || len(c.Specs.Orders) != 0 ||
 		c.Specs.Errors[0].Error() != "shop.yaml:5:6: csr: the certificate request's signature does not verify: x509: ECDSA verification failure" {
 		t.Fatalf("a hint the state does not bear out: errors %v, orders %d; want the signature refused", c.Specs.Errors, len(c.Specs.Orders))
 	}
 
+	// The state records the bad request's fingerprint as checked, the
+	// hint missed it: loaded again, and taken, as a load against the
+	// state takes it.
+	badKnown := known.Clone()
+	badKnown.Entries["shop"].Checked = bad
+	rec = &Reconciler{Dir: r.dir, StateAfterLoad: &StateAfterLoad{Read: func() (*state.File, error) { return badKnown, nil }, Checked: map[string]bool{}},
+		DryRun: true, PlanOnly: true, MaxPurchases: -1, Now: r.clock.Now}
+	c = prepare(rec)
+	if len(c.Specs.Errors) != 0 || len(c.Specs.Orders) != 1 || c.Specs.Orders[0].Fingerprint != bad {
+		t.Fatalf("a hint that misses what the state records: errors %v, orders %d; want the spec taken", c.Specs.Errors, len(c.Specs.Orders))
+	}
+
 	broken := errors.New("state file s.json is not valid JSON")
 	rec = &Reconciler{Dir: r.dir, StateAfterLoad: &StateAfterLoad{Read: func() (*state.File, error) { return nil, broken }}, DryRun: true, MaxPurchases: -1, Now: r.clock.Now}
 	if _, err := rec.Prepare(context.Background(), CycleOptions{}); err != broken {
-		t.Errorf("Prepare: %v, want ReadKnown's error", err)
+		t.Errorf("Prepare: %v, want Read's error", err)
 	}
 }

@@ -143,9 +143,9 @@ type StateAfterLoad struct {
 	// Read reads the state, into Known; its error is Prepare's.
 	Read func() (*state.File, error)
 	// Checked are the fingerprints the load trusts as checked (a hint
-	// such as state.ReadChecked gives); when the state read does not
-	// record them all, the specs are loaded again against what it
-	// records.
+	// such as state.ReadChecked gives); unless the state read records
+	// exactly these, the specs are loaded again against what it records.
+	// A cycle uses it up.
 	Checked map[string]bool
 }
 
@@ -396,8 +396,9 @@ func (r *Reconciler) load(ctx context.Context) (*spec.Result, error) {
 
 // loadThenState loads the specs and then, when the cycle has not read the
 // state yet (unread) and has a StateAfterLoad, reads it into Known. It
-// loads the specs again when the first load trusted a fingerprint
-// (StateAfterLoad.Checked) that the state does not record as checked.
+// loads the specs again, against the state read, unless the fingerprints
+// the first load trusted (StateAfterLoad.Checked) are exactly those the
+// state records as checked.
 func (r *Reconciler) loadThenState(ctx context.Context, unread bool) (*spec.Result, error) {
 	specs, err := r.load(ctx)
 	later := r.StateAfterLoad
@@ -409,17 +410,32 @@ func (r *Reconciler) loadThenState(ctx context.Context, unread bool) (*spec.Resu
 		return nil, err
 	}
 	r.Known = k
-	recorded := make(map[string]bool, len(k.Entries))
-	for _, e := range k.Entries {
-		recorded[e.Checked] = true
-	}
-	for fp := range later.Checked {
-		if !recorded[fp] {
-			r.logger().Debug("the state does not record every fingerprint its hint gave as checked; loading the specs again")
-			return r.load(ctx)
-		}
+	if !sameChecked(later.Checked, k) {
+		r.logger().Debug("the state does not record as checked what its hint gave; loading the specs again")
+		return r.load(ctx)
 	}
 	return specs, nil
+}
+
+// sameChecked reports whether hint holds exactly the fingerprints f's
+// entries record as checked: a load that trusted hint then trusted what a
+// load against f trusts. It uses hint up (its values are cleared).
+func sameChecked(hint map[string]bool, f *state.File) bool {
+	found := 0
+	for _, e := range f.Entries {
+		if e.Checked == "" {
+			continue
+		}
+		seen, ok := hint[e.Checked]
+		if !ok {
+			return false
+		}
+		if seen {
+			hint[e.Checked] = false
+			found++
+		}
+	}
+	return found == len(hint)
 }
 
 // checkedFingerprints returns spec.LoadOptions.Verified for the state's
