@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"io"
@@ -21,6 +22,9 @@ import (
 // spelling (encoding/json matches keys without regard to case) goes the
 // careful way. Its entries share their repeated strings (File.intern).
 func decodeStream(r io.Reader) (f *File, ok bool) {
+	// Read in large pieces: the decoder asks for a few hundred bytes at a
+	// time as it moves along.
+	r = bufio.NewReaderSize(r, 64<<10)
 	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
 	var v File
