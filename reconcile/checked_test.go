@@ -5,9 +5,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"maps"
+	"strings"
 	"testing"
 	"time"
 
@@ -194,5 +196,47 @@ func TestReconciler_stateAfterLoad(t *testing.T) {
 	rec = &Reconciler{Dir: r.dir, StateAfterLoad: &StateAfterLoad{Read: func() (*state.File, error) { return nil, broken }}, DryRun: true, MaxPurchases: -1, Now: r.clock.Now}
 	if _, err := rec.Prepare(context.Background(), CycleOptions{}); err != broken {
 		t.Errorf("Prepare: %v, want Read's error", err)
+	}
+}
+
+// TestReconciler_planOnlyApplies: a PlanOnly cycle, whose specs may lack
+// their CSR text, is never applied: a renewal it plans sends nothing,
+// while the same cycle without PlanOnly sends it with the spec's CSR.
+func TestReconciler_planOnlyApplies(t *testing.T) {
+	r := newRig(t)
+	r.spec("shop")
+	r.cycle(0)
+	r.endsIn("shop", 10*24*time.Hour)
+	r.calls()
+	rec := r.reconciler(0)
+	rec.PlanOnly = true
+	c, err := rec.Prepare(context.Background(), CycleOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Plan.Actions) != 1 || c.Plan.Actions[0].Kind != KindRenew || c.Specs.Orders[0].CSR != "" {
+		t.Fatalf("plan-only plan: %+v, CSR %.40q; want a renewal, no CSR text", c.Plan.Actions, c.Specs.Orders[0].CSR)
+	}
+	r.calls() // what Prepare read
+	if res, calls := rec.Apply(context.Background(), c), r.calls(); len(res) != 0 || len(calls) != 0 {
+		t.Fatalf("applied: %v, calls %q", res, calls)
+	}
+	_, out := r.cycle(0)
+	if len(out) != 1 || !strings.HasPrefix(out[0], "renew shop: ") {
+		t.Fatalf("results %q, want the renewal", out)
+	}
+	var sent []string
+	for _, q := range r.srv.Requests() {
+		var body struct {
+			Certificate struct {
+				CSR string `json:"csr"`
+			} `json:"certificate"`
+		}
+		if q.Method == "POST" && json.Unmarshal(q.Body, &body) == nil && body.Certificate.CSR != "" {
+			sent = append(sent, body.Certificate.CSR)
+		}
+	}
+	if len(sent) != 1 || sent[0] != r.csrs["shop"] {
+		t.Errorf("CSRs sent %q, want the spec's once", sent)
 	}
 }
