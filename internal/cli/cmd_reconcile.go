@@ -649,8 +649,8 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 		return exitError
 	}
 	r := newReconciler(reconcilerOptions{dir: f.dir, known: st.known, log: logger, cycle: f.cycle})
-	r.Replace, r.StateAfterLoad = f.replace, st.afterLoad()
-	r.PlanOnly = *out == "" // a saved plan records the specs' values
+	// Only a saved plan records the specs' values (PlanOnly).
+	r.Replace, r.StateAfterLoad, r.PlanOnly = f.replace, st.afterLoad(), *out == ""
 	if err := f.dcv.apply(r); err != nil {
 		if !st.failed(stderr) {
 			fmt.Fprintf(stderr, "certform plan: %v\n", err)
@@ -674,10 +674,7 @@ func runPlan(stdout, stderr io.Writer, args []string) int {
 		preflight(r.API.(*digicert.Client))
 	}
 	c, err := r.Prepare(ctx, reconcile.CycleOptions{Refresh: f.refresh})
-	if st.failed(stderr) {
-		return exitError
-	}
-	if unreachable("plan", stderr, cycleErrors(c, err)...) {
+	if st.failed(stderr) || unreachable("plan", stderr, cycleErrors(c, err)...) {
 		return exitError
 	}
 	if err != nil {
