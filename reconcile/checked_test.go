@@ -9,6 +9,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"maps"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -238,5 +240,35 @@ func TestReconciler_planOnlyApplies(t *testing.T) {
 	}
 	if len(sent) != 1 || sent[0] != r.csrs["shop"] {
 		t.Errorf("CSRs sent %q, want the spec's once", sent)
+	}
+}
+
+// TestDeliver_planOnly: a PlanOnly cycle, whose specs may lack their CSR
+// text (which the delivery checks the certificate against), delivers
+// nothing and downloads nothing; the same cycle without PlanOnly delivers.
+func TestDeliver_planOnly(t *testing.T) {
+	r := newRig(t)
+	r.spec("shop")
+	r.cycle(0)
+	certDir := filepath.Join(t.TempDir(), "certs")
+	deliverOnce := func(planOnly bool) []Delivery {
+		t.Helper()
+		rec := r.reconciler(0)
+		rec.CertDir, rec.PlanOnly = certDir, planOnly
+		c, err := rec.Prepare(context.Background(), CycleOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.calls() // what Prepare read
+		return rec.Deliver(context.Background(), c)
+	}
+	if ds, calls := deliverOnce(true), r.calls(); len(ds) != 0 || len(calls) != 0 {
+		t.Fatalf("plan-only cycle: deliveries %+v, calls %q; want none", ds, calls)
+	}
+	if _, err := os.Stat(filepath.Join(certDir, "shop")); !os.IsNotExist(err) {
+		t.Fatalf("plan-only cycle wrote %s: %v", certDir, err)
+	}
+	if ds := deliverOnce(false); len(ds) != 1 || !ds[0].Delivered || ds[0].Err != nil {
+		t.Fatalf("deliveries %+v, want shop delivered", ds)
 	}
 }
