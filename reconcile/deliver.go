@@ -89,12 +89,13 @@ func (r *Reconciler) HookDue(c *Cycle) time.Time {
 // write atomically, record. After each new delivery, and when a hook that
 // failed earlier is due again, it runs Hook. It does nothing without
 // CertDir (but remove the keys the certificates of new keys replaced: see
-// dropReplacedKeys), in a dry run, or without a Store and API.
+// dropReplacedKeys), in a dry run or a PlanOnly cycle (whose specs may
+// lack their CSR text), or without a Store and API.
 func (r *Reconciler) Deliver(ctx context.Context, c *Cycle) []Delivery {
-	if r.CertDir == "" && !r.DryRun && r.Store != nil {
+	if r.CertDir == "" && !r.DryRun && !r.PlanOnly && r.Store != nil {
 		r.dropReplacedKeys()
 	}
-	if r.CertDir == "" || r.DryRun || r.Store == nil || r.API == nil || c == nil || c.Specs == nil {
+	if r.CertDir == "" || r.DryRun || r.PlanOnly || r.Store == nil || r.API == nil || c == nil || c.Specs == nil {
 		return nil
 	}
 	desired := map[string]*spec.Order{}

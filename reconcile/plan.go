@@ -1050,7 +1050,7 @@ func (pc *planCtx) planReissue(p *Changes, pos posFunc, note noteFunc, d *spec.O
 	if a.Reason != ReissueResume && pc.reissueWaits(note, d, e, status, a.Reason) {
 		return
 	}
-	if d.CSR == "" && d.KeyType == "" && a.Reason != ReissueResume {
+	if !d.HasCSR() && d.KeyType == "" && a.Reason != ReissueResume {
 		note(NoteNeedsCSR, e.OrderID, "add csr or csr_file to the spec (the request for the key the new certificate is for), or key_type for certform to make the key",
 			"a reissue (%s) is due, but the spec gives no CSR; nothing is sent until it does", a.Reason)
 		return
@@ -1218,7 +1218,7 @@ func (pc *planCtx) planRenewOrder(p *Changes, pos posFunc, note noteFunc, d *spe
 	if status == "expired" {
 		a.Reason = RenewExpired
 	}
-	if d.CSR == "" && d.KeyType == "" {
+	if !d.HasCSR() && d.KeyType == "" {
 		note(NoteNeedsCSR, e.OrderID, "add csr or csr_file to the spec (the request for the key the renewal's certificate is for), or key_type for certform to make the key",
 			"order %d ends at %s and needs a renewal, but the spec gives no CSR; nothing is ordered until it does", e.OrderID, e.OrderValidTill.UTC().Format(time.RFC3339))
 		return true
@@ -1480,5 +1480,5 @@ func foreignKey(d *spec.Order, e *state.Entry) bool {
 	if e.ForeignKeyCertificateID != 0 && e.ForeignKeyCertificateID == e.CertificateID {
 		return true
 	}
-	return d.KeyType != "" && d.CSR == "" && e.Key == nil && e.Intent == nil
+	return d.KeyType != "" && !d.HasCSR() && e.Key == nil && e.Intent == nil
 }

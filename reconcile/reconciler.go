@@ -58,10 +58,9 @@ type Reconciler struct {
 	// (--key-dir for a state file); nil refuses to order, renew or reissue
 	// them (ErrNoKeyStore) and to deliver their certificates.
 	Keys KeyStore
-	// Replace names the specs whose certificate is reissued now
-	// (--replace; reason ReissueReplace), with a new key when certform
-	// makes their keys.
-	Replace []string
+	// PlanOptions say what a cycle plans for (--replace) and how a
+	// plan-only cycle saves memory. Embedded, like Limits.
+	PlanOptions
 	// NoKeyStore says the state can keep no keys (a shared state without
 	// an age identity): new specs with key_type are blocked orders
 	// (BlockedKeyStore, with a note; no call); without it a nil Keys
@@ -106,6 +105,26 @@ type Reconciler struct {
 	// editSpecs, in tests only, changes the specs once loaded: a spec that
 	// validation would refuse, as an older certform accepted it.
 	editSpecs func([]*spec.Order)
+}
+
+// PlanOptions say what a Reconciler's cycles are asked to plan beyond
+// the specs, and what a cycle that is only planned may leave out (issue
+// 27). The zero value replaces nothing and keeps everything.
+type PlanOptions struct {
+	// Replace names the specs whose certificate is reissued now
+	// (--replace; reason ReissueReplace), with a new key when certform
+	// makes their keys.
+	Replace []string
+	// PlanOnly says that the cycle's orders are only planned: nothing is
+	// applied, sent or saved from them (plan without --out). The load then
+	// keeps no CSR text that the state records as checked
+	// (spec.LoadOptions.DropCheckedCSR), to use less memory; the plan
+	// asks only whether a spec has a CSR (spec.Order.HasCSR).
+	PlanOnly bool
+	// StateAfterLoad, when set and neither Store nor Known is, reads the
+	// state to plan against once the specs are loaded, in a cycle that
+	// reads nothing from CertCentral (see StateAfterLoad).
+	StateAfterLoad *StateAfterLoad
 }
 
 // Limits are the rails of a Reconciler: what a cycle may send, and when.
@@ -177,6 +196,20 @@ type CycleOptions struct {
 	StopUnreachable bool
 }
 
+// StateAfterLoad reads the state after the specs (Reconciler's
+// StateAfterLoad), so that a cycle never holds the decoded state and the
+// specs' decoding at once (issue 27: a plan of 10,000 specs then needs a
+// third less memory).
+type StateAfterLoad struct {
+	// Read reads the state, into Known; its error is Prepare's.
+	Read func() (*state.File, error)
+	// Checked are the fingerprints the load trusts as checked (a hint
+	// such as state.ReadChecked gives); unless the state read records
+	// exactly these, the specs are loaded again against what it records.
+	// A cycle uses it up.
+	Checked map[string]bool
+}
+
 // Cycle is one planned cycle: the specs it loaded and the plan.
 type Cycle struct {
 	Specs *spec.Result
@@ -212,7 +245,7 @@ func (r *Reconciler) Prepare(ctx context.Context, opt CycleOptions) (*Cycle, err
 	}
 	// The specs are loaded after the refresh, which may take minutes: a
 	// revoke reverted meanwhile is not acted on.
-	specs, err := r.load(ctx)
+	specs, err := r.loadThenState(ctx, known == nil)
 	if err != nil {
 		return nil, err
 	}
@@ -405,10 +438,11 @@ func (r *Reconciler) readAdoptees(ctx context.Context, ids []int) (map[int]*adop
 	return out, rest
 }
 
-// Apply carries a prepared cycle's plan out (nothing in a dry run) and
-// returns one result per action, in plan order.
+// Apply carries a prepared cycle's plan out (nothing in a dry run or a
+// PlanOnly cycle, whose specs may lack their CSR text) and returns one
+// result per action, in plan order.
 func (r *Reconciler) Apply(ctx context.Context, c *Cycle) []Result {
-	if r.DryRun || r.Store == nil || r.API == nil {
+	if r.DryRun || r.PlanOnly || r.Store == nil || r.API == nil {
 		return nil
 	}
 	// Records an interrupted run left go first; validation steps last.
@@ -474,7 +508,7 @@ func (r *Reconciler) load(ctx context.Context) (*spec.Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		res, err := spec.LoadOpts(r.Dir, spec.LoadOptions{Cache: r.Cache, Verified: r.checkedFingerprints()})
+		res, err := spec.LoadOpts(r.Dir, spec.LoadOptions{Cache: r.Cache, Verified: r.checkedFingerprints(), DropCheckedCSR: r.PlanOnly})
 		if err != nil {
 			return nil, err
 		}
@@ -518,6 +552,50 @@ func (r *Reconciler) loadUnchanged() *spec.Result {
 	return res
 }
 
+// loadThenState loads the specs and then, when the cycle has not read the
+// state yet (unread) and has a StateAfterLoad, reads it into Known. It
+// loads the specs again, against the state read, unless the fingerprints
+// the first load trusted (StateAfterLoad.Checked) are exactly those the
+// state records as checked.
+func (r *Reconciler) loadThenState(ctx context.Context, unread bool) (*spec.Result, error) {
+	specs, err := r.load(ctx)
+	later := r.StateAfterLoad
+	if err != nil || !unread || r.Store != nil || r.Known != nil || later == nil {
+		return specs, err
+	}
+	k, err := later.Read()
+	if err != nil {
+		return nil, err
+	}
+	r.Known = k
+	if !sameChecked(later.Checked, k) {
+		r.logger().Debug("the state does not record as checked what its hint gave; loading the specs again")
+		return r.load(ctx)
+	}
+	return specs, nil
+}
+
+// sameChecked reports whether hint holds exactly the fingerprints f's
+// entries record as checked: a load that trusted hint then trusted what a
+// load against f trusts. It uses hint up (its values are cleared).
+func sameChecked(hint map[string]bool, f *state.File) bool {
+	found := 0
+	for _, e := range f.Entries {
+		if e.Checked == "" {
+			continue
+		}
+		seen, ok := hint[e.Checked]
+		if !ok {
+			return false
+		}
+		if seen {
+			hint[e.Checked] = false
+			found++
+		}
+	}
+	return found == len(hint)
+}
+
 // checkedFingerprints returns spec.LoadOptions.Verified for the state's
 // entries: the fingerprints they record as checked (state.Entry.Checked).
 // The set is built on the first call, from several goroutines at once,
@@ -541,6 +619,8 @@ func (r *Reconciler) checkedFingerprints() func(fingerprint string) bool {
 				r.Store.View(build)
 			case r.Known != nil:
 				build(r.Known)
+			case r.StateAfterLoad != nil:
+				set = r.StateAfterLoad.Checked
 			}
 		})
 		return set[fingerprint]

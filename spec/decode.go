@@ -91,7 +91,6 @@ func describe(n *yaml.Node) string {
 // keys that decoded cleanly are returned.
 func decodeMapping(m *yaml.Node, d *docErrors, isDefaults bool) (out fields, written map[string]bool) {
 	out, written = fields{}, map[string]bool{}
-	seen := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		kn, vn := resolve(m.Content[i]), resolve(m.Content[i+1])
 		if kn == nil || vn == nil {
@@ -106,11 +105,10 @@ func decodeMapping(m *yaml.Node, d *docErrors, isDefaults bool) (out fields, wri
 			d.add(kn, key, "YAML merge keys are not supported; put shared values in a defaults.yaml file")
 			continue
 		}
-		if first, ok := seen[key]; ok {
-			d.add(kn, key, "repeated key (first at line %d); keep one", first.Line)
+		if written[key] {
+			d.add(kn, key, "repeated key (first at line %d); keep one", firstKey(m, key).Line)
 			continue
 		}
-		seen[key] = kn
 		written[key] = true
 		info, ok := keys[key]
 		if !ok {
@@ -134,6 +132,19 @@ func decodeMapping(m *yaml.Node, d *docErrors, isDefaults bool) (out fields, wri
 		}
 	}
 	return out, written
+}
+
+// firstKey returns the first key node of mapping m that reads key: the
+// one decodeMapping took (written), since it takes every scalar key but
+// the merge key "<<" when first seen.
+func firstKey(m *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		kn, vn := resolve(m.Content[i]), resolve(m.Content[i+1])
+		if kn != nil && vn != nil && kn.Kind == yaml.ScalarNode && kn.Value == key {
+			return kn
+		}
+	}
+	return m // not reached: written holds only keys seen in m
 }
 
 // decodeValue decodes one key's value n as kind k, or adds an error saying

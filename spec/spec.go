@@ -117,12 +117,20 @@ type Order struct {
 
 	nameLine, nameCol int    // position of the name value, for duplicate errors
 	csrSum            string // hex SHA-256 of the CSR's DER bytes
+	// csrDropped is set when the spec has a CSR whose text the load did
+	// not keep (LoadOptions.DropCheckedCSR); csrSum is then its digest.
+	csrDropped bool
 	// sources are the files the order was built from, as read: its spec
 	// file, its defaults chain and its CSR file (see SourceChanged). The
 	// slice may be shared with other orders; it is never written after
 	// the load.
 	sources []source
 }
+
+// HasCSR reports whether the spec gives a certificate request (csr or
+// csr_file), also when the load kept no text of it (see
+// LoadOptions.DropCheckedCSR): CSR is then "".
+func (o *Order) HasCSR() bool { return o.CSR != "" || o.csrDropped }
 
 // Pos returns "file:line:col" of the order's document.
 func (o *Order) Pos() string { return fmt.Sprintf("%s:%d:%d", o.File, o.Line, o.Column) }
@@ -134,32 +142,62 @@ func (o *Order) Pos() string { return fmt.Sprintf("%s:%d:%d", o.File, o.Line, o.
 // re-encoding the same request does not count as a change. The fingerprint
 // is computed from exactly this map.
 func (o *Order) FixedFields() map[string]string {
+	fixed := make(map[string]string, 8)
+	o.eachFixed(func(key, value string) { fixed[key] = value })
+	return fixed
+}
+
+// eachFixed calls fn with each fixed field (see FixedFields), in key
+// order.
+func (o *Order) eachFixed(fn func(key, value string)) {
 	names := append([]string(nil), o.DNSNames...)
 	sort.Strings(names)
 	platform := ""
 	if o.ServerPlatformID != nil {
-		platform = fmt.Sprint(*o.ServerPlatformID)
+		platform = strconv.Itoa(*o.ServerPlatformID)
 	}
-	validity := fmt.Sprintf("%d years", o.ValidityYears)
+	validity := strconv.Itoa(o.ValidityYears) + " years"
 	if o.ValidityDays != 0 {
-		validity = fmt.Sprintf("%d days", o.ValidityDays)
+		validity = strconv.Itoa(o.ValidityDays) + " days"
 	}
-	fixed := map[string]string{
-		"common_name":        o.CommonName,
-		"dns_names":          strings.Join(names, ","),
-		"csr":                o.csrDigest(),
-		"product":            o.Product,
-		"validity":           validity,
-		"organization_id":    fmt.Sprint(o.OrganizationID),
-		"signature_hash":     o.SignatureHash,
-		"server_platform_id": platform,
-	}
+	fn("common_name", o.CommonName)
+	fn("csr", o.csrDigest())
+	fn("dns_names", strings.Join(names, ","))
 	// Only a spec with key_type has the key: the fingerprints of specs
 	// with a CSR stay what they were before key_type existed.
 	if o.KeyType != "" {
-		fixed["key_type"] = string(o.KeyType)
+		fn("key_type", string(o.KeyType))
 	}
-	return fixed
+	fn("organization_id", strconv.Itoa(o.OrganizationID))
+	fn("product", o.Product)
+	fn("server_platform_id", platform)
+	fn("signature_hash", o.SignatureHash)
+	fn("validity", validity)
+}
+
+// fingerprint returns Fingerprint(o.FixedFields()) without building the
+// map: a load computes it for every spec.
+func (o *Order) fingerprint() string {
+	buf := make([]byte, 0, 512)
+	o.eachFixed(func(key, value string) { buf = appendFixed(buf, key, value) })
+	return fingerprintOf(buf)
+}
+
+// appendFixed appends one fixed field as Fingerprint hashes it.
+func appendFixed(buf []byte, key, value string) []byte {
+	buf = strconv.AppendQuote(buf, key)
+	buf = append(buf, ':')
+	buf = strconv.AppendQuote(buf, value)
+	return append(buf, '\n')
+}
+
+// fingerprintOf returns "sha256:<hex>" of buf.
+func fingerprintOf(buf []byte) string {
+	sum := sha256.Sum256(buf)
+	out := make([]byte, len("sha256:")+hex.EncodedLen(len(sum)))
+	copy(out, "sha256:")
+	hex.Encode(out[len("sha256:"):], sum[:])
+	return string(out)
 }
 
 // Fingerprint returns "sha256:<hex>" over fixed, the map FixedFields
@@ -177,16 +215,9 @@ func Fingerprint(fixed map[string]string) string {
 	slices.Sort(keys)
 	buf := make([]byte, 0, size)
 	for _, k := range keys {
-		buf = strconv.AppendQuote(buf, k)
-		buf = append(buf, ':')
-		buf = strconv.AppendQuote(buf, fixed[k])
-		buf = append(buf, '\n')
+		buf = appendFixed(buf, k, fixed[k])
 	}
-	sum := sha256.Sum256(buf)
-	out := make([]byte, len("sha256:")+hex.EncodedLen(len(sum)))
-	copy(out, "sha256:")
-	hex.Encode(out[len("sha256:"):], sum[:])
-	return string(out)
+	return fingerprintOf(buf)
 }
 
 // Error is one problem in one spec file. Error() reads

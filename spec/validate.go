@@ -89,8 +89,10 @@ func (l *fileCtx) validate(rel string, m *yaml.Node, f fields, written map[strin
 		}
 		return o
 	}
-	fp := Fingerprint(o.FixedFields())
-	if checkReq != nil && (l.verified == nil || !l.verified(fp)) {
+	fp := o.fingerprint()
+	switch {
+	case checkReq == nil:
+	case l.verified == nil || !l.verified(fp):
 		// The request is checked unless a valid spec with the same
 		// fixed fields (the same request bytes, names, product...)
 		// was checked before: the check depends on nothing else, so
@@ -98,6 +100,9 @@ func (l *fileCtx) validate(rel string, m *yaml.Node, f fields, written map[strin
 		if checkReq(); len(d.errs) > 0 {
 			return o
 		}
+	case l.dropChecked:
+		// Its digest is in csrSum, which FixedFields reads.
+		o.CSR, o.csrDropped = "", true
 	}
 	o.Fingerprint = fp
 	return o
@@ -314,11 +319,11 @@ func checkDNSName(name string) string {
 	if len(name) > 253 {
 		return "is not a DNS name: longer than 253 characters"
 	}
-	labels := strings.Split(strings.TrimPrefix(name, "*."), ".")
-	if len(labels) < 2 {
+	labels := strings.TrimPrefix(name, "*.")
+	if !strings.Contains(labels, ".") {
 		return "is not a DNS name: it needs at least two labels, such as example.com"
 	}
-	for _, label := range labels {
+	for label := range strings.SplitSeq(labels, ".") {
 		if label == "" {
 			return "is not a DNS name: it has an empty label"
 		}
@@ -582,7 +587,7 @@ func (l *fileCtx) readCSRFile(specRel, p string) ([]byte, source, string) {
 // csrDigest returns the hex SHA-256 of the request's DER bytes, computed
 // while checking it, or of the text itself when it is not PEM.
 func (o *Order) csrDigest() string {
-	if o.CSR == "" {
+	if o.CSR == "" && !o.csrDropped {
 		return "" // unknown: a spec adopting an order without its CSR
 	}
 	if o.csrSum == "" {

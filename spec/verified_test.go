@@ -88,3 +88,64 @@ func TestLoadOpts_verified(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadOpts_dropCheckedCSR: with DropCheckedCSR, a spec whose
+// fingerprint Verified knows keeps no CSR text (csr or csr_file) but still
+// has a CSR (HasCSR), and the same fingerprint and fixed fields as a full
+// load; a spec that is checked, one without a CSR, and every spec of a
+// load with a Cache keep what Load gives.
+func TestLoadOpts_dropCheckedCSR(t *testing.T) {
+	csrA := makeCSR(t, "a.example.com")
+	csrB := makeCSR(t, "b.example.com")
+	csrC := makeCSR(t, "c.example.com")
+	dir := writeTree(t, map[string]string{
+		"a.yaml": verifiedSpec("a", "a.example.com", csrA, "") + "---\n" + verifiedSpec("c", "c.example.com", csrC, "") +
+			"---\nname: d\ncommon_name: d.example.com\norganization_id: 7\norder_id: 12\n",
+		"b.yaml":  "name: b\ncommon_name: b.example.com\norganization_id: 7\ncsr_file: b.csr\n",
+		"b.csr":   csrB,
+		"k.yaml":  "name: k\ncommon_name: k.example.com\norganization_id: 7\nkey_type: ecdsa-p256\n",
+		"z.yaml~": "",
+	})
+	full, err := Load(dir)
+	if err != nil || len(full.Errors) != 0 || len(full.Orders) != 5 {
+		t.Fatalf("Load: %v, %q, %d orders", err, errorStrings(full.Errors), len(full.Orders))
+	}
+	checked := map[string]bool{}
+	for _, o := range full.Orders {
+		if o.Name != "c" {
+			checked[o.Fingerprint] = true
+		}
+	}
+	verified := func(fp string) bool { return checked[fp] }
+	got, err := LoadOpts(dir, LoadOptions{Verified: verified, DropCheckedCSR: true})
+	if err != nil || len(got.Errors) != 0 || len(got.Orders) != 5 {
+		t.Fatalf("LoadOpts: %v, %q, %d orders", err, errorStrings(got.Errors), len(got.Orders))
+	}
+	wantCSR := map[string]string{"a": "", "b": "", "c": csrC, "d": "", "k": ""}
+	wantHas := map[string]bool{"a": true, "b": true, "c": true, "d": false, "k": false}
+	for i, o := range got.Orders {
+		f := full.Orders[i]
+		if o.CSR != wantCSR[o.Name] || o.HasCSR() != wantHas[o.Name] {
+			t.Errorf("%s: CSR %.40q, HasCSR %v; want %.40q, %v", o.Name, o.CSR, o.HasCSR(), wantCSR[o.Name], wantHas[o.Name])
+		}
+		if f.HasCSR() != wantHas[o.Name] {
+			t.Errorf("%s: HasCSR after Load = %v", o.Name, f.HasCSR())
+		}
+		if o.Fingerprint != f.Fingerprint || o.CSRFile != f.CSRFile {
+			t.Errorf("%s: fingerprint %s, csr_file %q; Load gives %s, %q", o.Name, o.Fingerprint, o.CSRFile, f.Fingerprint, f.CSRFile)
+		}
+		if diff := cmp.Diff(f.FixedFields(), o.FixedFields()); diff != "" {
+			t.Errorf("%s: fixed fields (-Load +LoadOpts):\n%s", o.Name, diff)
+		}
+	}
+	// With a Cache, whose results later loads reuse, nothing is dropped.
+	cached, err := LoadOpts(dir, LoadOptions{Verified: verified, DropCheckedCSR: true, Cache: NewCache()})
+	if err != nil || len(cached.Orders) != 5 {
+		t.Fatalf("LoadOpts with a cache: %v, %d orders", err, len(cached.Orders))
+	}
+	for i, o := range cached.Orders {
+		if o.CSR != full.Orders[i].CSR {
+			t.Errorf("%s with a cache: CSR %.40q, want Load's", o.Name, o.CSR)
+		}
+	}
+}

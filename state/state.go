@@ -550,6 +550,16 @@ func readState(path string) (*File, fileID, error) {
 	if err != nil {
 		return nil, fileID{}, unreadable(err)
 	}
+	// The common case, a valid state of this version, is decoded straight
+	// from the file, one entry at a time (see decodeStream). Any other
+	// content is read again, whole, for the careful decode that names what
+	// is wrong.
+	if f, ok := decodeStream(fh); ok {
+		return f, idOf(fi), nil
+	}
+	if _, err := fh.Seek(0, io.SeekStart); err != nil {
+		return nil, fileID{}, unreadable(err)
+	}
 	data, err := io.ReadAll(fh)
 	if err != nil {
 		return nil, fileID{}, unreadable(err)
@@ -558,6 +568,7 @@ func readState(path string) (*File, fileID, error) {
 	if err != nil {
 		return nil, fileID{}, err
 	}
+	f.intern()
 	return f, idOf(fi), nil
 }
 
@@ -621,6 +632,24 @@ func decodeValid(data []byte) (f *File, ok bool) {
 		}
 	}
 	return &v, true
+}
+
+// onlySpace reports whether r holds nothing but JSON white space up to its
+// end; false when it cannot be read.
+func onlySpace(r io.Reader) bool {
+	var buf [512]byte
+	for {
+		n, err := r.Read(buf[:])
+		if len(bytes.TrimLeft(buf[:n], " \t\r\n")) > 0 {
+			return false
+		}
+		if err == io.EOF {
+			return true
+		}
+		if err != nil {
+			return false
+		}
+	}
 }
 
 func unwrapPathError(err error) error {

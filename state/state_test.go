@@ -1,8 +1,10 @@
 package state
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -95,6 +97,10 @@ func TestRead_corrupt(t *testing.T) {
 		// decoder reading one value would stop before it.
 		{"data after the state", "{\"version\": 1, \"entries\": {}}\n{}", "is not valid JSON, truncated or corrupt (invalid character '{' after top-level value)"},
 		{"version twice", `{"version": 1, "version": 2, "entries": {}}`, "has version 2; this certform reads version 1"},
+		// Read straight from the file: what follows the state is read
+		// to the end, past the decoder's buffer.
+		{"data after much white space", "{\"version\": 1, \"entries\": {}}" + strings.Repeat(" \n", 5000) + "x",
+			"is not valid JSON, truncated or corrupt (invalid character 'x' after top-level value)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -116,6 +122,35 @@ func TestRead_corrupt(t *testing.T) {
 				t.Error("lock kept after a failed open")
 			}
 		})
+	}
+}
+
+// TestRead_sharedStrings: a state read from its file holds the values
+// written, whichever strings Read made its entries share, and white space
+// after the state, however long, is no error.
+func TestRead_sharedStrings(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	fixed := map[string]string{"common_name": "a.example.com", "csr": "ab12", "dns_names": "", "organization_id": "7",
+		"product": "ov", "server_platform_id": "", "signature_hash": "sha256", "validity": "1 years"}
+	want := &File{Version: Version, Entries: map[string]*Entry{
+		"a": {OrderID: 1, Fingerprint: "sha256:aa", Checked: "sha256:aa", Fixed: fixed, File: "t/a.yaml", Status: "issued",
+			Options: map[string]string{"dcv_method": "dns-txt-token"}, Intent: &Intent{Action: IntentReissue, Fingerprint: "sha256:aa", Fixed: fixed}},
+		"b": {OrderID: 2, Fingerprint: "sha256:bb", Checked: "sha256:b0", Fixed: maps.Clone(fixed), File: "t/a.yaml", Status: "pending",
+			Key: &KeyRecord{Type: "ecdsa-p256", CSRFingerprint: "cd"}},
+	}}
+	data, err := json.Marshal(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, append(data, strings.Repeat("\n", 3000)...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("-want +got:\n%s", diff)
 	}
 }
 

@@ -628,18 +628,17 @@ func runPlan(s *streams, fs *pflag.FlagSet, f *planFlags, of outputFlags, out st
 		fmt.Fprintf(stderr, "certform plan: %v\n", err)
 		return s.usageCode()
 	}
-	known, err := loc.Read()
-	if err != nil {
-		fmt.Fprintf(stderr, "certform plan: %v\n%s", err, stateHint(err))
+	st := openPlanState(loc, f.refresh)
+	if st.err != nil && st.failed(stderr) {
 		return exitError
 	}
-	run, code := planRunner(s, f, loc, known, logger)
+	run, code := planRunner(s, f, st, logger, out == "")
 	if run == nil {
 		return code
 	}
 	rep := run.Once(s.ctx, runner.Step{Refresh: f.refresh, FullRefresh: f.refreshFull})
 	c, err := rep.Cycle, rep.Err
-	if unreachable("plan", stderr, cycleErrors(c, err)...) {
+	if st.failed(stderr) || unreachable("plan", stderr, cycleErrors(c, err)...) {
 		return exitError
 	}
 	if err == nil {
@@ -657,7 +656,7 @@ func runPlan(s *streams, fs *pflag.FlagSet, f *planFlags, of outputFlags, out st
 		return exitError
 	}
 	failed := len(c.Specs.Errors) > 0 || len(c.Errors) > 0
-	if out != "" && !savePlan(stderr, out, c, known, *f, failed) {
+	if out != "" && !savePlan(stderr, out, c, st.known, *f, failed) {
 		return exitError
 	}
 	switch {
@@ -682,15 +681,20 @@ func planOutput(f *planFlags, of outputFlags, stderr io.Writer) (format string, 
 	return format, logger, err
 }
 
-// planRunner builds plan's runner on the state known, reading
-// CertCentral with --refresh. A nil runner stops plan with code (the
-// reason is on stderr).
-func planRunner(s *streams, f *planFlags, loc stateLocation, known *state.File, logger *slog.Logger) (*runner.Runner, int) {
+// planRunner builds plan's runner on the state st (read now, or after
+// the specs), reading CertCentral with --refresh; planOnly (no --out)
+// lets the cycle drop what only a saved plan needs. A nil runner stops
+// plan with code (the reason is on stderr: the state's, if it cannot be
+// read, first).
+func planRunner(s *streams, f *planFlags, st *planState, logger *slog.Logger, planOnly bool) (*runner.Runner, int) {
 	replace := func(r *reconcile.Reconciler) error { r.Replace = f.replace; return nil }
-	run, err := runner.New(runner.Options{Dir: f.dir, Known: known, Log: logger, Limits: f.cycle.limits()}, replace, f.dcv.apply,
-		planKeys(f.keyIdentity, loc))
+	o := runner.Options{Dir: f.dir, Known: st.known, Log: logger, Limits: f.cycle.limits(),
+		PlanOnly: planOnly, StateAfterLoad: st.afterLoad()}
+	run, err := runner.New(o, replace, f.dcv.apply, planKeys(f.keyIdentity, st.loc))
 	if err != nil {
-		fmt.Fprintf(s.stderr, "certform plan: %v\n", err)
+		if !st.failed(s.stderr) {
+			fmt.Fprintf(s.stderr, "certform plan: %v\n", err)
+		}
 		return nil, exitError
 	}
 	if !f.refresh {
@@ -700,7 +704,7 @@ func planRunner(s *streams, f *planFlags, loc stateLocation, known *state.File, 
 	if err != nil {
 		return nil, clientFailed(s.stderr, "plan", s, err)
 	}
-	if err := checkAPIURL(nil, known, loc.Name(), client.BaseURL(), f.accountMoved, logger); err != nil {
+	if err := checkAPIURL(nil, st.known, st.loc.Name(), client.BaseURL(), f.accountMoved, logger); err != nil {
 		fmt.Fprintf(s.stderr, "certform plan: %v\n", err)
 		return nil, exitError
 	}
@@ -743,6 +747,61 @@ func savePlan(stderr io.Writer, out string, c *reconcile.Cycle, known *state.Fil
 	}
 	fmt.Fprintf(stderr, "certform plan: saved to %s; %s makes exactly these calls\n", out, applyCommand(f, out))
 	return true
+}
+
+// planState is the state a plan reads: before it loads the specs, or,
+// for a state file and a plan that reads nothing from CertCentral, after
+// them (reconcile.StateAfterLoad), so that it holds less (issue 27).
+type planState struct {
+	loc   stateLocation
+	known *state.File // nil until read
+	err   error       // why it could not be read
+	// checked is the hint of the fingerprints a state file records as
+	// checked (state.ReadChecked) when the state is read after the specs.
+	checked map[string]bool
+}
+
+// openPlanState reads the state now when the plan reads CertCentral or
+// the state is not a readable file; else it takes the hint of what it
+// records as checked and leaves the read for after the load.
+func openPlanState(loc stateLocation, refresh bool) *planState {
+	s := &planState{loc: loc}
+	if !refresh {
+		s.checked = loc.ReadChecked()
+	}
+	if s.checked == nil {
+		s.read()
+	}
+	return s
+}
+
+// afterLoad is the Reconciler's StateAfterLoad: nil when the state was
+// read already.
+func (s *planState) afterLoad() *reconcile.StateAfterLoad {
+	if s.known != nil || s.err != nil {
+		return nil
+	}
+	return &reconcile.StateAfterLoad{Read: s.read, Checked: s.checked}
+}
+
+// read reads the state.
+func (s *planState) read() (*state.File, error) {
+	s.known, s.err = s.loc.Read()
+	return s.known, s.err
+}
+
+// failed reads the state unless it was read, and reports whether it could
+// not be, saying why: a plan that fails says that first, whatever else
+// failed after the point where the state used to be read.
+func (s *planState) failed(stderr io.Writer) bool {
+	if s.known == nil && s.err == nil {
+		s.read()
+	}
+	if s.err != nil {
+		fmt.Fprintf(stderr, "certform plan: %v\n%s", s.err, stateHint(s.err))
+		return true
+	}
+	return false
 }
 
 // applyCmd is certform apply.

@@ -1428,3 +1428,19 @@ func TestApply_reissue(t *testing.T) {
 		t.Errorf("third apply: exit %d, calls %v\n%s", code, calls, stdout)
 	}
 }
+
+// TestPlan_corruptStateSaidFirst: plan reads a state file after the specs
+// (issue 27), but a state it cannot read is still the one error it
+// reports, also when the spec directory is missing too.
+func TestPlan_corruptStateSaidFirst(t *testing.T) {
+	st := filepath.Join(t.TempDir(), "s.json")
+	os.WriteFile(st, []byte(`{"version": 1, "entries": {"a": {"order_id": 10, "checked": "sha256:ab"`), 0o600)
+	want := "certform plan: state file " + st + " is not valid JSON, truncated or corrupt (unexpected end of JSON input); certform will not use or overwrite it\n" +
+		"hint: see \"Recovering the state file\" in README.md\n"
+	for _, dir := range []string{"examples", filepath.Join(t.TempDir(), "none")} {
+		code, stdout, stderr := runBinary(t, nil, "plan", "--dir", dir, "--state", st)
+		if code != 1 || stderr != want || stdout != "" {
+			t.Errorf("--dir %s: exit %d\nstdout %q\nstderr %q\nwant   %q", dir, code, stdout, stderr, want)
+		}
+	}
+}

@@ -59,6 +59,13 @@ type Options struct {
 	Cache bool
 	// Limits tune every cycle.
 	Limits Limits
+	// PlanOnly marks cycles that are only planned, never applied (plan
+	// without --out): their specs may lack the CSR text of checked
+	// specs (reconcile.PlanOptions.PlanOnly).
+	PlanOnly bool
+	// StateAfterLoad, for a plan without Known, reads the state once the
+	// specs are loaded (reconcile.PlanOptions.StateAfterLoad).
+	StateAfterLoad *reconcile.StateAfterLoad
 }
 
 // Setup changes a Reconciler New built before its first cycle (the
@@ -81,7 +88,8 @@ func New(o Options, setup ...Setup) (*Runner, error) {
 		Observe: o.Store != nil, DryRun: o.DryRun || o.Store == nil,
 		Limits: reconcile.Limits{MaxRevocations: o.Limits.MaxRevocations, MaxPurchases: o.Limits.MaxPurchases,
 			ResendAfter: o.Limits.ResendAfter, MaxClockSkew: o.Limits.MaxClockSkew},
-		Quiet: o.Limits.Quiet,
+		Quiet:       o.Limits.Quiet,
+		PlanOptions: reconcile.PlanOptions{PlanOnly: o.PlanOnly, StateAfterLoad: o.StateAfterLoad},
 	}
 	if o.Cache {
 		r.Cache = spec.NewCache()

@@ -119,6 +119,16 @@ func (l Location) Read() (*state.File, error) {
 	return f, state.CheckMoved(l.Name(), f)
 }
 
+// ReadChecked returns, for a state file, the fingerprints it records as
+// checked, as a hint read without decoding it (state.ReadChecked); nil for
+// a PostgreSQL state or a file that cannot be read.
+func (l Location) ReadChecked() map[string]bool {
+	if l.pg != nil {
+		return nil
+	}
+	return state.ReadChecked(l.path)
+}
+
 // Exists reports whether the state exists: the state file, or the
 // workspace in the database (asked within ReadTimeout).
 func (l Location) Exists() (bool, error) {
