@@ -898,7 +898,7 @@ func (d *Daemon) statusRows(specs []*spec.Order, lastErrors map[string]string) [
 }
 
 // waits reports whether the plan says an order waits in CertCentral.
-func waits(p *reconcile.Changes) bool {
+func waits(p *reconcile.Plan) bool {
 	for _, n := range p.Notes {
 		if n.Kind == reconcile.NoteWaiting {
 			return true
@@ -1033,7 +1033,7 @@ func failureWhy(rep runner.Report) string {
 // finish reports a cycle to the metrics, /healthz and systemd, and watches
 // every folder again. p is nil when no plan was made; then so are the
 // state's numbers it returns.
-func (d *Daemon) finish(t trigger, start time.Time, ok bool, specErrors int, p *reconcile.Changes, o serve.Outcome) *serve.StateStats {
+func (d *Daemon) finish(t trigger, start time.Time, ok bool, specErrors int, p *reconcile.Plan, o serve.Outcome) *serve.StateStats {
 	end := d.clock.Now()
 	var stats *serve.StateStats
 	if p != nil {

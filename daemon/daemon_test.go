@@ -339,10 +339,10 @@ func TestDaemon_watchdog(t *testing.T) {
 // an earlier one.
 func TestDaemon_poll(t *testing.T) {
 	d, clock, logs, _ := newTestDaemon(t, Config{PollInterval: 2 * time.Minute})
-	if waits(&reconcile.Changes{Notes: []reconcile.Note{{Kind: reconcile.NoteOrphan}}}) {
+	if waits(&reconcile.Plan{Notes: []reconcile.Note{{Kind: reconcile.NoteOrphan}}}) {
 		t.Fatal("an orphan is no wait")
 	}
-	if !waits(&reconcile.Changes{Notes: []reconcile.Note{{Kind: reconcile.NoteWaiting}}}) {
+	if !waits(&reconcile.Plan{Notes: []reconcile.Note{{Kind: reconcile.NoteWaiting}}}) {
 		t.Fatal("a waiting note is a wait")
 	}
 	d.schedulePoll()

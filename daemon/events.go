@@ -105,7 +105,7 @@ func (d *Daemon) cycleWorked() {
 // planEvents sends the events of a plan, before it is applied:
 // destructive_plan for each revocation, reissue that revokes earlier
 // certificates, or renewal; blocked for each blocked action.
-func (d *Daemon) planEvents(p *reconcile.Changes, dryRun bool) {
+func (d *Daemon) planEvents(p *reconcile.Plan, dryRun bool) {
 	if d.cfg.Notifier == nil {
 		return
 	}

@@ -107,7 +107,7 @@ var ErrStopping = errors.New("not started: certform is stopping")
 // each call that lands. An error on one spec does not stop the others.
 // When ctx ends, no new call starts; calls in flight get Grace to finish.
 // Results are in plan order.
-func (ap *applier) Apply(ctx context.Context, p *Changes) []Result {
+func (ap *applier) Apply(ctx context.Context, p *Plan) []Result {
 	log := ap.logger()
 	for _, a := range p.Actions {
 		log.Info("planned", actionAttrs(a)...)

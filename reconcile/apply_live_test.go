@@ -131,7 +131,7 @@ func TestApply_liveReadBlocks(t *testing.T) {
 }
 
 // jsonResults returns apply --json's results of p.
-func jsonResults(t *testing.T, p *Changes, res []Result) string {
+func jsonResults(t *testing.T, p *Plan, res []Result) string {
 	t.Helper()
 	var b strings.Builder
 	if err := p.WriteJSONResults(&b, nil, res); err != nil {

@@ -100,14 +100,14 @@ func (r *rig) reconciler(maxRevocations int) *Reconciler {
 
 // cycle runs one cycle and returns the plan and the results as lines
 // "kind name: detail" or "kind name: error: ...".
-func (r *rig) cycle(maxRevocations int) (*Changes, []string) {
+func (r *rig) cycle(maxRevocations int) (*Plan, []string) {
 	r.t.Helper()
 	return r.runCycle(maxRevocations, false)
 }
 
 // runCycle runs one cycle, which starts by observing CertCentral when
 // observe is set, and returns the plan and the results as cycle does.
-func (r *rig) runCycle(maxRevocations int, observe bool) (*Changes, []string) {
+func (r *rig) runCycle(maxRevocations int, observe bool) (*Plan, []string) {
 	r.t.Helper()
 	rec := r.reconciler(maxRevocations)
 	rec.Observe = observe

@@ -19,7 +19,7 @@ import (
 
 // cycleWith runs one cycle (observing first) with the rig's Reconciler as
 // set changes it, and returns the plan and the results as they are.
-func (r *rig) cycleWith(set func(*Reconciler)) (*Changes, []Result) {
+func (r *rig) cycleWith(set func(*Reconciler)) (*Plan, []Result) {
 	r.t.Helper()
 	rec := r.reconciler(1)
 	rec.Observe = true

@@ -166,7 +166,7 @@ func (r *Reconciler) holdOnClock(ctx context.Context, c *Cycle) {
 }
 
 // blockOnClock moves every costly action of p to p.Blocked, BlockedClock.
-func blockOnClock(p *Changes) {
+func blockOnClock(p *Plan) {
 	rest := []Action{}
 	for _, a := range p.Actions {
 		if costly(a.Kind) {

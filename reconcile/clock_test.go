@@ -44,7 +44,7 @@ func resultLines(res []Result) []string {
 }
 
 // blockedLines returns the plan's blocked actions as "kind name: by".
-func blockedLines(p *Changes) []string {
+func blockedLines(p *Plan) []string {
 	var out []string
 	for _, a := range p.Blocked {
 		out = append(out, fmt.Sprintf("%s %s: %s", a.Kind, a.Name, a.BlockedBy))

@@ -298,7 +298,7 @@ func (r *Reconciler) planValidations(ctx context.Context, api DCVAPI, c *Cycle, 
 
 // validatedNotes rewrites the hint of a waiting note that asks a person to
 // publish what certform publishes itself (a spec with validate steps).
-func validatedNotes(p *Changes) {
+func validatedNotes(p *Plan) {
 	validating := map[string]bool{}
 	for _, a := range p.Actions {
 		if a.Kind == KindValidate {
@@ -456,7 +456,7 @@ func (r *Reconciler) saveDomainEnds() error {
 func isDCV(a Action) bool { return a.Kind == KindValidate || a.Kind == KindRevalidate }
 
 // splitDCV returns p without its validation steps, and those steps.
-func splitDCV(p *Changes) (*Changes, []Action) {
+func splitDCV(p *Plan) (*Plan, []Action) {
 	var steps []Action
 	rest := *p
 	rest.Actions = nil

@@ -36,7 +36,7 @@ const BlockedKeyStore = "key_store"
 
 // blockKeyType holds back a, the order of a new spec with key_type on a
 // state without a key store, with a note that names the flag.
-func blockKeyType(p *Changes, a Action) {
+func blockKeyType(p *Plan, a Action) {
 	a.BlockedBy = BlockedKeyStore
 	p.Blocked = append(p.Blocked, a)
 	p.Notes = append(p.Notes, Note{Kind: NoteBlocked, Name: a.Name,

@@ -205,8 +205,9 @@ type Note struct {
 	Hint    string `json:"hint,omitempty"`
 }
 
-// Changes is what Plan returns: the calls to make and the notes.
-type Changes struct {
+// Plan is what the planner returns for a cycle (Cycle.Plan): the calls
+// to make, the ones a rail holds back, and the notes.
+type Plan struct {
 	Actions []Action `json:"actions"`
 	// Blocked are calls held back by a safety rail: revocations over
 	// --max-revocations, purchases over --max-purchases, and orders for a
@@ -217,13 +218,13 @@ type Changes struct {
 }
 
 // Counts returns the numbers in the plan's summary line.
-func (p *Changes) Counts() (order, update, revoke int) {
+func (p *Plan) Counts() (order, update, revoke int) {
 	order, update, revoke, _ = p.counts()
 	return
 }
 
 // counts returns Counts and the number of adoptions.
-func (p *Changes) counts() (order, update, revoke, adopt int) {
+func (p *Plan) counts() (order, update, revoke, adopt int) {
 	for _, a := range p.Actions {
 		switch a.Kind {
 		case KindAdopt:
@@ -243,7 +244,7 @@ func (p *Changes) counts() (order, update, revoke, adopt int) {
 // "N to adopt, " first when the plan adopts orders. Orders count new
 // orders and renewals (both cost money); updates count calls: a spec whose
 // CT and auto-reissue both change counts 2.
-func (p *Changes) Summary() string {
+func (p *Plan) Summary() string {
 	o, u, r, a := p.counts()
 	adopt := ""
 	if a > 0 {
@@ -380,8 +381,8 @@ func changedKeys(old, cur map[string]string) []string {
 
 // plan computes the actions and notes for in. It makes no call and
 // changes nothing; the result depends only on in.
-func plan(in planInput) *Changes {
-	p := &Changes{Actions: []Action{}, Blocked: []Action{}, Notes: []Note{}}
+func plan(in planInput) *Plan {
+	p := &Plan{Actions: []Action{}, Blocked: []Action{}, Notes: []Note{}}
 	if in.Now.IsZero() {
 		in.Now = time.Now()
 	}
@@ -450,7 +451,7 @@ func specAndEntryNames(desired map[string]*spec.Order, known *state.File, entryN
 // 24-hour budget. An order resumed with an alternative order id already
 // counted takes nothing more from it and is not blocked: a look-up may
 // find it.
-func budgetPurchases(p *Changes, known *state.File, max int, now time.Time) {
+func budgetPurchases(p *Plan, known *state.File, max int, now time.Time) {
 	if max < 0 {
 		return
 	}
@@ -500,7 +501,7 @@ func revoking(a Action) bool {
 
 // budgetRevocations blocks every planned revocation when they do not all
 // fit in what is left of the rolling 24-hour budget.
-func budgetRevocations(p *Changes, known *state.File, max int, now time.Time) {
+func budgetRevocations(p *Plan, known *state.File, max int, now time.Time) {
 	if max < 0 {
 		return
 	}
@@ -734,7 +735,7 @@ type noteFunc = func(kind string, orderID int, hint, format string, args ...any)
 type posFunc = func(Action) Action
 
 // planOne plans one spec d (nil when it is gone) against its entry e.
-func (pc *planCtx) planOne(p *Changes, name string, d *spec.Order, e *state.Entry, invalid bool, obs *observed, gone string) {
+func (pc *planCtx) planOne(p *Plan, name string, d *spec.Order, e *state.Entry, invalid bool, obs *observed, gone string) {
 	note := func(kind string, orderID int, hint, format string, args ...any) {
 		p.Notes = append(p.Notes, Note{Kind: kind, Name: name, OrderID: orderID, Message: fmt.Sprintf(format, args...), Hint: hint})
 	}
@@ -785,7 +786,7 @@ func planGone(note noteFunc, name string, e *state.Entry, invalid bool, gone str
 // when CertCentral holds a live order with its names (unless
 // allow_existing_names), not planned at all when it asks to be revoked or
 // needs a key no store can keep.
-func (pc *planCtx) planNew(p *Changes, pos posFunc, note noteFunc, name string, d *spec.Order) {
+func (pc *planCtx) planNew(p *Plan, pos posFunc, note noteFunc, name string, d *spec.Order) {
 	if d.Revoke {
 		note(NoteWarning, 0, fmt.Sprintf("to revoke an order made elsewhere, adopt it first: %s", importCommand(name, anyOrderID)),
 			"revoke is true but certform has no order for this spec; nothing is ordered or revoked")
@@ -813,7 +814,7 @@ func (pc *planCtx) planNew(p *Changes, pos posFunc, note noteFunc, name string, 
 // outcome is unknown: an order intent is resumed (looked up, and sent
 // again once --resend-after has passed); nothing is done while the spec
 // names another order or asks for revocation.
-func (pc *planCtx) planUnsettled(p *Changes, pos posFunc, note noteFunc, name string, d *spec.Order, e *state.Entry) {
+func (pc *planCtx) planUnsettled(p *Plan, pos posFunc, note noteFunc, name string, d *spec.Order, e *state.Entry) {
 	in := e.Intent
 	if d.OrderID != 0 {
 		note(NoteWarning, 0, fmt.Sprintf("after checking CertCentral for alternative order id %s, run %s; the next apply adopts order %d", in.AlternativeOrderID, forgetCommand(name, true), d.OrderID),
@@ -840,7 +841,7 @@ func (pc *planCtx) planUnsettled(p *Changes, pos posFunc, note noteFunc, name st
 // planTracked plans for a spec whose order certform tracks: revocation
 // and closed orders first, then renewal, and else the changes made in
 // place (settings toggled, a reissue).
-func (pc *planCtx) planTracked(p *Changes, pos posFunc, note noteFunc, name string, d *spec.Order, e *state.Entry, obs *observed) {
+func (pc *planCtx) planTracked(p *Plan, pos posFunc, note noteFunc, name string, d *spec.Order, e *state.Entry, obs *observed) {
 	status := e.Status
 	if obs != nil {
 		status = obs.Status
@@ -872,7 +873,7 @@ func (pc *planCtx) planTracked(p *Changes, pos posFunc, note noteFunc, name stri
 // planRevokeOrClosed plans what a revocation asked for, done or pending
 // needs, and notes an order closed in CertCentral (an expired one may be
 // renewed); true when nothing else is planned for the spec.
-func (pc *planCtx) planRevokeOrClosed(p *Changes, pos posFunc, note noteFunc, name string, d *spec.Order, e *state.Entry, status string, obs *observed) bool {
+func (pc *planCtx) planRevokeOrClosed(p *Plan, pos posFunc, note noteFunc, name string, d *spec.Order, e *state.Entry, status string, obs *observed) bool {
 	revokeUnknown := e.Intent != nil && e.Intent.Action == state.IntentRevoke
 	switch {
 	case !d.Revoke && (e.Revoke != nil || revokeUnknown):
@@ -919,7 +920,7 @@ func noteRevokeStays(note noteFunc, e *state.Entry, revokeUnknown bool) {
 
 // planRevoke plans the revocation of the order e tracks, blocked unless
 // its names (as CertCentral last reported them) are the spec's.
-func planRevoke(p *Changes, pos posFunc, note noteFunc, d *spec.Order, e *state.Entry, obs *observed, revokeUnknown bool) {
+func planRevoke(p *Plan, pos posFunc, note noteFunc, d *spec.Order, e *state.Entry, obs *observed, revokeUnknown bool) {
 	a := pos(Action{Kind: KindRevoke, OrderID: e.OrderID, Comments: d.RevokeComments, Recheck: revokeUnknown})
 	have := entryNames(e)
 	if obs != nil && len(obs.Names) > 0 {
@@ -1042,7 +1043,7 @@ func (pc *planCtx) rejected(d *spec.Order, e *state.Entry) bool {
 // certificate ends within reissue_before_days and auto_reissue is off.
 // Only an issued order with no reissue pending is reissued; otherwise the
 // reissue waits, with a note.
-func (pc *planCtx) planReissue(p *Changes, pos posFunc, note noteFunc, d *spec.Order, e *state.Entry, status string, changed []string, ctChanged bool) {
+func (pc *planCtx) planReissue(p *Plan, pos posFunc, note noteFunc, d *spec.Order, e *state.Entry, status string, changed []string, ctChanged bool) {
 	a := pos(Action{Kind: KindReissue, OrderID: e.OrderID, Changed: changed})
 	if !pc.reissueReason(note, d, e, status, ctChanged, &a) {
 		return
@@ -1140,7 +1141,7 @@ func (pc *planCtx) reissueWaits(note noteFunc, d *spec.Order, e *state.Entry, st
 // (or expired): a renewal order is placed, unless CertCentral holds
 // another live order with the spec's names (the order renewed, and the
 // spec's earlier orders, do not count).
-func (pc *planCtx) planRenewal(p *Changes, pos posFunc, note noteFunc, d *spec.Order, e *state.Entry, status string, obs *observed) bool {
+func (pc *planCtx) planRenewal(p *Plan, pos posFunc, note noteFunc, d *spec.Order, e *state.Entry, status string, obs *observed) bool {
 	now := pc.in.Now
 	renewed, renewedID := e.Renewed, e.RenewedOrderID
 	if obs != nil {
@@ -1213,7 +1214,7 @@ func halfLifeHolds(note noteFunc, d *spec.Order, e *state.Entry, now time.Time) 
 // CertCentral holds another live order with the spec's names (the order
 // renewed and the spec's earlier orders aside), not planned without a
 // CSR; it reports true (nothing else is planned for the order).
-func (pc *planCtx) planRenewOrder(p *Changes, pos posFunc, note noteFunc, d *spec.Order, e *state.Entry, status string) bool {
+func (pc *planCtx) planRenewOrder(p *Plan, pos posFunc, note noteFunc, d *spec.Order, e *state.Entry, status string) bool {
 	a := pos(Action{Kind: KindRenew, OrderID: e.OrderID, Reason: RenewEnding, OrderEnds: e.OrderValidTill, Consulted: d.AllowExistingNames})
 	if status == "expired" {
 		a.Reason = RenewExpired
@@ -1258,7 +1259,7 @@ func reissueOverdue(e *state.Entry, status string, now time.Time) bool {
 // spec's names; the adoption is then Verified and the toggles the spec
 // asks for follow it. An order not read is planned unverified: apply
 // reads and checks it first.
-func (pc *planCtx) planAdopt(p *Changes, pos posFunc, note noteFunc, d *spec.Order) {
+func (pc *planCtx) planAdopt(p *Plan, pos posFunc, note noteFunc, d *spec.Order) {
 	a := pos(Action{Kind: KindAdopt, OrderID: d.OrderID})
 	blocked := func(by, hint, format string, args ...any) {
 		a.BlockedBy = by

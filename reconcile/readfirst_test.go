@@ -53,7 +53,7 @@ func (r *rig) specNamed(name string, dns []string, extra ...string) {
 
 // applyCycle runs one cycle without observing first (a plain plan from the
 // state, as after a daemon's quiet feed) and returns the plan and results.
-func (r *rig) applyCycle(maxRevocations int, observe bool) (*Changes, []Result) {
+func (r *rig) applyCycle(maxRevocations int, observe bool) (*Plan, []Result) {
 	r.t.Helper()
 	rec := r.reconciler(maxRevocations)
 	rec.Observe = observe
@@ -347,7 +347,7 @@ func TestObserve_revokeLandedSettles(t *testing.T) {
 // before it carries the rail in apply --json's results (blocked_by), as
 // the plan's blocked actions do.
 func TestWriteJSONResults_blockedBy(t *testing.T) {
-	p := &Changes{Actions: []Action{}, Blocked: []Action{}, Notes: []Note{}}
+	p := &Plan{Actions: []Action{}, Blocked: []Action{}, Notes: []Note{}}
 	res := []Result{{Action: Action{Kind: KindRevoke, Name: "shop", OrderID: 7},
 		Err: fmt.Errorf("wrapped: %w", &BlockedError{By: BlockedNames, Why: "order 7's names differ", Hint: "write them in the spec"})}}
 	var b strings.Builder

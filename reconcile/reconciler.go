@@ -213,7 +213,7 @@ type StateAfterLoad struct {
 // Cycle is one planned cycle: the specs it loaded and the plan.
 type Cycle struct {
 	Specs *spec.Result
-	Plan  *Changes
+	Plan  *Plan
 	// Errors are the problems met while refreshing, consulting CertCentral
 	// or saving what a refresh saw: the plan was made regardless, but the
 	// cycle has failed.
@@ -407,7 +407,7 @@ func (r *Reconciler) consultAndReplan(ctx context.Context, c *Cycle, in planInpu
 
 // needAdoptees returns the ids of the orders that planned adoptions name
 // and that were not read yet.
-func needAdoptees(p *Changes) []int {
+func needAdoptees(p *Plan) []int {
 	var out []int
 	for _, a := range p.Actions {
 		if a.Kind == KindAdopt && !a.Verified {
@@ -692,7 +692,7 @@ func (r *Reconciler) waitQuiet(ctx context.Context) (time.Time, error) {
 
 // needConsult returns the specs of the planned new orders and renewals
 // that may not buy names CertCentral already has.
-func needConsult(p *Changes) []*spec.Order {
+func needConsult(p *Plan) []*spec.Order {
 	var out []*spec.Order
 	for _, a := range p.Actions {
 		if (a.Kind == KindOrder || a.Kind == KindRenew) && a.Resume == "" && a.Spec != nil && !a.Spec.AllowExistingNames {

@@ -15,7 +15,7 @@ import (
 
 // observeCycle runs one cycle that starts by observing CertCentral, as
 // apply and the daemon do, and returns the plan and the results.
-func (r *rig) observeCycle(maxRevocations int) (*Changes, []string) {
+func (r *rig) observeCycle(maxRevocations int) (*Plan, []string) {
 	r.t.Helper()
 	return r.runCycle(maxRevocations, true)
 }

@@ -24,7 +24,7 @@ const (
 // indented below, then the notes with their hints, then the summary line.
 // color adds ANSI colours; callers turn it on only for a terminal and never
 // when NO_COLOR is set.
-func (p *Changes) WriteText(w io.Writer, color bool) error {
+func (p *Plan) WriteText(w io.Writer, color bool) error {
 	c := func(code, s string) string {
 		if !color {
 			return s
@@ -260,13 +260,13 @@ type JSONSummary struct {
 }
 
 // WriteJSON writes the plan and the spec errors as a JSONPlan.
-func (p *Changes) WriteJSON(w io.Writer, specErrors []*spec.Error) error {
+func (p *Plan) WriteJSON(w io.Writer, specErrors []*spec.Error) error {
 	return p.WriteJSONResults(w, specErrors, nil)
 }
 
 // WriteJSONResults writes the plan, the spec errors and what Apply did as
 // a JSONPlan.
-func (p *Changes) WriteJSONResults(w io.Writer, specErrors []*spec.Error, results []Result) error {
+func (p *Plan) WriteJSONResults(w io.Writer, specErrors []*spec.Error, results []Result) error {
 	o, u, r, ad := p.counts()
 	out := JSONPlan{FormatVersion: 1, Actions: p.Actions, Blocked: p.Blocked, Notes: p.Notes, Errors: specErrors,
 		Summary: JSONSummary{Order: o, Update: u, Revoke: r, Adopt: ad}}

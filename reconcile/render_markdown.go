@@ -21,7 +21,7 @@ func Destructive(a Action) bool {
 // WriteCompact writes the plan one line an action (and one a note, without
 // its hint), for plans too long to read in full: the summary line first,
 // then the calls, the blocked calls and the notes, then the summary again.
-func (p *Changes) WriteCompact(w io.Writer, color bool) error {
+func (p *Plan) WriteCompact(w io.Writer, color bool) error {
 	c := func(code, s string) string {
 		if !color {
 			return s
@@ -53,7 +53,7 @@ func (p *Changes) WriteCompact(w io.Writer, color bool) error {
 
 // compactLines are the first lines of the calls (then the blocked calls)
 // as WriteText writes them, with a mark on the destructive ones.
-func (p *Changes) compactLines(c func(string, string) string) []string {
+func (p *Plan) compactLines(c func(string, string) string) []string {
 	var lines []string
 	add := func(a Action, blocked string) {
 		var b strings.Builder
@@ -91,7 +91,7 @@ func noteLine(n Note) string {
 // It stays within MarkdownLimit: a plan too long for it is folded in its
 // compact form (WriteCompact), and cut with a line saying so if even that
 // is too long.
-func (p *Changes) WriteMarkdown(w io.Writer) error {
+func (p *Plan) WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "**%s**", p.Summary())
 	if len(p.Actions)+len(p.Blocked) == 0 {
@@ -110,7 +110,7 @@ func (p *Changes) WriteMarkdown(w io.Writer) error {
 
 // writeCalledOut writes the destructive calls and the blocked ones as
 // lists.
-func (p *Changes) writeCalledOut(b *strings.Builder) {
+func (p *Plan) writeCalledOut(b *strings.Builder) {
 	var destructive []Action
 	for _, a := range p.Actions {
 		if Destructive(a) {
@@ -133,7 +133,7 @@ func (p *Changes) writeCalledOut(b *strings.Builder) {
 
 // markdownNotes is the notes folded in a <details> block, "" without
 // notes.
-func (p *Changes) markdownNotes() string {
+func (p *Plan) markdownNotes() string {
 	if len(p.Notes) == 0 {
 		return ""
 	}
@@ -152,7 +152,7 @@ func (p *Changes) markdownNotes() string {
 // markdownCalls is the plan's n calls as WriteText prints them folded in
 // a <details> block, in the compact form when they do not fit in left
 // characters, and cut with a line saying so if even that does not fit.
-func (p *Changes) markdownCalls(n, left int) string {
+func (p *Plan) markdownCalls(n, left int) string {
 	plain := func(_, s string) string { return s }
 	var full strings.Builder
 	without := *p

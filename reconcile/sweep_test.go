@@ -8,7 +8,7 @@ import (
 )
 
 // actionLines returns a plan's actions as "kind name to".
-func actionLines(p *Changes) []string {
+func actionLines(p *Plan) []string {
 	var out []string
 	for _, a := range p.Actions {
 		to := ""

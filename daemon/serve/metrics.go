@@ -443,7 +443,7 @@ func (m *Metrics) ObserveCall(c digicert.Call) {
 
 // ObserveCycle records a finished cycle that ended at end; p and stats
 // are nil when no plan was made.
-func (m *Metrics) ObserveCycle(trigger string, ok bool, d time.Duration, end time.Time, specErrors int, p *reconcile.Changes, stats *StateStats) {
+func (m *Metrics) ObserveCycle(trigger string, ok bool, d time.Duration, end time.Time, specErrors int, p *reconcile.Plan, stats *StateStats) {
 	result := "ok"
 	if !ok {
 		result = "failed"

@@ -73,7 +73,7 @@ var stdoutTerminal = func(w io.Writer) bool {
 
 // writeTextPlan prints p as text, compact when asked, or by default when
 // it has more than compactAbove calls and w is a terminal.
-func writeTextPlan(w io.Writer, p *reconcile.Changes, of outputFlags, fs *pflag.FlagSet) error {
+func writeTextPlan(w io.Writer, p *reconcile.Plan, of outputFlags, fs *pflag.FlagSet) error {
 	compact := of.compact
 	if !flagGiven(fs, "compact") && len(p.Actions)+len(p.Blocked) > compactAbove && stdoutTerminal(w) {
 		compact = true
@@ -114,7 +114,7 @@ func showSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
 			fmt.Fprintf(stderr, "certform show: %s: %v\n", file, err)
 			return exitError
 		}
-		p := &reconcile.Changes{Actions: saved.Actions, Blocked: saved.Blocked}
+		p := &reconcile.Plan{Actions: saved.Actions, Blocked: saved.Blocked}
 		switch format {
 		case formatJSON:
 			err = newJSONEncoder(stdout).Encode(saved)
