@@ -29,19 +29,48 @@ var ErrNoKeyStore = errors.New("the spec has key_type, but certform has no key s
 	"hint: with a state file, keys live in --key-dir (keys/ beside the state file by default); a shared (PostgreSQL) state needs --key-identity-file")
 
 // BlockedKeyStore (Action.BlockedBy): the order of a new spec with
-// key_type, held back because the state has no key store to keep the key
-// certform would make (a shared state without an age identity); the run
-// fails, as for any blocked call.
+// key_type, or a reissue or renewal of one that needs a key, held back
+// because the state has no key store to keep the key certform would make
+// (a shared state without an age identity); the run fails, as for any
+// blocked call.
 const BlockedKeyStore = "key_store"
 
 // blockKeyType holds back a, the order of a new spec with key_type on a
 // state without a key store, with a note that names the flag.
 func blockKeyType(p *Plan, a Action) {
+	blockKeyless(p, a, "it is not ordered")
+}
+
+// blockKeyless holds back a, a call that needs a key certform makes, on a
+// state without a key store; outcome says what is not done.
+func blockKeyless(p *Plan, a Action, outcome string) {
 	a.BlockedBy = BlockedKeyStore
 	p.Blocked = append(p.Blocked, a)
-	p.Notes = append(p.Notes, Note{Kind: NoteBlocked, Name: a.Name,
-		Message: "the spec has key_type, but this state has no key store to keep the key certform would make; it is not ordered",
+	p.Notes = append(p.Notes, Note{Kind: NoteBlocked, Name: a.Name, OrderID: a.OrderID,
+		Message: "the spec has key_type, but this state has no key store to keep the key certform would make; " + outcome,
 		Hint:    "a shared (PostgreSQL) state keeps keys sealed with age: give --key-identity-file FILE (or the systemd credential " + keys.CredentialName + "), or give this spec a csr or csr_file"})
+}
+
+// blockKeylessFrom holds back, on a state without a key store, the
+// reissues and renewals of specs with key_type among p.Actions[from:]
+// (those planned for one spec): each needs a key from the key store, a new
+// one or the one kept with key_rotation: never. A resumed call is kept: its
+// look-up needs no key, and a re-send without its key fails before any
+// call (ErrNoKeyStore).
+func blockKeylessFrom(p *Plan, from int) {
+	kept := p.Actions[:from]
+	for _, a := range p.Actions[from:] {
+		needsKey := (a.Kind == KindReissue || a.Kind == KindRenew) && a.Resume == "" && a.Spec != nil && a.Spec.KeyType != ""
+		switch {
+		case needsKey && a.Kind == KindReissue:
+			blockKeyless(p, a, "it is not reissued")
+		case needsKey:
+			blockKeyless(p, a, "it is not renewed")
+		default:
+			kept = append(kept, a)
+		}
+	}
+	p.Actions = kept
 }
 
 // requestKey returns the CSR to send for spec o, name's spec with

@@ -245,6 +245,38 @@ func TestKeys_noKeyStoreBlocked(t *testing.T) {
 	}
 }
 
+// TestKeys_noKeyStoreBlocksReissue: on a state that can keep no keys, a
+// names change of a tracked spec with key_type is a blocked reissue
+// (BlockedKeyStore) with a note naming --key-identity-file, as apply would
+// refuse it; nothing is called for it.
+func TestKeys_noKeyStoreBlocksReissue(t *testing.T) {
+	r := newKeyRig(t)
+	r.keySpec("shop")
+	r.run(true)
+	r.keySpec("shop", "dns_names: [www.shop.example.com]")
+	rec := r.reconciler(1)
+	rec.NoKeyStore = true
+	r.calls() // forget the first run's calls
+	c, err := rec.Prepare(context.Background(), CycleOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := c.Plan
+	if len(p.Actions) != 0 || len(p.Blocked) != 1 || p.Blocked[0].Kind != KindReissue || p.Blocked[0].BlockedBy != BlockedKeyStore {
+		t.Fatalf("actions %+v, blocked %+v", p.Actions, p.Blocked)
+	}
+	want := "the spec has key_type, but this state has no key store to keep the key certform would make; it is not reissued"
+	if len(p.Notes) != 1 || p.Notes[0].Kind != NoteBlocked || p.Notes[0].Message != want || !strings.Contains(p.Notes[0].Hint, "--key-identity-file") {
+		t.Fatalf("notes: %+v", p.Notes)
+	}
+	if res := rec.Apply(context.Background(), c); len(res) != 0 {
+		t.Fatalf("results: %+v", res)
+	}
+	if calls := r.calls(); len(calls) != 0 {
+		t.Fatalf("calls: %v", calls)
+	}
+}
+
 // TestKeys_lostAnswer: the order's request is lost; the re-send carries
 // the first attempt's CSR, and no second key is made.
 func TestKeys_lostAnswer(t *testing.T) {

@@ -421,7 +421,11 @@ func plan(in planInput) *Plan {
 			p.Notes = append(p.Notes, Note{Kind: NoteDuplicate, Name: name, Message: dup.reason + "; it is not ordered", Hint: dup.hint})
 			continue
 		}
+		from := len(p.Actions)
 		pc.planOne(p, name, desired[name], known.Entries[name], invalid[name], in.Observed[name], gone)
+		if in.NoKeyStore {
+			blockKeylessFrom(p, from)
+		}
 	}
 	budgetRevocations(p, known, in.MaxRevocations, in.Now)
 	budgetPurchases(p, known, in.MaxPurchases, in.Now)
