@@ -45,6 +45,21 @@ type observation struct {
 	// rejected are the orders, by spec name, whose pending reissue by
 	// certform CertCentral rejected (see rejectedReissues).
 	rejected map[string]bool
+	// began is when the observation started: a complete one saw every
+	// change up to then (its reads came after), so the state's
+	// ObservedAt moves to began, never to when the reads ended; a change
+	// that lands while a long refresh reads is then in the next feed's
+	// window.
+	began time.Time
+}
+
+// at is the time an observation records as observed: when it began, or
+// now for one made without that time.
+func (ob *observation) at(now time.Time) time.Time {
+	if ob.began.IsZero() || ob.began.After(now) {
+		return now
+	}
+	return ob.began
 }
 
 // observe reads what changed in CertCentral since the last observation
@@ -58,7 +73,7 @@ type observation struct {
 // Only GET calls are made.
 func (r *Reconciler) observe(ctx context.Context, known *state.File, mode refreshMode) (*observation, []error) {
 	now, all := r.now(), mode == fullRefresh
-	ob := &observation{orders: map[string]*digicert.Order{}, complete: true}
+	ob := &observation{orders: map[string]*digicert.Order{}, complete: true, began: now}
 	byID := trackedOrders(known)
 	read := map[string]bool{}
 	since := known.ObservedAt
@@ -260,11 +275,11 @@ func (r *Reconciler) saveObservation(known *state.File, ob *observation, revokeR
 	now := r.now()
 	if len(ob.orders) == 0 && len(revokeRequests) == 0 && (!ob.complete || !known.ObservedAt.IsZero() && !known.ObservedAt.After(now) && now.Sub(known.ObservedAt) < observedSaveEvery) {
 		if ob.complete {
-			r.seen.observedAt = now
+			r.seen.observedAt = ob.at(now)
 		}
 		return false, nil
 	}
-	err := recordObservation(r.Store, ob, revokeRequests, now)
+	err := recordObservation(r.Store, ob, revokeRequests, ob.at(now))
 	if err == nil && ob.complete {
 		r.seen.observedAt = time.Time{}
 	}

@@ -331,7 +331,7 @@ func (r *Reconciler) observeCycle(ctx context.Context, c *Cycle, mode refreshMod
 		// certificate, a revoke request's decision): the plan shows
 		// what apply would do.
 		known = known.Clone()
-		applyObservation(known, ob, revokes, r.now())
+		applyObservation(known, ob, revokes, ob.at(r.now()))
 	}
 	return known, obs
 }
