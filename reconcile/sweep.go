@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 
@@ -25,7 +26,16 @@ type sweep struct {
 	names []string
 	// found are the orders read that differ from their state entry, by
 	// spec name, until a cycle takes them (takeSwept).
-	found map[string]*digicert.Order
+	found map[string]swept
+}
+
+// swept is an order the sweep read, with what its state entry said when
+// it was read: a cycle takes the read only while the entry still says so
+// (see sameTracked), never over a change made since (a reissue by this
+// or another process, a lock lost and taken over meanwhile).
+type swept struct {
+	order *digicert.Order
+	entry state.Entry
 }
 
 // SweepResult is what one read of the toggle sweep found.
@@ -80,9 +90,9 @@ func (r *Reconciler) SweepNext(ctx context.Context) (SweepResult, error) {
 	r.seen.sweep.mu.Lock()
 	defer r.seen.sweep.mu.Unlock()
 	if r.seen.sweep.found == nil {
-		r.seen.sweep.found = map[string]*digicert.Order{}
+		r.seen.sweep.found = map[string]swept{}
 	}
-	r.seen.sweep.found[name] = o
+	r.seen.sweep.found[name] = swept{order: o, entry: *e}
 	return res, nil
 }
 
@@ -130,17 +140,27 @@ func sweptDiffers(e *state.Entry, o *digicert.Order) bool {
 }
 
 // takeSwept adds to ob the orders the sweep kept since the last cycle
-// (see SweepNext), and forgets them: each one whose entry still tracks it
-// and that this cycle's observation did not read afresh, as a refresh's
-// read.
+// (see SweepNext), and forgets them: each one whose entry is still what
+// it was when the sweep read it (sameTracked) and that this cycle's
+// observation did not read afresh, as a refresh's read. A read whose
+// entry changed since is dropped: the next pass reads the order again.
 func (r *Reconciler) takeSwept(known *state.File, ob *observation) {
 	r.seen.sweep.mu.Lock()
 	found := r.seen.sweep.found
 	r.seen.sweep.found = nil
 	r.seen.sweep.mu.Unlock()
-	for n, o := range found {
-		if e := known.Entries[n]; ob.orders[n] == nil && e != nil && e.OrderID == o.ID && sweepable(e) {
-			ob.orders[n] = o
+	for n, sw := range found {
+		if e := known.Entries[n]; ob.orders[n] == nil && e != nil && e.OrderID == sw.order.ID && sweepable(e) && sameTracked(e, &sw.entry) {
+			ob.orders[n] = sw.order
 		}
 	}
+}
+
+// sameTracked reports whether entry e says of its order what was does:
+// the same order, status, current certificate, names, renewal and
+// settings.
+func sameTracked(e, was *state.Entry) bool {
+	return e.OrderID == was.OrderID && e.Status == was.Status && e.CertificateID == was.CertificateID &&
+		e.SerialNumber == was.SerialNumber && e.Renewed == was.Renewed && e.ReissuedFrom == was.ReissuedFrom &&
+		e.DisableCT == was.DisableCT && e.AutoReissue == was.AutoReissue && slices.Equal(e.Names, was.Names)
 }

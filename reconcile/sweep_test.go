@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/certform/certform/digicert/digicerttest"
+	"github.com/certform/certform/state"
 )
 
 // actionLines returns a plan's actions as "kind name to".
@@ -85,5 +86,36 @@ func TestSweepNext_none(t *testing.T) {
 	res, err := r.reconciler(1).SweepNext(t.Context())
 	if err != nil || res != (SweepResult{}) || len(r.calls()) != 0 {
 		t.Errorf("%+v %v, calls %v", res, err, r.srv.Calls())
+	}
+}
+
+// TestSweepNext_entryChangedSince: a read the sweep kept is dropped when
+// its entry changed before the next cycle (a reissue by another process,
+// a lock lost and taken over): the cycle never writes the older read over
+// the entry, and plans nothing from it.
+func TestSweepNext_entryChangedSince(t *testing.T) {
+	r := observedRig(t, digicerttest.WithDisableCTField())
+	rec := r.reconciler(1)
+	rec.Observe = true
+	id := r.entry("a").OrderID
+	r.srv.SetCT(id, true)
+	if res, err := rec.SweepNext(t.Context()); err != nil || res.Name != "a" || !res.Differs {
+		t.Fatalf("sweep: %+v %v", res, err)
+	}
+	// Meanwhile the entry moves on: another certificate is recorded.
+	if err := r.store.Update("a", func(e *state.Entry) bool { e.CertificateID, e.SerialNumber = 987654, "0badc0de"; return true }); err != nil {
+		t.Fatal(err)
+	}
+	c, err := rec.Prepare(t.Context(), CycleOptions{})
+	if err != nil || len(c.Errors) > 0 {
+		t.Fatalf("cycle: %v %v", err, c.Errors)
+	}
+	if e := r.entry("a"); e.CertificateID != 987654 || e.SerialNumber != "0badc0de" {
+		t.Errorf("the older read was written over the entry: certificate %d, serial %s", e.CertificateID, e.SerialNumber)
+	}
+	for _, a := range c.Plan.Actions {
+		if a.Name == "a" && a.Kind == KindSetCT {
+			t.Errorf("planned from the dropped read: %+v", a)
+		}
 	}
 }
