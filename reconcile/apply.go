@@ -116,8 +116,8 @@ func (ap *applier) Apply(ctx context.Context, p *Plan) []Result {
 		log.Warn("blocked", actionAttrs(a)...)
 	}
 	results := make([]Result, len(p.Actions))
-	if ap.useLiveRead(p.Actions) {
-		ap.live = &liveRead{}
+	if use, n := ap.useLiveRead(p.Actions); use {
+		ap.live = &liveRead{left: n}
 	}
 	names, byName := actionsBySpec(p.Actions)
 	callCtx, stop := ap.callContext(ctx)
@@ -253,6 +253,12 @@ func (ap *applier) do(ctx context.Context, a Action) (string, error) {
 	}
 	if err := ap.checkClock(ctx, a); err != nil {
 		return "", err
+	}
+	if a.Spec != nil && a.Spec.CSRDropped() {
+		// A plan-only load keeps no CSR text (spec.LoadOptions.DropCheckedCSR);
+		// its cycle is never applied. Refusing here keeps a wiring mistake
+		// from sending a request without the spec's CSR.
+		return "", fmt.Errorf("not sent: %s was loaded without its CSR text (a plan-only load); run apply, which loads it whole", a.Spec.File)
 	}
 	switch a.Kind {
 	case KindOrder:

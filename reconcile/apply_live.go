@@ -54,6 +54,12 @@ type liveRead struct {
 	at    time.Time              // when the read started; zero before the first
 	err   error                  // the read's error, kept for the apply
 	byKey map[string][]liveOrder // live orders by liveKey of their names
+	// pages is how many pages the last read took; left how many new
+	// orders still ask (see find): a read due again that would take at
+	// least as many pages as there are orders left is not made, and those
+	// orders are checked one GET each (the account's untracked orders,
+	// which the state cannot count, make its pages).
+	pages, left int
 }
 
 // liveKey is the map key of a list of names made by nameset.List: two
@@ -64,7 +70,7 @@ func liveKey(names []string) string { return strings.Join(names, "\n") }
 // read of the account (liveRead) for their names checks: more than
 // liveReadAbove of them are to be checked, and more than the pages the
 // orders the state knows of fill (the account holds at least those).
-func (ap *applier) useLiveRead(actions []Action) bool {
+func (ap *applier) useLiveRead(actions []Action) (bool, int) {
 	n := 0
 	for _, a := range actions {
 		if a.Kind == KindOrder && a.Resume == "" && a.Spec != nil && !a.Spec.AllowExistingNames {
@@ -72,7 +78,7 @@ func (ap *applier) useLiveRead(actions []Action) bool {
 		}
 	}
 	if n <= liveReadAbove {
-		return false
+		return false, n
 	}
 	known := 0
 	ap.Store.View(func(f *state.File) {
@@ -83,7 +89,7 @@ func (ap *applier) useLiveRead(actions []Action) bool {
 			known += len(e.PreviousOrderIDs)
 		}
 	})
-	return (known+listPage-1)/listPage < n
+	return (known+listPage-1)/listPage < n, n
 }
 
 // listPage is how many orders one page of GET /order/certificate holds
@@ -93,38 +99,48 @@ const listPage = 1000
 // liveWithNames returns the live orders in CertCentral whose names are
 // exactly want (made by nameset.List; cn is the common name): from the
 // apply's paged read when there is one (read again when older than
-// liveMaxAge), else from one GET filtered by cn. An error means CertCentral
+// liveMaxAge, unless that read would take as many pages as there are new
+// orders left), else from one GET filtered by cn. An error means CertCentral
 // did not answer: nothing may be ordered.
 func (ap *applier) liveWithNames(ctx context.Context, cn string, want []string) ([]liveOrder, error) {
-	if ap.live == nil {
-		orders, err := ap.API.ListOrders(ctx, digicert.OrderFilter{CommonName: cn})
-		if err != nil {
-			return nil, fmt.Errorf("asking CertCentral for live orders named %s just before ordering: %w; nothing was ordered", cn, err)
+	if ap.live != nil {
+		if found, ok, err := ap.live.find(ctx, ap, want); ok {
+			return found, err
 		}
-		var out []liveOrder
-		for _, x := range orders {
-			if lo := liveOrderOf(x); lo != nil && nameset.Same(lo.Names, want) {
-				out = append(out, *lo)
-			}
-		}
-		return out, nil
 	}
-	return ap.live.find(ctx, ap, want)
+	orders, err := ap.API.ListOrders(ctx, digicert.OrderFilter{CommonName: cn})
+	if err != nil {
+		return nil, fmt.Errorf("asking CertCentral for live orders named %s just before ordering: %w; nothing was ordered", cn, err)
+	}
+	var out []liveOrder
+	for _, x := range orders {
+		if lo := liveOrderOf(x); lo != nil && nameset.Same(lo.Names, want) {
+			out = append(out, *lo)
+		}
+	}
+	return out, nil
 }
 
 // find returns the live orders with exactly the names want, reading the
 // pages first when they were not read yet, or were read liveMaxAge or
-// longer before now (or after now: the clock went back).
-func (lr *liveRead) find(ctx context.Context, ap *applier, want []string) ([]liveOrder, error) {
+// longer before now (or after now: the clock went back). ok is false when
+// a read is due again but would take at least as many pages as there are
+// new orders left to check: the caller checks this one with its own GET.
+func (lr *liveRead) find(ctx context.Context, ap *applier, want []string) (found []liveOrder, ok bool, err error) {
 	lr.mu.Lock()
 	defer lr.mu.Unlock()
+	left := lr.left
+	lr.left--
 	if age := ap.now().Sub(lr.at); lr.err == nil && (lr.at.IsZero() || age < 0 || age >= liveMaxAge) {
+		if !lr.at.IsZero() && lr.pages >= left {
+			return nil, false, nil
+		}
 		lr.read(ctx, ap)
 	}
 	if lr.err != nil {
-		return nil, lr.err
+		return nil, true, lr.err
 	}
-	return lr.byKey[liveKey(want)], nil
+	return lr.byKey[liveKey(want)], true, nil
 }
 
 // read reads every page of the account's orders and keeps the live ones.
@@ -136,7 +152,7 @@ func (lr *liveRead) read(ctx context.Context, ap *applier) {
 		lr.err = fmt.Errorf("reading the account's live orders just before ordering: %w; nothing was ordered", err)
 		return
 	}
-	lr.at, lr.byKey = at, map[string][]liveOrder{}
+	lr.at, lr.byKey, lr.pages = at, map[string][]liveOrder{}, max(1, (len(orders)+listPage-1)/listPage)
 	for _, x := range orders {
 		if lo := liveOrderOf(x); lo != nil {
 			k := liveKey(lo.Names)

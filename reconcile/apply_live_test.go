@@ -167,13 +167,13 @@ func TestApply_liveReadFails(t *testing.T) {
 // later is checked against a new read, which sees an order placed since.
 func TestLiveRead_age(t *testing.T) {
 	r := newRig(t)
-	ap := &applier{API: r.api, Store: r.store, Now: r.clock.Now, live: &liveRead{}}
+	ap := &applier{API: r.api, Store: r.store, Now: r.clock.Now, live: &liveRead{left: 1000}}
 	want := nameset.List("shop.example.com", nil)
 	find := func() []liveOrder {
 		t.Helper()
-		got, err := ap.live.find(context.Background(), ap, want)
-		if err != nil {
-			t.Fatal(err)
+		got, ok, err := ap.live.find(context.Background(), ap, want)
+		if err != nil || !ok {
+			t.Fatal(ok, err)
 		}
 		return got
 	}
@@ -195,4 +195,29 @@ func TestLiveRead_age(t *testing.T) {
 	r.clock.Add(-time.Second)
 	find()
 	wantLines(t, "calls after the clock went back", r.calls(), []string{listAccount + "0"})
+}
+
+// TestLiveRead_fewLeft: a read due again that would take as many pages as
+// there are new orders left to check is not made: each of those orders is
+// checked with its own GET filtered by its common name (an account whose
+// untracked orders fill many pages never costs more than the per-order
+// checks).
+func TestLiveRead_fewLeft(t *testing.T) {
+	r := newRig(t)
+	ap := &applier{API: r.api, Store: r.store, Now: r.clock.Now, live: &liveRead{left: 2}}
+	want := nameset.List("shop.example.com", nil)
+	if _, err := ap.liveWithNames(context.Background(), "shop.example.com", want); err != nil {
+		t.Fatal(err)
+	}
+	wantLines(t, "first order's calls", r.calls(), []string{listAccount + "0"})
+	id := r.srv.AddOrder(digicerttest.Order{CommonName: "shop.example.com", Status: "issued"})
+	r.clock.Add(liveMaxAge)
+	got, err := ap.liveWithNames(context.Background(), "shop.example.com", want)
+	if err != nil || len(got) != 1 || got[0].ID != id {
+		t.Fatalf("found %+v, %v; want order %d", got, err, id)
+	}
+	calls := r.calls()
+	if len(calls) != 1 || !strings.Contains(calls[0], "common_name") {
+		t.Fatalf("second order's calls %v, want one GET filtered by its common name", calls)
+	}
 }

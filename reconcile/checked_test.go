@@ -272,3 +272,29 @@ func TestDeliver_planOnly(t *testing.T) {
 		t.Fatalf("deliveries %+v, want shop delivered", ds)
 	}
 }
+
+// TestApply_droppedCSRNotSent: a cycle planned from a plan-only load (its
+// specs without CSR text) and then handed to an applier that is not plan
+// only (a wiring mistake) sends nothing: the action fails before any call.
+func TestApply_droppedCSRNotSent(t *testing.T) {
+	r := newRig(t)
+	r.spec("shop")
+	r.cycle(0)
+	r.endsIn("shop", 10*24*time.Hour)
+	r.calls()
+	planOnly := r.reconciler(0)
+	planOnly.PlanOnly = true
+	c, err := planOnly.Prepare(context.Background(), CycleOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.calls() // what Prepare read
+	res := r.reconciler(0).Apply(context.Background(), c)
+	want := "not sent: shop.yaml was loaded without its CSR text (a plan-only load); run apply, which loads it whole"
+	if len(res) != 1 || res[0].Err == nil || res[0].Err.Error() != want {
+		t.Fatalf("results %+v, want one error %q", res, want)
+	}
+	if calls := r.calls(); len(calls) != 0 {
+		t.Fatalf("calls %q", calls)
+	}
+}

@@ -132,6 +132,10 @@ type Order struct {
 // LoadOptions.DropCheckedCSR): CSR is then "".
 func (o *Order) HasCSR() bool { return o.CSR != "" || o.csrDropped }
 
+// CSRDropped reports whether the order was loaded without its CSR text
+// (LoadOptions.DropCheckedCSR): it can be planned, never sent.
+func (o *Order) CSRDropped() bool { return o.csrDropped }
+
 // Pos returns "file:line:col" of the order's document.
 func (o *Order) Pos() string { return fmt.Sprintf("%s:%d:%d", o.File, o.Line, o.Column) }
 
