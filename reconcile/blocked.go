@@ -3,7 +3,6 @@ package reconcile
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -95,17 +94,7 @@ func describeNames(have, want []string) string {
 	if len(have) == 0 {
 		return "the order reports no names"
 	}
-	var extra, missing []string
-	for _, n := range have {
-		if !slices.Contains(want, n) {
-			extra = append(extra, n)
-		}
-	}
-	for _, n := range want {
-		if !slices.Contains(have, n) {
-			missing = append(missing, n)
-		}
-	}
+	extra, missing := nameset.Diff(want, have)
 	if len(extra) > 0 {
 		parts = append(parts, "only on the order: "+strings.Join(extra, ", "))
 	}
