@@ -386,11 +386,11 @@ func plan(in planInput) *Plan {
 	if in.Now.IsZero() {
 		in.Now = time.Now()
 	}
-	desired := map[string]*spec.Order{}
+	desired := make(map[string]*spec.Order, len(in.Desired))
 	for _, o := range in.Desired {
 		desired[o.Name] = o
 	}
-	invalid := map[string]bool{}
+	invalid := make(map[string]bool, len(in.Invalid))
 	for _, n := range in.Invalid {
 		invalid[n] = true
 	}
