@@ -951,7 +951,12 @@ func (pc *planCtx) fieldChanges(note noteFunc, d *spec.Order, e *state.Entry, st
 	// 10,000 specs whose fingerprints match builds none.
 	var fixed map[string]string
 	fp := d.Fingerprint
-	if csr, ok := e.Fixed["csr"]; ok && csr == "" && e.Fixed["key_type"] == "" {
+	// A spec with the entry's fingerprint has the entry's fixed fields
+	// (certform writes an entry's fingerprint from its fixed fields), so
+	// no CSR was added to an order adopted without one: an idle cycle
+	// looks nothing up in the entry's fields.
+	matches := fp == e.Fingerprint
+	if csr, ok := e.Fixed["csr"]; !matches && ok && csr == "" && e.Fixed["key_type"] == "" {
 		if fixed = d.FixedFields(); fixed["csr"] != "" {
 			// The order was adopted without its CSR: a CSR given later
 			// is taken as the order's, not as a change.
