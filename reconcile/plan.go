@@ -338,11 +338,21 @@ type planInput struct {
 type knownIndex struct {
 	names   []string       // the entries' names, sorted
 	tracked map[int]string // see trackedOrders
+	// unordered counts the entries with neither an order nor an intent
+	// (isNew): with none, and every spec with an entry, no spec is a new
+	// order and duplicates has nothing to look for.
+	unordered int
 }
 
 // indexOf makes known's index.
 func indexOf(known *state.File) *knownIndex {
-	return &knownIndex{names: known.Names(), tracked: trackedOrders(known)}
+	idx := &knownIndex{names: known.Names(), tracked: trackedOrders(known)}
+	for _, e := range known.Entries {
+		if isNew(e) {
+			idx.unordered++
+		}
+	}
+	return idx
 }
 
 // orderingOptionsOf returns d's ordering options (see OrderingOptions).
@@ -386,11 +396,8 @@ func plan(in planInput) *Plan {
 	if in.Now.IsZero() {
 		in.Now = time.Now()
 	}
-	desired := map[string]*spec.Order{}
-	for _, o := range in.Desired {
-		desired[o.Name] = o
-	}
-	invalid := map[string]bool{}
+	desired := specsByNameOf(in.Desired)
+	invalid := make(map[string]bool, len(in.Invalid))
 	for _, n := range in.Invalid {
 		invalid[n] = true
 	}
@@ -402,7 +409,7 @@ func plan(in planInput) *Plan {
 	if idx == nil || in.Known == nil {
 		idx = indexOf(known)
 	}
-	sorted := specAndEntryNames(desired, known, idx.names)
+	sorted := desired.withEntryNames(known, idx.names)
 	if len(in.Desired) == 0 && len(in.Invalid) == 0 && len(known.Entries) > 0 {
 		p.Notes = append(p.Notes, Note{Kind: NoteWarning,
 			Message: fmt.Sprintf("the spec directory holds no specs, but the state tracks %s; nothing is revoked or changed", plural(len(known.Entries), "order")),
@@ -412,17 +419,20 @@ func plan(in planInput) *Plan {
 	if len(in.Unreadable) > 0 {
 		gone = "deleted, renamed, or in a file that cannot be read now: " + strings.Join(in.Unreadable, ", ")
 	}
-	dups := duplicates(in.Desired, known)
+	var dups map[string]duplicate
+	if len(sorted) > len(idx.names) || idx.unordered > 0 {
+		dups = duplicates(in.Desired, known)
+	}
 	pc := &planCtx{in: &in, known: known, tracked: idx.tracked}
 	for _, name := range sorted {
 		if dup, ok := dups[name]; ok {
-			d := desired[name]
+			d := desired.get(name)
 			p.Blocked = append(p.Blocked, Action{Kind: KindOrder, Name: name, File: d.File, Line: d.Line, Spec: d, BlockedBy: BlockedDuplicate})
 			p.Notes = append(p.Notes, Note{Kind: NoteDuplicate, Name: name, Message: dup.reason + "; it is not ordered", Hint: dup.hint})
 			continue
 		}
 		from := len(p.Actions)
-		pc.planOne(p, name, desired[name], known.Entries[name], invalid[name], in.Observed[name], gone)
+		pc.planOne(p, name, desired.get(name), known.Entries[name], invalid[name], in.Observed[name], gone)
 		if in.NoKeyStore {
 			blockKeylessFrom(p, from)
 		}
@@ -430,24 +440,6 @@ func plan(in planInput) *Plan {
 	budgetRevocations(p, known, in.MaxRevocations, in.Now)
 	budgetPurchases(p, known, in.MaxPurchases, in.Now)
 	return p
-}
-
-// specAndEntryNames returns the names of the specs desired and of the
-// state's entries (entryNames, sorted), sorted, each once: entryNames
-// itself when every spec has an entry.
-func specAndEntryNames(desired map[string]*spec.Order, known *state.File, entryNames []string) []string {
-	var extra []string
-	for n := range desired {
-		if _, ok := known.Entries[n]; !ok {
-			extra = append(extra, n)
-		}
-	}
-	if len(extra) == 0 {
-		return entryNames
-	}
-	names := append(slices.Clone(entryNames), extra...)
-	slices.Sort(names)
-	return names
 }
 
 // budgetPurchases blocks every planned purchase (a new order or a renewal)
@@ -959,7 +951,12 @@ func (pc *planCtx) fieldChanges(note noteFunc, d *spec.Order, e *state.Entry, st
 	// 10,000 specs whose fingerprints match builds none.
 	var fixed map[string]string
 	fp := d.Fingerprint
-	if csr, ok := e.Fixed["csr"]; ok && csr == "" && e.Fixed["key_type"] == "" {
+	// A spec with the entry's fingerprint has the entry's fixed fields
+	// (certform writes an entry's fingerprint from its fixed fields), so
+	// no CSR was added to an order adopted without one: an idle cycle
+	// looks nothing up in the entry's fields.
+	matches := fp == e.Fingerprint
+	if csr, ok := e.Fixed["csr"]; !matches && ok && csr == "" && e.Fixed["key_type"] == "" {
 		if fixed = d.FixedFields(); fixed["csr"] != "" {
 			// The order was adopted without its CSR: a CSR given later
 			// is taken as the order's, not as a change.

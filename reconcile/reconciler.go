@@ -345,7 +345,7 @@ func (r *Reconciler) planInputOf(specs *spec.Result, known *state.File, obs map[
 	if r.Cache != nil {
 		// A daemon: what the plan derives from an unchanged state, or
 		// from the specs its cache keeps, is made once.
-		in.OrderingOptions = r.orderingOptions()
+		in.OrderingOptions = r.orderingOptions(specs.Orders)
 		if r.seen.indexFrom != known {
 			r.seen.index, r.seen.indexFrom = indexOf(known), known
 		}
@@ -360,13 +360,23 @@ func (r *Reconciler) planInputOf(specs *spec.Result, known *state.File, obs map[
 	return in
 }
 
-// orderingOptions returns planInput.OrderingOptions for this cycle: a
-// spec the cache kept since the last cycle (the same *spec.Order, which
-// the cache hands out for a file that did not change) has the options
-// computed then. Only this cycle's specs are kept for the next.
-func (r *Reconciler) orderingOptions() func(*spec.Order) map[string]string {
+// orderingOptions returns planInput.OrderingOptions for this cycle's
+// specs: a spec the cache kept since the last cycle (the same *spec.Order,
+// which the cache hands out for a file that did not change) has the
+// options computed then. Only this cycle's specs are kept for the next;
+// when they are exactly the last cycle's (an idle cycle), the last
+// cycle's map is kept as it is, not copied entry by entry.
+func (r *Reconciler) orderingOptions(specs []*spec.Order) func(*spec.Order) map[string]string {
 	prev := r.seen.options
-	next := make(map[*spec.Order]map[string]string, len(prev))
+	if sameKeys(prev, specs) {
+		return func(o *spec.Order) map[string]string {
+			if m, ok := prev[o]; ok {
+				return m
+			}
+			return o.OrderingOptions()
+		}
+	}
+	next := make(map[*spec.Order]map[string]string, len(specs))
 	r.seen.options = next
 	return func(o *spec.Order) map[string]string {
 		if m, ok := next[o]; ok {
@@ -379,6 +389,20 @@ func (r *Reconciler) orderingOptions() func(*spec.Order) map[string]string {
 		next[o] = m
 		return m
 	}
+}
+
+// sameKeys reports whether m holds an entry for every spec of specs and
+// for nothing else (specs holds each spec once).
+func sameKeys(m map[*spec.Order]map[string]string, specs []*spec.Order) bool {
+	if len(m) != len(specs) {
+		return false
+	}
+	for _, o := range specs {
+		if _, ok := m[o]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // consultAndReplan asks CertCentral what c's plan needs to know (live

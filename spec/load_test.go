@@ -306,6 +306,23 @@ func TestLoad_rules(t *testing.T) {
 			valid: []string{"z"},
 		},
 		{
+			// The files are read in the order 1, 2, 3: the two specs
+			// named "a" are not next to each other.
+			name: "duplicates name apart, three times",
+			files: map[string]string{
+				"1.yaml": base + good,
+				"2.yaml": strings.Replace(base, "name: a", "name: m", 1) + good,
+				"3.yaml": base + good,
+				"4.yaml": "# comment\n" + base + good,
+			},
+			want: []string{
+				`1.yaml:1:7: name: "a" is also used by 3.yaml:1:7, 4.yaml:2:7; a name must be unique in the directory, rename one`,
+				`3.yaml:1:7: name: "a" is also used by 1.yaml:1:7, 4.yaml:2:7; a name must be unique in the directory, rename one`,
+				`4.yaml:2:7: name: "a" is also used by 1.yaml:1:7, 3.yaml:1:7; a name must be unique in the directory, rename one`,
+			},
+			valid: []string{"m"},
+		},
+		{
 			name: "several documents, one bad",
 			files: map[string]string{
 				"a.yaml": base + "csr_file: a.csr\n---\n" + strings.Replace(base, "name: a", "name: b", 1) + "product: dv\ncsr_file: a.csr\n",
