@@ -438,9 +438,8 @@ func (s *Server) domainJSON(d *Domain, withToken bool) map[string]any {
 }
 
 func (s *Server) listDomains(w http.ResponseWriter, r *http.Request) {
-	limit, offset, e := s.page(r)
-	if e != nil {
-		s.fail(w, *e)
+	limit, offset, ok := s.page(w, r)
+	if !ok {
 		return
 	}
 	s.mu.Lock()

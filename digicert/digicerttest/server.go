@@ -2053,9 +2053,8 @@ func (s *Server) statusChanges(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, apiErr{400, "invalid_minutes", "minutes must be between 1 and 10080."})
 		return
 	}
-	limit, offset, e := s.page(r)
-	if e != nil {
-		s.fail(w, *e)
+	limit, offset, ok := s.page(w, r)
+	if !ok {
 		return
 	}
 	s.mu.Lock()
@@ -2081,25 +2080,28 @@ func (s *Server) visible(o *Order) bool {
 }
 
 // page reads limit and offset from a list call's query: limit defaults to
-// and is capped at the server's page size.
-func (s *Server) page(r *http.Request) (limit, offset int, e *apiErr) {
+// and is capped at the server's page size. A bad limit or offset is
+// answered with a 400 on w, and ok is false.
+func (s *Server) page(w http.ResponseWriter, r *http.Request) (limit, offset int, ok bool) {
 	q := r.URL.Query()
 	limit = s.maxPage
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
-			return 0, 0, &apiErr{400, "invalid_limit", "limit must be a positive integer."}
+			s.fail(w, apiErr{400, "invalid_limit", "limit must be a positive integer."})
+			return 0, 0, false
 		}
 		limit = min(n, s.maxPage)
 	}
 	if v := q.Get("offset"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
-			return 0, 0, &apiErr{400, "invalid_offset", "offset must be an integer of at least 0."}
+			s.fail(w, apiErr{400, "invalid_offset", "offset must be an integer of at least 0."})
+			return 0, 0, false
 		}
 		offset = n
 	}
-	return limit, offset, nil
+	return limit, offset, true
 }
 
 // writePage answers one page of a list: {field: entries[offset:offset+limit],
@@ -2117,9 +2119,8 @@ func writePage[T any](w http.ResponseWriter, field string, entries []T, limit, o
 // filters[status] and filters[common_name] (whole, without regard to
 // case) and that look-ups see yet, by id, one page.
 func (s *Server) listOrders(w http.ResponseWriter, r *http.Request) {
-	limit, offset, e := s.page(r)
-	if e != nil {
-		s.fail(w, *e)
+	limit, offset, ok := s.page(w, r)
+	if !ok {
 		return
 	}
 	q := r.URL.Query()
@@ -2143,9 +2144,8 @@ func (s *Server) listOrders(w http.ResponseWriter, r *http.Request) {
 // listRequests serves GET /request: the revoke requests that match
 // filters[status], by id, one page.
 func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) {
-	limit, offset, e := s.page(r)
-	if e != nil {
-		s.fail(w, *e)
+	limit, offset, ok := s.page(w, r)
+	if !ok {
 		return
 	}
 	status := r.URL.Query().Get("filters[status]")
