@@ -268,7 +268,7 @@ func (s *Server) randomValue(w http.ResponseWriter, id int) {
 		o.DCVRandomValue = randomToken()
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"dcv_random_value": o.DCVRandomValue,
-		"expiration_date": s.now().Add(30 * 24 * time.Hour).UTC().Format("2006-01-02T15:04:05+00:00")})
+		"expiration_date": s.now().Add(30 * 24 * time.Hour).UTC().Format(timestampLayout)})
 }
 
 // checkDCV looks for the value of each pending name of the order (outside
@@ -426,13 +426,13 @@ func (s *Server) webHas(ctx context.Context, name, value string) bool {
 func (s *Server) domainJSON(d *Domain, withToken bool) map[string]any {
 	out := map[string]any{"id": d.ID, "name": d.Name, "is_active": true, "dcv_method": "dns-txt-token"}
 	if !d.ValidatedUntil.IsZero() {
-		until := d.ValidatedUntil.UTC().Format("2006-01-02T15:04:05+00:00")
+		until := d.ValidatedUntil.UTC().Format(timestampLayout)
 		out["dcv_expiration"] = map[string]string{"ov": until}
 		out["validations"] = []map[string]any{{"type": "ov", "status": "active", "validated_until": until}}
 	}
 	if withToken && d.Token != "" {
 		out["dcv_token"] = map[string]any{"token": d.Token, "status": "pending",
-			"expiration_date": d.TokenExpires.UTC().Format("2006-01-02T15:04:05+00:00")}
+			"expiration_date": d.TokenExpires.UTC().Format(timestampLayout)}
 	}
 	return out
 }
@@ -482,7 +482,7 @@ func (s *Server) newDomainToken(w http.ResponseWriter, id int) {
 	d.Token = randomToken()
 	d.TokenExpires = s.now().Add(30 * 24 * time.Hour)
 	writeJSON(w, http.StatusCreated, map[string]any{"token": d.Token,
-		"expiration_date": d.TokenExpires.UTC().Format("2006-01-02T15:04:05+00:00")})
+		"expiration_date": d.TokenExpires.UTC().Format(timestampLayout)})
 }
 
 func (s *Server) validateDomainToken(w http.ResponseWriter, ctx context.Context, id int) {

@@ -1855,8 +1855,8 @@ func parseReissue(m map[string]json.RawMessage, o *Order) (want Order, csr strin
 }
 
 // timestampLayout is how DigiCert writes date_created and date_issued of a
-// reissue: ISO 8601 in UTC with a numeric offset, such as
-// 2019-04-08T17:33:26+00:00.
+// reissue and the expirations of DCV values and validations: ISO 8601 in
+// UTC with a numeric offset, such as 2019-04-08T17:33:26+00:00.
 const timestampLayout = "2006-01-02T15:04:05-07:00"
 
 // listReissues serves GET /order/certificate/{id}/reissue: {"certificates":
