@@ -3,7 +3,6 @@ package digicert_test
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certform/certform/dcv/dcvtest"
 	"github.com/certform/certform/digicert"
 	"github.com/certform/certform/digicert/digicerttest"
 	"github.com/google/go-cmp/cmp"
@@ -28,29 +28,27 @@ type txtServer struct {
 
 func newTXTServer(t *testing.T) *txtServer {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	ts := &txtServer{records: map[string][]dns.RR{}}
+	addr, stop, err := dcvtest.ServeDNS(ts.answer)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &txtServer{records: map[string][]dns.RR{}, addr: pc.LocalAddr().String()}
-	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
-		m := new(dns.Msg)
-		m.SetReply(r)
-		ts.mu.Lock()
-		for _, rr := range ts.records[strings.ToLower(r.Question[0].Name)] {
-			if rr.Header().Rrtype == r.Question[0].Qtype {
-				m.Answer = append(m.Answer, rr)
-			}
-		}
-		ts.mu.Unlock()
-		w.WriteMsg(m)
-	})}
-	started := make(chan struct{})
-	srv.NotifyStartedFunc = func() { close(started) }
-	go srv.ActivateAndServe()
-	<-started
-	t.Cleanup(func() { srv.Shutdown() })
+	t.Cleanup(stop)
+	ts.addr = addr
 	return ts
+}
+
+// answer returns the records held for q's name and type.
+func (ts *txtServer) answer(q dns.Question) []dns.RR {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	var out []dns.RR
+	for _, rr := range ts.records[strings.ToLower(q.Name)] {
+		if rr.Header().Rrtype == q.Qtype {
+			out = append(out, rr)
+		}
+	}
+	return out
 }
 
 func (ts *txtServer) add(t *testing.T, rr string) {
