@@ -343,11 +343,11 @@ func pointData(dir, version string) error {
 }
 
 // writeVersion writes files into the new version folder versionPath (the
-// key private to its owner and keyGroup) and syncs it.
+// key private to its owner and keyGroup) and syncs it. On an error swap
+// removes the folder.
 func writeVersion(versionPath, version string, files map[string][]byte, keyGroup *int) error {
 	if files[KeyFile] != nil {
 		if err := protectKey(versionPath, keyGroup); err != nil {
-			os.RemoveAll(versionPath)
 			return fmt.Errorf("making %s private: %w", version, err)
 		}
 	}
