@@ -297,7 +297,7 @@ func (p *parser) providerNode(k, v *yaml.Node) *providerNode {
 			p.errf(key.Line, fmt.Sprintf("put the secret in a file readable only by certform and name it with %s", instead), "provider %q: %s: secrets are never written in the config", k.Value, key.Value)
 			continue
 		}
-		if !contains(pn.allowed, key.Value) {
+		if !slices.Contains(pn.allowed, key.Value) {
 			p.errf(key.Line, "keys of "+pn.pc.Type+": "+strings.Join(pn.allowed, ", "), "provider %q: unknown key %q", k.Value, key.Value)
 		}
 	}
@@ -325,7 +325,7 @@ func (pn *providerNode) str(key string, required bool) string {
 // its type has them.
 func (pn *providerNode) nameservers() {
 	ns := pn.fields["nameservers"]
-	if ns == nil || !contains(pn.allowed, "nameservers") {
+	if ns == nil || !slices.Contains(pn.allowed, "nameservers") {
 		return
 	}
 	if ns.Kind != yaml.SequenceNode {
@@ -533,15 +533,6 @@ func (c *Config) SetProvider(name string, p Provider) {
 	if pc := c.Providers[name]; pc != nil {
 		pc.provider = p
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func hostPort(s string) bool {
