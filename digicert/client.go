@@ -604,10 +604,7 @@ func (c *Client) FindByAlternativeID(ctx context.Context, altID string) ([]Order
 		return nil, fmt.Errorf("digicert: %s: %w", endpoint, &badAnswerError{reason: fmt.Sprintf("the %d answer's orders could not be decoded", ans.status), err: err})
 	}
 	if len(refs) == 0 {
-		var page struct {
-			Total *int `json:"total"`
-		}
-		if raw := bytes.TrimSpace(doc["page"]); len(raw) > 0 && raw[0] == '{' && json.Unmarshal(raw, &page) == nil && page.Total != nil && *page.Total == 0 {
+		if page := decodePageInfo(doc["page"]); page != nil && page.Total != nil && *page.Total == 0 {
 			return nil, nil
 		}
 		return nil, fmt.Errorf("digicert: %s: %w", endpoint, badAnswer("the %d answer lists no orders without a page total of 0; only that or a 404 not_found means none", ans.status))
@@ -684,10 +681,25 @@ func (c *Client) StatusChanges(ctx context.Context, minutes int) ([]OrderRef, er
 // statusChangesPage is one page of GET /order/certificate/status-changes.
 type statusChangesPage struct {
 	Orders []OrderRef `json:"orders"`
-	Page   *struct {
-		Total  *int `json:"total"`
-		Offset *int `json:"offset"`
-	} `json:"page"`
+	Page   *pageInfo  `json:"page"`
+}
+
+// pageInfo is the page object of a list answer: {"total", "offset"}, each
+// nil when missing.
+type pageInfo struct {
+	Total  *int `json:"total"`
+	Offset *int `json:"offset"`
+}
+
+// decodePageInfo decodes a list answer's page object; nil when raw is
+// missing, not a JSON object, or does not decode.
+func decodePageInfo(raw json.RawMessage) *pageInfo {
+	raw = bytes.TrimSpace(raw)
+	var page pageInfo
+	if len(raw) == 0 || raw[0] != '{' || json.Unmarshal(raw, &page) != nil {
+		return nil
+	}
+	return &page
 }
 
 // last reports whether the page read at offset, with fresh entries not
@@ -825,11 +837,8 @@ func decodeListPage[T any](ans *answer, endpoint, field string, offset int) ([]T
 	if !isJSONArray(doc[field]) {
 		return nil, 0, badPage(endpoint, ans, offset, "has no %s array", field)
 	}
-	var page struct {
-		Total  *int `json:"total"`
-		Offset *int `json:"offset"`
-	}
-	if raw := bytes.TrimSpace(doc["page"]); len(raw) == 0 || raw[0] != '{' || json.Unmarshal(raw, &page) != nil {
+	page := decodePageInfo(doc["page"])
+	if page == nil {
 		return nil, 0, badPage(endpoint, ans, offset, "has no page object")
 	}
 	if page.Total == nil || *page.Total < 0 {
