@@ -198,19 +198,24 @@ func newStager(o options, stage string) *stager {
 		st.dir(docDir, 0o755),
 		st.dir(confDir, 0o750),
 		{Type: files.TypeConfig, Source: filepath.Join(o.Src, "systemd", "certform.env.example"), Destination: confDir + "/certform.env.example",
-			FileInfo: &files.ContentFileInfo{Owner: "root", Group: "root", Mode: 0o640, MTime: o.Date}},
+			FileInfo: st.info(0o640)},
 	}
 	return st
 }
 
 // file is the regular file src installed at dst, owned by root.
 func (st *stager) file(src, dst string, mode os.FileMode) *files.Content {
-	return &files.Content{Source: src, Destination: dst, FileInfo: &files.ContentFileInfo{Owner: "root", Group: "root", Mode: mode, MTime: st.o.Date}}
+	return &files.Content{Source: src, Destination: dst, FileInfo: st.info(mode)}
 }
 
 // dir is the folder dst, owned by root.
 func (st *stager) dir(dst string, mode os.FileMode) *files.Content {
-	return &files.Content{Type: files.TypeDir, Destination: dst, FileInfo: &files.ContentFileInfo{Owner: "root", Group: "root", Mode: mode, MTime: st.o.Date}}
+	return &files.Content{Type: files.TypeDir, Destination: dst, FileInfo: st.info(mode)}
+}
+
+// info is an installed file's or folder's owner (root), mode and time.
+func (st *stager) info(mode os.FileMode) *files.ContentFileInfo {
+	return &files.ContentFileInfo{Owner: "root", Group: "root", Mode: mode, MTime: st.o.Date}
 }
 
 // add adds c to the contents.
