@@ -76,7 +76,7 @@ const maxIdentityFile = 1 << 20
 func ReadIdentityFile(path string) ([]age.Identity, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("age identity file: %w", err)
+		return nil, fmt.Errorf("age identity file: %w\nhint: give the file age-keygen wrote (--key-identity-file FILE), or load it as the systemd credential %s", err, CredentialName)
 	}
 	defer f.Close()
 	ids, err := parseIdentities(path, io.LimitReader(f, maxIdentityFile+1))
@@ -89,7 +89,7 @@ func ReadIdentityFile(path string) ([]age.Identity, error) {
 func parseIdentities(path string, r io.Reader) ([]age.Identity, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
-		return nil, fmt.Errorf("age identity file %s: %w", path, err)
+		return nil, fmt.Errorf("age identity file %s: %w\nhint: give the file age-keygen wrote (--key-identity-file FILE), or load it as the systemd credential %s", path, err, CredentialName)
 	}
 	if len(data) > maxIdentityFile {
 		return nil, fmt.Errorf("age identity file %s is larger than %d bytes", path, maxIdentityFile)

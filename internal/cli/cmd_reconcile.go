@@ -521,7 +521,7 @@ func (f *deliveryFlags) apply(r *reconcile.Reconciler, specDir string) error {
 	if f.certGroup != "" {
 		g, err := lookupGroup(f.certGroup)
 		if err != nil {
-			return fmt.Errorf("--cert-group %s: %w", f.certGroup, err)
+			return certGroupError(f.certGroup, err)
 		}
 		r.CertGroup = &g
 	}

@@ -94,6 +94,16 @@ func (l *lazyKeys) Delete(name, fingerprint string) error {
 	return s.Delete(name, fingerprint)
 }
 
+// certGroupError is --cert-group's error for a group that cannot be
+// looked up (err), with what to give instead.
+func certGroupError(group string, err error) error {
+	var unknown user.UnknownGroupError
+	if errors.As(err, &unknown) {
+		return fmt.Errorf("--cert-group %s: no such group on this machine\nhint: give an existing group (getent group lists them), such as the web server's", group)
+	}
+	return fmt.Errorf("--cert-group %s: %w", group, err)
+}
+
 // lookupGroup returns the id of a group given by name or number.
 func lookupGroup(name string) (int, error) {
 	if id, err := strconv.Atoi(name); err == nil && id >= 0 {
