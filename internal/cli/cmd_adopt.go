@@ -109,7 +109,7 @@ func (c adoptRun) adopt(job adopt.Bulk) int {
 	}
 	known, err := c.loc.Read()
 	if err != nil {
-		fmt.Fprintf(stderr, "certform adopt: %v\n%s", err, stateHint(err))
+		printStateError(stderr, "adopt", err)
 		return exitError
 	}
 	if err := checkAPIURL(nil, known, c.loc.Name(), client.BaseURL(), c.accountMoved, logger); err != nil {
