@@ -3,8 +3,6 @@ package daemon
 import (
 	"context"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,11 +10,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/certform/certform/daemon/serve/servetest"
-	"github.com/certform/certform/digicert"
 	"github.com/certform/certform/digicert/digicerttest"
 	"github.com/certform/certform/internal/runner"
 	"github.com/certform/certform/reconcile"
-	"github.com/certform/certform/spec/spectest"
 )
 
 // TestDaemon_clockSkew: while the local clock is two years ahead of
@@ -26,22 +22,9 @@ import (
 // is ok again.
 func TestDaemon_clockSkew(t *testing.T) {
 	certcentral := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	srv := digicerttest.New("daemon-key", digicerttest.WithClock(func() time.Time { return certcentral }))
-	url := srv.Start()
-	t.Cleanup(srv.Close)
-	api, err := digicert.New("daemon-key", digicert.WithBaseURL(url), digicert.WithRetry(digicert.Retry{}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, api := fakeCertCentral(t, digicerttest.WithClock(func() time.Time { return certcentral }))
 	dir := t.TempDir()
-	csr, err := spectest.CSR("shop.example.com")
-	if err != nil {
-		t.Fatal(err)
-	}
-	yaml := "name: shop\ncommon_name: shop.example.com\norganization_id: 1\nskip_approval: true\ncsr: |\n" + spectest.Indent(csr)
-	if err := os.WriteFile(filepath.Join(dir, "shop.yaml"), []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writeSpec(t, dir, "shop", "skip_approval: true\n")
 	var off atomic.Int64
 	off.Store(int64(17520 * time.Hour))
 	r := &reconcile.Reconciler{Dir: dir, API: api, Observe: true, Limits: reconcile.Limits{MaxRevocations: 1, MaxPurchases: 1, MaxClockSkew: reconcile.DefaultMaxClockSkew},

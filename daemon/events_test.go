@@ -15,13 +15,11 @@ import (
 	"github.com/certform/certform/daemon/serve/servetest"
 	"github.com/certform/certform/dcv"
 	"github.com/certform/certform/deliver"
-	"github.com/certform/certform/digicert"
 	"github.com/certform/certform/digicert/digicerttest"
 	"github.com/certform/certform/internal/dnstest"
 	"github.com/certform/certform/internal/runner"
 	"github.com/certform/certform/notify"
 	"github.com/certform/certform/reconcile"
-	"github.com/certform/certform/spec/spectest"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -63,24 +61,10 @@ func (r *recorder) take() []string {
 func eventRig(t *testing.T, n Notifier, opts ...digicerttest.Option) (*Daemon, *fakeClock, *digicerttest.Server) {
 	t.Helper()
 	clock := newFakeClock()
-	srv := digicerttest.New("daemon-key", append([]digicerttest.Option{digicerttest.WithClock(clock.Now)}, opts...)...)
-	url := srv.Start()
-	t.Cleanup(srv.Close)
-	api, err := digicert.New("daemon-key", digicert.WithBaseURL(url), digicert.WithRetry(digicert.Retry{}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, api := fakeCertCentral(t, append([]digicerttest.Option{digicerttest.WithClock(clock.Now)}, opts...)...)
 	dir := t.TempDir()
-	for _, s := range []struct{ name, extra string }{{"shop", "skip_approval: true\n"}, {"api", ""}} {
-		csr, err := spectest.CSR(s.name + ".example.com")
-		if err != nil {
-			t.Fatal(err)
-		}
-		yaml := "name: " + s.name + "\ncommon_name: " + s.name + ".example.com\norganization_id: 1\n" + s.extra + "csr: |\n" + spectest.Indent(csr)
-		if err := os.WriteFile(filepath.Join(dir, s.name+".yaml"), []byte(yaml), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeSpec(t, dir, "shop", "skip_approval: true\n")
+	writeSpec(t, dir, "api", "")
 	r := &reconcile.Reconciler{Dir: dir, API: api, Observe: true, Limits: reconcile.Limits{MaxRevocations: 1, MaxPurchases: 2},
 		DeliveryOptions: reconcile.DeliveryOptions{CertDir: t.TempDir(),
 			Hook: &deliver.Hook{Command: "echo reload refused >&2; exit 3", Timeout: 10 * time.Second}, HookBackoff: time.Hour}}

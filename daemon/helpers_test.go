@@ -3,10 +3,15 @@ package daemon
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/certform/certform/digicert"
+	"github.com/certform/certform/digicert/digicerttest"
 	"github.com/certform/certform/internal/runner"
 	"github.com/certform/certform/reconcile"
 	"github.com/certform/certform/spec"
+	"github.com/certform/certform/spec/spectest"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -174,3 +179,31 @@ func asRunner(r *reconcile.Reconciler, debounce time.Duration) *runner.Runner {
 
 // reconcilerOf returns the Reconciler of d's Runner.
 func reconcilerOf(d *Daemon) *reconcile.Reconciler { return d.run.(*runner.Runner).Reconciler() }
+
+// fakeCertCentral starts the fake CertCentral (key daemon-key, opts) for
+// the test and returns it with a client of it that does not retry.
+func fakeCertCentral(t *testing.T, opts ...digicerttest.Option) (*digicerttest.Server, *digicert.Client) {
+	t.Helper()
+	srv := digicerttest.New("daemon-key", opts...)
+	url := srv.Start()
+	t.Cleanup(srv.Close)
+	api, err := digicert.New("daemon-key", digicert.WithBaseURL(url), digicert.WithRetry(digicert.Retry{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, api
+}
+
+// writeSpec writes dir/NAME.yaml: the spec NAME for NAME.example.com in
+// organization 1, with the extra lines and a fresh CSR.
+func writeSpec(t *testing.T, dir, name, extra string) {
+	t.Helper()
+	csr, err := spectest.CSR(name + ".example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	yaml := "name: " + name + "\ncommon_name: " + name + ".example.com\norganization_id: 1\n" + extra + "csr: |\n" + spectest.Indent(csr)
+	if err := os.WriteFile(filepath.Join(dir, name+".yaml"), []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}

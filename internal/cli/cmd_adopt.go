@@ -99,6 +99,15 @@ type adoptRun struct {
 	s            *streams
 }
 
+// preflightCheck is preflight as an adopt job's Check: it runs once the
+// job has found its input good, before its first call.
+func preflightCheck(client *digicert.Client) func(context.Context) error {
+	return func(context.Context) error {
+		preflight(client)
+		return nil
+	}
+}
+
 // adopt runs certform adopt's job (its API, Known and Check are set here)
 // with the state only read, prints the report and returns the exit code.
 func (c adoptRun) adopt(job adopt.Bulk) int {
@@ -109,7 +118,7 @@ func (c adoptRun) adopt(job adopt.Bulk) int {
 	}
 	known, err := c.loc.Read()
 	if err != nil {
-		fmt.Fprintf(stderr, "certform adopt: %v\n%s", err, stateHint(err))
+		printStateError(stderr, "adopt", err)
 		return exitError
 	}
 	if err := checkAPIURL(nil, known, c.loc.Name(), client.BaseURL(), c.accountMoved, logger); err != nil {
@@ -117,10 +126,7 @@ func (c adoptRun) adopt(job adopt.Bulk) int {
 		return exitError
 	}
 	ctx := c.s.ctx
-	job.API, job.Known, job.Check = client, known, func(context.Context) error {
-		preflight(client)
-		return nil
-	}
+	job.API, job.Known, job.Check = client, known, preflightCheck(client)
 	rep, err := job.Run(ctx)
 	if unreachable("adopt", stderr, err) {
 		return exitError
@@ -152,10 +158,7 @@ func (c adoptRun) importOrder(im adopt.Import) int {
 		return exitError
 	}
 	ctx := c.s.ctx
-	im.API, im.Store, im.Check = client, store, func(context.Context) error {
-		preflight(client)
-		return nil
-	}
+	im.API, im.Store, im.Check = client, store, preflightCheck(client)
 	got, err := im.Run(ctx)
 	if err != nil {
 		return importFailed(stderr, err)

@@ -587,7 +587,7 @@ func openState(cmd string, l stateLocation, dir string, stderr io.Writer) *state
 	}
 	store, err := l.Open()
 	if err != nil {
-		fmt.Fprintf(stderr, "certform %s: %v\n%s", cmd, err, stateHint(err))
+		printStateError(stderr, cmd, err)
 		return nil
 	}
 	return store
@@ -1064,6 +1064,12 @@ func errorHint(err error) string {
 	return ""
 }
 
+// printStateError writes "certform CMD: err" and the state error's hint
+// (stateHint), the one way a command reports a state it cannot open or read.
+func printStateError(w io.Writer, cmd string, err error) {
+	fmt.Fprintf(w, "certform %s: %v\n%s", cmd, err, stateHint(err))
+}
+
 // stateHint returns the hint lines for a state file error, or "".
 func stateHint(err error) string {
 	var ce *state.CorruptError
@@ -1123,7 +1129,7 @@ func statusSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
 		}
 		known, rows, err := statusRows(loc, *dir)
 		if err != nil {
-			fmt.Fprintf(stderr, "certform status: %v\n%s", err, stateHint(err))
+			printStateError(stderr, "status", err)
 			return exitError
 		}
 		if *asJSON {

@@ -366,6 +366,6 @@ func openDaemonState(l stateLocation, dir string, once bool, logger *slog.Logger
 		logger.Warn("the database cannot be reached: standing by until it can", "state", l.Name(), "error", err.Error())
 		return state.Standby(b, err)
 	}
-	fmt.Fprintf(stderr, "certform run: %v\n%s", err, stateHint(err))
+	printStateError(stderr, "run", err)
 	return nil
 }

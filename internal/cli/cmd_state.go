@@ -163,7 +163,7 @@ func statePullSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
 		}
 		f, err := loc.Read()
 		if err != nil {
-			fmt.Fprintf(stderr, "certform state pull: %v\n%s", err, stateHint(err))
+			printStateError(stderr, "state pull", err)
 			return exitError
 		}
 		enc, err := state.Encode(f)

@@ -287,13 +287,7 @@ func TestE2E_keyRotationReplaceImported(t *testing.T) {
 // call, the note names the flag, apply exits 1 as for any blocked call), a
 // spec with a CSR beside it is, and --key-dir is refused.
 func TestPG_keyTypeRefused(t *testing.T) {
-	fake, env := startFake(t)
-	_, url, env := pgState(t, env)
-	dir := t.TempDir()
-	writeSpecs(t, dir, 1)
-	if err := os.WriteFile(filepath.Join(dir, "shop.yaml"), []byte("name: shop\ncommon_name: shop.example.com\norganization_id: 1\nkey_type: ecdsa-p256\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	fake, env, url, dir := pgKeyTypeSpecs(t)
 	code, stdout, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", url)
 	if code != 1 || !strings.Contains(stdout, "the spec has key_type, but this state has no key store to keep the key certform would make; it is not ordered") ||
 		!strings.Contains(stdout, "--key-identity-file") ||

@@ -6,8 +6,24 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/certform/certform/digicert/digicerttest"
 	"github.com/certform/certform/reconcile"
 )
+
+// pgKeyTypeSpecs starts the fake CertCentral and a PostgreSQL state (at
+// url, env set for both) over a spec directory with one spec with a CSR and
+// shop, a spec with key_type.
+func pgKeyTypeSpecs(t *testing.T) (*digicerttest.Server, []string, string, string) {
+	t.Helper()
+	fake, env := startFake(t)
+	_, url, env := pgState(t, env)
+	dir := t.TempDir()
+	writeSpecs(t, dir, 1)
+	if err := os.WriteFile(filepath.Join(dir, "shop.yaml"), []byte("name: shop\ncommon_name: shop.example.com\norganization_id: 1\nkey_type: ecdsa-p256\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return fake, env, url, dir
+}
 
 // TestPG_keyTypePlan: plan on a shared (PostgreSQL) state tells what
 // apply would do with a new spec with key_type: without an age identity
@@ -16,13 +32,7 @@ import (
 // --key-identity-file or the systemd credential it is an order (exit 2).
 // Plan makes no call.
 func TestPG_keyTypePlan(t *testing.T) {
-	fake, env := startFake(t)
-	_, url, env := pgState(t, env)
-	dir := t.TempDir()
-	writeSpecs(t, dir, 1)
-	if err := os.WriteFile(filepath.Join(dir, "shop.yaml"), []byte("name: shop\ncommon_name: shop.example.com\norganization_id: 1\nkey_type: ecdsa-p256\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	fake, env, url, dir := pgKeyTypeSpecs(t)
 	idFile, _ := ageIdentityFile(t)
 	plan := func(env []string, extra ...string) (int, reconcile.JSONPlan, string) {
 		t.Helper()
