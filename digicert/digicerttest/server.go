@@ -256,36 +256,47 @@ type Server struct {
 	// BasePath is the path prefix of the API, "/services/v2".
 	BasePath string
 
-	mu            sync.Mutex
-	key           string
-	orders        map[int]*Order
-	revokes       []*digicert.Request // every revoke request, by id
-	nextOrder     int
-	nextRequest   int
+	mu          sync.Mutex
+	key         string
+	orders      map[int]*Order
+	revokes     []*digicert.Request // every revoke request, by id
+	nextOrder   int
+	nextRequest int
+	nextCert    int
+	requests    []Request
+	faults      []*Fault
+	now         func() time.Time
+	http        *httptest.Server
+	hook        func(Request)
+	ca          *testCA
+	before      map[int]reissueBefore // by the certificate id of a waiting reissue
+	dcv         dcvState              // WithDNSResolver, WithHTTPValidation, AddDomain
+	rates                             // the rate windows and their 429s
+	behaviour                         // how the fake answers, as its Options set it
+}
+
+// rates are the fake's rate windows (WithLimits, WithPenalty) and what
+// they counted. The Server's mu guards them.
+type rates struct {
+	limits       []digicert.Limit
+	hits         []time.Time // arrival times of recent requests, in order, for limits
+	penaltyUntil time.Time
+	penalty      time.Duration
+	rateLimited  int
+	latency      time.Duration
+	inflight     int // requests being served
+}
+
+// behaviour is how the fake answers, as its Options set it.
+type behaviour struct {
 	lookupLag     time.Duration
 	maxPage       int
-	requests      []Request
-	faults        []*Fault
-	limits        []digicert.Limit
-	hits          []time.Time // arrival times of recent requests, in order, for limits
-	penaltyUntil  time.Time
-	penalty       time.Duration
-	latency       time.Duration
 	uniqueAltIDs  bool
 	autoApprove   bool
 	ctUnsupported bool
-	now           func() time.Time
-	http          *httptest.Server
-	rateLimited   int
-	hook          func(Request)
-	inflight      int // requests being served
-	ca            *testCA
 	lifetime      time.Duration
-	nextCert      int
 	holdReissues  bool
-	sendCT        bool                  // WithDisableCTField
-	before        map[int]reissueBefore // by the certificate id of a waiting reissue
-	dcv           dcvState              // WithDNSResolver, WithHTTPValidation, AddDomain
+	sendCT        bool // WithDisableCTField
 }
 
 // DefaultCertificateLifetime is how long the fake's certificates are valid
@@ -373,11 +384,10 @@ func New(key string, opts ...Option) *Server {
 		orders:      map[int]*Order{},
 		nextOrder:   100001,
 		nextRequest: 500001,
-		maxPage:     maxPageSize,
 		now:         time.Now,
-		lifetime:    DefaultCertificateLifetime,
 		nextCert:    5000001,
 		before:      map[int]reissueBefore{},
+		behaviour:   behaviour{maxPage: maxPageSize, lifetime: DefaultCertificateLifetime},
 	}
 	for _, o := range opts {
 		o(s)
