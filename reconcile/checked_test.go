@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"maps"
@@ -216,18 +215,7 @@ func TestReconciler_planOnlyApplies(t *testing.T) {
 	if len(out) != 1 || !strings.HasPrefix(out[0], "renew shop: ") {
 		t.Fatalf("results %q, want the renewal", out)
 	}
-	var sent []string
-	for _, q := range r.srv.Requests() {
-		var body struct {
-			Certificate struct {
-				CSR string `json:"csr"`
-			} `json:"certificate"`
-		}
-		if q.Method == "POST" && json.Unmarshal(q.Body, &body) == nil && body.Certificate.CSR != "" {
-			sent = append(sent, body.Certificate.CSR)
-		}
-	}
-	if len(sent) != 1 || sent[0] != r.csrs["shop"] {
+	if sent := r.sentCSRs(); len(sent) != 1 || sent[0] != r.csrs["shop"] {
 		t.Errorf("CSRs sent %q, want the spec's once", sent)
 	}
 }

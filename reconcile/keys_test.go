@@ -71,7 +71,7 @@ func (r *keyRig) run(withKeys bool) ([]string, []Delivery) {
 
 // sentCSRs returns the CSRs of the order and reissue requests the fake
 // got, in order.
-func (r *keyRig) sentCSRs() []string {
+func (r *rig) sentCSRs() []string {
 	r.t.Helper()
 	var out []string
 	for _, q := range r.srv.Requests() {
