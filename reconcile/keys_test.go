@@ -58,15 +58,7 @@ func (r *keyRig) run(withKeys bool) ([]string, []Delivery) {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	var out []string
-	for _, res := range rec.Apply(context.Background(), c) {
-		if res.Err != nil {
-			out = append(out, fmt.Sprintf("%s %s: error: %v", res.Action.Kind, res.Action.Name, res.Err))
-		} else {
-			out = append(out, fmt.Sprintf("%s %s: %s", res.Action.Kind, res.Action.Name, res.Detail))
-		}
-	}
-	return out, rec.Deliver(context.Background(), c)
+	return resultLines(rec.Apply(context.Background(), c)), rec.Deliver(context.Background(), c)
 }
 
 // sentCSRs returns the CSRs of the order and reissue requests the fake
