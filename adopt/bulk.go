@@ -15,6 +15,7 @@ import (
 
 	"github.com/certform/certform/digicert"
 	"github.com/certform/certform/internal/fsx"
+	"github.com/certform/certform/internal/nameset"
 	"github.com/certform/certform/spec"
 	"github.com/certform/certform/state"
 )
@@ -207,7 +208,7 @@ func takenNames(specs *spec.Result, known *state.File) map[string]bool {
 func (r *bulkRun) pick(listed []digicert.Order) []digicert.Order {
 	var picked []digicert.Order
 	for _, o := range listed {
-		cn := lowerName(o.Certificate.CommonName)
+		cn := nameset.Normal(o.Certificate.CommonName)
 		if r.Statuses != nil && !r.Statuses[o.Status] {
 			continue
 		}
@@ -239,7 +240,7 @@ func (r *bulkRun) pick(listed []digicert.Order) []digicert.Order {
 // the error reading it), or reports why not. Its error, on making the
 // folder, stops the run.
 func (r *bulkRun) adoptOne(listed *digicert.Order, got *digicert.Order, readErr error) error {
-	cn := lowerName(listed.Certificate.CommonName)
+	cn := nameset.Normal(listed.Certificate.CommonName)
 	if readErr != nil {
 		r.rep.Failed = append(r.rep.Failed, Skip{listed.ID, cn, fmt.Sprintf("reading the order: %v", readErr)})
 		return nil
@@ -314,10 +315,6 @@ func (r *bulkRun) finish() {
 	sort.SliceStable(r.rep.Skipped, byID(r.rep.Skipped))
 	sort.SliceStable(r.rep.Failed, byID(r.rep.Failed))
 }
-
-// lowerName is a name as adopt compares and reports it: trimmed, lower
-// case.
-func lowerName(n string) string { return strings.ToLower(strings.TrimSpace(n)) }
 
 // fetchOrders reads each order with GET /order/certificate/{id},
 // parallelism at a time; got[i] and errs[i] are the answer for orders[i].

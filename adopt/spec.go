@@ -3,12 +3,12 @@ package adopt
 import (
 	"fmt"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/certform/certform/digicert"
+	"github.com/certform/certform/internal/nameset"
 	"github.com/certform/certform/spec"
 )
 
@@ -47,7 +47,7 @@ func specFor(o *digicert.Order) (draft, string) {
 	if digicert.IsClosed(o.Status) {
 		return draft{}, fmt.Sprintf("not live (%s)", o.Status)
 	}
-	cn := strings.ToLower(strings.TrimSpace(o.Certificate.CommonName))
+	cn := nameset.Normal(o.Certificate.CommonName)
 	if cn == "" {
 		return draft{}, "CertCentral reports no common name; write its spec by hand"
 	}
@@ -92,17 +92,10 @@ func unknownProduct(nameID string) string {
 // case, sorted, without blanks (DigiCert has been seen to send an empty
 // list as [" "]), repeats or the common name cn.
 func dnsNames(cn string, dns []string) []string {
-	seen := map[string]bool{cn: true}
-	var out []string
-	for _, n := range dns {
-		n = strings.ToLower(strings.TrimSpace(n))
-		if n != "" && !seen[n] {
-			seen[n] = true
-			out = append(out, n)
-		}
+	if names := nameset.List(cn, dns)[1:]; len(names) > 0 {
+		return names
 	}
-	sort.Strings(out)
-	return out
+	return nil
 }
 
 // products maps CertCentral's product name_id to certform's product
@@ -175,7 +168,7 @@ var specNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 // '-' (www.example.com -> www-example-com), at most 63 characters. It
 // falls back to "order-ID" when nothing usable is left.
 func specName(cn string, orderID int) string {
-	cn = strings.ToLower(strings.TrimSpace(cn))
+	cn = nameset.Normal(cn)
 	if rest, ok := strings.CutPrefix(cn, "*."); ok {
 		cn = "wildcard-" + rest
 	}

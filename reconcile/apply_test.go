@@ -109,24 +109,8 @@ func (r *rig) cycle(maxRevocations int) (*Plan, []string) {
 // observe is set, and returns the plan and the results as cycle does.
 func (r *rig) runCycle(maxRevocations int, observe bool) (*Plan, []string) {
 	r.t.Helper()
-	rec := r.reconciler(maxRevocations)
-	rec.Observe = observe
-	c, err := rec.Prepare(context.Background(), CycleOptions{})
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	for _, e := range c.Errors {
-		r.t.Fatalf("cycle error: %v", e)
-	}
-	var out []string
-	for _, res := range rec.Apply(context.Background(), c) {
-		if res.Err != nil {
-			out = append(out, fmt.Sprintf("%s %s: error: %v", res.Action.Kind, res.Action.Name, res.Err))
-		} else {
-			out = append(out, fmt.Sprintf("%s %s: %s", res.Action.Kind, res.Action.Name, res.Detail))
-		}
-	}
-	return c.Plan, out
+	p, res := r.applyCycle(maxRevocations, observe)
+	return p, resultLines(res)
 }
 
 // calls returns the calls the fake got since the last look, and forgets

@@ -26,14 +26,7 @@ func (r *rig) cycleWith(set func(*Reconciler)) (*Plan, []Result) {
 	if set != nil {
 		set(rec)
 	}
-	c, err := rec.Prepare(context.Background(), CycleOptions{})
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	for _, e := range c.Errors {
-		r.t.Fatalf("cycle error: %v", e)
-	}
-	return c.Plan, rec.Apply(context.Background(), c)
+	return r.applyWith(rec)
 }
 
 // otherStore opens a second state file for the rig's account: another

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"maps"
@@ -205,21 +204,10 @@ func TestReconciler_stateAfterLoad(t *testing.T) {
 // their CSR text, is never applied: a renewal it plans sends nothing,
 // while the same cycle without PlanOnly sends it with the spec's CSR.
 func TestReconciler_planOnlyApplies(t *testing.T) {
-	r := newRig(t)
-	r.spec("shop")
-	r.cycle(0)
-	r.endsIn("shop", 10*24*time.Hour)
-	r.calls()
-	rec := r.reconciler(0)
-	rec.PlanOnly = true
-	c, err := rec.Prepare(context.Background(), CycleOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, rec, c := planOnlyRenewal(t)
 	if len(c.Plan.Actions) != 1 || c.Plan.Actions[0].Kind != KindRenew || c.Specs.Orders[0].CSR != "" {
 		t.Fatalf("plan-only plan: %+v, CSR %.40q; want a renewal, no CSR text", c.Plan.Actions, c.Specs.Orders[0].CSR)
 	}
-	r.calls() // what Prepare read
 	if res, calls := rec.Apply(context.Background(), c), r.calls(); len(res) != 0 || len(calls) != 0 {
 		t.Fatalf("applied: %v, calls %q", res, calls)
 	}
@@ -227,18 +215,7 @@ func TestReconciler_planOnlyApplies(t *testing.T) {
 	if len(out) != 1 || !strings.HasPrefix(out[0], "renew shop: ") {
 		t.Fatalf("results %q, want the renewal", out)
 	}
-	var sent []string
-	for _, q := range r.srv.Requests() {
-		var body struct {
-			Certificate struct {
-				CSR string `json:"csr"`
-			} `json:"certificate"`
-		}
-		if q.Method == "POST" && json.Unmarshal(q.Body, &body) == nil && body.Certificate.CSR != "" {
-			sent = append(sent, body.Certificate.CSR)
-		}
-	}
-	if len(sent) != 1 || sent[0] != r.csrs["shop"] {
+	if sent := r.sentCSRs(); len(sent) != 1 || sent[0] != r.csrs["shop"] {
 		t.Errorf("CSRs sent %q, want the spec's once", sent)
 	}
 }
@@ -277,18 +254,7 @@ func TestDeliver_planOnly(t *testing.T) {
 // specs without CSR text) and then handed to an applier that is not plan
 // only (a wiring mistake) sends nothing: the action fails before any call.
 func TestApply_droppedCSRNotSent(t *testing.T) {
-	r := newRig(t)
-	r.spec("shop")
-	r.cycle(0)
-	r.endsIn("shop", 10*24*time.Hour)
-	r.calls()
-	planOnly := r.reconciler(0)
-	planOnly.PlanOnly = true
-	c, err := planOnly.Prepare(context.Background(), CycleOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.calls() // what Prepare read
+	r, _, c := planOnlyRenewal(t)
 	res := r.reconciler(0).Apply(context.Background(), c)
 	want := "not sent: shop.yaml was loaded without its CSR text (a plan-only load); run apply, which loads it whole"
 	if len(res) != 1 || res[0].Err == nil || res[0].Err.Error() != want {
@@ -297,4 +263,24 @@ func TestApply_droppedCSRNotSent(t *testing.T) {
 	if calls := r.calls(); len(calls) != 0 {
 		t.Fatalf("calls %q", calls)
 	}
+}
+
+// planOnlyRenewal prepares a PlanOnly cycle over a spec "shop" whose
+// certificate ends in 10 days (a renewal due); the calls Prepare made are
+// taken from the rig.
+func planOnlyRenewal(t *testing.T) (*rig, *Reconciler, *Cycle) {
+	t.Helper()
+	r := newRig(t)
+	r.spec("shop")
+	r.cycle(0)
+	r.endsIn("shop", 10*24*time.Hour)
+	r.calls()
+	rec := r.reconciler(0)
+	rec.PlanOnly = true
+	c, err := rec.Prepare(context.Background(), CycleOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.calls() // what Prepare read
+	return r, rec, c
 }

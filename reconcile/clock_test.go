@@ -30,7 +30,8 @@ func (r *rig) skewed(off *atomic.Int64) *Reconciler {
 	return rec
 }
 
-// results returns the results as rig.cycle does.
+// resultLines returns the results as lines "kind name: detail" or
+// "kind name: error: ...", as rig.cycle does.
 func resultLines(res []Result) []string {
 	var out []string
 	for _, x := range res {

@@ -69,15 +69,7 @@ func (r *dcvRig) dcvCycle() (string, []string) {
 	}
 	var text bytes.Buffer
 	c.Plan.WriteText(&text, false)
-	var out []string
-	for _, res := range rec.Apply(context.Background(), c) {
-		if res.Err != nil {
-			out = append(out, fmt.Sprintf("%s %s: error: %v", res.Action.Kind, res.Action.Name, res.Err))
-		} else {
-			out = append(out, fmt.Sprintf("%s %s: %s", res.Action.Kind, res.Action.Name, res.Detail))
-		}
-	}
-	return text.String(), out
+	return text.String(), resultLines(rec.Apply(context.Background(), c))
 }
 
 func TestDCV_orderValidatedOverRFC2136(t *testing.T) {

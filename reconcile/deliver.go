@@ -182,7 +182,7 @@ func (r *Reconciler) deliverOne(ctx context.Context, w *deliver.Writer, name str
 		return fail(fmt.Errorf("the certificate of order %d: %w; nothing written", e.OrderID, err))
 	}
 	dv.Serial, dv.NotAfter = serialHex(b), b.Leaf.NotAfter.UTC()
-	if pub, _, ok := csrFacts(d.CSR); ok && d.CSR != "" {
+	if pub, ok := csrPublicKey(d.CSR); ok {
 		lp, ok := b.Leaf.PublicKey.(interface{ Equal(crypto.PublicKey) bool })
 		foreign = !ok || !lp.Equal(pub)
 	}

@@ -96,7 +96,7 @@ func (ap *applier) requestKey(name string, o *spec.Order, in *state.Intent, cur 
 		// names changed since (issue 23: "any re-send use the same CSR");
 		// place sends the CSR's names with it, and the plan reissues the
 		// order for the new names once it is found.
-		if pub, _, ok := csrFacts(in.CSR); ok && k.MatchesPublic(pub) {
+		if pub, ok := csrPublicKey(in.CSR); ok && k.MatchesPublic(pub) {
 			return in.CSR, in.Key, false, nil
 		}
 		rec = &state.KeyRecord{Type: in.Key.Type, PublicKeySHA256: in.Key.PublicKeySHA256, CreatedAt: in.Key.CreatedAt}
@@ -186,28 +186,34 @@ func takeKey(e *state.Entry, rec *state.KeyRecord) {
 	e.Key = &k
 }
 
-// csrFacts returns a PEM CSR's public key and names (CN first).
-func csrFacts(csrPEM string) (pub any, names []string, ok bool) {
+// decodeCSR parses a PEM CSR; ok is false when it does not parse.
+func decodeCSR(csrPEM string) (req *x509.CertificateRequest, ok bool) {
 	block, _ := pem.Decode([]byte(csrPEM))
 	if block == nil {
-		return nil, nil, false
+		return nil, false
 	}
 	req, err := x509.ParseCertificateRequest(block.Bytes)
 	if err != nil {
-		return nil, nil, false
+		return nil, false
 	}
-	return req.PublicKey, append([]string{req.Subject.CommonName}, req.DNSNames...), true
+	return req, true
+}
+
+// csrPublicKey returns a PEM CSR's public key; ok is false when the CSR
+// does not parse.
+func csrPublicKey(csrPEM string) (pub any, ok bool) {
+	req, ok := decodeCSR(csrPEM)
+	if !ok {
+		return nil, false
+	}
+	return req.PublicKey, true
 }
 
 // csrNames returns the common name and the other DNS names of a CSR, as
 // an order request carries them; ok is false when the CSR does not parse.
 func csrNames(csrPEM string) (cn string, dnsNames []string, ok bool) {
-	block, _ := pem.Decode([]byte(csrPEM))
-	if block == nil {
-		return "", nil, false
-	}
-	req, err := x509.ParseCertificateRequest(block.Bytes)
-	if err != nil {
+	req, ok := decodeCSR(csrPEM)
+	if !ok {
 		return "", nil, false
 	}
 	for _, n := range req.DNSNames {

@@ -58,20 +58,12 @@ func (r *keyRig) run(withKeys bool) ([]string, []Delivery) {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	var out []string
-	for _, res := range rec.Apply(context.Background(), c) {
-		if res.Err != nil {
-			out = append(out, fmt.Sprintf("%s %s: error: %v", res.Action.Kind, res.Action.Name, res.Err))
-		} else {
-			out = append(out, fmt.Sprintf("%s %s: %s", res.Action.Kind, res.Action.Name, res.Detail))
-		}
-	}
-	return out, rec.Deliver(context.Background(), c)
+	return resultLines(rec.Apply(context.Background(), c)), rec.Deliver(context.Background(), c)
 }
 
 // sentCSRs returns the CSRs of the order and reissue requests the fake
 // got, in order.
-func (r *keyRig) sentCSRs() []string {
+func (r *rig) sentCSRs() []string {
 	r.t.Helper()
 	var out []string
 	for _, q := range r.srv.Requests() {

@@ -57,6 +57,13 @@ func (r *rig) applyCycle(maxRevocations int, observe bool) (*Plan, []Result) {
 	r.t.Helper()
 	rec := r.reconciler(maxRevocations)
 	rec.Observe = observe
+	return r.applyWith(rec)
+}
+
+// applyWith prepares a cycle with rec, failing the test on an error or a
+// cycle error, applies it and returns the plan and results.
+func (r *rig) applyWith(rec *Reconciler) (*Plan, []Result) {
+	r.t.Helper()
 	c, err := rec.Prepare(context.Background(), CycleOptions{})
 	if err != nil {
 		r.t.Fatal(err)

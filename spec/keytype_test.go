@@ -118,13 +118,7 @@ func TestLoad_keyType(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err := Load(writeTree(t, tt.files))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tt.want, errorStrings(res.Errors)); diff != "" {
-				t.Errorf("errors (-want +got):\n%s", diff)
-			}
+			res := loadWantErrors(t, tt.files, tt.want)
 			if tt.order == nil {
 				if len(res.Orders) != 0 {
 					t.Errorf("valid orders %v, want none", orderNames(res.Orders))

@@ -358,18 +358,26 @@ func TestLoad_rules(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err := Load(writeTree(t, tt.files))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tt.want, errorStrings(res.Errors)); diff != "" {
-				t.Errorf("errors (-want +got):\n%s", diff)
-			}
+			res := loadWantErrors(t, tt.files, tt.want)
 			if diff := cmp.Diff(tt.valid, orderNames(res.Orders)); diff != "" {
 				t.Errorf("valid orders (-want +got):\n%s", diff)
 			}
 		})
 	}
+}
+
+// loadWantErrors loads a spec directory made of files and reports where
+// its errors differ from want; it returns what Load returned.
+func loadWantErrors(t *testing.T, files map[string]string, want []string) *Result {
+	t.Helper()
+	res, err := Load(writeTree(t, files))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, errorStrings(res.Errors)); diff != "" {
+		t.Errorf("errors (-want +got):\n%s", diff)
+	}
+	return res
 }
 
 func TestLoad_defaultsApplied(t *testing.T) {

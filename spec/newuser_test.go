@@ -64,13 +64,7 @@ func TestLoad_newUserMistakes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err := Load(writeTree(t, tt.files))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tt.want, errorStrings(res.Errors)); diff != "" {
-				t.Errorf("errors (-want +got):\n%s", diff)
-			}
+			res := loadWantErrors(t, tt.files, tt.want)
 			if diff := cmp.Diff(tt.valid, orderNames(res.Orders)); diff != "" {
 				t.Errorf("valid orders (-want +got):\n%s", diff)
 			}

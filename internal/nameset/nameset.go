@@ -15,11 +15,11 @@ import (
 // (even when blank), then the other names lower-cased, trimmed and
 // sorted, without blanks, repeats or cn.
 func List(cn string, dns []string) []string {
-	cn = normal(cn)
+	cn = Normal(cn)
 	seen := map[string]bool{cn: true}
 	var rest []string
 	for _, n := range dns {
-		n = normal(n)
+		n = Normal(n)
 		if n != "" && !seen[n] {
 			seen[n] = true
 			rest = append(rest, n)
@@ -84,12 +84,13 @@ func Key(cn string, dns []string) string {
 func set(list []string) map[string]bool {
 	m := map[string]bool{}
 	for _, n := range list {
-		if n = normal(n); n != "" {
+		if n = Normal(n); n != "" {
 			m[n] = true
 		}
 	}
 	return m
 }
 
-// normal is a name as compared: lower-cased, without surrounding space.
-func normal(n string) string { return strings.ToLower(strings.TrimSpace(n)) }
+// Normal is a name as certform compares it: lower-cased, without
+// surrounding space.
+func Normal(n string) string { return strings.ToLower(strings.TrimSpace(n)) }

@@ -70,17 +70,7 @@ func (b *Backend) SealedKey(name, fingerprint string) ([]byte, error) {
 // fencedKeyTx runs fn in one transaction on the lock's session after the
 // fencing proof, with b.mu held; any failure loses the lock.
 func (b *Backend) fencedKeyTx(fn func(context.Context, pgx.Tx) error) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if err := b.usable(); err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-	defer cancel()
-	if err := b.keyTx(ctx, fn); err != nil {
-		return b.lose(err)
-	}
-	return nil
+	return b.fencedOp(func(ctx context.Context) error { return b.keyTx(ctx, fn) })
 }
 
 func (b *Backend) keyTx(ctx context.Context, fn func(context.Context, pgx.Tx) error) error {

@@ -256,6 +256,12 @@ func (b *Backend) WritesParts() bool { return true }
 // transaction whose commit got no answer is unknown, so the state in
 // memory can no longer be trusted to match the database's.
 func (b *Backend) Write(prev, next *state.Encoded) error {
+	return b.fencedOp(func(ctx context.Context) error { return b.write(ctx, prev, next) })
+}
+
+// fencedOp runs fn with b.mu held on a usable lock, within opTimeout; any
+// failure of fn loses the lock (see Write).
+func (b *Backend) fencedOp(fn func(context.Context) error) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if err := b.usable(); err != nil {
@@ -263,7 +269,7 @@ func (b *Backend) Write(prev, next *state.Encoded) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
-	if err := b.write(ctx, prev, next); err != nil {
+	if err := fn(ctx); err != nil {
 		return b.lose(err)
 	}
 	return nil
