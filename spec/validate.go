@@ -14,6 +14,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode/utf8"
 	"unsafe"
@@ -472,7 +473,7 @@ func checkRequestNames(o *Order, req *x509.CertificateRequest, v *value, field s
 		d.at(v, field, "the request's subject CN is %q but common_name is %q; they must match: set common_name to %q, or make a new CSR with CN %q",
 			req.Subject.CommonName, o.CommonName, cn, o.CommonName)
 	}
-	if len(req.DNSNames) == 0 || o.CommonName == "" {
+	if len(req.DNSNames) == 0 || o.CommonName == "" || sameNames(o.CommonName, o.DNSNames, cn, req.DNSNames) {
 		return
 	}
 	have := append([]string{cn}, req.DNSNames...)
@@ -483,6 +484,29 @@ func checkRequestNames(o *Order, req *x509.CertificateRequest, v *value, field s
 	if len(lacking) > 0 {
 		d.at(v, field, "the spec names %s, which the request's subject alternative names do not; make a new CSR with every name", strings.Join(lacking, ", "))
 	}
+}
+
+// sameNames reports whether the names cnA, a and cnB, b are the same set
+// of strings, compared exactly, without allocating. Equal sets are equal
+// once normalised too, so nameset.Diff would find no difference; it is
+// called only when this is false (it built two maps for every request
+// checked, issue 27). Lists are a few names, at most a few hundred.
+func sameNames(cnA string, a []string, cnB string, b []string) bool {
+	in := func(x, cn string, list []string) bool { return x == cn || slices.Contains(list, x) }
+	if !in(cnA, cnB, b) || !in(cnB, cnA, a) {
+		return false
+	}
+	for _, x := range a {
+		if !in(x, cnB, b) {
+			return false
+		}
+	}
+	for _, x := range b {
+		if !in(x, cnA, a) {
+			return false
+		}
+	}
+	return true
 }
 
 // namesValid reports whether the spec's common name and DNS names are
