@@ -1,6 +1,9 @@
 package spec
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/pem"
 	"fmt"
 	"runtime"
 	"slices"
@@ -66,6 +69,11 @@ func TestLoad_reusedBufferKeepsValues(t *testing.T) {
 		}
 		if o.CSR != csrs[o.Name] {
 			t.Errorf("order %s: the CSR is not its file's", o.Name)
+		}
+		// The digest of the DER bytes, decoded into the worker's buffer.
+		block, _ := pem.Decode([]byte(csrs[o.Name]))
+		if sum := sha256.Sum256(block.Bytes); o.csrDigest() != hex.EncodeToString(sum[:]) {
+			t.Errorf("order %s: the CSR's digest is not its request's", o.Name)
 		}
 	}
 	wantErr := []string{`t.yaml:2:1: invalid YAML: did not find expected alphabetic or numeric character (a value that starts with * is read as a YAML alias: quote it, as in common_name: "*.example.com")`}

@@ -241,7 +241,7 @@ func (l *loader) loadSpecFiles(t *Tree, specFiles []string, defaults map[string]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var buf []byte // this worker's file buffer (see fileCtx.buf)
+			var buf scratch // this worker's buffers
 			for i := range next {
 				results[i] = l.loadCached(specFiles[i], defaults, cache, fresh, &buf)
 			}
@@ -638,13 +638,23 @@ type fileCtx struct {
 	*loader
 	deps  map[string]stamp
 	reads []source
-	// buf is the loading worker's buffer the spec file is read into,
-	// reused from file to file (a file's bytes were a tenth of what a load
-	// of 10,000 specs allocated, issue 27). Nothing keeps the bytes past
-	// the file's load: yaml copies every value it returns into strings of
-	// its own (go.yaml.in/yaml/v3 reads the input through its own buffers,
-	// and a Node's values are strings), and so does every error message.
-	buf *[]byte
+	buf   *scratch // the loading worker's buffers
+}
+
+// scratch holds one loading worker's buffers, reused from file to file and
+// from spec to spec (issue 27: a file's bytes were a tenth of what a load
+// of 10,000 specs allocated, the requests' DER bytes a twentieth).
+type scratch struct {
+	// file is what the spec file is read into. Nothing keeps those bytes
+	// past the file's load: yaml copies every value it returns into
+	// strings of its own (go.yaml.in/yaml/v3 reads the input through its
+	// own buffers, and a Node's values are strings), and so does every
+	// error message.
+	file []byte
+	// der is what a request's PEM text is decoded into (see decodePEM),
+	// used only while its spec is validated: hashed, then parsed and
+	// checked, the parsed request dropped.
+	der []byte
 }
 
 // depend records a file the current spec file's result depends on.
@@ -656,7 +666,7 @@ func (l *fileCtx) depend(full string) {
 // the file, its defaults chain nor its CSR files changed. Stamps are taken
 // before reading, so a file changed while being read is read again next
 // time.
-func (l *loader) loadCached(rel string, defaults map[string]*defaultsFile, cache *Cache, next map[string]*cachedFile, buf *[]byte) fileResult {
+func (l *loader) loadCached(rel string, defaults map[string]*defaultsFile, cache *Cache, next map[string]*cachedFile, buf *scratch) fileResult {
 	if cache == nil {
 		return l.loadSpecFile(rel, defaults, stamp{}, buf)
 	}
@@ -677,9 +687,9 @@ func (l *loader) loadCached(rel string, defaults map[string]*defaultsFile, cache
 // loadSpecFile reads and loads one spec file. pre is the file's stamp taken
 // before it was read, if the caller took one; it is recorded for the file
 // instead of the stamp seen while reading, since an older stamp can only
-// make a later change look bigger, never hide one. buf is the caller's
-// file buffer (see fileCtx.buf).
-func (l *loader) loadSpecFile(rel string, defaults map[string]*defaultsFile, pre stamp, buf *[]byte) fileResult {
+// make a later change look bigger, never hide one. buf holds the calling
+// worker's buffers.
+func (l *loader) loadSpecFile(rel string, defaults map[string]*defaultsFile, pre stamp, buf *scratch) fileResult {
 	fc := &fileCtx{loader: l, deps: map[string]stamp{}, buf: buf}
 	fr := fc.load(rel, defaults, pre)
 	fr.deps = fc.deps
@@ -689,9 +699,9 @@ func (l *loader) loadSpecFile(rel string, defaults map[string]*defaultsFile, pre
 
 func (l *fileCtx) load(rel string, defaults map[string]*defaultsFile, pre stamp) fileResult {
 	var fr fileResult
-	data, st, err := l.readFileInto(rel, *l.buf)
-	if cap(data) > cap(*l.buf) {
-		*l.buf = data[:0]
+	data, st, err := l.readFileInto(rel, l.buf.file)
+	if cap(data) > cap(l.buf.file) {
+		l.buf.file = data[:0]
 	}
 	if err != nil {
 		fr.errs = []*Error{readFileError(rel, err)}

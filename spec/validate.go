@@ -374,18 +374,20 @@ func (l *fileCtx) checkCSR(o *Order, m *yaml.Node, f fields, written map[string]
 	if v == nil {
 		return nil
 	}
-	block, _ := pem.Decode(stringBytes(o.CSR))
-	if block == nil {
+	typ, der, ok := decodePEM(o.CSR, &l.buf.der)
+	if !ok {
 		d.at(v, field, "is not a PEM certificate request: expected a -----BEGIN CERTIFICATE REQUEST----- block")
 		return nil
 	}
-	if block.Type != "CERTIFICATE REQUEST" && block.Type != "NEW CERTIFICATE REQUEST" {
-		d.at(v, field, "holds a PEM %q block, not a CERTIFICATE REQUEST", block.Type)
+	if typ != "CERTIFICATE REQUEST" && typ != "NEW CERTIFICATE REQUEST" {
+		d.at(v, field, "holds a PEM %q block, not a CERTIFICATE REQUEST", typ)
 		return nil
 	}
-	sum := sha256.Sum256(block.Bytes)
+	sum := sha256.Sum256(der)
 	o.csrSum = hex.EncodeToString(sum[:])
-	return func() { checkRequest(o, block.Bytes, v, field, d) }
+	// der may be the worker's buffer: validate runs this before the
+	// worker's next spec, and nothing keeps der (see scratch.der).
+	return func() { checkRequest(o, der, v, field, d) }
 }
 
 // stringBytes returns the bytes of s without a copy, for a reader that
