@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/certform/certform/internal/nameset"
+	"go.yaml.in/yaml/v3"
 )
 
 // TestReadFileInto_reusesBuffer checks that a spec file is read into the
@@ -132,4 +133,46 @@ func FuzzSameNames(f *testing.F) {
 		a, b := strings.Split(x, ","), strings.Split(y, ",")
 		checkSameNamesAgrees(t, a[0], a[1:], b[0], b[1:])
 	})
+}
+
+// TestKeySet_bothWays decodes mappings with keySet searching the mapping
+// (a spec's few keys) and with its map (a large mapping), and checks the
+// two find the same keys written and the same errors: repeats, including
+// a key repeated through an alias, merge keys and keys that are not
+// scalars.
+func TestKeySet_bothWays(t *testing.T) {
+	docs := []string{
+		"name: a\ncommon_name: a.example.com\nname: b\n",
+		"&k name: a\n*k : b\ncomment: x\n",
+		"<<: {name: a}\nname: b\n<<: {name: c}\n",
+		"[a]: 1\nname: a\n? {b: 1}\n: 2\nname: c\n",
+		"validity_years: 1\nvalidity_days: 30\nvalidity_years: 2\n",
+		"name:\ncommon_name: ~\norder_id: 1\n",
+	}
+	probe := append(Keys(), "<<", "comment", "a", "b")
+	defer func(n int) { fewKeys = n }(fewKeys)
+	for _, doc := range docs {
+		var n yaml.Node
+		if err := yaml.Unmarshal([]byte(doc), &n); err != nil {
+			t.Fatal(err)
+		}
+		m := n.Content[0]
+		var got [2][]string
+		for way, few := range []int{32, 0} {
+			fewKeys = few
+			d := &docErrors{file: "a.yaml"}
+			out := fields{}
+			w := decodeMapping(m, d, false, out)
+			if (w.many == nil) != (few > 0) {
+				t.Fatalf("fewKeys %d: map %v", few, w.many)
+			}
+			for _, k := range probe {
+				got[way] = append(got[way], fmt.Sprintf("%s:%v:%v", k, w.has(k), out[k] != nil))
+			}
+			got[way] = append(got[way], errorStrings(d.errs)...)
+		}
+		if !slices.Equal(got[0], got[1]) {
+			t.Errorf("%q: searched %q\nmap %q", doc, got[0], got[1])
+		}
+	}
 }

@@ -614,7 +614,7 @@ func (l *loader) loadDefaults(rel string) *defaultsFile {
 	case bodies[0].Kind != yaml.MappingNode:
 		d.add(bodies[0], "", "a defaults file holds one mapping of spec keys, got %s", describe(bodies[0]))
 	default:
-		df.fields, _ = decodeMapping(bodies[0], d, true)
+		decodeMapping(bodies[0], d, true, df.fields)
 	}
 	df.errs = d.errs
 	return df
@@ -823,12 +823,11 @@ func (l *fileCtx) buildDoc(rel string, m *yaml.Node, chain []*defaultsFile, d *d
 		d.add(m, "", "a spec is a mapping of keys (name: ..., common_name: ...), got %s", describe(m))
 		return nil
 	}
-	own, written := decodeMapping(m, d, false)
 	eff := fields{}
 	for _, df := range chain {
 		merge(eff, df.fields)
 	}
-	merge(eff, own)
+	written := decodeMapping(m, d, false, eff) // merged over the chain's
 	return l.validate(rel, m, eff, written, d)
 }
 

@@ -77,7 +77,7 @@ func (f fields) strs(key string) []string {
 // written holds the keys the spec itself wrote, valid or not: a required
 // key written with a bad value already has its error and is not also
 // reported missing.
-func (l *fileCtx) validate(rel string, m *yaml.Node, f fields, written map[string]bool, d *docErrors) *Order {
+func (l *fileCtx) validate(rel string, m *yaml.Node, f fields, written keySet, d *docErrors) *Order {
 	o := orderFromFields(rel, m, f)
 	checkIdentity(o, m, f, written, d)
 	checkReq := l.checkCSR(o, m, f, written, d)
@@ -143,15 +143,15 @@ func orderFromFields(rel string, m *yaml.Node, f fields) *Order {
 
 // missing reports a required key the spec does not write (one written with
 // a bad value already has its error).
-func (d *docErrors) missing(m *yaml.Node, written map[string]bool, key, what string) {
-	if !written[key] {
+func (d *docErrors) missing(m *yaml.Node, written keySet, key, what string) {
+	if !written.has(key) {
 		d.add(m, key, "is required: %s", what)
 	}
 }
 
 // checkIdentity checks the keys that say which certificate the spec is:
 // name, common_name, dns_names and order_id.
-func checkIdentity(o *Order, m *yaml.Node, f fields, written map[string]bool, d *docErrors) {
+func checkIdentity(o *Order, m *yaml.Node, f fields, written keySet, d *docErrors) {
 	if v := f["name"]; v == nil {
 		d.missing(m, written, "name", "add a name such as `name: shop-example-com` (lower case letters, digits, '.', '_', '-')")
 	} else {
@@ -216,7 +216,7 @@ func checkProduct(o *Order, f fields, d *docErrors) {
 
 // checkIDs checks the CertCentral ids and the ordering settings:
 // organization, container, server platform, DCV method and e-mails.
-func checkIDs(o *Order, m *yaml.Node, f fields, written map[string]bool, d *docErrors) {
+func checkIDs(o *Order, m *yaml.Node, f fields, written keySet, d *docErrors) {
 	if v := f["organization_id"]; v == nil {
 		d.missing(m, written, "organization_id", "the CertCentral organization id, such as `organization_id: 112233` (here or in a defaults.yaml)")
 	} else if o.OrganizationID <= 0 {
@@ -366,7 +366,7 @@ func nonASCIIName(name string, c rune) string {
 // and that its names agree with the spec's), which adds its errors to d,
 // or nil when there is no request to check. The caller runs it unless a
 // fingerprint it knows as verified (LoadOptions.Verified) makes it moot.
-func (l *fileCtx) checkCSR(o *Order, m *yaml.Node, f fields, written map[string]bool, d *docErrors) func() {
+func (l *fileCtx) checkCSR(o *Order, m *yaml.Node, f fields, written keySet, d *docErrors) func() {
 	if !l.checkKeyType(o, f, written, d) {
 		return nil
 	}
@@ -398,14 +398,14 @@ func stringBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), le
 // readCSR sets the order's CSR from csr or csr_file (read from its file)
 // and returns the value and key it came from, or nil when there is none
 // (an error says why, unless the spec needs none).
-func (l *fileCtx) readCSR(o *Order, m *yaml.Node, f fields, written map[string]bool, d *docErrors) (*value, string) {
+func (l *fileCtx) readCSR(o *Order, m *yaml.Node, f fields, written keySet, d *docErrors) (*value, string) {
 	inline, file := f["csr"], f["csr_file"]
 	switch {
 	case inline != nil && file != nil:
 		d.at(file, "csr_file", "give either csr or csr_file, not both")
 		return nil, ""
 	case inline == nil && file == nil:
-		if written["csr"] || written["csr_file"] || written["order_id"] || written["key_type"] {
+		if written.has("csr") || written.has("csr_file") || written.has("order_id") || written.has("key_type") {
 			// A spec adopting an order needs a CSR only for a reissue
 			// or a renewal, which say so.
 			return nil, ""
@@ -535,10 +535,10 @@ var keyRotations = []string{KeyRotationAlways, KeyRotationNever}
 // a defaults.yaml gives way to the spec's own csr or csr_file. key_rotation
 // written in a spec that has no key_type (its own or a default) is an
 // error: certform does not hold that spec's key.
-func (l *fileCtx) checkKeyType(o *Order, f fields, written map[string]bool, d *docErrors) bool {
+func (l *fileCtx) checkKeyType(o *Order, f fields, written keySet, d *docErrors) bool {
 	kt := f["key_type"]
-	hasCSR := f["csr"] != nil || f["csr_file"] != nil || written["csr"] || written["csr_file"]
-	own := written["key_type"]
+	hasCSR := f["csr"] != nil || f["csr_file"] != nil || written.has("csr") || written.has("csr_file")
+	own := written.has("key_type")
 	readCSR := true
 	switch {
 	case own && hasCSR:
@@ -562,7 +562,7 @@ func (l *fileCtx) checkKeyType(o *Order, f fields, written map[string]bool, d *d
 		switch {
 		case !contains(keyRotations, r):
 			d.at(v, "key_rotation", "%q is not allowed; use one of %s", r, strings.Join(keyRotations, ", "))
-		case written["key_rotation"] && o.KeyType == "" && readCSR:
+		case written.has("key_rotation") && o.KeyType == "" && readCSR:
 			d.at(v, "key_rotation", "applies only to keys certform makes: set key_type instead of csr/csr_file, or remove key_rotation")
 		default:
 			o.KeyRotation = r
