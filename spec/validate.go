@@ -80,25 +80,25 @@ func (f fields) strs(key string) []string {
 func (l *fileCtx) validate(rel string, m *yaml.Node, f fields, written keySet, d *docErrors) *Order {
 	o := orderFromFields(rel, m, f)
 	checkIdentity(o, m, f, written, d)
-	checkReq := l.checkCSR(o, m, f, written, d)
+	req := l.checkCSR(o, m, f, written, d)
 	checkProduct(o, f, d)
 	checkIDs(o, m, f, written, d)
 	checkKeepAlive(o, f, d)
 	if len(d.errs) > 0 {
-		if checkReq != nil {
-			checkReq()
+		if req.v != nil {
+			req.run(d)
 		}
 		return o
 	}
 	fp := o.fingerprint()
 	switch {
-	case checkReq == nil:
+	case req.v == nil:
 	case l.verified == nil || !l.verified(fp):
 		// The request is checked unless a valid spec with the same
 		// fixed fields (the same request bytes, names, product...)
 		// was checked before: the check depends on nothing else, so
 		// it would pass again.
-		if checkReq(); len(d.errs) > 0 {
+		if req.run(d); len(d.errs) > 0 {
 			return o
 		}
 	case l.dropChecked:
@@ -361,33 +361,45 @@ func nonASCIIName(name string, c rune) string {
 	return msg
 }
 
+// requestCheck is the rest of a request's check once checkCSR has read it
+// (parse, signature, key type and size, and that its names agree with the
+// spec's); v is nil when there is no request to check. A value, not a
+// closure: a closure per spec was allocated (issue 27).
+type requestCheck struct {
+	o     *Order
+	der   []byte
+	v     *value
+	field string
+}
+
+// run makes the check, adding its errors to d.
+func (c requestCheck) run(d *docErrors) { checkRequest(c.o, c.der, c.v, c.field, d) }
+
 // checkCSR reads csr or csr_file and checks its PEM framing. It returns
-// the rest of the request's check (parse, signature, key type and size,
-// and that its names agree with the spec's), which adds its errors to d,
-// or nil when there is no request to check. The caller runs it unless a
+// the rest of the request's check, which the caller runs unless a
 // fingerprint it knows as verified (LoadOptions.Verified) makes it moot.
-func (l *fileCtx) checkCSR(o *Order, m *yaml.Node, f fields, written keySet, d *docErrors) func() {
+func (l *fileCtx) checkCSR(o *Order, m *yaml.Node, f fields, written keySet, d *docErrors) requestCheck {
 	if !l.checkKeyType(o, f, written, d) {
-		return nil
+		return requestCheck{}
 	}
 	v, field := l.readCSR(o, m, f, written, d)
 	if v == nil {
-		return nil
+		return requestCheck{}
 	}
 	typ, der, ok := decodePEM(o.CSR, &l.buf.der)
 	if !ok {
 		d.at(v, field, "is not a PEM certificate request: expected a -----BEGIN CERTIFICATE REQUEST----- block")
-		return nil
+		return requestCheck{}
 	}
 	if typ != "CERTIFICATE REQUEST" && typ != "NEW CERTIFICATE REQUEST" {
 		d.at(v, field, "holds a PEM %q block, not a CERTIFICATE REQUEST", typ)
-		return nil
+		return requestCheck{}
 	}
 	sum := sha256.Sum256(der)
 	o.csrSum = hex.EncodeToString(sum[:])
 	// der may be the worker's buffer: validate runs this before the
 	// worker's next spec, and nothing keeps der (see scratch.der).
-	return func() { checkRequest(o, der, v, field, d) }
+	return requestCheck{o: o, der: der, v: v, field: field}
 }
 
 // stringBytes returns the bytes of s without a copy, for a reader that
