@@ -117,21 +117,8 @@ func decodeMapping(m *yaml.Node, d *docErrors, isDefaults bool, out fields) keyS
 		if written.many != nil {
 			written.many[key] = true
 		}
-		info, ok := keys[key]
-		if !ok {
-			if s := suggest(key); s != "" {
-				d.add(kn, key, "unknown key; did you mean %s?", s)
-			} else {
-				d.add(kn, key, "unknown key; see the spec reference in README.md for the keys a spec may hold")
-			}
-			continue
-		}
-		if isDefaults && info.noDefaults {
-			if info.why != "" {
-				d.add(kn, key, "cannot be set in defaults.yaml: %s", info.why)
-			} else {
-				d.add(kn, key, "cannot be set in defaults.yaml; set it in each spec")
-			}
+		info := allowedKey(kn, isDefaults, d)
+		if info == nil {
 			continue
 		}
 		if v := decodeValue(key, info.kind, vn, d); v != nil {
@@ -145,6 +132,29 @@ func decodeMapping(m *yaml.Node, d *docErrors, isDefaults bool, out fields) keyS
 		}
 	}
 	return written
+}
+
+// allowedKey returns the field of key node kn, or nil, with an error in d,
+// when the key is unknown or one a defaults file may not set.
+func allowedKey(kn *yaml.Node, isDefaults bool, d *docErrors) *field {
+	key := kn.Value
+	info, ok := keys[key]
+	switch {
+	case !ok:
+		if s := suggest(key); s != "" {
+			d.add(kn, key, "unknown key; did you mean %s?", s)
+		} else {
+			d.add(kn, key, "unknown key; see the spec reference in README.md for the keys a spec may hold")
+		}
+		return nil
+	case isDefaults && info.noDefaults && info.why != "":
+		d.add(kn, key, "cannot be set in defaults.yaml: %s", info.why)
+		return nil
+	case isDefaults && info.noDefaults:
+		d.add(kn, key, "cannot be set in defaults.yaml; set it in each spec")
+		return nil
+	}
+	return info
 }
 
 // fewKeys is the most keys a mapping has for keySet to look its keys up in

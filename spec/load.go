@@ -409,29 +409,11 @@ func (l *loader) readFile(rel string) ([]byte, stamp, error) { return l.readFile
 // readFileInto is readFile reading into buf when the file fits in its
 // capacity; the data returned may then share buf's memory.
 func (l *loader) readFileInto(rel string, buf []byte) ([]byte, stamp, error) {
-	full := l.realPath(rel)
-	fi, err := os.Lstat(full)
+	f, fi, err := openRegular(l.realPath(rel))
 	if err != nil {
-		return nil, stamp{}, unwrapPathError(err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, stamp{}, &notRegularError{fi.Mode()}
-	}
-	f, err := os.OpenFile(full, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW, 0)
-	if errors.Is(err, syscall.ELOOP) {
-		return nil, stamp{}, &notRegularError{fs.ModeSymlink}
-	}
-	if err != nil {
-		return nil, stamp{}, unwrapPathError(err)
+		return nil, stamp{}, err
 	}
 	defer f.Close()
-	fi, err = f.Stat()
-	if err != nil {
-		return nil, stamp{}, unwrapPathError(err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, stamp{}, &notRegularError{fi.Mode()}
-	}
 	st := stampOf(fi)
 	tooBig := fmt.Errorf("file is larger than 1 MiB; certform refuses files that large, split it")
 	if fi.Size() > MaxFileSize {
@@ -460,6 +442,34 @@ func (l *loader) readFileInto(rel string, buf []byte) ([]byte, stamp, error) {
 		return nil, stamp{}, tooBig
 	}
 	return append(buf, rest...), st, nil
+}
+
+// openRegular opens the regular file full for readFile, and returns it
+// with what fstat says of it; see readFile for the checks.
+func openRegular(full string) (*os.File, fs.FileInfo, error) {
+	fi, err := os.Lstat(full)
+	if err != nil {
+		return nil, nil, unwrapPathError(err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, nil, &notRegularError{fi.Mode()}
+	}
+	f, err := os.OpenFile(full, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, nil, &notRegularError{fs.ModeSymlink}
+	}
+	if err != nil {
+		return nil, nil, unwrapPathError(err)
+	}
+	fi, err = f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = &notRegularError{fi.Mode()}
+	}
+	if err != nil {
+		f.Close()
+		return nil, nil, unwrapPathError(err)
+	}
+	return f, fi, nil
 }
 
 // notRegularError is readFile's answer for anything but a regular file.
