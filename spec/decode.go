@@ -36,8 +36,9 @@ func (k kind) String() string {
 type value struct {
 	v    any // string, int, bool or []string
 	file string
-	line int
-	col  int
+	// line and col are 32 bits (a spec file is 1 MiB at most), which
+	// makes a value 64 bytes, not 80 (issue 27).
+	line, col int32
 	// items holds the position of each list element (kStrings only).
 	items []*yaml.Node
 }
@@ -241,12 +242,12 @@ func decodeValue(key string, k kind, n *yaml.Node, d *docErrors) *value {
 		d.add(n, key, "%s", msg)
 		return nil
 	}
-	return &value{v: got, file: d.file, line: n.Line, col: n.Column}
+	return &value{v: got, file: d.file, line: int32(n.Line), col: int32(n.Column)}
 }
 
 // decodeStrings decodes a list of strings, each item's position kept.
 func decodeStrings(key string, n *yaml.Node, d *docErrors) *value {
-	v := &value{file: d.file, line: n.Line, col: n.Column}
+	v := &value{file: d.file, line: int32(n.Line), col: int32(n.Column)}
 	list := make([]string, 0, len(n.Content))
 	ok := true
 	for i, item := range n.Content {

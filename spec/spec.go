@@ -198,9 +198,15 @@ func appendFixed(buf []byte, key, value string) []byte {
 // fingerprintOf returns "sha256:<hex>" of buf.
 func fingerprintOf(buf []byte) string {
 	sum := sha256.Sum256(buf)
+	return hexString("sha256:", sum)
+}
+
+// hexString returns prefix then sum in hex, in one allocation
+// (hex.EncodeToString makes two: a load hexes every spec's digests).
+func hexString(prefix string, sum [sha256.Size]byte) string {
 	var sb strings.Builder
-	sb.Grow(len("sha256:") + hex.EncodedLen(len(sum)))
-	sb.WriteString("sha256:")
+	sb.Grow(len(prefix) + hex.EncodedLen(len(sum)))
+	sb.WriteString(prefix)
 	var h [2 * sha256.Size]byte
 	hex.Encode(h[:], sum[:])
 	sb.Write(h[:])

@@ -40,7 +40,7 @@ var (
 
 // at adds an error at a decoded value's position.
 func (d *docErrors) at(v *value, field, format string, args ...any) {
-	d.errs = append(d.errs, &Error{File: v.file, Line: v.line, Column: v.col, Field: field, Msg: fmt.Sprintf(format, args...)})
+	d.errs = append(d.errs, &Error{File: v.file, Line: int(v.line), Column: int(v.col), Field: field, Msg: fmt.Sprintf(format, args...)})
 }
 
 func (f fields) str(key string) string {
@@ -155,7 +155,7 @@ func checkIdentity(o *Order, m *yaml.Node, f fields, written keySet, d *docError
 	if v := f["name"]; v == nil {
 		d.missing(m, written, "name", "add a name such as `name: shop-example-com` (lower case letters, digits, '.', '_', '-')")
 	} else {
-		o.nameLine, o.nameCol = v.line, v.col
+		o.nameLine, o.nameCol = int(v.line), int(v.col)
 		if !nameRE.MatchString(o.Name) {
 			d.at(v, "name", "%q is not a valid name: use 1 to 63 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit", o.Name)
 		}
@@ -169,7 +169,7 @@ func checkIdentity(o *Order, m *yaml.Node, f fields, written keySet, d *docError
 	if v := f["dns_names"]; v != nil {
 		first := map[string]int{}
 		for i, n := range o.DNSNames {
-			item := &value{file: v.file, line: v.items[i].Line, col: v.items[i].Column}
+			item := &value{file: v.file, line: int32(v.items[i].Line), col: int32(v.items[i].Column)}
 			field := fmt.Sprintf("dns_names[%d]", i)
 			if msg := checkDNSName(n); msg != "" {
 				d.at(item, field, "%q %s", n, msg)
@@ -238,7 +238,7 @@ func checkIDs(o *Order, m *yaml.Node, f fields, written keySet, d *docErrors) {
 	if v := f["additional_emails"]; v != nil {
 		for i, e := range o.AdditionalEmails {
 			if a, err := mail.ParseAddress(e); err != nil || a.Address != e || a.Name != "" {
-				item := &value{file: v.file, line: v.items[i].Line, col: v.items[i].Column}
+				item := &value{file: v.file, line: int32(v.items[i].Line), col: int32(v.items[i].Column)}
 				d.at(item, fmt.Sprintf("additional_emails[%d]", i), "%q is not an e-mail address; write it bare, such as pki-team@example.com", e)
 			}
 		}
@@ -395,8 +395,7 @@ func (l *fileCtx) checkCSR(o *Order, m *yaml.Node, f fields, written keySet, d *
 		d.at(v, field, "holds a PEM %q block, not a CERTIFICATE REQUEST", typ)
 		return requestCheck{}
 	}
-	sum := sha256.Sum256(der)
-	o.csrSum = hex.EncodeToString(sum[:])
+	o.csrSum = hexString("", sha256.Sum256(der))
 	// der may be the worker's buffer: validate runs this before the
 	// worker's next spec, and nothing keeps der (see scratch.der).
 	return requestCheck{o: o, der: der, v: v, field: field}
