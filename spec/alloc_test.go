@@ -41,7 +41,8 @@ func TestReadFileInto_reusesBuffer(t *testing.T) {
 // is read into the buffer of the one before: every order and error must
 // still hold its own file's values, which would not be so if anything kept
 // a reference to the bytes read (the yaml values, the CSR, the messages
-// that quote the file's text).
+// that quote the file's text), or to the DER bytes decoded. Every other
+// spec reads its CSR from a file, read into the buffer of the last.
 func TestLoad_reusedBufferKeepsValues(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	files := map[string]string{"defaults.yaml": "organization_id: 1\n"}
@@ -53,7 +54,12 @@ func TestLoad_reusedBufferKeepsValues(t *testing.T) {
 		// Files of decreasing size: each fits in the buffer of the last.
 		pad := "comments: " + strings.Repeat("x", 600-100*i) + "\n"
 		csrs[name] = makeCSR(t, cn)
-		files[name+".yaml"] = fmt.Sprintf("name: %s\ncommon_name: %s\n%scsr: |\n%s", name, cn, pad, indent(csrs[name]))
+		csr := "csr: |\n" + indent(csrs[name])
+		if i%2 == 1 { // a CSR file, read into the buffer of the last
+			files[name+".csr"] = csrs[name]
+			csr = "csr_file: " + name + ".csr\n"
+		}
+		files[name+".yaml"] = fmt.Sprintf("name: %s\ncommon_name: %s\n%s%s", name, cn, pad, csr)
 		want = append(want, name)
 	}
 	files["t.yaml"] = "name: t\ncommon_name: *.example.com\n"

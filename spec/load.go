@@ -661,6 +661,9 @@ type scratch struct {
 	// own buffers, and a Node's values are strings), and so does every
 	// error message.
 	file []byte
+	// csr is what a csr_file is read into; the order keeps a copy as its
+	// CSR text.
+	csr []byte
 	// der is what a request's PEM text is decoded into (see decodePEM),
 	// used only while its spec is validated: hashed, then parsed and
 	// checked, the parsed request dropped.

@@ -584,7 +584,8 @@ func (l *fileCtx) checkKeyType(o *Order, f fields, written keySet, d *docErrors)
 
 // readCSRFile reads csr_file relative to the spec file, refusing a path
 // that leaves the spec directory and anything but a regular file. It
-// returns the data and the file as read, or a message on failure.
+// returns the data, which is the worker's buffer (scratch.csr) until its
+// next CSR file, and the file as read, or a message on failure.
 func (l *fileCtx) readCSRFile(specRel, p string) ([]byte, source, string) {
 	if p == "" {
 		return nil, source{}, "is empty: give a path relative to this spec file"
@@ -605,7 +606,10 @@ func (l *fileCtx) readCSRFile(specRel, p string) ([]byte, source, string) {
 	if !l.within(real) {
 		return nil, source{}, fmt.Sprintf("%q is a symlink that leads outside the spec directory; keep CSR files inside it", p)
 	}
-	data, _, err := l.readFile(l.rel(real))
+	data, _, err := l.readFileInto(l.rel(real), l.buf.csr)
+	if cap(data) > cap(l.buf.csr) {
+		l.buf.csr = data[:0]
+	}
 	var nr *notRegularError
 	if errors.As(err, &nr) {
 		return nil, source{}, fmt.Sprintf("%q %v", p, err)
