@@ -36,8 +36,9 @@ func (k kind) String() string {
 type value struct {
 	v    any // string, int, bool or []string
 	file string
-	line int
-	col  int
+	// line and col are 32 bits (a spec file is 1 MiB at most), which
+	// makes a value 64 bytes, not 80 (issue 27).
+	line, col int32
 	// items holds the position of each list element (kStrings only).
 	items []*yaml.Node
 }
@@ -88,9 +89,14 @@ func describe(n *yaml.Node) string {
 
 // decodeMapping decodes a spec or defaults mapping strictly: unknown keys,
 // repeated keys, keys defaults may not set, and wrong types are errors. The
-// keys that decoded cleanly are returned.
-func decodeMapping(m *yaml.Node, d *docErrors, isDefaults bool) (out fields, written map[string]bool) {
-	out, written = fields{}, map[string]bool{}
+// keys that decoded cleanly are laid over out as merge lays a level over
+// the levels above it; the keys m writes are returned.
+func decodeMapping(m *yaml.Node, d *docErrors, isDefaults bool, out fields) keySet {
+	written := keySet{m: m}
+	if len(m.Content) > 2*fewKeys {
+		written.many = map[string]bool{}
+	}
+	validitySet := false
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		kn, vn := resolve(m.Content[i]), resolve(m.Content[i+1])
 		if kn == nil || vn == nil {
@@ -105,34 +111,92 @@ func decodeMapping(m *yaml.Node, d *docErrors, isDefaults bool) (out fields, wri
 			d.add(kn, key, "YAML merge keys are not supported; put shared values in a defaults.yaml file")
 			continue
 		}
-		if written[key] {
+		if written.before(i, key) {
 			d.add(kn, key, "repeated key (first at line %d); keep one", firstKey(m, key).Line)
 			continue
 		}
-		written[key] = true
-		info, ok := keys[key]
-		if !ok {
-			if s := suggest(key); s != "" {
-				d.add(kn, key, "unknown key; did you mean %s?", s)
-			} else {
-				d.add(kn, key, "unknown key; see the spec reference in README.md for the keys a spec may hold")
-			}
-			continue
+		if written.many != nil {
+			written.many[key] = true
 		}
-		if isDefaults && info.noDefaults {
-			if info.why != "" {
-				d.add(kn, key, "cannot be set in defaults.yaml: %s", info.why)
-			} else {
-				d.add(kn, key, "cannot be set in defaults.yaml; set it in each spec")
-			}
+		info := allowedKey(kn, isDefaults, d)
+		if info == nil {
 			continue
 		}
 		if v := decodeValue(key, info.kind, vn, d); v != nil {
+			if isValidity(key) && !validitySet {
+				// As merge: a level that sets either replaces both.
+				delete(out, "validity_years")
+				delete(out, "validity_days")
+				validitySet = true
+			}
 			out[key] = v
 		}
 	}
-	return out, written
+	return written
 }
+
+// allowedKey returns the field of key node kn, or nil, with an error in d,
+// when the key is unknown or one a defaults file may not set.
+func allowedKey(kn *yaml.Node, isDefaults bool, d *docErrors) *field {
+	key := kn.Value
+	info, ok := keys[key]
+	switch {
+	case !ok:
+		if s := suggest(key); s != "" {
+			d.add(kn, key, "unknown key; did you mean %s?", s)
+		} else {
+			d.add(kn, key, "unknown key; see the spec reference in README.md for the keys a spec may hold")
+		}
+		return nil
+	case isDefaults && info.noDefaults && info.why != "":
+		d.add(kn, key, "cannot be set in defaults.yaml: %s", info.why)
+		return nil
+	case isDefaults && info.noDefaults:
+		d.add(kn, key, "cannot be set in defaults.yaml; set it in each spec")
+		return nil
+	}
+	return info
+}
+
+// fewKeys is the most keys a mapping has for keySet to look its keys up in
+// the mapping itself rather than in a map: a spec writes a dozen at most,
+// and a mapping of many more (a 1 MiB file can hold 100,000) would make
+// the look-ups quadratic.
+var fewKeys = 32 // a variable for TestKeySet_bothWays
+
+// keySet is the set of keys a spec or defaults mapping writes, valid or
+// not: every scalar key of a pair, but the merge key "<<". For a mapping of
+// fewKeys keys or fewer it is the mapping itself, searched on each look-up
+// (a map per spec was 3% of what a load allocated, issue 27).
+type keySet struct {
+	m    *yaml.Node
+	many map[string]bool // the keys of a larger mapping; nil otherwise
+}
+
+// has reports whether the mapping writes key.
+func (w keySet) has(key string) bool { return w.before(len(w.m.Content), key) }
+
+// before reports whether a pair of the mapping before its content's index
+// i writes key (during decodeMapping, many holds just those keys).
+func (w keySet) before(i int, key string) bool {
+	if w.many != nil {
+		return w.many[key]
+	}
+	if key == "<<" {
+		return false
+	}
+	for j := 0; j < i && j+1 < len(w.m.Content); j += 2 {
+		kn, vn := resolve(w.m.Content[j]), resolve(w.m.Content[j+1])
+		if kn != nil && vn != nil && kn.Kind == yaml.ScalarNode && kn.Value == key {
+			return true
+		}
+	}
+	return false
+}
+
+// isValidity reports whether key is validity_years or validity_days, one
+// setting (see merge).
+func isValidity(key string) bool { return key == "validity_years" || key == "validity_days" }
 
 // firstKey returns the first key node of mapping m that reads key: the
 // one decodeMapping took (written), since it takes every scalar key but
@@ -178,12 +242,12 @@ func decodeValue(key string, k kind, n *yaml.Node, d *docErrors) *value {
 		d.add(n, key, "%s", msg)
 		return nil
 	}
-	return &value{v: got, file: d.file, line: n.Line, col: n.Column}
+	return &value{v: got, file: d.file, line: int32(n.Line), col: int32(n.Column)}
 }
 
 // decodeStrings decodes a list of strings, each item's position kept.
 func decodeStrings(key string, n *yaml.Node, d *docErrors) *value {
-	v := &value{file: d.file, line: n.Line, col: n.Column}
+	v := &value{file: d.file, line: int32(n.Line), col: int32(n.Column)}
 	list := make([]string, 0, len(n.Content))
 	ok := true
 	for i, item := range n.Content {

@@ -198,10 +198,19 @@ func appendFixed(buf []byte, key, value string) []byte {
 // fingerprintOf returns "sha256:<hex>" of buf.
 func fingerprintOf(buf []byte) string {
 	sum := sha256.Sum256(buf)
-	out := make([]byte, len("sha256:")+hex.EncodedLen(len(sum)))
-	copy(out, "sha256:")
-	hex.Encode(out[len("sha256:"):], sum[:])
-	return string(out)
+	return hexString("sha256:", sum)
+}
+
+// hexString returns prefix then sum in hex, in one allocation
+// (hex.EncodeToString makes two: a load hexes every spec's digests).
+func hexString(prefix string, sum [sha256.Size]byte) string {
+	var sb strings.Builder
+	sb.Grow(len(prefix) + hex.EncodedLen(len(sum)))
+	sb.WriteString(prefix)
+	var h [2 * sha256.Size]byte
+	hex.Encode(h[:], sum[:])
+	sb.Write(h[:])
+	return sb.String()
 }
 
 // Fingerprint returns "sha256:<hex>" over fixed, the map FixedFields

@@ -14,6 +14,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode/utf8"
 	"unsafe"
@@ -39,7 +40,7 @@ var (
 
 // at adds an error at a decoded value's position.
 func (d *docErrors) at(v *value, field, format string, args ...any) {
-	d.errs = append(d.errs, &Error{File: v.file, Line: v.line, Column: v.col, Field: field, Msg: fmt.Sprintf(format, args...)})
+	d.errs = append(d.errs, &Error{File: v.file, Line: int(v.line), Column: int(v.col), Field: field, Msg: fmt.Sprintf(format, args...)})
 }
 
 func (f fields) str(key string) string {
@@ -76,28 +77,28 @@ func (f fields) strs(key string) []string {
 // written holds the keys the spec itself wrote, valid or not: a required
 // key written with a bad value already has its error and is not also
 // reported missing.
-func (l *fileCtx) validate(rel string, m *yaml.Node, f fields, written map[string]bool, d *docErrors) *Order {
+func (l *fileCtx) validate(rel string, m *yaml.Node, f fields, written keySet, d *docErrors) *Order {
 	o := orderFromFields(rel, m, f)
 	checkIdentity(o, m, f, written, d)
-	checkReq := l.checkCSR(o, m, f, written, d)
+	req := l.checkCSR(o, m, f, written, d)
 	checkProduct(o, f, d)
 	checkIDs(o, m, f, written, d)
 	checkKeepAlive(o, f, d)
 	if len(d.errs) > 0 {
-		if checkReq != nil {
-			checkReq()
+		if req.v != nil {
+			req.run(d)
 		}
 		return o
 	}
 	fp := o.fingerprint()
 	switch {
-	case checkReq == nil:
+	case req.v == nil:
 	case l.verified == nil || !l.verified(fp):
 		// The request is checked unless a valid spec with the same
 		// fixed fields (the same request bytes, names, product...)
 		// was checked before: the check depends on nothing else, so
 		// it would pass again.
-		if checkReq(); len(d.errs) > 0 {
+		if req.run(d); len(d.errs) > 0 {
 			return o
 		}
 	case l.dropChecked:
@@ -142,19 +143,19 @@ func orderFromFields(rel string, m *yaml.Node, f fields) *Order {
 
 // missing reports a required key the spec does not write (one written with
 // a bad value already has its error).
-func (d *docErrors) missing(m *yaml.Node, written map[string]bool, key, what string) {
-	if !written[key] {
+func (d *docErrors) missing(m *yaml.Node, written keySet, key, what string) {
+	if !written.has(key) {
 		d.add(m, key, "is required: %s", what)
 	}
 }
 
 // checkIdentity checks the keys that say which certificate the spec is:
 // name, common_name, dns_names and order_id.
-func checkIdentity(o *Order, m *yaml.Node, f fields, written map[string]bool, d *docErrors) {
+func checkIdentity(o *Order, m *yaml.Node, f fields, written keySet, d *docErrors) {
 	if v := f["name"]; v == nil {
 		d.missing(m, written, "name", "add a name such as `name: shop-example-com` (lower case letters, digits, '.', '_', '-')")
 	} else {
-		o.nameLine, o.nameCol = v.line, v.col
+		o.nameLine, o.nameCol = int(v.line), int(v.col)
 		if !nameRE.MatchString(o.Name) {
 			d.at(v, "name", "%q is not a valid name: use 1 to 63 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit", o.Name)
 		}
@@ -168,7 +169,7 @@ func checkIdentity(o *Order, m *yaml.Node, f fields, written map[string]bool, d 
 	if v := f["dns_names"]; v != nil {
 		first := map[string]int{}
 		for i, n := range o.DNSNames {
-			item := &value{file: v.file, line: v.items[i].Line, col: v.items[i].Column}
+			item := &value{file: v.file, line: int32(v.items[i].Line), col: int32(v.items[i].Column)}
 			field := fmt.Sprintf("dns_names[%d]", i)
 			if msg := checkDNSName(n); msg != "" {
 				d.at(item, field, "%q %s", n, msg)
@@ -215,7 +216,7 @@ func checkProduct(o *Order, f fields, d *docErrors) {
 
 // checkIDs checks the CertCentral ids and the ordering settings:
 // organization, container, server platform, DCV method and e-mails.
-func checkIDs(o *Order, m *yaml.Node, f fields, written map[string]bool, d *docErrors) {
+func checkIDs(o *Order, m *yaml.Node, f fields, written keySet, d *docErrors) {
 	if v := f["organization_id"]; v == nil {
 		d.missing(m, written, "organization_id", "the CertCentral organization id, such as `organization_id: 112233` (here or in a defaults.yaml)")
 	} else if o.OrganizationID <= 0 {
@@ -237,7 +238,7 @@ func checkIDs(o *Order, m *yaml.Node, f fields, written map[string]bool, d *docE
 	if v := f["additional_emails"]; v != nil {
 		for i, e := range o.AdditionalEmails {
 			if a, err := mail.ParseAddress(e); err != nil || a.Address != e || a.Name != "" {
-				item := &value{file: v.file, line: v.items[i].Line, col: v.items[i].Column}
+				item := &value{file: v.file, line: int32(v.items[i].Line), col: int32(v.items[i].Column)}
 				d.at(item, fmt.Sprintf("additional_emails[%d]", i), "%q is not an e-mail address; write it bare, such as pki-team@example.com", e)
 			}
 		}
@@ -360,31 +361,44 @@ func nonASCIIName(name string, c rune) string {
 	return msg
 }
 
+// requestCheck is the rest of a request's check once checkCSR has read it
+// (parse, signature, key type and size, and that its names agree with the
+// spec's); v is nil when there is no request to check. A value, not a
+// closure: a closure per spec was allocated (issue 27).
+type requestCheck struct {
+	o     *Order
+	der   []byte
+	v     *value
+	field string
+}
+
+// run makes the check, adding its errors to d.
+func (c requestCheck) run(d *docErrors) { checkRequest(c.o, c.der, c.v, c.field, d) }
+
 // checkCSR reads csr or csr_file and checks its PEM framing. It returns
-// the rest of the request's check (parse, signature, key type and size,
-// and that its names agree with the spec's), which adds its errors to d,
-// or nil when there is no request to check. The caller runs it unless a
+// the rest of the request's check, which the caller runs unless a
 // fingerprint it knows as verified (LoadOptions.Verified) makes it moot.
-func (l *fileCtx) checkCSR(o *Order, m *yaml.Node, f fields, written map[string]bool, d *docErrors) func() {
+func (l *fileCtx) checkCSR(o *Order, m *yaml.Node, f fields, written keySet, d *docErrors) requestCheck {
 	if !l.checkKeyType(o, f, written, d) {
-		return nil
+		return requestCheck{}
 	}
 	v, field := l.readCSR(o, m, f, written, d)
 	if v == nil {
-		return nil
+		return requestCheck{}
 	}
-	block, _ := pem.Decode(stringBytes(o.CSR))
-	if block == nil {
+	typ, der, ok := decodePEM(o.CSR, &l.buf.der)
+	if !ok {
 		d.at(v, field, "is not a PEM certificate request: expected a -----BEGIN CERTIFICATE REQUEST----- block")
-		return nil
+		return requestCheck{}
 	}
-	if block.Type != "CERTIFICATE REQUEST" && block.Type != "NEW CERTIFICATE REQUEST" {
-		d.at(v, field, "holds a PEM %q block, not a CERTIFICATE REQUEST", block.Type)
-		return nil
+	if typ != "CERTIFICATE REQUEST" && typ != "NEW CERTIFICATE REQUEST" {
+		d.at(v, field, "holds a PEM %q block, not a CERTIFICATE REQUEST", typ)
+		return requestCheck{}
 	}
-	sum := sha256.Sum256(block.Bytes)
-	o.csrSum = hex.EncodeToString(sum[:])
-	return func() { checkRequest(o, block.Bytes, v, field, d) }
+	o.csrSum = hexString("", sha256.Sum256(der))
+	// der may be the worker's buffer: validate runs this before the
+	// worker's next spec, and nothing keeps der (see scratch.der).
+	return requestCheck{o: o, der: der, v: v, field: field}
 }
 
 // stringBytes returns the bytes of s without a copy, for a reader that
@@ -395,14 +409,14 @@ func stringBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), le
 // readCSR sets the order's CSR from csr or csr_file (read from its file)
 // and returns the value and key it came from, or nil when there is none
 // (an error says why, unless the spec needs none).
-func (l *fileCtx) readCSR(o *Order, m *yaml.Node, f fields, written map[string]bool, d *docErrors) (*value, string) {
+func (l *fileCtx) readCSR(o *Order, m *yaml.Node, f fields, written keySet, d *docErrors) (*value, string) {
 	inline, file := f["csr"], f["csr_file"]
 	switch {
 	case inline != nil && file != nil:
 		d.at(file, "csr_file", "give either csr or csr_file, not both")
 		return nil, ""
 	case inline == nil && file == nil:
-		if written["csr"] || written["csr_file"] || written["order_id"] || written["key_type"] {
+		if written.has("csr") || written.has("csr_file") || written.has("order_id") || written.has("key_type") {
 			// A spec adopting an order needs a CSR only for a reissue
 			// or a renewal, which say so.
 			return nil, ""
@@ -472,7 +486,7 @@ func checkRequestNames(o *Order, req *x509.CertificateRequest, v *value, field s
 		d.at(v, field, "the request's subject CN is %q but common_name is %q; they must match: set common_name to %q, or make a new CSR with CN %q",
 			req.Subject.CommonName, o.CommonName, cn, o.CommonName)
 	}
-	if len(req.DNSNames) == 0 || o.CommonName == "" {
+	if len(req.DNSNames) == 0 || o.CommonName == "" || sameNames(o.CommonName, o.DNSNames, cn, req.DNSNames) {
 		return
 	}
 	have := append([]string{cn}, req.DNSNames...)
@@ -483,6 +497,29 @@ func checkRequestNames(o *Order, req *x509.CertificateRequest, v *value, field s
 	if len(lacking) > 0 {
 		d.at(v, field, "the spec names %s, which the request's subject alternative names do not; make a new CSR with every name", strings.Join(lacking, ", "))
 	}
+}
+
+// sameNames reports whether the names cnA, a and cnB, b are the same set
+// of strings, compared exactly, without allocating. Equal sets are equal
+// once normalised too, so nameset.Diff would find no difference; it is
+// called only when this is false (it built two maps for every request
+// checked, issue 27). Lists are a few names, at most a few hundred.
+func sameNames(cnA string, a []string, cnB string, b []string) bool {
+	in := func(x, cn string, list []string) bool { return x == cn || slices.Contains(list, x) }
+	if !in(cnA, cnB, b) || !in(cnB, cnA, a) {
+		return false
+	}
+	for _, x := range a {
+		if !in(x, cnB, b) {
+			return false
+		}
+	}
+	for _, x := range b {
+		if !in(x, cnA, a) {
+			return false
+		}
+	}
+	return true
 }
 
 // namesValid reports whether the spec's common name and DNS names are
@@ -509,10 +546,10 @@ var keyRotations = []string{KeyRotationAlways, KeyRotationNever}
 // a defaults.yaml gives way to the spec's own csr or csr_file. key_rotation
 // written in a spec that has no key_type (its own or a default) is an
 // error: certform does not hold that spec's key.
-func (l *fileCtx) checkKeyType(o *Order, f fields, written map[string]bool, d *docErrors) bool {
+func (l *fileCtx) checkKeyType(o *Order, f fields, written keySet, d *docErrors) bool {
 	kt := f["key_type"]
-	hasCSR := f["csr"] != nil || f["csr_file"] != nil || written["csr"] || written["csr_file"]
-	own := written["key_type"]
+	hasCSR := f["csr"] != nil || f["csr_file"] != nil || written.has("csr") || written.has("csr_file")
+	own := written.has("key_type")
 	readCSR := true
 	switch {
 	case own && hasCSR:
@@ -536,7 +573,7 @@ func (l *fileCtx) checkKeyType(o *Order, f fields, written map[string]bool, d *d
 		switch {
 		case !contains(keyRotations, r):
 			d.at(v, "key_rotation", "%q is not allowed; use one of %s", r, strings.Join(keyRotations, ", "))
-		case written["key_rotation"] && o.KeyType == "" && readCSR:
+		case written.has("key_rotation") && o.KeyType == "" && readCSR:
 			d.at(v, "key_rotation", "applies only to keys certform makes: set key_type instead of csr/csr_file, or remove key_rotation")
 		default:
 			o.KeyRotation = r
@@ -547,7 +584,8 @@ func (l *fileCtx) checkKeyType(o *Order, f fields, written map[string]bool, d *d
 
 // readCSRFile reads csr_file relative to the spec file, refusing a path
 // that leaves the spec directory and anything but a regular file. It
-// returns the data and the file as read, or a message on failure.
+// returns the data, which is the worker's buffer (scratch.csr) until its
+// next CSR file, and the file as read, or a message on failure.
 func (l *fileCtx) readCSRFile(specRel, p string) ([]byte, source, string) {
 	if p == "" {
 		return nil, source{}, "is empty: give a path relative to this spec file"
@@ -568,7 +606,10 @@ func (l *fileCtx) readCSRFile(specRel, p string) ([]byte, source, string) {
 	if !l.within(real) {
 		return nil, source{}, fmt.Sprintf("%q is a symlink that leads outside the spec directory; keep CSR files inside it", p)
 	}
-	data, _, err := l.readFile(l.rel(real))
+	data, _, err := l.readFileInto(l.rel(real), l.buf.csr)
+	if cap(data) > cap(l.buf.csr) {
+		l.buf.csr = data[:0]
+	}
 	var nr *notRegularError
 	if errors.As(err, &nr) {
 		return nil, source{}, fmt.Sprintf("%q %v", p, err)
