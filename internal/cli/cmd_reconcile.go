@@ -384,6 +384,11 @@ func (f *planFlags) register(fs *pflag.FlagSet) {
 
 // checkReplace refuses a --replace naming no valid spec.
 func (f *planFlags) checkReplace(c *reconcile.Cycle) error {
+	if len(f.replace) == 0 {
+		// Without --replace there is nothing to check: no set of every
+		// spec's name is built at the plan's peak (issue 27).
+		return nil
+	}
 	valid := map[string]bool{}
 	if c != nil && c.Specs != nil {
 		for _, o := range c.Specs.Orders {
