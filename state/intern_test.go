@@ -68,3 +68,34 @@ func keyData(m map[string]string) map[string]*byte {
 
 // same reports whether a and b are the same copy of their bytes.
 func same(a, b string) bool { return unsafe.StringData(a) == unsafe.StringData(b) }
+
+// TestIntern_shareMapInPlace: sharing the keys of a full map of 8 (the
+// fixed fields) allocates nothing: assigning to a key of a full small
+// map would make it grow.
+func TestIntern_shareMapInPlace(t *testing.T) {
+	keys := []string{"common_name", "csr", "dns_names", "organization_id", "product", "server_platform_id", "signature_hash", "validity"}
+	var ms []map[string]string
+	for range 12 {
+		m := map[string]string{}
+		for _, k := range keys {
+			m[strings.Clone(k)] = strings.Repeat("v", 40)
+		}
+		ms = append(ms, m)
+	}
+	in := interner{}
+	i := 0
+	allocs := testing.AllocsPerRun(10, func() {
+		in.shareMap(ms[i])
+		i++
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations a map, want 0", allocs)
+	}
+	for _, m := range ms[:i] {
+		for k := range m {
+			if !same(k, in[k]) {
+				t.Errorf("%s: not shared", k)
+			}
+		}
+	}
+}
