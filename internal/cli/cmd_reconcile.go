@@ -384,6 +384,11 @@ func (f *planFlags) register(fs *pflag.FlagSet) {
 
 // checkReplace refuses a --replace naming no valid spec.
 func (f *planFlags) checkReplace(c *reconcile.Cycle) error {
+	if len(f.replace) == 0 {
+		// Without --replace there is nothing to check: no set of every
+		// spec's name is built at the plan's peak (issue 27).
+		return nil
+	}
 	valid := map[string]bool{}
 	if c != nil && c.Specs != nil {
 		for _, o := range c.Specs.Orders {
@@ -784,10 +789,28 @@ func (s *planState) afterLoad() *reconcile.StateAfterLoad {
 	return &reconcile.StateAfterLoad{Read: s.read, Checked: s.checked}
 }
 
-// read reads the state.
+// read reads the state. The hint's fingerprints then become the state's
+// own copies (shareHint).
 func (s *planState) read() (*state.File, error) {
 	s.known, s.err = s.loc.Read()
+	if s.known != nil {
+		shareHint(s.checked, s.known)
+	}
 	return s.known, s.err
+}
+
+// shareHint makes hint's keys the copies of the fingerprints f's entries
+// record as checked (Entry.Checked), where they are equal, changing no
+// value: the hint, which the cycle holds to its end, then keeps no text of
+// its own (issue 27: 0.8 MB of 1.2 MB at 10,000 entries, at the plan's
+// peak). Each key is deleted and stored again with f's copy.
+func shareHint(hint map[string]bool, f *state.File) {
+	for _, e := range f.Entries {
+		if v, ok := hint[e.Checked]; ok {
+			delete(hint, e.Checked)
+			hint[e.Checked] = v
+		}
+	}
 }
 
 // failed reads the state unless it was read, and reports whether it could
