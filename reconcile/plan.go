@@ -1316,6 +1316,17 @@ func ReissueOverdue(e *state.Entry, now time.Time) bool {
 	return e.AutoReissue && e.OrderID != 0 && !digicert.IsClosed(e.Status) && reissueOverdue(e, e.Status, now)
 }
 
+// ReissueOverdueFrom returns a time at or after which ReissueOverdue(e,
+// now) may change as the clock alone moves on (it then holds for every
+// later time while e does not change); zero when the clock alone never
+// changes it.
+func ReissueOverdueFrom(e *state.Entry) time.Time {
+	if e.NotAfter.IsZero() {
+		return time.Time{}
+	}
+	return expiringFrom(e, autoReissueWarnDays)
+}
+
 func reissueOverdue(e *state.Entry, status string, now time.Time) bool {
 	return expiring(e, autoReissueWarnDays, now) && !reissuePending(e, status)
 }
