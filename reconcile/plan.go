@@ -445,15 +445,16 @@ func planUntil(in planInput) (p *Plan, until time.Time) {
 			blockKeylessFrom(p, from)
 		}
 	}
-	budgetRevocations(p, known, in.MaxRevocations, in.Now)
-	budgetPurchases(p, known, in.MaxPurchases, in.Now)
-	pc.watchBudgets()
+	pc.budgets(p)
 	return p, pc.until
 }
 
-// watchBudgets records (changesAt) when each purchase and revocation the
-// budgets count leaves its rolling window.
-func (pc *planCtx) watchBudgets() {
+// budgets holds back what p plans beyond the revocation and purchase
+// budgets, and records (changesAt) when each purchase and revocation they
+// count leaves its rolling window.
+func (pc *planCtx) budgets(p *Plan) {
+	budgetRevocations(p, pc.known, pc.in.MaxRevocations, pc.in.Now)
+	budgetPurchases(p, pc.known, pc.in.MaxPurchases, pc.in.Now)
 	if pc.in.MaxPurchases >= 0 {
 		for _, u := range pc.known.PurchasesSince(pc.in.Now.Add(-purchaseWindow)) {
 			pc.changesAt(u.Time.Add(purchaseWindow))
