@@ -183,3 +183,44 @@ func TestRecordChecked_stateChanged(t *testing.T) {
 		t.Fatalf("after the state changed: checked %q, want %q", got, ordered)
 	}
 }
+
+// TestPrepare_keptPlanSeesTheClock: a daemon's idle cycles (Prepare with
+// a spec cache) keep their plan while nothing changed, and plan the
+// renewal once the clock alone makes it due.
+func TestPrepare_keptPlanSeesTheClock(t *testing.T) {
+	r := newRig(t)
+	r.spec("shop")
+	r.cycle(0)
+	now := r.clock.Now()
+	// The order was placed a year ago and ends 10 days after its renewal
+	// window opens.
+	ends := now.Add(time.Duration(spec.DefaultBeforeDays+10) * 24 * time.Hour)
+	if err := r.store.Update("shop", func(e *state.Entry) bool {
+		e.OrderedAt, e.NotBefore, e.OrderValidTill, e.NotAfter = now.AddDate(-1, 0, 0), time.Time{}, ends, ends
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rc := r.reconciler(0)
+	rc.Cache = spec.NewCache()
+	prepare := func() *Plan {
+		t.Helper()
+		c, err := rc.Prepare(context.Background(), CycleOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Plan
+	}
+	if p := prepare(); len(p.Actions) != 0 {
+		t.Fatalf("at first: %+v, want no action", p.Actions)
+	}
+	kept := rc.seen.plan.plan
+	r.clock.Add(10*24*time.Hour - time.Minute)
+	if p := prepare(); len(p.Actions) != 0 || rc.seen.plan.plan != kept {
+		t.Fatalf("a minute before the renewal is due: %+v (kept plan reused: %v), want no action from the kept plan", p.Actions, rc.seen.plan.plan == kept)
+	}
+	r.clock.Add(time.Minute)
+	if p := prepare(); len(p.Actions) != 1 || p.Actions[0].Kind != KindRenew {
+		t.Fatalf("once the renewal is due: %+v, want the renewal", p.Actions)
+	}
+}
