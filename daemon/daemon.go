@@ -204,6 +204,18 @@ type memory struct {
 	// status is the last /status rows and what they were built from
 	// (see statusRows).
 	status statusMemo
+	// counts are the state's numbers for the metrics, read again only
+	// when they may have changed (see serve.StateCounter).
+	counts serve.StateCounter
+	// revoked are the specs that ask for revocation (see revokedOf).
+	revoked revokedMemo
+}
+
+// revokedMemo are the names of the specs that ask for their order's
+// revocation, among specs.
+type revokedMemo struct {
+	specs []*spec.Order
+	names map[string]bool
 }
 
 // statusMemo is /status's rows as built from a state (by its version) and
@@ -864,14 +876,29 @@ func (d *Daemon) updateStatus(rep runner.Report) (rows []status.Entry, revoked m
 	}
 	rows = d.statusRows(specs, lastErrors)
 	d.health.SetSpecs(rows)
-	revoked = map[string]bool{}
+	revoked = d.revokedOf(specs)
+	d.met.ObserveSpecs(rows, revoked, d.clock.Now())
+	return rows, revoked
+}
+
+// revokedOf returns the names of the specs that ask for their order's
+// revocation: those of the last call when specs are the same (the spec
+// cache hands out the same *spec.Order for a file that did not change),
+// so that an idle cycle over 100,000 specs reads none of them. The map
+// returned is not changed afterwards.
+func (d *Daemon) revokedOf(specs []*spec.Order) map[string]bool {
+	m := &d.revoked
+	if m.names != nil && slices.Equal(m.specs, specs) {
+		return m.names
+	}
+	revoked := map[string]bool{}
 	for _, o := range specs {
 		if o.Revoke {
 			revoked[o.Name] = true
 		}
 	}
-	d.met.ObserveSpecs(rows, revoked, d.clock.Now())
-	return rows, revoked
+	*m = revokedMemo{specs: specs, names: revoked}
+	return revoked
 }
 
 // statusRows returns /status's rows (status.Build) of the state and
@@ -1037,7 +1064,8 @@ func (d *Daemon) finish(t trigger, start time.Time, ok bool, specErrors int, p *
 	end := d.clock.Now()
 	var stats *serve.StateStats
 	if p != nil {
-		d.run.View(func(f *state.File) { stats = serve.CountState(f, end) })
+		v := d.run.StateVersion()
+		d.run.View(func(f *state.File) { stats = d.counts.Count(v, f, end) })
 		d.met.ObserveDomainValidation(d.run.DomainValidation())
 	}
 	d.met.ObserveCycle(t.reason(), ok, end.Sub(start), end, specErrors, p, stats)

@@ -392,7 +392,15 @@ func changedKeys(old, cur map[string]string) []string {
 // plan computes the actions and notes for in. It makes no call and
 // changes nothing; the result depends only on in.
 func plan(in planInput) *Plan {
-	p := &Plan{Actions: []Action{}, Blocked: []Action{}, Notes: []Note{}}
+	p, _ := planUntil(in)
+	return p
+}
+
+// planUntil is plan, and also returns until: the plan of the same input
+// at any time from in.Now up to (not including) until is the same; zero
+// when the clock alone never changes it.
+func planUntil(in planInput) (p *Plan, until time.Time) {
+	p = &Plan{Actions: []Action{}, Blocked: []Action{}, Notes: []Note{}}
 	if in.Now.IsZero() {
 		in.Now = time.Now()
 	}
@@ -437,9 +445,26 @@ func plan(in planInput) *Plan {
 			blockKeylessFrom(p, from)
 		}
 	}
-	budgetRevocations(p, known, in.MaxRevocations, in.Now)
-	budgetPurchases(p, known, in.MaxPurchases, in.Now)
-	return p
+	pc.budgets(p)
+	return p, pc.until
+}
+
+// budgets holds back what p plans beyond the revocation and purchase
+// budgets, and records (changesAt) when each purchase and revocation they
+// count leaves its rolling window.
+func (pc *planCtx) budgets(p *Plan) {
+	budgetRevocations(p, pc.known, pc.in.MaxRevocations, pc.in.Now)
+	budgetPurchases(p, pc.known, pc.in.MaxPurchases, pc.in.Now)
+	if pc.in.MaxPurchases >= 0 {
+		for _, u := range pc.known.PurchasesSince(pc.in.Now.Add(-purchaseWindow)) {
+			pc.changesAt(u.Time.Add(purchaseWindow))
+		}
+	}
+	if pc.in.MaxRevocations >= 0 {
+		for _, r := range pc.known.RevocationsSince(pc.in.Now.Add(-revocationWindow)) {
+			pc.changesAt(r.Time.Add(revocationWindow))
+		}
+	}
 }
 
 // budgetPurchases blocks every planned purchase (a new order or a renewal)
@@ -580,6 +605,45 @@ type planCtx struct {
 	in      *planInput
 	known   *state.File
 	tracked map[int]string // order id -> the entry that tracks it
+	// until is the earliest time, not before in.Now, at which a check
+	// of the plan against the clock may come out otherwise (zero: none
+	// may); see planUntil.
+	until time.Time
+}
+
+// changesAt records that a check of the plan against the clock may come
+// out otherwise from t on (see planCtx.until).
+func (pc *planCtx) changesAt(t time.Time) {
+	if t.Before(pc.in.Now) {
+		return
+	}
+	if pc.until.IsZero() || t.Before(pc.until) {
+		pc.until = t
+	}
+}
+
+// watchTimes records (changesAt) every time at which a check of spec d
+// against entry e compares with the clock: the renewal's and the
+// reissue's windows, the overdue auto-reissue, the half-life rules and an
+// intent's re-send time. It records more than the checks reached need,
+// never fewer.
+func (pc *planCtx) watchTimes(d *spec.Order, e *state.Entry) {
+	if e.Intent != nil {
+		pc.changesAt(resendAt(e.Intent, pc.in.ResendAfter))
+	}
+	if !e.OrderValidTill.IsZero() {
+		pc.changesAt(renewFrom(e, d.RenewBeforeDays))
+		if half, ok := halfLife(orderStart(e), e.OrderValidTill); ok {
+			pc.changesAt(half)
+		}
+	}
+	if !e.NotAfter.IsZero() {
+		pc.changesAt(expiringFrom(e, d.ReissueBeforeDays))
+		pc.changesAt(expiringFrom(e, autoReissueWarnDays))
+		if half, ok := halfLife(e.NotBefore, e.NotAfter); ok {
+			pc.changesAt(half)
+		}
+	}
 }
 
 // trackedOrders maps every order id the state tracks to its entry's name,
@@ -738,6 +802,9 @@ func (pc *planCtx) planOne(p *Plan, name string, d *spec.Order, e *state.Entry, 
 	if d == nil {
 		planGone(note, name, e, invalid, gone)
 		return
+	}
+	if e != nil {
+		pc.watchTimes(d, e)
 	}
 	pos := func(a Action) Action {
 		a.Name, a.File, a.Line, a.Spec = name, d.File, d.Line, d
@@ -1151,7 +1218,7 @@ func (pc *planCtx) planRenewal(p *Plan, pos posFunc, note noteFunc, d *spec.Orde
 	if e.Intent != nil && e.Intent.Action != state.IntentRenew {
 		return false // another call's outcome is settled first
 	}
-	ends := !e.OrderValidTill.IsZero() && !now.Before(e.OrderValidTill.Add(-time.Duration(d.RenewBeforeDays)*24*time.Hour))
+	ends := !e.OrderValidTill.IsZero() && !now.Before(renewFrom(e, d.RenewBeforeDays))
 	switch {
 	case renewedID != 0 && renewedID != e.OrderID:
 		p.Actions = append(p.Actions, pos(Action{Kind: KindAdoptRenewal, OrderID: e.OrderID, RenewedOrderID: renewedID}))
@@ -1250,6 +1317,17 @@ func ReissueOverdue(e *state.Entry, now time.Time) bool {
 	return e.AutoReissue && e.OrderID != 0 && !digicert.IsClosed(e.Status) && reissueOverdue(e, e.Status, now)
 }
 
+// ReissueOverdueFrom returns a time at or after which ReissueOverdue(e,
+// now) may change as the clock alone moves on (it then holds for every
+// later time while e does not change); zero when the clock alone never
+// changes it.
+func ReissueOverdueFrom(e *state.Entry) time.Time {
+	if e.NotAfter.IsZero() {
+		return time.Time{}
+	}
+	return expiringFrom(e, autoReissueWarnDays)
+}
+
 func reissueOverdue(e *state.Entry, status string, now time.Time) bool {
 	return expiring(e, autoReissueWarnDays, now) && !reissuePending(e, status)
 }
@@ -1344,7 +1422,19 @@ func adopteeFrom(o *digicert.Order) *adoptee {
 // now while its order lasts beyond it (a reissue can help).
 func expiring(e *state.Entry, days int, now time.Time) bool {
 	return !e.NotAfter.IsZero() && !e.OrderValidTill.IsZero() && e.OrderValidTill.After(e.NotAfter) &&
-		!now.Before(e.NotAfter.Add(-time.Duration(days)*24*time.Hour))
+		!now.Before(expiringFrom(e, days))
+}
+
+// expiringFrom returns when the entry's certificate starts ending within
+// days (see expiring).
+func expiringFrom(e *state.Entry, days int) time.Time {
+	return e.NotAfter.Add(-time.Duration(days) * 24 * time.Hour)
+}
+
+// renewFrom returns when the entry's order starts ending within days,
+// its renew_before_days (see planRenewal).
+func renewFrom(e *state.Entry, days int) time.Time {
+	return e.OrderValidTill.Add(-time.Duration(days) * 24 * time.Hour)
 }
 
 // orderStart returns the earliest known start of the entry's order: when

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -94,6 +95,8 @@ type Reconciler struct {
 		// options are the ordering options of the last cycle's specs
 		// (see orderingOptions).
 		options map[*spec.Order]map[string]string
+		// optionsOf are the specs options was made for.
+		optionsOf []*spec.Order
 		// sweep is where the daemon's toggle sweep is and what it read
 		// (see SweepNext).
 		sweep sweep
@@ -101,6 +104,11 @@ type Reconciler struct {
 		// planInputOf).
 		index     *knownIndex
 		indexFrom *state.File
+		// plan is the last plan made from the state and the specs
+		// alone (see planOf).
+		plan planMemo
+		// checked says when recordChecked last found nothing to record.
+		checked checkedSeen
 	}
 	// editSpecs, in tests only, changes the specs once loaded: a spec that
 	// validation would refuse, as an older certform accepted it.
@@ -257,7 +265,7 @@ func (r *Reconciler) Prepare(ctx context.Context, opt CycleOptions) (*Cycle, err
 		known = r.known()
 	}
 	in := r.planInputOf(specs, known, obs)
-	c.Plan = plan(in)
+	c.Plan = r.planOf(in)
 	if r.Store != nil && !r.DryRun {
 		if err := r.recordChecked(specs.Orders); err != nil {
 			c.Errors = append(c.Errors, fmt.Errorf("saving which specs were checked: %w", err))
@@ -364,11 +372,12 @@ func (r *Reconciler) planInputOf(specs *spec.Result, known *state.File, obs map[
 // specs: a spec the cache kept since the last cycle (the same *spec.Order,
 // which the cache hands out for a file that did not change) has the
 // options computed then. Only this cycle's specs are kept for the next;
-// when they are exactly the last cycle's (an idle cycle), the last
-// cycle's map is kept as it is, not copied entry by entry.
+// when they are exactly the last cycle's (an idle cycle: the same list,
+// compared in order, with no look-up per spec), the last cycle's map is
+// kept as it is, not copied entry by entry.
 func (r *Reconciler) orderingOptions(specs []*spec.Order) func(*spec.Order) map[string]string {
 	prev := r.seen.options
-	if sameKeys(prev, specs) {
+	if prev != nil && slices.Equal(r.seen.optionsOf, specs) {
 		return func(o *spec.Order) map[string]string {
 			if m, ok := prev[o]; ok {
 				return m
@@ -377,7 +386,7 @@ func (r *Reconciler) orderingOptions(specs []*spec.Order) func(*spec.Order) map[
 		}
 	}
 	next := make(map[*spec.Order]map[string]string, len(specs))
-	r.seen.options = next
+	r.seen.options, r.seen.optionsOf = next, specs
 	return func(o *spec.Order) map[string]string {
 		if m, ok := next[o]; ok {
 			return m
@@ -389,20 +398,6 @@ func (r *Reconciler) orderingOptions(specs []*spec.Order) func(*spec.Order) map[
 		next[o] = m
 		return m
 	}
-}
-
-// sameKeys reports whether m holds an entry for every spec of specs and
-// for nothing else (specs holds each spec once).
-func sameKeys(m map[*spec.Order]map[string]string, specs []*spec.Order) bool {
-	if len(m) != len(specs) {
-		return false
-	}
-	for _, o := range specs {
-		if _, ok := m[o]; !ok {
-			return false
-		}
-	}
-	return true
 }
 
 // consultAndReplan asks CertCentral what c's plan needs to know (live
@@ -656,6 +651,11 @@ func (r *Reconciler) checkedFingerprints() func(fingerprint string) bool {
 // records another: one write, and only when one differs. A spec without
 // an entry gets none; its order records it when placed.
 func (r *Reconciler) recordChecked(specs []*spec.Order) error {
+	seen := &r.seen.checked
+	v := r.Store.Version()
+	if r.Cache != nil && seen.specs != nil && seen.version == v && slices.Equal(seen.specs, specs) {
+		return nil
+	}
 	var names []string
 	r.Store.View(func(f *state.File) {
 		for _, o := range specs {
@@ -665,8 +665,14 @@ func (r *Reconciler) recordChecked(specs []*spec.Order) error {
 		}
 	})
 	if len(names) == 0 {
+		if r.Cache != nil {
+			// v was read before the look-up: a change since makes the
+			// next cycle look again.
+			*seen = checkedSeen{version: v, specs: specs}
+		}
 		return nil
 	}
+	*seen = checkedSeen{}
 	fps := make(map[string]string, len(names))
 	for _, o := range specs {
 		fps[o.Name] = o.Fingerprint
@@ -678,6 +684,15 @@ func (r *Reconciler) recordChecked(specs []*spec.Order) error {
 			}
 		}
 	})
+}
+
+// checkedSeen are the state's version (state.Store.Version) and the
+// specs of a cycle whose entries all record their spec's fingerprint as
+// checked: the daemon's idle cycles, with the same state and the same
+// specs (the spec cache's), look none up again.
+type checkedSeen struct {
+	version uint64
+	specs   []*spec.Order
 }
 
 // waitQuiet waits until no file or folder below Dir has changed for

@@ -63,6 +63,10 @@ type stateMetrics struct {
 	// leader is 1 while the daemon holds the state's lock, 0 while it
 	// stands by.
 	leader prometheus.Gauge
+	// lastStats are the numbers ObserveCycle set last: the same numbers
+	// (a StateCounter's, unchanged) set nothing again. Used by the
+	// daemon's loop only.
+	lastStats *StateStats
 }
 
 // specMetrics describe each spec's certificate and order.
@@ -462,7 +466,8 @@ func (m *Metrics) ObserveCycle(trigger string, ok bool, d time.Duration, end tim
 			m.actions.WithLabelValues(n.Kind).Inc()
 		}
 	}
-	if stats != nil {
+	if stats != nil && stats != m.lastStats {
+		m.lastStats = stats
 		m.orders.Reset()
 		for status, n := range stats.orders {
 			m.orders.WithLabelValues(status).Set(float64(n))
@@ -561,8 +566,18 @@ type certDates struct {
 // CountState reads the numbers from the state at now (under the store's lock, so
 // it must be quick and keep nothing).
 func CountState(f *state.File, now time.Time) *StateStats {
-	st := &StateStats{orders: map[string]int{}, waiting: map[string]int{}}
+	st, _ := countState(f, now)
+	return st
+}
+
+// countState is CountState, and also returns the first time after now at
+// which an entry's reissue may become overdue (zero: none may).
+func countState(f *state.File, now time.Time) (st *StateStats, until time.Time) {
+	st = &StateStats{orders: map[string]int{}, waiting: map[string]int{}}
 	for name, e := range f.Entries {
+		if t := reconcile.ReissueOverdueFrom(e); t.After(now) && (until.IsZero() || t.Before(until)) {
+			until = t
+		}
 		if e.OrderID != 0 {
 			status := e.Status
 			if status == "" {
@@ -584,7 +599,34 @@ func CountState(f *state.File, now time.Time) *StateStats {
 			st.pendingRevokes++
 		}
 	}
-	return st
+	return st, until
+}
+
+// StateCounter keeps the numbers CountState read last, so that a
+// daemon's idle cycles over 100,000 entries do not read every entry again
+// (issue 27). The zero value is ready; it is used by one goroutine.
+type StateCounter struct {
+	stats   *StateStats
+	version uint64
+	// at is the time the numbers were read at; until is the first time
+	// after it at which an entry's reissue may become overdue (zero:
+	// none may).
+	at, until time.Time
+}
+
+// Count returns CountState(f, now). It returns the numbers read last
+// when the state is the same (version, the store's state.Store.Version,
+// read before f is) and now is from their time up to (not including) the
+// first time an entry's reissue may become overdue by the clock alone
+// (reconcile.ReissueOverdueFrom): the only number that depends on the
+// time. The numbers returned are not changed afterwards.
+func (c *StateCounter) Count(version uint64, f *state.File, now time.Time) *StateStats {
+	if c.stats != nil && c.version == version && !now.Before(c.at) && (c.until.IsZero() || now.Before(c.until)) {
+		return c.stats
+	}
+	c.stats, c.until = countState(f, now)
+	c.version, c.at = version, now
+	return c.stats
 }
 
 // handler serves /healthz, /readyz, /status and /metrics.
