@@ -14,8 +14,9 @@ import (
 // rest of an idle cycle (issue 27). It keeps what holds compares and
 // nothing else of the input (not the index, the ordering options or the
 // --replace set), and is cleared by a cycle that plans from more than
-// the state and the specs: the state copy it names is then the current
-// one until the next cycle, never an outdated copy kept for many cycles.
+// the state and the specs: it holds at most the last cycle's state copy
+// (as Reconciler.seen.indexFrom does), never one kept over cycles that
+// observed changes after an apply's writes.
 type planMemo struct {
 	in    memoInput // what it was planned from
 	plan  *Plan     // kept as made; planOf hands out copies
