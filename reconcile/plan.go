@@ -355,12 +355,33 @@ func indexOf(known *state.File) *knownIndex {
 	return idx
 }
 
-// orderingOptionsOf returns d's ordering options (see OrderingOptions).
-func (in *planInput) orderingOptionsOf(d *spec.Order) map[string]string {
-	if in.OrderingOptions != nil {
-		return in.OrderingOptions(d)
+// optionsChanged returns changedKeys(old, d.OrderingOptions()): the
+// ordering-only options recorded for d's order (old, the entry's) whose
+// values d changed, sorted. An entry that records none (an order adopted,
+// or placed by an older certform) asks nothing of d. A daemon's plan
+// compares with the options it keeps (OrderingOptions); otherwise each
+// recorded key is looked up alone, without building d's map (plan memory,
+// issue 27).
+func (pc *planCtx) optionsChanged(old map[string]string, d *spec.Order) []string {
+	switch {
+	case len(old) == 0:
+		return nil
+	case pc.in.OrderingOptions != nil:
+		return changedKeys(old, pc.in.OrderingOptions(d))
 	}
-	return d.OrderingOptions()
+	return optionsChanged(old, d)
+}
+
+// optionsChanged is changedKeys(old, d.OrderingOptions()), key by key.
+func optionsChanged(old map[string]string, d *spec.Order) []string {
+	var out []string
+	for k, was := range old {
+		if v, ok := d.OrderingOption(k); ok && v != was {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // adoptee is an order a spec names with order_id, as read from
@@ -1054,7 +1075,7 @@ func (pc *planCtx) fieldChanges(note noteFunc, d *spec.Order, e *state.Entry, st
 		note(NoteNeedsNewOrder, e.OrderID, "certform does not buy a new certificate by itself: for a new order, give the spec a new name; revoke the old order (revoke: true under the old name) only once the new certificate is installed",
 			"%s changed; %s fixed once ordered, and order %d keeps %s", strings.Join(changedFixed, ", "), isAre(len(changedFixed)), e.OrderID, itThem(len(changedFixed)))
 	}
-	if changed := changedKeys(e.Options, pc.in.orderingOptionsOf(d)); len(changed) > 0 {
+	if changed := pc.optionsChanged(e.Options, d); len(changed) > 0 {
 		note(NoteNoEffect, e.OrderID, "",
 			"%s changed; %s only used while ordering and has no effect on order %d", strings.Join(changed, ", "), isAre(len(changed)), e.OrderID)
 	}

@@ -3,16 +3,44 @@ package reconcile
 import (
 	"slices"
 	"time"
+
+	"github.com/certform/certform/spec"
+	"github.com/certform/certform/state"
 )
 
 // planMemo is a daemon's last plan made from the state and the specs
 // alone (see Reconciler.planOf), kept for its idle cycles: over 100,000
 // specs, planning each spec again against its entry costs more than the
-// rest of an idle cycle (issue 27).
+// rest of an idle cycle (issue 27). It keeps what holds compares and
+// nothing else of the input (not the index, the ordering options or the
+// --replace set), and is cleared by a cycle that plans from more than
+// the state and the specs: it holds at most the last cycle's state copy
+// (as Reconciler.seen.indexFrom does), never one kept over cycles that
+// observed changes after an apply's writes.
 type planMemo struct {
-	in    planInput // what it was planned from; Known and Desired are never changed
+	in    memoInput // what it was planned from
 	plan  *Plan     // kept as made; planOf hands out copies
 	until time.Time // see planUntil
+}
+
+// memoInput is what of a planInput planMemo.holds compares. Known and
+// Desired are never changed by the plan.
+type memoInput struct {
+	known               *state.File
+	desired             []*spec.Order
+	invalid, unreadable []string
+	noKeyStore          bool
+	maxRevocations      int
+	maxPurchases        int
+	resendAfter         time.Duration
+	now                 time.Time
+}
+
+// memoInputOf returns what of in planMemo.holds compares.
+func memoInputOf(in planInput) memoInput {
+	return memoInput{known: in.Known, desired: in.Desired, invalid: in.Invalid, unreadable: in.Unreadable,
+		noKeyStore: in.NoKeyStore, maxRevocations: in.MaxRevocations, maxPurchases: in.MaxPurchases,
+		resendAfter: in.ResendAfter, now: in.Now}
 }
 
 // planOf returns plan(in), the one kept from an earlier cycle when in is
@@ -21,17 +49,22 @@ type planMemo struct {
 // change), the same specs (the spec cache hands out the same *spec.Order
 // for a file that did not change), the same limits, and nothing observed,
 // consulted or read from CertCentral. Only a Reconciler with a spec cache
-// (the daemon) keeps one.
+// (the daemon) keeps one; a cycle planned from more than the state and
+// the specs drops it.
 func (r *Reconciler) planOf(in planInput) *Plan {
-	if r.Cache == nil || r.editSpecs != nil || !fromStateAlone(in) {
+	if r.Cache == nil || r.editSpecs != nil {
 		return plan(in)
 	}
 	m := &r.seen.plan
+	if !fromStateAlone(in) {
+		*m = planMemo{}
+		return plan(in)
+	}
 	if m.plan != nil && m.holds(in) {
 		return m.plan.copy()
 	}
 	p, until := planUntil(in)
-	*m = planMemo{in: in, plan: p.copy(), until: until}
+	*m = planMemo{in: memoInputOf(in), plan: p.copy(), until: until}
 	return p
 }
 
@@ -47,10 +80,10 @@ func fromStateAlone(in planInput) bool {
 // but for a time from the kept one up to (not including) until.
 func (m *planMemo) holds(in planInput) bool {
 	k := &m.in
-	return in.Known == k.Known && slices.Equal(in.Desired, k.Desired) && slices.Equal(in.Invalid, k.Invalid) &&
-		slices.Equal(in.Unreadable, k.Unreadable) && in.NoKeyStore == k.NoKeyStore && in.MaxRevocations == k.MaxRevocations &&
-		in.MaxPurchases == k.MaxPurchases && in.ResendAfter == k.ResendAfter &&
-		!in.Now.Before(k.Now) && (m.until.IsZero() || in.Now.Before(m.until))
+	return in.Known == k.known && slices.Equal(in.Desired, k.desired) && slices.Equal(in.Invalid, k.invalid) &&
+		slices.Equal(in.Unreadable, k.unreadable) && in.NoKeyStore == k.noKeyStore && in.MaxRevocations == k.maxRevocations &&
+		in.MaxPurchases == k.maxPurchases && in.ResendAfter == k.resendAfter &&
+		!in.Now.Before(k.now) && (m.until.IsZero() || in.Now.Before(m.until))
 }
 
 // copy returns a copy of p whose lists can be changed (appended to, an

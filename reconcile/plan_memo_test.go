@@ -3,10 +3,14 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"reflect"
+	"runtime"
+	"slices"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/certform/certform/spec"
 	"github.com/certform/certform/state"
@@ -40,6 +44,11 @@ func TestPlanOf_clockCrossesRenewal(t *testing.T) {
 	if len(p.Actions) != 1 || p.Actions[0].Kind != KindRenew {
 		t.Fatalf("once the renewal is due: %+v, want one renewal (the clock alone changed)", p.Actions)
 	}
+	// The clock set back to before the renewal is due plans again.
+	in.Now = t0.Add(10*24*time.Hour - time.Second)
+	if p := r.planOf(in); len(p.Actions) != 0 || !reflect.DeepEqual(p, plan(in)) {
+		t.Fatalf("the clock back a second before the renewal is due: %+v, want no action", p.Actions)
+	}
 }
 
 func TestPlanOf_inputChanged(t *testing.T) {
@@ -68,15 +77,87 @@ func TestPlanOf_inputChanged(t *testing.T) {
 	}
 	// The clock going back plans again.
 	in.Now = t0.Add(-time.Hour)
-	if p := r.planOf(in); len(p.Actions) != 1 {
+	if p := r.planOf(in); len(p.Actions) != 1 || !reflect.DeepEqual(p, plan(in)) {
 		t.Fatalf("clock back: %+v", p.Actions)
 	}
-	// What the caller does to a plan handed out does not change the next.
-	p := r.planOf(in)
-	p.Actions[0].Name = "changed"
-	p.Notes = append(p.Notes, Note{Kind: NoteWarning})
-	if q := r.planOf(in); q.Actions[0].Name != "api" || len(q.Notes) != 0 {
-		t.Fatalf("the kept plan changed with the one handed out: %+v %+v", q.Actions, q.Notes)
+	// What the caller does to a plan handed out (holdOnClock,
+	// validatedNotes and addStep set, move and append) does not change
+	// the next: neither to one handed out from the kept plan ...
+	change := func(p *Plan) {
+		p.Actions[0].Name = "changed"
+		p.Blocked = append(p.Blocked, p.Actions[0])
+		p.Notes = append(p.Notes, Note{Kind: NoteWarning})
+	}
+	change(r.planOf(in))
+	if q := r.planOf(in); !reflect.DeepEqual(q, plan(in)) {
+		t.Fatalf("the kept plan changed with the one handed out: %+v %+v %+v", q.Actions, q.Blocked, q.Notes)
+	}
+	// ... nor to the one planned when the plan was kept.
+	in.Now = t0.Add(-2 * time.Hour)
+	change(r.planOf(in))
+	if q := r.planOf(in); !reflect.DeepEqual(q, plan(in)) {
+		t.Fatalf("the kept plan changed with the one planned with it: %+v %+v %+v", q.Actions, q.Blocked, q.Notes)
+	}
+}
+
+// TestPlanOf_limitsChanged: a kept plan is not handed out for an input
+// that differs only in a limit (--max-purchases, --max-revocations,
+// --resend-after) or in having a key store.
+func TestPlanOf_limitsChanged(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	revoke := mkOrder("old", withRevoke)
+	resumed := mkOrder("resumed")
+	specs := []*spec.Order{mkOrder("new"), mkOrder("keyed", func(o *spec.Order) { o.CSR, o.KeyType = "", "ecdsa-p256" }), revoke, resumed}
+	f := known(map[string]*state.Entry{
+		"old": entryFor(revoke, 100001, func(e *state.Entry) { e.Names = specNames(revoke) }),
+		"resumed": entryFor(resumed, 0, func(e *state.Entry) {
+			e.Intent = &state.Intent{Action: state.IntentOrder, AlternativeOrderID: "cf-resumed", Started: t0.Add(-time.Hour)}
+		}),
+	})
+	for _, tc := range []struct {
+		name   string
+		change func(in *planInput)
+	}{
+		{"max purchases", func(in *planInput) { in.MaxPurchases = 0 }},
+		{"max revocations", func(in *planInput) { in.MaxRevocations = 0 }},
+		{"resend after", func(in *planInput) { in.ResendAfter = 3 * time.Hour }},
+		{"no key store", func(in *planInput) { in.NoKeyStore = true }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, in := memoRig(specs, f, t0)
+			in.ResendAfter = 2 * time.Hour
+			before := r.planOf(in)
+			tc.change(&in)
+			got, want := r.planOf(in), plan(in)
+			if reflect.DeepEqual(before, want) {
+				t.Fatalf("the change changes nothing: the test tests nothing (%s)", want.Summary())
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("after the change: the kept plan (%s), want a fresh one (%s)", got.Summary(), want.Summary())
+			}
+		})
+	}
+}
+
+// TestPlanOf_revocationLeavesWindow: a revocation blocked by
+// --max-revocations is planned once the revocation that used the budget
+// leaves its 24-hour window (a revocation exactly 24 hours old still
+// counts), the clock alone having moved.
+func TestPlanOf_revocationLeavesWindow(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	o := mkOrder("shop", withRevoke)
+	f := known(map[string]*state.Entry{"shop": entryFor(o, 100001, func(e *state.Entry) { e.Names = specNames(o) })})
+	f.Revocations = []state.Revocation{{Name: "gone", OrderID: 99, Time: t0.Add(-23 * time.Hour)}}
+	r, in := memoRig([]*spec.Order{o}, f, t0)
+	for _, step := range []struct {
+		after   time.Duration
+		revokes int
+	}{{0, 0}, {time.Hour - time.Second, 0}, {time.Hour, 0}, {time.Hour + time.Second, 1}} {
+		in.Now = t0.Add(step.after)
+		p := r.planOf(in)
+		if len(p.Actions) != step.revokes || !reflect.DeepEqual(p, plan(in)) {
+			t.Fatalf("at t0+%s: %s, want %d revocation(s), as planned afresh", step.after, p.Summary(), step.revokes)
+		}
 	}
 }
 
@@ -222,5 +303,55 @@ func TestPrepare_keptPlanSeesTheClock(t *testing.T) {
 	r.clock.Add(time.Minute)
 	if p := prepare(); len(p.Actions) != 1 || p.Actions[0].Kind != KindRenew {
 		t.Fatalf("once the renewal is due: %+v, want the renewal", p.Actions)
+	}
+}
+
+// TestPlanOf_observedCycleDropsKept: a cycle that plans from what it
+// observed of CertCentral drops the kept plan, and with it the state copy
+// it was planned from: after an apply's writes and cycles that observe
+// changes, no outdated copy of the state stays in memory (about 110 MB at
+// 100,000 entries).
+func TestPlanOf_observedCycleDropsKept(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	o := mkOrder("shop")
+	r, in := memoRig([]*spec.Order{o}, known(map[string]*state.Entry{"shop": entryFor(o, 100001)}), t0)
+	r.planOf(in)
+	if r.seen.plan.plan == nil {
+		t.Fatal("no plan kept: the test tests nothing")
+	}
+	outdated := weak.Make(in.Known)
+	// The next cycle plans from a new copy (an apply wrote) and from
+	// what it observed.
+	in.Known = known(map[string]*state.Entry{"shop": entryFor(o, 100001, func(e *state.Entry) { e.Status = "pending" })})
+	in.Observed = map[string]*observed{"shop": {Status: "issued", Names: specNames(o)}}
+	r.planOf(in)
+	if r.seen.plan.plan != nil || r.seen.plan.in.known != nil || r.seen.plan.in.desired != nil {
+		t.Fatalf("a cycle that observed kept %+v", r.seen.plan)
+	}
+	in = planInput{}
+	runtime.GC()
+	if outdated.Value() != nil {
+		t.Fatal("the state copy of the kept plan is still in memory after a cycle that observed")
+	}
+	runtime.KeepAlive(r) // the daemon's Reconciler lives on
+}
+
+// TestOrderingOptions_sameSpecsKeepMisses: an idle cycle (the same
+// specs as the last) keeps the ordering options of a spec its plan asks
+// for first, for the next cycles.
+func TestOrderingOptions_sameSpecsKeepMisses(t *testing.T) {
+	a, b := mkOrder("a"), mkOrder("b", func(o *spec.Order) { o.Comments = "for b" })
+	specs := []*spec.Order{a, b}
+	r := &Reconciler{Cache: spec.NewCache()}
+	r.orderingOptions(specs)(a)
+	// The same specs: b is asked for first now (its entry changed, say).
+	if got := r.orderingOptions(slices.Clone(specs))(b); !maps.Equal(got, b.OrderingOptions()) {
+		t.Fatalf("b's options %v, want %v", got, b.OrderingOptions())
+	}
+	if _, ok := r.seen.options[b]; !ok {
+		t.Fatal("b's options were computed and not kept: every plan computes them again")
+	}
+	if got := r.orderingOptions(slices.Clone(specs))(b); !maps.Equal(got, b.OrderingOptions()) {
+		t.Fatalf("b's options %v, want %v", got, b.OrderingOptions())
 	}
 }

@@ -374,15 +374,19 @@ func (r *Reconciler) planInputOf(specs *spec.Result, known *state.File, obs map[
 // options computed then. Only this cycle's specs are kept for the next;
 // when they are exactly the last cycle's (an idle cycle: the same list,
 // compared in order, with no look-up per spec), the last cycle's map is
-// kept as it is, not copied entry by entry.
+// kept as it is, not copied entry by entry, and a spec the plan asks for
+// first now is added to it. The map holds only the specs a plan asked
+// for (those whose entry records ordering options).
 func (r *Reconciler) orderingOptions(specs []*spec.Order) func(*spec.Order) map[string]string {
 	prev := r.seen.options
 	if prev != nil && slices.Equal(r.seen.optionsOf, specs) {
 		return func(o *spec.Order) map[string]string {
-			if m, ok := prev[o]; ok {
-				return m
+			m, ok := prev[o]
+			if !ok {
+				m = o.OrderingOptions()
+				prev[o] = m
 			}
-			return o.OrderingOptions()
+			return m
 		}
 	}
 	next := make(map[*spec.Order]map[string]string, len(specs))

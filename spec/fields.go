@@ -208,3 +208,14 @@ func (o *Order) OrderingOptions() map[string]string {
 	}
 	return out
 }
+
+// OrderingOption returns the order's ordering-only setting key as
+// OrderingOptions records it (OrderingOptions()[key]) without building
+// the map, and false for a key that is not an ordering-only key.
+func (o *Order) OrderingOption(key string) (string, bool) {
+	f, ok := keys[key]
+	if !ok || f.class != OrderingOnly {
+		return "", false
+	}
+	return f.option(o), true
+}

@@ -293,6 +293,10 @@ func (s *specMemo) remember(rows []status.Entry, revoked map[string]bool, now ti
 // those of specs gone are deleted: a quiet cycle over 10,000 specs touches
 // none.
 func (m *Metrics) ObserveSpecs(rows []status.Entry, revoked map[string]bool, now time.Time) {
+	// The wall clock alone: a reading of time.Now compares with the last
+	// one on the monotonic clock, which does not see the wall clock
+	// stepped back (the Ready conditions read the wall clock).
+	now = now.Round(0)
 	m.specs.mu.Lock()
 	defer m.specs.mu.Unlock()
 	if m.specs.unchanged(rows, revoked, now) {
@@ -621,6 +625,10 @@ type StateCounter struct {
 // (reconcile.ReissueOverdueFrom): the only number that depends on the
 // time. The numbers returned are not changed afterwards.
 func (c *StateCounter) Count(version uint64, f *state.File, now time.Time) *StateStats {
+	// The wall clock alone, which the numbers are read on: a reading of
+	// time.Now compares with the last one on the monotonic clock, which
+	// does not see the wall clock stepped back.
+	now = now.Round(0)
 	if c.stats != nil && c.version == version && !now.Before(c.at) && (c.until.IsZero() || now.Before(c.until)) {
 		return c.stats
 	}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/certform/certform/daemon/serve/servetest"
 	"github.com/certform/certform/state"
@@ -311,5 +312,64 @@ func TestMetrics_specsSameRows(t *testing.T) {
 	m.ObserveSpecs(slices.Clone(rows), map[string]bool{"b": true}, soon)
 	if got := servetest.Gauges(t, m.reg, "certform_certificate_ready_status"); len(got) != 3 {
 		t.Errorf("b revoked: ready %q, want a's alone", got)
+	}
+}
+
+// wallSteppedBack returns what time.Now reads a second after now once the
+// system's wall clock was stepped back by back: the monotonic reading a
+// second later, the wall clock back-1s earlier. No exported function of
+// package time makes such a reading (Add moves both clocks), so the
+// monotonic reading is copied in by hand; the result is checked.
+func wallSteppedBack(t *testing.T, now time.Time, back time.Duration) time.Time {
+	t.Helper()
+	type timeLayout struct { // time.Time's fields
+		wall uint64
+		ext  int64 // the monotonic reading, when wall says there is one
+		loc  *time.Location
+	}
+	later, earlier := now.Add(time.Second), now.Add(time.Second-back)
+	raw := *(*timeLayout)(unsafe.Pointer(&earlier))
+	raw.ext = (*timeLayout)(unsafe.Pointer(&later)).ext
+	stepped := *(*time.Time)(unsafe.Pointer(&raw))
+	if stepped.Before(now) || !stepped.Round(0).Equal(later.Round(0).Add(-back)) {
+		t.Fatalf("could not make a reading after a step of the wall clock (time.Time's layout changed?): %v from %v", stepped, now)
+	}
+	return stepped
+}
+
+// TestStateCounter_wallClockBack: the numbers are read again when the
+// wall clock was stepped back, also when time.Now's monotonic reading
+// (which the daemon's clock has) moved on.
+func TestStateCounter_wallClockBack(t *testing.T) {
+	now := time.Now()
+	day := 24 * time.Hour
+	// The certificate ended a day ago: its reissue is overdue since 8
+	// days ago.
+	e := &state.Entry{OrderID: 1, Status: "issued", AutoReissue: true, CertificateID: 10, NotAfter: now.Add(-day).Round(0), OrderValidTill: now.Add(100 * day).Round(0)}
+	f := &state.File{Entries: map[string]*state.Entry{"shop": e}}
+	var c StateCounter
+	if got := c.Count(1, f, now); !slices.Equal(got.reissueOverdue, []string{"shop"}) {
+		t.Fatalf("now: overdue %q, want shop", got.reissueOverdue)
+	}
+	if got := c.Count(1, f, wallSteppedBack(t, now, 30*day)); len(got.reissueOverdue) != 0 {
+		t.Fatalf("the wall clock 30 days back: overdue %q, want none", got.reissueOverdue)
+	}
+}
+
+// TestMetrics_specsWallClockBack: ObserveSpecs sets the Ready
+// conditions again when the wall clock was stepped back to before a
+// certificate's end, also when time.Now's monotonic reading moved on.
+func TestMetrics_specsWallClockBack(t *testing.T) {
+	m := NewMetrics()
+	now := time.Now()
+	ended := now.Add(-time.Hour).Round(0)
+	rows := []status.Entry{{Name: "a", OrderID: 1, Status: "issued", NotAfter: &ended}}
+	m.ObserveSpecs(rows, nil, now)
+	if got := servetest.Gauges(t, m.reg, "certform_certificate_ready_status"); !slices.Contains(got, "condition=False,name=a: 1") {
+		t.Fatalf("after the end: ready %q, want False", got)
+	}
+	m.ObserveSpecs(rows, nil, wallSteppedBack(t, now, 2*time.Hour))
+	if got := servetest.Gauges(t, m.reg, "certform_certificate_ready_status"); slices.Contains(got, "condition=False,name=a: 1") {
+		t.Fatalf("the wall clock back to before the end: ready %q, want it no longer False", got)
 	}
 }
