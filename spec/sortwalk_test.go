@@ -1,0 +1,155 @@
+package spec
+
+import (
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSortByName_stable checks that sortByName, which sorts (name, place)
+// pairs, gives slices.SortStableFunc's order of the orders themselves,
+// duplicate names included.
+func TestSortByName_stable(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	for round := 0; round < 200; round++ {
+		n := rng.Intn(60)
+		orders := make([]*Order, n)
+		for i := range orders {
+			orders[i] = &Order{Name: fmt.Sprintf("o%d", rng.Intn(n/2+1)), File: fmt.Sprintf("f%d.yaml", i)}
+		}
+		if round%10 == 0 { // an already sorted input
+			slices.SortStableFunc(orders, func(a, b *Order) int { return strings.Compare(a.Name, b.Name) })
+		}
+		want := slices.Clone(orders)
+		slices.SortStableFunc(want, func(a, b *Order) int { return strings.Compare(a.Name, b.Name) })
+		got := slices.Clone(orders)
+		sortByName(got)
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("round %d: at %d got %s (%s), want %s (%s)", round, i, got[i].Name, got[i].File, want[i].Name, want[i].File)
+			}
+		}
+	}
+}
+
+// TestStatStamp_os checks that statStamp, which calls stat(2) itself, gives
+// the stamp of os.Stat's answer: of a file, through a symlink, of a folder,
+// and zero for a missing file.
+func TestStatStamp_os(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "a.yaml")
+	if err := os.WriteFile(f, []byte("name: a\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("a.yaml", filepath.Join(dir, "l.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{f, filepath.Join(dir, "l.yaml"), dir} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := statStamp(p), stampOf(fi); got != want || got == (stamp{}) {
+			t.Errorf("%s: statStamp %+v, os.Stat %+v", p, got, want)
+		}
+	}
+	if got := statStamp(filepath.Join(dir, "missing")); got != (stamp{}) {
+		t.Errorf("missing file: %+v, want zero", got)
+	}
+}
+
+// TestUniqueSources_map checks that uniqueSources keeps what a map from
+// full path to source, filled in order, kept, sorted by path.
+func TestUniqueSources_map(t *testing.T) {
+	rng := rand.New(rand.NewSource(2))
+	for round := 0; round < 200; round++ {
+		n := rng.Intn(40)
+		read := make([]source, n)
+		m := map[string]source{}
+		for i := range read {
+			k := rng.Intn(n/2 + 1)
+			read[i] = source{rel: fmt.Sprintf("r%d", k), full: fmt.Sprintf("/d/r%d", k), st: stamp{size: int64(i)}}
+			m[read[i].full] = read[i]
+		}
+		var want []source
+		for _, s := range m {
+			want = append(want, s)
+		}
+		sort.Slice(want, func(i, j int) bool { return want[i].rel < want[j].rel })
+		if got := uniqueSources(read); !slices.Equal(got, want) {
+			t.Fatalf("round %d: got %v, want %v", round, got, want)
+		}
+	}
+}
+
+// TestLoadWith_cacheSortsAsLoad checks that loads through a Cache, which
+// reuse the last load's sort when every file was served from it, give the
+// orders and errors of a load without one: duplicate names across files
+// out of name order, then after a file changed (its order renamed), then
+// after a file was added.
+func TestLoadWith_cacheSortsAsLoad(t *testing.T) {
+	spec := func(names ...string) string {
+		var sb strings.Builder
+		for i, n := range names {
+			if i > 0 {
+				sb.WriteString("---\n")
+			}
+			fmt.Fprintf(&sb, "name: %s\ncommon_name: %s.example.com\nkey_type: ecdsa-p256\n", n, n)
+		}
+		return sb.String()
+	}
+	dir := writeTree(t, map[string]string{
+		"defaults.yaml": "organization_id: 1\nkey_rotation: never\n",
+		"a/1.yaml":      spec("m", "b", "z"),
+		"b/2.yaml":      spec("c", "b"),
+		"c/3.yaml":      spec("a", "m", "y"),
+		"4.yaml":        spec("x", "b"),
+	})
+	cache := NewCache()
+	same := func(step string) {
+		t.Helper()
+		want, err := Load(dir)
+		if err != nil || len(want.Orders) < 4 || len(want.Invalid) == 0 {
+			t.Fatalf("%v: a tree of valid and duplicate specs expected:\n%s", err, describeResult(want))
+		}
+		for round := 0; round < 2; round++ { // the second served from the cache
+			got, err := LoadWith(dir, cache)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g, w := describeResult(got), describeResult(want); g != w {
+				t.Fatalf("%s, load %d through the cache:\n%s\nwant:\n%s", step, round+1, g, w)
+			}
+		}
+	}
+	same("first")
+	later := time.Now().Add(time.Second)
+	if err := os.WriteFile(filepath.Join(dir, "b/2.yaml"), []byte(spec("c", "a", "n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Chtimes(filepath.Join(dir, "b/2.yaml"), later, later)
+	same("changed")
+	if err := os.WriteFile(filepath.Join(dir, "0.yaml"), []byte(spec("z", "d")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	same("added")
+}
+
+// describeResult lists a result's orders (name, file) and errors.
+func describeResult(res *Result) string {
+	var sb strings.Builder
+	for _, o := range res.Orders {
+		fmt.Fprintf(&sb, "order %s %s\n", o.Name, o.File)
+	}
+	for _, e := range res.Errors {
+		fmt.Fprintf(&sb, "error %s\n", e.Error())
+	}
+	fmt.Fprintf(&sb, "invalid %v\n", res.Invalid)
+	return sb.String()
+}
