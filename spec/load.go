@@ -31,10 +31,15 @@ const MaxFileSize = 1 << 20
 // and not an editor leftover. It knows nothing of .certformignore; see
 // Tree.Skip for that.
 func IsSpecFile(rel string) bool {
-	for _, part := range strings.Split(rel, "/") {
+	for rest := rel; ; {
+		part, more, found := strings.Cut(rest, "/")
 		if IgnoredName(part) {
 			return false
 		}
+		if !found {
+			break
+		}
+		rest = more
 	}
 	return hasSpecSuffix(rel)
 }

@@ -153,3 +153,53 @@ func describeResult(res *Result) string {
 	fmt.Fprintf(&sb, "invalid %v\n", res.Invalid)
 	return sb.String()
 }
+
+// TestStatChangeTime_os checks that statChangeTime gives changeTime of
+// os.Lstat's (os.Stat's, when following) answer, and false for a missing
+// file.
+func TestStatChangeTime_os(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "a.yaml")
+	if err := os.WriteFile(f, []byte("name: a\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(f, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("a.yaml", filepath.Join(dir, "l.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{f, filepath.Join(dir, "l.yaml"), dir} {
+		for _, follow := range []bool{false, true} {
+			stat := os.Lstat
+			if follow {
+				stat = os.Stat
+			}
+			fi, err := stat(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, ok := statChangeTime(p, follow); !ok || !got.Equal(changeTime(fi)) {
+				t.Errorf("%s (follow %v): %v %v, want %v", p, follow, got, ok, changeTime(fi))
+			}
+		}
+	}
+	if _, ok := statChangeTime(filepath.Join(dir, "missing"), false); ok {
+		t.Error("missing file: ok")
+	}
+}
+
+// TestIsSpecFile_parts checks IsSpecFile on paths whose parts are hidden or
+// editor leftovers.
+func TestIsSpecFile_parts(t *testing.T) {
+	for rel, want := range map[string]bool{
+		"a.yaml": true, "A.YML": true, "x/y/a.yaml": true, ".a.yaml": false, "x/.git/a.yaml": false,
+		".x/a.yaml": false, "x/a.yaml~": false, "#x#/a.yaml": false, "x/a.txt": false, "x.swp/a.yaml": false,
+		"": false, "x/": false, "a.yaml/b": false,
+	} {
+		if got := IsSpecFile(rel); got != want {
+			t.Errorf("IsSpecFile(%q) = %v, want %v", rel, got, want)
+		}
+	}
+}
