@@ -112,3 +112,24 @@ func BenchmarkLoadUnchanged10000(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkReach10000 is the daemon watcher's resync over the tree of
+// BenchmarkLoad10000: Tree.Reach from the root (issue 27).
+func BenchmarkReach10000(b *testing.B) {
+	dir := writeBenchTree(b)
+	tree, err := OpenTree(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r, err := tree.Reach(tree.Root)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(r.Dirs) < 2 {
+			b.Fatalf("%d folders", len(r.Dirs))
+		}
+	}
+}

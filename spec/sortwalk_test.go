@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/certform/certform/spec/spectest"
+	"github.com/google/go-cmp/cmp"
 )
 
 // TestSortByName_stable checks that sortByName, which sorts (name, place)
@@ -200,6 +203,96 @@ func TestIsSpecFile_parts(t *testing.T) {
 	} {
 		if got := IsSpecFile(rel); got != want {
 			t.Errorf("IsSpecFile(%q) = %v, want %v", rel, got, want)
+		}
+	}
+}
+
+// reachFull is Reach over the full walk, which visits every entry: what
+// Reach gave before it passed over files met in place.
+func reachFull(t *testing.T, tree *Tree, start string) *Reach {
+	t.Helper()
+	r := &Reach{}
+	err := tree.walk(start, func(e *entry) {
+		switch {
+		case e.kind == entryDir:
+			r.Dirs = append(r.Dirs, e.real)
+			if e.linked {
+				r.LinkedDirs = append(r.LinkedDirs, e.real)
+			}
+		case e.kind == entryFile && e.linked:
+			r.LinkedFiles = append(r.LinkedFiles, e.real)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestTree_Reach_fullWalk checks that Reach, whose walk passes over what
+// cannot lead to a folder or a linked file, gives what a full walk gives,
+// from the root and from folders below it: a ConfigMap volume, plain and
+// excluded folders, symlinks to hidden and visible files and folders, a
+// loop, editor leftovers.
+func TestTree_Reach_fullWalk(t *testing.T) {
+	dir := t.TempDir()
+	stamp := "..2026_11_25_10_00_00.123"
+	if err := spectest.ConfigMap(dir, map[string]string{"a.yaml": "name: a\n", "team/b.yaml": "name: b\n", "team/deep/c.yaml": "name: c\n"}, stamp); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"plain/sub", "excluded/inner", ".hidden/h", "x~"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files := map[string]string{
+		IgnoreFile:                  "excluded/\n*.skip.yaml\n",
+		"plain/s.yaml":              "name: s\n",
+		"plain/sub/t.yaml":          "name: t\n",
+		"plain/notes.txt":           "x\n",
+		"plain/u.skip.yaml":         "name: u\n",
+		".hidden/h/v.yaml":          "name: v\n",
+		".hidden/w.yaml":            "name: w\n",
+		"excluded/inner/x.yaml":     "name: x\n",
+		"plain/sub/leftover.yaml~":  "name: y\n",
+		"plain/sub/#autosave.yaml#": "name: z\n",
+	}
+	for rel, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, rel), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	links := map[string]string{
+		"plain/to-hidden":     "../.hidden/h",      // a hidden folder, read through the link
+		"plain/w.yaml":        "../.hidden/w.yaml", // a hidden file, read through the link
+		"plain/sub/loop":      "..",                // read in place
+		"plain/to-excluded":   "../excluded/inner", // an excluded folder, read through the link
+		"plain/s2.yaml":       "s.yaml",            // read in place
+		"plain/.hidden-link":  "sub",
+		"plain/broken.yaml":   "nowhere.yaml",
+		"plain/outside.yaml":  "/etc/hostname",
+		"plain/sub/link.skip": "../s.yaml",
+	}
+	for rel, target := range links {
+		if err := os.Symlink(target, filepath.Join(dir, rel)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tree, err := OpenTree(dir)
+	if err != nil || tree.IgnoreErr != nil {
+		t.Fatal(err, tree.IgnoreErr)
+	}
+	for _, start := range []string{tree.Root, filepath.Join(tree.Root, "plain"), filepath.Join(tree.Root, "plain", "sub"), filepath.Join(tree.Root, stamp, "team")} {
+		got, err := tree.Reach(start)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := reachFull(t, tree, start)
+		if len(want.Dirs) < 2 && start == tree.Root {
+			t.Fatalf("a tree of folders expected, got %+v", want)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("Reach(%s) (-full walk +got):\n%s", start, diff)
 		}
 	}
 }

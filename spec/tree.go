@@ -276,11 +276,27 @@ func (t *Tree) walk(start string, visit func(*entry)) error {
 	return w.dir(rel, start, false)
 }
 
+// walkReach is walk for what Reach needs: the folders walked and the
+// files read through a symlink. It visits no entry passed over by its name
+// and no file met in place (not through a symlink): they lead to no folder
+// nor linked file (issue 27: at 100,000 specs the watcher's resync named
+// and matched every spec file only to drop it).
+func (t *Tree) walkReach(start string, visit func(*entry)) error {
+	rel, ok := t.rel(start)
+	if !ok {
+		return fmt.Errorf("%s is outside the spec directory %s", start, t.Root)
+	}
+	w := &treeWalk{t: t, visit: visit, visited: map[string]bool{}, reachOnly: true}
+	return w.dir(rel, start, false)
+}
+
 type treeWalk struct {
 	t       *Tree
 	visit   func(*entry)
 	visited map[string]bool // real folders walked
 	cur     entry           // the entry visit is given
+	// reachOnly passes over, unvisited, what walkReach does not visit.
+	reachOnly bool
 }
 
 // emit calls visit with e. The entry visit is given is the walk's own,
@@ -306,6 +322,9 @@ func (w *treeWalk) dir(rel, real string, linked bool) error {
 	}
 	for _, de := range ents {
 		name := de.Name()
+		if w.reachOnly && (IgnoredName(name) || (!linked && de.Type()&(fs.ModeDir|fs.ModeSymlink) == 0)) {
+			continue
+		}
 		crel, creal := path.Join(rel, name), filepath.Join(real, name)
 		isLink := de.Type()&fs.ModeSymlink != 0
 		if IgnoredName(name) {
@@ -417,7 +436,7 @@ type Reach struct {
 // read.
 func (t *Tree) Reach(start string) (*Reach, error) {
 	r := &Reach{}
-	err := t.walk(start, func(e *entry) {
+	err := t.walkReach(start, func(e *entry) {
 		switch {
 		case e.kind == entryDir:
 			r.Dirs = append(r.Dirs, e.real)
