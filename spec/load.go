@@ -348,23 +348,38 @@ func sortErrors(errs []*Error) {
 // of one name in the order they came (as a stable sort would), so that
 // orders of one name are next to each other: no map over every name is
 // built, which at 100,000 specs cost every idle cycle about 14 MB. The
-// sort goes through cache (nil for none): see Cache.sortOrders.
+// sort, and the search for orders of one name, go through cache (nil for
+// none): see Cache.sortOrders.
 func rejectDuplicates(cache *Cache, orders []*Order, res *Result, invalid map[string]bool) []*Order {
-	cache.sortOrders(orders)
+	groups := cache.sortOrders(orders)
 	kept := orders[:0]
+	next := 0 // the first order not yet kept or rejected
+	for _, g := range groups {
+		kept = append(kept, orders[next:g.start]...) // kept stays below g.start
+		rejectGroup(orders[g.start:g.end], res, invalid)
+		next = g.end
+	}
+	return append(kept, orders[next:]...)
+}
+
+// nameRun is a run of sorted orders that share a name: orders[start:end].
+type nameRun struct{ start, end int }
+
+// duplicateRuns returns the runs of two or more orders that share a name
+// in orders, sorted by name.
+func duplicateRuns(orders []*Order) []nameRun {
+	var runs []nameRun
 	for i := 0; i < len(orders); {
 		j := i + 1
 		for j < len(orders) && orders[j].Name == orders[i].Name {
 			j++
 		}
-		if j == i+1 {
-			kept = append(kept, orders[i])
-		} else {
-			rejectGroup(orders[i:j], res, invalid)
+		if j > i+1 {
+			runs = append(runs, nameRun{i, j})
 		}
 		i = j
 	}
-	return kept
+	return runs
 }
 
 // byName is an order's name and its place before sorting.
