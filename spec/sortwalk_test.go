@@ -212,18 +212,7 @@ func TestIsSpecFile_parts(t *testing.T) {
 func reachFull(t *testing.T, tree *Tree, start string) *Reach {
 	t.Helper()
 	r := &Reach{}
-	err := tree.walk(start, func(e *entry) {
-		switch {
-		case e.kind == entryDir:
-			r.Dirs = append(r.Dirs, e.real)
-			if e.linked {
-				r.LinkedDirs = append(r.LinkedDirs, e.real)
-			}
-		case e.kind == entryFile && e.linked:
-			r.LinkedFiles = append(r.LinkedFiles, e.real)
-		}
-	})
-	if err != nil {
+	if err := tree.walk(start, r.see); err != nil {
 		t.Fatal(err)
 	}
 	return r

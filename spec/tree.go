@@ -436,19 +436,21 @@ type Reach struct {
 // read.
 func (t *Tree) Reach(start string) (*Reach, error) {
 	r := &Reach{}
-	err := t.walkReach(start, func(e *entry) {
-		switch {
-		case e.kind == entryDir:
-			r.Dirs = append(r.Dirs, e.real)
-			if e.linked {
-				r.LinkedDirs = append(r.LinkedDirs, e.real)
-			}
-		case e.kind == entryFile && e.linked:
-			r.LinkedFiles = append(r.LinkedFiles, e.real)
-		}
-	})
-	if err != nil {
+	if err := t.walkReach(start, r.see); err != nil {
 		return nil, err
 	}
 	return r, nil
+}
+
+// see records what r needs of an entry of the walk.
+func (r *Reach) see(e *entry) {
+	switch {
+	case e.kind == entryDir:
+		r.Dirs = append(r.Dirs, e.real)
+		if e.linked {
+			r.LinkedDirs = append(r.LinkedDirs, e.real)
+		}
+	case e.kind == entryFile && e.linked:
+		r.LinkedFiles = append(r.LinkedFiles, e.real)
+	}
 }
