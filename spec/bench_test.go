@@ -80,3 +80,56 @@ func BenchmarkLoad10000_checked(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkLoadUnchanged10000 is the spec work of a daemon's idle cycle
+// over the 10,000 specs of BenchmarkLoad10000 (issue 27): a load through a
+// warm Cache with every fingerprint known as checked, then Result.Changed
+// and LastChange, as the daemon's reconciler checks that nothing changed.
+func BenchmarkLoadUnchanged10000(b *testing.B) {
+	dir := writeBenchTree(b)
+	cache := NewCache()
+	res, err := LoadWith(dir, cache)
+	if err != nil {
+		b.Fatal(err)
+	}
+	checked := map[string]bool{}
+	for _, o := range res.Orders {
+		checked[o.Fingerprint] = true
+	}
+	opt := LoadOptions{Cache: cache, Verified: func(fp string) bool { return checked[fp] }}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		res, err := LoadOpts(dir, opt)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(res.Orders) != 10000 || len(res.Errors) != 0 || len(res.Changed()) != 0 {
+			b.Fatalf("%d orders, %d errors, changed %v", len(res.Orders), len(res.Errors), res.Changed())
+		}
+		if _, err := LastChange(dir); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkReach10000 is the daemon watcher's resync over the tree of
+// BenchmarkLoad10000: Tree.Reach from the root (issue 27).
+func BenchmarkReach10000(b *testing.B) {
+	dir := writeBenchTree(b)
+	tree, err := OpenTree(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r, err := tree.Reach(tree.Root)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(r.Dirs) < 2 {
+			b.Fatalf("%d folders", len(r.Dirs))
+		}
+	}
+}

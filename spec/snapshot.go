@@ -3,7 +3,6 @@ package spec
 import (
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"syscall"
 	"time"
@@ -88,14 +87,8 @@ func LastChange(dir string) (time.Time, error) {
 	}
 	var latest time.Time
 	see := func(p string, follow bool) {
-		stat := os.Lstat
-		if follow {
-			stat = os.Stat
-		}
-		if fi, err := stat(p); err == nil {
-			if c := changeTime(fi); c.After(latest) {
-				latest = c
-			}
+		if c, ok := statChangeTime(p, follow); ok && c.After(latest) {
+			latest = c
 		}
 	}
 	for _, l := range t.Links {
@@ -124,6 +117,34 @@ func LastChange(dir string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("spec directory %s: %w", dir, unwrapPathError(err))
 	}
 	return latest, nil
+}
+
+// statChangeTime is changeTime of what lstat(2) (stat(2) when follow) says
+// of p, and false when it fails. It calls them itself rather than
+// os.Lstat, which allocates a FileInfo and a copy of the name each call
+// (issue 27: LastChange stats every folder and spec file of the tree each
+// idle daemon cycle).
+func statChangeTime(p string, follow bool) (time.Time, bool) {
+	var sys syscall.Stat_t
+	for {
+		var err error
+		if follow {
+			err = syscall.Stat(p, &sys)
+		} else {
+			err = syscall.Lstat(p, &sys)
+		}
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return time.Time{}, false
+		}
+		t, c := time.Unix(sys.Mtim.Unix()), time.Unix(sys.Ctim.Unix())
+		if c.After(t) {
+			t = c
+		}
+		return t, true
+	}
 }
 
 // changeTime is the later of a file's modification and status-change times.

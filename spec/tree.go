@@ -264,8 +264,9 @@ const (
 )
 
 // walk visits the tree as Load reads it, starting at the real folder start
-// (Root, or a folder below it that Load walks), in lexical order. Its
-// error is that of a start folder that cannot be read.
+// (Root, or a folder below it that Load walks), in lexical order. The
+// entry visit is given is valid only during the call: visit must not keep
+// it. Its error is that of a start folder that cannot be read.
 func (t *Tree) walk(start string, visit func(*entry)) error {
 	rel, ok := t.rel(start)
 	if !ok {
@@ -275,31 +276,59 @@ func (t *Tree) walk(start string, visit func(*entry)) error {
 	return w.dir(rel, start, false)
 }
 
+// walkReach is walk for what Reach needs: the folders walked and the
+// files read through a symlink. It visits no entry passed over by its name
+// and no file met in place (not through a symlink): they lead to no folder
+// nor linked file (issue 27: at 100,000 specs the watcher's resync named
+// and matched every spec file only to drop it).
+func (t *Tree) walkReach(start string, visit func(*entry)) error {
+	rel, ok := t.rel(start)
+	if !ok {
+		return fmt.Errorf("%s is outside the spec directory %s", start, t.Root)
+	}
+	w := &treeWalk{t: t, visit: visit, visited: map[string]bool{}, reachOnly: true}
+	return w.dir(rel, start, false)
+}
+
 type treeWalk struct {
 	t       *Tree
 	visit   func(*entry)
 	visited map[string]bool // real folders walked
+	cur     entry           // the entry visit is given
+	// reachOnly passes over, unvisited, what walkReach does not visit.
+	reachOnly bool
+}
+
+// emit calls visit with e. The entry visit is given is the walk's own,
+// overwritten by the next: visit keeps none (issue 27: one entry allocated
+// for each file and folder of a 100,000-spec tree, each idle cycle, twice).
+func (w *treeWalk) emit(e entry) {
+	w.cur = e
+	w.visit(&w.cur)
 }
 
 func (w *treeWalk) dir(rel, real string, linked bool) error {
 	w.visited[real] = true
-	w.visit(&entry{kind: entryDir, rel: rel, real: real, linked: linked})
+	w.emit(entry{kind: entryDir, rel: rel, real: real, linked: linked})
 	ents, err := os.ReadDir(real)
 	if err != nil {
 		if len(w.visited) == 1 {
 			return err
 		}
-		w.visit(&entry{kind: entryError, rel: rel, why: fmt.Sprintf("cannot read: %v", unwrapPathError(err))})
+		w.emit(entry{kind: entryError, rel: rel, why: fmt.Sprintf("cannot read: %v", unwrapPathError(err))})
 		if len(ents) == 0 {
 			return nil
 		}
 	}
 	for _, de := range ents {
 		name := de.Name()
+		if w.reachOnly && (IgnoredName(name) || (!linked && de.Type()&(fs.ModeDir|fs.ModeSymlink) == 0)) {
+			continue
+		}
 		crel, creal := path.Join(rel, name), filepath.Join(real, name)
 		isLink := de.Type()&fs.ModeSymlink != 0
 		if IgnoredName(name) {
-			w.visit(ignoredEntry(de, crel, creal))
+			w.emit(ignoredEntry(de, crel, creal))
 			continue
 		}
 		if isLink {
@@ -308,7 +337,7 @@ func (w *treeWalk) dir(rel, real string, linked bool) error {
 		}
 		isDir := de.IsDir()
 		if ex, line := w.t.Ignore.match(crel, isDir); ex {
-			w.visit(&entry{kind: entrySkip, rel: crel, real: creal, isDir: isDir, why: excludedWhy(line)})
+			w.emit(entry{kind: entrySkip, rel: crel, real: creal, isDir: isDir, why: excludedWhy(line)})
 			continue
 		}
 		if isDir {
@@ -319,14 +348,14 @@ func (w *treeWalk) dir(rel, real string, linked bool) error {
 			}
 			continue
 		}
-		w.visit(&entry{kind: entryFile, rel: crel, real: creal, mode: de.Type(), linked: linked})
+		w.emit(entry{kind: entryFile, rel: crel, real: creal, mode: de.Type(), linked: linked})
 	}
 	return nil
 }
 
 // ignoredEntry is the skip entry of a hidden file or folder or an editor
 // leftover (IgnoredName), at crel (creal on disk).
-func ignoredEntry(de fs.DirEntry, crel, creal string) *entry {
+func ignoredEntry(de fs.DirEntry, crel, creal string) entry {
 	why := skipLeftover
 	if name := de.Name(); strings.HasPrefix(name, ".") && !strings.HasPrefix(name, ".#") {
 		why = skipHidden
@@ -336,7 +365,7 @@ func ignoredEntry(de fs.DirEntry, crel, creal string) *entry {
 		fi, err := os.Stat(creal)
 		isDir = err == nil && fi.IsDir()
 	}
-	return &entry{kind: entrySkip, rel: crel, real: creal, isDir: isDir, why: why}
+	return entry{kind: entrySkip, rel: crel, real: creal, isDir: isDir, why: why}
 }
 
 func excludedWhy(line int) string {
@@ -345,7 +374,7 @@ func excludedWhy(line int) string {
 
 // link handles the symlink full, named rel: see Tree.
 func (w *treeWalk) link(rel, full string) {
-	w.visit(&entry{kind: entryLink, rel: rel, real: full})
+	w.emit(entry{kind: entryLink, rel: rel, real: full})
 	target, err := filepath.EvalSymlinks(full)
 	var fi fs.FileInfo
 	if err == nil {
@@ -353,17 +382,17 @@ func (w *treeWalk) link(rel, full string) {
 	}
 	isDir := err == nil && fi.IsDir()
 	if ex, line := w.t.Ignore.match(rel, isDir); ex {
-		w.visit(&entry{kind: entrySkip, rel: rel, real: full, isDir: isDir, why: excludedWhy(line)})
+		w.emit(entry{kind: entrySkip, rel: rel, real: full, isDir: isDir, why: excludedWhy(line)})
 		return
 	}
 	switch {
 	case err != nil:
 		if IsSpecFile(rel) {
-			w.visit(&entry{kind: entryError, rel: rel, why: "broken symlink; remove it or point it at a file inside the spec directory"})
+			w.emit(entry{kind: entryError, rel: rel, why: "broken symlink; remove it or point it at a file inside the spec directory"})
 		}
 	case !w.t.within(target):
 		if isDir || IsSpecFile(rel) {
-			w.visit(&entry{kind: entryError, rel: rel, why: "symlink points outside the spec directory; certform does not follow it, copy the file in instead"})
+			w.emit(entry{kind: entryError, rel: rel, why: "symlink points outside the spec directory; certform does not follow it, copy the file in instead"})
 		}
 	case w.t.readInPlace(target, isDir):
 		// Read where it lives.
@@ -375,7 +404,7 @@ func (w *treeWalk) link(rel, full string) {
 			_ = w.dir(rel, target, true)
 		}
 	default:
-		w.visit(&entry{kind: entryFile, rel: rel, real: target, mode: fi.Mode().Type(), linked: true})
+		w.emit(entry{kind: entryFile, rel: rel, real: target, mode: fi.Mode().Type(), linked: true})
 	}
 }
 
@@ -407,19 +436,21 @@ type Reach struct {
 // read.
 func (t *Tree) Reach(start string) (*Reach, error) {
 	r := &Reach{}
-	err := t.walk(start, func(e *entry) {
-		switch {
-		case e.kind == entryDir:
-			r.Dirs = append(r.Dirs, e.real)
-			if e.linked {
-				r.LinkedDirs = append(r.LinkedDirs, e.real)
-			}
-		case e.kind == entryFile && e.linked:
-			r.LinkedFiles = append(r.LinkedFiles, e.real)
-		}
-	})
-	if err != nil {
+	if err := t.walkReach(start, r.see); err != nil {
 		return nil, err
 	}
 	return r, nil
+}
+
+// see records what r needs of an entry of the walk.
+func (r *Reach) see(e *entry) {
+	switch {
+	case e.kind == entryDir:
+		r.Dirs = append(r.Dirs, e.real)
+		if e.linked {
+			r.LinkedDirs = append(r.LinkedDirs, e.real)
+		}
+	case e.kind == entryFile && e.linked:
+		r.LinkedFiles = append(r.LinkedFiles, e.real)
+	}
 }
