@@ -15,8 +15,8 @@ import (
 // liveMaxAge is how long one paged read of the account's live orders
 // (liveRead) stands for CertCentral's answer: a new order sent later than
 // that after the read is checked against a new read. Real CertCentral lets
-// 1,000 calls through per 5 minutes, so an apply of 1,000 new orders takes
-// at least 5 minutes and reads the pages about 5 times; an order placed by
+// 1,000 calls through per 3 minutes, so an apply of 1,000 new orders takes
+// at least 3 minutes and reads the pages about 3 times; an order placed by
 // someone else meanwhile is seen within a minute, as the per-order check
 // of a few new orders would see it at once.
 const liveMaxAge = time.Minute
@@ -28,7 +28,7 @@ const liveMaxAge = time.Minute
 // freshest answer, for one call per order, which at most doubles the
 // calls of an apply that fits in DigiCert's short window (100 calls per 5
 // seconds) anyway. Above it, the per-order GETs would double the time a
-// large onboarding takes on the long window (1,000 calls per 5 minutes:
+// large onboarding takes on the long window (1,000 calls per 3 minutes:
 // 2,000 calls for 1,000 orders), so the apply reads the account's orders
 // once instead (liveRead: one call per 1,000 orders in the account, read
 // again each liveMaxAge), unless the orders the state knows of already
