@@ -12,7 +12,6 @@ import (
 
 	"github.com/certform/certform/deliver"
 	"github.com/certform/certform/digicert"
-	"github.com/certform/certform/internal/nameset"
 	"github.com/certform/certform/internal/wait"
 	"github.com/certform/certform/spec"
 	"github.com/certform/certform/state"
@@ -769,11 +768,12 @@ func (r *Reconciler) consult(ctx context.Context, news []*spec.Order) ([]liveOrd
 			return nil, err
 		}
 		for _, o := range orders {
-			if digicert.IsClosed(o.Status) || seen[o.ID] {
+			lo := liveOrderOf(o)
+			if lo == nil || seen[o.ID] {
 				continue
 			}
 			seen[o.ID] = true
-			live = append(live, liveOrder{ID: o.ID, Status: o.Status, Names: nameset.List(o.Certificate.CommonName, o.Certificate.DNSNames)})
+			live = append(live, *lo)
 		}
 	}
 	sort.Slice(live, func(i, j int) bool { return live[i].ID < live[j].ID })
