@@ -530,7 +530,7 @@ func (r *Reconciler) load(ctx context.Context) (*spec.Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		res, err := spec.LoadOpts(r.Dir, spec.LoadOptions{Cache: r.Cache, Verified: r.checkedFingerprints(), DropCheckedCSR: r.PlanOnly})
+		res, err := spec.LoadOpts(r.Dir, r.loadOptions())
 		if err != nil {
 			return nil, err
 		}
@@ -553,6 +553,14 @@ func (r *Reconciler) load(ctx context.Context) (*spec.Result, error) {
 	}
 }
 
+// loadOptions are the options of every load of the specs: the spec
+// cache, the fingerprints the state records as checked, and, in a
+// PlanOnly cycle, no CSR text kept for those (which spec.LoadOpts does
+// only without a cache).
+func (r *Reconciler) loadOptions() spec.LoadOptions {
+	return spec.LoadOptions{Cache: r.Cache, Verified: r.checkedFingerprints(), DropCheckedCSR: r.PlanOnly}
+}
+
 // loadUnchanged reads the specs without first walking the tree to see it
 // quiet, when the tree's last change is the one the last load saw (its
 // quiet period long over): a daemon's idle cycle walks the tree once, not
@@ -564,7 +572,7 @@ func (r *Reconciler) loadUnchanged() *spec.Result {
 	if r.Cache == nil || r.seen.specsQuiet.IsZero() {
 		return nil
 	}
-	res, err := spec.LoadOpts(r.Dir, spec.LoadOptions{Cache: r.Cache, Verified: r.checkedFingerprints()})
+	res, err := spec.LoadOpts(r.Dir, r.loadOptions())
 	if err != nil || len(res.Changed()) > 0 {
 		return nil
 	}
