@@ -378,18 +378,10 @@ func (r *Reconciler) planInputOf(specs *spec.Result, known *state.File, obs map[
 // for (those whose entry records ordering options).
 func (r *Reconciler) orderingOptions(specs []*spec.Order) func(*spec.Order) map[string]string {
 	prev := r.seen.options
-	if prev != nil && slices.Equal(r.seen.optionsOf, specs) {
-		return func(o *spec.Order) map[string]string {
-			m, ok := prev[o]
-			if !ok {
-				m = o.OrderingOptions()
-				prev[o] = m
-			}
-			return m
-		}
+	if prev == nil || !slices.Equal(r.seen.optionsOf, specs) {
+		r.seen.options, r.seen.optionsOf = make(map[*spec.Order]map[string]string, len(specs)), specs
 	}
-	next := make(map[*spec.Order]map[string]string, len(specs))
-	r.seen.options, r.seen.optionsOf = next, specs
+	next := r.seen.options // prev itself in an idle cycle
 	return func(o *spec.Order) map[string]string {
 		if m, ok := next[o]; ok {
 			return m
