@@ -12,7 +12,6 @@ import (
 
 	"github.com/certform/certform/deliver"
 	"github.com/certform/certform/digicert"
-	"github.com/certform/certform/internal/nameset"
 	"github.com/certform/certform/internal/wait"
 	"github.com/certform/certform/spec"
 	"github.com/certform/certform/state"
@@ -379,18 +378,10 @@ func (r *Reconciler) planInputOf(specs *spec.Result, known *state.File, obs map[
 // for (those whose entry records ordering options).
 func (r *Reconciler) orderingOptions(specs []*spec.Order) func(*spec.Order) map[string]string {
 	prev := r.seen.options
-	if prev != nil && slices.Equal(r.seen.optionsOf, specs) {
-		return func(o *spec.Order) map[string]string {
-			m, ok := prev[o]
-			if !ok {
-				m = o.OrderingOptions()
-				prev[o] = m
-			}
-			return m
-		}
+	if prev == nil || !slices.Equal(r.seen.optionsOf, specs) {
+		r.seen.options, r.seen.optionsOf = make(map[*spec.Order]map[string]string, len(specs)), specs
 	}
-	next := make(map[*spec.Order]map[string]string, len(specs))
-	r.seen.options, r.seen.optionsOf = next, specs
+	next := r.seen.options // prev itself in an idle cycle
 	return func(o *spec.Order) map[string]string {
 		if m, ok := next[o]; ok {
 			return m
@@ -531,7 +522,7 @@ func (r *Reconciler) load(ctx context.Context) (*spec.Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		res, err := spec.LoadOpts(r.Dir, spec.LoadOptions{Cache: r.Cache, Verified: r.checkedFingerprints(), DropCheckedCSR: r.PlanOnly})
+		res, err := spec.LoadOpts(r.Dir, r.loadOptions())
 		if err != nil {
 			return nil, err
 		}
@@ -554,6 +545,14 @@ func (r *Reconciler) load(ctx context.Context) (*spec.Result, error) {
 	}
 }
 
+// loadOptions are the options of every load of the specs: the spec
+// cache, the fingerprints the state records as checked, and, in a
+// PlanOnly cycle, no CSR text kept for those (which spec.LoadOpts does
+// only without a cache).
+func (r *Reconciler) loadOptions() spec.LoadOptions {
+	return spec.LoadOptions{Cache: r.Cache, Verified: r.checkedFingerprints(), DropCheckedCSR: r.PlanOnly}
+}
+
 // loadUnchanged reads the specs without first walking the tree to see it
 // quiet, when the tree's last change is the one the last load saw (its
 // quiet period long over): a daemon's idle cycle walks the tree once, not
@@ -565,7 +564,7 @@ func (r *Reconciler) loadUnchanged() *spec.Result {
 	if r.Cache == nil || r.seen.specsQuiet.IsZero() {
 		return nil
 	}
-	res, err := spec.LoadOpts(r.Dir, spec.LoadOptions{Cache: r.Cache, Verified: r.checkedFingerprints()})
+	res, err := spec.LoadOpts(r.Dir, r.loadOptions())
 	if err != nil || len(res.Changed()) > 0 {
 		return nil
 	}
@@ -769,11 +768,12 @@ func (r *Reconciler) consult(ctx context.Context, news []*spec.Order) ([]liveOrd
 			return nil, err
 		}
 		for _, o := range orders {
-			if digicert.IsClosed(o.Status) || seen[o.ID] {
+			lo := liveOrderOf(o)
+			if lo == nil || seen[o.ID] {
 				continue
 			}
 			seen[o.ID] = true
-			live = append(live, liveOrder{ID: o.ID, Status: o.Status, Names: nameset.List(o.Certificate.CommonName, o.Certificate.DNSNames)})
+			live = append(live, *lo)
 		}
 	}
 	sort.Slice(live, func(i, j int) bool { return live[i].ID < live[j].ID })

@@ -150,15 +150,15 @@ func (r *Reconciler) takeSwept(known *state.File, ob *observation) {
 	r.seen.sweep.found = nil
 	r.seen.sweep.mu.Unlock()
 	for n, sw := range found {
-		if e := known.Entries[n]; ob.orders[n] == nil && e != nil && e.OrderID == sw.order.ID && sweepable(e) && sameTracked(e, &sw.entry) {
+		if e := known.Entries[n]; ob.orders[n] == nil && e != nil && sweepable(e) && sameTracked(e, &sw.entry) {
 			ob.orders[n] = sw.order
 		}
 	}
 }
 
-// sameTracked reports whether entry e says of its order what was does:
-// the same order, status, current certificate, names, renewal and
-// settings.
+// sameTracked reports whether entry e says of its order what was does
+// (SweepNext keeps a read only when its order is was's): the same order,
+// status, current certificate, names, renewal and settings.
 func sameTracked(e, was *state.Entry) bool {
 	return e.OrderID == was.OrderID && e.Status == was.Status && e.CertificateID == was.CertificateID &&
 		e.SerialNumber == was.SerialNumber && e.Renewed == was.Renewed && e.ReissuedFrom == was.ReissuedFrom &&
