@@ -126,25 +126,14 @@ func LastChange(dir string) (time.Time, error) {
 // idle daemon cycle).
 func statChangeTime(p string, follow bool) (time.Time, bool) {
 	var sys syscall.Stat_t
-	for {
-		var err error
-		if follow {
-			err = syscall.Stat(p, &sys)
-		} else {
-			err = syscall.Lstat(p, &sys)
-		}
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			return time.Time{}, false
-		}
-		t, c := time.Unix(sys.Mtim.Unix()), time.Unix(sys.Ctim.Unix())
-		if c.After(t) {
-			t = c
-		}
-		return t, true
+	if statSys(p, follow, &sys) != nil {
+		return time.Time{}, false
 	}
+	t, c := time.Unix(sys.Mtim.Unix()), time.Unix(sys.Ctim.Unix())
+	if c.After(t) {
+		t = c
+	}
+	return t, true
 }
 
 // changeTime is the later of a file's modification and status-change times.
