@@ -31,15 +31,10 @@ const MaxFileSize = 1 << 20
 // and not an editor leftover. It knows nothing of .certformignore; see
 // Tree.Skip for that.
 func IsSpecFile(rel string) bool {
-	for rest := rel; ; {
-		part, more, found := strings.Cut(rest, "/")
+	for part := range strings.SplitSeq(rel, "/") {
 		if IgnoredName(part) {
 			return false
 		}
-		if !found {
-			break
-		}
-		rest = more
 	}
 	return hasSpecSuffix(rel)
 }
