@@ -138,7 +138,7 @@ func (c *Cache) sortOrders(orders []*Order) []nameRun {
 	c.mu.Lock()
 	in, out, runs := c.sortedIn, c.sortedOut, c.sortedRuns
 	c.mu.Unlock()
-	if len(in) == len(orders) && slices.Equal(in, orders) {
+	if slices.Equal(in, orders) {
 		copy(orders, out)
 		return runs
 	}
