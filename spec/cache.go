@@ -21,15 +21,25 @@ type stamp struct {
 // every spec file, 100,000 of them in a large tree).
 func statStamp(full string) stamp {
 	var sys syscall.Stat_t
+	if statSys(full, true, &sys) != nil {
+		return stamp{}
+	}
+	return stamp{size: sys.Size, mtime: sys.Mtim.Nano(), ctime: sys.Ctim.Nano(), dev: uint64(sys.Dev), ino: sys.Ino}
+}
+
+// statSys fills sys with what stat(2) (lstat(2) unless follow) says of p,
+// trying again when a signal interrupts the call, as os.Stat does.
+func statSys(p string, follow bool, sys *syscall.Stat_t) error {
 	for {
-		err := syscall.Stat(full, &sys)
-		if err == syscall.EINTR {
-			continue
+		var err error
+		if follow {
+			err = syscall.Stat(p, sys)
+		} else {
+			err = syscall.Lstat(p, sys)
 		}
-		if err != nil {
-			return stamp{}
+		if err != syscall.EINTR {
+			return err
 		}
-		return stamp{size: sys.Size, mtime: sys.Mtim.Nano(), ctime: sys.Ctim.Nano(), dev: uint64(sys.Dev), ino: sys.Ino}
 	}
 }
 
@@ -128,7 +138,7 @@ func (c *Cache) sortOrders(orders []*Order) []nameRun {
 	c.mu.Lock()
 	in, out, runs := c.sortedIn, c.sortedOut, c.sortedRuns
 	c.mu.Unlock()
-	if len(in) == len(orders) && slices.Equal(in, orders) {
+	if slices.Equal(in, orders) {
 		copy(orders, out)
 		return runs
 	}

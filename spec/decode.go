@@ -182,16 +182,7 @@ func (w keySet) before(i int, key string) bool {
 	if w.many != nil {
 		return w.many[key]
 	}
-	if key == "<<" {
-		return false
-	}
-	for j := 0; j < i && j+1 < len(w.m.Content); j += 2 {
-		kn, vn := resolve(w.m.Content[j]), resolve(w.m.Content[j+1])
-		if kn != nil && vn != nil && kn.Kind == yaml.ScalarNode && kn.Value == key {
-			return true
-		}
-	}
-	return false
+	return key != "<<" && keyBefore(w.m, i, key) != nil
 }
 
 // isValidity reports whether key is validity_years or validity_days, one
@@ -202,13 +193,22 @@ func isValidity(key string) bool { return key == "validity_years" || key == "val
 // one decodeMapping took (written), since it takes every scalar key but
 // the merge key "<<" when first seen.
 func firstKey(m *yaml.Node, key string) *yaml.Node {
-	for i := 0; i+1 < len(m.Content); i += 2 {
+	if kn := keyBefore(m, len(m.Content), key); kn != nil {
+		return kn
+	}
+	return m // not reached: written holds only keys seen in m
+}
+
+// keyBefore returns the first scalar key node that reads key among the
+// pairs of mapping m before its content's index end, nil when none does.
+func keyBefore(m *yaml.Node, end int, key string) *yaml.Node {
+	for i := 0; i < end && i+1 < len(m.Content); i += 2 {
 		kn, vn := resolve(m.Content[i]), resolve(m.Content[i+1])
 		if kn != nil && vn != nil && kn.Kind == yaml.ScalarNode && kn.Value == key {
 			return kn
 		}
 	}
-	return m // not reached: written holds only keys seen in m
+	return nil
 }
 
 // decodeValue decodes one key's value n as kind k, or adds an error saying

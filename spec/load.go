@@ -31,15 +31,10 @@ const MaxFileSize = 1 << 20
 // and not an editor leftover. It knows nothing of .certformignore; see
 // Tree.Skip for that.
 func IsSpecFile(rel string) bool {
-	for rest := rel; ; {
-		part, more, found := strings.Cut(rest, "/")
+	for part := range strings.SplitSeq(rel, "/") {
 		if IgnoredName(part) {
 			return false
 		}
-		if !found {
-			break
-		}
-		rest = more
 	}
 	return hasSpecSuffix(rel)
 }
@@ -530,6 +525,17 @@ func (l *loader) readFileInto(rel string, buf []byte) ([]byte, stamp, error) {
 	return append(buf, rest...), st, nil
 }
 
+// readScratch is readFileInto reading into *buf, a worker's buffer
+// (scratch), which keeps the larger buffer a file that did not fit was
+// read into, for the worker's next file.
+func (l *loader) readScratch(rel string, buf *[]byte) ([]byte, stamp, error) {
+	data, st, err := l.readFileInto(rel, *buf)
+	if cap(data) > cap(*buf) {
+		*buf = data[:0]
+	}
+	return data, st, err
+}
+
 // openRegular opens the regular file full for readFile, and returns it
 // with what fstat says of it; see readFile for the checks.
 func openRegular(full string) (*os.File, fs.FileInfo, error) {
@@ -802,10 +808,7 @@ func (l *loader) loadSpecFile(rel string, defaults map[string]*defaultsFile, pre
 
 func (l *fileCtx) load(rel string, defaults map[string]*defaultsFile, pre stamp) fileResult {
 	var fr fileResult
-	data, st, err := l.readFileInto(rel, l.buf.file)
-	if cap(data) > cap(l.buf.file) {
-		l.buf.file = data[:0]
-	}
+	data, st, err := l.readScratch(rel, &l.buf.file)
 	if err != nil {
 		fr.errs = []*Error{readFileError(rel, err)}
 		return fr

@@ -2,7 +2,6 @@ package spec
 
 import (
 	"fmt"
-	"io/fs"
 	"path/filepath"
 	"syscall"
 	"time"
@@ -119,41 +118,19 @@ func LastChange(dir string) (time.Time, error) {
 	return latest, nil
 }
 
-// statChangeTime is changeTime of what lstat(2) (stat(2) when follow) says
-// of p, and false when it fails. It calls them itself rather than
+// statChangeTime is the later of the modification and status-change times
+// lstat(2) (stat(2) when follow) gives for p, and false when it fails. It calls them itself rather than
 // os.Lstat, which allocates a FileInfo and a copy of the name each call
 // (issue 27: LastChange stats every folder and spec file of the tree each
 // idle daemon cycle).
 func statChangeTime(p string, follow bool) (time.Time, bool) {
 	var sys syscall.Stat_t
-	for {
-		var err error
-		if follow {
-			err = syscall.Stat(p, &sys)
-		} else {
-			err = syscall.Lstat(p, &sys)
-		}
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			return time.Time{}, false
-		}
-		t, c := time.Unix(sys.Mtim.Unix()), time.Unix(sys.Ctim.Unix())
-		if c.After(t) {
-			t = c
-		}
-		return t, true
+	if statSys(p, follow, &sys) != nil {
+		return time.Time{}, false
 	}
-}
-
-// changeTime is the later of a file's modification and status-change times.
-func changeTime(fi fs.FileInfo) time.Time {
-	t := fi.ModTime()
-	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
-		if c := time.Unix(sys.Ctim.Unix()); c.After(t) {
-			t = c
-		}
+	t, c := time.Unix(sys.Mtim.Unix()), time.Unix(sys.Ctim.Unix())
+	if c.After(t) {
+		t = c
 	}
-	return t
+	return t, true
 }

@@ -268,12 +268,7 @@ const (
 // entry visit is given is valid only during the call: visit must not keep
 // it. Its error is that of a start folder that cannot be read.
 func (t *Tree) walk(start string, visit func(*entry)) error {
-	rel, ok := t.rel(start)
-	if !ok {
-		return fmt.Errorf("%s is outside the spec directory %s", start, t.Root)
-	}
-	w := &treeWalk{t: t, visit: visit, visited: map[string]bool{}}
-	return w.dir(rel, start, false)
+	return t.walkFrom(start, visit, false)
 }
 
 // walkReach is walk for what Reach needs: the folders walked and the
@@ -282,11 +277,16 @@ func (t *Tree) walk(start string, visit func(*entry)) error {
 // nor linked file (issue 27: at 100,000 specs the watcher's resync named
 // and matched every spec file only to drop it).
 func (t *Tree) walkReach(start string, visit func(*entry)) error {
+	return t.walkFrom(start, visit, true)
+}
+
+// walkFrom is walk, or walkReach when reachOnly.
+func (t *Tree) walkFrom(start string, visit func(*entry), reachOnly bool) error {
 	rel, ok := t.rel(start)
 	if !ok {
 		return fmt.Errorf("%s is outside the spec directory %s", start, t.Root)
 	}
-	w := &treeWalk{t: t, visit: visit, visited: map[string]bool{}, reachOnly: true}
+	w := &treeWalk{t: t, visit: visit, visited: map[string]bool{}, reachOnly: reachOnly}
 	return w.dir(rel, start, false)
 }
 

@@ -606,10 +606,7 @@ func (l *fileCtx) readCSRFile(specRel, p string) ([]byte, source, string) {
 	if !l.within(real) {
 		return nil, source{}, fmt.Sprintf("%q is a symlink that leads outside the spec directory; keep CSR files inside it", p)
 	}
-	data, _, err := l.readFileInto(l.rel(real), l.buf.csr)
-	if cap(data) > cap(l.buf.csr) {
-		l.buf.csr = data[:0]
-	}
+	data, _, err := l.readScratch(l.rel(real), &l.buf.csr)
 	var nr *notRegularError
 	if errors.As(err, &nr) {
 		return nil, source{}, fmt.Sprintf("%q %v", p, err)

@@ -634,24 +634,6 @@ func decodeValid(data []byte) (f *File, ok bool) {
 	return &v, true
 }
 
-// onlySpace reports whether r holds nothing but JSON white space up to its
-// end; false when it cannot be read.
-func onlySpace(r io.Reader) bool {
-	var buf [512]byte
-	for {
-		n, err := r.Read(buf[:])
-		if len(bytes.TrimLeft(buf[:n], " \t\r\n")) > 0 {
-			return false
-		}
-		if err == io.EOF {
-			return true
-		}
-		if err != nil {
-			return false
-		}
-	}
-}
-
 func unwrapPathError(err error) error {
 	var pe *fs.PathError
 	if errors.As(err, &pe) {

@@ -46,6 +46,24 @@ func decodeStream(r io.Reader) (f *File, ok bool) {
 	return &v, true
 }
 
+// onlySpace reports whether r holds nothing but JSON white space up to its
+// end; false when it cannot be read.
+func onlySpace(r io.Reader) bool {
+	var buf [512]byte
+	for {
+		n, err := r.Read(buf[:])
+		if len(bytes.TrimLeft(buf[:n], " \t\r\n")) > 0 {
+			return false
+		}
+		if err == io.EOF {
+			return true
+		}
+		if err != nil {
+			return false
+		}
+	}
+}
+
 // decodeTopField decodes the value of the top-level key into v; false
 // when the key is not one this package writes or the value does not
 // decode.
