@@ -69,6 +69,10 @@ func ParseRecipients(ss []string) ([]age.Recipient, error) {
 // is 74 bytes.
 const maxIdentityFile = 1 << 20
 
+// identityFileHint is the hint: line of an identity file that cannot be
+// read.
+const identityFileHint = "hint: give the file age-keygen wrote (--key-identity-file FILE), or load it as the systemd credential " + CredentialName
+
 // ReadIdentityFile reads age X25519 identities from path in age's identity
 // file format: one AGE-SECRET-KEY-1... a line, blank lines and lines
 // starting with "#" ignored (age-keygen's output as it is). Errors name
@@ -76,7 +80,7 @@ const maxIdentityFile = 1 << 20
 func ReadIdentityFile(path string) ([]age.Identity, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("age identity file: %w\nhint: give the file age-keygen wrote (--key-identity-file FILE), or load it as the systemd credential %s", err, CredentialName)
+		return nil, fmt.Errorf("age identity file: %w\n%s", err, identityFileHint)
 	}
 	defer f.Close()
 	ids, err := parseIdentities(path, io.LimitReader(f, maxIdentityFile+1))
@@ -89,7 +93,7 @@ func ReadIdentityFile(path string) ([]age.Identity, error) {
 func parseIdentities(path string, r io.Reader) ([]age.Identity, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
-		return nil, fmt.Errorf("age identity file %s: %w\nhint: give the file age-keygen wrote (--key-identity-file FILE), or load it as the systemd credential %s", path, err, CredentialName)
+		return nil, fmt.Errorf("age identity file %s: %w\n%s", path, err, identityFileHint)
 	}
 	if len(data) > maxIdentityFile {
 		return nil, fmt.Errorf("age identity file %s is larger than %d bytes", path, maxIdentityFile)

@@ -8,7 +8,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"os"
 
@@ -97,9 +96,3 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // lookupEnv reads the environment; tests replace it.
 var lookupEnv = os.LookupEnv
-
-func newJSONEncoder(w io.Writer) *json.Encoder {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc
-}

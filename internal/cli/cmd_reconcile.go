@@ -821,7 +821,7 @@ func (s *planState) failed(stderr io.Writer) bool {
 		s.read()
 	}
 	if s.err != nil {
-		fmt.Fprintf(stderr, "certform plan: %v\n%s", s.err, stateHint(s.err))
+		printStateError(stderr, "plan", s.err)
 		return true
 	}
 	return false
@@ -908,7 +908,7 @@ func applyOnce(ctx context.Context, f planFlags, loc stateLocation, df deliveryF
 	rep := run.Once(ctx, runner.Step{Refresh: f.refresh, FullRefresh: f.refreshFull, Review: rv.review, ApplyIdle: true})
 	if rep.Err != nil {
 		if !unreachable("apply", stderr, cycleErrors(rep.Cycle, rep.Err)...) {
-			fmt.Fprintf(stderr, "certform apply: %v\n%s", rep.Err, stateHint(rep.Err))
+			printStateError(stderr, "apply", rep.Err)
 		}
 		return exitError
 	}

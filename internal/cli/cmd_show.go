@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/certform/certform/internal/cli/view"
 	"github.com/certform/certform/reconcile"
 )
 
@@ -117,7 +118,7 @@ func showSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
 		p := &reconcile.Plan{Actions: saved.Actions, Blocked: saved.Blocked}
 		switch format {
 		case formatJSON:
-			err = newJSONEncoder(stdout).Encode(saved)
+			err = view.JSON(stdout, saved)
 		case formatMarkdown:
 			err = p.WriteMarkdown(stdout)
 		default:

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"github.com/spf13/pflag"
 
+	"github.com/certform/certform/internal/cli/view"
 	"github.com/certform/certform/spec"
 )
 
@@ -54,7 +55,7 @@ func validateSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
 			for _, o := range res.Orders {
 				out.Valid = append(out.Valid, o.Name)
 			}
-			if err := newJSONEncoder(stdout).Encode(out); err != nil {
+			if err := view.JSON(stdout, out); err != nil {
 				fmt.Fprintf(stderr, "certform validate: %v\n", err)
 				return exitError
 			}

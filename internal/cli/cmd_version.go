@@ -108,11 +108,7 @@ func versionSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
 	return func(args []string) int {
 		v := readBuildVersion()
 		if *jsonOut {
-			if err := newJSONEncoder(stdout).Encode(v); err != nil {
-				fmt.Fprintf(stderr, "certform version: %v\n", err)
-				return exitError
-			}
-			return exitOK
+			return writeJSON(stdout, stderr, "version", v)
 		}
 		unknown := func(s string) string {
 			if s == "" {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/certform/certform/digicert/digicerttest"
@@ -54,7 +55,7 @@ func TestPG_keyTypePlan(t *testing.T) {
 	want := reconcile.Note{Kind: reconcile.NoteBlocked, Name: "shop",
 		Message: "the spec has key_type, but this state has no key store to keep the key certform would make; it is not ordered",
 		Hint:    "a shared (PostgreSQL) state keeps keys sealed with age: give --key-identity-file FILE (or the systemd credential certform-key-identity), or give this spec a csr or csr_file"}
-	if !containsNote(p.Notes, want) {
+	if !slices.Contains(p.Notes, want) {
 		t.Fatalf("without an identity: notes %+v", p.Notes)
 	}
 
@@ -74,7 +75,7 @@ func TestPG_keyTypePlan(t *testing.T) {
 		"the credential":      {append(append([]string{}, env...), "CREDENTIALS_DIRECTORY="+credDir), nil},
 	} {
 		code, p, stderr := plan(c.env, c.args...)
-		if code != 2 || len(p.Blocked) != 0 || len(p.Actions) != 2 || p.Summary.Order != 2 || containsNote(p.Notes, want) {
+		if code != 2 || len(p.Blocked) != 0 || len(p.Actions) != 2 || p.Summary.Order != 2 || slices.Contains(p.Notes, want) {
 			t.Errorf("with %s: exit %d, actions %+v, blocked %+v, notes %+v\n%s", what, code, p.Actions, p.Blocked, p.Notes, stderr)
 		}
 	}
@@ -96,14 +97,4 @@ func TestPG_keyTypePlan(t *testing.T) {
 	if calls := fake.Calls(); len(calls) != 0 {
 		t.Errorf("plan made calls: %q", calls)
 	}
-}
-
-// containsNote reports whether notes holds want.
-func containsNote(notes []reconcile.Note, want reconcile.Note) bool {
-	for _, n := range notes {
-		if n == want {
-			return true
-		}
-	}
-	return false
 }
