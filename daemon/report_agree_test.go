@@ -84,7 +84,7 @@ func TestDaemon_reportAgreesOverTime(t *testing.T) {
 			case k == 3:
 				clock.Advance(-time.Duration(rng.Int64N(int64(3 * 24 * time.Hour))))
 			case k < 7 && len(ends) > 0:
-				clock.Advance(ends[rng.IntN(len(ends))].Add(time.Duration(rng.IntN(3)-1)).Sub(now))
+				clock.Advance(ends[rng.IntN(len(ends))].Add(time.Duration(rng.IntN(3) - 1)).Sub(now))
 			default:
 				clock.Advance(time.Duration(rng.Int64N(int64(24 * time.Hour))))
 			}
