@@ -5,9 +5,14 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/certform/certform/reconcile"
 	"github.com/certform/certform/spec"
@@ -212,4 +217,92 @@ func lineDiff(want, got string) string {
 		}
 	}
 	return b.String()
+}
+
+// descText reads a metric's name and help from its description's text.
+var descText = regexp.MustCompile(`fqName: "([^"]*)", help: "([^"]*)"`)
+
+// gaugeSpecSeries returns the /metrics text of the per-spec series of
+// rows at now as they were held before specCollector, in gauges set row
+// by row: the reference the collector's output must equal byte for byte.
+func gaugeSpecSeries(t *testing.T, rows []status.Entry, revoked map[string]bool, now time.Time) string {
+	t.Helper()
+	n := newSpecMetrics()
+	vec := func(d *prometheus.Desc, labels ...string) *prometheus.GaugeVec {
+		// The name and help of d, as its String gives them (no help
+		// has a quote).
+		m := descText.FindStringSubmatch(d.String())
+		if m == nil {
+			t.Fatalf("no name and help in %s", d)
+		}
+		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: m[1], Help: m[2]}, labels)
+	}
+	certExpiry, orderExpiry := vec(n.certExpiry, "name", "order_id"), vec(n.orderExpiry, "name", "order_id")
+	renewalAt, renewalPending, ready := vec(n.renewalAt, "name"), vec(n.renewalPending, "name"), vec(n.ready, "name", "condition")
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(certExpiry, orderExpiry, renewalAt, renewalPending, ready)
+	for _, r := range rows {
+		if r.Orphan {
+			continue
+		}
+		s := seriesOf(r, revoked, now.Round(0))
+		if s.hasCert {
+			certExpiry.WithLabelValues(r.Name, s.id).Set(s.certExp)
+		}
+		if s.hasOrder {
+			orderExpiry.WithLabelValues(r.Name, s.id).Set(s.orderExp)
+		}
+		if s.hasRenewal {
+			renewalAt.WithLabelValues(r.Name).Set(s.renewal)
+		}
+		if s.revoked {
+			continue
+		}
+		renewalPending.WithLabelValues(r.Name).Set(s.pending)
+		for _, c := range readyConditions {
+			v := 0.0
+			if c == s.cond {
+				v = 1
+			}
+			ready.WithLabelValues(r.Name, c).Set(v)
+		}
+	}
+	rec := httptest.NewRecorder()
+	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	return rec.Body.String()
+}
+
+// TestMetrics_specSeriesAsGauges: the per-spec series specCollector makes
+// at a scrape are, byte for byte in /metrics, those the gauges held before
+// it showed for the same rows, over random states, specs and times.
+func TestMetrics_specSeriesAsGauges(t *testing.T) {
+	families := []string{"certform_certificate_expiration_timestamp_seconds", "certform_order_expiration_timestamp_seconds",
+		"certform_certificate_renewal_timestamp_seconds", "certform_certificate_renewal_pending", "certform_certificate_ready_status"}
+	shown := 0
+	for seed := range uint64(30) {
+		w := &agreeWorld{rng: rand.New(rand.NewPCG(seed, 28)), f: &state.File{Entries: map[string]*state.Entry{}},
+			now: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)}
+		for range 50 {
+			w.changeState()
+			w.changeSpecs()
+			w.step()
+			rows := status.Build(w.f, w.specs, nil)
+			m := NewMetrics()
+			m.ObserveSpecs(rows, w.revoked, w.now)
+			var got strings.Builder
+			for _, l := range strings.SplitAfter(metricsText(t, m), "\n") {
+				if slices.ContainsFunc(families, func(f string) bool { return strings.Contains(l, f+"{") || strings.Contains(l, f+" ") }) {
+					got.WriteString(l)
+				}
+			}
+			want := gaugeSpecSeries(t, rows, w.revoked, w.now)
+			if got.String() != want {
+				t.Fatalf("seed %d: /metrics of the collector:\n%s\nof gauges:\n%s", seed, got.String(), want)
+			}
+			shown += strings.Count(want, "\n")
+		}
+	}
+	if shown < 1000 {
+		t.Errorf("only %d lines compared", shown)
+	}
 }
