@@ -75,11 +75,14 @@ type specMetrics struct {
 	orderEnd *prometheus.GaugeVec
 	// reissueOverdue is 1 per spec whose auto-reissue is overdue.
 	reissueOverdue *prometheus.GaugeVec
-	// The cert-manager-shaped series (see docs/metrics.md).
-	certExpiry, orderExpiry *prometheus.GaugeVec // {name, order_id}
-	renewalAt, ready        *prometheus.GaugeVec // {name}; {name, condition}
-	renewalPending          *prometheus.GaugeVec // {name}
-	specs                   specMemo             // what ObserveSpecs set last
+	// The cert-manager-shaped series (see docs/metrics.md), made at
+	// each scrape from specs (see specCollector): held as gauges, their
+	// half a million series at 100,000 specs were a fifth of the
+	// daemon's heap, which the collector marks again and again.
+	certExpiry, orderExpiry *prometheus.Desc // {name, order_id}
+	renewalAt, ready        *prometheus.Desc // {name}; {name, condition}
+	renewalPending          *prometheus.Desc // {name}
+	specs                   specMemo         // what ObserveSpecs set last
 	// dates are the ends ObserveCycle set last in notAfter and orderEnd,
 	// by spec name; nil sets them all from scratch. Used by the daemon's
 	// loop only.
@@ -158,7 +161,7 @@ func NewMetrics() *Metrics {
 	}
 	m.reg.MustRegister(m.cycles, m.cycleSeconds, m.actions, m.apiCalls, m.rateLimited, m.retries, m.specErrors,
 		m.orders, m.pendingRevoke, m.lastSuccess, m.deliveries, m.waiting, m.notAfter, m.orderEnd, m.reissueOverdue, m.leader,
-		m.certExpiry, m.orderExpiry, m.renewalAt, m.renewalPending, m.ready, m.dcvExpiry, m.dcvWaiting, m.apiRequests, m.apiDuration, m.notifySent, m.notifyFailed)
+		specCollector{&m.specMetrics}, m.dcvExpiry, m.dcvWaiting, m.apiRequests, m.apiDuration, m.notifySent, m.notifyFailed)
 	return m
 }
 
@@ -171,16 +174,16 @@ func newSpecMetrics() specMetrics {
 			"Deprecated: use certform_order_expiration_timestamp_seconds. When each spec's order ends (Unix time), as last observed in CertCentral.", "name"),
 		reissueOverdue: gaugeVec("certform_reissue_overdue",
 			"1 for each spec whose certificate ends within 7 days, on an order that lasts longer, with auto_reissue on and no reissue pending: DigiCert has not reissued it.", "name"),
-		certExpiry: gaugeVec("certform_certificate_expiration_timestamp_seconds",
-			"When each spec's current certificate ends (Unix time), as last observed in CertCentral.", "name", "order_id"),
-		orderExpiry: gaugeVec("certform_order_expiration_timestamp_seconds",
-			"When each spec's order ends (Unix time), as last observed in CertCentral.", "name", "order_id"),
-		renewalAt: gaugeVec("certform_certificate_renewal_timestamp_seconds",
-			"When certform will next reissue the spec's certificate or renew its order (Unix time; in the past while due or under way).", "name"),
-		renewalPending: gaugeVec("certform_certificate_renewal_pending",
-			"1 while a reissue, renewal or order of the spec waits in CertCentral or has an unknown Outcome; 0 otherwise.", "name"),
-		ready: gaugeVec("certform_certificate_ready_status",
-			"The spec's certificate's Ready condition: 1 on the current condition (True: issued, current, delivered; False: a failure, or expired or revoked; Unknown: waiting or not known yet), 0 on the others.", "name", "condition"),
+		certExpiry: prometheus.NewDesc("certform_certificate_expiration_timestamp_seconds",
+			"When each spec's current certificate ends (Unix time), as last observed in CertCentral.", []string{"name", "order_id"}, nil),
+		orderExpiry: prometheus.NewDesc("certform_order_expiration_timestamp_seconds",
+			"When each spec's order ends (Unix time), as last observed in CertCentral.", []string{"name", "order_id"}, nil),
+		renewalAt: prometheus.NewDesc("certform_certificate_renewal_timestamp_seconds",
+			"When certform will next reissue the spec's certificate or renew its order (Unix time; in the past while due or under way).", []string{"name"}, nil),
+		renewalPending: prometheus.NewDesc("certform_certificate_renewal_pending",
+			"1 while a reissue, renewal or order of the spec waits in CertCentral or has an unknown Outcome; 0 otherwise.", []string{"name"}, nil),
+		ready: prometheus.NewDesc("certform_certificate_ready_status",
+			"The spec's certificate's Ready condition: 1 on the current condition (True: issued, current, delivered; False: a failure, or expired or revoked; Unknown: waiting or not known yet), 0 on the others.", []string{"name", "condition"}, nil),
 	}
 }
 
@@ -253,9 +256,9 @@ type specSeries struct {
 	cond                          string // the Ready condition
 }
 
-// specMemo holds the series ObserveSpecs set last, by spec name; nil
-// before the first call, and after a call that could not keep it (the
-// series are then reset on the next call).
+// specMemo holds the series ObserveSpecs set last, by spec name: what
+// /metrics shows. A map once set is not changed (the next call sets
+// another), so a scrape reads it outside mu.
 type specMemo struct {
 	mu   sync.Mutex
 	last map[string]specSeries
@@ -288,10 +291,10 @@ func (s *specMemo) remember(rows []status.Entry, revoked map[string]bool, now ti
 
 // ObserveSpecs sets the per-spec series from /status's entries at now;
 // revoked names the specs that ask for their order's revocation (no
-// Ready condition: a revoked certificate is what they want). Only the
-// series of specs whose values changed since the last call are set, and
-// those of specs gone are deleted: a quiet cycle over 10,000 specs touches
-// none.
+// Ready condition: a revoked certificate is what they want). Of two rows
+// of one name (not expected: status.Build makes one per state entry), the
+// last one's series are shown. The same rows again at a time when no
+// certificate ended since (a quiet cycle) set nothing.
 func (m *Metrics) ObserveSpecs(rows []status.Entry, revoked map[string]bool, now time.Time) {
 	// The wall clock alone: a reading of time.Now compares with the last
 	// one on the monotonic clock, which does not see the wall clock
@@ -302,39 +305,12 @@ func (m *Metrics) ObserveSpecs(rows []status.Entry, revoked map[string]bool, now
 	if m.specs.unchanged(rows, revoked, now) {
 		return
 	}
-	defer m.specs.remember(rows, revoked, now)
+	m.specs.remember(rows, revoked, now)
 	next := make(map[string]specSeries, len(rows))
 	for _, r := range rows {
-		if r.Orphan {
-			continue
+		if !r.Orphan {
+			next[r.Name] = seriesOf(r, revoked, now)
 		}
-		if _, dup := next[r.Name]; dup {
-			// Two rows of one name (not expected): set them all, as they
-			// come, from scratch.
-			m.resetSpecs()
-			for _, r := range rows {
-				if !r.Orphan {
-					m.setSpec(r.Name, seriesOf(r, revoked, now))
-				}
-			}
-			m.specs.last = nil
-			return
-		}
-		next[r.Name] = seriesOf(r, revoked, now)
-	}
-	if m.specs.last == nil {
-		m.resetSpecs()
-	}
-	for name, old := range m.specs.last {
-		if s, ok := next[name]; !ok || s != old {
-			m.deleteSpec(name, old)
-		}
-	}
-	for name, s := range next {
-		if old, ok := m.specs.last[name]; ok && old == s {
-			continue
-		}
-		m.setSpec(name, s)
 	}
 	m.specs.last = next
 }
@@ -360,57 +336,53 @@ func seriesOf(r status.Entry, revoked map[string]bool, now time.Time) specSeries
 	return s
 }
 
-func (m *Metrics) resetSpecs() {
-	m.certExpiry.Reset()
-	m.orderExpiry.Reset()
-	m.renewalAt.Reset()
-	m.renewalPending.Reset()
-	m.ready.Reset()
-}
-
 var readyConditions = []string{"True", "False", "Unknown"}
 
-// setSpec sets one spec's series.
-func (m *Metrics) setSpec(name string, s specSeries) {
-	if s.hasCert {
-		m.certExpiry.WithLabelValues(name, s.id).Set(s.certExp)
-	}
-	if s.hasOrder {
-		m.orderExpiry.WithLabelValues(name, s.id).Set(s.orderExp)
-	}
-	if s.hasRenewal {
-		m.renewalAt.WithLabelValues(name).Set(s.renewal)
-	}
-	if s.revoked {
-		return
-	}
-	m.renewalPending.WithLabelValues(name).Set(s.pending)
-	for _, c := range readyConditions {
-		v := 0.0
-		if c == s.cond {
-			v = 1
-		}
-		m.ready.WithLabelValues(name, c).Set(v)
+// specCollector makes the per-spec series at each scrape from the series
+// ObserveSpecs set last.
+type specCollector struct{ m *specMetrics }
+
+// Describe sends the per-spec series' descriptions.
+func (c specCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.m.certExpiry, c.m.orderExpiry, c.m.renewalAt, c.m.renewalPending, c.m.ready} {
+		ch <- d
 	}
 }
 
-// deleteSpec deletes the series setSpec set for s.
-func (m *Metrics) deleteSpec(name string, s specSeries) {
-	if s.hasCert {
-		m.certExpiry.DeleteLabelValues(name, s.id)
+// Collect sends each spec's series.
+func (c specCollector) Collect(ch chan<- prometheus.Metric) {
+	c.m.specs.mu.Lock()
+	last := c.m.specs.last
+	c.m.specs.mu.Unlock()
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		mt, err := prometheus.NewConstMetric(d, prometheus.GaugeValue, v, labels...)
+		if err != nil {
+			// A label that is not UTF-8: the scrape fails, saying so.
+			mt = prometheus.NewInvalidMetric(d, err)
+		}
+		ch <- mt
 	}
-	if s.hasOrder {
-		m.orderExpiry.DeleteLabelValues(name, s.id)
-	}
-	if s.hasRenewal {
-		m.renewalAt.DeleteLabelValues(name)
-	}
-	if s.revoked {
-		return
-	}
-	m.renewalPending.DeleteLabelValues(name)
-	for _, c := range readyConditions {
-		m.ready.DeleteLabelValues(name, c)
+	for name, s := range last {
+		if s.hasCert {
+			gauge(c.m.certExpiry, s.certExp, name, s.id)
+		}
+		if s.hasOrder {
+			gauge(c.m.orderExpiry, s.orderExp, name, s.id)
+		}
+		if s.hasRenewal {
+			gauge(c.m.renewalAt, s.renewal, name)
+		}
+		if s.revoked {
+			continue
+		}
+		gauge(c.m.renewalPending, s.pending, name)
+		for _, cond := range readyConditions {
+			v := 0.0
+			if cond == s.cond {
+				v = 1
+			}
+			gauge(c.m.ready, v, name, cond)
+		}
 	}
 }
 
