@@ -68,14 +68,22 @@ func (r *Reconciler) HookDue(c *Cycle) time.Time {
 	if r.CertDir == "" || r.Hook == nil || r.DryRun || r.Store == nil || c == nil || c.Specs == nil {
 		return due
 	}
-	desired := make(map[string]*spec.Order, len(c.Specs.Orders))
-	for _, o := range c.Specs.Orders {
-		desired[o.Name] = o
-	}
+	// The specs by name only once a hook waits: the daemon asks after
+	// every cycle, and almost always none does (issue 27: no map of every
+	// spec an idle cycle).
+	var desired map[string]*spec.Order
 	r.Store.View(func(f *state.File) {
 		for n, e := range f.Entries {
-			if e.HookPending != "" && deliverable(e, desired[n]) && e.DeliveredCertificateID == e.CertificateID &&
-				(due.IsZero() || e.HookRetryAt.Before(due)) {
+			if e.HookPending == "" || e.DeliveredCertificateID != e.CertificateID || (!due.IsZero() && !e.HookRetryAt.Before(due)) {
+				continue
+			}
+			if desired == nil {
+				desired = make(map[string]*spec.Order, len(c.Specs.Orders))
+				for _, o := range c.Specs.Orders {
+					desired[o.Name] = o
+				}
+			}
+			if deliverable(e, desired[n]) {
 				due = e.HookRetryAt
 			}
 		}

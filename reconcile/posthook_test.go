@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/certform/certform/deliver"
+	"github.com/certform/certform/spec"
 )
 
 // TestDeliver_hookFailedThenRenewed: a deploy hook that failed (and waits
@@ -48,6 +49,26 @@ func TestDeliver_hookFailedThenRenewed(t *testing.T) {
 	if w := waiting(); len(w) != 1 || w[0].Name != "shop" || w[0].Serial != old.DeliveredSerial || w[0].Attempts != 1 || !w[0].RetryAt.Equal(r.clock.Now().Add(time.Hour)) {
 		t.Fatalf("waiting: %+v", w)
 	}
+	hookDue := func(c *Cycle) time.Time {
+		rec := r.reconciler(1)
+		rec.CertDir, rec.Hook = certDir, hook
+		return rec.HookDue(c)
+	}
+	if at := hookDue(last); !at.Equal(r.clock.Now().Add(time.Hour)) {
+		t.Errorf("HookDue %v, want the retry time %v", at, r.clock.Now().Add(time.Hour))
+	}
+	// A spec gone, or asking for revocation, has no hook to run again.
+	gone := *last
+	gone.Specs = &spec.Result{}
+	if at := hookDue(&gone); !at.IsZero() {
+		t.Errorf("HookDue without the spec: %v, want none", at)
+	}
+	revoking := *last.Specs.Orders[0]
+	revoking.Revoke = true
+	gone.Specs = &spec.Result{Orders: []*spec.Order{&revoking}}
+	if at := hookDue(&gone); !at.IsZero() {
+		t.Errorf("HookDue of a spec asking for revocation: %v, want none", at)
+	}
 	// The order ends in 10 days: renewed; the hook, fixed, runs for the
 	// renewal's certificate as soon as it is delivered.
 	hook.Command = `echo "$CERTFORM_ORDER_ID $CERTFORM_SERIAL" >> ` + hookLog
@@ -75,6 +96,9 @@ func TestDeliver_hookFailedThenRenewed(t *testing.T) {
 	}
 	if e.HookPending != "" || e.HookAttempts != 0 || !e.HookRetryAt.IsZero() {
 		t.Errorf("entry: hook_pending %q, attempts %d, retry %v", e.HookPending, e.HookAttempts, e.HookRetryAt)
+	}
+	if at := hookDue(last); !at.IsZero() {
+		t.Errorf("HookDue after the renewal's hook ran: %v, want none", at)
 	}
 	if w := waiting(); len(w) != 0 {
 		t.Errorf("waiting after the renewal: %+v", w)
