@@ -245,6 +245,31 @@ func TestDeliver_planOnly(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(certDir, "shop")); !os.IsNotExist(err) {
 		t.Fatalf("plan-only cycle wrote %s: %v", certDir, err)
 	}
+	// An issued certificate not delivered yet is delivered only for a spec
+	// that still wants it: none for a spec gone or asking for revocation.
+	for _, tc := range []struct {
+		name  string
+		specs func(c *Cycle) *spec.Result
+	}{
+		{"spec gone", func(*Cycle) *spec.Result { return &spec.Result{} }},
+		{"revocation asked", func(c *Cycle) *spec.Result {
+			o := *c.Specs.Orders[0]
+			o.Revoke = true
+			return &spec.Result{Orders: []*spec.Order{&o}}
+		}},
+	} {
+		rec := r.reconciler(0)
+		rec.CertDir = certDir
+		c, err := rec.Prepare(context.Background(), CycleOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.calls()
+		c.Specs = tc.specs(c)
+		if ds, calls := rec.Deliver(context.Background(), c), r.calls(); len(ds) != 0 || len(calls) != 0 {
+			t.Fatalf("%s: deliveries %+v, calls %q; want none", tc.name, ds, calls)
+		}
+	}
 	if ds := deliverOnce(false); len(ds) != 1 || !ds[0].Delivered || ds[0].Err != nil {
 		t.Fatalf("deliveries %+v, want shop delivered", ds)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/big"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -106,25 +107,36 @@ func (r *Reconciler) Deliver(ctx context.Context, c *Cycle) []Delivery {
 	if r.CertDir == "" || r.DryRun || r.PlanOnly || r.Store == nil || r.API == nil || c == nil || c.Specs == nil {
 		return nil
 	}
-	desired := map[string]*spec.Order{}
-	for _, o := range c.Specs.Orders {
-		desired[o.Name] = o
-	}
+	// The specs by name, and the names in order, only for the entries
+	// with something to do: a cycle with nothing to deliver (almost every
+	// cycle of a daemon) builds no map of every spec and sorts no names
+	// (issue 27).
+	var desired map[string]*spec.Order
 	var due, hooks []string
 	now := r.now()
 	r.Store.View(func(f *state.File) {
-		for _, n := range f.Names() {
-			e := f.Entries[n]
-			if !deliverable(e, desired[n]) {
+		for n, e := range f.Entries {
+			delivery := e.DeliveredCertificateID != e.CertificateID
+			if !delivery && (e.HookPending == "" || r.Hook == nil || now.Before(e.HookRetryAt)) {
 				continue
 			}
-			if e.DeliveredCertificateID != e.CertificateID {
+			if desired == nil {
+				desired = make(map[string]*spec.Order, len(c.Specs.Orders))
+				for _, o := range c.Specs.Orders {
+					desired[o.Name] = o
+				}
+			}
+			switch {
+			case !deliverable(e, desired[n]):
+			case delivery:
 				due = append(due, n)
-			} else if e.HookPending != "" && r.Hook != nil && !now.Before(e.HookRetryAt) {
+			default:
 				hooks = append(hooks, n)
 			}
 		}
 	})
+	slices.Sort(due)
+	slices.Sort(hooks)
 	out := r.deliverAll(ctx, due, hooks, desired)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
