@@ -103,3 +103,98 @@ func TestPlan_orderingOptionsKept(t *testing.T) {
 		t.Errorf("after auto_renew changed: notes %q", got)
 	}
 }
+
+// TestLoad_unchangedChangedWhileChecked: an idle load (the tree quiet
+// since the last load, every spec file served by the cache) that sees a
+// change made after the load read the files and before it checked them
+// waits for quiet and reads the specs again, as before the load checked
+// the tree with its own walk (spec.Result.Settled): a defaults file
+// edited, a spec file added. A spec file the cache served, edited after
+// the load's one stat of it, is read as that stat saw it, and the next
+// load waits for quiet and reads it again.
+func TestLoad_unchangedChangedWhileChecked(t *testing.T) {
+	tests := []struct {
+		name    string
+		change  func(t *testing.T, dir string)
+		waits   bool   // the load with the change waits for quiet
+		specs   string // what it reads: name:disable_ct:organization_id, ...
+		nextOne string // what the next load reads, after a wait when waits is false
+	}{
+		{name: "nothing", change: func(*testing.T, string) {}, specs: "a:false:1 b:false:1"},
+		{name: "defaults.yaml edited", change: func(t *testing.T, dir string) {
+			writeFile(t, filepath.Join(dir, "defaults.yaml"), "disable_ct: true\n")
+		}, waits: true, specs: "a:true:1 b:true:1"},
+		{name: "a spec file added", change: func(t *testing.T, dir string) {
+			body, err := os.ReadFile(filepath.Join(dir, "b.yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, filepath.Join(dir, "c.yaml"), strings.Replace(string(body), "name: b\n", "name: c\n", 1))
+		}, waits: true, specs: "a:false:1 b:false:1 c:false:1"},
+		{name: "a spec file edited after its stat", change: func(t *testing.T, dir string) {
+			body, err := os.ReadFile(filepath.Join(dir, "a.yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, filepath.Join(dir, "a.yaml"), strings.Replace(string(body), "organization_id: 1\n", "organization_id: 2\n", 1))
+		}, specs: "a:false:1 b:false:1", nextOne: "a:false:2 b:false:1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(t)
+			r.spec("a")
+			r.spec("b")
+			writeFile(t, filepath.Join(r.dir, "defaults.yaml"), "disable_ct: false\n")
+			var mu sync.Mutex
+			now := time.Now().Add(2 * time.Hour)
+			slept := 0
+			rec := &Reconciler{Dir: r.dir, Cache: spec.NewCache(), Quiet: time.Hour,
+				Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return now },
+				Sleep: func(ctx context.Context, d time.Duration) error {
+					mu.Lock()
+					defer mu.Unlock()
+					slept++
+					now = now.Add(d)
+					return nil
+				}}
+			load := func() string {
+				t.Helper()
+				c, err := rec.Prepare(t.Context(), CycleOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var out []string
+				for _, o := range c.Specs.Orders {
+					out = append(out, fmt.Sprintf("%s:%v:%d", o.Name, o.DisableCT, o.OrganizationID))
+				}
+				return strings.Join(out, " ")
+			}
+			load() // from a quiet tree
+			load() // served by the cache
+			mu.Lock()
+			now = time.Now() // a change made now is a moment ago by this clock
+			mu.Unlock()
+			loadedHook = func() {
+				loadedHook = nil
+				tt.change(t, r.dir)
+			}
+			t.Cleanup(func() { loadedHook = nil })
+			if got := load(); got != tt.specs || (slept > 0) != tt.waits {
+				t.Fatalf("read %q after %d waits, want %q, a wait %v", got, slept, tt.specs, tt.waits)
+			}
+			if tt.nextOne == "" {
+				return
+			}
+			if got := load(); got != tt.nextOne || slept == 0 {
+				t.Errorf("the next load read %q after %d waits, want %q after a wait", got, slept, tt.nextOne)
+			}
+		})
+	}
+}
+
+func writeFile(t *testing.T, p, content string) {
+	t.Helper()
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}

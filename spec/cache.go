@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // stamp identifies a version of a file: size, modification and change
@@ -20,11 +21,19 @@ type stamp struct {
 // and a copy of the name each call (issue 27: an idle daemon cycle stats
 // every spec file, 100,000 of them in a large tree).
 func statStamp(full string) stamp {
+	st, _ := statStampTime(full)
+	return st
+}
+
+// statStampTime is statStamp with the file's change time as
+// statChangeTime gives it (the later of its modification and status-change
+// times), from the same stat(2); a zero time when it cannot stat.
+func statStampTime(full string) (stamp, time.Time) {
 	var sys syscall.Stat_t
 	if statSys(full, true, &sys) != nil {
-		return stamp{}
+		return stamp{}, time.Time{}
 	}
-	return stamp{size: sys.Size, mtime: sys.Mtim.Nano(), ctime: sys.Ctim.Nano(), dev: uint64(sys.Dev), ino: sys.Ino}
+	return stamp{size: sys.Size, mtime: sys.Mtim.Nano(), ctime: sys.Ctim.Nano(), dev: uint64(sys.Dev), ino: sys.Ino}, changeTimeOf(&sys)
 }
 
 // statSys fills sys with what stat(2) (lstat(2) unless follow) says of p,

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -129,11 +130,17 @@ func LoadOpts(dir string, opt LoadOptions) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("spec directory %s: %w", dir, unwrapPathError(err))
 	}
+	if afterWalk != nil {
+		afterWalk()
+	}
 	res := &Result{Errors: found.errs, Files: len(found.specs)}
 	var read []source // what was read, a file more than once when shared
 	// Defaults first: every spec below a folder needs its chain.
 	defaults := l.loadAllDefaults(found.defaults, res, &read)
-	results := l.loadSpecFiles(t, found.specs, defaults, opt.Cache)
+	results, seen := l.loadSpecFiles(t, found.specs, defaults, opt.Cache)
+	if opt.Cache != nil && seen.misses == 0 {
+		res.settled = l.settledOf(t, found, defaults, results, seen.newest)
+	}
 	invalid := res.add(results, &read)
 	if res.Files == 0 {
 		if e := found.skipped.error(); e != nil {
@@ -149,12 +156,22 @@ func LoadOpts(dir string, opt LoadOptions) (*Result, error) {
 	return res, nil
 }
 
+// afterWalk, in tests only, runs in LoadOpts between the walk and the
+// reading of the files it found: a test changes a file there, during the
+// load, before the load stats it.
+var afterWalk func()
+
 // foundFiles is what the walk of a spec tree found.
 type foundFiles struct {
 	specs    []string          // spec files (rel)
 	defaults map[string]string // folder (rel) -> its defaults file (rel)
 	errs     []*Error
 	skipped  skippedList
+	// later are the real paths of what LastChange stats by its own times
+	// and the load does not stat: the folders walked, the symlinks met
+	// (their own path) and the YAML files not loaded as spec files
+	// (defaults files, files that are not regular). See Result.Settled.
+	later []string
 }
 
 // findFiles walks the tree and sorts what it finds into spec files,
@@ -164,22 +181,30 @@ func (l *loader) findFiles(t *Tree) (*foundFiles, error) {
 	found := &foundFiles{defaults: map[string]string{}}
 	err := t.walk(t.Root, func(e *entry) {
 		switch e.kind {
+		case entryDir, entryLink:
+			found.later = append(found.later, e.real)
 		case entryError:
 			found.errs = append(found.errs, fileError(e.rel, "%s", e.why))
 		case entrySkip:
 			found.skipped.add(e)
 		case entryFile:
-			l.foundFile(found, e)
+			if l.foundFile(found, e) {
+				return
+			}
+			if hasSpecSuffix(e.rel) {
+				found.later = append(found.later, e.real)
+			}
 		}
 	})
 	return found, err
 }
 
-// foundFile sorts one file of the walk.
-func (l *loader) foundFile(found *foundFiles, e *entry) {
+// foundFile sorts one file of the walk, and reports whether it is a spec
+// file to load.
+func (l *loader) foundFile(found *foundFiles, e *entry) bool {
 	if !IsSpecFile(e.rel) {
 		found.skipped.add(e)
-		return
+		return false
 	}
 	if e.linked {
 		l.links[e.rel] = e.real
@@ -191,16 +216,17 @@ func (l *loader) foundFile(found *foundFiles, e *entry) {
 		folder := path.Dir(e.rel)
 		if other, ok := found.defaults[folder]; ok {
 			found.errs = append(found.errs, fileError(e.rel, "a second defaults file in this folder (%s is the first); merge them into one", other))
-			return
+			return false
 		}
 		found.defaults[folder] = e.rel
-		return
+		return false
 	}
 	if !e.mode.IsRegular() {
 		found.errs = append(found.errs, notRegularFileError(e.rel, e.mode))
-		return
+		return false
 	}
 	found.specs = append(found.specs, e.rel)
+	return true
 }
 
 // loadAllDefaults loads every defaults file, by folder, adding their errors
@@ -221,9 +247,29 @@ func (l *loader) loadAllDefaults(files map[string]string, res *Result, read *[]s
 	return defaults
 }
 
+// cacheSeen is what the stats that checked spec files against a Cache
+// saw (see loadCached).
+type cacheSeen struct {
+	// misses counts the spec files not served by the Cache: read afresh,
+	// or tried (all of them without a Cache).
+	misses int
+	// newest is the latest change time (statChangeTime's) of the files
+	// the Cache served, as those stats saw it; zero for none.
+	newest time.Time
+}
+
+// add counts o in s.
+func (s *cacheSeen) add(o cacheSeen) {
+	s.misses += o.misses
+	if o.newest.After(s.newest) {
+		s.newest = o.newest
+	}
+}
+
 // loadSpecFiles loads the spec files on GOMAXPROCS workers, through cache
-// when there is one (which then keeps exactly these files).
-func (l *loader) loadSpecFiles(t *Tree, specFiles []string, defaults map[string]*defaultsFile, cache *Cache) []fileResult {
+// when there is one (which then keeps exactly these files), and says what
+// the cache checks saw.
+func (l *loader) loadSpecFiles(t *Tree, specFiles []string, defaults map[string]*defaultsFile, cache *Cache) ([]fileResult, cacheSeen) {
 	var fresh map[string]*cachedFile
 	if cache != nil {
 		cache.mu.Lock()
@@ -237,13 +283,14 @@ func (l *loader) loadSpecFiles(t *Tree, specFiles []string, defaults map[string]
 	results := make([]fileResult, len(specFiles))
 	var wg sync.WaitGroup
 	next := make(chan int)
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+	workers := make([]cacheSeen, runtime.GOMAXPROCS(0))
+	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var buf scratch // this worker's buffers
 			for i := range next {
-				results[i] = l.loadCached(specFiles[i], defaults, cache, fresh, &buf)
+				results[i] = l.loadCached(specFiles[i], defaults, cache, fresh, &buf, &workers[w])
 			}
 		}()
 	}
@@ -257,7 +304,11 @@ func (l *loader) loadSpecFiles(t *Tree, specFiles []string, defaults map[string]
 		cache.files = fresh
 		cache.mu.Unlock()
 	}
-	return results
+	var seen cacheSeen
+	for _, w := range workers {
+		seen.add(w)
+	}
+	return results, seen
 }
 
 // add adds the spec files' results to res and what they read to read,
@@ -770,15 +821,20 @@ func (l *fileCtx) depend(full string) {
 // loadCached loads a spec file, or reuses the cache's result when neither
 // the file, its defaults chain nor its CSR files changed. Stamps are taken
 // before reading, so a file changed while being read is read again next
-// time.
-func (l *loader) loadCached(rel string, defaults map[string]*defaultsFile, cache *Cache, next map[string]*cachedFile, buf *scratch) fileResult {
+// time. It counts in seen what its stat saw.
+func (l *loader) loadCached(rel string, defaults map[string]*defaultsFile, cache *Cache, next map[string]*cachedFile, buf *scratch, seen *cacheSeen) fileResult {
 	if cache == nil {
+		seen.misses++
 		return l.loadSpecFile(rel, defaults, stamp{}, buf)
 	}
-	self := statStamp(l.realPath(rel))
+	self, at := statStampTime(l.realPath(rel))
 	chain, _ := defaultsChain(path.Dir(rel), defaults)
 	cf, ok := cache.lookup(rel, self, chain)
+	if ok && at.After(seen.newest) {
+		seen.newest = at
+	}
 	if !ok {
+		seen.misses++
 		// A record of its own: the previous one may still be in use by
 		// a concurrent load's lookup.
 		cs := make([]chainStamp, len(chain))

@@ -60,6 +60,97 @@ func (o *Order) SourceChanged() bool {
 	return false
 }
 
+// settled is what a load that a Cache served whole saw of the tree's
+// times, for Result.Settled.
+type settled struct {
+	// newest is the latest change time of the spec files, from the stats
+	// that checked them against the Cache.
+	newest time.Time
+	// later are the paths Settled lstats: the folders walked, the
+	// symlinks met (by their own path), the YAML files not loaded as spec
+	// files, and the symlinks on the directory's own path (Tree.Links).
+	later []string
+	// ignore is the real path of the .certformignore read, or "".
+	ignore string
+	// verify are the files Settled stats again as Changed does: those the
+	// load read afresh (defaults files, .certformignore) and those it
+	// reads through a symlink (with their CSR files).
+	verify []source
+}
+
+// settledOf is the settled of a load that found found and read defaults,
+// whose spec files (results) a Cache served whole, the newest of them
+// changed at newest.
+func (l *loader) settledOf(t *Tree, found *foundFiles, defaults map[string]*defaultsFile, results []fileResult, newest time.Time) *settled {
+	s := &settled{newest: newest, later: append(found.later, t.Links...)}
+	if t.ignoreSrc.rel != "" {
+		s.ignore = filepath.Join(t.Root, IgnoreFile)
+		s.verify = append(s.verify, t.ignoreSrc)
+	}
+	for _, df := range defaults {
+		if df.read {
+			s.verify = append(s.verify, df.src)
+		}
+	}
+	for i, rel := range found.specs {
+		if _, linked := l.links[rel]; linked {
+			s.verify = append(s.verify, results[i].reads...)
+		}
+	}
+	return s
+}
+
+// Settled returns, without walking the tree again, what LastChange would
+// return now for the directory the load read, when the load can vouch for
+// it: the load had a Cache that served every spec file unchanged, and every
+// file it read afresh (defaults files, .certformignore) or through a
+// symlink is unchanged since (as Changed would say), and nothing it walked
+// vanished since. ok is false otherwise; use Changed and LastChange then.
+//
+// The spec files count by the times the stat that checked each against
+// the Cache saw: that stat is the load's only one of them, and it shows
+// the file is the one the Cache read, so the result describes each file
+// as of that stat. The folders, the symlinks (the directory's own
+// included), .certformignore and the YAML files that are not spec files
+// are stat'ed now, after the load, as LastChange stats them: a file added,
+// removed or renamed during the load, a symlink swapped, moves the figure.
+// So, when the figure is a time long past (the tree quiet since), nothing
+// the result depends on changed from that time until the load checked it,
+// and the result is the tree as it was then, not a mix of before and after
+// a change. Issue 27: an idle daemon cycle stats each spec file once
+// instead of three times, and reads each folder once. Safe for concurrent
+// use.
+func (r *Result) Settled() (last time.Time, ok bool) {
+	s := r.settled
+	if s == nil {
+		return time.Time{}, false
+	}
+	for _, src := range s.verify {
+		if src.changed() {
+			return time.Time{}, false
+		}
+	}
+	last, ok = s.newest, true
+	see := func(p string, follow bool) {
+		c, found := statChangeTime(p, follow)
+		ok = ok && found // it was there during the load: it changed since
+		if c.After(last) {
+			last = c
+		}
+	}
+	for _, p := range s.later {
+		see(p, false)
+	}
+	if s.ignore != "" {
+		see(s.ignore, false)
+		see(s.ignore, true)
+	}
+	if !ok {
+		return time.Time{}, false
+	}
+	return last, true
+}
+
 // LastChange returns the newest modification or status-change time (the
 // later of mtime and ctime) of dir and of every folder and YAML file below
 // it that Load walks, and of its .certformignore. Passed over: what Load
@@ -128,9 +219,15 @@ func statChangeTime(p string, follow bool) (time.Time, bool) {
 	if statSys(p, follow, &sys) != nil {
 		return time.Time{}, false
 	}
+	return changeTimeOf(&sys), true
+}
+
+// changeTimeOf is the later of the modification and status-change times
+// in sys.
+func changeTimeOf(sys *syscall.Stat_t) time.Time {
 	t, c := time.Unix(sys.Mtim.Unix()), time.Unix(sys.Ctim.Unix())
 	if c.After(t) {
 		t = c
 	}
-	return t, true
+	return t
 }

@@ -274,6 +274,9 @@ type Result struct {
 	// read are the files the load read (or a Cache served), sorted by
 	// path, one entry a file; see Changed.
 	read []source
+	// settled is what the load saw of the tree's times when a Cache
+	// served every spec file; nil otherwise. See Settled.
+	settled *settled
 }
 
 // Unreadable returns the files, sorted, with errors that belong to no named

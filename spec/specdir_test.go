@@ -227,9 +227,13 @@ func TestLoad_SpecDir_gitSyncSwap(t *testing.T) {
 	if diff := cmp.Diff([]string{"a", "b"}, orderNames(res.Orders)); diff != "" {
 		t.Fatalf("valid (-want +got):\n%s", diff)
 	}
+	served := mustLoad(t, current, cache) // a daemon's idle load
 	before, err := LastChange(current)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if got, ok := served.Settled(); !ok || !got.Equal(before) {
+		t.Fatalf("Settled before the swap: %v, %v; LastChange %v", got, ok, before)
 	}
 	waitPast(t, before)
 	if err := spectest.SwapLink(current, "releases/def"); err != nil {
@@ -240,6 +244,9 @@ func TestLoad_SpecDir_gitSyncSwap(t *testing.T) {
 	}
 	if after, err := LastChange(current); err != nil || !after.After(before) {
 		t.Errorf("LastChange after the swap: %v -> %v, %v", before, after, err)
+	}
+	if after, ok := served.Settled(); !ok || !after.After(before) {
+		t.Errorf("Settled after the swap: %v -> %v, %v; want it moved", before, after, ok)
 	}
 	again := mustLoad(t, current, cache)
 	if diff := cmp.Diff([]string{"a", "c"}, orderNames(again.Orders)); diff != "" {
