@@ -126,10 +126,21 @@ func (c *Cache) lookup(rel string, self stamp, chain []*defaultsFile) (*cachedFi
 	return cf, true
 }
 
-func (c *Cache) store(next map[string]*cachedFile, rel string, cf *cachedFile) {
+// keep makes records, those of files (in the same order), the cache's
+// records, and only those. When the cache served every one of them
+// (served) and holds no other file, it keeps its map as it is: a daemon's
+// idle cycle allocates no new one (issue 27).
+func (c *Cache) keep(files []string, records []*cachedFile, served bool) {
 	c.mu.Lock()
-	next[rel] = cf
-	c.mu.Unlock()
+	defer c.mu.Unlock()
+	if served && len(c.files) == len(files) {
+		return // the same files, the same records
+	}
+	next := make(map[string]*cachedFile, len(files))
+	for i, rel := range files {
+		next[rel] = records[i]
+	}
+	c.files = next
 }
 
 // sortOrders sorts orders as sortByName does and returns their

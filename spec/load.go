@@ -269,8 +269,8 @@ func (s *cacheSeen) add(o cacheSeen) {
 // loadSpecFiles loads the spec files on GOMAXPROCS workers, through cache
 // when there is one (which then keeps exactly these files), and says what
 // the cache checks saw.
-func (l *loader) loadSpecFiles(t *Tree, specFiles []string, defaults map[string]*defaultsFile, cache *Cache) ([]fileResult, cacheSeen) {
-	var fresh map[string]*cachedFile
+func (l *loader) loadSpecFiles(t *Tree, specFiles []string, defaults map[string]*defaultsFile, cache *Cache) ([]*fileResult, cacheSeen) {
+	var records []*cachedFile // with a cache: each file's record, kept or new
 	if cache != nil {
 		cache.mu.Lock()
 		if cache.root != t.Root || cache.ignore != t.ignoreSrc.st {
@@ -278,9 +278,9 @@ func (l *loader) loadSpecFiles(t *Tree, specFiles []string, defaults map[string]
 			cache.root, cache.ignore, cache.files = t.Root, t.ignoreSrc.st, map[string]*cachedFile{}
 		}
 		cache.mu.Unlock()
-		fresh = make(map[string]*cachedFile, len(specFiles))
+		records = make([]*cachedFile, len(specFiles))
 	}
-	results := make([]fileResult, len(specFiles))
+	results := make([]*fileResult, len(specFiles))
 	var wg sync.WaitGroup
 	next := make(chan int)
 	workers := make([]cacheSeen, runtime.GOMAXPROCS(0))
@@ -290,7 +290,7 @@ func (l *loader) loadSpecFiles(t *Tree, specFiles []string, defaults map[string]
 			defer wg.Done()
 			var buf scratch // this worker's buffers
 			for i := range next {
-				results[i] = l.loadCached(specFiles[i], defaults, cache, fresh, &buf, &workers[w])
+				results[i] = l.loadCached(specFiles[i], defaults, cache, records, i, &buf, &workers[w])
 			}
 		}()
 	}
@@ -299,14 +299,12 @@ func (l *loader) loadSpecFiles(t *Tree, specFiles []string, defaults map[string]
 	}
 	close(next)
 	wg.Wait()
-	if cache != nil {
-		cache.mu.Lock()
-		cache.files = fresh
-		cache.mu.Unlock()
-	}
 	var seen cacheSeen
 	for _, w := range workers {
 		seen.add(w)
+	}
+	if cache != nil {
+		cache.keep(specFiles, records, seen.misses == 0)
 	}
 	return results, seen
 }
@@ -315,7 +313,7 @@ func (l *loader) loadSpecFiles(t *Tree, specFiles []string, defaults map[string]
 // and returns the names of the invalid specs. It sizes res.Orders,
 // res.Errors and read once (issue 27: growing them took 3.8 ms of an idle
 // cycle at 100,000 specs).
-func (res *Result) add(results []fileResult, read *[]source) map[string]bool {
+func (res *Result) add(results []*fileResult, read *[]source) map[string]bool {
 	orders, errs, reads := 0, len(res.Errors), len(*read)+1 // +1: the ignore file
 	for _, fr := range results {
 		orders += len(fr.orders)
@@ -821,11 +819,14 @@ func (l *fileCtx) depend(full string) {
 // loadCached loads a spec file, or reuses the cache's result when neither
 // the file, its defaults chain nor its CSR files changed. Stamps are taken
 // before reading, so a file changed while being read is read again next
-// time. It counts in seen what its stat saw.
-func (l *loader) loadCached(rel string, defaults map[string]*defaultsFile, cache *Cache, next map[string]*cachedFile, buf *scratch, seen *cacheSeen) fileResult {
+// time. It sets records[i] to the file's record for the cache, and counts
+// in seen what its stat saw. The result returned is the record's, which
+// nothing changes.
+func (l *loader) loadCached(rel string, defaults map[string]*defaultsFile, cache *Cache, records []*cachedFile, i int, buf *scratch, seen *cacheSeen) *fileResult {
 	if cache == nil {
 		seen.misses++
-		return l.loadSpecFile(rel, defaults, stamp{}, buf)
+		fr := l.loadSpecFile(rel, defaults, stamp{}, buf)
+		return &fr
 	}
 	self, at := statStampTime(l.realPath(rel))
 	chain, _ := defaultsChain(path.Dir(rel), defaults)
@@ -845,8 +846,8 @@ func (l *loader) loadCached(rel string, defaults map[string]*defaultsFile, cache
 	}
 	// A record that held is kept as it is (records are never changed),
 	// so that an idle cycle allocates none.
-	cache.store(next, rel, cf)
-	return cf.result
+	records[i] = cf
+	return &cf.result
 }
 
 // loadSpecFile reads and loads one spec file. pre is the file's stamp taken

@@ -81,7 +81,7 @@ type settled struct {
 // settledOf is the settled of a load that found found and read defaults,
 // whose spec files (results) a Cache served whole, the newest of them
 // changed at newest.
-func (l *loader) settledOf(t *Tree, found *foundFiles, defaults map[string]*defaultsFile, results []fileResult, newest time.Time) *settled {
+func (l *loader) settledOf(t *Tree, found *foundFiles, defaults map[string]*defaultsFile, results []*fileResult, newest time.Time) *settled {
 	s := &settled{newest: newest, later: append(found.later, t.Links...)}
 	if t.ignoreSrc.rel != "" {
 		s.ignore = filepath.Join(t.Root, IgnoreFile)
