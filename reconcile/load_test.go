@@ -171,6 +171,7 @@ func TestLoad_unchangedChangedWhileChecked(t *testing.T) {
 			}
 			load() // from a quiet tree
 			load() // served by the cache
+			fsClockPast(t, r.dir)
 			mu.Lock()
 			now = time.Now() // a change made now is a moment ago by this clock
 			mu.Unlock()
@@ -197,4 +198,27 @@ func writeFile(t *testing.T, p, content string) {
 	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// fsClockPast returns once the file system stamps a change later than the
+// last change below dir (spec.LastChange): its clock is coarse, so that a
+// change made right after another may carry the same time.
+func fsClockPast(t *testing.T, dir string) {
+	t.Helper()
+	last, err := spec.LastChange(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe := filepath.Join(t.TempDir(), "probe")
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		writeFile(t, probe, "")
+		fi, err := os.Stat(probe)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.ModTime().After(last) {
+			return
+		}
+	}
+	t.Fatalf("the file system clock did not pass %v", last)
 }

@@ -126,6 +126,16 @@ func (c *Cache) lookup(rel string, self stamp, chain []*defaultsFile) (*cachedFi
 	return cf, true
 }
 
+// size is how many spec files the cache holds; 0 for a nil c.
+func (c *Cache) size() int {
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.files)
+}
+
 // keep makes records, those of files (in the same order), the cache's
 // records, and only those. When the cache served every one of them
 // (served) and holds no other file, it keeps its map as it is: a daemon's

@@ -126,7 +126,7 @@ func LoadOpts(dir string, opt LoadOptions) (*Result, error) {
 	}
 	l := &loader{root: t.Root, dir: t.Dir, links: map[string]string{}, verified: opt.Verified,
 		dropChecked: opt.DropCheckedCSR && opt.Cache == nil}
-	found, err := l.findFiles(t)
+	found, err := l.findFiles(t, opt.Cache.size())
 	if err != nil {
 		return nil, fmt.Errorf("spec directory %s: %w", dir, unwrapPathError(err))
 	}
@@ -137,18 +137,25 @@ func LoadOpts(dir string, opt LoadOptions) (*Result, error) {
 	var read []source // what was read, a file more than once when shared
 	// Defaults first: every spec below a folder needs its chain.
 	defaults := l.loadAllDefaults(found.defaults, res, &read)
-	results, seen := l.loadSpecFiles(t, found.specs, defaults, opt.Cache)
+	results, seen := l.loadSpecFiles(t, found, defaults, opt.Cache)
 	if opt.Cache != nil && seen.misses == 0 {
 		res.settled = l.settledOf(t, found, defaults, results, seen.newest)
 	}
-	invalid := res.add(results, &read)
+	invalid := res.add(results, &read, res.settled == nil)
 	if res.Files == 0 {
 		if e := found.skipped.error(); e != nil {
 			res.Errors = append(res.Errors, e)
 		}
 	}
-	// The ignore file decided which files were read: it counts as read.
-	if t.ignoreSrc.rel != "" {
+	switch {
+	case res.settled != nil:
+		// Listed only when asked (Changed): a daemon's idle cycle, which
+		// checks the load with Settled, does not ask (issue 27).
+		res.readFrom = &readParts{defaults: read, specs: results, ignore: t.ignoreSrc}
+		read = nil
+	case t.ignoreSrc.rel != "":
+		// The ignore file decided which files were read: it counts as
+		// read.
 		read = append(read, t.ignoreSrc)
 	}
 	res.Orders = rejectDuplicates(opt.Cache, res.Orders, res, invalid)
@@ -164,6 +171,7 @@ var afterWalk func()
 // foundFiles is what the walk of a spec tree found.
 type foundFiles struct {
 	specs    []string          // spec files (rel)
+	reals    []string          // and where each is (see loader.realPath)
 	defaults map[string]string // folder (rel) -> its defaults file (rel)
 	errs     []*Error
 	skipped  skippedList
@@ -176,9 +184,10 @@ type foundFiles struct {
 
 // findFiles walks the tree and sorts what it finds into spec files,
 // defaults files, skipped files and errors; it records the symlinked files
-// in l.links.
-func (l *loader) findFiles(t *Tree) (*foundFiles, error) {
-	found := &foundFiles{defaults: map[string]string{}}
+// in l.links. It makes room for about hint spec files (a Cache's count
+// from the last load).
+func (l *loader) findFiles(t *Tree, hint int) (*foundFiles, error) {
+	found := &foundFiles{defaults: map[string]string{}, specs: make([]string, 0, hint), reals: make([]string, 0, hint)}
 	err := t.walk(t.Root, func(e *entry) {
 		switch e.kind {
 		case entryDir, entryLink:
@@ -226,6 +235,7 @@ func (l *loader) foundFile(found *foundFiles, e *entry) bool {
 		return false
 	}
 	found.specs = append(found.specs, e.rel)
+	found.reals = append(found.reals, e.real)
 	return true
 }
 
@@ -269,7 +279,8 @@ func (s *cacheSeen) add(o cacheSeen) {
 // loadSpecFiles loads the spec files on GOMAXPROCS workers, through cache
 // when there is one (which then keeps exactly these files), and says what
 // the cache checks saw.
-func (l *loader) loadSpecFiles(t *Tree, specFiles []string, defaults map[string]*defaultsFile, cache *Cache) ([]*fileResult, cacheSeen) {
+func (l *loader) loadSpecFiles(t *Tree, found *foundFiles, defaults map[string]*defaultsFile, cache *Cache) ([]*fileResult, cacheSeen) {
+	specFiles := found.specs
 	var records []*cachedFile // with a cache: each file's record, kept or new
 	if cache != nil {
 		cache.mu.Lock()
@@ -290,7 +301,7 @@ func (l *loader) loadSpecFiles(t *Tree, specFiles []string, defaults map[string]
 			defer wg.Done()
 			var buf scratch // this worker's buffers
 			for i := range next {
-				results[i] = l.loadCached(specFiles[i], defaults, cache, records, i, &buf, &workers[w])
+				results[i] = l.loadCached(specFiles[i], found.reals[i], defaults, cache, records, i, &buf, &workers[w])
 			}
 		}()
 	}
@@ -309,11 +320,11 @@ func (l *loader) loadSpecFiles(t *Tree, specFiles []string, defaults map[string]
 	return results, seen
 }
 
-// add adds the spec files' results to res and what they read to read,
-// and returns the names of the invalid specs. It sizes res.Orders,
-// res.Errors and read once (issue 27: growing them took 3.8 ms of an idle
-// cycle at 100,000 specs).
-func (res *Result) add(results []*fileResult, read *[]source) map[string]bool {
+// add adds the spec files' results to res and, when listReads, what they
+// read to read, and returns the names of the invalid specs. It sizes
+// res.Orders, res.Errors and read once (issue 27: growing them took 3.8 ms
+// of an idle cycle at 100,000 specs).
+func (res *Result) add(results []*fileResult, read *[]source, listReads bool) map[string]bool {
 	orders, errs, reads := 0, len(res.Errors), len(*read)+1 // +1: the ignore file
 	for _, fr := range results {
 		orders += len(fr.orders)
@@ -322,10 +333,14 @@ func (res *Result) add(results []*fileResult, read *[]source) map[string]bool {
 	}
 	res.Orders = slices.Grow(res.Orders, orders)
 	res.Errors = slices.Grow(res.Errors, errs)
-	*read = slices.Grow(*read, reads)
+	if listReads {
+		*read = slices.Grow(*read, reads)
+	}
 	invalid := map[string]bool{}
 	for _, fr := range results {
-		*read = append(*read, fr.reads...)
+		if listReads {
+			*read = append(*read, fr.reads...)
+		}
 		res.Specs += fr.docs
 		res.Orders = append(res.Orders, fr.orders...)
 		res.Errors = append(res.Errors, fr.errs...)
@@ -819,16 +834,17 @@ func (l *fileCtx) depend(full string) {
 // loadCached loads a spec file, or reuses the cache's result when neither
 // the file, its defaults chain nor its CSR files changed. Stamps are taken
 // before reading, so a file changed while being read is read again next
-// time. It sets records[i] to the file's record for the cache, and counts
-// in seen what its stat saw. The result returned is the record's, which
-// nothing changes.
-func (l *loader) loadCached(rel string, defaults map[string]*defaultsFile, cache *Cache, records []*cachedFile, i int, buf *scratch, seen *cacheSeen) *fileResult {
+// time. real is where the file is (realPath, as the walk found it). It
+// sets records[i] to the file's record for the cache, and counts in seen
+// what its stat saw. The result returned is the record's, which nothing
+// changes.
+func (l *loader) loadCached(rel, real string, defaults map[string]*defaultsFile, cache *Cache, records []*cachedFile, i int, buf *scratch, seen *cacheSeen) *fileResult {
 	if cache == nil {
 		seen.misses++
 		fr := l.loadSpecFile(rel, defaults, stamp{}, buf)
 		return &fr
 	}
-	self, at := statStampTime(l.realPath(rel))
+	self, at := statStampTime(real)
 	chain, _ := defaultsChain(path.Dir(rel), defaults)
 	cf, ok := cache.lookup(rel, self, chain)
 	if ok && at.After(seen.newest) {

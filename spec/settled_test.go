@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/certform/certform/spec/spectest"
+	"github.com/google/go-cmp/cmp"
 )
 
 // settledTree writes a spec directory with one of each thing LastChange
@@ -308,5 +309,26 @@ func TestResult_Settled_changedDuringTheLoad(t *testing.T) {
 				t.Error("Changed does not list the file edited")
 			}
 		})
+	}
+}
+
+// TestResult_sources_servedWhole: a load that a Cache served whole lists
+// the files it read only when asked, and then lists what a load read
+// afresh lists (the ignore file, defaults files, files read through
+// symlinks, CSR files).
+func TestResult_sources_servedWhole(t *testing.T) {
+	dir, _ := settledTree(t)
+	fresh := mustLoad(t, dir, nil)
+	cache := NewCache()
+	mustLoad(t, dir, cache)
+	served := mustLoad(t, dir, cache)
+	if served.readFrom == nil || served.read != nil {
+		t.Fatal("a load served whole listed its files before it was asked")
+	}
+	if diff := cmp.Diff(fresh.sources(), served.sources(), cmp.AllowUnexported(source{}, stamp{})); diff != "" {
+		t.Errorf("files read (-fresh +served):\n%s", diff)
+	}
+	if len(fresh.sources()) < 10 {
+		t.Errorf("only %d files read", len(fresh.sources()))
 	}
 }

@@ -3,6 +3,7 @@ package spec
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 )
@@ -24,6 +25,33 @@ func (s source) changed() bool {
 	return s.st == (stamp{}) || statStamp(s.full) != s.st
 }
 
+// readParts are the files a load read, as it recorded them: the defaults
+// files, then those of each spec file's result, then the ignore file
+// (zero rel for none).
+type readParts struct {
+	defaults []source
+	specs    []*fileResult
+	ignore   source
+}
+
+// sources are the files the load read, as Changed stats them: sorted by
+// path, one entry a file, the last record of one kept. Safe for
+// concurrent use.
+func (r *Result) sources() []source {
+	p := r.readFrom
+	if p == nil {
+		return r.read
+	}
+	all := slices.Clone(p.defaults)
+	for _, fr := range p.specs {
+		all = append(all, fr.reads...)
+	}
+	if p.ignore.rel != "" {
+		all = append(all, p.ignore)
+	}
+	return uniqueSources(all)
+}
+
 // Changed stats again every file the load read (spec files, defaults.yaml
 // files, CSR files, .certformignore; also those a Cache served without
 // reading them again) and returns, sorted, the paths relative to the
@@ -37,7 +65,7 @@ func (s source) changed() bool {
 // LastChange. Safe for concurrent use.
 func (r *Result) Changed() []string {
 	var out []string
-	for _, s := range r.read {
+	for _, s := range r.sources() {
 		if s.changed() {
 			out = append(out, s.rel)
 		}
