@@ -180,6 +180,9 @@ type foundFiles struct {
 	// (their own path) and the YAML files not loaded as spec files
 	// (defaults files, files that are not regular). See Result.Settled.
 	later []string
+	// links are the symlinks the walk met and what each resolved to (see
+	// Result.Settled).
+	links []linkSeen
 }
 
 // findFiles walks the tree and sorts what it finds into spec files,
@@ -190,8 +193,11 @@ func (l *loader) findFiles(t *Tree, hint int) (*foundFiles, error) {
 	found := &foundFiles{defaults: map[string]string{}, specs: make([]string, 0, hint), reals: make([]string, 0, hint)}
 	err := t.walk(t.Root, func(e *entry) {
 		switch e.kind {
-		case entryDir, entryLink:
+		case entryDir:
 			found.later = append(found.later, e.real)
+		case entryLink:
+			found.later = append(found.later, e.real)
+			found.links = append(found.links, linkSeen{full: e.real, target: e.target, isDir: e.isDir})
 		case entryError:
 			found.errs = append(found.errs, fileError(e.rel, "%s", e.why))
 		case entrySkip:

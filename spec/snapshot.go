@@ -104,13 +104,50 @@ type settled struct {
 	// load read afresh (defaults files, .certformignore) and those it
 	// reads through a symlink (with their CSR files).
 	verify []source
+	// links are the symlinks the walk met in the tree, with what each
+	// resolved to then; Settled resolves them again.
+	links []linkSeen
+	// dir is the directory as given (Tree.Dir), root the real folder and
+	// dirLinks the symlinks it resolved to and through then (Tree.Root,
+	// Tree.Links); Settled resolves dir again.
+	dir, root string
+	dirLinks  []string
+}
+
+// linkSeen is a symlink a load's walk met, and what it resolved to then.
+type linkSeen struct {
+	full string // the symlink's own path
+	// target is the real path it resolved to, "" when it was broken,
+	// looped or could not be resolved or stat'ed; isDir says whether that
+	// was a folder.
+	target string
+	isDir  bool
+}
+
+// moved reports whether the symlink resolves now otherwise than when the
+// walk met it: to another path, to a folder instead of a file or the other
+// way round, or broken now and not then, or the other way round.
+func (ls linkSeen) moved() bool {
+	target, fi, err := resolveLink(ls.full)
+	if err != nil {
+		return ls.target != ""
+	}
+	return target != ls.target || fi.IsDir() != ls.isDir
+}
+
+// dirMoved reports whether the directory resolves now otherwise than when
+// the load opened it: to another real folder, or through other symlinks.
+func (s *settled) dirMoved() bool {
+	root, links, err := resolvePath(s.dir)
+	return err != nil || root != s.root || !slices.Equal(links, s.dirLinks)
 }
 
 // settledOf is the settled of a load that found found and read defaults,
 // whose spec files (results) a Cache served whole, the newest of them
 // changed at newest.
 func (l *loader) settledOf(t *Tree, found *foundFiles, defaults map[string]*defaultsFile, results []*fileResult, newest time.Time) *settled {
-	s := &settled{newest: newest, later: append(found.later, t.Links...)}
+	s := &settled{newest: newest, later: append(found.later, t.Links...), links: found.links,
+		dir: t.Dir, root: t.Root, dirLinks: t.Links}
 	if t.ignoreSrc.rel != "" {
 		s.ignore = filepath.Join(t.Root, IgnoreFile)
 		s.verify = append(s.verify, t.ignoreSrc)
@@ -128,26 +165,34 @@ func (l *loader) settledOf(t *Tree, found *foundFiles, defaults map[string]*defa
 	return s
 }
 
-// Settled returns, without walking the tree again, what LastChange would
-// return now for the directory the load read, when the load can vouch for
-// it: the load had a Cache that served every spec file unchanged, and every
-// file it read afresh (defaults files, .certformignore) or through a
-// symlink is unchanged since (as Changed would say), and nothing it walked
-// vanished since. ok is false otherwise; use Changed and LastChange then.
+// Settled returns, without walking the tree again, the newest change
+// time of what LastChange counts for the tree the load walked, when the
+// load can vouch for it, and ok false otherwise (use Changed and
+// LastChange then). It vouches only when the load had a Cache that served
+// every spec file unchanged, and, checked now: every file it read afresh
+// (defaults files, .certformignore) or through a symlink is unchanged
+// since (as Changed would say); the directory resolves to the same real
+// folder through the same symlinks; every symlink the walk met below it
+// resolves to the same real path, and of the same kind (file or folder),
+// or is still broken; and nothing else it stats vanished.
 //
 // The spec files count by the times the stat that checked each against
 // the Cache saw: that stat is the load's only one of them, and it shows
 // the file is the one the Cache read, so the result describes each file
-// as of that stat. The folders, the symlinks (the directory's own
-// included), .certformignore and the YAML files that are not spec files
-// are stat'ed now, after the load, as LastChange stats them: a file added,
-// removed or renamed during the load, a symlink swapped, moves the figure.
-// So, when the figure is a time long past (the tree quiet since), nothing
-// the result depends on changed from that time until the load checked it,
-// and the result is the tree as it was then, not a mix of before and after
-// a change. Issue 27: an idle daemon cycle stats each spec file once
-// instead of three times, and reads each folder once. Safe for concurrent
-// use.
+// as of that stat; an edit after it is not counted (the next load sees
+// it). The folders walked, the symlinks met (the directory's own
+// included, by their own times), .certformignore and the YAML files that
+// are not spec files are stat'ed now, after the load, as LastChange stats
+// them: a file added, removed or renamed in a folder walked, a symlink
+// replaced, moves the figure. A change LastChange would see only by
+// resolving a symlink anew (one on the way is hidden, or not one the
+// walk stats) makes ok false. So, when the figure is a time long past
+// (the tree quiet since), nothing the result depends on changed from that
+// time until the load checked it, and the result is the tree as it was
+// then, not a mix of before and after a change. Issue 27: an idle daemon
+// cycle stats each spec file once instead of three times, and reads each
+// folder once; a tree with symlinks below it resolves each of them once
+// more. Safe for concurrent use.
 func (r *Result) Settled() (last time.Time, ok bool) {
 	s := r.settled
 	if s == nil {
@@ -155,6 +200,14 @@ func (r *Result) Settled() (last time.Time, ok bool) {
 	}
 	for _, src := range s.verify {
 		if src.changed() {
+			return time.Time{}, false
+		}
+	}
+	if s.dirMoved() {
+		return time.Time{}, false
+	}
+	for _, ls := range s.links {
+		if ls.moved() {
 			return time.Time{}, false
 		}
 	}
