@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/certform/certform/spec"
+	"github.com/certform/certform/spec/spectest"
 )
 
 // TestLoad_unchangedSkipsTheQuietWait: once a load read the specs from a
@@ -115,6 +116,7 @@ func TestPlan_orderingOptionsKept(t *testing.T) {
 func TestLoad_unchangedChangedWhileChecked(t *testing.T) {
 	tests := []struct {
 		name    string
+		setup   func(t *testing.T, dir string) // before the first load; may be nil
 		change  func(t *testing.T, dir string)
 		waits   bool   // the load with the change waits for quiet
 		specs   string // what it reads: name:disable_ct:organization_id, ...
@@ -125,11 +127,7 @@ func TestLoad_unchangedChangedWhileChecked(t *testing.T) {
 			writeFile(t, filepath.Join(dir, "defaults.yaml"), "disable_ct: true\n")
 		}, waits: true, specs: "a:true:1 b:true:1"},
 		{name: "a spec file added", change: func(t *testing.T, dir string) {
-			body, err := os.ReadFile(filepath.Join(dir, "b.yaml"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			writeFile(t, filepath.Join(dir, "c.yaml"), strings.Replace(string(body), "name: b\n", "name: c\n", 1))
+			writeFile(t, filepath.Join(dir, "c.yaml"), specNamed(t, dir, "c"))
 		}, waits: true, specs: "a:false:1 b:false:1 c:false:1"},
 		{name: "a spec file edited after its stat", change: func(t *testing.T, dir string) {
 			body, err := os.ReadFile(filepath.Join(dir, "a.yaml"))
@@ -138,6 +136,37 @@ func TestLoad_unchangedChangedWhileChecked(t *testing.T) {
 			}
 			writeFile(t, filepath.Join(dir, "a.yaml"), strings.Replace(string(body), "organization_id: 1\n", "organization_id: 2\n", 1))
 		}, specs: "a:false:1 b:false:1", nextOne: "a:false:2 b:false:1"},
+		// The load's walk resolved linked to the empty .h/v1; the swap of
+		// .h/cur, hidden, moves no time Settled stats, but LastChange,
+		// which resolves linked anew, moves.
+		{name: "a linked folder's hidden symlink retargeted", setup: func(t *testing.T, dir string) {
+			mkdir(t, filepath.Join(dir, ".h", "v1"))
+			symlinkAt(t, "v1", filepath.Join(dir, ".h", "cur"))
+			symlinkAt(t, ".h/cur", filepath.Join(dir, "linked"))
+		}, change: func(t *testing.T, dir string) {
+			mkdir(t, filepath.Join(dir, ".h", "v2"))
+			writeFile(t, filepath.Join(dir, ".h", "v2", "c.yaml"), specNamed(t, dir, "c"))
+			if err := spectest.SwapLink(filepath.Join(dir, ".h", "cur"), "v2"); err != nil {
+				t.Fatal(err)
+			}
+		}, waits: true, specs: "a:false:1 b:false:1 c:false:1"},
+		{name: "a broken symlink's hidden target created", setup: func(t *testing.T, dir string) {
+			mkdir(t, filepath.Join(dir, ".h"))
+			symlinkAt(t, ".h/c.yaml", filepath.Join(dir, "c.yaml"))
+		}, change: func(t *testing.T, dir string) {
+			writeFile(t, filepath.Join(dir, ".h", "c.yaml"), specNamed(t, dir, "c"))
+		}, waits: true, specs: "a:false:1 b:false:1 c:false:1"},
+		// The CSR file, read afresh, counts for no tree time (LastChange
+		// passes it over): only Changed, after Settled refuses, sees it.
+		// The new request names another host: the spec is refused.
+		{name: "the csr_file of a spec read through a symlink replaced", setup: func(t *testing.T, dir string) {
+			mkdir(t, filepath.Join(dir, ".h"))
+			writeFile(t, filepath.Join(dir, ".h", "c.yaml"), "name: c\ncommon_name: c.example.com\norganization_id: 1\nskip_approval: true\ncsr_file: c.csr\n")
+			symlinkAt(t, ".h/c.yaml", filepath.Join(dir, "c.yaml"))
+			writeCSR(t, filepath.Join(dir, "c.csr"), "c.example.com")
+		}, change: func(t *testing.T, dir string) {
+			writeCSR(t, filepath.Join(dir, "c.csr"), "other.example.com")
+		}, waits: true, specs: "a:false:1 b:false:1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -145,6 +174,9 @@ func TestLoad_unchangedChangedWhileChecked(t *testing.T) {
 			r.spec("a")
 			r.spec("b")
 			writeFile(t, filepath.Join(r.dir, "defaults.yaml"), "disable_ct: false\n")
+			if tt.setup != nil {
+				tt.setup(t, r.dir)
+			}
 			var mu sync.Mutex
 			now := time.Now().Add(2 * time.Hour)
 			slept := 0
@@ -190,6 +222,40 @@ func TestLoad_unchangedChangedWhileChecked(t *testing.T) {
 				t.Errorf("the next load read %q after %d waits, want %q after a wait", got, slept, tt.nextOne)
 			}
 		})
+	}
+}
+
+// specNamed is b.yaml below dir with name b replaced by name.
+func specNamed(t *testing.T, dir, name string) string {
+	t.Helper()
+	body, err := os.ReadFile(filepath.Join(dir, "b.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Replace(string(body), "name: b\n", "name: "+name+"\n", 1)
+}
+
+// writeCSR writes a new certificate request for cn to p.
+func writeCSR(t *testing.T, p, cn string) {
+	t.Helper()
+	csr, err := spectest.CSR(cn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, p, csr)
+}
+
+func mkdir(t *testing.T, p string) {
+	t.Helper()
+	if err := os.MkdirAll(p, 0o700); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func symlinkAt(t *testing.T, target, link string) {
+	t.Helper()
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
 	}
 }
 
