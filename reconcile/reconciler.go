@@ -560,8 +560,9 @@ func (r *Reconciler) loadOptions() spec.LoadOptions {
 // that changed since they were read. When the cache served every spec
 // file, the load's own walk and stats give the tree's last change
 // (spec.Result.Settled: each spec file stat'ed once); otherwise, or when
-// a file the load read afresh changed, the files read are stat'ed again
-// (Changed) and the tree walked again (LastChange), as load does. It
+// a file the load read afresh changed or a symlink it met resolves
+// elsewhere now, the files read are stat'ed again (Changed) and the tree
+// walked again (LastChange), as load does. It
 // returns nil when the tree cannot be shown unchanged (the first load, a
 // file or folder changed, or an error): load then waits for quiet and
 // reads as usual, and says so only then.
