@@ -556,23 +556,45 @@ func (r *Reconciler) loadOptions() spec.LoadOptions {
 // loadUnchanged reads the specs without first walking the tree to see it
 // quiet, when the tree's last change is the one the last load saw (its
 // quiet period long over): a daemon's idle cycle walks the tree once, not
-// twice. It needs a spec cache (the daemon), which tells the files that
-// changed since they were read. It returns nil when that cannot be
-// shown (the first load, a file or folder changed, or an error): load
-// then waits for quiet and reads as usual, and says so only then.
+// three times. It needs a spec cache (the daemon), which tells the files
+// that changed since they were read. When the cache served every spec
+// file, the load's own walk and stats give the tree's last change
+// (spec.Result.Settled: each spec file stat'ed once); otherwise, or when
+// a file the load read afresh changed or a symlink it met resolves
+// elsewhere now, the files read are stat'ed again (Changed) and the tree
+// walked again (LastChange), as load does. It
+// returns nil when the tree cannot be shown unchanged (the first load, a
+// file or folder changed, or an error): load then waits for quiet and
+// reads as usual, and says so only then.
 func (r *Reconciler) loadUnchanged() *spec.Result {
 	if r.Cache == nil || r.seen.specsQuiet.IsZero() {
 		return nil
 	}
 	res, err := spec.LoadOpts(r.Dir, r.loadOptions())
-	if err != nil || len(res.Changed()) > 0 {
+	if err != nil {
 		return nil
 	}
-	if after, err := spec.LastChange(r.Dir); err != nil || !after.Equal(r.seen.specsQuiet) {
+	if loadedHook != nil {
+		loadedHook()
+	}
+	last, ok := res.Settled()
+	if !ok {
+		if len(res.Changed()) > 0 {
+			return nil
+		}
+		if last, err = spec.LastChange(r.Dir); err != nil {
+			return nil
+		}
+	}
+	if !last.Equal(r.seen.specsQuiet) {
 		return nil
 	}
 	return res
 }
+
+// loadedHook, in tests only, runs in loadUnchanged between the load and
+// its checks that the tree did not change: a test changes a file there.
+var loadedHook func()
 
 // loadThenState loads the specs and then, when the cycle has not read the
 // state yet (unread) and has a StateAfterLoad, reads it into Known. It

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // stamp identifies a version of a file: size, modification and change
@@ -20,11 +21,19 @@ type stamp struct {
 // and a copy of the name each call (issue 27: an idle daemon cycle stats
 // every spec file, 100,000 of them in a large tree).
 func statStamp(full string) stamp {
+	st, _ := statStampTime(full)
+	return st
+}
+
+// statStampTime is statStamp with the file's change time as
+// statChangeTime gives it (the later of its modification and status-change
+// times), from the same stat(2); a zero time when it cannot stat.
+func statStampTime(full string) (stamp, time.Time) {
 	var sys syscall.Stat_t
 	if statSys(full, true, &sys) != nil {
-		return stamp{}
+		return stamp{}, time.Time{}
 	}
-	return stamp{size: sys.Size, mtime: sys.Mtim.Nano(), ctime: sys.Ctim.Nano(), dev: uint64(sys.Dev), ino: sys.Ino}
+	return stamp{size: sys.Size, mtime: sys.Mtim.Nano(), ctime: sys.Ctim.Nano(), dev: uint64(sys.Dev), ino: sys.Ino}, changeTimeOf(&sys)
 }
 
 // statSys fills sys with what stat(2) (lstat(2) unless follow) says of p,
@@ -117,10 +126,31 @@ func (c *Cache) lookup(rel string, self stamp, chain []*defaultsFile) (*cachedFi
 	return cf, true
 }
 
-func (c *Cache) store(next map[string]*cachedFile, rel string, cf *cachedFile) {
+// size is how many spec files the cache holds; 0 for a nil c.
+func (c *Cache) size() int {
+	if c == nil {
+		return 0
+	}
 	c.mu.Lock()
-	next[rel] = cf
-	c.mu.Unlock()
+	defer c.mu.Unlock()
+	return len(c.files)
+}
+
+// keep makes records, those of files (in the same order), the cache's
+// records, and only those. When the cache served every one of them
+// (served) and holds no other file, it keeps its map as it is: a daemon's
+// idle cycle allocates no new one (issue 27).
+func (c *Cache) keep(files []string, records []*cachedFile, served bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if served && len(c.files) == len(files) {
+		return // the same files, the same records
+	}
+	next := make(map[string]*cachedFile, len(files))
+	for i, rel := range files {
+		next[rel] = records[i]
+	}
+	c.files = next
 }
 
 // sortOrders sorts orders as sortByName does and returns their

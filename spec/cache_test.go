@@ -3,6 +3,8 @@ package spec
 import (
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -72,5 +74,64 @@ func TestLoadWith_cache(t *testing.T) {
 	os.Remove(filepath.Join(dir, "b.yaml"))
 	if sixth := load(); sixth["b"] != nil {
 		t.Error("deleted spec still loaded")
+	}
+}
+
+// TestCache_idleLoadKeepsItsRecords: a load that the cache served whole,
+// with no file added or removed, keeps the cache's map of records as it
+// is (issue 27: a daemon's idle cycle built a new one each time); a file
+// added, changed or removed gives a map of exactly the files found.
+func TestCache_idleLoadKeepsItsRecords(t *testing.T) {
+	dir := writeTree(t, map[string]string{"a.yaml": specText(t, "a"), "team/b.yaml": specText(t, "b")})
+	cache := NewCache()
+	files := func() (uintptr, []string) {
+		t.Helper()
+		cache.mu.Lock()
+		defer cache.mu.Unlock()
+		var rels []string
+		for rel := range cache.files {
+			rels = append(rels, rel)
+		}
+		slices.Sort(rels)
+		return reflect.ValueOf(cache.files).Pointer(), rels
+	}
+	mustLoad(t, dir, cache)
+	first, rels := files()
+	mustLoad(t, dir, cache)
+	if again, _ := files(); again != first {
+		t.Error("an idle load made a new map")
+	}
+	steps := []struct {
+		name string
+		do   func() error
+		want []string
+	}{
+		{"a file added", func() error { return os.WriteFile(filepath.Join(dir, "c.yaml"), []byte(specText(t, "c")), 0o600) }, []string{"a.yaml", "c.yaml", "team/b.yaml"}},
+		{"a file changed", func() error { return os.WriteFile(filepath.Join(dir, "c.yaml"), []byte(specText(t, "c2")), 0o600) }, []string{"a.yaml", "c.yaml", "team/b.yaml"}},
+		{"a file removed", func() error { return os.Remove(filepath.Join(dir, "team", "b.yaml")) }, []string{"a.yaml", "c.yaml"}},
+		{"one file removed, another added", func() error {
+			if err := os.Remove(filepath.Join(dir, "c.yaml")); err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(dir, "d.yaml"), []byte(specText(t, "d")), 0o600)
+		}, []string{"a.yaml", "d.yaml"}},
+	}
+	if !slices.Equal(rels, []string{"a.yaml", "team/b.yaml"}) {
+		t.Fatalf("records %v", rels)
+	}
+	for _, s := range steps {
+		if err := s.do(); err != nil {
+			t.Fatal(err)
+		}
+		before, _ := files()
+		mustLoad(t, dir, cache)
+		after, rels := files()
+		if after == before || !slices.Equal(rels, s.want) {
+			t.Errorf("%s: records %v (a new map: %v), want %v in a new map", s.name, rels, after != before, s.want)
+		}
+		mustLoad(t, dir, cache)
+		if again, _ := files(); again != after {
+			t.Errorf("%s: the idle load after made a new map", s.name)
+		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -125,23 +126,36 @@ func LoadOpts(dir string, opt LoadOptions) (*Result, error) {
 	}
 	l := &loader{root: t.Root, dir: t.Dir, links: map[string]string{}, verified: opt.Verified,
 		dropChecked: opt.DropCheckedCSR && opt.Cache == nil}
-	found, err := l.findFiles(t)
+	found, err := l.findFiles(t, opt.Cache.size())
 	if err != nil {
 		return nil, fmt.Errorf("spec directory %s: %w", dir, unwrapPathError(err))
+	}
+	if afterWalk != nil {
+		afterWalk()
 	}
 	res := &Result{Errors: found.errs, Files: len(found.specs)}
 	var read []source // what was read, a file more than once when shared
 	// Defaults first: every spec below a folder needs its chain.
 	defaults := l.loadAllDefaults(found.defaults, res, &read)
-	results := l.loadSpecFiles(t, found.specs, defaults, opt.Cache)
-	invalid := res.add(results, &read)
+	results, seen := l.loadSpecFiles(t, found, defaults, opt.Cache)
+	if opt.Cache != nil && seen.misses == 0 {
+		res.settled = l.settledOf(t, found, defaults, results, seen.newest)
+	}
+	invalid := res.add(results, &read, res.settled == nil)
 	if res.Files == 0 {
 		if e := found.skipped.error(); e != nil {
 			res.Errors = append(res.Errors, e)
 		}
 	}
-	// The ignore file decided which files were read: it counts as read.
-	if t.ignoreSrc.rel != "" {
+	switch {
+	case res.settled != nil:
+		// Listed only when asked (Changed): a daemon's idle cycle, which
+		// checks the load with Settled, does not ask (issue 27).
+		res.readFrom = &readParts{defaults: read, specs: results, ignore: t.ignoreSrc}
+		read = nil
+	case t.ignoreSrc.rel != "":
+		// The ignore file decided which files were read: it counts as
+		// read.
 		read = append(read, t.ignoreSrc)
 	}
 	res.Orders = rejectDuplicates(opt.Cache, res.Orders, res, invalid)
@@ -149,37 +163,63 @@ func LoadOpts(dir string, opt LoadOptions) (*Result, error) {
 	return res, nil
 }
 
+// afterWalk, in tests only, runs in LoadOpts between the walk and the
+// reading of the files it found: a test changes a file there, during the
+// load, before the load stats it.
+var afterWalk func()
+
 // foundFiles is what the walk of a spec tree found.
 type foundFiles struct {
 	specs    []string          // spec files (rel)
+	reals    []string          // and where each is (see loader.realPath)
 	defaults map[string]string // folder (rel) -> its defaults file (rel)
 	errs     []*Error
 	skipped  skippedList
+	// later are the real paths of what LastChange stats by its own times
+	// and the load does not stat: the folders walked, the symlinks met
+	// (their own path) and the YAML files not loaded as spec files
+	// (defaults files, files that are not regular). See Result.Settled.
+	later []string
+	// links are the symlinks the walk met and what each resolved to (see
+	// Result.Settled).
+	links []linkSeen
 }
 
 // findFiles walks the tree and sorts what it finds into spec files,
 // defaults files, skipped files and errors; it records the symlinked files
-// in l.links.
-func (l *loader) findFiles(t *Tree) (*foundFiles, error) {
-	found := &foundFiles{defaults: map[string]string{}}
+// in l.links. It makes room for about hint spec files (a Cache's count
+// from the last load).
+func (l *loader) findFiles(t *Tree, hint int) (*foundFiles, error) {
+	found := &foundFiles{defaults: map[string]string{}, specs: make([]string, 0, hint), reals: make([]string, 0, hint)}
 	err := t.walk(t.Root, func(e *entry) {
 		switch e.kind {
+		case entryDir:
+			found.later = append(found.later, e.real)
+		case entryLink:
+			found.later = append(found.later, e.real)
+			found.links = append(found.links, linkSeen{full: e.real, target: e.target, isDir: e.isDir})
 		case entryError:
 			found.errs = append(found.errs, fileError(e.rel, "%s", e.why))
 		case entrySkip:
 			found.skipped.add(e)
 		case entryFile:
-			l.foundFile(found, e)
+			if l.foundFile(found, e) {
+				return
+			}
+			if hasSpecSuffix(e.rel) {
+				found.later = append(found.later, e.real)
+			}
 		}
 	})
 	return found, err
 }
 
-// foundFile sorts one file of the walk.
-func (l *loader) foundFile(found *foundFiles, e *entry) {
+// foundFile sorts one file of the walk, and reports whether it is a spec
+// file to load.
+func (l *loader) foundFile(found *foundFiles, e *entry) bool {
 	if !IsSpecFile(e.rel) {
 		found.skipped.add(e)
-		return
+		return false
 	}
 	if e.linked {
 		l.links[e.rel] = e.real
@@ -191,16 +231,18 @@ func (l *loader) foundFile(found *foundFiles, e *entry) {
 		folder := path.Dir(e.rel)
 		if other, ok := found.defaults[folder]; ok {
 			found.errs = append(found.errs, fileError(e.rel, "a second defaults file in this folder (%s is the first); merge them into one", other))
-			return
+			return false
 		}
 		found.defaults[folder] = e.rel
-		return
+		return false
 	}
 	if !e.mode.IsRegular() {
 		found.errs = append(found.errs, notRegularFileError(e.rel, e.mode))
-		return
+		return false
 	}
 	found.specs = append(found.specs, e.rel)
+	found.reals = append(found.reals, e.real)
+	return true
 }
 
 // loadAllDefaults loads every defaults file, by folder, adding their errors
@@ -221,10 +263,31 @@ func (l *loader) loadAllDefaults(files map[string]string, res *Result, read *[]s
 	return defaults
 }
 
+// cacheSeen is what the stats that checked spec files against a Cache
+// saw (see loadCached).
+type cacheSeen struct {
+	// misses counts the spec files not served by the Cache: read afresh,
+	// or tried (all of them without a Cache).
+	misses int
+	// newest is the latest change time (statChangeTime's) of the files
+	// the Cache served, as those stats saw it; zero for none.
+	newest time.Time
+}
+
+// add counts o in s.
+func (s *cacheSeen) add(o cacheSeen) {
+	s.misses += o.misses
+	if o.newest.After(s.newest) {
+		s.newest = o.newest
+	}
+}
+
 // loadSpecFiles loads the spec files on GOMAXPROCS workers, through cache
-// when there is one (which then keeps exactly these files).
-func (l *loader) loadSpecFiles(t *Tree, specFiles []string, defaults map[string]*defaultsFile, cache *Cache) []fileResult {
-	var fresh map[string]*cachedFile
+// when there is one (which then keeps exactly these files), and says what
+// the cache checks saw.
+func (l *loader) loadSpecFiles(t *Tree, found *foundFiles, defaults map[string]*defaultsFile, cache *Cache) ([]*fileResult, cacheSeen) {
+	specFiles := found.specs
+	var records []*cachedFile // with a cache: each file's record, kept or new
 	if cache != nil {
 		cache.mu.Lock()
 		if cache.root != t.Root || cache.ignore != t.ignoreSrc.st {
@@ -232,18 +295,19 @@ func (l *loader) loadSpecFiles(t *Tree, specFiles []string, defaults map[string]
 			cache.root, cache.ignore, cache.files = t.Root, t.ignoreSrc.st, map[string]*cachedFile{}
 		}
 		cache.mu.Unlock()
-		fresh = make(map[string]*cachedFile, len(specFiles))
+		records = make([]*cachedFile, len(specFiles))
 	}
-	results := make([]fileResult, len(specFiles))
+	results := make([]*fileResult, len(specFiles))
 	var wg sync.WaitGroup
 	next := make(chan int)
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+	workers := make([]cacheSeen, runtime.GOMAXPROCS(0))
+	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var buf scratch // this worker's buffers
 			for i := range next {
-				results[i] = l.loadCached(specFiles[i], defaults, cache, fresh, &buf)
+				results[i] = l.loadCached(specFiles[i], found.reals[i], defaults, cache, records, i, &buf, &workers[w])
 			}
 		}()
 	}
@@ -252,19 +316,21 @@ func (l *loader) loadSpecFiles(t *Tree, specFiles []string, defaults map[string]
 	}
 	close(next)
 	wg.Wait()
-	if cache != nil {
-		cache.mu.Lock()
-		cache.files = fresh
-		cache.mu.Unlock()
+	var seen cacheSeen
+	for _, w := range workers {
+		seen.add(w)
 	}
-	return results
+	if cache != nil {
+		cache.keep(specFiles, records, seen.misses == 0)
+	}
+	return results, seen
 }
 
-// add adds the spec files' results to res and what they read to read,
-// and returns the names of the invalid specs. It sizes res.Orders,
-// res.Errors and read once (issue 27: growing them took 3.8 ms of an idle
-// cycle at 100,000 specs).
-func (res *Result) add(results []fileResult, read *[]source) map[string]bool {
+// add adds the spec files' results to res and, when listReads, what they
+// read to read, and returns the names of the invalid specs. It sizes
+// res.Orders, res.Errors and read once (issue 27: growing them took 3.8 ms
+// of an idle cycle at 100,000 specs).
+func (res *Result) add(results []*fileResult, read *[]source, listReads bool) map[string]bool {
 	orders, errs, reads := 0, len(res.Errors), len(*read)+1 // +1: the ignore file
 	for _, fr := range results {
 		orders += len(fr.orders)
@@ -273,10 +339,14 @@ func (res *Result) add(results []fileResult, read *[]source) map[string]bool {
 	}
 	res.Orders = slices.Grow(res.Orders, orders)
 	res.Errors = slices.Grow(res.Errors, errs)
-	*read = slices.Grow(*read, reads)
+	if listReads {
+		*read = slices.Grow(*read, reads)
+	}
 	invalid := map[string]bool{}
 	for _, fr := range results {
-		*read = append(*read, fr.reads...)
+		if listReads {
+			*read = append(*read, fr.reads...)
+		}
 		res.Specs += fr.docs
 		res.Orders = append(res.Orders, fr.orders...)
 		res.Errors = append(res.Errors, fr.errs...)
@@ -770,15 +840,24 @@ func (l *fileCtx) depend(full string) {
 // loadCached loads a spec file, or reuses the cache's result when neither
 // the file, its defaults chain nor its CSR files changed. Stamps are taken
 // before reading, so a file changed while being read is read again next
-// time.
-func (l *loader) loadCached(rel string, defaults map[string]*defaultsFile, cache *Cache, next map[string]*cachedFile, buf *scratch) fileResult {
+// time. real is where the file is (realPath, as the walk found it). It
+// sets records[i] to the file's record for the cache, and counts in seen
+// what its stat saw. The result returned is the record's, which nothing
+// changes.
+func (l *loader) loadCached(rel, real string, defaults map[string]*defaultsFile, cache *Cache, records []*cachedFile, i int, buf *scratch, seen *cacheSeen) *fileResult {
 	if cache == nil {
-		return l.loadSpecFile(rel, defaults, stamp{}, buf)
+		seen.misses++
+		fr := l.loadSpecFile(rel, defaults, stamp{}, buf)
+		return &fr
 	}
-	self := statStamp(l.realPath(rel))
+	self, at := statStampTime(real)
 	chain, _ := defaultsChain(path.Dir(rel), defaults)
 	cf, ok := cache.lookup(rel, self, chain)
+	if ok && at.After(seen.newest) {
+		seen.newest = at
+	}
 	if !ok {
+		seen.misses++
 		// A record of its own: the previous one may still be in use by
 		// a concurrent load's lookup.
 		cs := make([]chainStamp, len(chain))
@@ -789,8 +868,8 @@ func (l *loader) loadCached(rel string, defaults map[string]*defaultsFile, cache
 	}
 	// A record that held is kept as it is (records are never changed),
 	// so that an idle cycle allocates none.
-	cache.store(next, rel, cf)
-	return cf.result
+	records[i] = cf
+	return &cf.result
 }
 
 // loadSpecFile reads and loads one spec file. pre is the file's stamp taken

@@ -127,9 +127,12 @@ func TestResult_Changed(t *testing.T) {
 						t.Fatalf("%s was read again, not served from the cache", o.Name)
 					}
 				}
+				if cached && res.readFrom == nil {
+					t.Error("a load served whole listed its files before it was asked")
+				}
 				wantRead := []string{"c.yaml", "defaults.yaml", "other/e.yaml", "team/a.csr", "team/a.yaml", "team/b.yaml", "team/defaults.yaml"}
 				var read []string
-				for _, s := range res.read {
+				for _, s := range res.sources() {
 					read = append(read, s.rel)
 					if !filepath.IsAbs(s.full) {
 						t.Errorf("%s recorded as %s, not an absolute path", s.rel, s.full)

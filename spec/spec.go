@@ -272,8 +272,14 @@ type Result struct {
 	Files int
 
 	// read are the files the load read (or a Cache served), sorted by
-	// path, one entry a file; see Changed.
-	read []source
+	// path, one entry a file; see Changed. A load that a Cache served
+	// whole lists them only when asked: read is nil, and readFrom holds
+	// what they are made of (see sources).
+	read     []source
+	readFrom *readParts
+	// settled is what the load saw of the tree's times when a Cache
+	// served every spec file; nil otherwise. See Settled.
+	settled *settled
 }
 
 // Unreadable returns the files, sorted, with errors that belong to no named

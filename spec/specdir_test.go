@@ -204,8 +204,9 @@ func TestLoad_SpecDir_configMap(t *testing.T) {
 
 // TestLoad_SpecDir_gitSyncSwap: --dir is a symlink (git-sync's `current ->
 // releases/abc`) swapped atomically to another checkout: every file the
-// load read is listed by Changed, LastChange moves, and the next load reads
-// the new checkout whole.
+// load read is listed by Changed, LastChange moves, Settled refuses (the
+// directory resolves elsewhere), and the next load reads the new checkout
+// whole.
 func TestLoad_SpecDir_gitSyncSwap(t *testing.T) {
 	base := t.TempDir()
 	for rel, content := range map[string]string{
@@ -227,9 +228,13 @@ func TestLoad_SpecDir_gitSyncSwap(t *testing.T) {
 	if diff := cmp.Diff([]string{"a", "b"}, orderNames(res.Orders)); diff != "" {
 		t.Fatalf("valid (-want +got):\n%s", diff)
 	}
+	served := mustLoad(t, current, cache) // a daemon's idle load
 	before, err := LastChange(current)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if got, ok := served.Settled(); !ok || !got.Equal(before) {
+		t.Fatalf("Settled before the swap: %v, %v; LastChange %v", got, ok, before)
 	}
 	waitPast(t, before)
 	if err := spectest.SwapLink(current, "releases/def"); err != nil {
@@ -240,6 +245,10 @@ func TestLoad_SpecDir_gitSyncSwap(t *testing.T) {
 	}
 	if after, err := LastChange(current); err != nil || !after.After(before) {
 		t.Errorf("LastChange after the swap: %v -> %v, %v", before, after, err)
+	}
+	// The directory resolves elsewhere now: Settled refuses (or moves).
+	if after, ok := served.Settled(); ok && !after.After(before) {
+		t.Errorf("Settled after the swap: %v -> %v, %v; want it refused or moved", before, after, ok)
 	}
 	again := mustLoad(t, current, cache)
 	if diff := cmp.Diff([]string{"a", "c"}, orderNames(again.Orders)); diff != "" {

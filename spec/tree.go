@@ -246,12 +246,17 @@ type entry struct {
 	// real is the absolute real path of the file or folder (a followed
 	// symlink's target); for entryLink, the symlink's own path.
 	real string
+	// target is entryLink's resolution: the real path it points to (every
+	// link on the way resolved), "" when it is broken, loops or cannot be
+	// resolved or stat'ed; isDir says whether that is a folder.
+	target string
 	// mode is entryFile's file type (the target's, for a symlink).
 	mode fs.FileMode
 	// linked is set on an entryFile or entryDir that Load reads only
 	// through a symlink.
 	linked bool
-	// isDir is set on an entrySkip for a folder (or a symlink to one).
+	// isDir is set on an entrySkip for a folder (or a symlink to one), and
+	// on an entryLink whose target is one.
 	isDir bool
 	// why is entrySkip's reason or entryError's message.
 	why string
@@ -374,13 +379,13 @@ func excludedWhy(line int) string {
 
 // link handles the symlink full, named rel: see Tree.
 func (w *treeWalk) link(rel, full string) {
-	w.emit(entry{kind: entryLink, rel: rel, real: full})
-	target, err := filepath.EvalSymlinks(full)
-	var fi fs.FileInfo
-	if err == nil {
-		fi, err = os.Stat(target)
-	}
+	target, fi, err := resolveLink(full)
 	isDir := err == nil && fi.IsDir()
+	resolved := target
+	if err != nil {
+		resolved = ""
+	}
+	w.emit(entry{kind: entryLink, rel: rel, real: full, target: resolved, isDir: isDir})
 	if ex, line := w.t.Ignore.match(rel, isDir); ex {
 		w.emit(entry{kind: entrySkip, rel: rel, real: full, isDir: isDir, why: excludedWhy(line)})
 		return
@@ -406,6 +411,17 @@ func (w *treeWalk) link(rel, full string) {
 	default:
 		w.emit(entry{kind: entryFile, rel: rel, real: target, mode: fi.Mode().Type(), linked: true})
 	}
+}
+
+// resolveLink resolves the symlink full as a walk does: the real path it
+// points to, every link on the way resolved, and what is there.
+func resolveLink(full string) (string, fs.FileInfo, error) {
+	target, err := filepath.EvalSymlinks(full)
+	if err != nil {
+		return target, nil, err
+	}
+	fi, err := os.Stat(target)
+	return target, fi, err
 }
 
 // within reports whether the real path p is Root or below it.
