@@ -245,8 +245,8 @@ func (m *Metrics) ObserveDomainValidation(ends map[string]time.Time, waiting int
 	m.dcvWaiting.Set(float64(waiting))
 }
 
-// specSeries is what ObserveSpecs set for one spec: a spec whose series
-// are the same as in the last call is left alone.
+// specSeries is what ObserveSpecs keeps for one spec, from which each
+// scrape makes the spec's series (see specCollector).
 type specSeries struct {
 	id                            string // order id label
 	certExp, orderExp, renewal    float64

@@ -198,11 +198,10 @@ func TestMetrics_domainValidation(t *testing.T) {
 	}
 }
 
-// TestMetrics_specsSetOnlyWhatChanged: a cycle sets the series of the
-// specs whose values changed only (a series the cycle's values did not
-// change keeps what it holds), deletes those of a spec gone or of an order
-// replaced, and a revoked spec loses its pending and ready series.
-func TestMetrics_specsSetOnlyWhatChanged(t *testing.T) {
+// TestMetrics_specsFollowChanges: the same values in new rows show the
+// same series; a spec gone or an order replaced loses its old series, and
+// a revoked spec loses its pending and ready series.
+func TestMetrics_specsFollowChanges(t *testing.T) {
 	m := NewMetrics()
 	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	end := now.Add(60 * 24 * time.Hour)
