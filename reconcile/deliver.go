@@ -63,7 +63,9 @@ func deliverable(e *state.Entry, d *spec.Order) bool {
 // HookDue returns when the next deploy hook that failed earlier runs
 // again, for the specs of c (the zero time if none waits): the daemon
 // wakes then. A hook whose spec is gone or asks for revocation does not
-// run again, and so is not counted.
+// run again, and so is not counted; nor is one that has not run yet (no
+// retry time: recorded with its delivery, its first run is the next
+// Deliver's), which would otherwise hide the others' times.
 func (r *Reconciler) HookDue(c *Cycle) time.Time {
 	var due time.Time
 	if r.CertDir == "" || r.Hook == nil || r.DryRun || r.Store == nil || c == nil || c.Specs == nil {
@@ -75,7 +77,7 @@ func (r *Reconciler) HookDue(c *Cycle) time.Time {
 	var desired map[string]*spec.Order
 	r.Store.View(func(f *state.File) {
 		for n, e := range f.Entries {
-			if e.HookPending == "" || e.DeliveredCertificateID != e.CertificateID || (!due.IsZero() && !e.HookRetryAt.Before(due)) {
+			if e.HookPending == "" || e.HookRetryAt.IsZero() || e.DeliveredCertificateID != e.CertificateID || (!due.IsZero() && !e.HookRetryAt.Before(due)) {
 				continue
 			}
 			if desired == nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/certform/certform/deliver"
 	"github.com/certform/certform/spec"
+	"github.com/certform/certform/state"
 )
 
 // TestDeliver_hookFailedThenRenewed: a deploy hook that failed (and waits
@@ -105,5 +106,34 @@ func TestDeliver_hookFailedThenRenewed(t *testing.T) {
 	}
 	if strings.Count(string(got), "\n") != 1 {
 		t.Errorf("hook ran %q", got)
+	}
+}
+
+// TestHookDue_notRunYetHidesNothing: a hook recorded with its delivery and
+// not run yet (no retry time) does not hide the retry time of another
+// spec's failed hook, whatever order the state's entries come in.
+func TestHookDue_notRunYetHidesNothing(t *testing.T) {
+	st, err := state.Open(filepath.Join(t.TempDir(), "state.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	retry := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	for name, at := range map[string]time.Time{"a": {}, "b": retry, "c": {}} {
+		err := st.Update(name, func(e *state.Entry) bool {
+			e.OrderID, e.Status, e.CertificateID, e.DeliveredCertificateID = 1, "issued", 2, 2
+			e.HookPending, e.HookRetryAt = "0A", at
+			return true
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := &Reconciler{Store: st}
+	r.CertDir, r.Hook = t.TempDir(), &deliver.Hook{Command: "true"}
+	c := &Cycle{Specs: &spec.Result{Orders: []*spec.Order{{Name: "a"}, {Name: "b"}, {Name: "c"}}}}
+	for range 50 {
+		if at := r.HookDue(c); !at.Equal(retry) {
+			t.Fatalf("HookDue %v, want b's retry time %v", at, retry)
+		}
 	}
 }
