@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,18 +21,8 @@ import (
 func TestLoad_unchangedSkipsTheQuietWait(t *testing.T) {
 	r := newRig(t)
 	r.spec("a")
-	var mu sync.Mutex
-	now := time.Now().Add(2 * time.Hour)
 	var slept []time.Duration
-	rec := &Reconciler{Dir: r.dir, Cache: spec.NewCache(), Quiet: time.Hour,
-		Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return now },
-		Sleep: func(ctx context.Context, d time.Duration) error {
-			mu.Lock()
-			defer mu.Unlock()
-			slept = append(slept, d)
-			now = now.Add(d)
-			return nil
-		}}
+	rec, clk := quietReconciler(r.dir, &slept)
 	load := func() string {
 		t.Helper()
 		c, err := rec.Prepare(t.Context(), CycleOptions{})
@@ -48,9 +37,9 @@ func TestLoad_unchangedSkipsTheQuietWait(t *testing.T) {
 	if cn := load(); cn != "1" || len(slept) != 0 {
 		t.Fatalf("first load: %s, slept %v", cn, slept)
 	}
-	mu.Lock()
-	now = time.Now() // the tree's last change is a moment ago by this clock
-	mu.Unlock()
+	clk.mu.Lock()
+	clk.t = time.Now() // the tree's last change is a moment ago by this clock
+	clk.mu.Unlock()
 	if cn := load(); cn != "1" || len(slept) != 0 {
 		t.Fatalf("unchanged: %s, slept %v, want no wait", cn, slept)
 	}
@@ -177,18 +166,8 @@ func TestLoad_unchangedChangedWhileChecked(t *testing.T) {
 			if tt.setup != nil {
 				tt.setup(t, r.dir)
 			}
-			var mu sync.Mutex
-			now := time.Now().Add(2 * time.Hour)
-			slept := 0
-			rec := &Reconciler{Dir: r.dir, Cache: spec.NewCache(), Quiet: time.Hour,
-				Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return now },
-				Sleep: func(ctx context.Context, d time.Duration) error {
-					mu.Lock()
-					defer mu.Unlock()
-					slept++
-					now = now.Add(d)
-					return nil
-				}}
+			var slept []time.Duration
+			rec, clk := quietReconciler(r.dir, &slept)
 			load := func() string {
 				t.Helper()
 				c, err := rec.Prepare(t.Context(), CycleOptions{})
@@ -204,28 +183,43 @@ func TestLoad_unchangedChangedWhileChecked(t *testing.T) {
 			load() // from a quiet tree
 			load() // served by the cache
 			fsClockPast(t, r.dir)
-			mu.Lock()
-			now = time.Now() // a change made now is a moment ago by this clock
-			mu.Unlock()
+			clk.mu.Lock()
+			clk.t = time.Now() // a change made now is a moment ago by this clock
+			clk.mu.Unlock()
 			loadedHook = func() {
 				loadedHook = nil
 				tt.change(t, r.dir)
 			}
 			t.Cleanup(func() { loadedHook = nil })
-			if got := load(); got != tt.specs || (slept > 0) != tt.waits {
-				t.Fatalf("read %q after %d waits, want %q, a wait %v", got, slept, tt.specs, tt.waits)
+			if got := load(); got != tt.specs || (len(slept) > 0) != tt.waits {
+				t.Fatalf("read %q after %d waits, want %q, a wait %v", got, len(slept), tt.specs, tt.waits)
 			}
 			if tt.nextOne == "" {
 				return
 			}
-			if got := load(); got != tt.nextOne || slept == 0 {
-				t.Errorf("the next load read %q after %d waits, want %q after a wait", got, slept, tt.nextOne)
+			if got := load(); got != tt.nextOne || len(slept) == 0 {
+				t.Errorf("the next load read %q after %d waits, want %q after a wait", got, len(slept), tt.nextOne)
 			}
 		})
 	}
 }
 
 // specNamed is b.yaml below dir with name b replaced by name.
+// quietReconciler is a Reconciler on dir with a spec cache and an hour's wait
+// for quiet, and its clock, set two hours ahead of now; each sleep moves the
+// clock on and is appended to *slept.
+func quietReconciler(dir string, slept *[]time.Duration) (*Reconciler, *clock) {
+	clk := &clock{t: time.Now().Add(2 * time.Hour)}
+	return &Reconciler{Dir: dir, Cache: spec.NewCache(), Quiet: time.Hour, Now: clk.Now,
+		Sleep: func(ctx context.Context, d time.Duration) error {
+			clk.mu.Lock()
+			defer clk.mu.Unlock()
+			*slept = append(*slept, d)
+			clk.t = clk.t.Add(d)
+			return nil
+		}}, clk
+}
+
 func specNamed(t *testing.T, dir, name string) string {
 	t.Helper()
 	body, err := os.ReadFile(filepath.Join(dir, "b.yaml"))

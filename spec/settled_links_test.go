@@ -14,15 +14,6 @@ import (
 // makes Settled refuse or move, as LastChange moves. The load read the
 // tree as it resolved before; a daemon's idle cycle must not plan from it.
 func TestResult_Settled_linksResolvedAgain(t *testing.T) {
-	write := func(t *testing.T, p, content string) {
-		t.Helper()
-		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
 	tests := []struct {
 		name   string
 		setup  func(t *testing.T, base string) (dir string)
@@ -30,7 +21,7 @@ func TestResult_Settled_linksResolvedAgain(t *testing.T) {
 	}{
 		{"a folder's symlink retargeted through a hidden symlink", func(t *testing.T, base string) string {
 			tree := filepath.Join(base, "tree")
-			write(t, filepath.Join(tree, "a.yaml"), specText(t, "a"))
+			writeFile(t, filepath.Join(tree, "a.yaml"), specText(t, "a"))
 			if err := os.MkdirAll(filepath.Join(tree, ".h", "v1"), 0o700); err != nil {
 				t.Fatal(err)
 			}
@@ -39,27 +30,27 @@ func TestResult_Settled_linksResolvedAgain(t *testing.T) {
 			return tree
 		}, func(t *testing.T, base string) {
 			tree := filepath.Join(base, "tree")
-			write(t, filepath.Join(tree, ".h", "v2", "x.yaml"), specText(t, "x"))
+			writeFile(t, filepath.Join(tree, ".h", "v2", "x.yaml"), specText(t, "x"))
 			if err := spectest.SwapLink(filepath.Join(tree, ".h", "cur"), "v2"); err != nil {
 				t.Fatal(err)
 			}
 		}},
 		{"a broken symlink's hidden target created", func(t *testing.T, base string) string {
 			tree := filepath.Join(base, "tree")
-			write(t, filepath.Join(tree, "a.yaml"), specText(t, "a"))
+			writeFile(t, filepath.Join(tree, "a.yaml"), specText(t, "a"))
 			if err := os.MkdirAll(filepath.Join(tree, ".h"), 0o700); err != nil {
 				t.Fatal(err)
 			}
 			symlink(t, ".h/x.yaml", filepath.Join(tree, "x.yaml"))
 			return tree
 		}, func(t *testing.T, base string) {
-			write(t, filepath.Join(base, "tree", ".h", "x.yaml"), specText(t, "x"))
+			writeFile(t, filepath.Join(base, "tree", ".h", "x.yaml"), specText(t, "x"))
 		}},
 		{"a folder on --dir's path replaced by a symlink to an older copy", func(t *testing.T, base string) string {
 			// The copy first: it is older than the tree.
-			write(t, filepath.Join(base, "copy", "r1", "b.yaml"), specText(t, "b"))
+			writeFile(t, filepath.Join(base, "copy", "r1", "b.yaml"), specText(t, "b"))
 			for _, site := range []string{"copy", "site"} {
-				write(t, filepath.Join(base, site, "r1", "a.yaml"), specText(t, "a"))
+				writeFile(t, filepath.Join(base, site, "r1", "a.yaml"), specText(t, "a"))
 				symlink(t, "r1", filepath.Join(base, site, "current"))
 			}
 			return filepath.Join(base, "site", "current")

@@ -18,7 +18,7 @@ func settledTree(t *testing.T) (dir, real string) {
 	t.Helper()
 	base := t.TempDir()
 	real = filepath.Join(base, "releases", "r1")
-	for rel, content := range map[string]string{
+	writeFiles(t, real, map[string]string{
 		"rules/ignore.txt":       "catalog-info.yaml\n/drafts/\n", // .certformignore leads here
 		"catalog-info.yaml":      "kind: Component\n",
 		"drafts/x.yaml":          "junk: [",
@@ -37,15 +37,7 @@ func settledTree(t *testing.T) (dir, real string) {
 		"releases-note.md":       "# notes\n",
 		"team/deep/.swap.yaml":   "name: hidden\n",
 		"team/deep/old.yaml.tmp": "name: leftover\n",
-	} {
-		p := filepath.Join(real, filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 	symlink(t, "rules/ignore.txt", filepath.Join(real, IgnoreFile))
 	symlink(t, "store/d.txt", filepath.Join(real, "d.yaml"))    // read through the symlink
 	symlink(t, "team/b.yaml", filepath.Join(real, "e.yaml"))    // read in place

@@ -291,10 +291,11 @@ func LastChange(dir string) (time.Time, error) {
 }
 
 // statChangeTime is the later of the modification and status-change times
-// lstat(2) (stat(2) when follow) gives for p, and false when it fails. It calls them itself rather than
-// os.Lstat, which allocates a FileInfo and a copy of the name each call
-// (issue 27: LastChange stats every folder and spec file of the tree each
-// idle daemon cycle).
+// lstat(2) (stat(2) when follow) gives for p, and false when it fails. It
+// calls them itself rather than os.Lstat, which allocates a FileInfo and a
+// copy of the name each call (issue 27: LastChange stats every folder and
+// spec file of the tree, and Settled, an idle daemon cycle's check, every
+// folder).
 func statChangeTime(p string, follow bool) (time.Time, bool) {
 	var sys syscall.Stat_t
 	if statSys(p, follow, &sys) != nil {
