@@ -327,7 +327,8 @@ type planInput struct {
 	// CertCentral (by order id); an order not in it was not read.
 	Adoptees map[int]*adoptee
 	// OrderingOptions returns a spec's spec.Order.OrderingOptions, which
-	// the caller may keep between plans; nil computes them.
+	// the caller may keep between plans; nil looks each option an entry
+	// records up alone (see planCtx.optionsChanged).
 	OrderingOptions func(*spec.Order) map[string]string
 	// Index, when set, is indexOf(Known), which the caller may keep for
 	// as long as Known does not change; nil makes it.
