@@ -60,6 +60,15 @@ func deliverable(e *state.Entry, d *spec.Order) bool {
 	return d != nil && !d.Revoke && e.Intent == nil && e.OrderID != 0 && e.Status == "issued" && e.CertificateID != 0
 }
 
+// specsMap returns the specs by name.
+func specsMap(specs []*spec.Order) map[string]*spec.Order {
+	m := make(map[string]*spec.Order, len(specs))
+	for _, o := range specs {
+		m[o.Name] = o
+	}
+	return m
+}
+
 // HookDue returns when the next deploy hook that failed earlier runs
 // again, for the specs of c (the zero time if none waits): the daemon
 // wakes then. A hook whose spec is gone or asks for revocation does not
@@ -81,10 +90,7 @@ func (r *Reconciler) HookDue(c *Cycle) time.Time {
 				continue
 			}
 			if desired == nil {
-				desired = make(map[string]*spec.Order, len(c.Specs.Orders))
-				for _, o := range c.Specs.Orders {
-					desired[o.Name] = o
-				}
+				desired = specsMap(c.Specs.Orders)
 			}
 			if deliverable(e, desired[n]) {
 				due = e.HookRetryAt
@@ -123,10 +129,7 @@ func (r *Reconciler) Deliver(ctx context.Context, c *Cycle) []Delivery {
 				continue
 			}
 			if desired == nil {
-				desired = make(map[string]*spec.Order, len(c.Specs.Orders))
-				for _, o := range c.Specs.Orders {
-					desired[o.Name] = o
-				}
+				desired = specsMap(c.Specs.Orders)
 			}
 			switch {
 			case !deliverable(e, desired[n]):

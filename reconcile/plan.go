@@ -327,7 +327,8 @@ type planInput struct {
 	// CertCentral (by order id); an order not in it was not read.
 	Adoptees map[int]*adoptee
 	// OrderingOptions returns a spec's spec.Order.OrderingOptions, which
-	// the caller may keep between plans; nil computes them.
+	// the caller may keep between plans; nil looks each option an entry
+	// records up alone (see planCtx.optionsChanged).
 	OrderingOptions func(*spec.Order) map[string]string
 	// Index, when set, is indexOf(Known), which the caller may keep for
 	// as long as Known does not change; nil makes it.
@@ -471,19 +472,22 @@ func planUntil(in planInput) (p *Plan, until time.Time) {
 }
 
 // budgets holds back what p plans beyond the revocation and purchase
-// budgets, and records (changesAt) when each purchase and revocation they
-// count leaves its rolling window.
+// budgets (none for a negative limit), and records (changesAt) when each
+// purchase and revocation they count leaves its rolling window. The
+// state's records of each window are read once, for both.
 func (pc *planCtx) budgets(p *Plan) {
-	budgetRevocations(p, pc.known, pc.in.MaxRevocations, pc.in.Now)
-	budgetPurchases(p, pc.known, pc.in.MaxPurchases, pc.in.Now)
-	if pc.in.MaxPurchases >= 0 {
-		for _, u := range pc.known.PurchasesSince(pc.in.Now.Add(-purchaseWindow)) {
-			pc.changesAt(u.Time.Add(purchaseWindow))
+	if pc.in.MaxRevocations >= 0 {
+		recent := pc.known.RevocationsSince(pc.in.Now.Add(-revocationWindow))
+		budgetRevocations(p, recent, pc.in.MaxRevocations)
+		for _, r := range recent {
+			pc.changesAt(r.Time.Add(revocationWindow))
 		}
 	}
-	if pc.in.MaxRevocations >= 0 {
-		for _, r := range pc.known.RevocationsSince(pc.in.Now.Add(-revocationWindow)) {
-			pc.changesAt(r.Time.Add(revocationWindow))
+	if pc.in.MaxPurchases >= 0 {
+		used := pc.known.PurchasesSince(pc.in.Now.Add(-purchaseWindow))
+		budgetPurchases(p, used, pc.in.MaxPurchases)
+		for _, u := range used {
+			pc.changesAt(u.Time.Add(purchaseWindow))
 		}
 	}
 }
@@ -492,12 +496,8 @@ func (pc *planCtx) budgets(p *Plan) {
 // not yet counted when they do not all fit in what is left of the rolling
 // 24-hour budget. An order resumed with an alternative order id already
 // counted takes nothing more from it and is not blocked: a look-up may
-// find it.
-func budgetPurchases(p *Plan, known *state.File, max int, now time.Time) {
-	if max < 0 {
-		return
-	}
-	used := known.PurchasesSince(now.Add(-purchaseWindow))
+// find it. used are the state's purchases of the rolling 24 hours.
+func budgetPurchases(p *Plan, used []state.Purchase, max int) {
 	counted := map[string]bool{}
 	for _, u := range used {
 		counted[u.AlternativeOrderID] = true
@@ -542,11 +542,9 @@ func revoking(a Action) bool {
 }
 
 // budgetRevocations blocks every planned revocation when they do not all
-// fit in what is left of the rolling 24-hour budget.
-func budgetRevocations(p *Plan, known *state.File, max int, now time.Time) {
-	if max < 0 {
-		return
-	}
+// fit in what is left of the rolling 24-hour budget. recent are the
+// state's revocation records of the rolling 24 hours.
+func budgetRevocations(p *Plan, recent []state.Revocation, max int) {
 	var revokes, rest []Action
 	for _, a := range p.Actions {
 		if revoking(a) {
@@ -555,7 +553,7 @@ func budgetRevocations(p *Plan, known *state.File, max int, now time.Time) {
 			rest = append(rest, a)
 		}
 	}
-	used, counted := revocationsUsed(known, now)
+	used, counted := revocationsUsed(recent)
 	fresh := 0
 	for _, a := range revokes {
 		if !counted[a.OrderID] {
@@ -573,14 +571,14 @@ func budgetRevocations(p *Plan, known *state.File, max int, now time.Time) {
 	p.Notes = append(p.Notes, revocationBudgetNote(revokes, used, fresh, max))
 }
 
-// revocationsUsed returns the revocations of the rolling 24 hours before
-// now, one per order, and the orders they count. The budget counts orders
-// asked to be revoked: asking again for an order already counted (a
-// re-check after a lost answer, new comments after a rejection) takes
-// nothing more from it.
-func revocationsUsed(known *state.File, now time.Time) (used []state.Revocation, counted map[int]bool) {
+// revocationsUsed returns the revocations of recent (the records of the
+// rolling 24 hours), one per order, and the orders they count. The budget
+// counts orders asked to be revoked: asking again for an order already
+// counted (a re-check after a lost answer, new comments after a
+// rejection) takes nothing more from it.
+func revocationsUsed(recent []state.Revocation) (used []state.Revocation, counted map[int]bool) {
 	counted = map[int]bool{}
-	for _, r := range known.RevocationsSince(now.Add(-revocationWindow)) {
+	for _, r := range recent {
 		if !counted[r.OrderID] {
 			counted[r.OrderID] = true
 			used = append(used, r)

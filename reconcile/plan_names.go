@@ -27,11 +27,7 @@ func specsByNameOf(desired []*spec.Order) *specsByName {
 	if sorted {
 		return &specsByName{sorted: desired}
 	}
-	m := make(map[string]*spec.Order, len(desired))
-	for _, o := range desired {
-		m[o.Name] = o
-	}
-	return &specsByName{byName: m}
+	return &specsByName{byName: specsMap(desired)}
 }
 
 // get returns the spec named name, or nil. With sorted specs, the names

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/certform/certform/spec"
 	"github.com/certform/certform/state"
 )
 
@@ -69,10 +68,7 @@ func (r *Reconciler) HooksWaiting(c *Cycle, skip map[string]bool) []HookWait {
 	if r.CertDir == "" || r.Hook == nil || r.DryRun || r.Store == nil || c == nil || c.Specs == nil {
 		return nil
 	}
-	desired := make(map[string]*spec.Order, len(c.Specs.Orders))
-	for _, o := range c.Specs.Orders {
-		desired[o.Name] = o
-	}
+	desired := specsMap(c.Specs.Orders)
 	now := r.now()
 	var out []HookWait
 	r.Store.View(func(f *state.File) {

@@ -562,10 +562,10 @@ func (r *Reconciler) loadOptions() spec.LoadOptions {
 // (spec.Result.Settled: each spec file stat'ed once); otherwise, or when
 // a file the load read afresh changed or a symlink it met resolves
 // elsewhere now, the files read are stat'ed again (Changed) and the tree
-// walked again (LastChange), as load does. It
-// returns nil when the tree cannot be shown unchanged (the first load, a
-// file or folder changed, or an error): load then waits for quiet and
-// reads as usual, and says so only then.
+// walked again (LastChange), as load does. It returns nil when the tree
+// cannot be shown unchanged (the first load, a file or folder changed, or
+// an error): load then waits for quiet and reads as usual, and says so
+// only then.
 func (r *Reconciler) loadUnchanged() *spec.Result {
 	if r.Cache == nil || r.seen.specsQuiet.IsZero() {
 		return nil

@@ -44,8 +44,8 @@ func (e *Entry) internFields(in interner) {
 	if e.Key != nil {
 		e.Key.Type = in.of(e.Key.Type)
 	}
-	if in := e.Intent; in != nil && in.Fingerprint == e.Fingerprint {
-		in.Fingerprint = e.Fingerprint
+	if it := e.Intent; it != nil && it.Fingerprint == e.Fingerprint {
+		it.Fingerprint = e.Fingerprint
 	}
 	in.shareMap(e.Fixed)
 	in.shareMap(e.Options)
