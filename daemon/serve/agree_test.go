@@ -86,10 +86,7 @@ func (w *agreeWorld) entry() *state.Entry {
 // changeState changes, adds or removes one entry: a new state version.
 func (w *agreeWorld) changeState() {
 	name := agreeNames[w.rng.IntN(len(agreeNames))]
-	entries := make(map[string]*state.Entry, len(w.f.Entries)+1)
-	for n, e := range w.f.Entries {
-		entries[n] = e
-	}
+	entries := maps.Clone(w.f.Entries)
 	if _, ok := entries[name]; ok && w.rng.IntN(4) == 0 {
 		delete(entries, name)
 	} else {
