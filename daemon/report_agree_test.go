@@ -6,21 +6,17 @@ import (
 	"math/rand/v2"
 	"net/http/httptest"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/certform/certform/daemon/serve"
+	"github.com/certform/certform/daemon/serve/servetest"
 	"github.com/certform/certform/internal/runner"
 	"github.com/certform/certform/reconcile"
 	"github.com/certform/certform/spec"
 	"github.com/certform/certform/state"
 	"github.com/certform/certform/status"
 )
-
-// specFamilies are the per-spec metric families ObserveSpecs sets.
-var specFamilies = []string{"certform_certificate_expiration_timestamp_seconds", "certform_order_expiration_timestamp_seconds",
-	"certform_certificate_renewal_timestamp_seconds", "certform_certificate_renewal_pending", "certform_certificate_ready_status"}
 
 // served returns the body of GET path from m's handler over h; for
 // /metrics, only the lines of the per-spec families.
@@ -31,13 +27,7 @@ func served(t *testing.T, m *serve.Metrics, h *serve.Health, path string) string
 	if path != "/metrics" {
 		return rec.Body.String()
 	}
-	var b strings.Builder
-	for _, l := range strings.SplitAfter(rec.Body.String(), "\n") {
-		if slices.ContainsFunc(specFamilies, func(f string) bool { return strings.Contains(l, f+"{") || strings.Contains(l, f+" ") }) {
-			b.WriteString(l)
-		}
-	}
-	return b.String()
+	return servetest.SpecLines(rec.Body.String())
 }
 
 // TestDaemon_reportAgreesOverTime: the daemon's /status JSON and per-spec

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"github.com/spf13/pflag"
 
-	"github.com/certform/certform/internal/cli/view"
 	"github.com/certform/certform/spec"
 )
 
@@ -55,9 +54,8 @@ func validateSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
 			for _, o := range res.Orders {
 				out.Valid = append(out.Valid, o.Name)
 			}
-			if err := view.JSON(stdout, out); err != nil {
-				fmt.Fprintf(stderr, "certform validate: %v\n", err)
-				return exitError
+			if code := writeJSON(stdout, stderr, "validate", out); code != exitOK {
+				return code
 			}
 		} else {
 			for _, e := range res.Errors {

@@ -1,5 +1,6 @@
 // Package servetest reads what package serve answers, for tests: the
-// /healthz body and the values of a metric.
+// /healthz body, the values of a metric and the per-spec lines of
+// /metrics.
 package servetest
 
 import (
@@ -7,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -50,4 +52,20 @@ func Gauges(t testing.TB, g prometheus.Gatherer, name string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// SpecFamilies are the per-spec metric families (serve's ObserveSpecs).
+var SpecFamilies = []string{"certform_certificate_expiration_timestamp_seconds", "certform_order_expiration_timestamp_seconds",
+	"certform_certificate_renewal_timestamp_seconds", "certform_certificate_renewal_pending", "certform_certificate_ready_status"}
+
+// SpecLines returns the lines of the /metrics text that are of the
+// per-spec families (SpecFamilies).
+func SpecLines(text string) string {
+	var b strings.Builder
+	for _, l := range strings.SplitAfter(text, "\n") {
+		if slices.ContainsFunc(SpecFamilies, func(f string) bool { return strings.Contains(l, f+"{") || strings.Contains(l, f+" ") }) {
+			b.WriteString(l)
+		}
+	}
+	return b.String()
 }
