@@ -25,14 +25,11 @@ func TestLoad_unchangedSkipsTheQuietWait(t *testing.T) {
 	rec, clk := quietReconciler(r.dir, &slept)
 	load := func() string {
 		t.Helper()
-		c, err := rec.Prepare(t.Context(), CycleOptions{})
-		if err != nil {
-			t.Fatal(err)
+		orders := preparedOrders(t, rec)
+		if len(orders) != 1 {
+			t.Fatalf("%d specs", len(orders))
 		}
-		if len(c.Specs.Orders) != 1 {
-			t.Fatalf("%d specs", len(c.Specs.Orders))
-		}
-		return fmt.Sprint(c.Specs.Orders[0].OrganizationID)
+		return fmt.Sprint(orders[0].OrganizationID)
 	}
 	if cn := load(); cn != "1" || len(slept) != 0 {
 		t.Fatalf("first load: %s, slept %v", cn, slept)
@@ -170,12 +167,8 @@ func TestLoad_unchangedChangedWhileChecked(t *testing.T) {
 			rec, clk := quietReconciler(r.dir, &slept)
 			load := func() string {
 				t.Helper()
-				c, err := rec.Prepare(t.Context(), CycleOptions{})
-				if err != nil {
-					t.Fatal(err)
-				}
 				var out []string
-				for _, o := range c.Specs.Orders {
+				for _, o := range preparedOrders(t, rec) {
 					out = append(out, fmt.Sprintf("%s:%v:%d", o.Name, o.DisableCT, o.OrganizationID))
 				}
 				return strings.Join(out, " ")
@@ -281,4 +274,14 @@ func fsClockPast(t *testing.T, dir string) {
 		}
 	}
 	t.Fatalf("the file system clock did not pass %v", last)
+}
+
+// preparedOrders prepares a cycle of rec and returns the specs it loaded.
+func preparedOrders(t *testing.T, rec *Reconciler) []*spec.Order {
+	t.Helper()
+	c, err := rec.Prepare(t.Context(), CycleOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Specs.Orders
 }
