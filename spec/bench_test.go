@@ -1,11 +1,18 @@
 package spec
 
 import (
+	"bytes"
+	"crypto/x509"
+	"encoding/pem"
+	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 
 	"github.com/certform/certform/spec/spectest"
+	"go.yaml.in/yaml/v3"
 )
 
 var (
@@ -128,6 +135,91 @@ func BenchmarkReach10000(b *testing.B) {
 		}
 		if len(r.Dirs) < 2 {
 			b.Fatalf("%d folders", len(r.Dirs))
+		}
+	}
+}
+
+// BenchmarkLoadFloor10000 is the least any load of BenchmarkLoad10000's tree
+// can allocate with the libraries certform uses, the issue 27 floor
+// program's work and nothing else: it reads each file into a buffer it
+// reuses, decodes its documents with go.yaml.in/yaml/v3 into nodes, and
+// decodes, parses and signature-checks each CSR with encoding/pem and
+// crypto/x509. Its B/op is the reference for BenchmarkLoad10000's: a load
+// that also validates what this skips cannot allocate much less
+// (docs/development.md, "Memory").
+func BenchmarkLoadFloor10000(b *testing.B) {
+	dir := writeBenchTree(b)
+	var files []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			files = append(files, p)
+		}
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var fl floorLoader
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		csrs := 0
+		for _, p := range files {
+			csrs += fl.load(b, p)
+		}
+		if csrs != 10000 {
+			b.Fatalf("%d CSRs checked, want 10000", csrs)
+		}
+	}
+}
+
+// floorLoader holds the buffers BenchmarkLoadFloor10000 reuses: a file's
+// bytes and a CSR's PEM text.
+type floorLoader struct {
+	file bytes.Buffer
+	pem  []byte
+}
+
+// load decodes the YAML documents of file p and checks the CSR of each;
+// it returns how many it checked.
+func (fl *floorLoader) load(b *testing.B, p string) int {
+	f, err := os.Open(p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	fl.file.Reset()
+	_, err = fl.file.ReadFrom(f)
+	f.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(fl.file.Bytes()))
+	n := 0
+	for {
+		var doc yaml.Node
+		if err := dec.Decode(&doc); err == io.EOF {
+			return n
+		} else if err != nil {
+			b.Fatalf("%s: %v", p, err)
+		}
+		m := doc.Content[0]
+		for j := 0; j+1 < len(m.Content); j += 2 {
+			if m.Content[j].Value != "csr" {
+				continue
+			}
+			fl.pem = append(fl.pem[:0], m.Content[j+1].Value...)
+			block, _ := pem.Decode(fl.pem)
+			if block == nil {
+				b.Fatalf("%s: no PEM block", p)
+			}
+			req, err := x509.ParseCertificateRequest(block.Bytes)
+			if err == nil {
+				err = req.CheckSignature()
+			}
+			if err != nil {
+				b.Fatalf("%s: %v", p, err)
+			}
+			n++
 		}
 	}
 }
