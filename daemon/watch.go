@@ -47,7 +47,8 @@ import (
 // A spec directory that is gone (removed, its symlink broken) is logged
 // once at ERROR; the daemon keeps running, and the tree is watched again,
 // with a change of ".", as soon as it is back. A folder that cannot be
-// watched (inotify's fs.inotify.max_user_watches reached) is logged once,
+// watched (out of watches: inotify's fs.inotify.max_user_watches reached,
+// or the open-file limit under kqueue; see errOutOfWatches) is logged once,
 // reported to health until it is watched, and tried again at every resync.
 type watcher struct {
 	dir string // the spec directory as configured, made absolute
@@ -98,10 +99,6 @@ func idOf(p string) fileID {
 	}
 	return fileID{}
 }
-
-// unwatchedHint is the hint logged with a folder that cannot be watched
-// because inotify ran out of watches (ENOSPC).
-const unwatchedHint = "raise fs.inotify.max_user_watches; changes below it are seen at the next schedule tick"
 
 // defaultRootCheck is how often the watcher checks which folder the spec
 // directory resolves to. A stat and a readlink per symlink on the way:
@@ -349,7 +346,7 @@ func (w *watcher) record(dir string, failed map[string]error) {
 	for _, rel := range newly {
 		err := failed[rel]
 		hint := unwatchedHint
-		if !errors.Is(err, syscall.ENOSPC) {
+		if !errors.Is(err, errOutOfWatches) {
 			hint = "check that certform may read the folder; changes below it are seen at the next schedule tick"
 		}
 		w.log.Error("cannot watch a folder", "folder", w.rootFolder(rel), "error", err.Error(), "hint", hint)

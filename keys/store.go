@@ -325,7 +325,7 @@ func readRegular(p string) ([]byte, error) {
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, ErrNotFound
 	}
-	if errors.Is(err, syscall.ELOOP) {
+	if errors.Is(err, fsx.NoFollowErrno) {
 		return nil, &NotRegularError{Path: p, Mode: fs.ModeSymlink}
 	}
 	if err != nil {

@@ -33,7 +33,8 @@ func statStampTime(full string) (stamp, time.Time) {
 	if statSys(full, true, &sys) != nil {
 		return stamp{}, time.Time{}
 	}
-	return stamp{size: sys.Size, mtime: sys.Mtim.Nano(), ctime: sys.Ctim.Nano(), dev: uint64(sys.Dev), ino: sys.Ino}, changeTimeOf(&sys)
+	mtime, ctime := statTimes(&sys)
+	return stamp{size: sys.Size, mtime: mtime.Nano(), ctime: ctime.Nano(), dev: uint64(sys.Dev), ino: sys.Ino}, changeTimeOf(&sys)
 }
 
 // statSys fills sys with what stat(2) (lstat(2) unless follow) says of p,
@@ -56,7 +57,8 @@ func stampOf(fi os.FileInfo) stamp {
 	st := stamp{size: fi.Size(), mtime: fi.ModTime().UnixNano()}
 	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
 		st.dev, st.ino = uint64(sys.Dev), sys.Ino
-		st.ctime = sys.Ctim.Nano()
+		_, ctime := statTimes(sys)
+		st.ctime = ctime.Nano()
 	}
 	return st
 }

@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/certform/certform/internal/fsx"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -617,7 +618,7 @@ func openRegular(full string) (*os.File, fs.FileInfo, error) {
 		return nil, nil, &notRegularError{fi.Mode()}
 	}
 	f, err := os.OpenFile(full, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW, 0)
-	if errors.Is(err, syscall.ELOOP) {
+	if errors.Is(err, fsx.NoFollowErrno) {
 		return nil, nil, &notRegularError{fs.ModeSymlink}
 	}
 	if err != nil {

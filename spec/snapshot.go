@@ -307,7 +307,8 @@ func statChangeTime(p string, follow bool) (time.Time, bool) {
 // changeTimeOf is the later of the modification and status-change times
 // in sys.
 func changeTimeOf(sys *syscall.Stat_t) time.Time {
-	t, c := time.Unix(sys.Mtim.Unix()), time.Unix(sys.Ctim.Unix())
+	mtime, ctime := statTimes(sys)
+	t, c := time.Unix(mtime.Unix()), time.Unix(ctime.Unix())
 	if c.After(t) {
 		t = c
 	}

@@ -304,7 +304,8 @@ func TestLastChange_onlyYAML(t *testing.T) {
 func changeTime(fi fs.FileInfo) time.Time {
 	t := fi.ModTime()
 	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
-		if c := time.Unix(sys.Ctim.Unix()); c.After(t) {
+		_, ctime := statTimes(sys)
+		if c := time.Unix(ctime.Unix()); c.After(t) {
 			t = c
 		}
 	}

@@ -1,17 +1,7 @@
-//go:build linux
-
 package cli
 
-import (
-	"os"
+import "golang.org/x/sys/unix"
 
-	"golang.org/x/sys/unix"
-)
-
-// isTerminal reports whether f is a terminal: it answers the terminal
-// ioctl (TCGETS). A character device that is not one, such as /dev/null
-// (which a command started without stdin gets), is not.
-func isTerminal(f *os.File) bool {
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
-}
+// ioctlReadTermios is the ioctl that reads a terminal's settings (see
+// isTerminal).
+const ioctlReadTermios = unix.TCGETS
