@@ -226,53 +226,24 @@ func newChain(t *testing.T, name string) (pemAll, keyPEM []byte) {
 	return pemAll, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 }
 
-// hookRig delivers a certificate for shop-example-com with certform's
-// writer, writes its key (or another key, with wrongKey) where the example
-// hooks look for it, and puts a systemctl on PATH that records its
-// arguments.
+// hookRig is an example hook's world: a certificate for shop-example-com
+// delivered with certform's writer, the key the hook should find (or
+// another key, with wrongKey), a deploy folder, and a systemctl on PATH that
+// records its arguments. newHookRigFrom (hooks_test.go) builds it.
 type hookRig struct {
 	env      []string
 	deploy   string // CERTFORM_DEPLOY_DIR
 	calls    string // file the fake systemctl appends to
 	delivery string // CERTFORM_CERT_DIR
-	key      []byte
+	key      []byte // the key the hook should pair with the certificate
+	keyPath  string // where the hook finds that key
 }
 
+// newHookRig is the rig of a spec with a CSR: the server's own key in
+// CERTFORM_DEPLOY_KEY_DIR.
 func newHookRig(t *testing.T, wrongKey bool) *hookRig {
 	t.Helper()
-	need(t, "openssl", "apt-get install openssl")
-	root := t.TempDir()
-	chain, key := newChain(t, "shop.example.com")
-	if wrongKey {
-		_, key = newChain(t, "shop.example.com")
-	}
-	b, err := deliver.Parse(chain)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, _, err := (&deliver.Writer{Dir: filepath.Join(root, "certs")}).Write("shop-example-com", b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys := filepath.Join(root, "private")
-	bin := filepath.Join(root, "bin")
-	for _, d := range []string{keys, bin} {
-		if err := os.Mkdir(d, 0o700); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(keys, "shop-example-com.key"), key, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	r := &hookRig{deploy: filepath.Join(root, "ssl"), calls: filepath.Join(root, "systemctl.calls"), delivery: dir, key: key}
-	fake := "#!/bin/sh\necho \"$*\" >> " + r.calls + "\n"
-	if err := os.WriteFile(filepath.Join(bin, "systemctl"), []byte(fake), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	r.env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"),
-		"CERTFORM_NAME=shop-example-com", "CERTFORM_CERT_DIR="+dir,
-		"CERTFORM_DEPLOY_DIR="+r.deploy, "CERTFORM_KEY_DIR="+keys)
-	return r
+	return newHookRigFrom(t, wrongKey, fromServer)
 }
 
 // run runs an example hook the way certform-deploy@.service does.
