@@ -75,7 +75,7 @@ func TestSealedStore(t *testing.T) {
 	}
 }
 
-func TestStore_DeleteName(t *testing.T) {
+func TestStore_DeleteKeys(t *testing.T) {
 	s, err := OpenStore(t.TempDir() + "/keys")
 	if err != nil {
 		t.Fatal(err)
@@ -84,18 +84,27 @@ func TestStore_DeleteName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	a, b, c := strings.Repeat("a", 64), strings.Repeat("b", 64), strings.Repeat("c", 64)
 	for _, n := range []string{"shop", "shop.example", "blog"} {
-		for _, fp := range []string{strings.Repeat("a", 64), strings.Repeat("b", 64)} {
+		for _, fp := range []string{a, b} {
 			if err := s.Put(n, fp, k); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	if n, err := s.DeleteName("shop"); err != nil || n != 2 {
-		t.Fatalf("DeleteName: %d, %v; want 2", n, err)
+	// Only the fingerprints given go: shop's key b (another state's) and
+	// the keys of other names stay; c, which has no key, is skipped.
+	if n, err := s.DeleteKeys("shop", []string{a, c}); err != nil || n != 1 {
+		t.Fatalf("DeleteKeys: %d, %v; want 1", n, err)
 	}
 	es, err := s.List()
-	if err != nil || len(es) != 4 || es[0].Name != "blog" || es[2].Name != "shop.example" {
+	if err != nil || len(es) != 5 || es[2].Name != "shop" || es[2].Fingerprint != b || es[3].Name != "shop.example" {
 		t.Fatalf("left: %+v, %v", es, err)
+	}
+	if n, err := s.DeleteKeys("shop", nil); err != nil || n != 0 {
+		t.Fatalf("DeleteKeys(nil): %d, %v", n, err)
+	}
+	if _, err := s.DeleteKeys("shop", []string{"../x"}); !errors.Is(err, ErrBadName) {
+		t.Fatalf("DeleteKeys(bad fingerprint): %v", err)
 	}
 }

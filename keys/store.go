@@ -254,24 +254,37 @@ func (s *Store) List() ([]Entry, error) {
 	return out, errors.Join(errs...)
 }
 
-// DeleteName removes every key stored under name, whatever its
-// fingerprint (certform forget), and returns how many it removed.
-func (s *Store) DeleteName(name string) (int, error) {
-	if !nameRE.MatchString(name) {
-		return 0, fmt.Errorf("%w: spec name %q", ErrBadName, name)
-	}
-	es, err := s.List()
+// DeleteKeys removes the keys stored under name with the given
+// fingerprints (certform forget: those its state entry records), syncs the
+// directory once, and returns how many it removed; a fingerprint with no
+// key is skipped. Keys of name under other fingerprints stay: another
+// state file sharing the directory may hold them. A symlink in a key's
+// place is removed, never followed.
+func (s *Store) DeleteKeys(name string, fingerprints []string) (int, error) {
 	n := 0
-	for _, e := range es {
-		if e.Name != name {
+	var errs []error
+	for _, fp := range fingerprints {
+		p, err := s.path(name, fp)
+		if err != nil {
+			errs = append(errs, err)
+			break
+		}
+		err = os.Remove(p)
+		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
-		if derr := s.Delete(e.Name, e.Fingerprint); derr != nil {
-			return n, derr
+		if err != nil {
+			errs = append(errs, fmt.Errorf("remove key for %s: %w", name, err))
+			break
 		}
 		n++
 	}
-	return n, err
+	if n > 0 {
+		if err := syncDir(s.dir); err != nil {
+			errs = append(errs, fmt.Errorf("remove key for %s: %w", name, err))
+		}
+	}
+	return n, errors.Join(errs...)
 }
 
 // RemoveTemporary removes the temporary files a Put interrupted by a

@@ -34,6 +34,25 @@ func (e *LockedError) Error() string {
 // Is makes errors.Is(err, ErrLocked) true.
 func (e *LockedError) Is(target error) bool { return target == ErrLocked }
 
+// LockCreateError is a state file whose lock file does not exist and
+// cannot be created: this user may not write in the state file's folder
+// (the lock file of another user's state is a *PermissionError instead).
+type LockCreateError struct {
+	Path string // the state file, symlinks resolved
+	Err  error  // why the lock file could not be created (permission denied)
+}
+
+// Error names the lock file, the folder and this process's user, with a
+// hint: line saying what to do.
+func (e *LockCreateError) Error() string {
+	dir := filepath.Dir(e.Path)
+	return fmt.Sprintf("state file %s: cannot create its lock file %s: %v; this user (uid %d) cannot write in the folder %s\n"+
+		"hint: choose a --state in a folder this user can write, or give this user write access to %s", e.Path, LockPath(e.Path), e.Err, os.Geteuid(), dir, dir)
+}
+
+// Unwrap returns why the lock file could not be created.
+func (e *LockCreateError) Unwrap() error { return e.Err }
+
 // HardLinkError is a state file with more than one hard link. The lock is
 // taken by name (PATH.lock), so a process that opened the state file by
 // its other name would lock another lock file and act on the same state
@@ -148,6 +167,9 @@ func acquire(real string) (*Lock, error) {
 		}
 		if err != nil {
 			if errors.Is(err, fs.ErrPermission) {
+				if _, serr := os.Lstat(lp); errors.Is(serr, fs.ErrNotExist) {
+					return nil, &LockCreateError{Path: real, Err: unwrapPathError(err)}
+				}
 				return nil, fmt.Errorf("state file %s: its lock %w", real, permissionError(lp, err))
 			}
 			return nil, fmt.Errorf("state file %s: opening its lock %s: %w", real, lp, unwrapPathError(err))

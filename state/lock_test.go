@@ -3,7 +3,10 @@ package state
 import (
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -564,5 +567,108 @@ func TestOpen_hardLink(t *testing.T) {
 	defer s.Close()
 	if e := s.Entry("a"); e == nil || e.OrderID != 7 {
 		t.Errorf("entry a: %+v", e)
+	}
+}
+
+// lockUserEnv, set in the environment of this test binary run again as
+// another user, names the folder TestAcquireLock_folderNotWritable's
+// child locks in.
+const lockUserEnv = "CERTFORM_TEST_LOCK_FOLDER"
+
+// TestAcquireLock_folderNotWritable: a user that may not write in the
+// state file's folder, where no lock file exists yet, is told the lock file
+// cannot be created and what to do, not that it belongs to another user;
+// a lock file that exists and is another user's still says whose it is.
+// As root (CI) the test runs this test binary again as uid 65534 (nobody),
+// since root may write anywhere.
+func TestAcquireLock_folderNotWritable(t *testing.T) {
+	if dir := os.Getenv(lockUserEnv); dir != "" {
+		for _, name := range []string{"absent.json", "other.json"} {
+			_, err := AcquireLock(filepath.Join(dir, name))
+			var ce *LockCreateError
+			var pe *PermissionError
+			fmt.Printf("RESULT %s create=%v permission=%v denied=%v %q\n", name, errors.As(err, &ce), errors.As(err, &pe), errors.Is(err, fs.ErrPermission), fmt.Sprint(err))
+		}
+		return
+	}
+	top, err := os.MkdirTemp("", "certform-lock-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(top) })
+	top, err = filepath.EvalSymlinks(top)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(top, "ro")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// other.json's lock is this (the folder's) user's, 0600.
+	if err := os.WriteFile(LockPath(filepath.Join(dir, "other.json")), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(top, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	uid, owner := os.Geteuid(), os.Geteuid()
+	var out []byte
+	if uid == 0 {
+		uid = 65534
+		bin := filepath.Join(top, "state.test")
+		data, err := os.ReadFile(os.Args[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(bin, data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, "-test.run", "^TestAcquireLock_folderNotWritable$", "-test.count=1")
+		cmd.Env = append(os.Environ(), lockUserEnv+"="+dir)
+		cmd.Dir = top
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		if out, err = cmd.CombinedOutput(); err != nil {
+			t.Fatalf("as uid 65534: %v\n%s", err, out)
+		}
+	} else {
+		if err := os.Chmod(dir, 0o555); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Chmod(dir, 0o755) })
+		if err := os.Chmod(LockPath(filepath.Join(dir, "other.json")), 0o000); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv(lockUserEnv, dir)
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		stdout := os.Stdout
+		os.Stdout = w
+		TestAcquireLock_folderNotWritable(t)
+		os.Stdout = stdout
+		w.Close()
+		out, _ = io.ReadAll(r)
+	}
+	absent := filepath.Join(dir, "absent.json")
+	other := filepath.Join(dir, "other.json")
+	want := []string{
+		fmt.Sprintf("RESULT absent.json create=true permission=false denied=true %q", fmt.Sprintf(
+			"state file %s: cannot create its lock file %s.lock: permission denied; this user (uid %d) cannot write in the folder %s\n"+
+				"hint: choose a --state in a folder this user can write, or give this user write access to %s", absent, absent, uid, dir, dir)),
+		fmt.Sprintf("RESULT other.json create=false permission=true denied=false %q", fmt.Sprintf(
+			"state file %s: its lock %s.lock cannot be opened by this user (uid %d): permission denied; it belongs to uid %d (gid %d)", other, other, uid, owner, os.Getegid())),
+	}
+	var got []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, "RESULT ") {
+			got = append(got, l)
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("errors (-want +got):\n%s\noutput:\n%s", diff, out)
+	}
+	if _, err := os.Lstat(LockPath(absent)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("lock file of absent.json: %v", err)
 	}
 }

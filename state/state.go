@@ -246,7 +246,7 @@ type File struct {
 	Version int `json:"version"`
 	// APIURL is the CertCentral API base URL the state was first used with;
 	// "" when not recorded. The state does not check it: callers decide
-	// what a different URL means.
+	// what a different URL means (see BoundAPIURL).
 	APIURL string `json:"api_url,omitempty"`
 	// Revocations has one record per revocation request sent, in the order
 	// of their Time, oldest first (the Store keeps them sorted), for a
@@ -1018,12 +1018,27 @@ func (s *Store) Reacquire() error {
 	return nil
 }
 
-// APIURL returns the API base URL recorded in the state (File.APIURL); ""
-// when none is.
+// APIURL returns the API base URL the state is bound to
+// (File.BoundAPIURL): the one recorded, or "" when none is or when the
+// state holds nothing of that account yet, so that the caller records the
+// URL in use.
 func (s *Store) APIURL() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.file.APIURL
+	return s.file.BoundAPIURL()
+}
+
+// BoundAPIURL returns APIURL when the state holds something of that
+// CertCentral account: an entry (and so any intent, which an entry holds),
+// a revocation record or a purchase record; otherwise "". A state that
+// commands left without any (an apply declined at its prompt, a failed
+// import) is bound to no account: its recorded URL is only where it was
+// first used.
+func (f *File) BoundAPIURL() string {
+	if len(f.Entries) == 0 && len(f.Revocations) == 0 && len(f.Purchases) == 0 {
+		return ""
+	}
+	return f.APIURL
 }
 
 // Snapshot returns a deep copy of the state.

@@ -616,3 +616,46 @@ func TestStore_purchaseLog(t *testing.T) {
 		t.Error("the clone shares the purchase log")
 	}
 }
+
+// TestStore_APIURL_boundOnlyWithRecords: the recorded API URL binds the
+// state only once it holds something of that account (an entry, whose
+// intent lives in it, a revocation or a purchase record); an empty state
+// reads as bound to none, so that the next command records its own URL.
+func TestStore_APIURL_boundOnlyWithRecords(t *testing.T) {
+	const url = "https://fake.example/services/v2"
+	now := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		f    File
+		want string
+	}{
+		{name: "empty", f: File{APIURL: url, Entries: map[string]*Entry{}}},
+		{name: "nothing recorded", f: File{Entries: map[string]*Entry{"a": {OrderID: 1}}}},
+		{name: "an entry", f: File{APIURL: url, Entries: map[string]*Entry{"a": {OrderID: 1}}}, want: url},
+		{name: "an intent alone", f: File{APIURL: url, Entries: map[string]*Entry{"a": {Intent: &Intent{Action: IntentOrder, AlternativeOrderID: "x"}}}}, want: url},
+		{name: "a revocation record", f: File{APIURL: url, Revocations: []Revocation{{Name: "a", OrderID: 1, Time: now}}}, want: url},
+		{name: "a purchase record", f: File{APIURL: url, Purchases: []Purchase{{Name: "a", AlternativeOrderID: "x", Time: now}}}, want: url},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.f.BoundAPIURL(); got != tt.want {
+				t.Errorf("BoundAPIURL: %q, want %q", got, tt.want)
+			}
+		})
+	}
+	s, err := Open(filepath.Join(t.TempDir(), "s.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Mutate(func(f *File) { f.APIURL = url }); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.APIURL(); got != "" {
+		t.Errorf("empty state: APIURL %q, want none", got)
+	}
+	mustUpdate(t, s, "a", 7)
+	if got := s.APIURL(); got != url {
+		t.Errorf("with an entry: APIURL %q, want %q", got, url)
+	}
+}

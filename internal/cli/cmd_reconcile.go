@@ -1306,6 +1306,6 @@ func forgetSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
 			return exitError
 		}
 		view.Forgotten(stdout, name, e)
-		return removeForgottenKeys(stdout, stderr, store, loc, *keyDir, name)
+		return removeForgottenKeys(stdout, stderr, store, loc, *keyDir, name, e)
 	}
 }

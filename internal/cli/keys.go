@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -210,11 +211,15 @@ func planKeys(identity string, loc stateLocation) runner.Setup {
 	}
 }
 
-// forgetKeys removes every key kept for the spec name (certform forget):
-// the rows of a shared state (no identity needed to remove them), or the
-// key files in keyDir (keys/ beside the state file when empty; a folder
-// that does not exist holds none). It returns how many it removed.
-func forgetKeys(store *state.Store, loc stateLocation, keyDir, name string) (int, error) {
+// forgetKeys removes the keys kept for e, the entry of spec name that
+// certform forget dropped: the rows of a shared state (every row of the
+// name in its workspace, which is that one entry's; no identity needed to
+// remove them), or the key files in keyDir (keys/ beside the state file
+// when empty; a folder that does not exist holds none) that the entry
+// records: its key, its previous keys and the key of its intent. Other key
+// files of the same name stay: another state file in the same folder
+// shares keys/ and may hold them. It returns how many it removed.
+func forgetKeys(store *state.Store, loc stateLocation, keyDir, name string, e *state.Entry) (int, error) {
 	if loc.Shared() {
 		b, ok := store.Backend().(interface{ DeleteSealedKeys(string) (int64, error) })
 		if !ok {
@@ -222,6 +227,10 @@ func forgetKeys(store *state.Store, loc stateLocation, keyDir, name string) (int
 		}
 		n, err := b.DeleteSealedKeys(name)
 		return int(n), err
+	}
+	fps := entryKeys(e)
+	if len(fps) == 0 {
+		return 0, nil
 	}
 	if keyDir == "" {
 		keyDir = filepath.Join(filepath.Dir(store.Path()), "keys")
@@ -233,13 +242,37 @@ func forgetKeys(store *state.Store, loc stateLocation, keyDir, name string) (int
 	if err != nil {
 		return 0, err
 	}
-	return ks.DeleteName(name)
+	return ks.DeleteKeys(name, fps)
 }
 
-// removeForgottenKeys removes the keys of name, which forget dropped from
-// the state (forgetKeys), says how many, and returns forget's exit code.
-func removeForgottenKeys(stdout, stderr io.Writer, store *state.Store, loc stateLocation, keyDir, name string) int {
-	n, err := forgetKeys(store, loc, keyDir, name)
+// entryKeys returns the CSR fingerprints of the keys e records (its key,
+// its previous keys, its intent's key), each once.
+func entryKeys(e *state.Entry) []string {
+	if e == nil {
+		return nil
+	}
+	var recs []state.KeyRecord
+	if e.Key != nil {
+		recs = append(recs, *e.Key)
+	}
+	recs = append(recs, e.PreviousKeys...)
+	if e.Intent != nil && e.Intent.Key != nil {
+		recs = append(recs, *e.Intent.Key)
+	}
+	var fps []string
+	for _, r := range recs {
+		if r.CSRFingerprint != "" && !slices.Contains(fps, r.CSRFingerprint) {
+			fps = append(fps, r.CSRFingerprint)
+		}
+	}
+	return fps
+}
+
+// removeForgottenKeys removes the keys of e, the entry of name that forget
+// dropped from the state (forgetKeys), says how many, and returns forget's
+// exit code.
+func removeForgottenKeys(stdout, stderr io.Writer, store *state.Store, loc stateLocation, keyDir, name string, e *state.Entry) int {
+	n, err := forgetKeys(store, loc, keyDir, name, e)
 	if n > 0 {
 		fmt.Fprintf(stdout, "Removed %s of %s from the key store.\n", view.CountOf(n, "private key"), name)
 	}
