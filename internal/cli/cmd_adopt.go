@@ -164,7 +164,7 @@ func (c adoptRun) importOrder(im adopt.Import) int {
 		return importFailed(stderr, err)
 	}
 	fmt.Fprintf(stdout, "Imported order %d (%s) as %s.\n", got.ID, got.Status, im.Name)
-	fmt.Fprintf(stdout, "A spec can also adopt an order declaratively, reviewed in git like any change: write order_id: %d in it, and apply (see \"Adopting existing orders\" in README.md).\n", got.ID)
+	fmt.Fprintf(stdout, "A spec can also adopt an order declaratively, reviewed in git like any change: write order_id: %d in it, and apply (see \"Adopting existing orders\" in docs/orders.md).\n", got.ID)
 	return exitOK
 }
 
