@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -323,10 +324,80 @@ func setFromEnv(fs *pflag.FlagSet, env Env) error {
 					reason = valueReason(ve)
 				}
 				err = fmt.Errorf("invalid value %q in %s for flag --%s: %s", v, envName(f.Name), f.Name, reason)
+				if f.Value.Type() == "duration" {
+					err = fmt.Errorf("%w\nhint: a duration takes a unit: 30s, 5m, 1h30m", err)
+				}
+				return
+			}
+			if check, ok := envChecks[f.Name]; ok {
+				if reason := check(f.Name, v); reason != "" {
+					err = fmt.Errorf("invalid value %q in %s for flag --%s: %s", v, envName(f.Name), f.Name, reason)
+				}
 			}
 		}
 	})
 	return err
+}
+
+// envChecks check a value taken from the environment as the command
+// checks its flag, but before the command runs, so that a refusal names
+// the variable as well as the flag (the commands' own checks, made once
+// every flag is set, name only the flag). Each returns why the value is
+// refused, or "".
+var envChecks = map[string]func(name, v string) string{
+	"format": func(name, v string) string {
+		_, err := (&outputFlags{format: v}).resolve(false)
+		return flagReason(name, v, err)
+	},
+	"log-level": func(name, v string) string {
+		_, err := (&logFlags{format: "text", level: v}).logger(io.Discard)
+		return flagReason(name, v, err)
+	},
+	"log-format": func(name, v string) string {
+		_, err := (&logFlags{format: v, level: "info"}).logger(io.Discard)
+		return flagReason(name, v, err)
+	},
+	"max-revocations": notNegative,
+	"max-purchases":   notNegative,
+	"resend-after":    notNegative,
+	"max-clock-skew":  notNegative,
+	"quiet-period":    notNegative,
+	"debounce":        notNegative,
+	"parallelism": func(_, v string) string {
+		if n, err := strconv.ParseInt(v, 0, 64); err == nil && n < 1 {
+			return "must be at least 1"
+		}
+		return ""
+	},
+	"retry-backoff": positive,
+	"poll-interval": positive,
+}
+
+// flagReason is err, a command's refusal of --name's value v worded
+// `--name "v": reason`, without that prefix.
+func flagReason(name, v string, err error) string {
+	if err == nil {
+		return ""
+	}
+	return strings.TrimPrefix(err.Error(), fmt.Sprintf("--%s %q: ", name, v))
+}
+
+// notNegative refuses a negative number or duration.
+func notNegative(_, v string) string {
+	n, nerr := strconv.ParseInt(v, 0, 64)
+	d, derr := time.ParseDuration(v)
+	if (nerr == nil && n < 0) || (derr == nil && d < 0) {
+		return "must not be negative"
+	}
+	return ""
+}
+
+// positive refuses a duration that is not above zero.
+func positive(_, v string) string {
+	if d, err := time.ParseDuration(v); err == nil && d <= 0 {
+		return "must be positive"
+	}
+	return ""
 }
 
 func upperFirst(s string) string {
