@@ -24,11 +24,20 @@ func execute(s *streams, args []string) int {
 	}
 	switch args[0] {
 	case "help", "-h", "-help", "--help":
-		if len(args) == 1 {
+		if len(args) == 1 || slices.Contains([]string{"help", "-h", "-help", "--help"}, args[1]) {
 			usage(s.stdout, commands())
 			return exitOK
 		}
 		args = []string{args[1], "-h"}
+	case "completion":
+		if len(args) > 1 && !strings.HasPrefix(args[1], "-") && !slices.Contains(shells, args[1]) {
+			msg := fmt.Sprintf("unknown shell %q", args[1])
+			if near := nearest(args[1], shells); near != "" {
+				msg += "; did you mean " + near + "?"
+			}
+			fmt.Fprintf(s.stderr, "certform completion: %s\nUse one of %s.\n", msg, strings.Join(shells, ", "))
+			return exitUsage
+		}
 	case "-version", "--version":
 		args = append([]string{"version"}, args[1:]...)
 	}
@@ -56,8 +65,11 @@ func execute(s *streams, args []string) int {
 	return code
 }
 
-// unknownCommand says name is no command, suggests the nearest, and prints
-// the usage.
+// shells are the shells certform completion writes a script for (cobra's).
+var shells = []string{"bash", "zsh", "fish", "powershell"}
+
+// unknownCommand says, in one line, that name is no command, suggests the
+// nearest, and says where the commands are listed.
 func unknownCommand(w io.Writer, name string) {
 	fmt.Fprintf(w, "certform: unknown command %q", name)
 	var names []string
@@ -67,8 +79,7 @@ func unknownCommand(w io.Writer, name string) {
 	if near := nearest(name, append(names, "help", "completion")); near != "" {
 		fmt.Fprintf(w, "; did you mean %s?", near)
 	}
-	fmt.Fprint(w, "\n\n")
-	usage(w, commands())
+	fmt.Fprint(w, "\nRun 'certform help' for the commands.\n")
 }
 
 // newRoot builds certform's cobra tree: every command of commands(), with
@@ -220,10 +231,15 @@ func longFlags(fs *pflag.FlagSet, args []string) []string {
 
 // nearest returns the candidate closest to s by edit distance when it is
 // close enough to be a typo (at most a third of its length, and 2), or "".
+// Two neighbours swapped count as one edit (plna is plan).
 func nearest(s string, candidates []string) string {
 	best, bestD := "", 0
 	for _, c := range candidates {
-		if d := spec.EditDistance(s, c); best == "" || d < bestD {
+		d := spec.EditDistance(s, c)
+		if swapped(s, c) {
+			d = 1
+		}
+		if best == "" || d < bestD {
 			best, bestD = c, d
 		}
 	}
@@ -231,6 +247,18 @@ func nearest(s string, candidates []string) string {
 		return ""
 	}
 	return best
+}
+
+// swapped reports whether a is b with two neighbouring letters swapped.
+func swapped(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	i := 0
+	for i < len(a) && a[i] == b[i] {
+		i++
+	}
+	return i+1 < len(a) && a[i] == b[i+1] && a[i+1] == b[i] && a[i+2:] == b[i+2:]
 }
 
 // usage is certform's own help: the commands and what each does.
