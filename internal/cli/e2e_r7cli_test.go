@@ -48,3 +48,19 @@ func TestCLI_helpCompletionUnknown(t *testing.T) {
 		}
 	}
 }
+
+// TestAdopt_statusTypo: a --status no order has is a usage error (exit 2)
+// that lists the live statuses, before any call.
+func TestAdopt_statusTypo(t *testing.T) {
+	a := newAdoptAccount(t)
+	a.srv.ResetRequests()
+	code, stdout, stderr := runBinary(t, a.env, "adopt", "--dir", a.dir, "--state", a.st, "--out", "x", "--status", "isued")
+	want := "certform adopt: --status isued: no order has this status; did you mean issued?\n" +
+		"hint: the live statuses are needs_approval, pending, processing, waiting_pickup, issued, reissue_pending\n"
+	if code != exitUsage || stdout != "" || stderr != want {
+		t.Errorf("exit %d\nstdout %q\nstderr %q\nwant   %q", code, stdout, stderr, want)
+	}
+	if c := a.srv.Calls(); len(c) != 0 {
+		t.Errorf("calls %v", c)
+	}
+}
