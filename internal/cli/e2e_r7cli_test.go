@@ -2,8 +2,16 @@ package cli
 
 import (
 	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/certform/certform/reconcile"
 )
 
 // TestCLI_helpCompletionUnknown: help asked of help is certform's help;
@@ -62,5 +70,53 @@ func TestAdopt_statusTypo(t *testing.T) {
 	}
 	if c := a.srv.Calls(); len(c) != 0 {
 		t.Errorf("calls %v", c)
+	}
+}
+
+// TestShow_headerWorksAsPrinted: show's first line gives 12 hex digits of
+// the state version and specs digest, and an apply command that works as
+// printed: DIR and STATE to fill in (the saved plan does not record them),
+// or none when CERTFORM_DIR and CERTFORM_STATE give them.
+func TestShow_headerWorksAsPrinted(t *testing.T) {
+	t.Parallel()
+	srv, env, dir, st := appliedSpecs(t, 1)
+	writeSpecsFrom(t, dir, 1, 1)
+	saved := filepath.Join(t.TempDir(), "plan.json")
+	if code, _, stderr := runBinary(t, env, "plan", "--refresh", "--dir", dir, "--state", st, "--out", saved); code != 0 {
+		t.Fatalf("plan: exit %d\n%s", code, stderr)
+	}
+	data, err := os.ReadFile(saved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := reconcile.ReadSavedPlan(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	versions := fmt.Sprintf("(state version %s, specs %s)", p.StateVersion[:len("sha256:")+12], p.SpecsDigest[:len("sha256:")+12])
+	if !regexp.MustCompile(`^\(state version sha256:[0-9a-f]{12}, specs sha256:[0-9a-f]{12}\)$`).MatchString(versions) {
+		t.Fatalf("saved digests %q %q", p.StateVersion, p.SpecsDigest)
+	}
+
+	srv.ResetRequests()
+	code, stdout, stderr := runBinary(t, nil, "show", saved)
+	want := fmt.Sprintf("Saved plan %s, made at %s %s; certform apply --dir DIR --state STATE %s (DIR the spec directory and STATE the state it was made with) makes exactly these calls.\n\n",
+		saved, p.CreatedAt.UTC().Format(time.RFC3339), versions, saved)
+	if code != 0 || !strings.HasPrefix(stdout, want) || stderr != "" {
+		t.Errorf("show: exit %d\nstdout %q\nwant   %q...\nstderr %s", code, stdout, want, stderr)
+	}
+
+	// With the variables set, the command printed works as printed.
+	withVars := append(slices.Clone(env), "CERTFORM_DIR="+dir, "CERTFORM_STATE="+st)
+	code, stdout, _ = runBinary(t, withVars, "show", saved)
+	first, _, _ := strings.Cut(stdout, "\n")
+	_, cmd, _ := strings.Cut(first, "; ")
+	cmd, ok := strings.CutSuffix(cmd, " makes exactly these calls.")
+	if code != 0 || !ok || cmd != "certform apply "+saved {
+		t.Fatalf("show with CERTFORM_DIR and CERTFORM_STATE: exit %d, command %q\n%s", code, cmd, stdout)
+	}
+	args := strings.Fields(cmd)[1:]
+	if code, _, stderr := runBinary(t, withVars, args...); code != 0 || len(writes(srv)) != 1 {
+		t.Errorf("%s: exit %d, writes %v\n%s", cmd, code, writes(srv), stderr)
 	}
 }
