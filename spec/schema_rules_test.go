@@ -1,45 +1,18 @@
 package spec
 
 import (
-	"bytes"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-
-	"github.com/santhosh-tekuri/jsonschema/v6"
 )
-
-// compileSchemaFormats is compileSchema with formats asserted (email), as
-// an editor checks them.
-func compileSchemaFormats(t *testing.T) *jsonschema.Schema {
-	t.Helper()
-	data, err := Schema()
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	if err := c.AddResource(SchemaID, doc); err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Compile(SchemaID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
 
 // TestSchema_singleKeyRules: each value validate refuses for a reason of
 // its key alone (name, common_name, dns_names, additional_emails) the
 // schema refuses too, and each value validate takes the schema takes: the
 // schema is neither looser nor stricter than validate on them.
 func TestSchema_singleKeyRules(t *testing.T) {
-	s := compileSchemaFormats(t)
+	s := compileSchema(t)
 	const base = "name: shop\ncommon_name: shop.example.com\norganization_id: 1\nkey_type: ecdsa-p256\n"
 	long := strings.Repeat("a", 63)
 	for _, tt := range []struct {
