@@ -947,7 +947,7 @@ func prepareHint(err error, standby bool) string {
 	case errors.Is(err, state.ErrLockLost):
 		return "this daemon calls nothing and writes nothing until it takes the state file's lock again, which it retries with backoff"
 	case errors.As(err, &missing), errors.As(err, &corrupt):
-		return "see \"Recovering the state file\" in README.md; retried with backoff"
+		return "see \"Recovering the state file\" in docs/state.md; retried with backoff"
 	}
 	return "check --dir; retried with backoff"
 }

@@ -145,7 +145,7 @@ func allowedKey(kn *yaml.Node, isDefaults bool, d *docErrors) *field {
 		if s := suggest(key); s != "" {
 			d.add(kn, key, "unknown key; did you mean %s?", s)
 		} else {
-			d.add(kn, key, "unknown key; see the spec reference in README.md for the keys a spec may hold")
+			d.add(kn, key, "unknown key; see \"Spec reference\" in docs/specs.md for the keys a spec may hold")
 		}
 		return nil
 	case isDefaults && info.noDefaults && info.why != "":

@@ -13,11 +13,13 @@ const SchemaID = "https://github.com/certform/certform/raw/main/schema/spec.json
 
 // Schema returns the JSON Schema (2020-12) of a spec document and of a
 // defaults.yaml, generated from the loader's key table (keys) and the
-// lists and bounds validate checks: every key with its type, enum, range
-// and description, and no other key. A document with name is a spec; one
+// lists and bounds validate checks: every key with its type, enum, range,
+// pattern (name, common_name, dns_names), format (additional_emails) and
+// description, and no other key. A document with name is a spec; one
 // without is a defaults.yaml, which may not set the spec-only keys. It
-// checks types, enums, ranges and key names; what needs more than one key
-// or a file (names against the CSR, unique names) is the loader's alone.
+// checks what one key decides alone; what needs more than one key or a
+// file (names against the CSR, names unique in the directory) is the
+// loader's alone.
 func Schema() ([]byte, error) {
 	props := map[string]any{}
 	var specOnly []any
@@ -60,6 +62,51 @@ func keyTypeNames() []string {
 	return out
 }
 
+// textRule is what the JSON Schema says a string must be beyond its type.
+type textRule struct {
+	pattern   string
+	maxLength int
+	format    string
+}
+
+// dnsNameRule is checkDNSName as a JSON Schema: lower-case LDH labels of 1
+// to 63 characters, neither starting nor ending with '-', at least two,
+// an optional leading "*." label, 253 characters at most.
+var dnsNameRule = textRule{
+	pattern:   `^(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$`,
+	maxLength: 253,
+}
+
+// emailRule is validate's bare e-mail address (net/mail's addr-spec, no
+// display name): the email format, and a pattern for the validators that
+// take formats loosely (one that takes "@example.com").
+var emailRule = textRule{format: "email", pattern: `^[^\s@]+@[^\s@]+$`}
+
+// textRules are the rules validate checks on a string key, or on each
+// string of a list key, beyond its type, by key.
+var textRules = map[string]textRule{
+	"name":              {pattern: nameRE.String()},
+	"common_name":       dnsNameRule,
+	"dns_names":         dnsNameRule,
+	"additional_emails": emailRule,
+}
+
+// uniqueLists are the list keys validate refuses a value twice in.
+var uniqueLists = map[string]bool{"dns_names": true}
+
+// add writes the rule into the JSON Schema p of a string.
+func (r textRule) add(p map[string]any) {
+	if r.pattern != "" {
+		p["pattern"] = r.pattern
+	}
+	if r.maxLength != 0 {
+		p["maxLength"] = r.maxLength
+	}
+	if r.format != "" {
+		p["format"] = r.format
+	}
+}
+
 // schemaProperty is the key's JSON Schema: its type, enum, range and
 // description ("Not in defaults.yaml." added for the keys defaults may not
 // set).
@@ -68,12 +115,18 @@ func (f *field) schemaProperty() map[string]any {
 	switch f.kind {
 	case kString:
 		p["type"] = "string"
+		textRules[f.key].add(p)
 	case kInt:
 		p["type"] = "integer"
 	case kBool:
 		p["type"] = "boolean"
 	case kStrings:
-		p["type"], p["items"] = "array", map[string]any{"type": "string"}
+		items := map[string]any{"type": "string"}
+		textRules[f.key].add(items)
+		p["type"], p["items"] = "array", items
+		if uniqueLists[f.key] {
+			p["uniqueItems"] = true
+		}
 	}
 	if f.enum != nil {
 		p["enum"] = f.enum

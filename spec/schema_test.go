@@ -76,6 +76,7 @@ func compileSchema(t *testing.T) *jsonschema.Schema {
 		t.Fatal(err)
 	}
 	c := jsonschema.NewCompiler()
+	c.AssertFormat() // as an editor checks them (additional_emails' email)
 	if err := c.AddResource(SchemaID, doc); err != nil {
 		t.Fatal(err)
 	}

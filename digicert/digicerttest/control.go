@@ -169,7 +169,7 @@ func allowMethod(r *http.Request, rest string, allowed ...string) *controlError 
 // orderCalls. It answers with the order as it is after the call (with
 // renew, the new order).
 func (s *Server) controlOrderRoute(r *http.Request, rest string) (int, any, *controlError) {
-	notFound := ctlErr(http.StatusNotFound, "no control call %s %s%s; see README.md, \"Trying certform by hand\"", r.Method, ControlPath, rest)
+	notFound := ctlErr(http.StatusNotFound, "no control call %s %s%s; see \"Trying certform by hand\" in docs/fake-server.md", r.Method, ControlPath, rest)
 	after, ok := strings.CutPrefix(rest, "/orders/")
 	if !ok {
 		return 0, nil, notFound

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -14,6 +15,10 @@ import (
 	"github.com/certform/certform/internal/cli/view"
 	"github.com/spf13/pflag"
 )
+
+// liveStatuses are the statuses of CertCentral's live orders, the ones
+// --status takes (digicert.IsClosed names the others).
+var liveStatuses = []string{"needs_approval", "pending", "processing", "waiting_pickup", "issued", "reissue_pending"}
 
 // parseStatuses reads --status: comma-separated order statuses, each a
 // live one. It returns nil for "".
@@ -29,6 +34,12 @@ func parseStatuses(s string) (map[string]bool, error) {
 			return nil, fmt.Errorf("--status %q: give order statuses separated by commas, such as issued,pending", s)
 		case digicert.IsClosed(st):
 			return nil, fmt.Errorf("--status %s: %s orders are not live, and adopt writes specs for live orders only", st, st)
+		case !slices.Contains(liveStatuses, st):
+			msg := fmt.Sprintf("--status %s: no order has this status", st)
+			if near := nearest(st, liveStatuses); near != "" {
+				msg += "; did you mean " + near + "?"
+			}
+			return nil, fmt.Errorf("%s\nhint: the live statuses are %s", msg, strings.Join(liveStatuses, ", "))
 		}
 		out[st] = true
 	}
@@ -164,7 +175,7 @@ func (c adoptRun) importOrder(im adopt.Import) int {
 		return importFailed(stderr, err)
 	}
 	fmt.Fprintf(stdout, "Imported order %d (%s) as %s.\n", got.ID, got.Status, im.Name)
-	fmt.Fprintf(stdout, "A spec can also adopt an order declaratively, reviewed in git like any change: write order_id: %d in it, and apply (see \"Adopting existing orders\" in README.md).\n", got.ID)
+	fmt.Fprintf(stdout, "A spec can also adopt an order declaratively, reviewed in git like any change: write order_id: %d in it, and apply (see \"Adopting existing orders\" in docs/orders.md).\n", got.ID)
 	return exitOK
 }
 

@@ -18,6 +18,9 @@ func TestAdopt_parseStatuses(t *testing.T) {
 		{in: "issued,,pending", err: `--status "issued,,pending": give order statuses separated by commas, such as issued,pending`},
 		{in: "issued pending", err: `--status "issued pending": give order statuses separated by commas, such as issued,pending`},
 		{in: "issued,revoked", err: "--status revoked: revoked orders are not live, and adopt writes specs for live orders only"},
+		{in: "isued", err: "--status isued: no order has this status; did you mean issued?\nhint: the live statuses are needs_approval, pending, processing, waiting_pickup, issued, reissue_pending"},
+		{in: "issued,active", err: "--status active: no order has this status\nhint: the live statuses are needs_approval, pending, processing, waiting_pickup, issued, reissue_pending"},
+		{in: "needs_approval,pending,processing,waiting_pickup,issued,reissue_pending", want: map[string]bool{"needs_approval": true, "pending": true, "processing": true, "waiting_pickup": true, "issued": true, "reissue_pending": true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {

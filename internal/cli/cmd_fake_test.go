@@ -155,7 +155,7 @@ Play CertCentral's console (add orders, approve, renew, inject faults) through t
 
   curl -s -H "X-DC-DEVKEY: $DIGICERT_API_KEY" ` + root + `/_fake/orders
 
-See "Trying certform by hand" in README.md for every call. Ctrl-C stops it.
+See "Trying certform by hand" in docs/fake-server.md for every call. Ctrl-C stops it.
 `
 }
 

@@ -122,8 +122,8 @@ func showSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
 		case formatMarkdown:
 			err = p.WriteMarkdown(stdout)
 		default:
-			fmt.Fprintf(stdout, "Saved plan %s, made at %s (state version %.12s, specs %.12s); certform apply %s makes exactly these calls.\n\n",
-				file, saved.CreatedAt.UTC().Format(time.RFC3339), saved.StateVersion, saved.SpecsDigest, file)
+			fmt.Fprintf(stdout, "Saved plan %s, made at %s (state version %s, specs %s); %s makes exactly these calls.\n\n",
+				file, saved.CreatedAt.UTC().Format(time.RFC3339), shortDigest(saved.StateVersion), shortDigest(saved.SpecsDigest), applySaved(s.env, file))
 			err = writeTextPlan(stdout, p, of, fs)
 		}
 		if err != nil {
@@ -132,6 +132,44 @@ func showSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
 		}
 		return exitOK
 	}
+}
+
+// shortDigest is digest ("sha256:" and hex digits) with its first 12
+// hex digits.
+func shortDigest(digest string) string {
+	algo, hex, ok := strings.Cut(digest, ":")
+	if !ok {
+		algo, hex = "", digest
+	}
+	if len(hex) > 12 {
+		hex = hex[:12]
+	}
+	if !ok {
+		return hex
+	}
+	return algo + ":" + hex
+}
+
+// applySaved is the command that applies the saved plan file as show
+// prints it: the saved plan does not record the --dir and --state it was
+// made with, so each is written DIR or STATE, "the one the plan was made
+// with", unless CERTFORM_DIR or CERTFORM_STATE gives it already.
+func applySaved(env Env, file string) string {
+	cmd := "certform apply"
+	var missing []string
+	if v, _ := env(envName("dir")); v == "" {
+		cmd += " --dir DIR"
+		missing = append(missing, "DIR the spec directory")
+	}
+	if v, _ := env(envName("state")); v == "" {
+		cmd += " --state STATE"
+		missing = append(missing, "STATE the state")
+	}
+	cmd += " " + shellQuote(file)
+	if len(missing) > 0 {
+		cmd += " (" + strings.Join(missing, " and ") + " it was made with)"
+	}
+	return cmd
 }
 
 // applyCommand is the command that applies the plan saved to file, with

@@ -45,7 +45,7 @@ func (p *fakeServerProc) order(t *testing.T, id string) fakeOrder {
 	return o
 }
 
-// TestFakeServer_tryByHand walks README's "Trying certform by hand" with
+// TestFakeServer_tryByHand walks docs/fake-server.md's "Trying certform by hand" with
 // the real binary against certform fake-server, as a user or a spec
 // repository's CI would: an order placed outside certform blocks a new one
 // and is imported; a change in the console is repaired; an order near its

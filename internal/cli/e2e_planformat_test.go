@@ -26,7 +26,7 @@ func TestPlan_formatMarkdownAndShow(t *testing.T) {
 	}
 	srv.ResetRequests()
 	code, stdout, stderr = runBinary(t, nil, "show", saved)
-	if code != 0 || !strings.HasPrefix(stdout, "Saved plan "+saved+", made at ") || !strings.Contains(stdout, "; certform apply "+saved+" makes exactly these calls.\n\ncertform will make these calls:\n\n  + order  host01  (spec01.yaml:1)\n") ||
+	if code != 0 || !strings.HasPrefix(stdout, "Saved plan "+saved+", made at ") || !strings.Contains(stdout, "; certform apply --dir DIR --state STATE "+saved+" (DIR the spec directory and STATE the state it was made with) makes exactly these calls.\n\ncertform will make these calls:\n\n  + order  host01  (spec01.yaml:1)\n") ||
 		!strings.HasSuffix(stdout, "\nPlan: 1 to order, 0 to update, 0 to revoke.\n") || stderr != "" {
 		t.Errorf("show: exit %d\nstdout %q\nstderr %s", code, stdout, stderr)
 	}

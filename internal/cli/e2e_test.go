@@ -566,7 +566,7 @@ func TestImport(t *testing.T) {
 		t.Errorf("mismatch: exit %d\n%q\nwant %q", code, stderr, want)
 	}
 	code, stdout, stderr := runBinary(t, env, "import", "--dir", dir, "--state", st, "www-example-com", fmt.Sprint(id))
-	if code != 0 || stdout != fmt.Sprintf("Imported order %d (issued) as www-example-com.\nA spec can also adopt an order declaratively, reviewed in git like any change: write order_id: %d in it, and apply (see \"Adopting existing orders\" in README.md).\n", id, id) {
+	if code != 0 || stdout != fmt.Sprintf("Imported order %d (issued) as www-example-com.\nA spec can also adopt an order declaratively, reviewed in git like any change: write order_id: %d in it, and apply (see \"Adopting existing orders\" in docs/orders.md).\n", id, id) {
 		t.Fatalf("import: exit %d\n%s%s", code, stdout, stderr)
 	}
 	e := loadStateFile(t, st).Entries["www-example-com"]

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -23,11 +24,20 @@ func execute(s *streams, args []string) int {
 	}
 	switch args[0] {
 	case "help", "-h", "-help", "--help":
-		if len(args) == 1 {
+		if len(args) == 1 || slices.Contains([]string{"help", "-h", "-help", "--help"}, args[1]) {
 			usage(s.stdout, commands())
 			return exitOK
 		}
 		args = []string{args[1], "-h"}
+	case "completion":
+		if len(args) > 1 && !strings.HasPrefix(args[1], "-") && !slices.Contains(shells, args[1]) {
+			msg := fmt.Sprintf("unknown shell %q", args[1])
+			if near := nearest(args[1], shells); near != "" {
+				msg += "; did you mean " + near + "?"
+			}
+			fmt.Fprintf(s.stderr, "certform completion: %s\nUse one of %s.\n", msg, strings.Join(shells, ", "))
+			return exitUsage
+		}
 	case "-version", "--version":
 		args = append([]string{"version"}, args[1:]...)
 	}
@@ -55,8 +65,11 @@ func execute(s *streams, args []string) int {
 	return code
 }
 
-// unknownCommand says name is no command, suggests the nearest, and prints
-// the usage.
+// shells are the shells certform completion writes a script for (cobra's).
+var shells = []string{"bash", "zsh", "fish", "powershell"}
+
+// unknownCommand says, in one line, that name is no command, suggests the
+// nearest, and says where the commands are listed.
 func unknownCommand(w io.Writer, name string) {
 	fmt.Fprintf(w, "certform: unknown command %q", name)
 	var names []string
@@ -66,8 +79,7 @@ func unknownCommand(w io.Writer, name string) {
 	if near := nearest(name, append(names, "help", "completion")); near != "" {
 		fmt.Fprintf(w, "; did you mean %s?", near)
 	}
-	fmt.Fprint(w, "\n\n")
-	usage(w, commands())
+	fmt.Fprint(w, "\nRun 'certform help' for the commands.\n")
 }
 
 // newRoot builds certform's cobra tree: every command of commands(), with
@@ -219,10 +231,15 @@ func longFlags(fs *pflag.FlagSet, args []string) []string {
 
 // nearest returns the candidate closest to s by edit distance when it is
 // close enough to be a typo (at most a third of its length, and 2), or "".
+// Two neighbours swapped count as one edit (plna is plan).
 func nearest(s string, candidates []string) string {
 	best, bestD := "", 0
 	for _, c := range candidates {
-		if d := spec.EditDistance(s, c); best == "" || d < bestD {
+		d := spec.EditDistance(s, c)
+		if swapped(s, c) {
+			d = 1
+		}
+		if best == "" || d < bestD {
 			best, bestD = c, d
 		}
 	}
@@ -230,6 +247,18 @@ func nearest(s string, candidates []string) string {
 		return ""
 	}
 	return best
+}
+
+// swapped reports whether a is b with two neighbouring letters swapped.
+func swapped(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	i := 0
+	for i < len(a) && a[i] == b[i] {
+		i++
+	}
+	return i+1 < len(a) && a[i] == b[i+1] && a[i+1] == b[i] && a[i+2:] == b[i+2:]
 }
 
 // usage is certform's own help: the commands and what each does.
@@ -323,10 +352,80 @@ func setFromEnv(fs *pflag.FlagSet, env Env) error {
 					reason = valueReason(ve)
 				}
 				err = fmt.Errorf("invalid value %q in %s for flag --%s: %s", v, envName(f.Name), f.Name, reason)
+				if f.Value.Type() == "duration" {
+					err = fmt.Errorf("%w\nhint: a duration takes a unit: 30s, 5m, 1h30m", err)
+				}
+				return
+			}
+			if check, ok := envChecks[f.Name]; ok {
+				if reason := check(f.Name, v); reason != "" {
+					err = fmt.Errorf("invalid value %q in %s for flag --%s: %s", v, envName(f.Name), f.Name, reason)
+				}
 			}
 		}
 	})
 	return err
+}
+
+// envChecks check a value taken from the environment as the command
+// checks its flag, but before the command runs, so that a refusal names
+// the variable as well as the flag (the commands' own checks, made once
+// every flag is set, name only the flag). Each returns why the value is
+// refused, or "".
+var envChecks = map[string]func(name, v string) string{
+	"format": func(name, v string) string {
+		_, err := (&outputFlags{format: v}).resolve(false)
+		return flagReason(name, v, err)
+	},
+	"log-level": func(name, v string) string {
+		_, err := (&logFlags{format: "text", level: v}).logger(io.Discard)
+		return flagReason(name, v, err)
+	},
+	"log-format": func(name, v string) string {
+		_, err := (&logFlags{format: v, level: "info"}).logger(io.Discard)
+		return flagReason(name, v, err)
+	},
+	"max-revocations": notNegative,
+	"max-purchases":   notNegative,
+	"resend-after":    notNegative,
+	"max-clock-skew":  notNegative,
+	"quiet-period":    notNegative,
+	"debounce":        notNegative,
+	"parallelism": func(_, v string) string {
+		if n, err := strconv.ParseInt(v, 0, 64); err == nil && n < 1 {
+			return "must be at least 1"
+		}
+		return ""
+	},
+	"retry-backoff": positive,
+	"poll-interval": positive,
+}
+
+// flagReason is err, a command's refusal of --name's value v worded
+// `--name "v": reason`, without that prefix.
+func flagReason(name, v string, err error) string {
+	if err == nil {
+		return ""
+	}
+	return strings.TrimPrefix(err.Error(), fmt.Sprintf("--%s %q: ", name, v))
+}
+
+// notNegative refuses a negative number or duration.
+func notNegative(_, v string) string {
+	n, nerr := strconv.ParseInt(v, 0, 64)
+	d, derr := time.ParseDuration(v)
+	if (nerr == nil && n < 0) || (derr == nil && d < 0) {
+		return "must not be negative"
+	}
+	return ""
+}
+
+// positive refuses a duration that is not above zero.
+func positive(_, v string) string {
+	if d, err := time.ParseDuration(v); err == nil && d <= 0 {
+		return "must be positive"
+	}
+	return ""
 }
 
 func upperFirst(s string) string {

@@ -45,7 +45,7 @@ var migrations = []string{
 		epoch bigint NOT NULL,
 		PRIMARY KEY (workspace, name)
 	);
-	COMMENT ON SCHEMA certform IS 'certform''s state; see certform''s README, "Shared state on PostgreSQL"';`,
+	COMMENT ON SCHEMA certform IS 'certform''s state; see "Shared state on PostgreSQL" in docs/state.md';`,
 	// 2: where certform state migrate copied the workspace to (the JSON
 	// of state.Moved; '' when it was not), so that no command uses it
 	// after.
