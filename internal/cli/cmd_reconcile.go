@@ -192,6 +192,19 @@ func interactive(in *os.File, out io.Writer) bool {
 	return ok && isTerminal(in) && isTerminal(o)
 }
 
+// asksApproval reports whether apply, with the flags f, asks for "yes"
+// before making calls (when there are calls to make): on a terminal
+// (interactive: stdin and stdout), without --auto-approve or a saved plan.
+func asksApproval(f planFlags, stdout io.Writer) bool {
+	return f.planFile == "" && (f.autoApprove == nil || !*f.autoApprove) && interactive(os.Stdin, stdout)
+}
+
+// isTerminalWriter reports whether w is a terminal.
+func isTerminalWriter(w io.Writer) bool {
+	o, ok := w.(*os.File)
+	return ok && isTerminal(o)
+}
+
 // approved asks for "yes" on out and reads the answer from in: only
 // "yes" approves.
 func approved(in io.Reader, out io.Writer) bool {
@@ -866,6 +879,11 @@ func applySetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
 			fmt.Fprintf(stderr, "certform apply: --parallelism %d: it must be at least 1\n", *parallelism)
 			return s.usageCode()
 		}
+		if f.asJSON && asksApproval(f, stdout) && !isTerminalWriter(stderr) {
+			fmt.Fprintln(stderr, "certform apply: --json on a terminal shows the plan to approve on stderr, which is not a terminal; nothing was done\n"+
+				"hint: keep stderr on the terminal to review the plan and answer yes, or give --auto-approve, or apply a saved plan (plan --out FILE, then apply FILE)")
+			return s.usageCode()
+		}
 		gate := &storeGate{}
 		logger, client, code := loggerAndClient("apply", &f.log, &f.api, stderr, s, digicert.WithGate(gate.check))
 		if code != 0 {
@@ -973,14 +991,24 @@ func (v applyReview) review(c *reconcile.Cycle) error {
 			return errNotApplied
 		}
 	}
-	if !f.asJSON {
-		if err := c.Plan.WriteText(stdout, colorOK(stdout)); err != nil {
+	ask := v.saved == nil && asksApproval(f, stdout) && len(c.Plan.Actions) > 0
+	// With --json, stdout holds only the JSON object: a plan to approve,
+	// and the question, go to stderr, so that what is approved was seen.
+	planOut := stdout
+	if f.asJSON {
+		planOut = nil
+		if ask {
+			planOut = stderr
+		}
+	}
+	if planOut != nil {
+		if err := c.Plan.WriteText(planOut, colorOK(planOut)); err != nil {
 			fmt.Fprintf(stderr, "certform apply: writing the plan: %v; nothing applied\n", err)
 			return errNotApplied
 		}
 	}
-	if v.saved == nil && (f.autoApprove == nil || !*f.autoApprove) && len(c.Plan.Actions) > 0 && interactive(os.Stdin, stdout) {
-		if !approved(os.Stdin, stdout) {
+	if ask {
+		if !approved(os.Stdin, planOut) {
 			fmt.Fprintln(stderr, "certform apply: not approved; nothing was done")
 			return errNotApplied
 		}
