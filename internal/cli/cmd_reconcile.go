@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -28,6 +29,7 @@ import (
 	"github.com/certform/certform/state/pgstate"
 	"github.com/certform/certform/status"
 	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
 )
 
 // apiFlags are the flags every command that may call CertCentral takes.
@@ -505,8 +507,9 @@ func (f *deliveryFlags) openKeys(r *reconcile.Reconciler, specDir string, loc st
 	return nil
 }
 
-// apply checks the flags and sets them on r.
-func (f *deliveryFlags) apply(r *reconcile.Reconciler, specDir string) error {
+// check reports the delivery flags that do not go together or are out of
+// range, without I/O: a usage error (exit 2) for apply and run.
+func (f *deliveryFlags) check() error {
 	if f.hook != "" && f.certDir == "" {
 		return errors.New("--deploy-hook needs --cert-dir")
 	}
@@ -516,11 +519,16 @@ func (f *deliveryFlags) apply(r *reconcile.Reconciler, specDir string) error {
 	if f.hookTimeout <= 0 || f.hookBackoff <= 0 {
 		return errors.New("--deploy-hook-timeout and --deploy-hook-backoff must be positive")
 	}
-	if f.certDir == "" {
-		if f.certGroup != "" {
-			return errors.New("--cert-group needs --cert-dir")
-		}
-		return nil
+	if f.certDir == "" && f.certGroup != "" {
+		return errors.New("--cert-group needs --cert-dir")
+	}
+	return nil
+}
+
+// apply checks the flags and sets them on r.
+func (f *deliveryFlags) apply(r *reconcile.Reconciler, specDir string) error {
+	if err := f.check(); err != nil || f.certDir == "" {
+		return err
 	}
 	abs, err := filepath.Abs(f.certDir)
 	if err != nil {
@@ -528,6 +536,9 @@ func (f *deliveryFlags) apply(r *reconcile.Reconciler, specDir string) error {
 	}
 	if fsx.Inside(abs, specDir) {
 		return fmt.Errorf("--cert-dir %s is inside the spec directory %s; every delivery would change the specs' tree\nhint: deliver elsewhere, such as /var/lib/certform/certs", f.certDir, specDir)
+	}
+	if err := checkCertDir(f.certDir, abs); err != nil {
+		return err
 	}
 	r.CertDir, r.HookBackoff = abs, f.hookBackoff
 	if f.hook != "" {
@@ -544,6 +555,34 @@ func (f *deliveryFlags) apply(r *reconcile.Reconciler, specDir string) error {
 		r.CertGroup = &g
 	}
 	return nil
+}
+
+// checkCertDir refuses, before any call, a --cert-dir (given as flag,
+// abs its absolute path) that deliveries could not write: a path below a
+// file, or a folder (the nearest existing one above it, when it does not
+// exist yet and would be created) that this user may not write into. It
+// creates nothing: a run that delivers nothing leaves no folder.
+func checkCertDir(flag, abs string) error {
+	const hint = "\nhint: give --cert-dir a folder certform's user may write (created when missing), such as /var/lib/certform/certs"
+	for p := abs; ; {
+		fi, err := os.Stat(p)
+		switch {
+		case err == nil && !fi.IsDir():
+			return fmt.Errorf("--cert-dir %s cannot be created: %s is not a folder; nothing was sent"+hint, flag, p)
+		case err == nil:
+			if err := unix.Access(p, unix.W_OK|unix.X_OK); err != nil {
+				return fmt.Errorf("--cert-dir %s: this user may not write into %s (%v); nothing was sent"+hint, flag, p, err)
+			}
+			return nil
+		case !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, unix.ENOTDIR):
+			return fmt.Errorf("--cert-dir %s: %v; nothing was sent"+hint, flag, err)
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return nil
+		}
+		p = parent
+	}
 }
 
 // checkStateOutsideDir refuses a state file inside the spec directory:
@@ -877,6 +916,10 @@ func applySetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
 		}
 		if *parallelism < 1 {
 			fmt.Fprintf(stderr, "certform apply: --parallelism %d: it must be at least 1\n", *parallelism)
+			return s.usageCode()
+		}
+		if err := df.check(); err != nil {
+			fmt.Fprintf(stderr, "certform apply: %v\n", err)
 			return s.usageCode()
 		}
 		if f.asJSON && asksApproval(f, stdout) && !isTerminalWriter(stderr) {

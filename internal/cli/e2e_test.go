@@ -1186,16 +1186,18 @@ func TestApply_deliver(t *testing.T) {
 	if again, _ := os.ReadFile(hookLog); code != 0 || string(again) != string(hookRan) || strings.Contains(stdout, "Delivered") {
 		t.Errorf("second apply: exit %d, hook log %q\n%s", code, again, stdout)
 	}
-	// The layouts refused: certificates inside --dir, a hook without a folder.
+	// The layouts refused: certificates inside --dir, a hook without a
+	// folder (a usage error).
 	for _, tt := range []struct {
 		args []string
+		code int
 		want string
 	}{
-		{[]string{"--cert-dir", filepath.Join(dir, "certs")}, fmt.Sprintf("certform apply: --cert-dir %s is inside the spec directory %s; every delivery would change the specs' tree\nhint: deliver elsewhere, such as /var/lib/certform/certs\n", filepath.Join(dir, "certs"), dir)},
-		{[]string{"--deploy-hook", "true"}, "certform apply: --deploy-hook needs --cert-dir\n"},
+		{[]string{"--cert-dir", filepath.Join(dir, "certs")}, 1, fmt.Sprintf("certform apply: --cert-dir %s is inside the spec directory %s; every delivery would change the specs' tree\nhint: deliver elsewhere, such as /var/lib/certform/certs\n", filepath.Join(dir, "certs"), dir)},
+		{[]string{"--deploy-hook", "true"}, 2, "certform apply: --deploy-hook needs --cert-dir\n"},
 	} {
 		code, _, stderr := runBinary(t, env, append([]string{"apply", "--dir", dir, "--state", st}, tt.args...)...)
-		if code != 1 || stderr != tt.want {
+		if code != tt.code || stderr != tt.want {
 			t.Errorf("%v: exit %d\n%q\nwant %q", tt.args, code, stderr, tt.want)
 		}
 	}
