@@ -1177,13 +1177,13 @@ func stateHint(err error) string {
 	case errors.As(err, &ue):
 		return "hint: check that PostgreSQL answers at the --state address and that certform has the password (PGPASSWORD, a password file, or the systemd credential " + pgstate.CredentialName + ")\n"
 	case errors.As(err, &pe) && pe.UID >= 0:
-		return fmt.Sprintf("hint: run certform as the user that owns it (for the service, the systemd-run prefix in \"Running on a server\" in README.md), or give the state file and its lock back to one owner: chown %d:%d STATE STATE.lock\n", pe.UID, pe.GID)
+		return fmt.Sprintf("hint: run certform as the user that owns it (for the service, the systemd-run prefix in \"Running on a server\" in docs/daemon.md), or give the state file and its lock back to one owner: chown %d:%d STATE STATE.lock\n", pe.UID, pe.GID)
 	case errors.As(err, &pe):
-		return "hint: run certform as the user that owns the state file (for the service, the systemd-run prefix in \"Running on a server\" in README.md)\n"
+		return "hint: run certform as the user that owns the state file (for the service, the systemd-run prefix in \"Running on a server\" in docs/daemon.md)\n"
 	case errors.As(err, &me):
-		return fmt.Sprintf("hint: restore it from a backup (see \"Recovering the state file\" in README.md); to start over on purpose, stop every certform that uses it, then remove %s\n", state.LockPath(me.Path))
+		return fmt.Sprintf("hint: restore it from a backup (see \"Recovering the state file\" in docs/state.md); to start over on purpose, stop every certform that uses it, then remove %s\n", state.LockPath(me.Path))
 	case errors.As(err, &ce):
-		return "hint: see \"Recovering the state file\" in README.md\n"
+		return corruptHint(ce)
 	case errors.As(err, &mv):
 		return fmt.Sprintf("hint: point every certform at the new state (%s), and stop any certform still started with this one\n", mv.Moved.Flags)
 	case errors.As(err, &hl):
@@ -1192,6 +1192,20 @@ func stateHint(err error) string {
 		return nf.hint()
 	}
 	return ""
+}
+
+// corruptHint is the hint of a state file that cannot be used: a folder
+// given as --state, an empty file (such as one made with touch), or a
+// file that needs recovering.
+func corruptHint(ce *state.CorruptError) string {
+	fi, err := os.Stat(ce.Path)
+	switch {
+	case err == nil && fi.IsDir():
+		return "hint: --state names a file, not a folder: give a path such as " + filepath.Join(ce.Path, "state.json") + "; certform creates it on the first apply, import or run\n"
+	case err == nil && fi.Size() == 0:
+		return "hint: if you made this file empty (touch), remove it: certform creates the state file on the first apply, import or run; if it held a state, restore it (see \"Recovering the state file\" in docs/state.md)\n"
+	}
+	return "hint: see \"Recovering the state file\" in docs/state.md\n"
 }
 
 // statusJSON is one entry of certform status --json; a stable interface

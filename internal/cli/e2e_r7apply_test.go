@@ -3,6 +3,7 @@ package cli
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/certform/certform/digicert/digicerttest"
@@ -94,5 +95,39 @@ func TestRun_devDeployHook(t *testing.T) {
 	code, stdout, stderr := runBinary(t, nil, "run", "--dev", "--once", "--dir", dir, "--deploy-hook", "touch "+mark)
 	if _, err := os.Stat(mark); code != 0 || err != nil {
 		t.Fatalf("exit %d, hook: %v\n%s%s", code, err, stdout, stderr)
+	}
+}
+
+// TestStatePull_missing: state pull refuses a --state that does not exist
+// (a typo would print an empty state, and a plan on it would show every
+// spec as new), as status does; a folder and an empty file get hints of
+// their own.
+func TestStatePull_missing(t *testing.T) {
+	t.Parallel()
+	tmp := t.TempDir()
+	missing := filepath.Join(tmp, "nosuch.json")
+	code, stdout, stderr := runBinary(t, nil, "state", "pull", "--state", missing)
+	want := "certform state pull: state file " + missing + " does not exist\n" +
+		"hint: check --state (and the directory it runs in, for a relative path); certform creates a state file on the first apply, import or run\n"
+	if code != 1 || stdout != "" || stderr != want {
+		t.Errorf("missing: exit %d\nstdout %q\nstderr %q\nwant   %q", code, stdout, stderr, want)
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Errorf("state file: %v", err)
+	}
+	empty := filepath.Join(tmp, "empty.json")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ cmd, path, want string }{
+		{"state pull", tmp, "certform state pull: state file " + tmp + " cannot be read (is a directory); certform will not use or overwrite it\n" +
+			"hint: --state names a file, not a folder: give a path such as " + filepath.Join(tmp, "state.json") + "; certform creates it on the first apply, import or run\n"},
+		{"status", empty, "certform status: state file " + empty + " is empty (truncated?); certform will not use or overwrite it\n" +
+			"hint: if you made this file empty (touch), remove it: certform creates the state file on the first apply, import or run; if it held a state, restore it (see \"Recovering the state file\" in docs/state.md)\n"},
+	} {
+		code, stdout, stderr := runBinary(t, nil, append(strings.Fields(c.cmd), "--state", c.path)...)
+		if code != 1 || stdout != "" || stderr != c.want {
+			t.Errorf("%s --state %s: exit %d\nstdout %q\nstderr %q\nwant   %q", c.cmd, c.path, code, stdout, stderr, c.want)
+		}
 	}
 }

@@ -418,7 +418,7 @@ func TestApply_corruptState(t *testing.T) {
 	os.WriteFile(st, content, 0o600)
 	code, _, stderr := runBinary(t, env, "apply", "--dir", "examples", "--state", st)
 	want := "certform apply: state file " + st + " is not valid JSON, truncated or corrupt (unexpected end of JSON input); certform will not use or overwrite it\n" +
-		"hint: see \"Recovering the state file\" in README.md\n"
+		"hint: see \"Recovering the state file\" in docs/state.md\n"
 	if code != 1 || stderr != want {
 		t.Errorf("exit %d\nstderr %q\nwant   %q", code, stderr, want)
 	}
@@ -760,7 +760,7 @@ func TestApply_lostStateRefused(t *testing.T) {
 	os.Remove(st)
 	srv.ResetRequests()
 	msg := fmt.Sprintf("state file %s is missing, but its lock file %s.lock shows certform has used it before; starting from an empty state would order every spec again\n", st, st)
-	hint := fmt.Sprintf("hint: restore it from a backup (see \"Recovering the state file\" in README.md); to start over on purpose, stop every certform that uses it, then remove %s.lock\n", st)
+	hint := fmt.Sprintf("hint: restore it from a backup (see \"Recovering the state file\" in docs/state.md); to start over on purpose, stop every certform that uses it, then remove %s.lock\n", st)
 	for _, args := range [][]string{
 		{"apply", "--dir", dir, "--state", st},
 		{"plan", "--dir", dir, "--state", st},
@@ -1438,7 +1438,7 @@ func TestPlan_corruptStateSaidFirst(t *testing.T) {
 	st := filepath.Join(t.TempDir(), "s.json")
 	os.WriteFile(st, []byte(`{"version": 1, "entries": {"a": {"order_id": 10, "checked": "sha256:ab"`), 0o600)
 	want := "certform plan: state file " + st + " is not valid JSON, truncated or corrupt (unexpected end of JSON input); certform will not use or overwrite it\n" +
-		"hint: see \"Recovering the state file\" in README.md\n"
+		"hint: see \"Recovering the state file\" in docs/state.md\n"
 	for _, dir := range []string{"examples", filepath.Join(t.TempDir(), "none")} {
 		code, stdout, stderr := runBinary(t, nil, "plan", "--dir", dir, "--state", st)
 		if code != 1 || stderr != want || stdout != "" {
