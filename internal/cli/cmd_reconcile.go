@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -28,6 +29,7 @@ import (
 	"github.com/certform/certform/state/pgstate"
 	"github.com/certform/certform/status"
 	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
 )
 
 // apiFlags are the flags every command that may call CertCentral takes.
@@ -190,6 +192,19 @@ func (f *apiFlags) getenv(key string) string {
 func interactive(in *os.File, out io.Writer) bool {
 	o, ok := out.(*os.File)
 	return ok && isTerminal(in) && isTerminal(o)
+}
+
+// asksApproval reports whether apply, with the flags f, asks for "yes"
+// before making calls (when there are calls to make): on a terminal
+// (interactive: stdin and stdout), without --auto-approve or a saved plan.
+func asksApproval(f planFlags, stdout io.Writer) bool {
+	return f.planFile == "" && (f.autoApprove == nil || !*f.autoApprove) && interactive(os.Stdin, stdout)
+}
+
+// isTerminalWriter reports whether w is a terminal.
+func isTerminalWriter(w io.Writer) bool {
+	o, ok := w.(*os.File)
+	return ok && isTerminal(o)
 }
 
 // approved asks for "yes" on out and reads the answer from in: only
@@ -492,8 +507,9 @@ func (f *deliveryFlags) openKeys(r *reconcile.Reconciler, specDir string, loc st
 	return nil
 }
 
-// apply checks the flags and sets them on r.
-func (f *deliveryFlags) apply(r *reconcile.Reconciler, specDir string) error {
+// check reports the delivery flags that do not go together or are out of
+// range, without I/O: a usage error (exit 2) for apply and run.
+func (f *deliveryFlags) check() error {
 	if f.hook != "" && f.certDir == "" {
 		return errors.New("--deploy-hook needs --cert-dir")
 	}
@@ -503,11 +519,16 @@ func (f *deliveryFlags) apply(r *reconcile.Reconciler, specDir string) error {
 	if f.hookTimeout <= 0 || f.hookBackoff <= 0 {
 		return errors.New("--deploy-hook-timeout and --deploy-hook-backoff must be positive")
 	}
-	if f.certDir == "" {
-		if f.certGroup != "" {
-			return errors.New("--cert-group needs --cert-dir")
-		}
-		return nil
+	if f.certDir == "" && f.certGroup != "" {
+		return errors.New("--cert-group needs --cert-dir")
+	}
+	return nil
+}
+
+// apply checks the flags and sets them on r.
+func (f *deliveryFlags) apply(r *reconcile.Reconciler, specDir string) error {
+	if err := f.check(); err != nil || f.certDir == "" {
+		return err
 	}
 	abs, err := filepath.Abs(f.certDir)
 	if err != nil {
@@ -515,6 +536,9 @@ func (f *deliveryFlags) apply(r *reconcile.Reconciler, specDir string) error {
 	}
 	if fsx.Inside(abs, specDir) {
 		return fmt.Errorf("--cert-dir %s is inside the spec directory %s; every delivery would change the specs' tree\nhint: deliver elsewhere, such as /var/lib/certform/certs", f.certDir, specDir)
+	}
+	if err := checkCertDir(f.certDir, abs); err != nil {
+		return err
 	}
 	r.CertDir, r.HookBackoff = abs, f.hookBackoff
 	if f.hook != "" {
@@ -531,6 +555,34 @@ func (f *deliveryFlags) apply(r *reconcile.Reconciler, specDir string) error {
 		r.CertGroup = &g
 	}
 	return nil
+}
+
+// checkCertDir refuses, before any call, a --cert-dir (given as flag,
+// abs its absolute path) that deliveries could not write: a path below a
+// file, or a folder (the nearest existing one above it, when it does not
+// exist yet and would be created) that this user may not write into. It
+// creates nothing: a run that delivers nothing leaves no folder.
+func checkCertDir(flag, abs string) error {
+	const hint = "\nhint: give --cert-dir a folder certform's user may write (created when missing), such as /var/lib/certform/certs"
+	for p := abs; ; {
+		fi, err := os.Stat(p)
+		switch {
+		case err == nil && !fi.IsDir():
+			return fmt.Errorf("--cert-dir %s cannot be created: %s is not a folder; nothing was sent"+hint, flag, p)
+		case err == nil:
+			if err := unix.Access(p, unix.W_OK|unix.X_OK); err != nil {
+				return fmt.Errorf("--cert-dir %s: this user may not write into %s (%v); nothing was sent"+hint, flag, p, err)
+			}
+			return nil
+		case !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, unix.ENOTDIR):
+			return fmt.Errorf("--cert-dir %s: %v; nothing was sent"+hint, flag, err)
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return nil
+		}
+		p = parent
+	}
 }
 
 // checkStateOutsideDir refuses a state file inside the spec directory:
@@ -866,6 +918,15 @@ func applySetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
 			fmt.Fprintf(stderr, "certform apply: --parallelism %d: it must be at least 1\n", *parallelism)
 			return s.usageCode()
 		}
+		if err := df.check(); err != nil {
+			fmt.Fprintf(stderr, "certform apply: %v\n", err)
+			return s.usageCode()
+		}
+		if f.asJSON && asksApproval(f, stdout) && !isTerminalWriter(stderr) {
+			fmt.Fprintln(stderr, "certform apply: --json on a terminal shows the plan to approve on stderr, which is not a terminal; nothing was done\n"+
+				"hint: keep stderr on the terminal to review the plan and answer yes, or give --auto-approve, or apply a saved plan (plan --out FILE, then apply FILE)")
+			return s.usageCode()
+		}
 		gate := &storeGate{}
 		logger, client, code := loggerAndClient("apply", &f.log, &f.api, stderr, s, digicert.WithGate(gate.check))
 		if code != 0 {
@@ -973,14 +1034,24 @@ func (v applyReview) review(c *reconcile.Cycle) error {
 			return errNotApplied
 		}
 	}
-	if !f.asJSON {
-		if err := c.Plan.WriteText(stdout, colorOK(stdout)); err != nil {
+	ask := v.saved == nil && asksApproval(f, stdout) && len(c.Plan.Actions) > 0
+	// With --json, stdout holds only the JSON object: a plan to approve,
+	// and the question, go to stderr, so that what is approved was seen.
+	planOut := stdout
+	if f.asJSON {
+		planOut = nil
+		if ask {
+			planOut = stderr
+		}
+	}
+	if planOut != nil {
+		if err := c.Plan.WriteText(planOut, colorOK(planOut)); err != nil {
 			fmt.Fprintf(stderr, "certform apply: writing the plan: %v; nothing applied\n", err)
 			return errNotApplied
 		}
 	}
-	if v.saved == nil && (f.autoApprove == nil || !*f.autoApprove) && len(c.Plan.Actions) > 0 && interactive(os.Stdin, stdout) {
-		if !approved(os.Stdin, stdout) {
+	if ask {
+		if !approved(os.Stdin, planOut) {
 			fmt.Fprintln(stderr, "certform apply: not approved; nothing was done")
 			return errNotApplied
 		}
@@ -1106,13 +1177,13 @@ func stateHint(err error) string {
 	case errors.As(err, &ue):
 		return "hint: check that PostgreSQL answers at the --state address and that certform has the password (PGPASSWORD, a password file, or the systemd credential " + pgstate.CredentialName + ")\n"
 	case errors.As(err, &pe) && pe.UID >= 0:
-		return fmt.Sprintf("hint: run certform as the user that owns it (for the service, the systemd-run prefix in \"Running on a server\" in README.md), or give the state file and its lock back to one owner: chown %d:%d STATE STATE.lock\n", pe.UID, pe.GID)
+		return fmt.Sprintf("hint: run certform as the user that owns it (for the service, the systemd-run prefix in \"Running on a server\" in docs/daemon.md), or give the state file and its lock back to one owner: chown %d:%d STATE STATE.lock\n", pe.UID, pe.GID)
 	case errors.As(err, &pe):
-		return "hint: run certform as the user that owns the state file (for the service, the systemd-run prefix in \"Running on a server\" in README.md)\n"
+		return "hint: run certform as the user that owns the state file (for the service, the systemd-run prefix in \"Running on a server\" in docs/daemon.md)\n"
 	case errors.As(err, &me):
-		return fmt.Sprintf("hint: restore it from a backup (see \"Recovering the state file\" in README.md); to start over on purpose, stop every certform that uses it, then remove %s\n", state.LockPath(me.Path))
+		return fmt.Sprintf("hint: restore it from a backup (see \"Recovering the state file\" in docs/state.md); to start over on purpose, stop every certform that uses it, then remove %s\n", state.LockPath(me.Path))
 	case errors.As(err, &ce):
-		return "hint: see \"Recovering the state file\" in README.md\n"
+		return corruptHint(ce)
 	case errors.As(err, &mv):
 		return fmt.Sprintf("hint: point every certform at the new state (%s), and stop any certform still started with this one\n", mv.Moved.Flags)
 	case errors.As(err, &hl):
@@ -1121,6 +1192,20 @@ func stateHint(err error) string {
 		return nf.hint()
 	}
 	return ""
+}
+
+// corruptHint is the hint of a state file that cannot be used: a folder
+// given as --state, an empty file (such as one made with touch), or a
+// file that needs recovering.
+func corruptHint(ce *state.CorruptError) string {
+	fi, err := os.Stat(ce.Path)
+	switch {
+	case err == nil && fi.IsDir():
+		return "hint: --state names a file, not a folder: give a path such as " + filepath.Join(ce.Path, "state.json") + "; certform creates it on the first apply, import or run\n"
+	case err == nil && fi.Size() == 0:
+		return "hint: if you made this file empty (touch), remove it: certform creates the state file on the first apply, import or run; if it held a state, restore it (see \"Recovering the state file\" in docs/state.md)\n"
+	}
+	return "hint: see \"Recovering the state file\" in docs/state.md\n"
 }
 
 // statusJSON is one entry of certform status --json; a stable interface

@@ -7,9 +7,11 @@ import (
 	"github.com/spf13/pflag"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -94,8 +96,13 @@ func (o *runOptions) checkUsage(fs *pflag.FlagSet, s *streams) (loc stateLocatio
 		return loc, schedules, exitUsage
 	}
 	if o.dev && o.st.state != "" {
-		fmt.Fprintf(stderr, "certform run: --dev keeps its own temporary state; --state would record the fake's order ids in %s\n", o.st.state)
-		s.usage()
+		if v, ok := s.env(envName("state")); ok && v == o.st.state && !onCommandLine(s.args, "state") {
+			fmt.Fprintf(stderr, "certform run: --dev keeps its own temporary state, but CERTFORM_STATE is set (%s): the fake's order ids would be recorded there\n"+
+				"hint: unset CERTFORM_STATE for --dev: env -u CERTFORM_STATE make demo, or env -u CERTFORM_STATE certform run --dev --dir DIR\n", o.st.state)
+		} else {
+			fmt.Fprintf(stderr, "certform run: --dev keeps its own temporary state; --state would record the fake's order ids in %s\n"+
+				"hint: leave out --state with --dev, or --dev to run on this state\n", o.st.state)
+		}
 		return loc, schedules, exitUsage
 	}
 	if !o.dev && !requireFlags(fs, stderr, "state", o.st.state) {
@@ -115,6 +122,18 @@ func (o *runOptions) checkUsage(fs *pflag.FlagSet, s *streams) (loc stateLocatio
 		}
 		schedules[i] = sc
 	}
+	if err := checkListen(o.listen); err != nil {
+		printError(stderr, "run", err)
+		return loc, schedules, exitUsage
+	}
+	df := o.df
+	if o.dev && df.certDir == "" {
+		df.certDir = "certs" // --dev delivers into its temporary folder (startDev)
+	}
+	if err := df.check(); err != nil {
+		fmt.Fprintf(stderr, "certform run: %v\n", err)
+		return loc, schedules, exitUsage
+	}
 	budget, err := daemon.ParseBudget(o.refreshBudget)
 	if err != nil {
 		fmt.Fprintf(stderr, "certform run: --refresh-budget %q: %v\n", o.refreshBudget, err)
@@ -126,6 +145,37 @@ func (o *runOptions) checkUsage(fs *pflag.FlagSet, s *streams) (loc stateLocatio
 		return loc, schedules, exitUsage
 	}
 	return loc, schedules, exitOK
+}
+
+// onCommandLine reports whether the flag --name is in args, the command
+// line (before "--"), rather than set from its environment variable.
+func onCommandLine(args []string, name string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		if a == "--"+name || strings.HasPrefix(a, "--"+name+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+// checkListen refuses a --listen that is not HOST:PORT (an empty one
+// serves nothing), whether or not it is used (--once serves nothing).
+func checkListen(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	const hint = "give HOST:PORT, such as --listen 127.0.0.1:9464"
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return withHint(fmt.Errorf("--listen %q is not HOST:PORT: %v", addr, strings.TrimPrefix(err.Error(), "address "+addr+": ")), hint)
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return withHint(fmt.Errorf("--listen %q: %q is not a port", addr, port), hint)
+	}
+	return nil
 }
 
 // run is certform run once its flags are parsed.

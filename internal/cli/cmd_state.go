@@ -88,9 +88,10 @@ func (e *NotFoundError) hint() string {
 	return "hint: check --state (and the directory it runs in, for a relative path); certform creates a state file on the first apply, import or run\n"
 }
 
-// checkStatusExists refuses, for status, a state file or a PostgreSQL
-// workspace that does not exist: it would list no orders and exit 0,
-// which a mistyped --state or --workspace cannot be told apart from.
+// checkStatusExists refuses, for status (and state pull, for a state
+// file), a state file or a PostgreSQL workspace that does not exist: it
+// would list no orders and exit 0, which a mistyped --state or
+// --workspace cannot be told apart from.
 // (plan and apply need no state yet: a first apply creates it.)
 func checkStatusExists(l stateLocation) error {
 	ok, err := l.Exists()
@@ -162,6 +163,12 @@ func statePullSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
 			return s.usageCode()
 		}
 		f, err := loc.Read()
+		if err == nil && !loc.Shared() {
+			// A mistyped --state would print an empty state, and a plan on
+			// it would show every spec as new. (A PostgreSQL workspace not
+			// created yet reads as empty, as plan reads it.)
+			err = checkStatusExists(loc)
+		}
 		if err != nil {
 			printStateError(stderr, "state pull", err)
 			return exitError

@@ -505,9 +505,10 @@ func TestRun_stateRefused(t *testing.T) {
 	dir := t.TempDir()
 	writeSpecs(t, dir, 1)
 	code, _, stderr := runBinary(t, nil, "run", "--dev", "--dir", dir, "--state", "prod.json")
-	want := "certform run: --dev keeps its own temporary state; --state would record the fake's order ids in prod.json\nUsage: certform run --dir DIR"
-	if code != 2 || !strings.HasPrefix(stderr, want) {
-		t.Errorf("--dev --state: exit %d\n%s\nwant prefix %q", code, stderr, want)
+	want := "certform run: --dev keeps its own temporary state; --state would record the fake's order ids in prod.json\n" +
+		"hint: leave out --state with --dev, or --dev to run on this state\n"
+	if code != 2 || stderr != want {
+		t.Errorf("--dev --state: exit %d\n%s\nwant %q", code, stderr, want)
 	}
 
 	srv, env := startFake(t)

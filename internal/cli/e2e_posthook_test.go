@@ -48,7 +48,7 @@ func TestApply_postHook(t *testing.T) {
 	if code != 1 || !strings.HasSuffix(stderr, "result=\"ordered 100003\"\n"+wantErr) {
 		t.Errorf("failing post hook: exit %d\n%q\nwant %q", code, stderr, wantErr)
 	}
-	if code, _, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st, "--post-hook", "true"); code != 1 || stderr != "certform apply: --post-hook needs --cert-dir\n" {
+	if code, _, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", st, "--post-hook", "true"); code != 2 || stderr != "certform apply: --post-hook needs --cert-dir\n" {
 		t.Errorf("without --cert-dir: exit %d\n%q", code, stderr)
 	}
 }

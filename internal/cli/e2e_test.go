@@ -418,7 +418,7 @@ func TestApply_corruptState(t *testing.T) {
 	os.WriteFile(st, content, 0o600)
 	code, _, stderr := runBinary(t, env, "apply", "--dir", "examples", "--state", st)
 	want := "certform apply: state file " + st + " is not valid JSON, truncated or corrupt (unexpected end of JSON input); certform will not use or overwrite it\n" +
-		"hint: see \"Recovering the state file\" in README.md\n"
+		"hint: see \"Recovering the state file\" in docs/state.md\n"
 	if code != 1 || stderr != want {
 		t.Errorf("exit %d\nstderr %q\nwant   %q", code, stderr, want)
 	}
@@ -760,7 +760,7 @@ func TestApply_lostStateRefused(t *testing.T) {
 	os.Remove(st)
 	srv.ResetRequests()
 	msg := fmt.Sprintf("state file %s is missing, but its lock file %s.lock shows certform has used it before; starting from an empty state would order every spec again\n", st, st)
-	hint := fmt.Sprintf("hint: restore it from a backup (see \"Recovering the state file\" in README.md); to start over on purpose, stop every certform that uses it, then remove %s.lock\n", st)
+	hint := fmt.Sprintf("hint: restore it from a backup (see \"Recovering the state file\" in docs/state.md); to start over on purpose, stop every certform that uses it, then remove %s.lock\n", st)
 	for _, args := range [][]string{
 		{"apply", "--dir", dir, "--state", st},
 		{"plan", "--dir", dir, "--state", st},
@@ -1186,16 +1186,18 @@ func TestApply_deliver(t *testing.T) {
 	if again, _ := os.ReadFile(hookLog); code != 0 || string(again) != string(hookRan) || strings.Contains(stdout, "Delivered") {
 		t.Errorf("second apply: exit %d, hook log %q\n%s", code, again, stdout)
 	}
-	// The layouts refused: certificates inside --dir, a hook without a folder.
+	// The layouts refused: certificates inside --dir, a hook without a
+	// folder (a usage error).
 	for _, tt := range []struct {
 		args []string
+		code int
 		want string
 	}{
-		{[]string{"--cert-dir", filepath.Join(dir, "certs")}, fmt.Sprintf("certform apply: --cert-dir %s is inside the spec directory %s; every delivery would change the specs' tree\nhint: deliver elsewhere, such as /var/lib/certform/certs\n", filepath.Join(dir, "certs"), dir)},
-		{[]string{"--deploy-hook", "true"}, "certform apply: --deploy-hook needs --cert-dir\n"},
+		{[]string{"--cert-dir", filepath.Join(dir, "certs")}, 1, fmt.Sprintf("certform apply: --cert-dir %s is inside the spec directory %s; every delivery would change the specs' tree\nhint: deliver elsewhere, such as /var/lib/certform/certs\n", filepath.Join(dir, "certs"), dir)},
+		{[]string{"--deploy-hook", "true"}, 2, "certform apply: --deploy-hook needs --cert-dir\n"},
 	} {
 		code, _, stderr := runBinary(t, env, append([]string{"apply", "--dir", dir, "--state", st}, tt.args...)...)
-		if code != 1 || stderr != tt.want {
+		if code != tt.code || stderr != tt.want {
 			t.Errorf("%v: exit %d\n%q\nwant %q", tt.args, code, stderr, tt.want)
 		}
 	}
@@ -1436,7 +1438,7 @@ func TestPlan_corruptStateSaidFirst(t *testing.T) {
 	st := filepath.Join(t.TempDir(), "s.json")
 	os.WriteFile(st, []byte(`{"version": 1, "entries": {"a": {"order_id": 10, "checked": "sha256:ab"`), 0o600)
 	want := "certform plan: state file " + st + " is not valid JSON, truncated or corrupt (unexpected end of JSON input); certform will not use or overwrite it\n" +
-		"hint: see \"Recovering the state file\" in README.md\n"
+		"hint: see \"Recovering the state file\" in docs/state.md\n"
 	for _, dir := range []string{"examples", filepath.Join(t.TempDir(), "none")} {
 		code, stdout, stderr := runBinary(t, nil, "plan", "--dir", dir, "--state", st)
 		if code != 1 || stderr != want || stdout != "" {
