@@ -616,7 +616,7 @@ func checkAPIURL(store *state.Store, known *state.File, name, base string, moved
 	if store != nil {
 		have, name = store.APIURL(), store.Name()
 	} else if known != nil {
-		have = known.APIURL
+		have = known.BoundAPIURL()
 	}
 	switch {
 	case have == base:
@@ -1173,7 +1173,10 @@ func stateHint(err error) string {
 	var nf *NotFoundError
 	var hl *state.HardLinkError
 	var mv *state.MovedError
+	var le *state.LockedError
 	switch {
+	case errors.As(err, &le):
+		return lockedHint(le)
 	case errors.As(err, &ue):
 		return "hint: check that PostgreSQL answers at the --state address and that certform has the password (PGPASSWORD, a password file, or the systemd credential " + pgstate.CredentialName + ")\n"
 	case errors.As(err, &pe) && pe.UID >= 0:
@@ -1192,6 +1195,16 @@ func stateHint(err error) string {
 		return nf.hint()
 	}
 	return ""
+}
+
+// lockedHint is the hint of a state file another certform process holds:
+// wait for it, see what it is, and plan or status meanwhile (they read the
+// state without its lock).
+func lockedHint(le *state.LockedError) string {
+	if le.PID > 0 {
+		return fmt.Sprintf("hint: wait for that certform to finish (ps -p %d shows what it is); plan and status can read the state meanwhile\n", le.PID)
+	}
+	return "hint: wait for that certform to finish; plan and status can read the state meanwhile\n"
 }
 
 // corruptHint is the hint of a state file that cannot be used: a folder

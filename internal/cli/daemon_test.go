@@ -374,7 +374,7 @@ func TestRun_secondDaemonRefuses(t *testing.T) {
 	d := startDaemon(t, env, "--dir", dir, "--state", st)
 	d.waitFor("the start cycle", 1, cycleDone)
 	code, _, stderr := runBinary(t, env, "run", "--dir", dir, "--state", st)
-	want := fmt.Sprintf("certform run: state file %s is in use by another certform process (pid %d)\n", st, d.cmd.Process.Pid)
+	want := fmt.Sprintf("certform run: state file %s is in use by another certform process (pid %d)\nhint: wait for that certform to finish (ps -p %d shows what it is); plan and status can read the state meanwhile\n", st, d.cmd.Process.Pid, d.cmd.Process.Pid)
 	if code != 1 || !strings.HasSuffix(stderr, want) {
 		t.Errorf("exit %d\n%s\nwant suffix %q", code, stderr, want)
 	}

@@ -17,12 +17,6 @@ import (
 // `docs/x.md, "Heading"` (README.md as well).
 var docRef = regexp.MustCompile(`"([^"]+)" in (README\.md|docs/[a-z0-9-]+\.md)|(README\.md|docs/[a-z0-9-]+\.md), "([^"]+)"`)
 
-// docRefPending are references in files this test's author does not own,
-// left for their owner: file -> the references still pointing to README.md.
-var docRefPending = map[string]bool{
-	filepath.Join("internal", "cli", "cmd_reconcile.go"): true,
-}
-
 // headings returns the Markdown headings of file, backticks removed.
 func headings(t *testing.T, file string) []string {
 	t.Helper()
@@ -78,10 +72,6 @@ func TestDocs_messageReferencesExist(t *testing.T) {
 				heading, file := m[1], m[2]
 				if heading == "" {
 					heading, file = m[4], m[3]
-				}
-				if docRefPending[path] && file == "README.md" {
-					t.Logf("%s: %q in %s left to its owner", fset.Position(lit.Pos()), heading, file)
-					continue
 				}
 				checked++
 				found := false

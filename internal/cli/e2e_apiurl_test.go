@@ -10,7 +10,7 @@ import (
 // TestE2E_emptyStateTakesAnotherAPIURL: a command that left the state
 // empty (here a failed import against one fake) recorded its API URL, but
 // the state holds no order of that account: apply with another API URL
-// uses it and records the new URL, instead of refusing it as another
+// (and plan --refresh) uses it and records the new URL, instead of refusing it as another
 // account's. A state with an entry stays bound (TestApply_otherAPIURL).
 func TestE2E_emptyStateTakesAnotherAPIURL(t *testing.T) {
 	srvA, envA := startFake(t)
@@ -30,7 +30,13 @@ func TestE2E_emptyStateTakesAnotherAPIURL(t *testing.T) {
 		t.Fatalf("state after the failed import: api_url %q, %d entries, %d purchases, %d revocations", f.APIURL, len(f.Entries), len(f.Purchases), len(f.Revocations))
 	}
 	srvA.ResetRequests()
-	code, stdout, stderr := runBinary(t, envB, "apply", "--dir", dir, "--state", st, "--quiet-period", "0s")
+	// plan --refresh reads the state file itself (checkAPIURL with no
+	// store): the empty state is no more bound there than for apply.
+	code, stdout, stderr := runBinary(t, envB, "plan", "--refresh", "--dir", dir, "--state", st, "--quiet-period", "0s")
+	if code != 0 || !strings.Contains(stdout, "+ order  shop  (shop.yaml:1)") || len(srvA.Calls()) != 0 {
+		t.Fatalf("plan --refresh with another API URL: exit %d\n%s%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = runBinary(t, envB, "apply", "--dir", dir, "--state", st, "--quiet-period", "0s")
 	if code != 0 || len(srvB.Orders()) != 1 || len(srvA.Calls()) != 0 {
 		t.Fatalf("apply with another API URL: exit %d, %d orders\n%s%s", code, len(srvB.Orders()), stdout, stderr)
 	}

@@ -448,7 +448,7 @@ func TestApply_locked(t *testing.T) {
 		{"import", "--dir", "examples", "--state", st, "www-example-com", "5"},
 	} {
 		code, _, stderr := runBinary(t, env, args...)
-		want := fmt.Sprintf("certform %s: state file %s is in use by another certform process (pid %d)\n", args[0], st, os.Getpid())
+		want := fmt.Sprintf("certform %s: state file %s is in use by another certform process (pid %d)\nhint: wait for that certform to finish (ps -p %d shows what it is); plan and status can read the state meanwhile\n", args[0], st, os.Getpid(), os.Getpid())
 		if code != 1 || stderr != want {
 			t.Errorf("%s: exit %d\nstderr %q\nwant   %q", args[0], code, stderr, want)
 		}
@@ -851,7 +851,7 @@ func TestApply_symlinkedState(t *testing.T) {
 	defer holder.Close()
 	srv.ResetRequests()
 	code, _, stderr := runBinary(t, env, "apply", "--dir", dir, "--state", real)
-	if want := fmt.Sprintf("certform apply: state file %s is in use by another certform process (pid %d)\n", real, os.Getpid()); code != 1 || stderr != want {
+	if want := fmt.Sprintf("certform apply: state file %s is in use by another certform process (pid %d)\nhint: wait for that certform to finish (ps -p %d shows what it is); plan and status can read the state meanwhile\n", real, os.Getpid(), os.Getpid()); code != 1 || stderr != want {
 		t.Errorf("exit %d\n%q\nwant %q", code, stderr, want)
 	}
 	if len(srv.Calls()) != 0 {
