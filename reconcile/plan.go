@@ -467,8 +467,58 @@ func planUntil(in planInput) (p *Plan, until time.Time) {
 			blockKeylessFrom(p, from)
 		}
 	}
+	sameNamesNotes(p)
 	pc.budgets(p)
 	return p, pc.until
+}
+
+// sameNamesNotes warns of new orders in p that ask for exactly the same
+// names: apply orders the first of them to reach CertCentral and blocks
+// each other one that does not set allow_existing_names (applier.claim),
+// so a plan that shows them all would promise more than apply does. The
+// plan keeps them all as actions; which one is ordered is up to apply.
+func sameNamesNotes(p *Plan) {
+	groups := map[string][]*spec.Order{}
+	var keys []string
+	for _, a := range p.Actions {
+		if a.Kind != KindOrder || a.Spec == nil {
+			continue
+		}
+		k := strings.Join(specNames(a.Spec), " ")
+		if groups[k] == nil {
+			keys = append(keys, k)
+		}
+		groups[k] = append(groups[k], a.Spec)
+	}
+	for _, k := range keys {
+		specs := groups[k]
+		if len(specs) < 2 {
+			continue
+		}
+		for _, d := range specs {
+			if d.AllowExistingNames {
+				continue
+			}
+			var others []string
+			for _, o := range specs {
+				if o != d {
+					others = append(others, o.Name)
+				}
+			}
+			p.Notes = append(p.Notes, Note{Kind: NoteWarning, Name: d.Name,
+				Message: fmt.Sprintf("%s, also ordered in this plan, %s exactly these names (%s); apply orders only the first of them to reach CertCentral, and this one may be blocked (exists)",
+					strings.Join(others, ", "), hasHave(len(others)), strings.ReplaceAll(k, " ", ", ")),
+				Hint: "keep one of these specs, or set allow_existing_names: true in this one for a second, separate order"})
+		}
+	}
+}
+
+// hasHave is "has" for one, "have" for more.
+func hasHave(n int) string {
+	if n == 1 {
+		return "has"
+	}
+	return "have"
 }
 
 // budgets holds back what p plans beyond the revocation and purchase

@@ -62,3 +62,35 @@ func TestPlan_duplicateOfUnorderedEntry(t *testing.T) {
 		t.Fatalf("blocked %+v, want copy blocked as a duplicate", p.Blocked)
 	}
 }
+
+// TestPlan_sameNamesNewOrders: two new specs with exactly the same names
+// and different CSRs are both planned (apply orders the first to reach
+// CertCentral and blocks the other: TestApply_sameNamesOneRun), and each
+// that does not set allow_existing_names gets a warning saying so; one
+// that sets it gets none, and a spec with other names none either.
+func TestPlan_sameNamesNewOrders(t *testing.T) {
+	shop := func(name string, mods ...func(*spec.Order)) *spec.Order {
+		return mkOrder(name, append([]func(*spec.Order){func(o *spec.Order) {
+			o.CommonName, o.DNSNames = "shop.example.com", []string{"www.shop.example.com"}
+		}}, mods...)...)
+	}
+	a, b := shop("shop-a"), shop("shop-b")
+	c := shop("shop-c", func(o *spec.Order) { o.AllowExistingNames = true })
+	p := plan(planInput{Desired: []*spec.Order{c, b, a, mkOrder("other")}, Known: known(nil), MaxPurchases: -1})
+	if len(p.Actions) != 4 || len(p.Blocked) != 0 {
+		t.Fatalf("actions %+v, blocked %+v: want all four planned", p.Actions, p.Blocked)
+	}
+	const hint = "keep one of these specs, or set allow_existing_names: true in this one for a second, separate order"
+	want := []Note{
+		{Kind: NoteWarning, Name: "shop-a", Hint: hint, Message: "shop-b, shop-c, also ordered in this plan, have exactly these names (shop.example.com, www.shop.example.com); apply orders only the first of them to reach CertCentral, and this one may be blocked (exists)"},
+		{Kind: NoteWarning, Name: "shop-b", Hint: hint, Message: "shop-a, shop-c, also ordered in this plan, have exactly these names (shop.example.com, www.shop.example.com); apply orders only the first of them to reach CertCentral, and this one may be blocked (exists)"},
+	}
+	if diff := cmp.Diff(want, p.Notes); diff != "" {
+		t.Errorf("notes (-want +got):\n%s", diff)
+	}
+	// Alone, a spec that allows existing names is no warning for anyone.
+	p = plan(planInput{Desired: []*spec.Order{c, mkOrder("other")}, Known: known(nil), MaxPurchases: -1})
+	if len(p.Notes) != 0 {
+		t.Errorf("notes %+v, want none", p.Notes)
+	}
+}
