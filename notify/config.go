@@ -1,7 +1,6 @@
 package notify
 
 import (
-	"bytes"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -9,12 +8,9 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // Receiver types.
@@ -103,53 +99,44 @@ func (r *ReceiverConfig) Wants(t string) bool {
 // secret file that others than its owner may read or write.
 var ErrPermissions = errors.New("others may read or write it")
 
+// configYAML is the config as written; decodeConfig fills it.
 type configYAML struct {
-	Receivers       []receiverYAML `yaml:"receivers"`
-	FailedAfter     int            `yaml:"failed_after"`
-	ExpiringDays    int            `yaml:"expiring_days"`
-	DCVExpiringDays int            `yaml:"dcv_expiring_days"`
-	WaitingHours    int            `yaml:"waiting_hours"`
-	Reminder        string         `yaml:"reminder"`
-	OrderURL        string         `yaml:"order_url"`
+	Receivers       []*receiverYAML
+	FailedAfter     int
+	ExpiringDays    int
+	DCVExpiringDays int
+	WaitingHours    int
+	Reminder        string
+	OrderURL        string
+	// lines are the lines of the keys written; bad are the keys whose
+	// value has the wrong type (already reported).
+	lines map[string]int
+	bad   map[string]bool
 }
 
+// receiverYAML is one receiver as written.
 type receiverYAML struct {
-	line, column int
-	Name         string   `yaml:"name"`
-	Type         string   `yaml:"type"`
-	URL          string   `yaml:"url"`
-	URLFile      string   `yaml:"url_file"`
-	SecretFile   string   `yaml:"secret_file"`
-	Command      string   `yaml:"command"`
-	Args         []string `yaml:"args"`
-	Events       []string `yaml:"events"`
-	Timeout      string   `yaml:"timeout"`
-	RetryFor     string   `yaml:"retry_for"`
+	line       int
+	Name       string
+	Type       string
+	URL        string
+	URLFile    string
+	SecretFile string
+	Command    string
+	Args       []string
+	Events     []string
+	Timeout    string
+	RetryFor   string
+	// bad are the keys whose value has the wrong type (already reported:
+	// such a key is left empty and not reported as missing).
+	bad map[string]bool
 }
 
 // receiverKeys are the keys a receiver may have.
 var receiverKeys = []string{"name", "type", "url", "url_file", "secret_file", "command", "args", "events", "timeout", "retry_for"}
 
-func (r *receiverYAML) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.MappingNode {
-		return fmt.Errorf("line %d: a receiver is a mapping (name:, type:, ...)", n.Line)
-	}
-	var errs []error
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if k := n.Content[i]; !slices.Contains(receiverKeys, k.Value) {
-			errs = append(errs, fmt.Errorf("line %d: unknown key %q in a receiver (known: %s)", k.Line, k.Value, strings.Join(receiverKeys, ", ")))
-		}
-	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
-	}
-	type plain receiverYAML
-	if err := n.Decode((*plain)(r)); err != nil {
-		return err
-	}
-	r.line, r.column = n.Line, n.Column
-	return nil
-}
+// configKeys are the top-level keys of the config.
+var configKeys = []string{"receivers", "failed_after", "expiring_days", "dcv_expiring_days", "waiting_hours", "reminder", "order_url"}
 
 // Load reads and checks the notification config at path. specDir, when
 // not empty, is the spec directory: a config (or a file it names) inside
@@ -166,22 +153,20 @@ func Load(path, specDir string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the notification config: %w", err)
 	}
-	var raw configYAML
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&raw); err != nil {
-		return nil, yamlError(path, err)
+	l := &loader{path: path, specDir: specDir}
+	raw := l.decodeConfig(data)
+	if raw == nil {
+		return nil, errors.Join(l.errs...)
 	}
 	c := &Config{Path: path, FailedAfter: raw.FailedAfter, ExpiringDays: raw.ExpiringDays, DCVExpiringDays: raw.DCVExpiringDays,
 		WaitingHours: raw.WaitingHours, OrderURL: raw.OrderURL, Reminder: DefaultReminder}
-	l := &loader{path: path, specDir: specDir}
-	l.settings(c, raw.Reminder)
-	if len(raw.Receivers) == 0 {
+	l.settings(c, raw)
+	if len(raw.Receivers) == 0 && !raw.bad["receivers"] {
 		l.errs = append(l.errs, fmt.Errorf("%s: no receivers; hint: list them under the receivers key", path))
 	}
 	names := map[string]int{}
-	for i := range raw.Receivers {
-		c.Receivers = append(c.Receivers, l.receiver(&raw.Receivers[i], names))
+	for _, ry := range raw.Receivers {
+		c.Receivers = append(c.Receivers, l.receiver(ry, names))
 	}
 	if len(l.errs) > 0 {
 		return nil, errors.Join(l.errs...)
@@ -202,8 +187,8 @@ func (l *loader) at(line int, format string, args ...any) {
 
 // settings checks the thresholds (negative is wrong, zero takes the
 // default), the reminder (at least 1m) and order_url (https, with
-// {order_id}) of c.
-func (l *loader) settings(c *Config, reminder string) {
+// {order_id}) of c, as written in raw.
+func (l *loader) settings(c *Config, raw *configYAML) {
 	for _, v := range []struct {
 		key string
 		n   *int
@@ -212,21 +197,21 @@ func (l *loader) settings(c *Config, reminder string) {
 		{"dcv_expiring_days", &c.DCVExpiringDays, DefaultDCVExpiringDays}, {"waiting_hours", &c.WaitingHours, DefaultWaitingHours}} {
 		switch {
 		case *v.n < 0:
-			l.errs = append(l.errs, fmt.Errorf("%s: %s: %d is negative", l.path, v.key, *v.n))
+			l.at(raw.lines[v.key], "%s: %d is negative", v.key, *v.n)
 		case *v.n == 0:
 			*v.n = v.def
 		}
 	}
-	if reminder != "" {
-		d, err := time.ParseDuration(reminder)
+	if raw.Reminder != "" {
+		d, err := time.ParseDuration(raw.Reminder)
 		if err != nil || d < time.Minute {
-			l.errs = append(l.errs, fmt.Errorf("%s: reminder: %q is not a duration of at least 1m, such as 24h", l.path, reminder))
+			l.at(raw.lines["reminder"], "reminder: %q is not a duration of at least 1m, such as 24h", raw.Reminder)
 		}
 		c.Reminder = d
 	}
 	if c.OrderURL != "" {
 		if u, err := url.Parse(c.OrderURL); err != nil || u.Scheme != "https" || !strings.Contains(c.OrderURL, "{order_id}") {
-			l.errs = append(l.errs, fmt.Errorf("%s: order_url: %q is not an https URL with {order_id} in it", l.path, c.OrderURL))
+			l.at(raw.lines["order_url"], "order_url: %q is not an https URL with {order_id} in it", c.OrderURL)
 		}
 	}
 }
@@ -236,7 +221,9 @@ func (l *loader) settings(c *Config, reminder string) {
 func (l *loader) receiver(ry *receiverYAML, names map[string]int) *ReceiverConfig {
 	r := &ReceiverConfig{Name: ry.Name, Kind: ry.Type, Command: ry.Command, Args: ry.Args, Events: ry.Events, Timeout: DefaultTimeout, RetryFor: DefaultRetryFor}
 	if r.Name == "" {
-		l.at(ry.line, "a receiver needs a name")
+		if !ry.bad["name"] {
+			l.at(ry.line, "a receiver needs a name")
+		}
 	} else if first, dup := names[r.Name]; dup {
 		l.at(ry.line, "receiver %q is named twice (first at line %d)", r.Name, first)
 	} else {
@@ -248,7 +235,9 @@ func (l *loader) receiver(ry *receiverYAML, names map[string]int) *ReceiverConfi
 		l.receiverURL(ry, r, label)
 	case KindExec:
 		if ry.Command == "" {
-			l.at(ry.line, "%s: an exec receiver needs command", label)
+			if !ry.bad["command"] {
+				l.at(ry.line, "%s: an exec receiver needs command", label)
+			}
 		} else if !filepath.IsAbs(ry.Command) {
 			l.at(ry.line, "%s: command %q is not an absolute path", label, ry.Command)
 		}
@@ -256,7 +245,9 @@ func (l *loader) receiver(ry *receiverYAML, names map[string]int) *ReceiverConfi
 			l.at(ry.line, "%s: url and url_file are for webhook, slack and teams receivers", label)
 		}
 	case "":
-		l.at(ry.line, "%s needs a type: webhook, slack, teams or exec", label)
+		if !ry.bad["type"] {
+			l.at(ry.line, "%s needs a type: webhook, slack, teams or exec", label)
+		}
 	default:
 		l.at(ry.line, "%s: unknown type %q: use webhook, slack, teams or exec", label, r.Kind)
 	}
@@ -293,7 +284,7 @@ func (l *loader) receiverURL(ry *receiverYAML, r *ReceiverConfig, label string) 
 		r.URL = strings.TrimSpace(string(u))
 	case ry.URL != "":
 		r.URL = ry.URL
-	default:
+	case !ry.bad["url"] && !ry.bad["url_file"]:
 		l.at(ry.line, "%s: a %s receiver needs url or url_file", label, r.Kind)
 	}
 	if r.URL != "" {
@@ -365,38 +356,4 @@ func checkFile(path, specDir, what string) error {
 		return fmt.Errorf("%s %s: mode %04o: %w\nhint: chmod 600 %s", what, path, perm, ErrPermissions, path)
 	}
 	return nil
-}
-
-// yamlLine is one problem of a YAML error: "line N: what".
-var yamlLine = regexp.MustCompile(`^line (\d+): (.*)$`)
-
-// unknownField is yaml's message for an unknown top-level key.
-var unknownField = regexp.MustCompile(`^field (\S+) not found in type notify\.configYAML$`)
-
-// yamlError rewrites a decoding error as FILE:LINE: what, one line per
-// problem.
-func yamlError(path string, err error) error {
-	var msgs []string
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		msgs = te.Errors
-	} else {
-		msgs = strings.Split(strings.TrimPrefix(err.Error(), "yaml: "), "\n")
-	}
-	var out []error
-	for _, m := range msgs {
-		for _, one := range strings.Split(strings.TrimSpace(m), "\n") {
-			one = strings.TrimSpace(one)
-			if m := yamlLine.FindStringSubmatch(one); m != nil {
-				what := m[2]
-				if u := unknownField.FindStringSubmatch(what); u != nil {
-					what = fmt.Sprintf("unknown key %q (known: receivers, failed_after, expiring_days, dcv_expiring_days, waiting_hours, reminder, order_url)", u[1])
-				}
-				out = append(out, fmt.Errorf("%s:%s: %s", path, m[1], what))
-			} else if one != "" {
-				out = append(out, fmt.Errorf("%s: %s", path, one))
-			}
-		}
-	}
-	return errors.Join(out...)
 }

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,9 +73,56 @@ func TestLoad_errors(t *testing.T) {
 		want       []string
 	}{
 		{"unknown key", "receivers:\n  - name: a\n    type: webhook\n    urll: https://x.example.com\n",
-			[]string{`FILE:4: unknown key "urll" in a receiver (known: name, type, url, url_file, secret_file, command, args, events, timeout, retry_for)`}},
+			[]string{`FILE:4: unknown key "urll" in a receiver (known: name, type, url, url_file, secret_file, command, args, events, timeout, retry_for)`,
+				`FILE:2: receiver "a": a webhook receiver needs url or url_file`}},
 		{"unknown top-level key", "receiver:\n  - name: a\n",
-			[]string{`FILE:1: unknown key "receiver" (known: receivers, failed_after, expiring_days, dcv_expiring_days, waiting_hours, reminder, order_url)`}},
+			[]string{`FILE:1: unknown key "receiver" (known: receivers, failed_after, expiring_days, dcv_expiring_days, waiting_hours, reminder, order_url)`,
+				"FILE: no receivers; hint: list them under the receivers key"}},
+		{"a value of the wrong type hides no other problem", `receivers:
+  - name: ops
+    type: slak
+    url: https://hooks.example.com/SECRET
+  - name: pager
+    type: exec
+    command: /usr/local/bin/page
+failed_after: three
+`, []string{
+			`FILE:8: failed_after: want a whole number, got "three"`,
+			`FILE:2: receiver "ops": unknown type "slak": use webhook, slack, teams or exec`,
+		}},
+		{"wrong types everywhere, each once", `receivers:
+  - name: [a]
+    type: {webhook: 1}
+    url: [https://hooks.example.com/SECRET]
+    events: failed
+    timeout: 10s
+    timeout: 20s
+  - https://hooks.slack.com/services/T0/B0/SECRET
+  - name: c
+    type: exec
+    command: [/bin/page]
+    args: [a, [b]]
+expiring_days: 1.5
+waiting_hours: -2
+reminder: [24h]
+order_url: {a: b}
+`, []string{
+			`FILE:7: "timeout" is written twice (first at line 6); keep one`,
+			`FILE:2: name: want a string, got a list`,
+			`FILE:3: type: want a string, got a mapping`,
+			`FILE:4: url: want a URL, got a list`,
+			`FILE:5: events: want a list of strings, got "failed"`,
+			`FILE:8: a receiver is a mapping (name:, type:, ...), got text`,
+			`FILE:11: command: want a file name, got a list`,
+			`FILE:12: args: want a list of strings, got a list`,
+			`FILE:13: expiring_days: want a whole number, got "1.5"`,
+			`FILE:15: reminder: want a duration such as 24h, got a list`,
+			`FILE:16: order_url: want an https URL, got a mapping`,
+			`FILE:14: waiting_hours: -2 is negative`,
+		}},
+		{"not a mapping", "- name: a\n", []string{"FILE:1: the notification config is a mapping of keys (receivers:, failed_after:, ...), got a list"}},
+		{"receivers not a list", "receivers: ops\n", []string{`FILE:1: receivers: want a list of receivers (- name: ...), got "ops"`}},
+		{"a syntax error", "failed_after: 3\n reminder: 24h\n", []string{"FILE:2: mapping values are not allowed in this context"}},
 		{"many problems", `receivers:
   - name: a
     type: webhook
@@ -152,4 +200,31 @@ func FuzzLoad(f *testing.F) {
 		}
 		Load(p, "")
 	})
+}
+
+// TestLoad_mergeKeys: receivers may share settings through a YAML anchor
+// and merge key; a key the receiver writes wins over a merged one.
+func TestLoad_mergeKeys(t *testing.T) {
+	p := writeFile(t, t.TempDir(), "notify.yaml", `receivers:
+  - &hook
+    name: a
+    type: webhook
+    url: https://a.example.com/hook
+    timeout: 5s
+  - <<: *hook
+    name: b
+    url: https://b.example.com/hook
+`)
+	c, err := Load(p, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range c.Receivers {
+		got = append(got, fmt.Sprintf("%s %s %s %s", r.Name, r.Kind, r.URL, r.Timeout))
+	}
+	want := []string{"a webhook https://a.example.com/hook 5s", "b webhook https://b.example.com/hook 5s"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("receivers (-want +got):\n%s", diff)
+	}
 }

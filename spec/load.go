@@ -684,7 +684,25 @@ func yamlError(rel string, data []byte, err error) *Error {
 	if bytes.Contains(data, []byte("\t")) {
 		msg += " (the file contains tabs: YAML indents with spaces only)"
 	}
+	for _, h := range yamlHints {
+		if strings.HasPrefix(msg, "invalid YAML: "+h.msg) {
+			msg += "; hint: " + h.hint
+			break
+		}
+	}
 	return &Error{File: rel, Line: line, Column: 1, Msg: msg}
+}
+
+// yamlHints say what to do about the YAML syntax errors a newcomer meets
+// most, by the start of the YAML library's message. Tabs and values
+// starting with * have their own notes (see yamlError).
+var yamlHints = []struct{ msg, hint string }{
+	{"mapping values are not allowed in this context",
+		"a key is indented differently from the keys above it, or a value holds ': ' — indent keys of one mapping alike, quote such a value"},
+	{"did not find expected key",
+		"a line is indented differently from the lines above it, or a quoted value has text after its closing quote — indent keys of one mapping and items of one list alike, quote the whole value"},
+	{"could not find expected ':'",
+		"a line holds a key with no ': ' after it — write key: value, with a space after the colon"},
 }
 
 // unquotedStar matches a line whose value (of a key or a list item)

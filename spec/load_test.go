@@ -353,6 +353,29 @@ func TestLoad_rules(t *testing.T) {
 			want:  []string{"a.yaml:5:1: invalid YAML: found character that cannot start any token (the file contains tabs: YAML indents with spaces only)"},
 		},
 		{
+			name:  "a key indented by one space",
+			files: map[string]string{"a.yaml": "name: a\ncommon_name: a.example.com\n organization_id: 1\n"},
+			want: []string{"a.yaml:3:1: invalid YAML: mapping values are not allowed in this context; hint: a key is indented differently" +
+				" from the keys above it, or a value holds ': ' — indent keys of one mapping alike, quote such a value"},
+		},
+		{
+			name:  "a value holding ': '",
+			files: map[string]string{"a.yaml": "name: a\ncommon_name: a: b\n"},
+			want: []string{"a.yaml:2:1: invalid YAML: mapping values are not allowed in this context; hint: a key is indented differently" +
+				" from the keys above it, or a value holds ': ' — indent keys of one mapping alike, quote such a value"},
+		},
+		{
+			name:  "a list item indented less than the one above",
+			files: map[string]string{"a.yaml": base + "dns_names:\n  - b.example.com\n - c.example.com\n"},
+			want: []string{"a.yaml:5:1: invalid YAML: did not find expected key; hint: a line is indented differently from the lines above it," +
+				" or a quoted value has text after its closing quote — indent keys of one mapping and items of one list alike, quote the whole value"},
+		},
+		{
+			name:  "no space after the colon",
+			files: map[string]string{"a.yaml": "name: a\ncommon_name:a.example.com\norganization_id: 1\n"},
+			want:  []string{"a.yaml:2:1: invalid YAML: could not find expected ':'; hint: a line holds a key with no ': ' after it — write key: value, with a space after the colon"},
+		},
+		{
 			name:  "not a mapping",
 			files: map[string]string{"a.yaml": "just a string\n"},
 			want:  []string{`a.yaml:1:1: a spec is a mapping of keys (name: ..., common_name: ...), got "just a string"`},

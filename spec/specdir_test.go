@@ -76,7 +76,8 @@ func TestLoad_SpecDir_ignoreFile(t *testing.T) {
 
 // TestLoad_SpecDir_ignoreFileBroken: a broken pattern stops the load with
 // an error naming the file and line of each; an ignore file that is not a
-// file, or points outside, too.
+// file, or points outside, too. Each is an *IgnoreError (errors.As), which
+// an unreadable spec directory is not.
 func TestLoad_SpecDir_ignoreFileBroken(t *testing.T) {
 	dir := writeTree(t, map[string]string{IgnoreFile: "ok.yaml\nspec[12.yaml\n\n/\n", "a.yaml": "name: a\n"})
 	_, err := Load(dir)
@@ -96,14 +97,19 @@ func TestLoad_SpecDir_ignoreFileBroken(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = Load(other)
-	if want := ".certformignore:1:1: .certformignore is not a regular file (a directory); certform reads only regular files"; err == nil || !strings.HasSuffix(err.Error(), want) {
+	if want := ".certformignore:1:1: .certformignore is not a regular file (a directory); certform reads only regular files"; err == nil || !strings.HasSuffix(err.Error(), want) || !errors.As(err, &ie) {
 		t.Errorf("a folder: %v", err)
 	}
 	os.Remove(filepath.Join(other, IgnoreFile))
 	symlink(t, filepath.Join(outside, "ignore"), filepath.Join(other, IgnoreFile))
 	_, err = Load(other)
-	if want := ".certformignore:1:1: symlink points outside the spec directory; certform does not follow it, copy the file in instead"; err == nil || !strings.HasSuffix(err.Error(), want) {
+	if want := ".certformignore:1:1: symlink points outside the spec directory; certform does not follow it, copy the file in instead"; err == nil || !strings.HasSuffix(err.Error(), want) || !errors.As(err, &ie) {
 		t.Errorf("a symlink outside: %v", err)
+	}
+	// A folder that is not there is not an *IgnoreError: the CLI tells
+	// the two apart (a --dir hint for this one only).
+	if _, err := Load(filepath.Join(other, "missing")); err == nil || errors.As(err, &ie) {
+		t.Errorf("a missing folder: %v", err)
 	}
 }
 
