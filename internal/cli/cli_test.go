@@ -169,6 +169,23 @@ func TestValidate_json(t *testing.T) {
 	}
 }
 
+// TestValidate_brokenIgnoreFile: a .certformignore that cannot be used is
+// reported with what to write, and without the --dir hint, which is for a
+// folder that cannot be read.
+func TestValidate_brokenIgnoreFile(t *testing.T) {
+	dir := t.TempDir()
+	for name, body := range map[string]string{".certformignore": "spec[12.yaml\n", "a.yaml": "name: a\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, stdout, stderr := runBinary(t, nil, "validate", "--dir", dir)
+	wantErr := "certform validate: spec directory " + dir + ": .certformignore:1:1: pattern \"spec[12.yaml\": '[' is not closed; write \\[ for a literal [\n"
+	if code != 1 || stdout != "" || stderr != wantErr {
+		t.Errorf("exit %d\nstdout %q\nstderr %q\nwant   %q", code, stdout, stderr, wantErr)
+	}
+}
+
 func TestValidate_missingDir(t *testing.T) {
 	code, stdout, stderr := runBinary(t, nil, "validate", "--dir", "does-not-exist")
 	wantErr := "certform validate: spec directory does-not-exist: no such file or directory\nhint: --dir names the folder that holds your .yaml order specs\n"

@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
+
 	"github.com/spf13/pflag"
 
 	"github.com/certform/certform/spec"
@@ -43,7 +45,12 @@ func validateSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
 		}
 		res, err := spec.Load(*dir)
 		if err != nil {
-			printError(stderr, "validate", withHint(err, specDirHint))
+			// A broken .certformignore says what to write itself; the
+			// --dir hint is for a folder that cannot be read.
+			if ie := (*spec.IgnoreError)(nil); !errors.As(err, &ie) {
+				err = withHint(err, specDirHint)
+			}
+			printError(stderr, "validate", err)
 			return exitError
 		}
 		if *asJSON {
