@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/certform/certform/spec"
@@ -87,6 +88,17 @@ func TestPlan_sameNamesNewOrders(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, p.Notes); diff != "" {
 		t.Errorf("notes (-want +got):\n%s", diff)
+	}
+	// Specs the purchase budget holds back (all of a plan's purchases
+	// when they do not all fit) are not "also ordered".
+	p = plan(planInput{Desired: []*spec.Order{a, b}, Known: known(nil), MaxPurchases: 1})
+	if len(p.Actions) != 0 || len(p.Blocked) != 2 || p.Blocked[0].BlockedBy != BlockedMaxPurchases {
+		t.Fatalf("budget 1: actions %+v, blocked %+v", p.Actions, p.Blocked)
+	}
+	for _, n := range p.Notes {
+		if strings.Contains(n.Message, "also ordered in this plan") {
+			t.Errorf("budget 1: note %+v", n)
+		}
 	}
 	// Alone, a spec that allows existing names is no warning for anyone.
 	p = plan(planInput{Desired: []*spec.Order{c, mkOrder("other")}, Known: known(nil), MaxPurchases: -1})
