@@ -121,7 +121,42 @@ order_url: {a: b}
 			`FILE:14: waiting_hours: -2 is negative`,
 		}},
 		{"not a mapping", "- name: a\n", []string{"FILE:1: the notification config is a mapping of keys (receivers:, failed_after:, ...), got a list"}},
-		{"receivers not a list", "receivers: ops\n", []string{`FILE:1: receivers: want a list of receivers (- name: ...), got "ops"`}},
+		{"receivers not a list", "receivers: ops\n", []string{`FILE:1: receivers: want a list of receivers (- name: ...), got text`}},
+		{"a secret in a value of the wrong type", `receivers:
+  - name: [SECRET]
+    type: exec
+    command: {SECRET: SECRET}
+    args: --token=SECRET
+    url: [https://hooks.example.com/SECRET]
+    url_file: [SECRET]
+    secret_file: {SECRET: 1}
+  - SECRET
+  - <<: SECRET
+    name: b
+    type: exec
+    command: /bin/page
+    args: SECRET
+order_url: [https://x.example.com/SECRET]
+`, []string{
+			`FILE:2: name: want a string, got a list`,
+			`FILE:4: command: want a file name, got a mapping`,
+			`FILE:5: args: want a list of strings, got text`,
+			`FILE:6: url: want a URL, got a list`,
+			`FILE:7: url_file: want a file name, got a list`,
+			`FILE:8: secret_file: want a file name, got a mapping`,
+			`FILE:9: a receiver is a mapping (name:, type:, ...), got text`,
+			`FILE:10: <<: want a mapping to merge, got text`,
+			`FILE:14: args: want a list of strings, got text`,
+			`FILE:15: order_url: want an https URL, got a list`,
+		}},
+		{"a number written as a float", "receivers:\n  - name: a\n    type: exec\n    command: /bin/page\n" +
+			"expiring_days: 30.0\nfailed_after: 1e1\nwaiting_hours: 2.5\ndcv_expiring_days: -7.0\n", []string{
+			`FILE:5: expiring_days: want a whole number, got "30.0" (write 30)`,
+			`FILE:6: failed_after: want a whole number, got "1e1" (write 10)`,
+			`FILE:7: waiting_hours: want a whole number, got "2.5"`,
+			`FILE:8: dcv_expiring_days: want a whole number, got "-7.0" (write -7)`,
+		}},
+		{"a secret as the whole config", "SECRET\n", []string{"FILE:1: the notification config is a mapping of keys (receivers:, failed_after:, ...), got text"}},
 		{"a syntax error", "failed_after: 3\n reminder: 24h\n", []string{"FILE:2: mapping values are not allowed in this context"}},
 		{"many problems", `receivers:
   - name: a

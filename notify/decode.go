@@ -2,19 +2,23 @@ package notify
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
 
 // slot is where the value of one key goes: to is a pointer, want says what
-// the value must be (for the error), secret keeps the value out of it.
+// the value must be (for the error), quote puts a wrong value in the error.
+// Only keys whose values are numbers, enums, event names or durations set
+// quote: any free text (a URL, a file name, args) may hold a secret.
 type slot struct {
-	to     any
-	want   string
-	secret bool
+	to    any
+	want  string
+	quote bool
 }
 
 // decodeConfig reads the YAML of the config. A syntax error ends it (nil,
@@ -36,17 +40,17 @@ func (l *loader) decodeConfig(data []byte) *configYAML {
 		return raw
 	}
 	if root.Kind != yaml.MappingNode {
-		l.at(root.Line, "the notification config is a mapping of keys (receivers:, failed_after:, ...), got %s", describe(root, true))
+		l.at(root.Line, "the notification config is a mapping of keys (receivers:, failed_after:, ...), got %s", describe(root, false))
 		raw.bad = map[string]bool{"receivers": true} // not "no receivers" too
 		return raw
 	}
 	whole := "a whole number"
 	raw.lines, raw.bad = l.decodeMapping(root, map[string]slot{
-		"failed_after":      {to: &raw.FailedAfter, want: whole},
-		"expiring_days":     {to: &raw.ExpiringDays, want: whole},
-		"dcv_expiring_days": {to: &raw.DCVExpiringDays, want: whole},
-		"waiting_hours":     {to: &raw.WaitingHours, want: whole},
-		"reminder":          {to: &raw.Reminder, want: "a duration such as 24h"},
+		"failed_after":      {to: &raw.FailedAfter, want: whole, quote: true},
+		"expiring_days":     {to: &raw.ExpiringDays, want: whole, quote: true},
+		"dcv_expiring_days": {to: &raw.DCVExpiringDays, want: whole, quote: true},
+		"waiting_hours":     {to: &raw.WaitingHours, want: whole, quote: true},
+		"reminder":          {to: &raw.Reminder, want: "a duration such as 24h", quote: true},
 		"order_url":         {to: &raw.OrderURL, want: "an https URL"},
 		"receivers":         {},
 	}, func(k *yaml.Node) {
@@ -73,22 +77,22 @@ func (l *loader) decodeConfig(data []byte) *configYAML {
 // returns nil.
 func (l *loader) decodeReceiver(n *yaml.Node) *receiverYAML {
 	if n.Kind != yaml.MappingNode {
-		l.at(n.Line, "a receiver is a mapping (name:, type:, ...), got %s", describe(n, true))
+		l.at(n.Line, "a receiver is a mapping (name:, type:, ...), got %s", describe(n, false))
 		return nil
 	}
 	text, list := "a string", "a list of strings"
 	r := &receiverYAML{line: n.Line}
 	_, r.bad = l.decodeMapping(n, map[string]slot{
 		"name":        {to: &r.Name, want: text},
-		"type":        {to: &r.Type, want: text},
-		"url":         {to: &r.URL, want: "a URL", secret: true},
+		"type":        {to: &r.Type, want: text, quote: true},
+		"url":         {to: &r.URL, want: "a URL"},
 		"url_file":    {to: &r.URLFile, want: "a file name"},
 		"secret_file": {to: &r.SecretFile, want: "a file name"},
 		"command":     {to: &r.Command, want: "a file name"},
 		"args":        {to: &r.Args, want: list},
-		"events":      {to: &r.Events, want: list},
-		"timeout":     {to: &r.Timeout, want: "a duration such as 10s"},
-		"retry_for":   {to: &r.RetryFor, want: "a duration such as 10m"},
+		"events":      {to: &r.Events, want: list, quote: true},
+		"timeout":     {to: &r.Timeout, want: "a duration such as 10s", quote: true},
+		"retry_for":   {to: &r.RetryFor, want: "a duration such as 10m", quote: true},
 	}, func(k *yaml.Node) {
 		l.at(k.Line, "unknown key %q in a receiver (known: %s)", k.Value, strings.Join(receiverKeys, ", "))
 	}, nil)
@@ -116,12 +120,13 @@ func (l *loader) decodeMapping(n *yaml.Node, slots map[string]slot, unknown func
 		}
 		_, whole := s.to.(*int)
 		if whole && v.Kind == yaml.ScalarNode && v.ShortTag() != "!!int" && v.ShortTag() != "!!null" {
-			// yaml would cut 1.5 to 1.
-			l.at(p[0].Line, "%s: want %s, got %s", key, s.want, describe(v, s.secret))
+			// yaml would cut 1.5 to 1. A number is plain decimal, as in
+			// the specs: 30.0 and 1e1 are refused too, saying what to write.
+			l.at(p[0].Line, "%s: want %s, got %s%s", key, s.want, describe(v, s.quote), wholeHint(v))
 			bad[key] = true
 		} else if err := v.Decode(s.to); err != nil {
 			reflect.ValueOf(s.to).Elem().SetZero()
-			l.at(p[0].Line, "%s: want %s, got %s", key, s.want, describe(v, s.secret))
+			l.at(p[0].Line, "%s: want %s, got %s", key, s.want, describe(v, s.quote))
 			bad[key] = true
 		}
 	}
@@ -144,7 +149,7 @@ func (l *loader) pairs(n *yaml.Node, seen map[string]int) [][2]*yaml.Node {
 				if m = resolve(m); m.Kind == yaml.MappingNode {
 					merged = append(merged, l.pairs(m, map[string]int{})...)
 				} else {
-					l.at(k.Line, "<<: want a mapping to merge, got %s", describe(m, true))
+					l.at(k.Line, "<<: want a mapping to merge, got %s", describe(m, false))
 				}
 			}
 			continue
@@ -173,20 +178,34 @@ func resolve(n *yaml.Node) *yaml.Node {
 	return n
 }
 
-// describe names what n holds for an error: a quoted scalar, or "a list"
-// or "a mapping"; secret leaves a scalar's text out ("text"), as a URL may
-// be a secret.
-func describe(n *yaml.Node, secret bool) string {
+// describe names what n holds for an error: "a list", "a mapping", and
+// for a scalar "text" unless quote, when it is the scalar quoted. Only a
+// key whose values are numbers, enums or durations quotes: any other text
+// may be a secret.
+func describe(n *yaml.Node, quote bool) string {
 	switch n.Kind {
 	case yaml.SequenceNode:
 		return "a list"
 	case yaml.MappingNode:
 		return "a mapping"
 	}
-	if secret {
+	if !quote {
 		return "text"
 	}
 	return fmt.Sprintf("%q", n.Value)
+}
+
+// wholeHint says what to write for a number written as a float with a
+// whole value (30.0, 1e1): " (write 30)"; otherwise "".
+func wholeHint(n *yaml.Node) string {
+	if n.ShortTag() != "!!float" {
+		return ""
+	}
+	f, err := strconv.ParseFloat(n.Value, 64)
+	if err != nil || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+		return ""
+	}
+	return fmt.Sprintf(" (write %d)", int64(f))
 }
 
 // yamlLineErr is a YAML syntax error at a line.

@@ -240,3 +240,55 @@ func TestDeployHooks_settings(t *testing.T) {
 		}
 	}
 }
+
+// TestDeployHooks_reloadRetried: a reload that fails after the files were
+// installed fails the hook, and the next run (certform's retry) reloads
+// although it finds the files installed; a run after that reload reloads
+// nothing. The marker that owes the reload is gone after it succeeded.
+func TestDeployHooks_reloadRetried(t *testing.T) {
+	for _, hook := range []string{"nginx", "haproxy"} {
+		t.Run(hook, func(t *testing.T) {
+			r := newHookRigFrom(t, false, fromServer)
+			// systemctl fails its first call, then succeeds.
+			failed := filepath.Join(filepath.Dir(r.calls), "systemctl.failed")
+			stub := "#!/bin/sh\necho \"$*\" >> " + r.calls + "\n" +
+				"if [ ! -e " + failed + " ]; then : > " + failed + "; exit 1; fi\n"
+			if err := os.WriteFile(filepath.Join(filepath.Dir(r.calls), "bin", "systemctl"), []byte(stub), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			reload := "reload " + hook + "\n"
+			out, err := r.run(t, hook)
+			var exit interface{ ExitCode() int } // *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 1 || out != "" {
+				t.Fatalf("first run: %v\n%s\nwant exit 1 and no output", err, out)
+			}
+			if got := r.systemctlCalls(t); got != reload {
+				t.Fatalf("first run: systemctl calls %q, want %q", got, reload)
+			}
+			for i, want := range []string{reload + reload, reload + reload} {
+				if out, err := r.run(t, hook); err != nil || out != "" {
+					t.Fatalf("run %d: %v\n%s", i+2, err, out)
+				}
+				if got := r.systemctlCalls(t); got != want {
+					t.Errorf("after run %d: systemctl calls %q, want %q", i+2, got, want)
+				}
+			}
+			for _, f := range r.installedFiles(t, hook, fromServer) {
+				if f.want == nil {
+					continue
+				}
+				if got, _ := readMode(t, f.path); !bytes.Equal(got, f.want) {
+					t.Errorf("%s: not the delivered content", f.path)
+				}
+			}
+			marks, err := filepath.Glob(filepath.Join(r.deploy, "*reload-needed*"))
+			more, err2 := filepath.Glob(filepath.Join(r.deploy, "*", "*reload-needed*"))
+			if err != nil || err2 != nil {
+				t.Fatal(err, err2)
+			}
+			if all := append(marks, more...); len(all) != 0 {
+				t.Errorf("reload markers left after the reload: %q", all)
+			}
+		})
+	}
+}
