@@ -1410,11 +1410,16 @@ func forgetSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
 			printError(stderr, "forget", err)
 			return exitError
 		}
+		fk, err := openForgetKeys(store, loc, *keyDir, e)
+		if err != nil {
+			fmt.Fprintf(stderr, "certform forget: %s is not forgotten, the state is unchanged: its keys could not be removed: %v\n", name, err)
+			return exitError
+		}
 		if err := store.Update(name, func(*state.Entry) bool { return false }); err != nil {
 			fmt.Fprintf(stderr, "certform forget: %v\n", err)
 			return exitError
 		}
 		view.Forgotten(stdout, name, e)
-		return removeForgottenKeys(stdout, stderr, store, loc, *keyDir, name, e)
+		return removeForgottenKeys(stdout, stderr, store, fk, name)
 	}
 }

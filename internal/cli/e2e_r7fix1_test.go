@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -92,5 +93,110 @@ func TestApply_certDirBrokenSymlink(t *testing.T) {
 				t.Errorf("%s %s: exit %d, calls %v\nstdout %q\nstderr %q\nwant   %q", cmd[0], certDir, code, srv.Calls(), stdout, stderr, want)
 			}
 		}
+	}
+}
+
+// appliedKeySpec applies one spec with key_type (shop) to a new state
+// file, with env added to the fake's: it returns the state file and the
+// fingerprint of the key its entry records.
+func appliedKeySpec(t *testing.T, env ...string) (st, fp string) {
+	t.Helper()
+	_, fakeEnv := startFake(t)
+	dir := t.TempDir()
+	body := "name: shop\ncommon_name: shop.example.com\norganization_id: 1\nskip_approval: true\nkey_type: ecdsa-p256\n"
+	if err := os.WriteFile(filepath.Join(dir, "shop.yaml"), []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st = filepath.Join(t.TempDir(), "s.json")
+	if code, stdout, stderr := runBinary(t, append(fakeEnv, env...), "apply", "--dir", dir, "--state", st, "--quiet-period", "0s"); code != 0 {
+		t.Fatalf("apply: exit %d\n%s%s", code, stdout, stderr)
+	}
+	f := entryKeyFile(t, st, "shop")
+	return st, strings.TrimSuffix(strings.TrimPrefix(f, "shop."), ".key.pem")
+}
+
+// TestForget_keyStoreUnusable: a key store forget cannot use (mode 0755)
+// stops forget before the state is changed: exit 1, the reason and its
+// hint, the state file and the key as they were; once the mode is fixed,
+// forget drops the entry and removes the key.
+func TestForget_keyStoreUnusable(t *testing.T) {
+	t.Parallel()
+	st, fp := appliedKeySpec(t)
+	keyDir := filepath.Join(filepath.Dir(st), "keys")
+	keyFile := filepath.Join(keyDir, "shop."+fp+".key.pem")
+	if err := os.Chmod(keyDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runBinary(t, nil, "forget", "--state", st, "shop")
+	want := "certform forget: shop is not forgotten, the state is unchanged: its keys could not be removed: key directory " + keyDir +
+		" has mode 0755; it must be 0700 so that only certform's user reaches the keys\nhint: chmod 700 " + keyDir + "\n"
+	if code != 1 || stdout != "" || stderr != want {
+		t.Fatalf("forget: exit %d\nstdout %q\nstderr %q\nwant   %q", code, stdout, stderr, want)
+	}
+	if after, err := os.ReadFile(st); err != nil || !bytes.Equal(after, before) {
+		t.Fatalf("state file changed by a refused forget (%v)", err)
+	}
+	if _, err := os.Stat(keyFile); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(keyDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr = runBinary(t, nil, "forget", "--state", st, "shop")
+	if code != 0 || !strings.HasSuffix(stdout, "\nRemoved 1 private key of shop from the key store.\n") || stderr != "" {
+		t.Fatalf("forget after chmod 700: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if _, err := os.Lstat(keyFile); err == nil {
+		t.Fatalf("%s still there after forget", keyFile)
+	}
+}
+
+// TestForget_keysLeftListed: when removing a key fails after the entry
+// was dropped, forget exits 1 and lists the key files still there, which
+// no state records any more.
+func TestForget_keysLeftListed(t *testing.T) {
+	t.Parallel()
+	st, fp := appliedKeySpec(t)
+	keyFile := filepath.Join(filepath.Dir(st), "keys", "shop."+fp+".key.pem")
+	// A non-empty folder in the key's place: os.Remove fails.
+	if err := os.Remove(keyFile); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(keyFile, "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runBinary(t, nil, "forget", "--state", st, "shop")
+	want := "certform forget: shop is forgotten, but removing its keys failed: remove key for shop: remove " + keyFile + ": directory not empty\n" +
+		"hint: no state records these key files of shop any more; remove them by hand:\n  " + keyFile + "\n"
+	if code != 1 || strings.Contains(stdout, "Removed") || stderr != want {
+		t.Fatalf("forget: exit %d\nstdout %q\nstderr %q\nwant   %q", code, stdout, stderr, want)
+	}
+}
+
+// TestForget_keyDirMissing: a key directory that does not exist (apply
+// used CERTFORM_KEY_DIR, forget did not) while the entry records a key:
+// forget drops the entry (exit 0) and warns, naming the folder and the
+// fingerprint it did not find; the key stays where apply put it.
+func TestForget_keyDirMissing(t *testing.T) {
+	t.Parallel()
+	elsewhere := filepath.Join(t.TempDir(), "keys")
+	st, fp := appliedKeySpec(t, "CERTFORM_KEY_DIR="+elsewhere)
+	keyDir := filepath.Join(filepath.Dir(st), "keys")
+	code, stdout, stderr := runBinary(t, nil, "forget", "--state", st, "shop")
+	want := "certform forget: warning: the key directory " + keyDir + " does not exist, so no key of shop was removed; its entry recorded 1 key (CSR fingerprint " + fp + ")\n" +
+		"hint: if apply kept them elsewhere (--key-dir or CERTFORM_KEY_DIR), remove shop.FINGERPRINT.key.pem there\n"
+	if code != 0 || strings.Contains(stdout, "Removed") || stderr != want {
+		t.Fatalf("forget: exit %d\nstdout %q\nstderr %q\nwant   %q", code, stdout, stderr, want)
+	}
+	if _, err := os.Stat(filepath.Join(elsewhere, "shop."+fp+".key.pem")); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = runBinary(t, nil, "forget", "--state", st, "shop")
+	if want := "certform forget: the state file has no entry named \"shop\"\n"; code != 1 || stderr != want {
+		t.Fatalf("forget again: exit %d\nstderr %q\nwant   %q", code, stderr, want)
 	}
 }
