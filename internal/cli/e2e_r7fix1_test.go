@@ -1,12 +1,10 @@
 package cli
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 )
 
@@ -15,8 +13,8 @@ import (
 // write only into DIR/NAME. Run as nobody (uid 65534) against a root-owned
 // 0755 DIR, apply delivers into DIR/host00 with exit 0.
 func TestApply_certDirOthersFolder(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to run certform as another user")
+	if _, err := exec.LookPath("setpriv"); os.Geteuid() != 0 || err != nil {
+		t.Skip("needs root and setpriv to run certform as another user")
 	}
 	t.Parallel()
 	srv, env := startFake(t)
@@ -58,16 +56,15 @@ func TestApply_certDirOthersFolder(t *testing.T) {
 	certDir := mk(filepath.Join(root, "certs"), 0)
 	mk(filepath.Join(certDir, "host00"), 65534)
 
-	cmd := exec.Command(bin, "apply", "--dir", specs, "--state", filepath.Join(home, "s.json"), "--cert-dir", certDir, "--quiet-period", "0s")
+	cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+		bin, "apply", "--dir", specs, "--state", filepath.Join(home, "s.json"), "--cert-dir", certDir, "--quiet-period", "0s")
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + home}, env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil || len(srv.Orders()) != 1 {
-		t.Fatalf("apply as nobody: %v, orders %d\n%s%s", err, len(srv.Orders()), out.String(), errb.String())
+	out, err := cmd.CombinedOutput()
+	if err != nil || len(srv.Orders()) != 1 {
+		t.Fatalf("apply as nobody: %v, orders %d\n%s", err, len(srv.Orders()), out)
 	}
 	if _, err := os.Stat(filepath.Join(certDir, "host00", "cert.pem")); err != nil {
-		t.Fatalf("not delivered: %v\n%s%s", err, out.String(), errb.String())
+		t.Fatalf("not delivered: %v\n%s", err, out)
 	}
 }
 
@@ -82,16 +79,17 @@ func TestApply_certDirBrokenSymlink(t *testing.T) {
 	if err := os.Symlink(filepath.Join(filepath.Dir(link), "gone"), link); err != nil {
 		t.Fatal(err)
 	}
-	for _, certDir := range []string{link, filepath.Join(link, "sub")} {
-		for _, cmd := range [][]string{{"apply"}, {"run", "--once"}} {
-			st := filepath.Join(t.TempDir(), "s.json")
-			args := append(cmd, "--dir", dir, "--state", st, "--cert-dir", certDir)
-			code, stdout, stderr := runBinary(t, env, args...)
-			want := "certform " + cmd[0] + ": --cert-dir " + certDir + " cannot be created: " + link + " is a symlink to a path that does not exist; nothing was sent\n" +
-				"hint: give --cert-dir a folder certform's user may write (created when missing), such as /var/lib/certform/certs\n"
-			if code != 1 || stdout != "" || stderr != want || len(srv.Calls()) != 0 {
-				t.Errorf("%s %s: exit %d, calls %v\nstdout %q\nstderr %q\nwant   %q", cmd[0], certDir, code, srv.Calls(), stdout, stderr, want)
-			}
+	const hint = "hint: give --cert-dir a folder certform's user may write (created when missing), such as /var/lib/certform/certs\n"
+	runs := []struct{ certDir, cmd string }{{link, "apply"}, {link, "run"}, {filepath.Join(link, "sub"), "apply"}, {filepath.Join(link, "sub"), "run"}}
+	for _, r := range runs {
+		args := []string{r.cmd, "--dir", dir, "--state", filepath.Join(t.TempDir(), "s.json"), "--cert-dir", r.certDir}
+		if r.cmd == "run" {
+			args = append(args, "--once")
+		}
+		code, stdout, stderr := runBinary(t, env, args...)
+		want := "certform " + r.cmd + ": --cert-dir " + r.certDir + " cannot be created: " + link + " is a symlink to a path that does not exist; nothing was sent\n" + hint
+		if code != 1 || stdout != "" || stderr != want || len(srv.Calls()) != 0 {
+			t.Errorf("%s %s: exit %d, calls %v\nstdout %q\nstderr %q\nwant   %q", r.cmd, r.certDir, code, srv.Calls(), stdout, stderr, want)
 		}
 	}
 }
@@ -137,7 +135,7 @@ func TestForget_keyStoreUnusable(t *testing.T) {
 	if code != 1 || stdout != "" || stderr != want {
 		t.Fatalf("forget: exit %d\nstdout %q\nstderr %q\nwant   %q", code, stdout, stderr, want)
 	}
-	if after, err := os.ReadFile(st); err != nil || !bytes.Equal(after, before) {
+	if after, err := os.ReadFile(st); err != nil || string(after) != string(before) {
 		t.Fatalf("state file changed by a refused forget (%v)", err)
 	}
 	if _, err := os.Stat(keyFile); err != nil {
