@@ -254,12 +254,20 @@ func (s *Store) List() ([]Entry, error) {
 	return out, errors.Join(errs...)
 }
 
+// KeyPath returns the path of the key file of name and fingerprint,
+// whether or not it exists; ErrBadName for a name or fingerprint that
+// cannot name a key.
+func (s *Store) KeyPath(name, fingerprint string) (string, error) {
+	return s.path(name, fingerprint)
+}
+
 // DeleteKeys removes the keys stored under name with the given
 // fingerprints (certform forget: those its state entry records), syncs the
 // directory once, and returns how many it removed; a fingerprint with no
-// key is skipped. Keys of name under other fingerprints stay: another
-// state file sharing the directory may hold them. A symlink in a key's
-// place is removed, never followed.
+// key is skipped. It tries every fingerprint and returns the failures
+// joined. Keys of name under other fingerprints stay: another state file
+// sharing the directory may hold them. A symlink in a key's place is
+// removed, never followed.
 func (s *Store) DeleteKeys(name string, fingerprints []string) (int, error) {
 	n := 0
 	var errs []error
@@ -267,7 +275,7 @@ func (s *Store) DeleteKeys(name string, fingerprints []string) (int, error) {
 		p, err := s.path(name, fp)
 		if err != nil {
 			errs = append(errs, err)
-			break
+			continue
 		}
 		err = os.Remove(p)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -275,7 +283,7 @@ func (s *Store) DeleteKeys(name string, fingerprints []string) (int, error) {
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("remove key for %s: %w", name, err))
-			break
+			continue
 		}
 		n++
 	}

@@ -250,3 +250,34 @@ func TestStore_removeTemporary(t *testing.T) {
 		t.Fatalf("a symlink's target was removed: %v", err)
 	}
 }
+
+// TestStore_deleteKeysTriesEvery: DeleteKeys tries every fingerprint: a
+// key it cannot remove (here a non-empty folder in its place) is reported
+// and the next key is still removed, and counted.
+func TestStore_deleteKeysTriesEvery(t *testing.T) {
+	s := openTestStore(t)
+	stuck, err := s.KeyPath("shop", fp1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(stuck, "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	other, err := s.KeyPath("shop", fp2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(other, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.DeleteKeys("shop", []string{fp1, fp2})
+	if n != 1 || err == nil || !strings.HasPrefix(err.Error(), "remove key for shop: remove "+stuck+": ") {
+		t.Fatalf("DeleteKeys = %d, %v; want 1 and the error removing %s", n, err, stuck)
+	}
+	if _, err := os.Lstat(other); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("%s after DeleteKeys: %v; want it removed", other, err)
+	}
+	if _, err := os.Lstat(stuck); err != nil {
+		t.Fatalf("%s after DeleteKeys: %v; want it still there", stuck, err)
+	}
+}

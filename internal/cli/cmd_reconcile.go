@@ -558,9 +558,12 @@ func (f *deliveryFlags) apply(r *reconcile.Reconciler, specDir string) error {
 }
 
 // checkCertDir refuses, before any call, a --cert-dir (given as flag,
-// abs its absolute path) that deliveries could not write: a path below a
-// file, or a folder (the nearest existing one above it, when it does not
-// exist yet and would be created) that this user may not write into. It
+// abs its absolute path) that deliveries could not write. A folder that
+// exists (symlinks followed) passes: deliveries write only into its
+// DIR/NAME folders, whose own modes decide. A path that is not a folder,
+// a symlink whose target does not exist, a path below a file, or (when
+// it does not exist yet and would be created) a nearest existing folder
+// above it that this user may not write into and enter is refused. It
 // creates nothing: a run that delivers nothing leaves no folder.
 func checkCertDir(flag, abs string) error {
 	const hint = "\nhint: give --cert-dir a folder certform's user may write (created when missing), such as /var/lib/certform/certs"
@@ -569,12 +572,20 @@ func checkCertDir(flag, abs string) error {
 		switch {
 		case err == nil && !fi.IsDir():
 			return fmt.Errorf("--cert-dir %s cannot be created: %s is not a folder; nothing was sent"+hint, flag, p)
+		case err == nil && p == abs:
+			return nil
 		case err == nil:
-			if err := unix.Access(p, unix.W_OK|unix.X_OK); err != nil {
+			// Effective ids, as the open calls of a delivery use them
+			// (unix.Access checks the real ones).
+			if err := unix.Faccessat(unix.AT_FDCWD, p, unix.W_OK|unix.X_OK, unix.AT_EACCESS); err != nil {
 				return fmt.Errorf("--cert-dir %s: this user may not write into %s (%v); nothing was sent"+hint, flag, p, err)
 			}
 			return nil
-		case !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, unix.ENOTDIR):
+		case errors.Is(err, fs.ErrNotExist):
+			if li, lerr := os.Lstat(p); lerr == nil && li.Mode()&fs.ModeSymlink != 0 {
+				return fmt.Errorf("--cert-dir %s cannot be created: %s is a symlink to a path that does not exist; nothing was sent"+hint, flag, p)
+			}
+		case !errors.Is(err, unix.ENOTDIR):
 			return fmt.Errorf("--cert-dir %s: %v; nothing was sent"+hint, flag, err)
 		}
 		parent := filepath.Dir(p)
@@ -1399,11 +1410,16 @@ func forgetSetup(fs *pflag.FlagSet, s *streams) func(args []string) int {
 			printError(stderr, "forget", err)
 			return exitError
 		}
+		fk, err := openForgetKeys(store, loc, *keyDir, e)
+		if err != nil {
+			fmt.Fprintf(stderr, "certform forget: %s is not forgotten, the state is unchanged: its keys could not be removed: %v\n", name, err)
+			return exitError
+		}
 		if err := store.Update(name, func(*state.Entry) bool { return false }); err != nil {
 			fmt.Fprintf(stderr, "certform forget: %v\n", err)
 			return exitError
 		}
 		view.Forgotten(stdout, name, e)
-		return removeForgottenKeys(stdout, stderr, store, loc, *keyDir, name, e)
+		return removeForgottenKeys(stdout, stderr, store, fk, name)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/certform/certform/reconcile"
 	"github.com/certform/certform/state"
 	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
 )
 
 // keyFlags is the key group, part of the delivery flags (apply, run): where
@@ -211,16 +212,56 @@ func planKeys(identity string, loc stateLocation) runner.Setup {
 	}
 }
 
-// forgetKeys removes the keys kept for e, the entry of spec name that
+// forgetKeyStore is where certform forget removes the keys of the entry
+// it drops, opened before the state is changed (openForgetKeys).
+type forgetKeyStore struct {
+	shared bool        // a shared state: its rows of the name go
+	ks     *keys.Store // the key store of a state file; nil when none is used
+	dir    string      // the key folder of a state file
+	fps    []string    // the CSR fingerprints the entry records
+}
+
+// openForgetKeys opens, before forget drops e (the entry of spec name),
+// the key store its keys will be removed from, so that a key store that
+// cannot be used stops forget with the state unchanged. For a state file
+// that is keyDir (keys/ beside the state file when empty); the keys are
+// the key files the entry records: its key, its previous keys and the key
+// of its intent. A folder that does not exist holds none (ks stays nil).
+// A folder that is not a key store (wrong mode, not a folder), or whose
+// files this user may not remove, is an error.
+func openForgetKeys(store *state.Store, loc stateLocation, keyDir string, e *state.Entry) (*forgetKeyStore, error) {
+	if loc.Shared() {
+		return &forgetKeyStore{shared: true}, nil
+	}
+	fk := &forgetKeyStore{fps: entryKeys(e), dir: keyDir}
+	if len(fk.fps) == 0 {
+		return fk, nil
+	}
+	if fk.dir == "" {
+		fk.dir = filepath.Join(filepath.Dir(store.Path()), "keys")
+	}
+	if _, err := os.Lstat(fk.dir); errors.Is(err, fs.ErrNotExist) {
+		return fk, nil
+	}
+	ks, err := keys.OpenStore(fk.dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Faccessat(unix.AT_FDCWD, ks.Dir(), unix.W_OK|unix.X_OK, unix.AT_EACCESS); err != nil {
+		return nil, fmt.Errorf("key directory %s: this user may not remove files in it (%v)\nhint: run certform forget as the user that runs apply", fk.dir, err)
+	}
+	fk.ks = ks
+	return fk, nil
+}
+
+// forgetKeys removes the keys kept for the entry of spec name that
 // certform forget dropped: the rows of a shared state (every row of the
 // name in its workspace, which is that one entry's; no identity needed to
-// remove them), or the key files in keyDir (keys/ beside the state file
-// when empty; a folder that does not exist holds none) that the entry
-// records: its key, its previous keys and the key of its intent. Other key
-// files of the same name stay: another state file in the same folder
-// shares keys/ and may hold them. It returns how many it removed.
-func forgetKeys(store *state.Store, loc stateLocation, keyDir, name string, e *state.Entry) (int, error) {
-	if loc.Shared() {
+// remove them), or the key files fk.fps in fk.ks. Other key files of the
+// same name stay: another state file in the same folder shares keys/ and
+// may hold them. It returns how many it removed.
+func forgetKeys(store *state.Store, fk *forgetKeyStore, name string) (int, error) {
+	if fk.shared {
 		b, ok := store.Backend().(interface{ DeleteSealedKeys(string) (int64, error) })
 		if !ok {
 			return 0, nil
@@ -228,21 +269,10 @@ func forgetKeys(store *state.Store, loc stateLocation, keyDir, name string, e *s
 		n, err := b.DeleteSealedKeys(name)
 		return int(n), err
 	}
-	fps := entryKeys(e)
-	if len(fps) == 0 {
+	if fk.ks == nil {
 		return 0, nil
 	}
-	if keyDir == "" {
-		keyDir = filepath.Join(filepath.Dir(store.Path()), "keys")
-	}
-	if _, err := os.Lstat(keyDir); errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
-	}
-	ks, err := keys.OpenStore(keyDir)
-	if err != nil {
-		return 0, err
-	}
-	return ks.DeleteKeys(name, fps)
+	return fk.ks.DeleteKeys(name, fk.fps)
 }
 
 // entryKeys returns the CSR fingerprints of the keys e records (its key,
@@ -268,16 +298,42 @@ func entryKeys(e *state.Entry) []string {
 	return fps
 }
 
-// removeForgottenKeys removes the keys of e, the entry of name that forget
-// dropped from the state (forgetKeys), says how many, and returns forget's
-// exit code.
-func removeForgottenKeys(stdout, stderr io.Writer, store *state.Store, loc stateLocation, keyDir, name string, e *state.Entry) int {
-	n, err := forgetKeys(store, loc, keyDir, name, e)
+// removeForgottenKeys removes the keys of the entry of name that forget
+// dropped from the state (forgetKeys, in fk opened before), says how many,
+// and returns forget's exit code. A key folder that does not exist while
+// the entry recorded keys is a warning naming it and the fingerprints; a
+// removal that fails lists the key files still there, which no state
+// records any more.
+func removeForgottenKeys(stdout, stderr io.Writer, store *state.Store, fk *forgetKeyStore, name string) int {
+	if !fk.shared && fk.ks == nil && len(fk.fps) > 0 {
+		plural := ""
+		if len(fk.fps) > 1 {
+			plural = "s"
+		}
+		fmt.Fprintf(stderr, "certform forget: warning: the key directory %s does not exist, so no key of %s was removed; its entry recorded %s (CSR fingerprint%s %s)\n"+
+			"hint: if apply kept them elsewhere (--key-dir or CERTFORM_KEY_DIR), remove %s.FINGERPRINT.key.pem there\n",
+			fk.dir, name, view.CountOf(len(fk.fps), "key"), plural, strings.Join(fk.fps, ", "), name)
+		return exitOK
+	}
+	n, err := forgetKeys(store, fk, name)
 	if n > 0 {
 		fmt.Fprintf(stdout, "Removed %s of %s from the key store.\n", view.CountOf(n, "private key"), name)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "certform forget: %s is forgotten, but removing its keys failed: %v\n", name, err)
+		if fk.ks != nil {
+			var left []string
+			for _, fp := range fk.fps {
+				if p, perr := fk.ks.KeyPath(name, fp); perr == nil {
+					if _, serr := os.Lstat(p); serr == nil {
+						left = append(left, p)
+					}
+				}
+			}
+			if len(left) > 0 {
+				fmt.Fprintf(stderr, "hint: no state records these key files of %s any more; remove them by hand:\n  %s\n", name, strings.Join(left, "\n  "))
+			}
+		}
 		return exitError
 	}
 	return exitOK
