@@ -297,7 +297,8 @@ func (r *Reconciler) planValidations(ctx context.Context, api DCVAPI, c *Cycle, 
 }
 
 // validatedNotes rewrites the hint of a waiting note that asks a person to
-// publish what certform publishes itself (a spec with validate steps).
+// publish (or, for http-token, serve) what certform publishes itself (a
+// spec with validate steps).
 func validatedNotes(p *Plan) {
 	validating := map[string]bool{}
 	for _, a := range p.Actions {
@@ -306,7 +307,7 @@ func validatedNotes(p *Plan) {
 		}
 	}
 	for i, n := range p.Notes {
-		if validating[n.Name] && (n.Kind == NoteWaiting || n.Kind == NotePending) && strings.Contains(n.Hint, "publish") {
+		if validating[n.Name] && (n.Kind == NoteWaiting || n.Kind == NotePending) && (strings.Contains(n.Hint, "publish") || strings.HasPrefix(n.Hint, "serve the token")) {
 			p.Notes[i].Hint = "certform publishes the value through the DCV config (the validate steps above), asks CertCentral to check it, and removes it"
 		}
 	}

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/certform/certform/dcv"
 	"github.com/certform/certform/digicert/digicerttest"
 	"github.com/certform/certform/internal/dnstest"
+	"github.com/certform/certform/spec"
 	"github.com/certform/certform/state"
 	"github.com/google/go-cmp/cmp"
 )
@@ -347,5 +349,73 @@ func TestDCV_failureBacksOff(t *testing.T) {
 	r.cfg.SetProvider("corp", &dcv.RFC2136{Server: r.ns.Addr, Key: r.ns.KeyName, Algorithm: r.ns.Algorithm, Secret: dcv.Secret(r.ns.Secret)})
 	if _, results = r.dcvCycle(); !cmp.Equal(results, []string{fmt.Sprintf("validate a: validated a.example.com (order %d: issued)", idA)}) {
 		t.Fatalf("after the backoff: %v", results)
+	}
+}
+
+// TestDCV_summaryCountsSteps: the summary line counts validate and
+// revalidate steps, and a plan without them keeps its line as it was.
+func TestDCV_summaryCountsSteps(t *testing.T) {
+	validate := Action{Kind: KindValidate, Name: "d-example-org", OrderID: 100001,
+		Validation: &ValidationStep{DNSName: "shop.example.org", Method: "http-token", Zone: "example.org", Provider: "web"}}
+	for _, tc := range []struct {
+		actions  []Action
+		want     string
+		wantJSON string
+	}{
+		{nil, "Plan: 0 to order, 0 to update, 0 to revoke.", `{"order":0,"update":0,"revoke":0,"adopt":0}`},
+		{[]Action{validate}, "Plan: 0 to order, 0 to update, 0 to revoke, 1 to validate.",
+			`{"order":0,"update":0,"revoke":0,"adopt":0,"validate":1}`},
+		{[]Action{{Kind: KindOrder, Name: "a"}, validate, validate, {Kind: KindRevalidate, Name: "a"}},
+			"Plan: 1 to order, 0 to update, 0 to revoke, 2 to validate, 1 to revalidate.",
+			`{"order":1,"update":0,"revoke":0,"adopt":0,"validate":2,"revalidate":1}`},
+	} {
+		p := &Plan{Actions: tc.actions}
+		if got := p.Summary(); got != tc.want {
+			t.Errorf("Summary() = %q, want %q", got, tc.want)
+		}
+		var out bytes.Buffer
+		if err := p.WriteJSON(&out, nil); err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			Summary json.RawMessage `json:"summary"`
+		}
+		if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+			t.Fatal(err)
+		}
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, doc.Summary); err != nil {
+			t.Fatal(err)
+		}
+		if compact.String() != tc.wantJSON {
+			t.Errorf("JSON summary %s, want %s", compact.String(), tc.wantJSON)
+		}
+	}
+}
+
+// TestDCV_waitingHintHTTPToken: an http-token order that certform
+// validates through the DCV config (a webroot provider) gets the hint that
+// certform serves the token; without validate steps the note keeps the
+// person's instructions.
+func TestDCV_waitingHintHTTPToken(t *testing.T) {
+	e := &state.Entry{OrderID: 100001, DCVToken: "tok", DCVMethod: "http-token"}
+	d := &spec.Order{Name: "d-example-org", CommonName: "shop.example.org"}
+	plan := func(steps bool) *Plan {
+		msg, hint := waitingNote(e, d, "pending", waitingFor["pending"])
+		p := &Plan{Notes: []Note{{Kind: NoteWaiting, Name: "d-example-org", OrderID: 100001, Message: msg, Hint: hint}}}
+		if steps {
+			p.Actions = []Action{{Kind: KindValidate, Name: "d-example-org", OrderID: 100001,
+				Validation: &ValidationStep{DNSName: "shop.example.org", Method: "http-token", Zone: "example.org", Provider: "web"}}}
+		}
+		validatedNotes(p)
+		return p
+	}
+	const automated = "certform publishes the value through the DCV config (the validate steps above), asks CertCentral to check it, and removes it"
+	if got := plan(true).Notes[0].Hint; got != automated {
+		t.Errorf("hint with validate steps:\n%s\nwant\n%s", got, automated)
+	}
+	const manual = "serve the token at http://NAME/.well-known/pki-validation/fileauth.txt for each name; CertCentral then validates, and certform reads the order again every cycle"
+	if got := plan(false).Notes[0].Hint; got != manual {
+		t.Errorf("hint without validate steps:\n%s\nwant\n%s", got, manual)
 	}
 }

@@ -219,38 +219,57 @@ type Plan struct {
 
 // Counts returns the numbers in the plan's summary line.
 func (p *Plan) Counts() (order, update, revoke int) {
-	order, update, revoke, _ = p.counts()
-	return
+	n := p.counts()
+	return n.order, n.update, n.revoke
 }
 
-// counts returns Counts and the number of adoptions.
-func (p *Plan) counts() (order, update, revoke, adopt int) {
+// planCounts are the numbers of the plan's summary line.
+type planCounts struct {
+	order, update, revoke, adopt int
+	// validate and revalidate count the DCV steps (KindValidate,
+	// KindRevalidate): no money, no change to an order, but calls.
+	validate, revalidate int
+}
+
+// counts returns Counts, the number of adoptions and of DCV steps.
+func (p *Plan) counts() (n planCounts) {
 	for _, a := range p.Actions {
 		switch a.Kind {
 		case KindAdopt:
-			adopt++
+			n.adopt++
 		case KindOrder, KindRenew:
-			order++
+			n.order++
 		case KindSetCT, KindSetAutoReissue, KindReissue, KindAdoptRenewal:
-			update++
+			n.update++
 		case KindRevoke:
-			revoke++
+			n.revoke++
+		case KindValidate:
+			n.validate++
+		case KindRevalidate:
+			n.revalidate++
 		}
 	}
 	return
 }
 
 // Summary returns "Plan: 2 to order, 1 to update, 0 to revoke.", with
-// "N to adopt, " first when the plan adopts orders. Orders count new
+// "N to adopt, " first when the plan adopts orders, and ", N to validate"
+// and ", N to revalidate" last when it has DCV steps. Orders count new
 // orders and renewals (both cost money); updates count calls: a spec whose
 // CT and auto-reissue both change counts 2.
 func (p *Plan) Summary() string {
-	o, u, r, a := p.counts()
-	adopt := ""
-	if a > 0 {
-		adopt = fmt.Sprintf("%d to adopt, ", a)
+	n := p.counts()
+	adopt, dcv := "", ""
+	if n.adopt > 0 {
+		adopt = fmt.Sprintf("%d to adopt, ", n.adopt)
 	}
-	return fmt.Sprintf("Plan: %s%d to order, %d to update, %d to revoke.", adopt, o, u, r)
+	if n.validate > 0 {
+		dcv += fmt.Sprintf(", %d to validate", n.validate)
+	}
+	if n.revalidate > 0 {
+		dcv += fmt.Sprintf(", %d to revalidate", n.revalidate)
+	}
+	return fmt.Sprintf("Plan: %s%d to order, %d to update, %d to revoke%s.", adopt, n.order, n.update, n.revoke, dcv)
 }
 
 // observed is what CertCentral reported for an order in a refresh.

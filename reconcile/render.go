@@ -251,12 +251,15 @@ type JSONResult struct {
 }
 
 // JSONSummary counts the calls by kind: Order counts new orders and
-// renewals, Adopt the orders adopted by order_id.
+// renewals, Adopt the orders adopted by order_id, Validate and Revalidate
+// the domain validation steps (present only when not zero).
 type JSONSummary struct {
-	Order  int `json:"order"`
-	Update int `json:"update"`
-	Revoke int `json:"revoke"`
-	Adopt  int `json:"adopt"`
+	Order      int `json:"order"`
+	Update     int `json:"update"`
+	Revoke     int `json:"revoke"`
+	Adopt      int `json:"adopt"`
+	Validate   int `json:"validate,omitempty"`
+	Revalidate int `json:"revalidate,omitempty"`
 }
 
 // WriteJSON writes the plan and the spec errors as a JSONPlan.
@@ -267,9 +270,9 @@ func (p *Plan) WriteJSON(w io.Writer, specErrors []*spec.Error) error {
 // WriteJSONResults writes the plan, the spec errors and what Apply did as
 // a JSONPlan.
 func (p *Plan) WriteJSONResults(w io.Writer, specErrors []*spec.Error, results []Result) error {
-	o, u, r, ad := p.counts()
+	n := p.counts()
 	out := JSONPlan{FormatVersion: 1, Actions: p.Actions, Blocked: p.Blocked, Notes: p.Notes, Errors: specErrors,
-		Summary: JSONSummary{Order: o, Update: u, Revoke: r, Adopt: ad}}
+		Summary: JSONSummary{Order: n.order, Update: n.update, Revoke: n.revoke, Adopt: n.adopt, Validate: n.validate, Revalidate: n.revalidate}}
 	for _, res := range results {
 		jr := JSONResult{Kind: res.Action.Kind, Name: res.Action.Name, OrderID: res.Action.OrderID, OK: res.Err == nil, Detail: res.Detail}
 		if res.Err != nil {

@@ -962,8 +962,10 @@ func (l *fileCtx) loadDoc(fr *fileResult, rel string, b *yaml.Node, chain []*def
 	switch {
 	case halfRead:
 	case broken != nil && name != "":
+		d.errs = withoutRequired(d.errs)
 		d.add(b, "", "spec %q not loaded: fix the errors in %s first", name, broken.rel)
 	case broken != nil:
+		d.errs = withoutRequired(d.errs)
 		d.add(b, "", "spec not loaded: fix the errors in %s first", broken.rel)
 	case len(d.errs) == 0 && o != nil:
 		if o.sources == nil {
@@ -981,6 +983,22 @@ func (l *fileCtx) loadDoc(fr *fileResult, rel string, b *yaml.Node, chain []*def
 	if name != "" {
 		fr.invalid = append(fr.invalid, name)
 	}
+}
+
+// withoutRequired drops the "is required" errors of a spec below a broken
+// defaults file for the keys the defaults could supply (a key defaults may
+// set, and csr, which key_type in the defaults replaces): the error to fix
+// is theirs. The spec's other errors stay.
+func withoutRequired(errs []*Error) []*Error {
+	kept := errs[:0]
+	for _, e := range errs {
+		f := keys[e.Field]
+		if strings.HasPrefix(e.Msg, "is required:") && (e.Field == "csr" || f != nil && !f.noDefaults) {
+			continue
+		}
+		kept = append(kept, e)
+	}
+	return kept
 }
 
 // docName reads a document's name key, if it is a string.

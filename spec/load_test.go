@@ -304,6 +304,25 @@ func TestLoad_rules(t *testing.T) {
 			valid: []string{"b"},
 		},
 		{
+			// The keys the broken defaults would have supplied are not
+			// reported missing (api-example-com): only the defaults are
+			// to fix. A spec's own errors are still reported, and so is a
+			// required key that no defaults file may set (b).
+			name: "broken defaults, specs relying on them",
+			files: map[string]string{
+				"defaults.yaml": "organization_id: 112233\nkey_type: ecdsa-p256\nproduct: [ov\n",
+				"a.yaml":        "name: api-example-com\ncommon_name: api.example.com\n",
+				"b.yaml":        "name: b\ndisable_cts: true\n",
+			},
+			want: []string{
+				`a.yaml:1:1: spec "api-example-com" not loaded: fix the errors in defaults.yaml first`,
+				`b.yaml:1:1: spec "b" not loaded: fix the errors in defaults.yaml first`,
+				"b.yaml:1:1: common_name: is required: the domain the certificate secures, such as `common_name: shop.example.com`",
+				"b.yaml:2:1: disable_cts: unknown key; did you mean disable_ct?",
+				"defaults.yaml:2:1: invalid YAML: did not find expected ',' or ']'",
+			},
+		},
+		{
 			name: "duplicates name both files",
 			files: map[string]string{
 				"x/a.yaml": base + good,
