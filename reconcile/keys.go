@@ -78,7 +78,8 @@ func blockKeylessFrom(p *Plan, from int) {
 // (in, may be nil) when an earlier attempt made one, so that a re-send
 // carries the first attempt's CSR (also when the spec's names changed
 // since: the re-send is the first request, names and CSR), else a new key, or the entry's current key
-// (cur) when reuse is set (key_rotation: never). fresh reports whether the
+// (cur) when reuse is set (key_rotation: never) and cur is of the spec's
+// key_type (a key_type change makes a new key). fresh reports whether the
 // key file was written by this call for a new CSR (to remove when the
 // request is refused).
 func (ap *applier) requestKey(name string, o *spec.Order, in *state.Intent, cur *state.KeyRecord, reuse bool) (csrPEM string, rec *state.KeyRecord, fresh bool, err error) {
@@ -100,7 +101,7 @@ func (ap *applier) requestKey(name string, o *spec.Order, in *state.Intent, cur 
 			return in.CSR, in.Key, false, nil
 		}
 		rec = &state.KeyRecord{Type: in.Key.Type, PublicKeySHA256: in.Key.PublicKeySHA256, CreatedAt: in.Key.CreatedAt}
-	case reuse && cur != nil:
+	case reuse && cur != nil && cur.Type == string(o.KeyType):
 		k, err = ap.storedKey(name, cur)
 		if err != nil {
 			return "", nil, false, err
