@@ -43,44 +43,89 @@ func (r *keyRig) wantRSA2048(first state.KeyRecord) {
 	}
 }
 
-// TestKeysR7_typeChangeReissueNever: key_rotation: never keeps a key of the
-// spec's key_type only; a key_type change reissues with a new key of the
-// new type.
-func TestKeysR7_typeChangeReissueNever(t *testing.T) {
-	r := newKeyRig(t)
-	r.typedSpec("shop", "ecdsa-p256")
-	r.run(true)
-	first := *r.entry("shop").Key
-	r.typedSpec("shop", "rsa-2048")
-	r.clock.Add(time.Minute)
-	if res, _ := r.run(true); len(res) != 1 || !strings.HasPrefix(res[0], "reissue shop: reissue requested") {
-		t.Fatalf("results: %q", res)
+// TestKeysR7_typeChangeNever: key_rotation: never keeps a key of the
+// spec's key_type only. A key_type change reissues with a new key of the
+// new type; a renewal of an entry whose key is not of the spec's key_type
+// (a state written before the fix, its key_type already recorded) is
+// ordered with a new key of the spec's type.
+func TestKeysR7_typeChangeNever(t *testing.T) {
+	for _, renew := range []bool{false, true} {
+		t.Run(fmt.Sprintf("renew=%v", renew), func(t *testing.T) {
+			r := newKeyRig(t)
+			r.typedSpec("shop", "ecdsa-p256")
+			r.run(true)
+			first := *r.entry("shop").Key
+			r.typedSpec("shop", "rsa-2048")
+			want := "reissue shop: reissue requested"
+			if renew {
+				if err := r.store.Update("shop", func(e *state.Entry) bool {
+					e.Fixed["key_type"] = "rsa-2048"
+					e.Fingerprint = spec.Fingerprint(e.Fixed)
+					return true
+				}); err != nil {
+					t.Fatal(err)
+				}
+				r.endsIn("shop", 10*24*time.Hour)
+				want = "renew shop: renewed as order "
+			}
+			r.clock.Add(time.Minute)
+			if res, _ := r.run(true); len(res) != 1 || !strings.HasPrefix(res[0], want) {
+				t.Fatalf("results: %q", res)
+			}
+			r.wantRSA2048(first)
+		})
 	}
-	r.wantRSA2048(first)
 }
 
-// TestKeysR7_typeChangeRenewalNever: a renewal under key_rotation: never of
-// an entry whose key is not of the spec's key_type (a state written before
-// the fix) is ordered with a new key of the spec's type.
-func TestKeysR7_typeChangeRenewalNever(t *testing.T) {
-	r := newKeyRig(t)
-	r.typedSpec("shop", "ecdsa-p256")
-	r.run(true)
-	first := *r.entry("shop").Key
-	r.typedSpec("shop", "rsa-2048")
-	if err := r.store.Update("shop", func(e *state.Entry) bool {
-		e.Fixed["key_type"] = "rsa-2048"
-		e.Fingerprint = spec.Fingerprint(e.Fixed)
-		return true
-	}); err != nil {
-		t.Fatal(err)
+// TestKeysR7_rejectedReissueRestoresKey: a reissue with a new key that
+// CertCentral rejected leaves the first key's certificate in place: the
+// state's key is the first key again, the rejected key leaves the entry
+// and the key store, and a later reissue under key_rotation: never keeps
+// the first key.
+func TestKeysR7_rejectedReissueRestoresKey(t *testing.T) {
+	for _, certDir := range []bool{true, false} {
+		t.Run(fmt.Sprintf("certDir=%v", certDir), func(t *testing.T) {
+			r := newKeyRig(t, digicerttest.WithReissueHold())
+			if !certDir {
+				r.certDir = ""
+			}
+			first, _ := r.reissueRotated()
+			e := r.entry("shop")
+			if len(e.PreviousKeys) != 1 || e.PreviousKeys[0].CSRFingerprint != first {
+				t.Fatalf("previous keys while pending: %+v", e.PreviousKeys)
+			}
+			firstRec := e.PreviousKeys[0]
+			r.srv.RejectReissue(e.OrderID)
+			r.clock.Add(time.Minute)
+			r.run(true)
+			e = r.entry("shop")
+			if e.ReissueRejected == nil || e.Status != "issued" {
+				t.Fatalf("entry: %+v", e)
+			}
+			if e.Key == nil || *e.Key != firstRec || e.PreviousKeys != nil || e.ReissuedKeyFrom != nil {
+				t.Fatalf("key %+v, previous %+v, reissued from %+v; want key %+v and no previous", e.Key, e.PreviousKeys, e.ReissuedKeyFrom, firstRec)
+			}
+			wantLines(t, "stored keys after the rejection", r.storedKeys(), []string{"shop/" + first})
+			// Ask again for other names, keeping the key.
+			r.keySpec("shop", "key_rotation: never", "dns_names: [api.shop.example.com]")
+			r.clock.Add(time.Minute)
+			if res, _ := r.run(true); len(res) != 1 || !strings.HasPrefix(res[0], "reissue shop: reissue requested") {
+				t.Fatalf("results: %q", res)
+			}
+			csrs := r.sentCSRs()
+			if len(csrs) != 3 {
+				t.Fatalf("%d CSRs sent, want 3", len(csrs))
+			}
+			k, err := r.keys.Get("shop", first)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !k.MatchesPublic(parseCSR(t, csrs[2]).PublicKey) {
+				t.Fatal("the reissue after the rejection is not for the first key")
+			}
+			if e := r.entry("shop"); e.Key.PublicKeySHA256 != firstRec.PublicKeySHA256 || e.Key.CSRFingerprint != keys.CSRFingerprint(csrs[2]) {
+				t.Fatalf("key after the second reissue %+v, first %+v", e.Key, firstRec)
+			}
+		})
 	}
-	r.endsIn("shop", 10*24*time.Hour)
-	r.clock.Add(time.Minute)
-	if res, _ := r.run(true); len(res) != 1 || !strings.HasPrefix(res[0], "renew shop: renewed as order ") {
-		t.Fatalf("results: %q", res)
-	}
-	r.wantRSA2048(first)
 }
-
-var _ = digicerttest.WithReissueHold
