@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"context"
 	"crypto/rsa"
 	"fmt"
 	"os"
@@ -43,6 +44,44 @@ func (r *keyRig) wantRSA2048(first state.KeyRecord) {
 	}
 }
 
+// recordedKeyType records kt as the key_type of name's order, as the state
+// written by a reissue for a key_type change before the fix was (its key
+// of the old type).
+func (r *keyRig) recordedKeyType(name, kt string) {
+	r.t.Helper()
+	if err := r.store.Update(name, func(e *state.Entry) bool {
+		e.Fixed["key_type"] = kt
+		e.Fingerprint = spec.Fingerprint(e.Fixed)
+		return true
+	}); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// TestKeysR7_typeMismatchPlansKeyReissue: a state whose key is not of the
+// spec's key_type (written by a reissue for a key_type change before the
+// fix, which kept the old key) plans a reissue with a key of the spec's
+// type (reason key), not "No calls to make".
+func TestKeysR7_typeMismatchPlansKeyReissue(t *testing.T) {
+	t.Skip("needs the plan.go change in foreignKey (r7-keyfix report): plan.go is not this branch's")
+	r := newKeyRig(t)
+	r.typedSpec("shop", "ecdsa-p256")
+	r.run(true)
+	first := *r.entry("shop").Key
+	r.typedSpec("shop", "rsa-2048")
+	r.recordedKeyType("shop", "rsa-2048")
+	r.clock.Add(time.Minute)
+	rec := r.reconciler(1)
+	rec.Observe, rec.Keys = true, r.keys
+	if c, err := rec.Prepare(context.Background(), CycleOptions{}); err != nil || len(c.Plan.Actions) != 1 || c.Plan.Actions[0].Reason != ReissueKey {
+		t.Fatalf("plan: %+v, error %v", c, err)
+	}
+	if res, _ := r.run(true); len(res) != 1 || !strings.HasPrefix(res[0], "reissue shop: reissue requested") {
+		t.Fatalf("results: %q", res)
+	}
+	r.wantRSA2048(first)
+}
+
 // TestKeysR7_typeChangeNever: key_rotation: never keeps a key of the
 // spec's key_type only. A key_type change reissues with a new key of the
 // new type; a renewal of an entry whose key is not of the spec's key_type
@@ -58,13 +97,7 @@ func TestKeysR7_typeChangeNever(t *testing.T) {
 			r.typedSpec("shop", "rsa-2048")
 			want := "reissue shop: reissue requested"
 			if renew {
-				if err := r.store.Update("shop", func(e *state.Entry) bool {
-					e.Fixed["key_type"] = "rsa-2048"
-					e.Fingerprint = spec.Fingerprint(e.Fixed)
-					return true
-				}); err != nil {
-					t.Fatal(err)
-				}
+				r.recordedKeyType("shop", "rsa-2048")
 				r.endsIn("shop", 10*24*time.Hour)
 				want = "renew shop: renewed as order "
 			}
