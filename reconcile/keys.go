@@ -5,6 +5,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/certform/certform/keys"
 	"github.com/certform/certform/spec"
@@ -78,7 +79,8 @@ func blockKeylessFrom(p *Plan, from int) {
 // (in, may be nil) when an earlier attempt made one, so that a re-send
 // carries the first attempt's CSR (also when the spec's names changed
 // since: the re-send is the first request, names and CSR), else a new key, or the entry's current key
-// (cur) when reuse is set (key_rotation: never). fresh reports whether the
+// (cur) when reuse is set (key_rotation: never) and cur is of the spec's
+// key_type (a key_type change makes a new key). fresh reports whether the
 // key file was written by this call for a new CSR (to remove when the
 // request is refused).
 func (ap *applier) requestKey(name string, o *spec.Order, in *state.Intent, cur *state.KeyRecord, reuse bool) (csrPEM string, rec *state.KeyRecord, fresh bool, err error) {
@@ -100,7 +102,7 @@ func (ap *applier) requestKey(name string, o *spec.Order, in *state.Intent, cur 
 			return in.CSR, in.Key, false, nil
 		}
 		rec = &state.KeyRecord{Type: in.Key.Type, PublicKeySHA256: in.Key.PublicKeySHA256, CreatedAt: in.Key.CreatedAt}
-	case reuse && cur != nil:
+	case reuse && cur != nil && cur.Type == string(o.KeyType):
 		k, err = ap.storedKey(name, cur)
 		if err != nil {
 			return "", nil, false, err
@@ -184,6 +186,50 @@ func takeKey(e *state.Entry, rec *state.KeyRecord) {
 	}
 	k := *rec
 	e.Key = &k
+}
+
+// restoreReissuedKey puts back, when CertCentral rejected certform's
+// reissue of e's order (see recordRejection), the key of the certificate
+// left in place (ReissuedKeyFrom) as the entry's key, out of its previous
+// keys; the rejected reissue's key leaves the entry. It returns that key
+// when nothing in the entry records it any more (its file is removed
+// once the state is saved, see dropRejectedKeys); nil when the reissue
+// kept the entry's key, or the entry had none before it.
+func restoreReissuedKey(e *state.Entry) *state.KeyRecord {
+	from := e.ReissuedKeyFrom
+	e.ReissuedKeyFrom = nil
+	if from == nil || e.Key == nil || e.Key.CSRFingerprint == from.CSRFingerprint {
+		return nil
+	}
+	rejected := *e.Key
+	k := *from
+	e.Key = &k
+	e.PreviousKeys = slices.DeleteFunc(e.PreviousKeys, func(p state.KeyRecord) bool { return p.CSRFingerprint == from.CSRFingerprint })
+	if len(e.PreviousKeys) == 0 {
+		e.PreviousKeys = nil
+	}
+	if keyInUse(e, rejected.CSRFingerprint) {
+		return nil
+	}
+	return &rejected
+}
+
+// dropRejectedKeys removes from the key store, once the state is saved,
+// the keys of rejected reissues that restoreReissuedKey dropped from
+// their entries, by spec name; a key an entry records again is kept, and
+// a failure is logged (the file or row stays).
+func (r *Reconciler) dropRejectedKeys(dropped map[string]state.KeyRecord) {
+	if r.Keys == nil {
+		return
+	}
+	for name, k := range dropped {
+		if keyInUse(r.Store.Entry(name), k.CSRFingerprint) {
+			continue
+		}
+		if err := r.Keys.Delete(name, k.CSRFingerprint); err != nil && !errors.Is(err, keys.ErrNotFound) {
+			r.logger().Warn("removing the key of a rejected reissue failed", "spec", name, "csr_fingerprint", k.CSRFingerprint, "error", err)
+		}
+	}
 }
 
 // decodeCSR parses a PEM CSR; ok is false when it does not parse.

@@ -45,6 +45,10 @@ type observation struct {
 	// rejected are the orders, by spec name, whose pending reissue by
 	// certform CertCentral rejected (see rejectedReissues).
 	rejected map[string]bool
+	// rejectedKeys are, by spec name, the keys of rejected reissues that
+	// recording the observation dropped from their entries (see
+	// restoreReissuedKey): removed from the key store once it is saved.
+	rejectedKeys map[string]state.KeyRecord
 	// began is when the observation started: a complete one saw every
 	// change up to then (its reads came after), so the state's
 	// ObservedAt moves to began, never to when the reads ended; a change
@@ -280,6 +284,9 @@ func (r *Reconciler) saveObservation(known *state.File, ob *observation, revokeR
 		return false, nil
 	}
 	err := recordObservation(r.Store, ob, revokeRequests, ob.at(now))
+	if err == nil {
+		r.dropRejectedKeys(ob.rejectedKeys)
+	}
 	if err == nil && ob.complete {
 		r.seen.observedAt = time.Time{}
 	}
@@ -306,6 +313,12 @@ func applyObservation(f *state.File, ob *observation, revokeRequests map[string]
 		recordOrder(e, o, now)
 		if ob.rejected[name] && e.ReissuedFrom != 0 {
 			recordRejection(e, now)
+			if k := restoreReissuedKey(e); k != nil {
+				if ob.rejectedKeys == nil {
+					ob.rejectedKeys = map[string]state.KeyRecord{}
+				}
+				ob.rejectedKeys[name] = *k
+			}
 		}
 
 		if e.Revoke != nil && e.Revoke.Status != "approved" {
@@ -347,7 +360,7 @@ func recordOrder(e *state.Entry, o *digicert.Order, now time.Time) {
 		if e.ReissuedFrom != 0 && c.ID != e.ReissuedFrom && o.Status != "reissue_pending" {
 			// certform's reissue is issued (a pending one may show its
 			// certificate's id already, and go back if rejected).
-			e.ReissuedAt, e.ReissuedFrom, e.ReissuedUndo = time.Time{}, 0, nil
+			e.ReissuedAt, e.ReissuedFrom, e.ReissuedUndo, e.ReissuedKeyFrom = time.Time{}, 0, nil, nil
 		}
 		if c.SerialNumber != "" || another {
 			e.SerialNumber = canonicalSerial(c.SerialNumber)

@@ -247,11 +247,17 @@ func (ap *applier) settleReissue(ctx context.Context, a Action, in *state.Intent
 // the fingerprint follows; the order is reissue_pending, so that every
 // cycle reads it until CertCentral shows the new certificate. key, when
 // not nil, is the key the reissue was made with: it becomes the entry's,
-// and the one it had is kept until the new certificate is delivered.
+// and the one it had is kept until the new certificate is delivered (and
+// in ReissuedKeyFrom, for a rejection to put it back).
 func (ap *applier) recordReissueFixed(name string, fixed map[string]string, fingerprint string, from int, key *state.KeyRecord) error {
 	now := ap.now()
 	return ap.Store.Update(name, func(e *state.Entry) bool {
 		e.Intent = nil
+		e.ReissuedKeyFrom = nil
+		if key != nil && e.Key != nil && e.Key.CSRFingerprint != key.CSRFingerprint {
+			from := *e.Key
+			e.ReissuedKeyFrom = &from
+		}
 		takeKey(e, key)
 		merged := maps.Clone(e.Fixed)
 		if merged == nil {

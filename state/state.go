@@ -119,6 +119,11 @@ type Entry struct {
 	// reissuable fixed fields the order had before it: a rejected reissue
 	// puts them back into Fixed.
 	ReissuedUndo map[string]string `json:"reissued_undo,omitempty"`
+	// ReissuedKeyFrom is, while certform's reissue with a key other than
+	// Key's is pending, the key of the certificate it replaces (Key before
+	// the reissue): a rejected reissue puts it back as Key. Nil when the
+	// entry had no key then.
+	ReissuedKeyFrom *KeyRecord `json:"reissued_key_from,omitempty"`
 	// ReissueRejected is certform's last reissue of the order that
 	// CertCentral rejected: it is not asked again while the spec asks for
 	// the same content.
@@ -1100,6 +1105,10 @@ func cloneEntry(e *Entry) *Entry {
 	c.PreviousOrderIDs = slices.Clone(e.PreviousOrderIDs)
 	c.Names = slices.Clone(e.Names)
 	c.ReissuedUndo = cloneMap(e.ReissuedUndo)
+	if e.ReissuedKeyFrom != nil {
+		k := *e.ReissuedKeyFrom
+		c.ReissuedKeyFrom = &k
+	}
 	if e.ReissueRejected != nil {
 		rj := *e.ReissueRejected
 		rj.Fixed, rj.Names, rj.Changed = cloneMap(rj.Fixed), slices.Clone(rj.Names), slices.Clone(rj.Changed)
