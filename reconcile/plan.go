@@ -1655,10 +1655,11 @@ func plural(n int, word string) string {
 // be for a key that is neither the spec CSR's nor one certform holds for
 // the spec: delivery found it so (ForeignKeyCertificateID), or the spec
 // has key_type and certform holds no key for the order (one imported or
-// adopted).
+// adopted) or only one of another type (a state an older certform wrote
+// when a key_type change reissued with the old key).
 func foreignKey(d *spec.Order, e *state.Entry) bool {
 	if e.ForeignKeyCertificateID != 0 && e.ForeignKeyCertificateID == e.CertificateID {
 		return true
 	}
-	return d.KeyType != "" && !d.HasCSR() && e.Key == nil && e.Intent == nil
+	return d.KeyType != "" && !d.HasCSR() && e.Intent == nil && (e.Key == nil || e.Key.Type != string(d.KeyType))
 }
