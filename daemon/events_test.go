@@ -181,6 +181,50 @@ func TestDaemon_notifyCycleFailed(t *testing.T) {
 	}
 }
 
+// TestDaemon_notifyOutageOnce: an outage whose errors differ only in
+// addresses, ports, counts and durations is one cause: with failed_after
+// 1, three failed cycles send one failed event, a different cause (the
+// key refused) a second, and the same cause a reminder once reminder has
+// passed.
+func TestDaemon_notifyOutageOnce(t *testing.T) {
+	rec := newRecorder()
+	rec.cfg.FailedAfter = 1
+	d, clock, srv := eventRig(t, rec)
+	fail := func(f digicerttest.Fault) []string {
+		t.Helper()
+		srv.ClearFaults()
+		srv.Inject(f)
+		d.cycle(context.Background(), trigger{reasons: []string{reasonRetry}})
+		return rec.take()
+	}
+	const down = "failed : %d cycles in a row failed: CertCentral cannot be reached or refuses the key: digicert: 503 service_unavailable: " +
+		"read tcp 10.0.0.7:%d->10.0.0.9:443: connection reset (gave up after %d attempts in %s)"
+	outage := func(i int) digicerttest.Fault {
+		return digicerttest.Fault{Status: 503, Message: fmt.Sprintf("read tcp 10.0.0.7:%d->10.0.0.9:443: connection reset (gave up after %d attempts in %s)",
+			48812+i, 9+i, []string{"47.846s", "1m2.5s", "850ms"}[i])}
+	}
+	if diff := cmp.Diff([]string{fmt.Sprintf(down, 1, 48812, 9, "47.846s")}, fail(outage(0))); diff != "" {
+		t.Errorf("events of the first failed cycle (-want +got):\n%s", diff)
+	}
+	for i := 1; i < 3; i++ {
+		if got := fail(outage(i)); len(got) != 0 {
+			t.Errorf("events of failed cycle %d, the same outage: %q", i+1, got)
+		}
+	}
+	refused := digicerttest.Fault{Status: 401, Code: "access_denied", Message: "Invalid API key."}
+	const denied = "failed : %d cycles in a row failed: CertCentral cannot be reached or refuses the key: digicert: 401 access_denied: Invalid API key.%s"
+	if diff := cmp.Diff([]string{fmt.Sprintf(denied, 4, "")}, fail(refused)); diff != "" {
+		t.Errorf("events of another cause (-want +got):\n%s", diff)
+	}
+	if got := fail(refused); len(got) != 0 {
+		t.Errorf("events of the same cause again: %q", got)
+	}
+	clock.Advance(rec.cfg.Reminder)
+	if diff := cmp.Diff([]string{fmt.Sprintf(denied, 6, " (reminder)")}, fail(refused)); diff != "" {
+		t.Errorf("events once reminder passed (-want +got):\n%s", diff)
+	}
+}
+
 // dcvEvents returns the dcv_expiring events sent since the last take, as
 // "domain: message" (with what is wrong if one lacks a hint or names a
 // spec or order), and forgets all events.
@@ -307,5 +351,24 @@ func TestDaemon_domainRevalidatedNoEvent(t *testing.T) {
 	want := []string{fmt.Sprintf("domain=example.com,validation=: %v", float64(end.Unix()))}
 	if diff := cmp.Diff(want, servetest.Gauges(t, d.met.Gatherer(), "certform_domain_validation_expiry_timestamp_seconds")); diff != "" {
 		t.Errorf("expiry series (-want +got):\n%s", diff)
+	}
+}
+
+// TestFailureCause: failures that differ only in addresses, ports, counts
+// and durations have one cause (the key of their failed event, a spec's
+// too); another error has another.
+func TestFailureCause(t *testing.T) {
+	same := []string{
+		"renew: Post \"https://[::1]:8443/services/v2/order/certificate/100001/renew\": read tcp [::1]:48812->[::1]:8443: read: connection reset by peer (gave up after 11 attempts in 47.846s)",
+		"renew: Post \"https://[::1]:9443/services/v2/order/certificate/100001/renew\": read tcp [::1]:50001->[::1]:9443: read: connection reset by peer (gave up after 3 attempts in 1m2.5s)",
+		"renew: Post \"https://[::1]:8443/services/v2/order/certificate/100001/renew\": read tcp [::1]:1024->[::1]:8443: read: connection reset by peer (gave up after 2 attempts in 850ms)",
+	}
+	for _, why := range same[1:] {
+		if failureCause(why) != failureCause(same[0]) {
+			t.Errorf("causes differ:\n%s\n%s", failureCause(why), failureCause(same[0]))
+		}
+	}
+	if other := "renew: digicert: 401 access_denied: Invalid API key."; failureCause(other) == failureCause(same[0]) {
+		t.Errorf("%q has the cause of %q", other, same[0])
 	}
 }
