@@ -95,16 +95,22 @@ func (d *Daemon) cycleFailed(why string) {
 }
 
 // causeNoise is what changes from one failure to the next of the same
-// cause: durations (47.846s, 1m30s), then any other number (an address,
-// an ephemeral port, an attempt count, an order id, a time).
-var causeNoise = regexp.MustCompile(`\b(?:[0-9]+(?:\.[0-9]+)?(?:ns|us|µs|ms|h|m|s))+\b|[0-9]+`)
+// cause: the retries of the call that failed ("(gave up after 11
+// attempts in 47.846s)", "(retry cancelled: ...)"), durations (1m30s),
+// then any other number (an address, an ephemeral port, an order id, a
+// time).
+var causeNoise = regexp.MustCompile(` \((?:gave up after |retry cancelled: )[^()]*\)|\b(?:[0-9]+(?:\.[0-9]+)?(?:ns|us|µs|ms|h|m|s))+\b|[0-9]+`)
 
-// failureCause is the cause of a failed event, its key: why without the
-// numbers that change while the cause does not ("read tcp
-// 127.0.0.1:48812->..." and "(gave up after 11 attempts in 47.846s)"), so
-// that an outage sends one event, then reminders, however often the cycle
-// is retried; another cause is another event.
+// failureCause is the cause of a failed event, its key: why from its last
+// CertCentral error on ("digicert: ...": the same failing call whether
+// the check before the cycle or the cycle itself made it), without the
+// text that changes while the cause does not (see causeNoise). So an
+// outage sends one event, then reminders, however often the cycle is
+// retried; another cause is another event.
 func failureCause(why string) string {
+	if i := strings.LastIndex(why, "digicert: "); i >= 0 {
+		why = why[i:]
+	}
 	return causeNoise.ReplaceAllString(why, "#")
 }
 
