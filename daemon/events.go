@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -88,9 +89,29 @@ func (d *Daemon) cycleFailed(why string) {
 	d.events.streak[""]++
 	n, after := d.events.streak[""], d.cfg.Notifier.Config().FailedAfter
 	if n >= after {
-		d.emit("failed\x00\x00"+why, notify.Event{Type: notify.TypeFailed, Message: fmt.Sprintf("%d cycles in a row failed: %s", n, why),
+		d.emit("failed\x00\x00"+failureCause(why), notify.Event{Type: notify.TypeFailed, Message: fmt.Sprintf("%d cycles in a row failed: %s", n, why),
 			Hint: "see /healthz and the daemon's log; certform retries with backoff"})
 	}
+}
+
+// causeNoise is what changes from one failure to the next of the same
+// cause: the retries of the call that failed ("(gave up after 11
+// attempts in 47.846s)", "(retry cancelled: ...)"), durations (1m30s),
+// then any other number (an address, an ephemeral port, an order id, a
+// time).
+var causeNoise = regexp.MustCompile(` \((?:gave up after |retry cancelled: )[^()]*\)|\b(?:[0-9]+(?:\.[0-9]+)?(?:ns|us|µs|ms|h|m|s))+\b|[0-9]+`)
+
+// failureCause is the cause of a failed event, its key: why from its last
+// CertCentral error on ("digicert: ...": the same failing call whether
+// the check before the cycle or the cycle itself made it), without the
+// text that changes while the cause does not (see causeNoise). So an
+// outage sends one event, then reminders, however often the cycle is
+// retried; another cause is another event.
+func failureCause(why string) string {
+	if i := strings.LastIndex(why, "digicert: "); i >= 0 {
+		why = why[i:]
+	}
+	return causeNoise.ReplaceAllString(why, "#")
 }
 
 // cycleWorked starts the count of whole-cycle failures over.
@@ -212,7 +233,7 @@ func (d *Daemon) failedEvents(failures map[string]specFailure, failedAfter int) 
 	for name, f := range failures {
 		d.events.streak[name]++
 		if k := d.events.streak[name]; k >= failedAfter {
-			d.emit(strings.Join([]string{notify.TypeFailed, name, f.why}, "\x00"), notify.Event{Type: notify.TypeFailed, Spec: name, OrderID: f.orderID,
+			d.emit(strings.Join([]string{notify.TypeFailed, name, failureCause(f.why)}, "\x00"), notify.Event{Type: notify.TypeFailed, Spec: name, OrderID: f.orderID,
 				Message: fmt.Sprintf("failed %d cycles in a row: %s", k, f.why), Hint: "see certform status and the daemon's log; certform tries again every cycle"})
 		}
 	}

@@ -181,6 +181,54 @@ func TestDaemon_notifyCycleFailed(t *testing.T) {
 	}
 }
 
+// TestDaemon_notifyOutageOnce: an outage whose errors differ only in
+// addresses, ports, retries and durations is one cause, whether the cycle
+// or the check before it failed: with failed_after 1, three failed cycles
+// send one failed event, a different cause (the key refused) a second,
+// and the same cause a reminder once reminder has passed.
+func TestDaemon_notifyOutageOnce(t *testing.T) {
+	rec := newRecorder()
+	rec.cfg.FailedAfter = 1
+	d, clock, srv := eventRig(t, rec)
+	d.cycle(context.Background(), trigger{reasons: []string{reasonStart}})
+	rec.take()
+	fail := func(f digicerttest.Fault) []string {
+		t.Helper()
+		srv.ClearFaults()
+		srv.Inject(f)
+		d.cycle(context.Background(), trigger{reasons: []string{reasonRetry}})
+		return rec.take()
+	}
+	outage := func(i int) digicerttest.Fault {
+		return digicerttest.Fault{Status: 503, Message: fmt.Sprintf("read tcp 10.0.0.7:%d->10.0.0.9:443: connection reset (gave up after %d attempts in %s)",
+			48812+i, 9+i, []string{"47.846s", "1m2.5s", "850ms"}[i])}
+	}
+	// The first failure is the cycle's, the next ones the check's before
+	// the cycle (CertCentral cannot be reached).
+	want := "failed : 1 cycles in a row failed: reading what changed in CertCentral: digicert: 503 service_unavailable: " +
+		"read tcp 10.0.0.7:48812->10.0.0.9:443: connection reset (gave up after 9 attempts in 47.846s)"
+	if diff := cmp.Diff([]string{want}, fail(outage(0))); diff != "" {
+		t.Errorf("events of the first failed cycle (-want +got):\n%s", diff)
+	}
+	for i := 1; i < 3; i++ {
+		if got := fail(outage(i)); len(got) != 0 {
+			t.Errorf("events of failed cycle %d, the same outage: %q", i+1, got)
+		}
+	}
+	refused := digicerttest.Fault{Status: 401, Code: "access_denied", Message: "Invalid API key."}
+	const denied = "failed : %d cycles in a row failed: CertCentral cannot be reached or refuses the key: digicert: 401 access_denied: Invalid API key.%s"
+	if diff := cmp.Diff([]string{fmt.Sprintf(denied, 4, "")}, fail(refused)); diff != "" {
+		t.Errorf("events of another cause (-want +got):\n%s", diff)
+	}
+	if got := fail(refused); len(got) != 0 {
+		t.Errorf("events of the same cause again: %q", got)
+	}
+	clock.Advance(rec.cfg.Reminder)
+	if diff := cmp.Diff([]string{fmt.Sprintf(denied, 6, " (reminder)")}, fail(refused)); diff != "" {
+		t.Errorf("events once reminder passed (-want +got):\n%s", diff)
+	}
+}
+
 // dcvEvents returns the dcv_expiring events sent since the last take, as
 // "domain: message" (with what is wrong if one lacks a hint or names a
 // spec or order), and forgets all events.
@@ -307,5 +355,33 @@ func TestDaemon_domainRevalidatedNoEvent(t *testing.T) {
 	want := []string{fmt.Sprintf("domain=example.com,validation=: %v", float64(end.Unix()))}
 	if diff := cmp.Diff(want, servetest.Gauges(t, d.met.Gatherer(), "certform_domain_validation_expiry_timestamp_seconds")); diff != "" {
 		t.Errorf("expiry series (-want +got):\n%s", diff)
+	}
+}
+
+// TestFailureCause: failures that differ only in addresses, ports,
+// retries and durations, or in the step that made the failing call (the
+// check before the cycle, the cycle), have one cause (the key of their
+// failed event, a spec's too); another error has another.
+func TestFailureCause(t *testing.T) {
+	const call = "digicert: GET /order/certificate/status-changes: read tcp 127.0.0.1:%d->127.0.0.1:18932: read: connection reset by peer %s"
+	same := []string{
+		"reading what changed in CertCentral: " + fmt.Sprintf(call, 42244, "(gave up after 11 attempts in 55.702s)"),
+		"CertCentral cannot be reached or refuses the key: digicert: CertCentral at http://127.0.0.1:18932/services/v2 did not answer within 15s: " +
+			fmt.Sprintf(call, 60476, "(gave up after 6 attempts in 1m1.248s)"),
+		"reading what changed in CertCentral: " + fmt.Sprintf(call, 60310, "(retry cancelled: context canceled)"),
+	}
+	for _, why := range same[1:] {
+		if failureCause(why) != failureCause(same[0]) {
+			t.Errorf("causes differ:\n%s\n%s", failureCause(why), failureCause(same[0]))
+		}
+	}
+	for _, other := range []string{
+		"CertCentral cannot be reached or refuses the key: digicert: 401 access_denied: Invalid API key.",
+		"reading what changed in CertCentral: digicert: GET /order/certificate/status-changes: dial tcp 127.0.0.1:18932: connect: connection refused",
+		"renew: open /var/lib/certform/state.json: permission denied",
+	} {
+		if failureCause(other) == failureCause(same[0]) {
+			t.Errorf("%q has the cause of %q", other, same[0])
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"cmp"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -156,20 +157,20 @@ func Load(path, specDir string) (*Config, error) {
 	l := &loader{path: path, specDir: specDir}
 	raw := l.decodeConfig(data)
 	if raw == nil {
-		return nil, errors.Join(l.errs...)
+		return nil, l.err()
 	}
 	c := &Config{Path: path, FailedAfter: raw.FailedAfter, ExpiringDays: raw.ExpiringDays, DCVExpiringDays: raw.DCVExpiringDays,
 		WaitingHours: raw.WaitingHours, OrderURL: raw.OrderURL, Reminder: DefaultReminder}
 	l.settings(c, raw)
 	if len(raw.Receivers) == 0 && !raw.bad["receivers"] {
-		l.errs = append(l.errs, fmt.Errorf("%s: no receivers; hint: list them under the receivers key", path))
+		l.errs = append(l.errs, problem{err: fmt.Errorf("%s: no receivers; hint: list them under the receivers key", path)})
 	}
 	names := map[string]int{}
 	for _, ry := range raw.Receivers {
 		c.Receivers = append(c.Receivers, l.receiver(ry, names))
 	}
 	if len(l.errs) > 0 {
-		return nil, errors.Join(l.errs...)
+		return nil, l.err()
 	}
 	return c, nil
 }
@@ -177,12 +178,34 @@ func Load(path, specDir string) (*Config, error) {
 // loader collects every problem of the notification config at path.
 type loader struct {
 	path, specDir string
-	errs          []error
+	errs          []problem
+}
+
+// problem is one problem of the config and its line (0: the whole file).
+type problem struct {
+	line int
+	err  error
 }
 
 // at records a problem at a line of the config.
 func (l *loader) at(line int, format string, args ...any) {
-	l.errs = append(l.errs, fmt.Errorf("%s:%d: %s", l.path, line, fmt.Sprintf(format, args...)))
+	l.errs = append(l.errs, problem{line, fmt.Errorf("%s:%d: %s", l.path, line, fmt.Sprintf(format, args...))})
+}
+
+// err joins the problems in line order, those of the whole file last;
+// problems at one line stay in the order they were found.
+func (l *loader) err() error {
+	slices.SortStableFunc(l.errs, func(a, b problem) int {
+		if (a.line == 0) != (b.line == 0) {
+			return cmp.Compare(b.line, a.line) // 0 last
+		}
+		return cmp.Compare(a.line, b.line)
+	})
+	errs := make([]error, len(l.errs))
+	for i, p := range l.errs {
+		errs[i] = p.err
+	}
+	return errors.Join(errs...)
 }
 
 // settings checks the thresholds (negative is wrong, zero takes the

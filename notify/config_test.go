@@ -73,8 +73,8 @@ func TestLoad_errors(t *testing.T) {
 		want       []string
 	}{
 		{"unknown key", "receivers:\n  - name: a\n    type: webhook\n    urll: https://x.example.com\n",
-			[]string{`FILE:4: unknown key "urll" in a receiver (known: name, type, url, url_file, secret_file, command, args, events, timeout, retry_for)`,
-				`FILE:2: receiver "a": a webhook receiver needs url or url_file`}},
+			[]string{`FILE:2: receiver "a": a webhook receiver needs url or url_file`,
+				`FILE:4: unknown key "urll" in a receiver (known: name, type, url, url_file, secret_file, command, args, events, timeout, retry_for)`}},
 		{"unknown top-level key", "receiver:\n  - name: a\n",
 			[]string{`FILE:1: unknown key "receiver" (known: receivers, failed_after, expiring_days, dcv_expiring_days, waiting_hours, reminder, order_url)`,
 				"FILE: no receivers; hint: list them under the receivers key"}},
@@ -87,8 +87,8 @@ func TestLoad_errors(t *testing.T) {
     command: /usr/local/bin/page
 failed_after: three
 `, []string{
-			`FILE:8: failed_after: want a whole number, got "three"`,
 			`FILE:2: receiver "ops": unknown type "slak": use webhook, slack, teams or exec`,
+			`FILE:8: failed_after: want a whole number, got "three"`,
 		}},
 		{"wrong types everywhere, each once", `receivers:
   - name: [a]
@@ -107,18 +107,38 @@ waiting_hours: -2
 reminder: [24h]
 order_url: {a: b}
 `, []string{
-			`FILE:7: "timeout" is written twice (first at line 6); keep one`,
 			`FILE:2: name: want a string, got a list`,
 			`FILE:3: type: want a string, got a mapping`,
 			`FILE:4: url: want a URL, got a list`,
 			`FILE:5: events: want a list of strings, got "failed"`,
+			`FILE:7: "timeout" is written twice (first at line 6); keep one`,
 			`FILE:8: a receiver is a mapping (name:, type:, ...), got text`,
 			`FILE:11: command: want a file name, got a list`,
 			`FILE:12: args: want a list of strings, got a list`,
 			`FILE:13: expiring_days: want a whole number, got "1.5"`,
+			`FILE:14: waiting_hours: -2 is negative`,
 			`FILE:15: reminder: want a duration such as 24h, got a list`,
 			`FILE:16: order_url: want an https URL, got a mapping`,
-			`FILE:14: waiting_hours: -2 is negative`,
+		}},
+		{"in line order", `receivers:
+  - name: a
+    type: webhook
+  - name: b
+    type: exec
+    command: page
+    type: exec
+failed_after: -1
+reminder: [24h]
+expiring_days: -3
+receivers: []
+`, []string{
+			`FILE:2: receiver "a": a webhook receiver needs url or url_file`,
+			`FILE:4: receiver "b": command "page" is not an absolute path`,
+			`FILE:7: "type" is written twice (first at line 5); keep one`,
+			`FILE:8: failed_after: -1 is negative`,
+			`FILE:9: reminder: want a duration such as 24h, got a list`,
+			`FILE:10: expiring_days: -3 is negative`,
+			`FILE:11: "receivers" is written twice (first at line 1); keep one`,
 		}},
 		{"not a mapping", "- name: a\n", []string{"FILE:1: the notification config is a mapping of keys (receivers:, failed_after:, ...), got a list"}},
 		{"receivers not a list", "receivers: ops\n", []string{`FILE:1: receivers: want a list of receivers (- name: ...), got text`}},

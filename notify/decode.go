@@ -28,7 +28,7 @@ type slot struct {
 func (l *loader) decodeConfig(data []byte) *configYAML {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		l.errs = append(l.errs, yamlError(l.path, err))
+		l.errs = append(l.errs, problem{err: yamlError(l.path, err)})
 		return nil
 	}
 	raw := &configYAML{}
