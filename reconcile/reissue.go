@@ -68,7 +68,7 @@ func (ap *applier) reissue(ctx context.Context, a Action) (string, error) {
 	if err != nil {
 		return ap.settleReissueError(ctx, a, k.key, err)
 	}
-	if err := ap.recordReissueFixed(a.Name, o.FixedFields(), o.Fingerprint, from, k.key); err != nil {
+	if err := ap.recordReissueFixed(a.Name, o.FixedFields(), o.Fingerprint, from, k.key, time.Time{}); err != nil {
 		return "", fmt.Errorf("the reissue of order %d was accepted, but saving it failed: %w; the next apply reads the order before sending anything", a.OrderID, err)
 	}
 	return fmt.Sprintf("reissue requested (%s)", requestStatus(resp.Requests)), nil
@@ -235,7 +235,7 @@ func (ap *applier) settleReissue(ctx context.Context, a Action, in *state.Intent
 	if proof == "" {
 		return "", false, o, nil
 	}
-	if err := ap.recordReissueFixed(a.Name, in.Fixed, in.Fingerprint, in.CertificateID, in.Key); err != nil {
+	if err := ap.recordReissueFixed(a.Name, in.Fixed, in.Fingerprint, in.CertificateID, in.Key, in.FirstSent); err != nil {
 		return "", false, nil, fmt.Errorf("the earlier reissue of order %d landed (%s), but saving it failed: %w", a.OrderID, proof, err)
 	}
 	return fmt.Sprintf("reissue found: the earlier request landed (%s)", proof), true, o, nil
@@ -248,9 +248,16 @@ func (ap *applier) settleReissue(ctx context.Context, a Action, in *state.Intent
 // cycle reads it until CertCentral shows the new certificate. key, when
 // not nil, is the key the reissue was made with: it becomes the entry's,
 // and the one it had is kept until the new certificate is delivered (and
-// in ReissuedKeyFrom, for a rejection to put it back).
-func (ap *applier) recordReissueFixed(name string, fixed map[string]string, fingerprint string, from int, key *state.KeyRecord) error {
+// in ReissuedKeyFrom, for a rejection to put it back). sent is when the
+// request was first sent, zero for now: ReissuedAt, from which reading
+// the order looks for certform's reissue (observe), so that a reissue
+// found only cycles after its lost answer is still the one its rejection
+// is recognised by.
+func (ap *applier) recordReissueFixed(name string, fixed map[string]string, fingerprint string, from int, key *state.KeyRecord, sent time.Time) error {
 	now := ap.now()
+	if sent.IsZero() || sent.After(now) {
+		sent = now
+	}
 	return ap.Store.Update(name, func(e *state.Entry) bool {
 		e.Intent = nil
 		e.ReissuedKeyFrom = nil
@@ -290,7 +297,7 @@ func (ap *applier) recordReissueFixed(name string, fixed map[string]string, fing
 			// The spec asked for the reissue loaded valid.
 			e.Checked = fingerprint
 		}
-		e.ReissuedAt, e.ReissuedFrom = now, from
+		e.ReissuedAt, e.ReissuedFrom = sent, from
 		if e.CertificateID == from {
 			e.Status = "reissue_pending"
 		}

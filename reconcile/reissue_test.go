@@ -256,3 +256,43 @@ func TestReissue_ctAndExpiring(t *testing.T) {
 		t.Fatalf("5 days left with auto_reissue: %+v", p)
 	}
 }
+
+// TestReissue_lostAnswerFoundLaterRejected: a reissue whose answer is lost
+// and whose order cannot be read then either is found only a cycle later
+// (minutes after it was sent); CertCentral's rejection of it is still
+// recognised as the rejection of certform's reissue, and the entry waits
+// for nothing more. ReissuedAt is when the request was first sent.
+func TestReissue_lostAnswerFoundLaterRejected(t *testing.T) {
+	r := newRig(t, digicerttest.WithReissueHold())
+	r.spec("shop")
+	r.observeCycle(1)
+	id := r.entry("shop").OrderID
+	sent := r.clock.Now()
+	r.srv.Inject(digicerttest.Fault{Method: "POST", Path: fmt.Sprintf("/order/certificate/%d/reissue", id), Times: 1, DropAfter: true})
+	// The read before the reissue goes through (a fault that only delays
+	// it); the reads after the lost answer fail.
+	r.srv.Inject(digicerttest.Fault{Method: "GET", Path: fmt.Sprintf("/order/certificate/%d", id), Times: 1, Latency: time.Nanosecond})
+	r.srv.Inject(digicerttest.Fault{Method: "GET", Path: fmt.Sprintf("/order/certificate/%d", id), Times: 100, Status: 503, Code: "service_unavailable"})
+	r.specWithNames("shop", "www.shop.example.com")
+	if _, res := r.cycle(1); len(res) != 1 || !strings.Contains(res[0], "the intent stays") {
+		t.Fatalf("after the lost answer: %v", res)
+	}
+	if e := r.entry("shop"); e.Intent == nil || e.Intent.Action != "reissue" {
+		t.Fatalf("after the lost answer: intent %+v", e.Intent)
+	}
+	r.srv.ClearFaults()
+	r.clock.Add(5 * time.Minute)
+	_, res := r.observeCycle(1)
+	if len(res) != 1 || !strings.HasPrefix(res[0], "reissue shop: reissue found: the earlier request landed") {
+		t.Fatalf("results: %v", res)
+	}
+	if e := r.entry("shop"); !e.ReissuedAt.Equal(sent) {
+		t.Fatalf("reissued_at %s, want the first attempt's %s", e.ReissuedAt, sent)
+	}
+	r.srv.RejectReissue(id)
+	r.clock.Add(time.Minute)
+	r.observeCycle(1)
+	if e := r.entry("shop"); e.ReissueRejected == nil || e.ReissuedFrom != 0 {
+		t.Fatalf("the rejection was not seen: rejected %+v, reissued_from %d, status %s", e.ReissueRejected, e.ReissuedFrom, e.Status)
+	}
+}
