@@ -55,7 +55,7 @@ func (l *loader) decodeConfig(data []byte) *configYAML {
 		"receivers":         {},
 	}, func(k *yaml.Node) {
 		l.at(k.Line, "unknown key %q (known: %s)", k.Value, strings.Join(configKeys, ", "))
-	}, func(key string, v *yaml.Node) bool {
+	}, func(v *yaml.Node) bool {
 		if v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
 			return true
 		}
@@ -104,7 +104,7 @@ func (l *loader) decodeReceiver(n *yaml.Node) *receiverYAML {
 // type. A slot with no to is decoded by custom, which reports whether the
 // value was right. Merge keys (<<) are followed; a key the mapping itself
 // writes wins over a merged one.
-func (l *loader) decodeMapping(n *yaml.Node, slots map[string]slot, unknown func(k *yaml.Node), custom func(key string, v *yaml.Node) bool) (map[string]int, map[string]bool) {
+func (l *loader) decodeMapping(n *yaml.Node, slots map[string]slot, unknown func(k *yaml.Node), custom func(v *yaml.Node) bool) (map[string]int, map[string]bool) {
 	lines, bad := map[string]int{}, map[string]bool{}
 	for _, p := range l.pairs(n, map[string]int{}) {
 		key, v := p[0].Value, resolve(p[1])
@@ -115,7 +115,7 @@ func (l *loader) decodeMapping(n *yaml.Node, slots map[string]slot, unknown func
 		}
 		lines[key] = p[0].Line
 		if s.to == nil {
-			bad[key] = !custom(key, v)
+			bad[key] = !custom(v)
 			continue
 		}
 		_, whole := s.to.(*int)
