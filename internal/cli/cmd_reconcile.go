@@ -190,8 +190,7 @@ func (f *apiFlags) getenv(key string) string {
 // stdout are both terminals (a person runs it). Scripts and CI, with a
 // pipe or a file on either, are not asked.
 func interactive(in *os.File, out io.Writer) bool {
-	o, ok := out.(*os.File)
-	return ok && isTerminal(in) && isTerminal(o)
+	return isTerminalWriter(out) && isTerminal(in)
 }
 
 // asksApproval reports whether apply, with the flags f, asks for "yes"
