@@ -574,9 +574,7 @@ func checkCertDir(flag, abs string) error {
 		case err == nil && p == abs:
 			return nil
 		case err == nil:
-			// Effective ids, as the open calls of a delivery use them
-			// (unix.Access checks the real ones).
-			if err := unix.Faccessat(unix.AT_FDCWD, p, unix.W_OK|unix.X_OK, unix.AT_EACCESS); err != nil {
+			if err := mayWriteInto(p); err != nil {
 				return fmt.Errorf("--cert-dir %s: this user may not write into %s (%v); nothing was sent"+hint, flag, p, err)
 			}
 			return nil
@@ -593,6 +591,14 @@ func checkCertDir(flag, abs string) error {
 		}
 		p = parent
 	}
+}
+
+// mayWriteInto returns an error when this user may not create or remove
+// files in the folder dir. It checks the effective ids, as the open and
+// unlink calls of a delivery or a key removal use them (unix.Access
+// checks the real ones).
+func mayWriteInto(dir string) error {
+	return unix.Faccessat(unix.AT_FDCWD, dir, unix.W_OK|unix.X_OK, unix.AT_EACCESS)
 }
 
 // checkStateOutsideDir refuses a state file inside the spec directory:
