@@ -186,9 +186,10 @@ func (f *apiFlags) getenv(key string) string {
 	return v
 }
 
-// interactive reports whether apply asks before making calls: stdin and
-// stdout are both terminals (a person runs it). Scripts and CI, with a
-// pipe or a file on either, are not asked.
+// interactive reports whether stdin and stdout are both terminals (a
+// person runs the command), one condition of apply's asking before making
+// calls (asksApproval). Scripts and CI, with a pipe or a file on either,
+// are not asked.
 func interactive(in *os.File, out io.Writer) bool {
 	return isTerminalWriter(out) && isTerminal(in)
 }
