@@ -1051,7 +1051,7 @@ func (v applyReview) review(c *reconcile.Cycle) error {
 			return errNotApplied
 		}
 	}
-	ask := v.saved == nil && asksApproval(f, stdout) && len(c.Plan.Actions) > 0
+	ask := asksApproval(f, stdout) && len(c.Plan.Actions) > 0
 	// With --json, stdout holds only the JSON object: a plan to approve,
 	// and the question, go to stderr, so that what is approved was seen.
 	planOut := stdout
