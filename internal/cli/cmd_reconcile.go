@@ -186,12 +186,12 @@ func (f *apiFlags) getenv(key string) string {
 	return v
 }
 
-// interactive reports whether apply asks before making calls: stdin and
-// stdout are both terminals (a person runs it). Scripts and CI, with a
-// pipe or a file on either, are not asked.
+// interactive reports whether stdin and stdout are both terminals (a
+// person runs the command), one condition of apply's asking before making
+// calls (asksApproval). Scripts and CI, with a pipe or a file on either,
+// are not asked.
 func interactive(in *os.File, out io.Writer) bool {
-	o, ok := out.(*os.File)
-	return ok && isTerminal(in) && isTerminal(o)
+	return isTerminalWriter(out) && isTerminal(in)
 }
 
 // asksApproval reports whether apply, with the flags f, asks for "yes"
@@ -575,9 +575,7 @@ func checkCertDir(flag, abs string) error {
 		case err == nil && p == abs:
 			return nil
 		case err == nil:
-			// Effective ids, as the open calls of a delivery use them
-			// (unix.Access checks the real ones).
-			if err := unix.Faccessat(unix.AT_FDCWD, p, unix.W_OK|unix.X_OK, unix.AT_EACCESS); err != nil {
+			if err := mayWriteInto(p); err != nil {
 				return fmt.Errorf("--cert-dir %s: this user may not write into %s (%v); nothing was sent"+hint, flag, p, err)
 			}
 			return nil
@@ -594,6 +592,14 @@ func checkCertDir(flag, abs string) error {
 		}
 		p = parent
 	}
+}
+
+// mayWriteInto returns an error when this user may not create or remove
+// files in the folder dir. It checks the effective ids, as the open and
+// unlink calls of a delivery or a key removal use them (unix.Access
+// checks the real ones).
+func mayWriteInto(dir string) error {
+	return unix.Faccessat(unix.AT_FDCWD, dir, unix.W_OK|unix.X_OK, unix.AT_EACCESS)
 }
 
 // checkStateOutsideDir refuses a state file inside the spec directory:
@@ -1045,7 +1051,7 @@ func (v applyReview) review(c *reconcile.Cycle) error {
 			return errNotApplied
 		}
 	}
-	ask := v.saved == nil && asksApproval(f, stdout) && len(c.Plan.Actions) > 0
+	ask := asksApproval(f, stdout) && len(c.Plan.Actions) > 0
 	// With --json, stdout holds only the JSON object: a plan to approve,
 	// and the question, go to stderr, so that what is approved was seen.
 	planOut := stdout

@@ -1,14 +1,11 @@
 package cli
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/certform/certform/state"
 )
 
 // TestE2E_forgetRemovesKeys: certform forget NAME removes the key files
@@ -114,15 +111,7 @@ func TestE2E_forgetKeepsOtherStateKeys(t *testing.T) {
 // file st records for name.
 func entryKeyFile(t *testing.T, st, name string) string {
 	t.Helper()
-	data, err := os.ReadFile(st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f state.File
-	if err := json.Unmarshal(data, &f); err != nil {
-		t.Fatal(err)
-	}
-	e := f.Entries[name]
+	e := loadStateFile(t, st).Entries[name]
 	if e == nil || e.Key == nil {
 		t.Fatalf("%s: no key recorded for %s", st, name)
 	}

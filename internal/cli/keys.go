@@ -22,7 +22,6 @@ import (
 	"github.com/certform/certform/reconcile"
 	"github.com/certform/certform/state"
 	"github.com/spf13/pflag"
-	"golang.org/x/sys/unix"
 )
 
 // keyFlags is the key group, part of the delivery flags (apply, run): where
@@ -247,7 +246,7 @@ func openForgetKeys(store *state.Store, loc stateLocation, keyDir string, e *sta
 	if err != nil {
 		return nil, err
 	}
-	if err := unix.Faccessat(unix.AT_FDCWD, ks.Dir(), unix.W_OK|unix.X_OK, unix.AT_EACCESS); err != nil {
+	if err := mayWriteInto(ks.Dir()); err != nil {
 		return nil, fmt.Errorf("key directory %s: this user may not remove files in it (%v)\nhint: run certform forget as the user that runs apply", fk.dir, err)
 	}
 	fk.ks = ks
