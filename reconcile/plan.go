@@ -217,7 +217,8 @@ type Plan struct {
 	Notes   []Note   `json:"notes"`
 }
 
-// Counts returns the numbers in the plan's summary line.
+// Counts returns the order, update and revoke numbers of the plan's summary
+// line (not the adoptions or the DCV steps).
 func (p *Plan) Counts() (order, update, revoke int) {
 	n := p.counts()
 	return n.order, n.update, n.revoke
