@@ -217,7 +217,8 @@ type Plan struct {
 	Notes   []Note   `json:"notes"`
 }
 
-// Counts returns the numbers in the plan's summary line.
+// Counts returns the order, update and revoke numbers of the plan's summary
+// line (not the adoptions or the DCV steps).
 func (p *Plan) Counts() (order, update, revoke int) {
 	n := p.counts()
 	return n.order, n.update, n.revoke
@@ -492,10 +493,11 @@ func planUntil(in planInput) (p *Plan, until time.Time) {
 }
 
 // sameNamesNotes warns of new orders in p that ask for exactly the same
-// names (after the budgets held back what they hold back): apply orders the first of them to reach CertCentral and blocks
-// each other one that does not set allow_existing_names (applier.claim),
-// so a plan that shows them all would promise more than apply does. The
-// plan keeps them all as actions; which one is ordered is up to apply.
+// names (after the budgets held back what they hold back): apply orders
+// the first of them to reach CertCentral and blocks each other one that
+// does not set allow_existing_names (applier.claim), so a plan that shows
+// them all would promise more than apply does. The plan keeps them all as
+// actions; which one is ordered is up to apply.
 func sameNamesNotes(p *Plan) {
 	groups := map[string][]*spec.Order{}
 	var keys []string

@@ -262,8 +262,8 @@ func (ap *applier) recordReissueFixed(name string, fixed map[string]string, fing
 		e.Intent = nil
 		e.ReissuedKeyFrom = nil
 		if key != nil && e.Key != nil && e.Key.CSRFingerprint != key.CSRFingerprint {
-			from := *e.Key
-			e.ReissuedKeyFrom = &from
+			k := *e.Key
+			e.ReissuedKeyFrom = &k
 		}
 		takeKey(e, key)
 		merged := maps.Clone(e.Fixed)

@@ -990,15 +990,10 @@ func (l *fileCtx) loadDoc(fr *fileResult, rel string, b *yaml.Node, chain []*def
 // set, and csr, which key_type in the defaults replaces): the error to fix
 // is theirs. The spec's other errors stay.
 func withoutRequired(errs []*Error) []*Error {
-	kept := errs[:0]
-	for _, e := range errs {
+	return slices.DeleteFunc(errs, func(e *Error) bool {
 		f := keys[e.Field]
-		if strings.HasPrefix(e.Msg, "is required:") && (e.Field == "csr" || f != nil && !f.noDefaults) {
-			continue
-		}
-		kept = append(kept, e)
-	}
-	return kept
+		return strings.HasPrefix(e.Msg, "is required:") && (e.Field == "csr" || f != nil && !f.noDefaults)
+	})
 }
 
 // docName reads a document's name key, if it is a string.

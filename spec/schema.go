@@ -107,9 +107,9 @@ func (r textRule) add(p map[string]any) {
 	}
 }
 
-// schemaProperty is the key's JSON Schema: its type, enum, range and
-// description ("Not in defaults.yaml." added for the keys defaults may not
-// set).
+// schemaProperty is the key's JSON Schema: its type, enum, range, the
+// rules of textRules and uniqueLists, and description ("Not in
+// defaults.yaml." added for the keys defaults may not set).
 func (f *field) schemaProperty() map[string]any {
 	p := map[string]any{"description": f.desc}
 	switch f.kind {

@@ -381,11 +381,7 @@ func excludedWhy(line int) string {
 func (w *treeWalk) link(rel, full string) {
 	target, fi, err := resolveLink(full)
 	isDir := err == nil && fi.IsDir()
-	resolved := target
-	if err != nil {
-		resolved = ""
-	}
-	w.emit(entry{kind: entryLink, rel: rel, real: full, target: resolved, isDir: isDir})
+	w.emit(entry{kind: entryLink, rel: rel, real: full, target: target, isDir: isDir})
 	if ex, line := w.t.Ignore.match(rel, isDir); ex {
 		w.emit(entry{kind: entrySkip, rel: rel, real: full, isDir: isDir, why: excludedWhy(line)})
 		return
@@ -414,14 +410,18 @@ func (w *treeWalk) link(rel, full string) {
 }
 
 // resolveLink resolves the symlink full as a walk does: the real path it
-// points to, every link on the way resolved, and what is there.
+// points to, every link on the way resolved, and what is there; "" and
+// the error when it cannot be resolved or stat'ed.
 func resolveLink(full string) (string, fs.FileInfo, error) {
 	target, err := filepath.EvalSymlinks(full)
 	if err != nil {
-		return target, nil, err
+		return "", nil, err
 	}
 	fi, err := os.Stat(target)
-	return target, fi, err
+	if err != nil {
+		return "", nil, err
+	}
+	return target, fi, nil
 }
 
 // within reports whether the real path p is Root or below it.
